@@ -1,0 +1,132 @@
+# Weft - build, test, check, bench, fuzz, demo.
+#
+#   make            release binary ./weft (-O2, warnings on)
+#   make test       sanitized build (ASan+UBSan), unit + end-to-end tests
+#   make check      format check + -Werror build + make test
+#   make bench      benchmarks (bench/run.sh), table on stdout
+#   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
+#   make deps       install Debian and npm dependencies (scripts/install-deps.sh)
+#   make demo       build, generate a demo region, load it through the feeds, serve
+#
+# Layout: every src/**/*.c except src/main.c goes into libweft.a; the binary
+# is main.c + libweft.a; every tests/unit/**/test_*.c is a cmocka program
+# linked with the same library.  Adding a module is adding files.
+
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CLANG ?= clang
+WERROR ?=
+CSTD := -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla $(WERROR)
+INC := -Isrc
+BANNED := -include src/core/banned.h
+LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq -lcrypto -ljwt -lsodium -lpthread -lm
+DEPFLAGS = -MMD -MP
+
+REL_CFLAGS := $(CSTD) $(WARN) $(INC) -O2 -g $(BANNED)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_CFLAGS := $(CSTD) $(WARN) $(INC) -O1 -g $(SAN_FLAGS) $(BANNED)
+
+LIB_SRC := $(shell find src -name '*.c' ! -path src/main.c | sort)
+UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
+FUZZ_SRC := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | sort)
+BENCH_SRC := $(shell find bench -maxdepth 1 -name 'bench_*.c' 2>/dev/null | sort)
+
+REL_OBJ := $(LIB_SRC:%.c=build/rel/%.o)
+SAN_OBJ := $(LIB_SRC:%.c=build/san/%.o)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
+UNIT_BIN := $(UNIT_SRC:%.c=build/san/%)
+FUZZ_BIN := $(FUZZ_SRC:%.c=build/fuzz/%)
+BENCH_BIN := $(BENCH_SRC:%.c=build/rel/%)
+
+.PHONY: all test unit check format format-check bench fuzz deps demo clean san
+all: weft
+
+weft: build/rel/src/main.o build/rel/libweft.a
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
+
+build/rel/libweft.a: $(REL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+build/san/weft: build/san/src/main.o build/san/libweft.a
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(LIBS)
+
+build/san/libweft.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+build/san/tests/unit/%: tests/unit/%.c build/san/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -Itests $(DEPFLAGS) -o $@ $< build/san/libweft.a -lcmocka $(LIBS)
+
+san: build/san/weft $(UNIT_BIN)
+
+unit: san
+	@tests/run-tests.sh --unit-only
+
+test: san weft
+	@tests/run-tests.sh
+
+check: format-check
+	$(MAKE) WERROR=-Werror all san
+	$(MAKE) WERROR=-Werror test
+
+format:
+	clang-format -i $$(find src tests bench -name '*.[ch]')
+
+format-check:
+	@out=$$(for f in $$(find src tests bench -name '*.[ch]'); do \
+		clang-format --dry-run $$f 2>&1 | grep -q warning && echo $$f; done); \
+	if [ -n "$$out" ]; then echo "format check failed (run 'make format'):"; echo "$$out"; exit 1; fi; \
+	echo "format check passed"
+
+build/rel/bench/%: bench/%.c build/rel/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/libweft.a $(LIBS)
+
+bench: weft $(BENCH_BIN)
+	bench/run.sh
+
+FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(BANNED)
+FUZZ_SECONDS ?= 30
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/libweft.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/tests/fuzz/%: tests/fuzz/%.c build/fuzz/libweft.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libweft.a $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+		echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+deps:
+	scripts/install-deps.sh
+
+demo: weft
+	scripts/demo.sh
+
+clean:
+	rm -rf build weft
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,17 @@
+/*
+ * cmd.h - the subcommands of the `weft` binary (like git's builtin.h).
+ *
+ * Each subcommand lives in its own file src/cmd/cmd_NAME.c and is one entry
+ * point: int cmd_NAME(int argc, char **argv), where argv[0] is the
+ * subcommand's name.  It returns the process exit status (0 success, 1 the
+ * work failed or was partly rejected, 2 usage error).  To add a command: write
+ * the file, declare it here, add a row to the table in main.c.
+ */
+#ifndef WEFT_CMD_CMD_H
+#define WEFT_CMD_CMD_H
+
+#define EXIT_USAGE 2
+
+/* declarations, one per subcommand file */
+
+#endif

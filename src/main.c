@@ -1,0 +1,62 @@
+/*
+ * main.c - the `weft` command: dispatches to one subcommand (src/cmd/).
+ * Kept tiny on purpose: everything a command does lives in its own file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+#ifndef WEFT_VERSION
+#define WEFT_VERSION "0.1.0"
+#endif
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("weft %s\n", WEFT_VERSION);
+    return 0;
+}
+
+static const struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    /* one row per subcommand, in the order `weft --help` lists them */
+    {"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "weft %s - a regional shared care record\n\n"
+                 "usage: weft COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
+            WEFT_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'weft COMMAND --help' describes a command's options.\n"
+                 "Every option can also be set in a config file (see --config).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("weft %s\n", WEFT_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "weft: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# run-tests.sh - runs every unit test program and every end-to-end test, each
+# with a timeout, and ends with "N passed, N failed, N skipped".
+#
+#   tests/run-tests.sh [--unit-only] [PATTERN]
+#
+# Unit tests: build/san/tests/unit/**/test_* (cmocka programs).
+# End-to-end tests: executable files tests/e2e/*.sh|*.py|*.mjs; exit 0 pass,
+# 77 skip (print why), anything else fail.  They get in the environment:
+#   WEFT_BIN      the sanitized weft binary to start
+#   WEFT_ROOT     the repository root
+#   WEFT_DATA     ../shared/data (may be absent: tests needing it skip)
+#   WEFT_TMP      a fresh scratch directory for this test (removed on pass)
+#   WEFT_ARTIFACTS  test-artifacts/ (screenshots, logs kept for inspection)
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+unit_only=0
+pattern=""
+for a in "$@"; do
+  case "$a" in
+    --unit-only) unit_only=1 ;;
+    *) pattern="$a" ;;
+  esac
+done
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
+export WEFT_BIN="$root/build/san/weft"
+export WEFT_ROOT="$root"
+export WEFT_DATA="${WEFT_DATA:-$(cd "$root/.." && pwd)/shared/data}"
+export WEFT_ARTIFACTS="$root/test-artifacts"
+mkdir -p "$WEFT_ARTIFACTS"
+TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+
+pass=0 fail=0 skip=0
+failed=()
+logdir="$root/build/test-logs"
+mkdir -p "$logdir"
+
+run_one() { # name, command...
+  local name=$1; shift
+  local log="$logdir/$(echo "$name" | tr '/' '_').log"
+  local start=$(date +%s.%N)
+  export WEFT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX")
+  timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
+  local rc=$?
+  local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+  if [ $rc -eq 0 ]; then
+    pass=$((pass+1)); printf 'PASS %-50s %6ss\n' "$name" "$secs"; rm -rf "$WEFT_TMP"
+  elif [ $rc -eq 77 ]; then
+    skip=$((skip+1)); printf 'SKIP %-50s %s\n' "$name" "$(tail -n 1 "$log")"; rm -rf "$WEFT_TMP"
+  else
+    fail=$((fail+1)); failed+=("$name")
+    printf 'FAIL %-50s %6ss (exit %d, log %s)\n' "$name" "$secs" "$rc" "${log#$root/}"
+    tail -n 30 "$log" | sed 's/^/    | /'
+  fi
+}
+
+for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
+  name=${t#build/san/tests/}
+  [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+  run_one "$name" "$t"
+done
+
+if [ $unit_only -eq 0 ]; then
+  for t in $(find tests/e2e -maxdepth 1 -type f \( -name '*.sh' -o -name '*.py' -o -name '*.mjs' \) 2>/dev/null | sort); do
+    name=${t#tests/}
+    [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+    case "$t" in
+      *.mjs) run_one "$name" node "$t" ;;
+      *.py) run_one "$name" /usr/bin/python3 "$t" ;;
+      *) run_one "$name" bash "$t" ;;
+    esac
+  done
+fi
+
+echo
+if [ $fail -gt 0 ]; then
+  echo "failed: ${failed[*]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
