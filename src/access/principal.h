@@ -1,0 +1,38 @@
+/*
+ * principal.h - who is asking: the one description of a caller that every
+ * path to patient data (FHIR API, web pages, exports) hands to the
+ * authorisation point (access/authz.h) and the audit log.
+ *
+ * Filled by whoever authenticated the caller (bearer token, launch session,
+ * SMART token, citizen sign-in).  Strings are borrowed: they must outlive
+ * every call the principal is passed to (typically the request).
+ */
+#ifndef WEFT_ACCESS_PRINCIPAL_H
+#define WEFT_ACCESS_PRINCIPAL_H
+
+#include <stdbool.h>
+
+enum principal_kind {
+    PRINCIPAL_NONE = 0, /* unauthenticated */
+    PRINCIPAL_CLIENT,   /* API client without user context (service, feed) */
+    PRINCIPAL_USER,     /* a member of staff: launched session or SMART token */
+    PRINCIPAL_CITIZEN,  /* a citizen reading their own record */
+};
+
+struct principal {
+    enum principal_kind kind;
+    const char *client_name; /* CLIENT: the registered client's name */
+    const char *scopes;      /* space-separated SMART-style scopes, e.g. "system/*.rs" */
+    const char *user_id;     /* USER: SDS user id (sub claim) */
+    const char *user_name;
+    const char *role;        /* USER: job role code, e.g. R8000 */
+    const char *org;         /* ODS code of the caller's organisation (CLIENT may have one) */
+    const char *launcher;    /* USER: the host system that launched them */
+    const char *purpose;     /* TREAT, ETREAT, PATRQT, ... */
+    const char *person_id;   /* USER/CITIZEN: the one person in context, NULL = none */
+    bool break_glass;        /* USER: break-glass active for person_id */
+    const char *session_id;  /* for audit correlation, may be NULL */
+    const char *request_id;  /* for audit correlation, may be NULL */
+};
+
+#endif
