@@ -22,7 +22,7 @@ enum principal_kind {
 struct principal {
     enum principal_kind kind;
     const char *client_name; /* CLIENT: the registered client's name */
-    const char *scopes;      /* space-separated SMART-style scopes, e.g. "system/*.rs" */
+    const char *scopes;      /* space-separated SMART-style scopes, e.g. "system/\*.rs" */
     const char *user_id;     /* USER: SDS user id (sub claim) */
     const char *user_name;
     const char *role;        /* USER: job role code, e.g. R8000 */
