@@ -35,7 +35,7 @@ int authz_scope_for_person(struct store *s, const struct principal *p, const cha
     out->ncategories = -1;
     out->norgs = -1;
     if (p->kind == PRINCIPAL_CLIENT &&
-        (has_scope(p->scopes, "system/\*.rs") || has_scope(p->scopes, "system/\*.read") ||
+        (has_scope(p->scopes, "system/*.rs") || has_scope(p->scopes, "system/*.read") ||
          has_scope(p->scopes, "*"))) {
         out->allowed = true;
         return WEFT_OK;
@@ -72,6 +72,6 @@ bool authz_scope_allows(const struct authz_scope *sc, const char *category, cons
 bool authz_may_write(const struct principal *p)
 {
     return p->kind == PRINCIPAL_CLIENT &&
-           (has_scope(p->scopes, "system/\*.cud") || has_scope(p->scopes, "system/\*.write") ||
+           (has_scope(p->scopes, "system/*.cud") || has_scope(p->scopes, "system/*.write") ||
             has_scope(p->scopes, "system/Bundle.c") || has_scope(p->scopes, "*"));
 }
