@@ -1,0 +1,839 @@
+/*
+ * hl7.c - HL7 v2 ER7 parser (see hl7.h for the contract).
+ *
+ * Data structure: one array of segments and one array of field spans, both
+ * as 32-bit offsets into the caller's buffer (messages are capped at 16 MiB).
+ * Segment k owns fields[seg.first .. seg.first + seg.nf], where entry 0 is
+ * the segment name, so "PID-3" is fields[first + 3] with no search.
+ * Repetitions, components and subcomponents are not indexed: fields are
+ * short and callers look at a few dozen of them, so scanning a field on
+ * demand is cheaper than recording every delimiter of every message.
+ *
+ * The parse is one pass over the bytes with a 256-entry class table, so the
+ * inner loop only stops at the field separator, the escape character and
+ * line ends.  Both arrays are kept between parses of the same handle.
+ */
+#include "feeds/hl7.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+struct seg {
+    uint32_t off, len; /* whole segment, without terminator */
+    uint32_t first;    /* index of field 0 (the name) in fields[] */
+    uint32_t nf;       /* highest field number present */
+    char name[4];
+};
+
+struct fld {
+    uint32_t off, len;
+};
+
+struct hl7_msg {
+    const char *base; /* the caller's buffer as passed to hl7_msg_parse */
+    size_t start, end;
+    struct hl7_delims d;
+    struct seg *segs;
+    size_t nseg, segcap;
+    struct fld *flds;
+    size_t nfld, fldcap;
+};
+
+struct hl7_msg *hl7_msg_new(void)
+{
+    return xcalloc(1, sizeof(struct hl7_msg));
+}
+
+void hl7_msg_free(struct hl7_msg *m)
+{
+    if (!m)
+        return;
+    free(m->segs);
+    free(m->flds);
+    free(m);
+}
+
+static int fail(struct hl7_error *err, int code, const char *segname, int seg_index, int field,
+                size_t offset, const char *what)
+{
+    if (!err)
+        return code;
+    err->code = code;
+    err->segment[0] = 0;
+    if (segname) {
+        memcpy(err->segment, segname, 3);
+        err->segment[3] = 0;
+    }
+    err->seg_index = seg_index;
+    err->field = field;
+    err->offset = offset;
+    if (segname && seg_index == 0)
+        snprintf(err->text, sizeof err->text, "%s segment at byte %zu: %s", err->segment, offset,
+                 what);
+    else if (segname && field > 0)
+        snprintf(err->text, sizeof err->text, "segment %d (%s) field %d at byte %zu: %s", seg_index,
+                 err->segment, field, offset, what);
+    else if (segname)
+        snprintf(err->text, sizeof err->text, "segment %d (%s) at byte %zu: %s", seg_index,
+                 err->segment, offset, what);
+    else
+        snprintf(err->text, sizeof err->text, "at byte %zu: %s", offset, what);
+    return code;
+}
+
+static void push_field(struct hl7_msg *m, size_t off, size_t len)
+{
+    if (m->nfld == m->fldcap) {
+        m->fldcap = m->fldcap ? m->fldcap * 2 : 256;
+        m->flds = xrealloc(m->flds, m->fldcap * sizeof *m->flds);
+    }
+    m->flds[m->nfld].off = (uint32_t)off;
+    m->flds[m->nfld].len = (uint32_t)len;
+    m->nfld++;
+}
+
+static struct seg *push_seg(struct hl7_msg *m, size_t off)
+{
+    if (m->nseg == m->segcap) {
+        m->segcap = m->segcap ? m->segcap * 2 : 32;
+        m->segs = xrealloc(m->segs, m->segcap * sizeof *m->segs);
+    }
+    struct seg *s = &m->segs[m->nseg++];
+    memset(s, 0, sizeof *s);
+    s->off = (uint32_t)off;
+    s->first = (uint32_t)m->nfld;
+    return s;
+}
+
+static int is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int is_alnum(char c)
+{
+    return is_upper(c) || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int bad_delim(char c)
+{
+    return is_alnum(c) || c == '\r' || c == '\n' || c == ' ' || c == 0;
+}
+
+/* Does a segment start at i: [A-Z][A-Z0-9]{2} then fs, a line end or the end? */
+static int seg_start(const char *d, size_t i, size_t n, char fs)
+{
+    if (n - i < 3 || !is_upper(d[i]))
+        return 0;
+    for (int k = 1; k < 3; k++)
+        if (!is_upper(d[i + k]) && !(d[i + k] >= '0' && d[i + k] <= '9'))
+            return 0;
+    return n - i == 3 || d[i + 3] == fs || d[i + 3] == '\r' || d[i + 3] == '\n';
+}
+
+static int is_envelope(const char *p)
+{
+    return !memcmp(p, "FHS", 3) || !memcmp(p, "BHS", 3) || !memcmp(p, "BTS", 3) ||
+           !memcmp(p, "FTS", 3);
+}
+
+/* Skip line ends and lines holding only spaces/tabs, starting at i (which
+ * is at a line end or a line start). Returns the start of the next real line
+ * or n. */
+static size_t skip_blank(const char *d, size_t i, size_t n)
+{
+    for (;;) {
+        while (i < n && (d[i] == '\r' || d[i] == '\n'))
+            i++;
+        size_t j = i;
+        while (j < n && (d[j] == ' ' || d[j] == '\t'))
+            j++;
+        if (j == i || (j < n && d[j] != '\r' && d[j] != '\n'))
+            return i;
+        i = j; /* a blank line (or trailing blanks at the end) */
+        if (i >= n)
+            return n;
+    }
+}
+
+int hl7_msg_parse(struct hl7_msg *m, const char *data, size_t len, unsigned flags,
+                  struct hl7_error *err)
+{
+    m->base = data;
+    m->nseg = m->nfld = 0;
+    m->start = m->end = 0;
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (len > HL7_MAX_MSG_BYTES)
+        return fail(err, WEFT_ETOOBIG, NULL, 0, 0, HL7_MAX_MSG_BYTES,
+                    "message larger than the 16 MiB limit");
+    size_t i = 0;
+    if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3))
+        i = 3;
+    i = skip_blank(data, i, len);
+    if (i >= len)
+        return fail(err, WEFT_EPARSE, NULL, 0, 0, i, "empty input: no MSH segment");
+    if (len - i < 4 || memcmp(data + i, "MSH", 3))
+        return fail(err, WEFT_EPARSE, NULL, 0, 0, i, "message does not start with an MSH segment");
+    size_t n = len;
+    m->start = i;
+    struct hl7_delims *dl = &m->d;
+    char fs = data[i + 3];
+    if (bad_delim(fs))
+        return fail(err, WEFT_EPARSE, "MSH", 1, 1, i + 3,
+                    "field separator (MSH-1) must not be a letter, digit, space or line end");
+    size_t e = i + 4;
+    while (e < n && data[e] != fs && data[e] != '\r' && data[e] != '\n')
+        e++;
+    size_t enclen = e - (i + 4);
+    const char *enc = data + i + 4;
+    if (enclen < 4 || enclen > 5)
+        return fail(err, WEFT_EPARSE, "MSH", 1, 2, i + 4,
+                    "encoding characters (MSH-2) must be 4 characters (component, repetition, "
+                    "escape, subcomponent) or 5 with the truncation character");
+    for (size_t a = 0; a < enclen; a++) {
+        if (bad_delim(enc[a]) || enc[a] == fs)
+            return fail(err, WEFT_EPARSE, "MSH", 1, 2, i + 4 + a,
+                        "encoding character (MSH-2) is a letter, digit, space, line end or the "
+                        "field separator");
+        for (size_t b = a + 1; b < enclen; b++)
+            if (enc[a] == enc[b])
+                return fail(err, WEFT_EPARSE, "MSH", 1, 2, i + 4 + b,
+                            "encoding characters (MSH-2) are not distinct");
+    }
+    dl->field = fs;
+    dl->comp = enc[0];
+    dl->rep = enc[1];
+    dl->esc = enc[2];
+    dl->sub = enc[3];
+    dl->trunc = enclen == 5 ? enc[4] : 0;
+
+    unsigned char cls[256];
+    memset(cls, 0, sizeof cls);
+    cls[(unsigned char)fs] = 1;
+    cls[(unsigned char)dl->esc] = 2;
+    cls['\r'] = 3;
+    cls['\n'] = 3;
+    const int lax = (flags & HL7_PARSE_LAX_ESCAPES) != 0;
+
+    /* MSH: fields 0..2 are fixed. */
+    struct seg *s = push_seg(m, i);
+    memcpy(s->name, "MSH", 4);
+    push_field(m, i, 3);
+    push_field(m, i + 3, 1);
+    push_field(m, i + 4, enclen);
+    s->nf = 2;
+    i = e;
+    size_t segno = 1;
+    int in_field = 0;
+    size_t fstart = 0;
+    if (i < n && data[i] == fs) {
+        i++;
+        in_field = 1;
+        fstart = i;
+    }
+    for (;;) {
+        /* Scan the fields of segment s from i (in_field: a field starts at fstart). */
+        int in_esc = 0;
+        while (in_field) {
+            while (i < n && !cls[(unsigned char)data[i]])
+                i++;
+            int c = i < n ? cls[(unsigned char)data[i]] : 3;
+            if (c == 2) {
+                in_esc = !in_esc;
+                i++;
+                continue;
+            }
+            if (c == 3 && i < n) {
+                /* A line that does not start a segment continues the
+                 * current field (a sender's unescaped line break). */
+                size_t k = skip_blank(data, i, n);
+                if (k < n && !seg_start(data, k, n, fs)) {
+                    i = k;
+                    continue;
+                }
+            }
+            push_field(m, fstart, i - fstart);
+            s->nf++;
+            if (in_esc && !lax)
+                return fail(err, WEFT_EPARSE, s->name, (int)segno, (int)s->nf, i,
+                            "unterminated escape sequence");
+            in_esc = 0;
+            if (c == 1) {
+                i++;
+                fstart = i;
+                continue;
+            }
+            in_field = 0;
+        }
+        s->len = (uint32_t)(i - s->off);
+        m->end = i;
+        if (i < n && data[i] == '\r' && i + 1 < n && data[i + 1] == '\n')
+            m->end = i + 2;
+        else if (i < n)
+            m->end = i + 1;
+        i = skip_blank(data, i, n);
+        if (i >= n)
+            break;
+        /* A new segment: validate its name. */
+        segno++;
+        if (!seg_start(data, i, n, fs))
+            return fail(err, WEFT_EPARSE, NULL, (int)segno, 0, i,
+                        "line is not a segment (a segment starts with a 3-character name "
+                        "[A-Z][A-Z0-9]{2} and the field separator)");
+        if (!memcmp(data + i, "MSH", 3))
+            return fail(err, WEFT_EPARSE, "MSH", (int)segno, 0, i,
+                        "a second MSH segment: the input holds several messages (split it "
+                        "first)");
+        if (is_envelope(data + i))
+            return fail(err, WEFT_EPARSE, data + i, (int)segno, 0, i,
+                        "batch/file envelope segment inside a message (split it first)");
+        s = push_seg(m, i);
+        memcpy(s->name, data + i, 3);
+        s->name[3] = 0;
+        push_field(m, i, 3);
+        i += 3;
+        if (i < n && data[i] == fs) {
+            i++;
+            in_field = 1;
+            fstart = i;
+        }
+    }
+    /* Required header fields: without them nothing can be acknowledged. */
+    struct hl7_span v;
+    if (hl7_seg_get(m, 0, 9, 1, 1, 0, &v) || v.len == 0) {
+        m->nseg = 0;
+        return fail(err, WEFT_EPARSE, "MSH", 1, 9, m->start, "message type (MSH-9) is missing");
+    }
+    if (hl7_seg_get(m, 0, 10, 0, 0, 0, &v) || v.len == 0) {
+        m->nseg = 0;
+        return fail(err, WEFT_EPARSE, "MSH", 1, 10, m->start,
+                    "message control id (MSH-10) is missing");
+    }
+    return 0;
+}
+
+const struct hl7_delims *hl7_msg_delims(const struct hl7_msg *m)
+{
+    return &m->d;
+}
+
+struct hl7_span hl7_msg_raw(const struct hl7_msg *m)
+{
+    struct hl7_span s = {m->base + m->start, m->end - m->start};
+    return s;
+}
+
+size_t hl7_seg_count(const struct hl7_msg *m)
+{
+    return m->nseg;
+}
+
+const char *hl7_seg_name(const struct hl7_msg *m, size_t seg)
+{
+    return seg < m->nseg ? m->segs[seg].name : "";
+}
+
+size_t hl7_seg_field_count(const struct hl7_msg *m, size_t seg)
+{
+    if (seg >= m->nseg)
+        return 0;
+    /* MSH counts MSH-1 and MSH-2 as fields even when nothing follows. */
+    return m->segs[seg].nf;
+}
+
+struct hl7_span hl7_seg_raw(const struct hl7_msg *m, size_t seg)
+{
+    struct hl7_span s = {"", 0};
+    if (seg < m->nseg) {
+        s.p = m->base + m->segs[seg].off;
+        s.len = m->segs[seg].len;
+    }
+    return s;
+}
+
+long hl7_seg_next(const struct hl7_msg *m, size_t from, const char *name)
+{
+    for (size_t k = from + 1; k < m->nseg; k++)
+        if (!memcmp(m->segs[k].name, name, 3))
+            return (long)k;
+    return -1;
+}
+
+long hl7_seg_find(const struct hl7_msg *m, const char *name, size_t rep)
+{
+    if (rep == 0)
+        rep = 1;
+    for (size_t k = 0; k < m->nseg; k++)
+        if (!memcmp(m->segs[k].name, name, 3) && --rep == 0)
+            return (long)k;
+    return -1;
+}
+
+/* The n-th (1-based) sep-separated part of s, or WEFT_ENOTFOUND. */
+static int part(struct hl7_span s, char sep, size_t n, struct hl7_span *out)
+{
+    const char *p = s.p, *end = s.p + s.len;
+    while (--n > 0) {
+        const char *q = memchr(p, sep, (size_t)(end - p));
+        if (!q) {
+            out->p = end;
+            out->len = 0;
+            return WEFT_ENOTFOUND;
+        }
+        p = q + 1;
+    }
+    const char *q = memchr(p, sep, (size_t)(end - p));
+    out->p = p;
+    out->len = (size_t)((q ? q : end) - p);
+    return 0;
+}
+
+struct hl7_span hl7_span_part(struct hl7_span s, char sep, size_t n)
+{
+    struct hl7_span out;
+    if (n == 0 || part(s, sep, n, &out))
+        out.p = s.p, out.len = 0;
+    return out;
+}
+
+size_t hl7_span_count(struct hl7_span s, char sep)
+{
+    size_t k = 1;
+    for (size_t i = 0; i < s.len; i++)
+        k += s.p[i] == sep;
+    return k;
+}
+
+int hl7_seg_get(const struct hl7_msg *m, size_t seg, size_t field, size_t rep, size_t comp,
+                size_t sub, struct hl7_span *out)
+{
+    out->p = "";
+    out->len = 0;
+    if (seg >= m->nseg || field == 0 || field > m->segs[seg].nf)
+        return WEFT_ENOTFOUND;
+    const struct fld *f = &m->flds[m->segs[seg].first + field];
+    struct hl7_span v = {m->base + f->off, f->len};
+    if (seg == 0 && field <= 2) { /* MSH-1 and MSH-2 are never split */
+        if (rep > 1 || comp > 1 || sub > 1)
+            return WEFT_ENOTFOUND;
+        *out = v;
+        return 0;
+    }
+    if (rep == 0 && comp == 0 && sub == 0) {
+        *out = v;
+        return 0;
+    }
+    if (part(v, m->d.rep, rep ? rep : 1, &v))
+        return WEFT_ENOTFOUND;
+    if (comp == 0 && sub == 0) {
+        *out = v;
+        return 0;
+    }
+    if (part(v, m->d.comp, comp ? comp : 1, &v))
+        return WEFT_ENOTFOUND;
+    if (sub != 0 && part(v, m->d.sub, sub, &v))
+        return WEFT_ENOTFOUND;
+    *out = v;
+    return 0;
+}
+
+int hl7_get(const struct hl7_msg *m, const char *name, size_t seg_rep, size_t field, size_t rep,
+            size_t comp, size_t sub, struct hl7_span *out)
+{
+    long k = hl7_seg_find(m, name, seg_rep);
+    if (k < 0) {
+        out->p = "";
+        out->len = 0;
+        return WEFT_ENOTFOUND;
+    }
+    return hl7_seg_get(m, (size_t)k, field, rep, comp, sub, out);
+}
+
+size_t hl7_seg_rep_count(const struct hl7_msg *m, size_t seg, size_t field)
+{
+    struct hl7_span v;
+    if (hl7_seg_get(m, seg, field, 0, 0, 0, &v) || v.len == 0)
+        return 0;
+    if (seg == 0 && field <= 2)
+        return 1;
+    return hl7_span_count(v, m->d.rep);
+}
+
+bool hl7_span_is_null(struct hl7_span s)
+{
+    return s.len == 2 && s.p[0] == '"' && s.p[1] == '"';
+}
+
+bool hl7_span_eq(struct hl7_span s, const char *lit)
+{
+    size_t l = strlen(lit);
+    return l == s.len && !memcmp(s.p, lit, l);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static int all_digits(const char *p, size_t n, int allow_sign)
+{
+    size_t i = 0;
+    if (allow_sign && n > 0 && (p[0] == '+' || p[0] == '-'))
+        i = 1;
+    for (; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Decode the escape sequence body q[0..ql) into out (at most 4 + ql bytes).
+ * Returns the number of bytes produced, or -1 when the sequence is unknown
+ * and must be kept literally. */
+static long decode_seq(const struct hl7_delims *d, const char *q, size_t ql, char *tmp)
+{
+    if (ql == 1) {
+        switch (q[0]) {
+        case 'F':
+            tmp[0] = d->field;
+            return 1;
+        case 'S':
+            tmp[0] = d->comp;
+            return 1;
+        case 'T':
+            tmp[0] = d->sub;
+            return 1;
+        case 'R':
+            tmp[0] = d->rep;
+            return 1;
+        case 'E':
+            tmp[0] = d->esc;
+            return 1;
+        case 'P':
+            if (!d->trunc)
+                return -1;
+            tmp[0] = d->trunc;
+            return 1;
+        case 'H':
+        case 'N':
+            return 0;
+        default:
+            return -1;
+        }
+    }
+    if (ql == 0)
+        return -1;
+    if (q[0] == 'X') {
+        if ((ql - 1) % 2 != 0 || ql == 1)
+            return -1;
+        for (size_t k = 1; k < ql; k++)
+            if (hexval(q[k]) < 0)
+                return -1;
+        size_t o = 0;
+        for (size_t k = 1; k < ql; k += 2)
+            tmp[o++] = (char)(hexval(q[k]) * 16 + hexval(q[k + 1]));
+        return (long)o;
+    }
+    if (q[0] == '.' && ql >= 3) {
+        if (!memcmp(q, ".br", 3) && ql == 3) {
+            tmp[0] = '\n';
+            return 1;
+        }
+        if (!memcmp(q, ".sp", 3) && all_digits(q + 3, ql - 3, 0)) {
+            tmp[0] = '\n';
+            return 1;
+        }
+        if ((!memcmp(q, ".in", 3) || !memcmp(q, ".ti", 3) || !memcmp(q, ".sk", 3)) &&
+            all_digits(q + 3, ql - 3, 1))
+            return 0;
+        if (ql == 3 && (!memcmp(q, ".ce", 3) || !memcmp(q, ".fi", 3) || !memcmp(q, ".nf", 3)))
+            return 0;
+        return -1;
+    }
+    if ((q[0] == 'C' && ql == 5) || (q[0] == 'M' && (ql == 5 || ql == 7))) {
+        for (size_t k = 1; k < ql; k++)
+            if (hexval(q[k]) < 0)
+                return -1;
+        return 0;
+    }
+    if (q[0] == 'Z')
+        return 0;
+    return -1;
+}
+
+size_t hl7_unescape(const struct hl7_delims *d, struct hl7_span s, char *out, size_t cap)
+{
+    size_t o = 0;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (o + 1 < cap)                                                                           \
+            out[o] = (ch);                                                                         \
+        o++;                                                                                       \
+    } while (0)
+    const char *p = s.p;
+    size_t n = s.len;
+    for (size_t i = 0; i < n;) {
+        char c = p[i];
+        if (c != d->esc) {
+            PUT(c);
+            i++;
+            continue;
+        }
+        const char *close = memchr(p + i + 1, d->esc, n - i - 1);
+        if (!close) { /* unclosed: the rest is text */
+            for (; i < n; i++)
+                PUT(p[i]);
+            break;
+        }
+        size_t ql = (size_t)(close - (p + i + 1));
+        char tmp[64];
+        long k = -1;
+        if (ql / 2 + 2 < sizeof tmp)
+            k = decode_seq(d, p + i + 1, ql, tmp);
+        else if (p[i + 1] == 'X' || p[i + 1] == 'Z') {
+            /* long hex runs: decode in place without the small buffer */
+            int ok = p[i + 1] == 'Z';
+            if (!ok && (ql - 1) % 2 == 0) {
+                ok = 1;
+                for (size_t a = 2; a <= ql; a++)
+                    if (hexval(p[i + a]) < 0)
+                        ok = 0;
+            }
+            if (ok) {
+                if (p[i + 1] == 'X')
+                    for (size_t a = 2; a <= ql; a += 2)
+                        PUT((char)(hexval(p[i + a]) * 16 + hexval(p[i + a + 1])));
+                i += ql + 2;
+                continue;
+            }
+        }
+        if (k < 0) { /* unknown: keep the whole sequence literally */
+            for (size_t a = 0; a < ql + 2; a++)
+                PUT(p[i + a]);
+        } else {
+            for (long a = 0; a < k; a++)
+                PUT(tmp[a]);
+        }
+        i += ql + 2;
+    }
+    if (cap > 0)
+        out[o < cap ? o : cap - 1] = 0;
+#undef PUT
+    return o;
+}
+
+void hl7_unescape_buf(const struct hl7_delims *d, struct hl7_span s, struct buf *b)
+{
+    /* Decoding never lengthens the text, so s.len bytes are enough. */
+    buf_grow(b, s.len);
+    size_t k = hl7_unescape(d, s, b->data + b->len, s.len + 1);
+    b->len += k;
+    b->data[b->len] = 0;
+}
+
+void hl7_escape_buf(const struct hl7_delims *d, const char *text, size_t len, struct buf *b)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        char code = 0;
+        if (c == d->field)
+            code = 'F';
+        else if (c == d->comp)
+            code = 'S';
+        else if (c == d->sub)
+            code = 'T';
+        else if (c == d->rep)
+            code = 'R';
+        else if (c == d->esc)
+            code = 'E';
+        else if (d->trunc && c == d->trunc)
+            code = 'P';
+        if (code) {
+            buf_addc(b, d->esc);
+            buf_addc(b, code);
+            buf_addc(b, d->esc);
+        } else if (c == '\n') {
+            buf_addc(b, d->esc);
+            buf_adds(b, ".br");
+            buf_addc(b, d->esc);
+        } else if (c == '\r') {
+            buf_addc(b, d->esc);
+            buf_adds(b, "X0D");
+            buf_addc(b, d->esc);
+        } else {
+            buf_addc(b, c);
+        }
+    }
+}
+
+static void encode_value(const struct hl7_msg *m, const struct hl7_delims *d, struct hl7_span v,
+                         struct buf *tmp, struct buf *b)
+{
+    size_t nr = hl7_span_count(v, m->d.rep);
+    for (size_t r = 1; r <= nr; r++) {
+        if (r > 1)
+            buf_addc(b, d->rep);
+        struct hl7_span rv = hl7_span_part(v, m->d.rep, r);
+        size_t nc = hl7_span_count(rv, m->d.comp);
+        for (size_t c = 1; c <= nc; c++) {
+            if (c > 1)
+                buf_addc(b, d->comp);
+            struct hl7_span cv = hl7_span_part(rv, m->d.comp, c);
+            size_t ns = hl7_span_count(cv, m->d.sub);
+            for (size_t s = 1; s <= ns; s++) {
+                if (s > 1)
+                    buf_addc(b, d->sub);
+                struct hl7_span sv = hl7_span_part(cv, m->d.sub, s);
+                buf_reset(tmp);
+                hl7_unescape_buf(&m->d, sv, tmp);
+                hl7_escape_buf(d, tmp->data, tmp->len, b);
+            }
+        }
+    }
+}
+
+void hl7_msg_encode(const struct hl7_msg *m, const struct hl7_delims *d, struct buf *b)
+{
+    if (!d)
+        d = &m->d;
+    struct buf tmp = BUF_INIT;
+    for (size_t k = 0; k < m->nseg; k++) {
+        const struct seg *s = &m->segs[k];
+        buf_add(b, s->name, 3);
+        size_t f = 1;
+        if (k == 0) {
+            buf_addc(b, d->field);
+            buf_addc(b, d->comp);
+            buf_addc(b, d->rep);
+            buf_addc(b, d->esc);
+            buf_addc(b, d->sub);
+            if (d->trunc)
+                buf_addc(b, d->trunc);
+            f = 3;
+        }
+        for (; f <= s->nf; f++) {
+            const struct fld *fl = &m->flds[s->first + f];
+            struct hl7_span v = {m->base + fl->off, fl->len};
+            buf_addc(b, d->field);
+            encode_value(m, d, v, &tmp, b);
+        }
+        buf_addc(b, '\r');
+    }
+    buf_release(&tmp);
+}
+
+/* ---- splitter ---------------------------------------------------------- */
+
+void hl7_split_init(struct hl7_split *s, const char *data, size_t len)
+{
+    memset(s, 0, sizeof *s);
+    s->data = data;
+    s->len = len;
+    if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3))
+        s->pos = 3;
+}
+
+static size_t line_end(const char *d, size_t i, size_t n)
+{
+    while (i < n && d[i] != '\r' && d[i] != '\n')
+        i++;
+    return i;
+}
+
+/* True if the line at i starts with the 3-letter name followed by a
+ * separator-like character or the line end (the field separator is not
+ * known before MSH is read, so any non-alphanumeric byte counts). */
+static int line_is(const char *d, size_t i, size_t n, const char *name)
+{
+    if (n - i < 3 || memcmp(d + i, name, 3))
+        return 0;
+    return n - i == 3 || !is_alnum(d[i + 3]);
+}
+
+static int is_envelope_line(const char *d, size_t i, size_t n)
+{
+    return line_is(d, i, n, "FHS") || line_is(d, i, n, "BHS") || line_is(d, i, n, "BTS") ||
+           line_is(d, i, n, "FTS");
+}
+
+static int split_fail(struct hl7_split *s, struct hl7_error *err, size_t at, const char *what)
+{
+    s->done = 1;
+    char seg[4] = "";
+    if (s->len - at >= 3 && is_upper(s->data[at]) && is_alnum(s->data[at + 1]) &&
+        is_alnum(s->data[at + 2]))
+        memcpy(seg, s->data + at, 3);
+    return fail(err, WEFT_EPARSE, seg[0] ? seg : NULL, 0, 0, at, what);
+}
+
+int hl7_split_next(struct hl7_split *s, struct hl7_span *msg, struct hl7_error *err)
+{
+    const char *d = s->data;
+    size_t n = s->len;
+    if (err)
+        memset(err, 0, sizeof *err);
+    msg->p = "";
+    msg->len = 0;
+    if (s->done)
+        return 0;
+    for (;;) {
+        size_t i = skip_blank(d, s->pos, n);
+        if (i >= n) {
+            s->done = 1;
+            if (s->nmsg == 0)
+                return split_fail(s, err, i, "input holds no message (no MSH segment)");
+            return 0;
+        }
+        size_t e = line_end(d, i, n);
+        s->pos = e;
+        if (line_is(d, i, n, "FHS")) {
+            if (s->in_file)
+                return split_fail(s, err, i, "FHS inside an open file (no FTS before it)");
+            if (s->in_batch)
+                return split_fail(s, err, i, "FHS inside an open batch");
+            s->in_file = 1;
+        } else if (line_is(d, i, n, "BHS")) {
+            if (s->in_batch)
+                return split_fail(s, err, i, "BHS inside an open batch (no BTS before it)");
+            s->in_batch = 1;
+        } else if (line_is(d, i, n, "BTS")) {
+            s->in_batch = 0; /* a BTS without BHS is tolerated */
+        } else if (line_is(d, i, n, "FTS")) {
+            if (s->in_batch)
+                return split_fail(s, err, i, "FTS inside an open batch (no BTS before it)");
+            s->in_file = 0;
+        } else if (line_is(d, i, n, "MSH")) {
+            /* The message runs to the next MSH or envelope segment. */
+            size_t j = e;
+            for (;;) {
+                size_t k = skip_blank(d, j, n);
+                if (k >= n || line_is(d, k, n, "MSH") || is_envelope_line(d, k, n))
+                    break;
+                j = line_end(d, k, n);
+            }
+            /* include the terminator of the last line */
+            if (j < n && d[j] == '\r' && j + 1 < n && d[j + 1] == '\n')
+                j += 2;
+            else if (j < n)
+                j++;
+            s->pos = j;
+            s->nmsg++;
+            msg->p = d + i;
+            msg->len = j - i;
+            return 1;
+        } else {
+            return split_fail(s, err, i,
+                              "text outside a message (expected MSH, FHS, BHS, BTS or FTS)");
+        }
+    }
+}
