@@ -67,16 +67,16 @@ void store_resource_id(const char *org, const char *type, const char *source_id,
 
 /* What the loader hands the store for one resource. */
 struct store_put {
-    const char *type;      /* FHIR resourceType */
-    const char *source_org;/* ODS code of the organisation that sent it */
-    const char *source_id; /* the sender's id for it */
-    const char *feed;      /* feed name it came by (NULL: manual load) */
-    const char *person_id; /* linked person, NULL when not linked */
-    const char *category;  /* record category (fhir/category.h), never NULL */
-    const char *effective; /* ISO 8601 clinically relevant date, or NULL */
-    const char *code;      /* "system|code" of the main code, or NULL */
-    const char *status;    /* status element, or NULL */
-    const char *json;      /* the resource as stored (id/meta set by caller) */
+    const char *type;       /* FHIR resourceType */
+    const char *source_org; /* ODS code of the organisation that sent it */
+    const char *source_id;  /* the sender's id for it */
+    const char *feed;       /* feed name it came by (NULL: manual load) */
+    const char *person_id;  /* linked person, NULL when not linked */
+    const char *category;   /* record category (fhir/category.h), never NULL */
+    const char *effective;  /* ISO 8601 clinically relevant date, or NULL */
+    const char *code;       /* "system|code" of the main code, or NULL */
+    const char *status;     /* status element, or NULL */
+    const char *json;       /* the resource as stored (id/meta set by caller) */
     size_t json_len;
     /* Extra search terms: pairs of (param, value), count in nterms. */
     const char *const *terms;
@@ -111,8 +111,8 @@ struct store_row {
     char *last_updated; /* ISO 8601 UTC with milliseconds */
     int version;
     bool deleted;
-    int64_t seq;        /* store-wide sequence number of this version */
-    char *json;         /* resource JSON including id and meta */
+    int64_t seq; /* store-wide sequence number of this version */
+    char *json;  /* resource JSON including id and meta */
     size_t json_len;
 };
 void store_row_clear(struct store_row *r);
@@ -129,29 +129,29 @@ int store_resource_delete(struct store *s, const char *type, const char *id);
 /* ---- search -------------------------------------------------------------- */
 
 enum store_sort {
-    STORE_SORT_ID = 0,       /* default: stable by id */
-    STORE_SORT_DATE,         /* effective date ascending, then id */
+    STORE_SORT_ID = 0, /* default: stable by id */
+    STORE_SORT_DATE,   /* effective date ascending, then id */
     STORE_SORT_DATE_DESC,
     STORE_SORT_LASTUPDATED,
     STORE_SORT_LASTUPDATED_DESC,
 };
 
-struct store_term {       /* one extra search term: param = value (AND-ed) */
-    const char *param;    /* e.g. "identifier", "family", "given", "birthdate" */
-    const char *value;    /* matched as exact, or as prefix when prefix=true */
+struct store_term {    /* one extra search term: param = value (AND-ed) */
+    const char *param; /* e.g. "identifier", "family", "given", "birthdate" */
+    const char *value; /* matched as exact, or as prefix when prefix=true */
     bool prefix;
 };
 
 struct store_query {
-    const char *type;          /* resourceType, NULL for every type */
-    const char *person_id;     /* NULL: any person */
+    const char *type;              /* resourceType, NULL for every type */
+    const char *person_id;         /* NULL: any person */
     const char *const *categories; /* OR-ed list, NULL/0: any */
     int ncategories;
-    const char *const *codes;  /* "system|code" or "|code" or "code": OR-ed */
+    const char *const *codes; /* "system|code" or "|code" or "code": OR-ed */
     int ncodes;
-    const char *date_ge, *date_lt;      /* effective range, NULL = open */
-    const char *lastupd_ge, *lastupd_lt;/* last updated range */
-    const char *const *source_orgs;     /* OR-ed, NULL/0: any */
+    const char *date_ge, *date_lt;       /* effective range, NULL = open */
+    const char *lastupd_ge, *lastupd_lt; /* last updated range */
+    const char *const *source_orgs;      /* OR-ed, NULL/0: any */
     int nsource_orgs;
     const struct store_term *terms;
     int nterms;
@@ -162,16 +162,16 @@ struct store_query {
      * store. */
     int64_t snapshot;
     const char *after;
-    int limit;                 /* max rows in this page */
+    int limit; /* max rows in this page */
     bool want_total;
 };
 
 struct store_result {
     struct store_row *rows;
     int nrows;
-    int64_t total;      /* when want_total, else -1 */
-    int64_t snapshot;   /* snapshot used: pass back for the next page */
-    char *next;         /* cursor of the next page, NULL when this is the last */
+    int64_t total;    /* when want_total, else -1 */
+    int64_t snapshot; /* snapshot used: pass back for the next page */
+    char *next;       /* cursor of the next page, NULL when this is the last */
 };
 void store_result_clear(struct store_result *r);
 
@@ -192,18 +192,28 @@ int store_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);
 /* Find or create the person that (org, system, value) local identifier
  * belongs to; when a person is given and the identifier is new, attach it to
  * that person.  A local identifier belongs to at most one person. */
-int store_person_by_local(struct store *s, const char *org, const char *system,
-                          const char *value, const char *link_to_person, char **person_id_out);
+int store_person_by_local(struct store *s, const char *org, const char *system, const char *value,
+                          const char *link_to_person, char **person_id_out);
+
+/* A person as the store knows it. */
+struct store_person {
+    char *id;
+    char *nhs;     /* validated NHS number (10 digits), NULL when linked only locally */
+    char *created; /* ISO 8601 UTC */
+};
+void store_person_clear(struct store_person *p);
+/* Read a person; WEFT_ENOTFOUND when absent. */
+int store_person_get(struct store *s, const char *person_id, struct store_person *out);
 
 /* ---- API clients ------------------------------------------------------------- */
 
 struct store_client {
     int64_t id;
     char *name;
-    char *org;        /* may be NULL */
+    char *org; /* may be NULL */
     char *created;
-    char *revoked;    /* NULL while active */
-    char *scopes;     /* space-separated, may be NULL */
+    char *revoked; /* NULL while active */
+    char *scopes;  /* space-separated, may be NULL */
 };
 void store_client_clear(struct store_client *c);
 
@@ -218,6 +228,135 @@ int store_client_revoke(struct store *s, int64_t id);
 /* ---- generic key/value settings (schema version, server secrets) ---------------- */
 int store_meta_get(struct store *s, const char *key, char **value_out);
 int store_meta_set(struct store *s, const char *key, const char *value);
+
+/* ---- organisations and agreements (access; src/store/store_access.c) ------------ */
+struct store_org {
+    char *ods;
+    char *name;
+    char *type; /* gp, acute, community, mental-health, social-care, ambulance, hospice */
+    char *created;
+};
+void store_org_clear(struct store_org *o);
+/* Add an organisation, or update its name and type when the ODS code exists. */
+int store_org_put(struct store *s, const char *ods, const char *name, const char *type);
+int store_org_get(struct store *s, const char *ods, struct store_org *out);
+int store_org_list(struct store *s, struct store_org **out, int *n);
+
+struct store_agreement {
+    int64_t id;
+    char *ods;
+    char *kind; /* jca | dpa */
+    char *from; /* YYYY-MM-DD, first day in force */
+    char *to;   /* YYYY-MM-DD, last day in force; NULL: open-ended */
+    char *created;
+};
+void store_agreement_clear(struct store_agreement *a);
+int store_agreement_add(struct store *s, const char *ods, const char *kind, const char *from,
+                        const char *to, int64_t *id_out);
+/* Agreements of ods (NULL: all), by organisation then start date. */
+int store_agreement_list(struct store *s, const char *ods, struct store_agreement **out, int *n);
+/* Whether some agreement of ods covers day (YYYY-MM-DD). One indexed lookup. */
+int store_agreement_in_force(struct store *s, const char *ods, const char *day, bool *in_force);
+
+/* ---- launchers, one-time token ids, sessions, break-glass, objections, policy ---- */
+struct store_launcher {
+    int64_t id;
+    char *name;
+    char *org;
+    char *issuer; /* the iss claim, unique */
+    char *alg;    /* HS256 | RS256 | ES256: pinned */
+    char *key;    /* HS256: the shared secret; RS256/ES256: public key PEM */
+    char *created;
+    char *revoked; /* NULL while active */
+};
+void store_launcher_clear(struct store_launcher *l);
+int store_launcher_add(struct store *s, const struct store_launcher *in, int64_t *id_out);
+/* The active launcher with this issuer; WEFT_ENOTFOUND when none. */
+int store_launcher_by_issuer(struct store *s, const char *issuer, struct store_launcher *out);
+int store_launcher_list(struct store *s, struct store_launcher **out, int *n);
+int store_launcher_revoke(struct store *s, const char *name);
+/* Record that (issuer, jti) was used; WEFT_EEXIST when it was used before.
+ * expires (ISO 8601) lets old ids be purged once no token could carry them. */
+int store_jti_use(struct store *s, const char *issuer, const char *jti, const char *expires);
+
+/* A server-side session: a launched user's browser session ("session"), a
+ * SMART app token ("token") or a one-time authorisation code ("code").  Only
+ * the SHA-256 of the secret handed out (cookie, token, code) is stored. */
+struct store_session {
+    char *id_hash; /* hex SHA-256 of the secret */
+    char *kind;    /* session | token | code */
+    char *parent;  /* id_hash of the session a token/code came from, or NULL */
+    char *user_id, *user_name, *role, *org, *launcher, *purpose, *person_id;
+    char *scopes;            /* token/code: granted scopes */
+    char *csrf;              /* session: the per-session CSRF token */
+    char *created, *expires; /* ISO 8601 UTC */
+    char *revoked;           /* NULL while valid */
+};
+void store_session_clear(struct store_session *ss);
+int store_session_put(struct store *s, const struct store_session *in);
+/* An unrevoked, unexpired session by id hash at time now (ISO 8601). */
+int store_session_get(struct store *s, const char *id_hash, const char *now,
+                      struct store_session *out);
+/* Revoke (e.g. a used authorisation code); WEFT_ENOTFOUND when not valid. */
+int store_session_revoke(struct store *s, const char *id_hash);
+
+struct store_breakglass {
+    int64_t id;
+    char *user_id, *user_name, *role, *org, *person_id, *session;
+    char *reason_code, *reason_text;
+    char *started, *expires;
+};
+void store_breakglass_clear(struct store_breakglass *b);
+int store_breakglass_add(struct store *s, const struct store_breakglass *in, int64_t *id_out);
+/* Whether user_id of org has break-glass active for person_id at now. */
+int store_breakglass_active(struct store *s, const char *user_id, const char *org,
+                            const char *person_id, const char *now, char **expires_out);
+/* Break-glass events started at or after since (NULL: all), newest first. */
+int store_breakglass_list(struct store *s, const char *since, struct store_breakglass **out,
+                          int *n);
+
+/* Objection (GDPR art. 21) state of a person: lodged|upheld|rejected|withdrawn. */
+int store_objection_set(struct store *s, const char *person_id, const char *status,
+                        const char *date);
+/* *status_out: malloc'd status, or NULL (and 0 returned) when none recorded. */
+int store_objection_get(struct store *s, const char *person_id, char **status_out);
+
+/* The access policy text, versioned.  put stores a new current version. */
+int store_policy_put(struct store *s, const char *text, const char *sha256, const char *by,
+                     int64_t *version_out);
+/* Current version and text (text_out may be NULL); WEFT_ENOTFOUND when none. */
+int store_policy_current(struct store *s, int64_t *version_out, char **text_out);
+
+/* ---- audit log (src/store/store_audit.c; hashing in src/audit/audit.c) --------- */
+struct store_audit_row {
+    int64_t seq;
+    const char *time, *action, *outcome, *user_id, *user_name, *role, *org, *launcher, *client,
+        *purpose, *person_id, *session_id, *request_id, *what, *reason;
+    int64_t count;
+    unsigned char prev[32], hash[32];
+};
+/* Called inside the append transaction with the current head (seq 0 and zero
+ * hash on an empty log): assigns seq, prev and hash of rows[0..n). */
+typedef void (*store_audit_chain_fn)(struct store_audit_row *rows, int n, int64_t head_seq,
+                                     const unsigned char head_hash[32], void *ctx);
+/* Append rows in one transaction (its own, or the caller's when one is open). */
+int store_audit_append(struct store *s, struct store_audit_row *rows, int n,
+                       store_audit_chain_fn chain, void *ctx);
+/* The head (newest seq and hash, as recorded at append) and number of rows. */
+int store_audit_head(struct store *s, int64_t *seq, unsigned char hash[32], int64_t *rows);
+/* Rows with from <= seq <= to in seq order, each passed to fn (borrowed, valid
+ * during the call); fn returning non-zero stops the scan with that value. */
+int store_audit_scan(struct store *s, int64_t from, int64_t to,
+                     int (*fn)(const struct store_audit_row *, void *), void *ctx);
+struct store_audit_filter {
+    const char *person_id, *user_id, *action, *org;
+    const char *time_ge, *time_lt; /* ISO 8601 prefixes compare as text */
+    int64_t before_seq;            /* paging: only seq < this (0: none) */
+    int limit;
+};
+/* Matching rows newest first, to fn as for scan. */
+int store_audit_search(struct store *s, const struct store_audit_filter *f,
+                       int (*fn)(const struct store_audit_row *, void *), void *ctx);
 
 /*
  * Other subsystems (organisations, feeds, inbound messages, audit, policy,

@@ -1,0 +1,112 @@
+/* sqlite_client.c - API clients for SQLite (only token hashes are kept). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/sqlite/sqlite_core.h"
+
+int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
+                      const char *token_hash, int64_t *id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT INTO client (name, org, scopes, token_hash,"
+                                       " created) VALUES (?, ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, name);
+    sqlite_bind_text(st, 2, org);
+    sqlite_bind_text(st, 3, scopes);
+    sqlite_bind_text(st, 4, token_hash);
+    sqlite_bind_text(st, 5, now);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return store_fail(s, WEFT_EEXIST, "a client with this token already exists");
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(ss, "writing client");
+    if (id_out)
+        *id_out = sqlite3_last_insert_rowid(ss->db);
+    return WEFT_OK;
+}
+
+static void fill(sqlite3_stmt *st, struct store_client *c)
+{
+    c->id = sqlite3_column_int64(st, 0);
+    c->name = sqlite_col_strdup(st, 1);
+    c->org = sqlite_col_strdup(st, 2);
+    c->scopes = sqlite_col_strdup(st, 3);
+    c->created = sqlite_col_strdup(st, 4);
+    c->revoked = sqlite_col_strdup(st, 5);
+}
+
+int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked FROM client"
+                                       " WHERE token_hash = ? AND revoked IS NULL");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, token_hash);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        fill(st, out);
+        rc = WEFT_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? WEFT_ENOTFOUND : sqlite_fail(ss, "reading client");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int sqlite_client_list(struct store *s, struct store_client **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked FROM client ORDER BY id");
+    if (!st)
+        return WEFT_EDB;
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        memset(&(*out)[*n], 0, sizeof **out);
+        fill(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        for (int i = 0; i < *n; i++)
+            store_client_clear(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return sqlite_fail(ss, "listing clients");
+    }
+    return WEFT_OK;
+}
+
+int sqlite_client_revoke(struct store *s, int64_t id)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "UPDATE client SET revoked = ? WHERE id = ? AND revoked IS NULL");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, now);
+    sqlite3_bind_int64(st, 2, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(ss, "revoking client");
+    if (sqlite3_changes(ss->db) == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no active client with id %lld", (long long)id);
+    return WEFT_OK;
+}

@@ -1,0 +1,58 @@
+/*
+ * sqlite_core.h - the SQLite implementations of the core store operations
+ * (resources, search, persons, clients, meta, transactions, migrations),
+ * one group per file.  Referenced by the ops table in sqlite_ops.c.
+ */
+#ifndef WEFT_STORE_SQLITE_SQLITE_CORE_H
+#define WEFT_STORE_SQLITE_SQLITE_CORE_H
+
+#include "store/sqlite/sqlite_int.h"
+
+/* sqlite_store.c */
+void sqlite_close(struct store *s);
+int sqlite_begin(struct store *s);
+int sqlite_commit(struct store *s);
+int sqlite_rollback(struct store *s);
+
+/* sqlite_migrate.c */
+int sqlite_migrate(struct store *s, int *from_version, int *to_version);
+int sqlite_schema_version(struct store *s, int *version);
+extern const struct store_migration sqlite_migration_core_1;
+
+/* sqlite_resource.c */
+#define SQLITE_ROW_COLS                                                                            \
+    "seq,id,type,version,deleted,person_id,category,source_org,source_id,feed,effective,code,"     \
+    "status,last_updated,json"
+/* Fill out from the current row of st, whose first columns are SQLITE_ROW_COLS
+ * (optionally prefixed by table alias in the query; the order is what counts). */
+void sqlite_row_fill(sqlite3_stmt *st, struct store_row *out);
+int sqlite_resource_put(struct store *s, const struct store_put *in,
+                        enum store_put_outcome *outcome, char id_out[STORE_ID_LEN + 1],
+                        int *version_out);
+int sqlite_resource_get(struct store *s, const char *type, const char *id, int version,
+                        struct store_row *out);
+int sqlite_resource_delete(struct store *s, const char *type, const char *id);
+int sqlite_history(struct store *s, const char *type, const char *id, int limit,
+                   struct store_result *out);
+
+/* sqlite_search.c */
+int sqlite_search(struct store *s, const struct store_query *q, struct store_result *out);
+
+/* sqlite_person.c */
+int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);
+int sqlite_person_by_local(struct store *s, const char *org, const char *system, const char *value,
+                           const char *link_to_person, char **person_id_out);
+int sqlite_person_get(struct store *s, const char *person_id, struct store_person *out);
+
+/* sqlite_client.c */
+int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
+                      const char *token_hash, int64_t *id_out);
+int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
+int sqlite_client_list(struct store *s, struct store_client **out, int *n);
+int sqlite_client_revoke(struct store *s, int64_t id);
+
+/* sqlite_meta.c */
+int sqlite_meta_get(struct store *s, const char *key, char **value_out);
+int sqlite_meta_set(struct store *s, const char *key, const char *value);
+
+#endif

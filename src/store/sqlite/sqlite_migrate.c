@@ -1,0 +1,143 @@
+/*
+ * sqlite_migrate.c - the schema: a list of named, forward-only migrations.
+ *
+ * Each migration runs once, inside one transaction with its record in
+ * schema_migration, so a crash mid-way leaves the previous version intact.
+ * The schema version is the number of migrations applied.  To add one, see
+ * store/store_int.h: define it in your own file, add one line to the list.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/sqlite/sqlite_core.h"
+
+/*
+ * core-1: persons, resources (every version is a row), search terms,
+ * clients, meta.
+ *
+ * resource: one row per version; seq (the rowid) orders all versions store-
+ * wide.  next_seq is the seq of the version that replaced this one (NULL
+ * while current), so "the version visible at snapshot S" is
+ * seq <= S AND (next_seq IS NULL OR next_seq > S): search pages run against a
+ * snapshot without copying anything.  hash is a 128-bit digest of the JSON
+ * text for the no-op-on-reload check.
+ */
+const struct store_migration sqlite_migration_core_1 = {
+    "core-1",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE person (id TEXT PRIMARY KEY, nhs TEXT UNIQUE, created TEXT NOT NULL);"
+    "CREATE TABLE person_local (org TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL,"
+    " person_id TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (org, system, value));"
+    "CREATE INDEX person_local_person ON person_local (person_id);"
+    "CREATE TABLE resource (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL,"
+    " version INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, next_seq INTEGER,"
+    " person_id TEXT, category TEXT NOT NULL, source_org TEXT NOT NULL, source_id TEXT NOT NULL,"
+    " feed TEXT, effective TEXT, code TEXT, status TEXT, last_updated TEXT NOT NULL,"
+    " hash BLOB NOT NULL, json TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX resource_id ON resource (id, version);"
+    "CREATE INDEX resource_type ON resource (type, id);"
+    "CREATE INDEX resource_person ON resource (person_id, type, effective);"
+    "CREATE TABLE resource_term (param TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY (param, value, seq));"
+    "CREATE TABLE client (id INTEGER PRIMARY KEY, name TEXT NOT NULL, org TEXT, scopes TEXT,"
+    " token_hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked TEXT);",
+};
+
+/* The list, in order.  Append new lines at the end. */
+static const struct store_migration *const migrations[] = {
+    &sqlite_migration_core_1,
+    /* ---- other subsystems: one line per migration below this mark ---- */
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+static int ensure_table(struct sqlite_store *ss)
+{
+    return sqlite_exec(ss, "CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY,"
+                           " applied TEXT NOT NULL)");
+}
+
+static int is_applied(struct sqlite_store *ss, const char *name, bool *applied)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT 1 FROM schema_migration WHERE name = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(ss, "reading schema_migration");
+    *applied = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return WEFT_OK;
+}
+
+int sqlite_schema_version(struct store *s, int *version)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    *version = 0;
+    sqlite3_stmt *st = sqlite_stmt(
+        ss,
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'");
+    if (!st)
+        return WEFT_EDB;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqlite_fail(ss, "reading schema");
+    int exists = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (!exists)
+        return WEFT_OK;
+    st = sqlite_stmt(ss, "SELECT count(*) FROM schema_migration");
+    if (!st)
+        return WEFT_EDB;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqlite_fail(ss, "reading schema_migration");
+    *version = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return WEFT_OK;
+}
+
+int sqlite_migrate(struct store *s, int *from_version, int *to_version)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    int rc, v0 = 0;
+    if ((rc = sqlite_schema_version(s, &v0)) != 0)
+        return rc;
+    if (from_version)
+        *from_version = v0;
+    if ((rc = ensure_table(ss)) != 0)
+        return rc;
+    for (int i = 0; i < NMIGRATIONS; i++) {
+        bool applied;
+        if ((rc = is_applied(ss, migrations[i]->name, &applied)) != 0)
+            return rc;
+        if (applied)
+            continue;
+        if ((rc = sqlite_exec(ss, "BEGIN IMMEDIATE")) != 0)
+            return rc;
+        if ((rc = sqlite_exec(ss, migrations[i]->sql)) != 0) {
+            char msg[sizeof s->errmsg];
+            snprintf(msg, sizeof msg, "%s", s->errmsg);
+            sqlite_exec(ss, "ROLLBACK");
+            return store_fail(s, rc, "migration %s: %s", migrations[i]->name, msg);
+        }
+        sqlite3_stmt *st =
+            sqlite_stmt(ss, "INSERT INTO schema_migration (name, applied) VALUES (?, ?)");
+        char now[32];
+        sqlite_now(now);
+        if (!st) {
+            sqlite_exec(ss, "ROLLBACK");
+            return WEFT_EDB;
+        }
+        sqlite_bind_text(st, 1, migrations[i]->name);
+        sqlite_bind_text(st, 2, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = sqlite_fail(ss, "recording migration");
+            sqlite3_reset(st);
+            sqlite_exec(ss, "ROLLBACK");
+            return rc;
+        }
+        sqlite3_reset(st);
+        if ((rc = sqlite_exec(ss, "COMMIT")) != 0)
+            return rc;
+    }
+    return to_version ? sqlite_schema_version(s, to_version) : WEFT_OK;
+}

@@ -1,0 +1,343 @@
+/*
+ * sqlite_resource.c - resources and their history for SQLite.
+ *
+ * Every version is a row of table resource (see sqlite_migrate.c); the
+ * current version of an item is the one with next_seq NULL.  The workload is
+ * bulk loading where most items are new or unchanged, so a put is: one
+ * indexed lookup of the current version's hash, then either nothing
+ * (unchanged) or one insert (+ one update of the previous version's
+ * next_seq, + the search terms).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "store/sqlite/sqlite_core.h"
+
+#define HASH_LEN 16
+
+void sqlite_row_fill(sqlite3_stmt *st, struct store_row *out)
+{
+    memset(out, 0, sizeof *out);
+    out->seq = sqlite3_column_int64(st, 0);
+    out->id = sqlite_col_strdup(st, 1);
+    out->type = sqlite_col_strdup(st, 2);
+    out->version = sqlite3_column_int(st, 3);
+    out->deleted = sqlite3_column_int(st, 4) != 0;
+    out->person_id = sqlite_col_strdup(st, 5);
+    out->category = sqlite_col_strdup(st, 6);
+    out->source_org = sqlite_col_strdup(st, 7);
+    out->source_id = sqlite_col_strdup(st, 8);
+    out->feed = sqlite_col_strdup(st, 9);
+    out->effective = sqlite_col_strdup(st, 10);
+    out->code = sqlite_col_strdup(st, 11);
+    out->status = sqlite_col_strdup(st, 12);
+    out->last_updated = sqlite_col_strdup(st, 13);
+    const char *j = (const char *)sqlite3_column_text(st, 14);
+    size_t jl = (size_t)sqlite3_column_bytes(st, 14);
+    out->json = store_json_with_meta(j ? j : "{}", j ? jl : 2, out->version, out->last_updated,
+                                     &out->json_len);
+}
+
+struct current {
+    int64_t seq;
+    int version;
+    bool deleted;
+    unsigned char hash[HASH_LEN];
+    char type[64];
+};
+
+/* Look up the current version of id: 0, WEFT_ENOTFOUND or an error. */
+static int get_current(struct sqlite_store *ss, const char *id, struct current *cur)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT seq, version, deleted, hash, type FROM resource"
+                                       " WHERE id = ? ORDER BY version DESC LIMIT 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return WEFT_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return sqlite_fail(ss, "reading resource");
+    cur->seq = sqlite3_column_int64(st, 0);
+    cur->version = sqlite3_column_int(st, 1);
+    cur->deleted = sqlite3_column_int(st, 2) != 0;
+    memset(cur->hash, 0, HASH_LEN);
+    int hl = sqlite3_column_bytes(st, 3);
+    memcpy(cur->hash, sqlite3_column_blob(st, 3), hl < HASH_LEN ? (size_t)hl : HASH_LEN);
+    const char *t = (const char *)sqlite3_column_text(st, 4);
+    snprintf(cur->type, sizeof cur->type, "%s", t ? t : "");
+    sqlite3_reset(st);
+    return WEFT_OK;
+}
+
+static int mark_replaced(struct sqlite_store *ss, int64_t old_seq, int64_t new_seq)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, "UPDATE resource SET next_seq = ? WHERE seq = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, new_seq);
+    sqlite3_bind_int64(st, 2, old_seq);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "updating resource");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int add_terms(struct sqlite_store *ss, int64_t seq, const char *const *terms, int n)
+{
+    if (n <= 0)
+        return WEFT_OK;
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "INSERT OR IGNORE INTO resource_term (param, value, seq) VALUES (?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    char small[256];
+    for (int i = 0; i < n; i++) {
+        const char *param = terms[2 * i], *value = terms[2 * i + 1];
+        if (!param || !value)
+            continue;
+        size_t len = strlen(value);
+        char *low = len < sizeof small ? small : xmalloc(len + 1);
+        for (size_t k = 0; k <= len; k++)
+            low[k] = (char)tolower((unsigned char)value[k]);
+        sqlite3_reset(st);
+        sqlite_bind_text(st, 1, param);
+        sqlite3_bind_text(st, 2, low, (int)len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, seq);
+        int rc = sqlite3_step(st);
+        if (low != small)
+            free(low);
+        if (rc != SQLITE_DONE) {
+            rc = sqlite_fail(ss, "writing search terms");
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    sqlite3_reset(st);
+    return WEFT_OK;
+}
+
+/* Insert one version row; *seq_out gets its seq. */
+static int insert_version(struct sqlite_store *ss, const char *id, const struct store_put *in,
+                          int version, bool deleted, const unsigned char *hash, const char *now,
+                          int64_t *seq_out)
+{
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT INTO resource (id, type, version, deleted, person_id, category, source_org,"
+            " source_id, feed, effective, code, status, last_updated, hash, json)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, id);
+    sqlite_bind_text(st, 2, in->type);
+    sqlite3_bind_int(st, 3, version);
+    sqlite3_bind_int(st, 4, deleted);
+    sqlite_bind_text(st, 5, in->person_id);
+    sqlite_bind_text(st, 6, in->category);
+    sqlite_bind_text(st, 7, in->source_org);
+    sqlite_bind_text(st, 8, in->source_id);
+    sqlite_bind_text(st, 9, in->feed);
+    sqlite_bind_text(st, 10, in->effective);
+    sqlite_bind_text(st, 11, in->code);
+    sqlite_bind_text(st, 12, in->status);
+    sqlite_bind_text(st, 13, now);
+    sqlite3_bind_blob(st, 14, hash, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 15, in->json, (int)in->json_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(ss, "writing resource");
+    *seq_out = sqlite3_last_insert_rowid(ss->db);
+    return WEFT_OK;
+}
+
+/* Run fn's writes atomically: inside the caller's transaction when one is
+ * open, else in a savepoint of their own. */
+static int auto_begin(struct sqlite_store *ss, bool *own)
+{
+    *own = ss->base.txn_depth == 0;
+    return *own ? sqlite_exec(ss, "SAVEPOINT weft_put") : WEFT_OK;
+}
+
+static int auto_end(struct sqlite_store *ss, bool own, int rc)
+{
+    if (!own)
+        return rc;
+    if (rc == 0)
+        return sqlite_exec(ss, "RELEASE weft_put");
+    sqlite3_exec(ss->db, "ROLLBACK TO weft_put; RELEASE weft_put", NULL, NULL, NULL);
+    return rc;
+}
+
+int sqlite_resource_put(struct store *s, const struct store_put *in,
+                        enum store_put_outcome *outcome, char id_out[STORE_ID_LEN + 1],
+                        int *version_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    char id[STORE_ID_LEN + 1];
+    store_resource_id(in->source_org, in->type, in->source_id, id);
+    if (id_out)
+        memcpy(id_out, id, sizeof id);
+    size_t jl = in->json_len ? in->json_len : strlen(in->json);
+    unsigned char hash[HASH_LEN];
+    crypto_generichash(hash, HASH_LEN, (const unsigned char *)in->json, jl, NULL, 0);
+
+    struct current cur;
+    int rc = get_current(ss, id, &cur);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    bool exists = rc == 0;
+    if (exists && !cur.deleted && memcmp(cur.hash, hash, HASH_LEN) == 0) {
+        if (outcome)
+            *outcome = STORE_PUT_UNCHANGED;
+        if (version_out)
+            *version_out = cur.version;
+        return WEFT_OK;
+    }
+    if (exists && strcmp(cur.type, in->type) != 0)
+        return store_fail(s, WEFT_ECONFLICT, "resource id %s already holds a %s", id, cur.type);
+
+    bool own;
+    if ((rc = auto_begin(ss, &own)) != 0)
+        return rc;
+    char now[32];
+    sqlite_now(now);
+    struct store_put p = *in;
+    p.json_len = jl;
+    int version = exists ? cur.version + 1 : 1;
+    int64_t seq = 0;
+    rc = insert_version(ss, id, &p, version, false, hash, now, &seq);
+    if (rc == 0 && exists)
+        rc = mark_replaced(ss, cur.seq, seq);
+    if (rc == 0)
+        rc = add_terms(ss, seq, in->terms, in->nterms);
+    rc = auto_end(ss, own, rc);
+    if (rc != 0)
+        return rc;
+    if (outcome)
+        *outcome = exists ? STORE_PUT_UPDATED : STORE_PUT_CREATED;
+    if (version_out)
+        *version_out = version;
+    return WEFT_OK;
+}
+
+int sqlite_resource_get(struct store *s, const char *type, const char *id, int version,
+                        struct store_row *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    if (version > 0) {
+        st = sqlite_stmt(ss, "SELECT " SQLITE_ROW_COLS " FROM resource"
+                             " WHERE id = ? AND version = ? AND type = ?");
+        if (!st)
+            return WEFT_EDB;
+        sqlite_bind_text(st, 1, id);
+        sqlite3_bind_int(st, 2, version);
+        sqlite_bind_text(st, 3, type);
+    } else {
+        st = sqlite_stmt(ss, "SELECT " SQLITE_ROW_COLS " FROM resource"
+                             " WHERE id = ? AND type = ? AND next_seq IS NULL");
+        if (!st)
+            return WEFT_EDB;
+        sqlite_bind_text(st, 1, id);
+        sqlite_bind_text(st, 2, type);
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return WEFT_ENOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return sqlite_fail(ss, "reading resource");
+    sqlite_row_fill(st, out);
+    sqlite3_reset(st);
+    return WEFT_OK;
+}
+
+int sqlite_resource_delete(struct store *s, const char *type, const char *id)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    struct current cur;
+    int rc = get_current(ss, id, &cur);
+    if (rc != 0)
+        return rc;
+    if (strcmp(cur.type, type) != 0)
+        return WEFT_ENOTFOUND;
+    if (cur.deleted)
+        return WEFT_OK;
+    /* The deleted version repeats the last content and index columns. */
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT INTO resource (id, type, version, deleted, person_id, category, source_org,"
+            " source_id, feed, effective, code, status, last_updated, hash, json)"
+            " SELECT id, type, version + 1, 1, person_id, category, source_org, source_id, feed,"
+            " effective, code, status, ?, hash, json FROM resource WHERE seq = ?");
+    if (!st)
+        return WEFT_EDB;
+    bool own;
+    if ((rc = auto_begin(ss, &own)) != 0)
+        return rc;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, now);
+    sqlite3_bind_int64(st, 2, cur.seq);
+    rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "deleting resource");
+    sqlite3_reset(st);
+    if (rc == 0)
+        rc = mark_replaced(ss, cur.seq, sqlite3_last_insert_rowid(ss->db));
+    return auto_end(ss, own, rc);
+}
+
+int sqlite_history(struct store *s, const char *type, const char *id, int limit,
+                   struct store_result *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    memset(out, 0, sizeof *out);
+    out->total = -1;
+    if (limit <= 0)
+        limit = 100;
+    sqlite3_stmt *st;
+    if (id) {
+        st = sqlite_stmt(ss, "SELECT " SQLITE_ROW_COLS " FROM resource WHERE id = ? AND type = ?"
+                             " ORDER BY version DESC LIMIT ?");
+        if (!st)
+            return WEFT_EDB;
+        sqlite_bind_text(st, 1, id);
+        sqlite_bind_text(st, 2, type);
+        sqlite3_bind_int(st, 3, limit);
+    } else if (type) {
+        st = sqlite_stmt(ss, "SELECT " SQLITE_ROW_COLS " FROM resource WHERE type = ?"
+                             " ORDER BY seq DESC LIMIT ?");
+        if (!st)
+            return WEFT_EDB;
+        sqlite_bind_text(st, 1, type);
+        sqlite3_bind_int(st, 2, limit);
+    } else {
+        st = sqlite_stmt(ss, "SELECT " SQLITE_ROW_COLS " FROM resource ORDER BY seq DESC LIMIT ?");
+        if (!st)
+            return WEFT_EDB;
+        sqlite3_bind_int(st, 1, limit);
+    }
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->nrows == cap) {
+            cap = cap ? cap * 2 : 16;
+            out->rows = xrealloc(out->rows, sizeof *out->rows * (size_t)cap);
+        }
+        sqlite_row_fill(st, &out->rows[out->nrows++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_result_clear(out);
+        return sqlite_fail(ss, "reading history");
+    }
+    if (id && out->nrows == 0)
+        return WEFT_ENOTFOUND;
+    return WEFT_OK;
+}

@@ -1,0 +1,358 @@
+/*
+ * sqlite_search.c - store_search() for SQLite: one SELECT built from the
+ * query, run against a snapshot, with keyset paging.
+ *
+ * Snapshot: every version row has seq and next_seq (see sqlite_migrate.c);
+ * the version of an item visible at snapshot S is the one with
+ * seq <= S < next_seq (next_seq NULL = still current).  The first page fixes
+ * S = the highest seq; later pages pass it back, so items inserted or
+ * updated meanwhile neither appear twice nor push others out of a page, and
+ * the total stays the same on every page.
+ *
+ * Keyset cursor: the sort key and id of the last row of a page, hex-encoded
+ * ("KEYHEX.ID"); the next page asks for rows after that key.  Ids are unique
+ * within a snapshot, so (key, id) is a total order.
+ *
+ * Codes match the main code column: "system|code" exactly, "|code" as a
+ * code without system, "code" as that code in any system.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/sqlite/sqlite_core.h"
+
+enum bind_kind { BIND_TEXT, BIND_INT };
+struct bind {
+    enum bind_kind kind;
+    const char *text;
+    int64_t i;
+};
+
+struct sqlq {
+    struct buf sql;
+    struct bind b[256];
+    int nb;
+    bool overflow;
+};
+
+static void bind_text(struct sqlq *q, const char *t)
+{
+    if (q->nb >= (int)(sizeof q->b / sizeof q->b[0])) {
+        q->overflow = true;
+        return;
+    }
+    q->b[q->nb++] = (struct bind){BIND_TEXT, t, 0};
+}
+
+static void bind_int(struct sqlq *q, int64_t v)
+{
+    if (q->nb >= (int)(sizeof q->b / sizeof q->b[0])) {
+        q->overflow = true;
+        return;
+    }
+    q->b[q->nb++] = (struct bind){BIND_INT, NULL, v};
+}
+
+static void in_list(struct sqlq *q, const char *col, const char *const *vals, int n)
+{
+    if (!vals || n <= 0)
+        return;
+    buf_addf(&q->sql, " AND %s IN (", col);
+    for (int i = 0; i < n; i++) {
+        buf_adds(&q->sql, i ? ",?" : "?");
+        bind_text(q, vals[i]);
+    }
+    buf_addc(&q->sql, ')');
+}
+
+/* The sort expression for the keyset comparison and ORDER BY. */
+static const char *sort_expr(enum store_sort s)
+{
+    switch (s) {
+    case STORE_SORT_DATE:
+    case STORE_SORT_DATE_DESC:
+        return "COALESCE(r.effective,'')";
+    case STORE_SORT_LASTUPDATED:
+    case STORE_SORT_LASTUPDATED_DESC:
+        return "r.last_updated";
+    case STORE_SORT_ID:
+        break;
+    }
+    return NULL;
+}
+
+static bool sort_desc(enum store_sort s)
+{
+    return s == STORE_SORT_DATE_DESC || s == STORE_SORT_LASTUPDATED_DESC;
+}
+
+static char *hex_encode(const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(s);
+    char *o = xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = hex[(unsigned char)s[i] >> 4];
+        o[2 * i + 1] = hex[(unsigned char)s[i] & 15];
+    }
+    o[2 * n] = 0;
+    return o;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Split cursor "KEYHEX.ID" into key and id (malloc'd); false when malformed. */
+static bool cursor_parse(const char *c, char **key, char **id)
+{
+    const char *dot = strchr(c, '.');
+    if (!dot || (dot - c) % 2 != 0 || strlen(dot + 1) == 0 || strlen(dot + 1) > 64)
+        return false;
+    size_t n = (size_t)(dot - c) / 2;
+    char *k = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(k);
+            return false;
+        }
+        k[i] = (char)(hi << 4 | lo);
+    }
+    k[n] = 0;
+    for (const char *p = dot + 1; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '-' || *p == '.')) {
+            free(k);
+            return false;
+        }
+    }
+    *key = k;
+    *id = xstrdup(dot + 1);
+    return true;
+}
+
+/* Lower-case copy (ASCII) for term values; freed by the caller. */
+static char *lower_dup(const char *s)
+{
+    char *o = xstrdup(s);
+    for (char *p = o; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return o;
+}
+
+/* Everything after FROM that filters (shared by the page and the total). */
+static void add_filters(struct sqlq *w, const struct store_query *q, int64_t snap, char **owned,
+                        int *nowned)
+{
+    buf_adds(&w->sql, " FROM resource r WHERE r.seq <= ? AND (r.next_seq IS NULL OR r.next_seq > ?)"
+                      " AND r.deleted = 0");
+    bind_int(w, snap);
+    bind_int(w, snap);
+    if (q->type) {
+        buf_adds(&w->sql, " AND r.type = ?");
+        bind_text(w, q->type);
+    }
+    if (q->person_id) {
+        buf_adds(&w->sql, " AND r.person_id = ?");
+        bind_text(w, q->person_id);
+    }
+    in_list(w, "r.category", q->categories, q->ncategories);
+    in_list(w, "r.source_org", q->source_orgs, q->nsource_orgs);
+    if (q->codes && q->ncodes > 0) {
+        buf_adds(&w->sql, " AND (");
+        for (int i = 0; i < q->ncodes; i++) {
+            if (i)
+                buf_adds(&w->sql, " OR ");
+            if (strchr(q->codes[i], '|')) {
+                buf_adds(&w->sql, "r.code = ?");
+            } else {
+                buf_adds(&w->sql, "substr(r.code, instr(r.code, '|') + 1) = ?");
+            }
+            bind_text(w, q->codes[i]);
+        }
+        buf_addc(&w->sql, ')');
+    }
+    if (q->date_ge) {
+        buf_adds(&w->sql, " AND r.effective >= ?");
+        bind_text(w, q->date_ge);
+    }
+    if (q->date_lt) {
+        buf_adds(&w->sql, " AND r.effective < ?");
+        bind_text(w, q->date_lt);
+    }
+    if (q->lastupd_ge) {
+        buf_adds(&w->sql, " AND r.last_updated >= ?");
+        bind_text(w, q->lastupd_ge);
+    }
+    if (q->lastupd_lt) {
+        buf_adds(&w->sql, " AND r.last_updated < ?");
+        bind_text(w, q->lastupd_lt);
+    }
+    for (int i = 0; i < q->nterms && *nowned < 64; i++) {
+        const struct store_term *t = &q->terms[i];
+        char *v = lower_dup(t->value ? t->value : "");
+        owned[(*nowned)++] = v;
+        if (t->prefix) {
+            /* value >= p AND value < p + U+10FFFF: every string with prefix p */
+            buf_adds(&w->sql, " AND r.seq IN (SELECT seq FROM resource_term WHERE param = ?"
+                              " AND value >= ? AND value < ? || char(1114111))");
+            bind_text(w, t->param);
+            bind_text(w, v);
+            bind_text(w, v);
+        } else {
+            buf_adds(&w->sql,
+                     " AND r.seq IN (SELECT seq FROM resource_term WHERE param = ? AND value = ?)");
+            bind_text(w, t->param);
+            bind_text(w, v);
+        }
+    }
+}
+
+static void apply_binds(sqlite3_stmt *st, const struct sqlq *w)
+{
+    for (int i = 0; i < w->nb; i++) {
+        if (w->b[i].kind == BIND_INT)
+            sqlite3_bind_int64(st, i + 1, w->b[i].i);
+        else
+            sqlite_bind_text(st, i + 1, w->b[i].text);
+    }
+}
+
+static int current_snapshot(struct sqlite_store *ss, int64_t *snap)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT COALESCE(max(seq), 0) FROM resource");
+    if (!st)
+        return WEFT_EDB;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqlite_fail(ss, "reading snapshot");
+    *snap = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return WEFT_OK;
+}
+
+int sqlite_search(struct store *s, const struct store_query *q, struct store_result *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    memset(out, 0, sizeof *out);
+    out->total = -1;
+    int limit = q->limit > 0 ? q->limit : 100;
+    int64_t snap = q->snapshot;
+    int rc;
+    if (snap <= 0 && (rc = current_snapshot(ss, &snap)) != 0)
+        return rc;
+    out->snapshot = snap;
+
+    char *owned[64];
+    int nowned = 0;
+    char *ckey = NULL, *cid = NULL;
+    if (q->after && !cursor_parse(q->after, &ckey, &cid))
+        return store_fail(s, WEFT_EINVAL, "malformed paging cursor");
+
+    const char *sk = sort_expr(q->sort);
+    bool desc = sort_desc(q->sort);
+    struct sqlq w = {.sql = BUF_INIT};
+    buf_adds(&w.sql, "SELECT r.seq,r.id,r.type,r.version,r.deleted,r.person_id,r.category,"
+                     "r.source_org,r.source_id,r.feed,r.effective,r.code,r.status,"
+                     "r.last_updated,r.json");
+    if (sk)
+        buf_addf(&w.sql, ",%s", sk);
+    add_filters(&w, q, snap, owned, &nowned);
+    const char *cmp = desc ? "<" : ">";
+    if (cid) {
+        if (sk) {
+            buf_addf(&w.sql, " AND (%s %s ? OR (%s = ? AND r.id %s ?))", sk, cmp, sk, cmp);
+            bind_text(&w, ckey);
+            bind_text(&w, ckey);
+            bind_text(&w, cid);
+        } else {
+            buf_addf(&w.sql, " AND r.id %s ?", cmp);
+            bind_text(&w, cid);
+        }
+    }
+    const char *dir = desc ? " DESC" : "";
+    if (sk)
+        buf_addf(&w.sql, " ORDER BY %s%s, r.id%s", sk, dir, dir);
+    else
+        buf_addf(&w.sql, " ORDER BY r.id%s", dir);
+    buf_adds(&w.sql, " LIMIT ?");
+    bind_int(&w, (int64_t)limit + 1);
+
+    rc = WEFT_OK;
+    if (w.overflow) {
+        rc = store_fail(s, WEFT_ETOOBIG, "search has too many parameters");
+        goto done;
+    }
+    sqlite3_stmt *st = sqlite_stmt_text(ss, w.sql.data);
+    if (!st) {
+        rc = WEFT_EDB;
+        goto done;
+    }
+    apply_binds(st, &w);
+    int step, cap = 0;
+    char *last_key = NULL;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->nrows == limit) {
+            /* there is a further row: the last one kept starts the next page */
+            struct store_row *lr = &out->rows[out->nrows - 1];
+            char *kh = hex_encode(last_key ? last_key : "");
+            struct buf c = BUF_INIT;
+            buf_addf(&c, "%s.%s", kh, lr->id);
+            free(kh);
+            out->next = buf_detach(&c, NULL);
+            break;
+        }
+        if (out->nrows == cap) {
+            cap = cap ? cap * 2 : 32;
+            out->rows = xrealloc(out->rows, sizeof *out->rows * (size_t)cap);
+        }
+        sqlite_row_fill(st, &out->rows[out->nrows++]);
+        if (sk) {
+            free(last_key);
+            last_key = sqlite_col_strdup(st, 15);
+            if (!last_key)
+                last_key = xstrdup("");
+        }
+    }
+    free(last_key);
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = sqlite_fail(ss, "searching");
+        goto done;
+    }
+    if (q->want_total) {
+        struct sqlq t = {.sql = BUF_INIT};
+        buf_adds(&t.sql, "SELECT count(*)");
+        add_filters(&t, q, snap, owned, &nowned);
+        sqlite3_stmt *ct = sqlite_stmt_text(ss, t.sql.data);
+        if (!ct) {
+            buf_release(&t.sql);
+            rc = WEFT_EDB;
+            goto done;
+        }
+        apply_binds(ct, &t);
+        if (sqlite3_step(ct) == SQLITE_ROW)
+            out->total = sqlite3_column_int64(ct, 0);
+        else
+            rc = sqlite_fail(ss, "counting");
+        sqlite3_reset(ct);
+        buf_release(&t.sql);
+    }
+done:
+    if (rc != 0)
+        store_result_clear(out);
+    buf_release(&w.sql);
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(ckey);
+    free(cid);
+    return rc;
+}

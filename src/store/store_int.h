@@ -1,0 +1,161 @@
+/*
+ * store_int.h - inside the store: the operations table every backend fills
+ * and the common part of a store handle.  Only src/store/ includes this.
+ *
+ * The public API (store.h) is a set of thin dispatchers in store.c (and, for
+ * other subsystems, in their own src/store/store_NOUN.c) that call through
+ * s->ops.  A backend is a table of operations plus its own handle type whose
+ * first member is struct store (src/store/sqlite/sqlite_int.h).
+ *
+ * HOW TO ADD AN OPERATION (e.g. audit_append for the audit log):
+ *   1. Declare the public function in store.h (store_audit_append), with its
+ *      contract.
+ *   2. Add ONE member line to struct store_ops below, in the block for other
+ *      subsystems:   int (*audit_append)(struct store *, ...);
+ *   3. Write the dispatcher in your own file src/store/store_audit.c:
+ *          int store_audit_append(struct store *s, ...)
+ *          { return STORE_CALL(s, audit_append, ...); }
+ *   4. Implement it for SQLite in your own file src/store/sqlite/sqlite_audit.c
+ *      (include "store/sqlite/sqlite_int.h": the db handle, statement cache,
+ *      error helpers) and declare it in your own header
+ *      src/store/sqlite/sqlite_audit.h.
+ *   5. Add ONE line to the SQLite ops table in src/store/sqlite/sqlite_ops.c:
+ *          .audit_append = sqlite_audit_append,
+ *      and ONE #include of your header at the top of that file (once per file).
+ *   An operation a backend leaves NULL makes the dispatcher return
+ *   WEFT_EUNSUPPORTED (STORE_CALL checks), so a half-built backend still links.
+ *
+ * HOW TO ADD A MIGRATION (a new table or index):
+ *   1. In your own backend file define
+ *          const struct store_migration sqlite_migration_audit_1 = {
+ *              "audit-1", "CREATE TABLE audit_entry (...); CREATE INDEX ...;"};
+ *      Names are unique and never change; the SQL never changes once
+ *      committed (forward-only: fix mistakes with a new migration).
+ *   2. Add ONE line to the list in src/store/sqlite/sqlite_migrate.c:
+ *          &sqlite_migration_audit_1,
+ *      and declare it (extern) in your header.
+ *   Migrations run in list order; each one is applied at most once and is
+ *   recorded by name in the schema_migration table, so lines added by two
+ *   people at once never clash.  The schema version is the number of applied
+ *   migrations.  Append new lines at the end of the list.
+ *   Keep SQL portable (TEXT, INTEGER, BLOB, plain CREATE TABLE/INDEX): the
+ *   PostgreSQL backend will carry the same migrations in its own dialect.
+ */
+#ifndef WEFT_STORE_STORE_INT_H
+#define WEFT_STORE_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct store_migration {
+    const char *name; /* unique, stable, e.g. "core-1", "audit-1" */
+    const char *sql;  /* one or more statements separated by ';' */
+};
+
+struct store_ops {
+    const char *name; /* "sqlite", "postgres" */
+    void (*close)(struct store *);
+    int (*migrate)(struct store *, int *from_version, int *to_version);
+    int (*schema_version)(struct store *, int *version);
+    int (*begin)(struct store *);
+    int (*commit)(struct store *);
+    int (*rollback)(struct store *);
+
+    /* resources */
+    int (*resource_put)(struct store *, const struct store_put *, enum store_put_outcome *,
+                        char id_out[STORE_ID_LEN + 1], int *version_out);
+    int (*resource_get)(struct store *, const char *type, const char *id, int version,
+                        struct store_row *);
+    int (*resource_delete)(struct store *, const char *type, const char *id);
+    int (*search)(struct store *, const struct store_query *, struct store_result *);
+    int (*history)(struct store *, const char *type, const char *id, int limit,
+                   struct store_result *);
+
+    /* persons */
+    int (*person_by_nhs)(struct store *, const char *nhs, char **person_id_out);
+    int (*person_by_local)(struct store *, const char *org, const char *system, const char *value,
+                           const char *link_to_person, char **person_id_out);
+    int (*person_get)(struct store *, const char *person_id, struct store_person *);
+
+    /* clients */
+    int (*client_add)(struct store *, const char *name, const char *org, const char *scopes,
+                      const char *token_hash, int64_t *id_out);
+    int (*client_by_hash)(struct store *, const char *token_hash, struct store_client *);
+    int (*client_list)(struct store *, struct store_client **out, int *n);
+    int (*client_revoke)(struct store *, int64_t id);
+
+    /* meta */
+    int (*meta_get)(struct store *, const char *key, char **value_out);
+    int (*meta_set)(struct store *, const char *key, const char *value);
+
+    /* ---- other subsystems: one line per operation below this mark ---- */
+    /* access (src/store/store_access.c, sqlite/sqlite_access.c) */
+    int (*org_put)(struct store *, const char *, const char *, const char *);
+    int (*org_get)(struct store *, const char *, struct store_org *);
+    int (*org_list)(struct store *, struct store_org **, int *);
+    int (*agreement_add)(struct store *, const char *, const char *, const char *, const char *,
+                         int64_t *);
+    int (*agreement_list)(struct store *, const char *, struct store_agreement **, int *);
+    int (*agreement_in_force)(struct store *, const char *, const char *, bool *);
+    int (*launcher_add)(struct store *, const struct store_launcher *, int64_t *);
+    int (*launcher_by_issuer)(struct store *, const char *, struct store_launcher *);
+    int (*launcher_list)(struct store *, struct store_launcher **, int *);
+    int (*launcher_revoke)(struct store *, const char *);
+    int (*jti_use)(struct store *, const char *, const char *, const char *);
+    int (*session_put)(struct store *, const struct store_session *);
+    int (*session_get)(struct store *, const char *, const char *, struct store_session *);
+    int (*session_revoke)(struct store *, const char *);
+    int (*breakglass_add)(struct store *, const struct store_breakglass *, int64_t *);
+    int (*breakglass_active)(struct store *, const char *, const char *, const char *, const char *,
+                             char **);
+    int (*breakglass_list)(struct store *, const char *, struct store_breakglass **, int *);
+    int (*objection_set)(struct store *, const char *, const char *, const char *);
+    int (*objection_get)(struct store *, const char *, char **);
+    int (*policy_put)(struct store *, const char *, const char *, const char *, int64_t *);
+    int (*policy_current)(struct store *, int64_t *, char **);
+    /* audit (src/store/store_audit.c, sqlite/sqlite_audit.c) */
+    int (*audit_append)(struct store *, struct store_audit_row *, int, store_audit_chain_fn,
+                        void *);
+    int (*audit_head)(struct store *, int64_t *, unsigned char[32], int64_t *);
+    int (*audit_scan)(struct store *, int64_t, int64_t,
+                      int (*)(const struct store_audit_row *, void *), void *);
+    int (*audit_search)(struct store *, const struct store_audit_filter *,
+                        int (*)(const struct store_audit_row *, void *), void *);
+};
+
+/* The common head of every backend handle. */
+struct store {
+    const struct store_ops *ops;
+    int txn_depth;    /* explicit transactions open (store_begin nesting) */
+    char errmsg[512]; /* last error of this handle, see store_errmsg() */
+};
+
+/* Record the last error message of s (printf-style); returns code so that
+ * backends can write `return store_fail(s, WEFT_EDB, "...", ...)`. */
+int store_fail(struct store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Dispatch helper: WEFT_EUNSUPPORTED when the backend lacks the operation. */
+#define STORE_CALL(s, op, ...)                                                                     \
+    ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__)                                                 \
+                  : store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op,    \
+                               (s)->ops->name))
+#define STORE_CALL0(s, op)                                                                         \
+    ((s)->ops->op ? (s)->ops->op((s))                                                              \
+                  : store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op,    \
+                               (s)->ops->name))
+
+/* The stored JSON (without meta.versionId/lastUpdated) with those two added
+ * to its top-level meta (created when absent).  Returns a malloc'd string the
+ * caller frees; its length in *len_out. */
+char *store_json_with_meta(const char *json, size_t len, int version, const char *last_updated,
+                           size_t *len_out);
+
+/* Backends' open functions (store_open picks one by URL). */
+int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg);
+
+#endif
