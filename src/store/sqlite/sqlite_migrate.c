@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/sqlite/sqlite_core.h"
+#include "store/sqlite/sqlite_access.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -47,6 +48,8 @@ const struct store_migration sqlite_migration_core_1 = {
 static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_1,
     /* ---- other subsystems: one line per migration below this mark ---- */
+    &sqlite_migration_access_1,
+    &sqlite_migration_audit_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

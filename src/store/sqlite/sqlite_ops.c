@@ -4,6 +4,7 @@
  */
 #include "store/sqlite/sqlite_core.h"
 /* other subsystems' sqlite headers, one #include per file, below this line */
+#include "store/sqlite/sqlite_access.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -28,4 +29,29 @@ const struct store_ops sqlite_ops = {
     .meta_get = sqlite_meta_get,
     .meta_set = sqlite_meta_set,
     /* ---- other subsystems: one line per operation below this mark ---- */
+    .org_put = sqlite_org_put,
+    .org_get = sqlite_org_get,
+    .org_list = sqlite_org_list,
+    .agreement_add = sqlite_agreement_add,
+    .agreement_list = sqlite_agreement_list,
+    .agreement_in_force = sqlite_agreement_in_force,
+    .launcher_add = sqlite_launcher_add,
+    .launcher_by_issuer = sqlite_launcher_by_issuer,
+    .launcher_list = sqlite_launcher_list,
+    .launcher_revoke = sqlite_launcher_revoke,
+    .jti_use = sqlite_jti_use,
+    .session_put = sqlite_session_put,
+    .session_get = sqlite_session_get,
+    .session_revoke = sqlite_session_revoke,
+    .breakglass_add = sqlite_breakglass_add,
+    .breakglass_active = sqlite_breakglass_active,
+    .breakglass_list = sqlite_breakglass_list,
+    .objection_set = sqlite_objection_set,
+    .objection_get = sqlite_objection_get,
+    .policy_put = sqlite_policy_put,
+    .policy_current = sqlite_policy_current,
+    .audit_append = sqlite_audit_append,
+    .audit_head = sqlite_audit_head,
+    .audit_scan = sqlite_audit_scan,
+    .audit_search = sqlite_audit_search,
 };

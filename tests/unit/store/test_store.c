@@ -1,0 +1,430 @@
+/* test_store.c - the store API against the SQLite backend: migrations,
+ * put/unchanged/updated/history/delete, search filters, snapshot paging
+ * while inserting, persons, clients, meta. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+static char dbpath[256];
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("WEFT_TMP");
+    snprintf(dbpath, sizeof dbpath, "%s/store-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    unlink(dbpath);
+    struct store *s;
+    char *err = NULL;
+    if (store_open(&s, dbpath, true, &err) != 0) {
+        fprintf(stderr, "open: %s\n", err);
+        free(err);
+        return -1;
+    }
+    int from, to;
+    if (store_migrate(s, &from, &to) != 0)
+        return -1;
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    char p[300];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+    return 0;
+}
+
+static int put(struct store *s, const char *type, const char *sid, const char *person,
+               const char *cat, const char *eff, const char *code, const char *json,
+               enum store_put_outcome *oc, char *id)
+{
+    struct store_put p = {.type = type,
+                          .source_org = "A81001",
+                          .source_id = sid,
+                          .person_id = person,
+                          .category = cat,
+                          .effective = eff,
+                          .code = code,
+                          .json = json,
+                          .json_len = strlen(json)};
+    int v = 0;
+    return store_resource_put(s, &p, oc, id, &v);
+}
+
+static void test_migrate_idempotent(void **state)
+{
+    struct store *s = *state;
+    int v = 0, from = -1, to = -1;
+    assert_int_equal(store_schema_version(s, &v), 0);
+    assert_true(v >= 1);
+    assert_int_equal(store_migrate(s, &from, &to), 0);
+    assert_int_equal(from, v);
+    assert_int_equal(to, v);
+}
+
+static void test_put_versions(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1], want[STORE_ID_LEN + 1];
+    const char *j1 =
+        "{\"resourceType\":\"Condition\",\"id\":\"x\",\"meta\":{\"source\":\"A81001\"}}";
+    const char *j2 =
+        "{\"resourceType\":\"Condition\",\"id\":\"x\",\"meta\":{\"source\":\"A81001\"},"
+        "\"note\":[{\"text\":\"changed\"}]}";
+    assert_int_equal(put(s, "Condition", "c1", NULL, "conditions", NULL, NULL, j1, &oc, id), 0);
+    assert_int_equal(oc, STORE_PUT_CREATED);
+    store_resource_id("A81001", "Condition", "c1", want);
+    assert_string_equal(id, want);
+    assert_int_equal(strlen(id), STORE_ID_LEN);
+    assert_int_equal(put(s, "Condition", "c1", NULL, "conditions", NULL, NULL, j1, &oc, id), 0);
+    assert_int_equal(oc, STORE_PUT_UNCHANGED);
+    assert_int_equal(put(s, "Condition", "c1", NULL, "conditions", NULL, NULL, j2, &oc, id), 0);
+    assert_int_equal(oc, STORE_PUT_UPDATED);
+
+    struct store_row r;
+    assert_int_equal(store_resource_get(s, "Condition", id, 0, &r), 0);
+    assert_int_equal(r.version, 2);
+    assert_non_null(strstr(r.json, "changed"));
+    assert_non_null(strstr(r.json, "\"versionId\":\"2\""));
+    assert_non_null(strstr(r.json, "\"source\":\"A81001\""));
+    store_row_clear(&r);
+    assert_int_equal(store_resource_get(s, "Condition", id, 1, &r), 0);
+    assert_int_equal(r.version, 1);
+    assert_null(strstr(r.json, "changed"));
+    store_row_clear(&r);
+    assert_int_equal(store_resource_get(s, "Observation", id, 0, &r), WEFT_ENOTFOUND);
+    assert_int_equal(store_resource_get(s, "Condition", "nope", 0, &r), WEFT_ENOTFOUND);
+
+    struct store_result h;
+    assert_int_equal(store_history(s, "Condition", id, 10, &h), 0);
+    assert_int_equal(h.nrows, 2);
+    assert_int_equal(h.rows[0].version, 2);
+    assert_int_equal(h.rows[1].version, 1);
+    store_result_clear(&h);
+
+    assert_int_equal(store_resource_delete(s, "Condition", id), 0);
+    assert_int_equal(store_resource_get(s, "Condition", id, 0, &r), 0);
+    assert_true(r.deleted);
+    assert_int_equal(r.version, 3);
+    store_row_clear(&r);
+    /* the same content again after a delete brings it back as a new version */
+    assert_int_equal(put(s, "Condition", "c1", NULL, "conditions", NULL, NULL, j2, &oc, id), 0);
+    assert_int_equal(oc, STORE_PUT_UPDATED);
+}
+
+static void test_meta_added_without_meta(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    assert_int_equal(put(s, "Goal", "g", NULL, "documents", NULL, NULL,
+                         "{\"resourceType\":\"Goal\",\"id\":\"g\",\"note\":[{\"meta\":1}]}", &oc,
+                         id),
+                     0);
+    struct store_row r;
+    assert_int_equal(store_resource_get(s, "Goal", id, 0, &r), 0);
+    const char *want = "{\"meta\":{\"versionId\":\"1\",\"lastUpdated\":\"";
+    assert_memory_equal(r.json, want, strlen(want));
+    assert_non_null(
+        strstr(r.json, "Z\"},\"resourceType\":\"Goal\",\"id\":\"g\",\"note\":[{\"meta\":1}]}"));
+    store_row_clear(&r);
+}
+
+static void test_search_filters(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    char json[200];
+    for (int i = 0; i < 30; i++) {
+        char sid[16], eff[32];
+        snprintf(sid, sizeof sid, "o%02d", i);
+        snprintf(eff, sizeof eff, "2020-01-%02dT10:00:00Z", i + 1);
+        snprintf(json, sizeof json, "{\"resourceType\":\"Observation\",\"id\":\"%s\"}", sid);
+        assert_int_equal(
+            put(s, "Observation", sid, i % 2 ? "p1" : "p2", i % 3 ? "results" : "observations", eff,
+                i % 5 ? "http://loinc.org|8867-4" : "http://loinc.org|718-7", json, &oc, id),
+            0);
+    }
+    struct store_query q = {.type = "Observation", .person_id = "p1", .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 15);
+    assert_int_equal(r.nrows, 15);
+    assert_null(r.next);
+    store_result_clear(&r);
+
+    const char *cats[] = {"observations"};
+    q = (struct store_query){
+        .type = "Observation", .categories = cats, .ncategories = 1, .want_total = true};
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 10);
+    store_result_clear(&r);
+
+    const char *codes[] = {"718-7"};
+    q = (struct store_query){
+        .type = "Observation", .codes = codes, .ncodes = 1, .want_total = true};
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 6);
+    store_result_clear(&r);
+    const char *codes2[] = {"http://loinc.org|718-7", "http://other|718-7"};
+    q.codes = codes2;
+    q.ncodes = 2;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 6);
+    store_result_clear(&r);
+
+    q = (struct store_query){.type = "Observation",
+                             .date_ge = "2020-01-10",
+                             .date_lt = "2020-01-20",
+                             .sort = STORE_SORT_DATE_DESC,
+                             .want_total = true};
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 10);
+    assert_string_equal(r.rows[0].effective, "2020-01-19T10:00:00Z");
+    assert_string_equal(r.rows[9].effective, "2020-01-10T10:00:00Z");
+    store_result_clear(&r);
+
+    const char *orgs[] = {"OTHER"};
+    q = (struct store_query){
+        .type = "Observation", .source_orgs = orgs, .nsource_orgs = 1, .want_total = true};
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 0);
+    assert_int_equal(r.nrows, 0);
+    store_result_clear(&r);
+
+    q = (struct store_query){.type = "Observation", .after = "zz.bad"};
+    assert_int_equal(store_search(s, &q, &r), WEFT_EINVAL);
+}
+
+static void test_terms(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    const char *terms[] = {"family", "Smith",      "given",
+                           "Anne",   "identifier", "https://fhir.nhs.uk/Id/nhs-number|9434765919"};
+    struct store_put p = {.type = "Patient",
+                          .source_org = "A81001",
+                          .source_id = "pat1",
+                          .category = "demographics",
+                          .json = "{\"resourceType\":\"Patient\"}",
+                          .terms = terms,
+                          .nterms = 3};
+    char id[STORE_ID_LEN + 1];
+    assert_int_equal(store_resource_put(s, &p, &oc, id, NULL), 0);
+    struct store_term t[] = {{"family", "SMI", true}, {"given", "anne", false}};
+    struct store_query q = {.type = "Patient", .terms = t, .nterms = 2, .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 1);
+    assert_string_equal(r.rows[0].id, id);
+    store_result_clear(&r);
+    struct store_term t2[] = {{"family", "smithson", false}};
+    q.terms = t2;
+    q.nterms = 1;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 0);
+    store_result_clear(&r);
+}
+
+/* Page through 50 items 7 at a time while inserting new ones and updating
+ * old ones between pages: every original item exactly once, total stable. */
+static void paging_case(struct store *s, enum store_sort sort)
+{
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1], json[200], sid[32], eff[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(sid, sizeof sid, "e%d-%d", (int)sort, i);
+        snprintf(eff, sizeof eff, "2021-%02d-01", i % 12 + 1); /* duplicate keys on purpose */
+        snprintf(json, sizeof json, "{\"resourceType\":\"Encounter\",\"n\":%d}", i);
+        assert_int_equal(put(s, "Encounter", sid, "pp", "encounters", eff, NULL, json, &oc, id), 0);
+    }
+    struct store_query q = {
+        .type = "Encounter", .person_id = "pp", .sort = sort, .limit = 7, .want_total = true};
+    char *seen[64];
+    int nseen = 0, pages = 0, extra = 1000;
+    char *after = NULL;
+    for (;;) {
+        struct store_result r;
+        q.after = after;
+        assert_int_equal(store_search(s, &q, &r), 0);
+        assert_int_equal(r.total, 50);
+        q.snapshot = r.snapshot;
+        for (int i = 0; i < r.nrows; i++) {
+            for (int k = 0; k < nseen; k++)
+                assert_string_not_equal(seen[k], r.rows[i].id);
+            assert_true(nseen < 64);
+            seen[nseen++] = strdup(r.rows[i].id);
+        }
+        /* concurrent activity: a new item and a changed one */
+        snprintf(sid, sizeof sid, "new%d-%d", (int)sort, extra);
+        snprintf(json, sizeof json, "{\"resourceType\":\"Encounter\",\"n\":%d}", extra++);
+        assert_int_equal(
+            put(s, "Encounter", sid, "pp", "encounters", "2021-01-01", NULL, json, &oc, id), 0);
+        snprintf(sid, sizeof sid, "e%d-%d", (int)sort, pages);
+        snprintf(json, sizeof json, "{\"resourceType\":\"Encounter\",\"n\":%d}", extra++);
+        assert_int_equal(
+            put(s, "Encounter", sid, "pp", "encounters", "2021-06-15", NULL, json, &oc, id), 0);
+        assert_int_equal(oc, STORE_PUT_UPDATED);
+        pages++;
+        free(after);
+        after = r.next ? strdup(r.next) : NULL;
+        store_result_clear(&r);
+        if (!after)
+            break;
+    }
+    assert_int_equal(nseen, 50);
+    assert_int_equal(pages, 8);
+    for (int k = 0; k < nseen; k++)
+        free(seen[k]);
+    /* a fresh query sees the new ones */
+    struct store_query q2 = {.type = "Encounter", .person_id = "pp", .want_total = true};
+    struct store_result r2;
+    assert_int_equal(store_search(s, &q2, &r2), 0);
+    assert_int_equal(r2.total, 58);
+    store_result_clear(&r2);
+}
+
+static void test_paging_snapshot_id(void **state)
+{
+    paging_case(*state, STORE_SORT_ID);
+}
+
+static void test_paging_snapshot_date(void **state)
+{
+    struct store *s = *state;
+    /* separate person so the two cases do not mix */
+    paging_case(s, STORE_SORT_DATE);
+}
+
+static void test_persons(void **state)
+{
+    struct store *s = *state;
+    char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    assert_int_equal(store_person_by_nhs(s, "9434765919", &a), 0);
+    assert_int_equal(store_person_by_nhs(s, "9434765919", &b), 0);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), 32);
+    assert_int_equal(store_person_by_local(s, "RVV", "urn:weft:id:RVV:mrn", "M1", a, &c), 0);
+    assert_string_equal(c, a);
+    free(c);
+    /* an identifier never moves to a second person */
+    assert_int_equal(store_person_by_local(s, "RVV", "urn:weft:id:RVV:mrn", "M1", NULL, &c), 0);
+    assert_string_equal(c, a);
+    assert_int_equal(store_person_by_local(s, "RVV", "urn:weft:id:RVV:mrn", "M2", NULL, &d), 0);
+    assert_string_not_equal(d, a);
+    struct store_person p;
+    assert_int_equal(store_person_get(s, a, &p), 0);
+    assert_string_equal(p.nhs, "9434765919");
+    store_person_clear(&p);
+    assert_int_equal(store_person_get(s, d, &p), 0);
+    assert_null(p.nhs);
+    store_person_clear(&p);
+    assert_int_equal(store_person_get(s, "none", &p), WEFT_ENOTFOUND);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+}
+
+static void test_clients_meta(void **state)
+{
+    struct store *s = *state;
+    int64_t id1, id2;
+    assert_int_equal(store_client_add(s, "gp", "A81001", "system/*.rs", "aa11", &id1), 0);
+    assert_int_equal(store_client_add(s, "lab", NULL, NULL, "bb22", &id2), 0);
+    assert_int_equal(store_client_add(s, "dup", NULL, NULL, "bb22", &id2), WEFT_EEXIST);
+    struct store_client c;
+    assert_int_equal(store_client_by_hash(s, "aa11", &c), 0);
+    assert_string_equal(c.name, "gp");
+    assert_string_equal(c.scopes, "system/*.rs");
+    store_client_clear(&c);
+    assert_int_equal(store_client_revoke(s, id1), 0);
+    assert_int_equal(store_client_revoke(s, id1), WEFT_ENOTFOUND);
+    assert_int_equal(store_client_by_hash(s, "aa11", &c), WEFT_ENOTFOUND);
+    struct store_client *list;
+    int n;
+    assert_int_equal(store_client_list(s, &list, &n), 0);
+    assert_int_equal(n, 2);
+    assert_non_null(list[0].revoked);
+    assert_null(list[1].revoked);
+    for (int i = 0; i < n; i++)
+        store_client_clear(&list[i]);
+    free(list);
+
+    char *v;
+    assert_int_equal(store_meta_get(s, "k", &v), WEFT_ENOTFOUND);
+    assert_int_equal(store_meta_set(s, "k", "1"), 0);
+    assert_int_equal(store_meta_set(s, "k", "2"), 0);
+    assert_int_equal(store_meta_get(s, "k", &v), 0);
+    assert_string_equal(v, "2");
+    free(v);
+}
+
+static void test_transaction_rollback(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_begin(s), WEFT_EINVAL);
+    assert_int_equal(
+        put(s, "Flag", "f1", NULL, "alerts", NULL, NULL, "{\"resourceType\":\"Flag\"}", &oc, id),
+        0);
+    assert_int_equal(store_rollback(s), 0);
+    struct store_row r;
+    assert_int_equal(store_resource_get(s, "Flag", id, 0, &r), WEFT_ENOTFOUND);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(
+        put(s, "Flag", "f1", NULL, "alerts", NULL, NULL, "{\"resourceType\":\"Flag\"}", &oc, id),
+        0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_resource_get(s, "Flag", id, 0, &r), 0);
+    store_row_clear(&r);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    struct store *s;
+    char *err = NULL;
+    assert_int_not_equal(store_open(&s, "/nonexistent/dir/x.db", true, &err), 0);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "/nonexistent/dir/x.db"));
+    free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s, "postgres://x", false, &err), WEFT_EUNSUPPORTED);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging_snapshot_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging_snapshot_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
+        cmocka_unit_test(test_open_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
