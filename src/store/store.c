@@ -146,6 +146,12 @@ int store_person_by_local(struct store *s, const char *org, const char *system, 
     return STORE_CALL(s, person_by_local, org, system, value, link_to_person, person_id_out);
 }
 
+int store_person_find_local(struct store *s, const char *org, const char *system, const char *value,
+                            char **person_id_out)
+{
+    return STORE_CALL(s, person_find_local, org, system, value, person_id_out);
+}
+
 int store_person_get(struct store *s, const char *person_id, struct store_person *out)
 {
     return STORE_CALL(s, person_get, person_id, out);

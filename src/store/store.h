@@ -205,6 +205,11 @@ void store_person_clear(struct store_person *p);
 /* Read a person; WEFT_ENOTFOUND when absent. */
 int store_person_get(struct store *s, const char *person_id, struct store_person *out);
 
+/* The person holding local identifier (org, system, value), without creating
+ * one; WEFT_ENOTFOUND when none. */
+int store_person_find_local(struct store *s, const char *org, const char *system, const char *value,
+                            char **person_id_out);
+
 /* ---- API clients ------------------------------------------------------------- */
 
 struct store_client {

@@ -36,7 +36,7 @@ const struct store_migration sqlite_migration_audit_1 = {
 };
 
 #define AUDIT_COLS                                                                                 \
-    "seq, time, action, outcome, user_id, user_name, role, org, launcher, client, purpose,"       \
+    "seq, time, action, outcome, user_id, user_name, role, org, launcher, client, purpose,"        \
     " person_id, session_id, request_id, what, count, reason, prev, hash"
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -48,10 +48,9 @@ static const char *col_text(sqlite3_stmt *st, int i)
 static void row_borrow(sqlite3_stmt *st, struct store_audit_row *r)
 {
     r->seq = sqlite3_column_int64(st, 0);
-    const char **f[] = {&r->time,     &r->action,  &r->outcome,  &r->user_id,
-                        &r->user_name, &r->role,   &r->org,      &r->launcher,
-                        &r->client,   &r->purpose, &r->person_id, &r->session_id,
-                        &r->request_id, &r->what};
+    const char **f[] = {&r->time,      &r->action,     &r->outcome,    &r->user_id, &r->user_name,
+                        &r->role,      &r->org,        &r->launcher,   &r->client,  &r->purpose,
+                        &r->person_id, &r->session_id, &r->request_id, &r->what};
     for (int i = 0; i < 14; i++)
         *f[i] = col_text(st, i + 1);
     r->count = sqlite3_column_int64(st, 15);
@@ -104,15 +103,16 @@ static int append_rows(struct sqlite_store *ss, struct store_audit_row *rows, in
     if (rc)
         return rc;
     chain(rows, n, seq, hash, ctx);
-    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT INTO audit_entry (" AUDIT_COLS ") VALUES"
-                                       " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "INSERT INTO audit_entry (" AUDIT_COLS ") VALUES"
+                        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
     for (int i = 0; i < n; i++) {
         const struct store_audit_row *r = &rows[i];
         sqlite3_bind_int64(st, 1, r->seq);
-        const char *v[] = {r->time,   r->action,  r->outcome,  r->user_id,   r->user_name,
-                           r->role,   r->org,     r->launcher, r->client,    r->purpose,
+        const char *v[] = {r->time,      r->action,     r->outcome,    r->user_id, r->user_name,
+                           r->role,      r->org,        r->launcher,   r->client,  r->purpose,
                            r->person_id, r->session_id, r->request_id, r->what};
         for (int k = 0; k < 14; k++)
             sqlite_bind_text(st, k + 2, v[k]);

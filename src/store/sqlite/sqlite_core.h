@@ -42,6 +42,8 @@ int sqlite_search(struct store *s, const struct store_query *q, struct store_res
 int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);
 int sqlite_person_by_local(struct store *s, const char *org, const char *system, const char *value,
                            const char *link_to_person, char **person_id_out);
+int sqlite_person_find_local(struct store *s, const char *org, const char *system,
+                             const char *value, char **person_id_out);
 int sqlite_person_get(struct store *s, const char *person_id, struct store_person *out);
 
 /* sqlite_client.c */

@@ -109,6 +109,16 @@ int sqlite_person_by_local(struct store *s, const char *org, const char *system,
     return rc;
 }
 
+int sqlite_person_find_local(struct store *s, const char *org, const char *system,
+                             const char *value, char **person_id_out)
+{
+    *person_id_out = NULL;
+    const char *keys[] = {org, system, value};
+    return lookup1(sqlite_of(s),
+                   "SELECT person_id FROM person_local WHERE org = ? AND system = ? AND value = ?",
+                   keys, 3, person_id_out);
+}
+
 int sqlite_person_get(struct store *s, const char *person_id, struct store_person *out)
 {
     struct sqlite_store *ss = sqlite_of(s);

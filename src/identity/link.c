@@ -1,0 +1,171 @@
+/* link.c - deterministic person linking (see link.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "identity/link.h"
+#include "identity/nhs.h"
+#include "store/store.h"
+
+/* The organisation a local identifier belongs to: the ODS code inside a
+ * Weft local system urn:weft:id:{ODS}:{kind}, else the sender.  Copies into
+ * out (64 bytes). */
+static void identifier_org(const char *system, const char *sender, char out[64])
+{
+    static const char pfx[] = "urn:weft:id:";
+    if (strncmp(system, pfx, sizeof pfx - 1) == 0) {
+        const char *o = system + sizeof pfx - 1;
+        const char *colon = strchr(o, ':');
+        if (colon && colon > o && colon - o < 64) {
+            memcpy(out, o, (size_t)(colon - o));
+            out[colon - o] = 0;
+            return;
+        }
+    }
+    snprintf(out, 64, "%s", sender);
+}
+
+static void flag_invalid(json_t *patient, json_t *ident)
+{
+    json_t *meta = json_object_get(patient, "meta");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(patient, "meta", meta);
+    }
+    json_t *tags = json_object_get(meta, "tag");
+    if (!json_is_array(tags)) {
+        tags = json_array();
+        json_object_set_new(meta, "tag", tags);
+    }
+    bool have = false;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t)
+    {
+        const char *c = json_string_value(json_object_get(t, "code"));
+        const char *sy = json_string_value(json_object_get(t, "system"));
+        if (c && sy && strcmp(c, LINK_TAG_INVALID_NHS) == 0 && strcmp(sy, LINK_TAG_SYSTEM) == 0)
+            have = true;
+    }
+    if (!have)
+        json_array_append_new(tags, json_pack("{s:s,s:s,s:s}", "system", LINK_TAG_SYSTEM, "code",
+                                              LINK_TAG_INVALID_NHS, "display",
+                                              "NHS number fails the modulus 11 check; not used"
+                                              " for linking"));
+    json_t *ext = json_object_get(ident, "extension");
+    if (!json_is_array(ext)) {
+        ext = json_array();
+        json_object_set_new(ident, "extension", ext);
+    }
+    json_array_foreach(ext, i, t)
+    {
+        const char *u = json_string_value(json_object_get(t, "url"));
+        if (u && strcmp(u, LINK_TAG_SYSTEM) == 0)
+            return;
+    }
+    json_array_append_new(
+        ext, json_pack("{s:s,s:s}", "url", LINK_TAG_SYSTEM, "valueCode", LINK_TAG_INVALID_NHS));
+}
+
+/* Attach (org, system, value) to out->person_id, or take its person when
+ * none is chosen yet (creating one when the identifier is new). */
+static int attach(struct store *s, const char *org, const char *system, const char *value,
+                  struct link_outcome *out)
+{
+    char *pid = NULL;
+    int rc = store_person_by_local(s, org, system, value, out->person_id, &pid);
+    if (rc != 0)
+        return rc;
+    if (!out->person_id) {
+        out->person_id = pid;
+        return WEFT_OK;
+    }
+    if (strcmp(pid, out->person_id) != 0)
+        out->conflicts++;
+    free(pid);
+    return WEFT_OK;
+}
+
+int link_patient(struct store *s, const char *org, const char *source_id, json_t *patient,
+                 struct link_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *idents = json_object_get(patient, "identifier");
+    size_t i;
+    json_t *id;
+    int rc;
+    /* 1. a valid NHS number */
+    json_array_foreach(idents, i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || strcmp(sys, NHS_NUMBER_SYSTEM) != 0)
+            continue;
+        char d[11];
+        if (val && nhs_number_valid(val, d)) {
+            if (!out->person_id) {
+                if ((rc = store_person_by_nhs(s, d, &out->person_id)) != 0)
+                    return rc;
+                memcpy(out->nhs, d, sizeof d);
+            }
+        } else {
+            out->invalid_nhs++;
+            flag_invalid(patient, id);
+        }
+    }
+    /* 2. without one, the person already holding one of its local identifiers */
+    json_array_foreach(idents, i, id)
+    {
+        if (out->person_id)
+            break;
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || !val || !*val || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
+            continue;
+        char iorg[64];
+        identifier_org(sys, org, iorg);
+        rc = store_person_find_local(s, iorg, sys, val, &out->person_id);
+        if (rc != 0 && rc != WEFT_ENOTFOUND)
+            return rc;
+    }
+    /* 3. the Patient's own id (creates the person when nothing matched), then
+     * attach every local identifier to the person found */
+    if ((rc = attach(s, org, LINK_SOURCE_ID_SYSTEM, source_id, out)) != 0)
+        goto fail;
+    json_array_foreach(idents, i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || !val || !*val || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
+            continue;
+        char iorg[64];
+        identifier_org(sys, org, iorg);
+        if ((rc = attach(s, iorg, sys, val, out)) != 0)
+            goto fail;
+    }
+    return WEFT_OK;
+fail:
+    free(out->person_id);
+    out->person_id = NULL;
+    return rc;
+}
+
+int link_identifier(struct store *s, const char *org, const char *system, const char *value,
+                    char **person_id_out)
+{
+    *person_id_out = NULL;
+    if (!system || !value)
+        return WEFT_EINVAL;
+    if (strcmp(system, NHS_NUMBER_SYSTEM) == 0) {
+        char d[11];
+        if (!nhs_number_valid(value, d))
+            return WEFT_EINVAL;
+        return store_person_by_nhs(s, d, person_id_out);
+    }
+    /* only an identifier already known may name a person */
+    char iorg[64];
+    identifier_org(system, org, iorg);
+    return store_person_find_local(s, iorg, system, value, person_id_out);
+}

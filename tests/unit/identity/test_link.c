@@ -1,0 +1,174 @@
+/* test_link.c - person linking: NHS number, local identifiers, invalid NHS
+ * numbers flagged and never used, one identifier never two people. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "identity/link.h"
+#include "store/store.h"
+
+static char dbpath[256];
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("WEFT_TMP");
+    snprintf(dbpath, sizeof dbpath, "%s/link-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    unlink(dbpath);
+    struct store *s;
+    if (store_open(&s, dbpath, true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
+        return -1;
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    char p[300];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+    return 0;
+}
+
+static json_t *patient(const char *nhs, const char *mrn_system, const char *mrn)
+{
+    json_t *p = json_pack("{s:s,s:[]}", "resourceType", "Patient", "identifier");
+    json_t *ids = json_object_get(p, "identifier");
+    if (nhs)
+        json_array_append_new(ids, json_pack("{s:s,s:s}", "system",
+                                             "https://fhir.nhs.uk/Id/nhs-number", "value", nhs));
+    if (mrn)
+        json_array_append_new(ids, json_pack("{s:s,s:s}", "system", mrn_system, "value", mrn));
+    return p;
+}
+
+static void test_nhs_links_across_orgs(void **state)
+{
+    struct store *s = *state;
+    json_t *a = patient("9434765919", "urn:weft:id:RVV:mrn", "M100");
+    json_t *b = patient("943 476 5919", NULL, NULL);
+    struct link_outcome la, lb;
+    assert_int_equal(link_patient(s, "RVV", "p1", a, &la), 0);
+    assert_int_equal(link_patient(s, "A81001", "gp-7", b, &lb), 0);
+    assert_string_equal(la.person_id, lb.person_id);
+    assert_string_equal(la.nhs, "9434765919");
+    assert_int_equal(la.invalid_nhs, 0);
+    /* later, the hospital sends a record with only the MRN: same person */
+    json_t *c = patient(NULL, "urn:weft:id:RVV:mrn", "M100");
+    struct link_outcome lc;
+    assert_int_equal(link_patient(s, "RVV", "p9", c, &lc), 0);
+    assert_string_equal(lc.person_id, la.person_id);
+    /* and the MRN named in a Weft system belongs to RVV even when a GP sends it */
+    char *pid = NULL;
+    assert_int_equal(link_identifier(s, "A81001", "urn:weft:id:RVV:mrn", "M100", &pid), 0);
+    assert_string_equal(pid, la.person_id);
+    free(pid);
+    assert_int_equal(link_identifier(s, "A81001", "urn:weft:id:RVV:mrn", "M999", &pid),
+                     WEFT_ENOTFOUND);
+    assert_int_equal(
+        link_identifier(s, "A81001", "https://fhir.nhs.uk/Id/nhs-number", "9434765919", &pid), 0);
+    assert_string_equal(pid, la.person_id);
+    free(pid);
+    assert_int_equal(
+        link_identifier(s, "A81001", "https://fhir.nhs.uk/Id/nhs-number", "9434765918", &pid),
+        WEFT_EINVAL);
+    free(la.person_id);
+    free(lb.person_id);
+    free(lc.person_id);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
+static void test_invalid_nhs_flagged_not_linked(void **state)
+{
+    struct store *s = *state;
+    json_t *good = patient("9434765919", NULL, NULL);
+    struct link_outcome lg;
+    assert_int_equal(link_patient(s, "A81001", "g1", good, &lg), 0);
+    /* a typo of the same number must not land on that person */
+    json_t *bad = patient("9434765918", NULL, NULL);
+    struct link_outcome lb;
+    assert_int_equal(link_patient(s, "A81002", "g2", bad, &lb), 0);
+    assert_int_equal(lb.invalid_nhs, 1);
+    assert_string_equal(lb.nhs, "");
+    assert_string_not_equal(lb.person_id, lg.person_id);
+    /* kept as sent, flagged in meta.tag and on the identifier */
+    json_t *id0 = json_array_get(json_object_get(bad, "identifier"), 0);
+    assert_string_equal(json_string_value(json_object_get(id0, "value")), "9434765918");
+    json_t *tag = json_array_get(json_object_get(json_object_get(bad, "meta"), "tag"), 0);
+    assert_string_equal(json_string_value(json_object_get(tag, "system")), LINK_TAG_SYSTEM);
+    assert_string_equal(json_string_value(json_object_get(tag, "code")), LINK_TAG_INVALID_NHS);
+    json_t *ext = json_array_get(json_object_get(id0, "extension"), 0);
+    assert_string_equal(json_string_value(json_object_get(ext, "valueCode")), LINK_TAG_INVALID_NHS);
+    /* linking twice does not add the flag twice, and gives the same person */
+    struct link_outcome lb2;
+    assert_int_equal(link_patient(s, "A81002", "g2", bad, &lb2), 0);
+    assert_string_equal(lb2.person_id, lb.person_id);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(bad, "meta"), "tag")), 1);
+    free(lg.person_id);
+    free(lb.person_id);
+    free(lb2.person_id);
+    json_decref(good);
+    json_decref(bad);
+}
+
+static void test_no_identifiers(void **state)
+{
+    struct store *s = *state;
+    json_t *p = json_pack("{s:s}", "resourceType", "Patient");
+    struct link_outcome a, b, c;
+    assert_int_equal(link_patient(s, "KENTCC", "x1", p, &a), 0);
+    assert_int_equal(link_patient(s, "KENTCC", "x1", p, &b), 0);
+    assert_int_equal(link_patient(s, "KENTCC", "x2", p, &c), 0);
+    assert_string_equal(a.person_id, b.person_id);
+    assert_string_not_equal(a.person_id, c.person_id);
+    free(a.person_id);
+    free(b.person_id);
+    free(c.person_id);
+    json_decref(p);
+}
+
+static void test_identifier_never_two_people(void **state)
+{
+    struct store *s = *state;
+    json_t *a = patient(NULL, "urn:weft:id:KENTCC:person", "SC1");
+    struct link_outcome la;
+    assert_int_equal(link_patient(s, "KENTCC", "sc-a", a, &la), 0);
+    /* a record with a valid NHS number claims the same local id: the id stays */
+    json_t *b = patient("9996760847", "urn:weft:id:KENTCC:person", "SC1");
+    struct link_outcome lb;
+    assert_int_equal(link_patient(s, "KENTCC", "sc-b", b, &lb), 0);
+    assert_string_not_equal(la.person_id, lb.person_id);
+    assert_int_equal(lb.conflicts, 1);
+    char *pid;
+    assert_int_equal(store_person_find_local(s, "KENTCC", "urn:weft:id:KENTCC:person", "SC1", &pid),
+                     0);
+    assert_string_equal(pid, la.person_id);
+    free(pid);
+    free(la.person_id);
+    free(lb.person_id);
+    json_decref(a);
+    json_decref(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_nhs_links_across_orgs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_nhs_flagged_not_linked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_identifiers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identifier_never_two_people, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
