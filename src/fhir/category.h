@@ -1,0 +1,69 @@
+/*
+ * category.h - the record category of a FHIR R4 resource (BRIEF §2): the
+ * unit access rules speak about.  Pure: no store, no I/O.
+ *
+ * Decided from the resource type plus, where the type alone is ambiguous, its
+ * category/type/code codings (codes first, then display/text keywords):
+ *
+ *   Patient -> demographics            RelatedPerson -> contacts
+ *   Condition -> conditions (category/code naming past or maternity history
+ *     -> history)
+ *   Procedure -> procedures            AllergyIntolerance -> allergies
+ *   MedicationRequest/Statement/Administration/Dispense, Medication -> medications
+ *   Encounter -> encounters            Appointment -> appointments
+ *   Immunization(+Recommendation) -> immunisations
+ *   Observation: laboratory -> results; imaging -> imaging-reports;
+ *     birth/neonatal codes -> birth; legal/immigration status -> legal-status;
+ *     vital-signs, exam, survey, social-history and the rest -> observations
+ *   DiagnosticReport: radiology/imaging category (v2-0074 RAD/CT/MR/US/NMR/...,
+ *     LOINC LP29684-5) -> imaging-reports, else results;  ImagingStudy ->
+ *     imaging-reports;  Specimen -> results
+ *   Flag: safeguarding -> safeguarding; Mental Health Act -> mental-health-act;
+ *     legal status -> legal-status; else alerts.  RiskAssessment -> alerts
+ *   DocumentReference: safeguarding / end of life (ReSPECT, DNACPR, advance care
+ *     plan, treatment escalation) / social care assessment / service summary
+ *     keywords -> that category, else documents
+ *   CarePlan: end-of-life keywords -> end-of-life, else documents
+ *   Goal, ServiceRequest, Media, Binary -> documents
+ *   Composition -> service-summaries (end-of-life keywords -> end-of-life)
+ *   Consent -> end-of-life
+ *   QuestionnaireResponse -> social-care-assessment
+ *   EpisodeOfCare -> services (Mental Health Act section -> mental-health-act)
+ *   ResearchSubject, ResearchStudy -> research
+ *   Reference data a record needs to display -- Organization, Practitioner,
+ *     PractitionerRole, Location, HealthcareService, Endpoint -> services.
+ *     These usually have no person; they are stored and readable like the
+ *     rest, and their category keeps them under the same access rules.
+ *
+ * Everything else is outside the record ("not shareable": NULL): billing
+ * (Claim, ExplanationOfBenefit, Coverage, ...), and any type not listed.
+ * The loader counts those and reports them; it never stores or drops them
+ * silently.
+ *
+ * A sender (or a feed mapping) may state the category itself with a meta.tag
+ * {"system": "urn:weft:category", "code": NAME}; a valid NAME wins.
+ */
+#ifndef WEFT_FHIR_CATEGORY_H
+#define WEFT_FHIR_CATEGORY_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#define FHIR_CATEGORY_TAG_SYSTEM "urn:weft:category"
+
+/* The category names, in BRIEF order, NULL-terminated. */
+extern const char *const fhir_categories[];
+
+/* The category of resource (a JSON object with resourceType), a static
+ * string; NULL when the resource is outside the record (not shareable). */
+const char *fhir_category_of(const json_t *resource);
+
+/* True when name is one of fhir_categories. */
+bool fhir_category_valid(const char *name);
+
+/* True for categories whose sensitivity is restricted (safeguarding,
+ * legal-status, mental-health-act). */
+bool fhir_category_restricted(const char *name);
+
+#endif
