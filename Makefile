@@ -44,6 +44,13 @@ BENCH_BIN := $(BENCH_SRC:%.c=build/rel/%)
 .PHONY: all test unit check format format-check bench fuzz deps demo clean san
 all: weft
 
+# Dependencies (Debian and npm packages) are checked, and installed when
+# missing, before anything is built: scripts/install-deps.sh is idempotent.
+DEPS_STAMP := build/.deps-ok
+$(DEPS_STAMP): scripts/install-deps.sh $(wildcard package.json package-lock.json)
+	scripts/install-deps.sh
+	@mkdir -p build && touch $@
+
 weft: build/rel/src/main.o build/rel/libweft.a
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
 
@@ -51,7 +58,7 @@ build/rel/libweft.a: $(REL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/rel/%.o: %.c
+build/rel/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -62,7 +69,7 @@ build/san/libweft.a: $(SAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/san/%.o: %.c
+build/san/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -122,6 +129,7 @@ fuzz: $(FUZZ_BIN)
 
 deps:
 	scripts/install-deps.sh
+	@mkdir -p build && touch $(DEPS_STAMP)
 
 demo: weft
 	scripts/demo.sh
