@@ -1,16 +1,27 @@
 /*
- * authz.c - the authorisation point (see authz.h).
+ * authz.c - the one authorisation point (see authz.h for the rules).
  *
- * First version, before the role policy lands: API clients with a read scope
- * ("system/\*.rs", "system/\*.read" or "*") see every category of every person;
- * every other principal is denied.  The access module replaces the body of
- * authz_scope_for_person() with the policy engine; the contract stays.
+ * Every path to patient data asks authz_scope_for_person() and hands the
+ * resulting category and organisation lists to the store query, so what is
+ * withheld is never fetched and cannot show in totals or paging.
+ *
+ * Cost per decision for a user: the policy version (one row, the parsed
+ * policy is cached), the agreement lookup, the objection lookup and, when the
+ * person is not the launch context's or an objection is upheld, the
+ * break-glass lookup: three or four indexed point reads.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "access/authz.h"
+#include "access/org.h"
+#include "access/policy.h"
+#include "audit/audit.h"
+#include "core/buf.h"
 #include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
 
 static bool has_scope(const char *scopes, const char *want)
 {
@@ -26,23 +37,122 @@ static bool has_scope(const char *scopes, const char *want)
     return false;
 }
 
+static bool client_may_read_all(const struct principal *p)
+{
+    return has_scope(p->scopes, "system/*.rs") || has_scope(p->scopes, "system/*.read") ||
+           has_scope(p->scopes, "*");
+}
+
+static int deny(struct store *s, const struct principal *p, const char *person_id,
+                struct authz_scope *out, const char *reason)
+{
+    out->allowed = false;
+    out->reason = reason;
+    if (p->kind != PRINCIPAL_USER)
+        return WEFT_OK;
+    return authz_audit_denial(s, p, AUDIT_DENIAL, person_id, reason);
+}
+
+static int user_scope(struct store *s, const struct principal *p, const char *person_id,
+                      struct authz_scope *out)
+{
+    const struct policy *pol = NULL;
+    int rc = policy_current(s, &pol, NULL);
+    if (rc == WEFT_ENOTFOUND)
+        return deny(s, p, person_id, out, "no access policy is loaded: ask the administrator");
+    if (rc)
+        return rc;
+    if (!p->role || !policy_role_known(pol, p->role))
+        return deny(s, p, person_id, out, "your job role is not in the access policy");
+    const char *cats[POLICY_MAX_CATEGORIES];
+    int ncats = policy_role_categories(pol, p->role, cats);
+    if (ncats == 0)
+        return deny(s, p, person_id, out, "your job role does not give access to records");
+    int err = 0;
+    bool agreement = org_agreement_in_force(s, p->org, time(NULL), &err);
+    if (err)
+        return err;
+    if (!agreement)
+        return deny(s, p, person_id, out,
+                    "your organisation has no data sharing agreement in force");
+    if (!person_id)
+        return deny(s, p, NULL, out,
+                    "searching across people is not allowed: open a patient "
+                    "from your own system");
+
+    bool in_context = p->person_id && strcmp(p->person_id, person_id) == 0;
+    char *objection = NULL;
+    if ((rc = store_objection_get(s, person_id, &objection)) != 0)
+        return rc;
+    bool upheld = objection && strcmp(objection, "upheld") == 0;
+    free(objection);
+
+    bool glass = false;
+    if (!in_context || upheld) {
+        char now[32];
+        audit_now(now);
+        rc = store_breakglass_active(s, p->user_id, p->org, person_id, now, NULL);
+        if (rc == WEFT_OK)
+            glass = true;
+        else if (rc != WEFT_ENOTFOUND)
+            return rc;
+    }
+    if (!in_context && !glass)
+        return deny(s, p, person_id, out,
+                    "you may only open the patient you launched from your own system "
+                    "(or use break-glass in an emergency)");
+
+    out->allowed = true;
+    out->ncategories = ncats;
+    out->categories = xcalloc((size_t)ncats, sizeof *out->categories);
+    for (int i = 0; i < ncats; i++)
+        out->categories[i] = xstrdup(cats[i]);
+    int nall;
+    policy_categories(&nall);
+    out->restricted = ncats < nall;
+    if (upheld && !glass) {
+        out->norgs = 1;
+        out->orgs = xcalloc(1, sizeof *out->orgs);
+        out->orgs[0] = xstrdup(p->org);
+        out->restricted = true;
+    } else {
+        out->norgs = -1;
+    }
+    return WEFT_OK;
+}
+
 int authz_scope_for_person(struct store *s, const struct principal *p, const char *person_id,
                            struct authz_scope *out)
 {
-    (void)s;
-    (void)person_id;
     memset(out, 0, sizeof *out);
     out->ncategories = -1;
     out->norgs = -1;
-    if (p->kind == PRINCIPAL_CLIENT &&
-        (has_scope(p->scopes, "system/*.rs") || has_scope(p->scopes, "system/*.read") ||
-         has_scope(p->scopes, "*"))) {
-        out->allowed = true;
-        return WEFT_OK;
+    switch (p->kind) {
+    case PRINCIPAL_CLIENT:
+        if (client_may_read_all(p)) {
+            out->allowed = true;
+            return WEFT_OK;
+        }
+        return deny(s, p, person_id, out, "your access does not include this record");
+    case PRINCIPAL_USER: {
+        int rc = user_scope(s, p, person_id, out);
+        if (rc < 0) {
+            authz_scope_clear(out);
+            out->allowed = false;
+            out->reason = "the access check could not be made: try again";
+        }
+        return rc;
     }
-    out->allowed = false;
-    out->reason = "your access does not include this record";
-    return WEFT_OK;
+    case PRINCIPAL_CITIZEN:
+        if (person_id && p->person_id && strcmp(p->person_id, person_id) == 0) {
+            out->allowed = true;
+            return WEFT_OK;
+        }
+        return deny(s, p, person_id, out, "you may only see your own record");
+    case PRINCIPAL_NONE:
+        break;
+    }
+    return deny(s, p, person_id, out, "sign in first");
 }
 
 void authz_scope_clear(struct authz_scope *sc)
@@ -74,4 +184,78 @@ bool authz_may_write(const struct principal *p)
     return p->kind == PRINCIPAL_CLIENT &&
            (has_scope(p->scopes, "system/*.cud") || has_scope(p->scopes, "system/*.write") ||
             has_scope(p->scopes, "system/Bundle.c") || has_scope(p->scopes, "*"));
+}
+
+bool authz_type_allowed(const struct principal *p, const char *type)
+{
+    if (p->kind == PRINCIPAL_CLIENT)
+        return client_may_read_all(p);
+    if (p->kind != PRINCIPAL_USER)
+        return p->kind == PRINCIPAL_CITIZEN;
+    if (!p->scopes)
+        return true; /* a launched session: the policy decides by category */
+    if (has_scope(p->scopes, "patient/*.rs") || has_scope(p->scopes, "patient/*.read") ||
+        has_scope(p->scopes, "patient/*.r"))
+        return true;
+    if (!type)
+        return false;
+    static const char *const suffix[] = {".rs", ".read", ".r"};
+    for (size_t i = 0; i < 3; i++) {
+        char want[96];
+        int n = snprintf(want, sizeof want, "patient/%s%s", type, suffix[i]);
+        if (n > 0 && (size_t)n < sizeof want && has_scope(p->scopes, want))
+            return true;
+    }
+    return false;
+}
+
+bool authz_may_review_audit(struct store *s, const struct principal *p)
+{
+    if (p->kind == PRINCIPAL_CLIENT)
+        return has_scope(p->scopes, "system/AuditEvent.rs") ||
+               has_scope(p->scopes, "system/AuditEvent.read") || has_scope(p->scopes, "*");
+    if (p->kind != PRINCIPAL_USER || p->scopes) /* app tokens never review audit */
+        return false;
+    const struct policy *pol = NULL;
+    if (policy_current(s, &pol, NULL) != 0)
+        return false;
+    if (!(policy_role_caps(pol, p->role) & POLICY_CAP_AUDIT_REVIEW))
+        return false;
+    return org_agreement_in_force(s, p->org, time(NULL), NULL);
+}
+
+int authz_audit_access(struct store *s, const struct principal *p, const char *action,
+                       const char *person_id, const char *what, int64_t count)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, p);
+    if (p->break_glass && p->person_id && person_id && strcmp(p->person_id, person_id) == 0)
+        ev.purpose = "ETREAT";
+    ev.action = action;
+    ev.outcome = AUDIT_OK;
+    ev.person_id = person_id;
+    ev.what = what;
+    ev.count = count;
+    int rc = audit_record(s, &ev, false);
+    if (rc)
+        log_error("authz", "audit append failed request=%s: %s",
+                  p->request_id ? p->request_id : "-", weft_strerror(rc));
+    return rc;
+}
+
+int authz_audit_denial(struct store *s, const struct principal *p, const char *action,
+                       const char *person_id, const char *reason)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, p);
+    ev.action = action ? action : AUDIT_DENIAL;
+    ev.outcome = AUDIT_DENIED;
+    ev.person_id = person_id;
+    ev.count = 0;
+    ev.reason = reason;
+    int rc = audit_record(s, &ev, false);
+    if (rc)
+        log_error("authz", "audit append failed request=%s: %s",
+                  p->request_id ? p->request_id : "-", weft_strerror(rc));
+    return rc;
 }

@@ -22,21 +22,33 @@
 struct store;
 
 struct authz_scope {
-    bool allowed;          /* false: may not see this person's record at all */
-    const char *reason;    /* static text when !allowed (safe to show: no patient data) */
-    int ncategories;       /* -1: every category; else the count in categories */
-    char **categories;     /* allowed record categories (owned by the scope) */
-    int norgs;             /* -1: items of every organisation; else the count in orgs */
-    char **orgs;           /* source organisations whose items may be seen (owned) */
-    bool restricted;       /* true when anything may be withheld: say so, generally */
+    bool allowed;       /* false: may not see this person's record at all */
+    const char *reason; /* static text when !allowed (safe to show: no patient data) */
+    int ncategories;    /* -1: every category; else the count in categories */
+    char **categories;  /* allowed record categories (owned by the scope) */
+    int norgs;          /* -1: items of every organisation; else the count in orgs */
+    char **orgs;        /* source organisations whose items may be seen (owned) */
+    bool restricted;    /* true when anything may be withheld: say so, generally */
 };
 
 /*
  * Decide what principal p may see of the record of person_id (NULL: a query
  * across people, allowed only to principals with a system-wide read scope).
  * Fills *out (release with authz_scope_clear) and returns 0; the decision is
- * in out->allowed.  Returns a negative error only when the decision could not
- * be made (store failure): callers must then deny.
+ * in out->allowed.  A refusal of a user is written to the audit log here.
+ *
+ * The rules for a member of staff (PRINCIPAL_USER), in order:
+ *   1. their role is in the policy in force, and its profile has categories;
+ *   2. their organisation has an agreement in force today (access/org.h);
+ *   3. the person is the one in their launch context, or break-glass is
+ *      active for (user, organisation, person);
+ *   4. categories = the role profile's categories;
+ *   5. an upheld objection limits orgs to the user's own organisation,
+ *      unless break-glass is active.
+ * Clients: any person with "system/\*.rs" / ".read" / "*" (no audit of
+ * denials: clients are services).  Citizens: their own person only.
+ * Returns a negative error only when the decision could not be made (store
+ * failure): callers must then deny.
  */
 int authz_scope_for_person(struct store *s, const struct principal *p, const char *person_id,
                            struct authz_scope *out);
@@ -48,5 +60,30 @@ bool authz_scope_allows(const struct authz_scope *sc, const char *category, cons
 
 /* True when principal p's scopes permit writing (loading bundles). */
 bool authz_may_write(const struct principal *p);
+
+/* True when p may read resources of this FHIR type: always for launched
+ * sessions and clients with a wildcard read scope; for SMART app tokens only
+ * when a scope such as "patient/\*.rs" or "patient/Observation.rs" (or
+ * ".read") grants it. */
+bool authz_type_allowed(const struct principal *p, const char *type);
+
+/* True when p's role may read the audit log (policy capability
+ * audit-review: R0001, R5105, IG officers in the default policy), or p is an
+ * API client with the "system/AuditEvent.rs" scope. */
+bool authz_may_review_audit(struct store *s, const struct principal *p);
+
+/*
+ * Audit one access that was allowed (action AUDIT_READ, AUDIT_SEARCH,
+ * AUDIT_EXPORT ...): what lists the returned "Type/id" (or categories),
+ * count how many.  Denials by authz_scope_for_person() are audited by it;
+ * callers audit what they returned.  Returns 0 or a negative error (the
+ * caller should then fail the request: no unaudited access).
+ */
+int authz_audit_access(struct store *s, const struct principal *p, const char *action,
+                       const char *person_id, const char *what, int64_t count);
+/* Audit a refusal decided outside authz_scope_for_person (e.g. a read by id
+ * of an item the scope does not allow).  reason: static, patient-free. */
+int authz_audit_denial(struct store *s, const struct principal *p, const char *action,
+                       const char *person_id, const char *reason);
 
 #endif

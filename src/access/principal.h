@@ -25,14 +25,14 @@ struct principal {
     const char *scopes;      /* space-separated SMART-style scopes, e.g. "system/\*.rs" */
     const char *user_id;     /* USER: SDS user id (sub claim) */
     const char *user_name;
-    const char *role;        /* USER: job role code, e.g. R8000 */
-    const char *org;         /* ODS code of the caller's organisation (CLIENT may have one) */
-    const char *launcher;    /* USER: the host system that launched them */
-    const char *purpose;     /* TREAT, ETREAT, PATRQT, ... */
-    const char *person_id;   /* USER/CITIZEN: the one person in context, NULL = none */
-    bool break_glass;        /* USER: break-glass active for person_id */
-    const char *session_id;  /* for audit correlation, may be NULL */
-    const char *request_id;  /* for audit correlation, may be NULL */
+    const char *role;       /* USER: job role code, e.g. R8000 */
+    const char *org;        /* ODS code of the caller's organisation (CLIENT may have one) */
+    const char *launcher;   /* USER: the host system that launched them */
+    const char *purpose;    /* TREAT, ETREAT, PATRQT, ... */
+    const char *person_id;  /* USER/CITIZEN: the one person in context, NULL = none */
+    bool break_glass;       /* USER: break-glass active for person_id */
+    const char *session_id; /* for audit correlation, may be NULL */
+    const char *request_id; /* for audit correlation, may be NULL */
 };
 
 #endif

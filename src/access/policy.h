@@ -1,0 +1,79 @@
+/*
+ * policy.h - access policy as data: job roles -> access profiles -> record
+ * categories (BRIEF §5).  The policy text format is documented in
+ * docs/ACCESS.md and the shipped default is policy/default.policy.
+ *
+ * A parsed policy is an opaque, immutable handle: once parsed it may be read
+ * from any number of threads at once.  Categories are kept as a bit set, so
+ * "may role R see category C" is two lookups and a mask test.
+ *
+ * Format, one statement per line ('#' starts a comment):
+ *     profile NAME [CATEGORY ...]        categories a profile sees
+ *     capability PROFILE CAP ...         break-glass, audit-review
+ *     role CODE PROFILE [DESCRIPTION]    national RBAC job role code
+ *     local-role CODE PROFILE [DESC]     a locally defined role
+ * Errors name the line: "line 12: unknown category 'resluts'".
+ */
+#ifndef WEFT_ACCESS_POLICY_H
+#define WEFT_ACCESS_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct policy;
+
+/* Capabilities a profile may carry beyond categories. */
+#define POLICY_CAP_BREAK_GLASS 0x1  /* may invoke break-glass */
+#define POLICY_CAP_AUDIT_REVIEW 0x2 /* may read the audit log / AuditEvent */
+
+/* Parse and validate policy text.  On success *out is a new policy (free
+ * with policy_free).  On failure returns WEFT_EPARSE and, when errmsg is not
+ * NULL, a malloc'd message naming the line (caller frees). */
+int policy_parse(const char *text, size_t len, struct policy **out, char **errmsg);
+/* Read and parse a file; errors as policy_parse (WEFT_EIO when unreadable). */
+int policy_parse_file(const char *path, struct policy **out, char **errmsg);
+void policy_free(struct policy *p);
+
+/* True when role is defined by the policy. */
+bool policy_role_known(const struct policy *p, const char *role);
+/* True when role's profile allows category (false for unknown roles). */
+bool policy_allows(const struct policy *p, const char *role, const char *category);
+/* Capability bits (POLICY_CAP_*) of role's profile, 0 for unknown roles. */
+unsigned policy_role_caps(const struct policy *p, const char *role);
+/* The profile name of role, NULL when unknown (borrowed from p). */
+const char *policy_role_profile(const struct policy *p, const char *role);
+/* Fill cats (at least POLICY_MAX_CATEGORIES entries) with the categories
+ * role may see, static strings; returns the count (0 for unknown roles). */
+int policy_role_categories(const struct policy *p, const char *role, const char **cats);
+
+/* Human-readable summary (roles, profiles, categories) appended to out. */
+void policy_describe(const struct policy *p, struct buf *out);
+
+/* ---- the category vocabulary (BRIEF §2) -------------------------------- */
+#define POLICY_MAX_CATEGORIES 32
+/* Every record category name, in BRIEF order; *n gets the count. */
+const char *const *policy_categories(int *n);
+/* Index of a category name, -1 when unknown. */
+int policy_category_index(const char *name);
+/* True for safeguarding, legal-status, mental-health-act. */
+bool policy_category_restricted(const char *name);
+
+/* ---- the policy in force (kept in the store) ----------------------------- */
+struct store;
+/* The current stored policy, parsed once per version and cached for the
+ * process (thread-safe).  *out is borrowed and stays valid until process
+ * exit (replaced versions are kept, not freed, so readers never race a
+ * free).  WEFT_ENOTFOUND when the store holds no policy; WEFT_EPARSE when the
+ * stored text no longer parses (cannot happen through policy_install). */
+int policy_current(struct store *s, const struct policy **out, int64_t *version_out);
+/* Validate text and make it the current policy, with an audit entry
+ * ("policy-change", by = who did it).  On a validation failure nothing is
+ * stored and *errmsg names the line. */
+int policy_install(struct store *s, const char *text, size_t len, const char *by,
+                   int64_t *version_out, char **errmsg);
+/* Free the cached policies (tests, process exit). */
+void policy_cache_release(void);
+
+#endif
