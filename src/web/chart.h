@@ -1,0 +1,58 @@
+/*
+ * chart.h - SVG trend charts rendered by the server (no JavaScript).
+ *
+ * One chart shows one measure over time (HbA1c, eGFR, weight ...) or two
+ * linked series (systolic and diastolic blood pressure).  The SVG is inline
+ * in the page, scales to its container (viewBox), carries a <title> and a
+ * <desc> summarising it in words for screen readers (role="img"), marks
+ * the reference range as a shaded band and out-of-range points with a
+ * distinct marker, and gives every point a <title> with its date and value.
+ * Series are told apart by marker shape as well as colour.
+ *
+ * Pure: takes points, appends markup to a buffer.  Text from the record
+ * (titles, units, labels) is escaped.
+ */
+#ifndef WEFT_WEB_CHART_H
+#define WEFT_WEB_CHART_H
+
+#include <stdbool.h>
+
+#include "core/buf.h"
+
+struct chart_point {
+    const char *date; /* ISO 8601 date or dateTime (at least YYYY-MM-DD) */
+    double value;
+};
+
+struct chart_series {
+    const char *label; /* e.g. "Systolic"; NULL for a single unnamed series */
+    const struct chart_point *points;
+    int npoints;
+};
+
+struct chart_spec {
+    const char *id;    /* unique element id prefix on the page: [A-Za-z0-9-] */
+    const char *title; /* e.g. "HbA1c" */
+    const char *unit;  /* e.g. "mmol/mol", may be NULL */
+    const struct chart_series *series;
+    int nseries; /* 1 or 2 are drawn distinctly; more share markers */
+    bool has_low, has_high;
+    double ref_low, ref_high; /* reference range band when has_low/has_high */
+    int width, height;        /* viewBox size; 0 = 640 x 240 */
+};
+
+/* Append the chart as an <svg> element.  Points with dates that do not parse
+ * or non-finite values are skipped (counted in the description).  Returns the
+ * number of points drawn; with 0 it appends a short "no values to chart"
+ * paragraph instead of an SVG. */
+int chart_svg(struct buf *b, const struct chart_spec *spec);
+
+/* Days since 1970-01-01 (with the time of day as a fraction) of an ISO date
+ * or dateTime; false when it does not parse.  Exposed for tests. */
+bool chart_date_days(const char *iso, double *out);
+
+/* Round-number tick step for a range: 1, 2 or 5 times a power of ten, so that
+ * about target ticks cover span.  Exposed for tests. */
+double chart_nice_step(double span, int target);
+
+#endif

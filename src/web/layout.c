@@ -1,0 +1,341 @@
+/*
+ * layout.c - the frame every record page shares: document head with the
+ * nhsuk-frontend stylesheet, header, skip link, the patient banner (name,
+ * NHS number, date of birth and age, gender, address, registered GP, and the
+ * flags: alerts, safeguarding when the scope allows it, end-of-life / ReSPECT
+ * always prominent, break-glass when active), the record navigation listing
+ * only categories with visible data, and the footer.
+ *
+ * The banner's demographics come from the person's Patient resources the
+ * scope allows (the most recently updated one carrying an NHS number wins);
+ * its flags from the alerts, safeguarding and end-of-life categories.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "web/fmt.h"
+#include "web/html.h"
+#include "web/web_int.h"
+
+#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
+
+static void head(struct buf *b, const char *service, const char *title)
+{
+    html_addf(b,
+              "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+              "<title>%s - %s</title>"
+              "<link rel=\"stylesheet\" href=\"/assets/nhsuk-frontend.min.css\">"
+              "<link rel=\"stylesheet\" href=\"/assets/weft.css\">"
+              "<link rel=\"icon\" href=\"/assets/images/favicon.ico\" sizes=\"48x48\">"
+              "</head><body>"
+              "<a class=\"nhsuk-skip-link\" href=\"#maincontent\">Skip to main content</a>"
+              "<header class=\"nhsuk-header\" role=\"banner\"><div class=\"nhsuk-header__container "
+              "nhsuk-width-container\"><div class=\"nhsuk-header__service\">"
+              "<span class=\"nhsuk-header__service-name weft-service-name\">%s</span>"
+              "</div></div></header>",
+              title, service, service);
+}
+
+static void foot(struct buf *b)
+{
+    html_raw(
+        b,
+        "<footer role=\"contentinfo\" class=\"weft-footer\"><div class=\"nhsuk-width-container\">"
+        "<p class=\"nhsuk-body-s\">Every view of this record is recorded. Information comes "
+        "from the organisations named beside each item; contact them to correct it.</p>"
+        "</div></footer></body></html>\n");
+}
+
+/* Choose the banner's demographics: prefer an NHS-numbered Patient, newest
+ * first. */
+static void load_patient(struct web_ctx *c)
+{
+    if (c->patient)
+        return;
+    const char *cats[] = {"demographics"};
+    struct web_list l = {0};
+    struct web_fetch f = {.categories = cats,
+                          .ncategories = 1,
+                          .type = "Patient",
+                          .sort = STORE_SORT_LASTUPDATED_DESC,
+                          .limit = 20};
+    if (web_fetch(c, &f, &l) < 0 || l.n == 0) {
+        web_list_clear(&l);
+        return;
+    }
+    int pick = 0;
+    for (int i = 0; i < l.n; i++)
+        if (fmt_identifier(l.items[i].res, NHS_SYSTEM)) {
+            pick = i;
+            break;
+        }
+    c->patient = l.items[pick].res;
+    c->patient_row = l.items[pick].row;
+    c->patient_org = c->patient_row.source_org;
+    /* Another Patient resource may carry the GP or address this one lacks. */
+    for (int i = 0; i < l.n; i++) {
+        if (i == pick)
+            continue;
+        static const char *const fill[] = {"generalPractitioner", "address", "birthDate", "gender",
+                                           "name"};
+        for (size_t k = 0; k < sizeof fill / sizeof fill[0]; k++)
+            if (!json_object_get(c->patient, fill[k]) && json_object_get(l.items[i].res, fill[k]))
+                json_object_set(c->patient, fill[k], json_object_get(l.items[i].res, fill[k]));
+    }
+    l.items[pick].res = NULL;
+    memset(&l.items[pick].row, 0, sizeof l.items[pick].row);
+    web_list_clear(&l);
+}
+
+static void gp_text(struct web_ctx *c, struct buf *b)
+{
+    const json_t *gps = json_object_get(c->patient, "generalPractitioner");
+    size_t i;
+    const json_t *ref;
+    json_array_foreach(gps, i, ref)
+    {
+        const char *display = json_string_value(json_object_get(ref, "display"));
+        const char *r = json_string_value(json_object_get(ref, "reference"));
+        const char *sys =
+            json_string_value(json_object_get(json_object_get(ref, "identifier"), "system"));
+        const char *val =
+            json_string_value(json_object_get(json_object_get(ref, "identifier"), "value"));
+        if (b->len)
+            buf_adds(b, "; ");
+        if (display) {
+            buf_adds(b, display);
+        } else if (r && strncmp(r, "Organization/", 13) == 0) {
+            struct store_row row = {0};
+            const char *name = NULL;
+            json_t *o = NULL;
+            if (store_resource_get(c->store, "Organization", r + 13, 0, &row) == WEFT_OK) {
+                o = json_loadb(row.json, row.json_len, 0, NULL);
+                name = json_string_value(json_object_get(o, "name"));
+            }
+            buf_adds(b, name ? name : "recorded (name not available)");
+            json_decref(o);
+            store_row_clear(&row);
+        } else if (sys && val && strstr(sys, "ods-organization-code")) {
+            buf_adds(b, web_org_name(c, val));
+        } else {
+            buf_adds(b, "recorded (name not available)");
+        }
+    }
+}
+
+/* Count active items of one category for a banner flag (0 when the scope
+ * withholds the category). */
+static int flag_count(struct web_ctx *c, const char *cat, struct buf *first_title)
+{
+    const char *cats[] = {cat};
+    struct web_list l = {0};
+    struct web_fetch f = {
+        .categories = cats, .ncategories = 1, .sort = STORE_SORT_DATE_DESC, .limit = 20};
+    if (web_fetch(c, &f, &l) < 0) {
+        web_list_clear(&l);
+        return 0;
+    }
+    int n = 0;
+    for (int i = 0; i < l.n; i++) {
+        const char *st = fmt_resource_status(l.items[i].res);
+        if (st && (!strcmp(st, "inactive") || !strcmp(st, "entered-in-error") ||
+                   !strcmp(st, "resolved") || !strcmp(st, "revoked") || !strcmp(st, "superseded") ||
+                   !strcmp(st, "cancelled")))
+            continue;
+        if (n == 0 && first_title)
+            fmt_resource_title(first_title, l.items[i].res);
+        n++;
+    }
+    web_list_clear(&l);
+    return n;
+}
+
+static void banner(struct web_ctx *c)
+{
+    struct buf *b = &c->out;
+    load_patient(c);
+    html_raw(b, "<section class=\"weft-banner\" aria-label=\"Patient details\">"
+                "<div class=\"nhsuk-width-container\">");
+    struct buf t = BUF_INIT;
+    if (c->patient)
+        fmt_patient_name(&t, c->patient);
+    html_addf(b, "<p class=\"weft-banner__name\" id=\"patient-name\">%s</p>",
+              t.len ? t.data : "Name not available");
+    buf_reset(&t);
+    html_raw(b, "<dl class=\"weft-banner__details\">");
+    const char *nhs = c->patient ? fmt_identifier(c->patient, NHS_SYSTEM) : NULL;
+    struct store_person person = {0};
+    if (!nhs && store_person_get(c->store, c->person_id, &person) == WEFT_OK && person.nhs &&
+        web_scope_category(c, "demographics"))
+        nhs = person.nhs;
+    fmt_nhs_number(&t, nhs);
+    html_addf(b, "<div><dt>NHS number</dt><dd id=\"patient-nhs\">%s</dd></div>",
+              t.len ? t.data : "not known");
+    buf_reset(&t);
+    store_person_clear(&person);
+    const char *dob =
+        c->patient ? json_string_value(json_object_get(c->patient, "birthDate")) : NULL;
+    if (dob) {
+        fmt_date(&t, dob, false);
+        struct buf age = BUF_INIT;
+        const char *deceased = json_string_value(json_object_get(c->patient, "deceasedDateTime"));
+        if (fmt_age(&age, dob, deceased ? deceased : c->today))
+            buf_addf(&t, " (%s%s)", deceased ? "died aged " : "", age.data);
+        buf_release(&age);
+    }
+    html_addf(b, "<div><dt>Born</dt><dd id=\"patient-dob\">%s</dd></div>",
+              t.len ? t.data : "not known");
+    buf_reset(&t);
+    const char *gender =
+        c->patient ? json_string_value(json_object_get(c->patient, "gender")) : NULL;
+    html_addf(b, "<div><dt>Gender</dt><dd>%s</dd></div>", gender ? gender : "not known");
+    if (c->patient)
+        fmt_address(&t, c->patient);
+    html_addf(b, "<div><dt>Address</dt><dd>%s</dd></div>", t.len ? t.data : "not known");
+    buf_reset(&t);
+    if (c->patient)
+        gp_text(c, &t);
+    html_addf(b, "<div><dt>GP</dt><dd>%s</dd></div>", t.len ? t.data : "not known");
+    buf_reset(&t);
+    html_raw(b, "</dl>");
+
+    /* Flags: end-of-life first (must be findable first in an emergency). */
+    struct buf flags = BUF_INIT;
+    int n;
+    if ((n = flag_count(c, "end-of-life", &t)) > 0)
+        html_addf(&flags,
+                  "<li><a class=\"weft-flag weft-flag--eol\" href=\"/patient/%s/end-of-life\">"
+                  "End of life care / treatment escalation plan: %s</a></li>",
+                  c->person_id, t.data);
+    buf_reset(&t);
+    if ((n = flag_count(c, "alerts", &t)) > 0)
+        html_addf(&flags,
+                  "<li><a class=\"weft-flag weft-flag--alert\" href=\"/patient/%s/alerts\">"
+                  "%d alert%s or risk%s: %s</a></li>",
+                  c->person_id, n, n == 1 ? "" : "s", n == 1 ? "" : "s", t.data);
+    buf_reset(&t);
+    if (web_scope_category(c, "safeguarding") && (n = flag_count(c, "safeguarding", &t)) > 0)
+        html_addf(&flags,
+                  "<li><a class=\"weft-flag weft-flag--safeguarding\" "
+                  "href=\"/patient/%s/safeguarding\">Safeguarding: %s</a></li>",
+                  c->person_id, t.data);
+    buf_release(&t);
+    if (flags.len) {
+        html_raw(b, "<ul class=\"weft-flags\" aria-label=\"Flags\">");
+        buf_add(b, flags.data, flags.len);
+        html_raw(b, "</ul>");
+    }
+    buf_release(&flags);
+    if (c->p->break_glass)
+        html_raw(b, "<p class=\"weft-breakglass\" id=\"break-glass-active\"><strong>Emergency "
+                    "access (break-glass) is active.</strong> You can see more of this record "
+                    "than your role normally allows. This access is recorded and will be "
+                    "reviewed.</p>");
+    html_raw(b, "</div></section>");
+}
+
+static void nav(struct web_ctx *c)
+{
+    struct buf *b = &c->out;
+    html_raw(b, "<nav class=\"weft-nav\" aria-label=\"Record sections\"><div "
+                "class=\"nhsuk-width-container\"><ul>");
+    html_addf(b, "<li><a href=\"/patient/%s\"%s>Summary</a></li>", c->person_id,
+              strcmp(c->page, "summary") == 0 ? " aria-current=\"page\"" : "");
+    html_addf(b, "<li><a href=\"/patient/%s/timeline\"%s>Timeline</a></li>", c->person_id,
+              strcmp(c->page, "timeline") == 0 ? " aria-current=\"page\"" : "");
+    int n;
+    const struct web_category *cats = web_categories(&n);
+    for (int i = 0; i < n && i < 32; i++) {
+        if (!c->nav_has[i])
+            continue;
+        html_addf(b, "<li><a href=\"/patient/%s/%s\"%s>%s</a></li>", c->person_id, cats[i].name,
+                  strcmp(c->page, cats[i].name) == 0 ? " aria-current=\"page\"" : "",
+                  cats[i].label);
+    }
+    html_raw(b, "</ul></div></nav>");
+}
+
+void web_page_begin(struct web_ctx *c, const char *title)
+{
+    head(&c->out, c->w->service_name, title);
+    banner(c);
+    nav(c);
+    html_raw(&c->out, "<div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" "
+                      "id=\"maincontent\" role=\"main\">");
+}
+
+void web_page_end(struct web_ctx *c)
+{
+    html_raw(&c->out, "</main></div>");
+    foot(&c->out);
+}
+
+void web_withheld_notice(struct web_ctx *c)
+{
+    if (!c->scope.restricted)
+        return;
+    html_addf(&c->out,
+              "<div class=\"nhsuk-inset-text weft-withheld\" id=\"withheld-notice\">"
+              "<span class=\"nhsuk-u-visually-hidden\">Information: </span>"
+              "<p>Some information may not be shown to you because of access rules for your "
+              "role and organisation.</p>"
+              "<p>If this person needs emergency care and you need to see more, you can "
+              "<a href=\"/patient/%s/break-glass\">request emergency access (break-glass)</a>. "
+              "Emergency access is recorded and reviewed.</p></div>",
+              c->person_id);
+}
+
+void web_cell_date(struct web_ctx *c, const char *iso, bool with_time)
+{
+    struct buf t = BUF_INIT;
+    fmt_date(&t, iso, with_time);
+    if (iso && t.len)
+        html_addf(&c->out,
+                  "<td class=\"nhsuk-table__cell weft-nowrap\"><time datetime=\"%.10s\">"
+                  "%s</time></td>",
+                  iso, t.data);
+    else
+        html_raw(&c->out, "<td class=\"nhsuk-table__cell\">not recorded</td>");
+    buf_release(&t);
+}
+
+void web_cell_source(struct web_ctx *c, const struct store_row *row)
+{
+    html_addf(&c->out, "<td class=\"nhsuk-table__cell\">%s</td>", web_org_name(c, row->source_org));
+}
+
+void web_item_href(struct web_ctx *c, struct buf *b, const struct store_row *row)
+{
+    html_addf(b, "/patient/%s/item/%s/%s", c->person_id, row->type, row->id);
+}
+
+void web_audit_note(struct web_ctx *c, const struct store_row *row)
+{
+    c->count++;
+    /* Keep the audit entry bounded: ids beyond 4 KiB are summarised by count. */
+    if (c->what.len < 4096)
+        buf_addf(&c->what, "%s%s/%s", c->what.len ? " " : "", row->type, row->id);
+}
+
+void web_error_html(struct buf *b, const char *service, const char *title, const char *what,
+                    const char *next_step)
+{
+    web_error_html_link(b, service, title, what, next_step, NULL, NULL);
+}
+
+void web_error_html_link(struct buf *b, const char *service, const char *title, const char *what,
+                         const char *next_step, const char *href, const char *link_text)
+{
+    head(b, service, title);
+    html_addf(b,
+              "<div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" "
+              "id=\"maincontent\" role=\"main\"><h1>%s</h1><p>%s</p>"
+              "<h2 class=\"nhsuk-heading-m\">What to do next</h2><p id=\"next-step\">%s</p>",
+              title, what, next_step);
+    if (href)
+        html_addf(b, "<p><a href=\"%s\" id=\"next-link\">%s</a></p>", href, link_text);
+    html_raw(b, "</main></div>");
+    foot(b);
+}

@@ -1,0 +1,420 @@
+/*
+ * results.c - results and observations: a table per test with the latest
+ * value, units, reference range and out-of-range marking; trend charts
+ * (chart.c) for the key measures and any test with repeated numeric values;
+ * and the chart page with the chart and its data as a table.
+ *
+ * Grouping is by the stored main code ("system|code"), so the same test
+ * from two laboratories is one row when both use the same code.  Reading
+ * the whole category for one person is bounded (MAX_RESULTS, newest first)
+ * and said on the page when reached.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "http/server.h"
+#include "web/chart.h"
+#include "web/fmt.h"
+#include "web/html.h"
+#include "web/web_int.h"
+
+#define MAX_RESULTS 2000
+#define MAX_CHART_POINTS 2000
+
+static const struct web_measure measures[] = {
+    {"hba1c", "HbA1c", {"4548-4", "17856-6", "1049301000000100", "999791000000106"}, {0}},
+    {"egfr",
+     "eGFR",
+     {"33914-3", "62238-1", "69405-9", "98979-8", "48642-3", "1011481000000105",
+      "1020291000000106"},
+     {0}},
+    {"bp", "Blood pressure", {"85354-9", "55284-4", "75367002", "163020007"}, {"8480-6", "8462-4"}},
+    {"weight", "Weight", {"29463-7", "3141-9", "27113001"}, {0}},
+    {"bmi", "Body mass index", {"39156-5", "60621009"}, {0}},
+    {"cholesterol", "Total cholesterol", {"2093-3", "1005671000000105"}, {0}},
+    {"creatinine", "Creatinine", {"38483-4", "2160-0", "1000731000000107"}, {0}},
+    {"potassium", "Potassium", {"6298-4", "2823-3", "1000651000000109"}, {0}},
+    {"heart-rate", "Heart rate", {"8867-4", "364075005"}, {0}},
+    {"temperature", "Temperature", {"8310-5", "8331-1", "386725007"}, {0}},
+    {"spo2", "Oxygen saturation", {"59408-5", "2708-6", "431314004"}, {0}},
+};
+
+const struct web_measure *web_measures(int *n)
+{
+    *n = (int)(sizeof measures / sizeof measures[0]);
+    return measures;
+}
+
+const struct web_measure *web_measure_find(const char *key)
+{
+    for (size_t i = 0; key && i < sizeof measures / sizeof measures[0]; i++)
+        if (strcmp(measures[i].key, key) == 0)
+            return &measures[i];
+    return NULL;
+}
+
+int web_measure_ncodes(const struct web_measure *m)
+{
+    int n = 0;
+    while (n < 8 && m->codes[n])
+        n++;
+    return n;
+}
+
+static const char *flag_html(enum fmt_flag f)
+{
+    switch (f) {
+    case FMT_FLAG_HIGH:
+        return "<strong class=\"weft-oor\">High</strong>";
+    case FMT_FLAG_LOW:
+        return "<strong class=\"weft-oor\">Low</strong>";
+    case FMT_FLAG_ABNORMAL:
+        return "<strong class=\"weft-oor\">Abnormal</strong>";
+    default:
+        return "";
+    }
+}
+
+/* Reference range numbers from the newest item that has them. */
+static void ref_bounds(struct web_list *l, struct chart_spec *spec)
+{
+    for (int i = l->n - 1; i >= 0; i--) {
+        const json_t *rr = json_array_get(json_object_get(l->items[i].res, "referenceRange"), 0);
+        const json_t *lo = json_object_get(json_object_get(rr, "low"), "value");
+        const json_t *hi = json_object_get(json_object_get(rr, "high"), "value");
+        if (json_is_number(lo) || json_is_number(hi)) {
+            spec->has_low = json_is_number(lo);
+            spec->has_high = json_is_number(hi);
+            spec->ref_low = json_number_value(lo);
+            spec->ref_high = json_number_value(hi);
+            return;
+        }
+    }
+}
+
+static const char *unit_of(const json_t *obs, const char *component_code)
+{
+    const json_t *src = obs;
+    if (component_code) {
+        size_t i;
+        const json_t *cmp;
+        src = NULL;
+        json_array_foreach(json_object_get(obs, "component"), i, cmp)
+        {
+            if (fmt_cc_has_code(json_object_get(cmp, "code"), component_code)) {
+                src = cmp;
+                break;
+            }
+        }
+    }
+    const json_t *vq = json_object_get(src, "valueQuantity");
+    const char *u = json_string_value(json_object_get(vq, "unit"));
+    return u ? u : json_string_value(json_object_get(vq, "code"));
+}
+
+/* Render a chart of l (oldest first).  bp: two series from components.
+ * Returns the number of points drawn. */
+static int draw(struct web_ctx *c, struct web_list *l, const char *id, const char *title, bool bp,
+                int w, int h)
+{
+    int ns = bp ? 2 : 1;
+    struct chart_point *pts[2] = {xcalloc((size_t)l->n + 1, sizeof(struct chart_point)),
+                                  xcalloc((size_t)l->n + 1, sizeof(struct chart_point))};
+    int np[2] = {0, 0};
+    const char *unit = NULL;
+    static const char *const comp[2] = {"8480-6", "8462-4"};
+    for (int i = 0; i < l->n; i++) {
+        const char *date = web_item_date(&l->items[i]);
+        for (int s = 0; s < ns; s++) {
+            double v;
+            if (!fmt_obs_number(l->items[i].res, bp ? comp[s] : NULL, &v))
+                continue;
+            if (!unit)
+                unit = unit_of(l->items[i].res, bp ? comp[s] : NULL);
+            pts[s][np[s]++] = (struct chart_point){date, v};
+        }
+    }
+    struct chart_series series[2] = {{bp ? "Systolic" : NULL, pts[0], np[0]},
+                                     {"Diastolic", pts[1], np[1]}};
+    struct chart_spec spec = {.id = id,
+                              .title = title,
+                              .unit = unit,
+                              .series = series,
+                              .nseries = ns,
+                              .width = w,
+                              .height = h};
+    if (!bp)
+        ref_bounds(l, &spec);
+    html_raw(&c->out, "<figure class=\"weft-figure\">");
+    int drawn = chart_svg(&c->out, &spec);
+    html_raw(&c->out, "</figure>");
+    free(pts[0]);
+    free(pts[1]);
+    return drawn;
+}
+
+static bool is_bp(const struct web_list *l)
+{
+    for (int i = 0; i < l->n && i < 5; i++) {
+        double v;
+        if (fmt_obs_number(l->items[i].res, "8480-6", &v))
+            return true;
+    }
+    return false;
+}
+
+static int numeric_count(const struct web_list *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->n; i++) {
+        double v;
+        if (fmt_obs_number(l->items[i].res, NULL, &v) ||
+            fmt_obs_number(l->items[i].res, "8480-6", &v))
+            n++;
+    }
+    return n;
+}
+
+struct group {
+    const char *code;
+    int latest; /* index into the list (newest first) */
+    int count, numeric;
+};
+
+int web_page_results(struct web_ctx *c, const struct web_category *cat)
+{
+    struct buf *b = &c->out;
+    const char *cats[] = {cat->name};
+    web_page_begin(c, cat->label);
+    html_addf(b, "<h1 class=\"nhsuk-heading-l\">%s</h1>", cat->label);
+    web_withheld_notice(c);
+
+    struct web_list l = {0};
+    struct web_fetch f = {
+        .categories = cats, .ncategories = 1, .sort = STORE_SORT_DATE_DESC, .limit = MAX_RESULTS};
+    int rc = web_fetch(c, &f, &l);
+    if (rc < 0) {
+        web_list_clear(&l);
+        return rc;
+    }
+
+    /* Trend charts for key measures with repeated values in this category. */
+    int nm, ncharts = 0;
+    const struct web_measure *ms = web_measures(&nm);
+    for (int i = 0; i < nm; i++) {
+        struct web_list ml = {0};
+        struct web_fetch mf = {.categories = cats,
+                               .ncategories = 1,
+                               .codes = ms[i].codes,
+                               .ncodes = web_measure_ncodes(&ms[i]),
+                               .sort = STORE_SORT_DATE,
+                               .limit = MAX_CHART_POINTS};
+        if (web_fetch(c, &mf, &ml) == WEFT_OK && numeric_count(&ml) >= 2) {
+            if (ncharts++ == 0)
+                html_raw(b, "<h2 class=\"nhsuk-heading-m\">Trends</h2><div class=\"weft-charts\">");
+            char id[48];
+            snprintf(id, sizeof id, "chart-%s", ms[i].key);
+            html_addf(b,
+                      "<section class=\"weft-chart-card\" aria-labelledby=\"%s-h\"><h3 "
+                      "class=\"nhsuk-heading-s\" id=\"%s-h\">%s</h3>",
+                      id, id, ms[i].label);
+            draw(c, &ml, id, ms[i].label, ms[i].component[0] != NULL, 480, 200);
+            html_addf(b,
+                      "<p><a href=\"/patient/%s/chart?m=%s\">%s: chart and values</a></p>"
+                      "</section>",
+                      c->person_id, ms[i].key, ms[i].label);
+        }
+        web_list_clear(&ml);
+    }
+    if (ncharts)
+        html_raw(b, "</div>");
+
+    /* One row per test, newest value first. */
+    struct group *g = xcalloc((size_t)l.n + 1, sizeof *g);
+    int ng = 0;
+    for (int i = 0; i < l.n; i++) {
+        if (strcmp(l.items[i].row.type, "Observation") != 0)
+            continue;
+        const char *code = l.items[i].row.code ? l.items[i].row.code : l.items[i].row.id;
+        int k = 0;
+        for (; k < ng; k++)
+            if (strcmp(g[k].code, code) == 0)
+                break;
+        if (k == ng)
+            g[ng++] = (struct group){code, i, 0, 0};
+        g[k].count++;
+        double v;
+        if (fmt_obs_number(l.items[i].res, NULL, &v) ||
+            fmt_obs_number(l.items[i].res, "8480-6", &v))
+            g[k].numeric++;
+    }
+    html_addf(b, "<h2 class=\"nhsuk-heading-m\">Latest by test</h2>");
+    if (ng) {
+        html_addf(b,
+                  "<table class=\"nhsuk-table weft-table\" id=\"results-table\"><caption "
+                  "class=\"nhsuk-u-visually-hidden\">%s: latest value of each test</caption>"
+                  "<thead class=\"nhsuk-table__head\"><tr><th scope=\"col\">Test</th>"
+                  "<th scope=\"col\">Latest value</th><th scope=\"col\">Reference range</th>"
+                  "<th scope=\"col\">Flag</th><th scope=\"col\">Date</th>"
+                  "<th scope=\"col\">Source</th><th scope=\"col\">Values</th></tr></thead><tbody>",
+                  cat->label);
+        for (int k = 0; k < ng; k++) {
+            struct web_item *it = &l.items[g[k].latest];
+            struct buf t = BUF_INIT, v = BUF_INIT, rr = BUF_INIT, href = BUF_INIT;
+            fmt_resource_title(&t, it->res);
+            fmt_obs_value(&v, it->res);
+            fmt_ref_range(&rr, it->res);
+            web_item_href(c, &href, &it->row);
+            enum fmt_flag fl = fmt_obs_flag(it->res);
+            html_addf(b,
+                      "<tr class=\"nhsuk-table__row%s\"><th scope=\"row\" "
+                      "class=\"nhsuk-table__cell\"><a href=\"%s\">%s</a></th>"
+                      "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">"
+                      "%s</td><td class=\"nhsuk-table__cell\">",
+                      fl ? " weft-row-oor" : "", href.data, t.data, v.len ? v.data : "no value",
+                      rr.len ? rr.data : "not given");
+            html_raw(b, flag_html(fl));
+            html_raw(b, "</td>");
+            web_cell_date(c, web_item_date(it), false);
+            web_cell_source(c, &it->row);
+            if (g[k].numeric >= 2) {
+                struct buf u = BUF_INIT;
+                html_url_addf(&u, "/patient/%s/chart?code=%s", c->person_id, g[k].code);
+                html_addf(b,
+                          "<td class=\"nhsuk-table__cell\">%d <a href=\"%s\">trend<span "
+                          "class=\"nhsuk-u-visually-hidden\"> of %s</span></a></td></tr>",
+                          g[k].count, u.data, t.data);
+                buf_release(&u);
+            } else {
+                html_addf(b, "<td class=\"nhsuk-table__cell\">%d</td></tr>", g[k].count);
+            }
+            web_audit_note(c, &it->row);
+            buf_release(&t);
+            buf_release(&v);
+            buf_release(&rr);
+            buf_release(&href);
+        }
+        html_raw(b, "</tbody></table>");
+    } else {
+        html_raw(b, "<p id=\"no-items\">No results to show.</p>");
+    }
+    free(g);
+
+    /* Reports (DiagnosticReport, ImagingStudy ...) with their reader. */
+    int nrep = 0;
+    for (int i = 0; i < l.n; i++) {
+        struct web_item *it = &l.items[i];
+        if (strcmp(it->row.type, "Observation") == 0)
+            continue;
+        if (nrep++ == 0)
+            html_raw(b, "<h2 class=\"nhsuk-heading-m\">Reports</h2><table class=\"nhsuk-table "
+                        "weft-table\" id=\"reports-table\"><caption "
+                        "class=\"nhsuk-u-visually-hidden\">Reports</caption><thead "
+                        "class=\"nhsuk-table__head\"><tr><th scope=\"col\">Date</th>"
+                        "<th scope=\"col\">Report</th><th scope=\"col\">Status</th>"
+                        "<th scope=\"col\">Source</th></tr></thead><tbody>");
+        struct buf t = BUF_INIT, href = BUF_INIT;
+        fmt_resource_title(&t, it->res);
+        web_item_href(c, &href, &it->row);
+        const char *st = fmt_resource_status(it->res);
+        html_raw(b, "<tr class=\"nhsuk-table__row\">");
+        web_cell_date(c, web_item_date(it), true);
+        html_addf(b,
+                  "<td class=\"nhsuk-table__cell\"><a href=\"%s\">%s</a></td>"
+                  "<td class=\"nhsuk-table__cell\">%s</td>",
+                  href.data, t.data, st ? st : "");
+        web_cell_source(c, &it->row);
+        html_raw(b, "</tr>");
+        web_audit_note(c, &it->row);
+        buf_release(&t);
+        buf_release(&href);
+    }
+    if (nrep)
+        html_raw(b, "</tbody></table>");
+    if (l.next)
+        html_addf(b,
+                  "<p>Only the newest %d items are summarised here. <a "
+                  "href=\"/patient/%s/timeline?category=%s\">List every item by date</a>.</p>",
+                  MAX_RESULTS, c->person_id, cat->name);
+    else
+        html_addf(b,
+                  "<p><a href=\"/patient/%s/timeline?category=%s\">List these items by date, "
+                  "with filters</a></p>",
+                  c->person_id, cat->name);
+    web_list_clear(&l);
+    web_page_end(c);
+    return 200;
+}
+
+int web_page_chart(struct web_ctx *c)
+{
+    struct buf *b = &c->out;
+    const char *m = http_req_arg(c->req, "m");
+    const char *code = http_req_arg(c->req, "code");
+    const struct web_measure *meas = web_measure_find(m);
+    const char *codes_one[1] = {code};
+    if (!meas && (!code || !*code || strlen(code) > 300))
+        return 404;
+    const char *cats[] = {"results", "observations"};
+    struct web_list l = {0};
+    struct web_fetch f = {.categories = cats,
+                          .ncategories = 2,
+                          .codes = meas ? meas->codes : codes_one,
+                          .ncodes = meas ? web_measure_ncodes(meas) : 1,
+                          .sort = STORE_SORT_DATE,
+                          .limit = MAX_CHART_POINTS};
+    int rc = web_fetch(c, &f, &l);
+    if (rc < 0) {
+        web_list_clear(&l);
+        return rc;
+    }
+    struct buf title = BUF_INIT;
+    if (meas)
+        buf_adds(&title, meas->label);
+    else if (l.n)
+        fmt_resource_title(&title, l.items[l.n - 1].res);
+    else
+        buf_adds(&title, "Trend");
+    web_page_begin(c, title.data);
+    html_addf(b, "<h1 class=\"nhsuk-heading-l\">%s</h1>", title.data);
+    web_withheld_notice(c);
+    bool bp = (meas && meas->component[0]) || is_bp(&l);
+    if (l.n == 0) {
+        html_raw(b, "<p id=\"no-items\">No values to show.</p>");
+    } else {
+        draw(c, &l, "trend", title.data, bp, 720, 280);
+        html_addf(b,
+                  "<table class=\"nhsuk-table weft-table\" id=\"chart-values\"><caption "
+                  "class=\"nhsuk-table__caption\">%s: every value, newest first</caption>"
+                  "<thead class=\"nhsuk-table__head\"><tr><th scope=\"col\">Date</th>"
+                  "<th scope=\"col\">Value</th><th scope=\"col\">Reference range</th>"
+                  "<th scope=\"col\">Flag</th><th scope=\"col\">Source</th></tr></thead><tbody>",
+                  title.data);
+        for (int i = l.n - 1; i >= 0; i--) {
+            struct web_item *it = &l.items[i];
+            struct buf v = BUF_INIT, rr = BUF_INIT;
+            fmt_obs_value(&v, it->res);
+            fmt_ref_range(&rr, it->res);
+            html_raw(b, "<tr class=\"nhsuk-table__row\">");
+            web_cell_date(c, web_item_date(it), true);
+            html_addf(b,
+                      "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">"
+                      "%s</td><td class=\"nhsuk-table__cell\">",
+                      v.data, rr.data);
+            html_raw(b, flag_html(fmt_obs_flag(it->res)));
+            html_raw(b, "</td>");
+            web_cell_source(c, &it->row);
+            html_raw(b, "</tr>");
+            web_audit_note(c, &it->row);
+            buf_release(&v);
+            buf_release(&rr);
+        }
+        html_raw(b, "</tbody></table>");
+    }
+    buf_release(&title);
+    web_list_clear(&l);
+    web_page_end(c);
+    return 200;
+}

@@ -1,0 +1,226 @@
+/*
+ * summary.c - the summary page, where a launch lands: the few things a
+ * clinician needs first, each item with its source organisation and date.
+ *
+ * Sections (BRIEF §1): alerts and risks, end-of-life preferences,
+ * allergies, current medications, active problems, recent encounters,
+ * upcoming appointments, latest key observations.  Each section is one
+ * scoped store query with a small limit (the newest first), so the page
+ * costs the same for a person with ten items or ten thousand; "current" and
+ * "active" are judged from the resource's status, and a "see all" link goes
+ * to the category page.  A category the scope withholds says so in general
+ * terms ("not available with your access"), which reveals nothing about the
+ * person.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "web/fmt.h"
+#include "web/html.h"
+#include "web/web_int.h"
+
+enum keep { KEEP_ALL, KEEP_ACTIVE_FLAG, KEEP_CURRENT_MED, KEEP_ACTIVE_PROBLEM, KEEP_ALLERGY };
+
+static bool in_list(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcasecmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+static bool keep(enum keep k, const json_t *res)
+{
+    const char *st = fmt_resource_status(res);
+    static const char *const gone[] = {"inactive",   "entered-in-error", "resolved", "remission",
+                                       "revoked",    "cancelled",        "stopped",  "completed",
+                                       "superseded", "refuted",          NULL};
+    switch (k) {
+    case KEEP_ALL:
+        return true;
+    case KEEP_ACTIVE_FLAG:
+    case KEEP_ALLERGY:
+        return !in_list(st, gone);
+    case KEEP_CURRENT_MED: {
+        static const char *const cur[] = {"active", "on-hold", "intended", NULL};
+        return !st || in_list(st, cur);
+    }
+    case KEEP_ACTIVE_PROBLEM: {
+        static const char *const act[] = {"active", "recurrence", "relapse", NULL};
+        return !st || in_list(st, act);
+    }
+    }
+    return true;
+}
+
+struct section {
+    const char *category;
+    const char *title;
+    const char *id;
+    enum keep keep;
+    int fetch, show;
+    bool upcoming;
+    const char *empty;
+};
+
+static void section(struct web_ctx *c, const struct section *s)
+{
+    struct buf *b = &c->out;
+    html_addf(b,
+              "<section class=\"weft-section\" aria-labelledby=\"%s-h\">"
+              "<h2 id=\"%s-h\" class=\"nhsuk-heading-m\">%s</h2>",
+              s->id, s->id, s->title);
+    if (!web_scope_category(c, s->category)) {
+        html_raw(b, "<p class=\"weft-muted\">Not available with your access.</p></section>");
+        return;
+    }
+    const char *cats[] = {s->category};
+    struct web_list l = {0};
+    struct web_fetch f = {.categories = cats,
+                          .ncategories = 1,
+                          .sort = s->upcoming ? STORE_SORT_DATE : STORE_SORT_DATE_DESC,
+                          .limit = s->fetch,
+                          .date_ge = s->upcoming ? c->today : NULL};
+    if (web_fetch(c, &f, &l) < 0) {
+        html_raw(b, "<p>This section could not be loaded. Try again.</p></section>");
+        web_list_clear(&l);
+        return;
+    }
+    int shown = 0, kept = 0;
+    for (int i = 0; i < l.n; i++) {
+        if (!keep(s->keep, l.items[i].res))
+            continue;
+        kept++;
+        if (shown >= s->show)
+            continue;
+        if (shown == 0)
+            html_addf(b,
+                      "<table class=\"nhsuk-table weft-table\"><caption "
+                      "class=\"nhsuk-u-visually-hidden\">%s</caption><thead "
+                      "class=\"nhsuk-table__head\"><tr><th scope=\"col\">Item</th>"
+                      "<th scope=\"col\">Details</th><th scope=\"col\">Date</th>"
+                      "<th scope=\"col\">Source</th></tr></thead><tbody>",
+                      s->title);
+        struct web_item *it = &l.items[i];
+        struct buf t = BUF_INIT, d = BUF_INIT, href = BUF_INIT;
+        fmt_resource_title(&t, it->res);
+        fmt_resource_detail(&d, it->res);
+        web_item_href(c, &href, &it->row);
+        html_addf(b,
+                  "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">"
+                  "<a href=\"%s\">%s</a></td><td class=\"nhsuk-table__cell\">%s</td>",
+                  href.data, t.data, d.data);
+        web_cell_date(c, web_item_date(it), s->upcoming);
+        web_cell_source(c, &it->row);
+        html_raw(b, "</tr>");
+        web_audit_note(c, &it->row);
+        buf_release(&t);
+        buf_release(&d);
+        buf_release(&href);
+        shown++;
+    }
+    if (shown)
+        html_raw(b, "</tbody></table>");
+    else
+        html_addf(b, "<p class=\"weft-muted\">%s</p>", s->empty);
+    if (kept > shown || l.next || l.n > 0)
+        html_addf(b, "<p><a href=\"/patient/%s/%s\">See all %s</a></p>", c->person_id, s->category,
+                  web_category_find(s->category)->label);
+    html_raw(b, "</section>");
+    web_list_clear(&l);
+}
+
+static void key_observations(struct web_ctx *c)
+{
+    struct buf *b = &c->out;
+    html_raw(b, "<section class=\"weft-section\" aria-labelledby=\"keyobs-h\">"
+                "<h2 id=\"keyobs-h\" class=\"nhsuk-heading-m\">Latest key observations and "
+                "results</h2>");
+    bool any_allowed = web_scope_category(c, "observations") || web_scope_category(c, "results");
+    if (!any_allowed) {
+        html_raw(b, "<p class=\"weft-muted\">Not available with your access.</p></section>");
+        return;
+    }
+    const char *cats[] = {"observations", "results"};
+    int nm;
+    const struct web_measure *ms = web_measures(&nm);
+    int shown = 0;
+    for (int i = 0; i < nm; i++) {
+        struct web_list l = {0};
+        struct web_fetch f = {.categories = cats,
+                              .ncategories = 2,
+                              .codes = ms[i].codes,
+                              .ncodes = web_measure_ncodes(&ms[i]),
+                              .sort = STORE_SORT_DATE_DESC,
+                              .limit = 1};
+        if (web_fetch(c, &f, &l) < 0 || l.n == 0) {
+            web_list_clear(&l);
+            continue;
+        }
+        struct web_item *it = &l.items[0];
+        if (shown++ == 0)
+            html_raw(b, "<table class=\"nhsuk-table weft-table\"><caption "
+                        "class=\"nhsuk-u-visually-hidden\">Latest key observations</caption>"
+                        "<thead class=\"nhsuk-table__head\"><tr><th scope=\"col\">Measure</th>"
+                        "<th scope=\"col\">Latest value</th><th scope=\"col\">Date</th>"
+                        "<th scope=\"col\">Source</th><th scope=\"col\">Trend</th></tr></thead>"
+                        "<tbody>");
+        struct buf v = BUF_INIT;
+        fmt_obs_value(&v, it->res);
+        enum fmt_flag flag = fmt_obs_flag(it->res);
+        html_addf(b,
+                  "<tr class=\"nhsuk-table__row\"><th scope=\"row\" "
+                  "class=\"nhsuk-table__cell\">%s</th><td class=\"nhsuk-table__cell\">%s%s</td>",
+                  ms[i].label, v.len ? v.data : "no value",
+                  flag == FMT_FLAG_HIGH       ? " <strong class=\"weft-oor\">(high)</strong>"
+                  : flag == FMT_FLAG_LOW      ? " <strong class=\"weft-oor\">(low)</strong>"
+                  : flag == FMT_FLAG_ABNORMAL ? " <strong class=\"weft-oor\">(abnormal)</strong>"
+                                              : "");
+        web_cell_date(c, web_item_date(it), false);
+        web_cell_source(c, &it->row);
+        html_addf(b,
+                  "<td class=\"nhsuk-table__cell\"><a href=\"/patient/%s/chart?m=%s\">"
+                  "%s trend</a></td></tr>",
+                  c->person_id, ms[i].key, ms[i].label);
+        web_audit_note(c, &it->row);
+        buf_release(&v);
+        web_list_clear(&l);
+    }
+    if (shown)
+        html_raw(b, "</tbody></table>");
+    else
+        html_raw(b, "<p class=\"weft-muted\">None recorded.</p>");
+    html_raw(b, "</section>");
+}
+
+int web_page_summary(struct web_ctx *c)
+{
+    static const struct section sections[] = {
+        {"alerts", "Alerts and risks", "alerts", KEEP_ACTIVE_FLAG, 20, 10, false,
+         "No alerts or risks recorded."},
+        {"end-of-life", "End of life care and preferences", "eol", KEEP_ALL, 5, 5, false,
+         "No end of life care plan or preferences recorded."},
+        {"allergies", "Allergies and intolerances", "allergies", KEEP_ALLERGY, 50, 20, false,
+         "No allergies or intolerances recorded."},
+        {"medications", "Current medications", "meds", KEEP_CURRENT_MED, 200, 20, false,
+         "No current medications recorded."},
+        {"conditions", "Active problems", "problems", KEEP_ACTIVE_PROBLEM, 200, 20, false,
+         "No active problems recorded."},
+        {"encounters", "Recent encounters", "encounters", KEEP_ALL, 5, 5, false,
+         "No encounters recorded."},
+        {"appointments", "Upcoming appointments", "appointments", KEEP_ALL, 5, 5, true,
+         "No upcoming appointments recorded."},
+    };
+    web_page_begin(c, "Summary");
+    html_raw(&c->out, "<h1 class=\"nhsuk-heading-l\">Summary</h1>");
+    web_withheld_notice(c);
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        section(c, &sections[i]);
+        if (i == 4)
+            key_observations(c);
+    }
+    web_page_end(c);
+    return 200;
+}

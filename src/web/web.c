@@ -1,0 +1,598 @@
+/*
+ * web.c - the web part of `weft serve`: routes, the one request path every
+ * page goes through, error pages, the break-glass form, and assets.
+ *
+ * Request path of a page (page_handler):
+ *   1. who: req->principal from http/auth.c (a launched user's session
+ *      cookie); nobody -> "your session has ended" page (401);
+ *   2. may they: authz_scope_for_person() for the person in the URL (it
+ *      audits its own denials) -> "no permission" page (403) on refusal;
+ *   3. does the person exist -> "patient not found" page (404);
+ *   4. render the page with every store query scoped (data.c);
+ *   5. audit the view (action read, what was shown, count) through the
+ *      group-commit audit log (the response does not wait for the disk).
+ * Pages are not cached by the browser (no-store) and carry a strict
+ * Content-Security-Policy: no scripts at all, styles and images from self.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access/breakglass.h"
+#include "access/session.h"
+#include "audit/audit.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/opt.h"
+#include "http/serve.h"
+#include "http/server.h"
+#include "http/static.h"
+#include "web/fmt.h"
+#include "web/html.h"
+#include "web/web_int.h"
+#include "web/web_serve.h"
+
+#define SERVICE_DEFAULT "Weft shared care record"
+
+/* Weft's own styles on top of nhsuk-frontend: the banner, flags, navigation,
+ * filters and charts.  Colours are from the NHS palette with WCAG 2.1 AA
+ * contrast against their backgrounds. */
+static const char weft_css[] =
+    ".weft-banner{background:#f0f4f5;border-bottom:4px solid #005eb8;padding:12px 0}\n"
+    ".weft-banner__name{font-size:1.5rem;font-weight:600;margin:0 0 8px}\n"
+    ".weft-banner__details{display:flex;flex-wrap:wrap;gap:4px 24px;margin:0}\n"
+    ".weft-banner__details div{display:flex;gap:6px}\n"
+    ".weft-banner__details dt{font-weight:600}\n"
+    ".weft-banner__details dd{margin:0}\n"
+    ".weft-flags{list-style:none;margin:12px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:8px}\n"
+    ".weft-flag{display:inline-block;padding:6px 12px;font-weight:600;text-decoration:none;"
+    "border:2px solid currentColor}\n"
+    ".weft-flag--eol{background:#330072;color:#fff}\n"
+    ".weft-flag--eol:visited{color:#fff}\n"
+    ".weft-flag--alert{background:#fff;color:#8a1538}\n"
+    ".weft-flag--safeguarding{background:#fff;color:#7c2855}\n"
+    ".weft-flag:focus{outline:4px solid #ffeb3b;background:#ffeb3b;color:#212b32}\n"
+    ".weft-breakglass{background:#d5281b;color:#fff;padding:8px 12px;margin:12px 0 0}\n"
+    ".weft-nav{background:#005eb8}\n"
+    ".weft-nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap}\n"
+    ".weft-nav li{margin:0}\n"
+    ".weft-nav a{display:block;padding:10px 12px;color:#fff;text-decoration:none}\n"
+    ".weft-nav a:visited{color:#fff}\n"
+    ".weft-nav a[aria-current=page]{background:#003087;text-decoration:underline}\n"
+    ".weft-nav a:hover{text-decoration:underline}\n"
+    ".weft-nav a:focus{background:#ffeb3b;color:#212b32;outline:none;box-shadow:0 -2px "
+    "#ffeb3b,0 4px #212b32}\n"
+    ".weft-muted{color:#4c6272}\n"
+    ".weft-table{font-size:1rem}\n"
+    ".weft-nowrap{white-space:nowrap}\n"
+    ".weft-type{color:#4c6272;font-size:.875rem}\n"
+    ".weft-oor{color:#8a1538}\n"
+    ".weft-row-oor th,.weft-row-oor td{background:#fdf2f4}\n"
+    ".weft-filters{display:flex;flex-wrap:wrap;gap:0 16px;align-items:flex-end}\n"
+    ".weft-filter{margin-bottom:16px}\n"
+    ".weft-filter--button .nhsuk-button{margin-bottom:0}\n"
+    ".weft-charts{display:flex;flex-wrap:wrap;gap:16px}\n"
+    ".weft-chart-card{flex:1 1 420px;max-width:520px}\n"
+    ".weft-figure{margin:0 0 8px}\n"
+    ".weft-chart{width:100%;height:auto;border:1px solid #d8dde0}\n"
+    ".weft-document__text{background:#fff;border-left:4px solid #005eb8;padding:12px 16px;"
+    "margin-bottom:16px;white-space:normal}\n"
+    ".weft-break{word-break:break-all}\n"
+    ".weft-footer{border-top:4px solid #005eb8;padding:16px 0;margin-top:32px}\n"
+    ".weft-section{margin-bottom:24px}\n";
+
+int web_init(struct web **out, const struct web_config *cfg)
+{
+    struct web *w = xcalloc(1, sizeof *w);
+    const char *assets = cfg && cfg->assets_dir ? cfg->assets_dir : getenv("WEFT_ASSETS");
+    w->assets_dir = xstrdup(assets && *assets ? assets : "node_modules/nhsuk-frontend/dist/nhsuk");
+    w->audit = cfg ? cfg->audit : NULL;
+    w->break_glass_action =
+        cfg && cfg->break_glass_action ? xstrdup(cfg->break_glass_action) : NULL;
+    w->service_name = xstrdup(cfg && cfg->service_name ? cfg->service_name : SERVICE_DEFAULT);
+    *out = w;
+    return WEFT_OK;
+}
+
+void web_free(struct web *w)
+{
+    if (!w)
+        return;
+    free(w->assets_dir);
+    free(w->break_glass_action);
+    free(w->service_name);
+    free(w);
+}
+
+static void security_headers(struct http_req *req)
+{
+    http_reply_header(req, "Cache-Control", "no-store");
+    http_reply_header(req, "X-Content-Type-Options", "nosniff");
+    http_reply_header(req, "X-Frame-Options", "DENY");
+    http_reply_header(req, "Referrer-Policy", "no-referrer");
+    http_reply_header(req, "Content-Security-Policy",
+                      "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                      "font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+                      "base-uri 'none'");
+}
+
+void web_error_page(struct http_req *req, int status, const char *title, const char *what,
+                    const char *next_step)
+{
+    struct buf b = BUF_INIT;
+    web_error_html(&b, SERVICE_DEFAULT, title, what, next_step);
+    security_headers(req);
+    http_reply_buf(req, status, "text/html; charset=utf-8", &b);
+}
+
+/* Error renderer for server-made errors under /patient (no route, 405...). */
+static void render_error(struct http_req *req, int status, const char *message)
+{
+    if (status == 404)
+        web_error_page(req, 404, "Page not found", "There is no page at this address.",
+                       "Go back to the patient's summary, or open the patient again from your "
+                       "own clinical system.");
+    else
+        web_error_page(req, status, "Sorry, there is a problem", message,
+                       "Go back and try again. If it keeps happening, tell your IT service "
+                       "desk the time it happened.");
+}
+
+static void session_ended(struct http_req *req)
+{
+    web_error_page(req, 401, "Your session has ended",
+                   "You are not signed in to the shared care record, or your session has "
+                   "expired. Sessions end after a working day and when the launch link has "
+                   "been used or has run out of time.",
+                   "Go back to your own clinical system and open the shared care record for "
+                   "the patient again from there.");
+}
+
+static void audit_view(struct web_ctx *c, const char *page)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, c->p);
+    ev.action = AUDIT_READ;
+    ev.outcome = AUDIT_OK;
+    ev.person_id = c->person_id;
+    ev.request_id = c->req->request_id;
+    struct buf what = BUF_INIT;
+    buf_addf(&what, "page:%s%s%s", page, c->what.len ? " " : "", c->what.data);
+    ev.what = what.data;
+    ev.count = c->count;
+    int rc =
+        c->w->audit ? audit_log_append(c->w->audit, &ev, false) : audit_append(c->store, &ev, NULL);
+    if (rc < 0)
+        log_error("web", "audit append failed for request %s: %s", c->req->request_id,
+                  weft_strerror(rc));
+    buf_release(&what);
+}
+
+static void ctx_release(struct web_ctx *c)
+{
+    authz_scope_clear(&c->scope);
+    buf_release(&c->out);
+    buf_release(&c->what);
+    json_decref(c->patient);
+    store_row_clear(&c->patient_row);
+    for (int i = 0; i < c->norgs; i++) {
+        free(c->orgs[i].ods);
+        free(c->orgs[i].name);
+    }
+}
+
+/* Does the store hold anything for this person? */
+static int person_exists(struct store *s, const char *person_id, bool *exists)
+{
+    struct store_person sp = {0};
+    int rc = store_person_get(s, person_id, &sp);
+    store_person_clear(&sp);
+    if (rc == WEFT_ENOTFOUND) {
+        *exists = false;
+        return WEFT_OK;
+    }
+    if (rc < 0)
+        return rc;
+    struct store_query q = {.person_id = person_id, .limit = 1};
+    struct store_result r = {0};
+    rc = store_search(s, &q, &r);
+    *exists = rc == WEFT_OK && r.nrows > 0;
+    store_result_clear(&r);
+    return rc;
+}
+
+static bool valid_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* Look up the CSRF token of the caller's session (cookie). */
+static bool session_csrf(struct http_req *req, struct store *s, char *out, size_t n)
+{
+    char secret[SESSION_SECRET_LEN + 16];
+    const char *cookie = http_req_header(req, "Cookie");
+    if (!cookie || !session_cookie_get(cookie, SESSION_COOKIE, secret, sizeof secret))
+        return false;
+    struct store_session ss = {0};
+    bool ok = false;
+    if (session_lookup(s, secret, &ss) == WEFT_OK && ss.csrf && strlen(ss.csrf) < n) {
+        memcpy(out, ss.csrf, strlen(ss.csrf) + 1);
+        ok = true;
+    }
+    store_session_clear(&ss);
+    return ok;
+}
+
+static void break_glass_form(struct web_ctx *c, const char *csrf, const char *error,
+                             const char *code, const char *text)
+{
+    struct buf *b = &c->out;
+    struct buf action = BUF_INIT;
+    if (c->w->break_glass_action)
+        buf_adds(&action, c->w->break_glass_action);
+    else
+        html_url_addf(&action, "/patient/%s/break-glass", c->person_id);
+    if (error)
+        html_addf(b,
+                  "<div class=\"nhsuk-error-summary\" aria-labelledby=\"error-summary-title\" "
+                  "role=\"alert\" tabindex=\"-1\"><h2 class=\"nhsuk-error-summary__title\" "
+                  "id=\"error-summary-title\">There is a problem</h2><div "
+                  "class=\"nhsuk-error-summary__body\"><ul class=\"nhsuk-list "
+                  "nhsuk-error-summary__list\"><li>%s</li></ul></div></div>",
+                  error);
+    html_addf(b,
+              "<h1 class=\"nhsuk-heading-l\">Request emergency access (break-glass)</h1>"
+              "<p>Use this only when the person needs care and you need information your "
+              "access does not normally show. Your name, role, organisation, the reason "
+              "and the time are recorded and reviewed by your organisation's Caldicott "
+              "guardian. Access lasts a few hours.</p>"
+              "<form method=\"post\" action=\"%s\" id=\"break-glass-form\" novalidate>"
+              "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+              "<div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\">"
+              "<legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--m\">Reason"
+              "</legend><div class=\"nhsuk-radios\">",
+              action.data, csrf ? csrf : "");
+    buf_release(&action);
+    for (int i = 0; breakglass_codes[i]; i++)
+        html_addf(b,
+                  "<div class=\"nhsuk-radios__item\"><input class=\"nhsuk-radios__input\" "
+                  "id=\"reason-%d\" name=\"reason_code\" type=\"radio\" value=\"%s\"%s>"
+                  "<label class=\"nhsuk-label nhsuk-radios__label\" for=\"reason-%d\">%s"
+                  "</label></div>",
+                  i, breakglass_codes[i],
+                  code && strcmp(code, breakglass_codes[i]) == 0 ? " checked" : "", i,
+                  breakglass_code_label(breakglass_codes[i]));
+    html_addf(b,
+              "</div></fieldset></div><div class=\"nhsuk-form-group\"><label "
+              "class=\"nhsuk-label\" for=\"reason-text\">Explain why you need access "
+              "now</label><textarea class=\"nhsuk-textarea\" id=\"reason-text\" "
+              "name=\"reason_text\" rows=\"4\" maxlength=\"%d\">%s</textarea></div>"
+              "<button class=\"nhsuk-button nhsuk-button--warning\" type=\"submit\">"
+              "Start emergency access</button></form>",
+              BREAKGLASS_TEXT_MAX, text ? text : "");
+}
+
+/* The break-glass pages have their own frame: they must be reachable when
+ * the record itself is refused, so they show no patient data. */
+static void bare_begin(struct buf *b, const char *service, const char *title)
+{
+    struct buf tmp = BUF_INIT;
+    web_error_html(&tmp, service, title, "", "");
+    /* Reuse the error frame's head: cut at <main ...> content. */
+    const char *m = strstr(tmp.data, "<h1>");
+    buf_add(b, tmp.data, m ? (size_t)(m - tmp.data) : tmp.len);
+    buf_release(&tmp);
+}
+
+static void bare_end(struct buf *b)
+{
+    html_raw(b, "</main></div><footer role=\"contentinfo\" class=\"weft-footer\"><div "
+                "class=\"nhsuk-width-container\"><p class=\"nhsuk-body-s\">Every view of this "
+                "record is recorded.</p></div></footer></body></html>\n");
+}
+
+static int break_glass_get(struct web_ctx *c)
+{
+    char csrf[SESSION_SECRET_LEN + 16];
+    if (!session_csrf(c->req, c->store, csrf, sizeof csrf)) {
+        session_ended(c->req);
+        return 0;
+    }
+    bare_begin(&c->out, c->w->service_name, "Request emergency access");
+    break_glass_form(c, csrf, NULL, NULL, NULL);
+    bare_end(&c->out);
+    return 200;
+}
+
+static const char *form_value(const struct http_kv *kv, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(kv[i].name, name) == 0)
+            return kv[i].value;
+    return NULL;
+}
+
+static int break_glass_post(struct web_ctx *c)
+{
+    struct http_req *req = c->req;
+    char csrf[SESSION_SECRET_LEN + 16];
+    if (!session_csrf(req, c->store, csrf, sizeof csrf)) {
+        session_ended(req);
+        return 0;
+    }
+    struct http_kv *kv = NULL;
+    int n = 0;
+    if (http_query_parse(req->body.data, req->body.len, &kv, &n, 16) != 0) {
+        http_kv_free(kv, n);
+        web_error_page(req, 400, "Sorry, the form could not be read",
+                       "The information sent was not in the expected form.",
+                       "Go back and fill in the form again.");
+        return 0;
+    }
+    const char *token = form_value(kv, n, "csrf");
+    if (!token || !session_secret_equal(token, csrf)) {
+        http_kv_free(kv, n);
+        web_error_page(req, 403, "This form has expired",
+                       "The form was not sent from this session, so nothing was done.",
+                       "Go back, reload the page and fill in the form again.");
+        return 0;
+    }
+    const char *code = form_value(kv, n, "reason_code");
+    const char *text = form_value(kv, n, "reason_text");
+    char expires[32];
+    const char *why = NULL;
+    int rc = breakglass_start(c->store, c->p, c->person_id, code, text, BREAKGLASS_HOURS_DEFAULT,
+                              expires, &why);
+    if (rc == WEFT_EINVAL) {
+        bare_begin(&c->out, c->w->service_name, "Request emergency access");
+        break_glass_form(c, csrf, why ? why : "Choose a reason and explain it", code, text);
+        bare_end(&c->out);
+        http_kv_free(kv, n);
+        return 400;
+    }
+    http_kv_free(kv, n);
+    if (rc == WEFT_EDENIED) {
+        web_error_page(req, 403, "You cannot use emergency access",
+                       why ? why : "Your role or organisation may not use break-glass.",
+                       "Ask a colleague whose role allows emergency access, or contact the "
+                       "organisation that holds the information.");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    struct buf loc = BUF_INIT;
+    html_url_addf(&loc, "/patient/%s", c->person_id);
+    http_reply_header(req, "Location", loc.data);
+    buf_release(&loc);
+    http_reply(req, 303, "text/plain; charset=utf-8", "emergency access started\n", 25);
+    return 0;
+}
+
+static int page_handler(struct http_req *req, void *arg)
+{
+    struct web *w = arg;
+    uint64_t t0 = http_now_ns();
+    const char *pid = http_req_param(req, "id");
+    const char *page = http_req_param(req, "page");
+    const char *type = http_req_param(req, "type"), *rid = http_req_param(req, "rid");
+    if (!page)
+        page = type ? "item" : "summary";
+    bool post = strcmp(req->method, "POST") == 0;
+    if (req->principal.kind == PRINCIPAL_NONE) {
+        session_ended(req);
+        return 0;
+    }
+    if (req->principal.kind != PRINCIPAL_USER) {
+        web_error_page(req, 403, "You do not have permission to view this page",
+                       "These pages are for members of staff opening a patient's record from "
+                       "their own clinical system.",
+                       "Open the patient from your clinical system. API clients should use the "
+                       "FHIR API at /fhir.");
+        return 0;
+    }
+    if (!valid_id(pid) || (type && (!valid_id(type) || !valid_id(rid)))) {
+        render_error(req, 404, "not found");
+        return 0;
+    }
+    struct store *s = http_req_store(req);
+    if (!s) {
+        web_error_page(req, 503, "The record cannot be shown at the moment",
+                       "The shared care record's database is not available.",
+                       "Try again in a few minutes. If it keeps happening, tell your IT "
+                       "service desk.");
+        return 0;
+    }
+    struct web_ctx c = {0};
+    c.w = w;
+    c.req = req;
+    c.store = s;
+    c.p = &req->principal;
+    c.person_id = pid;
+    c.page = page;
+    fmt_today(c.today);
+
+    int status = 0, rc;
+    if (strcmp(page, "break-glass") == 0) {
+        status = post ? break_glass_post(&c) : break_glass_get(&c);
+        goto reply;
+    }
+    if (post) {
+        render_error(req, 405, "this page cannot be posted to");
+        goto done;
+    }
+    rc = authz_scope_for_person(s, c.p, pid, &c.scope);
+    if (rc < 0 || !c.scope.allowed) {
+        struct buf what = BUF_INIT, next = BUF_INIT;
+        buf_addf(&what, "Your access does not allow this: %s.",
+                 c.scope.reason ? c.scope.reason : "the access check could not be made");
+        html_url_addf(&next, "/patient/%s/break-glass", pid);
+        struct buf page_html = BUF_INIT;
+        web_error_html_link(&page_html, w->service_name,
+                            "You do not have permission to view this record", what.data,
+                            "If this is the patient you are caring for, open them again from "
+                            "your own clinical system. In an emergency you can request "
+                            "emergency access (break-glass); it is recorded and reviewed.",
+                            rc < 0 ? NULL : next.data, "Request emergency access (break-glass)");
+        security_headers(req);
+        http_reply_buf(req, rc < 0 ? 503 : 403, "text/html; charset=utf-8", &page_html);
+        buf_release(&what);
+        buf_release(&next);
+        goto done;
+    }
+    bool exists = false;
+    if ((rc = person_exists(s, pid, &exists)) < 0) {
+        status = rc;
+        goto reply;
+    }
+    if (!exists) {
+        web_error_page(req, 404, "Patient not found",
+                       "The shared care record holds no information about this person yet. "
+                       "This can happen when the person is new to the area or their records "
+                       "have not yet been sent by their GP or hospital.",
+                       "Check you opened the right patient in your own system. If the NHS "
+                       "number is right, use the information in your own system for now.");
+        goto done;
+    }
+    if ((rc = web_nav_scan(&c)) < 0) {
+        status = rc;
+        goto reply;
+    }
+    const struct web_category *cat = web_category_find(page);
+    if (strcmp(page, "summary") == 0)
+        status = web_page_summary(&c);
+    else if (strcmp(page, "timeline") == 0)
+        status = web_page_timeline(&c);
+    else if (strcmp(page, "chart") == 0)
+        status = web_page_chart(&c);
+    else if (strcmp(page, "item") == 0)
+        status = web_page_item(&c, type, rid);
+    else if (cat && !web_scope_category(&c, cat->name)) {
+        web_error_page(req, 403, "You do not have permission to view this part of the record",
+                       "Your role's access does not include this kind of information.",
+                       "Go back to the patient's summary. In an emergency, ask a colleague "
+                       "whose role includes it.");
+        goto done;
+    } else if (cat && cat->kind == WEB_CAT_RESULTS)
+        status = web_page_results(&c, cat);
+    else if (cat)
+        status = web_page_category(&c, cat);
+    else
+        status = 404;
+    if (status > 0 && status != 404)
+        audit_view(&c, page);
+
+reply:
+    if (status == 404) {
+        web_error_page(req, 404, "Not found",
+                       "There is nothing at this address in this patient's record, or it is "
+                       "not available with your access.",
+                       "Go back to the patient's summary and choose from the sections there.");
+    } else if (status < 0) {
+        log_error("web", "page %s failed for request %s: %s", page, req->request_id,
+                  weft_strerror(status));
+        web_error_page(req, 500, "Sorry, there is a problem with the service",
+                       "The page could not be made. Nothing has been changed.",
+                       "Try again. If it keeps happening, tell your IT service desk the time it "
+                       "happened.");
+    } else if (status > 0) {
+        security_headers(req);
+        http_reply_buf(req, status, "text/html; charset=utf-8", &c.out);
+    }
+done:
+    log_debug("web", "page=%s status=%d request=%s ms=%.2f", page, status, req->request_id,
+              (double)(http_now_ns() - t0) / 1e6);
+    ctx_release(&c);
+    return 0;
+}
+
+static int css_handler(struct http_req *req, void *arg)
+{
+    (void)arg;
+    http_reply_header(req, "Cache-Control", "public, max-age=3600");
+    http_reply(req, 200, "text/css; charset=utf-8", weft_css, sizeof weft_css - 1);
+    return 0;
+}
+
+int web_routes_add(struct http_server *srv, struct web *w)
+{
+    static const char *const get_patterns[] = {
+        "/patient/{id}",
+        "/patient/{id}/{page}",
+        "/patient/{id}/item/{type}/{rid}",
+    };
+    int rc;
+    for (size_t i = 0; i < sizeof get_patterns / sizeof get_patterns[0]; i++)
+        if ((rc = http_route_add(srv, "GET", get_patterns[i], page_handler, w, 0)) < 0)
+            return rc;
+    if ((rc = http_route_add(srv, "POST", "/patient/{id}/{page}", page_handler, w, 0)) < 0)
+        return rc;
+    if ((rc = http_route_add(srv, "GET", "/assets/weft.css", css_handler, w, 0)) < 0)
+        return rc;
+    http_server_error_renderer(srv, "/patient", render_error);
+    /* nhsuk-frontend's CSS refers to /assets/images/...; its images live in
+     * the package's assets/images folder, everything else at the top. */
+    struct buf images = BUF_INIT;
+    buf_addf(&images, "%s/assets/images", w->assets_dir);
+    rc = http_static_route(srv, "/assets/images", images.data);
+    buf_release(&images);
+    if (rc == WEFT_OK)
+        rc = http_static_route(srv, "/assets", w->assets_dir);
+    if (rc == WEFT_ENOTFOUND) {
+        log_warn("web",
+                 "nhsuk-frontend assets not found under %s (run npm install or set "
+                 "--assets): pages will be unstyled",
+                 w->assets_dir);
+        rc = WEFT_OK;
+    }
+    return rc;
+}
+
+/* ---- the serve part ---------------------------------------------------------- */
+
+struct web_part {
+    struct web *web;
+    struct audit_log *audit;
+};
+
+int web_serve_start(const struct serve_ctx *ctx, void **state)
+{
+    struct web_part *part = xcalloc(1, sizeof *part);
+    int rc = audit_log_open(&part->audit, ctx->db);
+    if (rc < 0) {
+        fprintf(stderr, "weft serve: web pages cannot open the audit log: %s\n", weft_strerror(rc));
+        free(part);
+        return rc;
+    }
+    struct web_config cfg = {.assets_dir = opts_get(ctx->opts, "assets"), .audit = part->audit};
+    web_init(&part->web, &cfg);
+    rc = web_routes_add(ctx->http, part->web);
+    if (rc < 0) {
+        fprintf(stderr, "weft serve: cannot register the web pages: %s\n", weft_strerror(rc));
+        web_free(part->web);
+        audit_log_close(part->audit);
+        free(part);
+        return rc;
+    }
+    *state = part;
+    return WEFT_OK;
+}
+
+void web_serve_stop(const struct serve_ctx *ctx, void *state)
+{
+    (void)ctx;
+    struct web_part *part = state;
+    if (!part)
+        return;
+    audit_log_close(part->audit);
+    web_free(part->web);
+    free(part);
+}

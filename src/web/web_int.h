@@ -1,0 +1,160 @@
+/*
+ * web_int.h - shared between the files of src/web/ only (not an API).
+ *
+ * A page is rendered by one struct web_ctx: it holds the request, the store
+ * handle of the calling thread, the principal and the authorisation scope
+ * decided once per request, and the output buffer.  Every read of record
+ * data goes through web_fetch()/web_get_item(), which apply the scope to the
+ * store query itself (categories and organisations), so a withheld item is
+ * never fetched and cannot show in any list, count, chart or paging link.
+ */
+#ifndef WEFT_WEB_WEB_INT_H
+#define WEFT_WEB_WEB_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "access/authz.h"
+#include "core/buf.h"
+#include "store/store.h"
+#include "web/web.h"
+
+struct http_req;
+
+struct web {
+    char *assets_dir;
+    struct audit_log *audit;
+    char *break_glass_action;
+    char *service_name;
+};
+
+/* One stored row with its parsed resource. */
+struct web_item {
+    struct store_row row;
+    json_t *res; /* never NULL after web_fetch (rows that fail to parse are skipped) */
+};
+
+struct web_list {
+    struct web_item *items;
+    int n, cap;
+    int64_t snapshot; /* snapshot of the last query (for paging links) */
+    char *next;       /* cursor of the next page, NULL when none */
+};
+void web_list_clear(struct web_list *l);
+
+enum web_cat_kind { WEB_CAT_GENERIC = 0, WEB_CAT_RESULTS, WEB_CAT_DOCUMENTS };
+
+struct web_category {
+    const char *name;  /* record category (BRIEF §2) */
+    const char *label; /* heading and navigation text */
+    enum web_cat_kind kind;
+    enum store_sort sort;
+};
+/* The table of categories in navigation order; *n gets the count. */
+const struct web_category *web_categories(int *n);
+const struct web_category *web_category_find(const char *name);
+
+#define WEB_ORG_CACHE 32
+
+struct web_ctx {
+    struct web *w;
+    struct http_req *req;
+    struct store *store;
+    const struct principal *p;
+    const char *person_id;
+    struct authz_scope scope;
+    char today[11];
+    struct buf out;
+    json_t *patient;         /* the demographics resource shown in the banner, owned */
+    const char *patient_org; /* its source organisation (borrowed from patient_row) */
+    struct store_row patient_row;
+    const char *page; /* current page name for navigation */
+    struct buf what;  /* audit: what was returned */
+    int64_t count;    /* audit: how many items */
+    int norgs;
+    struct {
+        char *ods, *name;
+    } orgs[WEB_ORG_CACHE];
+    bool nav_has[32]; /* per web_categories() index: has visible data */
+};
+
+/* What to fetch.  categories NULL: every category the scope allows. */
+struct web_fetch {
+    const char *const *categories;
+    int ncategories;
+    const char *type;
+    const char *const *codes;
+    int ncodes;
+    const char *org; /* only this source organisation, NULL: any allowed */
+    const char *date_ge, *date_lt;
+    enum store_sort sort;
+    int limit;
+    const char *after;
+    int64_t snapshot;
+};
+
+/* Run f against the store with the scope applied; items appended to out.
+ * Returns 0 (possibly with no rows: nothing allowed) or a negative error. */
+int web_fetch(struct web_ctx *c, const struct web_fetch *f, struct web_list *out);
+/* True when the scope lets the category be seen at all. */
+bool web_scope_category(const struct web_ctx *c, const char *category);
+/* Read one item of this person that the scope allows; WEFT_ENOTFOUND when
+ * absent, not this person's or not allowed (indistinguishable on purpose). */
+int web_get_item(struct web_ctx *c, const char *type, const char *id, struct web_item *out);
+void web_item_clear(struct web_item *it);
+
+/* Display name of an organisation (cached per request); never NULL. */
+const char *web_org_name(struct web_ctx *c, const char *ods);
+
+/* Layout (layout.c). */
+void web_page_begin(struct web_ctx *c, const char *title);
+void web_page_end(struct web_ctx *c);
+/* The general, non-revealing notice that access rules may hide items, with
+ * the way to break-glass; written when the scope is restricted. */
+void web_withheld_notice(struct web_ctx *c);
+/* "<td>" cells: date, source organisation. */
+void web_cell_date(struct web_ctx *c, const char *iso, bool with_time);
+void web_cell_source(struct web_ctx *c, const struct store_row *row);
+/* Link to an item page. */
+void web_item_href(struct web_ctx *c, struct buf *b, const struct store_row *row);
+/* Record what the page showed for the audit entry. */
+void web_audit_note(struct web_ctx *c, const struct store_row *row);
+/* Scan which categories have visible data (for navigation). */
+int web_nav_scan(struct web_ctx *c);
+
+/* Pages.  Each renders into c->out and returns the HTTP status, or a
+ * negative error (the caller shows the error page). */
+int web_page_summary(struct web_ctx *c);
+int web_page_timeline(struct web_ctx *c);
+int web_page_category(struct web_ctx *c, const struct web_category *cat);
+int web_page_results(struct web_ctx *c, const struct web_category *cat);
+int web_page_chart(struct web_ctx *c);
+int web_page_item(struct web_ctx *c, const char *type, const char *id);
+int web_page_break_glass(struct web_ctx *c);
+
+/* Key measures: a name, the codes (any system) that mean it, and for blood
+ * pressure the component codes of the two series (results.c). */
+struct web_measure {
+    const char *key;   /* URL key, e.g. "hba1c", "bp" */
+    const char *label; /* "HbA1c" */
+    const char *codes[8];
+    const char *component[2]; /* systolic, diastolic LOINC; NULL otherwise */
+};
+const struct web_measure *web_measures(int *n);
+const struct web_measure *web_measure_find(const char *key);
+/* Number of codes in m->codes. */
+int web_measure_ncodes(const struct web_measure *m);
+
+/* Standalone error page body into b (no banner). */
+void web_error_html(struct buf *b, const char *service, const char *title, const char *what,
+                    const char *next_step);
+/* The same with a link (href, text) under "what to do next". */
+void web_error_html_link(struct buf *b, const char *service, const char *title, const char *what,
+                         const char *next_step, const char *href, const char *link_text);
+
+/* Sort key for "newest first" lists: the row's effective date, else the
+ * resource's own date. */
+const char *web_item_date(const struct web_item *it);
+
+#endif

@@ -1,0 +1,144 @@
+/* test_chart.c - SVG trend charts: structure, accessibility text, scaling,
+ * reference band, out-of-range markers, escaping, degenerate inputs. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "web/chart.h"
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_date_days(void **state)
+{
+    (void)state;
+    double d;
+    assert_true(chart_date_days("1970-01-01", &d));
+    assert_true(d == 0);
+    assert_true(chart_date_days("2000-03-01", &d));
+    assert_true(d == 11017);
+    assert_true(chart_date_days("2000-03-01T12:00:00Z", &d));
+    assert_true(d == 11017.5);
+    assert_false(chart_date_days("2000-3-1", &d));
+    assert_false(chart_date_days("2000", &d));
+    assert_false(chart_date_days(NULL, &d));
+}
+
+static void test_nice_step(void **state)
+{
+    (void)state;
+    assert_true(chart_nice_step(100, 4) == 50);
+    assert_true(chart_nice_step(7, 4) == 2);
+    assert_true(fabs(chart_nice_step(0.9, 4) - 0.5) < 1e-12);
+    assert_true(chart_nice_step(0, 4) == 1);
+    assert_true(chart_nice_step(NAN, 4) == 1);
+}
+
+static void test_single_series(void **state)
+{
+    (void)state;
+    struct chart_point pts[] = {
+        {"2023-01-10", 48}, {"2022-01-10", 41}, {"2024-01-10", 62}, {"bad-date", 50}};
+    struct chart_series s = {NULL, pts, 4};
+    struct chart_spec spec = {.id = "hba1c",
+                              .title = "HbA1c <IFCC>",
+                              .unit = "mmol/mol",
+                              .series = &s,
+                              .nseries = 1,
+                              .has_low = true,
+                              .has_high = true,
+                              .ref_low = 20,
+                              .ref_high = 41};
+    struct buf b = BUF_INIT;
+    assert_int_equal(chart_svg(&b, &spec), 3);
+    assert_non_null(strstr(b.data, "<svg"));
+    assert_non_null(strstr(b.data, "role=\"img\""));
+    assert_non_null(strstr(b.data, "aria-labelledby=\"hba1c-title hba1c-desc\""));
+    assert_non_null(
+        strstr(b.data, "<title id=\"hba1c-title\">HbA1c &lt;IFCC&gt; (mmol/mol)</title>"));
+    assert_null(strstr(b.data, "<IFCC>"));
+    /* Description names the span, the latest value and the range in words. */
+    assert_non_null(strstr(b.data,
+                           "3 values from 10 Jan 2022 to 10 Jan 2024. Latest: 62 mmol/mol on "
+                           "10 Jan 2024. Reference range 20 to 41. 1 value without a usable "
+                           "date or number not shown."));
+    assert_int_equal(count(b.data, "<circle"), 3);
+    assert_int_equal(count(b.data, "<polyline"), 1);
+    assert_int_equal(count(b.data, "outside reference range"), 2); /* 48 and 62 */
+    assert_non_null(strstr(b.data, "class=\"weft-chart-range\""));
+    /* Points are in date order along x: 2022 first. */
+    const char *pl = strstr(b.data, "points=\"");
+    assert_non_null(pl);
+    double x1, y1, x2, y2;
+    assert_int_equal(sscanf(pl, "points=\"%lf,%lf %lf,%lf", &x1, &y1, &x2, &y2), 4);
+    assert_true(x1 < x2);
+    assert_true(y1 > y2); /* 41 is lower on screen (bigger y) than 48 */
+    assert_int_equal(count(b.data, "<svg"), count(b.data, "</svg>"));
+    buf_release(&b);
+}
+
+static void test_two_series_bp(void **state)
+{
+    (void)state;
+    struct chart_point sys[] = {{"2023-01-01", 150}, {"2023-06-01", 138}};
+    struct chart_point dia[] = {{"2023-01-01", 95}, {"2023-06-01", 85}};
+    struct chart_series s[] = {{"Systolic", sys, 2}, {"Diastolic", dia, 2}};
+    struct chart_spec spec = {
+        .id = "bp", .title = "Blood pressure", .unit = "mm[Hg]", .series = s, .nseries = 2};
+    struct buf b = BUF_INIT;
+    assert_int_equal(chart_svg(&b, &spec), 4);
+    assert_int_equal(count(b.data, "<polyline"), 2);
+    /* Two marker shapes (circles and squares) plus one of each in the legend. */
+    assert_int_equal(count(b.data, "<circle"), 3);
+    assert_int_equal(count(b.data, "<rect x=\"") - 1 /* background */, 3);
+    assert_non_null(strstr(b.data, "Latest: Systolic 138 mm[Hg] on 1 Jun 2023. Diastolic 85"));
+    /* Short span: month labels. */
+    assert_non_null(strstr(b.data, " 2023</text>"));
+    buf_release(&b);
+}
+
+static void test_degenerate(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    struct chart_spec spec = {.id = "x", .title = "Weight <kg>", .series = NULL, .nseries = 0};
+    assert_int_equal(chart_svg(&b, &spec), 0);
+    assert_string_equal(b.data,
+                        "<p class=\"nhsuk-body-s\">No values to chart for Weight &lt;kg&gt;.</p>");
+    buf_reset(&b);
+    /* One point and constant values still make a finite chart. */
+    struct chart_point one[] = {{"2020-05-05", 70}};
+    struct chart_series s = {NULL, one, 1};
+    spec.series = &s;
+    spec.nseries = 1;
+    assert_int_equal(chart_svg(&b, &spec), 1);
+    assert_null(strstr(b.data, "nan"));
+    assert_null(strstr(b.data, "inf"));
+    assert_int_equal(count(b.data, "<polyline"), 0);
+    buf_reset(&b);
+    struct chart_point nanpts[] = {{"2020-05-05", NAN}, {"2020-06-05", INFINITY}};
+    s.points = nanpts;
+    s.npoints = 2;
+    assert_int_equal(chart_svg(&b, &spec), 0);
+    buf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_date_days),     cmocka_unit_test(test_nice_step),
+        cmocka_unit_test(test_single_series), cmocka_unit_test(test_two_series_bp),
+        cmocka_unit_test(test_degenerate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
