@@ -24,6 +24,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     /* one row per subcommand, in the order `weft --help` lists them */
+    {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -13,5 +13,6 @@
 #define EXIT_USAGE 2
 
 /* declarations, one per subcommand file */
+int cmd_serve(int argc, char **argv);
 
 #endif

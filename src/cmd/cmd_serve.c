@@ -1,0 +1,252 @@
+/*
+ * cmd_serve.c - `weft serve`: the long-running server.  HTTP (FHIR API,
+ * health, and the parts below) on libmicrohttpd's thread pool; the main
+ * thread only waits for SIGTERM/SIGINT and then shuts everything down in
+ * order: stop accepting, finish requests in flight, stop the parts, close the
+ * store handles, exit 0.
+ *
+ * ---- WHERE OTHER PARTS PLUG IN ---------------------------------------------------
+ * Every part of `weft serve` is one row in `parts` below (see http/serve.h for
+ * the contract), plus rows in `specs` for its options:
+ *   - web pages (/)                          {"web", web_serve_start, web_serve_stop}
+ *   - launch (/launch, /.well-known/smart-configuration)
+ *                                            {"launch", launch_serve_start, NULL}
+ *   - admin (/admin/...)                     {"admin", admin_serve_start, NULL}
+ *   - MLLP listener (--mllp HOST:PORT)       {"mllp", mllp_serve_start, mllp_serve_stop}
+ *   - drop-folder watchers                   {"drop", drop_serve_start, drop_serve_stop}
+ * A part registers its URLs with http_route_add(ctx->http, METHOD, PATTERN,
+ * handler, handler_ctx, HTTP_ROUTE_AUTH or 0) in start(); see http/server.h
+ * for patterns ({param}, trailing *), request accessors and replies.
+ * ------------------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/opt.h"
+#include "fhir/api.h"
+#include "http/serve.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#ifndef WEFT_VERSION
+#define WEFT_VERSION "0.1.0"
+#endif
+
+static const struct opt_spec specs[] = {
+    {"db", "PATH", "the database (file path, sqlite:PATH or postgres://...)"},
+    {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
+    {"threads", "N", "HTTP worker threads (default: number of cores)"},
+    {"port-file", "FILE", "write the bound HTTP port to FILE once listening"},
+    {"base-url", "URL",
+     "public base URL of the FHIR API (default http://HOST/fhir from the "
+     "request)"},
+    {"max-body", "BYTES", "largest request body accepted (default 33554432 = 32 MiB)"},
+    {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
+    /* options of the parts below go here */
+    {NULL, NULL, NULL},
+};
+
+static int fhir_part_start(const struct serve_ctx *ctx, void **state)
+{
+    (void)state;
+    struct fhir_api_config cfg = {.base_url = opts_get(ctx->opts, "base-url")};
+    int rc = fhir_api_register(ctx->http, &cfg);
+    if (rc != 0)
+        fprintf(stderr, "weft serve: cannot register the FHIR API: %s\n", weft_strerror(rc));
+    return rc;
+}
+
+static const struct serve_part parts[] = {
+    {"fhir", fhir_part_start, NULL},
+    /* one row per part of weft serve, see the comment at the top */
+};
+#define NPARTS (sizeof parts / sizeof parts[0])
+
+/* Split "HOST:PORT" ("[::1]:8080", ":8080" = all interfaces is not allowed:
+ * say the host).  Returns 0 or WEFT_EINVAL. */
+static int parse_listen(const char *s, char **host, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return WEFT_EINVAL;
+    if (s[0] == '[' && colon[-1] != ']')
+        return WEFT_EINVAL;
+    char *end = NULL;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+        return WEFT_EINVAL;
+    *host = xstrndup(s, (size_t)(colon - s));
+    *port = (int)p;
+    return WEFT_OK;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    struct buf tmp = BUF_INIT;
+    buf_addf(&tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp.data, "w");
+    int rc = WEFT_OK;
+    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp.data, path) != 0) {
+        fprintf(stderr, "weft serve: cannot write port file '%s': %s\n", path, strerror(errno));
+        rc = WEFT_EIO;
+    }
+    buf_release(&tmp);
+    return rc;
+}
+
+/* Check that the database exists and has a schema before taking traffic. */
+static int check_store(const char *db)
+{
+    struct store *s = NULL;
+    char *msg = NULL;
+    int rc = store_open(&s, db, false, &msg);
+    if (rc != 0) {
+        fprintf(stderr, "weft serve: cannot open database '%s': %s\n", db,
+                msg ? msg : weft_strerror(rc));
+        free(msg);
+        return rc;
+    }
+    int version = 0;
+    rc = store_schema_version(s, &version);
+    if (rc == 0 && version == 0) {
+        fprintf(stderr, "weft serve: database '%s' has no schema: run 'weft init --db %s' first\n",
+                db, db);
+        rc = WEFT_EINVAL;
+    } else if (rc != 0) {
+        fprintf(stderr, "weft serve: cannot read the schema version of '%s': %s\n", db,
+                store_errmsg(s));
+    }
+    store_close(s);
+    return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct opts o;
+    int rc = opts_parse(&o, specs, argc, argv);
+    if (rc != 0 || o.help) {
+        bool help = o.help;
+        opts_free(&o);
+        if (help) {
+            opts_print_help("usage: weft serve --db PATH [--http HOST:PORT] [options]\n\n"
+                            "Serves the FHIR R4 API under /fhir, GET /health, and the other "
+                            "parts of Weft.\nStops cleanly on SIGTERM or SIGINT.",
+                            specs);
+            return 0;
+        }
+        return EXIT_USAGE;
+    }
+    int status = 1;
+    char *host = NULL;
+    struct http_server *srv = NULL;
+    void *states[NPARTS + 1];
+    size_t started = 0;
+    const char *db = opts_get(&o, "db");
+    const char *listen = opts_get_or(&o, "http", "127.0.0.1:8080");
+    long threads = 0, max_body = 0;
+    int port = 0;
+    const char *lvl = opts_get(&o, "log-level");
+    if (lvl) {
+        enum log_level level;
+        if (log_level_parse(lvl, &level) != 0) {
+            fprintf(stderr, "weft serve: --log-level '%s' is not debug, info, warn, error or off\n",
+                    lvl);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        log_set_level(level);
+    }
+    if (!db) {
+        fprintf(stderr, "weft serve: --db PATH is required (or 'db = PATH' in weft.conf)\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (parse_listen(listen, &host, &port) != 0) {
+        fprintf(stderr, "weft serve: --http '%s' is not HOST:PORT (e.g. 127.0.0.1:8080)\n", listen);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opts_get_long(&o, "threads", 0, &threads) != 0 || threads < 0 || threads > 256 ||
+        opts_get_long(&o, "max-body", 0, &max_body) != 0 || max_body < 0) {
+        fprintf(stderr, "weft serve: --threads must be 0-256 and --max-body a byte count\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (check_store(db) != 0)
+        goto out;
+
+    /* Only this thread takes SIGTERM/SIGINT; every thread started from here
+     * on (HTTP pool, parts) inherits the blocked mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct http_server_config cfg = {
+        .host = host,
+        .port = port,
+        .threads = (int)threads,
+        .max_body = (size_t)max_body,
+        .store_url = db,
+        .version = WEFT_VERSION,
+    };
+    if (http_server_init(&srv, &cfg) != 0) {
+        fprintf(stderr, "weft serve: cannot set up the HTTP server\n");
+        goto out;
+    }
+    struct serve_ctx ctx = {.http = srv, .opts = &o, .db = db, .version = WEFT_VERSION};
+    for (; started < NPARTS; started++) {
+        states[started] = NULL;
+        if (parts[started].start(&ctx, &states[started]) != 0) {
+            fprintf(stderr, "weft serve: part '%s' failed to start\n", parts[started].name);
+            goto stop_parts;
+        }
+    }
+    char *err = NULL;
+    if (http_server_start(srv, &err) != 0) {
+        fprintf(stderr, "weft serve: %s\n", err ? err : "cannot start the HTTP server");
+        free(err);
+        goto stop_parts;
+    }
+    port = http_server_port(srv);
+    bool v6 = strchr(host, ':') && host[0] != '[';
+    log_info("serve", "listening http=%s%s%s:%d threads=%ld", v6 ? "[" : "", host, v6 ? "]" : "",
+             port, threads);
+    const char *port_file = opts_get(&o, "port-file");
+    if (port_file && write_port_file(port_file, port) != 0) {
+        http_server_stop(srv, 0);
+        goto stop_parts;
+    }
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    log_info("serve", "signal %d: stopping (finishing requests in flight)", sig);
+    http_server_stop(srv, 10000);
+    status = 0;
+stop_parts:
+    while (started > 0) {
+        started--;
+        if (parts[started].stop)
+            parts[started].stop(&ctx, states[started]);
+    }
+    http_server_free(srv);
+    if (status == 0)
+        log_info("serve", "stopped");
+out:
+    free(host);
+    opts_free(&o);
+    return status;
+}

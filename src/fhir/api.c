@@ -1,0 +1,514 @@
+/*
+ * api.c - the FHIR R4 REST API: route registration, OperationOutcome replies,
+ * content negotiation and the authorisation calls shared by the handlers in
+ * api_read.c, api_search.c, api_bundle.c and api_metadata.c (see api.h).
+ *
+ * Authorisation lives in exactly three functions here (api_authz_row,
+ * api_authz_search, api_authz_write): every handler that touches patient
+ * data calls one of them before reading, so the access module can add its
+ * audit calls in one place per request type.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "fhir/api.h"
+#include "fhir/api_int.h"
+#include "fhir/outcome.h"
+
+/* ---- replies --------------------------------------------------------------------------- */
+
+static void reply_outcome(struct http_req *req, int status, const char *code, const char *msg)
+{
+    json_t *oo = fhir_outcome_make(status >= 500 ? "fatal" : "error", code, msg);
+    char *text = json_dumps(oo, JSON_COMPACT);
+    json_decref(oo);
+    http_reply(req, status, FHIR_JSON, text, strlen(text));
+    free(text);
+}
+
+void api_outcome(struct http_req *req, int status, const char *code, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    reply_outcome(req, status, code ? code : fhir_outcome_code_for_status(status), b.data);
+    buf_release(&b);
+}
+
+void api_error_renderer(struct http_req *req, int status, const char *message)
+{
+    reply_outcome(req, status, fhir_outcome_code_for_status(status), message);
+}
+
+/* ---- negotiation and common checks ---------------------------------------------------------- */
+
+/* Does the Accept header admit JSON?  Absent, any json type, * / *,
+ * application/ *: yes.  Entries with q=0 are refusals. */
+static bool accepts_json(const char *accept)
+{
+    if (!accept || !*accept)
+        return true;
+    const char *p = accept;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        size_t n = (size_t)(e - p);
+        char item[128];
+        if (n >= sizeof item)
+            n = sizeof item - 1;
+        memcpy(item, p, n);
+        item[n] = 0;
+        char *semi = strchr(item, ';');
+        bool refused = false;
+        if (semi) {
+            const char *q = strstr(semi, "q=");
+            if (q && atof(q + 2) <= 0.0)
+                refused = true;
+            *semi = 0;
+        }
+        for (char *c = item; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        char *end = item + strlen(item);
+        while (end > item && end[-1] == ' ')
+            *--end = 0;
+        if (!refused && (strstr(item, "json") || strcmp(item, "*/*") == 0 ||
+                         strcmp(item, "application/*") == 0))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+bool api_negotiate(struct http_req *req)
+{
+    if (!accepts_json(http_req_header(req, "Accept"))) {
+        api_outcome(req, 406, "not-supported",
+                    "this server answers only in JSON (application/fhir+json); the Accept header "
+                    "does not allow it");
+        return false;
+    }
+    const char *fmt = http_req_arg(req, "_format");
+    if (fmt && !strstr(fmt, "json")) {
+        api_outcome(req, 406, "not-supported", "_format '%.40s' is not supported: only JSON", fmt);
+        return false;
+    }
+    return true;
+}
+
+struct store *api_begin(struct http_req *req)
+{
+    if (!api_negotiate(req))
+        return NULL;
+    struct store *s = http_req_store(req);
+    if (!s)
+        api_outcome(req, 503, "transient", "the record store is not available; try again");
+    return s;
+}
+
+const char *api_base_url(struct http_req *req, const struct api_ctx *ctx)
+{
+    if (ctx && ctx->base_url)
+        return ctx->base_url;
+    const char *host = http_req_header(req, "Host");
+    struct buf b = BUF_INIT;
+    buf_adds(&b, "http://");
+    bool ok = host && *host && strlen(host) < 256;
+    for (const char *p = host; ok && *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr("-.:[]_", *p)))
+            ok = false;
+    if (ok)
+        buf_adds(&b, host);
+    else
+        buf_addf(&b, "localhost:%d", http_server_port(req->server));
+    buf_adds(&b, "/fhir");
+    char *r = http_req_strdup(req, b.data);
+    buf_release(&b);
+    return r;
+}
+
+static const char *const r4_types[] = {
+    "Account",
+    "ActivityDefinition",
+    "AdverseEvent",
+    "AllergyIntolerance",
+    "Appointment",
+    "AppointmentResponse",
+    "AuditEvent",
+    "Basic",
+    "Binary",
+    "BiologicallyDerivedProduct",
+    "BodyStructure",
+    "Bundle",
+    "CapabilityStatement",
+    "CarePlan",
+    "CareTeam",
+    "CatalogEntry",
+    "ChargeItem",
+    "ChargeItemDefinition",
+    "Claim",
+    "ClaimResponse",
+    "ClinicalImpression",
+    "CodeSystem",
+    "Communication",
+    "CommunicationRequest",
+    "CompartmentDefinition",
+    "Composition",
+    "ConceptMap",
+    "Condition",
+    "Consent",
+    "Contract",
+    "Coverage",
+    "CoverageEligibilityRequest",
+    "CoverageEligibilityResponse",
+    "DetectedIssue",
+    "Device",
+    "DeviceDefinition",
+    "DeviceMetric",
+    "DeviceRequest",
+    "DeviceUseStatement",
+    "DiagnosticReport",
+    "DocumentManifest",
+    "DocumentReference",
+    "EffectEvidenceSynthesis",
+    "Encounter",
+    "Endpoint",
+    "EnrollmentRequest",
+    "EnrollmentResponse",
+    "EpisodeOfCare",
+    "EventDefinition",
+    "Evidence",
+    "EvidenceVariable",
+    "ExampleScenario",
+    "ExplanationOfBenefit",
+    "FamilyMemberHistory",
+    "Flag",
+    "Goal",
+    "GraphDefinition",
+    "Group",
+    "GuidanceResponse",
+    "HealthcareService",
+    "ImagingStudy",
+    "Immunization",
+    "ImmunizationEvaluation",
+    "ImmunizationRecommendation",
+    "ImplementationGuide",
+    "InsurancePlan",
+    "Invoice",
+    "Library",
+    "Linkage",
+    "List",
+    "Location",
+    "Measure",
+    "MeasureReport",
+    "Media",
+    "Medication",
+    "MedicationAdministration",
+    "MedicationDispense",
+    "MedicationKnowledge",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicinalProduct",
+    "MedicinalProductAuthorization",
+    "MedicinalProductContraindication",
+    "MedicinalProductIndication",
+    "MedicinalProductIngredient",
+    "MedicinalProductInteraction",
+    "MedicinalProductManufactured",
+    "MedicinalProductPackaged",
+    "MedicinalProductPharmaceutical",
+    "MedicinalProductUndesirableEffect",
+    "MessageDefinition",
+    "MessageHeader",
+    "MolecularSequence",
+    "NamingSystem",
+    "NutritionOrder",
+    "Observation",
+    "ObservationDefinition",
+    "OperationDefinition",
+    "OperationOutcome",
+    "Organization",
+    "OrganizationAffiliation",
+    "Parameters",
+    "Patient",
+    "PaymentNotice",
+    "PaymentReconciliation",
+    "Person",
+    "PlanDefinition",
+    "Practitioner",
+    "PractitionerRole",
+    "Procedure",
+    "Provenance",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "RelatedPerson",
+    "RequestGroup",
+    "ResearchDefinition",
+    "ResearchElementDefinition",
+    "ResearchStudy",
+    "ResearchSubject",
+    "RiskAssessment",
+    "RiskEvidenceSynthesis",
+    "Schedule",
+    "SearchParameter",
+    "ServiceRequest",
+    "Slot",
+    "Specimen",
+    "SpecimenDefinition",
+    "StructureDefinition",
+    "StructureMap",
+    "Subscription",
+    "Substance",
+    "SubstanceNucleicAcid",
+    "SubstancePolymer",
+    "SubstanceProtein",
+    "SubstanceReferenceInformation",
+    "SubstanceSourceMaterial",
+    "SubstanceSpecification",
+    "SupplyDelivery",
+    "SupplyRequest",
+    "Task",
+    "TerminologyCapabilities",
+    "TestReport",
+    "TestScript",
+    "ValueSet",
+    "VerificationResult",
+    "VisionPrescription",
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool api_is_resource_type(const char *name)
+{
+    return bsearch(&name, r4_types, sizeof r4_types / sizeof r4_types[0], sizeof r4_types[0],
+                   cmp_str) != NULL;
+}
+
+bool api_check_type(struct http_req *req, const char *type)
+{
+    if (!type || !api_is_resource_type(type)) {
+        char safe[80];
+        size_t o = 0;
+        for (const char *p = type ? type : ""; *p && o + 1 < sizeof safe; p++)
+            safe[o++] = isprint((unsigned char)*p) ? *p : '?';
+        safe[o] = 0;
+        api_outcome(req, 404, "not-supported", "'%s' is not a FHIR R4 resource type", safe);
+        return false;
+    }
+    return true;
+}
+
+bool api_valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.'))
+            return false;
+    return true;
+}
+
+bool api_lenient(struct http_req *req)
+{
+    const char *prefer = http_req_header(req, "Prefer");
+    return prefer && strstr(prefer, "handling=lenient") != NULL;
+}
+
+void api_http_date(const char *iso, char *out, size_t cap)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    out[0] = 0;
+    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    struct tm g;
+    gmtime_r(&t, &g);
+    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &g);
+}
+
+void api_now_instant(char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+}
+
+/* ---- authorisation ------------------------------------------------------------------------- */
+
+int api_authz_row(struct http_req *req, struct store *s, const struct store_row *row)
+{
+    if (!authz_type_allowed(&req->principal, row->type)) {
+        api_outcome(req, 403, "forbidden", "your access does not include %s resources", row->type);
+        return WEFT_EDENIED;
+    }
+    struct authz_scope sc;
+    int rc = authz_scope_for_person(s, &req->principal, row->person_id, &sc);
+    if (rc != 0) {
+        authz_scope_clear(&sc);
+        log_error("fhir", "authorisation failed request=%s: %s", req->request_id,
+                  weft_strerror(rc));
+        api_outcome(req, 500, "exception", "the access decision could not be made");
+        return WEFT_EDENIED;
+    }
+    if (!sc.allowed) {
+        api_outcome(req, 403, "forbidden", "%s",
+                    sc.reason ? sc.reason : "your access does not include this record");
+        authz_scope_clear(&sc);
+        return WEFT_EDENIED;
+    }
+    bool ok = authz_scope_allows(&sc, row->category, row->source_org);
+    authz_scope_clear(&sc);
+    if (!ok) {
+        api_outcome(req, 403, "forbidden", "your access does not include this item");
+        return WEFT_EDENIED;
+    }
+    return WEFT_OK;
+}
+
+int api_authz_search(struct http_req *req, struct store *s, const char *person_id,
+                     struct store_query *q, struct authz_scope *scope, bool *empty)
+{
+    *empty = false;
+    memset(scope, 0, sizeof *scope);
+    if (q->type && !authz_type_allowed(&req->principal, q->type)) {
+        api_outcome(req, 403, "forbidden", "your access does not include %s resources", q->type);
+        return WEFT_EDENIED;
+    }
+    int rc = authz_scope_for_person(s, &req->principal, person_id, scope);
+    if (rc != 0) {
+        log_error("fhir", "authorisation failed request=%s: %s", req->request_id,
+                  weft_strerror(rc));
+        api_outcome(req, 500, "exception", "the access decision could not be made");
+        return WEFT_EDENIED;
+    }
+    if (!scope->allowed) {
+        api_outcome(req, 403, "forbidden", "%s",
+                    scope->reason ? scope->reason : "your access does not include this record");
+        return WEFT_EDENIED;
+    }
+    if (scope->ncategories >= 0) {
+        /* the categories asked for, within those allowed */
+        const char **cats;
+        int n = 0;
+        if (q->ncategories > 0) {
+            cats = http_req_alloc(req, sizeof *cats * (size_t)q->ncategories);
+            for (int i = 0; i < q->ncategories; i++)
+                for (int j = 0; j < scope->ncategories; j++)
+                    if (strcmp(q->categories[i], scope->categories[j]) == 0) {
+                        cats[n++] = q->categories[i];
+                        break;
+                    }
+        } else {
+            cats = http_req_alloc(req, sizeof *cats * (size_t)(scope->ncategories + 1));
+            for (int j = 0; j < scope->ncategories; j++)
+                cats[n++] = scope->categories[j];
+        }
+        if (n == 0)
+            *empty = true;
+        q->categories = cats;
+        q->ncategories = n;
+    }
+    if (scope->norgs >= 0) {
+        if (scope->norgs == 0)
+            *empty = true;
+        q->source_orgs = (const char *const *)scope->orgs;
+        q->nsource_orgs = scope->norgs;
+    }
+    return WEFT_OK;
+}
+
+int api_authz_write(struct http_req *req)
+{
+    if (!authz_may_write(&req->principal)) {
+        api_outcome(req, 403, "forbidden",
+                    "this client may not write: its scopes do not include a write scope");
+        return WEFT_EDENIED;
+    }
+    if (!req->principal.org || !*req->principal.org) {
+        api_outcome(req, 403, "forbidden",
+                    "this client has no organisation: data must be sent by a client registered "
+                    "with --org");
+        return WEFT_EDENIED;
+    }
+    return WEFT_OK;
+}
+
+/* ---- registration -----------------------------------------------------------------------------
+ */
+
+static struct api_ctx *registered_ctx;
+
+static void ctx_free(void)
+{
+    if (registered_ctx) {
+        free(registered_ctx->base_url);
+        free(registered_ctx);
+        registered_ctx = NULL;
+    }
+}
+
+int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg)
+{
+    struct api_ctx *ctx = registered_ctx;
+    if (!ctx) {
+        ctx = xcalloc(1, sizeof *ctx);
+        registered_ctx = ctx;
+        atexit(ctx_free);
+    }
+    free(ctx->base_url);
+    ctx->base_url = NULL;
+    if (cfg && cfg->base_url && *cfg->base_url) {
+        ctx->base_url = xstrdup(cfg->base_url);
+        size_t n = strlen(ctx->base_url);
+        while (n > 0 && ctx->base_url[n - 1] == '/')
+            ctx->base_url[--n] = 0;
+    }
+    http_server_error_renderer(srv, "/fhir", api_error_renderer);
+    static const struct {
+        const char *method, *pattern;
+        http_handler_fn fn;
+        unsigned flags;
+    } routes[] = {
+        {"GET", "/fhir/metadata", api_metadata, 0},
+        {"POST", "/fhir", api_bundle_post, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/{type}", api_search, HTTP_ROUTE_AUTH},
+        {"POST", "/fhir/{type}/_search", api_search_post, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/{type}/_history", api_history_type, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/{type}/{id}", api_read, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/{type}/{id}/_history", api_history_instance, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/{type}/{id}/_history/{vid}", api_vread, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/Patient/{id}/$everything", api_everything, HTTP_ROUTE_AUTH},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = http_route_add(srv, routes[i].method, routes[i].pattern, routes[i].fn, ctx,
+                                routes[i].flags);
+        if (rc != 0)
+            return rc;
+    }
+    return WEFT_OK;
+}

@@ -1,0 +1,362 @@
+/*
+ * api_search.c - search (GET and POST _search) and Patient/$everything.
+ *
+ * Both run one store query built by fhir/search.c, scoped by the
+ * authorisation point (api_authz_search) before it runs, so withheld items
+ * are never fetched and cannot show in totals or paging.  Paging is the
+ * store's snapshot + keyset: the `next` link carries an opaque cursor holding
+ * the snapshot, the total at that snapshot and the store's keyset cursor, so
+ * pages neither repeat nor skip items when others are inserted meanwhile, and
+ * later pages do not count again.  The Bundle is written as text around the
+ * stored JSON of each resource: nothing is parsed on the way out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "fhir/api_int.h"
+#include "fhir/search.h"
+
+struct issue {
+    const char *severity, *code, *text;
+};
+
+#define MAX_ISSUES (FHIR_SEARCH_MAX_WARNINGS + 4)
+
+struct page {
+    const char *base; /* base URL, for fullUrl */
+    const char *self; /* self link */
+    const char *next; /* next link or NULL */
+    int64_t total;    /* -1: omit */
+    struct store_row *rows;
+    int nrows;
+    const bool *hidden; /* rows not to show (NULL: all shown) */
+    struct issue issues[MAX_ISSUES];
+    int nissues;
+};
+
+static void add_issue(struct page *pg, const char *severity, const char *code, const char *text)
+{
+    if (pg->nissues < MAX_ISSUES)
+        pg->issues[pg->nissues++] = (struct issue){severity, code, text};
+}
+
+static void reply_searchset(struct http_req *req, struct page *pg)
+{
+    struct buf b = BUF_INIT;
+    size_t guess = 512;
+    for (int i = 0; i < pg->nrows; i++)
+        guess += pg->rows[i].json_len + 160;
+    buf_grow(&b, guess);
+    char now[32];
+    api_now_instant(now);
+    buf_addf(&b,
+             "{\"resourceType\":\"Bundle\",\"id\":\"%s\",\"meta\":{\"lastUpdated\":\"%s\"},"
+             "\"type\":\"searchset\"",
+             req->request_id, now);
+    if (pg->total >= 0)
+        buf_addf(&b, ",\"total\":%lld", (long long)pg->total);
+    buf_adds(&b, ",\"link\":[{\"relation\":\"self\",\"url\":\"");
+    buf_add_json_str(&b, pg->self, strlen(pg->self));
+    buf_adds(&b, "\"}");
+    if (pg->next) {
+        buf_adds(&b, ",{\"relation\":\"next\",\"url\":\"");
+        buf_add_json_str(&b, pg->next, strlen(pg->next));
+        buf_adds(&b, "\"}");
+    }
+    buf_adds(&b, "],\"entry\":[");
+    bool first = true;
+    size_t baselen = strlen(pg->base);
+    for (int i = 0; i < pg->nrows; i++) {
+        const struct store_row *r = &pg->rows[i];
+        if (pg->hidden && pg->hidden[i])
+            continue;
+        if (!first)
+            buf_addc(&b, ',');
+        first = false;
+        buf_adds(&b, "{\"fullUrl\":\"");
+        buf_add_json_str(&b, pg->base, baselen);
+        buf_addc(&b, '/');
+        buf_adds(&b, r->type);
+        buf_addc(&b, '/');
+        buf_adds(&b, r->id);
+        buf_adds(&b, "\",\"resource\":");
+        buf_add(&b, r->json, r->json_len);
+        buf_adds(&b, ",\"search\":{\"mode\":\"match\"}}");
+    }
+    if (pg->nissues > 0) {
+        if (!first)
+            buf_addc(&b, ',');
+        buf_adds(&b, "{\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":[");
+        for (int i = 0; i < pg->nissues; i++) {
+            if (i)
+                buf_addc(&b, ',');
+            buf_addf(&b, "{\"severity\":\"%s\",\"code\":\"%s\",\"diagnostics\":\"",
+                     pg->issues[i].severity, pg->issues[i].code);
+            buf_add_json_str(&b, pg->issues[i].text, strlen(pg->issues[i].text));
+            buf_adds(&b, "\"}");
+        }
+        buf_adds(&b, "]},\"search\":{\"mode\":\"outcome\"}}");
+    }
+    buf_adds(&b, "]}");
+    http_reply_buf(req, 200, FHIR_JSON, &b);
+}
+
+static void store_failed(struct http_req *req, struct store *s, int rc)
+{
+    if (rc == WEFT_EINVAL) { /* the store refused the cursor or a value */
+        api_outcome(req, 400, "invalid", "the search could not be run: %s", store_errmsg(s));
+        return;
+    }
+    log_error("fhir", "store error request=%s: %s (%s)", req->request_id, weft_strerror(rc),
+              store_errmsg(s));
+    if (rc == WEFT_EBUSY)
+        api_outcome(req, 503, "transient", "the record store is busy; try again");
+    else
+        api_outcome(req, 500, "exception", "the record store reported an error");
+}
+
+static const char *restricted_text =
+    "Some information in this record is not shown because of access rules.";
+
+/* Rows for _id searches: each fetched by id, each decided on its own; items
+ * the caller may not see are simply not part of the result. */
+static void search_by_ids(struct http_req *req, struct store *s, struct fhir_search *fs,
+                          struct page *pg, const char *type)
+{
+    struct store_row *rows = xcalloc((size_t)fs->nids + 1, sizeof *rows);
+    int n = 0;
+    bool restricted = false;
+    for (int i = 0; i < fs->nids; i++) {
+        bool dup = false;
+        for (int j = 0; j < i; j++)
+            dup = dup || strcmp(fs->ids[i], fs->ids[j]) == 0;
+        if (dup)
+            continue;
+        struct store_row row;
+        memset(&row, 0, sizeof row);
+        int rc = store_resource_get(s, type, fs->ids[i], 0, &row);
+        if (rc != 0 || row.deleted) {
+            store_row_clear(&row);
+            if (rc != 0 && rc != WEFT_ENOTFOUND) {
+                for (int k = 0; k < n; k++)
+                    store_row_clear(&rows[k]);
+                free(rows);
+                store_failed(req, s, rc);
+                return;
+            }
+            continue;
+        }
+        struct authz_scope sc;
+        rc = authz_scope_for_person(s, &req->principal, row.person_id, &sc);
+        bool ok = rc == 0 && authz_scope_allows(&sc, row.category, row.source_org);
+        restricted = restricted || sc.restricted || !ok;
+        authz_scope_clear(&sc);
+        if (!ok) {
+            store_row_clear(&row);
+            continue;
+        }
+        rows[n++] = row;
+    }
+    if (restricted)
+        add_issue(pg, "information", "suppressed", restricted_text);
+    pg->rows = rows;
+    pg->nrows = fs->summary_count ? 0 : n;
+    pg->total = n;
+    reply_searchset(req, pg);
+    for (int k = 0; k < n; k++)
+        store_row_clear(&rows[k]);
+    free(rows);
+}
+
+/*
+ * The one search runner.  type: the resource type (NULL for $everything);
+ * everything_id: the Patient id for $everything; link_base: URL that paging
+ * links are built on; args: the search parameters.
+ */
+static void run_search(struct http_req *req, const struct api_ctx *ctx, struct store *s,
+                       const char *type, const char *everything_id, const char *link_base,
+                       const struct http_kv *args, int nargs)
+{
+    enum fhir_search_mode mode = everything_id ? FHIR_SEARCH_EVERYTHING : FHIR_SEARCH_TYPE;
+    struct fhir_search fs;
+    struct page pg;
+    memset(&pg, 0, sizeof pg);
+    pg.base = api_base_url(req, ctx);
+    pg.total = -1;
+    struct authz_scope scope;
+    memset(&scope, 0, sizeof scope);
+    struct store_row patient;
+    memset(&patient, 0, sizeof patient);
+    struct store_result res;
+    memset(&res, 0, sizeof res);
+
+    int rc = fhir_search_parse(&fs, mode, type, args, nargs, api_lenient(req));
+    if (rc != 0) {
+        api_outcome(req, 400, strstr(fs.err_msg, "not supported") ? "not-supported" : "invalid",
+                    "%s", fs.err_msg);
+        goto out;
+    }
+    for (int i = 0; i < fs.nwarnings; i++)
+        add_issue(&pg, "warning", "not-supported", fs.warnings[i]);
+    struct buf self = BUF_INIT;
+    fhir_search_page_url(&self, link_base, args, nargs, fs.cursor);
+    pg.self = http_req_strdup(req, self.data);
+    buf_release(&self);
+
+    /* the person whose record is searched */
+    const char *person_id = NULL;
+    const char *pid = everything_id ? everything_id : fs.patient_id;
+    if (pid) {
+        rc = store_resource_get(s, "Patient", pid, 0, &patient);
+        if (rc == WEFT_ENOTFOUND || (rc == 0 && patient.deleted)) {
+            if (everything_id) {
+                api_outcome(req, 404, "not-found", "Patient/%s is not known", pid);
+                goto out;
+            }
+            add_issue(&pg, "warning", "not-found", "the patient given is not known");
+            pg.total = 0;
+            reply_searchset(req, &pg);
+            goto out;
+        }
+        if (rc != 0) {
+            store_failed(req, s, rc);
+            goto out;
+        }
+        person_id = patient.person_id;
+        if (!person_id) {
+            /* A Patient not linked to a person: its record is itself alone. */
+            if (everything_id) {
+                if (api_authz_row(req, s, &patient) != 0)
+                    goto out;
+                pg.rows = &patient;
+                pg.nrows = 1;
+                pg.total = 1;
+                reply_searchset(req, &pg);
+                goto out;
+            }
+            pg.total = 0;
+            add_issue(&pg, "warning", "not-found",
+                      "the patient given is not linked to a person's record");
+            reply_searchset(req, &pg);
+            goto out;
+        }
+    }
+
+    if (fs.nids > 0) {
+        search_by_ids(req, s, &fs, &pg, type);
+        goto out;
+    }
+
+    bool empty = false;
+    if (api_authz_search(req, s, person_id, &fs.q, &scope, &empty) != 0)
+        goto out;
+    if (scope.restricted)
+        add_issue(&pg, "information", "suppressed", restricted_text);
+    if (empty) {
+        pg.total = 0;
+        reply_searchset(req, &pg);
+        goto out;
+    }
+    fs.q.person_id = person_id;
+    if (fs.summary_count)
+        fs.q.limit = 1;
+    rc = store_search(s, &fs.q, &res);
+    if (rc != 0) {
+        store_failed(req, s, rc);
+        goto out;
+    }
+    pg.total = fs.total >= 0 ? fs.total : res.total;
+    if (!fs.summary_count) {
+        pg.rows = res.rows;
+        pg.nrows = res.nrows;
+        if (res.next) {
+            struct buf cur = BUF_INIT, next = BUF_INIT;
+            fhir_search_cursor_encode(&cur, res.snapshot, pg.total, res.next);
+            fhir_search_page_url(&next, link_base, args, nargs, cur.data);
+            pg.next = http_req_strdup(req, next.data);
+            buf_release(&cur);
+            buf_release(&next);
+        }
+    }
+    reply_searchset(req, &pg);
+out:
+    store_result_clear(&res);
+    store_row_clear(&patient);
+    authz_scope_clear(&scope);
+    fhir_search_free(&fs);
+}
+
+int api_search(struct http_req *req, void *ctx)
+{
+    struct store *s = api_begin(req);
+    if (!s)
+        return 0;
+    const char *type = http_req_param(req, "type");
+    if (!api_check_type(req, type))
+        return 0;
+    struct buf base = BUF_INIT;
+    buf_addf(&base, "%s/%s", api_base_url(req, ctx), type);
+    run_search(req, ctx, s, type, NULL, base.data, req->args, req->nargs);
+    buf_release(&base);
+    return 0;
+}
+
+int api_search_post(struct http_req *req, void *ctx)
+{
+    const char *ct = http_req_header(req, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+        api_outcome(req, 415, "not-supported",
+                    "POST _search takes application/x-www-form-urlencoded parameters");
+        return 0;
+    }
+    struct store *s = api_begin(req);
+    if (!s)
+        return 0;
+    const char *type = http_req_param(req, "type");
+    if (!api_check_type(req, type))
+        return 0;
+    /* parameters from the URL and the body, in that order */
+    struct http_kv *args = NULL;
+    int nargs = 0;
+    for (int i = 0; i < req->nargs; i++) {
+        args = xrealloc(args, sizeof *args * (size_t)(nargs + 1));
+        args[nargs].name = xstrdup(req->args[i].name);
+        args[nargs].value = xstrdup(req->args[i].value);
+        nargs++;
+    }
+    if (http_query_parse(req->body.data, req->body.len, &args, &nargs, 256) != 0) {
+        http_kv_free(args, nargs);
+        api_outcome(req, 400, "invalid",
+                    "the form body is not valid "
+                    "application/x-www-form-urlencoded data");
+        return 0;
+    }
+    struct buf base = BUF_INIT;
+    buf_addf(&base, "%s/%s", api_base_url(req, ctx), type);
+    run_search(req, ctx, s, type, NULL, base.data, args, nargs);
+    buf_release(&base);
+    http_kv_free(args, nargs);
+    return 0;
+}
+
+int api_everything(struct http_req *req, void *ctx)
+{
+    struct store *s = api_begin(req);
+    if (!s)
+        return 0;
+    const char *id = http_req_param(req, "id");
+    if (!api_valid_id(id)) {
+        api_outcome(req, 400, "invalid", "'%.80s' is not a valid resource id", id);
+        return 0;
+    }
+    struct buf base = BUF_INIT;
+    buf_addf(&base, "%s/Patient/%s/$everything", api_base_url(req, ctx), id);
+    run_search(req, ctx, s, NULL, id, base.data, req->args, req->nargs);
+    buf_release(&base);
+    return 0;
+}

@@ -1,0 +1,700 @@
+/*
+ * search.c - FHIR search parameters into a store query, and paging links
+ * (see search.h).  One pass over the parameters; each known parameter has a
+ * small parser that fills the query; everything the query points at is owned
+ * by struct fhir_search and freed in fhir_search_free().
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "fhir/category.h"
+#include "fhir/search.h"
+
+static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
+static const char *const clinical_params[] = {
+    "_id",     "_lastUpdated", "_count", "_sort", "patient",
+    "subject", "category",     "code",   "date",  NULL};
+static const char *const patient_params[] = {
+    "_id", "_lastUpdated", "_count", "_sort", "identifier", "family", "given", "birthdate", NULL};
+
+const char *const *fhir_search_params(const char *type)
+{
+    if (!type)
+        return common_params;
+    if (strcmp(type, "Patient") == 0)
+        return patient_params;
+    return clinical_params;
+}
+
+const char *fhir_search_param_type(const char *name)
+{
+    if (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0)
+        return "reference";
+    if (strcmp(name, "date") == 0 || strcmp(name, "birthdate") == 0 ||
+        strcmp(name, "_lastUpdated") == 0)
+        return "date";
+    if (strcmp(name, "family") == 0 || strcmp(name, "given") == 0)
+        return "string";
+    if (strcmp(name, "_count") == 0)
+        return "number";
+    if (strcmp(name, "_sort") == 0)
+        return "special";
+    return "token";
+}
+
+/* ---- errors and warnings ------------------------------------------------------------ */
+
+static int fail(struct fhir_search *fs, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct fhir_search *fs, const char *param, const char *fmt, ...)
+{
+    snprintf(fs->err_param, sizeof fs->err_param, "%s", param);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(fs->err_msg, sizeof fs->err_msg, fmt, ap);
+    va_end(ap);
+    return WEFT_EINVAL;
+}
+
+static void warn(struct fhir_search *fs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void warn(struct fhir_search *fs, const char *fmt, ...)
+{
+    if (fs->nwarnings >= FHIR_SEARCH_MAX_WARNINGS)
+        return;
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    fs->warnings[fs->nwarnings++] = buf_detach(&b, NULL);
+}
+
+/* ---- dates --------------------------------------------------------------------------- */
+
+/* Parse a FHIR date/dateTime (search form) into fields; *prec is the number
+ * of fields given: 1 year, 2 month, 3 day, 5 minute, 6 second.  Time zone
+ * and fraction are validated and dropped. */
+static int parse_date(const char *s, int f[6], int *prec)
+{
+    memset(f, 0, sizeof(int) * 6);
+    const char *p = s;
+    int n = 0;
+    if (!(isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+          isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3])))
+        return WEFT_EINVAL;
+    f[0] = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+    p += 4;
+    n = 1;
+    static const char seps[] = {'-', '-', 'T', ':', ':'};
+    static const int lo[] = {1, 1, 0, 0, 0}, hi[] = {12, 31, 23, 59, 59};
+    while (*p && n < 6) {
+        if (*p != seps[n - 1])
+            break;
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+            return WEFT_EINVAL;
+        int v = (p[1] - '0') * 10 + (p[2] - '0');
+        if (v < lo[n - 1] || v > hi[n - 1])
+            return WEFT_EINVAL;
+        f[n] = v;
+        n++;
+        p += 3;
+    }
+    if (n == 4) /* hour without minutes */
+        return WEFT_EINVAL;
+    if (n == 6 && *p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return WEFT_EINVAL;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (n >= 5 && *p) {
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            if (!(isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) && p[3] == ':' &&
+                  isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])))
+                return WEFT_EINVAL;
+            p += 6;
+        }
+    }
+    if (*p)
+        return WEFT_EINVAL;
+    if (n >= 3) { /* day must exist in that month */
+        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        bool leap = (f[0] % 4 == 0 && f[0] % 100 != 0) || f[0] % 400 == 0;
+        int max = mdays[f[1] - 1] - (f[1] == 2 && !leap ? 1 : 0);
+        if (f[2] > max)
+            return WEFT_EINVAL;
+    }
+    *prec = n;
+    return WEFT_OK;
+}
+
+static void format_date(const int f[6], int prec, char out[32])
+{
+    switch (prec) {
+    case 1:
+        snprintf(out, 32, "%04d", f[0]);
+        break;
+    case 2:
+        snprintf(out, 32, "%04d-%02d", f[0], f[1]);
+        break;
+    case 3:
+        snprintf(out, 32, "%04d-%02d-%02d", f[0], f[1], f[2]);
+        break;
+    case 5:
+        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d", f[0], f[1], f[2], f[3], f[4]);
+        break;
+    default:
+        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d", f[0], f[1], f[2], f[3], f[4], f[5]);
+    }
+}
+
+/* The start of the next interval at the same precision. */
+static void next_date(const int f[6], int prec, int g[6])
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = f[0] - 1900;
+    tm.tm_mon = prec >= 2 ? f[1] - 1 : 0;
+    tm.tm_mday = prec >= 3 ? f[2] : 1;
+    tm.tm_hour = f[3];
+    tm.tm_min = f[4];
+    tm.tm_sec = f[5];
+    switch (prec) {
+    case 1:
+        tm.tm_year++;
+        break;
+    case 2:
+        tm.tm_mon++;
+        break;
+    case 3:
+        tm.tm_mday++;
+        break;
+    case 5:
+        tm.tm_min++;
+        break;
+    default:
+        tm.tm_sec++;
+    }
+    time_t t = timegm(&tm);
+    struct tm r;
+    gmtime_r(&t, &r);
+    g[0] = r.tm_year + 1900;
+    g[1] = r.tm_mon + 1;
+    g[2] = r.tm_mday;
+    g[3] = r.tm_hour;
+    g[4] = r.tm_min;
+    g[5] = r.tm_sec;
+}
+
+int fhir_search_date_range(const char *value, char ge[32], char lt[32])
+{
+    ge[0] = lt[0] = 0;
+    char prefix[3] = "eq";
+    const char *v = value;
+    if (isalpha((unsigned char)v[0]) && isalpha((unsigned char)v[1])) {
+        prefix[0] = v[0];
+        prefix[1] = v[1];
+        v += 2;
+    }
+    int f[6], g[6], prec;
+    if (strcmp(prefix, "ne") == 0 || strcmp(prefix, "sa") == 0 || strcmp(prefix, "eb") == 0 ||
+        strcmp(prefix, "ap") == 0)
+        return WEFT_EUNSUPPORTED;
+    if (strcmp(prefix, "eq") != 0 && strcmp(prefix, "ge") != 0 && strcmp(prefix, "gt") != 0 &&
+        strcmp(prefix, "le") != 0 && strcmp(prefix, "lt") != 0)
+        return WEFT_EINVAL;
+    if (parse_date(v, f, &prec) != 0)
+        return WEFT_EINVAL;
+    char lo[32], hi[32];
+    format_date(f, prec, lo);
+    next_date(f, prec, g);
+    format_date(g, prec, hi);
+    if (strcmp(prefix, "eq") == 0) {
+        memcpy(ge, lo, 32);
+        memcpy(lt, hi, 32);
+    } else if (strcmp(prefix, "ge") == 0) {
+        memcpy(ge, lo, 32);
+    } else if (strcmp(prefix, "gt") == 0) {
+        memcpy(ge, hi, 32);
+    } else if (strcmp(prefix, "lt") == 0) {
+        memcpy(lt, lo, 32);
+    } else { /* le */
+        memcpy(lt, hi, 32);
+    }
+    return WEFT_OK;
+}
+
+/* Narrow [*ge, *lt) by the range of value; the bounds live in fs->dates. */
+static int add_date(struct fhir_search *fs, const char *param, const char *value, int slot)
+{
+    char ge[32], lt[32];
+    int rc = fhir_search_date_range(value, ge, lt);
+    if (rc == WEFT_EUNSUPPORTED)
+        return fail(fs, param,
+                    "parameter '%s': prefix '%.2s' is not supported (use eq, ge, gt, "
+                    "le or lt)",
+                    param, value);
+    if (rc != 0)
+        return fail(fs, param,
+                    "parameter '%s': '%.40s' is not a valid date (expected e.g. 2020, "
+                    "2020-03, 2020-03-04, 2020-03-04T10:00:00Z, with an optional prefix "
+                    "eq/ge/gt/le/lt)",
+                    param, value);
+    char **pge = &fs->dates[slot], **plt = &fs->dates[slot + 1];
+    if (ge[0] && (!*pge || strcmp(ge, *pge) > 0)) {
+        free(*pge);
+        *pge = xstrdup(ge);
+    }
+    if (lt[0] && (!*plt || strcmp(lt, *plt) < 0)) {
+        free(*plt);
+        *plt = xstrdup(lt);
+    }
+    return WEFT_OK;
+}
+
+/* ---- tokens and references ----------------------------------------------------------- */
+
+/* Split a comma-separated list into out[] (malloc'd strings, counted in *n).
+ * FHIR escapes a literal comma as "\,". */
+static int split_list(struct fhir_search *fs, const char *param, const char *value, char **out,
+                      int *n)
+{
+    const char *p = value;
+    for (;;) {
+        struct buf b = BUF_INIT;
+        while (*p && *p != ',') {
+            if (*p == '\\' && (p[1] == ',' || p[1] == '\\' || p[1] == '|' || p[1] == '$')) {
+                buf_addc(&b, p[1]);
+                p += 2;
+                continue;
+            }
+            buf_addc(&b, *p++);
+        }
+        if (b.len == 0) {
+            buf_release(&b);
+            return fail(fs, param, "parameter '%s': empty value", param);
+        }
+        if (*n >= FHIR_SEARCH_MAX_VALUES) {
+            buf_release(&b);
+            return fail(fs, param, "parameter '%s': too many values (at most %d)", param,
+                        FHIR_SEARCH_MAX_VALUES);
+        }
+        out[(*n)++] = buf_detach(&b, NULL);
+        if (*p != ',')
+            break;
+        p++;
+    }
+    return WEFT_OK;
+}
+
+static bool valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.'))
+            return false;
+    return true;
+}
+
+static int parse_patient_ref(struct fhir_search *fs, const char *param, const char *value)
+{
+    if (fs->patient_id)
+        return fail(fs, param, "parameter '%s': only one patient may be given per search", param);
+    if (strchr(value, ','))
+        return fail(fs, param, "parameter '%s': only one patient may be given per search", param);
+    const char *id = value;
+    const char *slash = strrchr(value, '/');
+    if (slash) {
+        /* "Patient/ID" or an absolute URL ending in "Patient/ID" */
+        size_t plen = (size_t)(slash - value);
+        if (plen < 7 || strncmp(slash - 7, "Patient", 7) != 0 || (plen > 7 && slash[-8] != '/'))
+            return fail(fs, param,
+                        "parameter '%s': '%.80s' is not a Patient reference (use Patient/ID)",
+                        param, value);
+        id = slash + 1;
+    }
+    if (!valid_id(id))
+        return fail(fs, param, "parameter '%s': '%.80s' is not a valid resource id", param, id);
+    fs->patient_id = xstrdup(id);
+    return WEFT_OK;
+}
+
+static int add_term(struct fhir_search *fs, const char *param, const char *value, bool prefix)
+{
+    if (fs->q.nterms >= FHIR_SEARCH_MAX_VALUES)
+        return fail(fs, param, "too many search terms");
+    char *v = xstrdup(value);
+    fs->term_values[fs->q.nterms] = v;
+    fs->terms[fs->q.nterms].param = param;
+    fs->terms[fs->q.nterms].value = v;
+    fs->terms[fs->q.nterms].prefix = prefix;
+    fs->q.nterms++;
+    fs->q.terms = fs->terms;
+    return WEFT_OK;
+}
+
+static bool is_known(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (strcmp(*list, name) == 0)
+            return true;
+    return false;
+}
+
+/* ---- the parser -------------------------------------------------------------------------- */
+
+static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
+                     const char *name, const char *value)
+{
+    /* result parameters, valid everywhere */
+    if (strcmp(name, "_count") == 0) {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        if (errno || end == value || *end || n < 0)
+            return fail(fs, name, "parameter '_count': '%.40s' is not a non-negative integer",
+                        value);
+        if (n > FHIR_COUNT_MAX) {
+            warn(fs, "_count %ld reduced to the maximum page size %d", n, FHIR_COUNT_MAX);
+            n = FHIR_COUNT_MAX;
+        }
+        fs->count = (int)n;
+        fs->summary_count = n == 0;
+        return WEFT_OK;
+    }
+    if (strcmp(name, "_cursor") == 0) {
+        free(fs->cursor);
+        free(fs->after);
+        fs->after = NULL;
+        fs->cursor = xstrdup(value);
+        if (fhir_search_cursor_decode(value, &fs->snapshot, &fs->total, &fs->after) != 0)
+            return fail(fs, name,
+                        "parameter '_cursor': not a paging cursor issued by this "
+                        "server (follow the 'next' link as given)");
+        return WEFT_OK;
+    }
+    if (strcmp(name, "_format") == 0) {
+        if (strcmp(value, "json") == 0 || strcmp(value, "application/fhir+json") == 0 ||
+            strcmp(value, "application/json") == 0 || strcmp(value, "application/json+fhir") == 0)
+            return WEFT_OK;
+        return fail(fs, name, "parameter '_format': only JSON is supported, not '%.40s'", value);
+    }
+    if (strcmp(name, "_total") == 0) {
+        if (strcmp(value, "none") == 0 || strcmp(value, "estimate") == 0 ||
+            strcmp(value, "accurate") == 0)
+            return WEFT_OK;
+        return fail(fs, name, "parameter '_total': '%.40s' is not none, estimate or accurate",
+                    value);
+    }
+    if (strcmp(name, "_sort") == 0) {
+        if (strcmp(value, "date") == 0)
+            fs->q.sort = STORE_SORT_DATE;
+        else if (strcmp(value, "-date") == 0)
+            fs->q.sort = STORE_SORT_DATE_DESC;
+        else if (strcmp(value, "_lastUpdated") == 0)
+            fs->q.sort = STORE_SORT_LASTUPDATED;
+        else if (strcmp(value, "-_lastUpdated") == 0)
+            fs->q.sort = STORE_SORT_LASTUPDATED_DESC;
+        else if (strcmp(value, "_id") == 0)
+            fs->q.sort = STORE_SORT_ID;
+        else
+            return fail(fs, name,
+                        "parameter '_sort': '%.40s' is not supported (use date, -date, "
+                        "_lastUpdated, -_lastUpdated or _id)",
+                        value);
+        return WEFT_OK;
+    }
+    if (strcmp(name, "_lastUpdated") == 0 || strcmp(name, "_since") == 0) {
+        if (strcmp(name, "_since") == 0) {
+            if (mode != FHIR_SEARCH_EVERYTHING)
+                goto unknown;
+            struct buf b = BUF_INIT;
+            buf_addf(&b, "ge%s", value);
+            int rc = add_date(fs, name, b.data, 2);
+            buf_release(&b);
+            return rc;
+        }
+        return add_date(fs, name, value, 2);
+    }
+    if (mode == FHIR_SEARCH_EVERYTHING)
+        goto unknown;
+
+    const char *const *known = fhir_search_params(type);
+    if (!is_known(known, name))
+        goto unknown;
+    if (strcmp(name, "_id") == 0) {
+        int first = fs->nids;
+        int rc = split_list(fs, name, value, fs->ids, &fs->nids);
+        if (rc)
+            return rc;
+        for (int i = first; i < fs->nids; i++)
+            if (!valid_id(fs->ids[i]))
+                return fail(fs, name, "parameter '_id': '%.80s' is not a valid resource id",
+                            fs->ids[i]);
+        return WEFT_OK;
+    }
+    if (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0)
+        return parse_patient_ref(fs, name, value);
+    if (strcmp(name, "category") == 0) {
+        int first = fs->q.ncategories;
+        int n = first;
+        int rc = split_list(fs, name, value, fs->categories, &n);
+        fs->q.ncategories = n;
+        fs->q.categories = (const char *const *)fs->categories;
+        if (rc)
+            return rc;
+        /* a token may carry a system; record categories are plain codes */
+        for (int i = first; i < n; i++) {
+            char *bar = strchr(fs->categories[i], '|');
+            if (bar)
+                memmove(fs->categories[i], bar + 1, strlen(bar + 1) + 1);
+            if (!fhir_category_valid(fs->categories[i]))
+                return fail(fs, name,
+                            "parameter 'category': '%.40s' is not a record category (e.g. "
+                            "results, medications, encounters; see the CapabilityStatement)",
+                            fs->categories[i]);
+        }
+        if (first > 0)
+            return fail(fs, name, "parameter 'category' given twice (use a comma for OR)");
+        return WEFT_OK;
+    }
+    if (strcmp(name, "code") == 0) {
+        if (fs->q.ncodes > 0)
+            return fail(fs, name, "parameter 'code' given twice (use a comma for OR)");
+        int n = 0;
+        int rc = split_list(fs, name, value, fs->codes, &n);
+        fs->q.ncodes = n;
+        fs->q.codes = (const char *const *)fs->codes;
+        if (rc)
+            return rc;
+        for (int i = 0; i < n; i++) {
+            const char *bar = strchr(fs->codes[i], '|');
+            if (bar && (bar[1] == 0 || strchr(bar + 1, '|')))
+                return fail(fs, name, "parameter 'code': '%.80s' is not a token (system|code)",
+                            fs->codes[i]);
+        }
+        return WEFT_OK;
+    }
+    if (strcmp(name, "date") == 0)
+        return add_date(fs, name, value, 0);
+    if (strcmp(name, "identifier") == 0) {
+        if (strchr(value, ',') && !strstr(value, "\\,"))
+            return fail(fs, name,
+                        "parameter 'identifier': one value per parameter (repeat the "
+                        "parameter for AND)");
+        const char *bar = strchr(value, '|');
+        if (!value[0] || (bar && bar[1] == 0))
+            return fail(fs, name,
+                        "parameter 'identifier': '%.80s' has no value (use "
+                        "system|value or value)",
+                        value);
+        return add_term(fs, "identifier", value, false);
+    }
+    if (strcmp(name, "family") == 0 || strcmp(name, "given") == 0) {
+        if (!value[0])
+            return fail(fs, name, "parameter '%s': empty value", name);
+        return add_term(fs, name, value, true);
+    }
+    if (strcmp(name, "birthdate") == 0) {
+        int f[6], prec;
+        if (parse_date(value, f, &prec) != 0 || prec > 3) {
+            if (isalpha((unsigned char)value[0]))
+                return fail(fs, name,
+                            "parameter 'birthdate': prefixes are not supported; give "
+                            "a date (1970-01-31) or a partial date (1970, 1970-01)");
+            return fail(fs, name,
+                        "parameter 'birthdate': '%.40s' is not a date (YYYY, "
+                        "YYYY-MM or YYYY-MM-DD)",
+                        value);
+        }
+        char d[32];
+        format_date(f, prec, d);
+        return add_term(fs, "birthdate", d, prec < 3);
+    }
+unknown:
+    return 1; /* not a parameter of this search */
+}
+
+int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
+                      const struct http_kv *args, int nargs, bool lenient)
+{
+    memset(fs, 0, sizeof *fs);
+    fs->q.type = type;
+    fs->q.sort = STORE_SORT_ID;
+    fs->q.want_total = true;
+    fs->total = -1;
+    fs->count = mode == FHIR_SEARCH_EVERYTHING ? 100 : FHIR_COUNT_DEFAULT;
+    for (int i = 0; i < nargs; i++) {
+        const char *name = args[i].name, *value = args[i].value;
+        int rc = parse_one(fs, mode, type, name, value);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            const char *colon = strchr(name, ':');
+            if (lenient) {
+                warn(fs, "parameter '%.60s' is not supported%s and was ignored", name,
+                     colon ? " (modifiers are not supported)" : "");
+                continue;
+            }
+            if (colon)
+                return fail(fs, name,
+                            "parameter '%.60s': modifiers are not supported for this search", name);
+            if (mode == FHIR_SEARCH_EVERYTHING)
+                return fail(fs, name,
+                            "parameter '%.60s' is not supported by $everything (supported: "
+                            "_count, _since)",
+                            name);
+            return fail(fs, name, "unknown search parameter '%.60s' for %s", name,
+                        type ? type : "this search");
+        }
+    }
+    if (fs->nids > 0) {
+        bool other = fs->patient_id || fs->q.ncategories || fs->q.ncodes || fs->q.nterms ||
+                     fs->dates[0] || fs->dates[1] || fs->dates[2] || fs->dates[3];
+        if (other)
+            return fail(fs, "_id", "parameter '_id' cannot be combined with other filters");
+    }
+    fs->q.date_ge = fs->dates[0];
+    fs->q.date_lt = fs->dates[1];
+    fs->q.lastupd_ge = fs->dates[2];
+    fs->q.lastupd_lt = fs->dates[3];
+    fs->q.limit = fs->count;
+    fs->q.snapshot = fs->snapshot;
+    fs->q.after = fs->after;
+    fs->q.want_total = fs->total < 0;
+    return WEFT_OK;
+}
+
+void fhir_search_free(struct fhir_search *fs)
+{
+    free(fs->patient_id);
+    for (int i = 0; i < fs->nids; i++)
+        free(fs->ids[i]);
+    free(fs->cursor);
+    free(fs->after);
+    for (int i = 0; i < fs->nwarnings; i++)
+        free(fs->warnings[i]);
+    for (int i = 0; i < fs->q.ncodes; i++)
+        free(fs->codes[i]);
+    for (int i = 0; i < fs->q.ncategories; i++)
+        free(fs->categories[i]);
+    for (int i = 0; i < fs->q.nterms; i++)
+        free(fs->term_values[i]);
+    for (int i = 0; i < 4; i++)
+        free(fs->dates[i]);
+    memset(fs, 0, sizeof *fs);
+}
+
+/* ---- cursors and links -------------------------------------------------------------------- */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void fhir_search_cursor_encode(struct buf *b, int64_t snapshot, int64_t total, const char *after)
+{
+    buf_addf(b, "%lld.%lld.", (long long)snapshot, (long long)total);
+    const unsigned char *s = (const unsigned char *)(after ? after : "");
+    size_t n = strlen((const char *)s);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= s[i + 2];
+        buf_addc(b, b64url[(v >> 18) & 63]);
+        buf_addc(b, b64url[(v >> 12) & 63]);
+        if (i + 1 < n)
+            buf_addc(b, b64url[(v >> 6) & 63]);
+        if (i + 2 < n)
+            buf_addc(b, b64url[v & 63]);
+    }
+}
+
+static int b64val(char c)
+{
+    const char *p = strchr(b64url, c);
+    return (c && p) ? (int)(p - b64url) : -1;
+}
+
+int fhir_search_cursor_decode(const char *cursor, int64_t *snapshot, int64_t *total, char **after)
+{
+    *after = NULL;
+    char *end = NULL;
+    errno = 0;
+    if (!isdigit((unsigned char)cursor[0]))
+        return WEFT_EINVAL;
+    long long snap = strtoll(cursor, &end, 10);
+    if (errno || end == cursor || *end != '.' || snap <= 0)
+        return WEFT_EINVAL;
+    const char *t = end + 1;
+    if (!isdigit((unsigned char)t[0]))
+        return WEFT_EINVAL;
+    long long tot = strtoll(t, &end, 10);
+    if (errno || end == t || *end != '.' || tot < 0)
+        return WEFT_EINVAL;
+    const char *p = end + 1;
+    size_t n = strlen(p);
+    if (n % 4 == 1 || n > 4096)
+        return WEFT_EINVAL;
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4] = {0, 0, 0, 0};
+        size_t k = n - i < 4 ? n - i : 4;
+        for (size_t j = 0; j < k; j++) {
+            v[j] = b64val(p[i + j]);
+            if (v[j] < 0) {
+                buf_release(&b);
+                return WEFT_EINVAL;
+            }
+        }
+        unsigned x = (unsigned)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+        char out[3] = {(char)(x >> 16), (char)(x >> 8), (char)x};
+        size_t nout = k - 1;
+        for (size_t j = 0; j < nout; j++) {
+            if (out[j] == 0) { /* no NUL inside a cursor */
+                buf_release(&b);
+                return WEFT_EINVAL;
+            }
+        }
+        buf_add(&b, out, nout);
+    }
+    *snapshot = snap;
+    *total = tot;
+    *after = b.len ? buf_detach(&b, NULL) : NULL;
+    buf_release(&b);
+    return WEFT_OK;
+}
+
+void fhir_search_page_url(struct buf *b, const char *base, const struct http_kv *args, int nargs,
+                          const char *cursor)
+{
+    buf_adds(b, base);
+    char sep = '?';
+    for (int i = 0; i < nargs; i++) {
+        if (strcmp(args[i].name, "_cursor") == 0)
+            continue;
+        buf_addc(b, sep);
+        sep = '&';
+        http_url_encode(b, args[i].name);
+        buf_addc(b, '=');
+        http_url_encode(b, args[i].value);
+    }
+    if (cursor) {
+        buf_addc(b, sep);
+        buf_adds(b, "_cursor=");
+        http_url_encode(b, cursor);
+    }
+}

@@ -1,0 +1,122 @@
+/*
+ * search.h - FHIR R4 search parameters -> struct store_query.
+ *
+ * Parses the parameters of one search (GET query string or POST _search
+ * form) for one resource type into a store query, and knows how to write the
+ * paging links back.  Pure: no store, no HTTP; the API layer resolves the
+ * patient reference to a person, applies the authorisation scope and runs the
+ * query.
+ *
+ * Supported (the CapabilityStatement states the same, from fhir_search_params):
+ *   every type    _id (one or more ids, comma = OR; not combinable with other
+ *                 filters), _lastUpdated, _count, _sort, _cursor (paging),
+ *                 _format (json only), _total (accepted; the total is always
+ *                 exact)
+ *   clinical      patient, subject (a Patient reference: "Patient/ID" or "ID"),
+ *   types         category (record category, e.g. "results"; comma = OR),
+ *                 code (token "system|code", "|code" or "code"; comma = OR),
+ *                 date (effective date)
+ *   Patient       identifier ("system|value" or "value"), family, given
+ *                 (case-insensitive starts-with), birthdate (exact or partial
+ *                 date)
+ * Dates take the prefixes eq (default), ge, gt, le, lt and partial values
+ * (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss[.fff]][Z|+hh:mm]).  A value
+ * is a range at its precision: date=2020 is [2020, 2021), le2020-03 is
+ * < 2020-04, gt2020-03-04 is >= 2020-03-05.  Times are compared as written
+ * (the time-zone suffix and fractions of a second are dropped), so matching
+ * is exact for dates and to the second for date-times in one zone.  Repeated
+ * date parameters intersect.
+ * _count: default FHIR_COUNT_DEFAULT, at most FHIR_COUNT_MAX (larger values
+ * are reduced to the maximum and reported as a warning); _count=0 returns
+ * only the total.
+ * _sort: date, -date, _lastUpdated, -_lastUpdated (default: by id, stable).
+ * Unknown parameters, modifiers (name:modifier) and unsupported prefixes are
+ * errors naming the parameter, unless lenient (Prefer: handling=lenient):
+ * then they are ignored and listed in warnings.
+ */
+#ifndef WEFT_FHIR_SEARCH_H
+#define WEFT_FHIR_SEARCH_H
+
+#include <stdbool.h>
+
+#include "core/buf.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#define FHIR_COUNT_DEFAULT 50
+#define FHIR_COUNT_MAX 1000
+#define FHIR_SEARCH_MAX_VALUES 64 /* codes, categories, ids per search */
+#define FHIR_SEARCH_MAX_WARNINGS 16
+
+enum fhir_search_mode {
+    FHIR_SEARCH_TYPE,       /* GET /fhir/{type}?... */
+    FHIR_SEARCH_EVERYTHING, /* GET /fhir/Patient/{id}/$everything?... */
+};
+
+struct fhir_search {
+    struct store_query q;              /* filters, sort, limit (q.person_id set by the caller) */
+    char *patient_id;                  /* patient/subject reference: the Patient's id, or NULL */
+    char *ids[FHIR_SEARCH_MAX_VALUES]; /* _id values */
+    int nids;
+    int count;          /* page size asked (after clamping) */
+    bool summary_count; /* _count=0: total only */
+    char *cursor;       /* _cursor as given, or NULL */
+    int64_t snapshot;   /* decoded from the cursor (0 = none) */
+    int64_t total;      /* decoded from the cursor (-1 = unknown: count) */
+    char *after;        /* decoded store cursor, or NULL */
+    char *warnings[FHIR_SEARCH_MAX_WARNINGS];
+    int nwarnings;
+    /* on error: the parameter at fault and a message (both static storage) */
+    char err_param[64];
+    char err_msg[256];
+    /* storage the query points into */
+    char *codes[FHIR_SEARCH_MAX_VALUES];
+    char *categories[FHIR_SEARCH_MAX_VALUES];
+    struct store_term terms[FHIR_SEARCH_MAX_VALUES];
+    char *term_values[FHIR_SEARCH_MAX_VALUES];
+    char *dates[4];
+};
+
+/*
+ * Parse args (name/value pairs, already decoded) for a search of type (NULL
+ * for $everything across types) into fs.  Returns 0, or WEFT_EINVAL with
+ * fs->err_param and fs->err_msg set (answer 400).  In every case release fs
+ * with fhir_search_free().
+ */
+int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
+                      const struct http_kv *args, int nargs, bool lenient);
+void fhir_search_free(struct fhir_search *fs);
+
+/* The search parameters supported for type (NULL-terminated list of names,
+ * static), for the CapabilityStatement. */
+const char *const *fhir_search_params(const char *type);
+/* Type of a supported parameter for the CapabilityStatement ("token",
+ * "reference", "date", "string", "number", "special"). */
+const char *fhir_search_param_type(const char *name);
+
+/*
+ * Parse one date search value ("ge2020-03") into the half-open text range
+ * it denotes: *ge (inclusive lower bound or "" for none) and *lt (exclusive
+ * upper bound or "" for none), each at least 32 bytes.  WEFT_EINVAL for a
+ * malformed date, WEFT_EUNSUPPORTED for the prefixes ne, sa, eb, ap.
+ */
+int fhir_search_date_range(const char *value, char ge[32], char lt[32]);
+
+/* Paging cursor as sent in links: "SNAPSHOT.TOTAL.STORECURSOR" with the
+ * store cursor base64url-encoded.  The total at a snapshot never changes, so
+ * later pages reuse it instead of counting again.  encode appends to b;
+ * decode fills *snapshot, *total and *after (malloc'd, caller frees) and
+ * returns WEFT_EINVAL when malformed. */
+void fhir_search_cursor_encode(struct buf *b, int64_t snapshot, int64_t total, const char *after);
+int fhir_search_cursor_decode(const char *cursor, int64_t *snapshot, int64_t *total, char **after);
+
+/*
+ * Append to b the URL of a page of this search: base (e.g.
+ * "http://host:port/fhir/Observation") then the given args in order except
+ * _cursor, then "_cursor=..." when cursor is not NULL.  Every value is
+ * percent-encoded again.
+ */
+void fhir_search_page_url(struct buf *b, const char *base, const struct http_kv *args, int nargs,
+                          const char *cursor);
+
+#endif

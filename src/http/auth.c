@@ -1,0 +1,124 @@
+/*
+ * auth.c - the authentication chain of the HTTP server (see auth.h).
+ *
+ * Each link looks at the request; it either does not recognise any credential
+ * (returns AUTH_PASS and the next link is tried), accepts one (fills the
+ * principal, returns 0) or rejects one (WEFT_EAUTH).  Adding a way to sign in
+ * is adding a function and a row to `chain` below.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/auth.h"
+#include "store/store.h"
+
+#define AUTH_PASS 1 /* this link found no credential of its kind */
+#define MAX_TOKEN_LEN 4096
+
+/* What the chain keeps alive for the principal's borrowed strings. */
+struct auth_data {
+    struct store_client client;
+};
+
+void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < mdlen && i < HTTP_AUTH_HASH_HEX / 2; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[HTTP_AUTH_HASH_HEX] = 0;
+}
+
+/* Link 1: "Authorization: Bearer TOKEN" of a registered API client. */
+static int auth_bearer_client(struct http_req *req)
+{
+    const char *h = http_req_header(req, "Authorization");
+    if (!h)
+        return AUTH_PASS;
+    while (*h == ' ')
+        h++;
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+        return AUTH_PASS; /* another scheme: a later link may know it */
+    const char *tok = h + 6;
+    while (*tok == ' ' || *tok == '\t')
+        tok++;
+    size_t n = strlen(tok);
+    while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n > MAX_TOKEN_LEN)
+        return WEFT_EAUTH;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)tok[i]))
+            return WEFT_EAUTH;
+    char *token = xstrndup(tok, n);
+    char hash[HTTP_AUTH_HASH_HEX + 1];
+    http_auth_token_hash(token, hash);
+    free(token);
+
+    struct store *s = http_req_store(req);
+    if (!s)
+        return WEFT_EDB;
+    struct auth_data *ad = xcalloc(1, sizeof *ad);
+    int rc = store_client_by_hash(s, hash, &ad->client);
+    if (rc != 0) {
+        store_client_clear(&ad->client);
+        free(ad);
+        if (rc == WEFT_ENOTFOUND)
+            return WEFT_EAUTH;
+        log_error("auth", "client lookup failed request=%s: %s", req->request_id,
+                  weft_strerror(rc));
+        return rc;
+    }
+    if (ad->client.revoked) {
+        store_client_clear(&ad->client);
+        free(ad);
+        return WEFT_EAUTH;
+    }
+    req->auth_data = ad;
+    req->principal.kind = PRINCIPAL_CLIENT;
+    req->principal.client_name = ad->client.name;
+    req->principal.scopes = ad->client.scopes ? ad->client.scopes : "";
+    req->principal.org = ad->client.org;
+    req->principal.request_id = req->request_id;
+    return WEFT_OK;
+}
+
+static int (*const chain[])(struct http_req *) = {
+    auth_bearer_client,
+    /* access module: launch session cookie, SMART access token */
+};
+
+int http_auth_authenticate(struct http_req *req)
+{
+    memset(&req->principal, 0, sizeof req->principal);
+    req->principal.kind = PRINCIPAL_NONE;
+    req->principal.request_id = req->request_id;
+    for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++) {
+        int rc = chain[i](req);
+        if (rc != AUTH_PASS)
+            return rc;
+    }
+    return WEFT_OK;
+}
+
+void http_auth_release(struct http_req *req)
+{
+    struct auth_data *ad = req->auth_data;
+    if (ad) {
+        store_client_clear(&ad->client);
+        free(ad);
+        req->auth_data = NULL;
+    }
+    memset(&req->principal, 0, sizeof req->principal);
+}

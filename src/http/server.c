@@ -1,0 +1,948 @@
+/*
+ * server.c - the HTTP server (see server.h): libmicrohttpd in epoll
+ * thread-pool mode, a router, per-request contexts and the request log.
+ *
+ * Life of a request, all on one pool thread:
+ *   uri_log_cb       MHD has read the request line: allocate struct http_req,
+ *                    keep the raw URI (path and query as sent).
+ *   access_cb #1     headers are in: refuse an announced oversized body (413).
+ *   access_cb #2..n  body chunks: append to req->body (or count past the limit).
+ *   access_cb last   route, authenticate, run the handler, queue the reply.
+ *   completed_cb     reply sent (or connection gone): one log line, free.
+ *
+ * Workload: many small keep-alive requests (reads and searches of a few KB)
+ * and the odd large POST.  Nothing is shared between requests except the
+ * route table (read-only once started) and the in-flight counter.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/auth.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#define MAX_SEGS 32
+#define MAX_QUERY_ARGS 256
+
+enum seg_kind { SEG_LITERAL = 2, SEG_PARAM = 1, SEG_STAR = 0 };
+
+struct route {
+    char *method;
+    char *pattern;
+    int nsegs;
+    struct {
+        enum seg_kind kind;
+        char *text; /* literal text or parameter name */
+    } segs[MAX_SEGS];
+    http_handler_fn fn;
+    void *ctx;
+    unsigned flags;
+};
+
+struct renderer {
+    char *prefix;
+    http_error_fn fn;
+};
+
+struct thread_store {
+    struct store *store;
+    struct thread_store *next;
+};
+
+struct http_server {
+    char *host;
+    int port;
+    int threads;
+    size_t max_body;
+    char *store_url;
+    char *version;
+    int timeout_s;
+    struct route *routes;
+    int nroutes;
+    struct renderer *renderers;
+    int nrenderers;
+    struct MHD_Daemon *daemon;
+    bool stopped;
+    uint64_t started_ns;
+    uint32_t id_prefix;
+    atomic_uint_fast64_t next_id;
+    atomic_int inflight;
+    pthread_key_t store_key;
+    pthread_mutex_t lock; /* guards stores */
+    struct thread_store *stores;
+};
+
+/* Per-request memory chunks for http_req_alloc. */
+struct arena_chunk {
+    struct arena_chunk *next;
+    char data[];
+};
+
+struct req_private {
+    struct http_req req; /* first: a struct http_req * is a struct req_private * */
+    char *uri;           /* raw URI copy; path and query point into it */
+    bool started;
+    bool too_big;
+    bool replied;
+    size_t body_seen;
+    struct arena_chunk *arena;
+    char id[20];
+};
+
+uint64_t http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- URL helpers ---------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *http_url_decode(const char *s, size_t len, bool plus)
+{
+    char *out = xmalloc(len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= len) {
+                free(out);
+                return NULL;
+            }
+            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else if (c == '+' && plus) {
+            out[o++] = ' ';
+        } else if (c == 0) {
+            free(out);
+            return NULL;
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+void http_url_encode(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            buf_addc(b, (char)*p);
+        } else {
+            buf_addc(b, '%');
+            buf_addc(b, hex[*p >> 4]);
+            buf_addc(b, hex[*p & 15]);
+        }
+    }
+}
+
+int http_query_parse(const char *q, size_t len, struct http_kv **args, int *nargs, int max)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && q[j] != '&')
+            j++;
+        if (j > i) {
+            if (*nargs >= max)
+                return WEFT_ETOOBIG;
+            const char *eq = memchr(q + i, '=', j - i);
+            size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
+            char *k = http_url_decode(q + i, klen, true);
+            char *v = eq ? http_url_decode(eq + 1, (size_t)(q + j - eq - 1), true) : xstrdup("");
+            if (!k || !v) {
+                free(k);
+                free(v);
+                return WEFT_EINVAL;
+            }
+            *args = xrealloc(*args, sizeof **args * (size_t)(*nargs + 1));
+            (*args)[*nargs].name = k;
+            (*args)[*nargs].value = v;
+            (*nargs)++;
+        }
+        i = j + 1;
+    }
+    return WEFT_OK;
+}
+
+void http_kv_free(struct http_kv *args, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(args[i].name);
+        free(args[i].value);
+    }
+    free(args);
+}
+
+/* ---- server lifecycle ------------------------------------------------------------- */
+
+static void health_handler_register(struct http_server *srv);
+
+int http_server_init(struct http_server **out, const struct http_server_config *cfg)
+{
+    struct http_server *srv = xcalloc(1, sizeof *srv);
+    srv->host = xstrdup(cfg->host ? cfg->host : "127.0.0.1");
+    srv->port = cfg->port;
+    srv->threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (srv->threads < 1)
+        srv->threads = 1;
+    srv->max_body = cfg->max_body ? cfg->max_body : HTTP_MAX_BODY_DEFAULT;
+    srv->store_url = cfg->store_url ? xstrdup(cfg->store_url) : NULL;
+    srv->version = xstrdup(cfg->version ? cfg->version : "unknown");
+    srv->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    srv->id_prefix = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (uint32_t)getpid());
+    atomic_init(&srv->next_id, 1);
+    atomic_init(&srv->inflight, 0);
+    if (pthread_key_create(&srv->store_key, NULL) != 0) {
+        free(srv->host);
+        free(srv->store_url);
+        free(srv->version);
+        free(srv);
+        return WEFT_EINTERNAL;
+    }
+    pthread_mutex_init(&srv->lock, NULL);
+    health_handler_register(srv);
+    *out = srv;
+    return WEFT_OK;
+}
+
+int http_route_add(struct http_server *srv, const char *method, const char *pattern,
+                   http_handler_fn fn, void *ctx, unsigned flags)
+{
+    if (!pattern || pattern[0] != '/' || !method || !fn || srv->daemon)
+        return WEFT_EINVAL;
+    struct route r;
+    memset(&r, 0, sizeof r);
+    const char *p = pattern;
+    int rc = WEFT_OK;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (r.nsegs >= MAX_SEGS) {
+            rc = WEFT_EINVAL;
+            break;
+        }
+        if (n == 1 && p[0] == '*') {
+            if (e && e[1]) { /* '*' only as the last segment */
+                rc = WEFT_EINVAL;
+                break;
+            }
+            r.segs[r.nsegs].kind = SEG_STAR;
+            r.segs[r.nsegs].text = xstrdup("*");
+        } else if (n > 2 && p[0] == '{' && p[n - 1] == '}') {
+            r.segs[r.nsegs].kind = SEG_PARAM;
+            r.segs[r.nsegs].text = xstrndup(p + 1, n - 2);
+        } else {
+            r.segs[r.nsegs].kind = SEG_LITERAL;
+            r.segs[r.nsegs].text = xstrndup(p, n);
+        }
+        r.nsegs++;
+        p += n;
+    }
+    if (rc != WEFT_OK) {
+        for (int i = 0; i < r.nsegs; i++)
+            free(r.segs[i].text);
+        return rc;
+    }
+    r.method = xstrdup(method);
+    r.pattern = xstrdup(pattern);
+    r.fn = fn;
+    r.ctx = ctx;
+    r.flags = flags;
+    srv->routes = xrealloc(srv->routes, sizeof *srv->routes * (size_t)(srv->nroutes + 1));
+    srv->routes[srv->nroutes++] = r;
+    return WEFT_OK;
+}
+
+void http_server_error_renderer(struct http_server *srv, const char *prefix, http_error_fn fn)
+{
+    srv->renderers =
+        xrealloc(srv->renderers, sizeof *srv->renderers * (size_t)(srv->nrenderers + 1));
+    srv->renderers[srv->nrenderers].prefix = xstrdup(prefix);
+    srv->renderers[srv->nrenderers].fn = fn;
+    srv->nrenderers++;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+int64_t http_server_uptime(const struct http_server *srv)
+{
+    return (int64_t)((http_now_ns() - srv->started_ns) / 1000000000u);
+}
+
+const char *http_server_version(const struct http_server *srv)
+{
+    return srv->version;
+}
+
+const char *http_server_store_url(const struct http_server *srv)
+{
+    return srv->store_url;
+}
+
+struct store *http_req_store(struct http_req *req)
+{
+    struct http_server *srv = req->server;
+    if (!srv->store_url)
+        return NULL;
+    struct store *s = pthread_getspecific(srv->store_key);
+    if (s)
+        return s;
+    char *msg = NULL;
+    int rc = store_open(&s, srv->store_url, false, &msg);
+    if (rc != 0) {
+        log_error("http", "cannot open the store on a worker thread: %s",
+                  msg ? msg : weft_strerror(rc));
+        free(msg);
+        return NULL;
+    }
+    struct thread_store *ts = xcalloc(1, sizeof *ts);
+    ts->store = s;
+    pthread_mutex_lock(&srv->lock);
+    ts->next = srv->stores;
+    srv->stores = ts;
+    pthread_mutex_unlock(&srv->lock);
+    pthread_setspecific(srv->store_key, s);
+    return s;
+}
+
+/* ---- request helpers ----------------------------------------------------------------- */
+
+const char *http_req_header(struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->mhd_connection, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_arg(const struct http_req *req, const char *name)
+{
+    for (int i = 0; i < req->nargs; i++)
+        if (strcmp(req->args[i].name, name) == 0)
+            return req->args[i].value;
+    return NULL;
+}
+
+const char *http_req_param(const struct http_req *req, const char *name)
+{
+    for (int i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+void *http_req_alloc(struct http_req *req, size_t n)
+{
+    struct req_private *rp = (struct req_private *)req;
+    struct arena_chunk *c = xmalloc(sizeof *c + (n ? n : 1));
+    c->next = rp->arena;
+    rp->arena = c;
+    return c->data;
+}
+
+char *http_req_strdup(struct http_req *req, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = http_req_alloc(req, n + 1);
+    memcpy(p, s, n + 1);
+    return p;
+}
+
+void http_reply(struct http_req *req, int status, const char *content_type, const void *data,
+                size_t len)
+{
+    req->status = status;
+    req->content_type = content_type;
+    buf_reset(&req->out);
+    buf_add(&req->out, data, len);
+    ((struct req_private *)req)->replied = true;
+}
+
+void http_reply_buf(struct http_req *req, int status, const char *content_type, struct buf *b)
+{
+    req->status = status;
+    req->content_type = content_type;
+    buf_release(&req->out);
+    req->out = *b;
+    buf_init(b);
+    ((struct req_private *)req)->replied = true;
+}
+
+void http_reply_file(struct http_req *req, int status, const char *content_type, int fd,
+                     uint64_t size)
+{
+    req->status = status;
+    req->content_type = content_type;
+    if (req->fd >= 0)
+        close(req->fd);
+    req->fd = fd;
+    req->fd_size = size;
+    ((struct req_private *)req)->replied = true;
+}
+
+void http_reply_header(struct http_req *req, const char *name, const char *value)
+{
+    if (req->nheaders >= HTTP_MAX_HEADERS)
+        return;
+    req->headers[req->nheaders].name = xstrdup(name);
+    req->headers[req->nheaders].value = xstrdup(value);
+    req->nheaders++;
+}
+
+void http_reply_error(struct http_req *req, int status, const char *message)
+{
+    struct http_server *srv = req->server;
+    const struct renderer *best = NULL;
+    size_t bestlen = 0;
+    for (int i = 0; i < srv->nrenderers; i++) {
+        size_t n = strlen(srv->renderers[i].prefix);
+        if (strncmp(req->path, srv->renderers[i].prefix, n) == 0 &&
+            (req->path[n] == 0 || req->path[n] == '/' || req->path[n] == '?') &&
+            (!best || n > bestlen)) {
+            best = &srv->renderers[i];
+            bestlen = n;
+        }
+    }
+    if (best) {
+        best->fn(req, status, message);
+        if (((struct req_private *)req)->replied)
+            return;
+    }
+    struct buf b = BUF_INIT;
+    buf_adds(&b, "{\"error\":\"");
+    buf_add_json_str(&b, message, strlen(message));
+    buf_adds(&b, "\"}");
+    http_reply_buf(req, status, "application/json", &b);
+}
+
+/* ---- routing ----------------------------------------------------------------------- */
+
+/* Split the raw path into decoded segments.  Returns the count, or -1 on a
+ * malformed escape, an encoded '/' or NUL, or too many segments. */
+static int split_path(const char *path, char **segs, int max)
+{
+    int n = 0;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (n >= max)
+            goto fail;
+        char *s = http_url_decode(p, len, false);
+        if (!s || strchr(s, '/')) {
+            free(s);
+            goto fail;
+        }
+        segs[n++] = s;
+        p += len;
+    }
+    return n;
+fail:
+    for (int i = 0; i < n; i++)
+        free(segs[i]);
+    return -1;
+}
+
+/* Does route r match segs?  Fills score (per-segment kinds) when it does. */
+static bool route_match(const struct route *r, char **segs, int nsegs, int score[MAX_SEGS + 1])
+{
+    int i = 0;
+    for (; i < r->nsegs; i++) {
+        if (r->segs[i].kind == SEG_STAR) {
+            score[i] = SEG_STAR;
+            score[i + 1] = -1;
+            return true;
+        }
+        if (i >= nsegs)
+            return false;
+        if (r->segs[i].kind == SEG_LITERAL && strcmp(r->segs[i].text, segs[i]) != 0)
+            return false;
+        score[i] = r->segs[i].kind;
+    }
+    score[i] = -1;
+    return i == nsegs;
+}
+
+static bool score_better(const int *a, const int *b)
+{
+    for (int i = 0; i <= MAX_SEGS; i++) {
+        if (a[i] != b[i])
+            return a[i] > b[i];
+        if (a[i] < 0)
+            break;
+    }
+    return false;
+}
+
+/* Find the route for req; 0 with *out set, or an HTTP status (404/405/400). */
+static int route_find(struct http_req *req, const struct route **out, struct buf *allow)
+{
+    struct http_server *srv = req->server;
+    char *segs[MAX_SEGS + 1];
+    int nsegs = split_path(req->path, segs, MAX_SEGS);
+    if (nsegs < 0)
+        return 400;
+    const struct route *best = NULL;
+    int best_score[MAX_SEGS + 1], score[MAX_SEGS + 1];
+    bool path_matched = false;
+    for (int i = 0; i < srv->nroutes; i++) {
+        const struct route *r = &srv->routes[i];
+        if (!route_match(r, segs, nsegs, score))
+            continue;
+        bool method_ok = strcmp(r->method, "*") == 0 || strcmp(r->method, req->method) == 0 ||
+                         (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+        if (!method_ok) {
+            path_matched = true;
+            if (!strstr(allow->data, r->method)) {
+                if (allow->len)
+                    buf_adds(allow, ", ");
+                buf_adds(allow, r->method);
+            }
+            continue;
+        }
+        if (!best || score_better(score, best_score)) {
+            best = r;
+            memcpy(best_score, score, sizeof score);
+        }
+    }
+    int status = 0;
+    if (best) {
+        req->nparams = 0;
+        for (int i = 0; i < best->nsegs && req->nparams < 8; i++) {
+            if (best->segs[i].kind == SEG_PARAM) {
+                req->params[req->nparams].name = best->segs[i].text;
+                req->params[req->nparams].value = http_req_strdup(req, segs[i]);
+                req->nparams++;
+            } else if (best->segs[i].kind == SEG_STAR) {
+                struct buf rest = BUF_INIT;
+                for (int j = i; j < nsegs; j++) {
+                    if (j > i)
+                        buf_addc(&rest, '/');
+                    buf_adds(&rest, segs[j]);
+                }
+                req->params[req->nparams].name = best->segs[i].text;
+                req->params[req->nparams].value = http_req_strdup(req, rest.data);
+                req->nparams++;
+                buf_release(&rest);
+            }
+        }
+        *out = best;
+    } else {
+        status = path_matched ? 405 : 404;
+    }
+    for (int i = 0; i < nsegs; i++)
+        free(segs[i]);
+    return status;
+}
+
+/* ---- /health -------------------------------------------------------------------------- */
+
+static int health_handler(struct http_req *req, void *ctx)
+{
+    (void)ctx;
+    struct http_server *srv = req->server;
+    int schema = -1;
+    const char *status = "ok";
+    if (srv->store_url) {
+        struct store *s = http_req_store(req);
+        if (!s || store_schema_version(s, &schema) != 0) {
+            status = "unavailable";
+            schema = -1;
+        }
+    }
+    struct buf b = BUF_INIT;
+    buf_addf(&b, "{\"status\":\"%s\",\"version\":\"", status);
+    buf_add_json_str(&b, srv->version, strlen(srv->version));
+    buf_addf(&b, "\",\"schemaVersion\":%d,\"uptimeSeconds\":%lld}", schema,
+             (long long)http_server_uptime(srv));
+    http_reply_header(req, "Cache-Control", "no-store");
+    http_reply_buf(req, strcmp(status, "ok") == 0 ? 200 : 503, "application/json", &b);
+    return 0;
+}
+
+static void health_handler_register(struct http_server *srv)
+{
+    http_route_add(srv, "GET", "/health", health_handler, NULL, 0);
+}
+
+/* ---- MHD callbacks -------------------------------------------------------------------- */
+
+static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
+{
+    struct http_server *srv = cls;
+    struct req_private *rp = xcalloc(1, sizeof *rp);
+    struct http_req *req = &rp->req;
+    req->server = srv;
+    req->mhd_connection = con;
+    req->start_ns = http_now_ns();
+    req->fd = -1;
+    buf_init(&req->body);
+    buf_init(&req->out);
+    rp->uri = xstrdup(uri ? uri : "/");
+    char *q = strchr(rp->uri, '?');
+    if (q) {
+        *q = 0;
+        req->query = q + 1;
+    } else {
+        req->query = "";
+    }
+    char *hash = strchr(q ? q + 1 : rp->uri, '#');
+    if (hash)
+        *hash = 0;
+    req->path = rp->uri;
+    uint64_t n = atomic_fetch_add(&srv->next_id, 1);
+    snprintf(rp->id, sizeof rp->id, "%08x%08x", (unsigned)srv->id_prefix, (unsigned)n);
+    req->request_id = rp->id;
+    req->method = "";
+    atomic_fetch_add(&srv->inflight, 1);
+    return rp;
+}
+
+/* The path as logged: the raw path (ids only, never the query), printable
+ * ASCII, at most 200 characters. */
+static void log_path(const char *path, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = path; *p && o + 1 < cap && o < 200; p++)
+        out[o++] = (*p > 32 && *p < 127 && *p != '"') ? *p : '?';
+    out[o] = 0;
+}
+
+static void request_free(struct req_private *rp)
+{
+    struct http_req *req = &rp->req;
+    http_auth_release(req);
+    http_kv_free(req->args, req->nargs);
+    buf_release(&req->body);
+    buf_release(&req->out);
+    for (int i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    if (req->fd >= 0)
+        close(req->fd);
+    while (rp->arena) {
+        struct arena_chunk *c = rp->arena;
+        rp->arena = c->next;
+        free(c);
+    }
+    free(rp->uri);
+    free(rp);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)con;
+    struct http_server *srv = cls;
+    struct req_private *rp = *con_cls;
+    if (!rp)
+        return;
+    *con_cls = NULL;
+    struct http_req *req = &rp->req;
+    double ms = (double)(http_now_ns() - req->start_ns) / 1e6;
+    char path[256];
+    log_path(req->path, path, sizeof path);
+    unsigned long long bytes = req->fd_size ? req->fd_size : req->out.len;
+    if (rp->started)
+        log_info("http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s",
+                 req->request_id, req->method, path, req->status, bytes, ms,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    request_free(rp);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static enum MHD_Result queue_reply(struct http_req *req)
+{
+    struct MHD_Response *resp;
+    if (req->fd >= 0) {
+        resp = MHD_create_response_from_fd64(req->fd_size, req->fd);
+        req->fd = -1; /* MHD closes it */
+    } else if (req->out.len == 0) {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_buffer(req->out.len, req->out.data, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!resp)
+        return MHD_NO;
+    if (req->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    enum MHD_Result r = MHD_queue_response(req->mhd_connection, (unsigned)req->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static void dispatch(struct http_req *req)
+{
+    struct req_private *rp = (struct req_private *)req;
+    if (rp->too_big) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
+                 req->server->max_body);
+        http_reply_error(req, 413, msg);
+        return;
+    }
+    if (http_query_parse(req->query, strlen(req->query), &req->args, &req->nargs, MAX_QUERY_ARGS) !=
+        0) {
+        http_reply_error(req, 400,
+                         "malformed query string (bad percent-encoding or too many "
+                         "parameters)");
+        return;
+    }
+    const struct route *route = NULL;
+    struct buf allow = BUF_INIT;
+    int st = route_find(req, &route, &allow);
+    if (st != 0) {
+        if (st == 405) {
+            http_reply_header(req, "Allow", allow.data);
+            char msg[300];
+            snprintf(msg, sizeof msg, "method %s is not allowed here (allowed: %s)", req->method,
+                     allow.data);
+            http_reply_error(req, 405, msg);
+        } else if (st == 400) {
+            http_reply_error(req, 400, "malformed path (bad percent-encoding)");
+        } else {
+            http_reply_error(req, 404, "no such page or endpoint");
+        }
+        buf_release(&allow);
+        return;
+    }
+    buf_release(&allow);
+    int rc = http_auth_authenticate(req);
+    if (rc == WEFT_EAUTH) {
+        if (route->flags & HTTP_ROUTE_AUTH) {
+            http_reply_header(req, "WWW-Authenticate",
+                              "Bearer realm=\"weft\", error=\"invalid_token\"");
+            http_reply_error(req, 401, "the access token is not valid (unknown or revoked)");
+            return;
+        }
+        memset(&req->principal, 0, sizeof req->principal); /* treat as anonymous */
+    } else if (rc != 0) {
+        http_reply_error(req, 503, "cannot check credentials now; try again");
+        return;
+    }
+    if ((route->flags & HTTP_ROUTE_AUTH) && req->principal.kind == PRINCIPAL_NONE) {
+        http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"weft\"");
+        http_reply_error(req, 401, "authentication required: send Authorization: Bearer TOKEN");
+        return;
+    }
+    rc = route->fn(req, route->ctx);
+    if (!rp->replied) {
+        log_error("http", "handler for %s failed request=%s: %s", route->pattern, req->request_id,
+                  weft_strerror(rc));
+        http_reply_error(req, 500, "internal error");
+    }
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)url;
+    (void)version;
+    struct http_server *srv = cls;
+    struct req_private *rp = *con_cls;
+    if (!rp)
+        return MHD_NO; /* cannot happen: uri_log_cb always runs first */
+    struct http_req *req = &rp->req;
+    if (!rp->started) {
+        rp->started = true;
+        req->method = method;
+        req->mhd_connection = con;
+        const char *cl =
+            MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno == 0 && end != cl && n > srv->max_body) {
+                rp->too_big = true;
+                dispatch(req); /* 413 now: MHD closes the connection unread */
+                return queue_reply(req);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (rp->replied) { /* already answered (413): discard */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        rp->body_seen += *upload_data_size;
+        if (rp->body_seen > srv->max_body)
+            rp->too_big = true;
+        else
+            buf_add(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rp->replied)
+        return MHD_YES;
+    if (rp->too_big)
+        buf_release(&req->body);
+    dispatch(req);
+    return queue_reply(req);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    log_warn("http", "libmicrohttpd: %s", msg);
+}
+
+int http_server_start(struct http_server *srv, char **errmsg)
+{
+    *errmsg = NULL;
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", srv->port);
+    const char *host = srv->host;
+    char h6[64];
+    if (host[0] == '[') { /* [::1] */
+        size_t n = strlen(host);
+        if (n >= 2 && n - 2 < sizeof h6) {
+            memcpy(h6, host + 1, n - 2);
+            h6[n - 2] = 0;
+            host = h6;
+        }
+    }
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
+    if (gai != 0 || !ai) {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "cannot resolve listen address '%s': %s", srv->host, gai_strerror(gai));
+        *errmsg = buf_detach(&m, NULL);
+        return WEFT_EINVAL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->started_ns = http_now_ns();
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)srv->port, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)srv->threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
+    int saved = errno;
+    freeaddrinfo(ai);
+    if (!srv->daemon) {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "cannot listen on %s:%d: %s", srv->host, srv->port,
+                 saved ? strerror(saved) : "libmicrohttpd refused to start");
+        *errmsg = buf_detach(&m, NULL);
+        return WEFT_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info)
+        srv->port = info->port;
+    return WEFT_OK;
+}
+
+void http_server_stop(struct http_server *srv, int grace_ms)
+{
+    if (!srv->daemon || srv->stopped)
+        return;
+    srv->stopped = true;
+    MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    uint64_t deadline = http_now_ns() + (uint64_t)grace_ms * 1000000u;
+    while (atomic_load(&srv->inflight) > 0 && http_now_ns() < deadline) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+}
+
+void http_server_free(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    http_server_stop(srv, 0);
+    if (srv->daemon) {
+        MHD_stop_daemon(srv->daemon);
+        srv->daemon = NULL;
+    }
+    while (srv->stores) {
+        struct thread_store *ts = srv->stores;
+        srv->stores = ts->next;
+        store_close(ts->store);
+        free(ts);
+    }
+    pthread_key_delete(srv->store_key);
+    pthread_mutex_destroy(&srv->lock);
+    for (int i = 0; i < srv->nroutes; i++) {
+        for (int j = 0; j < srv->routes[i].nsegs; j++)
+            free(srv->routes[i].segs[j].text);
+        free(srv->routes[i].method);
+        free(srv->routes[i].pattern);
+    }
+    free(srv->routes);
+    for (int i = 0; i < srv->nrenderers; i++)
+        free(srv->renderers[i].prefix);
+    free(srv->renderers);
+    free(srv->host);
+    free(srv->store_url);
+    free(srv->version);
+    free(srv);
+}

@@ -1,0 +1,189 @@
+/*
+ * server.h - the HTTP server of `weft serve`: libmicrohttpd underneath, a
+ * router on top, one request context per request.
+ *
+ * Threads: libmicrohttpd runs an epoll thread pool (one thread per core by
+ * default).  A handler runs on a pool thread and may block (store queries).
+ * Each pool thread opens its own store handle on first use (store handles
+ * are single-threaded); http_req_store() returns it.  All handles are closed
+ * when the server is closed.
+ *
+ * Plug-in point: every part of `weft serve` registers its URLs with
+ * http_route_add() before http_server_start():
+ *
+ *     http_route_add(srv, "GET", "/fhir/{type}/{id}", handler, ctx, HTTP_ROUTE_AUTH);
+ *     http_static_route(srv, "/assets", "/usr/share/weft/assets");   (http/static.h)
+ *
+ * Patterns are absolute paths.  A segment "{name}" matches one non-empty
+ * path segment (read it with http_req_param(req, "name")); a final "*"
+ * matches the rest of the path, possibly empty (http_req_param(req, "*")).
+ * When several routes match, the most specific wins: literal segments beat
+ * "{param}" segments beat "*", compared left to right; ties go to the route
+ * registered first.  Path segments are percent-decoded before matching.
+ * A path that matches a route for another method gets 405 with Allow.
+ *
+ * Authentication happens in one place (http/auth.c) before the handler runs
+ * for every route; req->principal says who is asking (kind PRINCIPAL_NONE
+ * when nobody).  With HTTP_ROUTE_AUTH, an unauthenticated request is answered
+ * 401 (WWW-Authenticate: Bearer) without calling the handler.
+ *
+ * Error bodies: errors the server itself produces (404 no route, 405, 401,
+ * 413, 400 bad request line) are rendered by the error renderer registered for
+ * the longest matching path prefix (http_server_error_renderer), else as a
+ * small JSON object {"error": "..."}.  The FHIR API registers one for /fhir
+ * that renders an OperationOutcome.
+ *
+ * Limits: request bodies above http_server_config.max_body (default
+ * HTTP_MAX_BODY_DEFAULT, 32 MiB) are refused with 413 before they are read
+ * when Content-Length says so, or as soon as the limit is passed otherwise.
+ */
+#ifndef WEFT_HTTP_SERVER_H
+#define WEFT_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access/principal.h"
+#include "core/buf.h"
+
+#define HTTP_MAX_BODY_DEFAULT (32u * 1024u * 1024u)
+
+#define HTTP_MAX_HEADERS 16 /* extra response headers per request */
+
+struct http_server;
+struct store;
+
+struct http_server_config {
+    const char *host;      /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
+    int port;              /* 0: pick a free port (see http_server_port) */
+    int threads;           /* pool size, 0: number of online cores */
+    size_t max_body;       /* 0: HTTP_MAX_BODY_DEFAULT */
+    const char *store_url; /* opened once per pool thread; NULL: no store */
+    int timeout_s;         /* idle connection timeout, 0: 60 s */
+    const char *version;   /* reported by /health, may be NULL */
+};
+
+/* A name/value pair (query parameter, route parameter). */
+struct http_kv {
+    char *name;
+    char *value;
+};
+
+/*
+ * One request.  Fields are read-only for handlers; everything hanging off it
+ * (strings, params, the body) lives until the response has been sent.
+ */
+struct http_req {
+    struct http_server *server;
+    const char *method;     /* "GET", "POST", ... */
+    const char *path;       /* raw path (still percent-encoded), no query */
+    const char *query;      /* raw query string after '?', "" when none */
+    const char *request_id; /* unique per request, also sent as X-Request-Id */
+    /* query parameters in order, percent- and '+'-decoded; duplicates kept */
+    struct http_kv *args;
+    int nargs;
+    /* route parameters ({name} segments, "*") */
+    struct http_kv params[8];
+    int nparams;
+    struct buf body; /* request body (NUL-terminated) */
+    struct principal principal;
+    void *auth_data; /* owned by http/auth.c, freed with the request */
+    uint64_t start_ns;
+
+    /* response being built (use the http_reply_* functions) */
+    int status;
+    const char *content_type;
+    struct buf out;
+    int nheaders;
+    struct {
+        char *name, *value;
+    } headers[HTTP_MAX_HEADERS];
+    int fd; /* >= 0: reply with this file (http_reply_file) */
+    uint64_t fd_size;
+    void *mhd_connection; /* struct MHD_Connection * */
+};
+
+/* Handlers reply with one of the http_reply_* functions and return 0; a
+ * handler that returns a negative code without replying gets a 500. */
+typedef int (*http_handler_fn)(struct http_req *req, void *ctx);
+
+/* Renders an error the server produced (status, message in plain words) as
+ * the reply of req. */
+typedef void (*http_error_fn)(struct http_req *req, int status, const char *message);
+
+enum http_route_flags {
+    HTTP_ROUTE_AUTH = 1, /* 401 unless a credential was accepted */
+};
+
+/* Create a server (not yet listening).  cfg strings are copied. */
+int http_server_init(struct http_server **out, const struct http_server_config *cfg);
+/* Register a route; pattern and method are copied.  method "*" matches any
+ * method.  Returns WEFT_EINVAL for a malformed pattern.  Call before start. */
+int http_route_add(struct http_server *srv, const char *method, const char *pattern,
+                   http_handler_fn fn, void *ctx, unsigned flags);
+/* Errors under path prefix (e.g. "/fhir") are rendered by fn. */
+void http_server_error_renderer(struct http_server *srv, const char *prefix, http_error_fn fn);
+/* Bind and start serving.  On failure a message is in *errmsg (malloc'd,
+ * caller frees). */
+int http_server_start(struct http_server *srv, char **errmsg);
+/* The port actually bound (after start). */
+int http_server_port(const struct http_server *srv);
+/* Stop accepting connections, wait up to grace_ms for requests in flight to
+ * finish, then stop the pool.  Safe to call twice. */
+void http_server_stop(struct http_server *srv, int grace_ms);
+/* Stop (if running), close the per-thread store handles, free everything. */
+void http_server_free(struct http_server *srv);
+/* Seconds since start. */
+int64_t http_server_uptime(const struct http_server *srv);
+const char *http_server_version(const struct http_server *srv);
+/* The store URL the server opens per thread (NULL when none). */
+const char *http_server_store_url(const struct http_server *srv);
+
+/* ---- request accessors ---------------------------------------------------- */
+
+/* The store handle of the calling pool thread, opened on first use; NULL
+ * when the server has no store or it cannot be opened (logged). */
+struct store *http_req_store(struct http_req *req);
+/* A request header (case-insensitive name), NULL when absent. */
+const char *http_req_header(struct http_req *req, const char *name);
+/* First query parameter with this name, NULL when absent. */
+const char *http_req_arg(const struct http_req *req, const char *name);
+/* Route parameter ("{name}" or "*"), NULL when absent. */
+const char *http_req_param(const struct http_req *req, const char *name);
+/* The request's own allocations, freed with the request. */
+void *http_req_alloc(struct http_req *req, size_t n);
+char *http_req_strdup(struct http_req *req, const char *s);
+
+/* ---- replies ----------------------------------------------------------------- */
+
+/* Reply with a copy of data. */
+void http_reply(struct http_req *req, int status, const char *content_type, const void *data,
+                size_t len);
+/* Reply with the contents of b; takes the memory (b is reset). */
+void http_reply_buf(struct http_req *req, int status, const char *content_type, struct buf *b);
+/* Reply with an open file (taken: closed after sending). */
+void http_reply_file(struct http_req *req, int status, const char *content_type, int fd,
+                     uint64_t size);
+/* Add a response header (copied).  Silently ignored beyond HTTP_MAX_HEADERS. */
+void http_reply_header(struct http_req *req, const char *name, const char *value);
+/* Reply with an error through the error renderer for req's path. */
+void http_reply_error(struct http_req *req, int status, const char *message);
+
+/* ---- helpers shared with the FHIR API and tests -------------------------------- */
+
+/* Decode %HH escapes (and '+' as space when plus is true) of s[0..len) into a
+ * new string (caller frees).  Returns NULL on a malformed escape or an
+ * encoded NUL. */
+char *http_url_decode(const char *s, size_t len, bool plus);
+/* Append s percent-encoded for a URL query value. */
+void http_url_encode(struct buf *b, const char *s);
+/* Parse "a=1&b=2" (application/x-www-form-urlencoded) into *args and *nargs
+ * (appending; caller frees with http_kv_free).  WEFT_EINVAL on a malformed
+ * escape; WEFT_ETOOBIG beyond max pairs. */
+int http_query_parse(const char *q, size_t len, struct http_kv **args, int *nargs, int max);
+void http_kv_free(struct http_kv *args, int n);
+/* Monotonic nanoseconds. */
+uint64_t http_now_ns(void);
+
+#endif
