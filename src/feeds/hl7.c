@@ -160,8 +160,8 @@ static size_t skip_blank(const char *d, size_t i, size_t n)
     }
 }
 
-int hl7_msg_parse(struct hl7_msg *m, const char *data, size_t len, unsigned flags,
-                  struct hl7_error *err)
+static int parse_body(struct hl7_msg *m, const char *data, size_t len, unsigned flags,
+                      struct hl7_error *err)
 {
     m->base = data;
     m->nseg = m->nfld = 0;
@@ -239,12 +239,14 @@ int hl7_msg_parse(struct hl7_msg *m, const char *data, size_t len, unsigned flag
     for (;;) {
         /* Scan the fields of segment s from i (in_field: a field starts at fstart). */
         int in_esc = 0;
+        size_t esc_at = 0;
         while (in_field) {
             while (i < n && !cls[(unsigned char)data[i]])
                 i++;
             int c = i < n ? cls[(unsigned char)data[i]] : 3;
             if (c == 2) {
                 in_esc = !in_esc;
+                esc_at = i;
                 i++;
                 continue;
             }
@@ -260,7 +262,7 @@ int hl7_msg_parse(struct hl7_msg *m, const char *data, size_t len, unsigned flag
             push_field(m, fstart, i - fstart);
             s->nf++;
             if (in_esc && !lax)
-                return fail(err, WEFT_EPARSE, s->name, (int)segno, (int)s->nf, i,
+                return fail(err, WEFT_EPARSE, s->name, (int)segno, (int)s->nf, esc_at,
                             "unterminated escape sequence");
             in_esc = 0;
             if (c == 1) {
@@ -315,6 +317,17 @@ int hl7_msg_parse(struct hl7_msg *m, const char *data, size_t len, unsigned flag
                     "message control id (MSH-10) is missing");
     }
     return 0;
+}
+
+int hl7_msg_parse(struct hl7_msg *m, const char *data, size_t len, unsigned flags,
+                  struct hl7_error *err)
+{
+    int rc = parse_body(m, data, len, flags, err);
+    if (rc) { /* a failed parse leaves no half message behind */
+        m->nseg = m->nfld = 0;
+        m->start = m->end = 0;
+    }
+    return rc;
 }
 
 const struct hl7_delims *hl7_msg_delims(const struct hl7_msg *m)
