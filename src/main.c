@@ -24,6 +24,9 @@ static const struct command {
     const char *summary;
 } commands[] = {
     /* one row per subcommand, in the order `weft --help` lists them */
+    {"init", cmd_init, "create a database (or upgrade its schema)"},
+    {"load", cmd_load, "load FHIR R4 bundles, resources and NDJSON files"},
+    {"client", cmd_client, "add, list and revoke API clients (bearer tokens)"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"version", cmd_version, "print the version"},
 };

@@ -14,5 +14,8 @@
 
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_client(int argc, char **argv);
 
 #endif

@@ -122,6 +122,12 @@ void store_row_clear(struct store_row *r);
 int store_resource_get(struct store *s, const char *type, const char *id, int version,
                        struct store_row *out);
 
+/* Whether type/id exists (current version, not deleted): 0 when it does, with
+ * its linked person in *person_id_out (malloc'd, NULL when not linked; pass
+ * NULL to skip); WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
+int store_resource_person(struct store *s, const char *type, const char *id,
+                          char **person_id_out);
+
 /* Mark type/id deleted (entered in error / retraction): a new version with
  * deleted=true.  History is kept. */
 int store_resource_delete(struct store *s, const char *type, const char *id);

@@ -71,6 +71,8 @@ struct store_ops {
     int (*resource_get)(struct store *, const char *type, const char *id, int version,
                         struct store_row *);
     int (*resource_delete)(struct store *, const char *type, const char *id);
+    int (*resource_person)(struct store *, const char *type, const char *id,
+                           char **person_id_out);
     int (*search)(struct store *, const struct store_query *, struct store_result *);
     int (*history)(struct store *, const char *type, const char *id, int limit,
                    struct store_result *);

@@ -109,7 +109,7 @@ int sqlite_migrate(struct store *s, int *from_version, int *to_version)
     if ((rc = ensure_table(ss)) != 0)
         return rc;
     for (int i = 0; i < NMIGRATIONS; i++) {
-        bool applied;
+        bool applied = false;
         if ((rc = is_applied(ss, migrations[i]->name, &applied)) != 0)
             return rc;
         if (applied)

@@ -261,6 +261,34 @@ int sqlite_resource_get(struct store *s, const char *type, const char *id, int v
     return WEFT_OK;
 }
 
+int sqlite_resource_person(struct store *s, const char *type, const char *id,
+                           char **person_id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (person_id_out)
+        *person_id_out = NULL;
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT person_id, deleted FROM resource WHERE id = ?"
+                                       " AND type = ? AND next_seq IS NULL");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, id);
+    sqlite_bind_text(st, 2, type);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 1)) {
+            rc = WEFT_ENOTFOUND;
+        } else {
+            if (person_id_out)
+                *person_id_out = sqlite_col_strdup(st, 0);
+            rc = WEFT_OK;
+        }
+    } else {
+        rc = rc == SQLITE_DONE ? WEFT_ENOTFOUND : sqlite_fail(ss, "reading resource");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int sqlite_resource_delete(struct store *s, const char *type, const char *id)
 {
     struct sqlite_store *ss = sqlite_of(s);

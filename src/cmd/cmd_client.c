@@ -1,0 +1,188 @@
+/*
+ * cmd_client.c - `weft client add|list|revoke`: API clients and their bearer
+ * tokens.  A token is 32 random bytes (libsodium), base64url without
+ * padding, printed once on stdout; the store keeps only its SHA-256 (hex).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cmd/cmd.h"
+#include "core/err.h"
+#include "core/opt.h"
+#include "store/store.h"
+
+#define DEFAULT_SCOPES "system/*.rs"
+#define WRITE_SCOPES "system/*.cud"
+
+static const struct opt_spec specs[] = {
+    {"db", "PATH", "the database (file path or sqlite:PATH)"},
+    {"name", "NAME", "add: a name for the client (who uses it), required"},
+    {"org", "ODS", "add: the ODS code of the client's organisation"},
+    {"scope", "SCOPES", "add: space-separated scopes (default \"" DEFAULT_SCOPES "\": read)"},
+    {"write", NULL, "add: also allow writing (adds \"" WRITE_SCOPES "\": POST bundles)"},
+    {"id", "N", "revoke: the client id (see weft client list)"},
+    {NULL, NULL, NULL},
+};
+
+static const char usage[] =
+    "usage: weft client add --db PATH --name NAME [--org ODS] [--scope SCOPES] [--write]\n"
+    "       weft client list --db PATH\n"
+    "       weft client revoke --db PATH --id N\n\n"
+    "API clients of the FHIR API.  'add' prints the new bearer token, alone on\n"
+    "standard output, once: only its SHA-256 is stored, so keep it safe.\n"
+    "'list' shows every client (never tokens); 'revoke' disables one at once.\n";
+
+/* Hex SHA-256 of a token into out (65 bytes). */
+static void token_hash(const char *token, char out[65])
+{
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(out, 65, d, sizeof d);
+}
+
+static bool valid_ods(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9')))
+            return false;
+    return n >= 3 && n <= 16;
+}
+
+static int client_add(struct store *s, const struct opts *o)
+{
+    const char *name = opts_get(o, "name");
+    const char *org = opts_get(o, "org");
+    if (!name || !*name) {
+        fprintf(stderr, "weft client add: --name NAME is required\n");
+        return EXIT_USAGE;
+    }
+    if (org && !valid_ods(org)) {
+        fprintf(stderr,
+                "weft client add: --org '%s' is not an ODS code (upper-case letters and "
+                "digits)\n",
+                org);
+        return EXIT_USAGE;
+    }
+    char scopes[1024];
+    snprintf(scopes, sizeof scopes, "%s%s%s", opts_get_or(o, "scope", DEFAULT_SCOPES),
+             opts_flag(o, "write") ? " " : "", opts_flag(o, "write") ? WRITE_SCOPES : "");
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    char token[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    sodium_bin2base64(token, sizeof token, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof raw);
+    char hash[65];
+    token_hash(token, hash);
+    int64_t id;
+    int rc = store_client_add(s, name, org, scopes, hash, &id);
+    if (rc != 0) {
+        fprintf(stderr, "weft client add: %s\n", store_errmsg(s));
+        return 1;
+    }
+    printf("%s\n", token);
+    fflush(stdout);
+    fprintf(stderr, "client %lld '%s' added with scopes \"%s\"; the token above is shown once\n",
+            (long long)id, name, scopes);
+    sodium_memzero(token, sizeof token);
+    return 0;
+}
+
+static int client_list(struct store *s)
+{
+    struct store_client *cs;
+    int n;
+    if (store_client_list(s, &cs, &n) != 0) {
+        fprintf(stderr, "weft client list: %s\n", store_errmsg(s));
+        return 1;
+    }
+    printf("%-5s %-24s %-10s %-26s %-26s %s\n", "id", "name", "org", "created", "revoked",
+           "scopes");
+    for (int i = 0; i < n; i++) {
+        printf("%-5lld %-24s %-10s %-26s %-26s %s\n", (long long)cs[i].id, cs[i].name,
+               cs[i].org ? cs[i].org : "-", cs[i].created, cs[i].revoked ? cs[i].revoked : "-",
+               cs[i].scopes ? cs[i].scopes : "");
+        store_client_clear(&cs[i]);
+    }
+    free(cs);
+    return 0;
+}
+
+static int client_revoke(struct store *s, const struct opts *o)
+{
+    long id;
+    if (opts_get_long(o, "id", -1, &id) != 0)
+        return EXIT_USAGE;
+    if (id < 0) {
+        fprintf(stderr, "weft client revoke: --id N is required (see weft client list)\n");
+        return EXIT_USAGE;
+    }
+    int rc = store_client_revoke(s, id);
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft client revoke: no active client with id %ld\n", id);
+        return 1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "weft client revoke: %s\n", store_errmsg(s));
+        return 1;
+    }
+    fprintf(stderr, "client %ld revoked\n", id);
+    return 0;
+}
+
+int cmd_client(int argc, char **argv)
+{
+    struct opts o;
+    int rc = opts_parse(&o, specs, argc, argv);
+    if (rc != 0 || o.help) {
+        if (o.help)
+            opts_print_help(usage, specs);
+        opts_free(&o);
+        return rc ? EXIT_USAGE : 0;
+    }
+    const char *sub = o.npos > 0 ? o.pos[0] : NULL;
+    if (!sub ||
+        (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) ||
+        o.npos > 1) {
+        fprintf(stderr, "weft client: %s%s%s (add, list or revoke; see weft client --help)\n",
+                sub ? "unknown action '" : "an action is needed", sub ? sub : "", sub ? "'" : "");
+        opts_free(&o);
+        return EXIT_USAGE;
+    }
+    const char *db = opts_get(&o, "db");
+    if (!db) {
+        fprintf(stderr, "weft client %s: --db PATH is required\n", sub);
+        opts_free(&o);
+        return EXIT_USAGE;
+    }
+    struct store *s;
+    char *err = NULL;
+    if ((rc = store_open(&s, db, false, &err)) != 0) {
+        fprintf(stderr, "weft client %s: %s (create it with weft init --db %s)\n", sub,
+                err ? err : weft_strerror(rc), db);
+        free(err);
+        opts_free(&o);
+        return 1;
+    }
+    int v = 0;
+    if (store_schema_version(s, &v) != 0 || v == 0) {
+        fprintf(stderr, "weft client %s: %s is not a Weft database (run weft init --db %s)\n", sub,
+                db, db);
+        store_close(s);
+        opts_free(&o);
+        return 1;
+    }
+    if (strcmp(sub, "add") == 0)
+        rc = client_add(s, &o);
+    else if (strcmp(sub, "list") == 0)
+        rc = client_list(s);
+    else
+        rc = client_revoke(s, &o);
+    store_close(s);
+    opts_free(&o);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/*
+ * cmd_init.c - `weft init --db PATH`: create a database (or bring an
+ * existing one to the newest schema: migrations are forward-only and each
+ * runs once, so init is safe to repeat).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "core/err.h"
+#include "core/opt.h"
+#include "store/store.h"
+
+static const struct opt_spec specs[] = {
+    {"db", "PATH", "the database to create (file path or sqlite:PATH)"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_init(int argc, char **argv)
+{
+    struct opts o;
+    int rc = opts_parse(&o, specs, argc, argv);
+    if (rc != 0 || o.help) {
+        if (o.help)
+            opts_print_help("usage: weft init --db PATH\n\n"
+                            "Create a Weft database, or bring an existing one to the newest\n"
+                            "schema version (safe to repeat).  Prints the schema version.\n",
+                            specs);
+        opts_free(&o);
+        return rc ? EXIT_USAGE : 0;
+    }
+    const char *db = opts_get(&o, "db");
+    if (!db || o.npos > 0) {
+        fprintf(stderr, "weft init: %s (see weft init --help)\n",
+                db ? "unexpected argument" : "--db PATH is required");
+        opts_free(&o);
+        return EXIT_USAGE;
+    }
+    struct store *s;
+    char *err = NULL;
+    if ((rc = store_open(&s, db, true, &err)) != 0) {
+        fprintf(stderr, "weft init: %s\n", err ? err : weft_strerror(rc));
+        free(err);
+        opts_free(&o);
+        return 1;
+    }
+    int from = 0, to = 0;
+    rc = store_migrate(s, &from, &to);
+    if (rc != 0) {
+        fprintf(stderr, "weft init: %s: cannot create the schema: %s\n", db, store_errmsg(s));
+    } else if (from == to) {
+        printf("%s: already at schema version %d\n", db, to);
+    } else if (from == 0) {
+        printf("%s: created, schema version %d\n", db, to);
+    } else {
+        printf("%s: upgraded from schema version %d to %d\n", db, from, to);
+    }
+    store_close(s);
+    opts_free(&o);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,1220 @@
+/*
+ * load.c - the loading pipeline (see load.h for the contract).
+ *
+ * A bundle is processed in three passes over its entries:
+ *   1. validate, derive identity (source id -> Weft id), index the entry by
+ *      fullUrl and "Type/sourceid" in a small hash map;
+ *   2. link Patients to persons (so pass 3 can link everything else to them);
+ *   3. per entry: rewrite references, find the person, category, index
+ *      columns, meta, serialise once, store.
+ * All of it inside one store transaction per bundle: the unit of durability
+ * (one fsync) and, for transaction bundles, of atomicity.
+ *
+ * Tuned for bulk loads where most entries are new or unchanged: the JSON is
+ * serialised once per entry (the store hashes that text), references are
+ * resolved through the in-memory map without touching the store unless they
+ * point outside the bundle.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "fhir/category.h"
+#include "fhir/load.h"
+#include "fhir/outcome.h"
+#include "identity/link.h"
+#include "identity/nhs.h"
+#include "store/store.h"
+
+#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
+#define SOURCE_ID_SYSTEM "urn:weft:source-id"
+
+/* ---- report ----------------------------------------------------------------- */
+
+void load_report_init(struct load_report *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void load_report_free(struct load_report *r)
+{
+    for (int i = 0; i < r->nrejections; i++) {
+        free(r->rejections[i].file);
+        free(r->rejections[i].type);
+        free(r->rejections[i].reason);
+    }
+    free(r->rejections);
+    free(r->types);
+    memset(r, 0, sizeof *r);
+}
+
+static int cmp_type(const void *a, const void *b)
+{
+    return strcmp(((const struct load_type_count *)a)->type,
+                  ((const struct load_type_count *)b)->type);
+}
+
+void load_report_finish(struct load_report *r)
+{
+    if (r->ntypes > 1)
+        qsort(r->types, (size_t)r->ntypes, sizeof *r->types, cmp_type);
+}
+
+void load_report_total(const struct load_report *r, struct load_type_count *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    snprintf(sum->type, sizeof sum->type, "total");
+    for (int i = 0; i < r->ntypes; i++) {
+        sum->stored += r->types[i].stored;
+        sum->updated += r->types[i].updated;
+        sum->unchanged += r->types[i].unchanged;
+        sum->deleted += r->types[i].deleted;
+        sum->rejected += r->types[i].rejected;
+        sum->not_shareable += r->types[i].not_shareable;
+    }
+}
+
+static struct load_type_count *type_row(struct load_report *r, const char *type)
+{
+    if (!type || !*type)
+        type = "(unknown)";
+    for (int i = 0; i < r->ntypes; i++)
+        if (strcmp(r->types[i].type, type) == 0)
+            return &r->types[i];
+    r->types = xrealloc(r->types, sizeof *r->types * (size_t)(r->ntypes + 1));
+    struct load_type_count *t = &r->types[r->ntypes++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->type, sizeof t->type, "%.63s", type);
+    return t;
+}
+
+static void add_rejection(struct load_report *r, const char *file, long entry, const char *type,
+                          const char *reason)
+{
+    r->rejected++;
+    type_row(r, type)->rejected++;
+    if (r->nrejections >= LOAD_MAX_REJECTIONS)
+        return;
+    r->rejections = xrealloc(r->rejections, sizeof *r->rejections * (size_t)(r->nrejections + 1));
+    struct load_rejection *j = &r->rejections[r->nrejections++];
+    j->file = file ? xstrdup(file) : NULL;
+    j->entry = entry;
+    j->type = type ? xstrdup(type) : NULL;
+    j->reason = xstrdup(reason);
+}
+
+/* ---- a small string -> int map (open addressing, keys borrowed) --------------- */
+
+struct strmap {
+    const char **keys;
+    int *vals;
+    size_t cap; /* power of two */
+    size_t n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void map_init(struct strmap *m, size_t expect)
+{
+    m->cap = 16;
+    while (m->cap < expect * 2 + 2)
+        m->cap *= 2;
+    m->keys = xcalloc(m->cap, sizeof *m->keys);
+    m->vals = xcalloc(m->cap, sizeof *m->vals);
+    m->n = 0;
+}
+
+static void map_free(struct strmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
+/* Insert key (borrowed: must outlive the map) unless present; returns the
+ * value now stored. */
+static int map_put(struct strmap *m, const char *key, int val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        struct strmap bigger;
+        map_init(&bigger, m->cap);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i])
+                map_put(&bigger, m->keys[i], m->vals[i]);
+        map_free(m);
+        *m = bigger;
+    }
+    size_t i = hash_str(key) & (m->cap - 1);
+    while (m->keys[i]) {
+        if (strcmp(m->keys[i], key) == 0)
+            return m->vals[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->keys[i] = key;
+    m->vals[i] = val;
+    m->n++;
+    return val;
+}
+
+static int map_get(const struct strmap *m, const char *key)
+{
+    size_t i = hash_str(key) & (m->cap - 1);
+    while (m->keys[i]) {
+        if (strcmp(m->keys[i], key) == 0)
+            return m->vals[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+/* ---- validation and identity ---------------------------------------------------- */
+
+static bool valid_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.'))
+            return false;
+    }
+    return n >= 1 && n <= 64;
+}
+
+static bool valid_type(const char *s)
+{
+    if (!s || !(s[0] >= 'A' && s[0] <= 'Z'))
+        return false;
+    size_t n = 1;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z')))
+            return false;
+    return n <= 63;
+}
+
+enum entry_state { E_PENDING = 0, E_REJECTED, E_DONE, E_NOT_SHAREABLE };
+
+struct entry {
+    json_t *res;          /* borrowed from the bundle; NULL for DELETE */
+    const char *type;     /* borrowed (resource or request url) */
+    char type_buf[64];    /* for DELETE entries */
+    char *source_id;      /* malloc'd */
+    char *key;            /* "Type/sourceid", malloc'd (map key) */
+    char *wkey;           /* "Type/weftid", malloc'd (map key) */
+    char id[33];          /* Weft id */
+    const char *category; /* NULL: not shareable */
+    char *person_id;      /* malloc'd, NULL when not linked */
+    enum entry_state state;
+    bool is_delete;
+    char *reason; /* when rejected */
+    enum store_put_outcome outcome;
+    int version;
+    long label; /* entry index or NDJSON line for messages */
+};
+
+static void entry_reject(struct entry *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void entry_reject(struct entry *e, const char *fmt, ...)
+{
+    if (e->state == E_REJECTED)
+        return;
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    free(e->reason);
+    e->reason = buf_detach(&b, NULL);
+    e->state = E_REJECTED;
+}
+
+/* Content digest as a source id for resources sent without any id. */
+static char *content_source_id(const json_t *res)
+{
+    char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
+    unsigned char d[16];
+    crypto_generichash(d, sizeof d, (const unsigned char *)(text ? text : ""),
+                       text ? strlen(text) : 0, NULL, 0);
+    free(text);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+    struct buf b = BUF_INIT;
+    buf_addf(&b, "sha-%s", hex);
+    return buf_detach(&b, NULL);
+}
+
+/* Split "Type/id[/_history/v]" (relative) into type and id (copied into
+ * the buffers); false when it is not of that shape. */
+static bool split_relative(const char *ref, char type[64], char id[65])
+{
+    const char *slash = strchr(ref, '/');
+    if (!slash || slash == ref || slash - ref >= 64)
+        return false;
+    memcpy(type, ref, (size_t)(slash - ref));
+    type[slash - ref] = 0;
+    if (!valid_type(type))
+        return false;
+    const char *idp = slash + 1;
+    const char *end = strchr(idp, '/');
+    size_t n = end ? (size_t)(end - idp) : strlen(idp);
+    if (n == 0 || n > 64)
+        return false;
+    if (end && strncmp(end, "/_history/", 10) != 0)
+        return false;
+    memcpy(id, idp, n);
+    id[n] = 0;
+    return valid_id(id);
+}
+
+/* Pass 1 for one entry. */
+static void entry_prepare(struct entry *e, json_t *ent, const char *org)
+{
+    json_t *req = json_object_get(ent, "request");
+    const char *method = json_string_value(json_object_get(req, "method"));
+    const char *url = json_string_value(json_object_get(req, "url"));
+    if (method && strcmp(method, "GET") == 0) {
+        entry_reject(e, "GET entries are not supported in a loaded bundle (search the API)");
+        return;
+    }
+    if (method && strcmp(method, "DELETE") == 0) {
+        char id[65];
+        if (!url || !split_relative(url, e->type_buf, id)) {
+            entry_reject(e, "DELETE entry needs request.url \"Type/id\"");
+            return;
+        }
+        e->type = e->type_buf;
+        e->is_delete = true;
+        e->source_id = xstrdup(id);
+        store_resource_id(org, e->type, e->source_id, e->id);
+        return;
+    }
+    json_t *res = json_object_get(ent, "resource");
+    if (!json_is_object(res)) {
+        entry_reject(e, "entry has no resource object");
+        return;
+    }
+    e->res = res;
+    const char *type = json_string_value(json_object_get(res, "resourceType"));
+    if (!type) {
+        entry_reject(e, "resource has no resourceType");
+        return;
+    }
+    if (!valid_type(type)) {
+        entry_reject(e, "resourceType '%.64s' is not a FHIR resource type name", type);
+        return;
+    }
+    e->type = type;
+    if (strcmp(type, "Bundle") == 0) {
+        entry_reject(e, "a Bundle inside a Bundle is not loaded (send its entries)");
+        return;
+    }
+    json_t *idv = json_object_get(res, "id");
+    const char *fu = json_string_value(json_object_get(ent, "fullUrl"));
+    if (idv) {
+        const char *id = json_string_value(idv);
+        if (!id || !valid_id(id)) {
+            entry_reject(e, "id is not valid (FHIR ids are 1-64 of A-Z a-z 0-9 - .)");
+            return;
+        }
+        e->source_id = xstrdup(id);
+    } else if (fu && strncmp(fu, "urn:uuid:", 9) == 0 && valid_id(fu + 9)) {
+        e->source_id = xstrdup(fu + 9);
+    } else if (method && strcmp(method, "PUT") == 0 && url) {
+        char t[64], id[65];
+        if (!split_relative(url, t, id) || strcmp(t, type) != 0) {
+            entry_reject(e, "PUT request.url '%.100s' is not %s/id", url, type);
+            return;
+        }
+        e->source_id = xstrdup(id);
+    } else {
+        e->source_id = content_source_id(res);
+    }
+    store_resource_id(org, type, e->source_id, e->id);
+}
+
+/* ---- references -------------------------------------------------------------------- */
+
+struct bundle_ctx {
+    struct store *s;
+    const struct load_ctx *ctx;
+    struct entry *ents;
+    int n;
+    struct strmap map;
+};
+
+/* Resolve one reference string of entry e.  On success type and id
+ * name the target (a Weft id) and *target its entry index (-1 outside the
+ * bundle).  Returns 1 resolved, 0 leave as is, -1 broken (entry rejected). */
+static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, char type[64],
+                       char id[65], int *target)
+{
+    *target = -1;
+    if (ref[0] == '#' || strncmp(ref, "http://", 7) == 0 || strncmp(ref, "https://", 8) == 0)
+        return 0;
+    if (strncmp(ref, "urn:uuid:", 9) == 0 || strncmp(ref, "urn:oid:", 8) == 0) {
+        int j = map_get(&bc->map, ref);
+        if (j < 0 || !bc->ents[j].type) {
+            entry_reject(e, "reference '%.100s' does not match any fullUrl in the bundle", ref);
+            return -1;
+        }
+        snprintf(type, 64, "%s", bc->ents[j].type);
+        memcpy(id, bc->ents[j].id, 33);
+        *target = j;
+        return 1;
+    }
+    char sid[65];
+    if (!split_relative(ref, type, sid)) {
+        entry_reject(e, "reference '%.100s' is neither Type/id, urn:uuid: nor an absolute URL",
+                     ref);
+        return -1;
+    }
+    char key[140];
+    snprintf(key, sizeof key, "%s/%s", type, sid);
+    int j = map_get(&bc->map, key);
+    if (j >= 0) {
+        memcpy(id, bc->ents[j].id, 33);
+        *target = j;
+        return 1;
+    }
+    /* sent earlier by the same organisation? */
+    char wid[33];
+    store_resource_id(bc->ctx->org, type, sid, wid);
+    int rc = store_resource_person(bc->s, type, wid, NULL);
+    if (rc == 0) {
+        memcpy(id, wid, 33);
+        return 1;
+    }
+    /* already a Weft id of a stored item? */
+    if (strlen(sid) == 32 && store_resource_person(bc->s, type, sid, NULL) == 0) {
+        memcpy(id, sid, 33);
+        return 1;
+    }
+    entry_reject(e, "reference '%.100s' names nothing in the bundle or sent before by %s", ref,
+                 bc->ctx->org);
+    return -1;
+}
+
+/* Walk v rewriting every "reference" string; false once the entry is rejected. */
+static bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int depth)
+{
+    if (depth > 64) {
+        entry_reject(e, "resource nests deeper than 64 levels");
+        return false;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach(v, k, c)
+        {
+            if (json_is_string(c)) {
+                if (k[0] == 'r' && strcmp(k, "reference") == 0) {
+                    char type[64], id[65];
+                    int target;
+                    int r = resolve_ref(bc, e, json_string_value(c), type, id, &target);
+                    if (r < 0)
+                        return false;
+                    if (r > 0) {
+                        char nref[140];
+                        snprintf(nref, sizeof nref, "%s/%s", type, id);
+                        json_string_set(c, nref);
+                    }
+                }
+            } else if (json_is_object(c) || json_is_array(c)) {
+                if (!rewrite_refs(bc, e, c, depth + 1))
+                    return false;
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c)
+        {
+            if ((json_is_object(c) || json_is_array(c)) && !rewrite_refs(bc, e, c, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The person of a (rewritten) Patient reference object {reference, identifier}. */
+static int person_of_ref(struct bundle_ctx *bc, const json_t *refobj, char **person)
+{
+    *person = NULL;
+    const char *ref = json_string_value(json_object_get(refobj, "reference"));
+    if (ref && strncmp(ref, "Patient/", 8) == 0) {
+        const char *id = ref + 8;
+        int j = map_get(&bc->map, ref); /* "Patient/{weft id}" of an entry here */
+        if (j >= 0) {
+            if (bc->ents[j].person_id)
+                *person = xstrdup(bc->ents[j].person_id);
+            return WEFT_OK;
+        }
+        int rc = store_resource_person(bc->s, "Patient", id, person);
+        return rc == WEFT_ENOTFOUND ? WEFT_OK : rc;
+    }
+    json_t *ident = json_object_get(refobj, "identifier");
+    const char *sys = json_string_value(json_object_get(ident, "system"));
+    const char *val = json_string_value(json_object_get(ident, "value"));
+    if (sys && val) {
+        int rc = link_identifier(bc->s, bc->ctx->org, sys, val, person);
+        if (rc == WEFT_ENOTFOUND || rc == WEFT_EINVAL)
+            return WEFT_OK; /* unknown or invalid: not linked */
+        return rc;
+    }
+    return WEFT_OK;
+}
+
+static int entry_person(struct bundle_ctx *bc, struct entry *e)
+{
+    static const char *const keys[] = {"subject", "patient", "individual", "beneficiary"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        json_t *r = json_object_get(e->res, keys[k]);
+        if (json_is_object(r)) {
+            int rc = person_of_ref(bc, r, &e->person_id);
+            if (rc != 0 || e->person_id)
+                return rc;
+        }
+    }
+    json_t *parts = json_object_get(e->res, "participant");
+    size_t i;
+    json_t *p;
+    json_array_foreach(parts, i, p)
+    {
+        json_t *actor = json_object_get(p, "actor");
+        if (json_is_object(actor)) {
+            int rc = person_of_ref(bc, actor, &e->person_id);
+            if (rc != 0 || e->person_id)
+                return rc;
+        }
+    }
+    return WEFT_OK;
+}
+
+/* ---- index columns and terms ----------------------------------------------------------- */
+
+/* Normalise a FHIR date/dateTime/instant for the effective column: up to
+ * seconds, time zone and fractions dropped.  out holds 20 bytes. */
+static bool norm_date(const char *v, char out[20])
+{
+    size_t n = 0;
+    while (v[n] && n < 19 && v[n] != '+' && v[n] != 'Z' && v[n] != '.' && !(n >= 10 && v[n] == '-'))
+        n++;
+    if (n < 4 || !(v[0] >= '0' && v[0] <= '9'))
+        return false;
+    memcpy(out, v, n);
+    out[n] = 0;
+    return true;
+}
+
+static const char *path_str(const json_t *r, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(r, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+static bool effective_of(const json_t *r, char out[20])
+{
+    static const char *const paths[][2] = {
+        {"effectiveDateTime", NULL},
+        {"effectiveInstant", NULL},
+        {"effectivePeriod", "start"},
+        {"occurrenceDateTime", NULL},
+        {"occurrencePeriod", "start"},
+        {"performedDateTime", NULL},
+        {"performedPeriod", "start"},
+        {"onsetDateTime", NULL},
+        {"onsetPeriod", "start"},
+        {"period", "start"},
+        {"start", NULL},
+        {"started", NULL},
+        {"authoredOn", NULL},
+        {"authored", NULL},
+        {"recordedDate", NULL},
+        {"recorded", NULL},
+        {"dateTime", NULL},
+        {"date", NULL},
+        {"issued", NULL},
+        {"created", NULL},
+        {"startDate", NULL},
+        {"dateAsserted", NULL},
+        {"birthDate", NULL},
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const char *v = path_str(r, paths[i][0], paths[i][1]);
+        if (v && norm_date(v, out))
+            return true;
+    }
+    return false;
+}
+
+/* First coding of the first concept found: "system|code" into b. */
+static bool code_of(const json_t *r, struct buf *b)
+{
+    static const char *const keys[] = {"code", "medicationCodeableConcept", "vaccineCode", "type"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const json_t *c = json_object_get(r, keys[k]);
+        if (json_is_array(c))
+            c = json_array_get(c, 0);
+        const json_t *cd = json_array_get(json_object_get(c, "coding"), 0);
+        const char *code = json_string_value(json_object_get(cd, "code"));
+        if (code) {
+            const char *sys = json_string_value(json_object_get(cd, "system"));
+            buf_addf(b, "%s|%s", sys ? sys : "", code);
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *status_of(const json_t *r)
+{
+    const char *s = json_string_value(json_object_get(r, "status"));
+    if (s)
+        return s;
+    const json_t *cs = json_object_get(r, "clinicalStatus");
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(cs, "coding"), 0), "code"));
+}
+
+struct terms {
+    const char *v[128];
+    int n; /* strings in v (pairs * 2) */
+    struct buf owned[8];
+    int nowned;
+};
+
+static void term_add(struct terms *t, const char *param, const char *value)
+{
+    if (!value || !*value || t->n + 2 > (int)(sizeof t->v / sizeof t->v[0]))
+        return;
+    t->v[t->n++] = param;
+    t->v[t->n++] = value;
+}
+
+static void patient_terms(const json_t *r, struct terms *t)
+{
+    size_t i, k;
+    json_t *v, *g;
+    json_array_foreach(json_object_get(r, "identifier"), i, v)
+    {
+        const char *sys = json_string_value(json_object_get(v, "system"));
+        const char *val = json_string_value(json_object_get(v, "value"));
+        if (!val)
+            continue;
+        term_add(t, "identifier", val);
+        if (sys && t->nowned < 8) {
+            struct buf *b = &t->owned[t->nowned++];
+            buf_addf(b, "%s|%s", sys, val);
+            term_add(t, "identifier", b->data);
+        }
+    }
+    json_array_foreach(json_object_get(r, "name"), i, v)
+    {
+        const char *fam = json_string_value(json_object_get(v, "family"));
+        term_add(t, "family", fam);
+        term_add(t, "name", fam);
+        json_array_foreach(json_object_get(v, "given"), k, g)
+        {
+            term_add(t, "given", json_string_value(g));
+            term_add(t, "name", json_string_value(g));
+        }
+    }
+    term_add(t, "birthdate", json_string_value(json_object_get(r, "birthDate")));
+    term_add(t, "gender", json_string_value(json_object_get(r, "gender")));
+}
+
+static void terms_release(struct terms *t)
+{
+    for (int i = 0; i < t->nowned; i++)
+        buf_release(&t->owned[i]);
+}
+
+/* ---- meta ------------------------------------------------------------------------------- */
+
+static void set_meta(json_t *res, const char *org, const char *feed, const char *source_id)
+{
+    json_t *meta = json_object_get(res, "meta");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(res, "meta", meta);
+    }
+    json_object_del(meta, "versionId");
+    json_object_del(meta, "lastUpdated");
+    struct buf src = BUF_INIT;
+    buf_addf(&src, "urn:weft:feed:%s:%s", org, feed ? feed : "manual");
+    json_object_set_new(meta, "source", json_stringn(src.data, src.len));
+    buf_release(&src);
+    json_t *tags = json_object_get(meta, "tag");
+    if (!json_is_array(tags)) {
+        tags = json_array();
+        json_object_set_new(meta, "tag", tags);
+    }
+    for (size_t i = json_array_size(tags); i-- > 0;) {
+        const char *sys = json_string_value(json_object_get(json_array_get(tags, i), "system"));
+        if (sys && (strcmp(sys, ODS_SYSTEM) == 0 || strcmp(sys, SOURCE_ID_SYSTEM) == 0))
+            json_array_remove(tags, i);
+    }
+    json_array_append_new(tags, json_pack("{s:s,s:s}", "system", ODS_SYSTEM, "code", org));
+    json_array_append_new(tags,
+                          json_pack("{s:s,s:s}", "system", SOURCE_ID_SYSTEM, "code", source_id));
+}
+
+/* ---- one entry -------------------------------------------------------------------------- */
+
+/* Pass 3 for one entry: returns 0, or a store error (the bundle fails). */
+static int entry_store(struct bundle_ctx *bc, struct entry *e)
+{
+    const struct load_ctx *ctx = bc->ctx;
+    if (e->is_delete) {
+        int rc = store_resource_delete(bc->s, e->type, e->id);
+        if (rc == WEFT_ENOTFOUND) {
+            entry_reject(e, "DELETE %s/%s: nothing of that id was sent by %s", e->type,
+                         e->source_id, ctx->org);
+            return WEFT_OK;
+        }
+        if (rc == 0)
+            e->state = E_DONE;
+        return rc;
+    }
+    if (!rewrite_refs(bc, e, e->res, 0))
+        return WEFT_OK;
+    if (!e->person_id && strcmp(e->type, "Patient") != 0) {
+        int rc = entry_person(bc, e);
+        if (rc != 0)
+            return rc;
+    }
+    json_object_set_new(e->res, "id", json_string(e->id));
+    set_meta(e->res, ctx->org, ctx->feed, e->source_id);
+
+    char eff[20];
+    bool has_eff = effective_of(e->res, eff);
+    struct buf code = BUF_INIT;
+    bool has_code = code_of(e->res, &code);
+    struct terms t = {.nowned = 0};
+    for (int i = 0; i < 8; i++)
+        buf_init(&t.owned[i]);
+    if (strcmp(e->type, "Patient") == 0)
+        patient_terms(e->res, &t);
+
+    size_t len = 0;
+    char *text = json_dumps(e->res, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc = WEFT_OK;
+    if (!text) {
+        entry_reject(e, "resource could not be serialised");
+        goto out;
+    }
+    len = strlen(text);
+    if (len > LOAD_MAX_RESOURCE_BYTES) {
+        entry_reject(e, "resource is %.1f MB, larger than the %u MB limit",
+                     (double)len / (1024.0 * 1024.0), LOAD_MAX_RESOURCE_BYTES >> 20);
+        goto out;
+    }
+    struct store_put p = {
+        .type = e->type,
+        .source_org = ctx->org,
+        .source_id = e->source_id,
+        .feed = ctx->feed,
+        .person_id = e->person_id,
+        .category = e->category,
+        .effective = has_eff ? eff : NULL,
+        .code = has_code ? code.data : NULL,
+        .status = status_of(e->res),
+        .json = text,
+        .json_len = len,
+        .terms = t.v,
+        .nterms = t.n / 2,
+    };
+    char id[STORE_ID_LEN + 1];
+    rc = store_resource_put(bc->s, &p, &e->outcome, id, &e->version);
+    if (rc == WEFT_ECONFLICT) {
+        entry_reject(e, "%s", store_errmsg(bc->s));
+        rc = WEFT_OK;
+    } else if (rc == 0) {
+        e->state = E_DONE;
+    }
+out:
+    free(text);
+    buf_release(&code);
+    terms_release(&t);
+    return rc;
+}
+
+/* ---- a bundle --------------------------------------------------------------------------- */
+
+static void entries_free(struct entry *ents, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(ents[i].source_id);
+        free(ents[i].key);
+        free(ents[i].wkey);
+        free(ents[i].person_id);
+        free(ents[i].reason);
+    }
+    free(ents);
+}
+
+static json_t *response_entry(const struct entry *e, const char *file)
+{
+    char status[64] = "200 OK";
+    json_t *resp = json_object();
+    if (e->state == E_REJECTED) {
+        snprintf(status, sizeof status, "400 Bad Request");
+        json_t *oo = fhir_outcome_new();
+        char expr[64];
+        snprintf(expr, sizeof expr, "Bundle.entry[%ld]", e->label);
+        fhir_outcome_add(oo, "error", "invalid", e->reason ? e->reason : "rejected", expr);
+        json_object_set_new(resp, "outcome", oo);
+    } else if (e->state == E_NOT_SHAREABLE) {
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "not stored: %s is outside the shared care record", e->type);
+        json_object_set_new(resp, "outcome",
+                            fhir_outcome_make("information", "informational", b.data));
+        buf_release(&b);
+    } else if (e->is_delete) {
+        snprintf(status, sizeof status, "204 No Content");
+    } else {
+        if (e->outcome == STORE_PUT_CREATED)
+            snprintf(status, sizeof status, "201 Created");
+        struct buf loc = BUF_INIT;
+        buf_addf(&loc, "%s/%s/_history/%d", e->type, e->id, e->version);
+        json_object_set_new(resp, "location", json_stringn(loc.data, loc.len));
+        buf_reset(&loc);
+        buf_addf(&loc, "W/\"%d\"", e->version);
+        json_object_set_new(resp, "etag", json_stringn(loc.data, loc.len));
+        buf_release(&loc);
+    }
+    (void)file;
+    json_object_set_new(resp, "status", json_string(status));
+    return json_pack("{s:o}", "response", resp);
+}
+
+/*
+ * The core: process entries (a JSON array of Bundle.entry objects) as one
+ * unit.  labels[i] (may be NULL: use i) names entry i in messages.
+ */
+static int load_entries(struct store *s, json_t *entries, bool atomic, const struct load_ctx *ctx,
+                        struct load_report *rep, json_t **response, const char *resp_type,
+                        const long *labels)
+{
+    int n = (int)json_array_size(entries);
+    struct bundle_ctx bc = {.s = s, .ctx = ctx, .n = n};
+    bc.ents = xcalloc((size_t)(n ? n : 1), sizeof *bc.ents);
+    map_init(&bc.map, (size_t)n * 3);
+    rep->bundles++;
+    rep->entries += n;
+
+    /* pass 1: validate, identity, index */
+    for (int i = 0; i < n; i++) {
+        struct entry *e = &bc.ents[i];
+        e->label = labels ? labels[i] : i;
+        json_t *ent = json_array_get(entries, (size_t)i);
+        if (!json_is_object(ent)) {
+            entry_reject(e, "entry is not a JSON object");
+            continue;
+        }
+        entry_prepare(e, ent, ctx->org);
+        if (e->state == E_REJECTED)
+            continue;
+        struct buf k = BUF_INIT;
+        buf_addf(&k, "%s/%s", e->type, e->source_id);
+        e->key = buf_detach(&k, NULL);
+        buf_addf(&k, "%s/%s", e->type, e->id);
+        e->wkey = buf_detach(&k, NULL);
+        int prev = map_put(&bc.map, e->key, i);
+        if (prev != i) {
+            entry_reject(e, "%s appears twice in the bundle (also entry %ld)", e->key,
+                         bc.ents[prev].label);
+            continue;
+        }
+        map_put(&bc.map, e->wkey, i);
+        const char *fu = json_string_value(json_object_get(ent, "fullUrl"));
+        if (fu)
+            map_put(&bc.map, fu, i);
+        if (!e->is_delete) {
+            e->category = fhir_category_of(e->res);
+            if (!e->category)
+                e->state = E_NOT_SHAREABLE;
+        }
+    }
+
+    int rc = store_begin(s);
+    if (rc != 0)
+        goto out;
+    /* pass 2: Patients -> persons */
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct entry *e = &bc.ents[i];
+        if (e->state != E_PENDING || e->is_delete || strcmp(e->type, "Patient") != 0)
+            continue;
+        struct link_outcome lo;
+        rc = link_patient(s, ctx->org, e->source_id, e->res, &lo);
+        if (rc == 0) {
+            e->person_id = lo.person_id;
+            rep->persons_linked++;
+            rep->invalid_nhs += lo.invalid_nhs;
+        }
+    }
+    /* pass 3: store */
+    bool failed = false;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct entry *e = &bc.ents[i];
+        if (e->state == E_PENDING)
+            rc = entry_store(&bc, e);
+        if (e->state == E_REJECTED)
+            failed = true;
+        if (failed && atomic)
+            break;
+    }
+    if (rc != 0) {
+        store_rollback(s);
+        goto out;
+    }
+    if (failed && atomic) {
+        rc = store_rollback(s);
+        if (rc == 0)
+            rc = WEFT_EINVAL;
+        int bad = -1;
+        for (int i = 0; i < n; i++)
+            if (bc.ents[i].state == E_REJECTED) {
+                bad = i;
+                break;
+            }
+        for (int i = 0; i < n; i++) {
+            struct entry *e = &bc.ents[i];
+            if (i == bad)
+                continue;
+            e->state = E_PENDING;
+            entry_reject(e, "not stored: the transaction failed at entry %ld", bc.ents[bad].label);
+        }
+    } else {
+        rc = store_commit(s);
+        if (rc != 0) {
+            store_rollback(s);
+            goto out;
+        }
+    }
+
+    /* report */
+    for (int i = 0; i < n; i++) {
+        struct entry *e = &bc.ents[i];
+        const char *type = e->type;
+        switch (e->state) {
+        case E_REJECTED:
+            add_rejection(rep, ctx->file, e->label, type, e->reason);
+            break;
+        case E_NOT_SHAREABLE:
+            type_row(rep, type)->not_shareable++;
+            break;
+        case E_DONE:
+            if (e->is_delete)
+                type_row(rep, type)->deleted++;
+            else if (e->outcome == STORE_PUT_CREATED)
+                type_row(rep, type)->stored++;
+            else if (e->outcome == STORE_PUT_UPDATED)
+                type_row(rep, type)->updated++;
+            else
+                type_row(rep, type)->unchanged++;
+            break;
+        case E_PENDING:
+            break;
+        }
+    }
+    if (response) {
+        json_t *rb =
+            json_pack("{s:s,s:s,s:[]}", "resourceType", "Bundle", "type", resp_type, "entry");
+        json_t *arr = json_object_get(rb, "entry");
+        for (int i = 0; i < n; i++)
+            json_array_append_new(arr, response_entry(&bc.ents[i], ctx->file));
+        *response = rb;
+    }
+out:
+    if (rc != 0 && rc != WEFT_EINVAL)
+        log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
+                 store_errmsg(s), ctx->org, n);
+    map_free(&bc.map);
+    entries_free(bc.ents, n);
+    return rc;
+}
+
+int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx,
+                     struct load_report *rep, json_t **response)
+{
+    if (response)
+        *response = NULL;
+    const char *rt = json_string_value(json_object_get(bundle, "resourceType"));
+    if (!json_is_object(bundle) || !rt || strcmp(rt, "Bundle") != 0) {
+        add_rejection(rep, ctx->file, -1, rt, "not a Bundle (resourceType must be \"Bundle\")");
+        return WEFT_EINVAL;
+    }
+    const char *bt = json_string_value(json_object_get(bundle, "type"));
+    bool atomic;
+    const char *resp_type;
+    if (bt && strcmp(bt, "transaction") == 0) {
+        atomic = true;
+        resp_type = "transaction-response";
+    } else if (bt && (strcmp(bt, "batch") == 0 || strcmp(bt, "collection") == 0)) {
+        atomic = false;
+        resp_type = "batch-response";
+    } else {
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "Bundle.type '%.40s' is not loaded (use transaction, batch or collection)",
+                 bt ? bt : "(missing)");
+        add_rejection(rep, ctx->file, -1, "Bundle", b.data);
+        buf_release(&b);
+        return WEFT_EINVAL;
+    }
+    json_t *entries = json_object_get(bundle, "entry");
+    if (!entries) {
+        entries = json_array();
+        json_object_set_new(bundle, "entry", entries);
+    }
+    if (!json_is_array(entries)) {
+        add_rejection(rep, ctx->file, -1, "Bundle", "Bundle.entry is not an array");
+        return WEFT_EINVAL;
+    }
+    return load_entries(s, entries, atomic, ctx, rep, response, resp_type, NULL);
+}
+
+/* ---- files ------------------------------------------------------------------------------ */
+
+static void reject_file(struct load_report *rep, const char *file, long entry, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reject_file(struct load_report *rep, const char *file, long entry, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    add_rejection(rep, file, entry, NULL, b.data);
+    buf_release(&b);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* NDJSON: LOAD_NDJSON_BATCH lines per store transaction, as batch entries. */
+static int load_ndjson(struct store *s, FILE *f, const struct load_ctx *ctx,
+                       struct load_report *rep, load_progress_fn progress, void *parg,
+                       long long *done, long long total)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    int rc = WEFT_OK;
+    json_t *entries = json_array();
+    long *labels = xmalloc(sizeof *labels * LOAD_NDJSON_BATCH);
+    int nb = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        *done += len;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        size_t sp = 0;
+        while (sp < (size_t)len && (line[sp] == ' ' || line[sp] == '\t'))
+            sp++;
+        if (sp == (size_t)len)
+            continue;
+        rep->entries++;
+        if ((size_t)len > LOAD_MAX_LINE_BYTES) {
+            reject_file(rep, ctx->file, lineno, "line is %.1f MB, larger than the %u MB limit",
+                        (double)len / (1024.0 * 1024.0), LOAD_MAX_LINE_BYTES >> 20);
+            continue;
+        }
+        json_error_t err;
+        json_t *res = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &err);
+        if (!res) {
+            reject_file(rep, ctx->file, lineno, "invalid JSON at column %d: %s", err.column,
+                        err.text);
+            continue;
+        }
+        json_array_append_new(entries, json_pack("{s:o}", "resource", res));
+        labels[nb++] = lineno;
+        if (nb == LOAD_NDJSON_BATCH) {
+            rep->entries -= nb; /* load_entries counts them */
+            rc = load_entries(s, entries, false, ctx, rep, NULL, "batch-response", labels);
+            json_array_clear(entries);
+            nb = 0;
+            if (progress)
+                progress(parg, rep, *done, total);
+            if (rc != 0)
+                break;
+        }
+    }
+    if (rc == 0 && nb > 0) {
+        rep->entries -= nb;
+        rc = load_entries(s, entries, false, ctx, rep, NULL, "batch-response", labels);
+        if (progress)
+            progress(parg, rep, *done, total);
+    }
+    if (rc == 0 && ferror(f))
+        rc = WEFT_EIO;
+    json_decref(entries);
+    free(labels);
+    free(line);
+    return rc;
+}
+
+static int load_file_at(struct store *s, const char *path, const struct load_ctx *ctx0,
+                        struct load_report *rep, load_progress_fn progress, void *parg,
+                        long long *done, long long total)
+{
+    struct load_ctx ctx = *ctx0;
+    ctx.file = path;
+    rep->files++;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        reject_file(rep, path, -1, "cannot open: %s", strerror(errno));
+        return WEFT_OK;
+    }
+    struct stat st;
+    long long size = fstat(fileno(f), &st) == 0 ? (long long)st.st_size : 0;
+    int rc = WEFT_OK;
+    if (ends_with(path, ".ndjson") || ends_with(path, ".jsonl")) {
+        rc = load_ndjson(s, f, &ctx, rep, progress, parg, done, total);
+        fclose(f);
+        return rc;
+    }
+    if (size > (long long)LOAD_MAX_FILE_BYTES) {
+        reject_file(rep, path, -1, "file is %lld MB, larger than the %u MB limit", size >> 20,
+                    LOAD_MAX_FILE_BYTES >> 20);
+        fclose(f);
+        *done += size;
+        return WEFT_OK;
+    }
+    char *data = xmalloc((size_t)size + 1);
+    size_t got = fread(data, 1, (size_t)size, f);
+    bool ioerr = ferror(f);
+    fclose(f);
+    if (ioerr || got != (size_t)size) {
+        free(data);
+        reject_file(rep, path, -1, "read error: %s", ioerr ? strerror(errno) : "short read");
+        *done += size;
+        return WEFT_OK;
+    }
+    json_error_t err;
+    json_t *doc = json_loadb(data, got, JSON_REJECT_DUPLICATES, &err);
+    if (!doc) {
+        /* maybe NDJSON without the extension: several objects, one per line */
+        if (err.position > 0 && (size_t)err.position < got && got > 0 &&
+            strstr(err.text, "end of file expected")) {
+            FILE *m = fmemopen(data, got, "rb");
+            if (m) {
+                long long d0 = *done;
+                rc = load_ndjson(s, m, &ctx, rep, progress, parg, done, total);
+                fclose(m);
+                *done = d0 + size;
+                free(data);
+                return rc;
+            }
+        }
+        free(data);
+        reject_file(rep, path, -1, "invalid JSON at line %d, column %d: %s", err.line, err.column,
+                    err.text);
+        *done += size;
+        return WEFT_OK;
+    }
+    free(data);
+    const char *rt = json_string_value(json_object_get(doc, "resourceType"));
+    if (json_is_object(doc) && rt && strcmp(rt, "Bundle") == 0) {
+        rc = fhir_load_bundle(s, doc, &ctx, rep, NULL);
+    } else if (json_is_object(doc)) {
+        json_t *entries = json_pack("[{s:O}]", "resource", doc);
+        rc = load_entries(s, entries, false, &ctx, rep, NULL, "batch-response", NULL);
+        json_decref(entries);
+    } else {
+        reject_file(rep, path, -1, "not a FHIR resource or Bundle (a JSON object is expected)");
+    }
+    json_decref(doc);
+    if (rc == WEFT_EINVAL) /* the reasons are in the report */
+        rc = WEFT_OK;
+    *done += size;
+    if (progress)
+        progress(parg, rep, *done, total);
+    return rc;
+}
+
+int fhir_load_file(struct store *s, const char *path, const struct load_ctx *ctx,
+                   struct load_report *rep)
+{
+    long long done = 0;
+    return load_file_at(s, path, ctx, rep, NULL, NULL, &done, 0);
+}
+
+/* Collect the loadable files under path (recursively, sorted) into list. */
+static int collect(const char *path, char ***list, int *n, long long *bytes, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode)) {
+        *list = xrealloc(*list, sizeof **list * (size_t)(*n + 1));
+        (*list)[(*n)++] = xstrdup(path);
+        *bytes += st.st_size;
+        return 0;
+    }
+    if (depth > 32)
+        return 0;
+    struct dirent **names = NULL;
+    int k = scandir(path, &names, NULL, alphasort);
+    if (k < 0)
+        return -errno;
+    for (int i = 0; i < k; i++) {
+        const char *nm = names[i]->d_name;
+        if (nm[0] != '.') {
+            struct buf child = BUF_INIT;
+            buf_addf(&child, "%s/%s", path, nm);
+            struct stat cs;
+            if (stat(child.data, &cs) == 0 && (S_ISDIR(cs.st_mode) || ends_with(nm, ".json") ||
+                                               ends_with(nm, ".ndjson") || ends_with(nm, ".jsonl")))
+                collect(child.data, list, n, bytes, depth + 1);
+            buf_release(&child);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
+int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
+                    const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
+                    void *progress_arg)
+{
+    char **files = NULL;
+    int nfiles = 0;
+    long long total = 0, done = 0;
+    for (int i = 0; i < npaths; i++) {
+        int before = nfiles;
+        int e = collect(paths[i], &files, &nfiles, &total, 0);
+        if (e < 0)
+            reject_file(rep, paths[i], -1, "cannot read: %s", strerror(-e));
+        else if (nfiles == before)
+            reject_file(rep, paths[i], -1, "no .json, .ndjson or .jsonl files found");
+    }
+    int rc = WEFT_OK;
+    for (int i = 0; i < nfiles && rc == 0; i++)
+        rc = load_file_at(s, files[i], ctx, rep, progress, progress_arg, &done, total);
+    for (int i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    load_report_finish(rep);
+    return rc;
+}

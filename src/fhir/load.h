@@ -1,0 +1,161 @@
+/*
+ * load.h - THE loading pipeline: every item reaches the record through here
+ * (`weft load`, POST /fhir transaction/batch, the HL7 v2 and CSV feeds).
+ *
+ * Input: a FHIR R4 Bundle (transaction, batch or collection) as a jansson
+ * tree, or a file / directory of them, or NDJSON (one resource per line).
+ * For every entry the pipeline:
+ *   1. validates it: resourceType present and a known shape ([A-Z][A-Za-z]*),
+ *      id (when given) matching [A-Za-z0-9-.]{1,64}, the serialised resource
+ *      at most LOAD_MAX_RESOURCE_BYTES; (text is valid UTF-8: jansson
+ *      rejects anything else while parsing);
+ *   2. decides its identity: (ctx->org, resourceType, source id) where the
+ *      source id is the resource's id as sent, else the uuid of a urn:uuid
+ *      fullUrl, else the id in a PUT request url, else "sha-" + a digest of
+ *      the content (so a repeat is still a no-op); its Weft id is
+ *      store_resource_id(org, type, source id);
+ *   3. decides its record category (fhir/category.h); a type outside the
+ *      record is counted "not shareable" and not stored;
+ *   4. links Patients to persons (identity/link.h) and every other item to
+ *      the person of the Patient it refers to (subject, patient, individual,
+ *      beneficiary, or an Appointment participant), through a reference or a
+ *      logical identifier (NHS number);
+ *   5. resolves every reference: "urn:uuid:..." / "urn:oid:..." fullUrls in
+ *      the bundle, "Type/id" of an entry in the bundle, "Type/id" sent earlier
+ *      by the same organisation (the derived id makes that a computation;
+ *      the target must exist), or "Type/{weft id}" of a stored item; each is
+ *      rewritten to "Type/{weft id}".  "#contained" and absolute http(s)
+ *      references are left as they are; a reference with only a logical
+ *      identifier is kept as sent.  A reference that resolves to nothing
+ *      rejects that entry, naming the reference;
+ *   6. stores it (store_resource_put) with id = the Weft id and meta:
+ *        meta.source = "urn:weft:feed:{ODS}:{feed}" (feed "manual" when none)
+ *        meta.tag += {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+ *                     "code": ODS}                  (the source organisation)
+ *        meta.tag += {"system": "urn:weft:source-id", "code": the source id}
+ *      (tags of these two systems sent in are replaced; versionId and
+ *      lastUpdated are dropped: the store adds them on read), serialised once
+ *      as compact JSON with sorted keys (the canonical form the store hashes
+ *      for "unchanged").  Index columns: effective = the resource's clinically
+ *      relevant date (effective[x], occurrence[x], performed[x], onset[x],
+ *      period.start, authoredOn, date, issued, ...) truncated to seconds
+ *      with the time zone dropped ("2020-01-31" or "2020-01-31T10:00:00");
+ *      code = "system|code" of the first coding of code /
+ *      medicationCodeableConcept / vaccineCode / type; status = status or
+ *      clinicalStatus.  Search terms (Patient): identifier ("system|value" and
+ *      "value"), family, given, name, birthdate, gender.
+ *
+ * Transactions: a "transaction" bundle is all-or-nothing in one store
+ * transaction (any rejected entry -> nothing from it is stored and every
+ * entry is reported rejected, the failing one with its reason).  "batch" and
+ * "collection" bundles are applied entry by entry, still in one store
+ * transaction per bundle (speed); a rejected entry does not stop the others.
+ * DELETE entries (request.method DELETE, url "Type/id" of the sender's id)
+ * retract the item (a new deleted version).  GET entries are rejected.
+ *
+ * Nothing in the operational log names a patient: only counts and ids.
+ */
+#ifndef WEFT_FHIR_LOAD_H
+#define WEFT_FHIR_LOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct store;
+
+#define LOAD_MAX_RESOURCE_BYTES (8u << 20) /* one resource, serialised */
+#define LOAD_MAX_FILE_BYTES (1024u << 20)  /* one JSON file */
+#define LOAD_MAX_LINE_BYTES (16u << 20)    /* one NDJSON line */
+#define LOAD_NDJSON_BATCH 1000             /* NDJSON lines per store transaction */
+#define LOAD_MAX_REJECTIONS 1000           /* rejections kept in detail per report */
+
+struct load_ctx {
+    const char *org;  /* ODS code of the sending organisation (required) */
+    const char *feed; /* feed name; NULL: "manual" */
+    const char *file; /* input name for messages (a file path); NULL when none */
+};
+
+struct load_type_count {
+    char type[64];
+    long stored;    /* new items */
+    long updated;   /* new versions of known items */
+    long unchanged; /* repeats: nothing written */
+    long deleted;   /* retractions */
+    long rejected;
+    long not_shareable; /* types outside the record: counted, not stored */
+};
+
+struct load_rejection {
+    char *file;   /* may be NULL */
+    long entry;   /* entry index in the bundle, or line number (1-based) in
+                     NDJSON, -1 for the whole file */
+    char *type;   /* resourceType when known, else NULL */
+    char *reason; /* plain words; never patient data beyond what was sent */
+};
+
+struct load_report {
+    struct load_type_count *types; /* sorted by type name on load_report_finish */
+    int ntypes;
+    struct load_rejection *rejections; /* the first LOAD_MAX_REJECTIONS */
+    int nrejections;
+    long rejected; /* all rejections, including those not kept in detail */
+    long files;    /* files read */
+    long bundles;  /* bundles (or NDJSON batches) processed */
+    long entries;  /* entries / lines seen */
+    long persons_linked;
+    long invalid_nhs; /* Patients carrying an NHS number that fails the check */
+};
+
+void load_report_init(struct load_report *r);
+void load_report_free(struct load_report *r);
+/* Sort the per-type rows by type name (for printing). */
+void load_report_finish(struct load_report *r);
+/* Totals over all types into *sum (type = "total"). */
+void load_report_total(const struct load_report *r, struct load_type_count *sum);
+
+/*
+ * Load one Bundle (modified in place: references rewritten, ids and meta
+ * set).  Adds to *rep.  When response is not NULL, *response receives a
+ * transaction-response / batch-response Bundle (caller json_decref's it)
+ * with one entry per input entry: status "201 Created" (new), "200 OK"
+ * (updated or unchanged; location Type/id/_history/N and etag), "204 No
+ * Content" (deleted), "400 Bad Request" + outcome (rejected), "200 OK" +
+ * an informational outcome (not shareable: not stored).
+ *
+ * Returns 0 when the bundle was processed (entries may have been rejected:
+ * see rep), WEFT_EINVAL when the bundle itself is unusable (not a Bundle,
+ * unsupported type, entry not an array) or a transaction was rolled back
+ * because an entry was rejected (the reason is in rep), or a store error
+ * (WEFT_EDB, WEFT_EBUSY: nothing from this bundle is stored).
+ * Must not be called inside an open store transaction.
+ */
+int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx,
+                     struct load_report *rep, json_t **response);
+
+/*
+ * Load a file: a JSON Bundle, a single JSON resource (loaded as a one-entry
+ * batch), or NDJSON (name ending .ndjson / .jsonl, or content with one JSON
+ * object per line).  Unparseable input is a rejection naming the file, line
+ * and column (and returns 0: the report carries it); only I/O and store
+ * failures return an error.
+ */
+int fhir_load_file(struct store *s, const char *path, const struct load_ctx *ctx,
+                   struct load_report *rep);
+
+/* Progress callback: bytes of input consumed so far of total. */
+typedef void (*load_progress_fn)(void *arg, const struct load_report *rep, long long done,
+                                 long long total);
+
+/*
+ * Load every path: files as fhir_load_file, directories recursively (files
+ * ending .json, .ndjson or .jsonl, in name order).  progress (may be NULL) is
+ * called after each bundle / batch.  ctx->file is set per file.  Stops at the
+ * first store error; rejections do not stop it.
+ */
+int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
+                    const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
+                    void *progress_arg);
+
+#endif
