@@ -1,0 +1,441 @@
+/* test_load.c - the loading pipeline: reference resolution, transactions,
+ * batches, reload no-op, versions, not-shareable types, person linking,
+ * meta, validation errors, the response bundle. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "fhir/load.h"
+#include "store/store.h"
+
+static char dbpath[256];
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("WEFT_TMP");
+    snprintf(dbpath, sizeof dbpath, "%s/load-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    unlink(dbpath);
+    struct store *s;
+    if (store_open(&s, dbpath, true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
+        return -1;
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    char p[300];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+    return 0;
+}
+
+static const struct load_ctx GP = {.org = "A81001", .feed = "gp-fhir"};
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    if (!j)
+        fail_msg("test JSON invalid at %d:%d: %s", e.line, e.column, e.text);
+    return j;
+}
+
+static const struct load_type_count *row(const struct load_report *r, const char *type)
+{
+    for (int i = 0; i < r->ntypes; i++)
+        if (strcmp(r->types[i].type, type) == 0)
+            return &r->types[i];
+    static const struct load_type_count zero;
+    return &zero;
+}
+
+#define PATIENT_UUID "urn:uuid:6f1c8e0e-0000-4000-8000-000000000001"
+static const char *TXN =
+    "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+    "{\"fullUrl\":\"" PATIENT_UUID "\",\"resource\":{\"resourceType\":\"Patient\","
+    "\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9434765919\"}],"
+    "\"name\":[{\"family\":\"Smith\",\"given\":[\"Anne\"]}],\"birthDate\":\"1970-01-31\"},"
+    "\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+    "{\"fullUrl\":\"urn:uuid:6f1c8e0e-0000-4000-8000-000000000002\",\"resource\":{"
+    "\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{"
+    "\"code\":\"laboratory\"}]}],\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+    "\"code\":\"718-7\"}]},\"subject\":{\"reference\":\"" PATIENT_UUID "\"},"
+    "\"effectiveDateTime\":\"2020-03-04T10:11:12.123+01:00\"},"
+    "\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}},"
+    "{\"fullUrl\":\"urn:uuid:6f1c8e0e-0000-4000-8000-000000000003\",\"resource\":{"
+    "\"resourceType\":\"Claim\",\"patient\":{\"reference\":\"" PATIENT_UUID "\"}},"
+    "\"request\":{\"method\":\"POST\",\"url\":\"Claim\"}}]}";
+
+static void test_transaction_refs_and_reload(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    load_report_init(&rep);
+    json_t *b = parse(TXN), *resp = NULL;
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, &resp), 0);
+    assert_int_equal(row(&rep, "Patient")->stored, 1);
+    assert_int_equal(row(&rep, "Observation")->stored, 1);
+    assert_int_equal(row(&rep, "Claim")->not_shareable, 1);
+    assert_int_equal(rep.rejected, 0);
+    assert_int_equal(rep.persons_linked, 1);
+
+    /* response: one entry per input, in order */
+    assert_string_equal(json_string_value(json_object_get(resp, "type")), "transaction-response");
+    json_t *re = json_object_get(resp, "entry");
+    assert_int_equal(json_array_size(re), 3);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(re, 0), "response"), "status")),
+                        "201 Created");
+    const char *loc = json_string_value(
+        json_object_get(json_object_get(json_array_get(re, 1), "response"), "location"));
+    assert_non_null(loc);
+    assert_memory_equal(loc, "Observation/", 12);
+
+    /* the observation is stored with the rewritten reference, linked person, columns */
+    char pid[STORE_ID_LEN + 1], oid[STORE_ID_LEN + 1];
+    store_resource_id("A81001", "Patient", "6f1c8e0e-0000-4000-8000-000000000001", pid);
+    store_resource_id("A81001", "Observation", "6f1c8e0e-0000-4000-8000-000000000002", oid);
+    struct store_row pr, orow;
+    assert_int_equal(store_resource_get(s, "Patient", pid, 0, &pr), 0);
+    assert_int_equal(store_resource_get(s, "Observation", oid, 0, &orow), 0);
+    assert_non_null(pr.person_id);
+    assert_string_equal(orow.person_id, pr.person_id);
+    assert_string_equal(orow.category, "results");
+    assert_string_equal(orow.code, "http://loinc.org|718-7");
+    assert_string_equal(orow.effective, "2020-03-04T10:11:12");
+    assert_string_equal(orow.status, "final");
+    assert_string_equal(orow.source_org, "A81001");
+    assert_string_equal(orow.feed, "gp-fhir");
+    json_t *oj = parse(orow.json);
+    char want[64];
+    snprintf(want, sizeof want, "Patient/%s", pid);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(oj, "subject"), "reference")), want);
+    assert_string_equal(json_string_value(json_object_get(oj, "id")), oid);
+    json_t *meta = json_object_get(oj, "meta");
+    assert_string_equal(json_string_value(json_object_get(meta, "source")),
+                        "urn:weft:feed:A81001:gp-fhir");
+    assert_string_equal(json_string_value(json_object_get(meta, "versionId")), "1");
+    json_t *tag0 = json_array_get(json_object_get(meta, "tag"), 0);
+    assert_string_equal(json_string_value(json_object_get(tag0, "system")),
+                        "https://fhir.nhs.uk/Id/ods-organization-code");
+    assert_string_equal(json_string_value(json_object_get(tag0, "code")), "A81001");
+    json_decref(oj);
+    /* the Patient is findable by its terms */
+    struct store_term t[] = {{"identifier", "https://fhir.nhs.uk/Id/nhs-number|9434765919", false},
+                             {"family", "smi", true}};
+    struct store_query q = {.type = "Patient", .terms = t, .nterms = 2, .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 1);
+    store_result_clear(&r);
+    store_row_clear(&pr);
+    store_row_clear(&orow);
+    json_decref(b);
+    json_decref(resp);
+
+    /* reload: all unchanged */
+    struct load_report rep2;
+    load_report_init(&rep2);
+    b = parse(TXN);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep2, NULL), 0);
+    assert_int_equal(row(&rep2, "Patient")->unchanged, 1);
+    assert_int_equal(row(&rep2, "Observation")->unchanged, 1);
+    assert_int_equal(row(&rep2, "Observation")->stored, 0);
+    json_decref(b);
+
+    /* a changed observation is a new version; the same data from another org is another item */
+    char *changed = strdup(TXN);
+    char *p = strstr(changed, "\"final\"");
+    memcpy(p, "\"amend\"", 7);
+    b = parse(changed);
+    struct load_report rep3;
+    load_report_init(&rep3);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep3, NULL), 0);
+    assert_int_equal(row(&rep3, "Observation")->updated, 1);
+    assert_int_equal(row(&rep3, "Patient")->unchanged, 1);
+    json_decref(b);
+    free(changed);
+    b = parse(TXN);
+    const struct load_ctx other = {.org = "RVV01"};
+    struct load_report rep4;
+    load_report_init(&rep4);
+    assert_int_equal(fhir_load_bundle(s, b, &other, &rep4, NULL), 0);
+    assert_int_equal(row(&rep4, "Observation")->stored, 1);
+    json_decref(b);
+    /* both Patients (same NHS number, two senders) are one person */
+    char pid2[STORE_ID_LEN + 1];
+    store_resource_id("RVV01", "Patient", "6f1c8e0e-0000-4000-8000-000000000001", pid2);
+    char *p1 = NULL, *p2 = NULL;
+    assert_int_equal(store_resource_person(s, "Patient", pid, &p1), 0);
+    assert_int_equal(store_resource_person(s, "Patient", pid2, &p2), 0);
+    assert_string_equal(p1, p2);
+    free(p1);
+    free(p2);
+    load_report_free(&rep);
+    load_report_free(&rep2);
+    load_report_free(&rep3);
+    load_report_free(&rep4);
+}
+
+static void test_transaction_all_or_nothing(void **state)
+{
+    struct store *s = *state;
+    const char *bad =
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"fullUrl\":\"urn:uuid:a1\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p1\"}},"
+        "{\"resource\":{\"resourceType\":\"Condition\",\"id\":\"c1\","
+        "\"subject\":{\"reference\":\"urn:uuid:missing\"}}}]}";
+    json_t *b = parse(bad), *resp = NULL;
+    struct load_report rep;
+    load_report_init(&rep);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, &resp), WEFT_EINVAL);
+    assert_int_equal(rep.rejected, 2);
+    assert_int_equal(rep.nrejections, 2);
+    /* the broken entry names its reference; the other says why it was not stored */
+    int found = 0;
+    for (int i = 0; i < rep.nrejections; i++) {
+        if (rep.rejections[i].entry == 1) {
+            assert_non_null(strstr(rep.rejections[i].reason, "urn:uuid:missing"));
+            found++;
+        } else {
+            assert_int_equal(rep.rejections[i].entry, 0);
+            assert_non_null(strstr(rep.rejections[i].reason, "transaction failed at entry 1"));
+            found++;
+        }
+    }
+    assert_int_equal(found, 2);
+    char pid[STORE_ID_LEN + 1];
+    store_resource_id("A81001", "Patient", "p1", pid);
+    assert_int_equal(store_resource_person(s, "Patient", pid, NULL), WEFT_ENOTFOUND);
+    json_decref(b);
+    json_decref(resp);
+    load_report_free(&rep);
+}
+
+static void test_batch_partial_and_earlier_refs(void **state)
+{
+    struct store *s = *state;
+    const char *first = "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+                        "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"gp-42\"}}]}";
+    json_t *b = parse(first);
+    struct load_report rep;
+    load_report_init(&rep);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    json_decref(b);
+    /* later: references to Patient/gp-42 sent before; one broken, one bad id, one no type */
+    const char *second =
+        "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"AllergyIntolerance\",\"id\":\"al-1\","
+        "\"patient\":{\"reference\":\"Patient/gp-42\"}}},"
+        "{\"resource\":{\"resourceType\":\"AllergyIntolerance\",\"id\":\"al-2\","
+        "\"patient\":{\"reference\":\"Patient/never-sent\"}}},"
+        "{\"resource\":{\"resourceType\":\"Condition\",\"id\":\"bad id!\"}},"
+        "{\"resource\":{\"id\":\"x\"}},"
+        "{\"resource\":{\"resourceType\":\"Flag\",\"id\":\"f1\",\"subject\":{\"identifier\":{"
+        "\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9434765919\"}},"
+        "\"code\":{\"text\":\"Safeguarding concern\"}}},"
+        "{\"request\":{\"method\":\"DELETE\",\"url\":\"Patient/nobody\"}}]}";
+    b = parse(second);
+    struct load_report rep2;
+    load_report_init(&rep2);
+    json_t *resp = NULL;
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep2, &resp), 0);
+    assert_int_equal(row(&rep2, "AllergyIntolerance")->stored, 1);
+    assert_int_equal(row(&rep2, "AllergyIntolerance")->rejected, 1);
+    assert_int_equal(row(&rep2, "Flag")->stored, 1);
+    assert_int_equal(rep2.rejected, 4);
+    const char *want[] = {"Patient/never-sent", "id is not valid", "no resourceType",
+                          "nothing of that id"};
+    long idx[] = {1, 2, 3, 5};
+    for (int k = 0; k < 4; k++) {
+        bool ok = false;
+        for (int i = 0; i < rep2.nrejections; i++)
+            if (rep2.rejections[i].entry == idx[k] && strstr(rep2.rejections[i].reason, want[k]))
+                ok = true;
+        if (!ok)
+            fail_msg("no rejection of entry %ld mentioning '%s'", idx[k], want[k]);
+    }
+    json_t *r1 = json_object_get(json_array_get(json_object_get(resp, "entry"), 1), "response");
+    assert_string_equal(json_string_value(json_object_get(r1, "status")), "400 Bad Request");
+    assert_non_null(json_object_get(r1, "outcome"));
+    /* the allergy is linked to the GP patient's person; the flag by NHS number, safeguarding */
+    char pat[33], al[33], fl[33];
+    store_resource_id("A81001", "Patient", "gp-42", pat);
+    store_resource_id("A81001", "AllergyIntolerance", "al-1", al);
+    store_resource_id("A81001", "Flag", "f1", fl);
+    char *pp = NULL, *ap = NULL;
+    assert_int_equal(store_resource_person(s, "Patient", pat, &pp), 0);
+    assert_int_equal(store_resource_person(s, "AllergyIntolerance", al, &ap), 0);
+    assert_non_null(pp);
+    assert_string_equal(pp, ap);
+    struct store_row fr;
+    assert_int_equal(store_resource_get(s, "Flag", fl, 0, &fr), 0);
+    assert_string_equal(fr.category, "safeguarding");
+    assert_non_null(fr.person_id);
+    store_row_clear(&fr);
+    free(pp);
+    free(ap);
+    json_decref(b);
+    json_decref(resp);
+
+    /* DELETE of something sent: a deleted version */
+    const char *del = "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+                      "{\"request\":{\"method\":\"DELETE\",\"url\":\"AllergyIntolerance/al-1\"}}]}";
+    b = parse(del);
+    struct load_report rep3;
+    load_report_init(&rep3);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep3, NULL), 0);
+    assert_int_equal(row(&rep3, "AllergyIntolerance")->deleted, 1);
+    assert_int_equal(store_resource_person(s, "AllergyIntolerance", al, NULL), WEFT_ENOTFOUND);
+    json_decref(b);
+    load_report_free(&rep);
+    load_report_free(&rep2);
+    load_report_free(&rep3);
+}
+
+static void test_limits_and_bad_bundles(void **state)
+{
+    struct store *s = *state;
+    /* a 10 MB string field: that entry rejected, nothing else lost */
+    size_t big = 10u << 20;
+    char *text = malloc(big + 200);
+    int n = snprintf(text, 200,
+                     "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"resource\":{"
+                     "\"resourceType\":\"Goal\",\"id\":\"g1\"}},{\"resource\":{"
+                     "\"resourceType\":\"Goal\",\"id\":\"g2\",\"note\":[{\"text\":\"");
+    memset(text + n, 'x', big);
+    memcpy(text + n + big, "\"}]}}]}", 8);
+    json_t *b = parse(text);
+    free(text);
+    struct load_report rep;
+    load_report_init(&rep);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    assert_int_equal(row(&rep, "Goal")->stored, 1);
+    assert_int_equal(row(&rep, "Goal")->rejected, 1);
+    assert_non_null(strstr(rep.rejections[0].reason, "MB limit"));
+    json_decref(b);
+
+    b = parse("{\"resourceType\":\"Bundle\",\"type\":\"searchset\"}");
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), WEFT_EINVAL);
+    json_decref(b);
+    b = parse("{\"resourceType\":\"Patient\"}");
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), WEFT_EINVAL);
+    json_decref(b);
+    b = parse("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":{}}");
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), WEFT_EINVAL);
+    json_decref(b);
+    /* duplicates inside one bundle */
+    b = parse("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":["
+              "{\"resource\":{\"resourceType\":\"Goal\",\"id\":\"d\"}},"
+              "{\"resource\":{\"resourceType\":\"Goal\",\"id\":\"d\"}}]}");
+    long before = rep.rejected;
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    assert_int_equal(rep.rejected, before + 1);
+    json_decref(b);
+    load_report_free(&rep);
+}
+
+static void test_invalid_nhs_kept_flagged(void **state)
+{
+    struct store *s = *state;
+    json_t *b =
+        parse("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+              "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"ok\",\"identifier\":[{"
+              "\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9434765919\"}]}},"
+              "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"typo\",\"identifier\":[{"
+              "\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9434765918\"}]}}]}");
+    struct load_report rep;
+    load_report_init(&rep);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    assert_int_equal(rep.invalid_nhs, 1);
+    assert_int_equal(row(&rep, "Patient")->stored, 2);
+    char a[33], c[33];
+    store_resource_id("A81001", "Patient", "ok", a);
+    store_resource_id("A81001", "Patient", "typo", c);
+    struct store_row ra, rc;
+    assert_int_equal(store_resource_get(s, "Patient", a, 0, &ra), 0);
+    assert_int_equal(store_resource_get(s, "Patient", c, 0, &rc), 0);
+    assert_string_not_equal(ra.person_id, rc.person_id);
+    assert_non_null(strstr(rc.json, "\"9434765918\""));
+    assert_non_null(strstr(rc.json, "invalid-nhs-number"));
+    assert_null(strstr(ra.json, "invalid-nhs-number"));
+    store_row_clear(&ra);
+    store_row_clear(&rc);
+    json_decref(b);
+    load_report_free(&rep);
+}
+
+static void test_files(void **state)
+{
+    struct store *s = *state;
+    char dir[300], f1[400], f2[400], f3[400];
+    snprintf(dir, sizeof dir, "%s.files", dbpath);
+    mkdir(dir, 0700);
+    snprintf(f1, sizeof f1, "%s/a.ndjson", dir);
+    snprintf(f2, sizeof f2, "%s/b.json", dir);
+    snprintf(f3, sizeof f3, "%s/c.json", dir);
+    FILE *f = fopen(f1, "w");
+    fputs("{\"resourceType\":\"Patient\",\"id\":\"n1\"}\n\n"
+          "{\"resourceType\":\"Encounter\",\"id\":\"e1\",\"subject\":{\"reference\":"
+          "\"Patient/n1\"}}\n"
+          "{\"resourceType\":\"Encounter\",\"id\":\"e2\"\n",
+          f);
+    fclose(f);
+    f = fopen(f2, "w");
+    fputs("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"resource\":{", f);
+    fclose(f);
+    f = fopen(f3, "w");
+    fputs("{\"resourceType\":\"Immunization\",\"id\":\"i1\"}", f);
+    fclose(f);
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *paths[] = {dir};
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, NULL, NULL), 0);
+    assert_int_equal(rep.files, 3);
+    assert_int_equal(row(&rep, "Patient")->stored, 1);
+    assert_int_equal(row(&rep, "Encounter")->stored, 1);
+    assert_int_equal(row(&rep, "Immunization")->stored, 1);
+    assert_int_equal(rep.rejected, 2);
+    bool line4 = false, trunc = false;
+    for (int i = 0; i < rep.nrejections; i++) {
+        if (strstr(rep.rejections[i].file, "a.ndjson") && rep.rejections[i].entry == 4)
+            line4 = true;
+        if (strstr(rep.rejections[i].file, "b.json") && rep.rejections[i].entry == -1 &&
+            strstr(rep.rejections[i].reason, "line 1"))
+            trunc = true;
+    }
+    assert_true(line4);
+    assert_true(trunc);
+    load_report_free(&rep);
+    unlink(f1);
+    unlink(f2);
+    unlink(f3);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_transaction_refs_and_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transaction_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_partial_and_earlier_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_and_bad_bundles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_nhs_kept_flagged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
