@@ -27,6 +27,11 @@ static const struct command {
     {"init", cmd_init, "create a database (or upgrade its schema)"},
     {"load", cmd_load, "load FHIR R4 bundles, resources and NDJSON files"},
     {"client", cmd_client, "add, list and revoke API clients (bearer tokens)"},
+    {"org", cmd_org, "organisations and their data sharing agreements"},
+    {"policy", cmd_policy, "load, show and check the access policy"},
+    {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
+    {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
+    {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"version", cmd_version, "print the version"},
 };

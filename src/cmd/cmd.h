@@ -17,5 +17,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_org(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_launcher(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_objection(int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access/access_serve.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -52,6 +53,10 @@ static const struct opt_spec specs[] = {
     {"max-body", "BYTES", "largest request body accepted (default 33554432 = 32 MiB)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     /* options of the parts below go here */
+    {"audience", "AUD", "access: the aud launch tokens must carry (default weft)"},
+    {"breakglass-hours", "N", "access: how long break-glass lasts (default 4)"},
+    {"session-hours", "N", "access: how long a launched session lasts (default 8)"},
+    {"cookie-secure", NULL, "access: mark the session cookie Secure (serving over TLS)"},
     {NULL, NULL, NULL},
 };
 
@@ -66,6 +71,7 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 }
 
 static const struct serve_part parts[] = {
+    {"access", access_serve_start, access_serve_stop},
     {"fhir", fhir_part_start, NULL},
     /* one row per part of weft serve, see the comment at the top */
 };

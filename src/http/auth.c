@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "access/access_serve.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -25,6 +26,7 @@
 /* What the chain keeps alive for the principal's borrowed strings. */
 struct auth_data {
     struct store_client client;
+    void *access; /* launch session / SMART token (access/access_serve.h) */
 };
 
 void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1])
@@ -94,9 +96,34 @@ static int auth_bearer_client(struct http_req *req)
     return WEFT_OK;
 }
 
+/* Links 0 and 2 (access module): "Bearer wat_..." SMART app tokens and the
+ * launch session cookie, resolved by access/access_serve.c. */
+static int auth_access(struct http_req *req, int (*fn)(struct http_req *, void **))
+{
+    void *data = NULL;
+    int rc = fn(req, &data);
+    if (rc == 0) {
+        struct auth_data *ad = xcalloc(1, sizeof *ad);
+        ad->access = data;
+        req->auth_data = ad;
+    }
+    return rc == 1 ? AUTH_PASS : rc;
+}
+
+static int auth_app_token(struct http_req *req)
+{
+    return auth_access(req, access_auth_token);
+}
+
+static int auth_session_cookie(struct http_req *req)
+{
+    return auth_access(req, access_auth_cookie);
+}
+
 static int (*const chain[])(struct http_req *) = {
+    auth_app_token,
     auth_bearer_client,
-    /* access module: launch session cookie, SMART access token */
+    auth_session_cookie,
 };
 
 int http_auth_authenticate(struct http_req *req)
@@ -117,6 +144,7 @@ void http_auth_release(struct http_req *req)
     struct auth_data *ad = req->auth_data;
     if (ad) {
         store_client_clear(&ad->client);
+        access_auth_free(ad->access);
         free(ad);
         req->auth_data = NULL;
     }
