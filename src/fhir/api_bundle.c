@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "fhir/api_int.h"
+#include "fhir/load.h"
 #include "fhir/outcome.h"
 
 static bool json_content_type(const char *ct)
@@ -100,7 +101,60 @@ int api_bundle_post(struct http_req *req, void *ctx)
     json_t *bundle = read_bundle(req, &btype);
     if (!bundle)
         return 0;
-    api_outcome(req, 501, "not-supported", "loading bundles over the API is being wired in");
+    struct store *s = http_req_store(req);
+    if (!s) {
+        json_decref(bundle);
+        api_outcome(req, 503, "transient", "the record store is not available; try again");
+        return 0;
+    }
+    struct load_ctx lc = {.org = req->principal.org, .feed = "api", .file = NULL};
+    struct load_report rep;
+    load_report_init(&rep);
+    json_t *response = NULL;
+    uint64_t t0 = http_now_ns();
+    int rc = fhir_load_bundle(s, bundle, &lc, &rep, &response);
+    struct load_type_count sum;
+    load_report_total(&rep, &sum);
+    log_info("fhir",
+             "bundle request=%s type=%s entries=%ld stored=%ld updated=%ld "
+             "unchanged=%ld deleted=%ld rejected=%ld not_shareable=%ld ms=%.1f rc=%d",
+             req->request_id, btype, rep.entries, sum.stored, sum.updated, sum.unchanged,
+             sum.deleted, rep.rejected, sum.not_shareable, (double)(http_now_ns() - t0) / 1e6, rc);
+    if (rc == 0 && response) {
+        char *text = json_dumps(response, JSON_COMPACT);
+        http_reply(req, 200, FHIR_JSON, text, strlen(text));
+        free(text);
+    } else if (rc == WEFT_EINVAL) {
+        /* the bundle as a whole was refused, or a transaction rolled back */
+        json_t *oo = fhir_outcome_new();
+        for (int i = 0; i < rep.nrejections; i++) {
+            const struct load_rejection *rj = &rep.rejections[i];
+            char where[64];
+            snprintf(where, sizeof where, "Bundle.entry[%ld]", rj->entry);
+            fhir_outcome_add(oo, "error", "processing", rj->reason, rj->entry >= 0 ? where : NULL);
+        }
+        if (rep.nrejections == 0)
+            fhir_outcome_add(oo, "error", "invalid", "the bundle was refused", NULL);
+        fhir_outcome_add(oo, "information", "informational",
+                         strcmp(btype, "transaction") == 0
+                             ? "transaction rolled back: nothing from this bundle was stored"
+                             : "nothing from this bundle was stored",
+                         NULL);
+        char *text = json_dumps(oo, JSON_COMPACT);
+        json_decref(oo);
+        http_reply(req, 400, FHIR_JSON, text, strlen(text));
+        free(text);
+    } else if (rc == WEFT_EBUSY) {
+        api_outcome(req, 503, "transient",
+                    "the record store is busy: nothing from this bundle was stored; try again");
+    } else {
+        log_error("fhir", "bundle load failed request=%s: %s (%s)", req->request_id,
+                  weft_strerror(rc), store_errmsg(s));
+        api_outcome(req, 500, "exception",
+                    "the bundle could not be stored: nothing from it was stored");
+    }
+    json_decref(response);
+    load_report_free(&rep);
     json_decref(bundle);
     return 0;
 }

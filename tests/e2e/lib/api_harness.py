@@ -1,0 +1,177 @@
+"""api_harness.py - shared by the tests/e2e/api_*.py tests: start the real
+(sanitized) weft binary on a free port with a fresh database in $WEFT_TMP,
+talk HTTP to it with keep-alive, stop it with SIGTERM and check that it exits
+0 (under ASan/LSan a leak makes the exit status non-zero).
+
+Not a test itself (the runner only runs files directly in tests/e2e/)."""
+import hashlib
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+WEFT = os.environ.get("WEFT_BIN", "build/san/weft")
+TMP = os.environ.get("WEFT_TMP", "/tmp")
+DATA = os.environ.get("WEFT_DATA", "")
+
+
+def skip(reason):
+    print("skip: " + reason)
+    sys.exit(77)
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def run(*args, input=None):
+    """Run weft with args; return (status, stdout, stderr)."""
+    p = subprocess.run([WEFT] + list(args), input=input, capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def weft_id(org, rtype, source_id):
+    """The Weft id of (org, type, source id): store_resource_id()."""
+    h = hashlib.sha256(("%s\x1f%s\x1f%s" % (org, rtype, source_id)).encode()).hexdigest()
+    return h[:32]
+
+
+class Server:
+    def __init__(self, db, *extra):
+        self.db = db
+        self.log = open(os.path.join(TMP, "serve.log"), "w+")
+        pf = os.path.join(TMP, "port")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        self.proc = subprocess.Popen(
+            [WEFT, "serve", "--db", db, "--http", "127.0.0.1:0", "--port-file", pf] + list(extra),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while not os.path.exists(pf):
+            if self.proc.poll() is not None:
+                fail("weft serve exited early (%d): %s" % (self.proc.returncode, self.logtext()))
+            if time.time() > deadline:
+                fail("weft serve did not start within 60 s")
+            time.sleep(0.05)
+        self.port = int(open(pf).read().strip())
+        self.conn = None
+
+    def logtext(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def request(self, method, path, body=None, headers=None, token=None, raw=False):
+        """One request on the keep-alive connection (reconnects when the server
+        closed it).  Returns (status, headers dict lower-case, parsed JSON or
+        bytes when raw or not JSON)."""
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/fhir+json")
+        elif isinstance(body, str):
+            body = body.encode()
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+            try:
+                self.conn.request(method, path, body=body, headers=h)
+                r = self.conn.getresponse()
+                data = r.read()
+                hdrs = {k.lower(): v for k, v in r.getheaders()}
+                if hdrs.get("connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        if raw:
+            return r.status, hdrs, data
+        try:
+            return r.status, hdrs, json.loads(data)
+        except ValueError:
+            return r.status, hdrs, data
+
+    def stop(self):
+        """SIGTERM; the server must exit 0 (clean shutdown, no leaks)."""
+        if self.conn:
+            self.conn.close()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("weft serve did not stop within 60 s of SIGTERM")
+        log = self.logtext()
+        check(rc == 0, "weft serve exited %d after SIGTERM:\n%s" % (rc, log[-4000:]))
+        check("stopped" in log, "no 'stopped' line in the log")
+        return log
+
+
+def setup_db(org="SYN01"):
+    """A fresh database with a read/write client of org and a read-only one;
+    returns (db path, rw token, ro token)."""
+    db = os.path.join(TMP, "weft.db")
+    rc, out, err = run("init", "--db", db)
+    check(rc == 0, "weft init failed: " + err)
+    rc, rw, err = run("client", "add", "--db", db, "--name", "e2e-writer", "--org", org, "--write")
+    check(rc == 0 and rw.strip(), "weft client add failed: " + err)
+    rc, ro, err = run("client", "add", "--db", db, "--name", "e2e-reader")
+    check(rc == 0 and ro.strip(), "weft client add failed: " + err)
+    return db, rw.strip(), ro.strip()
+
+
+def outcome_text(body):
+    """The diagnostics of an OperationOutcome, joined."""
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return None
+    return " | ".join(i.get("diagnostics", "") for i in body.get("issue", []))
+
+
+def expect_outcome(resp, status, *words):
+    st, hdrs, body = resp
+    text = outcome_text(body)
+    check(st == status, "status %d, wanted %d: %r" % (st, status, body if text is None else text))
+    check(text is not None, "not an OperationOutcome: %r" % (body,))
+    check("application/fhir+json" in hdrs.get("content-type", ""), "content type %r" % hdrs.get("content-type"))
+    for w in words:
+        check(w in text, "outcome %r lacks %r" % (text, w))
+    return text
+
+
+def all_pages(srv, path, token, on_page=None):
+    """Follow next links; return (list of resources, total, pages)."""
+    out, total, pages = [], None, 0
+    while path:
+        st, _, b = srv.request("GET", path, token=token)
+        check(st == 200, "GET %s -> %d %r" % (path, st, b))
+        check(b.get("type") == "searchset", "not a searchset")
+        if total is None:
+            total = b.get("total")
+        check(b.get("total") == total, "total changed between pages: %r -> %r" % (total, b.get("total")))
+        for e in b.get("entry", []):
+            if e.get("search", {}).get("mode") == "match":
+                out.append(e["resource"])
+        pages += 1
+        nxt = [l["url"] for l in b.get("link", []) if l["relation"] == "next"]
+        path = None
+        if nxt:
+            u = nxt[0]
+            path = u[u.index("/fhir/"):]
+        if on_page and path:
+            on_page(pages)
+    return out, total, pages
