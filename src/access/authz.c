@@ -10,6 +10,7 @@
  * person is not the launch context's or an objection is upheld, the
  * break-glass lookup: three or four indexed point reads.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -525,4 +526,58 @@ int policy_install(struct store *s, const char *text, size_t len, const char *by
         *errmsg = buf_detach(&b, NULL);
     }
     return rc;
+}
+
+int policy_ensure_default(struct store *s, const char **loaded, char **errmsg)
+{
+    static char used[4096];
+    if (loaded)
+        *loaded = NULL;
+    if (errmsg)
+        *errmsg = NULL;
+    int64_t v = 0;
+    int rc = store_policy_current(s, &v, NULL);
+    if (rc != WEFT_ENOTFOUND)
+        return rc;
+    char exe[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    const char *env = getenv("WEFT_POLICY");
+    char cand[6][4096];
+    int nc = 0;
+    if (env && *env)
+        snprintf(cand[nc++], sizeof cand[0], "%s", env);
+    if (exe[0]) {
+        snprintf(cand[nc++], sizeof cand[0], "%s/policy/default.policy", exe);
+        snprintf(cand[nc++], sizeof cand[0], "%s/../policy/default.policy", exe);
+        snprintf(cand[nc++], sizeof cand[0], "%s/../../policy/default.policy", exe);
+        snprintf(cand[nc++], sizeof cand[0], "%s/../share/weft/default.policy", exe);
+    }
+    snprintf(cand[nc++], sizeof cand[0], "policy/default.policy");
+    for (int i = 0; i < nc; i++) {
+        FILE *f = fopen(cand[i], "rb");
+        if (!f)
+            continue;
+        struct buf b = BUF_INIT;
+        char chunk[8192];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+            buf_add(&b, chunk, got);
+        fclose(f);
+        rc = policy_install(s, b.data, b.len, "weft init (default policy)", NULL, errmsg);
+        buf_release(&b);
+        if (rc == 0) {
+            snprintf(used, sizeof used, "%s", cand[i]);
+            if (loaded)
+                *loaded = used;
+        }
+        return rc;
+    }
+    if (errmsg)
+        *errmsg = xstrdup("the default policy file was not found (set WEFT_POLICY=FILE or run "
+                          "'weft policy load')");
+    return WEFT_ENOTFOUND;
 }

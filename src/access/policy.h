@@ -73,6 +73,12 @@ int policy_current(struct store *s, const struct policy **out, int64_t *version_
  * stored and *errmsg names the line. */
 int policy_install(struct store *s, const char *text, size_t len, const char *by,
                    int64_t *version_out, char **errmsg);
+/* `weft init`: when the store holds no policy, load the shipped default
+ * (policy/default.policy, looked for at $WEFT_POLICY, then beside the weft
+ * binary and its parents, then ../share/weft/, then ./policy/).  *loaded
+ * (may be NULL) gets the file used, or NULL when a policy was there already
+ * (static buffer).  Errors as policy_install; WEFT_ENOTFOUND when no file. */
+int policy_ensure_default(struct store *s, const char **loaded, char **errmsg);
 /* Free the cached policies (tests, process exit). */
 void policy_cache_release(void);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "access/policy.h"
 #include "cmd/cmd.h"
 #include "core/err.h"
 #include "core/opt.h"
@@ -54,6 +55,17 @@ int cmd_init(int argc, char **argv)
         printf("%s: created, schema version %d\n", db, to);
     } else {
         printf("%s: upgraded from schema version %d to %d\n", db, from, to);
+    }
+    if (rc == 0) { /* access: the shipped default policy when none is loaded */
+        const char *file = NULL;
+        char *perr = NULL;
+        int prc = policy_ensure_default(s, &file, &perr);
+        if (prc != 0)
+            fprintf(stderr, "weft init: warning: no access policy loaded: %s\n",
+                    perr ? perr : weft_strerror(prc));
+        else if (file)
+            printf("%s: default access policy loaded from %s\n", db, file);
+        free(perr);
     }
     store_close(s);
     opts_free(&o);
