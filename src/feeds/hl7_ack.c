@@ -194,7 +194,7 @@ int hl7_ack_build(const struct hl7_msg *msg, const char *ack_code, const char *t
 static void take_field(const char *line, size_t len, char fs, size_t k, struct buf *store,
                        size_t *off, size_t *flen)
 {
-    size_t f = 1, i = 3; /* line[3] is fs: field 1 */
+    size_t f = 2, i; /* line[3] is fs (MSH-1); MSH-2 starts at 4 */
     size_t start = 4;
     for (i = 4; i < len && f < k; i++)
         if (line[i] == fs) {
@@ -257,7 +257,9 @@ int hl7_ack_build_nak(const char *data, size_t len, const char *ack_code, const 
     /* a mangled copied version or control id is worse than none */
     s.version.len = s.ver1.len;
     struct hl7_ack_detail det = {0};
-    if (perr && perr->segment[0]) {
+    /* ERR-2 wants the segment's occurrence, which the parser knows only for
+     * MSH; elsewhere the error text carries the position instead. */
+    if (perr && !strcmp(perr->segment, "MSH")) {
         det.segment = perr->segment;
         det.seg_seq = 1;
         det.field = perr->field;
