@@ -1,0 +1,158 @@
+/*
+ * socialcare.h - local authority social care CSV extracts: recognise the
+ * extract kind, validate the header and every row, map rows to FHIR R4 and
+ * hand them, in Bundles of type "batch", to a sink (normally the loading
+ * pipeline, fhir_load_bundle()).  docs/feeds/csv-social-care.md is the schema
+ * this module implements; keep the two in step.
+ *
+ * The file is read once, streaming (feeds/csv.h), so memory does not grow
+ * with the file: at most one Bundle of opts.batch_rows rows is held at a time,
+ * plus the report's issue lists (capped at SOCIALCARE_MAX_ISSUES each).
+ *
+ * Outcome of one file:
+ *   - a file error (unreadable, unknown kind, missing/duplicated required
+ *     column, no header) rejects the whole file: nothing reaches the sink;
+ *   - a row error rejects that row only (reported with line, column, reason);
+ *   - a warning keeps the row (e.g. an invalid NHS number: kept, not used for
+ *     linking);
+ *   - the sink may refuse a whole Bundle or single entries of it.
+ * All of it is counted in struct socialcare_report, which can be written as
+ * JSON beside the processed file.  Report reasons never contain names, NHS
+ * numbers, dates of birth, addresses or free text from the file (only values
+ * of code columns), and nothing from the file goes to the operational log.
+ *
+ * Typical use (the drop-folder watcher):
+ *     struct socialcare_opts o = {.ods = "KENTCC", .feed = "kent-sc"};
+ *     struct socialcare_report *rep;
+ *     int rc = socialcare_process_file(path, &o, my_sink, my_ctx, &rep);
+ *     socialcare_report_write(rep, report_path);
+ *     move the file to strcmp(socialcare_report_status(rep), "failed") ? done/ : failed/
+ *     socialcare_report_free(rep);
+ */
+#ifndef WEFT_FEEDS_SOCIALCARE_H
+#define WEFT_FEEDS_SOCIALCARE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "feeds/csv.h"
+
+enum socialcare_kind {
+    SOCIALCARE_UNKNOWN = 0,
+    SOCIALCARE_PEOPLE,
+    SOCIALCARE_CONTACTS,
+    SOCIALCARE_ASSESSMENTS,
+    SOCIALCARE_SERVICES,
+    SOCIALCARE_SAFEGUARDING,
+    SOCIALCARE_END_OF_LIFE,
+};
+
+#define SOCIALCARE_DEFAULT_BATCH 500
+#define SOCIALCARE_MAX_ISSUES 10000
+
+/* "people", "contacts", "assessments", "services", "safeguarding",
+ * "end_of_life"; "unknown" for SOCIALCARE_UNKNOWN.  Static strings. */
+const char *socialcare_kind_name(enum socialcare_kind kind);
+/* The kind named by a file name (its base name, case-insensitive: people*.csv
+ * ...), or SOCIALCARE_UNKNOWN. */
+enum socialcare_kind socialcare_kind_from_filename(const char *path);
+/* The kind whose files a name like "people" or "end_of_life" names. */
+enum socialcare_kind socialcare_kind_parse(const char *name);
+
+struct socialcare_opts {
+    const char *ods;           /* ODS code of the sending organisation (required) */
+    const char *feed;          /* feed name (may be NULL) */
+    enum socialcare_kind kind; /* SOCIALCARE_UNKNOWN: from file name, then header */
+    size_t batch_rows;         /* rows per Bundle (0: SOCIALCARE_DEFAULT_BATCH) */
+    const char *today;         /* "YYYY-MM-DD" for not-in-future checks (NULL: UTC today) */
+    struct csv_opts csv;       /* reader limits (zeros: defaults) */
+};
+
+/* One Bundle handed to the sink: which row each entry came from. */
+struct socialcare_batch;
+
+/* Entries in the batch's Bundle, and the file line of entry i's row. */
+size_t socialcare_batch_entries(const struct socialcare_batch *b);
+size_t socialcare_batch_line(const struct socialcare_batch *b, size_t entry);
+/* The sink refuses entry i (the pipeline rejected it): its row counts as a
+ * load failure with reason (copied; must not hold patient data).  Several
+ * entries of one row count once. */
+void socialcare_batch_fail(struct socialcare_batch *b, size_t entry, const char *reason);
+
+/* Called with each Bundle (type "batch"; borrowed: incref to keep it).  Return
+ * 0 when the Bundle was taken (entries refused one by one via
+ * socialcare_batch_fail()), or a negative weft_err when the whole Bundle was
+ * refused: then every row in it counts as a load failure with
+ * weft_strerror(code) as the reason. */
+typedef int (*socialcare_sink_fn)(void *ctx, json_t *bundle, struct socialcare_batch *batch);
+
+struct socialcare_issue {
+    size_t line;  /* file line where the row starts; 1 for header issues, 0 for the file */
+    char *column; /* column name, or NULL when the issue is not about one column */
+    char *reason; /* lower-case reason, never patient data */
+};
+
+/* The per-file report.  All strings are owned by the report. */
+struct socialcare_report {
+    char *file; /* base name of the processed file */
+    enum socialcare_kind kind;
+    char *org;
+    char *feed;       /* NULL when none */
+    char *file_error; /* NULL, or why the whole file was rejected */
+    size_t rows_read, rows_mapped, rows_rejected, rows_loaded, rows_load_failed;
+    size_t errors_count, warnings_count; /* issues, exact even when truncated */
+    size_t blank_lines, resources, bundles;
+    struct socialcare_issue *errors, *warnings; /* the first SOCIALCARE_MAX_ISSUES */
+    size_t nerrors, nwarnings;
+    bool truncated;
+};
+
+/* Process one extract.  path/fp/data is the input; name is the file name used
+ * for the kind and the report (socialcare_process_file uses path).  sink may be
+ * NULL (validate and map only: rows_loaded = rows_mapped).  *out always
+ * receives a report (free with socialcare_report_free) unless the arguments are
+ * invalid.  Returns 0, or the code of the file error that rejected the whole
+ * file (WEFT_EIO unreadable, WEFT_EPARSE bad header/kind; the reason is in
+ * report->file_error), or WEFT_EINVAL for bad arguments (no report). */
+int socialcare_process_file(const char *path, const struct socialcare_opts *opts,
+                            socialcare_sink_fn sink, void *ctx, struct socialcare_report **out);
+int socialcare_process_stream(FILE *fp, const char *name, const struct socialcare_opts *opts,
+                              socialcare_sink_fn sink, void *ctx, struct socialcare_report **out);
+int socialcare_process_mem(const void *data, size_t len, const char *name,
+                           const struct socialcare_opts *opts, socialcare_sink_fn sink, void *ctx,
+                           struct socialcare_report **out);
+
+/* The sink that loads into the record: each Bundle goes through the loading
+ * pipeline, fhir_load_bundle() (fhir/load.h), as sent by org over feed; the
+ * entries it rejects (e.g. a reference to a person the organisation never
+ * sent) become load failures of their rows, with the pipeline's reason.  Pass
+ * a struct socialcare_store_sink as ctx.  load may be NULL; when set, the
+ * pipeline's per-type counts accumulate in it (caller load_report_init()s and
+ * load_report_free()s it). */
+struct store;
+struct load_report;
+struct socialcare_store_sink {
+    struct store *store;
+    const char *org;  /* ODS code: the same as socialcare_opts.ods */
+    const char *feed; /* may be NULL */
+    const char *file; /* for the pipeline's messages, may be NULL */
+    struct load_report *load;
+};
+int socialcare_store_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch);
+
+/* "ok", "partial" or "failed" (docs §6). */
+const char *socialcare_report_status(const struct socialcare_report *rep);
+/* The report as a new JSON object (caller json_decref()s). */
+json_t *socialcare_report_json(const struct socialcare_report *rep);
+/* Write the JSON report to path (via path.tmp + rename).  0 or WEFT_EIO. */
+int socialcare_report_write(const struct socialcare_report *rep, const char *path);
+void socialcare_report_free(struct socialcare_report *rep);
+
+/* Make a FHIR id from a sender's key (docs §3): the key itself when it matches
+ * [A-Za-z0-9.-]{1,64}, else a sanitised prefix plus 16 hex digits of its
+ * SHA-256.  out must hold 65 bytes.  Exposed for other CSV-like feeds. */
+void socialcare_fhir_id(const char *key, size_t len, char out[65]);
+
+#endif
