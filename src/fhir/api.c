@@ -384,10 +384,47 @@ int api_authz_row(struct http_req *req, struct store *s, const struct store_row 
     bool ok = authz_scope_allows(&sc, row->category, row->source_org);
     authz_scope_clear(&sc);
     if (!ok) {
-        api_outcome(req, 403, "forbidden", "your access does not include this item");
+        /* access module: a withheld item answers like an unknown one, so its
+         * existence does not leak; the refusal is audited */
+        authz_audit_denial(s, &req->principal, "read", row->person_id,
+                           "item withheld by access rules");
+        api_outcome(req, 404, "not-found", "%s/%s is not known", row->type, row->id);
         return WEFT_EDENIED;
     }
+    api_audit_rows(req, "read", row, 1, NULL);
     return WEFT_OK;
+}
+
+void api_audit_rows(struct http_req *req, const char *action, const struct store_row *rows,
+                    int nrows, const bool *hidden)
+{
+    struct store *s = http_req_store(req);
+    if (!s)
+        return;
+    bool *done = xcalloc((size_t)nrows + 1, sizeof *done);
+    for (int i = 0; i < nrows; i++) {
+        if (done[i] || (hidden && hidden[i]))
+            continue;
+        const char *person = rows[i].person_id;
+        struct buf what = BUF_INIT;
+        int64_t count = 0;
+        for (int j = i; j < nrows; j++) {
+            if (done[j] || (hidden && hidden[j]))
+                continue;
+            const char *pj = rows[j].person_id;
+            if ((person == NULL) != (pj == NULL) || (person && strcmp(person, pj) != 0))
+                continue;
+            done[j] = true;
+            if (count < 100)
+                buf_addf(&what, "%s%s/%s", count ? " " : "", rows[j].type, rows[j].id);
+            count++;
+        }
+        if (count > 100)
+            buf_addf(&what, " (+%lld more)", (long long)(count - 100));
+        authz_audit_access(s, &req->principal, action, person, what.data, count);
+        buf_release(&what);
+    }
+    free(done);
 }
 
 int api_authz_search(struct http_req *req, struct store *s, const char *person_id,

@@ -64,6 +64,10 @@ int api_authz_search(struct http_req *req, struct store *s, const char *person_i
                      struct store_query *q, struct authz_scope *scope, bool *empty);
 /* Writing a bundle: 0 when permitted, else replies 403. */
 int api_authz_write(struct http_req *req);
+/* Audit what a reply returns (access module): one audit entry per person
+ * among rows (hidden[i] true: not returned), listing "Type/id" of each. */
+void api_audit_rows(struct http_req *req, const char *action, const struct store_row *rows,
+                    int nrows, const bool *hidden);
 
 /* The handlers, by file. */
 int api_metadata(struct http_req *req, void *ctx);

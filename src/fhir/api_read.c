@@ -156,6 +156,7 @@ static int history_params(struct http_req *req, int *count, char **warning)
 static void reply_history(struct http_req *req, const char *base, struct store_result *res,
                           bool with_total, const char *warning, const bool *hidden)
 {
+    api_audit_rows(req, "read", res->rows, res->nrows, hidden); /* access: audit */
     struct buf b = BUF_INIT;
     char now[32];
     api_now_instant(now);

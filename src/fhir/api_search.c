@@ -47,6 +47,7 @@ static void add_issue(struct page *pg, const char *severity, const char *code, c
 
 static void reply_searchset(struct http_req *req, struct page *pg)
 {
+    api_audit_rows(req, "search", pg->rows, pg->nrows, pg->hidden); /* access: audit */
     struct buf b = BUF_INIT;
     size_t guess = 512;
     for (int i = 0; i < pg->nrows; i++)
