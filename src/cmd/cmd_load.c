@@ -173,8 +173,9 @@ int cmd_load(int argc, char **argv)
     for (int i = 0; i < rep.nrejections; i++) {
         const struct load_rejection *j = &rep.rejections[i];
         if (j->entry >= 0)
-            printf("rejected: %s: entry %ld%s%s%s: %s\n", j->file ? j->file : "(input)", j->entry,
-                   j->type ? " (" : "", j->type ? j->type : "", j->type ? ")" : "", j->reason);
+            printf("rejected: %s: %s %ld%s%s%s: %s\n", j->file ? j->file : "(input)",
+                   j->line ? "line" : "entry", j->entry, j->type ? " (" : "",
+                   j->type ? j->type : "", j->type ? ")" : "", j->reason);
         else
             printf("rejected: %s: %s\n", j->file ? j->file : "(input)", j->reason);
     }

@@ -96,8 +96,8 @@ static struct load_type_count *type_row(struct load_report *r, const char *type)
     return t;
 }
 
-static void add_rejection(struct load_report *r, const char *file, long entry, const char *type,
-                          const char *reason)
+static void add_rejection_at(struct load_report *r, const char *file, long entry, bool line,
+                             const char *type, const char *reason)
 {
     r->rejected++;
     type_row(r, type)->rejected++;
@@ -107,8 +107,15 @@ static void add_rejection(struct load_report *r, const char *file, long entry, c
     struct load_rejection *j = &r->rejections[r->nrejections++];
     j->file = file ? xstrdup(file) : NULL;
     j->entry = entry;
+    j->line = line;
     j->type = type ? xstrdup(type) : NULL;
     j->reason = xstrdup(reason);
+}
+
+static void add_rejection(struct load_report *r, const char *file, long entry, const char *type,
+                          const char *reason)
+{
+    add_rejection_at(r, file, entry, false, type, reason);
 }
 
 /* ---- a small string -> int map (open addressing, keys borrowed) --------------- */
@@ -914,7 +921,7 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
         const char *type = e->type;
         switch (e->state) {
         case E_REJECTED:
-            add_rejection(rep, ctx->file, e->label, type, e->reason);
+            add_rejection_at(rep, ctx->file, e->label, labels != NULL, type, e->reason);
             break;
         case E_NOT_SHAREABLE:
             type_row(rep, type)->not_shareable++;
@@ -1000,7 +1007,7 @@ static void reject_file(struct load_report *rep, const char *file, long entry, c
     va_start(ap, fmt);
     buf_vaddf(&b, fmt, ap);
     va_end(ap);
-    add_rejection(rep, file, entry, NULL, b.data);
+    add_rejection_at(rep, file, entry, entry >= 0, NULL, b.data);
     buf_release(&b);
 }
 

@@ -88,9 +88,10 @@ struct load_type_count {
 };
 
 struct load_rejection {
-    char *file;   /* may be NULL */
-    long entry;   /* entry index in the bundle, or line number (1-based) in
-                     NDJSON, -1 for the whole file */
+    char *file; /* may be NULL */
+    long entry; /* entry index in the bundle, or line number (1-based) in
+                   NDJSON (then line is true), -1 for the whole file */
+    bool line;
     char *type;   /* resourceType when known, else NULL */
     char *reason; /* plain words; never patient data beyond what was sent */
 };

@@ -68,7 +68,7 @@ expect_reject latin1 "$tmp/latin1.json" "latin1.json" "invalid JSON" "decode byt
 
 # 6. NDJSON with one bad line: the others stored, the line named
 printf '{"resourceType":"Goal","id":"nd-1"}\n{"resourceType":"Goal","id":\n{"resourceType":"Goal","id":"nd-3"}\n' >"$tmp/lines.ndjson"
-expect_reject ndjson "$tmp/lines.ndjson" "lines.ndjson: entry 2" "invalid JSON"
+expect_reject ndjson "$tmp/lines.ndjson" "lines.ndjson: line 2" "invalid JSON"
 
 # nothing stored before changed; only the two good NDJSON lines were added
 after=$(snapshot "$maxseq")
