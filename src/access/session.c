@@ -99,7 +99,8 @@ int session_issue(struct store *s, const struct store_session *parent, const cha
     ss.kind = (char *)kind;
     ss.parent = parent->id_hash;
     ss.scopes = (char *)scopes;
-    ss.csrf = NULL;
+    /* a code carries its PKCE challenge in the csrf column (access_serve.c) */
+    ss.csrf = strcmp(kind, "code") == 0 ? parent->csrf : NULL;
     ss.created = now;
     ss.expires = exp;
     ss.revoked = NULL;

@@ -39,7 +39,8 @@ int session_open(struct store *s, const struct launch_claims *c, const char *per
                  char secret_out[SESSION_SECRET_LEN], char csrf_out[SESSION_SECRET_LEN]);
 
 /* Issue a token or code (kind "token"/"code") derived from parent session
- * row, restricted to scopes, living ttl_s. */
+ * row, restricted to scopes, living ttl_s (never beyond the parent).  For a
+ * code, parent->csrf is stored with it (the PKCE challenge). */
 int session_issue(struct store *s, const struct store_session *parent, const char *kind,
                   const char *scopes, int ttl_s, char secret_out[SESSION_SECRET_LEN]);
 
