@@ -41,7 +41,7 @@ static bool valid_date(const char *s)
     time_t t = timegm(&tmv);
     struct tm back;
     gmtime_r(&t, &back);
-    return back.tm_mday == tmv.tm_mday; /* rejects 31 Feb */
+    return back.tm_mday == atoi(s + 8); /* timegm normalised 31 Feb to March */
 }
 
 static void next_day(const char *s, char out[11])
@@ -160,7 +160,8 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
     }
     struct strset orgs = {0}, statuses = {0}, catset = {0};
     struct web_list opt = {0};
-    struct web_fetch of = {.categories = cats, .ncategories = ncats, .limit = OPTION_SCAN};
+    struct web_fetch of = {
+        .categories = cats, .ncategories = ncats, .limit = OPTION_SCAN, .rows_only = true};
     int rc = web_fetch(c, &of, &opt);
     if (rc < 0) {
         web_list_clear(&opt);
@@ -170,7 +171,7 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
         if (timeline && !strcmp(opt.items[i].row.category, "demographics"))
             continue;
         strset_add(&orgs, opt.items[i].row.source_org);
-        strset_add(&statuses, item_status(&opt.items[i]));
+        strset_add(&statuses, opt.items[i].row.status);
         strset_add(&catset, opt.items[i].row.category);
     }
     web_list_clear(&opt);
@@ -227,7 +228,7 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
         if (timeline && (!strcmp(it->row.category, "demographics")))
             continue;
         const char *st = item_status(it);
-        if (status && (!st || strcmp(st, status) != 0))
+        if (status && (!it->row.status || strcmp(it->row.status, status) != 0))
             continue;
         if (shown++ == 0)
             html_addf(b,

@@ -138,7 +138,7 @@ int web_fetch(struct web_ctx *c, const struct web_fetch *f, struct web_list *out
     q.sort = f->sort;
     q.limit = f->limit > 0 ? f->limit : 100;
     q.after = f->after;
-    q.snapshot = f->snapshot;
+    q.snapshot = f->snapshot ? f->snapshot : c->snapshot;
     if (f->org) {
         if (!scope_org(c, f->org))
             return WEFT_OK;
@@ -160,10 +160,13 @@ int web_fetch(struct web_ctx *c, const struct web_fetch *f, struct web_list *out
         /* Defence in depth: the query already applied the scope. */
         if (row->deleted || !authz_scope_allows(&c->scope, row->category, row->source_org))
             continue;
-        json_t *res = json_loadb(row->json, row->json_len, 0, NULL);
-        if (!json_is_object(res)) {
-            json_decref(res);
-            continue;
+        json_t *res = NULL;
+        if (!f->rows_only) {
+            res = json_loadb(row->json, row->json_len, 0, NULL);
+            if (!json_is_object(res)) {
+                json_decref(res);
+                continue;
+            }
         }
         list_push(out, row, res);
     }
@@ -235,18 +238,37 @@ const char *web_item_date(const struct web_item *it)
     return fmt_resource_date(it->res);
 }
 
+#define NAV_SCAN_ROWS 2000
+
+/* One query (index columns only) finds the categories with data for most
+ * people; when a person has more items than that, the categories not yet seen
+ * are checked one by one with a one-row query. */
 int web_nav_scan(struct web_ctx *c)
 {
     int n;
     const struct web_category *cats = web_categories(&n);
+    memset(c->nav_has, 0, sizeof c->nav_has);
+    struct web_list l = {0};
+    struct web_fetch all = {.limit = NAV_SCAN_ROWS, .rows_only = true};
+    int rc = web_fetch(c, &all, &l);
+    if (rc < 0) {
+        web_list_clear(&l);
+        return rc;
+    }
+    for (int k = 0; k < l.n; k++)
+        for (int i = 0; i < n && i < 32; i++)
+            if (!c->nav_has[i] && strcmp(cats[i].name, l.items[k].row.category) == 0)
+                c->nav_has[i] = true;
+    bool complete = l.next == NULL;
+    web_list_clear(&l);
+    if (complete)
+        return WEFT_OK;
     for (int i = 0; i < n && i < 32; i++) {
-        c->nav_has[i] = false;
-        if (!web_scope_category(c, cats[i].name))
+        if (c->nav_has[i] || !web_scope_category(c, cats[i].name))
             continue;
         const char *one[1] = {cats[i].name};
-        struct web_list l = {0};
-        struct web_fetch f = {.categories = one, .ncategories = 1, .limit = 1};
-        int rc = web_fetch(c, &f, &l);
+        struct web_fetch f = {.categories = one, .ncategories = 1, .limit = 1, .rows_only = true};
+        rc = web_fetch(c, &f, &l);
         c->nav_has[i] = l.n > 0;
         web_list_clear(&l);
         if (rc < 0)

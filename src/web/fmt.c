@@ -184,10 +184,16 @@ bool fmt_cc_has_code(const json_t *cc, const char *code)
     return false;
 }
 
+/* Values as senders give them rarely need more than four significant
+ * figures (US test data carries float noise such as 6.15818): four, but
+ * never exponent notation for ordinary magnitudes. */
 static void add_number(struct buf *b, double v)
 {
     char tmp[64];
-    snprintf(tmp, sizeof tmp, "%.6g", v);
+    if (fabs(v) >= 1000 && fabs(v) < 1e15)
+        snprintf(tmp, sizeof tmp, "%.0f", v);
+    else
+        snprintf(tmp, sizeof tmp, "%.4g", v);
     buf_adds(b, tmp);
 }
 

@@ -188,6 +188,16 @@ static void banner(struct web_ctx *c)
     html_addf(b, "<div><dt>Born</dt><dd id=\"patient-dob\">%s</dd></div>",
               t.len ? t.data : "not known");
     buf_reset(&t);
+    const char *died =
+        c->patient ? json_string_value(json_object_get(c->patient, "deceasedDateTime")) : NULL;
+    if (died) {
+        fmt_date(&t, died, false);
+        html_addf(b, "<div><dt>Died</dt><dd id=\"patient-died\"><strong>%s</strong></dd></div>",
+                  t.data);
+        buf_reset(&t);
+    } else if (c->patient && json_is_true(json_object_get(c->patient, "deceasedBoolean"))) {
+        html_raw(b, "<div><dt>Died</dt><dd id=\"patient-died\"><strong>yes</strong></dd></div>");
+    }
     const char *gender =
         c->patient ? json_string_value(json_object_get(c->patient, "gender")) : NULL;
     html_addf(b, "<div><dt>Gender</dt><dd>%s</dd></div>", gender ? gender : "not known");
@@ -228,7 +238,7 @@ static void banner(struct web_ctx *c)
         html_raw(b, "</ul>");
     }
     buf_release(&flags);
-    if (c->p->break_glass)
+    if (c->glass)
         html_raw(b, "<p class=\"weft-breakglass\" id=\"break-glass-active\"><strong>Emergency "
                     "access (break-glass) is active.</strong> You can see more of this record "
                     "than your role normally allows. This access is recorded and will be "

@@ -27,6 +27,7 @@
 #include "http/serve.h"
 #include "http/server.h"
 #include "http/static.h"
+#include "web/cache.h"
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
@@ -90,6 +91,8 @@ int web_init(struct web **out, const struct web_config *cfg)
     w->break_glass_action =
         cfg && cfg->break_glass_action ? xstrdup(cfg->break_glass_action) : NULL;
     w->service_name = xstrdup(cfg && cfg->service_name ? cfg->service_name : SERVICE_DEFAULT);
+    long entries = cfg && cfg->cache_entries ? cfg->cache_entries : WEB_CACHE_ENTRIES_DEFAULT;
+    w->cache = web_cache_new(entries > 0 ? (size_t)entries : 0, WEB_CACHE_BYTES_DEFAULT);
     *out = w;
     return WEFT_OK;
 }
@@ -101,6 +104,7 @@ void web_free(struct web *w)
     free(w->assets_dir);
     free(w->break_glass_action);
     free(w->service_name);
+    web_cache_free(w->cache);
     free(w);
 }
 
@@ -181,8 +185,9 @@ static void ctx_release(struct web_ctx *c)
     }
 }
 
-/* Does the store hold anything for this person? */
-static int person_exists(struct store *s, const char *person_id, bool *exists)
+/* Does the store hold anything for this person?  *snap gets the store's
+ * current snapshot, which the whole page then reads at. */
+static int person_exists(struct store *s, const char *person_id, bool *exists, int64_t *snap)
 {
     struct store_person sp = {0};
     int rc = store_person_get(s, person_id, &sp);
@@ -193,11 +198,19 @@ static int person_exists(struct store *s, const char *person_id, bool *exists)
     }
     if (rc < 0)
         return rc;
-    struct store_query q = {.person_id = person_id, .limit = 1};
+    /* A Patient first (one index probe); any item otherwise. */
+    struct store_query q = {.type = "Patient", .person_id = person_id, .limit = 1};
     struct store_result r = {0};
     rc = store_search(s, &q, &r);
     *exists = rc == WEFT_OK && r.nrows > 0;
+    *snap = r.snapshot;
     store_result_clear(&r);
+    if (rc == WEFT_OK && !*exists) {
+        struct store_query any = {.person_id = person_id, .limit = 1, .snapshot = *snap};
+        rc = store_search(s, &any, &r);
+        *exists = rc == WEFT_OK && r.nrows > 0;
+        store_result_clear(&r);
+    }
     return rc;
 }
 
@@ -377,6 +390,146 @@ static int break_glass_post(struct web_ctx *c)
     return 0;
 }
 
+/* An error page into out (status returned). */
+static int error_into(struct web_ctx *c, int status, const char *title, const char *what,
+                      const char *next_step)
+{
+    buf_reset(&c->out);
+    web_error_html(&c->out, c->w->service_name, title, what, next_step);
+    return status;
+}
+
+/* The key of the page in the cache: everything the rendered bytes depend on. */
+static void cache_key(const struct web_ctx *c, struct buf *key)
+{
+    const char *type = http_req_param(c->req, "type"), *rid = http_req_param(c->req, "rid");
+    buf_addf(key, "%s|%lld|%s|%s|%s|%s|%s|%d%d|", c->person_id, (long long)c->snapshot, c->today,
+             c->page, type ? type : "", rid ? rid : "", c->req->query ? c->req->query : "",
+             c->scope.restricted, c->glass);
+    if (c->scope.ncategories < 0)
+        buf_adds(key, "*");
+    for (int i = 0; i < c->scope.ncategories; i++)
+        buf_addf(key, "%s,", c->scope.categories[i]);
+    buf_addc(key, '|');
+    if (c->scope.norgs < 0)
+        buf_adds(key, "*");
+    for (int i = 0; i < c->scope.norgs; i++)
+        buf_addf(key, "%s,", c->scope.orgs[i]);
+}
+
+/* Render the page itself (the scope is decided); its HTTP status. */
+static int render(struct web_ctx *c, const char *page, const char *type, const char *rid)
+{
+    const struct web_category *cat = web_category_find(page);
+    if (strcmp(page, "summary") == 0)
+        return web_page_summary(c);
+    if (strcmp(page, "timeline") == 0)
+        return web_page_timeline(c);
+    if (strcmp(page, "chart") == 0)
+        return web_page_chart(c);
+    if (strcmp(page, "item") == 0)
+        return web_page_item(c, type, rid);
+    if (cat && !web_scope_category(c, cat->name))
+        return error_into(c, 403, "You do not have permission to view this part of the record",
+                          "Your role's access does not include this kind of information.",
+                          "Go back to the patient's summary. In an emergency, ask a colleague "
+                          "whose role includes it.");
+    if (cat && cat->kind == WEB_CAT_RESULTS)
+        return web_page_results(c, cat);
+    if (cat)
+        return web_page_category(c, cat);
+    return 404;
+}
+
+int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *out)
+{
+    const char *pid = http_req_param(req, "id");
+    const char *page = http_req_param(req, "page");
+    const char *type = http_req_param(req, "type"), *rid = http_req_param(req, "rid");
+    if (!page)
+        page = type ? "item" : "summary";
+    struct web_ctx c = {0};
+    c.w = w;
+    c.req = req;
+    c.store = s;
+    c.p = &req->principal;
+    c.person_id = pid;
+    c.page = page;
+    buf_init(&c.out);
+    buf_init(&c.what);
+    fmt_today(c.today);
+    int status = 0, rc;
+    struct buf key = BUF_INIT;
+
+    rc = authz_scope_for_person(s, c.p, pid, &c.scope);
+    if (rc < 0 || !c.scope.allowed) {
+        struct buf what = BUF_INIT, next = BUF_INIT;
+        buf_addf(&what, "Your access does not allow this: %s.",
+                 c.scope.reason ? c.scope.reason : "the access check could not be made");
+        html_url_addf(&next, "/patient/%s/break-glass", pid);
+        web_error_html_link(&c.out, w->service_name,
+                            "You do not have permission to view this record", what.data,
+                            "If this is the patient you are caring for, open them again from "
+                            "your own clinical system. In an emergency you can request "
+                            "emergency access (break-glass); it is recorded and reviewed.",
+                            rc < 0 ? NULL : next.data, "Request emergency access (break-glass)");
+        buf_release(&what);
+        buf_release(&next);
+        status = rc < 0 ? 503 : 403;
+        goto done;
+    }
+    bool exists = false;
+    if ((rc = person_exists(s, pid, &exists, &c.snapshot)) < 0) {
+        status = rc;
+        goto done;
+    }
+    if (!exists) {
+        status = error_into(&c, 404, "Patient not found",
+                            "The shared care record holds no information about this person yet. "
+                            "This can happen when the person is new to the area or their records "
+                            "have not yet been sent by their GP or hospital.",
+                            "Check you opened the right patient in your own system. If the NHS "
+                            "number is right, use the information in your own system for now.");
+        goto done;
+    }
+    c.glass = c.p->break_glass || !c.p->person_id || strcmp(c.p->person_id, pid) != 0;
+    cache_key(&c, &key);
+    if (web_cache_get(w->cache, key.data, &c.out, &c.what, &status, &c.count)) {
+        audit_view(&c, page);
+        goto done;
+    }
+    if ((rc = web_nav_scan(&c)) < 0) {
+        status = rc;
+        goto done;
+    }
+    status = render(&c, page, type, rid);
+    if (status == 200)
+        web_cache_put(w->cache, key.data, &c.out, &c.what, status, c.count);
+    if (status == 200 || status == 400)
+        audit_view(&c, page);
+    if (status == 404)
+        error_into(&c, 404, "Not found",
+                   "There is nothing at this address in this patient's record, or it is not "
+                   "available with your access.",
+                   "Go back to the patient's summary and choose from the sections there.");
+done:
+    if (status < 0) {
+        log_error("web", "page %s failed for request %s: %s", page,
+                  req->request_id ? req->request_id : "-", weft_strerror(status));
+        error_into(&c, 500, "Sorry, there is a problem with the service",
+                   "The page could not be made. Nothing has been changed.",
+                   "Try again. If it keeps happening, tell your IT service desk the time it "
+                   "happened.");
+        status = 500;
+    }
+    buf_release(&key);
+    buf_release(out);
+    *out = c.out;
+    buf_init(&c.out);
+    ctx_release(&c);
+    return status;
+}
+
 static int page_handler(struct http_req *req, void *arg)
 {
     struct web *w = arg;
@@ -384,8 +537,6 @@ static int page_handler(struct http_req *req, void *arg)
     const char *pid = http_req_param(req, "id");
     const char *page = http_req_param(req, "page");
     const char *type = http_req_param(req, "type"), *rid = http_req_param(req, "rid");
-    if (!page)
-        page = type ? "item" : "summary";
     bool post = strcmp(req->method, "POST") == 0;
     if (req->principal.kind == PRINCIPAL_NONE) {
         session_ended(req);
@@ -411,106 +562,38 @@ static int page_handler(struct http_req *req, void *arg)
                        "service desk.");
         return 0;
     }
-    struct web_ctx c = {0};
-    c.w = w;
-    c.req = req;
-    c.store = s;
-    c.p = &req->principal;
-    c.person_id = pid;
-    c.page = page;
-    fmt_today(c.today);
-
-    int status = 0, rc;
-    if (strcmp(page, "break-glass") == 0) {
-        status = post ? break_glass_post(&c) : break_glass_get(&c);
-        goto reply;
+    if (page && strcmp(page, "break-glass") == 0) {
+        struct web_ctx c = {0};
+        c.w = w;
+        c.req = req;
+        c.store = s;
+        c.p = &req->principal;
+        c.person_id = pid;
+        c.page = page;
+        buf_init(&c.out);
+        buf_init(&c.what);
+        int status = post ? break_glass_post(&c) : break_glass_get(&c);
+        if (status < 0)
+            web_error_page(req, 500, "Sorry, there is a problem with the service",
+                           "Emergency access could not be started. Nothing has been changed.",
+                           "Try again. If it keeps happening, tell your IT service desk.");
+        else if (status > 0) {
+            security_headers(req);
+            http_reply_buf(req, status, "text/html; charset=utf-8", &c.out);
+        }
+        ctx_release(&c);
+        return 0;
     }
     if (post) {
         render_error(req, 405, "this page cannot be posted to");
-        goto done;
+        return 0;
     }
-    rc = authz_scope_for_person(s, c.p, pid, &c.scope);
-    if (rc < 0 || !c.scope.allowed) {
-        struct buf what = BUF_INIT, next = BUF_INIT;
-        buf_addf(&what, "Your access does not allow this: %s.",
-                 c.scope.reason ? c.scope.reason : "the access check could not be made");
-        html_url_addf(&next, "/patient/%s/break-glass", pid);
-        struct buf page_html = BUF_INIT;
-        web_error_html_link(&page_html, w->service_name,
-                            "You do not have permission to view this record", what.data,
-                            "If this is the patient you are caring for, open them again from "
-                            "your own clinical system. In an emergency you can request "
-                            "emergency access (break-glass); it is recorded and reviewed.",
-                            rc < 0 ? NULL : next.data, "Request emergency access (break-glass)");
-        security_headers(req);
-        http_reply_buf(req, rc < 0 ? 503 : 403, "text/html; charset=utf-8", &page_html);
-        buf_release(&what);
-        buf_release(&next);
-        goto done;
-    }
-    bool exists = false;
-    if ((rc = person_exists(s, pid, &exists)) < 0) {
-        status = rc;
-        goto reply;
-    }
-    if (!exists) {
-        web_error_page(req, 404, "Patient not found",
-                       "The shared care record holds no information about this person yet. "
-                       "This can happen when the person is new to the area or their records "
-                       "have not yet been sent by their GP or hospital.",
-                       "Check you opened the right patient in your own system. If the NHS "
-                       "number is right, use the information in your own system for now.");
-        goto done;
-    }
-    if ((rc = web_nav_scan(&c)) < 0) {
-        status = rc;
-        goto reply;
-    }
-    const struct web_category *cat = web_category_find(page);
-    if (strcmp(page, "summary") == 0)
-        status = web_page_summary(&c);
-    else if (strcmp(page, "timeline") == 0)
-        status = web_page_timeline(&c);
-    else if (strcmp(page, "chart") == 0)
-        status = web_page_chart(&c);
-    else if (strcmp(page, "item") == 0)
-        status = web_page_item(&c, type, rid);
-    else if (cat && !web_scope_category(&c, cat->name)) {
-        web_error_page(req, 403, "You do not have permission to view this part of the record",
-                       "Your role's access does not include this kind of information.",
-                       "Go back to the patient's summary. In an emergency, ask a colleague "
-                       "whose role includes it.");
-        goto done;
-    } else if (cat && cat->kind == WEB_CAT_RESULTS)
-        status = web_page_results(&c, cat);
-    else if (cat)
-        status = web_page_category(&c, cat);
-    else
-        status = 404;
-    if (status > 0 && status != 404)
-        audit_view(&c, page);
-
-reply:
-    if (status == 404) {
-        web_error_page(req, 404, "Not found",
-                       "There is nothing at this address in this patient's record, or it is "
-                       "not available with your access.",
-                       "Go back to the patient's summary and choose from the sections there.");
-    } else if (status < 0) {
-        log_error("web", "page %s failed for request %s: %s", page, req->request_id,
-                  weft_strerror(status));
-        web_error_page(req, 500, "Sorry, there is a problem with the service",
-                       "The page could not be made. Nothing has been changed.",
-                       "Try again. If it keeps happening, tell your IT service desk the time it "
-                       "happened.");
-    } else if (status > 0) {
-        security_headers(req);
-        http_reply_buf(req, status, "text/html; charset=utf-8", &c.out);
-    }
-done:
-    log_debug("web", "page=%s status=%d request=%s ms=%.2f", page, status, req->request_id,
-              (double)(http_now_ns() - t0) / 1e6);
-    ctx_release(&c);
+    struct buf out = BUF_INIT;
+    int status = web_view(w, req, s, &out);
+    security_headers(req);
+    http_reply_buf(req, status, "text/html; charset=utf-8", &out);
+    log_debug("web", "page=%s status=%d request=%s ms=%.2f", page ? page : "summary", status,
+              req->request_id, (double)(http_now_ns() - t0) / 1e6);
     return 0;
 }
 

@@ -51,6 +51,9 @@ struct web_config {
     const char *break_glass_action;
     /* Title in the header; NULL: "Weft shared care record". */
     const char *service_name;
+    /* Rendered pages kept per store snapshot (web/cache.h): 0 = default
+     * (1024 pages, at most 64 MiB); negative = no cache. */
+    long cache_entries;
 };
 
 struct web;
@@ -62,6 +65,17 @@ void web_free(struct web *w);
 /* Register the routes above on srv (before http_server_start).  w must
  * outlive the server. */
 int web_routes_add(struct http_server *srv, struct web *w);
+
+/* The page of req (route parameters id, page / type, rid and query arguments
+ * already parsed; req->principal set) rendered with store handle s: the
+ * authorisation check, the page or its error page into out (replaced), and
+ * the audit entry.  Returns the HTTP status.  It neither replies nor reads
+ * headers, so benchmarks and tests can call it with a struct http_req they
+ * filled themselves.  (The route handler adds session and break-glass
+ * handling around it.) */
+struct store;
+struct buf;
+int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *out);
 
 /* Reply to req with a complete HTML error page: status, a heading, what
  * happened (plain text, escaped here) and what to do next (plain text). */

@@ -22,7 +22,13 @@
 
 struct http_req;
 
+#define WEB_CACHE_ENTRIES_DEFAULT 1024
+#define WEB_CACHE_BYTES_DEFAULT (64u << 20)
+
+struct web_cache;
+
 struct web {
+    struct web_cache *cache;
     char *assets_dir;
     struct audit_log *audit;
     char *break_glass_action;
@@ -32,7 +38,8 @@ struct web {
 /* One stored row with its parsed resource. */
 struct web_item {
     struct store_row row;
-    json_t *res; /* never NULL after web_fetch (rows that fail to parse are skipped) */
+    json_t *res; /* never NULL after web_fetch unless rows_only (rows that fail to parse
+                    are skipped) */
 };
 
 struct web_list {
@@ -77,6 +84,8 @@ struct web_ctx {
         char *ods, *name;
     } orgs[WEB_ORG_CACHE];
     bool nav_has[32]; /* per web_categories() index: has visible data */
+    int64_t snapshot; /* store snapshot every query of the page reads at */
+    bool glass;       /* break-glass in effect (shown in the banner) */
 };
 
 /* What to fetch.  categories NULL: every category the scope allows. */
@@ -91,7 +100,8 @@ struct web_fetch {
     enum store_sort sort;
     int limit;
     const char *after;
-    int64_t snapshot;
+    int64_t snapshot; /* 0: the page's snapshot (web_ctx.snapshot) */
+    bool rows_only;   /* skip parsing the JSON (items' res stays NULL) */
 };
 
 /* Run f against the store with the scope applied; items appended to out.
