@@ -49,7 +49,7 @@ static int version_new_style(const char *v, size_t len)
         return 1;
     int major = 0, minor = 0;
     size_t i = 0;
-    while (i < len && v[i] >= '0' && v[i] <= '9')
+    while (i < len && v[i] >= '0' && v[i] <= '9' && major < 100)
         major = major * 10 + (v[i++] - '0');
     if (i < len && v[i] == '.')
         i++;

@@ -197,6 +197,14 @@ static json_t *jspan(struct mctx *c, struct hl7_span v)
     return json_stringn(c->t.data, c->t.len);
 }
 
+/* snprintf's result as the length actually written into a buffer of cap. */
+static size_t clamp_len(int n, size_t cap)
+{
+    if (n < 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 static void set_if(json_t *o, const char *key, json_t *v)
 {
     if (v)
@@ -727,7 +735,7 @@ static json_t *telecom(struct mctx *c, struct hl7_span xtn, const char *dflt_use
         char num[96];
         size_t n = 0;
         if (dec(c, hl7_span_part(xtn, comp, 6)))
-            n = (size_t)snprintf(num, sizeof num, "%.*s ", (int)c->t.len, c->t.data);
+            n = clamp_len(snprintf(num, sizeof num, "%.*s ", (int)c->t.len, c->t.data), sizeof num);
         if (dec(c, hl7_span_part(xtn, comp, 7))) {
             snprintf(num + n, sizeof num - n, "%.*s", (int)c->t.len, c->t.data);
             value = json_string(num);
@@ -828,7 +836,8 @@ static void map_gp(struct mctx *c, json_t *pat)
         char disp[160] = "";
         size_t dl = 0;
         if (dec(c, hl7_span_part(v, c->d->comp, 3)))
-            dl = (size_t)snprintf(disp, sizeof disp, "%.*s ", (int)c->t.len, c->t.data);
+            dl = clamp_len(snprintf(disp, sizeof disp, "%.*s ", (int)c->t.len, c->t.data),
+                           sizeof disp);
         if (dec(c, hl7_span_part(v, c->d->comp, 2)))
             snprintf(disp + dl, sizeof disp - dl, "%.*s", (int)c->t.len, c->t.data);
         if (disp[0])
@@ -1832,7 +1841,8 @@ static int map_siu(struct mctx *c, const char *trigger)
         char disp[160] = "";
         size_t dl = 0;
         if (get(c, k, 3, 1, 3, 0))
-            dl = (size_t)snprintf(disp, sizeof disp, "%.*s ", (int)c->t.len, c->t.data);
+            dl = clamp_len(snprintf(disp, sizeof disp, "%.*s ", (int)c->t.len, c->t.data),
+                           sizeof disp);
         if (get(c, k, 3, 1, 2, 0))
             snprintf(disp + dl, sizeof disp - dl, "%.*s", (int)c->t.len, c->t.data);
         if (disp[0])

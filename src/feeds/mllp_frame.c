@@ -130,9 +130,18 @@ int mllp_decoder_next(struct mllp_decoder *d, const char **frame, size_t *len)
             *len = flen;
             return 1;
         }
-        /* ST_SKIP: drop bytes up to and including 0x1C 0x0D */
+        /* ST_SKIP: drop bytes up to and including 0x1C 0x0D; a 0x0B on
+         * the way starts a new frame (as it would inside any frame). */
         for (;;) {
             char *eb = memchr(b + d->pos, MLLP_EB, n - d->pos);
+            char *lim = eb ? eb : b + n;
+            char *sb = memchr(b + d->pos, MLLP_SB, (size_t)(lim - (b + d->pos)));
+            if (sb) {
+                d->pos = (size_t)(sb - b) + 1;
+                d->scan = d->pos;
+                d->state = ST_IN;
+                break;
+            }
             if (!eb) {
                 d->skipped += n - d->pos;
                 d->pos = n;

@@ -26,7 +26,7 @@
  *     dropped with a WEFT_EPARSE error and the new frame begins;
  *   - a frame whose content exceeds max_frame bytes (default MLLP_MAX_FRAME,
  *     16 MiB) is dropped with WEFT_ETOOBIG, and its bytes are skipped up to
- *     its 0x1C 0x0D without being buffered.
+ *     its 0x1C 0x0D (or the next 0x0B) without being buffered.
  * Memory use is bounded by max_frame plus one read.
  */
 #ifndef WEFT_FEEDS_MLLP_FRAME_H

@@ -189,12 +189,27 @@ static void test_nak(void **state)
     hl7_msg_free(m);
 }
 
+static void test_fuzz_regressions(void **state)
+{
+    (void)state;
+    /* found by fuzz_hl7: a long run of digits in MSH-12 overflowed the
+     * version number while choosing the ERR style */
+    struct hl7_msg *m = parse("MSH|^~\\&|A|B|C|D|1||ADT^A01|1|P|2026030110101010101.99999999999\r");
+    struct buf out = BUF_INIT;
+    assert_int_equal(hl7_ack_build(m, "AE", "x", &out), 0);
+    struct hl7_msg *a = parse(out.data);
+    assert_string_equal(get(a, "ERR", 8, 0, 0, 0), "x"); /* treated as a new version */
+    buf_release(&out);
+    hl7_msg_free(m);
+    hl7_msg_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aa),          cmocka_unit_test(test_ae_v25_escaped),
         cmocka_unit_test(test_ar_v24_err1), cmocka_unit_test(test_other_delimiters),
-        cmocka_unit_test(test_nak),
+        cmocka_unit_test(test_nak),         cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -573,6 +573,33 @@ static void test_ids_and_text(void **state)
     done(&f);
 }
 
+static void test_fuzz_regressions(void **state)
+{
+    (void)state;
+    /* found by fuzz_hl7: display names longer than the local buffers
+     * (AIP-3, PD1-4, XTN area code) overran them */
+    struct buf msg = BUF_INIT;
+    buf_adds(&msg, "MSH|^~\\&|PAS|RVV|W|W|20260301101500||SIU^S12|S1|P|2.5\r"
+                   "SCH|PA1|FA1\rPID|1||5^^^RVV^MR||||||||^PRN^PH^^^");
+    for (int i = 0; i < 200; i++)
+        buf_addc(&msg, '7');
+    buf_adds(&msg, "^123\rPD1||||G1^");
+    for (int i = 0; i < 300; i++)
+        buf_addc(&msg, 'J');
+    buf_adds(&msg, "^Ann\rAIP|1||C1^Who^");
+    for (int i = 0; i < 300; i++)
+        buf_addc(&msg, 'D');
+    buf_adds(&msg, "\r");
+    struct fixture f = {0};
+    assert_int_equal(map_text(&f, msg.data), 0);
+    json_t *a = res(&f, "Appointment", 1);
+    const char *disp = at(a, "participant/1/actor/display");
+    assert_non_null(disp);
+    assert_int_equal(strlen(disp), 159);
+    done(&f);
+    buf_release(&msg);
+}
+
 /* ---- shared samples --------------------------------------------------- */
 
 static void check_bundle(json_t *b, const char *name)
@@ -691,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_ids_and_text),
+        cmocka_unit_test(test_fuzz_regressions),
         cmocka_unit_test(test_shared_samples_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
