@@ -34,6 +34,7 @@ static const struct command {
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth, "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
+    {"replay-feeds", cmd_replay_feeds, "send a generated region into a running Weft (MLLP, FHIR, CSV)"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -18,6 +18,7 @@ int cmd_init(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_replay_feeds(int argc, char **argv);
 int cmd_org(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_launcher(int argc, char **argv);
