@@ -211,6 +211,35 @@ static int check_form(struct http_req *req, struct store *s, const struct form *
     return WEFT_OK;
 }
 
+char *access_csrf_token(struct http_req *req)
+{
+    struct store *s = http_req_store(req);
+    struct store_session ss;
+    if (!s || current_session(req, s, &ss) != 0)
+        return NULL;
+    char *t = ss.csrf ? xstrdup(ss.csrf) : NULL;
+    store_session_clear(&ss);
+    return t;
+}
+
+int access_form_check(struct http_req *req, const char *csrf_value)
+{
+    struct store *s = http_req_store(req);
+    if (!s) {
+        reply_problem(req, 503, "unavailable", "Weft cannot reach its database",
+                      "Try again in a moment.");
+        return WEFT_EDB;
+    }
+    struct form f = {0};
+    struct http_kv kv = {(char *)"csrf", (char *)(csrf_value ? csrf_value : "")};
+    f.kv = &kv;
+    f.n = 1;
+    struct store_session ss;
+    int rc = check_form(req, s, &f, &ss, AUDIT_ADMIN);
+    store_session_clear(&ss);
+    return rc;
+}
+
 /* ---- launch -------------------------------------------------------------------------------- */
 
 static void audit_launch(struct store *s, struct http_req *req, const struct launch_claims *c,

@@ -37,4 +37,14 @@ int access_auth_token(struct http_req *req, void **data);
 int access_auth_cookie(struct http_req *req, void **data);
 void access_auth_free(void *data);
 
+/* For the web pages (every state-changing form must use these two):
+ * the CSRF token of req's launched session, to put in a hidden field named
+ * "csrf" (malloc'd, caller frees; NULL when req has no session) ... */
+char *access_csrf_token(struct http_req *req);
+/* ... and the check of a submitted form: 0 when the request comes from the
+ * session's own pages (same origin by Sec-Fetch-Site/Origin, right token);
+ * otherwise it has replied 401/403 (and audited the refusal) and returns
+ * non-zero. */
+int access_form_check(struct http_req *req, const char *csrf_value);
+
 #endif

@@ -412,6 +412,9 @@ struct verify_part {
     unsigned char first_prev[32], last_hash[32];
     int64_t bad_seq;
     char problem[256];
+    bool reread_head; /* the last part: read the head again after its scan */
+    int64_t head_seq, head_rows;
+    unsigned char head_hash[32];
     /* walking state */
     int64_t expect;
     unsigned char prev[32];
@@ -470,6 +473,8 @@ static void *verify_main(void *arg)
     hasher_init(&vp->h);
     vp->expect = vp->from;
     int rc = store_audit_scan(s, vp->from, vp->to, verify_row, vp);
+    if (rc == 0 && vp->reread_head)
+        rc = store_audit_head(s, &vp->head_seq, vp->head_hash, &vp->head_rows);
     if (rc < 0) {
         vp->rc = rc;
         snprintf(vp->problem, sizeof vp->problem, "reading the audit log: %s", store_errmsg(s));
@@ -514,6 +519,7 @@ int audit_verify(const char *url, int nthreads, struct audit_verify_result *res)
         parts[i].url = url;
         parts[i].from = 1 + per * i;
         parts[i].to = i == nthreads - 1 ? INT64_MAX : per * (i + 1);
+        parts[i].reread_head = i == nthreads - 1;
         if (pthread_create(&th[i], NULL, verify_main, &parts[i]) != 0) {
             for (int k = 0; k < i; k++)
                 pthread_join(th[k], NULL);
@@ -563,29 +569,49 @@ int audit_verify(const char *url, int nthreads, struct audit_verify_result *res)
         expect = vp->last_seq + 1;
         memcpy(prev, vp->last_hash, 32);
     }
+    /*
+     * The log may grow while it is verified (a running server).  The head is
+     * read before the scan (head_seq) and again after it (the last part's
+     * head_after); the head is written in the same transaction as its rows
+     * and only grows, so every row up to head_seq must have been seen, and
+     * no row beyond head_after can have been written by Weft.
+     */
+    struct verify_part *lp = &parts[nthreads - 1];
     int64_t last = expect - 1;
-    if (last != head_seq) {
-        res->bad_seq = last < head_seq ? last + 1 : head_seq + 1;
+    if (last < head_seq) {
+        res->bad_seq = last + 1;
         snprintf(res->problem, sizeof res->problem,
-                 last < head_seq
-                     ? "entries %lld to %lld are missing (the log was truncated)"
-                     : "entries %lld to %lld were added outside Weft (beyond the recorded head)",
-                 last < head_seq ? (long long)last + 1 : (long long)head_seq + 1,
-                 last < head_seq ? (long long)head_seq : (long long)last);
-        return WEFT_ECONFLICT;
-    }
-    if (head_seq > 0 && memcmp(prev, head_hash, 32) != 0) {
-        res->bad_seq = head_seq;
-        snprintf(res->problem, sizeof res->problem,
-                 "entry %lld does not match the recorded head (it was replaced)",
+                 "entries %lld to %lld are missing (the log was truncated)", (long long)last + 1,
                  (long long)head_seq);
         return WEFT_ECONFLICT;
     }
-    if (res->entries != head_rows) {
-        res->bad_seq = head_seq;
+    if (last > lp->head_seq) {
+        res->bad_seq = lp->head_seq + 1;
+        snprintf(res->problem, sizeof res->problem,
+                 "entries %lld to %lld were added outside Weft (beyond the recorded head)",
+                 (long long)lp->head_seq + 1, (long long)last);
+        return WEFT_ECONFLICT;
+    }
+    const unsigned char *want = NULL;
+    int64_t want_rows = -1;
+    if (last == head_seq) {
+        want = head_hash;
+        want_rows = head_rows;
+    } else if (last == lp->head_seq) {
+        want = lp->head_hash;
+        want_rows = lp->head_rows;
+    }
+    if (last > 0 && want && memcmp(prev, want, 32) != 0) {
+        res->bad_seq = last;
+        snprintf(res->problem, sizeof res->problem,
+                 "entry %lld does not match the recorded head (it was replaced)", (long long)last);
+        return WEFT_ECONFLICT;
+    }
+    if (want_rows >= 0 && res->entries != want_rows) {
+        res->bad_seq = last;
         snprintf(res->problem, sizeof res->problem,
                  "the log holds %lld entries but %lld were appended", (long long)res->entries,
-                 (long long)head_rows);
+                 (long long)want_rows);
         return WEFT_ECONFLICT;
     }
     return WEFT_OK;
