@@ -33,10 +33,14 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "feeds/dropfolder.h"
+#include "feeds/feeds_http.h"
+#include "feeds/mllp_server.h"
 #include "fhir/api.h"
 #include "http/serve.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "web/web_serve.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "0.1.0"
@@ -53,10 +57,17 @@ static const struct opt_spec specs[] = {
     {"max-body", "BYTES", "largest request body accepted (default 33554432 = 32 MiB)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     /* options of the parts below go here */
+    {"mllp", "HOST:PORT", "feeds: listen for HL7 v2 over MLLP (port 0 picks one; off when unset)"},
+    {"mllp-port-file", "FILE", "feeds: write the bound MLLP port to FILE once listening"},
+    {"mllp-max-connections", "N", "feeds: concurrent MLLP connections (default 512)"},
+    {"drop-interval", "SECONDS", "feeds: poll CSV drop folders this often (default 2; 0 = off)"},
     {"audience", "AUD", "access: the aud launch tokens must carry (default weft)"},
     {"breakglass-hours", "N", "access: how long break-glass lasts (default 4)"},
     {"session-hours", "N", "access: how long a launched session lasts (default 8)"},
     {"cookie-secure", NULL, "access: mark the session cookie Secure (serving over TLS)"},
+    {"assets", "DIR",
+     "web: nhsuk-frontend's built files, served at /assets (default $WEFT_ASSETS, else "
+     "./node_modules/nhsuk-frontend/dist/nhsuk)"},
     {NULL, NULL, NULL},
 };
 
@@ -73,6 +84,10 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 static const struct serve_part parts[] = {
     {"access", access_serve_start, access_serve_stop},
     {"fhir", fhir_part_start, NULL},
+    {"feeds-admin", feeds_admin_serve_start, NULL},
+    {"mllp", mllp_serve_start, mllp_serve_stop},
+    {"drop", drop_serve_start, drop_serve_stop},
+    {"web", web_serve_start, web_serve_stop},
     /* one row per part of weft serve, see the comment at the top */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])

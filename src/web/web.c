@@ -249,9 +249,17 @@ static void break_glass_form(struct web_ctx *c, const char *csrf, const char *er
                              const char *code, const char *text)
 {
     struct buf *b = &c->out;
+    /* The access module's /breakglass endpoint takes the NHS number; a person
+     * known only by local identifiers is handled here, with the same checks. */
+    struct store_person sp = {0};
     struct buf action = BUF_INIT;
+    const char *nhs = NULL;
+    if (store_person_get(c->store, c->person_id, &sp) == WEFT_OK && sp.nhs)
+        nhs = sp.nhs;
     if (c->w->break_glass_action)
         buf_adds(&action, c->w->break_glass_action);
+    else if (nhs)
+        buf_adds(&action, "/breakglass");
     else
         html_url_addf(&action, "/patient/%s/break-glass", c->person_id);
     if (error)
@@ -269,11 +277,14 @@ static void break_glass_form(struct web_ctx *c, const char *csrf, const char *er
               "and the time are recorded and reviewed by your organisation's Caldicott "
               "guardian. Access lasts a few hours.</p>"
               "<form method=\"post\" action=\"%s\" id=\"break-glass-form\" novalidate>"
-              "<input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-              "<div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\">"
-              "<legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--m\">Reason"
-              "</legend><div class=\"nhsuk-radios\">",
+              "<input type=\"hidden\" name=\"csrf\" value=\"%s\">",
               action.data, csrf ? csrf : "");
+    if (nhs && !c->w->break_glass_action)
+        html_addf(b, "<input type=\"hidden\" name=\"nhs\" value=\"%s\">", nhs);
+    html_raw(b, "<div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\">"
+                "<legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--m\">Reason"
+                "</legend><div class=\"nhsuk-radios\">");
+    store_person_clear(&sp);
     buf_release(&action);
     for (int i = 0; breakglass_codes[i]; i++)
         html_addf(b,
@@ -334,9 +345,37 @@ static const char *form_value(const struct http_kv *kv, int n, const char *name)
     return NULL;
 }
 
+/* The browser's own statement of where a request came from (Sec-Fetch-Site,
+ * Origin): a cross-site post is refused whatever token it carries. */
+static bool same_origin(struct http_req *req)
+{
+    const char *sfs = http_req_header(req, "Sec-Fetch-Site");
+    if (sfs && strcmp(sfs, "same-origin") != 0 && strcmp(sfs, "none") != 0)
+        return false;
+    const char *origin = http_req_header(req, "Origin");
+    if (!origin)
+        return true;
+    const char *host = http_req_header(req, "Host");
+    const char *o = origin;
+    if (strncmp(o, "http://", 7) == 0)
+        o += 7;
+    else if (strncmp(o, "https://", 8) == 0)
+        o += 8;
+    else
+        return false;
+    return host && strcmp(o, host) == 0;
+}
+
 static int break_glass_post(struct web_ctx *c)
 {
     struct http_req *req = c->req;
+    if (!same_origin(req)) {
+        web_error_page(req, 403, "This form was sent from another site",
+                       "Emergency access can only be requested from the shared care record's "
+                       "own page, so nothing was done.",
+                       "Open the patient's record and use the emergency access link there.");
+        return 0;
+    }
     char csrf[SESSION_SECRET_LEN + 16];
     if (!session_csrf(req, c->store, csrf, sizeof csrf)) {
         session_ended(req);
