@@ -32,6 +32,7 @@ static const struct command {
     {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
     {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
+    {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth, "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
     {"replay-feeds", cmd_replay_feeds, "send a generated region into a running Weft (MLLP, FHIR, CSV)"},

@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "feeds/feeds_http.h"
 #include "fhir/api_int.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
@@ -97,17 +98,22 @@ int api_bundle_post(struct http_req *req, void *ctx)
         return 0;
     if (api_authz_write(req) != 0)
         return 0;
-    const char *btype = NULL;
-    json_t *bundle = read_bundle(req, &btype);
-    if (!bundle)
-        return 0;
     struct store *s = http_req_store(req);
     if (!s) {
-        json_decref(bundle);
         api_outcome(req, 503, "transient", "the record store is not available; try again");
         return 0;
     }
-    struct load_ctx lc = {.org = req->principal.org, .feed = "api", .file = NULL};
+    /* a FHIR feed's token: kept in the inbox first, refused without agreement */
+    struct feeds_post fp;
+    if (feeds_http_post_begin(req, s, &fp))
+        return 0;
+    const char *btype = NULL;
+    json_t *bundle = read_bundle(req, &btype);
+    if (!bundle) {
+        feeds_http_post_end(req, &fp, 0, NULL);
+        return 0;
+    }
+    struct load_ctx lc = {.org = req->principal.org, .feed = fp.feed ? fp.feed : "api"};
     struct load_report rep;
     load_report_init(&rep);
     json_t *response = NULL;
@@ -153,6 +159,7 @@ int api_bundle_post(struct http_req *req, void *ctx)
         api_outcome(req, 500, "exception",
                     "the bundle could not be stored: nothing from it was stored");
     }
+    feeds_http_post_end(req, &fp, rc, &rep);
     json_decref(response);
     load_report_free(&rep);
     json_decref(bundle);

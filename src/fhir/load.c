@@ -810,6 +810,19 @@ static json_t *response_entry(const struct entry *e, const char *file)
     return json_pack("{s:o}", "response", resp);
 }
 
+/* End the bundle's transaction: commit (or, nested, release the savepoint)
+ * when ok, else roll it back (nested: to the savepoint, then release it). */
+static int load_txn_end(struct store *s, const struct load_ctx *ctx, bool ok)
+{
+    if (!ctx->nested)
+        return ok ? store_commit(s) : store_rollback(s);
+    if (ok)
+        return store_release(s, "load_bundle");
+    int rc = store_rollback_to(s, "load_bundle");
+    int rc2 = store_release(s, "load_bundle");
+    return rc ? rc : rc2;
+}
+
 /*
  * The core: process entries (a JSON array of Bundle.entry objects) as one
  * unit.  labels[i] (may be NULL: use i) names entry i in messages.
@@ -859,7 +872,7 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
         }
     }
 
-    int rc = store_begin(s);
+    int rc = ctx->nested ? store_savepoint(s, "load_bundle") : store_begin(s);
     if (rc != 0)
         goto out;
     /* pass 2: Patients -> persons */
@@ -887,11 +900,11 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
             break;
     }
     if (rc != 0) {
-        store_rollback(s);
+        load_txn_end(s, ctx, false);
         goto out;
     }
     if (failed && atomic) {
-        rc = store_rollback(s);
+        rc = load_txn_end(s, ctx, false);
         if (rc == 0)
             rc = WEFT_EINVAL;
         int bad = -1;
@@ -908,9 +921,9 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
             entry_reject(e, "not stored: the transaction failed at entry %ld", bc.ents[bad].label);
         }
     } else {
-        rc = store_commit(s);
+        rc = load_txn_end(s, ctx, true);
         if (rc != 0) {
-            store_rollback(s);
+            load_txn_end(s, ctx, false);
             goto out;
         }
     }

@@ -75,6 +75,10 @@ struct load_ctx {
     const char *org;  /* ODS code of the sending organisation (required) */
     const char *feed; /* feed name; NULL: "manual" */
     const char *file; /* input name for messages (a file path); NULL when none */
+    /* The caller holds an open store transaction (the MLLP writer's group
+     * commit): the bundle runs in a savepoint of it instead of its own
+     * transaction, and is committed when the caller commits. */
+    bool nested;
 };
 
 struct load_type_count {
@@ -130,7 +134,7 @@ void load_report_total(const struct load_report *r, struct load_type_count *sum)
  * unsupported type, entry not an array) or a transaction was rolled back
  * because an entry was rejected (the reason is in rep), or a store error
  * (WEFT_EDB, WEFT_EBUSY: nothing from this bundle is stored).
- * Must not be called inside an open store transaction.
+ * Must not be called inside an open store transaction unless ctx->nested.
  */
 int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx,
                      struct load_report *rep, json_t **response);

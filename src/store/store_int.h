@@ -64,6 +64,7 @@ struct store_ops {
     int (*begin)(struct store *);
     int (*commit)(struct store *);
     int (*rollback)(struct store *);
+    int (*bulk)(struct store *, bool on);
 
     /* resources */
     int (*resource_put)(struct store *, const struct store_put *, enum store_put_outcome *,
@@ -129,6 +130,28 @@ struct store_ops {
                       int (*)(const struct store_audit_row *, void *), void *);
     int (*audit_search)(struct store *, const struct store_audit_filter *,
                         int (*)(const struct store_audit_row *, void *), void *);
+    /* feeds, inbox, merges (src/store/store_feeds.c, sqlite/sqlite_feeds.c, sqlite_merge.c) */
+    int (*savepoint)(struct store *, const char *, int);
+    int (*feed_add)(struct store *, const struct store_feed *, int64_t *);
+    int (*feed_get)(struct store *, int64_t, const char *, const char *, int64_t,
+                    struct store_feed *);
+    int (*feed_list)(struct store *, struct store_feed **, int *);
+    int (*feed_count)(struct store *, int64_t, const char *, const struct store_feed_counts *,
+                      const char *, const char *);
+    int (*feed_counts_get)(struct store *, int64_t, const char *, struct store_feed_counts *,
+                           struct store_feed_counts *);
+    int (*inbox_add)(struct store *, const struct store_inbox_msg *, int64_t *);
+    int (*inbox_set_outcome)(struct store *, int64_t, const char *, const char *, int64_t,
+                             int64_t, bool);
+    int (*inbox_list)(struct store *, const struct store_inbox_filter *, struct store_inbox_msg **,
+                      int *);
+    int (*inbox_claim)(struct store *, int64_t, const char *, int64_t, int64_t *);
+    int (*inbox_outcomes)(struct store *, int64_t, int64_t[5]);
+    int (*person_merge)(struct store *, const char *, const char *, const char *, int64_t,
+                        int64_t *);
+    int (*person_unmerge)(struct store *, int64_t);
+    int (*person_find_nhs)(struct store *, const char *, char **);
+    int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
 };
 
 /* The common head of every backend handle. */

@@ -11,6 +11,7 @@
 
 #include "store/sqlite/sqlite_core.h"
 #include "store/sqlite/sqlite_access.h"
+#include "store/sqlite/sqlite_feeds.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -50,6 +51,8 @@ static const struct store_migration *const migrations[] = {
     /* ---- other subsystems: one line per migration below this mark ---- */
     &sqlite_migration_access_1,
     &sqlite_migration_audit_1,
+    &sqlite_migration_feeds_1,
+    &sqlite_migration_merge_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -5,6 +5,7 @@
 #include "store/sqlite/sqlite_core.h"
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
+#include "store/sqlite/sqlite_feeds.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -14,6 +15,7 @@ const struct store_ops sqlite_ops = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .bulk = sqlite_bulk,
     .resource_put = sqlite_resource_put,
     .resource_get = sqlite_resource_get,
     .resource_delete = sqlite_resource_delete,
@@ -56,4 +58,19 @@ const struct store_ops sqlite_ops = {
     .audit_head = sqlite_audit_head,
     .audit_scan = sqlite_audit_scan,
     .audit_search = sqlite_audit_search,
+    .savepoint = sqlite_savepoint,
+    .feed_add = sqlite_feed_add,
+    .feed_get = sqlite_feed_get,
+    .feed_list = sqlite_feed_list,
+    .feed_count = sqlite_feed_count,
+    .feed_counts_get = sqlite_feed_counts_get,
+    .inbox_add = sqlite_inbox_add,
+    .inbox_set_outcome = sqlite_inbox_set_outcome,
+    .inbox_list = sqlite_inbox_list,
+    .inbox_claim = sqlite_inbox_claim,
+    .inbox_outcomes = sqlite_inbox_outcomes,
+    .person_merge = sqlite_person_merge,
+    .person_unmerge = sqlite_person_unmerge,
+    .person_find_nhs = sqlite_person_find_nhs,
+    .person_merged_into = sqlite_person_merged_into,
 };

@@ -1,0 +1,527 @@
+/*
+ * cmd_feed.c - `weft feed`: register feeds and operate them.
+ *
+ *   add       register an HL7 v2, FHIR or CSV feed of an organisation
+ *   list      the feeds and their routes
+ *   status    counters, last arrival, lag and last error per feed
+ *   run       one pass over the CSV drop folders
+ *   messages  inbound messages of a feed (filter by outcome, time)
+ *   show      one inbound message, verbatim, with its outcome
+ *   replay    apply rejected messages again after a fix
+ *   unmerge   undo a person merge made by an A40 message
+ *
+ * Exit status: 0 done, 1 the work failed or something was rejected, 2 usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cmd/cmd.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/opt.h"
+#include "feeds/dropfolder.h"
+#include "feeds/inbox.h"
+#include "feeds/ingest.h"
+#include "feeds/registry.h"
+#include "store/store.h"
+
+static const struct opt_spec specs[] = {
+    {"db", "PATH", "the database (file path or sqlite:PATH)"},
+    {"org", "ODS", "add: the sending organisation's ODS code"},
+    {"kind", "KIND", "add: hl7v2, fhir or csv"},
+    {"name", "NAME", "add: the feed's name (default ORG-KIND, lower case)"},
+    {"facility", "NAME", "add (hl7v2): sending facility, the first component of MSH-4"},
+    {"from-address", "IP", "add (hl7v2): only accept connections from this address"},
+    {"folder", "DIR", "add (csv): the drop folder (created, with done/ and failed/)"},
+    {"feed", "NAME", "run/messages/replay: the feed"},
+    {"outcome", "O", "messages/replay: pending, applied, rejected, duplicate or partial"},
+    {"since", "T", "messages/replay: arrived at or after T (2026-11-24, ...T22:00, 2h, 30m, 7d)"},
+    {"id", "N", "show/replay: one inbound message; unmerge: the merge id"},
+    {"limit", "N", "messages: at most N (default 100); replay: at most N (default 10000)"},
+    {"min-age", "SECONDS", "run: only files unchanged for this long (default 2)"},
+    {"json", NULL, "status/messages/show: JSON output"},
+    {NULL, NULL, NULL},
+};
+
+static const char usage[] =
+    "usage: weft feed add --db PATH --org ODS --kind hl7v2|fhir|csv [--name NAME]\n"
+    "                     [--facility NAME [--from-address IP]] [--folder DIR]\n"
+    "       weft feed list --db PATH\n"
+    "       weft feed status --db PATH [--json]\n"
+    "       weft feed run --db PATH [--feed NAME] [--min-age SECONDS]\n"
+    "       weft feed messages --db PATH [--feed NAME] [--outcome O] [--since T] [--json]\n"
+    "       weft feed show --db PATH --id N [--json]\n"
+    "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
+    "       weft feed unmerge --db PATH --id MERGE\n\n"
+    "Feeds are the routes by which organisations send data: HL7 v2 over MLLP\n"
+    "(identified by MSH-4), FHIR bundles POSTed with the feed's token (printed\n"
+    "alone on standard output by 'add'), CSV extracts dropped in a folder.\n"
+    "Every inbound message is kept with its outcome; rejected ones can be read\n"
+    "and replayed.  docs/FEEDS.md is the operator's guide.\n";
+
+static int die_store(const char *sub, struct store *s)
+{
+    fprintf(stderr, "weft feed %s: %s\n", sub, store_errmsg(s));
+    return 1;
+}
+
+static int feed_add(struct store *s, const struct opts *o)
+{
+    struct feed_spec spec = {
+        .org = opts_get(o, "org"),
+        .kind = opts_get(o, "kind"),
+        .name = opts_get(o, "name"),
+        .facility = opts_get(o, "facility"),
+        .from_address = opts_get(o, "from-address"),
+        .folder = opts_get(o, "folder"),
+    };
+    if (!spec.org || !spec.kind) {
+        fprintf(stderr, "weft feed add: --org ODS and --kind hl7v2|fhir|csv are required\n");
+        return EXIT_USAGE;
+    }
+    char err[512] = "";
+    char *token = NULL;
+    int64_t id = 0;
+    int rc = feed_registry_add(s, &spec, &id, &token, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "weft feed add: %s\n", err);
+        return rc == WEFT_EINVAL ? EXIT_USAGE : 1;
+    }
+    struct store_feed f;
+    if (store_feed_get(s, id, NULL, &f) != 0) {
+        free(token);
+        return die_store("add", s);
+    }
+    if (token) {
+        printf("%s\n", token);
+        fflush(stdout);
+        fprintf(stderr,
+                "feed %lld '%s' (fhir, org %s) added; the token above is shown once: give it to "
+                "the sender for 'Authorization: Bearer TOKEN' on POST /fhir\n",
+                (long long)id, f.name, f.org);
+        free(token);
+    } else if (strcmp(f.kind, "hl7v2") == 0) {
+        fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s\n",
+                (long long)id, f.name, f.org, f.facility,
+                f.from_address ? " from " : "", f.from_address ? f.from_address : "");
+    } else {
+        fprintf(stderr, "feed %lld '%s' (csv, org %s) added: drop folder %s\n", (long long)id,
+                f.name, f.org, f.folder);
+    }
+    store_feed_clear(&f);
+    return 0;
+}
+
+static int feed_list(struct store *s)
+{
+    struct store_feed *fs;
+    int n;
+    if (store_feed_list(s, &fs, &n) != 0)
+        return die_store("list", s);
+    printf("%-4s %-24s %-8s %-6s %-8s %s\n", "id", "name", "org", "kind", "enabled", "route");
+    for (int i = 0; i < n; i++) {
+        struct store_feed *f = &fs[i];
+        struct buf route = BUF_INIT;
+        if (f->facility)
+            buf_addf(&route, "MSH-4 %s%s%s", f->facility, f->from_address ? " from " : "",
+                     f->from_address ? f->from_address : "");
+        else if (f->folder)
+            buf_addf(&route, "folder %s", f->folder);
+        else
+            buf_addf(&route, "POST /fhir with token (client %lld)", (long long)f->client_id);
+        printf("%-4lld %-24s %-8s %-6s %-8s %s\n", (long long)f->id, f->name, f->org, f->kind,
+               f->disabled ? "no" : "yes", route.data);
+        buf_release(&route);
+        store_feed_clear(f);
+    }
+    free(fs);
+    return 0;
+}
+
+static void print_lag(json_t *c)
+{
+    json_t *m = json_object_get(c, "lag_mean_ms");
+    if (json_is_integer(m))
+        printf("%.1fs/%.1fs", (double)json_integer_value(m) / 1000.0,
+               (double)json_integer_value(json_object_get(c, "lag_max_ms")) / 1000.0);
+    else
+        printf("-");
+}
+
+static int feed_status(struct store *s, const struct opts *o)
+{
+    json_t *st = NULL;
+    int rc = feed_registry_status_all(s, time(NULL), &st);
+    if (rc != 0)
+        return die_store("status", s);
+    if (opts_flag(o, "json")) {
+        char *t = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", t);
+        free(t);
+        json_decref(st);
+        return 0;
+    }
+    printf("%-20s %-7s %-6s %-24s %-23s %-23s %-15s %s\n", "feed", "org", "kind",
+           "last received", "today appl/rej/dup", "total appl/rej/dup", "lag mean/max",
+           "last error");
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(st, "feeds"), i, f)
+    {
+        json_t *td = json_object_get(f, "today"), *tt = json_object_get(f, "total");
+        const char *lr = json_string_value(json_object_get(f, "last_received"));
+        const char *le = json_string_value(json_object_get(f, "last_error"));
+        char a[40], b[40];
+        snprintf(a, sizeof a, "%lld/%lld/%lld",
+                 (long long)json_integer_value(json_object_get(td, "applied")),
+                 (long long)json_integer_value(json_object_get(td, "rejected")),
+                 (long long)json_integer_value(json_object_get(td, "duplicate")));
+        snprintf(b, sizeof b, "%lld/%lld/%lld",
+                 (long long)json_integer_value(json_object_get(tt, "applied")),
+                 (long long)json_integer_value(json_object_get(tt, "rejected")),
+                 (long long)json_integer_value(json_object_get(tt, "duplicate")));
+        printf("%-20s %-7s %-6s %-24s %-23s %-23s ",
+               json_string_value(json_object_get(f, "name")),
+               json_string_value(json_object_get(f, "org")),
+               json_string_value(json_object_get(f, "kind")), lr ? lr : "never", a, b);
+        print_lag(td);
+        printf("%s%s%s\n", json_is_true(json_object_get(f, "agreement_in_force")) ? "" :
+                                                                                     "  [NO AGREEMENT]",
+               le ? "  " : "", le ? le : "");
+    }
+    json_t *un = json_object_get(json_object_get(st, "unregistered"), "total");
+    long long unr = (long long)json_integer_value(json_object_get(un, "received"));
+    if (unr)
+        printf("unregistered senders: %lld messages refused (see weft feed messages)\n", unr);
+    json_decref(st);
+    return 0;
+}
+
+static int feed_run(struct store *s, const struct opts *o)
+{
+    long min_age;
+    if (opts_get_long(o, "min-age", DROPFOLDER_MIN_AGE, &min_age) != 0 || min_age < 0)
+        return EXIT_USAGE;
+    struct dropfolder_stats st = {0};
+    const char *only = opts_get(o, "feed");
+    int rc = dropfolder_run_once(s, only, (int)min_age, &st);
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft feed run: no csv feed called '%s'\n", only);
+        return 1;
+    }
+    if (rc != 0)
+        return die_store("run", s);
+    printf("feeds %zu, files %zu: applied %zu, partial %zu, rejected %zu, errors %zu, ignored "
+           "%zu\n",
+           st.feeds, st.files, st.applied, st.partial, st.rejected, st.errors, st.ignored);
+    return st.rejected || st.partial || st.errors ? 1 : 0;
+}
+
+/* --feed NAME into *id (0 when not given).  Prints and returns non-zero on error. */
+static int feed_id_of(struct store *s, const char *sub, const struct opts *o, int64_t *id)
+{
+    *id = 0;
+    const char *name = opts_get(o, "feed");
+    if (!name)
+        return 0;
+    struct store_feed f;
+    int rc = store_feed_get(s, 0, name, &f);
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft feed %s: no feed called '%s' (see weft feed list)\n", sub, name);
+        return 1;
+    }
+    if (rc != 0)
+        return die_store(sub, s);
+    *id = f.id;
+    store_feed_clear(&f);
+    return 0;
+}
+
+static int filter_of(struct store *s, const char *sub, const struct opts *o,
+                     struct store_inbox_filter *f, char since[32])
+{
+    if (feed_id_of(s, sub, o, &f->feed_id) != 0)
+        return 1;
+    f->outcome = opts_get(o, "outcome");
+    if (f->outcome && !inbox_outcome_valid(f->outcome)) {
+        fprintf(stderr,
+                "weft feed %s: --outcome must be pending, applied, rejected, duplicate or "
+                "partial\n",
+                sub);
+        return EXIT_USAGE;
+    }
+    const char *t = opts_get(o, "since");
+    if (t) {
+        if (inbox_parse_since(t, time(NULL), since) != 0) {
+            fprintf(stderr,
+                    "weft feed %s: --since '%s' is not a date (2026-11-24, 2026-11-24T22:00) "
+                    "or a duration (30m, 2h, 7d)\n",
+                    sub, t);
+            return EXIT_USAGE;
+        }
+        f->since = since;
+    }
+    return 0;
+}
+
+/* Feed names by id for listing. */
+static const char *feed_name(struct store_feed *fs, int n, int64_t id)
+{
+    for (int i = 0; i < n; i++)
+        if (fs[i].id == id)
+            return fs[i].name;
+    return NULL;
+}
+
+static int feed_messages(struct store *s, const struct opts *o)
+{
+    struct store_inbox_filter f = {0};
+    char since[32];
+    int rc = filter_of(s, "messages", o, &f, since);
+    if (rc != 0)
+        return rc;
+    long limit;
+    if (opts_get_long(o, "limit", 100, &limit) != 0 || limit < 1)
+        return EXIT_USAGE;
+    f.limit = (int)(limit > 100000 ? 100000 : limit);
+    struct store_feed *fs = NULL;
+    int nf = 0;
+    if (store_feed_list(s, &fs, &nf) != 0)
+        return die_store("messages", s);
+    struct store_inbox_msg *ms = NULL;
+    int n = 0;
+    if (store_inbox_list(s, &f, &ms, &n) != 0)
+        rc = die_store("messages", s);
+    bool js = opts_flag(o, "json");
+    json_t *arr = js ? json_array() : NULL;
+    if (!js && rc == 0)
+        printf("%-8s %-16s %-24s %-10s %-20s %-10s %s\n", "id", "feed", "arrived", "outcome",
+               "control id", "type", "error");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const char *fname = feed_name(fs, nf, ms[i].feed_id);
+        if (js) {
+            json_array_append_new(arr, inbox_msg_json(&ms[i], fname));
+            continue;
+        }
+        printf("%-8lld %-16s %-24s %-10s %-20s %-10s %s\n", (long long)ms[i].id,
+               fname ? fname : "(unregistered)", ms[i].arrived, ms[i].outcome,
+               ms[i].control_id ? ms[i].control_id : "-", ms[i].msg_type ? ms[i].msg_type : "-",
+               ms[i].error ? ms[i].error : "");
+    }
+    if (js && rc == 0) {
+        char *t = json_dumps(arr, JSON_INDENT(2));
+        printf("%s\n", t);
+        free(t);
+    }
+    json_decref(arr);
+    store_inbox_msgs_free(ms, n);
+    for (int i = 0; i < nf; i++)
+        store_feed_clear(&fs[i]);
+    free(fs);
+    return rc;
+}
+
+static int feed_show(struct store *s, const struct opts *o)
+{
+    long id;
+    if (opts_get_long(o, "id", 0, &id) != 0 || id <= 0) {
+        fprintf(stderr, "weft feed show: --id N is required (see weft feed messages)\n");
+        return EXIT_USAGE;
+    }
+    struct store_inbox_msg m;
+    int rc = store_inbox_get(s, id, true, &m);
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft feed show: no inbound message %ld\n", id);
+        return 1;
+    }
+    if (rc != 0)
+        return die_store("show", s);
+    struct store_feed f = {0};
+    bool hf = m.feed_id && store_feed_get(s, m.feed_id, NULL, &f) == 0;
+    if (opts_flag(o, "json")) {
+        json_t *j = inbox_msg_json(&m, hf ? f.name : NULL);
+        char *t = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", t);
+        free(t);
+        json_decref(j);
+    } else {
+        printf("id:          %lld\nfeed:        %s\nkind:        %s\narrived:     %s\n"
+               "sender:      %s\npeer:        %s\ncontrol id:  %s\ntype:        %s\n"
+               "event time:  %s\noutcome:     %s\nerror:       %s\nupdated:     %s\n"
+               "attempts:    %d\nresources:   %lld\nbytes:       %zu\n\n",
+               (long long)m.id, hf ? f.name : "(unregistered)", m.kind, m.arrived,
+               m.sender ? m.sender : "-", m.peer ? m.peer : "-",
+               m.control_id ? m.control_id : "-", m.msg_type ? m.msg_type : "-",
+               m.event_time ? m.event_time : "-", m.outcome, m.error ? m.error : "-", m.updated,
+               m.attempts, (long long)m.resources, m.body_len);
+        /* verbatim; HL7 segment ends (CR) shown as line ends */
+        for (size_t i = 0; i < m.body_len; i++)
+            putchar(m.body[i] == '\r' && (i + 1 == m.body_len || m.body[i + 1] != '\n')
+                        ? '\n'
+                        : m.body[i]);
+        if (m.body_len && m.body[m.body_len - 1] != '\n' && m.body[m.body_len - 1] != '\r')
+            putchar('\n');
+    }
+    store_feed_clear(&f);
+    store_inbox_msg_clear(&m);
+    return 0;
+}
+
+static int feed_replay(struct store *s, const struct opts *o)
+{
+    long one = 0, limit;
+    if (opts_get_long(o, "id", 0, &one) != 0 || opts_get_long(o, "limit", 10000, &limit) != 0)
+        return EXIT_USAGE;
+    struct store_inbox_filter f = {0};
+    char since[32];
+    int rc = filter_of(s, "replay", o, &f, since);
+    if (rc != 0)
+        return rc;
+    if (!one && !f.feed_id) {
+        fprintf(stderr, "weft feed replay: --feed NAME or --id N is required\n");
+        return EXIT_USAGE;
+    }
+    if (one) {
+        f.only_id = one;
+        f.outcome = NULL;
+        f.feed_id = 0;
+    } else if (!f.outcome) {
+        f.outcome = INBOX_REJECTED;
+    }
+    f.limit = 1000;
+    struct ingest *ig = ingest_new(s);
+    long done = 0, applied = 0, still = 0, failed = 0;
+    bool more = true;
+    while (more && done < limit) {
+        struct store_inbox_msg *ms = NULL;
+        int n = 0;
+        if (store_inbox_list(s, &f, &ms, &n) != 0) {
+            rc = die_store("replay", s);
+            break;
+        }
+        more = n == f.limit && !one;
+        for (int i = 0; i < n && done < limit; i++) {
+            f.after_id = ms[i].id;
+            struct ingest_result r;
+            ingest_result_init(&r);
+            int irc = ingest_replay(ig, ms[i].id, &r);
+            done++;
+            if (irc != 0) {
+                failed++;
+                fprintf(stderr, "message %lld: not replayed: %s (%s)\n", (long long)ms[i].id,
+                        weft_strerror(irc), store_errmsg(s));
+            } else if (strcmp(r.outcome, INBOX_APPLIED) == 0 ||
+                       strcmp(r.outcome, INBOX_DUPLICATE) == 0) {
+                applied++;
+                printf("message %lld: %s\n", (long long)ms[i].id, r.outcome);
+            } else {
+                still++;
+                printf("message %lld: %s: %s\n", (long long)ms[i].id, r.outcome, r.reason);
+            }
+            ingest_result_release(&r);
+        }
+        store_inbox_msgs_free(ms, n);
+    }
+    ingest_free(ig);
+    if (one && done == 0) {
+        fprintf(stderr, "weft feed replay: no inbound message %ld\n", one);
+        return 1;
+    }
+    printf("replayed %ld: applied %ld, still rejected %ld, errors %ld\n", done, applied, still,
+           failed);
+    return rc ? rc : (still || failed) ? 1 : 0;
+}
+
+static int feed_unmerge(struct store *s, const struct opts *o)
+{
+    long id;
+    if (opts_get_long(o, "id", 0, &id) != 0 || id <= 0) {
+        fprintf(stderr, "weft feed unmerge: --id MERGE is required (the merge id is logged and "
+                        "kept with the A40 message)\n");
+        return EXIT_USAGE;
+    }
+    int rc = store_begin(s);
+    if (rc == 0)
+        rc = store_person_unmerge(s, id);
+    if (rc == 0)
+        rc = store_commit(s);
+    if (rc != 0) {
+        fprintf(stderr, "weft feed unmerge: %s\n", store_errmsg(s));
+        store_rollback(s);
+        return 1;
+    }
+    fprintf(stderr, "merge %ld undone\n", id);
+    return 0;
+}
+
+int cmd_feed(int argc, char **argv)
+{
+    struct opts o;
+    int rc = opts_parse(&o, specs, argc, argv);
+    if (rc != 0 || o.help) {
+        if (o.help)
+            opts_print_help(usage, specs);
+        opts_free(&o);
+        return rc ? EXIT_USAGE : 0;
+    }
+    static const char *const subs[] = {"add",  "list",   "status",  "run",
+                                       "messages", "show", "replay", "unmerge"};
+    const char *sub = o.npos > 0 ? o.pos[0] : NULL;
+    bool known = false;
+    for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
+        known |= strcmp(sub, subs[i]) == 0;
+    if (!known || o.npos > 1) {
+        fprintf(stderr, "weft feed: %s%s%s (see weft feed --help)\n",
+                sub ? "unknown action '" : "an action is needed", sub ? sub : "",
+                sub ? "'" : "");
+        opts_free(&o);
+        return EXIT_USAGE;
+    }
+    const char *db = opts_get(&o, "db");
+    if (!db) {
+        fprintf(stderr, "weft feed %s: --db PATH is required\n", sub);
+        opts_free(&o);
+        return EXIT_USAGE;
+    }
+    struct store *s;
+    char *err = NULL;
+    if ((rc = store_open(&s, db, false, &err)) != 0) {
+        fprintf(stderr, "weft feed %s: %s (create it with weft init --db %s)\n", sub,
+                err ? err : weft_strerror(rc), db);
+        free(err);
+        opts_free(&o);
+        return 1;
+    }
+    int v = 0;
+    if (store_schema_version(s, &v) != 0 || v == 0) {
+        fprintf(stderr, "weft feed %s: %s is not a Weft database (run weft init --db %s)\n", sub,
+                db, db);
+        store_close(s);
+        opts_free(&o);
+        return 1;
+    }
+    if (strcmp(sub, "add") == 0)
+        rc = feed_add(s, &o);
+    else if (strcmp(sub, "list") == 0)
+        rc = feed_list(s);
+    else if (strcmp(sub, "status") == 0)
+        rc = feed_status(s, &o);
+    else if (strcmp(sub, "run") == 0)
+        rc = feed_run(s, &o);
+    else if (strcmp(sub, "messages") == 0)
+        rc = feed_messages(s, &o);
+    else if (strcmp(sub, "show") == 0)
+        rc = feed_show(s, &o);
+    else if (strcmp(sub, "replay") == 0)
+        rc = feed_replay(s, &o);
+    else
+        rc = feed_unmerge(s, &o);
+    store_close(s);
+    opts_free(&o);
+    return rc;
+}

@@ -1,0 +1,984 @@
+/*
+ * ingest.c - apply one inbound item (ingest.h): HL7 v2 messages inside the
+ * caller's transaction with a savepoint each, FHIR bundles around the API
+ * handler's load, CSV files from drop folders, and replay of any of them.
+ *
+ * Workload: the MLLP writer calls ingest_hl7() tens of thousands of times a
+ * second, so the HL7 path reuses one parsed-message handle, keeps counters in
+ * memory until the batch is flushed, and does per message: one parse, one
+ * feed lookup, one agreement lookup, the mapping, one inbox insert, one claim,
+ * the load, one outcome update.  Everything that can be refused is refused
+ * before the savepoint is opened.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "access/org.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "feeds/hl7.h"
+#include "feeds/hl7_ack.h"
+#include "feeds/hl7_map.h"
+#include "feeds/inbox.h"
+#include "feeds/ingest.h"
+#include "feeds/registry.h"
+#include "feeds/socialcare.h"
+#include "fhir/load.h"
+
+#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
+#define MAX_COUNT_SLOTS 32
+#define CSV_MAX_FILE_BYTES (1024u << 20)
+
+/* Counters of one (feed, day) waiting for the next flush. */
+struct count_slot {
+    int64_t feed_id;
+    char day[11];
+    struct store_feed_counts c;
+    char last_received[32];
+    char last_error[256];
+};
+
+struct ingest {
+    struct store *s;
+    struct hl7_msg *msg;
+    struct count_slot slots[MAX_COUNT_SLOTS];
+    int nslots;
+};
+
+struct ingest *ingest_new(struct store *s)
+{
+    struct ingest *ig = xcalloc(1, sizeof *ig);
+    ig->s = s;
+    ig->msg = hl7_msg_new();
+    return ig;
+}
+
+void ingest_free(struct ingest *ig)
+{
+    if (!ig)
+        return;
+    hl7_msg_free(ig->msg);
+    free(ig);
+}
+
+void ingest_result_init(struct ingest_result *r)
+{
+    memset(r, 0, sizeof *r);
+    buf_init(&r->ack);
+    r->outcome = INBOX_PENDING;
+}
+
+void ingest_result_release(struct ingest_result *r)
+{
+    buf_release(&r->ack);
+    memset(r, 0, sizeof *r);
+    buf_init(&r->ack);
+}
+
+/* ---- counters --------------------------------------------------------------------- */
+
+static int flush_slots(struct ingest *ig)
+{
+    int rc = 0;
+    for (int i = 0; i < ig->nslots && rc == 0; i++) {
+        struct count_slot *sl = &ig->slots[i];
+        rc = store_feed_count(ig->s, sl->feed_id, sl->day, &sl->c,
+                              sl->last_received[0] ? sl->last_received : NULL,
+                              sl->last_error[0] ? sl->last_error : NULL);
+    }
+    ig->nslots = 0;
+    return rc;
+}
+
+int ingest_flush_counts(struct ingest *ig)
+{
+    return flush_slots(ig);
+}
+
+void ingest_discard_counts(struct ingest *ig)
+{
+    ig->nslots = 0;
+}
+
+/* Count one item of feed_id that arrived at arrived with this outcome. */
+static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
+                 const char *event_time, const char *error, bool new_arrival)
+{
+    char day[11];
+    snprintf(day, sizeof day, "%.10s", arrived);
+    struct count_slot *sl = NULL;
+    for (int i = 0; i < ig->nslots; i++)
+        if (ig->slots[i].feed_id == feed_id && strcmp(ig->slots[i].day, day) == 0)
+            sl = &ig->slots[i];
+    if (!sl) {
+        if (ig->nslots == MAX_COUNT_SLOTS) {
+            int rc = flush_slots(ig);
+            if (rc != 0)
+                return rc;
+        }
+        sl = &ig->slots[ig->nslots++];
+        memset(sl, 0, sizeof *sl);
+        sl->feed_id = feed_id;
+        memcpy(sl->day, day, sizeof day);
+    }
+    if (new_arrival) {
+        sl->c.received++;
+        if (strcmp(arrived, sl->last_received) > 0)
+            snprintf(sl->last_received, sizeof sl->last_received, "%s", arrived);
+        long long lag;
+        if (event_time && inbox_lag_ms(event_time, arrived, &lag)) {
+            sl->c.lag_n++;
+            sl->c.lag_sum_ms += lag;
+            if (lag > sl->c.lag_max_ms)
+                sl->c.lag_max_ms = lag;
+        }
+    }
+    if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
+        sl->c.applied++;
+    else if (strcmp(outcome, INBOX_DUPLICATE) == 0)
+        sl->c.duplicate++;
+    else if (strcmp(outcome, INBOX_REJECTED) == 0)
+        sl->c.rejected++;
+    if (error && *error)
+        snprintf(sl->last_error, sizeof sl->last_error, "%s", error);
+    return 0;
+}
+
+/* ---- HL7 helpers ----------------------------------------------------------------------- */
+
+/* MSH-n (n >= 2), first component, from raw text that did not parse: used
+ * only to attribute and answer a broken message. */
+static void raw_msh_field(const char *data, size_t len, int n, bool first_comp, char *out,
+                          size_t cap)
+{
+    out[0] = 0;
+    if (len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
+        (unsigned char)data[2] == 0xBF) {
+        data += 3;
+        len -= 3;
+    }
+    if (len < 8 || memcmp(data, "MSH", 3) != 0)
+        return;
+    char fs = data[3], cs = data[4];
+    int field = 1; /* data[3] starts MSH-2 */
+    size_t i = 4, start = 4;
+    for (; i <= len; i++) {
+        bool end = i == len || data[i] == '\r' || data[i] == '\n';
+        if (end || data[i] == fs) {
+            field++;
+            if (field - 1 == n) {
+                size_t e = i;
+                if (first_comp)
+                    for (size_t k = start; k < i; k++)
+                        if (data[k] == cs) {
+                            e = k;
+                            break;
+                        }
+                size_t l = e - start < cap - 1 ? e - start : cap - 1;
+                memcpy(out, data + start, l);
+                out[l] = 0;
+                for (size_t k = 0; k < l; k++)
+                    if ((unsigned char)out[k] < 0x20)
+                        out[k] = '?';
+                return;
+            }
+            start = i + 1;
+            if (end)
+                return;
+        }
+    }
+}
+
+/* A value of the parsed message, unescaped, into out. */
+static void msg_value(const struct hl7_msg *m, size_t field, size_t comp, char *out, size_t cap)
+{
+    struct hl7_span sp;
+    out[0] = 0;
+    if (hl7_get(m, "MSH", 1, field, 1, comp, 0, &sp) != 0)
+        return;
+    size_t n = hl7_unescape(hl7_msg_delims(m), sp, out, cap);
+    if (n >= cap)
+        out[cap - 1] = 0;
+}
+
+/* The IP part of "ip:port" or "[v6]:port". */
+static void peer_ip(const char *peer, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!peer)
+        return;
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+    if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+        peer++;
+        n -= 2;
+    }
+    snprintf(out, cap, "%.*s", (int)n, peer);
+}
+
+/* The organisation named by a Weft local identifier system, else def. */
+static void ident_org(const char *system, const char *def, char *out, size_t cap)
+{
+    static const char pfx[] = "urn:weft:id:";
+    if (system && strncmp(system, pfx, sizeof pfx - 1) == 0) {
+        const char *o = system + sizeof pfx - 1;
+        const char *c = strchr(o, ':');
+        if (c && c > o) {
+            snprintf(out, cap, "%.*s", (int)(c - o), o);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", def);
+}
+
+/* The person one of ids (FHIR Identifier array) names; create = make one
+ * from the first usable identifier when none is known.  WEFT_ENOTFOUND when
+ * none (and !create). */
+static int resolve_person(struct store *s, const char *org, json_t *ids, bool create,
+                          char **person)
+{
+    size_t i;
+    json_t *id;
+    *person = NULL;
+    json_array_foreach(ids, i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || !val)
+            continue;
+        int rc;
+        if (strcmp(sys, NHS_SYSTEM) == 0) {
+            rc = store_person_find_nhs(s, val, person);
+        } else {
+            char o[32];
+            ident_org(sys, org, o, sizeof o);
+            rc = store_person_find_local(s, o, sys, val, person);
+        }
+        if (rc != WEFT_ENOTFOUND)
+            return rc;
+    }
+    if (!create)
+        return WEFT_ENOTFOUND;
+    json_array_foreach(ids, i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || !val)
+            continue;
+        if (strcmp(sys, NHS_SYSTEM) == 0)
+            return store_person_by_nhs(s, val, person);
+        char o[32];
+        ident_org(sys, org, o, sizeof o);
+        return store_person_by_local(s, o, sys, val, NULL, person);
+    }
+    return WEFT_ENOTFOUND;
+}
+
+/* Apply an A40 merge.  0 applied (or nothing to do), 1 refused (reason set),
+ * < 0 store error. */
+static int apply_merge(struct ingest *ig, const struct store_feed *feed,
+                       const struct hl7_map_result *mr, int64_t inbox_id, bool *merged,
+                       char *reason, size_t cap)
+{
+    char *ret = NULL, *surv = NULL;
+    *merged = false;
+    int rc = resolve_person(ig->s, feed->org, mr->merge_retired, false, &ret);
+    if (rc == WEFT_ENOTFOUND)
+        return 0; /* the retired record was never sent here: nothing to move */
+    if (rc == 0)
+        rc = resolve_person(ig->s, feed->org, mr->merge_survivor, true, &surv);
+    if (rc == WEFT_ENOTFOUND) {
+        snprintf(reason, cap, "merge: PID-3 has no identifier usable for the surviving patient");
+        rc = 1;
+    } else if (rc == 0 && strcmp(ret, surv) != 0) {
+        int64_t mid = 0;
+        rc = store_person_merge(ig->s, surv, ret, feed->org, inbox_id, &mid);
+        if (rc == WEFT_ECONFLICT) {
+            snprintf(reason, cap, "merge refused: %s", store_errmsg(ig->s));
+            rc = 1;
+        } else if (rc == 0) {
+            *merged = true;
+            log_info("ingest", "merge applied merge=%lld inbox=%lld feed=%s", (long long)mid,
+                     (long long)inbox_id, feed->name);
+        }
+    }
+    free(ret);
+    free(surv);
+    return rc;
+}
+
+/* The first real rejection reason in a load report. */
+static void load_reason(const struct load_report *rep, struct store *s, int lrc, char *out,
+                        size_t cap)
+{
+    for (int i = 0; i < rep->nrejections; i++) {
+        const char *why = rep->rejections[i].reason;
+        if (why && strncmp(why, "not stored:", 11) != 0) {
+            if (rep->rejections[i].type)
+                snprintf(out, cap, "%s (entry %ld): %s", rep->rejections[i].type,
+                         rep->rejections[i].entry, why);
+            else
+                snprintf(out, cap, "%s", why);
+            return;
+        }
+    }
+    if (lrc != 0)
+        snprintf(out, cap, "not stored: %s (%s)", weft_strerror(lrc), store_errmsg(s));
+    else
+        snprintf(out, cap, "not stored: entries were rejected");
+}
+
+static bool store_broken(int rc)
+{
+    return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||
+           rc == WEFT_EINTERNAL;
+}
+
+int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer,
+               const char *arrived, int64_t replay_id, struct ingest_result *r)
+{
+    struct store *s = ig->s;
+    char now[32], facility[181], control[200], mtype[40];
+    if (!arrived) {
+        inbox_now(now);
+        arrived = now;
+    }
+    struct hl7_error perr;
+    memset(&perr, 0, sizeof perr);
+    int prc = hl7_msg_parse(ig->msg, data, len, HL7_PARSE_STRICT, &perr);
+    if (prc == 0) {
+        msg_value(ig->msg, 4, 1, facility, sizeof facility);
+        msg_value(ig->msg, 10, 0, control, sizeof control);
+        char t1[16], t2[16];
+        msg_value(ig->msg, 9, 1, t1, sizeof t1);
+        msg_value(ig->msg, 9, 2, t2, sizeof t2);
+        snprintf(mtype, sizeof mtype, "%s%s%s", t1, t2[0] ? "^" : "", t2);
+    } else {
+        raw_msh_field(data, len, 4, true, facility, sizeof facility);
+        raw_msh_field(data, len, 10, false, control, sizeof control);
+        raw_msh_field(data, len, 9, false, mtype, sizeof mtype);
+    }
+    struct store_feed feed;
+    memset(&feed, 0, sizeof feed);
+    int rc = facility[0] ? store_feed_by_facility(s, facility, &feed) : WEFT_ENOTFOUND;
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    bool have_feed = rc == 0;
+    struct hl7_map_result mr;
+    memset(&mr, 0, sizeof mr);
+    int mrc = WEFT_EINVAL;
+    if (prc == 0 && have_feed) {
+        struct hl7_map_opts mo = {.ods = feed.org};
+        mrc = hl7_map_message(ig->msg, &mo, &mr);
+    }
+    const char *event = mr.event_time[0] ? mr.event_time : NULL;
+
+    int64_t id = replay_id;
+    if (!replay_id) {
+        struct store_inbox_msg in = {
+            .feed_id = feed.id,
+            .kind = "hl7v2",
+            .arrived = (char *)arrived,
+            .sender = facility[0] ? facility : NULL,
+            .peer = (char *)peer,
+            .control_id = control[0] ? control : NULL,
+            .msg_type = mtype[0] ? mtype : NULL,
+            .event_time = (char *)event,
+            .body = (char *)data,
+            .body_len = len,
+        };
+        if ((rc = store_inbox_add(s, &in, &id)) != 0)
+            goto out;
+    }
+    r->inbox_id = id;
+    r->feed_id = feed.id;
+    r->resources = 0;
+    r->merged = false;
+    r->reason[0] = 0;
+
+    /* decisions that need no writes */
+    const char *code = "AA";
+    struct hl7_ack_detail det = {0};
+    int64_t dup_of = 0;
+    char why[256] = "";
+    char ip[80];
+    peer_ip(peer, ip, sizeof ip);
+    int aerr = 0;
+    if (prc != 0) {
+        code = "AR";
+        snprintf(why, sizeof why, "message cannot be parsed: %s", perr.text);
+    } else if (!have_feed) {
+        code = "AR";
+        snprintf(why, sizeof why, "sending facility '%.100s' (MSH-4) is not registered",
+                 facility);
+        det = (struct hl7_ack_detail){.segment = "MSH", .seg_seq = 1, .field = 4,
+                                      .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (feed.disabled) {
+        code = "AR";
+        snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
+    } else if (feed.from_address && peer && strcmp(feed.from_address, ip) != 0) {
+        code = "AR";
+        snprintf(why, sizeof why, "connection from an address not registered for feed '%s'",
+                 feed.name);
+        det = (struct hl7_ack_detail){.segment = "MSH", .seg_seq = 1, .field = 4,
+                                      .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (!org_agreement_in_force(s, feed.org, time(NULL), &aerr)) {
+        if (aerr) {
+            rc = aerr;
+            goto out;
+        }
+        code = "AR";
+        snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
+                 feed.org);
+    } else if (mrc != 0) {
+        code = mr.ack_code ? mr.ack_code : "AR";
+        snprintf(why, sizeof why, "%s", mr.reason[0] ? mr.reason : "message cannot be mapped");
+        det = mr.err;
+    } else {
+        /* apply, in a savepoint so that a failure leaves the batch intact */
+        if ((rc = store_savepoint(s, "ingest_msg")) != 0)
+            goto out;
+        int64_t first = 0;
+        rc = store_inbox_claim(s, feed.id, control, id, &first);
+        bool ok = false;
+        if (rc == WEFT_EEXIST && first == id) {
+            ok = true; /* replay of the message that holds the claim: already applied */
+            rc = 0;
+        } else if (rc == WEFT_EEXIST) {
+            dup_of = first;
+            rc = 0;
+        } else if (rc == 0 && mr.kind == HL7_MAP_BUNDLE) {
+            struct load_report rep;
+            load_report_init(&rep);
+            struct load_ctx lc = {.org = feed.org, .feed = feed.name, .nested = true};
+            int lrc = fhir_load_bundle(s, mr.bundle, &lc, &rep, NULL);
+            if (lrc == 0 && rep.rejected == 0) {
+                ok = true;
+                r->resources = (long)mr.resources;
+            } else if (store_broken(lrc)) {
+                rc = lrc;
+            } else {
+                load_reason(&rep, s, lrc, why, sizeof why);
+                code = "AE";
+                det = (struct hl7_ack_detail){.code = HL7_ERR_INTERNAL};
+            }
+            load_report_free(&rep);
+        } else if (rc == 0 && mr.kind == HL7_MAP_MERGE) {
+            int m = apply_merge(ig, &feed, &mr, id, &r->merged, why, sizeof why);
+            if (m < 0) {
+                rc = m;
+            } else if (m == 0) {
+                ok = true;
+            } else {
+                code = "AE";
+                det = (struct hl7_ack_detail){.segment = "MRG", .seg_seq = 1, .field = 1,
+                                              .code = HL7_ERR_UNKNOWN_KEY};
+            }
+        }
+        if (rc != 0) {
+            store_rollback_to(s, "ingest_msg");
+            store_release(s, "ingest_msg");
+            goto out;
+        }
+        if (ok || dup_of) {
+            rc = store_release(s, "ingest_msg");
+        } else {
+            rc = store_rollback_to(s, "ingest_msg");
+            if (rc == 0)
+                rc = store_release(s, "ingest_msg");
+        }
+        if (rc != 0)
+            goto out;
+    }
+
+    const char *outcome = dup_of                       ? INBOX_DUPLICATE
+                          : strcmp(code, "AA") == 0    ? INBOX_APPLIED
+                                                       : INBOX_REJECTED;
+    r->outcome = outcome;
+    snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+    rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL, r->resources, dup_of, true);
+    if (rc != 0)
+        goto out;
+    if ((rc = count(ig, feed.id, arrived, outcome, event, why, replay_id == 0)) != 0)
+        goto out;
+
+    buf_reset(&r->ack);
+    if (prc != 0) {
+        hl7_ack_build_nak(data, len, "AR", why, &perr, &r->ack);
+    } else {
+        char text[300];
+        if (dup_of)
+            snprintf(text, sizeof text, "duplicate of a message already applied (control id %s)",
+                     control);
+        hl7_ack_build_ex(ig->msg, code, dup_of ? text : (why[0] ? why : NULL),
+                         det.code || det.segment ? &det : NULL, &r->ack);
+    }
+out:
+    hl7_map_result_clear(&mr);
+    store_feed_clear(&feed);
+    return rc;
+}
+
+void ingest_result_commit_failed(struct ingest_result *r, const char *data, size_t len,
+                                 const char *why)
+{
+    char text[256];
+    snprintf(text, sizeof text, "message not stored (%s): send it again", why ? why : "error");
+    snprintf(r->ack_code, sizeof r->ack_code, "AE");
+    snprintf(r->reason, sizeof r->reason, "%s", text);
+    r->outcome = INBOX_REJECTED;
+    buf_reset(&r->ack);
+    struct hl7_msg *m = hl7_msg_new();
+    struct hl7_ack_detail det = {.code = HL7_ERR_INTERNAL};
+    if (hl7_msg_parse(m, data, len, HL7_PARSE_STRICT, NULL) == 0)
+        hl7_ack_build_ex(m, "AE", text, &det, &r->ack);
+    else
+        hl7_ack_build_nak(data, len, "AE", text, NULL, &r->ack);
+    hl7_msg_free(m);
+}
+
+int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *peer,
+                   int64_t replay_id, struct ingest_result *r)
+{
+    int rc = store_begin(ig->s);
+    if (rc != 0)
+        return rc;
+    rc = ingest_hl7(ig, data, len, peer, NULL, replay_id, r);
+    if (rc == 0)
+        rc = ingest_flush_counts(ig);
+    if (rc == 0)
+        rc = store_commit(ig->s);
+    if (rc != 0) {
+        store_rollback(ig->s);
+        ingest_discard_counts(ig);
+        ingest_result_commit_failed(r, data, len, weft_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---- FHIR ---------------------------------------------------------------------------- */
+
+int ingest_fhir_arrival(struct ingest *ig, const char *client_name, const char *body, size_t len,
+                        const char *peer, struct ingest_result *r, char **feed_name_out)
+{
+    *feed_name_out = NULL;
+    r->feed_id = 0;
+    r->inbox_id = 0;
+    static const char pfx[] = FEED_CLIENT_PREFIX;
+    if (!client_name || strncmp(client_name, pfx, sizeof pfx - 1) != 0)
+        return 0;
+    struct store_feed feed;
+    int rc = store_feed_get(ig->s, 0, client_name + sizeof pfx - 1, &feed);
+    if (rc == WEFT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (strcmp(feed.kind, "fhir") != 0) {
+        store_feed_clear(&feed);
+        return 0;
+    }
+    char arrived[32];
+    inbox_now(arrived);
+    struct store_inbox_msg in = {
+        .feed_id = feed.id,
+        .kind = "fhir",
+        .arrived = arrived,
+        .sender = (char *)client_name,
+        .peer = (char *)peer,
+        .msg_type = "Bundle",
+        .body = (char *)body,
+        .body_len = len,
+    };
+    rc = store_inbox_add(ig->s, &in, &r->inbox_id);
+    if (rc != 0)
+        goto out;
+    r->feed_id = feed.id;
+    r->http_status = 0;
+    int aerr = 0;
+    if (feed.disabled)
+        snprintf(r->reason, sizeof r->reason, "feed '%s' is disabled", feed.name);
+    else if (!org_agreement_in_force(ig->s, feed.org, time(NULL), &aerr))
+        snprintf(r->reason, sizeof r->reason,
+                 "organisation %s has no data sharing agreement in force", feed.org);
+    if (aerr) {
+        rc = aerr;
+        goto out;
+    }
+    if (r->reason[0]) {
+        rc = ingest_fhir_done(ig, r, 0, NULL, 403, r->reason);
+        goto out;
+    }
+    *feed_name_out = xstrdup(feed.name);
+out:
+    store_feed_clear(&feed);
+    return rc;
+}
+
+int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
+                     const struct load_report *rep, int http_status, const char *reason)
+{
+    if (r->inbox_id <= 0)
+        return 0;
+    char why[256] = "";
+    const char *outcome;
+    if (!rep) {
+        outcome = INBOX_REJECTED;
+        snprintf(why, sizeof why, "%s", reason ? reason : "refused");
+    } else if (load_rc == 0 && rep->rejected == 0) {
+        outcome = INBOX_APPLIED;
+    } else if (load_rc == 0) {
+        outcome = INBOX_PARTIAL;
+        load_reason(rep, ig->s, load_rc, why, sizeof why);
+    } else {
+        outcome = INBOX_REJECTED;
+        load_reason(rep, ig->s, load_rc, why, sizeof why);
+    }
+    r->outcome = outcome;
+    r->http_status = http_status;
+    if (why[0])
+        snprintf(r->reason, sizeof r->reason, "%s", why);
+    long resources = 0;
+    if (rep) {
+        struct load_type_count sum;
+        load_report_total(rep, &sum);
+        resources = sum.stored + sum.updated + sum.unchanged + sum.deleted;
+    }
+    r->resources = resources;
+    struct store_inbox_msg m;
+    int rc = store_inbox_get(ig->s, r->inbox_id, false, &m);
+    if (rc != 0)
+        return rc;
+    bool first = m.attempts == 0;
+    if ((rc = store_begin(ig->s)) == 0) {
+        rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources,
+                                     0, true);
+        if (rc == 0)
+            rc = count(ig, r->feed_id, m.arrived, outcome, NULL, why, first);
+        if (rc == 0)
+            rc = ingest_flush_counts(ig);
+        if (rc == 0)
+            rc = store_commit(ig->s);
+        if (rc != 0) {
+            store_rollback(ig->s);
+            ingest_discard_counts(ig);
+        }
+    }
+    store_inbox_msg_clear(&m);
+    return rc;
+}
+
+/* ---- CSV ----------------------------------------------------------------------------- */
+
+static int read_file(const char *path, char **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return WEFT_EIO;
+    struct buf b = BUF_INIT;
+    char tmp[1 << 16];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (b.len + n > CSV_MAX_FILE_BYTES) {
+            rc = WEFT_ETOOBIG;
+            break;
+        }
+        buf_add(&b, tmp, n);
+    }
+    if (ferror(f))
+        rc = WEFT_EIO;
+    fclose(f);
+    if (rc != 0) {
+        buf_release(&b);
+        return rc;
+    }
+    *data = buf_detach(&b, len);
+    return 0;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* A free name for base in dir: dir/base, else dir/{id}-base. */
+static void dest_path(const char *dir, const char *sub, const char *base, int64_t id,
+                      struct buf *out)
+{
+    buf_reset(out);
+    buf_addf(out, "%s/%s/%s", dir, sub, base);
+    struct stat st;
+    if (stat(out->data, &st) == 0) {
+        buf_reset(out);
+        buf_addf(out, "%s/%s/%lld-%s", dir, sub, (long long)id, base);
+    }
+}
+
+/* A report for a file refused as a whole before processing. */
+static int write_refusal(const char *path, const char *file, const struct store_feed *f,
+                         const char *why)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "file", file, "org", f->org, "feed",
+                          f->name, "status", "failed", "file_error", why, "rows_read", 0);
+    struct buf tmp = BUF_INIT;
+    buf_addf(&tmp, "%s.tmp", path);
+    int rc = json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 && rename(tmp.data, path) == 0
+                 ? 0
+                 : WEFT_EIO;
+    json_decref(o);
+    buf_release(&tmp);
+    return rc;
+}
+
+/* Process CSV body of feed f into the record; fills *rep. */
+static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body,
+                       size_t len, const char *name, struct socialcare_report **rep)
+{
+    struct socialcare_opts so = {.ods = f->org, .feed = f->name, .batch_rows = 2000};
+    struct socialcare_store_sink sink = {.store = ig->s, .org = f->org, .feed = f->name,
+                                         .file = name};
+    return socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+}
+
+static const char *csv_outcome(const struct socialcare_report *rep)
+{
+    const char *st = socialcare_report_status(rep);
+    return strcmp(st, "ok") == 0 ? INBOX_APPLIED : strcmp(st, "partial") == 0 ? INBOX_PARTIAL
+                                                                              : INBOX_REJECTED;
+}
+
+static void csv_reason(const struct socialcare_report *rep, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (rep->file_error)
+        snprintf(out, cap, "%s", rep->file_error);
+    else if (rep->rows_rejected || rep->rows_load_failed)
+        snprintf(out, cap, "%zu of %zu rows rejected, %zu failed to load (see the report)",
+                 rep->rows_rejected, rep->rows_read, rep->rows_load_failed);
+}
+
+int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path,
+                    struct ingest_result *r)
+{
+    struct store_feed feed;
+    int rc = store_feed_get(ig->s, feed_id, NULL, &feed);
+    if (rc != 0)
+        return rc;
+    char *body = NULL;
+    size_t len = 0;
+    struct buf dest = BUF_INIT, report = BUF_INIT;
+    struct socialcare_report *rep = NULL;
+    const char *name = base_name(path);
+    if ((rc = read_file(path, &body, &len)) != 0) {
+        log_warn("ingest", "cannot read drop file feed=%s: %s", feed.name, weft_strerror(rc));
+        goto out;
+    }
+    char arrived[32];
+    inbox_now(arrived);
+    struct store_inbox_msg in = {
+        .feed_id = feed.id,
+        .kind = "csv",
+        .arrived = arrived,
+        .sender = (char *)name,
+        .control_id = (char *)name,
+        .msg_type = (char *)socialcare_kind_name(socialcare_kind_from_filename(name)),
+        .body = body,
+        .body_len = len,
+    };
+    if ((rc = store_inbox_add(ig->s, &in, &r->inbox_id)) != 0)
+        goto out;
+    r->feed_id = feed.id;
+    int aerr = 0;
+    char why[256] = "";
+    const char *outcome;
+    uint64_t t0 = (uint64_t)time(NULL);
+    if (feed.disabled) {
+        snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
+    } else if (!org_agreement_in_force(ig->s, feed.org, time(NULL), &aerr)) {
+        if (aerr) {
+            rc = aerr;
+            goto out;
+        }
+        snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
+                 feed.org);
+    }
+    if (why[0]) {
+        outcome = INBOX_REJECTED;
+        dest_path(feed.folder, "failed", name, r->inbox_id, &dest);
+        buf_addf(&report, "%s.report.json", dest.data);
+        if ((rc = write_refusal(report.data, name, &feed, why)) != 0)
+            goto out;
+    } else {
+        rc = process_csv(ig, &feed, body, len, name, &rep);
+        if (!rep) {
+            rc = rc ? rc : WEFT_EINTERNAL;
+            goto out;
+        }
+        outcome = csv_outcome(rep);
+        csv_reason(rep, why, sizeof why);
+        r->resources = (long)rep->resources;
+        dest_path(feed.folder, strcmp(outcome, INBOX_REJECTED) == 0 ? "failed" : "done", name,
+                  r->inbox_id, &dest);
+        buf_addf(&report, "%s.report.json", dest.data);
+        if ((rc = socialcare_report_write(rep, report.data)) != 0)
+            goto out;
+        log_info("ingest",
+                 "csv file inbox=%lld feed=%s rows=%zu loaded=%zu rejected=%zu failed=%zu "
+                 "outcome=%s secs=%llu",
+                 (long long)r->inbox_id, feed.name, rep->rows_read, rep->rows_loaded,
+                 rep->rows_rejected, rep->rows_load_failed, outcome,
+                 (unsigned long long)((uint64_t)time(NULL) - t0));
+    }
+    if (rename(path, dest.data) != 0) {
+        log_error("ingest", "cannot move drop file to %s: %s", dest.data, strerror(errno));
+        rc = WEFT_EIO;
+    }
+    r->outcome = outcome;
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+    int rc2 = store_begin(ig->s);
+    if (rc2 == 0) {
+        rc2 = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL,
+                                      r->resources, 0, true);
+        if (rc2 == 0)
+            rc2 = count(ig, feed.id, arrived, outcome, NULL, why, true);
+        if (rc2 == 0)
+            rc2 = ingest_flush_counts(ig);
+        if (rc2 == 0)
+            rc2 = store_commit(ig->s);
+        if (rc2 != 0) {
+            store_rollback(ig->s);
+            ingest_discard_counts(ig);
+        }
+    }
+    if (rc == 0)
+        rc = rc2;
+out:
+    socialcare_report_free(rep);
+    buf_release(&dest);
+    buf_release(&report);
+    free(body);
+    store_feed_clear(&feed);
+    return rc;
+}
+
+/* ---- replay -------------------------------------------------------------------------- */
+
+static int replay_fhir(struct ingest *ig, const struct store_inbox_msg *m,
+                       const struct store_feed *f, struct ingest_result *r)
+{
+    r->inbox_id = m->id;
+    r->feed_id = m->feed_id;
+    int aerr = 0;
+    if (!org_agreement_in_force(ig->s, f->org, time(NULL), &aerr)) {
+        if (aerr)
+            return aerr;
+        snprintf(r->reason, sizeof r->reason,
+                 "organisation %s has no data sharing agreement in force", f->org);
+        return ingest_fhir_done(ig, r, 0, NULL, 403, r->reason);
+    }
+    json_error_t jerr;
+    json_t *bundle = json_loadb(m->body, m->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!bundle) {
+        char why[200];
+        snprintf(why, sizeof why, "the body is not valid JSON: %.120s at line %d, column %d",
+                 jerr.text, jerr.line, jerr.column);
+        return ingest_fhir_done(ig, r, 0, NULL, 400, why);
+    }
+    struct load_report rep;
+    load_report_init(&rep);
+    struct load_ctx lc = {.org = f->org, .feed = f->name};
+    int lrc = fhir_load_bundle(ig->s, bundle, &lc, &rep, NULL);
+    json_decref(bundle);
+    int rc = ingest_fhir_done(ig, r, lrc, &rep, lrc == 0 ? 200 : 400, NULL);
+    load_report_free(&rep);
+    return rc;
+}
+
+static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
+                      const struct store_feed *f, struct ingest_result *r)
+{
+    r->inbox_id = m->id;
+    r->feed_id = m->feed_id;
+    struct socialcare_report *rep = NULL;
+    const char *name = m->sender ? m->sender : "replay.csv";
+    int aerr = 0;
+    char why[256] = "";
+    const char *outcome = INBOX_REJECTED;
+    int rc = 0;
+    if (!org_agreement_in_force(ig->s, f->org, time(NULL), &aerr)) {
+        if (aerr)
+            return aerr;
+        snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
+                 f->org);
+    } else {
+        rc = process_csv(ig, f, m->body, m->body_len, name, &rep);
+        if (!rep)
+            return rc ? rc : WEFT_EINTERNAL;
+        rc = 0;
+        outcome = csv_outcome(rep);
+        csv_reason(rep, why, sizeof why);
+        r->resources = (long)rep->resources;
+        if (f->folder) {
+            struct buf path = BUF_INIT;
+            buf_addf(&path, "%s/%s/%s.replay-%d.report.json", f->folder,
+                     strcmp(outcome, INBOX_REJECTED) == 0 ? "failed" : "done", name,
+                     m->attempts + 1);
+            rc = socialcare_report_write(rep, path.data);
+            buf_release(&path);
+        }
+        socialcare_report_free(rep);
+    }
+    r->outcome = outcome;
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+    int rc2 = store_begin(ig->s);
+    if (rc2 == 0) {
+        rc2 = store_inbox_set_outcome(ig->s, m->id, outcome, why[0] ? why : NULL, r->resources,
+                                      0, true);
+        if (rc2 == 0)
+            rc2 = count(ig, f->id, m->arrived, outcome, NULL, why, false);
+        if (rc2 == 0)
+            rc2 = ingest_flush_counts(ig);
+        if (rc2 == 0)
+            rc2 = store_commit(ig->s);
+        if (rc2 != 0) {
+            store_rollback(ig->s);
+            ingest_discard_counts(ig);
+        }
+    }
+    return rc ? rc : rc2;
+}
+
+int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r)
+{
+    struct store_inbox_msg m;
+    int rc = store_inbox_get(ig->s, id, true, &m);
+    if (rc != 0)
+        return rc;
+    struct store_feed f;
+    memset(&f, 0, sizeof f);
+    if (strcmp(m.kind, "hl7v2") == 0) {
+        rc = ingest_hl7_one(ig, m.body, m.body_len, m.peer, id, r);
+    } else if (m.feed_id <= 0 || (rc = store_feed_get(ig->s, m.feed_id, NULL, &f)) != 0) {
+        rc = rc ? rc : WEFT_ENOTFOUND;
+    } else if (strcmp(m.kind, "fhir") == 0) {
+        rc = replay_fhir(ig, &m, &f, r);
+    } else if (strcmp(m.kind, "csv") == 0) {
+        rc = replay_csv(ig, &m, &f, r);
+    } else {
+        rc = WEFT_EUNSUPPORTED;
+    }
+    if (rc == 0)
+        log_info("ingest", "replayed inbox=%lld kind=%s outcome=%s", (long long)id, m.kind,
+                 r->outcome);
+    store_feed_clear(&f);
+    store_inbox_msg_clear(&m);
+    return rc;
+}

@@ -1,0 +1,129 @@
+/*
+ * ingest.h - apply one inbound item to the record: the single path shared by
+ * live traffic (MLLP listener, POST /fhir, drop folders) and by replay.
+ *
+ *   HL7 v2   parse -> find the feed by sending facility (MSH-4.1) -> keep it
+ *            in the inbox -> refuse (AR) when the facility is unknown, the
+ *            feed disabled, the peer address wrong or the organisation has no
+ *            agreement in force -> map (hl7_map.h) -> claim (feed, MSH-10) so
+ *            a repeat is acknowledged AA without being applied again -> load
+ *            the Bundle (fhir/load.h) or apply the A40 merge -> ACK.
+ *   FHIR     keep the POSTed body in the inbox (committed) before anything
+ *            else; refuse (403) without an agreement; the API handler loads
+ *            it and reports back the outcome.
+ *   CSV      keep the file in the inbox (committed), refuse (failed/ with a
+ *            report) without an agreement, else map and load it row batch by
+ *            row batch (feeds/socialcare.h), move it to done/ or failed/ with
+ *            the report beside it.
+ *
+ * HL7 and group commit: ingest_hl7() runs INSIDE the caller's open store
+ * transaction, one savepoint per message, so the MLLP writer thread can put
+ * many messages from many connections in one transaction: a failing message
+ * rolls back to its savepoint and is recorded rejected; the others go on.
+ * The inbox row is written in the same transaction as the message's
+ * resources, so when the transaction commits both are durable together, and
+ * when it does not (crash, disk error) neither is and no ACK has been sent:
+ * the sender still holds the message and resends it.  ACKs are released by
+ * the caller only after store_commit() succeeds (ingest_result_commit_failed()
+ * turns a prepared AA into AE when the commit fails).
+ *
+ * Counters (registry.h status) are accumulated in the ingest context and
+ * written by ingest_flush_counts() inside the same transaction, once per
+ * batch.
+ *
+ * Threads: a struct ingest belongs to one thread and one store handle.
+ * Nothing here writes patient data to the operational log.
+ */
+#ifndef WEFT_FEEDS_INGEST_H
+#define WEFT_FEEDS_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "store/store.h"
+
+struct ingest;
+struct load_report;
+
+/* A context for store handle s (borrowed; must outlive it).  Never NULL. */
+struct ingest *ingest_new(struct store *s);
+void ingest_free(struct ingest *ig);
+
+struct ingest_result {
+    int64_t inbox_id;
+    int64_t feed_id;       /* 0 when the sender matched no feed */
+    const char *outcome;   /* INBOX_* (static) */
+    char ack_code[3];      /* hl7: AA, AE or AR */
+    char reason[256];      /* why not applied ("" when applied) */
+    int http_status;       /* fhir: 200, 400, 403, 500 ... */
+    long resources;        /* resources written or confirmed unchanged */
+    bool merged;           /* hl7: an A40 merge was applied */
+    struct buf ack;        /* hl7: the ACK message (no MLLP framing) */
+};
+void ingest_result_init(struct ingest_result *r);
+void ingest_result_release(struct ingest_result *r);
+
+/*
+ * One HL7 v2 message data[0..len) that arrived from peer ("ip:port", may be
+ * NULL) at arrived (ISO 8601, NULL: now).  Must be called inside an open
+ * transaction of the context's store.  replay_id > 0 re-applies that inbox
+ * message instead of keeping a new one.  Fills r (ACK included).  Returns 0
+ * whenever r holds a decision (applied, rejected or duplicate), or a store
+ * error when the transaction itself is broken (then the caller rolls back
+ * and answers every message of the batch AE).
+ */
+int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer,
+               const char *arrived, int64_t replay_id, struct ingest_result *r);
+
+/* Write the counters accumulated since the last flush (inside the caller's
+ * transaction).  Call before store_commit(). */
+int ingest_flush_counts(struct ingest *ig);
+/* Forget the counters accumulated since the last flush (after a rollback). */
+void ingest_discard_counts(struct ingest *ig);
+
+/* The batch holding this message could not be committed: replace the ACK by
+ * AE saying so (nothing of the message is stored; the sender must resend). */
+void ingest_result_commit_failed(struct ingest_result *r, const char *data, size_t len,
+                                 const char *why);
+
+/* One HL7 message in its own transaction (replay, tests, tools). */
+int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *peer,
+                   int64_t replay_id, struct ingest_result *r);
+
+/*
+ * FHIR POST, step 1 (before the body is parsed): when client_name is a feed's
+ * client ("feed:NAME"), keep the body in the inbox (committed) and check the
+ * agreement.  Returns 0 with r->feed_id = 0 when the caller is not a feed
+ * client (nothing done); else r->inbox_id set, and r->http_status 403 with
+ * r->reason when refused (the inbox row is already marked rejected).
+ * *feed_name_out (malloc'd, caller frees) names the feed for load_ctx.feed.
+ */
+int ingest_fhir_arrival(struct ingest *ig, const char *client_name, const char *body, size_t len,
+                        const char *peer, struct ingest_result *r, char **feed_name_out);
+/* FHIR POST, step 2: record how the load went (rc of fhir_load_bundle, or
+ * status/reason of an earlier refusal when rep is NULL). */
+int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
+                     const struct load_report *rep, int http_status, const char *reason);
+
+/*
+ * A CSV file of csv feed feed_id: read it, keep it in the inbox, process it,
+ * move it to done/ or failed/ beside a report "NAME.report.json".  On
+ * success r->outcome is applied, partial or rejected.  Returns a negative
+ * code only when the file could not be read or moved (left in place).
+ */
+int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path,
+                    struct ingest_result *r);
+
+/*
+ * Replay inbox message id (any kind): apply it again through the same path,
+ * updating its outcome and attempts.  HL7 and FHIR bodies are re-applied;
+ * CSV files are re-processed from the inbox copy (a new report is written to
+ * the feed's done/ or failed/ folder as "NAME.replay-N.report.json").
+ */
+int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * mllp_server.h - the MLLP listener of `weft serve --mllp HOST:PORT`.
+ *
+ * Owns struct mllp_server.  Threads:
+ *   - one acceptor (poll on the listening socket);
+ *   - one thread per connection (at most max_connections; more are closed at
+ *     once with a warning), decoding frames (feeds/mllp_frame.h) and queueing
+ *     each message, then writing its ACK when the writer has finished it;
+ *   - ONE writer thread with its own store handle, draining the queue: it
+ *     takes every queued message (up to batch_max), opens one transaction,
+ *     applies each message in a savepoint of it (feeds/ingest.h), commits, and
+ *     only then releases the ACKs.  So throughput comes from group commit
+ *     across connections, and no message is acknowledged AA before its
+ *     inbox row and resources are durable (SQLite synchronous=FULL).
+ * A connection may pipeline: it can send up to `window` messages before
+ * reading ACKs; ACKs always come back in the order the messages were sent.
+ *
+ * Frames larger than 16 MiB are answered AR (and not stored: there is
+ * nothing whole to keep); bytes outside frames are dropped with a warning.
+ */
+#ifndef WEFT_FEEDS_MLLP_SERVER_H
+#define WEFT_FEEDS_MLLP_SERVER_H
+
+#include <stdint.h>
+
+struct mllp_server;
+struct serve_ctx;
+
+struct mllp_server_config {
+    const char *host;      /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
+    int port;              /* 0: a free port (see mllp_server_port) */
+    const char *store_url; /* the writer's store */
+    int max_connections;   /* 0: 512 */
+    int batch_max;         /* messages per transaction, 0: 1024 */
+    int window;            /* unacknowledged messages per connection, 0: 256 */
+};
+
+struct mllp_server_stats {
+    uint64_t connections; /* accepted since start */
+    uint64_t messages;    /* frames handled */
+    uint64_t batches;     /* transactions committed or failed */
+    uint64_t failed_batches;
+};
+
+/* Bind, listen and start the threads.  On failure returns a negative code and
+ * a malloc'd message in *errmsg (caller frees). */
+int mllp_server_start(struct mllp_server **out, const struct mllp_server_config *cfg,
+                      char **errmsg);
+/* The port actually bound. */
+int mllp_server_port(const struct mllp_server *srv);
+void mllp_server_stats(struct mllp_server *srv, struct mllp_server_stats *out);
+/* Stop accepting, let every connection receive the ACKs of what it sent,
+ * close the connections, stop the writer, free everything.  NULL is fine. */
+void mllp_server_stop(struct mllp_server *srv);
+
+/* The `weft serve` part (http/serve.h): reads --mllp HOST:PORT (inactive when
+ * absent), --mllp-port-file FILE and --mllp-max-connections N. */
+int mllp_serve_start(const struct serve_ctx *ctx, void **state);
+void mllp_serve_stop(const struct serve_ctx *ctx, void *state);
+
+#endif

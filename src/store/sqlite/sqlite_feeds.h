@@ -1,0 +1,40 @@
+/*
+ * sqlite_feeds.h - SQLite implementations of the feeds subsystem's store
+ * operations: savepoints, feed registry, counters, inbox (sqlite_feeds.c)
+ * and person merges (sqlite_merge.c).
+ */
+#ifndef WEFT_STORE_SQLITE_SQLITE_FEEDS_H
+#define WEFT_STORE_SQLITE_SQLITE_FEEDS_H
+
+#include "store/sqlite/sqlite_int.h"
+
+extern const struct store_migration sqlite_migration_feeds_1;
+extern const struct store_migration sqlite_migration_merge_1;
+
+int sqlite_savepoint(struct store *s, const char *name, int what);
+int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
+int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
+                    int64_t client_id, struct store_feed *out);
+int sqlite_feed_list(struct store *s, struct store_feed **out, int *n);
+int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
+                      const struct store_feed_counts *add, const char *last_received,
+                      const char *last_error);
+int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
+                           struct store_feed_counts *today, struct store_feed_counts *total);
+int sqlite_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_out);
+int sqlite_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
+                             int64_t resources, int64_t duplicate_of, bool bump);
+int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
+                      struct store_inbox_msg **out, int *n);
+int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
+                       int64_t *first);
+int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+
+int sqlite_person_merge(struct store *s, const char *survivor, const char *retired,
+                        const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+int sqlite_person_unmerge(struct store *s, int64_t merge_id);
+int sqlite_person_find_nhs(struct store *s, const char *nhs, char **person_id_out);
+int sqlite_person_merged_into(struct store *s, const char *retired, char **survivor_out,
+                              int64_t *merge_id_out);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * store_feeds.c - dispatchers for the feeds subsystem's store operations:
+ * savepoints, the feed registry and its counters, the inbound message store
+ * (inbox) and person merges, plus the release functions of their structs.
+ * The SQLite implementations are in sqlite/sqlite_feeds.c and
+ * sqlite/sqlite_merge.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+void store_feed_clear(struct store_feed *f)
+{
+    free(f->name);
+    free(f->org);
+    free(f->kind);
+    free(f->facility);
+    free(f->from_address);
+    free(f->folder);
+    free(f->token_hash);
+    free(f->created);
+    free(f->disabled);
+    free(f->last_received);
+    free(f->last_error);
+    free(f->last_error_at);
+    memset(f, 0, sizeof *f);
+}
+
+void store_inbox_msg_clear(struct store_inbox_msg *m)
+{
+    free(m->kind);
+    free(m->arrived);
+    free(m->sender);
+    free(m->peer);
+    free(m->control_id);
+    free(m->msg_type);
+    free(m->event_time);
+    free(m->outcome);
+    free(m->error);
+    free(m->updated);
+    free(m->body);
+    memset(m, 0, sizeof *m);
+}
+
+void store_inbox_msgs_free(struct store_inbox_msg *m, int n)
+{
+    for (int i = 0; i < n; i++)
+        store_inbox_msg_clear(&m[i]);
+    free(m);
+}
+
+/* Savepoint names go into SQL text: keep them to a safe alphabet. */
+static bool savepoint_name_ok(const char *name)
+{
+    if (!name || !*name || strlen(name) > 40)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+int store_savepoint(struct store *s, const char *name)
+{
+    if (!savepoint_name_ok(name))
+        return store_fail(s, WEFT_EINVAL, "bad savepoint name");
+    return STORE_CALL(s, savepoint, name, 0);
+}
+
+int store_release(struct store *s, const char *name)
+{
+    if (!savepoint_name_ok(name))
+        return store_fail(s, WEFT_EINVAL, "bad savepoint name");
+    return STORE_CALL(s, savepoint, name, 1);
+}
+
+int store_rollback_to(struct store *s, const char *name)
+{
+    if (!savepoint_name_ok(name))
+        return store_fail(s, WEFT_EINVAL, "bad savepoint name");
+    return STORE_CALL(s, savepoint, name, 2);
+}
+
+int store_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out)
+{
+    if (!in->name || !in->org || !in->kind)
+        return store_fail(s, WEFT_EINVAL, "feed add: name, org and kind are required");
+    return STORE_CALL(s, feed_add, in, id_out);
+}
+
+int store_feed_get(struct store *s, int64_t id, const char *name, struct store_feed *out)
+{
+    return STORE_CALL(s, feed_get, id, name, NULL, 0, out);
+}
+
+int store_feed_by_facility(struct store *s, const char *facility, struct store_feed *out)
+{
+    if (!facility)
+        return WEFT_ENOTFOUND;
+    return STORE_CALL(s, feed_get, 0, NULL, facility, 0, out);
+}
+
+int store_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out)
+{
+    if (client_id <= 0)
+        return WEFT_ENOTFOUND;
+    return STORE_CALL(s, feed_get, 0, NULL, NULL, client_id, out);
+}
+
+int store_feed_list(struct store *s, struct store_feed **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return STORE_CALL(s, feed_list, out, n);
+}
+
+int store_feed_count(struct store *s, int64_t feed_id, const char *day,
+                     const struct store_feed_counts *add, const char *last_received,
+                     const char *last_error)
+{
+    return STORE_CALL(s, feed_count, feed_id, day, add, last_received, last_error);
+}
+
+int store_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
+                          struct store_feed_counts *today, struct store_feed_counts *total)
+{
+    memset(today, 0, sizeof *today);
+    memset(total, 0, sizeof *total);
+    return STORE_CALL(s, feed_counts_get, feed_id, day, today, total);
+}
+
+int store_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_out)
+{
+    if (!in->kind || (!in->body && in->body_len))
+        return store_fail(s, WEFT_EINVAL, "inbox add: kind and body are required");
+    return STORE_CALL(s, inbox_add, in, id_out);
+}
+
+int store_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
+                            int64_t resources, int64_t duplicate_of, bool bump)
+{
+    return STORE_CALL(s, inbox_set_outcome, id, outcome, error, resources, duplicate_of, bump);
+}
+
+int store_inbox_get(struct store *s, int64_t id, bool with_body, struct store_inbox_msg *out)
+{
+    struct store_inbox_filter f = {.only_id = id, .limit = 1, .with_body = with_body};
+    struct store_inbox_msg *list = NULL;
+    int n = 0;
+    memset(out, 0, sizeof *out);
+    int rc = STORE_CALL(s, inbox_list, &f, &list, &n);
+    if (rc == 0 && n == 0)
+        rc = WEFT_ENOTFOUND;
+    if (rc == 0) {
+        *out = list[0];
+        memset(&list[0], 0, sizeof list[0]);
+    }
+    store_inbox_msgs_free(list, n);
+    return rc;
+}
+
+int store_inbox_list(struct store *s, const struct store_inbox_filter *f,
+                     struct store_inbox_msg **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return STORE_CALL(s, inbox_list, f, out, n);
+}
+
+int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
+                      int64_t *first)
+{
+    return STORE_CALL(s, inbox_claim, feed_id, control_id, id, first);
+}
+
+int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])
+{
+    memset(out, 0, 5 * sizeof out[0]);
+    return STORE_CALL(s, inbox_outcomes, feed_id, out);
+}
+
+int store_person_merge(struct store *s, const char *survivor, const char *retired,
+                       const char *source_org, int64_t inbox_id, int64_t *merge_id_out)
+{
+    return STORE_CALL(s, person_merge, survivor, retired, source_org, inbox_id, merge_id_out);
+}
+
+int store_person_unmerge(struct store *s, int64_t merge_id)
+{
+    return STORE_CALL(s, person_unmerge, merge_id);
+}
+
+int store_person_find_nhs(struct store *s, const char *nhs, char **person_id_out)
+{
+    *person_id_out = NULL;
+    return STORE_CALL(s, person_find_nhs, nhs, person_id_out);
+}
+
+int store_person_merged_into(struct store *s, const char *retired, char **survivor_out,
+                             int64_t *merge_id_out)
+{
+    *survivor_out = NULL;
+    return STORE_CALL(s, person_merged_into, retired, survivor_out, merge_id_out);
+}
