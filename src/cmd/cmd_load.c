@@ -164,7 +164,13 @@ int cmd_load(int argc, char **argv)
     struct load_ctx ctx = {.org = org, .feed = opts_get(&o, "feed")};
     struct load_report rep;
     load_report_init(&rep);
+    fhir_load_bulk_begin();
+    store_bulk(s, true);
     rc = fhir_load_paths(s, (const char *const *)o.pos, o.npos, &ctx, &rep, draw, &pr);
+    int sync_rc = store_bulk(s, false); /* durable before we report anything */
+    fhir_load_bulk_end();
+    if (rc == 0 && sync_rc != 0)
+        rc = sync_rc;
     double secs = ms_since(&pr.start) / 1000.0;
     if (pr.tty)
         fprintf(stderr, "\n");

@@ -175,12 +175,16 @@ static const char *observation(const json_t *r)
 {
     static const char *const lab[] = {"laboratory", NULL};
     static const char *const imaging[] = {"imaging", NULL};
-    if (mentions(r, E_CODECAT, W_LEGAL))
-        return "legal-status";
+    static const char *const vital[] = {"vital-signs", NULL};
+    /* the common categories first: most observations are lab or vital signs */
     if (coded(r, "category", lab))
         return "results";
+    if (coded(r, "category", vital))
+        return "observations";
     if (coded(r, "category", imaging))
         return "imaging-reports";
+    if (mentions(r, E_CODECAT, W_LEGAL))
+        return "legal-status";
     static const char *const birth_codes[] = {"8339-4",  "9272-6",  "9271-8", "9274-2",
                                               "11884-4", "76516-4", NULL};
     if (coded(r, "code", birth_codes) || mentions(r, E_CODECAT, W_BIRTH))

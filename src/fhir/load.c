@@ -37,6 +37,138 @@
 #define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
 #define SOURCE_ID_SYSTEM "urn:weft:source-id"
 
+/* ---- serialising and bulk-mode memory ------------------------------------------- */
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+
+/* Serialise j into b (reused between calls, so a bundle needs no malloc per
+ * resource); returns the length, 0 on failure. */
+static size_t dump_into(const json_t *j, struct buf *b)
+{
+    buf_reset(b);
+    size_t n = json_dumpb(j, b->cap ? b->data : NULL, b->cap ? b->cap - 1 : 0, DUMP_FLAGS);
+    if (n == 0)
+        return 0;
+    if (n >= b->cap) {
+        buf_grow(b, n);
+        n = json_dumpb(j, b->data, n, DUMP_FLAGS);
+    }
+    b->data[n] = 0;
+    b->len = n;
+    return n;
+}
+
+/*
+ * Bulk mode: jansson allocates from an arena (bump allocation in 4 MB
+ * blocks, free is a no-op) that is reset after each file or NDJSON batch,
+ * when every tree of it is gone.  Parsing a bundle makes hundreds of
+ * thousands of small allocations that are all freed together; with malloc
+ * that cost more than the parse itself.
+ */
+#define ARENA_BLOCK (4u << 20)
+#define ARENA_BIG (256u << 10)
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+static struct {
+    bool on;
+    struct arena_block *blocks; /* current first; full ones after */
+    struct arena_block *spare;  /* reset blocks, reused */
+    struct arena_block *big;    /* single large allocations */
+} arena;
+
+static struct arena_block *block_new(size_t size)
+{
+    struct arena_block *b = xmalloc(sizeof *b + size);
+    b->size = size;
+    b->used = 0;
+    b->next = NULL;
+    return b;
+}
+
+static void *arena_malloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (n >= ARENA_BIG) {
+        struct arena_block *b = block_new(n);
+        b->next = arena.big;
+        arena.big = b;
+        return b->data;
+    }
+    struct arena_block *b = arena.blocks;
+    if (!b || b->size - b->used < n) {
+        if (arena.spare) {
+            b = arena.spare;
+            arena.spare = b->next;
+            b->used = 0;
+        } else {
+            b = block_new(ARENA_BLOCK);
+        }
+        b->next = arena.blocks;
+        arena.blocks = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+static void arena_free(void *p)
+{
+    (void)p;
+}
+
+/* Release a tree: in bulk mode the arena reset that follows frees it all at
+ * once, so walking it to free each node is skipped. */
+static void tree_drop(json_t *j)
+{
+    if (!arena.on)
+        json_decref(j);
+}
+
+/* Drop everything allocated since the last reset (no tree may be alive). */
+static void arena_reset(void)
+{
+    if (!arena.on)
+        return;
+    while (arena.blocks) {
+        struct arena_block *b = arena.blocks;
+        arena.blocks = b->next;
+        b->next = arena.spare;
+        arena.spare = b;
+    }
+    while (arena.big) {
+        struct arena_block *b = arena.big;
+        arena.big = b->next;
+        free(b);
+    }
+}
+
+void fhir_load_bulk_begin(void)
+{
+    if (arena.on)
+        return;
+    json_set_alloc_funcs(arena_malloc, arena_free);
+    arena.on = true;
+}
+
+void fhir_load_bulk_end(void)
+{
+    if (!arena.on)
+        return;
+    arena_reset();
+    while (arena.spare) {
+        struct arena_block *b = arena.spare;
+        arena.spare = b->next;
+        free(b);
+    }
+    arena.on = false;
+    json_set_alloc_funcs(malloc, free);
+}
+
 /* ---- report ----------------------------------------------------------------- */
 
 void load_report_init(struct load_report *r)
@@ -251,11 +383,11 @@ static void entry_reject(struct entry *e, const char *fmt, ...)
 /* Content digest as a source id for resources sent without any id. */
 static char *content_source_id(const json_t *res)
 {
-    char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
+    struct buf text = BUF_INIT;
+    size_t n = dump_into(res, &text);
     unsigned char d[16];
-    crypto_generichash(d, sizeof d, (const unsigned char *)(text ? text : ""),
-                       text ? strlen(text) : 0, NULL, 0);
-    free(text);
+    crypto_generichash(d, sizeof d, (const unsigned char *)text.data, n, NULL, 0);
+    buf_release(&text);
     char hex[33];
     sodium_bin2hex(hex, sizeof hex, d, sizeof d);
     struct buf b = BUF_INIT;
@@ -360,6 +492,7 @@ struct bundle_ctx {
     struct entry *ents;
     int n;
     struct strmap map;
+    struct buf dump; /* serialisation buffer, reused per entry */
 };
 
 /* Resolve one reference string of entry e.  On success type and id
@@ -718,14 +851,13 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
     if (strcmp(e->type, "Patient") == 0)
         patient_terms(e->res, &t);
 
-    size_t len = 0;
-    char *text = json_dumps(e->res, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len = dump_into(e->res, &bc->dump);
+    const char *text = bc->dump.data;
     int rc = WEFT_OK;
-    if (!text) {
+    if (len == 0) {
         entry_reject(e, "resource could not be serialised");
         goto out;
     }
-    len = strlen(text);
     if (len > LOAD_MAX_RESOURCE_BYTES) {
         entry_reject(e, "resource is %.1f MB, larger than the %u MB limit",
                      (double)len / (1024.0 * 1024.0), LOAD_MAX_RESOURCE_BYTES >> 20);
@@ -755,7 +887,6 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
         e->state = E_DONE;
     }
 out:
-    free(text);
     buf_release(&code);
     terms_release(&t);
     return rc;
@@ -832,7 +963,7 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
                         const long *labels)
 {
     int n = (int)json_array_size(entries);
-    struct bundle_ctx bc = {.s = s, .ctx = ctx, .n = n};
+    struct bundle_ctx bc = {.s = s, .ctx = ctx, .n = n, .dump = BUF_INIT};
     bc.ents = xcalloc((size_t)(n ? n : 1), sizeof *bc.ents);
     map_init(&bc.map, (size_t)n * 3);
     rep->bundles++;
@@ -966,6 +1097,7 @@ out:
         log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
                  store_errmsg(s), ctx->org, n);
     map_free(&bc.map);
+    buf_release(&bc.dump);
     entries_free(bc.ents, n);
     return rc;
 }
@@ -1071,7 +1203,9 @@ static int load_ndjson(struct store *s, FILE *f, const struct load_ctx *ctx,
         if (nb == LOAD_NDJSON_BATCH) {
             rep->entries -= nb; /* load_entries counts them */
             rc = load_entries(s, entries, false, ctx, rep, NULL, "batch-response", labels);
-            json_array_clear(entries);
+            tree_drop(entries);
+            arena_reset();
+            entries = json_array();
             nb = 0;
             if (progress)
                 progress(parg, rep, *done, total);
@@ -1163,7 +1297,8 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
     } else {
         reject_file(rep, path, -1, "not a FHIR resource or Bundle (a JSON object is expected)");
     }
-    json_decref(doc);
+    tree_drop(doc);
+    arena_reset();
     if (rc == WEFT_EINVAL) /* the reasons are in the report */
         rc = WEFT_OK;
     *done += size;

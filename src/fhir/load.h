@@ -163,4 +163,16 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                     const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
                     void *progress_arg);
 
+/*
+ * Bulk mode for single-threaded bulk loaders (weft load): from
+ * fhir_load_bulk_begin() on, jansson allocates from an arena that the file
+ * and path loaders reset after each file / NDJSON batch (all of a file's
+ * trees are gone by then).  Process-wide (json_set_alloc_funcs): never in a
+ * multi-threaded program, and no jansson value may outlive a file load.
+ * fhir_load_bulk_end() frees the arena and restores malloc/free; call it
+ * when no jansson value made in bulk mode is alive.
+ */
+void fhir_load_bulk_begin(void);
+void fhir_load_bulk_end(void);
+
 #endif

@@ -69,6 +69,11 @@ int store_schema_version(struct store *s, int *version)
     return STORE_CALL(s, schema_version, version);
 }
 
+int store_bulk(struct store *s, bool on)
+{
+    return STORE_CALL(s, bulk, on);
+}
+
 int store_begin(struct store *s)
 {
     return STORE_CALL0(s, begin);
@@ -119,8 +124,7 @@ int store_resource_get(struct store *s, const char *type, const char *id, int ve
     return STORE_CALL(s, resource_get, type, id, version, out);
 }
 
-int store_resource_person(struct store *s, const char *type, const char *id,
-                          char **person_id_out)
+int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)
 {
     return STORE_CALL(s, resource_person, type, id, person_id_out);
 }

@@ -51,6 +51,14 @@ int store_schema_version(struct store *s, int *version);
  * the next call on it).  Never NULL. */
 const char *store_errmsg(struct store *s);
 
+/* Bulk loading.  store_bulk(s, true): commits stop waiting for the disk (a
+ * crash may lose the last transactions, never corrupt the store); use it
+ * only where losing them is harmless because the input is loaded again
+ * (weft load).  store_bulk(s, false) makes everything committed durable
+ * (waits for the disk) and restores per-commit durability; call it before
+ * reporting success. */
+int store_bulk(struct store *s, bool on);
+
 /* Transactions.  Writes outside an explicit transaction run in their own. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);

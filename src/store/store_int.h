@@ -64,6 +64,7 @@ struct store_ops {
     int (*begin)(struct store *);
     int (*commit)(struct store *);
     int (*rollback)(struct store *);
+    int (*bulk)(struct store *, bool on);
 
     /* resources */
     int (*resource_put)(struct store *, const struct store_put *, enum store_put_outcome *,

@@ -32,6 +32,7 @@ struct sqlite_store {
         uint64_t used; /* clock for eviction */
     } cache[SQLITE_STMT_CACHE];
     uint64_t clock;
+    char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
 };
 
 static inline struct sqlite_store *sqlite_of(struct store *s)

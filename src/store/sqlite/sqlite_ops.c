@@ -15,6 +15,7 @@ const struct store_ops sqlite_ops = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .bulk = sqlite_bulk,
     .resource_put = sqlite_resource_put,
     .resource_get = sqlite_resource_get,
     .resource_delete = sqlite_resource_delete,

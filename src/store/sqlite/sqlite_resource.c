@@ -206,8 +206,12 @@ int sqlite_resource_put(struct store *s, const struct store_put *in,
     bool own;
     if ((rc = auto_begin(ss, &own)) != 0)
         return rc;
+    /* every version written in one transaction carries its start time */
     char now[32];
-    sqlite_now(now);
+    if (s->txn_depth > 0)
+        memcpy(now, ss->txn_now, sizeof now);
+    else
+        sqlite_now(now);
     struct store_put p = *in;
     p.json_len = jl;
     int version = exists ? cur.version + 1 : 1;
@@ -261,8 +265,7 @@ int sqlite_resource_get(struct store *s, const char *type, const char *id, int v
     return WEFT_OK;
 }
 
-int sqlite_resource_person(struct store *s, const char *type, const char *id,
-                           char **person_id_out)
+int sqlite_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)
 {
     struct sqlite_store *ss = sqlite_of(s);
     if (person_id_out)

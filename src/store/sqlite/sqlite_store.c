@@ -179,6 +179,22 @@ void sqlite_close(struct store *s)
     free(ss);
 }
 
+/* Bulk: synchronous=NORMAL lets WAL commits return without fsync, and a
+ * larger auto-checkpoint interval copies each hot index page from the WAL to
+ * the database fewer times; leaving
+ * bulk mode checkpoints the WAL (which syncs the WAL and then the database
+ * file) and goes back to FULL. */
+int sqlite_bulk(struct store *s, bool on)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (on)
+        return sqlite_exec(ss, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=16384");
+    int rc = sqlite_exec(ss, "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000");
+    if (rc == 0)
+        rc = sqlite_exec(ss, "PRAGMA wal_checkpoint(FULL)");
+    return rc;
+}
+
 /* Writers take the write lock at BEGIN (IMMEDIATE) so two writers queue on
  * the busy timeout instead of failing at their first write. */
 int sqlite_begin(struct store *s)
@@ -186,8 +202,10 @@ int sqlite_begin(struct store *s)
     if (s->txn_depth > 0)
         return store_fail(s, WEFT_EINVAL, "a transaction is already open on this handle");
     int rc = sqlite_exec(sqlite_of(s), "BEGIN IMMEDIATE");
-    if (rc == 0)
+    if (rc == 0) {
         s->txn_depth = 1;
+        sqlite_now(sqlite_of(s)->txn_now);
+    }
     return rc;
 }
 
