@@ -107,8 +107,8 @@ static int feed_add(struct store *s, const struct opts *o)
         free(token);
     } else if (strcmp(f.kind, "hl7v2") == 0) {
         fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s\n",
-                (long long)id, f.name, f.org, f.facility,
-                f.from_address ? " from " : "", f.from_address ? f.from_address : "");
+                (long long)id, f.name, f.org, f.facility, f.from_address ? " from " : "",
+                f.from_address ? f.from_address : "");
     } else {
         fprintf(stderr, "feed %lld '%s' (csv, org %s) added: drop folder %s\n", (long long)id,
                 f.name, f.org, f.folder);
@@ -166,9 +166,8 @@ static int feed_status(struct store *s, const struct opts *o)
         json_decref(st);
         return 0;
     }
-    printf("%-20s %-7s %-6s %-24s %-23s %-23s %-15s %s\n", "feed", "org", "kind",
-           "last received", "today appl/rej/dup", "total appl/rej/dup", "lag mean/max",
-           "last error");
+    printf("%-20s %-7s %-6s %-24s %-23s %-23s %-15s %s\n", "feed", "org", "kind", "last received",
+           "today appl/rej/dup", "total appl/rej/dup", "lag mean/max", "last error");
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(st, "feeds"), i, f)
@@ -185,13 +184,12 @@ static int feed_status(struct store *s, const struct opts *o)
                  (long long)json_integer_value(json_object_get(tt, "applied")),
                  (long long)json_integer_value(json_object_get(tt, "rejected")),
                  (long long)json_integer_value(json_object_get(tt, "duplicate")));
-        printf("%-20s %-7s %-6s %-24s %-23s %-23s ",
-               json_string_value(json_object_get(f, "name")),
+        printf("%-20s %-7s %-6s %-24s %-23s %-23s ", json_string_value(json_object_get(f, "name")),
                json_string_value(json_object_get(f, "org")),
                json_string_value(json_object_get(f, "kind")), lr ? lr : "never", a, b);
         print_lag(td);
-        printf("%s%s%s\n", json_is_true(json_object_get(f, "agreement_in_force")) ? "" :
-                                                                                     "  [NO AGREEMENT]",
+        printf("%s%s%s\n",
+               json_is_true(json_object_get(f, "agreement_in_force")) ? "" : "  [NO AGREEMENT]",
                le ? "  " : "", le ? le : "");
     }
     json_t *un = json_object_get(json_object_get(st, "unregistered"), "total");
@@ -355,10 +353,9 @@ static int feed_show(struct store *s, const struct opts *o)
                "event time:  %s\noutcome:     %s\nerror:       %s\nupdated:     %s\n"
                "attempts:    %d\nresources:   %lld\nbytes:       %zu\n\n",
                (long long)m.id, hf ? f.name : "(unregistered)", m.kind, m.arrived,
-               m.sender ? m.sender : "-", m.peer ? m.peer : "-",
-               m.control_id ? m.control_id : "-", m.msg_type ? m.msg_type : "-",
-               m.event_time ? m.event_time : "-", m.outcome, m.error ? m.error : "-", m.updated,
-               m.attempts, (long long)m.resources, m.body_len);
+               m.sender ? m.sender : "-", m.peer ? m.peer : "-", m.control_id ? m.control_id : "-",
+               m.msg_type ? m.msg_type : "-", m.event_time ? m.event_time : "-", m.outcome,
+               m.error ? m.error : "-", m.updated, m.attempts, (long long)m.resources, m.body_len);
         /* verbatim; HL7 segment ends (CR) shown as line ends */
         for (size_t i = 0; i < m.body_len; i++)
             putchar(m.body[i] == '\r' && (i + 1 == m.body_len || m.body[i + 1] != '\n')
@@ -469,7 +466,7 @@ int cmd_feed(int argc, char **argv)
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }
-    static const char *const subs[] = {"add",  "list",   "status",  "run",
+    static const char *const subs[] = {"add",      "list", "status", "run",
                                        "messages", "show", "replay", "unmerge"};
     const char *sub = o.npos > 0 ? o.pos[0] : NULL;
     bool known = false;
@@ -477,8 +474,7 @@ int cmd_feed(int argc, char **argv)
         known |= strcmp(sub, subs[i]) == 0;
     if (!known || o.npos > 1) {
         fprintf(stderr, "weft feed: %s%s%s (see weft feed --help)\n",
-                sub ? "unknown action '" : "an action is needed", sub ? sub : "",
-                sub ? "'" : "");
+                sub ? "unknown action '" : "an action is needed", sub ? sub : "", sub ? "'" : "");
         opts_free(&o);
         return EXIT_USAGE;
     }

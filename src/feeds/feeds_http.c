@@ -219,8 +219,8 @@ static void peer_of(struct http_req *req, char *out, size_t cap)
         return;
     char host[64] = "", serv[16] = "";
     const struct sockaddr *sa = ci->client_addr;
-    socklen_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                             : sizeof(struct sockaddr_in);
+    socklen_t sl =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (getnameinfo(sa, sl, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0)
         snprintf(out, cap, "%s:%s", host, serv);
@@ -236,14 +236,13 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
     ingest_result_init(&r);
     char peer[96];
     peer_of(req, peer, sizeof peer);
-    int rc = ingest_fhir_arrival(fp->ig, req->principal.client_name, req->body.data,
-                                 req->body.len, peer[0] ? peer : NULL, &r, &fp->feed);
+    int rc = ingest_fhir_arrival(fp->ig, req->principal.client_name, req->body.data, req->body.len,
+                                 peer[0] ? peer : NULL, &r, &fp->feed);
     fp->inbox_id = r.inbox_id;
     fp->feed_id = r.feed_id;
     int replied = 0;
     if (rc != 0) {
-        log_error("feeds", "inbox write failed request=%s: %s", req->request_id,
-                  store_errmsg(s));
+        log_error("feeds", "inbox write failed request=%s: %s", req->request_id, store_errmsg(s));
         json_t *oo = fhir_outcome_make("error", "transient",
                                        "the message could not be kept: nothing was stored; "
                                        "send it again");
@@ -281,8 +280,8 @@ void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_r
         snprintf(why, sizeof why, "refused with HTTP %d before loading", req->status);
         int rc = ingest_fhir_done(fp->ig, &r, load_rc, rep, req->status, rep ? NULL : why);
         if (rc != 0)
-            log_error("feeds", "inbox outcome not recorded request=%s inbox=%lld",
-                      req->request_id, (long long)fp->inbox_id);
+            log_error("feeds", "inbox outcome not recorded request=%s inbox=%lld", req->request_id,
+                      (long long)fp->inbox_id);
         ingest_result_release(&r);
     }
     ingest_free(fp->ig);

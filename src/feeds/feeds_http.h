@@ -35,7 +35,7 @@ struct ingest;
 struct feeds_post {
     int64_t inbox_id; /* 0: the caller is not a feed (nothing recorded) */
     int64_t feed_id;
-    char *feed;       /* the feed's name for load_ctx.feed (NULL: not a feed) */
+    char *feed; /* the feed's name for load_ctx.feed (NULL: not a feed) */
     struct ingest *ig;
 };
 

@@ -120,8 +120,12 @@ static bool iso_epoch_ms(const char *s, long long *ms_out)
             return false;
         off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
     }
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *ms_out = ((long long)t - off) * 1000 + frac;
     return true;

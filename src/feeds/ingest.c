@@ -240,8 +240,7 @@ static void ident_org(const char *system, const char *def, char *out, size_t cap
 /* The person one of ids (FHIR Identifier array) names; create = make one
  * from the first usable identifier when none is known.  WEFT_ENOTFOUND when
  * none (and !create). */
-static int resolve_person(struct store *s, const char *org, json_t *ids, bool create,
-                          char **person)
+static int resolve_person(struct store *s, const char *org, json_t *ids, bool create, char **person)
 {
     size_t i;
     json_t *id;
@@ -415,10 +414,9 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
         snprintf(why, sizeof why, "message cannot be parsed: %s", perr.text);
     } else if (!have_feed) {
         code = "AR";
-        snprintf(why, sizeof why, "sending facility '%.100s' (MSH-4) is not registered",
-                 facility);
-        det = (struct hl7_ack_detail){.segment = "MSH", .seg_seq = 1, .field = 4,
-                                      .code = HL7_ERR_UNKNOWN_KEY};
+        snprintf(why, sizeof why, "sending facility '%.100s' (MSH-4) is not registered", facility);
+        det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
     } else if (feed.disabled) {
         code = "AR";
         snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
@@ -426,8 +424,8 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
         code = "AR";
         snprintf(why, sizeof why, "connection from an address not registered for feed '%s'",
                  feed.name);
-        det = (struct hl7_ack_detail){.segment = "MSH", .seg_seq = 1, .field = 4,
-                                      .code = HL7_ERR_UNKNOWN_KEY};
+        det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
     } else if (!org_agreement_in_force(s, feed.org, time(NULL), &aerr)) {
         if (aerr) {
             rc = aerr;
@@ -477,8 +475,8 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
                 ok = true;
             } else {
                 code = "AE";
-                det = (struct hl7_ack_detail){.segment = "MRG", .seg_seq = 1, .field = 1,
-                                              .code = HL7_ERR_UNKNOWN_KEY};
+                det = (struct hl7_ack_detail){
+                    .segment = "MRG", .seg_seq = 1, .field = 1, .code = HL7_ERR_UNKNOWN_KEY};
             }
         }
         if (rc != 0) {
@@ -497,9 +495,9 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
             goto out;
     }
 
-    const char *outcome = dup_of                       ? INBOX_DUPLICATE
-                          : strcmp(code, "AA") == 0    ? INBOX_APPLIED
-                                                       : INBOX_REJECTED;
+    const char *outcome = dup_of                    ? INBOX_DUPLICATE
+                          : strcmp(code, "AA") == 0 ? INBOX_APPLIED
+                                                    : INBOX_REJECTED;
     r->outcome = outcome;
     snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
     snprintf(r->reason, sizeof r->reason, "%s", why);
@@ -657,8 +655,8 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
         return rc;
     bool first = m.attempts == 0;
     if ((rc = store_begin(ig->s)) == 0) {
-        rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources,
-                                     0, true);
+        rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources, 0,
+                                     true);
         if (rc == 0)
             rc = count(ig, r->feed_id, m.arrived, outcome, NULL, why, first);
         if (rc == 0)
@@ -726,8 +724,8 @@ static void dest_path(const char *dir, const char *sub, const char *base, int64_
 static int write_refusal(const char *path, const char *file, const struct store_feed *f,
                          const char *why)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "file", file, "org", f->org, "feed",
-                          f->name, "status", "failed", "file_error", why, "rows_read", 0);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "file", file, "org", f->org, "feed", f->name,
+                          "status", "failed", "file_error", why, "rows_read", 0);
     struct buf tmp = BUF_INIT;
     buf_addf(&tmp, "%s.tmp", path);
     int rc = json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 && rename(tmp.data, path) == 0
@@ -739,20 +737,21 @@ static int write_refusal(const char *path, const char *file, const struct store_
 }
 
 /* Process CSV body of feed f into the record; fills *rep. */
-static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body,
-                       size_t len, const char *name, struct socialcare_report **rep)
+static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
+                       const char *name, struct socialcare_report **rep)
 {
     struct socialcare_opts so = {.ods = f->org, .feed = f->name, .batch_rows = 2000};
-    struct socialcare_store_sink sink = {.store = ig->s, .org = f->org, .feed = f->name,
-                                         .file = name};
+    struct socialcare_store_sink sink = {
+        .store = ig->s, .org = f->org, .feed = f->name, .file = name};
     return socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
 }
 
 static const char *csv_outcome(const struct socialcare_report *rep)
 {
     const char *st = socialcare_report_status(rep);
-    return strcmp(st, "ok") == 0 ? INBOX_APPLIED : strcmp(st, "partial") == 0 ? INBOX_PARTIAL
-                                                                              : INBOX_REJECTED;
+    return strcmp(st, "ok") == 0        ? INBOX_APPLIED
+           : strcmp(st, "partial") == 0 ? INBOX_PARTIAL
+                                        : INBOX_REJECTED;
 }
 
 static void csv_reason(const struct socialcare_report *rep, char *out, size_t cap)
@@ -765,8 +764,7 @@ static void csv_reason(const struct socialcare_report *rep, char *out, size_t ca
                  rep->rows_rejected, rep->rows_read, rep->rows_load_failed);
 }
 
-int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path,
-                    struct ingest_result *r)
+int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct ingest_result *r)
 {
     struct store_feed feed;
     int rc = store_feed_get(ig->s, feed_id, NULL, &feed);
@@ -916,8 +914,7 @@ static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
     if (!org_agreement_in_force(ig->s, f->org, time(NULL), &aerr)) {
         if (aerr)
             return aerr;
-        snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
-                 f->org);
+        snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force", f->org);
     } else {
         rc = process_csv(ig, f, m->body, m->body_len, name, &rep);
         if (!rep)
@@ -940,8 +937,8 @@ static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
     snprintf(r->reason, sizeof r->reason, "%s", why);
     int rc2 = store_begin(ig->s);
     if (rc2 == 0) {
-        rc2 = store_inbox_set_outcome(ig->s, m->id, outcome, why[0] ? why : NULL, r->resources,
-                                      0, true);
+        rc2 = store_inbox_set_outcome(ig->s, m->id, outcome, why[0] ? why : NULL, r->resources, 0,
+                                      true);
         if (rc2 == 0)
             rc2 = count(ig, f->id, m->arrived, outcome, NULL, why, false);
         if (rc2 == 0)

@@ -55,14 +55,14 @@ void ingest_free(struct ingest *ig);
 
 struct ingest_result {
     int64_t inbox_id;
-    int64_t feed_id;       /* 0 when the sender matched no feed */
-    const char *outcome;   /* INBOX_* (static) */
-    char ack_code[3];      /* hl7: AA, AE or AR */
-    char reason[256];      /* why not applied ("" when applied) */
-    int http_status;       /* fhir: 200, 400, 403, 500 ... */
-    long resources;        /* resources written or confirmed unchanged */
-    bool merged;           /* hl7: an A40 merge was applied */
-    struct buf ack;        /* hl7: the ACK message (no MLLP framing) */
+    int64_t feed_id;     /* 0 when the sender matched no feed */
+    const char *outcome; /* INBOX_* (static) */
+    char ack_code[3];    /* hl7: AA, AE or AR */
+    char reason[256];    /* why not applied ("" when applied) */
+    int http_status;     /* fhir: 200, 400, 403, 500 ... */
+    long resources;      /* resources written or confirmed unchanged */
+    bool merged;         /* hl7: an A40 merge was applied */
+    struct buf ack;      /* hl7: the ACK message (no MLLP framing) */
 };
 void ingest_result_init(struct ingest_result *r);
 void ingest_result_release(struct ingest_result *r);
@@ -115,8 +115,7 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
  * success r->outcome is applied, partial or rejected.  Returns a negative
  * code only when the file could not be read or moved (left in place).
  */
-int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path,
-                    struct ingest_result *r);
+int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct ingest_result *r);
 
 /*
  * Replay inbox message id (any kind): apply it again through the same path,

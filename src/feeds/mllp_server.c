@@ -77,8 +77,8 @@ struct mllp_server {
     char *host, *store_url;
     int lfd, port;
     pthread_t acceptor, writer;
-    atomic_bool stopping;      /* acceptor and connections: stop reading */
-    bool writer_stop;          /* under qmu: writer exits when the queue is empty */
+    atomic_bool stopping; /* acceptor and connections: stop reading */
+    bool writer_stop;     /* under qmu: writer exits when the queue is empty */
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
     struct item *qhead, *qtail;
@@ -272,8 +272,7 @@ static void *conn_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         if (!reading && pending == 0)
             break;
-        struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN},
-                               {.fd = c->fd, .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
         int nfds = reading && pending < srv->cfg.window ? 2 : 1;
         int pr = poll(pf, (nfds_t)nfds, 250);
         if (pr < 0 && errno != EINTR)
@@ -419,7 +418,8 @@ static void *acceptor_main(void *arg)
 
 static int listen_on(const char *host, int port, int *fd_out, int *port_out, char **errmsg)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char ps[16];
@@ -469,8 +469,7 @@ static int listen_on(const char *host, int port, int *fd_out, int *port_out, cha
     return 0;
 }
 
-int mllp_server_start(struct mllp_server **out, const struct mllp_server_config *cfg,
-                      char **errmsg)
+int mllp_server_start(struct mllp_server **out, const struct mllp_server_config *cfg, char **errmsg)
 {
     *out = NULL;
     *errmsg = NULL;
@@ -585,8 +584,7 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
     int port = 0;
     long maxc = 0;
     if (split_listen(listen, &host, &port) != 0) {
-        fprintf(stderr, "weft serve: --mllp '%s' is not HOST:PORT (e.g. 127.0.0.1:2575)\n",
-                listen);
+        fprintf(stderr, "weft serve: --mllp '%s' is not HOST:PORT (e.g. 127.0.0.1:2575)\n", listen);
         return WEFT_EINVAL;
     }
     if (opts_get_long(ctx->opts, "mllp-max-connections", 512, &maxc) != 0 || maxc < 1 ||
@@ -595,8 +593,8 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return WEFT_EINVAL;
     }
-    struct mllp_server_config cfg = {.host = host, .port = port, .store_url = ctx->db,
-                                     .max_connections = (int)maxc};
+    struct mllp_server_config cfg = {
+        .host = host, .port = port, .store_url = ctx->db, .max_connections = (int)maxc};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);

@@ -36,8 +36,8 @@ bool feed_name_valid(const char *name)
 
 bool feed_kind_valid(const char *kind)
 {
-    return kind && (strcmp(kind, "hl7v2") == 0 || strcmp(kind, "fhir") == 0 ||
-                    strcmp(kind, "csv") == 0);
+    return kind &&
+           (strcmp(kind, "hl7v2") == 0 || strcmp(kind, "fhir") == 0 || strcmp(kind, "csv") == 0);
 }
 
 /* A facility as HL7 carries it in MSH-4.1: printable, no HL7 delimiters. */
@@ -99,8 +99,7 @@ static int make_drop_folder(const char *folder, char **abs_out, char *err, size_
         buf_reset(&b);
         buf_addf(&b, "%s/%s", folder, i == 0 ? "done" : "failed");
         if (ensure_dir(b.data) != 0) {
-            rc = fail(err, cap, WEFT_EIO, "cannot create folder '%s': %s", b.data,
-                      strerror(errno));
+            rc = fail(err, cap, WEFT_EIO, "cannot create folder '%s': %s", b.data, strerror(errno));
             goto out;
         }
     }
@@ -138,8 +137,9 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
     if (token_out)
         *token_out = NULL;
     if (!spec->org || !org_ods_valid(spec->org))
-        return fail(err, errcap, WEFT_EINVAL, "--org must be an ODS code (upper-case letters and "
-                                              "digits, 3 to 12)");
+        return fail(err, errcap, WEFT_EINVAL,
+                    "--org must be an ODS code (upper-case letters and "
+                    "digits, 3 to 12)");
     if (!feed_kind_valid(spec->kind))
         return fail(err, errcap, WEFT_EINVAL, "--kind must be hl7v2, fhir or csv");
     char defname[80];
@@ -168,9 +168,9 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
         return fail(err, errcap, WEFT_EINVAL, "a csv feed needs --folder DIR");
     if (!csv && spec->folder)
         return fail(err, errcap, WEFT_EINVAL, "--folder is for csv feeds");
-    if (spec->from_address && (!*spec->from_address || strlen(spec->from_address) > 64 ||
-                               strspn(spec->from_address, "0123456789abcdefABCDEF.:") !=
-                                   strlen(spec->from_address)))
+    if (spec->from_address &&
+        (!*spec->from_address || strlen(spec->from_address) > 64 ||
+         strspn(spec->from_address, "0123456789abcdefABCDEF.:") != strlen(spec->from_address)))
         return fail(err, errcap, WEFT_EINVAL, "--from-address must be an IP address");
 
     struct store_org org = {0};

@@ -106,7 +106,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
 }
 
 #define FEED_COLS                                                                                  \
-    "id, name, org, kind, facility, from_address, folder, client_id, token_hash, created,"        \
+    "id, name, org, kind, facility, from_address, folder, client_id, token_hash, created,"         \
     " disabled, last_received, last_error, last_error_at"
 
 static void feed_fill(sqlite3_stmt *st, struct store_feed *f)
@@ -329,9 +329,10 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     struct sqlite_store *ss = sqlite_of(s);
     /* Built per filter shape so that each shape gets its own index plan. */
     struct buf q = BUF_INIT;
-    buf_addf(&q, "SELECT id, feed_id, kind, arrived, sender, peer, control_id, msg_type,"
-                 " event_time, outcome, error, updated, attempts, resources, duplicate_of, %s"
-                 " FROM inbox WHERE id > ?1",
+    buf_addf(&q,
+             "SELECT id, feed_id, kind, arrived, sender, peer, control_id, msg_type,"
+             " event_time, outcome, error, updated, attempts, resources, duplicate_of, %s"
+             " FROM inbox WHERE id > ?1",
              f->with_body ? "body" : "NULL");
     if (f->only_id)
         buf_adds(&q, " AND id = ?2");

@@ -1,0 +1,352 @@
+/* test_inbox_ingest.c - HL7 v2 messages through feeds/ingest.h into a real
+ * store (the real mapper and loading pipeline): kept in the inbox before
+ * the decision, AA only when applied, duplicates by control id, refusals
+ * (unknown facility, no agreement, unparseable, unsupported type) with AR and
+ * an ERR segment, several messages in one transaction where a failing one
+ * rolls back to its savepoint without disturbing the others, A40 merge and
+ * unmerge, replay after a fix. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "feeds/inbox.h"
+#include "feeds/ingest.h"
+#include "feeds/registry.h"
+#include "store/store.h"
+
+static char dbpath[256];
+
+struct fx {
+    struct store *s;
+    struct ingest *ig;
+};
+
+static int setup(void **state)
+{
+    const char *tmp = getenv("WEFT_TMP");
+    snprintf(dbpath, sizeof dbpath, "%s/ingest-%d.db", tmp ? tmp : "/tmp", (int)getpid());
+    unlink(dbpath);
+    struct fx *fx = calloc(1, sizeof *fx);
+    char *err = NULL;
+    if (store_open(&fx->s, dbpath, true, &err) != 0) {
+        fprintf(stderr, "open: %s\n", err);
+        free(err);
+        return -1;
+    }
+    char e[256];
+    struct feed_spec a = {.org = "RVV", .kind = "hl7v2", .facility = "RVV01"};
+    struct feed_spec b = {.org = "RWF", .kind = "hl7v2", .facility = "RWF01"};
+    if (store_migrate(fx->s, NULL, NULL) != 0 ||
+        store_org_put(fx->s, "RVV", "East Kent", "acute") != 0 ||
+        store_org_put(fx->s, "RWF", "Maidstone", "acute") != 0 ||
+        store_agreement_add(fx->s, "RVV", "jca", "2020-01-01", NULL, NULL) != 0 ||
+        feed_registry_add(fx->s, &a, NULL, NULL, e, sizeof e) != 0 ||
+        feed_registry_add(fx->s, &b, NULL, NULL, e, sizeof e) != 0)
+        return -1;
+    fx->ig = ingest_new(fx->s);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    ingest_free(fx->ig);
+    store_close(fx->s);
+    free(fx);
+    char p[300];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+    return 0;
+}
+
+/* An ADT^A01 from facility fac, control id ctrl, for hospital number mrn
+ * (and NHS number nhs when not NULL). */
+static char *adt(const char *fac, const char *ctrl, const char *mrn, const char *nhs,
+                 const char *trig)
+{
+    struct buf b = BUF_INIT;
+    buf_addf(&b,
+             "MSH|^~\\&|PAS|%s|WEFT|WEFT|20261124101500||ADT^%s^ADT_A01|%s|P|2.5\r"
+             "EVN|%s|20261124101500\r"
+             "PID|1||%s^^^%s^MR%s%s%s||Testpatient^Alex||19700101|M\r"
+             "PV1|1|I|WARD1^BED2||||||||||||||||V%s\r",
+             fac, trig, ctrl, trig, mrn, fac, nhs ? "~" : "", nhs ? nhs : "",
+             nhs ? "^^^NHS^NH" : "", ctrl);
+    return buf_detach(&b, NULL);
+}
+
+static int one(struct fx *fx, const char *msg, struct ingest_result *r)
+{
+    ingest_result_init(r);
+    return ingest_hl7_one(fx->ig, msg, strlen(msg), "127.0.0.1:4000", 0, r);
+}
+
+static const char *ack_code(const struct ingest_result *r)
+{
+    static char code[3];
+    const char *msa = strstr(r->ack.data, "\rMSA|");
+    if (!msa)
+        return "";
+    memcpy(code, msa + 5, 2);
+    code[2] = 0;
+    return code;
+}
+
+static int64_t count_type(struct store *s, const char *type, const char *person)
+{
+    struct store_query q = {.type = type, .person_id = person, .limit = 100, .want_total = true};
+    struct store_result res;
+    assert_int_equal(store_search(s, &q, &res), 0);
+    int64_t n = res.total;
+    store_result_clear(&res);
+    return n;
+}
+
+static void test_applied_then_duplicate(void **state)
+{
+    struct fx *fx = *state;
+    char *m = adt("RVV01", "C1", "111", "9990000018", "A01");
+    struct ingest_result r;
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    assert_string_equal(ack_code(&r), "AA");
+    assert_true(r.inbox_id > 0);
+    assert_true(r.resources >= 2); /* Patient + Encounter */
+    int64_t first = r.inbox_id;
+    ingest_result_release(&r);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 1);
+    assert_int_equal(count_type(fx->s, "Encounter", NULL), 1);
+
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(r.outcome, INBOX_DUPLICATE);
+    assert_string_equal(ack_code(&r), "AA");
+    struct store_inbox_msg im;
+    assert_int_equal(store_inbox_get(fx->s, r.inbox_id, true, &im), 0);
+    assert_int_equal(im.duplicate_of, first);
+    assert_memory_equal(im.body, m, strlen(m)); /* kept verbatim too */
+    assert_string_equal(im.control_id, "C1");
+    assert_string_equal(im.msg_type, "ADT^A01");
+    assert_non_null(im.event_time);
+    store_inbox_msg_clear(&im);
+    ingest_result_release(&r);
+    free(m);
+
+    struct store_feed f;
+    assert_int_equal(store_feed_by_facility(fx->s, "RVV01", &f), 0);
+    struct store_feed_counts today, total;
+    assert_int_equal(store_feed_counts_get(fx->s, f.id, NULL, &today, &total), 0);
+    assert_int_equal(total.received, 2);
+    assert_int_equal(total.applied, 1);
+    assert_int_equal(total.duplicate, 1);
+    assert_int_equal(total.lag_n, 2);
+    store_feed_clear(&f);
+}
+
+static void test_refusals(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    char *m = adt("NOPE", "C2", "111", NULL, "A01");
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_string_equal(r.outcome, INBOX_REJECTED);
+    assert_int_equal(r.feed_id, 0);
+    assert_non_null(strstr(r.ack.data, "\rERR|"));
+    assert_non_null(strstr(r.reason, "not registered"));
+    ingest_result_release(&r);
+    free(m);
+
+    m = adt("RWF01", "C3", "111", NULL, "A01"); /* RWF has no agreement */
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_non_null(strstr(r.reason, "agreement"));
+    assert_true(r.feed_id > 0);
+    ingest_result_release(&r);
+    free(m);
+
+    const char *junk = "this is not HL7\r";
+    assert_int_equal(one(fx, junk, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_string_equal(r.outcome, INBOX_REJECTED);
+    int64_t junk_id = r.inbox_id;
+    ingest_result_release(&r);
+
+    m = adt("RVV01", "C4", "111", NULL, "A99"); /* not a mapped event */
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_non_null(strstr(r.ack.data, "\rERR|"));
+    ingest_result_release(&r);
+    free(m);
+
+    /* every refusal is kept, with its reason */
+    struct store_inbox_msg im;
+    assert_int_equal(store_inbox_get(fx->s, junk_id, true, &im), 0);
+    assert_string_equal(im.body, junk);
+    assert_string_equal(im.outcome, INBOX_REJECTED);
+    assert_non_null(im.error);
+    store_inbox_msg_clear(&im);
+    int64_t c[5];
+    assert_int_equal(store_inbox_outcomes(fx->s, 0, c), 0);
+    assert_int_equal(c[2], 4);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 0); /* nothing applied */
+
+    /* after the agreement is signed, replay applies the refused RWF message */
+    struct store_inbox_filter flt = {.outcome = INBOX_REJECTED};
+    struct store_inbox_msg *ms;
+    int n;
+    assert_int_equal(store_agreement_add(fx->s, "RWF", "dpa", "2020-01-01", NULL, NULL), 0);
+    assert_int_equal(store_inbox_list(fx->s, &flt, &ms, &n), 0);
+    int64_t rwf = 0;
+    for (int i = 0; i < n; i++)
+        if (ms[i].sender && strcmp(ms[i].sender, "RWF01") == 0)
+            rwf = ms[i].id;
+    store_inbox_msgs_free(ms, n);
+    assert_true(rwf > 0);
+    ingest_result_init(&r);
+    assert_int_equal(ingest_replay(fx->ig, rwf, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    ingest_result_release(&r);
+    assert_int_equal(store_inbox_get(fx->s, rwf, false, &im), 0);
+    assert_string_equal(im.outcome, INBOX_APPLIED);
+    assert_int_equal(im.attempts, 2);
+    assert_null(im.error);
+    store_inbox_msg_clear(&im);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 1);
+}
+
+static void test_batch_savepoints(void **state)
+{
+    struct fx *fx = *state;
+    /* two persons with different NHS numbers: merging them must fail */
+    char *a = adt("RVV01", "B1", "201", "9990000018", "A01");
+    char *b = adt("RVV01", "B2", "202", "9990000026", "A01");
+    char *c = adt("RVV01", "B4", "203", NULL, "A01");
+    const char *merge = "MSH|^~\\&|PAS|RVV01|WEFT|WEFT|20261124101500||ADT^A40^ADT_A39|B3|P|2.5\r"
+                        "EVN|A40|20261124101500\r"
+                        "PID|1||202^^^RVV01^MR||Testpatient^Alex||19700101|M\r"
+                        "MRG|201^^^RVV01^MR\r";
+    const char *msgs[] = {a, b, merge, c};
+    struct ingest_result r[4];
+    assert_int_equal(store_begin(fx->s), 0);
+    for (int i = 0; i < 4; i++) {
+        ingest_result_init(&r[i]);
+        assert_int_equal(ingest_hl7(fx->ig, msgs[i], strlen(msgs[i]), NULL, NULL, 0, &r[i]), 0);
+    }
+    assert_int_equal(ingest_flush_counts(fx->ig), 0);
+    assert_int_equal(store_commit(fx->s), 0);
+    assert_string_equal(r[0].outcome, INBOX_APPLIED);
+    assert_string_equal(r[1].outcome, INBOX_APPLIED);
+    assert_string_equal(r[2].outcome, INBOX_REJECTED);
+    assert_string_equal(ack_code(&r[2]), "AE");
+    assert_non_null(strstr(r[2].reason, "different NHS numbers"));
+    assert_string_equal(r[3].outcome, INBOX_APPLIED);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 3);
+    /* the failed merge's control id was not claimed: a corrected resend is new */
+    int64_t first;
+    assert_int_equal(store_inbox_claim(fx->s, r[2].feed_id, "B3", r[2].inbox_id, &first), 0);
+    for (int i = 0; i < 4; i++)
+        ingest_result_release(&r[i]);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_merge_unmerge(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    char *a = adt("RVV01", "M1", "301", NULL, "A01");
+    char *b = adt("RVV01", "M2", "302", "9990000018", "A01");
+    assert_int_equal(one(fx, a, &r), 0);
+    ingest_result_release(&r);
+    assert_int_equal(one(fx, b, &r), 0);
+    ingest_result_release(&r);
+    char *pa = NULL, *pb = NULL;
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "301", &pa), 0);
+    assert_int_equal(store_person_find_nhs(fx->s, "9990000018", &pb), 0);
+    assert_string_not_equal(pa, pb);
+    assert_int_equal(count_type(fx->s, "Encounter", pa), 1);
+    assert_int_equal(count_type(fx->s, "Encounter", pb), 1);
+
+    const char *merge = "MSH|^~\\&|PAS|RVV01|WEFT|WEFT|20261124101500||ADT^A40^ADT_A39|M3|P|2.5\r"
+                        "EVN|A40|20261124101500\r"
+                        "PID|1||302^^^RVV01^MR||Testpatient^Alex||19700101|M\r"
+                        "MRG|301^^^RVV01^MR\r";
+    assert_int_equal(one(fx, merge, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    assert_true(r.merged);
+    ingest_result_release(&r);
+    assert_int_equal(count_type(fx->s, "Encounter", pa), 0);
+    assert_int_equal(count_type(fx->s, "Encounter", pb), 2);
+    assert_int_equal(count_type(fx->s, "Patient", pb), 2);
+    char *sv = NULL;
+    int64_t mid = 0;
+    assert_int_equal(store_person_merged_into(fx->s, pa, &sv, &mid), 0);
+    assert_string_equal(sv, pb);
+    free(sv);
+    /* the retired hospital number now leads to the survivor */
+    char *p = NULL;
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "301", &p), 0);
+    assert_string_equal(p, pb);
+    free(p);
+    /* the same A40 again is a duplicate, not a second merge */
+    assert_int_equal(one(fx, merge, &r), 0);
+    assert_string_equal(r.outcome, INBOX_DUPLICATE);
+    ingest_result_release(&r);
+
+    /* unmerge puts everything back */
+    assert_int_equal(store_begin(fx->s), 0);
+    assert_int_equal(store_person_unmerge(fx->s, mid), 0);
+    assert_int_equal(store_commit(fx->s), 0);
+    assert_int_equal(count_type(fx->s, "Encounter", pa), 1);
+    assert_int_equal(count_type(fx->s, "Encounter", pb), 1);
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "301", &p), 0);
+    assert_string_equal(p, pa);
+    free(p);
+    assert_int_equal(store_person_merged_into(fx->s, pa, &sv, &mid), WEFT_ENOTFOUND);
+    assert_int_equal(store_begin(fx->s), 0);
+    assert_int_equal(store_person_unmerge(fx->s, mid), WEFT_ECONFLICT); /* already undone */
+    store_rollback(fx->s);
+    free(pa);
+    free(pb);
+    free(a);
+    free(b);
+}
+
+static void test_commit_failed_ack(void **state)
+{
+    (void)state;
+    struct ingest_result r;
+    ingest_result_init(&r);
+    char *m = adt("RVV01", "F1", "1", NULL, "A01");
+    ingest_result_commit_failed(&r, m, strlen(m), "disk full");
+    assert_string_equal(ack_code(&r), "AE");
+    assert_non_null(strstr(r.ack.data, "MSA|AE|F1|"));
+    assert_non_null(strstr(r.ack.data, "send it again"));
+    ingest_result_release(&r);
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_applied_then_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
+        cmocka_unit_test(test_commit_failed_ack),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
