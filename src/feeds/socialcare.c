@@ -20,6 +20,7 @@
  */
 #include "feeds/socialcare.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -217,7 +218,8 @@ static const struct code relationships[] = {
 
 enum fmt { F_TEXT, F_KEY, F_DATE, F_BOOL, F_CODE, F_LIST, F_DECIMAL, F_NHS, F_ODS };
 
-#define NOT_FUTURE 1u
+#define NOT_FUTURE 1u  /* a date after the processing day is a row error */
+#define WARN_FUTURE 2u /* ... is a warning: the row is kept (docs §2) */
 
 struct coldef {
     const char *name;
@@ -252,8 +254,8 @@ static const struct coldef people_cols[P_N] = {
     [P_MOBILE] = {"mobile", 'O', F_TEXT, NULL, 0},
     [P_EMAIL] = {"email", 'O', F_TEXT, NULL, 0},
     [P_GP] = {"gp_practice_ods", 'O', F_ODS, NULL, 0},
-    [P_DOD] = {"date_of_death", 'O', F_DATE, NULL, NOT_FUTURE},
-    [P_RECORDED] = {"date_recorded", 'O', F_DATE, NULL, NOT_FUTURE},
+    [P_DOD] = {"date_of_death", 'O', F_DATE, NULL, WARN_FUTURE},
+    [P_RECORDED] = {"date_recorded", 'O', F_DATE, NULL, WARN_FUTURE},
 };
 
 /* clang-format off */
@@ -293,7 +295,7 @@ static const struct coldef assessments_cols[A_N] = {
     [A_ID] = {"assessment_id", 'R', F_KEY, NULL, 0},
     [A_PERSON] = {"person_id", 'R', F_KEY, NULL, 0},
     [A_TYPE] = {"assessment_type", 'R', F_CODE, assessment_types, 0},
-    [A_DATE] = {"assessment_date", 'R', F_DATE, NULL, 0},
+    [A_DATE] = {"assessment_date", 'R', F_DATE, NULL, WARN_FUTURE},
     [A_STATUS] = {"status", 'O', F_CODE, assessment_status, 0},
     [A_OUTCOME] = {"outcome", 'H', F_TEXT, NULL, 0},
     [A_NEEDS] = {"eligible_needs", 'O', F_LIST, care_act_outcomes, 0},
@@ -323,7 +325,7 @@ enum {
 static const struct coldef safeguarding_cols[G_N] = {
     [G_ID] = {"concern_id", 'R', F_KEY, NULL, 0},
     [G_PERSON] = {"person_id", 'R', F_KEY, NULL, 0},
-    [G_RAISED] = {"date_raised", 'R', F_DATE, NULL, NOT_FUTURE},
+    [G_RAISED] = {"date_raised", 'R', F_DATE, NULL, WARN_FUTURE},
     [G_CATEGORY] = {"category_of_abuse", 'H', F_LIST, abuse_categories, 0},
     [G_STATUS] = {"status", 'R', F_CODE, safeguarding_status, 0},
     [G_CLOSED] = {"date_closed", 'O', F_DATE, NULL, 0},
@@ -341,12 +343,12 @@ enum {
 static const struct coldef eol_cols[E_N] = {
     [E_ID] = {"record_id", 'R', F_KEY, NULL, 0},
     [E_PERSON] = {"person_id", 'R', F_KEY, NULL, 0},
-    [E_RECORDED] = {"date_recorded", 'R', F_DATE, NULL, NOT_FUTURE},
+    [E_RECORDED] = {"date_recorded", 'R', F_DATE, NULL, WARN_FUTURE},
     [E_PPD] = {"preferred_place_of_death", 'O', F_CODE, place_of_death, 0},
     [E_DNACPR] = {"dnacpr", 'O', F_BOOL, NULL, 0},
-    [E_DNACPR_DATE] = {"dnacpr_date", 'O', F_DATE, NULL, NOT_FUTURE},
+    [E_DNACPR_DATE] = {"dnacpr_date", 'O', F_DATE, NULL, WARN_FUTURE},
     [E_RESPECT] = {"respect_plan", 'O', F_BOOL, NULL, 0},
-    [E_RESPECT_DATE] = {"respect_date", 'O', F_DATE, NULL, NOT_FUTURE},
+    [E_RESPECT_DATE] = {"respect_date", 'O', F_DATE, NULL, WARN_FUTURE},
     [E_LPA] = {"lasting_power_of_attorney", 'O', F_CODE, lpa_codes, 0},
     [E_LPA_NAME] = {"lpa_attorney_name", 'O', F_TEXT, NULL, 0},
     [E_PREFS] = {"preferences", 'O', F_TEXT, NULL, 0},
@@ -687,20 +689,29 @@ static int alias_match(const char *aliases, const char *v)
     return 0;
 }
 
+/* Whether table string t, normalised like norm_code(), equals the
+ * normalised value v (no copies: this runs for every coded cell). */
+static int norm_eq(const char *t, const char *v)
+{
+    for (; *t && *v; t++, v++) {
+        unsigned char c = (unsigned char)*t;
+        if (c == ' ' || c == '_')
+            c = '-';
+        if ((unsigned char)tolower(c) != (unsigned char)*v)
+            return 0;
+    }
+    return *t == *v;
+}
+
 static const struct code *code_find(const struct code *codes, const char *s, size_t len)
 {
-    char v[128], c[128];
+    char v[128];
     if (len >= sizeof v)
         return NULL;
     norm_code(s, len, v, sizeof v);
-    for (const struct code *k = codes; k->code; k++) {
-        norm_code(k->code, strlen(k->code), c, sizeof c);
-        if (strcmp(c, v) == 0 || alias_match(k->aliases, v))
+    for (const struct code *k = codes; k->code; k++)
+        if (norm_eq(k->code, v) || alias_match(k->aliases, v) || norm_eq(k->display, v))
             return k;
-        norm_code(k->display, strlen(k->display), c, sizeof c);
-        if (strcmp(c, v) == 0)
-            return k;
-    }
     return NULL;
 }
 
@@ -855,6 +866,8 @@ static void check_value(struct proc *p, const struct coldef *cd, struct val *v)
             row_error(p, cd->name, "not a valid date (use YYYY-MM-DD or DD/MM/YYYY)");
         else if ((cd->flags & NOT_FUTURE) && strcmp(v->date, p->today) > 0)
             row_error(p, cd->name, "date is in the future");
+        else if ((cd->flags & WARN_FUTURE) && strcmp(v->date, p->today) > 0)
+            row_warning(p, cd->name, "date is in the future; kept");
         break;
     case F_BOOL:
         if (parse_bool(v->s, v->len, &v->b) != 0)
@@ -982,7 +995,9 @@ static json_t *identifier(const char *system, const struct val *v)
 static json_t *patient_ref(const struct val *person)
 {
     char ref[80];
-    snprintf(ref, sizeof ref, "Patient/%s", person->id);
+    size_t n = strlen(person->id); /* at most 64 */
+    memcpy(ref, "Patient/", 8);
+    memcpy(ref + 8, person->id, n + 1);
     json_t *r = json_object();
     json_object_set_new_nocheck(r, "reference", json_string_nocheck(ref));
     return r;
@@ -1217,8 +1232,12 @@ static void emit(struct proc *p, const char *type, const char *id, json_t *res)
         b->entries = json_array();
         json_object_set_new_nocheck(b->bundle, "entry", b->entries);
     }
-    char url[96];
-    snprintf(url, sizeof url, "%s/%s", type, id);
+    char url[96]; /* type names are short, ids at most 64 */
+    size_t tl = strlen(type), il = strlen(id);
+    assert(tl + 1 + il < sizeof url);
+    memcpy(url, type, tl);
+    url[tl] = '/';
+    memcpy(url + tl + 1, id, il + 1);
     json_t *req = json_object();
     json_object_set_new_nocheck(req, "method", json_string_nocheck("PUT"));
     json_object_set_new_nocheck(req, "url", json_string_nocheck(url));

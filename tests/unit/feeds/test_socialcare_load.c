@@ -296,7 +296,7 @@ static void test_categories_from_content(void **state)
         assert_int_equal(socialcare_process_file(path, &o, cat_sink, &n, &rep), 0);
         socialcare_report_free(rep);
     }
-    assert_int_equal(n, 5 + 3 + 3 + 3 + 2 + 7);
+    assert_int_equal(n, 5 + 3 + 3 + 3 + 3 + 7);
 }
 
 int main(void)
