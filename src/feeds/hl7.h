@@ -142,8 +142,10 @@ void hl7_unescape_buf(const struct hl7_delims *d, struct hl7_span s, struct buf 
 void hl7_escape_buf(const struct hl7_delims *d, const char *text, size_t len, struct buf *b);
 
 /* Re-encode the whole message with delimiters d (NULL = its own), every
- * value decoded and escaped again, segments ending in CR.  A message with
- * canonical escapes re-encodes to itself. */
+ * value decoded and escaped again, segments ending in CR.  Sequences that
+ * decode to nothing (\H\ \N\ \C..\ \M..\ \Z..\, formatting commands)
+ * are kept as they are.  A message with canonical escapes re-encodes to
+ * itself; the output always parses in strict mode. */
 void hl7_msg_encode(const struct hl7_msg *m, const struct hl7_delims *d, struct buf *b);
 
 /* Splitter for files and batches holding several messages:

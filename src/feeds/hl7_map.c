@@ -79,10 +79,16 @@ static void make_uuid(const char *type, const char *id, char out[64])
     }
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x80); /* version 8: name-based, custom hash */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 64,
-             "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-             u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-             u[14], u[15]);
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "urn:uuid:", 9);
+    char *o = out + 9;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[u[i] >> 4];
+        *o++ = hex[u[i] & 15];
+    }
+    *o = 0;
 }
 
 static int utf8_valid(const unsigned char *s, size_t n)

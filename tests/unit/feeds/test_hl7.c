@@ -236,7 +236,17 @@ static void test_encode_roundtrip(void **state)
     buf_reset(&out);
     assert_int_equal(hl7_msg_parse(m, nc, sizeof nc - 1, 0, &e), 0);
     hl7_msg_encode(m, NULL, &out);
-    assert_string_equal(out.data, "MSH|^~\\&|A|B|C|D|1||ORU^R01|1|P|2.5\rNTE|1||a\\.br\\bc\r");
+    assert_string_equal(out.data,
+                        "MSH|^~\\&|A|B|C|D|1||ORU^R01|1|P|2.5\rNTE|1||a\\.br\\b\\H\\c\\N\\\r");
+    /* found by fuzz_hl7: a control id made only of \H\ and \Zxx\ must not
+     * re-encode to an empty (unparseable) one; new escape char applied */
+    const char fz[] = "MSH|^~\\&#|A|B|C|D|1||ORU^R|\\H\\\\Zx\\|P|2.7\r";
+    assert_int_equal(hl7_msg_parse(m, fz, sizeof fz - 1, 0, &e), 0);
+    struct hl7_delims d3 = {'|', '^', '~', '!', '&', 0};
+    buf_reset(&out);
+    hl7_msg_encode(m, &d3, &out);
+    assert_string_equal(out.data, "MSH|^~!&|A|B|C|D|1||ORU^R|!H!!Zx!|P|2.7\r");
+    assert_int_equal(hl7_msg_parse(m2, out.data, out.len, 0, &e), 0);
     buf_release(&out);
     buf_release(&out2);
     hl7_msg_free(m);
