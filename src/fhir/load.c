@@ -498,6 +498,101 @@ struct bundle_ctx {
 /* Resolve one reference string of entry e.  On success type and id
  * name the target (a Weft id) and *target its entry index (-1 outside the
  * bundle).  Returns 1 resolved, 0 leave as is, -1 broken (entry rejected). */
+/* Whether resource r carries identifier "system|value" (or "value"). */
+static bool has_identifier(const json_t *r, const char *want)
+{
+    size_t i;
+    json_t *idf;
+    const char *bar = strchr(want, '|');
+    json_array_foreach(json_object_get(r, "identifier"), i, idf)
+    {
+        const char *sys = json_string_value(json_object_get(idf, "system"));
+        const char *val = json_string_value(json_object_get(idf, "value"));
+        if (!val)
+            continue;
+        if (!bar && strcmp(val, want) == 0)
+            return true;
+        if (bar && sys && strlen(sys) == (size_t)(bar - want) &&
+            strncmp(sys, want, (size_t)(bar - want)) == 0 && strcmp(val, bar + 1) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A conditional reference "Type?identifier=[system|]value" (percent-encoded
+ * or not): the one resource of that type with that identifier, in the bundle
+ * or stored.  Returns 1 resolved, -1 rejected. */
+static int resolve_conditional(struct bundle_ctx *bc, struct entry *e, const char *ref,
+                               char type[64], char id[65], int *target)
+{
+    const char *q = strchr(ref, '?');
+    size_t tl = (size_t)(q - ref);
+    if (tl == 0 || tl >= 64 || strncmp(q + 1, "identifier=", 11) != 0) {
+        entry_reject(e, "conditional reference '%.100s' is not supported (use Type?identifier=)",
+                     ref);
+        return -1;
+    }
+    memcpy(type, ref, tl);
+    type[tl] = 0;
+    char want[256];
+    size_t n = 0;
+    for (const char *p = q + 12; *p && n + 1 < sizeof want; p++) {
+        if (*p == '%' && p[1] && p[2]) {
+            char hex[3] = {p[1], p[2], 0};
+            want[n++] = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            want[n++] = *p == '+' ? ' ' : *p;
+        }
+    }
+    want[n] = 0;
+    if (!valid_type(type) || n == 0 || strchr(want, '&')) {
+        entry_reject(e, "conditional reference '%.100s' is not Type?identifier=[system|]value",
+                     ref);
+        return -1;
+    }
+    for (int j = 0; j < bc->n; j++) {
+        struct entry *t = &bc->ents[j];
+        if (t->res && t->type && strcmp(t->type, type) == 0 && has_identifier(t->res, want)) {
+            memcpy(id, t->id, 33);
+            *target = j;
+            return 1;
+        }
+    }
+    /* the sender's own resource first, else the only one anyone sent */
+    struct store_term term = {"identifier", want, false};
+    const char *orgs[] = {bc->ctx->org};
+    struct store_query sq = {.type = type,
+                             .terms = &term,
+                             .nterms = 1,
+                             .limit = 2,
+                             .source_orgs = orgs,
+                             .nsource_orgs = 1};
+    struct store_result r;
+    int rc = store_search(bc->s, &sq, &r);
+    if (rc == 0 && r.nrows == 0) {
+        store_result_clear(&r);
+        sq.source_orgs = NULL;
+        sq.nsource_orgs = 0;
+        rc = store_search(bc->s, &sq, &r);
+    }
+    if (rc == 0 && r.nrows == 1) {
+        snprintf(id, 65, "%s", r.rows[0].id);
+        store_result_clear(&r);
+        return 1;
+    }
+    int found = rc == 0 ? r.nrows : -1;
+    if (rc == 0)
+        store_result_clear(&r);
+    if (found == 0)
+        entry_reject(e, "conditional reference '%.100s' matches no %s", ref, type);
+    else if (found > 1)
+        entry_reject(e, "conditional reference '%.100s' matches more than one %s", ref, type);
+    else
+        entry_reject(e, "conditional reference '%.100s' could not be searched", ref);
+    return -1;
+}
+
 static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, char type[64],
                        char id[65], int *target)
 {
@@ -515,6 +610,8 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
         *target = j;
         return 1;
     }
+    if (strchr(ref, '?'))
+        return resolve_conditional(bc, e, ref, type, id, target);
     char sid[65];
     if (!split_relative(ref, type, sid)) {
         entry_reject(e, "reference '%.100s' is neither Type/id, urn:uuid: nor an absolute URL",

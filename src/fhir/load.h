@@ -23,7 +23,9 @@
  *   5. resolves every reference: "urn:uuid:..." / "urn:oid:..." fullUrls in
  *      the bundle, "Type/id" of an entry in the bundle, "Type/id" sent earlier
  *      by the same organisation (the derived id makes that a computation;
- *      the target must exist), or "Type/{weft id}" of a stored item; each is
+ *      the target must exist), "Type/{weft id}" of a stored item, or a
+ *      conditional "Type?identifier=[system|]value" naming exactly one
+ *      resource of the bundle or the store (e.g. a Patient by NHS number); each is
  *      rewritten to "Type/{weft id}".  "#contained" and absolute http(s)
  *      references are left as they are; a reference with only a logical
  *      identifier is kept as sent.  A reference that resolves to nothing

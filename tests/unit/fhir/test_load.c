@@ -307,6 +307,47 @@ static void test_batch_partial_and_earlier_refs(void **state)
     load_report_free(&rep3);
 }
 
+static void test_conditional_reference(void **state)
+{
+    struct store *s = *state;
+    json_t *b = parse(TXN);
+    struct load_report rep;
+    load_report_init(&rep);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    json_decref(b);
+    b = parse(
+        "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Condition\",\"id\":\"cc1\",\"subject\":{"
+        "\"reference\":\"Patient?identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%"
+        "7C9434765919\"}}},"
+        "{\"resource\":{\"resourceType\":\"Condition\",\"id\":\"cc2\",\"subject\":{"
+        "\"reference\":\"Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9999999999\"}}},"
+        "{\"resource\":{\"resourceType\":\"Condition\",\"id\":\"cc3\",\"subject\":{"
+        "\"reference\":\"Patient?name=Smith\"}}}]}");
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    assert_int_equal(row(&rep, "Condition")->stored, 1);
+    assert_int_equal(row(&rep, "Condition")->rejected, 2);
+    char cid[33], pid[33];
+    store_resource_id("A81001", "Condition", "cc1", cid);
+    store_resource_id("A81001", "Patient", "6f1c8e0e-0000-4000-8000-000000000001", pid);
+    struct store_row cr;
+    assert_int_equal(store_resource_get(s, "Condition", cid, 0, &cr), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"reference\":\"Patient/%s\"", pid);
+    assert_non_null(strstr(cr.json, want));
+    assert_non_null(cr.person_id);
+    store_row_clear(&cr);
+    bool none = false, unsupported = false;
+    for (int i = 0; i < rep.nrejections; i++) {
+        none |= strstr(rep.rejections[i].reason, "matches no Patient") != NULL;
+        unsupported |= strstr(rep.rejections[i].reason, "not supported") != NULL;
+    }
+    assert_true(none);
+    assert_true(unsupported);
+    json_decref(b);
+    load_report_free(&rep);
+}
+
 static void test_limits_and_bad_bundles(void **state)
 {
     struct store *s = *state;
@@ -433,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transaction_refs_and_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_partial_and_earlier_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conditional_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_bad_bundles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_nhs_kept_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
