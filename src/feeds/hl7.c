@@ -748,7 +748,8 @@ void hl7_escape_buf(const struct hl7_delims *d, const char *text, size_t len, st
             buf_addc(b, d->esc);
         } else if (c == '\n') {
             buf_addc(b, d->esc);
-            buf_adds(b, ".br");
+            /* with '.' as the escape character \.br\ cannot be written */
+            buf_adds(b, d->esc == '.' ? "X0A" : ".br");
             buf_addc(b, d->esc);
         } else if (c == '\r') {
             buf_addc(b, d->esc);

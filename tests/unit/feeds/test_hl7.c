@@ -193,6 +193,22 @@ static void test_escape_roundtrip(void **state)
     }
 }
 
+static void test_escape_dot_escape_char(void **state)
+{
+    (void)state;
+    /* found by fuzz_hl7: with '.' as the escape character a line feed was
+     * written as "..br." which does not decode back */
+    const struct hl7_delims dot = {'|', '^', '~', '.', '&', 0};
+    struct buf b = BUF_INIT, back = BUF_INIT;
+    hl7_escape_buf(&dot, "a\nb.c", 5, &b);
+    assert_string_equal(b.data, "a.X0A.b.E.c");
+    struct hl7_span v = {b.data, b.len};
+    hl7_unescape_buf(&dot, v, &back);
+    assert_string_equal(back.data, "a\nb.c");
+    buf_release(&b);
+    buf_release(&back);
+}
+
 static void test_encode_roundtrip(void **state)
 {
     (void)state;
@@ -654,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_other_delimiters_and_truncation),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_escape_roundtrip),
+        cmocka_unit_test(test_escape_dot_escape_char),
         cmocka_unit_test(test_encode_roundtrip),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_continuation_and_bare_segment),
