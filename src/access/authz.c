@@ -260,3 +260,57 @@ int authz_audit_denial(struct store *s, const struct principal *p, const char *a
                   p->request_id ? p->request_id : "-", weft_strerror(rc));
     return rc;
 }
+
+static bool same_person(const char *a, const char *b)
+{
+    return (a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0);
+}
+
+int authz_audit_rows(struct store *s, const struct principal *p, const char *action,
+                     const struct store_row *rows, int nrows, const bool *hidden)
+{
+    int rc = WEFT_OK;
+    bool *done = xcalloc((size_t)nrows + 1, sizeof *done);
+    for (int i = 0; i < nrows; i++) {
+        if (done[i] || (hidden && hidden[i]))
+            continue;
+        const char *person = rows[i].person_id;
+        int64_t count = 0;
+        for (int j = i; j < nrows; j++)
+            count += !done[j] && !(hidden && hidden[j]) && same_person(person, rows[j].person_id);
+        struct buf what = BUF_INIT;
+        if (count > AUTHZ_AUDIT_MAX_IDS)
+            buf_adds(&what, "categories:");
+        const char *last_type = NULL;
+        for (int j = i; j < nrows; j++) {
+            if (done[j] || (hidden && hidden[j]) || !same_person(person, rows[j].person_id))
+                continue;
+            done[j] = true;
+            if (count <= AUTHZ_AUDIT_MAX_IDS) {
+                /* few items: "Type id id Type2 id" */
+                if (!last_type || strcmp(last_type, rows[j].type) != 0)
+                    buf_addf(&what, "%s%s", what.len ? " " : "", rows[j].type);
+                buf_addc(&what, ' ');
+                buf_adds(&what, rows[j].id);
+                last_type = rows[j].type;
+                continue;
+            }
+            /* many items: the categories they belong to, each once */
+            bool seen = false;
+            for (int k = i; k < j && !seen; k++)
+                seen = !(hidden && hidden[k]) && same_person(person, rows[k].person_id) &&
+                       rows[k].category && rows[j].category &&
+                       strcmp(rows[k].category, rows[j].category) == 0;
+            if (!seen && rows[j].category) {
+                buf_addc(&what, ' ');
+                buf_adds(&what, rows[j].category);
+            }
+        }
+        int r = authz_audit_access(s, p, action, person, what.data, count);
+        if (r && !rc)
+            rc = r;
+        buf_release(&what);
+    }
+    free(done);
+    return rc;
+}

@@ -81,6 +81,15 @@ bool authz_may_review_audit(struct store *s, const struct principal *p);
  */
 int authz_audit_access(struct store *s, const struct principal *p, const char *action,
                        const char *person_id, const char *what, int64_t count);
+/* Audit what a reply returned: one entry per person among rows (hidden[i]
+ * true: row i was not returned; hidden may be NULL).  what lists "Type id
+ * id ..." when a person has at most AUTHZ_AUDIT_MAX_IDS items, else the
+ * categories returned ("categories: results medications ..."); count is
+ * always the number of items. */
+#define AUTHZ_AUDIT_MAX_IDS 20
+struct store_row;
+int authz_audit_rows(struct store *s, const struct principal *p, const char *action,
+                     const struct store_row *rows, int nrows, const bool *hidden);
 /* Audit a refusal decided outside authz_scope_for_person (e.g. a read by id
  * of an item the scope does not allow).  reason: static, patient-free. */
 int authz_audit_denial(struct store *s, const struct principal *p, const char *action,

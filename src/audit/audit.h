@@ -80,8 +80,8 @@ void audit_event_from_principal(struct audit_event *ev, const struct principal *
 int audit_append(struct store *s, const struct audit_event *ev, int64_t *seq_out);
 
 /* ---- group commit ------------------------------------------------------------ */
-#define AUDIT_BATCH_MAX 8192
-#define AUDIT_QUEUE_MAX 65536
+#define AUDIT_BATCH_MAX 32768
+#define AUDIT_QUEUE_MAX 131072
 
 struct audit_log;
 /* Start the writer thread with its own handle on the store at url. */

@@ -399,32 +399,8 @@ void api_audit_rows(struct http_req *req, const char *action, const struct store
                     int nrows, const bool *hidden)
 {
     struct store *s = http_req_store(req);
-    if (!s)
-        return;
-    bool *done = xcalloc((size_t)nrows + 1, sizeof *done);
-    for (int i = 0; i < nrows; i++) {
-        if (done[i] || (hidden && hidden[i]))
-            continue;
-        const char *person = rows[i].person_id;
-        struct buf what = BUF_INIT;
-        int64_t count = 0;
-        for (int j = i; j < nrows; j++) {
-            if (done[j] || (hidden && hidden[j]))
-                continue;
-            const char *pj = rows[j].person_id;
-            if ((person == NULL) != (pj == NULL) || (person && strcmp(person, pj) != 0))
-                continue;
-            done[j] = true;
-            if (count < 100)
-                buf_addf(&what, "%s%s/%s", count ? " " : "", rows[j].type, rows[j].id);
-            count++;
-        }
-        if (count > 100)
-            buf_addf(&what, " (+%lld more)", (long long)(count - 100));
-        authz_audit_access(s, &req->principal, action, person, what.data, count);
-        buf_release(&what);
-    }
-    free(done);
+    if (s)
+        authz_audit_rows(s, &req->principal, action, rows, nrows, hidden);
 }
 
 int api_authz_search(struct http_req *req, struct store *s, const char *person_id,

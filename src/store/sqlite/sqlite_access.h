@@ -9,6 +9,7 @@
 
 extern const struct store_migration sqlite_migration_access_1;
 extern const struct store_migration sqlite_migration_audit_1;
+extern const struct store_migration sqlite_migration_audit_2;
 
 int sqlite_org_put(struct store *s, const char *ods, const char *name, const char *type);
 int sqlite_org_get(struct store *s, const char *ods, struct store_org *out);

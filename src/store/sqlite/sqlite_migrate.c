@@ -53,6 +53,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_audit_1,
     &sqlite_migration_feeds_1,
     &sqlite_migration_merge_1,
+    &sqlite_migration_audit_2,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
