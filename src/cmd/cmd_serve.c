@@ -82,12 +82,9 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 }
 
 static const struct serve_part parts[] = {
-    {"access", access_serve_start, access_serve_stop},
-    {"fhir", fhir_part_start, NULL},
-    {"feeds-admin", feeds_admin_serve_start, NULL},
-    {"mllp", mllp_serve_start, mllp_serve_stop},
-    {"drop", drop_serve_start, drop_serve_stop},
-    {"web", web_serve_start, web_serve_stop},
+    {"access", access_serve_start, access_serve_stop}, {"fhir", fhir_part_start, NULL},
+    {"feeds-admin", feeds_admin_serve_start, NULL},    {"mllp", mllp_serve_start, mllp_serve_stop},
+    {"drop", drop_serve_start, drop_serve_stop},       {"web", web_serve_start, web_serve_stop},
     /* one row per part of weft serve, see the comment at the top */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
@@ -243,8 +240,8 @@ int cmd_serve(int argc, char **argv)
     }
     port = http_server_port(srv);
     bool v6 = strchr(host, ':') && host[0] != '[';
-    log_info("serve", "listening http=%s%s%s:%d threads=%ld", v6 ? "[" : "", host, v6 ? "]" : "",
-             port, threads);
+    log_info("serve", "listening http=%s%s%s:%d threads=%d", v6 ? "[" : "", host, v6 ? "]" : "",
+             port, http_server_threads(srv));
     const char *port_file = opts_get(&o, "port-file");
     if (port_file && write_port_file(port_file, port) != 0) {
         http_server_stop(srv, 0);

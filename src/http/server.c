@@ -308,6 +308,11 @@ int http_server_port(const struct http_server *srv)
     return srv->port;
 }
 
+int http_server_threads(const struct http_server *srv)
+{
+    return srv->threads;
+}
+
 int64_t http_server_uptime(const struct http_server *srv)
 {
     return (int64_t)((http_now_ns() - srv->started_ns) / 1000000000u);

@@ -134,6 +134,8 @@ int http_server_port(const struct http_server *srv);
 void http_server_stop(struct http_server *srv, int grace_ms);
 /* Stop (if running), close the per-thread store handles, free everything. */
 void http_server_free(struct http_server *srv);
+/* Worker threads of the pool (after defaults are applied). */
+int http_server_threads(const struct http_server *srv);
 /* Seconds since start. */
 int64_t http_server_uptime(const struct http_server *srv);
 const char *http_server_version(const struct http_server *srv);

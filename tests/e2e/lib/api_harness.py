@@ -4,6 +4,7 @@ talk HTTP to it with keep-alive, stop it with SIGTERM and check that it exits
 0 (under ASan/LSan a leak makes the exit status non-zero).
 
 Not a test itself (the runner only runs files directly in tests/e2e/)."""
+import atexit
 import hashlib
 import http.client
 import json
@@ -64,6 +65,13 @@ class Server:
             time.sleep(0.05)
         self.port = int(open(pf).read().strip())
         self.conn = None
+        atexit.register(self._kill)
+
+    def _kill(self):
+        # a failed test must not leave its server running
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def logtext(self):
         self.log.flush()
