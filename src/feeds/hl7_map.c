@@ -34,6 +34,7 @@ struct mctx {
     char pat_id[65], pat_url[64];
     char enc_id[65], enc_url[64];
     int have_enc;
+    json_t *visit_ref; /* ORU/MDM: logical reference to the visit (PV1-19), or NULL */
 };
 
 /* ---- small helpers --------------------------------------------------- */
@@ -1054,10 +1055,32 @@ static int map_encounter(struct mctx *c, const char *trigger)
     return 0;
 }
 
-static void add_encounter_ref(struct mctx *c, json_t *res, const char *key)
+/* The encounter reference for res: the bundle's Encounter, or for results
+ * and documents a logical reference by visit number (they do not restate
+ * the visit: an ORU must not reopen an encounter an A03 finished). */
+static json_t *encounter_ref(struct mctx *c)
 {
     if (c->have_enc)
-        json_object_set_new(res, key, ref(c->enc_url));
+        return ref(c->enc_url);
+    if (c->visit_ref)
+        return json_deep_copy(c->visit_ref);
+    return NULL;
+}
+
+static void add_encounter_ref(struct mctx *c, json_t *res, const char *key)
+{
+    set_if(res, key, encounter_ref(c));
+}
+
+static void link_visit(struct mctx *c)
+{
+    long pv1 = hl7_seg_find(c->m, "PV1", 1);
+    if (pv1 < 0 || !get(c, pv1, 19, 1, 1, 0))
+        return;
+    char sys[96];
+    snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
+    c->visit_ref = json_pack("{s:{s:s,s:s%}}", "identifier", "system", sys, "value", c->t.data,
+                             c->t.len);
 }
 
 /* ---- AL1, DG1, PR1, ZMH ---------------------------------------------- */
@@ -1758,8 +1781,9 @@ static int map_mdm(struct mctx *c)
                     "MDM message holds no document text (no OBX with a value)");
     }
     json_object_set_new(doc, "content", contents);
-    if (c->have_enc)
-        json_object_set_new(doc, "context", json_pack("{s:[o]}", "encounter", ref(c->enc_url)));
+    json_t *er = encounter_ref(c);
+    if (er)
+        json_object_set_new(doc, "context", json_pack("{s:[o]}", "encounter", er));
     add_entry(c, "DocumentReference", id, doc, NULL, NULL);
     return 0;
 }
@@ -1977,12 +2001,12 @@ int hl7_map_message(const struct hl7_msg *msg, const struct hl7_map_opts *opts,
         }
     } else if (!strcmp(type, "ORU") && !strcmp(trig, "R01")) {
         if (!(rc = map_patient(&c))) {
-            map_encounter(&c, "R01");
+            link_visit(&c);
             rc = map_oru(&c);
         }
     } else if (!strcmp(type, "MDM") && !strcmp(trig, "T02")) {
         if (!(rc = map_patient(&c))) {
-            map_encounter(&c, "T02");
+            link_visit(&c);
             rc = map_mdm(&c);
         }
     } else if (!strcmp(type, "SIU") && (!strcmp(trig, "S12") || !strcmp(trig, "S13") ||
@@ -2008,6 +2032,7 @@ int hl7_map_message(const struct hl7_msg *msg, const struct hl7_map_opts *opts,
     }
     json_decref(c.entries);
     json_decref(c.seen);
+    json_decref(c.visit_ref);
     buf_release(&c.t);
     return rc;
 }
