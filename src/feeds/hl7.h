@@ -138,7 +138,8 @@ size_t hl7_unescape(const struct hl7_delims *d, struct hl7_span s, char *out, si
 /* Append the decoded text to b. */
 void hl7_unescape_buf(const struct hl7_delims *d, struct hl7_span s, struct buf *b);
 /* Append text escaped for d: delimiters as \F\ \S\ \T\ \R\ \E\ (and \P\),
- * LF as \.br\ (\X0A\ when the escape character is '.'), CR as \X0D\.  hl7_unescape() of the result gives text back. */
+ * LF as \.br\ (\X0A\ when the escape character is '.'), CR as \X0D\.  hl7_unescape() of the result
+ * gives text back. */
 void hl7_escape_buf(const struct hl7_delims *d, const char *text, size_t len, struct buf *b);
 
 /* Re-encode the whole message with delimiters d (NULL = its own), every

@@ -1079,8 +1079,8 @@ static void link_visit(struct mctx *c)
         return;
     char sys[96];
     snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
-    c->visit_ref = json_pack("{s:{s:s,s:s%}}", "identifier", "system", sys, "value", c->t.data,
-                             c->t.len);
+    c->visit_ref =
+        json_pack("{s:{s:s,s:s%}}", "identifier", "system", sys, "value", c->t.data, c->t.len);
 }
 
 /* ---- AL1, DG1, PR1, ZMH ---------------------------------------------- */
