@@ -420,6 +420,8 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
     } else if (feed.disabled) {
         code = "AR";
         snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
+        det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
     } else if (feed.from_address && peer && strcmp(feed.from_address, ip) != 0) {
         code = "AR";
         snprintf(why, sizeof why, "connection from an address not registered for feed '%s'",
@@ -434,6 +436,8 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
         code = "AR";
         snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
                  feed.org);
+        det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
     } else if (mrc != 0) {
         code = mr.ack_code ? mr.ack_code : "AR";
         snprintf(why, sizeof why, "%s", mr.reason[0] ? mr.reason : "message cannot be mapped");

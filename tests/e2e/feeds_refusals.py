@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""feeds_refusals.py - what Weft refuses, how it says so, and that nothing
+refused is lost.
+
+  - an organisation without an agreement in force: HL7 AR (with ERR), FHIR POST
+    403 OperationOutcome, CSV file moved to failed/ with a report - each with
+    the reason, and each kept in the inbox as rejected;
+  - an unregistered sending facility: AR;
+  - malformed input (not HL7, and every file of the shared malformed/ samples
+    when present): AR/AE with an ERR segment, kept verbatim;
+  - a repeated control id: AA without being applied twice;
+  - `weft feed messages --outcome rejected` lists them, `weft feed show` gives
+    the verbatim text, and after the fix (the agreement is signed)
+    `weft feed replay` applies them: the record then holds them once."""
+import glob
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from api_harness import DATA  # noqa: E402
+from feeds_harness import (TMP, Mllp, ack_code, adt, check, new_db, nhs, org, oru,  # noqa: E402
+                           reader_token, run, start, weft_ok)
+
+db = new_db()
+org(db, "RVV", "acute")
+org(db, "RWF", "acute", agreement=False)
+org(db, "LAX", "social-care", agreement=False)
+org(db, "Y0001", "hospice", agreement=False)
+weft_ok("feed", "add", "--db", db, "--org", "RVV", "--kind", "hl7v2", "--facility", "RVVPAS")
+weft_ok("feed", "add", "--db", db, "--org", "RWF", "--kind", "hl7v2", "--facility", "RWFPAS")
+folder = os.path.join(TMP, "lax")
+weft_ok("feed", "add", "--db", db, "--org", "LAX", "--kind", "csv", "--folder", folder)
+hospice = weft_ok("feed", "add", "--db", db, "--org", "Y0001", "--kind", "fhir").strip()
+reader = reader_token(db)
+NHS = nhs(777)
+
+
+def err_segment(ack):
+    return [s for s in ack.split("\r") if s.startswith("ERR|")]
+
+
+srv = start(db, "--drop-interval", "0")
+try:
+    c = Mllp(srv.mllp_port)
+    # no agreement
+    ack = c.call(adt("RWFPAS", "W1", "A01", "M1", NHS))
+    check(ack_code(ack) == "AR", "RWF without agreement: %r" % ack)
+    check("agreement" in ack and err_segment(ack), "AR without reason/ERR: %r" % ack)
+    # unknown facility
+    ack = c.call(adt("NOBODY", "N1", "A01", "M1", NHS))
+    check(ack_code(ack) == "AR" and "not registered" in ack and err_segment(ack),
+          "unknown facility: %r" % ack)
+    # not HL7 at all
+    ack = c.call("HELLO WORLD\r")
+    check(ack_code(ack) == "AR" and err_segment(ack), "junk: %r" % ack)
+    # a message the mapper cannot use: ORU without OBR
+    bad = "MSH|^~\\&|LAB|RVVPAS|W|W|20261124||ORU^R01|B1|P|2.5\rPID|1||M1^^^RVVPAS^MR\r"
+    ack = c.call(bad)
+    check(ack_code(ack) in ("AE", "AR") and err_segment(ack), "ORU without OBR: %r" % ack)
+    # the shared malformed samples: each answered, none applied silently
+    mal = sorted(glob.glob(os.path.join(DATA, "hl7v2", "malformed", "*"))) if DATA else []
+    answered = 0
+    for path in mal:
+        raw = open(path, "rb").read().replace(b"\x0b", b"").replace(b"\x1c", b"")
+        if not raw.strip():
+            continue
+        c.send(raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r"))
+        code = ack_code(c.recv())
+        check(code in ("AA", "AE", "AR"), "%s: ack %s" % (os.path.basename(path), code))
+        answered += 1
+    # applied once, then a duplicate
+    ok = adt("RVVPAS", "D1", "A01", "M9", NHS)
+    check(ack_code(c.call(ok)) == "AA", "first D1")
+    ack = c.call(ok)
+    check(ack_code(ack) == "AA" and "duplicate" in ack, "repeat D1: %r" % ack)
+    c.close()
+
+    # FHIR POST without agreement: 403 OperationOutcome naming the reason
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "h1", "identifier": [
+            {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": NHS}]},
+         "request": {"method": "PUT", "url": "Patient/h1"}}]}
+    st, hdrs, body = srv.request("POST", "/fhir", bundle, token=hospice)
+    check(st == 403 and body.get("resourceType") == "OperationOutcome", "hospice POST: %d %r" % (
+        st, body))
+    check("agreement" in json.dumps(body), "403 without the reason: %r" % body)
+    # malformed JSON from a feed: 400, kept
+    st, _, body = srv.request("POST", "/fhir", "{not json", token=hospice,
+                              headers={"Content-Type": "application/fhir+json"})
+    check(st in (400, 403), "bad JSON: %d" % st)
+finally:
+    srv.stop()
+
+# CSV without agreement: failed/ with a report
+with open(os.path.join(folder, "people.csv"), "w") as f:
+    f.write("person_id,nhs_number,family_name,given_names,date_of_birth,sex,postcode\n"
+            "L1,%s,Testperson,Sam,1970-01-01,F,CT1 1AA\n" % NHS)
+rc, out, err = run("feed", "run", "--db", db, "--min-age", "0")
+check(rc == 1 and "rejected 1" in out, "feed run: %d %s %s" % (rc, out, err))
+rep = json.load(open(os.path.join(folder, "failed", "people.csv.report.json")))
+check("agreement" in rep.get("file_error", ""), "report: %r" % rep)
+check(not os.path.exists(os.path.join(folder, "people.csv")), "file left in the drop folder")
+
+# everything is listed, readable, replayable
+rc, out, err = run("feed", "messages", "--db", db, "--outcome", "rejected", "--json")
+check(rc == 0, err)
+rej = json.loads(out)
+kinds = sorted({m["kind"] for m in rej})
+check(kinds == ["csv", "fhir", "hl7v2"], "rejected kinds %r" % kinds)
+check(len(rej) >= 6 + 0, "rejected: %d" % len(rej))
+junk = [m for m in rej if m["kind"] == "hl7v2" and m["control_id"] is None]
+check(junk, "the junk message is not in the inbox")
+rc, out, err = run("feed", "show", "--db", db, "--id", str(junk[0]["id"]))
+check(rc == 0 and "HELLO WORLD" in out and "rejected" in out, "show: %s" % out)
+rc, out, err = run("feed", "messages", "--db", db, "--outcome", "duplicate")
+check(rc == 0 and "D1" in out, "duplicate not listed: %s" % out)
+
+# the fix: sign the agreements, replay
+for ods in ("RWF", "LAX", "Y0001"):
+    weft_ok("org", "agreement", "--db", db, "--ods", ods, "--kind", "dpa", "--from", "2020-01-01")
+for feed in ("rwf-hl7v2", "lax-csv", "y0001-fhir"):
+    rc, out, err = run("feed", "replay", "--db", db, "--feed", feed)
+    check("applied" in out, "replay %s: %d %s %s" % (feed, rc, out, err))
+rc, out, err = run("feed", "messages", "--db", db, "--feed", "rwf-hl7v2", "--json")
+msgs = json.loads(out)
+check(len(msgs) == 1 and msgs[0]["outcome"] == "applied" and msgs[0]["attempts"] == 2,
+      "RWF after replay: %r" % msgs)
+# replaying again applies nothing twice
+rc, out, err = run("feed", "replay", "--db", db, "--feed", "rwf-hl7v2", "--outcome", "applied")
+check(rc == 0, "second replay: %s %s" % (out, err))
+
+srv = start(db, "--drop-interval", "0")
+try:
+    import urllib.parse
+    q = urllib.parse.quote("https://fhir.nhs.uk/Id/nhs-number|" + NHS)
+    st, _, b = srv.request("GET", "/fhir/Patient?identifier=" + q, token=reader)
+    orgs = sorted(t["code"] for e in b.get("entry", []) for t in e["resource"]["meta"]["tag"]
+                  if t["system"] == "https://fhir.nhs.uk/Id/ods-organization-code")
+    check(orgs == ["LAX", "RVV", "RWF", "Y0001"], "Patients after replay from %r" % orgs)
+    st, _, b = srv.request("GET", "/fhir/Encounter?_total=accurate", token=reader)
+    check(st == 200, "encounter search %d" % st)
+finally:
+    srv.stop()
+print("ok: refusals answered with reasons, %d malformed samples answered, all kept, replay "
+      "applied after the fix" % answered)
