@@ -570,7 +570,9 @@ int policy_ensure_default(struct store *s, const char **loaded, char **errmsg)
         rc = policy_install(s, b.data, b.len, "weft init (default policy)", NULL, errmsg);
         buf_release(&b);
         if (rc == 0) {
-            snprintf(used, sizeof used, "%s", cand[i]);
+            size_t l = strnlen(cand[i], sizeof used - 1);
+            memcpy(used, cand[i], l);
+            used[l] = 0;
             if (loaded)
                 *loaded = used;
         }

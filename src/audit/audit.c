@@ -99,8 +99,8 @@ void audit_row_canonical(const struct store_audit_row *r, struct buf *out)
     buf_add(out, "weft-audit-1,", 13);
     add_int(out, r->seq);
     buf_addc(out, ',');
-    const char *f[] = {r->time,    r->action,    r->outcome,    r->user_id,    r->user_name,
-                       r->role,    r->org,       r->launcher,   r->client,     r->purpose,
+    const char *f[] = {r->time,      r->action,     r->outcome,    r->user_id, r->user_name,
+                       r->role,      r->org,        r->launcher,   r->client,  r->purpose,
                        r->person_id, r->session_id, r->request_id, r->what,    r->reason};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         add_field(out, f[i]);
@@ -223,6 +223,7 @@ struct audit_log {
     uint64_t enqueued; /* tickets handed out */
     uint64_t durable;  /* every ticket <= this is committed */
     bool failing;      /* last commit failed (waiters get WEFT_EDB) */
+    int waiters;       /* appenders waiting for durability: no lingering */
     bool closing;
     struct hasher hasher; /* used by the writer only */
 };
@@ -283,6 +284,20 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&log->has_work, &log->mu);
         if (log->len == 0 && log->closing)
             break;
+        /* A small batch: linger up to AUDIT_LINGER_US for more, so that a
+         * commit (and its fsync) is shared by many requests even at moderate
+         * load.  Appenders that wait for durability are not kept waiting:
+         * their signal ends the linger. */
+        if (log->len < AUDIT_BATCH_MAX / 8 && !log->closing && !log->waiters) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += AUDIT_LINGER_US * 1000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&log->has_work, &log->mu, &until);
+        }
         size_t n = log->len < AUDIT_BATCH_MAX ? log->len : AUDIT_BATCH_MAX;
         for (size_t i = 0; i < n; i++)
             batch[i] = log->q[(log->head + i) % AUDIT_QUEUE_MAX];
@@ -401,8 +416,17 @@ int audit_log_append(struct audit_log *log, const struct audit_event *ev, bool w
     log->q[(log->head + log->len) % AUDIT_QUEUE_MAX] = q;
     log->len++;
     uint64_t ticket = ++log->enqueued;
-    pthread_cond_signal(&log->has_work);
-    int rc = wait ? wait_durable(log, ticket) : WEFT_OK;
+    /* Wake the writer when work appears, when a batch is full, or when
+     * someone waits; otherwise it is lingering or busy and will look. */
+    if (log->len == 1 || log->len == AUDIT_BATCH_MAX)
+        pthread_cond_signal(&log->has_work);
+    int rc = WEFT_OK;
+    if (wait) {
+        log->waiters++;
+        pthread_cond_signal(&log->has_work);
+        rc = wait_durable(log, ticket);
+        log->waiters--;
+    }
     pthread_mutex_unlock(&log->mu);
     return rc;
 }
@@ -410,7 +434,10 @@ int audit_log_append(struct audit_log *log, const struct audit_event *ev, bool w
 int audit_log_flush(struct audit_log *log)
 {
     pthread_mutex_lock(&log->mu);
+    log->waiters++;
+    pthread_cond_signal(&log->has_work);
     int rc = wait_durable(log, log->enqueued);
+    log->waiters--;
     pthread_mutex_unlock(&log->mu);
     return rc;
 }
