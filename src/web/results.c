@@ -77,21 +77,9 @@ static const char *flag_html(enum fmt_flag f)
     }
 }
 
-/* Reference range numbers from the newest item that has them. */
-static void ref_bounds(struct web_list *l, struct chart_spec *spec)
+static bool same_unit(const char *a, const char *b)
 {
-    for (int i = l->n - 1; i >= 0; i--) {
-        const json_t *rr = json_array_get(json_object_get(l->items[i].res, "referenceRange"), 0);
-        const json_t *lo = json_object_get(json_object_get(rr, "low"), "value");
-        const json_t *hi = json_object_get(json_object_get(rr, "high"), "value");
-        if (json_is_number(lo) || json_is_number(hi)) {
-            spec->has_low = json_is_number(lo);
-            spec->has_high = json_is_number(hi);
-            spec->ref_low = json_number_value(lo);
-            spec->ref_high = json_number_value(hi);
-            return;
-        }
-    }
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
 static const char *unit_of(const json_t *obs, const char *component_code)
@@ -114,25 +102,43 @@ static const char *unit_of(const json_t *obs, const char *component_code)
     return u ? u : json_string_value(json_object_get(vq, "code"));
 }
 
-/* Render a chart of l (oldest first).  bp: two series from components.
- * Returns the number of points drawn. */
-static int draw(struct web_ctx *c, struct web_list *l, const char *id, const char *title, bool bp,
-                int w, int h)
+/* Reference range numbers from the newest item in this unit that has them. */
+static void ref_bounds(struct web_list *l, const char *unit, struct chart_spec *spec)
+{
+    for (int i = l->n - 1; i >= 0; i--) {
+        if (!same_unit(unit_of(l->items[i].res, NULL), unit))
+            continue;
+        const json_t *rr = json_array_get(json_object_get(l->items[i].res, "referenceRange"), 0);
+        const json_t *lo = json_object_get(json_object_get(rr, "low"), "value");
+        const json_t *hi = json_object_get(json_object_get(rr, "high"), "value");
+        if (json_is_number(lo) || json_is_number(hi)) {
+            spec->has_low = json_is_number(lo);
+            spec->has_high = json_is_number(hi);
+            spec->ref_low = json_number_value(lo);
+            spec->ref_high = json_number_value(hi);
+            return;
+        }
+    }
+}
+
+static const char *const bp_comp[2] = {"8480-6", "8462-4"};
+
+/* One chart of the values of l (oldest first) recorded in unit. */
+static int draw_unit(struct web_ctx *c, struct web_list *l, const char *id, const char *title,
+                     bool bp, int w, int h, const char *unit)
 {
     int ns = bp ? 2 : 1;
     struct chart_point *pts[2] = {xcalloc((size_t)l->n + 1, sizeof(struct chart_point)),
                                   xcalloc((size_t)l->n + 1, sizeof(struct chart_point))};
     int np[2] = {0, 0};
-    const char *unit = NULL;
-    static const char *const comp[2] = {"8480-6", "8462-4"};
     for (int i = 0; i < l->n; i++) {
         const char *date = web_item_date(&l->items[i]);
         for (int s = 0; s < ns; s++) {
             double v;
-            if (!fmt_obs_number(l->items[i].res, bp ? comp[s] : NULL, &v))
+            const char *comp = bp ? bp_comp[s] : NULL;
+            if (!fmt_obs_number(l->items[i].res, comp, &v) ||
+                !same_unit(unit_of(l->items[i].res, comp), unit))
                 continue;
-            if (!unit)
-                unit = unit_of(l->items[i].res, bp ? comp[s] : NULL);
             pts[s][np[s]++] = (struct chart_point){date, v};
         }
     }
@@ -146,12 +152,44 @@ static int draw(struct web_ctx *c, struct web_list *l, const char *id, const cha
                               .width = w,
                               .height = h};
     if (!bp)
-        ref_bounds(l, &spec);
+        ref_bounds(l, unit, &spec);
     html_raw(&c->out, "<figure class=\"weft-figure\">");
     int drawn = chart_svg(&c->out, &spec);
     html_raw(&c->out, "</figure>");
     free(pts[0]);
     free(pts[1]);
+    return drawn;
+}
+
+/* Charts of l: one per unit the values were recorded in, so that values in
+ * different units (HbA1c in % and in mmol/mol) are never drawn on one axis.
+ * Returns the number of points drawn. */
+static int draw(struct web_ctx *c, struct web_list *l, const char *id, const char *title, bool bp,
+                int w, int h)
+{
+    const char *units[4];
+    int nu = 0, drawn = 0;
+    for (int i = 0; i < l->n; i++) {
+        double v;
+        const char *comp = bp ? bp_comp[0] : NULL;
+        if (!fmt_obs_number(l->items[i].res, comp, &v))
+            continue;
+        const char *u = unit_of(l->items[i].res, comp);
+        int k = 0;
+        while (k < nu && !same_unit(units[k], u))
+            k++;
+        if (k == nu && nu < 4)
+            units[nu++] = u;
+    }
+    if (nu == 0)
+        return draw_unit(c, l, id, title, bp, w, h, NULL);
+    for (int k = 0; k < nu; k++) {
+        char uid[80];
+        snprintf(uid, sizeof uid, "%s%s%d", id, k ? "-" : "", k);
+        if (k == 0)
+            snprintf(uid, sizeof uid, "%s", id);
+        drawn += draw_unit(c, l, uid, title, bp, w, h, units[k]);
+    }
     return drawn;
 }
 

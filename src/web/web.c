@@ -113,7 +113,8 @@ static void security_headers(struct http_req *req)
     http_reply_header(req, "Cache-Control", "no-store");
     http_reply_header(req, "X-Content-Type-Options", "nosniff");
     http_reply_header(req, "X-Frame-Options", "DENY");
-    http_reply_header(req, "Referrer-Policy", "no-referrer");
+    http_reply_header(req, "Referrer-Policy",
+                      "same-origin"); /* no-referrer would make form posts say Origin: null */
     http_reply_header(req, "Content-Security-Policy",
                       "default-src 'none'; style-src 'self'; img-src 'self' data:; "
                       "font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -464,8 +465,14 @@ static int render(struct web_ctx *c, const char *page, const char *type, const c
         return web_page_summary(c);
     if (strcmp(page, "timeline") == 0)
         return web_page_timeline(c);
-    if (strcmp(page, "chart") == 0)
+    if (strcmp(page, "chart") == 0) {
+        if (!web_scope_category(c, "results") && !web_scope_category(c, "observations"))
+            return error_into(c, 403,
+                              "You do not have permission to view this part of the record",
+                              "Your role's access does not include results or observations.",
+                              "Go back to the patient's summary.");
         return web_page_chart(c);
+    }
     if (strcmp(page, "item") == 0)
         return web_page_item(c, type, rid);
     if (cat && !web_scope_category(c, cat->name))
