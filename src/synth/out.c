@@ -369,8 +369,11 @@ static int write_manifest(struct synth_out *o, long people, unsigned long long s
         const struct synth_org *org = &o->rg->orgs[i];
         char lo[16];
         lower(org->ods, lo, sizeof lo);
+        struct buf name = BUF_INIT; /* names may hold quotes */
+        buf_add_json_str(&name, org->name, strlen(org->name));
         fprintf(m, "    {\"ods\": \"%s\", \"name\": \"%s\", \"type\": \"%s\", \"feeds\": [",
-                org->ods, org->name, synth_org_type_name(org->type));
+                org->ods, name.data, synth_org_type_name(org->type));
+        buf_release(&name);
         bool first = true;
         if (org->feeds & SYNTH_FEED_HL7) {
             fprintf(m,
