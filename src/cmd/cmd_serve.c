@@ -68,6 +68,7 @@ static const struct opt_spec specs[] = {
     {"assets", "DIR",
      "web: nhsuk-frontend's built files, served at /assets (default $WEFT_ASSETS, else "
      "./node_modules/nhsuk-frontend/dist/nhsuk)"},
+    {"web-cache", "N", "web: rendered pages kept per store snapshot (default 1024; 0 = off)"},
     {NULL, NULL, NULL},
 };
 

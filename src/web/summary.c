@@ -172,12 +172,13 @@ static void key_observations(struct web_ctx *c)
         enum fmt_flag flag = fmt_obs_flag(it->res);
         html_addf(b,
                   "<tr class=\"nhsuk-table__row\"><th scope=\"row\" "
-                  "class=\"nhsuk-table__cell\">%s</th><td class=\"nhsuk-table__cell\">%s%s</td>",
-                  ms[i].label, v.len ? v.data : "no value",
-                  flag == FMT_FLAG_HIGH       ? " <strong class=\"weft-oor\">(high)</strong>"
-                  : flag == FMT_FLAG_LOW      ? " <strong class=\"weft-oor\">(low)</strong>"
-                  : flag == FMT_FLAG_ABNORMAL ? " <strong class=\"weft-oor\">(abnormal)</strong>"
-                                              : "");
+                  "class=\"nhsuk-table__cell\">%s</th><td class=\"nhsuk-table__cell\">%s",
+                  ms[i].label, v.len ? v.data : "no value");
+        html_raw(b, flag == FMT_FLAG_HIGH       ? " <strong class=\"weft-oor\">(high)</strong>"
+                    : flag == FMT_FLAG_LOW      ? " <strong class=\"weft-oor\">(low)</strong>"
+                    : flag == FMT_FLAG_ABNORMAL ? " <strong class=\"weft-oor\">(abnormal)</strong>"
+                                                : "");
+        html_raw(b, "</td>");
         web_cell_date(c, web_item_date(it), false);
         web_cell_source(c, &it->row);
         html_addf(b,

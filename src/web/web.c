@@ -467,8 +467,7 @@ static int render(struct web_ctx *c, const char *page, const char *type, const c
         return web_page_timeline(c);
     if (strcmp(page, "chart") == 0) {
         if (!web_scope_category(c, "results") && !web_scope_category(c, "observations"))
-            return error_into(c, 403,
-                              "You do not have permission to view this part of the record",
+            return error_into(c, 403, "You do not have permission to view this part of the record",
                               "Your role's access does not include results or observations.",
                               "Go back to the patient's summary.");
         return web_page_chart(c);
@@ -701,7 +700,17 @@ int web_serve_start(const struct serve_ctx *ctx, void **state)
         free(part);
         return rc;
     }
-    struct web_config cfg = {.assets_dir = opts_get(ctx->opts, "assets"), .audit = part->audit};
+    long cache = 0;
+    if (opts_get_long(ctx->opts, "web-cache", WEB_CACHE_ENTRIES_DEFAULT, &cache) != 0 ||
+        cache < 0) {
+        fprintf(stderr, "weft serve: --web-cache must be a number of pages (0 = off)\n");
+        audit_log_close(part->audit);
+        free(part);
+        return WEFT_EINVAL;
+    }
+    struct web_config cfg = {.assets_dir = opts_get(ctx->opts, "assets"),
+                             .audit = part->audit,
+                             .cache_entries = cache == 0 ? -1 : cache};
     web_init(&part->web, &cfg);
     rc = web_routes_add(ctx->http, part->web);
     if (rc < 0) {
