@@ -88,12 +88,16 @@ static int fail(struct hl7_error *err, int code, const char *segname, int seg_in
     return code;
 }
 
+__attribute__((noinline)) static void grow_fields(struct hl7_msg *m)
+{
+    m->fldcap = m->fldcap ? m->fldcap * 2 : 256;
+    m->flds = xrealloc(m->flds, m->fldcap * sizeof *m->flds);
+}
+
 static inline void push_field(struct hl7_msg *m, size_t off, size_t len)
 {
-    if (m->nfld == m->fldcap) {
-        m->fldcap = m->fldcap ? m->fldcap * 2 : 256;
-        m->flds = xrealloc(m->flds, m->fldcap * sizeof *m->flds);
-    }
+    if (__builtin_expect(m->nfld == m->fldcap, 0))
+        grow_fields(m);
     m->flds[m->nfld].off = (uint32_t)off;
     m->flds[m->nfld].len = (uint32_t)len;
     m->nfld++;
