@@ -55,6 +55,18 @@ const struct web_measure *web_measure_find(const char *key)
     return NULL;
 }
 
+bool web_measure_has_code(const struct web_measure *m, const char *code)
+{
+    if (!code)
+        return false;
+    const char *bar = strrchr(code, '|');
+    const char *bare = bar ? bar + 1 : code;
+    for (int i = 0; i < 8 && m->codes[i]; i++)
+        if (strcmp(m->codes[i], bare) == 0)
+            return true;
+    return false;
+}
+
 int web_measure_ncodes(const struct web_measure *m)
 {
     int n = 0;
@@ -238,34 +250,33 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
         return rc;
     }
 
-    /* Trend charts for key measures with repeated values in this category. */
+    /* Trend charts for key measures with repeated values in this category,
+     * from the items already read (no query per measure). */
     int nm, ncharts = 0;
     const struct web_measure *ms = web_measures(&nm);
+    struct web_item *subset = xcalloc((size_t)l.n + 1, sizeof *subset);
     for (int i = 0; i < nm; i++) {
-        struct web_list ml = {0};
-        struct web_fetch mf = {.categories = cats,
-                               .ncategories = 1,
-                               .codes = ms[i].codes,
-                               .ncodes = web_measure_ncodes(&ms[i]),
-                               .sort = STORE_SORT_DATE,
-                               .limit = MAX_CHART_POINTS};
-        if (web_fetch(c, &mf, &ml) == WEFT_OK && numeric_count(&ml) >= 2) {
-            if (ncharts++ == 0)
-                html_raw(b, "<h2 class=\"nhsuk-heading-m\">Trends</h2><div class=\"weft-charts\">");
-            char id[48];
-            snprintf(id, sizeof id, "chart-%s", ms[i].key);
-            html_addf(b,
-                      "<section class=\"weft-chart-card\" aria-labelledby=\"%s-h\"><h3 "
-                      "class=\"nhsuk-heading-s\" id=\"%s-h\">%s</h3>",
-                      id, id, ms[i].label);
-            draw(c, &ml, id, ms[i].label, ms[i].component[0] != NULL, 480, 200);
-            html_addf(b,
-                      "<p><a href=\"/patient/%s/chart?m=%s\">%s: chart and values</a></p>"
-                      "</section>",
-                      c->person_id, ms[i].key, ms[i].label);
-        }
-        web_list_clear(&ml);
+        struct web_list ml = {.items = subset};
+        for (int k = l.n - 1; k >= 0; k--) /* oldest first */
+            if (web_measure_has_code(&ms[i], l.items[k].row.code))
+                ml.items[ml.n++] = l.items[k];
+        if (numeric_count(&ml) < 2)
+            continue;
+        if (ncharts++ == 0)
+            html_raw(b, "<h2 class=\"nhsuk-heading-m\">Trends</h2><div class=\"weft-charts\">");
+        char id[48];
+        snprintf(id, sizeof id, "chart-%s", ms[i].key);
+        html_addf(b,
+                  "<section class=\"weft-chart-card\" aria-labelledby=\"%s-h\"><h3 "
+                  "class=\"nhsuk-heading-s\" id=\"%s-h\">%s</h3>",
+                  id, id, ms[i].label);
+        draw(c, &ml, id, ms[i].label, ms[i].component[0] != NULL, 480, 200);
+        html_addf(b,
+                  "<p><a href=\"/patient/%s/chart?m=%s\">%s: chart and values</a></p>"
+                  "</section>",
+                  c->person_id, ms[i].key, ms[i].label);
     }
+    free(subset); /* the items belong to l */
     if (ncharts)
         html_raw(b, "</div>");
 

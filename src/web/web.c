@@ -439,13 +439,16 @@ static int error_into(struct web_ctx *c, int status, const char *title, const ch
     return status;
 }
 
-/* The key of the page in the cache: everything the rendered bytes depend on. */
-static void cache_key(const struct web_ctx *c, struct buf *key)
+/* The key of the page in the cache: everything the rendered bytes depend on
+ * (with_page false: only what every page of the person shares). */
+static void cache_key(const struct web_ctx *c, struct buf *key, bool with_page)
 {
     const char *type = http_req_param(c->req, "type"), *rid = http_req_param(c->req, "rid");
-    buf_addf(key, "%s|%lld|%s|%s|%s|%s|%s|%d%d|", c->person_id, (long long)c->snapshot, c->today,
-             c->page, type ? type : "", rid ? rid : "", c->req->query ? c->req->query : "",
+    buf_addf(key, "%s|%lld|%s|%d%d|", c->person_id, (long long)c->snapshot, c->today,
              c->scope.restricted, c->glass);
+    if (with_page)
+        buf_addf(key, "%s|%s|%s|%s|", c->page, type ? type : "", rid ? rid : "",
+                 c->req->query ? c->req->query : "");
     if (c->scope.ncategories < 0)
         buf_adds(key, "*");
     for (int i = 0; i < c->scope.ncategories; i++)
@@ -455,6 +458,33 @@ static void cache_key(const struct web_ctx *c, struct buf *key)
         buf_adds(key, "*");
     for (int i = 0; i < c->scope.norgs; i++)
         buf_addf(key, "%s,", c->scope.orgs[i]);
+}
+
+/* The navigation (which categories have visible data) is the same for every
+ * page of a person at a snapshot and scope: kept in the cache beside the
+ * pages, as a string of '0'/'1' per category. */
+static int nav_cached(struct web_ctx *c)
+{
+    struct buf key = BUF_INIT, flags = BUF_INIT, none = BUF_INIT;
+    buf_adds(&key, "nav|");
+    cache_key(c, &key, false);
+    int status;
+    int64_t count;
+    int rc = WEFT_OK;
+    if (web_cache_get(c->w->cache, key.data, &flags, &none, &status, &count) &&
+        flags.len == sizeof c->nav_has) {
+        for (size_t i = 0; i < sizeof c->nav_has; i++)
+            c->nav_has[i] = flags.data[i] == '1';
+    } else if ((rc = web_nav_scan(c)) == WEFT_OK) {
+        buf_reset(&flags);
+        for (size_t i = 0; i < sizeof c->nav_has; i++)
+            buf_addc(&flags, c->nav_has[i] ? '1' : '0');
+        web_cache_put(c->w->cache, key.data, &flags, &none, 200, 0);
+    }
+    buf_release(&key);
+    buf_release(&flags);
+    buf_release(&none);
+    return rc;
 }
 
 /* Render the page itself (the scope is decided); its HTTP status. */
@@ -538,12 +568,12 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         goto done;
     }
     c.glass = c.p->break_glass || !c.p->person_id || strcmp(c.p->person_id, pid) != 0;
-    cache_key(&c, &key);
+    cache_key(&c, &key, true);
     if (web_cache_get(w->cache, key.data, &c.out, &c.what, &status, &c.count)) {
         audit_view(&c, page);
         goto done;
     }
-    if ((rc = web_nav_scan(&c)) < 0) {
+    if ((rc = nav_cached(&c)) < 0) {
         status = rc;
         goto done;
     }

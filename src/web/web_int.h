@@ -153,6 +153,8 @@ struct web_measure {
 };
 const struct web_measure *web_measures(int *n);
 const struct web_measure *web_measure_find(const char *key);
+/* True when a stored code ("system|code" or "code") is one of m's codes. */
+bool web_measure_has_code(const struct web_measure *m, const char *code);
 /* Number of codes in m->codes. */
 int web_measure_ncodes(const struct web_measure *m);
 
