@@ -1833,10 +1833,26 @@ static void trim_field(char **s, size_t *len)
     *len = n;
 }
 
+static int all_blank(const struct csv_row *row)
+{
+    for (size_t i = 0; i < row->nfields; i++)
+        for (size_t j = 0; j < row->lens[i]; j++) {
+            char c = row->fields[i][j];
+            if (!is_space(c) && c != '\r' && c != '\n')
+                return 0;
+        }
+    return 1;
+}
+
 static void one_row(struct proc *p, const struct csv_row *row)
 {
     struct socialcare_report *rep = p->rep;
     p->line = row->line;
+    if (!row->err && all_blank(row)) {
+        /* ",,,," lines that spreadsheets leave at the end: not data */
+        rep->blank_lines++;
+        return;
+    }
     rep->rows_read++;
     if (row->err) {
         const char *col = NULL;
@@ -1962,7 +1978,7 @@ static int run(struct csv_reader *r, const char *name, const struct socialcare_o
             rc = WEFT_EIO;
         }
     }
-    rep->blank_lines = csv_reader_blank_lines(r);
+    rep->blank_lines += csv_reader_blank_lines(r);
     log_info("csv",
              "extract processed kind=%s feed=%s status=%s rows=%zu mapped=%zu rejected=%zu "
              "loaded=%zu load_failed=%zu warnings=%zu bundles=%zu ms=%.1f",

@@ -477,6 +477,24 @@ static void test_kind_from_header_and_override(void **state)
     socialcare_report_free(rep);
     json_decref(c.bundles);
 
+    /* rows of empty fields (spreadsheet leftovers) are blank lines, not errors */
+    struct socialcare_opts ob = {.ods = "KENTCC", .today = TODAY};
+    const char blanks[] = "service_id,person_id,service_type,start_date,status\r\n"
+                          "S1,P1,meals,2026-01-01,active\r\n"
+                          ",,,,\r\n"
+                          "\r\n"
+                          " , ,\r\n"
+                          ",,,,";
+    assert_int_equal(
+        socialcare_process_mem(blanks, sizeof blanks - 1, "services.csv", &ob, NULL, NULL, &rep),
+        0);
+    assert_int_equal(rep->rows_read, 1);
+    assert_int_equal(rep->rows_mapped, 1);
+    assert_int_equal(rep->blank_lines, 4);
+    assert_int_equal(rep->errors_count, 0);
+    assert_string_equal(socialcare_report_status(rep), "ok");
+    socialcare_report_free(rep);
+
     /* an explicit kind wins over the file name */
     struct socialcare_opts o = {.ods = "KENTCC", .today = TODAY, .kind = SOCIALCARE_SERVICES};
     const char csv[] = "service_id,person_id,service_type,start_date,status\n"
