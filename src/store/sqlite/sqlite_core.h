@@ -32,8 +32,7 @@ int sqlite_resource_put(struct store *s, const struct store_put *in,
                         int *version_out);
 int sqlite_resource_get(struct store *s, const char *type, const char *id, int version,
                         struct store_row *out);
-int sqlite_resource_person(struct store *s, const char *type, const char *id,
-                           char **person_id_out);
+int sqlite_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
 int sqlite_resource_delete(struct store *s, const char *type, const char *id);
 int sqlite_history(struct store *s, const char *type, const char *id, int limit,
                    struct store_result *out);
