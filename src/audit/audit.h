@@ -82,7 +82,7 @@ int audit_append(struct store *s, const struct audit_event *ev, int64_t *seq_out
 /* ---- group commit ------------------------------------------------------------ */
 #define AUDIT_BATCH_MAX 32768
 #define AUDIT_QUEUE_MAX 131072
-#define AUDIT_LINGER_US 2000 /* writer waits this long to fill a small batch */
+#define AUDIT_LINGER_US 20000 /* writer waits this long to fill a small batch */
 
 struct audit_log;
 /* Start the writer thread with its own handle on the store at url. */

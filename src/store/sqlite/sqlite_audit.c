@@ -171,6 +171,9 @@ int sqlite_audit_scan(struct store *s, int64_t from, int64_t to,
                       int (*fn)(const struct store_audit_row *, void *), void *ctx)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    /* A scan reads the whole log (verify): map the file instead of copying
+     * every page through read(2).  Best effort: without it, it is slower. */
+    sqlite3_exec(ss->db, "PRAGMA mmap_size = 17179869184", NULL, NULL, NULL);
     sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " AUDIT_COLS " FROM audit_entry"
                                        " WHERE seq >= ? AND seq <= ? ORDER BY seq");
     if (!st)
