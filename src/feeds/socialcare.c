@@ -727,10 +727,33 @@ static int is_leap(int y)
 }
 
 /* Parse YYYY-MM-DD or D/M/YYYY (docs §2) into out "YYYY-MM-DD". */
+/* Length of s without a trailing time of day that spreadsheets add to dates
+ * ("2026-03-02T10:15:00Z", "02/03/2026 00:00"): the date part is kept, the
+ * time dropped (docs §2).  Returns len when there is no such suffix. */
+static size_t strip_time(const char *s, size_t len)
+{
+    const char *sep = NULL;
+    for (size_t i = 8; i < len && !sep; i++)
+        if (s[i] == 'T' || s[i] == ' ')
+            sep = s + i;
+    if (!sep)
+        return len;
+    const char *t = sep + 1, *end = s + len;
+    /* hh:mm[:ss[.fff]][Z|+hh:mm|-hh:mm] */
+    if (end - t < 5 || !isdigit((unsigned char)t[0]) || !isdigit((unsigned char)t[1]) ||
+        t[2] != ':' || !isdigit((unsigned char)t[3]) || !isdigit((unsigned char)t[4]))
+        return len;
+    for (const char *q = t + 5; q < end; q++)
+        if (!isdigit((unsigned char)*q) && !strchr(":.Z+-", *q))
+            return len;
+    return (size_t)(sep - s);
+}
+
 static int parse_date(const char *s, size_t len, char out[11])
 {
     int y = 0, m = 0, d = 0;
     size_t i = 0;
+    len = strip_time(s, len);
     if (len == 10 && s[4] == '-' && s[7] == '-') {
         for (i = 0; i < 10; i++)
             if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))

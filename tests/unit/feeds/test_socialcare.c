@@ -495,6 +495,25 @@ static void test_kind_from_header_and_override(void **state)
     assert_string_equal(socialcare_report_status(rep), "ok");
     socialcare_report_free(rep);
 
+    /* dates with a time of day: the date is kept; a bad time is still an error */
+    const char timed[] = "service_id,person_id,service_type,start_date,end_date,status\n"
+                         "S1,P1,meals,2026-01-01T10:15:00Z,31/01/2026 00:00,ended\n"
+                         "S2,P1,meals,2026-01-01T25,,active\n"
+                         "S3,P1,meals,01/02/2026 9am,,active\n";
+    struct collect ct = {.bundles = json_array()};
+    assert_int_equal(socialcare_process_mem(timed, sizeof timed - 1, "services.csv", &ob,
+                                            collect_sink, &ct, &rep),
+                     0);
+    assert_int_equal(rep->rows_mapped, 1);
+    expect_issue(rep, 1, 3, "start_date", "not a valid date");
+    expect_issue(rep, 1, 4, "start_date", "not a valid date");
+    json_t *t1 = find(&ct, "EpisodeOfCare", "S1");
+    assert_non_null(t1);
+    JSTR(t1, "period.start", "2026-01-01");
+    JSTR(t1, "period.end", "2026-01-31");
+    socialcare_report_free(rep);
+    json_decref(ct.bundles);
+
     /* an explicit kind wins over the file name */
     struct socialcare_opts o = {.ods = "KENTCC", .today = TODAY, .kind = SOCIALCARE_SERVICES};
     const char csv[] = "service_id,person_id,service_type,start_date,status\n"
