@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 #include "core/opt.h"
 #include "synth/date.h"
+#include "synth/register.h"
 #include "synth/synth.h"
 
 static const struct opt_spec specs[] = {
@@ -23,14 +24,70 @@ static const struct opt_spec specs[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct opt_spec reg_specs[] = {
+    {"db", "PATH", "the database (weft init first)"},
+    {"in", "DIR", "the generated region (its manifest.json)"},
+    {"drop-root", "DIR", "CSV feeds get the drop folder DIR/<feed name> (created)"},
+    {"from", "YYYY-MM-DD", "first day of each organisation's agreement (default 2020-01-01)"},
+    {"credentials", "FILE", "where to write the feeds' credentials (default DIR/credentials.json)"},
+    {NULL, NULL, NULL},
+};
+
+/* weft synth register: organisations, agreements and feeds of a region. */
+static int synth_register_cmd(int argc, char **argv)
+{
+    struct opts o = {0};
+    int status = EXIT_USAGE;
+    if (opts_parse(&o, reg_specs, argc, argv) != 0)
+        goto done;
+    if (o.help) {
+        opts_print_help("usage: weft synth register --db PATH --in DIR [--drop-root DIR]\n"
+                        "Register a generated region's organisations (with a Joint Controllers\n"
+                        "Agreement), and its HL7 v2, FHIR and CSV feeds; write the feeds' tokens\n"
+                        "and drop folders to DIR/credentials.json (mode 0600) for replay-feeds.",
+                        reg_specs);
+        status = 0;
+        goto done;
+    }
+    struct synth_register_opts ro = {.db = opts_get(&o, "db"),
+                                     .dir = opts_get(&o, "in"),
+                                     .drop_root = opts_get(&o, "drop-root"),
+                                     .from = opts_get_or(&o, "from", "2020-01-01"),
+                                     .credentials = opts_get(&o, "credentials")};
+    int day;
+    if (!ro.db || !ro.dir || !synth_date_parse(ro.from, &day)) {
+        fprintf(stderr, "weft synth register: --db PATH and --in DIR are required (and --from "
+                        "must be YYYY-MM-DD)\n");
+        goto done;
+    }
+    struct synth_register_stats st;
+    char err[400];
+    if (synth_register(&ro, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "weft synth register: %s\n", err);
+        status = 1;
+        goto done;
+    }
+    printf("registered %d organisations (%d new agreements), %d feeds added, %d already "
+           "there; credentials in %s%s\n",
+           st.orgs, st.agreements, st.feeds_added, st.feeds_existing,
+           ro.credentials ? ro.credentials : ro.dir, ro.credentials ? "" : "/credentials.json");
+    status = 0;
+done:
+    opts_free(&o);
+    return status;
+}
+
 int cmd_synth(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "register") == 0)
+        return synth_register_cmd(argc - 1, argv + 1);
     struct opts o = {0};
     int status = EXIT_USAGE;
     if (opts_parse(&o, specs, argc, argv) != 0)
         goto done;
     if (o.help) {
         opts_print_help("usage: weft synth --out DIR [--people N] [--seed S] [--fault-rate ...]\n"
+                        "       weft synth register --db PATH --in DIR [--drop-root DIR]\n"
                         "Generate a synthetic Kent and Medway-like region: HL7 v2, FHIR R4 and\n"
                         "social care CSV feeds under DIR/feeds, ground truth under DIR/truth,\n"
                         "and DIR/manifest.json (docs/SYNTH.md).",

@@ -306,6 +306,9 @@ static void obs_begin(struct fctx *c, const char *id, const char *catcode, enum 
     struct buf *b = &c->b;
     char d[32];
     res_begin(c, "Observation", id);
+    if (cat == CAT_HISTORY) /* category.h reads Observations as observations unless told */
+        buf_adds(b, ",\"meta\":{\"tag\":[{\"system\":\"urn:weft:category\",\"code\":"
+                    "\"history\"}]}");
     kv(b, "status", "final");
     buf_adds(b, ",\"category\":[");
     cc(b, "http://terminology.hl7.org/CodeSystem/observation-category", catcode, NULL);
@@ -987,7 +990,7 @@ int synth_fhir_person(struct synth_out *o, const struct synth_person *p, uint64_
     if (!rc && p->eol)
         rc = source(&c, p->hospice, SYNTH_STREAM_HOSPICE, "patient", true, hospice_record);
     if (!rc && (p->research || p->overseas_visitor))
-        rc = source(&c, p->acute, SYNTH_STREAM_RESEARCH, "mrn", false, acute_fhir_record);
+        rc = source(&c, p->acute, SYNTH_STREAM_RESEARCH, "mr", false, acute_fhir_record);
     buf_release(&c.b);
     buf_release(&c.pending.lines);
     return rc;

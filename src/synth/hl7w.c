@@ -847,9 +847,9 @@ static int trust(struct ctx *c, int org, enum synth_stream stream, bool mh)
     c->org = org;
     c->seq = 0;
     synth_rng_init(&c->r, c->seed, (uint64_t)c->p->idx, (uint64_t)stream * 1000 + (uint64_t)org);
-    synth_view_make(c->o, c->p, c->seed, org, 0, "mrn", "hl7v2", &c->v[0]);
+    synth_view_make(c->o, c->p, c->seed, org, 0, "mr", "hl7v2", &c->v[0]);
     if (c->v[0].duplicate)
-        synth_view_make(c->o, c->p, c->seed, org, 1, "mrn", "hl7v2", &c->v[1]);
+        synth_view_make(c->o, c->p, c->seed, org, 1, "mr", "hl7v2", &c->v[1]);
     if (mh)
         mh_story(c);
     else

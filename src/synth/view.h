@@ -31,7 +31,8 @@ struct synth_view {
 };
 
 /* Build the view of p at org (copy 0 = the source's main record, 1 = its
- * duplicate).  id_kind is "mrn", "patient" or "person".  Rolls the
+ * duplicate).  id_kind is "mr" (hospital number: what the
+ * HL7 mapping derives from PID-3 type MR), "patient" or "person".  Rolls the
  * demographic faults and writes the truth/records.csv row. */
 void synth_view_make(struct synth_out *o, const struct synth_person *p, uint64_t seed, int org,
                      int copy, const char *id_kind, const char *feed_kind, struct synth_view *v);
