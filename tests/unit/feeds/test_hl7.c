@@ -505,6 +505,106 @@ static void test_shared_samples_parse(void **state)
     assert_true(files >= 50);
 }
 
+/* Every leaf of a and b decodes to the same text. */
+static void assert_same_values(struct hl7_msg *a, struct hl7_msg *b)
+{
+    assert_int_equal(hl7_seg_count(a), hl7_seg_count(b));
+    struct buf x = BUF_INIT, y = BUF_INIT;
+    for (size_t k = 0; k < hl7_seg_count(a); k++) {
+        assert_string_equal(hl7_seg_name(a, k), hl7_seg_name(b, k));
+        assert_int_equal(hl7_seg_field_count(a, k), hl7_seg_field_count(b, k));
+        for (size_t f = 3; f <= hl7_seg_field_count(a, k); f++) {
+            size_t nr = hl7_seg_rep_count(a, k, f);
+            assert_int_equal(nr, hl7_seg_rep_count(b, k, f));
+            for (size_t r = 1; r <= nr; r++) {
+                struct hl7_span ra, rb;
+                hl7_seg_get(a, k, f, r, 0, 0, &ra);
+                hl7_seg_get(b, k, f, r, 0, 0, &rb);
+                size_t nc = hl7_span_count(ra, hl7_msg_delims(a)->comp);
+                assert_int_equal(nc, hl7_span_count(rb, hl7_msg_delims(b)->comp));
+                for (size_t c = 1; c <= nc; c++) {
+                    struct hl7_span ca, cb;
+                    hl7_seg_get(a, k, f, r, c, 0, &ca);
+                    hl7_seg_get(b, k, f, r, c, 0, &cb);
+                    size_t ns = hl7_span_count(ca, hl7_msg_delims(a)->sub);
+                    assert_int_equal(ns, hl7_span_count(cb, hl7_msg_delims(b)->sub));
+                    for (size_t sb = 1; sb <= ns; sb++) {
+                        struct hl7_span va, vb;
+                        hl7_seg_get(a, k, f, r, c, sb, &va);
+                        hl7_seg_get(b, k, f, r, c, sb, &vb);
+                        buf_reset(&x);
+                        buf_reset(&y);
+                        hl7_unescape_buf(hl7_msg_delims(a), va, &x);
+                        hl7_unescape_buf(hl7_msg_delims(b), vb, &y);
+                        assert_int_equal(x.len, y.len);
+                        assert_memory_equal(x.data, y.data, x.len);
+                    }
+                }
+            }
+        }
+    }
+    buf_release(&x);
+    buf_release(&y);
+}
+
+static void test_shared_samples_roundtrip(void **state)
+{
+    (void)state;
+    const char *dir = data_dir();
+    if (!dir) {
+        print_message("skipped: $WEFT_DATA/hl7v2 is absent\n");
+        skip();
+    }
+    static const struct hl7_delims other = {'#', '*', '@', '!', '%', 0};
+    DIR *h = opendir(dir);
+    struct dirent *de;
+    int msgs = 0, identical = 0;
+    struct hl7_msg *m = hl7_msg_new(), *m2 = hl7_msg_new(), *m3 = hl7_msg_new();
+    while ((de = readdir(h))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || (strcmp(de->d_name + l - 4, ".hl7") && strcmp(de->d_name + l - 4, ".txt")))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        size_t len;
+        char *data = read_file(path, &len);
+        struct hl7_split s;
+        struct hl7_span msg;
+        struct hl7_error e;
+        hl7_split_init(&s, data, len);
+        while (hl7_split_next(&s, &msg, &e) == 1) {
+            assert_int_equal(hl7_msg_parse(m, msg.p, msg.len, 0, &e), 0);
+            /* own delimiters: same values, and mostly the same bytes */
+            struct buf out = BUF_INIT, out2 = BUF_INIT;
+            hl7_msg_encode(m, NULL, &out);
+            if (hl7_msg_parse(m2, out.data, out.len, 0, &e))
+                fail_msg("%s: re-encoded message does not parse: %s", de->d_name, e.text);
+            assert_same_values(m, m2);
+            struct hl7_span raw = hl7_msg_raw(m);
+            identical += raw.len == out.len && !memcmp(raw.p, out.data, out.len);
+            /* other delimiters (a 5th, truncation, character is dropped by
+             * `other`, so only messages without one are compared) */
+            if (!hl7_msg_delims(m)->trunc) {
+                hl7_msg_encode(m, &other, &out2);
+                assert_int_equal(hl7_msg_parse(m3, out2.data, out2.len, 0, &e), 0);
+                assert_int_equal(hl7_msg_delims(m3)->field, '#');
+                assert_same_values(m, m3);
+            }
+            buf_release(&out);
+            buf_release(&out2);
+            msgs++;
+        }
+        free(data);
+    }
+    closedir(h);
+    hl7_msg_free(m);
+    hl7_msg_free(m2);
+    hl7_msg_free(m3);
+    print_message("%d messages re-encoded, %d byte-identical\n", msgs, identical);
+    assert_true(msgs >= 60);
+    assert_true(identical >= msgs - 10);
+}
+
 /* The decision for every file in malformed/: 1 = parses (EDGE), 0 = error. */
 static const struct {
     const char *name;
@@ -680,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_fuzz_regressions),
         cmocka_unit_test(test_shared_samples_parse),
         cmocka_unit_test(test_shared_malformed),
+        cmocka_unit_test(test_shared_samples_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
