@@ -6,7 +6,8 @@
 // added, Synthea has none) and a hospital's data for the same NHS number
 // through the FHIR REST feed (POST /fhir with a feed client's token):
 // HbA1c results with reference ranges, a discharge summary, an alert and a
-// ReSPECT plan.  A host system is registered and signs HS256 launch tokens
+// ReSPECT plan; and an HL7 v2 ORU^R01 (eGFR, potassium out of range) over
+// MLLP from the hospital's lab system.  A host system is registered and signs HS256 launch tokens
 // with node's crypto.  Debian's chromium, driven by playwright-core:
 //   - launch -> summary: banner (name, NHS number "XXX XXX XXXX", born,
 //     flags), every summary item with a source and a date;
@@ -24,6 +25,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -110,12 +112,16 @@ weft('launcher', 'add', '--db', DB, '--name', 'epr', '--org', HOSP, '--issuer', 
 const t0 = Date.now();
 weft('load', '--db', DB, '--org', GP, path.join(TMP, 'a.json'), path.join(TMP, 'b.json'));
 console.log(`loaded ${largest.file} (${most} entries) and ${smallest} in ${Date.now() - t0} ms`);
-const writer = weft('client', 'add', '--db', DB, '--name', 'feed-rvv', '--org', HOSP, '--write').trim();
+// The hospital's feeds: FHIR REST (the feed's token) and HL7 v2 over MLLP (MSH-4 RVVLAB).
+const writer = weft('feed', 'add', '--db', DB, '--org', HOSP, '--kind', 'fhir', '--name', 'rvv-fhir').trim();
+weft('feed', 'add', '--db', DB, '--org', HOSP, '--kind', 'hl7v2', '--name', 'rvv-lab', '--facility', 'RVVLAB');
 
 // ---- server ---------------------------------------------------------------------
 const portFile = path.join(TMP, 'port');
 const log = fs.openSync(path.join(TMP, 'serve.log'), 'w');
-const server = spawn(BIN, ['serve', '--db', DB, '--http', '127.0.0.1:0', '--port-file', portFile, '--assets', ASSETS],
+const mllpPortFile = path.join(TMP, 'mllp-port');
+const server = spawn(BIN, ['serve', '--db', DB, '--http', '127.0.0.1:0', '--port-file', portFile, '--assets', ASSETS,
+  '--mllp', '127.0.0.1:0', '--mllp-port-file', mllpPortFile],
   { stdio: ['ignore', log, log] });
 let exited = null;
 server.on('exit', (code) => { exited = code; });
@@ -124,6 +130,7 @@ for (let i = 0; !fs.existsSync(portFile); i++) {
   await new Promise((r) => setTimeout(r, 50));
 }
 const PORT = Number(fs.readFileSync(portFile, 'utf8').trim());
+for (let i = 0; !fs.existsSync(mllpPortFile) && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
 const BASE = `http://127.0.0.1:${PORT}`;
 
 function request(method, p, body, headers = {}) {
@@ -170,6 +177,29 @@ const feed = { resourceType: 'Bundle', type: 'transaction', entry: [
 ] };
 let r = await request('POST', '/fhir', JSON.stringify(feed), { 'Content-Type': 'application/fhir+json', Authorization: 'Bearer ' + writer });
 check(r.status === 200, `feed POST /fhir: ${r.status} ${r.body.slice(0, 400)}`);
+
+// HL7 v2 over MLLP: a lab result message for the same NHS number.
+function mllpCall(port, msg) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    sock.on('connect', () => sock.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(msg), Buffer.from([0x1c, 0x0d])])));
+    sock.on('data', (d) => {
+      chunks.push(d);
+      const all = Buffer.concat(chunks);
+      if (all.includes(0x1c)) { sock.end(); resolve(all.toString('latin1')); }
+    });
+    sock.on('error', reject);
+    sock.setTimeout(30000, () => { sock.destroy(); reject(new Error('MLLP timeout')); });
+  });
+}
+const oru = 'MSH|^~\\&|LAB|RVVLAB|WEFT|WEFT|20250301101500||ORU^R01^ORU_R01|WEBLAB1|P|2.5\r' +
+  `PID|1||L555^^^RVVLAB^MR~${NHS_A}^^^NHS^NH||${nameA.family}^${nameA.given[0]}||19480101|F\r` +
+  'OBR|1||LABORD77|U&E^Urea and electrolytes^L|||20250301090000|||||||||||||||20250301100000||CH|F\r' +
+  'OBX|1|NM|2823-3^Potassium^LN||6.1|mmol/L^mmol/L^UCUM|3.5-5.3|H|||F|||20250301090000\r' +
+  'OBX|2|NM|33914-3^eGFR^LN||38|mL/min/1.73m2^mL/min/1.73m2^UCUM|>60|L|||F|||20250301090000\r';
+const ack = await mllpCall(Number(fs.readFileSync(mllpPortFile, 'utf8').trim()), oru);
+check(/MSA\|AA\|/.test(ack), 'HL7 ORU not accepted: ' + JSON.stringify(ack));
 
 // ---- launch tokens -------------------------------------------------------------------
 let jti = 0;
@@ -276,6 +306,10 @@ try {
   check(await page.locator('svg.weft-chart[role=img]').count() >= 1, 'no chart on results');
   const rt = await text(page);
   check(rt.includes('20 to 41') && /High/.test(rt), 'results table lacks range/flag');
+  // The HL7 v2 lab result, with its source, units, range and flag.
+  const potassium = await page.locator('#results-table tr', { hasText: 'Potassium' }).first().innerText();
+  check(potassium.includes('6.1 mmol/L') && potassium.includes('Kent Valley Hospital') && /High/.test(potassium),
+    'HL7 potassium row: ' + potassium);
   await page.goto(`${BASE}/patient/${personA}/chart?m=hba1c`);
   const desc = (await page.locator('svg.weft-chart desc').allTextContents()).join(' | ');
   check(/values from .* Latest: 62 mmol\/mol/.test(desc), 'chart description: ' + desc);
@@ -300,13 +334,7 @@ try {
   await snap(page, 'careplan');
 
   // ---- another patient: refused, then break-glass --------------------------------------
-  const personB = JSON.parse((await request('GET', '/fhir/Patient?identifier=' + encodeURIComponent('https://fhir.nhs.uk/Id/nhs-number|' + NHS_B), null, { Authorization: 'Bearer ' + writer })).body).entry[0].resource.id;
   let personBId = null;
-  {
-    // The Patient resource id is not the person id: find the person through a search as the feed client.
-    const pb = JSON.parse((await request('GET', `/fhir/Patient/${personB}`, null, { Authorization: 'Bearer ' + writer })).body);
-    check(pb.id === personB, 'patient B readable by the feed client');
-  }
   // Person B's id: launch another clinician on B, then come back as the first.
   {
     const pageB = await freshPage();
