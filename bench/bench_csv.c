@@ -193,7 +193,7 @@ int main(int argc, char **argv)
     printf("rows %ld per file, runs %d, batch %zu\n", rows, runs,
            batch ? batch : (size_t)SOCIALCARE_DEFAULT_BATCH);
 
-    double rd[2][50], mp[2][50], ld[2][50], ldall[50], ldcpu[2][50];
+    double rd[2][50], mp[2][50], mpcpu[2][50], ld[2][50], ldall[50], ldcpu[2][50];
     for (int r = 0; r < runs; r++) {
         for (int f = 0; f < 2; f++) {
             double t = now();
@@ -209,8 +209,11 @@ int main(int argc, char **argv)
             struct socialcare_opts o = {.ods = "KENTCC", .feed = "bench", .batch_rows = batch};
             struct socialcare_report *rep;
             t = now();
+            double c = cpu_now();
             int rc = socialcare_process_file(files[f], &o, NULL, NULL, &rep);
             t = now() - t;
+            c = cpu_now() - c;
+            mpcpu[f][r] = (double)rows / c;
             if (rc != 0 || rep->rows_mapped != (size_t)rows) {
                 fprintf(stderr, "bench_csv: mapped %zu of %ld (%s)\n", rep->rows_mapped, rows,
                         rep->nerrors ? rep->errors[0].reason : "");
@@ -218,7 +221,8 @@ int main(int argc, char **argv)
             }
             socialcare_report_free(rep);
             mp[f][r] = (double)rows / t;
-            printf("run %d map %s %.0f rows/s\n", r + 1, kinds[f], mp[f][r]);
+            printf("run %d map %s %.0f rows/s (%.0f rows per CPU second)\n", r + 1, kinds[f],
+                   mp[f][r], mpcpu[f][r]);
         }
         if (!do_load)
             continue;
@@ -266,6 +270,7 @@ int main(int argc, char **argv)
     for (int f = 0; f < 2; f++) {
         printf("median read %s %.0f\n", kinds[f], median(rd[f], runs));
         printf("median map %s %.0f\n", kinds[f], median(mp[f], runs));
+        printf("median mapcpu %s %.0f\n", kinds[f], median(mpcpu[f], runs));
         if (do_load) {
             printf("median load %s %.0f\n", kinds[f], median(ld[f], runs));
             printf("median loadcpu %s %.0f\n", kinds[f], median(ldcpu[f], runs));

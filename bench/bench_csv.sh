@@ -40,6 +40,7 @@ printf '%-34s %14s %14s\n' "measure (median rows/s)" "people" "services"
 printf '%-34s %14s %14s\n' "python3 csv.reader (baseline)" "$(pyget people)" "$(pyget services)"
 printf '%-34s %14s %14s\n' "weft read (csv.h)" "$(get read people)" "$(get read services)"
 printf '%-34s %14s %14s\n' "weft read+validate+map" "$(get map people)" "$(get map services)"
+printf '%-34s %14s %14s\n' "  same, rows per CPU second" "$(get mapcpu people)" "$(get mapcpu services)"
 printf '%-34s %14s %14s\n' "weft read+validate+map+load" "$(get load people)" "$(get load services)"
 printf '%-34s %14s %14s\n' "  same, rows per CPU second" "$(get loadcpu people)" "$(get loadcpu services)"
 awk -v a="$(get read people)" -v b="$(pyget people)" -v c="$(get load both)" \
