@@ -57,8 +57,17 @@ static int deny(struct store *s, const struct principal *p, const char *person_i
 static int user_scope(struct store *s, const struct principal *p, const char *person_id,
                       struct authz_scope *out)
 {
+    /* one statement for every fact the decision needs */
+    struct store_access_facts f;
+    char day[11], now[32];
+    time_t t = time(NULL);
+    org_day(t, day);
+    audit_now(now);
+    int rc = store_access_facts(s, p->org, day, person_id, p->user_id, now, &f);
+    if (rc)
+        return rc;
     const struct policy *pol = NULL;
-    int rc = policy_current(s, &pol, NULL);
+    rc = policy_at_version(s, f.policy_version, &pol);
     if (rc == WEFT_ENOTFOUND)
         return deny(s, p, person_id, out, "no access policy is loaded: ask the administrator");
     if (rc)
@@ -69,35 +78,17 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
     int ncats = policy_role_categories(pol, p->role, cats);
     if (ncats == 0)
         return deny(s, p, person_id, out, "your job role does not give access to records");
-    int err = 0;
-    bool agreement = org_agreement_in_force(s, p->org, time(NULL), &err);
-    if (err)
-        return err;
-    if (!agreement)
+    if (!p->org || !f.agreement_in_force)
         return deny(s, p, person_id, out,
                     "your organisation has no data sharing agreement in force");
     if (!person_id)
         return deny(s, p, NULL, out,
-                    "searching across people is not allowed: open a patient "
-                    "from your own system");
+                    "searching across people is not allowed: open a patient from your own "
+                    "system");
 
     bool in_context = p->person_id && strcmp(p->person_id, person_id) == 0;
-    char *objection = NULL;
-    if ((rc = store_objection_get(s, person_id, &objection)) != 0)
-        return rc;
-    bool upheld = objection && strcmp(objection, "upheld") == 0;
-    free(objection);
-
-    bool glass = false;
-    if (!in_context || upheld) {
-        char now[32];
-        audit_now(now);
-        rc = store_breakglass_active(s, p->user_id, p->org, person_id, now, NULL);
-        if (rc == WEFT_OK)
-            glass = true;
-        else if (rc != WEFT_ENOTFOUND)
-            return rc;
-    }
+    bool upheld = strcmp(f.objection, "upheld") == 0;
+    bool glass = f.breakglass_until[0] != 0;
     if (!in_context && !glass)
         return deny(s, p, person_id, out,
                     "you may only open the patient you launched from your own system "

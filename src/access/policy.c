@@ -434,13 +434,22 @@ int policy_current(struct store *s, const struct policy **out, int64_t *version_
     int rc = store_policy_current(s, &version, NULL);
     if (rc)
         return rc;
+    if (version_out)
+        *version_out = version;
+    return policy_at_version(s, version, out);
+}
+
+int policy_at_version(struct store *s, int64_t version, const struct policy **out)
+{
+    int rc;
+    *out = NULL;
+    if (version <= 0)
+        return WEFT_ENOTFOUND;
     pthread_mutex_lock(&cache_mu);
     for (struct cached_policy *c = cache_head; c; c = c->next)
         if (c->version == version) {
             *out = c->p;
             pthread_mutex_unlock(&cache_mu);
-            if (version_out)
-                *version_out = version;
             return WEFT_OK;
         }
     pthread_mutex_unlock(&cache_mu);
@@ -462,10 +471,8 @@ int policy_current(struct store *s, const struct policy **out, int64_t *version_
     c->p = p;
     c->next = cache_head;
     cache_head = c;
-    *out = p;
+    *out = p; /* the newest text: at least the version asked for */
     pthread_mutex_unlock(&cache_mu);
-    if (version_out)
-        *version_out = v2;
     return WEFT_OK;
 }
 

@@ -68,6 +68,9 @@ struct store;
  * free).  WEFT_ENOTFOUND when the store holds no policy; WEFT_EPARSE when the
  * stored text no longer parses (cannot happen through policy_install). */
 int policy_current(struct store *s, const struct policy **out, int64_t *version_out);
+/* The policy of a known version (from store_access_facts), cached like
+ * policy_current. */
+int policy_at_version(struct store *s, int64_t version, const struct policy **out);
 /* Validate text and make it the current policy, with an audit entry
  * ("policy-change", by = who did it).  On a validation failure nothing is
  * stored and *errmsg names the line. */

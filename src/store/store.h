@@ -340,6 +340,18 @@ int store_objection_set(struct store *s, const char *person_id, const char *stat
 /* *status_out: malloc'd status, or NULL (and 0 returned) when none recorded. */
 int store_objection_get(struct store *s, const char *person_id, char **status_out);
 
+/* Everything the authorisation point needs to know about one decision, read
+ * in ONE statement (one read transaction: separate lookups cost a WAL lock
+ * round trip each, which was most of a decision's time). */
+struct store_access_facts {
+    int64_t policy_version;    /* current policy version, 0 when none */
+    bool agreement_in_force;   /* org has an agreement covering day */
+    char objection[16];        /* the person's objection status, "" when none */
+    char breakglass_until[32]; /* user's active break-glass for the person, "" when none */
+};
+int store_access_facts(struct store *s, const char *org, const char *day, const char *person_id,
+                       const char *user_id, const char *now, struct store_access_facts *out);
+
 /* The access policy text, versioned.  put stores a new current version. */
 int store_policy_put(struct store *s, const char *text, const char *sha256, const char *by,
                      int64_t *version_out);

@@ -186,3 +186,10 @@ int store_policy_current(struct store *s, int64_t *version_out, char **text_out)
         *text_out = NULL;
     return STORE_CALL(s, policy_current, version_out, text_out);
 }
+
+int store_access_facts(struct store *s, const char *org, const char *day, const char *person_id,
+                       const char *user_id, const char *now, struct store_access_facts *out)
+{
+    memset(out, 0, sizeof *out);
+    return STORE_CALL(s, access_facts, org, day, person_id, user_id, now, out);
+}

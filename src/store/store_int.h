@@ -122,6 +122,8 @@ struct store_ops {
     int (*objection_get)(struct store *, const char *, char **);
     int (*policy_put)(struct store *, const char *, const char *, const char *, int64_t *);
     int (*policy_current)(struct store *, int64_t *, char **);
+    int (*access_facts)(struct store *, const char *, const char *, const char *, const char *,
+                        const char *, struct store_access_facts *);
     /* audit (src/store/store_audit.c, sqlite/sqlite_audit.c) */
     int (*audit_append)(struct store *, struct store_audit_row *, int, store_audit_chain_fn,
                         void *);

@@ -8,6 +8,7 @@
  * breakglass_active and objection_get on every request, so each is one
  * indexed lookup through a cached statement; everything else is rare.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -512,4 +513,39 @@ int sqlite_policy_current(struct store *s, int64_t *version_out, char **text_out
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlite_fail(ss, "reading policy");
     return found ? WEFT_OK : WEFT_ENOTFOUND;
+}
+
+/* ---- one decision's facts ------------------------------------------------------------------ */
+
+int sqlite_access_facts(struct store *s, const char *org, const char *day, const char *person_id,
+                        const char *user_id, const char *now, struct store_access_facts *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT (SELECT max(version) FROM policy_version),"
+                        " EXISTS (SELECT 1 FROM agreement WHERE ods = ?1 AND valid_from <= ?2"
+                        "         AND (valid_to IS NULL OR valid_to >= ?2)),"
+                        " (SELECT status FROM objection WHERE person_id = ?3),"
+                        " (SELECT max(expires) FROM breakglass WHERE user_id = ?4 AND org = ?1"
+                        "         AND person_id = ?3 AND expires > ?5)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, org);
+    sqlite_bind_text(st, 2, day);
+    sqlite_bind_text(st, 3, person_id);
+    sqlite_bind_text(st, 4, user_id);
+    sqlite_bind_text(st, 5, now);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->policy_version = sqlite3_column_int64(st, 0);
+        out->agreement_in_force = sqlite3_column_int(st, 1) != 0;
+        const unsigned char *t = sqlite3_column_text(st, 2);
+        if (t)
+            snprintf(out->objection, sizeof out->objection, "%s", (const char *)t);
+        t = sqlite3_column_text(st, 3);
+        if (t)
+            snprintf(out->breakglass_until, sizeof out->breakglass_until, "%s", (const char *)t);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading access facts");
 }

@@ -38,6 +38,8 @@ int sqlite_objection_get(struct store *s, const char *person_id, char **status_o
 int sqlite_policy_put(struct store *s, const char *text, const char *sha256, const char *by,
                       int64_t *version_out);
 int sqlite_policy_current(struct store *s, int64_t *version_out, char **text_out);
+int sqlite_access_facts(struct store *s, const char *org, const char *day, const char *person_id,
+                        const char *user_id, const char *now, struct store_access_facts *out);
 
 int sqlite_audit_append(struct store *s, struct store_audit_row *rows, int n,
                         store_audit_chain_fn chain, void *ctx);

@@ -54,6 +54,7 @@ const struct store_ops sqlite_ops = {
     .objection_get = sqlite_objection_get,
     .policy_put = sqlite_policy_put,
     .policy_current = sqlite_policy_current,
+    .access_facts = sqlite_access_facts,
     .audit_append = sqlite_audit_append,
     .audit_head = sqlite_audit_head,
     .audit_scan = sqlite_audit_scan,
