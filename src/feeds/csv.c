@@ -171,6 +171,10 @@ static int refill(struct csv_reader *r)
             r->in[r->in_pos + 1] == 0xBB && r->in[r->in_pos + 2] == 0xBF) {
             r->in_pos += 3;
             r->had_bom = 1;
+        } else if (r->in_len - r->in_pos >= 2 &&
+                   ((r->in[r->in_pos] == 0xFF && r->in[r->in_pos + 1] == 0xFE) ||
+                    (r->in[r->in_pos] == 0xFE && r->in[r->in_pos + 1] == 0xFF))) {
+            r->had_bom = 2; /* UTF-16: left in place; its NULs fail the UTF-8 check */
         }
     }
     return r->in_pos < r->in_len;

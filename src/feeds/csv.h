@@ -83,7 +83,10 @@ int csv_reader_next(struct csv_reader *r, struct csv_row *row);
 size_t csv_reader_blank_lines(const struct csv_reader *r);
 /* Bytes consumed so far (BOM included). */
 unsigned long long csv_reader_offset(const struct csv_reader *r);
-/* Whether a byte order mark was skipped at the start. */
+/* 1 when a UTF-8 byte order mark was skipped at the start; 2 when the input
+ * starts with a UTF-16 one (FF FE or FE FF: not skipped, the input is not
+ * UTF-8 and its records fail), so callers can say what is wrong; else 0.
+ * Known once the first record has been read. */
 int csv_reader_had_bom(const struct csv_reader *r);
 
 /* Whether len bytes at s are valid UTF-8 (no overlong forms, no surrogates,

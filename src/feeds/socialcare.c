@@ -1985,6 +1985,9 @@ static int run(struct csv_reader *r, const char *name, const struct socialcare_o
     } else if (rc == 0) {
         file_error(rep, "empty file: no header row");
         rc = WEFT_EPARSE;
+    } else if (row.err && csv_reader_had_bom(r) == 2) {
+        file_error(rep, "the file is UTF-16 text, not UTF-8: save the extract as \"CSV UTF-8\"");
+        rc = WEFT_EPARSE;
     } else if (row.err) {
         file_error(rep, "header row (line %zu): %s", row.line, row.errmsg);
         rc = WEFT_EPARSE;

@@ -103,7 +103,15 @@ static void test_bom(void **state)
     struct csv_row row;
     assert_int_equal(csv_reader_next(r, &row), 1);
     assert_string_equal(row.fields[0], "a");
-    assert_true(csv_reader_had_bom(r));
+    assert_int_equal(csv_reader_had_bom(r), 1);
+    csv_reader_close(r);
+    /* a UTF-16 byte order mark is not skipped but is reported */
+    const char u16[] = "\xFF\xFE"
+                       "a\0\n\0";
+    assert_int_equal(csv_reader_open_mem(&r, u16, sizeof u16 - 1, NULL), 0);
+    assert_int_equal(csv_reader_next(r, &row), 1);
+    assert_int_equal(row.err, WEFT_EPARSE);
+    assert_int_equal(csv_reader_had_bom(r), 2);
     csv_reader_close(r);
     /* a BOM later in the file is data (and valid UTF-8) */
     CHECK("a\n\xEF\xBB\xBF"

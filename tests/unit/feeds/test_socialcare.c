@@ -450,6 +450,14 @@ static void test_file_errors(void **state)
     assert_non_null(strstr(rep->file_error, "header row (line 1): unterminated quoted field"));
     socialcare_report_free(rep);
 
+    /* a spreadsheet's "Unicode text" export: UTF-16 with a byte order mark */
+    const char u16[] = "\xFF\xFEp\0e\0r\0s\0o\0n\0_\0i\0d\0\r\0\n\0";
+    assert_int_equal(
+        socialcare_process_mem(u16, sizeof u16 - 1, "people.csv", &o, NULL, NULL, &rep),
+        WEFT_EPARSE);
+    assert_non_null(strstr(rep->file_error, "UTF-16"));
+    socialcare_report_free(rep);
+
     /* bad arguments: no report */
     rep = NULL;
     struct socialcare_opts bad_ods = {.ods = "KENT:CC"};
