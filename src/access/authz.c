@@ -262,39 +262,46 @@ int authz_audit_rows(struct store *s, const struct principal *p, const char *act
 {
     int rc = WEFT_OK;
     bool *done = xcalloc((size_t)nrows + 1, sizeof *done);
+    int *mine = xcalloc((size_t)nrows + 1, sizeof *mine);
     for (int i = 0; i < nrows; i++) {
         if (done[i] || (hidden && hidden[i]))
             continue;
+        /* the rows of this person (each row is compared once per person) */
         const char *person = rows[i].person_id;
-        int64_t count = 0;
+        int count = 0;
         for (int j = i; j < nrows; j++)
-            count += !done[j] && !(hidden && hidden[j]) && same_person(person, rows[j].person_id);
-        struct buf what = BUF_INIT;
-        if (count > AUTHZ_AUDIT_MAX_IDS)
-            buf_adds(&what, "categories:");
-        const char *last_type = NULL;
-        for (int j = i; j < nrows; j++) {
-            if (done[j] || (hidden && hidden[j]) || !same_person(person, rows[j].person_id))
-                continue;
-            done[j] = true;
-            if (count <= AUTHZ_AUDIT_MAX_IDS) {
-                /* few items: "Type id id Type2 id" */
-                if (!last_type || strcmp(last_type, rows[j].type) != 0)
-                    buf_addf(&what, "%s%s", what.len ? " " : "", rows[j].type);
-                buf_addc(&what, ' ');
-                buf_adds(&what, rows[j].id);
-                last_type = rows[j].type;
-                continue;
+            if (!done[j] && !(hidden && hidden[j]) && same_person(person, rows[j].person_id)) {
+                done[j] = true;
+                mine[count++] = j;
             }
-            /* many items: the categories they belong to, each once */
-            bool seen = false;
-            for (int k = i; k < j && !seen; k++)
-                seen = !(hidden && hidden[k]) && same_person(person, rows[k].person_id) &&
-                       rows[k].category && rows[j].category &&
-                       strcmp(rows[k].category, rows[j].category) == 0;
-            if (!seen && rows[j].category) {
+        struct buf what = BUF_INIT;
+        if (count <= AUTHZ_AUDIT_MAX_IDS) {
+            /* few items: "Type id id Type2 id" */
+            const char *last_type = NULL;
+            for (int k = 0; k < count; k++) {
+                const struct store_row *r = &rows[mine[k]];
+                if (!last_type || strcmp(last_type, r->type) != 0)
+                    buf_addf(&what, "%s%s", what.len ? " " : "", r->type);
                 buf_addc(&what, ' ');
-                buf_adds(&what, rows[j].category);
+                buf_adds(&what, r->id);
+                last_type = r->type;
+            }
+        } else {
+            /* many items: the categories they belong to, each once */
+            const char *seen[POLICY_MAX_CATEGORIES + 8];
+            int nseen = 0;
+            buf_adds(&what, "categories:");
+            for (int k = 0; k < count; k++) {
+                const char *c = rows[mine[k]].category;
+                bool dup = !c;
+                for (int m = 0; m < nseen && !dup; m++)
+                    dup = strcmp(seen[m], c) == 0;
+                if (dup)
+                    continue;
+                if (nseen < (int)(sizeof seen / sizeof seen[0]))
+                    seen[nseen++] = c;
+                buf_addc(&what, ' ');
+                buf_adds(&what, c);
             }
         }
         int r = authz_audit_access(s, p, action, person, what.data, count);
@@ -302,6 +309,7 @@ int authz_audit_rows(struct store *s, const struct principal *p, const char *act
             rc = r;
         buf_release(&what);
     }
+    free(mine);
     free(done);
     return rc;
 }
