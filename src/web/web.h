@@ -52,7 +52,7 @@ struct web_config {
     /* Title in the header; NULL: "Weft shared care record". */
     const char *service_name;
     /* Rendered pages kept per store snapshot (web/cache.h): 0 = default
-     * (1024 pages, at most 64 MiB); negative = no cache. */
+     * (1024 pages, at most 32 MiB); negative = no cache. */
     long cache_entries;
 };
 

@@ -23,7 +23,7 @@
 struct http_req;
 
 #define WEB_CACHE_ENTRIES_DEFAULT 1024
-#define WEB_CACHE_BYTES_DEFAULT (64u << 20)
+#define WEB_CACHE_BYTES_DEFAULT (32u << 20)
 
 struct web_cache;
 

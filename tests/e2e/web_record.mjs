@@ -363,6 +363,28 @@ try {
   await snap(page, 'break-glass-active');
   await axe(page, 'break-glass-active');
 
+  // ---- an upheld objection: only the user's own organisation's items, until break-glass -----
+  weft('objection', 'set', '--db', DB, '--nhs', NHS_A, '--status', 'upheld', '--date', '2025-03-01');
+  page = await freshPage();
+  resp = await page.goto(`${BASE}/launch?token=${token('R8000', NHS_A, { sub: 'doc-objection' })}`);
+  check(resp.status() === 200, 'launch with objection: ' + resp.status());
+  await page.goto(`${BASE}/patient/${personA}/timeline`);
+  let tl = await text(page);
+  check(tl.includes('Kent Valley Hospital') && !tl.includes('Marsh Lane Surgery'),
+    'objection upheld: items of another organisation shown');
+  check((await text(page)).includes('Some information may not be shown'), 'objection: no withheld notice');
+  await snap(page, 'objection-upheld');
+  await Promise.all([page.waitForNavigation(), page.click('#withheld-notice a')]);
+  await page.check('input[value="urgent-clinical-need"]');
+  await page.fill('#reason-text', 'Needs GP medication history before emergency surgery');
+  await Promise.all([page.waitForNavigation(), page.click('#break-glass-form button[type=submit]')]);
+  check(await page.locator('#break-glass-active').count() === 1, 'objection break-glass indicator');
+  await page.goto(`${BASE}/patient/${personA}/timeline`);
+  tl = await text(page);
+  check(tl.includes('Marsh Lane Surgery'), 'break-glass did not show the other organisation\'s items');
+  await snap(page, 'objection-break-glass');
+  weft('objection', 'set', '--db', DB, '--nhs', NHS_A, '--status', 'withdrawn', '--date', '2025-03-02');
+
   // ---- a role that may not see results ----------------------------------------------------
   const rp = await freshPage();
   resp = await rp.goto(`${BASE}/launch?token=${token('R8009', NHS_A, { sub: 'reception-1' })}`);
