@@ -464,6 +464,55 @@ static int copy_atomic(const char *src, const char *folder, const char *base, ch
     return rc;
 }
 
+/* Wait for the watcher to take base away and read its report. */
+static void await_csv(struct run *run, struct feed *f, const char *base)
+{
+    char dst[1024], rep[1024];
+    snprintf(dst, sizeof dst, "%s/%s", f->folder, base);
+    int waited = 0;
+    while (access(dst, F_OK) == 0 && waited < run->o->csv_wait_seconds * 10) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        waited++;
+    }
+    if (access(dst, F_OK) == 0) {
+        f->csv_timeout++;
+        snprintf(f->last_error, sizeof f->last_error,
+                 "%.60s not picked up within %ds (is the folder watched?)", base,
+                 run->o->csv_wait_seconds);
+    } else {
+        json_t *r = NULL;
+        for (int attempt = 0; attempt < 20 && !r; attempt++) {
+            snprintf(rep, sizeof rep, "%s/done/%s.report.json", f->folder, base);
+            r = json_load_file(rep, 0, NULL);
+            if (!r) {
+                snprintf(rep, sizeof rep, "%s/failed/%s.report.json", f->folder, base);
+                r = json_load_file(rep, 0, NULL);
+            }
+            if (!r) {
+                struct timespec ts = {0, 100 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        const char *st = r ? json_string_value(json_object_get(r, "status")) : NULL;
+        if (st && !strcmp(st, "ok"))
+            f->csv_ok++;
+        else if (st && !strcmp(st, "partial"))
+            f->csv_partial++;
+        else
+            f->csv_failed++;
+        if (!st || strcmp(st, "ok"))
+            snprintf(f->last_error, sizeof f->last_error, "%.60s: %s (see its report)", base,
+                     st ? st : "no report");
+        json_decref(r);
+    }
+    atomic_fetch_add(&run->done, 1);
+}
+
+/* Drop a CSV feed's files in manifest order.  Rows point at people sent
+ * before them, so each people file is processed (taken away by the watcher)
+ * before the files after it are dropped; the other kinds of one batch go in
+ * together, since they only depend on people. */
 static void send_csv(struct run *run, struct feed *f)
 {
     if (!f->folder) {
@@ -472,64 +521,40 @@ static void send_csv(struct run *run, struct feed *f)
         f->skipped += f->nfiles;
         return;
     }
-    for (int i = 0; i < f->nfiles; i++) {
+    int *pending = xcalloc((size_t)f->nfiles + 1, sizeof *pending);
+    int npending = 0;
+    bool wait = run->o->csv_wait_seconds > 0;
+    for (int i = 0; i <= f->nfiles; i++) {
+        const char *base = NULL;
+        if (i < f->nfiles) {
+            base = strrchr(f->files[i], '/');
+            base = base ? base + 1 : f->files[i];
+        }
+        if (i == f->nfiles || !strncmp(base, "people", 6)) {
+            for (int k = 0; k < npending; k++) {
+                const char *pb = strrchr(f->files[pending[k]], '/');
+                await_csv(run, f, pb ? pb + 1 : f->files[pending[k]]);
+            }
+            npending = 0;
+        }
+        if (i == f->nfiles)
+            break;
         char src[1024];
         snprintf(src, sizeof src, "%s/%s", run->o->dir, f->files[i]);
-        const char *base = strrchr(f->files[i], '/');
-        base = base ? base + 1 : f->files[i];
         f->sent++;
         if (copy_atomic(src, f->folder, base, f->last_error, sizeof f->last_error)) {
             f->errors++;
             atomic_fetch_add(&run->done, 1);
-            continue;
-        }
-        if (run->o->csv_wait_seconds > 0) {
-            /* the watcher takes the file away when it has processed it; its
-             * report says how it went */
-            char dst[1024], rep[1024];
-            snprintf(dst, sizeof dst, "%s/%s", f->folder, base);
-            int waited = 0;
-            while (access(dst, F_OK) == 0 && waited < run->o->csv_wait_seconds * 10) {
-                struct timespec ts = {0, 100 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-                waited++;
-            }
-            if (access(dst, F_OK) == 0) {
-                f->csv_timeout++;
-                snprintf(f->last_error, sizeof f->last_error,
-                         "%s not picked up within %ds (is the folder watched?)", base,
-                         run->o->csv_wait_seconds);
-            } else {
-                json_t *r = NULL;
-                for (int attempt = 0; attempt < 20 && !r; attempt++) {
-                    snprintf(rep, sizeof rep, "%s/done/%s.report.json", f->folder, base);
-                    r = json_load_file(rep, 0, NULL);
-                    if (!r) {
-                        snprintf(rep, sizeof rep, "%s/failed/%s.report.json", f->folder, base);
-                        r = json_load_file(rep, 0, NULL);
-                    }
-                    if (!r) {
-                        struct timespec ts = {0, 100 * 1000 * 1000};
-                        nanosleep(&ts, NULL);
-                    }
-                }
-                const char *st = r ? json_string_value(json_object_get(r, "status")) : NULL;
-                if (st && !strcmp(st, "ok"))
-                    f->csv_ok++;
-                else if (st && !strcmp(st, "partial"))
-                    f->csv_partial++;
-                else
-                    f->csv_failed++;
-                if (st && strcmp(st, "ok"))
-                    snprintf(f->last_error, sizeof f->last_error, "%s: %s (see its report)", base,
-                             st);
-                json_decref(r);
-            }
-        } else {
+        } else if (!wait) {
             f->csv_ok++;
+            atomic_fetch_add(&run->done, 1);
+        } else if (!strncmp(base, "people", 6)) {
+            await_csv(run, f, base);
+        } else {
+            pending[npending++] = i;
         }
-        atomic_fetch_add(&run->done, 1);
     }
+    free(pending);
 }
 
 /* ---- driver ---------------------------------------------------------------- */
