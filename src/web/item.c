@@ -173,6 +173,65 @@ static void referenced(struct web_ctx *c, const json_t *refs, const char *headin
     (void)hidden; /* not reported: the count itself could reveal withheld items */
 }
 
+/* A Patient: identifiers, ways to get in touch, and the people to contact
+ * (Patient.contact; RelatedPerson items have their own rows). */
+static void patient_details(struct web_ctx *c, const json_t *res)
+{
+    struct buf *b = &c->out;
+    struct buf t = BUF_INIT;
+    html_raw(b, "<h2 class=\"nhsuk-heading-m\">Identifiers</h2><dl class=\"nhsuk-summary-list\">");
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(res, "identifier"), i, x)
+    {
+        const char *sys = str(x, "system"), *val = str(x, "value");
+        if (!val)
+            continue;
+        buf_reset(&t);
+        bool nhs = sys && strcmp(sys, "https://fhir.nhs.uk/Id/nhs-number") == 0;
+        if (nhs)
+            fmt_nhs_number(&t, val);
+        else
+            buf_adds(&t, val);
+        row_dl(b, nhs ? "NHS number" : sys ? sys : "Identifier", t.data);
+    }
+    html_raw(b, "</dl>");
+    const json_t *tel = json_object_get(res, "telecom");
+    if (json_array_size(tel)) {
+        html_raw(b, "<h2 class=\"nhsuk-heading-m\">Contact details</h2><dl "
+                    "class=\"nhsuk-summary-list\">");
+        json_array_foreach(tel, i, x)
+        {
+            buf_reset(&t);
+            buf_addf(&t, "%s%s%s", str(x, "system") ? str(x, "system") : "contact",
+                     str(x, "use") ? ", " : "", str(x, "use") ? str(x, "use") : "");
+            row_dl(b, t.data, str(x, "value"));
+        }
+        html_raw(b, "</dl>");
+    }
+    const json_t *contacts = json_object_get(res, "contact");
+    if (json_array_size(contacts)) {
+        html_raw(b, "<h2 class=\"nhsuk-heading-m\">People to contact</h2><dl "
+                    "class=\"nhsuk-summary-list\">");
+        json_array_foreach(contacts, i, x)
+        {
+            buf_reset(&t);
+            fmt_human_name(&t, json_object_get(x, "name"));
+            const char *rel = fmt_cc(json_object_get(x, "relationship"));
+            struct buf v = BUF_INIT;
+            if (rel)
+                buf_adds(&v, rel);
+            const json_t *ph = json_array_get(json_object_get(x, "telecom"), 0);
+            if (str(ph, "value"))
+                buf_addf(&v, "%s%s", v.len ? "; " : "", str(ph, "value"));
+            row_dl(b, t.len ? t.data : "Contact", v.len ? v.data : "-");
+            buf_release(&v);
+        }
+        html_raw(b, "</dl>");
+    }
+    buf_release(&t);
+}
+
 static void careplan(struct web_ctx *c, const json_t *res)
 {
     struct buf *b = &c->out;
@@ -313,6 +372,8 @@ int web_page_item(struct web_ctx *c, const char *type, const char *id)
         referenced(c, json_object_get(res, "result"), "Results in this report");
     if (!strcmp(type, "CarePlan"))
         careplan(c, res);
+    if (!strcmp(type, "Patient"))
+        patient_details(c, res);
     if (!strcmp(type, "QuestionnaireResponse")) {
         html_raw(b, "<h2 class=\"nhsuk-heading-m\">Answers</h2>");
         questionnaire(b, json_object_get(res, "item"), 0);

@@ -35,7 +35,10 @@ static const char gp_bundle[] =
     "\"name\":[{\"use\":\"official\",\"family\":\"Testpatient\",\"given\":[\"Alice\"],"
     "\"prefix\":[\"Ms\"]}],\"gender\":\"female\",\"birthDate\":\"1950-02-03\","
     "\"address\":[{\"use\":\"home\",\"line\":[\"1 Test Street\"],\"city\":\"Maidstone\","
-    "\"postalCode\":\"ME1 1AA\"}],\"generalPractitioner\":[{\"display\":\"Test Surgery\"}]}},"
+    "\"postalCode\":\"ME1 1AA\"}],\"generalPractitioner\":[{\"display\":\"Test Surgery\"}],"
+    "\"contact\":[{\"relationship\":[{\"text\":\"Daughter\"}],\"name\":{\"given\":[\"Beth\"],"
+    "\"family\":\"Testpatient\"},\"telecom\":[{\"system\":\"phone\",\"value\":\"01234 "
+    "567890\"}]}]}},"
     "{\"resource\":{\"resourceType\":\"Condition\",\"id\":\"c1\",\"subject\":{\"reference\":"
     "\"urn:uuid:p1\"},\"clinicalStatus\":{\"coding\":[{\"code\":\"active\"}]},\"code\":{\"text\":"
     "\"Diabetes <script>alert(1)</script>\"},\"onsetDateTime\":\"2010-01-01\"}},"
@@ -333,6 +336,43 @@ static void test_filters(void **state)
     buf_release(&b);
 }
 
+static void test_patient_item_and_empty_person(void **state)
+{
+    struct fx *f = *state;
+    struct buf b = BUF_INIT;
+    char *pid = NULL;
+    struct store_query q = {.person_id = f->person,
+                            .type = "Patient",
+                            .limit = 10,
+                            .source_orgs = (const char *const[]){GP},
+                            .nsource_orgs = 1};
+    struct store_result r = {0};
+    assert_int_equal(store_search(f->s, &q, &r), 0);
+    assert_int_equal(r.nrows, 1);
+    pid = xstrdup(r.rows[0].id);
+    store_result_clear(&r);
+    assert_int_equal(view(f, "R8000", GP, NULL, NULL, "Patient", pid, &b), 200);
+    assert_non_null(strstr(b.data, "People to contact"));
+    assert_non_null(strstr(b.data, "Beth Testpatient"));
+    assert_non_null(strstr(b.data, "Daughter; 01234 567890"));
+    assert_non_null(strstr(b.data, "999 000 0018"));
+    free(pid);
+    buf_reset(&b);
+    /* A person the store knows (e.g. created by a launch) with no record:
+     * "Patient not found", saying what to do next. */
+    char *empty = NULL;
+    assert_int_equal(store_person_by_nhs(f->s, "9990000026", &empty), 0);
+    char *keep = f->person;
+    f->person = empty;
+    int st = view(f, "R8000", GP, NULL, NULL, NULL, NULL, &b);
+    f->person = keep;
+    free(empty);
+    assert_int_equal(st, 404);
+    assert_non_null(strstr(b.data, "Patient not found"));
+    assert_non_null(strstr(b.data, "What to do next"));
+    buf_release(&b);
+}
+
 static void test_not_in_context_and_unknown(void **state)
 {
     struct fx *f = *state;
@@ -349,9 +389,13 @@ static void test_not_in_context_and_unknown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clinician_summary), cmocka_unit_test(test_results_page_and_chart),
-        cmocka_unit_test(test_document_reader),   cmocka_unit_test(test_admin_sees_no_results),
-        cmocka_unit_test(test_filters),           cmocka_unit_test(test_not_in_context_and_unknown),
+        cmocka_unit_test(test_clinician_summary),
+        cmocka_unit_test(test_results_page_and_chart),
+        cmocka_unit_test(test_document_reader),
+        cmocka_unit_test(test_admin_sees_no_results),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_patient_item_and_empty_person),
+        cmocka_unit_test(test_not_in_context_and_unknown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
