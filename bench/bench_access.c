@@ -305,8 +305,8 @@ static int bench_decide(const char *db, int n)
     unlink(db);
     populate(db, 100, 1, &ids);
     struct store *s = open_db(db);
-    struct principal p = {.kind = PRINCIPAL_USER, .user_id = "u", .role = "R8001", .org = "RVV",
-                          .purpose = "TREAT"};
+    struct principal p = {
+        .kind = PRINCIPAL_USER, .user_id = "u", .role = "R8001", .org = "RVV", .purpose = "TREAT"};
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         p.person_id = ids[i % 100];
