@@ -7,7 +7,11 @@
  * over a generated people extract and a services extract of the same size
  * (one service per person; people are loaded first so services link).
  *
- *   bench_csv [--rows N] [--runs R] [--dir DIR] [--batch B] [--no-load]
+ *   bench_csv [--rows N] [--runs R] [--dir DIR] [--batch B] [--no-load] [--bulk]
+ *
+ * --bulk loads with store_bulk(s, true) (commits stop waiting for the disk,
+ * made durable once at the end, as `weft load` does) instead of one durable
+ * commit per Bundle; the final store_bulk(s, false) is inside the timing.
  *
  * Writes people_bench.csv and services_bench.csv into DIR (default $BENCH_TMP
  * or /tmp), then prints one line per run and measurement, and finally
@@ -158,7 +162,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     long rows = 100000;
-    int runs = 3, do_load = 1;
+    int runs = 3, do_load = 1, bulk = 0;
     size_t batch = 0;
     const char *dir = getenv("BENCH_TMP");
     if (!dir)
@@ -174,9 +178,11 @@ int main(int argc, char **argv)
             batch = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--no-load"))
             do_load = 0;
+        else if (!strcmp(argv[i], "--bulk"))
+            bulk = 1;
         else {
             fprintf(stderr, "usage: bench_csv [--rows N] [--runs R] [--dir DIR] [--batch B] "
-                            "[--no-load]\n");
+                            "[--no-load] [--bulk]\n");
             return 2;
         }
     }
@@ -190,8 +196,8 @@ int main(int argc, char **argv)
     snprintf(svc, sizeof svc, "%s/services_bench.csv", dir);
     const char *files[2] = {people, svc};
     const char *kinds[2] = {"people", "services"};
-    printf("rows %ld per file, runs %d, batch %zu\n", rows, runs,
-           batch ? batch : (size_t)SOCIALCARE_DEFAULT_BATCH);
+    printf("rows %ld per file, runs %d, batch %zu%s\n", rows, runs,
+           batch ? batch : (size_t)SOCIALCARE_DEFAULT_BATCH, bulk ? ", bulk commits" : "");
 
     double rd[2][50], mp[2][50], mpcpu[2][50], ld[2][50], ldall[50], ldcpu[2][50];
     for (int r = 0; r < runs; r++) {
@@ -236,6 +242,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_csv: store: %s\n", err ? err : "?");
             return 1;
         }
+        if (bulk && store_bulk(st, true) != 0) {
+            fprintf(stderr, "bench_csv: store_bulk: %s\n", store_errmsg(st));
+            return 1;
+        }
         double all = 0;
         for (int f = 0; f < 2; f++) {
             struct socialcare_opts o = {.ods = "KENTCC", .feed = "bench", .batch_rows = batch};
@@ -257,6 +267,14 @@ int main(int argc, char **argv)
             ld[f][r] = (double)rows / t;
             printf("run %d load %s %.0f rows/s (%.0f rows per CPU second)\n", r + 1, kinds[f],
                    ld[f][r], ldcpu[f][r]);
+        }
+        if (bulk) {
+            double t = now();
+            if (store_bulk(st, false) != 0) {
+                fprintf(stderr, "bench_csv: store_bulk off: %s\n", store_errmsg(st));
+                return 1;
+            }
+            all += now() - t;
         }
         ldall[r] = 2.0 * (double)rows / all;
         store_close(st);
