@@ -91,7 +91,8 @@ static const char *param_doc(const char *name)
     if (strcmp(name, "_count") == 0)
         return "page size, default 50, maximum 1000; 0 returns only the total";
     if (strcmp(name, "_sort") == 0)
-        return "date, -date, _lastUpdated, -_lastUpdated (default: by id)";
+        return "date, -date, _lastUpdated, -_lastUpdated, _id (default: -date within a "
+               "patient, else _id)";
     if (strcmp(name, "identifier") == 0)
         return "system|value or value";
     if (strcmp(name, "birthdate") == 0)

@@ -264,6 +264,12 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         goto out;
     }
     fs.q.person_id = person_id;
+    /* One type within one patient: newest first unless asked otherwise.  It
+     * is the order of the store's patient index (person, type, effective), so
+     * a page is a short index walk; ordering by id there would make SQLite
+     * walk every item of the type to find a small patient's few. */
+    if (!fs.sort_given && person_id && fs.q.type)
+        fs.q.sort = STORE_SORT_DATE_DESC;
     if (fs.summary_count)
         fs.q.limit = 1;
     rc = store_search(s, &fs.q, &res);

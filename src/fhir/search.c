@@ -401,6 +401,7 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
                     value);
     }
     if (strcmp(name, "_sort") == 0) {
+        fs->sort_given = true;
         if (strcmp(value, "date") == 0)
             fs->q.sort = STORE_SORT_DATE;
         else if (strcmp(value, "-date") == 0)

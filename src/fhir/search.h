@@ -29,7 +29,10 @@
  * _count: default FHIR_COUNT_DEFAULT, at most FHIR_COUNT_MAX (larger values
  * are reduced to the maximum and reported as a warning); _count=0 returns
  * only the total.
- * _sort: date, -date, _lastUpdated, -_lastUpdated (default: by id, stable).
+ * _sort: date, -date, _lastUpdated, -_lastUpdated, _id.  Default: by id, except a search
+ * of one type within one patient, which defaults to -date (newest first): that
+ * order is the patient index's own, so a page costs a few index steps however
+ * few or many items the patient has (see sort_given).
  * Unknown parameters, modifiers (name:modifier) and unsupported prefixes are
  * errors naming the parameter, unless lenient (Prefer: handling=lenient):
  * then they are ignored and listed in warnings.
@@ -59,6 +62,7 @@ struct fhir_search {
     char *ids[FHIR_SEARCH_MAX_VALUES]; /* _id values */
     int nids;
     int count;          /* page size asked (after clamping) */
+    bool sort_given;    /* _sort was given (else the caller may pick the order) */
     bool summary_count; /* _count=0: total only */
     char *cursor;       /* _cursor as given, or NULL */
     int64_t snapshot;   /* decoded from the cursor (0 = none) */

@@ -107,6 +107,7 @@ static void test_clinical_search(void **state)
     assert_null(fs.q.lastupd_lt);
     assert_int_equal(fs.q.limit, 20);
     assert_int_equal(fs.q.sort, STORE_SORT_DATE_DESC);
+    assert_true(fs.sort_given);
     assert_true(fs.q.want_total);
     assert_int_equal(fs.nwarnings, 0);
     fhir_search_free(&fs);
@@ -123,6 +124,7 @@ static void test_dates_intersect(void **state)
     assert_string_equal(fs.q.date_ge, "2019-06");
     assert_string_equal(fs.q.date_lt, "2020");
     assert_string_equal(fs.patient_id, "p1");
+    assert_false(fs.sort_given);
     fhir_search_free(&fs);
 }
 

@@ -220,7 +220,10 @@ static int setup(void **state)
         char sid[32], eff[32], extra[160];
         snprintf(sid, sizeof sid, "obs-%02d", i);
         snprintf(eff, sizeof eff, "2020-%02d-15T10:00:00", 1 + i % 12);
-        snprintf(extra, sizeof extra, "\"status\":\"final\",\"valueQuantity\":{\"value\":%d}", i);
+        snprintf(extra, sizeof extra,
+                 "\"status\":\"final\",\"effectiveDateTime\":\"%s\",\"valueQuantity\":{"
+                 "\"value\":%d}",
+                 eff, i);
         put("Observation", sid, person, i % 2 ? "results" : "observations", eff,
             i % 5 == 0 ? "http://loinc.org|8867-4" : "http://loinc.org|2339-0", extra);
     }
