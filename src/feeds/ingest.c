@@ -44,12 +44,76 @@ struct count_slot {
     char last_error[256];
 };
 
+/* A sending facility's feed and agreement, looked up once per batch. */
+struct feed_slot {
+    char facility[181];
+    bool found;
+    bool in_force;
+    struct store_feed feed;
+};
+#define MAX_FEED_SLOTS 16
+
 struct ingest {
     struct store *s;
     struct hl7_msg *msg;
     struct count_slot slots[MAX_COUNT_SLOTS];
     int nslots;
+    struct feed_slot feeds[MAX_FEED_SLOTS];
+    int nfeeds;
 };
+
+/* Forget cached feeds: at every batch boundary, so a feed added, disabled or
+ * an agreement signed takes effect from the next batch. */
+static void feeds_forget(struct ingest *ig)
+{
+    for (int i = 0; i < ig->nfeeds; i++)
+        store_feed_clear(&ig->feeds[i].feed);
+    ig->nfeeds = 0;
+}
+
+/* The feed of facility (a shallow copy owned by the cache, valid until the
+ * next batch boundary) and whether its organisation may send today. */
+static int feed_lookup(struct ingest *ig, const char *facility, struct store_feed *out,
+                       bool *in_force)
+{
+    memset(out, 0, sizeof *out);
+    *in_force = false;
+    if (!facility[0])
+        return WEFT_ENOTFOUND;
+    for (int i = 0; i < ig->nfeeds; i++) {
+        struct feed_slot *fs = &ig->feeds[i];
+        if (strcmp(fs->facility, facility) == 0) {
+            if (!fs->found)
+                return WEFT_ENOTFOUND;
+            *out = fs->feed;
+            *in_force = fs->in_force;
+            return 0;
+        }
+    }
+    if (ig->nfeeds == MAX_FEED_SLOTS)
+        feeds_forget(ig);
+    struct feed_slot *fs = &ig->feeds[ig->nfeeds];
+    memset(fs, 0, sizeof *fs);
+    int rc = store_feed_by_facility(ig->s, facility, &fs->feed);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    fs->found = rc == 0;
+    if (fs->found) {
+        int aerr = 0;
+        fs->in_force = org_agreement_in_force(ig->s, fs->feed.org, time(NULL), &aerr);
+        if (aerr) {
+            store_feed_clear(&fs->feed);
+            return aerr;
+        }
+    }
+    snprintf(fs->facility, sizeof fs->facility, "%s", facility);
+    ig->nfeeds++;
+    if (!fs->found)
+        return WEFT_ENOTFOUND;
+    *out = fs->feed;
+    *in_force = fs->in_force;
+    return 0;
+}
 
 struct ingest *ingest_new(struct store *s)
 {
@@ -63,6 +127,7 @@ void ingest_free(struct ingest *ig)
 {
     if (!ig)
         return;
+    feeds_forget(ig);
     hl7_msg_free(ig->msg);
     free(ig);
 }
@@ -86,6 +151,7 @@ void ingest_result_release(struct ingest_result *r)
 static int flush_slots(struct ingest *ig)
 {
     int rc = 0;
+    feeds_forget(ig);
     for (int i = 0; i < ig->nslots && rc == 0; i++) {
         struct count_slot *sl = &ig->slots[i];
         rc = store_feed_count(ig->s, sl->feed_id, sl->day, &sl->c,
@@ -104,6 +170,7 @@ int ingest_flush_counts(struct ingest *ig)
 void ingest_discard_counts(struct ingest *ig)
 {
     ig->nslots = 0;
+    feeds_forget(ig);
 }
 
 /* Count one item of feed_id that arrived at arrived with this outcome. */
@@ -363,9 +430,9 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
         raw_msh_field(data, len, 10, false, control, sizeof control);
         raw_msh_field(data, len, 9, false, mtype, sizeof mtype);
     }
-    struct store_feed feed;
-    memset(&feed, 0, sizeof feed);
-    int rc = facility[0] ? store_feed_by_facility(s, facility, &feed) : WEFT_ENOTFOUND;
+    struct store_feed feed; /* borrowed from the batch's feed cache */
+    bool in_force = false;
+    int rc = feed_lookup(ig, facility, &feed, &in_force);
     if (rc != 0 && rc != WEFT_ENOTFOUND)
         return rc;
     bool have_feed = rc == 0;
@@ -408,7 +475,6 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
     char why[256] = "";
     char ip[80];
     peer_ip(peer, ip, sizeof ip);
-    int aerr = 0;
     if (prc != 0) {
         code = "AR";
         snprintf(why, sizeof why, "message cannot be parsed: %s", perr.text);
@@ -428,11 +494,7 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
                  feed.name);
         det = (struct hl7_ack_detail){
             .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
-    } else if (!org_agreement_in_force(s, feed.org, time(NULL), &aerr)) {
-        if (aerr) {
-            rc = aerr;
-            goto out;
-        }
+    } else if (!in_force) {
         code = "AR";
         snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
                  feed.org);
@@ -524,7 +586,6 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
     }
 out:
     hl7_map_result_clear(&mr);
-    store_feed_clear(&feed);
     return rc;
 }
 

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -86,7 +87,12 @@ struct mllp_server {
     pthread_mutex_t cmu; /* conns list */
     struct conn *conns;
     int nconns;
-    struct store *store; /* the writer's */
+    struct store *store;      /* the writer's */
+    struct store *ckpt_store; /* the checkpointer's */
+    pthread_t checkpointer;
+    pthread_mutex_t kmu;
+    pthread_cond_t kcv;
+    bool ckpt_stop;
     atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed;
 };
 
@@ -171,6 +177,41 @@ static void *writer_main(void *arg)
     }
     ingest_free(ig);
     return NULL;
+}
+
+/* Checkpoints off the writer's path: the writer's handle never checkpoints at
+ * commit (a checkpoint copies and fsyncs database pages and would hold up
+ * every ACK of the batch); this thread copies the log into the database
+ * every 200 ms with a passive checkpoint, which never blocks the writer. */
+static void *checkpointer_main(void *arg)
+{
+    struct mllp_server *srv = arg;
+    pthread_mutex_lock(&srv->kmu);
+    while (!srv->ckpt_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->kcv, &srv->kmu, &until);
+        pthread_mutex_unlock(&srv->kmu);
+        if (store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE) != 0)
+            log_warn("mllp", "checkpoint failed: %s", store_errmsg(srv->ckpt_store));
+        pthread_mutex_lock(&srv->kmu);
+    }
+    pthread_mutex_unlock(&srv->kmu);
+    return NULL;
+}
+
+static void stop_checkpointer(struct mllp_server *srv)
+{
+    pthread_mutex_lock(&srv->kmu);
+    srv->ckpt_stop = true;
+    pthread_cond_signal(&srv->kcv);
+    pthread_mutex_unlock(&srv->kmu);
+    pthread_join(srv->checkpointer, NULL);
 }
 
 static void enqueue(struct mllp_server *srv, struct item *it)
@@ -489,9 +530,20 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     pthread_mutex_init(&srv->qmu, NULL);
     pthread_cond_init(&srv->qcv, NULL);
     pthread_mutex_init(&srv->cmu, NULL);
+    pthread_mutex_init(&srv->kmu, NULL);
+    pthread_cond_init(&srv->kcv, NULL);
     int rc = store_open(&srv->store, srv->store_url, false, errmsg);
     if (rc == 0)
+        rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
+    if (rc == 0)
+        rc = store_checkpoint(srv->store, STORE_CKPT_OFF);
+    if (rc == 0)
         rc = listen_on(srv->host, cfg->port, &srv->lfd, &srv->port, errmsg);
+    bool ckpt_started = false;
+    if (rc == 0 && pthread_create(&srv->checkpointer, NULL, checkpointer_main, srv) != 0)
+        rc = WEFT_EINTERNAL;
+    else if (rc == 0)
+        ckpt_started = true;
     if (rc == 0 && pthread_create(&srv->writer, NULL, writer_main, srv) != 0)
         rc = WEFT_EINTERNAL;
     if (rc == 0 && pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
@@ -503,11 +555,16 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         rc = WEFT_EINTERNAL;
     }
     if (rc != 0) {
+        if (ckpt_started)
+            stop_checkpointer(srv);
         if (!*errmsg)
             *errmsg = xstrdup("cannot start the MLLP threads");
         if (srv->lfd >= 0)
             close(srv->lfd);
         store_close(srv->store);
+        store_close(srv->ckpt_store);
+        pthread_mutex_destroy(&srv->kmu);
+        pthread_cond_destroy(&srv->kcv);
         free(srv->host);
         free(srv->store_url);
         free(srv);
@@ -543,12 +600,17 @@ void mllp_server_stop(struct mllp_server *srv)
     pthread_cond_signal(&srv->qcv);
     pthread_mutex_unlock(&srv->qmu);
     pthread_join(srv->writer, NULL);
+    stop_checkpointer(srv);
+    store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE);
     struct mllp_server_stats st;
     mllp_server_stats(srv, &st);
     log_info("mllp", "stopped connections=%llu messages=%llu batches=%llu failed_batches=%llu",
              (unsigned long long)st.connections, (unsigned long long)st.messages,
              (unsigned long long)st.batches, (unsigned long long)st.failed_batches);
     store_close(srv->store);
+    store_close(srv->ckpt_store);
+    pthread_mutex_destroy(&srv->kmu);
+    pthread_cond_destroy(&srv->kcv);
     pthread_mutex_destroy(&srv->qmu);
     pthread_cond_destroy(&srv->qcv);
     pthread_mutex_destroy(&srv->cmu);

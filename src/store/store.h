@@ -133,8 +133,7 @@ int store_resource_get(struct store *s, const char *type, const char *id, int ve
 /* Whether type/id exists (current version, not deleted): 0 when it does, with
  * its linked person in *person_id_out (malloc'd, NULL when not linked; pass
  * NULL to skip); WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
-int store_resource_person(struct store *s, const char *type, const char *id,
-                          char **person_id_out);
+int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
 
 /* Mark type/id deleted (entered in error / retraction): a new version with
  * deleted=true.  History is kept. */
@@ -397,6 +396,12 @@ int store_audit_search(struct store *s, const struct store_audit_filter *f,
 int store_savepoint(struct store *s, const char *name);
 int store_release(struct store *s, const char *name);
 int store_rollback_to(struct store *s, const char *name);
+/* Write-ahead log checkpoints.  STORE_CKPT_OFF: this handle never
+ * checkpoints by itself at commit (a dedicated writer hands checkpoints to
+ * another thread); STORE_CKPT_PASSIVE: copy what can be copied now without
+ * waiting for anyone.  Backends without a log return 0. */
+enum store_ckpt { STORE_CKPT_OFF = 0, STORE_CKPT_PASSIVE = 1 };
+int store_checkpoint(struct store *s, enum store_ckpt mode);
 
 /* A registered feed (src/feeds/registry.h explains the fields). */
 struct store_feed {
@@ -448,21 +453,21 @@ int store_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
 /* One inbound message or file, kept verbatim (src/feeds/inbox.h). */
 struct store_inbox_msg {
     int64_t id;
-    int64_t feed_id;   /* 0: the sender matched no feed */
-    char *kind;        /* hl7v2 | fhir | csv */
-    char *arrived;     /* ISO 8601 UTC with milliseconds */
-    char *sender;      /* hl7v2: MSH-4.1; csv: file name; fhir: client name */
-    char *peer;        /* remote address, NULL when not a network arrival */
-    char *control_id;  /* hl7v2: MSH-10; fhir: Bundle.id; csv: file name + size */
-    char *msg_type;    /* e.g. "ADT^A01", "Bundle/transaction", "people" */
-    char *event_time;  /* FHIR dateTime of the event, NULL when unknown */
-    char *outcome;     /* pending | applied | rejected | duplicate | partial */
-    char *error;       /* why rejected (never patient data), NULL when none */
-    char *updated;     /* when the outcome was last set */
-    int attempts;      /* times applied (1 + replays) */
-    int64_t resources; /* resources written by the last attempt */
+    int64_t feed_id;      /* 0: the sender matched no feed */
+    char *kind;           /* hl7v2 | fhir | csv */
+    char *arrived;        /* ISO 8601 UTC with milliseconds */
+    char *sender;         /* hl7v2: MSH-4.1; csv: file name; fhir: client name */
+    char *peer;           /* remote address, NULL when not a network arrival */
+    char *control_id;     /* hl7v2: MSH-10; fhir: Bundle.id; csv: file name + size */
+    char *msg_type;       /* e.g. "ADT^A01", "Bundle/transaction", "people" */
+    char *event_time;     /* FHIR dateTime of the event, NULL when unknown */
+    char *outcome;        /* pending | applied | rejected | duplicate | partial */
+    char *error;          /* why rejected (never patient data), NULL when none */
+    char *updated;        /* when the outcome was last set */
+    int attempts;         /* times applied (1 + replays) */
+    int64_t resources;    /* resources written by the last attempt */
     int64_t duplicate_of; /* duplicate: the inbox id that was applied */
-    char *body;        /* verbatim content (NULL when not asked for) */
+    char *body;           /* verbatim content (NULL when not asked for) */
     size_t body_len;
 };
 void store_inbox_msg_clear(struct store_inbox_msg *m);

@@ -82,6 +82,13 @@ int store_rollback_to(struct store *s, const char *name)
     return STORE_CALL(s, savepoint, name, 2);
 }
 
+int store_checkpoint(struct store *s, enum store_ckpt mode)
+{
+    if (!s->ops->checkpoint)
+        return WEFT_OK;
+    return s->ops->checkpoint(s, (int)mode);
+}
+
 int store_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out)
 {
     if (!in->name || !in->org || !in->kind)

@@ -72,8 +72,7 @@ struct store_ops {
     int (*resource_get)(struct store *, const char *type, const char *id, int version,
                         struct store_row *);
     int (*resource_delete)(struct store *, const char *type, const char *id);
-    int (*resource_person)(struct store *, const char *type, const char *id,
-                           char **person_id_out);
+    int (*resource_person)(struct store *, const char *type, const char *id, char **person_id_out);
     int (*search)(struct store *, const struct store_query *, struct store_result *);
     int (*history)(struct store *, const char *type, const char *id, int limit,
                    struct store_result *);
@@ -134,6 +133,7 @@ struct store_ops {
                         int (*)(const struct store_audit_row *, void *), void *);
     /* feeds, inbox, merges (src/store/store_feeds.c, sqlite/sqlite_feeds.c, sqlite_merge.c) */
     int (*savepoint)(struct store *, const char *, int);
+    int (*checkpoint)(struct store *, int);
     int (*feed_add)(struct store *, const struct store_feed *, int64_t *);
     int (*feed_get)(struct store *, int64_t, const char *, const char *, int64_t,
                     struct store_feed *);
@@ -143,8 +143,8 @@ struct store_ops {
     int (*feed_counts_get)(struct store *, int64_t, const char *, struct store_feed_counts *,
                            struct store_feed_counts *);
     int (*inbox_add)(struct store *, const struct store_inbox_msg *, int64_t *);
-    int (*inbox_set_outcome)(struct store *, int64_t, const char *, const char *, int64_t,
-                             int64_t, bool);
+    int (*inbox_set_outcome)(struct store *, int64_t, const char *, const char *, int64_t, int64_t,
+                             bool);
     int (*inbox_list)(struct store *, const struct store_inbox_filter *, struct store_inbox_msg **,
                       int *);
     int (*inbox_claim)(struct store *, int64_t, const char *, int64_t, int64_t *);

@@ -52,6 +52,9 @@ int sqlite_savepoint(struct store *s, const char *name, int what)
 {
     if (s->txn_depth == 0)
         return store_fail(s, WEFT_EINVAL, "savepoint outside a transaction");
+    /* Prepared once and cached (matched by text): the MLLP writer opens and
+     * releases two savepoints per message. */
+    struct sqlite_store *ss = sqlite_of(s);
     char sql[96];
     if (what == 0)
         snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
@@ -59,7 +62,24 @@ int sqlite_savepoint(struct store *s, const char *name, int what)
         snprintf(sql, sizeof sql, "RELEASE %s", name);
     else
         snprintf(sql, sizeof sql, "ROLLBACK TO %s", name);
-    return sqlite_exec(sqlite_of(s), sql);
+    sqlite3_stmt *st = sqlite_stmt_text(ss, sql);
+    if (!st)
+        return WEFT_EDB;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "savepoint");
+}
+
+int sqlite_checkpoint(struct store *s, int mode)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (mode == 0)
+        return sqlite3_wal_autocheckpoint(ss->db, 0) == SQLITE_OK ? WEFT_OK
+                                                                  : sqlite_fail(ss, "checkpoint");
+    int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return WEFT_OK; /* busy: another checkpoint runs; the next one catches up */
+    return sqlite_fail(ss, "checkpoint");
 }
 
 /* ---- feeds ------------------------------------------------------------------------ */

@@ -12,6 +12,7 @@ extern const struct store_migration sqlite_migration_feeds_1;
 extern const struct store_migration sqlite_migration_merge_1;
 
 int sqlite_savepoint(struct store *s, const char *name, int what);
+int sqlite_checkpoint(struct store *s, int mode);
 int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
 int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
                     int64_t client_id, struct store_feed *out);

@@ -60,6 +60,7 @@ const struct store_ops sqlite_ops = {
     .audit_scan = sqlite_audit_scan,
     .audit_search = sqlite_audit_search,
     .savepoint = sqlite_savepoint,
+    .checkpoint = sqlite_checkpoint,
     .feed_add = sqlite_feed_add,
     .feed_get = sqlite_feed_get,
     .feed_list = sqlite_feed_list,
