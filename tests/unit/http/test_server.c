@@ -477,6 +477,19 @@ static void test_search(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(e0, "fullUrl")), "http://127.0.0.1:"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(e0, "search"), "mode")),
                         "match");
+    /* within one patient the default order is newest first */
+    const char *prev = "9999";
+    size_t k;
+    json_t *e;
+    json_array_foreach(entries(&r), k, e)
+    {
+        const char *d =
+            json_string_value(json_object_get(json_object_get(e, "resource"), "effectiveDateTime"));
+        assert_non_null(d);
+        if (strcmp(d, prev) > 0)
+            fail_msg("default order not newest first: %s after %s", d, prev);
+        prev = d;
+    }
     resp_free(&r);
 
     snprintf(path, sizeof path,
