@@ -126,7 +126,10 @@ struct store_row {
 void store_row_clear(struct store_row *r);
 
 /* Read the current version (version 0) or a given version of type/id.
- * WEFT_ENOTFOUND when absent. */
+ * WEFT_ENOTFOUND when absent.  A deleted item's current version is returned
+ * (0) with out->deleted = true: callers answer 410 Gone for it.  The JSON has
+ * meta.versionId and meta.lastUpdated set (lastUpdated = the start of the
+ * transaction that wrote the version). */
 int store_resource_get(struct store *s, const char *type, const char *id, int version,
                        struct store_row *out);
 
