@@ -31,9 +31,9 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-static bool keep(enum keep k, const json_t *res)
+/* st: the stored status index column (status, else clinicalStatus code). */
+static bool keep(enum keep k, const char *st)
 {
-    const char *st = fmt_resource_status(res);
     static const char *const gone[] = {"inactive",   "entered-in-error", "resolved", "remission",
                                        "revoked",    "cancelled",        "stopped",  "completed",
                                        "superseded", "refuted",          NULL};
@@ -82,7 +82,8 @@ static void section(struct web_ctx *c, const struct section *s)
                           .ncategories = 1,
                           .sort = s->upcoming ? STORE_SORT_DATE : STORE_SORT_DATE_DESC,
                           .limit = s->fetch,
-                          .date_ge = s->upcoming ? c->today : NULL};
+                          .date_ge = s->upcoming ? c->today : NULL,
+                          .rows_only = true};
     if (web_fetch(c, &f, &l) < 0) {
         html_raw(b, "<p>This section could not be loaded. Try again.</p></section>");
         web_list_clear(&l);
@@ -90,10 +91,15 @@ static void section(struct web_ctx *c, const struct section *s)
     }
     int shown = 0, kept = 0;
     for (int i = 0; i < l.n; i++) {
-        if (!keep(s->keep, l.items[i].res))
+        /* Judged on the index column; only the rows shown are parsed. */
+        if (!keep(s->keep, l.items[i].row.status))
             continue;
         kept++;
         if (shown >= s->show)
+            continue;
+        struct web_item *it = &l.items[i];
+        it->res = json_loadb(it->row.json, it->row.json_len, 0, NULL);
+        if (!json_is_object(it->res))
             continue;
         if (shown == 0)
             html_addf(b,
@@ -103,7 +109,6 @@ static void section(struct web_ctx *c, const struct section *s)
                       "<th scope=\"col\">Details</th><th scope=\"col\">Date</th>"
                       "<th scope=\"col\">Source</th></tr></thead><tbody>",
                       s->title);
-        struct web_item *it = &l.items[i];
         struct buf t = BUF_INIT, d = BUF_INIT, href = BUF_INIT;
         fmt_resource_title(&t, it->res);
         fmt_resource_detail(&d, it->res);
