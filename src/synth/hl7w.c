@@ -294,12 +294,11 @@ static void nk1_al1(struct ctx *c, struct buf *b)
     }
 }
 
-static bool fault_future(struct ctx *c, long *when, const char *what)
+static bool fault_future(struct ctx *c, long *when)
 {
     if (!synth_out_roll(c->o, &c->r, SYNTH_F_FUTURE_DATE))
         return false;
     *when = minutes(c->asof + synth_rng_range(&c->r, 40, 900), (int)(*when % 1440));
-    (void)what;
     return true;
 }
 
@@ -313,7 +312,7 @@ static void obx_nm(struct ctx *c, struct buf *b, int set, const struct lab *l, d
 {
     char t[16];
     long w = when;
-    if (fault_future(c, &w, l->code))
+    if (fault_future(c, &w))
         synth_pending_add(&c->cur_msg->pending, SYNTH_F_FUTURE_DATE,
                           "OBX-%d observation time in the future", set);
     dtm(w, t, sizeof t);

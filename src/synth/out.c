@@ -217,9 +217,8 @@ int synth_out_emit(struct synth_out *o, int org, enum synth_file_kind kind, cons
     sf->records++;
     if (late) {
         /* lands in the next batch's file, after the ones queued before it */
-        static char lrel[192];
-        file_name(o, org, kind, o->batch + 1, lrel, sizeof lrel);
-        *rel = lrel;
+        file_name(o, org, kind, o->batch + 1, o->late_rel, sizeof o->late_rel);
+        *rel = o->late_rel;
         *recno = (kind >= SYNTH_OUT_CSV_PEOPLE ? 2 + newlines(sf->late.data, sf->late.len)
                                                : 1 + sf->nlate);
         buf_add(&sf->late, data, len);

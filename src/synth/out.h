@@ -84,6 +84,7 @@ struct synth_out {
     long cat[SYNTH_NCAT];
     long records_per_kind[SYNTH_OUT_KINDS];
     char err[256];
+    char late_rel[192]; /* where the last late record lands (valid until the next emit) */
 };
 
 /* Create root/feeds/<ODS>/..., root/truth/ and open the truth files.  root

@@ -136,13 +136,11 @@ void synth_person_make(const struct synth_region *rg, uint64_t seed, long idx, i
         p->middle = NULL;
     p->family = synth_name_family(&r);
     if (p->age < 18)
-        p->title = p->sex == 1 ? "Master" : "Miss";
+        p->title = p->sex == 2 ? "Miss" : p->age < 12 ? "Master" : "Mr";
     else if (p->sex == 1)
         p->title = synth_rng_chance(&r, 0.04) ? "Dr" : "Mr";
     else
         p->title = synth_rng_chance(&r, 0.45) ? "Mrs" : synth_rng_chance(&r, 0.5) ? "Ms" : "Miss";
-    if (p->age < 18)
-        p->title = p->age < 12 && p->sex == 1 ? "Master" : p->sex == 1 ? "Mr" : "Miss";
 
     p->has_nhs = nhs_for(seed, idx, p->nhs);
     int town = synth_name_town(&r);

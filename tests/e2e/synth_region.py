@@ -159,6 +159,13 @@ merged = [w for w, ps in owners.items() if len(ps) > 1]
 if merged:
     errors.append(f"{len(merged)} Weft persons hold several true people")
 print(f"{len(person_of)} true people -> {len(owners)} Weft persons")
+# the scoring tool agrees: a clean region links perfectly
+score = json.loads(subprocess.run([sys.executable, os.path.join(os.environ["WEFT_ROOT"], "bench/synth_score.py"),
+                                   "--db", db, "--in", reg, "--json"], check=True, capture_output=True,
+                                  text=True).stdout)
+print("score:", {k: score[k] for k in ("records", "ppv", "sensitivity", "people_split")})
+if score["ppv"] != 1.0 or score["sensitivity"] != 1.0 or score["people_split"] or score["records_not_in_store"]:
+    errors.append(f"synth_score on the clean region: {score}")
 
 codes = {}
 for pid, t, code in con.execute("select person_id, type, code from resource where code is not null"):
