@@ -821,12 +821,24 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
             *upload_data_size = 0;
             return MHD_YES;
         }
-        rp->body_seen += *upload_data_size;
-        if (rp->body_seen > srv->max_body)
-            rp->too_big = true;
-        else
-            buf_add(&req->body, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        rp->body_seen += n;
+        if (rp->body_seen > srv->max_body) {
+            /* Past the limit without a Content-Length (chunked): keep reading
+             * and discarding, so the client is still listening when the 413
+             * comes at the end (closing on unread data makes the kernel reset
+             * the connection, and the client may never see the reply).  A
+             * client that sends more than twice the limit is cut off now. */
+            rp->too_big = true;
+            buf_release(&req->body);
+            if (rp->body_seen > 2 * srv->max_body) {
+                dispatch(req);
+                return queue_reply(req);
+            }
+            return MHD_YES;
+        }
+        buf_add(&req->body, upload_data, n);
         return MHD_YES;
     }
     if (rp->replied)

@@ -35,7 +35,9 @@
  *
  * Limits: request bodies above http_server_config.max_body (default
  * HTTP_MAX_BODY_DEFAULT, 32 MiB) are refused with 413 before they are read
- * when Content-Length says so, or as soon as the limit is passed otherwise.
+ * when Content-Length says so.  A chunked body is kept only up to the limit;
+ * past it the rest is read and discarded (so the client still hears the 413)
+ * up to twice the limit, where the connection is answered and closed.
  */
 #ifndef WEFT_HTTP_SERVER_H
 #define WEFT_HTTP_SERVER_H
