@@ -128,6 +128,12 @@ static int check_store(const char *db)
 {
     struct store *s = NULL;
     char *msg = NULL;
+    const char *file = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
+    if (!strstr(db, "://") && access(file, F_OK) != 0) {
+        fprintf(stderr, "weft serve: database '%s' does not exist: run 'weft init --db %s' first\n",
+                file, file);
+        return WEFT_ENOTFOUND;
+    }
     int rc = store_open(&s, db, false, &msg);
     if (rc != 0) {
         fprintf(stderr, "weft serve: cannot open database '%s': %s\n", db,
