@@ -289,6 +289,16 @@ try {
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement.textContent);
   check(/Skip to main content/.test(focused), 'first tab stop: ' + focused);
+  // Paging: the largest record has more than one page of timeline; pages do not overlap.
+  const page1 = await page.locator('#items tbody tr a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  check(page1.length === 100, 'timeline page size: ' + page1.length);
+  await Promise.all([page.waitForNavigation(), page.click('a[rel=next]')]);
+  const page2 = await page.locator('#items tbody tr a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  check(page2.length > 0 && page2.every((h) => !page1.includes(h)), 'timeline page 2 overlaps page 1');
+  await page.goto(`${BASE}/patient/${personA}/timeline`);
+  // Assets: nhsuk-frontend's images are served where its CSS looks for them.
+  const icon = await request('GET', '/assets/images/nhsuk-icon-arrow-right.svg');
+  check(icon.status === 200 && icon.body.includes('<svg'), 'nhsuk icon not served: ' + icon.status);
   // Filters: organisation.
   await page.selectOption('#f-org', HOSP);
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
