@@ -406,8 +406,25 @@ static bool store_broken(int rc)
            rc == WEFT_EINTERNAL;
 }
 
+static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char *peer,
+                     const char *arrived, int64_t replay_id, struct ingest_premap *pm,
+                     struct ingest_result *r);
+
 int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer,
                const char *arrived, int64_t replay_id, struct ingest_result *r)
+{
+    return hl7_apply(ig, data, len, peer, arrived, replay_id, NULL, r);
+}
+
+int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
+                         const char *arrived, struct ingest_premap *pm, struct ingest_result *r)
+{
+    return hl7_apply(ig, data, len, peer, arrived, 0, pm, r);
+}
+
+static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char *peer,
+                     const char *arrived, int64_t replay_id, struct ingest_premap *pm,
+                     struct ingest_result *r)
 {
     struct store *s = ig->s;
     char now[32], facility[181], control[200], mtype[40];
@@ -439,7 +456,14 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
     struct hl7_map_result mr;
     memset(&mr, 0, sizeof mr);
     int mrc = WEFT_EINVAL;
-    if (prc == 0 && have_feed) {
+    if (prc == 0 && have_feed && pm && pm->mr && pm->org && strcmp(pm->org, feed.org) == 0) {
+        /* mapped on the connection's thread for this organisation: take it */
+        mr = *pm->mr;
+        if (pm->mr->err.segment == pm->mr->err_segment)
+            mr.err.segment = mr.err_segment;
+        memset(pm->mr, 0, sizeof *pm->mr);
+        mrc = pm->rc;
+    } else if (prc == 0 && have_feed) {
         struct hl7_map_opts mo = {.ods = feed.org};
         mrc = hl7_map_message(ig->msg, &mo, &mr);
     }

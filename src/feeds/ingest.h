@@ -79,6 +79,19 @@ void ingest_result_release(struct ingest_result *r);
 int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer,
                const char *arrived, int64_t replay_id, struct ingest_result *r);
 
+/* A message already mapped (hl7_map_message) by the caller's thread for
+ * organisation org, with its return code: ingest_hl7_premapped() takes the
+ * result (mr is cleared) when the feed's organisation is still org, else maps
+ * again.  Lets the MLLP connection threads map in parallel with the writer. */
+struct hl7_map_result;
+struct ingest_premap {
+    const char *org;
+    int rc;
+    struct hl7_map_result *mr;
+};
+int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
+                         const char *arrived, struct ingest_premap *pm, struct ingest_result *r);
+
 /* Write the counters accumulated since the last flush (inside the caller's
  * transaction).  Call before store_commit(). */
 int ingest_flush_counts(struct ingest *ig);

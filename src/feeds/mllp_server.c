@@ -40,7 +40,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
+#include "feeds/hl7_map.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
 #include "feeds/mllp_frame.h"
@@ -59,6 +61,10 @@ struct item {
     char arrived[32];
     bool done;
     struct ingest_result res;
+    bool has_pre; /* mapped on the connection thread for pre_org */
+    int pre_rc;
+    char pre_org[16];
+    struct hl7_map_result pre;
 };
 
 struct conn {
@@ -94,10 +100,17 @@ struct mllp_server {
     pthread_cond_t kcv;
     bool ckpt_stop;
     atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed;
+    /* sending facility -> organisation of hl7v2 feeds, for mapping on the
+     * connection threads; refreshed every second by the checkpointer (the
+     * writer checks the feed again, so a stale entry only costs a re-map) */
+    pthread_rwlock_t flk;
+    char **fac, **fac_org;
+    int nfac;
 };
 
 static void item_free(struct item *it)
 {
+    hl7_map_result_clear(&it->pre);
     ingest_result_release(&it->res);
     free(it->data);
     free(it);
@@ -123,8 +136,15 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     for (int tries = 0; rc == WEFT_EBUSY && tries < 20; tries++)
         rc = store_begin(s);
     bool began = rc == 0;
-    for (struct item *it = batch; rc == 0 && it; it = it->qnext)
-        rc = ingest_hl7(ig, it->data, it->len, it->conn->peer, it->arrived, 0, &it->res);
+    for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
+        if (it->has_pre) {
+            struct ingest_premap pm = {.org = it->pre_org, .rc = it->pre_rc, .mr = &it->pre};
+            rc = ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm,
+                                      &it->res);
+        } else {
+            rc = ingest_hl7(ig, it->data, it->len, it->conn->peer, it->arrived, 0, &it->res);
+        }
+    }
     if (rc == 0)
         rc = ingest_flush_counts(ig);
     if (rc == 0)
@@ -179,6 +199,70 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+static void fac_free(char **fac, char **org, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(fac[i]);
+        free(org[i]);
+    }
+    free(fac);
+    free(org);
+}
+
+static void fac_refresh(struct mllp_server *srv)
+{
+    struct store_feed *fs = NULL;
+    int n = 0;
+    if (store_feed_list(srv->ckpt_store, &fs, &n) != 0)
+        return; /* keep the old table */
+    char **fac = xcalloc((size_t)n + 1, sizeof *fac), **org = xcalloc((size_t)n + 1, sizeof *org);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (fs[i].facility && strcmp(fs[i].kind, "hl7v2") == 0) {
+            fac[k] = xstrdup(fs[i].facility);
+            org[k++] = xstrdup(fs[i].org);
+        }
+        store_feed_clear(&fs[i]);
+    }
+    free(fs);
+    pthread_rwlock_wrlock(&srv->flk);
+    char **of = srv->fac, **oo = srv->fac_org;
+    int on = srv->nfac;
+    srv->fac = fac;
+    srv->fac_org = org;
+    srv->nfac = k;
+    pthread_rwlock_unlock(&srv->flk);
+    fac_free(of, oo, on);
+}
+
+/* Parse and map one message on the connection thread when its facility is a
+ * known feed (the writer then only loads it). */
+static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
+{
+    if (hl7_msg_parse(m, it->data, it->len, HL7_PARSE_STRICT, NULL) != 0)
+        return;
+    struct hl7_span sp;
+    char facility[181];
+    if (hl7_get(m, "MSH", 1, 4, 1, 1, 0, &sp) != 0)
+        return;
+    size_t n = hl7_unescape(hl7_msg_delims(m), sp, facility, sizeof facility);
+    if (n == 0 || n >= sizeof facility)
+        return;
+    pthread_rwlock_rdlock(&srv->flk);
+    for (int i = 0; i < srv->nfac; i++) {
+        if (strcmp(srv->fac[i], facility) == 0) {
+            snprintf(it->pre_org, sizeof it->pre_org, "%s", srv->fac_org[i]);
+            it->has_pre = true;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&srv->flk);
+    if (it->has_pre) {
+        struct hl7_map_opts mo = {.ods = it->pre_org};
+        it->pre_rc = hl7_map_message(m, &mo, &it->pre);
+    }
+}
+
 /* Checkpoints off the writer's path: the writer's handle never checkpoints at
  * commit (a checkpoint copies and fsyncs database pages and would hold up
  * every ACK of the batch); this thread copies the log into the database
@@ -186,6 +270,7 @@ static void *writer_main(void *arg)
 static void *checkpointer_main(void *arg)
 {
     struct mllp_server *srv = arg;
+    unsigned wakes = 0;
     pthread_mutex_lock(&srv->kmu);
     while (!srv->ckpt_stop) {
         struct timespec until;
@@ -199,6 +284,8 @@ static void *checkpointer_main(void *arg)
         pthread_mutex_unlock(&srv->kmu);
         if (store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE) != 0)
             log_warn("mllp", "checkpoint failed: %s", store_errmsg(srv->ckpt_store));
+        if (++wakes % 5 == 0)
+            fac_refresh(srv);
         pthread_mutex_lock(&srv->kmu);
     }
     pthread_mutex_unlock(&srv->kmu);
@@ -302,6 +389,7 @@ static void *conn_main(void *arg)
     mllp_decoder_init(&d, 0);
     struct buf out = BUF_INIT;
     char *rbuf = xmalloc(1 << 16);
+    struct hl7_msg *msg = hl7_msg_new();
     bool reading = true, peer_ok = true;
     uint64_t frames = 0;
     for (;;) {
@@ -316,8 +404,16 @@ static void *conn_main(void *arg)
         struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
         int nfds = reading && pending < srv->cfg.window ? 2 : 1;
         int pr = poll(pf, (nfds_t)nfds, 250);
-        if (pr < 0 && errno != EINTR)
-            break; /* cannot happen with valid fds; items would leak: see below */
+        if (pr < 0 && errno != EINTR) {
+            /* Not expected with valid descriptors.  Stop reading but stay
+             * until the writer has finished our items (it still points at
+             * them and at this connection). */
+            log_error("mllp", "poll failed peer=%s: %s", c->peer, strerror(errno));
+            reading = false;
+            peer_ok = flush_acks(c, false, &out);
+            usleep(10000);
+            continue;
+        }
         if (pf[0].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(c->efd, &v, sizeof v);
@@ -359,6 +455,7 @@ static void *conn_main(void *arg)
                 it->len = flen;
                 inbox_now(it->arrived);
                 ingest_result_init(&it->res);
+                premap(srv, msg, it);
                 frames++;
                 fifo_push(c, it);
                 enqueue(srv, it);
@@ -369,6 +466,7 @@ static void *conn_main(void *arg)
     log_info("mllp", "connection closed peer=%s messages=%llu", c->peer,
              (unsigned long long)frames);
     mllp_decoder_release(&d);
+    hl7_msg_free(msg);
     buf_release(&out);
     free(rbuf);
     close(c->fd);
@@ -532,11 +630,14 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     pthread_mutex_init(&srv->cmu, NULL);
     pthread_mutex_init(&srv->kmu, NULL);
     pthread_cond_init(&srv->kcv, NULL);
+    pthread_rwlock_init(&srv->flk, NULL);
     int rc = store_open(&srv->store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_checkpoint(srv->store, STORE_CKPT_OFF);
+    if (rc == 0)
+        fac_refresh(srv);
     if (rc == 0)
         rc = listen_on(srv->host, cfg->port, &srv->lfd, &srv->port, errmsg);
     bool ckpt_started = false;
@@ -563,6 +664,8 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
             close(srv->lfd);
         store_close(srv->store);
         store_close(srv->ckpt_store);
+        fac_free(srv->fac, srv->fac_org, srv->nfac);
+        pthread_rwlock_destroy(&srv->flk);
         pthread_mutex_destroy(&srv->kmu);
         pthread_cond_destroy(&srv->kcv);
         free(srv->host);
@@ -609,6 +712,8 @@ void mllp_server_stop(struct mllp_server *srv)
              (unsigned long long)st.batches, (unsigned long long)st.failed_batches);
     store_close(srv->store);
     store_close(srv->ckpt_store);
+    fac_free(srv->fac, srv->fac_org, srv->nfac);
+    pthread_rwlock_destroy(&srv->flk);
     pthread_mutex_destroy(&srv->kmu);
     pthread_cond_destroy(&srv->kcv);
     pthread_mutex_destroy(&srv->qmu);

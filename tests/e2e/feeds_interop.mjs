@@ -80,13 +80,13 @@ const conn = client.createConnection({ port, waitAck: true, maxConnectionAttempt
 // then send one message at a time and wait for its ACK (MLLP's exchange)
 await new Promise((resolve, reject) => {
   conn.once('connect', resolve);
-  setTimeout(() => reject(new Error('no connection')), 30000);
+  setTimeout(() => reject(new Error('no connection')), 30000).unref();
 }).catch((e) => fail(e.message));
 async function exchange(msgText) {
   const before = acks.length;
   const got = new Promise((resolve) => { wake = resolve; });
   await conn.sendMessage(new Message({ text: msgText }));
-  await Promise.race([got, new Promise((r) => setTimeout(r, 30000))]);
+  await Promise.race([got, new Promise((r) => setTimeout(r, 30000).unref())]);
   if (acks.length !== before + 1) fail(`no ACK for message ${before}: ${logs.join('').slice(-2000)}`);
 }
 const N = 20;
@@ -111,3 +111,4 @@ if (msgs.length !== N + 1 || applied !== N || dup !== 1) {
 }
 mkdirSync(TMP, { recursive: true });
 console.log(`ok: node-hl7-client sent ${N + 1} messages over MLLP: ${N} AA applied, 1 AA duplicate`);
+process.exit(0);
