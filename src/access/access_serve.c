@@ -345,8 +345,12 @@ static int h_launch(struct http_req *req, void *ctx)
     if (rc == 0) {
         audit_launch(s, req, &c, AUDIT_OK, person, hash, NULL);
         struct buf cookie = BUF_INIT;
+        /* Secure when configured, or when a TLS-terminating proxy says the
+         * browser used https (trusting it can only make the cookie stricter) */
+        const char *xfp = http_req_header(req, "X-Forwarded-Proto");
+        bool secure = cfg->cookie_secure || (xfp && strcasecmp(xfp, "https") == 0);
         buf_addf(&cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", SESSION_COOKIE,
-                 secret, cfg->session_hours * 3600, cfg->cookie_secure ? "; Secure" : "");
+                 secret, cfg->session_hours * 3600, secure ? "; Secure" : "");
         http_reply_header(req, "Set-Cookie", cookie.data);
         buf_release(&cookie);
         struct buf loc = BUF_INIT;

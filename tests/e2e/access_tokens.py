@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -133,11 +134,20 @@ for name, tok in (("HS256", sign(HS, c(sub="hs-user"), "HS256", hs)),
     check(st == 303 and cookie, "%s launch refused: %d %r" % (name, st, body[:300]))
     sc = hd["set-cookie"]
     check("HttpOnly" in sc and "SameSite=Strict" in sc and "Path=/" in sc, "cookie flags " + sc)
+    check("Secure" not in sc, "Secure cookie over plain http without --cookie-secure: " + sc)
     check(hd["location"].startswith("/patient/"), "location " + hd["location"])
     # replay of the same token
     attacks += refused(name + " replayed jti", tok, "used before")
+# behind a TLS-terminating proxy the cookie is Secure
+st, hd = srv.request("GET", "/launch?token=" + sign(HS, c(sub="proxied"), "HS256", hs),
+                     headers={"X-Forwarded-Proto": "https"}, raw=True)[:2]
+check(st == 303 and "Secure" in hd["set-cookie"], "cookie behind https proxy: %r" % hd)
 # ES256 signature in DER form (not JOSE) is refused
-msg_tok = sign({"alg": "ES256"}, c(iss="iss-es", sub="es-der"), "ES256", ec_priv)
+hdr_pl = b64u(json.dumps({"alg": "ES256"})) + "." + b64u(json.dumps(c(iss="iss-es",
+                                                                      sub="es-der")))
+der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", ec_priv], input=hdr_pl.encode(),
+                     capture_output=True, check=True).stdout
+attacks += refused("ES256 DER signature", hdr_pl + "." + b64u(der), "signature")
 st, _, _, _ = launch(srv, sign({"alg": "ES256"}, c(iss="iss-es", sub="es-ok"), "ES256", ec_priv),
                      method="POST")
 check(st == 303, "ES256 by POST refused: %d" % st)
