@@ -206,8 +206,8 @@ int main(int argc, char **argv)
         err += ws[i].err;
     }
     double secs = now_s() - t0;
-    printf("messages %ld aa %ld ae %ld ar %ld errors %ld seconds %.3f msgs_per_s %.0f\n", total,
-           aa, ae, ar, err, secs, (double)total / secs);
+    printf("messages %ld aa %ld ae %ld ar %ld errors %ld seconds %.3f msgs_per_s %.0f\n", total, aa,
+           ae, ar, err, secs, (double)total / secs);
     free(ws);
     return aa == total && !err ? 0 : 1;
 }

@@ -143,14 +143,15 @@ static int feed_list(struct store *s)
     return 0;
 }
 
-static void print_lag(json_t *c)
+/* "mean/max" lag in seconds into out, "-" when no message had an event time. */
+static void lag_text(json_t *c, char *out, size_t cap)
 {
     json_t *m = json_object_get(c, "lag_mean_ms");
     if (json_is_integer(m))
-        printf("%.1fs/%.1fs", (double)json_integer_value(m) / 1000.0,
-               (double)json_integer_value(json_object_get(c, "lag_max_ms")) / 1000.0);
+        snprintf(out, cap, "%.1fs/%.1fs", (double)json_integer_value(m) / 1000.0,
+                 (double)json_integer_value(json_object_get(c, "lag_max_ms")) / 1000.0);
     else
-        printf("-");
+        snprintf(out, cap, "-");
 }
 
 static int feed_status(struct store *s, const struct opts *o)
@@ -187,7 +188,9 @@ static int feed_status(struct store *s, const struct opts *o)
         printf("%-20s %-7s %-6s %-24s %-23s %-23s ", json_string_value(json_object_get(f, "name")),
                json_string_value(json_object_get(f, "org")),
                json_string_value(json_object_get(f, "kind")), lr ? lr : "never", a, b);
-        print_lag(td);
+        char lag[48];
+        lag_text(td, lag, sizeof lag);
+        printf("%-15s", lag);
         printf("%s%s%s\n",
                json_is_true(json_object_get(f, "agreement_in_force")) ? "" : "  [NO AGREEMENT]",
                le ? "  " : "", le ? le : "");
