@@ -868,6 +868,19 @@ static int trust(struct ctx *c, int org, enum synth_stream stream, bool mh)
             end(&m->b);
         }
     }
+    /* a move the trust heard about: an A08 with the new address on the day,
+     * when it knew the person before it (a stale view never hears) */
+    long moved = minutes(c->p->moved_day, 660);
+    bool before = false;
+    for (int i = 0; i < c->nmsgs; i++)
+        before |= c->msgs[i].when < moved && c->msgs[i].view == 0;
+    if (before && !c->v[0].stale_address) {
+        struct msg *m = header(c, moved, 0, "ADT^A08^ADT_A01", "A08");
+        seg(c, &m->b, "PV1");
+        at(c, &m->b, 1, "1");
+        at(c, &m->b, 2, "N");
+        end(&m->b);
+    }
     synth_out_cat(c->o, CAT_DEMOGRAPHICS);
     return flush(c);
 }
