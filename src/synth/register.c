@@ -168,7 +168,7 @@ int synth_register(const struct synth_register_opts *o, struct synth_register_st
         }
     }
     /* credentials: created 0600, written whole, then renamed into place */
-    char tmp[1100];
+    char tmp[1200];
     const char *out = o->credentials;
     char def[1100];
     if (!out) {
