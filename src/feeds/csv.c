@@ -135,6 +135,12 @@ size_t csv_reader_blank_lines(const struct csv_reader *r)
     return r->blank;
 }
 
+size_t csv_reader_memory(const struct csv_reader *r)
+{
+    return sizeof *r + (r->iobuf ? CSV_IOBUF : 0) + r->dcap +
+           r->fcap * (sizeof *r->starts + sizeof *r->lens + sizeof *r->ptrs);
+}
+
 unsigned long long csv_reader_offset(const struct csv_reader *r)
 {
     return r->consumed + r->in_pos;

@@ -81,6 +81,9 @@ int csv_reader_next(struct csv_reader *r, struct csv_row *row);
 
 /* Empty lines skipped so far. */
 size_t csv_reader_blank_lines(const struct csv_reader *r);
+/* Bytes of heap the reader holds now (input window, record buffers): bounded
+ * by the limits, whatever the input size.  For tests and diagnostics. */
+size_t csv_reader_memory(const struct csv_reader *r);
 /* Bytes consumed so far (BOM included). */
 unsigned long long csv_reader_offset(const struct csv_reader *r);
 /* 1 when a UTF-8 byte order mark was skipped at the start; 2 when the input

@@ -1,5 +1,6 @@
 /* test_csv.c - the RFC 4180 reader: quoting, line ends, BOM, blank lines,
  * ragged rows, limits, invalid UTF-8, line numbers, file vs memory input. */
+#define _GNU_SOURCE /* fopencookie */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -275,6 +276,69 @@ static void test_file_matches_memory(void **state)
     buf_release(&b);
 }
 
+/* A FILE that produces rows on the fly: a 40 MB input never held anywhere. */
+struct gen {
+    long row, rows;
+    char pending[256];
+    size_t plen, ppos;
+};
+
+static ssize_t gen_read(void *cookie, char *out, size_t size)
+{
+    struct gen *g = cookie;
+    size_t n = 0;
+    while (n < size) {
+        if (g->ppos == g->plen) {
+            if (g->row == g->rows)
+                break;
+            int k = snprintf(g->pending, sizeof g->pending,
+                             "%ld,\"name %ld, with comma\",\"multi\nline \"\"%ld\"\"\",%s\r\n",
+                             g->row, g->row, g->row, g->row % 7 ? "x" : "");
+            g->plen = (size_t)k;
+            g->ppos = 0;
+            g->row++;
+        }
+        size_t take = g->plen - g->ppos < size - n ? g->plen - g->ppos : size - n;
+        memcpy(out + n, g->pending + g->ppos, take);
+        g->ppos += take;
+        n += take;
+    }
+    return (ssize_t)n;
+}
+
+static void test_constant_memory(void **state)
+{
+    (void)state;
+    struct gen g = {.rows = 800000};
+    cookie_io_functions_t io = {.read = gen_read};
+    FILE *fp = fopencookie(&g, "r", io);
+    assert_non_null(fp);
+    struct csv_reader *r;
+    assert_int_equal(csv_reader_open(&r, fp, NULL), 0);
+    struct csv_row row;
+    long n = 0;
+    size_t peak = 0;
+    while (csv_reader_next(r, &row) == 1) {
+        assert_int_equal(row.err, 0);
+        assert_int_equal(row.nfields, 4);
+        assert_int_equal(row.line, (size_t)(2 * n + 1)); /* every record spans two lines */
+        if (n == 123456) {
+            assert_string_equal(row.fields[1], "name 123456, with comma");
+            assert_string_equal(row.fields[2], "multi\nline \"123456\"");
+        }
+        size_t m = csv_reader_memory(r);
+        if (m > peak)
+            peak = m;
+        n++;
+    }
+    assert_int_equal(n, 800000);
+    assert_true(csv_reader_offset(r) > 40u * 1000 * 1000);
+    /* the input window plus one small record: nothing grows with the input */
+    assert_true(peak < 80 * 1024);
+    csv_reader_close(r);
+    fclose(fp);
+}
+
 static void test_bad_args(void **state)
 {
     (void)state;
@@ -304,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_huge_field_default_limit),
         cmocka_unit_test(test_file_matches_memory),
+        cmocka_unit_test(test_constant_memory),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
