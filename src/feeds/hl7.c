@@ -552,6 +552,30 @@ size_t hl7_seg_rep_count(const struct hl7_msg *m, size_t seg, size_t field)
     return hl7_span_count(v, m->d.rep);
 }
 
+void hl7_iter_init(struct hl7_iter *it, struct hl7_span s)
+{
+    it->p = s.p;
+    it->end = s.p + s.len;
+    it->done = false;
+}
+
+bool hl7_iter_next(struct hl7_iter *it, char sep, struct hl7_span *part)
+{
+    if (it->done)
+        return false;
+    const char *q = memchr(it->p, sep, (size_t)(it->end - it->p));
+    part->p = it->p;
+    if (q) {
+        part->len = (size_t)(q - it->p);
+        it->p = q + 1;
+    } else {
+        part->len = (size_t)(it->end - it->p);
+        it->p = it->end;
+        it->done = true;
+    }
+    return true;
+}
+
 bool hl7_span_is_null(struct hl7_span s)
 {
     return s.len == 2 && s.p[0] == '"' && s.p[1] == '"';
@@ -818,21 +842,21 @@ static void encode_leaf(const struct hl7_delims *from, const struct hl7_delims *
 static void encode_value(const struct hl7_msg *m, const struct hl7_delims *d, struct hl7_span v,
                          struct buf *tmp, struct buf *b)
 {
-    size_t nr = hl7_span_count(v, m->d.rep);
-    for (size_t r = 1; r <= nr; r++) {
-        if (r > 1)
+    struct hl7_iter ri, ci, si;
+    struct hl7_span rv, cv, sv;
+    hl7_iter_init(&ri, v);
+    for (int r = 0; hl7_iter_next(&ri, m->d.rep, &rv); r++) {
+        if (r)
             buf_addc(b, d->rep);
-        struct hl7_span rv = hl7_span_part(v, m->d.rep, r);
-        size_t nc = hl7_span_count(rv, m->d.comp);
-        for (size_t c = 1; c <= nc; c++) {
-            if (c > 1)
+        hl7_iter_init(&ci, rv);
+        for (int c = 0; hl7_iter_next(&ci, m->d.comp, &cv); c++) {
+            if (c)
                 buf_addc(b, d->comp);
-            struct hl7_span cv = hl7_span_part(rv, m->d.comp, c);
-            size_t ns = hl7_span_count(cv, m->d.sub);
-            for (size_t s = 1; s <= ns; s++) {
-                if (s > 1)
+            hl7_iter_init(&si, cv);
+            for (int s = 0; hl7_iter_next(&si, m->d.sub, &sv); s++) {
+                if (s)
                     buf_addc(b, d->sub);
-                encode_leaf(&m->d, d, hl7_span_part(cv, m->d.sub, s), tmp, b);
+                encode_leaf(&m->d, d, sv, tmp, b);
             }
         }
     }

@@ -122,6 +122,19 @@ size_t hl7_span_count(struct hl7_span s, char sep);
 /* The n-th (1-based) sep-separated part of s; empty span when absent. */
 struct hl7_span hl7_span_part(struct hl7_span s, char sep, size_t n);
 
+/* Iterating the parts of a value in one pass (hl7_span_part() in a loop
+ * rescans from the start each time):
+ *     struct hl7_iter it;  struct hl7_span rep;
+ *     hl7_iter_init(&it, field);
+ *     while (hl7_iter_next(&it, d->rep, &rep)) ...
+ * An empty span yields one empty part (as hl7_span_count() counts it). */
+struct hl7_iter {
+    const char *p, *end;
+    bool done;
+};
+void hl7_iter_init(struct hl7_iter *it, struct hl7_span s);
+bool hl7_iter_next(struct hl7_iter *it, char sep, struct hl7_span *part);
+
 /* True for the HL7 explicit null "" (two double quotes). */
 bool hl7_span_is_null(struct hl7_span s);
 /* True if s equals the NUL-terminated string lit. */

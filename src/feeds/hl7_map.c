@@ -189,6 +189,20 @@ static size_t get(struct mctx *c, long seg, size_t f, size_t r, size_t comp, siz
     return dec(c, v);
 }
 
+/* Repetitions of field f of segment seg in one pass; none when the field is
+ * absent or empty (as hl7_seg_rep_count() counts them). */
+static void reps_init(struct mctx *c, long seg, size_t f, struct hl7_iter *it)
+{
+    struct hl7_span v = {"", 0};
+    hl7_iter_init(it, v);
+    it->done = true;
+    if (seg >= 0 && !hl7_seg_get(c->m, (size_t)seg, f, 0, 0, 0, &v) && v.len > 0)
+        hl7_iter_init(it, v);
+}
+
+#define FOR_REPS(c, seg, f, it, v)                                                                 \
+    for (reps_init(c, seg, f, &(it)); hl7_iter_next(&(it), (c)->d->rep, &(v));)
+
 /* JSON string of the value, or NULL if absent. */
 static json_t *jget(struct mctx *c, long seg, size_t f, size_t r, size_t comp, size_t sub)
 {
@@ -519,20 +533,30 @@ static json_t *concept_code(const char *system, const char *code, const char *di
 static void add_entry(struct mctx *c, const char *type, const char *want_id, json_t *res,
                       char *id_out, char url_out[64])
 {
-    char id[65], key[160];
+    char id[65], key[160], base[160];
     snprintf(id, sizeof id, "%s", want_id);
-    for (int k = 2;; k++) {
-        snprintf(key, sizeof key, "%s/%s", type, id);
-        if (!json_object_get(c->seen, key))
-            break;
-        char suffix[16];
-        int sl = snprintf(suffix, sizeof suffix, "-%d", k);
-        size_t bl = strlen(want_id);
-        if (bl + (size_t)sl > 64)
-            bl = 64 - (size_t)sl;
-        snprintf(id, sizeof id, "%.*s%s", (int)bl, want_id, suffix);
+    snprintf(base, sizeof base, "%s/%s", type, id);
+    memcpy(key, base, sizeof key);
+    /* seen["Type/id"] holds the last suffix tried for that base id, so many
+     * entries wanting one id cost one lookup each, not one per earlier twin */
+    json_t *last = json_object_get(c->seen, base);
+    if (last) {
+        json_int_t k = json_integer_value(last);
+        for (;;) {
+            k++;
+            char suffix[24];
+            int sl = snprintf(suffix, sizeof suffix, "-%lld", (long long)k);
+            size_t bl = strlen(want_id);
+            if (bl + (size_t)sl > 64)
+                bl = 64 - (size_t)sl;
+            snprintf(id, sizeof id, "%.*s%s", (int)bl, want_id, suffix);
+            snprintf(key, sizeof key, "%s/%s", type, id);
+            if (!json_object_get(c->seen, key))
+                break;
+        }
+        json_integer_set(last, k);
     }
-    json_object_set_new(c->seen, key, json_true());
+    json_object_set_new(c->seen, key, json_integer(1));
     char url[64];
     make_uuid(type, id, url);
     json_object_set_new(res, "resourceType", json_string(type));
@@ -791,14 +815,11 @@ static void map_contacts(struct mctx *c, json_t *pat)
         if (!hl7_seg_get(c->m, (size_t)k, 4, 1, 0, 0, &v))
             set_if(ct, "address", address(c, v));
         json_t *tel = json_array();
-        size_t nr = hl7_seg_rep_count(c->m, (size_t)k, 5);
-        for (size_t r = 1; r <= nr; r++)
-            if (!hl7_seg_get(c->m, (size_t)k, 5, r, 0, 0, &v))
-                append_if(tel, telecom(c, v, "home"));
-        nr = hl7_seg_rep_count(c->m, (size_t)k, 6);
-        for (size_t r = 1; r <= nr; r++)
-            if (!hl7_seg_get(c->m, (size_t)k, 6, r, 0, 0, &v))
-                append_if(tel, telecom(c, v, "work"));
+        struct hl7_iter it;
+        FOR_REPS(c, k, 5, it, v)
+        append_if(tel, telecom(c, v, "home"));
+        FOR_REPS(c, k, 6, it, v)
+        append_if(tel, telecom(c, v, "work"));
         set_array(ct, "telecom", tel);
         if (json_object_get(ct, "name") || json_object_get(ct, "telecom") ||
             json_object_get(ct, "address"))
@@ -869,10 +890,10 @@ static int map_patient(struct mctx *c)
     json_t *ids = json_array();
     char best[160] = "";
     int best_rank = 99;
-    size_t nr = hl7_seg_rep_count(c->m, (size_t)pid, 3);
-    for (size_t r = 1; r <= nr; r++) {
-        struct hl7_span cx;
-        hl7_seg_get(c->m, (size_t)pid, 3, r, 0, 0, &cx);
+    struct hl7_iter it;
+    struct hl7_span cx;
+    FOR_REPS(c, pid, 3, it, cx)
+    {
         char kind[16];
         json_t *id = identifier_cx(c, cx, kind);
         if (!id)
@@ -894,33 +915,28 @@ static int map_patient(struct mctx *c)
     }
     json_object_set_new(pat, "identifier", ids);
     json_t *names = json_array();
-    nr = hl7_seg_rep_count(c->m, (size_t)pid, 5);
-    for (size_t r = 1; r <= nr; r++) {
-        struct hl7_span v;
-        hl7_seg_get(c->m, (size_t)pid, 5, r, 0, 0, &v);
+    struct hl7_span v;
+    FOR_REPS(c, pid, 5, it, v)
+    {
         append_if(names, human_name(c, v));
     }
     set_array(pat, "name", names);
-    struct hl7_span v;
     set_if(pat, "birthDate", jdate(c, pid, 7, 1, 1, 0));
     if (!hl7_seg_get(c->m, (size_t)pid, 8, 1, 1, 0, &v))
         set_if(pat, "gender", gender(v));
     json_t *addrs = json_array();
-    nr = hl7_seg_rep_count(c->m, (size_t)pid, 11);
-    for (size_t r = 1; r <= nr; r++) {
-        hl7_seg_get(c->m, (size_t)pid, 11, r, 0, 0, &v);
+    FOR_REPS(c, pid, 11, it, v)
+    {
         append_if(addrs, address(c, v));
     }
     set_array(pat, "address", addrs);
     json_t *tel = json_array();
-    nr = hl7_seg_rep_count(c->m, (size_t)pid, 13);
-    for (size_t r = 1; r <= nr; r++) {
-        hl7_seg_get(c->m, (size_t)pid, 13, r, 0, 0, &v);
+    FOR_REPS(c, pid, 13, it, v)
+    {
         append_if(tel, telecom(c, v, "home"));
     }
-    nr = hl7_seg_rep_count(c->m, (size_t)pid, 14);
-    for (size_t r = 1; r <= nr; r++) {
-        hl7_seg_get(c->m, (size_t)pid, 14, r, 0, 0, &v);
+    FOR_REPS(c, pid, 14, it, v)
+    {
         append_if(tel, telecom(c, v, "work"));
     }
     set_array(pat, "telecom", tel);
@@ -1122,9 +1138,11 @@ static void map_allergies(struct mctx *c)
         set_if(a, "recordedDate", jdate(c, k, 6, 1, 1, 1));
         json_t *reaction = json_object();
         json_t *man = json_array();
-        size_t nr = hl7_seg_rep_count(c->m, (size_t)k, 5);
-        for (size_t r = 1; r <= nr; r++) {
-            json_t *t = jget(c, k, 5, r, 0, 0);
+        struct hl7_iter it;
+        struct hl7_span rv;
+        FOR_REPS(c, k, 5, it, rv)
+        {
+            json_t *t = jspan(c, rv);
             if (t)
                 json_array_append_new(man, json_pack("{s:o}", "text", t));
         }
@@ -1384,9 +1402,11 @@ static void reference_range(struct mctx *c, long obx, json_t *obs)
 static void interpretation(struct mctx *c, long obx, json_t *obs)
 {
     json_t *arr = json_array();
-    size_t nr = hl7_seg_rep_count(c->m, (size_t)obx, 8);
-    for (size_t r = 1; r <= nr; r++) {
-        if (!get(c, obx, 8, r, 1, 0))
+    struct hl7_iter it;
+    struct hl7_span rv;
+    FOR_REPS(c, obx, 8, it, rv)
+    {
+        if (!dec(c, hl7_span_part(rv, c->d->comp, 1)))
             continue;
         json_array_append_new(
             arr, json_pack("{s:[{s:s,s:s%}]}", "coding", "system",
@@ -1432,11 +1452,12 @@ static int value_sn(struct mctx *c, long obx, struct hl7_span v, json_t *obs)
 static void obx_text(struct mctx *c, long obx, struct buf *out)
 {
     buf_reset(out);
-    size_t nr = hl7_seg_rep_count(c->m, (size_t)obx, 5);
-    for (size_t r = 1; r <= nr; r++) {
-        struct hl7_span v;
-        hl7_seg_get(c->m, (size_t)obx, 5, r, 0, 0, &v);
-        if (r > 1)
+    struct hl7_iter it;
+    struct hl7_span v;
+    size_t r = 0;
+    FOR_REPS(c, obx, 5, it, v)
+    {
+        if (++r > 1)
             buf_addc(out, '\n');
         if (!hl7_span_is_null(v))
             hl7_unescape_buf(c->d, v, out);
@@ -1897,16 +1918,14 @@ static int map_merge(struct mctx *c)
                     "merge message has no MRG segment (the patient to retire)");
     json_t *surv = json_array(), *ret = json_array();
     char kind[16];
-    size_t nr = hl7_seg_rep_count(c->m, (size_t)pid, 3);
-    for (size_t r = 1; r <= nr; r++) {
-        struct hl7_span cx;
-        hl7_seg_get(c->m, (size_t)pid, 3, r, 0, 0, &cx);
+    struct hl7_iter it;
+    struct hl7_span cx;
+    FOR_REPS(c, pid, 3, it, cx)
+    {
         append_if(surv, identifier_cx(c, cx, kind));
     }
-    nr = hl7_seg_rep_count(c->m, (size_t)mrg, 1);
-    for (size_t r = 1; r <= nr; r++) {
-        struct hl7_span cx;
-        hl7_seg_get(c->m, (size_t)mrg, 1, r, 0, 0, &cx);
+    FOR_REPS(c, mrg, 1, it, cx)
+    {
         append_if(ret, identifier_cx(c, cx, kind));
     }
     if (json_array_size(surv) == 0 || json_array_size(ret) == 0) {

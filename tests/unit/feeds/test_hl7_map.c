@@ -57,8 +57,13 @@ static json_t *res(struct fixture *f, const char *type, int n)
 static int count(struct fixture *f, const char *type)
 {
     int n = 0;
-    while (res(f, type, n + 1))
-        n++;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(f->r.bundle, "entry"), i, e)
+    {
+        json_t *t = json_object_get(json_object_get(e, "resource"), "resourceType");
+        n += !strcmp(json_string_value(t), type);
+    }
     return n;
 }
 
@@ -602,6 +607,56 @@ static void test_fuzz_regressions(void **state)
     buf_release(&msg);
 }
 
+static void test_duplicate_ids(void **state)
+{
+    (void)state;
+    /* many OBX with one set id: ids made unique in message order, in
+     * linear time (30,000 twins must not take quadratic time) */
+    struct buf msg = BUF_INIT;
+    buf_adds(&msg, "MSH|^~\\&|LAB|RVV|W|W|20260301101500||ORU^R01|L1|P|2.5.1\r"
+                   "PID|1||555^^^RVV^MR\rOBR|1||F1|X^Y^L\r");
+    for (int i = 0; i < 30000; i++)
+        buf_adds(&msg, "OBX|1|NM|X^Y^L||1\r");
+    buf_adds(&msg, "OBX|1-2|NM|X^Y^L||1\r"); /* a real id that a suffix could have taken */
+    struct fixture f = {0};
+    assert_int_equal(map_text(&f, msg.data), 0);
+    assert_int_equal(count(&f, "Observation"), 30001);
+    ASSERT_AT(res(&f, "Observation", 1), "id", "obs-F1-1");
+    ASSERT_AT(res(&f, "Observation", 2), "id", "obs-F1-1-2");
+    ASSERT_AT(res(&f, "Observation", 30000), "id", "obs-F1-1-30000");
+    ASSERT_AT(res(&f, "Observation", 30001), "id", "obs-F1-1-2-2");
+    done(&f);
+    buf_release(&msg);
+}
+
+static void test_many_repetitions(void **state)
+{
+    (void)state;
+    /* 100,000 repetitions in PID-3 and OBX-5: one pass each, not one scan
+     * per repetition (quadratic time would not finish) */
+    struct buf msg = BUF_INIT;
+    buf_adds(&msg, "MSH|^~\\&|LAB|RVV|W|W|20260301101500||ORU^R01|L1|P|2.5.1\rPID|1||1^^^^MR");
+    for (int i = 0; i < 100000; i++)
+        buf_adds(&msg, "~^^^^MR");
+    buf_adds(&msg, "\rOBR|1||F1|X^Y^L\rOBX|1|TX|X^Y^L||a");
+    for (int i = 0; i < 100000; i++)
+        buf_adds(&msg, "~b");
+    buf_adds(&msg, "\r");
+    struct fixture f = {0};
+    assert_int_equal(map_text(&f, msg.data), 0);
+    json_t *p = res(&f, "Patient", 1);
+    assert_int_equal(json_array_size(json_object_get(p, "identifier")), 1);
+    const char *txt = at(res(&f, "Observation", 1), "valueString");
+    assert_non_null(txt);
+    assert_int_equal(strlen(txt), 1 + 2 * 100000);
+    struct buf enc = BUF_INIT;
+    hl7_msg_encode(f.m, NULL, &enc);
+    assert_int_equal(enc.len, msg.len);
+    buf_release(&enc);
+    done(&f);
+    buf_release(&msg);
+}
+
 /* ---- shared samples --------------------------------------------------- */
 
 static void check_bundle(json_t *b, const char *name)
@@ -721,6 +776,8 @@ int main(void)
         cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_ids_and_text),
         cmocka_unit_test(test_fuzz_regressions),
+        cmocka_unit_test(test_duplicate_ids),
+        cmocka_unit_test(test_many_repetitions),
         cmocka_unit_test(test_shared_samples_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
