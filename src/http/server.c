@@ -81,7 +81,7 @@ struct http_server {
     uint64_t started_ns;
     uint32_t id_prefix;
     atomic_uint_fast64_t next_id;
-    atomic_int inflight;
+    atomic_int inflight; /* requests whose handling began and has not completed */
     pthread_key_t store_key;
     pthread_mutex_t lock; /* guards stores */
     struct thread_store *stores;
@@ -93,6 +93,14 @@ struct arena_chunk {
     char data[];
 };
 
+/* One per TCP connection (MHD socket context): the request whose context
+ * exists but that MHD has not finished.  MHD does not call the completion
+ * callback for a request it drops before the handler ran (e.g. a request
+ * line or headers it refuses), so the connection's close frees it. */
+struct conn_state {
+    struct req_private *pending;
+};
+
 struct req_private {
     struct http_req req; /* first: a struct http_req * is a struct req_private * */
     char *uri;           /* raw URI copy; path and query point into it */
@@ -101,6 +109,7 @@ struct req_private {
     bool replied;
     size_t body_seen;
     struct arena_chunk *arena;
+    struct conn_state *conn;
     char id[20];
 };
 
@@ -617,6 +626,8 @@ static void health_handler_register(struct http_server *srv)
 
 /* ---- MHD callbacks -------------------------------------------------------------------- */
 
+static void request_free(struct req_private *rp);
+
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
 {
     struct http_server *srv = cls;
@@ -644,8 +655,36 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
     snprintf(rp->id, sizeof rp->id, "%08x%08x", (unsigned)srv->id_prefix, (unsigned)n);
     req->request_id = rp->id;
     req->method = "";
-    atomic_fetch_add(&srv->inflight, 1);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    rp->conn = ci ? ci->socket_context : NULL;
+    if (rp->conn) {
+        if (rp->conn->pending) /* cannot happen: one request at a time per connection */
+            rp->conn->pending->conn = NULL;
+        rp->conn->pending = rp;
+    }
     return rp;
+}
+
+static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)con;
+    struct http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = xcalloc(1, sizeof(struct conn_state));
+        return;
+    }
+    struct conn_state *cs = *socket_context;
+    if (!cs)
+        return;
+    if (cs->pending) { /* dropped by MHD before it reached us: free it here */
+        if (cs->pending->started)
+            atomic_fetch_sub(&srv->inflight, 1);
+        request_free(cs->pending);
+    }
+    free(cs);
+    *socket_context = NULL;
 }
 
 /* The path as logged: the raw path (ids only, never the query), printable
@@ -689,6 +728,8 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     if (!rp)
         return;
     *con_cls = NULL;
+    if (rp->conn && rp->conn->pending == rp)
+        rp->conn->pending = NULL;
     struct http_req *req = &rp->req;
     double ms = (double)(http_now_ns() - req->start_ns) / 1e6;
     char path[256];
@@ -698,8 +739,9 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
         log_info("http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s",
                  req->request_id, req->method, path, req->status, bytes, ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (rp->started)
+        atomic_fetch_sub(&srv->inflight, 1);
     request_free(rp);
-    atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static enum MHD_Result queue_reply(struct http_req *req)
@@ -800,6 +842,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     struct http_req *req = &rp->req;
     if (!rp->started) {
         rp->started = true;
+        atomic_fetch_add(&srv->inflight, 1); /* what shutdown waits for */
         req->method = method;
         req->mhd_connection = con;
         const char *cl =
@@ -896,9 +939,9 @@ int http_server_start(struct http_server *srv, char **errmsg)
         flags, (uint16_t)srv->port, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)srv->threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, 1000u,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb,
+        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        1000u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
     int saved = errno;
     freeaddrinfo(ai);
     if (!srv->daemon) {

@@ -51,6 +51,9 @@
 
 #define HTTP_MAX_BODY_DEFAULT (32u * 1024u * 1024u)
 
+/* Memory per connection for the request line and headers (libmicrohttpd's
+ * pool): long search URLs fit; beyond it MHD answers 414/431 itself. */
+#define HTTP_HEADER_MEMORY (128u * 1024u)
 #define HTTP_MAX_HEADERS 16 /* extra response headers per request */
 
 struct http_server;
