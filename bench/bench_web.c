@@ -5,7 +5,7 @@
  * store query, JSON parsing, HTML building and the (group-commit) audit
  * append.
  *
- *   bench_web --file BUNDLE.json [--runs N] [--db PATH] [--html-dir DIR]
+ *   bench_web --file BUNDLE.json [--runs N] [--db PATH] [--html-dir DIR] [--page NAME]
  *
  * Loads BUNDLE (a Synthea transaction bundle) through the real loading
  * pipeline into a fresh SQLite store, installs the shipped access policy,
@@ -75,7 +75,7 @@ struct page {
 
 int main(int argc, char **argv)
 {
-    const char *file = NULL, *db = NULL, *html_dir = NULL;
+    const char *file = NULL, *db = NULL, *html_dir = NULL, *only = NULL;
     int runs = 200;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--file") && i + 1 < argc)
@@ -86,9 +86,11 @@ int main(int argc, char **argv)
             runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--html-dir") && i + 1 < argc)
             html_dir = argv[++i];
+        else if (!strcmp(argv[i], "--page") && i + 1 < argc)
+            only = argv[++i];
         else {
             fprintf(stderr, "usage: bench_web --file BUNDLE.json [--runs N] [--db PATH] "
-                            "[--html-dir DIR]\n");
+                            "[--html-dir DIR] [--page NAME]\n");
             return 2;
         }
     }
@@ -196,6 +198,9 @@ int main(int argc, char **argv)
     int worst = 0;
     for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
         const struct page *pg = &pages[i];
+        const char *pname = pg->type ? pg->type : pg->name ? pg->name : "summary";
+        if (only && strcmp(only, pname) != 0)
+            continue;
         struct http_req req;
         memset(&req, 0, sizeof req);
         req.method = "GET";

@@ -238,39 +238,56 @@ const char *web_item_date(const struct web_item *it)
     return fmt_resource_date(it->res);
 }
 
-#define NAV_SCAN_ROWS 2000
+int web_all(struct web_ctx *c, struct web_list **out)
+{
+    if (!c->all_loaded) {
+        struct web_fetch f = {
+            .limit = WEB_ALL_ROWS, .sort = STORE_SORT_DATE_DESC, .rows_only = true};
+        int rc = web_fetch(c, &f, &c->all);
+        if (rc < 0) {
+            web_list_clear(&c->all);
+            return rc;
+        }
+        c->all_loaded = true;
+        c->all_complete = c->all.next == NULL;
+    }
+    *out = &c->all;
+    return WEFT_OK;
+}
 
-/* One query (index columns only) finds the categories with data for most
- * people; when a person has more items than that, the categories not yet seen
- * are checked one by one with a one-row query. */
+bool web_item_parse(struct web_item *it)
+{
+    if (!it->res)
+        it->res = json_loadb(it->row.json, it->row.json_len, 0, NULL);
+    return json_is_object(it->res);
+}
+
+/* Navigation from web_all(); when the person has more items than it reads,
+ * the categories not yet seen are checked one by one with a one-row query. */
 int web_nav_scan(struct web_ctx *c)
 {
     int n;
     const struct web_category *cats = web_categories(&n);
     memset(c->nav_has, 0, sizeof c->nav_has);
-    struct web_list l = {0};
-    struct web_fetch all = {.limit = NAV_SCAN_ROWS, .rows_only = true};
-    int rc = web_fetch(c, &all, &l);
-    if (rc < 0) {
-        web_list_clear(&l);
+    struct web_list *l;
+    int rc = web_all(c, &l);
+    if (rc < 0)
         return rc;
-    }
-    for (int k = 0; k < l.n; k++)
+    for (int k = 0; k < l->n; k++)
         for (int i = 0; i < n && i < 32; i++)
-            if (!c->nav_has[i] && strcmp(cats[i].name, l.items[k].row.category) == 0)
+            if (!c->nav_has[i] && strcmp(cats[i].name, l->items[k].row.category) == 0)
                 c->nav_has[i] = true;
-    bool complete = l.next == NULL;
-    web_list_clear(&l);
-    if (complete)
+    if (c->all_complete)
         return WEFT_OK;
     for (int i = 0; i < n && i < 32; i++) {
         if (c->nav_has[i] || !web_scope_category(c, cats[i].name))
             continue;
         const char *one[1] = {cats[i].name};
+        struct web_list one_l = {0};
         struct web_fetch f = {.categories = one, .ncategories = 1, .limit = 1, .rows_only = true};
-        rc = web_fetch(c, &f, &l);
-        c->nav_has[i] = l.n > 0;
-        web_list_clear(&l);
+        rc = web_fetch(c, &f, &one_l);
+        c->nav_has[i] = one_l.n > 0;
+        web_list_clear(&one_l);
         if (rc < 0)
             return rc;
     }

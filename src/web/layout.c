@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/err.h"
 #include "web/fmt.h"
@@ -127,8 +128,31 @@ static void gp_text(struct web_ctx *c, struct buf *b)
 
 /* Count active items of one category for a banner flag (0 when the scope
  * withholds the category). */
+static bool flag_gone(const char *st)
+{
+    static const char *const gone[] = {"inactive",   "entered-in-error", "resolved", "revoked",
+                                       "superseded", "cancelled",        NULL};
+    for (int i = 0; st && gone[i]; i++)
+        if (strcasecmp(st, gone[i]) == 0)
+            return true;
+    return false;
+}
+
 static int flag_count(struct web_ctx *c, const char *cat, struct buf *first_title)
 {
+    struct web_list *all;
+    if (web_all(c, &all) == WEFT_OK && c->all_complete) {
+        int n = 0;
+        for (int i = 0; i < all->n; i++) {
+            struct web_item *it = &all->items[i];
+            if (strcmp(it->row.category, cat) != 0 || flag_gone(it->row.status))
+                continue;
+            if (n == 0 && first_title && web_item_parse(it))
+                fmt_resource_title(first_title, it->res);
+            n++;
+        }
+        return n;
+    }
     const char *cats[] = {cat};
     struct web_list l = {0};
     struct web_fetch f = {
@@ -139,10 +163,7 @@ static int flag_count(struct web_ctx *c, const char *cat, struct buf *first_titl
     }
     int n = 0;
     for (int i = 0; i < l.n; i++) {
-        const char *st = fmt_resource_status(l.items[i].res);
-        if (st && (!strcmp(st, "inactive") || !strcmp(st, "entered-in-error") ||
-                   !strcmp(st, "resolved") || !strcmp(st, "revoked") || !strcmp(st, "superseded") ||
-                   !strcmp(st, "cancelled")))
+        if (flag_gone(l.items[i].row.status))
             continue;
         if (n == 0 && first_title)
             fmt_resource_title(first_title, l.items[i].res);

@@ -76,30 +76,55 @@ static void section(struct web_ctx *c, const struct section *s)
         html_raw(b, "<p class=\"weft-muted\">Not available with your access.</p></section>");
         return;
     }
-    const char *cats[] = {s->category};
-    struct web_list l = {0};
-    struct web_fetch f = {.categories = cats,
-                          .ncategories = 1,
-                          .sort = s->upcoming ? STORE_SORT_DATE : STORE_SORT_DATE_DESC,
-                          .limit = s->fetch,
-                          .date_ge = s->upcoming ? c->today : NULL,
-                          .rows_only = true};
-    if (web_fetch(c, &f, &l) < 0) {
-        html_raw(b, "<p>This section could not be loaded. Try again.</p></section>");
-        web_list_clear(&l);
-        return;
+    /* The rows of this category: cut from web_all() when it holds the whole
+     * record, else a query of its own.  l.items point into either. */
+    struct web_list own = {0}, *src = &own;
+    struct web_list *all;
+    bool from_all = web_all(c, &all) == WEFT_OK && c->all_complete;
+    if (from_all) {
+        src = all;
+    } else {
+        const char *cats[] = {s->category};
+        struct web_fetch f = {.categories = cats,
+                              .ncategories = 1,
+                              .sort = s->upcoming ? STORE_SORT_DATE : STORE_SORT_DATE_DESC,
+                              .limit = s->fetch,
+                              .date_ge = s->upcoming ? c->today : NULL,
+                              .rows_only = true};
+        if (web_fetch(c, &f, &own) < 0) {
+            html_raw(b, "<p>This section could not be loaded. Try again.</p></section>");
+            web_list_clear(&own);
+            return;
+        }
     }
-    int shown = 0, kept = 0;
-    for (int i = 0; i < l.n; i++) {
+    /* Order: newest first, or for upcoming items the soonest first. */
+    int *order = xcalloc((size_t)src->n + 1, sizeof *order);
+    int norder = 0;
+    for (int i = 0; i < src->n; i++) {
+        const struct store_row *r = &src->items[i].row;
+        if (from_all && strcmp(r->category, s->category) != 0)
+            continue;
+        if (from_all && s->upcoming && (!r->effective || strcmp(r->effective, c->today) < 0))
+            continue;
+        order[norder++] = i;
+    }
+    if (from_all && s->upcoming)
+        for (int i = 0, j = norder - 1; i < j; i++, j--) {
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+    struct web_list l = {.items = src->items, .n = src->n, .next = src->next};
+    int shown = 0;
+    for (int o = 0; o < norder; o++) {
+        int i = order[o];
         /* Judged on the index column; only the rows shown are parsed. */
         if (!keep(s->keep, l.items[i].row.status))
             continue;
-        kept++;
         if (shown >= s->show)
             continue;
         struct web_item *it = &l.items[i];
-        it->res = json_loadb(it->row.json, it->row.json_len, 0, NULL);
-        if (!json_is_object(it->res))
+        if (!web_item_parse(it))
             continue;
         if (shown == 0)
             html_addf(b,
@@ -130,11 +155,12 @@ static void section(struct web_ctx *c, const struct section *s)
         html_raw(b, "</tbody></table>");
     else
         html_addf(b, "<p class=\"weft-muted\">%s</p>", s->empty);
-    if (kept > shown || l.next || l.n > 0)
+    if (norder > 0)
         html_addf(b, "<p><a href=\"/patient/%s/%s\">See all %s</a></p>", c->person_id, s->category,
                   web_category_find(s->category)->label);
     html_raw(b, "</section>");
-    web_list_clear(&l);
+    free(order);
+    web_list_clear(&own);
 }
 
 static void key_observations(struct web_ctx *c)
@@ -154,39 +180,45 @@ static void key_observations(struct web_ctx *c)
     /* One query for every measure's codes, newest first and index columns
      * only; a measure not among those rows (a person with a very long
      * history) gets a query of its own. */
-    const char *all[128];
+    const char *all_codes[128];
     int na = 0;
     for (int i = 0; i < nm; i++)
         for (int k = 0; k < web_measure_ncodes(&ms[i]) && na < 128; k++)
-            all[na++] = ms[i].codes[k];
-    struct web_list batch = {0};
-    struct web_fetch bf = {.categories = cats,
-                           .ncategories = 2,
-                           .codes = all,
-                           .ncodes = na,
-                           .sort = STORE_SORT_DATE_DESC,
-                           .limit = 400,
-                           .rows_only = true};
-    if (web_fetch(c, &bf, &batch) < 0)
-        web_list_clear(&batch);
+            all_codes[na++] = ms[i].codes[k];
+    struct web_list batch = {0}, *all;
+    bool from_all = web_all(c, &all) == WEFT_OK && c->all_complete;
+    if (!from_all) {
+        struct web_fetch bf = {.categories = cats,
+                               .ncategories = 2,
+                               .codes = all_codes,
+                               .ncodes = na,
+                               .sort = STORE_SORT_DATE_DESC,
+                               .limit = 400,
+                               .rows_only = true};
+        if (web_fetch(c, &bf, &batch) < 0)
+            web_list_clear(&batch);
+    }
+    /* Candidates, newest first: the observation and result rows of web_all(),
+     * or the rows of the query above.  Pointers: rows are parsed in place. */
+    struct web_list *srcl = from_all ? all : &batch;
+    struct web_item **cand = xcalloc((size_t)srcl->n + 1, sizeof *cand);
+    int ncand = 0;
+    for (int i = 0; i < srcl->n; i++)
+        if (!from_all || !strcmp(srcl->items[i].row.category, "observations") ||
+            !strcmp(srcl->items[i].row.category, "results"))
+            cand[ncand++] = &srcl->items[i];
     int shown = 0;
     for (int i = 0; i < nm; i++) {
         struct web_list l = {0};
         int k = 0;
-        while (k < batch.n && !web_measure_has_code(&ms[i], batch.items[k].row.code))
+        while (k < ncand && !web_measure_has_code(&ms[i], cand[k]->row.code))
             k++;
-        if (k < batch.n) {
-            json_t *res = json_loadb(batch.items[k].row.json, batch.items[k].row.json_len, 0, NULL);
-            if (!json_is_object(res)) {
-                json_decref(res);
+        struct web_item *picked = NULL;
+        if (k < ncand) {
+            picked = cand[k];
+            if (!web_item_parse(picked))
                 continue;
-            }
-            l.items = xcalloc(1, sizeof *l.items);
-            l.items[0].row = batch.items[k].row;
-            l.items[0].res = res;
-            memset(&batch.items[k].row, 0, sizeof batch.items[k].row);
-            l.n = 1;
-        } else if (batch.next) {
+        } else if (!from_all && batch.next) {
             struct web_fetch f = {.categories = cats,
                                   .ncategories = 2,
                                   .codes = ms[i].codes,
@@ -200,7 +232,7 @@ static void key_observations(struct web_ctx *c)
         } else {
             continue;
         }
-        struct web_item *it = &l.items[0];
+        struct web_item *it = picked ? picked : &l.items[0];
         if (shown++ == 0)
             html_raw(b, "<table class=\"nhsuk-table weft-table\"><caption "
                         "class=\"nhsuk-u-visually-hidden\">Latest key observations</caption>"
@@ -230,6 +262,7 @@ static void key_observations(struct web_ctx *c)
         buf_release(&v);
         web_list_clear(&l);
     }
+    free(cand);
     web_list_clear(&batch);
     if (shown)
         html_raw(b, "</tbody></table>");

@@ -175,6 +175,7 @@ static void audit_view(struct web_ctx *c, const char *page)
 
 static void ctx_release(struct web_ctx *c)
 {
+    web_list_clear(&c->all);
     authz_scope_clear(&c->scope);
     buf_release(&c->out);
     buf_release(&c->what);

@@ -85,6 +85,8 @@ struct web_ctx {
     } orgs[WEB_ORG_CACHE];
     bool nav_has[32]; /* per web_categories() index: has visible data */
     int64_t snapshot; /* store snapshot every query of the page reads at */
+    struct web_list all; /* web_all(): the visible record, index columns only */
+    bool all_loaded, all_complete;
     bool glass;       /* break-glass in effect (shown in the banner) */
 };
 
@@ -130,6 +132,16 @@ void web_cell_source(struct web_ctx *c, const struct store_row *row);
 void web_item_href(struct web_ctx *c, struct buf *b, const struct store_row *row);
 /* Record what the page showed for the audit entry. */
 void web_audit_note(struct web_ctx *c, const struct store_row *row);
+/* Everything of the person the scope lets this page see, newest first, as
+ * rows (JSON not parsed), read once per page with one query: the summary,
+ * banner flags and navigation are cut from it.  Returns 0 and *out; when the
+ * person has more than WEB_ALL_ROWS items, c->all_complete is false and
+ * callers fall back to their own queries. */
+#define WEB_ALL_ROWS 3000
+int web_all(struct web_ctx *c, struct web_list **out);
+/* Parse a row of a rows-only list in place (once); false when it does not
+ * parse. */
+bool web_item_parse(struct web_item *it);
 /* Scan which categories have visible data (for navigation). */
 int web_nav_scan(struct web_ctx *c);
 
