@@ -81,7 +81,11 @@ struct http_server {
     uint64_t started_ns;
     uint32_t id_prefix;
     atomic_uint_fast64_t next_id;
-    atomic_int inflight; /* requests whose handling began and has not completed */
+    /* Requests being handled or answered (from dispatch to completion): what
+     * shutdown waits for.  A request still sending its body is not counted:
+     * libmicrohttpd 0.9.75 may not notice for a while that such a client went
+     * away, and a cut-off upload is the client's to retry. */
+    atomic_int inflight;
     pthread_key_t store_key;
     pthread_mutex_t lock; /* guards stores */
     struct thread_store *stores;
@@ -105,6 +109,7 @@ struct req_private {
     struct http_req req; /* first: a struct http_req * is a struct req_private * */
     char *uri;           /* raw URI copy; path and query point into it */
     bool started;
+    bool counted; /* in srv->inflight */
     bool too_big;
     bool replied;
     size_t body_seen;
@@ -679,7 +684,7 @@ static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_c
     if (!cs)
         return;
     if (cs->pending) { /* dropped by MHD before it reached us: free it here */
-        if (cs->pending->started)
+        if (cs->pending->counted)
             atomic_fetch_sub(&srv->inflight, 1);
         request_free(cs->pending);
     }
@@ -739,7 +744,7 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
         log_info("http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s",
                  req->request_id, req->method, path, req->status, bytes, ms,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-    if (rp->started)
+    if (rp->counted)
         atomic_fetch_sub(&srv->inflight, 1);
     request_free(rp);
 }
@@ -770,6 +775,8 @@ static enum MHD_Result queue_reply(struct http_req *req)
 static void dispatch(struct http_req *req)
 {
     struct req_private *rp = (struct req_private *)req;
+    rp->counted = true;
+    atomic_fetch_add(&req->server->inflight, 1);
     if (rp->too_big) {
         char msg[128];
         snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
@@ -842,7 +849,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     struct http_req *req = &rp->req;
     if (!rp->started) {
         rp->started = true;
-        atomic_fetch_add(&srv->inflight, 1); /* what shutdown waits for */
         req->method = method;
         req->mhd_connection = con;
         const char *cl =
