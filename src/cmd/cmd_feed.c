@@ -9,6 +9,8 @@
  *   show      one inbound message, verbatim, with its outcome
  *   replay    apply rejected messages again after a fix
  *   unmerge   undo a person merge made by an A40 message
+ *   disable   refuse everything a feed sends (kept, answered AR/403/failed)
+ *   enable    accept it again
  *
  * Exit status: 0 done, 1 the work failed or something was rejected, 2 usage.
  */
@@ -57,7 +59,8 @@ static const char usage[] =
     "       weft feed messages --db PATH [--feed NAME] [--outcome O] [--since T] [--json]\n"
     "       weft feed show --db PATH --id N [--json]\n"
     "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
-    "       weft feed unmerge --db PATH --id MERGE\n\n"
+    "       weft feed unmerge --db PATH --id MERGE\n"
+    "       weft feed disable|enable --db PATH --feed NAME\n\n"
     "Feeds are the routes by which organisations send data: HL7 v2 over MLLP\n"
     "(identified by MSH-4), FHIR bundles POSTed with the feed's token (printed\n"
     "alone on standard output by 'add'), CSV extracts dropped in a folder.\n"
@@ -437,6 +440,23 @@ static int feed_replay(struct store *s, const struct opts *o)
     return rc ? rc : (still || failed) ? 1 : 0;
 }
 
+static int feed_enable(struct store *s, const struct opts *o, bool disable)
+{
+    const char *sub = disable ? "disable" : "enable";
+    int64_t id;
+    int rc = feed_id_of(s, sub, o, &id);
+    if (rc != 0)
+        return rc;
+    if (!id) {
+        fprintf(stderr, "weft feed %s: --feed NAME is required\n", sub);
+        return EXIT_USAGE;
+    }
+    if (store_feed_set_disabled(s, id, disable) != 0)
+        return die_store(sub, s);
+    fprintf(stderr, "feed '%s' %s\n", opts_get(o, "feed"), disable ? "disabled" : "enabled");
+    return 0;
+}
+
 static int feed_unmerge(struct store *s, const struct opts *o)
 {
     long id;
@@ -469,8 +489,8 @@ int cmd_feed(int argc, char **argv)
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }
-    static const char *const subs[] = {"add",      "list", "status", "run",
-                                       "messages", "show", "replay", "unmerge"};
+    static const char *const subs[] = {"add",  "list",   "status",  "run",     "messages",
+                                       "show", "replay", "unmerge", "disable", "enable"};
     const char *sub = o.npos > 0 ? o.pos[0] : NULL;
     bool known = false;
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
@@ -518,8 +538,10 @@ int cmd_feed(int argc, char **argv)
         rc = feed_show(s, &o);
     else if (strcmp(sub, "replay") == 0)
         rc = feed_replay(s, &o);
-    else
+    else if (strcmp(sub, "unmerge") == 0)
         rc = feed_unmerge(s, &o);
+    else
+        rc = feed_enable(s, &o, strcmp(sub, "disable") == 0);
     store_close(s);
     opts_free(&o);
     return rc;

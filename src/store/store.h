@@ -433,6 +433,9 @@ int store_feed_get(struct store *s, int64_t id, const char *name, struct store_f
 int store_feed_by_facility(struct store *s, const char *facility, struct store_feed *out);
 /* The fhir feed using API client client_id, or WEFT_ENOTFOUND. */
 int store_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out);
+/* Disable (refuse everything it sends, kept and counted) or enable a feed.
+ * WEFT_ENOTFOUND when there is no such feed. */
+int store_feed_set_disabled(struct store *s, int64_t id, bool disabled);
 /* All feeds by name; *out is an array of *n (caller clears each, frees it). */
 int store_feed_list(struct store *s, struct store_feed **out, int *n);
 

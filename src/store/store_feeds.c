@@ -115,6 +115,11 @@ int store_feed_by_client(struct store *s, int64_t client_id, struct store_feed *
     return STORE_CALL(s, feed_get, 0, NULL, NULL, client_id, out);
 }
 
+int store_feed_set_disabled(struct store *s, int64_t id, bool disabled)
+{
+    return STORE_CALL(s, feed_set_disabled, id, disabled);
+}
+
 int store_feed_list(struct store *s, struct store_feed **out, int *n)
 {
     *out = NULL;

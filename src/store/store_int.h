@@ -138,6 +138,7 @@ struct store_ops {
     int (*feed_get)(struct store *, int64_t, const char *, const char *, int64_t,
                     struct store_feed *);
     int (*feed_list)(struct store *, struct store_feed **, int *);
+    int (*feed_set_disabled)(struct store *, int64_t, bool);
     int (*feed_count)(struct store *, int64_t, const char *, const struct store_feed_counts *,
                       const char *, const char *);
     int (*feed_counts_get)(struct store *, int64_t, const char *, struct store_feed_counts *,

@@ -202,6 +202,22 @@ int sqlite_feed_list(struct store *s, struct store_feed **out, int *n)
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing feeds");
 }
 
+int sqlite_feed_set_disabled(struct store *s, int64_t id, bool disabled)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    char now[32];
+    sqlite_now(now);
+    sqlite3_stmt *st = sqlite_stmt(ss, "UPDATE feed SET disabled = ?2 WHERE id = ?1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite_bind_text(st, 2, disabled ? now : NULL);
+    int rc = step_write(ss, st, "updating feed");
+    if (rc == 0 && sqlite3_changes(ss->db) == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no feed %lld", (long long)id);
+    return rc;
+}
+
 int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
                       const struct store_feed_counts *add, const char *last_received,
                       const char *last_error)

@@ -17,6 +17,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
 int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
                     int64_t client_id, struct store_feed *out);
 int sqlite_feed_list(struct store *s, struct store_feed **out, int *n);
+int sqlite_feed_set_disabled(struct store *s, int64_t id, bool disabled);
 int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
                       const struct store_feed_counts *add, const char *last_received,
                       const char *last_error);

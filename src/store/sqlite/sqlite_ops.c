@@ -64,6 +64,7 @@ const struct store_ops sqlite_ops = {
     .feed_add = sqlite_feed_add,
     .feed_get = sqlite_feed_get,
     .feed_list = sqlite_feed_list,
+    .feed_set_disabled = sqlite_feed_set_disabled,
     .feed_count = sqlite_feed_count,
     .feed_counts_get = sqlite_feed_counts_get,
     .inbox_add = sqlite_inbox_add,

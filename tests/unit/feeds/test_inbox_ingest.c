@@ -183,6 +183,20 @@ static void test_refusals(void **state)
     int64_t junk_id = r.inbox_id;
     ingest_result_release(&r);
 
+    /* a disabled feed is refused (and kept); enabled again it is accepted */
+    struct store_feed f;
+    assert_int_equal(store_feed_by_facility(fx->s, "RVV01", &f), 0);
+    assert_int_equal(store_feed_set_disabled(fx->s, f.id, true), 0);
+    m = adt("RVV01", "C5", "112", NULL, "A01");
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_non_null(strstr(r.reason, "disabled"));
+    ingest_result_release(&r);
+    free(m);
+    assert_int_equal(store_feed_set_disabled(fx->s, f.id, false), 0);
+    assert_int_equal(store_feed_set_disabled(fx->s, 9999, false), WEFT_ENOTFOUND);
+    store_feed_clear(&f);
+
     m = adt("RVV01", "C4", "111", NULL, "A99"); /* not a mapped event */
     assert_int_equal(one(fx, m, &r), 0);
     assert_string_equal(ack_code(&r), "AR");
@@ -199,7 +213,7 @@ static void test_refusals(void **state)
     store_inbox_msg_clear(&im);
     int64_t c[5];
     assert_int_equal(store_inbox_outcomes(fx->s, 0, c), 0);
-    assert_int_equal(c[2], 4);
+    assert_int_equal(c[2], 5);
     assert_int_equal(count_type(fx->s, "Patient", NULL), 0); /* nothing applied */
 
     /* after the agreement is signed, replay applies the refused RWF message */
