@@ -17,7 +17,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (TMP, Mllp, ack_code, adt, check, fail, mdm, new_db, nhs, org, oru,  # noqa
-                           reader_token, siu, start, weft_ok)
+                           reader_token, run, siu, start, weft_ok)
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 NHS = nhs(4242)
@@ -142,12 +142,26 @@ try:
     check(by["g82001-fhir"]["total"]["applied"] == 1, "gp counters %r" % by["g82001-fhir"])
     check(by["rvv-hl7v2"]["last_received"] is not None, "no last_received")
     check(by["rvv-hl7v2"]["today"]["lag_mean_ms"] is not None, "no lag")
+    st, _, ms = srv.request("GET", "/admin/feeds/rvv-hl7v2/messages?outcome=applied", token=reader)
+    check(st == 200 and [m["control_id"] for m in ms["messages"]] == ["R1", "R2", "R3", "R4", "R5"],
+          "feed messages: %d %r" % (st, ms))
+    check(all("body" not in m for m in ms["messages"]), "message list carries bodies")
+    st, _, one = srv.request("GET", "/admin/feeds/messages/%d" % ms["messages"][1]["id"],
+                             token=reader)
+    check(st == 200 and one["body"] == msgs[1] and one["type"] == "ORU^R01",
+          "one message: %d %r" % (st, one))
+    st, _, b = srv.request("GET", "/admin/feeds/nosuch/messages", token=reader)
+    check(st == 404, "unknown feed: %d" % st)
     st, _, b = srv.request("GET", "/admin/feeds", token=gp_token)
     check(st == 403, "a feed's write-only token read /admin/feeds: %d" % st)
     st, _, b = srv.request("GET", "/admin/feeds")
     check(st == 401, "/admin/feeds without a token: %d" % st)
 finally:
     log = srv.stop()
+rc, out, err = run("feed", "status", "--db", db)
+check(rc == 0 and "rvv-hl7v2" in out and "5/0/0" in out, "feed status: %s %s" % (out, err))
+rc, out, err = run("feed", "status", "--db", db, "--json")
+check(rc == 0 and json.loads(out)["feeds"][0]["name"] == "g82001-fhir", "status json: %s" % out)
 for word in (NHS, "Testperson"):
     check(word not in log, "the operational log contains patient data (%s)" % word)
 print("ok: HL7 v2 + CSV + FHIR feeds -> one person with items of RVV, KENTCC and G82001")
