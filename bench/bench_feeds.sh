@@ -43,10 +43,13 @@ q feed add --db "$db" --org KENTCC --kind csv --folder "$tmp/drop"
 pid=$!
 for _ in $(seq 100); do [ -s "$tmp/mllp.port" ] && break; sleep 0.1; done
 port=$(cat "$tmp/mllp.port")
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # server CPU ticks
 run() { # label window messages facility run-id
-  local line
+  local line c0 c1
+  c0=$(cpu)
   line=$("$send" 127.0.0.1 "$port" 8 "$2" "$3" "$4" 10000 "$5")
-  echo "$1 $line"
+  c1=$(cpu)
+  echo "$1 $line server_cpu_s $(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b-a)/t}')"
 }
 out=$tmp/results
 {
@@ -82,12 +85,12 @@ t1=$(date +%s.%N)
 cat "$tmp/csv.out"
 loaded=$(python3 -c "import json;print(json.load(open('$tmp/drop/done/people.csv.report.json'))['rows_loaded'])" 2>/dev/null || echo 0)
 awk -v t0="$t0" -v t1="$t1" -v rows="$rows" -v loaded="$loaded" '
-  { for (i = 1; i <= NF; i++) if ($i == "msgs_per_s") r[$1] = $(i + 1); if ($1 == "pipelined") pm = $3 }
+  { for (i = 1; i <= NF; i++) { if ($i == "msgs_per_s") r[$1] = $(i + 1); if ($i == "server_cpu_s") c[$1] = $(i + 1); if ($i == "messages") m[$1] = $(i + 1) } }
   END {
     s = t1 - t0
     printf "\n| measurement (2 cores, durable) | rate |\n|-|-|\n"
-    printf "| MLLP ADT+ORU, 8 senders, send-and-wait | %d msgs/s |\n", r["strict"]
-    printf "| MLLP ADT+ORU, 8 senders, pipelined | %d msgs/s (target 20000: %s) |\n", r["pipelined"], (r["pipelined"] >= 20000 ? "met" : "NOT met")
-    printf "| MLLP transport + inbox only (refused AR) | %d msgs/s |\n", r["refused"]
+    printf "| MLLP ADT+ORU, 8 senders, send-and-wait | %d msgs/s (%d per server CPU second) |\n", r["strict"], (c["strict"] > 0 ? m["strict"] / c["strict"] : 0)
+    printf "| MLLP ADT+ORU, 8 senders, pipelined | %d msgs/s (%d per server CPU second; target 20000: %s) |\n", r["pipelined"], (c["pipelined"] > 0 ? m["pipelined"] / c["pipelined"] : 0), (r["pipelined"] >= 20000 ? "met" : "NOT met")
+    printf "| MLLP transport + inbox only (refused AR) | %d msgs/s (%d per server CPU second) |\n", r["refused"], (c["refused"] > 0 ? m["refused"] / c["refused"] : 0)
     printf "| CSV people rows through the drop folder | %d rows/s (%d of %d rows loaded in %.1f s; target 200000: %s) |\n", loaded / s, loaded, rows, s, (loaded / s >= 200000 ? "met" : "NOT met")
   }' "$out"
