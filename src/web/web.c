@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "access/breakglass.h"
 #include "access/session.h"
@@ -82,11 +84,39 @@ static const char weft_css[] =
     ".weft-footer{border-top:4px solid #005eb8;padding:16px 0;margin-top:32px}\n"
     ".weft-section{margin-bottom:24px}\n";
 
+/* nhsuk-frontend's dist folder when none was configured: under the current
+ * directory, else beside the executable or two levels up from it (the
+ * repository when run as ./weft or build/san/weft).  Caller frees. */
+static char *default_assets(void)
+{
+    static const char rel[] = "node_modules/nhsuk-frontend/dist/nhsuk";
+    struct stat st;
+    if (stat(rel, &st) == 0 && S_ISDIR(st.st_mode))
+        return xstrdup(rel);
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        static const char *const ups[] = {"", "/../.."};
+        for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
+            struct buf b = BUF_INIT;
+            buf_addf(&b, "%s%s/%s", exe, ups[i], rel);
+            if (stat(b.data, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf_detach(&b, NULL);
+            buf_release(&b);
+        }
+    }
+    return xstrdup(rel);
+}
+
 int web_init(struct web **out, const struct web_config *cfg)
 {
     struct web *w = xcalloc(1, sizeof *w);
     const char *assets = cfg && cfg->assets_dir ? cfg->assets_dir : getenv("WEFT_ASSETS");
-    w->assets_dir = xstrdup(assets && *assets ? assets : "node_modules/nhsuk-frontend/dist/nhsuk");
+    w->assets_dir = assets && *assets ? xstrdup(assets) : default_assets();
     w->audit = cfg ? cfg->audit : NULL;
     w->break_glass_action =
         cfg && cfg->break_glass_action ? xstrdup(cfg->break_glass_action) : NULL;

@@ -40,7 +40,8 @@ struct audit_log;
 struct web_config {
     /* Directory holding nhsuk-frontend's built files (the package's
      * dist/nhsuk folder).  NULL: $WEFT_ASSETS, else
-     * ./node_modules/nhsuk-frontend/dist/nhsuk.  When it does not exist the
+     * ./node_modules/nhsuk-frontend/dist/nhsuk, else that path beside the
+     * executable or two levels above it (the repository).  When it does not exist the
      * pages still work, unstyled, and a warning is logged. */
     const char *assets_dir;
     /* Group-commit audit log for page views; NULL: audit_append() on the
