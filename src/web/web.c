@@ -183,6 +183,29 @@ static void session_ended(struct http_req *req)
                    "the patient again from there.");
 }
 
+/* Audit a page view that did not show the page (outcome failed/denied). */
+static void audit_outcome(struct web_ctx *c, const char *page, const char *outcome,
+                          const char *reason)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, c->p);
+    ev.action = strcmp(outcome, AUDIT_DENIED) == 0 ? AUDIT_DENIAL : AUDIT_READ;
+    ev.outcome = outcome;
+    ev.person_id = c->person_id;
+    ev.request_id = c->req->request_id;
+    struct buf what = BUF_INIT;
+    buf_addf(&what, "page:%s", page);
+    ev.what = what.data;
+    ev.count = 0;
+    ev.reason = reason;
+    int rc =
+        c->w->audit ? audit_log_append(c->w->audit, &ev, false) : audit_append(c->store, &ev, NULL);
+    if (rc < 0)
+        log_error("web", "audit append failed for request %s: %s", c->req->request_id,
+                  weft_strerror(rc));
+    buf_release(&what);
+}
+
 static void audit_view(struct web_ctx *c, const char *page)
 {
     struct audit_event ev = {0};
@@ -590,6 +613,7 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         goto done;
     }
     if (!exists) {
+        audit_outcome(&c, page, AUDIT_FAILED, "no record held for this person");
         status = error_into(&c, 404, "Patient not found",
                             "The shared care record holds no information about this person yet. "
                             "This can happen when the person is new to the area or their records "
@@ -613,6 +637,10 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         web_cache_put(w->cache, key.data, &c.out, &c.what, status, c.count);
     if (status == 200 || status == 400)
         audit_view(&c, page);
+    else if (status == 403)
+        audit_outcome(&c, page, AUDIT_DENIED, "the role's access does not include this section");
+    else if (status == 404)
+        audit_outcome(&c, page, AUDIT_FAILED, "not found or not available with this access");
     if (status == 404)
         error_into(&c, 404, "Not found",
                    "There is nothing at this address in this patient's record, or it is not "

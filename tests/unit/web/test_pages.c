@@ -215,6 +215,34 @@ static int view(struct fx *f, const char *role, const char *org, const char *pag
     return status;
 }
 
+struct audit_seen {
+    const char *want_outcome, *want_what;
+    int n;
+    int64_t count;
+};
+
+static int audit_cb(const struct store_audit_row *r, void *arg)
+{
+    struct audit_seen *a = arg;
+    if (r->outcome && strcmp(r->outcome, a->want_outcome) == 0 && r->what &&
+        strncmp(r->what, a->want_what, strlen(a->want_what)) == 0) {
+        a->n++;
+        a->count = r->count;
+    }
+    return 0;
+}
+
+/* Entries about the person with this outcome whose "what" starts with what. */
+static int audited(struct fx *f, const char *outcome, const char *what, int64_t *count)
+{
+    struct audit_seen a = {outcome, what, 0, 0};
+    struct store_audit_filter flt = {.person_id = f->person};
+    assert_int_equal(store_audit_search(f->s, &flt, audit_cb, &a), 0);
+    if (count)
+        *count = a.count;
+    return a.n;
+}
+
 static void test_clinician_summary(void **state)
 {
     struct fx *f = *state;
@@ -236,6 +264,10 @@ static void test_clinician_summary(void **state)
     assert_null(strstr(b.data, "<script>alert(1)"));
     assert_non_null(strstr(b.data, "Diabetes &lt;script&gt;alert(1)&lt;/script&gt;"));
     assert_null(strstr(b.data, "<script"));
+    /* The view is audited with what it showed. */
+    int64_t count = 0;
+    assert_true(audited(f, "success", "page:summary", &count) >= 1);
+    assert_true(count >= 5);
     buf_release(&b);
 }
 
@@ -291,8 +323,10 @@ static void test_admin_sees_no_results(void **state)
     }
     assert_non_null(strstr(b.data, "TESTPATIENT"));
     buf_reset(&b);
+    int before = audited(f, "denied", "page:results", NULL);
     assert_int_equal(view(f, "R8009", GP, "results", NULL, NULL, NULL, &b), 403);
     assert_null(strstr(b.data, "HbA1c"));
+    assert_int_equal(audited(f, "denied", "page:results", NULL), before + 1);
     buf_reset(&b);
     assert_int_equal(view(f, "R8009", GP, "chart", "m=hba1c", NULL, NULL, &b), 403);
     assert_null(strstr(b.data, "<svg"));
