@@ -276,8 +276,15 @@ void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_r
         ingest_result_init(&r);
         r.inbox_id = fp->inbox_id;
         r.feed_id = fp->feed_id;
-        char why[64];
+        /* the handler's OperationOutcome says why (bad JSON, wrong type, ...) */
+        char why[256];
         snprintf(why, sizeof why, "refused with HTTP %d before loading", req->status);
+        json_t *oo = req->out.len ? json_loadb(req->out.data, req->out.len, 0, NULL) : NULL;
+        const char *diag = json_string_value(
+            json_object_get(json_array_get(json_object_get(oo, "issue"), 0), "diagnostics"));
+        if (diag)
+            snprintf(why, sizeof why, "HTTP %d: %s", req->status, diag);
+        json_decref(oo);
         int rc = ingest_fhir_done(fp->ig, &r, load_rc, rep, req->status, rep ? NULL : why);
         if (rc != 0)
             log_error("feeds", "inbox outcome not recorded request=%s inbox=%lld", req->request_id,

@@ -141,7 +141,15 @@ try:
     check(orgs == ["LAX", "RVV", "RWF", "Y0001"], "Patients after replay from %r" % orgs)
     st, _, b = srv.request("GET", "/fhir/Encounter?_total=accurate", token=reader)
     check(st == 200, "encounter search %d" % st)
+    # a body that is not JSON: 400, kept with the handler's reason
+    st, _, b = srv.request("POST", "/fhir", "{not json", token=hospice,
+                           headers={"Content-Type": "application/fhir+json"})
+    check(st == 400, "bad JSON from a feed: %d %r" % (st, b))
 finally:
     srv.stop()
+rc, out, err = run("feed", "messages", "--db", db, "--feed", "y0001-fhir", "--outcome", "rejected",
+                   "--json")
+bad = [m for m in json.loads(out) if (m["error"] or "").startswith("HTTP 400: the body is not valid")]
+check(len(bad) == 1, "bad JSON inbox row: %s" % out)
 print("ok: refusals answered with reasons, %d malformed samples answered, all kept, replay "
       "applied after the fix" % answered)
