@@ -8,6 +8,7 @@
  *   messages  inbound messages of a feed (filter by outcome, time)
  *   show      one inbound message, verbatim, with its outcome
  *   replay    apply rejected messages again after a fix
+ *   merges    person merges made by A40 messages (newest first)
  *   unmerge   undo a person merge made by an A40 message
  *   disable   refuse everything a feed sends (kept, answered AR/403/failed)
  *   enable    accept it again
@@ -59,6 +60,7 @@ static const char usage[] =
     "       weft feed messages --db PATH [--feed NAME] [--outcome O] [--since T] [--json]\n"
     "       weft feed show --db PATH --id N [--json]\n"
     "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
+    "       weft feed merges --db PATH [--limit N]\n"
     "       weft feed unmerge --db PATH --id MERGE\n"
     "       weft feed disable|enable --db PATH --feed NAME\n\n"
     "Feeds are the routes by which organisations send data: HL7 v2 over MLLP\n"
@@ -457,12 +459,30 @@ static int feed_enable(struct store *s, const struct opts *o, bool disable)
     return 0;
 }
 
+static int feed_merges(struct store *s, const struct opts *o)
+{
+    long limit;
+    if (opts_get_long(o, "limit", 100, &limit) != 0 || limit < 1)
+        return EXIT_USAGE;
+    struct store_merge *ms;
+    int n;
+    if (store_person_merge_list(s, (int)limit, &ms, &n) != 0)
+        return die_store("merges", s);
+    printf("%-6s %-24s %-32s %-32s %-8s %-8s %s\n", "merge", "created", "survivor (person)",
+           "retired (person)", "org", "inbox", "undone");
+    for (int i = 0; i < n; i++)
+        printf("%-6lld %-24s %-32s %-32s %-8s %-8lld %s\n", (long long)ms[i].id, ms[i].created,
+               ms[i].survivor, ms[i].retired, ms[i].source_org ? ms[i].source_org : "-",
+               (long long)ms[i].inbox_id, ms[i].undone ? ms[i].undone : "-");
+    store_merges_free(ms, n);
+    return 0;
+}
+
 static int feed_unmerge(struct store *s, const struct opts *o)
 {
     long id;
     if (opts_get_long(o, "id", 0, &id) != 0 || id <= 0) {
-        fprintf(stderr, "weft feed unmerge: --id MERGE is required (the merge id is logged and "
-                        "kept with the A40 message)\n");
+        fprintf(stderr, "weft feed unmerge: --id MERGE is required (see weft feed merges)\n");
         return EXIT_USAGE;
     }
     int rc = store_begin(s);
@@ -489,8 +509,8 @@ int cmd_feed(int argc, char **argv)
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }
-    static const char *const subs[] = {"add",  "list",   "status",  "run",     "messages",
-                                       "show", "replay", "unmerge", "disable", "enable"};
+    static const char *const subs[] = {"add",    "list",    "status", "run",     "messages", "show",
+                                       "replay", "unmerge", "merges", "disable", "enable"};
     const char *sub = o.npos > 0 ? o.pos[0] : NULL;
     bool known = false;
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
@@ -540,6 +560,8 @@ int cmd_feed(int argc, char **argv)
         rc = feed_replay(s, &o);
     else if (strcmp(sub, "unmerge") == 0)
         rc = feed_unmerge(s, &o);
+    else if (strcmp(sub, "merges") == 0)
+        rc = feed_merges(s, &o);
     else
         rc = feed_enable(s, &o, strcmp(sub, "disable") == 0);
     store_close(s);

@@ -518,6 +518,14 @@ int store_person_merge(struct store *s, const char *survivor, const char *retire
  * person (items re-linked since then stay).  WEFT_ENOTFOUND, or
  * WEFT_ECONFLICT when already undone. */
 int store_person_unmerge(struct store *s, int64_t merge_id);
+/* A merge as recorded. */
+struct store_merge {
+    int64_t id, inbox_id;
+    char *survivor, *retired, *source_org, *created, *undone; /* undone NULL: active */
+};
+void store_merges_free(struct store_merge *m, int n);
+/* Merges newest first, at most limit (0: 100). */
+int store_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
 /* The person currently holding NHS number nhs, without creating one. */
 int store_person_find_nhs(struct store *s, const char *nhs, char **person_id_out);
 /* Survivor of retired's active merge, or WEFT_ENOTFOUND when not merged. */

@@ -198,6 +198,25 @@ int store_person_merge(struct store *s, const char *survivor, const char *retire
     return STORE_CALL(s, person_merge, survivor, retired, source_org, inbox_id, merge_id_out);
 }
 
+void store_merges_free(struct store_merge *m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(m[i].survivor);
+        free(m[i].retired);
+        free(m[i].source_org);
+        free(m[i].created);
+        free(m[i].undone);
+    }
+    free(m);
+}
+
+int store_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return STORE_CALL(s, person_merge_list, limit, out, n);
+}
+
 int store_person_unmerge(struct store *s, int64_t merge_id)
 {
     return STORE_CALL(s, person_unmerge, merge_id);

@@ -153,6 +153,7 @@ struct store_ops {
     int (*person_merge)(struct store *, const char *, const char *, const char *, int64_t,
                         int64_t *);
     int (*person_unmerge)(struct store *, int64_t);
+    int (*person_merge_list)(struct store *, int, struct store_merge **, int *);
     int (*person_find_nhs)(struct store *, const char *, char **);
     int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
 };

@@ -35,6 +35,7 @@ int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
 int sqlite_person_merge(struct store *s, const char *survivor, const char *retired,
                         const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
 int sqlite_person_unmerge(struct store *s, int64_t merge_id);
+int sqlite_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
 int sqlite_person_find_nhs(struct store *s, const char *nhs, char **person_id_out);
 int sqlite_person_merged_into(struct store *s, const char *retired, char **survivor_out,
                               int64_t *merge_id_out);

@@ -225,3 +225,31 @@ out:
     free(moved);
     return rc;
 }
+
+int sqlite_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT id, survivor, retired, source_org, inbox_id,"
+                                       " created, undone FROM person_merge ORDER BY id DESC"
+                                       " LIMIT ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int(st, 1, limit > 0 ? limit : 100);
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        struct store_merge *m = &(*out)[(*n)++];
+        m->id = sqlite3_column_int64(st, 0);
+        m->survivor = sqlite_col_strdup(st, 1);
+        m->retired = sqlite_col_strdup(st, 2);
+        m->source_org = sqlite_col_strdup(st, 3);
+        m->inbox_id = sqlite3_column_int64(st, 4);
+        m->created = sqlite_col_strdup(st, 5);
+        m->undone = sqlite_col_strdup(st, 6);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing merges");
+}

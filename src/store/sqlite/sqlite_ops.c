@@ -74,6 +74,7 @@ const struct store_ops sqlite_ops = {
     .inbox_outcomes = sqlite_inbox_outcomes,
     .person_merge = sqlite_person_merge,
     .person_unmerge = sqlite_person_unmerge,
+    .person_merge_list = sqlite_person_merge_list,
     .person_find_nhs = sqlite_person_find_nhs,
     .person_merged_into = sqlite_person_merged_into,
 };

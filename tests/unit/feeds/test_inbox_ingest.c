@@ -330,6 +330,16 @@ static void test_merge_unmerge(void **state)
     assert_string_equal(p, pa);
     free(p);
     assert_int_equal(store_person_merged_into(fx->s, pa, &sv, &mid), WEFT_ENOTFOUND);
+    struct store_merge *ml;
+    int nm;
+    assert_int_equal(store_person_merge_list(fx->s, 0, &ml, &nm), 0);
+    assert_int_equal(nm, 1);
+    assert_int_equal(ml[0].id, mid);
+    assert_string_equal(ml[0].survivor, pb);
+    assert_string_equal(ml[0].retired, pa);
+    assert_string_equal(ml[0].source_org, "RVV");
+    assert_non_null(ml[0].undone);
+    store_merges_free(ml, nm);
     assert_int_equal(store_begin(fx->s), 0);
     assert_int_equal(store_person_unmerge(fx->s, mid), WEFT_ECONFLICT); /* already undone */
     store_rollback(fx->s);
