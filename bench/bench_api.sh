@@ -11,7 +11,10 @@
 # Measured, RUNS times each (default 3), medians reported:
 #   health   GET /health (no token, no store)                     wrk, keep-alive
 #   read     GET /fhir/Observation/{id}                           wrk, keep-alive
-#   search   GET /fhir/Observation?patient={largest}&_count=10   wrk, keep-alive
+#   search   GET /fhir/Observation?patient={median}&_count=10    wrk, keep-alive
+#            (median: the patient of median record size, the typical case)
+#   search-max the same for the largest patient (the worst case of the default
+#            newest-first order, which the store sorts in full before paging)
 #   everything: GET /fhir/Patient/{largest}/$everything, first page of 100
 #            (median of 50 requests) and all pages of 100 following next links
 #            (median of 20 walks), one keep-alive client (python http.client)
@@ -45,7 +48,7 @@ port=$(cat "$tmp/port")
 base="http://127.0.0.1:$port"
 
 # the largest patient and one of its Observations
-read -r big obs n <<<"$(/usr/bin/python3 - "$port" "$token" <<'EOF'
+read -r big obs n mid <<<"$(/usr/bin/python3 - "$port" "$token" <<'EOF'
 import http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
 H = {"Authorization": "Bearer " + sys.argv[2]}
@@ -55,8 +58,9 @@ def get(p):
 ids = [e["resource"]["id"] for e in get("/fhir/Patient?_count=1000")["entry"] if e["search"]["mode"] == "match"]
 tot = {i: get("/fhir/Patient/%s/$everything?_count=0" % i)["total"] for i in ids}
 big = max(tot, key=tot.get)
+mid = sorted(tot, key=tot.get)[len(tot) // 2]
 o = get("/fhir/Observation?patient=%s&_count=1" % big)["entry"][0]["resource"]["id"]
-print(big, o, tot[big])
+print(big, o, tot[big], mid)
 EOF
 )"
 
@@ -79,7 +83,8 @@ run_wrk() { # name url [auth]
 for run in $(seq 1 "$RUNS"); do
   run_wrk health "$base/health"
   run_wrk read "$base/fhir/Observation/$obs" auth
-  run_wrk search "$base/fhir/Observation?patient=$big&_count=10" auth
+  run_wrk search "$base/fhir/Observation?patient=$mid&_count=10" auth
+  run_wrk search-max "$base/fhir/Observation?patient=$big&_count=10" auth
 done
 
 ev=$(/usr/bin/python3 - "$port" "$token" "$big" <<'EOF'
@@ -112,7 +117,7 @@ rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 
 printf '%-10s %12s %10s %10s %10s\n' "case" "requests/s" "p50 ms" "p99 ms" "vs health"
 h=$(echo "${RPS[health]}" | tr ' ' '\n' | grep . | median)
-for k in health read search; do
+for k in health read search search-max; do
   r=$(echo "${RPS[$k]}" | tr ' ' '\n' | grep . | median)
   printf '%-10s %12.0f %10.3f %10.3f %9.2fx\n' "$k" "$r" \
     "$(echo "${P50[$k]}" | tr ' ' '\n' | grep . | median)" \
