@@ -197,6 +197,25 @@ static void test_refusals(void **state)
     assert_int_equal(store_feed_set_disabled(fx->s, 9999, false), WEFT_ENOTFOUND);
     store_feed_clear(&f);
 
+    /* a feed bound to an address refuses other peers */
+    char e[256];
+    struct feed_spec ip = {.org = "RVV",
+                           .kind = "hl7v2",
+                           .name = "rvv-ip",
+                           .facility = "RVV09",
+                           .from_address = "10.1.2.3"};
+    assert_int_equal(feed_registry_add(fx->s, &ip, NULL, NULL, e, sizeof e), 0);
+    m = adt("RVV09", "C6", "113", NULL, "A01");
+    assert_int_equal(one(fx, m, &r), 0); /* one() sends from 127.0.0.1 */
+    assert_string_equal(ack_code(&r), "AR");
+    assert_non_null(strstr(r.reason, "address"));
+    ingest_result_release(&r);
+    ingest_result_init(&r);
+    assert_int_equal(ingest_hl7_one(fx->ig, m, strlen(m), "10.1.2.3:5000", 0, &r), 0);
+    assert_string_equal(ack_code(&r), "AA");
+    ingest_result_release(&r);
+    free(m);
+
     m = adt("RVV01", "C4", "111", NULL, "A99"); /* not a mapped event */
     assert_int_equal(one(fx, m, &r), 0);
     assert_string_equal(ack_code(&r), "AR");
@@ -213,8 +232,8 @@ static void test_refusals(void **state)
     store_inbox_msg_clear(&im);
     int64_t c[5];
     assert_int_equal(store_inbox_outcomes(fx->s, 0, c), 0);
-    assert_int_equal(c[2], 5);
-    assert_int_equal(count_type(fx->s, "Patient", NULL), 0); /* nothing applied */
+    assert_int_equal(c[2], 6);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 1); /* only the one from 10.1.2.3 */
 
     /* after the agreement is signed, replay applies the refused RWF message */
     struct store_inbox_filter flt = {.outcome = INBOX_REJECTED};
@@ -237,7 +256,7 @@ static void test_refusals(void **state)
     assert_int_equal(im.attempts, 2);
     assert_null(im.error);
     store_inbox_msg_clear(&im);
-    assert_int_equal(count_type(fx->s, "Patient", NULL), 1);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 2);
 }
 
 static void test_batch_savepoints(void **state)
