@@ -486,6 +486,8 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         if ((rc = store_inbox_add(s, &in, &id)) != 0)
             goto out;
     }
+    if (replay_id && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
+        goto out;
     r->inbox_id = id;
     r->feed_id = feed.id;
     r->resources = 0;

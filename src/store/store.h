@@ -484,6 +484,9 @@ int store_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *
 /* Set the outcome of inbox message id (attempts incremented when bump). */
 int store_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
                             int64_t resources, int64_t duplicate_of, bool bump);
+/* Attribute inbox message id to feed_id (a replay found the feed its sender
+ * was not registered under when it arrived). */
+int store_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id);
 /* Read one message (with its body when with_body).  WEFT_ENOTFOUND. */
 int store_inbox_get(struct store *s, int64_t id, bool with_body, struct store_inbox_msg *out);
 

@@ -155,6 +155,11 @@ int store_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, co
     return STORE_CALL(s, inbox_set_outcome, id, outcome, error, resources, duplicate_of, bump);
 }
 
+int store_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id)
+{
+    return STORE_CALL(s, inbox_set_feed, id, feed_id);
+}
+
 int store_inbox_get(struct store *s, int64_t id, bool with_body, struct store_inbox_msg *out)
 {
     struct store_inbox_filter f = {.only_id = id, .limit = 1, .with_body = with_body};

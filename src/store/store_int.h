@@ -146,6 +146,7 @@ struct store_ops {
     int (*inbox_add)(struct store *, const struct store_inbox_msg *, int64_t *);
     int (*inbox_set_outcome)(struct store *, int64_t, const char *, const char *, int64_t, int64_t,
                              bool);
+    int (*inbox_set_feed)(struct store *, int64_t, int64_t);
     int (*inbox_list)(struct store *, const struct store_inbox_filter *, struct store_inbox_msg **,
                       int *);
     int (*inbox_claim)(struct store *, int64_t, const char *, int64_t, int64_t *);

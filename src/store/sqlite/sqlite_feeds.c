@@ -359,6 +359,17 @@ int sqlite_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, c
     return rc;
 }
 
+int sqlite_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "UPDATE inbox SET feed_id = ?2 WHERE id = ?1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, feed_id);
+    return step_write(ss, st, "updating inbox message");
+}
+
 int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
                       struct store_inbox_msg **out, int *n)
 {

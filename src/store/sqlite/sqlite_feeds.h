@@ -26,6 +26,7 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
 int sqlite_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_out);
 int sqlite_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
                              int64_t resources, int64_t duplicate_of, bool bump);
+int sqlite_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id);
 int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
                       struct store_inbox_msg **out, int *n);
 int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,

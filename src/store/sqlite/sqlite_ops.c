@@ -70,6 +70,7 @@ const struct store_ops sqlite_ops = {
     .inbox_add = sqlite_inbox_add,
     .inbox_set_outcome = sqlite_inbox_set_outcome,
     .inbox_list = sqlite_inbox_list,
+    .inbox_set_feed = sqlite_inbox_set_feed,
     .inbox_claim = sqlite_inbox_claim,
     .inbox_outcomes = sqlite_inbox_outcomes,
     .person_merge = sqlite_person_merge,

@@ -165,6 +165,7 @@ static void test_refusals(void **state)
     assert_int_equal(r.feed_id, 0);
     assert_non_null(strstr(r.ack.data, "\rERR|"));
     assert_non_null(strstr(r.reason, "not registered"));
+    int64_t nope_id = r.inbox_id;
     ingest_result_release(&r);
     free(m);
 
@@ -257,6 +258,21 @@ static void test_refusals(void **state)
     assert_null(im.error);
     store_inbox_msg_clear(&im);
     assert_int_equal(count_type(fx->s, "Patient", NULL), 2);
+
+    /* the unregistered facility's message, replayed once its feed exists,
+     * is applied and attributed to that feed */
+    char e2[256];
+    int64_t nope_feed = 0;
+    struct feed_spec nope = {.org = "RVV", .kind = "hl7v2", .name = "nope", .facility = "NOPE"};
+    assert_int_equal(feed_registry_add(fx->s, &nope, &nope_feed, NULL, e2, sizeof e2), 0);
+    ingest_result_init(&r);
+    assert_int_equal(ingest_replay(fx->ig, nope_id, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    ingest_result_release(&r);
+    assert_int_equal(store_inbox_get(fx->s, nope_id, false, &im), 0);
+    assert_int_equal(im.feed_id, nope_feed);
+    assert_string_equal(im.outcome, INBOX_APPLIED);
+    store_inbox_msg_clear(&im);
 }
 
 static void test_batch_savepoints(void **state)
