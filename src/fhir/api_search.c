@@ -277,13 +277,13 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         store_failed(req, s, rc);
         goto out;
     }
-    pg.total = fs.total >= 0 ? fs.total : res.total;
+    pg.total = fs.no_total ? -1 : fs.total >= 0 ? fs.total : res.total;
     if (!fs.summary_count) {
         pg.rows = res.rows;
         pg.nrows = res.nrows;
         if (res.next) {
             struct buf cur = BUF_INIT, next = BUF_INIT;
-            fhir_search_cursor_encode(&cur, res.snapshot, pg.total, res.next);
+            fhir_search_cursor_encode(&cur, res.snapshot, pg.total < 0 ? 0 : pg.total, res.next);
             fhir_search_page_url(&next, link_base, args, nargs, cur.data);
             pg.next = http_req_strdup(req, next.data);
             buf_release(&cur);

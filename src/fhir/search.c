@@ -394,9 +394,14 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
         return fail(fs, name, "parameter '_format': only JSON is supported, not '%.40s'", value);
     }
     if (strcmp(name, "_total") == 0) {
-        if (strcmp(value, "none") == 0 || strcmp(value, "estimate") == 0 ||
-            strcmp(value, "accurate") == 0)
+        if (strcmp(value, "none") == 0) {
+            fs->no_total = true; /* saves the count on the first page */
             return WEFT_OK;
+        }
+        if (strcmp(value, "estimate") == 0 || strcmp(value, "accurate") == 0) {
+            fs->no_total = false;
+            return WEFT_OK;
+        }
         return fail(fs, name, "parameter '_total': '%.40s' is not none, estimate or accurate",
                     value);
     }
@@ -576,7 +581,7 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
     fs->q.limit = fs->count;
     fs->q.snapshot = fs->snapshot;
     fs->q.after = fs->after;
-    fs->q.want_total = fs->total < 0;
+    fs->q.want_total = fs->total < 0 && !fs->no_total;
     return WEFT_OK;
 }
 

@@ -10,8 +10,8 @@
  * Supported (the CapabilityStatement states the same, from fhir_search_params):
  *   every type    _id (one or more ids, comma = OR; not combinable with other
  *                 filters), _lastUpdated, _count, _sort, _cursor (paging),
- *                 _format (json only), _total (accepted; the total is always
- *                 exact)
+ *                 _format (json only), _total (none: no count and no
+ *                 Bundle.total; estimate/accurate: the exact total, the default)
  *   clinical      patient, subject (a Patient reference: "Patient/ID" or "ID"),
  *   types         category (record category, e.g. "results"; comma = OR),
  *                 code (token "system|code", "|code" or "code"; comma = OR),
@@ -63,6 +63,7 @@ struct fhir_search {
     int nids;
     int count;          /* page size asked (after clamping) */
     bool sort_given;    /* _sort was given (else the caller may pick the order) */
+    bool no_total;      /* _total=none: no count, no Bundle.total */
     bool summary_count; /* _count=0: total only */
     char *cursor;       /* _cursor as given, or NULL */
     int64_t snapshot;   /* decoded from the cursor (0 = none) */

@@ -249,6 +249,36 @@ static void test_everything(void **state)
     fhir_search_free(&fs);
 }
 
+static void test_total(void **state)
+{
+    (void)state;
+    struct http_kv none[] = {KV("_total", "none")};
+    struct fhir_search fs;
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", none, 1, false), 0);
+    assert_true(fs.no_total);
+    assert_false(fs.q.want_total);
+    fhir_search_free(&fs);
+    struct http_kv acc[] = {KV("_total", "accurate")};
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", acc, 1, false), 0);
+    assert_true(fs.q.want_total);
+    fhir_search_free(&fs);
+    /* a later page carries the total in its cursor: no count again */
+    struct buf b = BUF_INIT;
+    fhir_search_cursor_encode(&b, 9, 40, "k.id");
+    struct http_kv later[] = {KV("_cursor", b.data)};
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", later, 1, false), 0);
+    assert_false(fs.q.want_total);
+    assert_int_equal(fs.total, 40);
+    assert_int_equal(fs.q.snapshot, 9);
+    assert_string_equal(fs.q.after, "k.id");
+    fhir_search_free(&fs);
+    buf_release(&b);
+    struct http_kv bad[] = {KV("_total", "lots")};
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", bad, 1, false),
+                     WEFT_EINVAL);
+    fhir_search_free(&fs);
+}
+
 static void test_ids(void **state)
 {
     (void)state;
@@ -343,12 +373,19 @@ static void test_page_url(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_date_prefixes),    cmocka_unit_test(test_date_bad),
-        cmocka_unit_test(test_clinical_search),  cmocka_unit_test(test_dates_intersect),
-        cmocka_unit_test(test_patient_search),   cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_lenient),          cmocka_unit_test(test_count_limits),
-        cmocka_unit_test(test_everything),       cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_cursor_roundtrip), cmocka_unit_test(test_page_url),
+        cmocka_unit_test(test_date_prefixes),
+        cmocka_unit_test(test_date_bad),
+        cmocka_unit_test(test_clinical_search),
+        cmocka_unit_test(test_dates_intersect),
+        cmocka_unit_test(test_patient_search),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_lenient),
+        cmocka_unit_test(test_count_limits),
+        cmocka_unit_test(test_everything),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_cursor_roundtrip),
+        cmocka_unit_test(test_page_url),
+        cmocka_unit_test(test_total),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

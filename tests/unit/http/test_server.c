@@ -511,6 +511,14 @@ static void test_search(void **state)
     assert_non_null(d0);
     resp_free(&r);
 
+    /* _total=none: no Bundle.total */
+    snprintf(path, sizeof path, "/fhir/Observation?patient=%s&_total=none&_count=2", patient_id);
+    r = get(path, TOKEN);
+    assert_int_equal(r.status, 200);
+    assert_null(json_object_get(r.json, "total"));
+    assert_int_equal(json_array_size(entries(&r)), 2);
+    resp_free(&r);
+
     /* across people: includes the Observation without a person */
     r = get("/fhir/Observation?_count=0", TOKEN);
     assert_int_equal(json_integer_value(json_object_get(r.json, "total")), 26);
