@@ -409,8 +409,14 @@ int api_authz_search(struct http_req *req, struct store *s, const char *person_i
 {
     *empty = false;
     memset(scope, 0, sizeof *scope);
-    if (q->type && !authz_type_allowed(&req->principal, q->type)) {
-        api_outcome(req, 403, "forbidden", "your access does not include %s resources", q->type);
+    if (!authz_type_allowed(&req->principal, q->type)) {
+        if (q->type)
+            api_outcome(req, 403, "forbidden", "your access does not include %s resources",
+                        q->type);
+        else /* $everything: every type at once needs access to every type */
+            api_outcome(req, 403, "forbidden",
+                        "your access covers only some resource types: search them one type at "
+                        "a time instead of $everything");
         return WEFT_EDENIED;
     }
     int rc = authz_scope_for_person(s, &req->principal, person_id, scope);

@@ -129,6 +129,10 @@ static const char *restricted_text =
 static void search_by_ids(struct http_req *req, struct store *s, struct fhir_search *fs,
                           struct page *pg, const char *type)
 {
+    if (!authz_type_allowed(&req->principal, type)) {
+        api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
+        return;
+    }
     struct store_row *rows = xcalloc((size_t)fs->nids + 1, sizeof *rows);
     int n = 0;
     bool restricted = false;
