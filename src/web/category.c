@@ -159,20 +159,33 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
         nq = 1;
     }
     struct strset orgs = {0}, statuses = {0}, catset = {0};
-    struct web_list opt = {0};
-    struct web_fetch of = {
-        .categories = cats, .ncategories = ncats, .limit = OPTION_SCAN, .rows_only = true};
-    int rc = web_fetch(c, &of, &opt);
-    if (rc < 0) {
-        web_list_clear(&opt);
-        return rc;
+    /* From the page's whole-record rows when they are complete (no query),
+     * else a rows-only query of the page's categories. */
+    struct web_list opt = {0}, *all = NULL, *src = &opt;
+    int rc;
+    if (web_all(c, &all) == WEFT_OK && c->all_complete) {
+        src = all;
+    } else {
+        struct web_fetch of = {
+            .categories = cats, .ncategories = ncats, .limit = OPTION_SCAN, .rows_only = true};
+        rc = web_fetch(c, &of, &opt);
+        if (rc < 0) {
+            web_list_clear(&opt);
+            return rc;
+        }
     }
-    for (int i = 0; i < opt.n; i++) {
-        if (timeline && !strcmp(opt.items[i].row.category, "demographics"))
+    for (int i = 0; i < src->n; i++) {
+        const struct store_row *row = &src->items[i].row;
+        if (timeline && !strcmp(row->category, "demographics"))
             continue;
-        strset_add(&orgs, opt.items[i].row.source_org);
-        strset_add(&statuses, opt.items[i].row.status);
-        strset_add(&catset, opt.items[i].row.category);
+        bool in_cats = !cats;
+        for (int k = 0; !in_cats && k < ncats; k++)
+            in_cats = strcmp(cats[k], row->category) == 0;
+        if (!in_cats)
+            continue;
+        strset_add(&orgs, row->source_org);
+        strset_add(&statuses, row->status);
+        strset_add(&catset, row->category);
     }
     web_list_clear(&opt);
 
