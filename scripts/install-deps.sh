@@ -30,8 +30,18 @@ if [ -f package.json ]; then
   if [ ! -d node_modules ] || [ package.json -nt node_modules ] || \
      { [ -f package-lock.json ] && [ package-lock.json -nt node_modules ]; }; then
     echo "install-deps: installing npm packages"
-    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error
-    else npm install --no-audit --no-fund --loglevel=error; fi
+    # The registry can stall mid-download: bound each fetch and retry the
+    # whole install a few times rather than hang.
+    npm_cmd=install
+    [ -f package-lock.json ] && npm_cmd=ci
+    ok=0
+    for attempt in 1 2 3; do
+      if timeout 600 npm "$npm_cmd" --no-audit --no-fund --loglevel=error \
+           --fetch-timeout=60000 --fetch-retries=4; then ok=1; break; fi
+      echo "install-deps: npm $npm_cmd failed or stalled (attempt $attempt), retrying" >&2
+      sleep 5
+    done
+    [ $ok -eq 1 ] || { echo "install-deps: npm $npm_cmd failed" >&2; exit 1; }
     touch node_modules
   fi
 fi
