@@ -866,6 +866,7 @@ static int trust(struct ctx *c, int org, enum synth_stream stream, bool mh)
             seg(c, &m->b, "MRG");
             at(c, &m->b, 1, "%s^^^%s^MR", c->v[1].local, c->o->rg->orgs[c->org].ods);
             end(&m->b);
+            c->v[0].dup_merged = true;
         }
     }
     /* a move the trust heard about: an A08 with the new address on the day,

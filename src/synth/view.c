@@ -23,6 +23,16 @@ static unsigned long long local_number(uint64_t seed, int org, long idx, int cop
     return (a % M * (x % M) + c) % M;
 }
 
+static void format_local(const struct synth_org *so, unsigned long long n, char *out, size_t len)
+{
+    if (so->type == SYNTH_SOCIAL_CARE)
+        snprintf(out, len, "SC%09llu", n);
+    else if (so->type == SYNTH_ACUTE || so->type == SYNTH_MENTAL_HEALTH)
+        snprintf(out, len, "%c%09llu", so->ods[1], n);
+    else
+        snprintf(out, len, "%09llu", n);
+}
+
 void synth_view_make(struct synth_out *o, const struct synth_person *p, uint64_t seed, int org,
                      int copy, const char *id_kind, const char *feed_kind, struct synth_view *v)
 {
@@ -32,13 +42,7 @@ void synth_view_make(struct synth_out *o, const struct synth_person *p, uint64_t
     memset(v, 0, sizeof *v);
     v->org = org;
     v->copy = copy;
-    unsigned long long n = local_number(seed, org, p->idx, copy);
-    if (so->type == SYNTH_SOCIAL_CARE)
-        snprintf(v->local, sizeof v->local, "SC%09llu", n);
-    else if (so->type == SYNTH_ACUTE || so->type == SYNTH_MENTAL_HEALTH)
-        snprintf(v->local, sizeof v->local, "%c%09llu", so->ods[1], n);
-    else
-        snprintf(v->local, sizeof v->local, "%09llu", n);
+    format_local(so, local_number(seed, org, p->idx, copy), v->local, sizeof v->local);
     snprintf(v->id_system, sizeof v->id_system, "urn:weft:id:%s:%s", so->ods, id_kind);
     snprintf(v->given, sizeof v->given, "%s", p->given);
     snprintf(v->family, sizeof v->family, "%s", p->family);
@@ -89,6 +93,7 @@ void synth_view_make(struct synth_out *o, const struct synth_person *p, uint64_t
     if (copy == 0 && synth_out_roll(o, &r, SYNTH_F_DUPLICATE)) {
         v->duplicate = true;
         v->pending |= 1u << SYNTH_F_DUPLICATE;
+        format_local(so, local_number(seed, org, p->idx, 1), v->dup_local, sizeof v->dup_local);
     }
     snprintf(d, dl, "local_id=%s", v->local);
     synth_out_record(o, p->key, org, feed_kind, v->id_system, v->local, v->has_nhs ? v->nhs : NULL,
@@ -121,7 +126,8 @@ void synth_view_log(struct synth_out *o, struct synth_view *v, const struct synt
             snprintf(detail, sizeof detail, "%s; sent=%s", v->detail, v->nhs);
             break;
         case SYNTH_F_DUPLICATE:
-            snprintf(detail, sizeof detail, "%s; duplicate record follows", v->detail);
+            snprintf(detail, sizeof detail, "%s; duplicate record local_id=%s%s", v->detail,
+                     v->dup_local, v->dup_merged ? "; merged into this one later by ADT^A40" : "");
             break;
         default:
             snprintf(detail, sizeof detail, "%s", v->detail);

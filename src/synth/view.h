@@ -25,8 +25,10 @@ struct synth_view {
     int dob;
     bool stale_address; /* uses the address before the move at every date */
     bool no_postcode;
-    bool duplicate;   /* this source also holds copy 1 of the person */
-    unsigned pending; /* fault bits (1 << enum synth_fault) to log */
+    bool duplicate;     /* this source also holds copy 1 of the person */
+    char dup_local[24]; /* ... under this local id */
+    bool dup_merged;    /* ... and merges it into the main record later (HL7 A40) */
+    unsigned pending;   /* fault bits (1 << enum synth_fault) to log */
     char detail[160];
 };
 
