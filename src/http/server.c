@@ -700,6 +700,16 @@ static void log_path(const char *path, char *out, size_t cap)
     for (const char *p = path; *p && o + 1 < cap && o < 200; p++)
         out[o++] = (*p > 32 && *p < 127 && *p != '"') ? *p : '?';
     out[o] = 0;
+    /* A client may put an NHS number where an id belongs (/fhir/Patient/
+     * 9991234567): mask every run of exactly 10 digits, the shape of one. */
+    for (size_t i = 0; i < o;) {
+        size_t j = i;
+        while (j < o && out[j] >= '0' && out[j] <= '9')
+            j++;
+        if (j - i == 10)
+            memset(out + i, '#', 10);
+        i = j > i ? j : i + 1;
+    }
 }
 
 static void request_free(struct req_private *rp)

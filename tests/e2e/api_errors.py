@@ -165,6 +165,8 @@ check(st == 200 and PID not in json.dumps(b), "invalid NHS number must not link 
 
 # ---- unknown things ------------------------------------------------------------------------------------
 expect_outcome(srv.request("GET", "/fhir/Wibble/1", token=ro), 404, "'Wibble'")
+# an NHS number where an id belongs: answered, and masked in the operational log
+expect_outcome(srv.request("GET", "/fhir/Patient/" + GOOD_NHS, token=ro), 404, "Patient/" + GOOD_NHS)
 expect_outcome(srv.request("GET", "/fhir/Wibble?code=1", token=ro), 404, "'Wibble'")
 expect_outcome(srv.request("GET", "/fhir/Observation/0123456789abcdef", token=ro), 404, "Observation/0123456789abcdef")
 expect_outcome(srv.request("GET", "/fhir/Observation/%s/_history/9" % weft_id(ORG, "Observation", "o1"), token=ro), 404, "no version 9")
