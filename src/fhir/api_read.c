@@ -34,6 +34,12 @@ static void reply_row(struct http_req *req, const struct store_row *row)
     api_http_date(row->last_updated, lm, sizeof lm);
     if (lm[0])
         http_reply_header(req, "Last-Modified", lm);
+    /* a client holding this version already: 304, no body */
+    const char *inm = http_req_header(req, "If-None-Match");
+    if (inm && (strstr(inm, etag) || strstr(inm, etag + 2))) {
+        http_reply(req, 304, NULL, "", 0);
+        return;
+    }
     http_reply(req, 200, FHIR_JSON, row->json, row->json_len);
 }
 

@@ -330,10 +330,25 @@ static void test_read_vread_history(void **state)
     assert_non_null(strstr(header(&r, "Content-Type"), "application/fhir+json"));
     resp_free(&r);
 
+    /* conditional read: the version held is current -> 304 without a body */
+    struct buf h = BUF_INIT;
+    buf_addf(&h, "Authorization: Bearer %s\r\nIf-None-Match: W/\"1\"\r\n", TOKEN);
+    snprintf(path, sizeof path, "/fhir/Patient/%s", patient_id);
+    r = http("GET", path, h.data, NULL, 0);
+    assert_int_equal(r.status, 304);
+    assert_int_equal(r.body_len, 0);
+    resp_free(&r);
+    buf_release(&h);
+
     /* a new version, then vread both and the history */
     put("Patient", "pat-1", person, "demographics", NULL, NULL,
         "\"name\":[{\"family\":\"Testperson\",\"given\":[\"Alexandra\"]}]");
     r = get(path, TOKEN);
+    assert_string_equal(header(&r, "ETag"), "W/\"2\"");
+    resp_free(&r);
+    /* the version held is no longer current -> the new one */
+    r = http("GET", path, "Authorization: Bearer " TOKEN "\r\nIf-None-Match: W/\"1\"\r\n", NULL, 0);
+    assert_int_equal(r.status, 200);
     assert_string_equal(header(&r, "ETag"), "W/\"2\"");
     resp_free(&r);
     snprintf(path, sizeof path, "/fhir/Patient/%s/_history/1", patient_id);
