@@ -144,6 +144,7 @@ int api_metadata(struct http_req *req, void *ctx)
                           "documentation",
                           "every item linked to the patient's person, from every "
                           "organisation; _count (default 100), _since; paged"));
+        json_object_set_new(r, "conditionalRead", json_string("not-match"));
         json_array_append_new(resources, r);
     }
     json_object_set_new(rest, "resource", resources);
