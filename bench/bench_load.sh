@@ -63,23 +63,31 @@ for run in $(seq 1 "$RUNS"); do
   read -r pn psecs <"$tmp/pout"
   read -r wall user sys rss <"$tmp/t"
   R[parse_wall]+="$wall "; R[parse_cpu]+="$(echo "$user + $sys" | bc) "
-  # medplum, in memory, subset
+  # medplum, in memory, subset; and weft on the same subset (like for like)
   node bench/medplum_load.mjs "$sub" >"$tmp/mout" 2>&1 || { cat "$tmp/mout"; echo "medplum failed"; exit 1; }
   read -r mn msecs <"$tmp/mout"
   R[medplum_secs]+="$msecs "
-  echo "run $run: weft ${R[weft_wall]##* } parse ${R[parse_wall]##* } medplum $mn in $msecs" >&2
+  rm -f "$db" "$db-wal" "$db-shm"
+  "$weft" init --db "$db" >/dev/null
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/t" "$weft" load --db "$db" --org SYNTH01 --quiet "$sub" >"$tmp/out" 2>&1 ||
+    { tail -5 "$tmp/out"; echo "weft load (subset) failed"; exit 1; }
+  read -r swall user sys rss <"$tmp/t"
+  R[sub_wall]+="$swall "; R[sub_cpu]+="$(echo "$user + $sys" | bc) "
+  echo "run $run: weft $(echo ${R[weft_wall]} | awk '{print $NF}')s parse $(echo ${R[parse_wall]} | awk '{print $NF}')s medplum $mn in ${msecs}s weft-subset ${swall}s" >&2
 done
 med() { echo "${R[$1]}" | tr ' ' '\n' | grep . | median; }
 ww=$(med weft_wall); wc=$(med weft_cpu); wr=$(med weft_rss)
 pw=$(med parse_wall); pc=$(med parse_cpu); ms=$(med medplum_secs)
+sw=$(med sub_wall); sc=$(med sub_cpu)
 rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
 wrate=$(rate "$n" "$ww"); wcrate=$(rate "$n" "$wc"); prate=$(rate "$n" "$pw"); pcrate=$(rate "$n" "$pc")
-mrate=$(rate "$mn" "$ms")
+mrate=$(rate "$mn" "$ms"); srate=$(rate "$mn" "$sw"); scrate=$(rate "$mn" "$sc")
 printf 'data: %s bundles, %s resources (%s stored, rest not shareable), %.2f GB JSON; %s runs, medians\n' \
   "$(ls "$rep" | grep -c json)" "$n" "$stored" "$(echo "$bytes / 1000000000" | bc -l)" "$RUNS"
 printf '%-34s %12s %14s %14s %10s\n' "loader" "resources" "wall res/s" "CPU res/s" "peak RSS"
 printf '%-34s %12s %14s %14s %8s MB\n' "weft load (SQLite, durable)" "$n" "$wrate" "$wcrate" "$((wr / 1024))"
 printf '%-34s %12s %14s %14s %10s\n' "jansson parse only" "$pn" "$prate" "$pcrate" "-"
+printf '%-34s %12s %14s %14s %10s\n' "weft load, Medplum's subset" "$mn" "$srate" "$scrate" "-"
 printf '%-34s %12s %14s %14s %10s\n' "medplum fhir-router, in memory" "$mn" "$mrate" "-" "-"
-printf 'weft/parse-only (wall): %.2f   weft/medplum (wall): %.1fx   database: %.2f GB\n' \
-  "$(echo "$wrate / $prate" | bc -l)" "$(echo "$wrate / $mrate" | bc -l)" "$(echo "$dbsize / 1000000000" | bc -l)"
+printf 'weft/parse-only (wall): %.2f   weft/medplum on the same subset (wall): %.1fx   database: %.2f GB\n' \
+  "$(echo "$wrate / $prate" | bc -l)" "$(echo "$srate / $mrate" | bc -l)" "$(echo "$dbsize / 1000000000" | bc -l)"
