@@ -501,6 +501,30 @@ static void gp_record(struct fctx *c)
         medication(c, &M_COCODAMOL, start, true);
     if (synth_rng_chance(&c->r, 0.1))
         medication(c, &M_AMOXICILLIN, past_day(c, 365), false);
+    if (p->age >= 16 && (p->frail || synth_rng_chance(&c->r, 0.08))) {
+        /* bought over the counter and told to the GP: a statement, not an order */
+        char id[80], d[16];
+        synth_view_item_id(c->v, "ms-322236009", id, sizeof id);
+        res_begin(c, "MedicationStatement", id);
+        kv(b, "status", "active");
+        key(b, "category");
+        buf_adds(b, "{\"coding\":[");
+        coding(b, "http://terminology.hl7.org/CodeSystem/medication-statement-category",
+               "patientspecified", "Patient Specified");
+        buf_addc(b, ',');
+        coding(b, CAT_SYS, "medications", NULL);
+        buf_adds(b, "]}");
+        key(b, "medicationCodeableConcept");
+        cc(b, SCT, "322236009", "Paracetamol 500mg tablets");
+        subject(c, "subject");
+        date_iso(past_day(c, 700), d, sizeof d);
+        kv(b, "dateAsserted", d);
+        buf_adds(b, ",\"informationSource\":{\"display\":\"Patient\"}");
+        buf_adds(b,
+                 ",\"dosage\":[{\"text\":\"Two tablets up to four times a day when required\"}]");
+        res_end(c, "MedicationStatement", id);
+        synth_out_cat(c->o, CAT_MEDICATIONS);
+    }
     if (p->allergy) {
         static const struct code allergens[] = {{"91936005", "Allergy to penicillin"},
                                                 {"91935009", "Allergy to peanuts"},
