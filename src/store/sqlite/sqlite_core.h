@@ -19,6 +19,7 @@ int sqlite_bulk(struct store *s, bool on);
 int sqlite_migrate(struct store *s, int *from_version, int *to_version);
 int sqlite_schema_version(struct store *s, int *version);
 extern const struct store_migration sqlite_migration_core_1;
+extern const struct store_migration sqlite_migration_core_2;
 
 /* sqlite_resource.c */
 #define SQLITE_ROW_COLS                                                                            \

@@ -45,6 +45,17 @@ const struct store_migration sqlite_migration_core_1 = {
     " token_hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, revoked TEXT);",
 };
 
+/*
+ * core-2: the person index orders by COALESCE(effective,'') - the exact
+ * expression search sorts and pages on (sqlite_search.c), so a patient's
+ * items of a type come out of the index in date order without a sort.
+ */
+const struct store_migration sqlite_migration_core_2 = {
+    "core-2",
+    "DROP INDEX resource_person;"
+    "CREATE INDEX resource_person ON resource (person_id, type, COALESCE(effective,''));",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_1,
@@ -54,6 +65,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_1,
     &sqlite_migration_merge_1,
     &sqlite_migration_audit_2,
+    &sqlite_migration_core_2,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -259,12 +259,16 @@ int sqlite_search(struct store *s, const struct store_query *q, struct store_res
 
     const char *sk = sort_expr(q->sort);
     bool desc = sort_desc(q->sort);
+    /* The page's seqs are chosen first (the sort sees no JSON), then only
+     * those rows are read: SELECT cols FROM resource r WHERE r.seq IN
+     * (SELECT r.seq ... ORDER BY ... LIMIT n) ORDER BY ... */
     struct sqlq w = {.sql = BUF_INIT};
     buf_adds(&w.sql, "SELECT r.seq,r.id,r.type,r.version,r.deleted,r.person_id,r.category,"
                      "r.source_org,r.source_id,r.feed,r.effective,r.code,r.status,"
                      "r.last_updated,r.json");
     if (sk)
         buf_addf(&w.sql, ",%s", sk);
+    buf_adds(&w.sql, " FROM resource r WHERE r.seq IN (SELECT r.seq");
     add_filters(&w, q, snap, owned, &nowned);
     const char *cmp = desc ? "<" : ">";
     if (cid) {
@@ -279,12 +283,16 @@ int sqlite_search(struct store *s, const struct store_query *q, struct store_res
         }
     }
     const char *dir = desc ? " DESC" : "";
+    struct buf order = BUF_INIT;
     if (sk)
-        buf_addf(&w.sql, " ORDER BY %s%s, r.id%s", sk, dir, dir);
+        buf_addf(&order, " ORDER BY %s%s, r.id%s", sk, dir, dir);
     else
-        buf_addf(&w.sql, " ORDER BY r.id%s", dir);
-    buf_adds(&w.sql, " LIMIT ?");
+        buf_addf(&order, " ORDER BY r.id%s", dir);
+    buf_add(&w.sql, order.data, order.len);
+    buf_adds(&w.sql, " LIMIT ?)");
     bind_int(&w, (int64_t)limit + 1);
+    buf_add(&w.sql, order.data, order.len);
+    buf_release(&order);
 
     rc = WEFT_OK;
     if (w.overflow) {
