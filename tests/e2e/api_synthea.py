@@ -16,9 +16,11 @@ checks through the API:
 Skips (exit 77) when ../shared/data/synthea-r4 is absent.
 """
 import glob
+import http.client
 import json
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -43,14 +45,33 @@ stored_types = {r["type"] for r in cap["rest"][0]["resource"]}
 check("Observation" in stored_types and "Claim" not in stored_types, "stored types %r" % stored_types)
 
 # ---- load every bundle through POST /fhir -----------------------------------------------
-bundles = {}
+# three clients at once, each on its own keep-alive connection: concurrent
+# transactions must all commit, each whole
+bundles = {f: json.load(open(f, "rb")) for f in files}
+results = {}
+
+
+def post_all(part):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+    for f in part:
+        conn.request("POST", "/fhir", body=open(f, "rb").read(),
+                     headers={"Authorization": "Bearer " + rw, "Content-Type": "application/fhir+json"})
+        r = conn.getresponse()
+        body = r.read()
+        results[f] = (r.status, json.loads(body) if body else None)
+    conn.close()
+
+
 t0 = time.time()
+threads = [threading.Thread(target=post_all, args=(files[i::3],)) for i in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 for f in files:
-    text = open(f, "rb").read()
-    b = json.loads(text)
-    bundles[f] = b
-    st, _, resp = srv.request("POST", "/fhir", body=text, token=rw,
-                              headers={"Content-Type": "application/fhir+json"})
+    b = bundles[f]
+    check(f in results, "no answer for %s" % f)
+    st, resp = results[f]
     check(st == 200, "POST %s -> %d %r" % (os.path.basename(f), st, resp))
     check(resp.get("resourceType") == "Bundle" and resp.get("type") == "transaction-response",
           "not a transaction-response for %s" % f)
