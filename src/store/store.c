@@ -167,6 +167,12 @@ int store_person_get(struct store *s, const char *person_id, struct store_person
     return STORE_CALL(s, person_get, person_id, out);
 }
 
+int store_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
+                         int64_t *count, int64_t *snapshot_out)
+{
+    return STORE_CALL(s, person_version, person_id, snapshot, max_seq, count, snapshot_out);
+}
+
 int store_client_add(struct store *s, const char *name, const char *org, const char *scopes,
                      const char *token_hash, int64_t *id_out)
 {

@@ -220,6 +220,14 @@ struct store_person {
 void store_person_clear(struct store_person *p);
 /* Read a person; WEFT_ENOTFOUND when absent. */
 int store_person_get(struct store *s, const char *person_id, struct store_person *out);
+/* A version of the person's record at snapshot (0 = now): the newest seq of
+ * any version ever linked to the person, and the number of the person's items
+ * current at the snapshot.  Any change to what the person's record holds
+ * (new, updated, retracted, linked in or moved away) changes the pair, so it
+ * can key caches of views of one person (the web pages).  snapshot_out (may
+ * be NULL) gets the snapshot used. */
+int store_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
+                         int64_t *count, int64_t *snapshot_out);
 
 /* The person holding local identifier (org, system, value), without creating
  * one; WEFT_ENOTFOUND when none. */

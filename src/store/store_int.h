@@ -82,6 +82,8 @@ struct store_ops {
     int (*person_by_local)(struct store *, const char *org, const char *system, const char *value,
                            const char *link_to_person, char **person_id_out);
     int (*person_get)(struct store *, const char *person_id, struct store_person *);
+    int (*person_version)(struct store *, const char *person_id, int64_t snapshot, int64_t *max_seq,
+                          int64_t *count, int64_t *snapshot_out);
     int (*person_find_local)(struct store *, const char *org, const char *system, const char *value,
                              char **person_id_out);
 

@@ -498,8 +498,8 @@ static int error_into(struct web_ctx *c, int status, const char *title, const ch
 static void cache_key(const struct web_ctx *c, struct buf *key, bool with_page)
 {
     const char *type = http_req_param(c->req, "type"), *rid = http_req_param(c->req, "rid");
-    buf_addf(key, "%s|%lld|%s|%d%d|", c->person_id, (long long)c->snapshot, c->today,
-             c->scope.restricted, c->glass);
+    buf_addf(key, "%s|%lld.%lld|%s|%d%d|", c->person_id, (long long)c->version_seq,
+             (long long)c->version_count, c->today, c->scope.restricted, c->glass);
     if (with_page)
         buf_addf(key, "%s|%s|%s|%s|", c->page, type ? type : "", rid ? rid : "",
                  c->req->query ? c->req->query : "");
@@ -623,6 +623,13 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         goto done;
     }
     c.glass = c.p->break_glass || !c.p->person_id || strcmp(c.p->person_id, pid) != 0;
+    /* The cache key names the version of this person's record, not the
+     * store-wide snapshot, so writes about other people keep it valid. */
+    if ((rc = store_person_version(s, pid, c.snapshot, &c.version_seq, &c.version_count, NULL)) <
+        0) {
+        status = rc;
+        goto done;
+    }
     cache_key(&c, &key, true);
     if (web_cache_get(w->cache, key.data, &c.out, &c.what, &status, &c.count)) {
         audit_view(&c, page);

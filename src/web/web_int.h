@@ -83,11 +83,12 @@ struct web_ctx {
     struct {
         char *ods, *name;
     } orgs[WEB_ORG_CACHE];
-    bool nav_has[32]; /* per web_categories() index: has visible data */
-    int64_t snapshot; /* store snapshot every query of the page reads at */
-    struct web_list all; /* web_all(): the visible record, index columns only */
+    bool nav_has[32];                   /* per web_categories() index: has visible data */
+    int64_t snapshot;                   /* store snapshot every query of the page reads at */
+    int64_t version_seq, version_count; /* store_person_version(): the cache key */
+    struct web_list all;                /* web_all(): the visible record, index columns only */
     bool all_loaded, all_complete;
-    bool glass;       /* break-glass in effect (shown in the banner) */
+    bool glass; /* break-glass in effect (shown in the banner) */
 };
 
 /* What to fetch.  categories NULL: every category the scope allows. */

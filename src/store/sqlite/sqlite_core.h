@@ -48,6 +48,8 @@ int sqlite_person_by_local(struct store *s, const char *org, const char *system,
 int sqlite_person_find_local(struct store *s, const char *org, const char *system,
                              const char *value, char **person_id_out);
 int sqlite_person_get(struct store *s, const char *person_id, struct store_person *out);
+int sqlite_person_version(struct store *s, const char *person_id, int64_t snapshot,
+                          int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
 
 /* sqlite_client.c */
 int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,

@@ -25,6 +25,7 @@ const struct store_ops sqlite_ops = {
     .person_by_nhs = sqlite_person_by_nhs,
     .person_by_local = sqlite_person_by_local,
     .person_get = sqlite_person_get,
+    .person_version = sqlite_person_version,
     .person_find_local = sqlite_person_find_local,
     .client_add = sqlite_client_add,
     .client_by_hash = sqlite_client_by_hash,

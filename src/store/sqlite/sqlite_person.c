@@ -139,3 +139,46 @@ int sqlite_person_get(struct store *s, const char *person_id, struct store_perso
     sqlite3_reset(st);
     return rc;
 }
+
+/* store_person_version(): both halves read the resource_person index
+ * (person_id, ...) for the person's rows; the count also looks at each row's
+ * next_seq and deleted flag.  Cost grows with the person's versions, not with
+ * the store. */
+int sqlite_person_version(struct store *s, const char *person_id, int64_t snapshot,
+                          int64_t *max_seq, int64_t *count, int64_t *snapshot_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    int64_t snap = snapshot;
+    if (snap <= 0) {
+        sqlite3_stmt *ms = sqlite_stmt(ss, "SELECT COALESCE(max(seq), 0) FROM resource");
+        if (!ms)
+            return WEFT_EDB;
+        if (sqlite3_step(ms) != SQLITE_ROW) {
+            sqlite3_reset(ms);
+            return sqlite_fail(ss, "reading snapshot");
+        }
+        snap = sqlite3_column_int64(ms, 0);
+        sqlite3_reset(ms);
+    }
+    sqlite3_stmt *st = sqlite_stmt(
+        ss,
+        "SELECT (SELECT COALESCE(max(seq), 0) FROM resource WHERE person_id = ?1 AND seq <= ?2),"
+        " (SELECT count(*) FROM resource WHERE person_id = ?1 AND seq <= ?2"
+        " AND (next_seq IS NULL OR next_seq > ?2) AND deleted = 0)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, person_id);
+    sqlite3_bind_int64(st, 2, snap);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *max_seq = sqlite3_column_int64(st, 0);
+        *count = sqlite3_column_int64(st, 1);
+        if (snapshot_out)
+            *snapshot_out = snap;
+        rc = WEFT_OK;
+    } else {
+        rc = sqlite_fail(ss, "reading the person's record version");
+    }
+    sqlite3_reset(st);
+    return rc;
+}

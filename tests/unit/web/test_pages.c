@@ -19,7 +19,9 @@
 #include "fhir/load.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "web/cache.h"
 #include "web/web.h"
+#include "web/web_int.h"
 
 #define GP "A81001"
 #define HOSP "RVV"
@@ -407,6 +409,44 @@ static void test_patient_item_and_empty_person(void **state)
     buf_release(&b);
 }
 
+/* The page cache is keyed by the version of this person's record: a write
+ * about someone else keeps the cached page, a write about this person shows
+ * at once. */
+static void test_cache_follows_the_person(void **state)
+{
+    struct fx *f = *state;
+    struct buf b = BUF_INIT, again = BUF_INIT;
+    uint64_t hits0, hits1, misses;
+    size_t n, bytes;
+    assert_int_equal(view(f, "R8000", GP, "conditions", NULL, NULL, NULL, &b), 200);
+    web_cache_stats(f->w->cache, &hits0, &misses, &n, &bytes);
+    assert_int_equal(load(f->s,
+                          "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{"
+                          "\"resource\":{\"resourceType\":\"Patient\",\"id\":\"other\","
+                          "\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\","
+                          "\"value\":\"9990000034\"}],\"name\":[{\"family\":\"Else\"}]}}]}",
+                          GP),
+                     0);
+    assert_int_equal(view(f, "R8000", GP, "conditions", NULL, NULL, NULL, &again), 200);
+    web_cache_stats(f->w->cache, &hits1, &misses, &n, &bytes);
+    assert_true(hits1 > hits0);
+    assert_string_equal(b.data, again.data);
+    assert_int_equal(load(f->s,
+                          "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{"
+                          "\"resource\":{\"resourceType\":\"Condition\",\"id\":\"c2\","
+                          "\"subject\":{\"identifier\":{\"system\":\"https://fhir.nhs.uk/Id/"
+                          "nhs-number\",\"value\":\"" NHS "\"}},\"clinicalStatus\":{\"coding\":"
+                          "[{\"code\":\"active\"}]},\"code\":{\"text\":\"Asthma\"},"
+                          "\"onsetDateTime\":\"2024-05-05\"}}]}",
+                          GP),
+                     0);
+    assert_int_equal(view(f, "R8000", GP, "conditions", NULL, NULL, NULL, &again), 200);
+    assert_non_null(strstr(again.data, "Asthma"));
+    assert_null(strstr(b.data, "Asthma"));
+    buf_release(&b);
+    buf_release(&again);
+}
+
 static void test_not_in_context_and_unknown(void **state)
 {
     struct fx *f = *state;
@@ -429,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_admin_sees_no_results),
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_patient_item_and_empty_person),
+        cmocka_unit_test(test_cache_follows_the_person),
         cmocka_unit_test(test_not_in_context_and_unknown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
