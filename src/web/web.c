@@ -625,8 +625,12 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
     c.glass = c.p->break_glass || !c.p->person_id || strcmp(c.p->person_id, pid) != 0;
     /* The cache key names the version of this person's record, not the
      * store-wide snapshot, so writes about other people keep it valid. */
-    if ((rc = store_person_version(s, pid, c.snapshot, &c.version_seq, &c.version_count, NULL)) <
-        0) {
+    rc = store_person_version(s, pid, c.snapshot, &c.version_seq, &c.version_count, NULL);
+    if (rc == WEFT_EUNSUPPORTED) {
+        /* A backend without it: key by the store-wide snapshot (still exact). */
+        c.version_seq = c.snapshot;
+        c.version_count = -1;
+    } else if (rc < 0) {
         status = rc;
         goto done;
     }
