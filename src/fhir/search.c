@@ -376,6 +376,19 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
         fs->summary_count = n == 0;
         return WEFT_OK;
     }
+    if (strcmp(name, "_summary") == 0) {
+        if (strcmp(value, "count") == 0) { /* the total only, like _count=0 */
+            fs->count = 0;
+            fs->summary_count = true;
+            return WEFT_OK;
+        }
+        if (strcmp(value, "false") == 0)
+            return WEFT_OK;
+        return fail(fs, name,
+                    "parameter '_summary': only count and false are supported, not "
+                    "'%.40s'",
+                    value);
+    }
     if (strcmp(name, "_cursor") == 0) {
         free(fs->cursor);
         free(fs->after);

@@ -10,7 +10,8 @@
  * Supported (the CapabilityStatement states the same, from fhir_search_params):
  *   every type    _id (one or more ids, comma = OR; not combinable with other
  *                 filters), _lastUpdated, _count, _sort, _cursor (paging),
- *                 _format (json only), _total (none: no count and no
+ *                 _format (json only), _summary (count: the total only;
+ *                 false), _total (none: no count and no
  *                 Bundle.total; estimate/accurate: the exact total, the default)
  *   clinical      patient, subject (a Patient reference: "Patient/ID" or "ID"),
  *   types         category (record category, e.g. "results"; comma = OR),

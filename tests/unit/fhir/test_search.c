@@ -226,6 +226,15 @@ static void test_count_limits(void **state)
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", zero, 1, false), 0);
     assert_true(fs.summary_count);
     fhir_search_free(&fs);
+    struct http_kv summary[] = {KV("_summary", "count")};
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", summary, 1, false), 0);
+    assert_true(fs.summary_count);
+    fhir_search_free(&fs);
+    struct http_kv text[] = {KV("_summary", "text")};
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", text, 1, false),
+                     WEFT_EINVAL);
+    assert_string_equal(fs.err_param, "_summary");
+    fhir_search_free(&fs);
 }
 
 static void test_everything(void **state)
