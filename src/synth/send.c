@@ -179,6 +179,7 @@ static int mllp_exchange(int fd, struct mllp_decoder *d, const char *msg, size_t
 static void send_hl7(struct run *run, struct feed *f)
 {
     int fd = -1;
+    bool dead = false;
     struct mllp_decoder d;
     mllp_decoder_init(&d, 0);
     for (int i = 0; i < f->nfiles; i++) {
@@ -200,6 +201,11 @@ static void send_hl7(struct run *run, struct feed *f)
         while ((n = mllp_decoder_next(&fd_in, &msg, &mlen)) != 0) {
             if (n < 0)
                 continue;
+            if (dead) { /* the listener is gone: do not wait 3 s per message */
+                f->skipped++;
+                atomic_fetch_add(&run->done, 1);
+                continue;
+            }
             char code[3];
             int tries = 0, rc = -1;
             while (tries++ < 3) {
@@ -223,6 +229,7 @@ static void send_hl7(struct run *run, struct feed *f)
             f->sent++;
             if (rc) {
                 f->errors++;
+                dead = true; /* three tries failed: give up on this feed */
             } else if (!strcmp(code, "AA") || !strcmp(code, "CA")) {
                 f->aa++;
             } else if (!strcmp(code, "AE") || !strcmp(code, "CE")) {
@@ -365,6 +372,7 @@ static int http_post(struct run *run, struct http_conn *c, const char *token, co
 
 static void send_fhir(struct run *run, struct feed *f)
 {
+    bool dead = false;
     struct http_conn c = {.fd = -1};
     buf_init(&c.in);
     const char *token = f->token ? f->token : run->o->token;
@@ -385,6 +393,12 @@ static void send_fhir(struct run *run, struct feed *f)
         char *line = data, *nl;
         while ((nl = memchr(line, '\n', (size_t)(data + len - line))) != NULL) {
             size_t ll = (size_t)(nl - line);
+            if (dead) { /* the server is gone: do not wait 3 s per bundle */
+                f->skipped++;
+                atomic_fetch_add(&run->done, 1);
+                line = nl + 1;
+                continue;
+            }
             int status = -1, tries = 0;
             while (tries++ < 3) {
                 if (c.fd < 0) {
@@ -407,6 +421,7 @@ static void send_fhir(struct run *run, struct feed *f)
             f->sent++;
             if (status < 0) {
                 f->errors++;
+                dead = true; /* three tries failed: give up on this feed */
             } else if (status >= 200 && status < 300) {
                 f->aa++;
             } else {
