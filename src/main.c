@@ -34,15 +34,18 @@ static const struct command {
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
-    {"synth", cmd_synth, "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
-    {"replay-feeds", cmd_replay_feeds, "send a generated region into a running Weft (MLLP, FHIR, CSV)"},
+    {"synth", cmd_synth,
+     "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
+    {"replay-feeds", cmd_replay_feeds,
+     "send a generated region into a running Weft (MLLP, FHIR, CSV)"},
     {"version", cmd_version, "print the version"},
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "weft %s - a regional shared care record\n\n"
-                 "usage: weft COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
+    fprintf(out,
+            "weft %s - a regional shared care record\n\n"
+            "usage: weft COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
             WEFT_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);

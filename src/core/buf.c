@@ -177,12 +177,23 @@ void buf_add_html(struct buf *b, const char *s)
     for (; s[i]; i++) {
         const char *esc = NULL;
         switch (s[i]) {
-        case '&': esc = "&amp;"; break;
-        case '<': esc = "&lt;"; break;
-        case '>': esc = "&gt;"; break;
-        case '"': esc = "&quot;"; break;
-        case '\'': esc = "&#39;"; break;
-        default: break;
+        case '&':
+            esc = "&amp;";
+            break;
+        case '<':
+            esc = "&lt;";
+            break;
+        case '>':
+            esc = "&gt;";
+            break;
+        case '"':
+            esc = "&quot;";
+            break;
+        case '\'':
+            esc = "&#39;";
+            break;
+        default:
+            break;
         }
         if (esc) {
             buf_add(b, s + start, i - start);

@@ -24,7 +24,10 @@ struct buf {
 };
 
 extern char buf_empty[];
-#define BUF_INIT {buf_empty, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        buf_empty, 0, 0                                                                            \
+    }
 
 void buf_init(struct buf *b);
 /* Free the memory and reset to BUF_INIT. */

@@ -12,8 +12,7 @@
 #include "core/err.h"
 #include "core/opt.h"
 
-static const struct opt_spec *find_spec(const struct opt_spec *specs, const char *name,
-                                        size_t len)
+static const struct opt_spec *find_spec(const struct opt_spec *specs, const char *name, size_t len)
 {
     for (const struct opt_spec *s = specs; s->name; s++)
         if (strlen(s->name) == len && strncmp(s->name, name, len) == 0)
@@ -48,8 +47,7 @@ static int load_config(struct opts *o, const struct opt_spec *specs, const char 
     if (!f) {
         if (!required)
             return WEFT_OK;
-        fprintf(stderr, "weft %s: cannot open config file '%s': %s\n", cmd, path,
-                strerror(errno));
+        fprintf(stderr, "weft %s: cannot open config file '%s': %s\n", cmd, path, strerror(errno));
         return WEFT_EINVAL;
     }
     o->config_path = xstrdup(path);

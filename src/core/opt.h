@@ -29,9 +29,9 @@ struct opts {
         char *name;
         char *value; /* "1" for boolean flags */
         bool from_flag;
-    } *vals;
+    } * vals;
     int npos;
-    char **pos; /* positional arguments */
+    char **pos;        /* positional arguments */
     char *config_path; /* config file used, or NULL */
     bool help;         /* --help / -h was given */
 };
