@@ -115,6 +115,7 @@ static char *default_assets(void)
 int web_init(struct web **out, const struct web_config *cfg)
 {
     struct web *w = xcalloc(1, sizeof *w);
+    pthread_mutex_init(&w->version_mu, NULL);
     const char *assets = cfg && cfg->assets_dir ? cfg->assets_dir : getenv("WEFT_ASSETS");
     w->assets_dir = assets && *assets ? xstrdup(assets) : default_assets();
     w->audit = cfg ? cfg->audit : NULL;
@@ -135,6 +136,7 @@ void web_free(struct web *w)
     free(w->break_glass_action);
     free(w->service_name);
     web_cache_free(w->cache);
+    pthread_mutex_destroy(&w->version_mu);
     free(w);
 }
 
@@ -493,6 +495,41 @@ static int error_into(struct web_ctx *c, int status, const char *title, const ch
     return status;
 }
 
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* store_person_version(), remembered while the store's snapshot stays the
+ * same (no write anywhere: the version cannot have changed). */
+static int person_version(struct web *w, struct store *s, const char *pid, int64_t snap,
+                          int64_t *seq, int64_t *count)
+{
+    struct web_version_slot *slot = &w->versions[fnv(pid) % WEB_VERSION_SLOTS];
+    pthread_mutex_lock(&w->version_mu);
+    bool hit = slot->snapshot == snap && strcmp(slot->person, pid) == 0;
+    if (hit) {
+        *seq = slot->seq;
+        *count = slot->count;
+    }
+    pthread_mutex_unlock(&w->version_mu);
+    if (hit)
+        return WEFT_OK;
+    int rc = store_person_version(s, pid, snap, seq, count, NULL);
+    if (rc == WEFT_OK && strlen(pid) < sizeof slot->person) {
+        pthread_mutex_lock(&w->version_mu);
+        memcpy(slot->person, pid, strlen(pid) + 1);
+        slot->snapshot = snap;
+        slot->seq = *seq;
+        slot->count = *count;
+        pthread_mutex_unlock(&w->version_mu);
+    }
+    return rc;
+}
+
 /* The key of the page in the cache: everything the rendered bytes depend on
  * (with_page false: only what every page of the person shares). */
 static void cache_key(const struct web_ctx *c, struct buf *key, bool with_page)
@@ -625,7 +662,7 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
     c.glass = c.p->break_glass || !c.p->person_id || strcmp(c.p->person_id, pid) != 0;
     /* The cache key names the version of this person's record, not the
      * store-wide snapshot, so writes about other people keep it valid. */
-    rc = store_person_version(s, pid, c.snapshot, &c.version_seq, &c.version_count, NULL);
+    rc = person_version(w, s, pid, c.snapshot, &c.version_seq, &c.version_count);
     if (rc == WEFT_EUNSUPPORTED) {
         /* A backend without it: key by the store-wide snapshot (still exact). */
         c.version_seq = c.snapshot;

@@ -11,6 +11,7 @@
 #ifndef WEFT_WEB_WEB_INT_H
 #define WEFT_WEB_WEB_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -27,8 +28,18 @@ struct http_req;
 
 struct web_cache;
 
+/* store_person_version() results remembered per store snapshot: while the
+ * store has not changed at all, a person's version cannot have changed. */
+#define WEB_VERSION_SLOTS 256
+struct web_version_slot {
+    char person[65];
+    int64_t snapshot, seq, count;
+};
+
 struct web {
     struct web_cache *cache;
+    pthread_mutex_t version_mu;
+    struct web_version_slot versions[WEB_VERSION_SLOTS];
     char *assets_dir;
     struct audit_log *audit;
     char *break_glass_action;
