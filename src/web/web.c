@@ -360,6 +360,11 @@ static void break_glass_form(struct web_ctx *c, const char *csrf, const char *er
               "<button class=\"nhsuk-button nhsuk-button--warning\" type=\"submit\">"
               "Start emergency access</button></form>",
               BREAKGLASS_TEXT_MAX, text ? text : "");
+    if (c->p->person_id)
+        html_addf(b,
+                  "<p><a href=\"/patient/%s\" id=\"break-glass-cancel\">Cancel and go back to "
+                  "the record you opened</a></p>",
+                  c->p->person_id);
 }
 
 /* The break-glass pages have their own frame: they must be reachable when
