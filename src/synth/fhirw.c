@@ -301,7 +301,7 @@ static void medication(struct fctx *c, const struct med *m, int start, bool repe
 }
 
 static void obs_begin(struct fctx *c, const char *id, const char *catcode, enum synth_cat cat,
-                      const char *sys, const char *code, const char *display, int day)
+                      const char *sys, const char *code, const char *display, int day, int min)
 {
     struct buf *b = &c->b;
     char d[32];
@@ -318,8 +318,7 @@ static void obs_begin(struct fctx *c, const char *id, const char *catcode, enum 
     key(b, "code");
     cc(b, sys, code, display);
     subject(c, "subject");
-    synth_dtm_iso(clinical_day(c, day, "effective"), 540 + (int)synth_rng_below(&c->r, 480), d,
-                  sizeof d);
+    synth_dtm_iso(clinical_day(c, day, "effective"), min, d, sizeof d);
     kv(b, "effectiveDateTime", d);
     synth_out_cat(c->o, cat);
 }
@@ -331,12 +330,36 @@ static void qty(struct buf *b, const char *k, double v, int dec, const char *uni
              unit, unit);
 }
 
-static void obs_id(struct fctx *c, const char *what, int day, char *id, size_t len)
+/*
+ * When an observation was taken: a minute of the working day.  The id of an
+ * Observation is its kind and this date and time (obs-bp-202512241035), as a
+ * GP system's would be derived from the reading; two readings of one kind on
+ * one day (a repeated blood pressure) therefore need different minutes, so a
+ * minute already taken on that day by an earlier reading of the same kind
+ * (taken[0..n)) moves on by one.  Ids must be unique within a bundle: the
+ * loader refuses a bundle in which one (type, id) appears twice.
+ */
+struct obs_when {
+    int day, min;
+};
+
+static struct obs_when obs_time(struct fctx *c, int day, const struct obs_when *taken, int n)
+{
+    struct obs_when w = {day, 540 + (int)synth_rng_below(&c->r, 480)};
+    for (int j = 0; j < n; j++)
+        if (taken[j].day == w.day && taken[j].min == w.min) {
+            w.min++;
+            j = -1; /* check the moved minute against every earlier reading again */
+        }
+    return w;
+}
+
+static void obs_id(struct fctx *c, const char *what, struct obs_when w, char *id, size_t len)
 {
     char s[48];
     char d[16];
-    synth_date_hl7(day, d, sizeof d);
-    snprintf(s, sizeof s, "obs-%s-%s", what, d);
+    synth_date_hl7(w.day, d, sizeof d);
+    snprintf(s, sizeof s, "obs-%s-%s%02d%02d", what, d, w.min / 60, w.min % 60);
     synth_view_item_id(c->v, s, id, len);
 }
 
@@ -345,12 +368,13 @@ static void observations(struct fctx *c)
     const struct synth_person *p = c->p;
     struct buf *b = &c->b;
     char id[80];
+    struct obs_when taken[3], w;
     int nbp = p->hypertension || p->diabetes ? 3 : p->age >= 40 ? 1 : 0;
     for (int k = 0; k < nbp; k++) {
-        int day = past_day(c, SYNTH_HISTORY_DAYS);
-        obs_id(c, "bp", day, id, sizeof id);
+        w = taken[k] = obs_time(c, past_day(c, SYNTH_HISTORY_DAYS), taken, k);
+        obs_id(c, "bp", w, id, sizeof id);
         obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC, "85354-9", "Blood pressure panel",
-                  day);
+                  w.day, w.min);
         int sys = (p->hypertension ? 138 : 118) + (int)synth_rng_below(&c->r, 30);
         int dia = (p->hypertension ? 84 : 72) + (int)synth_rng_below(&c->r, 14);
         buf_adds(b, ",\"component\":[{\"code\":");
@@ -367,17 +391,19 @@ static void observations(struct fctx *c)
         double kg = p->age < 16 ? 12 + p->age * 3.2
                                 : (p->sex == 1 ? 72 : 62) + 25 * synth_rng_unit(&c->r) +
                                       (p->diabetes ? 12 : 0);
-        obs_id(c, "wt", day, id, sizeof id);
-        obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC, "29463-7", "Body weight", day);
+        w = obs_time(c, day, NULL, 0);
+        obs_id(c, "wt", w, id, sizeof id);
+        obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC, "29463-7", "Body weight", w.day,
+                  w.min);
         qty(b, "valueQuantity", kg, 1, "kg");
         res_end(c, "Observation", id);
     }
     if (p->diabetes) {
         for (int k = 0; k < 2; k++) {
-            int day = past_day(c, 700);
-            obs_id(c, "hba1c", day, id, sizeof id);
+            w = taken[k] = obs_time(c, past_day(c, 700), taken, k);
+            obs_id(c, "hba1c", w, id, sizeof id);
             obs_begin(c, id, "laboratory", CAT_RESULTS, LOINC, "59261-8",
-                      "Haemoglobin A1c level (IFCC)", day);
+                      "Haemoglobin A1c level (IFCC)", w.day, w.min);
             qty(b, "valueQuantity", 50 + 35 * synth_rng_unit(&c->r), 0, "mmol/mol");
             buf_adds(b, ",\"referenceRange\":[{\"low\":{\"value\":20,\"unit\":\"mmol/mol\"},"
                         "\"high\":{\"value\":41,\"unit\":\"mmol/mol\"}}]");
@@ -385,20 +411,20 @@ static void observations(struct fctx *c)
         }
     }
     if (p->diabetes || p->ckd || p->hypertension) {
-        int day = past_day(c, 500);
-        obs_id(c, "egfr", day, id, sizeof id);
+        w = obs_time(c, past_day(c, 500), NULL, 0);
+        obs_id(c, "egfr", w, id, sizeof id);
         obs_begin(c, id, "laboratory", CAT_RESULTS, LOINC, "33914-3",
-                  "Estimated glomerular filtration rate", day);
+                  "Estimated glomerular filtration rate", w.day, w.min);
         qty(b, "valueQuantity",
             p->ckd ? 25 + 30 * synth_rng_unit(&c->r) : 65 + 30 * synth_rng_unit(&c->r), 0,
             "mL/min/{1.73_m2}");
         res_end(c, "Observation", id);
     }
     if (p->age >= 16) {
-        int day = past_day(c, SYNTH_HISTORY_DAYS);
-        obs_id(c, "smoke", day, id, sizeof id);
+        w = obs_time(c, past_day(c, SYNTH_HISTORY_DAYS), NULL, 0);
+        obs_id(c, "smoke", w, id, sizeof id);
         obs_begin(c, id, "social-history", CAT_OBSERVATIONS, LOINC, "72166-2",
-                  "Tobacco smoking status", day);
+                  "Tobacco smoking status", w.day, w.min);
         key(b, "valueCodeableConcept");
         if (p->smoker)
             cc(b, SCT, "77176002", "Smoker");
@@ -409,16 +435,17 @@ static void observations(struct fctx *c)
         res_end(c, "Observation", id);
     }
     if (p->maternity_history) {
-        int day = past_day(c, SYNTH_HISTORY_DAYS);
-        obs_id(c, "preg", day, id, sizeof id);
+        w = obs_time(c, past_day(c, SYNTH_HISTORY_DAYS), NULL, 0);
+        obs_id(c, "preg", w, id, sizeof id);
         obs_begin(c, id, "social-history", CAT_HISTORY, LOINC, "11996-6", "Number of pregnancies",
-                  day);
+                  w.day, w.min);
         buf_addf(b, ",\"valueInteger\":%d", 1 + (int)synth_rng_below(&c->r, 4));
         res_end(c, "Observation", id);
     }
     if (p->age < 3) {
-        obs_id(c, "bwt", p->dob, id, sizeof id);
-        obs_begin(c, id, "exam", CAT_BIRTH, LOINC, "8339-4", "Birth weight", p->dob);
+        w = obs_time(c, p->dob, NULL, 0);
+        obs_id(c, "bwt", w, id, sizeof id);
+        obs_begin(c, id, "exam", CAT_BIRTH, LOINC, "8339-4", "Birth weight", w.day, w.min);
         qty(b, "valueQuantity", 2600 + synth_rng_below(&c->r, 1700), 0, "g");
         res_end(c, "Observation", id);
     }
