@@ -307,7 +307,7 @@ void fmt_ref_range(struct buf *b, const json_t *obs)
     if (!rr)
         return;
     const json_t *lo = json_object_get(rr, "low"), *hi = json_object_get(rr, "high");
-    double l, h;
+    double l = 0, h = 0;
     bool hl = num(json_object_get(lo, "value"), &l), hh = num(json_object_get(hi, "value"), &h);
     const char *unit = str(hl ? lo : hi, "unit");
     if (hl && hh) {
@@ -357,7 +357,7 @@ enum fmt_flag fmt_obs_flag(const json_t *obs)
                 return FMT_FLAG_NONE;
         }
     }
-    double v, l, h;
+    double v = 0, l = 0, h = 0;
     if (!fmt_obs_number(obs, NULL, &v))
         return FMT_FLAG_NONE;
     const json_t *rr = json_array_get(json_object_get(obs, "referenceRange"), 0);
