@@ -136,6 +136,26 @@ static bool coded(const json_t *r, const char *element, const char *const *codes
     return concept_any(json_object_get(r, element), test_exact, codes);
 }
 
+/* True when element (a CodeableConcept, a Coding, or an array of either)
+ * holds a Coding of system whose code is code (any code when code is NULL). */
+static bool coded_in(const json_t *v, const char *system, const char *code)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) if (coded_in(e, system, code)) return true;
+        return false;
+    }
+    if (!json_is_object(v))
+        return false;
+    json_t *coding = json_object_get(v, "coding");
+    if (coding)
+        return coded_in(coding, system, code);
+    const char *sys = json_string_value(json_object_get(v, "system"));
+    const char *c = json_string_value(json_object_get(v, "code"));
+    return sys && c && strcmp(sys, system) == 0 && (!code || strcmp(c, code) == 0);
+}
+
 static const char *const W_SAFEGUARDING[] = {"safeguard",
                                              "child protection",
                                              "adult at risk",
@@ -176,7 +196,19 @@ static const char *observation(const json_t *r)
     static const char *const lab[] = {"laboratory", NULL};
     static const char *const imaging[] = {"imaging", NULL};
     static const char *const vital[] = {"vital-signs", NULL};
-    /* the common categories first: most observations are lab or vital signs */
+    /* Codes that only ever name a birth or neonatal measurement decide before
+     * the category: a maternity system or an HL7 v2 feed (whose mapping calls
+     * every OBX laboratory) still means birth.  LOINC birth weight, Apgar at
+     * 1/5/10 minutes, gestational age at birth; SNOMED CT birth weight, Apgar
+     * at 1/5/10 minutes, length of gestation at birth.  The generic gestational
+     * age codes (11884-4, 18185-9) are not here: a prenatal screening report
+     * sends the pregnancy's gestational age as a laboratory result. */
+    static const char *const birth_first[] = {"8339-4",    "9272-6",    "9274-2",    "9271-8",
+                                              "76516-4",   "364589006", "169895004", "169909004",
+                                              "169922007", "412726003", NULL};
+    if (coded(r, "code", birth_first))
+        return "birth";
+    /* the common categories next: most observations are lab or vital signs */
     if (coded(r, "category", lab))
         return "results";
     if (coded(r, "category", vital))
@@ -185,8 +217,7 @@ static const char *observation(const json_t *r)
         return "imaging-reports";
     if (mentions(r, E_CODECAT, W_LEGAL))
         return "legal-status";
-    static const char *const birth_codes[] = {"8339-4",  "9272-6",  "9271-8", "9274-2",
-                                              "11884-4", "76516-4", NULL};
+    static const char *const birth_codes[] = {"11884-4", "18185-9", NULL};
     if (coded(r, "code", birth_codes) || mentions(r, E_CODECAT, W_BIRTH))
         return "birth";
     return "observations";
@@ -204,8 +235,16 @@ static const char *diagnostic_report(const json_t *r)
     return "results";
 }
 
+#define RECORD_CATEGORY_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
+#define MHA_SECTION_SYSTEM "https://weft.nhs.uk/CodeSystem/mha-section"
+
 static const char *flag(const json_t *r)
 {
+    /* the HL7 v2 ZMH mapping (docs/feeds/hl7v2.md): a section code, or the
+     * category coded mental-health-act; displays are optional */
+    if (coded_in(json_object_get(r, "code"), MHA_SECTION_SYSTEM, NULL) ||
+        coded_in(json_object_get(r, "category"), RECORD_CATEGORY_SYSTEM, "mental-health-act"))
+        return "mental-health-act";
     if (mentions(r, E_CODECAT, W_SAFEGUARDING))
         return "safeguarding";
     if (mentions(r, E_CODECAT, W_MHA))

@@ -12,13 +12,18 @@
  *   MedicationRequest/Statement/Administration/Dispense, Medication -> medications
  *   Encounter -> encounters            Appointment -> appointments
  *   Immunization(+Recommendation) -> immunisations
- *   Observation: laboratory -> results; imaging -> imaging-reports;
- *     birth/neonatal codes -> birth; legal/immigration status -> legal-status;
- *     vital-signs, exam, survey, social-history and the rest -> observations
+ *   Observation: birth-only codes (birth weight, Apgar, gestation at birth;
+ *     LOINC or SNOMED CT) -> birth whatever the category; then laboratory ->
+ *     results; vital-signs -> observations; imaging -> imaging-reports;
+ *     legal/immigration status -> legal-status; other birth/neonatal codes and
+ *     words -> birth; exam, survey, social-history and the rest -> observations
  *   DiagnosticReport: radiology/imaging category (v2-0074 RAD/CT/MR/US/NMR/...,
  *     LOINC LP29684-5) -> imaging-reports, else results;  ImagingStudy ->
  *     imaging-reports;  Specimen -> results
- *   Flag: safeguarding -> safeguarding; Mental Health Act -> mental-health-act;
+ *   Flag: coded as a Mental Health Act section (HL7 v2 ZMH mapping: code system
+ *     https://weft.nhs.uk/CodeSystem/mha-section, or category record-category
+ *     mental-health-act) -> mental-health-act; safeguarding -> safeguarding;
+ *     Mental Health Act words -> mental-health-act;
  *     legal status -> legal-status; else alerts.  RiskAssessment -> alerts
  *   DocumentReference: safeguarding / end of life (ReSPECT, DNACPR, advance care
  *     plan, treatment escalation) / social care assessment / service summary

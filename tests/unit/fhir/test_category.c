@@ -140,6 +140,102 @@ static void test_by_content(void **state)
            "documents");
 }
 
+/* A Flag from the HL7 v2 ZMH mapping is Mental Health Act by its codes
+ * alone: the section's code system, or the category coded
+ * mental-health-act, without any display or text to read. */
+static void test_mha_flag_by_code(void **state)
+{
+    (void)state;
+    expect("{\"resourceType\":\"Flag\",\"code\":{\"coding\":[{\"system\":"
+           "\"https://weft.nhs.uk/CodeSystem/mha-section\",\"code\":\"17A\"}]}}",
+           "mental-health-act");
+    expect("{\"resourceType\":\"Flag\",\"category\":[{\"coding\":[{\"system\":"
+           "\"https://weft.nhs.uk/CodeSystem/record-category\",\"code\":\"mental-health-act\"}]}],"
+           "\"code\":{\"coding\":[{\"system\":\"urn:local\",\"code\":\"S3\"}]}}",
+           "mental-health-act");
+    /* the code alone, in another system, is not enough */
+    expect("{\"resourceType\":\"Flag\",\"category\":[{\"coding\":[{\"system\":"
+           "\"urn:local\",\"code\":\"mental-health-act\"}]}]}",
+           "alerts");
+    expect("{\"resourceType\":\"Flag\",\"code\":{\"coding\":[{\"system\":"
+           "\"http://snomed.info/sct\",\"code\":\"129839007\"}]}}",
+           "alerts");
+}
+
+/* Birth and neonatal codes decide before a laboratory (or vital-signs)
+ * category: an HL7 v2 feed calls every OBX laboratory. */
+static void test_birth_codes_before_category(void **state)
+{
+    (void)state;
+    static const char *const birth[][2] = {
+        {"http://loinc.org", "8339-4"},          /* birth weight */
+        {"http://loinc.org", "9272-6"},          /* Apgar 1 minute */
+        {"http://loinc.org", "9274-2"},          /* Apgar 5 minutes */
+        {"http://loinc.org", "9271-8"},          /* Apgar 10 minutes */
+        {"http://loinc.org", "76516-4"},         /* gestational age at birth */
+        {"http://snomed.info/sct", "364589006"}, /* birth weight */
+        {"http://snomed.info/sct", "169895004"}, /* Apgar at 1 minute */
+        {"http://snomed.info/sct", "169909004"}, /* Apgar at 5 minutes */
+        {"http://snomed.info/sct", "169922007"}, /* Apgar at 10 minutes */
+        {"http://snomed.info/sct", "412726003"}, /* length of gestation at birth */
+    };
+    static const char *const cats[] = {"laboratory", "vital-signs", "exam"};
+    char buf[512];
+    for (size_t i = 0; i < sizeof birth / sizeof birth[0]; i++)
+        for (size_t k = 0; k < sizeof cats / sizeof cats[0]; k++) {
+            snprintf(buf, sizeof buf,
+                     "{\"resourceType\":\"Observation\",\"category\":[{\"coding\":[{\"system\":"
+                     "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":"
+                     "\"%s\"}]}],\"code\":{\"coding\":[{\"system\":\"%s\",\"code\":\"%s\"}]}}",
+                     cats[k], birth[i][0], birth[i][1]);
+            expect(buf, "birth");
+        }
+    /* a prenatal screening report's gestational age, and neonatal lab tests,
+     * stay results */
+    expect("{\"resourceType\":\"Observation\",\"category\":[{\"coding\":[{\"code\":"
+           "\"laboratory\"}]}],\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+           "\"code\":\"18185-9\",\"display\":\"Gestational age\"}]}}",
+           "results");
+    expect("{\"resourceType\":\"Observation\",\"category\":[{\"coding\":[{\"code\":"
+           "\"laboratory\"}]}],\"code\":{\"text\":\"Neonatal bilirubin\"}}",
+           "results");
+    /* without a category, the generic gestational age is birth as before */
+    expect("{\"resourceType\":\"Observation\",\"code\":{\"coding\":[{\"system\":"
+           "\"http://loinc.org\",\"code\":\"18185-9\"}]}}",
+           "birth");
+}
+
+/* An explicit urn:weft:category tag naming a valid category wins over every
+ * rule that reads content, whatever the type. */
+static void test_explicit_tag_wins(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        /* vital signs, laboratory, a birth code, legal status, MHA codes */
+        "\"resourceType\":\"Observation\",\"category\":[{\"coding\":[{\"code\":\"vital-signs\"}]}]",
+        "\"resourceType\":\"Observation\",\"category\":[{\"coding\":[{\"code\":\"laboratory\"}]}]",
+        "\"resourceType\":\"Observation\",\"code\":{\"coding\":[{\"code\":\"8339-4\"}]}",
+        "\"resourceType\":\"Observation\",\"code\":{\"text\":\"Immigration status\"}",
+        "\"resourceType\":\"Observation\"",
+        "\"resourceType\":\"Flag\",\"code\":{\"coding\":[{\"system\":"
+        "\"https://weft.nhs.uk/CodeSystem/mha-section\",\"code\":\"3\"}]}",
+        "\"resourceType\":\"Condition\",\"category\":[{\"text\":\"Problem list\"}]",
+        "\"resourceType\":\"DocumentReference\",\"type\":{\"text\":\"ReSPECT form\"}",
+    };
+    static const char *const tags[] = {"history", "observations", "birth", "results"};
+    char buf[512];
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        for (size_t k = 0; k < sizeof tags / sizeof tags[0]; k++) {
+            /* the tag after another tag, as the loader stores it */
+            snprintf(buf, sizeof buf,
+                     "{%s,\"meta\":{\"tag\":[{\"system\":"
+                     "\"https://fhir.nhs.uk/Id/ods-organization-code\",\"code\":\"G82001\"},"
+                     "{\"system\":\"urn:weft:category\",\"code\":\"%s\"}]}}",
+                     bodies[i], tags[k]);
+            expect(buf, tags[k]);
+        }
+}
+
 static void test_lists(void **state)
 {
     (void)state;
@@ -161,6 +257,9 @@ int main(void)
         cmocka_unit_test(test_by_type),
         cmocka_unit_test(test_not_shareable),
         cmocka_unit_test(test_by_content),
+        cmocka_unit_test(test_mha_flag_by_code),
+        cmocka_unit_test(test_birth_codes_before_category),
+        cmocka_unit_test(test_explicit_tag_wins),
         cmocka_unit_test(test_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
