@@ -34,7 +34,8 @@
 struct store;
 
 /* Open (creating the file when create is true) the store named by url:
- * a file path or "sqlite:PATH" for SQLite, "postgres://..." for PostgreSQL.
+ * a file path or "sqlite:PATH" for SQLite.  "postgres://..." is refused with
+ * WEFT_EUNSUPPORTED and a message saying so: that backend is not built yet.
  * Does not create the schema: call store_migrate().  On failure returns a
  * negative code and, when errmsg is not NULL, a malloc'd message in *errmsg
  * that the caller frees. */
