@@ -633,7 +633,7 @@ static void acute_story(struct ctx *c)
             seg(c, b, "OBX");
             at(c, b, 1, "3");
             at(c, b, 2, "NM");
-            at(c, b, 3, "18185-9^Gestational age^LN");
+            at(c, b, 3, "76516-4^Gestational age at birth^LN");
             at(c, b, 5, "%d", 37 + (int)synth_rng_below(&c->r, 5));
             at(c, b, 6, "wk^weeks^UCUM");
             at(c, b, 11, "F");

@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "feeds/hl7.h"
+#include "fhir/category.h"
 #include "feeds/hl7_map.h"
 #include "feeds/mllp_frame.h"
 #include "feeds/socialcare.h"
@@ -200,6 +201,8 @@ struct counts {
     long hl7_ok, hl7_bad, fhir_ok, fhir_bad, csv_rows, csv_rejected, csv_file_errors;
     long truth_malformed_hl7, truth_malformed_fhir, truth_csv_row_faults;
     long dup_ids; /* (type, id) pairs seen twice within one bundle or HL7 message */
+    long neonatal_obs, neonatal_not_birth; /* Observations of a NEONATAL ORU, and how
+                                              many of them category.h does not call birth */
     long types[16];
 };
 
@@ -296,6 +299,42 @@ static const char *check_bundle(json_t *b)
     return NULL;
 }
 
+/* A maternity system's neonatal ORU (OBR-4 NEONATAL): every Observation in
+ * it is a birth detail, although the HL7 mapping calls each OBX laboratory;
+ * the LOINC codes the generator sends must be ones category.h reads as birth. */
+static void neonatal_categories(json_t *bundle, struct counts *c)
+{
+    json_t *entries = json_object_get(bundle, "entry");
+    size_t i;
+    json_t *e;
+    bool neonatal = false;
+    json_array_foreach(entries, i, e)
+    {
+        json_t *r = json_object_get(e, "resource");
+        const char *rt = json_string_value(json_object_get(r, "resourceType"));
+        json_t *cd = json_array_get(json_object_get(json_object_get(r, "code"), "coding"), 0);
+        const char *code = json_string_value(json_object_get(cd, "code"));
+        if (rt && code && !strcmp(rt, "DiagnosticReport") && !strcmp(code, "NEONATAL"))
+            neonatal = true;
+    }
+    if (!neonatal)
+        return;
+    json_array_foreach(entries, i, e)
+    {
+        json_t *r = json_object_get(e, "resource");
+        const char *rt = json_string_value(json_object_get(r, "resourceType"));
+        if (!rt || strcmp(rt, "Observation"))
+            continue;
+        c->neonatal_obs++;
+        const char *cat = fhir_category_of(r);
+        if (!cat || strcmp(cat, "birth")) {
+            print_message("neonatal Observation %s is %s, not birth\n",
+                          json_string_value(json_object_get(r, "id")), cat ? cat : "(none)");
+            c->neonatal_not_birth++;
+        }
+    }
+}
+
 static void check_hl7_file(const char *path, const char *ods, struct counts *c)
 {
     size_t len;
@@ -325,6 +364,7 @@ static void check_hl7_file(const char *path, const char *ods, struct counts *c)
                 if (why)
                     fail_msg("%s: mapped bundle %s", path, why);
                 c->dup_ids += bundle_dup_ids(r.bundle, path);
+                neonatal_categories(r.bundle, c);
             }
             hl7_map_result_clear(&r);
         }
@@ -449,6 +489,8 @@ static void test_clean_region_is_valid_everywhere(void **state)
     assert_int_equal(c.csv_rejected, 0);
     assert_int_equal(c.csv_file_errors, 0);
     assert_int_equal(c.dup_ids, 0);
+    assert_true(c.neonatal_obs > 0);
+    assert_int_equal(c.neonatal_not_birth, 0);
 }
 
 static void test_faulty_region_breaks_only_what_truth_says(void **state)
