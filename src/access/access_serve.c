@@ -756,6 +756,17 @@ static int principal_from(struct http_req *req, struct store *s, const char *sec
     int rc = session_lookup(s, secret, &a->ss);
     if (rc == 0 && strcmp(a->ss.kind, kind) != 0)
         rc = WEFT_ENOTFOUND;
+    if (rc == 0 && a->ss.parent) {
+        /* an app token lives no longer than the launched session it came
+         * from: signing out (or a new launch ending it) ends the token too */
+        struct store_session parent = {0};
+        char now[32];
+        audit_now(now);
+        rc = store_session_get(s, a->ss.parent, now, &parent);
+        if (rc == 0 && strcmp(parent.kind, "session") != 0)
+            rc = WEFT_ENOTFOUND;
+        store_session_clear(&parent);
+    }
     if (rc) {
         access_auth_free(a);
         return rc;

@@ -112,6 +112,11 @@ bool api_negotiate(struct http_req *req)
 
 struct store *api_begin(struct http_req *req)
 {
+    /* Every handler that may answer with patient data comes through here:
+     * such replies are never stored by browsers or proxies, and never
+     * sniffed into another content type. */
+    http_reply_header(req, "Cache-Control", "no-store");
+    http_reply_header(req, "X-Content-Type-Options", "nosniff");
     if (!api_negotiate(req))
         return NULL;
     struct store *s = http_req_store(req);

@@ -240,18 +240,38 @@ int api_history_instance(struct http_req *req, void *ctx)
     struct store_row row;
     if (fetch(req, s, type, id, 0, &row) != 0)
         return 0;
-    store_row_clear(&row);
     struct store_result res;
     memset(&res, 0, sizeof res);
     int rc = store_history(s, type, id, count, &res);
     if (rc != 0) {
+        store_row_clear(&row);
         store_result_clear(&res);
         store_failed(req, s, rc);
         return 0;
     }
+    /* fetch decided the current version only.  An older version may have had
+     * another category, source organisation or person (recategorised,
+     * relinked), so each version is decided on its own, as vread decides it:
+     * what the caller may not see is left out, and the total counts only
+     * what is shown. */
     bool *hidden = http_req_alloc(req, sizeof *hidden * (size_t)(res.nrows + 1));
-    for (int i = 0; i < res.nrows; i++)
-        hidden[i] = false; /* the item's person and category were checked by fetch */
+    struct authz_scope sc;
+    rc = authz_scope_for_person(s, &req->principal, row.person_id, &sc);
+    for (int i = 0; i < res.nrows; i++) {
+        const struct store_row *r = &res.rows[i];
+        bool same = (r->person_id == NULL) == (row.person_id == NULL) &&
+                    (!r->person_id || strcmp(r->person_id, row.person_id) == 0);
+        if (rc == 0 && same) {
+            hidden[i] = !authz_scope_allows(&sc, r->category, r->source_org);
+        } else {
+            struct authz_scope other;
+            int orc = authz_scope_for_person(s, &req->principal, r->person_id, &other);
+            hidden[i] = orc != 0 || !authz_scope_allows(&other, r->category, r->source_org);
+            authz_scope_clear(&other);
+        }
+    }
+    authz_scope_clear(&sc);
+    store_row_clear(&row);
     reply_history(req, api_base_url(req, ctx), &res, res.nrows < count, warning, hidden);
     store_result_clear(&res);
     return 0;
