@@ -59,6 +59,8 @@ static bool may_read_feeds(struct store *s, const struct principal *p)
 static void reply_json(struct http_req *req, int status, json_t *j)
 {
     char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    http_reply_header(req, "Cache-Control", "no-store");
+    http_reply_header(req, "X-Content-Type-Options", "nosniff");
     http_reply(req, status, JSON_TYPE, t, strlen(t));
     free(t);
 }
@@ -183,7 +185,35 @@ static int admin_message(struct http_req *req, void *ctx)
     }
     struct store_feed f = {0};
     bool hf = m.feed_id && store_feed_get(s, m.feed_id, NULL, &f) == 0;
+    /* The verbatim body is patient data of any category, not yet decided by
+     * the authorisation point: it goes only to callers who may read every
+     * record (a system-wide read scope, as authz_scope_for_person grants
+     * them), and the read is audited.  A feed-status scope or a governance
+     * role sees the message's metadata only. */
+    const struct principal *p = &req->principal;
+    struct authz_scope sc = {0};
+    bool body = p->kind == PRINCIPAL_CLIENT && authz_scope_for_person(s, p, NULL, &sc) == 0 &&
+                sc.allowed && sc.ncategories < 0 && sc.norgs < 0;
+    authz_scope_clear(&sc);
+    if (body) {
+        char what[64];
+        snprintf(what, sizeof what, "inbox message %lld", id);
+        if (authz_audit_access(s, p, "read", NULL, what, 1) != 0) {
+            reply_error(req, 500, "the read could not be audited");
+            store_feed_clear(&f);
+            store_inbox_msg_clear(&m);
+            return 0;
+        }
+    } else if (m.body) {
+        free(m.body);
+        m.body = NULL;
+        m.body_len = 0;
+    }
     json_t *j = inbox_msg_json(&m, hf ? f.name : NULL);
+    if (!body)
+        json_object_set_new(j, "body_withheld",
+                            json_string("the message body holds patient data: it is shown "
+                                        "only to clients with a system-wide read scope"));
     reply_json(req, 200, j);
     json_decref(j);
     store_feed_clear(&f);
