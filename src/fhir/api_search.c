@@ -159,7 +159,9 @@ static void search_by_ids(struct http_req *req, struct store *s, struct fhir_sea
         struct authz_scope sc;
         rc = authz_scope_for_person(s, &req->principal, row.person_id, &sc);
         bool ok = rc == 0 && authz_scope_allows(&sc, row.category, row.source_org);
-        restricted = restricted || sc.restricted || !ok;
+        /* only what is shown decides the notice: an id withheld (or another
+         * person's) then answers exactly like an unknown id */
+        restricted = restricted || (ok && sc.restricted);
         authz_scope_clear(&sc);
         if (!ok) {
             store_row_clear(&row);

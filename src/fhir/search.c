@@ -609,7 +609,9 @@ void fhir_search_free(struct fhir_search *fs)
         free(fs->warnings[i]);
     for (int i = 0; i < fs->q.ncodes; i++)
         free(fs->codes[i]);
-    for (int i = 0; i < fs->q.ncategories; i++)
+    /* not q.ncategories: the authorisation point may have narrowed q to the
+     * allowed ones (api_authz_search), the parsed strings are all here */
+    for (int i = 0; i < FHIR_SEARCH_MAX_VALUES; i++)
         free(fs->categories[i]);
     for (int i = 0; i < fs->q.nterms; i++)
         free(fs->term_values[i]);

@@ -122,6 +122,21 @@ st, _, b = get("/fhir/Observation?_id=" + other_obs, nurse)
 check(st == 200 and not [e for e in b.get("entry", []) if e["search"]["mode"] == "match"],
       "_id search of another person's item: %d %r" % (st, b))
 check(b.get("total") == 0, "_id search total %r" % b.get("total"))
+# ... and answers exactly like an unknown id, as does a withheld item of the
+# launched person (no "some information is not shown" only for real ones)
+own_withheld = weft_id(ORG, "Observation", "obs-RVV-a-safeguarding")
+shapes = []
+for i in (other_obs, own_withheld, "0" * 32):
+    st, _, b = get("/fhir/Observation?_id=" + i, nurse)
+    shapes.append((st, b.get("total"), json.dumps(b.get("entry"))))
+check(len(set(shapes)) == 1, "_id search tells a withheld or another person's id from an "
+      "unknown one: %r" % shapes)
+# a category the scope does not allow: nothing, and nothing leaks (the
+# server's exit status under LeakSanitizer is checked at the end)
+st, _, b = get("/fhir/Observation?patient=%s&category=safeguarding,results" % pids["a"], nurse)
+check(st == 200 and "SECRET-SAFEGUARDING-TEXT" not in json.dumps(b), "category search %d" % st)
+st, _, b = get("/fhir/Observation?patient=%s&category=safeguarding" % pids["a"], nurse)
+check(st == 200 and b.get("total") == 0, "withheld category search %d %r" % (st, b))
 
 # ---- headers on every FHIR reply that may carry patient data -----------------------------
 for path, who in (("/fhir/Observation/%s" % RECAT, nurse),
