@@ -453,21 +453,21 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     if (rc != 0 && rc != WEFT_ENOTFOUND)
         return rc;
     bool have_feed = rc == 0;
-    struct hl7_map_result mr;
-    memset(&mr, 0, sizeof mr);
+    struct hl7_map_result own; /* mapped here; else pm->mr, which stays the caller's */
+    memset(&own, 0, sizeof own);
+    struct hl7_map_result *mr = &own;
     int mrc = WEFT_EINVAL;
     if (prc == 0 && have_feed && pm && pm->mr && pm->org && strcmp(pm->org, feed.org) == 0) {
-        /* mapped on the connection's thread for this organisation: take it */
-        mr = *pm->mr;
-        if (pm->mr->err.segment == pm->mr->err_segment)
-            mr.err.segment = mr.err_segment;
-        memset(pm->mr, 0, sizeof *pm->mr);
+        /* mapped on the connection's thread for this organisation: use it in
+         * place; the connection thread frees it after the ACK, which keeps
+         * freeing the tree (5% of the writer's time) off the writer */
+        mr = pm->mr;
         mrc = pm->rc;
     } else if (prc == 0 && have_feed) {
         struct hl7_map_opts mo = {.ods = feed.org};
-        mrc = hl7_map_message(ig->msg, &mo, &mr);
+        mrc = hl7_map_message(ig->msg, &mo, &own);
     }
-    const char *event = mr.event_time[0] ? mr.event_time : NULL;
+    const char *event = mr->event_time[0] ? mr->event_time : NULL;
 
     int64_t id = replay_id;
     if (!replay_id) {
@@ -527,9 +527,9 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         det = (struct hl7_ack_detail){
             .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
     } else if (mrc != 0) {
-        code = mr.ack_code ? mr.ack_code : "AR";
-        snprintf(why, sizeof why, "%s", mr.reason[0] ? mr.reason : "message cannot be mapped");
-        det = mr.err;
+        code = mr->ack_code ? mr->ack_code : "AR";
+        snprintf(why, sizeof why, "%s", mr->reason[0] ? mr->reason : "message cannot be mapped");
+        det = mr->err;
     } else {
         /* apply, in a savepoint so that a failure leaves the batch intact */
         if ((rc = store_savepoint(s, "ingest_msg")) != 0)
@@ -543,14 +543,14 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         } else if (rc == WEFT_EEXIST) {
             dup_of = first;
             rc = 0;
-        } else if (rc == 0 && mr.kind == HL7_MAP_BUNDLE) {
+        } else if (rc == 0 && mr->kind == HL7_MAP_BUNDLE) {
             struct load_report rep;
             load_report_init(&rep);
             struct load_ctx lc = {.org = feed.org, .feed = feed.name, .nested = true};
-            int lrc = fhir_load_bundle(s, mr.bundle, &lc, &rep, NULL);
+            int lrc = fhir_load_bundle(s, mr->bundle, &lc, &rep, NULL);
             if (lrc == 0 && rep.rejected == 0) {
                 ok = true;
-                r->resources = (long)mr.resources;
+                r->resources = (long)mr->resources;
             } else if (store_broken(lrc)) {
                 rc = lrc;
             } else {
@@ -559,8 +559,8 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                 det = (struct hl7_ack_detail){.code = HL7_ERR_INTERNAL};
             }
             load_report_free(&rep);
-        } else if (rc == 0 && mr.kind == HL7_MAP_MERGE) {
-            int m = apply_merge(ig, &feed, &mr, id, &r->merged, why, sizeof why);
+        } else if (rc == 0 && mr->kind == HL7_MAP_MERGE) {
+            int m = apply_merge(ig, &feed, mr, id, &r->merged, why, sizeof why);
             if (m < 0) {
                 rc = m;
             } else if (m == 0) {
@@ -611,7 +611,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                          det.code || det.segment ? &det : NULL, &r->ack);
     }
 out:
-    hl7_map_result_clear(&mr);
+    hl7_map_result_clear(&own);
     return rc;
 }
 
@@ -831,10 +831,22 @@ static int write_refusal(const char *path, const char *file, const struct store_
 static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
                        const char *name, struct socialcare_report **rep)
 {
-    struct socialcare_opts so = {.ods = f->org, .feed = f->name, .batch_rows = 2000};
+    /* 2000 rows per durable commit, in Bundles of 100 rows loaded nested in
+     * it: one 2000-row Bundle cost 3-4x more CPU per row to build and free
+     * (docs/BENCHMARKS.md "## CSV extracts") for the same number of fsyncs. */
+    struct socialcare_opts so = {.ods = f->org,
+                                 .feed = f->name,
+                                 .batch_rows = 2000,
+                                 .bundle_rows = 100,
+                                 .commit = socialcare_store_commit};
     struct socialcare_store_sink sink = {
-        .store = ig->s, .org = f->org, .feed = f->name, .file = name};
-    return socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+        .store = ig->s, .org = f->org, .feed = f->name, .file = name, .grouped = true};
+    int rc = socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+    if (sink.open) { /* every batch ends with its commit: not reached */
+        log_error("ingest", "csv batch left open: rolled back");
+        store_rollback(ig->s);
+    }
+    return rc;
 }
 
 static const char *csv_outcome(const struct socialcare_report *rep)

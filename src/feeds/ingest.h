@@ -80,9 +80,11 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
                const char *arrived, int64_t replay_id, struct ingest_result *r);
 
 /* A message already mapped (hl7_map_message) by the caller's thread for
- * organisation org, with its return code: ingest_hl7_premapped() takes the
- * result (mr is cleared) when the feed's organisation is still org, else maps
- * again.  Lets the MLLP connection threads map in parallel with the writer. */
+ * organisation org, with its return code: ingest_hl7_premapped() uses the
+ * result when the feed's organisation is still org (the load may modify
+ * mr->bundle in place), else maps again.  mr stays the caller's: clear it
+ * (hl7_map_result_clear) once the call returned, on any thread.  Lets the
+ * MLLP connection threads map, and free, in parallel with the writer. */
 struct hl7_map_result;
 struct ingest_premap {
     const char *org;

@@ -36,6 +36,7 @@
 #include "fhir/load.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
+#include "store/store.h"
 
 #define REC_CAT_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
 #define CS_BASE "https://weft.nhs.uk/CodeSystem/"
@@ -381,12 +382,17 @@ struct kinddef {
     int (*map)(struct proc *p);
 };
 
+/* A batch is batch_rows rows; it reaches the sink as one or more Bundles of
+ * bundle_rows rows.  lines covers the whole batch; the current Bundle's
+ * entries are lines[base .. nentries). */
 struct socialcare_batch {
     json_t *bundle;
     json_t *entries;
     size_t *lines; /* row line per entry */
     size_t nentries, cap;
+    size_t base;          /* first entry of the current Bundle */
     size_t rows;          /* rows in this batch */
+    size_t bundle_rows;   /* rows in the current Bundle */
     size_t *failed_lines; /* rows already failed by the sink (to count once) */
     size_t nfailed, failcap;
     struct proc *p;
@@ -1216,12 +1222,12 @@ static int date_before(struct proc *p, int later, int earlier)
 
 size_t socialcare_batch_entries(const struct socialcare_batch *b)
 {
-    return b->nentries;
+    return b->nentries - b->base;
 }
 
 size_t socialcare_batch_line(const struct socialcare_batch *b, size_t entry)
 {
-    return entry < b->nentries ? b->lines[entry] : 0;
+    return entry < b->nentries - b->base ? b->lines[b->base + entry] : 0;
 }
 
 /* Count the row at line as a load failure once per batch. */
@@ -1240,9 +1246,9 @@ static void batch_fail_line(struct socialcare_batch *b, size_t line, const char 
 
 void socialcare_batch_fail(struct socialcare_batch *b, size_t entry, const char *reason)
 {
-    if (entry >= b->nentries)
+    if (entry >= b->nentries - b->base)
         return;
-    batch_fail_line(b, b->lines[entry], reason ? reason : "refused by the loader");
+    batch_fail_line(b, b->lines[b->base + entry], reason ? reason : "refused by the loader");
 }
 
 static void emit(struct proc *p, const char *type, const char *id, json_t *res)
@@ -1275,29 +1281,52 @@ static void emit(struct proc *p, const char *type, const char *id, json_t *res)
     b->lines[b->nentries++] = p->line;
 }
 
+/* Every row of entries [from, to) of the batch fails with rc's reason. */
+static void fail_entries(struct socialcare_batch *b, size_t from, size_t to, int rc)
+{
+    for (size_t i = from; i < to; i++)
+        if (i == from || b->lines[i] != b->lines[i - 1])
+            batch_fail_line(b, b->lines[i], weft_strerror(rc));
+}
+
+/* Hand the current Bundle (if any) to the sink. */
+static void flush_bundle(struct proc *p)
+{
+    struct socialcare_batch *b = &p->batch;
+    b->bundle_rows = 0;
+    if (!b->bundle)
+        return;
+    p->rep->bundles++;
+    p->rep->resources += b->nentries - b->base;
+    if (p->sink) {
+        int rc = p->sink(p->ctx, b->bundle, b);
+        if (rc < 0)
+            fail_entries(b, b->base, b->nentries, rc);
+    }
+    json_decref(b->bundle);
+    b->bundle = NULL;
+    b->entries = NULL;
+    b->base = b->nentries;
+}
+
+/* End the batch: its last Bundle, the commit, then count its rows. */
 static void flush(struct proc *p)
 {
     struct socialcare_batch *b = &p->batch;
     struct socialcare_report *rep = p->rep;
     if (!b->rows)
         return;
-    rep->bundles++;
-    rep->resources += b->nentries;
-    b->nfailed = 0;
-    if (p->sink) {
-        int rc = p->sink(p->ctx, b->bundle, b);
-        if (rc < 0) {
-            for (size_t i = 0; i < b->nentries; i++)
-                if (i == 0 || b->lines[i] != b->lines[i - 1])
-                    batch_fail_line(b, b->lines[i], weft_strerror(rc));
-        }
+    flush_bundle(p);
+    if (p->sink && p->o->commit) {
+        int rc = p->o->commit(p->ctx);
+        if (rc < 0)
+            fail_entries(b, 0, b->nentries, rc);
     }
     rep->rows_load_failed += b->nfailed;
     rep->rows_loaded += b->rows - b->nfailed;
-    json_decref(b->bundle);
-    b->bundle = NULL;
-    b->entries = NULL;
+    b->nfailed = 0;
     b->nentries = 0;
+    b->base = 0;
     b->rows = 0;
 }
 
@@ -1916,8 +1945,11 @@ static void one_row(struct proc *p, const struct csv_row *row)
     }
     rep->rows_mapped++;
     p->batch.rows++;
+    p->batch.bundle_rows++;
     if (p->batch.rows >= (p->o->batch_rows ? p->o->batch_rows : SOCIALCARE_DEFAULT_BATCH))
         flush(p);
+    else if (p->o->bundle_rows && p->batch.bundle_rows >= p->o->bundle_rows)
+        flush_bundle(p);
 }
 
 static void today_utc(char out[11])
@@ -2070,10 +2102,45 @@ int socialcare_process_file(const char *path, const struct socialcare_opts *opts
 
 /* ---- loading into the record --------------------------------------------- */
 
+static bool store_broken(int rc)
+{
+    return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||
+           rc == WEFT_EINTERNAL;
+}
+
+int socialcare_store_commit(void *arg)
+{
+    struct socialcare_store_sink *ss = arg;
+    int rc = ss->broken;
+    ss->broken = 0;
+    if (ss->open) {
+        assert(rc == 0);
+        rc = store_commit(ss->store);
+        if (rc != 0)
+            store_rollback(ss->store);
+        ss->open = false;
+    }
+    return rc;
+}
+
 int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *batch)
 {
     struct socialcare_store_sink *ss = arg;
     struct load_ctx lc = {.org = ss->org, .feed = ss->feed, .file = ss->file};
+    if (ss->grouped) {
+        /* the batch already failed: its transaction is gone */
+        if (ss->broken)
+            return ss->broken;
+        if (!ss->open) {
+            int brc = store_begin(ss->store);
+            if (brc != 0) {
+                ss->broken = brc;
+                return brc;
+            }
+            ss->open = true;
+        }
+        lc.nested = true;
+    }
     struct load_report local;
     struct load_report *lr = ss->load;
     if (!lr) {
@@ -2100,5 +2167,12 @@ int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *ba
     json_decref(resp);
     if (lr == &local)
         load_report_free(&local);
+    if (ss->grouped && store_broken(rc)) {
+        /* the transaction may be half rolled back by SQLite: drop all of it so
+         * that nothing of the batch is stored and every row of it fails */
+        store_rollback(ss->store);
+        ss->open = false;
+        ss->broken = rc;
+    }
     return rc;
 }

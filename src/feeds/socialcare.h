@@ -65,9 +65,20 @@ struct socialcare_opts {
     const char *ods;           /* ODS code of the sending organisation (required) */
     const char *feed;          /* feed name (may be NULL) */
     enum socialcare_kind kind; /* SOCIALCARE_UNKNOWN: from file name, then header */
-    size_t batch_rows;         /* rows per Bundle (0: SOCIALCARE_DEFAULT_BATCH) */
-    const char *today;         /* "YYYY-MM-DD" for not-in-future checks (NULL: UTC today) */
-    struct csv_opts csv;       /* reader limits (zeros: defaults) */
+    size_t batch_rows;         /* rows per batch (0: SOCIALCARE_DEFAULT_BATCH) */
+    /* Rows per Bundle handed to the sink (0: batch_rows).  A batch of
+     * batch_rows rows then goes to the sink as several small Bundles and ends
+     * with commit (below): small Bundles are much cheaper to build and free
+     * (see docs/BENCHMARKS.md "## CSV extracts") while the batch still shares
+     * one durable commit. */
+    size_t bundle_rows;
+    /* Called after the last Bundle of every batch (may be NULL).  A negative
+     * weft_err makes every row of the batch a load failure with
+     * weft_strerror(code) as the reason, even rows whose Bundle the sink had
+     * taken (nothing of the batch is stored: see socialcare_store_commit). */
+    int (*commit)(void *ctx);
+    const char *today;   /* "YYYY-MM-DD" for not-in-future checks (NULL: UTC today) */
+    struct csv_opts csv; /* reader limits (zeros: defaults) */
 };
 
 /* One Bundle handed to the sink: which row each entry came from. */
@@ -139,8 +150,20 @@ struct socialcare_store_sink {
     const char *feed; /* may be NULL */
     const char *file; /* for the pipeline's messages, may be NULL */
     struct load_report *load;
+    /* Group commit: each Bundle is loaded nested (load_ctx.nested) in a store
+     * transaction the sink opens at the first Bundle of a batch, and
+     * socialcare_store_commit (as socialcare_opts.commit) commits it at the
+     * end of the batch.  A store failure while loading rolls the whole batch
+     * back and fails its every row.  Off: one transaction per Bundle. */
+    bool grouped;
+    bool open;  /* private: a transaction is open */
+    int broken; /* private: the open batch failed with this store error */
 };
 int socialcare_store_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch);
+/* The commit hook for a grouped socialcare_store_sink: commits the batch's
+ * transaction (durable), or reports the store error that rolled it back.
+ * Harmless when no transaction is open. */
+int socialcare_store_commit(void *ctx);
 
 /* "ok", "partial" or "failed" (docs §6). */
 const char *socialcare_report_status(const struct socialcare_report *rep);

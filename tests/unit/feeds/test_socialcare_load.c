@@ -256,6 +256,104 @@ static void test_unknown_person_is_a_load_failure_with_its_line(void **state)
     assert_int_equal(store_resource_person(f->s, "RelatedPerson", id, NULL), WEFT_ENOTFOUND);
 }
 
+/* Group commit (ingest's drop folders): Bundles of bundle_rows rows loaded
+ * nested in one transaction per batch_rows rows.  A rejected entry still fails
+ * only its own row, named by its line in the file (entries of later Bundles
+ * of a batch included); the batch's transaction is closed by the commit hook. */
+static void test_grouped_small_bundles(void **state)
+{
+    struct fixture *f = *state;
+    socialcare_report_free(load(f, "people_good.csv", NULL));
+    const char csv[] = "contact_id,person_id,family_name,given_names,relationship,is_carer\n"
+                       "K1,P0001,Smith,John,husband,Y\n"
+                       "K2,P0002,Lee,Ann,friend,N\n"
+                       "K3,P0003,Ray,Tom,friend,N\n"
+                       "K4,NOBODY,Stray,Contact,friend,N\n"
+                       "K5,P0004,Oak,Jo,friend,N\n";
+    struct socialcare_opts o = {.ods = ODS,
+                                .feed = "kent-sc",
+                                .today = TODAY,
+                                .batch_rows = 3,
+                                .bundle_rows = 1,
+                                .commit = socialcare_store_commit};
+    struct socialcare_store_sink ss = {
+        .store = f->s, .org = ODS, .feed = "kent-sc", .grouped = true};
+    struct socialcare_report *rep;
+    assert_int_equal(socialcare_process_mem(csv, sizeof csv - 1, "contacts_g.csv", &o,
+                                            socialcare_store_sink, &ss, &rep),
+                     0);
+    assert_false(ss.open);
+    assert_int_equal(rep->bundles, 5);
+    assert_int_equal(rep->rows_loaded, 4);
+    assert_int_equal(rep->rows_load_failed, 1);
+    assert_int_equal(rep->nerrors, 1);
+    assert_int_equal(rep->errors[0].line, 5);
+    assert_non_null(strstr(rep->errors[0].reason, "Patient/NOBODY"));
+    socialcare_report_free(rep);
+    const char *stored[] = {"K1", "K2", "K3", "K5"};
+    for (size_t i = 0; i < 4; i++) {
+        char id[STORE_ID_LEN + 1];
+        store_resource_id(ODS, "RelatedPerson", stored[i], id);
+        assert_int_equal(store_resource_person(f->s, "RelatedPerson", id, NULL), 0);
+    }
+    /* no transaction left open */
+    assert_int_equal(store_begin(f->s), 0);
+    assert_int_equal(store_rollback(f->s), 0);
+}
+
+/* A commit hook that fails the second batch (rolling it back). */
+static int failing_commit(void *ctx)
+{
+    static int calls;
+    struct socialcare_store_sink *ss = ctx;
+    if (++calls != 2)
+        return socialcare_store_commit(ctx);
+    store_rollback(ss->store);
+    ss->open = false;
+    return WEFT_EDB;
+}
+
+/* A batch whose commit fails: every row of it is a load failure (even rows
+ * whose Bundle the pipeline took) and nothing of it is stored; the batches
+ * before and after it are. */
+static void test_grouped_commit_failure_fails_the_batch(void **state)
+{
+    struct fixture *f = *state;
+    socialcare_report_free(load(f, "people_good.csv", NULL));
+    const char csv[] = "contact_id,person_id,family_name,given_names,relationship,is_carer\n"
+                       "C1,P0001,Smith,John,husband,Y\n"
+                       "C2,P0002,Lee,Ann,friend,N\n"
+                       "C3,P0003,Ray,Tom,friend,N\n"
+                       "C4,P0004,Oak,Jo,friend,N\n"
+                       "C5,P0001,Elm,Al,friend,N\n";
+    struct socialcare_opts o = {.ods = ODS,
+                                .feed = "kent-sc",
+                                .today = TODAY,
+                                .batch_rows = 2,
+                                .bundle_rows = 1,
+                                .commit = failing_commit};
+    struct socialcare_store_sink ss = {
+        .store = f->s, .org = ODS, .feed = "kent-sc", .grouped = true};
+    struct socialcare_report *rep;
+    assert_int_equal(socialcare_process_mem(csv, sizeof csv - 1, "contacts_f.csv", &o,
+                                            socialcare_store_sink, &ss, &rep),
+                     0);
+    assert_int_equal(rep->rows_loaded, 3);
+    assert_int_equal(rep->rows_load_failed, 2);
+    assert_int_equal(rep->nerrors, 2);
+    assert_int_equal(rep->errors[0].line, 4);
+    assert_int_equal(rep->errors[1].line, 5);
+    assert_string_equal(socialcare_report_status(rep), "partial");
+    socialcare_report_free(rep);
+    const char *ids[] = {"C1", "C2", "C3", "C4", "C5"};
+    const int want[] = {0, 0, WEFT_ENOTFOUND, WEFT_ENOTFOUND, 0};
+    for (size_t i = 0; i < 5; i++) {
+        char id[STORE_ID_LEN + 1];
+        store_resource_id(ODS, "RelatedPerson", ids[i], id);
+        assert_int_equal(store_resource_person(f->s, "RelatedPerson", id, NULL), want[i]);
+    }
+}
+
 /* fhir/category.h agrees with the category each mapped resource states. */
 static int cat_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch)
 {
@@ -304,6 +402,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_all_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_is_noop_and_change_is_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grouped_small_bundles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grouped_commit_failure_fails_the_batch, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unknown_person_is_a_load_failure_with_its_line, setup,
                                         teardown),
         cmocka_unit_test(test_categories_from_content),
