@@ -122,6 +122,8 @@ int web_init(struct web **out, const struct web_config *cfg)
     w->break_glass_action =
         cfg && cfg->break_glass_action ? xstrdup(cfg->break_glass_action) : NULL;
     w->service_name = xstrdup(cfg && cfg->service_name ? cfg->service_name : SERVICE_DEFAULT);
+    w->breakglass_hours =
+        cfg && cfg->breakglass_hours > 0 ? cfg->breakglass_hours : BREAKGLASS_HOURS_DEFAULT;
     long entries = cfg && cfg->cache_entries ? cfg->cache_entries : WEB_CACHE_ENTRIES_DEFAULT;
     w->cache = web_cache_new(entries > 0 ? (size_t)entries : 0, WEB_CACHE_BYTES_DEFAULT);
     *out = w;
@@ -432,6 +434,8 @@ static int break_glass_post(struct web_ctx *c)
 {
     struct http_req *req = c->req;
     if (!same_origin(req)) {
+        authz_audit_denial(c->store, c->p, AUDIT_BREAK_GLASS, c->person_id,
+                           "form refused: cross-site request");
         web_error_page(req, 403, "This form was sent from another site",
                        "Emergency access can only be requested from the shared care record's "
                        "own page, so nothing was done.",
@@ -455,6 +459,8 @@ static int break_glass_post(struct web_ctx *c)
     const char *token = form_value(kv, n, "csrf");
     if (!token || !session_secret_equal(token, csrf)) {
         http_kv_free(kv, n);
+        authz_audit_denial(c->store, c->p, AUDIT_BREAK_GLASS, c->person_id,
+                           "form refused: missing or wrong CSRF token");
         web_error_page(req, 403, "This form has expired",
                        "The form was not sent from this session, so nothing was done.",
                        "Go back, reload the page and fill in the form again.");
@@ -464,7 +470,7 @@ static int break_glass_post(struct web_ctx *c)
     const char *text = form_value(kv, n, "reason_text");
     char expires[32];
     const char *why = NULL;
-    int rc = breakglass_start(c->store, c->p, c->person_id, code, text, BREAKGLASS_HOURS_DEFAULT,
+    int rc = breakglass_start(c->store, c->p, c->person_id, code, text, c->w->breakglass_hours,
                               expires, &why);
     if (rc == WEFT_EINVAL) {
         bare_begin(&c->out, c->w->service_name, "Request emergency access");
@@ -850,9 +856,14 @@ int web_serve_start(const struct serve_ctx *ctx, void **state)
         free(part);
         return WEFT_EINVAL;
     }
+    long bg = 0; /* validated (1-72) by the access part, which owns the option */
+    if (opts_get_long(ctx->opts, "breakglass-hours", BREAKGLASS_HOURS_DEFAULT, &bg) != 0 ||
+        bg < 1 || bg > 72)
+        bg = BREAKGLASS_HOURS_DEFAULT;
     struct web_config cfg = {.assets_dir = opts_get(ctx->opts, "assets"),
                              .audit = part->audit,
-                             .cache_entries = cache == 0 ? -1 : cache};
+                             .cache_entries = cache == 0 ? -1 : cache,
+                             .breakglass_hours = (int)bg};
     web_init(&part->web, &cfg);
     rc = web_routes_add(ctx->http, part->web);
     if (rc < 0) {

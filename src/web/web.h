@@ -55,6 +55,9 @@ struct web_config {
     /* Rendered pages kept per store snapshot (web/cache.h): 0 = default
      * (1024 pages, at most 32 MiB); negative = no cache. */
     long cache_entries;
+    /* How long break-glass started from the web form lasts (serve's
+     * --breakglass-hours); 0: BREAKGLASS_HOURS_DEFAULT. */
+    int breakglass_hours;
 };
 
 struct web;

@@ -44,6 +44,7 @@ struct web {
     struct audit_log *audit;
     char *break_glass_action;
     char *service_name;
+    int breakglass_hours;
 };
 
 /* One stored row with its parsed resource. */

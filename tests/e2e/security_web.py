@@ -10,8 +10,11 @@ and SMART endpoints of the real (sanitized) server:
   item under the launched person's URL) answers 404 like an unknown id and
   shows nothing of it;
 - every POST to a page other than break-glass is refused;
+- the web break-glass form: refusals (no CSRF token, cross-site) are audited,
+  and break-glass lasts --breakglass-hours, not the default;
 - /oauth/authorize does not put a CR/LF from redirect_uri into a header;
 - the operational log holds no NHS number, name or item text."""
+import datetime
 import json
 import os
 import sys
@@ -29,7 +32,7 @@ weft("init", "--db", db)
 add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")
 writer = writer_token(db, ORG)
-srv = Server(db)
+srv = Server(db, "--breakglass-hours", "1")
 P = {"a": nhs(730), "b": nhs(740)}
 pids = {}
 for tag in ("a", "b"):
@@ -104,6 +107,19 @@ for path in ("/patient/%s/summary" % A, "/patient/%s/results" % A):
     st, _, body = post_form(srv, path, {"x": "1"}, nurse)
     check(st in (403, 405), "POST %s -> %d" % (path, st))
 
+# ---- web break-glass form: refusals audited, configured duration -------------------------
+BG = {"reason_code": "emergency-care", "reason_text": "unconscious in the emergency department"}
+bgpath = "/patient/%s/break-glass" % B
+st, _, _ = post_form(srv, bgpath, BG, nurse)
+check(st == 403, "web break-glass without a CSRF token: %d" % st)
+csrf = session_info(srv, nurse)[1]["csrf"]
+st, _, _ = post_form(srv, bgpath, dict(BG, csrf=csrf), nurse, {"Origin": "https://evil.example"})
+check(st == 403, "web break-glass cross-site: %d" % st)
+st, hd, _ = post_form(srv, bgpath, dict(BG, csrf=csrf), nurse)
+check(st == 303, "web break-glass: %d" % st)
+st, _, body = page("/patient/%s" % B, nurse)
+check(st == 200, "break-glass did not open the other person: %d" % st)
+
 # ---- SMART authorize: no header injection from redirect_uri -------------------------------
 q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
                             "redirect_uri": "https://app.example/cb\r\nSet-Cookie: evil=1",
@@ -118,6 +134,15 @@ rc, out, _ = run("audit", "list", "--db", db, "--action", "denial", "--limit", "
 check(out.count("nurse-w") >= 4, "page refusals not audited:\n" + out)
 rc, out, _ = run("audit", "list", "--db", db, "--action", "read", "--limit", "1000")
 check("nurse-w" in out, "page views not audited:\n" + out)
+rc, out, _ = run("audit", "list", "--db", db, "--action", "break-glass", "--limit", "100")
+check(out.count("\tbreak-glass\tdenied\t") == 2,
+      "web break-glass form refusals not audited:\n" + out)
+ok = [l for l in out.splitlines() if "\tbreak-glass\tsuccess\t" in l]
+check(len(ok) == 1, "break-glass success not audited:\n" + out)
+started = datetime.datetime.fromisoformat(ok[0].split("\t")[1].replace("Z", "+00:00"))
+until = datetime.datetime.fromisoformat(ok[0].split("(until ")[1].split(")")[0].replace("Z", "+00:00"))
+hours = (until - started).total_seconds() / 3600
+check(0.9 < hours < 1.1, "web break-glass lasts %.2f h, --breakglass-hours 1" % hours)
 for word in list(P.values()) + list(FAMILY.values()) + ["TEXT-a", "TEXT-b"]:
     check(word not in log, "operational log holds patient data %r:\n%s" % (word, log[-2000:]))
 print("ok")
