@@ -5,7 +5,10 @@
 #   parse   reading + parsing the same files with jansson only
 #           (build/rel/bench/bench_jsonparse): the floor for any loader built on it
 #   medplum Medplum's FHIR router (@medplum/fhir-router) with its in-memory
-#           repository, one POST / transaction per bundle (bench/medplum_load.mjs).
+#           repository, one POST / transaction per bundle (bench/medplum/medplum_load.mjs).
+#           Its npm packages are not in the root package.json (CI installs that
+#           on every run): bench/medplum/package.json + lock, installed here with
+#           `npm ci` on first use into bench/medplum/node_modules (gitignored).
 #           It holds everything in the Node heap, so it runs on a subset of the
 #           copies (MEDPLUM_COPIES, default 5 = ~95,000 resources): its rate is
 #           compared, not its total time.
@@ -32,6 +35,10 @@ weft="$root/weft"
 parse="$root/build/rel/bench/bench_jsonparse"
 [ -x "$weft" ] || make -s weft >/dev/null
 [ -x "$parse" ] || make -s build/rel/bench/bench_jsonparse >/dev/null
+if [ ! -d bench/medplum/node_modules/@medplum/fhir-router ]; then
+  echo "installing the Medplum peer into bench/medplum/node_modules ..." >&2
+  (cd bench/medplum && npm ci --no-audit --no-fund >&2) || { echo "npm ci in bench/medplum failed"; exit 1; }
+fi
 if [ ! -f "$rep/.done" ]; then
   echo "replicating $COPIES copies into $rep ..." >&2
   rm -rf "$rep" && /usr/bin/python3 bench/replicate.py "$data" "$rep" "$COPIES" >&2 && touch "$rep/.done"
@@ -64,7 +71,7 @@ for run in $(seq 1 "$RUNS"); do
   read -r wall user sys rss <"$tmp/t"
   R[parse_wall]+="$wall "; R[parse_cpu]+="$(echo "$user + $sys" | bc) "
   # medplum, in memory, subset; and weft on the same subset (like for like)
-  node bench/medplum_load.mjs "$sub" >"$tmp/mout" 2>&1 || { cat "$tmp/mout"; echo "medplum failed"; exit 1; }
+  node bench/medplum/medplum_load.mjs "$sub" >"$tmp/mout" 2>&1 || { cat "$tmp/mout"; echo "medplum failed"; exit 1; }
   read -r mn msecs <"$tmp/mout"
   R[medplum_secs]+="$msecs "
   rm -f "$db" "$db-wal" "$db-shm"
