@@ -369,6 +369,8 @@ void api_now_instant(char out[32])
 int api_authz_row(struct http_req *req, struct store *s, const struct store_row *row)
 {
     if (!authz_type_allowed(&req->principal, row->type)) {
+        authz_audit_denial(s, &req->principal, NULL, row->person_id,
+                           "the access does not include this resource type");
         api_outcome(req, 403, "forbidden", "your access does not include %s resources", row->type);
         return WEFT_EDENIED;
     }
@@ -415,6 +417,8 @@ int api_authz_search(struct http_req *req, struct store *s, const char *person_i
     *empty = false;
     memset(scope, 0, sizeof *scope);
     if (!authz_type_allowed(&req->principal, q->type)) {
+        authz_audit_denial(s, &req->principal, NULL, person_id,
+                           "the access does not include this resource type");
         if (q->type)
             api_outcome(req, 403, "forbidden", "your access does not include %s resources",
                         q->type);

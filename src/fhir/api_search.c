@@ -130,6 +130,8 @@ static void search_by_ids(struct http_req *req, struct store *s, struct fhir_sea
                           struct page *pg, const char *type)
 {
     if (!authz_type_allowed(&req->principal, type)) {
+        authz_audit_denial(s, &req->principal, NULL, NULL,
+                           "the access does not include this resource type");
         api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
         return;
     }

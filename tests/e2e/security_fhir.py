@@ -156,22 +156,41 @@ check(st == 200 and hd.get("cache-control") == "no-store", "type history headers
 doc = session("doc-1", "R8000", P["a"])
 st, info = session_info(srv, doc)
 check(st == 200, "session %d" % st)
-verifier = base64.urlsafe_b64encode(os.urandom(40)).rstrip(b"=").decode()
-challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
-    b"=").decode()
-q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
-                            "redirect_uri": "https://app.example/cb", "scope": "patient/*.rs",
-                            "state": "s1", "aud": "weft", "code_challenge": challenge,
-                            "code_challenge_method": "S256"})
-st, hd, _ = srv.request("GET", "/oauth/authorize?" + q, headers={"Cookie": "weft_session=" + doc},
-                        raw=True)
-check(st == 303, "authorize %d" % st)
-code = urllib.parse.parse_qs(urllib.parse.urlparse(hd["location"]).query)["code"][0]
-st, _, tok = post_form(srv, "/oauth/token", {"grant_type": "authorization_code", "code": code,
-                                             "code_verifier": verifier})
-tok = json.loads(tok)
-check(st == 200 and tok["access_token"].startswith("wat_"), "token %d %r" % (st, tok))
-at = tok["access_token"]
+
+
+def smart_token(ck, scope):
+    verifier = base64.urlsafe_b64encode(os.urandom(40)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
+        b"=").decode()
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
+                                "redirect_uri": "https://app.example/cb", "scope": scope,
+                                "state": "s1", "aud": "weft", "code_challenge": challenge,
+                                "code_challenge_method": "S256"})
+    st, hd, _ = srv.request("GET", "/oauth/authorize?" + q,
+                            headers={"Cookie": "weft_session=" + ck}, raw=True)
+    check(st == 303, "authorize %d" % st)
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(hd["location"]).query)["code"][0]
+    st, _, tok = post_form(srv, "/oauth/token", {"grant_type": "authorization_code", "code": code,
+                                                 "code_verifier": verifier})
+    tok = json.loads(tok)
+    check(st == 200 and tok["access_token"].startswith("wat_"), "token %d %r" % (st, tok))
+    return tok["access_token"]
+
+
+at = smart_token(doc, "patient/*.rs")
+# refusals by resource type (an Observation-only app token) and of an API
+# client without a read scope are audited like every other refusal
+obs_only = smart_token(doc, "patient/Observation.rs")
+st, _, _ = get("/fhir/Patient/%s" % pids["a"], token=obs_only)
+check(st == 403, "Observation-only token read a Patient: %d" % st)
+st, _, _ = get("/fhir/Patient?_id=%s" % pids["a"], token=obs_only)
+check(st == 403, "Observation-only token searched Patient: %d" % st)
+ops = weft("client", "add", "--db", db, "--name", "sec-ops", "--scope",
+           "admin/feeds.read").strip()
+st, _, _ = get("/fhir/Patient/%s" % pids["a"], token=ops)
+check(st == 403, "a client without a read scope read a Patient: %d" % st)
+st, _, _ = get("/fhir/Observation?patient=%s" % pids["a"], token=ops)
+check(st == 403, "a client without a read scope searched: %d" % st)
 st, hd, b = get("/fhir/Patient/%s" % pids["a"], token=at)
 check(st == 200, "token read %d" % st)
 st, hd, b = get("/fhir/Patient/%s" % pids["b"], token=at)
@@ -185,6 +204,9 @@ check(st == 401, "SMART token still works after its session was signed out: %d" 
 log = srv.stop()
 rc, out, _ = run("audit", "list", "--db", db, "--action", "denial", "--limit", "1000")
 check(rc == 0 and out.count("nurse-1") >= 5, "nurse refusals not audited:\n" + out)
+check(out.count("client=sec-ops") >= 2, "a client's refusals were not audited:\n" + out)
+typed = [l for l in out.splitlines() if "resource type" in l and "doc-1" in l]
+check(len(typed) >= 2, "refusals by resource type were not audited:\n" + out)
 rc, out, _ = run("audit", "verify", "--db", db)
 check(rc == 0, "audit verify: " + out)
 
