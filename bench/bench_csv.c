@@ -7,7 +7,12 @@
  * over a generated people extract and a services extract of the same size
  * (one service per person; people are loaded first so services link).
  *
- *   bench_csv [--rows N] [--runs R] [--dir DIR] [--batch B] [--no-load] [--bulk]
+ *   bench_csv [--rows N] [--runs R] [--dir DIR] [--batch B] [--bundle U] [--no-load] [--bulk]
+ *
+ * --bundle U splits every batch of B rows into Bundles of U rows; when
+ * loading, they are loaded nested in one durable commit per batch (the
+ * grouped socialcare_store_sink, as the drop-folder ingest does with
+ * B = 2000, U = 100).  Without it, one Bundle and one commit per batch.
  *
  * --bulk loads with store_bulk(s, true) (commits stop waiting for the disk,
  * made durable once at the end, as `weft load` does) instead of one durable
@@ -163,7 +168,7 @@ int main(int argc, char **argv)
 {
     long rows = 100000;
     int runs = 3, do_load = 1, bulk = 0;
-    size_t batch = 0;
+    size_t batch = 0, bundle = 0;
     const char *dir = getenv("BENCH_TMP");
     if (!dir)
         dir = "/tmp";
@@ -176,13 +181,15 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--bundle") && i + 1 < argc)
+            bundle = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--no-load"))
             do_load = 0;
         else if (!strcmp(argv[i], "--bulk"))
             bulk = 1;
         else {
             fprintf(stderr, "usage: bench_csv [--rows N] [--runs R] [--dir DIR] [--batch B] "
-                            "[--no-load] [--bulk]\n");
+                            "[--bundle U] [--no-load] [--bulk]\n");
             return 2;
         }
     }
@@ -196,8 +203,10 @@ int main(int argc, char **argv)
     snprintf(svc, sizeof svc, "%s/services_bench.csv", dir);
     const char *files[2] = {people, svc};
     const char *kinds[2] = {"people", "services"};
-    printf("rows %ld per file, runs %d, batch %zu%s\n", rows, runs,
-           batch ? batch : (size_t)SOCIALCARE_DEFAULT_BATCH, bulk ? ", bulk commits" : "");
+    printf("rows %ld per file, runs %d, batch %zu, bundle %zu%s\n", rows, runs,
+           batch ? batch : (size_t)SOCIALCARE_DEFAULT_BATCH,
+           bundle ? bundle : (batch ? batch : (size_t)SOCIALCARE_DEFAULT_BATCH),
+           bulk ? ", bulk commits" : "");
 
     double rd[2][50], mp[2][50], mpcpu[2][50], ld[2][50], ldall[50], ldcpu[2][50];
     for (int r = 0; r < runs; r++) {
@@ -212,7 +221,8 @@ int main(int argc, char **argv)
             rd[f][r] = (double)rows / t;
             printf("run %d read %s %.0f rows/s\n", r + 1, kinds[f], rd[f][r]);
 
-            struct socialcare_opts o = {.ods = "KENTCC", .feed = "bench", .batch_rows = batch};
+            struct socialcare_opts o = {
+                .ods = "KENTCC", .feed = "bench", .batch_rows = batch, .bundle_rows = bundle};
             struct socialcare_report *rep;
             t = now();
             double c = cpu_now();
@@ -248,9 +258,16 @@ int main(int argc, char **argv)
         }
         double all = 0;
         for (int f = 0; f < 2; f++) {
-            struct socialcare_opts o = {.ods = "KENTCC", .feed = "bench", .batch_rows = batch};
-            struct socialcare_store_sink ss = {
-                .store = st, .org = "KENTCC", .feed = "bench", .file = files[f]};
+            struct socialcare_opts o = {.ods = "KENTCC",
+                                        .feed = "bench",
+                                        .batch_rows = batch,
+                                        .bundle_rows = bundle,
+                                        .commit = bundle ? socialcare_store_commit : NULL};
+            struct socialcare_store_sink ss = {.store = st,
+                                               .org = "KENTCC",
+                                               .feed = "bench",
+                                               .file = files[f],
+                                               .grouped = bundle != 0};
             struct socialcare_report *rep;
             double t = now(), c = cpu_now();
             int rc = socialcare_process_file(files[f], &o, socialcare_store_sink, &ss, &rep);

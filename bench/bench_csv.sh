@@ -3,7 +3,8 @@
 # rows/s for read (RFC 4180 reader), map (read + validate + map to FHIR
 # Bundles) and load (all of that + the loading pipeline into a fresh SQLite
 # store; once with a durable commit per Bundle, once with bulk commits made
-# durable at the end as `weft load` does), over a generated people extract and
+# durable at the end as `weft load` does; CSV_BATCH rows per commit, in
+# Bundles of CSV_BUNDLE rows, 0 = defaults), over a generated people extract and
 # services extract of CSV_ROWS rows each (default 50000), CSV_RUNS runs
 # (default 3), medians printed.
 # Baseline in the same run: Python's csv module (C reader) reading the same
@@ -15,13 +16,14 @@ tmp=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX")}
 rows=${CSV_ROWS:-50000}
 runs=${CSV_RUNS:-3}
 batch=${CSV_BATCH:-0}
+bundle=${CSV_BUNDLE:-0}
 if [ ! -x "$bin" ]; then
   make -C "$root" -s build/rel/bench/bench_csv >/dev/null || { echo "cannot build bench_csv"; exit 1; }
 fi
 dir="$tmp/csv"
 mkdir -p "$dir"
-out=$("$bin" --rows "$rows" --runs "$runs" --dir "$dir" --batch "$batch") || { echo "$out"; exit 1; }
-bulk=$("$bin" --rows "$rows" --runs "$runs" --dir "$dir" --batch "$batch" --bulk) || { echo "$bulk"; exit 1; }
+out=$("$bin" --rows "$rows" --runs "$runs" --dir "$dir" --batch "$batch" --bundle "$bundle") || { echo "$out"; exit 1; }
+bulk=$("$bin" --rows "$rows" --runs "$runs" --dir "$dir" --batch "$batch" --bundle "$bundle" --bulk) || { echo "$bulk"; exit 1; }
 
 py=$(/usr/bin/python3 - "$dir" "$runs" <<'EOF'
 import csv, statistics, sys, time
