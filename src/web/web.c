@@ -735,7 +735,14 @@ static int page_handler(struct http_req *req, void *arg)
         session_ended(req);
         return 0;
     }
-    if (req->principal.kind != PRINCIPAL_USER) {
+    /* A SMART app token is a user principal too, but limited to the FHIR
+     * types it was granted (authz_type_allowed): the pages show every
+     * category the role allows, so they are for launched sessions only. */
+    if (req->principal.kind != PRINCIPAL_USER || req->principal.scopes) {
+        struct store *ds = http_req_store(req);
+        if (ds && req->principal.kind == PRINCIPAL_USER)
+            authz_audit_denial(ds, &req->principal, NULL, req->principal.person_id,
+                               "web pages are for launched sessions, not app tokens");
         web_error_page(req, 403, "You do not have permission to view this page",
                        "These pages are for members of staff opening a patient's record from "
                        "their own clinical system.",

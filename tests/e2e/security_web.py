@@ -12,9 +12,13 @@ and SMART endpoints of the real (sanitized) server:
 - every POST to a page other than break-glass is refused;
 - the web break-glass form: refusals (no CSRF token, cross-site) are audited,
   and break-glass lasts --breakglass-hours, not the default;
+- a SMART app token (limited to the FHIR types it was granted) cannot open
+  the HTML pages, which show every category the role allows; refused, audited;
 - /oauth/authorize does not put a CR/LF from redirect_uri into a header;
 - the operational log holds no NHS number, name or item text."""
+import base64
 import datetime
+import hashlib
 import json
 import os
 import sys
@@ -120,6 +124,28 @@ check(st == 303, "web break-glass: %d" % st)
 st, _, body = page("/patient/%s" % B, nurse)
 check(st == 200, "break-glass did not open the other person: %d" % st)
 
+# ---- an app token does not open the pages -------------------------------------------------
+verifier = base64.urlsafe_b64encode(os.urandom(40)).rstrip(b"=").decode()
+challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
+    b"=").decode()
+doc_a, _ = session("doc-a", "R8000", P["a"])
+q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
+                            "redirect_uri": "https://app.example/cb",
+                            "scope": "patient/Observation.rs", "code_challenge": challenge,
+                            "code_challenge_method": "S256"})
+st, hd, _ = page("/oauth/authorize?" + q, doc_a)
+check(st == 303, "authorize %d" % st)
+code = urllib.parse.parse_qs(urllib.parse.urlparse(hd["location"]).query)["code"][0]
+st, _, tok = post_form(srv, "/oauth/token", {"grant_type": "authorization_code", "code": code,
+                                             "code_verifier": verifier})
+check(st == 200, "token %d %r" % (st, tok))
+at = json.loads(tok)["access_token"]
+for path in ("/patient/%s" % A, "/patient/%s/conditions" % A, "/patient/%s/timeline" % A,
+             "/patient/%s/item/Observation/%s" % (A, obs("a", "conditions"))):
+    st, hd, body = srv.request("GET", path, token=at, raw=True)
+    check(st == 403, "an Observation-only app token opened %s: %d" % (path, st))
+    check(b"TEXT-a" not in body and FAMILY["a"].encode() not in body, "%s shown" % path)
+
 # ---- SMART authorize: no header injection from redirect_uri -------------------------------
 q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
                             "redirect_uri": "https://app.example/cb\r\nSet-Cookie: evil=1",
@@ -132,6 +158,7 @@ check("evil=1" not in hd.get("set-cookie", "") and "evil" not in "".join(hd.keys
 log = srv.stop()
 rc, out, _ = run("audit", "list", "--db", db, "--action", "denial", "--limit", "1000")
 check(out.count("nurse-w") >= 4, "page refusals not audited:\n" + out)
+check(out.count("not app tokens") == 4, "app token page refusals not audited:\n" + out)
 rc, out, _ = run("audit", "list", "--db", db, "--action", "read", "--limit", "1000")
 check("nurse-w" in out, "page views not audited:\n" + out)
 rc, out, _ = run("audit", "list", "--db", db, "--action", "break-glass", "--limit", "100")
