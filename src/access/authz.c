@@ -89,6 +89,12 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
     bool in_context = p->person_id && strcmp(p->person_id, person_id) == 0;
     bool upheld = strcmp(f.objection, "upheld") == 0;
     bool glass = f.breakglass_until[0] != 0;
+    /* an app token (scopes set) is bound to the patient it was launched
+     * with: break-glass for someone else widens the user's session, never
+     * an app's token */
+    if (!in_context && p->scopes)
+        return deny(s, p, person_id, out,
+                    "an app's access is for the patient it was opened with only");
     if (!in_context && !glass)
         return deny(s, p, person_id, out,
                     "you may only open the patient you launched from your own system "

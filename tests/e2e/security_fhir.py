@@ -11,7 +11,8 @@ against the real (sanitized) server, each a way patient data could leak:
 - error messages do not echo another person's identifiers;
 - every FHIR reply that can carry patient data says Cache-Control: no-store
   and X-Content-Type-Options: nosniff;
-- a SMART access token stops working when the launched session it came from
+- a SMART access token reads only its launch patient, even when its user
+  has break-glass for someone else; it stops working when the launched session it came from
   is signed out ("never beyond the session");
 - the operational log (the server's stderr) holds no NHS number or name."""
 import base64
@@ -195,6 +196,19 @@ st, hd, b = get("/fhir/Patient/%s" % pids["a"], token=at)
 check(st == 200, "token read %d" % st)
 st, hd, b = get("/fhir/Patient/%s" % pids["b"], token=at)
 check(st == 403, "token read of another person %d" % st)
+# break-glass for another person widens the session, not the app's token
+host = "127.0.0.1:%d" % srv.port
+st, _, _ = post_form(srv, "/breakglass", {"csrf": info["csrf"], "reason_code": "emergency-care",
+                                          "reason_text": "collapsed in the waiting room",
+                                          "nhs": P["b"]}, doc,
+                     {"Origin": "http://" + host, "Sec-Fetch-Site": "same-origin"})
+check(st == 303, "break-glass %d" % st)
+st, _, _ = get("/fhir/Patient/%s" % pids["b"], doc)
+check(st == 200, "break-glass did not open the other person for the session: %d" % st)
+for path in ("/fhir/Patient/%s" % pids["b"], "/fhir/Patient/%s/$everything" % pids["b"],
+             "/fhir/Observation?patient=%s" % pids["b"]):
+    st, _, b = get(path, token=at)
+    check(st == 403, "an app token read %s through its user's break-glass: %d" % (path, st))
 st, _, _ = post_form(srv, "/logout", {"csrf": info["csrf"]}, doc)
 check(st == 200, "logout %d" % st)
 st, hd, b = get("/fhir/Patient/%s" % pids["a"], token=at)
