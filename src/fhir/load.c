@@ -27,6 +27,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "fhir/canon.h"
 #include "fhir/category.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
@@ -39,23 +40,13 @@
 
 /* ---- serialising and bulk-mode memory ------------------------------------------- */
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
-
 /* Serialise j into b (reused between calls, so a bundle needs no malloc per
- * resource); returns the length, 0 on failure. */
+ * resource) in the canonical form the store hashes (fhir/canon.h: compact,
+ * sorted keys, byte-identical to jansson's); returns the length, 0 on
+ * failure. */
 static size_t dump_into(const json_t *j, struct buf *b)
 {
-    buf_reset(b);
-    size_t n = json_dumpb(j, b->cap ? b->data : NULL, b->cap ? b->cap - 1 : 0, DUMP_FLAGS);
-    if (n == 0)
-        return 0;
-    if (n >= b->cap) {
-        buf_grow(b, n);
-        n = json_dumpb(j, b->data, n, DUMP_FLAGS);
-    }
-    b->data[n] = 0;
-    b->len = n;
-    return n;
+    return canon_dump(j, b);
 }
 
 /*
