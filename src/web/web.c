@@ -308,17 +308,13 @@ static void break_glass_form(struct web_ctx *c, const char *csrf, const char *er
                              const char *code, const char *text)
 {
     struct buf *b = &c->out;
-    /* The access module's /breakglass endpoint takes the NHS number; a person
-     * known only by local identifiers is handled here, with the same checks. */
-    struct store_person sp = {0};
+    /* The form posts back here (break_glass_post: the same checks as the
+     * access module's /breakglass).  It must not carry the person's NHS
+     * number: the form is shown before any access is granted, so it would
+     * tell anyone with a session the NHS number behind a person id. */
     struct buf action = BUF_INIT;
-    const char *nhs = NULL;
-    if (store_person_get(c->store, c->person_id, &sp) == WEFT_OK && sp.nhs)
-        nhs = sp.nhs;
     if (c->w->break_glass_action)
         buf_adds(&action, c->w->break_glass_action);
-    else if (nhs)
-        buf_adds(&action, "/breakglass");
     else
         html_url_addf(&action, "/patient/%s/break-glass", c->person_id);
     if (error)
@@ -338,12 +334,9 @@ static void break_glass_form(struct web_ctx *c, const char *csrf, const char *er
               "<form method=\"post\" action=\"%s\" id=\"break-glass-form\" novalidate>"
               "<input type=\"hidden\" name=\"csrf\" value=\"%s\">",
               action.data, csrf ? csrf : "");
-    if (nhs && !c->w->break_glass_action)
-        html_addf(b, "<input type=\"hidden\" name=\"nhs\" value=\"%s\">", nhs);
     html_raw(b, "<div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\">"
                 "<legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--m\">Reason"
                 "</legend><div class=\"nhsuk-radios\">");
-    store_person_clear(&sp);
     buf_release(&action);
     for (int i = 0; breakglass_codes[i]; i++)
         html_addf(b,

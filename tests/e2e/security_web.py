@@ -111,6 +111,13 @@ for path in ("/patient/%s/summary" % A, "/patient/%s/results" % A):
     st, _, body = post_form(srv, path, {"x": "1"}, nurse)
     check(st in (403, 405), "POST %s -> %d" % (path, st))
 
+# the break-glass form for someone not yet opened names nothing about them
+st, hd, body = page("/patient/%s/break-glass" % B, nurse)
+check(st == 200, "break-glass form %d" % st)
+headers_ok("break-glass form", hd)
+for word in (P["b"], P["b"][:3] + " " + P["b"][3:6], FAMILY["b"], "TEXT-b"):
+    check(word.encode() not in body, "the break-glass form shows %r" % word)
+
 # ---- web break-glass form: refusals audited, configured duration -------------------------
 BG = {"reason_code": "emergency-care", "reason_text": "unconscious in the emergency department"}
 bgpath = "/patient/%s/break-glass" % B
