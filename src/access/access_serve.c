@@ -492,7 +492,18 @@ static int h_breakglass(struct http_req *req, void *ctx)
                           "Check the number and try again.");
             goto out;
         }
-        rc = store_person_by_nhs(s, digits, &person);
+        /* find, never create: a refused or mistyped request must not add a
+         * person to the record (store_person_by_nhs creates one) */
+        rc = store_person_find_nhs(s, digits, &person);
+        if (rc == WEFT_ENOTFOUND) {
+            authz_audit_denial(s, &req->principal, AUDIT_BREAK_GLASS, NULL,
+                               "no record is held for the NHS number given");
+            reply_problem(req, 404, "not_found",
+                          "The shared care record holds nothing for that NHS number",
+                          "Check the number. If it is right, use the information in your own "
+                          "system.");
+            goto out;
+        }
     } else {
         person = xstrdup(ss.person_id);
     }

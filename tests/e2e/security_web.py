@@ -11,7 +11,8 @@ and SMART endpoints of the real (sanitized) server:
   shows nothing of it;
 - every POST to a page other than break-glass is refused;
 - the web break-glass form: refusals (no CSRF token, cross-site) are audited,
-  and break-glass lasts --breakglass-hours, not the default;
+  and break-glass lasts --breakglass-hours, not the default; /breakglass for
+  an NHS number the record does not hold answers 404 and is audited;
 - a SMART app token (limited to the FHIR types it was granted) cannot open
   the HTML pages, which show every category the role allows; refused, audited;
 - /oauth/authorize does not put a CR/LF from redirect_uri into a header;
@@ -131,6 +132,11 @@ check(st == 303, "web break-glass: %d" % st)
 st, _, body = page("/patient/%s" % B, nurse)
 check(st == 200, "break-glass did not open the other person: %d" % st)
 
+# break-glass for an NHS number the record does not hold: a clear answer, audited
+csrf = session_info(srv, nurse)[1]["csrf"]
+st, _, body = post_form(srv, "/breakglass", dict(BG, csrf=csrf, nhs=nhs(790)), nurse)
+check(st == 404, "break-glass for an unknown NHS number: %d %r" % (st, body[:200]))
+
 # ---- an app token does not open the pages -------------------------------------------------
 verifier = base64.urlsafe_b64encode(os.urandom(40)).rstrip(b"=").decode()
 challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
@@ -168,8 +174,13 @@ check(out.count("nurse-w") >= 4, "page refusals not audited:\n" + out)
 check(out.count("not app tokens") == 4, "app token page refusals not audited:\n" + out)
 rc, out, _ = run("audit", "list", "--db", db, "--action", "read", "--limit", "1000")
 check("nurse-w" in out, "page views not audited:\n" + out)
+import sqlite3  # noqa: E402
+con = sqlite3.connect(db)
+n = con.execute("SELECT count(*) FROM person WHERE nhs = ?", (nhs(790),)).fetchone()[0]
+con.close()
+check(n == 0, "a break-glass request for an unknown NHS number created a person")
 rc, out, _ = run("audit", "list", "--db", db, "--action", "break-glass", "--limit", "100")
-check(out.count("\tbreak-glass\tdenied\t") == 2,
+check(out.count("\tbreak-glass\tdenied\t") == 3,
       "web break-glass form refusals not audited:\n" + out)
 ok = [l for l in out.splitlines() if "\tbreak-glass\tsuccess\t" in l]
 check(len(ok) == 1, "break-glass success not audited:\n" + out)
