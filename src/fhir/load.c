@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "fhir/canon.h"
+#include "fhir/jload.h"
 #include "fhir/category.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
@@ -1280,7 +1281,7 @@ static int load_ndjson(struct store *s, FILE *f, const struct load_ctx *ctx,
             continue;
         }
         json_error_t err;
-        json_t *res = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &err);
+        json_t *res = jload_loadb(line, (size_t)len, &err);
         if (!res) {
             reject_file(rep, ctx->file, lineno, "invalid JSON at column %d: %s", err.column,
                         err.text);
@@ -1353,7 +1354,7 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
         return WEFT_OK;
     }
     json_error_t err;
-    json_t *doc = json_loadb(data, got, JSON_REJECT_DUPLICATES, &err);
+    json_t *doc = jload_loadb(data, got, &err);
     if (!doc) {
         /* maybe NDJSON without the extension: several objects, one per line */
         if (err.position > 0 && (size_t)err.position < got && got > 0 &&
