@@ -875,6 +875,16 @@ static void terms_release(struct terms *t)
 
 /* ---- meta ------------------------------------------------------------------------------- */
 
+/* {"system": system, "code": code} (json_pack parses its format per call:
+ * this runs for every resource loaded). */
+static json_t *tag_new(const char *system, const char *code)
+{
+    json_t *t = json_object();
+    json_object_set_new_nocheck(t, "system", json_string(system));
+    json_object_set_new_nocheck(t, "code", json_string(code));
+    return t;
+}
+
 static void set_meta(json_t *res, const char *org, const char *feed, const char *source_id)
 {
     json_t *meta = json_object_get(res, "meta");
@@ -884,10 +894,16 @@ static void set_meta(json_t *res, const char *org, const char *feed, const char 
     }
     json_object_del(meta, "versionId");
     json_object_del(meta, "lastUpdated");
-    struct buf src = BUF_INIT;
-    buf_addf(&src, "urn:weft:feed:%s:%s", org, feed ? feed : "manual");
-    json_object_set_new(meta, "source", json_stringn(src.data, src.len));
-    buf_release(&src);
+    char src[256]; /* per resource: a stack buffer, not buf_addf's malloc */
+    int sl = snprintf(src, sizeof src, "urn:weft:feed:%s:%s", org, feed ? feed : "manual");
+    if (sl >= 0 && (size_t)sl < sizeof src) {
+        json_object_set_new(meta, "source", json_stringn(src, (size_t)sl));
+    } else {
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "urn:weft:feed:%s:%s", org, feed ? feed : "manual");
+        json_object_set_new(meta, "source", json_stringn(b.data, b.len));
+        buf_release(&b);
+    }
     json_t *tags = json_object_get(meta, "tag");
     if (!json_is_array(tags)) {
         tags = json_array();
@@ -898,9 +914,8 @@ static void set_meta(json_t *res, const char *org, const char *feed, const char 
         if (sys && (strcmp(sys, ODS_SYSTEM) == 0 || strcmp(sys, SOURCE_ID_SYSTEM) == 0))
             json_array_remove(tags, i);
     }
-    json_array_append_new(tags, json_pack("{s:s,s:s}", "system", ODS_SYSTEM, "code", org));
-    json_array_append_new(tags,
-                          json_pack("{s:s,s:s}", "system", SOURCE_ID_SYSTEM, "code", source_id));
+    json_array_append_new(tags, tag_new(ODS_SYSTEM, org));
+    json_array_append_new(tags, tag_new(SOURCE_ID_SYSTEM, source_id));
 }
 
 /* ---- one entry -------------------------------------------------------------------------- */
