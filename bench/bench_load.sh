@@ -18,7 +18,7 @@
 # seconds of the process (the machine is shared: CPU rate is the per-core
 # figure, wall rate what a user sees).  Peak RSS from /usr/bin/time.
 #
-# Env: COPIES (default 65: 61 bundles x 65 = 3,965 bundles, 1,240,980
+# Env: WEFT_BIN (default ./weft), COPIES (default 65: 61 bundles x 65 = 3,965 bundles, 1,240,980
 # entries, 1,009,385 stored resources), RUNS, BENCH_TMP, BENCH_DATA (where the
 # replicated bundles are kept between runs; default /tmp/weft-bench-load).
 set -u
@@ -31,7 +31,7 @@ RUNS=${RUNS:-3}
 MEDPLUM_COPIES=${MEDPLUM_COPIES:-5}
 tmp=${BENCH_TMP:-$(mktemp -d)}
 rep=${BENCH_DATA:-/tmp/weft-bench-load}/c$COPIES
-weft="$root/weft"
+weft=${WEFT_BIN:-$root/weft} # WEFT_BIN: another build, e.g. a before/after comparison
 parse="$root/build/rel/bench/bench_jsonparse"
 [ -x "$weft" ] || make -s weft >/dev/null
 [ -x "$parse" ] || make -s build/rel/bench/bench_jsonparse >/dev/null
