@@ -201,6 +201,7 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     memset(&scope, 0, sizeof scope);
     struct store_row patient;
     memset(&patient, 0, sizeof patient);
+    char *patient_person = NULL; /* a type search's patient: its person only */
     struct store_result res;
     memset(&res, 0, sizeof res);
 
@@ -221,8 +222,16 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     const char *person_id = NULL;
     const char *pid = everything_id ? everything_id : fs.patient_id;
     if (pid) {
-        rc = store_resource_get(s, "Patient", pid, 0, &patient);
-        if (rc == WEFT_ENOTFOUND || (rc == 0 && patient.deleted)) {
+        /* $everything may answer with the Patient itself; a type search only
+         * needs its person (no JSON read) */
+        if (everything_id) {
+            rc = store_resource_get(s, "Patient", pid, 0, &patient);
+            if (rc == 0 && patient.deleted)
+                rc = WEFT_ENOTFOUND;
+        } else {
+            rc = store_resource_person(s, "Patient", pid, &patient_person);
+        }
+        if (rc == WEFT_ENOTFOUND) {
             if (everything_id) {
                 api_outcome(req, 404, "not-found", "Patient/%s is not known", pid);
                 goto out;
@@ -236,7 +245,7 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
             store_failed(req, s, rc);
             goto out;
         }
-        person_id = patient.person_id;
+        person_id = everything_id ? patient.person_id : patient_person;
         if (!person_id) {
             /* A Patient not linked to a person: its record is itself alone. */
             if (everything_id) {
@@ -300,6 +309,7 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
     reply_searchset(req, &pg);
 out:
+    free(patient_person);
     store_result_clear(&res);
     store_row_clear(&patient);
     authz_scope_clear(&scope);

@@ -239,9 +239,47 @@ static int current_snapshot(struct sqlite_store *ss, int64_t *snap)
     return WEFT_OK;
 }
 
+/* One read transaction for the snapshot, the page and the total: one read
+ * lock instead of one per statement, and all three see the same database.
+ * Not when the caller has a transaction open (it is then part of that one). */
+static bool read_begin(struct sqlite_store *ss)
+{
+    if (ss->base.txn_depth > 0 || !sqlite3_get_autocommit(ss->db))
+        return false;
+    sqlite3_stmt *st = sqlite_stmt(ss, "BEGIN");
+    if (!st)
+        return false;
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_reset(st);
+    return ok;
+}
+
+static void read_end(struct sqlite_store *ss)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, "COMMIT");
+    bool ok = st && sqlite3_step(st) == SQLITE_DONE;
+    if (st)
+        sqlite3_reset(st);
+    if (!ok && !sqlite3_get_autocommit(ss->db))
+        sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int search_in(struct sqlite_store *ss, const struct store_query *q,
+                     struct store_result *out);
+
 int sqlite_search(struct store *s, const struct store_query *q, struct store_result *out)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    bool own = read_begin(ss);
+    int rc = search_in(ss, q, out);
+    if (own)
+        read_end(ss);
+    return rc;
+}
+
+static int search_in(struct sqlite_store *ss, const struct store_query *q, struct store_result *out)
+{
+    struct store *s = &ss->base;
     memset(out, 0, sizeof *out);
     out->total = -1;
     int limit = q->limit > 0 ? q->limit : 100;
