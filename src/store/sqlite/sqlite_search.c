@@ -297,16 +297,16 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
 
     const char *sk = sort_expr(q->sort);
     bool desc = sort_desc(q->sort);
-    /* The page's seqs are chosen first (the sort sees no JSON), then only
-     * those rows are read: SELECT cols FROM resource r WHERE r.seq IN
-     * (SELECT r.seq ... ORDER BY ... LIMIT n) ORDER BY ... */
+    /* The page's seqs (and sort keys) are chosen first, the sort seeing no
+     * JSON: SELECT r.seq[,key] ... ORDER BY ... LIMIT n; then each of those
+     * rows is read by seq, in that order.  Both run in one read transaction
+     * (sqlite_search), so they see the same database; reading by seq saves
+     * the second sort that a single statement made of the rows with their
+     * JSON. */
     struct sqlq w = {.sql = BUF_INIT};
-    buf_adds(&w.sql, "SELECT r.seq,r.id,r.type,r.version,r.deleted,r.person_id,r.category,"
-                     "r.source_org,r.source_id,r.feed,r.effective,r.code,r.status,"
-                     "r.last_updated,r.json");
+    buf_adds(&w.sql, "SELECT r.seq");
     if (sk)
         buf_addf(&w.sql, ",%s", sk);
-    buf_adds(&w.sql, " FROM resource r WHERE r.seq IN (SELECT r.seq");
     add_filters(&w, q, snap, owned, &nowned);
     const char *cmp = desc ? "<" : ">";
     if (cid) {
@@ -321,16 +321,12 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
         }
     }
     const char *dir = desc ? " DESC" : "";
-    struct buf order = BUF_INIT;
     if (sk)
-        buf_addf(&order, " ORDER BY %s%s, r.id%s", sk, dir, dir);
+        buf_addf(&w.sql, " ORDER BY %s%s, r.id%s", sk, dir, dir);
     else
-        buf_addf(&order, " ORDER BY r.id%s", dir);
-    buf_add(&w.sql, order.data, order.len);
-    buf_adds(&w.sql, " LIMIT ?)");
+        buf_addf(&w.sql, " ORDER BY r.id%s", dir);
+    buf_adds(&w.sql, " LIMIT ?");
     bind_int(&w, (int64_t)limit + 1);
-    buf_add(&w.sql, order.data, order.len);
-    buf_release(&order);
 
     rc = WEFT_OK;
     if (w.overflow) {
@@ -343,37 +339,64 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
         goto done;
     }
     apply_binds(st, &w);
-    int step, cap = 0;
+    int step, nseq = 0, cap = 0;
+    int64_t *seqs = NULL;
     char *last_key = NULL;
+    bool more = false;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->nrows == limit) {
-            /* there is a further row: the last one kept starts the next page */
-            struct store_row *lr = &out->rows[out->nrows - 1];
-            char *kh = hex_encode(last_key ? last_key : "");
-            struct buf c = BUF_INIT;
-            buf_addf(&c, "%s.%s", kh, lr->id);
-            free(kh);
-            out->next = buf_detach(&c, NULL);
+        if (nseq == limit) {
+            more = true; /* a further row: the last one kept starts the next page */
             break;
         }
-        if (out->nrows == cap) {
+        if (nseq == cap) {
             cap = cap ? cap * 2 : 32;
-            out->rows = xrealloc(out->rows, sizeof *out->rows * (size_t)cap);
+            seqs = xrealloc(seqs, sizeof *seqs * (size_t)cap);
         }
-        sqlite_row_fill(st, &out->rows[out->nrows++]);
+        seqs[nseq++] = sqlite3_column_int64(st, 0);
         if (sk) {
             free(last_key);
-            last_key = sqlite_col_strdup(st, 15);
+            last_key = sqlite_col_strdup(st, 1);
             if (!last_key)
                 last_key = xstrdup("");
         }
     }
-    free(last_key);
     sqlite3_reset(st);
     if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        free(seqs);
+        free(last_key);
         rc = sqlite_fail(ss, "searching");
         goto done;
     }
+    if (nseq > 0) {
+        out->rows = xcalloc((size_t)nseq, sizeof *out->rows);
+        sqlite3_stmt *rs =
+            sqlite_stmt(ss, "SELECT r.seq,r.id,r.type,r.version,r.deleted,r.person_id,r.category,"
+                            "r.source_org,r.source_id,r.feed,r.effective,r.code,r.status,"
+                            "r.last_updated,r.json FROM resource r WHERE r.seq = ?");
+        if (!rs)
+            rc = WEFT_EDB;
+        for (int i = 0; rc == 0 && i < nseq; i++) {
+            sqlite3_reset(rs);
+            sqlite3_bind_int64(rs, 1, seqs[i]);
+            if ((step = sqlite3_step(rs)) == SQLITE_ROW)
+                sqlite_row_fill(rs, &out->rows[out->nrows++]);
+            else /* cannot be: the page was chosen in this transaction */
+                rc = sqlite_fail(ss, "reading a search result");
+        }
+        if (rs)
+            sqlite3_reset(rs);
+    }
+    if (rc == 0 && more) {
+        char *kh = hex_encode(last_key ? last_key : "");
+        struct buf c = BUF_INIT;
+        buf_addf(&c, "%s.%s", kh, out->rows[out->nrows - 1].id);
+        free(kh);
+        out->next = buf_detach(&c, NULL);
+    }
+    free(seqs);
+    free(last_key);
+    if (rc != 0)
+        goto done;
     if (q->want_total) {
         struct sqlq t = {.sql = BUF_INIT};
         buf_adds(&t.sql, "SELECT count(*)");
