@@ -22,35 +22,10 @@
 #include "core/buf.h"
 #include "audit/audit.h"
 #include "core/err.h"
+#include "fhir/category.h"
 #include "store/store.h"
 
-static const char *const categories[] = {
-    "demographics",
-    "contacts",
-    "social-care-assessment",
-    "services",
-    "safeguarding",
-    "legal-status",
-    "conditions",
-    "procedures",
-    "medications",
-    "allergies",
-    "alerts",
-    "history",
-    "birth",
-    "encounters",
-    "appointments",
-    "documents",
-    "results",
-    "imaging-reports",
-    "observations",
-    "immunisations",
-    "research",
-    "mental-health-act",
-    "end-of-life",
-    "service-summaries",
-};
-#define NCATEGORIES ((int)(sizeof categories / sizeof categories[0]))
+#define NCATEGORIES FHIR_NCATEGORIES
 _Static_assert(NCATEGORIES <= POLICY_MAX_CATEGORIES, "category mask too small");
 
 /* National RBAC job role codes this build recognises.  A policy may only map
@@ -85,7 +60,7 @@ struct policy {
 const char *const *policy_categories(int *n)
 {
     *n = NCATEGORIES;
-    return categories;
+    return fhir_categories;
 }
 
 int policy_category_index(const char *name)
@@ -93,7 +68,7 @@ int policy_category_index(const char *name)
     if (!name)
         return -1;
     for (int i = 0; i < NCATEGORIES; i++)
-        if (strcmp(categories[i], name) == 0)
+        if (strcmp(fhir_categories[i], name) == 0)
             return i;
     return -1;
 }
@@ -378,7 +353,7 @@ int policy_role_categories(const struct policy *p, const char *role, const char 
     int n = 0;
     for (int i = 0; i < NCATEGORIES; i++)
         if (p->profiles[r->profile].mask & (1u << i))
-            cats[n++] = categories[i];
+            cats[n++] = fhir_categories[i];
     return n;
 }
 
@@ -399,7 +374,7 @@ void policy_describe(const struct policy *p, struct buf *out)
         int n = 0;
         for (int c = 0; c < NCATEGORIES; c++)
             if (pr->mask & (1u << c)) {
-                buf_addf(out, " %s", categories[c]);
+                buf_addf(out, " %s", fhir_categories[c]);
                 n++;
             }
         if (n == 0)

@@ -11,7 +11,7 @@
 
 #include "fhir/category.h"
 
-const char *const fhir_categories[] = {
+const char *const fhir_categories[FHIR_NCATEGORIES + 1] = {
     "demographics",
     "contacts",
     "social-care-assessment",

@@ -57,8 +57,10 @@
 
 #define FHIR_CATEGORY_TAG_SYSTEM "urn:weft:category"
 
-/* The category names, in BRIEF order, NULL-terminated. */
-extern const char *const fhir_categories[];
+/* The category names, in BRIEF order, NULL-terminated: the one list every
+ * module uses (policy validation, synth output, pages). */
+#define FHIR_NCATEGORIES 24
+extern const char *const fhir_categories[FHIR_NCATEGORIES + 1];
 
 /* The category of resource (a JSON object with resourceType), a static
  * string; NULL when the resource is outside the record (not shareable). */

@@ -59,7 +59,6 @@ enum synth_cat {
     CAT_SERVICE_SUMMARIES,
     SYNTH_NCAT
 };
-extern const char *const synth_cat_names[SYNTH_NCAT];
 
 struct synth_file {
     FILE *f;

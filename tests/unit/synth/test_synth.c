@@ -552,9 +552,9 @@ static void test_every_category_and_fault_rates(void **state)
     assert_non_null(sum);
     json_t *cats = json_object_get(sum, "categories");
     for (int i = 0; i < SYNTH_NCAT; i++) {
-        json_int_t n = json_integer_value(json_object_get(cats, synth_cat_names[i]));
+        json_int_t n = json_integer_value(json_object_get(cats, fhir_categories[i]));
         if (n <= 0)
-            fail_msg("category %s never generated", synth_cat_names[i]);
+            fail_msg("category %s never generated", fhir_categories[i]);
     }
     /* count truth rows per kind */
     long truth[SYNTH_F_COUNT] = {0};
