@@ -12,6 +12,15 @@
 
 #define EXIT_USAGE 2
 
+struct store;
+
+/* Open the existing Weft database db for the command named what (e.g.
+ * "feed add", "load").  When it cannot be opened or has no schema, prints
+ * "weft WHAT: ..." naming the database and what to run, and returns a
+ * negative code; otherwise *out is the handle, closed by the caller with
+ * store_close().  (cmd_store.c) */
+int cmd_store_open(const char *what, const char *db, struct store **out);
+
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);

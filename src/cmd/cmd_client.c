@@ -160,19 +160,9 @@ int cmd_client(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *s;
-    char *err = NULL;
-    if ((rc = store_open(&s, db, false, &err)) != 0) {
-        fprintf(stderr, "weft client %s: %s (create it with weft init --db %s)\n", sub,
-                err ? err : weft_strerror(rc), db);
-        free(err);
-        opts_free(&o);
-        return 1;
-    }
-    int v = 0;
-    if (store_schema_version(s, &v) != 0 || v == 0) {
-        fprintf(stderr, "weft client %s: %s is not a Weft database (run weft init --db %s)\n", sub,
-                db, db);
-        store_close(s);
+    char what[64];
+    snprintf(what, sizeof what, "client %s", sub);
+    if (cmd_store_open(what, db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

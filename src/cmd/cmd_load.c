@@ -136,18 +136,7 @@ int cmd_load(int argc, char **argv)
     log_set_level(lvl);
 
     struct store *s;
-    char *err = NULL;
-    if ((rc = store_open(&s, db, false, &err)) != 0) {
-        fprintf(stderr, "weft load: %s (create it with weft init --db %s)\n",
-                err ? err : weft_strerror(rc), db);
-        free(err);
-        opts_free(&o);
-        return 1;
-    }
-    int v = 0;
-    if (store_schema_version(s, &v) != 0 || v == 0) {
-        fprintf(stderr, "weft load: %s is not a Weft database (run weft init --db %s)\n", db, db);
-        store_close(s);
+    if (cmd_store_open("load", db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

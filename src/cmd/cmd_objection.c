@@ -67,10 +67,7 @@ int cmd_objection(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *s = NULL;
-    char *err = NULL;
-    if ((rc = store_open(&s, db, false, &err)) != 0) {
-        fprintf(stderr, "weft objection: %s\n", err ? err : weft_strerror(rc));
-        free(err);
+    if (cmd_store_open("objection", db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

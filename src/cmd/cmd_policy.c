@@ -34,20 +34,7 @@ static const char usage[] =
 
 static int open_store(const char *db, struct store **s)
 {
-    char *err = NULL;
-    int rc = store_open(s, db, false, &err);
-    if (rc) {
-        fprintf(stderr, "weft policy: %s\n", err ? err : weft_strerror(rc));
-        free(err);
-        return rc;
-    }
-    int v = 0;
-    if (store_schema_version(*s, &v) != 0 || v == 0) {
-        fprintf(stderr, "weft policy: '%s' has no schema: run 'weft init --db %s' first\n", db, db);
-        store_close(*s);
-        return WEFT_EINVAL;
-    }
-    return 0;
+    return cmd_store_open("policy", db, s);
 }
 
 static int read_file(const char *path, struct buf *out)
