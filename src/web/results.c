@@ -24,7 +24,11 @@
 #define MAX_CHART_POINTS 2000
 
 static const struct web_measure measures[] = {
-    {"hba1c", "HbA1c", {"4548-4", "17856-6", "1049301000000100", "999791000000106"}, {0}},
+    {"hba1c",
+     "HbA1c",
+     /* 59261-8: HbA1c by the IFCC method (mmol/mol), how UK labs report it */
+     {"4548-4", "17856-6", "59261-8", "1049301000000100", "999791000000106"},
+     {0}},
     {"egfr",
      "eGFR",
      {"33914-3", "62238-1", "69405-9", "98979-8", "48642-3", "1011481000000105",

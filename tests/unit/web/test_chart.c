@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "web/chart.h"
+#include "web/web_int.h"
 
 static int count(const char *hay, const char *needle)
 {
@@ -17,6 +18,22 @@ static int count(const char *hay, const char *needle)
     for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
         n++;
     return n;
+}
+
+/* The measures that get trend charts and a place in the summary recognise
+ * the codes UK systems send: HbA1c in mmol/mol (IFCC, LOINC 59261-8) as
+ * well as in %. */
+static void test_measure_codes(void **state)
+{
+    (void)state;
+    const struct web_measure *m = web_measure_find("hba1c");
+    assert_non_null(m);
+    assert_true(web_measure_has_code(m, "http://loinc.org|59261-8"));
+    assert_true(web_measure_has_code(m, "http://loinc.org|4548-4"));
+    assert_false(web_measure_has_code(m, "http://loinc.org|2345-7"));
+    const struct web_measure *e = web_measure_find("egfr");
+    assert_non_null(e);
+    assert_true(web_measure_has_code(e, "http://loinc.org|33914-3"));
 }
 
 static void test_date_days(void **state)
@@ -136,9 +153,9 @@ static void test_degenerate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_date_days),     cmocka_unit_test(test_nice_step),
-        cmocka_unit_test(test_single_series), cmocka_unit_test(test_two_series_bp),
-        cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_measure_codes), cmocka_unit_test(test_date_days),
+        cmocka_unit_test(test_nice_step),     cmocka_unit_test(test_single_series),
+        cmocka_unit_test(test_two_series_bp), cmocka_unit_test(test_degenerate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
