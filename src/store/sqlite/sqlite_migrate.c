@@ -56,6 +56,35 @@ const struct store_migration sqlite_migration_core_2 = {
     "CREATE INDEX resource_person ON resource (person_id, type, COALESCE(effective,''));",
 };
 
+/*
+ * core-3: the tables written for every new person and every Patient become
+ * WITHOUT ROWID tables clustered on their keys.  As rowid tables each had a
+ * hidden rowid b-tree plus an index for the key, so an insert wrote two
+ * b-trees (three with person.nhs / person_local_person); now the key is the
+ * table.  resource_term in particular gets about a dozen rows per Patient.
+ */
+const struct store_migration sqlite_migration_core_3 = {
+    "core-3",
+    "CREATE TABLE person_new (id TEXT PRIMARY KEY, nhs TEXT UNIQUE, created TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "INSERT INTO person_new (id, nhs, created) SELECT id, nhs, created FROM person;"
+    "DROP TABLE person;"
+    "ALTER TABLE person_new RENAME TO person;"
+    "CREATE TABLE person_local_new (org TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL,"
+    " person_id TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY (org, system, value))"
+    " WITHOUT ROWID;"
+    "INSERT INTO person_local_new (org, system, value, person_id, created)"
+    " SELECT org, system, value, person_id, created FROM person_local;"
+    "DROP TABLE person_local;"
+    "ALTER TABLE person_local_new RENAME TO person_local;"
+    "CREATE INDEX person_local_person ON person_local (person_id);"
+    "CREATE TABLE resource_term_new (param TEXT NOT NULL, value TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY (param, value, seq)) WITHOUT ROWID;"
+    "INSERT INTO resource_term_new (param, value, seq) SELECT param, value, seq FROM resource_term;"
+    "DROP TABLE resource_term;"
+    "ALTER TABLE resource_term_new RENAME TO resource_term;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_1,
@@ -66,6 +95,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_merge_1,
     &sqlite_migration_audit_2,
     &sqlite_migration_core_2,
+    &sqlite_migration_core_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
