@@ -1453,6 +1453,81 @@ static int collect(const char *path, char ***list, int *n, long long *bytes, int
     return 0;
 }
 
+/*
+ * Groups: fhir_load_paths runs several files in one store transaction, each
+ * bundle (or NDJSON batch) in a savepoint of its own, and commits when the
+ * group holds LOAD_GROUP_ENTRIES entries.  A bundle that fails still rolls
+ * back alone (transaction semantics are per bundle); what the group saves is
+ * the commit per bundle, which rewrote every index page the bundle touched.
+ * The counts are snapshotted when a group opens: if its commit fails they are
+ * put back and each of its files is reported as not stored, so the report
+ * never counts what is not on disk.
+ */
+struct load_group {
+    bool open;
+    int first; /* index of the group's first file */
+    long entries0;
+    struct load_report snap; /* scalars + type rows at the group's start */
+};
+
+static int group_open(struct store *s, struct load_group *g, struct load_report *rep, int first)
+{
+    int rc = store_begin(s);
+    if (rc != 0)
+        return rc;
+    g->open = true;
+    g->first = first;
+    g->entries0 = rep->entries;
+    free(g->snap.types);
+    g->snap = *rep;
+    g->snap.rejections = NULL;
+    g->snap.types = xmalloc(sizeof *rep->types * (size_t)(rep->ntypes ? rep->ntypes : 1));
+    if (rep->ntypes)
+        memcpy(g->snap.types, rep->types, sizeof *rep->types * (size_t)rep->ntypes);
+    return WEFT_OK;
+}
+
+static int group_close(struct store *s, struct load_group *g, struct load_report *rep,
+                       const char *const *files, int end)
+{
+    if (!g->open)
+        return WEFT_OK;
+    g->open = false;
+    int rc = store_commit(s);
+    if (rc == 0)
+        return WEFT_OK;
+    char why[256];
+    snprintf(why, sizeof why, "%s", store_errmsg(s));
+    store_rollback(s);
+    /* back to the counts at the group's start; the types added since stay
+     * as rows of zero */
+    for (int i = 0; i < rep->ntypes; i++) {
+        struct load_type_count *t = &rep->types[i];
+        const struct load_type_count *was = NULL;
+        for (int k = 0; k < g->snap.ntypes && !was; k++)
+            if (strcmp(g->snap.types[k].type, t->type) == 0)
+                was = &g->snap.types[k];
+        char name[sizeof t->type];
+        memcpy(name, t->type, sizeof name);
+        if (was)
+            *t = *was;
+        else
+            memset(t, 0, sizeof *t);
+        memcpy(t->type, name, sizeof name);
+    }
+    rep->persons_linked = g->snap.persons_linked;
+    rep->invalid_nhs = g->snap.invalid_nhs;
+    for (int i = g->first; i < end; i++)
+        reject_file(rep, files[i], -1, "not stored: the commit failed (%s)", why);
+    return rc;
+}
+
+static void group_release(struct load_group *g)
+{
+    free(g->snap.types);
+    g->snap.types = NULL;
+}
+
 int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                     const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
                     void *progress_arg)
@@ -1469,8 +1544,23 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
             reject_file(rep, paths[i], -1, "no .json, .ndjson or .jsonl files found");
     }
     int rc = WEFT_OK;
-    for (int i = 0; i < nfiles && rc == 0; i++)
-        rc = load_file_at(s, files[i], ctx, rep, progress, progress_arg, &done, total);
+    struct load_group g = {.first = 0};
+    struct load_ctx gctx = *ctx;
+    gctx.nested = true;
+    for (int i = 0; i < nfiles && rc == 0; i++) {
+        if (!g.open && (rc = group_open(s, &g, rep, i)) != 0)
+            break;
+        rc = load_file_at(s, files[i], &gctx, rep, progress, progress_arg, &done, total);
+        bool last = i + 1 == nfiles || rc != 0;
+        if (last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES) {
+            int crc = group_close(s, &g, rep, (const char *const *)files, i + 1);
+            if (rc == 0)
+                rc = crc;
+        }
+    }
+    if (g.open)
+        group_close(s, &g, rep, (const char *const *)files, nfiles);
+    group_release(&g);
     for (int i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);

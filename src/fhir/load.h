@@ -70,7 +70,8 @@ struct store;
 #define LOAD_MAX_RESOURCE_BYTES (8u << 20) /* one resource, serialised */
 #define LOAD_MAX_FILE_BYTES (1024u << 20)  /* one JSON file */
 #define LOAD_MAX_LINE_BYTES (16u << 20)    /* one NDJSON line */
-#define LOAD_NDJSON_BATCH 1000             /* NDJSON lines per store transaction */
+#define LOAD_NDJSON_BATCH 1000             /* NDJSON lines per savepoint */
+#define LOAD_GROUP_ENTRIES 20000           /* entries per commit in fhir_load_paths */
 #define LOAD_MAX_REJECTIONS 1000           /* rejections kept in detail per report */
 
 struct load_ctx {
@@ -159,7 +160,11 @@ typedef void (*load_progress_fn)(void *arg, const struct load_report *rep, long 
  * Load every path: files as fhir_load_file, directories recursively (files
  * ending .json, .ndjson or .jsonl, in name order).  progress (may be NULL) is
  * called after each bundle / batch.  ctx->file is set per file.  Stops at the
- * first store error; rejections do not stop it.
+ * first store error; rejections do not stop it.  Files are committed in groups
+ * of about LOAD_GROUP_ENTRIES entries (each bundle in a savepoint: a bundle
+ * still stands or falls alone); when a group's commit fails its counts are
+ * taken back out of rep and its files are reported as not stored.  Must not
+ * be called inside an open store transaction (ctx->nested is ignored).
  */
 int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                     const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
