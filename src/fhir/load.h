@@ -71,7 +71,7 @@ struct store;
 #define LOAD_MAX_FILE_BYTES (1024u << 20)  /* one JSON file */
 #define LOAD_MAX_LINE_BYTES (16u << 20)    /* one NDJSON line */
 #define LOAD_NDJSON_BATCH 1000             /* NDJSON lines per savepoint */
-#define LOAD_GROUP_ENTRIES 20000           /* entries per commit in fhir_load_paths */
+#define LOAD_GROUP_ENTRIES 50000           /* entries per commit in fhir_load_paths */
 #define LOAD_MAX_REJECTIONS 1000           /* rejections kept in detail per report */
 
 struct load_ctx {

@@ -20,8 +20,15 @@ int sqlite_migrate(struct store *s, int *from_version, int *to_version);
 int sqlite_schema_version(struct store *s, int *version);
 extern const struct store_migration sqlite_migration_core_1;
 extern const struct store_migration sqlite_migration_core_2;
+extern const struct store_migration sqlite_migration_core_4;
 
 /* sqlite_resource.c */
+/* The compact lookup key of a resource id (resource.idk, indexed with the
+ * version): 64 bits of FNV-1a over the id text.  Lookups compare the id too,
+ * so a collision costs a row visit, never a wrong answer. */
+int64_t sqlite_idkey(const char *id);
+/* Register weft_idkey(text) (the same function in SQL, for migrations) on db. */
+int sqlite_register_functions(sqlite3 *db);
 #define SQLITE_ROW_COLS                                                                            \
     "seq,id,type,version,deleted,person_id,category,source_org,source_id,feed,effective,code,"     \
     "status,last_updated,json"

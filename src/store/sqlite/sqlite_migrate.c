@@ -96,6 +96,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_audit_2,
     &sqlite_migration_core_2,
     &sqlite_migration_core_3,
+    &sqlite_migration_core_4,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

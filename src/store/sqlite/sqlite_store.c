@@ -142,6 +142,7 @@ int sqlite_store_open(struct store **out, const char *path, bool create, char **
     ss->db = db;
     ss->path = xstrdup(path);
     sqlite3_busy_timeout(db, 5000);
+    sqlite_register_functions(db); /* weft_idkey() for migrations */
     sqlite3_extended_result_codes(db, 0);
     rc = sqlite_exec(ss, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                          " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;"
