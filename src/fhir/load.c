@@ -835,6 +835,10 @@ static void term_add(struct terms *t, const char *param, const char *value)
     t->v[t->n++] = value;
 }
 
+/* The search terms of a Patient: exactly the token/string parameters that
+ * fhir/search.c answers from resource_term (identifier as value and as
+ * system|value, family, given, birthdate).  Each is a row written with the
+ * Patient, so a term nothing searches is pure cost. */
 static void patient_terms(const json_t *r, struct terms *t)
 {
     size_t i, k;
@@ -854,17 +858,13 @@ static void patient_terms(const json_t *r, struct terms *t)
     }
     json_array_foreach(json_object_get(r, "name"), i, v)
     {
-        const char *fam = json_string_value(json_object_get(v, "family"));
-        term_add(t, "family", fam);
-        term_add(t, "name", fam);
+        term_add(t, "family", json_string_value(json_object_get(v, "family")));
         json_array_foreach(json_object_get(v, "given"), k, g)
         {
             term_add(t, "given", json_string_value(g));
-            term_add(t, "name", json_string_value(g));
         }
     }
     term_add(t, "birthdate", json_string_value(json_object_get(r, "birthDate")));
-    term_add(t, "gender", json_string_value(json_object_get(r, "gender")));
 }
 
 static void terms_release(struct terms *t)

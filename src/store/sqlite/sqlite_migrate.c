@@ -85,6 +85,13 @@ const struct store_migration sqlite_migration_core_3 = {
     "ALTER TABLE resource_term_new RENAME TO resource_term;",
 };
 
+/* core-5: "name" and "gender" Patient terms were written but no search
+ * parameter reads them (fhir/search.c); the loader no longer writes them. */
+const struct store_migration sqlite_migration_core_5 = {
+    "core-5",
+    "DELETE FROM resource_term WHERE param IN ('name', 'gender');",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_1,
@@ -97,6 +104,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_2,
     &sqlite_migration_core_3,
     &sqlite_migration_core_4,
+    &sqlite_migration_core_5,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
