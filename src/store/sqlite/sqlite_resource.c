@@ -91,13 +91,15 @@ struct current {
     bool deleted;
     unsigned char hash[HASH_LEN];
     char type[64];
+    char person[STORE_ID_LEN + 1]; /* "" when none */
 };
 
 /* Look up the current version of id: 0, WEFT_ENOTFOUND or an error. */
 static int get_current(struct sqlite_store *ss, const char *id, struct current *cur)
 {
-    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT seq, version, deleted, hash, type FROM resource"
-                                       " WHERE idk = ? AND id = ? ORDER BY version DESC LIMIT 1");
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT seq, version, deleted, hash, type, person_id FROM resource"
+                        " WHERE idk = ? AND id = ? ORDER BY version DESC LIMIT 1");
     if (!st)
         return WEFT_EDB;
     sqlite3_bind_int64(st, 1, sqlite_idkey(id));
@@ -117,6 +119,8 @@ static int get_current(struct sqlite_store *ss, const char *id, struct current *
     memcpy(cur->hash, sqlite3_column_blob(st, 3), hl < HASH_LEN ? (size_t)hl : HASH_LEN);
     const char *t = (const char *)sqlite3_column_text(st, 4);
     snprintf(cur->type, sizeof cur->type, "%s", t ? t : "");
+    const char *pp = (const char *)sqlite3_column_text(st, 5);
+    snprintf(cur->person, sizeof cur->person, "%s", pp ? pp : "");
     sqlite3_reset(st);
     return WEFT_OK;
 }
@@ -165,6 +169,32 @@ static int add_terms(struct sqlite_store *ss, int64_t seq, const char *const *te
     }
     sqlite3_reset(st);
     return WEFT_OK;
+}
+
+/*
+ * A Patient whose new version links to another person (its sender corrected
+ * the NHS number, say) takes along the current items from the same sender
+ * that refer to it: they were filed under the old person only because of
+ * this Patient.  Older versions stay where they were (history is not
+ * rewritten); items from other senders are linked by their own Patients.
+ */
+static int move_patient_items(struct sqlite_store *ss, const char *patient_id, const char *org,
+                              const char *from, const char *to)
+{
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "UPDATE resource SET person_id = ?1 WHERE person_id = ?2 AND source_org = ?3"
+            " AND next_seq IS NULL AND type <> 'Patient' AND instr(json, ?4) > 0");
+    if (!st)
+        return WEFT_EDB;
+    char needle[STORE_ID_LEN + 16];
+    snprintf(needle, sizeof needle, "\"Patient/%s\"", patient_id);
+    sqlite_bind_text(st, 1, to);
+    sqlite_bind_text(st, 2, from);
+    sqlite_bind_text(st, 3, org);
+    sqlite_bind_text(st, 4, needle);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "moving items");
+    sqlite3_reset(st);
+    return rc;
 }
 
 /* Insert one version row; *seq_out gets its seq. */
@@ -266,6 +296,9 @@ int sqlite_resource_put(struct store *s, const struct store_put *in,
         rc = mark_replaced(ss, cur.seq, seq);
     if (rc == 0)
         rc = add_terms(ss, seq, in->terms, in->nterms);
+    if (rc == 0 && exists && cur.person[0] && in->person_id &&
+        strcmp(cur.person, in->person_id) != 0 && strcmp(in->type, "Patient") == 0)
+        rc = move_patient_items(ss, id, in->source_org, cur.person, in->person_id);
     rc = auto_end(ss, own, rc);
     if (rc != 0)
         return rc;

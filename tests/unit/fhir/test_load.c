@@ -191,6 +191,56 @@ static void test_transaction_refs_and_reload(void **state)
     load_report_free(&rep4);
 }
 
+/* A sender corrects its Patient's NHS number: the Patient's new version links
+ * to another person and takes along that sender's items referring to it;
+ * another sender's items stay with the person their own Patient names, and
+ * the Patient's old version stays in its history. */
+static void test_patient_relink_moves_items(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    load_report_init(&rep);
+    static const struct load_ctx OTHER = {.org = "B82001", .feed = "other"};
+    json_t *b = parse(TXN);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    json_decref(b);
+    b = parse(TXN);
+    assert_int_equal(fhir_load_bundle(s, b, &OTHER, &rep, NULL), 0);
+    json_decref(b);
+    char pid[STORE_ID_LEN + 1], oid[STORE_ID_LEN + 1], oid2[STORE_ID_LEN + 1];
+    store_resource_id("A81001", "Patient", "6f1c8e0e-0000-4000-8000-000000000001", pid);
+    store_resource_id("A81001", "Observation", "6f1c8e0e-0000-4000-8000-000000000002", oid);
+    store_resource_id("B82001", "Observation", "6f1c8e0e-0000-4000-8000-000000000002", oid2);
+    char *before = NULL, *after = NULL, *obs = NULL, *other = NULL;
+    assert_int_equal(store_resource_person(s, "Observation", oid, &before), 0);
+
+    const char *fix = "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+                      "{\"fullUrl\":\"" PATIENT_UUID "\",\"resource\":{\"resourceType\":"
+                      "\"Patient\",\"identifier\":[{\"system\":"
+                      "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"9434765811\"}],"
+                      "\"name\":[{\"family\":\"Smith\",\"given\":[\"Anne\"]}],"
+                      "\"birthDate\":\"1970-01-31\"},"
+                      "\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}";
+    b = parse(fix);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    json_decref(b);
+    assert_int_equal(store_resource_person(s, "Patient", pid, &after), 0);
+    assert_string_not_equal(after, before);
+    assert_int_equal(store_resource_person(s, "Observation", oid, &obs), 0);
+    assert_string_equal(obs, after);
+    assert_int_equal(store_resource_person(s, "Observation", oid2, &other), 0);
+    assert_string_equal(other, before);
+    struct store_row v1;
+    assert_int_equal(store_resource_get(s, "Patient", pid, 1, &v1), 0);
+    assert_string_equal(v1.person_id, before);
+    store_row_clear(&v1);
+    free(before);
+    free(after);
+    free(obs);
+    free(other);
+    load_report_free(&rep);
+}
+
 static void test_transaction_all_or_nothing(void **state)
 {
     struct store *s = *state;
@@ -473,6 +523,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_transaction_refs_and_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_relink_moves_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_partial_and_earlier_refs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conditional_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_bad_bundles, setup, teardown),
