@@ -5,6 +5,7 @@
 #   make check      format check + -Werror build + make test
 #   make bench      benchmarks (bench/run.sh), table on stdout
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
+#   make valgrind   unit tests built without sanitizers, each run under valgrind
 #   make deps       install Debian and npm dependencies (scripts/install-deps.sh)
 #   make demo       build, generate a demo region, load it through the feeds, serve
 #
@@ -41,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=build/san/%)
 FUZZ_BIN := $(FUZZ_SRC:%.c=build/fuzz/%)
 BENCH_BIN := $(BENCH_SRC:%.c=build/rel/%)
 
-.PHONY: all test unit check format format-check bench fuzz deps demo clean san
+.PHONY: all test unit check format format-check bench fuzz deps demo clean san valgrind
 all: weft
 
 # Dependencies (Debian and npm packages) are checked, and installed when
@@ -104,6 +105,16 @@ build/rel/bench/%: bench/%.c build/rel/libweft.a
 
 bench: weft $(BENCH_BIN)
 	bench/run.sh
+
+# Valgrind: the unit tests linked with the release library (valgrind cannot
+# run ASan binaries); definite and indirect leaks and every memory error fail.
+VG_BIN := $(UNIT_SRC:%.c=build/vg/%)
+build/vg/tests/unit/%: tests/unit/%.c build/rel/libweft.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -Itests -o $@ $< build/rel/libweft.a -lcmocka $(LIBS)
+
+valgrind: $(VG_BIN)
+	@tests/valgrind.sh $(VG_BIN)
 
 FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(BANNED)
 FUZZ_SECONDS ?= 30

@@ -65,7 +65,7 @@ static void test_aa(void **state)
     hl7_ack_build(m, "AA", NULL, &out2);
     struct hl7_msg *a2 = parse(out2.data);
     char first[64];
-    snprintf(first, sizeof first, "%s", get(a, "MSH", 10, 0, 0, 0));
+    snprintf(first, sizeof first, "%.63s", get(a, "MSH", 10, 0, 0, 0));
     assert_string_not_equal(first, get(a2, "MSH", 10, 0, 0, 0));
     assert_int_equal(out.data[out.len - 1], '\r');
     buf_release(&out);
