@@ -27,6 +27,7 @@
 #include "feeds/hl7_map.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
+#include "feeds/lag.h"
 #include "feeds/registry.h"
 #include "feeds/socialcare.h"
 #include "fhir/load.h"
@@ -173,9 +174,11 @@ void ingest_discard_counts(struct ingest *ig)
     feeds_forget(ig);
 }
 
-/* Count one item of feed_id that arrived at arrived with this outcome. */
+/* Count one item of feed_id that arrived at arrived with this outcome; lag
+ * (may be NULL) holds the lag samples of its events (counted only for a new
+ * arrival: a replay is not an arrival). */
 static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
-                 const char *event_time, const char *error, bool new_arrival)
+                 const struct feed_lag *lag, const char *error, bool new_arrival)
 {
     char day[11];
     snprintf(day, sizeof day, "%.10s", arrived);
@@ -198,13 +201,8 @@ static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const 
         sl->c.received++;
         if (strcmp(arrived, sl->last_received) > 0)
             snprintf(sl->last_received, sizeof sl->last_received, "%s", arrived);
-        long long lag;
-        if (event_time && inbox_lag_ms(event_time, arrived, &lag)) {
-            sl->c.lag_n++;
-            sl->c.lag_sum_ms += lag;
-            if (lag > sl->c.lag_max_ms)
-                sl->c.lag_max_ms = lag;
-        }
+        if (lag)
+            feed_lag_merge(&sl->c, lag);
     }
     if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
         sl->c.applied++;
@@ -596,7 +594,10 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL, r->resources, dup_of, true);
     if (rc != 0)
         goto out;
-    if ((rc = count(ig, feed.id, arrived, outcome, event, why, replay_id == 0)) != 0)
+    struct feed_lag lag = {0};
+    if (event)
+        feed_lag_add(&lag, event, arrived);
+    if ((rc = count(ig, feed.id, arrived, outcome, &lag, why, replay_id == 0)) != 0)
         goto out;
 
     buf_reset(&r->ack);
@@ -749,7 +750,7 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
         rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources, 0,
                                      true);
         if (rc == 0)
-            rc = count(ig, r->feed_id, m.arrived, outcome, NULL, why, first);
+            rc = count(ig, r->feed_id, m.arrived, outcome, &r->lag, why, first);
         if (rc == 0)
             rc = ingest_flush_counts(ig);
         if (rc == 0)
@@ -827,9 +828,44 @@ static int write_refusal(const char *path, const char *file, const struct store_
     return rc;
 }
 
-/* Process CSV body of feed f into the record; fills *rep. */
+/* The store sink with lag sampling in front: one sample per mapped row, from
+ * the first of its resources that has an event time (lag.h). */
+struct lag_sink {
+    struct socialcare_store_sink *inner;
+    struct feed_lag *lag;
+    const char *arrived;
+    size_t line; /* the last row sampled (0: none) */
+};
+
+static int lag_sink(void *ctx, json_t *bundle, struct socialcare_batch *b)
+{
+    struct lag_sink *ls = ctx;
+    json_t *entries = json_object_get(bundle, "entry");
+    size_t n = socialcare_batch_entries(b);
+    char when[64];
+    for (size_t i = 0; i < n; i++) {
+        size_t line = socialcare_batch_line(b, i);
+        if (line == ls->line)
+            continue;
+        if (feed_lag_event_time(json_object_get(json_array_get(entries, i), "resource"), when,
+                                sizeof when)) {
+            feed_lag_add(ls->lag, when, ls->arrived);
+            ls->line = line;
+        }
+    }
+    return socialcare_store_sink(ls->inner, bundle, b);
+}
+
+static int lag_sink_commit(void *ctx)
+{
+    return socialcare_store_commit(((struct lag_sink *)ctx)->inner);
+}
+
+/* Process CSV body of feed f into the record; fills *rep.  lag (may be NULL)
+ * receives the lag samples of the rows against arrival time arrived. */
 static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
-                       const char *name, struct socialcare_report **rep)
+                       const char *name, struct feed_lag *lag, const char *arrived,
+                       struct socialcare_report **rep)
 {
     /* 2000 rows per durable commit, in Bundles of 100 rows loaded nested in
      * it: one 2000-row Bundle cost 3-4x more CPU per row to build and free
@@ -841,7 +877,14 @@ static int process_csv(struct ingest *ig, const struct store_feed *f, const char
                                  .commit = socialcare_store_commit};
     struct socialcare_store_sink sink = {
         .store = ig->s, .org = f->org, .feed = f->name, .file = name, .grouped = true};
-    int rc = socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+    int rc;
+    if (lag) {
+        struct lag_sink ls = {.inner = &sink, .lag = lag, .arrived = arrived};
+        so.commit = lag_sink_commit;
+        rc = socialcare_process_mem(body, len, name, &so, lag_sink, &ls, rep);
+    } else {
+        rc = socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+    }
     if (sink.open) { /* every batch ends with its commit: not reached */
         log_error("ingest", "csv batch left open: rolled back");
         store_rollback(ig->s);
@@ -900,6 +943,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
     int aerr = 0;
     char why[256] = "";
     const char *outcome;
+    struct feed_lag lag = {0};
     uint64_t t0 = (uint64_t)time(NULL);
     if (feed.disabled) {
         snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
@@ -918,7 +962,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
         if ((rc = write_refusal(report.data, name, &feed, why)) != 0)
             goto out;
     } else {
-        rc = process_csv(ig, &feed, body, len, name, &rep);
+        rc = process_csv(ig, &feed, body, len, name, &lag, arrived, &rep);
         if (!rep) {
             rc = rc ? rc : WEFT_EINTERNAL;
             goto out;
@@ -949,7 +993,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
         rc2 = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL,
                                       r->resources, 0, true);
         if (rc2 == 0)
-            rc2 = count(ig, feed.id, arrived, outcome, NULL, why, true);
+            rc2 = count(ig, feed.id, arrived, outcome, &lag, why, true);
         if (rc2 == 0)
             rc2 = ingest_flush_counts(ig);
         if (rc2 == 0)
@@ -1019,7 +1063,7 @@ static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
             return aerr;
         snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force", f->org);
     } else {
-        rc = process_csv(ig, f, m->body, m->body_len, name, &rep);
+        rc = process_csv(ig, f, m->body, m->body_len, name, NULL, NULL, &rep);
         if (!rep)
             return rc ? rc : WEFT_EINTERNAL;
         rc = 0;

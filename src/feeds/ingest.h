@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "feeds/lag.h"
 #include "store/store.h"
 
 struct ingest;
@@ -63,6 +64,9 @@ struct ingest_result {
     long resources;      /* resources written or confirmed unchanged */
     bool merged;         /* hl7: an A40 merge was applied */
     struct buf ack;      /* hl7: the ACK message (no MLLP framing) */
+    /* fhir: lag samples of the bundle's events (feed_lag_add_bundle), set by
+     * the caller before ingest_fhir_done; counted on the first attempt only */
+    struct feed_lag lag;
 };
 void ingest_result_init(struct ingest_result *r);
 void ingest_result_release(struct ingest_result *r);
