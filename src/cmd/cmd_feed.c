@@ -248,8 +248,9 @@ static int feed_run(struct store *s, const struct opts *o)
     if (rc != 0)
         return die_store("run", s);
     printf("feeds %zu, files %zu: applied %zu, partial %zu, rejected %zu, errors %zu, ignored "
-           "%zu\n",
-           st.feeds, st.files, st.applied, st.partial, st.rejected, st.errors, st.ignored);
+           "%zu, taken by another processor %zu\n",
+           st.feeds, st.files, st.applied, st.partial, st.rejected, st.errors, st.ignored,
+           st.claimed_elsewhere);
     return st.rejected || st.partial || st.errors ? 1 : 0;
 }
 

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -766,31 +768,112 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-static int read_file(const char *path, char **data, size_t *len)
+/* The whole of the open file fd (from its start). */
+static int read_fd(int fd, char **data, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return WEFT_EIO;
     struct buf b = BUF_INIT;
     char tmp[1 << 16];
-    size_t n;
+    ssize_t n;
     int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (b.len + n > CSV_MAX_FILE_BYTES) {
+    off_t off = 0;
+    while ((n = pread(fd, tmp, sizeof tmp, off)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = WEFT_EIO;
+            break;
+        }
+        if (b.len + (size_t)n > CSV_MAX_FILE_BYTES) {
             rc = WEFT_ETOOBIG;
             break;
         }
-        buf_add(&b, tmp, n);
+        buf_add(&b, tmp, (size_t)n);
+        off += n;
     }
-    if (ferror(f))
-        rc = WEFT_EIO;
-    fclose(f);
     if (rc != 0) {
         buf_release(&b);
         return rc;
     }
     *data = buf_detach(&b, len);
     return 0;
+}
+
+/* Whether path still names the file open as fd. */
+static bool same_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+int ingest_csv_claim(const char *path, int *fd_out)
+{
+    *fd_out = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? WEFT_ENOTFOUND : WEFT_EIO;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return e == EWOULDBLOCK ? WEFT_ECONFLICT : WEFT_EIO;
+    }
+    /* The lock is on the file, not the name: between our open() and flock()
+     * another processor may have finished it and moved it to done/ (then we
+     * hold a lock on a done file), or the sender may have put a new file of
+     * that name in place.  Only a lock on the file the name names now is a
+     * claim. */
+    if (!same_file(fd, path)) {
+        close(fd);
+        return WEFT_ENOTFOUND;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* Copy data to path (via path.tmp + rename). */
+static int write_copy(const char *path, const char *data, size_t len)
+{
+    struct buf tmp = BUF_INIT;
+    buf_addf(&tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp.data, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp.data, path) != 0)
+        ok = false;
+    if (!ok)
+        unlink(tmp.data);
+    buf_release(&tmp);
+    return ok ? 0 : WEFT_EIO;
+}
+
+/* Earlier inbox rows of this feed for a file of this name that are still
+ * pending: their processor stopped (killed, crashed, power cut) before it
+ * finished.  Called while holding the claim on the file, so no live
+ * processor is working on it; marked rejected, pointing at the row that
+ * processed the file again, and not counted (their arrival never was). */
+static int close_interrupted(struct store *s, int64_t feed_id, const char *name, int64_t now_id)
+{
+    struct store_inbox_filter f = {.feed_id = feed_id, .outcome = INBOX_PENDING, .limit = 1000};
+    struct store_inbox_msg *ms = NULL;
+    int n = 0;
+    int rc = store_inbox_list(s, &f, &ms, &n);
+    char why[200];
+    snprintf(why, sizeof why,
+             "processing was interrupted (the process stopped); the file was processed again "
+             "as inbox message %lld",
+             (long long)now_id);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (ms[i].id == now_id || strcmp(ms[i].kind, "csv") != 0 || !ms[i].control_id ||
+            strcmp(ms[i].control_id, name) != 0)
+            continue;
+        rc = store_inbox_set_outcome(s, ms[i].id, INBOX_REJECTED, why, 0, 0, false);
+        if (rc == 0)
+            log_warn("ingest", "drop file was interrupted before: inbox=%lld now inbox=%lld",
+                     (long long)ms[i].id, (long long)now_id);
+    }
+    store_inbox_msgs_free(ms, n);
+    return rc;
 }
 
 static const char *base_name(const char *path)
@@ -912,6 +995,18 @@ static void csv_reason(const struct socialcare_report *rep, char *out, size_t ca
 
 int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct ingest_result *r)
 {
+    int fd;
+    int rc = ingest_csv_claim(path, &fd);
+    if (rc != 0)
+        return rc;
+    rc = ingest_csv_claimed(ig, feed_id, fd, path, r);
+    close(fd);
+    return rc;
+}
+
+int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *path,
+                       struct ingest_result *r)
+{
     struct store_feed feed;
     int rc = store_feed_get(ig->s, feed_id, NULL, &feed);
     if (rc != 0)
@@ -921,7 +1016,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
     struct buf dest = BUF_INIT, report = BUF_INIT;
     struct socialcare_report *rep = NULL;
     const char *name = base_name(path);
-    if ((rc = read_file(path, &body, &len)) != 0) {
+    if ((rc = read_fd(fd, &body, &len)) != 0) {
         log_warn("ingest", "cannot read drop file feed=%s: %s", feed.name, weft_strerror(rc));
         goto out;
     }
@@ -940,6 +1035,8 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
     if ((rc = store_inbox_add(ig->s, &in, &r->inbox_id)) != 0)
         goto out;
     r->feed_id = feed.id;
+    if ((rc = close_interrupted(ig->s, feed.id, name, r->inbox_id)) != 0)
+        goto out;
     int aerr = 0;
     char why[256] = "";
     const char *outcome;
@@ -982,7 +1079,18 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
                  rep->rows_rejected, rep->rows_load_failed, outcome,
                  (unsigned long long)((uint64_t)time(NULL) - t0));
     }
-    if (rename(path, dest.data) != 0) {
+    if (!same_file(fd, path)) {
+        /* the sender put a new file of this name in place while we worked:
+         * leave it for the next pass, and keep what we processed (read into
+         * memory from our claimed file) in done/ or failed/ */
+        log_warn("ingest", "drop file replaced while processed inbox=%lld feed=%s: kept the copy",
+                 (long long)r->inbox_id, feed.name);
+        if (write_copy(dest.data, body, len) != 0) {
+            log_error("ingest", "cannot write drop file copy to %s: %s", dest.data,
+                      strerror(errno));
+            rc = WEFT_EIO;
+        }
+    } else if (rename(path, dest.data) != 0) {
         log_error("ingest", "cannot move drop file to %s: %s", dest.data, strerror(errno));
         rc = WEFT_EIO;
     }
