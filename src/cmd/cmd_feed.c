@@ -148,15 +148,35 @@ static int feed_list(struct store *s)
     return 0;
 }
 
-/* "mean/max" lag in seconds into out, "-" when no message had an event time. */
-static void lag_text(json_t *c, char *out, size_t cap)
+/* A duration for people: 0.8s, 12m, 5.2h, 3d, 812d. */
+static void dur_text(long long ms, char *out, size_t cap)
 {
-    json_t *m = json_object_get(c, "lag_mean_ms");
-    if (json_is_integer(m))
-        snprintf(out, cap, "%.1fs/%.1fs", (double)json_integer_value(m) / 1000.0,
-                 (double)json_integer_value(json_object_get(c, "lag_max_ms")) / 1000.0);
+    double s = (double)ms / 1000.0;
+    if (s < 120)
+        snprintf(out, cap, "%.1fs", s);
+    else if (s < 120 * 60)
+        snprintf(out, cap, "%.0fm", s / 60);
+    else if (s < 48 * 3600)
+        snprintf(out, cap, "%.1fh", s / 3600);
     else
+        snprintf(out, cap, "%.0fd", s / 86400);
+}
+
+/* "mean/max" of the lag figure prefix ("lag" or "lag_recent") of counters c
+ * into out, "-" when no event had an event time. */
+static void lag_text(json_t *c, const char *prefix, char *out, size_t cap)
+{
+    char k1[40], k2[40], a[24], b[24];
+    snprintf(k1, sizeof k1, "%s_mean_ms", prefix);
+    snprintf(k2, sizeof k2, "%s_max_ms", prefix);
+    json_t *m = json_object_get(c, k1);
+    if (!json_is_integer(m)) {
         snprintf(out, cap, "-");
+        return;
+    }
+    dur_text((long long)json_integer_value(m), a, sizeof a);
+    dur_text((long long)json_integer_value(json_object_get(c, k2)), b, sizeof b);
+    snprintf(out, cap, "%s/%s", a, b);
 }
 
 static int feed_status(struct store *s, const struct opts *o)
@@ -172,8 +192,12 @@ static int feed_status(struct store *s, const struct opts *o)
         json_decref(st);
         return 0;
     }
-    printf("%-20s %-7s %-6s %-24s %-23s %-23s %-15s %s\n", "feed", "org", "kind", "last received",
-           "today appl/rej/dup", "total appl/rej/dup", "lag mean/max", "last error");
+    /* lag: "recent" = today's arrivals, events at most 7 days old on arrival
+     * (is the interface keeping up?); "all" = every arrival and every event
+     * (includes history sent late on purpose).  docs/FEEDS.md section 6. */
+    printf("%-20s %-7s %-6s %-24s %-23s %-23s %-17s %-17s %s\n", "feed", "org", "kind",
+           "last received", "today appl/rej/dup", "total appl/rej/dup", "lag recent today",
+           "lag all-time", "last error");
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(st, "feeds"), i, f)
@@ -193,9 +217,10 @@ static int feed_status(struct store *s, const struct opts *o)
         printf("%-20s %-7s %-6s %-24s %-23s %-23s ", json_string_value(json_object_get(f, "name")),
                json_string_value(json_object_get(f, "org")),
                json_string_value(json_object_get(f, "kind")), lr ? lr : "never", a, b);
-        char lag[48];
-        lag_text(td, lag, sizeof lag);
-        printf("%-15s", lag);
+        char lag[48], all[48];
+        lag_text(td, "lag_recent", lag, sizeof lag);
+        lag_text(tt, "lag", all, sizeof all);
+        printf("%-17s %-17s", lag, all);
         printf("%s%s%s\n",
                json_is_true(json_object_get(f, "agreement_in_force")) ? "" : "  [NO AGREEMENT]",
                le ? "  " : "", le ? le : "");
@@ -223,8 +248,9 @@ static int feed_run(struct store *s, const struct opts *o)
     if (rc != 0)
         return die_store("run", s);
     printf("feeds %zu, files %zu: applied %zu, partial %zu, rejected %zu, errors %zu, ignored "
-           "%zu\n",
-           st.feeds, st.files, st.applied, st.partial, st.rejected, st.errors, st.ignored);
+           "%zu, taken by another processor %zu\n",
+           st.feeds, st.files, st.applied, st.partial, st.rejected, st.errors, st.ignored,
+           st.claimed_elsewhere);
     return st.rejected || st.partial || st.errors ? 1 : 0;
 }
 

@@ -60,6 +60,8 @@ static const struct opt_spec specs[] = {
     {"mllp", "HOST:PORT", "feeds: listen for HL7 v2 over MLLP (port 0 picks one; off when unset)"},
     {"mllp-port-file", "FILE", "feeds: write the bound MLLP port to FILE once listening"},
     {"mllp-max-connections", "N", "feeds: concurrent MLLP connections (default 512)"},
+    {"mllp-idle-timeout", "SECONDS",
+     "feeds: close an MLLP connection that sends nothing for this long (default 300; 0 = never)"},
     {"drop-interval", "SECONDS", "feeds: poll CSV drop folders this often (default 2; 0 = off)"},
     {"audience", "AUD", "access: the aud launch tokens must carry (default weft)"},
     {"breakglass-hours", "N", "access: how long break-glass lasts (default 4)"},

@@ -73,7 +73,7 @@ static int run_folder(struct store *s, struct ingest *ig, const struct store_fee
         buf_reset(&path);
         buf_addf(&path, "%s/%s", f->folder, names[i]);
         struct stat sb;
-        if (rc != 0 || stat(path.data, &sb) != 0 || !S_ISREG(sb.st_mode))
+        if (rc != 0 || lstat(path.data, &sb) != 0 || !S_ISREG(sb.st_mode))
             continue;
         if (!dropfolder_name_ok(names[i])) {
             st->ignored++;
@@ -84,6 +84,12 @@ static int run_folder(struct store *s, struct ingest *ig, const struct store_fee
         struct ingest_result r;
         ingest_result_init(&r);
         int frc = ingest_csv_file(ig, f->id, path.data, &r);
+        if (frc == WEFT_ECONFLICT || frc == WEFT_ENOTFOUND) {
+            /* another processor has it, or has just finished it */
+            st->claimed_elsewhere++;
+            ingest_result_release(&r);
+            continue;
+        }
         st->files++;
         if (frc == WEFT_EDB || frc == WEFT_EBUSY)
             rc = frc;

@@ -10,9 +10,12 @@
  *     sender writing "people.csv.part" or ".people.csv" and renaming it when
  *     done is never read half-written;
  *   - and not modified for min_age seconds (for senders that write in place).
- * Each file is kept in the inbox, processed (ingest_csv_file) and moved to
- * done/ (ok or partial) or failed/ with NAME.report.json beside it.  Files
- * with other names are left alone (and counted as ignored).
+ * Each file is claimed (ingest_csv_claim: an exclusive flock on the file,
+ * so `weft serve`'s watcher and any number of `weft feed run` on the same
+ * folder never process one file twice), kept in the inbox, processed
+ * (ingest_csv_file) and moved to done/ (ok or partial) or failed/ with
+ * NAME.report.json beside it, then released.  Files with other names are
+ * left alone (and counted as ignored).
  */
 #ifndef WEFT_FEEDS_DROPFOLDER_H
 #define WEFT_FEEDS_DROPFOLDER_H
@@ -27,6 +30,7 @@ struct serve_ctx;
 
 struct dropfolder_stats {
     size_t feeds, files, applied, partial, rejected, ignored, errors;
+    size_t claimed_elsewhere; /* taken by another processor (ingest_csv_claim) */
 };
 
 /* Whether a file name is one the drop folder takes (see above). */

@@ -298,6 +298,15 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
     return replied;
 }
 
+void feeds_http_post_bundle(struct feeds_post *fp, const json_t *bundle)
+{
+    if (fp->inbox_id <= 0)
+        return;
+    char now[32];
+    inbox_now(now);
+    feed_lag_add_bundle(&fp->lag, bundle, now);
+}
+
 void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_rc,
                          const struct load_report *rep)
 {
@@ -306,6 +315,7 @@ void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_r
         ingest_result_init(&r);
         r.inbox_id = fp->inbox_id;
         r.feed_id = fp->feed_id;
+        r.lag = fp->lag;
         /* the handler's OperationOutcome says why (bad JSON, wrong type, ...) */
         char why[256];
         snprintf(why, sizeof why, "refused with HTTP %d before loading", req->status);

@@ -18,6 +18,8 @@
  *
  *     struct feeds_post fp;
  *     if (feeds_http_post_begin(req, s, &fp)) return 0;     // replied
+ *     ... parse the body ...
+ *     feeds_http_post_bundle(&fp, bundle);                   // lag, before loading
  *     ... lc.feed = fp.feed ? fp.feed : "api"; load ...
  *     feeds_http_post_end(req, &fp, rc, &rep);               // after replying
  */
@@ -25,6 +27,10 @@
 #define WEFT_FEEDS_FEEDS_HTTP_H
 
 #include <stdint.h>
+
+#include <jansson.h>
+
+#include "feeds/lag.h"
 
 struct http_req;
 struct store;
@@ -37,10 +43,14 @@ struct feeds_post {
     int64_t feed_id;
     char *feed; /* the feed's name for load_ctx.feed (NULL: not a feed) */
     struct ingest *ig;
+    struct feed_lag lag; /* the bundle's events (feeds_http_post_bundle) */
 };
 
 /* 0: go on; 1: a reply (403/503) was sent, stop (fp released). */
 int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_post *fp);
+/* A feed's bundle, parsed, before it is loaded (the load rewrites meta): take
+ * the lag samples of its events (feeds/lag.h).  Nothing when not a feed. */
+void feeds_http_post_bundle(struct feeds_post *fp, const json_t *bundle);
 /* Record the outcome (req->status is the status replied) and release fp.
  * rep NULL: the request was refused before loading. */
 void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_rc,

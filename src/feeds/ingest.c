@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include "feeds/hl7_map.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
+#include "feeds/lag.h"
 #include "feeds/registry.h"
 #include "feeds/socialcare.h"
 #include "fhir/load.h"
@@ -173,9 +176,11 @@ void ingest_discard_counts(struct ingest *ig)
     feeds_forget(ig);
 }
 
-/* Count one item of feed_id that arrived at arrived with this outcome. */
+/* Count one item of feed_id that arrived at arrived with this outcome; lag
+ * (may be NULL) holds the lag samples of its events (counted only for a new
+ * arrival: a replay is not an arrival). */
 static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
-                 const char *event_time, const char *error, bool new_arrival)
+                 const struct feed_lag *lag, const char *error, bool new_arrival)
 {
     char day[11];
     snprintf(day, sizeof day, "%.10s", arrived);
@@ -198,13 +203,8 @@ static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const 
         sl->c.received++;
         if (strcmp(arrived, sl->last_received) > 0)
             snprintf(sl->last_received, sizeof sl->last_received, "%s", arrived);
-        long long lag;
-        if (event_time && inbox_lag_ms(event_time, arrived, &lag)) {
-            sl->c.lag_n++;
-            sl->c.lag_sum_ms += lag;
-            if (lag > sl->c.lag_max_ms)
-                sl->c.lag_max_ms = lag;
-        }
+        if (lag)
+            feed_lag_merge(&sl->c, lag);
     }
     if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
         sl->c.applied++;
@@ -596,7 +596,10 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL, r->resources, dup_of, true);
     if (rc != 0)
         goto out;
-    if ((rc = count(ig, feed.id, arrived, outcome, event, why, replay_id == 0)) != 0)
+    struct feed_lag lag = {0};
+    if (event)
+        feed_lag_add(&lag, event, arrived);
+    if ((rc = count(ig, feed.id, arrived, outcome, &lag, why, replay_id == 0)) != 0)
         goto out;
 
     buf_reset(&r->ack);
@@ -749,7 +752,7 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
         rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources, 0,
                                      true);
         if (rc == 0)
-            rc = count(ig, r->feed_id, m.arrived, outcome, NULL, why, first);
+            rc = count(ig, r->feed_id, m.arrived, outcome, &r->lag, why, first);
         if (rc == 0)
             rc = ingest_flush_counts(ig);
         if (rc == 0)
@@ -765,31 +768,112 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
 
 /* ---- CSV ----------------------------------------------------------------------------- */
 
-static int read_file(const char *path, char **data, size_t *len)
+/* The whole of the open file fd (from its start). */
+static int read_fd(int fd, char **data, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return WEFT_EIO;
     struct buf b = BUF_INIT;
     char tmp[1 << 16];
-    size_t n;
+    ssize_t n;
     int rc = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (b.len + n > CSV_MAX_FILE_BYTES) {
+    off_t off = 0;
+    while ((n = pread(fd, tmp, sizeof tmp, off)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = WEFT_EIO;
+            break;
+        }
+        if (b.len + (size_t)n > CSV_MAX_FILE_BYTES) {
             rc = WEFT_ETOOBIG;
             break;
         }
-        buf_add(&b, tmp, n);
+        buf_add(&b, tmp, (size_t)n);
+        off += n;
     }
-    if (ferror(f))
-        rc = WEFT_EIO;
-    fclose(f);
     if (rc != 0) {
         buf_release(&b);
         return rc;
     }
     *data = buf_detach(&b, len);
     return 0;
+}
+
+/* Whether path still names the file open as fd. */
+static bool same_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+int ingest_csv_claim(const char *path, int *fd_out)
+{
+    *fd_out = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? WEFT_ENOTFOUND : WEFT_EIO;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return e == EWOULDBLOCK ? WEFT_ECONFLICT : WEFT_EIO;
+    }
+    /* The lock is on the file, not the name: between our open() and flock()
+     * another processor may have finished it and moved it to done/ (then we
+     * hold a lock on a done file), or the sender may have put a new file of
+     * that name in place.  Only a lock on the file the name names now is a
+     * claim. */
+    if (!same_file(fd, path)) {
+        close(fd);
+        return WEFT_ENOTFOUND;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* Copy data to path (via path.tmp + rename). */
+static int write_copy(const char *path, const char *data, size_t len)
+{
+    struct buf tmp = BUF_INIT;
+    buf_addf(&tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp.data, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp.data, path) != 0)
+        ok = false;
+    if (!ok)
+        unlink(tmp.data);
+    buf_release(&tmp);
+    return ok ? 0 : WEFT_EIO;
+}
+
+/* Earlier inbox rows of this feed for a file of this name that are still
+ * pending: their processor stopped (killed, crashed, power cut) before it
+ * finished.  Called while holding the claim on the file, so no live
+ * processor is working on it; marked rejected, pointing at the row that
+ * processed the file again, and not counted (their arrival never was). */
+static int close_interrupted(struct store *s, int64_t feed_id, const char *name, int64_t now_id)
+{
+    struct store_inbox_filter f = {.feed_id = feed_id, .outcome = INBOX_PENDING, .limit = 1000};
+    struct store_inbox_msg *ms = NULL;
+    int n = 0;
+    int rc = store_inbox_list(s, &f, &ms, &n);
+    char why[200];
+    snprintf(why, sizeof why,
+             "processing was interrupted (the process stopped); the file was processed again "
+             "as inbox message %lld",
+             (long long)now_id);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (ms[i].id == now_id || strcmp(ms[i].kind, "csv") != 0 || !ms[i].control_id ||
+            strcmp(ms[i].control_id, name) != 0)
+            continue;
+        rc = store_inbox_set_outcome(s, ms[i].id, INBOX_REJECTED, why, 0, 0, false);
+        if (rc == 0)
+            log_warn("ingest", "drop file was interrupted before: inbox=%lld now inbox=%lld",
+                     (long long)ms[i].id, (long long)now_id);
+    }
+    store_inbox_msgs_free(ms, n);
+    return rc;
 }
 
 static const char *base_name(const char *path)
@@ -827,9 +911,44 @@ static int write_refusal(const char *path, const char *file, const struct store_
     return rc;
 }
 
-/* Process CSV body of feed f into the record; fills *rep. */
+/* The store sink with lag sampling in front: one sample per mapped row, from
+ * the first of its resources that has an event time (lag.h). */
+struct lag_sink {
+    struct socialcare_store_sink *inner;
+    struct feed_lag *lag;
+    const char *arrived;
+    size_t line; /* the last row sampled (0: none) */
+};
+
+static int lag_sink(void *ctx, json_t *bundle, struct socialcare_batch *b)
+{
+    struct lag_sink *ls = ctx;
+    json_t *entries = json_object_get(bundle, "entry");
+    size_t n = socialcare_batch_entries(b);
+    char when[64];
+    for (size_t i = 0; i < n; i++) {
+        size_t line = socialcare_batch_line(b, i);
+        if (line == ls->line)
+            continue;
+        if (feed_lag_event_time(json_object_get(json_array_get(entries, i), "resource"), when,
+                                sizeof when)) {
+            feed_lag_add(ls->lag, when, ls->arrived);
+            ls->line = line;
+        }
+    }
+    return socialcare_store_sink(ls->inner, bundle, b);
+}
+
+static int lag_sink_commit(void *ctx)
+{
+    return socialcare_store_commit(((struct lag_sink *)ctx)->inner);
+}
+
+/* Process CSV body of feed f into the record; fills *rep.  lag (may be NULL)
+ * receives the lag samples of the rows against arrival time arrived. */
 static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
-                       const char *name, struct socialcare_report **rep)
+                       const char *name, struct feed_lag *lag, const char *arrived,
+                       struct socialcare_report **rep)
 {
     /* 2000 rows per durable commit, in Bundles of 100 rows loaded nested in
      * it: one 2000-row Bundle cost 3-4x more CPU per row to build and free
@@ -841,7 +960,14 @@ static int process_csv(struct ingest *ig, const struct store_feed *f, const char
                                  .commit = socialcare_store_commit};
     struct socialcare_store_sink sink = {
         .store = ig->s, .org = f->org, .feed = f->name, .file = name, .grouped = true};
-    int rc = socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+    int rc;
+    if (lag) {
+        struct lag_sink ls = {.inner = &sink, .lag = lag, .arrived = arrived};
+        so.commit = lag_sink_commit;
+        rc = socialcare_process_mem(body, len, name, &so, lag_sink, &ls, rep);
+    } else {
+        rc = socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);
+    }
     if (sink.open) { /* every batch ends with its commit: not reached */
         log_error("ingest", "csv batch left open: rolled back");
         store_rollback(ig->s);
@@ -869,6 +995,18 @@ static void csv_reason(const struct socialcare_report *rep, char *out, size_t ca
 
 int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct ingest_result *r)
 {
+    int fd;
+    int rc = ingest_csv_claim(path, &fd);
+    if (rc != 0)
+        return rc;
+    rc = ingest_csv_claimed(ig, feed_id, fd, path, r);
+    close(fd);
+    return rc;
+}
+
+int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *path,
+                       struct ingest_result *r)
+{
     struct store_feed feed;
     int rc = store_feed_get(ig->s, feed_id, NULL, &feed);
     if (rc != 0)
@@ -878,7 +1016,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
     struct buf dest = BUF_INIT, report = BUF_INIT;
     struct socialcare_report *rep = NULL;
     const char *name = base_name(path);
-    if ((rc = read_file(path, &body, &len)) != 0) {
+    if ((rc = read_fd(fd, &body, &len)) != 0) {
         log_warn("ingest", "cannot read drop file feed=%s: %s", feed.name, weft_strerror(rc));
         goto out;
     }
@@ -897,9 +1035,12 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
     if ((rc = store_inbox_add(ig->s, &in, &r->inbox_id)) != 0)
         goto out;
     r->feed_id = feed.id;
+    if ((rc = close_interrupted(ig->s, feed.id, name, r->inbox_id)) != 0)
+        goto out;
     int aerr = 0;
     char why[256] = "";
     const char *outcome;
+    struct feed_lag lag = {0};
     uint64_t t0 = (uint64_t)time(NULL);
     if (feed.disabled) {
         snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
@@ -918,7 +1059,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
         if ((rc = write_refusal(report.data, name, &feed, why)) != 0)
             goto out;
     } else {
-        rc = process_csv(ig, &feed, body, len, name, &rep);
+        rc = process_csv(ig, &feed, body, len, name, &lag, arrived, &rep);
         if (!rep) {
             rc = rc ? rc : WEFT_EINTERNAL;
             goto out;
@@ -938,7 +1079,18 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
                  rep->rows_rejected, rep->rows_load_failed, outcome,
                  (unsigned long long)((uint64_t)time(NULL) - t0));
     }
-    if (rename(path, dest.data) != 0) {
+    if (!same_file(fd, path)) {
+        /* the sender put a new file of this name in place while we worked:
+         * leave it for the next pass, and keep what we processed (read into
+         * memory from our claimed file) in done/ or failed/ */
+        log_warn("ingest", "drop file replaced while processed inbox=%lld feed=%s: kept the copy",
+                 (long long)r->inbox_id, feed.name);
+        if (write_copy(dest.data, body, len) != 0) {
+            log_error("ingest", "cannot write drop file copy to %s: %s", dest.data,
+                      strerror(errno));
+            rc = WEFT_EIO;
+        }
+    } else if (rename(path, dest.data) != 0) {
         log_error("ingest", "cannot move drop file to %s: %s", dest.data, strerror(errno));
         rc = WEFT_EIO;
     }
@@ -949,7 +1101,7 @@ int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct
         rc2 = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL,
                                       r->resources, 0, true);
         if (rc2 == 0)
-            rc2 = count(ig, feed.id, arrived, outcome, NULL, why, true);
+            rc2 = count(ig, feed.id, arrived, outcome, &lag, why, true);
         if (rc2 == 0)
             rc2 = ingest_flush_counts(ig);
         if (rc2 == 0)
@@ -1019,7 +1171,7 @@ static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
             return aerr;
         snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force", f->org);
     } else {
-        rc = process_csv(ig, f, m->body, m->body_len, name, &rep);
+        rc = process_csv(ig, f, m->body, m->body_len, name, NULL, NULL, &rep);
         if (!rep)
             return rc ? rc : WEFT_EINTERNAL;
         rc = 0;

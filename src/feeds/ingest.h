@@ -44,6 +44,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "feeds/lag.h"
 #include "store/store.h"
 
 struct ingest;
@@ -63,6 +64,9 @@ struct ingest_result {
     long resources;      /* resources written or confirmed unchanged */
     bool merged;         /* hl7: an A40 merge was applied */
     struct buf ack;      /* hl7: the ACK message (no MLLP framing) */
+    /* fhir: lag samples of the bundle's events (feed_lag_add_bundle), set by
+     * the caller before ingest_fhir_done; counted on the first attempt only */
+    struct feed_lag lag;
 };
 void ingest_result_init(struct ingest_result *r);
 void ingest_result_release(struct ingest_result *r);
@@ -125,12 +129,33 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
                      const struct load_report *rep, int http_status, const char *reason);
 
 /*
- * A CSV file of csv feed feed_id: read it, keep it in the inbox, process it,
- * move it to done/ or failed/ beside a report "NAME.report.json".  On
- * success r->outcome is applied, partial or rejected.  Returns a negative
- * code only when the file could not be read or moved (left in place).
+ * A CSV file of csv feed feed_id: claim it (ingest_csv_claim), read it, keep
+ * it in the inbox, process it, move it to done/ or failed/ beside a report
+ * "NAME.report.json".  On success r->outcome is applied, partial or
+ * rejected.  WEFT_ECONFLICT / WEFT_ENOTFOUND: another processor has it or
+ * had it (nothing done); other negative codes when the file could not be
+ * read or moved (left in place).
  */
 int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct ingest_result *r);
+
+/*
+ * One processor per drop file, across threads and processes (`weft serve`'s
+ * watcher and any number of `weft feed run`): open path and take an
+ * exclusive flock(2) on the file without waiting, then check that path
+ * still names the locked file.  0 with *fd_out the claim (closing it
+ * releases the claim), WEFT_ECONFLICT when another processor holds it,
+ * WEFT_ENOTFOUND when it is gone (processed and moved meanwhile), WEFT_EIO.
+ * The processor moves the file to done/ or failed/ BEFORE it releases the
+ * claim, so whoever gets the lock next finds the name gone.  A processor
+ * that dies releases its claim with its last descriptor (the kernel drops
+ * the lock), and the file is still in the folder: the next pass takes it
+ * again (loads are idempotent, so it applies once) and marks the dead
+ * processor's inbox row, left pending, as interrupted.
+ */
+int ingest_csv_claim(const char *path, int *fd_out);
+/* ingest_csv_file on a file claimed as fd (read from fd, not from path). */
+int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *path,
+                       struct ingest_result *r);
 
 /*
  * Replay inbox message id (any kind): apply it again through the same path,

@@ -99,7 +99,7 @@ struct mllp_server {
     pthread_mutex_t kmu;
     pthread_cond_t kcv;
     bool ckpt_stop;
-    atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed;
+    atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed, n_idle;
     /* sending facility -> organisation of hl7v2 feeds, for mapping on the
      * connection threads; refreshed every second by the checkpointer (the
      * writer checks the feed again, so a stale entry only costs a re-map) */
@@ -381,6 +381,23 @@ static void push_local_nak(struct conn *c, const char *why)
     (void)w;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Idle timeout: a connection is idle while the peer sends nothing AND it is
+ * owed no ACK (a sender waiting for a slow batch is not idle).  The clock
+ * restarts at every byte received and whenever the last owed ACK has been
+ * written.  An idle connection is closed like a shutdown: stop reading, then
+ * close.  Bytes of a frame begun but not ended are dropped with a warning:
+ * like a peer that disconnects mid-frame, there is no whole message to keep
+ * (the inbox keeps messages, and this is not one); the sender still holds
+ * it, unacknowledged, and resends it on a new connection.
+ */
 static void *conn_main(void *arg)
 {
     struct conn *c = arg;
@@ -391,16 +408,36 @@ static void *conn_main(void *arg)
     char *rbuf = xmalloc(1 << 16);
     struct hl7_msg *msg = hl7_msg_new();
     bool reading = true, peer_ok = true;
+    const char *why = "peer"; /* why the connection ends: peer, idle, shutdown, error */
     uint64_t frames = 0;
+    int64_t idle_ms = (int64_t)srv->cfg.idle_timeout * 1000, last = mono_ms();
+    int was_pending = 0;
     for (;;) {
         bool stop = atomic_load(&srv->stopping);
-        if (stop)
+        if (stop && reading) {
             reading = false;
+            why = "shutdown";
+        }
         pthread_mutex_lock(&c->mu);
         int pending = c->pending;
         pthread_mutex_unlock(&c->mu);
         if (!reading && pending == 0)
             break;
+        if (pending != was_pending) {
+            last = mono_ms(); /* an ACK was owed until now */
+            was_pending = pending;
+        }
+        if (reading && idle_ms > 0 && pending == 0 && mono_ms() - last >= idle_ms) {
+            reading = false;
+            why = "idle";
+            atomic_fetch_add(&srv->n_idle, 1);
+            if (mllp_decoder_pending(&d))
+                log_warn("mllp",
+                         "idle connection closed mid-frame peer=%s bytes=%zu: partial frame "
+                         "dropped (not a whole message; the sender has no ACK for it)",
+                         c->peer, mllp_decoder_pending(&d));
+            continue;
+        }
         struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
         int nfds = reading && pending < srv->cfg.window ? 2 : 1;
         int pr = poll(pf, (nfds_t)nfds, 250);
@@ -410,6 +447,7 @@ static void *conn_main(void *arg)
              * them and at this connection). */
             log_error("mllp", "poll failed peer=%s: %s", c->peer, strerror(errno));
             reading = false;
+            why = "error";
             peer_ok = flush_acks(c, false, &out);
             usleep(10000);
             continue;
@@ -419,8 +457,10 @@ static void *conn_main(void *arg)
             ssize_t r = read(c->efd, &v, sizeof v);
             (void)r;
             peer_ok = flush_acks(c, peer_ok, &out);
-            if (!peer_ok)
+            if (!peer_ok && reading) {
                 reading = false;
+                why = "peer";
+            }
         }
         if (nfds == 2 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t n = recv(c->fd, rbuf, 1 << 16, 0);
@@ -428,11 +468,13 @@ static void *conn_main(void *arg)
                 continue;
             if (n <= 0) {
                 reading = false;
+                why = "peer";
                 if (mllp_decoder_pending(&d))
                     log_warn("mllp", "connection closed mid-frame peer=%s bytes=%zu", c->peer,
                              mllp_decoder_pending(&d));
                 continue;
             }
+            last = mono_ms();
             mllp_decoder_feed(&d, rbuf, (size_t)n);
             const char *frame;
             size_t flen;
@@ -463,8 +505,8 @@ static void *conn_main(void *arg)
         }
     }
     flush_acks(c, false, &out);
-    log_info("mllp", "connection closed peer=%s messages=%llu", c->peer,
-             (unsigned long long)frames);
+    log_info("mllp", "connection closed peer=%s messages=%llu reason=%s", c->peer,
+             (unsigned long long)frames, why);
     mllp_decoder_release(&d);
     hl7_msg_free(msg);
     buf_release(&out);
@@ -688,6 +730,7 @@ void mllp_server_stats(struct mllp_server *srv, struct mllp_server_stats *out)
     out->messages = atomic_load(&srv->n_msgs);
     out->batches = atomic_load(&srv->n_batches);
     out->failed_batches = atomic_load(&srv->n_failed);
+    out->idle_closed = atomic_load(&srv->n_idle);
 }
 
 void mllp_server_stop(struct mllp_server *srv)
@@ -707,9 +750,12 @@ void mllp_server_stop(struct mllp_server *srv)
     store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE);
     struct mllp_server_stats st;
     mllp_server_stats(srv, &st);
-    log_info("mllp", "stopped connections=%llu messages=%llu batches=%llu failed_batches=%llu",
+    log_info("mllp",
+             "stopped connections=%llu messages=%llu batches=%llu failed_batches=%llu "
+             "idle_closed=%llu",
              (unsigned long long)st.connections, (unsigned long long)st.messages,
-             (unsigned long long)st.batches, (unsigned long long)st.failed_batches);
+             (unsigned long long)st.batches, (unsigned long long)st.failed_batches,
+             (unsigned long long)st.idle_closed);
     store_close(srv->store);
     store_close(srv->ckpt_store);
     fac_free(srv->fac, srv->fac_org, srv->nfac);
@@ -749,7 +795,7 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         return 0;
     char *host = NULL;
     int port = 0;
-    long maxc = 0;
+    long maxc = 0, idle = 0;
     if (split_listen(listen, &host, &port) != 0) {
         fprintf(stderr, "weft serve: --mllp '%s' is not HOST:PORT (e.g. 127.0.0.1:2575)\n", listen);
         return WEFT_EINVAL;
@@ -760,8 +806,17 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return WEFT_EINVAL;
     }
-    struct mllp_server_config cfg = {
-        .host = host, .port = port, .store_url = ctx->db, .max_connections = (int)maxc};
+    if (opts_get_long(ctx->opts, "mllp-idle-timeout", MLLP_IDLE_TIMEOUT_DEFAULT, &idle) != 0 ||
+        idle < 0 || idle > 86400 * 7) {
+        fprintf(stderr, "weft serve: --mllp-idle-timeout must be 0-604800 seconds (0 = never)\n");
+        free(host);
+        return WEFT_EINVAL;
+    }
+    struct mllp_server_config cfg = {.host = host,
+                                     .port = port,
+                                     .store_url = ctx->db,
+                                     .max_connections = (int)maxc,
+                                     .idle_timeout = (int)idle};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);
@@ -772,8 +827,8 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         return rc;
     }
     bool v6 = strchr(host, ':') && host[0] != '[';
-    log_info("serve", "listening mllp=%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
-             mllp_server_port(srv));
+    log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld", v6 ? "[" : "", host,
+             v6 ? "]" : "", mllp_server_port(srv), idle);
     const char *pf = opts_get(ctx->opts, "mllp-port-file");
     if (pf) {
         struct buf tmp = BUF_INIT;

@@ -17,6 +17,12 @@
  *
  * Frames larger than 16 MiB are answered AR (and not stored: there is
  * nothing whole to keep); bytes outside frames are dropped with a warning.
+ *
+ * Idle connections: one on which the peer sends nothing for idle_timeout
+ * seconds while it is owed no ACK is closed (log line "connection closed
+ * ... reason=idle"); a frame it had begun is dropped with a warning, as when
+ * a peer disconnects mid-frame (there is no whole message to keep, and the
+ * sender, having no ACK, resends it).
  */
 #ifndef WEFT_FEEDS_MLLP_SERVER_H
 #define WEFT_FEEDS_MLLP_SERVER_H
@@ -33,13 +39,18 @@ struct mllp_server_config {
     int max_connections;   /* 0: 512 */
     int batch_max;         /* messages per transaction, 0: 1024 */
     int window;            /* unacknowledged messages per connection, 0: 256 */
+    int idle_timeout;      /* seconds a connection may stay idle; 0: forever */
 };
+
+/* `weft serve --mllp-idle-timeout` when not given. */
+#define MLLP_IDLE_TIMEOUT_DEFAULT 300
 
 struct mllp_server_stats {
     uint64_t connections; /* accepted since start */
     uint64_t messages;    /* frames handled */
     uint64_t batches;     /* transactions committed or failed */
     uint64_t failed_batches;
+    uint64_t idle_closed; /* connections closed for idleness */
 };
 
 /* Bind, listen and start the threads.  On failure returns a negative code and
@@ -54,7 +65,8 @@ void mllp_server_stats(struct mllp_server *srv, struct mllp_server_stats *out);
 void mllp_server_stop(struct mllp_server *srv);
 
 /* The `weft serve` part (http/serve.h): reads --mllp HOST:PORT (inactive when
- * absent), --mllp-port-file FILE and --mllp-max-connections N. */
+ * absent), --mllp-port-file FILE, --mllp-max-connections N and
+ * --mllp-idle-timeout SECONDS (default MLLP_IDLE_TIMEOUT_DEFAULT; 0: never). */
 int mllp_serve_start(const struct serve_ctx *ctx, void **state);
 void mllp_serve_stop(const struct serve_ctx *ctx, void *state);
 

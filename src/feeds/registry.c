@@ -246,6 +246,13 @@ static json_t *counts_json(const struct store_feed_counts *c, const char *day)
     json_object_set_new(o, "lag_mean_ms",
                         c->lag_n ? json_integer(c->lag_sum_ms / c->lag_n) : json_null());
     json_object_set_new(o, "lag_max_ms", c->lag_n ? json_integer(c->lag_max_ms) : json_null());
+    json_object_set_new(o, "lag_events", json_integer(c->lag_n));
+    json_object_set_new(o, "lag_recent_events", json_integer(c->lag_recent_n));
+    json_object_set_new(o, "lag_recent_mean_ms",
+                        c->lag_recent_n ? json_integer(c->lag_recent_sum_ms / c->lag_recent_n)
+                                        : json_null());
+    json_object_set_new(o, "lag_recent_max_ms",
+                        c->lag_recent_n ? json_integer(c->lag_recent_max_ms) : json_null());
     return o;
 }
 

@@ -15,8 +15,9 @@
  *
  * Status (feed_registry_status): counters per UTC day kept by the ingest
  * path (received, applied, rejected, duplicate, lag between event time and
- * arrival), the last arrival, the last error, and whether the organisation's
- * agreement is in force now.  Reading status never scans the inbox.
+ * arrival over all events and over recent ones: feeds/lag.h), the last
+ * arrival, the last error, and whether the organisation's agreement is in
+ * force now.  Reading status never scans the inbox.
  */
 #ifndef WEFT_FEEDS_REGISTRY_H
 #define WEFT_FEEDS_REGISTRY_H
@@ -63,8 +64,12 @@ bool feed_kind_valid(const char *kind);
  *   {"name","org","kind","facility"?,"from_address"?,"folder"?,"enabled",
  *    "agreement_in_force","last_received","last_error","last_error_at",
  *    "today":{"day","received","applied","rejected","duplicate",
- *             "lag_mean_ms","lag_max_ms"},
+ *             "lag_events","lag_mean_ms","lag_max_ms",
+ *             "lag_recent_events","lag_recent_mean_ms","lag_recent_max_ms"},
  *    "total":{...same without day}}
+ * Counters are by arrival day; lag_* cover every event with an event time,
+ * lag_recent_* only events at most 7 days old when they arrived; means and
+ * maxima are null when there was no such event.
  * now is the clock for "today" and the agreement. */
 int feed_registry_status(struct store *s, const struct store_feed *f, time_t now, json_t **out);
 /* Status of every feed, plus "unregistered": counters of messages whose

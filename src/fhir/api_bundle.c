@@ -113,6 +113,7 @@ int api_bundle_post(struct http_req *req, void *ctx)
         feeds_http_post_end(req, &fp, 0, NULL);
         return 0;
     }
+    feeds_http_post_bundle(&fp, bundle);
     struct load_ctx lc = {.org = req->principal.org, .feed = fp.feed ? fp.feed : "api"};
     struct load_report rep;
     load_report_init(&rep);

@@ -451,9 +451,12 @@ int store_feed_list(struct store *s, struct store_feed **out, int *n);
 /* Counters of one feed for one UTC day (or summed over all days). */
 struct store_feed_counts {
     int64_t received, applied, rejected, duplicate;
-    int64_t lag_n;      /* messages with an event time */
+    int64_t lag_n;      /* events with an event time (src/feeds/lag.h) */
     int64_t lag_sum_ms; /* sum of (arrival - event time) */
     int64_t lag_max_ms;
+    int64_t lag_recent_n; /* of those, events at most 7 days old on arrival */
+    int64_t lag_recent_sum_ms;
+    int64_t lag_recent_max_ms;
 };
 /* Add add's numbers to feed_id's counters for day (YYYY-MM-DD); also set the
  * feed's last_received (when not NULL and newer) and last_error (when not

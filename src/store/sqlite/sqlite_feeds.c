@@ -46,6 +46,14 @@ const struct store_migration sqlite_migration_feeds_1 = {
     " inbox_id INTEGER NOT NULL, PRIMARY KEY (feed_id, control_id));",
 };
 
+/* feeds-2: lag over recent events (src/feeds/lag.h) beside the all-time lag. */
+const struct store_migration sqlite_migration_feeds_2 = {
+    "feeds-2",
+    "ALTER TABLE feed_day ADD COLUMN lag_recent_n INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE feed_day ADD COLUMN lag_recent_sum_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE feed_day ADD COLUMN lag_recent_max_ms INTEGER NOT NULL DEFAULT 0;",
+};
+
 /* ---- savepoints ----------------------------------------------------------------- */
 
 int sqlite_savepoint(struct store *s, const char *name, int what)
@@ -225,12 +233,16 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO feed_day (feed_id, day, received, applied, rejected, duplicate, lag_n,"
-            " lag_sum_ms, lag_max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (feed_id, day) DO UPDATE SET received = received + excluded.received,"
             " applied = applied + excluded.applied, rejected = rejected + excluded.rejected,"
             " duplicate = duplicate + excluded.duplicate, lag_n = lag_n + excluded.lag_n,"
             " lag_sum_ms = lag_sum_ms + excluded.lag_sum_ms,"
-            " lag_max_ms = max(lag_max_ms, excluded.lag_max_ms)");
+            " lag_max_ms = max(lag_max_ms, excluded.lag_max_ms),"
+            " lag_recent_n = lag_recent_n + excluded.lag_recent_n,"
+            " lag_recent_sum_ms = lag_recent_sum_ms + excluded.lag_recent_sum_ms,"
+            " lag_recent_max_ms = max(lag_recent_max_ms, excluded.lag_recent_max_ms)");
     if (!st)
         return WEFT_EDB;
     sqlite3_bind_int64(st, 1, feed_id);
@@ -242,6 +254,9 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
     sqlite3_bind_int64(st, 7, add->lag_n);
     sqlite3_bind_int64(st, 8, add->lag_sum_ms);
     sqlite3_bind_int64(st, 9, add->lag_max_ms);
+    sqlite3_bind_int64(st, 10, add->lag_recent_n);
+    sqlite3_bind_int64(st, 11, add->lag_recent_sum_ms);
+    sqlite3_bind_int64(st, 12, add->lag_recent_max_ms);
     int rc = step_write(ss, st, "counting feed messages");
     if (rc != 0 || (!last_received && !last_error))
         return rc;
@@ -267,7 +282,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "SELECT day = ?2, sum(received), sum(applied), sum(rejected), sum(duplicate),"
-            " sum(lag_n), sum(lag_sum_ms), max(lag_max_ms) FROM feed_day WHERE feed_id = ?1"
+            " sum(lag_n), sum(lag_sum_ms), max(lag_max_ms), sum(lag_recent_n),"
+            " sum(lag_recent_sum_ms), max(lag_recent_max_ms) FROM feed_day WHERE feed_id = ?1"
             " GROUP BY day = ?2");
     if (!st)
         return WEFT_EDB;
@@ -283,6 +299,9 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
             .lag_n = sqlite3_column_int64(st, 5),
             .lag_sum_ms = sqlite3_column_int64(st, 6),
             .lag_max_ms = sqlite3_column_int64(st, 7),
+            .lag_recent_n = sqlite3_column_int64(st, 8),
+            .lag_recent_sum_ms = sqlite3_column_int64(st, 9),
+            .lag_recent_max_ms = sqlite3_column_int64(st, 10),
         };
         if (sqlite3_column_int(st, 0))
             *today = c;
@@ -294,6 +313,10 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
         total->lag_sum_ms += c.lag_sum_ms;
         if (c.lag_max_ms > total->lag_max_ms)
             total->lag_max_ms = c.lag_max_ms;
+        total->lag_recent_n += c.lag_recent_n;
+        total->lag_recent_sum_ms += c.lag_recent_sum_ms;
+        if (c.lag_recent_max_ms > total->lag_recent_max_ms)
+            total->lag_recent_max_ms = c.lag_recent_max_ms;
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading feed counters");

@@ -9,6 +9,7 @@
 #include "store/sqlite/sqlite_int.h"
 
 extern const struct store_migration sqlite_migration_feeds_1;
+extern const struct store_migration sqlite_migration_feeds_2;
 extern const struct store_migration sqlite_migration_merge_1;
 
 int sqlite_savepoint(struct store *s, const char *name, int what);

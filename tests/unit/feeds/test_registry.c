@@ -191,7 +191,10 @@ static void test_counters_and_status(void **state)
                                    .duplicate = 1,
                                    .lag_n = 4,
                                    .lag_sum_ms = 4000,
-                                   .lag_max_ms = 2500};
+                                   .lag_max_ms = 2500,
+                                   .lag_recent_n = 2,
+                                   .lag_recent_sum_ms = 1000,
+                                   .lag_recent_max_ms = 600};
     struct store_feed_counts c2 = {
         .received = 5, .applied = 5, .lag_n = 1, .lag_sum_ms = 9000, .lag_max_ms = 9000};
     assert_int_equal(store_feed_count(s, rvv, yday, &c2, "2020-01-01T00:00:00.000Z", NULL), 0);
@@ -208,6 +211,9 @@ static void test_counters_and_status(void **state)
     assert_int_equal(total.received, 25);
     assert_int_equal(total.applied, 19);
     assert_int_equal(total.lag_max_ms, 9000);
+    assert_int_equal(today.lag_recent_n, 4);
+    assert_int_equal(total.lag_recent_sum_ms, 2000);
+    assert_int_equal(total.lag_recent_max_ms, 600);
 
     json_t *st = NULL;
     assert_int_equal(feed_registry_status_all(s, now, &st), 0);
@@ -225,9 +231,16 @@ static void test_counters_and_status(void **state)
     json_t *td = json_object_get(rj, "today");
     assert_int_equal(json_integer_value(json_object_get(td, "applied")), 14);
     assert_int_equal(json_integer_value(json_object_get(td, "lag_mean_ms")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(td, "lag_events")), 8);
+    assert_int_equal(json_integer_value(json_object_get(td, "lag_recent_events")), 4);
+    assert_int_equal(json_integer_value(json_object_get(td, "lag_recent_mean_ms")), 500);
+    assert_int_equal(json_integer_value(json_object_get(td, "lag_recent_max_ms")), 600);
     json_t *tt = json_object_get(rj, "total");
     assert_int_equal(json_integer_value(json_object_get(tt, "received")), 25);
     assert_int_equal(json_integer_value(json_object_get(tt, "lag_mean_ms")), 17000 / 9);
+    /* yesterday's event was not recent: the recent figure is today's only */
+    assert_int_equal(json_integer_value(json_object_get(tt, "lag_recent_events")), 4);
+    assert_true(json_is_null(json_object_get(json_object_get(kj, "total"), "lag_recent_mean_ms")));
     json_decref(st);
 }
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""feeds_mllp_idle.py - `weft serve --mllp-idle-timeout SECONDS`.
+
+With a 2-second timeout:
+  - a connection that sends nothing is closed by the server after about
+    2 seconds (the client reads end-of-file), logged "reason=idle" with the
+    peer address only;
+  - a connection that sends half a frame and then nothing is closed too; the
+    partial frame is dropped with a warning and is not in the inbox;
+  - a busy connection (a message every 0.5 s for 5 s, each ACKed) is not
+    closed and still works afterwards;
+  - no patient data in the log.
+And with --mllp-idle-timeout 0 a silent connection stays open; a bad value is
+refused at start."""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from feeds_harness import (SB, Mllp, ack_code, adt, check, new_db, nhs, org, run,  # noqa: E402
+                           start, weft_ok)
+
+db = new_db()
+org(db, "RVV", "acute")
+weft_ok("feed", "add", "--db", db, "--org", "RVV", "--kind", "hl7v2", "--facility", "RVVPAS")
+
+
+def closed_within(sock, secs):
+    """Seconds until the server closed sock (EOF), or None if still open."""
+    t0 = time.time()
+    sock.settimeout(0.2)
+    while time.time() - t0 < secs:
+        try:
+            if sock.recv(4096) == b"":
+                return time.time() - t0
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return time.time() - t0
+    return None
+
+
+rc, out, err = run("serve", "--db", db, "--http", "127.0.0.1:0", "--mllp", "127.0.0.1:0",
+                   "--mllp-idle-timeout", "-1")
+check(rc == 2 or "mllp-idle-timeout" in err, "bad timeout accepted: %d %s" % (rc, err))
+
+srv = start(db, "--mllp-idle-timeout", "2", "--drop-interval", "0")
+try:
+    check("idle_timeout=2" in srv.logtext(), "timeout not in the start line")
+    idle = Mllp(srv.mllp_port)
+    partial = Mllp(srv.mllp_port)
+    partial.sock.sendall(SB + adt("RVVPAS", "P1", "A01", "H9", nhs(9), family="Idlepartial")
+                         .encode()[:60])
+    busy = Mllp(srv.mllp_port)
+    t0 = time.time()
+    n = 0
+    while time.time() - t0 < 5:
+        n += 1
+        ack = busy.call(adt("RVVPAS", "B%d" % n, "A08", "H1", nhs(1), family="Idlebusy"))
+        check(ack_code(ack) == "AA", "busy message %d: %r" % (n, ack))
+        time.sleep(0.5)
+    # by now (5 s) the idle ones have been closed; the busy one is open
+    t = closed_within(idle.sock, 3)
+    check(t is not None, "idle connection not closed after 5+ s")
+    t = closed_within(partial.sock, 3)
+    check(t is not None, "idle connection with a partial frame not closed")
+    ack = busy.call(adt("RVVPAS", "B-last", "A08", "H1", nhs(1), family="Idlebusy"))
+    check(ack_code(ack) == "AA", "busy connection broken: %r" % ack)
+    busy.close()  # (left open, it would now go idle too)
+    # a fresh idle connection: closed after about 2 s, not much sooner or later
+    c = Mllp(srv.mllp_port)
+    t = closed_within(c.sock, 10)
+    check(t is not None and 1.5 <= t <= 4.5, "idle close after %r s (timeout 2)" % t)
+    log = srv.stop()
+    check(log.count("reason=idle") == 3, "idle closes logged: %d\n%s"
+          % (log.count("reason=idle"), log[-3000:]))
+    check("partial frame dropped" in log and "bytes=60" in log, "partial frame not logged")
+    check("idle_closed=3" in log, "stop line lacks idle_closed=3")
+    for word in ("Idlebusy", "Idlepartial", nhs(1), nhs(9)):
+        check(word not in log, "patient data %r in the log" % word)
+    rc, out, err = run("feed", "messages", "--db", db, "--json")
+    check(rc == 0 and "P1" not in [m["control_id"] for m in __import__("json").loads(out)],
+          "partial frame was kept in the inbox")
+except BaseException:
+    print(srv.logtext()[-3000:])
+    raise
+
+# 0 = never
+srv = start(db, "--mllp-idle-timeout", "0", "--drop-interval", "0")
+try:
+    c = Mllp(srv.mllp_port)
+    check(closed_within(c.sock, 3) is None, "timeout 0 closed a connection")
+    c.close()
+    srv.stop()
+except BaseException:
+    print(srv.logtext()[-3000:])
+    raise
+print("ok: idle MLLP connections closed after the timeout (partial frame dropped, logged "
+      "without patient data); busy ones kept; 0 = never")
