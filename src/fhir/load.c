@@ -792,7 +792,10 @@ static bool effective_of(const json_t *r, char out[20])
 }
 
 /* First coding of the first concept found: "system|code" into b. */
-static bool code_of(const json_t *r, struct buf *b)
+/* The code column: the first coding of the resource's main concept as
+ * "system|code"; *concept (may be NULL) gets that concept, whose other
+ * codings become "code" terms (code_terms). */
+static bool code_of(const json_t *r, struct buf *b, const json_t **concept)
 {
     static const char *const keys[] = {"code", "medicationCodeableConcept", "vaccineCode", "type"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -804,6 +807,8 @@ static bool code_of(const json_t *r, struct buf *b)
         if (code) {
             const char *sys = json_string_value(json_object_get(cd, "system"));
             buf_addf(b, "%s|%s", sys ? sys : "", code);
+            if (concept)
+            *concept = c;
             return true;
         }
     }
@@ -865,6 +870,26 @@ static void patient_terms(const json_t *r, struct terms *t)
         }
     }
     term_add(t, "birthdate", json_string_value(json_object_get(r, "birthDate")));
+}
+
+/* The concept's codings after the first (the first is the code column): a
+ * "code" term "system|code" each and a "code-any" term with the bare code, so
+ * a search by any coding finds the item (a lab result coded in LOINC and in
+ * the lab's own code system, a condition in SNOMED and Read). */
+static void code_terms(const json_t *concept, struct terms *t)
+{
+    const json_t *codings = json_object_get(concept, "coding");
+    for (size_t i = 1; i < json_array_size(codings) && t->nowned < 8; i++) {
+        const json_t *cd = json_array_get(codings, i);
+        const char *code = json_string_value(json_object_get(cd, "code"));
+        if (!code || !*code)
+            continue;
+        const char *sys = json_string_value(json_object_get(cd, "system"));
+        struct buf *b = &t->owned[t->nowned++];
+        buf_addf(b, "%s|%s", sys ? sys : "", code);
+        term_add(t, "code", b->data);
+        term_add(t, "code-any", code);
+    }
 }
 
 static void terms_release(struct terms *t)
@@ -948,12 +973,15 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
     char eff[20];
     bool has_eff = effective_of(e->res, eff);
     struct buf code = BUF_INIT;
-    bool has_code = code_of(e->res, &code);
+    const json_t *concept = NULL;
+    bool has_code = code_of(e->res, &code, &concept);
     struct terms t = {.nowned = 0};
     for (int i = 0; i < 8; i++)
         buf_init(&t.owned[i]);
     if (strcmp(e->type, "Patient") == 0)
         patient_terms(e->res, &t);
+    if (concept)
+        code_terms(concept, &t);
 
     size_t len = dump_into(e->res, &bc->dump);
     const char *text = bc->dump.data;
