@@ -32,7 +32,7 @@ WRK_CONN=${WRK_CONN:-8}
 WRK_SECS=${WRK_SECS:-5}
 tmp=${BENCH_TMP:-$(mktemp -d)}/api
 mkdir -p "$tmp"
-weft="$root/weft"
+weft=${WEFT_BIN:-$root/weft} # WEFT_BIN: another build, e.g. a before/after comparison
 [ -x "$weft" ] || make -s weft >/dev/null
 db="$tmp/api.db"
 rm -f "$db" "$db-wal" "$db-shm"
