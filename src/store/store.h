@@ -151,6 +151,7 @@ enum store_sort {
     STORE_SORT_DATE_DESC,
     STORE_SORT_LASTUPDATED,
     STORE_SORT_LASTUPDATED_DESC,
+    STORE_SORT_SEQ, /* store order (seq: oldest version first); unscoped type searches */
 };
 
 struct store_term {    /* one extra search term: param = value (AND-ed) */

@@ -66,6 +66,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_merge_1,
     &sqlite_migration_audit_2,
     &sqlite_migration_core_2,
+    &sqlite_migration_search_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
