@@ -383,11 +383,20 @@ static void test_totals_at_snapshots(void **state)
         snprintf(sid, sizeof sid, "c%d", step);
         assert_int_equal(put(s, "Condition", sid, person, "encounters", NULL, NULL, json, &oc, id),
                          0);
-        struct store_result r;
-        struct store_query now = {.type = "Encounter", .person_id = "p1", .limit = 1};
+        /* at the newest snapshot (the first page's): index count = plain */
+        struct store_result r, rc2;
+        struct store_query now = {
+            .type = "Encounter", .person_id = "p1", .limit = 1, .want_total = true};
         assert_int_equal(store_search(s, &now, &r), 0);
+        struct store_query nowc = now;
+        nowc.categories = cats;
+        nowc.ncategories = 1;
+        assert_int_equal(store_search(s, &nowc, &rc2), 0);
+        assert_int_equal(r.total, rc2.total);
+        assert_int_equal(r.snapshot, rc2.snapshot);
         snaps[nsnap++] = r.snapshot;
         store_result_clear(&r);
+        store_result_clear(&rc2);
     }
     for (int i = 0; i < nsnap; i++) {
         const char *const persons[] = {"p1", "p2"};
