@@ -264,7 +264,8 @@ static void paging_case_for(struct store *s, enum store_sort sort, const char *p
     }
     struct store_query q = {
         .type = "Encounter", .person_id = person, .sort = sort, .limit = 7, .want_total = true};
-    char *seen[64];
+    char *seen[64], prev_eff[32] = "";
+    int64_t prev_seq = 0;
     int nseen = 0, pages = 0, extra = 1000;
     char *after = NULL;
     for (;;) {
@@ -278,6 +279,18 @@ static void paging_case_for(struct store *s, enum store_sort sort, const char *p
                 assert_string_not_equal(seen[k], r.rows[i].id);
             assert_true(nseen < 64);
             seen[nseen++] = strdup(r.rows[i].id);
+            /* the order is strict across pages: (key, id), or seq */
+            const struct store_row *row = &r.rows[i];
+            if (nseen > 1 && sort == STORE_SORT_SEQ)
+                assert_true(row->seq > prev_seq);
+            else if (nseen > 1 && sort == STORE_SORT_ID)
+                assert_true(strcmp(row->id, seen[nseen - 2]) > 0);
+            else if (nseen > 1 && sort == STORE_SORT_DATE)
+                assert_true(strcmp(row->effective, prev_eff) > 0 ||
+                            (strcmp(row->effective, prev_eff) == 0 &&
+                             strcmp(row->id, seen[nseen - 2]) > 0));
+            prev_seq = row->seq;
+            snprintf(prev_eff, sizeof prev_eff, "%s", row->effective ? row->effective : "");
         }
         /* concurrent activity: a new item and a changed one */
         snprintf(sid, sizeof sid, "new%d-%d", (int)sort, extra);
