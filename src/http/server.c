@@ -1,8 +1,9 @@
 /*
- * server.c - the HTTP server (see server.h): libmicrohttpd in epoll
- * thread-pool mode, a router, per-request contexts and the request log.
+ * server.c - the HTTP server (see server.h): libmicrohttpd epoll daemons
+ * (one per worker thread), a router, per-request contexts and the request
+ * log.
  *
- * Life of a request, all on one pool thread:
+ * Life of a request, all on one worker thread:
  *   uri_log_cb       MHD has read the request line: allocate struct http_req,
  *                    keep the raw URI (path and query as sent).
  *   access_cb #1     headers are in: refuse an announced oversized body (413).
