@@ -208,6 +208,11 @@ void store_row_clear(struct store_row *r)
 {
     if (!r)
         return;
+    if (r->block) { /* packed by the backend: the strings are all in it */
+        free(r->block);
+        memset(r, 0, sizeof *r);
+        return;
+    }
     free(r->id);
     free(r->type);
     free(r->person_id);
@@ -343,8 +348,8 @@ static size_t put_int(char *out, int v)
     return o;
 }
 
-char *store_json_with_meta(const char *json, size_t len, int version, const char *last_updated,
-                           size_t *len_out)
+size_t store_json_with_meta_into(char *o, const char *json, size_t len, int version,
+                                 const char *last_updated)
 {
     size_t at = find_top_meta(json, len);
     bool create = at == 0;
@@ -355,9 +360,6 @@ char *store_json_with_meta(const char *json, size_t len, int version, const char
     bool empty = at < len && json[at] == '}';
     const char *lu = last_updated ? last_updated : "";
     size_t lul = strlen(lu);
-    /* "meta":{ "versionId":"N","lastUpdated":"T" } , */
-    size_t add_max = 8 + 13 + 12 + 17 + lul + 1 + 1 + 1;
-    char *o = xmalloc(len + add_max + 1);
     size_t n = 0;
     memcpy(o, json, at);
     n = at;
@@ -378,6 +380,16 @@ char *store_json_with_meta(const char *json, size_t len, int version, const char
     memcpy(o + n, json + at, len - at);
     n += len - at;
     o[n] = 0;
+    return n;
+}
+
+char *store_json_with_meta(const char *json, size_t len, int version, const char *last_updated,
+                           size_t *len_out)
+{
+    /* "meta":{ "versionId":"N","lastUpdated":"T" } , : 8 + 13 + 11 + 17 + T + 3 */
+    size_t lul = last_updated ? strlen(last_updated) : 0;
+    char *o = xmalloc(len + STORE_META_ADD_MAX(lul) + 1);
+    size_t n = store_json_with_meta_into(o, json, len, version, last_updated);
     if (len_out)
         *len_out = n;
     return o;

@@ -384,6 +384,52 @@ static int count_simple(struct sqlite_store *ss, const struct store_query *q, in
 #define ROW_NCOLS 15
 
 /*
+ * Fill out from the current row of st (ROW_COLS_R), every string in one
+ * allocation (out->block; store_row_clear frees it): the JSON with its meta
+ * spliced in, and the ten short columns.  A search row is otherwise a dozen
+ * mallocs and frees, which with ten or more rows per page showed as a tenth
+ * of a patient search's time.  Same values as sqlite_row_fill.
+ */
+static void row_fill_packed(sqlite3_stmt *st, struct store_row *out)
+{
+    /* the string fields, in the order of their columns */
+    char **field[] = {&out->id,         &out->type,      &out->person_id,   &out->category,
+                      &out->source_org, &out->source_id, &out->feed,        &out->effective,
+                      &out->code,       &out->status,    &out->last_updated};
+    static const int col[] = {1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+    enum { NF = sizeof col / sizeof col[0] };
+    const char *t[NF];
+    size_t n[NF], total = 0;
+    memset(out, 0, sizeof *out);
+    out->seq = sqlite3_column_int64(st, 0);
+    out->version = sqlite3_column_int(st, 3);
+    out->deleted = sqlite3_column_int(st, 4) != 0;
+    for (int i = 0; i < NF; i++) {
+        t[i] = (const char *)sqlite3_column_text(st, col[i]);
+        n[i] = t[i] ? (size_t)sqlite3_column_bytes(st, col[i]) : 0;
+        total += t[i] ? n[i] + 1 : 0;
+    }
+    const char *j = (const char *)sqlite3_column_text(st, 14);
+    size_t jl = j ? (size_t)sqlite3_column_bytes(st, 14) : 2;
+    if (!j)
+        j = "{}";
+    const char *lu = t[NF - 1];
+    char *b = xmalloc(total + jl + STORE_META_ADD_MAX(lu ? n[NF - 1] : 0) + 1);
+    size_t at = 0;
+    for (int i = 0; i < NF; i++) {
+        if (!t[i])
+            continue;
+        *field[i] = b + at;
+        memcpy(b + at, t[i], n[i]);
+        b[at + n[i]] = 0;
+        at += n[i] + 1;
+    }
+    out->json = b + at;
+    out->json_len = store_json_with_meta_into(out->json, j, jl, out->version, out->last_updated);
+    out->block = b;
+}
+
+/*
  * Page, two-phase: st yields seq[,key] in page order, at most limit + 1 rows;
  * each of the first limit is then read whole by seq.  Fills out->rows,
  * *more, and *last_key (malloc'd: the key of the page's last row, NULL
@@ -426,7 +472,7 @@ static int page_by_seq(struct sqlite_store *ss, sqlite3_stmt *st, int limit, boo
             sqlite3_reset(rs);
             sqlite3_bind_int64(rs, 1, seqs[i]);
             if ((step = sqlite3_step(rs)) == SQLITE_ROW)
-                sqlite_row_fill(rs, &out->rows[out->nrows++]);
+                row_fill_packed(rs, &out->rows[out->nrows++]);
             else /* cannot be: the page was chosen in this transaction */
                 rc = sqlite_fail(ss, "reading a search result");
         }
@@ -467,7 +513,7 @@ static int row_by_seq(struct sqlite_store *ss, int64_t seq, struct store_row *ou
     sqlite3_bind_int64(rs, 1, seq);
     int rc = WEFT_OK;
     if (sqlite3_step(rs) == SQLITE_ROW)
-        sqlite_row_fill(rs, out);
+        row_fill_packed(rs, out);
     else /* cannot be: the page was chosen in this transaction */
         rc = sqlite_fail(ss, "reading a search result");
     sqlite3_reset(rs);
@@ -513,7 +559,7 @@ static int page_streamed(struct sqlite_store *ss, sqlite3_stmt *st, int limit, b
                 x->key = xstrdup("");
         }
         if (n <= limit) {
-            sqlite_row_fill(st, &x->row);
+            row_fill_packed(st, &x->row);
             x->filled = true;
             x->id = x->row.id;
         } else {
