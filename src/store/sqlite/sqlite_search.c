@@ -20,9 +20,10 @@
  *
  * The workload this is tuned for is the FHIR API's patient-scoped type
  * search (GET /fhir/Observation?patient=P&_count=10, tens of thousands a
- * second): a short walk of the (person_id, type, date) index for the page,
- * the page's rows read by seq, and Bundle.total counted from indexes only
- * (see count_simple) or not at all when the first page holds everything.
+ * second): one short walk of the (person_id, type, date) index that reads
+ * the page's rows as it goes (page_streamed), each row's strings in one
+ * allocation (row_fill_packed), and Bundle.total counted from indexes only
+ * (count_simple) or not at all when the first page holds everything.
  */
 #include <stdio.h>
 #include <stdlib.h>
