@@ -123,7 +123,8 @@ struct store_row {
     int64_t seq; /* store-wide sequence number of this version */
     char *json;  /* resource JSON including id and meta */
     size_t json_len;
-    void *block; /* when set, the strings above live in this one allocation */
+    void *block; /* when set, the strings above live in this one allocation:
+                    store_row_clear frees it; never free or replace them one by one */
 };
 void store_row_clear(struct store_row *r);
 
