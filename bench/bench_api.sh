@@ -13,8 +13,8 @@
 #   read     GET /fhir/Observation/{id}                           wrk, keep-alive
 #   search   GET /fhir/Observation?patient={median}&_count=10    wrk, keep-alive
 #            (median: the patient of median record size, the typical case)
-#   search-max the same for the largest patient (the worst case of the default
-#            newest-first order, which the store sorts in full before paging)
+#   search-max the same for the largest patient (497 Observations: the most
+#            index entries to count for Bundle.total)
 #   everything: GET /fhir/Patient/{largest}/$everything, first page of 100
 #            (median of 50 requests) and all pages of 100 following next links
 #            (median of 20 walks), one keep-alive client (python http.client)
@@ -32,7 +32,7 @@ WRK_CONN=${WRK_CONN:-8}
 WRK_SECS=${WRK_SECS:-5}
 tmp=${BENCH_TMP:-$(mktemp -d)}/api
 mkdir -p "$tmp"
-weft="$root/weft"
+weft=${WEFT_BIN:-$root/weft} # WEFT_BIN: another build, e.g. a before/after comparison
 [ -x "$weft" ] || make -s weft >/dev/null
 db="$tmp/api.db"
 rm -f "$db" "$db-wal" "$db-shm"

@@ -287,6 +287,11 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
      * walk every item of the type to find a small patient's few. */
     if (!fs.sort_given && person_id && fs.q.type)
         fs.q.sort = STORE_SORT_DATE_DESC;
+    /* One type across patients: store order (oldest first), the order of the
+     * store's (type) index, so a page is a range of it and new items join at
+     * the end of it. */
+    else if (!fs.sort_given && fs.q.type)
+        fs.q.sort = STORE_SORT_SEQ;
     if (fs.summary_count)
         fs.q.limit = 1;
     rc = store_search(s, &fs.q, &res);

@@ -33,7 +33,9 @@
  * _sort: date, -date, _lastUpdated, -_lastUpdated, _id.  Default: by id, except a search
  * of one type within one patient, which defaults to -date (newest first): that
  * order is the patient index's own, so a page costs a few index steps however
- * few or many items the patient has (see sort_given).
+ * few or many items the patient has; and a search of one type across patients,
+ * which defaults to store order (oldest first, the type index's own order)
+ * (see sort_given).
  * Unknown parameters, modifiers (name:modifier) and unsupported prefixes are
  * errors naming the parameter, unless lenient (Prefer: handling=lenient):
  * then they are ignored and listed in warnings.

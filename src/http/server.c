@@ -1,8 +1,9 @@
 /*
- * server.c - the HTTP server (see server.h): libmicrohttpd in epoll
- * thread-pool mode, a router, per-request contexts and the request log.
+ * server.c - the HTTP server (see server.h): libmicrohttpd epoll daemons
+ * (one per worker thread), a router, per-request contexts and the request
+ * log.
  *
- * Life of a request, all on one pool thread:
+ * Life of a request, all on one worker thread:
  *   uri_log_cb       MHD has read the request line: allocate struct http_req,
  *                    keep the raw URI (path and query as sent).
  *   access_cb #1     headers are in: refuse an announced oversized body (413).
@@ -13,10 +14,20 @@
  * Workload: many small keep-alive requests (reads and searches of a few KB)
  * and the odd large POST.  Nothing is shared between requests except the
  * route table (read-only once started) and the in-flight counter.
+ *
+ * Threads: one libmicrohttpd daemon per worker (its own epoll thread, its
+ * own store handle), fed by one acceptor thread that owns the listening
+ * socket and hands each new connection to the next daemon in turn.  Not
+ * libmicrohttpd's thread pool: there every worker polls the one listening
+ * socket and the first to wake accepts every connection waiting, so the
+ * few keep-alive connections of a busy client (wrk's 8, a proxy's pool)
+ * all landed on one worker and the other cores sat idle.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -76,7 +87,12 @@ struct http_server {
     int nroutes;
     struct renderer *renderers;
     int nrenderers;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon **daemons; /* one per worker thread, [threads] */
+    int ndaemons;                /* started */
+    int listen_fd;               /* -1 when not listening */
+    pthread_t acceptor;
+    bool acceptor_running;
+    atomic_bool accepting;
     bool stopped;
     uint64_t started_ns;
     uint32_t id_prefix;
@@ -243,6 +259,8 @@ int http_server_init(struct http_server **out, const struct http_server_config *
     srv->id_prefix = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (uint32_t)getpid());
     atomic_init(&srv->next_id, 1);
     atomic_init(&srv->inflight, 0);
+    atomic_init(&srv->accepting, false);
+    srv->listen_fd = -1;
     if (pthread_key_create(&srv->store_key, NULL) != 0) {
         free(srv->host);
         free(srv->store_url);
@@ -259,7 +277,7 @@ int http_server_init(struct http_server **out, const struct http_server_config *
 int http_route_add(struct http_server *srv, const char *method, const char *pattern,
                    http_handler_fn fn, void *ctx, unsigned flags)
 {
-    if (!pattern || pattern[0] != '/' || !method || !fn || srv->daemon)
+    if (!pattern || pattern[0] != '/' || !method || !fn || srv->ndaemons > 0)
         return WEFT_EINVAL;
     struct route r;
     memset(&r, 0, sizeof r);
@@ -919,6 +937,68 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http", "libmicrohttpd: %s", msg);
 }
 
+/* The acceptor: every connection to the next daemon in turn.  Ends when
+ * http_server_stop clears accepting and shuts the socket down. */
+static void *acceptor_main(void *arg)
+{
+    struct http_server *srv = arg;
+    unsigned next = 0;
+    while (atomic_load(&srv->accepting)) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        int fd = accept(srv->listen_fd, (struct sockaddr *)&sa, &len);
+        if (fd < 0) {
+            if (!atomic_load(&srv->accepting))
+                break;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EAGAIN)
+                continue;
+            /* out of descriptors or memory: wait for some to be freed */
+            log_warn("http", "accepting a connection: %s", strerror(errno));
+            struct timespec ts = {0, 50 * 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        /* On failure libmicrohttpd has closed fd: the client sees a reset. */
+        if (MHD_add_connection(srv->daemons[next++ % (unsigned)srv->ndaemons], fd,
+                               (const struct sockaddr *)&sa, len) != MHD_YES)
+            log_debug("http", "a connection was refused: %s", strerror(errno));
+    }
+    return NULL;
+}
+
+/* The listening socket for ai (blocking: the acceptor sleeps in accept), or
+ * -1 with errno set. */
+static int listen_socket(const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (ai->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static void stop_daemons(struct http_server *srv)
+{
+    for (int i = 0; i < srv->ndaemons; i++)
+        MHD_stop_daemon(srv->daemons[i]);
+    srv->ndaemons = 0;
+    free(srv->daemons);
+    srv->daemons = NULL;
+}
+
 int http_server_start(struct http_server *srv, char **errmsg)
 {
     *errmsg = NULL;
@@ -946,48 +1026,89 @@ int http_server_start(struct http_server *srv, char **errmsg)
         *errmsg = buf_detach(&m, NULL);
         return WEFT_EINVAL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    srv->started_ns = http_now_ns();
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)srv->port, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)srv->threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb,
-        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        1000u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
+    srv->listen_fd = listen_socket(ai);
     int saved = errno;
     freeaddrinfo(ai);
-    if (!srv->daemon) {
+    if (srv->listen_fd < 0) {
         struct buf m = BUF_INIT;
-        buf_addf(&m, "cannot listen on %s:%d: %s", srv->host, srv->port,
-                 saved ? strerror(saved) : "libmicrohttpd refused to start");
+        buf_addf(&m, "cannot listen on %s:%d: %s", srv->host, srv->port, strerror(saved));
         *errmsg = buf_detach(&m, NULL);
         return WEFT_EIO;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info)
-        srv->port = info->port;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET;
+    unsigned limit = 1000u / (unsigned)srv->threads; /* 1000 connections in all */
+    if (limit < 1)
+        limit = 1;
+    srv->started_ns = http_now_ns();
+    srv->daemons = xcalloc((size_t)srv->threads, sizeof *srv->daemons);
+    for (int i = 0; i < srv->threads; i++) {
+        errno = 0;
+        struct MHD_Daemon *d = MHD_start_daemon(
+            flags, 0, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
+            srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_END);
+        if (!d) {
+            saved = errno;
+            stop_daemons(srv);
+            close(srv->listen_fd);
+            srv->listen_fd = -1;
+            struct buf m = BUF_INIT;
+            buf_addf(&m, "cannot start the HTTP workers on %s:%d: %s", srv->host, srv->port,
+                     saved ? strerror(saved) : "libmicrohttpd refused to start");
+            *errmsg = buf_detach(&m, NULL);
+            return WEFT_EIO;
+        }
+        srv->daemons[srv->ndaemons++] = d;
+    }
+    atomic_store(&srv->accepting, true);
+    if (pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
+        atomic_store(&srv->accepting, false);
+        stop_daemons(srv);
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+        *errmsg = xstrdup("cannot start the HTTP acceptor thread");
+        return WEFT_EINTERNAL;
+    }
+    srv->acceptor_running = true;
     return WEFT_OK;
+}
+
+/* Stop taking connections: the acceptor ends and the socket closes.  New
+ * clients are refused; connections already handed to a daemon go on. */
+static void stop_accepting(struct http_server *srv)
+{
+    if (srv->acceptor_running) {
+        atomic_store(&srv->accepting, false);
+        shutdown(srv->listen_fd, SHUT_RDWR); /* wakes accept() (Linux) */
+        pthread_join(srv->acceptor, NULL);
+        srv->acceptor_running = false;
+    }
+    if (srv->listen_fd >= 0) {
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
 }
 
 void http_server_stop(struct http_server *srv, int grace_ms)
 {
-    if (!srv->daemon || srv->stopped)
+    if (srv->ndaemons == 0 || srv->stopped)
         return;
     srv->stopped = true;
-    MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
-    if (ls != MHD_INVALID_SOCKET)
-        close(ls);
+    stop_accepting(srv);
     uint64_t deadline = http_now_ns() + (uint64_t)grace_ms * 1000000u;
     while (atomic_load(&srv->inflight) > 0 && http_now_ns() < deadline) {
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(srv->daemon);
-    srv->daemon = NULL;
+    stop_daemons(srv);
 }
 
 void http_server_free(struct http_server *srv)
@@ -995,10 +1116,8 @@ void http_server_free(struct http_server *srv)
     if (!srv)
         return;
     http_server_stop(srv, 0);
-    if (srv->daemon) {
-        MHD_stop_daemon(srv->daemon);
-        srv->daemon = NULL;
-    }
+    stop_accepting(srv);
+    stop_daemons(srv);
     while (srv->stores) {
         struct thread_store *ts = srv->stores;
         srv->stores = ts->next;

@@ -2,10 +2,11 @@
  * server.h - the HTTP server of `weft serve`: libmicrohttpd underneath, a
  * router on top, one request context per request.
  *
- * Threads: libmicrohttpd runs an epoll thread pool (one thread per core by
- * default).  A handler runs on a pool thread and may block (store queries).
- * Each pool thread opens its own store handle on first use (store handles
- * are single-threaded); http_req_store() returns it.  All handles are closed
+ * Threads: one libmicrohttpd epoll daemon per worker thread (one per core by
+ * default), an acceptor thread handing new connections to them in turn.  A
+ * handler runs on a worker thread and may block (store queries).  Each
+ * worker opens its own store handle on first use (store handles are
+ * single-threaded); http_req_store() returns it.  All handles are closed
  * when the server is closed.
  *
  * Plug-in point: every part of `weft serve` registers its URLs with
@@ -62,9 +63,9 @@ struct store;
 struct http_server_config {
     const char *host;      /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
     int port;              /* 0: pick a free port (see http_server_port) */
-    int threads;           /* pool size, 0: number of online cores */
+    int threads;           /* worker threads, 0: number of online cores */
     size_t max_body;       /* 0: HTTP_MAX_BODY_DEFAULT */
-    const char *store_url; /* opened once per pool thread; NULL: no store */
+    const char *store_url; /* opened once per worker thread; NULL: no store */
     int timeout_s;         /* idle connection timeout, 0: 60 s */
     const char *version;   /* reported by /health, may be NULL */
 };
@@ -135,11 +136,11 @@ int http_server_start(struct http_server *srv, char **errmsg);
 /* The port actually bound (after start). */
 int http_server_port(const struct http_server *srv);
 /* Stop accepting connections, wait up to grace_ms for requests in flight to
- * finish, then stop the pool.  Safe to call twice. */
+ * finish, then stop the workers.  Safe to call twice. */
 void http_server_stop(struct http_server *srv, int grace_ms);
 /* Stop (if running), close the per-thread store handles, free everything. */
 void http_server_free(struct http_server *srv);
-/* Worker threads of the pool (after defaults are applied). */
+/* Worker threads (after defaults are applied). */
 int http_server_threads(const struct http_server *srv);
 /* Seconds since start. */
 int64_t http_server_uptime(const struct http_server *srv);

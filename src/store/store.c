@@ -208,6 +208,11 @@ void store_row_clear(struct store_row *r)
 {
     if (!r)
         return;
+    if (r->block) { /* packed by the backend: the strings are all in it */
+        free(r->block);
+        memset(r, 0, sizeof *r);
+        return;
+    }
     free(r->id);
     free(r->type);
     free(r->person_id);
@@ -257,9 +262,45 @@ void store_client_clear(struct store_client *c)
 }
 
 /*
+ * The meta splice runs for every row a read returns (ten per search page,
+ * hundreds per $everything page), so it is tuned for what the store holds:
+ * canonical JSON (fhir/canon.c: compact, keys sorted), 0.5-4 KB, most bytes
+ * inside short strings, one "meta" object near the middle of the top-level
+ * keys.  The scan below jumps over each string with memchr instead of
+ * looking at every byte, and compares key names only at depth 1; it stops at
+ * the top-level meta.  It stays correct for any JSON text (whitespace
+ * anywhere, escapes, nested "meta" keys, "meta" inside strings): the stored
+ * bytes are never assumed canonical, only fast when they are.
+ */
+
+/* Offset of the '"' that closes the string whose first content byte is at
+ * j[i] (a quote preceded by an even run of backslashes), or len when the
+ * string does not end. */
+static size_t string_end(const char *j, size_t i, size_t len)
+{
+    while (i < len) {
+        const char *q = memchr(j + i, '"', len - i);
+        if (!q)
+            return len;
+        size_t k = (size_t)(q - j), bs = 0;
+        while (k - bs > i && j[k - bs - 1] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return k;
+        i = k + 1;
+    }
+    return len;
+}
+
+static bool json_space(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/*
  * Find the value of top-level key "meta" in a JSON object text: returns the
  * offset just after its '{', or 0 when there is no top-level meta object.
- * A linear scan tracking strings and depth; no allocation.
+ * No allocation.
  */
 static size_t find_top_meta(const char *j, size_t len)
 {
@@ -268,16 +309,18 @@ static size_t find_top_meta(const char *j, size_t len)
         char c = j[i];
         if (c == '"') {
             size_t start = i + 1;
-            for (i++; i < len && j[i] != '"'; i++)
-                if (j[i] == '\\')
-                    i++;
-            if (depth == 1 && i - start == 4 && memcmp(j + start, "meta", 4) == 0) {
-                size_t k = i + 1;
-                while (k < len && (j[k] == ' ' || j[k] == ':' || j[k] == '\n'))
-                    k++;
-                if (k < len && j[k] == '{')
-                    return k + 1;
-            }
+            i = string_end(j, start, len);
+            if (depth != 1 || i - start != 4 || memcmp(j + start, "meta", 4) != 0)
+                continue;
+            size_t k = i + 1;
+            while (k < len && json_space(j[k]))
+                k++;
+            if (k >= len || j[k] != ':')
+                continue; /* a string value "meta", not the key */
+            for (k++; k < len && json_space(j[k]); k++)
+                ;
+            if (k < len && j[k] == '{')
+                return k + 1;
         } else if (c == '{' || c == '[') {
             depth++;
         } else if (c == '}' || c == ']') {
@@ -287,26 +330,67 @@ static size_t find_top_meta(const char *j, size_t len)
     return 0;
 }
 
+/* Decimal digits of v into out (at least 12 bytes); returns their count. */
+static size_t put_int(char *out, int v)
+{
+    char t[12];
+    size_t n = 0;
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    while (n)
+        out[o++] = t[--n];
+    return o;
+}
+
+size_t store_json_with_meta_into(char *o, const char *json, size_t len, int version,
+                                 const char *last_updated)
+{
+    size_t at = find_top_meta(json, len);
+    bool create = at == 0;
+    if (create) {
+        const char *p = memchr(json, '{', len);
+        at = p ? (size_t)(p - json) + 1 : 0;
+    }
+    bool empty = at < len && json[at] == '}';
+    const char *lu = last_updated ? last_updated : "";
+    size_t lul = strlen(lu);
+    size_t n = 0;
+    memcpy(o, json, at);
+    n = at;
+#define PUT(lit) (memcpy(o + n, lit, sizeof lit - 1), n += sizeof lit - 1)
+    if (create)
+        PUT("\"meta\":{");
+    PUT("\"versionId\":\"");
+    n += put_int(o + n, version);
+    PUT("\",\"lastUpdated\":\"");
+    memcpy(o + n, lu, lul);
+    n += lul;
+    PUT("\"");
+    if (create)
+        PUT("}");
+    if (!empty)
+        PUT(",");
+#undef PUT
+    memcpy(o + n, json + at, len - at);
+    n += len - at;
+    o[n] = 0;
+    return n;
+}
+
 char *store_json_with_meta(const char *json, size_t len, int version, const char *last_updated,
                            size_t *len_out)
 {
-    struct buf b = BUF_INIT;
-    buf_grow(&b, len + 96);
-    size_t at = find_top_meta(json, len);
-    char add[96];
-    if (at) {
-        bool empty = json[at] == '}';
-        snprintf(add, sizeof add, "\"versionId\":\"%d\",\"lastUpdated\":\"%s\"%s", version,
-                 last_updated ? last_updated : "", empty ? "" : ",");
-    } else {
-        const char *p = memchr(json, '{', len);
-        at = p ? (size_t)(p - json) + 1 : 0;
-        bool empty = at < len && json[at] == '}';
-        snprintf(add, sizeof add, "\"meta\":{\"versionId\":\"%d\",\"lastUpdated\":\"%s\"}%s",
-                 version, last_updated ? last_updated : "", empty ? "" : ",");
-    }
-    buf_add(&b, json, at);
-    buf_adds(&b, add);
-    buf_add(&b, json + at, len - at);
-    return buf_detach(&b, len_out);
+    /* "meta":{ "versionId":"N","lastUpdated":"T" } , : 8 + 13 + 11 + 17 + T + 3 */
+    size_t lul = last_updated ? strlen(last_updated) : 0;
+    char *o = xmalloc(len + STORE_META_ADD_MAX(lul) + 1);
+    size_t n = store_json_with_meta_into(o, json, len, version, last_updated);
+    if (len_out)
+        *len_out = n;
+    return o;
 }

@@ -123,6 +123,8 @@ struct store_row {
     int64_t seq; /* store-wide sequence number of this version */
     char *json;  /* resource JSON including id and meta */
     size_t json_len;
+    void *block; /* when set, the strings above live in this one allocation:
+                    store_row_clear frees it; never free or replace them one by one */
 };
 void store_row_clear(struct store_row *r);
 
@@ -151,6 +153,7 @@ enum store_sort {
     STORE_SORT_DATE_DESC,
     STORE_SORT_LASTUPDATED,
     STORE_SORT_LASTUPDATED_DESC,
+    STORE_SORT_SEQ, /* store order (seq: oldest version first); unscoped type searches */
 };
 
 struct store_term {    /* one extra search term: param = value (AND-ed) */

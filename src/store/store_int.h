@@ -188,6 +188,11 @@ int store_fail(struct store *s, int code, const char *fmt, ...)
  * caller frees; its length in *len_out. */
 char *store_json_with_meta(const char *json, size_t len, int version, const char *last_updated,
                            size_t *len_out);
+/* The same into dst, which the caller sizes len + STORE_META_ADD_MAX(strlen
+ * of last_updated) + 1; returns the length written (NUL-terminated). */
+#define STORE_META_ADD_MAX(lu_len) (56 + (lu_len))
+size_t store_json_with_meta_into(char *dst, const char *json, size_t len, int version,
+                                 const char *last_updated);
 
 /* Backends' open functions (store_open picks one by URL). */
 int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg);

@@ -47,6 +47,7 @@ int sqlite_history(struct store *s, const char *type, const char *id, int limit,
 
 /* sqlite_search.c */
 int sqlite_search(struct store *s, const struct store_query *q, struct store_result *out);
+extern const struct store_migration sqlite_migration_search_1;
 
 /* sqlite_person.c */
 int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);

@@ -106,6 +106,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_4,
     &sqlite_migration_core_5,
     &sqlite_migration_feeds_2,
+    &sqlite_migration_search_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -11,6 +11,7 @@
  * dozen distinct statements and the scan compares pointers first, so a hit
  * costs less than a hash.  Built SQL (search) is matched by text.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,22 @@ sqlite3_stmt *sqlite_stmt_text(struct sqlite_store *ss, const char *sql)
     return cache_get(ss, sql, false);
 }
 
+/* Process-wide SQLite settings, once, before the library initialises.
+ * Memory statistics off: with them on, every sqlite3_malloc/free takes one
+ * global mutex, which the HTTP workers (a handle each) contend on; Weft never
+ * reads the statistics.  Best effort: if SQLite was already initialised
+ * (another user in the process), the call fails and nothing changes. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg)
 {
     *out = NULL;
+    pthread_once(&sqlite_once, sqlite_global_init);
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int rc = sqlite3_open_v2(path, &db, flags, NULL);

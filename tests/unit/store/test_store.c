@@ -243,7 +243,16 @@ static void test_terms(void **state)
 
 /* Page through 50 items 7 at a time while inserting new ones and updating
  * old ones between pages: every original item exactly once, total stable. */
+static void paging_case_for(struct store *s, enum store_sort sort, const char *person);
+
 static void paging_case(struct store *s, enum store_sort sort)
+{
+    paging_case_for(s, sort, "pp");
+}
+
+/* person NULL: the type across persons (the other test's items are in a
+ * fresh database, so the counts are the same). */
+static void paging_case_for(struct store *s, enum store_sort sort, const char *person)
 {
     enum store_put_outcome oc;
     char id[STORE_ID_LEN + 1], json[200], sid[32], eff[32];
@@ -254,8 +263,9 @@ static void paging_case(struct store *s, enum store_sort sort)
         assert_int_equal(put(s, "Encounter", sid, "pp", "encounters", eff, NULL, json, &oc, id), 0);
     }
     struct store_query q = {
-        .type = "Encounter", .person_id = "pp", .sort = sort, .limit = 7, .want_total = true};
-    char *seen[64];
+        .type = "Encounter", .person_id = person, .sort = sort, .limit = 7, .want_total = true};
+    char *seen[64], prev_eff[32] = "";
+    int64_t prev_seq = 0;
     int nseen = 0, pages = 0, extra = 1000;
     char *after = NULL;
     for (;;) {
@@ -269,6 +279,18 @@ static void paging_case(struct store *s, enum store_sort sort)
                 assert_string_not_equal(seen[k], r.rows[i].id);
             assert_true(nseen < 64);
             seen[nseen++] = strdup(r.rows[i].id);
+            /* the order is strict across pages: (key, id), or seq */
+            const struct store_row *row = &r.rows[i];
+            if (nseen > 1 && sort == STORE_SORT_SEQ)
+                assert_true(row->seq > prev_seq);
+            else if (nseen > 1 && sort == STORE_SORT_ID)
+                assert_true(strcmp(row->id, seen[nseen - 2]) > 0);
+            else if (nseen > 1 && sort == STORE_SORT_DATE)
+                assert_true(strcmp(row->effective, prev_eff) > 0 ||
+                            (strcmp(row->effective, prev_eff) == 0 &&
+                             strcmp(row->id, seen[nseen - 2]) > 0));
+            prev_seq = row->seq;
+            snprintf(prev_eff, sizeof prev_eff, "%s", row->effective ? row->effective : "");
         }
         /* concurrent activity: a new item and a changed one */
         snprintf(sid, sizeof sid, "new%d-%d", (int)sort, extra);
@@ -292,7 +314,7 @@ static void paging_case(struct store *s, enum store_sort sort)
     for (int k = 0; k < nseen; k++)
         free(seen[k]);
     /* a fresh query sees the new ones */
-    struct store_query q2 = {.type = "Encounter", .person_id = "pp", .want_total = true};
+    struct store_query q2 = {.type = "Encounter", .person_id = person, .want_total = true};
     struct store_result r2;
     assert_int_equal(store_search(s, &q2, &r2), 0);
     assert_int_equal(r2.total, 58);
@@ -309,6 +331,120 @@ static void test_paging_snapshot_date(void **state)
     struct store *s = *state;
     /* separate person so the two cases do not mix */
     paging_case(s, STORE_SORT_DATE);
+}
+
+static void test_paging_snapshot_seq(void **state)
+{
+    /* store order across persons: the unscoped default */
+    paging_case_for(*state, STORE_SORT_SEQ, NULL);
+}
+
+static void test_paging_snapshot_seq_person(void **state)
+{
+    paging_case_for(*state, STORE_SORT_SEQ, "pp");
+}
+
+/* Count the query's rows at a snapshot by paging through all of them. */
+static int64_t count_by_paging(struct store *s, struct store_query q)
+{
+    int64_t n = 0;
+    char *after = NULL;
+    q.want_total = false;
+    q.limit = 3;
+    for (;;) {
+        struct store_result r;
+        q.after = after;
+        assert_int_equal(store_search(s, &q, &r), 0);
+        n += r.nrows;
+        free(after);
+        after = r.next ? strdup(r.next) : NULL;
+        store_result_clear(&r);
+        if (!after)
+            return n;
+    }
+}
+
+/* Bundle.total three ways at every snapshot of a history with inserts,
+ * updates and deletions: the index-only count (type within a person), the
+ * plain count (the same query with a category filter that admits
+ * everything), and the rows themselves.  Also the first page that holds
+ * everything, whose total is its row count. */
+static void test_totals_at_snapshots(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1], sid[32], json[128], ids[40][STORE_ID_LEN + 1];
+    int64_t snaps[80];
+    int nsnap = 0;
+    const char *const cats[] = {"encounters"};
+    for (int step = 0; step < 70; step++) {
+        int k = step % 40;
+        const char *person = k % 3 ? "p1" : "p2";
+        snprintf(sid, sizeof sid, "t%d", k);
+        snprintf(json, sizeof json, "{\"resourceType\":\"Encounter\",\"step\":%d}", step);
+        if (step >= 50 && step % 4 == 0) {
+            /* delete an item (one already deleted answers not found) */
+            int rc = store_resource_delete(s, "Encounter", ids[step % 40]);
+            assert_true(rc == 0 || rc == WEFT_ENOTFOUND);
+        } else {
+            assert_int_equal(
+                put(s, "Encounter", sid, person, "encounters", "2022-01-01", NULL, json, &oc, id),
+                0);
+            memcpy(ids[k], id, sizeof id);
+        }
+        /* another type beside it, which no count may include */
+        snprintf(sid, sizeof sid, "c%d", step);
+        assert_int_equal(put(s, "Condition", sid, person, "encounters", NULL, NULL, json, &oc, id),
+                         0);
+        /* at the newest snapshot (the first page's): index count = plain */
+        struct store_result r, rc2;
+        struct store_query now = {
+            .type = "Encounter", .person_id = "p1", .limit = 1, .want_total = true};
+        assert_int_equal(store_search(s, &now, &r), 0);
+        struct store_query nowc = now;
+        nowc.categories = cats;
+        nowc.ncategories = 1;
+        assert_int_equal(store_search(s, &nowc, &rc2), 0);
+        assert_int_equal(r.total, rc2.total);
+        assert_int_equal(r.snapshot, rc2.snapshot);
+        snaps[nsnap++] = r.snapshot;
+        store_result_clear(&r);
+        store_result_clear(&rc2);
+    }
+    for (int i = 0; i < nsnap; i++) {
+        const char *const persons[] = {"p1", "p2"};
+        for (int p = 0; p < 2; p++) {
+            struct store_query q = {.type = "Encounter",
+                                    .person_id = persons[p],
+                                    .snapshot = snaps[i],
+                                    .limit = 2,
+                                    .want_total = true};
+            struct store_result a, b, c;
+            assert_int_equal(store_search(s, &q, &a), 0);
+            struct store_query qc = q;
+            qc.categories = cats;
+            qc.ncategories = 1;
+            assert_int_equal(store_search(s, &qc, &b), 0);
+            struct store_query qall = q;
+            qall.limit = 1000;
+            assert_int_equal(store_search(s, &qall, &c), 0);
+            int64_t rows = count_by_paging(s, q);
+            assert_int_equal(a.total, rows);
+            assert_int_equal(b.total, rows);
+            assert_int_equal(c.total, rows);
+            assert_int_equal(c.nrows, rows);
+            assert_null(c.next);
+            store_result_clear(&a);
+            store_result_clear(&b);
+            store_result_clear(&c);
+        }
+    }
+    /* the history did reach updates and deletions */
+    struct store_query q = {.type = "Encounter", .person_id = "p1", .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_true(r.total > 0 && r.total < 26);
+    store_result_clear(&r);
 }
 
 static void test_persons(void **state)
@@ -421,6 +557,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_terms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging_snapshot_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging_snapshot_seq_person, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
