@@ -15,8 +15,10 @@
  * (STORE_SORT_SEQ) the key is the row's seq, itself unique: the next page is
  * seq > key, a range of the (type) index.
  *
- * Codes match the main code column: "system|code" exactly, "|code" as a
- * code without system, "code" as that code in any system.
+ * Codes match the main code column (the first coding): "system|code"
+ * exactly, "|code" as a code without system, "code" as that code in any
+ * system; the concept's other codings match through "code" / "code-any"
+ * terms written by the loader.
  *
  * The workload this is tuned for is the FHIR API's patient-scoped type
  * search (GET /fhir/Observation?patient=P&_count=10, tens of thousands a
@@ -218,11 +220,17 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
         for (int i = 0; i < q->ncodes; i++) {
             if (i)
                 buf_adds(&w->sql, " OR ");
+            /* the code column holds the first coding; the concept's other
+             * codings are "code" / "code-any" terms (lower-cased) */
             if (strchr(q->codes[i], '|')) {
-                buf_adds(&w->sql, "r.code = ?");
+                buf_adds(&w->sql, "(r.code = ? OR r.seq IN (SELECT seq FROM resource_term"
+                                  " WHERE param = 'code' AND value = lower(?)))");
             } else {
-                buf_adds(&w->sql, "substr(r.code, instr(r.code, '|') + 1) = ?");
+                buf_adds(&w->sql, "(substr(r.code, instr(r.code, '|') + 1) = ? OR r.seq IN"
+                                  " (SELECT seq FROM resource_term WHERE param = 'code-any'"
+                                  " AND value = lower(?)))");
             }
+            bind_text(w, q->codes[i]);
             bind_text(w, q->codes[i]);
         }
         buf_addc(&w->sql, ')');

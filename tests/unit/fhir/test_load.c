@@ -241,6 +241,65 @@ static void test_patient_relink_moves_items(void **state)
     load_report_free(&rep);
 }
 
+/* A concept with several codings: search finds the item by any of them,
+ * with or without a system, whatever the case of the code. */
+static void test_code_search_any_coding(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *text =
+        "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+        "{\"fullUrl\":\"" PATIENT_UUID "\",\"resource\":{\"resourceType\":\"Patient\","
+        "\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\","
+        "\"value\":\"9434765919\"}]},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+        "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"hb1\",\"status\":\"final\","
+        "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"718-7\"},"
+        "{\"system\":\"http://acme.nhs.uk/lab\",\"code\":\"HB\"}]},"
+        "\"subject\":{\"reference\":\"" PATIENT_UUID "\"}},"
+        "\"request\":{\"method\":\"PUT\",\"url\":\"Observation/hb1\"}},"
+        "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"na1\",\"status\":\"final\","
+        "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"2951-2\"}]},"
+        "\"subject\":{\"reference\":\"" PATIENT_UUID "\"}},"
+        "\"request\":{\"method\":\"PUT\",\"url\":\"Observation/na1\"}}]}";
+    json_t *b = parse(text);
+    assert_int_equal(fhir_load_bundle(s, b, &GP, &rep, NULL), 0);
+    json_decref(b);
+    assert_int_equal(row(&rep, "Observation")->stored, 2);
+    static const char *const want_hb[] = {
+        "http://loinc.org|718-7",   "718-7", "http://acme.nhs.uk/lab|HB", "HB", "hb",
+        "http://acme.nhs.uk/lab|hb"};
+    for (size_t i = 0; i < sizeof want_hb / sizeof want_hb[0]; i++) {
+        const char *codes[] = {want_hb[i]};
+        struct store_query q = {
+            .type = "Observation", .codes = codes, .ncodes = 1, .want_total = true};
+        struct store_result r;
+        assert_int_equal(store_search(s, &q, &r), 0);
+        if (r.total != 1)
+            fail_msg("code %s: %lld results, want 1", want_hb[i], (long long)r.total);
+        assert_string_equal(r.rows[0].source_id, "hb1");
+        store_result_clear(&r);
+    }
+    static const char *const none[] = {"http://other|HB", "http://loinc.org|HB", "XX"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        const char *codes[] = {none[i]};
+        struct store_query q = {
+            .type = "Observation", .codes = codes, .ncodes = 1, .want_total = true};
+        struct store_result r;
+        assert_int_equal(store_search(s, &q, &r), 0);
+        if (r.total != 0)
+            fail_msg("code %s: %lld results, want 0", none[i], (long long)r.total);
+        store_result_clear(&r);
+    }
+    const char *both[] = {"HB", "2951-2"};
+    struct store_query q = {.type = "Observation", .codes = both, .ncodes = 2, .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 2);
+    store_result_clear(&r);
+    load_report_free(&rep);
+}
+
 static void test_transaction_all_or_nothing(void **state)
 {
     struct store *s = *state;
@@ -524,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transaction_refs_and_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_relink_moves_items, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_search_any_coding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_partial_and_earlier_refs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conditional_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_bad_bundles, setup, teardown),
