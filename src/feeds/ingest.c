@@ -546,7 +546,10 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         } else if (rc == 0 && mr->kind == HL7_MAP_BUNDLE) {
             struct load_report rep;
             load_report_init(&rep);
-            struct load_ctx lc = {.org = feed.org, .feed = feed.name, .nested = true};
+            /* ingest_msg is rolled back below unless the load returned 0
+             * with nothing rejected: the bundle needs no savepoint of its own */
+            struct load_ctx lc = {
+                .org = feed.org, .feed = feed.name, .nested = true, .caller_savepoint = true};
             int lrc = fhir_load_bundle(s, mr->bundle, &lc, &rep, NULL);
             if (lrc == 0 && rep.rejected == 0) {
                 ok = true;

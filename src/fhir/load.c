@@ -1079,6 +1079,8 @@ static int load_txn_end(struct store *s, const struct load_ctx *ctx, bool ok)
 {
     if (!ctx->nested)
         return ok ? store_commit(s) : store_rollback(s);
+    if (ctx->caller_savepoint)
+        return WEFT_OK; /* the caller's savepoint: it rolls back what failed */
     if (ok)
         return store_release(s, "load_bundle");
     int rc = store_rollback_to(s, "load_bundle");
@@ -1135,7 +1137,9 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
         }
     }
 
-    int rc = ctx->nested ? store_savepoint(s, "load_bundle") : store_begin(s);
+    int rc = !ctx->nested            ? store_begin(s)
+             : ctx->caller_savepoint ? WEFT_OK
+                                     : store_savepoint(s, "load_bundle");
     if (rc != 0)
         goto out;
     /* pass 2: Patients -> persons */

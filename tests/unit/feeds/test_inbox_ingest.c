@@ -312,6 +312,54 @@ static void test_batch_savepoints(void **state)
     free(c);
 }
 
+/* A message whose mapped Bundle the loader rejects part of (a document over
+ * the 8 MB resource limit) is answered AE and leaves nothing of itself in
+ * the record - not even its Patient, stored before the rejected entry - while
+ * the messages around it in the same transaction are applied. */
+static void test_load_rejection_rolls_back_message(void **state)
+{
+    struct fx *fx = *state;
+    char *a = adt("RVV01", "R1", "401", NULL, "A01");
+    char *c = adt("RVV01", "R3", "403", NULL, "A01");
+    struct buf big = BUF_INIT;
+    buf_adds(&big, "MSH|^~\\&|EPR|RVV01|WEFT|WEFT|20261124101500||MDM^T02|R2|P|2.5\r"
+                   "EVN|T02|20261124101500\r"
+                   "PID|1||402^^^RVV01^MR||Big^Document||19700101|F\r"
+                   "PV1|1|O\r"
+                   "TXA|1|DS^Discharge summary|TX|20261124100000||||||||DOC-BIG|||||AU||AV\r"
+                   "OBX|1|TX|DS^Discharge summary||");
+    for (int i = 0; i < 7 * 1024 * 1024 / 64; i++)
+        buf_adds(&big, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    buf_adds(&big, "||||||F\r");
+    const char *msgs[] = {a, big.data, c};
+    size_t lens[] = {strlen(a), big.len, strlen(c)};
+    struct ingest_result r[3];
+    assert_int_equal(store_begin(fx->s), 0);
+    for (int i = 0; i < 3; i++) {
+        ingest_result_init(&r[i]);
+        assert_int_equal(ingest_hl7(fx->ig, msgs[i], lens[i], NULL, NULL, 0, &r[i]), 0);
+    }
+    assert_int_equal(ingest_flush_counts(fx->ig), 0);
+    assert_int_equal(store_commit(fx->s), 0);
+    assert_string_equal(ack_code(&r[0]), "AA");
+    assert_string_equal(ack_code(&r[1]), "AE");
+    assert_string_equal(r[1].outcome, INBOX_REJECTED);
+    assert_non_null(strstr(r[1].reason, "limit"));
+    assert_string_equal(ack_code(&r[2]), "AA");
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 2);
+    assert_int_equal(count_type(fx->s, "DocumentReference", NULL), 0);
+    /* kept verbatim in the inbox, with its reason, for a replay */
+    struct store_inbox_msg im;
+    assert_int_equal(store_inbox_get(fx->s, r[1].inbox_id, true, &im), 0);
+    assert_string_equal(im.outcome, INBOX_REJECTED);
+    store_inbox_msg_clear(&im);
+    for (int i = 0; i < 3; i++)
+        ingest_result_release(&r[i]);
+    buf_release(&big);
+    free(a);
+    free(c);
+}
+
 static void test_merge_unmerge(void **state)
 {
     struct fx *fx = *state;
@@ -404,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_applied_then_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
         cmocka_unit_test(test_commit_failed_ack),
     };
