@@ -92,6 +92,14 @@ const struct store_migration sqlite_migration_core_5 = {
     "DELETE FROM resource_term WHERE param IN ('name', 'gender');",
 };
 
+/* core-6: deletion markers by type (few rows: written only by deletes), so
+ * that type-level history (sqlite_history) reads two indexes newest first
+ * instead of the whole table once search-1 made resource_type partial. */
+const struct store_migration sqlite_migration_core_6 = {
+    "core-6",
+    "CREATE INDEX resource_type_deleted ON resource (type) WHERE deleted <> 0;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_1,
@@ -107,6 +115,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_5,
     &sqlite_migration_feeds_2,
     &sqlite_migration_search_1,
+    &sqlite_migration_core_6,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -425,8 +425,18 @@ int sqlite_history(struct store *s, const char *type, const char *id, int limit,
         sqlite_bind_text(st, 3, type);
         sqlite3_bind_int(st, 4, limit);
     } else if (type) {
-        st = sqlite_stmt(ss, "SELECT " SQLITE_ROW_COLS " FROM resource WHERE type = ?"
-                             " ORDER BY seq DESC LIMIT ?");
+        /* The newest limit versions of the type: the live ones from the
+         * partial index resource_type (deleted = 0, search-1), the deletion
+         * markers from resource_type_deleted (core-6), each side read newest
+         * first and cut at limit, then merged; one scan of the table by seq
+         * would walk every row of other types for a rare type. */
+        st = sqlite_stmt(ss, "SELECT * FROM (SELECT " SQLITE_ROW_COLS
+                             " FROM resource INDEXED BY resource_type"
+                             " WHERE type = ?1 AND deleted = 0 ORDER BY seq DESC LIMIT ?2)"
+                             " UNION ALL SELECT * FROM (SELECT " SQLITE_ROW_COLS
+                             " FROM resource INDEXED BY resource_type_deleted"
+                             " WHERE type = ?1 AND deleted <> 0 ORDER BY seq DESC LIMIT ?2)"
+                             " ORDER BY seq DESC LIMIT ?2");
         if (!st)
             return WEFT_EDB;
         sqlite_bind_text(st, 1, type);

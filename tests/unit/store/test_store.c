@@ -126,6 +126,53 @@ static void test_put_versions(void **state)
     assert_int_equal(oc, STORE_PUT_UPDATED);
 }
 
+/* Type-level history: every version of the type (deletion markers too),
+ * newest first, cut at the limit; other types' versions never appear. */
+static void test_type_history(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1], x[STORE_ID_LEN + 1];
+    assert_int_equal(put(s, "Flag", "f1", "p1", "alerts", NULL, NULL,
+                         "{\"resourceType\":\"Flag\",\"status\":\"active\"}", &oc, a),
+                     0);
+    assert_int_equal(put(s, "Condition", "c1", "p1", "problems", NULL, NULL,
+                         "{\"resourceType\":\"Condition\"}", &oc, x),
+                     0);
+    assert_int_equal(put(s, "Flag", "f2", "p1", "alerts", NULL, NULL,
+                         "{\"resourceType\":\"Flag\",\"status\":\"active\"}", &oc, b),
+                     0);
+    assert_int_equal(put(s, "Flag", "f1", "p1", "alerts", NULL, NULL,
+                         "{\"resourceType\":\"Flag\",\"status\":\"inactive\"}", &oc, a),
+                     0);
+    assert_int_equal(oc, STORE_PUT_UPDATED);
+    assert_int_equal(store_resource_delete(s, "Flag", b), 0);
+    assert_int_equal(put(s, "Flag", "f3", "p1", "alerts", NULL, NULL,
+                         "{\"resourceType\":\"Flag\",\"status\":\"active\"}", &oc, c),
+                     0);
+    struct store_result h;
+    assert_int_equal(store_history(s, "Flag", NULL, 10, &h), 0);
+    /* f3 v1, f2 deleted (v2), f1 v2, f2 v1, f1 v1 */
+    assert_int_equal(h.nrows, 5);
+    const char *ids[] = {c, b, a, b, a};
+    const int versions[] = {1, 2, 2, 1, 1};
+    const bool deleted[] = {false, true, false, false, false};
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(h.rows[i].type, "Flag");
+        assert_string_equal(h.rows[i].id, ids[i]);
+        assert_int_equal(h.rows[i].version, versions[i]);
+        assert_int_equal(h.rows[i].deleted, deleted[i]);
+        if (i)
+            assert_true(h.rows[i].seq < h.rows[i - 1].seq);
+    }
+    store_result_clear(&h);
+    assert_int_equal(store_history(s, "Flag", NULL, 2, &h), 0);
+    assert_int_equal(h.nrows, 2);
+    assert_string_equal(h.rows[0].id, c);
+    assert_true(h.rows[1].deleted);
+    store_result_clear(&h);
+}
+
 static void test_meta_added_without_meta(void **state)
 {
     struct store *s = *state;
@@ -552,6 +599,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_type_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_terms, setup, teardown),
