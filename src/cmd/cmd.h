@@ -20,6 +20,9 @@ struct store;
  * negative code; otherwise *out is the handle, closed by the caller with
  * store_close().  (cmd_store.c) */
 int cmd_store_open(const char *what, const char *db, struct store **out);
+/* cmd_store_open, and the schema must be this build's newest: a database an
+ * older weft made is refused with the command that upgrades it. */
+int cmd_store_open_current(const char *what, const char *db, struct store **out);
 
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);

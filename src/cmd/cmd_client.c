@@ -162,7 +162,7 @@ int cmd_client(int argc, char **argv)
     struct store *s;
     char what[64];
     snprintf(what, sizeof what, "client %s", sub);
-    if (cmd_store_open(what, db, &s) != 0) {
+    if (cmd_store_open_current(what, db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

@@ -556,7 +556,7 @@ int cmd_feed(int argc, char **argv)
     struct store *s;
     char what[64];
     snprintf(what, sizeof what, "feed %s", sub);
-    if (cmd_store_open(what, db, &s) != 0) {
+    if (cmd_store_open_current(what, db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

@@ -259,7 +259,7 @@ int cmd_launcher(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *s = NULL;
-    if (cmd_store_open("launcher", db, &s) != 0) {
+    if (cmd_store_open_current("launcher", db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

@@ -67,7 +67,7 @@ int cmd_objection(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *s = NULL;
-    if (cmd_store_open("objection", db, &s) != 0) {
+    if (cmd_store_open_current("objection", db, &s) != 0) {
         opts_free(&o);
         return 1;
     }

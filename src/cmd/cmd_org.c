@@ -36,7 +36,7 @@ static const char usage[] =
 
 static int open_store(const char *cmd, const char *db, struct store **s)
 {
-    return cmd_store_open(cmd, db, s);
+    return cmd_store_open_current(cmd, db, s);
 }
 
 static void audit_admin(struct store *s, const char *what, const char *reason)

@@ -34,7 +34,7 @@ static const char usage[] =
 
 static int open_store(const char *db, struct store **s)
 {
-    return cmd_store_open("policy", db, s);
+    return cmd_store_open_current("policy", db, s);
 }
 
 static int read_file(const char *path, struct buf *out)

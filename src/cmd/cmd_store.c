@@ -32,3 +32,25 @@ int cmd_store_open(const char *what, const char *db, struct store **out)
     *out = s;
     return WEFT_OK;
 }
+
+int cmd_store_open_current(const char *what, const char *db, struct store **out)
+{
+    int rc = cmd_store_open(what, db, out);
+    if (rc != 0)
+        return rc;
+    int pending = 0;
+    if ((rc = store_schema_pending(*out, &pending)) != 0) {
+        fprintf(stderr, "weft %s: %s: cannot read the schema: %s\n", what, db, store_errmsg(*out));
+    } else if (pending > 0) {
+        fprintf(stderr,
+                "weft %s: '%s' was made by an older weft (%d schema migration%s to apply):"
+                " upgrade it first with: weft init --db %s\n",
+                what, db, pending, pending == 1 ? "" : "s", db);
+        rc = WEFT_EINVAL;
+    }
+    if (rc != 0) {
+        store_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}

@@ -64,6 +64,11 @@ int store_migrate(struct store *s, int *from_version, int *to_version)
     return STORE_CALL(s, migrate, from_version, to_version);
 }
 
+int store_schema_pending(struct store *s, int *pending)
+{
+    return STORE_CALL(s, schema_pending, pending);
+}
+
 int store_schema_version(struct store *s, int *version)
 {
     return STORE_CALL(s, schema_version, version);

@@ -47,6 +47,10 @@ void store_close(struct store *s);
 int store_migrate(struct store *s, int *from_version, int *to_version);
 /* Current schema version, 0 for an empty database. */
 int store_schema_version(struct store *s, int *version);
+/* How many of this build's migrations the database has not had yet (0: up
+ * to date).  A database behind the binary must be upgraded (store_migrate,
+ * `weft init`) before use: queries rely on the newest schema. */
+int store_schema_pending(struct store *s, int *pending);
 
 /* The last error message of this handle (static to the handle; valid until
  * the next call on it).  Never NULL. */

@@ -61,6 +61,7 @@ struct store_ops {
     void (*close)(struct store *);
     int (*migrate)(struct store *, int *from_version, int *to_version);
     int (*schema_version)(struct store *, int *version);
+    int (*schema_pending)(struct store *, int *pending);
     int (*begin)(struct store *);
     int (*commit)(struct store *);
     int (*rollback)(struct store *);

@@ -18,6 +18,7 @@ int sqlite_bulk(struct store *s, bool on);
 /* sqlite_migrate.c */
 int sqlite_migrate(struct store *s, int *from_version, int *to_version);
 int sqlite_schema_version(struct store *s, int *version);
+int sqlite_schema_pending(struct store *s, int *pending);
 extern const struct store_migration sqlite_migration_core_1;
 extern const struct store_migration sqlite_migration_core_2;
 extern const struct store_migration sqlite_migration_core_4;

@@ -164,6 +164,24 @@ int sqlite_schema_version(struct store *s, int *version)
     return WEFT_OK;
 }
 
+int sqlite_schema_pending(struct store *s, int *pending)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    int v = 0, rc;
+    *pending = NMIGRATIONS;
+    if ((rc = sqlite_schema_version(s, &v)) != 0 || v == 0)
+        return rc;
+    int n = 0;
+    for (int i = 0; i < NMIGRATIONS; i++) {
+        bool applied = false;
+        if ((rc = is_applied(ss, migrations[i]->name, &applied)) != 0)
+            return rc;
+        n += !applied;
+    }
+    *pending = n;
+    return WEFT_OK;
+}
+
 int sqlite_migrate(struct store *s, int *from_version, int *to_version)
 {
     struct sqlite_store *ss = sqlite_of(s);

@@ -12,6 +12,7 @@ const struct store_ops sqlite_ops = {
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
+    .schema_pending = sqlite_schema_pending,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
