@@ -1,6 +1,6 @@
 /*
  * inbox.c - helpers of the inbound message store (inbox.h): outcome names,
- * operator time filters, lag, JSON rendering.  The rows themselves live in
+ * operator time filters, JSON rendering (lag: feeds/lag.h).  The rows themselves live in
  * the store (store_inbox_*); this file never touches SQL.
  */
 #include <stdio.h>
@@ -82,62 +82,6 @@ int inbox_parse_since(const char *text, time_t now, char out[32])
     memcpy(out, text, keep);
     out[keep] = 0;
     return 0;
-}
-
-/* Seconds since 1970 and milliseconds of an ISO 8601 dateTime; false when
- * it has no time of day or cannot be read.  No offset = UTC. */
-static bool iso_epoch_ms(const char *s, long long *ms_out)
-{
-    int y, mo, d, h, mi, sec = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5)
-        return false;
-    const char *p = s + 16;
-    long long frac = 0;
-    if (*p == ':') {
-        if (sscanf(p + 1, "%2d", &sec) != 1)
-            return false;
-        p += 3;
-        if (*p == '.') {
-            p++;
-            int digitsn = 0;
-            while (*p >= '0' && *p <= '9') {
-                if (digitsn < 3) {
-                    frac = frac * 10 + (*p - '0');
-                    digitsn++;
-                }
-                p++;
-            }
-            while (digitsn < 3) {
-                frac *= 10;
-                digitsn++;
-            }
-        }
-    }
-    long off = 0;
-    if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-            return false;
-        off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-    }
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ms_out = ((long long)t - off) * 1000 + frac;
-    return true;
-}
-
-bool inbox_lag_ms(const char *event, const char *arrived, long long *ms)
-{
-    long long e, a;
-    if (!iso_epoch_ms(event, &e) || !iso_epoch_ms(arrived, &a))
-        return false;
-    *ms = a - e;
-    return true;
 }
 
 static json_t *str_or_null(const char *s)

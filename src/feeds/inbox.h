@@ -49,10 +49,6 @@ void inbox_now(char out[32]);
  */
 int inbox_parse_since(const char *text, time_t now, char out[32]);
 
-/* Milliseconds from FHIR dateTime event (with offset, or UTC when none) to
- * ISO arrival; returns false when either cannot be read. */
-bool inbox_lag_ms(const char *event, const char *arrived, long long *ms);
-
 /* A message as JSON for the admin API / --json (caller json_decref()s):
  * {"id","feed","kind","arrived","sender","peer","control_id","type",
  *  "event_time","outcome","error","updated","attempts","resources",

@@ -198,21 +198,6 @@ static void test_since(void **state)
     assert_false(inbox_outcome_valid("failed"));
 }
 
-static void test_lag(void **state)
-{
-    (void)state;
-    long long ms;
-    assert_true(inbox_lag_ms("2026-11-24T10:00:00+00:00", "2026-11-24T10:00:02.500Z", &ms));
-    assert_int_equal(ms, 2500);
-    /* an event in BST (+01:00) */
-    assert_true(inbox_lag_ms("2026-06-24T11:00:00+01:00", "2026-06-24T10:01:00.000Z", &ms));
-    assert_int_equal(ms, 60000);
-    assert_true(inbox_lag_ms("2026-11-24T10:00", "2026-11-24T10:00:00.250Z", &ms));
-    assert_int_equal(ms, 250);
-    assert_false(inbox_lag_ms("2026-11-24", "2026-11-24T10:00:00.000Z", &ms)); /* no time */
-    assert_false(inbox_lag_ms(NULL, "2026-11-24T10:00:00.000Z", &ms));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,7 +205,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outcome_and_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claims_and_savepoints, setup, teardown),
         cmocka_unit_test(test_since),
-        cmocka_unit_test(test_lag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

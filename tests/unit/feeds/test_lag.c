@@ -32,6 +32,17 @@ static void test_epoch(void **state)
     assert_false(feed_lag_epoch_ms("2026-13-01", &a));
     assert_false(feed_lag_epoch_ms("2026-11-24x", &a));
     assert_false(feed_lag_epoch_ms(NULL, &a));
+    /* the cases the inbox's own parser (now gone) was tested with: lag of
+     * an event with a zero offset, one in BST, one to the minute */
+    assert_true(feed_lag_epoch_ms("2026-11-24T10:00:00+00:00", &a));
+    assert_true(feed_lag_epoch_ms("2026-11-24T10:00:02.500Z", &b));
+    assert_true(b - a == 2500);
+    assert_true(feed_lag_epoch_ms("2026-06-24T11:00:00+01:00", &a));
+    assert_true(feed_lag_epoch_ms("2026-06-24T10:01:00.000Z", &b));
+    assert_true(b - a == 60000);
+    assert_true(feed_lag_epoch_ms("2026-11-24T10:00", &a));
+    assert_true(feed_lag_epoch_ms("2026-11-24T10:00:00.250Z", &b));
+    assert_true(b - a == 250);
 }
 
 static void test_figures(void **state)
