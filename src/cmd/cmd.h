@@ -23,6 +23,9 @@ int cmd_store_open(const char *what, const char *db, struct store **out);
 /* cmd_store_open, and the schema must be this build's newest: a database an
  * older weft made is refused with the command that upgrades it. */
 int cmd_store_open_current(const char *what, const char *db, struct store **out);
+/* 0 when s has every migration of this build; else says so on stderr
+ * (naming `weft init --db DB`) and returns an error. */
+int cmd_store_require_current(const char *what, const char *db, struct store *s);
 
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);

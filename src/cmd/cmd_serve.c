@@ -153,15 +153,7 @@ static int check_store(const char *db)
         fprintf(stderr, "weft serve: cannot read the schema version of '%s': %s\n", db,
                 store_errmsg(s));
     } else {
-        int pending = 0;
-        rc = store_schema_pending(s, &pending);
-        if (rc == 0 && pending > 0) {
-            fprintf(stderr,
-                    "weft serve: database '%s' was made by an older weft (%d schema migration%s"
-                    " to apply): upgrade it first with 'weft init --db %s'\n",
-                    db, pending, pending == 1 ? "" : "s", db);
-            rc = WEFT_EINVAL;
-        }
+        rc = cmd_store_require_current("serve", db, s);
     }
     store_close(s);
     return rc;

@@ -33,14 +33,12 @@ int cmd_store_open(const char *what, const char *db, struct store **out)
     return WEFT_OK;
 }
 
-int cmd_store_open_current(const char *what, const char *db, struct store **out)
+int cmd_store_require_current(const char *what, const char *db, struct store *s)
 {
-    int rc = cmd_store_open(what, db, out);
-    if (rc != 0)
-        return rc;
     int pending = 0;
-    if ((rc = store_schema_pending(*out, &pending)) != 0) {
-        fprintf(stderr, "weft %s: %s: cannot read the schema: %s\n", what, db, store_errmsg(*out));
+    int rc = store_schema_pending(s, &pending);
+    if (rc != 0) {
+        fprintf(stderr, "weft %s: %s: cannot read the schema: %s\n", what, db, store_errmsg(s));
     } else if (pending > 0) {
         fprintf(stderr,
                 "weft %s: '%s' was made by an older weft (%d schema migration%s to apply):"
@@ -48,6 +46,15 @@ int cmd_store_open_current(const char *what, const char *db, struct store **out)
                 what, db, pending, pending == 1 ? "" : "s", db);
         rc = WEFT_EINVAL;
     }
+    return rc;
+}
+
+int cmd_store_open_current(const char *what, const char *db, struct store **out)
+{
+    int rc = cmd_store_open(what, db, out);
+    if (rc != 0)
+        return rc;
+    rc = cmd_store_require_current(what, db, *out);
     if (rc != 0) {
         store_close(*out);
         *out = NULL;

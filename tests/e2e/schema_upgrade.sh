@@ -23,7 +23,7 @@ PY
 out=$("$bin" serve --db "$db" --http 127.0.0.1:0 2>&1); rc=$?
 [ $rc -ne 0 ] || fail "serve started on an old schema"
 echo "$out" | grep -q "older weft (1 schema migration to apply)" || fail "serve message: $out"
-echo "$out" | grep -q "weft init --db $db" || fail "serve message does not say how to upgrade: $out"
+echo "$out" | grep -q "upgrade it first with: weft init --db $db" || fail "serve message does not say how to upgrade: $out"
 
 out=$("$bin" org list --db "$db" 2>&1); rc=$?
 [ $rc -ne 0 ] || fail "org list ran on an old schema"
