@@ -24,6 +24,12 @@ WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla $(WERROR)
 INC := -Isrc
 BANNED := -include src/core/banned.h
 LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq -lcrypto -ljwt -lsodium -lpthread -lm
+# The release binary allocates with jemalloc: the MLLP listener maps messages
+# on connection threads and the writer thread frees and reallocates their
+# JSON, and glibc's arenas turned that into lock traffic (~25% of the feed
+# path's CPU, docs/BENCHMARKS.md "Feeds").  Sanitizer and valgrind builds
+# keep their own allocators.
+REL_ALLOC := -ljemalloc
 DEPFLAGS = -MMD -MP
 
 REL_CFLAGS := $(CSTD) $(WARN) $(INC) -O2 -g $(BANNED)
@@ -53,7 +59,7 @@ $(DEPS_STAMP): scripts/install-deps.sh $(wildcard package.json package-lock.json
 	@mkdir -p build && touch $@
 
 weft: build/rel/src/main.o build/rel/libweft.a
-	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS) $(REL_ALLOC)
 
 build/rel/libweft.a: $(REL_OBJ)
 	@rm -f $@

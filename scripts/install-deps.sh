@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev libjwt-dev
-  libsodium-dev libcmocka-dev python3 python3-hl7 curl wrk valgrind
+  libsodium-dev libcmocka-dev libjemalloc-dev python3 python3-hl7 curl wrk valgrind
   chromium postgresql nodejs npm hyperfine"
 missing=""
 for p in $PKGS; do
