@@ -456,6 +456,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     struct hl7_map_result own; /* mapped here; else pm->mr, which stays the caller's */
     memset(&own, 0, sizeof own);
     struct hl7_map_result *mr = &own;
+    struct load_prep *prep = NULL; /* pm's, when prepared for this feed */
     int mrc = WEFT_EINVAL;
     if (prc == 0 && have_feed && pm && pm->mr && pm->org && strcmp(pm->org, feed.org) == 0) {
         /* mapped on the connection's thread for this organisation: use it in
@@ -463,6 +464,8 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
          * freeing the tree (5% of the writer's time) off the writer */
         mr = pm->mr;
         mrc = pm->rc;
+        if (pm->prep && pm->feed && strcmp(pm->feed, feed.name) == 0)
+            prep = pm->prep;
     } else if (prc == 0 && have_feed) {
         struct hl7_map_opts mo = {.ods = feed.org};
         mrc = hl7_map_message(ig->msg, &mo, &own);
@@ -550,7 +553,8 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
              * with nothing rejected: the bundle needs no savepoint of its own */
             struct load_ctx lc = {
                 .org = feed.org, .feed = feed.name, .nested = true, .caller_savepoint = true};
-            int lrc = fhir_load_bundle(s, mr->bundle, &lc, &rep, NULL);
+            int lrc = prep ? fhir_load_prepared(s, prep, &lc, &rep, NULL)
+                           : fhir_load_bundle(s, mr->bundle, &lc, &rep, NULL);
             if (lrc == 0 && rep.rejected == 0) {
                 ok = true;
                 r->resources = (long)mr->resources;

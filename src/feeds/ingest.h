@@ -90,10 +90,16 @@ int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer
  * (hl7_map_result_clear) once the call returned, on any thread.  Lets the
  * MLLP connection threads map, and free, in parallel with the writer. */
 struct hl7_map_result;
+struct load_prep;
 struct ingest_premap {
     const char *org;
+    const char *feed; /* the feed name it was prepared for */
     int rc;
     struct hl7_map_result *mr;
+    /* mr's bundle prepared for the store (fhir_load_prepare) with org and
+     * feed, or NULL; used (and consumed) only when they are the message's
+     * feed's; freed by the caller, before mr, after the call. */
+    struct load_prep *prep;
 };
 int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
                          const char *arrived, struct ingest_premap *pm, struct ingest_result *r);

@@ -47,6 +47,7 @@
 #include "feeds/ingest.h"
 #include "feeds/mllp_frame.h"
 #include "feeds/mllp_server.h"
+#include "fhir/load.h"
 #include "http/serve.h"
 #include "store/store.h"
 
@@ -64,7 +65,9 @@ struct item {
     bool has_pre; /* mapped on the connection thread for pre_org */
     int pre_rc;
     char pre_org[16];
+    char pre_feed[64];
     struct hl7_map_result pre;
+    struct load_prep *prep; /* pre's bundle prepared for the store, or NULL */
 };
 
 struct conn {
@@ -104,12 +107,13 @@ struct mllp_server {
      * connection threads; refreshed every second by the checkpointer (the
      * writer checks the feed again, so a stale entry only costs a re-map) */
     pthread_rwlock_t flk;
-    char **fac, **fac_org;
+    char **fac, **fac_org, **fac_feed;
     int nfac;
 };
 
 static void item_free(struct item *it)
 {
+    fhir_load_prep_free(it->prep); /* before the bundle it points into */
     hl7_map_result_clear(&it->pre);
     ingest_result_release(&it->res);
     free(it->data);
@@ -138,7 +142,11 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     bool began = rc == 0;
     for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
         if (it->has_pre) {
-            struct ingest_premap pm = {.org = it->pre_org, .rc = it->pre_rc, .mr = &it->pre};
+            struct ingest_premap pm = {.org = it->pre_org,
+                                       .feed = it->pre_feed,
+                                       .rc = it->pre_rc,
+                                       .mr = &it->pre,
+                                       .prep = it->prep};
             rc = ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm,
                                       &it->res);
         } else {
@@ -199,14 +207,16 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void fac_free(char **fac, char **org, int n)
+static void fac_free(char **fac, char **org, char **feed, int n)
 {
     for (int i = 0; i < n; i++) {
         free(fac[i]);
         free(org[i]);
+        free(feed[i]);
     }
     free(fac);
     free(org);
+    free(feed);
 }
 
 static void fac_refresh(struct mllp_server *srv)
@@ -216,23 +226,26 @@ static void fac_refresh(struct mllp_server *srv)
     if (store_feed_list(srv->ckpt_store, &fs, &n) != 0)
         return; /* keep the old table */
     char **fac = xcalloc((size_t)n + 1, sizeof *fac), **org = xcalloc((size_t)n + 1, sizeof *org);
+    char **feed = xcalloc((size_t)n + 1, sizeof *feed);
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (fs[i].facility && strcmp(fs[i].kind, "hl7v2") == 0) {
             fac[k] = xstrdup(fs[i].facility);
+            feed[k] = xstrdup(fs[i].name);
             org[k++] = xstrdup(fs[i].org);
         }
         store_feed_clear(&fs[i]);
     }
     free(fs);
     pthread_rwlock_wrlock(&srv->flk);
-    char **of = srv->fac, **oo = srv->fac_org;
+    char **of = srv->fac, **oo = srv->fac_org, **ofe = srv->fac_feed;
     int on = srv->nfac;
     srv->fac = fac;
     srv->fac_org = org;
+    srv->fac_feed = feed;
     srv->nfac = k;
     pthread_rwlock_unlock(&srv->flk);
-    fac_free(of, oo, on);
+    fac_free(of, oo, ofe, on);
 }
 
 /* Parse and map one message on the connection thread when its facility is a
@@ -252,6 +265,7 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
     for (int i = 0; i < srv->nfac; i++) {
         if (strcmp(srv->fac[i], facility) == 0) {
             snprintf(it->pre_org, sizeof it->pre_org, "%s", srv->fac_org[i]);
+            snprintf(it->pre_feed, sizeof it->pre_feed, "%s", srv->fac_feed[i]);
             it->has_pre = true;
             break;
         }
@@ -260,6 +274,12 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
     if (it->has_pre) {
         struct hl7_map_opts mo = {.ods = it->pre_org};
         it->pre_rc = hl7_map_message(m, &mo, &it->pre);
+        /* and the bundle prepared for the store: ids, references within
+         * it, serialisation - the writer then only links and stores */
+        if (it->pre_rc == 0 && it->pre.kind == HL7_MAP_BUNDLE && it->pre.bundle) {
+            struct load_ctx lc = {.org = it->pre_org, .feed = it->pre_feed};
+            it->prep = fhir_load_prepare(it->pre.bundle, &lc);
+        }
     }
 }
 
@@ -706,7 +726,7 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
             close(srv->lfd);
         store_close(srv->store);
         store_close(srv->ckpt_store);
-        fac_free(srv->fac, srv->fac_org, srv->nfac);
+        fac_free(srv->fac, srv->fac_org, srv->fac_feed, srv->nfac);
         pthread_rwlock_destroy(&srv->flk);
         pthread_mutex_destroy(&srv->kmu);
         pthread_cond_destroy(&srv->kcv);
@@ -758,7 +778,7 @@ void mllp_server_stop(struct mllp_server *srv)
              (unsigned long long)st.idle_closed);
     store_close(srv->store);
     store_close(srv->ckpt_store);
-    fac_free(srv->fac, srv->fac_org, srv->nfac);
+    fac_free(srv->fac, srv->fac_org, srv->fac_feed, srv->nfac);
     pthread_rwlock_destroy(&srv->flk);
     pthread_mutex_destroy(&srv->kmu);
     pthread_cond_destroy(&srv->kcv);

@@ -338,6 +338,15 @@ static bool valid_type(const char *s)
 
 enum entry_state { E_PENDING = 0, E_REJECTED, E_DONE, E_NOT_SHAREABLE };
 
+/* Search terms of one resource: (param, value) pairs, values borrowed from
+ * the resource or owned here. */
+struct terms {
+    const char *v[128];
+    int n; /* strings in v (pairs * 2) */
+    struct buf owned[8];
+    int nowned;
+};
+
 struct entry {
     json_t *res;          /* borrowed from the bundle; NULL for DELETE */
     const char *type;     /* borrowed (resource or request url) */
@@ -354,6 +363,19 @@ struct entry {
     enum store_put_outcome outcome;
     int version;
     long label; /* entry index or NDJSON line for messages */
+    /* Prepared without the store (entry_compute): the stored text, its
+     * digest, index columns and terms.  refs_pending: a reference needs the
+     * store to resolve, so pass 3 resolves it and computes these again. */
+    bool prepped;
+    bool refs_pending;
+    struct buf text;
+    unsigned char hash[STORE_HASH_LEN];
+    bool has_eff;
+    char eff[20];
+    bool has_code;
+    struct buf code;
+    const char *status;
+    struct terms terms;
 };
 
 static void entry_reject(struct entry *e, const char *fmt, ...)
@@ -484,12 +506,12 @@ struct bundle_ctx {
     struct entry *ents;
     int n;
     struct strmap map;
-    struct buf dump; /* serialisation buffer, reused per entry */
 };
 
 /* Resolve one reference string of entry e.  On success type and id
  * name the target (a Weft id) and *target its entry index (-1 outside the
- * bundle).  Returns 1 resolved, 0 leave as is, -1 broken (entry rejected). */
+ * bundle).  Returns 1 resolved, 0 leave as is, -1 broken (entry rejected),
+ * 2 needs the store (only while preparing, bc->s NULL: left as is). */
 /* Whether resource r carries identifier "system|value" (or "value"). */
 static bool has_identifier(const json_t *r, const char *want)
 {
@@ -551,6 +573,8 @@ static int resolve_conditional(struct bundle_ctx *bc, struct entry *e, const cha
             return 1;
         }
     }
+    if (!bc->s)
+        return 2; /* prepared off the store: pass 3 searches */
     /* the sender's own resource first, else the only one anyone sent */
     struct store_term term = {"identifier", want, false};
     const char *orgs[] = {bc->ctx->org};
@@ -618,6 +642,8 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
         *target = j;
         return 1;
     }
+    if (!bc->s)
+        return 2;
     /* sent earlier by the same organisation? */
     char wid[33];
     store_resource_id(bc->ctx->org, type, sid, wid);
@@ -655,7 +681,9 @@ static bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int 
                     int r = resolve_ref(bc, e, json_string_value(c), type, id, &target);
                     if (r < 0)
                         return false;
-                    if (r > 0) {
+                    if (r == 2)
+                        e->refs_pending = true;
+                    else if (r > 0) {
                         char nref[140];
                         snprintf(nref, sizeof nref, "%s/%s", type, id);
                         json_string_set(c, nref);
@@ -825,13 +853,6 @@ static const char *status_of(const json_t *r)
         json_object_get(json_array_get(json_object_get(cs, "coding"), 0), "code"));
 }
 
-struct terms {
-    const char *v[128];
-    int n; /* strings in v (pairs * 2) */
-    struct buf owned[8];
-    int nowned;
-};
-
 static void term_add(struct terms *t, const char *param, const char *value)
 {
     if (!value || !*value || t->n + 2 > (int)(sizeof t->v / sizeof t->v[0]))
@@ -945,6 +966,71 @@ static void set_meta(json_t *res, const char *org, const char *feed, const char 
 
 /* ---- one entry -------------------------------------------------------------------------- */
 
+static void entry_init(struct entry *e)
+{
+    buf_init(&e->text);
+    buf_init(&e->code);
+    for (int i = 0; i < 8; i++)
+        buf_init(&e->terms.owned[i]);
+}
+
+static void entry_prep_release(struct entry *e)
+{
+    buf_release(&e->text);
+    buf_release(&e->code);
+    terms_release(&e->terms);
+    e->terms.n = 0;
+    e->terms.nowned = 0;
+    e->prepped = false;
+}
+
+/* What the store is given for one entry, computed without the store: id and
+ * meta set, index columns and terms taken, the text serialised once and its
+ * digest.  Rejects the entry when it cannot be serialised or is too large. */
+static void entry_compute(struct bundle_ctx *bc, struct entry *e)
+{
+    const struct load_ctx *ctx = bc->ctx;
+    entry_prep_release(e);
+    json_object_set_new(e->res, "id", json_string(e->id));
+    set_meta(e->res, ctx->org, ctx->feed, e->source_id);
+    e->has_eff = effective_of(e->res, e->eff);
+    const json_t *concept = NULL;
+    e->has_code = code_of(e->res, &e->code, &concept);
+    if (strcmp(e->type, "Patient") == 0)
+        patient_terms(e->res, &e->terms);
+    if (concept)
+        code_terms(concept, &e->terms);
+    e->status = status_of(e->res);
+    size_t len = dump_into(e->res, &e->text);
+    if (len == 0) {
+        entry_reject(e, "resource could not be serialised");
+        return;
+    }
+    if (len > LOAD_MAX_RESOURCE_BYTES) {
+        entry_reject(e, "resource is %.1f MB, larger than the %u MB limit",
+                     (double)len / (1024.0 * 1024.0), LOAD_MAX_RESOURCE_BYTES >> 20);
+        return;
+    }
+    store_content_hash(e->text.data, e->text.len, e->hash);
+    e->prepped = true;
+}
+
+/* Pass P for one entry, without the store (any thread): references to
+ * entries of the bundle rewritten, a Patient's invalid NHS numbers flagged
+ * (link_patient finds them flagged already), then entry_compute.  An entry
+ * with a reference that needs the store is finished in pass 3. */
+static void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e)
+{
+    if (e->state != E_PENDING || e->is_delete)
+        return;
+    if (!rewrite_refs(bc, e, e->res, 0))
+        return;
+    if (strcmp(e->type, "Patient") == 0)
+        link_mark_invalid(e->res);
+    if (!e->refs_pending)
+        entry_compute(bc, e);
+}
+
 /* Pass 3 for one entry: returns 0, or a store error (the bundle fails). */
 static int entry_store(struct bundle_ctx *bc, struct entry *e)
 {
@@ -960,40 +1046,18 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
             e->state = E_DONE;
         return rc;
     }
-    if (!rewrite_refs(bc, e, e->res, 0))
-        return WEFT_OK;
+    if (e->refs_pending || !e->prepped) {
+        e->refs_pending = false;
+        if (!rewrite_refs(bc, e, e->res, 0))
+            return WEFT_OK;
+        entry_compute(bc, e);
+        if (e->state == E_REJECTED)
+            return WEFT_OK;
+    }
     if (!e->person_id && strcmp(e->type, "Patient") != 0) {
         int rc = entry_person(bc, e);
         if (rc != 0)
             return rc;
-    }
-    json_object_set_new(e->res, "id", json_string(e->id));
-    set_meta(e->res, ctx->org, ctx->feed, e->source_id);
-
-    char eff[20];
-    bool has_eff = effective_of(e->res, eff);
-    struct buf code = BUF_INIT;
-    const json_t *concept = NULL;
-    bool has_code = code_of(e->res, &code, &concept);
-    struct terms t = {.nowned = 0};
-    for (int i = 0; i < 8; i++)
-        buf_init(&t.owned[i]);
-    if (strcmp(e->type, "Patient") == 0)
-        patient_terms(e->res, &t);
-    if (concept)
-        code_terms(concept, &t);
-
-    size_t len = dump_into(e->res, &bc->dump);
-    const char *text = bc->dump.data;
-    int rc = WEFT_OK;
-    if (len == 0) {
-        entry_reject(e, "resource could not be serialised");
-        goto out;
-    }
-    if (len > LOAD_MAX_RESOURCE_BYTES) {
-        entry_reject(e, "resource is %.1f MB, larger than the %u MB limit",
-                     (double)len / (1024.0 * 1024.0), LOAD_MAX_RESOURCE_BYTES >> 20);
-        goto out;
     }
     struct store_put p = {
         .type = e->type,
@@ -1002,25 +1066,24 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
         .feed = ctx->feed,
         .person_id = e->person_id,
         .category = e->category,
-        .effective = has_eff ? eff : NULL,
-        .code = has_code ? code.data : NULL,
-        .status = status_of(e->res),
-        .json = text,
-        .json_len = len,
-        .terms = t.v,
-        .nterms = t.n / 2,
+        .effective = e->has_eff ? e->eff : NULL,
+        .code = e->has_code ? e->code.data : NULL,
+        .status = e->status,
+        .json = e->text.data,
+        .json_len = e->text.len,
+        .terms = e->terms.v,
+        .nterms = e->terms.n / 2,
+        .id = e->id,
+        .hash = e->hash,
     };
     char id[STORE_ID_LEN + 1];
-    rc = store_resource_put(bc->s, &p, &e->outcome, id, &e->version);
+    int rc = store_resource_put(bc->s, &p, &e->outcome, id, &e->version);
     if (rc == WEFT_ECONFLICT) {
         entry_reject(e, "%s", store_errmsg(bc->s));
         rc = WEFT_OK;
     } else if (rc == 0) {
         e->state = E_DONE;
     }
-out:
-    buf_release(&code);
-    terms_release(&t);
     return rc;
 }
 
@@ -1034,6 +1097,7 @@ static void entries_free(struct entry *ents, int n)
         free(ents[i].wkey);
         free(ents[i].person_id);
         free(ents[i].reason);
+        entry_prep_release(&ents[i]);
     }
     free(ents);
 }
@@ -1092,20 +1156,22 @@ static int load_txn_end(struct store *s, const struct load_ctx *ctx, bool ok)
  * The core: process entries (a JSON array of Bundle.entry objects) as one
  * unit.  labels[i] (may be NULL: use i) names entry i in messages.
  */
-static int load_entries(struct store *s, json_t *entries, bool atomic, const struct load_ctx *ctx,
-                        struct load_report *rep, json_t **response, const char *resp_type,
-                        const long *labels)
+/* Passes 1 and P (no store, any thread): entries of the JSON array
+ * validated, identified, indexed, and prepared for the store.  bc->ctx must
+ * be set; bc->s is NULL. */
+static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *labels)
 {
     int n = (int)json_array_size(entries);
-    struct bundle_ctx bc = {.s = s, .ctx = ctx, .n = n, .dump = BUF_INIT};
-    bc.ents = xcalloc((size_t)(n ? n : 1), sizeof *bc.ents);
-    map_init(&bc.map, (size_t)n * 3);
-    rep->bundles++;
-    rep->entries += n;
+    const struct load_ctx *ctx = bc->ctx;
+    bc->n = n;
+    bc->ents = xcalloc((size_t)(n ? n : 1), sizeof *bc->ents);
+    map_init(&bc->map, (size_t)n * 3);
+    for (int i = 0; i < n; i++)
+        entry_init(&bc->ents[i]);
 
     /* pass 1: validate, identity, index */
     for (int i = 0; i < n; i++) {
-        struct entry *e = &bc.ents[i];
+        struct entry *e = &bc->ents[i];
         e->label = labels ? labels[i] : i;
         json_t *ent = json_array_get(entries, (size_t)i);
         if (!json_is_object(ent)) {
@@ -1120,23 +1186,46 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
         e->key = buf_detach(&k, NULL);
         buf_addf(&k, "%s/%s", e->type, e->id);
         e->wkey = buf_detach(&k, NULL);
-        int prev = map_put(&bc.map, e->key, i);
+        int prev = map_put(&bc->map, e->key, i);
         if (prev != i) {
             entry_reject(e, "%s appears twice in the bundle (also entry %ld)", e->key,
-                         bc.ents[prev].label);
+                         bc->ents[prev].label);
             continue;
         }
-        map_put(&bc.map, e->wkey, i);
+        map_put(&bc->map, e->wkey, i);
         const char *fu = json_string_value(json_object_get(ent, "fullUrl"));
         if (fu)
-            map_put(&bc.map, fu, i);
+            map_put(&bc->map, fu, i);
         if (!e->is_delete) {
             e->category = fhir_category_of(e->res);
             if (!e->category)
                 e->state = E_NOT_SHAREABLE;
         }
     }
+    /* pass P: references within the bundle, meta, serialisation */
+    for (int i = 0; i < n; i++)
+        entry_prepare_pure(bc, &bc->ents[i]);
+}
 
+static void bundle_ctx_free(struct bundle_ctx *bc)
+{
+    map_free(&bc->map);
+    entries_free(bc->ents, bc->n);
+    bc->ents = NULL;
+    bc->n = 0;
+}
+
+/* Passes 2 and 3 (the store): link Patients, store every entry, in one
+ * transaction (or the caller's savepoint); the report and response. */
+static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
+                       const struct load_ctx *ctx, struct load_report *rep, json_t **response,
+                       const char *resp_type, bool labelled)
+{
+    int n = bc->n;
+    bc->s = s;
+    bc->ctx = ctx;
+    rep->bundles++;
+    rep->entries += n;
     int rc = !ctx->nested            ? store_begin(s)
              : ctx->caller_savepoint ? WEFT_OK
                                      : store_savepoint(s, "load_bundle");
@@ -1144,7 +1233,7 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
         goto out;
     /* pass 2: Patients -> persons */
     for (int i = 0; i < n && rc == 0; i++) {
-        struct entry *e = &bc.ents[i];
+        struct entry *e = &bc->ents[i];
         if (e->state != E_PENDING || e->is_delete || strcmp(e->type, "Patient") != 0)
             continue;
         struct link_outcome lo;
@@ -1158,9 +1247,9 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
     /* pass 3: store */
     bool failed = false;
     for (int i = 0; i < n && rc == 0; i++) {
-        struct entry *e = &bc.ents[i];
+        struct entry *e = &bc->ents[i];
         if (e->state == E_PENDING)
-            rc = entry_store(&bc, e);
+            rc = entry_store(bc, e);
         if (e->state == E_REJECTED)
             failed = true;
         if (failed && atomic)
@@ -1176,16 +1265,16 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
             rc = WEFT_EINVAL;
         int bad = -1;
         for (int i = 0; i < n; i++)
-            if (bc.ents[i].state == E_REJECTED) {
+            if (bc->ents[i].state == E_REJECTED) {
                 bad = i;
                 break;
             }
         for (int i = 0; i < n; i++) {
-            struct entry *e = &bc.ents[i];
+            struct entry *e = &bc->ents[i];
             if (i == bad)
                 continue;
             e->state = E_PENDING;
-            entry_reject(e, "not stored: the transaction failed at entry %ld", bc.ents[bad].label);
+            entry_reject(e, "not stored: the transaction failed at entry %ld", bc->ents[bad].label);
         }
     } else {
         rc = load_txn_end(s, ctx, true);
@@ -1197,11 +1286,11 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
 
     /* report */
     for (int i = 0; i < n; i++) {
-        struct entry *e = &bc.ents[i];
+        struct entry *e = &bc->ents[i];
         const char *type = e->type;
         switch (e->state) {
         case E_REJECTED:
-            add_rejection_at(rep, ctx->file, e->label, labels != NULL, type, e->reason);
+            add_rejection_at(rep, ctx->file, e->label, labelled, type, e->reason);
             break;
         case E_NOT_SHAREABLE:
             type_row(rep, type)->not_shareable++;
@@ -1225,45 +1314,67 @@ static int load_entries(struct store *s, json_t *entries, bool atomic, const str
             json_pack("{s:s,s:s,s:[]}", "resourceType", "Bundle", "type", resp_type, "entry");
         json_t *arr = json_object_get(rb, "entry");
         for (int i = 0; i < n; i++)
-            json_array_append_new(arr, response_entry(&bc.ents[i], ctx->file));
+            json_array_append_new(arr, response_entry(&bc->ents[i], ctx->file));
         *response = rb;
     }
 out:
     if (rc != 0 && rc != WEFT_EINVAL)
         log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
                  store_errmsg(s), ctx->org, n);
-    map_free(&bc.map);
-    buf_release(&bc.dump);
-    entries_free(bc.ents, n);
     return rc;
 }
 
-int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx,
-                     struct load_report *rep, json_t **response)
+static int load_entries(struct store *s, json_t *entries, bool atomic, const struct load_ctx *ctx,
+                        struct load_report *rep, json_t **response, const char *resp_type,
+                        const long *labels)
 {
-    if (response)
-        *response = NULL;
-    const char *rt = json_string_value(json_object_get(bundle, "resourceType"));
-    if (!json_is_object(bundle) || !rt || strcmp(rt, "Bundle") != 0) {
-        add_rejection(rep, ctx->file, -1, rt, "not a Bundle (resourceType must be \"Bundle\")");
-        return WEFT_EINVAL;
-    }
-    const char *bt = json_string_value(json_object_get(bundle, "type"));
+    struct bundle_ctx bc = {.ctx = ctx};
+    prep_entries(&bc, entries, labels);
+    int rc = run_entries(&bc, s, atomic, ctx, rep, response, resp_type, labels != NULL);
+    bundle_ctx_free(&bc);
+    return rc;
+}
+
+/* A bundle prepared without the store (fhir_load_prepare). */
+struct load_prep {
+    char *org, *feed; /* the ctx it was prepared for */
+    char *btype;      /* bundle-level rejection: its type (may be NULL) ... */
+    char *breason;    /* ... and reason; NULL when the bundle is loadable */
     bool atomic;
     const char *resp_type;
+    struct bundle_ctx bc;
+};
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+struct load_prep *fhir_load_prepare(json_t *bundle, const struct load_ctx *ctx)
+{
+    struct load_prep *p = xcalloc(1, sizeof *p);
+    p->org = xstrdup(ctx->org);
+    p->feed = ctx->feed ? xstrdup(ctx->feed) : NULL;
+    const char *rt = json_string_value(json_object_get(bundle, "resourceType"));
+    if (!json_is_object(bundle) || !rt || strcmp(rt, "Bundle") != 0) {
+        p->btype = rt ? xstrdup(rt) : NULL;
+        p->breason = xstrdup("not a Bundle (resourceType must be \"Bundle\")");
+        return p;
+    }
+    const char *bt = json_string_value(json_object_get(bundle, "type"));
     if (bt && strcmp(bt, "transaction") == 0) {
-        atomic = true;
-        resp_type = "transaction-response";
+        p->atomic = true;
+        p->resp_type = "transaction-response";
     } else if (bt && (strcmp(bt, "batch") == 0 || strcmp(bt, "collection") == 0)) {
-        atomic = false;
-        resp_type = "batch-response";
+        p->atomic = false;
+        p->resp_type = "batch-response";
     } else {
         struct buf b = BUF_INIT;
         buf_addf(&b, "Bundle.type '%.40s' is not loaded (use transaction, batch or collection)",
                  bt ? bt : "(missing)");
-        add_rejection(rep, ctx->file, -1, "Bundle", b.data);
-        buf_release(&b);
-        return WEFT_EINVAL;
+        p->btype = xstrdup("Bundle");
+        p->breason = buf_detach(&b, NULL);
+        return p;
     }
     json_t *entries = json_object_get(bundle, "entry");
     if (!entries) {
@@ -1271,10 +1382,53 @@ int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx
         json_object_set_new(bundle, "entry", entries);
     }
     if (!json_is_array(entries)) {
-        add_rejection(rep, ctx->file, -1, "Bundle", "Bundle.entry is not an array");
+        p->btype = xstrdup("Bundle");
+        p->breason = xstrdup("Bundle.entry is not an array");
+        return p;
+    }
+    p->bc.ctx = ctx;
+    prep_entries(&p->bc, entries, NULL);
+    p->bc.ctx = NULL;
+    return p;
+}
+
+int fhir_load_prepared(struct store *s, struct load_prep *p, const struct load_ctx *ctx,
+                       struct load_report *rep, json_t **response)
+{
+    if (response)
+        *response = NULL;
+    if (p->breason) {
+        add_rejection(rep, ctx->file, -1, p->btype, p->breason);
         return WEFT_EINVAL;
     }
-    return load_entries(s, entries, atomic, ctx, rep, response, resp_type, NULL);
+    if (!same_str(p->org, ctx->org) || !same_str(p->feed, ctx->feed)) {
+        /* ids and meta were derived for another sender: a caller's bug */
+        add_rejection(rep, ctx->file, -1, "Bundle",
+                      "internal error: bundle prepared for another feed");
+        return WEFT_EINVAL;
+    }
+    return run_entries(&p->bc, s, p->atomic, ctx, rep, response, p->resp_type, false);
+}
+
+void fhir_load_prep_free(struct load_prep *p)
+{
+    if (!p)
+        return;
+    bundle_ctx_free(&p->bc);
+    free(p->org);
+    free(p->feed);
+    free(p->btype);
+    free(p->breason);
+    free(p);
+}
+
+int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx,
+                     struct load_report *rep, json_t **response)
+{
+    struct load_prep *p = fhir_load_prepare(bundle, ctx);
+    int rc = fhir_load_prepared(s, p, ctx, rep, response);
+    fhir_load_prep_free(p);
+    return rc;
 }
 
 /* ---- files ------------------------------------------------------------------------------ */

@@ -148,6 +148,24 @@ int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx
                      struct load_report *rep, json_t **response);
 
 /*
+ * The same in two steps, so that the part that needs no store can run on
+ * another thread (the MLLP listener prepares each message's bundle on its
+ * connection's thread; the writer thread only stores it).
+ * fhir_load_prepare: validation, derived ids, references to entries of the
+ * bundle, meta, serialisation and digests.  No store; safe on any thread for
+ * distinct bundles.  It changes the bundle in place, which must stay alive
+ * and unchanged until fhir_load_prep_free.  Never NULL: a bundle-level error
+ * is kept and reported by fhir_load_prepared.
+ * fhir_load_prepared: the rest, exactly as fhir_load_bundle (same ctx->org
+ * and ctx->feed as prepared with, else a rejection).  Call it once.
+ */
+struct load_prep;
+struct load_prep *fhir_load_prepare(json_t *bundle, const struct load_ctx *ctx);
+int fhir_load_prepared(struct store *s, struct load_prep *p, const struct load_ctx *ctx,
+                       struct load_report *rep, json_t **response);
+void fhir_load_prep_free(struct load_prep *p);
+
+/*
  * Load a file: a JSON Bundle, a single JSON resource (loaded as a one-entry
  * batch), or NDJSON (name ending .ndjson / .jsonl, or content with one JSON
  * object per line).  Unparseable input is a rejection naming the file, line

@@ -69,6 +69,20 @@ static void flag_invalid(json_t *patient, json_t *ident)
         ext, json_pack("{s:s,s:s}", "url", LINK_TAG_SYSTEM, "valueCode", LINK_TAG_INVALID_NHS));
 }
 
+void link_mark_invalid(json_t *patient)
+{
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(patient, "identifier"), i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        char d[11];
+        if (sys && strcmp(sys, NHS_NUMBER_SYSTEM) == 0 && !(val && nhs_number_valid(val, d)))
+            flag_invalid(patient, id);
+    }
+}
+
 /* Attach (org, system, value) to out->person_id, or take its person when
  * none is chosen yet (creating one when the identifier is new). */
 static int attach(struct store *s, const char *org, const char *system, const char *value,

@@ -42,6 +42,11 @@ struct link_outcome {
     int conflicts;   /* local identifiers already held by another person */
 };
 
+/* Flag the Patient's NHS numbers that fail the check (a meta tag and an
+ * identifier extension), as link_patient does; no store, any thread, and
+ * link_patient leaves a flagged Patient unchanged. */
+void link_mark_invalid(json_t *patient);
+
 /*
  * Link a Patient (modified in place only to flag invalid NHS numbers) sent by
  * org with the sender's id source_id.  Returns 0 and fills *out, or a store

@@ -94,6 +94,11 @@ int store_rollback(struct store *s)
     return STORE_CALL0(s, rollback);
 }
 
+void store_content_hash(const char *json, size_t len, unsigned char out[STORE_HASH_LEN])
+{
+    crypto_generichash(out, STORE_HASH_LEN, (const unsigned char *)json, len, NULL, 0);
+}
+
 void store_resource_id(const char *org, const char *type, const char *source_id, char *out)
 {
     crypto_hash_sha256_state h;

@@ -78,6 +78,12 @@ int store_rollback(struct store *s);
  * SHA-256("org\x1ftype\x1fsource_id"). */
 void store_resource_id(const char *org, const char *type, const char *source_id, char *out);
 
+#define STORE_HASH_LEN 16 /* bytes in a content digest */
+
+/* The content digest the store compares versions by (BLAKE2b-128 of the
+ * stored JSON text) into out.  Pure: the loader computes it off the writer. */
+void store_content_hash(const char *json, size_t len, unsigned char out[STORE_HASH_LEN]);
+
 /* What the loader hands the store for one resource. */
 struct store_put {
     const char *type;       /* FHIR resourceType */
@@ -94,6 +100,11 @@ struct store_put {
     /* Extra search terms: pairs of (param, value), count in nterms. */
     const char *const *terms;
     int nterms;
+    /* Optional, computed by the caller off the writer's thread: the derived
+     * id (store_resource_id of source_org, type, source_id) and the digest
+     * (store_content_hash of json).  NULL: the store computes them. */
+    const char *id;
+    const unsigned char *hash;
 };
 
 enum store_put_outcome {

@@ -17,7 +17,7 @@
 #include "core/buf.h"
 #include "store/sqlite/sqlite_core.h"
 
-#define HASH_LEN 16
+#define HASH_LEN STORE_HASH_LEN
 
 /*
  * core-4: resources are found by a 64-bit key of their id, not by the id
@@ -256,12 +256,18 @@ int sqlite_resource_put(struct store *s, const struct store_put *in,
 {
     struct sqlite_store *ss = sqlite_of(s);
     char id[STORE_ID_LEN + 1];
-    store_resource_id(in->source_org, in->type, in->source_id, id);
+    if (in->id)
+        memcpy(id, in->id, sizeof id);
+    else
+        store_resource_id(in->source_org, in->type, in->source_id, id);
     if (id_out)
         memcpy(id_out, id, sizeof id);
     size_t jl = in->json_len ? in->json_len : strlen(in->json);
     unsigned char hash[HASH_LEN];
-    crypto_generichash(hash, HASH_LEN, (const unsigned char *)in->json, jl, NULL, 0);
+    if (in->hash)
+        memcpy(hash, in->hash, HASH_LEN);
+    else
+        store_content_hash(in->json, jl, hash);
 
     struct current cur;
     int rc = get_current(ss, id, &cur);
