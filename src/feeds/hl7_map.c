@@ -7,16 +7,35 @@
  * unescape, trim and turn text that is not UTF-8 (ISO 8859-1 senders) into
  * UTF-8, so jansson never sees invalid strings.  Values that are absent,
  * empty or the HL7 null "" are skipped: the mapping holds what the message
- * holds and nothing else.
+ * holds and nothing else; "" never becomes text.
+ *
+ * Omitted versus null (HL7 v2.4 ch. 2.7): a field left out means "no
+ * information, keep what you have", the null "" means "delete it".  A FHIR
+ * PUT replaces the whole Patient, so for the Patient's demographics the
+ * difference is passed to the loader: each element whose fields were all
+ * omitted (or were valued but mapped to nothing, e.g. an impossible date) is
+ * named in the Patient entry's private member LOAD_KEEP_ABSENT
+ * ("_keepAbsent", fhir/load.h), e.g. "_keepAbsent": ["address", "telecom"],
+ * and the loader copies it from the current version; an element whose field
+ * was "" is neither set nor named, so the new version has none.  Elements:
+ * name (PID-5), birthDate (PID-7), gender (PID-8), address (PID-11), telecom
+ * (PID-13 + PID-14), deceased[x] (PID-29 + PID-30), generalPractitioner
+ * (PD1-3 + PD1-4; no PD1 = omitted) and contact (NK1; no NK1 segment =
+ * omitted).  An element made from two fields is whole: when either field
+ * has a value the element is what the message holds (see keep_or_clear()).
+ * identifier (PID-3) is required and always sent.  Other resources are
+ * mapped whole as before.
  */
 #include "feeds/hl7_map.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "fhir/load.h"
 
 #define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
 #define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -166,12 +185,27 @@ static void trim(struct buf *b)
     buf_truncate(b, e - s);
 }
 
+static bool is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* v without surrounding white space. */
+static struct hl7_span span_trim(struct hl7_span v)
+{
+    while (v.len && is_space(v.p[0]))
+        v.p++, v.len--;
+    while (v.len && is_space(v.p[v.len - 1]))
+        v.len--;
+    return v;
+}
+
 /* Decode span v into c->t (trimmed, UTF-8).  Returns c->t.len; the HL7 null
- * "" counts as empty. */
+ * "" (also with white space around it) counts as empty. */
 static size_t dec(struct mctx *c, struct hl7_span v)
 {
     buf_reset(&c->t);
-    if (hl7_span_is_null(v))
+    if (hl7_span_is_null(span_trim(v)))
         return 0;
     hl7_unescape_buf(c->d, v, &c->t);
     clean_text(&c->t);
@@ -786,6 +820,61 @@ static json_t *telecom(struct mctx *c, struct hl7_span xtn, const char *dflt_use
     return t;
 }
 
+/* ---- omitted fields and the HL7 null (see the top of this file) ------ */
+
+/* What field values say about the element they map to. */
+enum presence {
+    P_OMITTED = 0, /* not sent, empty or only delimiters: no information */
+    P_NULL,        /* only "" (and delimiters): the HL7 null, delete the value */
+    P_VALUED,      /* anything else */
+};
+
+/* Presence of a sent value: P_VALUED when any repetition, component or
+ * subcomponent holds something other than white space or "". */
+static enum presence presence_span(const struct hl7_delims *d, struct hl7_span v)
+{
+    enum presence p = P_OMITTED;
+    size_t i = 0;
+    while (i < v.len) {
+        size_t j = i;
+        while (j < v.len && v.p[j] != d->rep && v.p[j] != d->comp && v.p[j] != d->sub)
+            j++;
+        struct hl7_span a = span_trim((struct hl7_span){v.p + i, j - i});
+        if (hl7_span_is_null(a))
+            p = P_NULL;
+        else if (a.len)
+            return P_VALUED;
+        i = j + 1;
+    }
+    return p;
+}
+
+/* Presence of field f of segment seg (P_OMITTED when either is not there). */
+static enum presence presence(struct mctx *c, long seg, size_t f)
+{
+    struct hl7_span v;
+    if (seg < 0 || hl7_seg_get(c->m, (size_t)seg, f, 0, 0, 0, &v))
+        return P_OMITTED;
+    return presence_span(c->d, v);
+}
+
+/* The rule for one Patient element made from fields whose presences are
+ * p[0..n-1]: when the mapping set it (set), nothing to do; else, when a
+ * field was the HL7 null, the element is cleared (left out, not listed);
+ * else it is named in keep, so the loader keeps the previous value.  A field
+ * sent with a value that maps to nothing (an impossible date, an unknown
+ * code) counts as omitted: the sender did not ask to delete anything. */
+static void keep_or_clear(json_t *keep, const char *element, bool set, const enum presence *p,
+                          size_t n)
+{
+    if (set)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == P_NULL)
+            return;
+    json_array_append_new(keep, json_string(element));
+}
+
 static json_t *gender(struct hl7_span s)
 {
     if (span_eq_ci(s, "M"))
@@ -799,10 +888,18 @@ static json_t *gender(struct hl7_span s)
     return NULL;
 }
 
-static void map_contacts(struct mctx *c, json_t *pat)
+/* Patient.contact from every NK1.  No NK1 segment: contact is omitted
+ * (kept); NK1 segments that make no contact clear it when one of their
+ * fields 2-7 is "", else they count as omitted too (senders' empty
+ * placeholder "NK1|1"). */
+static void map_contacts(struct mctx *c, json_t *pat, json_t *keep)
 {
     json_t *contacts = json_array();
+    enum presence p = P_OMITTED;
     for (long k = hl7_seg_find(c->m, "NK1", 1); k >= 0; k = hl7_seg_next(c->m, (size_t)k, "NK1")) {
+        for (size_t f = 2; f <= 7; f++)
+            if (presence(c, k, f) == P_NULL)
+                p = P_NULL;
         json_t *ct = json_object();
         struct hl7_span v;
         if (!hl7_seg_get(c->m, (size_t)k, 2, 1, 0, 0, &v))
@@ -828,17 +925,18 @@ static void map_contacts(struct mctx *c, json_t *pat)
             json_decref(ct);
     }
     set_array(pat, "contact", contacts);
+    keep_or_clear(keep, "contact", json_object_get(pat, "contact") != NULL, &p, 1);
 }
 
-static void map_gp(struct mctx *c, json_t *pat)
+/* Patient.generalPractitioner from PD1-3 and PD1-4 (no PD1: omitted). */
+static void map_gp(struct mctx *c, json_t *pat, json_t *keep)
 {
     long pd1 = hl7_seg_find(c->m, "PD1", 1);
-    if (pd1 < 0)
-        return;
+    const enum presence p[2] = {presence(c, pd1, 3), presence(c, pd1, 4)};
     json_t *gps = json_array();
     struct hl7_span v;
     /* PD1-3 practice (XON): name, XON-3 (v2.4) or XON-10 (v2.5+) the ODS code */
-    if (!hl7_seg_get(c->m, (size_t)pd1, 3, 1, 0, 0, &v) && v.len) {
+    if (pd1 >= 0 && !hl7_seg_get(c->m, (size_t)pd1, 3, 1, 0, 0, &v) && v.len) {
         json_t *org = json_object();
         json_t *code = jspan(c, hl7_span_part(v, c->d->comp, 10));
         if (!code)
@@ -854,7 +952,7 @@ static void map_gp(struct mctx *c, json_t *pat)
             json_decref(org);
     }
     /* PD1-4 GP (XCN): id^family^given */
-    if (!hl7_seg_get(c->m, (size_t)pd1, 4, 1, 0, 0, &v) && v.len) {
+    if (pd1 >= 0 && !hl7_seg_get(c->m, (size_t)pd1, 4, 1, 0, 0, &v) && v.len) {
         json_t *gp = json_object();
         json_t *code = jspan(c, hl7_span_part(v, c->d->comp, 1));
         if (code)
@@ -877,6 +975,8 @@ static void map_gp(struct mctx *c, json_t *pat)
             json_decref(gp);
     }
     set_array(pat, "generalPractitioner", gps);
+    keep_or_clear(keep, "generalPractitioner", json_object_get(pat, "generalPractitioner") != NULL,
+                  p, 2);
 }
 
 /* Patient from PID (+ PD1, NK1).  Returns 0 or a failure. */
@@ -914,6 +1014,9 @@ static int map_patient(struct mctx *c)
                     "PID-3 (patient identifier list) holds no identifier");
     }
     json_object_set_new(pat, "identifier", ids);
+    /* every other element: set, cleared ("") or named in keep (omitted) */
+    json_t *keep = json_array();
+    enum presence p[2];
     json_t *names = json_array();
     struct hl7_span v;
     FOR_REPS(c, pid, 5, it, v)
@@ -921,15 +1024,23 @@ static int map_patient(struct mctx *c)
         append_if(names, human_name(c, v));
     }
     set_array(pat, "name", names);
+    p[0] = presence(c, pid, 5);
+    keep_or_clear(keep, "name", json_object_get(pat, "name") != NULL, p, 1);
     set_if(pat, "birthDate", jdate(c, pid, 7, 1, 1, 0));
+    p[0] = presence(c, pid, 7);
+    keep_or_clear(keep, "birthDate", json_object_get(pat, "birthDate") != NULL, p, 1);
     if (!hl7_seg_get(c->m, (size_t)pid, 8, 1, 1, 0, &v))
-        set_if(pat, "gender", gender(v));
+        set_if(pat, "gender", gender(span_trim(v)));
+    p[0] = presence(c, pid, 8);
+    keep_or_clear(keep, "gender", json_object_get(pat, "gender") != NULL, p, 1);
     json_t *addrs = json_array();
     FOR_REPS(c, pid, 11, it, v)
     {
         append_if(addrs, address(c, v));
     }
     set_array(pat, "address", addrs);
+    p[0] = presence(c, pid, 11);
+    keep_or_clear(keep, "address", json_object_get(pat, "address") != NULL, p, 1);
     json_t *tel = json_array();
     FOR_REPS(c, pid, 13, it, v)
     {
@@ -940,16 +1051,31 @@ static int map_patient(struct mctx *c)
         append_if(tel, telecom(c, v, "work"));
     }
     set_array(pat, "telecom", tel);
+    p[0] = presence(c, pid, 13), p[1] = presence(c, pid, 14);
+    keep_or_clear(keep, "telecom", json_object_get(pat, "telecom") != NULL, p, 2);
+    /* PID-29 death time, else PID-30 death indicator (Y/N; anything else,
+     * and "", makes no deceasedBoolean) */
     json_t *dd = jdate(c, pid, 29, 1, 1, 1);
     if (dd)
         json_object_set_new(pat, "deceasedDateTime", dd);
-    else if (!hl7_seg_get(c->m, (size_t)pid, 30, 1, 1, 0, &v) && v.len)
-        json_object_set_new(pat, "deceasedBoolean", json_boolean(span_eq_ci(v, "Y")));
-    map_gp(c, pat);
-    map_contacts(c, pat);
+    else if (!hl7_seg_get(c->m, (size_t)pid, 30, 1, 1, 0, &v) &&
+             (span_eq_ci(span_trim(v), "Y") || span_eq_ci(span_trim(v), "N")))
+        json_object_set_new(pat, "deceasedBoolean", json_boolean(span_eq_ci(span_trim(v), "Y")));
+    p[0] = presence(c, pid, 29), p[1] = presence(c, pid, 30);
+    keep_or_clear(keep, "deceased[x]",
+                  json_object_get(pat, "deceasedDateTime") != NULL ||
+                      json_object_get(pat, "deceasedBoolean") != NULL,
+                  p, 2);
+    map_gp(c, pat, keep);
+    map_contacts(c, pat, keep);
     char id[65];
     hl7_map_fhir_id(best, strlen(best), id);
     add_entry(c, "Patient", id, pat, c->pat_id, c->pat_url);
+    json_t *entry = json_array_get(c->entries, json_array_size(c->entries) - 1);
+    if (json_array_size(keep))
+        json_object_set_new(entry, LOAD_KEEP_ABSENT, keep);
+    else
+        json_decref(keep);
     return 0;
 }
 

@@ -24,6 +24,13 @@
  * one new versions of them.  fullUrls are urn:uuid values derived from
  * "Type/id"; every entry is a PUT to Type/id.
  *
+ * Omitted fields keep, the HL7 null "" deletes: the Patient entry carries
+ * "_keepAbsent" (LOAD_KEEP_ABSENT, fhir/load.h), the names of the Patient
+ * elements whose PID/PD1/NK1 fields were omitted, e.g. ["address",
+ * "telecom"]; the loader copies those from the stored Patient.  Elements sent
+ * as "" are left out and not named (cleared).  See hl7_map.c and
+ * docs/feeds/hl7v2.md, "Omitted fields and the HL7 null".
+ *
  * Nothing here logs patient data; the result's reason text names fields,
  * never their content.
  */

@@ -348,6 +348,7 @@ struct terms {
 };
 
 struct entry {
+    json_t *ent;          /* the Bundle.entry object, borrowed */
     json_t *res;          /* borrowed from the bundle; NULL for DELETE */
     const char *type;     /* borrowed (resource or request url) */
     char type_buf[64];    /* for DELETE entries */
@@ -1031,6 +1032,93 @@ static void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e)
         entry_compute(bc, e);
 }
 
+/* Whether key is element name (len n; choice: name without "[x]" followed by
+ * a capitalised type) or its primitive extension "_name". */
+static bool element_key(const char *key, const char *name, size_t n, bool choice)
+{
+    if (key[0] == '_')
+        key++;
+    if (strncmp(key, name, n) != 0)
+        return false;
+    return choice ? key[n] >= 'A' && key[n] <= 'Z' : key[n] == 0;
+}
+
+/*
+ * LOAD_KEEP_ABSENT (load.h) for entry e (ent its Bundle.entry object): copy
+ * each named element that e->res lacks from the current version of the same
+ * item, then drop the member.  Runs before entry_store, so the merged
+ * resource is resolved, linked, indexed and hashed as if sent whole (a
+ * repeat of what is stored is "unchanged").  Returns 0 (a malformed list
+ * rejects e) or a store error.
+ */
+static int keep_absent(struct bundle_ctx *bc, struct entry *e)
+{
+    json_t *keep = json_incref(json_object_get(e->ent, LOAD_KEEP_ABSENT));
+    if (!keep)
+        return WEFT_OK;
+    json_object_del(e->ent, LOAD_KEEP_ABSENT);
+    int rc = WEFT_OK;
+    size_t i;
+    json_t *v;
+    bool ok = json_is_array(keep);
+    json_array_foreach(keep, i, v)
+    {
+        const char *n = json_string_value(v);
+        size_t len =
+            n ? strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
+        ok = ok && n && n[0] >= 'a' && n[0] <= 'z' && len < 64 &&
+             (n[len] == 0 || strcmp(n + len, "[x]") == 0) && strcmp(n, "id") != 0 &&
+             strcmp(n, "meta") != 0 && strcmp(n, "resourceType") != 0;
+    }
+    if (!ok) {
+        entry_reject(e, "%s must be an array of element names (not id, meta, resourceType)",
+                     LOAD_KEEP_ABSENT);
+        goto out;
+    }
+    struct store_row cur;
+    if (!e->res || (rc = store_resource_get(bc->s, e->type, e->id, 0, &cur)) != 0) {
+        rc = rc == WEFT_ENOTFOUND ? WEFT_OK : rc; /* a DELETE, or nothing stored yet */
+        goto out;
+    }
+    /* Most often the stored version has none of the elements: a key
+     * "name... appears nowhere in its text, so there is nothing to copy and
+     * no need to parse it (the prepared text stays as it is). */
+    bool mentioned = false;
+    json_array_foreach(keep, i, v)
+    {
+        char pat[72];
+        snprintf(pat, sizeof pat, "\"%.*s", (int)strcspn(json_string_value(v), "["),
+                 json_string_value(v));
+        mentioned = mentioned || (!cur.deleted && strstr(cur.json, pat));
+    }
+    json_t *old = mentioned ? json_loadb(cur.json, cur.json_len, 0, NULL) : NULL;
+    store_row_clear(&cur);
+    json_array_foreach(keep, i, v)
+    {
+        const char *name = json_string_value(v), *key;
+        size_t n = strcspn(name, "[");
+        bool choice = name[n] == '[', has = false;
+        json_t *val;
+        json_object_foreach(e->res, key, val)
+        {
+            has = has || element_key(key, name, n, choice);
+        }
+        if (has || !old)
+            continue;
+        json_object_foreach(old, key, val)
+        {
+            if (element_key(key, name, n, choice)) {
+                json_object_set(e->res, key, val);
+                e->prepped = false; /* prepared without it: entry_store redoes it */
+            }
+        }
+    }
+    json_decref(old);
+out:
+    json_decref(keep);
+    return rc;
+}
+
 /* Pass 3 for one entry: returns 0, or a store error (the bundle fails). */
 static int entry_store(struct bundle_ctx *bc, struct entry *e)
 {
@@ -1178,6 +1266,7 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
             entry_reject(e, "entry is not a JSON object");
             continue;
         }
+        e->ent = ent;
         entry_prepare(e, ent, ctx->org);
         if (e->state == E_REJECTED)
             continue;
@@ -1249,6 +1338,8 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     for (int i = 0; i < n && rc == 0; i++) {
         struct entry *e = &bc->ents[i];
         if (e->state == E_PENDING)
+            rc = keep_absent(bc, e);
+        if (e->state == E_PENDING && rc == 0)
             rc = entry_store(bc, e);
         if (e->state == E_REJECTED)
             failed = true;

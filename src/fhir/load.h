@@ -74,6 +74,21 @@ struct store;
 #define LOAD_GROUP_ENTRIES 50000           /* entries per commit in fhir_load_paths */
 #define LOAD_MAX_REJECTIONS 1000           /* rejections kept in detail per report */
 
+/*
+ * Omitted elements (HL7 v2 "no information" versus "delete"): a Bundle entry
+ * may carry the private member LOAD_KEEP_ABSENT, an array of element names
+ * of its resource, e.g. "_keepAbsent": ["address", "deceased[x]"] ("[x]": a
+ * choice element, any deceasedXxx).  Each named element that the resource
+ * lacks is copied (with its "_element" extension twin) from the current
+ * version of the same item (same derived id) before the resource is
+ * resolved, indexed and hashed; no current version (or a deleted one):
+ * nothing is copied.  The member is then removed: it is never stored nor
+ * answered.  Names must look like FHIR element names; id, meta and
+ * resourceType cannot be named (the entry is rejected).  The HL7 v2 mapping
+ * sets it for the Patient (feeds/hl7_map.c); any feed may.
+ */
+#define LOAD_KEEP_ABSENT "_keepAbsent"
+
 struct load_ctx {
     const char *org;  /* ODS code of the sending organisation (required) */
     const char *feed; /* feed name; NULL: "manual" */

@@ -659,6 +659,158 @@ static void test_many_repetitions(void **state)
 
 /* ---- shared samples --------------------------------------------------- */
 
+/* ---- omitted fields and the HL7 null ------------------------------------- */
+
+/* The Patient entry's _keepAbsent as "a,b,c" ("" when the entry has none). */
+static const char *keep_list(struct fixture *f)
+{
+    static char out[256];
+    out[0] = 0;
+    json_t *e0 = json_array_get(json_object_get(f->r.bundle, "entry"), 0);
+    ASSERT_AT(e0, "resource/resourceType", "Patient");
+    json_t *keep = json_object_get(e0, "_keepAbsent");
+    if (keep)
+        assert_true(json_is_array(keep) && json_array_size(keep) > 0);
+    size_t i, n = 0;
+    json_t *v;
+    json_array_foreach(keep, i, v)
+    {
+        n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", i ? "," : "", json_string_value(v));
+    }
+    return out;
+}
+
+/* No value anywhere in the bundle is the text "" (the HL7 null as data). */
+static void assert_no_null_text(struct fixture *f)
+{
+    char *text = json_dumps(f->r.bundle, 0);
+    if (strstr(text, "\\\"")) /* no escaped quote at all in these messages */
+        fail_msg("a quote became data: %s", text);
+    free(text);
+}
+
+#define MSH_A08 "MSH|^~\\&|PAS|RVV|WEFT|WEFT|20260612093000||ADT^A08^ADT_A01|CTL8|P|2.4\r"
+#define MSH_ORU "MSH|^~\\&|LAB|RVV|WEFT|WEFT|20260612093000||ORU^R01^ORU_R01|CTL9|P|2.4\r"
+#define OBR_OBX                                                                                    \
+    "OBR|1||LAB1|24326-1^Electrolytes^LN|||20260612080000||||||||||||||||CH|F\r"                   \
+    "OBX|1|NM|2951-2^Sodium^LN||139|mmol/L^mmol/L^UCUM|133-146|N|||F\r"
+
+static void test_absent_fields_kept(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    /* everything but PID-29/30 sent: only deceased[x] is kept */
+    assert_int_equal(map_text(&f, ADT_A01), 0);
+    assert_string_equal(keep_list(&f), "deceased[x]");
+    done(&f);
+
+    /* a lab's thin PID: identifiers, name, date of birth, sex only */
+    assert_int_equal(map_text(&f, MSH_ORU "PID|1||H123456^^^RVV^MR||Smith^John||19700101|M\r"
+                                          "PV1|1|I|WARD1||||||||||||||||V0001\r" OBR_OBX),
+                     0);
+    json_t *p = res(&f, "Patient", 1);
+    ASSERT_AT(p, "name/0/family", "Smith");
+    ASSERT_AT(p, "gender", "male");
+    assert_null(json_object_get(p, "address"));
+    assert_null(json_object_get(p, "telecom"));
+    assert_string_equal(keep_list(&f), "address,telecom,deceased[x],generalPractitioner,contact");
+    /* only the Patient entry carries the list */
+    json_t *e1 = json_array_get(json_object_get(f.r.bundle, "entry"), 1);
+    assert_null(json_object_get(e1, "_keepAbsent"));
+    done(&f);
+
+    /* a PID cut short after PID-3, an empty PD1 and a placeholder NK1 */
+    assert_int_equal(map_text(&f, MSH_A08 "EVN|A08|20260612092900\r"
+                                          "PID|1||H123456^^^RVV^MR\rPD1|||\rNK1|1\r"),
+                     0);
+    assert_string_equal(keep_list(&f),
+                        "name,birthDate,gender,address,telecom,deceased[x],generalPractitioner,"
+                        "contact");
+    done(&f);
+
+    /* empty fields and fields of only delimiters are omitted, not null */
+    assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||^^^||||||^^^^~^||||||||||||||"
+                                          "||\r"),
+                     0);
+    assert_string_equal(keep_list(&f), "name,birthDate,gender,address,telecom,deceased[x],"
+                                       "generalPractitioner,contact");
+    done(&f);
+
+    /* a value that maps to nothing (impossible date, unknown codes) is not a
+     * request to delete: kept */
+    assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||Smith^John||19621352|X|||"
+                                          "1 High St^^Canterbury||01227 000000|||||||||||||||||Q\r"
+                                          "PD1|||Practice^^G82001\r"
+                                          "NK1|1|Smith^Jane|SPO^Spouse^HL70063\r"),
+                     0);
+    assert_string_equal(keep_list(&f), "birthDate,gender,deceased[x]");
+    p = res(&f, "Patient", 1);
+    assert_null(json_object_get(p, "deceasedBoolean"));
+    ASSERT_AT(p, "generalPractitioner/0/identifier/value", "G82001");
+    ASSERT_AT(p, "contact/0/name/family", "Smith");
+    done(&f);
+}
+
+static void test_hl7_null_clears(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    /* every element sent as the HL7 null: cleared, not kept, never text */
+    assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||\"\"||\"\"|\"\"|||\"\"||\"\"|"
+                                          "\"\"|||||||||||||||\"\"|\"\"\r"
+                                          "PD1|||\"\"|\"\"\rNK1|1|\"\"\r"),
+                     0);
+    json_t *p = res(&f, "Patient", 1);
+    assert_string_equal(keep_list(&f), "");
+    const char *gone[] = {"name",    "birthDate",       "gender",           "address",
+                          "telecom", "deceasedBoolean", "deceasedDateTime", "generalPractitioner",
+                          "contact"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (json_object_get(p, gone[i]))
+            fail_msg("%s is set from the HL7 null", gone[i]);
+    assert_no_null_text(&f);
+    done(&f);
+
+    /* PID-30 "" was mapped as deceasedBoolean false: "" must never become data */
+    assert_int_equal(map_text(&f, MSH_ORU "PID|1||H123456^^^RVV^MR||Smith^John||19700101|M|||||"
+                                          "|||||||||||||||||\"\"\r" OBR_OBX),
+                     0);
+    p = res(&f, "Patient", 1);
+    assert_null(json_object_get(p, "deceasedBoolean"));
+    assert_string_equal(keep_list(&f), "address,telecom,generalPractitioner,contact");
+    done(&f);
+
+    /* the null with white space around it, and inside components */
+    assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||\"\"^John~ \"\" ||19700101|"
+                                          " \"\" |||1 High St^^Canterbury^^CT1 1AA^\"\"\r"),
+                     0);
+    p = res(&f, "Patient", 1);
+    assert_null(at(p, "name/0/family"));
+    ASSERT_AT(p, "name/0/given/0", "John");
+    assert_int_equal(json_array_size(json_object_get(p, "name")), 1);
+    assert_null(json_object_get(p, "gender"));
+    ASSERT_AT(p, "address/0/postalCode", "CT1 1AA");
+    assert_null(at(p, "address/0/country"));
+    assert_string_equal(keep_list(&f), "telecom,deceased[x],generalPractitioner,contact");
+    assert_no_null_text(&f);
+    done(&f);
+
+    /* two fields, one element: PID-13 "" with PID-14 omitted clears telecom;
+     * PID-13 "" with a work number in PID-14 sets telecom to that number */
+    assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||Smith^John||19700101|M|||"
+                                          "1 High St||\"\"\r"),
+                     0);
+    assert_null(json_object_get(res(&f, "Patient", 1), "telecom"));
+    assert_string_equal(keep_list(&f), "deceased[x],generalPractitioner,contact");
+    done(&f);
+    assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||Smith^John||19700101|M|||"
+                                          "1 High St||\"\"|01227 999999\r"),
+                     0);
+    ASSERT_AT(res(&f, "Patient", 1), "telecom/0/use", "work");
+    assert_string_equal(keep_list(&f), "deceased[x],generalPractitioner,contact");
+    done(&f);
+}
+
 static void check_bundle(json_t *b, const char *name)
 {
     json_t *entries = json_object_get(b, "entry");
@@ -683,9 +835,34 @@ static void check_bundle(json_t *b, const char *name)
         char want[128];
         snprintf(want, sizeof want, "%s/%s", at(r, "resourceType"), id);
         ASSERT_AT(e, "request/url", want);
+        /* the keep list: Patient only, known element names, none of them set */
+        json_t *keep = json_object_get(e, "_keepAbsent");
+        if (keep) {
+            ASSERT_AT(r, "resourceType", "Patient");
+            assert_true(json_array_size(keep) > 0);
+            size_t k;
+            json_t *el;
+            json_array_foreach(keep, k, el)
+            {
+                const char *n = json_string_value(el);
+                assert_non_null(n);
+                char comma[64];
+                snprintf(comma, sizeof comma, ",%s,", n);
+                assert_non_null(strstr(",name,birthDate,gender,address,telecom,deceased[x],"
+                                       "generalPractitioner,contact,",
+                                       comma));
+                if (!strcmp(n, "deceased[x]"))
+                    assert_true(!json_object_get(r, "deceasedBoolean") &&
+                                !json_object_get(r, "deceasedDateTime"));
+                else
+                    assert_null(json_object_get(r, n));
+            }
+        }
     }
     /* every urn:uuid reference resolves inside the bundle */
     char *text = json_dumps(b, 0);
+    if (strstr(text, "\"\\\"\\\"\"")) /* a value that is the HL7 null "" */
+        fail_msg("%s: the HL7 null \"\" became a value", name);
     for (char *p = strstr(text, "\"reference\": \"urn:uuid:"); p;
          p = strstr(p + 1, "\"reference\": \"urn:uuid:")) {
         char url[64];
@@ -778,6 +955,8 @@ int main(void)
         cmocka_unit_test(test_fuzz_regressions),
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_many_repetitions),
+        cmocka_unit_test(test_absent_fields_kept),
+        cmocka_unit_test(test_hl7_null_clears),
         cmocka_unit_test(test_shared_samples_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/err.h"
+#include "feeds/hl7_map.h"
 #include "fhir/load.h"
 #include "store/store.h"
 
@@ -577,6 +578,252 @@ static void test_files(void **state)
     rmdir(dir);
 }
 
+/* ---- _keepAbsent: omitted elements keep the stored value ------------------------------ */
+
+static const struct load_ctx PAS = {.org = "RVV", .feed = "rvv-hl7v2"};
+
+/* Map an HL7 v2 message as the MLLP feed does and load it; the response
+ * bundle's text is checked for the private member. */
+static void load_hl7(struct store *s, const char *text, struct load_report *rep)
+{
+    struct hl7_msg *m = hl7_msg_new();
+    struct hl7_error perr;
+    if (hl7_msg_parse(m, text, strlen(text), 0, &perr))
+        fail_msg("parse: %s", perr.text);
+    struct hl7_map_opts o = {.ods = "RVV"};
+    struct hl7_map_result r;
+    assert_int_equal(hl7_map_message(m, &o, &r), 0);
+    load_report_init(rep);
+    json_t *resp = NULL;
+    assert_int_equal(fhir_load_bundle(s, r.bundle, &PAS, rep, &resp), 0);
+    assert_int_equal(rep->rejected, 0);
+    char *t = json_dumps(resp, 0);
+    assert_null(strstr(t, "_keepAbsent"));
+    free(t);
+    t = json_dumps(r.bundle, 0); /* removed from the entry once used */
+    assert_null(strstr(t, "_keepAbsent"));
+    free(t);
+    json_decref(resp);
+    hl7_map_result_clear(&r);
+    hl7_msg_free(m);
+}
+
+/* The current version of Patient source_id of org: *version set, JSON
+ * returned (caller json_decref's it); never holds the private member. */
+static json_t *current(struct store *s, const char *org, const char *source_id, int version,
+                       int *version_out)
+{
+    char id[STORE_ID_LEN + 1];
+    store_resource_id(org, "Patient", source_id, id);
+    struct store_row row;
+    assert_int_equal(store_resource_get(s, "Patient", id, version, &row), 0);
+    assert_null(strstr(row.json, "_keepAbsent"));
+    json_t *j = parse(row.json);
+    if (version_out)
+        *version_out = row.version;
+    store_row_clear(&row);
+    return j;
+}
+
+static const char *str_at(json_t *j, const char *a, int i, const char *b)
+{
+    json_t *v = json_object_get(j, a);
+    if (i >= 0)
+        v = json_array_get(v, (size_t)i);
+    if (b)
+        v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+#define HL7_MSH(type, ctl) "MSH|^~\\&|PAS|RVV|WEFT|WEFT|20260612093000||" type "|" ctl "|P|2.4\r"
+
+static void test_keep_absent_hl7(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    int v;
+    /* the PAS admits: full demographics */
+    load_hl7(
+        s,
+        HL7_MSH("ADT^A01^ADT_A01",
+                "K1") "EVN|A01|20260612092900\r"
+                      "PID|1||H777^^^RVV^MR||Smith^John||19700101|M|||1 High St^^Canterbury^^CT1 "
+                      "1AA^^H||"
+                      "01227 000000\rPD1|||Practice^^G82001\rNK1|1|Smith^Jane|SPO^Spouse^HL70063\r"
+                      "PV1|1|I|WARD1||||||||||||||||V777\r",
+        &rep);
+    assert_int_equal(row(&rep, "Patient")->stored, 1);
+    load_report_free(&rep);
+    json_t *p = current(s, "RVV", "mr-H777", 0, &v);
+    assert_int_equal(v, 1);
+    assert_string_equal(str_at(p, "address", 0, "postalCode"), "CT1 1AA");
+    json_decref(p);
+
+    /* the lab's result: PID without address, phone, PD1, NK1 -> the same Patient */
+    load_hl7(
+        s,
+        HL7_MSH("ORU^R01^ORU_R01",
+                "K2") "PID|1||H777^^^RVV^MR||Smith^John||19700101|M\r"
+                      "OBR|1||LAB777|24326-1^Electrolytes^LN|||20260612080000||||||||||||||||CH|F\r"
+                      "OBX|1|NM|2951-2^Sodium^LN||139|mmol/L^mmol/L^UCUM|133-146|N|||F\r",
+        &rep);
+    assert_int_equal(row(&rep, "Patient")->unchanged, 1);
+    assert_int_equal(row(&rep, "Patient")->updated, 0);
+    assert_int_equal(row(&rep, "Observation")->stored, 1);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H777", 0, &v);
+    assert_int_equal(v, 1);
+    assert_string_equal(str_at(p, "address", 0, "postalCode"), "CT1 1AA");
+    assert_string_equal(str_at(p, "telecom", 0, "value"), "01227 000000");
+    json_decref(p);
+
+    /* an update with PID-11 "" (the HL7 null): a new version without address;
+     * phone, GP and next of kin (omitted) stay */
+    load_hl7(
+        s,
+        HL7_MSH("ADT^A08^ADT_A01", "K3") "EVN|A08|20260612100000\r"
+                                         "PID|1||H777^^^RVV^MR||Smith^John||19700101|M|||\"\"\r",
+        &rep);
+    assert_int_equal(row(&rep, "Patient")->updated, 1);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H777", 0, &v);
+    assert_int_equal(v, 2);
+    assert_null(json_object_get(p, "address"));
+    assert_string_equal(str_at(p, "telecom", 0, "value"), "01227 000000");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(p, "contact"), 0), "name"), "family")),
+        "Smith");
+    assert_non_null(json_object_get(p, "generalPractitioner"));
+    assert_string_equal(str_at(p, "gender", -1, NULL), "male");
+    json_decref(p);
+    p = current(s, "RVV", "mr-H777", 1, NULL); /* history keeps the address */
+    assert_string_equal(str_at(p, "address", 0, "postalCode"), "CT1 1AA");
+    json_decref(p);
+
+    /* a feed that omits sex and date of birth but changes the name: a new
+     * version that keeps both, indexed as merged (birthdate search finds it) */
+    load_hl7(s, HL7_MSH("ADT^A08^ADT_A01", "K4") "PID|1||H777^^^RVV^MR||Smith^Johnny\r", &rep);
+    assert_int_equal(row(&rep, "Patient")->updated, 1);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H777", 0, &v);
+    assert_int_equal(v, 3);
+    assert_string_equal(str_at(p, "gender", -1, NULL), "male");
+    assert_string_equal(str_at(p, "birthDate", -1, NULL), "1970-01-01");
+    assert_null(json_object_get(p, "address")); /* cleared above, stays cleared */
+    json_decref(p);
+    struct store_term t[] = {{"birthdate", "1970-01-01", false}, {"given", "Johnny", false}};
+    struct store_query q = {.type = "Patient", .terms = t, .nterms = 2, .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.total, 1);
+    store_result_clear(&r);
+}
+
+/* Any feed: a FHIR bundle whose entry names omitted elements. */
+static int load_json(struct store *s, const char *text, struct load_report *rep)
+{
+    json_t *b = parse(text), *resp = NULL;
+    load_report_init(rep);
+    int rc = fhir_load_bundle(s, b, &GP, rep, &resp);
+    char *t = json_dumps(resp, JSON_COMPACT); /* the member, not a reason naming it */
+    assert_null(strstr(t, "\"_keepAbsent\":"));
+    free(t);
+    json_decref(resp);
+    json_decref(b);
+    return rc;
+}
+
+#define ONE_PATIENT(keep, body)                                                                    \
+    "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{" keep "\"resource\":{"           \
+    "\"resourceType\":\"Patient\",\"id\":\"k1\",\"identifier\":[{\"system\":\"urn:x\","            \
+    "\"value\":\"k1\"}]" body "},\"request\":{\"method\":\"PUT\",\"url\":\"Patient/k1\"}}]}"
+
+static void test_keep_absent_any_feed(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    int v;
+    /* nothing stored yet: nothing to copy, the member is not stored */
+    assert_int_equal(load_json(s,
+                               ONE_PATIENT("\"_keepAbsent\":[\"gender\"],",
+                                           ",\"birthDate\":\"1970-01-31\",\"_birthDate\":{"
+                                           "\"extension\":[{\"url\":\"urn:x\",\"valueCode\":"
+                                           "\"approx\"}]},\"deceasedDateTime\":\"2020-01-01\""),
+                               &rep),
+                     0);
+    assert_int_equal(row(&rep, "Patient")->stored, 1);
+    load_report_free(&rep);
+    json_t *p = current(s, "A81001", "k1", 0, &v);
+    assert_null(json_object_get(p, "gender"));
+    json_decref(p);
+    assert_int_equal(load_json(s,
+                               ONE_PATIENT("", ",\"gender\":\"female\",\"birthDate\":\"1970-01-31\""
+                                               ",\"_birthDate\":{\"extension\":[{\"url\":\"urn:x\","
+                                               "\"valueCode\":\"approx\"}]},"
+                                               "\"deceasedDateTime\":\"2020-01-01\""),
+                               &rep),
+                     0);
+    assert_int_equal(row(&rep, "Patient")->updated, 1);
+    load_report_free(&rep);
+
+    /* gender, birthDate (with its extension twin) and deceased[x] omitted: unchanged */
+    assert_int_equal(
+        load_json(s, ONE_PATIENT("\"_keepAbsent\":[\"gender\",\"birthDate\",\"deceased[x]\"],", ""),
+                  &rep),
+        0);
+    assert_int_equal(row(&rep, "Patient")->unchanged, 1);
+    load_report_free(&rep);
+
+    /* deceased[x] sent as another choice: not copied; birthDate not listed: gone */
+    assert_int_equal(load_json(s,
+                               ONE_PATIENT("\"_keepAbsent\":[\"gender\",\"deceased[x]\"],",
+                                           ",\"deceasedBoolean\":true"),
+                               &rep),
+                     0);
+    assert_int_equal(row(&rep, "Patient")->updated, 1);
+    load_report_free(&rep);
+    p = current(s, "A81001", "k1", 0, &v);
+    assert_int_equal(v, 3);
+    assert_string_equal(str_at(p, "gender", -1, NULL), "female");
+    assert_true(json_is_true(json_object_get(p, "deceasedBoolean")));
+    assert_null(json_object_get(p, "deceasedDateTime"));
+    assert_null(json_object_get(p, "birthDate"));
+    assert_null(json_object_get(p, "_birthDate"));
+    json_decref(p);
+
+    /* a malformed list rejects the entry */
+    const char *bad[] = {"\"_keepAbsent\":\"gender\",",        "\"_keepAbsent\":[42],",
+                         "\"_keepAbsent\":[\"meta\"],",        "\"_keepAbsent\":[\"id\"],",
+                         "\"_keepAbsent\":[\"deceased[y]\"],", "\"_keepAbsent\":[\"Gender\"],"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{%s\"resource\":{"
+                 "\"resourceType\":\"Patient\",\"id\":\"k1\"}}]}",
+                 bad[i]);
+        assert_int_equal(load_json(s, text, &rep), 0);
+        assert_int_equal(rep.rejected, 1);
+        assert_non_null(strstr(rep.rejections[0].reason, "_keepAbsent"));
+        load_report_free(&rep);
+    }
+
+    /* a deleted item: nothing is copied from it */
+    assert_int_equal(load_json(s,
+                               "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{"
+                               "\"request\":{\"method\":\"DELETE\",\"url\":\"Patient/k1\"}}]}",
+                               &rep),
+                     0);
+    assert_int_equal(row(&rep, "Patient")->deleted, 1);
+    load_report_free(&rep);
+    assert_int_equal(load_json(s, ONE_PATIENT("\"_keepAbsent\":[\"gender\"],", ""), &rep), 0);
+    assert_int_equal(rep.rejected, 0);
+    load_report_free(&rep);
+    p = current(s, "A81001", "k1", 0, NULL);
+    assert_null(json_object_get(p, "gender"));
+    json_decref(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +836,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits_and_bad_bundles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_nhs_kept_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
