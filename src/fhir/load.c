@@ -1075,6 +1075,11 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
                      LOAD_KEEP_ABSENT);
         goto out;
     }
+    /* prepared as stored already (a repeat): nothing to copy */
+    unsigned char digest[STORE_HASH_LEN];
+    if (e->prepped && e->res && store_resource_digest(bc->s, e->type, e->id, digest) == 0 &&
+        memcmp(digest, e->hash, STORE_HASH_LEN) == 0)
+        goto out;
     struct store_row cur;
     if (!e->res || (rc = store_resource_get(bc->s, e->type, e->id, 0, &cur)) != 0) {
         rc = rc == WEFT_ENOTFOUND ? WEFT_OK : rc; /* a DELETE, or nothing stored yet */

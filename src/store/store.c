@@ -134,6 +134,12 @@ int store_resource_get(struct store *s, const char *type, const char *id, int ve
     return STORE_CALL(s, resource_get, type, id, version, out);
 }
 
+int store_resource_digest(struct store *s, const char *type, const char *id,
+                          unsigned char hash[STORE_HASH_LEN])
+{
+    return STORE_CALL(s, resource_digest, type, id, hash);
+}
+
 int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)
 {
     return STORE_CALL(s, resource_person, type, id, person_id_out);

@@ -21,6 +21,7 @@ const struct store_ops sqlite_ops = {
     .resource_get = sqlite_resource_get,
     .resource_delete = sqlite_resource_delete,
     .resource_person = sqlite_resource_person,
+    .resource_digest = sqlite_resource_digest,
     .search = sqlite_search,
     .history = sqlite_history,
     .person_by_nhs = sqlite_person_by_nhs,

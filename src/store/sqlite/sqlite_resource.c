@@ -125,6 +125,19 @@ static int get_current(struct sqlite_store *ss, const char *id, struct current *
     return WEFT_OK;
 }
 
+int sqlite_resource_digest(struct store *s, const char *type, const char *id,
+                           unsigned char hash[STORE_HASH_LEN])
+{
+    struct current cur;
+    int rc = get_current(sqlite_of(s), id, &cur);
+    if (rc != 0)
+        return rc;
+    if (cur.deleted || strcmp(cur.type, type) != 0)
+        return WEFT_ENOTFOUND;
+    memcpy(hash, cur.hash, STORE_HASH_LEN);
+    return WEFT_OK;
+}
+
 static int mark_replaced(struct sqlite_store *ss, int64_t old_seq, int64_t new_seq)
 {
     sqlite3_stmt *st = sqlite_stmt(ss, "UPDATE resource SET next_seq = ? WHERE seq = ?");
