@@ -472,31 +472,6 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     }
     const char *event = mr->event_time[0] ? mr->event_time : NULL;
 
-    int64_t id = replay_id;
-    if (!replay_id) {
-        struct store_inbox_msg in = {
-            .feed_id = feed.id,
-            .kind = "hl7v2",
-            .arrived = (char *)arrived,
-            .sender = facility[0] ? facility : NULL,
-            .peer = (char *)peer,
-            .control_id = control[0] ? control : NULL,
-            .msg_type = mtype[0] ? mtype : NULL,
-            .event_time = (char *)event,
-            .body = (char *)data,
-            .body_len = len,
-        };
-        if ((rc = store_inbox_add(s, &in, &id)) != 0)
-            goto out;
-    }
-    if (replay_id && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
-        goto out;
-    r->inbox_id = id;
-    r->feed_id = feed.id;
-    r->resources = 0;
-    r->merged = false;
-    r->reason[0] = 0;
-
     /* decisions that need no writes */
     const char *code = "AA";
     struct hl7_ack_detail det = {0};
@@ -533,7 +508,45 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         code = mr->ack_code ? mr->ack_code : "AR";
         snprintf(why, sizeof why, "%s", mr->reason[0] ? mr->reason : "message cannot be mapped");
         det = mr->err;
-    } else {
+    }
+    /* The message is kept with the outcome it is expected to get (most are
+     * applied): the row is written once, and updated only when the outcome
+     * turns out otherwise.  It commits with the message's resources or not
+     * at all, so "applied" is never seen without them. */
+    bool will_apply = strcmp(code, "AA") == 0;
+    long predicted_res = will_apply && mr->kind == HL7_MAP_BUNDLE ? (long)mr->resources : 0;
+    int64_t id = replay_id;
+    if (!replay_id) {
+        struct store_inbox_msg in = {
+            .feed_id = feed.id,
+            .kind = "hl7v2",
+            .arrived = (char *)arrived,
+            .sender = facility[0] ? facility : NULL,
+            .peer = (char *)peer,
+            .control_id = control[0] ? control : NULL,
+            .msg_type = mtype[0] ? mtype : NULL,
+            .event_time = (char *)event,
+            .outcome = will_apply ? INBOX_APPLIED : INBOX_REJECTED,
+            .error = why[0] ? why : NULL,
+            .attempts = 1,
+            .resources = predicted_res,
+            .body = (char *)data,
+            .body_len = len,
+        };
+        if ((rc = store_inbox_add(s, &in, &id)) != 0)
+            goto out;
+    }
+    if (replay_id && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
+        goto out;
+    r->inbox_id = id;
+    r->feed_id = feed.id;
+    r->resources = 0;
+    r->merged = false;
+    r->reason[0] = 0;
+    char predicted_why[256];
+    snprintf(predicted_why, sizeof predicted_why, "%s", why);
+
+    if (will_apply) {
         /* apply, in a savepoint so that a failure leaves the batch intact */
         if ((rc = store_savepoint(s, "ingest_msg")) != 0)
             goto out;
@@ -600,8 +613,11 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     r->outcome = outcome;
     snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
     snprintf(r->reason, sizeof r->reason, "%s", why);
-    rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL, r->resources, dup_of, true);
-    if (rc != 0)
+    bool as_predicted = !replay_id && !dup_of && strcmp(why, predicted_why) == 0 &&
+                        (strcmp(outcome, INBOX_APPLIED) == 0) == will_apply &&
+                        r->resources == predicted_res;
+    if (!as_predicted && (rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL,
+                                                       r->resources, dup_of, replay_id != 0)) != 0)
         goto out;
     struct feed_lag lag = {0};
     if (event)
