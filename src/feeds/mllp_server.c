@@ -122,15 +122,37 @@ static void item_free(struct item *it)
 
 /* ---- writer -------------------------------------------------------------------------- */
 
-static void complete(struct item *it)
+/* Release the ACKs of a batch: per connection, its items are marked done
+ * and its thread woken once (one eventfd write per connection, not per
+ * message), under the connection's lock, so that it cannot take its items,
+ * finish and be freed before the wake-up is written.  The items are listed
+ * first: once marked done, an item may be freed by its connection. */
+static void complete_batch(struct item *batch, size_t n)
 {
-    struct conn *c = it->conn;
-    pthread_mutex_lock(&c->mu);
-    it->done = true;
-    pthread_mutex_unlock(&c->mu);
-    uint64_t one = 1;
-    ssize_t w = write(c->efd, &one, sizeof one);
-    (void)w;
+    struct done {
+        struct item *it;
+        struct conn *c;
+    } *v = xmalloc(sizeof *v * (n ? n : 1));
+    size_t k = 0;
+    for (struct item *it = batch; it && k < n; it = it->qnext)
+        v[k++] = (struct done){it, it->conn};
+    for (size_t i = 0; i < k; i++) {
+        if (!v[i].it)
+            continue;
+        struct conn *c = v[i].c;
+        pthread_mutex_lock(&c->mu);
+        for (size_t j = i; j < k; j++) {
+            if (v[j].it && v[j].c == c) {
+                v[j].it->done = true;
+                v[j].it = NULL;
+            }
+        }
+        uint64_t one = 1;
+        ssize_t w = write(c->efd, &one, sizeof one);
+        (void)w;
+        pthread_mutex_unlock(&c->mu);
+    }
+    free(v);
 }
 
 static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *batch, size_t n)
@@ -169,11 +191,7 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     }
     atomic_fetch_add(&srv->n_batches, 1);
     atomic_fetch_add(&srv->n_msgs, n);
-    struct item *next;
-    for (struct item *it = batch; it; it = next) {
-        next = it->qnext; /* the connection may free it once completed */
-        complete(it);
-    }
+    complete_batch(batch, n);
 }
 
 static void *writer_main(void *arg)
