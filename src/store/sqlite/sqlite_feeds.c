@@ -54,6 +54,18 @@ const struct store_migration sqlite_migration_feeds_2 = {
     "ALTER TABLE feed_day ADD COLUMN lag_recent_max_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
+/* feeds-3: the control-id claims as a WITHOUT ROWID table: one b-tree write a
+ * message instead of two (the rowid table and its primary-key index). */
+const struct store_migration sqlite_migration_feeds_3 = {
+    "feeds-3",
+    "CREATE TABLE inbox_key_new (feed_id INTEGER NOT NULL, control_id TEXT NOT NULL,"
+    " inbox_id INTEGER NOT NULL, PRIMARY KEY (feed_id, control_id)) WITHOUT ROWID;"
+    "INSERT INTO inbox_key_new (feed_id, control_id, inbox_id)"
+    " SELECT feed_id, control_id, inbox_id FROM inbox_key;"
+    "DROP TABLE inbox_key;"
+    "ALTER TABLE inbox_key_new RENAME TO inbox_key;",
+};
+
 /* ---- savepoints ----------------------------------------------------------------- */
 
 int sqlite_savepoint(struct store *s, const char *name, int what)

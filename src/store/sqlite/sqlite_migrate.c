@@ -116,6 +116,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_2,
     &sqlite_migration_search_1,
     &sqlite_migration_core_6,
+    &sqlite_migration_feeds_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
