@@ -8,12 +8,17 @@
  * usage: bench_store_floor DB MESSAGES BATCH MODE
  *   DB       a database made by `weft init` (its schema is used as is)
  *   BATCH    messages per durable commit (WAL, synchronous=FULL)
- *   MODE     "today": the statements the writer runs per message now (inbox
- *            row, savepoint, control-id claim, person lookups, current
- *            version lookups, inserts, outcome update);
+ *   MODE     "start": the statements the MLLP writer ran per message at the
+ *            start of the 2026-11-25 third session (inbox row, savepoint,
+ *            control-id claim, 3 person lookups, current-version lookups,
+ *            inserts, release, outcome update);
+ *            "now": the writer's statements after it (inbox row written once
+ *            with its outcome, savepoint, claim, the Patient's digest and
+ *            current version, lookup + insert per new resource, release; the
+ *            person links come from the handle's cache);
  *            "lean": the least a store of this schema can do (one inbox row
- *            with its outcome, the claim, one lookup and one insert per
- *            resource; no person lookups, no savepoint)
+ *            with its outcome, the claim, one lookup per resource and one
+ *            insert per new one; no savepoint)
  * Mix (as bench_feeds_send): even ADT^A01 (Patient unchanged + a new
  * Encounter) and ORU^R01 (Patient unchanged + a new DiagnosticReport and 2
  * Observations) for 10,000 patients who are already in the record.
@@ -85,16 +90,26 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: bench_store_floor DB MESSAGES BATCH today|lean\n");
+        fprintf(stderr, "usage: bench_store_floor DB MESSAGES BATCH start|now|lean\n");
         return 2;
     }
     long msgs = atol(argv[2]), batch = atol(argv[3]);
-    int lean = strcmp(argv[4], "lean") == 0;
+    const char *mode = argv[4];
+    int lean = strcmp(mode, "lean") == 0, start = strcmp(mode, "start") == 0;
+    if (!lean && !start && strcmp(mode, "now") != 0) {
+        fprintf(stderr, "bench_store_floor: MODE is start, now or lean\n");
+        return 2;
+    }
     if (sqlite3_open(argv[1], &db) != SQLITE_OK)
         die("open");
     exec(getenv("FLOOR_PRAGMA") ? getenv("FLOOR_PRAGMA") : "PRAGMA cache_size=-65536");
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
          " PRAGMA wal_autocheckpoint=0");
+
+    if (start) /* the claims table as it was then (before feeds-3) */
+        exec("DROP TABLE inbox_key; CREATE TABLE inbox_key (feed_id INTEGER NOT NULL,"
+             " control_id TEXT NOT NULL, inbox_id INTEGER NOT NULL,"
+             " PRIMARY KEY (feed_id, control_id))");
 
     sqlite3_stmt *ins_res = prep(
         "INSERT INTO resource (id, type, version, deleted, person_id, category, source_org,"
@@ -175,7 +190,7 @@ int main(int argc, char **argv)
                           "||||||||||||||||V%ld|||||||||||||||||||||||||20261124101500\r",
                           ctl, p, p, p, m);
         sqlite3_bind_text(ins_inbox, 1, ctl, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins_inbox, 2, lean ? "applied" : "pending", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins_inbox, 2, start ? "pending" : "applied", -1, SQLITE_STATIC);
         sqlite3_bind_blob(ins_inbox, 3, body, bl, SQLITE_STATIC);
         done(ins_inbox);
         int64_t inbox_id = sqlite3_last_insert_rowid(db);
@@ -184,7 +199,7 @@ int main(int argc, char **argv)
         sqlite3_bind_text(claim, 1, ctl, -1, SQLITE_STATIC);
         sqlite3_bind_int64(claim, 2, inbox_id);
         done(claim);
-        if (!lean) { /* link_patient: NHS number, then the two local identifiers */
+        if (start) { /* link_patient: NHS number, then the two local identifiers */
             snprintf(nhs, sizeof nhs, "999%07d", p);
             snprintf(mr, sizeof mr, "H%06d", p);
             sqlite3_bind_text(by_nhs, 1, nhs, -1, SQLITE_STATIC);
@@ -195,10 +210,13 @@ int main(int argc, char **argv)
             sqlite3_bind_text(by_local, 1, "urn:weft:id:RVV:mr", -1, SQLITE_STATIC);
             done(by_local);
         }
-        /* the Patient: unchanged */
-        sqlite3_bind_int64(cur, 1, pat_key[p]);
-        sqlite3_bind_text(cur, 2, pat_id[p], -1, SQLITE_STATIC);
-        done(cur);
+        /* the Patient: unchanged (now: its digest looked at first, then the
+         * put's own current-version lookup) */
+        for (int k = 0; k < (!lean && !start ? 2 : 1); k++) {
+            sqlite3_bind_int64(cur, 1, pat_key[p]);
+            sqlite3_bind_text(cur, 2, pat_id[p], -1, SQLITE_STATIC);
+            done(cur);
+        }
         int nres = oru ? 3 : 1;
         for (int r = 0; r < nres; r++) {
             make_id(rid, &key);
@@ -229,8 +247,9 @@ int main(int argc, char **argv)
             sqlite3_bind_int64(ins_res, 9, key);
             done(ins_res);
         }
-        if (!lean) {
+        if (!lean)
             done(rel);
+        if (start) {
             sqlite3_bind_int64(outcome, 1, inbox_id);
             done(outcome);
         }
@@ -243,8 +262,8 @@ int main(int argc, char **argv)
         }
     }
     double secs = now_s() - t0;
-    printf("mode %s messages %ld batch %ld seconds %.3f msgs_per_s %.0f us_per_msg %.1f\n",
-           lean ? "lean" : "today", msgs, batch, secs, (double)msgs / secs,
+    printf("mode %s messages %ld batch %ld seconds %.3f msgs_per_s %.0f us_per_msg %.1f\n", mode,
+           msgs, batch, secs, (double)msgs / secs,
            secs * 1e6 / (double)msgs);
     sqlite3_finalize(ins_res);
     sqlite3_finalize(cur);
