@@ -3,14 +3,17 @@
  * sqlite_person_cache.h for what it holds and why it cannot go stale).
  *
  * Data structure: a 4-way set-associative table of SQLITE_PCACHE_ENTRIES
- * fixed-size entries (128 bytes: 64-bit FNV-1a hash, generation, the key
- * bytes and the 32-character person id inline), so a lookup reads one or two
- * cache lines and allocates nothing but the copy of the id the store API
- * returns.  Keys are "nparts byte, parts joined by NUL"; a key or id that
- * does not fit an entry is simply not cached.  Forgetting everything is one
- * increment of the generation; forgetting the open transaction's entries
- * walks the list of slots it wrote (when that list overflowed, everything
- * is forgotten instead).  Eviction: round-robin within the set.
+ * fixed-size entries (128 bytes: the key bytes and the 32-character person
+ * id inline) beside a compact array of sets (32 bytes: per way a 32-bit tag
+ * from the 64-bit FNV-1a hash of the key and the entry's generation).  A
+ * miss reads one cache line of tags, a hit that line and the entry; nothing
+ * is allocated but the copy of the id the store API returns.  The tags
+ * matter when the patients outnumber the entries: then most lookups miss,
+ * and a miss must cost next to nothing beside the SELECT it precedes.  Keys are "nparts byte, parts
+ * joined by NUL"; a key or id that does not fit an entry is simply not cached.  Forgetting
+ * everything is one increment of the generation; forgetting the open transaction's entries walks
+ * the list of slots it wrote (when that list overflowed, everything is forgotten instead).
+ * Eviction: round-robin within the set.
  *
  * Workload: the MLLP writer thread, one BEGIN IMMEDIATE transaction per
  * batch of a few hundred messages, each message two to four lookups of
@@ -29,17 +32,21 @@
 #define NSETS (SQLITE_PCACHE_ENTRIES / WAYS)
 #define PENDING_MAX 4096
 #define ID_MAX 32
-#define KEY_MAX 82
+#define KEY_MAX 94
+
+struct pcache_set {
+    uint32_t tag[WAYS]; /* high 32 bits of the key's hash */
+    uint32_t gen[WAYS]; /* way valid iff == the cache's gen (which is never 0) */
+};
 
 struct pcache_entry {
-    uint64_t hash;
-    uint32_t gen; /* valid iff == the cache's gen (which is never 0) */
     uint8_t klen;
     uint8_t idlen;
     char id[ID_MAX];
     char key[KEY_MAX];
 };
 
+_Static_assert(sizeof(struct pcache_set) == 32, "two sets a cache line");
 _Static_assert(sizeof(struct pcache_entry) == 128, "entry is two cache lines");
 _Static_assert((NSETS & (NSETS - 1)) == 0, "sets are a power of two");
 
@@ -72,6 +79,7 @@ void sqlite_person_cache_free(struct sqlite_store *ss)
     sqlite3_rollback_hook(ss->db, NULL, NULL);
     if (pc->dv_stmt)
         sqlite3_finalize(pc->dv_stmt);
+    free(pc->sets);
     free(pc->tab);
     free(pc->pending);
     memset(pc, 0, sizeof *pc);
@@ -82,10 +90,10 @@ void sqlite_person_cache_clear(struct sqlite_store *ss)
     struct sqlite_person_cache *pc = &ss->pcache;
     pc->npending = 0;
     pc->pending_overflow = false;
-    if (!pc->tab)
+    if (!pc->sets)
         return;
     if (++pc->gen == 0) {
-        memset(pc->tab, 0, sizeof *pc->tab * SQLITE_PCACHE_ENTRIES);
+        memset(pc->sets, 0, sizeof *pc->sets * NSETS);
         pc->gen = 1;
     }
 }
@@ -98,7 +106,7 @@ void sqlite_person_cache_rollback(struct sqlite_store *ss)
         return;
     }
     for (uint32_t i = 0; i < pc->npending; i++)
-        pc->tab[pc->pending[i]].gen = 0;
+        pc->sets[pc->pending[i] / WAYS].gen[pc->pending[i] % WAYS] = 0;
     pc->npending = 0;
 }
 
@@ -182,7 +190,7 @@ void sqlite_person_cache_begin(struct sqlite_store *ss)
     pc->npending = 0;
     pc->pending_overflow = false;
     pc->txn_checked = false;
-    if (pc->tab && check_version(ss))
+    if (pc->sets && check_version(ss))
         pc->txn_checked = true;
 }
 
@@ -219,11 +227,14 @@ static uint64_t fnv1a(const char *p, size_t n)
 /* The slot holding key, or -1. */
 static long find(const struct sqlite_person_cache *pc, uint64_t h, const char *k, size_t klen)
 {
-    size_t base = (size_t)(h & (NSETS - 1)) * WAYS;
+    size_t set = (size_t)(h & (NSETS - 1));
+    const struct pcache_set *st = &pc->sets[set];
     for (size_t w = 0; w < WAYS; w++) {
-        const struct pcache_entry *e = &pc->tab[base + w];
-        if (e->gen == pc->gen && e->hash == h && e->klen == klen && memcmp(e->key, k, klen) == 0)
-            return (long)(base + w);
+        if (st->gen[w] != pc->gen || st->tag[w] != (uint32_t)(h >> 32))
+            continue;
+        const struct pcache_entry *e = &pc->tab[set * WAYS + w];
+        if (e->klen == klen && memcmp(e->key, k, klen) == 0)
+            return (long)(set * WAYS + w);
     }
     return -1;
 }
@@ -232,12 +243,15 @@ int sqlite_person_cache_get(struct sqlite_store *ss, const char *const *parts, i
                             char **person_id_out)
 {
     struct sqlite_person_cache *pc = &ss->pcache;
-    if (!pc->tab) {
-        pc->tab = calloc(SQLITE_PCACHE_ENTRIES, sizeof *pc->tab);
+    if (!pc->sets) {
+        pc->sets = calloc(NSETS, sizeof *pc->sets);
+        pc->tab = malloc(sizeof *pc->tab * SQLITE_PCACHE_ENTRIES);
         pc->pending = malloc(sizeof *pc->pending * PENDING_MAX);
-        if (!pc->tab || !pc->pending) {
+        if (!pc->sets || !pc->tab || !pc->pending) {
+            free(pc->sets);
             free(pc->tab);
             free(pc->pending);
+            pc->sets = NULL;
             pc->tab = NULL;
             pc->pending = NULL;
             return WEFT_ENOTFOUND; /* no memory for a cache: run without one */
@@ -270,7 +284,7 @@ void sqlite_person_cache_put(struct sqlite_store *ss, const char *const *parts, 
     /* Only after a validated _get(): the entry then belongs to the version
      * of the database the baseline describes (or a later one, which the next
      * check notices and forgets). */
-    if (!pc->tab || !pc->dv_known || !person_id)
+    if (!pc->sets || !pc->dv_known || !person_id)
         return;
     char k[KEY_MAX];
     size_t klen, idlen = strlen(person_id);
@@ -278,18 +292,19 @@ void sqlite_person_cache_put(struct sqlite_store *ss, const char *const *parts, 
         return;
     uint64_t h = fnv1a(k, klen);
     long slot = find(pc, h, k, klen);
+    size_t set = (size_t)(h & (NSETS - 1));
+    struct pcache_set *st = &pc->sets[set];
     if (slot < 0) {
-        size_t base = (size_t)(h & (NSETS - 1)) * WAYS;
         for (size_t w = 0; w < WAYS && slot < 0; w++) {
-            if (pc->tab[base + w].gen != pc->gen)
-                slot = (long)(base + w);
+            if (st->gen[w] != pc->gen)
+                slot = (long)(set * WAYS + w);
         }
         if (slot < 0)
-            slot = (long)(base + (pc->victim++ % WAYS));
+            slot = (long)(set * WAYS + (pc->victim++ % WAYS));
     }
     struct pcache_entry *e = &pc->tab[slot];
-    e->hash = h;
-    e->gen = pc->gen;
+    st->tag[slot % WAYS] = (uint32_t)(h >> 32);
+    st->gen[slot % WAYS] = pc->gen;
     e->klen = (uint8_t)klen;
     e->idlen = (uint8_t)idlen;
     memcpy(e->id, person_id, idlen);

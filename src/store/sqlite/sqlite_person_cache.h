@@ -38,12 +38,14 @@
 struct sqlite_store;
 struct store;
 struct pcache_entry;
+struct pcache_set;
 
 /* The cache state of one handle (inside struct sqlite_store).  The table
  * itself is allocated on first use, so handles that never link persons (most
  * HTTP workers) pay nothing. */
 struct sqlite_person_cache {
-    struct pcache_entry *tab; /* SQLITE_PCACHE_ENTRIES, NULL until first use */
+    struct pcache_set *sets;  /* tags and generations, NULL until first use */
+    struct pcache_entry *tab; /* SQLITE_PCACHE_ENTRIES keys and ids */
     uint32_t *pending;        /* slots written in the open transaction */
     uint32_t npending;
     bool pending_overflow; /* more than fit in pending: a rollback clears all */
@@ -56,7 +58,7 @@ struct sqlite_person_cache {
     uint64_t hits, misses; /* for tests and benchmarks */
 };
 
-#define SQLITE_PCACHE_ENTRIES 65536 /* 8 MB of address space, touched as used */
+#define SQLITE_PCACHE_ENTRIES 65536 /* 8.5 MB of address space, touched as used */
 
 /* Register the commit and rollback hooks on the handle's connection; call
  * once after opening.  Allocates nothing. */
