@@ -87,6 +87,8 @@ int sqlite_savepoint(struct store *s, const char *name, int what)
         return WEFT_EDB;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    if (what == 2)
+        sqlite_person_cache_rollback(ss); /* ROLLBACK TO has no hook */
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "savepoint");
 }
 

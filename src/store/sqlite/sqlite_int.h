@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "store/sqlite/sqlite_person_cache.h"
 #include "store/store_int.h"
 
 #define SQLITE_STMT_CACHE 64
@@ -30,9 +31,11 @@ struct sqlite_store {
         char *sql;       /* our copy, for text comparison */
         sqlite3_stmt *stmt;
         uint64_t used; /* clock for eviction */
+        bool rollback; /* holds ROLLBACK (TO): tell the person cache */
     } cache[SQLITE_STMT_CACHE];
     uint64_t clock;
-    char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
+    char txn_now[32];                  /* time of the open explicit transaction: its lastUpdated */
+    struct sqlite_person_cache pcache; /* person links (sqlite_person_cache.h) */
 };
 
 static inline struct sqlite_store *sqlite_of(struct store *s)
@@ -57,7 +60,8 @@ sqlite3_stmt *sqlite_stmt_text(struct sqlite_store *ss, const char *sql);
 /* Record the connection's last error as WEFT_EDB with context what. */
 int sqlite_fail(struct sqlite_store *ss, const char *what);
 
-/* Run SQL without results (may hold several statements). */
+/* Run SQL without results (may hold several statements).  SQL holding
+ * ROLLBACK also drops the person cache's pending entries. */
 int sqlite_exec(struct sqlite_store *ss, const char *sql);
 
 /* Bind a text (NULL binds SQL NULL); index is 1-based. */

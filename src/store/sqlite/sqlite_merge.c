@@ -10,6 +10,8 @@
  * identifiers; person_merge.moved_nhs) so that an unmerge puts back exactly
  * what the merge moved and nothing else.  The retired person row is kept;
  * person_merge says where it went.  Rare operation: clarity over speed.
+ * Both write person and person_local, so both empty the handle's person
+ * cache when they end, whatever the outcome (sqlite_person_cache.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,6 +172,7 @@ int sqlite_person_merge(struct store *s, const char *survivor, const char *retir
     if (merge_id_out)
         *merge_id_out = mid;
 out:
+    sqlite_person_cache_clear(ss);
     free(snhs);
     free(rnhs);
     free(already);
@@ -220,6 +223,7 @@ int sqlite_person_unmerge(struct store *s, int64_t merge_id)
     }
     rc = run(ss, "UPDATE person_merge SET undone = ? WHERE id = ?", "ti", now, merge_id);
 out:
+    sqlite_person_cache_clear(ss);
     free(survivor);
     free(retired);
     free(moved);

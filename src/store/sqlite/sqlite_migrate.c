@@ -201,7 +201,9 @@ int sqlite_migrate(struct store *s, int *from_version, int *to_version)
             continue;
         if ((rc = sqlite_exec(ss, "BEGIN IMMEDIATE")) != 0)
             return rc;
-        if ((rc = sqlite_exec(ss, migrations[i]->sql)) != 0) {
+        rc = sqlite_exec(ss, migrations[i]->sql);
+        sqlite_person_cache_clear(ss); /* may rewrite person, person_local */
+        if (rc != 0) {
             char msg[sizeof s->errmsg];
             snprintf(msg, sizeof msg, "%s", s->errmsg);
             sqlite_exec(ss, "ROLLBACK");

@@ -3,6 +3,10 @@
  * identifier.  Person ids are random (128 bits, hex): an id derived from the
  * NHS number could be reversed by trying all 10^9 numbers, and person ids
  * appear in URLs and the operational log.
+ *
+ * The two link lookups (NHS number, local identifier) go through the
+ * handle's person cache (sqlite_person_cache.h) first: the feed writer asks
+ * them for every message.  What they read or insert is put in the cache.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +23,14 @@ static void new_person_id(char out[33])
     sodium_bin2hex(out, 33, r, sizeof r);
 }
 
-/* Select one text column for a single bound key; WEFT_ENOTFOUND when none. */
+/* Select one text column (a person id) for the bound keys, answered by the
+ * person cache when it can; WEFT_ENOTFOUND when none.  keys are the cache key
+ * too: sql must map them to the person they link to. */
 static int lookup1(struct sqlite_store *ss, const char *sql, const char *const *keys, int nkeys,
                    char **out)
 {
+    if (sqlite_person_cache_get(ss, keys, nkeys, out) == WEFT_OK)
+        return WEFT_OK;
     sqlite3_stmt *st = sqlite_stmt(ss, sql);
     if (!st)
         return WEFT_EDB;
@@ -38,6 +46,8 @@ static int lookup1(struct sqlite_store *ss, const char *sql, const char *const *
         rc = sqlite_fail(ss, "reading person");
     }
     sqlite3_reset(st);
+    if (rc == WEFT_OK)
+        sqlite_person_cache_put(ss, keys, nkeys, *out);
     return rc;
 }
 
@@ -68,6 +78,7 @@ int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out)
     new_person_id(id);
     if ((rc = insert_person(ss, id, nhs)) != 0)
         return rc;
+    sqlite_person_cache_put(ss, keys, 1, id);
     *person_id_out = xstrdup(id);
     return WEFT_OK;
 }
@@ -104,8 +115,10 @@ int sqlite_person_by_local(struct store *s, const char *org, const char *system,
     sqlite_bind_text(st, 5, now);
     rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "writing local identifier");
     sqlite3_reset(st);
-    if (rc == 0)
+    if (rc == 0) {
+        sqlite_person_cache_put(ss, keys, 3, id);
         *person_id_out = xstrdup(id);
+    }
     return rc;
 }
 

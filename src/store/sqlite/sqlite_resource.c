@@ -260,6 +260,7 @@ static int auto_end(struct sqlite_store *ss, bool own, int rc)
     if (rc == 0)
         return sqlite_exec(ss, "RELEASE weft_put");
     sqlite3_exec(ss->db, "ROLLBACK TO weft_put; RELEASE weft_put", NULL, NULL, NULL);
+    sqlite_person_cache_rollback(ss); /* ROLLBACK TO has no hook */
     return rc;
 }
 

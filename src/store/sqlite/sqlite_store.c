@@ -10,6 +10,10 @@
  * The statement cache is a small array scanned linearly: a handle uses a few
  * dozen distinct statements and the scan compares pointers first, so a hit
  * costs less than a hash.  Built SQL (search) is matched by text.
+ *
+ * The handle also carries the person-link cache (sqlite_person_cache.h);
+ * transactions here, sqlite_exec() and the statement cache tell it when a
+ * transaction begins, commits or is rolled back (to a savepoint).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -32,7 +36,12 @@ int sqlite_fail(struct sqlite_store *ss, const char *what)
 int sqlite_exec(struct sqlite_store *ss, const char *sql)
 {
     char *msg = NULL;
-    if (sqlite3_exec(ss->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int xrc = sqlite3_exec(ss->db, sql, NULL, NULL, &msg);
+    /* ROLLBACK TO has no hook: forget what the transaction taught the person
+     * cache (a full ROLLBACK also fires the rollback hook; twice is harmless) */
+    if (sqlite_person_cache_sql_rolls_back(sql))
+        sqlite_person_cache_rollback(ss);
+    if (xrc != SQLITE_OK) {
         int code = sqlite3_errcode(ss->db);
         int rc = store_fail(&ss->base, code == SQLITE_BUSY ? WEFT_EBUSY : WEFT_EDB, "%s",
                             msg ? msg : sqlite3_errmsg(ss->db));
@@ -75,6 +84,8 @@ static sqlite3_stmt *cache_get(struct sqlite_store *ss, const char *sql, bool by
     for (int i = 0; by_pointer && i < SQLITE_STMT_CACHE && ss->cache[i].stmt; i++) {
         struct sqlite_stmt_slot *sl = &ss->cache[i];
         if (sl->key == sql) {
+            if (sl->rollback)
+                sqlite_person_cache_rollback(ss);
             sqlite3_reset(sl->stmt);
             sqlite3_clear_bindings(sl->stmt);
             sl->used = ss->clock;
@@ -84,6 +95,8 @@ static sqlite3_stmt *cache_get(struct sqlite_store *ss, const char *sql, bool by
     for (int i = 0; i < SQLITE_STMT_CACHE; i++) {
         struct sqlite_stmt_slot *sl = &ss->cache[i];
         if (sl->stmt && (strcmp(sl->sql, sql) == 0)) {
+            if (sl->rollback)
+                sqlite_person_cache_rollback(ss);
             sqlite3_reset(sl->stmt);
             sqlite3_clear_bindings(sl->stmt);
             sl->used = ss->clock;
@@ -109,6 +122,12 @@ static sqlite3_stmt *cache_get(struct sqlite_store *ss, const char *sql, bool by
     victim->sql = xstrdup(sql);
     victim->key = by_pointer ? sql : NULL;
     victim->used = ss->clock;
+    /* A ROLLBACK TO statement is handed out just before it is stepped: drop
+     * the person cache's pending entries now (dropping early is only ever
+     * conservative).  Its callers need not remember to. */
+    victim->rollback = sqlite_person_cache_sql_rolls_back(sql);
+    if (victim->rollback)
+        sqlite_person_cache_rollback(ss);
     return st;
 }
 
@@ -155,6 +174,7 @@ int sqlite_store_open(struct store **out, const char *path, bool create, char **
     ss->base.ops = &sqlite_ops;
     ss->db = db;
     ss->path = xstrdup(path);
+    sqlite_person_cache_init(ss);
     sqlite3_busy_timeout(db, 5000);
     sqlite_register_functions(db); /* weft_idkey() for migrations */
     sqlite3_extended_result_codes(db, 0);
@@ -193,6 +213,7 @@ void sqlite_close(struct store *s)
     }
     if (s->txn_depth > 0)
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite_person_cache_free(ss);
     sqlite3_close(ss->db);
     free(ss->path);
     free(ss);
@@ -234,6 +255,7 @@ int sqlite_begin(struct store *s)
     if (rc == 0) {
         s->txn_depth = 1;
         sqlite_now(sqlite_of(s)->txn_now);
+        sqlite_person_cache_begin(sqlite_of(s));
     }
     return rc;
 }
@@ -243,8 +265,10 @@ int sqlite_commit(struct store *s)
     if (s->txn_depth == 0)
         return store_fail(s, WEFT_EINVAL, "commit without a transaction");
     int rc = sqlite_exec(sqlite_of(s), "COMMIT");
-    if (rc == 0)
+    if (rc == 0) {
         s->txn_depth = 0;
+        sqlite_person_cache_commit(sqlite_of(s));
+    }
     return rc;
 }
 
@@ -253,6 +277,7 @@ int sqlite_rollback(struct store *s)
     if (s->txn_depth == 0)
         return store_fail(s, WEFT_EINVAL, "rollback without a transaction");
     s->txn_depth = 0;
+    sqlite_person_cache_rollback(sqlite_of(s)); /* the hook does too; explicit here */
     if (sqlite3_get_autocommit(sqlite_of(s)->db))
         return WEFT_OK; /* SQLite already rolled back (e.g. after a full disk) */
     return sqlite_exec(sqlite_of(s), "ROLLBACK");
