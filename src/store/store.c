@@ -135,9 +135,9 @@ int store_resource_get(struct store *s, const char *type, const char *id, int ve
 }
 
 int store_resource_digest(struct store *s, const char *type, const char *id,
-                          unsigned char hash[STORE_HASH_LEN])
+                          unsigned char hash[STORE_HASH_LEN], int *version)
 {
-    return STORE_CALL(s, resource_digest, type, id, hash);
+    return STORE_CALL(s, resource_digest, type, id, hash, version);
 }
 
 int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)

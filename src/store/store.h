@@ -157,9 +157,10 @@ int store_resource_get(struct store *s, const char *type, const char *id, int ve
 int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
 
 /* The content digest (store_content_hash) of the current version of type/id
- * into hash: 0, or WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
+ * into hash and its version into *version (may be NULL): 0, or
+ * WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
 int store_resource_digest(struct store *s, const char *type, const char *id,
-                          unsigned char hash[STORE_HASH_LEN]);
+                          unsigned char hash[STORE_HASH_LEN], int *version);
 
 /* Mark type/id deleted (entered in error / retraction): a new version with
  * deleted=true.  History is kept. */

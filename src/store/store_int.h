@@ -75,7 +75,7 @@ struct store_ops {
     int (*resource_delete)(struct store *, const char *type, const char *id);
     int (*resource_person)(struct store *, const char *type, const char *id, char **person_id_out);
     int (*resource_digest)(struct store *, const char *type, const char *id,
-                           unsigned char hash[STORE_HASH_LEN]);
+                           unsigned char hash[STORE_HASH_LEN], int *version);
     int (*search)(struct store *, const struct store_query *, struct store_result *);
     int (*history)(struct store *, const char *type, const char *id, int limit,
                    struct store_result *);

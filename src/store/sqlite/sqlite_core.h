@@ -43,7 +43,7 @@ int sqlite_resource_get(struct store *s, const char *type, const char *id, int v
                         struct store_row *out);
 int sqlite_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
 int sqlite_resource_digest(struct store *s, const char *type, const char *id,
-                           unsigned char hash[STORE_HASH_LEN]);
+                           unsigned char hash[STORE_HASH_LEN], int *version);
 int sqlite_resource_delete(struct store *s, const char *type, const char *id);
 int sqlite_history(struct store *s, const char *type, const char *id, int limit,
                    struct store_result *out);

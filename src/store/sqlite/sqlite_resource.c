@@ -126,7 +126,7 @@ static int get_current(struct sqlite_store *ss, const char *id, struct current *
 }
 
 int sqlite_resource_digest(struct store *s, const char *type, const char *id,
-                           unsigned char hash[STORE_HASH_LEN])
+                           unsigned char hash[STORE_HASH_LEN], int *version)
 {
     struct current cur;
     int rc = get_current(sqlite_of(s), id, &cur);
@@ -135,6 +135,8 @@ int sqlite_resource_digest(struct store *s, const char *type, const char *id,
     if (cur.deleted || strcmp(cur.type, type) != 0)
         return WEFT_ENOTFOUND;
     memcpy(hash, cur.hash, STORE_HASH_LEN);
+    if (version)
+        *version = cur.version;
     return WEFT_OK;
 }
 

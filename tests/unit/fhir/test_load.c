@@ -677,6 +677,24 @@ static void test_keep_absent_hl7(void **state)
     assert_string_equal(str_at(p, "telecom", 0, "value"), "01227 000000");
     json_decref(p);
 
+    /* the same thin PID again (the writer's memo of that merge answers):
+     * still unchanged, still version 1 with the address */
+    load_hl7(
+        s,
+        HL7_MSH(
+            "ORU^R01^ORU_R01",
+            "K2b") "PID|1||H777^^^RVV^MR||Smith^John||19700101|M\r"
+                   "OBR|1||LAB778|24326-1^Electrolytes^LN|||20260612081000||||||||||||||||CH|F\r"
+                   "OBX|1|NM|2951-2^Sodium^LN||140|mmol/L^mmol/L^UCUM|133-146|N|||F\r",
+        &rep);
+    assert_int_equal(row(&rep, "Patient")->unchanged, 1);
+    assert_int_equal(row(&rep, "Patient")->updated, 0);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H777", 0, &v);
+    assert_int_equal(v, 1);
+    assert_string_equal(str_at(p, "address", 0, "postalCode"), "CT1 1AA");
+    json_decref(p);
+
     /* an update with PID-11 "" (the HL7 null): a new version without address;
      * phone, GP and next of kin (omitted) stay */
     load_hl7(
@@ -696,6 +714,22 @@ static void test_keep_absent_hl7(void **state)
         "Smith");
     assert_non_null(json_object_get(p, "generalPractitioner"));
     assert_string_equal(str_at(p, "gender", -1, NULL), "male");
+    json_decref(p);
+    /* the thin PID once more, now against version 2: nothing to change (no
+     * address comes back from version 1 or from the memo of that merge) */
+    load_hl7(
+        s,
+        HL7_MSH(
+            "ORU^R01^ORU_R01",
+            "K3b") "PID|1||H777^^^RVV^MR||Smith^John||19700101|M\r"
+                   "OBR|1||LAB779|24326-1^Electrolytes^LN|||20260612101000||||||||||||||||CH|F\r"
+                   "OBX|1|NM|2951-2^Sodium^LN||141|mmol/L^mmol/L^UCUM|133-146|N|||F\r",
+        &rep);
+    assert_int_equal(row(&rep, "Patient")->unchanged, 1);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H777", 0, &v);
+    assert_int_equal(v, 2);
+    assert_null(json_object_get(p, "address"));
     json_decref(p);
     p = current(s, "RVV", "mr-H777", 1, NULL); /* history keeps the address */
     assert_string_equal(str_at(p, "address", 0, "postalCode"), "CT1 1AA");
@@ -738,6 +772,59 @@ static int load_json(struct store *s, const char *text, struct load_report *rep)
     "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{" keep "\"resource\":{"           \
     "\"resourceType\":\"Patient\",\"id\":\"k1\",\"identifier\":[{\"system\":\"urn:x\","            \
     "\"value\":\"k1\"}]" body "},\"request\":{\"method\":\"PUT\",\"url\":\"Patient/k1\"}}]}"
+
+/* The writer's memo of a merge is keyed by what is stored: after the stored
+ * Patient changes, the same thin PID is merged again, not answered from it. */
+static void test_keep_absent_memo(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    int v;
+    const char *thin = "PID|1||H888^^^RVV^MR||Smith^Ann||19800101|F\r";
+    load_hl7(s,
+             HL7_MSH("ADT^A01^ADT_A01", "M1") "EVN|A01|20260612092900\r"
+                                              "PID|1||H888^^^RVV^MR||Smith^Ann||19800101|F|||"
+                                              "2 Low St^^Canterbury^^CT2 2BB\r",
+             &rep);
+    load_report_free(&rep);
+    for (int k = 0; k < 2; k++) {
+        struct buf b = BUF_INIT;
+        buf_addf(&b,
+                 HL7_MSH("ORU^R01^ORU_R01", "M2-%d") "%sOBR|1||L88%d|24326-1^E^LN\r"
+                                                     "OBX|1|NM|2951-2^Na^LN||139|mmol/L|||||F\r",
+                 k, thin, k);
+        load_hl7(s, b.data, &rep);
+        buf_release(&b);
+        assert_int_equal(row(&rep, "Patient")->unchanged, 1);
+        load_report_free(&rep);
+    }
+    /* the PAS corrects the family name */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "M3") "EVN|A08|20260612100000\r"
+                                              "PID|1||H888^^^RVV^MR||Smyth^Ann||19800101|F|||"
+                                              "2 Low St^^Canterbury^^CT2 2BB\r",
+             &rep);
+    assert_int_equal(row(&rep, "Patient")->updated, 1);
+    load_report_free(&rep);
+    /* the lab's thin PID still says Smith: the latest message wins for what it
+     * carries (a new version), the address is kept */
+    struct buf b = BUF_INIT;
+    buf_addf(&b,
+             HL7_MSH("ORU^R01^ORU_R01", "M4") "%sOBR|1||L889|24326-1^E^LN\r"
+                                              "OBX|1|NM|2951-2^Na^LN||140|mmol/L|||||F\r",
+             thin);
+    load_hl7(s, b.data, &rep);
+    buf_release(&b);
+    assert_int_equal(row(&rep, "Patient")->updated, 1);
+    load_report_free(&rep);
+    json_t *p = current(s, "RVV", "mr-H888", 0, &v);
+    assert_int_equal(v, 3);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(p, "name"), 0), "family")),
+        "Smith");
+    assert_string_equal(str_at(p, "address", 0, "postalCode"), "CT2 2BB");
+    json_decref(p);
+}
 
 static void test_keep_absent_any_feed(void **state)
 {
@@ -838,6 +925,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_absent_memo, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
