@@ -17,6 +17,8 @@
 #include "feeds/inbox.h"
 #include "store/store.h"
 
+#include "unit/testdb.h"
+
 static char dbpath[256];
 
 static int setup(void **state)
@@ -40,12 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     store_close(*state);
-    char p[300];
-    unlink(dbpath);
-    snprintf(p, sizeof p, "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", dbpath);
-    unlink(p);
+    testdb_remove(dbpath);
     return 0;
 }
 

@@ -19,6 +19,8 @@
 #include "store/sqlite/sqlite_person_cache.h"
 #include "store/store.h"
 
+#include "unit/testdb.h"
+
 #define SYS "urn:weft:id:RVV:mrn"
 
 static char dbpath[256];
@@ -59,12 +61,7 @@ static int teardown(void **state)
     store_close(fx->a);
     store_close(fx->b);
     free(fx);
-    char p[300];
-    unlink(dbpath);
-    snprintf(p, sizeof p, "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", dbpath);
-    unlink(p);
+    testdb_remove(dbpath);
     return 0;
 }
 
