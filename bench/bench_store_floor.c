@@ -111,11 +111,11 @@ int main(int argc, char **argv)
              " control_id TEXT NOT NULL, inbox_id INTEGER NOT NULL,"
              " PRIMARY KEY (feed_id, control_id))");
 
-    sqlite3_stmt *ins_res = prep(
-        "INSERT INTO resource (id, type, version, deleted, person_id, category, source_org,"
-        " source_id, feed, effective, code, status, last_updated, hash, json, idk)"
-        " VALUES (?1,?2,1,0,?3,?4,'RVV',?5,'rvv-hl7v2',?6,?7,'final','2026-11-25T03:00:00Z',"
-        " randomblob(16),?8,?9)");
+    sqlite3_stmt *ins_res =
+        prep("INSERT INTO resource (id, type, version, deleted, person_id, category, source_org,"
+             " source_id, feed, effective, code, status, last_updated, hash, json, idk)"
+             " VALUES (?1,?2,1,0,?3,?4,'RVV',?5,'rvv-hl7v2',?6,?7,'final','2026-11-25T03:00:00Z',"
+             " randomblob(16),?8,?9)");
     sqlite3_stmt *cur = prep("SELECT seq, version, deleted, hash, type, person_id FROM resource"
                              " WHERE idk = ? AND id = ? ORDER BY version DESC LIMIT 1");
     sqlite3_stmt *ins_person = prep("INSERT INTO person (id, nhs, created) VALUES (?, ?, 'x')");
@@ -263,8 +263,7 @@ int main(int argc, char **argv)
     }
     double secs = now_s() - t0;
     printf("mode %s messages %ld batch %ld seconds %.3f msgs_per_s %.0f us_per_msg %.1f\n", mode,
-           msgs, batch, secs, (double)msgs / secs,
-           secs * 1e6 / (double)msgs);
+           msgs, batch, secs, (double)msgs / secs, secs * 1e6 / (double)msgs);
     sqlite3_finalize(ins_res);
     sqlite3_finalize(cur);
     sqlite3_finalize(ins_person);
