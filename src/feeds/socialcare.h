@@ -7,7 +7,8 @@
  *
  * The file is read once, streaming (feeds/csv.h), so memory does not grow
  * with the file: at most one Bundle of opts.batch_rows rows is held at a time
- * (SOCIALCARE_PIPE_DEPTH + 2 with opts.pipeline), plus the report's issue
+ * (at most 2 * SOCIALCARE_PIPE_DEPTH + 4 with opts.pipeline: queued, being
+ * built, being loaded, waiting to be freed), plus the report's issue
  * lists (capped at SOCIALCARE_MAX_ISSUES each).
  *
  * Outcome of one file:
