@@ -37,6 +37,9 @@
 #define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
 #define MAX_COUNT_SLOTS 32
 #define CSV_MAX_FILE_BYTES (1024u << 20)
+/* Rows a CSV file is read on one thread before the second thread starts:
+ * a file this small is done in tens of milliseconds (socialcare.h). */
+#define CSV_PIPELINE_AFTER 500
 
 /* Counters of one (feed, day) waiting for the next flush. */
 struct count_slot {
@@ -943,6 +946,10 @@ struct lag_sink {
     size_t line; /* the last row sampled (0: none) */
 };
 
+/* On the loading thread, after socialcare_store_prepare (lag_sink_prepare):
+ * that only removes meta.lastUpdated among the times feed_lag_event_time()
+ * reads, which no CSV mapping sets, so the samples are those of the Bundle
+ * as mapped. */
 static int lag_sink(void *ctx, json_t *bundle, struct socialcare_batch *b)
 {
     struct lag_sink *ls = ctx;
@@ -967,6 +974,12 @@ static int lag_sink_commit(void *ctx)
     return socialcare_store_commit(((struct lag_sink *)ctx)->inner);
 }
 
+/* On the reading thread: reads only the inner sink's org, feed and file. */
+static void *lag_sink_prepare(void *ctx, json_t *bundle)
+{
+    return socialcare_store_prepare(((struct lag_sink *)ctx)->inner, bundle);
+}
+
 /* Process CSV body of feed f into the record; fills *rep.  lag (may be NULL)
  * receives the lag samples of the rows against arrival time arrived. */
 static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
@@ -978,18 +991,26 @@ static int process_csv(struct ingest *ig, const struct store_feed *f, const char
      * (docs/BENCHMARKS.md "## CSV extracts") for the same number of fsyncs;
      * 20,000 rather than 2,000 rows a commit halves the system time (each
      * commit rewrites every index page its rows touched) and holds the write
-     * lock about 2 s, inside the MLLP writer's busy wait. */
+     * lock about 2 s, inside the MLLP writer's busy wait.
+     * Two threads past CSV_PIPELINE_AFTER rows: reading, mapping and
+     * fhir_load_prepare() on a second thread, the store work on this one
+     * (the store handle's) - they overlap on two cores. */
     struct socialcare_opts so = {.ods = f->org,
                                  .feed = f->name,
                                  .batch_rows = 20000,
                                  .bundle_rows = 100,
-                                 .commit = socialcare_store_commit};
+                                 .commit = socialcare_store_commit,
+                                 .prepare = socialcare_store_prepare,
+                                 .prep_free = socialcare_store_prep_free,
+                                 .pipeline = true,
+                                 .pipeline_after = CSV_PIPELINE_AFTER};
     struct socialcare_store_sink sink = {
         .store = ig->s, .org = f->org, .feed = f->name, .file = name, .grouped = true};
     int rc;
     if (lag) {
         struct lag_sink ls = {.inner = &sink, .lag = lag, .arrived = arrived};
         so.commit = lag_sink_commit;
+        so.prepare = lag_sink_prepare;
         rc = socialcare_process_mem(body, len, name, &so, lag_sink, &ls, rep);
     } else {
         rc = socialcare_process_mem(body, len, name, &so, socialcare_store_sink, &sink, rep);

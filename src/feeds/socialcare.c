@@ -14,6 +14,9 @@
  *   3. the resources join the current Bundle, handed to the sink every
  *      batch_rows rows.
  *
+ * With opts.pipeline the three steps (and the sink's prepare) run on a second
+ * thread while the calling thread runs the sink: see "two halves" below.
+ *
  * Workload: files of up to millions of rows read once; the per-row work is a
  * handful of small allocations in jansson, so the mapping runs at a few
  * hundred thousand rows per second (bench/bench_csv.c).
@@ -23,6 +26,8 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -382,26 +387,97 @@ struct kinddef {
     int (*map)(struct proc *p);
 };
 
-/* A batch is batch_rows rows; it reaches the sink as one or more Bundles of
- * bundle_rows rows.  lines covers the whole batch; the current Bundle's
- * entries are lines[base .. nentries). */
-struct socialcare_batch {
-    json_t *bundle;
+/*
+ * Two halves, which may run on two threads (opts.pipeline):
+ *
+ *   reading side (struct proc): read a row, check it, map it, add its
+ *       resources to the Bundle being built; every bundle_rows rows (or at the
+ *       end of a batch) the Bundle is prepared (opts.prepare) and handed on
+ *       as a struct chunk;
+ *   loading side (struct socialcare_batch): for each chunk, in order: the
+ *       issues found while reading its rows go into the report, the Bundle
+ *       goes to the sink, and at the end of a batch the commit hook runs and
+ *       the batch's rows are counted.
+ *
+ * On one thread a chunk is delivered as soon as it is made; with pipeline it
+ * goes through a queue (struct pipe) of at most SOCIALCARE_PIPE_DEPTH chunks
+ * to the calling thread.  Each chunk, its Bundle and its prepared form belong
+ * to the reading side until queued, to the loading side until delivered, and
+ * then (handed back through the queue) to the reading side again, which
+ * frees them: only one thread at a time ever touches a Bundle's tree.  The
+ * report belongs to the loading side alone while both run (the reading side
+ * counts rows in struct proc and the caller adds them after the join).
+ * Nothing stops the reading side early: every row must be read, checked and
+ * counted for the report to be the same.  When the sink gives a batch up
+ * (socialcare_batch_broken) the reading side stops preparing that batch's
+ * Bundles, which the sink will refuse unread.  Carrying the reading side's
+ * issues in the chunks keeps the report's issue order exactly what one
+ * thread makes: rows' issues up to a Bundle, then that Bundle's load
+ * failures.
+ */
+
+/* An issue found while reading, on its way to the report. */
+struct pend_issue {
+    size_t line;
+    char *column; /* owned, may be NULL */
+    char *reason; /* owned */
+    bool error;
+};
+
+/* What the reading side hands to the loading side: a Bundle (or none) with
+ * the file line of each entry's row, the issues of the rows read since the
+ * previous chunk, and whether the batch ends with it. */
+struct chunk {
+    json_t *bundle; /* NULL: no entries (issues, rows without resources, batch end) */
     json_t *entries;
+    size_t *lines; /* row line per entry */
+    size_t nlines, linecap;
+    size_t rows;    /* mapped rows */
+    bool end_batch; /* commit and count the batch after this chunk */
+    void *prep;     /* opts->prepare(bundle), or NULL */
+    struct pend_issue *issues;
+    size_t nissues, issuecap;
+    size_t errors_dropped, warnings_dropped; /* beyond SOCIALCARE_MAX_ISSUES: counted only */
+    struct chunk *next;
+};
+/* Issues a chunk without a Bundle holds before it is handed on by itself
+ * (rows that map to nothing, e.g. a file of invalid rows, must not pile up). */
+#define CHUNK_MAX_ISSUES 256
+
+/* The loading side's batch: batch_rows rows reaching the sink as one or more
+ * Bundles.  lines covers the whole batch; the current Bundle's entries are
+ * lines[base .. nentries). */
+struct socialcare_batch {
     size_t *lines; /* row line per entry */
     size_t nentries, cap;
     size_t base;          /* first entry of the current Bundle */
     size_t rows;          /* rows in this batch */
-    size_t bundle_rows;   /* rows in the current Bundle */
     size_t *failed_lines; /* rows already failed by the sink (to count once) */
     size_t nfailed, failcap;
-    struct proc *p;
+    void *prep; /* the current Bundle's prepared form (socialcare_batch_prep) */
+    size_t seq; /* batches ended so far */
+    struct socialcare_report *rep;
+    const struct socialcare_opts *o;
+    socialcare_sink_fn sink;
+    void *ctx;
+    /* seq + 1 of a batch the sink gave up (socialcare_batch_broken), 0 none:
+     * the only field the reading side reads while both sides run */
+    atomic_size_t broken;
+};
+
+/* The queue between the two threads. */
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t can_put, can_take;
+    struct chunk *head, *tail;
+    size_t n;
+    bool done;           /* the reading side has handed its last chunk */
+    struct chunk *spent; /* delivered, handed back to be freed by the reading side */
 };
 
 struct proc {
     const struct socialcare_opts *o;
     const struct kinddef *k;
-    struct socialcare_report *rep;
     char today[11];
     char id_system[96]; /* urn:weft:id:{ODS}:{kind of this file} */
     char person_system[96];
@@ -410,9 +486,18 @@ struct proc {
     size_t line; /* current row */
     struct val v[MAX_COLS];
     int row_errors;
-    struct socialcare_batch batch;
+    struct chunk *cur;  /* being built (NULL: none yet) */
+    size_t batch_rows;  /* mapped rows in the current batch */
+    size_t bundle_rows; /* mapped rows in the current Bundle */
+    size_t seq;         /* batches ended so far */
+    size_t rows_read, rows_mapped, rows_rejected, blank_lines; /* for the report */
+    size_t errors_made, warnings_made;                         /* issues made so far (the cap) */
+    struct csv_reader *r;
     socialcare_sink_fn sink;
     void *ctx;
+    struct socialcare_batch *out; /* the loading side: direct delivery, .broken */
+    struct pipe *q;               /* NULL: one thread */
+    int rrc;                      /* the reader's last result (thread) */
 };
 
 /* ---- report -------------------------------------------------------------- */
@@ -420,19 +505,27 @@ struct proc {
 static void issue_add(struct socialcare_report *rep, int is_error, size_t line, const char *column,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void issue_add(struct socialcare_report *rep, int is_error, size_t line, const char *column,
-                      const char *fmt, ...)
+/* Count one issue; whether the report has room to keep it. */
+static bool issue_count(struct socialcare_report *rep, int is_error)
 {
-    struct socialcare_issue **list = is_error ? &rep->errors : &rep->warnings;
-    size_t *n = is_error ? &rep->nerrors : &rep->nwarnings;
+    size_t n = is_error ? rep->nerrors : rep->nwarnings;
     if (is_error)
         rep->errors_count++;
     else
         rep->warnings_count++;
-    if (*n >= SOCIALCARE_MAX_ISSUES) {
+    if (n >= SOCIALCARE_MAX_ISSUES) {
         rep->truncated = true;
-        return;
+        return false;
     }
+    return true;
+}
+
+/* Keep a counted issue; column and reason are taken (heap or NULL). */
+static void issue_keep(struct socialcare_report *rep, int is_error, size_t line, char *column,
+                       char *reason)
+{
+    struct socialcare_issue **list = is_error ? &rep->errors : &rep->warnings;
+    size_t *n = is_error ? &rep->nerrors : &rep->nwarnings;
     /* capacity doubles whenever n reaches a power of two (0 -> 1 -> 2 -> 4 ...) */
     if ((*n & (*n - 1)) == 0) {
         size_t cap = *n ? *n * 2 : 1;
@@ -440,13 +533,53 @@ static void issue_add(struct socialcare_report *rep, int is_error, size_t line, 
     }
     struct socialcare_issue *is = &(*list)[(*n)++];
     is->line = line;
-    is->column = column ? xstrdup(column) : NULL;
+    is->column = column;
+    is->reason = reason;
+}
+
+static void issue_add(struct socialcare_report *rep, int is_error, size_t line, const char *column,
+                      const char *fmt, ...)
+{
+    if (!issue_count(rep, is_error))
+        return;
     struct buf b = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
     buf_vaddf(&b, fmt, ap);
     va_end(ap);
-    is->reason = buf_detach(&b, NULL);
+    issue_keep(rep, is_error, line, column ? xstrdup(column) : NULL, buf_detach(&b, NULL));
+}
+
+static struct chunk *chunk_cur(struct proc *p)
+{
+    if (!p->cur)
+        p->cur = xcalloc(1, sizeof *p->cur);
+    return p->cur;
+}
+
+/* An issue of the current row, from the reading side: it travels with the
+ * chunk to the report.  Once the reading side alone has made
+ * SOCIALCARE_MAX_ISSUES of a kind, the report is full of that kind whatever
+ * the loading side added: the issue is only counted. */
+static void row_issue(struct proc *p, bool error, const char *column, const char *reason)
+{
+    struct chunk *c = chunk_cur(p);
+    size_t *made = error ? &p->errors_made : &p->warnings_made;
+    if ((*made)++ >= SOCIALCARE_MAX_ISSUES) {
+        if (error)
+            c->errors_dropped++;
+        else
+            c->warnings_dropped++;
+        return;
+    }
+    if (c->nissues == c->issuecap) {
+        c->issuecap = c->issuecap ? c->issuecap * 2 : 8;
+        c->issues = xrealloc(c->issues, c->issuecap * sizeof *c->issues);
+    }
+    c->issues[c->nissues++] = (struct pend_issue){.line = p->line,
+                                                  .column = column ? xstrdup(column) : NULL,
+                                                  .reason = xstrdup(reason),
+                                                  .error = error};
 }
 
 static void row_error(struct proc *p, const char *column, const char *fmt, ...)
@@ -458,13 +591,13 @@ static void row_error(struct proc *p, const char *column, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    issue_add(p->rep, 1, p->line, column, "%s", msg);
+    row_issue(p, true, column, msg);
     p->row_errors++;
 }
 
 static void row_warning(struct proc *p, const char *column, const char *msg)
 {
-    issue_add(p->rep, 0, p->line, column, "%s", msg);
+    row_issue(p, false, column, msg);
 }
 
 void socialcare_report_free(struct socialcare_report *rep)
@@ -1241,7 +1374,7 @@ static void batch_fail_line(struct socialcare_batch *b, size_t line, const char 
         b->failed_lines = xrealloc(b->failed_lines, b->failcap * sizeof *b->failed_lines);
     }
     b->failed_lines[b->nfailed++] = line;
-    issue_add(b->p->rep, 1, line, NULL, "load failed: %s", reason);
+    issue_add(b->rep, 1, line, NULL, "load failed: %s", reason);
 }
 
 void socialcare_batch_fail(struct socialcare_batch *b, size_t entry, const char *reason)
@@ -1251,15 +1384,25 @@ void socialcare_batch_fail(struct socialcare_batch *b, size_t entry, const char 
     batch_fail_line(b, b->lines[b->base + entry], reason ? reason : "refused by the loader");
 }
 
+void *socialcare_batch_prep(const struct socialcare_batch *b)
+{
+    return b->prep;
+}
+
+void socialcare_batch_broken(struct socialcare_batch *b)
+{
+    atomic_store(&b->broken, b->seq + 1);
+}
+
 static void emit(struct proc *p, const char *type, const char *id, json_t *res)
 {
-    struct socialcare_batch *b = &p->batch;
-    if (!b->bundle) {
-        b->bundle = json_object();
-        json_object_set_new_nocheck(b->bundle, "resourceType", json_string_nocheck("Bundle"));
-        json_object_set_new_nocheck(b->bundle, "type", json_string_nocheck("batch"));
-        b->entries = json_array();
-        json_object_set_new_nocheck(b->bundle, "entry", b->entries);
+    struct chunk *c = chunk_cur(p);
+    if (!c->bundle) {
+        c->bundle = json_object();
+        json_object_set_new_nocheck(c->bundle, "resourceType", json_string_nocheck("Bundle"));
+        json_object_set_new_nocheck(c->bundle, "type", json_string_nocheck("batch"));
+        c->entries = json_array();
+        json_object_set_new_nocheck(c->bundle, "entry", c->entries);
     }
     char url[96]; /* type names are short, ids at most 64 */
     size_t tl = strlen(type), il = strlen(id);
@@ -1273,12 +1416,26 @@ static void emit(struct proc *p, const char *type, const char *id, json_t *res)
     json_t *e = json_object();
     json_object_set_new_nocheck(e, "resource", res);
     json_object_set_new_nocheck(e, "request", req);
-    json_array_append_new(b->entries, e);
-    if (b->nentries == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->lines = xrealloc(b->lines, b->cap * sizeof *b->lines);
+    json_array_append_new(c->entries, e);
+    if (c->nlines == c->linecap) {
+        c->linecap = c->linecap ? c->linecap * 2 : 64;
+        c->lines = xrealloc(c->lines, c->linecap * sizeof *c->lines);
     }
-    b->lines[b->nentries++] = p->line;
+    c->lines[c->nlines++] = p->line;
+}
+
+static void chunk_free(struct chunk *c, void (*prep_free)(void *))
+{
+    if (c->prep)
+        prep_free(c->prep);
+    json_decref(c->bundle);
+    for (size_t i = 0; i < c->nissues; i++) {
+        free(c->issues[i].column);
+        free(c->issues[i].reason);
+    }
+    free(c->issues);
+    free(c->lines);
+    free(c);
 }
 
 /* Every row of entries [from, to) of the batch fails with rc's reason. */
@@ -1289,45 +1446,161 @@ static void fail_entries(struct socialcare_batch *b, size_t from, size_t to, int
             batch_fail_line(b, b->lines[i], weft_strerror(rc));
 }
 
-/* Hand the current Bundle (if any) to the sink. */
+/* The loading side: a chunk's issues into the report, its Bundle to the
+ * sink, and at the end of a batch the commit and the batch's counts.  The
+ * caller frees the chunk (chunk_free). */
+static void deliver(struct socialcare_batch *b, struct chunk *c)
+{
+    struct socialcare_report *rep = b->rep;
+    for (size_t i = 0; i < c->nissues; i++) {
+        struct pend_issue *is = &c->issues[i];
+        if (issue_count(rep, is->error)) {
+            issue_keep(rep, is->error, is->line, is->column, is->reason);
+            is->column = is->reason = NULL;
+        }
+    }
+    /* the reading side dropped these because the list was full already */
+    assert(!c->errors_dropped || rep->nerrors == SOCIALCARE_MAX_ISSUES);
+    assert(!c->warnings_dropped || rep->nwarnings == SOCIALCARE_MAX_ISSUES);
+    for (size_t i = 0; i < c->errors_dropped; i++)
+        issue_count(rep, 1);
+    for (size_t i = 0; i < c->warnings_dropped; i++)
+        issue_count(rep, 0);
+    if (c->bundle) {
+        b->base = b->nentries;
+        if (b->nentries + c->nlines > b->cap) {
+            while (b->nentries + c->nlines > b->cap)
+                b->cap = b->cap ? b->cap * 2 : 64;
+            b->lines = xrealloc(b->lines, b->cap * sizeof *b->lines);
+        }
+        memcpy(b->lines + b->nentries, c->lines, c->nlines * sizeof *c->lines);
+        b->nentries += c->nlines;
+        rep->bundles++;
+        rep->resources += c->nlines;
+        if (b->sink) {
+            b->prep = c->prep;
+            int rc = b->sink(b->ctx, c->bundle, b);
+            b->prep = NULL;
+            if (rc < 0)
+                fail_entries(b, b->base, b->nentries, rc);
+        }
+        b->base = b->nentries;
+    }
+    b->rows += c->rows;
+    if (c->end_batch) {
+        if (b->sink && b->o->commit) {
+            int rc = b->o->commit(b->ctx);
+            if (rc < 0)
+                fail_entries(b, 0, b->nentries, rc);
+        }
+        rep->rows_load_failed += b->nfailed;
+        rep->rows_loaded += b->rows - b->nfailed;
+        b->nfailed = 0;
+        b->nentries = 0;
+        b->base = 0;
+        b->rows = 0;
+        b->seq++;
+    }
+}
+
+static void chunks_free(struct chunk *c, void (*prep_free)(void *))
+{
+    while (c) {
+        struct chunk *next = c->next;
+        chunk_free(c, prep_free);
+        c = next;
+    }
+}
+
+/* Queue c; returns the chunks handed back since the last call, for the
+ * reading side to free.  Freeing them here rather than on the loading
+ * thread takes that work (a Bundle's tree and its prepared form, allocated
+ * on this thread) off the thread that limits the pace. */
+static struct chunk *pipe_put(struct pipe *q, struct chunk *c)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->n >= SOCIALCARE_PIPE_DEPTH)
+        pthread_cond_wait(&q->can_put, &q->mu);
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->n++;
+    struct chunk *spent = q->spent;
+    q->spent = NULL;
+    pthread_cond_signal(&q->can_take);
+    pthread_mutex_unlock(&q->mu);
+    return spent;
+}
+
+/* Hand back done (delivered; may be NULL) and take the next chunk, or NULL
+ * when the reading side is done and all are taken. */
+static struct chunk *pipe_take(struct pipe *q, struct chunk *done)
+{
+    pthread_mutex_lock(&q->mu);
+    if (done) {
+        done->next = q->spent;
+        q->spent = done;
+    }
+    while (!q->head && !q->done)
+        pthread_cond_wait(&q->can_take, &q->mu);
+    struct chunk *c = q->head;
+    if (c) {
+        q->head = c->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->n--;
+        c->next = NULL;
+        pthread_cond_signal(&q->can_put);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return c;
+}
+
+static void pipe_finish(struct pipe *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->done = true;
+    pthread_cond_signal(&q->can_take);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* The reading side hands the current chunk on: prepared (unless its batch
+ * was given up), then delivered at once (one thread) or queued. */
+static void hand(struct proc *p, bool end_batch)
+{
+    struct chunk *c = chunk_cur(p);
+    p->cur = NULL;
+    c->end_batch = end_batch;
+    if (c->bundle && p->sink && p->o->prepare && atomic_load(&p->out->broken) != p->seq + 1)
+        c->prep = p->o->prepare(p->ctx, c->bundle);
+    if (end_batch)
+        p->seq++;
+    if (p->q) {
+        chunks_free(pipe_put(p->q, c), p->o->prep_free);
+    } else {
+        deliver(p->out, c);
+        chunk_free(c, p->o->prep_free);
+    }
+}
+
+/* The current Bundle (if any) is complete. */
 static void flush_bundle(struct proc *p)
 {
-    struct socialcare_batch *b = &p->batch;
-    b->bundle_rows = 0;
-    if (!b->bundle)
-        return;
-    p->rep->bundles++;
-    p->rep->resources += b->nentries - b->base;
-    if (p->sink) {
-        int rc = p->sink(p->ctx, b->bundle, b);
-        if (rc < 0)
-            fail_entries(b, b->base, b->nentries, rc);
-    }
-    json_decref(b->bundle);
-    b->bundle = NULL;
-    b->entries = NULL;
-    b->base = b->nentries;
+    p->bundle_rows = 0;
+    if (p->cur && p->cur->bundle)
+        hand(p, false);
 }
 
 /* End the batch: its last Bundle, the commit, then count its rows. */
 static void flush(struct proc *p)
 {
-    struct socialcare_batch *b = &p->batch;
-    struct socialcare_report *rep = p->rep;
-    if (!b->rows)
+    if (!p->batch_rows)
         return;
-    flush_bundle(p);
-    if (p->sink && p->o->commit) {
-        int rc = p->o->commit(p->ctx);
-        if (rc < 0)
-            fail_entries(b, 0, b->nentries, rc);
-    }
-    rep->rows_load_failed += b->nfailed;
-    rep->rows_loaded += b->rows - b->nfailed;
-    b->nfailed = 0;
-    b->nentries = 0;
-    b->base = 0;
-    b->rows = 0;
+    p->bundle_rows = 0;
+    p->batch_rows = 0;
+    hand(p, true);
 }
 
 /* ---- the six mappings (docs §4) ------------------------------------------ */
@@ -1808,9 +2081,9 @@ static const struct kinddef *kind_from_header(char names[][128], size_t n)
 }
 
 /* Validate the header row; set p->k and p->colmap.  Returns 0 or a file error. */
-static int header(struct proc *p, const struct csv_row *row, enum socialcare_kind kind)
+static int header(struct proc *p, struct socialcare_report *rep, const struct csv_row *row,
+                  enum socialcare_kind kind)
 {
-    struct socialcare_report *rep = p->rep;
     size_t n = row->nfields;
     char(*names)[128] = xcalloc(n ? n : 1, sizeof *names);
     int rc = WEFT_EPARSE;
@@ -1898,28 +2171,29 @@ static int all_blank(const struct csv_row *row)
 
 static void one_row(struct proc *p, const struct csv_row *row)
 {
-    struct socialcare_report *rep = p->rep;
     p->line = row->line;
     if (!row->err && all_blank(row)) {
         /* ",,,," lines that spreadsheets leave at the end: not data */
-        rep->blank_lines++;
+        p->blank_lines++;
         return;
     }
-    rep->rows_read++;
+    p->rows_read++;
     if (row->err) {
         const char *col = NULL;
         if (row->err_field >= 1 && row->err_field <= p->nheader)
             for (size_t c = 0; c < p->k->ncols; c++)
                 if (p->colmap[c] == (int)row->err_field - 1)
                     col = p->k->cols[c].name;
-        issue_add(rep, 1, row->line, col, "%s", row->errmsg);
-        rep->rows_rejected++;
+        row_issue(p, true, col, row->errmsg);
+        p->rows_rejected++;
         return;
     }
     if (row->nfields != p->nheader) {
-        issue_add(rep, 1, row->line, NULL, "row has %zu field%s, header has %zu", row->nfields,
-                  row->nfields == 1 ? "" : "s", p->nheader);
-        rep->rows_rejected++;
+        char msg[96];
+        snprintf(msg, sizeof msg, "row has %zu field%s, header has %zu", row->nfields,
+                 row->nfields == 1 ? "" : "s", p->nheader);
+        row_issue(p, true, NULL, msg);
+        p->rows_rejected++;
         return;
     }
     p->row_errors = 0;
@@ -1940,16 +2214,83 @@ static void one_row(struct proc *p, const struct csv_row *row)
         check_value(p, &p->k->cols[c], v);
     }
     if (p->row_errors || p->k->map(p) != 0) {
-        rep->rows_rejected++;
+        p->rows_rejected++;
         return;
     }
-    rep->rows_mapped++;
-    p->batch.rows++;
-    p->batch.bundle_rows++;
-    if (p->batch.rows >= (p->o->batch_rows ? p->o->batch_rows : SOCIALCARE_DEFAULT_BATCH))
+    p->rows_mapped++;
+    chunk_cur(p)->rows++;
+    p->batch_rows++;
+    p->bundle_rows++;
+    if (p->batch_rows >= (p->o->batch_rows ? p->o->batch_rows : SOCIALCARE_DEFAULT_BATCH))
         flush(p);
-    else if (p->o->bundle_rows && p->batch.bundle_rows >= p->o->bundle_rows)
+    else if (p->o->bundle_rows && p->bundle_rows >= p->o->bundle_rows)
         flush_bundle(p);
+}
+
+static void next_row(struct proc *p, const struct csv_row *row)
+{
+    one_row(p, row);
+    /* without a Bundle nothing else would hand this chunk on */
+    if (p->cur && !p->cur->bundle && p->cur->nissues >= CHUNK_MAX_ISSUES)
+        hand(p, false);
+}
+
+/* After the last row: the last batch, then the issues of rows after it. */
+static void read_end(struct proc *p)
+{
+    flush(p);
+    if (p->cur)
+        hand(p, false);
+}
+
+/* The rest of the file, on whichever thread reads it; returns the reader's
+ * last result (0 at the end, or its error). */
+static int read_rest(struct proc *p)
+{
+    struct csv_row row;
+    int rrc;
+    while ((rrc = csv_reader_next(p->r, &row)) == 1)
+        next_row(p, &row);
+    read_end(p);
+    return rrc;
+}
+
+static void *read_thread(void *arg)
+{
+    struct proc *p = arg;
+    p->rrc = read_rest(p);
+    pipe_finish(p->q);
+    return NULL;
+}
+
+/* The rest of the file on a second thread while this one delivers; returns
+ * the reader's last result, or 1 when the thread could not be started
+ * (nothing was done). */
+static int read_pipelined(struct proc *p)
+{
+    struct pipe q = {.head = NULL};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.can_put, NULL);
+    pthread_cond_init(&q.can_take, NULL);
+    p->q = &q;
+    pthread_t th;
+    int rrc = 1;
+    if (pthread_create(&th, NULL, read_thread, p) != 0) {
+        log_warn("csv", "cannot start the reading thread: processing on one thread");
+        p->q = NULL;
+    } else {
+        struct chunk *c = NULL;
+        while ((c = pipe_take(&q, c)) != NULL)
+            deliver(p->out, c);
+        pthread_join(th, NULL);
+        chunks_free(q.spent, p->o->prep_free);
+        p->q = NULL;
+        rrc = p->rrc;
+    }
+    pthread_cond_destroy(&q.can_take);
+    pthread_cond_destroy(&q.can_put);
+    pthread_mutex_destroy(&q.mu);
+    return rrc;
 }
 
 static void today_utc(char out[11])
@@ -1974,6 +2315,8 @@ static int opts_ok(const struct socialcare_opts *o)
 {
     if (!o || !o->ods || !valid_ods(o->ods, strlen(o->ods)))
         return 0;
+    if (o->prepare && !o->prep_free)
+        return 0;
     if (o->today) {
         char d[11];
         if (strlen(o->today) != 10 || o->today[4] != '-' || parse_date(o->today, 10, d) != 0)
@@ -1997,11 +2340,17 @@ static int run(struct csv_reader *r, const char *name, const struct socialcare_o
 {
     double t0 = now_ms();
     struct proc *p = xcalloc(1, sizeof *p);
+    struct socialcare_batch *b = xcalloc(1, sizeof *b);
+    atomic_init(&b->broken, 0);
+    b->rep = rep;
+    b->o = o;
+    b->sink = sink;
+    b->ctx = ctx;
     p->o = o;
-    p->rep = rep;
+    p->r = r;
     p->sink = sink;
     p->ctx = ctx;
-    p->batch.p = p;
+    p->out = b;
     if (o->today)
         parse_date(o->today, 10, p->today);
     else
@@ -2024,13 +2373,25 @@ static int run(struct csv_reader *r, const char *name, const struct socialcare_o
         file_error(rep, "header row (line %zu): %s", row.line, row.errmsg);
         rc = WEFT_EPARSE;
     } else {
-        rc = header(p, &row, kind);
+        rc = header(p, rep, &row, kind);
     }
     if (rc == WEFT_OK) {
-        int rrc;
-        while ((rrc = csv_reader_next(r, &row)) == 1)
-            one_row(p, &row);
-        flush(p);
+        /* the first pipeline_after lines on this thread: a small file stays here */
+        int rrc = 1;
+        size_t lines = 0;
+        while (!(o->pipeline && sink && lines >= o->pipeline_after) &&
+               (rrc = csv_reader_next(r, &row)) == 1) {
+            next_row(p, &row);
+            lines++;
+        }
+        if (rrc != 1)
+            read_end(p);
+        else if ((rrc = read_pipelined(p)) == 1)
+            rrc = read_rest(p);
+        rep->rows_read += p->rows_read;
+        rep->rows_mapped += p->rows_mapped;
+        rep->rows_rejected += p->rows_rejected;
+        rep->blank_lines += p->blank_lines;
         if (rrc < 0) {
             file_error(rep, "read error after line %zu (rows before it were processed)", p->line);
             rc = WEFT_EIO;
@@ -2044,9 +2405,10 @@ static int run(struct csv_reader *r, const char *name, const struct socialcare_o
              socialcare_report_status(rep), rep->rows_read, rep->rows_mapped, rep->rows_rejected,
              rep->rows_loaded, rep->rows_load_failed, rep->warnings_count, rep->bundles,
              now_ms() - t0);
-    json_decref(p->batch.bundle);
-    free(p->batch.lines);
-    free(p->batch.failed_lines);
+    assert(!p->cur && !p->q);
+    free(b->lines);
+    free(b->failed_lines);
+    free(b);
     free(p);
     return rc;
 }
@@ -2102,6 +2464,9 @@ int socialcare_process_file(const char *path, const struct socialcare_opts *opts
 
 /* ---- loading into the record --------------------------------------------- */
 
+/* The sink runs on the calling thread; with socialcare_store_prepare as
+ * opts.prepare, fhir_load_prepare() ran on the reading thread and only the
+ * store half is left here. */
 static bool store_broken(int rc)
 {
     return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||
@@ -2135,6 +2500,7 @@ int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *ba
             int brc = store_begin(ss->store);
             if (brc != 0) {
                 ss->broken = brc;
+                socialcare_batch_broken(batch);
                 return brc;
             }
             ss->open = true;
@@ -2148,7 +2514,9 @@ int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *ba
         lr = &local;
     }
     json_t *resp = NULL;
-    int rc = fhir_load_bundle(ss->store, bundle, &lc, lr, &resp);
+    struct load_prep *prep = socialcare_batch_prep(batch);
+    int rc = prep ? fhir_load_prepared(ss->store, prep, &lc, lr, &resp)
+                  : fhir_load_bundle(ss->store, bundle, &lc, lr, &resp);
     if (rc == WEFT_OK) {
         size_t i;
         json_t *e;
@@ -2173,6 +2541,19 @@ int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *ba
         store_rollback(ss->store);
         ss->open = false;
         ss->broken = rc;
+        socialcare_batch_broken(batch);
     }
     return rc;
+}
+
+void *socialcare_store_prepare(void *arg, json_t *bundle)
+{
+    const struct socialcare_store_sink *ss = arg;
+    struct load_ctx lc = {.org = ss->org, .feed = ss->feed, .file = ss->file};
+    return fhir_load_prepare(bundle, &lc);
+}
+
+void socialcare_store_prep_free(void *prep)
+{
+    fhir_load_prep_free(prep);
 }

@@ -6,8 +6,10 @@
  * this module implements; keep the two in step.
  *
  * The file is read once, streaming (feeds/csv.h), so memory does not grow
- * with the file: at most one Bundle of opts.batch_rows rows is held at a time,
- * plus the report's issue lists (capped at SOCIALCARE_MAX_ISSUES each).
+ * with the file: at most one Bundle of opts.batch_rows rows is held at a time
+ * (at most 2 * SOCIALCARE_PIPE_DEPTH + 4 with opts.pipeline: queued, being
+ * built, being loaded, waiting to be freed), plus the report's issue
+ * lists (capped at SOCIALCARE_MAX_ISSUES each).
  *
  * Outcome of one file:
  *   - a file error (unreadable, unknown kind, missing/duplicated required
@@ -28,6 +30,14 @@
  *     socialcare_report_write(rep, report_path);
  *     move the file to strcmp(socialcare_report_status(rep), "failed") ? done/ : failed/
  *     socialcare_report_free(rep);
+ *
+ * Two threads (opts.pipeline): reading, validating, mapping and the sink's
+ * opts.prepare run on a second thread, while the calling thread runs the sink
+ * and the commits; a queue of SOCIALCARE_PIPE_DEPTH Bundles lies between
+ * them.  The sink, the commit hook and the report are only ever touched by
+ * the calling thread (the one that owns the sink's store handle), in the same
+ * order and with the same results as on one thread: issues found while
+ * reading travel with the Bundles and reach the report in file order.
  */
 #ifndef WEFT_FEEDS_SOCIALCARE_H
 #define WEFT_FEEDS_SOCIALCARE_H
@@ -51,6 +61,8 @@ enum socialcare_kind {
 
 #define SOCIALCARE_DEFAULT_BATCH 500
 #define SOCIALCARE_MAX_ISSUES 10000
+/* Bundles waiting between the reading thread and the sink (opts.pipeline). */
+#define SOCIALCARE_PIPE_DEPTH 4
 
 /* "people", "contacts", "assessments", "services", "safeguarding",
  * "end_of_life"; "unknown" for SOCIALCARE_UNKNOWN.  Static strings. */
@@ -77,6 +89,21 @@ struct socialcare_opts {
      * weft_strerror(code) as the reason, even rows whose Bundle the sink had
      * taken (nothing of the batch is stored: see socialcare_store_commit). */
     int (*commit)(void *ctx);
+    /* Called with each Bundle before the sink (may be NULL; needs prep_free):
+     * the part of the sink's work that needs no store.  Its result is the
+     * sink's socialcare_batch_prep(), and is freed with prep_free after the
+     * sink returned.  With pipeline it runs on the reading thread while the
+     * sink runs on the calling thread: it may only read what the sink does
+     * not change.  Not called for the Bundles of a batch the sink gave up
+     * (socialcare_batch_broken). */
+    void *(*prepare)(void *ctx, json_t *bundle);
+    void (*prep_free)(void *prep);
+    /* Read and map (and prepare) on a second thread once pipeline_after
+     * lines after the header were processed on the calling thread (0: from
+     * the first line); a shorter file stays on one thread.  Only with a
+     * sink.  If the thread cannot be started the file goes on on one thread. */
+    bool pipeline;
+    size_t pipeline_after;
     const char *today;   /* "YYYY-MM-DD" for not-in-future checks (NULL: UTC today) */
     struct csv_opts csv; /* reader limits (zeros: defaults) */
 };
@@ -91,6 +118,15 @@ size_t socialcare_batch_line(const struct socialcare_batch *b, size_t entry);
  * load failure with reason (copied; must not hold patient data).  Several
  * entries of one row count once. */
 void socialcare_batch_fail(struct socialcare_batch *b, size_t entry, const char *reason);
+/* What opts.prepare returned for the current Bundle, or NULL (no prepare, or
+ * the batch was given up before the Bundle was prepared). */
+void *socialcare_batch_prep(const struct socialcare_batch *b);
+/* The sink refuses every further Bundle of this batch without looking at
+ * them (e.g. its store transaction is gone): they are not prepared any more
+ * (with pipeline, the reading thread stops preparing them as soon as it sees
+ * this; those already prepared are freed unused).  Rows are still read,
+ * checked and counted, and the next batch starts afresh. */
+void socialcare_batch_broken(struct socialcare_batch *b);
 
 /* Called with each Bundle (type "batch"; borrowed: incref to keep it).  Return
  * 0 when the Bundle was taken (entries refused one by one via
@@ -160,6 +196,14 @@ struct socialcare_store_sink {
     int broken; /* private: the open batch failed with this store error */
 };
 int socialcare_store_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch);
+/* opts.prepare / opts.prep_free for socialcare_store_sink (ctx: the struct
+ * socialcare_store_sink): fhir_load_prepare() with its org, feed and file,
+ * which it only reads.  The sink then runs fhir_load_prepared() on the
+ * result; without them it runs fhir_load_bundle().  socialcare_store_sink
+ * takes socialcare_batch_prep() to be a struct load_prep: set no other
+ * prepare with it (wrappers that call these are fine). */
+void *socialcare_store_prepare(void *ctx, json_t *bundle);
+void socialcare_store_prep_free(void *prep);
 /* The commit hook for a grouped socialcare_store_sink: commits the batch's
  * transaction (durable), or reports the store error that rolled it back.
  * Harmless when no transaction is open. */
