@@ -23,6 +23,8 @@
 #include "feeds/registry.h"
 #include "store/store.h"
 
+#include "unit/testdb.h"
+
 static char dbpath[256], folder[256];
 
 struct fx {
@@ -64,12 +66,7 @@ static int teardown(void **state)
     ingest_free(fx->ig);
     store_close(fx->s);
     free(fx);
-    char p[300];
-    unlink(dbpath);
-    snprintf(p, sizeof p, "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", dbpath);
-    unlink(p);
+    testdb_remove(dbpath);
     return 0;
 }
 

@@ -21,6 +21,8 @@
 #include "fhir/load.h"
 #include "store/store.h"
 
+#include "unit/testdb.h"
+
 #define TODAY "2026-11-24"
 #define ODS "KENTCC"
 
@@ -54,12 +56,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     store_close(f->s);
-    char side[600];
-    unlink(f->path);
-    snprintf(side, sizeof side, "%s-wal", f->path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", f->path);
-    unlink(side);
+    testdb_remove(f->path);
     free(f);
     return 0;
 }

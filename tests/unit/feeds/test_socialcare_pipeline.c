@@ -24,6 +24,8 @@
 #include "fhir/load.h"
 #include "store/store.h"
 
+#include "unit/testdb.h"
+
 #define TODAY "2026-11-24"
 #define ODS "KENTCC"
 #define FEED "kent-sc"
@@ -53,12 +55,7 @@ static void db_open(struct db *d, const char *tag)
 static void db_close(struct db *d)
 {
     store_close(d->s);
-    char side[600];
-    unlink(d->path);
-    snprintf(side, sizeof side, "%s-wal", d->path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", d->path);
-    unlink(side);
+    testdb_remove(d->path);
 }
 
 /* Version of the stored item for the sender's type/source id, 0 when none. */
