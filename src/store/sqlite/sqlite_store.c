@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "store/sqlite/sqlite_core.h"
+#include "store/sqlite/sqlite_vfs.h"
 
 extern const struct store_ops sqlite_ops;
 
@@ -159,7 +160,7 @@ int sqlite_store_open(struct store **out, const char *path, bool create, char **
     pthread_once(&sqlite_once, sqlite_global_init);
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &db, flags, sqlite_vfs_name());
     if (rc != SQLITE_OK) {
         if (errmsg) {
             struct buf b = BUF_INIT;

@@ -1,0 +1,388 @@
+/*
+ * sqlite_vfs.c - the "weft" VFS: SQLite's own unix VFS with the writes to a
+ * write-ahead log gathered into large writes.
+ *
+ * Why: SQLite writes each WAL frame with two pwrite calls (its 24-byte
+ * header and the 4 KiB page).  A feed's group commit writes thousands of
+ * frames, and profiles of the MLLP writer showed the pwrite system calls at
+ * about a quarter of its time (docs/BENCHMARKS.md "Feeds").  Here the frames
+ * of a WAL file are appended to a buffer and written in runs of up to
+ * 128 KiB (the unix VFS writes at most 17 bits' worth of bytes per call).
+ *
+ * Why it changes nothing else: a buffered frame is one SQLite has written
+ * but no other connection may read yet - readers only read frames that the
+ * wal-index header names, and the writer publishes a header only after
+ * xShmBarrier on its database file.  So the buffer is written out:
+ *   - on xShmBarrier, xShmLock and xShmUnmap of any database file of the
+ *     same path (before a header can be published or a lock change seen),
+ *   - on the WAL file's own xSync (before a durable commit's fsync), xRead,
+ *     xTruncate, xFileSize, xFileControl and xClose,
+ *   - when a write is not contiguous with the buffer or would overflow it.
+ * A write that fails when the buffer is written out is reported by the call
+ * that wrote it out (an error there makes SQLite roll the transaction back,
+ * as a failed frame write would have).  Files other than WAL files pass
+ * straight through.
+ *
+ * Threads: one WAL file is written by one connection, but another
+ * connection's barrier may write out its buffer, so each WAL file's buffer
+ * has a mutex, and the WAL files of a database path are listed in a group
+ * shared by every file of that path (registry under one mutex).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/buf.h"
+#include "store/sqlite/sqlite_vfs.h"
+
+#define WAL_BUF (128u * 1024u - 1u) /* unixWrite's per-call limit */
+
+struct group {
+    struct group *next; /* registry */
+    char *path;         /* the database file's path */
+    int refs;
+    pthread_mutex_t mu; /* wals */
+    struct wfile *wals;
+};
+
+enum kind { K_OTHER, K_MAIN, K_WAL };
+
+struct wfile {
+    sqlite3_file base; /* pMethods = &methods */
+    sqlite3_file *real;
+    enum kind kind;
+    struct group *g;     /* K_MAIN, K_WAL */
+    struct wfile *gnext; /* K_WAL: the group's list */
+    pthread_mutex_t mu;  /* K_WAL: buf */
+    unsigned char *buf;
+    size_t len;
+    sqlite3_int64 off;
+};
+
+static sqlite3_vfs *unix_vfs;
+static sqlite3_vfs weft_vfs;
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct group *registry;
+
+static struct group *group_get(const char *path, size_t n)
+{
+    pthread_mutex_lock(&reg_mu);
+    struct group *g;
+    for (g = registry; g; g = g->next)
+        if (strlen(g->path) == n && memcmp(g->path, path, n) == 0)
+            break;
+    if (!g) {
+        g = xcalloc(1, sizeof *g);
+        g->path = xmalloc(n + 1);
+        memcpy(g->path, path, n);
+        g->path[n] = 0;
+        pthread_mutex_init(&g->mu, NULL);
+        g->next = registry;
+        registry = g;
+    }
+    g->refs++;
+    pthread_mutex_unlock(&reg_mu);
+    return g;
+}
+
+static void group_put(struct group *g)
+{
+    pthread_mutex_lock(&reg_mu);
+    if (--g->refs == 0) {
+        struct group **pp = &registry;
+        while (*pp != g)
+            pp = &(*pp)->next;
+        *pp = g->next;
+        pthread_mutex_destroy(&g->mu);
+        free(g->path);
+        free(g);
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+/* Write out f's buffer; f->mu held. */
+static int wal_flush_locked(struct wfile *f)
+{
+    if (f->len == 0)
+        return SQLITE_OK;
+    int rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    f->len = 0;
+    return rc;
+}
+
+static int wal_flush(struct wfile *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int rc = wal_flush_locked(f);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* Write out every WAL buffer of the group. */
+static int group_flush(struct group *g)
+{
+    int rc = SQLITE_OK;
+    pthread_mutex_lock(&g->mu);
+    for (struct wfile *w = g->wals; w; w = w->gnext) {
+        int r = wal_flush(w);
+        if (rc == SQLITE_OK)
+            rc = r;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+#define REAL(p) (((struct wfile *)(p))->real)
+#define WF(p) ((struct wfile *)(p))
+
+static int x_close(sqlite3_file *p)
+{
+    struct wfile *f = WF(p);
+    int rc = SQLITE_OK;
+    if (f->kind == K_WAL) {
+        rc = wal_flush(f);
+        pthread_mutex_lock(&f->g->mu);
+        struct wfile **pp = &f->g->wals;
+        while (*pp && *pp != f)
+            pp = &(*pp)->gnext;
+        if (*pp)
+            *pp = f->gnext;
+        pthread_mutex_unlock(&f->g->mu);
+        pthread_mutex_destroy(&f->mu);
+        free(f->buf);
+    }
+    if (f->g)
+        group_put(f->g);
+    int rc2 = f->real->pMethods->xClose(f->real);
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int x_read(sqlite3_file *p, void *b, int amt, sqlite3_int64 off)
+{
+    if (WF(p)->kind == K_WAL) {
+        int rc = wal_flush(WF(p));
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return REAL(p)->pMethods->xRead(REAL(p), b, amt, off);
+}
+
+static int x_write(sqlite3_file *p, const void *b, int amt, sqlite3_int64 off)
+{
+    struct wfile *f = WF(p);
+    if (f->kind != K_WAL)
+        return f->real->pMethods->xWrite(f->real, b, amt, off);
+    pthread_mutex_lock(&f->mu);
+    int rc = SQLITE_OK;
+    if (f->len && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WAL_BUF))
+        rc = wal_flush_locked(f);
+    if (rc == SQLITE_OK && (size_t)amt > WAL_BUF) {
+        rc = f->real->pMethods->xWrite(f->real, b, amt, off);
+    } else if (rc == SQLITE_OK) {
+        if (!f->buf)
+            f->buf = xmalloc(WAL_BUF);
+        if (f->len == 0)
+            f->off = off;
+        memcpy(f->buf + f->len, b, (size_t)amt);
+        f->len += (size_t)amt;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static int x_truncate(sqlite3_file *p, sqlite3_int64 size)
+{
+    if (WF(p)->kind == K_WAL) {
+        int rc = wal_flush(WF(p));
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return REAL(p)->pMethods->xTruncate(REAL(p), size);
+}
+
+static int x_sync(sqlite3_file *p, int flags)
+{
+    if (WF(p)->kind == K_WAL) {
+        int rc = wal_flush(WF(p));
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return REAL(p)->pMethods->xSync(REAL(p), flags);
+}
+
+static int x_size(sqlite3_file *p, sqlite3_int64 *size)
+{
+    if (WF(p)->kind == K_WAL) {
+        int rc = wal_flush(WF(p));
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return REAL(p)->pMethods->xFileSize(REAL(p), size);
+}
+
+static int x_lock(sqlite3_file *p, int l)
+{
+    return REAL(p)->pMethods->xLock(REAL(p), l);
+}
+
+static int x_unlock(sqlite3_file *p, int l)
+{
+    return REAL(p)->pMethods->xUnlock(REAL(p), l);
+}
+
+static int x_check_reserved(sqlite3_file *p, int *out)
+{
+    return REAL(p)->pMethods->xCheckReservedLock(REAL(p), out);
+}
+
+static int x_file_control(sqlite3_file *p, int op, void *arg)
+{
+    if (WF(p)->kind == K_WAL) {
+        int rc = wal_flush(WF(p));
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if (op == SQLITE_FCNTL_VFSNAME) { /* "weft/unix": name the layers */
+        int rc = REAL(p)->pMethods->xFileControl(REAL(p), op, arg);
+        char **name = arg;
+        char *inner = rc == SQLITE_OK ? *name : NULL;
+        *name = sqlite3_mprintf("weft%s%s", inner ? "/" : "", inner ? inner : "");
+        sqlite3_free(inner);
+        return SQLITE_OK;
+    }
+    return REAL(p)->pMethods->xFileControl(REAL(p), op, arg);
+}
+
+static int x_sector_size(sqlite3_file *p)
+{
+    return REAL(p)->pMethods->xSectorSize(REAL(p));
+}
+
+static int x_device_characteristics(sqlite3_file *p)
+{
+    return REAL(p)->pMethods->xDeviceCharacteristics(REAL(p));
+}
+
+static int x_shm_map(sqlite3_file *p, int pg, int size, int extend, void volatile **pp)
+{
+    return REAL(p)->pMethods->xShmMap(REAL(p), pg, size, extend, pp);
+}
+
+/* Before a connection changes a wal-index lock or publishes a header (the
+ * barrier), the frames written so far are in the file. */
+static int x_shm_lock(sqlite3_file *p, int offset, int n, int flags)
+{
+    if (WF(p)->g) {
+        int rc = group_flush(WF(p)->g);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return REAL(p)->pMethods->xShmLock(REAL(p), offset, n, flags);
+}
+
+static void x_shm_barrier(sqlite3_file *p)
+{
+    if (WF(p)->g)
+        group_flush(WF(p)->g); /* a failed write is reported by the next call */
+    REAL(p)->pMethods->xShmBarrier(REAL(p));
+}
+
+static int x_shm_unmap(sqlite3_file *p, int del)
+{
+    if (WF(p)->g)
+        group_flush(WF(p)->g);
+    return REAL(p)->pMethods->xShmUnmap(REAL(p), del);
+}
+
+static int x_fetch(sqlite3_file *p, sqlite3_int64 off, int amt, void **pp)
+{
+    return REAL(p)->pMethods->xFetch(REAL(p), off, amt, pp);
+}
+
+static int x_unfetch(sqlite3_file *p, sqlite3_int64 off, void *pp)
+{
+    return REAL(p)->pMethods->xUnfetch(REAL(p), off, pp);
+}
+
+static const sqlite3_io_methods methods = {
+    .iVersion = 3,
+    .xClose = x_close,
+    .xRead = x_read,
+    .xWrite = x_write,
+    .xTruncate = x_truncate,
+    .xSync = x_sync,
+    .xFileSize = x_size,
+    .xLock = x_lock,
+    .xUnlock = x_unlock,
+    .xCheckReservedLock = x_check_reserved,
+    .xFileControl = x_file_control,
+    .xSectorSize = x_sector_size,
+    .xDeviceCharacteristics = x_device_characteristics,
+    .xShmMap = x_shm_map,
+    .xShmLock = x_shm_lock,
+    .xShmBarrier = x_shm_barrier,
+    .xShmUnmap = x_shm_unmap,
+    .xFetch = x_fetch,
+    .xUnfetch = x_unfetch,
+};
+
+static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags, int *out_flags)
+{
+    (void)vfs;
+    struct wfile *f = WF(p);
+    memset(f, 0, sizeof *f);
+    f->real = (sqlite3_file *)(f + 1);
+    int rc = unix_vfs->xOpen(unix_vfs, name, f->real, flags, out_flags);
+    if (rc != SQLITE_OK) {
+        if (f->real->pMethods)
+            f->real->pMethods->xClose(f->real);
+        f->base.pMethods = NULL;
+        return rc;
+    }
+    /* methods of version 3 are forwarded as such: the unix VFS's are */
+    if (!f->real->pMethods || f->real->pMethods->iVersion < 3) {
+        f->real->pMethods->xClose(f->real);
+        f->base.pMethods = NULL;
+        return SQLITE_CANTOPEN;
+    }
+    size_t n = name ? strlen(name) : 0;
+    if ((flags & SQLITE_OPEN_MAIN_DB) && name) {
+        f->kind = K_MAIN;
+        f->g = group_get(name, n);
+    } else if ((flags & SQLITE_OPEN_WAL) && name && n > 4 && strcmp(name + n - 4, "-wal") == 0) {
+        f->kind = K_WAL;
+        pthread_mutex_init(&f->mu, NULL);
+        f->g = group_get(name, n - 4);
+        pthread_mutex_lock(&f->g->mu);
+        f->gnext = f->g->wals;
+        f->g->wals = f;
+        pthread_mutex_unlock(&f->g->mu);
+    }
+    f->base.pMethods = &methods;
+    return SQLITE_OK;
+}
+
+static pthread_once_t vfs_once = PTHREAD_ONCE_INIT;
+static int vfs_rc = SQLITE_ERROR;
+
+static void vfs_register(void)
+{
+    unix_vfs = sqlite3_vfs_find("unix");
+    if (!unix_vfs)
+        return;
+    weft_vfs = *unix_vfs;
+    weft_vfs.zName = "weft";
+    weft_vfs.szOsFile = (int)sizeof(struct wfile) + unix_vfs->szOsFile;
+    weft_vfs.xOpen = x_open;
+    weft_vfs.pNext = NULL;
+    vfs_rc = sqlite3_vfs_register(&weft_vfs, 0);
+}
+
+const char *sqlite_vfs_name(void)
+{
+    pthread_once(&vfs_once, vfs_register);
+    return vfs_rc == SQLITE_OK ? "weft" : NULL;
+}
