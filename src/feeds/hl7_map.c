@@ -2085,6 +2085,19 @@ static void event_time(struct mctx *c)
     c->r->event_epoch = 0;
 }
 
+void hl7_map_event_only(const struct hl7_msg *msg, struct hl7_map_result *r)
+{
+    memset(r, 0, sizeof *r);
+    struct mctx c;
+    memset(&c, 0, sizeof c);
+    c.m = msg;
+    c.d = hl7_msg_delims(msg);
+    c.r = r;
+    buf_init(&c.t);
+    event_time(&c);
+    buf_release(&c.t);
+}
+
 void hl7_map_result_clear(struct hl7_map_result *r)
 {
     json_decref(r->bundle);

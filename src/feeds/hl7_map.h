@@ -74,6 +74,11 @@ struct hl7_map_result {
     char err_segment[4];       /* storage for err.segment */
 };
 
+/* Only the event time (EVN-6, else EVN-2, else MSH-7) into r->event_time and
+ * r->event_epoch, the rest of *r zeroed: for a message that is refused
+ * before mapping but whose event time is kept with it. */
+void hl7_map_event_only(const struct hl7_msg *msg, struct hl7_map_result *r);
+
 /* Map msg.  Returns 0 (r filled, kind set), WEFT_EUNSUPPORTED (message
  * type/event not mapped: r->ack_code "AR") or WEFT_EINVAL (content cannot be
  * mapped, e.g. an ADT without PID: r->ack_code "AR", r->reason says why).

@@ -469,9 +469,11 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         mrc = pm->rc;
         if (pm->prep && pm->feed && strcmp(pm->feed, feed.name) == 0)
             prep = pm->prep;
-    } else if (prc == 0 && have_feed) {
+    } else if (prc == 0 && have_feed && in_force && !feed.disabled) {
         struct hl7_map_opts mo = {.ods = feed.org};
         mrc = hl7_map_message(ig->msg, &mo, &own);
+    } else if (prc == 0) { /* refused before mapping: its event time is kept */
+        hl7_map_event_only(ig->msg, &own);
     }
     const char *event = mr->event_time[0] ? mr->event_time : NULL;
 

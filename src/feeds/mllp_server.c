@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access/org.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -247,7 +248,13 @@ static void fac_refresh(struct mllp_server *srv)
     char **feed = xcalloc((size_t)n + 1, sizeof *feed);
     int k = 0;
     for (int i = 0; i < n; i++) {
-        if (fs[i].facility && strcmp(fs[i].kind, "hl7v2") == 0) {
+        /* only feeds whose messages will be applied: mapping and preparing
+         * a message the writer refuses (disabled feed, no agreement in
+         * force) would be wasted; a stale entry only costs that */
+        int aerr = 0;
+        bool usable = fs[i].facility && strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled &&
+                      org_agreement_in_force(srv->ckpt_store, fs[i].org, time(NULL), &aerr);
+        if (usable) {
             fac[k] = xstrdup(fs[i].facility);
             feed[k] = xstrdup(fs[i].name);
             org[k++] = xstrdup(fs[i].org);
