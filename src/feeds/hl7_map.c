@@ -2085,15 +2085,21 @@ static void event_time(struct mctx *c)
     c->r->event_epoch = 0;
 }
 
-void hl7_map_event_only(const struct hl7_msg *msg, struct hl7_map_result *r)
+/* A mapping context for msg filling r (r cleared); release c->t after. */
+static void mctx_init(struct mctx *c, const struct hl7_msg *msg, struct hl7_map_result *r)
 {
     memset(r, 0, sizeof *r);
+    memset(c, 0, sizeof *c);
+    c->m = msg;
+    c->d = hl7_msg_delims(msg);
+    c->r = r;
+    buf_init(&c->t);
+}
+
+void hl7_map_event_only(const struct hl7_msg *msg, struct hl7_map_result *r)
+{
     struct mctx c;
-    memset(&c, 0, sizeof c);
-    c.m = msg;
-    c.d = hl7_msg_delims(msg);
-    c.r = r;
-    buf_init(&c.t);
+    mctx_init(&c, msg, r);
     event_time(&c);
     buf_release(&c.t);
 }
@@ -2112,13 +2118,8 @@ static const char *const adt_events[] = {"A01", "A02", "A03", "A04", "A05", "A08
 int hl7_map_message(const struct hl7_msg *msg, const struct hl7_map_opts *opts,
                     struct hl7_map_result *r)
 {
-    memset(r, 0, sizeof *r);
     struct mctx c;
-    memset(&c, 0, sizeof c);
-    c.m = msg;
-    c.d = hl7_msg_delims(msg);
-    c.r = r;
-    buf_init(&c.t);
+    mctx_init(&c, msg, r);
     if (!opts || !opts->ods || !opts->ods[0]) {
         buf_release(&c.t);
         r->ack_code = "AR";
