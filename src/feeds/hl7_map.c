@@ -1128,7 +1128,14 @@ static int map_encounter(struct mctx *c, const char *trigger)
         return 0; /* nothing stable to name it by: Patient only */
     }
     json_t *enc = json_object();
+    /* Omitted PV1 fields keep what is stored (the Patient's rule, see the
+     * top of this file): an A08 that restates demographics must not reopen
+     * a finished stay, nor an A03 without PV1-44 lose the admission time.
+     * "?name": a default is set for a new encounter, the stored value wins. */
+    json_t *keep = json_array();
     const char *status = "in-progress";
+    if (!strcmp(trigger, "A08") && !disch && presence(c, pv1, 45) != P_NULL)
+        json_array_append_new(keep, json_string("?status"));
     if (!strcmp(trigger, "A03"))
         status = "finished";
     else if (!strcmp(trigger, "A05"))
@@ -1153,6 +1160,8 @@ static int map_encounter(struct mctx *c, const char *trigger)
                         json_pack("{s:s,s:s,s:s}", "system",
                                   "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code", code,
                                   "display", disp));
+    if (presence(c, pv1, 2) != P_VALUED) /* a default: class is required */
+        json_array_append_new(keep, json_string("?class"));
     if (visit[0]) {
         char sys[96];
         snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
@@ -1172,11 +1181,16 @@ static int map_encounter(struct mctx *c, const char *trigger)
         if (!disch)
             disch = jdate(c, evn, 2, 1, 1, 1);
     }
+    if (!admit && presence(c, pv1, 44) != P_NULL)
+        json_array_append_new(keep, json_string("period.start"));
     set_if(period, "start", admit);
-    if (!strcmp(trigger, "A13")) /* discharge cancelled: open again */
+    if (!strcmp(trigger, "A13")) { /* discharge cancelled: open again */
         json_decref(disch);
-    else
+    } else {
+        if (!disch && presence(c, pv1, 45) != P_NULL)
+            json_array_append_new(keep, json_string("period.end"));
         set_if(period, "end", disch);
+    }
     if (json_object_size(period))
         json_object_set_new(enc, "period", period);
     else
@@ -1188,11 +1202,20 @@ static int map_encounter(struct mctx *c, const char *trigger)
                             json_pack("[{s:{s:s%},s:s}]", "location", "display", loc.data, loc.len,
                                       "status",
                                       strcmp(status, "finished") ? "active" : "completed"));
+    else if (presence(c, pv1, 3) != P_NULL)
+        json_array_append_new(keep, json_string("location"));
     buf_release(&loc);
     json_t *stype = concept(c, pv1, 10, 1, "http://terminology.hl7.org/CodeSystem/v2-0069");
     if (stype)
         json_object_set_new(enc, "serviceType", stype);
+    else if (presence(c, pv1, 10) != P_NULL)
+        json_array_append_new(keep, json_string("serviceType"));
     add_entry(c, "Encounter", id, enc, c->enc_id, c->enc_url);
+    json_t *entry = json_array_get(c->entries, json_array_size(c->entries) - 1);
+    if (json_array_size(keep))
+        json_object_set_new(entry, LOAD_KEEP_ABSENT, keep);
+    else
+        json_decref(keep);
     c->have_enc = 1;
     return 0;
 }

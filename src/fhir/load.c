@@ -1094,17 +1094,25 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     size_t i;
     json_t *v;
     bool ok = json_is_array(keep);
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     json_array_foreach(keep, i, v)
     {
         const char *n = json_string_value(v);
-        size_t len =
-            n ? strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") : 0;
+        if (n && n[0] == '?')
+            n++;
+        size_t len = n ? strspn(n, alnum) : 0;
+        bool sub = n && n[len] == '.' && n[len + 1] >= 'a' && n[len + 1] <= 'z' &&
+                   (n + len + 1)[strspn(n + len + 1, alnum)] == 0 && strlen(n + len + 1) < 64;
+        bool reserved =
+            n && ((len == 2 && !strncmp(n, "id", 2)) || (len == 4 && !strncmp(n, "meta", 4)) ||
+                  (len == 12 && !strncmp(n, "resourceType", 12)));
         ok = ok && n && n[0] >= 'a' && n[0] <= 'z' && len < 64 &&
-             (n[len] == 0 || strcmp(n + len, "[x]") == 0) && strcmp(n, "id") != 0 &&
-             strcmp(n, "meta") != 0 && strcmp(n, "resourceType") != 0;
+             (n[len] == 0 || strcmp(n + len, "[x]") == 0 || sub) && !reserved;
     }
     if (!ok) {
-        entry_reject(e, "%s must be an array of element names (not id, meta, resourceType)",
+        entry_reject(e,
+                     "%s must be an array of element names (\"name\", \"name[x]\", "
+                     "\"name.part\", each may start with '?'; not id, meta, resourceType)",
                      LOAD_KEEP_ABSENT);
         goto out;
     }
@@ -1140,8 +1148,9 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     json_array_foreach(keep, i, v)
     {
         char pat[72];
-        snprintf(pat, sizeof pat, "\"%.*s", (int)strcspn(json_string_value(v), "["),
-                 json_string_value(v));
+        const char *nm = json_string_value(v);
+        nm += nm[0] == '?';
+        snprintf(pat, sizeof pat, "\"%.*s", (int)strcspn(nm, "[."), nm);
         mentioned = mentioned || (!cur.deleted && strstr(cur.json, pat));
     }
     json_t *old = mentioned ? json_loadb(cur.json, cur.json_len, 0, NULL) : NULL;
@@ -1149,22 +1158,51 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     json_array_foreach(keep, i, v)
     {
         const char *name = json_string_value(v), *key;
-        size_t n = strcspn(name, "[");
-        bool choice = name[n] == '[', has = false;
+        bool weak = name[0] == '?'; /* the stored value wins when there is one */
+        name += weak;
+        size_t n = strcspn(name, "[.");
+        if (!old)
+            continue;
+        if (name[n] == '.') { /* one part of an element: "period.end" */
+            char top[64];
+            snprintf(top, sizeof top, "%.*s", (int)n, name);
+            const char *part = name + n + 1;
+            json_t *ov = json_object_get(json_object_get(old, top), part);
+            json_t *nt = json_object_get(e->res, top);
+            if (!ov || (!weak && json_object_get(nt, part)))
+                continue;
+            if (!json_is_object(nt)) {
+                nt = json_object();
+                json_object_set_new(e->res, top, nt);
+            }
+            json_object_set(nt, part, ov);
+            e->prepped = false;
+            continue;
+        }
+        bool choice = name[n] == '[', has = false, stored = false;
         json_t *val;
+        json_object_foreach(old, key, val)
+        {
+            stored = stored || element_key(key, name, n, choice);
+        }
         json_object_foreach(e->res, key, val)
         {
             has = has || element_key(key, name, n, choice);
         }
-        if (has || !old)
+        if (!stored || (has && !weak))
             continue;
+        void *tmp;
+        json_object_foreach_safe(e->res, tmp, key, val)
+        {
+            if (element_key(key, name, n, choice))
+                json_object_del(e->res, key);
+        }
         json_object_foreach(old, key, val)
         {
-            if (element_key(key, name, n, choice)) {
+            if (element_key(key, name, n, choice))
                 json_object_set(e->res, key, val);
-                e->prepped = false; /* prepared without it: done again below */
-            }
         }
+        e->prepped = false; /* prepared without it: done again below */
     }
     json_decref(old);
     if (!e->prepped && !e->refs_pending) {

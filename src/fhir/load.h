@@ -84,8 +84,13 @@ struct store;
  * resolved, indexed and hashed; no current version (or a deleted one):
  * nothing is copied.  The member is then removed: it is never stored nor
  * answered.  Names must look like FHIR element names; id, meta and
- * resourceType cannot be named (the entry is rejected).  The HL7 v2 mapping
- * sets it for the Patient (feeds/hl7_map.c); any feed may.
+ * resourceType cannot be named (the entry is rejected).  "name.part" names
+ * one member of an object element (e.g. "period.end": the stored end is
+ * kept when the incoming period has none).  A leading '?' means the stored
+ * value wins when there is one, else the incoming value stands (e.g.
+ * "?status": an update that does not say the status keeps it, while a new
+ * item still gets one).  The HL7 v2 mapping sets it for the Patient and the
+ * Encounter (feeds/hl7_map.c); any feed may.
  */
 #define LOAD_KEEP_ABSENT "_keepAbsent"
 

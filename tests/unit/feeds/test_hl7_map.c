@@ -695,6 +695,48 @@ static void assert_no_null_text(struct fixture *f)
     "OBR|1||LAB1|24326-1^Electrolytes^LN|||20260612080000||||||||||||||||CH|F\r"                   \
     "OBX|1|NM|2951-2^Sodium^LN||139|mmol/L^mmol/L^UCUM|133-146|N|||F\r"
 
+/* The Encounter entry's _keepAbsent as "a,b,c" ("" when none). */
+static const char *enc_keep_list(struct fixture *f)
+{
+    static char out[256];
+    out[0] = 0;
+    size_t i, n = 0;
+    json_t *e, *v, *keep = NULL;
+    json_array_foreach(json_object_get(f->r.bundle, "entry"), i, e)
+    {
+        if (!strcmp(at(e, "resource/resourceType"), "Encounter"))
+            keep = json_object_get(e, "_keepAbsent");
+    }
+    json_array_foreach(keep, i, v)
+    {
+        n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", i ? "," : "", json_string_value(v));
+    }
+    return out;
+}
+
+/* PV1 fields an update omits keep the stay's stored values; "" clears. */
+static void test_encounter_absent_fields(void **state)
+{
+    (void)state;
+    struct fixture f = {0};
+    assert_int_equal(map_text(&f, MSH_A08 "EVN|A08|20260612092900\r"
+                                          "PID|1||H123456^^^RVV^MR\r"
+                                          "PV1|1||||||||||||||||||V0001\r"),
+                     0);
+    assert_string_equal(enc_keep_list(&f), "?status,?class,period.start,period.end,location,"
+                                           "serviceType");
+    done(&f);
+    /* the HL7 null in PV1-45 and PV1-3: the discharge and location are cleared */
+    assert_int_equal(map_text(&f,
+                              MSH_A08 "EVN|A08|20260612092900\r"
+                                      "PID|1||H123456^^^RVV^MR\r"
+                                      "PV1|1|I|\"\"||||||||||||||||V0001|||||||||||||||||||||||||"
+                                      "20260612090000|\"\"\r"),
+                     0);
+    assert_string_equal(enc_keep_list(&f), "serviceType");
+    done(&f);
+}
+
 static void test_absent_fields_kept(void **state)
 {
     (void)state;
@@ -835,10 +877,13 @@ static void check_bundle(json_t *b, const char *name)
         char want[128];
         snprintf(want, sizeof want, "%s/%s", at(r, "resourceType"), id);
         ASSERT_AT(e, "request/url", want);
-        /* the keep list: Patient only, known element names, none of them set */
+        /* the keep list: Patient and Encounter only, known element names,
+         * none of them set ("?name": a default is set, the stored value wins;
+         * "a.b": the part b of a is not set) */
         json_t *keep = json_object_get(e, "_keepAbsent");
         if (keep) {
-            ASSERT_AT(r, "resourceType", "Patient");
+            bool pat = !strcmp(at(r, "resourceType"), "Patient");
+            assert_true(pat || !strcmp(at(r, "resourceType"), "Encounter"));
             assert_true(json_array_size(keep) > 0);
             size_t k;
             json_t *el;
@@ -848,10 +893,16 @@ static void check_bundle(json_t *b, const char *name)
                 assert_non_null(n);
                 char comma[64];
                 snprintf(comma, sizeof comma, ",%s,", n);
-                assert_non_null(strstr(",name,birthDate,gender,address,telecom,deceased[x],"
-                                       "generalPractitioner,contact,",
+                assert_non_null(strstr(pat ? ",name,birthDate,gender,address,telecom,deceased[x],"
+                                             "generalPractitioner,contact,"
+                                           : ",?status,?class,period.start,period.end,location,"
+                                             "serviceType,",
                                        comma));
-                if (!strcmp(n, "deceased[x]"))
+                if (n[0] == '?')
+                    assert_non_null(json_object_get(r, n + 1));
+                else if (!strncmp(n, "period.", 7))
+                    assert_null(json_object_get(json_object_get(r, "period"), n + 7));
+                else if (!strcmp(n, "deceased[x]"))
                     assert_true(!json_object_get(r, "deceasedBoolean") &&
                                 !json_object_get(r, "deceasedDateTime"));
                 else
@@ -956,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_many_repetitions),
         cmocka_unit_test(test_absent_fields_kept),
+        cmocka_unit_test(test_encounter_absent_fields),
         cmocka_unit_test(test_hl7_null_clears),
         cmocka_unit_test(test_shared_samples_map),
     };

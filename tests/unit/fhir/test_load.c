@@ -607,19 +607,25 @@ static void load_hl7(struct store *s, const char *text, struct load_report *rep)
 
 /* The current version of Patient source_id of org: *version set, JSON
  * returned (caller json_decref's it); never holds the private member. */
-static json_t *current(struct store *s, const char *org, const char *source_id, int version,
-                       int *version_out)
+static json_t *current_of(struct store *s, const char *type, const char *org, const char *source_id,
+                          int version, int *version_out)
 {
     char id[STORE_ID_LEN + 1];
-    store_resource_id(org, "Patient", source_id, id);
+    store_resource_id(org, type, source_id, id);
     struct store_row row;
-    assert_int_equal(store_resource_get(s, "Patient", id, version, &row), 0);
+    assert_int_equal(store_resource_get(s, type, id, version, &row), 0);
     assert_null(strstr(row.json, "_keepAbsent"));
     json_t *j = parse(row.json);
     if (version_out)
         *version_out = row.version;
     store_row_clear(&row);
     return j;
+}
+
+static json_t *current(struct store *s, const char *org, const char *source_id, int version,
+                       int *version_out)
+{
+    return current_of(s, "Patient", org, source_id, version, version_out);
 }
 
 static const char *str_at(json_t *j, const char *a, int i, const char *b)
@@ -823,6 +829,80 @@ static void test_keep_absent_memo(void **state)
     json_decref(p);
 }
 
+/* The Encounter follows the same rule: a discharge without PV1-44 keeps the
+ * admission time, an A08 restating the patient does not reopen the stay or
+ * change its class, location or times; a cancelled discharge (A13) opens it. */
+static void test_keep_absent_encounter(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    int v;
+    load_hl7(s,
+             HL7_MSH("ADT^A01^ADT_A01", "E1") "EVN|A01|20260612092900\r"
+                                              "PID|1||H900^^^RVV^MR||Brown^Al||19500101|M\r"
+                                              "PV1|1|I|WARD9^BED2||||||||||||||||V900||||||||||||"
+                                              "|||||||||||||||20260612092900\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->stored, 1);
+    load_report_free(&rep);
+    /* discharge: PV1-45 only */
+    load_hl7(s,
+             HL7_MSH("ADT^A03^ADT_A03", "E2") "EVN|A03|20260613100000\r"
+                                              "PID|1||H900^^^RVV^MR||Brown^Al||19500101|M\r"
+                                              "PV1|1|I|||||||||||||||||V900|||||||||||||||||||||"
+                                              "||||20260613100000\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->updated, 1);
+    load_report_free(&rep);
+    json_t *e = current_of(s, "Encounter", "RVV", "enc-V900", 0, &v);
+    assert_int_equal(v, 2);
+    assert_string_equal(str_at(e, "status", -1, NULL), "finished");
+    assert_non_null(str_at(e, "period", -1, "start"));
+    assert_non_null(str_at(e, "period", -1, "end"));
+    assert_non_null(json_object_get(e, "location"));
+    json_decref(e);
+    /* an A08 with a bare PV1 (visit number only): nothing of the stay changes */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "E3") "EVN|A08|20260614080000\r"
+                                              "PID|1||H900^^^RVV^MR||Brown^Al||19500101|M\r"
+                                              "PV1|1||||||||||||||||||V900\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->unchanged, 1);
+    load_report_free(&rep);
+    e = current_of(s, "Encounter", "RVV", "enc-V900", 0, &v);
+    assert_int_equal(v, 2);
+    assert_string_equal(str_at(e, "status", -1, NULL), "finished");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "class"), "code")),
+                        "IMP");
+    json_decref(e);
+    /* discharge cancelled: open again, the admission time kept */
+    load_hl7(s,
+             HL7_MSH("ADT^A13^ADT_A01", "E4") "EVN|A13|20260614090000\r"
+                                              "PID|1||H900^^^RVV^MR||Brown^Al||19500101|M\r"
+                                              "PV1|1|I|||||||||||||||||V900\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->updated, 1);
+    load_report_free(&rep);
+    e = current_of(s, "Encounter", "RVV", "enc-V900", 0, &v);
+    assert_int_equal(v, 3);
+    assert_string_equal(str_at(e, "status", -1, NULL), "in-progress");
+    assert_non_null(str_at(e, "period", -1, "start"));
+    assert_null(str_at(e, "period", -1, "end"));
+    json_decref(e);
+    /* a new stay first heard of by an A08: it still gets a status and class */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "E5") "EVN|A08|20260614100000\r"
+                                              "PID|1||H900^^^RVV^MR||Brown^Al||19500101|M\r"
+                                              "PV1|1||||||||||||||||||V901\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->stored, 1);
+    load_report_free(&rep);
+    e = current_of(s, "Encounter", "RVV", "enc-V901", 0, &v);
+    assert_string_equal(str_at(e, "status", -1, NULL), "in-progress");
+    assert_non_null(json_object_get(e, "class"));
+    json_decref(e);
+}
+
 static void test_keep_absent_any_feed(void **state)
 {
     struct store *s = *state;
@@ -923,6 +1003,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_memo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_absent_encounter, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
