@@ -1119,8 +1119,11 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     /* prepared as stored already (a repeat): nothing to copy */
     unsigned char digest[STORE_HASH_LEN], mkey[STORE_HASH_LEN];
     int version = 0;
-    bool have_digest =
-        e->prepped && e->res && store_resource_digest(bc->s, e->type, e->id, digest, &version) == 0;
+    int drc = e->prepped && e->res ? store_resource_digest(bc->s, e->type, e->id, digest, &version)
+                                   : WEFT_EINVAL;
+    if (drc == WEFT_ENOTFOUND)
+        goto out; /* nothing stored (a new item, or deleted): nothing to keep */
+    bool have_digest = drc == 0;
     if (have_digest && memcmp(digest, e->hash, STORE_HASH_LEN) == 0)
         goto out;
     unsigned slot = 0;
