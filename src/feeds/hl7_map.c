@@ -875,6 +875,17 @@ static void keep_or_clear(json_t *keep, const char *element, bool set, const enu
     json_array_append_new(keep, json_string(element));
 }
 
+/* The last entry added gets keep as its LOAD_KEEP_ABSENT (stolen; dropped
+ * when empty). */
+static void keep_attach(struct mctx *c, json_t *keep)
+{
+    json_t *entry = json_array_get(c->entries, json_array_size(c->entries) - 1);
+    if (entry && json_array_size(keep))
+        json_object_set_new(entry, LOAD_KEEP_ABSENT, keep);
+    else
+        json_decref(keep);
+}
+
 static json_t *gender(struct hl7_span s)
 {
     if (span_eq_ci(s, "M"))
@@ -1310,7 +1321,16 @@ static void map_allergies(struct mctx *c)
         }
         if (sev && !strcmp(sev, "severe"))
             json_object_set_new(a, "criticality", json_string("high"));
+        /* fields an update omits keep the stored values ("" clears) */
+        json_t *keep = json_array();
+        enum presence p2 = presence(c, k, 2), p4 = presence(c, k, 4), p5 = presence(c, k, 5);
+        keep_or_clear(keep, "category", json_object_get(a, "category") != NULL, &p2, 1);
+        keep_or_clear(keep, "reaction", json_object_get(a, "reaction") != NULL, &p5, 1);
+        keep_or_clear(keep, "criticality", p4 == P_VALUED, &p4, 1);
+        enum presence p6 = presence(c, k, 6);
+        keep_or_clear(keep, "recordedDate", json_object_get(a, "recordedDate") != NULL, &p6, 1);
         add_entry(c, "AllergyIntolerance", id, a, NULL, NULL);
+        keep_attach(c, keep);
     }
 }
 
@@ -1975,7 +1995,12 @@ static int map_siu(struct mctx *c, const char *trigger)
     char id[65];
     make_id(id, "appt", key, NULL);
     json_t *ap = json_object();
+    /* fields a modification omits keep the stored values ("" clears);
+     * "?status": a reschedule or modification without SCH-25 keeps the status */
+    json_t *keep = json_array();
     const char *status = !strcmp(trigger, "S15") ? "cancelled" : "booked";
+    if ((!strcmp(trigger, "S13") || !strcmp(trigger, "S14")) && presence(c, sch, 25) == P_OMITTED)
+        json_array_append_new(keep, json_string("?status"));
     get(c, sch, 25, 1, 1, 0);
     if (!strcmp(c->t.data, "Cancelled") || !strcmp(c->t.data, "Deleted"))
         status = "cancelled";
@@ -2050,7 +2075,22 @@ static int map_siu(struct mctx *c, const char *trigger)
                 parts, json_pack("{s:{s:s},s:s}", "actor", "display", disp, "status", "accepted"));
     }
     json_object_set_new(ap, "participant", parts);
+    enum presence p7 = presence(c, sch, 7), p8 = presence(c, sch, 8), p11 = presence(c, sch, 11);
+    enum presence pd[2] = {presence(c, sch, 9), ais >= 0 ? presence(c, ais, 7) : P_OMITTED};
+    enum presence ps[2] = {p11, ais >= 0 ? presence(c, ais, 4) : P_OMITTED};
+    keep_or_clear(keep, "reasonCode", json_object_get(ap, "reasonCode") != NULL, &p7, 1);
+    keep_or_clear(keep, "description", json_object_get(ap, "description") != NULL, &p7, 1);
+    keep_or_clear(keep, "appointmentType", json_object_get(ap, "appointmentType") != NULL, &p8, 1);
+    keep_or_clear(keep, "start", start[0] != 0, ps, 2);
+    keep_or_clear(keep, "end", end[0] != 0, &p11, 1);
+    keep_or_clear(keep, "minutesDuration", json_object_get(ap, "minutesDuration") != NULL, pd, 2);
+    /* no AIL/AIP: the patient is restated, the stored places and staff stay
+     * (not on a cancellation, whose patient participant says declined) */
+    if (strcmp(status, "cancelled") != 0 && json_array_size(parts) == 1 &&
+        hl7_seg_find(c->m, "AIL", 1) < 0 && hl7_seg_find(c->m, "AIP", 1) < 0)
+        json_array_append_new(keep, json_string("?participant"));
     add_entry(c, "Appointment", id, ap, NULL, NULL);
+    keep_attach(c, keep);
     return 0;
 }
 

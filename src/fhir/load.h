@@ -89,8 +89,9 @@ struct store;
  * kept when the incoming period has none).  A leading '?' means the stored
  * value wins when there is one, else the incoming value stands (e.g.
  * "?status": an update that does not say the status keeps it, while a new
- * item still gets one).  The HL7 v2 mapping sets it for the Patient and the
- * Encounter (feeds/hl7_map.c); any feed may.
+ * item still gets one).  The HL7 v2 mapping sets it for the Patient,
+ * Encounter, AllergyIntolerance and Appointment (feeds/hl7_map.c); any feed
+ * may.
  */
 #define LOAD_KEEP_ABSENT "_keepAbsent"
 

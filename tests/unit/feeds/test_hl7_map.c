@@ -877,13 +877,26 @@ static void check_bundle(json_t *b, const char *name)
         char want[128];
         snprintf(want, sizeof want, "%s/%s", at(r, "resourceType"), id);
         ASSERT_AT(e, "request/url", want);
-        /* the keep list: Patient and Encounter only, known element names,
-         * none of them set ("?name": a default is set, the stored value wins;
-         * "a.b": the part b of a is not set) */
+        /* the keep list: known element names of the resource, none of them
+         * set ("?name": a default is set, the stored value wins; "a.b": the
+         * part b of a is not set) */
         json_t *keep = json_object_get(e, "_keepAbsent");
         if (keep) {
-            bool pat = !strcmp(at(r, "resourceType"), "Patient");
-            assert_true(pat || !strcmp(at(r, "resourceType"), "Encounter"));
+            static const struct {
+                const char *type, *names;
+            } known[] = {
+                {"Patient", ",name,birthDate,gender,address,telecom,deceased[x],"
+                            "generalPractitioner,contact,"},
+                {"Encounter", ",?status,?class,period.start,period.end,location,serviceType,"},
+                {"AllergyIntolerance", ",category,reaction,criticality,recordedDate,"},
+                {"Appointment", ",?status,reasonCode,description,appointmentType,start,end,"
+                                "minutesDuration,?participant,"},
+            };
+            const char *names = NULL;
+            for (size_t t = 0; t < sizeof known / sizeof known[0]; t++)
+                if (!strcmp(at(r, "resourceType"), known[t].type))
+                    names = known[t].names;
+            assert_non_null(names);
             assert_true(json_array_size(keep) > 0);
             size_t k;
             json_t *el;
@@ -893,11 +906,7 @@ static void check_bundle(json_t *b, const char *name)
                 assert_non_null(n);
                 char comma[64];
                 snprintf(comma, sizeof comma, ",%s,", n);
-                assert_non_null(strstr(pat ? ",name,birthDate,gender,address,telecom,deceased[x],"
-                                             "generalPractitioner,contact,"
-                                           : ",?status,?class,period.start,period.end,location,"
-                                             "serviceType,",
-                                       comma));
+                assert_non_null(strstr(names, comma));
                 if (n[0] == '?')
                     assert_non_null(json_object_get(r, n + 1));
                 else if (!strncmp(n, "period.", 7))

@@ -903,6 +903,83 @@ static void test_keep_absent_encounter(void **state)
     json_decref(e);
 }
 
+/* Allergies and appointments: an update that omits fields keeps them. */
+static void test_keep_absent_allergy_appointment(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    int v;
+    load_hl7(
+        s,
+        HL7_MSH("ADT^A01^ADT_A01", "G1") "EVN|A01|20260612092900\r"
+                                         "PID|1||H950^^^RVV^MR||Grey^Bo||19600101|M\r"
+                                         "AL1|1|DA|DRUG1^Penicillin^L|SV|Rash~Swelling|20200101\r",
+        &rep);
+    assert_int_equal(row(&rep, "AllergyIntolerance")->stored, 1);
+    load_report_free(&rep);
+    /* the allergy restated with its code only */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "G2") "EVN|A08|20260613092900\r"
+                                              "PID|1||H950^^^RVV^MR||Grey^Bo||19600101|M\r"
+                                              "AL1|1||DRUG1^Penicillin^L\r",
+             &rep);
+    assert_int_equal(row(&rep, "AllergyIntolerance")->unchanged, 1);
+    load_report_free(&rep);
+    json_t *a = current_of(s, "AllergyIntolerance", "RVV", "alg-mr-H950-DRUG1", 0, &v);
+    assert_int_equal(v, 1);
+    assert_string_equal(str_at(a, "criticality", -1, NULL), "high");
+    assert_non_null(json_object_get(a, "reaction"));
+    json_decref(a);
+    /* the severity downgraded: criticality goes, the reaction stays */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "G3") "EVN|A08|20260614092900\r"
+                                              "PID|1||H950^^^RVV^MR||Grey^Bo||19600101|M\r"
+                                              "AL1|1||DRUG1^Penicillin^L|MI\r",
+             &rep);
+    assert_int_equal(row(&rep, "AllergyIntolerance")->updated, 1);
+    load_report_free(&rep);
+    a = current_of(s, "AllergyIntolerance", "RVV", "alg-mr-H950-DRUG1", 0, &v);
+    assert_null(json_object_get(a, "criticality"));
+    assert_non_null(json_object_get(a, "reaction"));
+    json_decref(a);
+
+    /* an appointment booked in full, then modified with its ids only */
+    load_hl7(s,
+             "MSH|^~\\&|PAS|RVV|W|W|20260301101500||SIU^S12|S1|P|2.5\r"
+             "SCH|PA9|FA9||||ROUTINE^Routine visit|FOLLOWUP^Follow-up^L|NORMAL|30|min|"
+             "^^30^202603101000^202603101030\r"
+             "PID|1||H950^^^RVV^MR||Grey^Bo||19600101|M\r"
+             "AIL|1||CLINIC1^ROOM2\rAIP|1||C1^Who^Doctor\r",
+             &rep);
+    assert_int_equal(row(&rep, "Appointment")->stored, 1);
+    load_report_free(&rep);
+    load_hl7(s,
+             "MSH|^~\\&|PAS|RVV|W|W|20260302101500||SIU^S14|S2|P|2.5\r"
+             "SCH|PA9|FA9\r"
+             "PID|1||H950^^^RVV^MR||Grey^Bo||19600101|M\r",
+             &rep);
+    assert_int_equal(row(&rep, "Appointment")->unchanged, 1);
+    load_report_free(&rep);
+    json_t *ap = current_of(s, "Appointment", "RVV", "appt-FA9", 0, &v);
+    assert_int_equal(v, 1);
+    assert_non_null(str_at(ap, "start", -1, NULL));
+    assert_int_equal(json_array_size(json_object_get(ap, "participant")), 3);
+    json_decref(ap);
+    /* cancelled: a new version, the times kept, the patient declined */
+    load_hl7(s,
+             "MSH|^~\\&|PAS|RVV|W|W|20260303101500||SIU^S15|S3|P|2.5\r"
+             "SCH|PA9|FA9\r"
+             "PID|1||H950^^^RVV^MR||Grey^Bo||19600101|M\r",
+             &rep);
+    assert_int_equal(row(&rep, "Appointment")->updated, 1);
+    load_report_free(&rep);
+    ap = current_of(s, "Appointment", "RVV", "appt-FA9", 0, &v);
+    assert_int_equal(v, 2);
+    assert_string_equal(str_at(ap, "status", -1, NULL), "cancelled");
+    assert_non_null(str_at(ap, "start", -1, NULL));
+    json_decref(ap);
+}
+
 static void test_keep_absent_any_feed(void **state)
 {
     struct store *s = *state;
@@ -1004,6 +1081,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_encounter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_absent_allergy_appointment, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
