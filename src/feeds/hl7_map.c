@@ -1082,11 +1082,7 @@ static int map_patient(struct mctx *c)
     char id[65];
     hl7_map_fhir_id(best, strlen(best), id);
     add_entry(c, "Patient", id, pat, c->pat_id, c->pat_url);
-    json_t *entry = json_array_get(c->entries, json_array_size(c->entries) - 1);
-    if (json_array_size(keep))
-        json_object_set_new(entry, LOAD_KEEP_ABSENT, keep);
-    else
-        json_decref(keep);
+    keep_attach(c, keep);
     return 0;
 }
 
@@ -1222,11 +1218,7 @@ static int map_encounter(struct mctx *c, const char *trigger)
     else if (presence(c, pv1, 10) != P_NULL)
         json_array_append_new(keep, json_string("serviceType"));
     add_entry(c, "Encounter", id, enc, c->enc_id, c->enc_url);
-    json_t *entry = json_array_get(c->entries, json_array_size(c->entries) - 1);
-    if (json_array_size(keep))
-        json_object_set_new(entry, LOAD_KEEP_ABSENT, keep);
-    else
-        json_decref(keep);
+    keep_attach(c, keep);
     c->have_enc = 1;
     return 0;
 }
