@@ -104,11 +104,12 @@ struct mllp_server {
     pthread_cond_t kcv;
     bool ckpt_stop;
     atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed, n_idle;
-    /* sending facility -> organisation of hl7v2 feeds, for mapping on the
+    /* the hl7v2 feeds whose messages can be applied (enabled, agreement in
+     * force), by sending facility, for mapping and preparing on the
      * connection threads; refreshed every second by the checkpointer (the
-     * writer checks the feed again, so a stale entry only costs a re-map) */
+     * writer checks the feed again, so a stale entry only costs work) */
     pthread_rwlock_t flk;
-    char **fac, **fac_org, **fac_feed;
+    struct store_feed *fac;
     int nfac;
 };
 
@@ -226,16 +227,11 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void fac_free(char **fac, char **org, char **feed, int n)
+static void fac_free(struct store_feed *fac, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(fac[i]);
-        free(org[i]);
-        free(feed[i]);
-    }
+    for (int i = 0; i < n; i++)
+        store_feed_clear(&fac[i]);
     free(fac);
-    free(org);
-    free(feed);
 }
 
 static void fac_refresh(struct mllp_server *srv)
@@ -244,9 +240,7 @@ static void fac_refresh(struct mllp_server *srv)
     int n = 0;
     if (store_feed_list(srv->ckpt_store, &fs, &n) != 0)
         return; /* keep the old table */
-    char **fac = xcalloc((size_t)n + 1, sizeof *fac), **org = xcalloc((size_t)n + 1, sizeof *org);
-    char **feed = xcalloc((size_t)n + 1, sizeof *feed);
-    int k = 0;
+    int k = 0;  /* the usable feeds are moved to the front of fs */
     for (int i = 0; i < n; i++) {
         /* only feeds whose messages will be applied: mapping and preparing
          * a message the writer refuses (disabled feed, no agreement in
@@ -254,23 +248,18 @@ static void fac_refresh(struct mllp_server *srv)
         int aerr = 0;
         bool usable = fs[i].facility && strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled &&
                       org_agreement_in_force(srv->ckpt_store, fs[i].org, time(NULL), &aerr);
-        if (usable) {
-            fac[k] = xstrdup(fs[i].facility);
-            feed[k] = xstrdup(fs[i].name);
-            org[k++] = xstrdup(fs[i].org);
-        }
-        store_feed_clear(&fs[i]);
+        if (usable)
+            fs[k++] = fs[i];
+        else
+            store_feed_clear(&fs[i]);
     }
-    free(fs);
     pthread_rwlock_wrlock(&srv->flk);
-    char **of = srv->fac, **oo = srv->fac_org, **ofe = srv->fac_feed;
+    struct store_feed *of = srv->fac;
     int on = srv->nfac;
-    srv->fac = fac;
-    srv->fac_org = org;
-    srv->fac_feed = feed;
+    srv->fac = fs;
     srv->nfac = k;
     pthread_rwlock_unlock(&srv->flk);
-    fac_free(of, oo, ofe, on);
+    fac_free(of, on);
 }
 
 /* Parse and map one message on the connection thread when its facility is a
@@ -288,9 +277,9 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
         return;
     pthread_rwlock_rdlock(&srv->flk);
     for (int i = 0; i < srv->nfac; i++) {
-        if (strcmp(srv->fac[i], facility) == 0) {
-            snprintf(it->pre_org, sizeof it->pre_org, "%s", srv->fac_org[i]);
-            snprintf(it->pre_feed, sizeof it->pre_feed, "%s", srv->fac_feed[i]);
+        if (strcmp(srv->fac[i].facility, facility) == 0) {
+            snprintf(it->pre_org, sizeof it->pre_org, "%s", srv->fac[i].org);
+            snprintf(it->pre_feed, sizeof it->pre_feed, "%s", srv->fac[i].name);
             it->has_pre = true;
             break;
         }
@@ -751,7 +740,7 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
             close(srv->lfd);
         store_close(srv->store);
         store_close(srv->ckpt_store);
-        fac_free(srv->fac, srv->fac_org, srv->fac_feed, srv->nfac);
+        fac_free(srv->fac, srv->nfac);
         pthread_rwlock_destroy(&srv->flk);
         pthread_mutex_destroy(&srv->kmu);
         pthread_cond_destroy(&srv->kcv);
@@ -803,7 +792,7 @@ void mllp_server_stop(struct mllp_server *srv)
              (unsigned long long)st.idle_closed);
     store_close(srv->store);
     store_close(srv->ckpt_store);
-    fac_free(srv->fac, srv->fac_org, srv->fac_feed, srv->nfac);
+    fac_free(srv->fac, srv->nfac);
     pthread_rwlock_destroy(&srv->flk);
     pthread_mutex_destroy(&srv->kmu);
     pthread_cond_destroy(&srv->kcv);
