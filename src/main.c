@@ -30,7 +30,7 @@ static const struct command {
     {"org", cmd_org, "organisations and their data sharing agreements"},
     {"policy", cmd_policy, "load, show and check the access policy"},
     {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
-    {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
+    {"objection", cmd_objection, "objections to sharing: lodge, decide, withdraw, show, list"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "access/org.h"
@@ -76,4 +77,21 @@ bool org_date_valid(const char *d)
         return false;
     int max = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
     return day <= max;
+}
+
+bool org_date_add_months(const char *date, int months, char out[11])
+{
+    if (!org_date_valid(date) || months < 0 || months > 1200)
+        return false;
+    int y = atoi(date), m = atoi(date + 5), d = atoi(date + 8);
+    int total = y * 12 + (m - 1) + months;
+    y = total / 12;
+    m = total % 12 + 1;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int max = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    if (d > max)
+        d = max;
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
+             (unsigned)d % 100u);
+    return true;
 }

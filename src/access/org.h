@@ -33,6 +33,10 @@ bool org_ods_valid(const char *ods);
 bool org_agreement_kind_valid(const char *kind);
 /* A calendar date YYYY-MM-DD that exists (leap years checked). */
 bool org_date_valid(const char *date);
+/* date (a valid YYYY-MM-DD) plus months calendar months into out (11
+ * bytes), the day clamped to the end of a shorter month (31 Jan + 1 month =
+ * 28/29 Feb).  Returns false when date is not valid. */
+bool org_date_add_months(const char *date, int months, char out[11]);
 /* The UTC day of t as YYYY-MM-DD into out (11 bytes). */
 void org_day(time_t t, char out[11]);
 

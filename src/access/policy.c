@@ -50,11 +50,19 @@ struct role {
     char *description;
 };
 
+struct withhold {
+    bool label;   /* false: category rule */
+    char *value;  /* category name, or "system|code" of a meta.security / meta.tag label */
+    char *reason; /* why, for the reviewer's note */
+};
+
 struct policy {
     struct profile *profiles;
     int nprofiles;
     struct role *roles;
     int nroles;
+    struct withhold *withholds; /* citizen-withhold rules, in file order */
+    int nwithholds;
 };
 
 const char *const *policy_categories(int *n)
@@ -137,6 +145,11 @@ void policy_free(struct policy *p)
         free(p->roles[i].code);
         free(p->roles[i].description);
     }
+    for (int i = 0; i < p->nwithholds; i++) {
+        free(p->withholds[i].value);
+        free(p->withholds[i].reason);
+    }
+    free(p->withholds);
     free(p->profiles);
     free(p->roles);
     free(p);
@@ -225,8 +238,12 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
                 p->profiles[pi].caps |= POLICY_CAP_BREAK_GLASS;
             else if (strcmp(w[i], "audit-review") == 0)
                 p->profiles[pi].caps |= POLICY_CAP_AUDIT_REVIEW;
+            else if (strcmp(w[i], "objection-decide") == 0)
+                p->profiles[pi].caps |= POLICY_CAP_OBJECTION_DECIDE;
             else
-                return fail(errmsg, lineno, "unknown capability '%s' (break-glass, audit-review)",
+                return fail(errmsg, lineno,
+                            "unknown capability '%s' (break-glass, audit-review, "
+                            "objection-decide)",
                             w[i]);
         }
         return WEFT_OK;
@@ -254,7 +271,28 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
         p->roles[p->nroles++] = (struct role){xstrdup(w[1]), pi, local, join_words(w + 3, n - 3)};
         return WEFT_OK;
     }
-    return fail(errmsg, lineno, "unknown statement '%s' (profile, capability, role, local-role)",
+    if (strcmp(w[0], "citizen-withhold") == 0) {
+        if (n < 4)
+            return fail(errmsg, lineno,
+                        "'citizen-withhold' needs 'category NAME' or 'label SYSTEM|CODE' and a "
+                        "reason");
+        bool label = strcmp(w[1], "label") == 0;
+        if (!label && strcmp(w[1], "category") != 0)
+            return fail(errmsg, lineno, "citizen-withhold: '%s' is not 'category' or 'label'",
+                        w[1]);
+        if (!label && policy_category_index(w[2]) < 0)
+            return fail(errmsg, lineno, "unknown category '%s'", w[2]);
+        const char *bar = strchr(w[2], '|');
+        if (label && (!bar || bar == w[2] || !bar[1]))
+            return fail(errmsg, lineno, "citizen-withhold label '%s' is not SYSTEM|CODE", w[2]);
+        p->withholds = xrealloc(p->withholds, sizeof *p->withholds * (size_t)(p->nwithholds + 1));
+        p->withholds[p->nwithholds++] =
+            (struct withhold){label, xstrdup(w[2]), join_words(w + 3, n - 3)};
+        return WEFT_OK;
+    }
+    return fail(errmsg, lineno,
+                "unknown statement '%s' (profile, capability, role, local-role, "
+                "citizen-withhold)",
                 w[0]);
 }
 
@@ -363,6 +401,27 @@ static void add_caps(struct buf *out, unsigned caps)
         buf_adds(out, " break-glass");
     if (caps & POLICY_CAP_AUDIT_REVIEW)
         buf_adds(out, " audit-review");
+    if (caps & POLICY_CAP_OBJECTION_DECIDE)
+        buf_adds(out, " objection-decide");
+}
+
+const char *policy_citizen_withhold(const struct policy *p, const char *category,
+                                    const char *const *labels, int nlabels)
+{
+    if (!p)
+        return NULL;
+    for (int i = 0; i < p->nwithholds; i++) {
+        const struct withhold *w = &p->withholds[i];
+        if (!w->label) {
+            if (category && strcmp(category, w->value) == 0)
+                return w->reason;
+            continue;
+        }
+        for (int k = 0; k < nlabels; k++)
+            if (labels[k] && strcmp(labels[k], w->value) == 0)
+                return w->reason;
+    }
+    return NULL;
 }
 
 void policy_describe(const struct policy *p, struct buf *out)
@@ -391,6 +450,11 @@ void policy_describe(const struct policy *p, struct buf *out)
         buf_addf(out, "  %-18s %-18s %s%s\n", r->code, p->profiles[r->profile].name,
                  r->local ? "(local) " : "", r->description);
     }
+    if (p->nwithholds)
+        buf_addf(out, "withheld from citizens (%d):\n", p->nwithholds);
+    for (int i = 0; i < p->nwithholds; i++)
+        buf_addf(out, "  %s %s: %s\n", p->withholds[i].label ? "label" : "category",
+                 p->withholds[i].value, p->withholds[i].reason);
 }
 
 /* ---- the policy in force ----------------------------------------------------- */

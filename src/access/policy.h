@@ -12,6 +12,8 @@
  *     capability PROFILE CAP ...         break-glass, audit-review
  *     role CODE PROFILE [DESCRIPTION]    national RBAC job role code
  *     local-role CODE PROFILE [DESC]     a locally defined role
+ *     citizen-withhold category NAME REASON      withheld from the person
+ *     citizen-withhold label SYSTEM|CODE REASON  (portal, subject access)
  * Errors name the line: "line 12: unknown category 'resluts'".
  */
 #ifndef WEFT_ACCESS_POLICY_H
@@ -25,8 +27,9 @@ struct buf;
 struct policy;
 
 /* Capabilities a profile may carry beyond categories. */
-#define POLICY_CAP_BREAK_GLASS 0x1  /* may invoke break-glass */
-#define POLICY_CAP_AUDIT_REVIEW 0x2 /* may read the audit log / AuditEvent */
+#define POLICY_CAP_BREAK_GLASS 0x1      /* may invoke break-glass */
+#define POLICY_CAP_AUDIT_REVIEW 0x2     /* may read the audit log / AuditEvent */
+#define POLICY_CAP_OBJECTION_DECIDE 0x4 /* may decide objections to sharing */
 
 /* Parse and validate policy text.  On success *out is a new policy (free
  * with policy_free).  On failure returns WEFT_EPARSE and, when errmsg is not
@@ -47,6 +50,14 @@ const char *policy_role_profile(const struct policy *p, const char *role);
 /* Fill cats (at least POLICY_MAX_CATEGORIES entries) with the categories
  * role may see, static strings; returns the count (0 for unknown roles). */
 int policy_role_categories(const struct policy *p, const char *role, const char **cats);
+
+/* The citizen-withhold rule that keeps an item of this category carrying
+ * these labels ("system|code" of its meta.security and meta.tag entries)
+ * from the person it is about (their portal pages and subject access
+ * copies): the rule's reason (borrowed from p), or NULL when the item may be
+ * shown.  The first matching rule in file order wins. */
+const char *policy_citizen_withhold(const struct policy *p, const char *category,
+                                    const char *const *labels, int nlabels);
 
 /* Human-readable summary (roles, profiles, categories) appended to out. */
 void policy_describe(const struct policy *p, struct buf *out);

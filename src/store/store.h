@@ -571,6 +571,70 @@ int store_person_find_nhs(struct store *s, const char *nhs, char **person_id_out
 int store_person_merged_into(struct store *s, const char *retired, char **survivor_out,
                              int64_t *merge_id_out);
 
+/* ---- citizens: objection cases and subject access requests
+ * (src/store/store_citizen.c; sqlite/sqlite_citizen.c) --------------------------- */
+
+/* One objection to sharing (GDPR art. 21) as a case: lodged with an
+ * organisation, decided by a named clinician or withdrawn.  status: lodged |
+ * upheld | not-upheld | withdrawn.  Times are ISO 8601 UTC; due is a day.
+ * The person's objection state that the authorisation point reads
+ * (store_objection_set/get) is kept equal to their newest case's status by
+ * the access module (src/access/objection.c), in the same transaction. */
+struct store_objection {
+    int64_t id;
+    char *person_id, *org, *reason, *lodged, *lodged_by, *due, *status;
+    char *decided, *decided_by, *decided_role, *rationale; /* NULL until decided */
+    char *withdrawn, *withdrawn_by, *withdrawn_reason;     /* NULL unless withdrawn */
+};
+void store_objection_clear(struct store_objection *o);
+void store_objections_free(struct store_objection *o, int n);
+/* in->id == 0: add a new case (*id_out gets its id); else overwrite status
+ * and the decision and withdrawal fields of case in->id (WEFT_ENOTFOUND when
+ * there is none). */
+int store_objection_put(struct store *s, const struct store_objection *in, int64_t *id_out);
+/* Case id; WEFT_ENOTFOUND when absent. */
+int store_objection_case(struct store *s, int64_t id, struct store_objection *out);
+/* Cases of person_id (NULL: everyone's), oldest first; open_only: only those
+ * still lodged (the review queue). */
+int store_objection_list(struct store *s, const char *person_id, bool open_only,
+                         struct store_objection **out, int *n);
+/* One step of a case's history (lodged, decided, withdrawn, set ...). */
+struct store_objection_step {
+    int64_t objection_id;
+    char *time, *step, *by, *detail;
+};
+void store_objection_steps_free(struct store_objection_step *st, int n);
+int store_objection_step_add(struct store *s, int64_t objection_id, const char *time,
+                             const char *step, const char *by, const char *detail);
+/* Steps of case objection_id in order. */
+int store_objection_steps(struct store *s, int64_t objection_id, struct store_objection_step **out,
+                          int *n);
+
+/* A subject access request.  status: open | extended | completed.  received
+ * and due are days; due is one calendar month after received, or up to two
+ * further months when extended (extension_reason then set). */
+struct store_sar {
+    int64_t id;
+    char *person_id, *received, *due, *status, *extension_reason, *created, *created_by;
+    char *completed; /* when the last package was produced, NULL before */
+};
+void store_sar_clear(struct store_sar *r);
+void store_sars_free(struct store_sar *r, int n);
+/* in->id == 0: add (*id_out gets the id); else overwrite due, status,
+ * extension_reason and completed of request in->id. */
+int store_sar_put(struct store *s, const struct store_sar *in, int64_t *id_out);
+int store_sar_get(struct store *s, int64_t id, struct store_sar *out);
+/* Requests of person_id (NULL: all), newest first. */
+int store_sar_list(struct store *s, const char *person_id, struct store_sar **out, int *n);
+
+/* The job role and organisation user_id last signed in with (newest launched
+ * session); WEFT_ENOTFOUND when they never did. */
+int store_session_user_role(struct store *s, const char *user_id, char **role_out, char **org_out);
+
+/* Every audit entry about person_id in seq order, to fn as for scan. */
+int store_audit_person(struct store *s, const char *person_id,
+                       int (*fn)(const struct store_audit_row *, void *), void *ctx);
+
 /*
  * Other subsystems (organisations, feeds, inbound messages, audit, policy,
  * sessions) keep their own tables and add their operations here as

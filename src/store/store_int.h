@@ -162,6 +162,19 @@ struct store_ops {
     int (*person_merge_list)(struct store *, int, struct store_merge **, int *);
     int (*person_find_nhs)(struct store *, const char *, char **);
     int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
+    /* citizens (src/store/store_citizen.c, sqlite/sqlite_citizen.c) */
+    int (*objection_put)(struct store *, const struct store_objection *, int64_t *);
+    int (*objection_case)(struct store *, int64_t, struct store_objection *);
+    int (*objection_list)(struct store *, const char *, bool, struct store_objection **, int *);
+    int (*objection_step_add)(struct store *, int64_t, const char *, const char *, const char *,
+                              const char *);
+    int (*objection_steps)(struct store *, int64_t, struct store_objection_step **, int *);
+    int (*sar_put)(struct store *, const struct store_sar *, int64_t *);
+    int (*sar_get)(struct store *, int64_t, struct store_sar *);
+    int (*sar_list)(struct store *, const char *, struct store_sar **, int *);
+    int (*session_user_role)(struct store *, const char *, char **, char **);
+    int (*audit_person)(struct store *, const char *,
+                        int (*)(const struct store_audit_row *, void *), void *);
 };
 
 /* The common head of every backend handle. */

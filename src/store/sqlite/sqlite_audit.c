@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "store/sqlite/sqlite_access.h"
+#include "store/sqlite/sqlite_citizen.h"
 
 const struct store_migration sqlite_migration_audit_1 = {
     "audit-1",
@@ -245,4 +246,26 @@ int sqlite_audit_search(struct store *s, const struct store_audit_filter *f,
     if (out)
         return out;
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "searching the audit log");
+}
+
+int sqlite_audit_person(struct store *s, const char *person_id,
+                        int (*fn)(const struct store_audit_row *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " AUDIT_COLS " FROM audit_entry WHERE person_id = ?"
+                                       " ORDER BY seq");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, person_id);
+    int rc, out = WEFT_OK;
+    struct store_audit_row r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row_borrow(st, &r);
+        if ((out = fn(&r, ctx)) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    if (out)
+        return out;
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading the audit log");
 }

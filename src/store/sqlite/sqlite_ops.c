@@ -6,6 +6,7 @@
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
+#include "store/sqlite/sqlite_citizen.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -81,4 +82,14 @@ const struct store_ops sqlite_ops = {
     .person_merge_list = sqlite_person_merge_list,
     .person_find_nhs = sqlite_person_find_nhs,
     .person_merged_into = sqlite_person_merged_into,
+    .objection_put = sqlite_objection_put,
+    .objection_case = sqlite_objection_case,
+    .objection_list = sqlite_objection_list,
+    .objection_step_add = sqlite_objection_step_add,
+    .objection_steps = sqlite_objection_steps,
+    .sar_put = sqlite_sar_put,
+    .sar_get = sqlite_sar_get,
+    .sar_list = sqlite_sar_list,
+    .session_user_role = sqlite_session_user_role,
+    .audit_person = sqlite_audit_person,
 };
