@@ -31,6 +31,7 @@ static const struct command {
     {"policy", cmd_policy, "load, show and check the access policy"},
     {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
     {"objection", cmd_objection, "objections to sharing: lodge, decide, withdraw, show, list"},
+    {"citizen-idp", cmd_citizen_idp, "OpenID providers citizens sign in with (NHS login)"},
     {"sar", cmd_sar, "subject access requests: create, extend, list, show, export a copy"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},

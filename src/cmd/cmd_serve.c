@@ -40,6 +40,7 @@
 #include "http/serve.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "web/my.h"
 #include "web/web_serve.h"
 
 #ifndef WEFT_VERSION
@@ -85,9 +86,13 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 }
 
 static const struct serve_part parts[] = {
-    {"access", access_serve_start, access_serve_stop}, {"fhir", fhir_part_start, NULL},
-    {"feeds-admin", feeds_admin_serve_start, NULL},    {"mllp", mllp_serve_start, mllp_serve_stop},
-    {"drop", drop_serve_start, drop_serve_stop},       {"web", web_serve_start, web_serve_stop},
+    {"access", access_serve_start, access_serve_stop},
+    {"fhir", fhir_part_start, NULL},
+    {"feeds-admin", feeds_admin_serve_start, NULL},
+    {"mllp", mllp_serve_start, mllp_serve_stop},
+    {"drop", drop_serve_start, drop_serve_stop},
+    {"web", web_serve_start, web_serve_stop},
+    {"my", my_serve_start, my_serve_stop},
     /* one row per part of weft serve, see the comment at the top */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])

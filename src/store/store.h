@@ -635,6 +635,41 @@ int store_session_user_role(struct store *s, const char *user_id, char **role_ou
 int store_audit_person(struct store *s, const char *person_id,
                        int (*fn)(const struct store_audit_row *, void *), void *ctx);
 
+/* ---- citizen sign-in: OpenID providers and citizens' sessions (store_citizen.c) ---- */
+
+/* An OpenID Connect provider citizens sign in with (NHS login or one in its
+ * shape), registered by `weft citizen-idp add`. */
+struct store_citizen_idp {
+    char *name;         /* short name used in URLs */
+    char *issuer;       /* the provider's issuer URL, exactly as in its tokens */
+    char *client_id;    /* Weft's client id at the provider */
+    char *key_pem;      /* Weft's private key for private_key_jwt (PEM) */
+    char *key_id;       /* its kid at the provider, or NULL */
+    char *redirect_uri; /* the callback registered with the provider */
+    char *created;
+};
+void store_citizen_idp_clear(struct store_citizen_idp *p);
+/* WEFT_EEXIST when the name is taken. */
+int store_citizen_idp_add(struct store *s, const struct store_citizen_idp *in);
+int store_citizen_idp_get(struct store *s, const char *name, struct store_citizen_idp *out);
+int store_citizen_idp_list(struct store *s, struct store_citizen_idp **out, int *n);
+/* WEFT_ENOTFOUND when there is none of that name. */
+int store_citizen_idp_remove(struct store *s, const char *name);
+
+/* A signed-in citizen's session; only the SHA-256 of the cookie is kept. */
+struct store_citizen_session {
+    char *id_hash, *idp, *sub, *person_id, *nhs, *ial, *csrf;
+    char *created, *last_seen, *expires, *revoked;
+};
+void store_citizen_session_clear(struct store_citizen_session *ss);
+int store_citizen_session_put(struct store *s, const struct store_citizen_session *in);
+/* An unrevoked session by hash (expiry is the caller's to check: it knows
+ * the idle and absolute limits); WEFT_ENOTFOUND when none. */
+int store_citizen_session_get(struct store *s, const char *id_hash,
+                              struct store_citizen_session *out);
+int store_citizen_session_touch(struct store *s, const char *id_hash, const char *now);
+int store_citizen_session_revoke(struct store *s, const char *id_hash);
+
 /*
  * Other subsystems (organisations, feeds, inbound messages, audit, policy,
  * sessions) keep their own tables and add their operations here as

@@ -116,3 +116,66 @@ int store_audit_person(struct store *s, const char *person_id,
 {
     return STORE_CALL(s, audit_person, person_id, fn, ctx);
 }
+
+void store_citizen_idp_clear(struct store_citizen_idp *p)
+{
+    char **f[] = {&p->name,   &p->issuer,       &p->client_id, &p->key_pem,
+                  &p->key_id, &p->redirect_uri, &p->created};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(*f[i]);
+    memset(p, 0, sizeof *p);
+}
+
+void store_citizen_session_clear(struct store_citizen_session *ss)
+{
+    char **f[] = {&ss->id_hash, &ss->idp,     &ss->sub,       &ss->person_id, &ss->nhs,    &ss->ial,
+                  &ss->csrf,    &ss->created, &ss->last_seen, &ss->expires,   &ss->revoked};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(*f[i]);
+    memset(ss, 0, sizeof *ss);
+}
+
+int store_citizen_idp_add(struct store *s, const struct store_citizen_idp *in)
+{
+    return STORE_CALL(s, citizen_idp_add, in);
+}
+
+int store_citizen_idp_get(struct store *s, const char *name, struct store_citizen_idp *out)
+{
+    memset(out, 0, sizeof *out);
+    return STORE_CALL(s, citizen_idp_get, name, out);
+}
+
+int store_citizen_idp_list(struct store *s, struct store_citizen_idp **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return STORE_CALL(s, citizen_idp_list, out, n);
+}
+
+int store_citizen_idp_remove(struct store *s, const char *name)
+{
+    return STORE_CALL(s, citizen_idp_remove, name);
+}
+
+int store_citizen_session_put(struct store *s, const struct store_citizen_session *in)
+{
+    return STORE_CALL(s, citizen_session_put, in);
+}
+
+int store_citizen_session_get(struct store *s, const char *id_hash,
+                              struct store_citizen_session *out)
+{
+    memset(out, 0, sizeof *out);
+    return STORE_CALL(s, citizen_session_get, id_hash, out);
+}
+
+int store_citizen_session_touch(struct store *s, const char *id_hash, const char *now)
+{
+    return STORE_CALL(s, citizen_session_touch, id_hash, now);
+}
+
+int store_citizen_session_revoke(struct store *s, const char *id_hash)
+{
+    return STORE_CALL(s, citizen_session_revoke, id_hash);
+}

@@ -175,6 +175,14 @@ struct store_ops {
     int (*session_user_role)(struct store *, const char *, char **, char **);
     int (*audit_person)(struct store *, const char *,
                         int (*)(const struct store_audit_row *, void *), void *);
+    int (*citizen_idp_add)(struct store *, const struct store_citizen_idp *);
+    int (*citizen_idp_get)(struct store *, const char *, struct store_citizen_idp *);
+    int (*citizen_idp_list)(struct store *, struct store_citizen_idp **, int *);
+    int (*citizen_idp_remove)(struct store *, const char *);
+    int (*citizen_session_put)(struct store *, const struct store_citizen_session *);
+    int (*citizen_session_get)(struct store *, const char *, struct store_citizen_session *);
+    int (*citizen_session_touch)(struct store *, const char *, const char *);
+    int (*citizen_session_revoke)(struct store *, const char *);
 };
 
 /* The common head of every backend handle. */

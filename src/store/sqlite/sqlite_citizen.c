@@ -291,3 +291,159 @@ int sqlite_session_user_role(struct store *s, const char *user_id, char **role_o
         return store_fail(s, WEFT_ENOTFOUND, "user %s never signed in", user_id);
     return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading sessions");
 }
+
+/* ---- citizen sign-in ------------------------------------------------------------------------ */
+
+const struct store_migration sqlite_migration_citizen_2 = {
+    "citizen-2",
+    "CREATE TABLE citizen_idp (name TEXT PRIMARY KEY, issuer TEXT NOT NULL,"
+    " client_id TEXT NOT NULL, key_pem TEXT NOT NULL, key_id TEXT, redirect_uri TEXT NOT NULL,"
+    " created TEXT NOT NULL);"
+    "CREATE TABLE citizen_session (id_hash TEXT PRIMARY KEY, idp TEXT NOT NULL, sub TEXT NOT NULL,"
+    " person_id TEXT, nhs TEXT, ial TEXT, csrf TEXT NOT NULL, created TEXT NOT NULL,"
+    " last_seen TEXT NOT NULL, expires TEXT NOT NULL, revoked TEXT);"
+    "CREATE INDEX citizen_session_expires ON citizen_session (expires);",
+};
+
+#define IDP_COLS "name, issuer, client_id, key_pem, key_id, redirect_uri, created"
+
+static void idp_fill(sqlite3_stmt *st, struct store_citizen_idp *p)
+{
+    char **f[] = {&p->name,   &p->issuer,       &p->client_id, &p->key_pem,
+                  &p->key_id, &p->redirect_uri, &p->created};
+    for (int i = 0; i < 7; i++)
+        *f[i] = sqlite_col_strdup(st, i);
+}
+
+int sqlite_citizen_idp_add(struct store *s, const struct store_citizen_idp *in)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "INSERT INTO citizen_idp (" IDP_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    const char *v[] = {in->name,   in->issuer,       in->client_id, in->key_pem,
+                       in->key_id, in->redirect_uri, in->created};
+    for (int i = 0; i < 7; i++)
+        sqlite_bind_text(st, i + 1, v[i]);
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(ss->db);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return WEFT_OK;
+    if (rc == SQLITE_CONSTRAINT && ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return store_fail(s, WEFT_EEXIST, "a provider named '%s' exists", in->name);
+    return sqlite_fail(ss, "adding a provider");
+}
+
+int sqlite_citizen_idp_get(struct store *s, const char *name, struct store_citizen_idp *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " IDP_COLS " FROM citizen_idp WHERE name = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        idp_fill(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return store_fail(s, WEFT_ENOTFOUND, "no provider named '%s'", name);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading a provider");
+}
+
+int sqlite_citizen_idp_list(struct store *s, struct store_citizen_idp **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " IDP_COLS " FROM citizen_idp ORDER BY name");
+    if (!st)
+        return WEFT_EDB;
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        idp_fill(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing providers");
+}
+
+int sqlite_citizen_idp_remove(struct store *s, const char *name)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "DELETE FROM citizen_idp WHERE name = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, name);
+    int rc = step_done(ss, st, "removing a provider");
+    if (rc == WEFT_OK && sqlite3_changes(ss->db) == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no provider named '%s'", name);
+    return rc;
+}
+
+#define CS_COLS "id_hash, idp, sub, person_id, nhs, ial, csrf, created, last_seen, expires, revoked"
+
+int sqlite_citizen_session_put(struct store *s, const struct store_citizen_session *in)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT INTO citizen_session (" CS_COLS ")"
+                                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    const char *v[] = {in->id_hash, in->idp,     in->sub,       in->person_id, in->nhs,    in->ial,
+                       in->csrf,    in->created, in->last_seen, in->expires,   in->revoked};
+    for (int i = 0; i < 11; i++)
+        sqlite_bind_text(st, i + 1, v[i]);
+    return step_done(ss, st, "opening a citizen session");
+}
+
+int sqlite_citizen_session_get(struct store *s, const char *id_hash,
+                               struct store_citizen_session *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " CS_COLS " FROM citizen_session"
+                                       " WHERE id_hash = ? AND revoked IS NULL");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, id_hash);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        char **f[] = {&out->id_hash,   &out->idp,     &out->sub,    &out->person_id,
+                      &out->nhs,       &out->ial,     &out->csrf,   &out->created,
+                      &out->last_seen, &out->expires, &out->revoked};
+        for (int i = 0; i < 11; i++)
+            *f[i] = sqlite_col_strdup(st, i);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return WEFT_ENOTFOUND;
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading a citizen session");
+}
+
+int sqlite_citizen_session_touch(struct store *s, const char *id_hash, const char *now)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "UPDATE citizen_session SET last_seen = ? WHERE id_hash = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, now);
+    sqlite_bind_text(st, 2, id_hash);
+    return step_done(ss, st, "touching a citizen session");
+}
+
+int sqlite_citizen_session_revoke(struct store *s, const char *id_hash)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    char now[32];
+    sqlite_now(now);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "UPDATE citizen_session SET revoked = ? WHERE id_hash = ? AND revoked IS NULL");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, now);
+    sqlite_bind_text(st, 2, id_hash);
+    return step_done(ss, st, "ending a citizen session");
+}

@@ -92,4 +92,12 @@ const struct store_ops sqlite_ops = {
     .sar_list = sqlite_sar_list,
     .session_user_role = sqlite_session_user_role,
     .audit_person = sqlite_audit_person,
+    .citizen_idp_add = sqlite_citizen_idp_add,
+    .citizen_idp_get = sqlite_citizen_idp_get,
+    .citizen_idp_list = sqlite_citizen_idp_list,
+    .citizen_idp_remove = sqlite_citizen_idp_remove,
+    .citizen_session_put = sqlite_citizen_session_put,
+    .citizen_session_get = sqlite_citizen_session_get,
+    .citizen_session_touch = sqlite_citizen_session_touch,
+    .citizen_session_revoke = sqlite_citizen_session_revoke,
 };

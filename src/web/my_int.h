@@ -1,0 +1,44 @@
+/*
+ * my_int.h - inside the citizen's pages: the signed-in citizen (session),
+ * page frame and the sign-in handlers (my_login.c) shared with the pages
+ * (my.c).
+ */
+#ifndef WEFT_WEB_MY_INT_H
+#define WEFT_WEB_MY_INT_H
+
+#include <stdbool.h>
+
+#include "access/principal.h"
+#include "core/buf.h"
+#include "store/store.h"
+
+struct http_req;
+
+#define MY_COOKIE "weft_citizen"
+#define MY_IDLE_S (15 * 60)     /* signed out after 15 minutes without a request */
+#define MY_ABSOLUTE_S (60 * 60) /* and 60 minutes after signing in, whatever */
+#define MY_LEVEL_FOR_RECORD "P9"
+
+/* The signed-in citizen of a request. */
+struct my_citizen {
+    struct store_citizen_session ss;
+    struct principal p;
+    bool signed_in;
+    bool p9;             /* identity proved to P9: may see the record */
+    const char *expired; /* static: why a session just ended, or NULL */
+};
+
+/* Find the session of req's cookie, end it when past its idle or absolute
+ * limit, touch it otherwise; fill c.  0, or a store error. */
+int my_citizen_get(struct http_req *req, struct store *s, struct my_citizen *c);
+void my_citizen_clear(struct my_citizen *c);
+
+/* The page frame (nhsuk-frontend, phone first) around body. */
+void my_page(struct http_req *req, int status, const char *title, const struct my_citizen *c,
+             struct buf *body);
+
+/* Sign-in handlers (my_login.c). */
+int my_login(struct http_req *req, void *ctx);
+int my_callback(struct http_req *req, void *ctx);
+
+#endif
