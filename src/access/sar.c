@@ -140,7 +140,7 @@ int sar_extend(struct store *s, const struct principal *who, int64_t id, int mon
     return rc;
 }
 
-int sar_complete(struct store *s, int64_t id)
+int sar_complete(struct store *s, int64_t id, const char *dir)
 {
     struct store_sar r;
     int rc = store_sar_get(s, id, &r);
@@ -152,6 +152,9 @@ int sar_complete(struct store *s, int64_t id)
     r.status = xstrdup("completed");
     free(r.completed);
     r.completed = xstrdup(now);
+    free(r.package);
+    char *abs = realpath(dir, NULL);
+    r.package = abs ? abs : xstrdup(dir);
     rc = store_sar_put(s, &r, NULL);
     store_sar_clear(&r);
     return rc;

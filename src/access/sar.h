@@ -30,8 +30,9 @@ int sar_create(struct store *s, const struct principal *who, const char *person_
 int sar_extend(struct store *s, const struct principal *who, int64_t id, int months,
                const char *reason, const char **why);
 
-/* Mark request id completed now (after its package was written). */
-int sar_complete(struct store *s, int64_t id);
+/* Mark request id completed now, its package written into dir (an
+ * absolute path is kept, so the portal can offer the files for download). */
+int sar_complete(struct store *s, int64_t id, const char *dir);
 
 /* True when request r is not completed and today (YYYY-MM-DD) is after its
  * due day. */

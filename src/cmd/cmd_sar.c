@@ -171,7 +171,7 @@ int cmd_sar(int argc, char **argv)
         } else {
             rc = sar_export_write(s, &who, r.person_id, id, out_dir, &st, &err);
             if (rc == 0)
-                rc = sar_complete(s, id);
+                rc = sar_complete(s, id, out_dir);
             if (rc == 0)
                 printf("subject access request %ld: %lld items, %lld withheld (see "
                        "reviewer-note.csv), %lld access log entries, written to %s\n",

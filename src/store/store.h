@@ -617,6 +617,7 @@ struct store_sar {
     int64_t id;
     char *person_id, *received, *due, *status, *extension_reason, *created, *created_by;
     char *completed; /* when the last package was produced, NULL before */
+    char *package;   /* the directory it was written to, NULL before */
 };
 void store_sar_clear(struct store_sar *r);
 void store_sars_free(struct store_sar *r, int n);

@@ -39,8 +39,8 @@ void store_objection_steps_free(struct store_objection_step *st, int n)
 
 void store_sar_clear(struct store_sar *r)
 {
-    char **f[] = {&r->person_id,        &r->received, &r->due,        &r->status,
-                  &r->extension_reason, &r->created,  &r->created_by, &r->completed};
+    char **f[] = {&r->person_id, &r->received,   &r->due,       &r->status, &r->extension_reason,
+                  &r->created,   &r->created_by, &r->completed, &r->package};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         free(*f[i]);
     memset(r, 0, sizeof *r);

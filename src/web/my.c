@@ -13,6 +13,7 @@
  *   POST /my/objection
  *   GET  /my/copy            ask for a copy of your record; its progress
  *   POST /my/copy
+ *   GET  /my/copy/{id}/{file}  a finished copy: record.html, record.json, access-log.csv
  *   GET  /my/about           the national data opt-out and the Summary Care Record
  *   POST /my/logout
  *   GET  /my/login, /my/callback   sign-in (my_login.c)
@@ -21,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -738,17 +742,25 @@ static int page_copy(struct http_req *req, void *ctx)
             struct buf rec = BUF_INIT, due = BUF_INIT;
             fmt_date(&rec, rows[i].received, false);
             fmt_date(&due, rows[i].due, false);
-            const char *st = strcmp(rows[i].status, "completed") == 0
-                                 ? "ready: the records office will send it to you"
+            bool ready = strcmp(rows[i].status, "completed") == 0 && rows[i].package;
+            const char *st = ready ? "ready"
                              : strcmp(rows[i].status, "extended") == 0
                                  ? "being prepared (more time needed)"
                                  : "being prepared";
             html_addf(&body,
                       "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">%s</td>"
                       "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">"
-                      "%s%s%s</td></tr>",
+                      "%s%s%s",
                       rec.data, due.data, st, rows[i].extension_reason ? ": " : "",
                       rows[i].extension_reason ? rows[i].extension_reason : "");
+            if (ready)
+                html_addf(&body,
+                          ": <a class=\"copy-ready\" href=\"/my/copy/%lld/record.html\">read "
+                          "your copy</a>, <a href=\"/my/copy/%lld/record.json\">download it as "
+                          "data (FHIR)</a>, <a href=\"/my/copy/%lld/access-log.csv\">download who "
+                          "has looked at it</a>",
+                          (long long)rows[i].id, (long long)rows[i].id, (long long)rows[i].id);
+            html_raw(&body, "</td></tr>");
             buf_release(&rec);
             buf_release(&due);
         }
@@ -762,6 +774,70 @@ static int page_copy(struct http_req *req, void *ctx)
               c.ss.csrf);
     my_page(req, 200, "Get a copy of your record", &c, &body);
     buf_release(&body);
+    my_citizen_clear(&c);
+    return 0;
+}
+
+/* GET /my/copy/{id}/{file}: a finished copy's files (never the reviewer's note). */
+static int page_copy_file(struct http_req *req, void *ctx)
+{
+    (void)ctx;
+    struct store *s = http_req_store(req);
+    struct my_citizen c;
+    if (!s || my_citizen_get(req, s, &c) != 0)
+        return unavailable(req);
+    if (!c.p9) {
+        need_p9(req, s, &c);
+        my_citizen_clear(&c);
+        return 0;
+    }
+    static const char *const files[][2] = {{"record.html", "text/html; charset=utf-8"},
+                                           {"record.json", "application/fhir+json"},
+                                           {"access-log.csv", "text/csv; charset=utf-8"}};
+    const char *file = http_req_param(req, "file"), *type = NULL;
+    for (int i = 0; i < 3; i++)
+        if (file && strcmp(file, files[i][0]) == 0)
+            type = files[i][1];
+    char *end = NULL;
+    const char *ids = http_req_param(req, "id");
+    long long id = ids ? strtoll(ids, &end, 10) : 0;
+    struct store_sar r = {0};
+    bool mine = type && end && !*end && id > 0 && store_sar_get(s, id, &r) == 0 &&
+                strcmp(r.person_id, c.ss.person_id) == 0 && strcmp(r.status, "completed") == 0 &&
+                r.package;
+    int fd = -1;
+    struct stat sb;
+    if (mine) {
+        struct buf path = BUF_INIT;
+        buf_addf(&path, "%s/%s", r.package, file);
+        fd = open(path.data, O_RDONLY | O_CLOEXEC);
+        buf_release(&path);
+        if (fd >= 0 && fstat(fd, &sb) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0) {
+        struct buf body = BUF_INIT;
+        html_raw(&body, "<h1>That copy is not available</h1><p>It may not be ready yet. See "
+                        "<a href=\"/my/copy\">your requests</a>.</p>");
+        my_page(req, 404, "Not available", &c, &body);
+        buf_release(&body);
+    } else {
+        struct buf what = BUF_INIT;
+        buf_addf(&what, "subject-access-request %lld: %s downloaded", id, file);
+        authz_audit_access(s, &c.p, AUDIT_EXPORT, c.ss.person_id, what.data, -1);
+        buf_release(&what);
+        if (strcmp(file, "record.html") != 0) {
+            struct buf cd = BUF_INIT;
+            buf_addf(&cd, "attachment; filename=\"%s\"", file);
+            http_reply_header(req, "Content-Disposition", cd.data);
+            buf_release(&cd);
+        }
+        http_reply_header(req, "Cache-Control", "no-store");
+        http_reply_file(req, 200, type, fd, (uint64_t)sb.st_size);
+    }
+    store_sar_clear(&r);
     my_citizen_clear(&c);
     return 0;
 }
@@ -841,6 +917,7 @@ int my_serve_start(const struct serve_ctx *ctx, void **state)
         {"POST", "/my/objection", page_objection},
         {"GET", "/my/copy", page_copy},
         {"POST", "/my/copy", page_copy},
+        {"GET", "/my/copy/{id}/{file}", page_copy_file},
         {"GET", "/my/about", page_about},
         {"POST", "/my/logout", page_logout},
     };

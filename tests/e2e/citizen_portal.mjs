@@ -249,6 +249,7 @@ try {
   const cookie = (await ctx.cookies()).find((c) => c.name === 'weft_citizen');
   check(cookie && cookie.httpOnly && cookie.sameSite === 'Lax', 'session cookie flags: ' + JSON.stringify(cookie));
   let resp = await page.goto(BASE + '/my/record');
+  let r;
   check(resp.status() === 200, 'record: ' + resp.status());
   let text = await page.textContent('main');
   for (const want of ['Blood pressure 128/84', 'Haemoglobin 131 g/L', 'Elm Street Surgery', 'Kent Valley Hospital', 'Some information is not shown'])
@@ -314,12 +315,24 @@ try {
   check((await page.textContent('#copy-message')).includes('has been sent'), 'copy requested');
   check(await page.locator('#copies tbody tr').count() === 1, 'copy request listed');
   await axe(page, 'copy');
+  // governance produces the package; the person reads and downloads it
+  const sid = sql("SELECT id FROM sar ORDER BY id DESC LIMIT 1");
+  weft('sar', 'export', '--db', DB, '--id', sid, '--out', path.join(TMP, 'package'));
+  await page.goto(BASE + '/my/copy');
+  await page.click('a.copy-ready');
+  text = await page.textContent('body');
+  check(text.includes('A copy of your health and care record') && text.includes('Haemoglobin 131 g/L') &&
+        !text.includes('SAFEGUARDING-CONCERN-TEXT'), 'the copy in the portal');
+  r = await page.request.get(`${BASE}/my/copy/${sid}/record.json`);
+  check(r.status() === 200 && (await r.json()).resourceType === 'Bundle', 'record.json download: ' + r.status());
+  check((await page.request.get(`${BASE}/my/copy/${sid}/reviewer-note.csv`)).status() === 404, "the reviewer's note offered to the person");
+  check((await page.request.get(`${BASE}/my/copy/${Number(sid) + 1}/record.json`)).status() === 404, 'someone else\'s copy');
   await page.goto(BASE + '/my/about');
   check((await page.textContent('main')).includes('does not opt you out of this shared care record'), 'SCR explained');
   await axe(page, 'about');
 
   // ---- forms without the CSRF token ---------------------------------------------------------------------------
-  let r = await page.request.post(BASE + '/my/objection', { form: { action: 'lodge', org: GP, reason: 'forged' } });
+  r = await page.request.post(BASE + '/my/objection', { form: { action: 'lodge', org: GP, reason: 'forged' } });
   check(r.status() === 403 && (await r.text()).includes('csrf-refused'), 'objection without csrf: ' + r.status());
   r = await page.request.post(BASE + '/my/copy', { form: { csrf: 'wrong' } });
   check(r.status() === 403, 'copy with a wrong csrf: ' + r.status());

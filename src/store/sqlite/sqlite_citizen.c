@@ -185,7 +185,8 @@ int sqlite_objection_steps(struct store *s, int64_t objection_id, struct store_o
 /* ---- subject access requests --------------------------------------------------------------- */
 
 #define SAR_COLS                                                                                   \
-    "id, person_id, received, due, status, extension_reason, created, created_by, completed"
+    "id, person_id, received, due, status, extension_reason, created, created_by, completed,"      \
+    " package"
 
 static void sar_fill(sqlite3_stmt *st, struct store_sar *r)
 {
@@ -194,6 +195,7 @@ static void sar_fill(sqlite3_stmt *st, struct store_sar *r)
                   &r->extension_reason, &r->created,  &r->created_by, &r->completed};
     for (int i = 0; i < 8; i++)
         *f[i] = sqlite_col_strdup(st, i + 1);
+    r->package = sqlite_col_strdup(st, 9);
 }
 
 int sqlite_sar_put(struct store *s, const struct store_sar *in, int64_t *id_out)
@@ -216,7 +218,7 @@ int sqlite_sar_put(struct store *s, const struct store_sar *in, int64_t *id_out)
         return rc;
     }
     st = sqlite_stmt(ss, "UPDATE sar SET due = ?2, status = ?3, extension_reason = ?4,"
-                         " completed = ?5 WHERE id = ?1");
+                         " completed = ?5, package = ?6 WHERE id = ?1");
     if (!st)
         return WEFT_EDB;
     sqlite3_bind_int64(st, 1, in->id);
@@ -224,6 +226,7 @@ int sqlite_sar_put(struct store *s, const struct store_sar *in, int64_t *id_out)
     sqlite_bind_text(st, 3, in->status);
     sqlite_bind_text(st, 4, in->extension_reason);
     sqlite_bind_text(st, 5, in->completed);
+    sqlite_bind_text(st, 6, in->package);
     int rc = step_done(ss, st, "updating a subject access request");
     if (rc == WEFT_OK && sqlite3_changes(ss->db) == 0)
         return store_fail(s, WEFT_ENOTFOUND, "no subject access request %lld", (long long)in->id);
@@ -293,6 +296,13 @@ int sqlite_session_user_role(struct store *s, const char *user_id, char **role_o
 }
 
 /* ---- citizen sign-in ------------------------------------------------------------------------ */
+
+/* citizen-3: where a subject access package was written, for the person's
+ * download from the portal. */
+const struct store_migration sqlite_migration_citizen_3 = {
+    "citizen-3",
+    "ALTER TABLE sar ADD COLUMN package TEXT;",
+};
 
 const struct store_migration sqlite_migration_citizen_2 = {
     "citizen-2",

@@ -10,6 +10,7 @@
 
 extern const struct store_migration sqlite_migration_citizen_1;
 extern const struct store_migration sqlite_migration_citizen_2;
+extern const struct store_migration sqlite_migration_citizen_3;
 
 int sqlite_objection_put(struct store *s, const struct store_objection *in, int64_t *id_out);
 int sqlite_objection_case(struct store *s, int64_t id, struct store_objection *out);

@@ -120,6 +120,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_3,
     &sqlite_migration_citizen_1,
     &sqlite_migration_citizen_2,
+    &sqlite_migration_citizen_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
