@@ -316,6 +316,42 @@ static int labels_of(const json_t *res, struct buf *b, const char **out, int max
     return n;
 }
 
+/* Organisation names seen on one page (a record cites a handful). */
+#define NAMES_MAX 32
+struct org_names {
+    int n;
+    char *ods[NAMES_MAX], *name[NAMES_MAX];
+};
+
+static const char *org_name(struct org_names *nm, struct store *s, const char *ods)
+{
+    if (!ods)
+        return "unknown organisation";
+    for (int i = 0; i < nm->n; i++)
+        if (strcmp(nm->ods[i], ods) == 0)
+            return nm->name[i];
+    struct store_org o = {0};
+    char *name = xstrdup(store_org_get(s, ods, &o) == 0 && o.name ? o.name : ods);
+    store_org_clear(&o);
+    int slot = nm->n < NAMES_MAX ? nm->n++ : NAMES_MAX - 1;
+    if (slot == NAMES_MAX - 1 && nm->ods[slot]) {
+        free(nm->ods[slot]);
+        free(nm->name[slot]);
+    }
+    nm->ods[slot] = xstrdup(ods);
+    nm->name[slot] = name;
+    return name;
+}
+
+static void org_names_free(struct org_names *nm)
+{
+    for (int i = 0; i < nm->n; i++) {
+        free(nm->ods[i]);
+        free(nm->name[i]);
+    }
+    nm->n = 0;
+}
+
 static int page_record(struct http_req *req, void *ctx)
 {
     (void)ctx;
@@ -345,6 +381,7 @@ static int page_record(struct http_req *req, void *ctx)
     const struct web_category *cats = web_categories(&ncat);
     int64_t shown = 0, withheld = 0, snapshot = 0;
     struct buf sections = BUF_INIT;
+    struct org_names names = {0};
     for (int i = 0; rc == 0 && i < ncat; i++) {
         const char *cat1[1] = {cats[i].name};
         struct store_query q = {.person_id = c.ss.person_id,
@@ -376,15 +413,13 @@ static int page_record(struct http_req *req, void *ctx)
                 const char *iso = fmt_resource_date(res);
                 if (iso)
                     fmt_date(&d, iso, false);
-                struct store_org o = {0};
-                bool named = store_org_get(s, row->source_org, &o) == 0 && o.name;
+                const char *from = org_name(&names, s, row->source_org);
                 html_addf(&rows,
                           "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">%s</td>"
                           "<td class=\"nhsuk-table__cell\">%s%s%s</td>"
                           "<td class=\"nhsuk-table__cell\">%s</td></tr>",
                           d.len ? d.data : "date not recorded", t.data, det.len ? " - " : "",
-                          det.data ? det.data : "", named ? o.name : row->source_org);
-                store_org_clear(&o);
+                          det.data ? det.data : "", from);
                 buf_release(&t);
                 buf_release(&d);
                 buf_release(&det);
@@ -414,6 +449,7 @@ static int page_record(struct http_req *req, void *ctx)
         store_result_clear(&r);
     }
     authz_scope_clear(&sc);
+    org_names_free(&names);
     if (rc) {
         buf_release(&body);
         buf_release(&nav);
