@@ -106,7 +106,7 @@ static EVP_PKEY *jwk_rsa(const json_t *jwk)
     unsigned char *n = b64u_decode(n64, strlen(n64), &nl);
     unsigned char *e = b64u_decode(e64, strlen(e64), &el);
     EVP_PKEY *pkey = NULL;
-    if (n && e && nl >= 256 && nl <= 1024 && el >= 1 && el <= 8) {
+    if (n && e && nl >= 64 && nl <= 1024 && el >= 1 && el <= 8) {
         BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL), *be = BN_bin2bn(e, (int)el, NULL);
         OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         OSSL_PARAM *params = NULL;
