@@ -109,7 +109,7 @@ static const char weft_css[] =
     ".weft-nav li{flex:0 0 auto}"
     ".weft-banner__name{font-size:1.25rem}"
     ".weft-banner__details{font-size:.875rem;gap:0 12px}"
-    ".weft-banner__more{display:none}"
+    ".weft-table{display:block;overflow-x:auto}"
     ".weft-flag{font-size:.875rem}"
     "main.nhsuk-main-wrapper{padding-top:8px}"
     "}\n";

@@ -59,6 +59,7 @@ try {
 }
 const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
 if (!fs.existsSync(path.join(ASSETS, 'nhsuk-frontend.min.css'))) skip('skip: nhsuk-frontend not installed (npm install)');
+fs.rmSync(ART, { recursive: true, force: true });
 fs.mkdirSync(ART, { recursive: true });
 
 // Checks collect failures and carry on, so one run reports every fault.
@@ -115,6 +116,26 @@ const gpBundle = { resourceType: 'Bundle', type: 'collection', entry: [
   obs('wbc-1', '6690-2', 'White cell count', '2025-05-01', ucum(7.2, '10*9/L')),
   obs('phq-1', '44261-6', 'PHQ-9 score', '2025-05-01', ucum(7, '{score}'), { cat: 'survey' }),
   obs('odd-1', '2345-7', 'Glucose', '2025-05-01', ucum(5.1, 'mmol/L{fasting}')),
+  // One item in each of the other sections a rich record has, so the
+  // navigation is as long as a real one's (issue 11 measured the demo's).
+  { resource: { resourceType: 'RiskAssessment', id: 'risk-1', status: 'final', subject: { reference: 'Patient/gp-pat' },
+    code: { text: 'Falls risk assessment' }, occurrenceDateTime: '2025-09-25',
+    prediction: [{ outcome: { text: 'At risk for falls' }, qualitativeRisk: { text: 'moderate' } }] } },
+  { resource: { resourceType: 'Consent', id: 'dnacpr-1', status: 'active', patient: { reference: 'Patient/gp-pat' },
+    scope: { text: 'Advance care directive' }, category: [{ text: 'Do Not Resuscitate' }], dateTime: '2025-10-18' } },
+  { resource: { resourceType: 'Immunization', id: 'imm-1', status: 'completed', patient: { reference: 'Patient/gp-pat' },
+    vaccineCode: { text: 'Influenza vaccine' }, occurrenceDateTime: '2025-10-01' } },
+  { resource: { resourceType: 'Procedure', id: 'proc-1', status: 'completed', subject: { reference: 'Patient/gp-pat' },
+    code: { text: 'Cataract extraction' }, performedDateTime: '2019-04-01' } },
+  { resource: { resourceType: 'Appointment', id: 'appt-1', status: 'booked', description: 'Diabetes review',
+    start: '2030-01-15T09:00:00Z', participant: [{ actor: { reference: 'Patient/gp-pat' }, status: 'accepted' }] } },
+  { resource: { resourceType: 'RelatedPerson', id: 'nok-1', patient: { reference: 'Patient/gp-pat' },
+    name: [{ family: 'Okafor', given: ['Daniel'] }], relationship: [{ text: 'Son' }] } },
+  { resource: { resourceType: 'QuestionnaireResponse', id: 'qr-1', status: 'completed', subject: { reference: 'Patient/gp-pat' },
+    authored: '2025-02-02', questionnaire: 'urn:weft:care-needs' } },
+  { resource: { resourceType: 'ImagingStudy', id: 'img-1', status: 'available', subject: { reference: 'Patient/gp-pat' },
+    started: '2024-11-11', description: 'Chest X-ray' } },
+  { resource: { resourceType: 'HealthcareService', id: 'svc-1', name: 'District nursing', active: true } },
   obs('a1c-1', '4548-4', 'HbA1c', '2022-01-10', ucum(48, 'mmol/mol')),
   obs('a1c-2', '4548-4', 'HbA1c', '2023-02-10', ucum(52, 'mmol/mol')),
   obs('a1c-3', '4548-4', 'HbA1c', '2024-03-10', ucum(58, 'mmol/mol')),
@@ -241,7 +262,7 @@ async function screens(page, label) {
     await page.setViewportSize({ width: w, height: h });
     const top = await page.evaluate(() => {
       const main = document.querySelector('main');
-      const first = main && main.querySelector('table, svg.weft-chart, .weft-empty, #no-items, #item-facts, form, .weft-document__text, #next-step');
+      const first = main && main.querySelector('table, svg.weft-chart, .weft-empty, #no-items, #item-facts, #break-glass-form, .weft-document__text, #next-step');
       const rect = (el) => (el ? el.getBoundingClientRect().top + window.scrollY : Infinity);
       return { h1: rect(main && main.querySelector('h1')), content: rect(first) };
     });
@@ -389,8 +410,7 @@ try {
     '8: receptionist under objection offered break-glass');
   // ---- 8: break-glass active: the route is no longer offered -------------------------------------------
   page = await launch(GP2, 'R8000');
-  await page.click('#objection-banner a');
-  await page.waitForLoadState();
+  await page.goto(`${BASE}${P}/break-glass`);
   await page.check('input[value="urgent-clinical-need"]');
   await page.fill('#reason-text', 'Collapsed; needs the hospital record');
   await Promise.all([page.waitForNavigation(), page.click('#break-glass-form button[type=submit]')]);
