@@ -153,7 +153,11 @@ fs.writeFileSync(path.join(TMP, 'launch.secret'), SECRET);
 for (const ods of [GP, GP2, HOSP])
   weft('launcher', 'add', '--db', DB, '--name', 'host-' + ods, '--org', ods, '--issuer', 'iss-' + ods, '--alg', 'HS256',
     '--secret-file', path.join(TMP, 'launch.secret'));
-weft('load', '--db', DB, '--org', GP, path.join(TMP, 'gp.json'));
+const NHS_OTHER = nhsNumber(434300);
+fs.writeFileSync(path.join(TMP, 'other.json'), JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [
+  { resource: { resourceType: 'Patient', id: 'gp-other', identifier: [{ system: NHS_SYS, value: NHS_OTHER }],
+    name: [{ family: 'Other', given: ['Person'] }] } }] }));
+weft('load', '--db', DB, '--org', GP, path.join(TMP, 'gp.json'), path.join(TMP, 'other.json'));
 const writer = weft('feed', 'add', '--db', DB, '--org', HOSP, '--kind', 'fhir', '--name', 'rvv-fhir').trim();
 weft('feed', 'add', '--db', DB, '--org', HOSP, '--kind', 'hl7v2', '--name', 'rvv-pas', '--facility', 'RVVPAS');
 
@@ -360,6 +364,19 @@ try {
   check(/Date\s+Date not recorded/.test(t) && /Received by the shared record/.test(t), '2: item page date: ' + t.slice(0, 600));
   await screens(page, 'gp-item-goal');
 
+  // ---- 8: another person's record refused: break-glass offered to a clinician only ---------------------
+  page = await launch(GP, 'R8000', { patient: NHS_OTHER });
+  const other = new URL(page.url()).pathname.split('/')[2];
+  page = await launch(GP, 'R8000');
+  let resp = await page.goto(`${BASE}/patient/${other}`);
+  check(resp.status() === 403 && (await page.locator('#next-link[href$="/break-glass"]').count()) === 1,
+    '8: a clinician refused another person is not offered break-glass');
+  page = await launch(GP, 'R8009');
+  resp = await page.goto(`${BASE}/patient/${other}`);
+  check(resp.status() === 403 && (await page.locator('a[href$="/break-glass"]').count()) === 0 &&
+    !/request emergency access/i.test(await text(page)), '8: a receptionist refused another person is offered break-glass');
+  await screens(page, 'receptionist-refused');
+
   // ---- 7/8: a receptionist: results withheld, no break-glass anywhere ----------------------------------
   page = await launch(GP, 'R8009');
   t = await text(page);
@@ -368,7 +385,7 @@ try {
   check(await page.locator('a[href$="/break-glass"]').count() === 0, '8: receptionist offered break-glass on the summary');
   check(/Allergies and intolerances\s+Not available with your access/.test(t), '1: receptionist allergies section: ' + t.slice(0, 800));
   await screens(page, 'receptionist-summary');
-  let resp = await page.goto(`${BASE}${P}/break-glass`);
+  resp = await page.goto(`${BASE}${P}/break-glass`);
   t = await text(page);
   check(resp.status() === 403 && (await page.locator('#break-glass-form').count()) === 0,
     '8: the receptionist is offered the break-glass form: ' + resp.status());
