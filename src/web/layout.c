@@ -269,9 +269,10 @@ static void banner(struct web_ctx *c)
     buf_release(&flags);
     if (c->glass)
         html_raw(b, "<p class=\"weft-breakglass\" id=\"break-glass-active\"><strong>Emergency "
-                    "access (break-glass) is active.</strong> You can see more of this record "
-                    "than your role normally allows. This access is recorded and will be "
-                    "reviewed.</p>");
+                    "access (break-glass) is active.</strong> You can see information that is "
+                    "not normally shown to you (this person's record, or items withheld by an "
+                    "objection to sharing); your role's kinds of information are unchanged. "
+                    "This access is recorded and will be reviewed.</p>");
     else if (c->scope.objection)
         objection_banner(c);
     html_raw(b, "</div></section>");

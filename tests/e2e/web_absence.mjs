@@ -320,7 +320,7 @@ try {
     t = await text(page);
     check(!/mm\[Hg\]|\{1\.73_m2\}|10\*9\/L|\{score\}/.test(t), '4: UCUM code shown on ' + href);
     check(await page.locator('#withheld-notice').count() === 0, '7: withheld box on ' + href + ' for the patient\'s own GP');
-    await screens(page, 'gp-' + href.split('/').slice(3).join('-'));
+    await screens(page, 'gp-' + (href.split('/').slice(3).join('-') || 'summary-again'));
   }
   // 3: the timeline's header.
   await page.goto(`${BASE}${P}/timeline`);
@@ -412,7 +412,7 @@ try {
     check(!ABSENT.test(t) && !/No items to show|No values to show|No results to show/.test(t),
       '1: objection: ' + href + ' says: ' + (t.match(/No [a-z ]*(recorded|to show)|None recorded|Name not available/) || [''])[0]);
     check(/None shown to you|Date|Item/.test(t), '1: objection: ' + href + ' says nothing about what is shown');
-    await screens(page, 'objection-' + href.split('/').slice(3).join('-'));
+    await screens(page, 'objection-' + (href.split('/').slice(3).join('-') || 'summary-again'));
   }
   // The GP's own record names the person and its items are shown; the hospital's are not.
   page = await launch(GP, 'R8000');
