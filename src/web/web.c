@@ -110,6 +110,7 @@ static const char weft_css[] =
     ".weft-banner__name{font-size:1.25rem}"
     ".weft-banner__details{font-size:.875rem;gap:0 12px}"
     ".weft-table{display:block;overflow-x:auto}"
+    ".weft-table td,.weft-table th{min-width:7em}"
     ".weft-flag{font-size:.875rem}"
     "main.nhsuk-main-wrapper{padding-top:8px}"
     "}\n";
