@@ -266,6 +266,35 @@ static void audit_launch(struct store *s, struct http_req *req, const struct lau
                   weft_strerror(rc));
 }
 
+/* A valid launch for an NHS number Weft holds no record of: say so plainly
+ * (the lookup is audited), open no session, create nobody. */
+static void reply_no_record(struct store *s, struct http_req *req, const struct launch_claims *c)
+{
+    audit_launch(s, req, c, AUDIT_FAILED, NULL, NULL,
+                 "no shared record is held for this NHS number");
+    log_info("access", "launch for a person with no shared record request=%s launcher=%s",
+             req->request_id, c->launcher ? c->launcher : "-");
+    const char *what = "Weft holds no shared care record for this person";
+    const char *todo = "No organisation sharing through Weft has sent anything about the NHS "
+                       "number your system gave, and nothing has been recorded about them. Use "
+                       "the information in your own system.";
+    if (wants_json(req)) {
+        reply_json(req, 404,
+                   json_pack("{s:s, s:s, s:s}", "error", "no_shared_record", "error_description",
+                             what, "what_to_do", todo));
+        return;
+    }
+    struct buf b = BUF_INIT;
+    page_start(&b, "No shared record for this person");
+    buf_adds(&b, "<p>");
+    buf_add_html(&b, what);
+    buf_adds(&b, ".</p><p>");
+    buf_add_html(&b, todo);
+    buf_adds(&b, "</p></main></body></html>");
+    secure_headers(req);
+    http_reply_buf(req, 404, "text/html; charset=utf-8", &b);
+}
+
 static int h_launch(struct http_req *req, void *ctx)
 {
     struct access_cfg *cfg = ctx;
@@ -312,8 +341,19 @@ static int h_launch(struct http_req *req, void *ctx)
             why = "your organisation has no data sharing agreement in force";
         }
     }
-    if (rc == 0)
-        rc = store_person_by_nhs(s, c.patient, &person);
+    if (rc == 0) {
+        /* find, never create: a launch for someone Weft holds nothing about
+         * opens no session and adds no person (issue 16 item 11) */
+        rc = store_person_find_nhs(s, c.patient, &person);
+        if (rc == WEFT_ENOTFOUND) {
+            reply_no_record(s, req, &c);
+            launch_claims_clear(&c);
+            form_free(&f);
+            return 0;
+        }
+        if (rc)
+            why = "the patient could not be looked up";
+    }
     if (rc != 0) {
         if (!why)
             why = "the launch could not be completed";
@@ -518,6 +558,9 @@ static int h_breakglass(struct http_req *req, void *ctx)
                           form_get(&f, "reason_text"), cfg->breakglass_hours, expires, &why);
     if (rc == WEFT_EINVAL) {
         reply_problem(req, 400, "invalid_request", why, "Give a reason code and explain why.");
+    } else if (rc == WEFT_ENOTFOUND) {
+        reply_problem(req, 404, "not_found", "The shared care record holds no such person",
+                      "Open the patient from your own system.");
     } else if (rc == WEFT_EDENIED) {
         reply_problem(req, 403, "forbidden", why,
                       "Ask a colleague whose role allows emergency access.");
