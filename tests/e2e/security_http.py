@@ -15,7 +15,10 @@ and time:
 12. a client address gets at most --max-connections-per-address connections
    (503 past it); a connection that sends no whole request within
    --header-timeout is closed, one that did keeps the normal idle timeout;
+3. a Bundle of more than 10000 entries is refused (413) before it is parsed,
+   whatever its size in bytes, and the CapabilityStatement says so;
 15. a listener on a non-loopback address needs --base-url."""
+import json
 import os
 import resource
 import socket
@@ -234,6 +237,32 @@ for s in uploads:
     s.close()
 time.sleep(0.5)
 health(srv.port, 5)
+srv.stop()
+
+# ---- 3. entries per Bundle ---------------------------------------------------------------
+srv = Server(db)
+st, _, cs = srv.request("GET", "/fhir/metadata")
+docs = [i.get("documentation", "") for i in cs["rest"][0]["interaction"]]
+check(all("at most 10000 entries" in d for d in docs), "CapabilityStatement: %r" % docs)
+before = rss_kb(srv.proc.pid)
+for n, kind in ((10001, "transaction"), (200000, "batch")):
+    body = ('{"resourceType":"Bundle","type":"%s","entry":[%s]}'
+            % (kind, ",".join(["{}"] * n))).encode()
+    t0 = time.time()
+    st, hd, oo = srv.request("POST", "/fhir", body=body, token=rw,
+                             headers={"Content-Type": "application/fhir+json"})
+    secs = time.time() - t0
+    print("%s of %d entries (%d bytes): %d in %.2f s" % (kind, n, len(body), st, secs))
+    check(st == 413 and "more than 10000 entries" in json.dumps(oo),
+          "a %s of %d entries: %d %r" % (kind, n, st, str(oo)[:300]))
+# entries in a nested array or a string do not count; the body is otherwise intact
+tricky = {"resourceType": "Bundle", "type": "batch", "id": "x" * 10, "meta": {"tag": [{}] * 20000},
+          "entry": [{"resource": {"resourceType": "Basic", "note": "[{},{}]" * 5000}}]}
+st, _, oo = srv.request("POST", "/fhir", body=tricky, token=rw)
+check(st != 413, "a one-entry Bundle was counted as too many: %d %r" % (st, str(oo)[:300]))
+after = rss_kb(srv.proc.pid)
+print("RSS %d -> %d KiB" % (before, after))
+check(after - before < 256 * 1024, "RSS grew by %d KiB" % (after - before))
 srv.stop()
 
 # ---- 15. non-loopback listeners need --base-url --------------------------------------------
