@@ -654,6 +654,28 @@ static int route_find(struct http_req *req, const struct route **out, struct buf
     return status;
 }
 
+int http_route_lookup(struct http_server *srv, const char *method, const char *path,
+                      const char **pattern)
+{
+    struct req_private *rp = xcalloc(1, sizeof *rp);
+    rp->req.server = srv;
+    rp->req.method = method;
+    rp->req.path = path;
+    rp->req.fd = -1;
+    const struct route *route = NULL;
+    struct buf allow = BUF_INIT;
+    int st = route_find(&rp->req, &route, &allow);
+    buf_release(&allow);
+    *pattern = st == 0 ? route->pattern : NULL;
+    while (rp->arena) {
+        struct arena_chunk *c = rp->arena;
+        rp->arena = c->next;
+        free(c);
+    }
+    free(rp);
+    return st;
+}
+
 /* ---- /health -------------------------------------------------------------------------- */
 
 static int health_handler(struct http_req *req, void *ctx)

@@ -217,6 +217,11 @@ void http_url_encode(struct buf *b, const char *s);
  * escape; WEFT_ETOOBIG beyond max pairs. */
 int http_query_parse(const char *q, size_t len, struct http_kv **args, int *nargs, int max);
 void http_kv_free(struct http_kv *args, int n);
+/* Route method and path (raw, percent-encoded) as a request would be: 0 with
+ * the matching route's pattern in *pattern, or the status the server would
+ * answer (400 malformed path, 404, 405).  For tests and fuzzing. */
+int http_route_lookup(struct http_server *srv, const char *method, const char *path,
+                      const char **pattern);
 /* Monotonic nanoseconds. */
 uint64_t http_now_ns(void);
 
