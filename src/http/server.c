@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1306,7 +1307,27 @@ int http_server_start(struct http_server *srv, char **errmsg)
     /* HTTP_MAX_CONNECTIONS in all, shared out over the workers; the
      * acceptor keeps to that, and libmicrohttpd's own limit sits well above
      * it so that it never refuses a connection itself. */
-    srv->per_worker = HTTP_MAX_CONNECTIONS / srv->threads;
+    int total = HTTP_MAX_CONNECTIONS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        /* Room for every connection Weft will take, and the rest of the
+         * process (store handles, MLLP, files): a connection that cannot get
+         * a descriptor is one libmicrohttpd cannot handle either. */
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * (rlim_t)HTTP_MAX_CONNECTIONS) {
+            total = (int)(rl.rlim_cur / 2);
+            log_warn("http",
+                     "only %llu file descriptors may be open: taking at most %d HTTP "
+                     "connections (raise the limit for %d)",
+                     (unsigned long long)rl.rlim_cur, total, HTTP_MAX_CONNECTIONS);
+        }
+    }
+    srv->per_worker = total / srv->threads;
     if (srv->per_worker < 1)
         srv->per_worker = 1;
     unsigned mhd_limit = (unsigned)srv->per_worker * 2u + 64u;
