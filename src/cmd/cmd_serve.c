@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access/access_serve.h"
@@ -143,6 +144,22 @@ static int write_port_file(const char *path, int port)
     }
     buf_release(&tmp);
     return rc;
+}
+
+/* Shutdown always completes: requests in flight get 10 s, the parts stop
+ * after; if something still hangs (a library thread that will not stop),
+ * the process ends anyway rather than needing SIGKILL.  Every write Weft
+ * acknowledged is already durable, so nothing acknowledged is lost. */
+#define SHUTDOWN_LIMIT_S 60
+
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {SHUTDOWN_LIMIT_S, 0};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    log_error("serve", "shutdown did not complete within %d s: exiting now", SHUTDOWN_LIMIT_S);
+    _exit(1);
 }
 
 /* Check that the database exists and has a schema before taking traffic. */
@@ -309,6 +326,9 @@ int cmd_serve(int argc, char **argv)
     while (sigwait(&sigs, &sig) != 0)
         ;
     log_info("serve", "signal %d: stopping (finishing requests in flight)", sig);
+    pthread_t dog;
+    if (pthread_create(&dog, NULL, shutdown_watchdog, NULL) == 0)
+        pthread_detach(dog);
     http_server_stop(srv, 10000);
     status = 0;
 stop_parts:
