@@ -6,7 +6,7 @@ and time:
 1. a burst of ~2,400 connections opened and closed within a second against
    --threads 1 (twice, with the per-address limit out of the way so the
    server-wide limit is what refuses them) leaves /health answering, and
-   SIGTERM still stops the server;
+   SIGTERM still stops the server; three rounds against two workers too;
 2. a request is routed and authenticated before its body is read: large
    unauthenticated POSTs are answered 401/404 at once and the server's
    memory does not grow by what they send; an anonymous request to an open
@@ -123,6 +123,13 @@ t0 = time.time()
 log = srv.stop()  # SIGTERM must complete (exit 0 within 60 s)
 print("stopped %.1f s after SIGTERM" % (time.time() - t0))
 check("server full" in log or "refused" in log, "the server-wide limit was never reached: %s" % log[-2000:])
+# with two workers (several rounds used to wedge one, then the other) and the
+# default per-address limit
+srv = Server(db, "--threads", "2")
+for rnd in range(3):
+    burst(srv.port, N)
+    health(srv.port)
+srv.stop()
 
 # ---- 12. per-address limit, header timeout ------------------------------------------------
 srv = Server(db, "--max-connections-per-address", "4", "--header-timeout", "1")
