@@ -30,6 +30,7 @@ static const struct command {
     {"org", cmd_org, "organisations and their data sharing agreements"},
     {"policy", cmd_policy, "load, show and check the access policy"},
     {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
+    {"app", cmd_app, "register, list and revoke SMART apps (client id, redirect URIs)"},
     {"objection", cmd_objection, "objections to sharing: lodge, decide, withdraw, show, list"},
     {"citizen-idp", cmd_citizen_idp, "OpenID providers citizens sign in with (NHS login)"},
     {"sar", cmd_sar, "subject access requests: create, extend, list, show, export a copy"},
