@@ -162,6 +162,18 @@ struct store_ops {
     int (*person_merge_list)(struct store *, int, struct store_merge **, int *);
     int (*person_find_nhs)(struct store *, const char *, char **);
     int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
+    /* data quality (src/store/store_dq.c, sqlite/sqlite_dq.c) */
+    int (*dq_scan)(struct store *, int (*)(const struct store_dq_item *, void *), void *);
+    int (*dq_inbox_scan)(struct store *, int (*)(const struct store_dq_inbox *, void *), void *);
+    int (*dq_run_add)(struct store *, const struct store_dq_run *, int64_t *);
+    int (*dq_run_finish)(struct store *, int64_t, const char *, const char *);
+    int (*dq_run_list)(struct store *, const char *, int, struct store_dq_run **, int *);
+    int (*dq_result_add)(struct store *, const struct store_dq_result *);
+    int (*dq_result_list)(struct store *, int64_t, const char *,
+                          int (*)(const struct store_dq_result *, void *), void *);
+    int (*dq_failure_add)(struct store *, const struct store_dq_failure *);
+    int (*dq_failure_list)(struct store *, int64_t, const char *,
+                           int (*)(const struct store_dq_failure *, void *), void *);
 };
 
 /* The common head of every backend handle. */

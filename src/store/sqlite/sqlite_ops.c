@@ -6,6 +6,7 @@
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
+#include "store/sqlite/sqlite_dq.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -81,4 +82,13 @@ const struct store_ops sqlite_ops = {
     .person_merge_list = sqlite_person_merge_list,
     .person_find_nhs = sqlite_person_find_nhs,
     .person_merged_into = sqlite_person_merged_into,
+    .dq_scan = sqlite_dq_scan,
+    .dq_inbox_scan = sqlite_dq_inbox_scan,
+    .dq_run_add = sqlite_dq_run_add,
+    .dq_run_finish = sqlite_dq_run_finish,
+    .dq_run_list = sqlite_dq_run_list,
+    .dq_result_add = sqlite_dq_result_add,
+    .dq_result_list = sqlite_dq_result_list,
+    .dq_failure_add = sqlite_dq_failure_add,
+    .dq_failure_list = sqlite_dq_failure_list,
 };
