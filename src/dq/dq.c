@@ -232,14 +232,32 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+/* An identifier that is an NHS number: the NHS number system, or an
+ * identifier typed NH (v2-0203) that the HL7 mapping kept aside because it
+ * failed validation. */
+static bool is_nhs_ident(const json_t *id)
+{
+    const char *sys = jstr(id, "system");
+    if (sys && strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
+        return true;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(id, "type"), "coding"), i, c)
+    {
+        const char *code = jstr(c, "code");
+        if (code && strcmp(code, "NH") == 0)
+            return true;
+    }
+    return false;
+}
+
 static const char *nhs_of(const json_t *pt, const json_t **ident)
 {
     size_t i;
     json_t *id;
     json_array_foreach(json_object_get(pt, "identifier"), i, id)
     {
-        const char *sys = jstr(id, "system");
-        if (sys && strcmp(sys, NHS_NUMBER_SYSTEM) == 0) {
+        if (is_nhs_ident(id)) {
             *ident = id;
             return jstr(id, "value");
         }
@@ -253,8 +271,8 @@ static const char *local_of(const json_t *pt, const char *fallback)
     json_t *id;
     json_array_foreach(json_object_get(pt, "identifier"), i, id)
     {
-        const char *sys = jstr(id, "system"), *v = jstr(id, "value");
-        if (v && (!sys || strcmp(sys, NHS_NUMBER_SYSTEM) != 0))
+        const char *v = jstr(id, "value");
+        if (v && !is_nhs_ident(id))
             return v;
     }
     return fallback;
@@ -426,8 +444,10 @@ static void observation(struct engine *e, const struct store_dq_item *it)
 
 /* ---- per-person judgement ------------------------------------------------------------ */
 
-/* The value held by a strict majority of the person's records (compared
- * case-insensitively), or NULL. */
+/* The value more of the person's records hold (compared case-insensitively)
+ * than any other value, or NULL (two sources that disagree: which is wrong
+ * cannot be told, so both are reported; no source, not even the GP
+ * practice, is taken as the reference - typing errors happen there too). */
 static const char *majority(struct engine *e, size_t off)
 {
     const char *best = NULL;
@@ -890,10 +910,10 @@ static int write_results(struct engine *e)
             }
         }
         struct buf x = BUF_INIT;
-        buf_adds(&x, "{\"feed\":");
+        buf_adds(&x, "{\"feed\":\"");
         buf_add_json_str(&x, f->name, strlen(f->name));
         buf_addf(&x,
-                 ",\"kind\":\"%s\",\"events\":%lld,\"p50_hours\":%.2f,\"p90_hours\":%.2f,"
+                 "\",\"kind\":\"%s\",\"events\":%lld,\"p50_hours\":%.2f,\"p90_hours\":%.2f,"
                  "\"p99_hours\":%.2f,\"threshold_hours\":%g,\"window_days\":%d}",
                  f->kind ? f->kind : "", (long long)f->n, val[0], val[1], val[2],
                  dq_rules_lag_hours(e->r, f->kind), e->r->lag_window_days);

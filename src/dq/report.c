@@ -129,10 +129,10 @@ int dq_report(struct store *s, const char *org, const char *format, int trend, s
     scores_of(&a, &sc);
     bool json = strcmp(format, "json") == 0;
     if (json) {
-        buf_adds(out, "{\"org\":");
+        buf_adds(out, "{\"org\":\"");
         buf_add_json_str(out, org ? org : "", org ? strlen(org) : 0);
         buf_addf(out,
-                 ",\"run\":{\"id\":%lld,\"started\":\"%s\",\"finished\":\"%s\",\"as_of\":\"%s\","
+                 "\",\"run\":{\"id\":%lld,\"started\":\"%s\",\"finished\":\"%s\",\"as_of\":\"%s\","
                  "\"rules_sha256\":\"%s\"},\"overall\":",
                  (long long)runs[0].id, runs[0].started, runs[0].finished, runs[0].as_of,
                  runs[0].rules_sha256);
