@@ -643,6 +643,26 @@ int store_dq_failure_add(struct store *s, const struct store_dq_failure *f);
 int store_dq_failure_list(struct store *s, int64_t run_id, const char *org,
                           int (*fn)(const struct store_dq_failure *, void *), void *ctx);
 
+/* ---- governance console (store_gov.c, sqlite/sqlite_gov.c) --------------------------- */
+/* The outcome of a governance review of one break-glass event. */
+struct store_bg_review {
+    int64_t breakglass_id;
+    char *outcome; /* appropriate | inappropriate | follow-up */
+    char *note, *reviewer, *reviewer_role, *reviewed;
+};
+void store_bg_reviews_free(struct store_bg_review *r, int n);
+/* Record a review (a later review of the same event supersedes, both kept). */
+int store_bg_review_add(struct store *s, const struct store_bg_review *in);
+/* The newest review of every reviewed event, by breakglass_id. */
+int store_bg_review_list(struct store *s, struct store_bg_review **out, int *n);
+/* Loaded versions of the access policy, newest first (text not included). */
+struct store_policy_version {
+    int64_t version;
+    char *loaded, *loaded_by, *sha256;
+};
+void store_policy_versions_free(struct store_policy_version *v, int n);
+int store_policy_version_list(struct store *s, struct store_policy_version **out, int *n);
+
 /*
  * Other subsystems (organisations, feeds, inbound messages, audit, policy,
  * sessions) keep their own tables and add their operations here as

@@ -174,6 +174,10 @@ struct store_ops {
     int (*dq_failure_add)(struct store *, const struct store_dq_failure *);
     int (*dq_failure_list)(struct store *, int64_t, const char *,
                            int (*)(const struct store_dq_failure *, void *), void *);
+    /* governance console (src/store/store_gov.c, sqlite/sqlite_gov.c) */
+    int (*bg_review_add)(struct store *, const struct store_bg_review *);
+    int (*bg_review_list)(struct store *, struct store_bg_review **, int *);
+    int (*policy_version_list)(struct store *, struct store_policy_version **, int *);
 };
 
 /* The common head of every backend handle. */

@@ -7,6 +7,7 @@
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
 #include "store/sqlite/sqlite_dq.h"
+#include "store/sqlite/sqlite_gov.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -91,4 +92,7 @@ const struct store_ops sqlite_ops = {
     .dq_result_list = sqlite_dq_result_list,
     .dq_failure_add = sqlite_dq_failure_add,
     .dq_failure_list = sqlite_dq_failure_list,
+    .bg_review_add = sqlite_bg_review_add,
+    .bg_review_list = sqlite_bg_review_list,
+    .policy_version_list = sqlite_policy_version_list,
 };
