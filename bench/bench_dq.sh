@@ -45,6 +45,35 @@ measure() { # label db region
       "$(awk -v i="$items" -v s="$secs" 'BEGIN{ if (s <= 0) s = 0.01; print i / s }')" \
       "$(awk -v r="$rss" 'BEGIN{ print r / 1024 }')"
   python3 "$root/bench/dq_score.py" --db "$db" --in "$region" >"$tmp/dq-score-$label"
+  page_time "$label" "$db" "$region"
+}
+
+page_time() { # label db region: the report page of the organisation with most failing records
+  local label=$1 db=$2 region=$3 d="$tmp/page-$1"
+  mkdir -p "$d"
+  openssl rand -hex 32 >"$d/secret"
+  local org
+  org=$(sqlite3 "$db" "SELECT org FROM dq_failure WHERE run_id = (SELECT max(id) FROM dq_run)
+                        GROUP BY org ORDER BY count(*) DESC LIMIT 1")
+  "$bin" launcher add --db "$db" --name "bench-$label" --org "$org" --issuer "iss-bench-$label" \
+      --alg HS256 --secret-file "$d/secret" >/dev/null || return 1
+  local nhs
+  nhs=$(awk -F, 'NR > 1 && $6 != "" { print $6; exit }' "$region/truth/records.csv")
+  "$bin" serve --db "$db" --http 127.0.0.1:0 --port-file "$d/port" --dq-interval 0 \
+      --drop-interval 0 >"$d/serve.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.1; done
+  local base="http://127.0.0.1:$(cat "$d/port")"
+  curl -s -c "$d/jar" -o /dev/null "$("$root/scripts/launch-url.sh" --base "$base" \
+      --secret-file "$d/secret" --iss "iss-bench-$label" --org "$org" --patient "$nhs" --role R0001)"
+  for _ in $(seq 20); do
+    curl -s -b "$d/jar" -o /dev/null -w '%{http_code} %{time_total}\n' "$base/admin/dq/$org"
+  done >"$d/times"
+  kill "$pid"; wait "$pid" 2>/dev/null
+  sort -k2 -n "$d/times" | awk -v org="$org" -v l="$label" '
+      { s[NR] = $2; if ($1 != 200) bad++ }
+      END { printf "report page /admin/dq/%s (%s): 20 requests, median %.1f ms, max %.1f ms%s\n",
+                   org, l, s[10] * 1000, s[NR] * 1000, bad ? ", " bad " not 200" : "" }' >"$tmp/dq-page-$label"
 }
 
 printf '%-10s %10s %10s %8s %10s %12s\n' region people items seconds items/s peak_RSS_MB
@@ -64,4 +93,5 @@ fi
 for l in $labels; do
   echo
   cat "$tmp/dq-score-$l"
+  cat "$tmp/dq-page-$l" 2>/dev/null
 done
