@@ -767,7 +767,7 @@ static int on_item(const struct store_dq_item *it, void *ctx)
             tally(e, DQ_DATE_NOT_FUTURE, it->source_org, day <= e->asof_day, it->type,
                   it->source_id, d);
         }
-        if (!dq_rules_future_ok(e->r, it->type)) {
+        if (!dq_rules_future_ok(e->r, it->type) && !dq_rules_state_type(e->r, it->type)) {
             if (j)
                 lag_sample(e, it, day);
             if (it->person_id) {

@@ -179,13 +179,16 @@ int dq_rules_parse(const char *text, size_t len, struct dq_rules *r, char *err, 
                 rc = fail(err, errlen, line, "code-system takes one URI");
             else
                 push(&r->code_systems, &r->ncode_systems, w[1]);
-        } else if (strcmp(w[0], "future-ok") == 0 || strcmp(w[0], "ethnicity-from") == 0) {
-            bool fut = w[0][0] == 'f';
+        } else if (strcmp(w[0], "future-ok") == 0 || strcmp(w[0], "ethnicity-from") == 0 ||
+                   strcmp(w[0], "state-types") == 0) {
+            bool fut = w[0][0] == 'f', st = w[0][0] == 's';
             if (nw < 2)
                 rc = fail(err, errlen, line, "%s takes one or more names", w[0]);
             for (int i = 1; i < nw && rc == 0; i++) {
                 if (fut)
                     push(&r->future_ok, &r->nfuture_ok, w[i]);
+                else if (st)
+                    push(&r->state_types, &r->nstate_types, w[i]);
                 else
                     push(&r->ethnicity_from, &r->nethnicity_from, w[i]);
             }
@@ -306,6 +309,7 @@ void dq_rules_free(struct dq_rules *r)
     free(r->plausible);
     free_list(r->code_systems, r->ncode_systems);
     free_list(r->future_ok, r->nfuture_ok);
+    free_list(r->state_types, r->nstate_types);
     free_list(r->ethnicity_from, r->nethnicity_from);
     memset(r, 0, sizeof *r);
 }
@@ -338,6 +342,11 @@ static bool in_list(char *const *l, int n, const char *s)
 bool dq_rules_future_ok(const struct dq_rules *r, const char *type)
 {
     return in_list(r->future_ok, r->nfuture_ok, type);
+}
+
+bool dq_rules_state_type(const struct dq_rules *r, const char *type)
+{
+    return in_list(r->state_types, r->nstate_types, type);
 }
 
 bool dq_rules_ethnicity_expected(const struct dq_rules *r, const char *org_type)

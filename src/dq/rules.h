@@ -16,6 +16,9 @@
  *                                 v2 local codes sent as local)
  *   future-ok TYPE...             resource types whose dates may be in the
  *                                 future (appointments, plans)
+ *   state-types TYPE...           resource types that hold a state later messages
+ *                                 restate (RelatedPerson, Flag): their dates
+ *                                 say nothing about arrival order or lag
  *   ethnicity-from ORGTYPE...     organisation types expected to send ethnicity
  *   lag KIND HOURS                feed kind (hl7v2, fhir, csv): an event
  *                                 should arrive within HOURS
@@ -81,6 +84,8 @@ struct dq_rules {
     int ncode_systems;
     char **future_ok;
     int nfuture_ok;
+    char **state_types;
+    int nstate_types;
     char **ethnicity_from;
     int nethnicity_from;
     double lag_hours[3]; /* hl7v2, fhir, csv; 0: no threshold */
@@ -101,6 +106,7 @@ const struct dq_plausible *dq_rules_plausible(const struct dq_rules *r, const ch
                                               const char *unit);
 bool dq_rules_code_system_known(const struct dq_rules *r, const char *system, size_t len);
 bool dq_rules_future_ok(const struct dq_rules *r, const char *type);
+bool dq_rules_state_type(const struct dq_rules *r, const char *type);
 bool dq_rules_ethnicity_expected(const struct dq_rules *r, const char *org_type);
 /* Threshold in hours for a feed kind, 0 when none. */
 double dq_rules_lag_hours(const struct dq_rules *r, const char *kind);
