@@ -104,7 +104,15 @@ int dq_serve_start(const struct serve_ctx *ctx, void **state)
         return 0;
     struct dq_timer *t = xcalloc(1, sizeof *t);
     char e[512];
-    if (dq_rules_load(opts_get(ctx->opts, "dq-rules"), &t->rules, e, sizeof e) != 0) {
+    const char *given = opts_get(ctx->opts, "dq-rules");
+    int rc = dq_rules_load(given, &t->rules, e, sizeof e);
+    if (rc == WEFT_ENOTFOUND && !given) {
+        /* no rules file installed and none named: serve without the schedule */
+        log_warn("dq", "%s: the daily data-quality run is off", e);
+        free(t);
+        return 0;
+    }
+    if (rc != 0) { /* a named file missing, or a file with a mistake: refuse to start */
         fprintf(stderr, "weft serve: data-quality rules: %s\n", e);
         free(t);
         return WEFT_EINVAL;
