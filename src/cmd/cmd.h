@@ -41,6 +41,7 @@ int cmd_launcher(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_objection(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
+int cmd_dq(int argc, char **argv);
 int cmd_sar(int argc, char **argv);
 int cmd_citizen_idp(int argc, char **argv);
 
