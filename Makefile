@@ -34,7 +34,9 @@ DEPFLAGS = -MMD -MP
 
 REL_CFLAGS := $(CSTD) $(WARN) $(INC) -O2 -g $(BANNED)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-SAN_CFLAGS := $(CSTD) $(WARN) $(INC) -O1 -g $(SAN_FLAGS) $(BANNED)
+# The test build has the failpoints and the power-loss journal (core/failpoint.h,
+# core/powerloss.h); the release binary has neither.
+SAN_CFLAGS := $(CSTD) $(WARN) $(INC) -O1 -g $(SAN_FLAGS) $(BANNED) -DWEFT_FAILPOINTS
 
 LIB_SRC := $(shell find src -name '*.c' ! -path src/main.c | sort)
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)

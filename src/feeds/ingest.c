@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/powerloss.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
 #include "feeds/hl7_map.h"
@@ -864,10 +865,12 @@ static int write_copy(const char *path, const char *data, size_t len)
     struct buf tmp = BUF_INIT;
     buf_addf(&tmp, "%s.tmp", path);
     FILE *f = fopen(tmp.data, "wb");
+    if (f)
+        powerloss_created(tmp.data);
     bool ok = f && fwrite(data, 1, len, f) == len;
     if (f && fclose(f) != 0)
         ok = false;
-    if (ok && rename(tmp.data, path) != 0)
+    if (ok && powerloss_rename(tmp.data, path) != 0)
         ok = false;
     if (!ok)
         unlink(tmp.data);
@@ -931,9 +934,10 @@ static int write_refusal(const char *path, const char *file, const struct store_
                           "status", "failed", "file_error", why, "rows_read", 0);
     struct buf tmp = BUF_INIT;
     buf_addf(&tmp, "%s.tmp", path);
-    int rc = json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 && rename(tmp.data, path) == 0
-                 ? 0
-                 : WEFT_EIO;
+    int rc =
+        json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 && powerloss_rename(tmp.data, path) == 0
+            ? 0
+            : WEFT_EIO;
     json_decref(o);
     buf_release(&tmp);
     return rc;
@@ -1139,7 +1143,7 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
                       strerror(errno));
             rc = WEFT_EIO;
         }
-    } else if (rename(path, dest.data) != 0) {
+    } else if (powerloss_rename(path, dest.data) != 0) {
         log_error("ingest", "cannot move drop file to %s: %s", dest.data, strerror(errno));
         rc = WEFT_EIO;
     }
