@@ -15,7 +15,8 @@
  *                                          `to` named before ("-": nothing)
  *   U seq saved path                       unlink; saved: a hard link to it
  *   K seq what                             the power cut (WEFT_POWERCUT)
- * Records are appended under one lock, and a write journalled is performed
+ * Sequence numbers grow through the file, also across processes that
+ * journal to it one after another.  Records are appended under one lock, and a write journalled is performed
  * before the lock is released, so "records < from" were all performed when
  * the fsync began.
  */
@@ -78,6 +79,11 @@ static void init(void)
         fprintf(stderr, "weft: cannot open WEFT_POWERLOG %s: %s\n", p, strerror(errno));
         abort();
     }
+    /* sequence numbers go on from those of earlier processes journalling
+     * to the same file: each of their records took at least one byte */
+    struct stat st;
+    if (fstat(log_fd, &st) == 0)
+        seq = (uint64_t)st.st_size;
     struct buf b = BUF_INIT;
     buf_addf(&b, "%s.saved", p);
     mkdir(b.data, 0700);
