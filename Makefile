@@ -1,7 +1,8 @@
 # Weft - build, test, check, bench, fuzz, demo.
 #
 #   make            release binary ./weft (-O2, warnings on)
-#   make test       sanitized build (ASan+UBSan), unit + end-to-end tests
+#   make test       unit tests (ASan+UBSan), end-to-end tests against the
+#                   sanitized build and the release ./weft, mutation check
 #   make check      format check + -Werror build + make test
 #   make bench      benchmarks (bench/run.sh), table on stdout
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
@@ -91,8 +92,10 @@ san: build/san/weft $(UNIT_BIN)
 unit: san
 	@tests/run-tests.sh --unit-only
 
+# Unit tests, the end-to-end suite against the sanitized build and against the
+# release binary, then the mutation check (tests/failpoints.txt).
 test: san weft
-	@tests/run-tests.sh
+	@tests/run-tests.sh && tests/mutation-check.sh
 
 check: format-check
 	$(MAKE) WERROR=-Werror all san
