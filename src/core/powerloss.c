@@ -16,9 +16,9 @@
  *   U seq saved path                       unlink; saved: a hard link to it
  *   K seq what                             the power cut (WEFT_POWERCUT)
  * Sequence numbers grow through the file, also across processes that
- * journal to it one after another.  Records are appended under one lock, and a write journalled is performed
- * before the lock is released, so "records < from" were all performed when
- * the fsync began.
+ * journal to it one after another.  Records are appended under one lock, and a write journalled is
+ * performed before the lock is released, so "records < from" were all performed when the fsync
+ * began.
  */
 #include "core/powerloss.h"
 
