@@ -99,6 +99,11 @@ run_e2e() { # prefix
   for t in $(find tests/e2e -maxdepth 1 -type f \( -name '*.sh' -o -name '*.py' -o -name '*.mjs' \) 2>/dev/null | sort); do
     name=$prefix/${t#tests/e2e/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+    if [ ! -x "$WEFT_BIN" ]; then
+      fail=$((fail+1)); failed+=("$prefix")
+      echo "FAIL $prefix: $WEFT_BIN is not built (make -j2 san weft)"
+      return
+    fi
     case "$t" in
       *.mjs) run_one "$name" node "$t" ;;
       *.py) run_one "$name" /usr/bin/python3 "$t" ;;
@@ -112,13 +117,8 @@ if [ $unit_only -eq 0 ]; then
     run_e2e e2e
   fi
   if [ "$bins" != san ]; then
-    if [ -x "$root/weft" ]; then
-      export WEFT_BIN="$root/weft" WEFT_BIN_KIND=release
-      run_e2e e2e-release
-    else
-      fail=$((fail+1)); failed+=("e2e-release")
-      echo "FAIL e2e-release: the release binary ./weft is not built (make weft)"
-    fi
+    export WEFT_BIN="$root/weft" WEFT_BIN_KIND=release
+    run_e2e e2e-release
   fi
 fi
 
