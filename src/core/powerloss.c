@@ -57,6 +57,24 @@ int powerloss_sync_parent(const char *path)
     return rc;
 }
 
+int powerloss_sync_file(const char *path)
+{
+#ifdef WEFT_FAILPOINTS
+    uint64_t seq = powerloss_sync_begin();
+#endif
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+#ifdef WEFT_FAILPOINTS
+    if (rc == 0)
+        powerloss_synced(path, seq);
+#endif
+    errno = e;
+    return rc;
+}
+
 #ifdef WEFT_FAILPOINTS
 #include <pthread.h>
 #include <signal.h>

@@ -69,5 +69,8 @@ static inline int powerloss_rename(const char *from, const char *to)
 /* fsync the directory that holds path (the file's entry made durable);
  * 0 or -1 with errno.  In every build. */
 int powerloss_sync_parent(const char *path);
+/* fsync the file at path (its content made durable, e.g. before it is
+ * renamed into place); 0 or -1 with errno.  In every build. */
+int powerloss_sync_file(const char *path);
 
 #endif

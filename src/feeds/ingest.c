@@ -870,7 +870,7 @@ static int write_copy(const char *path, const char *data, size_t len)
     bool ok = f && fwrite(data, 1, len, f) == len;
     if (f && fclose(f) != 0)
         ok = false;
-    if (ok && powerloss_rename(tmp.data, path) != 0)
+    if (ok && (powerloss_sync_file(tmp.data) != 0 || powerloss_rename(tmp.data, path) != 0))
         ok = false;
     if (!ok)
         unlink(tmp.data);
@@ -937,7 +937,7 @@ static int write_refusal(const char *path, const char *file, const struct store_
     int rc = json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 ? 0 : WEFT_EIO;
     if (rc == 0) {
         powerloss_created(tmp.data);
-        if (powerloss_rename(tmp.data, path) != 0)
+        if (powerloss_sync_file(tmp.data) != 0 || powerloss_rename(tmp.data, path) != 0)
             rc = WEFT_EIO;
     }
     json_decref(o);

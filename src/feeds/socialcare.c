@@ -685,7 +685,10 @@ int socialcare_report_write(const struct socialcare_report *rep, const char *pat
             rc = WEFT_EIO;
         if (fclose(fp) != 0)
             rc = WEFT_EIO;
-        if (rc == WEFT_OK && powerloss_rename(tmp.data, path) != 0)
+        /* content durable before the name: a power cut leaves the old
+         * report or the whole new one, never an empty one */
+        if (rc == WEFT_OK &&
+            (powerloss_sync_file(tmp.data) != 0 || powerloss_rename(tmp.data, path) != 0))
             rc = WEFT_EIO;
         if (rc != WEFT_OK)
             remove(tmp.data);

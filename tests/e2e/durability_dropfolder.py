@@ -7,7 +7,7 @@ fsync.  A file is acknowledged to its sender when it is in done/ with its
 report.  After the rewind to what was durable:
   - the database is intact and the audit chain verifies;
   - every file acknowledged before the cut has all its rows in the record,
-    once, and an applied inbox row;
+    once, an applied inbox row, and its whole report;
   - nothing is half-applied: a file's rows are all in the record or none is
     (each file is one commit);
   - no file is lost: each is in the folder or in done/;
@@ -15,6 +15,7 @@ report.  After the rewind to what was durable:
     every row in the record exactly once, and each file with exactly one
     applied inbox row (an interrupted processing is closed as rejected).
 Fails with WEFT_FAILPOINTS=store-skip-fsync."""
+import json
 import os
 import sys
 import time
@@ -125,6 +126,13 @@ for n, cut in enumerate(points):
                 cut, summary, name, have))
             check(any(m["control_id"] == name and m["outcome"] in ("applied",) for m in rows),
                   "cut %s: %s was in done/ before the cut, no applied inbox row" % (cut, name))
+            rp = os.path.join(folder, "done", name + ".report.json")
+            try:
+                rep = json.load(open(rp))
+            except (OSError, ValueError) as e:
+                rep = {"unreadable": str(e)}
+            check(rep.get("rows_loaded") == ROWS, "cut %s (%s): %s was in done/ before the cut, "
+                  "its report is now %r" % (cut, summary, name, rep))
         here = os.path.exists(os.path.join(folder, name))
         there = os.path.exists(os.path.join(folder, "done", name))
         check(here != there, "cut %s (%s): %s in the folder %s, in done/ %s" % (
