@@ -114,7 +114,7 @@ void demog_from_patient(const json_t *p, struct demog *d)
         } else if (strcmp(sys, "email") == 0 && !d->email[0]) {
             size_t n = 0;
             for (const char *c = v; *c && n + 1 < sizeof d->email; c++)
-                if (!isspace((unsigned char)*c))
+                if (!isspace((unsigned char)*c) && *c != '|')
                     d->email[n++] = (char)tolower((unsigned char)*c);
             d->email[n] = 0;
         }
@@ -129,4 +129,40 @@ void demog_from_patient(const json_t *p, struct demog *d)
             break;
         }
     }
+}
+
+void demog_pack(const struct demog *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s|%s|%s|%s|%c|%s|%s|%s|%s|%s", d->given, d->given2, d->family, d->dob,
+             d->sex ? d->sex : '-', d->postcode, d->addr, d->city, d->phone, d->email);
+}
+
+/* Copy the field at *p up to '|' or the end into out (cap bytes, truncated);
+ * advance *p past the separator.  -1 when no field is left. */
+static int field(const char **p, char *out, size_t cap)
+{
+    if (!*p)
+        return -1;
+    const char *e = strchr(*p, '|');
+    size_t l = e ? (size_t)(e - *p) : strlen(*p);
+    snprintf(out, cap, "%.*s", (int)(l < cap ? l : cap - 1), *p);
+    *p = e ? e + 1 : NULL;
+    return 0;
+}
+
+int demog_unpack(const char *s, struct demog *d)
+{
+    memset(d, 0, sizeof *d);
+    const char *p = s;
+    char sex[4];
+    if (field(&p, d->given, sizeof d->given) || field(&p, d->given2, sizeof d->given2) ||
+        field(&p, d->family, sizeof d->family) || field(&p, d->dob, sizeof d->dob) ||
+        field(&p, sex, sizeof sex) || field(&p, d->postcode, sizeof d->postcode) ||
+        field(&p, d->addr, sizeof d->addr) || field(&p, d->city, sizeof d->city) ||
+        field(&p, d->phone, sizeof d->phone) || field(&p, d->email, sizeof d->email) || p) {
+        memset(d, 0, sizeof *d);
+        return -1;
+    }
+    d->sex = sex[0] == 'M' || sex[0] == 'F' ? sex[0] : 0;
+    return 0;
 }

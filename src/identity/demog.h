@@ -29,6 +29,13 @@ struct demog {
  * and a valid NHS number among the identifiers. */
 void demog_from_patient(const json_t *patient, struct demog *d);
 
+/* Pack d into out (cap bytes) as one line "given|given2|family|dob|sex|
+ * postcode|addr|city|phone|email" (no field holds '|': the normalisers drop
+ * it), the form the store keeps; demog_unpack reads it back (0, or -1 on a
+ * malformed line, d then zeroed). */
+void demog_pack(const struct demog *d, char *out, size_t cap);
+int demog_unpack(const char *s, struct demog *d);
+
 /* Normalise a name into out (cap bytes): upper-case letters only. */
 void demog_norm_name(const char *in, char *out, size_t cap);
 

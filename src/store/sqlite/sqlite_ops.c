@@ -6,6 +6,7 @@
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
+#include "store/sqlite/sqlite_identity.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -81,4 +82,18 @@ const struct store_ops sqlite_ops = {
     .person_merge_list = sqlite_person_merge_list,
     .person_find_nhs = sqlite_person_find_nhs,
     .person_merged_into = sqlite_person_merged_into,
+    .idrec_put = sqlite_idrec_put,
+    .idrec_candidates = sqlite_idrec_candidates,
+    .idrec_get = sqlite_idrec_get,
+    .idrec_of_person = sqlite_idrec_of_person,
+    .idrec_scan = sqlite_idrec_scan,
+    .iddecision_add = sqlite_iddecision_add,
+    .iddecision_list = sqlite_iddecision_list,
+    .idreview_add = sqlite_idreview_add,
+    .idreview_list = sqlite_idreview_list,
+    .idreview_get = sqlite_idreview_get,
+    .idreview_decide = sqlite_idreview_decide,
+    .idnonmatch_add = sqlite_idnonmatch_add,
+    .idnonmatch_list = sqlite_idnonmatch_list,
+    .person_split = sqlite_person_split,
 };
