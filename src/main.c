@@ -33,6 +33,8 @@ static const struct command {
     {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
+    {"person", cmd_person,
+     "the master person index: export, relink, review, link/unlink, merge/unmerge"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth,
      "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},

@@ -379,24 +379,9 @@ int mpi_match_apply(struct store *s, const char *org, const char *source_id, con
             free(now);
             continue;
         }
-        int64_t mid = 0;
-        int r = store_person_merge(s, person_id, now, org, 0, &mid);
-        if (r == 0) {
-            struct store_iddecision d = {.action = "merge",
-                                         .org = (char *)org,
-                                         .source_id = (char *)source_id,
-                                         .person_id = (char *)person_id,
-                                         .other_person = now,
-                                         .other_org = m->merge[i].org,
-                                         .other_source_id = m->merge[i].source_id,
-                                         .score = m->merge[i].score,
-                                         .model_version = m->model_version,
-                                         .decided_by = MPI_AUTO,
-                                         .merge_id = mid};
-            r = record_decision(s, &d, NULL);
-        } else if (r == WEFT_ECONFLICT) {
-            r = 0; /* two NHS numbers after all: leave them apart */
-        }
+        int done = 0;
+        int r = mpi_merge_auto(s, person_id, now, m->merge[i].org, m->merge[i].source_id,
+                               m->merge[i].score, m->model_version, MPI_AUTO, &done);
         free(now);
         if (r != 0)
             return r;
@@ -490,6 +475,34 @@ static int persons_apart(struct store *s, const char *a, const char *b, int *apa
     }
     store_idrecs_free(ra, na);
     return rc;
+}
+
+int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, const char *org,
+                   const char *source_id, double score, int model_version, const char *by,
+                   int *done)
+{
+    *done = 0;
+    int apart = 0;
+    int rc = persons_apart(s, survivor, retired, &apart);
+    if (rc != 0 || apart)
+        return rc;
+    int64_t mid = 0;
+    rc = store_person_merge(s, survivor, retired, by, 0, &mid);
+    if (rc == WEFT_ECONFLICT)
+        return 0; /* two NHS numbers: leave them apart */
+    if (rc != 0)
+        return rc;
+    *done = 1;
+    struct store_iddecision d = {.action = "merge",
+                                 .org = (char *)org,
+                                 .source_id = (char *)source_id,
+                                 .person_id = (char *)survivor,
+                                 .other_person = (char *)retired,
+                                 .score = score,
+                                 .model_version = model_version,
+                                 .decided_by = (char *)by,
+                                 .merge_id = mid};
+    return record_decision(s, &d, NULL);
 }
 
 static int do_merge(struct store *s, const char *survivor, const char *retired, const char *by,

@@ -91,6 +91,15 @@ int mpi_review_decide(struct store *s, int64_t id, int same, const char *by, con
 double mpi_compare(const struct idmodel *m, const struct demog *a, const struct demog *b,
                    signed char gamma[CF_N], double fw[CF_N]);
 
+/* An automatic merge of retired into survivor (feed path and relink):
+ * refused (*done = 0, returns 0) when they hold two different NHS numbers
+ * or a "not the same person" decision stands between them; else merged
+ * and the decision recorded (by: "auto" or "relink"; org/source_id: the
+ * record whose match caused it). */
+int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, const char *org,
+                   const char *source_id, double score, int model_version, const char *by,
+                   int *done);
+
 /* Batch: re-estimate the model from every record (EM), store it as the next
  * version; link/review weights kept unless given (>0).  Progress to log. */
 int mpi_estimate(struct store *s, double link_weight, double review_weight, FILE *report);
