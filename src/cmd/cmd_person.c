@@ -44,14 +44,14 @@ static const struct opt_spec specs[] = {
     {"note", "TEXT", "why, recorded with the decision"},
     {"status", "S", "review list: open (default), same, not-same or all"},
     {"limit", "N", "review list/decisions: at most N (default 100)"},
-    {"link-weight", "W", "estimate: link at or above this match weight (bits)"},
-    {"review-weight", "W", "estimate: review at or above this match weight (bits)"},
+    {"link-threshold", "BITS", "estimate: link at posterior log2 odds >= BITS (default 10)"},
+    {"review-threshold", "BITS", "estimate: review at posterior log2 odds >= BITS (default 0)"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
     "usage: weft person export --db PATH\n"
-    "       weft person estimate --db PATH [--link-weight W] [--review-weight W]\n"
+    "       weft person estimate --db PATH [--link-threshold BITS] [--review-threshold BITS]\n"
     "       weft person relink --db PATH\n"
     "       weft person review list --db PATH [--status open|same|not-same|all]\n"
     "       weft person review show --db PATH --id N\n"
@@ -310,13 +310,16 @@ static int run(struct store *s, const char *sub, const struct opts *o)
         return rc ? refused("relink", s, rc) : 0;
     }
     if (strcmp(sub, "estimate") == 0) {
-        const char *lw = opts_get(o, "link-weight"), *rw = opts_get(o, "review-weight");
-        double l = lw ? strtod(lw, NULL) : 0, r = rw ? strtod(rw, NULL) : 0;
-        if ((lw && !(l > 0)) || (rw && !(r > 0)) || (lw && rw && r > l)) {
-            fprintf(stderr, "weft person estimate: weights are positive bits, review <= link\n");
+        const char *lw = opts_get(o, "link-threshold"), *rw = opts_get(o, "review-threshold");
+        char *e1 = NULL, *e2 = NULL;
+        double l = lw ? strtod(lw, &e1) : 0, r = rw ? strtod(rw, &e2) : 0;
+        if ((lw && (e1 == lw || *e1 || l < -60 || l > 60)) ||
+            (rw && (e2 == rw || *e2 || r < -60 || r > 60)) || (lw && rw && r > l)) {
+            fprintf(stderr, "weft person estimate: thresholds are log2 odds between -60 and 60,"
+                            " review <= link\n");
             return EXIT_USAGE;
         }
-        rc = mpi_estimate(s, l, r, stdout);
+        rc = mpi_estimate(s, lw ? &l : NULL, rw ? &r : NULL, stdout);
         return rc ? refused("estimate", s, rc) : 0;
     }
     if (strcmp(sub, "review") == 0)

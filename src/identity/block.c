@@ -1,4 +1,5 @@
 /* block.c - blocking keys (see block.h). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,9 @@ void block_keys(const struct demog *d, char keys[BLOCK_NKEYS][BLOCK_KEYLEN])
         snprintf(keys[1], BLOCK_KEYLEN, "N%s%.4s", sf, d->dob);
     if (d->postcode[0] && d->given[0])
         snprintf(keys[2], BLOCK_KEYLEN, "P%s%c", d->postcode, d->given[0]);
-    if (sf[0] && sg[0])
-        snprintf(keys[3], BLOCK_KEYLEN, "G%s%s", sg, sf);
+    /* in code order, so names written the wrong way round block together */
+    if (sf[0] && sg[0]) {
+        bool gf = strcmp(sg, sf) <= 0;
+        snprintf(keys[3], BLOCK_KEYLEN, "G%s%s", gf ? sg : sf, gf ? sf : sg);
+    }
 }

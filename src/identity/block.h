@@ -7,7 +7,8 @@
  *   0 "D" date of birth                      (survives name typos, moves)
  *   1 "N" Soundex(family) + year of birth    (survives dob day/month errors)
  *   2 "P" postcode + first initial           (survives dob errors, name typos)
- *   3 "G" Soundex(given) + Soundex(family)   (survives dob and postcode errors)
+ *   3 "G" Soundex(given), Soundex(family)    (survives dob and postcode errors;
+ *         the two codes in sorted order, so it survives swapped names too)
  * A key is "" when its parts are missing.  Candidate fetches are capped per
  * key (BLOCK_CAP rows), so work and memory are bounded by block sizes.
  */

@@ -107,9 +107,10 @@ void compare_pair(const struct demog *a, const struct demog *b, signed char g[CF
         g[CF_GIVEN] = (signed char)cmp_given(a, b);
     if (BOTH(family))
         g[CF_FAMILY] = (signed char)cmp_family(a->family, b->family);
-    /* given and family written the wrong way round: both close */
-    if (BOTH(given) && BOTH(family) && g[CF_GIVEN] == 3 && g[CF_FAMILY] == 3 &&
-        strcmp(a->given, b->family) == 0 && strcmp(a->family, b->given) == 0)
+    /* given and family written the wrong way round: both close when the
+     * crossed names agree better than the straight ones */
+    if (BOTH(given) && BOTH(family) && g[CF_GIVEN] + g[CF_FAMILY] > 2 &&
+        cmp_family(a->given, b->family) <= 1 && cmp_family(a->family, b->given) <= 1)
         g[CF_GIVEN] = g[CF_FAMILY] = 1;
     if (BOTH(dob))
         g[CF_DOB] = (signed char)dob_compare(a->dob, b->dob);

@@ -187,6 +187,7 @@ int link_patient(struct store *s, const char *org, const char *source_id, json_t
     }
     if (is_new && (rc = mpi_match_apply(s, org, source_id, out->person_id, &mm)) != 0)
         goto fail;
+    out->merged = mm.nmerge;
     if ((rc = mpi_record_put(s, org, source_id, &d, locals.len ? locals.data : NULL)) != 0)
         goto fail;
     mpi_match_free(&mm);
@@ -216,4 +217,10 @@ int link_identifier(struct store *s, const char *org, const char *system, const 
     char iorg[64];
     identifier_org(system, org, iorg);
     return store_person_find_local(s, iorg, system, value, person_id_out);
+}
+
+int link_record_person(struct store *s, const char *org, const char *source_id,
+                       char **person_id_out)
+{
+    return store_person_find_local(s, org, LINK_SOURCE_ID_SYSTEM, source_id, person_id_out);
 }

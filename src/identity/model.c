@@ -41,9 +41,17 @@ void idmodel_init_default(struct idmodel *m)
     m->lambda = 0.01;
     memcpy(m->m, def_m, sizeof def_m);
     memcpy(m->u, def_u, sizeof def_u);
-    m->link_weight = IDMODEL_LINK_WEIGHT;
-    m->review_weight = IDMODEL_REVIEW_WEIGHT;
+    m->prior_bits = IDMODEL_PRIOR_BITS;
+    m->link_bits = IDMODEL_LINK_BITS;
+    m->review_bits = IDMODEL_REVIEW_BITS;
+    idmodel_thresholds(m);
     m->tf_floor = 0;
+}
+
+void idmodel_thresholds(struct idmodel *m)
+{
+    m->link_weight = m->link_bits - m->prior_bits;
+    m->review_weight = m->review_bits - m->prior_bits;
 }
 
 static void tf_free(struct idmodel_tf *t)
@@ -281,11 +289,11 @@ json_t *idmodel_to_json(const struct idmodel *m)
             json_object_set_new(o, m->tf[k].name[i], json_real(m->tf[k].freq[i]));
         json_object_set_new(tf, k == 0 ? "given" : "family", o);
     }
-    return json_pack("{s:i,s:s,s:s,s:f,s:f,s:f,s:f,s:I,s:I,s:o,s:o}", "version", m->version, "id",
-                     m->id, "created", m->created, "lambda", m->lambda, "link_weight",
-                     m->link_weight, "review_weight", m->review_weight, "tf_floor", m->tf_floor,
-                     "records", (json_int_t)m->records, "pairs", (json_int_t)m->pairs, "fields",
-                     fields, "tf", tf);
+    return json_pack("{s:i,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:o,s:o}", "version", m->version,
+                     "id", m->id, "created", m->created, "lambda", m->lambda, "prior_bits",
+                     m->prior_bits, "link_bits", m->link_bits, "review_bits", m->review_bits,
+                     "tf_floor", m->tf_floor, "records", (json_int_t)m->records, "pairs",
+                     (json_int_t)m->pairs, "fields", fields, "tf", tf);
 }
 
 int idmodel_from_json(const json_t *j, struct idmodel *m)
@@ -298,8 +306,10 @@ int idmodel_from_json(const json_t *j, struct idmodel *m)
     snprintf(m->created, sizeof m->created, "%s",
              json_string_value(json_object_get(j, "created")) ?: "");
     m->lambda = json_number_value(json_object_get(j, "lambda"));
-    m->link_weight = json_number_value(json_object_get(j, "link_weight"));
-    m->review_weight = json_number_value(json_object_get(j, "review_weight"));
+    m->prior_bits = json_number_value(json_object_get(j, "prior_bits"));
+    m->link_bits = json_number_value(json_object_get(j, "link_bits"));
+    m->review_bits = json_number_value(json_object_get(j, "review_bits"));
+    idmodel_thresholds(m);
     m->tf_floor = json_number_value(json_object_get(j, "tf_floor"));
     m->records = (long)json_integer_value(json_object_get(j, "records"));
     m->pairs = (long)json_integer_value(json_object_get(j, "pairs"));

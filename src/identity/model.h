@@ -9,8 +9,13 @@
  * name is term-frequency adjusted: its u is the name's own frequency, so
  * "SMITH" = "SMITH" counts for less than "OKAFOR" = "OKAFOR".
  *
- * Outcomes by weight: >= link_weight link, >= review_weight review, else a
- * new person.  A model has a version (1, 2, ...: one per estimate) and a
+ * Outcomes by posterior: the match weight plus the prior log2 odds that two
+ * records are the same person (prior_bits, from the estimate: lambda times
+ * the candidate pairs over all pairs, so a bigger population needs more
+ * evidence) is the posterior log2 odds; >= link_bits link, >= review_bits
+ * review, else a new person.  link_weight and review_weight are the same
+ * thresholds on the match weight alone (bits - prior_bits), what the
+ * matcher compares.  A model has a version (1, 2, ...: one per estimate) and a
  * random id; it is stored as JSON (idmodel_to_json) with the store's meta
  * (identity/link.c).  Version 0 is the built-in default below, used until
  * the first `weft person estimate`.
@@ -24,9 +29,13 @@
 
 #include "identity/compare.h"
 
-/* Documented defaults (docs/ARCHITECTURE.md, Identity). */
-#define IDMODEL_LINK_WEIGHT 24.0
-#define IDMODEL_REVIEW_WEIGHT 14.0
+/* Documented defaults (docs/ARCHITECTURE.md, Identity): link at posterior
+ * odds 2^10 (probability 0.999), review from even odds; the default model's
+ * prior is 2^-14 (about one true pair in 16,000 pairs: a region of 20,000
+ * records), so link at match weight 24, review at 14. */
+#define IDMODEL_LINK_BITS 10.0
+#define IDMODEL_REVIEW_BITS 0.0
+#define IDMODEL_PRIOR_BITS (-14.0)
 
 struct idmodel_tf {
     int n;
@@ -40,15 +49,19 @@ struct idmodel {
     char created[32];
     double lambda;
     double m[CF_N][COMPARE_MAXLEVELS], u[CF_N][COMPARE_MAXLEVELS];
-    double link_weight, review_weight;
-    struct idmodel_tf tf[2]; /* 0: given, 1: family */
-    double tf_floor;         /* frequency of a name not in the table */
+    double prior_bits, link_bits, review_bits;
+    double link_weight, review_weight; /* derived: idmodel_thresholds() */
+    struct idmodel_tf tf[2];           /* 0: given, 1: family */
+    double tf_floor;                   /* frequency of a name not in the table */
     long records, pairs;
 };
 
 /* The built-in model (version 0): priors for m and u, no term frequencies. */
 void idmodel_init_default(struct idmodel *m);
 void idmodel_free(struct idmodel *m);
+
+/* Set link_weight and review_weight from the bits and the prior. */
+void idmodel_thresholds(struct idmodel *m);
 
 /* Match weight of a pair with comparison vector g (a and b give the names
  * for the term-frequency adjustment; either may be NULL for none).  When fw

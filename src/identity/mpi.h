@@ -100,9 +100,11 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done);
 
-/* Batch: re-estimate the model from every record (EM), store it as the next
- * version; link/review weights kept unless given (>0).  Progress to log. */
-int mpi_estimate(struct store *s, double link_weight, double review_weight, FILE *report);
+/* Batch: re-estimate the model from every record (EM, prior, term
+ * frequencies), store it as the next version; the link and review
+ * thresholds (posterior log2 odds) are kept unless given (non-NULL).  The
+ * model is written to report. */
+int mpi_estimate(struct store *s, const double *link_bits, const double *review_bits, FILE *report);
 /* Batch: re-run matching over every record with the current model; merges
  * the persons it joins (decided_by "relink"), queues reviews, keeps every
  * manual decision; writes what changed to report. */

@@ -174,7 +174,7 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
-int mpi_estimate(struct store *s, double link_weight, double review_weight, FILE *report)
+int mpi_estimate(struct store *s, const double *link_bits, const double *review_bits, FILE *report)
 {
     struct batch b = {0};
     int rc = store_idrec_scan(s, LINK_SOURCE_ID_SYSTEM, load_one, &b);
@@ -193,8 +193,8 @@ int mpi_estimate(struct store *s, double link_weight, double review_weight, FILE
     idmodel_init_default(&m);
     /* start EM from the current model's m; keep its thresholds */
     memcpy(m.m, cur->m, sizeof m.m);
-    m.link_weight = link_weight > 0 ? link_weight : cur->link_weight;
-    m.review_weight = review_weight > 0 ? review_weight : cur->review_weight;
+    m.link_bits = link_bits ? *link_bits : cur->link_bits;
+    m.review_bits = review_bits ? *review_bits : cur->review_bits;
     mpi_model_release(cur);
     struct est e = {.b = &b};
     long npairs = 0;
@@ -209,6 +209,15 @@ int mpi_estimate(struct store *s, double link_weight, double review_weight, FILE
         compare_pair(&b.r[x].d, &b.r[y].d, rg + i * CF_N);
     }
     int rounds = idmodel_estimate(&m, e.g, e.n, rg, nrand, 100);
+    /* the prior: true pairs among all pairs */
+    double all = (double)b.n * (double)(b.n - 1) / 2.0;
+    double p = m.lambda * (double)npairs / all;
+    if (p < 1e-12)
+        p = 1e-12;
+    if (p > 0.5)
+        p = 0.5;
+    m.prior_bits = log2(p / (1 - p));
+    idmodel_thresholds(&m);
     tf_count(&m, &b, 0);
     tf_count(&m, &b, 1);
     m.records = b.n;
@@ -217,9 +226,10 @@ int mpi_estimate(struct store *s, double link_weight, double review_weight, FILE
     if (rc == 0 && report) {
         fprintf(report,
                 "model version %d: %d records, %ld candidate pairs (%zu used), %zu random pairs,"
-                " EM %d rounds, lambda %.5f; link >= %.1f, review >= %.1f\n",
-                m.version, b.n, npairs, e.n, nrand, rounds, m.lambda, m.link_weight,
-                m.review_weight);
+                " EM %d rounds, lambda %.5f, prior %.2f bits; link at posterior >= %.1f bits"
+                " (match weight %.1f), review >= %.1f bits (weight %.1f)\n",
+                m.version, b.n, npairs, e.n, nrand, rounds, m.lambda, m.prior_bits, m.link_bits,
+                m.link_weight, m.review_bits, m.review_weight);
         fprintf(report, "%-10s %-26s %10s %10s %8s\n", "field", "level", "m", "u", "weight");
         for (int f = 0; f < CF_N; f++)
             for (int l = 0; l < compare_levels(f); l++)

@@ -66,6 +66,7 @@ static void test_weights_and_tf(void **state)
         agree[f] = 0;
         differ[f] = (signed char)(compare_levels(f) - 1);
     }
+    assert_float_equal(m.link_weight, IDMODEL_LINK_BITS - IDMODEL_PRIOR_BITS, 1e-12);
     assert_true(idmodel_weight(&m, agree, NULL, NULL) > m.link_weight);
     assert_true(idmodel_weight(&m, differ, NULL, NULL) < m.review_weight);
     /* missing fields weigh nothing */
