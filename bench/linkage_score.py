@@ -126,6 +126,7 @@ def main():
                                                      "/work/shared/data"))
     ap.add_argument("--sets", default="febrl1,febrl2,febrl3,fake_1000")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--link-threshold", default=None, help="passed to weft person estimate")
     a = ap.parse_args()
     binp = os.path.abspath(a.bin)
     results = {}
@@ -146,7 +147,9 @@ def main():
                        capture_output=True)
         load_s = time.time() - t0
         r = {"records": len(recs), "load_seconds": round(load_s, 2), "after_load": score(binp, db, truth)}
-        subprocess.run([binp, "person", "estimate", "--db", db], check=True, capture_output=True)
+        extra = ["--link-threshold", a.link_threshold] if a.link_threshold else []
+        subprocess.run([binp, "person", "estimate", "--db", db, *extra], check=True,
+                       capture_output=True)
         t0 = time.time()
         subprocess.run([binp, "person", "relink", "--db", db], check=True, capture_output=True)
         r["relink_seconds"] = round(time.time() - t0, 2)

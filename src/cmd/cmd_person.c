@@ -44,7 +44,7 @@ static const struct opt_spec specs[] = {
     {"note", "TEXT", "why, recorded with the decision"},
     {"status", "S", "review list: open (default), same, not-same or all"},
     {"limit", "N", "review list/decisions: at most N (default 100)"},
-    {"link-threshold", "BITS", "estimate: link at posterior log2 odds >= BITS (default 10)"},
+    {"link-threshold", "BITS", "estimate: link at posterior log2 odds >= BITS (default 5)"},
     {"review-threshold", "BITS", "estimate: review at posterior log2 odds >= BITS (default 0)"},
     {NULL, NULL, NULL},
 };

@@ -30,10 +30,10 @@
 #include "identity/compare.h"
 
 /* Documented defaults (docs/ARCHITECTURE.md, Identity): link at posterior
- * odds 2^10 (probability 0.999), review from even odds; the default model's
+ * odds 2^5 (probability 0.97), review from even odds; the default model's
  * prior is 2^-14 (about one true pair in 16,000 pairs: a region of 20,000
- * records), so link at match weight 24, review at 14. */
-#define IDMODEL_LINK_BITS 10.0
+ * records), so link at match weight 19, review at 14. */
+#define IDMODEL_LINK_BITS 5.0
 #define IDMODEL_REVIEW_BITS 0.0
 #define IDMODEL_PRIOR_BITS (-14.0)
 
