@@ -29,6 +29,7 @@
 #include "feeds/hl7_map.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
+#include "identity/mpi.h"
 #include "feeds/lag.h"
 #include "feeds/registry.h"
 #include "feeds/socialcare.h"
@@ -367,7 +368,9 @@ static int apply_merge(struct ingest *ig, const struct store_feed *feed,
         rc = 1;
     } else if (rc == 0 && strcmp(ret, surv) != 0) {
         int64_t mid = 0;
-        rc = store_person_merge(ig->s, surv, ret, feed->org, inbox_id, &mid);
+        char by[160];
+        snprintf(by, sizeof by, "hl7:%s", feed->name);
+        rc = mpi_merge_source(ig->s, surv, ret, feed->org, inbox_id, by, &mid);
         if (rc == WEFT_ECONFLICT) {
             snprintf(reason, cap, "merge refused: %s", store_errmsg(ig->s));
             rc = 1;

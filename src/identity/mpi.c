@@ -505,6 +505,27 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
     return record_decision(s, &d, NULL);
 }
 
+int mpi_merge_source(struct store *s, const char *survivor, const char *retired, const char *org,
+                     int64_t inbox_id, const char *by, int64_t *merge_id_out)
+{
+    int64_t mid = 0;
+    int rc = store_person_merge(s, survivor, retired, org, inbox_id, &mid);
+    if (rc != 0)
+        return rc;
+    if (merge_id_out)
+        *merge_id_out = mid;
+    char note[64];
+    snprintf(note, sizeof note, "inbox %lld", (long long)inbox_id);
+    struct store_iddecision d = {.action = "merge",
+                                 .org = (char *)org,
+                                 .person_id = (char *)survivor,
+                                 .other_person = (char *)retired,
+                                 .decided_by = (char *)by,
+                                 .merge_id = mid,
+                                 .note = note};
+    return record_decision(s, &d, NULL);
+}
+
 static int do_merge(struct store *s, const char *survivor, const char *retired, const char *by,
                     const char *note, const char *action, const char *org, const char *source_id,
                     int64_t *merge_id_out)

@@ -84,6 +84,13 @@ int mpi_unlink(struct store *s, const char *org, const char *source_id, const ch
 int mpi_merge(struct store *s, const char *survivor, const char *retired, const char *by,
               const char *note, int64_t *merge_id_out);
 int mpi_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note);
+/* A merge a source system asked for (HL7 A40 from org, inbox message
+ * inbox_id), inside the caller's transaction: the same as store_person_merge
+ * plus the decision (by, e.g. "hl7:rvv-pas") and its audit entry.  A source
+ * system's merge is its own decision, so "not the same person" pairs do not
+ * stop it (they stop automatic matching only). */
+int mpi_merge_source(struct store *s, const char *survivor, const char *retired, const char *org,
+                     int64_t inbox_id, const char *by, int64_t *merge_id_out);
 /* Decide review id: same (link the two records' persons) or not-same. */
 int mpi_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note);
 /* The comparison of two records (for review pages and `review show`):

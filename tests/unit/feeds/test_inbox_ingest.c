@@ -396,6 +396,15 @@ static void test_merge_unmerge(void **state)
     assert_int_equal(store_person_merged_into(fx->s, pa, &sv, &mid), 0);
     assert_string_equal(sv, pb);
     free(sv);
+    /* the A40 went through the identity module: a decision naming the feed */
+    struct store_iddecision *dl = NULL;
+    int nd = 0;
+    assert_int_equal(store_iddecision_list(fx->s, NULL, NULL, 10, &dl, &nd), 0);
+    assert_int_equal(nd, 1);
+    assert_string_equal(dl[0].action, "merge");
+    assert_true(strncmp(dl[0].decided_by, "hl7:", 4) == 0);
+    assert_int_equal(dl[0].merge_id, mid);
+    store_iddecisions_free(dl, nd);
     /* the retired hospital number now leads to the survivor */
     char *p = NULL;
     assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "301", &p), 0);
