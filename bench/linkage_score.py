@@ -123,7 +123,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "weft"))
     ap.add_argument("--data", default=os.environ.get("WEFT_DATA",
-                                                     "/work/shared/data"))
+                                                     os.path.join(os.path.dirname(ROOT), "shared/data")))
     ap.add_argument("--sets", default="febrl1,febrl2,febrl3,fake_1000")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--link-threshold", default=None, help="passed to weft person estimate")
