@@ -672,6 +672,18 @@ static int unmerge_body(struct store *s, int64_t merge_id, const char *by, const
     return rc;
 }
 
+int mpi_unmerge_source(struct store *s, const char *org, const char *system, const char *value,
+                       const char *by, int64_t *merge_id_out)
+{
+    int64_t mid = 0;
+    int rc = store_person_merge_of_local(s, org, system, value, &mid);
+    if (rc != 0)
+        return rc;
+    if (merge_id_out)
+        *merge_id_out = mid;
+    return unmerge_body(s, mid, by, "HL7 A37 unlink");
+}
+
 int mpi_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note)
 {
     TXN(s, unmerge_body(s, merge_id, by, note));

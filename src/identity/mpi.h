@@ -91,6 +91,11 @@ int mpi_unmerge(struct store *s, int64_t merge_id, const char *by, const char *n
  * stop it (they stop automatic matching only). */
 int mpi_merge_source(struct store *s, const char *survivor, const char *retired, const char *org,
                      int64_t inbox_id, const char *by, int64_t *merge_id_out);
+/* Undo, inside the caller's transaction, the merge a source system now
+ * says was wrong (HL7 A37): the newest active merge that moved local
+ * identifier (org, system, value).  WEFT_ENOTFOUND when there is none. */
+int mpi_unmerge_source(struct store *s, const char *org, const char *system, const char *value,
+                       const char *by, int64_t *merge_id_out);
 /* Decide review id: same (link the two records' persons) or not-same. */
 int mpi_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note);
 /* The comparison of two records (for review pages and `review show`):

@@ -653,6 +653,10 @@ int store_idnonmatch_list(struct store *s, const char *org, const char *source_i
  * record; WEFT_ENOTFOUND when the record is not the person's. */
 int store_person_split(struct store *s, const char *person_id, const char *link_system,
                        const char *org, const char *source_id, char **new_person_out);
+/* The newest active merge that moved local identifier (org, system, value),
+ * or WEFT_ENOTFOUND. */
+int store_person_merge_of_local(struct store *s, const char *org, const char *system,
+                                const char *value, int64_t *merge_id_out);
 
 /*
  * Other subsystems (organisations, feeds, inbound messages, audit, policy,

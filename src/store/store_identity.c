@@ -150,3 +150,10 @@ int store_person_split(struct store *s, const char *person_id, const char *link_
     *new_person_out = NULL;
     return STORE_CALL(s, person_split, person_id, link_system, org, source_id, new_person_out);
 }
+
+int store_person_merge_of_local(struct store *s, const char *org, const char *system,
+                                const char *value, int64_t *merge_id_out)
+{
+    *merge_id_out = 0;
+    return STORE_CALL(s, person_merge_of_local, org, system, value, merge_id_out);
+}

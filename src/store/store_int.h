@@ -185,6 +185,8 @@ struct store_ops {
                            int *);
     int (*person_split)(struct store *, const char *, const char *, const char *, const char *,
                         char **);
+    int (*person_merge_of_local)(struct store *, const char *, const char *, const char *,
+                                 int64_t *);
 };
 
 /* The common head of every backend handle. */

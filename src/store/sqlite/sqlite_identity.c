@@ -506,3 +506,25 @@ out:
     sqlite_person_cache_clear(ss);
     return rc;
 }
+
+int sqlite_person_merge_of_local(struct store *s, const char *org, const char *system,
+                                 const char *value, int64_t *merge_id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT m.id FROM person_merge_local l JOIN person_merge m ON m.id = l.merge_id"
+            " WHERE l.org = ? AND l.system = ? AND l.value = ? AND m.undone IS NULL"
+            " ORDER BY m.id DESC LIMIT 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, org);
+    sqlite_bind_text(st, 2, system);
+    sqlite_bind_text(st, 3, value);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *merge_id_out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return WEFT_OK;
+    return rc == SQLITE_DONE ? WEFT_ENOTFOUND : sqlite_fail(ss, "reading merges");
+}

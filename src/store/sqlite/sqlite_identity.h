@@ -34,5 +34,7 @@ int sqlite_idnonmatch_list(struct store *s, const char *org, const char *source_
                            struct store_idrec **out, int *n);
 int sqlite_person_split(struct store *s, const char *person_id, const char *link_system,
                         const char *org, const char *source_id, char **new_person_out);
+int sqlite_person_merge_of_local(struct store *s, const char *org, const char *system,
+                                 const char *value, int64_t *merge_id_out);
 
 #endif

@@ -96,4 +96,5 @@ const struct store_ops sqlite_ops = {
     .idnonmatch_add = sqlite_idnonmatch_add,
     .idnonmatch_list = sqlite_idnonmatch_list,
     .person_split = sqlite_person_split,
+    .person_merge_of_local = sqlite_person_merge_of_local,
 };
