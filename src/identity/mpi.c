@@ -227,7 +227,9 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
     const char *kp[4] = {keys[0], keys[1], keys[2], keys[3]};
     struct store_idrec *c = NULL;
     int nc = 0;
-    int rc = store_idrec_candidates(s, LINK_SOURCE_ID_SYSTEM, kp, BLOCK_CAP, &c, &nc);
+    /* a record with an NHS number only ever pulls in persons without one */
+    int rc = store_idrec_candidates(s, LINK_SOURCE_ID_SYSTEM, kp, BLOCK_CAP, nhs_person != NULL, &c,
+                                    &nc);
     if (rc != 0 || nc == 0) {
         store_idrecs_free(c, nc);
         return rc;

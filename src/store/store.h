@@ -590,9 +590,10 @@ void store_idrecs_free(struct store_idrec *r, int n);
  * NULL: none). */
 int store_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
 /* Records sharing a blocking key with keys (at most cap per key), with their
- * persons; *out is an array of *n. */
+ * persons; only records without an NHS number when without_nhs; *out is an
+ * array of *n. */
 int store_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
-                           int cap, struct store_idrec **out, int *n);
+                           int cap, bool without_nhs, struct store_idrec **out, int *n);
 /* One record; WEFT_ENOTFOUND when absent. */
 int store_idrec_get(struct store *s, const char *link_system, const char *org,
                     const char *source_id, struct store_idrec *out);

@@ -64,11 +64,11 @@ int store_idrec_put(struct store *s, const struct store_idrec *r, const char *co
 }
 
 int store_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
-                           int cap, struct store_idrec **out, int *n)
+                           int cap, bool without_nhs, struct store_idrec **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, idrec_candidates, link_system, keys, cap, out, n);
+    return STORE_CALL(s, idrec_candidates, link_system, keys, cap, without_nhs, out, n);
 }
 
 int store_idrec_get(struct store *s, const char *link_system, const char *org,

@@ -164,7 +164,7 @@ struct store_ops {
     int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
     /* identity (src/store/store_identity.c, sqlite/sqlite_identity.c) */
     int (*idrec_put)(struct store *, const struct store_idrec *, const char *const[4]);
-    int (*idrec_candidates)(struct store *, const char *, const char *const[4], int,
+    int (*idrec_candidates)(struct store *, const char *, const char *const[4], int, bool,
                             struct store_idrec **, int *);
     int (*idrec_get)(struct store *, const char *, const char *, const char *,
                      struct store_idrec *);

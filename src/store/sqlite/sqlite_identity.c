@@ -28,10 +28,10 @@ const struct store_migration sqlite_migration_identity_1 = {
     "CREATE TABLE identity_record (org TEXT NOT NULL, source_id TEXT NOT NULL,"
     " demog TEXT NOT NULL, nhs TEXT, locals TEXT, k0 TEXT, k1 TEXT, k2 TEXT, k3 TEXT,"
     " updated TEXT NOT NULL, PRIMARY KEY (org, source_id));"
-    "CREATE INDEX identity_record_k0 ON identity_record (k0);"
-    "CREATE INDEX identity_record_k1 ON identity_record (k1);"
-    "CREATE INDEX identity_record_k2 ON identity_record (k2);"
-    "CREATE INDEX identity_record_k3 ON identity_record (k3);"
+    "CREATE INDEX identity_record_k0 ON identity_record (k0, nhs);"
+    "CREATE INDEX identity_record_k1 ON identity_record (k1, nhs);"
+    "CREATE INDEX identity_record_k2 ON identity_record (k2, nhs);"
+    "CREATE INDEX identity_record_k3 ON identity_record (k3, nhs);"
     "CREATE TABLE identity_decision (id INTEGER PRIMARY KEY, created TEXT NOT NULL,"
     " action TEXT NOT NULL, org TEXT, source_id TEXT, person_id TEXT, other_person TEXT,"
     " other_org TEXT, other_source_id TEXT, score REAL, model_version INTEGER,"
@@ -112,15 +112,32 @@ static int collect(struct sqlite_store *ss, sqlite3_stmt *st, struct store_idrec
 }
 
 int sqlite_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
-                            int cap, struct store_idrec **out, int *n)
+                            int cap, bool without_nhs, struct store_idrec **out, int *n)
 {
     struct sqlite_store *ss = sqlite_of(s);
-    sqlite3_stmt *st = sqlite_stmt(
-        ss, "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
-            "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2 LIMIT ?6) UNION "
-            "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3 LIMIT ?6) UNION "
-            "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4 LIMIT ?6) UNION "
-            "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5 LIMIT ?6))");
+    /* without_nhs: only records without an NHS number, straight from the
+     * (key, nhs) indexes - a record that has one is never read */
+    sqlite3_stmt *st =
+        without_nhs
+            ? sqlite_stmt(ss, "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2"
+                              " AND nhs IS NULL LIMIT ?6) UNION "
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3"
+                              " AND nhs IS NULL LIMIT ?6) UNION "
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4"
+                              " AND nhs IS NULL LIMIT ?6) UNION "
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5"
+                              " AND nhs IS NULL LIMIT ?6))")
+            : sqlite_stmt(
+                  ss,
+                  "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2 LIMIT ?6) "
+                  "UNION "
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3 LIMIT ?6) "
+                  "UNION "
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4 LIMIT ?6) "
+                  "UNION "
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5 LIMIT ?6))");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, link_system);

@@ -12,7 +12,7 @@ extern const struct store_migration sqlite_migration_identity_1;
 
 int sqlite_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
 int sqlite_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
-                            int cap, struct store_idrec **out, int *n);
+                            int cap, bool without_nhs, struct store_idrec **out, int *n);
 int sqlite_idrec_get(struct store *s, const char *link_system, const char *org,
                      const char *source_id, struct store_idrec *out);
 int sqlite_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
