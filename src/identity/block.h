@@ -9,8 +9,11 @@
  *   2 "P" postcode + first initial           (survives dob errors, name typos)
  *   3 "G" Soundex(given), Soundex(family)    (survives dob and postcode errors;
  *         the two codes in sorted order, so it survives swapped names too)
- * A key is "" when its parts are missing.  Candidate fetches are capped per
- * key (BLOCK_CAP rows), so work and memory are bounded by block sizes.
+ * A key is "" when its parts are missing.  Candidate fetches on the feed
+ * path are capped per key (BLOCK_FEED_CAP rows: a degenerate block - one
+ * date of birth shared by thousands - must not make each new record cost
+ * thousands of comparisons); batch runs compare within a window of
+ * BLOCK_CAP.  Work and memory are bounded by block sizes.
  */
 #ifndef WEFT_IDENTITY_BLOCK_H
 #define WEFT_IDENTITY_BLOCK_H
@@ -19,7 +22,8 @@
 
 #define BLOCK_NKEYS 4
 #define BLOCK_KEYLEN 24
-#define BLOCK_CAP 400
+#define BLOCK_CAP 400     /* batch: comparison window within one block */
+#define BLOCK_FEED_CAP 50 /* feed path: candidate records read per key */
 
 /* The blocking keys of d into keys. */
 void block_keys(const struct demog *d, char keys[BLOCK_NKEYS][BLOCK_KEYLEN]);

@@ -228,8 +228,8 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
     struct store_idrec *c = NULL;
     int nc = 0;
     /* a record with an NHS number only ever pulls in persons without one */
-    int rc = store_idrec_candidates(s, LINK_SOURCE_ID_SYSTEM, kp, BLOCK_CAP, nhs_person != NULL, &c,
-                                    &nc);
+    int rc = store_idrec_candidates(s, LINK_SOURCE_ID_SYSTEM, kp, BLOCK_FEED_CAP,
+                                    nhs_person != NULL, &c, &nc);
     if (rc != 0 || nc == 0) {
         store_idrecs_free(c, nc);
         return rc;
