@@ -32,6 +32,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_app(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_replay_feeds(int argc, char **argv);
 int cmd_org(int argc, char **argv);
@@ -40,6 +41,7 @@ int cmd_launcher(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_objection(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
+int cmd_dq(int argc, char **argv);
 int cmd_person(int argc, char **argv);
 
 #endif

@@ -6,6 +6,9 @@
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
+#include "store/sqlite/sqlite_app.h"
+#include "store/sqlite/sqlite_dq.h"
+#include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_identity.h"
 
 const struct store_ops sqlite_ops = {
@@ -82,6 +85,22 @@ const struct store_ops sqlite_ops = {
     .person_merge_list = sqlite_person_merge_list,
     .person_find_nhs = sqlite_person_find_nhs,
     .person_merged_into = sqlite_person_merged_into,
+    .app_add = sqlite_app_add,
+    .app_get = sqlite_app_get,
+    .app_list = sqlite_app_list,
+    .app_revoke = sqlite_app_revoke,
+    .dq_scan = sqlite_dq_scan,
+    .dq_inbox_scan = sqlite_dq_inbox_scan,
+    .dq_run_add = sqlite_dq_run_add,
+    .dq_run_finish = sqlite_dq_run_finish,
+    .dq_run_list = sqlite_dq_run_list,
+    .dq_result_add = sqlite_dq_result_add,
+    .dq_result_list = sqlite_dq_result_list,
+    .dq_failure_add = sqlite_dq_failure_add,
+    .dq_failure_list = sqlite_dq_failure_list,
+    .bg_review_add = sqlite_bg_review_add,
+    .bg_review_list = sqlite_bg_review_list,
+    .policy_version_list = sqlite_policy_version_list,
     .idrec_put = sqlite_idrec_put,
     .idrec_candidates = sqlite_idrec_candidates,
     .idrec_get = sqlite_idrec_get,
