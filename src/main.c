@@ -37,6 +37,8 @@ static const struct command {
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
     {"dq", cmd_dq, "data-quality checks per organisation: run, report, failing records"},
+    {"person", cmd_person,
+     "the master person index: export, relink, review, link/unlink, merge/unmerge"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth,
      "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},

@@ -46,7 +46,8 @@ struct buf;
 #define AUDIT_EXPORT "export"
 #define AUDIT_POLICY_CHANGE "policy-change"
 #define AUDIT_ADMIN "admin"
-#define AUDIT_TOKEN "token" /* SMART app token issued */
+#define AUDIT_TOKEN "token"       /* SMART app token issued */
+#define AUDIT_IDENTITY "identity" /* link, unlink, merge, unmerge, review decision */
 
 /* Outcomes. */
 #define AUDIT_OK "success"

@@ -44,5 +44,6 @@ int cmd_feed(int argc, char **argv);
 int cmd_dq(int argc, char **argv);
 int cmd_sar(int argc, char **argv);
 int cmd_citizen_idp(int argc, char **argv);
+int cmd_person(int argc, char **argv);
 
 #endif

@@ -2122,6 +2122,41 @@ static int map_merge(struct mctx *c)
     return 0;
 }
 
+/* ---- A24 link / A37 unlink ---------------------------------------------- */
+
+/* Two PID segments: the first patient (kept) and the second (linked to it,
+ * or unlinked from it).  Carried as a merge instruction; the trigger tells
+ * ingest which (feeds/ingest.c). */
+static int map_link(struct mctx *c)
+{
+    long p1 = hl7_seg_find(c->m, "PID", 1), p2 = hl7_seg_find(c->m, "PID", 2);
+    if (p1 < 0 || p2 < 0)
+        return fail(c, WEFT_EINVAL, "PID", p1 < 0 ? 1 : 2, HL7_ERR_SEGMENT_SEQUENCE,
+                    "link/unlink message needs two PID segments (the two patients)");
+    json_t *a = json_array(), *b = json_array();
+    char kind[16];
+    struct hl7_iter it;
+    struct hl7_span cx;
+    FOR_REPS(c, p1, 3, it, cx)
+    {
+        append_if(a, identifier_cx(c, cx, kind));
+    }
+    FOR_REPS(c, p2, 3, it, cx)
+    {
+        append_if(b, identifier_cx(c, cx, kind));
+    }
+    if (json_array_size(a) == 0 || json_array_size(b) == 0) {
+        json_decref(a);
+        json_decref(b);
+        return fail(c, WEFT_EINVAL, "PID", json_array_size(a) ? 2 : 1, HL7_ERR_REQUIRED_FIELD,
+                    "link/unlink needs identifiers in PID-3 of both patients");
+    }
+    c->r->merge_survivor = a;
+    c->r->merge_retired = b;
+    c->r->kind = HL7_MAP_MERGE;
+    return 0;
+}
+
 /* ---- entry point ------------------------------------------------------ */
 
 static void event_time(struct mctx *c)
@@ -2198,6 +2233,8 @@ int hl7_map_message(const struct hl7_msg *msg, const struct hl7_map_opts *opts,
     int rc = 0, handled = 1;
     if (!strcmp(type, "ADT") && (!strcmp(trig, "A40") || !strcmp(trig, "A34"))) {
         rc = map_merge(&c);
+    } else if (!strcmp(type, "ADT") && (!strcmp(trig, "A24") || !strcmp(trig, "A37"))) {
+        rc = map_link(&c);
     } else if (!strcmp(type, "ADT")) {
         int ok = 0;
         for (int i = 0; adt_events[i]; i++)

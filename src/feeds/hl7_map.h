@@ -52,7 +52,8 @@ struct hl7_map_opts {
 enum hl7_map_kind {
     HL7_MAP_NONE = 0,
     HL7_MAP_BUNDLE = 1, /* bundle holds a transaction Bundle */
-    HL7_MAP_MERGE = 2,  /* merge_survivor / merge_retired hold Identifier arrays */
+    HL7_MAP_MERGE = 2,  /* merge_survivor / merge_retired hold Identifier arrays (A40/A34
+                           merge, A24 link: the second into the first; A37 unlink them) */
 };
 
 struct hl7_map_result {

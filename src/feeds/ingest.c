@@ -30,6 +30,7 @@
 #include "feeds/hl7_map.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
+#include "identity/mpi.h"
 #include "feeds/lag.h"
 #include "feeds/registry.h"
 #include "feeds/socialcare.h"
@@ -358,6 +359,32 @@ static int apply_merge(struct ingest *ig, const struct store_feed *feed,
 {
     char *ret = NULL, *surv = NULL;
     *merged = false;
+    char by[160];
+    snprintf(by, sizeof by, "hl7:%s %s", feed->name, mr->trigger);
+    if (strcmp(mr->trigger, "A37") == 0) {
+        /* unlink: undo the link (merge) that moved one of the second
+         * patient's identifiers; nothing linked is nothing to do */
+        size_t i;
+        json_t *id;
+        json_array_foreach(mr->merge_retired, i, id)
+        {
+            const char *sys = json_string_value(json_object_get(id, "system"));
+            const char *val = json_string_value(json_object_get(id, "value"));
+            if (!sys || !val || strcmp(sys, NHS_SYSTEM) == 0)
+                continue;
+            char o[32];
+            ident_org(sys, feed->org, o, sizeof o);
+            int64_t mid = 0;
+            int rc = mpi_unmerge_source(ig->s, o, sys, val, by, &mid);
+            if (rc == WEFT_ENOTFOUND)
+                continue;
+            if (rc == 0)
+                log_info("ingest", "unlink applied merge=%lld inbox=%lld feed=%s", (long long)mid,
+                         (long long)inbox_id, feed->name);
+            return rc;
+        }
+        return 0;
+    }
     int rc = resolve_person(ig->s, feed->org, mr->merge_retired, false, &ret);
     if (rc == WEFT_ENOTFOUND)
         return 0; /* the retired record was never sent here: nothing to move */
@@ -368,7 +395,7 @@ static int apply_merge(struct ingest *ig, const struct store_feed *feed,
         rc = 1;
     } else if (rc == 0 && strcmp(ret, surv) != 0) {
         int64_t mid = 0;
-        rc = store_person_merge(ig->s, surv, ret, feed->org, inbox_id, &mid);
+        rc = mpi_merge_source(ig->s, surv, ret, feed->org, inbox_id, by, &mid);
         if (rc == WEFT_ECONFLICT) {
             snprintf(reason, cap, "merge refused: %s", store_errmsg(ig->s));
             rc = 1;

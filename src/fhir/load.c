@@ -1425,6 +1425,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     if (rc != 0)
         goto out;
     /* pass 2: Patients -> persons */
+    bool merged = false;
     for (int i = 0; i < n && rc == 0; i++) {
         struct entry *e = &bc->ents[i];
         if (e->state != E_PENDING || e->is_delete || strcmp(e->type, "Patient") != 0)
@@ -1435,6 +1436,19 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             e->person_id = lo.person_id;
             rep->persons_linked++;
             rep->invalid_nhs += lo.invalid_nhs;
+            merged |= lo.merged > 0;
+        }
+    }
+    /* the master person index merged persons: an earlier Patient of this
+     * bundle may now belong to another person (identity/mpi.h) */
+    for (int i = 0; i < n && rc == 0 && merged; i++) {
+        struct entry *e = &bc->ents[i];
+        if (!e->person_id || strcmp(e->type, "Patient") != 0)
+            continue;
+        char *now = NULL;
+        if (link_record_person(s, ctx->org, e->source_id, &now) == 0) {
+            free(e->person_id);
+            e->person_id = now;
         }
     }
     /* pass 3: store */

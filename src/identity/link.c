@@ -5,7 +5,9 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "identity/demog.h"
 #include "identity/link.h"
+#include "identity/mpi.h"
 #include "identity/nhs.h"
 #include "store/store.h"
 
@@ -122,6 +124,15 @@ int link_patient(struct store *s, const char *org, const char *source_id, json_t
     size_t i;
     json_t *id;
     int rc;
+    struct mpi_match mm = {0};
+    struct buf locals = BUF_INIT;
+    /* 0. a source record seen before keeps its person; only a new one is matched */
+    char *known = NULL;
+    rc = store_person_find_local(s, org, LINK_SOURCE_ID_SYSTEM, source_id, &known);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    free(known);
+    bool is_new = rc == WEFT_ENOTFOUND;
     /* 1. a valid NHS number */
     json_array_foreach(idents, i, id)
     {
@@ -156,6 +167,20 @@ int link_patient(struct store *s, const char *org, const char *source_id, json_t
         if (rc != 0 && rc != WEFT_ENOTFOUND)
             return rc;
     }
+    /* 2b. a new source record not named by any identifier it carries: the
+     * master person index matches it on demographics (mpi.h) */
+    struct demog d;
+    demog_from_patient(patient, &d);
+    bool by_local = out->person_id && !out->nhs[0];
+    if (is_new && !by_local) {
+        if ((rc = mpi_match_record(s, org, source_id, &d, out->nhs[0] ? out->person_id : NULL,
+                                   &mm)) != 0)
+            goto fail;
+        if (mm.link_to && !out->person_id) {
+            out->person_id = mm.link_to;
+            mm.link_to = xstrdup(out->person_id);
+        }
+    }
     /* 3. the Patient's own id (creates the person when nothing matched), then
      * attach every local identifier to the person found */
     if ((rc = attach(s, org, LINK_SOURCE_ID_SYSTEM, source_id, out)) != 0)
@@ -170,9 +195,19 @@ int link_patient(struct store *s, const char *org, const char *source_id, json_t
         identifier_org(sys, org, iorg);
         if ((rc = attach(s, iorg, sys, val, out)) != 0)
             goto fail;
+        buf_addf(&locals, "%s\t%s\t%s\n", iorg, sys, val);
     }
+    if (is_new && (rc = mpi_match_apply(s, org, source_id, out->person_id, &mm)) != 0)
+        goto fail;
+    out->merged = mm.nmerge;
+    if ((rc = mpi_record_put(s, org, source_id, &d, locals.len ? locals.data : NULL)) != 0)
+        goto fail;
+    mpi_match_free(&mm);
+    buf_release(&locals);
     return WEFT_OK;
 fail:
+    mpi_match_free(&mm);
+    buf_release(&locals);
     free(out->person_id);
     out->person_id = NULL;
     return rc;
@@ -194,4 +229,10 @@ int link_identifier(struct store *s, const char *org, const char *system, const 
     char iorg[64];
     identifier_org(system, org, iorg);
     return store_person_find_local(s, iorg, system, value, person_id_out);
+}
+
+int link_record_person(struct store *s, const char *org, const char *source_id,
+                       char **person_id_out)
+{
+    return store_person_find_local(s, org, LINK_SOURCE_ID_SYSTEM, source_id, person_id_out);
 }

@@ -40,6 +40,8 @@ struct link_outcome {
     char nhs[11];    /* the valid NHS number used, "" when none */
     int invalid_nhs; /* NHS numbers that failed the check (flagged) */
     int conflicts;   /* local identifiers already held by another person */
+    int merged;      /* other persons the master person index merged into this one:
+                        person ids the caller holds for other records may be stale */
 };
 
 /* Flag the Patient's NHS numbers that fail the check (a meta tag and an
@@ -54,6 +56,11 @@ void link_mark_invalid(json_t *patient);
  */
 int link_patient(struct store *s, const char *org, const char *source_id, json_t *patient,
                  struct link_outcome *out);
+
+/* The person source record (org, source_id) belongs to now (after any
+ * merge); WEFT_ENOTFOUND when it has none.  *person_id_out is malloc'd. */
+int link_record_person(struct store *s, const char *org, const char *source_id,
+                       char **person_id_out);
 
 /*
  * The person named by a logical identifier (a reference's identifier):

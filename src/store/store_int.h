@@ -204,6 +204,31 @@ struct store_ops {
     int (*citizen_session_get)(struct store *, const char *, struct store_citizen_session *);
     int (*citizen_session_touch)(struct store *, const char *, const char *);
     int (*citizen_session_revoke)(struct store *, const char *);
+    /* identity (src/store/store_identity.c, sqlite/sqlite_identity.c) */
+    int (*idrec_put)(struct store *, const struct store_idrec *, const char *const[4]);
+    int (*idrec_candidates)(struct store *, const char *, const char *const[4], int, bool,
+                            struct store_idrec **, int *);
+    int (*idrec_get)(struct store *, const char *, const char *, const char *,
+                     struct store_idrec *);
+    int (*idrec_of_person)(struct store *, const char *, const char *, struct store_idrec **,
+                           int *);
+    int (*idrec_scan)(struct store *, const char *, int (*)(const struct store_idrec *, void *),
+                      void *);
+    int (*iddecision_add)(struct store *, const struct store_iddecision *, int64_t *);
+    int (*iddecision_list)(struct store *, const char *, const char *, int,
+                           struct store_iddecision **, int *);
+    int (*idreview_add)(struct store *, const struct store_idreview *, int64_t *);
+    int (*idreview_list)(struct store *, const char *, int, struct store_idreview **, int *);
+    int (*idreview_get)(struct store *, int64_t, struct store_idreview *);
+    int (*idreview_decide)(struct store *, int64_t, const char *, const char *, int64_t);
+    int (*idnonmatch_add)(struct store *, const char *, const char *, const char *, const char *,
+                          int64_t);
+    int (*idnonmatch_list)(struct store *, const char *, const char *, struct store_idrec **,
+                           int *);
+    int (*person_split)(struct store *, const char *, const char *, const char *, const char *,
+                        char **);
+    int (*person_merge_of_local)(struct store *, const char *, const char *, const char *,
+                                 int64_t *);
 };
 
 /* The common head of every backend handle. */

@@ -10,6 +10,7 @@
 #include "store/sqlite/sqlite_dq.h"
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
+#include "store/sqlite/sqlite_identity.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -119,4 +120,19 @@ const struct store_ops sqlite_ops = {
     .citizen_session_get = sqlite_citizen_session_get,
     .citizen_session_touch = sqlite_citizen_session_touch,
     .citizen_session_revoke = sqlite_citizen_session_revoke,
+    .idrec_put = sqlite_idrec_put,
+    .idrec_candidates = sqlite_idrec_candidates,
+    .idrec_get = sqlite_idrec_get,
+    .idrec_of_person = sqlite_idrec_of_person,
+    .idrec_scan = sqlite_idrec_scan,
+    .iddecision_add = sqlite_iddecision_add,
+    .iddecision_list = sqlite_iddecision_list,
+    .idreview_add = sqlite_idreview_add,
+    .idreview_list = sqlite_idreview_list,
+    .idreview_get = sqlite_idreview_get,
+    .idreview_decide = sqlite_idreview_decide,
+    .idnonmatch_add = sqlite_idnonmatch_add,
+    .idnonmatch_list = sqlite_idnonmatch_list,
+    .person_split = sqlite_person_split,
+    .person_merge_of_local = sqlite_person_merge_of_local,
 };

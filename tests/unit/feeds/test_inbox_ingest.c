@@ -363,6 +363,12 @@ static void test_merge_unmerge(void **state)
     struct ingest_result r;
     char *a = adt("RVV01", "M1", "301", NULL, "A01");
     char *b = adt("RVV01", "M2", "302", "9990000018", "A01");
+    /* A is someone else on demographics too: with the same name and date of
+     * birth the master person index would (rightly) join A and B on arrival,
+     * and this test is about the A40 doing it. */
+    char *pid = strstr(a, "Testpatient^Alex||19700101");
+    assert_non_null(pid);
+    memcpy(pid, "Walkinperson^Sam||19810203", 26);
     assert_int_equal(one(fx, a, &r), 0);
     ingest_result_release(&r);
     assert_int_equal(one(fx, b, &r), 0);
@@ -390,6 +396,15 @@ static void test_merge_unmerge(void **state)
     assert_int_equal(store_person_merged_into(fx->s, pa, &sv, &mid), 0);
     assert_string_equal(sv, pb);
     free(sv);
+    /* the A40 went through the identity module: a decision naming the feed */
+    struct store_iddecision *dl = NULL;
+    int nd = 0;
+    assert_int_equal(store_iddecision_list(fx->s, NULL, NULL, 10, &dl, &nd), 0);
+    assert_int_equal(nd, 1);
+    assert_string_equal(dl[0].action, "merge");
+    assert_true(strncmp(dl[0].decided_by, "hl7:", 4) == 0);
+    assert_int_equal(dl[0].merge_id, mid);
+    store_iddecisions_free(dl, nd);
     /* the retired hospital number now leads to the survivor */
     char *p = NULL;
     assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "301", &p), 0);
@@ -429,6 +444,64 @@ static void test_merge_unmerge(void **state)
     free(b);
 }
 
+/* HL7 A24 links two patients (the second's person into the first's) and
+ * A37 unlinks them, both through the identity module with a decision each. */
+static void test_link_unlink(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    char *a = adt("RVV01", "L1", "401", NULL, "A01");
+    char *b = adt("RVV01", "L2", "402", NULL, "A01");
+    /* different people on demographics: nothing links them but the A24 */
+    char *pid = strstr(b, "Testpatient^Alex||19700101");
+    assert_non_null(pid);
+    memcpy(pid, "Walkinperson^Sam||19810203", 26);
+    assert_int_equal(one(fx, a, &r), 0);
+    ingest_result_release(&r);
+    assert_int_equal(one(fx, b, &r), 0);
+    ingest_result_release(&r);
+    char *pa = NULL, *pb = NULL, *p = NULL;
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "401", &pa), 0);
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "402", &pb), 0);
+    assert_string_not_equal(pa, pb);
+    const char *link = "MSH|^~\\&|PAS|RVV01|WEFT|WEFT|20261124101500||ADT^A24^ADT_A24|L3|P|2.5\r"
+                       "EVN|A24|20261124101500\r"
+                       "PID|1||401^^^RVV01^MR||Testpatient^Alex||19700101|M\r"
+                       "PID|2||402^^^RVV01^MR||Walkinperson^Sam||19810203|M\r";
+    assert_int_equal(one(fx, link, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    ingest_result_release(&r);
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "402", &p), 0);
+    assert_string_equal(p, pa);
+    free(p);
+    assert_int_equal(count_type(fx->s, "Encounter", pa), 2);
+    const char *unlink = "MSH|^~\\&|PAS|RVV01|WEFT|WEFT|20261124101600||ADT^A37^ADT_A37|L4|P|2.5\r"
+                         "EVN|A37|20261124101600\r"
+                         "PID|1||401^^^RVV01^MR||Testpatient^Alex||19700101|M\r"
+                         "PID|2||402^^^RVV01^MR||Walkinperson^Sam||19810203|M\r";
+    assert_int_equal(one(fx, unlink, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    ingest_result_release(&r);
+    assert_int_equal(store_person_find_local(fx->s, "RVV", "urn:weft:id:RVV:mr", "402", &p), 0);
+    assert_string_equal(p, pb);
+    free(p);
+    assert_int_equal(count_type(fx->s, "Encounter", pa), 1);
+    assert_int_equal(count_type(fx->s, "Encounter", pb), 1);
+    struct store_iddecision *dl = NULL;
+    int nd = 0;
+    assert_int_equal(store_iddecision_list(fx->s, NULL, NULL, 10, &dl, &nd), 0);
+    assert_int_equal(nd, 2);
+    assert_string_equal(dl[0].action, "unmerge");
+    assert_string_equal(dl[0].decided_by, "hl7:rvv-hl7v2 A37");
+    assert_string_equal(dl[1].action, "merge");
+    assert_string_equal(dl[1].decided_by, "hl7:rvv-hl7v2 A24");
+    store_iddecisions_free(dl, nd);
+    free(pa);
+    free(pb);
+    free(a);
+    free(b);
+}
+
 static void test_commit_failed_ack(void **state)
 {
     (void)state;
@@ -451,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_unlink, setup, teardown),
         cmocka_unit_test(test_commit_failed_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,31 @@
+/*
+ * block.h - blocking keys: which records are compared at all.
+ *
+ * Comparing every pair is quadratic; instead two records are candidates
+ * when they share at least one of BLOCK_NKEYS keys, each built so that the
+ * faults the others miss are still caught:
+ *   0 "D" date of birth                      (survives name typos, moves)
+ *   1 "N" Soundex(family) + year of birth    (survives dob day/month errors)
+ *   2 "P" postcode + first initial           (survives dob errors, name typos)
+ *   3 "G" Soundex(given), Soundex(family)    (survives dob and postcode errors;
+ *         the two codes in sorted order, so it survives swapped names too)
+ * A key is "" when its parts are missing.  Candidate fetches on the feed
+ * path are capped per key (BLOCK_FEED_CAP rows: a degenerate block - one
+ * date of birth shared by thousands - must not make each new record cost
+ * thousands of comparisons); batch runs compare within a window of
+ * BLOCK_CAP.  Work and memory are bounded by block sizes.
+ */
+#ifndef WEFT_IDENTITY_BLOCK_H
+#define WEFT_IDENTITY_BLOCK_H
+
+#include "identity/demog.h"
+
+#define BLOCK_NKEYS 4
+#define BLOCK_KEYLEN 24
+#define BLOCK_CAP 400     /* batch: comparison window within one block */
+#define BLOCK_FEED_CAP 50 /* feed path: candidate records read per key */
+
+/* The blocking keys of d into keys. */
+void block_keys(const struct demog *d, char keys[BLOCK_NKEYS][BLOCK_KEYLEN]);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * mpi_batch.c - the master person index over every record at once:
+ * re-estimating the model (mpi_estimate) and re-running matching
+ * (mpi_relink).  See mpi.h for the contracts.
+ *
+ * Both read every identity record into memory (normalised demographics
+ * and blocking keys: about 500 bytes a record), then walk the blocks: for
+ * each key, records are sorted by it and each is compared with the others
+ * of its block - within a window of BLOCK_CAP records when a block is
+ * bigger, so work is bounded by block sizes, never by the square of the
+ * record count.  A pair sharing two keys is compared once (at the first).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "identity/block.h"
+#include "identity/link.h"
+#include "identity/mpi.h"
+#include "store/store.h"
+
+struct brec {
+    struct demog d;
+    char key[BLOCK_NKEYS][BLOCK_KEYLEN];
+    char *org, *src, *person, *person_nhs;
+};
+
+struct batch {
+    struct brec *r;
+    int n, cap;
+};
+
+static int load_one(const struct store_idrec *r, void *ctx)
+{
+    struct batch *b = ctx;
+    if (!r->person_id)
+        return 0; /* a record whose Patient never got a person (not expected) */
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 1024;
+        b->r = xrealloc(b->r, sizeof *b->r * (size_t)b->cap);
+    }
+    struct brec *x = &b->r[b->n];
+    if (demog_unpack(r->demog, &x->d) != 0)
+        return 0;
+    if (r->nhs)
+        snprintf(x->d.nhs, sizeof x->d.nhs, "%s", r->nhs);
+    block_keys(&x->d, x->key);
+    x->org = xstrdup(r->org);
+    x->src = xstrdup(r->source_id);
+    x->person = xstrdup(r->person_id);
+    x->person_nhs = r->person_nhs ? xstrdup(r->person_nhs) : NULL;
+    b->n++;
+    return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        free(b->r[i].org);
+        free(b->r[i].src);
+        free(b->r[i].person);
+        free(b->r[i].person_nhs);
+    }
+    free(b->r);
+}
+
+static const struct batch *sort_b;
+static int sort_k;
+static int by_key(const void *x, const void *y)
+{
+    int i = *(const int *)x, j = *(const int *)y;
+    int c = strcmp(sort_b->r[i].key[sort_k], sort_b->r[j].key[sort_k]);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* Call fn(i, j, ctx) once for every candidate pair (i < j not promised). */
+static void for_pairs(const struct batch *b, void (*fn)(int, int, void *), void *ctx, long *npairs)
+{
+    int *idx = xmalloc(sizeof *idx * (size_t)(b->n ? b->n : 1));
+    for (int k = 0; k < BLOCK_NKEYS; k++) {
+        int m = 0;
+        for (int i = 0; i < b->n; i++)
+            if (b->r[i].key[k][0])
+                idx[m++] = i;
+        sort_b = b;
+        sort_k = k;
+        qsort(idx, (size_t)m, sizeof *idx, by_key);
+        for (int s = 0; s < m;) {
+            int e = s + 1;
+            while (e < m && strcmp(b->r[idx[s]].key[k], b->r[idx[e]].key[k]) == 0)
+                e++;
+            for (int a = s; a < e; a++)
+                for (int c = a + 1; c < e && c - a < BLOCK_CAP; c++) {
+                    const struct brec *x = &b->r[idx[a]], *y = &b->r[idx[c]];
+                    int seen = 0;
+                    for (int k2 = 0; k2 < k && !seen; k2++)
+                        seen = x->key[k2][0] && strcmp(x->key[k2], y->key[k2]) == 0;
+                    if (seen)
+                        continue;
+                    (*npairs)++;
+                    fn(idx[a], idx[c], ctx);
+                }
+            s = e;
+        }
+    }
+    free(idx);
+}
+
+/* ---- estimate ------------------------------------------------------------------ */
+
+struct est {
+    const struct batch *b;
+    signed char *g;
+    size_t n, cap;
+};
+
+#define EST_MAX_PAIRS 4000000
+
+static void est_pair(int i, int j, void *ctx)
+{
+    struct est *e = ctx;
+    if (e->n >= EST_MAX_PAIRS)
+        return;
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 65536;
+        e->g = xrealloc(e->g, e->cap * CF_N);
+    }
+    compare_pair(&e->b->r[i].d, &e->b->r[j].d, e->g + e->n * CF_N);
+    e->n++;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Term frequencies of field (0 given, 1 family) over every record. */
+static void tf_count(struct idmodel *m, const struct batch *b, int field)
+{
+    char **v = xmalloc(sizeof *v * (size_t)(b->n ? b->n : 1));
+    int n = 0;
+    for (int i = 0; i < b->n; i++) {
+        char *s = field == 0 ? b->r[i].d.given : b->r[i].d.family;
+        if (*s)
+            v[n++] = s;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    char **names = xmalloc(sizeof *names * (size_t)(n ? n : 1));
+    long *counts = xmalloc(sizeof *counts * (size_t)(n ? n : 1));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (k > 0 && strcmp(names[k - 1], v[i]) == 0) {
+            counts[k - 1]++;
+        } else {
+            names[k] = v[i];
+            counts[k++] = 1;
+        }
+    }
+    idmodel_tf_set(m, field, names, counts, k, n);
+    free(v);
+    free(names);
+    free(counts);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+int mpi_estimate(struct store *s, const double *link_bits, const double *review_bits, FILE *report)
+{
+    struct batch b = {0};
+    int rc = store_idrec_scan(s, LINK_SOURCE_ID_SYSTEM, load_one, &b);
+    if (rc != 0) {
+        batch_free(&b);
+        return rc;
+    }
+    if (b.n < 50) {
+        batch_free(&b);
+        if (report)
+            fprintf(report, "too few records to estimate a model from (%d, need 50)\n", b.n);
+        return WEFT_EINVAL;
+    }
+    const struct idmodel *cur = mpi_model_acquire(s);
+    struct idmodel m;
+    idmodel_init_default(&m);
+    /* start EM from the current model's m; keep its thresholds */
+    memcpy(m.m, cur->m, sizeof m.m);
+    m.link_bits = link_bits ? *link_bits : cur->link_bits;
+    m.review_bits = review_bits ? *review_bits : cur->review_bits;
+    mpi_model_release(cur);
+    struct est e = {.b = &b};
+    long npairs = 0;
+    for_pairs(&b, est_pair, &e, &npairs);
+    size_t nrand = b.n > 1 ? 200000 : 0;
+    signed char *rg = xmalloc(CF_N * (nrand ? nrand : 1));
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < nrand; i++) {
+        int x = (int)(rng_next(&seed) % (uint64_t)b.n), y = (int)(rng_next(&seed) % (uint64_t)b.n);
+        if (x == y)
+            y = (y + 1) % b.n;
+        compare_pair(&b.r[x].d, &b.r[y].d, rg + i * CF_N);
+    }
+    int rounds = idmodel_estimate(&m, e.g, e.n, rg, nrand, 100);
+    /* the prior: true pairs among all pairs */
+    double all = (double)b.n * (double)(b.n - 1) / 2.0;
+    double p = m.lambda * (double)npairs / all;
+    if (p < 1e-12)
+        p = 1e-12;
+    if (p > 0.5)
+        p = 0.5;
+    m.prior_bits = log2(p / (1 - p));
+    idmodel_thresholds(&m);
+    tf_count(&m, &b, 0);
+    tf_count(&m, &b, 1);
+    m.records = b.n;
+    m.pairs = npairs;
+    rc = mpi_model_save(s, &m);
+    if (rc == 0 && report) {
+        fprintf(report,
+                "model version %d: %d records, %ld candidate pairs (%zu used), %zu random pairs,"
+                " EM %d rounds, lambda %.5f, prior %.2f bits; link at posterior >= %.1f bits"
+                " (match weight %.1f), review >= %.1f bits (weight %.1f)\n",
+                m.version, b.n, npairs, e.n, nrand, rounds, m.lambda, m.prior_bits, m.link_bits,
+                m.link_weight, m.review_bits, m.review_weight);
+        fprintf(report, "%-10s %-26s %10s %10s %8s\n", "field", "level", "m", "u", "weight");
+        for (int f = 0; f < CF_N; f++)
+            for (int l = 0; l < compare_levels(f); l++)
+                fprintf(report, "%-10s %-26s %10.6f %10.6f %8.2f\n", compare_field_name(f),
+                        compare_level_name(f, l), m.m[f][l], m.u[f][l],
+                        log2(m.m[f][l] / m.u[f][l]));
+    }
+    idmodel_free(&m);
+    free(rg);
+    free(e.g);
+    batch_free(&b);
+    return rc;
+}
+
+/* ---- relink -------------------------------------------------------------------- */
+
+struct edge {
+    int i, j;
+    double w;
+};
+
+struct rl {
+    const struct batch *b;
+    const struct idmodel *m;
+    struct edge *e;
+    size_t n, cap;
+};
+
+static void rl_pair(int i, int j, void *ctx)
+{
+    struct rl *r = ctx;
+    const struct brec *x = &r->b->r[i], *y = &r->b->r[j];
+    if (strcmp(x->person, y->person) == 0)
+        return; /* together already */
+    signed char g[CF_N];
+    compare_pair(&x->d, &y->d, g);
+    double w = idmodel_weight(r->m, g, &x->d, NULL);
+    if (w < r->m->review_weight)
+        return;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 4096;
+        r->e = xrealloc(r->e, sizeof *r->e * r->cap);
+    }
+    r->e[r->n++] = (struct edge){i, j, w};
+}
+
+static int by_weight(const void *a, const void *b)
+{
+    const struct edge *x = a, *y = b;
+    if (x->w != y->w)
+        return x->w < y->w ? 1 : -1;
+    if (x->i != y->i)
+        return x->i - y->i;
+    return x->j - y->j;
+}
+
+static int by_person(const void *x, const void *y)
+{
+    int i = *(const int *)x, j = *(const int *)y;
+    int c = strcmp(sort_b->r[i].person, sort_b->r[j].person);
+    return c ? c : (i > j) - (i < j);
+}
+
+static int uf_find(int *p, int x)
+{
+    while (p[x] != x) {
+        p[x] = p[p[x]];
+        x = p[x];
+    }
+    return x;
+}
+
+int mpi_relink(struct store *s, FILE *report)
+{
+    struct batch b = {0};
+    int rc = store_idrec_scan(s, LINK_SOURCE_ID_SYSTEM, load_one, &b);
+    if (rc != 0) {
+        batch_free(&b);
+        return rc;
+    }
+    const struct idmodel *m = mpi_model_acquire(s);
+    struct rl r = {.b = &b, .m = m};
+    long npairs = 0;
+    for_pairs(&b, rl_pair, &r, &npairs);
+    qsort(r.e, r.n, sizeof *r.e, by_weight);
+    /* clusters start as today's persons: relink never splits anyone */
+    int *par = xmalloc(sizeof *par * (size_t)(b.n ? b.n : 1));
+    const char **nhs = xmalloc(sizeof *nhs * (size_t)(b.n ? b.n : 1));
+    int *order = xmalloc(sizeof *order * (size_t)(b.n ? b.n : 1));
+    for (int i = 0; i < b.n; i++) {
+        par[i] = i;
+        nhs[i] = b.r[i].person_nhs;
+    }
+    for (int i = 0; i < b.n; i++)
+        order[i] = i;
+    sort_b = &b;
+    qsort(order, (size_t)b.n, sizeof *order, by_person);
+    for (int i = 1; i < b.n; i++)
+        if (strcmp(b.r[order[i]].person, b.r[order[i - 1]].person) == 0)
+            par[uf_find(par, order[i])] = uf_find(par, order[i - 1]);
+    rc = store_begin(s);
+    long joined = 0, merged = 0, reviews = 0, refused = 0;
+    for (size_t k = 0; rc == 0 && k < r.n; k++) {
+        const struct edge *e = &r.e[k];
+        int a = uf_find(par, e->i), c = uf_find(par, e->j);
+        if (a == c)
+            continue;
+        if (e->w < m->link_weight) {
+            struct store_idreview rv = {.org = b.r[e->i].org,
+                                        .source_id = b.r[e->i].src,
+                                        .other_org = b.r[e->j].org,
+                                        .other_source_id = b.r[e->j].src,
+                                        .score = e->w,
+                                        .model_version = m->version};
+            int64_t id = 0;
+            rc = store_idreview_add(s, &rv, &id);
+            reviews += id != 0;
+            continue;
+        }
+        if (nhs[a] && nhs[c] && strcmp(nhs[a], nhs[c]) != 0) {
+            refused++;
+            continue;
+        }
+        /* merge the two records' current persons now (the store checks NHS
+         * numbers and keeps the merge reversible); "not the same person"
+         * decisions are checked by mpi_link's rules */
+        char *pa = NULL, *pc = NULL;
+        if ((rc = store_person_find_local(s, b.r[e->i].org, LINK_SOURCE_ID_SYSTEM, b.r[e->i].src,
+                                          &pa)) != 0 ||
+            (rc = store_person_find_local(s, b.r[e->j].org, LINK_SOURCE_ID_SYSTEM, b.r[e->j].src,
+                                          &pc)) != 0) {
+            free(pa);
+            free(pc);
+            break;
+        }
+        int done = 1;
+        if (strcmp(pa, pc) != 0) {
+            /* the survivor: the one with an NHS number, else the first */
+            const char *surv = nhs[c] && !nhs[a] ? pc : pa, *ret = surv == pa ? pc : pa;
+            const struct brec *via = &b.r[surv == pa ? e->j : e->i];
+            rc =
+                mpi_merge_auto(s, surv, ret, via->org, via->src, e->w, m->version, "relink", &done);
+            merged += done;
+            refused += !done;
+        }
+        free(pa);
+        free(pc);
+        if (rc != 0)
+            break;
+        if (!done)
+            continue;
+        par[c] = a;
+        if (!nhs[a])
+            nhs[a] = nhs[c];
+        joined++;
+    }
+    if (rc == 0)
+        rc = store_commit(s);
+    else
+        store_rollback(s);
+    if (rc == 0 && report)
+        fprintf(report,
+                "relink with model version %d: %d records, %ld candidate pairs, %zu pairs above"
+                " the review weight; %ld links, %ld persons merged, %ld refused (different NHS"
+                " numbers or a not-same decision), %ld pairs queued for review\n",
+                m->version, b.n, npairs, r.n, joined, merged, refused, reviews);
+    free(order);
+    free(par);
+    free(nhs);
+    free(r.e);
+    mpi_model_release(m);
+    batch_free(&b);
+    return rc;
+}

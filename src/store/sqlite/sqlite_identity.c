@@ -1,0 +1,547 @@
+/*
+ * sqlite_identity.c - the master person index's tables for SQLite.
+ *
+ * identity_record holds one row per source Patient with its normalised
+ * demographics and four blocking keys, each indexed: the feed path asks for
+ * the records sharing a key with a new Patient (at most cap rows per key),
+ * so the work per Patient is bounded by block sizes.  Which person holds a
+ * record is not stored here but read through person_local (org,
+ * link_system, source_id): merges and unmerges move that row, so the index
+ * can never disagree with them.
+ *
+ * identity_decision is append-only (who decided, score, model version);
+ * identity_review is the queue; identity_nonmatch the "not the same person"
+ * pairs, kept in both directions so one indexed lookup finds them.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "store/sqlite/sqlite_identity.h"
+
+const struct store_migration sqlite_migration_identity_1 = {
+    "identity-1",
+    "CREATE TABLE identity_record (org TEXT NOT NULL, source_id TEXT NOT NULL,"
+    " demog TEXT NOT NULL, nhs TEXT, locals TEXT, k0 TEXT, k1 TEXT, k2 TEXT, k3 TEXT,"
+    " updated TEXT NOT NULL, PRIMARY KEY (org, source_id));"
+    "CREATE INDEX identity_record_k0 ON identity_record (k0, nhs);"
+    "CREATE INDEX identity_record_k1 ON identity_record (k1, nhs);"
+    "CREATE INDEX identity_record_k2 ON identity_record (k2, nhs);"
+    "CREATE INDEX identity_record_k3 ON identity_record (k3, nhs);"
+    "CREATE TABLE identity_decision (id INTEGER PRIMARY KEY, created TEXT NOT NULL,"
+    " action TEXT NOT NULL, org TEXT, source_id TEXT, person_id TEXT, other_person TEXT,"
+    " other_org TEXT, other_source_id TEXT, score REAL, model_version INTEGER,"
+    " decided_by TEXT NOT NULL, merge_id INTEGER, note TEXT);"
+    "CREATE INDEX identity_decision_record ON identity_decision (org, source_id);"
+    "CREATE TABLE identity_review (id INTEGER PRIMARY KEY, created TEXT NOT NULL,"
+    " org TEXT NOT NULL, source_id TEXT NOT NULL, other_org TEXT NOT NULL,"
+    " other_source_id TEXT NOT NULL, score REAL, model_version INTEGER, status TEXT NOT NULL,"
+    " decided_by TEXT, decided TEXT, decision_id INTEGER);"
+    "CREATE INDEX identity_review_status ON identity_review (status, id);"
+    "CREATE UNIQUE INDEX identity_review_pair ON identity_review"
+    " (org, source_id, other_org, other_source_id);"
+    "CREATE TABLE identity_nonmatch (org TEXT NOT NULL, source_id TEXT NOT NULL,"
+    " other_org TEXT NOT NULL, other_source_id TEXT NOT NULL, decision_id INTEGER,"
+    " PRIMARY KEY (org, source_id, other_org, other_source_id));",
+};
+
+static int step_done(struct sqlite_store *ss, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, what);
+}
+
+int sqlite_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4])
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT INTO identity_record (org, source_id, demog, nhs, locals, k0, k1, k2, k3,"
+            " updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            " ON CONFLICT (org, source_id) DO UPDATE SET demog = ?3, nhs = ?4, locals = ?5,"
+            " k0 = ?6, k1 = ?7, k2 = ?8, k3 = ?9, updated = ?10"
+            " WHERE demog IS NOT ?3 OR nhs IS NOT ?4 OR locals IS NOT ?5");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, r->org);
+    sqlite_bind_text(st, 2, r->source_id);
+    sqlite_bind_text(st, 3, r->demog);
+    sqlite_bind_text(st, 4, r->nhs && *r->nhs ? r->nhs : NULL);
+    sqlite_bind_text(st, 5, r->locals && *r->locals ? r->locals : NULL);
+    for (int i = 0; i < 4; i++)
+        sqlite_bind_text(st, 6 + i, keys[i] && *keys[i] ? keys[i] : NULL);
+    sqlite_bind_text(st, 10, now);
+    return step_done(ss, st, "writing identity record");
+}
+
+#define REC_COLS "r.org, r.source_id, r.demog, r.nhs, r.locals, pl.person_id, p.nhs"
+#define REC_JOIN                                                                                   \
+    " FROM identity_record r LEFT JOIN person_local pl ON pl.org = r.org AND pl.system = ?1"       \
+    " AND pl.value = r.source_id LEFT JOIN person p ON p.id = pl.person_id"
+
+static void rec_fill(sqlite3_stmt *st, struct store_idrec *r)
+{
+    r->org = sqlite_col_strdup(st, 0);
+    r->source_id = sqlite_col_strdup(st, 1);
+    r->demog = sqlite_col_strdup(st, 2);
+    r->nhs = sqlite_col_strdup(st, 3);
+    r->locals = sqlite_col_strdup(st, 4);
+    r->person_id = sqlite_col_strdup(st, 5);
+    r->person_nhs = sqlite_col_strdup(st, 6);
+}
+
+/* Step st to the end, appending each row to *out. */
+static int collect(struct sqlite_store *ss, sqlite3_stmt *st, struct store_idrec **out, int *n)
+{
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        rec_fill(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading identity records");
+}
+
+int sqlite_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
+                            int cap, bool without_nhs, struct store_idrec **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    /* without_nhs: only records without an NHS number, straight from the
+     * (key, nhs) indexes - a record that has one is never read */
+    sqlite3_stmt *st =
+        without_nhs
+            ? sqlite_stmt(ss, "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2"
+                              " AND nhs IS NULL LIMIT ?6) UNION "
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3"
+                              " AND nhs IS NULL LIMIT ?6) UNION "
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4"
+                              " AND nhs IS NULL LIMIT ?6) UNION "
+                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5"
+                              " AND nhs IS NULL LIMIT ?6))")
+            : sqlite_stmt(
+                  ss,
+                  "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2 LIMIT ?6) "
+                  "UNION "
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3 LIMIT ?6) "
+                  "UNION "
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4 LIMIT ?6) "
+                  "UNION "
+                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5 LIMIT ?6))");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, link_system);
+    for (int i = 0; i < 4; i++)
+        sqlite_bind_text(st, 2 + i, keys[i] && *keys[i] ? keys[i] : NULL);
+    sqlite3_bind_int(st, 6, cap);
+    return collect(ss, st, out, n);
+}
+
+int sqlite_idrec_get(struct store *s, const char *link_system, const char *org,
+                     const char *source_id, struct store_idrec *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT " REC_COLS REC_JOIN " WHERE r.org = ?2 AND r.source_id = ?3");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, link_system);
+    sqlite_bind_text(st, 2, org);
+    sqlite_bind_text(st, 3, source_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rec_fill(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return WEFT_OK;
+    return rc == SQLITE_DONE ? store_fail(s, WEFT_ENOTFOUND, "no such source record")
+                             : sqlite_fail(ss, "reading identity record");
+}
+
+int sqlite_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
+                           struct store_idrec **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT r.org, r.source_id, r.demog, r.nhs, r.locals, pl.person_id, p.nhs"
+                        " FROM person_local pl JOIN identity_record r ON r.org = pl.org"
+                        " AND r.source_id = pl.value LEFT JOIN person p ON p.id = pl.person_id"
+                        " WHERE pl.person_id = ?2 AND pl.system = ?1 ORDER BY r.org, r.source_id");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, link_system);
+    sqlite_bind_text(st, 2, person_id);
+    return collect(ss, st, out, n);
+}
+
+int sqlite_idrec_scan(struct store *s, const char *link_system,
+                      int (*fn)(const struct store_idrec *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " REC_COLS REC_JOIN " ORDER BY r.org, r.source_id");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, link_system);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_idrec r = {
+            (char *)sqlite3_column_text(st, 0), (char *)sqlite3_column_text(st, 1),
+            (char *)sqlite3_column_text(st, 2), (char *)sqlite3_column_text(st, 3),
+            (char *)sqlite3_column_text(st, 4), (char *)sqlite3_column_text(st, 5),
+            (char *)sqlite3_column_text(st, 6),
+        };
+        int x = fn(&r, ctx);
+        if (x != 0) {
+            sqlite3_reset(st);
+            return x;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "scanning identity records");
+}
+
+int sqlite_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT INTO identity_decision (created, action, org, source_id, person_id,"
+            " other_person, other_org, other_source_id, score, model_version, decided_by,"
+            " merge_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, now);
+    sqlite_bind_text(st, 2, d->action);
+    sqlite_bind_text(st, 3, d->org);
+    sqlite_bind_text(st, 4, d->source_id);
+    sqlite_bind_text(st, 5, d->person_id);
+    sqlite_bind_text(st, 6, d->other_person);
+    sqlite_bind_text(st, 7, d->other_org);
+    sqlite_bind_text(st, 8, d->other_source_id);
+    sqlite3_bind_double(st, 9, d->score);
+    sqlite3_bind_int(st, 10, d->model_version);
+    sqlite_bind_text(st, 11, d->decided_by);
+    if (d->merge_id)
+        sqlite3_bind_int64(st, 12, d->merge_id);
+    sqlite_bind_text(st, 13, d->note);
+    int rc = step_done(ss, st, "writing identity decision");
+    if (rc == 0 && id_out)
+        *id_out = sqlite3_last_insert_rowid(ss->db);
+    return rc;
+}
+
+int sqlite_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
+                           struct store_iddecision **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT id, created, action, org, source_id, person_id, other_person, other_org,"
+            " other_source_id, score, model_version, decided_by, merge_id, note"
+            " FROM identity_decision WHERE ?1 IS NULL OR (org = ?1 AND source_id = ?2)"
+            " OR (other_org = ?1 AND other_source_id = ?2) ORDER BY id DESC LIMIT ?3");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, org);
+    sqlite_bind_text(st, 2, source_id);
+    sqlite3_bind_int(st, 3, limit > 0 ? limit : 100);
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        struct store_iddecision *d = &(*out)[(*n)++];
+        d->id = sqlite3_column_int64(st, 0);
+        d->created = sqlite_col_strdup(st, 1);
+        d->action = sqlite_col_strdup(st, 2);
+        d->org = sqlite_col_strdup(st, 3);
+        d->source_id = sqlite_col_strdup(st, 4);
+        d->person_id = sqlite_col_strdup(st, 5);
+        d->other_person = sqlite_col_strdup(st, 6);
+        d->other_org = sqlite_col_strdup(st, 7);
+        d->other_source_id = sqlite_col_strdup(st, 8);
+        d->score = sqlite3_column_double(st, 9);
+        d->model_version = sqlite3_column_int(st, 10);
+        d->decided_by = sqlite_col_strdup(st, 11);
+        d->merge_id = sqlite3_column_int64(st, 12);
+        d->note = sqlite_col_strdup(st, 13);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing identity decisions");
+}
+
+int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (id_out)
+        *id_out = 0;
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT INTO identity_review (created, org, source_id, other_org, other_source_id,"
+            " score, model_version, status) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open'"
+            " WHERE NOT EXISTS (SELECT 1 FROM identity_review WHERE (org = ?2 AND"
+            " source_id = ?3 AND other_org = ?4 AND other_source_id = ?5) OR (org = ?4 AND"
+            " source_id = ?5 AND other_org = ?2 AND other_source_id = ?3))");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, now);
+    sqlite_bind_text(st, 2, r->org);
+    sqlite_bind_text(st, 3, r->source_id);
+    sqlite_bind_text(st, 4, r->other_org);
+    sqlite_bind_text(st, 5, r->other_source_id);
+    sqlite3_bind_double(st, 6, r->score);
+    sqlite3_bind_int(st, 7, r->model_version);
+    int rc = step_done(ss, st, "queueing review");
+    if (rc == 0 && id_out && sqlite3_changes(ss->db) > 0)
+        *id_out = sqlite3_last_insert_rowid(ss->db);
+    return rc;
+}
+
+#define REVIEW_COLS                                                                                \
+    "id, created, org, source_id, other_org, other_source_id, score, model_version, status,"       \
+    " decided_by, decided, decision_id"
+
+static void review_fill(sqlite3_stmt *st, struct store_idreview *r)
+{
+    r->id = sqlite3_column_int64(st, 0);
+    r->created = sqlite_col_strdup(st, 1);
+    r->org = sqlite_col_strdup(st, 2);
+    r->source_id = sqlite_col_strdup(st, 3);
+    r->other_org = sqlite_col_strdup(st, 4);
+    r->other_source_id = sqlite_col_strdup(st, 5);
+    r->score = sqlite3_column_double(st, 6);
+    r->model_version = sqlite3_column_int(st, 7);
+    r->status = sqlite_col_strdup(st, 8);
+    r->decided_by = sqlite_col_strdup(st, 9);
+    r->decided = sqlite_col_strdup(st, 10);
+    r->decision_id = sqlite3_column_int64(st, 11);
+}
+
+int sqlite_idreview_list(struct store *s, const char *status, int limit,
+                         struct store_idreview **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " REVIEW_COLS " FROM identity_review"
+                                       " WHERE ?1 IS NULL OR status = ?1 ORDER BY id LIMIT ?2");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, status);
+    sqlite3_bind_int(st, 2, limit > 0 ? limit : 100);
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        review_fill(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing reviews");
+}
+
+int sqlite_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " REVIEW_COLS " FROM identity_review WHERE id = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        review_fill(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return WEFT_OK;
+    return rc == SQLITE_DONE ? store_fail(s, WEFT_ENOTFOUND, "no such review")
+                             : sqlite_fail(ss, "reading review");
+}
+
+int sqlite_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,
+                           int64_t decision_id)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "UPDATE identity_review SET status = ?, decided_by = ?,"
+                                       " decided = ?, decision_id = ? WHERE id = ?"
+                                       " AND status = 'open'");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, status);
+    sqlite_bind_text(st, 2, by);
+    sqlite_bind_text(st, 3, now);
+    sqlite3_bind_int64(st, 4, decision_id);
+    sqlite3_bind_int64(st, 5, id);
+    int rc = step_done(ss, st, "deciding review");
+    if (rc == 0 && sqlite3_changes(ss->db) == 0)
+        return store_fail(s, WEFT_ECONFLICT, "review %lld is not open", (long long)id);
+    return rc;
+}
+
+int sqlite_idnonmatch_add(struct store *s, const char *org, const char *source_id,
+                          const char *other_org, const char *other_source_id, int64_t decision_id)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT OR IGNORE INTO identity_nonmatch (org, source_id, other_org, other_source_id,"
+            " decision_id) VALUES (?1, ?2, ?3, ?4, ?5), (?3, ?4, ?1, ?2, ?5)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, org);
+    sqlite_bind_text(st, 2, source_id);
+    sqlite_bind_text(st, 3, other_org);
+    sqlite_bind_text(st, 4, other_source_id);
+    sqlite3_bind_int64(st, 5, decision_id);
+    return step_done(ss, st, "writing not-the-same-person");
+}
+
+int sqlite_idnonmatch_list(struct store *s, const char *org, const char *source_id,
+                           struct store_idrec **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT other_org, other_source_id FROM identity_nonmatch"
+                                       " WHERE org = ? AND source_id = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, org);
+    sqlite_bind_text(st, 2, source_id);
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        struct store_idrec *r = &(*out)[(*n)++];
+        *r = (struct store_idrec){0};
+        r->org = sqlite_col_strdup(st, 0);
+        r->source_id = sqlite_col_strdup(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading not-the-same-person");
+}
+
+/* One statement with text parameters; 0 or a store error. */
+static int run_t(struct sqlite_store *ss, const char *sql, int nargs, ...)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, sql);
+    if (!st)
+        return WEFT_EDB;
+    va_list ap;
+    va_start(ap, nargs);
+    for (int i = 0; i < nargs; i++)
+        sqlite_bind_text(st, i + 1, va_arg(ap, const char *));
+    va_end(ap);
+    return step_done(ss, st, "splitting person");
+}
+
+static int count_t(struct sqlite_store *ss, const char *sql, const char *a, const char *b,
+                   const char *c, int64_t *out)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, sql);
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, a);
+    sqlite_bind_text(st, 2, b);
+    sqlite_bind_text(st, 3, c);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "splitting person");
+}
+
+int sqlite_person_split(struct store *s, const char *person_id, const char *link_system,
+                        const char *org, const char *source_id, char **new_person_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    int64_t same_org = 0, all = 0;
+    int rc;
+    /* the record is the person's */
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT 1 FROM person_local WHERE person_id = ? AND"
+                                       " system = ? AND org = ? AND value = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, person_id);
+    sqlite_bind_text(st, 2, link_system);
+    sqlite_bind_text(st, 3, org);
+    sqlite_bind_text(st, 4, source_id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? store_fail(s, WEFT_ENOTFOUND, "the record is not the person's")
+                                 : sqlite_fail(ss, "splitting person");
+    if ((rc = count_t(ss,
+                      "SELECT count(*) FROM person_local WHERE person_id = ?1 AND system = ?2"
+                      " AND org = ?3",
+                      person_id, link_system, org, &same_org)) != 0 ||
+        (rc = count_t(ss,
+                      "SELECT count(*) FROM person_local WHERE person_id = ?1 AND system = ?2"
+                      " AND ?3 IS NULL",
+                      person_id, link_system, NULL, &all)) != 0)
+        return rc;
+    if (all < 2)
+        return store_fail(s, WEFT_ECONFLICT, "the person holds only this record");
+    if (same_org > 1)
+        return store_fail(s, WEFT_ECONFLICT,
+                          "the person holds another record from %s: its items cannot be told"
+                          " apart; undo the merge that joined them instead",
+                          org);
+    unsigned char r[16];
+    char id[33];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(id, sizeof id, r, sizeof r);
+    char now[32];
+    sqlite_now(now);
+    if ((rc = run_t(ss, "INSERT INTO person (id, nhs, created) VALUES (?, NULL, ?)", 2, id, now)) !=
+        0)
+        goto out;
+    /* the record's source id and its local identifiers (the locals lines) */
+    if ((rc = run_t(ss,
+                    "UPDATE person_local SET person_id = ?1 WHERE person_id = ?2 AND ((system = ?3"
+                    " AND org = ?4 AND value = ?5) OR EXISTS (SELECT 1 FROM identity_record r"
+                    " WHERE r.org = ?4 AND r.source_id = ?5 AND instr(char(10) || r.locals ||"
+                    " char(10), char(10) || person_local.org || char(9) || person_local.system"
+                    " || char(9) || person_local.value || char(10)) > 0))",
+                    5, id, person_id, link_system, org, source_id)) != 0 ||
+        (rc = run_t(ss,
+                    "UPDATE resource SET person_id = ?1 WHERE person_id = ?2 AND source_org = ?3",
+                    3, id, person_id, org)) != 0)
+        goto out;
+    *new_person_out = xstrdup(id);
+out:
+    sqlite_person_cache_clear(ss);
+    return rc;
+}
+
+int sqlite_person_merge_of_local(struct store *s, const char *org, const char *system,
+                                 const char *value, int64_t *merge_id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT m.id FROM person_merge_local l JOIN person_merge m ON m.id = l.merge_id"
+            " WHERE l.org = ? AND l.system = ? AND l.value = ? AND m.undone IS NULL"
+            " ORDER BY m.id DESC LIMIT 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, org);
+    sqlite_bind_text(st, 2, system);
+    sqlite_bind_text(st, 3, value);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *merge_id_out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return WEFT_OK;
+    return rc == SQLITE_DONE ? WEFT_ENOTFOUND : sqlite_fail(ss, "reading merges");
+}
