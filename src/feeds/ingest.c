@@ -222,10 +222,11 @@ static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const 
 
 /* ---- HL7 helpers ----------------------------------------------------------------------- */
 
-/* MSH-n (n >= 2), first component, from raw text that did not parse: used
- * only to attribute and answer a broken message. */
-static void raw_msh_field(const char *data, size_t len, int n, bool first_comp, char *out,
-                          size_t cap)
+/* MSH-n (n >= 2), its first comps components (0: whole), from raw text that
+ * did not parse: used only to attribute, file and answer a broken message,
+ * e.g. "MSH|^~&|..." (three encoding characters) still names its sender
+ * (MSH-4), type (MSH-9, "ADT^A01") and control id (MSH-10). */
+static void raw_msh_field(const char *data, size_t len, int n, int comps, char *out, size_t cap)
 {
     out[0] = 0;
     if (len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
@@ -236,17 +237,17 @@ static void raw_msh_field(const char *data, size_t len, int n, bool first_comp, 
     if (len < 8 || memcmp(data, "MSH", 3) != 0)
         return;
     char fs = data[3], cs = data[4];
-    int field = 1; /* data[3] starts MSH-2 */
+    int field = 2; /* data[3] is MSH-1, data[4] starts MSH-2 */
     size_t i = 4, start = 4;
     for (; i <= len; i++) {
         bool end = i == len || data[i] == '\r' || data[i] == '\n';
         if (end || data[i] == fs) {
-            field++;
-            if (field - 1 == n) {
+            if (field++ == n) {
                 size_t e = i;
-                if (first_comp)
+                int seen = 0;
+                if (comps > 0)
                     for (size_t k = start; k < i; k++)
-                        if (data[k] == cs) {
+                        if (data[k] == cs && ++seen == comps) {
                             e = k;
                             break;
                         }
@@ -446,9 +447,9 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         msg_value(ig->msg, 9, 2, t2, sizeof t2);
         snprintf(mtype, sizeof mtype, "%s%s%s", t1, t2[0] ? "^" : "", t2);
     } else {
-        raw_msh_field(data, len, 4, true, facility, sizeof facility);
-        raw_msh_field(data, len, 10, false, control, sizeof control);
-        raw_msh_field(data, len, 9, false, mtype, sizeof mtype);
+        raw_msh_field(data, len, 4, 1, facility, sizeof facility);
+        raw_msh_field(data, len, 10, 0, control, sizeof control);
+        raw_msh_field(data, len, 9, 2, mtype, sizeof mtype);
     }
     struct store_feed feed; /* borrowed from the batch's feed cache */
     bool in_force = false;

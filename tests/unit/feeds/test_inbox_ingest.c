@@ -443,11 +443,39 @@ static void test_commit_failed_ack(void **state)
     free(m);
 }
 
+/* A message whose MSH does not parse (three encoding characters) is filed
+ * under the feed its readable MSH-4 names, with its MSH-9 and MSH-10. */
+static void test_broken_msh_filed(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    const char *m = "MSH|^~&|PAS|RVV01|WEFT|WEFT|20261124101500||ADT^A01^ADT_A01|RTE0003|P|2.5\r"
+                    "EVN|A01|20261124101500\r"
+                    "PID|1||777^^^RVV01^MR||Testpatient^Alex||19700101|M\r";
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_string_equal(r.outcome, INBOX_REJECTED);
+    struct store_feed f;
+    assert_int_equal(store_feed_by_facility(fx->s, "RVV01", &f), 0);
+    assert_int_equal(r.feed_id, f.id);
+    int64_t id = r.inbox_id;
+    ingest_result_release(&r);
+    struct store_inbox_msg row;
+    assert_int_equal(store_inbox_get(fx->s, id, false, &row), 0);
+    assert_int_equal(row.feed_id, f.id);
+    assert_string_equal(row.control_id, "RTE0003");
+    assert_string_equal(row.msg_type, "ADT^A01");
+    assert_string_equal(row.sender, "RVV01");
+    store_inbox_msg_clear(&row);
+    store_feed_clear(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_applied_then_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_msh_filed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
