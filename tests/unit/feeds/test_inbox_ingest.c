@@ -470,12 +470,51 @@ static void test_broken_msh_filed(void **state)
     store_feed_clear(&f);
 }
 
+/* Message lists: newest first by default (the limit keeps the newest),
+ * oldest first on request, paged by id either way. */
+static void test_list_order_paging(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        char ctl[16];
+        snprintf(ctl, sizeof ctl, "P%d", i);
+        char *m = adt("RVV01", ctl, "301", NULL, "A01");
+        assert_int_equal(one(fx, m, &r), 0);
+        ids[i] = r.inbox_id;
+        ingest_result_release(&r);
+        free(m);
+    }
+    struct store_inbox_msg *ms;
+    int n;
+    struct store_inbox_filter f = {.limit = 2, .newest_first = true};
+    assert_int_equal(store_inbox_list(fx->s, &f, &ms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ms[0].id, ids[4]);
+    assert_int_equal(ms[1].id, ids[3]);
+    f.before_id = ms[1].id; /* the next page */
+    store_inbox_msgs_free(ms, n);
+    assert_int_equal(store_inbox_list(fx->s, &f, &ms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ms[0].id, ids[2]);
+    assert_int_equal(ms[1].id, ids[1]);
+    store_inbox_msgs_free(ms, n);
+    struct store_inbox_filter g = {.limit = 2, .after_id = ids[1]}; /* oldest first */
+    assert_int_equal(store_inbox_list(fx->s, &g, &ms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ms[0].id, ids[2]);
+    assert_int_equal(ms[1].id, ids[3]);
+    store_inbox_msgs_free(ms, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_applied_then_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_msh_filed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_order_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
