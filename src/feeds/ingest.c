@@ -66,6 +66,11 @@ struct ingest {
     int nslots;
     struct feed_slot feeds[MAX_FEED_SLOTS];
     int nfeeds;
+    /* During ingest_replay: the message's feed and outcome before it, so the
+     * counters move it rather than count it twice (prior_set until counted). */
+    bool prior_set;
+    int64_t prior_feed;
+    char prior_outcome[16];
 };
 
 /* Forget cached feeds: at every batch boundary, so a feed added, disabled or
@@ -182,26 +187,64 @@ void ingest_discard_counts(struct ingest *ig)
 /* Count one item of feed_id that arrived at arrived with this outcome; lag
  * (may be NULL) holds the lag samples of its events (counted only for a new
  * arrival: a replay is not an arrival). */
-static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
-                 const struct feed_lag *lag, const char *error, bool new_arrival)
+/* The counter slot of (feed_id, the day of arrived), made when new. */
+static int slot_of(struct ingest *ig, int64_t feed_id, const char *arrived, struct count_slot **out)
 {
     char day[11];
     snprintf(day, sizeof day, "%.10s", arrived);
-    struct count_slot *sl = NULL;
     for (int i = 0; i < ig->nslots; i++)
-        if (ig->slots[i].feed_id == feed_id && strcmp(ig->slots[i].day, day) == 0)
-            sl = &ig->slots[i];
-    if (!sl) {
-        if (ig->nslots == MAX_COUNT_SLOTS) {
-            int rc = flush_slots(ig);
-            if (rc != 0)
-                return rc;
+        if (ig->slots[i].feed_id == feed_id && strcmp(ig->slots[i].day, day) == 0) {
+            *out = &ig->slots[i];
+            return 0;
         }
-        sl = &ig->slots[ig->nslots++];
-        memset(sl, 0, sizeof *sl);
-        sl->feed_id = feed_id;
-        memcpy(sl->day, day, sizeof day);
+    if (ig->nslots == MAX_COUNT_SLOTS) {
+        int rc = flush_slots(ig);
+        if (rc != 0)
+            return rc;
     }
+    struct count_slot *sl = &ig->slots[ig->nslots++];
+    memset(sl, 0, sizeof *sl);
+    sl->feed_id = feed_id;
+    memcpy(sl->day, day, sizeof day);
+    *out = sl;
+    return 0;
+}
+
+/* Add d to the counter of outcome in sl (pending is not counted). */
+static void count_outcome(struct count_slot *sl, const char *outcome, int d)
+{
+    if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
+        sl->c.applied += d;
+    else if (strcmp(outcome, INBOX_DUPLICATE) == 0)
+        sl->c.duplicate += d;
+    else if (strcmp(outcome, INBOX_REJECTED) == 0)
+        sl->c.rejected += d;
+}
+
+static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
+                 const struct feed_lag *lag, const char *error, bool new_arrival)
+{
+    struct count_slot *sl = NULL;
+    int rc;
+    if (!new_arrival && ig->prior_set) {
+        /* a replay: the message's outcome is replaced, not added to, and a
+         * message filed under no feed (or another) moves with its arrival */
+        ig->prior_set = false;
+        struct count_slot *old = NULL;
+        if ((rc = slot_of(ig, ig->prior_feed, arrived, &old)) != 0)
+            return rc;
+        count_outcome(old, ig->prior_outcome, -1);
+        if (ig->prior_feed != feed_id) {
+            old->c.received--;
+            if ((rc = slot_of(ig, feed_id, arrived, &sl)) != 0)
+                return rc;
+            sl->c.received++;
+            if (strcmp(arrived, sl->last_received) > 0)
+                snprintf(sl->last_received, sizeof sl->last_received, "%s", arrived);
+        }
+    }
+    if ((rc = slot_of(ig, feed_id, arrived, &sl)) != 0)
+        return rc;
     if (new_arrival) {
         sl->c.received++;
         if (strcmp(arrived, sl->last_received) > 0)
@@ -209,12 +252,7 @@ static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const 
         if (lag)
             feed_lag_merge(&sl->c, lag);
     }
-    if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
-        sl->c.applied++;
-    else if (strcmp(outcome, INBOX_DUPLICATE) == 0)
-        sl->c.duplicate++;
-    else if (strcmp(outcome, INBOX_REJECTED) == 0)
-        sl->c.rejected++;
+    count_outcome(sl, outcome, 1);
     if (error && *error)
         snprintf(sl->last_error, sizeof sl->last_error, "%s", error);
     return 0;
@@ -1266,6 +1304,9 @@ int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r)
         return rc;
     struct store_feed f;
     memset(&f, 0, sizeof f);
+    ig->prior_set = true; /* the counters move the message (see count()) */
+    ig->prior_feed = m.feed_id;
+    snprintf(ig->prior_outcome, sizeof ig->prior_outcome, "%s", m.outcome);
     if (strcmp(m.kind, "hl7v2") == 0) {
         rc = ingest_hl7_one(ig, m.body, m.body_len, m.peer, id, r);
     } else if (m.feed_id <= 0 || (rc = store_feed_get(ig->s, m.feed_id, NULL, &f)) != 0) {
@@ -1277,6 +1318,7 @@ int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r)
     } else {
         rc = WEFT_EUNSUPPORTED;
     }
+    ig->prior_set = false;
     if (rc == 0)
         log_info("ingest", "replayed inbox=%lld kind=%s outcome=%s", (long long)id, m.kind,
                  r->outcome);

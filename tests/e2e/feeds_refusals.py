@@ -110,7 +110,9 @@ rej = json.loads(out)
 kinds = sorted({m["kind"] for m in rej})
 check(kinds == ["csv", "fhir", "hl7v2"], "rejected kinds %r" % kinds)
 check(len(rej) >= 6 + 0, "rejected: %d" % len(rej))
-junk = [m for m in rej if m["kind"] == "hl7v2" and m["control_id"] is None]
+# (listed newest first: the junk message is the first hl7v2 one sent without a control id)
+junk = sorted((m for m in rej if m["kind"] == "hl7v2" and m["control_id"] is None),
+              key=lambda m: m["id"])
 check(junk, "the junk message is not in the inbox")
 rc, out, err = run("feed", "show", "--db", db, "--id", str(junk[0]["id"]))
 check(rc == 0 and "HELLO WORLD" in out and "rejected" in out, "show: %s" % out)

@@ -508,6 +508,47 @@ static void test_list_order_paging(void **state)
     store_inbox_msgs_free(ms, n);
 }
 
+/* Replays move a message's count: a message from a facility registered
+ * afterwards counts as received and applied by its new feed (and no longer
+ * as an unregistered refusal); a replayed rejection is not counted twice. */
+static void test_replay_counts(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    char *m = adt("LATE01", "Q1", "401", NULL, "A01");
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_int_equal(r.feed_id, 0);
+    int64_t id = r.inbox_id;
+    ingest_result_release(&r);
+    free(m);
+    struct store_feed_counts today, total, utoday, utotal;
+    assert_int_equal(store_feed_counts_get(fx->s, 0, NULL, &utoday, &utotal), 0);
+    assert_int_equal(utotal.received, 1);
+    assert_int_equal(utotal.rejected, 1);
+    char e[256];
+    struct feed_spec late = {
+        .org = "RVV", .kind = "hl7v2", .name = "rvv-late", .facility = "LATE01"};
+    assert_int_equal(feed_registry_add(fx->s, &late, NULL, NULL, e, sizeof e), 0);
+    struct store_feed f;
+    assert_int_equal(store_feed_by_facility(fx->s, "LATE01", &f), 0);
+    ingest_result_init(&r);
+    assert_int_equal(ingest_replay(fx->ig, id, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    ingest_result_release(&r);
+    assert_int_equal(store_feed_counts_get(fx->s, f.id, NULL, &today, &total), 0);
+    assert_int_equal(total.received, 1);
+    assert_int_equal(total.applied, 1);
+    assert_int_equal(total.rejected, 0);
+    assert_int_equal(store_feed_counts_get(fx->s, 0, NULL, &utoday, &utotal), 0);
+    assert_int_equal(utotal.received, 0);
+    assert_int_equal(utotal.rejected, 0);
+    store_feed_clear(&f);
+    /* the feed has a last arrival now */
+    assert_int_equal(store_feed_by_facility(fx->s, "LATE01", &f), 0);
+    assert_non_null(f.last_received);
+    store_feed_clear(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +556,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_msh_filed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_order_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
