@@ -46,6 +46,9 @@ static const struct opt_spec specs[] = {
     {"since", "T", "messages/replay: arrived at or after T (2026-11-24, ...T22:00, 2h, 30m, 7d)"},
     {"id", "N", "show/replay: one inbound message; unmerge: the merge id"},
     {"limit", "N", "messages: at most N (default 100); replay: at most N (default 10000)"},
+    {"oldest-first", NULL, "messages: in arrival order (default: newest first)"},
+    {"before", "ID", "messages: the page of messages older than id ID (newest first)"},
+    {"after", "ID", "messages: the page of messages newer than id ID (with --oldest-first)"},
     {"min-age", "SECONDS", "run: only files unchanged for this long (default 2)"},
     {"json", NULL, "status/messages/show: JSON output"},
     {NULL, NULL, NULL},
@@ -58,6 +61,7 @@ static const char usage[] =
     "       weft feed status --db PATH [--json]\n"
     "       weft feed run --db PATH [--feed NAME] [--min-age SECONDS]\n"
     "       weft feed messages --db PATH [--feed NAME] [--outcome O] [--since T] [--json]\n"
+    "                          [--limit N] [--oldest-first] [--before ID | --after ID]\n"
     "       weft feed show --db PATH --id N [--json]\n"
     "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
     "       weft feed merges --db PATH [--limit N]\n"
@@ -336,6 +340,21 @@ static int feed_messages(struct store *s, const struct opts *o)
     if (opts_get_long(o, "limit", 100, &limit) != 0 || limit < 1)
         return EXIT_USAGE;
     f.limit = (int)(limit > 100000 ? 100000 : limit);
+    /* newest first (the limit keeps the newest); pages by id */
+    f.newest_first = !opts_flag(o, "oldest-first");
+    long before = 0, after = 0;
+    if (opts_get_long(o, "before", 0, &before) != 0 || opts_get_long(o, "after", 0, &after) != 0 ||
+        before < 0 || after < 0) {
+        fprintf(stderr, "weft feed messages: --before and --after take a message id\n");
+        return EXIT_USAGE;
+    }
+    if ((before && !f.newest_first) || (after && f.newest_first)) {
+        fprintf(stderr, "weft feed messages: --before pages newest first, --after pages with "
+                        "--oldest-first\n");
+        return EXIT_USAGE;
+    }
+    f.before_id = before;
+    f.after_id = after;
     struct store_feed *fs = NULL;
     int nf = 0;
     if (store_feed_list(s, &fs, &nf) != 0)
@@ -365,6 +384,9 @@ static int feed_messages(struct store *s, const struct opts *o)
         printf("%s\n", t);
         free(t);
     }
+    if (rc == 0 && n == f.limit) /* a full page: say how to get the next */
+        fprintf(stderr, "weft feed messages: %d shown, there may be more: add %s %lld\n", n,
+                f.newest_first ? "--before" : "--after", (long long)ms[n - 1].id);
     json_decref(arr);
     store_inbox_msgs_free(ms, n);
     for (int i = 0; i < nf; i++)

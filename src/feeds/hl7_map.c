@@ -23,8 +23,10 @@
  * (PD1-3 + PD1-4; no PD1 = omitted) and contact (NK1; no NK1 segment =
  * omitted).  An element made from two fields is whole: when either field
  * has a value the element is what the message holds (see keep_or_clear()).
- * identifier (PID-3) is required and always sent.  Other resources are
- * mapped whole as before.
+ * identifier (PID-3) is required and always sent, merged with the stored
+ * ones by system ("+identifier").  The Encounter, AllergyIntolerance,
+ * Condition, Procedure and Appointment follow the same rule for their
+ * fields (see each mapping).
  */
 #include "feeds/hl7_map.h"
 
@@ -1025,8 +1027,11 @@ static int map_patient(struct mctx *c)
                     "PID-3 (patient identifier list) holds no identifier");
     }
     json_object_set_new(pat, "identifier", ids);
-    /* every other element: set, cleared ("") or named in keep (omitted) */
+    /* every other element: set, cleared ("") or named in keep (omitted);
+     * the identifiers are merged by system ("+identifier"): a lab's thin
+     * PID-3 (hospital number only) keeps the NHS number the PAS sent */
     json_t *keep = json_array();
+    json_array_append_new(keep, json_string("+identifier"));
     enum presence p[2];
     json_t *names = json_array();
     struct hl7_span v;
@@ -1108,6 +1113,17 @@ static void location_display(struct mctx *c, long pv1, size_t field, struct buf 
     }
 }
 
+/* Encounter.location.status for a stay of status st (as fhir/load.c's
+ * LOAD_KEEP_ABSENT rule for a "?status" Encounter does). */
+static const char *location_status(const char *st)
+{
+    if (!strcmp(st, "planned"))
+        return "planned";
+    if (!strcmp(st, "finished") || !strcmp(st, "cancelled") || !strcmp(st, "entered-in-error"))
+        return "completed";
+    return "active";
+}
+
 static int map_encounter(struct mctx *c, const char *trigger)
 {
     long pv1 = hl7_seg_find(c->m, "PV1", 1);
@@ -1125,10 +1141,21 @@ static int map_encounter(struct mctx *c, const char *trigger)
     if (get(c, pv1, 19, 1, 1, 0))
         snprintf(visit, sizeof visit, "%.*s", (int)c->t.len, c->t.data);
     char id[65];
+    bool admission = !strcmp(trigger, "A01") || !strcmp(trigger, "A04");
+    json_t *evtime = NULL;
+    if (!visit[0] && !admit && admission) {
+        /* an admission with neither a visit number nor an admit time: the
+         * stay is keyed, and starts, at the event time (EVN-2, else MSH-7) */
+        evtime = jdate(c, evn, 2, 1, 1, 1);
+        if (!evtime)
+            evtime = jdate(c, 0, 7, 1, 1, 1);
+    }
     if (visit[0])
         make_id(id, "enc", visit, NULL);
     else if (admit)
         make_id(id, "enc", c->pat_id, json_string_value(admit));
+    else if (evtime)
+        make_id(id, "enc", c->pat_id, json_string_value(evtime));
     else {
         json_decref(admit);
         json_decref(disch);
@@ -1178,7 +1205,9 @@ static int map_encounter(struct mctx *c, const char *trigger)
     json_object_set_new(enc, "subject", patient_ref(c));
     /* period: PV1-44/45, else the event time for admit and discharge events */
     json_t *period = json_object();
-    if (!admit && (!strcmp(trigger, "A01") || !strcmp(trigger, "A04")) && evn >= 0) {
+    if (evtime) /* keyed by it: the stay starts then */
+        admit = evtime;
+    else if (!admit && admission && evn >= 0) {
         admit = jdate(c, evn, 6, 1, 1, 1);
         if (!admit)
             admit = jdate(c, evn, 2, 1, 1, 1);
@@ -1204,12 +1233,18 @@ static int map_encounter(struct mctx *c, const char *trigger)
         json_decref(period);
     struct buf loc = BUF_INIT;
     location_display(c, pv1, 3, &loc);
-    if (loc.len)
-        json_object_set_new(enc, "location",
-                            json_pack("[{s:{s:s%},s:s}]", "location", "display", loc.data, loc.len,
-                                      "status",
-                                      strcmp(status, "finished") ? "active" : "completed"));
-    else if (presence(c, pv1, 3) != P_NULL)
+    /* the location's status follows the stay's: when the stored status
+     * wins ("?status", an A08 restating the ward) it is left out and the
+     * loader sets it from the merged status */
+    bool stay_known = !json_array_size(keep) ||
+                      strcmp(json_string_value(json_array_get(keep, 0)), "?status") != 0;
+    if (loc.len) {
+        json_t *l = json_pack("{s:{s:s%}}", "location", "display", loc.data, loc.len);
+        if (stay_known)
+            json_object_set_new(l, "status", json_string(location_status(status)));
+        /* else the loader sets it from the merged status (fhir/load.h) */
+        json_object_set_new(enc, "location", json_pack("[o]", l));
+    } else if (presence(c, pv1, 3) != P_NULL)
         json_array_append_new(keep, json_string("location"));
     buf_release(&loc);
     json_t *stype = concept(c, pv1, 10, 1, "http://terminology.hl7.org/CodeSystem/v2-0069");
@@ -1361,8 +1396,40 @@ static void map_conditions(struct mctx *c)
         json_object_set_new(cond, "subject", patient_ref(c));
         add_encounter_ref(c, cond, "encounter");
         set_if(cond, "recordedDate", jdate(c, k, 5, 1, 1, 1));
+        /* fields an update omits keep the stored values ("" clears) */
+        json_t *keep = json_array();
+        enum presence p5 = presence(c, k, 5), p6 = presence(c, k, 6);
+        keep_or_clear(keep, "verificationStatus", ver != NULL, &p6, 1);
+        keep_or_clear(keep, "recordedDate", json_object_get(cond, "recordedDate") != NULL, &p5, 1);
         add_entry(c, "Condition", id, cond, NULL, NULL);
+        keep_attach(c, keep);
     }
+}
+
+/* A Practitioner reference by identifier and display from an XCN
+ * (id^family^given), or NULL when it holds neither. */
+static json_t *practitioner_xcn(struct mctx *c, struct hl7_span v)
+{
+    json_t *r = json_object();
+    json_t *code = jspan(c, hl7_span_part(v, c->d->comp, 1));
+    if (code)
+        json_object_set_new(r, "identifier", json_pack("{s:o}", "value", code));
+    char disp[160] = "";
+    size_t dl = 0;
+    if (dec(c, hl7_span_part(v, c->d->comp, 3)))
+        dl = clamp_len(snprintf(disp, sizeof disp, "%.*s ", (int)c->t.len, c->t.data), sizeof disp);
+    if (dec(c, hl7_span_part(v, c->d->comp, 2)))
+        snprintf(disp + dl, sizeof disp - dl, "%.*s", (int)c->t.len, c->t.data);
+    else if (dl)
+        disp[dl - 1] = 0;
+    if (disp[0])
+        json_object_set_new(r, "display", json_string(disp));
+    if (!json_object_size(r)) {
+        json_decref(r);
+        return NULL;
+    }
+    json_object_set_new(r, "type", json_string("Practitioner"));
+    return r;
 }
 
 static void map_procedures(struct mctx *c)
@@ -1389,7 +1456,26 @@ static void map_procedures(struct mctx *c)
         json_object_set_new(p, "subject", patient_ref(c));
         add_encounter_ref(c, p, "encounter");
         set_if(p, "performedDateTime", date);
+        /* PR1-11 surgeon, PR1-12 procedure practitioner (XCN id^family^given) */
+        json_t *perf = json_array();
+        const size_t pf[2] = {11, 12};
+        for (int i = 0; i < 2; i++) {
+            struct hl7_iter it;
+            struct hl7_span v;
+            FOR_REPS(c, k, pf[i], it, v)
+            {
+                json_t *actor = practitioner_xcn(c, v);
+                if (actor)
+                    json_array_append_new(perf, json_pack("{s:o}", "actor", actor));
+            }
+        }
+        set_array(p, "performer", perf);
+        /* fields an update omits keep the stored values ("" clears) */
+        json_t *keep = json_array();
+        enum presence pp[2] = {presence(c, k, 11), presence(c, k, 12)};
+        keep_or_clear(keep, "performer", json_object_get(p, "performer") != NULL, pp, 2);
         add_entry(c, "Procedure", id, p, NULL, NULL);
+        keep_attach(c, keep);
     }
 }
 

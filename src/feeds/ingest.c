@@ -68,6 +68,11 @@ struct ingest {
     int nslots;
     struct feed_slot feeds[MAX_FEED_SLOTS];
     int nfeeds;
+    /* During ingest_replay: the message's feed and outcome before it, so the
+     * counters move it rather than count it twice (prior_set until counted). */
+    bool prior_set;
+    int64_t prior_feed;
+    char prior_outcome[16];
 };
 
 /* Forget cached feeds: at every batch boundary, so a feed added, disabled or
@@ -184,26 +189,64 @@ void ingest_discard_counts(struct ingest *ig)
 /* Count one item of feed_id that arrived at arrived with this outcome; lag
  * (may be NULL) holds the lag samples of its events (counted only for a new
  * arrival: a replay is not an arrival). */
-static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
-                 const struct feed_lag *lag, const char *error, bool new_arrival)
+/* The counter slot of (feed_id, the day of arrived), made when new. */
+static int slot_of(struct ingest *ig, int64_t feed_id, const char *arrived, struct count_slot **out)
 {
     char day[11];
     snprintf(day, sizeof day, "%.10s", arrived);
-    struct count_slot *sl = NULL;
     for (int i = 0; i < ig->nslots; i++)
-        if (ig->slots[i].feed_id == feed_id && strcmp(ig->slots[i].day, day) == 0)
-            sl = &ig->slots[i];
-    if (!sl) {
-        if (ig->nslots == MAX_COUNT_SLOTS) {
-            int rc = flush_slots(ig);
-            if (rc != 0)
-                return rc;
+        if (ig->slots[i].feed_id == feed_id && strcmp(ig->slots[i].day, day) == 0) {
+            *out = &ig->slots[i];
+            return 0;
         }
-        sl = &ig->slots[ig->nslots++];
-        memset(sl, 0, sizeof *sl);
-        sl->feed_id = feed_id;
-        memcpy(sl->day, day, sizeof day);
+    if (ig->nslots == MAX_COUNT_SLOTS) {
+        int rc = flush_slots(ig);
+        if (rc != 0)
+            return rc;
     }
+    struct count_slot *sl = &ig->slots[ig->nslots++];
+    memset(sl, 0, sizeof *sl);
+    sl->feed_id = feed_id;
+    memcpy(sl->day, day, sizeof day);
+    *out = sl;
+    return 0;
+}
+
+/* Add d to the counter of outcome in sl (pending is not counted). */
+static void count_outcome(struct count_slot *sl, const char *outcome, int d)
+{
+    if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
+        sl->c.applied += d;
+    else if (strcmp(outcome, INBOX_DUPLICATE) == 0)
+        sl->c.duplicate += d;
+    else if (strcmp(outcome, INBOX_REJECTED) == 0)
+        sl->c.rejected += d;
+}
+
+static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const char *outcome,
+                 const struct feed_lag *lag, const char *error, bool new_arrival)
+{
+    struct count_slot *sl = NULL;
+    int rc;
+    if (!new_arrival && ig->prior_set) {
+        /* a replay: the message's outcome is replaced, not added to, and a
+         * message filed under no feed (or another) moves with its arrival */
+        ig->prior_set = false;
+        struct count_slot *old = NULL;
+        if ((rc = slot_of(ig, ig->prior_feed, arrived, &old)) != 0)
+            return rc;
+        count_outcome(old, ig->prior_outcome, -1);
+        if (ig->prior_feed != feed_id) {
+            old->c.received--;
+            if ((rc = slot_of(ig, feed_id, arrived, &sl)) != 0)
+                return rc;
+            sl->c.received++;
+            if (strcmp(arrived, sl->last_received) > 0)
+                snprintf(sl->last_received, sizeof sl->last_received, "%s", arrived);
+        }
+    }
+    if ((rc = slot_of(ig, feed_id, arrived, &sl)) != 0)
+        return rc;
     if (new_arrival) {
         sl->c.received++;
         if (strcmp(arrived, sl->last_received) > 0)
@@ -211,12 +254,7 @@ static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const 
         if (lag)
             feed_lag_merge(&sl->c, lag);
     }
-    if (strcmp(outcome, INBOX_APPLIED) == 0 || strcmp(outcome, INBOX_PARTIAL) == 0)
-        sl->c.applied++;
-    else if (strcmp(outcome, INBOX_DUPLICATE) == 0)
-        sl->c.duplicate++;
-    else if (strcmp(outcome, INBOX_REJECTED) == 0)
-        sl->c.rejected++;
+    count_outcome(sl, outcome, 1);
     if (error && *error)
         snprintf(sl->last_error, sizeof sl->last_error, "%s", error);
     return 0;
@@ -224,10 +262,11 @@ static int count(struct ingest *ig, int64_t feed_id, const char *arrived, const 
 
 /* ---- HL7 helpers ----------------------------------------------------------------------- */
 
-/* MSH-n (n >= 2), first component, from raw text that did not parse: used
- * only to attribute and answer a broken message. */
-static void raw_msh_field(const char *data, size_t len, int n, bool first_comp, char *out,
-                          size_t cap)
+/* MSH-n (n >= 2), its first comps components (0: whole), from raw text that
+ * did not parse: used only to attribute, file and answer a broken message,
+ * e.g. "MSH|^~&|..." (three encoding characters) still names its sender
+ * (MSH-4), type (MSH-9, "ADT^A01") and control id (MSH-10). */
+static void raw_msh_field(const char *data, size_t len, int n, int comps, char *out, size_t cap)
 {
     out[0] = 0;
     if (len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
@@ -238,17 +277,17 @@ static void raw_msh_field(const char *data, size_t len, int n, bool first_comp, 
     if (len < 8 || memcmp(data, "MSH", 3) != 0)
         return;
     char fs = data[3], cs = data[4];
-    int field = 1; /* data[3] starts MSH-2 */
+    int field = 2; /* data[3] is MSH-1, data[4] starts MSH-2 */
     size_t i = 4, start = 4;
     for (; i <= len; i++) {
         bool end = i == len || data[i] == '\r' || data[i] == '\n';
         if (end || data[i] == fs) {
-            field++;
-            if (field - 1 == n) {
+            if (field++ == n) {
                 size_t e = i;
-                if (first_comp)
+                int seen = 0;
+                if (comps > 0)
                     for (size_t k = start; k < i; k++)
-                        if (data[k] == cs) {
+                        if (data[k] == cs && ++seen == comps) {
                             e = k;
                             break;
                         }
@@ -474,9 +513,9 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         msg_value(ig->msg, 9, 2, t2, sizeof t2);
         snprintf(mtype, sizeof mtype, "%s%s%s", t1, t2[0] ? "^" : "", t2);
     } else {
-        raw_msh_field(data, len, 4, true, facility, sizeof facility);
-        raw_msh_field(data, len, 10, false, control, sizeof control);
-        raw_msh_field(data, len, 9, false, mtype, sizeof mtype);
+        raw_msh_field(data, len, 4, 1, facility, sizeof facility);
+        raw_msh_field(data, len, 10, 0, control, sizeof control);
+        raw_msh_field(data, len, 9, 2, mtype, sizeof mtype);
     }
     struct store_feed feed; /* borrowed from the batch's feed cache */
     bool in_force = false;
@@ -1400,6 +1439,9 @@ int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r)
         return rc;
     struct store_feed f;
     memset(&f, 0, sizeof f);
+    ig->prior_set = true; /* the counters move the message (see count()) */
+    ig->prior_feed = m.feed_id;
+    snprintf(ig->prior_outcome, sizeof ig->prior_outcome, "%s", m.outcome);
     if (strcmp(m.kind, "hl7v2") == 0) {
         rc = ingest_hl7_one(ig, m.body, m.body_len, m.peer, id, r);
     } else if (m.feed_id <= 0 || (rc = store_feed_get(ig->s, m.feed_id, NULL, &f)) != 0) {
@@ -1411,6 +1453,7 @@ int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r)
     } else {
         rc = WEFT_EUNSUPPORTED;
     }
+    ig->prior_set = false;
     if (rc == 0)
         log_info("ingest", "replayed inbox=%lld kind=%s outcome=%s", (long long)id, m.kind,
                  r->outcome);

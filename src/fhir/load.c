@@ -1084,6 +1084,83 @@ static void keep_memo_key(const unsigned char in[STORE_HASH_LEN],
     buf_release(&b);
 }
 
+/* "+name" of LOAD_KEEP_ABSENT: res's array name becomes the stored array
+ * old with the members of each system the incoming array has replaced by
+ * the incoming ones (in the stored order, so a restatement is unchanged),
+ * then the incoming members of systems not stored; a missing "system" counts
+ * as one more system.  Returns true when res changed. */
+static bool same_system(const json_t *a, const json_t *b)
+{
+    const json_t *x = json_object_get(a, "system"), *y = json_object_get(b, "system");
+    return (!x && !y) || (x && y && json_equal(x, y));
+}
+
+static bool merge_by_system(json_t *res, const char *name, const json_t *old)
+{
+    if (!json_is_array(old) || json_array_size(old) == 0)
+        return false;
+    json_t *cur = json_object_get(res, name);
+    if (!json_is_array(cur)) {
+        json_object_set_new(res, name, json_deep_copy(old));
+        return true;
+    }
+    size_t nin = json_array_size(cur), i, j;
+    bool *used = calloc(nin ? nin : 1, sizeof *used);
+    if (!used)
+        return false;
+    json_t *out = json_array();
+    const json_t *ov;
+    json_array_foreach(old, i, ov)
+    {
+        bool sent = false;
+        for (j = 0; j < nin; j++) {
+            if (!same_system(ov, json_array_get(cur, j)))
+                continue;
+            sent = true;
+            if (!used[j])
+                json_array_append(out, json_array_get(cur, j));
+            used[j] = true;
+        }
+        if (!sent)
+            json_array_append_new(out, json_deep_copy(ov));
+    }
+    for (j = 0; j < nin; j++)
+        if (!used[j])
+            json_array_append(out, json_array_get(cur, j));
+    free(used);
+    bool changed = !json_equal(out, cur);
+    if (changed)
+        json_object_set_new(res, name, out);
+    else
+        json_decref(out);
+    return changed;
+}
+
+/* An Encounter whose keep list names "?status": each location without a
+ * status follows the (merged) stay's.  Returns true when res changed. */
+static bool location_follows(json_t *res)
+{
+    const char *st = json_string_value(json_object_get(res, "status"));
+    if (!st)
+        return false;
+    const char *ls =
+        !strcmp(st, "planned") ? "planned"
+        : (!strcmp(st, "finished") || !strcmp(st, "cancelled") || !strcmp(st, "entered-in-error"))
+            ? "completed"
+            : "active";
+    bool changed = false;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(res, "location"), i, l)
+    {
+        if (json_is_object(l) && !json_object_get(l, "status")) {
+            json_object_set_new(l, "status", json_string(ls));
+            changed = true;
+        }
+    }
+    return changed;
+}
+
 static int keep_absent(struct bundle_ctx *bc, struct entry *e)
 {
     json_t *keep = json_incref(json_object_get(e->ent, LOAD_KEEP_ABSENT));
@@ -1098,7 +1175,8 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     json_array_foreach(keep, i, v)
     {
         const char *n = json_string_value(v);
-        if (n && n[0] == '?')
+        bool union_ = n && n[0] == '+';
+        if (n && (n[0] == '?' || n[0] == '+'))
             n++;
         size_t len = n ? strspn(n, alnum) : 0;
         bool sub = n && n[len] == '.' && n[len + 1] >= 'a' && n[len + 1] <= 'z' &&
@@ -1107,12 +1185,13 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
             n && ((len == 2 && !strncmp(n, "id", 2)) || (len == 4 && !strncmp(n, "meta", 4)) ||
                   (len == 12 && !strncmp(n, "resourceType", 12)));
         ok = ok && n && n[0] >= 'a' && n[0] <= 'z' && len < 64 &&
-             (n[len] == 0 || strcmp(n + len, "[x]") == 0 || sub) && !reserved;
+             (n[len] == 0 || (!union_ && (strcmp(n + len, "[x]") == 0 || sub))) && !reserved;
     }
     if (!ok) {
         entry_reject(e,
                      "%s must be an array of element names (\"name\", \"name[x]\", "
-                     "\"name.part\", each may start with '?'; not id, meta, resourceType)",
+                     "\"name.part\", each may start with '?'; \"+name\"; not id, meta, "
+                     "resourceType)",
                      LOAD_KEEP_ABSENT);
         goto out;
     }
@@ -1121,12 +1200,19 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     int version = 0;
     int drc = e->prepped && e->res ? store_resource_digest(bc->s, e->type, e->id, digest, &version)
                                    : WEFT_EINVAL;
-    if (drc == WEFT_ENOTFOUND)
-        goto out; /* nothing stored (a new item, or deleted): nothing to keep */
+    bool follows = false; /* an Encounter's locations follow its status */
+    json_array_foreach(keep, i, v)
+    {
+        follows =
+            follows || (!strcmp(e->type, "Encounter") && !strcmp(json_string_value(v), "?status"));
+    }
+    json_t *old = NULL;
     bool have_digest = drc == 0;
+    unsigned slot = 0;
+    if (drc == WEFT_ENOTFOUND)
+        goto merged; /* nothing stored (a new item, or deleted): nothing to keep */
     if (have_digest && memcmp(digest, e->hash, STORE_HASH_LEN) == 0)
         goto out;
-    unsigned slot = 0;
     if (have_digest) { /* merged into what is stored before? */
         keep_memo_key(e->hash, digest, keep, mkey);
         memcpy(&slot, mkey, sizeof slot);
@@ -1142,6 +1228,8 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     struct store_row cur;
     if (!e->res || (rc = store_resource_get(bc->s, e->type, e->id, 0, &cur)) != 0) {
         rc = rc == WEFT_ENOTFOUND ? WEFT_OK : rc; /* a DELETE, or nothing stored yet */
+        if (rc == WEFT_OK && e->res)
+            goto merged;
         goto out;
     }
     /* Most often the stored version has none of the elements: a key
@@ -1152,20 +1240,26 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     {
         char pat[72];
         const char *nm = json_string_value(v);
-        nm += nm[0] == '?';
+        nm += nm[0] == '?' || nm[0] == '+';
         snprintf(pat, sizeof pat, "\"%.*s", (int)strcspn(nm, "[."), nm);
         mentioned = mentioned || (!cur.deleted && strstr(cur.json, pat));
     }
-    json_t *old = mentioned ? json_loadb(cur.json, cur.json_len, 0, NULL) : NULL;
+    old = mentioned ? json_loadb(cur.json, cur.json_len, 0, NULL) : NULL;
     store_row_clear(&cur);
     json_array_foreach(keep, i, v)
     {
         const char *name = json_string_value(v), *key;
-        bool weak = name[0] == '?'; /* the stored value wins when there is one */
-        name += weak;
+        bool weak = name[0] == '?';   /* the stored value wins when there is one */
+        bool union_ = name[0] == '+'; /* stored members of other systems are kept */
+        name += weak || union_;
         size_t n = strcspn(name, "[.");
         if (!old)
             continue;
+        if (union_) {
+            if (merge_by_system(e->res, name, json_object_get(old, name)))
+                e->prepped = false;
+            continue;
+        }
         if (name[n] == '.') { /* one part of an element: "period.end" */
             char top[64];
             snprintf(top, sizeof top, "%.*s", (int)n, name);
@@ -1208,6 +1302,9 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
         e->prepped = false; /* prepared without it: done again below */
     }
     json_decref(old);
+merged:
+    if (follows && e->res && location_follows(e->res))
+        e->prepped = false;
     if (!e->prepped && !e->refs_pending) {
         if (!rewrite_refs(bc, e, e->res, 0))
             goto out;

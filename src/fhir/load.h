@@ -89,9 +89,15 @@ struct store;
  * kept when the incoming period has none).  A leading '?' means the stored
  * value wins when there is one, else the incoming value stands (e.g.
  * "?status": an update that does not say the status keeps it, while a new
- * item still gets one).  The HL7 v2 mapping sets it for the Patient,
- * Encounter, AllergyIntolerance and Appointment (feeds/hl7_map.c); any feed
- * may.
+ * item still gets one).  A leading '+' merges an array by "system" (e.g.
+ * "+identifier"): the stored members of each system the incoming array
+ * has are replaced by the incoming ones, the stored members of other
+ * systems kept, in the stored order.  An Encounter whose list names
+ * "?status" gets each location without a status set from the merged
+ * status (active; completed when finished, cancelled, entered-in-error;
+ * planned).  The HL7 v2 mapping sets it for the Patient, Encounter,
+ * AllergyIntolerance, Appointment, Condition and Procedure
+ * (feeds/hl7_map.c); any feed may.
  */
 #define LOAD_KEEP_ABSENT "_keepAbsent"
 

@@ -550,11 +550,13 @@ struct store_inbox_filter {
     const char *outcome; /* NULL: any */
     const char *since;   /* arrived >= since (ISO 8601 prefix), NULL: any */
     int64_t after_id;    /* paging: id > after_id */
+    int64_t before_id;   /* paging: 0, or id < before_id */
     int64_t only_id;     /* 0, or exactly this message */
     int limit;           /* 0: 100 */
     bool with_body;
+    bool newest_first; /* descending id order (the limit keeps the newest) */
 };
-/* Messages matching f in arrival (id) order. */
+/* Messages matching f in arrival (id) order, or newest first. */
 int store_inbox_list(struct store *s, const struct store_inbox_filter *f,
                      struct store_inbox_msg **out, int *n);
 /* Claim (feed_id, control_id) for inbox message id: 0 when it was new,

@@ -36,7 +36,7 @@ def put(name, text):
 
 def rows():
     import json
-    rc, out, err = run("feed", "messages", "--db", db, "--json")
+    rc, out, err = run("feed", "messages", "--db", db, "--json", "--oldest-first")
     check(rc == 0, err)
     return json.loads(out)
 

@@ -117,7 +117,9 @@ check(kinds == ["csv", "fhir", "hl7v2"], "rejected kinds %r" % kinds)
 per_kind = {k: sum(1 for m in rej if m["kind"] == k) for k in kinds}
 check(per_kind == {"hl7v2": non_aa, "fhir": 2, "csv": 1},
       "rejected rows per kind %r, want hl7v2 %d (every AR/AE), fhir 2, csv 1" % (per_kind, non_aa))
-junk = [m for m in rej if m["kind"] == "hl7v2" and m["control_id"] is None]
+# (listed newest first: the junk message is the first hl7v2 one sent without a control id)
+junk = sorted((m for m in rej if m["kind"] == "hl7v2" and m["control_id"] is None),
+              key=lambda m: m["id"])
 check(junk, "the junk message is not in the inbox")
 rc, out, err = run("feed", "show", "--db", db, "--id", str(junk[0]["id"]))
 check(rc == 0 and "HELLO WORLD" in out and "rejected" in out, "show: %s" % out)

@@ -426,7 +426,9 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
         buf_adds(&q, " AND outcome = ?4");
     if (f->since)
         buf_adds(&q, " AND arrived >= ?5");
-    buf_adds(&q, " ORDER BY id LIMIT ?6");
+    if (f->before_id)
+        buf_adds(&q, " AND id < ?7");
+    buf_adds(&q, f->newest_first ? " ORDER BY id DESC LIMIT ?6" : " ORDER BY id LIMIT ?6");
     sqlite3_stmt *st = sqlite_stmt_text(ss, q.data);
     buf_release(&q);
     if (!st)
@@ -441,6 +443,8 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     if (f->since)
         sqlite_bind_text(st, 5, f->since);
     sqlite3_bind_int(st, 6, f->limit > 0 ? f->limit : 100);
+    if (f->before_id)
+        sqlite3_bind_int64(st, 7, f->before_id);
     int rc, cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {

@@ -100,7 +100,8 @@ def after_cut(run_dir, db):
 
 def inbox(db):
     import json
-    rc, out, err = run("feed", "messages", "--db", db, "--json", "--limit", "100000")
+    rc, out, err = run("feed", "messages", "--db", db, "--json", "--limit", "100000",
+                       "--oldest-first")
     check(rc == 0, "feed messages: %s" % err)
     return json.loads(out)
 

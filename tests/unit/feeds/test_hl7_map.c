@@ -743,7 +743,7 @@ static void test_absent_fields_kept(void **state)
     struct fixture f = {0};
     /* everything but PID-29/30 sent: only deceased[x] is kept */
     assert_int_equal(map_text(&f, ADT_A01), 0);
-    assert_string_equal(keep_list(&f), "deceased[x]");
+    assert_string_equal(keep_list(&f), "+identifier,deceased[x]");
     done(&f);
 
     /* a lab's thin PID: identifiers, name, date of birth, sex only */
@@ -755,7 +755,8 @@ static void test_absent_fields_kept(void **state)
     ASSERT_AT(p, "gender", "male");
     assert_null(json_object_get(p, "address"));
     assert_null(json_object_get(p, "telecom"));
-    assert_string_equal(keep_list(&f), "address,telecom,deceased[x],generalPractitioner,contact");
+    assert_string_equal(keep_list(&f),
+                        "+identifier,address,telecom,deceased[x],generalPractitioner,contact");
     /* only the Patient entry carries the list */
     json_t *e1 = json_array_get(json_object_get(f.r.bundle, "entry"), 1);
     assert_null(json_object_get(e1, "_keepAbsent"));
@@ -765,17 +766,19 @@ static void test_absent_fields_kept(void **state)
     assert_int_equal(map_text(&f, MSH_A08 "EVN|A08|20260612092900\r"
                                           "PID|1||H123456^^^RVV^MR\rPD1|||\rNK1|1\r"),
                      0);
-    assert_string_equal(keep_list(&f),
-                        "name,birthDate,gender,address,telecom,deceased[x],generalPractitioner,"
-                        "contact");
+    assert_string_equal(
+        keep_list(&f),
+        "+identifier,name,birthDate,gender,address,telecom,deceased[x],generalPractitioner,"
+        "contact");
     done(&f);
 
     /* empty fields and fields of only delimiters are omitted, not null */
     assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||^^^||||||^^^^~^||||||||||||||"
                                           "||\r"),
                      0);
-    assert_string_equal(keep_list(&f), "name,birthDate,gender,address,telecom,deceased[x],"
-                                       "generalPractitioner,contact");
+    assert_string_equal(keep_list(&f),
+                        "+identifier,name,birthDate,gender,address,telecom,deceased[x],"
+                        "generalPractitioner,contact");
     done(&f);
 
     /* a value that maps to nothing (impossible date, unknown codes) is not a
@@ -785,7 +788,7 @@ static void test_absent_fields_kept(void **state)
                                           "PD1|||Practice^^G82001\r"
                                           "NK1|1|Smith^Jane|SPO^Spouse^HL70063\r"),
                      0);
-    assert_string_equal(keep_list(&f), "birthDate,gender,deceased[x]");
+    assert_string_equal(keep_list(&f), "+identifier,birthDate,gender,deceased[x]");
     p = res(&f, "Patient", 1);
     assert_null(json_object_get(p, "deceasedBoolean"));
     ASSERT_AT(p, "generalPractitioner/0/identifier/value", "G82001");
@@ -803,7 +806,7 @@ static void test_hl7_null_clears(void **state)
                                           "PD1|||\"\"|\"\"\rNK1|1|\"\"\r"),
                      0);
     json_t *p = res(&f, "Patient", 1);
-    assert_string_equal(keep_list(&f), "");
+    assert_string_equal(keep_list(&f), "+identifier");
     const char *gone[] = {"name",    "birthDate",       "gender",           "address",
                           "telecom", "deceasedBoolean", "deceasedDateTime", "generalPractitioner",
                           "contact"};
@@ -819,7 +822,7 @@ static void test_hl7_null_clears(void **state)
                      0);
     p = res(&f, "Patient", 1);
     assert_null(json_object_get(p, "deceasedBoolean"));
-    assert_string_equal(keep_list(&f), "address,telecom,generalPractitioner,contact");
+    assert_string_equal(keep_list(&f), "+identifier,address,telecom,generalPractitioner,contact");
     done(&f);
 
     /* the null with white space around it, and inside components */
@@ -833,7 +836,8 @@ static void test_hl7_null_clears(void **state)
     assert_null(json_object_get(p, "gender"));
     ASSERT_AT(p, "address/0/postalCode", "CT1 1AA");
     assert_null(at(p, "address/0/country"));
-    assert_string_equal(keep_list(&f), "telecom,deceased[x],generalPractitioner,contact");
+    assert_string_equal(keep_list(&f),
+                        "+identifier,telecom,deceased[x],generalPractitioner,contact");
     assert_no_null_text(&f);
     done(&f);
 
@@ -843,13 +847,13 @@ static void test_hl7_null_clears(void **state)
                                           "1 High St||\"\"\r"),
                      0);
     assert_null(json_object_get(res(&f, "Patient", 1), "telecom"));
-    assert_string_equal(keep_list(&f), "deceased[x],generalPractitioner,contact");
+    assert_string_equal(keep_list(&f), "+identifier,deceased[x],generalPractitioner,contact");
     done(&f);
     assert_int_equal(map_text(&f, MSH_A08 "PID|1||H123456^^^RVV^MR||Smith^John||19700101|M|||"
                                           "1 High St||\"\"|01227 999999\r"),
                      0);
     ASSERT_AT(res(&f, "Patient", 1), "telecom/0/use", "work");
-    assert_string_equal(keep_list(&f), "deceased[x],generalPractitioner,contact");
+    assert_string_equal(keep_list(&f), "+identifier,deceased[x],generalPractitioner,contact");
     done(&f);
 }
 
@@ -885,10 +889,12 @@ static void check_bundle(json_t *b, const char *name)
             static const struct {
                 const char *type, *names;
             } known[] = {
-                {"Patient", ",name,birthDate,gender,address,telecom,deceased[x],"
+                {"Patient", ",+identifier,name,birthDate,gender,address,telecom,deceased[x],"
                             "generalPractitioner,contact,"},
                 {"Encounter", ",?status,?class,period.start,period.end,location,serviceType,"},
                 {"AllergyIntolerance", ",category,reaction,criticality,recordedDate,"},
+                {"Condition", ",verificationStatus,recordedDate,"},
+                {"Procedure", ",performer,"},
                 {"Appointment", ",?status,reasonCode,description,appointmentType,start,end,"
                                 "minutesDuration,?participant,"},
             };
@@ -907,7 +913,7 @@ static void check_bundle(json_t *b, const char *name)
                 char comma[64];
                 snprintf(comma, sizeof comma, ",%s,", n);
                 assert_non_null(strstr(names, comma));
-                if (n[0] == '?')
+                if (n[0] == '?' || n[0] == '+')
                     assert_non_null(json_object_get(r, n + 1));
                 else if (!strncmp(n, "period.", 7))
                     assert_null(json_object_get(json_object_get(r, "period"), n + 7));

@@ -516,11 +516,120 @@ static void test_commit_failed_ack(void **state)
     free(m);
 }
 
+/* A message whose MSH does not parse (three encoding characters) is filed
+ * under the feed its readable MSH-4 names, with its MSH-9 and MSH-10. */
+static void test_broken_msh_filed(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    const char *m = "MSH|^~&|PAS|RVV01|WEFT|WEFT|20261124101500||ADT^A01^ADT_A01|RTE0003|P|2.5\r"
+                    "EVN|A01|20261124101500\r"
+                    "PID|1||777^^^RVV01^MR||Testpatient^Alex||19700101|M\r";
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_string_equal(ack_code(&r), "AR");
+    assert_string_equal(r.outcome, INBOX_REJECTED);
+    struct store_feed f;
+    assert_int_equal(store_feed_by_facility(fx->s, "RVV01", &f), 0);
+    assert_int_equal(r.feed_id, f.id);
+    int64_t id = r.inbox_id;
+    ingest_result_release(&r);
+    struct store_inbox_msg row;
+    assert_int_equal(store_inbox_get(fx->s, id, false, &row), 0);
+    assert_int_equal(row.feed_id, f.id);
+    assert_string_equal(row.control_id, "RTE0003");
+    assert_string_equal(row.msg_type, "ADT^A01");
+    assert_string_equal(row.sender, "RVV01");
+    store_inbox_msg_clear(&row);
+    store_feed_clear(&f);
+}
+
+/* Message lists: newest first by default (the limit keeps the newest),
+ * oldest first on request, paged by id either way. */
+static void test_list_order_paging(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        char ctl[16];
+        snprintf(ctl, sizeof ctl, "P%d", i);
+        char *m = adt("RVV01", ctl, "301", NULL, "A01");
+        assert_int_equal(one(fx, m, &r), 0);
+        ids[i] = r.inbox_id;
+        ingest_result_release(&r);
+        free(m);
+    }
+    struct store_inbox_msg *ms;
+    int n;
+    struct store_inbox_filter f = {.limit = 2, .newest_first = true};
+    assert_int_equal(store_inbox_list(fx->s, &f, &ms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ms[0].id, ids[4]);
+    assert_int_equal(ms[1].id, ids[3]);
+    f.before_id = ms[1].id; /* the next page */
+    store_inbox_msgs_free(ms, n);
+    assert_int_equal(store_inbox_list(fx->s, &f, &ms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ms[0].id, ids[2]);
+    assert_int_equal(ms[1].id, ids[1]);
+    store_inbox_msgs_free(ms, n);
+    struct store_inbox_filter g = {.limit = 2, .after_id = ids[1]}; /* oldest first */
+    assert_int_equal(store_inbox_list(fx->s, &g, &ms, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ms[0].id, ids[2]);
+    assert_int_equal(ms[1].id, ids[3]);
+    store_inbox_msgs_free(ms, n);
+}
+
+/* Replays move a message's count: a message from a facility registered
+ * afterwards counts as received and applied by its new feed (and no longer
+ * as an unregistered refusal); a replayed rejection is not counted twice. */
+static void test_replay_counts(void **state)
+{
+    struct fx *fx = *state;
+    struct ingest_result r;
+    char *m = adt("LATE01", "Q1", "401", NULL, "A01");
+    assert_int_equal(one(fx, m, &r), 0);
+    assert_int_equal(r.feed_id, 0);
+    int64_t id = r.inbox_id;
+    ingest_result_release(&r);
+    free(m);
+    struct store_feed_counts today, total, utoday, utotal;
+    assert_int_equal(store_feed_counts_get(fx->s, 0, NULL, &utoday, &utotal), 0);
+    assert_int_equal(utotal.received, 1);
+    assert_int_equal(utotal.rejected, 1);
+    char e[256];
+    struct feed_spec late = {
+        .org = "RVV", .kind = "hl7v2", .name = "rvv-late", .facility = "LATE01"};
+    assert_int_equal(feed_registry_add(fx->s, &late, NULL, NULL, e, sizeof e), 0);
+    struct store_feed f;
+    assert_int_equal(store_feed_by_facility(fx->s, "LATE01", &f), 0);
+    ingest_result_init(&r);
+    assert_int_equal(ingest_replay(fx->ig, id, &r), 0);
+    assert_string_equal(r.outcome, INBOX_APPLIED);
+    ingest_result_release(&r);
+    assert_int_equal(store_feed_counts_get(fx->s, f.id, NULL, &today, &total), 0);
+    assert_int_equal(total.received, 1);
+    assert_int_equal(total.applied, 1);
+    assert_int_equal(total.rejected, 0);
+    assert_int_equal(store_feed_counts_get(fx->s, 0, NULL, &utoday, &utotal), 0);
+    assert_int_equal(utotal.received, 0);
+    assert_int_equal(utotal.rejected, 0);
+    store_feed_clear(&f);
+    /* the feed has a last arrival now */
+    assert_int_equal(store_feed_by_facility(fx->s, "LATE01", &f), 0);
+    assert_non_null(f.last_received);
+    store_feed_clear(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_applied_then_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_msh_filed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_order_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),

@@ -1065,6 +1065,167 @@ static void test_keep_absent_any_feed(void **state)
     json_decref(p);
 }
 
+/* Issue 15's mapping gaps: DG1 and PR1 keep what an update omits and clear
+ * on ""; an admission without a visit number or admit time still records
+ * the stay; a restated ward of a finished stay is not active; a thin PID
+ * keeps the NHS number. */
+static void test_feeds_mapping_gaps(void **state)
+{
+    struct store *s = *state;
+    struct load_report rep;
+    int v;
+#define PID_K "PID|1||H960^^^RVV^MR||Green^Di||19550101|F\r"
+    load_hl7(s,
+             HL7_MSH("ADT^A01^ADT_A01", "M1") "EVN|A01|20260612092900\r" PID_K
+                                              "PV1|1|I|WARD1||||||||||||||||V960\r"
+                                              "DG1|1||I10^Hypertension^I10||20260101|F\r"
+                                              "PR1|1||P123^Appendicectomy^OPCS||20260102||||||"
+                                              "S1^Cutter^Sam\r",
+             &rep);
+    assert_int_equal(row(&rep, "Condition")->stored, 1);
+    assert_int_equal(row(&rep, "Procedure")->stored, 1);
+    load_report_free(&rep);
+    /* restated by code (and date) only: nothing changes */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "M2") "EVN|A08|20260613092900\r" PID_K
+                                              "PV1|1|I|WARD1||||||||||||||||V960\r"
+                                              "DG1|1||I10^Hypertension^I10\r"
+                                              "PR1|1||P123^Appendicectomy^OPCS||20260102\r",
+             &rep);
+    assert_int_equal(row(&rep, "Condition")->unchanged, 1);
+    assert_int_equal(row(&rep, "Procedure")->unchanged, 1);
+    load_report_free(&rep);
+    json_t *c = current_of(s, "Condition", "RVV", "dx-enc-V960-I10", 0, &v);
+    assert_int_equal(v, 1);
+    assert_non_null(json_object_get(c, "verificationStatus"));
+    assert_non_null(json_object_get(c, "recordedDate"));
+    json_decref(c);
+    json_t *pr = current_of(s, "Procedure", "RVV", "proc-enc-V960-P123-2026-01-02", 0, &v);
+    assert_int_equal(v, 1);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(pr, "performer"), 0), "actor"),
+            "display")),
+        "Sam Cutter");
+    json_decref(pr);
+    /* the HL7 null clears them */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "M3") "EVN|A08|20260614092900\r" PID_K
+                                              "PV1|1|I|WARD1||||||||||||||||V960\r"
+                                              "DG1|1||I10^Hypertension^I10||\"\"|\"\"\r"
+                                              "PR1|1||P123^Appendicectomy^OPCS||20260102||||||"
+                                              "\"\"\r",
+             &rep);
+    assert_int_equal(row(&rep, "Condition")->updated, 1);
+    assert_int_equal(row(&rep, "Procedure")->updated, 1);
+    load_report_free(&rep);
+    c = current_of(s, "Condition", "RVV", "dx-enc-V960-I10", 0, &v);
+    assert_int_equal(v, 2);
+    assert_null(json_object_get(c, "verificationStatus"));
+    assert_null(json_object_get(c, "recordedDate"));
+    json_decref(c);
+    pr = current_of(s, "Procedure", "RVV", "proc-enc-V960-P123-2026-01-02", 0, &v);
+    assert_int_equal(v, 2);
+    assert_null(json_object_get(pr, "performer"));
+    json_decref(pr);
+
+    /* an A01 with neither PV1-19 nor PV1-44: the stay keyed by EVN-2 ... */
+    load_hl7(s, HL7_MSH("ADT^A01^ADT_A01", "M4") "EVN|A01|20260615080000\r" PID_K "PV1|1|I|WARD4\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->stored, 1);
+    load_report_free(&rep);
+    load_hl7(s, HL7_MSH("ADT^A01^ADT_A01", "M4") "EVN|A01|20260615080000\r" PID_K "PV1|1|I|WARD4\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->unchanged, 1); /* a repeat: the same stay */
+    load_report_free(&rep);
+    /* ... else by MSH-7 (an A04 without EVN); it starts then */
+    load_hl7(s, HL7_MSH("ADT^A04^ADT_A01", "M5") PID_K "PV1|1|O|CLINIC\r", &rep);
+    assert_int_equal(row(&rep, "Encounter")->stored, 1);
+    load_report_free(&rep);
+    char src[96];
+    snprintf(src, sizeof src, "enc-mr-H960-2026-06-12T09-30-00-01-00");
+    json_t *e = current_of(s, "Encounter", "RVV", src, 0, &v);
+    assert_string_equal(str_at(e, "period", -1, "start"), "2026-06-12T09:30:00+01:00");
+    json_decref(e);
+
+    /* the location follows the stay: a finished stay's ward restated */
+    load_hl7(s,
+             HL7_MSH("ADT^A03^ADT_A03", "M6") "EVN|A03|20260616100000\r" PID_K
+                                              "PV1|1|I|WARD1||||||||||||||||V960|||||||||||||||||||"
+                                              "||||||20260616100000\r",
+             &rep);
+    load_report_free(&rep);
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "M7") "EVN|A08|20260617100000\r" PID_K
+                                              "PV1|1|I|WARD2||||||||||||||||V960\r",
+             &rep);
+    assert_int_equal(row(&rep, "Encounter")->updated, 1);
+    load_report_free(&rep);
+    e = current_of(s, "Encounter", "RVV", "enc-V960", 0, &v);
+    assert_string_equal(str_at(e, "status", -1, NULL), "finished");
+    assert_string_equal(
+        str_at(json_array_get(json_object_get(e, "location"), 0), "location", -1, "display"),
+        "WARD2");
+    assert_string_equal(str_at(e, "location", 0, "status"), "completed");
+    json_decref(e);
+    /* a new stay first heard of by an A08 gets an active location */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "M8") "EVN|A08|20260617100000\r" PID_K
+                                              "PV1|1|I|WARD3||||||||||||||||V961\r",
+             &rep);
+    load_report_free(&rep);
+    e = current_of(s, "Encounter", "RVV", "enc-V961", 0, &v);
+    assert_string_equal(str_at(e, "location", 0, "status"), "active");
+    json_decref(e);
+
+    /* the PAS sends the NHS number; the lab's thin PID has the hospital
+     * number only: no new Patient version, the NHS number stays */
+    load_hl7(s,
+             HL7_MSH("ADT^A08^ADT_A01", "M9") "EVN|A08|20260618100000\r"
+                                              "PID|1||9434765919^^^NHS^NH~H960^^^RVV^MR||Green^Di||"
+                                              "19550101|F\r",
+             &rep);
+    load_report_free(&rep);
+    json_t *p = current(s, "RVV", "mr-H960", 0, &v);
+    int before = v;
+    assert_int_equal(json_array_size(json_object_get(p, "identifier")), 2);
+    json_decref(p);
+    load_hl7(s,
+             "MSH|^~\\&|LAB|RVV|WEFT|WEFT|20260618110000||ORU^R01^ORU_R01|M10|P|2.4\r"
+             "PID|1||H960^^^RVV^MR\r"
+             "OBR|1||LAB1|24326-1^Electrolytes^LN|||20260618080000||||||||||||||||CH|F\r"
+             "OBX|1|NM|2951-2^Sodium^LN||139|mmol/L^mmol/L^UCUM|133-146|N|||F\r",
+             &rep);
+    assert_int_equal(row(&rep, "Patient")->unchanged, 1);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H960", 0, &v);
+    assert_int_equal(v, before);
+    assert_int_equal(json_array_size(json_object_get(p, "identifier")), 2);
+    json_decref(p);
+    /* a corrected NHS number replaces the old one (same system) */
+    load_hl7(
+        s,
+        HL7_MSH("ADT^A08^ADT_A01", "M11") "EVN|A08|20260619100000\r"
+                                          "PID|1||9000000009^^^NHS^NH~H960^^^RVV^MR||Green^Di||"
+                                          "19550101|F\r",
+        &rep);
+    load_report_free(&rep);
+    p = current(s, "RVV", "mr-H960", 0, &v);
+    json_t *ids = json_object_get(p, "identifier");
+    assert_int_equal(json_array_size(ids), 2);
+    bool corrected = false, old_nhs = false;
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        corrected = corrected || !strcmp(str_at(id, "value", -1, NULL), "9000000009");
+        old_nhs = old_nhs || !strcmp(str_at(id, "value", -1, NULL), "9434765919");
+    }
+    assert_true(corrected && !old_nhs);
+    json_decref(p);
+#undef PID_K
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1082,6 +1243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_absent_memo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_encounter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_allergy_appointment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feeds_mapping_gaps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
