@@ -113,6 +113,12 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
         api_outcome(req, 400, "invalid", "the search could not be run: %s", store_errmsg(s));
         return;
     }
+    if (rc == WEFT_ETOOBIG) { /* more values than one store query takes */
+        api_outcome(req, 400, "too-costly",
+                    "the search has too many parameters or values: narrow it or split it "
+                    "into several searches");
+        return;
+    }
     log_error("fhir", "store error request=%s: %s (%s)", req->request_id, weft_strerror(rc),
               store_errmsg(s));
     if (rc == WEFT_EBUSY)

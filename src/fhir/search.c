@@ -335,8 +335,11 @@ static int parse_patient_ref(struct fhir_search *fs, const char *param, const ch
 
 static int add_term(struct fhir_search *fs, const char *param, const char *value, bool prefix)
 {
-    if (fs->q.nterms >= FHIR_SEARCH_MAX_VALUES)
-        return fail(fs, param, "too many search terms");
+    if (fs->q.nterms >= FHIR_SEARCH_MAX_TERMS)
+        return fail(fs, param,
+                    "too many search terms: at most %d identifier, family, given and birthdate "
+                    "values in one search",
+                    FHIR_SEARCH_MAX_TERMS);
     char *v = xstrdup(value);
     fs->term_values[fs->q.nterms] = v;
     fs->terms[fs->q.nterms].param = param;
@@ -557,6 +560,9 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
     fs->q.want_total = true;
     fs->total = -1;
     fs->count = mode == FHIR_SEARCH_EVERYTHING ? 100 : FHIR_COUNT_DEFAULT;
+    if (nargs > FHIR_SEARCH_MAX_PARAMS)
+        return fail(fs, "", "too many search parameters: %d given, at most %d in one search", nargs,
+                    FHIR_SEARCH_MAX_PARAMS);
     for (int i = 0; i < nargs; i++) {
         const char *name = args[i].name, *value = args[i].value;
         int rc = parse_one(fs, mode, type, name, value);
