@@ -29,6 +29,22 @@ struct authz_scope {
     int norgs;          /* -1: items of every organisation; else the count in orgs */
     char **orgs;        /* source organisations whose items may be seen (owned) */
     bool restricted;    /* true when anything may be withheld: say so, generally */
+    /* !allowed because of who the person is (not the caller's launch
+     * context, not the citizen's own record): a read by id must then answer
+     * exactly as for an unknown id, so that ids do not reveal who has a
+     * record where.  false for refusals that do not depend on the person
+     * (role, agreement, read scope): authz_check_principal() gives those for
+     * unknown ids too. */
+    bool person_refused;
+    /* orgs was narrowed by the person's upheld objection (the reply should
+     * say so: an OperationOutcome warning in a Bundle). */
+    bool objection;
+    /* A query across people (person NULL) by a client: items of a person
+     * with an upheld objection may be seen only when their source
+     * organisation is objection_org (NULL: never).  The store applies it
+     * (store_query.objections). */
+    bool objections_apply;
+    char *objection_org; /* owned */
 };
 
 /*
@@ -45,14 +61,29 @@ struct authz_scope {
  *   4. categories = the role profile's categories;
  *   5. an upheld objection limits orgs to the user's own organisation,
  *      unless break-glass is active.
- * Clients: any person with "system/\*.rs" / ".read" / "*" (no audit of
- * denials: clients are services).  Citizens: their own person only.
+ * Clients (API clients and feeds' tokens): any person with "system/\*.rs" /
+ * ".read" / "*" when their organisation, if they have one, has an agreement
+ * in force; an upheld objection limits orgs to the client's organisation
+ * (none for a client without one).  Citizens: their own person only.
+ * Every refusal is audited.
  * Returns a negative error only when the decision could not be made (store
  * failure): callers must then deny.
  */
 int authz_scope_for_person(struct store *s, const struct principal *p, const char *person_id,
                            struct authz_scope *out);
 void authz_scope_clear(struct authz_scope *sc);
+
+/*
+ * The part of the decision that does not depend on the person: the role is
+ * in the policy and gives categories, the organisation (when the principal
+ * has one) has an agreement in force, a client has a read scope.  For
+ * replies about an id that does not exist: they must be the same as for an
+ * existing item of someone the caller may not see (404), unless the caller
+ * would be refused whoever the person was (403 with *reason).  Returns 0
+ * with *reason NULL when allowed, 0 with *reason (static, patient-free)
+ * after auditing the refusal, or a negative error (deny).
+ */
+int authz_check_principal(struct store *s, const struct principal *p, const char **reason);
 
 /* True when the scope lets an item of this category from this organisation
  * be seen (for paths that hold a row already, e.g. read by id). */

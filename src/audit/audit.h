@@ -47,6 +47,7 @@ struct buf;
 #define AUDIT_POLICY_CHANGE "policy-change"
 #define AUDIT_ADMIN "admin"
 #define AUDIT_TOKEN "token" /* SMART app token issued */
+#define AUDIT_WRITE "write" /* data sent through the FHIR API (POST /fhir) */
 
 /* Outcomes. */
 #define AUDIT_OK "success"

@@ -217,6 +217,16 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
     }
     in_list(w, "r.category", q->categories, q->ncategories);
     in_list(w, "r.source_org", q->source_orgs, q->nsource_orgs);
+    if (q->objections) {
+        /* one probe of the objection table's primary key per candidate row */
+        buf_adds(&w->sql, " AND (r.person_id IS NULL OR");
+        if (q->objection_org) {
+            buf_adds(&w->sql, " r.source_org = ? OR");
+            bind_text(w, q->objection_org);
+        }
+        buf_adds(&w->sql, " NOT EXISTS (SELECT 1 FROM objection o WHERE o.person_id = r.person_id"
+                          " AND o.status = 'upheld'))");
+    }
     if (q->codes && q->ncodes > 0) {
         buf_adds(&w->sql, " AND (");
         for (int i = 0; i < q->ncodes; i++) {
@@ -338,7 +348,8 @@ static bool count_simple_applies(const struct store_query *q)
 {
     return q->type && q->person_id && !(q->categories && q->ncategories > 0) &&
            !(q->source_orgs && q->nsource_orgs > 0) && !(q->codes && q->ncodes > 0) &&
-           !q->date_ge && !q->date_lt && !q->lastupd_ge && !q->lastupd_lt && q->nterms == 0;
+           !q->date_ge && !q->date_lt && !q->lastupd_ge && !q->lastupd_lt && q->nterms == 0 &&
+           !q->objections;
 }
 
 /*
