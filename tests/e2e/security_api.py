@@ -15,7 +15,8 @@ issue 11, against the real (sanitized) server over HTTP:
   counts only what it shows (issue 11);
 - count-only searches (_summary=count, _count=0, $everything?_count=0) and
   searches that find nothing are audited with the query and its total;
-- more than 32 search terms is a 400 naming the limit."""
+- more than 32 search terms is a 400 naming the limit;
+- `weft feed show` (which prints a message body) is audited (item 14)."""
 import json
 import os
 import sys
@@ -151,6 +152,9 @@ def audit(action, want, timeout=20):
         time.sleep(0.2)
 
 
+# item 14: `weft feed show` printed the body above: the read is audited
+check(audit("read", ["client=cli:", "what=inbox message %d" % ok_id], timeout=1),
+      "weft feed show printed a message body without an audit entry")
 check(audit("write", ["\tdenied\t", "client=w-ended"]), "refused write not audited")
 check(audit("write", ["\tsuccess\t", "client=w-hosp", "inbox %d " % ok_id, "stored 1"]),
       "write not audited with its inbox row")
