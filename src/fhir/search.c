@@ -221,6 +221,13 @@ int fhir_search_date_range(const char *value, char ge[32], char lt[32])
     format_date(f, prec, lo);
     next_date(f, prec, g);
     format_date(g, prec, hi);
+    if (g[0] > 9999) {
+        /* the interval after one ending with year 9999 is beyond every
+         * date: an open upper bound for eq/le, and for gt a lower bound
+         * that sorts after any date text ('~' follows every character a
+         * date holds), so nothing matches instead of everything */
+        snprintf(hi, sizeof hi, "%s", strcmp(prefix, "gt") == 0 ? "~" : "");
+    }
     if (strcmp(prefix, "eq") == 0) {
         memcpy(ge, lo, 32);
         memcpy(lt, hi, 32);

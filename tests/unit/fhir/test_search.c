@@ -46,6 +46,11 @@ static void test_date_prefixes(void **state)
     date_range("2020-03-04T10:00:00Z", "2020-03-04T10:00:00", "2020-03-04T10:00:01");
     date_range("ge2020-03-04T10:00:59.123+01:00", "2020-03-04T10:00:59", "");
     date_range("2020-03-04T23:59:59-05:00", "2020-03-04T23:59:59", "2020-03-05T00:00:00");
+    /* the last year: nothing is later (found by fuzz_search: the next
+     * interval "10000" sorted before "9999" and matched nothing) */
+    date_range("9999", "9999", "");
+    date_range("le9999-12-31", "", "");
+    date_range("gt9999-12-31T23:59:59", "~", "");
 }
 
 static void test_date_bad(void **state)
