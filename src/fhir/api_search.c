@@ -214,12 +214,10 @@ static void add_objection_issue(struct http_req *req, struct page *pg, const str
 static void search_by_ids(struct http_req *req, struct store *s, struct fhir_search *fs,
                           struct page *pg, const char *type)
 {
-    if (!authz_type_allowed(&req->principal, type)) {
-        authz_audit_denial(s, &req->principal, NULL, NULL,
-                           "the access does not include this resource type");
-        api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
+    /* refusals that do not depend on the ids (type, role, agreement, read
+     * scope) are 403 for any ids; the rest is decided per id below */
+    if (api_authz_unknown(req, s, type) != 0)
         return;
-    }
     struct store_row *rows = xcalloc((size_t)fs->nids + 1, sizeof *rows);
     int n = 0;
     bool restricted = false;

@@ -103,6 +103,7 @@ def objection_warned(outcomes):
 for path in ("/fhir/Patient/%s/$everything" % PAT["n"], "/fhir/Patient/%s" % PAT["n"],
              "/fhir/Patient/%s" % ("0" * 32), "/fhir/Observation?patient=%s" % PAT["n"],
              "/fhir/Observation?patient=%s" % ("0" * 32), "/fhir/Observation",
+             "/fhir/Patient?_id=%s" % PAT["n"], "/fhir/Patient?_id=%s" % ("0" * 32),
              "/fhir/Observation/_history"):
     st, _, b = get(path, reader[ENDED])
     check(st == 403 and "agreement" in json.dumps(b),
