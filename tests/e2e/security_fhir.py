@@ -148,7 +148,8 @@ for template, real, want in (("/fhir/Patient/%s/$everything", pids["b"], 404),
     check(st == want, "%s -> %d, wanted %d" % (template, st, want))
     if want == 200:  # an empty searchset that claims no total
         b = json.loads(text)
-        check("total" not in b and not [e for e in b["entry"] if e["search"]["mode"] == "match"],
+        check("total" not in b and
+              not [e for e in b.get("entry", []) if e["search"]["mode"] == "match"],
               "%s: %r" % (template, b))
 st, _, b = get("/fhir/Observation?_id=" + other_obs, nurse)
 check(st == 200 and not [e for e in b.get("entry", []) if e["search"]["mode"] == "match"],
