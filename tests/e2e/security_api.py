@@ -153,9 +153,23 @@ def audit(action, want, timeout=20):
         time.sleep(0.2)
 
 
-# item 14: `weft feed show` printed the body above: the read is audited
+# item 14: `weft feed show` printed the body above: the read is audited; and
+# so is a feed's message
 check(audit("read", ["client=cli:", "what=inbox message %d" % ok_id], timeout=1),
       "weft feed show printed a message body without an audit entry")
+feed_tok = weft("feed", "add", "--db", db, "--org", HOSP, "--kind", "fhir",
+                "--name", "rvv-fhir").strip().splitlines()[-1]
+feed_msg = json.loads(json.dumps(good).replace("cond-ok", "cond-feed"))
+st, _, b = srv.request("POST", "/fhir", body=feed_msg, token=feed_tok)
+check(st == 200, "feed post: %d %r" % (st, b))
+rc, out, err = run("feed", "messages", "--db", db, "--feed", "rvv-fhir", "--json")
+fm = json.loads(out)
+fm = fm.get("messages", fm) if isinstance(fm, dict) else fm
+check(rc == 0 and len(fm) == 1, "feed messages: %s %s" % (out, err))
+rc, out, err = run("feed", "show", "--db", db, "--id", str(fm[0]["id"]))
+check(rc == 0 and "cond-feed" in out, "feed show: %s %s" % (out, err))
+check(audit("read", ["client=cli:", "what=inbox message %d" % fm[0]["id"]], timeout=1),
+      "weft feed show printed a feed message's body without an audit entry")
 check(audit("write", ["\tdenied\t", "client=w-ended"]), "refused write not audited")
 check(audit("write", ["\tsuccess\t", "client=w-hosp", "inbox %d " % ok_id, "stored 1"]),
       "write not audited with its inbox row")
