@@ -30,6 +30,7 @@ static const struct command {
     {"org", cmd_org, "organisations and their data sharing agreements"},
     {"policy", cmd_policy, "load, show and check the access policy"},
     {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
+    {"app", cmd_app, "register, list and revoke SMART apps (client id, redirect URIs)"},
     {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},

@@ -32,6 +32,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_app(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_replay_feeds(int argc, char **argv);
 int cmd_org(int argc, char **argv);
