@@ -1,7 +1,8 @@
 # Weft - build, test, check, bench, fuzz, demo.
 #
 #   make            release binary ./weft (-O2, warnings on)
-#   make test       sanitized build (ASan+UBSan), unit + end-to-end tests
+#   make test       unit tests (ASan+UBSan), end-to-end tests against the
+#                   sanitized build and the release ./weft, mutation check
 #   make check      format check + -Werror build + make test
 #   make bench      benchmarks (bench/run.sh), table on stdout
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
@@ -34,7 +35,9 @@ DEPFLAGS = -MMD -MP
 
 REL_CFLAGS := $(CSTD) $(WARN) $(INC) -O2 -g $(BANNED)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-SAN_CFLAGS := $(CSTD) $(WARN) $(INC) -O1 -g $(SAN_FLAGS) $(BANNED)
+# The test build has the failpoints and the power-loss journal (core/failpoint.h,
+# core/powerloss.h); the release binary has neither.
+SAN_CFLAGS := $(CSTD) $(WARN) $(INC) -O1 -g $(SAN_FLAGS) $(BANNED) -DWEFT_FAILPOINTS
 
 LIB_SRC := $(shell find src -name '*.c' ! -path src/main.c | sort)
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
@@ -89,8 +92,10 @@ san: build/san/weft $(UNIT_BIN)
 unit: san
 	@tests/run-tests.sh --unit-only
 
+# Unit tests, the end-to-end suite against the sanitized build and against the
+# release binary, then the mutation check (tests/failpoints.txt).
 test: san weft
-	@tests/run-tests.sh
+	@tests/run-tests.sh && tests/mutation-check.sh
 
 check: format-check
 	$(MAKE) WERROR=-Werror all san

@@ -34,6 +34,7 @@ static const struct command {
     {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
+    {"dq", cmd_dq, "data-quality checks per organisation: run, report, failing records"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth,
      "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},

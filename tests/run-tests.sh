@@ -2,33 +2,54 @@
 # run-tests.sh - runs every unit test program and every end-to-end test, each
 # with a timeout, and ends with "N passed, N failed, N skipped".
 #
-#   tests/run-tests.sh [--unit-only] [PATTERN]
+#   tests/run-tests.sh [--unit-only] [--bins san|release|both] [PATTERN]
 #
-# Unit tests: build/san/tests/unit/**/test_* (cmocka programs).
+# Unit tests: build/san/tests/unit/**/test_* (cmocka programs).  A program
+# that passes but skipped cases (cmocka skip(), e.g. for absent
+# ../shared/data) is reported SKIP with the cases it skipped, not PASS.
 # End-to-end tests: executable files tests/e2e/*.sh|*.py|*.mjs; exit 0 pass,
-# 77 skip (print why), anything else fail.  They get in the environment:
-#   WEFT_BIN      the sanitized weft binary to start
+# 77 skip (print why), anything else fail.  They run twice (--bins both, the
+# default; WEFT_E2E_BINS sets it too): against the sanitized build
+# (names e2e/...) and against the release binary ./weft that users run
+# (names e2e-release/...).  They get in the environment:
+#   WEFT_BIN      the weft binary to start (build/san/weft or ./weft)
+#   WEFT_BIN_KIND san or release (the release binary has no failpoints and
+#                 no power-loss journal: tests needing them skip there)
 #   WEFT_ROOT     the repository root
 #   WEFT_DATA     ../shared/data (may be absent: tests needing it skip)
 #   WEFT_TMP      a fresh scratch directory for this test (removed on pass)
 #   WEFT_ARTIFACTS  test-artifacts/ (screenshots, logs kept for inspection)
+# WEFT_FAILPOINTS (docs/TESTING.md), when set, reaches every test and every
+# weft they start; tests/mutation-check.sh uses it.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 unit_only=0
 pattern=""
-for a in "$@"; do
-  case "$a" in
+bins=${WEFT_E2E_BINS:-both}
+while [ $# -gt 0 ]; do
+  case "$1" in
     --unit-only) unit_only=1 ;;
-    *) pattern="$a" ;;
+    --bins) shift; bins=${1:-both} ;;
+    --bins=*) bins=${1#--bins=} ;;
+    *) pattern="$1" ;;
   esac
+  shift
 done
+case "$bins" in san|release|both) ;; *) echo "run-tests.sh: --bins san|release|both" >&2; exit 2 ;; esac
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
 export WEFT_BIN="$root/build/san/weft"
+export WEFT_BIN_KIND=san
 export WEFT_ROOT="$root"
-export WEFT_DATA="${WEFT_DATA:-$(cd "$root/.." && pwd)/shared/data}"
+# ../shared/data beside the repository; from a git worktree one level deeper
+# (/work/wt/NAME), ../../shared/data
+if [ -z "${WEFT_DATA:-}" ]; then
+  WEFT_DATA="$(cd "$root/.." && pwd)/shared/data"
+  [ -d "$WEFT_DATA" ] || [ ! -d "$root/../../shared/data" ] || WEFT_DATA="$(cd "$root/../../shared/data" && pwd)"
+fi
+export WEFT_DATA
 export WEFT_ARTIFACTS="$root/test-artifacts"
 mkdir -p "$WEFT_ARTIFACTS"
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
@@ -46,8 +67,18 @@ run_one() { # name, command...
   timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
   local rc=$?
   local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-  if [ $rc -eq 0 ]; then
+  # a cmocka program that passed with skipped cases: SKIP, naming them
+  local skipped=""
+  if [ $rc -eq 0 ] && [[ "$name" == unit/* ]]; then
+    skipped=$(grep -E '^\[  SKIPPED \] [A-Za-z_0-9]+$' "$log" | awk '{print $4}' | sort -u | tr '\n' ' ')
+  fi
+  if [ $rc -eq 0 ] && [ -z "$skipped" ]; then
     pass=$((pass+1)); printf 'PASS %-50s %6ss\n' "$name" "$secs"; rm -rf "$WEFT_TMP"
+  elif [ $rc -eq 0 ]; then
+    skip=$((skip+1))
+    printf 'SKIP %-50s cases skipped: %s(%s)\n' "$name" "$skipped" \
+      "$(grep -m1 -i '^skipped:' "$log" | cut -c1-80)"
+    rm -rf "$WEFT_TMP"
   elif [ $rc -eq 77 ]; then
     skip=$((skip+1)); printf 'SKIP %-50s %s\n' "$name" "$(tail -n 1 "$log")"; rm -rf "$WEFT_TMP"
   else
@@ -63,16 +94,32 @@ for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/nu
   run_one "$name" "$t"
 done
 
-if [ $unit_only -eq 0 ]; then
+run_e2e() { # prefix
+  local prefix=$1
   for t in $(find tests/e2e -maxdepth 1 -type f \( -name '*.sh' -o -name '*.py' -o -name '*.mjs' \) 2>/dev/null | sort); do
-    name=${t#tests/}
+    name=$prefix/${t#tests/e2e/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+    if [ ! -x "$WEFT_BIN" ]; then
+      fail=$((fail+1)); failed+=("$prefix")
+      echo "FAIL $prefix: $WEFT_BIN is not built (make -j2 san weft)"
+      return
+    fi
     case "$t" in
       *.mjs) run_one "$name" node "$t" ;;
       *.py) run_one "$name" /usr/bin/python3 "$t" ;;
       *) run_one "$name" bash "$t" ;;
     esac
   done
+}
+
+if [ $unit_only -eq 0 ]; then
+  if [ "$bins" != release ]; then
+    run_e2e e2e
+  fi
+  if [ "$bins" != san ]; then
+    export WEFT_BIN="$root/weft" WEFT_BIN_KIND=release
+    run_e2e e2e-release
+  fi
 fi
 
 echo

@@ -438,6 +438,24 @@ bool authz_may_review_audit(struct store *s, const struct principal *p)
     return org_agreement_in_force(s, p->org, time(NULL), NULL);
 }
 
+bool authz_may_review_dq(struct store *s, const struct principal *p, const char **only_org)
+{
+    *only_org = NULL;
+    if (p->kind != PRINCIPAL_USER || p->scopes || !p->org)
+        return false;
+    const struct policy *pol = NULL;
+    if (policy_current(s, &pol, NULL) != 0)
+        return false;
+    unsigned caps = policy_role_caps(pol, p->role);
+    if (!(caps & (POLICY_CAP_AUDIT_REVIEW | POLICY_CAP_DQ_REVIEW)))
+        return false;
+    if (!org_agreement_in_force(s, p->org, time(NULL), NULL))
+        return false;
+    if (!(caps & POLICY_CAP_AUDIT_REVIEW))
+        *only_org = p->org;
+    return true;
+}
+
 int authz_audit_access(struct store *s, const struct principal *p, const char *action,
                        const char *person_id, const char *what, int64_t count)
 {

@@ -129,6 +129,14 @@ bool authz_type_allowed(const struct principal *p, const char *type);
  * API client with the "system/AuditEvent.rs" scope. */
 bool authz_may_review_audit(struct store *s, const struct principal *p);
 
+/* Whose data-quality reports p may read (they list the sources' own
+ * identifiers of people): every organisation's (*only_org NULL) for a role
+ * that may review the audit log; its own organisation's (*only_org =
+ * p->org) for a role with the policy capability dq-review (a data-quality
+ * lead, an information officer); false for anyone else.  Launched staff
+ * only, of an organisation with an agreement in force. */
+bool authz_may_review_dq(struct store *s, const struct principal *p, const char **only_org);
+
 /*
  * Audit one access that was allowed (action AUDIT_READ, AUDIT_SEARCH,
  * AUDIT_EXPORT ...): what lists the returned "Type/id" (or categories),

@@ -57,6 +57,20 @@ struct policy {
     int nroles;
 };
 
+int policy_role_count(const struct policy *p)
+{
+    return p->nroles;
+}
+
+const char *policy_role_at(const struct policy *p, int i, const char **description)
+{
+    if (i < 0 || i >= p->nroles)
+        return NULL;
+    if (description)
+        *description = p->roles[i].description;
+    return p->roles[i].code;
+}
+
 const char *const *policy_categories(int *n)
 {
     *n = NCATEGORIES;
@@ -225,9 +239,11 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
                 p->profiles[pi].caps |= POLICY_CAP_BREAK_GLASS;
             else if (strcmp(w[i], "audit-review") == 0)
                 p->profiles[pi].caps |= POLICY_CAP_AUDIT_REVIEW;
+            else if (strcmp(w[i], "dq-review") == 0)
+                p->profiles[pi].caps |= POLICY_CAP_DQ_REVIEW;
             else
-                return fail(errmsg, lineno, "unknown capability '%s' (break-glass, audit-review)",
-                            w[i]);
+                return fail(errmsg, lineno,
+                            "unknown capability '%s' (break-glass, audit-review, dq-review)", w[i]);
         }
         return WEFT_OK;
     }
@@ -363,6 +379,8 @@ static void add_caps(struct buf *out, unsigned caps)
         buf_adds(out, " break-glass");
     if (caps & POLICY_CAP_AUDIT_REVIEW)
         buf_adds(out, " audit-review");
+    if (caps & POLICY_CAP_DQ_REVIEW)
+        buf_adds(out, " dq-review");
 }
 
 void policy_describe(const struct policy *p, struct buf *out)

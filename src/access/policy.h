@@ -9,7 +9,7 @@
  *
  * Format, one statement per line ('#' starts a comment):
  *     profile NAME [CATEGORY ...]        categories a profile sees
- *     capability PROFILE CAP ...         break-glass, audit-review
+ *     capability PROFILE CAP ...         break-glass, audit-review, dq-review
  *     role CODE PROFILE [DESCRIPTION]    national RBAC job role code
  *     local-role CODE PROFILE [DESC]     a locally defined role
  * Errors name the line: "line 12: unknown category 'resluts'".
@@ -27,6 +27,7 @@ struct policy;
 /* Capabilities a profile may carry beyond categories. */
 #define POLICY_CAP_BREAK_GLASS 0x1  /* may invoke break-glass */
 #define POLICY_CAP_AUDIT_REVIEW 0x2 /* may read the audit log / AuditEvent */
+#define POLICY_CAP_DQ_REVIEW 0x4    /* may read its own organisation's data-quality reports */
 
 /* Parse and validate policy text.  On success *out is a new policy (free
  * with policy_free).  On failure returns WEFT_EPARSE and, when errmsg is not
@@ -50,6 +51,12 @@ int policy_role_categories(const struct policy *p, const char *role, const char 
 
 /* Human-readable summary (roles, profiles, categories) appended to out. */
 void policy_describe(const struct policy *p, struct buf *out);
+
+/* The roles in file order (the governance console's decision matrix):
+ * the number, and the i-th role's code (description, which may be NULL, to
+ * *description when not NULL); NULL when i is out of range.  Borrowed from p. */
+int policy_role_count(const struct policy *p);
+const char *policy_role_at(const struct policy *p, int i, const char **description);
 
 /* ---- the category vocabulary (BRIEF §2) -------------------------------- */
 #define POLICY_MAX_CATEGORIES 32

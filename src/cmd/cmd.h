@@ -41,5 +41,6 @@ int cmd_launcher(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_objection(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
+int cmd_dq(int argc, char **argv);
 
 #endif

@@ -30,11 +30,13 @@
 #include <unistd.h>
 
 #include "access/access_serve.h"
+#include "audit/anchor.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "dq/dq_serve.h"
 #include "feeds/dropfolder.h"
 #include "feeds/feeds_http.h"
 #include "feeds/mllp_server.h"
@@ -83,6 +85,12 @@ static const struct opt_spec specs[] = {
      "web: nhsuk-frontend's built files, served at /assets (default $WEFT_ASSETS, else "
      "./node_modules/nhsuk-frontend/dist/nhsuk)"},
     {"web-cache", "N", "web: rendered pages kept per store snapshot (default 1024; 0 = off)"},
+    {"dq-interval", "HOURS",
+     "data quality: run every organisation's checks this often (default 24; 0 = off)"},
+    {"dq-rules", "FILE", "data quality: the rules file (default policy/dq.rules)"},
+    {"audit-anchor", "FILE|syslog",
+     "audit: append the audit chain's head to FILE (or syslog) at start, every interval, at stop"},
+    {"audit-anchor-interval", "SECONDS", "audit: how often to anchor the head (default 300)"},
     {NULL, NULL, NULL},
 };
 
@@ -97,9 +105,14 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 }
 
 static const struct serve_part parts[] = {
-    {"access", access_serve_start, access_serve_stop}, {"fhir", fhir_part_start, NULL},
-    {"feeds-admin", feeds_admin_serve_start, NULL},    {"mllp", mllp_serve_start, mllp_serve_stop},
-    {"drop", drop_serve_start, drop_serve_stop},       {"web", web_serve_start, web_serve_stop},
+    {"audit-anchor", audit_anchor_serve_start, audit_anchor_serve_stop}, /* stops last */
+    {"access", access_serve_start, access_serve_stop},
+    {"fhir", fhir_part_start, NULL},
+    {"feeds-admin", feeds_admin_serve_start, NULL},
+    {"mllp", mllp_serve_start, mllp_serve_stop},
+    {"drop", drop_serve_start, drop_serve_stop},
+    {"web", web_serve_start, web_serve_stop},
+    {"dq", dq_serve_start, dq_serve_stop},
     /* one row per part of weft serve, see the comment at the top */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])

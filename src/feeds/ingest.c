@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/powerloss.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
 #include "feeds/hl7_map.h"
@@ -899,10 +900,12 @@ static int write_copy(const char *path, const char *data, size_t len)
     struct buf tmp = BUF_INIT;
     buf_addf(&tmp, "%s.tmp", path);
     FILE *f = fopen(tmp.data, "wb");
+    if (f)
+        powerloss_created(tmp.data);
     bool ok = f && fwrite(data, 1, len, f) == len;
     if (f && fclose(f) != 0)
         ok = false;
-    if (ok && rename(tmp.data, path) != 0)
+    if (ok && (powerloss_sync_file(tmp.data) != 0 || powerloss_rename(tmp.data, path) != 0))
         ok = false;
     if (!ok)
         unlink(tmp.data);
@@ -966,9 +969,12 @@ static int write_refusal(const char *path, const char *file, const struct store_
                           "status", "failed", "file_error", why, "rows_read", 0);
     struct buf tmp = BUF_INIT;
     buf_addf(&tmp, "%s.tmp", path);
-    int rc = json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 && rename(tmp.data, path) == 0
-                 ? 0
-                 : WEFT_EIO;
+    int rc = json_dump_file(o, tmp.data, JSON_INDENT(2)) == 0 ? 0 : WEFT_EIO;
+    if (rc == 0) {
+        powerloss_created(tmp.data);
+        if (powerloss_sync_file(tmp.data) != 0 || powerloss_rename(tmp.data, path) != 0)
+            rc = WEFT_EIO;
+    }
     json_decref(o);
     buf_release(&tmp);
     return rc;
@@ -1077,6 +1083,97 @@ static void csv_reason(const struct socialcare_report *rep, char *out, size_t ca
                  rep->rows_rejected, rep->rows_read, rep->rows_load_failed);
 }
 
+/* Whether path exists. */
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Move the processed file at path to dest and make both directory entries
+ * durable (a power cut after this cannot bring the file back). */
+static int move_durably(const char *path, const char *dest)
+{
+    if (powerloss_rename(path, dest) != 0) {
+        log_error("ingest", "cannot move drop file to %s: %s", dest, strerror(errno));
+        return WEFT_EIO;
+    }
+    if (powerloss_sync_parent(dest) != 0 || powerloss_sync_parent(path) != 0) {
+        log_error("ingest", "cannot sync the folder of %s: %s", dest, strerror(errno));
+        return WEFT_EIO;
+    }
+    return 0;
+}
+
+/* A file whose processing finished (outcome committed, report durable in
+ * done/ or failed/) but whose move there was lost - a power cut between the
+ * outcome's commit and the folder's fsync brings the file back under its
+ * old name.  Recognised by: the latest inbox row of this feed for the name
+ * has a final outcome and the same bytes, and its report is there without
+ * its file.  Such a file is moved now, not processed again (that would
+ * record a second arrival).  WEFT_ENOTFOUND when the file is not one. */
+static int recover_lost_move(struct ingest *ig, const struct store_feed *feed, const char *path,
+                             const char *name, const char *body, size_t len,
+                             struct ingest_result *r)
+{
+    struct store_inbox_filter f = {.feed_id = feed->id, .limit = 1000};
+    int64_t last = 0;
+    for (;;) { /* the latest csv row of this name */
+        struct store_inbox_msg *ms = NULL;
+        int n = 0;
+        int rc = store_inbox_list(ig->s, &f, &ms, &n);
+        if (rc != 0)
+            return rc;
+        for (int i = 0; i < n; i++)
+            if (strcmp(ms[i].kind, "csv") == 0 && ms[i].control_id &&
+                strcmp(ms[i].control_id, name) == 0)
+                last = ms[i].id;
+        if (n > 0)
+            f.after_id = ms[n - 1].id;
+        store_inbox_msgs_free(ms, n);
+        if (n < f.limit)
+            break;
+    }
+    if (last == 0)
+        return WEFT_ENOTFOUND;
+    struct store_inbox_msg m;
+    int rc = store_inbox_get(ig->s, last, true, &m);
+    if (rc != 0)
+        return rc;
+    rc = WEFT_ENOTFOUND;
+    bool final = strcmp(m.outcome, INBOX_PENDING) != 0;
+    if (final && m.body_len == len && memcmp(m.body, body, len) == 0) {
+        const char *sub = strcmp(m.outcome, INBOX_REJECTED) == 0 ? "failed" : "done";
+        struct buf dest = BUF_INIT, rep = BUF_INIT;
+        for (int k = 0; k < 2 && rc == WEFT_ENOTFOUND; k++) {
+            buf_reset(&dest);
+            if (k == 0)
+                buf_addf(&dest, "%s/%s/%s", feed->folder, sub, name);
+            else
+                buf_addf(&dest, "%s/%s/%lld-%s", feed->folder, sub, (long long)last, name);
+            buf_reset(&rep);
+            buf_addf(&rep, "%s.report.json", dest.data);
+            if (exists(rep.data) && !exists(dest.data)) {
+                log_warn("ingest",
+                         "drop file was processed as inbox=%lld but its move was lost (the "
+                         "process or the machine stopped): moved now feed=%s",
+                         (long long)last, feed->name);
+                rc = move_durably(path, dest.data);
+                r->inbox_id = last;
+                r->feed_id = feed->id;
+                r->outcome = strcmp(sub, "failed") == 0              ? INBOX_REJECTED
+                             : strcmp(m.outcome, INBOX_PARTIAL) == 0 ? INBOX_PARTIAL
+                                                                     : INBOX_APPLIED;
+                r->resources = (long)m.resources;
+            }
+        }
+        buf_release(&dest);
+        buf_release(&rep);
+    }
+    store_inbox_msg_clear(&m);
+    return rc;
+}
+
 int ingest_csv_file(struct ingest *ig, int64_t feed_id, const char *path, struct ingest_result *r)
 {
     int fd;
@@ -1104,6 +1201,8 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
         log_warn("ingest", "cannot read drop file feed=%s: %s", feed.name, weft_strerror(rc));
         goto out;
     }
+    if ((rc = recover_lost_move(ig, &feed, path, name, body, len, r)) != WEFT_ENOTFOUND)
+        goto out;
     char arrived[32];
     inbox_now(arrived);
     struct store_inbox_msg in = {
@@ -1163,20 +1262,15 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
                  rep->rows_rejected, rep->rows_load_failed, outcome,
                  (unsigned long long)((uint64_t)time(NULL) - t0));
     }
-    if (!same_file(fd, path)) {
-        /* the sender put a new file of this name in place while we worked:
-         * leave it for the next pass, and keep what we processed (read into
-         * memory from our claimed file) in done/ or failed/ */
-        log_warn("ingest", "drop file replaced while processed inbox=%lld feed=%s: kept the copy",
-                 (long long)r->inbox_id, feed.name);
-        if (write_copy(dest.data, body, len) != 0) {
-            log_error("ingest", "cannot write drop file copy to %s: %s", dest.data,
-                      strerror(errno));
-            rc = WEFT_EIO;
-        }
-    } else if (rename(path, dest.data) != 0) {
-        log_error("ingest", "cannot move drop file to %s: %s", dest.data, strerror(errno));
+    /* The report's entry durable before the outcome is committed, the
+     * outcome committed before the file is moved: a power cut at any point
+     * leaves either a pending row and the file in the folder (processed
+     * again; the row closed as interrupted) or a final row, its report, and
+     * the file moved or recognised as a lost move (recover_lost_move). */
+    if (powerloss_sync_parent(report.data) != 0) {
+        log_error("ingest", "cannot sync the folder of %s: %s", report.data, strerror(errno));
         rc = WEFT_EIO;
+        goto out;
     }
     r->outcome = outcome;
     snprintf(r->reason, sizeof r->reason, "%s", why);
@@ -1194,6 +1288,20 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
             store_rollback(ig->s);
             ingest_discard_counts(ig);
         }
+    }
+    if (!same_file(fd, path)) {
+        /* the sender put a new file of this name in place while we worked:
+         * leave it for the next pass, and keep what we processed (read into
+         * memory from our claimed file) in done/ or failed/ */
+        log_warn("ingest", "drop file replaced while processed inbox=%lld feed=%s: kept the copy",
+                 (long long)r->inbox_id, feed.name);
+        if (write_copy(dest.data, body, len) != 0 || powerloss_sync_parent(dest.data) != 0) {
+            log_error("ingest", "cannot write drop file copy to %s: %s", dest.data,
+                      strerror(errno));
+            rc = WEFT_EIO;
+        }
+    } else if (rc2 == 0 && move_durably(path, dest.data) != 0) {
+        rc = WEFT_EIO;
     }
     if (rc == 0)
         rc = rc2;

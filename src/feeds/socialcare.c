@@ -37,6 +37,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/powerloss.h"
 #include "fhir/category.h"
 #include "fhir/load.h"
 #include "identity/link.h"
@@ -679,11 +680,15 @@ int socialcare_report_write(const struct socialcare_report *rep, const char *pat
     if (!fp) {
         rc = WEFT_EIO;
     } else {
+        powerloss_created(tmp.data);
         if (json_dumpf(o, fp, JSON_INDENT(2)) != 0 || fputc('\n', fp) == EOF)
             rc = WEFT_EIO;
         if (fclose(fp) != 0)
             rc = WEFT_EIO;
-        if (rc == WEFT_OK && rename(tmp.data, path) != 0)
+        /* content durable before the name: a power cut leaves the old
+         * report or the whole new one, never an empty one */
+        if (rc == WEFT_OK &&
+            (powerloss_sync_file(tmp.data) != 0 || powerloss_rename(tmp.data, path) != 0))
             rc = WEFT_EIO;
         if (rc != WEFT_OK)
             remove(tmp.data);

@@ -27,6 +27,18 @@ static void identifier_org(const char *system, const char *sender, char out[64])
     snprintf(out, 64, "%s", sender);
 }
 
+/* Whether an identifier of system sys may link persons by step 2/3: not an
+ * NHS number (step 1), and not a number sent as an NHS number that failed
+ * the check, which the HL7 v2 mapper keeps as urn:weft:id:{ODS}:nh-unverified
+ * (docs/feeds/hl7v2.md: kept, but never links persons). */
+static bool local_links(const char *sys)
+{
+    static const char unverified[] = ":nh-unverified";
+    size_t n = strlen(sys), u = sizeof unverified - 1;
+    return strcmp(sys, NHS_NUMBER_SYSTEM) != 0 && !(n > u && strcmp(sys + n - u, unverified) == 0 &&
+                                                    strncmp(sys, "urn:weft:id:", 12) == 0);
+}
+
 static void flag_invalid(json_t *patient, json_t *ident)
 {
     json_t *meta = json_object_get(patient, "meta");
@@ -136,7 +148,7 @@ int link_patient(struct store *s, const char *org, const char *source_id, json_t
             break;
         const char *sys = json_string_value(json_object_get(id, "system"));
         const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val || !*val || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
+        if (!sys || !val || !*val || !local_links(sys))
             continue;
         char iorg[64];
         identifier_org(sys, org, iorg);
@@ -152,7 +164,7 @@ int link_patient(struct store *s, const char *org, const char *source_id, json_t
     {
         const char *sys = json_string_value(json_object_get(id, "system"));
         const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val || !*val || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
+        if (!sys || !val || !*val || !local_links(sys))
             continue;
         char iorg[64];
         identifier_org(sys, org, iorg);

@@ -167,6 +167,22 @@ struct store_ops {
     int (*app_get)(struct store *, const char *, struct store_app *);
     int (*app_list)(struct store *, struct store_app **, int *);
     int (*app_revoke)(struct store *, const char *);
+    /* data quality (src/store/store_dq.c, sqlite/sqlite_dq.c) */
+    int (*dq_scan)(struct store *, int (*)(const struct store_dq_item *, void *), void *);
+    int (*dq_inbox_scan)(struct store *, int (*)(const struct store_dq_inbox *, void *), void *);
+    int (*dq_run_add)(struct store *, const struct store_dq_run *, int64_t *);
+    int (*dq_run_finish)(struct store *, int64_t, const char *, const char *);
+    int (*dq_run_list)(struct store *, const char *, int, struct store_dq_run **, int *);
+    int (*dq_result_add)(struct store *, const struct store_dq_result *);
+    int (*dq_result_list)(struct store *, int64_t, const char *,
+                          int (*)(const struct store_dq_result *, void *), void *);
+    int (*dq_failure_add)(struct store *, const struct store_dq_failure *);
+    int (*dq_failure_list)(struct store *, int64_t, const char *,
+                           int (*)(const struct store_dq_failure *, void *), void *);
+    /* governance console (src/store/store_gov.c, sqlite/sqlite_gov.c) */
+    int (*bg_review_add)(struct store *, const struct store_bg_review *);
+    int (*bg_review_list)(struct store *, struct store_bg_review **, int *);
+    int (*policy_version_list)(struct store *, struct store_policy_version **, int *);
 };
 
 /* The common head of every backend handle. */

@@ -466,3 +466,16 @@ void web_error_html_link(struct buf *b, const char *service, const char *title, 
     html_raw(b, "</main></div>");
     foot(b);
 }
+
+void web_frame_begin(struct buf *out, const char *service, const char *title)
+{
+    head(out, service, title);
+    html_raw(out, "<div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" "
+                  "id=\"maincontent\" role=\"main\">");
+}
+
+void web_frame_end(struct buf *out)
+{
+    html_raw(out, "</main></div>");
+    foot(out);
+}

@@ -31,6 +31,7 @@
 #include "http/serve.h"
 #include "http/server.h"
 #include "http/static.h"
+#include "web/admin.h"
 #include "web/cache.h"
 #include "web/fmt.h"
 #include "web/html.h"
@@ -907,6 +908,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
     if ((rc = http_route_add(srv, "POST", "/patient/{id}/{page}", page_handler, w, 0)) < 0)
         return rc;
     if ((rc = http_route_add(srv, "GET", "/assets/weft.css", css_handler, w, 0)) < 0)
+        return rc;
+    if ((rc = web_admin_dq_routes_add(srv, w)) < 0) /* /admin/dq, /admin/governance */
         return rc;
     http_server_error_renderer(srv, "/patient", render_error);
     /* nhsuk-frontend's CSS refers to /assets/images/...; its images live in

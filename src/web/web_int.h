@@ -136,6 +136,10 @@ const char *web_org_name(struct web_ctx *c, const char *ods);
 /* Layout (layout.c). */
 void web_page_begin(struct web_ctx *c, const char *title);
 void web_page_end(struct web_ctx *c);
+/* The page frame without a patient (header, main, footer): the admin and
+ * governance pages (admin_*.c). */
+void web_frame_begin(struct buf *out, const char *service, const char *title);
+void web_frame_end(struct buf *out);
 /* The general, non-revealing notice that access rules may hide items, with
  * the way to break-glass; written when the scope is restricted. */
 void web_withheld_notice(struct web_ctx *c);

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,7 +78,11 @@ try:
     deadline = time.time() + 120
     while any(n in os.listdir(folder) for n in names) and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(1.5)  # let a watcher pass in flight end
+    # every file's processing finished: its inbox row has its outcome (the
+    # counters are committed with it) - an event, not a sleep
+    while time.time() < deadline and (len(inbox()) < NFILES or any(
+            m["outcome"] == "pending" for m in inbox())):
+        time.sleep(0.1)
     left = [n for n in os.listdir(folder) if n.endswith(".csv")]
     check(left == [], "files left in the folder: %r" % left)
     done = done_files()
@@ -120,15 +125,19 @@ BIG = 20000
 put("people_big.csv", 100000, BIG)
 p = subprocess.Popen([WEFT, "feed", "run", "--db", db, "--min-age", "0"],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+# killed as soon as its inbox row (pending: processing began) is committed -
+# an event, read straight from the database so that the kill follows it
+# closely whatever the binary's speed
 deadline = time.time() + 120
 killed = False
+con = sqlite3.connect(db, timeout=30)
 while time.time() < deadline and p.poll() is None:
-    if any(m["outcome"] == "pending" for m in inbox()):
-        time.sleep(1.5)  # some batches of 2000 rows committed (the file takes ~6 s)
+    if con.execute("select count(*) from inbox where outcome = 'pending'").fetchone()[0]:
         p.send_signal(signal.SIGKILL)
         killed = True
         break
-    time.sleep(0.05)
+    time.sleep(0.002)
+con.close()
 p.wait()
 if not killed or not os.path.exists(os.path.join(folder, "people_big.csv")):
     check(False, "could not kill feed run mid-file (finished first?)")

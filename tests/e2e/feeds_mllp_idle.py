@@ -14,12 +14,14 @@ And with --mllp-idle-timeout 0 a silent connection stays open; a bad value is
 refused at start."""
 import os
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from feeds_harness import (SB, Mllp, ack_code, adt, check, new_db, nhs, org, run,  # noqa: E402
-                           start, weft_ok)
+from feeds_harness import (SB, Mllp, ack_code, adt, check, fail, new_db, nhs, org,  # noqa: E402
+                           run, start, weft_ok)
+from api_harness import WEFT  # noqa: E402
 
 db = new_db()
 org(db, "RVV", "acute")
@@ -41,9 +43,20 @@ def closed_within(sock, secs):
     return None
 
 
-rc, out, err = run("serve", "--db", db, "--http", "127.0.0.1:0", "--mllp", "127.0.0.1:0",
-                   "--mllp-idle-timeout", "-1")
-check(rc == 2 or "mllp-idle-timeout" in err, "bad timeout accepted: %d %s" % (rc, err))
+# a bad value is refused at once (non-zero exit, naming the option); a server that
+# wrongly accepted it would run: stopped after 30 s and reported, not left to
+# the runner's timeout
+p = subprocess.Popen([WEFT, "serve", "--db", db, "--http", "127.0.0.1:0", "--mllp", "127.0.0.1:0",
+                      "--mllp-idle-timeout", "-1"], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+try:
+    out, err = p.communicate(timeout=30)
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.communicate()
+    fail("--mllp-idle-timeout -1 was accepted: the server ran")
+check(p.returncode != 0 and "mllp-idle-timeout" in err, "bad timeout: exit %d %s" % (
+    p.returncode, err))
 
 srv = start(db, "--mllp-idle-timeout", "2", "--drop-interval", "0")
 try:
@@ -55,16 +68,22 @@ try:
     busy = Mllp(srv.mllp_port)
     t0 = time.time()
     n = 0
-    while time.time() - t0 < 5:
+    # the busy sender sends a message every 0.5 s (its pace: the waits are
+    # for the idle connections' EOF, the event) until both idle connections
+    # are closed, and at least for twice the timeout
+    idle_closed = partial_closed = None
+    while time.time() - t0 < 30 and (idle_closed is None or partial_closed is None or
+                                     time.time() - t0 < 4):
         n += 1
         ack = busy.call(adt("RVVPAS", "B%d" % n, "A08", "H1", nhs(1), family="Idlebusy"))
         check(ack_code(ack) == "AA", "busy message %d: %r" % (n, ack))
-        time.sleep(0.5)
-    # by now (5 s) the idle ones have been closed; the busy one is open
-    t = closed_within(idle.sock, 3)
-    check(t is not None, "idle connection not closed after 5+ s")
-    t = closed_within(partial.sock, 3)
-    check(t is not None, "idle connection with a partial frame not closed")
+        if idle_closed is None and closed_within(idle.sock, 0.25) is not None:
+            idle_closed = time.time() - t0
+        if partial_closed is None and closed_within(partial.sock, 0.25) is not None:
+            partial_closed = time.time() - t0
+    check(idle_closed is not None, "idle connection not closed within 30 s (timeout 2)")
+    check(partial_closed is not None, "idle connection with a partial frame not closed")
+    check(time.time() - t0 >= 4, "the busy connection was not kept past twice the timeout")
     ack = busy.call(adt("RVVPAS", "B-last", "A08", "H1", nhs(1), family="Idlebusy"))
     check(ack_code(ack) == "AA", "busy connection broken: %r" % ack)
     busy.close()  # (left open, it would now go idle too)

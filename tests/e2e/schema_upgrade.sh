@@ -39,9 +39,18 @@ assert c.execute("SELECT count(*) FROM schema_migration WHERE name = 'core-6'").
 assert c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'resource_type_deleted'").fetchone()[0] == 1
 PY
 
-"$bin" serve --db "$db" --http 127.0.0.1:0 --log-level warn >"$tmp/serve.log" 2>&1 &
+# up = it wrote its port file (an event, not a sleep); then SIGTERM must
+# stop it cleanly (exit 0)
+"$bin" serve --db "$db" --http 127.0.0.1:0 --port-file "$tmp/port" >"$tmp/serve.log" 2>&1 &
 pid=$!
-sleep 1
-kill -0 $pid 2>/dev/null || fail "serve did not start after the upgrade: $(cat "$tmp/serve.log")"
-kill -TERM $pid; wait $pid
+for _ in $(seq 600); do
+  [ -s "$tmp/port" ] && break
+  kill -0 $pid 2>/dev/null || { wait $pid; fail "serve exited ($?) after the upgrade: $(cat "$tmp/serve.log")"; }
+  sleep 0.1
+done
+[ -s "$tmp/port" ] || { kill -KILL $pid; fail "serve did not start within 60 s after the upgrade"; }
+curl -sf "http://127.0.0.1:$(cat "$tmp/port")/health" >/dev/null || { kill -KILL $pid; fail "serve up but /health failed"; }
+kill -TERM $pid; wait $pid; rc=$?
+[ $rc -eq 0 ] || fail "serve exited $rc after SIGTERM: $(tail -20 "$tmp/serve.log")"
+grep -q "stopped" "$tmp/serve.log" || fail "no 'stopped' line after SIGTERM"
 echo "ok"

@@ -13,6 +13,8 @@
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
 #include "store/sqlite/sqlite_app.h"
+#include "store/sqlite/sqlite_dq.h"
+#include "store/sqlite/sqlite_gov.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -119,6 +121,8 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_core_6,
     &sqlite_migration_feeds_3,
     &sqlite_migration_apps_1,
+    &sqlite_migration_dq_1,
+    &sqlite_migration_gov_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

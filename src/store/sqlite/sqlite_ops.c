@@ -7,6 +7,8 @@
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
 #include "store/sqlite/sqlite_app.h"
+#include "store/sqlite/sqlite_dq.h"
+#include "store/sqlite/sqlite_gov.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -86,4 +88,16 @@ const struct store_ops sqlite_ops = {
     .app_get = sqlite_app_get,
     .app_list = sqlite_app_list,
     .app_revoke = sqlite_app_revoke,
+    .dq_scan = sqlite_dq_scan,
+    .dq_inbox_scan = sqlite_dq_inbox_scan,
+    .dq_run_add = sqlite_dq_run_add,
+    .dq_run_finish = sqlite_dq_run_finish,
+    .dq_run_list = sqlite_dq_run_list,
+    .dq_result_add = sqlite_dq_result_add,
+    .dq_result_list = sqlite_dq_result_list,
+    .dq_failure_add = sqlite_dq_failure_add,
+    .dq_failure_list = sqlite_dq_failure_list,
+    .bg_review_add = sqlite_bg_review_add,
+    .bg_review_list = sqlite_bg_review_list,
+    .policy_version_list = sqlite_policy_version_list,
 };

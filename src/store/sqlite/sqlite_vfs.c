@@ -23,19 +23,38 @@
  * as a failed frame write would have).  Files other than WAL files pass
  * straight through.
  *
+ * The directory entry of a new WAL file: the unix VFS fsyncs the directory
+ * only at the first xSync of the handle that created the file, and in WAL
+ * mode that is often a connection that never writes (any connection opening
+ * the database creates the WAL), so the entry of the WAL that holds every
+ * commit was never made durable (found by the power-loss tests,
+ * tests/e2e/durability_*.py).  Here the first xSync of any WAL file of the
+ * path after a WAL was created fsyncs the directory first.
+ *
  * Threads: one WAL file is written by one connection, but another
  * connection's barrier may write out its buffer, so each WAL file's buffer
  * has a mutex, and the WAL files of a database path are listed in a group
  * shared by every file of that path (registry under one mutex).
+ *
+ * Test build (-DWEFT_FAILPOINTS): every write, truncate, fsync and delete of
+ * a durable file (database, WAL, rollback journal) is journalled for the
+ * power-loss tests (core/powerloss.h), mirroring the unix VFS's own
+ * directory fsync after a new journal or WAL file's first sync; and the
+ * failpoint store-skip-fsync makes xSync return without syncing.  Neither
+ * exists in the release build.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "core/buf.h"
+#include "core/failpoint.h"
+#include "core/powerloss.h"
 #include "store/sqlite/sqlite_vfs.h"
 
 #define WAL_BUF (128u * 1024u - 1u) /* unixWrite's per-call limit */
@@ -44,8 +63,9 @@ struct group {
     struct group *next; /* registry */
     char *path;         /* the database file's path */
     int refs;
-    pthread_mutex_t mu; /* wals */
+    pthread_mutex_t mu; /* wals, wal_created */
     struct wfile *wals;
+    bool wal_created; /* a WAL file was created and its directory not synced since */
 };
 
 enum kind { K_OTHER, K_MAIN, K_WAL };
@@ -60,6 +80,9 @@ struct wfile {
     unsigned char *buf;
     size_t len;
     sqlite3_int64 off;
+    const char *wal_path; /* K_WAL: SQLite's name, valid until xClose */
+    const char *path;     /* test build, durable files: likewise */
+    bool dirsync;         /* the unix VFS syncs the directory at the first xSync */
 };
 
 static sqlite3_vfs *unix_vfs;
@@ -103,12 +126,27 @@ static void group_put(struct group *g)
     pthread_mutex_unlock(&reg_mu);
 }
 
+/* The real file's xWrite (journalled in the test build). */
+static int real_write(struct wfile *f, const void *b, int amt, sqlite3_int64 off)
+{
+#ifdef WEFT_FAILPOINTS
+    if (f->path)
+        powerloss_write_begin(f->path, off, amt);
+#endif
+    int rc = f->real->pMethods->xWrite(f->real, b, amt, off);
+#ifdef WEFT_FAILPOINTS
+    if (f->path)
+        powerloss_end();
+#endif
+    return rc;
+}
+
 /* Write out f's buffer; f->mu held. */
 static int wal_flush_locked(struct wfile *f)
 {
     if (f->len == 0)
         return SQLITE_OK;
-    int rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    int rc = real_write(f, f->buf, (int)f->len, f->off);
     f->len = 0;
     return rc;
 }
@@ -174,13 +212,13 @@ static int x_write(sqlite3_file *p, const void *b, int amt, sqlite3_int64 off)
 {
     struct wfile *f = WF(p);
     if (f->kind != K_WAL)
-        return f->real->pMethods->xWrite(f->real, b, amt, off);
+        return real_write(f, b, amt, off);
     pthread_mutex_lock(&f->mu);
     int rc = SQLITE_OK;
     if (f->len && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WAL_BUF))
         rc = wal_flush_locked(f);
     if (rc == SQLITE_OK && (size_t)amt > WAL_BUF) {
-        rc = f->real->pMethods->xWrite(f->real, b, amt, off);
+        rc = real_write(f, b, amt, off);
     } else if (rc == SQLITE_OK) {
         if (!f->buf)
             f->buf = xmalloc(WAL_BUF);
@@ -200,17 +238,64 @@ static int x_truncate(sqlite3_file *p, sqlite3_int64 size)
         if (rc != SQLITE_OK)
             return rc;
     }
+#ifdef WEFT_FAILPOINTS
+    if (WF(p)->path)
+        powerloss_truncate_begin(WF(p)->path, size);
+    int rc = REAL(p)->pMethods->xTruncate(REAL(p), size);
+    if (WF(p)->path)
+        powerloss_end();
+    return rc;
+#else
     return REAL(p)->pMethods->xTruncate(REAL(p), size);
+#endif
+}
+
+/* fsync the directory of the WAL files of g if one was created since. */
+static int wal_dir_sync(struct wfile *f, const char *wal_path)
+{
+    struct group *g = f->g;
+    pthread_mutex_lock(&g->mu);
+    int rc = SQLITE_OK;
+    if (g->wal_created) {
+        if (powerloss_sync_parent(wal_path) == 0)
+            g->wal_created = false;
+        else
+            rc = SQLITE_IOERR_DIR_FSYNC;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return rc;
 }
 
 static int x_sync(sqlite3_file *p, int flags)
 {
     if (WF(p)->kind == K_WAL) {
         int rc = wal_flush(WF(p));
+        if (rc == SQLITE_OK && !FAILPOINT("store-skip-fsync"))
+            rc = wal_dir_sync(WF(p), WF(p)->wal_path);
         if (rc != SQLITE_OK)
             return rc;
     }
+#ifdef WEFT_FAILPOINTS
+    struct wfile *f = WF(p);
+    if (FAILPOINT("store-skip-fsync"))
+        return SQLITE_OK; /* the durable sync skipped: nothing journalled as synced */
+    uint64_t seq = f->path ? powerloss_sync_begin() : 0;
+    int rc = REAL(p)->pMethods->xSync(REAL(p), flags);
+    if (rc == SQLITE_OK && f->path) {
+        powerloss_synced(f->path, seq);
+        if (f->dirsync) { /* unixSync fsyncs the directory of a new journal */
+            struct buf dir = BUF_INIT;
+            const char *slash = strrchr(f->path, '/');
+            buf_add(&dir, f->path, slash ? (size_t)(slash - f->path) : 0);
+            powerloss_dir_synced(dir.len ? dir.data : ".", seq);
+            buf_release(&dir);
+            f->dirsync = false;
+        }
+    }
+    return rc;
+#else
     return REAL(p)->pMethods->xSync(REAL(p), flags);
+#endif
 }
 
 static int x_size(sqlite3_file *p, sqlite3_int64 *size)
@@ -335,6 +420,12 @@ static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags
     struct wfile *f = WF(p);
     memset(f, 0, sizeof *f);
     f->real = (sqlite3_file *)(f + 1);
+#ifdef WEFT_FAILPOINTS
+    /* 0: name did not exist before this open (journalled as created) */
+    int existed = name && powerloss_enabled() ? access(name, F_OK) == 0 : 1;
+#endif
+    bool wal = (flags & SQLITE_OPEN_WAL) && name;
+    bool wal_new = wal && (flags & SQLITE_OPEN_CREATE) && access(name, F_OK) != 0;
     int rc = unix_vfs->xOpen(unix_vfs, name, f->real, flags, out_flags);
     if (rc != SQLITE_OK) {
         if (f->real->pMethods)
@@ -349,14 +440,26 @@ static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags
         return SQLITE_CANTOPEN;
     }
     size_t n = name ? strlen(name) : 0;
+#ifdef WEFT_FAILPOINTS
+    if (name && (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL |
+                          SQLITE_OPEN_SUPER_JOURNAL))) {
+        f->path = name;
+        f->dirsync = existed == 0 && (flags & SQLITE_OPEN_CREATE) && !(flags & SQLITE_OPEN_MAIN_DB);
+        if (existed == 0 && (flags & SQLITE_OPEN_CREATE))
+            powerloss_created(name);
+    }
+#endif
     if ((flags & SQLITE_OPEN_MAIN_DB) && name) {
         f->kind = K_MAIN;
         f->g = group_get(name, n);
-    } else if ((flags & SQLITE_OPEN_WAL) && name && n > 4 && strcmp(name + n - 4, "-wal") == 0) {
+    } else if (wal && n > 4 && strcmp(name + n - 4, "-wal") == 0) {
         f->kind = K_WAL;
+        f->wal_path = name;
         pthread_mutex_init(&f->mu, NULL);
         f->g = group_get(name, n - 4);
         pthread_mutex_lock(&f->g->mu);
+        if (wal_new)
+            f->g->wal_created = true;
         f->gnext = f->g->wals;
         f->g->wals = f;
         pthread_mutex_unlock(&f->g->mu);
@@ -364,6 +467,22 @@ static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags
     f->base.pMethods = &methods;
     return SQLITE_OK;
 }
+
+#ifdef WEFT_FAILPOINTS
+/* xDelete journalled: the file kept aside, and the directory sync the unix
+ * VFS makes when asked (dirSync) journalled after it. */
+static int x_delete(sqlite3_vfs *vfs, const char *name, int dir_sync)
+{
+    (void)vfs;
+    if (!powerloss_enabled())
+        return unix_vfs->xDelete(unix_vfs, name, dir_sync);
+    if (powerloss_unlink(name) != 0)
+        return errno == ENOENT ? SQLITE_IOERR_DELETE_NOENT : SQLITE_IOERR_DELETE;
+    if (dir_sync && powerloss_sync_parent(name) != 0)
+        return SQLITE_IOERR_DIR_FSYNC;
+    return SQLITE_OK;
+}
+#endif
 
 static pthread_once_t vfs_once = PTHREAD_ONCE_INIT;
 static int vfs_rc = SQLITE_ERROR;
@@ -377,6 +496,9 @@ static void vfs_register(void)
     weft_vfs.zName = "weft";
     weft_vfs.szOsFile = (int)sizeof(struct wfile) + unix_vfs->szOsFile;
     weft_vfs.xOpen = x_open;
+#ifdef WEFT_FAILPOINTS
+    weft_vfs.xDelete = x_delete;
+#endif
     weft_vfs.pNext = NULL;
     vfs_rc = sqlite3_vfs_register(&weft_vfs, 0);
 }

@@ -46,6 +46,54 @@ def weft_id(org, rtype, source_id):
     return h[:32]
 
 
+def _tcp_sockets():
+    """(local port, remote port, state, rx_queue) of every IPv4/IPv6 TCP socket."""
+    out = []
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(f).read().splitlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            p = ln.split()
+            lport = int(p[1].rsplit(":", 1)[1], 16)
+            rport = int(p[2].rsplit(":", 1)[1], 16)
+            rx = int(p[4].split(":")[1], 16)
+            out.append((lport, rport, int(p[3], 16), rx))
+    return out
+
+
+def wait_server_read(server_port, client_port, timeout=60):
+    """Wait until the server has read everything the client (on client_port)
+    sent to server_port: the server side's receive queue is empty (a socket
+    state, not a sleep)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s = [x for x in _tcp_sockets() if x[0] == server_port and x[1] == client_port]
+        if s and s[0][3] == 0:
+            return
+        time.sleep(0.01)
+    fail("the server did not read the request from port %d within %d s" % (client_port, timeout))
+
+
+def server_connections(server_port):
+    """Server-side TCP sockets of server_port that are not yet closed by the
+    server (ESTABLISHED 01, CLOSE_WAIT 08, SYN_RECV 03)."""
+    return [x for x in _tcp_sockets() if x[0] == server_port and x[2] in (1, 3, 8)]
+
+
+def wait_log(srv, text, timeout=60):
+    """Wait until the server's log holds text (an event, not a sleep)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in srv.logtext():
+            return
+        if srv.proc.poll() is not None and text not in srv.logtext():
+            fail("the server exited without logging %r" % text)
+        time.sleep(0.02)
+    fail("no %r in the log within %d s" % (text, timeout))
+
+
 class Server:
     def __init__(self, db, *extra):
         self.db = db

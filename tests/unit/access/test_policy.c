@@ -73,6 +73,11 @@ static void test_default_decisions(void **state)
     assert_false(policy_allows(p, "R8000", "safeguarding"));
     /* governance: audit review, demographics only, no break-glass */
     assert_true(policy_role_caps(p, "R5105") & POLICY_CAP_AUDIT_REVIEW);
+    /* data-quality leads: their own organisation's reports, not the audit log */
+    assert_true(policy_role_caps(p, "R8012") & POLICY_CAP_DQ_REVIEW);
+    assert_false(policy_role_caps(p, "R8012") & POLICY_CAP_AUDIT_REVIEW);
+    assert_true(policy_role_caps(p, "DQ-LEAD") & POLICY_CAP_DQ_REVIEW);
+    assert_false(policy_role_caps(p, "R8009") & POLICY_CAP_DQ_REVIEW);
     assert_false(policy_role_caps(p, "R5105") & POLICY_CAP_BREAK_GLASS);
     assert_false(policy_allows(p, "R0001", "results"));
     assert_true(policy_role_caps(p, "R8000") & POLICY_CAP_BREAK_GLASS);

@@ -1,0 +1,38 @@
+/*
+ * failpoint.h - named deliberate breakages for the test build, so that the
+ * tests can be shown to catch what they claim to catch (tests/failpoints.txt,
+ * docs/TESTING.md).
+ *
+ * FAILPOINT("name") is true when the process was started with
+ * WEFT_FAILPOINTS=name[,name...] - in the sanitizer build only, which is
+ * compiled with -DWEFT_FAILPOINTS.  In the release binary the macro is the
+ * constant false: the names are not in the binary and the code they guard is
+ * dead code the compiler removes (`make test` checks the release binary holds
+ * none of the names).
+ *
+ * The failpoints are backend-neutral names for broken promises; a store
+ * backend added later (PostgreSQL) implements store-skip-fsync as "commit
+ * without waiting for the flush" (synchronous_commit=off on its sessions),
+ * and mllp-ack-before-commit needs nothing from it.
+ *
+ * Known names (failpoint_known lists them; an unknown name in the variable
+ * is reported on stderr, so a typo cannot make a mutation test pass):
+ *   mllp-ack-before-commit  the MLLP writer releases a batch's ACKs before
+ *                           its commit (src/feeds/mllp_server.c)
+ *   store-skip-fsync        the SQLite VFS returns from xSync without
+ *                           syncing (src/store/sqlite/sqlite_vfs.c)
+ */
+#ifndef WEFT_CORE_FAILPOINT_H
+#define WEFT_CORE_FAILPOINT_H
+
+#include <stdbool.h>
+
+#ifdef WEFT_FAILPOINTS
+/* Whether failpoint name is switched on (WEFT_FAILPOINTS read once). */
+bool failpoint_on(const char *name);
+#define FAILPOINT(name) failpoint_on(name)
+#else
+#define FAILPOINT(name) false
+#endif
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * dq_serve.c - the daily data-quality run inside `weft serve` (the "dq"
+ * part): a thread that runs every organisation's checks (dq.h) once the
+ * interval has passed since the newest finished run (default 24 hours; the
+ * first run comes one interval after start when the store has none, so a
+ * fresh server does not spend its first minute on it), and keeps the
+ * results like `weft dq run`.  Options: --dq-interval HOURS (0: off),
+ * --dq-rules FILE.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/opt.h"
+#include "dq/check.h"
+#include "dq/dq.h"
+#include "dq/dq_serve.h"
+#include "http/serve.h"
+#include "store/store.h"
+
+struct dq_timer {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    long interval_s;
+    char *db;
+    struct dq_rules rules;
+};
+
+/* Seconds since the newest finished run, or -1 when there is none. */
+static long since_last(struct store *s)
+{
+    struct store_dq_run *r = NULL;
+    int n = 0;
+    long age = -1;
+    if (store_dq_run_list(s, NULL, 1, &r, &n) == 0 && n == 1 && r[0].finished) {
+        int64_t day;
+        int hh = 0, mm = 0, ss = 0;
+        if (dq_day_number(r[0].finished, &day) &&
+            sscanf(r[0].finished + 10, "T%2d:%2d:%2d", &hh, &mm, &ss) == 3)
+            age = (long)(time(NULL) - (time_t)(((day * 24 + hh) * 60 + mm) * 60 + ss));
+    }
+    store_dq_runs_free(r, n);
+    return age;
+}
+
+static void *dq_main(void *arg)
+{
+    struct dq_timer *t = arg;
+    struct store *rd = NULL, *wr = NULL;
+    char *err = NULL;
+    if (store_open(&rd, t->db, false, &err) != 0 || store_open(&wr, t->db, false, &err) != 0) {
+        log_error("dq", "cannot open the store: %s", err ? err : "error");
+        free(err);
+        store_close(rd);
+        return NULL;
+    }
+    pthread_mutex_lock(&t->mu);
+    while (!t->stop) {
+        long age = since_last(rd);
+        long wait = age < 0 ? t->interval_s : t->interval_s - age;
+        if (wait <= 0) {
+            pthread_mutex_unlock(&t->mu);
+            struct dq_options o = {NULL, NULL, &t->rules};
+            struct dq_summary sum;
+            char e[512];
+            if (dq_run(rd, wr, &o, &sum, e, sizeof e) != 0)
+                log_warn("dq", "data-quality run failed: %s", e);
+            else
+                log_info("dq", "data-quality run %lld: items=%lld failures=%lld seconds=%.1f",
+                         (long long)sum.run_id, (long long)sum.items, (long long)sum.failures,
+                         sum.seconds);
+            pthread_mutex_lock(&t->mu);
+            wait = t->interval_s;
+        }
+        if (t->stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += wait < 3600 ? wait : 3600; /* look again at least hourly */
+        pthread_cond_timedwait(&t->cv, &t->mu, &until);
+    }
+    pthread_mutex_unlock(&t->mu);
+    store_close(wr);
+    store_close(rd);
+    return NULL;
+}
+
+int dq_serve_start(const struct serve_ctx *ctx, void **state)
+{
+    *state = NULL;
+    long hours = 24;
+    if (opts_get_long(ctx->opts, "dq-interval", 24, &hours) != 0 || hours < 0 || hours > 24 * 366) {
+        fprintf(stderr, "weft serve: --dq-interval must be 0-8784 hours\n");
+        return WEFT_EINVAL;
+    }
+    if (hours == 0)
+        return 0;
+    struct dq_timer *t = xcalloc(1, sizeof *t);
+    char e[512];
+    const char *given = opts_get(ctx->opts, "dq-rules");
+    int rc = dq_rules_load(given, &t->rules, e, sizeof e);
+    if (rc == WEFT_ENOTFOUND && !given) {
+        /* no rules file installed and none named: serve without the schedule */
+        log_warn("dq", "%s: the daily data-quality run is off", e);
+        free(t);
+        return 0;
+    }
+    if (rc != 0) { /* a named file missing, or a file with a mistake: refuse to start */
+        fprintf(stderr, "weft serve: data-quality rules: %s\n", e);
+        free(t);
+        return WEFT_EINVAL;
+    }
+    t->interval_s = hours * 3600;
+    t->db = xstrdup(ctx->db);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    if (pthread_create(&t->th, NULL, dq_main, t) != 0) {
+        fprintf(stderr, "weft serve: cannot start the data-quality schedule\n");
+        dq_rules_free(&t->rules);
+        free(t->db);
+        free(t);
+        return WEFT_EINTERNAL;
+    }
+    *state = t;
+    return 0;
+}
+
+void dq_serve_stop(const struct serve_ctx *ctx, void *state)
+{
+    (void)ctx;
+    struct dq_timer *t = state;
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->th, NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    dq_rules_free(&t->rules);
+    free(t->db);
+    free(t);
+}

@@ -1,0 +1,43 @@
+/*
+ * admin.h - the data-quality pages (admin_dq.c) and the governance console
+ * (admin_gov.c): server-rendered pages under /admin for staff signed in the
+ * same way as for a record (a launched session), authorised by the policy's
+ * capabilities (audit-review: every organisation and the console;
+ * dq-review: the data-quality pages of the user's own organisation).
+ *
+ *   GET  /admin/dq                           organisations' scores (newest runs)
+ *   GET  /admin/dq/{ods}                     one organisation's report: scores,
+ *                                            trend chart, checks, feed lag, failures
+ *   GET  /admin/dq/{ods}/failures.csv        its failing records (the CLI's CSV)
+ *   GET  /admin/governance                   the console's index and audit chain
+ *   GET  /admin/governance/access?nhs=N      who viewed a record
+ *   GET  /admin/governance/breakglass        break-glass reviews (overdue flagged)
+ *   POST /admin/governance/breakglass/{id}   record a review's outcome
+ *   GET  /admin/governance/agreements        agreements, expiring, sending without
+ *   GET  /admin/governance/feeds             feeds health
+ *   GET  /admin/governance/policy            role x category matrix and history
+ *   POST /admin/governance/audit/verify      verify the chain now
+ */
+#ifndef WEFT_WEB_ADMIN_H
+#define WEFT_WEB_ADMIN_H
+
+#include <stdbool.h>
+
+struct http_server;
+struct http_req;
+struct web;
+struct buf;
+struct store;
+
+int web_admin_dq_routes_add(struct http_server *srv, struct web *w);
+int web_admin_gov_routes_add(struct http_server *srv, struct web *w);
+
+/* Shared by the admin pages (admin_dq.c). */
+/* The caller must be launched staff: false after replying 401/403. */
+bool web_admin_user(struct http_req *req);
+/* Reply with the page in b (taken) and the pages' security headers. */
+void web_admin_reply(struct http_req *req, int status, struct buf *b);
+/* The admin navigation; current is the path of the page shown. */
+void web_admin_nav(struct buf *b, const char *current, bool governance);
+
+#endif
