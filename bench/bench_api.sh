@@ -37,6 +37,8 @@ weft=${WEFT_BIN:-$root/weft} # WEFT_BIN: another build, e.g. a before/after comp
 db="$tmp/api.db"
 rm -f "$db" "$db-wal" "$db-shm"
 "$weft" init --db "$db" >/dev/null 2>&1 || { echo "weft init failed"; exit 1; }
+"$weft" org add --db "$db" --ods SYN01 --name "Bench organisation" --type acute >/dev/null
+"$weft" org agreement --db "$db" --ods SYN01 --kind jca --from 2020-01-01 >/dev/null
 token=$("$weft" client add --db "$db" --name bench --org SYN01 --write 2>/dev/null)
 "$weft" load --db "$db" --org SYN01 --quiet "$data" >"$tmp/load.out" 2>&1 || { tail -3 "$tmp/load.out"; echo "load failed"; exit 1; }
 rm -f "$tmp/port"

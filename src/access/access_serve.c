@@ -1135,7 +1135,7 @@ static json_t *audit_event_json(const struct store_audit_row *r)
                                                                   : "8";
     const char *act =
         strcmp(r->action, AUDIT_POLICY_CHANGE) == 0 || strcmp(r->action, AUDIT_BREAK_GLASS) == 0 ||
-                strcmp(r->action, AUDIT_TOKEN) == 0
+                strcmp(r->action, AUDIT_TOKEN) == 0 || strcmp(r->action, AUDIT_WRITE) == 0
             ? "C"
         : strcmp(r->action, AUDIT_LAUNCH) == 0 || strcmp(r->action, AUDIT_ADMIN) == 0 ? "E"
                                                                                       : "R";

@@ -49,9 +49,67 @@ static int deny(struct store *s, const struct principal *p, const char *person_i
 {
     out->allowed = false;
     out->reason = reason;
-    if (p->kind != PRINCIPAL_USER)
-        return WEFT_OK;
+    if (p->kind == PRINCIPAL_NONE)
+        return WEFT_OK; /* nobody to name: the HTTP layer answers 401 */
     return authz_audit_denial(s, p, AUDIT_DENIAL, person_id, reason);
+}
+
+/* A refusal because of who the person is (see authz_scope.person_refused). */
+static int deny_person(struct store *s, const struct principal *p, const char *person_id,
+                       struct authz_scope *out, const char *reason)
+{
+    out->person_refused = true;
+    return deny(s, p, person_id, out, reason);
+}
+
+/* The facts of a decision (one statement) for p and person_id (may be NULL). */
+static int facts_for(struct store *s, const struct principal *p, const char *person_id,
+                     struct store_access_facts *f)
+{
+    char day[11], now[32];
+    org_day(time(NULL), day);
+    audit_now(now);
+    memset(f, 0, sizeof *f);
+    return store_access_facts(s, p->org, day, person_id, p->user_id, now, f);
+}
+
+/* The person-independent rules for a user; NULL when they pass.  *cats and
+ * *ncats get the role's categories. */
+static const char *user_principal_refusal(struct store *s, const struct principal *p,
+                                          const struct store_access_facts *f, const char **cats,
+                                          int *ncats, int *rc)
+{
+    const struct policy *pol = NULL;
+    *ncats = 0;
+    *rc = policy_at_version(s, f->policy_version, &pol);
+    if (*rc == WEFT_ENOTFOUND) {
+        *rc = 0;
+        return "no access policy is loaded: ask the administrator";
+    }
+    if (*rc)
+        return NULL;
+    if (!p->role || !policy_role_known(pol, p->role))
+        return "your job role is not in the access policy";
+    *ncats = policy_role_categories(pol, p->role, cats);
+    if (*ncats == 0)
+        return "your job role does not give access to records";
+    if (!p->org || !f->agreement_in_force)
+        return "your organisation has no data sharing agreement in force";
+    return NULL;
+}
+
+/* The person-independent rules for a client; NULL when they pass. */
+static const char *client_principal_refusal(const struct principal *p,
+                                            const struct store_access_facts *f)
+{
+    if (!client_may_read_all(p))
+        return "your access does not include this record";
+    /* a client of an organisation takes part only while the organisation
+     * has an agreement in force, as its users and feeds do; a client
+     * without one acts for the region that runs Weft */
+    if (p->org && *p->org && !f->agreement_in_force)
+        return "your organisation has no data sharing agreement in force";
+    return NULL;
 }
 
 static int user_scope(struct store *s, const struct principal *p, const char *person_id,
@@ -59,34 +117,27 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
 {
     /* one statement for every fact the decision needs */
     struct store_access_facts f;
-    char day[11], now[32];
-    time_t t = time(NULL);
-    org_day(t, day);
-    audit_now(now);
-    int rc = store_access_facts(s, p->org, day, person_id, p->user_id, now, &f);
+    int rc = facts_for(s, p, person_id, &f);
     if (rc)
         return rc;
+    /* whether the role may start break-glass (pages offer it only then),
+     * decided as soon as the role is known */
     const struct policy *pol = NULL;
-    rc = policy_at_version(s, f.policy_version, &pol);
-    if (rc == WEFT_ENOTFOUND)
-        return deny(s, p, person_id, out, "no access policy is loaded: ask the administrator");
+    if (policy_at_version(s, f.policy_version, &pol) == 0 && p->role &&
+        policy_role_known(pol, p->role))
+        out->may_break_glass =
+            !p->scopes && (policy_role_caps(pol, p->role) & POLICY_CAP_BREAK_GLASS) != 0;
+    const char *cats[POLICY_MAX_CATEGORIES];
+    int ncats = 0;
+    const char *why = user_principal_refusal(s, p, &f, cats, &ncats, &rc);
     if (rc)
         return rc;
-    if (!p->role || !policy_role_known(pol, p->role))
-        return deny(s, p, person_id, out, "your job role is not in the access policy");
-    out->may_break_glass =
-        !p->scopes && (policy_role_caps(pol, p->role) & POLICY_CAP_BREAK_GLASS) != 0;
-    const char *cats[POLICY_MAX_CATEGORIES];
-    int ncats = policy_role_categories(pol, p->role, cats);
-    if (ncats == 0)
-        return deny(s, p, person_id, out, "your job role does not give access to records");
-    if (!p->org || !f.agreement_in_force)
-        return deny(s, p, person_id, out,
-                    "your organisation has no data sharing agreement in force");
-    if (!person_id)
-        return deny(s, p, NULL, out,
-                    "searching across people is not allowed: open a patient from your own "
-                    "system");
+    if (why)
+        return deny(s, p, person_id, out, why);
+    if (!person_id) /* a search across people, or an item of no person: not theirs */
+        return deny_person(s, p, NULL, out,
+                           "searching across people is not allowed: open a patient from your "
+                           "own system");
 
     bool in_context = p->person_id && strcmp(p->person_id, person_id) == 0;
     bool upheld = strcmp(f.objection, "upheld") == 0;
@@ -95,12 +146,12 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
      * with: break-glass for someone else widens the user's session, never
      * an app's token */
     if (!in_context && p->scopes)
-        return deny(s, p, person_id, out,
-                    "an app's access is for the patient it was opened with only");
+        return deny_person(s, p, person_id, out,
+                           "an app's access is for the patient it was opened with only");
     if (!in_context && !glass)
-        return deny(s, p, person_id, out,
-                    "you may only open the patient you launched from your own system "
-                    "(or use break-glass in an emergency)");
+        return deny_person(s, p, person_id, out,
+                           "you may only open the patient you launched from your own system "
+                           "(or use break-glass in an emergency)");
 
     out->allowed = true;
     out->ncategories = ncats;
@@ -123,6 +174,74 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
     return WEFT_OK;
 }
 
+/*
+ * A client: the read scope and its organisation's agreement; then an upheld
+ * objection narrows what it sees of the person to the items its own
+ * organisation sent (nothing, for a client without an organisation), as it
+ * does for users.  Clients have no break-glass.  Across people (person_id
+ * NULL) the same rule is applied per person by the store query
+ * (objections_apply).
+ */
+static int client_scope(struct store *s, const struct principal *p, const char *person_id,
+                        struct authz_scope *out)
+{
+    struct store_access_facts f;
+    int rc = facts_for(s, p, person_id, &f);
+    if (rc)
+        return rc;
+    const char *why = client_principal_refusal(p, &f);
+    if (why)
+        return deny(s, p, person_id, out, why);
+    out->allowed = true;
+    bool has_org = p->org && *p->org;
+    if (!person_id) {
+        out->objections_apply = true;
+        out->objection_org = has_org ? xstrdup(p->org) : NULL;
+    } else if (strcmp(f.objection, "upheld") == 0) {
+        out->norgs = has_org ? 1 : 0;
+        out->orgs = xcalloc(1, sizeof *out->orgs);
+        if (has_org)
+            out->orgs[0] = xstrdup(p->org);
+        out->restricted = true;
+        out->objection = true;
+    }
+    return WEFT_OK;
+}
+
+int authz_check_principal(struct store *s, const struct principal *p, const char **reason)
+{
+    *reason = NULL;
+    struct store_access_facts f;
+    const char *cats[POLICY_MAX_CATEGORIES];
+    int ncats = 0, rc = 0;
+    switch (p->kind) {
+    case PRINCIPAL_USER:
+        if ((rc = facts_for(s, p, NULL, &f)) != 0)
+            return rc;
+        *reason = user_principal_refusal(s, p, &f, cats, &ncats, &rc);
+        if (rc)
+            return rc;
+        break;
+    case PRINCIPAL_CLIENT:
+        if (!client_may_read_all(p)) {
+            *reason = "your access does not include this record";
+            break;
+        }
+        if ((rc = facts_for(s, p, NULL, &f)) != 0)
+            return rc;
+        *reason = client_principal_refusal(p, &f);
+        break;
+    case PRINCIPAL_CITIZEN:
+        break;
+    case PRINCIPAL_NONE:
+        *reason = "sign in first";
+        return WEFT_OK;
+    }
+    if (*reason)
+        return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, *reason);
+    return WEFT_OK;
+}
+
 int authz_scope_for_person(struct store *s, const struct principal *p, const char *person_id,
                            struct authz_scope *out)
 {
@@ -130,12 +249,15 @@ int authz_scope_for_person(struct store *s, const struct principal *p, const cha
     out->ncategories = -1;
     out->norgs = -1;
     switch (p->kind) {
-    case PRINCIPAL_CLIENT:
-        if (client_may_read_all(p)) {
-            out->allowed = true;
-            return WEFT_OK;
+    case PRINCIPAL_CLIENT: {
+        int rc = client_scope(s, p, person_id, out);
+        if (rc < 0) {
+            authz_scope_clear(out);
+            out->allowed = false;
+            out->reason = "the access check could not be made: try again";
         }
-        return deny(s, p, person_id, out, "your access does not include this record");
+        return rc;
+    }
     case PRINCIPAL_USER: {
         int rc = user_scope(s, p, person_id, out);
         if (rc < 0) {
@@ -150,7 +272,7 @@ int authz_scope_for_person(struct store *s, const struct principal *p, const cha
             out->allowed = true;
             return WEFT_OK;
         }
-        return deny(s, p, person_id, out, "you may only see your own record");
+        return deny_person(s, p, person_id, out, "you may only see your own record");
     case PRINCIPAL_NONE:
         break;
     }
@@ -165,6 +287,7 @@ void authz_scope_clear(struct authz_scope *sc)
     for (int i = 0; i < sc->norgs; i++)
         free(sc->orgs[i]);
     free(sc->orgs);
+    free(sc->objection_org);
     memset(sc, 0, sizeof *sc);
 }
 

@@ -31,9 +31,22 @@ struct authz_scope {
     bool restricted;    /* true when anything may be withheld: say so, generally */
     /* Why the scope is narrower (STYLE habit 18), so that a page or an API
      * answer can tell "none recorded" from "none you may see": */
-    bool objection;       /* orgs narrowed to the user's own by an upheld objection */
+    bool objection;       /* orgs narrowed to the caller's own by an upheld objection */
     bool break_glass;     /* break-glass is active for this user and person */
     bool may_break_glass; /* the role's policy lets it start break-glass */
+    /* !allowed because of who the person is (not the caller's launch
+     * context, not the citizen's own record): a read by id must then answer
+     * exactly as for an unknown id, so that ids do not reveal who has a
+     * record where.  false for refusals that do not depend on the person
+     * (role, agreement, read scope): authz_check_principal() gives those for
+     * unknown ids too. */
+    bool person_refused;
+    /* A query across people (person NULL) by a client: items of a person
+     * with an upheld objection may be seen only when their source
+     * organisation is objection_org (NULL: never).  The store applies it
+     * (store_query.objections). */
+    bool objections_apply;
+    char *objection_org; /* owned */
 };
 
 /* What a scope hid from one person's record: set when the record holds at
@@ -58,14 +71,29 @@ struct authz_hidden {
  *   4. categories = the role profile's categories;
  *   5. an upheld objection limits orgs to the user's own organisation,
  *      unless break-glass is active.
- * Clients: any person with "system/\*.rs" / ".read" / "*" (no audit of
- * denials: clients are services).  Citizens: their own person only.
+ * Clients (API clients and feeds' tokens): any person with "system/\*.rs" /
+ * ".read" / "*" when their organisation, if they have one, has an agreement
+ * in force; an upheld objection limits orgs to the client's organisation
+ * (none for a client without one).  Citizens: their own person only.
+ * Every refusal is audited.
  * Returns a negative error only when the decision could not be made (store
  * failure): callers must then deny.
  */
 int authz_scope_for_person(struct store *s, const struct principal *p, const char *person_id,
                            struct authz_scope *out);
 void authz_scope_clear(struct authz_scope *sc);
+
+/*
+ * The part of the decision that does not depend on the person: the role is
+ * in the policy and gives categories, the organisation (when the principal
+ * has one) has an agreement in force, a client has a read scope.  For
+ * replies about an id that does not exist: they must be the same as for an
+ * existing item of someone the caller may not see (404), unless the caller
+ * would be refused whoever the person was (403 with *reason).  Returns 0
+ * with *reason NULL when allowed, 0 with *reason (static, patient-free)
+ * after auditing the refusal, or a negative error (deny).
+ */
+int authz_check_principal(struct store *s, const struct principal *p, const char **reason);
 
 /*
  * Fill *out with what sc (allowed, from authz_scope_for_person for

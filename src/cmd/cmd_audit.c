@@ -27,7 +27,7 @@ static const struct opt_spec specs[] = {
     {"user", "ID", "list: entries by this user"},
     {"action", "NAME",
      "list: launch, read, search, denial, break-glass, export, policy-change, "
-     "admin, token"},
+     "admin, token, write"},
     {"since", "DATE", "list, breakglass: from this date (YYYY-MM-DD)"},
     {"limit", "N", "list: at most N entries, newest first (default 50)"},
     {NULL, NULL, NULL},

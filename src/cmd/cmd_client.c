@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
+#include "access/org.h"
 #include "cmd/cmd.h"
 #include "core/err.h"
 #include "core/opt.h"
@@ -88,6 +90,14 @@ static int client_add(struct store *s, const struct opts *o)
     fflush(stdout);
     fprintf(stderr, "client %lld '%s' added with scopes \"%s\"; the token above is shown once\n",
             (long long)id, name, scopes);
+    /* the client will be refused (reads and writes) until its organisation
+     * has an agreement in force: say so now rather than at the first 403 */
+    int aerr = 0;
+    if (org && !org_agreement_in_force(s, org, time(NULL), &aerr) && !aerr)
+        fprintf(stderr,
+                "warning: organisation %s has no data sharing agreement in force: this client "
+                "is refused until one is recorded (weft org agreement)\n",
+                org);
     sodium_memzero(token, sizeof token);
     return 0;
 }

@@ -268,6 +268,9 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
     peer_of(req, peer, sizeof peer);
     int rc = ingest_fhir_arrival(fp->ig, req->principal.client_name, req->body.data, req->body.len,
                                  peer[0] ? peer : NULL, &r, &fp->feed);
+    if (rc == 0 && r.inbox_id <= 0) /* not a feed's token: an API client's write */
+        rc = ingest_fhir_client_arrival(fp->ig, req->principal.client_name, req->principal.org,
+                                        req->body.data, req->body.len, peer[0] ? peer : NULL, &r);
     fp->inbox_id = r.inbox_id;
     fp->feed_id = r.feed_id;
     int replied = 0;
@@ -286,7 +289,7 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
         free(t);
         json_decref(oo);
         log_info("feeds", "bundle refused request=%s inbox=%lld: no agreement", req->request_id,
-                 (long long)fp->inbox_id);
+                 (long long)r.inbox_id);
         replied = 1;
     }
     ingest_result_release(&r);

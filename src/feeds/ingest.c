@@ -808,6 +808,41 @@ out:
     return rc;
 }
 
+int ingest_fhir_client_arrival(struct ingest *ig, const char *client_name, const char *org,
+                               const char *body, size_t len, const char *peer,
+                               struct ingest_result *r)
+{
+    r->feed_id = 0;
+    r->inbox_id = 0;
+    char arrived[32];
+    inbox_now(arrived);
+    struct store_inbox_msg in = {
+        .feed_id = 0,
+        .kind = "fhir",
+        .arrived = arrived,
+        .sender = (char *)client_name,
+        .peer = (char *)peer,
+        .msg_type = "Bundle",
+        .body = (char *)body,
+        .body_len = len,
+    };
+    int rc = store_inbox_add(ig->s, &in, &r->inbox_id);
+    if (rc != 0)
+        return rc;
+    r->http_status = 0;
+    int aerr = 0;
+    if (!org || !*org)
+        snprintf(r->reason, sizeof r->reason, "the client has no organisation");
+    else if (!org_agreement_in_force(ig->s, org, time(NULL), &aerr))
+        snprintf(r->reason, sizeof r->reason,
+                 "organisation %s has no data sharing agreement in force", org);
+    if (aerr)
+        return aerr;
+    if (r->reason[0])
+        return ingest_fhir_done(ig, r, 0, NULL, 403, r->reason);
+    return 0;
+}
+
 int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
                      const struct load_report *rep, int http_status, const char *reason)
 {

@@ -129,6 +129,17 @@ int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *
  */
 int ingest_fhir_arrival(struct ingest *ig, const char *client_name, const char *body, size_t len,
                         const char *peer, struct ingest_result *r, char **feed_name_out);
+/*
+ * The same step for an API client that is not a feed's (a plain `weft client
+ * add --write` client): every API write is kept in the inbox verbatim before
+ * anything else (feed_id 0: no feed; sender the client's name), and refused
+ * (r->http_status 403, r->reason, the row marked rejected) unless the
+ * client's organisation org has an agreement in force.  Then as above;
+ * ingest_fhir_done() records the outcome.
+ */
+int ingest_fhir_client_arrival(struct ingest *ig, const char *client_name, const char *org,
+                               const char *body, size_t len, const char *peer,
+                               struct ingest_result *r);
 /* FHIR POST, step 2: record how the load went (rc of fhir_load_bundle, or
  * status/reason of an earlier refusal when rep is NULL). */
 int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,

@@ -366,14 +366,23 @@ void api_now_instant(char out[32])
 
 /* ---- authorisation ------------------------------------------------------------------------- */
 
+/* The type check shared by reads of existing and unknown ids: it does not
+ * depend on the id, so the answer is the same for both. */
+static int authz_type(struct http_req *req, struct store *s, const char *type,
+                      const char *person_id)
+{
+    if (authz_type_allowed(&req->principal, type))
+        return WEFT_OK;
+    authz_audit_denial(s, &req->principal, NULL, person_id,
+                       "the access does not include this resource type");
+    api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
+    return WEFT_EDENIED;
+}
+
 int api_authz_row(struct http_req *req, struct store *s, const struct store_row *row)
 {
-    if (!authz_type_allowed(&req->principal, row->type)) {
-        authz_audit_denial(s, &req->principal, NULL, row->person_id,
-                           "the access does not include this resource type");
-        api_outcome(req, 403, "forbidden", "your access does not include %s resources", row->type);
+    if (authz_type(req, s, row->type, row->person_id) != 0)
         return WEFT_EDENIED;
-    }
     struct authz_scope sc;
     int rc = authz_scope_for_person(s, &req->principal, row->person_id, &sc);
     if (rc != 0) {
@@ -382,6 +391,13 @@ int api_authz_row(struct http_req *req, struct store *s, const struct store_row 
                   weft_strerror(rc));
         api_outcome(req, 500, "exception", "the access decision could not be made");
         return WEFT_EDENIED;
+    }
+    if (!sc.allowed && sc.person_refused) {
+        /* another person's item answers like an unknown id (the refusal is
+         * audited by the access module): ids are computable, and a 403
+         * would tell that this organisation holds a record for them */
+        authz_scope_clear(&sc);
+        return WEFT_ENOTFOUND;
     }
     if (!sc.allowed) {
         api_outcome(req, 403, "forbidden", "%s",
@@ -396,10 +412,28 @@ int api_authz_row(struct http_req *req, struct store *s, const struct store_row 
          * existence does not leak; the refusal is audited */
         authz_audit_denial(s, &req->principal, "read", row->person_id,
                            "item withheld by access rules");
-        api_outcome(req, 404, "not-found", "%s/%s is not known", row->type, row->id);
-        return WEFT_EDENIED;
+        return WEFT_ENOTFOUND;
     }
     api_audit_rows(req, "read", row, 1, NULL);
+    return WEFT_OK;
+}
+
+int api_authz_unknown(struct http_req *req, struct store *s, const char *type)
+{
+    if (type && authz_type(req, s, type, NULL) != 0)
+        return WEFT_EDENIED;
+    const char *why = NULL;
+    int rc = authz_check_principal(s, &req->principal, &why);
+    if (rc != 0) {
+        log_error("fhir", "authorisation failed request=%s: %s", req->request_id,
+                  weft_strerror(rc));
+        api_outcome(req, 500, "exception", "the access decision could not be made");
+        return WEFT_EDENIED;
+    }
+    if (why) {
+        api_outcome(req, 403, "forbidden", "%s", why);
+        return WEFT_EDENIED;
+    }
     return WEFT_OK;
 }
 
@@ -435,6 +469,8 @@ int api_authz_search(struct http_req *req, struct store *s, const char *person_i
         api_outcome(req, 500, "exception", "the access decision could not be made");
         return WEFT_EDENIED;
     }
+    if (!scope->allowed && scope->person_refused && person_id)
+        return WEFT_ENOTFOUND; /* answered as for an unknown patient (audited) */
     if (!scope->allowed) {
         api_outcome(req, 403, "forbidden", "%s",
                     scope->reason ? scope->reason : "your access does not include this record");
@@ -467,6 +503,10 @@ int api_authz_search(struct http_req *req, struct store *s, const char *person_i
             *empty = true;
         q->source_orgs = (const char *const *)scope->orgs;
         q->nsource_orgs = scope->norgs;
+    }
+    if (scope->objections_apply) {
+        q->objections = true;
+        q->objection_org = scope->objection_org;
     }
     return WEFT_OK;
 }

@@ -1,7 +1,9 @@
 /*
  * api_bundle.c - POST /fhir with a transaction or batch Bundle: the same
  * loading path as `weft load` (fhir/load.h), attributed to the client's
- * organisation.
+ * organisation.  Every write is kept in the inbox verbatim before anything
+ * else (feeds/feeds_http.h), refused without an agreement in force, and
+ * audited (action "write", naming the inbox row).
  *
  * Checks, in order, each with its own status: may write (403), content type
  * (415), body present and within the limit (400; 413 is the server's), JSON
@@ -18,6 +20,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "audit/audit.h"
 #include "core/log.h"
 #include "feeds/feeds_http.h"
 #include "fhir/api.h"
@@ -162,25 +165,67 @@ static json_t *read_bundle(struct http_req *req, const char **type_out)
     return root;
 }
 
+/* Audit one write (action "write"): what was sent and what became of it.
+ * The entry names the inbox row holding the Bundle as it arrived. */
+static void audit_write(struct http_req *req, struct store *s, int64_t inbox_id,
+                        const char *outcome, const char *btype, const struct load_report *rep,
+                        const char *reason)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, &req->principal);
+    ev.action = AUDIT_WRITE;
+    ev.outcome = outcome;
+    struct buf what = BUF_INIT;
+    if (inbox_id > 0)
+        buf_addf(&what, "inbox %lld ", (long long)inbox_id);
+    buf_addf(&what, "Bundle %s", btype ? btype : "(not read)");
+    long resources = 0;
+    if (rep) {
+        struct load_type_count sum;
+        load_report_total(rep, &sum);
+        buf_addf(&what,
+                 ": entries %ld stored %ld updated %ld unchanged %ld deleted %ld rejected %ld",
+                 rep->entries, sum.stored, sum.updated, sum.unchanged, sum.deleted, rep->rejected);
+        resources = sum.stored + sum.updated + sum.deleted;
+    }
+    ev.what = what.data;
+    ev.count = resources;
+    ev.reason = reason;
+    if (audit_record(s, &ev, false) != 0)
+        log_error("fhir", "audit append failed request=%s", req->request_id);
+    buf_release(&what);
+}
+
 int api_bundle_post(struct http_req *req, void *ctx)
 {
     (void)ctx;
     if (!api_negotiate(req))
         return 0;
-    if (api_authz_write(req) != 0)
-        return 0;
     struct store *s = http_req_store(req);
+    if (api_authz_write(req) != 0) {
+        if (s)
+            audit_write(req, s, 0, AUDIT_DENIED, NULL, NULL,
+                        "the client may not write (no write scope or no organisation)");
+        return 0;
+    }
     if (!s) {
         api_outcome(req, 503, "transient", "the record store is not available; try again");
         return 0;
     }
-    /* a FHIR feed's token: kept in the inbox first, refused without agreement */
+    /* every write is kept in the inbox first (a feed's under its feed, any
+     * other client's under no feed), and refused without an agreement */
     struct feeds_post fp;
-    if (feeds_http_post_begin(req, s, &fp))
+    if (feeds_http_post_begin(req, s, &fp)) {
+        if (req->status == 403)
+            audit_write(req, s, 0, AUDIT_DENIED, NULL, NULL,
+                        "the organisation has no data sharing agreement in force");
         return 0;
+    }
+    int64_t inbox_id = fp.inbox_id;
     const char *btype = NULL;
     json_t *bundle = read_bundle(req, &btype);
     if (!bundle) {
+        audit_write(req, s, inbox_id, AUDIT_FAILED, NULL, NULL, "the body is not a usable Bundle");
         feeds_http_post_end(req, &fp, 0, NULL);
         return 0;
     }
@@ -231,6 +276,8 @@ int api_bundle_post(struct http_req *req, void *ctx)
         api_outcome(req, 500, "exception",
                     "the bundle could not be stored: nothing from it was stored");
     }
+    audit_write(req, s, inbox_id, rc == 0 ? AUDIT_OK : AUDIT_FAILED, btype, &rep,
+                rc == 0 ? NULL : "nothing from the bundle was stored");
     feeds_http_post_end(req, &fp, rc, &rep);
     json_decref(response);
     load_report_free(&rep);

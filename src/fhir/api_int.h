@@ -53,13 +53,24 @@ void api_now_instant(char out[32]);
 /* ---- the authorisation calls (one per request type) ----------------------------------- */
 
 /* Read of one stored row (read, vread, instance history): 0 when the caller
- * may see it; otherwise replies 403 (or 500) and returns WEFT_EDENIED. */
+ * may see it (audited); WEFT_ENOTFOUND, with nothing replied, when it is
+ * another person's or withheld: the caller answers exactly as for an unknown
+ * id (the refusal is audited); otherwise replies 403 (or 500) and returns
+ * WEFT_EDENIED. */
 int api_authz_row(struct http_req *req, struct store *s, const struct store_row *row);
+/* An id the store does not know (type: its resource type, NULL for a
+ * patient reference): 0 when the caller may be told so (answer 404 or an
+ * empty result, the same as for another person's item); WEFT_EDENIED after
+ * replying 403 when the caller would be refused whoever the person was
+ * (resource type, role, agreement, read scope), as for a known id. */
+int api_authz_unknown(struct http_req *req, struct store *s, const char *type);
 /* Search or $everything within person_id (NULL: across people): fills
- * *scope and applies it to q (categories, source orgs).  Returns 0 and sets
- * *empty when the scope leaves nothing to search; replies 403 and returns
- * WEFT_EDENIED when refused.  The caller releases *scope after the query
- * (q points into it). */
+ * *scope and applies it to q (categories, source orgs, objections).  Returns
+ * 0 and sets *empty when the scope leaves nothing to search; replies 403 and
+ * returns WEFT_EDENIED when refused; returns WEFT_ENOTFOUND without a reply
+ * when the person is one the caller may not open (answer as for an unknown
+ * patient).  The caller releases *scope after the query (q points into
+ * it). */
 int api_authz_search(struct http_req *req, struct store *s, const char *person_id,
                      struct store_query *q, struct authz_scope *scope, bool *empty);
 /* Writing a bundle: 0 when permitted, else replies 403. */

@@ -119,8 +119,19 @@ int api_metadata(struct http_req *req, void *ctx)
 
     json_t *rest = json_pack("{s:s,s:s}", "mode", "server", "documentation",
                              "Every request except metadata needs Authorization: Bearer TOKEN. "
-                             "Reads are limited by the caller's access; withheld items are not "
-                             "counted. Paging uses the next link (opaque _cursor).");
+                             "Every caller (API client, launched user, SMART app) is decided "
+                             "by the same access rules: a client of an organisation reads and "
+                             "writes only while the organisation has a data sharing agreement "
+                             "in force; an item the caller may not see answers exactly as an "
+                             "unknown id (404, or an empty search without a total); when a "
+                             "person's objection is upheld, callers see only the items from "
+                             "their own organisation (a client without one sees none) and the "
+                             "Bundle carries an OperationOutcome warning saying so. Withheld "
+                             "items are never counted in a total. Every read and search, "
+                             "counts included, and every write is audited. A search takes at "
+                             "most 64 parameters and 32 identifier, family, given and "
+                             "birthdate values (400 beyond). Paging uses the next link "
+                             "(opaque _cursor).");
     json_object_set_new(rest, "security",
                         json_pack("{s:[{s:[{s:s,s:s}]}],s:s}", "service", "coding", "system",
                                   "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -150,10 +161,11 @@ int api_metadata(struct http_req *req, void *ctx)
         json_array_append_new(resources, r);
     }
     json_object_set_new(rest, "resource", resources);
-    char bundle_doc[160];
+    char bundle_doc[256];
     snprintf(bundle_doc, sizeof bundle_doc,
-             "POST /fhir: loaded as the client's organisation; at most %d entries per Bundle "
-             "(413 past it)",
+             "POST /fhir: kept in the inbox as sent, then loaded as the client's organisation "
+             "(agreement in force required); audited; at most %d entries per Bundle (413 past "
+             "it)",
              FHIR_BUNDLE_MAX_ENTRIES);
     json_object_set_new(rest, "interaction",
                         json_pack("[{s:s,s:s},{s:s,s:s}]", "code", "transaction", "documentation",

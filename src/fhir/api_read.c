@@ -43,6 +43,17 @@ static void reply_row(struct http_req *req, const struct store_row *row)
     http_reply(req, 200, FHIR_JSON, row->json, row->json_len);
 }
 
+/* The answer for an id the caller may not know about: the same whether the
+ * store has no such item or holds one the caller may not see. */
+static void reply_unknown(struct http_req *req, const char *type, const char *id, int version)
+{
+    if (version > 0)
+        api_outcome(req, 404, "not-found", "%s/%s has no version %d known or available to you",
+                    type, id, version);
+    else
+        api_outcome(req, 404, "not-found", "%s/%s is not known or not available to you", type, id);
+}
+
 /* Fetch type/id (version 0: current) for a read-like request, replying when
  * it cannot be shown.  Returns 0 with *row filled, or non-zero after a reply. */
 static int fetch(struct http_req *req, struct store *s, const char *type, const char *id,
@@ -59,10 +70,10 @@ static int fetch(struct http_req *req, struct store *s, const char *type, const 
     int rc = store_resource_get(s, type, id, version, row);
     if (rc == WEFT_ENOTFOUND) {
         store_row_clear(row);
-        if (version > 0)
-            api_outcome(req, 404, "not-found", "%s/%s has no version %d", type, id, version);
-        else
-            api_outcome(req, 404, "not-found", "%s/%s is not known", type, id);
+        /* refusals that do not depend on the item answer as they would for
+         * an existing one; otherwise 404 */
+        if (api_authz_unknown(req, s, type) == 0)
+            reply_unknown(req, type, id, version);
         return rc;
     }
     if (rc != 0) {
@@ -70,8 +81,11 @@ static int fetch(struct http_req *req, struct store *s, const char *type, const 
         store_failed(req, s, rc);
         return rc;
     }
-    if (api_authz_row(req, s, row) != 0) {
+    rc = api_authz_row(req, s, row);
+    if (rc != 0) {
         store_row_clear(row);
+        if (rc == WEFT_ENOTFOUND)
+            reply_unknown(req, type, id, version);
         return WEFT_EDENIED;
     }
     return WEFT_OK;
@@ -310,10 +324,22 @@ int api_history_type(struct http_req *req, void *ctx)
         return 0;
     }
     bool *hidden = http_req_alloc(req, sizeof *hidden * (size_t)(res.nrows + 1));
-    for (int i = 0; i < res.nrows; i++)
-        hidden[i] = !authz_scope_allows(&scope, res.rows[i].category, res.rows[i].source_org);
-    reply_history(req, api_base_url(req, ctx), &res, !scope.restricted && res.nrows < count,
-                  warning, hidden);
+    bool any_hidden = false;
+    for (int i = 0; i < res.nrows; i++) {
+        const struct store_row *r = &res.rows[i];
+        hidden[i] = !authz_scope_allows(&scope, r->category, r->source_org);
+        if (!hidden[i] && scope.objections_apply && r->person_id) {
+            /* a client across people: each person's objection decides (the
+             * store applies it to searches; history is read whole) */
+            struct authz_scope one;
+            int orc = authz_scope_for_person(s, &req->principal, r->person_id, &one);
+            hidden[i] = orc != 0 || !authz_scope_allows(&one, r->category, r->source_org);
+            authz_scope_clear(&one);
+        }
+        any_hidden = any_hidden || hidden[i];
+    }
+    reply_history(req, api_base_url(req, ctx), &res,
+                  !scope.restricted && !any_hidden && res.nrows < count, warning, hidden);
     authz_scope_clear(&scope);
     store_result_clear(&res);
     return 0;

@@ -35,8 +35,13 @@ struct page {
     struct store_row *rows;
     int nrows;
     const bool *hidden; /* rows not to show (NULL: all shown) */
+    bool count_only;    /* rows are audited as revealed, but not written out */
     struct issue issues[MAX_ISSUES];
     int nissues;
+    /* what to audit when no row is shown: the search (with its total) within
+     * audit_person (NULL: across people); NULL: nothing was looked up */
+    const char *audit_query;
+    const char *audit_person;
 };
 
 static void add_issue(struct page *pg, const char *severity, const char *code, const char *text)
@@ -45,9 +50,65 @@ static void add_issue(struct page *pg, const char *severity, const char *code, c
         pg->issues[pg->nissues++] = (struct issue){severity, code, text};
 }
 
+/* Audit what the reply reveals: the rows it shows (one entry per person), or,
+ * when it shows none (a count, _count=0, nothing matched), the search itself
+ * and its total: "Condition?patient=X&code=Y" with total 0 or 3 tells as
+ * much about a person as the items would. */
+static void audit_page(struct http_req *req, const struct page *pg)
+{
+    int shown = 0;
+    for (int i = 0; i < pg->nrows; i++)
+        shown += !(pg->hidden && pg->hidden[i]);
+    if (shown > 0) {
+        api_audit_rows(req, "search", pg->rows, pg->nrows, pg->hidden);
+        return;
+    }
+    struct store *s = http_req_store(req);
+    if (!pg->audit_query || !s)
+        return;
+    struct buf what = BUF_INIT;
+    if (pg->total >= 0)
+        buf_addf(&what, "%s: total %lld", pg->audit_query, (long long)pg->total);
+    else
+        buf_addf(&what, "%s: no total", pg->audit_query);
+    authz_audit_access(s, &req->principal, "search", pg->audit_person, what.data,
+                       pg->total > 0 ? pg->total : 0);
+    buf_release(&what);
+}
+
+/* "Observation?patient=X&code=Y" (or "Patient/ID/$everything?...") for the
+ * audit, without paging and format parameters, at most ~400 bytes. */
+static const char *search_what(struct http_req *req, const char *type, const char *everything_id,
+                               const struct http_kv *args, int nargs)
+{
+    struct buf b = BUF_INIT;
+    if (everything_id)
+        buf_addf(&b, "Patient/%s/$everything", everything_id);
+    else
+        buf_adds(&b, type ? type : "");
+    char sep = '?';
+    for (int i = 0; i < nargs && b.len < 400; i++) {
+        if (strcmp(args[i].name, "_cursor") == 0 || strcmp(args[i].name, "_format") == 0)
+            continue;
+        buf_addc(&b, sep);
+        sep = '&';
+        http_url_encode(&b, args[i].name);
+        buf_addc(&b, '=');
+        http_url_encode(&b, args[i].value);
+    }
+    if (b.len > 400) {
+        b.len = 400;
+        b.data[b.len] = 0;
+        buf_adds(&b, "...");
+    }
+    const char *r = http_req_strdup(req, b.data);
+    buf_release(&b);
+    return r;
+}
+
 static void reply_searchset(struct http_req *req, struct page *pg)
 {
-    api_audit_rows(req, "search", pg->rows, pg->nrows, pg->hidden); /* access: audit */
+    audit_page(req, pg); /* access: audit */
     struct buf b = BUF_INIT;
     size_t guess = 512;
     for (int i = 0; i < pg->nrows; i++)
@@ -72,7 +133,7 @@ static void reply_searchset(struct http_req *req, struct page *pg)
     buf_adds(&b, "],\"entry\":[");
     bool first = true;
     size_t baselen = strlen(pg->base);
-    for (int i = 0; i < pg->nrows; i++) {
+    for (int i = 0; i < pg->nrows && !pg->count_only; i++) {
         const struct store_row *r = &pg->rows[i];
         if (pg->hidden && pg->hidden[i])
             continue;
@@ -113,6 +174,12 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
         api_outcome(req, 400, "invalid", "the search could not be run: %s", store_errmsg(s));
         return;
     }
+    if (rc == WEFT_ETOOBIG) { /* more values than one store query takes */
+        api_outcome(req, 400, "too-costly",
+                    "the search has too many parameters or values: narrow it or split it "
+                    "into several searches");
+        return;
+    }
     log_error("fhir", "store error request=%s: %s (%s)", req->request_id, weft_strerror(rc),
               store_errmsg(s));
     if (rc == WEFT_EBUSY)
@@ -124,20 +191,38 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
 static const char *restricted_text =
     "Some information in this record is not shown because of access rules.";
 
+/* The warning of a reply narrowed by the person's upheld objection (the
+ * reply must not read as the whole record). */
+static void add_objection_issue(struct http_req *req, struct page *pg, const struct authz_scope *sc)
+{
+    const char *text;
+    if (req->principal.kind == PRINCIPAL_USER)
+        text = "This person has objected to sharing their record: only items from your "
+               "organisation are shown. In an emergency, break-glass shows the rest.";
+    else if (sc->norgs > 0)
+        text = "This person has objected to sharing their record: only items from this "
+               "client's organisation are shown.";
+    else
+        text = "This person has objected to sharing their record: only items from the "
+               "caller's own organisation may be shown, and this client has no organisation, "
+               "so none are shown.";
+    add_issue(pg, "warning", "suppressed", text);
+}
+
 /* Rows for _id searches: each fetched by id, each decided on its own; items
  * the caller may not see are simply not part of the result. */
 static void search_by_ids(struct http_req *req, struct store *s, struct fhir_search *fs,
                           struct page *pg, const char *type)
 {
-    if (!authz_type_allowed(&req->principal, type)) {
-        authz_audit_denial(s, &req->principal, NULL, NULL,
-                           "the access does not include this resource type");
-        api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
+    /* refusals that do not depend on the ids (type, role, agreement, read
+     * scope) are 403 for any ids; the rest is decided per id below */
+    if (api_authz_unknown(req, s, type) != 0)
         return;
-    }
     struct store_row *rows = xcalloc((size_t)fs->nids + 1, sizeof *rows);
     int n = 0;
     bool restricted = false;
+    struct authz_scope objected; /* the scope of a shown row narrowed by an objection */
+    memset(&objected, 0, sizeof objected);
     for (int i = 0; i < fs->nids; i++) {
         bool dup = false;
         for (int j = 0; j < i; j++)
@@ -164,6 +249,10 @@ static void search_by_ids(struct http_req *req, struct store *s, struct fhir_sea
         /* only what is shown decides the notice: an id withheld (or another
          * person's) then answers exactly like an unknown id */
         restricted = restricted || (ok && sc.restricted);
+        if (ok && sc.objection && !objected.objection) {
+            objected.objection = true;
+            objected.norgs = sc.norgs;
+        }
         authz_scope_clear(&sc);
         if (!ok) {
             store_row_clear(&row);
@@ -171,15 +260,36 @@ static void search_by_ids(struct http_req *req, struct store *s, struct fhir_sea
         }
         rows[n++] = row;
     }
+    if (objected.objection)
+        add_objection_issue(req, pg, &objected);
     if (restricted)
         add_issue(pg, "information", "suppressed", restricted_text);
+    /* a count of ids reveals which exist: the rows are audited all the same */
     pg->rows = rows;
-    pg->nrows = fs->summary_count ? 0 : n;
+    pg->nrows = n;
+    pg->count_only = fs->summary_count;
     pg->total = n;
     reply_searchset(req, pg);
     for (int k = 0; k < n; k++)
         store_row_clear(&rows[k]);
     free(rows);
+}
+
+/* The answer for a patient id the store does not know, or the Patient of a
+ * person the caller may not open: the same, so that ids do not reveal who
+ * has a record.  $everything: 404; a search: an empty searchset without a
+ * total (it would claim to know there is nothing). */
+static void reply_unknown_patient(struct http_req *req, struct page *pg, const char *everything_id)
+{
+    if (everything_id) {
+        api_outcome(req, 404, "not-found", "Patient/%s is not known or not available to you",
+                    everything_id);
+        return;
+    }
+    pg->total = -1;
+    pg->nrows = 0;
+    add_issue(pg, "warning", "not-found", "the patient given is not known or not available to you");
+    reply_searchset(req, pg);
 }
 
 /*
@@ -232,13 +342,10 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
             rc = store_resource_person(s, "Patient", pid, &patient_person);
         }
         if (rc == WEFT_ENOTFOUND) {
-            if (everything_id) {
-                api_outcome(req, 404, "not-found", "Patient/%s is not known", pid);
-                goto out;
-            }
-            add_issue(&pg, "warning", "not-found", "the patient given is not known");
-            pg.total = 0;
-            reply_searchset(req, &pg);
+            /* refusals that do not depend on the patient answer as for a
+             * known one; otherwise as for one the caller may not open */
+            if (api_authz_unknown(req, s, everything_id ? NULL : type) == 0)
+                reply_unknown_patient(req, &pg, everything_id);
             goto out;
         }
         if (rc != 0) {
@@ -249,12 +356,28 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         if (!person_id) {
             /* A Patient not linked to a person: its record is itself alone. */
             if (everything_id) {
-                if (api_authz_row(req, s, &patient) != 0)
+                rc = api_authz_row(req, s, &patient);
+                if (rc == WEFT_ENOTFOUND)
+                    reply_unknown_patient(req, &pg, everything_id);
+                if (rc != 0)
                     goto out;
                 pg.rows = &patient;
                 pg.nrows = 1;
                 pg.total = 1;
                 reply_searchset(req, &pg);
+                goto out;
+            }
+            struct authz_scope none;
+            rc = authz_scope_for_person(s, &req->principal, NULL, &none);
+            bool may = rc == 0 && none.allowed, hide = rc == 0 && none.person_refused;
+            const char *why = none.reason;
+            authz_scope_clear(&none);
+            if (!may) {
+                if (hide)
+                    reply_unknown_patient(req, &pg, NULL);
+                else
+                    api_outcome(req, rc ? 500 : 403, rc ? "exception" : "forbidden", "%s",
+                                why ? why : "your access does not include this record");
                 goto out;
             }
             pg.total = 0;
@@ -266,13 +389,21 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
 
     if (fs.nids > 0) {
+        pg.audit_query = search_what(req, type, NULL, args, nargs);
         search_by_ids(req, s, &fs, &pg, type);
         goto out;
     }
 
     bool empty = false;
-    if (api_authz_search(req, s, person_id, &fs.q, &scope, &empty) != 0)
+    rc = api_authz_search(req, s, person_id, &fs.q, &scope, &empty);
+    if (rc == WEFT_ENOTFOUND)
+        reply_unknown_patient(req, &pg, everything_id);
+    if (rc != 0)
         goto out;
+    pg.audit_query = search_what(req, type, everything_id, args, nargs);
+    pg.audit_person = person_id;
+    if (scope.objection)
+        add_objection_issue(req, &pg, &scope);
     if (scope.restricted)
         add_issue(&pg, "information", "suppressed", restricted_text);
     if (empty) {

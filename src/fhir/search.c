@@ -221,6 +221,13 @@ int fhir_search_date_range(const char *value, char ge[32], char lt[32])
     format_date(f, prec, lo);
     next_date(f, prec, g);
     format_date(g, prec, hi);
+    if (g[0] > 9999) {
+        /* the interval after one ending with year 9999 is beyond every
+         * date: an open upper bound for eq/le, and for gt a lower bound
+         * that sorts after any date text ('~' follows every character a
+         * date holds), so nothing matches instead of everything */
+        snprintf(hi, sizeof hi, "%s", strcmp(prefix, "gt") == 0 ? "~" : "");
+    }
     if (strcmp(prefix, "eq") == 0) {
         memcpy(ge, lo, 32);
         memcpy(lt, hi, 32);
@@ -335,8 +342,11 @@ static int parse_patient_ref(struct fhir_search *fs, const char *param, const ch
 
 static int add_term(struct fhir_search *fs, const char *param, const char *value, bool prefix)
 {
-    if (fs->q.nterms >= FHIR_SEARCH_MAX_VALUES)
-        return fail(fs, param, "too many search terms");
+    if (fs->q.nterms >= FHIR_SEARCH_MAX_TERMS)
+        return fail(fs, param,
+                    "too many search terms: at most %d identifier, family, given and birthdate "
+                    "values in one search",
+                    FHIR_SEARCH_MAX_TERMS);
     char *v = xstrdup(value);
     fs->term_values[fs->q.nterms] = v;
     fs->terms[fs->q.nterms].param = param;
@@ -557,6 +567,9 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
     fs->q.want_total = true;
     fs->total = -1;
     fs->count = mode == FHIR_SEARCH_EVERYTHING ? 100 : FHIR_COUNT_DEFAULT;
+    if (nargs > FHIR_SEARCH_MAX_PARAMS)
+        return fail(fs, "", "too many search parameters: %d given, at most %d in one search", nargs,
+                    FHIR_SEARCH_MAX_PARAMS);
     for (int i = 0; i < nargs; i++) {
         const char *name = args[i].name, *value = args[i].value;
         int rc = parse_one(fs, mode, type, name, value);

@@ -36,6 +36,9 @@
  * few or many items the patient has; and a search of one type across patients,
  * which defaults to store order (oldest first, the type index's own order)
  * (see sort_given).
+ * Limits (400 with a message naming the limit): at most FHIR_SEARCH_MAX_PARAMS
+ * parameters, FHIR_SEARCH_MAX_TERMS Patient string/token terms and
+ * FHIR_SEARCH_MAX_VALUES comma-separated values of one parameter.
  * Unknown parameters, modifiers (name:modifier) and unsupported prefixes are
  * errors naming the parameter, unless lenient (Prefer: handling=lenient):
  * then they are ignored and listed in warnings.
@@ -52,6 +55,8 @@
 #define FHIR_COUNT_DEFAULT 50
 #define FHIR_COUNT_MAX 1000
 #define FHIR_SEARCH_MAX_VALUES 64 /* codes, categories, ids per search */
+#define FHIR_SEARCH_MAX_TERMS 32  /* identifier, family, given, birthdate values */
+#define FHIR_SEARCH_MAX_PARAMS 64 /* parameters (name=value pairs) in one search */
 #define FHIR_SEARCH_MAX_WARNINGS 16
 
 enum fhir_search_mode {

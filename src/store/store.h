@@ -205,6 +205,11 @@ struct store_query {
     const char *after;
     int limit; /* max rows in this page */
     bool want_total;
+    /* Upheld objections (access/authz.h objections_apply): items of a person
+     * with an upheld objection only when their source_org is objection_org
+     * (NULL: none of them). */
+    bool objections;
+    const char *objection_org;
 };
 
 struct store_result {

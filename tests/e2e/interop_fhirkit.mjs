@@ -30,6 +30,9 @@ function check(cond, msg) {
 const db = path.join(tmp, 'interop.db');
 const weft = (...args) => execFileSync(bin, args, { encoding: 'utf8' }).trim();
 weft('init', '--db', db);
+// an organisation sends and reads only with an agreement in force
+weft('org', 'add', '--db', db, '--ods', 'RYR', '--name', 'Org RYR', '--type', 'acute');
+weft('org', 'agreement', '--db', db, '--ods', 'RYR', '--kind', 'jca', '--from', '2020-01-01');
 const token = weft('client', 'add', '--db', db, '--name', 'fhir-kit', '--org', 'RYR', '--write');
 
 const portFile = path.join(tmp, 'interop.port');

@@ -110,17 +110,49 @@ other_obs = weft_id(ORG, "Observation", "obs-RVV-b-results")
 for path in ("/fhir/Observation/_history", "/fhir/Patient/_history",
              "/fhir/Patient?identifier=" + urllib.parse.quote(
                  "https://fhir.nhs.uk/Id/nhs-number|" + P["b"]),
-             "/fhir/Patient?family=" + FAMILY["b"],
-             "/fhir/Patient/%s/$everything" % pids["b"],
-             "/fhir/Observation?patient=" + pids["b"],
-             "/fhir/Observation/%s" % other_obs,
-             "/fhir/Observation/%s/_history" % other_obs,
-             "/fhir/Observation/%s/_history/1" % other_obs,
-             "/fhir/Patient/%s" % pids["b"]):
+             "/fhir/Patient?family=" + FAMILY["b"]):
     st, hd, b = get(path, nurse)
     text = json.dumps(b) if isinstance(b, (dict, list)) else repr(b)
-    check(st in (403, 404), "%s -> %d, wanted a refusal" % (path, st))
+    check(st == 403, "%s -> %d, wanted a refusal" % (path, st))
     check(P["b"] not in text and FAMILY["b"] not in text, "%s echoed an identifier" % path)
+
+
+def same_as_unknown(template, real, ck=None, token=None):
+    """template % real and template % an unknown id answer identically (status
+    and body, the id aside): an id must not tell whether someone has a record
+    (issue 16 item 4).  Returns (status, body) of the real one."""
+    unknown = "0" * len(real)
+    out = []
+    for i in (real, unknown):
+        st, _, b = get(template % i, ck, token)
+        if isinstance(b, dict) and b.get("resourceType") == "Bundle":
+            b = {k: v for k, v in b.items() if k not in ("id", "meta", "link")}
+        text = json.dumps(b) if isinstance(b, (dict, list)) else repr(b)
+        out.append((st, text.replace(i, "ID")))
+    check(out[0] == out[1], "%s: another person's id answers unlike an unknown one: %r"
+          % (template, out))
+    check(P["b"] not in out[0][1] and FAMILY["b"] not in out[0][1],
+          "%s echoed an identifier" % template)
+    return out[0]
+
+
+for template, real, want in (("/fhir/Patient/%s/$everything", pids["b"], 404),
+                             ("/fhir/Observation?patient=%s", pids["b"], 200),
+                             ("/fhir/Observation/%s", other_obs, 404),
+                             ("/fhir/Observation/%s/_history", other_obs, 404),
+                             ("/fhir/Observation/%s/_history/1", other_obs, 404),
+                             ("/fhir/Patient/%s", pids["b"], 404),
+                             # the launched person's own withheld item and version
+                             ("/fhir/Observation/%s",
+                              weft_id(ORG, "Observation", "obs-RVV-a-safeguarding"), 404),
+                             ("/fhir/Observation/%s/_history/1", RECAT, 404)):
+    st, text = same_as_unknown(template, real, nurse)
+    check(st == want, "%s -> %d, wanted %d" % (template, st, want))
+    if want == 200:  # an empty searchset that claims no total
+        b = json.loads(text)
+        check("total" not in b and
+              not [e for e in b.get("entry", []) if e["search"]["mode"] == "match"],
+              "%s: %r" % (template, b))
 st, _, b = get("/fhir/Observation?_id=" + other_obs, nurse)
 check(st == 200 and not [e for e in b.get("entry", []) if e["search"]["mode"] == "match"],
       "_id search of another person's item: %d %r" % (st, b))
@@ -194,8 +226,8 @@ st, _, _ = get("/fhir/Observation?patient=%s" % pids["a"], token=ops)
 check(st == 403, "a client without a read scope searched: %d" % st)
 st, hd, b = get("/fhir/Patient/%s" % pids["a"], token=at)
 check(st == 200, "token read %d" % st)
-st, hd, b = get("/fhir/Patient/%s" % pids["b"], token=at)
-check(st == 403, "token read of another person %d" % st)
+st, _ = same_as_unknown("/fhir/Patient/%s", pids["b"], token=at)
+check(st == 404, "token read of another person %d" % st)
 # break-glass for another person widens the session, not the app's token
 host = "127.0.0.1:%d" % srv.port
 st, _, _ = post_form(srv, "/breakglass", {"csrf": info["csrf"], "reason_code": "emergency-care",
@@ -205,10 +237,11 @@ st, _, _ = post_form(srv, "/breakglass", {"csrf": info["csrf"], "reason_code": "
 check(st == 303, "break-glass %d" % st)
 st, _, _ = get("/fhir/Patient/%s" % pids["b"], doc)
 check(st == 200, "break-glass did not open the other person for the session: %d" % st)
-for path in ("/fhir/Patient/%s" % pids["b"], "/fhir/Patient/%s/$everything" % pids["b"],
-             "/fhir/Observation?patient=%s" % pids["b"]):
-    st, _, b = get(path, token=at)
-    check(st == 403, "an app token read %s through its user's break-glass: %d" % (path, st))
+for template, want in (("/fhir/Patient/%s", 404), ("/fhir/Patient/%s/$everything", 404),
+                       ("/fhir/Observation?patient=%s", 200)):
+    st, text = same_as_unknown(template, pids["b"], token=at)
+    check(st == want and "match" not in text,
+          "an app token read %s through its user's break-glass: %d" % (template, st))
 st, _, _ = post_form(srv, "/logout", {"csrf": info["csrf"]}, doc)
 check(st == 200, "logout %d" % st)
 st, hd, b = get("/fhir/Patient/%s" % pids["a"], token=at)

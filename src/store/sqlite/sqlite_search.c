@@ -189,7 +189,9 @@ static char *lower_dup(const char *s)
     return o;
 }
 
-/* Everything after FROM that filters (shared by the page and the total). */
+/* Everything after FROM that filters (shared by the page and the total).
+ * The lower-cased term values it binds are appended to owned (room for
+ * q->nterms more; the caller frees them after the statement ran). */
 static void add_filters(struct sqlq *w, const struct store_query *q, int64_t snap, char **owned,
                         int *nowned)
 {
@@ -215,6 +217,16 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
     }
     in_list(w, "r.category", q->categories, q->ncategories);
     in_list(w, "r.source_org", q->source_orgs, q->nsource_orgs);
+    if (q->objections) {
+        /* one probe of the objection table's primary key per candidate row */
+        buf_adds(&w->sql, " AND (r.person_id IS NULL OR");
+        if (q->objection_org) {
+            buf_adds(&w->sql, " r.source_org = ? OR");
+            bind_text(w, q->objection_org);
+        }
+        buf_adds(&w->sql, " NOT EXISTS (SELECT 1 FROM objection o WHERE o.person_id = r.person_id"
+                          " AND o.status = 'upheld'))");
+    }
     if (q->codes && q->ncodes > 0) {
         buf_adds(&w->sql, " AND (");
         for (int i = 0; i < q->ncodes; i++) {
@@ -251,7 +263,7 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
         buf_adds(&w->sql, " AND r.last_updated < ?");
         bind_text(w, q->lastupd_lt);
     }
-    for (int i = 0; i < q->nterms && *nowned < 64; i++) {
+    for (int i = 0; i < q->nterms; i++) {
         const struct store_term *t = &q->terms[i];
         char *v = lower_dup(t->value ? t->value : "");
         owned[(*nowned)++] = v;
@@ -336,7 +348,8 @@ static bool count_simple_applies(const struct store_query *q)
 {
     return q->type && q->person_id && !(q->categories && q->ncategories > 0) &&
            !(q->source_orgs && q->nsource_orgs > 0) && !(q->codes && q->ncodes > 0) &&
-           !q->date_ge && !q->date_lt && !q->lastupd_ge && !q->lastupd_lt && q->nterms == 0;
+           !q->date_ge && !q->date_lt && !q->lastupd_ge && !q->lastupd_lt && q->nterms == 0 &&
+           !q->objections;
 }
 
 /*
@@ -636,11 +649,16 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
         return rc;
     out->snapshot = snap;
 
-    char *owned[64];
+    /* the term values of both statements (page and total): each binds all
+     * q->nterms, so a fixed array shared by the two once dropped the terms
+     * past the 32nd from the total */
+    char **owned = xcalloc((size_t)(q->nterms > 0 ? q->nterms : 0) * 2 + 1, sizeof *owned);
     int nowned = 0;
     char *ckey = NULL, *cid = NULL;
-    if (q->after && !cursor_parse(q->after, &ckey, &cid))
+    if (q->after && !cursor_parse(q->after, &ckey, &cid)) {
+        free(owned);
         return store_fail(s, WEFT_EINVAL, "malformed paging cursor");
+    }
 
     const char *sk = sort_expr(q->sort);
     bool desc = sort_desc(q->sort);
@@ -766,6 +784,7 @@ done:
     buf_release(&w.sql);
     for (int i = 0; i < nowned; i++)
         free(owned[i]);
+    free(owned);
     free(ckey);
     free(cid);
     return rc;

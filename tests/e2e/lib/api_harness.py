@@ -179,11 +179,19 @@ class Server:
 
 
 def setup_db(org="SYN01"):
-    """A fresh database with a read/write client of org and a read-only one;
+    """A fresh database with organisation org (agreement in force), a
+    read/write client of org and a read-only one without an organisation;
     returns (db path, rw token, ro token)."""
     db = os.path.join(TMP, "weft.db")
     rc, out, err = run("init", "--db", db)
     check(rc == 0, "weft init failed: " + err)
+    # an organisation takes part (sends or reads) only with an agreement in force
+    rc, out, err = run("org", "add", "--db", db, "--ods", org, "--name", "Org " + org,
+                       "--type", "acute")
+    check(rc == 0, "weft org add failed: " + err)
+    rc, out, err = run("org", "agreement", "--db", db, "--ods", org, "--kind", "jca",
+                       "--from", "2020-01-01")
+    check(rc == 0, "weft org agreement failed: " + err)
     rc, rw, err = run("client", "add", "--db", db, "--name", "e2e-writer", "--org", org, "--write")
     check(rc == 0 and rw.strip(), "weft client add failed: " + err)
     rc, ro, err = run("client", "add", "--db", db, "--name", "e2e-reader")

@@ -336,6 +336,78 @@ static void test_clients_citizens_types(void **state)
     assert_false(authz_may_review_audit(s, &nurse));
 }
 
+/* Issue 16 items 4, 6, 7: agreements and objections bind API clients too;
+ * a refusal says whether it is about the person (then a read by id answers
+ * as for an unknown id) or about the caller (then 403 whatever the id). */
+static void test_clients_agreements_objections(void **state)
+{
+    (void)state;
+    struct authz_scope sc;
+    const char *why = NULL;
+    assert_int_equal(store_objection_set(s, person_b, "upheld", "2026-01-01"), 0);
+    int64_t denials = audit_rows(AUDIT_DENIAL, AUDIT_DENIED);
+
+    /* an organisation whose agreement has ended: refused, whoever the person */
+    struct principal old = {
+        .kind = PRINCIPAL_CLIENT, .client_name = "c-old", .org = "OLD", .scopes = "system/*.rs"};
+    assert_int_equal(authz_scope_for_person(s, &old, person_a, &sc), 0);
+    assert_false(sc.allowed);
+    assert_false(sc.person_refused);
+    assert_non_null(strstr(sc.reason, "agreement"));
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_check_principal(s, &old, &why), 0);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "agreement"));
+    assert_int_equal(audit_rows(AUDIT_DENIAL, AUDIT_DENIED), denials + 2); /* both audited */
+
+    /* in force: everything, except an objecting person's items of others */
+    struct principal rvv = {
+        .kind = PRINCIPAL_CLIENT, .client_name = "c-rvv", .org = "RVV", .scopes = "system/*.rs"};
+    assert_int_equal(authz_check_principal(s, &rvv, &why), 0);
+    assert_null(why);
+    assert_int_equal(authz_scope_for_person(s, &rvv, person_a, &sc), 0);
+    assert_true(sc.allowed && sc.norgs == -1 && !sc.objection);
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_scope_for_person(s, &rvv, person_b, &sc), 0);
+    assert_true(sc.allowed && sc.objection && sc.restricted);
+    assert_int_equal(sc.norgs, 1);
+    assert_true(authz_scope_allows(&sc, "results", "RVV"));
+    assert_false(authz_scope_allows(&sc, "results", "G82001"));
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_scope_for_person(s, &rvv, NULL, &sc), 0);
+    assert_true(sc.allowed && sc.objections_apply);
+    assert_string_equal(sc.objection_org, "RVV");
+    authz_scope_clear(&sc);
+
+    /* no organisation: nothing of the objecting person */
+    struct principal none = {
+        .kind = PRINCIPAL_CLIENT, .client_name = "c-none", .scopes = "system/*.rs"};
+    assert_int_equal(authz_scope_for_person(s, &none, person_b, &sc), 0);
+    assert_true(sc.allowed && sc.objection);
+    assert_int_equal(sc.norgs, 0);
+    assert_false(authz_scope_allows(&sc, "results", "RVV"));
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_scope_for_person(s, &none, NULL, &sc), 0);
+    assert_true(sc.allowed && sc.objections_apply && sc.objection_org == NULL);
+    authz_scope_clear(&sc);
+
+    /* users: another person is a refusal about the person; an ended
+     * agreement is not */
+    struct principal u = user("R8000", "RVV", person_a);
+    u.user_id = "u-no-glass"; /* u1 has break-glass for person_b (test above) */
+    assert_int_equal(authz_scope_for_person(s, &u, person_b, &sc), 0);
+    assert_true(!sc.allowed && sc.person_refused);
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_check_principal(s, &u, &why), 0);
+    assert_null(why);
+    struct principal uo = user("R8000", "OLD", person_a);
+    assert_int_equal(authz_scope_for_person(s, &uo, person_a, &sc), 0);
+    assert_true(!sc.allowed && !sc.person_refused);
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_check_principal(s, &uo, &why), 0);
+    assert_non_null(why);
+}
+
 static void test_audit_rows(void **state)
 {
     (void)state;
@@ -519,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_user_scopes),
         cmocka_unit_test(test_objection_and_breakglass),
         cmocka_unit_test(test_scope_hidden),
+        cmocka_unit_test(test_clients_agreements_objections),
         cmocka_unit_test(test_clients_citizens_types),
         cmocka_unit_test(test_audit_rows),
         cmocka_unit_test(test_launch_verify),

@@ -46,6 +46,11 @@ static void test_date_prefixes(void **state)
     date_range("2020-03-04T10:00:00Z", "2020-03-04T10:00:00", "2020-03-04T10:00:01");
     date_range("ge2020-03-04T10:00:59.123+01:00", "2020-03-04T10:00:59", "");
     date_range("2020-03-04T23:59:59-05:00", "2020-03-04T23:59:59", "2020-03-05T00:00:00");
+    /* the last year: nothing is later (found by fuzz_search: the next
+     * interval "10000" sorted before "9999" and matched nothing) */
+    date_range("9999", "9999", "");
+    date_range("le9999-12-31", "", "");
+    date_range("gt9999-12-31T23:59:59", "~", "");
 }
 
 static void test_date_bad(void **state)
@@ -379,6 +384,39 @@ static void test_page_url(void **state)
     http_kv_free(back, nback);
 }
 
+/* Limits: more than FHIR_SEARCH_MAX_TERMS Patient terms or more than
+ * FHIR_SEARCH_MAX_PARAMS parameters is a 400 naming the limit; at the limit
+ * it is accepted (issue 16 item 9). */
+static void test_limits(void **state)
+{
+    (void)state;
+    struct http_kv args[FHIR_SEARCH_MAX_PARAMS + 1];
+    struct fhir_search fs;
+    for (int i = 0; i < FHIR_SEARCH_MAX_TERMS; i++)
+        args[i] = (struct http_kv)KV("family", "a");
+    assert_int_equal(
+        fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", args, FHIR_SEARCH_MAX_TERMS, false), 0);
+    assert_int_equal(fs.q.nterms, FHIR_SEARCH_MAX_TERMS);
+    fhir_search_free(&fs);
+    args[FHIR_SEARCH_MAX_TERMS] = (struct http_kv)KV("given", "m");
+    assert_int_equal(
+        fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", args, FHIR_SEARCH_MAX_TERMS + 1, false),
+        WEFT_EINVAL);
+    assert_non_null(strstr(fs.err_msg, "too many search terms: at most 32"));
+    fhir_search_free(&fs);
+    for (int i = 0; i <= FHIR_SEARCH_MAX_PARAMS; i++)
+        args[i] = (struct http_kv)KV("_count", "5");
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", args,
+                                       FHIR_SEARCH_MAX_PARAMS, false),
+                     0);
+    fhir_search_free(&fs);
+    assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", args,
+                                       FHIR_SEARCH_MAX_PARAMS + 1, false),
+                     WEFT_EINVAL);
+    assert_non_null(strstr(fs.err_msg, "too many search parameters: 65 given, at most 64"));
+    fhir_search_free(&fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_cursor_roundtrip),
         cmocka_unit_test(test_page_url),
         cmocka_unit_test(test_total),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,6 +285,41 @@ static void test_terms(void **state)
     store_result_clear(&r);
 }
 
+/* The total of a search with many terms counts with every term (issue 16
+ * item 9: the page and the count query once shared 64 slots for the term
+ * values, so the count query dropped the terms past the 24th of 40). */
+static void test_terms_many_total(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    for (int i = 0; i < 6; i++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "many%d", i);
+        const char *terms[] = {"family", "Abbot", "given", i < 2 ? "Mary" : "Zoe"};
+        struct store_put p = {.type = "Patient",
+                              .source_org = "A81001",
+                              .source_id = sid,
+                              .category = "demographics",
+                              .json = "{\"resourceType\":\"Patient\"}",
+                              .terms = terms,
+                              .nterms = 2};
+        assert_int_equal(store_resource_put(s, &p, &oc, id, NULL), 0);
+    }
+    struct store_term t[40];
+    for (int i = 0; i < 39; i++)
+        t[i] = (struct store_term){"family", "a", true};
+    t[39] = (struct store_term){"given", "m", true};
+    /* limit 1: the total comes from the count query, not from the page */
+    struct store_query q = {
+        .type = "Patient", .terms = t, .nterms = 40, .want_total = true, .limit = 1};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_int_equal(r.total, 2);
+    store_result_clear(&r);
+}
+
 /* Page through 50 items 7 at a time while inserting new ones and updating
  * old ones between pages: every original item exactly once, total stable. */
 static void paging_case_for(struct store *s, enum store_sort sort, const char *person);
@@ -600,6 +635,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_terms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terms_many_total, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_date, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq, setup, teardown),
