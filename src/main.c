@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "core/opt.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "0.1.0"
@@ -53,8 +54,21 @@ static void usage(FILE *out)
                  "Every option can also be set in a config file (see --config).\n");
 }
 
+/* Every option table, for opts_set_known(): a config file serves every
+ * command, so a key is an error only when no command knows it. */
+static const struct opt_spec *const all_specs[] = {
+    cmd_init_specs,         cmd_load_specs,
+    cmd_client_specs,       cmd_org_specs,
+    cmd_policy_specs,       cmd_launcher_specs,
+    cmd_objection_specs,    cmd_audit_specs,
+    cmd_feed_specs,         cmd_serve_specs,
+    cmd_synth_specs,        cmd_synth_register_specs,
+    cmd_replay_feeds_specs, NULL,
+};
+
 int main(int argc, char **argv)
 {
+    opts_set_known(all_specs);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -526,7 +526,8 @@ static void *verify_main(void *arg)
     char *err = NULL;
     vp->rc = store_open(&s, vp->url, false, &err);
     if (vp->rc) {
-        snprintf(vp->problem, sizeof vp->problem, "cannot open the store: %s", err ? err : "");
+        /* the store's message names the database already */
+        snprintf(vp->problem, sizeof vp->problem, "%s", err ? err : weft_strerror(vp->rc));
         free(err);
         return NULL;
     }
@@ -555,7 +556,8 @@ int audit_verify(const char *url, int nthreads, struct audit_verify_result *res)
     char *err = NULL;
     int rc = store_open(&s, url, false, &err);
     if (rc) {
-        snprintf(res->problem, sizeof res->problem, "cannot open the store: %s", err ? err : "");
+        /* the store's message names the database already */
+        snprintf(res->problem, sizeof res->problem, "%s", err ? err : weft_strerror(rc));
         free(err);
         return rc;
     }

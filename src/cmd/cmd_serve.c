@@ -7,7 +7,7 @@
  *
  * ---- WHERE OTHER PARTS PLUG IN ---------------------------------------------------
  * Every part of `weft serve` is one row in `parts` below (see http/serve.h for
- * the contract), plus rows in `specs` for its options:
+ * the contract), plus rows in `cmd_serve_specs` for its options:
  *   - web pages (/)                          {"web", web_serve_start, web_serve_stop}
  *   - launch (/launch, /.well-known/smart-configuration)
  *                                            {"launch", launch_serve_start, NULL}
@@ -46,7 +46,7 @@
 #define WEFT_VERSION "0.1.0"
 #endif
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_serve_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH); create it with weft init"},
     {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
     {"threads", "N", "HTTP worker threads (default: number of cores)"},
@@ -138,8 +138,11 @@ static int check_store(const char *db)
     }
     int rc = store_open(&s, db, false, &msg);
     if (rc != 0) {
-        fprintf(stderr, "weft serve: cannot open database '%s': %s\n", db,
-                msg ? msg : weft_strerror(rc));
+        /* The store's message already names the database. */
+        if (msg)
+            fprintf(stderr, "weft serve: %s\n", msg);
+        else
+            fprintf(stderr, "weft serve: cannot open database '%s': %s\n", db, weft_strerror(rc));
         free(msg);
         return rc;
     }
@@ -162,7 +165,7 @@ static int check_store(const char *db)
 int cmd_serve(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_serve_specs, argc, argv);
     if (rc != 0 || o.help) {
         bool help = o.help;
         opts_free(&o);
@@ -170,7 +173,7 @@ int cmd_serve(int argc, char **argv)
             opts_print_help("usage: weft serve --db PATH [--http HOST:PORT] [options]\n\n"
                             "Serves the FHIR R4 API under /fhir, GET /health, and the other "
                             "parts of Weft.\nStops cleanly on SIGTERM or SIGINT.",
-                            specs);
+                            cmd_serve_specs);
             return 0;
         }
         return EXIT_USAGE;
