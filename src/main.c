@@ -34,6 +34,8 @@ static const struct command {
     {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
+    {"backup", cmd_backup, "an online, consistent copy of the database"},
+    {"restore", cmd_restore, "create a database from a backup"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth,
      "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
@@ -57,13 +59,10 @@ static void usage(FILE *out)
 /* Every option table, for opts_set_known(): a config file serves every
  * command, so a key is an error only when no command knows it. */
 static const struct opt_spec *const all_specs[] = {
-    cmd_init_specs,         cmd_load_specs,
-    cmd_client_specs,       cmd_org_specs,
-    cmd_policy_specs,       cmd_launcher_specs,
-    cmd_objection_specs,    cmd_audit_specs,
-    cmd_feed_specs,         cmd_serve_specs,
-    cmd_synth_specs,        cmd_synth_register_specs,
-    cmd_replay_feeds_specs, NULL,
+    cmd_init_specs,         cmd_load_specs,     cmd_client_specs,    cmd_org_specs,
+    cmd_policy_specs,       cmd_launcher_specs, cmd_objection_specs, cmd_audit_specs,
+    cmd_feed_specs,         cmd_serve_specs,    cmd_synth_specs,     cmd_synth_register_specs,
+    cmd_replay_feeds_specs, cmd_backup_specs,   cmd_restore_specs,   NULL,
 };
 
 int main(int argc, char **argv)

@@ -35,7 +35,7 @@ int cmd_store_require_current(const char *what, const char *db, struct store *s)
 extern const struct opt_spec cmd_serve_specs[], cmd_init_specs[], cmd_load_specs[],
     cmd_client_specs[], cmd_synth_specs[], cmd_synth_register_specs[], cmd_replay_feeds_specs[],
     cmd_org_specs[], cmd_policy_specs[], cmd_launcher_specs[], cmd_audit_specs[],
-    cmd_objection_specs[], cmd_feed_specs[];
+    cmd_objection_specs[], cmd_feed_specs[], cmd_backup_specs[], cmd_restore_specs[];
 
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);
@@ -50,5 +50,7 @@ int cmd_launcher(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_objection(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

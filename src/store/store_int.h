@@ -66,6 +66,7 @@ struct store_ops {
     int (*commit)(struct store *);
     int (*rollback)(struct store *);
     int (*bulk)(struct store *, bool on);
+    int (*backup)(struct store *, const char *dest, struct store_backup_info *);
 
     /* resources */
     int (*resource_put)(struct store *, const struct store_put *, enum store_put_outcome *,
@@ -199,5 +200,8 @@ size_t store_json_with_meta_into(char *dst, const char *json, size_t len, int ve
 
 /* Backends' open functions (store_open picks one by URL). */
 int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg);
+/* ... and restore functions (store_restore picks one by URL). */
+int sqlite_store_restore(const char *src, const char *path, struct store_backup_info *info,
+                         char **errmsg);
 
 #endif

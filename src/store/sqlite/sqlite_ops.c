@@ -5,6 +5,7 @@
 #include "store/sqlite/sqlite_core.h"
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
+#include "store/sqlite/sqlite_backup.h"
 #include "store/sqlite/sqlite_feeds.h"
 
 const struct store_ops sqlite_ops = {
@@ -17,6 +18,7 @@ const struct store_ops sqlite_ops = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .bulk = sqlite_bulk,
+    .backup = sqlite_backup,
     .resource_put = sqlite_resource_put,
     .resource_get = sqlite_resource_get,
     .resource_delete = sqlite_resource_delete,
