@@ -65,6 +65,16 @@ if [ -n "${WEFT_DATA:-}" ] && [ -d "$WEFT_DATA" ]; then
   mkdir -p "$root/root/shared"
   cp -a "$WEFT_DATA" "$root/root/shared/data"
 fi
+# Behind a TLS-intercepting egress proxy (the machine this was first run on
+# has one) npm in the chroot must trust the proxy's CA, as npm on the host
+# does: when NODE_EXTRA_CA_CERTS names a file on the host it is copied in and
+# named the same way inside.  On an ordinary network nothing is added.
+extra_ca=""
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  cp "$NODE_EXTRA_CA_CERTS" "$root/etc/fresh-machine-extra-ca.pem"
+  extra_ca=/etc/fresh-machine-extra-ca.pem
+  stamp "npm in the chroot trusts the host's NODE_EXTRA_CA_CERTS too (egress proxy)"
+fi
 ports=$(python3 -c 'import socket
 s=[socket.socket() for _ in range(2)]
 [x.bind(("127.0.0.1",0)) for x in s]
@@ -72,9 +82,9 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 set -- $ports
 http_port=$1 mllp_port=$2
 
-unshare -m --propagation private bash -s "$root" "$http_port" "$mllp_port" <<'INNER'
+unshare -m --propagation private bash -s "$root" "$http_port" "$mllp_port" "$extra_ca" <<'INNER'
 set -u
-root=$1 http_port=$2 mllp_port=$3
+root=$1 http_port=$2 mllp_port=$3 extra_ca=$4
 t0=$(date +%s)
 stamp() { echo "[fresh-machine chroot +$(($(date +%s) - t0))s] $*"; }
 mount -t proc proc "$root/proc"
@@ -83,7 +93,7 @@ mkdir -p "$root/dev/pts" "$root/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$root/dev/pts"
 mount -t tmpfs -o size=1g tmpfs "$root/dev/shm"
 run() {
-  chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+  chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 ${extra_ca:+NODE_EXTRA_CA_CERTS=$extra_ca} \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 stamp "sh scripts/setup.sh demo  (HTTP 127.0.0.1:$http_port, MLLP 127.0.0.1:$mllp_port, DEMO_EXIT=1)"
