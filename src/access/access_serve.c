@@ -86,6 +86,7 @@ static void page_start(struct buf *b, const char *title)
 static void reply_problem(struct http_req *req, int status, const char *error, const char *what,
                           const char *todo)
 {
+    http_req_reason(req, what);
     if (wants_json(req)) {
         reply_json(req, status,
                    json_pack("{s:s, s:s, s:s}", "error", error, "error_description", what,
@@ -318,7 +319,7 @@ static int h_launch(struct http_req *req, void *ctx)
         if (!why)
             why = "the launch could not be completed";
         audit_launch(s, req, &c, rc == WEFT_EAUTH ? AUDIT_DENIED : AUDIT_FAILED, NULL, NULL, why);
-        log_info("access", "launch refused request=%s launcher=%s: %s", req->request_id,
+        log_warn("access", "launch refused request=%s launcher=%s: %s", req->request_id,
                  c.launcher ? c.launcher : "-", why);
         if (rc == WEFT_EAUTH)
             reply_problem(req, 401, "invalid_launch", why,

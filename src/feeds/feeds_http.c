@@ -285,7 +285,7 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
         http_reply(req, 403, "application/fhir+json; charset=utf-8", t, strlen(t));
         free(t);
         json_decref(oo);
-        log_info("feeds", "bundle refused request=%s inbox=%lld: no agreement", req->request_id,
+        log_warn("feeds", "bundle refused request=%s inbox=%lld: no agreement", req->request_id,
                  (long long)fp->inbox_id);
         replied = 1;
     }

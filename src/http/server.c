@@ -470,6 +470,7 @@ void http_reply_header(struct http_req *req, const char *name, const char *value
 void http_reply_error(struct http_req *req, int status, const char *message)
 {
     struct http_server *srv = req->server;
+    http_req_reason(req, message);
     const struct renderer *best = NULL;
     size_t bestlen = 0;
     for (int i = 0; i < srv->nrenderers; i++) {
@@ -768,10 +769,14 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     char path[256];
     log_path(req->path, path, sizeof path);
     unsigned long long bytes = req->fd_size ? req->fd_size : req->out.len;
+    /* A refusal is a WARN line with its reason (an error, ERROR): an
+     * operator sees every 4xx without turning on more logging. */
+    enum log_level lv = req->status >= 500 ? LOG_ERROR : req->status >= 400 ? LOG_WARN : LOG_INFO;
     if (rp->started)
-        log_info("http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s",
-                 req->request_id, req->method, path, req->status, bytes, ms,
-                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+        log_msg(lv, "http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s%s%s%s",
+                req->request_id, req->method, path, req->status, bytes, ms,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1",
+                req->reason[0] ? " reason=\"" : "", req->reason, req->reason[0] ? "\"" : "");
     if (rp->counted)
         atomic_fetch_sub(&srv->inflight, 1);
     request_free(rp);
