@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential make ca-certificates openssl procps pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev libjwt-dev
   libsodium-dev libcmocka-dev libjemalloc-dev python3 python3-hl7 curl wrk valgrind
-  chromium postgresql nodejs npm hyperfine"
+  chromium postgresql nodejs npm hyperfine prometheus"
 missing=""
 for p in $PKGS; do
   # nodejs may come from another repository with npm bundled: accept a working npm.

@@ -26,6 +26,7 @@
 
 #include "access/principal.h"
 #include "audit/audit.h"
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -309,10 +310,18 @@ static void *writer_main(void *arg)
 
         for (size_t i = 0; i < n; i++)
             row_from_event(&rows[i], &batch[i]->ev, batch[i]->time);
+        struct timespec w0, w1;
+        clock_gettime(CLOCK_MONOTONIC, &w0);
         int rc = store_audit_append(log->store, rows, (int)n, chain_rows, &log->hasher);
+        clock_gettime(CLOCK_MONOTONIC, &w1);
 
         pthread_mutex_lock(&log->mu);
         if (rc == WEFT_OK) {
+            metrics_observe("weft_audit_write_duration_seconds", "",
+                            (double)(w1.tv_sec - w0.tv_sec) +
+                                (double)(w1.tv_nsec - w0.tv_nsec) / 1e9);
+            metrics_add("weft_audit_entries_total", "", (double)n);
+            metrics_set("weft_audit_queue_depth", "", (double)(log->len - n));
             for (size_t i = 0; i < n; i++)
                 free(batch[i]);
             log->head = (log->head + n) % AUDIT_QUEUE_MAX;

@@ -37,6 +37,7 @@
 #include "feeds/feeds_http.h"
 #include "feeds/mllp_server.h"
 #include "fhir/api.h"
+#include "http/metrics_http.h"
 #include "http/serve.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -56,6 +57,9 @@ const struct opt_spec cmd_serve_specs[] = {
      "request)"},
     {"max-body", "BYTES", "largest request body accepted (default 33554432 = 32 MiB)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
+    {"metrics", "HOST:PORT",
+     "serve Prometheus metrics at /metrics on a separate listener (PORT alone: 127.0.0.1)"},
+    {"metrics-port-file", "FILE", "write the bound metrics port to FILE once listening"},
     /* options of the parts below go here */
     {"mllp", "HOST:PORT", "feeds: listen for HL7 v2 over MLLP (port 0 picks one; off when unset)"},
     {"mllp-port-file", "FILE", "feeds: write the bound MLLP port to FILE once listening"},
@@ -85,9 +89,13 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 }
 
 static const struct serve_part parts[] = {
-    {"access", access_serve_start, access_serve_stop}, {"fhir", fhir_part_start, NULL},
-    {"feeds-admin", feeds_admin_serve_start, NULL},    {"mllp", mllp_serve_start, mllp_serve_stop},
-    {"drop", drop_serve_start, drop_serve_stop},       {"web", web_serve_start, web_serve_stop},
+    {"access", access_serve_start, access_serve_stop},
+    {"fhir", fhir_part_start, NULL},
+    {"feeds-admin", feeds_admin_serve_start, NULL},
+    {"mllp", mllp_serve_start, mllp_serve_stop},
+    {"drop", drop_serve_start, drop_serve_stop},
+    {"web", web_serve_start, web_serve_stop},
+    {"metrics", metrics_serve_start, metrics_serve_stop},
     /* one row per part of weft serve, see the comment at the top */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "access/org.h"
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -630,6 +631,18 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     if ((rc = count(ig, feed.id, arrived, outcome, &lag, why, replay_id == 0)) != 0)
         goto out;
 
+    {
+        char fv[160], labels[256];
+        metrics_label_value(fv, sizeof fv, have_feed ? feed.name : "unregistered");
+        snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"hl7v2\",outcome=\"%s\"", fv, outcome);
+        metrics_add("weft_feed_messages_total", labels, 1);
+        long long ev_ms, arr_ms;
+        if (!replay_id && strcmp(outcome, INBOX_APPLIED) == 0 && event &&
+            feed_lag_epoch_ms(event, &ev_ms) && feed_lag_epoch_ms(arrived, &arr_ms)) {
+            snprintf(labels, sizeof labels, "feed=\"%s\"", fv);
+            metrics_observe("weft_feed_lag_seconds", labels, (double)(arr_ms - ev_ms) / 1000.0);
+        }
+    }
     if (strcmp(code, "AA") != 0) /* a refusal: the sender is told, so is the operator */
         log_warn("ingest", "hl7 message refused ack=%s control=%.40s facility=%.40s inbox=%lld: %s",
                  code, control[0] ? control : "-", facility[0] ? facility : "-", (long long)id,
@@ -1130,6 +1143,10 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
         buf_addf(&report, "%s.report.json", dest.data);
         if ((rc = socialcare_report_write(rep, report.data)) != 0)
             goto out;
+        char fv[160], labels[256];
+        metrics_label_value(fv, sizeof fv, feed.name);
+        snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"csv\",outcome=\"%s\"", fv, outcome);
+        metrics_add("weft_feed_messages_total", labels, 1);
         /* rows or a whole file refused: WARN, with the reason (counts or
          * the file's error; row details with values are in the report) */
         log_msg(why[0] || strcmp(outcome, INBOX_APPLIED) != 0 ? LOG_WARN : LOG_INFO, "ingest",

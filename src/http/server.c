@@ -44,6 +44,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/auth.h"
+#include "http/metrics_http.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -772,6 +773,8 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     /* A refusal is a WARN line with its reason (an error, ERROR): an
      * operator sees every 4xx without turning on more logging. */
     enum log_level lv = req->status >= 500 ? LOG_ERROR : req->status >= 400 ? LOG_WARN : LOG_INFO;
+    if (rp->started)
+        metrics_http_request(req->path, req->status, ms / 1000.0);
     if (rp->started)
         log_msg(lv, "http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s%s%s%s",
                 req->request_id, req->method, path, req->status, bytes, ms,
