@@ -57,6 +57,9 @@ const struct opt_spec cmd_serve_specs[] = {
      "request)"},
     {"max-body", "BYTES", "largest request body accepted (default 33554432 = 32 MiB)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
+    {"tls-cert", "FILE",
+     "serve HTTPS (TLS 1.2+): the certificate chain, PEM (with --tls-key; MLLP stays plain)"},
+    {"tls-key", "FILE", "the private key of --tls-cert, PEM"},
     {"metrics", "HOST:PORT",
      "serve Prometheus metrics at /metrics on a separate listener (PORT alone: 127.0.0.1)"},
     {"metrics-port-file", "FILE", "write the bound metrics port to FILE once listening"},
@@ -133,6 +136,33 @@ static int write_port_file(const char *path, int port)
     return rc;
 }
 
+/* Read a PEM file (certificate or key) into *out (malloc'd, caller frees);
+ * prints what is wrong and returns an error when it cannot be read or holds
+ * no PEM block. */
+static int read_pem(const char *path, const char *what, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "weft serve: cannot read the TLS %s '%s': %s\n", what, path,
+                strerror(errno));
+        return WEFT_EIO;
+    }
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        buf_add(&b, chunk, n);
+    fclose(f);
+    if (!strstr(b.data, "-----BEGIN ")) {
+        fprintf(stderr, "weft serve: the TLS %s '%s' is not PEM\n", what, path);
+        buf_release(&b);
+        return WEFT_EINVAL;
+    }
+    *out = buf_detach(&b, NULL);
+    return WEFT_OK;
+}
+
 /* Check that the database exists and has a schema before taking traffic. */
 static int check_store(const char *db)
 {
@@ -188,6 +218,7 @@ int cmd_serve(int argc, char **argv)
     }
     int status = 1;
     char *host = NULL;
+    char *tls_cert = NULL, *tls_key = NULL;
     struct http_server *srv = NULL;
     void *states[NPARTS + 1];
     size_t started = 0;
@@ -224,6 +255,15 @@ int cmd_serve(int argc, char **argv)
     }
     if (check_store(db) != 0)
         goto out;
+    const char *cert_file = opts_get(&o, "tls-cert"), *key_file = opts_get(&o, "tls-key");
+    if (!cert_file != !key_file) {
+        fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (cert_file && (read_pem(cert_file, "certificate", &tls_cert) != 0 ||
+                      read_pem(key_file, "private key", &tls_key) != 0))
+        goto out;
 
     /* Only this thread takes SIGTERM/SIGINT; every thread started from here
      * on (HTTP pool, parts) inherits the blocked mask. */
@@ -241,6 +281,8 @@ int cmd_serve(int argc, char **argv)
         .max_body = (size_t)max_body,
         .store_url = db,
         .version = WEFT_VERSION,
+        .tls_cert_pem = tls_cert,
+        .tls_key_pem = tls_key,
     };
     if (http_server_init(&srv, &cfg) != 0) {
         fprintf(stderr, "weft serve: cannot set up the HTTP server\n");
@@ -287,6 +329,10 @@ stop_parts:
         log_info("serve", "stopped");
 out:
     free(host);
+    free(tls_cert);
+    if (tls_key)
+        explicit_bzero(tls_key, strlen(tls_key));
+    free(tls_key);
     opts_free(&o);
     return status;
 }

@@ -84,6 +84,7 @@ struct http_server {
     char *store_url;
     char *version;
     int timeout_s;
+    char *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
     struct route *routes;
     int nroutes;
     struct renderer *renderers;
@@ -255,6 +256,10 @@ int http_server_init(struct http_server **out, const struct http_server_config *
     srv->store_url = cfg->store_url ? xstrdup(cfg->store_url) : NULL;
     srv->version = xstrdup(cfg->version ? cfg->version : "unknown");
     srv->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60;
+    if (cfg->tls_cert_pem && cfg->tls_key_pem) {
+        srv->tls_cert = xstrdup(cfg->tls_cert_pem);
+        srv->tls_key = xstrdup(cfg->tls_key_pem);
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     srv->id_prefix = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (uint32_t)getpid());
@@ -801,6 +806,9 @@ static enum MHD_Result queue_reply(struct http_req *req)
     if (req->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (req->server->tls_cert) /* browsers keep to HTTPS for a year */
+        MHD_add_response_header(resp, "Strict-Transport-Security",
+                                "max-age=31536000; includeSubDomains");
     for (int i = 0; i < req->nheaders; i++)
         MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
     enum MHD_Result r = MHD_queue_response(req->mhd_connection, (unsigned)req->status, resp);
@@ -1056,13 +1064,27 @@ int http_server_start(struct http_server *srv, char **errmsg)
         limit = 1;
     srv->started_ns = http_now_ns();
     srv->daemons = xcalloc((size_t)srv->threads, sizeof *srv->daemons);
+    /* HTTPS: libmicrohttpd's GnuTLS, TLS 1.2 and 1.3 only, GnuTLS's SECURE
+     * suites (AEAD ciphers, forward secrecy), the server's order first. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0,
+         (void *)"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (srv->tls_cert)
+        flags |= MHD_USE_TLS;
+    else
+        tls[0].option = MHD_OPTION_END;
     for (int i = 0; i < srv->threads; i++) {
         errno = 0;
         struct MHD_Daemon *d = MHD_start_daemon(
             flags, 0, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
             MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
             srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_END);
+            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_ARRAY, tls,
+            MHD_OPTION_END);
         if (!d) {
             saved = errno;
             stop_daemons(srv);
@@ -1143,6 +1165,10 @@ void http_server_free(struct http_server *srv)
     free(srv->routes);
     for (int i = 0; i < srv->nrenderers; i++)
         free(srv->renderers[i].prefix);
+    free(srv->tls_cert);
+    if (srv->tls_key) /* private key material does not linger in freed memory */
+        explicit_bzero(srv->tls_key, strlen(srv->tls_key));
+    free(srv->tls_key);
     free(srv->renderers);
     free(srv->host);
     free(srv->store_url);

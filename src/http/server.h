@@ -68,6 +68,10 @@ struct http_server_config {
     const char *store_url; /* opened once per worker thread; NULL: no store */
     int timeout_s;         /* idle connection timeout, 0: 60 s */
     const char *version;   /* reported by /health, may be NULL */
+    /* TLS (HTTPS): PEM text of the certificate chain and its private key;
+     * both NULL: plain HTTP.  TLS 1.2 and 1.3 only; every reply then carries
+     * Strict-Transport-Security. */
+    const char *tls_cert_pem, *tls_key_pem;
 };
 
 /* A name/value pair (query parameter, route parameter). */
