@@ -244,8 +244,13 @@ static void add_num(struct buf *b, double v)
         buf_adds(b, v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 1e15)
         buf_addf(b, "%.0f", v);
-    else
-        buf_addf(b, "%.17g", v);
+    else { /* the shortest of 15 or 17 digits that reads back as v */
+        char t[40];
+        snprintf(t, sizeof t, "%.15g", v);
+        if (strtod(t, NULL) != v)
+            snprintf(t, sizeof t, "%.17g", v);
+        buf_adds(b, t);
+    }
 }
 
 /* name{labels,extra} - the braces only when there is a label. */
