@@ -82,6 +82,7 @@ static const struct {
      "Rendered-page cache lookups, by result (hit, miss)", NULL, 0},
     {"weft_job_runs_total", METRIC_COUNTER,
      "Scheduled job runs (drop-folder passes), by job and result", NULL, 0},
+    {"weft_sessions_open", METRIC_GAUGE, "Open (unrevoked, unexpired) sessions, by kind", NULL, 0},
     {"weft_process_start_time_seconds", METRIC_GAUGE,
      "Start time of the process since the Unix epoch", NULL, 0},
 };

@@ -379,6 +379,10 @@ int store_session_get(struct store *s, const char *id_hash, const char *now,
                       struct store_session *out);
 /* Revoke (e.g. a used authorisation code); WEFT_ENOTFOUND when not valid. */
 int store_session_revoke(struct store *s, const char *id_hash);
+/* How many sessions are open (unrevoked, unexpired) at time now (ISO 8601),
+ * by kind ("user", "app", ...) into the caller's callback; for metrics. */
+int store_session_count(struct store *s, const char *now,
+                        void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx);
 
 struct store_breakglass {
     int64_t id;

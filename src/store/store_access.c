@@ -141,6 +141,12 @@ int store_session_revoke(struct store *s, const char *id_hash)
     return STORE_CALL(s, session_revoke, id_hash);
 }
 
+int store_session_count(struct store *s, const char *now,
+                        void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx)
+{
+    return STORE_CALL(s, session_count, now, fn, ctx);
+}
+
 int store_breakglass_add(struct store *s, const struct store_breakglass *in, int64_t *id_out)
 {
     return STORE_CALL(s, breakglass_add, in, id_out);

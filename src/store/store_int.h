@@ -119,6 +119,8 @@ struct store_ops {
     int (*session_put)(struct store *, const struct store_session *);
     int (*session_get)(struct store *, const char *, const char *, struct store_session *);
     int (*session_revoke)(struct store *, const char *);
+    int (*session_count)(struct store *, const char *, void (*)(const char *, int64_t, void *),
+                         void *);
     int (*breakglass_add)(struct store *, const struct store_breakglass *, int64_t *);
     int (*breakglass_active)(struct store *, const char *, const char *, const char *, const char *,
                              char **);

@@ -22,6 +22,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (TMP, Mllp, ack_code, adt, check, new_db, nhs, org, oru,  # noqa
                            reader_token, start, weft_ok)
+from access_lib import add_hs_launcher, claims, launch, sign  # noqa: E402
 
 promtool = shutil.which("promtool")
 if not promtool:
@@ -35,6 +36,7 @@ weft_ok("feed", "add", "--db", db, "--org", "RVV", "--kind", "hl7v2", "--facilit
 folder = os.path.join(TMP, "kent")
 weft_ok("feed", "add", "--db", db, "--org", "KENTCC", "--kind", "csv", "--folder", folder)
 reader = reader_token(db)
+secret = add_hs_launcher(db, "gp-system", "RVV", "https://gp.example")
 mpf = os.path.join(TMP, "metrics.port")
 srv = start(db, "--drop-interval", "1", "--metrics", "127.0.0.1:0", "--metrics-port-file", mpf)
 deadline = time.time() + 10
@@ -63,6 +65,10 @@ try:
                      .replace("OBR|", "ZZZ|"))
         check(ack_code(ack) != "AA", "an ORU without OBR was accepted: %r" % ack)
     m.close()
+    tok = sign({"alg": "HS256", "typ": "JWT"},
+               claims("https://gp.example", "u1", "R8000", "RVV", nhs(5100)), "HS256", secret)
+    st, _, _, cookie = launch(srv, tok)
+    check(st in (302, 303) and cookie, "launch: %d" % st)
     for _ in range(5):
         st, _, _ = srv.request("GET", "/fhir/Patient?_count=5", token=reader)
         check(st == 200, "search %d" % st)
@@ -130,6 +136,9 @@ check("weft_audit_queue_depth" in samples, "audit queue depth")
 check(val("weft_store_size_bytes") > 0, "store size")
 check("weft_store_wal_size_bytes" in samples, "WAL size")
 check(val('weft_job_runs_total{job="drop-pass",result="ok"}') >= 1, "drop passes")
+check(val('weft_sessions_open{kind="session"}') == 1, "one open session after one launch")
+check(val('weft_http_requests_total{class="launch",status="303"}') +
+      samples.get('weft_http_requests_total{class="launch",status="302"}', 0) == 1, "launch")
 for n in range(5100, 5110):
     check(nhs(n) not in text, "an NHS number in the metrics")
 print("ok: promtool check metrics passes; %d samples; HTTP by class/status, feeds by outcome, "

@@ -52,6 +52,7 @@ const struct store_ops sqlite_ops = {
     .session_put = sqlite_session_put,
     .session_get = sqlite_session_get,
     .session_revoke = sqlite_session_revoke,
+    .session_count = sqlite_session_count,
     .breakglass_add = sqlite_breakglass_add,
     .breakglass_active = sqlite_breakglass_active,
     .breakglass_list = sqlite_breakglass_list,
