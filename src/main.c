@@ -31,6 +31,7 @@ static const struct command {
     {"org", cmd_org, "organisations and their data sharing agreements"},
     {"policy", cmd_policy, "load, show and check the access policy"},
     {"launcher", cmd_launcher, "host systems that launch staff into the record (JWT)"},
+    {"app", cmd_app, "register, list and revoke SMART apps (client id, redirect URIs)"},
     {"objection", cmd_objection, "record objections to sharing (upheld, rejected, ...)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
@@ -59,10 +60,23 @@ static void usage(FILE *out)
 /* Every option table, for opts_set_known(): a config file serves every
  * command, so a key is an error only when no command knows it. */
 static const struct opt_spec *const all_specs[] = {
-    cmd_init_specs,         cmd_load_specs,     cmd_client_specs,    cmd_org_specs,
-    cmd_policy_specs,       cmd_launcher_specs, cmd_objection_specs, cmd_audit_specs,
-    cmd_feed_specs,         cmd_serve_specs,    cmd_synth_specs,     cmd_synth_register_specs,
-    cmd_replay_feeds_specs, cmd_backup_specs,   cmd_restore_specs,   NULL,
+    cmd_init_specs,
+    cmd_load_specs,
+    cmd_client_specs,
+    cmd_org_specs,
+    cmd_policy_specs,
+    cmd_launcher_specs,
+    cmd_objection_specs,
+    cmd_audit_specs,
+    cmd_feed_specs,
+    cmd_serve_specs,
+    cmd_synth_specs,
+    cmd_synth_register_specs,
+    cmd_replay_feeds_specs,
+    cmd_backup_specs,
+    cmd_restore_specs,
+    cmd_app_specs,
+    NULL,
 };
 
 int main(int argc, char **argv)

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "access/access_serve.h"
+#include "access/app.h"
 #include "access/authz.h"
 #include "access/breakglass.h"
 #include "access/launch.h"
@@ -291,6 +292,35 @@ static void audit_launch(struct store *s, struct http_req *req, const struct lau
                   weft_strerror(rc));
 }
 
+/* A valid launch for an NHS number Weft holds no record of: say so plainly
+ * (the lookup is audited), open no session, create nobody. */
+static void reply_no_record(struct store *s, struct http_req *req, const struct launch_claims *c)
+{
+    audit_launch(s, req, c, AUDIT_FAILED, NULL, NULL,
+                 "no shared record is held for this NHS number");
+    log_info("access", "launch for a person with no shared record request=%s launcher=%s",
+             req->request_id, c->launcher ? c->launcher : "-");
+    const char *what = "Weft holds no shared care record for this person";
+    const char *todo = "No organisation sharing through Weft has sent anything about the NHS "
+                       "number your system gave, and nothing has been recorded about them. Use "
+                       "the information in your own system.";
+    if (wants_json(req)) {
+        reply_json(req, 404,
+                   json_pack("{s:s, s:s, s:s}", "error", "no_shared_record", "error_description",
+                             what, "what_to_do", todo));
+        return;
+    }
+    struct buf b = BUF_INIT;
+    page_start(&b, "No shared record for this person");
+    buf_adds(&b, "<p>");
+    buf_add_html(&b, what);
+    buf_adds(&b, ".</p><p>");
+    buf_add_html(&b, todo);
+    buf_adds(&b, "</p></main></body></html>");
+    secure_headers(req);
+    http_reply_buf(req, 404, "text/html; charset=utf-8", &b);
+}
+
 static int h_launch(struct http_req *req, void *ctx)
 {
     struct access_cfg *cfg = ctx;
@@ -337,8 +367,19 @@ static int h_launch(struct http_req *req, void *ctx)
             why = "your organisation has no data sharing agreement in force";
         }
     }
-    if (rc == 0)
-        rc = store_person_by_nhs(s, c.patient, &person);
+    if (rc == 0) {
+        /* find, never create: a launch for someone Weft holds nothing about
+         * opens no session and adds no person (issue 16 item 11) */
+        rc = store_person_find_nhs(s, c.patient, &person);
+        if (rc == WEFT_ENOTFOUND) {
+            reply_no_record(s, req, &c);
+            launch_claims_clear(&c);
+            form_free(&f);
+            return 0;
+        }
+        if (rc)
+            why = "the patient could not be looked up";
+    }
     if (rc != 0) {
         if (!why)
             why = "the launch could not be completed";
@@ -543,6 +584,9 @@ static int h_breakglass(struct http_req *req, void *ctx)
                           form_get(&f, "reason_text"), cfg->breakglass_hours, expires, &why);
     if (rc == WEFT_EINVAL) {
         reply_problem(req, 400, "invalid_request", why, "Give a reason code and explain why.");
+    } else if (rc == WEFT_ENOTFOUND) {
+        reply_problem(req, 404, "not_found", "The shared care record holds no such person",
+                      "Open the patient from your own system.");
     } else if (rc == WEFT_EDENIED) {
         reply_problem(req, 403, "forbidden", why,
                       "Ask a colleague whose role allows emergency access.");
@@ -565,6 +609,15 @@ out:
 }
 
 /* ---- SMART App Launch ---------------------------------------------------------------------- */
+
+/* Is client_id a registered app whose registration stands? */
+static bool app_active(struct store *s, const char *client_id)
+{
+    struct store_app a;
+    bool ok = store_app_get(s, client_id, &a) == 0 && !a.revoked;
+    store_app_clear(&a);
+    return ok;
+}
 
 static int h_smart_config(struct http_req *req, void *ctx)
 {
@@ -622,6 +675,148 @@ static char *grant_scopes(const char *requested)
     return buf_detach(&b, NULL);
 }
 
+/* An authorize request, from the query (GET) or the consent form (POST). */
+struct authz_req {
+    const char *response_type, *client_id, *redirect_uri, *scope, *state, *challenge, *method;
+};
+
+static void authz_req_from(struct authz_req *ar, const char *(*get)(const void *, const char *),
+                           const void *src)
+{
+    ar->response_type = get(src, "response_type");
+    ar->client_id = get(src, "client_id");
+    ar->redirect_uri = get(src, "redirect_uri");
+    ar->scope = get(src, "scope");
+    ar->state = get(src, "state");
+    ar->challenge = get(src, "code_challenge");
+    ar->method = get(src, "code_challenge_method");
+}
+
+static const char *get_arg(const void *req, const char *name)
+{
+    return http_req_arg(req, name);
+}
+
+static const char *get_form(const void *f, const char *name)
+{
+    return form_get(f, name);
+}
+
+static bool b64url_text(const char *s, size_t min, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < min || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '~'))
+            return false;
+    }
+    return true;
+}
+
+/* 1 to max printable ASCII characters (no space, no control). */
+static bool printable_text(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* Check an authorize request against the app registry.  On success fills
+ * *app and *granted (malloc'd) and returns 0; otherwise replies with a page
+ * for the user (never a redirect: the redirect URI is not trusted until it
+ * matches the registration) and returns non-zero. */
+static int authz_check(struct http_req *req, struct store *s, const struct authz_req *ar,
+                       struct store_app *app, char **granted)
+{
+    *granted = NULL;
+    memset(app, 0, sizeof *app);
+    int rc = ar->client_id && app_client_id_valid(ar->client_id)
+                 ? store_app_get(s, ar->client_id, app)
+                 : WEFT_ENOTFOUND;
+    if (rc == WEFT_ENOTFOUND || (rc == 0 && app->revoked)) {
+        reply_problem(req, 400, "unauthorized_client",
+                      "The app is not registered with Weft (or its registration was revoked)",
+                      "Tell the app's supplier or your system administrator: apps are "
+                      "registered with 'weft app add'. Nothing was shared with the app.");
+        return WEFT_EAUTH;
+    }
+    if (rc) {
+        reply_problem(req, 503, "unavailable", "Weft could not check the app",
+                      "Try again in a moment.");
+        return rc;
+    }
+    if (!app_redirect_uri_registered(app, ar->redirect_uri)) {
+        reply_problem(req, 400, "invalid_request",
+                      "The app asked Weft to send you to an address it has not registered",
+                      "Do not continue. Tell the app's supplier or your system administrator. "
+                      "Nothing was shared with the app.");
+        return WEFT_EAUTH;
+    }
+    if (!ar->response_type || strcmp(ar->response_type, "code") != 0 ||
+        !b64url_text(ar->challenge, 43, 128) || !ar->method || strcmp(ar->method, "S256") != 0 ||
+        (ar->state && !printable_text(ar->state, 512))) {
+        reply_problem(req, 400, "invalid_request",
+                      "The app's request lacks response_type=code or a PKCE S256 code_challenge, "
+                      "or its state is not 1-512 printable characters",
+                      "Tell the app's supplier: Weft follows SMART App Launch with PKCE.");
+        return WEFT_EINVAL;
+    }
+    char *want = grant_scopes(ar->scope);
+    *granted = app_scopes_allowed(app, want);
+    free(want);
+    if (!*granted) {
+        reply_problem(req, 400, "invalid_scope",
+                      "The app asked for no patient-level read scope it is registered for (e.g. "
+                      "patient/*.rs)",
+                      "Tell the app's supplier: Weft grants read-only patient scopes.");
+        return WEFT_EINVAL;
+    }
+    return 0;
+}
+
+/* One granted scope in words: "patient/Observation.rs" -> "Observation". */
+static void scope_words(struct buf *b, const char *scope, size_t n)
+{
+    const char *type = scope + 8; /* after "patient/" (read_scope checked) */
+    const char *dot = memchr(type, '.', n - 8);
+    size_t tlen = dot ? (size_t)(dot - type) : n - 8;
+    buf_adds(b, "<li>");
+    if (tlen == 1 && type[0] == '*') {
+        buf_adds(b, "everything in this patient's shared record that you may see");
+    } else {
+        buf_adds(b, "this patient's ");
+        char t[80];
+        snprintf(t, sizeof t, "%.*s", (int)(tlen < 79 ? tlen : 79), type);
+        buf_add_html(b, t);
+        buf_adds(b, " records that you may see");
+    }
+    buf_adds(b, " (read only; <code>");
+    char sc[100];
+    snprintf(sc, sizeof sc, "%.*s", (int)(n < 99 ? n : 99), scope);
+    buf_add_html(b, sc);
+    buf_adds(b, "</code>)</li>");
+}
+
+static void hidden(struct buf *b, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    buf_adds(b, "<input type=\"hidden\" name=\"");
+    buf_add_html(b, name);
+    buf_adds(b, "\" value=\"");
+    buf_add_html(b, value);
+    buf_adds(b, "\">");
+}
+
+/* GET /oauth/authorize: the user sees which app asks, for what, and decides
+ * (POST /oauth/authorize).  Nothing is issued here. */
 static int h_authorize(struct http_req *req, void *ctx)
 {
     (void)ctx;
@@ -632,49 +827,115 @@ static int h_authorize(struct http_req *req, void *ctx)
                       "Open the patient's record from your own system first, then open the app.");
         return 0;
     }
-    const char *rt = http_req_arg(req, "response_type");
-    const char *ru = http_req_arg(req, "redirect_uri");
-    const char *ch = http_req_arg(req, "code_challenge");
-    const char *cm = http_req_arg(req, "code_challenge_method");
-    const char *state = http_req_arg(req, "state");
-    char *granted = grant_scopes(http_req_arg(req, "scope"));
-    if (!rt || strcmp(rt, "code") != 0 || !ru ||
-        (strncmp(ru, "https://", 8) != 0 && strncmp(ru, "http://", 7) != 0) || strchr(ru, '#') ||
-        !ch || strlen(ch) < 43 || strlen(ch) > 128 || !cm || strcmp(cm, "S256") != 0 ||
-        !http_req_arg(req, "client_id")) {
-        reply_problem(req, 400, "invalid_request",
-                      "The app's request lacks response_type=code, client_id, an http(s) "
-                      "redirect_uri or a PKCE S256 code_challenge",
-                      "Tell the app's supplier: Weft follows SMART App Launch with PKCE.");
-    } else if (!granted) {
-        reply_problem(req, 400, "invalid_scope",
-                      "The app asked for no patient-level read scope (e.g. patient/*.rs)",
-                      "Tell the app's supplier: Weft grants read-only patient scopes.");
-    } else {
+    struct authz_req ar;
+    authz_req_from(&ar, get_arg, req);
+    struct store_app app;
+    char *granted = NULL;
+    if (authz_check(req, s, &ar, &app, &granted) == 0) {
+        struct buf b = BUF_INIT;
+        char title[200];
+        snprintf(title, sizeof title, "Allow %s to read this patient's record?", app.name);
+        page_start(&b, title);
+        buf_adds(&b, "<p>The app <strong>");
+        buf_add_html(&b, app.name);
+        buf_adds(&b, "</strong> (client id <code>");
+        buf_add_html(&b, app.client_id);
+        buf_adds(&b, "</code>) asks to read, as you, for the next hour at most:</p><ul>");
+        for (const char *p = granted; *p;) {
+            size_t n = strcspn(p, " ");
+            scope_words(&b, p, n);
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+        buf_adds(&b, "</ul><p>It will be sent to <code>");
+        buf_add_html(&b, ar.redirect_uri);
+        buf_adds(&b, "</code>. It cannot change anything, and everything it reads is recorded "
+                     "as read by you.</p><form method=\"post\" action=\"/oauth/authorize\">");
+        hidden(&b, "csrf", ss.csrf);
+        hidden(&b, "response_type", ar.response_type);
+        hidden(&b, "client_id", ar.client_id);
+        hidden(&b, "redirect_uri", ar.redirect_uri);
+        hidden(&b, "scope", granted);
+        hidden(&b, "state", ar.state);
+        hidden(&b, "code_challenge", ar.challenge);
+        hidden(&b, "code_challenge_method", ar.method);
+        buf_adds(&b, "<button type=\"submit\" name=\"decision\" value=\"allow\" id=\"app-allow\">"
+                     "Allow</button> <button type=\"submit\" name=\"decision\" value=\"deny\" "
+                     "id=\"app-deny\">Do not allow</button></form></main></body></html>");
+        secure_headers(req);
+        http_reply_header(req, "Content-Security-Policy",
+                          "default-src 'none'; form-action 'self'; frame-ancestors 'none'");
+        http_reply_buf(req, 200, "text/html; charset=utf-8", &b);
+    }
+    free(granted);
+    store_app_clear(&app);
+    store_session_clear(&ss);
+    return 0;
+}
+
+/* POST /oauth/authorize: the user's decision (session, same origin, CSRF);
+ * the request is checked again as sent, then a code (allow) or
+ * error=access_denied (deny) goes to the registered redirect URI. */
+static int h_authorize_post(struct http_req *req, void *ctx)
+{
+    (void)ctx;
+    struct store *s = http_req_store(req);
+    struct form f = {0};
+    struct store_session ss = {0};
+    if (!s || form_parse(req, &f) != 0) {
+        reply_problem(req, 400, "invalid_request", "The request was not a form",
+                      "Open the app again from the patient's record.");
+        form_free(&f);
+        return 0;
+    }
+    if (check_form(req, s, &f, &ss, AUDIT_TOKEN) != 0) {
+        store_session_clear(&ss);
+        form_free(&f);
+        return 0;
+    }
+    struct authz_req ar;
+    authz_req_from(&ar, get_form, &f);
+    struct store_app app;
+    char *granted = NULL;
+    if (authz_check(req, s, &ar, &app, &granted) == 0) {
+        const char *decision = form_get(&f, "decision");
+        bool allow = decision && strcmp(decision, "allow") == 0;
         char code[SESSION_SECRET_LEN];
-        /* A code row keeps the PKCE challenge in its csrf column. */
-        struct store_session parent = ss;
-        parent.csrf = (char *)ch;
-        int rc = session_issue(s, &parent, "code", granted, SESSION_CODE_TTL, code);
+        int rc = 0;
+        if (allow) {
+            /* A code row keeps the PKCE challenge in its csrf column and the
+             * app it was issued to in app. */
+            struct store_session parent = ss;
+            parent.csrf = (char *)ar.challenge;
+            parent.app = app.client_id;
+            rc = session_issue(s, &parent, "code", granted, SESSION_CODE_TTL, code);
+        }
         if (rc) {
             reply_problem(req, 503, "unavailable", "Weft could not issue the code",
                           "Try again in a moment.");
         } else {
             struct buf loc = BUF_INIT;
-            buf_adds(&loc, ru);
-            buf_addc(&loc, strchr(ru, '?') ? '&' : '?');
-            buf_adds(&loc, "code=");
-            http_url_encode(&loc, code);
-            if (state) {
+            buf_adds(&loc, ar.redirect_uri);
+            buf_addc(&loc, strchr(ar.redirect_uri, '?') ? '&' : '?');
+            if (allow) {
+                buf_adds(&loc, "code=");
+                http_url_encode(&loc, code);
+            } else {
+                buf_adds(&loc, "error=access_denied");
+            }
+            if (ar.state) {
                 buf_adds(&loc, "&state=");
-                http_url_encode(&loc, state);
+                http_url_encode(&loc, ar.state);
             }
             redirect(req, loc.data);
             buf_release(&loc);
         }
     }
     free(granted);
+    store_app_clear(&app);
     store_session_clear(&ss);
+    form_free(&f);
     return 0;
 }
 
@@ -709,9 +970,18 @@ static int h_token(struct http_req *req, void *ctx)
         token_error(req, 400, "invalid_grant", "the code is unknown, used or expired");
         goto out;
     }
+
     /* single use: whoever revokes it first wins */
     if (store_session_revoke(s, cs.id_hash) != 0) {
         token_error(req, 400, "invalid_grant", "the code is unknown, used or expired");
+        goto out;
+    }
+    /* the app the code was issued to, still registered (a code tried by
+     * anyone else is burnt all the same) */
+    const char *client_id = form_get(&f, "client_id");
+    if (!client_id || !cs.app || strcmp(client_id, cs.app) != 0 || !app_active(s, cs.app)) {
+        token_error(req, 400, "invalid_grant",
+                    "client_id is not the registered app the code was issued to");
         goto out;
     }
     unsigned char md[32];
@@ -743,7 +1013,9 @@ static int h_token(struct http_req *req, void *ctx)
         goto out;
     }
     char tok[SESSION_SECRET_LEN];
-    if (session_issue(s, &parent, "token", cs.scopes, SESSION_TOKEN_TTL, tok) != 0) {
+    struct store_session issuer = parent;
+    issuer.app = cs.app;
+    if (session_issue(s, &issuer, "token", cs.scopes, SESSION_TOKEN_TTL, tok) != 0) {
         token_error(req, 503, "temporarily_unavailable", "try again");
         goto out;
     }
@@ -757,7 +1029,9 @@ static int h_token(struct http_req *req, void *ctx)
     ev.person_id = parent.person_id;
     ev.what = cs.scopes;
     ev.count = -1;
-    ev.reason = "SMART app access token issued";
+    char why[160];
+    snprintf(why, sizeof why, "SMART app access token issued to app %s", cs.app);
+    ev.reason = why;
     audit_record(s, &ev, true);
     reply_json(req, 200,
                json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", tok, "token_type", "Bearer",
@@ -802,6 +1076,10 @@ static int principal_from(struct http_req *req, struct store *s, const char *sec
         if (rc == 0 && strcmp(parent.kind, "session") != 0)
             rc = WEFT_ENOTFOUND;
         store_session_clear(&parent);
+        /* and no longer than its app's registration */
+        if (rc == 0 && strcmp(a->ss.kind, "token") == 0 &&
+            (!a->ss.app || !app_active(s, a->ss.app)))
+            rc = WEFT_ENOTFOUND;
     }
     if (rc) {
         access_auth_free(a);
@@ -1246,6 +1524,7 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
         {"POST", "/breakglass", h_breakglass, 0},
         {"GET", "/.well-known/smart-configuration", h_smart_config, 0},
         {"GET", "/oauth/authorize", h_authorize, 0},
+        {"POST", "/oauth/authorize", h_authorize_post, 0},
         {"POST", "/oauth/token", h_token, 0},
         {"GET", "/fhir/AuditEvent", h_audit_event, HTTP_ROUTE_AUTH},
         {"GET", "/access/person/{id}/viewers", h_viewers, HTTP_ROUTE_AUTH},

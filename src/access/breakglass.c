@@ -72,6 +72,13 @@ int breakglass_start(struct store *s, const struct principal *p, const char *per
         return refuse(s, p, person_id, "break-glass needs a launched session", WEFT_EDENIED, why);
     if (!person_id || !*person_id)
         return refuse(s, p, person_id, "break-glass needs a person", WEFT_EINVAL, why);
+    struct store_person who = {0};
+    int prc = store_person_get(s, person_id, &who);
+    store_person_clear(&who);
+    if (prc == WEFT_ENOTFOUND) /* nothing to widen access to: refused, and not kept as a person */
+        return refuse(s, p, NULL, "no such person in the shared care record", WEFT_ENOTFOUND, why);
+    if (prc)
+        return prc;
     if (!breakglass_code_label(code))
         return refuse(s, p, person_id, "choose a reason code", WEFT_EINVAL, why);
     if (!text_ok(text))

@@ -96,19 +96,33 @@ static char *claim_str(json_t *o, const char *name)
     return v && *v ? xstrdup(v) : NULL;
 }
 
-/* NumericDate claim; false when absent or not a number. */
-static bool claim_time(json_t *o, const char *name, int64_t *out)
+/* Latest NumericDate accepted: 9999-12-31T23:59:59Z.  Checked on the
+ * number as sent, before it becomes an int64_t (a double such as 1e300 has
+ * no int64_t value: converting it is undefined). */
+#define CLAIM_TIME_MAX 253402300799.0
+
+/* NumericDate claim: 1 with *out set, 0 when absent, -1 when present but not
+ * a number of seconds from 1970 to 9999. */
+static int claim_time(json_t *o, const char *name, int64_t *out)
 {
     json_t *v = json_object_get(o, name);
+    if (!v)
+        return 0;
+    double d;
     if (json_is_integer(v)) {
-        *out = (int64_t)json_integer_value(v);
-        return true;
+        json_int_t i = json_integer_value(v);
+        if (i < 0 || i > (json_int_t)CLAIM_TIME_MAX)
+            return -1;
+        *out = (int64_t)i;
+        return 1;
     }
-    if (json_is_real(v)) {
-        *out = (int64_t)json_real_value(v);
-        return true;
-    }
-    return false;
+    if (!json_is_real(v))
+        return -1;
+    d = json_real_value(v);
+    if (!(d >= 0.0 && d <= CLAIM_TIME_MAX)) /* also NaN */
+        return -1;
+    *out = (int64_t)d;
+    return 1;
 }
 
 static bool aud_matches(json_t *aud, const char *want)
@@ -208,11 +222,17 @@ int launch_verify(struct store *s, const char *token, const char *audience, time
         *why = "the token is for another audience (aud)";
         goto done;
     }
-    if (!claim_time(pl, "exp", &out->exp) || !claim_time(pl, "iat", &out->iat)) {
+    int te = claim_time(pl, "exp", &out->exp), ti = claim_time(pl, "iat", &out->iat);
+    int tn = claim_time(pl, "nbf", &out->nbf);
+    if (te < 0 || ti < 0 || tn < 0) {
+        *why = "the token's exp, iat or nbf is not a time (seconds since 1970)";
+        goto done;
+    }
+    if (te == 0 || ti == 0) {
         *why = "the token lacks exp or iat";
         goto done;
     }
-    if (!claim_time(pl, "nbf", &out->nbf))
+    if (tn == 0)
         out->nbf = out->iat;
     if (out->exp <= (int64_t)now - LAUNCH_LEEWAY) {
         *why = "the token has expired: launch again from your system";

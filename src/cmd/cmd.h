@@ -35,13 +35,15 @@ int cmd_store_require_current(const char *what, const char *db, struct store *s)
 extern const struct opt_spec cmd_serve_specs[], cmd_init_specs[], cmd_load_specs[],
     cmd_client_specs[], cmd_synth_specs[], cmd_synth_register_specs[], cmd_replay_feeds_specs[],
     cmd_org_specs[], cmd_policy_specs[], cmd_launcher_specs[], cmd_audit_specs[],
-    cmd_objection_specs[], cmd_feed_specs[], cmd_backup_specs[], cmd_restore_specs[];
+    cmd_objection_specs[], cmd_feed_specs[], cmd_backup_specs[], cmd_restore_specs[],
+    cmd_app_specs[];
 
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_app(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_replay_feeds(int argc, char **argv);
 int cmd_org(int argc, char **argv);

@@ -114,6 +114,12 @@ static int feed_add(struct store *s, const struct opts *o)
         fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s\n",
                 (long long)id, f.name, f.org, f.facility, f.from_address ? " from " : "",
                 f.from_address ? f.from_address : "");
+        if (!f.from_address)
+            fprintf(stderr,
+                    "warning: feed '%s' accepts MSH-4 '%s' from any address: any host "
+                    "that reaches the MLLP port can send as that facility, merges (A40) "
+                    "included; give --from-address IP to restrict it\n",
+                    f.name, f.facility);
     } else {
         fprintf(stderr, "feed %lld '%s' (csv, org %s) added: drop folder %s\n", (long long)id,
                 f.name, f.org, f.folder);
@@ -128,23 +134,32 @@ static int feed_list(struct store *s)
     int n;
     if (store_feed_list(s, &fs, &n) != 0)
         return die_store("list", s);
+    int unbound = 0;
     printf("%-4s %-24s %-8s %-6s %-8s %s\n", "id", "name", "org", "kind", "enabled", "route");
     for (int i = 0; i < n; i++) {
         struct store_feed *f = &fs[i];
         struct buf route = BUF_INIT;
         if (f->facility)
-            buf_addf(&route, "MSH-4 %s%s%s", f->facility, f->from_address ? " from " : "",
-                     f->from_address ? f->from_address : "");
+            buf_addf(&route, "MSH-4 %s from %s", f->facility,
+                     f->from_address ? f->from_address : "ANY ADDRESS (warning)");
         else if (f->folder)
             buf_addf(&route, "folder %s", f->folder);
         else
             buf_addf(&route, "POST /fhir with token (client %lld)", (long long)f->client_id);
         printf("%-4lld %-24s %-8s %-6s %-8s %s\n", (long long)f->id, f->name, f->org, f->kind,
                f->disabled ? "no" : "yes", route.data);
+        if (f->facility && !f->from_address)
+            unbound++;
         buf_release(&route);
         store_feed_clear(f);
     }
     free(fs);
+    if (unbound)
+        fprintf(stderr,
+                "warning: %d HL7 v2 feed(s) accept messages from any address: any host "
+                "that reaches the MLLP port can send as that facility, merges (A40) "
+                "included.  Re-add them with --from-address IP.\n",
+                unbound);
     return 0;
 }
 

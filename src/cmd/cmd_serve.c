@@ -19,12 +19,14 @@
  * for patterns ({param}, trailing *), request accessors and replies.
  * ------------------------------------------------------------------------------------
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access/access_serve.h"
@@ -56,6 +58,12 @@ const struct opt_spec cmd_serve_specs[] = {
      "public base URL of the FHIR API (default http://HOST/fhir from the "
      "request)"},
     {"max-body", "BYTES", "largest request body accepted (default 33554432 = 32 MiB)"},
+    {"max-body-memory", "BYTES",
+     "request bodies held in memory at once, all requests (default 268435456 = 256 MiB)"},
+    {"max-connections-per-address", "N",
+     "HTTP connections open at once from one client address (default 64)"},
+    {"header-timeout", "SECONDS",
+     "close an HTTP connection that has not sent a whole request by then (default 10)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"tls-cert", "FILE",
      "serve HTTPS (TLS 1.2+): the certificate chain, PEM (with --tls-key; MLLP stays plain)"},
@@ -67,6 +75,10 @@ const struct opt_spec cmd_serve_specs[] = {
     {"mllp", "HOST:PORT", "feeds: listen for HL7 v2 over MLLP (port 0 picks one; off when unset)"},
     {"mllp-port-file", "FILE", "feeds: write the bound MLLP port to FILE once listening"},
     {"mllp-max-connections", "N", "feeds: concurrent MLLP connections (default 512)"},
+    {"mllp-max-connections-per-address", "N",
+     "feeds: MLLP connections open at once from one address (default 32)"},
+    {"mllp-first-frame-timeout", "SECONDS",
+     "feeds: close an MLLP connection that has sent no whole message by then (default 30)"},
     {"mllp-idle-timeout", "SECONDS",
      "feeds: close an MLLP connection that sends nothing for this long (default 300; 0 = never)"},
     {"drop-interval", "SECONDS", "feeds: poll CSV drop folders this often (default 2; 0 = off)"},
@@ -122,6 +134,15 @@ static int parse_listen(const char *s, char **host, int *port)
     return WEFT_OK;
 }
 
+/* Is host (as given to --http) only reachable from this machine? */
+static bool is_loopback(const char *host)
+{
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0)
+        return true;
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 static int write_port_file(const char *path, int port)
 {
     struct buf tmp = BUF_INIT;
@@ -161,6 +182,22 @@ static int read_pem(const char *path, const char *what, char **out)
     }
     *out = buf_detach(&b, NULL);
     return WEFT_OK;
+}
+
+/* Shutdown always completes: requests in flight get 10 s, the parts stop
+ * after; if something still hangs (a library thread that will not stop),
+ * the process ends anyway rather than needing SIGKILL.  Every write Weft
+ * acknowledged is already durable, so nothing acknowledged is lost. */
+#define SHUTDOWN_LIMIT_S 60
+
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {SHUTDOWN_LIMIT_S, 0};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    log_error("serve", "shutdown did not complete within %d s: exiting now", SHUTDOWN_LIMIT_S);
+    _exit(1);
 }
 
 /* Check that the database exists and has a schema before taking traffic. */
@@ -224,7 +261,7 @@ int cmd_serve(int argc, char **argv)
     size_t started = 0;
     const char *db = opts_get(&o, "db");
     const char *listen = opts_get_or(&o, "http", "127.0.0.1:8080");
-    long threads = 0, max_body = 0;
+    long threads = 0, max_body = 0, body_memory = 0, per_address = 0, header_timeout = 0;
     int port = 0;
     const char *lvl = opts_get(&o, "log-level");
     if (lvl) {
@@ -248,8 +285,31 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     if (opts_get_long(&o, "threads", 0, &threads) != 0 || threads < 0 || threads > 256 ||
-        opts_get_long(&o, "max-body", 0, &max_body) != 0 || max_body < 0) {
-        fprintf(stderr, "weft serve: --threads must be 0-256 and --max-body a byte count\n");
+        opts_get_long(&o, "max-body", 0, &max_body) != 0 || max_body < 0 ||
+        opts_get_long(&o, "max-body-memory", 0, &body_memory) != 0 || body_memory < 0) {
+        fprintf(stderr, "weft serve: --threads must be 0-256 and --max-body and --max-body-memory "
+                        "byte counts\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opts_get_long(&o, "max-connections-per-address", HTTP_PER_ADDRESS_DEFAULT, &per_address) !=
+            0 ||
+        per_address < 1 || per_address > 100000 ||
+        opts_get_long(&o, "header-timeout", HTTP_HEADER_TIMEOUT_DEFAULT, &header_timeout) != 0 ||
+        header_timeout < 1 || header_timeout > 3600) {
+        fprintf(stderr, "weft serve: --max-connections-per-address must be 1-100000 and "
+                        "--header-timeout 1-3600 seconds\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (!is_loopback(host) && !opts_get(&o, "base-url")) {
+        /* Without it the FHIR API builds fullUrl and paging links from the
+         * client's Host header, which anyone reaching a public address can
+         * set. */
+        fprintf(stderr,
+                "weft serve: --http %s is not a loopback address: say the public address with "
+                "--base-url URL (e.g. https://weft.example.nhs.uk/fhir)\n",
+                listen);
         status = EXIT_USAGE;
         goto out;
     }
@@ -279,6 +339,9 @@ int cmd_serve(int argc, char **argv)
         .port = port,
         .threads = (int)threads,
         .max_body = (size_t)max_body,
+        .body_memory = (size_t)body_memory,
+        .max_per_address = (int)per_address,
+        .header_timeout_s = (int)header_timeout,
         .store_url = db,
         .version = WEFT_VERSION,
         .tls_cert_pem = tls_cert,
@@ -316,6 +379,9 @@ int cmd_serve(int argc, char **argv)
     while (sigwait(&sigs, &sig) != 0)
         ;
     log_info("serve", "signal %d: stopping (finishing requests in flight)", sig);
+    pthread_t dog;
+    if (pthread_create(&dog, NULL, shutdown_watchdog, NULL) == 0)
+        pthread_detach(dog);
     http_server_stop(srv, 10000);
     status = 0;
 stop_parts:

@@ -77,6 +77,7 @@ struct conn {
     pthread_t th;
     int fd, efd;
     char peer[96];
+    char host[64]; /* the peer's numeric address: connections per address */
     pthread_mutex_t mu;
     struct item *head, *tail; /* FIFO of items awaiting their ACK */
     int pending;
@@ -445,6 +446,9 @@ static void *conn_main(void *arg)
     const char *why = "peer"; /* why the connection ends: peer, idle, shutdown, error */
     uint64_t frames = 0;
     int64_t idle_ms = (int64_t)srv->cfg.idle_timeout * 1000, last = mono_ms();
+    /* a connection that has not sent one whole frame by then is closed even
+     * when the idle timeout is longer (or off): a slot is not held for free */
+    int64_t first_ms = (int64_t)srv->cfg.first_frame_timeout * 1000, opened = last;
     int was_pending = 0;
     for (;;) {
         bool stop = atomic_load(&srv->stopping);
@@ -470,6 +474,13 @@ static void *conn_main(void *arg)
                          "idle connection closed mid-frame peer=%s bytes=%zu: partial frame "
                          "dropped (not a whole message; the sender has no ACK for it)",
                          c->peer, mllp_decoder_pending(&d));
+            continue;
+        }
+        if (reading && first_ms > 0 && frames == 0 && pending == 0 &&
+            mono_ms() - opened >= first_ms) {
+            reading = false;
+            why = "no-frame";
+            atomic_fetch_add(&srv->n_idle, 1);
             continue;
         }
         struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
@@ -592,11 +603,22 @@ static void *acceptor_main(void *arg)
         getnameinfo((struct sockaddr *)&sa, sl, host, sizeof host, serv, sizeof serv,
                     NI_NUMERICHOST | NI_NUMERICSERV);
         pthread_mutex_lock(&srv->cmu);
-        int n = srv->nconns;
+        int n = srv->nconns, same = 0;
+        for (struct conn *o = srv->conns; o; o = o->next)
+            if (!atomic_load(&o->finished) && strcmp(o->host, host) == 0)
+                same++;
         pthread_mutex_unlock(&srv->cmu);
         if (n >= srv->cfg.max_connections) {
             log_warn("mllp", "connection refused peer=%s: %d connections open (the limit)", host,
                      n);
+            close(fd);
+            continue;
+        }
+        if (same >= srv->cfg.max_per_address) {
+            log_warn("mllp",
+                     "connection refused peer=%s: %d connections open from that address (the "
+                     "limit)",
+                     host, same);
             close(fd);
             continue;
         }
@@ -608,6 +630,7 @@ static void *acceptor_main(void *arg)
         c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         bool v6 = strchr(host, ':') != NULL;
         snprintf(c->peer, sizeof c->peer, "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", serv);
+        snprintf(c->host, sizeof c->host, "%s", host);
         pthread_mutex_init(&c->mu, NULL);
         if (c->efd < 0 || pthread_create(&c->th, NULL, conn_main, c) != 0) {
             log_error("mllp", "cannot start a connection thread peer=%s", c->peer);
@@ -696,6 +719,10 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     srv->cfg.store_url = srv->store_url;
     if (srv->cfg.max_connections <= 0)
         srv->cfg.max_connections = 512;
+    if (srv->cfg.max_per_address <= 0)
+        srv->cfg.max_per_address = MLLP_PER_ADDRESS_DEFAULT;
+    if (srv->cfg.first_frame_timeout == 0)
+        srv->cfg.first_frame_timeout = MLLP_FIRST_FRAME_TIMEOUT_DEFAULT;
     if (srv->cfg.batch_max <= 0)
         srv->cfg.batch_max = 1024;
     if (srv->cfg.window <= 0)
@@ -821,6 +848,32 @@ static int split_listen(const char *s, char **host, int *port)
     return 0;
 }
 
+/* Say at start which HL7 v2 feeds any host may send as (no --from-address). */
+static void warn_unbound_feeds(const char *db)
+{
+    struct store *s = NULL;
+    char *msg = NULL;
+    if (store_open(&s, db, false, &msg) != 0) {
+        free(msg);
+        return;
+    }
+    struct store_feed *fs = NULL;
+    int n = 0;
+    if (store_feed_list(s, &fs, &n) == 0) {
+        for (int i = 0; i < n; i++) {
+            if (strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled && !fs[i].from_address)
+                log_warn("mllp",
+                         "feed %s accepts MSH-4 %s from any address: any host that reaches the "
+                         "MLLP port can send as that facility, merges (A40) included; restrict "
+                         "it with weft feed add --from-address",
+                         fs[i].name, fs[i].facility ? fs[i].facility : "-");
+            store_feed_clear(&fs[i]);
+        }
+        free(fs);
+    }
+    store_close(s);
+}
+
 int mllp_serve_start(const struct serve_ctx *ctx, void **state)
 {
     *state = NULL;
@@ -829,7 +882,7 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         return 0;
     char *host = NULL;
     int port = 0;
-    long maxc = 0, idle = 0;
+    long maxc = 0, idle = 0, per_addr = 0, first = 0;
     if (split_listen(listen, &host, &port) != 0) {
         fprintf(stderr, "weft serve: --mllp '%s' is not HOST:PORT (e.g. 127.0.0.1:2575)\n", listen);
         return WEFT_EINVAL;
@@ -846,11 +899,24 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return WEFT_EINVAL;
     }
+    if (opts_get_long(ctx->opts, "mllp-max-connections-per-address", MLLP_PER_ADDRESS_DEFAULT,
+                      &per_addr) != 0 ||
+        per_addr < 1 || per_addr > 10000 ||
+        opts_get_long(ctx->opts, "mllp-first-frame-timeout", MLLP_FIRST_FRAME_TIMEOUT_DEFAULT,
+                      &first) != 0 ||
+        first < 1 || first > 86400) {
+        fprintf(stderr, "weft serve: --mllp-max-connections-per-address must be 1-10000 and "
+                        "--mllp-first-frame-timeout 1-86400 seconds\n");
+        free(host);
+        return WEFT_EINVAL;
+    }
     struct mllp_server_config cfg = {.host = host,
                                      .port = port,
                                      .store_url = ctx->db,
                                      .max_connections = (int)maxc,
-                                     .idle_timeout = (int)idle};
+                                     .max_per_address = (int)per_addr,
+                                     .idle_timeout = (int)idle,
+                                     .first_frame_timeout = (int)first};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);
@@ -860,6 +926,7 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return rc;
     }
+    warn_unbound_feeds(ctx->db);
     bool v6 = strchr(host, ':') && host[0] != '[';
     log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld", v6 ? "[" : "", host,
              v6 ? "]" : "", mllp_server_port(srv), idle);

@@ -3,8 +3,9 @@
  *
  * Owns struct mllp_server.  Threads:
  *   - one acceptor (poll on the listening socket);
- *   - one thread per connection (at most max_connections; more are closed at
- *     once with a warning), decoding frames (feeds/mllp_frame.h) and queueing
+ *   - one thread per connection (at most max_connections, and
+ *     max_per_address from one address; more are closed at once with a
+ *     warning), decoding frames (feeds/mllp_frame.h) and queueing
  *     each message, then writing its ACK when the writer has finished it;
  *   - ONE writer thread with its own store handle, draining the queue: it
  *     takes every queued message (up to batch_max), opens one transaction,
@@ -22,7 +23,9 @@
  * seconds while it is owed no ACK is closed (log line "connection closed
  * ... reason=idle"); a frame it had begun is dropped with a warning, as when
  * a peer disconnects mid-frame (there is no whole message to keep, and the
- * sender, having no ACK, resends it).
+ * sender, having no ACK, resends it).  A connection that has not sent a
+ * whole frame within first_frame_timeout seconds of opening is closed the
+ * same way ("reason=no-frame"), whatever the idle timeout.
  */
 #ifndef WEFT_FEEDS_MLLP_SERVER_H
 #define WEFT_FEEDS_MLLP_SERVER_H
@@ -33,14 +36,22 @@ struct mllp_server;
 struct serve_ctx;
 
 struct mllp_server_config {
-    const char *host;      /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
-    int port;              /* 0: a free port (see mllp_server_port) */
-    const char *store_url; /* the writer's store */
-    int max_connections;   /* 0: 512 */
-    int batch_max;         /* messages per transaction, 0: 1024 */
-    int window;            /* unacknowledged messages per connection, 0: 256 */
-    int idle_timeout;      /* seconds a connection may stay idle; 0: forever */
+    const char *host;        /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::" */
+    int port;                /* 0: a free port (see mllp_server_port) */
+    const char *store_url;   /* the writer's store */
+    int max_connections;     /* 0: 512 */
+    int batch_max;           /* messages per transaction, 0: 1024 */
+    int window;              /* unacknowledged messages per connection, 0: 256 */
+    int idle_timeout;        /* seconds a connection may stay idle; 0: forever */
+    int max_per_address;     /* connections from one address, 0: MLLP_PER_ADDRESS_DEFAULT */
+    int first_frame_timeout; /* seconds to send a first whole frame, 0: default; <0: never */
 };
+
+/* Connections from one address at once, and the seconds a new connection
+ * has to send its first whole frame (then it is closed, reason=no-frame),
+ * when not given. */
+#define MLLP_PER_ADDRESS_DEFAULT 32
+#define MLLP_FIRST_FRAME_TIMEOUT_DEFAULT 30
 
 /* `weft serve --mllp-idle-timeout` when not given. */
 #define MLLP_IDLE_TIMEOUT_DEFAULT 300
@@ -65,8 +76,10 @@ void mllp_server_stats(struct mllp_server *srv, struct mllp_server_stats *out);
 void mllp_server_stop(struct mllp_server *srv);
 
 /* The `weft serve` part (http/serve.h): reads --mllp HOST:PORT (inactive when
- * absent), --mllp-port-file FILE, --mllp-max-connections N and
- * --mllp-idle-timeout SECONDS (default MLLP_IDLE_TIMEOUT_DEFAULT; 0: never). */
+ * absent), --mllp-port-file FILE, --mllp-max-connections N,
+ * --mllp-max-connections-per-address N, --mllp-first-frame-timeout SECONDS
+ * and --mllp-idle-timeout SECONDS (default MLLP_IDLE_TIMEOUT_DEFAULT; 0:
+ * never). */
 int mllp_serve_start(const struct serve_ctx *ctx, void **state);
 void mllp_serve_stop(const struct serve_ctx *ctx, void *state);
 

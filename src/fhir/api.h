@@ -22,6 +22,12 @@
 
 #include "http/server.h"
 
+/* Entries in one POSTed transaction or batch Bundle, at most: counted before
+ * the body is parsed, refused with 413 past it (the CapabilityStatement says
+ * so).  Bounds the work and the size of the response, which has one entry
+ * per request entry. */
+#define FHIR_BUNDLE_MAX_ENTRIES 10000
+
 struct fhir_api_config {
     /* Base URL the API is reached at, e.g. "https://weft.example.org/fhir",
      * used in fullUrl and paging links.  NULL: "http://" + the request's Host

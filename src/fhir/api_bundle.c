@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "feeds/feeds_http.h"
+#include "fhir/api.h"
 #include "fhir/api_int.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
@@ -40,6 +41,68 @@ static bool json_content_type(const char *ct)
     return false;
 }
 
+/* The number of elements of the top-level object's "entry" array in the
+ * JSON text p[0..n), counted without building anything, stopping once past
+ * stop.  Text that is not JSON is counted as far as it goes: json_loadb
+ * reports what is wrong with it. */
+static long count_entries(const char *p, size_t n, long stop)
+{
+    long count = 0;
+    int depth = 0;
+    bool in_str = false, esc = false, key_is_entry = false, in_entry = false, expect = false;
+    size_t str_start = 0;
+    for (size_t i = 0; i < n && count <= stop; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"') {
+                in_str = false;
+                if (depth == 1)
+                    key_is_entry = i - str_start == 5 && memcmp(p + str_start, "entry", 5) == 0;
+            }
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        if (in_entry && depth == 2 && expect && c != ']' && c != ',') {
+            count++;
+            expect = false;
+        }
+        switch (c) {
+        case '"':
+            in_str = true;
+            str_start = i + 1;
+            break;
+        case '{':
+        case '[':
+            depth++;
+            if (c == '[' && depth == 2 && key_is_entry) {
+                in_entry = true;
+                expect = true;
+            }
+            break;
+        case '}':
+        case ']':
+            if (depth == 2)
+                in_entry = false;
+            depth--;
+            break;
+        case ',':
+            if (depth == 1)
+                key_is_entry = false;
+            else if (depth == 2 && in_entry)
+                expect = true;
+            break;
+        default:
+            break;
+        }
+    }
+    return count;
+}
+
 /* Parse and check the request body; replies and returns NULL when unusable. */
 static json_t *read_bundle(struct http_req *req, const char **type_out)
 {
@@ -52,6 +115,14 @@ static json_t *read_bundle(struct http_req *req, const char **type_out)
     }
     if (req->body.len == 0) {
         api_outcome(req, 400, "required", "the request has no body: send a Bundle");
+        return NULL;
+    }
+    long entries = count_entries(req->body.data, req->body.len, FHIR_BUNDLE_MAX_ENTRIES);
+    if (entries > FHIR_BUNDLE_MAX_ENTRIES) {
+        api_outcome(req, 413, "too-costly",
+                    "the Bundle has more than %d entries, the most one request may carry: "
+                    "split it into several Bundles",
+                    FHIR_BUNDLE_MAX_ENTRIES);
         return NULL;
     }
     json_error_t jerr;

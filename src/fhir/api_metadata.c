@@ -7,12 +7,14 @@
  * the interactions those api.c registers.  Served without a token, as SMART
  * clients and FHIR tools read it before they authenticate.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "fhir/api.h"
 #include "fhir/api_int.h"
 #include "fhir/category.h"
 #include "fhir/search.h"
@@ -148,11 +150,14 @@ int api_metadata(struct http_req *req, void *ctx)
         json_array_append_new(resources, r);
     }
     json_object_set_new(rest, "resource", resources);
+    char bundle_doc[160];
+    snprintf(bundle_doc, sizeof bundle_doc,
+             "POST /fhir: loaded as the client's organisation; at most %d entries per Bundle "
+             "(413 past it)",
+             FHIR_BUNDLE_MAX_ENTRIES);
     json_object_set_new(rest, "interaction",
                         json_pack("[{s:s,s:s},{s:s,s:s}]", "code", "transaction", "documentation",
-                                  "POST /fhir: loaded as the client's organisation", "code",
-                                  "batch", "documentation",
-                                  "POST /fhir: loaded as the client's organisation"));
+                                  bundle_doc, "code", "batch", "documentation", bundle_doc));
     json_object_set_new(cs, "rest", json_pack("[o]", rest));
     char *text = json_dumps(cs, JSON_COMPACT);
     json_decref(cs);

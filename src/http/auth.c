@@ -21,7 +21,6 @@
 #include "store/store.h"
 
 #define AUTH_PASS 1 /* this link found no credential of its kind */
-#define MAX_TOKEN_LEN 4096
 
 /* What the chain keeps alive for the principal's borrowed strings. */
 struct auth_data {
@@ -42,27 +41,40 @@ void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1])
     out[HTTP_AUTH_HASH_HEX] = 0;
 }
 
-/* Link 1: "Authorization: Bearer TOKEN" of a registered API client. */
-static int auth_bearer_client(struct http_req *req)
+int http_auth_bearer(const char *h, const char **tok_out, size_t *n_out)
 {
-    const char *h = http_req_header(req, "Authorization");
     if (!h)
-        return AUTH_PASS;
+        return 0;
     while (*h == ' ')
         h++;
     if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
-        return AUTH_PASS; /* another scheme: a later link may know it */
+        return 0; /* another scheme: a later link may know it */
     const char *tok = h + 6;
     while (*tok == ' ' || *tok == '\t')
         tok++;
     size_t n = strlen(tok);
     while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
         n--;
-    if (n == 0 || n > MAX_TOKEN_LEN)
+    if (n == 0 || n > HTTP_AUTH_TOKEN_MAX)
         return WEFT_EAUTH;
     for (size_t i = 0; i < n; i++)
         if (!isgraph((unsigned char)tok[i]))
             return WEFT_EAUTH;
+    *tok_out = tok;
+    *n_out = n;
+    return 1;
+}
+
+/* Link 1: "Authorization: Bearer TOKEN" of a registered API client. */
+static int auth_bearer_client(struct http_req *req)
+{
+    const char *tok = NULL;
+    size_t n = 0;
+    int b = http_auth_bearer(http_req_header(req, "Authorization"), &tok, &n);
+    if (b == 0)
+        return AUTH_PASS;
+    if (b < 0)
+        return b;
     char *token = xstrndup(tok, n);
     char hash[HTTP_AUTH_HASH_HEX + 1];
     http_auth_token_hash(token, hash);

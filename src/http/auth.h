@@ -34,5 +34,11 @@ void http_auth_release(struct http_req *req);
 /* Lower-case hex SHA-256 of token into out (HTTP_AUTH_HASH_HEX + 1 bytes): the
  * form in which client tokens are stored. */
 void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1]);
+/* The credential of an Authorization header value h: 1 with tok[0..*n) set
+ * for "Bearer TOKEN" (1 to HTTP_AUTH_TOKEN_MAX visible ASCII characters;
+ * surrounding blanks ignored), 0 for another scheme or no header,
+ * WEFT_EAUTH for a malformed Bearer credential. */
+#define HTTP_AUTH_TOKEN_MAX 4096
+int http_auth_bearer(const char *h, const char **tok, size_t *n);
 
 #endif

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +77,19 @@ struct thread_store {
     struct thread_store *next;
 };
 
+/* One libmicrohttpd daemon and the connections Weft has handed it. */
+struct worker {
+    struct http_server *srv;
+    struct MHD_Daemon *daemon;
+    atomic_int conns; /* handed over and not yet closed */
+};
+
+/* Open connections of one client address (IPv4 as ::ffff:a.b.c.d). */
+struct addr_count {
+    unsigned char addr[16];
+    int n;
+};
+
 struct http_server {
     char *host;
     int port;
@@ -85,13 +99,21 @@ struct http_server {
     char *version;
     int timeout_s;
     char *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
+    int header_timeout_s;
+    int per_address;
+    int per_worker; /* connections handed to one daemon at most */
+    size_t body_memory;
+    atomic_size_t body_bytes; /* request bodies held in memory, all requests */
     struct route *routes;
     int nroutes;
     struct renderer *renderers;
     int nrenderers;
-    struct MHD_Daemon **daemons; /* one per worker thread, [threads] */
-    int ndaemons;                /* started */
-    int listen_fd;               /* -1 when not listening */
+    struct worker *workers;    /* one per worker thread, [threads] */
+    int ndaemons;              /* started */
+    pthread_mutex_t addr_lock; /* guards addrs */
+    struct addr_count *addrs;
+    int naddrs, addrs_cap;
+    int listen_fd; /* -1 when not listening */
     pthread_t acceptor;
     bool acceptor_running;
     atomic_bool accepting;
@@ -121,6 +143,9 @@ struct arena_chunk {
  * line or headers it refuses), so the connection's close frees it. */
 struct conn_state {
     struct req_private *pending;
+    struct worker *worker;
+    unsigned char addr[16];
+    bool requested; /* a full request line and headers have arrived */
 };
 
 struct req_private {
@@ -130,7 +155,10 @@ struct req_private {
     bool counted; /* in srv->inflight */
     bool too_big;
     bool replied;
+    bool small_body; /* anonymous request to an open route: HTTP_ANON_MAX_BODY */
     size_t body_seen;
+    size_t body_held; /* bytes counted in srv->body_bytes */
+    const struct route *route;
     struct arena_chunk *arena;
     struct conn_state *conn;
     char id[20];
@@ -260,6 +288,15 @@ int http_server_init(struct http_server **out, const struct http_server_config *
         srv->tls_cert = xstrdup(cfg->tls_cert_pem);
         srv->tls_key = xstrdup(cfg->tls_key_pem);
     }
+    srv->header_timeout_s =
+        cfg->header_timeout_s > 0 ? cfg->header_timeout_s : HTTP_HEADER_TIMEOUT_DEFAULT;
+    if (srv->header_timeout_s > srv->timeout_s)
+        srv->header_timeout_s = srv->timeout_s;
+    srv->per_address = cfg->max_per_address > 0 ? cfg->max_per_address : HTTP_PER_ADDRESS_DEFAULT;
+    srv->body_memory = cfg->body_memory ? cfg->body_memory : HTTP_BODY_MEMORY_DEFAULT;
+    if (srv->body_memory < srv->max_body)
+        srv->body_memory = srv->max_body;
+    atomic_init(&srv->body_bytes, 0);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     srv->id_prefix = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (uint32_t)getpid());
@@ -275,6 +312,7 @@ int http_server_init(struct http_server **out, const struct http_server_config *
         return WEFT_EINTERNAL;
     }
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_mutex_init(&srv->addr_lock, NULL);
     health_handler_register(srv);
     *out = srv;
     return WEFT_OK;
@@ -624,6 +662,28 @@ static int route_find(struct http_req *req, const struct route **out, struct buf
     return status;
 }
 
+int http_route_lookup(struct http_server *srv, const char *method, const char *path,
+                      const char **pattern)
+{
+    struct req_private *rp = xcalloc(1, sizeof *rp);
+    rp->req.server = srv;
+    rp->req.method = method;
+    rp->req.path = path;
+    rp->req.fd = -1;
+    const struct route *route = NULL;
+    struct buf allow = BUF_INIT;
+    int st = route_find(&rp->req, &route, &allow);
+    buf_release(&allow);
+    *pattern = st == 0 ? route->pattern : NULL;
+    while (rp->arena) {
+        struct arena_chunk *c = rp->arena;
+        rp->arena = c->next;
+        free(c);
+    }
+    free(rp);
+    return st;
+}
+
 /* ---- /health -------------------------------------------------------------------------- */
 
 static int health_handler(struct http_req *req, void *ctx)
@@ -696,13 +756,78 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
     return rp;
 }
 
+/* The 16-byte key of a client address (IPv4 as ::ffff:a.b.c.d; anything
+ * else, e.g. a Unix socket, all zeros). */
+static void addr_key(const struct sockaddr *sa, unsigned char key[16])
+{
+    memset(key, 0, 16);
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else if (sa->sa_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    }
+}
+
+/* Count one more connection from key; false (and nothing counted) when the
+ * address already has srv->per_address open. */
+static bool addr_take(struct http_server *srv, const unsigned char key[16])
+{
+    bool ok = true;
+    pthread_mutex_lock(&srv->addr_lock);
+    int i = 0;
+    while (i < srv->naddrs && memcmp(srv->addrs[i].addr, key, 16) != 0)
+        i++;
+    if (i == srv->naddrs) {
+        if (srv->naddrs == srv->addrs_cap) {
+            srv->addrs_cap = srv->addrs_cap ? 2 * srv->addrs_cap : 64;
+            srv->addrs = xrealloc(srv->addrs, sizeof *srv->addrs * (size_t)srv->addrs_cap);
+        }
+        memcpy(srv->addrs[i].addr, key, 16);
+        srv->addrs[i].n = 0;
+        srv->naddrs++;
+    }
+    if (srv->addrs[i].n >= srv->per_address)
+        ok = false;
+    else
+        srv->addrs[i].n++;
+    pthread_mutex_unlock(&srv->addr_lock);
+    return ok;
+}
+
+static void addr_give(struct http_server *srv, const unsigned char key[16])
+{
+    pthread_mutex_lock(&srv->addr_lock);
+    for (int i = 0; i < srv->naddrs; i++) {
+        if (memcmp(srv->addrs[i].addr, key, 16) != 0)
+            continue;
+        if (--srv->addrs[i].n <= 0)
+            srv->addrs[i] = srv->addrs[--srv->naddrs];
+        break;
+    }
+    pthread_mutex_unlock(&srv->addr_lock);
+}
+
+/* Connections come and go on the worker's daemon thread.  The acceptor
+ * counted each one (worker and address) before handing it over; the count
+ * is returned when libmicrohttpd closes it.  Until a whole request line and
+ * headers have arrived the connection gets the short header timeout. */
 static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)con;
-    struct http_server *srv = cls;
+    struct worker *w = cls;
+    struct http_server *srv = w->srv;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = xcalloc(1, sizeof(struct conn_state));
+        struct conn_state *cs = xcalloc(1, sizeof *cs);
+        cs->worker = w;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        addr_key(ci ? ci->client_addr : NULL, cs->addr);
+        MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)srv->header_timeout_s);
+        *socket_context = cs;
         return;
     }
     struct conn_state *cs = *socket_context;
@@ -713,6 +838,8 @@ static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_c
             atomic_fetch_sub(&srv->inflight, 1);
         request_free(cs->pending);
     }
+    atomic_fetch_sub(&w->conns, 1);
+    addr_give(srv, cs->addr);
     free(cs);
     *socket_context = NULL;
 }
@@ -741,6 +868,8 @@ static void request_free(struct req_private *rp)
 {
     struct http_req *req = &rp->req;
     http_auth_release(req);
+    if (rp->body_held)
+        atomic_fetch_sub(&req->server->body_bytes, rp->body_held);
     http_kv_free(req->args, req->nargs);
     buf_release(&req->body);
     buf_release(&req->out);
@@ -816,18 +945,40 @@ static enum MHD_Result queue_reply(struct http_req *req)
     return r;
 }
 
-static void dispatch(struct http_req *req)
+/* Count req in flight (what shutdown waits for): from the moment it is
+ * answered or its handler is about to run. */
+static void count_inflight(struct req_private *rp)
+{
+    if (!rp->counted) {
+        rp->counted = true;
+        atomic_fetch_add(&rp->req.server->inflight, 1);
+    }
+}
+
+/* The body limit of req once routed and authenticated: an anonymous request
+ * to a route that takes anonymous requests (/launch, /oauth/token) carries a
+ * form, never an upload. */
+static size_t body_limit(const struct req_private *rp)
+{
+    size_t max = rp->req.server->max_body;
+    return rp->small_body && max > HTTP_ANON_MAX_BODY ? HTTP_ANON_MAX_BODY : max;
+}
+
+static void reply_too_big(struct http_req *req)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
+             body_limit((struct req_private *)req));
+    http_reply_error(req, 413, msg);
+}
+
+/* Headers are in, no body read yet: parse the query, route and
+ * authenticate.  Anything refused here (400, 404, 405, 401, 503) is answered
+ * before a byte of the body is read; libmicrohttpd then closes the
+ * connection without reading it. */
+static void prepare(struct http_req *req)
 {
     struct req_private *rp = (struct req_private *)req;
-    rp->counted = true;
-    atomic_fetch_add(&req->server->inflight, 1);
-    if (rp->too_big) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes",
-                 req->server->max_body);
-        http_reply_error(req, 413, msg);
-        return;
-    }
     if (http_query_parse(req->query, strlen(req->query), &req->args, &req->nargs, MAX_QUERY_ARGS) !=
         0) {
         http_reply_error(req, 400,
@@ -872,11 +1023,48 @@ static void dispatch(struct http_req *req)
         http_reply_error(req, 401, "authentication required: send Authorization: Bearer TOKEN");
         return;
     }
-    rc = route->fn(req, route->ctx);
+    rp->small_body = req->principal.kind == PRINCIPAL_NONE;
+    rp->route = route;
+}
+
+/* The whole request is in: run the handler. */
+static void dispatch(struct http_req *req)
+{
+    struct req_private *rp = (struct req_private *)req;
+    count_inflight(rp);
+    if (rp->too_big) {
+        reply_too_big(req);
+        return;
+    }
+    const struct route *route = rp->route;
+    int rc = route->fn(req, route->ctx);
     if (!rp->replied) {
         log_error("http", "handler for %s failed request=%s: %s", route->pattern, req->request_id,
                   weft_strerror(rc));
         http_reply_error(req, 500, "internal error");
+    }
+}
+
+/* Keep n more body bytes of rp within the server's budget for bodies in
+ * memory; false when that would pass it. */
+static bool body_reserve(struct req_private *rp, size_t n)
+{
+    struct http_server *srv = rp->req.server;
+    size_t before = atomic_fetch_add(&srv->body_bytes, n);
+    if (before + n > srv->body_memory) {
+        atomic_fetch_sub(&srv->body_bytes, n);
+        return false;
+    }
+    rp->body_held += n;
+    return true;
+}
+
+static void body_drop(struct req_private *rp)
+{
+    buf_release(&rp->req.body);
+    if (rp->body_held) {
+        atomic_fetch_sub(&rp->req.server->body_bytes, rp->body_held);
+        rp->body_held = 0;
     }
 }
 
@@ -895,13 +1083,22 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         rp->started = true;
         req->method = method;
         req->mhd_connection = con;
+        if (rp->conn && !rp->conn->requested) { /* a whole request: the normal timeout */
+            rp->conn->requested = true;
+            MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)srv->timeout_s);
+        }
+        prepare(req);
+        if (rp->replied) {
+            count_inflight(rp);
+            return queue_reply(req);
+        }
         const char *cl =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end = NULL;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno == 0 && end != cl && n > srv->max_body) {
+            if (errno == 0 && end != cl && n > body_limit(rp)) {
                 rp->too_big = true;
                 dispatch(req); /* 413 now: MHD closes the connection unread */
                 return queue_reply(req);
@@ -910,26 +1107,35 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (rp->replied) { /* already answered (413): discard */
+        if (rp->replied) { /* already answered (413, 503): discard */
             *upload_data_size = 0;
             return MHD_YES;
         }
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         rp->body_seen += n;
-        if (rp->body_seen > srv->max_body) {
+        if (rp->body_seen > body_limit(rp)) {
             /* Past the limit without a Content-Length (chunked): keep reading
              * and discarding, so the client is still listening when the 413
              * comes at the end (closing on unread data makes the kernel reset
              * the connection, and the client may never see the reply).  A
              * client that sends more than twice the limit is cut off now. */
             rp->too_big = true;
-            buf_release(&req->body);
-            if (rp->body_seen > 2 * srv->max_body) {
+            body_drop(rp);
+            if (rp->body_seen > 2 * body_limit(rp)) {
                 dispatch(req);
                 return queue_reply(req);
             }
             return MHD_YES;
+        }
+        if (!body_reserve(rp, n)) {
+            body_drop(rp);
+            count_inflight(rp);
+            http_reply_header(req, "Retry-After", "5");
+            http_reply_error(req, 503,
+                             "the server is receiving too many request bodies at once; try "
+                             "again shortly");
+            return queue_reply(req);
         }
         buf_add(&req->body, upload_data, n);
         return MHD_YES;
@@ -937,7 +1143,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     if (rp->replied)
         return MHD_YES;
     if (rp->too_big)
-        buf_release(&req->body);
+        body_drop(rp);
     dispatch(req);
     return queue_reply(req);
 }
@@ -953,12 +1159,35 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http", "libmicrohttpd: %s", msg);
 }
 
-/* The acceptor: every connection to the next daemon in turn.  Ends when
- * http_server_stop clears accepting and shuts the socket down. */
+/* Refuse a connection Weft will not take: a short 503 and close.  Sent
+ * before the client has said anything, so it is usually read before the
+ * close; either way the server's own state is untouched. */
+static void refuse(int fd, const char *why)
+{
+    char body[200], msg[400];
+    int bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}", why);
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                     "Retry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+                     bn, body);
+    if (n > 0 && (size_t)n < sizeof msg)
+        (void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+}
+
+/* The acceptor: every connection to the next daemon in turn that has room.
+ * Weft counts the connections itself (per daemon and per client address)
+ * and refuses the ones over a limit here: libmicrohttpd is never handed a
+ * connection past its own MHD_OPTION_CONNECTION_LIMIT, where 0.9.75 closes
+ * it inside MHD_add_connection's queue and, under a burst, wedged the
+ * daemon for good (issue 16, item 1).  Ends when http_server_stop clears
+ * accepting and shuts the socket down. */
 static void *acceptor_main(void *arg)
 {
     struct http_server *srv = arg;
     unsigned next = 0;
+    unsigned refused = 0;
+    uint64_t last_warn = 0;
     while (atomic_load(&srv->accepting)) {
         struct sockaddr_storage sa;
         socklen_t len = sizeof sa;
@@ -975,13 +1204,45 @@ static void *acceptor_main(void *arg)
             continue;
         }
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        struct worker *w = NULL;
+        for (int i = 0; i < srv->ndaemons && !w; i++) {
+            struct worker *c = &srv->workers[next++ % (unsigned)srv->ndaemons];
+            if (atomic_load(&c->conns) < srv->per_worker)
+                w = c;
+        }
+        unsigned char key[16];
+        addr_key((struct sockaddr *)&sa, key);
+        const char *why = NULL;
+        if (!w)
+            why = "too many connections; try again shortly";
+        else if (!addr_take(srv, key))
+            why = "too many connections from your address; close some and try again";
+        if (why) {
+            refuse(fd, why);
+            refused++;
+            uint64_t now = http_now_ns();
+            if (now - last_warn > 10ull * 1000000000u) {
+                log_warn("http",
+                         "refused %u connection(s): limits are %d per address, %d in all "
+                         "(last: %s)",
+                         refused, srv->per_address, srv->per_worker * srv->ndaemons,
+                         w ? "per address" : "server full");
+                refused = 0;
+                last_warn = now;
+            }
+            continue;
+        }
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
             (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        /* On failure libmicrohttpd has closed fd: the client sees a reset. */
-        if (MHD_add_connection(srv->daemons[next++ % (unsigned)srv->ndaemons], fd,
-                               (const struct sockaddr *)&sa, len) != MHD_YES)
+        atomic_fetch_add(&w->conns, 1);
+        /* On failure libmicrohttpd has closed fd (the client sees a reset)
+         * and no close notification will come: give the counts back. */
+        if (MHD_add_connection(w->daemon, fd, (const struct sockaddr *)&sa, len) != MHD_YES) {
             log_debug("http", "a connection was refused: %s", strerror(errno));
+            atomic_fetch_sub(&w->conns, 1);
+            addr_give(srv, key);
+        }
     }
     return NULL;
 }
@@ -1009,10 +1270,10 @@ static int listen_socket(const struct addrinfo *ai)
 static void stop_daemons(struct http_server *srv)
 {
     for (int i = 0; i < srv->ndaemons; i++)
-        MHD_stop_daemon(srv->daemons[i]);
+        MHD_stop_daemon(srv->workers[i].daemon);
     srv->ndaemons = 0;
-    free(srv->daemons);
-    srv->daemons = NULL;
+    free(srv->workers);
+    srv->workers = NULL;
 }
 
 int http_server_start(struct http_server *srv, char **errmsg)
@@ -1059,11 +1320,35 @@ int http_server_start(struct http_server *srv, char **errmsg)
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET;
-    unsigned limit = 1000u / (unsigned)srv->threads; /* 1000 connections in all */
-    if (limit < 1)
-        limit = 1;
+    /* HTTP_MAX_CONNECTIONS in all, shared out over the workers; the
+     * acceptor keeps to that, and libmicrohttpd's own limit sits well above
+     * it so that it never refuses a connection itself. */
+    int total = HTTP_MAX_CONNECTIONS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        /* Room for every connection Weft will take, and the rest of the
+         * process (store handles, MLLP, files): a connection that cannot get
+         * a descriptor is one libmicrohttpd cannot handle either. */
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * (rlim_t)HTTP_MAX_CONNECTIONS) {
+            total = (int)(rl.rlim_cur / 2);
+            log_warn("http",
+                     "only %llu file descriptors may be open: taking at most %d HTTP "
+                     "connections (raise the limit for %d)",
+                     (unsigned long long)rl.rlim_cur, total, HTTP_MAX_CONNECTIONS);
+        }
+    }
+    srv->per_worker = total / srv->threads;
+    if (srv->per_worker < 1)
+        srv->per_worker = 1;
+    unsigned mhd_limit = (unsigned)srv->per_worker * 2u + 64u;
     srv->started_ns = http_now_ns();
-    srv->daemons = xcalloc((size_t)srv->threads, sizeof *srv->daemons);
+    srv->workers = xcalloc((size_t)srv->threads, sizeof *srv->workers);
     /* HTTPS: libmicrohttpd's GnuTLS, TLS 1.2 and 1.3 only, GnuTLS's SECURE
      * suites (AEAD ciphers, forward secrecy), the server's order first. */
     struct MHD_OptionItem tls[] = {
@@ -1078,12 +1363,15 @@ int http_server_start(struct http_server *srv, char **errmsg)
     else
         tls[0].option = MHD_OPTION_END;
     for (int i = 0; i < srv->threads; i++) {
+        struct worker *w = &srv->workers[i];
+        w->srv = srv;
+        atomic_init(&w->conns, 0);
         errno = 0;
         struct MHD_Daemon *d = MHD_start_daemon(
             flags, 0, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
             MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-            srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_ARRAY, tls,
+            srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, w, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_ARRAY, tls,
             MHD_OPTION_END);
         if (!d) {
             saved = errno;
@@ -1096,7 +1384,8 @@ int http_server_start(struct http_server *srv, char **errmsg)
             *errmsg = buf_detach(&m, NULL);
             return WEFT_EIO;
         }
-        srv->daemons[srv->ndaemons++] = d;
+        w->daemon = d;
+        srv->ndaemons++;
     }
     atomic_store(&srv->accepting, true);
     if (pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
@@ -1156,6 +1445,8 @@ void http_server_free(struct http_server *srv)
     }
     pthread_key_delete(srv->store_key);
     pthread_mutex_destroy(&srv->lock);
+    pthread_mutex_destroy(&srv->addr_lock);
+    free(srv->addrs);
     for (int i = 0; i < srv->nroutes; i++) {
         for (int j = 0; j < srv->routes[i].nsegs; j++)
             free(srv->routes[i].segs[j].text);

@@ -34,11 +34,21 @@
  * small JSON object {"error": "..."}.  The FHIR API registers one for /fhir
  * that renders an OperationOutcome.
  *
- * Limits: request bodies above http_server_config.max_body (default
- * HTTP_MAX_BODY_DEFAULT, 32 MiB) are refused with 413 before they are read
- * when Content-Length says so.  A chunked body is kept only up to the limit;
- * past it the rest is read and discarded (so the client still hears the 413)
- * up to twice the limit, where the connection is answered and closed.
+ * Limits: a request is routed and authenticated as soon as its headers are
+ * in, before any of its body is read: a 404, 405 or 401 is answered without
+ * reading the body.  Request bodies above http_server_config.max_body
+ * (default HTTP_MAX_BODY_DEFAULT, 32 MiB; HTTP_ANON_MAX_BODY for anonymous
+ * requests) are refused with 413 before they are read when Content-Length
+ * says so.  A chunked body is kept only up to the limit; past it the rest is
+ * read and discarded (so the client still hears the 413) up to twice the
+ * limit, where the connection is answered and closed.  All bodies in memory
+ * together are kept under body_memory (503 past it).
+ *
+ * Connections: at most HTTP_MAX_CONNECTIONS open, and max_per_address from
+ * one client address; more are answered 503 and closed by the acceptor.  A
+ * connection that has not sent a whole request line and headers within
+ * header_timeout_s is closed; after its first request the idle timeout is
+ * timeout_s.
  */
 #ifndef WEFT_HTTP_SERVER_H
 #define WEFT_HTTP_SERVER_H
@@ -51,6 +61,19 @@
 #include "core/buf.h"
 
 #define HTTP_MAX_BODY_DEFAULT (32u * 1024u * 1024u)
+/* Request bodies held in memory by all requests together (raised to
+ * max_body when that is larger): past it a body being received is answered
+ * 503 and its connection closed. */
+#define HTTP_BODY_MEMORY_DEFAULT (256u * 1024u * 1024u)
+/* Largest body of an anonymous request (only open routes take one: the
+ * /launch form, /oauth/token). */
+#define HTTP_ANON_MAX_BODY (64u * 1024u)
+/* Connections open at once, all workers together; more are refused (503). */
+#define HTTP_MAX_CONNECTIONS 1000
+/* Connections open at once from one client address (default). */
+#define HTTP_PER_ADDRESS_DEFAULT 64
+/* Seconds a new connection has to send its request line and headers. */
+#define HTTP_HEADER_TIMEOUT_DEFAULT 10
 
 /* Memory per connection for the request line and headers (libmicrohttpd's
  * pool): long search URLs fit; beyond it MHD answers 414/431 itself. */
@@ -67,6 +90,9 @@ struct http_server_config {
     size_t max_body;       /* 0: HTTP_MAX_BODY_DEFAULT */
     const char *store_url; /* opened once per worker thread; NULL: no store */
     int timeout_s;         /* idle connection timeout, 0: 60 s */
+    int header_timeout_s;  /* a new connection's time to send a request, 0: default */
+    int max_per_address;   /* connections from one address, 0: HTTP_PER_ADDRESS_DEFAULT */
+    size_t body_memory;    /* bodies in memory, all requests; 0: HTTP_BODY_MEMORY_DEFAULT */
     const char *version;   /* reported by /health, may be NULL */
     /* TLS (HTTPS): PEM text of the certificate chain and its private key;
      * both NULL: plain HTTP.  TLS 1.2 and 1.3 only; every reply then carries
@@ -208,6 +234,11 @@ void http_url_encode(struct buf *b, const char *s);
  * escape; WEFT_ETOOBIG beyond max pairs. */
 int http_query_parse(const char *q, size_t len, struct http_kv **args, int *nargs, int max);
 void http_kv_free(struct http_kv *args, int n);
+/* Route method and path (raw, percent-encoded) as a request would be: 0 with
+ * the matching route's pattern in *pattern, or the status the server would
+ * answer (400 malformed path, 404, 405).  For tests and fuzzing. */
+int http_route_lookup(struct http_server *srv, const char *method, const char *path,
+                      const char **pattern);
 /* Monotonic nanoseconds. */
 uint64_t http_now_ns(void);
 

@@ -338,6 +338,24 @@ int store_agreement_list(struct store *s, const char *ods, struct store_agreemen
 /* Whether some agreement of ods covers day (YYYY-MM-DD). One indexed lookup. */
 int store_agreement_in_force(struct store *s, const char *ods, const char *day, bool *in_force);
 
+/* ---- SMART apps (`weft app add`): who may ask for a code, and where it goes ---- */
+struct store_app {
+    char *client_id;     /* unique */
+    char *name;          /* shown to the user on the consent page */
+    char *redirect_uris; /* registered redirect URIs, one per line, matched exactly */
+    char *scopes;        /* the most it may be granted (space-separated); NULL: any read scope */
+    char *created;
+    char *revoked; /* NULL while active */
+};
+void store_app_clear(struct store_app *a);
+/* WEFT_EEXIST when the client_id is taken. */
+int store_app_add(struct store *s, const struct store_app *in);
+/* The app with this client_id, active or revoked; WEFT_ENOTFOUND when none. */
+int store_app_get(struct store *s, const char *client_id, struct store_app *out);
+int store_app_list(struct store *s, struct store_app **out, int *n);
+/* WEFT_ENOTFOUND when no active app has this client_id. */
+int store_app_revoke(struct store *s, const char *client_id);
+
 /* ---- launchers, one-time token ids, sessions, break-glass, objections, policy ---- */
 struct store_launcher {
     int64_t id;
@@ -371,6 +389,7 @@ struct store_session {
     char *csrf;              /* session: the per-session CSRF token */
     char *created, *expires; /* ISO 8601 UTC */
     char *revoked;           /* NULL while valid */
+    char *app;               /* token/code: the SMART app's client_id */
 };
 void store_session_clear(struct store_session *ss);
 int store_session_put(struct store *s, const struct store_session *in);

@@ -42,9 +42,10 @@ void store_launcher_clear(struct store_launcher *l)
 
 void store_session_clear(struct store_session *ss)
 {
-    char **f[] = {&ss->id_hash, &ss->kind, &ss->parent,   &ss->user_id, &ss->user_name,
-                  &ss->role,    &ss->org,  &ss->launcher, &ss->purpose, &ss->person_id,
-                  &ss->scopes,  &ss->csrf, &ss->created,  &ss->expires, &ss->revoked};
+    char **f[] = {&ss->id_hash,   &ss->kind,      &ss->parent,  &ss->user_id,
+                  &ss->user_name, &ss->role,      &ss->org,     &ss->launcher,
+                  &ss->purpose,   &ss->person_id, &ss->scopes,  &ss->csrf,
+                  &ss->created,   &ss->expires,   &ss->revoked, &ss->app};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         free(*f[i]);
     memset(ss, 0, sizeof *ss);
@@ -145,6 +146,37 @@ int store_session_count(struct store *s, const char *now,
                         void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx)
 {
     return STORE_CALL(s, session_count, now, fn, ctx);
+}
+
+void store_app_clear(struct store_app *a)
+{
+    char **f[] = {&a->client_id, &a->name, &a->redirect_uris, &a->scopes, &a->created, &a->revoked};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(*f[i]);
+    memset(a, 0, sizeof *a);
+}
+
+int store_app_add(struct store *s, const struct store_app *in)
+{
+    return STORE_CALL(s, app_add, in);
+}
+
+int store_app_get(struct store *s, const char *client_id, struct store_app *out)
+{
+    memset(out, 0, sizeof *out);
+    return STORE_CALL(s, app_get, client_id, out);
+}
+
+int store_app_list(struct store *s, struct store_app **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return STORE_CALL(s, app_list, out, n);
+}
+
+int store_app_revoke(struct store *s, const char *client_id)
+{
+    return STORE_CALL(s, app_revoke, client_id);
 }
 
 int store_breakglass_add(struct store *s, const struct store_breakglass *in, int64_t *id_out)

@@ -165,6 +165,11 @@ struct store_ops {
     int (*person_merge_list)(struct store *, int, struct store_merge **, int *);
     int (*person_find_nhs)(struct store *, const char *, char **);
     int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
+    /* SMART apps (src/store/store_access.c, sqlite/sqlite_app.c) */
+    int (*app_add)(struct store *, const struct store_app *);
+    int (*app_get)(struct store *, const char *, struct store_app *);
+    int (*app_list)(struct store *, struct store_app **, int *);
+    int (*app_revoke)(struct store *, const char *);
 };
 
 /* The common head of every backend handle. */

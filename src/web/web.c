@@ -474,6 +474,13 @@ static int break_glass_post(struct web_ctx *c)
         return 400;
     }
     http_kv_free(kv, n);
+    if (rc == WEFT_ENOTFOUND) {
+        web_error_page(req, 404, "Page not found",
+                       "There is no patient record at this address, so emergency access was not "
+                       "started.",
+                       "Open the patient from your clinical system.");
+        return 0;
+    }
     if (rc == WEFT_EDENIED) {
         web_error_page(req, 403, "You cannot use emergency access",
                        why ? why : "Your role or organisation may not use break-glass.",

@@ -21,7 +21,8 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from api_harness import Server, TMP, check, run, weft_id  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, b64u, claims, keypair, launch,  # noqa: E402
-                        nhs, person_bundle, sign, weft, writer_token)
+                        nhs, person_bundle, register_app, sign, smart_authorize, weft,
+                        writer_token)
 
 ORG, OTHER = "RVV", "G82001"
 db = os.path.join(TMP, "weft.db")
@@ -180,12 +181,14 @@ verifier = b64u(os.urandom(40))
 challenge = b64u(hashlib.sha256(verifier.encode()).digest())
 
 
+register_app(db, "growth-chart", "https://app.example/cb")
+
+
 def authorize(scope, chal=challenge, cookie_hdr=ck):
-    q = urllib.parse.urlencode({"response_type": "code", "client_id": "growth-chart",
-                                "redirect_uri": "https://app.example/cb", "scope": scope,
-                                "state": "s123", "aud": "weft", "code_challenge": chal,
-                                "code_challenge_method": "S256"})
-    return srv.request("GET", "/oauth/authorize?" + q, headers=cookie_hdr, raw=True)
+    return smart_authorize(srv, cookie_hdr, {
+        "response_type": "code", "client_id": "growth-chart",
+        "redirect_uri": "https://app.example/cb", "scope": scope, "state": "s123", "aud": "weft",
+        "code_challenge": chal, "code_challenge_method": "S256"})
 
 
 st, hd, _ = authorize("launch patient/Observation.rs patient/Patient.rs user/*.cruds")
@@ -197,19 +200,22 @@ check(qs["state"] == ["s123"], "state not returned")
 code = qs["code"][0]
 form = {"Content-Type": "application/x-www-form-urlencoded"}
 st, _, b = srv.request("POST", "/oauth/token", body=urllib.parse.urlencode(
-    {"grant_type": "authorization_code", "code": code, "code_verifier": "x" * 43}), headers=form)
+    {"grant_type": "authorization_code", "code": code, "code_verifier": "x" * 43,
+     "client_id": "growth-chart"}), headers=form)
 check(st == 400 and b["error"] == "invalid_grant", "wrong verifier: %d %r" % (st, b))
 # the code was burnt by the failed attempt: get a new one
 st, hd, _ = authorize("patient/Observation.rs patient/Patient.rs")
 code = urllib.parse.parse_qs(urllib.parse.urlparse(hd["location"]).query)["code"][0]
 st, _, b = srv.request("POST", "/oauth/token", body=urllib.parse.urlencode(
-    {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}), headers=form)
+    {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+     "client_id": "growth-chart"}), headers=form)
 check(st == 200 and b["token_type"] == "Bearer" and b["expires_in"] <= 900, "token %d %r" %
       (st, b))
 check("cruds" not in b["scope"] and "patient/Observation.rs" in b["scope"], "scope %r" % b)
 app = b["access_token"]
 st, _, b2 = srv.request("POST", "/oauth/token", body=urllib.parse.urlencode(
-    {"grant_type": "authorization_code", "code": code, "code_verifier": verifier}), headers=form)
+    {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+     "client_id": "growth-chart"}), headers=form)
 check(st == 400 and b2["error"] == "invalid_grant", "code reused: %d %r" % (st, b2))
 st, _, r = srv.request("GET", "/fhir/Observation?patient=%s" % pids["one"], token=app)
 check(st == 200 and any(e["search"]["mode"] == "match" for e in r["entry"]), "app read %d" % st)

@@ -198,7 +198,7 @@ check(st == 200 and b["total"] == before + 1, "POST _search: %d %r" % (st, b))
 expect_outcome(srv.request("POST", "/fhir/Observation/_search", body="x=1", token=ro, headers={"Content-Type": "text/plain"}), 415)
 
 # ---- SIGTERM while a large bundle is being loaded: it completes ------------------------------------------
-NBULK = 12000
+NBULK = 10000  # the most entries one Bundle may carry (FHIR_BUNDLE_MAX_ENTRIES)
 many = json.dumps(bundle("batch", *[obs("bulk-%d" % i, "p1", i) for i in range(NBULK)])).encode()
 result = {}
 

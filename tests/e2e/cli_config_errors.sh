@@ -36,6 +36,21 @@ printf 'db = a.db\nhttp = 127.0.0.1:8080\nmllp = 127.0.0.1:2575\npeople = 10\nlo
 "$bin" init --config c.conf >out 2>&1 || { cat out; fail "a shared config file was refused"; }
 [ -s a.db ] || fail "init did not use db from the config file"
 
+# 4b. every option of every command (as --help lists them, subcommands too)
+#     is a valid config key: a command added without its option table in
+#     main.c's list would make its keys errors
+cmds=$("$bin" help 2>&1 | awk '/^Commands:/{on=1; next} on && /^  [a-z]/{print $1}')
+[ -n "$cmds" ] || fail "weft help lists no commands"
+: >all.conf
+for c in $cmds "synth register"; do
+  # shellcheck disable=SC2086
+  "$bin" $c --help 2>/dev/null | grep -oE '^  --[a-z0-9-]+' | sed 's/^  --//' |
+    grep -vx 'config\|help' | sed 's/$/ = 1/' >>all.conf
+done
+[ "$(wc -l <all.conf)" -gt 40 ] || { cat all.conf; fail "too few options found in the help texts"; }
+sed -i 's/^db = 1$/db = b.db/' all.conf
+"$bin" init --config all.conf >out 2>&1 || { cat out; fail "a documented option is not a valid config key"; }
+
 # 5. unknown options on the command line
 "$bin" init --db a.db --bogus >out 2>&1; rc=$?
 [ $rc -eq 2 ] && grep -q "unknown option '--bogus'" out || { cat out; fail "unknown option: rc $rc"; }

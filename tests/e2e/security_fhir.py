@@ -25,7 +25,8 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from api_harness import Server, TMP, check, run, weft_id  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs,  # noqa: E402
-                        person_bundle, post_form, session_info, sign, weft, writer_token)
+                        person_bundle, post_form, register_app, session_info, sign,
+                        smart_authorize, weft, writer_token)
 
 ORG = "RVV"
 FAMILY = {"a": "Quillbrook", "b": "Thornevale"}
@@ -35,6 +36,7 @@ add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")
 writer = writer_token(db, ORG)
 reader = weft("client", "add", "--db", db, "--name", "sec-reader").strip()
+register_app(db, "app", "https://app.example/cb")
 srv = Server(db)
 P = {"a": nhs(710), "b": nhs(720)}
 pids = {}
@@ -163,16 +165,14 @@ def smart_token(ck, scope):
     verifier = base64.urlsafe_b64encode(os.urandom(40)).rstrip(b"=").decode()
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
         b"=").decode()
-    q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
-                                "redirect_uri": "https://app.example/cb", "scope": scope,
-                                "state": "s1", "aud": "weft", "code_challenge": challenge,
-                                "code_challenge_method": "S256"})
-    st, hd, _ = srv.request("GET", "/oauth/authorize?" + q,
-                            headers={"Cookie": "weft_session=" + ck}, raw=True)
+    st, hd, _ = smart_authorize(srv, {"Cookie": "weft_session=" + ck}, {
+        "response_type": "code", "client_id": "app", "redirect_uri": "https://app.example/cb",
+        "scope": scope, "state": "s1", "aud": "weft", "code_challenge": challenge,
+        "code_challenge_method": "S256"})
     check(st == 303, "authorize %d" % st)
     code = urllib.parse.parse_qs(urllib.parse.urlparse(hd["location"]).query)["code"][0]
     st, _, tok = post_form(srv, "/oauth/token", {"grant_type": "authorization_code", "code": code,
-                                                 "code_verifier": verifier})
+                                                 "code_verifier": verifier, "client_id": "app"})
     tok = json.loads(tok)
     check(st == 200 and tok["access_token"].startswith("wat_"), "token %d %r" % (st, tok))
     return tok["access_token"]

@@ -28,7 +28,8 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from api_harness import Server, TMP, check, run, weft_id  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs,  # noqa: E402
-                        person_bundle, post_form, session_info, sign, weft, writer_token)
+                        person_bundle, post_form, register_app, session_info, sign,
+                        smart_authorize, weft, writer_token)
 
 ORG = "RVV"
 FAMILY = {"a": "Marrowdene", "b": "Oakhurstly"}
@@ -37,6 +38,7 @@ weft("init", "--db", db)
 add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")
 writer = writer_token(db, ORG)
+register_app(db, "app", "https://app.example/cb")
 srv = Server(db, "--breakglass-hours", "1")
 P = {"a": nhs(730), "b": nhs(740)}
 pids = {}
@@ -142,15 +144,14 @@ verifier = base64.urlsafe_b64encode(os.urandom(40)).rstrip(b"=").decode()
 challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(
     b"=").decode()
 doc_a, _ = session("doc-a", "R8000", P["a"])
-q = urllib.parse.urlencode({"response_type": "code", "client_id": "app",
-                            "redirect_uri": "https://app.example/cb",
-                            "scope": "patient/Observation.rs", "code_challenge": challenge,
-                            "code_challenge_method": "S256"})
-st, hd, _ = page("/oauth/authorize?" + q, doc_a)
+st, hd, _ = smart_authorize(srv, {"Cookie": "weft_session=" + doc_a}, {
+    "response_type": "code", "client_id": "app", "redirect_uri": "https://app.example/cb",
+    "scope": "patient/Observation.rs", "code_challenge": challenge,
+    "code_challenge_method": "S256"})
 check(st == 303, "authorize %d" % st)
 code = urllib.parse.parse_qs(urllib.parse.urlparse(hd["location"]).query)["code"][0]
 st, _, tok = post_form(srv, "/oauth/token", {"grant_type": "authorization_code", "code": code,
-                                             "code_verifier": verifier})
+                                             "code_verifier": verifier, "client_id": "app"})
 check(st == 200, "token %d %r" % (st, tok))
 at = json.loads(tok)["access_token"]
 for path in ("/patient/%s" % A, "/patient/%s/conditions" % A, "/patient/%s/timeline" % A,

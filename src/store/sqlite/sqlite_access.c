@@ -304,14 +304,14 @@ int sqlite_session_put(struct store *s, const struct store_session *in)
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO access_session (id_hash, kind, parent, user_id, user_name, role, org,"
-            " launcher, purpose, person_id, scopes, csrf, created, expires)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " launcher, purpose, person_id, scopes, csrf, created, expires, app)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
     const char *v[] = {in->id_hash, in->kind, in->parent,   in->user_id, in->user_name,
                        in->role,    in->org,  in->launcher, in->purpose, in->person_id,
-                       in->scopes,  in->csrf, in->created,  in->expires};
-    for (int i = 0; i < 14; i++)
+                       in->scopes,  in->csrf, in->created,  in->expires, in->app};
+    for (int i = 0; i < 15; i++)
         sqlite_bind_text(st, i + 1, v[i]);
     return step_write(ss, st, "writing session");
 }
@@ -322,7 +322,7 @@ int sqlite_session_get(struct store *s, const char *id_hash, const char *now,
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "SELECT id_hash, kind, parent, user_id, user_name, role, org, launcher, purpose,"
-            " person_id, scopes, csrf, created, expires, revoked FROM access_session"
+            " person_id, scopes, csrf, created, expires, revoked, app FROM access_session"
             " WHERE id_hash = ? AND revoked IS NULL AND expires > ?");
     if (!st)
         return WEFT_EDB;
@@ -330,10 +330,11 @@ int sqlite_session_get(struct store *s, const char *id_hash, const char *now,
     sqlite_bind_text(st, 2, now);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        char **f[] = {&out->id_hash, &out->kind, &out->parent,   &out->user_id, &out->user_name,
-                      &out->role,    &out->org,  &out->launcher, &out->purpose, &out->person_id,
-                      &out->scopes,  &out->csrf, &out->created,  &out->expires, &out->revoked};
-        for (int i = 0; i < 15; i++)
+        char **f[] = {&out->id_hash,   &out->kind,      &out->parent,  &out->user_id,
+                      &out->user_name, &out->role,      &out->org,     &out->launcher,
+                      &out->purpose,   &out->person_id, &out->scopes,  &out->csrf,
+                      &out->created,   &out->expires,   &out->revoked, &out->app};
+        for (int i = 0; i < 16; i++)
             *f[i] = sqlite_col_strdup(st, i);
     }
     sqlite3_reset(st);

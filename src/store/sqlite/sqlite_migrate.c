@@ -12,6 +12,7 @@
 #include "store/sqlite/sqlite_core.h"
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_feeds.h"
+#include "store/sqlite/sqlite_app.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -117,6 +118,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_search_1,
     &sqlite_migration_core_6,
     &sqlite_migration_feeds_3,
+    &sqlite_migration_apps_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -7,6 +7,7 @@
 #include "store/sqlite/sqlite_access.h"
 #include "store/sqlite/sqlite_backup.h"
 #include "store/sqlite/sqlite_feeds.h"
+#include "store/sqlite/sqlite_app.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -84,4 +85,8 @@ const struct store_ops sqlite_ops = {
     .person_merge_list = sqlite_person_merge_list,
     .person_find_nhs = sqlite_person_find_nhs,
     .person_merged_into = sqlite_person_merged_into,
+    .app_add = sqlite_app_add,
+    .app_get = sqlite_app_get,
+    .app_list = sqlite_app_list,
+    .app_revoke = sqlite_app_revoke,
 };

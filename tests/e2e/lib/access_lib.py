@@ -7,8 +7,10 @@ Not a test itself (the runner only runs files directly in tests/e2e/)."""
 import base64
 import hashlib
 import hmac
+import html
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -206,3 +208,31 @@ def visible(srv, cookie, patient_id):
         nxt = [l["url"] for l in b.get("link", []) if l["relation"] == "next"]
         path = nxt[0][nxt[0].index("/fhir/"):] if nxt else None
     return 200, ids, restricted
+
+
+def register_app(db, client_id, *uris, scope=None):
+    """`weft app add`: a SMART app with these redirect URIs."""
+    args = ["app", "add", "--db", db, "--client-id", client_id, "--name", "App " + client_id]
+    for u in uris:
+        args += ["--redirect-uri", u]
+    if scope:
+        args += ["--scope", scope]
+    weft(*args)
+
+
+def smart_authorize(srv, headers, params, decision="allow"):
+    """The SMART authorize step as a user does it: GET /oauth/authorize shows
+    the consent page (any other status is returned as it is), then the user
+    posts its form with `decision`.  Returns (status, headers, body) of the
+    answer to the decision (303 to the redirect URI when all is well)."""
+    st, hd, body = srv.request("GET", "/oauth/authorize?" + urllib.parse.urlencode(params),
+                               headers=headers, raw=True)
+    if st != 200:
+        return st, hd, body
+    fields = {html.unescape(k): html.unescape(v) for k, v in re.findall(
+        r'<input type="hidden" name="([^"]*)" value="([^"]*)">', body.decode())}
+    fields["decision"] = decision
+    h = dict(headers)
+    h["Content-Type"] = "application/x-www-form-urlencoded"
+    return srv.request("POST", "/oauth/authorize", body=urllib.parse.urlencode(fields), headers=h,
+                       raw=True)
