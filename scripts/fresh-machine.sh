@@ -87,6 +87,9 @@ set -u
 root=$1 http_port=$2 mllp_port=$3 extra_ca=$4
 t0=$(date +%s)
 stamp() { echo "[fresh-machine chroot +$(($(date +%s) - t0))s] $*"; }
+# the root a mount point of its own, as on a real machine (tests that make
+# private mount namespaces need / to be one)
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mkdir -p "$root/dev/pts" "$root/dev/shm"

@@ -31,6 +31,11 @@ if os.environ.get("OPS_DISK_FULL_INNER") != "1":
         print("skip: needs root and unshare to mount a small tmpfs")
         sys.exit(77)
     env = dict(os.environ, OPS_DISK_FULL_INNER="1")
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:  # e.g. in a chroot whose / is not a mount point
+        print("skip: cannot make a private mount namespace here: " + probe.stderr.strip())
+        sys.exit(77)
     p = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable,
                         os.path.abspath(__file__)], env=env)
     sys.exit(p.returncode)

@@ -28,7 +28,12 @@ import http.client  # noqa: E402
 db = new_db()
 org(db, "RVV", "acute")
 weft_ok("feed", "add", "--db", db, "--org", "RVV", "--kind", "hl7v2", "--facility", "SLOWPAS")
-srv = start(db, "--threads", "2", "--drop-interval", "0")
+# Every client here comes from 127.0.0.1, where in life the stuck ones and
+# the well-behaved one have different addresses: the per-address limits
+# (which would refuse the well-behaved one as the 33rd MLLP connection from
+# the same address) are raised so that the stuck clients are really held.
+srv = start(db, "--threads", "2", "--drop-interval", "0", "--mllp-max-connections-per-address",
+            "200", "--max-connections-per-address", "200")
 BOUND = 5.0
 stuck = []
 backpressured = 0
