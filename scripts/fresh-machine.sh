@@ -82,7 +82,8 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
 set -- $ports
 http_port=$1 mllp_port=$2
 
-unshare -m --propagation private bash -s "$root" "$http_port" "$mllp_port" "$extra_ca" <<'INNER'
+rc=0
+unshare -m --propagation private bash -s "$root" "$http_port" "$mllp_port" "$extra_ca" <<'INNER' || rc=$?
 set -u
 root=$1 http_port=$2 mllp_port=$3 extra_ca=$4
 t0=$(date +%s)
@@ -110,6 +111,5 @@ test_rc=$?
 stamp "test exit status $test_rc"
 [ $demo_rc -eq 0 ] && [ $test_rc -eq 0 ]
 INNER
-rc=$?
 stamp "done: exit status $rc (log $log)"
 exit $rc
