@@ -74,6 +74,8 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
         return rc;
     if (!p->role || !policy_role_known(pol, p->role))
         return deny(s, p, person_id, out, "your job role is not in the access policy");
+    out->may_break_glass =
+        !p->scopes && (policy_role_caps(pol, p->role) & POLICY_CAP_BREAK_GLASS) != 0;
     const char *cats[POLICY_MAX_CATEGORIES];
     int ncats = policy_role_categories(pol, p->role, cats);
     if (ncats == 0)
@@ -108,7 +110,9 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
     int nall;
     policy_categories(&nall);
     out->restricted = ncats < nall;
+    out->break_glass = glass;
     if (upheld && !glass) {
+        out->objection = true;
         out->norgs = 1;
         out->orgs = xcalloc(1, sizeof *out->orgs);
         out->orgs[0] = xstrdup(p->org);
@@ -175,6 +179,95 @@ bool authz_scope_allows(const struct authz_scope *sc, const char *category, cons
     for (int i = 0; !org_ok && i < sc->norgs; i++)
         org_ok = org && strcmp(sc->orgs[i], org) == 0;
     return cat_ok && org_ok;
+}
+
+int authz_scope_hidden(struct store *s, const struct authz_scope *sc, const char *person_id,
+                       int64_t snapshot, struct authz_hidden *out)
+{
+    out->categories = out->orgs = false;
+    if (!sc->allowed || !person_id)
+        return WEFT_OK;
+    int rc = WEFT_OK;
+    if (sc->ncategories >= 0) {
+        /* the categories outside the scope: any one item of them */
+        int nall;
+        const char *const *all = policy_categories(&nall);
+        const char *outside[POLICY_MAX_CATEGORIES];
+        int nout = 0;
+        for (int i = 0; i < nall && nout < POLICY_MAX_CATEGORIES; i++) {
+            bool in = false;
+            for (int k = 0; k < sc->ncategories && !in; k++)
+                in = strcmp(sc->categories[k], all[i]) == 0;
+            if (!in)
+                outside[nout++] = all[i];
+        }
+        if (nout > 0) {
+            struct store_query q = {.person_id = person_id,
+                                    .categories = outside,
+                                    .ncategories = nout,
+                                    .limit = 1,
+                                    .snapshot = snapshot};
+            struct store_result r = {0};
+            rc = store_search(s, &q, &r);
+            out->categories = rc < 0 || r.nrows > 0;
+            store_result_clear(&r);
+        }
+    }
+    if (sc->norgs >= 0) {
+        /* the store filters by organisations it is given, not by those it
+         * is not: page through the person's items of the allowed categories
+         * (index columns are enough) until one from elsewhere turns up */
+        const char *after = NULL;
+        char *next = NULL;
+        int seen = 0;
+        out->orgs = false;
+        for (;;) {
+            struct store_query q = {
+                .person_id = person_id,
+                .categories = sc->ncategories >= 0 ? (const char *const *)sc->categories : NULL,
+                .ncategories = sc->ncategories >= 0 ? sc->ncategories : 0,
+                .limit = 500,
+                .after = after,
+                .snapshot = snapshot};
+            struct store_result r = {0};
+            int qrc = store_search(s, &q, &r);
+            if (qrc < 0) {
+                rc = qrc;
+                out->orgs = true;
+                store_result_clear(&r);
+                break;
+            }
+            for (int i = 0; i < r.nrows && !out->orgs; i++)
+                out->orgs = !r.rows[i].deleted &&
+                            !authz_scope_allows(sc, r.rows[i].category, r.rows[i].source_org);
+            seen += r.nrows;
+            free(next);
+            next = r.next ? xstrdup(r.next) : NULL;
+            snapshot = r.snapshot;
+            store_result_clear(&r);
+            if (out->orgs || !next)
+                break;
+            if (seen >= 2000) {
+                out->orgs = true; /* not scanned further: say so, safely */
+                break;
+            }
+            after = next;
+        }
+        free(next);
+    }
+    if (rc < 0)
+        out->categories = true;
+    return rc;
+}
+
+bool authz_may_break_glass(struct store *s, const struct principal *p)
+{
+    if (p->kind != PRINCIPAL_USER || p->scopes)
+        return false;
+    const struct policy *pol = NULL;
+    if (policy_current(s, &pol, NULL) != 0)
+        return false;
+    return (policy_role_caps(pol, p->role) & POLICY_CAP_BREAK_GLASS) != 0;
 }
 
 bool authz_may_write(const struct principal *p)

@@ -29,6 +29,19 @@ struct authz_scope {
     int norgs;          /* -1: items of every organisation; else the count in orgs */
     char **orgs;        /* source organisations whose items may be seen (owned) */
     bool restricted;    /* true when anything may be withheld: say so, generally */
+    /* Why the scope is narrower (STYLE habit 18), so that a page or an API
+     * answer can tell "none recorded" from "none you may see": */
+    bool objection;       /* orgs narrowed to the user's own by an upheld objection */
+    bool break_glass;     /* break-glass is active for this user and person */
+    bool may_break_glass; /* the role's policy lets it start break-glass */
+};
+
+/* What a scope hid from one person's record: set when the record holds at
+ * least one item the scope leaves out for that reason.  Booleans only, so
+ * the caller can say that something is not shown without saying what. */
+struct authz_hidden {
+    bool categories; /* items in categories the role does not cover */
+    bool orgs;       /* items from organisations the scope leaves out */
 };
 
 /*
@@ -53,6 +66,22 @@ struct authz_scope {
 int authz_scope_for_person(struct store *s, const struct principal *p, const char *person_id,
                            struct authz_scope *out);
 void authz_scope_clear(struct authz_scope *sc);
+
+/*
+ * Fill *out with what sc (allowed, from authz_scope_for_person for
+ * person_id) hides of that person's record at store snapshot (0: now): one
+ * indexed query with limit 1 per reason (the categories outside the scope;
+ * the source organisations outside it, scanned up to 2000 items, beyond
+ * which it is reported as hidden).  Nothing is returned of the hidden items
+ * themselves.  Returns 0 or a negative store error (*out then says hidden,
+ * the safe answer).
+ */
+int authz_scope_hidden(struct store *s, const struct authz_scope *sc, const char *person_id,
+                       int64_t snapshot, struct authz_hidden *out);
+
+/* True when p is a launched user whose role's profile carries the
+ * break-glass capability in the policy in force (and not an app token). */
+bool authz_may_break_glass(struct store *s, const struct principal *p);
 
 /* True when the scope lets an item of this category from this organisation
  * be seen (for paths that hold a row already, e.g. read by id). */

@@ -189,10 +189,14 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
     }
     web_list_clear(&opt);
 
+    /* The filters fold away (a <details>, no script) so the list starts on
+     * the first screen; open while a filter is in use or is wrong. */
+    bool filtering = org || from || to || status || cat_filter || nerr;
     html_addf(b,
+              "<details class=\"weft-filter-box\"%s><summary>Filter items%s</summary>"
               "<form method=\"get\" class=\"weft-filters\" action=\"%s\" "
               "aria-label=\"Filter items\">",
-              c->req->path);
+              filtering ? " open" : "", filtering ? " (filters in use)" : "", c->req->path);
     select_field(c, "org", "Organisation", &orgs, org, true);
     if (timeline)
         select_field(c, "category", "Category", &catset, cat_filter, false);
@@ -208,7 +212,8 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
               "inputmode=\"numeric\" value=\"%s\"></div>",
               from ? from : "", to ? to : "");
     html_raw(b, "<div class=\"weft-filter weft-filter--button\"><button class=\"nhsuk-button "
-                "nhsuk-button--secondary\" type=\"submit\">Apply filters</button></div></form>");
+                "nhsuk-button--secondary\" type=\"submit\">Apply filters</button></div></form>"
+                "</details>");
     strset_free(&orgs);
     strset_free(&statuses);
     strset_free(&catset);
@@ -243,21 +248,26 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
         const char *st = item_status(it);
         if (status && (!it->row.status || strcmp(it->row.status, status) != 0))
             continue;
-        if (shown++ == 0)
+        if (shown++ == 0) {
+            /* The header cells are markup: html_raw, never through %s (which
+             * escapes: issue 11 saw them printed as text). */
             html_addf(b,
                       "<table class=\"nhsuk-table weft-table\" id=\"items\"><caption "
-                      "class=\"nhsuk-table__caption\">%s</caption><thead "
-                      "class=\"nhsuk-table__head\"><tr><th scope=\"col\">Date</th>%s"
-                      "<th scope=\"col\">Item</th><th scope=\"col\">Details</th>"
-                      "<th scope=\"col\">Status</th><th scope=\"col\">Source</th></tr></thead>"
-                      "<tbody>",
-                      heading, timeline ? "<th scope=\"col\">Category</th>" : "");
+                      "class=\"nhsuk-table__caption nhsuk-u-visually-hidden\">%s</caption><thead "
+                      "class=\"nhsuk-table__head\"><tr><th scope=\"col\">Date</th>",
+                      heading);
+            if (timeline)
+                html_raw(b, "<th scope=\"col\">Category</th>");
+            html_raw(b, "<th scope=\"col\">Item</th><th scope=\"col\">Details</th>"
+                        "<th scope=\"col\">Status</th><th scope=\"col\">Source</th></tr></thead>"
+                        "<tbody>");
+        }
         struct buf t = BUF_INIT, d = BUF_INIT, href = BUF_INIT;
-        fmt_resource_title(&t, it->res);
+        web_item_title(c, &t, it);
         fmt_resource_detail(&d, it->res);
         web_item_href(c, &href, &it->row);
         html_raw(b, "<tr class=\"nhsuk-table__row\">");
-        web_cell_date(c, web_item_date(it), true);
+        web_cell_item_date(c, it, true);
         if (timeline) {
             const struct web_category *cat = web_category_find(it->row.category);
             html_addf(b, "<td class=\"nhsuk-table__cell\">%s</td>",
@@ -277,8 +287,10 @@ static int listing(struct web_ctx *c, const char *const *cats, int ncats, bool t
     }
     if (shown)
         html_raw(b, "</tbody></table>");
-    else
+    else if (org || from || to || status || cat_filter)
         html_raw(b, "<p id=\"no-items\">No items to show with these filters.</p>");
+    else
+        web_empty(c, cats, ncats, "None recorded.", "no-items");
     if (l.next) {
         struct buf u = BUF_INIT;
         buf_adds(&u, c->req->path);

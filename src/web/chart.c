@@ -80,6 +80,91 @@ double chart_nice_step(double span, int target)
     return nice * mag;
 }
 
+static const char *const mon_name[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* Steps tried, smallest first: days, or months (a year is 12). */
+static const struct {
+    int days, months;
+} tick_steps[] = {{1, 0},  {2, 0},  {7, 0},  {14, 0},  {0, 1},   {0, 2},   {0, 3},   {0, 6},
+                  {0, 12}, {0, 24}, {0, 60}, {0, 120}, {0, 240}, {0, 600}, {0, 1200}};
+
+/* Ticks of one step inside [xmin, xmax]; returns how many there would be
+ * (only the first max are written when out is not NULL). */
+static int ticks_of(int k, double xmin, double xmax, int max, struct chart_tick *out)
+{
+    int n = 0;
+    long first = (long)ceil(xmin), last = (long)floor(xmax);
+    if (tick_steps[k].days) {
+        int step = tick_steps[k].days;
+        long d = first;
+        if (step == 7 || step == 14) /* weeks start on Monday (1970-01-05 was one) */
+            while (((d - 4) % 7 + 7) % 7 != 0)
+                d++;
+        else
+            d = (long)ceil((double)first / step) * step;
+        int prev_year = 0;
+        for (; d <= last; d += step, n++) {
+            if (!out || n >= max)
+                continue;
+            int y, m, dd;
+            days_to_civil(d, &y, &m, &dd);
+            out[n].day = (double)d;
+            if (n == 0 || y != prev_year)
+                snprintf(out[n].label, sizeof out[n].label, "%d %s %d", dd, mon_name[m - 1], y);
+            else
+                snprintf(out[n].label, sizeof out[n].label, "%d %s", dd, mon_name[m - 1]);
+            prev_year = y;
+        }
+        return n;
+    }
+    int step = tick_steps[k].months;
+    int y, m, dd;
+    days_to_civil(first, &y, &m, &dd);
+    long idx = (long)y * 12 + (m - 1); /* months since year 0 */
+    if (dd > 1)
+        idx++;
+    idx = (idx + step - 1) / step * step; /* aligned: Jan, Apr ... or 2020, 2025 ... */
+    for (;; idx += step) {
+        int ty = (int)(idx / 12), tm = (int)(idx % 12) + 1;
+        long d = civil_days(ty, tm, 1);
+        if (d > last)
+            break;
+        if (out && n < max) {
+            out[n].day = (double)d;
+            if (step % 12 == 0)
+                snprintf(out[n].label, sizeof out[n].label, "%d", ty);
+            else
+                snprintf(out[n].label, sizeof out[n].label, "%s %d", mon_name[tm - 1], ty);
+        }
+        n++;
+    }
+    return n;
+}
+
+int chart_time_ticks(double xmin, double xmax, int max_ticks, struct chart_tick *out)
+{
+    if (!isfinite(xmin) || !isfinite(xmax) || max_ticks < 1)
+        return 0;
+    if (xmax < xmin) {
+        double t = xmin;
+        xmin = xmax;
+        xmax = t;
+    }
+    int nsteps = (int)(sizeof tick_steps / sizeof tick_steps[0]);
+    for (int k = 0; k < nsteps; k++) {
+        int n = ticks_of(k, xmin, xmax, max_ticks, NULL);
+        if (n >= 1 && n <= max_ticks)
+            return ticks_of(k, xmin, xmax, max_ticks, out);
+    }
+    /* A range with no boundary inside it (under a day): its start. */
+    int y, m, d;
+    days_to_civil((long)floor(xmin), &y, &m, &d);
+    out[0].day = xmin;
+    snprintf(out[0].label, sizeof out[0].label, "%d %s %d", d, mon_name[m - 1], y);
+    return 1;
+}
+
 static const char *const colours[] = {"#005eb8", "#7c2855", "#006747"};
 
 static void marker(struct buf *b, int series, double x, double y, bool out_of_range,
@@ -255,27 +340,23 @@ int chart_svg(struct buf *b, const struct chart_spec *spec)
         value_text(b, fabs(v) < step * 1e-6 ? 0 : v);
         buf_adds(b, "</text>");
     }
-    /* Date labels: 5 evenly spaced ticks; month precision for short spans. */
-    bool short_span = (xmax - xmin) < 730;
-    for (int i = 0; i <= 4; i++) {
-        double xd = xmin + (xmax - xmin) * (0.04 + 0.92 * i / 4.0);
-        int yy, mm, dd;
-        days_to_civil((long)floor(xd), &yy, &mm, &dd);
-        static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-        double x = X(xd);
+    /* Date ticks at calendar boundaries (chart_time_ticks): as many as
+     * fit without labels touching (about 90 units each). */
+    struct chart_tick ticks[8];
+    int maxt = (int)(pw / 90);
+    if (maxt > 8)
+        maxt = 8;
+    if (maxt < 2)
+        maxt = 2;
+    int nt = chart_time_ticks(xmin, xmax, maxt, ticks);
+    for (int i = 0; i < nt; i++) {
+        double x = X(ticks[i].day);
         buf_addf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#4c6272\"/>", x,
                  mt + ph, x, mt + ph + 5);
-        if (short_span)
-            buf_addf(b,
-                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" "
-                     "fill=\"#212b32\">%s %d</text>",
-                     x, mt + ph + 20, mon[mm - 1], yy);
-        else
-            buf_addf(b,
-                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" "
-                     "fill=\"#212b32\">%d</text>",
-                     x, mt + ph + 20, yy);
+        buf_addf(b,
+                 "<text class=\"weft-chart-tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                 "font-size=\"13\" fill=\"#212b32\">%s</text>",
+                 x, mt + ph + 20, ticks[i].label);
     }
     buf_addf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#4c6272\"/>", ml,
              mt + ph, ml + pw, mt + ph);

@@ -55,4 +55,16 @@ bool chart_date_days(const char *iso, double *out);
  * about target ticks cover span.  Exposed for tests. */
 double chart_nice_step(double span, int target);
 
+/* Date ticks for a time axis from xmin to xmax (days, as chart_date_days):
+ * at calendar boundaries (days, weeks, months, quarters, years, decades),
+ * the smallest step giving at most max_ticks ticks inside the range, each
+ * labelled at the step's precision ("5 Mar", "Mar 2024", "2024"), so a
+ * label never repeats and ticks are evenly spaced in time.  Fills out (at
+ * most max_ticks) and returns the count (at least 1 for a usable range). */
+struct chart_tick {
+    double day;
+    char label[24];
+};
+int chart_time_ticks(double xmin, double xmax, int max_ticks, struct chart_tick *out);
+
 #endif

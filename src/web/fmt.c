@@ -205,6 +205,53 @@ static bool num(const json_t *v, double *out)
     return isfinite(*out);
 }
 
+/* UCUM codes as written for people.  Exact matches only: a code not here
+ * is shown as sent. */
+static const struct {
+    const char *ucum, *shown;
+} units_known[] = {
+    {"mm[Hg]", "mmHg"},
+    {"mL/min/{1.73_m2}", "mL/min/1.73m²"},
+    {"mL/min/1.73m2", "mL/min/1.73m²"},
+    {"ml/min/1.73m2", "mL/min/1.73m²"},
+    {"mL/min/1.73_m2", "mL/min/1.73m²"},
+    {"10*9/L", "×10⁹/L"},
+    {"10*12/L", "×10¹²/L"},
+    {"10*6/L", "×10⁶/L"},
+    {"10*3/uL", "×10³/µL"},
+    {"10*6/uL", "×10⁶/µL"},
+    {"{score}", "score"},
+    {"{beats}/min", "beats/min"},
+    {"/min", "/min"},
+    {"{breaths}/min", "breaths/min"},
+    {"kg/m2", "kg/m²"},
+    {"m2", "m²"},
+    {"Cel", "°C"},
+    {"[degF]", "°F"},
+    {"[lb_av]", "lb"},
+    {"[in_i]", "in"},
+    {"%", "%"},
+    {"ug/L", "µg/L"},
+    {"umol/L", "µmol/L"},
+    {"u[IU]/mL", "µIU/mL"},
+    {"[IU]/L", "IU/L"},
+    {"m[IU]/L", "mIU/L"},
+    {"{ratio}", "ratio"},
+    {"{cells}/uL", "cells/µL"},
+};
+
+void fmt_unit(struct buf *b, const char *unit)
+{
+    if (!unit || !*unit || strcmp(unit, "1") == 0)
+        return;
+    for (size_t i = 0; i < sizeof units_known / sizeof units_known[0]; i++)
+        if (strcmp(units_known[i].ucum, unit) == 0) {
+            buf_adds(b, units_known[i].shown);
+            return;
+        }
+    buf_adds(b, unit);
+}
+
 void fmt_quantity(struct buf *b, const json_t *q)
 {
     double v;
@@ -217,9 +264,9 @@ void fmt_quantity(struct buf *b, const json_t *q)
     const char *unit = str(q, "unit");
     if (!unit)
         unit = str(q, "code");
-    if (unit && *unit && strcmp(unit, "1") != 0 && strcmp(unit, "{score}") != 0) {
+    if (unit && *unit && strcmp(unit, "1") != 0) {
         buf_addc(b, ' ');
-        buf_adds(b, unit);
+        fmt_unit(b, unit);
     }
 }
 
@@ -278,7 +325,10 @@ void fmt_obs_value(struct buf *b, const json_t *obs)
     if (sys && dia && num(json_object_get(json_object_get(sys, "valueQuantity"), "value"), &s) &&
         num(json_object_get(json_object_get(dia, "valueQuantity"), "value"), &d)) {
         const char *u = str(json_object_get(sys, "valueQuantity"), "unit");
-        buf_addf(b, "%.0f/%.0f%s%s", s, d, u ? " " : "", u ? u : "");
+        if (!u)
+            u = str(json_object_get(sys, "valueQuantity"), "code");
+        buf_addf(b, "%.0f/%.0f%s", s, d, u && *u ? " " : "");
+        fmt_unit(b, u);
         return;
     }
     size_t i;
@@ -326,8 +376,10 @@ void fmt_ref_range(struct buf *b, const json_t *obs)
             buf_adds(b, t);
         return;
     }
-    if (unit && *unit && strcmp(unit, "1") != 0)
-        buf_addf(b, " %s", unit);
+    if (unit && *unit && strcmp(unit, "1") != 0) {
+        buf_addc(b, ' ');
+        fmt_unit(b, unit);
+    }
 }
 
 enum fmt_flag fmt_obs_flag(const json_t *obs)
@@ -508,6 +560,58 @@ const char *fmt_identifier(const json_t *res, const char *system)
     return NULL;
 }
 
+/* The kind of encounter in words, from its class (v3 ActCode, as HL7 v2
+ * feeds and GP systems send it, by code or display). */
+static const char *encounter_kind(const json_t *cls)
+{
+    static const struct {
+        const char *code, *display, *words;
+    } kinds[] = {
+        {"EMER", "emergency", "Emergency department attendance"},
+        {"IMP", "inpatient encounter", "Hospital admission"},
+        {"ACUTE", "inpatient acute", "Hospital admission"},
+        {"NONAC", "inpatient non-acute", "Hospital admission (non-acute)"},
+        {"SS", "short stay", "Short stay admission"},
+        {"OBSENC", "observation encounter", "Observation stay"},
+        {"AMB", "ambulatory", "Outpatient or clinic appointment"},
+        {"HH", "home health", "Home visit"},
+        {"VR", "virtual", "Remote consultation"},
+        {"PRENC", "pre-admission", "Pre-admission appointment"},
+        {"FLD", "field", "Seen away from a care setting"},
+    };
+    const char *code = str(cls, "code"), *display = str(cls, "display");
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if ((code && strcasecmp(code, kinds[i].code) == 0) ||
+            (display && strcasecmp(display, kinds[i].display) == 0))
+            return kinds[i].words;
+    return display ? display : code;
+}
+
+void fmt_encounter_title(struct buf *b, const json_t *enc)
+{
+    size_t start = b->len;
+    const char *t = fmt_cc(json_object_get(enc, "type"));
+    const char *service = fmt_cc(json_object_get(enc, "serviceType"));
+    /* a bare number is a local service code, not a name */
+    if (service && strspn(service, "0123456789") == strlen(service))
+        service = NULL;
+    const char *kind = encounter_kind(json_object_get(enc, "class"));
+    if (t)
+        buf_adds(b, t);
+    else if (kind)
+        buf_adds(b, kind);
+    if (service && (!t || strcasecmp(service, t) != 0))
+        buf_addf(b, "%s%s", b->len > start ? ", " : "", service);
+    const json_t *loc =
+        json_object_get(json_array_get(json_object_get(enc, "location"), 0), "location");
+    const char *ward = str(loc, "display");
+    if (ward && b->len > start)
+        buf_addf(b, " (%s)", ward);
+    const char *reason = fmt_cc(json_object_get(enc, "reasonCode"));
+    if (reason && b->len > start)
+        buf_addf(b, " for %s", reason);
+}
+
 /* Element names holding a resource's title, tried in order. */
 static const char *const title_fields[] = {"code",        "medicationCodeableConcept",
                                            "vaccineCode", "type",
@@ -520,13 +624,7 @@ void fmt_resource_title(struct buf *b, const json_t *res)
     const char *type = str(res, "resourceType");
     size_t start = b->len;
     if (type && strcmp(type, "Encounter") == 0) {
-        const char *t = fmt_cc(json_object_get(res, "type"));
-        const json_t *cls = json_object_get(res, "class");
-        const char *cd = str(cls, "display") ? str(cls, "display") : str(cls, "code");
-        if (t)
-            buf_adds(b, t);
-        if (cd && (!t || strcasecmp(cd, t) != 0))
-            buf_addf(b, "%s(%s)", t ? " " : "", cd);
+        fmt_encounter_title(b, res);
         if (b->len > start)
             return;
     }
@@ -630,9 +728,11 @@ const char *fmt_resource_date(const json_t *res)
         }
     }
     const json_t *ctx = json_object_get(res, "context");
-    const char *v = str(json_object_get(ctx, "period"), "start");
-    if (v)
-        return v;
+    return str(json_object_get(ctx, "period"), "start");
+}
+
+const char *fmt_resource_received(const json_t *res)
+{
     return str(json_object_get(res, "meta"), "lastUpdated");
 }
 
@@ -709,9 +809,6 @@ void fmt_resource_detail(struct buf *b, const json_t *res)
     } else if (!strcmp(type, "Encounter")) {
         const json_t *p = json_object_get(res, "period");
         const char *end = str(p, "end");
-        const char *reason = fmt_cc(json_object_get(res, "reasonCode"));
-        if (reason)
-            buf_addf(b, "reason: %s", reason);
         if (end) {
             add_sep(b, start);
             buf_adds(b, "ended ");

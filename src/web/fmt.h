@@ -47,7 +47,16 @@ void fmt_cc_code(struct buf *b, const json_t *cc);
 /* True when the CodeableConcept has a coding with this code (any system). */
 bool fmt_cc_has_code(const json_t *cc, const char *code);
 
-/* Quantity "7.2 mmol/L" (unit, else code); comparator kept ("<5 mg/L"). */
+/* A unit as people read it.  Senders put UCUM codes where a human unit
+ * belongs ("mm[Hg]", "mL/min/{1.73_m2}", "10*9/L", "{score}"): the codes
+ * Weft knows are written the way a clinician reads them ("mmHg",
+ * "mL/min/1.73m²", "×10⁹/L", "score"); anything else is copied as sent, so a
+ * unit Weft does not know is never changed or dropped.  Nothing for NULL,
+ * "" and "1" (a plain number). */
+void fmt_unit(struct buf *b, const char *unit);
+
+/* Quantity "7.2 mmol/L" (unit, else code, as fmt_unit writes it);
+ * comparator kept ("<5 mg/L"). */
 void fmt_quantity(struct buf *b, const json_t *q);
 
 /* An Observation's value as text: valueQuantity, valueCodeableConcept,
@@ -84,11 +93,22 @@ const char *fmt_identifier(const json_t *res, const char *system);
  * medication, vaccine, type, description...).  Never empty: falls back to
  * the resourceType. */
 void fmt_resource_title(struct buf *b, const json_t *res);
-/* The clinically relevant date of a resource, borrowed, or NULL. */
+/* An Encounter named from what it holds: its type, else its class in
+ * words ("Emergency department attendance", "Hospital admission"), the
+ * service when named, the ward or location, and the reason ("Hospital
+ * admission, Cardiology (Ward 3) for chest pain").  Nothing when it holds
+ * none of them (callers add the organisation: see web_item_title). */
+void fmt_encounter_title(struct buf *b, const json_t *enc);
+/* The clinically relevant date of a resource, borrowed, or NULL when the
+ * resource carries none.  Never the time Weft received or stored it
+ * (meta.lastUpdated): that is not a clinical date. */
 const char *fmt_resource_date(const json_t *res);
 /* A short status for display ("active", "completed", "resolved"...), or
  * NULL. */
 const char *fmt_resource_status(const json_t *res);
+/* When Weft received the resource (meta.lastUpdated), borrowed, or NULL:
+ * shown only labelled as "received", never as the clinical date. */
+const char *fmt_resource_received(const json_t *res);
 /* A one-line detail (dosage, severity/reaction, performer role, value...),
  * possibly empty. */
 void fmt_resource_detail(struct buf *b, const json_t *res);

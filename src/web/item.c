@@ -305,7 +305,7 @@ int web_page_item(struct web_ctx *c, const char *type, const char *id)
     struct buf *b = &c->out;
     const json_t *res = it.res;
     struct buf title = BUF_INIT, t = BUF_INIT;
-    fmt_resource_title(&title, res);
+    web_item_title(c, &title, &it);
     const struct web_category *cat = web_category_find(it.row.category);
     c->page = cat ? cat->name : "item";
     web_page_begin(c, title.data);
@@ -320,8 +320,15 @@ int web_page_item(struct web_ctx *c, const char *type, const char *id)
               fmt_type_label(it.row.type), title.data);
     html_raw(b, "<dl class=\"nhsuk-summary-list\" id=\"item-facts\">");
     fmt_date(&t, web_item_date(&it), true);
-    row_dl(b, "Date", t.len ? t.data : "not recorded");
+    row_dl(b, "Date", t.len ? t.data : "Date not recorded");
     buf_reset(&t);
+    if (!web_item_date(&it)) {
+        /* the time Weft received it, labelled as such: never the date */
+        fmt_date(&t, fmt_resource_received(res), true);
+        if (t.len)
+            row_dl(b, "Received by the shared record", t.data);
+        buf_reset(&t);
+    }
     row_dl(b, "Source", web_org_name(c, it.row.source_org));
     row_dl(b, "Status", fmt_resource_status(res));
     row_dl(b, "Category", cat ? cat->label : it.row.category);

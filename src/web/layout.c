@@ -173,6 +173,8 @@ static int flag_count(struct web_ctx *c, const char *cat, struct buf *first_titl
     return n;
 }
 
+static void objection_banner(struct web_ctx *c);
+
 static void banner(struct web_ctx *c)
 {
     struct buf *b = &c->out;
@@ -182,8 +184,12 @@ static void banner(struct web_ctx *c)
     struct buf t = BUF_INIT;
     if (c->patient)
         fmt_patient_name(&t, c->patient);
+    /* Never "not available" when it is only withheld: say which. */
+    const char *unknown = c->scope.objection ? "not shown to you" : "not known";
     html_addf(b, "<p class=\"weft-banner__name\" id=\"patient-name\">%s</p>",
-              t.len ? t.data : "Name not available");
+              t.len                ? t.data
+              : c->scope.objection ? "Name not shown to you (objection to sharing upheld)"
+                                   : "Name not recorded");
     buf_reset(&t);
     html_raw(b, "<dl class=\"weft-banner__details\">");
     const char *nhs = c->patient ? fmt_identifier(c->patient, NHS_SYSTEM) : NULL;
@@ -193,7 +199,7 @@ static void banner(struct web_ctx *c)
         nhs = person.nhs;
     fmt_nhs_number(&t, nhs);
     html_addf(b, "<div><dt>NHS number</dt><dd id=\"patient-nhs\">%s</dd></div>",
-              t.len ? t.data : "not known");
+              t.len ? t.data : unknown);
     buf_reset(&t);
     store_person_clear(&person);
     const char *dob =
@@ -207,7 +213,7 @@ static void banner(struct web_ctx *c)
         buf_release(&age);
     }
     html_addf(b, "<div><dt>Born</dt><dd id=\"patient-dob\">%s</dd></div>",
-              t.len ? t.data : "not known");
+              t.len ? t.data : unknown);
     buf_reset(&t);
     const char *died =
         c->patient ? json_string_value(json_object_get(c->patient, "deceasedDateTime")) : NULL;
@@ -221,14 +227,16 @@ static void banner(struct web_ctx *c)
     }
     const char *gender =
         c->patient ? json_string_value(json_object_get(c->patient, "gender")) : NULL;
-    html_addf(b, "<div><dt>Gender</dt><dd>%s</dd></div>", gender ? gender : "not known");
+    html_addf(b, "<div><dt>Gender</dt><dd>%s</dd></div>", gender ? gender : unknown);
     if (c->patient)
         fmt_address(&t, c->patient);
-    html_addf(b, "<div><dt>Address</dt><dd>%s</dd></div>", t.len ? t.data : "not known");
+    html_addf(b, "<div class=\"weft-banner__more\"><dt>Address</dt><dd>%s</dd></div>",
+              t.len ? t.data : unknown);
     buf_reset(&t);
     if (c->patient)
         gp_text(c, &t);
-    html_addf(b, "<div><dt>GP</dt><dd>%s</dd></div>", t.len ? t.data : "not known");
+    html_addf(b, "<div class=\"weft-banner__more\"><dt>GP</dt><dd>%s</dd></div>",
+              t.len ? t.data : unknown);
     buf_reset(&t);
     html_raw(b, "</dl>");
 
@@ -261,10 +269,35 @@ static void banner(struct web_ctx *c)
     buf_release(&flags);
     if (c->glass)
         html_raw(b, "<p class=\"weft-breakglass\" id=\"break-glass-active\"><strong>Emergency "
-                    "access (break-glass) is active.</strong> You can see more of this record "
-                    "than your role normally allows. This access is recorded and will be "
-                    "reviewed.</p>");
+                    "access (break-glass) is active.</strong> You can see information that is "
+                    "not normally shown to you (this person's record, or items withheld by an "
+                    "objection to sharing); your role's kinds of information are unchanged. "
+                    "This access is recorded and will be reviewed.</p>");
+    else if (c->scope.objection)
+        objection_banner(c);
     html_raw(b, "</div></section>");
+}
+
+/* On every record page while an upheld objection narrows the view: what is
+ * not shown and why, and the emergency route when the role may use it. */
+static void objection_banner(struct web_ctx *c)
+{
+    struct buf *b = &c->out;
+    html_addf(b,
+              "<div class=\"weft-objection\" id=\"objection-banner\" role=\"note\" "
+              "aria-label=\"Objection to sharing\"><p><strong>This person has objected to "
+              "sharing their record.</strong> Only information from your own organisation "
+              "(%s) is shown; information from other organisations is not shown to you",
+              web_org_name(c, c->p->org));
+    if (c->scope.may_break_glass)
+        html_addf(b,
+                  ". In an emergency you can <a href=\"/patient/%s/break-glass\" "
+                  "id=\"objection-break-glass\">request emergency access (break-glass)</a>; "
+                  "it is recorded and reviewed.</p></div>",
+                  c->person_id);
+    else
+        html_raw(b, ". Your role cannot use emergency access: in an emergency, ask a "
+                    "colleague whose role can.</p></div>");
 }
 
 static void nav(struct web_ctx *c)
@@ -303,19 +336,59 @@ void web_page_end(struct web_ctx *c)
     foot(&c->out);
 }
 
+bool web_scope_complete(const struct web_ctx *c, const char *const *cats, int ncats)
+{
+    if (!c->scope.allowed || c->scope.norgs >= 0)
+        return false;
+    if (!cats)
+        return c->scope.ncategories < 0 || !c->hidden.categories;
+    for (int i = 0; i < ncats; i++)
+        if (!web_scope_category(c, cats[i]))
+            return false;
+    return true;
+}
+
+void web_empty(struct web_ctx *c, const char *const *cats, int ncats, const char *none_recorded,
+               const char *id)
+{
+    struct buf *b = &c->out;
+    html_raw(b, "<p class=\"weft-muted weft-empty\"");
+    if (id)
+        html_addf(b, " id=\"%s\"", id);
+    html_raw(b, ">");
+    int allowed = 0;
+    for (int i = 0; cats && i < ncats; i++)
+        allowed += web_scope_category(c, cats[i]);
+    if (web_scope_complete(c, cats, ncats))
+        html_addf(b, "%s", none_recorded);
+    else if (cats && allowed == 0)
+        html_raw(b, "Not available with your access.");
+    else if (c->scope.objection)
+        html_raw(b, "None shown to you. This person has objected to sharing: only records "
+                    "from your organisation are shown.");
+    else if (c->scope.norgs >= 0)
+        html_raw(b, "None shown to you. Some sources are not shared with you.");
+    else
+        html_raw(b, "None shown to you. Some kinds of information are not shared with your "
+                    "role.");
+    html_raw(b, "</p>");
+}
+
 void web_withheld_notice(struct web_ctx *c)
 {
-    if (!c->scope.restricted)
+    /* Only where something is actually withheld from this page: items in
+     * categories the role does not cover, on the pages that span categories
+     * (a category page is either wholly allowed or refused, and an upheld
+     * objection has its own banner on every page).  No break-glass link:
+     * break-glass never widens a role's categories. */
+    bool spans = strcmp(c->page, "summary") == 0 || strcmp(c->page, "timeline") == 0;
+    if (!spans || c->scope.ncategories < 0 || !c->hidden.categories)
         return;
-    html_addf(&c->out,
-              "<div class=\"nhsuk-inset-text weft-withheld\" id=\"withheld-notice\">"
-              "<span class=\"nhsuk-u-visually-hidden\">Information: </span>"
-              "<p>Some information may not be shown to you because of access rules for your "
-              "role and organisation.</p>"
-              "<p>If this person needs emergency care and you need to see more, you can "
-              "<a href=\"/patient/%s/break-glass\">request emergency access (break-glass)</a>. "
-              "Emergency access is recorded and reviewed.</p></div>",
-              c->person_id);
+    html_raw(&c->out, "<div class=\"nhsuk-inset-text weft-withheld\" id=\"withheld-notice\">"
+                      "<span class=\"nhsuk-u-visually-hidden\">Information: </span>"
+                      "<p>Some information may not be shown to you: this record holds kinds of "
+                      "information your role's access does not include. Emergency access does not "
+                      "change this; ask a colleague whose role includes it.</p></div>");
 }
 
 void web_cell_date(struct web_ctx *c, const char *iso, bool with_time)
@@ -328,8 +401,31 @@ void web_cell_date(struct web_ctx *c, const char *iso, bool with_time)
                   "%s</time></td>",
                   iso, t.data);
     else
-        html_raw(&c->out, "<td class=\"nhsuk-table__cell\">not recorded</td>");
+        html_raw(&c->out, "<td class=\"nhsuk-table__cell weft-nodate\">Date not recorded</td>");
     buf_release(&t);
+}
+
+void web_cell_item_date(struct web_ctx *c, const struct web_item *it, bool with_time)
+{
+    const char *iso = web_item_date(it);
+    if (iso && *iso) {
+        web_cell_date(c, iso, with_time);
+        return;
+    }
+    struct buf t = BUF_INIT;
+    fmt_date(&t, it->res ? fmt_resource_received(it->res) : it->row.last_updated, false);
+    html_raw(&c->out, "<td class=\"nhsuk-table__cell weft-nodate\">Date not recorded");
+    if (t.len)
+        html_addf(&c->out, "<br><span class=\"weft-received\">received %s</span>", t.data);
+    html_raw(&c->out, "</td>");
+    buf_release(&t);
+}
+
+void web_item_title(struct web_ctx *c, struct buf *b, const struct web_item *it)
+{
+    fmt_resource_title(b, it->res);
+    if (it->res && strcmp(it->row.type, "Encounter") == 0 && it->row.source_org)
+        buf_addf(b, " at %s", web_org_name(c, it->row.source_org));
 }
 
 void web_cell_source(struct web_ctx *c, const struct store_row *row)

@@ -160,9 +160,11 @@ static int draw_unit(struct web_ctx *c, struct web_list *l, const char *id, cons
     }
     struct chart_series series[2] = {{bp ? "Systolic" : NULL, pts[0], np[0]},
                                      {"Diastolic", pts[1], np[1]}};
+    struct buf shown_unit = BUF_INIT; /* as people read it (fmt_unit) */
+    fmt_unit(&shown_unit, unit);
     struct chart_spec spec = {.id = id,
                               .title = title,
-                              .unit = unit,
+                              .unit = shown_unit.len ? shown_unit.data : NULL,
                               .series = series,
                               .nseries = ns,
                               .width = w,
@@ -174,6 +176,7 @@ static int draw_unit(struct web_ctx *c, struct web_list *l, const char *id, cons
     html_raw(&c->out, "</figure>");
     free(pts[0]);
     free(pts[1]);
+    buf_release(&shown_unit);
     return drawn;
 }
 
@@ -330,7 +333,7 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
                       rr.len ? rr.data : "not given");
             html_raw(b, flag_html(fl));
             html_raw(b, "</td>");
-            web_cell_date(c, web_item_date(it), false);
+            web_cell_item_date(c, it, false);
             web_cell_source(c, &it->row);
             if (g[k].numeric >= 2) {
                 struct buf u = BUF_INIT;
@@ -351,7 +354,7 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
         }
         html_raw(b, "</tbody></table>");
     } else {
-        html_raw(b, "<p id=\"no-items\">No results to show.</p>");
+        web_empty(c, cats, 1, "None recorded.", "no-items");
     }
     free(g);
 
@@ -373,7 +376,7 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
         web_item_href(c, &href, &it->row);
         const char *st = fmt_resource_status(it->res);
         html_raw(b, "<tr class=\"nhsuk-table__row\">");
-        web_cell_date(c, web_item_date(it), true);
+        web_cell_item_date(c, it, true);
         html_addf(b,
                   "<td class=\"nhsuk-table__cell\"><a href=\"%s\">%s</a></td>"
                   "<td class=\"nhsuk-table__cell\">%s</td>",
@@ -435,7 +438,8 @@ int web_page_chart(struct web_ctx *c)
     web_withheld_notice(c);
     bool bp = (meas && meas->component[0]) || is_bp(&l);
     if (l.n == 0) {
-        html_raw(b, "<p id=\"no-items\">No values to show.</p>");
+        const char *both[] = {"observations", "results"};
+        web_empty(c, both, 2, "No values recorded.", "no-items");
     } else {
         draw(c, &l, "trend", title.data, bp, 720, 280);
         html_addf(b,
@@ -451,7 +455,7 @@ int web_page_chart(struct web_ctx *c)
             fmt_obs_value(&v, it->res);
             fmt_ref_range(&rr, it->res);
             html_raw(b, "<tr class=\"nhsuk-table__row\">");
-            web_cell_date(c, web_item_date(it), true);
+            web_cell_item_date(c, it, true);
             html_addf(b,
                       "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">"
                       "%s</td><td class=\"nhsuk-table__cell\">",

@@ -21,7 +21,29 @@
 #include "web/html.h"
 #include "web/web_int.h"
 
-enum keep { KEEP_ALL, KEEP_ACTIVE_FLAG, KEEP_CURRENT_MED, KEEP_ACTIVE_PROBLEM, KEEP_ALLERGY };
+enum keep {
+    KEEP_ALL,
+    KEEP_ACTIVE_FLAG,
+    KEEP_CURRENT_MED,
+    KEEP_ACTIVE_PROBLEM,
+    KEEP_ALLERGY,
+    KEEP_HOSPITAL_DIAGNOSIS
+};
+
+/* A Condition a hospital recorded for one episode (HL7 DG1, FHIR category
+ * encounter-diagnosis), as opposed to a problem list entry (GP and
+ * long-term problem lists: category problem-list-item, or none given). */
+static bool episode_diagnosis(const json_t *res)
+{
+    size_t i;
+    const json_t *cc;
+    json_array_foreach(json_object_get(res, "category"), i, cc)
+    {
+        if (fmt_cc_has_code(cc, "encounter-diagnosis"))
+            return true;
+    }
+    return false;
+}
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -47,7 +69,8 @@ static bool keep(enum keep k, const char *st)
         static const char *const cur[] = {"active", "on-hold", "intended", NULL};
         return !st || in_list(st, cur);
     }
-    case KEEP_ACTIVE_PROBLEM: {
+    case KEEP_ACTIVE_PROBLEM:
+    case KEEP_HOSPITAL_DIAGNOSIS: {
         static const char *const act[] = {"active", "recurrence", "relapse", NULL};
         return !st || in_list(st, act);
     }
@@ -73,7 +96,9 @@ static void section(struct web_ctx *c, const struct section *s)
               "<h2 id=\"%s-h\" class=\"nhsuk-heading-m\">%s</h2>",
               s->id, s->id, s->title);
     if (!web_scope_category(c, s->category)) {
-        html_raw(b, "<p class=\"weft-muted\">Not available with your access.</p></section>");
+        const char *one[] = {s->category};
+        web_empty(c, one, 1, s->empty, NULL);
+        html_raw(b, "</section>");
         return;
     }
     /* The rows of this category: cut from web_all() when it holds the whole
@@ -126,6 +151,11 @@ static void section(struct web_ctx *c, const struct section *s)
         struct web_item *it = &l.items[i];
         if (!web_item_parse(it))
             continue;
+        /* Problems: the problem lists only; a hospital's episode diagnoses
+         * have their own list (issue 11: they swamped the problem list). */
+        if ((s->keep == KEEP_ACTIVE_PROBLEM && episode_diagnosis(it->res)) ||
+            (s->keep == KEEP_HOSPITAL_DIAGNOSIS && !episode_diagnosis(it->res)))
+            continue;
         if (shown == 0)
             html_addf(b,
                       "<table class=\"nhsuk-table weft-table\"><caption "
@@ -135,14 +165,14 @@ static void section(struct web_ctx *c, const struct section *s)
                       "<th scope=\"col\">Source</th></tr></thead><tbody>",
                       s->title);
         struct buf t = BUF_INIT, d = BUF_INIT, href = BUF_INIT;
-        fmt_resource_title(&t, it->res);
+        web_item_title(c, &t, it);
         fmt_resource_detail(&d, it->res);
         web_item_href(c, &href, &it->row);
         html_addf(b,
                   "<tr class=\"nhsuk-table__row\"><td class=\"nhsuk-table__cell\">"
                   "<a href=\"%s\">%s</a></td><td class=\"nhsuk-table__cell\">%s</td>",
                   href.data, t.data, d.data);
-        web_cell_date(c, web_item_date(it), s->upcoming);
+        web_cell_item_date(c, it, s->upcoming);
         web_cell_source(c, &it->row);
         html_raw(b, "</tr>");
         web_audit_note(c, &it->row);
@@ -151,10 +181,12 @@ static void section(struct web_ctx *c, const struct section *s)
         buf_release(&href);
         shown++;
     }
-    if (shown)
+    if (shown) {
         html_raw(b, "</tbody></table>");
-    else
-        html_addf(b, "<p class=\"weft-muted\">%s</p>", s->empty);
+    } else {
+        const char *one[] = {s->category};
+        web_empty(c, one, 1, s->empty, NULL);
+    }
     if (norder > 0)
         html_addf(b, "<p><a href=\"/patient/%s/%s\">See all %s</a></p>", c->person_id, s->category,
                   web_category_find(s->category)->label);
@@ -252,7 +284,7 @@ static void key_observations(struct web_ctx *c)
                     : flag == FMT_FLAG_ABNORMAL ? " <strong class=\"weft-oor\">(abnormal)</strong>"
                                                 : "");
         html_raw(b, "</td>");
-        web_cell_date(c, web_item_date(it), false);
+        web_cell_item_date(c, it, false);
         web_cell_source(c, &it->row);
         html_addf(b,
                   "<td class=\"nhsuk-table__cell\"><a href=\"/patient/%s/chart?m=%s\">"
@@ -267,7 +299,7 @@ static void key_observations(struct web_ctx *c)
     if (shown)
         html_raw(b, "</tbody></table>");
     else
-        html_raw(b, "<p class=\"weft-muted\">None recorded.</p>");
+        web_empty(c, cats, 2, "None recorded.", NULL);
     html_raw(b, "</section>");
 }
 
@@ -284,6 +316,8 @@ int web_page_summary(struct web_ctx *c)
          "No current medications recorded."},
         {"conditions", "Active problems", "problems", KEEP_ACTIVE_PROBLEM, 200, 20, false,
          "No active problems recorded."},
+        {"conditions", "Recent hospital diagnoses", "hospital-diagnoses", KEEP_HOSPITAL_DIAGNOSIS,
+         200, 5, false, "No hospital diagnoses recorded."},
         {"encounters", "Recent encounters", "encounters", KEEP_ALL, 5, 5, false,
          "No encounters recorded."},
         {"appointments", "Upcoming appointments", "appointments", KEEP_ALL, 5, 5, true,
@@ -294,7 +328,7 @@ int web_page_summary(struct web_ctx *c)
     web_withheld_notice(c);
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         section(c, &sections[i]);
-        if (i == 4)
+        if (i == 5)
             key_observations(c);
     }
     web_page_end(c);

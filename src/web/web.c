@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access/breakglass.h"
+#include "access/org.h"
 #include "access/session.h"
 #include "audit/audit.h"
 #include "core/err.h"
@@ -82,7 +84,36 @@ static const char weft_css[] =
     "margin-bottom:16px;white-space:normal}\n"
     ".weft-break{word-break:break-all}\n"
     ".weft-footer{border-top:4px solid #005eb8;padding:16px 0;margin-top:32px}\n"
-    ".weft-section{margin-bottom:24px}\n";
+    ".weft-section{margin-bottom:24px}\n"
+    /* issue 11: the objection banner, undated items, and a layout whose main
+     * content starts on the first screen (1280x1000 and 390x844) */
+    ".weft-objection{background:#fff9c4;border-left:8px solid #ffeb3b;color:#212b32;"
+    "padding:8px 12px;margin:12px 0 0}\n"
+    ".weft-objection p{margin:0}\n"
+    ".weft-received{color:#4c6272;font-size:.875rem}\n"
+    ".weft-nodate{color:#212b32}\n"
+    ".weft-banner{padding:8px 0}\n"
+    ".weft-banner__name{margin:0 0 4px}\n"
+    ".weft-flags{margin:8px 0 0}\n"
+    ".weft-flag{padding:2px 8px}\n"
+    ".weft-breakglass{margin:8px 0 0;padding:6px 12px}\n"
+    ".weft-nav a{padding:6px 10px;font-size:1rem}\n"
+    ".nhsuk-header__container{padding-top:8px;padding-bottom:8px}\n"
+    "main.nhsuk-main-wrapper{padding-top:16px}\n"
+    "main .nhsuk-heading-l{margin-bottom:12px}\n"
+    ".weft-filter-box{margin-bottom:12px}\n"
+    ".weft-filter-box summary{cursor:pointer;color:#005eb8;text-decoration:underline;"
+    "margin-bottom:8px}\n"
+    "@media (max-width:640px){"
+    ".weft-nav ul{flex-wrap:nowrap;overflow-x:auto}"
+    ".weft-nav li{flex:0 0 auto}"
+    ".weft-banner__name{font-size:1.25rem}"
+    ".weft-banner__details{font-size:.875rem;gap:0 12px}"
+    ".weft-table{display:block;overflow-x:auto}"
+    ".weft-table td,.weft-table th{min-width:7em}"
+    ".weft-flag{font-size:.875rem}"
+    "main.nhsuk-main-wrapper{padding-top:8px}"
+    "}\n";
 
 /* nhsuk-frontend's dist folder when none was configured: under the current
  * directory, else beside the executable or two levels up from it (the
@@ -382,6 +413,46 @@ static void bare_end(struct buf *b)
                 "record is recorded.</p></div></footer></body></html>\n");
 }
 
+/* True when break-glass is already active for (user, person). */
+static bool break_glass_active(struct web_ctx *c)
+{
+    struct store_access_facts f = {0};
+    char day[11], now[32];
+    org_day(time(NULL), day);
+    audit_now(now);
+    if (!c->p->user_id ||
+        store_access_facts(c->store, c->p->org, day, c->person_id, c->p->user_id, now, &f) != 0)
+        return false;
+    return f.breakglass_until[0] != 0;
+}
+
+/* The form is offered only to roles the policy lets use break-glass, and
+ * not while it is already active (issue 11): anything else is a page that
+ * says so, with no form. */
+static int break_glass_not_offered(struct web_ctx *c)
+{
+    if (!authz_may_break_glass(c->store, c->p)) {
+        authz_audit_denial(c->store, c->p, AUDIT_BREAK_GLASS, c->person_id,
+                           "break-glass form refused: the role may not use break-glass");
+        web_error_html(&c->out, c->w->service_name, "You cannot use emergency access",
+                       "Your role's access does not include emergency access (break-glass).",
+                       "In an emergency, ask a colleague whose role allows emergency access, "
+                       "or contact the organisation that holds the information.");
+        return 403;
+    }
+    if (break_glass_active(c)) {
+        struct buf href = BUF_INIT;
+        html_url_addf(&href, "/patient/%s", c->person_id);
+        web_error_html_link(&c->out, c->w->service_name, "Emergency access is already active",
+                            "You already have emergency access (break-glass) to this record. "
+                            "It is recorded and will be reviewed.",
+                            "Go back to the record.", href.data, "Open the record");
+        buf_release(&href);
+        return 200;
+    }
+    return 0;
+}
+
 static int break_glass_get(struct web_ctx *c)
 {
     char csrf[SESSION_SECRET_LEN + 16];
@@ -389,6 +460,9 @@ static int break_glass_get(struct web_ctx *c)
         session_ended(c->req);
         return 0;
     }
+    int not_offered = break_glass_not_offered(c);
+    if (not_offered)
+        return not_offered;
     bare_begin(&c->out, c->w->service_name, "Request emergency access");
     break_glass_form(c, csrf, NULL, NULL, NULL);
     bare_end(&c->out);
@@ -548,8 +622,9 @@ static int person_version(struct web *w, struct store *s, const char *pid, int64
 static void cache_key(const struct web_ctx *c, struct buf *key, bool with_page)
 {
     const char *type = http_req_param(c->req, "type"), *rid = http_req_param(c->req, "rid");
-    buf_addf(key, "%s|%lld.%lld|%s|%d%d|", c->person_id, (long long)c->version_seq,
-             (long long)c->version_count, c->today, c->scope.restricted, c->glass);
+    buf_addf(key, "%s|%lld.%lld|%s|%d%d%d%d|%s|", c->person_id, (long long)c->version_seq,
+             (long long)c->version_count, c->today, c->scope.restricted, c->glass,
+             c->scope.objection, c->scope.may_break_glass, c->p->org ? c->p->org : "");
     if (with_page)
         buf_addf(key, "%s|%s|%s|%s|", c->page, type ? type : "", rid ? rid : "",
                  c->req->query ? c->req->query : "");
@@ -595,6 +670,13 @@ static int nav_cached(struct web_ctx *c)
 static int render(struct web_ctx *c, const char *page, const char *type, const char *rid)
 {
     const struct web_category *cat = web_category_find(page);
+    /* What the scope hides of this record (STYLE habit 18), so the page can
+     * tell "none recorded" from "none you may see".  A failure leaves it
+     * saying hidden, the safe answer. */
+    int hrc = authz_scope_hidden(c->store, &c->scope, c->person_id, c->snapshot, &c->hidden);
+    if (hrc < 0)
+        log_warn("web", "hidden-items check failed for request %s: %s",
+                 c->req->request_id ? c->req->request_id : "-", weft_strerror(hrc));
     if (strcmp(page, "summary") == 0)
         return web_page_summary(c);
     if (strcmp(page, "timeline") == 0)
@@ -646,12 +728,18 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         buf_addf(&what, "Your access does not allow this: %s.",
                  c.scope.reason ? c.scope.reason : "the access check could not be made");
         html_url_addf(&next, "/patient/%s/break-glass", pid);
+        bool may_glass = rc >= 0 && authz_may_break_glass(s, c.p);
         web_error_html_link(&c.out, w->service_name,
                             "You do not have permission to view this record", what.data,
-                            "If this is the patient you are caring for, open them again from "
-                            "your own clinical system. In an emergency you can request "
-                            "emergency access (break-glass); it is recorded and reviewed.",
-                            rc < 0 ? NULL : next.data, "Request emergency access (break-glass)");
+                            may_glass ? "If this is the patient you are caring for, open them "
+                                        "again from your own clinical system. In an emergency "
+                                        "you can request emergency access (break-glass); it is "
+                                        "recorded and reviewed."
+                                      : "If this is the patient you are caring for, open them "
+                                        "again from your own clinical system. Your role cannot "
+                                        "use emergency access: in an emergency, ask a colleague "
+                                        "whose role can.",
+                            may_glass ? next.data : NULL, "Request emergency access (break-glass)");
         buf_release(&what);
         buf_release(&next);
         status = rc < 0 ? 503 : 403;

@@ -100,7 +100,8 @@ struct web_ctx {
     int64_t version_seq, version_count; /* store_person_version(): the cache key */
     struct web_list all;                /* web_all(): the visible record, index columns only */
     bool all_loaded, all_complete;
-    bool glass; /* break-glass in effect (shown in the banner) */
+    bool glass;                 /* break-glass in effect (shown in the banner) */
+    struct authz_hidden hidden; /* what the scope hides of this record (set before render) */
 };
 
 /* What to fetch.  categories NULL: every category the scope allows. */
@@ -138,8 +139,26 @@ void web_page_end(struct web_ctx *c);
 /* The general, non-revealing notice that access rules may hide items, with
  * the way to break-glass; written when the scope is restricted. */
 void web_withheld_notice(struct web_ctx *c);
-/* "<td>" cells: date, source organisation. */
+/* What an empty list says (issue 11): "None recorded" text only when the
+ * scope covers cats (NULL: every category) and every source organisation;
+ * otherwise what the viewer cannot see, without revealing any withheld
+ * item.  none_recorded: the exact statement for a complete view, e.g. "No
+ * allergies or intolerances recorded."  Written as a <p id="id"> (id may be
+ * NULL). */
+void web_empty(struct web_ctx *c, const char *const *cats, int ncats, const char *none_recorded,
+               const char *id);
+/* True when the scope covers cats (NULL: every category) and every source
+ * organisation, so an empty list means none recorded. */
+bool web_scope_complete(const struct web_ctx *c, const char *const *cats, int ncats);
+/* "<td>" cells: date, source organisation.  A missing date reads "Date not
+ * recorded". */
 void web_cell_date(struct web_ctx *c, const char *iso, bool with_time);
+/* The date cell of an item: its clinical date, or "Date not recorded" with
+ * the time Weft received it, labelled "received" (never as the date). */
+void web_cell_item_date(struct web_ctx *c, const struct web_item *it, bool with_time);
+/* The title of an item as lists show it: fmt_resource_title, and for an
+ * encounter the organisation it was with. */
+void web_item_title(struct web_ctx *c, struct buf *b, const struct web_item *it);
 void web_cell_source(struct web_ctx *c, const struct store_row *row);
 /* Link to an item page. */
 void web_item_href(struct web_ctx *c, struct buf *b, const struct store_row *row);

@@ -300,6 +300,7 @@ try {
   const icon = await request('GET', '/assets/images/nhsuk-icon-arrow-right.svg');
   check(icon.status === 200 && icon.body.includes('<svg'), 'nhsuk icon not served: ' + icon.status);
   // Filters: organisation.
+  await page.click('details.weft-filter-box summary'); // the filters fold away (issue 11)
   await page.selectOption('#f-org', HOSP);
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
   const filtered = await page.locator('#items tbody tr').evaluateAll((trs) => trs.map((tr) => tr.innerText));
@@ -382,9 +383,10 @@ try {
   let tl = await text(page);
   check(tl.includes('Kent Valley Hospital') && !tl.includes('Marsh Lane Surgery'),
     'objection upheld: items of another organisation shown');
-  check((await text(page)).includes('Some information may not be shown'), 'objection: no withheld notice');
+  check((await page.locator('#objection-banner').count()) === 1 && (await text(page)).includes('objected to sharing'),
+    'objection: no objection banner');
   await snap(page, 'objection-upheld');
-  await Promise.all([page.waitForNavigation(), page.click('#withheld-notice a')]);
+  await Promise.all([page.waitForNavigation(), page.click('#objection-banner a')]);
   await page.check('input[value="urgent-clinical-need"]');
   await page.fill('#reason-text', 'Needs GP medication history before emergency surgery');
   await Promise.all([page.waitForNavigation(), page.click('#break-glass-form button[type=submit]')]);

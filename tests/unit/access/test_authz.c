@@ -234,6 +234,69 @@ static void test_objection_and_breakglass(void **state)
     assert_int_equal(audit_rows(AUDIT_BREAK_GLASS, AUDIT_DENIED), 4);
 }
 
+static void put_item(const char *person, const char *org, const char *category, const char *sid)
+{
+    char json[160], id[65];
+    snprintf(json, sizeof json, "{\"resourceType\":\"Observation\",\"id\":\"%s\"}", sid);
+    struct store_put in = {.type = "Observation",
+                           .source_org = org,
+                           .source_id = sid,
+                           .person_id = person,
+                           .category = category,
+                           .json = json,
+                           .json_len = strlen(json)};
+    enum store_put_outcome oc;
+    assert_int_equal(store_resource_put(s, &in, &oc, id, NULL), 0);
+}
+
+/* Issue 11 / STYLE habit 18: the scope says why it is narrower and whether
+ * the record holds anything it leaves out, so pages can tell "none
+ * recorded" from "none you may see". */
+static void test_scope_hidden(void **state)
+{
+    (void)state;
+    char *c = NULL;
+    assert_int_equal(store_person_by_nhs(s, "9990000034", &c), 0);
+    struct principal gp = user("R8000", "RVV", c), rec = user("R8009", "RVV", c);
+    struct authz_scope sc;
+    struct authz_hidden h;
+    /* nothing held: nothing hidden, whatever the scope */
+    assert_int_equal(authz_scope_for_person(s, &rec, c, &sc), 0);
+    assert_true(sc.allowed && sc.restricted && !sc.objection && !sc.may_break_glass);
+    assert_int_equal(authz_scope_hidden(s, &sc, c, 0, &h), 0);
+    assert_false(h.categories || h.orgs);
+    authz_scope_clear(&sc);
+    /* a result: hidden from a receptionist, not from a clinician */
+    put_item(c, "RVV", "results", "hid-1");
+    assert_int_equal(authz_scope_for_person(s, &rec, c, &sc), 0);
+    assert_int_equal(authz_scope_hidden(s, &sc, c, 0, &h), 0);
+    assert_true(h.categories && !h.orgs);
+    authz_scope_clear(&sc);
+    assert_int_equal(authz_scope_for_person(s, &gp, c, &sc), 0);
+    assert_true(sc.may_break_glass && !sc.break_glass);
+    assert_int_equal(authz_scope_hidden(s, &sc, c, 0, &h), 0);
+    assert_false(h.categories || h.orgs);
+    authz_scope_clear(&sc);
+    /* an upheld objection: the reason, and another organisation's item hidden */
+    assert_int_equal(store_objection_set(s, c, "upheld", "2026-01-01"), 0);
+    assert_int_equal(authz_scope_for_person(s, &gp, c, &sc), 0);
+    assert_true(sc.objection);
+    assert_int_equal(authz_scope_hidden(s, &sc, c, 0, &h), 0);
+    assert_false(h.orgs); /* all it holds is RVV's own */
+    authz_scope_clear(&sc);
+    put_item(c, "G82001", "results", "hid-2");
+    assert_int_equal(authz_scope_for_person(s, &gp, c, &sc), 0);
+    assert_int_equal(authz_scope_hidden(s, &sc, c, 0, &h), 0);
+    assert_true(h.orgs && !h.categories);
+    authz_scope_clear(&sc);
+    assert_true(authz_may_break_glass(s, &gp));
+    assert_false(authz_may_break_glass(s, &rec));
+    struct principal app = gp;
+    app.scopes = "patient/*.rs";
+    assert_false(authz_may_break_glass(s, &app));
+    free(c);
+}
+
 static void test_clients_citizens_types(void **state)
 {
     (void)state;
@@ -455,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_agreements),
         cmocka_unit_test(test_user_scopes),
         cmocka_unit_test(test_objection_and_breakglass),
+        cmocka_unit_test(test_scope_hidden),
         cmocka_unit_test(test_clients_citizens_types),
         cmocka_unit_test(test_audit_rows),
         cmocka_unit_test(test_launch_verify),

@@ -61,6 +61,75 @@ static void test_nice_step(void **state)
     assert_true(chart_nice_step(NAN, 4) == 1);
 }
 
+/* Issue 11: date ticks at calendar boundaries for any span, labels never
+ * repeated, evenly spaced in time, at most the number asked for. */
+static double day_of(const char *iso)
+{
+    double d = 0;
+    assert_true(chart_date_days(iso, &d));
+    return d;
+}
+
+static void ticks_sane(const char *from, const char *to, int max, int *n_out, struct chart_tick *t)
+{
+    double a = day_of(from), b = day_of(to);
+    int n = chart_time_ticks(a, b, max, t);
+    assert_true(n >= 1 && n <= max);
+    for (int i = 0; i < n; i++) {
+        assert_true(t[i].day >= a - 1e-9 && t[i].day <= b + 1e-9);
+        for (int k = 0; k < i; k++)
+            assert_string_not_equal(t[i].label, t[k].label);
+        if (i > 0)
+            assert_true(t[i].day > t[i - 1].day);
+    }
+    *n_out = n;
+}
+
+static void test_time_ticks(void **state)
+{
+    (void)state;
+    struct chart_tick t[8];
+    int n;
+    /* four years of HbA1c (issue 11 read "2022 2023 2024 2025 2025") */
+    ticks_sane("2022-01-10", "2025-06-10", 4, &n, t);
+    assert_int_equal(n, 3);
+    assert_string_equal(t[0].label, "2023");
+    assert_string_equal(t[2].label, "2025");
+    assert_true(t[0].day == day_of("2023-01-01"));
+    ticks_sane("2022-01-10", "2025-06-10", 6, &n, t); /* room for half years */
+    assert_int_equal(n, 6);
+    assert_string_equal(t[0].label, "Jul 2022");
+    /* days */
+    ticks_sane("2025-03-03", "2025-03-07", 6, &n, t);
+    assert_int_equal(n, 5);
+    assert_string_equal(t[0].label, "3 Mar 2025");
+    assert_string_equal(t[1].label, "4 Mar");
+    /* weeks, on Mondays */
+    ticks_sane("2025-03-01", "2025-04-10", 6, &n, t);
+    assert_string_equal(t[0].label, "3 Mar 2025");
+    assert_true(t[1].day - t[0].day == 7);
+    /* months */
+    ticks_sane("2025-01-15", "2025-06-20", 6, &n, t);
+    assert_int_equal(n, 5);
+    assert_string_equal(t[0].label, "Feb 2025");
+    assert_string_equal(t[4].label, "Jun 2025");
+    /* quarters across a year end */
+    ticks_sane("2024-08-01", "2025-09-01", 6, &n, t);
+    assert_string_equal(t[0].label, "Oct 2024");
+    assert_string_equal(t[1].label, "Jan 2025");
+    /* decades */
+    ticks_sane("1961-05-01", "2025-05-01", 6, &n, t);
+    assert_string_equal(t[0].label, "1970");
+    assert_string_equal(t[n - 1].label, "2020");
+    ticks_sane("1901-05-01", "2025-05-01", 6, &n, t);
+    assert_string_equal(t[0].label, "1920");
+    /* under a day: its start */
+    n = chart_time_ticks(day_of("2025-03-03") + 0.2, day_of("2025-03-03") + 0.4, 6, t);
+    assert_int_equal(n, 1);
+    assert_string_equal(t[0].label, "3 Mar 2025");
+    assert_int_equal(chart_time_ticks(NAN, 1, 6, t), 0);
+}
+
 static void test_single_series(void **state)
 {
     (void)state;
@@ -154,8 +223,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_measure_codes), cmocka_unit_test(test_date_days),
-        cmocka_unit_test(test_nice_step),     cmocka_unit_test(test_single_series),
-        cmocka_unit_test(test_two_series_bp), cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_nice_step),     cmocka_unit_test(test_time_ticks),
+        cmocka_unit_test(test_single_series), cmocka_unit_test(test_two_series_bp),
+        cmocka_unit_test(test_degenerate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

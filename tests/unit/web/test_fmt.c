@@ -106,7 +106,7 @@ static void test_observation_values(void **state)
           "\"component\":[{\"code\":{\"coding\":[{\"code\":\"8480-6\"}]},\"valueQuantity\":"
           "{\"value\":142,\"unit\":\"mm[Hg]\"}},{\"code\":{\"coding\":[{\"code\":\"8462-4\"}]},"
           "\"valueQuantity\":{\"value\":91,\"unit\":\"mm[Hg]\"}}]}");
-    CHECK(fmt_obs_value(&b_, o), "142/91 mm[Hg]");
+    CHECK(fmt_obs_value(&b_, o), "142/91 mmHg");
     assert_true(fmt_obs_number(o, "8462-4", &v));
     assert_true(v == 91);
     assert_false(fmt_obs_number(o, NULL, &v));
@@ -152,7 +152,7 @@ static void test_titles_details(void **state)
     json_t *e =
         J("{\"resourceType\":\"Encounter\",\"class\":{\"code\":\"AMB\"},\"type\":[{"
           "\"text\":\"GP consultation\"}],\"period\":{\"start\":\"2021-05-06T09:00:00Z\"}}");
-    CHECK(fmt_resource_title(&b_, e), "GP consultation (AMB)");
+    CHECK(fmt_resource_title(&b_, e), "GP consultation");
     assert_string_equal(fmt_resource_date(e), "2021-05-06T09:00:00Z");
     json_decref(e);
     json_t *x = J("{\"resourceType\":\"Basic\"}");
@@ -161,6 +161,55 @@ static void test_titles_details(void **state)
     json_decref(x);
     assert_string_equal(fmt_type_label("MedicationRequest"), "Prescription");
     assert_string_equal(fmt_type_label("Unknown"), "Unknown");
+}
+
+/* Issue 11: UCUM codes as people read them; unknown units as sent. */
+static void test_units(void **state)
+{
+    (void)state;
+    CHECK(fmt_unit(&b_, "mm[Hg]"), "mmHg");
+    CHECK(fmt_unit(&b_, "mL/min/{1.73_m2}"), "mL/min/1.73m\u00b2");
+    CHECK(fmt_unit(&b_, "10*9/L"), "\u00d710\u2079/L");
+    CHECK(fmt_unit(&b_, "{score}"), "score");
+    CHECK(fmt_unit(&b_, "mmol/mol"), "mmol/mol");
+    CHECK(fmt_unit(&b_, "furlongs/fortnight"), "furlongs/fortnight"); /* unknown: as sent */
+    CHECK(fmt_unit(&b_, "{odd}"), "{odd}");
+    CHECK(fmt_unit(&b_, "1"), "");
+    CHECK(fmt_unit(&b_, NULL), "");
+    json_t *o = J("{\"resourceType\":\"Observation\",\"valueQuantity\":{\"value\":45,"
+                  "\"code\":\"mL/min/{1.73_m2}\"},\"referenceRange\":[{\"low\":{\"value\":60,"
+                  "\"unit\":\"mL/min/{1.73_m2}\"}}]}");
+    CHECK(fmt_obs_value(&b_, o), "45 mL/min/1.73m\u00b2");
+    CHECK(fmt_ref_range(&b_, o), "> 60 mL/min/1.73m\u00b2");
+    json_decref(o);
+    o = J("{\"resourceType\":\"Observation\",\"valueQuantity\":{\"value\":7,"
+          "\"unit\":\"{score}\"}}");
+    CHECK(fmt_obs_value(&b_, o), "7 score");
+    json_decref(o);
+}
+
+/* Issue 11: no invented dates, and encounters named from what they hold. */
+static void test_dates_and_encounters(void **state)
+{
+    (void)state;
+    json_t *a = J("{\"resourceType\":\"AllergyIntolerance\",\"code\":{\"text\":"
+                  "\"Penicillin\"},\"meta\":{\"lastUpdated\":\"2026-12-05T10:00:00Z\"}}");
+    assert_null(fmt_resource_date(a));
+    assert_string_equal(fmt_resource_received(a), "2026-12-05T10:00:00Z");
+    json_decref(a);
+    json_t *e = J("{\"resourceType\":\"Encounter\",\"class\":{\"code\":\"EMER\",\"display\":"
+                  "\"emergency\"},\"serviceType\":{\"coding\":[{\"code\":\"180\"}]},"
+                  "\"location\":[{\"location\":{\"display\":\"RPA, AE\"}}]}");
+    CHECK(fmt_resource_title(&b_, e), "Emergency department attendance (RPA, AE)");
+    json_decref(e);
+    e = J("{\"resourceType\":\"Encounter\",\"class\":{\"display\":\"inpatient encounter\"},"
+          "\"serviceType\":{\"text\":\"Cardiology\"},\"reasonCode\":[{\"text\":\"chest "
+          "pain\"}]}");
+    CHECK(fmt_resource_title(&b_, e), "Hospital admission, Cardiology for chest pain");
+    json_decref(e);
+    e = J("{\"resourceType\":\"Encounter\",\"class\":{\"code\":\"AMB\"}}");
+    CHECK(fmt_resource_title(&b_, e), "Outpatient or clinic appointment");
+    json_decref(e);
 }
 
 int main(void)
@@ -172,6 +221,8 @@ int main(void)
         cmocka_unit_test(test_names_and_address),
         cmocka_unit_test(test_observation_values),
         cmocka_unit_test(test_titles_details),
+        cmocka_unit_test(test_units),
+        cmocka_unit_test(test_dates_and_encounters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
