@@ -6,7 +6,8 @@
 # sample, and print where to look.  The server keeps running until Ctrl-C.
 #
 # Environment: DEMO_DIR (default ./demo, recreated), PEOPLE (default 2000),
-# SEED (1), HTTP (127.0.0.1:8080), MLLP (127.0.0.1:2575).
+# SEED (1), HTTP (127.0.0.1:8080), MLLP (127.0.0.1:2575); DEMO_EXIT=1 checks that
+# the API answers and stops instead of serving (scripts/fresh-machine.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -91,4 +92,12 @@ cat <<MSG
 
   Ctrl-C stops the server.
 MSG
+if [ "${DEMO_EXIT:-0}" = 1 ]; then
+  step "DEMO_EXIT=1: checking the API, then stopping"
+  curl -fsS "$base/health" >/dev/null
+  curl -fsS -H "Authorization: Bearer $token" "$base/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|$nhs" |
+    grep -q '"resourceType":"Patient"' || { echo "demo: the FHIR API did not find the demo person" >&2; exit 1; }
+  echo "demo: ok (the FHIR API found the demo person)"
+  exit 0
+fi
 wait $server

@@ -4,10 +4,14 @@
 # the npm packages in package.json.  Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
+# A minimal Debian 12 (debootstrap --variant=minbase, a container image) lacks
+# make, curl, openssl, ps and the CA certificates npm needs: all are listed.
+# Node is Debian's 18 (nodejs, npm 9): package.json pins versions that run on
+# it (playwright-core ~1.61, the last that accepts Node 18; README "Technology").
+PKGS="build-essential make ca-certificates openssl procps pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev libjwt-dev
   libsodium-dev libcmocka-dev libjemalloc-dev python3 python3-hl7 curl wrk valgrind
-  chromium postgresql nodejs npm hyperfine"
+  chromium postgresql nodejs npm hyperfine prometheus"
 missing=""
 for p in $PKGS; do
   # nodejs may come from another repository with npm bundled: accept a working npm.

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "core/opt.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "0.1.0"
@@ -39,6 +40,8 @@ static const struct command {
     {"dq", cmd_dq, "data-quality checks per organisation: run, report, failing records"},
     {"person", cmd_person,
      "the master person index: export, relink, review, link/unlink, merge/unmerge"},
+    {"backup", cmd_backup, "an online, consistent copy of the database"},
+    {"restore", cmd_restore, "create a database from a backup"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth,
      "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
@@ -59,8 +62,21 @@ static void usage(FILE *out)
                  "Every option can also be set in a config file (see --config).\n");
 }
 
+/* Every option table, for opts_set_known(): a config file serves every
+ * command, so a key is an error only when no command knows it. */
+static const struct opt_spec *const all_specs[] = {
+    cmd_init_specs,         cmd_load_specs,   cmd_client_specs,
+    cmd_org_specs,          cmd_policy_specs, cmd_launcher_specs,
+    cmd_objection_specs,    cmd_audit_specs,  cmd_feed_specs,
+    cmd_serve_specs,        cmd_synth_specs,  cmd_synth_register_specs,
+    cmd_replay_feeds_specs, cmd_backup_specs, cmd_restore_specs,
+    cmd_app_specs,          cmd_dq_specs,     cmd_sar_specs,
+    cmd_citizen_idp_specs,  cmd_person_specs, NULL,
+};
+
 int main(int argc, char **argv)
 {
+    opts_set_known(all_specs);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

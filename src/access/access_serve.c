@@ -32,6 +32,7 @@
 #include "access/session.h"
 #include "audit/audit.h"
 #include "identity/nhs.h"
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -46,7 +47,30 @@ struct access_cfg {
     int session_hours;
     bool cookie_secure;
     struct audit_log *log;
+    struct store *metrics_store; /* --metrics: open sessions are counted with it */
 };
+
+/* weft_sessions_open{kind}, read at each scrape (the metrics listener's one
+ * thread is the only user of metrics_store). */
+static void session_gauge(const char *kind, int64_t n, void *ctx)
+{
+    (void)ctx;
+    char fv[64], labels[96];
+    metrics_label_value(fv, sizeof fv, kind ? kind : "-");
+    snprintf(labels, sizeof labels, "kind=\"%s\"", fv);
+    metrics_set("weft_sessions_open", labels, (double)n);
+}
+
+static void count_sessions(void *ctx)
+{
+    struct access_cfg *cfg = ctx;
+    char now[32];
+    audit_now(now);
+    metrics_set("weft_sessions_open", "kind=\"session\"", 0);
+    if (store_session_count(cfg->metrics_store, now, session_gauge, NULL) != 0)
+        log_warn("access", "counting open sessions for metrics: %s",
+                 store_errmsg(cfg->metrics_store));
+}
 
 /* ---- replies ------------------------------------------------------------------------------ */
 
@@ -87,6 +111,7 @@ static void page_start(struct buf *b, const char *title)
 static void reply_problem(struct http_req *req, int status, const char *error, const char *what,
                           const char *todo)
 {
+    http_req_reason(req, what);
     if (wants_json(req)) {
         reply_json(req, status,
                    json_pack("{s:s, s:s, s:s}", "error", error, "error_description", what,
@@ -359,7 +384,7 @@ static int h_launch(struct http_req *req, void *ctx)
         if (!why)
             why = "the launch could not be completed";
         audit_launch(s, req, &c, rc == WEFT_EAUTH ? AUDIT_DENIED : AUDIT_FAILED, NULL, NULL, why);
-        log_info("access", "launch refused request=%s launcher=%s: %s", req->request_id,
+        log_warn("access", "launch refused request=%s launcher=%s: %s", req->request_id,
                  c.launcher ? c.launcher : "-", why);
         if (rc == WEFT_EAUTH)
             reply_problem(req, 401, "invalid_launch", why,
@@ -1478,6 +1503,14 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
         return rc;
     }
     audit_set_log(cfg->log);
+    if (opts_get(ctx->opts, "metrics")) {
+        char *err = NULL;
+        if (store_open(&cfg->metrics_store, ctx->db, false, &err) == 0)
+            metrics_collector_add(count_sessions, cfg);
+        else
+            log_warn("access", "open sessions will not be counted: %s", err ? err : "-");
+        free(err);
+    }
     struct {
         const char *method, *pattern;
         http_handler_fn fn;
@@ -1519,6 +1552,7 @@ void access_serve_stop(const struct serve_ctx *ctx, void *state)
         return;
     audit_set_log(NULL);
     audit_log_close(cfg->log); /* commits everything queued */
+    store_close(cfg->metrics_store);
     free(cfg->audience);
     free(cfg);
     the_cfg = NULL;

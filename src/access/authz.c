@@ -485,6 +485,10 @@ int authz_audit_denial(struct store *s, const struct principal *p, const char *a
     ev.person_id = person_id;
     ev.count = 0;
     ev.reason = reason;
+    /* The operational log gets the refusal and its reason (policy words),
+     * never who it was about: that is in the audit entry. */
+    log_warn("authz", "access denied request=%s action=%s: %s", p->request_id ? p->request_id : "-",
+             ev.action, reason ? reason : "-");
     int rc = audit_record(s, &ev, false);
     if (rc)
         log_error("authz", "audit append failed request=%s: %s",

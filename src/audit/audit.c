@@ -26,6 +26,7 @@
 
 #include "access/principal.h"
 #include "audit/audit.h"
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -309,10 +310,18 @@ static void *writer_main(void *arg)
 
         for (size_t i = 0; i < n; i++)
             row_from_event(&rows[i], &batch[i]->ev, batch[i]->time);
+        struct timespec w0, w1;
+        clock_gettime(CLOCK_MONOTONIC, &w0);
         int rc = store_audit_append(log->store, rows, (int)n, chain_rows, &log->hasher);
+        clock_gettime(CLOCK_MONOTONIC, &w1);
 
         pthread_mutex_lock(&log->mu);
         if (rc == WEFT_OK) {
+            metrics_observe("weft_audit_write_duration_seconds", "",
+                            (double)(w1.tv_sec - w0.tv_sec) +
+                                (double)(w1.tv_nsec - w0.tv_nsec) / 1e9);
+            metrics_add("weft_audit_entries_total", "", (double)n);
+            metrics_set("weft_audit_queue_depth", "", (double)(log->len - n));
             for (size_t i = 0; i < n; i++)
                 free(batch[i]);
             log->head = (log->head + n) % AUDIT_QUEUE_MAX;
@@ -526,7 +535,8 @@ static void *verify_main(void *arg)
     char *err = NULL;
     vp->rc = store_open(&s, vp->url, false, &err);
     if (vp->rc) {
-        snprintf(vp->problem, sizeof vp->problem, "cannot open the store: %s", err ? err : "");
+        /* the store's message names the database already */
+        snprintf(vp->problem, sizeof vp->problem, "%s", err ? err : weft_strerror(vp->rc));
         free(err);
         return NULL;
     }
@@ -555,7 +565,8 @@ int audit_verify(const char *url, int nthreads, struct audit_verify_result *res)
     char *err = NULL;
     int rc = store_open(&s, url, false, &err);
     if (rc) {
-        snprintf(res->problem, sizeof res->problem, "cannot open the store: %s", err ? err : "");
+        /* the store's message names the database already */
+        snprintf(res->problem, sizeof res->problem, "%s", err ? err : weft_strerror(rc));
         free(err);
         return rc;
     }

@@ -10,6 +10,8 @@
 #ifndef WEFT_CMD_CMD_H
 #define WEFT_CMD_CMD_H
 
+#include "core/opt.h"
+
 #define EXIT_USAGE 2
 
 struct store;
@@ -26,6 +28,15 @@ int cmd_store_open_current(const char *what, const char *db, struct store **out)
 /* 0 when s has every migration of this build; else says so on stderr
  * (naming `weft init --db DB`) and returns an error. */
 int cmd_store_require_current(const char *what, const char *db, struct store *s);
+
+/* The option table of each subcommand (and of `synth register`), so that a
+ * config file key can be checked against every command's options (main.c
+ * hands them to opts_set_known()). */
+extern const struct opt_spec cmd_serve_specs[], cmd_init_specs[], cmd_load_specs[],
+    cmd_client_specs[], cmd_synth_specs[], cmd_synth_register_specs[], cmd_replay_feeds_specs[],
+    cmd_org_specs[], cmd_policy_specs[], cmd_launcher_specs[], cmd_audit_specs[],
+    cmd_objection_specs[], cmd_feed_specs[], cmd_backup_specs[], cmd_restore_specs[],
+    cmd_app_specs[], cmd_dq_specs[], cmd_sar_specs[], cmd_citizen_idp_specs[], cmd_person_specs[];
 
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);
@@ -45,5 +56,7 @@ int cmd_dq(int argc, char **argv);
 int cmd_sar(int argc, char **argv);
 int cmd_citizen_idp(int argc, char **argv);
 int cmd_person(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

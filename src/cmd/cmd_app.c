@@ -15,7 +15,7 @@
 #include "core/opt.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_app_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH)"},
     {"client-id", "ID", "add, revoke: the app's client_id (1-64 of A-Z a-z 0-9 . _ -)"},
     {"name", "NAME", "add: the app's name, shown to staff when it asks for access (required)"},
@@ -140,10 +140,10 @@ static int app_revoke(struct store *s, const struct opts *o)
 int cmd_app(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_app_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_app_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -18,7 +18,7 @@
 #include "identity/nhs.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_audit_specs[] = {
     {"db", "PATH", "the database"},
     {"threads", "N", "verify: threads (default 2)"},
     {"anchor", "FILE", "verify: check against this anchor file; anchor: append the head to it"},
@@ -177,10 +177,10 @@ static int do_breakglass(struct store *s, struct opts *o)
 int cmd_audit(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_audit_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_audit_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -18,7 +18,7 @@
 #include "core/opt.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_citizen_idp_specs[] = {
     {"db", "PATH", "the database"},
     {"name", "NAME", "short name of the provider (letters, digits, -)"},
     {"issuer", "URL", "add: the provider's issuer, exactly as in its ID tokens"},
@@ -85,10 +85,10 @@ static char *read_file(const char *path)
 int cmd_citizen_idp(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_citizen_idp_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_citizen_idp_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -19,7 +19,7 @@
 #define DEFAULT_SCOPES "system/*.rs"
 #define WRITE_SCOPES "system/*.cud"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_client_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH)"},
     {"name", "NAME", "add: a name for the client (who uses it), required"},
     {"org", "ODS", "add: the ODS code of the client's organisation"},
@@ -147,10 +147,10 @@ static int client_revoke(struct store *s, const struct opts *o)
 int cmd_client(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_client_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_client_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -16,7 +16,7 @@
 #include "dq/dq.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_dq_specs[] = {
     {"db", "PATH", "the database"},
     {"org", "ODS", "run: only this organisation; report, failures: the organisation (required)"},
     {"format", "csv|json", "report: output format (default csv)"},
@@ -77,10 +77,10 @@ static int do_run(const char *db, struct opts *o)
 int cmd_dq(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_dq_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_dq_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

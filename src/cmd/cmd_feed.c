@@ -34,7 +34,7 @@
 #include "feeds/registry.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_feed_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH)"},
     {"org", "ODS", "add: the sending organisation's ODS code"},
     {"kind", "KIND", "add: hl7v2, fhir or csv"},
@@ -589,10 +589,10 @@ static int feed_unmerge(struct store *s, const struct opts *o)
 int cmd_feed(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_feed_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_feed_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

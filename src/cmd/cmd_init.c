@@ -12,7 +12,7 @@
 #include "core/opt.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_init_specs[] = {
     {"db", "PATH", "the database to create (file path or sqlite:PATH)"},
     {NULL, NULL, NULL},
 };
@@ -20,13 +20,13 @@ static const struct opt_spec specs[] = {
 int cmd_init(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_init_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
             opts_print_help("usage: weft init --db PATH\n\n"
                             "Create a Weft database, or bring an existing one to the newest\n"
                             "schema version (safe to repeat).  Prints the schema version.\n",
-                            specs);
+                            cmd_init_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -22,7 +22,7 @@
 #include "core/opt.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_launcher_specs[] = {
     {"db", "PATH", "the database"},
     {"name", "NAME", "the launcher's name (e.g. emis-web-g82001)"},
     {"org", "ODS", "add: the organisation it launches for"},
@@ -243,10 +243,10 @@ static int do_revoke(struct opts *o, struct store *s)
 int cmd_launcher(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_launcher_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_launcher_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

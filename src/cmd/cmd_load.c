@@ -21,7 +21,7 @@
 #include "fhir/load.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_load_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH); create it with weft init"},
     {"org", "ODS", "ODS code of the organisation that sent the data (required)"},
     {"feed", "NAME", "feed name recorded with every item (default \"manual\")"},
@@ -106,10 +106,10 @@ static bool valid_ods(const char *s)
 int cmd_load(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_load_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_load_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -23,7 +23,7 @@
 #include "identity/nhs.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_objection_specs[] = {
     {"db", "PATH", "the database"},
     {"person", "ID", "the person's Weft id"},
     {"nhs", "NUMBER", "or the person's NHS number"},
@@ -135,10 +135,10 @@ static int failed(struct store *s, const char *sub, int rc, const char *why)
 int cmd_objection(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_objection_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_objection_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -16,7 +16,7 @@
 #include "core/opt.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_org_specs[] = {
     {"db", "PATH", "the database"},
     {"ods", "CODE", "the organisation's ODS code (e.g. RVV, G82001, KENTCC)"},
     {"name", "NAME", "add: the organisation's name"},
@@ -192,10 +192,10 @@ static int org_list(struct store *s)
 int cmd_org(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_org_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_org_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

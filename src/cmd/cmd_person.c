@@ -31,7 +31,7 @@
 #include "identity/mpi.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_person_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH)"},
     {"org", "ODS", "link/unlink: the organisation that sent the source Patient"},
     {"source-id", "ID", "link/unlink: the sender's id of the source Patient"},
@@ -377,10 +377,10 @@ static int run(struct store *s, const char *sub, const struct opts *o)
 int cmd_person(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_person_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_person_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

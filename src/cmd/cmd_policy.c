@@ -16,7 +16,7 @@
 #include "core/opt.h"
 #include "store/store.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_policy_specs[] = {
     {"db", "PATH", "the database"},
     {"file", "FILE", "load: the policy file; show/check: read this file instead of the store"},
     {"role", "CODE", "check: job role code (e.g. R8001)"},
@@ -124,10 +124,10 @@ static int get_policy(const char *db, const char *file, struct store **s, const 
 int cmd_policy(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_policy_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_policy_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -11,7 +11,7 @@
 #include "core/opt.h"
 #include "synth/send.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_replay_feeds_specs[] = {
     {"mllp", "HOST:PORT", "send the HL7 v2 feeds to this MLLP listener"},
     {"http", "URL", "send the FHIR feeds to this server (http://HOST:PORT, POST /fhir)"},
     {"credentials", "FILE", "feed tokens and drop folders (written by weft synth register)"},
@@ -28,7 +28,7 @@ int cmd_replay_feeds(int argc, char **argv)
 {
     struct opts o = {0};
     int status = EXIT_USAGE;
-    if (opts_parse(&o, specs, argc, argv) != 0)
+    if (opts_parse(&o, cmd_replay_feeds_specs, argc, argv) != 0)
         goto done;
     if (o.help) {
         opts_print_help(
@@ -38,7 +38,7 @@ int cmd_replay_feeds(int argc, char **argv)
             "MLLP (waiting for each ACK), FHIR bundles by POST /fhir with each feed's token,\n"
             "CSV extracts copied atomically into each social care feed's drop folder.  Prints\n"
             "acknowledgements and failures per feed; exits 1 when anything was rejected.",
-            specs);
+            cmd_replay_feeds_specs);
         status = 0;
         goto done;
     }

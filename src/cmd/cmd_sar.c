@@ -19,7 +19,7 @@
 #include "store/store.h"
 #include "web/sar_export.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_sar_specs[] = {
     {"db", "PATH", "the database"},
     {"nhs", "NUMBER", "create, list: the person's NHS number"},
     {"person", "ID", "or the person's Weft id"},
@@ -47,10 +47,10 @@ static void print_row(const struct store_sar *r, const char *today)
 int cmd_sar(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_sar_specs, argc, argv);
     if (rc != 0 || o.help) {
         if (o.help)
-            opts_print_help(usage, specs);
+            opts_print_help(usage, cmd_sar_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }

@@ -7,7 +7,7 @@
  *
  * ---- WHERE OTHER PARTS PLUG IN ---------------------------------------------------
  * Every part of `weft serve` is one row in `parts` below (see http/serve.h for
- * the contract), plus rows in `specs` for its options:
+ * the contract), plus rows in `cmd_serve_specs` for its options:
  *   - web pages (/)                          {"web", web_serve_start, web_serve_stop}
  *   - launch (/launch, /.well-known/smart-configuration)
  *                                            {"launch", launch_serve_start, NULL}
@@ -41,6 +41,7 @@
 #include "feeds/feeds_http.h"
 #include "feeds/mllp_server.h"
 #include "fhir/api.h"
+#include "http/metrics_http.h"
 #include "http/serve.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -51,7 +52,7 @@
 #define WEFT_VERSION "0.1.0"
 #endif
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_serve_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH); create it with weft init"},
     {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
     {"threads", "N", "HTTP worker threads (default: number of cores)"},
@@ -67,6 +68,12 @@ static const struct opt_spec specs[] = {
     {"header-timeout", "SECONDS",
      "close an HTTP connection that has not sent a whole request by then (default 10)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
+    {"tls-cert", "FILE",
+     "serve HTTPS (TLS 1.2+): the certificate chain, PEM (with --tls-key; MLLP stays plain)"},
+    {"tls-key", "FILE", "the private key of --tls-cert, PEM"},
+    {"metrics", "HOST:PORT",
+     "serve Prometheus metrics at /metrics on a separate listener (PORT alone: 127.0.0.1)"},
+    {"metrics-port-file", "FILE", "write the bound metrics port to FILE once listening"},
     /* options of the parts below go here */
     {"mllp", "HOST:PORT", "feeds: listen for HL7 v2 over MLLP (port 0 picks one; off when unset)"},
     {"mllp-port-file", "FILE", "feeds: write the bound MLLP port to FILE once listening"},
@@ -115,6 +122,7 @@ static const struct serve_part parts[] = {
     {"web", web_serve_start, web_serve_stop},
     {"dq", dq_serve_start, dq_serve_stop},
     {"my", my_serve_start, my_serve_stop},
+    {"metrics", metrics_serve_start, metrics_serve_stop},
     /* one row per part of weft serve, see the comment at the top */
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
@@ -161,6 +169,33 @@ static int write_port_file(const char *path, int port)
     return rc;
 }
 
+/* Read a PEM file (certificate or key) into *out (malloc'd, caller frees);
+ * prints what is wrong and returns an error when it cannot be read or holds
+ * no PEM block. */
+static int read_pem(const char *path, const char *what, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "weft serve: cannot read the TLS %s '%s': %s\n", what, path,
+                strerror(errno));
+        return WEFT_EIO;
+    }
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        buf_add(&b, chunk, n);
+    fclose(f);
+    if (!strstr(b.data, "-----BEGIN ")) {
+        fprintf(stderr, "weft serve: the TLS %s '%s' is not PEM\n", what, path);
+        buf_release(&b);
+        return WEFT_EINVAL;
+    }
+    *out = buf_detach(&b, NULL);
+    return WEFT_OK;
+}
+
 /* Shutdown always completes: requests in flight get 10 s, the parts stop
  * after; if something still hangs (a library thread that will not stop),
  * the process ends anyway rather than needing SIGKILL.  Every write Weft
@@ -190,8 +225,11 @@ static int check_store(const char *db)
     }
     int rc = store_open(&s, db, false, &msg);
     if (rc != 0) {
-        fprintf(stderr, "weft serve: cannot open database '%s': %s\n", db,
-                msg ? msg : weft_strerror(rc));
+        /* The store's message already names the database. */
+        if (msg)
+            fprintf(stderr, "weft serve: %s\n", msg);
+        else
+            fprintf(stderr, "weft serve: cannot open database '%s': %s\n", db, weft_strerror(rc));
         free(msg);
         return rc;
     }
@@ -214,7 +252,7 @@ static int check_store(const char *db)
 int cmd_serve(int argc, char **argv)
 {
     struct opts o;
-    int rc = opts_parse(&o, specs, argc, argv);
+    int rc = opts_parse(&o, cmd_serve_specs, argc, argv);
     if (rc != 0 || o.help) {
         bool help = o.help;
         opts_free(&o);
@@ -222,13 +260,14 @@ int cmd_serve(int argc, char **argv)
             opts_print_help("usage: weft serve --db PATH [--http HOST:PORT] [options]\n\n"
                             "Serves the FHIR R4 API under /fhir, GET /health, and the other "
                             "parts of Weft.\nStops cleanly on SIGTERM or SIGINT.",
-                            specs);
+                            cmd_serve_specs);
             return 0;
         }
         return EXIT_USAGE;
     }
     int status = 1;
     char *host = NULL;
+    char *tls_cert = NULL, *tls_key = NULL;
     struct http_server *srv = NULL;
     void *states[NPARTS + 1];
     size_t started = 0;
@@ -288,6 +327,15 @@ int cmd_serve(int argc, char **argv)
     }
     if (check_store(db) != 0)
         goto out;
+    const char *cert_file = opts_get(&o, "tls-cert"), *key_file = opts_get(&o, "tls-key");
+    if (!cert_file != !key_file) {
+        fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (cert_file && (read_pem(cert_file, "certificate", &tls_cert) != 0 ||
+                      read_pem(key_file, "private key", &tls_key) != 0))
+        goto out;
 
     /* Only this thread takes SIGTERM/SIGINT; every thread started from here
      * on (HTTP pool, parts) inherits the blocked mask. */
@@ -308,6 +356,8 @@ int cmd_serve(int argc, char **argv)
         .header_timeout_s = (int)header_timeout,
         .store_url = db,
         .version = WEFT_VERSION,
+        .tls_cert_pem = tls_cert,
+        .tls_key_pem = tls_key,
     };
     if (http_server_init(&srv, &cfg) != 0) {
         fprintf(stderr, "weft serve: cannot set up the HTTP server\n");
@@ -357,6 +407,10 @@ stop_parts:
         log_info("serve", "stopped");
 out:
     free(host);
+    free(tls_cert);
+    if (tls_key)
+        explicit_bzero(tls_key, strlen(tls_key));
+    free(tls_key);
     opts_free(&o);
     return status;
 }

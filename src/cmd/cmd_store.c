@@ -17,8 +17,13 @@ int cmd_store_open(const char *what, const char *db, struct store **out)
     char *err = NULL;
     int rc = store_open(&s, db, false, &err);
     if (rc != 0) {
-        fprintf(stderr, "weft %s: %s (create it with: weft init --db %s)\n", what,
-                err ? err : weft_strerror(rc), db);
+        /* Suggest `weft init` only when the file is missing: a file that is
+         * not a database would be no better for it. */
+        if (rc == WEFT_ENOTFOUND)
+            fprintf(stderr, "weft %s: %s (create it with: weft init --db %s)\n", what,
+                    err ? err : weft_strerror(rc), db);
+        else
+            fprintf(stderr, "weft %s: %s\n", what, err ? err : weft_strerror(rc));
         free(err);
         return rc;
     }

@@ -12,7 +12,7 @@
 #include "synth/register.h"
 #include "synth/synth.h"
 
-static const struct opt_spec specs[] = {
+const struct opt_spec cmd_synth_specs[] = {
     {"people", "N", "number of people in the region (default 10000)"},
     {"seed", "S", "random seed; the same seed gives byte-identical output (default 1)"},
     {"out", "DIR", "output directory (created; must not hold an earlier region)"},
@@ -24,7 +24,7 @@ static const struct opt_spec specs[] = {
     {NULL, NULL, NULL},
 };
 
-static const struct opt_spec reg_specs[] = {
+const struct opt_spec cmd_synth_register_specs[] = {
     {"db", "PATH", "the database (weft init first)"},
     {"in", "DIR", "the generated region (its manifest.json)"},
     {"drop-root", "DIR", "CSV feeds get the drop folder DIR/<feed name> (created)"},
@@ -38,14 +38,14 @@ static int synth_register_cmd(int argc, char **argv)
 {
     struct opts o = {0};
     int status = EXIT_USAGE;
-    if (opts_parse(&o, reg_specs, argc, argv) != 0)
+    if (opts_parse(&o, cmd_synth_register_specs, argc, argv) != 0)
         goto done;
     if (o.help) {
         opts_print_help("usage: weft synth register --db PATH --in DIR [--drop-root DIR]\n"
                         "Register a generated region's organisations (with a Joint Controllers\n"
                         "Agreement), and its HL7 v2, FHIR and CSV feeds; write the feeds' tokens\n"
                         "and drop folders to DIR/credentials.json (mode 0600) for replay-feeds.",
-                        reg_specs);
+                        cmd_synth_register_specs);
         status = 0;
         goto done;
     }
@@ -83,7 +83,7 @@ int cmd_synth(int argc, char **argv)
         return synth_register_cmd(argc - 1, argv + 1);
     struct opts o = {0};
     int status = EXIT_USAGE;
-    if (opts_parse(&o, specs, argc, argv) != 0)
+    if (opts_parse(&o, cmd_synth_specs, argc, argv) != 0)
         goto done;
     if (o.help) {
         opts_print_help("usage: weft synth --out DIR [--people N] [--seed S] [--fault-rate ...]\n"
@@ -91,7 +91,7 @@ int cmd_synth(int argc, char **argv)
                         "Generate a synthetic Kent and Medway-like region: HL7 v2, FHIR R4 and\n"
                         "social care CSV feeds under DIR/feeds, ground truth under DIR/truth,\n"
                         "and DIR/manifest.json (docs/SYNTH.md).",
-                        specs);
+                        cmd_synth_specs);
         status = 0;
         goto done;
     }

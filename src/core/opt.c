@@ -20,6 +20,23 @@ static const struct opt_spec *find_spec(const struct opt_spec *specs, const char
     return NULL;
 }
 
+static const struct opt_spec *const *known_tables;
+
+void opts_set_known(const struct opt_spec *const *tables)
+{
+    known_tables = tables;
+}
+
+/* Does any command take the option name?  (The parsing command's own table
+ * is checked by the caller first.) */
+static bool known_anywhere(const char *name)
+{
+    for (const struct opt_spec *const *t = known_tables; t && *t; t++)
+        if (find_spec(*t, name, strlen(name)))
+            return true;
+    return false;
+}
+
 static void add_val(struct opts *o, const char *name, size_t nlen, const char *value,
                     bool from_flag)
 {
@@ -69,9 +86,16 @@ static int load_config(struct opts *o, const struct opt_spec *specs, const char 
         }
         *eq = 0;
         char *key = trim(s), *val = trim(eq + 1);
-        const struct opt_spec *sp = find_spec(specs, key, strlen(key));
-        if (sp)
+        if (find_spec(specs, key, strlen(key))) {
             add_val(o, key, strlen(key), val, false);
+        } else if (strcmp(key, "config") == 0 || !known_anywhere(key)) {
+            fprintf(stderr,
+                    "weft %s: %s:%d: unknown key '%s' (keys are the long option names of"
+                    " the commands: see weft COMMAND --help)\n",
+                    cmd, path, lineno, key);
+            fclose(f);
+            return WEFT_EINVAL;
+        }
     }
     fclose(f);
     return WEFT_OK;

@@ -7,8 +7,9 @@
  * command), else $WEFT_CONFIG, else ./weft.conf when it exists.  Its format is
  * "key = value" per line, '#' starts a comment, keys are the long option names
  * without the dashes (e.g. "db = /var/lib/weft/weft.db").  Keys a command does
- * not know are ignored (the file serves every command), but a key no command
- * knows is reported by `weft config check`.
+ * not take are skipped (the file serves every command), but a key that no
+ * command takes (see opts_set_known) is an error naming the file and line,
+ * as is a line that is not "key = value".
  *
  * struct opts owns copies of all strings; opts_free() releases them.
  */
@@ -37,10 +38,18 @@ struct opts {
 };
 
 /*
+ * Declare every command's option table (a NULL-terminated array of tables
+ * that lives as long as the process), so that opts_parse() can tell a config
+ * key meant for another command from a misspelt one.  Until it is called,
+ * only the parsing command's own table counts as known.
+ */
+void opts_set_known(const struct opt_spec *const *tables);
+
+/*
  * Parse argv (argv[0] is the command name) against specs (terminated by an
  * entry with name NULL) and the config file.  On error prints "weft CMD: ..."
- * naming the bad option to stderr and returns WEFT_EINVAL.  The caller frees
- * o with opts_free() in every case.
+ * naming the bad option (for the config file: "FILE:LINE:") to stderr and returns WEFT_EINVAL.  The
+ * caller frees o with opts_free() in every case.
  */
 int opts_parse(struct opts *o, const struct opt_spec *specs, int argc, char **argv);
 void opts_free(struct opts *o);

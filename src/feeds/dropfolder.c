@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -165,6 +166,9 @@ static void *watch_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         struct dropfolder_stats st = {0};
         int rc = dropfolder_run_once(s, NULL, DROPFOLDER_MIN_AGE, &st);
+        metrics_add(
+            "weft_job_runs_total",
+            rc == 0 ? "job=\"drop-pass\",result=\"ok\"" : "job=\"drop-pass\",result=\"failed\"", 1);
         if (rc != 0)
             log_warn("drop", "pass failed: %s (%s)", weft_strerror(rc), store_errmsg(s));
         else if (st.files)

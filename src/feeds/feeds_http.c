@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "access/authz.h"
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -256,6 +257,15 @@ static void peer_of(struct http_req *req, char *out, size_t cap)
         snprintf(out, cap, "%s:%s", host, serv);
 }
 
+/* weft_feed_messages_total for a bundle posted to a FHIR feed. */
+static void count_bundle(const char *feed, const char *outcome)
+{
+    char fv[160], labels[256];
+    metrics_label_value(fv, sizeof fv, feed ? feed : "-");
+    snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"fhir\",outcome=\"%s\"", fv, outcome);
+    metrics_add("weft_feed_messages_total", labels, 1);
+}
+
 int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_post *fp)
 {
     memset(fp, 0, sizeof fp[0]);
@@ -288,8 +298,9 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
         http_reply(req, 403, "application/fhir+json; charset=utf-8", t, strlen(t));
         free(t);
         json_decref(oo);
-        log_info("feeds", "bundle refused request=%s inbox=%lld: no agreement", req->request_id,
-                 (long long)r.inbox_id);
+        log_warn("feeds", "bundle refused request=%s inbox=%lld: no agreement", req->request_id,
+                 (long long)fp->inbox_id);
+        count_bundle(fp->feed, "rejected");
         replied = 1;
     }
     ingest_result_release(&r);
@@ -329,6 +340,8 @@ void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_r
             snprintf(why, sizeof why, "HTTP %d: %s", req->status, diag);
         json_decref(oo);
         int rc = ingest_fhir_done(fp->ig, &r, load_rc, rep, req->status, rep ? NULL : why);
+        if (rc == 0 && r.outcome)
+            count_bundle(fp->feed, r.outcome);
         if (rc != 0)
             log_error("feeds", "inbox outcome not recorded request=%s inbox=%lld", req->request_id,
                       (long long)fp->inbox_id);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "access/org.h"
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -697,6 +698,22 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     if ((rc = count(ig, feed.id, arrived, outcome, &lag, why, replay_id == 0)) != 0)
         goto out;
 
+    {
+        char fv[160], labels[256];
+        metrics_label_value(fv, sizeof fv, have_feed ? feed.name : "unregistered");
+        snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"hl7v2\",outcome=\"%s\"", fv, outcome);
+        metrics_add("weft_feed_messages_total", labels, 1);
+        long long ev_ms, arr_ms;
+        if (!replay_id && strcmp(outcome, INBOX_APPLIED) == 0 && event &&
+            feed_lag_epoch_ms(event, &ev_ms) && feed_lag_epoch_ms(arrived, &arr_ms)) {
+            snprintf(labels, sizeof labels, "feed=\"%s\"", fv);
+            metrics_observe("weft_feed_lag_seconds", labels, (double)(arr_ms - ev_ms) / 1000.0);
+        }
+    }
+    if (strcmp(code, "AA") != 0) /* a refusal: the sender is told, so is the operator */
+        log_warn("ingest", "hl7 message refused ack=%s control=%.40s facility=%.40s inbox=%lld: %s",
+                 code, control[0] ? control : "-", facility[0] ? facility : "-", (long long)id,
+                 why);
     buf_reset(&r->ack);
     if (prc != 0) {
         hl7_ack_build_nak(data, len, "AR", why, &perr, &r->ack);
@@ -724,10 +741,15 @@ void ingest_result_commit_failed(struct ingest_result *r, const char *data, size
     buf_reset(&r->ack);
     struct hl7_msg *m = hl7_msg_new();
     struct hl7_ack_detail det = {.code = HL7_ERR_INTERNAL};
-    if (hl7_msg_parse(m, data, len, HL7_PARSE_STRICT, NULL) == 0)
+    char control[64] = "";
+    if (hl7_msg_parse(m, data, len, HL7_PARSE_STRICT, NULL) == 0) {
+        msg_value(m, 10, 0, control, sizeof control);
         hl7_ack_build_ex(m, "AE", text, &det, &r->ack);
-    else
+    } else {
         hl7_ack_build_nak(data, len, "AE", text, NULL, &r->ack);
+    }
+    log_warn("ingest", "hl7 message refused ack=AE control=%.40s: %s", control[0] ? control : "-",
+             text);
     hl7_msg_free(m);
 }
 
@@ -1321,12 +1343,19 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
         buf_addf(&report, "%s.report.json", dest.data);
         if ((rc = socialcare_report_write(rep, report.data)) != 0)
             goto out;
-        log_info("ingest",
-                 "csv file inbox=%lld feed=%s rows=%zu loaded=%zu rejected=%zu failed=%zu "
-                 "outcome=%s secs=%llu",
-                 (long long)r->inbox_id, feed.name, rep->rows_read, rep->rows_loaded,
-                 rep->rows_rejected, rep->rows_load_failed, outcome,
-                 (unsigned long long)((uint64_t)time(NULL) - t0));
+        char fv[160], labels[256];
+        metrics_label_value(fv, sizeof fv, feed.name);
+        snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"csv\",outcome=\"%s\"", fv, outcome);
+        metrics_add("weft_feed_messages_total", labels, 1);
+        /* rows or a whole file refused: WARN, with the reason (counts or
+         * the file's error; row details with values are in the report) */
+        log_msg(why[0] || strcmp(outcome, INBOX_APPLIED) != 0 ? LOG_WARN : LOG_INFO, "ingest",
+                "csv file inbox=%lld feed=%s rows=%zu loaded=%zu rejected=%zu failed=%zu "
+                "outcome=%s secs=%llu%s%s%s",
+                (long long)r->inbox_id, feed.name, rep->rows_read, rep->rows_loaded,
+                rep->rows_rejected, rep->rows_load_failed, outcome,
+                (unsigned long long)((uint64_t)time(NULL) - t0), why[0] ? " reason=\"" : "", why,
+                why[0] ? "\"" : "");
     }
     /* The report's entry durable before the outcome is committed, the
      * outcome committed before the file is moved: a power cut at any point

@@ -29,6 +29,8 @@
 
 static void reply_outcome(struct http_req *req, int status, const char *code, const char *msg)
 {
+    if (status >= 400)
+        http_req_reason(req, msg);
     json_t *oo = fhir_outcome_make(status >= 500 ? "fatal" : "error", code, msg);
     char *text = json_dumps(oo, JSON_COMPACT);
     json_decref(oo);

@@ -45,6 +45,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/auth.h"
+#include "http/metrics_http.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -97,6 +98,7 @@ struct http_server {
     char *store_url;
     char *version;
     int timeout_s;
+    char *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
     int header_timeout_s;
     int per_address;
     int per_worker; /* connections handed to one daemon at most */
@@ -282,6 +284,10 @@ int http_server_init(struct http_server **out, const struct http_server_config *
     srv->store_url = cfg->store_url ? xstrdup(cfg->store_url) : NULL;
     srv->version = xstrdup(cfg->version ? cfg->version : "unknown");
     srv->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60;
+    if (cfg->tls_cert_pem && cfg->tls_key_pem) {
+        srv->tls_cert = xstrdup(cfg->tls_cert_pem);
+        srv->tls_key = xstrdup(cfg->tls_key_pem);
+    }
     srv->header_timeout_s =
         cfg->header_timeout_s > 0 ? cfg->header_timeout_s : HTTP_HEADER_TIMEOUT_DEFAULT;
     if (srv->header_timeout_s > srv->timeout_s)
@@ -508,6 +514,7 @@ void http_reply_header(struct http_req *req, const char *name, const char *value
 void http_reply_error(struct http_req *req, int status, const char *message)
 {
     struct http_server *srv = req->server;
+    http_req_reason(req, message);
     const struct renderer *best = NULL;
     size_t bestlen = 0;
     for (int i = 0; i < srv->nrenderers; i++) {
@@ -897,10 +904,16 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     char path[256];
     log_path(req->path, path, sizeof path);
     unsigned long long bytes = req->fd_size ? req->fd_size : req->out.len;
+    /* A refusal is a WARN line with its reason (an error, ERROR): an
+     * operator sees every 4xx without turning on more logging. */
+    enum log_level lv = req->status >= 500 ? LOG_ERROR : req->status >= 400 ? LOG_WARN : LOG_INFO;
     if (rp->started)
-        log_info("http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s",
-                 req->request_id, req->method, path, req->status, bytes, ms,
-                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+        metrics_http_request(req->path, req->status, ms / 1000.0);
+    if (rp->started)
+        log_msg(lv, "http", "request id=%s method=%s path=%s status=%d bytes=%llu ms=%.2f%s%s%s%s",
+                req->request_id, req->method, path, req->status, bytes, ms,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1",
+                req->reason[0] ? " reason=\"" : "", req->reason, req->reason[0] ? "\"" : "");
     if (rp->counted)
         atomic_fetch_sub(&srv->inflight, 1);
     request_free(rp);
@@ -922,6 +935,9 @@ static enum MHD_Result queue_reply(struct http_req *req)
     if (req->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (req->server->tls_cert) /* browsers keep to HTTPS for a year */
+        MHD_add_response_header(resp, "Strict-Transport-Security",
+                                "max-age=31536000; includeSubDomains");
     for (int i = 0; i < req->nheaders; i++)
         MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
     enum MHD_Result r = MHD_queue_response(req->mhd_connection, (unsigned)req->status, resp);
@@ -1333,6 +1349,19 @@ int http_server_start(struct http_server *srv, char **errmsg)
     unsigned mhd_limit = (unsigned)srv->per_worker * 2u + 64u;
     srv->started_ns = http_now_ns();
     srv->workers = xcalloc((size_t)srv->threads, sizeof *srv->workers);
+    /* HTTPS: libmicrohttpd's GnuTLS, TLS 1.2 and 1.3 only, GnuTLS's SECURE
+     * suites (AEAD ciphers, forward secrecy), the server's order first. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0,
+         (void *)"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (srv->tls_cert)
+        flags |= MHD_USE_TLS;
+    else
+        tls[0].option = MHD_OPTION_END;
     for (int i = 0; i < srv->threads; i++) {
         struct worker *w = &srv->workers[i];
         w->srv = srv;
@@ -1342,7 +1371,8 @@ int http_server_start(struct http_server *srv, char **errmsg)
             flags, 0, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
             MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
             srv, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, w, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_END);
+            (unsigned)srv->timeout_s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_ARRAY, tls,
+            MHD_OPTION_END);
         if (!d) {
             saved = errno;
             stop_daemons(srv);
@@ -1426,6 +1456,10 @@ void http_server_free(struct http_server *srv)
     free(srv->routes);
     for (int i = 0; i < srv->nrenderers; i++)
         free(srv->renderers[i].prefix);
+    free(srv->tls_cert);
+    if (srv->tls_key) /* private key material does not linger in freed memory */
+        explicit_bzero(srv->tls_key, strlen(srv->tls_key));
+    free(srv->tls_key);
     free(srv->renderers);
     free(srv->host);
     free(srv->store_url);

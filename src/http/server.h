@@ -94,6 +94,10 @@ struct http_server_config {
     int max_per_address;   /* connections from one address, 0: HTTP_PER_ADDRESS_DEFAULT */
     size_t body_memory;    /* bodies in memory, all requests; 0: HTTP_BODY_MEMORY_DEFAULT */
     const char *version;   /* reported by /health, may be NULL */
+    /* TLS (HTTPS): PEM text of the certificate chain and its private key;
+     * both NULL: plain HTTP.  TLS 1.2 and 1.3 only; every reply then carries
+     * Strict-Transport-Security. */
+    const char *tls_cert_pem, *tls_key_pem;
 };
 
 /* A name/value pair (query parameter, route parameter). */
@@ -134,7 +138,20 @@ struct http_req {
     int fd; /* >= 0: reply with this file (http_reply_file) */
     uint64_t fd_size;
     void *mhd_connection; /* struct MHD_Connection * */
+    /* why a 4xx/5xx reply was given, for the request's log line (which is
+     * written at WARN for 4xx, ERROR for 5xx): set with http_req_reason() */
+    char reason[200];
 };
+
+/* Record why req is refused (an error reply's message), for its log line.
+ * The text is made safe for the operational log on the way in: values a
+ * client sent, quoted ("parameter 'birthdate': '1970-13-01' is not a date",
+ * "'X' is not a resource type"), become '...' (a parameter's name after
+ * "parameter " is kept), and every run of 6 or more digits and every
+ * YYYY-MM-DD date is masked with '#', so no NHS number, date of birth or name
+ * echoed back to the client reaches the log.  Later calls replace it.
+ * (src/http/reason.c) */
+void http_req_reason(struct http_req *req, const char *text);
 
 /* Handlers reply with one of the http_reply_* functions and return 0; a
  * handler that returns a negative code without replying gets a 500. */

@@ -53,6 +53,34 @@ int store_open(struct store **out, const char *url, bool create, char **errmsg)
     return sqlite_store_open(out, url, create, errmsg);
 }
 
+int store_backup(struct store *s, const char *dest, struct store_backup_info *info)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    return STORE_CALL(s, backup, dest, info);
+}
+
+int store_restore(const char *src, const char *url, struct store_backup_info *info, char **errmsg)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (errmsg)
+        *errmsg = NULL;
+    if (!url || !*url || !src || !*src) {
+        if (errmsg)
+            *errmsg = xstrdup("restore needs a backup file and a database path");
+        return WEFT_EINVAL;
+    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        if (errmsg)
+            *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
+        return WEFT_EUNSUPPORTED;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0)
+        url += 7;
+    return sqlite_store_restore(src, url, info, errmsg);
+}
+
 void store_close(struct store *s)
 {
     if (s)

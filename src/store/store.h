@@ -69,6 +69,32 @@ int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 
+/* ---- backup and restore (src/store/store.c; sqlite/sqlite_backup.c) ------ */
+
+/* What a backup or restore wrote. */
+struct store_backup_info {
+    int schema_version; /* migrations applied in the copy */
+    int64_t pages;      /* database pages copied */
+    int64_t bytes;      /* size of the copy */
+};
+
+/* Write a consistent copy of the whole store, as of one moment, to the new
+ * file dest - online: other handles (a serving `weft serve`, its feed
+ * writer) keep reading and committing while it runs, and the copy holds
+ * exactly what was committed when it started.  dest must not exist (never
+ * overwritten); the copy is written beside it, checked and renamed, so dest
+ * exists only as a whole, checked backup.  Not inside a transaction of s.
+ * info (may be NULL) says what was written.  PostgreSQL deployments use
+ * pg_basebackup instead (docs/OPERATIONS.md). */
+int store_backup(struct store *s, const char *dest, struct store_backup_info *info);
+
+/* Make the store at url (which must not exist) from the backup file src
+ * (made by store_backup), which is opened read-only and checked first: a
+ * file that is not a whole Weft backup is refused and nothing is created.
+ * On failure returns a negative code and, when errmsg is not NULL, a
+ * malloc'd message the caller frees. */
+int store_restore(const char *src, const char *url, struct store_backup_info *info, char **errmsg);
+
 /* ---- resources ---------------------------------------------------------- */
 
 #define STORE_ID_LEN 32 /* hex characters in a derived resource id */
@@ -377,6 +403,10 @@ int store_session_get(struct store *s, const char *id_hash, const char *now,
                       struct store_session *out);
 /* Revoke (e.g. a used authorisation code); WEFT_ENOTFOUND when not valid. */
 int store_session_revoke(struct store *s, const char *id_hash);
+/* How many sessions are open (unrevoked, unexpired) at time now (ISO 8601),
+ * by kind ("user", "app", ...) into the caller's callback; for metrics. */
+int store_session_count(struct store *s, const char *now,
+                        void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx);
 
 struct store_breakglass {
     int64_t id;

@@ -142,6 +142,12 @@ int store_session_revoke(struct store *s, const char *id_hash)
     return STORE_CALL(s, session_revoke, id_hash);
 }
 
+int store_session_count(struct store *s, const char *now,
+                        void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx)
+{
+    return STORE_CALL(s, session_count, now, fn, ctx);
+}
+
 void store_app_clear(struct store_app *a)
 {
     char **f[] = {&a->client_id, &a->name, &a->redirect_uris, &a->scopes, &a->created, &a->revoked};

@@ -66,6 +66,7 @@ struct store_ops {
     int (*commit)(struct store *);
     int (*rollback)(struct store *);
     int (*bulk)(struct store *, bool on);
+    int (*backup)(struct store *, const char *dest, struct store_backup_info *);
 
     /* resources */
     int (*resource_put)(struct store *, const struct store_put *, enum store_put_outcome *,
@@ -118,6 +119,8 @@ struct store_ops {
     int (*session_put)(struct store *, const struct store_session *);
     int (*session_get)(struct store *, const char *, const char *, struct store_session *);
     int (*session_revoke)(struct store *, const char *);
+    int (*session_count)(struct store *, const char *, void (*)(const char *, int64_t, void *),
+                         void *);
     int (*breakglass_add)(struct store *, const struct store_breakglass *, int64_t *);
     int (*breakglass_active)(struct store *, const char *, const char *, const char *, const char *,
                              char **);
@@ -266,5 +269,8 @@ size_t store_json_with_meta_into(char *dst, const char *json, size_t len, int ve
 
 /* Backends' open functions (store_open picks one by URL). */
 int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg);
+/* ... and restore functions (store_restore picks one by URL). */
+int sqlite_store_restore(const char *src, const char *path, struct store_backup_info *info,
+                         char **errmsg);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "web/cache.h"
 
 struct entry {
@@ -128,9 +129,11 @@ bool web_cache_get(struct web_cache *c, const char *key, struct buf *html, struc
     if (!e) {
         c->misses++;
         pthread_mutex_unlock(&c->mu);
+        metrics_add("weft_web_page_cache_lookups_total", "result=\"miss\"", 1);
         return false;
     }
     c->hits++;
+    metrics_add("weft_web_page_cache_lookups_total", "result=\"hit\"", 1);
     unlink_lru(c, e);
     push_front(c, e);
     buf_reset(html);

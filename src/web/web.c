@@ -191,6 +191,7 @@ void web_error_page(struct http_req *req, int status, const char *title, const c
                     const char *next_step)
 {
     struct buf b = BUF_INIT;
+    http_req_reason(req, title);
     web_error_html(&b, SERVICE_DEFAULT, title, what, next_step);
     security_headers(req);
     http_reply_buf(req, status, "text/html; charset=utf-8", &b);
@@ -577,6 +578,7 @@ static int error_into(struct web_ctx *c, int status, const char *title, const ch
                       const char *next_step)
 {
     buf_reset(&c->out);
+    http_req_reason(c->req, title);
     web_error_html(&c->out, c->w->service_name, title, what, next_step);
     return status;
 }

@@ -550,3 +550,19 @@ int sqlite_access_facts(struct store *s, const char *org, const char *day, const
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading access facts");
 }
+
+int sqlite_session_count(struct store *s, const char *now,
+                         void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT kind, count(*) FROM access_session"
+                                       " WHERE revoked IS NULL AND expires > ? GROUP BY kind");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, now);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ctx);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "counting sessions");
+}

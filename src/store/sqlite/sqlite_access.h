@@ -27,6 +27,8 @@ int sqlite_session_put(struct store *s, const struct store_session *in);
 int sqlite_session_get(struct store *s, const char *id_hash, const char *now,
                        struct store_session *out);
 int sqlite_session_revoke(struct store *s, const char *id_hash);
+int sqlite_session_count(struct store *s, const char *now,
+                         void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx);
 int sqlite_breakglass_add(struct store *s, const struct store_breakglass *in, int64_t *id_out);
 int sqlite_breakglass_active(struct store *s, const char *user_id, const char *org,
                              const char *person_id, const char *now, char **expires_out);

@@ -5,6 +5,7 @@
 #include "store/sqlite/sqlite_core.h"
 /* other subsystems' sqlite headers, one #include per file, below this line */
 #include "store/sqlite/sqlite_access.h"
+#include "store/sqlite/sqlite_backup.h"
 #include "store/sqlite/sqlite_feeds.h"
 #include "store/sqlite/sqlite_app.h"
 #include "store/sqlite/sqlite_dq.h"
@@ -22,6 +23,7 @@ const struct store_ops sqlite_ops = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .bulk = sqlite_bulk,
+    .backup = sqlite_backup,
     .resource_put = sqlite_resource_put,
     .resource_get = sqlite_resource_get,
     .resource_delete = sqlite_resource_delete,
@@ -55,6 +57,7 @@ const struct store_ops sqlite_ops = {
     .session_put = sqlite_session_put,
     .session_get = sqlite_session_get,
     .session_revoke = sqlite_session_revoke,
+    .session_count = sqlite_session_count,
     .breakglass_add = sqlite_breakglass_add,
     .breakglass_active = sqlite_breakglass_active,
     .breakglass_list = sqlite_breakglass_list,
