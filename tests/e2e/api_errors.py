@@ -42,11 +42,11 @@ GOOD_NHS = nhs(1234)
 BAD_NHS = GOOD_NHS[:-1] + str((int(GOOD_NHS[-1]) + 1) % 10)
 
 
-def patient(pid, number=GOOD_NHS):
+def patient(pid, number=GOOD_NHS, family="Errortest", given="Sam", birth="1960-02-29"):
     return {"resourceType": "Patient", "id": pid,
             "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": number},
                            {"system": "urn:weft:id:%s:mrn" % ORG, "value": "MRN-" + pid}],
-            "name": [{"family": "Errortest", "given": ["Sam"]}], "birthDate": "1960-02-29"}
+            "name": [{"family": family, "given": [given]}], "birthDate": birth}
 
 
 def obs(oid, pid, value=1):
@@ -157,13 +157,15 @@ check(total() == before + 1, "batch stored %d, expected 1" % (total() - before))
 st, _, o = srv.request("GET", "/fhir/Observation/" + weft_id(ORG, "Observation", "o1"), token=ro)
 check(st == 200 and o["valueQuantity"]["value"] == 1, "earlier data intact")
 # an invalid NHS number: kept as data, not used to link
-st, _, r = srv.request("POST", "/fhir", body=bundle("batch", patient("p-bad", BAD_NHS)), token=rw)
+st, _, r = srv.request("POST", "/fhir", body=bundle("batch", patient("p-bad", BAD_NHS, "Quillfeather", "Ada", "1971-06-13")), token=rw)
 check(st == 200 and r["entry"][0]["response"]["status"].startswith("201"), "invalid NHS number patient: %r" % r)
 st, _, p = srv.request("GET", "/fhir/Patient/" + weft_id(ORG, "Patient", "p-bad"), token=ro)
 check(st == 200 and BAD_NHS in json.dumps(p["identifier"]), "invalid NHS number kept as sent")
+# (different names and births: only the invalid number is shared, so a match
+# on demographics cannot be mistaken for a link made by the number)
 # a second patient sent with the same invalid number: if invalid numbers
 # linked, both would be one person and each one's $everything would hold both
-st, _, r = srv.request("POST", "/fhir", body=bundle("batch", patient("p-bad2", BAD_NHS)), token=rw)
+st, _, r = srv.request("POST", "/fhir", body=bundle("batch", patient("p-bad2", BAD_NHS, "Brackenridge", "Tomasz", "1988-11-02")), token=rw)
 check(st == 200 and r["entry"][0]["response"]["status"].startswith("201"), "second invalid NHS number patient: %r" % r)
 st, _, b = srv.request("GET", "/fhir/Patient/%s/$everything" % weft_id(ORG, "Patient", "p-bad"), token=ro)
 ids = [e["resource"]["id"] for e in b.get("entry", []) if e.get("search", {}).get("mode", "match") == "match"]

@@ -282,7 +282,7 @@ try {
   const clerk = await browser.newContext();
   const cp = await clerk.newPage();
   await cp.goto(`${BASE}/launch?token=${token('clerk-1', 'R8009', NHS_OTHER)}`);
-  check((await cp.request.get(`${BASE}/fhir/Patient/${pidP9}/$everything`)).status() === 403, 'clerk refused');
+  check((await cp.request.get(`${BASE}/fhir/Patient/${pidP9}/$everything`)).status() === 404, 'clerk refused (404: no existence leak, issue 16 item 4)');
   resp = await page.goto(BASE + '/my/viewers');
   check(resp.status() === 200, 'viewers: ' + resp.status());
   const rows = await page.locator('#viewers tbody tr').allTextContents();

@@ -92,7 +92,7 @@ st, ids, _ = visible(srv, er, patient[(ACUTE, "p")])
 check(st == 200 and ids, "emergency view: %d" % st)
 clerk = session("sds-clerk", "R8009", other)
 st, _, _ = visible(srv, clerk, patient[(ACUTE, "p")])
-check(st == 403, "a receptionist opening someone else: %d" % st)
+check(st == 404, "a receptionist opening someone else (404, no existence leak): %d" % st)
 srv.stop()
 
 # ---- the request ----------------------------------------------------------------------------------
