@@ -142,6 +142,15 @@ double mpi_compare(const struct idmodel *m, const struct demog *a, const struct 
     return idmodel_weight(m, gamma, a, fw);
 }
 
+double mpi_auto_weight(const struct idmodel *m, const signed char gamma[CF_N], double w)
+{
+    int given_apart = gamma[CF_GIVEN] == compare_levels(CF_GIVEN) - 1;
+    int family_apart = gamma[CF_FAMILY] == compare_levels(CF_FAMILY) - 1;
+    if ((given_apart || family_apart) && w >= m->link_weight)
+        return m->link_weight - 0.01;
+    return w;
+}
+
 void mpi_match_free(struct mpi_match *m)
 {
     free(m->link_to);
@@ -250,7 +259,7 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
         if (demog_unpack(r->demog, &o) != 0)
             continue;
         signed char g[CF_N];
-        double w = mpi_compare(m, d, &o, g, NULL);
+        double w = mpi_auto_weight(m, g, mpi_compare(m, d, &o, g, NULL));
         int k = 0;
         while (k < np && strcmp(ps[k].person_id, r->person_id) != 0)
             k++;
