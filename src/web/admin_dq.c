@@ -69,6 +69,7 @@ void web_admin_nav(struct buf *b, const char *current, bool governance)
         {"/admin/governance", "Governance"},
         {"/admin/governance/access", "Who viewed a record"},
         {"/admin/governance/breakglass", "Break-glass reviews"},
+        {"/admin/governance/requests", "Objections and requests"},
         {"/admin/governance/agreements", "Agreements"},
         {"/admin/governance/feeds", "Feeds"},
         {"/admin/governance/policy", "Access policy"},

@@ -4,7 +4,8 @@
  * officers).  Who viewed a record (by NHS number), break-glass reviews with
  * their outcome recorded and overdue ones flagged, agreements (all,
  * expiring within 60 days, organisations sending without one in force),
- * feeds health, the audit chain (last verification, verify now) and the
+ * feeds health, the objections queue and subject access requests with their
+ * due dates (overdue flagged), the audit chain (last verification, verify now) and the
  * access policy as a role x category matrix with its change history.
  * Reading the audit log about a person is itself audited.  The forms carry
  * the session's CSRF token and are checked by access_form_check().
@@ -16,7 +17,10 @@
 
 #include "access/access_serve.h"
 #include "access/authz.h"
+#include "access/objection.h"
+#include "access/org.h"
 #include "access/policy.h"
+#include "access/sar.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -125,6 +129,8 @@ static int h_index(struct http_req *req, void *arg)
     html_raw(&b, "<h2>Reviews and reports</h2><ul class=\"nhsuk-list nhsuk-list--bullet\">"
                  "<li><a href=\"/admin/governance/access\">Who viewed a record</a></li>"
                  "<li><a href=\"/admin/governance/breakglass\">Break-glass reviews</a></li>"
+                 "<li><a href=\"/admin/governance/requests\">Objections and subject access "
+                 "requests</a></li>"
                  "<li><a href=\"/admin/governance/agreements\">Data sharing agreements</a></li>"
                  "<li><a href=\"/admin/governance/feeds\">Feeds health</a></li>"
                  "<li><a href=\"/admin/governance/policy\">The access policy</a></li>"
@@ -464,6 +470,111 @@ static int h_review(struct http_req *req, void *arg)
     return 0;
 }
 
+/* ---- objections queue and subject access requests ----------------------------------- */
+/* The formatted NHS number of person_id into out ("not known" without one). */
+static void person_nhs(struct store *s, const char *person_id, char out[13])
+{
+    struct store_person pe = {0};
+    snprintf(out, 13, "not known");
+    if (store_person_get(s, person_id, &pe) == 0) {
+        if (pe.nhs)
+            nhs_number_format(pe.nhs, out);
+        store_person_clear(&pe);
+    }
+}
+
+static void table_open(struct buf *b, const char *id, const char *caption, const char *const *cols,
+                       int ncols)
+{
+    html_addf(b,
+              "<table class=\"nhsuk-table\" id=\"%s\"><caption class=\"nhsuk-table__caption "
+              "nhsuk-u-visually-hidden\">%s</caption><thead class=\"nhsuk-table__head\"><tr>",
+              id, caption);
+    for (int i = 0; i < ncols; i++)
+        html_addf(b, "<th scope=\"col\">%s</th>", cols[i]);
+    html_raw(b, "</tr></thead><tbody class=\"nhsuk-table__body\">");
+}
+
+static void overdue_cell(struct buf *b, bool late)
+{
+    html_raw(b, late ? "<td class=\"nhsuk-table__cell\"><strong>OVERDUE</strong></td></tr>"
+                     : "<td class=\"nhsuk-table__cell\">No</td></tr>");
+}
+
+static int h_requests(struct http_req *req, void *arg)
+{
+    (void)arg;
+    struct store *s = gov_begin(req);
+    if (!s)
+        return 0;
+    char day[11], nhsf[13];
+    org_day(time(NULL), day);
+    struct store_objection *ob = NULL;
+    struct store_sar *sr = NULL;
+    int no = 0, ns = 0, late_o = 0, late_s = 0;
+    int rco = store_objection_list(s, NULL, true, &ob, &no);
+    int rcs = store_sar_list(s, NULL, &sr, &ns);
+    for (int i = 0; i < no; i++)
+        late_o += objection_overdue(&ob[i], day);
+    for (int i = 0; i < ns; i++)
+        late_s += sar_overdue(&sr[i], day);
+    struct buf b = BUF_INIT;
+    page_open(&b, "Objections and subject access requests", "/admin/governance/requests");
+    html_addf(&b,
+              "<h2>Objections waiting for a decision</h2><p id=\"objections-summary\">%d "
+              "open objection(s), %d overdue (not decided within one calendar month of "
+              "lodging).</p>",
+              no, late_o);
+    static const char *const ocols[] = {"NHS number", "Lodged with", "Reason",
+                                        "Lodged",     "Due",         "Overdue"};
+    table_open(&b, "objections", "Open objections", ocols, 6);
+    for (int i = 0; i < no; i++) {
+        bool late = objection_overdue(&ob[i], day);
+        person_nhs(s, ob[i].person_id, nhsf);
+        html_addf(&b,
+                  "<tr class=\"nhsuk-table__row%s\"><th scope=\"row\">%s</th>"
+                  "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">%s</td>"
+                  "<td class=\"nhsuk-table__cell\">%.10s</td><td class=\"nhsuk-table__cell\">%s"
+                  "</td>",
+                  late ? " weft-overdue" : "", nhsf, ob[i].org, ob[i].reason, ob[i].lodged,
+                  ob[i].due);
+        overdue_cell(&b, late);
+    }
+    html_raw(&b, "</tbody></table>");
+    if (rco)
+        html_raw(&b, "<p class=\"nhsuk-error-message\">The objections could not be read from "
+                     "the database.</p>");
+    html_addf(&b,
+              "<h2>Subject access requests</h2><p id=\"sars-summary\">%d request(s), %d "
+              "overdue (not completed by the due day).</p>",
+              ns, late_s);
+    static const char *const scols[] = {"NHS number", "Received",         "Due",
+                                        "Status",     "Extension reason", "Overdue"};
+    table_open(&b, "sars", "Subject access requests", scols, 6);
+    for (int i = 0; i < ns; i++) {
+        bool late = sar_overdue(&sr[i], day);
+        person_nhs(s, sr[i].person_id, nhsf);
+        html_addf(&b,
+                  "<tr class=\"nhsuk-table__row%s\"><th scope=\"row\">%s</th>"
+                  "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">%s</td>"
+                  "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">%s</td>",
+                  late ? " weft-overdue" : "", nhsf, sr[i].received, sr[i].due, sr[i].status,
+                  sr[i].extension_reason ? sr[i].extension_reason : "-");
+        overdue_cell(&b, late);
+    }
+    html_raw(&b, "</tbody></table>");
+    if (rcs)
+        html_raw(&b, "<p class=\"nhsuk-error-message\">The subject access requests could not "
+                     "be read from the database.</p>");
+    store_objections_free(ob, no);
+    store_sars_free(sr, ns);
+    web_frame_end(&b);
+    authz_audit_access(s, &req->principal, AUDIT_READ, NULL, "objections-queue", no);
+    authz_audit_access(s, &req->principal, AUDIT_READ, NULL, "subject-access-requests", ns);
+    web_admin_reply(req, 200, &b);
+    return 0;
+}
+
 /* ---- agreements ----------------------------------------------------------------------- */
 static int h_agreements(struct http_req *req, void *arg)
 {
@@ -680,6 +791,7 @@ int web_admin_gov_routes_add(struct http_server *srv, struct web *w)
         {"GET", "/admin/governance/access", h_access},
         {"GET", "/admin/governance/breakglass", h_breakglass},
         {"POST", "/admin/governance/breakglass/{id}", h_review},
+        {"GET", "/admin/governance/requests", h_requests},
         {"GET", "/admin/governance/agreements", h_agreements},
         {"GET", "/admin/governance/feeds", h_feeds},
         {"GET", "/admin/governance/policy", h_policy},

@@ -15,7 +15,11 @@
 //     (inappropriate + note) and the page shows the outcome and reviewer;
 //   - who viewed a record by NHS number lists the clinician's emergency
 //     access; agreements, feeds health, the policy matrix (restricted
-//     categories marked) and its history; verify the audit chain now.
+//     categories marked) and its history; verify the audit chain now;
+//   - objections and subject access requests (logged with weft objection /
+//     weft sar): the open objections and the requests with their due dates,
+//     the overdue ones (lodged / received 2026-09-10) flagged; refused to the
+//     Information Officer; the page views audited.
 // Screenshots in $WEFT_ARTIFACTS/web-admin/.  Skips (77) without chromium or npm packages.
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -82,6 +86,24 @@ const recs = fs.readFileSync(path.join(REG, 'truth/records.csv'), 'utf8').trim()
 const nhsAt = recs.filter((r) => r[1] === gps[0] && /^\d{10}$/.test(r[5]) && r[6] !== '1').map((r) => r[5]);
 check(nhsAt.length >= 2, 'no NHS numbers at ' + gps[0]);
 const [NHS_A, NHS_B] = nhsAt;
+
+// ---- objections and subject access requests, logged on the command line ------------------
+// NHS_C: an objection lodged today (due in a month); NHS_D: an objection recorded as lodged
+// on 2026-09-10 (due 2026-10-10, so overdue); NHS_C: a request received today, extended a
+// month; NHS_D: a request received 2026-09-10 (due 2026-10-10, overdue).
+check(nhsAt.length >= 4, 'fewer than four NHS numbers at ' + gps[0]);
+const [, , NHS_C, NHS_D] = nhsAt;
+const fmtNhs = (n) => `${n.slice(0, 3)} ${n.slice(3, 6)} ${n.slice(6)}`;
+weft('objection', 'lodge', '--db', DB, '--nhs', NHS_C, '--org', gps[0], '--reason', 'Does not want the hospital to see GP notes');
+weft('objection', 'set', '--db', DB, '--nhs', NHS_D, '--status', 'lodged', '--date', '2026-09-10');
+const objC = weft('objection', 'show', '--db', DB, '--nhs', NHS_C).match(/lodged (\S+) with \S+ {2}due (\d{4}-\d\d-\d\d)/);
+check(objC, 'objection show: no lodged case');
+const [, lodgedC, dueObjC] = objC;
+check(new Date(dueObjC) > new Date(lodgedC.slice(0, 10)), `objection due ${dueObjC} not after lodging ${lodgedC}`);
+const todayUtc = new Date().toISOString().slice(0, 10);
+const sarC = weft('sar', 'create', '--db', DB, '--nhs', NHS_C, '--received', todayUtc).trim();
+const dueSarC = weft('sar', 'extend', '--db', DB, '--id', sarC, '--months', '1', '--reason', 'Records held by many sources').match(/due (\S+)/)[1];
+weft('sar', 'create', '--db', DB, '--nhs', NHS_D, '--received', '2026-09-10');
 const SECRET = crypto.randomBytes(32).toString('hex');
 fs.writeFileSync(path.join(TMP, 'epr.secret'), SECRET);
 const HOSP = 'RVV';
@@ -200,6 +222,22 @@ try {
   t = await visit(page, '/admin/governance/policy', 200, 'gov-policy');
   check(t.includes('mental-health-act (restricted)') && t.includes('R0001') && t.includes('dq-review'), 'policy matrix: ' + t.slice(0, 400));
   check(await page.locator('#history tbody tr').count() >= 1, 'policy history empty');
+  t = await visit(page, '/admin/governance/requests', 200, 'gov-requests');
+  check(/2 open objection\(s\), 1 overdue/.test(t) && /2 request\(s\), 1 overdue/.test(t), 'requests summary: ' + t.slice(0, 600));
+  const cells = async (table, nhs) => {
+    const row = page.locator(`#${table} tbody tr`, { hasText: fmtNhs(nhs) });
+    check(await row.count() === 1, `${table}: no single row for ${nhs}`);
+    return row.locator('th, td').allInnerTexts();
+  };
+  let c = await cells('objections', NHS_C);
+  check(c[1] === gps[0] && c[2] === 'Does not want the hospital to see GP notes' && c[3] === lodgedC.slice(0, 10) && c[4] === dueObjC && c[5] === 'No', 'objection C row: ' + c.join(' | '));
+  c = await cells('objections', NHS_D);
+  check(c[3] === '2026-09-10' && c[4] === '2026-10-10' && c[5] === 'OVERDUE', 'objection D row: ' + c.join(' | '));
+  check(await page.locator('#objections tbody tr.weft-overdue strong').count() === 1, 'overdue objection not flagged in bold');
+  c = await cells('sars', NHS_C);
+  check(c[1] === todayUtc && c[2] === dueSarC && c[3] === 'extended' && c[4] === 'Records held by many sources' && c[5] === 'No', 'SAR C row: ' + c.join(' | '));
+  c = await cells('sars', NHS_D);
+  check(c[1] === '2026-09-10' && c[2] === '2026-10-10' && c[3] === 'open' && c[5] === 'OVERDUE', 'SAR D row: ' + c.join(' | '));
 
   // ---- an Information Officer of one practice --------------------------------------------
   page = await freshPage();
@@ -212,6 +250,8 @@ try {
   const other = await page.request.get(`${BASE}/admin/dq/${gps[1]}/failures.csv`);
   check(other.status() === 403, 'other org csv: ' + other.status());
   await visit(page, '/admin/governance', 403, 'gov-refused');
+  t = await visit(page, '/admin/governance/requests', 403, 'gov-requests-refused');
+  check(![NHS_C, NHS_D].some((n) => t.includes(fmtNhs(n)) || t.includes(n)) && !t.includes('2026-10-10') && !t.includes('GP notes'), 'refused role saw requests: ' + t.slice(0, 400));
 
   // ---- no session ---------------------------------------------------------------------------
   page = await freshPage();
@@ -234,6 +274,7 @@ if (failures === 0) {
     check(/what=dq:/.test(reads), 'data-quality page views not audited');
     check(/breakglass-review/.test(reads), 'break-glass review not audited');
     check(/what=audit-log/.test(reads), 'who-viewed lookup not audited');
+    check(/what=objections-queue/.test(reads) && /what=subject-access-requests/.test(reads), 'objections / requests page view not audited');
     weft('audit', 'verify', '--db', DB);
   } catch (e) { failures++; console.error(e.message); }
 }
