@@ -48,7 +48,7 @@ struct buf;
 #define AUDIT_ADMIN "admin"
 #define AUDIT_TOKEN "token"       /* SMART app token issued */
 #define AUDIT_IDENTITY "identity" /* link, unlink, merge, unmerge, review decision */
-#define AUDIT_WRITE "write" /* data sent through the FHIR API (POST /fhir) */
+#define AUDIT_WRITE "write"       /* data sent through the FHIR API (POST /fhir) */
 
 /* Outcomes. */
 #define AUDIT_OK "success"
