@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "identity/block.h"
 #include "identity/link.h"
+#include "identity/jaro.h"
 #include "identity/mpi.h"
 #include "store/store.h"
 
@@ -142,11 +143,19 @@ double mpi_compare(const struct idmodel *m, const struct demog *a, const struct 
     return idmodel_weight(m, gamma, a, fw);
 }
 
-double mpi_auto_weight(const struct idmodel *m, const signed char gamma[CF_N], double w)
+/* Names that agree once given and family are swapped (a common entry error). */
+static int names_swapped(const struct demog *a, const struct demog *b)
+{
+    return a->given[0] && a->family[0] && b->given[0] && b->family[0] &&
+           jaro_winkler(a->given, b->family) >= 0.92 && jaro_winkler(a->family, b->given) >= 0.92;
+}
+
+double mpi_auto_weight(const struct idmodel *m, const struct demog *a, const struct demog *b,
+                       const signed char gamma[CF_N], double w)
 {
     int given_apart = gamma[CF_GIVEN] == compare_levels(CF_GIVEN) - 1;
     int family_apart = gamma[CF_FAMILY] == compare_levels(CF_FAMILY) - 1;
-    if ((given_apart || family_apart) && w >= m->link_weight)
+    if (given_apart && family_apart && w >= m->link_weight && !names_swapped(a, b))
         return m->link_weight - 0.01;
     return w;
 }
@@ -259,7 +268,8 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
         if (demog_unpack(r->demog, &o) != 0)
             continue;
         signed char g[CF_N];
-        double w = mpi_auto_weight(m, g, mpi_compare(m, d, &o, g, NULL));
+        double w = mpi_compare(m, d, &o, g, NULL);
+        w = mpi_auto_weight(m, d, &o, g, w);
         int k = 0;
         while (k < np && strcmp(ps[k].person_id, r->person_id) != 0)
             k++;

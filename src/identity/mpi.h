@@ -103,13 +103,17 @@ int mpi_review_decide(struct store *s, int64_t id, int same, const char *by, con
 double mpi_compare(const struct idmodel *m, const struct demog *a, const struct demog *b,
                    signed char gamma[CF_N], double fw[CF_N]);
 /* The weight an automatic decision may act on: w, except that a pair whose
- * given names or family names disagree outright (the comparators' last level:
- * not a typo, nickname, initial or sound-alike) is held just below the link
- * weight, so it can go to review but is never linked or merged unattended.
- * Two different people of one household (twins, a couple) share date of
- * birth or sex, address, postcode and phone; only their names tell them
- * apart, and the shared fields alone can outweigh that. */
-double mpi_auto_weight(const struct idmodel *m, const signed char gamma[CF_N], double w);
+ * given names and family names both disagree outright (the comparators' last
+ * level: not a typo, nickname, initial or sound-alike; and not the two names
+ * swapped) is held just below the link weight, so it can go to review but is
+ * never linked or merged unattended.  Two different people of one household
+ * share date of birth or sex, address, postcode and phone; only their names
+ * tell them apart, and the shared fields alone can outweigh that (27 bits on
+ * the default model).  Twins (one family name, different given names) are
+ * not held by this rule: FEBRL's duplicates with a replaced given name look
+ * the same; see docs/BENCHMARKS.md "Identity". */
+double mpi_auto_weight(const struct idmodel *m, const struct demog *a, const struct demog *b,
+                       const signed char gamma[CF_N], double w);
 
 /* An automatic merge of retired into survivor (feed path and relink):
  * refused (*done = 0, returns 0) when they hold two different NHS numbers

@@ -266,7 +266,8 @@ static void rl_pair(int i, int j, void *ctx)
         return; /* together already */
     signed char g[CF_N];
     compare_pair(&x->d, &y->d, g);
-    double w = mpi_auto_weight(r->m, g, idmodel_weight(r->m, g, &x->d, NULL));
+    double w = idmodel_weight(r->m, g, &x->d, NULL);
+    w = mpi_auto_weight(r->m, &x->d, &y->d, g, w);
     if (w < r->m->review_weight)
         return;
     if (r->n == r->cap) {

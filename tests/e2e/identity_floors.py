@@ -16,7 +16,11 @@ DATA = os.environ.get("WEFT_DATA", "")
 if not os.path.isdir(os.path.join(DATA, "febrl")) or not os.path.isdir(os.path.join(DATA, "splink")):
     print("skip: no FEBRL / Splink data under WEFT_DATA")
     sys.exit(77)
-F1_FLOOR = {"febrl1": 0.985, "febrl2": 0.99, "febrl3": 0.985, "fake_1000": 0.78}
+# Re-measured after the household guard (src/identity/mpi.h mpi_auto_weight:
+# a pair whose given and family names both disagree is never linked
+# unattended): FEBRL F1 0.9806 / 0.9858 / 0.9802 (was 0.989 / 0.995 / 0.990
+# with two different people of one household linked at 27 bits).
+F1_FLOOR = {"febrl1": 0.975, "febrl2": 0.98, "febrl3": 0.975, "fake_1000": 0.78}
 errors = []
 r = subprocess.run([sys.executable, os.path.join(ROOT, "bench/linkage_score.py"), "--bin", BIN,
                     "--data", DATA, "--json"], capture_output=True, text=True, timeout=1800)
