@@ -38,7 +38,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/powerloss.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "fhir/load.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
@@ -1180,7 +1180,7 @@ static json_t *display_ref(const struct val *v)
 }
 
 /* A new resource with its record category stated as a meta.tag (the
- * explicit form fhir/category.h honours first). */
+ * explicit form domain/category.h honours first). */
 static json_t *resource(const char *type, const char *id, const char *category)
 {
     json_t *r = json_object();
@@ -1189,7 +1189,7 @@ static json_t *resource(const char *type, const char *id, const char *category)
     json_t *meta = json_object();
     json_t *tags = json_array();
     json_t *tag = json_object();
-    json_object_set_new_nocheck(tag, "system", json_string_nocheck(FHIR_CATEGORY_TAG_SYSTEM));
+    json_object_set_new_nocheck(tag, "system", json_string_nocheck(CATEGORY_TAG_SYSTEM));
     json_object_set_new_nocheck(tag, "code", json_string_nocheck(category));
     json_array_append_new(tags, tag);
     json_object_set_new_nocheck(meta, "tag", tags);

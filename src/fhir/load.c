@@ -29,7 +29,7 @@
 #include "core/log.h"
 #include "fhir/canon.h"
 #include "fhir/jload.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
 #include "identity/link.h"
@@ -1487,7 +1487,7 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
         if (fu)
             map_put(&bc->map, fu, i);
         if (!e->is_delete) {
-            e->category = fhir_category_of(e->res);
+            e->category = category_of(e->res);
             if (!e->category)
                 e->state = E_NOT_SHAREABLE;
         }

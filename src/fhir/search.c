@@ -13,7 +13,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "fhir/search.h"
 
 static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
@@ -491,7 +491,7 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
             char *bar = strchr(fs->categories[i], '|');
             if (bar)
                 memmove(fs->categories[i], bar + 1, strlen(bar + 1) + 1);
-            if (!fhir_category_valid(fs->categories[i]))
+            if (!category_valid(fs->categories[i]))
                 return fail(fs, name,
                             "parameter 'category': '%.40s' is not a record category (e.g. "
                             "results, medications, encounters; see the CapabilityStatement)",

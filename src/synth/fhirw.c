@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "synth/date.h"
 #include "synth/fhirw.h"
 #include "synth/names.h"
@@ -89,7 +89,7 @@ static void cc(struct buf *b, const char *sys, const char *code, const char *dis
 
 static void cat_cc(struct buf *b, enum synth_cat c)
 {
-    cc(b, CAT_SYS, fhir_categories[c], NULL);
+    cc(b, CAT_SYS, category_names[c], NULL);
 }
 
 static void uuid(struct fctx *c, const char *type, const char *id, char *out, size_t len)

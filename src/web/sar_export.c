@@ -22,7 +22,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "store/store.h"
 #include "web/fmt.h"
 #include "web/html.h"
@@ -282,9 +282,9 @@ static int write_html(struct exp *e)
     /* the clinician view's order, then any category it does not list */
     for (int i = 0; rc == 0 && i < ncat; i++)
         rc = html_category(e, cats[i].name, cats[i].label);
-    for (int i = 0; rc == 0 && fhir_categories[i]; i++)
-        if (!web_category_find(fhir_categories[i]))
-            rc = html_category(e, fhir_categories[i], fhir_categories[i]);
+    for (int i = 0; rc == 0 && category_names[i]; i++)
+        if (!web_category_find(category_names[i]))
+            rc = html_category(e, category_names[i], category_names[i]);
     return rc;
 }
 
