@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "domain/category.h"
+#include "domain/systems.h"
 
 const char *const category_names[CATEGORY_COUNT + 1] = {
     "demographics",
@@ -234,9 +235,6 @@ static const char *diagnostic_report(const json_t *r)
         return "imaging-reports";
     return "results";
 }
-
-#define RECORD_CATEGORY_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
-#define MHA_SECTION_SYSTEM "https://weft.nhs.uk/CodeSystem/mha-section"
 
 static const char *flag(const json_t *r)
 {

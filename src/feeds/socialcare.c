@@ -39,19 +39,12 @@
 #include "core/log.h"
 #include "core/powerloss.h"
 #include "domain/category.h"
+#include "domain/systems.h"
 #include "fhir/load.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
 #include "store/store.h"
 
-#define REC_CAT_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
-#define CS_BASE "https://weft.nhs.uk/CodeSystem/"
-#define EXT_BASE "https://weft.nhs.uk/StructureDefinition/"
-#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define NHS_VER_EXT                                                                                \
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
-#define NHS_VER_SYSTEM "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus"
 #define ROLE_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 #define V2_0131_SYSTEM "http://terminology.hl7.org/CodeSystem/v2-0131"
 #define MAX_COLS 32
@@ -1148,7 +1141,7 @@ static json_t *cc(const char *system, const char *code, const char *display, jso
 
 static json_t *category_cc(const char *category, const char *display)
 {
-    return cc(REC_CAT_SYSTEM, category, display, NULL);
+    return cc(RECORD_CATEGORY_SYSTEM, category, display, NULL);
 }
 
 static json_t *identifier(const char *system, const struct val *v)
@@ -1617,7 +1610,7 @@ static int map_people(struct proc *p)
         return -1;
     json_t *r = resource("Patient", v[P_ID].id, "demographics");
     json_t *ext = NULL;
-    ext_add(&ext, EXT_BASE "date-recorded", "valueDate", jdate(&v[P_RECORDED]));
+    ext_add(&ext, WEFT_EXTENSION_PREFIX "date-recorded", "valueDate", jdate(&v[P_RECORDED]));
     set_opt(r, "extension", ext);
 
     json_t *ids = json_array();
@@ -1626,10 +1619,10 @@ static int map_people(struct proc *p)
         const struct code *ver = v[P_NHS_VER].code ? v[P_NHS_VER].code : &nhs_ver_codes[1];
         json_t *id = json_object();
         json_t *x = NULL;
-        ext_add(&x, NHS_VER_EXT, "valueCodeableConcept",
-                cc(NHS_VER_SYSTEM, ver->code, ver->display, NULL));
+        ext_add(&x, NHS_NUMBER_VERIFICATION_EXTENSION, "valueCodeableConcept",
+                cc(NHS_NUMBER_VERIFICATION_SYSTEM, ver->code, ver->display, NULL));
         json_object_set_new_nocheck(id, "extension", x);
-        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_SYSTEM));
+        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_NUMBER_SYSTEM));
         json_object_set_new_nocheck(id, "value", json_string_nocheck(v[P_NHS].nhs));
         json_array_append_new(ids, id);
     } else if (v[P_NHS].s) {
@@ -1639,7 +1632,7 @@ static int map_people(struct proc *p)
         json_t *x = NULL;
         ext_add(&x, LINK_TAG_SYSTEM, "valueCode", json_string_nocheck(LINK_TAG_INVALID_NHS));
         json_object_set_new_nocheck(id, "extension", x);
-        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_SYSTEM));
+        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_NUMBER_SYSTEM));
         json_object_set_new_nocheck(
             id, "value", v[P_NHS].nhs[0] ? json_string_nocheck(v[P_NHS].nhs) : jval(&v[P_NHS]));
         json_array_append_new(ids, id);
@@ -1685,7 +1678,7 @@ static int map_contacts(struct proc *p)
         return -1;
     json_t *r = resource("RelatedPerson", v[C_ID].id, "contacts");
     json_t *ext = NULL;
-    ext_add(&ext, EXT_BASE "carer-support", "valueString", jval(&v[C_SUPPORT]));
+    ext_add(&ext, WEFT_EXTENSION_PREFIX "carer-support", "valueString", jval(&v[C_SUPPORT]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
     json_array_append_new(ids, identifier(p->id_system, &v[C_ID]));
@@ -1707,7 +1700,7 @@ static int map_contacts(struct proc *p)
         }
     }
     if (v[C_CARER].s && v[C_CARER].b)
-        arr_add(&rel, cc(CS_BASE "contact-role", "carer", "Carer", NULL));
+        arr_add(&rel, cc(WEFT_CODE_SYSTEM_PREFIX "contact-role", "carer", "Carer", NULL));
     if (v[C_NOK].s && v[C_NOK].b)
         arr_add(&rel, cc(V2_0131_SYSTEM, "N", "Next-of-Kin", NULL));
     if (v[C_EMERG].s && v[C_EMERG].b)
@@ -1758,9 +1751,10 @@ static int map_assessments(struct proc *p)
 
     json_t *items = json_array();
     const struct code *t = v[A_TYPE].code;
-    json_array_append_new(
-        items, qr_item("type", "Assessment type", "valueCoding",
-                       coding(CS_BASE "social-care-assessment-type", t->code, t->display)));
+    json_array_append_new(items,
+                          qr_item("type", "Assessment type", "valueCoding",
+                                  coding(WEFT_CODE_SYSTEM_PREFIX "social-care-assessment-type",
+                                         t->code, t->display)));
     if (v[A_OUTCOME].s)
         json_array_append_new(items,
                               qr_item("outcome", "Outcome", "valueString", jval(&v[A_OUTCOME])));
@@ -1769,8 +1763,9 @@ static int map_assessments(struct proc *p)
         for (size_t i = 0; i < v[A_NEEDS].nlist; i++) {
             const struct code *c = v[A_NEEDS].list[i];
             json_t *a = json_object();
-            json_object_set_new_nocheck(a, "valueCoding",
-                                        coding(CS_BASE "care-act-outcome", c->code, c->display));
+            json_object_set_new_nocheck(
+                a, "valueCoding",
+                coding(WEFT_CODE_SYSTEM_PREFIX "care-act-outcome", c->code, c->display));
             json_array_append_new(answers, a);
         }
         json_array_append_new(items, qr_item("eligible-needs", "Eligible needs", NULL, answers));
@@ -1803,10 +1798,10 @@ static int map_services(struct proc *p)
         json_t *q = json_object();
         json_object_set_new_nocheck(q, "value", json_real(v[S_HOURS].dec));
         json_object_set_new_nocheck(q, "unit", json_string_nocheck("hours per week"));
-        json_object_set_new_nocheck(q, "system", json_string_nocheck("http://unitsofmeasure.org"));
+        json_object_set_new_nocheck(q, "system", json_string_nocheck(UCUM_SYSTEM));
         json_object_set_new_nocheck(q, "code", json_string_nocheck("h/wk"));
         json_t *ext = NULL;
-        ext_add(&ext, EXT_BASE "hours-per-week", "valueQuantity", q);
+        ext_add(&ext, WEFT_EXTENSION_PREFIX "hours-per-week", "valueQuantity", q);
         json_object_set_new_nocheck(r, "extension", ext);
     }
     json_t *ids = json_array();
@@ -1815,8 +1810,8 @@ static int map_services(struct proc *p)
     json_object_set_new_nocheck(r, "status", json_string_nocheck(v[S_STATUS].code->fhir));
     const struct code *t = v[S_TYPE].code;
     json_t *types = json_array();
-    json_array_append_new(types, cc(CS_BASE "social-care-service", t->code, t->display,
-                                    json_string_nocheck(t->display)));
+    json_array_append_new(types, cc(WEFT_CODE_SYSTEM_PREFIX "social-care-service", t->code,
+                                    t->display, json_string_nocheck(t->display)));
     json_array_append_new(types, category_cc("services", "Services"));
     json_object_set_new_nocheck(r, "type", types);
     json_object_set_new_nocheck(r, "patient", patient_ref(&v[S_PERSON]));
@@ -1855,12 +1850,12 @@ static int map_safeguarding(struct proc *p)
     buf_adds(&text, "Safeguarding concern");
     for (size_t i = 0; i < v[G_CATEGORY].nlist; i++) {
         const struct code *c = v[G_CATEGORY].list[i];
-        ext_add(&ext, EXT_BASE "safeguarding-abuse-category", "valueCoding",
-                coding(CS_BASE "safeguarding-abuse-category", c->code, c->display));
+        ext_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-abuse-category", "valueCoding",
+                coding(WEFT_CODE_SYSTEM_PREFIX "safeguarding-abuse-category", c->code, c->display));
         buf_addf(&text, "%s%s", i ? "; " : ": ", c->display);
     }
-    ext_add(&ext, EXT_BASE "safeguarding-outcome", "valueString", jval(&v[G_OUTCOME]));
-    ext_add(&ext, EXT_BASE "safeguarding-summary", "valueString", jval(&v[G_SUMMARY]));
+    ext_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-outcome", "valueString", jval(&v[G_OUTCOME]));
+    ext_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-summary", "valueString", jval(&v[G_SUMMARY]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
     json_array_append_new(ids, identifier(p->id_system, &v[G_ID]));
@@ -1872,7 +1867,7 @@ static int map_safeguarding(struct proc *p)
         cats, cc("http://terminology.hl7.org/CodeSystem/flag-category", "safety", "Safety", NULL));
     json_object_set_new_nocheck(r, "category", cats);
     json_object_set_new_nocheck(r, "code",
-                                cc(CS_BASE "flag-code", "safeguarding-concern",
+                                cc(WEFT_CODE_SYSTEM_PREFIX "flag-code", "safeguarding-concern",
                                    "Safeguarding concern", jsn(text.data, text.len)));
     buf_release(&text);
     json_object_set_new_nocheck(r, "subject", patient_ref(&v[G_PERSON]));
@@ -1909,12 +1904,12 @@ static int map_end_of_life(struct proc *p)
     json_t *cp = resource("CarePlan", v[E_ID].id, "end-of-life");
     json_t *ext = NULL;
     if (v[E_PPD].code)
-        ext_add(&ext, EXT_BASE "preferred-place-of-death", "valueCodeableConcept",
-                cc(CS_BASE "preferred-place-of-death", v[E_PPD].code->code, v[E_PPD].code->display,
-                   NULL));
+        ext_add(&ext, WEFT_EXTENSION_PREFIX "preferred-place-of-death", "valueCodeableConcept",
+                cc(WEFT_CODE_SYSTEM_PREFIX "preferred-place-of-death", v[E_PPD].code->code,
+                   v[E_PPD].code->display, NULL));
     if (v[E_LPA].code)
-        ext_add(&ext, EXT_BASE "lasting-power-of-attorney", "valueCoding",
-                coding(CS_BASE "lasting-power-of-attorney", v[E_LPA].code->code,
+        ext_add(&ext, WEFT_EXTENSION_PREFIX "lasting-power-of-attorney", "valueCoding",
+                coding(WEFT_CODE_SYSTEM_PREFIX "lasting-power-of-attorney", v[E_LPA].code->code,
                        v[E_LPA].code->display));
     set_opt(cp, "extension", ext);
     ids = json_array();
@@ -1993,8 +1988,8 @@ static int map_end_of_life(struct proc *p)
         json_t *prov = json_object();
         json_object_set_new_nocheck(prov, "type", json_string_nocheck("deny"));
         json_t *codes = json_array();
-        json_array_append_new(
-            codes, cc("http://snomed.info/sct", "89666000", "Cardiopulmonary resuscitation", NULL));
+        json_array_append_new(codes,
+                              cc(SNOMED_SYSTEM, "89666000", "Cardiopulmonary resuscitation", NULL));
         json_object_set_new_nocheck(prov, "code", codes);
         json_object_set_new_nocheck(c, "provision", prov);
         emit(p, "Consent", id, c);
@@ -2010,8 +2005,8 @@ static int map_end_of_life(struct proc *p)
         json_object_set_new_nocheck(d, "status",
                                     json_string_nocheck(v[E_RESPECT].b ? "current" : "superseded"));
         json_object_set_new_nocheck(d, "type",
-                                    cc(CS_BASE "document-type", "respect-form", "ReSPECT form",
-                                       json_string_nocheck("ReSPECT form")));
+                                    cc(WEFT_CODE_SYSTEM_PREFIX "document-type", "respect-form",
+                                       "ReSPECT form", json_string_nocheck("ReSPECT form")));
         cats = json_array();
         json_array_append_new(cats, category_cc("end-of-life", "End of life"));
         json_object_set_new_nocheck(d, "category", cats);
@@ -2138,7 +2133,8 @@ static int header(struct proc *p, struct socialcare_report *rep, const struct cs
                       names[i][0] ? "unknown column ignored" : "unnamed column ignored");
     }
     p->nheader = n;
-    snprintf(p->id_system, sizeof p->id_system, "urn:weft:id:%s:%s", p->o->ods, p->k->id_kind);
+    snprintf(p->id_system, sizeof p->id_system, LOCAL_ID_SYSTEM_PREFIX "%s:%s", p->o->ods,
+             p->k->id_kind);
     rc = WEFT_OK;
 out:
     free(names);

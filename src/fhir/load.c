@@ -30,14 +30,12 @@
 #include "fhir/canon.h"
 #include "fhir/jload.h"
 #include "domain/category.h"
+#include "domain/systems.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
 #include "store/store.h"
-
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define SOURCE_ID_SYSTEM "urn:weft:source-id"
 
 /* ---- serialising and bulk-mode memory ------------------------------------------- */
 

@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "domain/category.h"
+#include "domain/systems.h"
 #include "store/store.h"
 #include "web/fmt.h"
 #include "web/html.h"
@@ -30,8 +31,6 @@
 #include "web/web_int.h"
 
 #define PAGE 256
-#define SOURCE_EXT "https://weft.nhs.uk/StructureDefinition/source-organisation"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
 
 struct pair {
     char category[40];
@@ -174,7 +173,7 @@ static int json_item(struct exp *e, const struct store_row *row, json_t *res)
     }
     e->st.items++;
     fprintf(e->json,
-            "%s\n  {\"extension\": [{\"url\": \"" SOURCE_EXT "\", \"valueIdentifier\": "
+            "%s\n  {\"extension\": [{\"url\": \"" SOURCE_ORG_EXTENSION "\", \"valueIdentifier\": "
             "{\"system\": \"" ODS_SYSTEM "\", \"value\": ",
             e->first_entry ? "" : ",");
     json_t *ods = json_string(row->source_org ? row->source_org : "");
