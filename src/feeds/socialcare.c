@@ -125,7 +125,8 @@ static int header(struct proc *p, struct socialcare_report *rep, const struct cs
                          names[i][0] ? "unknown column ignored" : "unnamed column ignored");
     }
     p->nheader = n;
-    snprintf(p->id_system, sizeof p->id_system, "urn:weft:id:%s:%s", p->o->ods, p->k->id_kind);
+    snprintf(p->id_system, sizeof p->id_system, LOCAL_ID_SYSTEM_PREFIX "%s:%s", p->o->ods,
+             p->k->id_kind);
     rc = WEFT_OK;
 out:
     free(names);

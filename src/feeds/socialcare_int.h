@@ -28,16 +28,9 @@
 #include <string.h>
 
 #include "feeds/csv.h"
+#include "domain/systems.h"
 #include "feeds/socialcare.h"
 
-#define REC_CAT_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
-#define CS_BASE "https://weft.nhs.uk/CodeSystem/"
-#define EXT_BASE "https://weft.nhs.uk/StructureDefinition/"
-#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define NHS_VER_EXT                                                                                \
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
-#define NHS_VER_SYSTEM "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus"
 #define ROLE_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 #define V2_0131_SYSTEM "http://terminology.hl7.org/CodeSystem/v2-0131"
 #define MAX_COLS 32

@@ -39,9 +39,10 @@ int sc_map_assessments(struct proc *p)
 
     json_t *items = json_array();
     const struct code *t = v[A_TYPE].code;
-    json_array_append_new(
-        items, qr_item("type", "Assessment type", "valueCoding",
-                       sc_coding(CS_BASE "social-care-assessment-type", t->code, t->display)));
+    json_array_append_new(items,
+                          qr_item("type", "Assessment type", "valueCoding",
+                                  sc_coding(WEFT_CODE_SYSTEM_PREFIX "social-care-assessment-type",
+                                            t->code, t->display)));
     if (v[A_OUTCOME].s)
         json_array_append_new(items,
                               qr_item("outcome", "Outcome", "valueString", jval(&v[A_OUTCOME])));
@@ -50,8 +51,9 @@ int sc_map_assessments(struct proc *p)
         for (size_t i = 0; i < v[A_NEEDS].nlist; i++) {
             const struct code *c = v[A_NEEDS].list[i];
             json_t *a = json_object();
-            json_object_set_new_nocheck(a, "valueCoding",
-                                        sc_coding(CS_BASE "care-act-outcome", c->code, c->display));
+            json_object_set_new_nocheck(
+                a, "valueCoding",
+                sc_coding(WEFT_CODE_SYSTEM_PREFIX "care-act-outcome", c->code, c->display));
             json_array_append_new(answers, a);
         }
         json_array_append_new(items, qr_item("eligible-needs", "Eligible needs", NULL, answers));

@@ -18,7 +18,7 @@ int sc_map_contacts(struct proc *p)
         return -1;
     json_t *r = sc_resource("RelatedPerson", v[C_ID].id, "contacts");
     json_t *ext = NULL;
-    sc_ext_add(&ext, EXT_BASE "carer-support", "valueString", jval(&v[C_SUPPORT]));
+    sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "carer-support", "valueString", jval(&v[C_SUPPORT]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
     json_array_append_new(ids, sc_identifier(p->id_system, &v[C_ID]));
@@ -40,7 +40,7 @@ int sc_map_contacts(struct proc *p)
         }
     }
     if (v[C_CARER].s && v[C_CARER].b)
-        sc_arr_add(&rel, sc_cc(CS_BASE "contact-role", "carer", "Carer", NULL));
+        sc_arr_add(&rel, sc_cc(WEFT_CODE_SYSTEM_PREFIX "contact-role", "carer", "Carer", NULL));
     if (v[C_NOK].s && v[C_NOK].b)
         sc_arr_add(&rel, sc_cc(V2_0131_SYSTEM, "N", "Next-of-Kin", NULL));
     if (v[C_EMERG].s && v[C_EMERG].b)

@@ -37,13 +37,13 @@ int sc_map_end_of_life(struct proc *p)
     json_t *cp = sc_resource("CarePlan", v[E_ID].id, "end-of-life");
     json_t *ext = NULL;
     if (v[E_PPD].code)
-        sc_ext_add(&ext, EXT_BASE "preferred-place-of-death", "valueCodeableConcept",
-                   sc_cc(CS_BASE "preferred-place-of-death", v[E_PPD].code->code,
+        sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "preferred-place-of-death", "valueCodeableConcept",
+                   sc_cc(WEFT_CODE_SYSTEM_PREFIX "preferred-place-of-death", v[E_PPD].code->code,
                          v[E_PPD].code->display, NULL));
     if (v[E_LPA].code)
-        sc_ext_add(&ext, EXT_BASE "lasting-power-of-attorney", "valueCoding",
-                   sc_coding(CS_BASE "lasting-power-of-attorney", v[E_LPA].code->code,
-                             v[E_LPA].code->display));
+        sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "lasting-power-of-attorney", "valueCoding",
+                   sc_coding(WEFT_CODE_SYSTEM_PREFIX "lasting-power-of-attorney",
+                             v[E_LPA].code->code, v[E_LPA].code->display));
     set_opt(cp, "extension", ext);
     ids = json_array();
     json_array_append_new(ids, sc_identifier(p->id_system, &v[E_ID]));
@@ -121,8 +121,8 @@ int sc_map_end_of_life(struct proc *p)
         json_t *prov = json_object();
         json_object_set_new_nocheck(prov, "type", json_string_nocheck("deny"));
         json_t *codes = json_array();
-        json_array_append_new(codes, sc_cc("http://snomed.info/sct", "89666000",
-                                           "Cardiopulmonary resuscitation", NULL));
+        json_array_append_new(
+            codes, sc_cc(SNOMED_SYSTEM, "89666000", "Cardiopulmonary resuscitation", NULL));
         json_object_set_new_nocheck(prov, "code", codes);
         json_object_set_new_nocheck(c, "provision", prov);
         sc_emit(p, "Consent", id, c);
@@ -138,8 +138,8 @@ int sc_map_end_of_life(struct proc *p)
         json_object_set_new_nocheck(d, "status",
                                     json_string_nocheck(v[E_RESPECT].b ? "current" : "superseded"));
         json_object_set_new_nocheck(d, "type",
-                                    sc_cc(CS_BASE "document-type", "respect-form", "ReSPECT form",
-                                          json_string_nocheck("ReSPECT form")));
+                                    sc_cc(WEFT_CODE_SYSTEM_PREFIX "document-type", "respect-form",
+                                          "ReSPECT form", json_string_nocheck("ReSPECT form")));
         cats = json_array();
         json_array_append_new(cats, sc_category_cc("end-of-life", "End of life"));
         json_object_set_new_nocheck(d, "category", cats);

@@ -16,7 +16,7 @@ int sc_map_people(struct proc *p)
         return -1;
     json_t *r = sc_resource("Patient", v[P_ID].id, "demographics");
     json_t *ext = NULL;
-    sc_ext_add(&ext, EXT_BASE "date-recorded", "valueDate", sc_jdate(&v[P_RECORDED]));
+    sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "date-recorded", "valueDate", sc_jdate(&v[P_RECORDED]));
     set_opt(r, "extension", ext);
 
     json_t *ids = json_array();
@@ -25,10 +25,10 @@ int sc_map_people(struct proc *p)
         const struct code *ver = v[P_NHS_VER].code ? v[P_NHS_VER].code : &sc_nhs_ver_codes[1];
         json_t *id = json_object();
         json_t *x = NULL;
-        sc_ext_add(&x, NHS_VER_EXT, "valueCodeableConcept",
-                   sc_cc(NHS_VER_SYSTEM, ver->code, ver->display, NULL));
+        sc_ext_add(&x, NHS_NUMBER_VERIFICATION_EXTENSION, "valueCodeableConcept",
+                   sc_cc(NHS_NUMBER_VERIFICATION_SYSTEM, ver->code, ver->display, NULL));
         json_object_set_new_nocheck(id, "extension", x);
-        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_SYSTEM));
+        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_NUMBER_SYSTEM));
         json_object_set_new_nocheck(id, "value", json_string_nocheck(v[P_NHS].nhs));
         json_array_append_new(ids, id);
     } else if (v[P_NHS].s) {
@@ -38,7 +38,7 @@ int sc_map_people(struct proc *p)
         json_t *x = NULL;
         sc_ext_add(&x, LINK_TAG_SYSTEM, "valueCode", json_string_nocheck(LINK_TAG_INVALID_NHS));
         json_object_set_new_nocheck(id, "extension", x);
-        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_SYSTEM));
+        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_NUMBER_SYSTEM));
         json_object_set_new_nocheck(
             id, "value", v[P_NHS].nhs[0] ? json_string_nocheck(v[P_NHS].nhs) : jval(&v[P_NHS]));
         json_array_append_new(ids, id);

@@ -23,12 +23,15 @@ int sc_map_safeguarding(struct proc *p)
     buf_adds(&text, "Safeguarding concern");
     for (size_t i = 0; i < v[G_CATEGORY].nlist; i++) {
         const struct code *c = v[G_CATEGORY].list[i];
-        sc_ext_add(&ext, EXT_BASE "safeguarding-abuse-category", "valueCoding",
-                   sc_coding(CS_BASE "safeguarding-abuse-category", c->code, c->display));
+        sc_ext_add(
+            &ext, WEFT_EXTENSION_PREFIX "safeguarding-abuse-category", "valueCoding",
+            sc_coding(WEFT_CODE_SYSTEM_PREFIX "safeguarding-abuse-category", c->code, c->display));
         buf_addf(&text, "%s%s", i ? "; " : ": ", c->display);
     }
-    sc_ext_add(&ext, EXT_BASE "safeguarding-outcome", "valueString", jval(&v[G_OUTCOME]));
-    sc_ext_add(&ext, EXT_BASE "safeguarding-summary", "valueString", jval(&v[G_SUMMARY]));
+    sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-outcome", "valueString",
+               jval(&v[G_OUTCOME]));
+    sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-summary", "valueString",
+               jval(&v[G_SUMMARY]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
     json_array_append_new(ids, sc_identifier(p->id_system, &v[G_ID]));
@@ -40,7 +43,7 @@ int sc_map_safeguarding(struct proc *p)
                                       "safety", "Safety", NULL));
     json_object_set_new_nocheck(r, "category", cats);
     json_object_set_new_nocheck(r, "code",
-                                sc_cc(CS_BASE "flag-code", "safeguarding-concern",
+                                sc_cc(WEFT_CODE_SYSTEM_PREFIX "flag-code", "safeguarding-concern",
                                       "Safeguarding concern", jsn(text.data, text.len)));
     buf_release(&text);
     json_object_set_new_nocheck(r, "subject", sc_patient_ref(&v[G_PERSON]));

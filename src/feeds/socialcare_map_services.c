@@ -21,10 +21,10 @@ int sc_map_services(struct proc *p)
         json_t *q = json_object();
         json_object_set_new_nocheck(q, "value", json_real(v[S_HOURS].dec));
         json_object_set_new_nocheck(q, "unit", json_string_nocheck("hours per week"));
-        json_object_set_new_nocheck(q, "system", json_string_nocheck("http://unitsofmeasure.org"));
+        json_object_set_new_nocheck(q, "system", json_string_nocheck(UCUM_SYSTEM));
         json_object_set_new_nocheck(q, "code", json_string_nocheck("h/wk"));
         json_t *ext = NULL;
-        sc_ext_add(&ext, EXT_BASE "hours-per-week", "valueQuantity", q);
+        sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "hours-per-week", "valueQuantity", q);
         json_object_set_new_nocheck(r, "extension", ext);
     }
     json_t *ids = json_array();
@@ -33,8 +33,8 @@ int sc_map_services(struct proc *p)
     json_object_set_new_nocheck(r, "status", json_string_nocheck(v[S_STATUS].code->fhir));
     const struct code *t = v[S_TYPE].code;
     json_t *types = json_array();
-    json_array_append_new(types, sc_cc(CS_BASE "social-care-service", t->code, t->display,
-                                       json_string_nocheck(t->display)));
+    json_array_append_new(types, sc_cc(WEFT_CODE_SYSTEM_PREFIX "social-care-service", t->code,
+                                       t->display, json_string_nocheck(t->display)));
     json_array_append_new(types, sc_category_cc("services", "Services"));
     json_object_set_new_nocheck(r, "type", types);
     json_object_set_new_nocheck(r, "patient", sc_patient_ref(&v[S_PERSON]));
