@@ -16,6 +16,7 @@
 #include "domain/category.h"
 #include "core/url.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
 static const char *const clinical_params[] = {
