@@ -3,6 +3,7 @@
  * bytes in total costs O(n) amortised.
  */
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,14 @@
 #include "core/buf.h"
 
 char buf_empty[1];
+
+/* The invariant every function keeps: an unallocated buffer is empty - the
+ * shared "" of BUF_INIT, or NULL in a zeroed struct (xcalloc'd owners rely
+ * on the add functions accepting it) - and an allocated one has its
+ * terminator inside its capacity.  Nobody may write into buf_empty. */
+#define BUF_OK(b)                                                                                  \
+    ((b)->cap == 0 ? (b)->len == 0 && ((b)->data == buf_empty || !(b)->data) && !buf_empty[0]      \
+                   : (b)->data && (b)->len < (b)->cap)
 
 static void oom(void)
 {
@@ -70,6 +79,7 @@ void buf_release(struct buf *b)
 
 void buf_reset(struct buf *b)
 {
+    assert(BUF_OK(b));
     b->len = 0;
     if (b->cap)
         b->data[0] = 0;
@@ -77,6 +87,8 @@ void buf_reset(struct buf *b)
 
 void buf_grow(struct buf *b, size_t extra)
 {
+    assert(BUF_OK(b));
+    assert(extra < SIZE_MAX / 2 - b->len); /* a length computed from garbage */
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return;
@@ -100,6 +112,7 @@ void buf_add(struct buf *b, const void *data, size_t len)
     memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = 0;
+    assert(BUF_OK(b));
 }
 
 void buf_adds(struct buf *b, const char *s)
@@ -130,6 +143,7 @@ void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
     buf_grow(b, (size_t)n);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
+    assert(BUF_OK(b) && b->data[b->len] == 0);
 }
 
 void buf_addf(struct buf *b, const char *fmt, ...)

@@ -76,6 +76,7 @@ void url_encode(struct buf *b, const char *s)
 
 int url_query_parse(const char *q, size_t len, struct url_kv **args, int *nargs, int max)
 {
+    assert((q || len == 0) && args && nargs && *nargs >= 0 && (*nargs == 0 || *args));
     size_t i = 0;
     while (i < len) {
         size_t j = i;
