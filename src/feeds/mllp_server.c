@@ -164,10 +164,8 @@ static void complete_batch(struct item *batch, size_t n)
 static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *batch, size_t n)
 {
     struct store *s = srv->store;
-    int rc = store_begin(s);
-    for (int tries = 0; rc == WEFT_EBUSY && tries < 20; tries++)
-        rc = store_begin(s);
-    bool began = rc == 0;
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
     for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
         if (it->has_pre) {
             struct ingest_premap pm = {.org = it->pre_org,
@@ -186,12 +184,11 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     if (rc == 0 && FAILPOINT("mllp-ack-before-commit")) /* test build: the broken order */
         complete_batch(batch, n), batch = NULL;
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&txn);
     if (rc != 0) {
         log_error("mllp", "batch of %zu messages not stored: %s (%s)", n, weft_strerror(rc),
                   store_errmsg(s));
-        if (began)
-            store_rollback(s);
+        store_txn_rollback(&txn);
         ingest_discard_counts(ig);
         for (struct item *it = batch; it; it = it->qnext)
             ingest_result_commit_failed(&it->res, it->data, it->len, "the record store failed");

@@ -317,8 +317,10 @@ struct store_ops {
 /* The common head of every backend handle. */
 struct store {
     const struct store_ops *ops;
-    int txn_depth;    /* explicit transactions open (store_begin nesting) */
-    char errmsg[512]; /* last error of this handle, see store_errmsg() */
+    int txn_depth;         /* explicit transactions open (store_begin nesting) */
+    struct store_txn *txn; /* the transaction object open on this handle, or NULL */
+    struct store_txn own;  /* the object of a transaction begun by store_begin() */
+    char errmsg[512];      /* last error of this handle, see store_errmsg() */
 };
 
 /* Record the last error message of s (printf-style); returns code so that
