@@ -102,15 +102,15 @@ struct mllp_server {
     struct conn *conns;
     int nconns;
     struct store *store;      /* the writer's */
-    struct store *ckpt_store; /* the checkpointer's */
-    pthread_t checkpointer;
+    struct store *ckpt_store; /* the refresher's */
+    pthread_t checkpointer;   /* the refresher (the store checkpoints by itself) */
     pthread_mutex_t kmu;
     pthread_cond_t kcv;
     bool ckpt_stop;
     atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed, n_idle;
     /* the hl7v2 feeds whose messages can be applied (enabled, agreement in
      * force), by sending facility, for mapping and preparing on the
-     * connection threads; refreshed every second by the checkpointer (the
+     * connection threads; refreshed every second by the refresher (the
      * writer checks the feed again, so a stale entry only costs work) */
     pthread_rwlock_t flk;
     struct store_feed *fac;
@@ -300,28 +300,20 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
     }
 }
 
-/* Checkpoints off the writer's path: the writer's handle never checkpoints at
- * commit (a checkpoint copies and fsyncs database pages and would hold up
- * every ACK of the batch); this thread copies the log into the database
- * every 200 ms with a passive checkpoint, which never blocks the writer. */
+/* The refresher: the table of usable feeds, every second, off the writer's
+ * path.  (Checkpoints are the store's: store_writer on the writer's handle.) */
 static void *checkpointer_main(void *arg)
 {
     struct mllp_server *srv = arg;
-    unsigned wakes = 0;
     pthread_mutex_lock(&srv->kmu);
     while (!srv->ckpt_stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until.tv_sec++;
         pthread_cond_timedwait(&srv->kcv, &srv->kmu, &until);
+        bool stop = srv->ckpt_stop;
         pthread_mutex_unlock(&srv->kmu);
-        if (store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE) != 0)
-            log_warn("mllp", "checkpoint failed: %s", store_errmsg(srv->ckpt_store));
-        if (++wakes % 5 == 0)
+        if (!stop)
             fac_refresh(srv);
         pthread_mutex_lock(&srv->kmu);
     }
@@ -740,7 +732,7 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     if (rc == 0)
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
-        rc = store_checkpoint(srv->store, STORE_CKPT_OFF);
+        rc = store_writer(srv->store); /* the store checkpoints off this handle's path */
     if (rc == 0)
         fac_refresh(srv);
     if (rc == 0)
@@ -810,7 +802,6 @@ void mllp_server_stop(struct mllp_server *srv)
     pthread_mutex_unlock(&srv->qmu);
     pthread_join(srv->writer, NULL);
     stop_checkpointer(srv);
-    store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE);
     struct mllp_server_stats st;
     mllp_server_stats(srv, &st);
     log_info("mllp",

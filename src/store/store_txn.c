@@ -1,7 +1,6 @@
 /*
  * store_txn.c - the transaction object (store/txn.h) over any backend's
- * begin/commit/rollback and savepoints, and the dispatchers of those and of
- * checkpoints.
+ * begin/commit/rollback and savepoints, and the dispatchers of those.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -205,11 +204,4 @@ int store_rollback_to(struct store *s, const char *name)
     if (!savepoint_name_ok(name))
         return store_fail(s, WEFT_EINVAL, "bad savepoint name");
     return STORE_CALL(s, txn, rollback_to, name);
-}
-
-int store_checkpoint(struct store *s, enum store_ckpt mode)
-{
-    if (!s->ops->txn || !s->ops->txn->checkpoint)
-        return WEFT_OK; /* backends without a log */
-    return s->ops->txn->checkpoint(s, mode);
 }

@@ -2,7 +2,7 @@
  * txn.h - transactions: the transaction object every batching writer uses
  * (begin with a bounded retry while busy, a savepoint per item, broken-
  * transaction detection, commit, rollback), the handle's own begin/commit/
- * rollback and savepoints beneath it, and write-ahead log checkpoints.
+ * rollback and savepoints beneath it.
  */
 #ifndef WEFT_STORE_TXN_H
 #define WEFT_STORE_TXN_H
@@ -91,11 +91,5 @@ int store_rollback(struct store *s);
 int store_savepoint(struct store *s, const char *name);
 int store_release(struct store *s, const char *name);
 int store_rollback_to(struct store *s, const char *name);
-/* Write-ahead log checkpoints.  STORE_CKPT_OFF: this handle never
- * checkpoints by itself at commit (a dedicated writer hands checkpoints to
- * another thread); STORE_CKPT_PASSIVE: copy what can be copied now without
- * waiting for anyone.  Backends without a log return 0. */
-enum store_ckpt { STORE_CKPT_OFF = 0, STORE_CKPT_PASSIVE = 1 };
-int store_checkpoint(struct store *s, enum store_ckpt mode);
 
 #endif
