@@ -219,10 +219,11 @@ static int check_store(const char *db)
 {
     struct store *s = NULL;
     char *msg = NULL;
-    const char *file = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
-    if (!strstr(db, "://") && access(file, F_OK) != 0) {
+    struct store_url u;
+    store_url_parse(db, &u);
+    if (u.kind == STORE_KIND_SQLITE && access(u.path, F_OK) != 0) {
         fprintf(stderr, "weft serve: database '%s' does not exist: run 'weft init --db %s' first\n",
-                file, file);
+                u.path, u.path);
         return WEFT_ENOTFOUND;
     }
     int rc = store_open(&s, db, false, &msg);
