@@ -57,7 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "access/principal.h"
+#include "core/principal.h"
 #include "core/buf.h"
 
 #define HTTP_MAX_BODY_DEFAULT (32u * 1024u * 1024u)
