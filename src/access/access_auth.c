@@ -26,6 +26,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 /* ---- auth chain links (called from http/auth.c) ------------------------------------------ */

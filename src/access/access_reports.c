@@ -26,6 +26,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 /* ---- AuditEvent, viewers, break-glass review -------------------------------------------- */
@@ -282,9 +286,9 @@ int access_audit_event(struct http_req *req, void *ctx)
         for (int i = 0; i < req->nargs; i++) {
             if (strcmp(req->args[i].name, "_before") == 0)
                 continue;
-            http_url_encode(&next, req->args[i].name);
+            url_encode(&next, req->args[i].name);
             buf_addc(&next, '=');
-            http_url_encode(&next, req->args[i].value);
+            url_encode(&next, req->args[i].value);
             buf_addc(&next, '&');
         }
         buf_addf(&next, "_before=%lld", (long long)c.last_seq);

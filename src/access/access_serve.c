@@ -47,6 +47,10 @@
 #include "http/auth.h"
 #include "http/serve.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 /* weft_sessions_open{kind}, read at each scrape (the metrics listener's one
@@ -156,7 +160,7 @@ void access_redirect(struct http_req *req, const char *location)
 
 void access_form_free(struct access_form *f)
 {
-    http_kv_free(f->kv, f->n);
+    url_kv_free(f->kv, f->n);
     f->kv = NULL;
     f->n = 0;
 }
@@ -169,7 +173,7 @@ int access_form_parse(struct http_req *req, struct access_form *f)
     const char *ct = http_req_header(req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
         return WEFT_EINVAL;
-    return http_query_parse(req->body.data, req->body.len, &f->kv, &f->n, 32);
+    return url_query_parse(req->body.data, req->body.len, &f->kv, &f->n, 32);
 }
 
 const char *access_form_get(const struct access_form *f, const char *name)
@@ -226,7 +230,7 @@ int access_form_check(struct http_req *req, const char *csrf_value)
         return WEFT_EDB;
     }
     struct access_form f = {0};
-    struct http_kv kv = {(char *)"csrf", (char *)(csrf_value ? csrf_value : "")};
+    struct url_kv kv = {(char *)"csrf", (char *)(csrf_value ? csrf_value : "")};
     f.kv = &kv;
     f.n = 1;
     struct store_session ss;
@@ -385,7 +389,7 @@ static int h_launch(struct http_req *req, void *ctx)
         buf_release(&cookie);
         struct buf loc = BUF_INIT;
         buf_adds(&loc, "/patient/");
-        http_url_encode(&loc, person);
+        url_encode(&loc, person);
         access_redirect(req, loc.data);
         buf_release(&loc);
         log_info("access", "launch ok request=%s launcher=%s", req->request_id, c.launcher);

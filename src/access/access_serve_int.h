@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 struct http_req;
-struct http_kv;
+struct url_kv;
 struct store;
 struct store_session;
 
@@ -23,7 +23,7 @@ struct access_cfg {
 };
 
 struct access_form {
-    struct http_kv *kv;
+    struct url_kv *kv;
     int n;
 };
 

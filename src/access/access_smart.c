@@ -26,6 +26,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 /* ---- SMART App Launch ---------------------------------------------------------------------- */
@@ -291,13 +295,13 @@ int access_authorize_post(struct http_req *req, void *ctx)
             buf_addc(&loc, strchr(ar.redirect_uri, '?') ? '&' : '?');
             if (allow) {
                 buf_adds(&loc, "code=");
-                http_url_encode(&loc, code);
+                url_encode(&loc, code);
             } else {
                 buf_adds(&loc, "error=access_denied");
             }
             if (ar.state) {
                 buf_adds(&loc, "&state=");
-                http_url_encode(&loc, ar.state);
+                url_encode(&loc, ar.state);
             }
             access_redirect(req, loc.data);
             buf_release(&loc);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/principal.h"
+#include "store/records.h"
 
 struct store;
 

@@ -15,7 +15,8 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "identity/nhs.h"
-#include "store/store.h"
+#include "store/access.h"
+#include "store/records.h"
 
 const char *const breakglass_codes[] = {
     "emergency-care", "patient-unconscious", "safeguarding-risk", "urgent-clinical-need", NULL,

@@ -9,6 +9,8 @@
 #include "audit/audit.h"
 #include "core/err.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 
 bool access_same_origin(struct http_req *req)

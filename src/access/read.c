@@ -11,6 +11,8 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 
 void access_qbuf_clear(struct access_qbuf *b)

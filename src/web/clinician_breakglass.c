@@ -28,6 +28,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "web/html.h"
 #include "web/web_int.h"
@@ -176,7 +178,7 @@ static int break_glass_get(struct web_ctx *c)
     return 200;
 }
 
-static const char *form_value(const struct http_kv *kv, int n, const char *name)
+static const char *form_value(const struct url_kv *kv, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(kv[i].name, name) == 0)
@@ -190,11 +192,11 @@ static const char *form_value(const struct http_kv *kv, int n, const char *name)
 static int break_glass_post(struct web_ctx *c)
 {
     struct http_req *req = c->req;
-    struct http_kv *kv = NULL;
+    struct url_kv *kv = NULL;
     int n = 0;
-    bool parsed = http_query_parse(req->body.data, req->body.len, &kv, &n, 16) == 0;
+    bool parsed = url_query_parse(req->body.data, req->body.len, &kv, &n, 16) == 0;
     if (!parsed && access_same_origin(req)) {
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         web_error_page(req, 400, "Sorry, the form could not be read",
                        "The information sent was not in the expected form.",
                        "Go back and fill in the form again.");
@@ -205,7 +207,7 @@ static int break_glass_post(struct web_ctx *c)
         access_form_verify(req, c->store, parsed ? form_value(kv, n, "csrf") : NULL,
                            AUDIT_BREAK_GLASS, c->person_id, &ss);
     if (v != ACCESS_FORM_OK) {
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         store_session_clear(&ss);
         if (v == ACCESS_FORM_NO_SESSION)
             web_session_ended(req);
@@ -264,7 +266,7 @@ static int break_glass_post(struct web_ctx *c)
         break;
     }
     }
-    http_kv_free(kv, n);
+    url_kv_free(kv, n);
     store_session_clear(&ss);
     return status;
 }
@@ -334,11 +336,11 @@ static int h_breakglass_post(struct http_req *req, void *arg)
     struct web *w = arg;
     struct store *s = http_req_store(req);
     const char *ct = http_req_header(req, "Content-Type");
-    struct http_kv *kv = NULL;
+    struct url_kv *kv = NULL;
     int n = 0;
     if (!s || !ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
-        http_query_parse(req->body.data, req->body.len, &kv, &n, 32) != 0) {
-        http_kv_free(kv, n);
+        url_query_parse(req->body.data, req->body.len, &kv, &n, 32) != 0) {
+        url_kv_free(kv, n);
         bg_problem(req, 400, "invalid_request", "The break-glass request was not a form",
                    "Use the break-glass form on the record page.");
         return 0;
@@ -399,7 +401,7 @@ static int h_breakglass_post(struct http_req *req, void *arg)
         log_info("access", "break-glass started request=%s", req->request_id);
         struct buf loc = BUF_INIT;
         buf_adds(&loc, "/patient/");
-        http_url_encode(&loc, person);
+        url_encode(&loc, person);
         web_security_headers(req);
         http_reply_header(req, "Location", loc.data);
         http_reply(req, 303, "text/plain; charset=utf-8", "See Other\n", 10);
@@ -410,7 +412,7 @@ static int h_breakglass_post(struct http_req *req, void *arg)
     free(person);
 out:
     store_session_clear(&ss);
-    http_kv_free(kv, n);
+    url_kv_free(kv, n);
     return 0;
 }
 

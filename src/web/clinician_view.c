@@ -28,6 +28,8 @@
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
+#include "store/access.h"
+#include "store/records.h"
 
 /* Audit a page view that did not show the page (outcome failed/denied). */
 static void audit_outcome(struct web_ctx *c, const char *page, const char *outcome,

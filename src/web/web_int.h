@@ -19,7 +19,7 @@
 #include "access/authz.h"
 #include "access/read.h"
 #include "core/buf.h"
-#include "store/store.h"
+#include "store/records.h"
 #include "web/web.h"
 
 struct http_req;
