@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "domain/systems.h"
 #include "http/server.h"
 #include "store/access.h"
 #include "store/apps.h"
@@ -105,8 +106,7 @@ static json_t *audit_event_json(const struct store_audit_row *r)
             agents,
             json_pack("{s:{s:[{s:s, s:s}]}, s:{s:{s:s, s:s}}, s:b}", "type", "coding", "system",
                       "http://terminology.hl7.org/CodeSystem/v3-RoleClass", "code", "PROV", "who",
-                      "identifier", "system", "https://fhir.nhs.uk/Id/ods-organization-code",
-                      "value", r->org, "requestor", 0));
+                      "identifier", "system", ODS_SYSTEM, "value", r->org, "requestor", 0));
     if (r->launcher)
         json_array_append_new(agents,
                               json_pack("{s:{s:[{s:s, s:s}]}, s:{s:s}, s:b}", "type", "coding",
