@@ -41,6 +41,9 @@ const struct opt_spec cmd_feed_specs[] = {
     {"name", "NAME", "add: the feed's name (default ORG-KIND, lower case)"},
     {"facility", "NAME", "add (hl7v2): sending facility, the first component of MSH-4"},
     {"from-address", "IP", "add (hl7v2): only accept connections from this address"},
+    {"client-cert-sha256", "HEX",
+     "add (hl7v2): only accept messages over MLLP/TLS from a sender presenting the client "
+     "certificate with this SHA-256 fingerprint"},
     {"folder", "DIR", "add (csv): the drop folder (created, with done/ and failed/)"},
     {"feed", "NAME", "run/messages/replay: the feed"},
     {"outcome", "O", "messages/replay: pending, applied, rejected, duplicate or partial"},
@@ -57,7 +60,8 @@ const struct opt_spec cmd_feed_specs[] = {
 
 static const char usage[] =
     "usage: weft feed add --db PATH --org ODS --kind hl7v2|fhir|csv [--name NAME]\n"
-    "                     [--facility NAME [--from-address IP]] [--folder DIR]\n"
+    "                     [--facility NAME [--from-address IP] [--client-cert-sha256 HEX]]\n"
+    "                     [--folder DIR]\n"
     "       weft feed list --db PATH\n"
     "       weft feed status --db PATH [--json]\n"
     "       weft feed run --db PATH [--feed NAME] [--min-age SECONDS]\n"
@@ -88,6 +92,7 @@ static int feed_add(struct store *s, const struct opts *o)
         .name = opts_get(o, "name"),
         .facility = opts_get(o, "facility"),
         .from_address = opts_get(o, "from-address"),
+        .client_cert_sha256 = opts_get(o, "client-cert-sha256"),
         .folder = opts_get(o, "folder"),
     };
     if (!spec.org || !spec.kind) {
@@ -116,15 +121,18 @@ static int feed_add(struct store *s, const struct opts *o)
                 (long long)id, f.name, f.org);
         free(token);
     } else if (strcmp(f.kind, "hl7v2") == 0) {
-        fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s\n",
+        fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s%s%s\n",
                 (long long)id, f.name, f.org, f.facility, f.from_address ? " from " : "",
-                f.from_address ? f.from_address : "");
-        if (!f.from_address)
-            fprintf(stderr,
-                    "warning: feed '%s' accepts MSH-4 '%s' from any address: any host "
-                    "that reaches the MLLP port can send as that facility, merges (A40) "
-                    "included; give --from-address IP to restrict it\n",
-                    f.name, f.facility);
+                f.from_address ? f.from_address : "",
+                f.client_cert_sha256 ? " over TLS with the client certificate sha256:" : "",
+                f.client_cert_sha256 ? f.client_cert_sha256 : "");
+        if (!f.from_address && !f.client_cert_sha256)
+            fprintf(
+                stderr,
+                "warning: feed '%s' accepts MSH-4 '%s' from any address: any host "
+                "that reaches the MLLP port can send as that facility, merges (A40) "
+                "included; give --from-address IP (or --client-cert-sha256 HEX) to restrict it\n",
+                f.name, f.facility);
     } else {
         fprintf(stderr, "feed %lld '%s' (csv, org %s) added: drop folder %s\n", (long long)id,
                 f.name, f.org, f.folder);
@@ -145,15 +153,18 @@ static int feed_list(struct store *s)
         struct store_feed *f = &fs[i];
         struct buf route = BUF_INIT;
         if (f->facility)
-            buf_addf(&route, "MSH-4 %s from %s", f->facility,
-                     f->from_address ? f->from_address : "ANY ADDRESS (warning)");
+            buf_addf(&route, "MSH-4 %s from %s%s%.16s%s", f->facility,
+                     f->from_address ? f->from_address : "ANY ADDRESS (warning)",
+                     f->client_cert_sha256 ? ", client certificate sha256:" : "",
+                     f->client_cert_sha256 ? f->client_cert_sha256 : "",
+                     f->client_cert_sha256 ? "..." : "");
         else if (f->folder)
             buf_addf(&route, "folder %s", f->folder);
         else
             buf_addf(&route, "POST /fhir with token (client %lld)", (long long)f->client_id);
         printf("%-4lld %-24s %-8s %-6s %-8s %s\n", (long long)f->id, f->name, f->org, f->kind,
                f->disabled ? "no" : "yes", route.data);
-        if (f->facility && !f->from_address)
+        if (f->facility && !f->from_address && !f->client_cert_sha256)
             unbound++;
         buf_release(&route);
         store_feed_clear(f);

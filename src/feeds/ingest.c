@@ -571,6 +571,21 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                  feed.name);
         det = (struct hl7_ack_detail){
             .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (feed.client_cert_sha256 && pm && pm->cert_sha256 &&
+               strcmp(feed.client_cert_sha256, pm->cert_sha256) != 0) {
+        code = "AR";
+        if (pm->cert_sha256[0])
+            snprintf(why, sizeof why,
+                     "connection's client certificate (sha256:%.16s...) is not the one "
+                     "registered for feed '%s'",
+                     pm->cert_sha256, feed.name);
+        else
+            snprintf(why, sizeof why,
+                     "connection presented no client certificate: feed '%s' accepts only "
+                     "TLS connections with its registered one",
+                     feed.name);
+        det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
     } else if (!in_force) {
         code = "AR";
         snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",

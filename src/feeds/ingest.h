@@ -100,6 +100,12 @@ struct ingest_premap {
      * feed, or NULL; used (and consumed) only when they are the message's
      * feed's; freed by the caller, before mr, after the call. */
     struct load_prep *prep;
+    /* the connection's TLS client certificate (64 lower-case hex digits of
+     * its SHA-256), "" when the connection presented none (or is plain);
+     * NULL: not a live connection (replay, tools), no check.  A feed that
+     * pins a certificate (store_feed.client_cert_sha256) refuses the message
+     * AR unless it is this one. */
+    const char *cert_sha256;
 };
 int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
                          const char *arrived, struct ingest_premap *pm, struct ingest_result *r);

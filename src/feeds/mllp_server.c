@@ -41,6 +41,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "core/tls.h"
 #include "core/failpoint.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
@@ -78,7 +79,12 @@ struct conn {
     pthread_t th;
     int fd, efd;
     char peer[96];
-    char host[64]; /* the peer's numeric address: connections per address */
+    char host[64];        /* the peer's numeric address: connections per address */
+    struct tls_conn *tls; /* NULL on a plain listener */
+    /* the client certificate's SHA-256 (hex), "" when none was presented
+     * (always "" on a plain listener): checked per message against the
+     * feed's pin (ingest.h) */
+    char cert[65];
     pthread_mutex_t mu;
     struct item *head, *tail; /* FIFO of items awaiting their ACK */
     int pending;
@@ -113,6 +119,11 @@ struct mllp_server {
     pthread_rwlock_t flk;
     struct store_feed *fac;
     int nfac;
+    /* TLS (NULL: plain), and the client certificates pinned by hl7v2 feeds,
+     * for --mllp-require-client-cert (under flk, refreshed with fac) */
+    struct tls_server *tls;
+    char (*pins)[65];
+    int npins;
 };
 
 static void item_free(struct item *it)
@@ -167,17 +178,18 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
         rc = store_begin(s);
     bool began = rc == 0;
     for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
+        /* the connection's client certificate goes with every message: a
+         * feed that pins one refuses messages without it (ingest.h) */
+        struct ingest_premap pm = {.cert_sha256 = it->conn->cert};
         if (it->has_pre) {
-            struct ingest_premap pm = {.org = it->pre_org,
-                                       .feed = it->pre_feed,
-                                       .rc = it->pre_rc,
-                                       .mr = &it->pre,
-                                       .prep = it->prep};
-            rc = ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm,
-                                      &it->res);
-        } else {
-            rc = ingest_hl7(ig, it->data, it->len, it->conn->peer, it->arrived, 0, &it->res);
+            pm.org = it->pre_org;
+            pm.feed = it->pre_feed;
+            pm.rc = it->pre_rc;
+            pm.mr = &it->pre;
+            pm.prep = it->prep;
         }
+        rc =
+            ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm, &it->res);
     }
     if (rc == 0)
         rc = ingest_flush_counts(ig);
@@ -244,7 +256,12 @@ static void fac_refresh(struct mllp_server *srv)
     int n = 0;
     if (store_feed_list(srv->ckpt_store, &fs, &n) != 0)
         return; /* keep the old table */
-    int k = 0;  /* the usable feeds are moved to the front of fs */
+    char(*pins)[65] = xcalloc((size_t)n + 1, sizeof *pins);
+    int np = 0;
+    for (int i = 0; i < n; i++)
+        if (fs[i].client_cert_sha256 && strcmp(fs[i].kind, "hl7v2") == 0)
+            snprintf(pins[np++], sizeof pins[0], "%s", fs[i].client_cert_sha256);
+    int k = 0; /* the usable feeds are moved to the front of fs */
     for (int i = 0; i < n; i++) {
         /* only feeds whose messages will be applied: mapping and preparing
          * a message the writer refuses (disabled feed, no agreement in
@@ -262,8 +279,12 @@ static void fac_refresh(struct mllp_server *srv)
     int on = srv->nfac;
     srv->fac = fs;
     srv->nfac = k;
+    char(*op)[65] = srv->pins;
+    srv->pins = pins;
+    srv->npins = np;
     pthread_rwlock_unlock(&srv->flk);
     fac_free(of, on);
+    free(op);
 }
 
 /* Parse and map one message on the connection thread when its facility is a
@@ -366,8 +387,14 @@ static void fifo_push(struct conn *c, struct item *it)
     pthread_mutex_unlock(&c->mu);
 }
 
-static bool write_all(int fd, const char *p, size_t n)
+/* How long a TLS peer may take to read its ACKs before it is given up. */
+#define TLS_WRITE_TIMEOUT_MS 30000
+
+static bool write_all(struct conn *c, const char *p, size_t n)
 {
+    if (c->tls)
+        return tls_conn_write_all(c->tls, p, n, TLS_WRITE_TIMEOUT_MS);
+    int fd = c->fd;
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -399,7 +426,7 @@ static bool flush_acks(struct conn *c, bool peer_ok, struct buf *out)
         mllp_encode(it->res.ack.data, it->res.ack.len, out);
         item_free(it);
     }
-    if (peer_ok && out->len && !write_all(c->fd, out->data, out->len))
+    if (peer_ok && out->len && !write_all(c, out->data, out->len))
         peer_ok = false;
     buf_reset(out);
     return peer_ok;
@@ -417,6 +444,62 @@ static void push_local_nak(struct conn *c, const char *why)
     uint64_t one = 1;
     ssize_t w = write(c->efd, &one, sizeof one);
     (void)w;
+}
+
+/* Read from the peer: bytes, 0 at its end, -1 with errno (EAGAIN: nothing
+ * yet).  A TLS error counts as the peer's end (logged). */
+static ssize_t conn_recv(struct conn *c, char *buf, size_t cap)
+{
+    if (!c->tls)
+        return recv(c->fd, buf, cap, 0);
+    ssize_t n = tls_conn_read(c->tls, buf, cap);
+    if (n == TLS_WOULD_BLOCK) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n < 0) {
+        log_warn("mllp", "tls error peer=%s: connection ended", c->peer);
+        return 0;
+    }
+    return n;
+}
+
+/*
+ * The TLS handshake of a new connection on its own thread (a slow or silent
+ * client holds up nobody else), within the first-frame timeout.  With
+ * --mllp-require-client-cert the client must present a certificate
+ * (OpenSSL ends the handshake otherwise) that some hl7v2 feed pins.  false:
+ * the connection is refused, with a WARN line saying why.  Which feed a
+ * certificate may send as is checked per message (ingest.h).
+ */
+static bool conn_tls_start(struct conn *c)
+{
+    struct mllp_server *srv = c->srv;
+    char why[256];
+    int ms = srv->cfg.first_frame_timeout > 0 ? srv->cfg.first_frame_timeout * 1000 : 30000;
+    if (tls_conn_accept(srv->tls, c->fd, ms, &srv->stopping, &c->tls, why, sizeof why) != 0) {
+        log_warn("mllp", "tls handshake refused peer=%s: %s", c->peer, why);
+        return false;
+    }
+    snprintf(c->cert, sizeof c->cert, "%s", tls_conn_peer_sha256(c->tls));
+    if (srv->cfg.tls_require_client_cert) {
+        bool pinned = false;
+        pthread_rwlock_rdlock(&srv->flk);
+        for (int i = 0; i < srv->npins && !pinned; i++)
+            pinned = c->cert[0] && strcmp(srv->pins[i], c->cert) == 0;
+        pthread_rwlock_unlock(&srv->flk);
+        if (!pinned) {
+            log_warn("mllp",
+                     "tls connection refused peer=%s client_cert=sha256:%s: no hl7v2 feed pins "
+                     "this certificate (weft feed add --client-cert-sha256)",
+                     c->peer, c->cert[0] ? c->cert : "none");
+            return false;
+        }
+    }
+    log_info("mllp", "tls established peer=%s version=%s cipher=%s client_cert=%s%s", c->peer,
+             tls_conn_version(c->tls), tls_conn_cipher(c->tls), c->cert[0] ? "sha256:" : "",
+             c->cert[0] ? c->cert : "none");
+    return true;
 }
 
 static int64_t mono_ms(void)
@@ -453,6 +536,10 @@ static void *conn_main(void *arg)
      * when the idle timeout is longer (or off): a slot is not held for free */
     int64_t first_ms = (int64_t)srv->cfg.first_frame_timeout * 1000, opened = last;
     int was_pending = 0;
+    if (srv->tls && !conn_tls_start(c)) {
+        reading = false;
+        why = "tls";
+    }
     for (;;) {
         bool stop = atomic_load(&srv->stopping);
         if (stop && reading) {
@@ -488,7 +575,9 @@ static void *conn_main(void *arg)
         }
         struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
         int nfds = reading && pending < srv->cfg.window ? 2 : 1;
-        int pr = poll(pf, (nfds_t)nfds, 250);
+        /* bytes TLS has already decrypted are not seen by poll */
+        bool buffered = nfds == 2 && c->tls && tls_conn_pending(c->tls);
+        int pr = poll(pf, (nfds_t)nfds, buffered ? 0 : 250);
         if (pr < 0 && errno != EINTR) {
             /* Not expected with valid descriptors.  Stop reading but stay
              * until the writer has finished our items (it still points at
@@ -510,8 +599,8 @@ static void *conn_main(void *arg)
                 why = "peer";
             }
         }
-        if (nfds == 2 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = recv(c->fd, rbuf, 1 << 16, 0);
+        if (nfds == 2 && (buffered || (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+            ssize_t n = conn_recv(c, rbuf, 1 << 16);
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
             if (n <= 0) {
@@ -559,6 +648,8 @@ static void *conn_main(void *arg)
     hl7_msg_free(msg);
     buf_release(&out);
     free(rbuf);
+    tls_conn_free(c->tls);
+    c->tls = NULL;
     close(c->fd);
     c->fd = -1;
     atomic_store(&c->finished, true);
@@ -737,7 +828,16 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     pthread_mutex_init(&srv->kmu, NULL);
     pthread_cond_init(&srv->kcv, NULL);
     pthread_rwlock_init(&srv->flk, NULL);
-    int rc = store_open(&srv->store, srv->store_url, false, errmsg);
+    int rc = 0;
+    if (cfg->tls_cert_file && cfg->tls_key_file) {
+        struct tls_server_config tc = {.cert_file = cfg->tls_cert_file,
+                                       .key_file = cfg->tls_key_file,
+                                       .require_client_cert = cfg->tls_require_client_cert};
+        rc = tls_server_new(&srv->tls, &tc, errmsg);
+    }
+    srv->cfg.tls_cert_file = srv->cfg.tls_key_file = NULL; /* the caller's strings */
+    if (rc == 0)
+        rc = store_open(&srv->store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
@@ -771,6 +871,8 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         store_close(srv->store);
         store_close(srv->ckpt_store);
         fac_free(srv->fac, srv->nfac);
+        free(srv->pins);
+        tls_server_free(srv->tls);
         pthread_rwlock_destroy(&srv->flk);
         pthread_mutex_destroy(&srv->kmu);
         pthread_cond_destroy(&srv->kcv);
@@ -823,6 +925,8 @@ void mllp_server_stop(struct mllp_server *srv)
     store_close(srv->store);
     store_close(srv->ckpt_store);
     fac_free(srv->fac, srv->nfac);
+    free(srv->pins);
+    tls_server_free(srv->tls);
     pthread_rwlock_destroy(&srv->flk);
     pthread_mutex_destroy(&srv->kmu);
     pthread_cond_destroy(&srv->kcv);
@@ -864,11 +968,12 @@ static void warn_unbound_feeds(const char *db)
     int n = 0;
     if (store_feed_list(s, &fs, &n) == 0) {
         for (int i = 0; i < n; i++) {
-            if (strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled && !fs[i].from_address)
+            if (strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled && !fs[i].from_address &&
+                !fs[i].client_cert_sha256)
                 log_warn("mllp",
                          "feed %s accepts MSH-4 %s from any address: any host that reaches the "
                          "MLLP port can send as that facility, merges (A40) included; restrict "
-                         "it with weft feed add --from-address",
+                         "it with weft feed add --from-address or --client-cert-sha256",
                          fs[i].name, fs[i].facility ? fs[i].facility : "-");
             store_feed_clear(&fs[i]);
         }
@@ -913,13 +1018,43 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return WEFT_EINVAL;
     }
+    /* TLS: MLLP's own pair, else the pair both listeners share, unless
+     * --mllp-plain keeps MLLP plain (e.g. behind a TLS terminator) */
+    const char *cert = opts_get(ctx->opts, "mllp-tls-cert"),
+               *key = opts_get(ctx->opts, "mllp-tls-key");
+    bool own_pair = cert || key;
+    if (!own_pair) {
+        cert = opts_get(ctx->opts, "tls-cert");
+        key = opts_get(ctx->opts, "tls-key");
+    }
+    bool plain = opts_flag(ctx->opts, "mllp-plain");
+    bool require_cert = opts_flag(ctx->opts, "mllp-require-client-cert");
+    const char *bad = NULL;
+    if (!cert != !key)
+        bad = own_pair ? "--mllp-tls-cert and --mllp-tls-key go together"
+                       : "--tls-cert and --tls-key go together";
+    else if (plain && own_pair)
+        bad = "--mllp-plain and --mllp-tls-cert contradict each other";
+    else if (require_cert && (plain || !cert))
+        bad = "--mllp-require-client-cert needs TLS on MLLP (--tls-cert/--tls-key or "
+              "--mllp-tls-cert/--mllp-tls-key)";
+    if (bad) {
+        fprintf(stderr, "weft serve: %s\n", bad);
+        free(host);
+        return WEFT_EINVAL;
+    }
+    if (plain)
+        cert = key = NULL;
     struct mllp_server_config cfg = {.host = host,
                                      .port = port,
                                      .store_url = ctx->db,
                                      .max_connections = (int)maxc,
                                      .max_per_address = (int)per_addr,
                                      .idle_timeout = (int)idle,
-                                     .first_frame_timeout = (int)first};
+                                     .first_frame_timeout = (int)first,
+                                     .tls_cert_file = cert,
+                                     .tls_key_file = key,
+                                     .tls_require_client_cert = require_cert};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);
@@ -931,8 +1066,11 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
     }
     warn_unbound_feeds(ctx->db);
     bool v6 = strchr(host, ':') && host[0] != '[';
-    log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld", v6 ? "[" : "", host,
-             v6 ? "]" : "", mllp_server_port(srv), idle);
+    log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld tls=%s", v6 ? "[" : "", host,
+             v6 ? "]" : "", mllp_server_port(srv), idle,
+             !cert          ? "off"
+             : require_cert ? "on,client-cert-required"
+                            : "on");
     const char *pf = opts_get(ctx->opts, "mllp-port-file");
     if (pf) {
         struct buf tmp = BUF_INIT;

@@ -16,6 +16,11 @@
  * A connection may pipeline: it can send up to `window` messages before
  * reading ACKs; ACKs always come back in the order the messages were sent.
  *
+ * TLS (optional): the handshake runs on the connection's thread; the
+ * client's certificate, if any, is pinned per feed (weft feed add
+ * --client-cert-sha256): a message whose feed pins a certificate is refused
+ * AR unless its connection presented exactly that one.
+ *
  * Frames larger than 16 MiB are answered AR (and not stored: there is
  * nothing whole to keep); bytes outside frames are dropped with a warning.
  *
@@ -30,6 +35,7 @@
 #ifndef WEFT_FEEDS_MLLP_SERVER_H
 #define WEFT_FEEDS_MLLP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct mllp_server;
@@ -45,6 +51,13 @@ struct mllp_server_config {
     int idle_timeout;        /* seconds a connection may stay idle; 0: forever */
     int max_per_address;     /* connections from one address, 0: MLLP_PER_ADDRESS_DEFAULT */
     int first_frame_timeout; /* seconds to send a first whole frame, 0: default; <0: never */
+    /* TLS: both set, every connection is TLS 1.2+ (core/tls.h); the
+     * handshake must finish within first_frame_timeout */
+    const char *tls_cert_file, *tls_key_file;
+    /* refuse a TLS connection without a client certificate that some hl7v2
+     * feed pins (the per-message check against the feed's own pin applies
+     * whether or not this is set) */
+    bool tls_require_client_cert;
 };
 
 /* Connections from one address at once, and the seconds a new connection
@@ -79,7 +92,9 @@ void mllp_server_stop(struct mllp_server *srv);
  * absent), --mllp-port-file FILE, --mllp-max-connections N,
  * --mllp-max-connections-per-address N, --mllp-first-frame-timeout SECONDS
  * and --mllp-idle-timeout SECONDS (default MLLP_IDLE_TIMEOUT_DEFAULT; 0:
- * never). */
+ * never), and TLS: --mllp-tls-cert/--mllp-tls-key, else --tls-cert/--tls-key
+ * (the pair both listeners share), --mllp-plain (no TLS on MLLP even so),
+ * --mllp-require-client-cert. */
 int mllp_serve_start(const struct serve_ctx *ctx, void **state);
 void mllp_serve_stop(const struct serve_ctx *ctx, void *state);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -20,6 +21,40 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "feeds/registry.h"
+
+bool feed_cert_sha256_parse(const char *in, char out[65])
+{
+    out[0] = 0;
+    if (!in)
+        return false;
+    static const char *const prefixes[] = {"sha256 fingerprint=", "sha256:", "sha-256:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (strncasecmp(in, prefixes[i], pl) == 0) {
+            in += pl;
+            break;
+        }
+    }
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        char c = *p;
+        if (c == ':' && n > 0 && n % 2 == 0 && p[1] && p[-1] != ':')
+            continue;
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) || n == 64) {
+            out[0] = 0;
+            return false;
+        }
+        out[n++] = c;
+    }
+    out[n] = 0;
+    if (n != 64) {
+        out[0] = 0;
+        return false;
+    }
+    return true;
+}
 
 bool feed_name_valid(const char *name)
 {
@@ -162,8 +197,14 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
         return fail(err, errcap, WEFT_EINVAL,
                     "an hl7v2 feed needs --facility NAME (MSH-4 first component, no HL7 "
                     "delimiters)");
-    if (!hl7 && (spec->facility || spec->from_address))
-        return fail(err, errcap, WEFT_EINVAL, "--facility and --from-address are for hl7v2 feeds");
+    if (!hl7 && (spec->facility || spec->from_address || spec->client_cert_sha256))
+        return fail(err, errcap, WEFT_EINVAL,
+                    "--facility, --from-address and --client-cert-sha256 are for hl7v2 feeds");
+    char pin[65] = "";
+    if (spec->client_cert_sha256 && !feed_cert_sha256_parse(spec->client_cert_sha256, pin))
+        return fail(err, errcap, WEFT_EINVAL,
+                    "--client-cert-sha256 must be a SHA-256 fingerprint: 64 hex digits (colons "
+                    "allowed), as 'openssl x509 -noout -fingerprint -sha256 -in CERT' prints");
     if (csv && (!spec->folder || !*spec->folder))
         return fail(err, errcap, WEFT_EINVAL, "a csv feed needs --folder DIR");
     if (!csv && spec->folder)
@@ -199,6 +240,7 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
         .kind = (char *)spec->kind,
         .facility = (char *)spec->facility,
         .from_address = (char *)spec->from_address,
+        .client_cert_sha256 = pin[0] ? pin : NULL,
     };
     char *folder = NULL, *token = NULL;
     char hash[65] = "";
@@ -281,6 +323,8 @@ int feed_registry_status(struct store *s, const struct store_feed *f, time_t now
         json_object_set_new(o, "facility", json_string(f->facility));
     if (f->from_address)
         json_object_set_new(o, "from_address", json_string(f->from_address));
+    if (f->client_cert_sha256)
+        json_object_set_new(o, "client_cert_sha256", json_string(f->client_cert_sha256));
     if (f->folder)
         json_object_set_new(o, "folder", json_string(f->folder));
     json_object_set_new(o, "enabled", json_boolean(f->disabled == NULL));

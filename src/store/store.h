@@ -509,6 +509,9 @@ struct store_feed {
     char *last_received; /* ISO 8601 arrival time of the newest message, NULL if none */
     char *last_error;    /* the newest rejection reason, NULL if none */
     char *last_error_at;
+    /* hl7v2: the sender's TLS client certificate it must present, lower-case
+     * hex SHA-256 of the DER certificate (64 digits); NULL: none pinned */
+    char *client_cert_sha256;
 };
 void store_feed_clear(struct store_feed *f);
 /* Register a feed: WEFT_EEXIST when the name (or, for hl7v2, the facility) is

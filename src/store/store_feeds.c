@@ -24,6 +24,7 @@ void store_feed_clear(struct store_feed *f)
     free(f->last_received);
     free(f->last_error);
     free(f->last_error_at);
+    free(f->client_cert_sha256);
     memset(f, 0, sizeof *f);
 }
 

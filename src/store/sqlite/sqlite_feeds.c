@@ -54,6 +54,13 @@ const struct store_migration sqlite_migration_feeds_2 = {
     "ALTER TABLE feed_day ADD COLUMN lag_recent_max_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
+/* feeds-tls-1: an hl7v2 feed may pin its sender's TLS client certificate
+ * (lower-case hex SHA-256 of the DER certificate; NULL: none pinned). */
+const struct store_migration sqlite_migration_feeds_tls_1 = {
+    "feeds-tls-1",
+    "ALTER TABLE feed ADD COLUMN client_cert_sha256 TEXT;",
+};
+
 /* feeds-3: the control-id claims as a WITHOUT ROWID table: one b-tree write a
  * message instead of two (the rowid table and its primary-key index). */
 const struct store_migration sqlite_migration_feeds_3 = {
@@ -126,7 +133,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
     sqlite_now(now);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO feed (name, org, kind, facility, from_address, folder, client_id,"
-            " token_hash, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " token_hash, created, client_cert_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, in->name);
@@ -141,6 +148,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
         sqlite3_bind_null(st, 7);
     sqlite_bind_text(st, 8, in->token_hash);
     sqlite_bind_text(st, 9, now);
+    sqlite_bind_text(st, 10, in->client_cert_sha256);
     int rc = step_write(ss, st, "writing feed (name or facility taken)");
     if (rc == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(ss->db);
@@ -149,7 +157,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
 
 #define FEED_COLS                                                                                  \
     "id, name, org, kind, facility, from_address, folder, client_id, token_hash, created,"         \
-    " disabled, last_received, last_error, last_error_at"
+    " disabled, last_received, last_error, last_error_at, client_cert_sha256"
 
 static void feed_fill(sqlite3_stmt *st, struct store_feed *f)
 {
@@ -168,6 +176,7 @@ static void feed_fill(sqlite3_stmt *st, struct store_feed *f)
     f->last_received = sqlite_col_strdup(st, 11);
     f->last_error = sqlite_col_strdup(st, 12);
     f->last_error_at = sqlite_col_strdup(st, 13);
+    f->client_cert_sha256 = sqlite_col_strdup(st, 14);
 }
 
 int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *facility,

@@ -11,6 +11,7 @@
 extern const struct store_migration sqlite_migration_feeds_1;
 extern const struct store_migration sqlite_migration_feeds_2;
 extern const struct store_migration sqlite_migration_feeds_3;
+extern const struct store_migration sqlite_migration_feeds_tls_1;
 extern const struct store_migration sqlite_migration_merge_1;
 
 int sqlite_savepoint(struct store *s, const char *name, int what);
