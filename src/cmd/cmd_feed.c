@@ -252,9 +252,13 @@ static int feed_status(struct store *s, const struct opts *o)
         lag_text(td, "lag_recent", lag, sizeof lag);
         lag_text(tt, "lag", all, sizeof all);
         printf("%-17s %-17s", lag, all);
-        printf("%s%s%s\n",
+        long long bl = (long long)json_integer_value(json_object_get(f, "backlog"));
+        char blt[48] = "";
+        if (bl) /* HL7 enhanced mode: accepted (CA), not yet applied */
+            snprintf(blt, sizeof blt, "  [BACKLOG %lld]", bl);
+        printf("%s%s%s%s\n",
                json_is_true(json_object_get(f, "agreement_in_force")) ? "" : "  [NO AGREEMENT]",
-               le ? "  " : "", le ? le : "");
+               blt, le ? "  " : "", le ? le : "");
     }
     json_t *un = json_object_get(json_object_get(st, "unregistered"), "total");
     long long unr = (long long)json_integer_value(json_object_get(un, "received"));

@@ -86,6 +86,9 @@ const struct opt_spec cmd_serve_specs[] = {
      "feeds: close an MLLP connection that has sent no whole message by then (default 30)"},
     {"mllp-idle-timeout", "SECONDS",
      "feeds: close an MLLP connection that sends nothing for this long (default 300; 0 = never)"},
+    {"mllp-backlog-max", "N",
+     "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
+     "1000000)"},
     {"mllp-tls-cert", "FILE", "feeds: MLLP only: this certificate chain instead of --tls-cert"},
     {"mllp-tls-key", "FILE", "feeds: MLLP only: the private key of --mllp-tls-cert"},
     {"mllp-plain", NULL,

@@ -493,11 +493,38 @@ int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const 
     return hl7_apply(ig, data, len, peer, arrived, 0, pm, r);
 }
 
+int ingest_hl7_accept(struct ingest *ig, const char *data, size_t len, const char *peer,
+                      const char *arrived, int64_t feed_id, const char *facility,
+                      const char *control, const char *msg_type, int64_t *id_out)
+{
+    char now[32];
+    if (!arrived) {
+        inbox_now(now);
+        arrived = now;
+    }
+    struct store_inbox_msg in = {
+        .feed_id = feed_id,
+        .kind = "hl7v2",
+        .arrived = (char *)arrived,
+        .sender = facility && facility[0] ? (char *)facility : NULL,
+        .peer = (char *)peer,
+        .control_id = control && control[0] ? (char *)control : NULL,
+        .msg_type = msg_type && msg_type[0] ? (char *)msg_type : NULL,
+        .outcome = INBOX_PENDING,
+        .attempts = 1,
+        .body = (char *)data,
+        .body_len = len,
+    };
+    return store_inbox_add(ig->s, &in, id_out);
+}
+
 static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char *peer,
                      const char *arrived, int64_t replay_id, struct ingest_premap *pm,
                      struct ingest_result *r)
 {
     struct store *s = ig->s;
+    /* an accepted message's first application: its row exists already */
+    int64_t pending_id = pm ? pm->pending_id : 0;
     char now[32], facility[181], control[200], mtype[40];
     if (!arrived) {
         inbox_now(now);
@@ -603,8 +630,8 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
      * at all, so "applied" is never seen without them. */
     bool will_apply = strcmp(code, "AA") == 0;
     long predicted_res = will_apply && mr->kind == HL7_MAP_BUNDLE ? (long)mr->resources : 0;
-    int64_t id = replay_id;
-    if (!replay_id) {
+    int64_t id = replay_id ? replay_id : pending_id;
+    if (!id) {
         struct store_inbox_msg in = {
             .feed_id = feed.id,
             .kind = "hl7v2",
@@ -624,7 +651,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         if ((rc = store_inbox_add(s, &in, &id)) != 0)
             goto out;
     }
-    if (replay_id && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
+    if ((replay_id || pending_id) && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
         goto out;
     r->inbox_id = id;
     r->feed_id = feed.id;
@@ -701,7 +728,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     r->outcome = outcome;
     snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
     snprintf(r->reason, sizeof r->reason, "%s", why);
-    bool as_predicted = !replay_id && !dup_of && strcmp(why, predicted_why) == 0 &&
+    bool as_predicted = !replay_id && !pending_id && !dup_of && strcmp(why, predicted_why) == 0 &&
                         (strcmp(outcome, INBOX_APPLIED) == 0) == will_apply &&
                         r->resources == predicted_res;
     if (!as_predicted && (rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL,

@@ -21,6 +21,12 @@
  * --client-cert-sha256): a message whose feed pins a certificate is refused
  * AR unless its connection presented exactly that one.
  *
+ * HL7 v2 enhanced acknowledgement mode (MSH-15/MSH-16 valued): the writer
+ * keeps such a message as pending and it is answered CA once durable; it is
+ * applied later, between batches, from a backlog that survives restarts, and
+ * its application ACK goes back on the same connection while it is open
+ * (mllp_server.c explains).  Without MSH-15/16: original mode, unchanged.
+ *
  * Frames larger than 16 MiB are answered AR (and not stored: there is
  * nothing whole to keep); bytes outside frames are dropped with a warning.
  *
@@ -58,7 +64,13 @@ struct mllp_server_config {
      * feed pins (the per-message check against the feed's own pin applies
      * whether or not this is set) */
     bool tls_require_client_cert;
+    /* enhanced mode: messages accepted but not yet applied, at most (then
+     * nothing more is accepted until applying made room); 0: default */
+    int backlog_max;
 };
+
+/* `--mllp-backlog-max` when not given. */
+#define MLLP_BACKLOG_MAX_DEFAULT 1000000
 
 /* Connections from one address at once, and the seconds a new connection
  * has to send its first whole frame (then it is closed, reason=no-frame),
@@ -75,6 +87,8 @@ struct mllp_server_stats {
     uint64_t batches;     /* transactions committed or failed */
     uint64_t failed_batches;
     uint64_t idle_closed; /* connections closed for idleness */
+    uint64_t applied;     /* enhanced mode: accepted messages applied */
+    uint64_t backlog;     /* enhanced mode: accepted, not yet applied */
 };
 
 /* Bind, listen and start the threads.  On failure returns a negative code and

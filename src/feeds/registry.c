@@ -315,6 +315,10 @@ int feed_registry_status(struct store *s, const struct store_feed *f, time_t now
     bool in_force = org_agreement_in_force(s, f->org, now, &aerr);
     if (aerr)
         return aerr;
+    int64_t backlog = 0;
+    if (strcmp(f->kind, "hl7v2") == 0 &&
+        (rc = store_inbox_pending_count(s, f->id, "hl7v2", &backlog)) != 0)
+        return rc;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(f->name));
     json_object_set_new(o, "org", json_string(f->org));
@@ -328,6 +332,7 @@ int feed_registry_status(struct store *s, const struct store_feed *f, time_t now
     if (f->folder)
         json_object_set_new(o, "folder", json_string(f->folder));
     json_object_set_new(o, "enabled", json_boolean(f->disabled == NULL));
+    json_object_set_new(o, "backlog", json_integer(backlog));
     json_object_set_new(o, "agreement_in_force", json_boolean(in_force));
     json_object_set_new(o, "last_received", str_or_null(f->last_received));
     json_object_set_new(o, "last_error", str_or_null(f->last_error));

@@ -71,7 +71,7 @@ bool feed_kind_valid(const char *kind);
 
 /* The status of one feed as a new JSON object (caller json_decref()s):
  *   {"name","org","kind","facility"?,"from_address"?,"client_cert_sha256"?,
- *    "folder"?,"enabled",
+ *    "folder"?,"enabled","backlog" (hl7v2 enhanced mode: accepted, not yet applied),
  *    "agreement_in_force","last_received","last_error","last_error_at",
  *    "today":{"day","received","applied","rejected","duplicate",
  *             "lag_events","lag_mean_ms","lag_max_ms",

@@ -604,6 +604,10 @@ int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, 
 /* Count of messages of feed_id (0: all) per outcome; out[0..4] = pending,
  * applied, rejected, duplicate, partial. */
 int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+/* Messages of kind (NULL: any) still pending, of feed_id (0: every feed):
+ * for HL7 v2, the backlog of enhanced-mode messages accepted but not yet
+ * applied.  Reads only the pending rows (an index range), not the inbox. */
+int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
 
 /* Person merge (HL7 A40): everything of retired (resources, local
  * identifiers, the NHS number when survivor has none) moves to survivor, and

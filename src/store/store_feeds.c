@@ -192,6 +192,12 @@ int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, 
     return STORE_CALL(s, inbox_claim, feed_id, control_id, id, first);
 }
 
+int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
+{
+    *n = 0;
+    return STORE_CALL(s, inbox_pending_count, feed_id, kind, n);
+}
+
 int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])
 {
     memset(out, 0, 5 * sizeof out[0]);

@@ -524,6 +524,28 @@ int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id,
     return WEFT_EEXIST;
 }
 
+int sqlite_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    /* one feed: a range of inbox_outcome (feed_id, outcome, id); every feed:
+     * that index's range per feed (the skip-scan of a few feed ids) */
+    sqlite3_stmt *st =
+        feed_id ? sqlite_stmt(ss, "SELECT count(*) FROM inbox WHERE feed_id = ?1 AND"
+                                  " outcome = 'pending' AND (?2 IS NULL OR kind = ?2)")
+                : sqlite_stmt(ss, "SELECT count(*) FROM inbox WHERE feed_id IN (SELECT id FROM feed"
+                                  " UNION SELECT 0) AND outcome = 'pending' AND (?2 IS NULL OR"
+                                  " kind = ?2)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, feed_id);
+    sqlite_bind_text(st, 2, kind);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "counting pending inbox messages");
+}
+
 int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])
 {
     struct sqlite_store *ss = sqlite_of(s);

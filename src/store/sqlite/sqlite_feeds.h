@@ -35,6 +35,7 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
 int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                        int64_t *first);
 int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+int sqlite_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
 
 int sqlite_person_merge(struct store *s, const char *survivor, const char *retired,
                         const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
