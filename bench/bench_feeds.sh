@@ -69,7 +69,7 @@ out=$tmp/results
   b0=$(backlog)
   for _ in $(seq 9000); do [ "$(backlog)" = 0 ] && break; sleep 0.2; done
   t1=$(date +%s.%N)
-  echo "drain backlog_at_end $b0 seconds $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') applied_per_s $(awk -v a="$t0" -v b="$t1" -v n="$b0" 'BEGIN{printf "%d", (b-a) > 0 ? n/(b-a) : 0}') left $(backlog)"
+  echo "drain backlog_at_end $b0 seconds $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') applied_per_s $(awk -v a="$t0" -v b="$t1" -v n="$b0" 'BEGIN{printf "%d", ((b-a) > 0 ? n/(b-a) : 0)}') left $(backlog)"
 } | tee "$out"
 kill -TERM $pid
 wait $pid

@@ -814,6 +814,34 @@ int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *
     return rc;
 }
 
+int ingest_resubmit(struct ingest *ig, int64_t orig_id, const char *data, size_t len,
+                    const char *by, struct ingest_result *r)
+{
+    struct store_inbox_msg orig;
+    int rc = store_inbox_get(ig->s, orig_id, false, &orig);
+    if (rc != 0)
+        return rc;
+    bool hl7 = strcmp(orig.kind, "hl7v2") == 0;
+    store_inbox_msg_clear(&orig);
+    if (!hl7)
+        return WEFT_EUNSUPPORTED;
+    if ((rc = store_begin(ig->s)) != 0)
+        return rc;
+    rc = ingest_hl7(ig, data, len, NULL, NULL, 0, r);
+    if (rc == 0)
+        rc = store_inbox_set_resubmit(ig->s, r->inbox_id, orig_id, by);
+    if (rc == 0)
+        rc = ingest_flush_counts(ig);
+    if (rc == 0)
+        rc = store_commit(ig->s);
+    if (rc != 0) {
+        store_rollback(ig->s);
+        ingest_discard_counts(ig);
+        ingest_result_commit_failed(r, data, len, weft_strerror(rc));
+    }
+    return rc;
+}
+
 /* ---- FHIR ---------------------------------------------------------------------------- */
 
 int ingest_fhir_arrival(struct ingest *ig, const char *client_name, const char *body, size_t len,

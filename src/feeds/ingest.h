@@ -137,6 +137,18 @@ void ingest_discard_counts(struct ingest *ig);
 void ingest_result_commit_failed(struct ingest_result *r, const char *data, size_t len,
                                  const char *why);
 
+/*
+ * `weft feed resubmit`: a corrected copy data[0..len) of HL7 v2 inbox message
+ * orig_id, made by `by`, kept as a new inbox message linked to the original
+ * (which is not touched) and processed exactly as a live arrival of the
+ * original's sender (counted as one), in its own transaction.  The peer
+ * address and client-certificate checks of a live connection do not apply
+ * (an operator resubmits).  WEFT_ENOTFOUND for no such message,
+ * WEFT_EUNSUPPORTED when it is not HL7 v2; else as ingest_hl7_one.
+ */
+int ingest_resubmit(struct ingest *ig, int64_t orig_id, const char *data, size_t len,
+                    const char *by, struct ingest_result *r);
+
 /* One HL7 message in its own transaction (replay, tests, tools). */
 int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *peer,
                    int64_t replay_id, struct ingest_result *r);

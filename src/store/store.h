@@ -568,6 +568,8 @@ struct store_inbox_msg {
     int64_t duplicate_of; /* duplicate: the inbox id that was applied */
     char *body;           /* verbatim content (NULL when not asked for) */
     size_t body_len;
+    int64_t resubmit_of; /* a corrected copy (weft feed resubmit): the original's id, else 0 */
+    char *corrected_by;  /* ... and who corrected it */
 };
 void store_inbox_msg_clear(struct store_inbox_msg *m);
 void store_inbox_msgs_free(struct store_inbox_msg *m, int n);
@@ -607,6 +609,9 @@ int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
 /* Messages of kind (NULL: any) still pending, of feed_id (0: every feed):
  * for HL7 v2, the backlog of enhanced-mode messages accepted but not yet
  * applied.  Reads only the pending rows (an index range), not the inbox. */
+/* Mark inbox message id as the corrected copy of message resubmit_of, made
+ * by `by` (weft feed resubmit); the original is not touched. */
+int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
 
 /* Person merge (HL7 A40): everything of retired (resources, local

@@ -41,6 +41,7 @@ void store_inbox_msg_clear(struct store_inbox_msg *m)
     free(m->error);
     free(m->updated);
     free(m->body);
+    free(m->corrected_by);
     memset(m, 0, sizeof *m);
 }
 
@@ -190,6 +191,11 @@ int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, 
                       int64_t *first)
 {
     return STORE_CALL(s, inbox_claim, feed_id, control_id, id, first);
+}
+
+int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by)
+{
+    return STORE_CALL(s, inbox_set_resubmit, id, resubmit_of, by);
 }
 
 int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)

@@ -160,6 +160,7 @@ struct store_ops {
     int (*inbox_claim)(struct store *, int64_t, const char *, int64_t, int64_t *);
     int (*inbox_outcomes)(struct store *, int64_t, int64_t[5]);
     int (*inbox_pending_count)(struct store *, int64_t, const char *, int64_t *);
+    int (*inbox_set_resubmit)(struct store *, int64_t, int64_t, const char *);
     int (*person_merge)(struct store *, const char *, const char *, const char *, int64_t,
                         int64_t *);
     int (*person_unmerge)(struct store *, int64_t);

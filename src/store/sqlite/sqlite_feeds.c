@@ -61,6 +61,14 @@ const struct store_migration sqlite_migration_feeds_tls_1 = {
     "ALTER TABLE feed ADD COLUMN client_cert_sha256 TEXT;",
 };
 
+/* feeds-resubmit-1: a corrected copy of a message (weft feed resubmit) is a
+ * new inbox row linked to the original, with who corrected it. */
+const struct store_migration sqlite_migration_feeds_resubmit_1 = {
+    "feeds-resubmit-1",
+    "ALTER TABLE inbox ADD COLUMN resubmit_of INTEGER;"
+    "ALTER TABLE inbox ADD COLUMN corrected_by TEXT;",
+};
+
 /* feeds-3: the control-id claims as a WITHOUT ROWID table: one b-tree write a
  * message instead of two (the rowid table and its primary-key index). */
 const struct store_migration sqlite_migration_feeds_3 = {
@@ -424,8 +432,8 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     struct buf q = BUF_INIT;
     buf_addf(&q,
              "SELECT id, feed_id, kind, arrived, sender, peer, control_id, msg_type,"
-             " event_time, outcome, error, updated, attempts, resources, duplicate_of, %s"
-             " FROM inbox WHERE id > ?1",
+             " event_time, outcome, error, updated, attempts, resources, duplicate_of, %s,"
+             " resubmit_of, corrected_by FROM inbox WHERE id > ?1",
              f->with_body ? "body" : "NULL");
     if (f->only_id)
         buf_adds(&q, " AND id = ?2");
@@ -477,6 +485,8 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
         m->attempts = sqlite3_column_int(st, 12);
         m->resources = sqlite3_column_int64(st, 13);
         m->duplicate_of = sqlite3_column_int64(st, 14);
+        m->resubmit_of = sqlite3_column_int64(st, 16);
+        m->corrected_by = sqlite_col_strdup(st, 17);
         if (f->with_body && sqlite3_column_type(st, 15) != SQLITE_NULL) {
             const void *b = sqlite3_column_blob(st, 15);
             size_t len = (size_t)sqlite3_column_bytes(st, 15);
@@ -489,6 +499,22 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing inbox");
+}
+
+int sqlite_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "UPDATE inbox SET resubmit_of = ?2, corrected_by = ?3 WHERE id = ?1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, resubmit_of);
+    sqlite_bind_text(st, 3, by);
+    int rc = step_write(ss, st, "linking a resubmitted message");
+    if (rc == 0 && sqlite3_changes(ss->db) == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no inbox message %lld", (long long)id);
+    return rc;
 }
 
 int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,

@@ -85,6 +85,7 @@ const struct store_ops sqlite_ops = {
     .inbox_claim = sqlite_inbox_claim,
     .inbox_outcomes = sqlite_inbox_outcomes,
     .inbox_pending_count = sqlite_inbox_pending_count,
+    .inbox_set_resubmit = sqlite_inbox_set_resubmit,
     .person_merge = sqlite_person_merge,
     .person_unmerge = sqlite_person_unmerge,
     .person_merge_list = sqlite_person_merge_list,
