@@ -259,8 +259,11 @@ static int feed_status(struct store *s, const struct opts *o)
         printf("%-17s %-17s", lag, all);
         long long bl = (long long)json_integer_value(json_object_get(f, "backlog"));
         char blt[48] = "";
+        long long rr = (long long)json_integer_value(json_object_get(tt, "rows_rejected"));
         if (bl) /* HL7 enhanced mode: accepted (CA), not yet applied */
             snprintf(blt, sizeof blt, "  [BACKLOG %lld]", bl);
+        else if (rr) /* CSV: rows rejected over every file (per file: feed messages) */
+            snprintf(blt, sizeof blt, "  [%lld ROWS REJECTED]", rr);
         printf("%s%s%s%s\n",
                json_is_true(json_object_get(f, "agreement_in_force")) ? "" : "  [NO AGREEMENT]",
                blt, le ? "  " : "", le ? le : "");

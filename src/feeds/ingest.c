@@ -1445,6 +1445,11 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
                                       r->resources, 0, true);
         if (rc2 == 0)
             rc2 = count(ig, feed.id, arrived, outcome, &lag, why, true);
+        struct count_slot *sl = NULL; /* and its rows, across files */
+        if (rc2 == 0 && rep && (rc2 = slot_of(ig, feed.id, arrived, &sl)) == 0) {
+            sl->c.rows_loaded += (int64_t)rep->rows_loaded;
+            sl->c.rows_rejected += (int64_t)(rep->rows_rejected + rep->rows_load_failed);
+        }
         if (rc2 == 0)
             rc2 = ingest_flush_counts(ig);
         if (rc2 == 0)

@@ -285,6 +285,8 @@ static json_t *counts_json(const struct store_feed_counts *c, const char *day)
     json_object_set_new(o, "applied", json_integer(c->applied));
     json_object_set_new(o, "rejected", json_integer(c->rejected));
     json_object_set_new(o, "duplicate", json_integer(c->duplicate));
+    json_object_set_new(o, "rows_loaded", json_integer(c->rows_loaded));
+    json_object_set_new(o, "rows_rejected", json_integer(c->rows_rejected));
     json_object_set_new(o, "lag_mean_ms",
                         c->lag_n ? json_integer(c->lag_sum_ms / c->lag_n) : json_null());
     json_object_set_new(o, "lag_max_ms", c->lag_n ? json_integer(c->lag_max_ms) : json_null());

@@ -538,6 +538,10 @@ struct store_feed_counts {
     int64_t lag_recent_n; /* of those, events at most 7 days old on arrival */
     int64_t lag_recent_sum_ms;
     int64_t lag_recent_max_ms;
+    /* csv feeds: rows loaded, and rows rejected or failed to load, over every
+     * file that arrived that day (a file's first processing; replays of a
+     * file do not add rows) */
+    int64_t rows_loaded, rows_rejected;
 };
 /* Add add's numbers to feed_id's counters for day (YYYY-MM-DD); also set the
  * feed's last_received (when not NULL and newer) and last_error (when not

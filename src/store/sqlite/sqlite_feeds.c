@@ -69,6 +69,14 @@ const struct store_migration sqlite_migration_feeds_resubmit_1 = {
     "ALTER TABLE inbox ADD COLUMN corrected_by TEXT;",
 };
 
+/* feeds-csvrows-1: CSV rows loaded and rejected per feed and day, so that
+ * status counts rejected rows across files, not only the last file's error. */
+const struct store_migration sqlite_migration_feeds_csvrows_1 = {
+    "feeds-csvrows-1",
+    "ALTER TABLE feed_day ADD COLUMN rows_loaded INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE feed_day ADD COLUMN rows_rejected INTEGER NOT NULL DEFAULT 0;",
+};
+
 /* feeds-3: the control-id claims as a WITHOUT ROWID table: one b-tree write a
  * message instead of two (the rowid table and its primary-key index). */
 const struct store_migration sqlite_migration_feeds_3 = {
@@ -264,8 +272,9 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO feed_day (feed_id, day, received, applied, rejected, duplicate, lag_n,"
-            " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms,"
+            " rows_loaded, rows_rejected)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (feed_id, day) DO UPDATE SET received = received + excluded.received,"
             " applied = applied + excluded.applied, rejected = rejected + excluded.rejected,"
             " duplicate = duplicate + excluded.duplicate, lag_n = lag_n + excluded.lag_n,"
@@ -273,7 +282,9 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
             " lag_max_ms = max(lag_max_ms, excluded.lag_max_ms),"
             " lag_recent_n = lag_recent_n + excluded.lag_recent_n,"
             " lag_recent_sum_ms = lag_recent_sum_ms + excluded.lag_recent_sum_ms,"
-            " lag_recent_max_ms = max(lag_recent_max_ms, excluded.lag_recent_max_ms)");
+            " lag_recent_max_ms = max(lag_recent_max_ms, excluded.lag_recent_max_ms),"
+            " rows_loaded = rows_loaded + excluded.rows_loaded,"
+            " rows_rejected = rows_rejected + excluded.rows_rejected");
     if (!st)
         return WEFT_EDB;
     sqlite3_bind_int64(st, 1, feed_id);
@@ -288,6 +299,8 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
     sqlite3_bind_int64(st, 10, add->lag_recent_n);
     sqlite3_bind_int64(st, 11, add->lag_recent_sum_ms);
     sqlite3_bind_int64(st, 12, add->lag_recent_max_ms);
+    sqlite3_bind_int64(st, 13, add->rows_loaded);
+    sqlite3_bind_int64(st, 14, add->rows_rejected);
     int rc = step_write(ss, st, "counting feed messages");
     if (rc != 0 || (!last_received && !last_error))
         return rc;
@@ -314,7 +327,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
     sqlite3_stmt *st = sqlite_stmt(
         ss, "SELECT day = ?2, sum(received), sum(applied), sum(rejected), sum(duplicate),"
             " sum(lag_n), sum(lag_sum_ms), max(lag_max_ms), sum(lag_recent_n),"
-            " sum(lag_recent_sum_ms), max(lag_recent_max_ms) FROM feed_day WHERE feed_id = ?1"
+            " sum(lag_recent_sum_ms), max(lag_recent_max_ms), sum(rows_loaded),"
+            " sum(rows_rejected) FROM feed_day WHERE feed_id = ?1"
             " GROUP BY day = ?2");
     if (!st)
         return WEFT_EDB;
@@ -333,6 +347,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
             .lag_recent_n = sqlite3_column_int64(st, 8),
             .lag_recent_sum_ms = sqlite3_column_int64(st, 9),
             .lag_recent_max_ms = sqlite3_column_int64(st, 10),
+            .rows_loaded = sqlite3_column_int64(st, 11),
+            .rows_rejected = sqlite3_column_int64(st, 12),
         };
         if (sqlite3_column_int(st, 0))
             *today = c;
@@ -346,6 +362,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
             total->lag_max_ms = c.lag_max_ms;
         total->lag_recent_n += c.lag_recent_n;
         total->lag_recent_sum_ms += c.lag_recent_sum_ms;
+        total->rows_loaded += c.rows_loaded;
+        total->rows_rejected += c.rows_rejected;
         if (c.lag_recent_max_ms > total->lag_recent_max_ms)
             total->lag_recent_max_ms = c.lag_recent_max_ms;
     }

@@ -13,6 +13,7 @@ extern const struct store_migration sqlite_migration_feeds_2;
 extern const struct store_migration sqlite_migration_feeds_3;
 extern const struct store_migration sqlite_migration_feeds_tls_1;
 extern const struct store_migration sqlite_migration_feeds_resubmit_1;
+extern const struct store_migration sqlite_migration_feeds_csvrows_1;
 int sqlite_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 extern const struct store_migration sqlite_migration_merge_1;
 
