@@ -86,6 +86,9 @@ const struct opt_spec cmd_serve_specs[] = {
      "feeds: close an MLLP connection that has sent no whole message by then (default 30)"},
     {"mllp-idle-timeout", "SECONDS",
      "feeds: close an MLLP connection that sends nothing for this long (default 300; 0 = never)"},
+    {"mllp-ack-mode", "MODE",
+     "feeds: auto (HL7 enhanced acknowledgement when MSH-15/MSH-16 ask for it; default) or "
+     "original (always one original-mode ACK per message)"},
     {"mllp-backlog-max", "N",
      "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
      "1000000)"},

@@ -631,9 +631,12 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
     if (n == 0 || n >= sizeof facility)
         return;
     /* enhanced acknowledgement mode: MSH-15 or MSH-16 valued */
-    msh_value(m, 15, it->msh15, sizeof it->msh15);
-    msh_value(m, 16, it->msh16, sizeof it->msh16);
-    it->enh = it->msh15[0] || it->msh16[0];
+    char v15[8], v16[8]; /* blanks count as empty (some senders pad fields) */
+    msh_value(m, 15, v15, sizeof v15);
+    msh_value(m, 16, v16, sizeof v16);
+    snprintf(it->msh15, sizeof it->msh15, "%s", v15 + strspn(v15, " "));
+    snprintf(it->msh16, sizeof it->msh16, "%s", v16 + strspn(v16, " "));
+    it->enh = !srv->cfg.original_ack_only && (it->msh15[0] || it->msh16[0]);
     bool sender_ok = false;
     pthread_rwlock_rdlock(&srv->flk);
     for (int i = 0; i < srv->nfac; i++) {
@@ -1421,6 +1424,12 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
     }
     if (plain)
         cert = key = NULL;
+    const char *ack_mode = opts_get(ctx->opts, "mllp-ack-mode");
+    if (ack_mode && strcmp(ack_mode, "auto") != 0 && strcmp(ack_mode, "original") != 0) {
+        fprintf(stderr, "weft serve: --mllp-ack-mode is auto (MSH-15/MSH-16 decide) or original\n");
+        free(host);
+        return WEFT_EINVAL;
+    }
     long backlog_max = 0;
     if (opts_get_long(ctx->opts, "mllp-backlog-max", MLLP_BACKLOG_MAX_DEFAULT, &backlog_max) != 0 ||
         backlog_max < 1 || backlog_max > 100000000) {
@@ -1438,7 +1447,9 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
                                      .tls_cert_file = cert,
                                      .tls_key_file = key,
                                      .tls_require_client_cert = require_cert,
-                                     .backlog_max = (int)backlog_max};
+                                     .backlog_max = (int)backlog_max,
+                                     .original_ack_only =
+                                         ack_mode && strcmp(ack_mode, "original") == 0};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);

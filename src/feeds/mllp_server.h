@@ -67,6 +67,10 @@ struct mllp_server_config {
     /* enhanced mode: messages accepted but not yet applied, at most (then
      * nothing more is accepted until applying made room); 0: default */
     int backlog_max;
+    /* answer every message in original mode, whatever its MSH-15/MSH-16 say
+     * (--mllp-ack-mode original: for senders that fill them by template but
+     * wait for one original-mode ACK per message) */
+    bool original_ack_only;
 };
 
 /* `--mllp-backlog-max` when not given. */

@@ -70,7 +70,12 @@ for fac, ods in facilities.items():
                        ods.lower(), "--facility", fac)
     check(rc == 0, "feed for facility %r: %s" % (fac, err))
 
-srv = start(db, "--drop-interval", "0")
+# mllp_send reads exactly one ACK per message, while several samples ask for
+# HL7 enhanced acknowledgement (MSH-15/16 "NE"/"NE": no ACK at all, "AL"/...:
+# CA then the application ACK): the listener is told to answer them in
+# original mode, as an integration engine would be for such a sender
+# (enhanced mode itself: feeds_enhanced_ack.py)
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "original")
 try:
     n = nhs(31337)
     msgs = [adt("PYPAS", "P1", "A01", "PY1", n, visit="PV1"), oru("PYPAS", "P2", "PY1", n),
