@@ -44,7 +44,7 @@ q feed add --db "$db" --org NOAGR --kind hl7v2 --facility REFUSED
 q feed add --db "$db" --org KENTCC --kind csv --folder "$tmp/drop"
 
 "$weft" serve --db "$db" --http 127.0.0.1:0 --mllp 127.0.0.1:0 --mllp-port-file "$tmp/mllp.port" \
-  --drop-interval 0 --log-level warn >"$tmp/serve.log" 2>&1 &
+  --mllp-ack-mode auto --drop-interval 0 --log-level warn >"$tmp/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -s "$tmp/mllp.port" ] && break; sleep 0.1; done
 port=$(cat "$tmp/mllp.port")

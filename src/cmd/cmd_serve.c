@@ -87,8 +87,8 @@ const struct opt_spec cmd_serve_specs[] = {
     {"mllp-idle-timeout", "SECONDS",
      "feeds: close an MLLP connection that sends nothing for this long (default 300; 0 = never)"},
     {"mllp-ack-mode", "MODE",
-     "feeds: auto (HL7 enhanced acknowledgement when MSH-15/MSH-16 ask for it; default) or "
-     "original (always one original-mode ACK per message)"},
+     "feeds: original (one ACK per message once applied; default) or auto (HL7 enhanced "
+     "acknowledgement when MSH-15/MSH-16 ask for it: CA once stored, applied behind)"},
     {"mllp-backlog-max", "N",
      "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
      "1000000)"},

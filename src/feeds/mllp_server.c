@@ -1426,7 +1426,8 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         cert = key = NULL;
     const char *ack_mode = opts_get(ctx->opts, "mllp-ack-mode");
     if (ack_mode && strcmp(ack_mode, "auto") != 0 && strcmp(ack_mode, "original") != 0) {
-        fprintf(stderr, "weft serve: --mllp-ack-mode is auto (MSH-15/MSH-16 decide) or original\n");
+        fprintf(stderr, "weft serve: --mllp-ack-mode is original (the default) or auto (HL7 "
+                        "enhanced acknowledgement when MSH-15/MSH-16 ask for it)\n");
         free(host);
         return WEFT_EINVAL;
     }
@@ -1449,7 +1450,7 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
                                      .tls_require_client_cert = require_cert,
                                      .backlog_max = (int)backlog_max,
                                      .original_ack_only =
-                                         ack_mode && strcmp(ack_mode, "original") == 0};
+                                         !ack_mode || strcmp(ack_mode, "auto") != 0};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);

@@ -68,8 +68,7 @@ struct mllp_server_config {
      * nothing more is accepted until applying made room); 0: default */
     int backlog_max;
     /* answer every message in original mode, whatever its MSH-15/MSH-16 say
-     * (--mllp-ack-mode original: for senders that fill them by template but
-     * wait for one original-mode ACK per message) */
+     * (--mllp-ack-mode original, the default; auto turns enhanced mode on) */
     bool original_ack_only;
 };
 

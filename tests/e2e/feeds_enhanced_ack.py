@@ -10,7 +10,9 @@ On one MLLP connection:
   - a message from an unregistered facility with AL/AL gets CR (commit
     reject) and no application ACK;
   - a message without MSH-15/16 keeps original mode exactly (one AA);
-  - `weft feed status --json` reports the backlog (0 once applied).
+  - `weft feed status --json` reports the backlog (0 once applied);
+  - without --mllp-ack-mode auto (the default, original) the same AL/AL
+    message gets one AA.
 Then the crash test: three senders pipeline AL/NE ADT messages while the
 server is killed with SIGKILL; after a restart the log says a backlog of
 accepted-but-unapplied messages was found; once it is drained, every
@@ -51,7 +53,7 @@ def msa(ack):
 db = new_db()
 org(db, "RVV", "acute")
 weft_ok("feed", "add", "--db", db, "--org", "RVV", "--kind", "hl7v2", "--facility", "RVVPAS")
-srv = start(db, "--drop-interval", "0")
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 m = Mllp(srv.mllp_port, timeout=30)
 seq = [0]
 
@@ -108,6 +110,13 @@ m.close()
 st = json.loads(weft_ok("feed", "status", "--db", db, "--json"))
 feed = [f for f in st["feeds"] if f["name"] == "rvv-hl7v2"][0]
 check(feed["backlog"] == 0, "backlog after everything was applied: %r" % feed)
+srv.stop()
+srv = start(db, "--drop-interval", "0")  # the default: original mode for everyone
+m = Mllp(srv.mllp_port, timeout=30)
+m.send(enh(adt("RVVPAS", "E8", "A08", "H1", nhs(1), family="Enhone"), "AL", "AL"))
+expect(("AA", "E8"))
+marker()
+m.close()
 out = json.loads(weft_ok("feed", "messages", "--db", db, "--feed", "rvv-hl7v2", "--json"))
 by = {x["control_id"]: x for x in out}
 for ctrl in ("E1", "E2", "E3", "E4", "E5"):
@@ -162,7 +171,7 @@ def sender(k, port, ids, record, stop):
         s.close()
 
 
-srv = start(db, "--drop-interval", "0")
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 all_ids = [["S%d-%d" % (k, k * PER + i) for i in range(PER)] for k in range(SENDERS)]
 threads = [threading.Thread(target=sender, args=(k, srv.mllp_port, all_ids[k], acked, stop))
            for k in range(SENDERS)]
@@ -183,7 +192,7 @@ with lock:
     before_kill = set(acked)
 check(len(before_kill) >= SENDERS * PER // 2, "only %d CAs before the kill" % len(before_kill))
 
-srv = start(db, "--drop-interval", "0")
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 wait_log(srv, "enhanced-mode backlog:")
 found = int(re.search(r"enhanced-mode backlog: (\d+) messages", srv.logtext()).group(1))
 check(found > 0, "the kill left no backlog to recover")

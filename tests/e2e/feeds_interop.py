@@ -70,11 +70,9 @@ for fac, ods in facilities.items():
                        ods.lower(), "--facility", fac)
     check(rc == 0, "feed for facility %r: %s" % (fac, err))
 
-# mllp_send reads exactly one ACK per message, while several samples ask for
-# HL7 enhanced acknowledgement (MSH-15/16 "NE"/"NE": no ACK at all, "AL"/...:
-# CA then the application ACK): the listener is told to answer them in
-# original mode, as an integration engine would be for such a sender
-# (enhanced mode itself: feeds_enhanced_ack.py)
+# mllp_send reads exactly one ACK per message, while several samples carry
+# MSH-15/16 (NE/NE: in enhanced mode no ACK at all): original mode, the
+# listener's default, said explicitly (enhanced mode: feeds_enhanced_ack.py)
 srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "original")
 try:
     n = nhs(31337)

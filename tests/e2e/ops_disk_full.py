@@ -107,7 +107,7 @@ class Sender(threading.Thread):
             self.error = "%d messages never answered AA" % len(todo)
 
 
-srv = start(db, "--drop-interval", "0")
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 senders = [Sender(s, srv.mllp_port) for s in range(SENDERS)]
 for t in senders:
     t.start()
