@@ -820,7 +820,8 @@ int ingest_resubmit(struct ingest *ig, int64_t orig_id, const char *data, size_t
     store_inbox_msg_clear(&orig);
     if (!hl7)
         return WEFT_EUNSUPPORTED;
-    if ((rc = store_begin(ig->s)) != 0)
+    struct store_txn txn;
+    if ((rc = store_txn_begin(&txn, ig->s)) != 0)
         return rc;
     rc = ingest_hl7(ig, data, len, NULL, NULL, 0, r);
     if (rc == 0)
@@ -828,9 +829,9 @@ int ingest_resubmit(struct ingest *ig, int64_t orig_id, const char *data, size_t
     if (rc == 0)
         rc = ingest_flush_counts(ig);
     if (rc == 0)
-        rc = store_commit(ig->s);
+        rc = store_txn_commit(&txn);
     if (rc != 0) {
-        store_rollback(ig->s);
+        store_txn_rollback(&txn);
         ingest_discard_counts(ig);
         ingest_result_commit_failed(r, data, len, weft_strerror(rc));
     }

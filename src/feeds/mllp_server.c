@@ -386,10 +386,8 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
     for (size_t i = 0; i < k; i++)
         ingest_result_init(&res[i]);
     struct store *s = srv->store;
-    int rc = store_begin(s);
-    for (int tries = 0; rc == WEFT_EBUSY && tries < 20; tries++)
-        rc = store_begin(s);
-    bool began = rc == 0;
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
     for (size_t i = 0; rc == 0 && i < k; i++) {
         struct store_inbox_msg m;
         rc = store_inbox_get(s, ids[i], true, &m);
@@ -410,12 +408,11 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
     if (rc == 0)
         rc = ingest_flush_counts(ig);
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&txn);
     if (rc != 0) {
         log_error("mllp", "applying %zu accepted messages failed: %s (%s); they stay pending", k,
                   weft_strerror(rc), store_errmsg(s));
-        if (began)
-            store_rollback(s);
+        store_txn_rollback(&txn);
         ingest_discard_counts(ig);
         usleep(200000); /* not a hot loop while the store fails */
     } else {
