@@ -111,7 +111,7 @@ void hm_add_entry(struct mctx *c, const char *type, const char *want_id, json_t 
 
 json_t *hm_ref(const char *url)
 {
-    return json_pack("{s:s}", "reference", url);
+    return fhir_reference(&(struct fhir_reference){.reference = url});
 }
 
 json_t *hm_patient_ref(struct mctx *c)

@@ -29,8 +29,8 @@ void hm_map_allergies(struct mctx *c)
         json_t *a = json_object();
         json_object_set_new(
             a, "clinicalStatus",
-            hm_concept_code("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                            "active", "Active"));
+            fhir_concept1("http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                          "active", "Active", NULL));
         hm_get(c, k, 2, 1, 1, 0);
         const char *cat = NULL;
         if (!strcmp(c->t.data, "DA") || !strcmp(c->t.data, "MA"))
@@ -101,20 +101,20 @@ void hm_map_conditions(struct mctx *c)
         json_t *cond = json_object();
         json_object_set_new(
             cond, "clinicalStatus",
-            hm_concept_code("http://terminology.hl7.org/CodeSystem/condition-clinical", "active",
-                            "Active"));
+            fhir_concept1("http://terminology.hl7.org/CodeSystem/condition-clinical", "active",
+                          "Active", NULL));
         hm_get(c, k, 6, 1, 1, 0);
         const char *ver = !strcmp(c->t.data, "F") ? "confirmed" : c->t.len ? "provisional" : NULL;
         if (ver)
             json_object_set_new(
                 cond, "verificationStatus",
-                hm_concept_code("http://terminology.hl7.org/CodeSystem/condition-ver-status", ver,
-                                NULL));
+                fhir_concept1("http://terminology.hl7.org/CodeSystem/condition-ver-status", ver,
+                              NULL, NULL));
         json_object_set_new(
             cond, "category",
             json_pack("[o]",
-                      hm_concept_code("http://terminology.hl7.org/CodeSystem/condition-category",
-                                      "encounter-diagnosis", "Encounter Diagnosis")));
+                      fhir_concept1("http://terminology.hl7.org/CodeSystem/condition-category",
+                                    "encounter-diagnosis", "Encounter Diagnosis", NULL)));
         json_object_set_new(cond, "code", code);
         json_object_set_new(cond, "subject", hm_patient_ref(c));
         hm_add_encounter_ref(c, cond, "encounter");
@@ -134,10 +134,8 @@ void hm_map_conditions(struct mctx *c)
  * (id^family^given), or NULL when it holds neither. */
 static json_t *practitioner_xcn(struct mctx *c, struct hl7_span v)
 {
-    json_t *r = json_object();
     json_t *code = hm_jspan(c, hl7_span_part(v, c->d->comp, 1));
-    if (code)
-        json_object_set_new(r, "identifier", json_pack("{s:o}", "value", code));
+    json_t *id = fhir_identifier(&(struct fhir_identifier){.value = code});
     char disp[160] = "";
     size_t dl = 0;
     if (hm_dec(c, hl7_span_part(v, c->d->comp, 3)))
@@ -146,14 +144,8 @@ static json_t *practitioner_xcn(struct mctx *c, struct hl7_span v)
         snprintf(disp + dl, sizeof disp - dl, "%.*s", (int)c->t.len, c->t.data);
     else if (dl)
         disp[dl - 1] = 0;
-    if (disp[0])
-        json_object_set_new(r, "display", json_string(disp));
-    if (!json_object_size(r)) {
-        json_decref(r);
-        return NULL;
-    }
-    json_object_set_new(r, "type", json_string("Practitioner"));
-    return r;
+    return fhir_reference(&(struct fhir_reference){
+        .type = "Practitioner", .identifier = id, .display = disp[0] ? json_string(disp) : NULL});
 }
 
 void hm_map_procedures(struct mctx *c)
@@ -228,9 +220,10 @@ void hm_map_mha(struct mctx *c)
                              : !strcmp(c->t.data, "R") ? "entered-in-error"
                                                        : "active";
         json_object_set_new(f, "status", json_string(status));
-        json_object_set_new(f, "category",
-                            json_pack("[o]", hm_concept_code(CATEGORY_SYSTEM, "mental-health-act",
-                                                             "Mental Health Act")));
+        json_object_set_new(
+            f, "category",
+            json_pack("[o]", fhir_concept1(WEFT_RECORD_CATEGORY_SYSTEM, "mental-health-act",
+                                           "Mental Health Act", NULL)));
         json_t *cd = json_pack("{s:s,s:s}", "system", MHA_SYSTEM, "code", section);
         json_t *disp = hm_jget(c, k, 2, 1, 2, 0);
         char text[96];
@@ -242,13 +235,7 @@ void hm_map_mha(struct mctx *c)
         }
         json_object_set_new(f, "code", json_pack("{s:[o],s:s}", "coding", cd, "text", text));
         json_object_set_new(f, "subject", hm_patient_ref(c));
-        json_t *period = json_object();
-        set_if(period, "start", st);
-        set_if(period, "end", hm_jdate(c, k, 4, 1, 1, 1));
-        if (json_object_size(period))
-            json_object_set_new(f, "period", period);
-        else
-            json_decref(period);
+        set_if(f, "period", fhir_period(st, hm_jdate(c, k, 4, 1, 1, 1)));
         hm_add_encounter_ref(c, f, "encounter");
         hm_add_entry(c, "Flag", id, f, NULL, NULL);
     }

@@ -55,8 +55,7 @@ const char *hl7_map_code_system(const char *name, size_t len)
             ok &= name[i] >= '0' && name[i] <= '9';
         if (ok) {
             static __thread char uri[64];
-            snprintf(uri, sizeof uri, "http://terminology.hl7.org/CodeSystem/v2-%.*s",
-                     (int)(len - 3), name + 3);
+            snprintf(uri, sizeof uri, FHIR_V2_TABLE_BASE "%.*s", (int)(len - 3), name + 3);
             return uri;
         }
     }
@@ -66,43 +65,30 @@ const char *hl7_map_code_system(const char *name, size_t len)
 /* One Coding from code/text/system at components base, base+1, base+2. */
 static json_t *coding_at(struct mctx *c, struct hl7_span v, size_t base, const char *dflt_system)
 {
-    json_t *cd = json_object();
     struct hl7_span code = hl7_span_part(v, c->d->comp, base);
     struct hl7_span text = hl7_span_part(v, c->d->comp, base + 1);
     struct hl7_span sys = hl7_span_part(v, c->d->comp, base + 2);
+    json_t *system = NULL;
     if (hm_dec(c, sys)) {
         const char *uri = hl7_map_code_system(c->t.data, c->t.len);
-        json_object_set_new(cd, "system",
-                            uri ? json_string(uri) : json_stringn(c->t.data, c->t.len));
+        system = uri ? json_string(uri) : json_stringn(c->t.data, c->t.len);
     } else if (dflt_system) {
-        json_object_set_new(cd, "system", json_string(dflt_system));
+        system = json_string(dflt_system);
     }
-    set_if(cd, "code", hm_jspan(c, code));
-    set_if(cd, "display", hm_jspan(c, text));
-    if (!json_object_get(cd, "code")) {
-        json_decref(cd);
-        return NULL;
-    }
-    return cd;
+    json_t *jcode = hm_jspan(c, code);
+    return fhir_coding_j(system, jcode, hm_jspan(c, text));
 }
 
 /* CodeableConcept from a CE/CWE/CNE span (first repetition given). */
 json_t *hm_concept_span(struct mctx *c, struct hl7_span v, const char *dflt_system)
 {
-    json_t *cc = json_object();
     json_t *codings = json_array();
     append_if(codings, coding_at(c, v, 1, dflt_system));
     append_if(codings, coding_at(c, v, 4, NULL));
-    set_array(cc, "coding", codings);
     json_t *txt = hm_jspan(c, hl7_span_part(v, c->d->comp, 2));
     if (!txt && hl7_span_count(v, c->d->comp) >= 9)
         txt = hm_jspan(c, hl7_span_part(v, c->d->comp, 9)); /* CWE-9 original text */
-    set_if(cc, "text", txt);
-    if (json_object_size(cc) == 0) {
-        json_decref(cc);
-        return NULL;
-    }
-    return cc;
+    return fhir_concept(codings, txt);
 }
 
 json_t *hm_concept(struct mctx *c, long seg, size_t f, size_t r, const char *dflt_system)
@@ -111,12 +97,4 @@ json_t *hm_concept(struct mctx *c, long seg, size_t f, size_t r, const char *dfl
     if (seg < 0 || hl7_seg_get(c->m, (size_t)seg, f, r ? r : 1, 0, 0, &v) || v.len == 0)
         return NULL;
     return hm_concept_span(c, v, dflt_system);
-}
-
-json_t *hm_concept_code(const char *system, const char *code, const char *display)
-{
-    json_t *cd = json_pack("{s:s,s:s}", "system", system, "code", code);
-    if (display)
-        json_object_set_new(cd, "display", json_string(display));
-    return json_pack("{s:[o]}", "coding", cd);
 }

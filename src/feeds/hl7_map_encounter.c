@@ -106,21 +106,19 @@ int hm_map_encounter(struct mctx *c, const char *trigger)
         code = "PRENC", disp = "pre-admission";
     else if (pclass.len == 0 && (!strcmp(trigger, "A01") || !strcmp(trigger, "A02")))
         code = "IMP", disp = "inpatient encounter";
-    json_object_set_new(enc, "class",
-                        json_pack("{s:s,s:s,s:s}", "system",
-                                  "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code", code,
-                                  "display", disp));
+    json_object_set_new(
+        enc, "class", fhir_coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", code, disp));
     if (hm_presence(c, pv1, 2) != P_VALUED) /* a default: class is required */
         json_array_append_new(keep, json_string("?class"));
     if (visit[0]) {
         char sys[96];
-        snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
-        json_object_set_new(enc, "identifier",
-                            json_pack("[{s:s,s:s}]", "system", sys, "value", visit));
+        fhir_local_id_system(sys, sizeof sys, c->ods, "visit");
+        json_t *vid =
+            fhir_identifier(&(struct fhir_identifier){.system = sys, .value = json_string(visit)});
+        json_object_set_new(enc, "identifier", vid ? json_pack("[o]", vid) : NULL);
     }
     json_object_set_new(enc, "subject", hm_patient_ref(c));
     /* period: PV1-44/45, else the event time for admit and discharge events */
-    json_t *period = json_object();
     if (evtime) /* keyed by it: the stay starts then */
         admit = evtime;
     else if (!admit && admission && evn >= 0) {
@@ -135,18 +133,13 @@ int hm_map_encounter(struct mctx *c, const char *trigger)
     }
     if (!admit && hm_presence(c, pv1, 44) != P_NULL)
         json_array_append_new(keep, json_string("period.start"));
-    set_if(period, "start", admit);
     if (!strcmp(trigger, "A13")) { /* discharge cancelled: open again */
         json_decref(disch);
-    } else {
-        if (!disch && hm_presence(c, pv1, 45) != P_NULL)
-            json_array_append_new(keep, json_string("period.end"));
-        set_if(period, "end", disch);
+        disch = NULL;
+    } else if (!disch && hm_presence(c, pv1, 45) != P_NULL) {
+        json_array_append_new(keep, json_string("period.end"));
     }
-    if (json_object_size(period))
-        json_object_set_new(enc, "period", period);
-    else
-        json_decref(period);
+    set_if(enc, "period", fhir_period(admit, disch));
     struct buf loc = BUF_INIT;
     location_display(c, pv1, 3, &loc);
     /* the location's status follows the stay's: when the stored status
@@ -163,7 +156,7 @@ int hm_map_encounter(struct mctx *c, const char *trigger)
     } else if (hm_presence(c, pv1, 3) != P_NULL)
         json_array_append_new(keep, json_string("location"));
     buf_release(&loc);
-    json_t *stype = hm_concept(c, pv1, 10, 1, "http://terminology.hl7.org/CodeSystem/v2-0069");
+    json_t *stype = hm_concept(c, pv1, 10, 1, FHIR_V2_TABLE_BASE "0069");
     if (stype)
         json_object_set_new(enc, "serviceType", stype);
     else if (hm_presence(c, pv1, 10) != P_NULL)
@@ -197,7 +190,8 @@ void hm_link_visit(struct mctx *c)
     if (pv1 < 0 || !hm_get(c, pv1, 19, 1, 1, 0))
         return;
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
-    c->visit_ref =
-        json_pack("{s:{s:s,s:s%}}", "identifier", "system", sys, "value", c->t.data, c->t.len);
+    fhir_local_id_system(sys, sizeof sys, c->ods, "visit");
+    c->visit_ref = fhir_reference(
+        &(struct fhir_reference){.identifier = fhir_identifier(&(struct fhir_identifier){
+                                     .system = sys, .value = json_stringn(c->t.data, c->t.len)})});
 }

@@ -32,11 +32,11 @@
 #include "core/buf.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_map.h"
+#include "fhir/datatype.h"
+#include "fhir/systems.h"
+#include "identity/nhs.h"
 
-#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define CATEGORY_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
-#define MHA_SYSTEM "https://weft.nhs.uk/CodeSystem/mha-section"
+#define MHA_SYSTEM WEFT_CODE_SYSTEM_BASE "mha-section"
 
 struct mctx {
     const struct hl7_msg *m;
@@ -142,7 +142,6 @@ json_t *hm_jdate(struct mctx *c, long seg, size_t f, size_t r, size_t comp, int 
 /* CodeableConcept from a CE/CWE/CNE span (first repetition given). */
 json_t *hm_concept_span(struct mctx *c, struct hl7_span v, const char *dflt_system);
 json_t *hm_concept(struct mctx *c, long seg, size_t f, size_t r, const char *dflt_system);
-json_t *hm_concept_code(const char *system, const char *code, const char *display);
 
 /* ---- hl7_map_bundle.c ------------------------------------------------------- */
 

@@ -28,9 +28,10 @@ int hm_map_mdm(struct mctx *c)
     hm_make_id(id, "doc", num, NULL);
     json_t *doc = json_object();
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:document", c->ods);
-    json_object_set_new(doc, "masterIdentifier",
-                        json_pack("{s:s,s:s}", "system", sys, "value", num));
+    fhir_local_id_system(sys, sizeof sys, c->ods, "document");
+    json_object_set_new(
+        doc, "masterIdentifier",
+        fhir_identifier(&(struct fhir_identifier){.system = sys, .value = json_string(num)}));
     hm_get(c, txa, 19, 1, 1, 0);
     const char *status = !strcmp(c->t.data, "CA")   ? "entered-in-error"
                          : !strcmp(c->t.data, "OB") ? "superseded"
@@ -45,7 +46,7 @@ int hm_map_mdm(struct mctx *c)
         ds = "preliminary";
     if (ds)
         json_object_set_new(doc, "docStatus", json_string(ds));
-    json_t *type = hm_concept(c, txa, 2, 1, "http://terminology.hl7.org/CodeSystem/v2-0270");
+    json_t *type = hm_concept(c, txa, 2, 1, FHIR_V2_TABLE_BASE "0270");
     if (type)
         json_object_set_new(doc, "type", type);
     json_object_set_new(doc, "subject", hm_patient_ref(c));

@@ -205,10 +205,9 @@ static int map_observation(struct mctx *c, long obx, const char *report_key, siz
     json_object_set_new(obs, "status", json_string(result_status(st, 0)));
     json_object_set_new(
         obs, "category",
-        json_pack("[o]",
-                  hm_concept_code("http://terminology.hl7.org/CodeSystem/observation-category",
-                                  imaging ? "imaging" : "laboratory",
-                                  imaging ? "Imaging" : "Laboratory")));
+        json_pack("[o]", fhir_concept1("http://terminology.hl7.org/CodeSystem/observation-category",
+                                       imaging ? "imaging" : "laboratory",
+                                       imaging ? "Imaging" : "Laboratory", NULL)));
     json_object_set_new(obs, "code", code);
     json_object_set_new(obs, "subject", hm_patient_ref(c));
     hm_add_encounter_ref(c, obs, "encounter");
@@ -287,9 +286,8 @@ int hm_map_oru(struct mctx *c)
         int imaging = is_imaging(section);
         json_object_set_new(
             dr, "category",
-            json_pack("[o]", hm_concept_code("http://terminology.hl7.org/CodeSystem/v2-0074",
-                                             imaging ? "RAD" : "LAB",
-                                             imaging ? "Radiology" : "Laboratory")));
+            json_pack("[o]", fhir_concept1(FHIR_V2_TABLE_BASE "0074", imaging ? "RAD" : "LAB",
+                                           imaging ? "Radiology" : "Laboratory", NULL)));
         json_t *code = hm_concept(c, obr, 4, 1, NULL);
         if (!code)
             code = json_pack("{s:s}", "text", imaging ? "Imaging report" : "Laboratory report");
@@ -301,9 +299,10 @@ int hm_map_oru(struct mctx *c)
         json_t *issued = hm_jdate(c, obr, 22, 1, 1, 2);
         set_if(dr, "issued", issued);
         char sys[96];
-        snprintf(sys, sizeof sys, "urn:weft:id:%s:filler-order", c->ods);
-        json_object_set_new(dr, "identifier",
-                            json_pack("[{s:s,s:s}]", "system", sys, "value", key));
+        fhir_local_id_system(sys, sizeof sys, c->ods, "filler-order");
+        json_t *drid =
+            fhir_identifier(&(struct fhir_identifier){.system = sys, .value = json_string(key)});
+        json_object_set_new(dr, "identifier", drid ? json_pack("[o]", drid) : NULL);
         json_object_set_new(dr, "result", json_array());
         size_t index = 0;
         for (size_t s = (size_t)obr + 1; s < hl7_seg_count(c->m); s++) {

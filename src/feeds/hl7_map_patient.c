@@ -42,7 +42,6 @@ json_t *hm_identifier_cx(struct mctx *c, struct hl7_span cx, char kind_out[16])
         snprintf(auth, sizeof auth, "%.*s", (int)c->t.len, c->t.data);
     if (hm_dec(c, hl7_span_part(cx, c->d->comp, 5)))
         snprintf(type, sizeof type, "%.*s", (int)c->t.len, c->t.data);
-    json_t *id = json_object();
     int is_nhs = !strcmp(type, "NH") || !strcmp(type, "NHS") || !strcmp(type, "NHSNBR") ||
                  !strcmp(auth, "NHS") || !strcmp(auth, "NHSNBR");
     /* spaces inside NHS numbers are common ("999 123 4567") */
@@ -53,10 +52,9 @@ json_t *hm_identifier_cx(struct mctx *c, struct hl7_span cx, char kind_out[16])
             compact[cl++] = value[i];
     compact[cl] = 0;
     if (is_nhs && nhs_valid(compact, cl)) {
-        json_object_set_new(id, "system", json_string(NHS_SYSTEM));
-        json_object_set_new(id, "value", json_string(compact));
         snprintf(kind_out, 16, "nhs");
-        return id;
+        return fhir_identifier(
+            &(struct fhir_identifier){.system = NHS_NUMBER_SYSTEM, .value = json_string(compact)});
     }
     char kind[16];
     if (is_nhs)
@@ -73,37 +71,17 @@ json_t *hm_identifier_cx(struct mctx *c, struct hl7_span cx, char kind_out[16])
     } else
         snprintf(kind, sizeof kind, "local");
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:%s", c->ods, kind);
-    json_object_set_new(id, "system", json_string(sys));
-    json_object_set_new(id, "value", json_string(value));
-    if (type[0])
-        json_object_set_new(id, "type",
-                            json_pack("{s:[{s:s,s:s}]}", "coding", "system",
-                                      "http://terminology.hl7.org/CodeSystem/v2-0203", "code",
-                                      type));
+    fhir_local_id_system(sys, sizeof sys, c->ods, kind);
     snprintf(kind_out, 16, "%s", kind);
-    return id;
+    return fhir_identifier(&(struct fhir_identifier){
+        .type = type[0] ? fhir_concept1(FHIR_V2_TABLE_BASE "0203", type, NULL, NULL) : NULL,
+        .system = sys,
+        .value = json_string(value)});
 }
 
 static json_t *human_name(struct mctx *c, struct hl7_span xpn)
 {
-    json_t *n = json_object();
     const char comp = c->d->comp;
-    set_if(n, "family", hm_jspan(c, hl7_span_part(hl7_span_part(xpn, comp, 1), c->d->sub, 1)));
-    json_t *given = json_array();
-    append_if(given, hm_jspan(c, hl7_span_part(xpn, comp, 2)));
-    append_if(given, hm_jspan(c, hl7_span_part(xpn, comp, 3)));
-    set_array(n, "given", given);
-    json_t *suffix = json_array();
-    append_if(suffix, hm_jspan(c, hl7_span_part(xpn, comp, 4)));
-    set_array(n, "suffix", suffix);
-    json_t *prefix = json_array();
-    append_if(prefix, hm_jspan(c, hl7_span_part(xpn, comp, 5)));
-    set_array(n, "prefix", prefix);
-    if (json_object_size(n) == 0) {
-        json_decref(n);
-        return NULL;
-    }
     struct hl7_span use = hl7_span_part(xpn, comp, 7);
     const char *u = NULL;
     if (hl7_span_eq(use, "L"))
@@ -118,35 +96,42 @@ static json_t *human_name(struct mctx *c, struct hl7_span xpn)
         u = "anonymous";
     else if (hl7_span_eq(use, "U"))
         u = "temp";
-    if (u)
-        json_object_set_new(n, "use", json_string(u));
-    return n;
+    json_t *family = hm_jspan(c, hl7_span_part(hl7_span_part(xpn, comp, 1), c->d->sub, 1));
+    json_t *given = json_array();
+    append_if(given, hm_jspan(c, hl7_span_part(xpn, comp, 2)));
+    append_if(given, hm_jspan(c, hl7_span_part(xpn, comp, 3)));
+    json_t *suffix = json_array();
+    append_if(suffix, hm_jspan(c, hl7_span_part(xpn, comp, 4)));
+    json_t *prefix = json_array();
+    append_if(prefix, hm_jspan(c, hl7_span_part(xpn, comp, 5)));
+    return fhir_human_name(&(struct fhir_human_name){
+        .use = u, .family = family, .given = given, .prefix = prefix, .suffix = suffix});
 }
 
 static json_t *address(struct mctx *c, struct hl7_span xad)
 {
-    json_t *a = json_object();
     const char comp = c->d->comp;
+    struct hl7_span type = hl7_span_part(xad, comp, 7);
+    const char *use = NULL;
+    if (hl7_span_eq(type, "H") || hl7_span_eq(type, "L"))
+        use = "home";
+    else if (hl7_span_eq(type, "B") || hl7_span_eq(type, "O"))
+        use = "work";
+    else if (hl7_span_eq(type, "C"))
+        use = "temp";
     json_t *lines = json_array();
     append_if(lines, hm_jspan(c, hl7_span_part(hl7_span_part(xad, comp, 1), c->d->sub, 1)));
     append_if(lines, hm_jspan(c, hl7_span_part(xad, comp, 2)));
-    set_array(a, "line", lines);
-    set_if(a, "city", hm_jspan(c, hl7_span_part(xad, comp, 3)));
-    set_if(a, "district", hm_jspan(c, hl7_span_part(xad, comp, 4)));
-    set_if(a, "postalCode", hm_jspan(c, hl7_span_part(xad, comp, 5)));
-    set_if(a, "country", hm_jspan(c, hl7_span_part(xad, comp, 6)));
-    if (json_object_size(a) == 0) {
-        json_decref(a);
-        return NULL;
-    }
-    struct hl7_span type = hl7_span_part(xad, comp, 7);
-    if (hl7_span_eq(type, "H") || hl7_span_eq(type, "L"))
-        json_object_set_new(a, "use", json_string("home"));
-    else if (hl7_span_eq(type, "B") || hl7_span_eq(type, "O"))
-        json_object_set_new(a, "use", json_string("work"));
-    else if (hl7_span_eq(type, "C"))
-        json_object_set_new(a, "use", json_string("temp"));
-    return a;
+    json_t *city = hm_jspan(c, hl7_span_part(xad, comp, 3));
+    json_t *district = hm_jspan(c, hl7_span_part(xad, comp, 4));
+    json_t *postal_code = hm_jspan(c, hl7_span_part(xad, comp, 5));
+    return fhir_address(
+        &(struct fhir_address){.use = use,
+                               .line = lines,
+                               .city = city,
+                               .district = district,
+                               .postal_code = postal_code,
+                               .country = hm_jspan(c, hl7_span_part(xad, comp, 6))});
 }
 
 static json_t *telecom(struct mctx *c, struct hl7_span xtn, const char *dflt_use)
@@ -154,7 +139,6 @@ static json_t *telecom(struct mctx *c, struct hl7_span xtn, const char *dflt_use
     const char comp = c->d->comp;
     struct hl7_span use = hl7_span_part(xtn, comp, 2);
     struct hl7_span equip = hl7_span_part(xtn, comp, 3);
-    json_t *t = json_object();
     const char *system = "phone";
     json_t *value = NULL;
     if (hl7_span_eq(equip, "Internet") || hl7_span_eq(equip, "X.400") || hl7_span_eq(use, "NET")) {
@@ -177,18 +161,10 @@ static json_t *telecom(struct mctx *c, struct hl7_span xtn, const char *dflt_use
             value = json_string(num);
         }
     }
-    if (!value) {
-        json_decref(t);
-        return NULL;
-    }
-    json_object_set_new(t, "system", json_string(system));
-    json_object_set_new(t, "value", value);
     const char *u = dflt_use;
     if (hl7_span_eq(equip, "CP"))
         u = "mobile";
-    if (u)
-        json_object_set_new(t, "use", json_string(u));
-    return t;
+    return fhir_contact_point(system, value, u);
 }
 
 static json_t *gender(struct hl7_span s)
@@ -221,9 +197,9 @@ static void map_contacts(struct mctx *c, json_t *pat, json_t *keep)
         if (!hl7_seg_get(c->m, (size_t)k, 2, 1, 0, 0, &v))
             set_if(ct, "name", human_name(c, v));
         json_t *rels = json_array();
-        json_t *rel = hm_concept(c, k, 3, 1, "http://terminology.hl7.org/CodeSystem/v2-0063");
+        json_t *rel = hm_concept(c, k, 3, 1, FHIR_V2_TABLE_BASE "0063");
         append_if(rels, rel);
-        append_if(rels, hm_concept(c, k, 7, 1, "http://terminology.hl7.org/CodeSystem/v2-0131"));
+        append_if(rels, hm_concept(c, k, 7, 1, FHIR_V2_TABLE_BASE "0131"));
         set_array(ct, "relationship", rels);
         if (!hl7_seg_get(c->m, (size_t)k, 4, 1, 0, 0, &v))
             set_if(ct, "address", address(c, v));
@@ -253,28 +229,21 @@ static void map_gp(struct mctx *c, json_t *pat, json_t *keep)
     struct hl7_span v;
     /* PD1-3 practice (XON): name, XON-3 (v2.4) or XON-10 (v2.5+) the ODS code */
     if (pd1 >= 0 && !hl7_seg_get(c->m, (size_t)pd1, 3, 1, 0, 0, &v) && v.len) {
-        json_t *org = json_object();
         json_t *code = hm_jspan(c, hl7_span_part(v, c->d->comp, 10));
         if (!code)
             code = hm_jspan(c, hl7_span_part(v, c->d->comp, 3));
-        if (code)
-            json_object_set_new(org, "identifier",
-                                json_pack("{s:s,s:o}", "system", ODS_SYSTEM, "value", code));
-        set_if(org, "display", hm_jspan(c, hl7_span_part(v, c->d->comp, 1)));
-        if (json_object_size(org)) {
-            json_object_set_new(org, "type", json_string("Organization"));
-            json_array_append_new(gps, org);
-        } else
-            json_decref(org);
+        json_t *id =
+            fhir_identifier(&(struct fhir_identifier){.system = FHIR_ODS_SYSTEM, .value = code});
+        append_if(gps, fhir_reference(&(struct fhir_reference){
+                           .type = "Organization",
+                           .identifier = id,
+                           .display = hm_jspan(c, hl7_span_part(v, c->d->comp, 1))}));
     }
     /* PD1-4 GP (XCN): id^family^given */
     if (pd1 >= 0 && !hl7_seg_get(c->m, (size_t)pd1, 4, 1, 0, 0, &v) && v.len) {
-        json_t *gp = json_object();
         json_t *code = hm_jspan(c, hl7_span_part(v, c->d->comp, 1));
-        if (code)
-            json_object_set_new(gp, "identifier",
-                                json_pack("{s:s,s:o}", "system",
-                                          "https://fhir.hl7.org.uk/Id/gmp-number", "value", code));
+        json_t *id =
+            fhir_identifier(&(struct fhir_identifier){.system = FHIR_GMP_SYSTEM, .value = code});
         char disp[160] = "";
         size_t dl = 0;
         if (hm_dec(c, hl7_span_part(v, c->d->comp, 3)))
@@ -282,13 +251,10 @@ static void map_gp(struct mctx *c, json_t *pat, json_t *keep)
                            sizeof disp);
         if (hm_dec(c, hl7_span_part(v, c->d->comp, 2)))
             snprintf(disp + dl, sizeof disp - dl, "%.*s", (int)c->t.len, c->t.data);
-        if (disp[0])
-            json_object_set_new(gp, "display", json_string(disp));
-        if (json_object_size(gp)) {
-            json_object_set_new(gp, "type", json_string("Practitioner"));
-            json_array_append_new(gps, gp);
-        } else
-            json_decref(gp);
+        append_if(gps, fhir_reference(&(struct fhir_reference){
+                           .type = "Practitioner",
+                           .identifier = id,
+                           .display = disp[0] ? json_string(disp) : NULL}));
     }
     set_array(pat, "generalPractitioner", gps);
     hm_keep_or_clear(keep, "generalPractitioner",

@@ -41,12 +41,14 @@ int hm_map_siu(struct mctx *c, const char *trigger)
         status = "fulfilled";
     json_object_set_new(ap, "status", json_string(status));
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:appointment", c->ods);
-    json_object_set_new(ap, "identifier", json_pack("[{s:s,s:s}]", "system", sys, "value", key));
+    fhir_local_id_system(sys, sizeof sys, c->ods, "appointment");
+    json_t *apid =
+        fhir_identifier(&(struct fhir_identifier){.system = sys, .value = json_string(key)});
+    json_object_set_new(ap, "identifier", apid ? json_pack("[o]", apid) : NULL);
     json_t *rc = hm_concept(c, sch, 7, 1, NULL);
     if (rc)
         json_object_set_new(ap, "reasonCode", json_pack("[o]", rc));
-    json_t *at = hm_concept(c, sch, 8, 1, "http://terminology.hl7.org/CodeSystem/v2-0276");
+    json_t *at = hm_concept(c, sch, 8, 1, FHIR_V2_TABLE_BASE "0276");
     if (at)
         json_object_set_new(ap, "appointmentType", at);
     /* start/end: SCH-11 (TQ: 4 start, 5 end), else AIS-4 + AIS-7 duration */
