@@ -222,9 +222,9 @@ void hm_map_mha(struct mctx *c)
         json_object_set_new(f, "status", json_string(status));
         json_object_set_new(
             f, "category",
-            json_pack("[o]", fhir_concept1(WEFT_RECORD_CATEGORY_SYSTEM, "mental-health-act",
+            json_pack("[o]", fhir_concept1(RECORD_CATEGORY_SYSTEM, "mental-health-act",
                                            "Mental Health Act", NULL)));
-        json_t *cd = json_pack("{s:s,s:s}", "system", MHA_SYSTEM, "code", section);
+        json_t *cd = json_pack("{s:s,s:s}", "system", MHA_SECTION_SYSTEM, "code", section);
         json_t *disp = hm_jget(c, k, 2, 1, 2, 0);
         char text[96];
         if (disp) {

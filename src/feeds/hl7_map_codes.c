@@ -14,14 +14,14 @@ const char *hl7_map_code_system(const char *name, size_t len)
     static const struct {
         const char *name, *uri;
     } t[] = {
-        {"SCT", "http://snomed.info/sct"},
-        {"SNOMED", "http://snomed.info/sct"},
-        {"SNOMEDCT", "http://snomed.info/sct"},
-        {"SNOMED-CT", "http://snomed.info/sct"},
-        {"SNM", "http://snomed.info/sct"},
-        {"SNM3", "http://snomed.info/sct"},
-        {"LN", "http://loinc.org"},
-        {"LOINC", "http://loinc.org"},
+        {"SCT", SNOMED_SYSTEM},
+        {"SNOMED", SNOMED_SYSTEM},
+        {"SNOMEDCT", SNOMED_SYSTEM},
+        {"SNOMED-CT", SNOMED_SYSTEM},
+        {"SNM", SNOMED_SYSTEM},
+        {"SNM3", SNOMED_SYSTEM},
+        {"LN", LOINC_SYSTEM},
+        {"LOINC", LOINC_SYSTEM},
         {"I10", "http://hl7.org/fhir/sid/icd-10"},
         {"ICD10", "http://hl7.org/fhir/sid/icd-10"},
         {"ICD-10", "http://hl7.org/fhir/sid/icd-10"},
@@ -30,7 +30,7 @@ const char *hl7_map_code_system(const char *name, size_t len)
         {"I9", "http://hl7.org/fhir/sid/icd-9-cm"},
         {"I9C", "http://hl7.org/fhir/sid/icd-9-cm"},
         {"ICD9", "http://hl7.org/fhir/sid/icd-9-cm"},
-        {"UCUM", "http://unitsofmeasure.org"},
+        {"UCUM", UCUM_SYSTEM},
         {"CVX", "http://hl7.org/fhir/sid/cvx"},
         {"RXNORM", "http://www.nlm.nih.gov/research/umls/rxnorm"},
         {"RXN", "http://www.nlm.nih.gov/research/umls/rxnorm"},
@@ -55,7 +55,7 @@ const char *hl7_map_code_system(const char *name, size_t len)
             ok &= name[i] >= '0' && name[i] <= '9';
         if (ok) {
             static __thread char uri[64];
-            snprintf(uri, sizeof uri, FHIR_V2_TABLE_BASE "%.*s", (int)(len - 3), name + 3);
+            snprintf(uri, sizeof uri, HL7_V2_TABLE_SYSTEM_PREFIX "%.*s", (int)(len - 3), name + 3);
             return uri;
         }
     }

@@ -156,7 +156,7 @@ int hm_map_encounter(struct mctx *c, const char *trigger)
     } else if (hm_presence(c, pv1, 3) != P_NULL)
         json_array_append_new(keep, json_string("location"));
     buf_release(&loc);
-    json_t *stype = hm_concept(c, pv1, 10, 1, FHIR_V2_TABLE_BASE "0069");
+    json_t *stype = hm_concept(c, pv1, 10, 1, HL7_V2_TABLE_SYSTEM_PREFIX "0069");
     if (stype)
         json_object_set_new(enc, "serviceType", stype);
     else if (hm_presence(c, pv1, 10) != P_NULL)

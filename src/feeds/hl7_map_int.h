@@ -33,10 +33,7 @@
 #include "feeds/hl7.h"
 #include "feeds/hl7_map.h"
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
-#include "identity/nhs.h"
-
-#define MHA_SYSTEM WEFT_CODE_SYSTEM_BASE "mha-section"
+#include "domain/systems.h"
 
 struct mctx {
     const struct hl7_msg *m;

@@ -46,7 +46,7 @@ int hm_map_mdm(struct mctx *c)
         ds = "preliminary";
     if (ds)
         json_object_set_new(doc, "docStatus", json_string(ds));
-    json_t *type = hm_concept(c, txa, 2, 1, FHIR_V2_TABLE_BASE "0270");
+    json_t *type = hm_concept(c, txa, 2, 1, HL7_V2_TABLE_SYSTEM_PREFIX "0270");
     if (type)
         json_object_set_new(doc, "type", type);
     json_object_set_new(doc, "subject", hm_patient_ref(c));

@@ -53,7 +53,7 @@ static json_t *quantity(struct mctx *c, json_t *value, long obx)
         json_t *unit = text ? text : (code ? json_incref(code) : NULL);
         set_if(q, "unit", unit);
         if (ucum && code) {
-            json_object_set_new(q, "system", json_string("http://unitsofmeasure.org"));
+            json_object_set_new(q, "system", json_string(UCUM_SYSTEM));
             json_object_set_new(q, "code", code);
         } else {
             json_decref(code);
@@ -286,8 +286,9 @@ int hm_map_oru(struct mctx *c)
         int imaging = is_imaging(section);
         json_object_set_new(
             dr, "category",
-            json_pack("[o]", fhir_concept1(FHIR_V2_TABLE_BASE "0074", imaging ? "RAD" : "LAB",
-                                           imaging ? "Radiology" : "Laboratory", NULL)));
+            json_pack("[o]",
+                      fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0074", imaging ? "RAD" : "LAB",
+                                    imaging ? "Radiology" : "Laboratory", NULL)));
         json_t *code = hm_concept(c, obr, 4, 1, NULL);
         if (!code)
             code = json_pack("{s:s}", "text", imaging ? "Imaging report" : "Laboratory report");

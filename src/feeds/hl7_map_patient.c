@@ -74,7 +74,7 @@ json_t *hm_identifier_cx(struct mctx *c, struct hl7_span cx, char kind_out[16])
     fhir_local_id_system(sys, sizeof sys, c->ods, kind);
     snprintf(kind_out, 16, "%s", kind);
     return fhir_identifier(&(struct fhir_identifier){
-        .type = type[0] ? fhir_concept1(FHIR_V2_TABLE_BASE "0203", type, NULL, NULL) : NULL,
+        .type = type[0] ? fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0203", type, NULL, NULL) : NULL,
         .system = sys,
         .value = json_string(value)});
 }
@@ -197,9 +197,9 @@ static void map_contacts(struct mctx *c, json_t *pat, json_t *keep)
         if (!hl7_seg_get(c->m, (size_t)k, 2, 1, 0, 0, &v))
             set_if(ct, "name", human_name(c, v));
         json_t *rels = json_array();
-        json_t *rel = hm_concept(c, k, 3, 1, FHIR_V2_TABLE_BASE "0063");
+        json_t *rel = hm_concept(c, k, 3, 1, HL7_V2_TABLE_SYSTEM_PREFIX "0063");
         append_if(rels, rel);
-        append_if(rels, hm_concept(c, k, 7, 1, FHIR_V2_TABLE_BASE "0131"));
+        append_if(rels, hm_concept(c, k, 7, 1, HL7_V2_TABLE_SYSTEM_PREFIX "0131"));
         set_array(ct, "relationship", rels);
         if (!hl7_seg_get(c->m, (size_t)k, 4, 1, 0, 0, &v))
             set_if(ct, "address", address(c, v));
@@ -233,7 +233,7 @@ static void map_gp(struct mctx *c, json_t *pat, json_t *keep)
         if (!code)
             code = hm_jspan(c, hl7_span_part(v, c->d->comp, 3));
         json_t *id =
-            fhir_identifier(&(struct fhir_identifier){.system = FHIR_ODS_SYSTEM, .value = code});
+            fhir_identifier(&(struct fhir_identifier){.system = ODS_SYSTEM, .value = code});
         append_if(gps, fhir_reference(&(struct fhir_reference){
                            .type = "Organization",
                            .identifier = id,
@@ -242,8 +242,8 @@ static void map_gp(struct mctx *c, json_t *pat, json_t *keep)
     /* PD1-4 GP (XCN): id^family^given */
     if (pd1 >= 0 && !hl7_seg_get(c->m, (size_t)pd1, 4, 1, 0, 0, &v) && v.len) {
         json_t *code = hm_jspan(c, hl7_span_part(v, c->d->comp, 1));
-        json_t *id =
-            fhir_identifier(&(struct fhir_identifier){.system = FHIR_GMP_SYSTEM, .value = code});
+        json_t *id = fhir_identifier(&(struct fhir_identifier){
+            .system = "https://fhir.hl7.org.uk/Id/gmp-number", .value = code});
         char disp[160] = "";
         size_t dl = 0;
         if (hm_dec(c, hl7_span_part(v, c->d->comp, 3)))

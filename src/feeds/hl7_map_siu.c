@@ -48,7 +48,7 @@ int hm_map_siu(struct mctx *c, const char *trigger)
     json_t *rc = hm_concept(c, sch, 7, 1, NULL);
     if (rc)
         json_object_set_new(ap, "reasonCode", json_pack("[o]", rc));
-    json_t *at = hm_concept(c, sch, 8, 1, FHIR_V2_TABLE_BASE "0276");
+    json_t *at = hm_concept(c, sch, 8, 1, HL7_V2_TABLE_SYSTEM_PREFIX "0276");
     if (at)
         json_object_set_new(ap, "appointmentType", at);
     /* start/end: SCH-11 (TQ: 4 start, 5 end), else AIS-4 + AIS-7 duration */

@@ -27,12 +27,10 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "domain/systems.h"
 #include "feeds/csv.h"
 #include "feeds/socialcare.h"
 
-#define NHS_VER_EXT                                                                                \
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
-#define NHS_VER_SYSTEM "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus"
 #define ROLE_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 #define MAX_COLS 32
 #define MAX_LIST 16

@@ -12,15 +12,15 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 /* ---- JSON building ------------------------------------------------------- */
 
 json_t *sc_category_cc(const char *category, const char *display)
 {
-    return fhir_concept1(WEFT_RECORD_CATEGORY_SYSTEM, category, display, NULL);
+    return fhir_concept1(RECORD_CATEGORY_SYSTEM, category, display, NULL);
 }
 
 json_t *sc_identifier(const char *system, const struct val *v)
@@ -43,7 +43,7 @@ json_t *sc_display_ref(const struct val *v)
 }
 
 /* A new resource with its record category stated as a meta.tag (the
- * explicit form fhir/category.h honours first). */
+ * explicit form domain/category.h honours first). */
 json_t *sc_resource(const char *type, const char *id, const char *category)
 {
     json_t *r = json_object();
@@ -52,7 +52,7 @@ json_t *sc_resource(const char *type, const char *id, const char *category)
     json_t *meta = json_object();
     json_t *tags = json_array();
     json_t *tag = json_object();
-    json_object_set_new_nocheck(tag, "system", json_string_nocheck(FHIR_CATEGORY_TAG_SYSTEM));
+    json_object_set_new_nocheck(tag, "system", json_string_nocheck(CATEGORY_TAG_SYSTEM));
     json_object_set_new_nocheck(tag, "code", json_string_nocheck(category));
     json_array_append_new(tags, tag);
     json_object_set_new_nocheck(meta, "tag", tags);

@@ -7,7 +7,7 @@
 #include "feeds/socialcare_int.h"
 
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 static json_t *qr_item(const char *link, const char *text, const char *value_key, json_t *value)
 {
@@ -45,7 +45,7 @@ int sc_map_assessments(struct proc *p)
     const struct code *t = v[A_TYPE].code;
     json_array_append_new(items,
                           qr_item("type", "Assessment type", "valueCoding",
-                                  fhir_coding(WEFT_CODE_SYSTEM_BASE "social-care-assessment-type",
+                                  fhir_coding(WEFT_CODE_SYSTEM_PREFIX "social-care-assessment-type",
                                               t->code, t->display)));
     if (v[A_OUTCOME].s)
         json_array_append_new(items,
@@ -57,7 +57,7 @@ int sc_map_assessments(struct proc *p)
             json_t *a = json_object();
             json_object_set_new_nocheck(
                 a, "valueCoding",
-                fhir_coding(WEFT_CODE_SYSTEM_BASE "care-act-outcome", c->code, c->display));
+                fhir_coding(WEFT_CODE_SYSTEM_PREFIX "care-act-outcome", c->code, c->display));
             json_array_append_new(answers, a);
         }
         json_array_append_new(items, qr_item("eligible-needs", "Eligible needs", NULL, answers));

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 int sc_map_contacts(struct proc *p)
 {
@@ -22,7 +22,7 @@ int sc_map_contacts(struct proc *p)
         return -1;
     json_t *r = sc_resource("RelatedPerson", v[C_ID].id, "contacts");
     json_t *ext = NULL;
-    fhir_extension_add(&ext, WEFT_EXTENSION_BASE "carer-support", "valueString",
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "carer-support", "valueString",
                        jval(&v[C_SUPPORT]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
@@ -46,11 +46,13 @@ int sc_map_contacts(struct proc *p)
     }
     if (v[C_CARER].s && v[C_CARER].b)
         sc_arr_add(&rel,
-                   fhir_concept1(WEFT_CODE_SYSTEM_BASE "contact-role", "carer", "Carer", NULL));
+                   fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "contact-role", "carer", "Carer", NULL));
     if (v[C_NOK].s && v[C_NOK].b)
-        sc_arr_add(&rel, fhir_concept1(FHIR_V2_TABLE_BASE "0131", "N", "Next-of-Kin", NULL));
+        sc_arr_add(&rel,
+                   fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0131", "N", "Next-of-Kin", NULL));
     if (v[C_EMERG].s && v[C_EMERG].b)
-        sc_arr_add(&rel, fhir_concept1(FHIR_V2_TABLE_BASE "0131", "C", "Emergency Contact", NULL));
+        sc_arr_add(
+            &rel, fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0131", "C", "Emergency Contact", NULL));
     set_opt(r, "relationship", rel);
     json_t *names = NULL;
     sc_arr_add(&names, sc_human_name(p, -1, C_FAMILY, C_GIVEN, NULL));

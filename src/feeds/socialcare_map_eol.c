@@ -11,7 +11,7 @@
 
 #include "core/buf.h"
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 static json_t *note(const char *text, size_t len)
 {
@@ -40,13 +40,13 @@ int sc_map_end_of_life(struct proc *p)
     json_t *cp = sc_resource("CarePlan", v[E_ID].id, "end-of-life");
     json_t *ext = NULL;
     if (v[E_PPD].code)
-        fhir_extension_add(&ext, WEFT_EXTENSION_BASE "preferred-place-of-death",
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "preferred-place-of-death",
                            "valueCodeableConcept",
-                           fhir_concept1(WEFT_CODE_SYSTEM_BASE "preferred-place-of-death",
+                           fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "preferred-place-of-death",
                                          v[E_PPD].code->code, v[E_PPD].code->display, NULL));
     if (v[E_LPA].code)
-        fhir_extension_add(&ext, WEFT_EXTENSION_BASE "lasting-power-of-attorney", "valueCoding",
-                           fhir_coding(WEFT_CODE_SYSTEM_BASE "lasting-power-of-attorney",
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "lasting-power-of-attorney", "valueCoding",
+                           fhir_coding(WEFT_CODE_SYSTEM_PREFIX "lasting-power-of-attorney",
                                        v[E_LPA].code->code, v[E_LPA].code->display));
     set_opt(cp, "extension", ext);
     ids = json_array();
@@ -126,8 +126,8 @@ int sc_map_end_of_life(struct proc *p)
         json_t *prov = json_object();
         json_object_set_new_nocheck(prov, "type", json_string_nocheck("deny"));
         json_t *codes = json_array();
-        json_array_append_new(codes, fhir_concept1("http://snomed.info/sct", "89666000",
-                                                   "Cardiopulmonary resuscitation", NULL));
+        json_array_append_new(
+            codes, fhir_concept1(SNOMED_SYSTEM, "89666000", "Cardiopulmonary resuscitation", NULL));
         json_object_set_new_nocheck(prov, "code", codes);
         json_object_set_new_nocheck(c, "provision", prov);
         sc_emit(p, "Consent", id, c);
@@ -143,7 +143,7 @@ int sc_map_end_of_life(struct proc *p)
         json_object_set_new_nocheck(d, "status",
                                     json_string_nocheck(v[E_RESPECT].b ? "current" : "superseded"));
         json_object_set_new_nocheck(d, "type",
-                                    fhir_concept1(WEFT_CODE_SYSTEM_BASE "document-type",
+                                    fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "document-type",
                                                   "respect-form", "ReSPECT form",
                                                   json_string_nocheck("ReSPECT form")));
         cats = json_array();

@@ -9,9 +9,8 @@
 #include <ctype.h>
 
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 #include "identity/link.h"
-#include "identity/nhs.h"
 
 int sc_map_people(struct proc *p)
 {
@@ -20,7 +19,7 @@ int sc_map_people(struct proc *p)
         return -1;
     json_t *r = sc_resource("Patient", v[P_ID].id, "demographics");
     json_t *ext = NULL;
-    fhir_extension_add(&ext, WEFT_EXTENSION_BASE "date-recorded", "valueDate",
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "date-recorded", "valueDate",
                        sc_jdate(&v[P_RECORDED]));
     set_opt(r, "extension", ext);
 
@@ -29,8 +28,9 @@ int sc_map_people(struct proc *p)
     if (v[P_NHS].s && v[P_NHS].nhs_ok) {
         const struct code *ver = v[P_NHS_VER].code ? v[P_NHS_VER].code : &sc_nhs_ver_codes[1];
         json_t *x = NULL;
-        fhir_extension_add(&x, NHS_VER_EXT, "valueCodeableConcept",
-                           fhir_concept1(NHS_VER_SYSTEM, ver->code, ver->display, NULL));
+        fhir_extension_add(
+            &x, NHS_NUMBER_VERIFICATION_EXTENSION, "valueCodeableConcept",
+            fhir_concept1(NHS_NUMBER_VERIFICATION_SYSTEM, ver->code, ver->display, NULL));
         json_array_append_new(ids, fhir_identifier(&(struct fhir_identifier){
                                        .extension = x,
                                        .system = NHS_NUMBER_SYSTEM,
@@ -66,7 +66,7 @@ int sc_map_people(struct proc *p)
         json_t *gp = fhir_reference(&(struct fhir_reference){
             .type = "Organization",
             .identifier = fhir_identifier(&(struct fhir_identifier){
-                .system = FHIR_ODS_SYSTEM, .value = json_string_nocheck(ods)})});
+                .system = ODS_SYSTEM, .value = json_string_nocheck(ods)})});
         json_t *a = json_array();
         json_array_append_new(a, gp);
         json_object_set_new_nocheck(r, "generalPractitioner", a);

@@ -8,7 +8,7 @@
 
 #include "core/buf.h"
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 int sc_map_safeguarding(struct proc *p)
 {
@@ -27,14 +27,14 @@ int sc_map_safeguarding(struct proc *p)
     buf_adds(&text, "Safeguarding concern");
     for (size_t i = 0; i < v[G_CATEGORY].nlist; i++) {
         const struct code *c = v[G_CATEGORY].list[i];
-        fhir_extension_add(
-            &ext, WEFT_EXTENSION_BASE "safeguarding-abuse-category", "valueCoding",
-            fhir_coding(WEFT_CODE_SYSTEM_BASE "safeguarding-abuse-category", c->code, c->display));
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-abuse-category", "valueCoding",
+                           fhir_coding(WEFT_CODE_SYSTEM_PREFIX "safeguarding-abuse-category",
+                                       c->code, c->display));
         buf_addf(&text, "%s%s", i ? "; " : ": ", c->display);
     }
-    fhir_extension_add(&ext, WEFT_EXTENSION_BASE "safeguarding-outcome", "valueString",
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-outcome", "valueString",
                        jval(&v[G_OUTCOME]));
-    fhir_extension_add(&ext, WEFT_EXTENSION_BASE "safeguarding-summary", "valueString",
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "safeguarding-summary", "valueString",
                        jval(&v[G_SUMMARY]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
@@ -47,7 +47,7 @@ int sc_map_safeguarding(struct proc *p)
                                               "safety", "Safety", NULL));
     json_object_set_new_nocheck(r, "category", cats);
     json_object_set_new_nocheck(r, "code",
-                                fhir_concept1(WEFT_CODE_SYSTEM_BASE "flag-code",
+                                fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "flag-code",
                                               "safeguarding-concern", "Safeguarding concern",
                                               jsn(text.data, text.len)));
     buf_release(&text);

@@ -9,7 +9,7 @@
 #include <ctype.h>
 
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 int sc_map_services(struct proc *p)
 {
@@ -25,10 +25,10 @@ int sc_map_services(struct proc *p)
         json_t *q = json_object();
         json_object_set_new_nocheck(q, "value", json_real(v[S_HOURS].dec));
         json_object_set_new_nocheck(q, "unit", json_string_nocheck("hours per week"));
-        json_object_set_new_nocheck(q, "system", json_string_nocheck("http://unitsofmeasure.org"));
+        json_object_set_new_nocheck(q, "system", json_string_nocheck(UCUM_SYSTEM));
         json_object_set_new_nocheck(q, "code", json_string_nocheck("h/wk"));
         json_t *ext = NULL;
-        fhir_extension_add(&ext, WEFT_EXTENSION_BASE "hours-per-week", "valueQuantity", q);
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "hours-per-week", "valueQuantity", q);
         json_object_set_new_nocheck(r, "extension", ext);
     }
     json_t *ids = json_array();
@@ -37,8 +37,9 @@ int sc_map_services(struct proc *p)
     json_object_set_new_nocheck(r, "status", json_string_nocheck(v[S_STATUS].code->fhir));
     const struct code *t = v[S_TYPE].code;
     json_t *types = json_array();
-    json_array_append_new(types, fhir_concept1(WEFT_CODE_SYSTEM_BASE "social-care-service", t->code,
-                                               t->display, json_string_nocheck(t->display)));
+    json_array_append_new(types,
+                          fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "social-care-service", t->code,
+                                        t->display, json_string_nocheck(t->display)));
     json_array_append_new(types, sc_category_cc("services", "Services"));
     json_object_set_new_nocheck(r, "type", types);
     json_object_set_new_nocheck(r, "patient", sc_patient_ref(&v[S_PERSON]));
@@ -47,8 +48,8 @@ int sc_map_services(struct proc *p)
         char ods[11];
         for (size_t i = 0; i <= v[S_PROVIDER_ODS].len; i++)
             ods[i] = (char)toupper((unsigned char)v[S_PROVIDER_ODS].s[i]);
-        oid = fhir_identifier(&(struct fhir_identifier){.system = FHIR_ODS_SYSTEM,
-                                                        .value = json_string_nocheck(ods)});
+        oid = fhir_identifier(
+            &(struct fhir_identifier){.system = ODS_SYSTEM, .value = json_string_nocheck(ods)});
     }
     set_opt(r, "managingOrganization",
             fhir_reference(

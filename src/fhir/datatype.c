@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "fhir/systems.h"
+#include "domain/systems.h"
 
 /* o[key] = v when v is not NULL (v stolen). */
 static void set(json_t *o, const char *key, json_t *v)
@@ -174,5 +174,5 @@ void fhir_extension_add(json_t **exts, const char *url, const char *value_key, j
 
 int fhir_local_id_system(char *out, size_t cap, const char *ods, const char *kind)
 {
-    return snprintf(out, cap, FHIR_LOCAL_ID_PREFIX "%s:%s", ods, kind);
+    return snprintf(out, cap, LOCAL_ID_SYSTEM_PREFIX "%s:%s", ods, kind);
 }

@@ -22,8 +22,7 @@
  *     JSON (sorted keys, fhir/canon.h), so the order shows only in the
  *     mapped Bundle itself.
  *
- * The systems Weft writes are named in fhir/systems.h; the NHS number system
- * is NHS_NUMBER_SYSTEM in identity/nhs.h.
+ * The systems Weft writes are named once, in domain/systems.h.
  */
 #ifndef WEFT_FHIR_DATATYPE_H
 #define WEFT_FHIR_DATATYPE_H
@@ -111,7 +110,7 @@ json_t *fhir_period(json_t *start, json_t *end);
 void fhir_extension_add(json_t **exts, const char *url, const char *value_key, json_t *value);
 
 /* Write the system of an organisation's local identifiers,
- * FHIR_LOCAL_ID_PREFIX "{ods}:{kind}" (e.g. urn:weft:id:RVV:mr), into out
+ * LOCAL_ID_SYSTEM_PREFIX "{ods}:{kind}" (e.g. urn:weft:id:RVV:mr), into out
  * (cap bytes, cut to fit).  Returns what snprintf returns. */
 int fhir_local_id_system(char *out, size_t cap, const char *ods, const char *kind);
 

@@ -12,8 +12,7 @@
 #include <cmocka.h>
 
 #include "fhir/datatype.h"
-#include "fhir/systems.h"
-#include "identity/nhs.h"
+#include "domain/systems.h"
 
 /* j's compact text (key order as built) equals want; j is freed. */
 static void assert_json(json_t *j, const char *want)
@@ -39,7 +38,7 @@ static json_t *strs(const char *a, const char *b)
 static void test_coding(void **state)
 {
     (void)state;
-    assert_json(fhir_coding("http://loinc.org", "2951-2", "Sodium"),
+    assert_json(fhir_coding(LOINC_SYSTEM, "2951-2", "Sodium"),
                 "{\"system\":\"http://loinc.org\",\"code\":\"2951-2\",\"display\":\"Sodium\"}");
     assert_json(fhir_coding(NULL, "x", NULL), "{\"code\":\"x\"}");
     assert_null(fhir_coding("s", NULL, "d"));
@@ -52,7 +51,7 @@ static void test_coding(void **state)
 static void test_concept(void **state)
 {
     (void)state;
-    assert_json(fhir_concept1(WEFT_RECORD_CATEGORY_SYSTEM, "services", "Services", NULL),
+    assert_json(fhir_concept1(RECORD_CATEGORY_SYSTEM, "services", "Services", NULL),
                 "{\"coding\":[{\"system\":\"https://weft.nhs.uk/CodeSystem/record-category\","
                 "\"code\":\"services\",\"display\":\"Services\"}]}");
     assert_json(fhir_concept1("s", "c", NULL, json_string("free text")),
@@ -74,7 +73,7 @@ static void test_identifier(void **state)
     assert_json(
         fhir_identifier(&(struct fhir_identifier){
             .extension = ext,
-            .type = fhir_concept1(FHIR_V2_TABLE_BASE "0203", "MR", NULL, NULL),
+            .type = fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0203", "MR", NULL, NULL),
             .system = "urn:weft:id:RVV:mr",
             .value = json_string("H1")}),
         "{\"extension\":[{\"url\":\"u\",\"valueCode\":\"v\"}],\"type\":{\"coding\":[{\"system\":"
@@ -97,7 +96,7 @@ static void test_reference(void **state)
     assert_json(fhir_reference(&(struct fhir_reference){
                     .type = "Organization",
                     .identifier = fhir_identifier(&(struct fhir_identifier){
-                        .system = FHIR_ODS_SYSTEM, .value = json_string("G82001")}),
+                        .system = ODS_SYSTEM, .value = json_string("G82001")}),
                     .display = json_string("A Practice")}),
                 "{\"type\":\"Organization\",\"identifier\":{\"system\":"
                 "\"https://fhir.nhs.uk/Id/ods-organization-code\",\"value\":\"G82001\"},"
@@ -165,9 +164,9 @@ static void test_extension_and_systems(void **state)
 {
     (void)state;
     json_t *ext = NULL;
-    fhir_extension_add(&ext, WEFT_EXTENSION_BASE "x", "valueString", NULL);
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "x", "valueString", NULL);
     assert_null(ext); /* no value: nothing, not even the array */
-    fhir_extension_add(&ext, WEFT_EXTENSION_BASE "x", "valueString", json_string("a"));
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "x", "valueString", json_string("a"));
     fhir_extension_add(&ext, "u2", "valueBoolean", json_true());
     assert_json(ext, "[{\"url\":\"https://weft.nhs.uk/StructureDefinition/x\",\"valueString\":"
                      "\"a\"},{\"url\":\"u2\",\"valueBoolean\":true}]");
