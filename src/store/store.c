@@ -28,6 +28,33 @@ const char *store_errmsg(struct store *s)
     return s->errmsg;
 }
 
+/* libpq's keyword/value connection strings start with one of its keywords
+ * and '=': "host=/run/pg port=5432 dbname=weft".  Only these keywords count,
+ * so a SQLite file called "x=y.db" stays a file. */
+bool store_url_is_postgres(const char *url)
+{
+    static const char *const kw[] = {"host=",
+                                     "hostaddr=",
+                                     "port=",
+                                     "dbname=",
+                                     "user=",
+                                     "password=",
+                                     "service=",
+                                     "passfile=",
+                                     "sslmode=",
+                                     "connect_timeout=",
+                                     "application_name=",
+                                     "options="};
+    if (!url)
+        return false;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (strncmp(url, kw[i], strlen(kw[i])) == 0)
+            return true;
+    return false;
+}
+
 int store_open(struct store **out, const char *url, bool create, char **errmsg)
 {
     *out = NULL;
@@ -43,11 +70,8 @@ int store_open(struct store **out, const char *url, bool create, char **errmsg)
             *errmsg = xstrdup("no database given (use --db PATH)");
         return WEFT_EINVAL;
     }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        if (errmsg)
-            *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
-        return WEFT_EUNSUPPORTED;
-    }
+    if (store_url_is_postgres(url))
+        return pg_store_open(out, url, create, errmsg);
     if (strncmp(url, "sqlite:", 7) == 0)
         url += 7;
     return sqlite_store_open(out, url, create, errmsg);
@@ -71,9 +95,10 @@ int store_restore(const char *src, const char *url, struct store_backup_info *in
             *errmsg = xstrdup("restore needs a backup file and a database path");
         return WEFT_EINVAL;
     }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+    if (store_url_is_postgres(url)) {
         if (errmsg)
-            *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
+            *errmsg = xstrdup("weft restore makes SQLite files only: a PostgreSQL database is"
+                              " restored with PostgreSQL's tools (pg_basebackup, pg_restore)");
         return WEFT_EUNSUPPORTED;
     }
     if (strncmp(url, "sqlite:", 7) == 0)

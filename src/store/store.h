@@ -34,12 +34,19 @@
 struct store;
 
 /* Open (creating the file when create is true) the store named by url:
- * a file path or "sqlite:PATH" for SQLite.  "postgres://..." is refused with
- * WEFT_EUNSUPPORTED and a message saying so: that backend is not built yet.
+ * a file path or "sqlite:PATH" for SQLite; for PostgreSQL
+ * "postgres://USER[:PASSWORD]@HOST:PORT/DB", "postgresql://..." or libpq's
+ * keyword form "host=/socket/dir port=5432 dbname=DB user=USER"
+ * (store_url_is_postgres says which; the database must exist: create has no
+ * effect there).  An unreachable server fails with a message naming the host
+ * and libpq's reason.  Operations the PostgreSQL backend does not have yet
+ * fail with WEFT_EUNSUPPORTED, "not implemented on PostgreSQL yet: <op>".
  * Does not create the schema: call store_migrate().  On failure returns a
  * negative code and, when errmsg is not NULL, a malloc'd message in *errmsg
  * that the caller frees. */
 int store_open(struct store **out, const char *url, bool create, char **errmsg);
+/* Whether url names a PostgreSQL database (see store_open). */
+bool store_url_is_postgres(const char *url);
 void store_close(struct store *s);
 
 /* Bring the schema to the newest version (forward-only migrations).  Reports

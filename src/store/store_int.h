@@ -57,7 +57,7 @@ struct store_migration {
 };
 
 struct store_ops {
-    const char *name; /* "sqlite", "postgres" */
+    const char *name; /* "sqlite", "PostgreSQL": named in errors */
     void (*close)(struct store *);
     int (*migrate)(struct store *, int *from_version, int *to_version);
     int (*schema_version)(struct store *, int *version);
@@ -249,12 +249,12 @@ int store_fail(struct store *s, int code, const char *fmt, ...)
 /* Dispatch helper: WEFT_EUNSUPPORTED when the backend lacks the operation. */
 #define STORE_CALL(s, op, ...)                                                                     \
     ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__)                                                 \
-                  : store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op,    \
-                               (s)->ops->name))
+                  : store_fail((s), WEFT_EUNSUPPORTED, "not implemented on %s yet: %s",            \
+                               (s)->ops->name, #op))
 #define STORE_CALL0(s, op)                                                                         \
     ((s)->ops->op ? (s)->ops->op((s))                                                              \
-                  : store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op,    \
-                               (s)->ops->name))
+                  : store_fail((s), WEFT_EUNSUPPORTED, "not implemented on %s yet: %s",            \
+                               (s)->ops->name, #op))
 
 /* The stored JSON (without meta.versionId/lastUpdated) with those two added
  * to its top-level meta (created when absent).  Returns a malloc'd string the
@@ -269,6 +269,7 @@ size_t store_json_with_meta_into(char *dst, const char *json, size_t len, int ve
 
 /* Backends' open functions (store_open picks one by URL). */
 int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg);
+int pg_store_open(struct store **out, const char *conninfo, bool create, char **errmsg);
 /* ... and restore functions (store_restore picks one by URL). */
 int sqlite_store_restore(const char *src, const char *path, struct store_backup_info *info,
                          char **errmsg);
