@@ -62,7 +62,7 @@ struct pg_params {
     const char *v[PG_MAXP];
     int len[PG_MAXP];
     int fmt[PG_MAXP];
-    char num[PG_MAXP][24];
+    char num[PG_MAXP][40];
 };
 void pg_p_text(struct pg_params *p, const char *s);
 void pg_p_int(struct pg_params *p, int64_t v);

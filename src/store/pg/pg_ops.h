@@ -49,4 +49,70 @@ int pg_history(struct store *s, const char *type, const char *id, int limit,
 /* pg_search.c */
 int pg_search(struct store *s, const struct store_query *q, struct store_result *out);
 
+/* pg_access.c */
+int pg_org_put(struct store *s, const char *ods, const char *name, const char *type);
+int pg_org_get(struct store *s, const char *ods, struct store_org *out);
+int pg_org_list(struct store *s, struct store_org **out, int *n);
+int pg_agreement_add(struct store *s, const char *ods, const char *kind, const char *from,
+                     const char *to, int64_t *id_out);
+int pg_agreement_list(struct store *s, const char *ods, struct store_agreement **out, int *n);
+int pg_agreement_in_force(struct store *s, const char *ods, const char *day, bool *in_force);
+int pg_launcher_add(struct store *s, const struct store_launcher *in, int64_t *id_out);
+int pg_launcher_by_issuer(struct store *s, const char *issuer, struct store_launcher *out);
+int pg_launcher_list(struct store *s, struct store_launcher **out, int *n);
+int pg_launcher_revoke(struct store *s, const char *name);
+int pg_jti_use(struct store *s, const char *issuer, const char *jti, const char *expires);
+int pg_session_put(struct store *s, const struct store_session *in);
+int pg_session_get(struct store *s, const char *id_hash, const char *now,
+                   struct store_session *out);
+int pg_session_revoke(struct store *s, const char *id_hash);
+int pg_session_count(struct store *s, const char *now,
+                     void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx);
+int pg_breakglass_add(struct store *s, const struct store_breakglass *in, int64_t *id_out);
+int pg_breakglass_active(struct store *s, const char *user_id, const char *org,
+                         const char *person_id, const char *now, char **expires_out);
+int pg_breakglass_list(struct store *s, const char *since, struct store_breakglass **out, int *n);
+int pg_objection_set(struct store *s, const char *person_id, const char *status, const char *date);
+int pg_objection_get(struct store *s, const char *person_id, char **status_out);
+int pg_policy_put(struct store *s, const char *text, const char *sha256, const char *by,
+                  int64_t *version_out);
+int pg_policy_current(struct store *s, int64_t *version_out, char **text_out);
+int pg_access_facts(struct store *s, const char *org, const char *day, const char *person_id,
+                    const char *user_id, const char *now, struct store_access_facts *out);
+
+/* pg_audit.c */
+int pg_audit_append(struct store *s, struct store_audit_row *rows, int n,
+                    store_audit_chain_fn chain, void *ctx);
+int pg_audit_head(struct store *s, int64_t *seq, unsigned char hash[32], int64_t *rows);
+int pg_audit_scan(struct store *s, int64_t from, int64_t to,
+                  int (*fn)(const struct store_audit_row *, void *), void *ctx);
+int pg_audit_search(struct store *s, const struct store_audit_filter *f,
+                    int (*fn)(const struct store_audit_row *, void *), void *ctx);
+int pg_audit_person(struct store *s, const char *person_id,
+                    int (*fn)(const struct store_audit_row *, void *), void *ctx);
+
+/* pg_identity.c */
+int pg_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
+int pg_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
+                        int cap, bool without_nhs, struct store_idrec **out, int *n);
+int pg_idrec_get(struct store *s, const char *link_system, const char *org, const char *source_id,
+                 struct store_idrec *out);
+int pg_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
+                       struct store_idrec **out, int *n);
+int pg_idrec_scan(struct store *s, const char *link_system,
+                  int (*fn)(const struct store_idrec *, void *), void *ctx);
+int pg_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out);
+int pg_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
+                       struct store_iddecision **out, int *n);
+int pg_idreview_add(struct store *s, const struct store_idreview *rv, int64_t *id_out);
+int pg_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
+                     int *n);
+int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out);
+int pg_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,
+                       int64_t decision_id);
+int pg_idnonmatch_add(struct store *s, const char *org, const char *source_id,
+                      const char *other_org, const char *other_source_id, int64_t decision_id);
+int pg_idnonmatch_list(struct store *s, const char *org, const char *source_id,
+                       struct store_idrec **out, int *n);
+
 #endif
