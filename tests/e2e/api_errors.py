@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """api_errors.py - every error case of the FHIR API, end to end, against the
 real sanitized binary (no shared data needed): each gets the right status and
 an OperationOutcome that says what was wrong, and nothing already stored is

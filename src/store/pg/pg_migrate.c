@@ -134,9 +134,7 @@ static const struct store_migration pg_audit_1 = {
 };
 
 /* feeds-1..3, merge-1: the feed registry and its day counters, the inbox
- * and its (feed, control id) claims, person merges.  inbox_pending is
- * partial: only messages still waiting, which is what a claim (SELECT ...
- * FOR UPDATE SKIP LOCKED) walks. */
+ * and its (feed, control id) claims, person merges. */
 static const struct store_migration pg_feeds_1 = {
     "feeds-1",
     "CREATE TABLE feed (id " ID ", name " CT " NOT NULL UNIQUE, org " CT " NOT NULL,"
@@ -157,7 +155,6 @@ static const struct store_migration pg_feeds_1 = {
     " DEFAULT 0, resources bigint NOT NULL DEFAULT 0, duplicate_of bigint, body bytea NOT NULL);"
     "CREATE INDEX inbox_feed ON inbox (feed_id, id);"
     "CREATE INDEX inbox_outcome ON inbox (feed_id, outcome, id);"
-    "CREATE INDEX inbox_pending ON inbox (id) WHERE outcome = 'pending';"
     "CREATE TABLE inbox_key (feed_id bigint NOT NULL, control_id " CT " NOT NULL,"
     " inbox_id bigint NOT NULL, PRIMARY KEY (feed_id, control_id));"
     "CREATE TABLE person_merge (id " ID ", survivor " CT " NOT NULL, retired " CT " NOT NULL,"

@@ -115,4 +115,25 @@ int pg_idnonmatch_add(struct store *s, const char *org, const char *source_id,
 int pg_idnonmatch_list(struct store *s, const char *org, const char *source_id,
                        struct store_idrec **out, int *n);
 
+/* pg_feeds.c */
+int pg_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
+int pg_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
+                int64_t client_id, struct store_feed *out);
+int pg_feed_list(struct store *s, struct store_feed **out, int *n);
+int pg_feed_set_disabled(struct store *s, int64_t id, bool disabled);
+int pg_feed_count(struct store *s, int64_t feed_id, const char *day,
+                  const struct store_feed_counts *add, const char *last_received,
+                  const char *last_error);
+int pg_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
+                       struct store_feed_counts *today, struct store_feed_counts *total);
+int pg_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_out);
+int pg_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
+                         int64_t resources, int64_t duplicate_of, bool bump);
+int pg_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id);
+int pg_inbox_list(struct store *s, const struct store_inbox_filter *f, struct store_inbox_msg **out,
+                  int *n);
+int pg_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
+                   int64_t *first);
+int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+
 #endif

@@ -243,6 +243,60 @@ static void add_filters(struct pq *w, const struct store_query *q, int64_t snap,
     }
 }
 
+/* Whether s is well-formed UTF-8 (shortest forms, no surrogates). */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+            return false;
+        unsigned cp = n == 0 ? *p : *p & (0x3f >> n);
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* PostgreSQL refuses text that is not UTF-8, where SQLite compares the
+ * bytes and finds nothing: a query with such a value cannot match a stored
+ * (valid) value, so it is answered as SQLite answers it - no rows - instead
+ * of failing.  (A prefix ending in a cut multi-byte sequence is the one case
+ * SQLite could match; the FHIR layer sends whole characters.) */
+static bool query_utf8_ok(const struct store_query *q)
+{
+    const char *one[] = {q->type,       q->person_id,  q->date_ge,      q->date_lt,
+                         q->lastupd_ge, q->lastupd_lt, q->objection_org};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        if (one[i] && !utf8_ok(one[i]))
+            return false;
+    for (int i = 0; i < q->ncategories; i++)
+        if (q->categories[i] && !utf8_ok(q->categories[i]))
+            return false;
+    for (int i = 0; i < q->ncodes; i++)
+        if (q->codes[i] && !utf8_ok(q->codes[i]))
+            return false;
+    for (int i = 0; i < q->nsource_orgs; i++)
+        if (q->source_orgs[i] && !utf8_ok(q->source_orgs[i]))
+            return false;
+    for (int i = 0; i < q->nterms; i++)
+        if ((q->terms[i].param && !utf8_ok(q->terms[i].param)) ||
+            (q->terms[i].value && !utf8_ok(q->terms[i].value)))
+            return false;
+    return true;
+}
+
 #define ROW_COLS_R                                                                                 \
     "r.seq, r.id, r.type, r.version, r.deleted, r.person_id, r.category, r.source_org,"            \
     " r.source_id, r.feed, r.effective, r.code, r.status, r.last_updated, r.json"
@@ -266,6 +320,14 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     if (q->after && !cursor_parse(q->after, &ckey, &cid)) {
         free(owned);
         return store_fail(s, WEFT_EINVAL, "malformed paging cursor");
+    }
+    if (!query_utf8_ok(q) || (ckey && !utf8_ok(ckey))) {
+        if (q->want_total)
+            out->total = 0;
+        free(owned);
+        free(ckey);
+        free(cid);
+        return WEFT_OK;
     }
     const char *sk = sort_expr(q->sort);
     bool desc = sort_desc(q->sort);
