@@ -30,6 +30,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "store/audit.h"
 #include "store/store.h"
 
 void audit_now(char out[32])

@@ -42,7 +42,7 @@
 #include "fhir/load.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
-#include "store/store.h"
+#include "store/txn.h"
 
 #define REC_CAT_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
 #define CS_BASE "https://weft.nhs.uk/CodeSystem/"

@@ -20,6 +20,8 @@
 #include "core/log.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
+#include "store/records.h"
+#include "store/store.h"
 
 struct issue {
     const char *severity, *code, *text;

@@ -34,7 +34,9 @@
 #include "fhir/outcome.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
 #define SOURCE_ID_SYSTEM "urn:weft:source-id"

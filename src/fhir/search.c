@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "fhir/category.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
 static const char *const clinical_params[] = {

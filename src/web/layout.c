@@ -18,6 +18,7 @@
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
+#include "store/records.h"
 
 #define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
 

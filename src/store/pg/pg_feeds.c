@@ -70,8 +70,8 @@ static void feed_fill(const PGresult *r, int i, struct store_feed *f)
         *s2[k] = pg_strdup(r, i, 8 + k);
 }
 
-int pg_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
-                int64_t client_id, struct store_feed *out)
+static int feed_get(struct store *s, int64_t id, const char *name, const char *facility,
+                    int64_t client_id, struct store_feed *out)
 {
     memset(out, 0, sizeof *out);
     struct pg_params p = {0};
@@ -102,6 +102,26 @@ int pg_feed_get(struct store *s, int64_t id, const char *name, const char *facil
         feed_fill(r, 0, out);
     PQclear(r);
     return rc;
+}
+
+int pg_feed_get(struct store *s, int64_t id, struct store_feed *out)
+{
+    return feed_get(s, id, NULL, NULL, 0, out);
+}
+
+int pg_feed_by_name(struct store *s, const char *name, struct store_feed *out)
+{
+    return feed_get(s, 0, name, NULL, 0, out);
+}
+
+int pg_feed_by_facility(struct store *s, const char *facility, struct store_feed *out)
+{
+    return feed_get(s, 0, NULL, facility, 0, out);
+}
+
+int pg_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out)
+{
+    return feed_get(s, 0, NULL, NULL, client_id, out);
 }
 
 int pg_feed_list(struct store *s, struct store_feed **out, int *n)

@@ -117,8 +117,10 @@ int pg_idnonmatch_list(struct store *s, const char *org, const char *source_id,
 
 /* pg_feeds.c */
 int pg_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
-int pg_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
-                int64_t client_id, struct store_feed *out);
+int pg_feed_get(struct store *s, int64_t id, struct store_feed *out);
+int pg_feed_by_name(struct store *s, const char *name, struct store_feed *out);
+int pg_feed_by_facility(struct store *s, const char *facility, struct store_feed *out);
+int pg_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out);
 int pg_feed_list(struct store *s, struct store_feed **out, int *n);
 int pg_feed_set_disabled(struct store *s, int64_t id, bool disabled);
 int pg_feed_count(struct store *s, int64_t feed_id, const char *day,

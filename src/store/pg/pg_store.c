@@ -444,23 +444,42 @@ int pg_auto_end(struct pg_store *ps, bool own, int rc)
     return rc;
 }
 
-int pg_savepoint(struct store *s, const char *name, int what)
+/* Whether the open transaction is still usable: a failed statement puts a
+ * PostgreSQL transaction in the aborted state, where it can only roll back. */
+bool pg_alive(struct store *s)
+{
+    struct pg_store *ps = pg_of(s);
+    PGTransactionStatusType t = PQtransactionStatus(ps->conn);
+    return s->txn_depth > 0 && (t == PQTRANS_INTRANS || t == PQTRANS_ACTIVE);
+}
+
+static int savepoint_sql(struct store *s, const char *verb, const char *name)
 {
     if (s->txn_depth == 0)
         return store_fail(s, WEFT_EINVAL, "savepoint outside a transaction");
     char sql[96];
-    if (what == 0)
-        snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
-    else if (what == 1)
-        snprintf(sql, sizeof sql, "RELEASE SAVEPOINT %s", name);
-    else
-        snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT %s", name);
+    snprintf(sql, sizeof sql, "%s %s", verb, name); /* name checked by store_savepoint */
     return pg_exec(pg_of(s), sql);
+}
+
+int pg_savepoint(struct store *s, const char *name)
+{
+    return savepoint_sql(s, "SAVEPOINT", name);
+}
+
+int pg_release(struct store *s, const char *name)
+{
+    return savepoint_sql(s, "RELEASE SAVEPOINT", name);
+}
+
+int pg_rollback_to(struct store *s, const char *name)
+{
+    return savepoint_sql(s, "ROLLBACK TO SAVEPOINT", name);
 }
 
 /* The server checkpoints by itself (checkpoint_timeout, max_wal_size):
  * nothing for a handle to hand over. */
-int pg_checkpoint(struct store *s, int mode)
+int pg_checkpoint(struct store *s, enum store_ckpt mode)
 {
     (void)s;
     (void)mode;

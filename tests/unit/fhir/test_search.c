@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 #define KV(n, v)                                                                                   \
     {                                                                                              \
