@@ -55,6 +55,67 @@ bool store_url_is_postgres(const char *url)
     return false;
 }
 
+char *store_url_redacted(const char *url)
+{
+    struct buf b = BUF_INIT;
+    if (!url)
+        return xstrdup("");
+    if (!store_url_is_postgres(url)) {
+        buf_adds(&b, url);
+        return buf_detach(&b, NULL);
+    }
+    const char *scheme = strstr(url, "://");
+    if (scheme) { /* postgres://USER:PASSWORD@HOST...: the password is before the '@' */
+        const char *auth = scheme + 3;
+        const char *at = strchr(auth, '@');
+        const char *slash = strchr(auth, '/');
+        const char *colon = strchr(auth, ':');
+        if (at && (!slash || at < slash) && colon && colon < at) {
+            buf_add(&b, url, (size_t)(colon - url));
+            buf_adds(&b, ":***");
+            buf_adds(&b, at);
+        } else {
+            buf_adds(&b, url);
+        }
+        return buf_detach(&b, NULL);
+    }
+    /* keyword form: password=VALUE or password='VALUE with spaces' */
+    const char *p = url;
+    while (*p) {
+        const char *k = strstr(p, "password");
+        if (!k) {
+            buf_adds(&b, p);
+            break;
+        }
+        const char *e = k + 8;
+        while (*e == ' ')
+            e++;
+        bool word_start = k == url || k[-1] == ' ';
+        if (!word_start || *e != '=') {
+            buf_add(&b, p, (size_t)(e - p));
+            p = e;
+            continue;
+        }
+        buf_add(&b, p, (size_t)(e + 1 - p));
+        buf_adds(&b, "***");
+        e++;
+        while (*e == ' ')
+            e++;
+        if (*e == '\'') {
+            for (e++; *e && *e != '\''; e++)
+                if (*e == '\\' && e[1])
+                    e++;
+            if (*e)
+                e++;
+        } else {
+            while (*e && *e != ' ')
+                e++;
+        }
+        p = e;
+    }
+    return buf_detach(&b, NULL);
+}
+
 int store_open(struct store **out, const char *url, bool create, char **errmsg)
 {
     *out = NULL;

@@ -51,6 +51,9 @@ struct store;
 int store_open(struct store **out, const char *url, bool create, char **errmsg);
 /* Whether url names a PostgreSQL database (see store_open). */
 bool store_url_is_postgres(const char *url);
+/* url fit to print: a PostgreSQL password replaced by "***".  Malloc'd;
+ * the caller frees it. */
+char *store_url_redacted(const char *url);
 void store_close(struct store *s);
 
 /* Bring the schema to the newest version (forward-only migrations).  Reports
