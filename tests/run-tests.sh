@@ -25,7 +25,8 @@
 #
 # Backends (--backend, or WEFT_TEST_BACKEND; default sqlite): postgres runs
 # the end-to-end tests against PostgreSQL instead - names e2e-pg/... and
-# e2e-release-pg/... - and the unit tests whose source reads WEFT_TEST_DB
+# e2e-release-pg/... - and the unit tests that open their database through
+# unit/testdb.h's testdb_url() or read WEFT_TEST_DB
 # (names unit-pg/...); both runs the SQLite passes as chosen by --bins plus
 # the PostgreSQL pass with the release binary (the sanitizer build stays on
 # SQLite, which keeps the suite's time).  The cluster is WEFT_PG_DIR's (from
@@ -164,7 +165,7 @@ if [ "$backend" != sqlite ]; then
   for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
     name=unit-pg/${t#build/san/tests/unit/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
-    grep -q WEFT_TEST_DB "tests/unit/${t#build/san/tests/unit/}.c" 2>/dev/null || continue
+    grep -qE "WEFT_TEST_DB|testdb_url" "tests/unit/${t#build/san/tests/unit/}.c" 2>/dev/null || continue
     WEFT_TEST_DB=$(pg_db) run_one "$name" "$t"
   done
   if [ $unit_only -eq 0 ]; then

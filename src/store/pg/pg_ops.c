@@ -3,9 +3,8 @@
  * group (store/store_int.h).  An operation not listed here - or a whole
  * table left out - is not built for PostgreSQL yet: the dispatcher answers
  * WEFT_EUNSUPPORTED with "not implemented on PostgreSQL yet: <op>", never a
- * silent success.  Not built yet: records person_merge, person_unmerge,
- * person_merge_list, person_merged_into; access session_user_role; identity
- * person_split, person_merge_of_local; the apps, dq, gov and citizen tables;
+ * silent success.  Not built yet: identity person_split,
+ * person_merge_of_local; the dq table;
  * backup (PostgreSQL is backed up with its own tools).
  */
 #include "store/pg/pg_ops.h"
@@ -35,6 +34,10 @@ static const struct store_records_ops pg_records_ops = {
     .person_version = pg_person_version,
     .person_find_local = pg_person_find_local,
     .person_find_nhs = pg_person_find_nhs,
+    .person_merge = pg_person_merge,
+    .person_unmerge = pg_person_unmerge,
+    .person_merge_list = pg_person_merge_list,
+    .person_merged_into = pg_person_merged_into,
 };
 
 static const struct store_access_ops pg_access_ops = {
@@ -65,6 +68,7 @@ static const struct store_access_ops pg_access_ops = {
     .access_facts = pg_access_facts,
     .policy_put = pg_policy_put,
     .policy_current = pg_policy_current,
+    .session_user_role = pg_session_user_role,
 };
 
 static const struct store_audit_ops pg_audit_ops = {
@@ -109,6 +113,38 @@ static const struct store_identity_ops pg_identity_ops = {
     .idnonmatch_list = pg_idnonmatch_list,
 };
 
+static const struct store_apps_ops pg_apps_ops = {
+    .app_add = pg_app_add,
+    .app_get = pg_app_get,
+    .app_list = pg_app_list,
+    .app_revoke = pg_app_revoke,
+};
+
+static const struct store_gov_ops pg_gov_ops = {
+    .bg_review_add = pg_bg_review_add,
+    .bg_review_list = pg_bg_review_list,
+    .policy_version_list = pg_policy_version_list,
+};
+
+static const struct store_citizen_ops pg_citizen_ops = {
+    .objection_put = pg_objection_put,
+    .objection_case = pg_objection_case,
+    .objection_list = pg_objection_list,
+    .objection_step_add = pg_objection_step_add,
+    .objection_steps = pg_objection_steps,
+    .sar_put = pg_sar_put,
+    .sar_get = pg_sar_get,
+    .sar_list = pg_sar_list,
+    .citizen_idp_add = pg_citizen_idp_add,
+    .citizen_idp_get = pg_citizen_idp_get,
+    .citizen_idp_list = pg_citizen_idp_list,
+    .citizen_idp_remove = pg_citizen_idp_remove,
+    .citizen_session_put = pg_citizen_session_put,
+    .citizen_session_get = pg_citizen_session_get,
+    .citizen_session_touch = pg_citizen_session_touch,
+    .citizen_session_revoke = pg_citizen_session_revoke,
+};
+
 const struct store_ops pg_ops = {
     .name = "PostgreSQL",
     .close = pg_close,
@@ -124,4 +160,7 @@ const struct store_ops pg_ops = {
     .audit = &pg_audit_ops,
     .feeds = &pg_feeds_ops,
     .identity = &pg_identity_ops,
+    .apps = &pg_apps_ops,
+    .gov = &pg_gov_ops,
+    .citizen = &pg_citizen_ops,
 };

@@ -138,4 +138,43 @@ int pg_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int
                    int64_t *first);
 int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
 
+/* pg_merge.c */
+int pg_person_merge(struct store *s, const char *survivor, const char *retired,
+                    const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+int pg_person_unmerge(struct store *s, int64_t merge_id);
+int pg_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
+int pg_person_merged_into(struct store *s, const char *retired, char **survivor_out,
+                          int64_t *merge_id_out);
+
+/* pg_apps_gov.c */
+int pg_app_add(struct store *s, const struct store_app *in);
+int pg_app_get(struct store *s, const char *client_id, struct store_app *out);
+int pg_app_list(struct store *s, struct store_app **out, int *n);
+int pg_app_revoke(struct store *s, const char *client_id);
+int pg_bg_review_add(struct store *s, const struct store_bg_review *in);
+int pg_bg_review_list(struct store *s, struct store_bg_review **out, int *n);
+int pg_policy_version_list(struct store *s, struct store_policy_version **out, int *n);
+int pg_session_user_role(struct store *s, const char *user_id, char **role_out, char **org_out);
+
+/* pg_citizen.c */
+int pg_objection_put(struct store *s, const struct store_objection *in, int64_t *id_out);
+int pg_objection_case(struct store *s, int64_t id, struct store_objection *out);
+int pg_objection_list(struct store *s, const char *person_id, bool open_only,
+                      struct store_objection **out, int *n);
+int pg_objection_step_add(struct store *s, int64_t objection_id, const char *time, const char *step,
+                          const char *by, const char *detail);
+int pg_objection_steps(struct store *s, int64_t objection_id, struct store_objection_step **out,
+                       int *n);
+int pg_sar_put(struct store *s, const struct store_sar *in, int64_t *id_out);
+int pg_sar_get(struct store *s, int64_t id, struct store_sar *out);
+int pg_sar_list(struct store *s, const char *person_id, struct store_sar **out, int *n);
+int pg_citizen_idp_add(struct store *s, const struct store_citizen_idp *in);
+int pg_citizen_idp_get(struct store *s, const char *name, struct store_citizen_idp *out);
+int pg_citizen_idp_list(struct store *s, struct store_citizen_idp **out, int *n);
+int pg_citizen_idp_remove(struct store *s, const char *name);
+int pg_citizen_session_put(struct store *s, const struct store_citizen_session *in);
+int pg_citizen_session_get(struct store *s, const char *id_hash, struct store_citizen_session *out);
+int pg_citizen_session_touch(struct store *s, const char *id_hash, const char *now);
+int pg_citizen_session_revoke(struct store *s, const char *id_hash);
+
 #endif
