@@ -4,12 +4,15 @@
  * (person_merge_item, person_merge_local, person_merge.moved_nhs) so that an
  * unmerge puts back exactly what the merge moved.  Each runs as one
  * transaction under the writer lock (its own, or the caller's), so a merge
- * never interleaves with a load moving the same rows.
+ * never interleaves with a load moving the same rows.  Also the identity
+ * review's split of one record off a person (sqlite_identity.c's model).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "core/buf.h"
 #include "store/pg/pg_int.h"
@@ -248,4 +251,104 @@ int pg_person_merge_list(struct store *s, int limit, struct store_merge **out, i
     }
     PQclear(r);
     return WEFT_OK;
+}
+
+int pg_person_merge_of_local(struct store *s, const char *org, const char *system,
+                             const char *value, int64_t *merge_id_out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, org);
+    pg_p_text(&p, system);
+    pg_p_text(&p, value);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT m.id FROM person_merge_local l JOIN person_merge m"
+                         " ON m.id = l.merge_id WHERE l.org = $1 AND l.system = $2"
+                         " AND l.value = $3 AND m.undone IS NULL ORDER BY m.id DESC LIMIT 1",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0)
+        *merge_id_out = pg_int(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+/* count(*) of a statement with text parameters v[0..n). */
+static int count_t(struct pg_store *ps, const char *sql, const char *const *v, int n, int64_t *out)
+{
+    struct pg_params p = {0};
+    for (int i = 0; i < n; i++)
+        pg_p_text(&p, v[i]);
+    int rc;
+    PGresult *r = pg_run(ps, sql, &p, &rc);
+    if (!r)
+        return rc;
+    *out = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+static int split_in(struct pg_store *ps, const char *person_id, const char *link_system,
+                    const char *org, const char *source_id, char **new_person_out)
+{
+    struct store *s = &ps->base;
+    int64_t mine = 0, same_org = 0, all = 0;
+    const char *v[] = {person_id, link_system, org, source_id};
+    int rc;
+    if ((rc = count_t(ps,
+                      "SELECT count(*) FROM person_local WHERE person_id = $1 AND system = $2"
+                      " AND org = $3 AND value = $4",
+                      v, 4, &mine)) != 0 ||
+        (rc = count_t(ps,
+                      "SELECT count(*) FROM person_local WHERE person_id = $1 AND system = $2"
+                      " AND org = $3",
+                      v, 3, &same_org)) != 0 ||
+        (rc = count_t(ps, "SELECT count(*) FROM person_local WHERE person_id = $1 AND system = $2",
+                      v, 2, &all)) != 0)
+        return rc;
+    if (mine == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "the record is not the person's");
+    if (all < 2)
+        return store_fail(s, WEFT_ECONFLICT, "the person holds only this record");
+    if (same_org > 1)
+        return store_fail(s, WEFT_ECONFLICT,
+                          "the person holds another record from %s: its items cannot be told"
+                          " apart; undo the merge that joined them instead",
+                          org);
+    unsigned char r[16];
+    char id[33];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(id, sizeof id, r, sizeof r);
+    char now[32];
+    pg_now(now);
+    if ((rc = run(ps, "INSERT INTO person (id, nhs, created) VALUES ($1, NULL, $2)", "tt", id,
+                  now)) != 0)
+        return rc;
+    /* the record's source id and its local identifiers (the locals lines) */
+    if ((rc = run(ps,
+                  "UPDATE person_local SET person_id = $1 WHERE person_id = $2 AND ((system = $3"
+                  " AND org = $4 AND value = $5) OR EXISTS (SELECT 1 FROM identity_record r"
+                  " WHERE r.org = $4 AND r.source_id = $5 AND strpos(chr(10) || r.locals ||"
+                  " chr(10), chr(10) || person_local.org || chr(9) || person_local.system"
+                  " || chr(9) || person_local.value || chr(10)) > 0))",
+                  "ttttt", id, person_id, link_system, org, source_id)) != 0 ||
+        (rc = run(ps, "UPDATE resource SET person_id = $1 WHERE person_id = $2 AND source_org = $3",
+                  "ttt", id, person_id, org)) != 0)
+        return rc;
+    *new_person_out = xstrdup(id);
+    return WEFT_OK;
+}
+
+int pg_person_split(struct store *s, const char *person_id, const char *link_system,
+                    const char *org, const char *source_id, char **new_person_out)
+{
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc != 0)
+        return rc;
+    return pg_auto_end(ps, own,
+                       split_in(ps, person_id, link_system, org, source_id, new_person_out));
 }

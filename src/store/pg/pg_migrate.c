@@ -175,10 +175,10 @@ static const struct store_migration pg_apps_dq_gov_1 = {
     " redirect_uris text NOT NULL, scopes text, created " CT " NOT NULL, revoked " CT ");"
     "CREATE TABLE dq_run (id " ID ", started " CT " NOT NULL, finished " CT ", org " CT ","
     " as_of " CT " NOT NULL, rules_sha256 text NOT NULL, status text NOT NULL);"
-    "CREATE TABLE dq_result (run_id bigint NOT NULL, org " CT " NOT NULL, check_name " CT
+    "CREATE TABLE dq_result (id " ID ", run_id bigint NOT NULL, org " CT " NOT NULL, check_name " CT
     " NOT NULL, dimension text NOT NULL, tested bigint NOT NULL, failed bigint NOT NULL,"
     " threshold double precision NOT NULL, extra text);"
-    "CREATE INDEX dq_result_run ON dq_result (run_id, org);"
+    "CREATE INDEX dq_result_run ON dq_result (run_id, org, id);"
     "CREATE TABLE dq_failure (id " ID ", run_id bigint NOT NULL, org " CT " NOT NULL,"
     " check_name " CT " NOT NULL, dimension text NOT NULL, resource_type text NOT NULL,"
     " source_id text NOT NULL, patient_local_id text NOT NULL, message_control_id text NOT NULL,"

@@ -3,9 +3,8 @@
  * group (store/store_int.h).  An operation not listed here - or a whole
  * table left out - is not built for PostgreSQL yet: the dispatcher answers
  * WEFT_EUNSUPPORTED with "not implemented on PostgreSQL yet: <op>", never a
- * silent success.  Not built yet: identity person_split,
- * person_merge_of_local; the dq table;
- * backup (PostgreSQL is backed up with its own tools).
+ * silent success.  Not built: backup (PostgreSQL is backed up with its own
+ * tools, docs/OPERATIONS.md).
  */
 #include "store/pg/pg_ops.h"
 
@@ -111,6 +110,8 @@ static const struct store_identity_ops pg_identity_ops = {
     .idreview_decide = pg_idreview_decide,
     .idnonmatch_add = pg_idnonmatch_add,
     .idnonmatch_list = pg_idnonmatch_list,
+    .person_split = pg_person_split,
+    .person_merge_of_local = pg_person_merge_of_local,
 };
 
 static const struct store_apps_ops pg_apps_ops = {
@@ -145,6 +146,18 @@ static const struct store_citizen_ops pg_citizen_ops = {
     .citizen_session_revoke = pg_citizen_session_revoke,
 };
 
+static const struct store_dq_ops pg_dq_ops = {
+    .dq_scan = pg_dq_scan,
+    .dq_inbox_scan = pg_dq_inbox_scan,
+    .dq_run_add = pg_dq_run_add,
+    .dq_run_finish = pg_dq_run_finish,
+    .dq_run_list = pg_dq_run_list,
+    .dq_result_add = pg_dq_result_add,
+    .dq_result_list = pg_dq_result_list,
+    .dq_failure_add = pg_dq_failure_add,
+    .dq_failure_list = pg_dq_failure_list,
+};
+
 const struct store_ops pg_ops = {
     .name = "PostgreSQL",
     .close = pg_close,
@@ -163,4 +176,5 @@ const struct store_ops pg_ops = {
     .apps = &pg_apps_ops,
     .gov = &pg_gov_ops,
     .citizen = &pg_citizen_ops,
+    .dq = &pg_dq_ops,
 };

@@ -145,6 +145,10 @@ int pg_person_unmerge(struct store *s, int64_t merge_id);
 int pg_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
 int pg_person_merged_into(struct store *s, const char *retired, char **survivor_out,
                           int64_t *merge_id_out);
+int pg_person_merge_of_local(struct store *s, const char *org, const char *system,
+                             const char *value, int64_t *merge_id_out);
+int pg_person_split(struct store *s, const char *person_id, const char *link_system,
+                    const char *org, const char *source_id, char **new_person_out);
 
 /* pg_apps_gov.c */
 int pg_app_add(struct store *s, const struct store_app *in);
@@ -176,5 +180,18 @@ int pg_citizen_session_put(struct store *s, const struct store_citizen_session *
 int pg_citizen_session_get(struct store *s, const char *id_hash, struct store_citizen_session *out);
 int pg_citizen_session_touch(struct store *s, const char *id_hash, const char *now);
 int pg_citizen_session_revoke(struct store *s, const char *id_hash);
+
+/* pg_dq.c */
+int pg_dq_scan(struct store *s, int (*fn)(const struct store_dq_item *, void *), void *ctx);
+int pg_dq_inbox_scan(struct store *s, int (*fn)(const struct store_dq_inbox *, void *), void *ctx);
+int pg_dq_run_add(struct store *s, const struct store_dq_run *in, int64_t *id_out);
+int pg_dq_run_finish(struct store *s, int64_t id, const char *finished, const char *status);
+int pg_dq_run_list(struct store *s, const char *org, int limit, struct store_dq_run **out, int *n);
+int pg_dq_result_add(struct store *s, const struct store_dq_result *x);
+int pg_dq_result_list(struct store *s, int64_t run_id, const char *org,
+                      int (*fn)(const struct store_dq_result *, void *), void *ctx);
+int pg_dq_failure_add(struct store *s, const struct store_dq_failure *f);
+int pg_dq_failure_list(struct store *s, int64_t run_id, const char *org,
+                       int (*fn)(const struct store_dq_failure *, void *), void *ctx);
 
 #endif
