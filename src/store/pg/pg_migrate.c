@@ -245,10 +245,51 @@ static const struct store_migration pg_identity_1 = {
     " PRIMARY KEY (org, source_id, other_org, other_source_id));",
 };
 
+/* put-1: a resource put in one round trip (pg_resource.c): the lookup of
+ * the current version, the content comparison, the version row, its search
+ * terms and a re-linked Patient's items, as one server-side function.  A
+ * load puts each resource inside its bundle's transaction, and on a busy
+ * machine every round trip costs a scheduling delay on both sides: three
+ * statements a resource made a load three times slower.  outcome: 1
+ * created, 2 updated, 3 unchanged, -1 the id holds another type (cur_type). */
+static const struct store_migration pg_put_1 = {
+    "put-1",
+    "CREATE FUNCTION weft_resource_put(p_id text, p_type text, p_person text, p_category text,"
+    " p_org text, p_source_id text, p_feed text, p_effective text, p_code text, p_status text,"
+    " p_now text, p_hash bytea, p_json text, p_params text[], p_values text[],"
+    " OUT outcome integer, OUT version integer, OUT cur_type text) LANGUAGE plpgsql AS $$"
+    " DECLARE c record; found_cur boolean; s bigint;"
+    " BEGIN"
+    "  SELECT r.seq, r.version AS v, r.deleted, r.hash, r.type, r.person_id INTO c"
+    "   FROM resource r WHERE r.id = p_id AND r.next_seq IS NULL;"
+    "  found_cur := FOUND;"
+    "  IF found_cur AND NOT c.deleted AND c.hash = p_hash THEN"
+    "   outcome := 3; version := c.v; RETURN; END IF;"
+    "  IF found_cur AND c.type <> p_type THEN outcome := -1; cur_type := c.type; RETURN; END IF;"
+    "  s := nextval('resource_seq');"
+    "  IF found_cur THEN"
+    "   UPDATE resource SET next_seq = s WHERE seq = c.seq;"
+    "   version := c.v + 1; outcome := 2;"
+    "  ELSE version := 1; outcome := 1; END IF;"
+    "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"
+    "   source_id, feed, effective, code, status, last_updated, hash, json) VALUES (s, p_id,"
+    "   p_type, version, false, p_person, p_category, p_org, p_source_id, p_feed, p_effective,"
+    "   p_code, p_status, p_now, p_hash, p_json);"
+    "  IF p_params IS NOT NULL THEN"
+    "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, s"
+    "    FROM unnest(p_params, p_values) AS t(p, v) ON CONFLICT DO NOTHING; END IF;"
+    "  IF found_cur AND c.person_id IS NOT NULL AND p_person IS NOT NULL"
+    "   AND c.person_id <> p_person AND p_type = 'Patient' THEN"
+    "   UPDATE resource SET person_id = p_person WHERE person_id = c.person_id"
+    "    AND source_org = p_org AND next_seq IS NULL AND type <> 'Patient'"
+    "    AND strpos(json, '\"Patient/' || p_id || '\"') > 0; END IF;"
+    " END $$;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,        &pg_access_1,  &pg_audit_1,    &pg_feeds_1,
-    &pg_apps_dq_gov_1, &pg_citizen_1, &pg_identity_1,
+    &pg_apps_dq_gov_1, &pg_citizen_1, &pg_identity_1, &pg_put_1,
     /* ---- other subsystems: one line per migration below this mark ---- */
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

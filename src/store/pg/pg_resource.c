@@ -3,12 +3,13 @@
  *
  * The same model as SQLite (sqlite_resource.c): every version is a row of
  * resource, the current one has next_seq NULL, content equality is the
- * BLAKE2b digest.  A put of unchanged content is one index-only lookup
- * (resource_current covers the compared columns) and writes nothing.  A
- * changed put marks the current version replaced - taking its seq from
- * resource_seq in the same statement - before inserting the new one, so the
- * unique index on the current version never sees two; search terms go in
- * as one multi-row insert (unnest of two arrays).
+ * BLAKE2b digest.  A put is one round trip: the server-side function
+ * weft_resource_put (migration put-1, pg_migrate.c) looks up the current
+ * version through the covering index resource_current, writes nothing when
+ * the digest is the same, else marks the current version replaced - taking
+ * the new seq - before inserting the new one (so the unique index on the
+ * current version never sees two), adds the search terms as one multi-row
+ * insert (unnest of two arrays) and moves a re-linked Patient's items.
  *
  * Writes take the writer lock (pg_int.h): in the caller's transaction it is
  * held since store_begin; alone, a put runs in a transaction of its own.
@@ -134,65 +135,80 @@ static void array_elem(struct buf *b, const char *s, bool lower)
     buf_addc(b, '"');
 }
 
-/* The search terms of version seq, in one statement: two text arrays
- * (params, values lower-cased as SQLite's are, ASCII) unnested. */
-static int add_terms(struct pg_store *ps, int64_t seq, const char *const *terms, int n)
+/* The search terms as two text-array literals (params, values lower-cased
+ * as SQLite's are, ASCII) into params and values; false when there are
+ * none. */
+static bool term_arrays(const char *const *terms, int n, struct buf *params, struct buf *values)
 {
-    struct buf params = BUF_INIT, values = BUF_INIT;
     int k = 0;
     for (int i = 0; i < n; i++) {
         const char *param = terms[2 * i], *value = terms[2 * i + 1];
         if (!param || !value)
             continue;
-        buf_addc(&params, k ? ',' : '{');
-        buf_addc(&values, k ? ',' : '{');
-        array_elem(&params, param, false);
-        array_elem(&values, value, true);
+        buf_addc(params, k ? ',' : '{');
+        buf_addc(values, k ? ',' : '{');
+        array_elem(params, param, false);
+        array_elem(values, value, true);
         k++;
     }
-    int rc = WEFT_OK;
     if (k > 0) {
-        buf_addc(&params, '}');
-        buf_addc(&values, '}');
-        struct pg_params p = {0};
-        pg_p_text(&p, params.data);
-        pg_p_text(&p, values.data);
-        pg_p_int(&p, seq);
-        rc = pg_cmd(ps,
-                    "INSERT INTO resource_term (param, value, seq)"
-                    " SELECT t.p, t.v, $3 FROM unnest($1::text[], $2::text[]) AS t(p, v)"
-                    " ON CONFLICT DO NOTHING",
-                    &p, NULL);
+        buf_addc(params, '}');
+        buf_addc(values, '}');
     }
+    return k > 0;
+}
+
+/* The put itself, in one round trip: weft_resource_put() (migration put-1)
+ * under the writer lock the caller holds. */
+static int put_call(struct pg_store *ps, const char *id, const struct store_put *in,
+                    const unsigned char hash[HASH_LEN], size_t jl, enum store_put_outcome *outcome,
+                    int *version_out)
+{
+    char now[32];
+    pg_write_time(ps, now);
+    struct buf params = BUF_INIT, values = BUF_INIT;
+    bool terms = term_arrays(in->terms, in->nterms, &params, &values);
+    struct pg_params p = {0};
+    const char *v[] = {id,
+                       in->type,
+                       in->person_id,
+                       in->category,
+                       in->source_org,
+                       in->source_id,
+                       in->feed,
+                       in->effective,
+                       in->code,
+                       in->status,
+                       now};
+    for (int i = 0; i < 11; i++)
+        pg_p_text(&p, v[i]);
+    pg_p_bytes(&p, hash, HASH_LEN);
+    /* the JSON as a length-counted binary text parameter: no copy */
+    pg_p_bytes(&p, in->json, (int)jl);
+    pg_p_text(&p, terms ? params.data : NULL);
+    pg_p_text(&p, terms ? values.data : NULL);
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "SELECT outcome, version, cur_type FROM weft_resource_put($1, $2, $3, $4,"
+                         " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text[], $15::text[])",
+                         &p, &rc);
     buf_release(&params);
     buf_release(&values);
+    if (!r)
+        return rc;
+    int oc = (int)pg_int(r, 0, 0);
+    if (oc < 0) {
+        rc = store_fail(&ps->base, WEFT_ECONFLICT, "resource id %s already holds a %s", id,
+                        PQgetvalue(r, 0, 2));
+    } else {
+        if (outcome)
+            *outcome = (enum store_put_outcome)oc;
+        if (version_out)
+            *version_out = (int)pg_int(r, 0, 1);
+    }
+    PQclear(r);
     return rc;
 }
-
-/* A Patient whose new version links to another person takes along the
- * current items from the same sender that refer to it (sqlite_resource.c
- * says why). */
-static int move_patient_items(struct pg_store *ps, const char *patient_id, const char *org,
-                              const char *from, const char *to)
-{
-    char needle[STORE_ID_LEN + 16];
-    snprintf(needle, sizeof needle, "\"Patient/%s\"", patient_id);
-    struct pg_params p = {0};
-    pg_p_text(&p, to);
-    pg_p_text(&p, from);
-    pg_p_text(&p, org);
-    pg_p_text(&p, needle);
-    return pg_cmd(ps,
-                  "UPDATE resource SET person_id = $1 WHERE person_id = $2 AND source_org = $3"
-                  " AND next_seq IS NULL AND type <> 'Patient' AND strpos(json, $4) > 0",
-                  &p, NULL);
-}
-
-static const char insert_sql[] =
-    "INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"
-    " source_id, feed, effective, code, status, last_updated, hash, json)"
-    " VALUES (COALESCE($1, nextval('resource_seq')), $2, $3, $4, false, $5, $6, $7, $8, $9, $10,"
-    " $11, $12, $13, $14, $15) RETURNING seq";
 
 int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
                     char id_out[STORE_ID_LEN + 1], int *version_out)
@@ -211,13 +227,16 @@ int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_
         memcpy(hash, in->hash, HASH_LEN);
     else
         store_content_hash(in->json, jl, hash);
-
+    if (s->txn_depth > 0) /* the writer lock is held since store_begin */
+        return put_call(ps, id, in, hash, jl, outcome, version_out);
+    /* Alone: unchanged content is answered without a transaction; anything
+     * else takes the writer lock in a transaction of its own (the function
+     * looks again under it). */
     struct current cur;
     int rc = get_current(ps, id, &cur);
     if (rc != 0 && rc != WEFT_ENOTFOUND)
         return rc;
-    bool exists = rc == 0;
-    if (exists && !cur.deleted && memcmp(cur.hash, hash, HASH_LEN) == 0) {
+    if (rc == 0 && !cur.deleted && memcmp(cur.hash, hash, HASH_LEN) == 0) {
         if (outcome)
             *outcome = STORE_PUT_UNCHANGED;
         if (version_out)
@@ -227,70 +246,7 @@ int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_
     bool own;
     if ((rc = pg_auto_begin(ps, &own)) != 0)
         return rc;
-    if (own) { /* the lock is new: another writer may have put it meanwhile */
-        rc = get_current(ps, id, &cur);
-        if (rc != 0 && rc != WEFT_ENOTFOUND)
-            return pg_auto_end(ps, own, rc);
-        exists = rc == 0;
-        rc = WEFT_OK;
-        if (exists && !cur.deleted && memcmp(cur.hash, hash, HASH_LEN) == 0) {
-            if (outcome)
-                *outcome = STORE_PUT_UNCHANGED;
-            if (version_out)
-                *version_out = cur.version;
-            return pg_auto_end(ps, own, WEFT_OK);
-        }
-    }
-    if (exists && strcmp(cur.type, in->type) != 0)
-        return pg_auto_end(
-            ps, own,
-            store_fail(s, WEFT_ECONFLICT, "resource id %s already holds a %s", id, cur.type));
-    char now[32];
-    pg_write_time(ps, now);
-    int version = exists ? cur.version + 1 : 1;
-    int64_t seq = 0;
-    if (exists)
-        rc = mark_replaced(ps, cur.seq, &seq);
-    if (rc == 0) {
-        struct pg_params p = {0};
-        if (exists)
-            pg_p_int(&p, seq);
-        else
-            pg_p_text(&p, NULL);
-        pg_p_text(&p, id);
-        pg_p_text(&p, in->type);
-        pg_p_int(&p, version);
-        pg_p_text(&p, in->person_id);
-        pg_p_text(&p, in->category);
-        pg_p_text(&p, in->source_org);
-        pg_p_text(&p, in->source_id);
-        pg_p_text(&p, in->feed);
-        pg_p_text(&p, in->effective);
-        pg_p_text(&p, in->code);
-        pg_p_text(&p, in->status);
-        pg_p_text(&p, now);
-        pg_p_bytes(&p, hash, HASH_LEN);
-        /* the JSON as a length-counted binary text parameter: no copy */
-        pg_p_bytes(&p, in->json, (int)jl);
-        PGresult *r = pg_run(ps, insert_sql, &p, &rc);
-        if (r) {
-            seq = pg_int(r, 0, 0);
-            PQclear(r);
-        }
-    }
-    if (rc == 0)
-        rc = add_terms(ps, seq, in->terms, in->nterms);
-    if (rc == 0 && exists && cur.person[0] && in->person_id &&
-        strcmp(cur.person, in->person_id) != 0 && strcmp(in->type, "Patient") == 0)
-        rc = move_patient_items(ps, id, in->source_org, cur.person, in->person_id);
-    rc = pg_auto_end(ps, own, rc);
-    if (rc != 0)
-        return rc;
-    if (outcome)
-        *outcome = exists ? STORE_PUT_UPDATED : STORE_PUT_CREATED;
-    if (version_out)
-        *version_out = version;
-    return WEFT_OK;
+    return pg_auto_end(ps, own, put_call(ps, id, in, hash, jl, outcome, version_out));
 }
 
 #define ROW_COLS                                                                                   \
