@@ -166,7 +166,8 @@ int main(int argc, char **argv)
         return 1;
     }
     struct web *w, *wc;
-    struct web_config cfg = {.audit = alog, .cache_entries = -1};
+    audit_set_log(alog); /* as weft serve's audit part does */
+    struct web_config cfg = {.cache_entries = -1};
     web_init(&w, &cfg);
     cfg.cache_entries = 0; /* default cache */
     web_init(&wc, &cfg);
@@ -212,17 +213,17 @@ int main(int argc, char **argv)
                  pg->name ? pg->name : "");
         req.path = path;
         req.query = pg->args;
-        req.params[0] = (struct http_kv){"id", person};
+        req.params[0] = (struct url_kv){"id", person};
         req.nparams = 1;
         if (pg->name)
-            req.params[req.nparams++] = (struct http_kv){"page", (char *)pg->name};
+            req.params[req.nparams++] = (struct url_kv){"page", (char *)pg->name};
         if (pg->type) {
-            req.params[req.nparams++] = (struct http_kv){"type", (char *)pg->type};
-            req.params[req.nparams++] = (struct http_kv){"rid", (char *)pg->rid};
+            req.params[req.nparams++] = (struct url_kv){"type", (char *)pg->type};
+            req.params[req.nparams++] = (struct url_kv){"rid", (char *)pg->rid};
         }
-        struct http_kv *args = NULL;
+        struct url_kv *args = NULL;
         int nargs = 0;
-        http_query_parse(pg->args, strlen(pg->args), &args, &nargs, 16);
+        url_query_parse(pg->args, strlen(pg->args), &args, &nargs, 16);
         req.args = args;
         req.nargs = nargs;
         req.principal = p;
@@ -267,12 +268,13 @@ int main(int argc, char **argv)
             }
         }
         buf_release(&out);
-        http_kv_free(args, nargs);
+        url_kv_free(args, nargs);
     }
     free(ms);
     free(cpu);
     web_free(w);
     web_free(wc);
+    audit_set_log(NULL);
     audit_log_close(alog);
     free(person);
     free(obs_id);

@@ -2,8 +2,13 @@
 # run-tests.sh - runs every unit test program and every end-to-end test, each
 # with a timeout, and ends with "N passed, N failed, N skipped".
 #
-#   tests/run-tests.sh [--unit-only] [--bins san|release|both]
+#   tests/run-tests.sh [--unit-only] [--bins san|release|both] [-j N]
 #                      [--backend sqlite|postgres|both] [PATTERN]
+#
+# -j N (or WEFT_TEST_JOBS) runs N tests at once (default 2: the machines
+# have 2 cores and most end-to-end tests wait on sockets and browsers);
+# -j 1 runs them one after another as before.  Every test has its own
+# WEFT_TMP, free ports and log, so they do not share state.
 #
 # Unit tests: build/san/tests/unit/**/test_* (cmocka programs).  A program
 # that passes but skipped cases (cmocka skip(), e.g. for absent
@@ -25,15 +30,16 @@
 #
 # Backends (--backend, or WEFT_TEST_BACKEND; default sqlite): postgres runs
 # the end-to-end tests against PostgreSQL instead - names e2e-pg/... and
-# e2e-release-pg/... - and the unit tests that open their database through
-# unit/testdb.h's testdb_url() or read WEFT_TEST_DB
-# (names unit-pg/...); both runs the SQLite passes as chosen by --bins plus
-# the PostgreSQL pass with the release binary (the sanitizer build stays on
-# SQLite, which keeps the suite's time).  The cluster is WEFT_PG_DIR's (from
-# tests/pg-cluster.sh start; .ci/run makes one), else one made for this run
-# and stopped at its end.  Each test gets a database of its own:
+# e2e-release-pg/... - and, besides the unit tests on SQLite, the unit tests
+# that open their database through unit/testdb.h (testdb_url, testdb_pick)
+# against PostgreSQL (names unit-pg/...); both runs the SQLite passes as
+# chosen by --bins plus the PostgreSQL pass with the release binary (the
+# sanitizer build stays on SQLite, which keeps the suite's time).  The
+# cluster is WEFT_PG_DIR's (from tests/pg-cluster.sh start; .ci/run makes
+# one), else one made for this run and stopped at its end.  Each test gets a
+# database of its own:
 #   WEFT_TEST_PG_DIR  the cluster folder (tests/e2e/lib/api_harness.py
-#                     new_db() makes a fresh database in it per call)
+#                     new_db_url() makes a fresh database in it per call)
 #   WEFT_TEST_DB      a fresh empty database URL for this test
 # An end-to-end test runs on PostgreSQL only when its file holds the line
 # "weft-test-backends: sqlite postgres"; the others are reported SKIP with
@@ -45,10 +51,13 @@ cd "$root"
 unit_only=0
 pattern=""
 bins=${WEFT_E2E_BINS:-both}
+jobs=${WEFT_TEST_JOBS:-2}
 backend=${WEFT_TEST_BACKEND:-sqlite}
 while [ $# -gt 0 ]; do
   case "$1" in
     --unit-only) unit_only=1 ;;
+    -j) shift; jobs=${1:-2} ;;
+    -j*) jobs=${1#-j} ;;
     --bins) shift; bins=${1:-both} ;;
     --bins=*) bins=${1#--bins=} ;;
     --backend) shift; backend=${1:-sqlite} ;;
@@ -58,7 +67,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$bins" in san|release|both) ;; *) echo "run-tests.sh: --bins san|release|both" >&2; exit 2 ;; esac
+case "$jobs" in ''|*[!0-9]*|0) echo "run-tests.sh: -j takes a positive number" >&2; exit 2 ;; esac
 case "$backend" in sqlite|postgres|both) ;; *) echo "run-tests.sh: --backend sqlite|postgres|both" >&2; exit 2 ;; esac
+unset WEFT_TEST_DB WEFT_TEST_PG_DIR # the SQLite passes run on SQLite whatever the caller's shell holds
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
@@ -76,38 +87,53 @@ export WEFT_ARTIFACTS="$root/test-artifacts"
 mkdir -p "$WEFT_ARTIFACTS"
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 
-pass=0 fail=0 skip=0
-failed=()
 logdir="$root/build/test-logs"
 mkdir -p "$logdir"
+resdir=$(mktemp -d "${TMPDIR:-/tmp}/weft-results.XXXXXX")
+trap 'rm -rf "$resdir"' EXIT
+seq_no=0
 
-run_one() { # name, command...
-  local name=$1; shift
+# run_one NAME COMMAND...: runs one test in the background once fewer than
+# $jobs are running; its verdict goes to $resdir/NNNN.{pass,fail,skip}.
+run_one() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n 2>/dev/null || true; done
+  seq_no=$((seq_no+1))
+  local id
+  id=$(printf '%05d' "$seq_no")
+  run_test "$id" "$@" &
+}
+
+run_test() { # id, name, command...
+  local id=$1 name=$2; shift 2
   local log="$logdir/$(echo "$name" | tr '/' '_').log"
   local start=$(date +%s.%N)
   export WEFT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX")
-  timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
+  timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1 </dev/null
   local rc=$?
   local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   # a cmocka program that passed with skipped cases: SKIP, naming them
-  local skipped=""
-  if [ $rc -eq 0 ] && [[ "$name" == unit/* ]]; then
+  local skipped="" out
+  if [ $rc -eq 0 ] && [[ "$name" == unit/* || "$name" == unit-pg/* ]]; then
     skipped=$(grep -E '^\[  SKIPPED \] [A-Za-z_0-9]+$' "$log" | awk '{print $4}' | sort -u | tr '\n' ' ')
   fi
   if [ $rc -eq 0 ] && [ -z "$skipped" ]; then
-    pass=$((pass+1)); printf 'PASS %-50s %6ss\n' "$name" "$secs"; rm -rf "$WEFT_TMP"
+    out=$(printf 'PASS %-50s %6ss' "$name" "$secs"); rm -rf "$WEFT_TMP"
+    echo "$name" >"$resdir/$id.pass"
   elif [ $rc -eq 0 ]; then
-    skip=$((skip+1))
-    printf 'SKIP %-50s cases skipped: %s(%s)\n' "$name" "$skipped" \
-      "$(grep -m1 -i '^skipped:' "$log" | cut -c1-80)"
+    out=$(printf 'SKIP %-50s cases skipped: %s(%s)' "$name" "$skipped" \
+      "$(grep -m1 -i '^skipped:' "$log" | cut -c1-80)")
     rm -rf "$WEFT_TMP"
+    echo "$name" >"$resdir/$id.skip"
   elif [ $rc -eq 77 ]; then
-    skip=$((skip+1)); printf 'SKIP %-50s %s\n' "$name" "$(tail -n 1 "$log")"; rm -rf "$WEFT_TMP"
+    out=$(printf 'SKIP %-50s %s' "$name" "$(tail -n 1 "$log")"); rm -rf "$WEFT_TMP"
+    echo "$name" >"$resdir/$id.skip"
   else
-    fail=$((fail+1)); failed+=("$name")
-    printf 'FAIL %-50s %6ss (exit %d, log %s)\n' "$name" "$secs" "$rc" "${log#$root/}"
-    tail -n 30 "$log" | sed 's/^/    | /'
+    out=$(printf 'FAIL %-50s %6ss (exit %d, log %s)\n%s' "$name" "$secs" "$rc" "${log#$root/}" \
+      "$(tail -n 30 "$log" | sed 's/^/    | /')")
+    echo "$name" >"$resdir/$id.fail"
   fi
+  # one write per verdict, so lines of tests running together do not mix
+  printf '%s\n' "$out"
 }
 
 for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
@@ -122,13 +148,16 @@ run_e2e() { # prefix
     name=$prefix/${t#tests/e2e/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
     if [ ! -x "$WEFT_BIN" ]; then
-      fail=$((fail+1)); failed+=("$prefix")
+      seq_no=$((seq_no+1))
+      echo "$prefix" >"$resdir/$(printf '%05d' "$seq_no").fail"
       echo "FAIL $prefix: $WEFT_BIN is not built (make -j2 san weft)"
       return
     fi
     if [ -n "${WEFT_TEST_PG_DIR:-}" ] && ! grep -q 'weft-test-backends:.*postgres' "$t"; then
       why=$(grep -m1 -o 'weft-test-postgres-skip: .*' "$t" | cut -d' ' -f2-)
-      skip=$((skip+1)); printf 'SKIP %-50s not on PostgreSQL: %s\n' "$name" "${why:-not yet ported to PostgreSQL}"
+      seq_no=$((seq_no+1))
+      echo "$name" >"$resdir/$(printf '%05d' "$seq_no").skip"
+      printf 'SKIP %-50s not on PostgreSQL: %s\n' "$name" "${why:-not yet ported to PostgreSQL}"
       continue
     fi
     [ -n "${WEFT_TEST_PG_DIR:-}" ] && export WEFT_TEST_DB=$(pg_db)
@@ -155,18 +184,19 @@ pg_db() { # a fresh database in the cluster, its URL on stdout
   "$root/tests/pg-cluster.sh" createdb "$WEFT_TEST_PG_DIR" "t$$_$(date +%s%N)"
 }
 if [ "$backend" != sqlite ]; then
-  pg_own=""
   if [ -z "${WEFT_PG_DIR:-}" ]; then
     eval "$("$root/tests/pg-cluster.sh" start)" || { echo "FAIL postgres: cannot start a cluster"; exit 1; }
     pg_own=$WEFT_PG_DIR
-    trap '"$root/tests/pg-cluster.sh" stop "$pg_own"' EXIT
+    trap 'wait; "$root/tests/pg-cluster.sh" stop "$pg_own"; rm -rf "$resdir"' EXIT
   fi
   export WEFT_TEST_PG_DIR=$WEFT_PG_DIR
   for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
     name=unit-pg/${t#build/san/tests/unit/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
-    grep -qE "WEFT_TEST_DB|testdb_url" "tests/unit/${t#build/san/tests/unit/}.c" 2>/dev/null || continue
-    WEFT_TEST_DB=$(pg_db) run_one "$name" "$t"
+    grep -qE "WEFT_TEST_DB|testdb_url|testdb_pick" "tests/unit/${t#build/san/tests/unit/}.c" \
+      2>/dev/null || continue
+    export WEFT_TEST_DB=$(pg_db)
+    run_one "$name" "$t"
   done
   if [ $unit_only -eq 0 ]; then
     if [ "$backend" = postgres ] && [ "$bins" != release ]; then
@@ -178,12 +208,15 @@ if [ "$backend" != sqlite ]; then
       run_e2e e2e-release-pg
     fi
   fi
-  unset WEFT_TEST_PG_DIR WEFT_TEST_DB
 fi
 
+wait
+pass=$(find "$resdir" -name '*.pass' | wc -l)
+skip=$(find "$resdir" -name '*.skip' | wc -l)
+fail=$(find "$resdir" -name '*.fail' | wc -l)
 echo
-if [ $fail -gt 0 ]; then
-  echo "failed: ${failed[*]}"
+if [ "$fail" -gt 0 ]; then
+  echo "failed: $(cat $(find "$resdir" -name '*.fail' | sort) | tr '\n' ' ')"
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -121,7 +121,6 @@ bool pg_alive(struct store *s);
 int pg_savepoint(struct store *s, const char *name);
 int pg_release(struct store *s, const char *name);
 int pg_rollback_to(struct store *s, const char *name);
-int pg_checkpoint(struct store *s, enum store_ckpt mode);
 int pg_migrate(struct store *s, int *from_version, int *to_version);
 int pg_schema_version(struct store *s, int *version);
 int pg_schema_pending(struct store *s, int *pending);

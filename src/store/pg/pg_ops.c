@@ -16,7 +16,6 @@ static const struct store_txn_ops pg_txn_ops = {
     .savepoint = pg_savepoint,
     .release = pg_release,
     .rollback_to = pg_rollback_to,
-    .checkpoint = pg_checkpoint,
 };
 
 static const struct store_records_ops pg_records_ops = {

@@ -477,15 +477,6 @@ int pg_rollback_to(struct store *s, const char *name)
     return savepoint_sql(s, "ROLLBACK TO SAVEPOINT", name);
 }
 
-/* The server checkpoints by itself (checkpoint_timeout, max_wal_size):
- * nothing for a handle to hand over. */
-int pg_checkpoint(struct store *s, enum store_ckpt mode)
-{
-    (void)s;
-    (void)mode;
-    return WEFT_OK;
-}
-
 int pg_bulk(struct store *s, bool on)
 {
     struct pg_store *ps = pg_of(s);

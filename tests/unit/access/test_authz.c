@@ -41,7 +41,7 @@ static int setup(void **state)
     snprintf(dbpath, sizeof dbpath, "%s/authz-%d.db", tmp ? tmp : "/tmp", (int)getpid());
     unlink(dbpath);
     char *err = NULL;
-    assert_int_equal(store_open(&s, testdb_url(dbpath), true, &err), 0);
+    assert_int_equal(store_open(&s, testdb_pick(dbpath), true, &err), 0);
     int from, to;
     assert_int_equal(store_migrate(s, &from, &to), 0);
     const char *root = getenv("WEFT_ROOT");

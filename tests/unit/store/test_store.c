@@ -30,7 +30,7 @@ static int setup(void **state)
     unlink(dbpath);
     struct store *s;
     char *err = NULL;
-    const char *url = testdb_url(dbpath); /* WEFT_TEST_DB: PostgreSQL */
+    const char *url = testdb_pick(dbpath); /* WEFT_TEST_DB: PostgreSQL */
     if (!url || store_open(&s, url, true, &err) != 0) {
         fprintf(stderr, "open: %s\n", err);
         free(err);

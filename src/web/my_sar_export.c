@@ -1,5 +1,5 @@
 /*
- * sar_export.c - writes the subject access package (see sar_export.h).
+ * my_sar_export.c - writes the subject access package (see sar_export.h).
  *
  * Two passes over the person's items, both paged through the store at one
  * snapshot so they agree: the first writes record.json and the reviewer's
@@ -18,11 +18,13 @@
 
 #include "access/authz.h"
 #include "access/policy.h"
-#include "access/principal.h"
+#include "core/principal.h"
+#include "access/read.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "domain/systems.h"
 #include "store/access.h"
 #include "store/audit.h"
 #include "store/records.h"
@@ -32,8 +34,6 @@
 #include "web/web_int.h"
 
 #define PAGE 256
-#define SOURCE_EXT "https://weft.nhs.uk/StructureDefinition/source-organisation"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
 
 struct pair {
     char category[40];
@@ -42,6 +42,7 @@ struct pair {
 
 struct exp {
     struct store *s;
+    struct access_read *rd; /* the one scoped-read path (access/read.h) */
     const struct policy *pol;
     const char *person_id;
     int64_t snapshot;
@@ -137,7 +138,7 @@ static int each_item(struct exp *e, const char *cat, const char *org, enum store
     do {
         q.after = after;
         struct store_result r = {0};
-        if ((rc = store_search(e->s, &q, &r)) != 0) {
+        if ((rc = access_read_search(e->rd, &q, &r)) != 0) {
             free(after);
             return rc;
         }
@@ -176,7 +177,7 @@ static int json_item(struct exp *e, const struct store_row *row, json_t *res)
     }
     e->st.items++;
     fprintf(e->json,
-            "%s\n  {\"extension\": [{\"url\": \"" SOURCE_EXT "\", \"valueIdentifier\": "
+            "%s\n  {\"extension\": [{\"url\": \"" SOURCE_ORG_EXTENSION "\", \"valueIdentifier\": "
             "{\"system\": \"" ODS_SYSTEM "\", \"value\": ",
             e->first_entry ? "" : ",");
     json_t *ods = json_string(row->source_org ? row->source_org : "");
@@ -284,9 +285,9 @@ static int write_html(struct exp *e)
     /* the clinician view's order, then any category it does not list */
     for (int i = 0; rc == 0 && i < ncat; i++)
         rc = html_category(e, cats[i].name, cats[i].label);
-    for (int i = 0; rc == 0 && fhir_categories[i]; i++)
-        if (!web_category_find(fhir_categories[i]))
-            rc = html_category(e, fhir_categories[i], fhir_categories[i]);
+    for (int i = 0; rc == 0 && category_names[i]; i++)
+        if (!web_category_find(category_names[i]))
+            rc = html_category(e, category_names[i], category_names[i]);
     return rc;
 }
 
@@ -379,23 +380,25 @@ int sar_export_write(struct store *s, const struct principal *who, const char *p
     self.person_id = person_id;
     if (!self.purpose)
         self.purpose = "PATRQT";
-    struct authz_scope sc;
-    int rc = authz_scope_for_person(s, &self, person_id, &sc);
-    bool allowed = rc == 0 && sc.allowed;
-    authz_scope_clear(&sc);
-    if (rc)
+    struct access_read rd;
+    int rc = access_read_open(&rd, s, &self, AUDIT_EXPORT, person_id);
+    bool allowed = rc == 0 && rd.scope.allowed;
+    if (rc || !allowed) {
+        access_read_close(&rd);
+        return rc ? rc : WEFT_EDENIED;
+    }
+    struct exp e = {.s = s, .rd = &rd, .person_id = person_id, .first_entry = true};
+    if ((rc = policy_current(s, &e.pol, NULL)) != 0 && rc != WEFT_ENOTFOUND) {
+        access_read_close(&rd);
         return rc;
-    if (!allowed)
-        return WEFT_EDENIED;
-    struct exp e = {.s = s, .person_id = person_id, .first_entry = true};
-    if ((rc = policy_current(s, &e.pol, NULL)) != 0 && rc != WEFT_ENOTFOUND)
-        return rc;
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         if (errmsg) {
             struct buf m = BUF_INIT;
             buf_addf(&m, "cannot create '%s': %s", dir, strerror(errno));
             *errmsg = buf_detach(&m, NULL);
         }
+        access_read_close(&rd);
         return WEFT_EIO;
     }
     e.json = open_out(dir, "record.json", errmsg);
@@ -457,6 +460,7 @@ int sar_export_write(struct store *s, const struct principal *who, const char *p
         }
     store_person_clear(&person);
     free(e.pairs);
+    access_read_close(&rd);
     if (rc)
         return rc;
     /* producing the package is itself an access: audited as an export */
