@@ -23,7 +23,9 @@ CLANG ?= clang
 WERROR ?=
 CSTD := -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla $(WERROR)
-INC := -Isrc
+# libpq's header lives in its own folder on Debian (pg_config --includedir).
+PG_INC := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+INC := -Isrc $(PG_INC)
 BANNED := -include src/core/banned.h
 LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq -lssl -lcrypto -ljwt -lsodium -lpthread -lm
 # The release binary allocates with jemalloc: the MLLP listener maps messages

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh - installs what Weft needs to build, test and demo on Debian 12:
-# Debian packages (compiler libraries, test tools, chromium, postgresql) and
+# Debian packages (compiler libraries, test tools, chromium, PostgreSQL 15:
+# the server for the tests' throwaway cluster, libpq for the backend) and
 # the npm packages in package.json.  Idempotent: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential make ca-certificates openssl procps pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev libjwt-dev
   libsodium-dev libcmocka-dev libjemalloc-dev python3 python3-hl7 curl wrk valgrind
-  chromium postgresql nodejs npm hyperfine prometheus"
+  chromium postgresql-15 postgresql-client-15 nodejs npm hyperfine prometheus"
 missing=""
 for p in $PKGS; do
   # nodejs may come from another repository with npm bundled: accept a working npm.

@@ -2,7 +2,8 @@
 # run-tests.sh - runs every unit test program and every end-to-end test, each
 # with a timeout, and ends with "N passed, N failed, N skipped".
 #
-#   tests/run-tests.sh [--unit-only] [--bins san|release|both] [-j N] [PATTERN]
+#   tests/run-tests.sh [--unit-only] [--bins san|release|both] [-j N]
+#                      [--backend sqlite|postgres|both] [PATTERN]
 #
 # -j N (or WEFT_TEST_JOBS) runs N tests at once (default 2: the machines
 # have 2 cores and most end-to-end tests wait on sockets and browsers);
@@ -26,6 +27,24 @@
 #   WEFT_ARTIFACTS  test-artifacts/ (screenshots, logs kept for inspection)
 # WEFT_FAILPOINTS (docs/TESTING.md), when set, reaches every test and every
 # weft they start; tests/mutation-check.sh uses it.
+#
+# Backends (--backend, or WEFT_TEST_BACKEND; default sqlite): postgres runs
+# the end-to-end tests against PostgreSQL instead - names e2e-pg/... and
+# e2e-release-pg/... - and, besides the unit tests on SQLite, the unit tests
+# that open their database through unit/testdb.h (testdb_url, testdb_pick)
+# against PostgreSQL (names unit-pg/...); both runs the SQLite passes as
+# chosen by --bins plus the PostgreSQL pass with the release binary (the
+# sanitizer build stays on SQLite, which keeps the suite's time).  The
+# cluster is WEFT_PG_DIR's (from tests/pg-cluster.sh start; .ci/run makes
+# one), else one made for this run and stopped at its end.  Each test gets a
+# database of its own:
+#   WEFT_TEST_PG_DIR  the cluster folder (tests/e2e/lib/api_harness.py
+#                     new_db_url() makes a fresh database in it per call)
+#   WEFT_TEST_DB      a fresh empty database URL for this test
+# An end-to-end test runs on PostgreSQL only when its file holds the line
+# "weft-test-backends: sqlite postgres"; the others are reported SKIP with
+# the reason the file gives ("weft-test-postgres-skip: WHY") or "not yet
+# ported to PostgreSQL".
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,6 +52,7 @@ unit_only=0
 pattern=""
 bins=${WEFT_E2E_BINS:-both}
 jobs=${WEFT_TEST_JOBS:-2}
+backend=${WEFT_TEST_BACKEND:-sqlite}
 while [ $# -gt 0 ]; do
   case "$1" in
     --unit-only) unit_only=1 ;;
@@ -40,12 +60,16 @@ while [ $# -gt 0 ]; do
     -j*) jobs=${1#-j} ;;
     --bins) shift; bins=${1:-both} ;;
     --bins=*) bins=${1#--bins=} ;;
+    --backend) shift; backend=${1:-sqlite} ;;
+    --backend=*) backend=${1#--backend=} ;;
     *) pattern="$1" ;;
   esac
   shift
 done
 case "$bins" in san|release|both) ;; *) echo "run-tests.sh: --bins san|release|both" >&2; exit 2 ;; esac
 case "$jobs" in ''|*[!0-9]*|0) echo "run-tests.sh: -j takes a positive number" >&2; exit 2 ;; esac
+case "$backend" in sqlite|postgres|both) ;; *) echo "run-tests.sh: --backend sqlite|postgres|both" >&2; exit 2 ;; esac
+unset WEFT_TEST_DB WEFT_TEST_PG_DIR # the SQLite passes run on SQLite whatever the caller's shell holds
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
@@ -89,7 +113,7 @@ run_test() { # id, name, command...
   local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   # a cmocka program that passed with skipped cases: SKIP, naming them
   local skipped="" out
-  if [ $rc -eq 0 ] && [[ "$name" == unit/* ]]; then
+  if [ $rc -eq 0 ] && [[ "$name" == unit/* || "$name" == unit-pg/* ]]; then
     skipped=$(grep -E '^\[  SKIPPED \] [A-Za-z_0-9]+$' "$log" | awk '{print $4}' | sort -u | tr '\n' ' ')
   fi
   if [ $rc -eq 0 ] && [ -z "$skipped" ]; then
@@ -129,6 +153,14 @@ run_e2e() { # prefix
       echo "FAIL $prefix: $WEFT_BIN is not built (make -j2 san weft)"
       return
     fi
+    if [ -n "${WEFT_TEST_PG_DIR:-}" ] && ! grep -q 'weft-test-backends:.*postgres' "$t"; then
+      why=$(grep -m1 -o 'weft-test-postgres-skip: .*' "$t" | cut -d' ' -f2-)
+      seq_no=$((seq_no+1))
+      echo "$name" >"$resdir/$(printf '%05d' "$seq_no").skip"
+      printf 'SKIP %-50s not on PostgreSQL: %s\n' "$name" "${why:-not yet ported to PostgreSQL}"
+      continue
+    fi
+    [ -n "${WEFT_TEST_PG_DIR:-}" ] && export WEFT_TEST_DB=$(pg_db)
     case "$t" in
       *.mjs) run_one "$name" node "$t" ;;
       *.py) run_one "$name" /usr/bin/python3 "$t" ;;
@@ -137,13 +169,44 @@ run_e2e() { # prefix
   done
 }
 
-if [ $unit_only -eq 0 ]; then
+if [ $unit_only -eq 0 ] && [ "$backend" != postgres ]; then
   if [ "$bins" != release ]; then
     run_e2e e2e
   fi
   if [ "$bins" != san ]; then
     export WEFT_BIN="$root/weft" WEFT_BIN_KIND=release
     run_e2e e2e-release
+  fi
+fi
+
+# ---- PostgreSQL (--backend postgres|both) ----
+pg_db() { # a fresh database in the cluster, its URL on stdout
+  "$root/tests/pg-cluster.sh" createdb "$WEFT_TEST_PG_DIR" "t$$_$(date +%s%N)"
+}
+if [ "$backend" != sqlite ]; then
+  if [ -z "${WEFT_PG_DIR:-}" ]; then
+    eval "$("$root/tests/pg-cluster.sh" start)" || { echo "FAIL postgres: cannot start a cluster"; exit 1; }
+    pg_own=$WEFT_PG_DIR
+    trap 'wait; "$root/tests/pg-cluster.sh" stop "$pg_own"; rm -rf "$resdir"' EXIT
+  fi
+  export WEFT_TEST_PG_DIR=$WEFT_PG_DIR
+  for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
+    name=unit-pg/${t#build/san/tests/unit/}
+    [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+    grep -qE "WEFT_TEST_DB|testdb_url|testdb_pick" "tests/unit/${t#build/san/tests/unit/}.c" \
+      2>/dev/null || continue
+    export WEFT_TEST_DB=$(pg_db)
+    run_one "$name" "$t"
+  done
+  if [ $unit_only -eq 0 ]; then
+    if [ "$backend" = postgres ] && [ "$bins" != release ]; then
+      export WEFT_BIN="$root/build/san/weft" WEFT_BIN_KIND=san
+      run_e2e e2e-pg
+    fi
+    if [ "$backend" = both ] || [ "$bins" != san ]; then
+      export WEFT_BIN="$root/weft" WEFT_BIN_KIND=release
+      run_e2e e2e-release-pg
+    fi
   fi
 fi
 

@@ -40,7 +40,7 @@
 #include "store/txn.h"
 
 const struct opt_spec cmd_feed_specs[] = {
-    {"db", "PATH", "the database (file path or sqlite:PATH)"},
+    {"db", "PATH", "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB)"},
     {"org", "ODS", "add: the sending organisation's ODS code"},
     {"kind", "KIND", "add: hl7v2, fhir or csv"},
     {"name", "NAME", "add: the feed's name (default ORG-KIND, lower case)"},

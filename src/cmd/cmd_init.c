@@ -13,7 +13,9 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_init_specs[] = {
-    {"db", "PATH", "the database to create (file path or sqlite:PATH)"},
+    {"db", "PATH",
+     "the database to create (file path or sqlite:PATH), or an existing PostgreSQL database to"
+     " set up (postgres://USER@HOST:PORT/DB, postgresql://... or 'host=/socket/dir dbname=DB')"},
     {NULL, NULL, NULL},
 };
 
@@ -30,18 +32,21 @@ int cmd_init(int argc, char **argv)
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }
-    const char *db = opts_get(&o, "db");
-    if (!db || o.npos > 0) {
+    const char *db_url = opts_get(&o, "db");
+    if (!db_url || o.npos > 0) {
         fprintf(stderr, "weft init: %s (see weft init --help)\n",
-                db ? "unexpected argument" : "--db PATH is required");
+                db_url ? "unexpected argument" : "--db PATH is required");
         opts_free(&o);
         return EXIT_USAGE;
     }
     struct store *s;
     char *err = NULL;
-    if ((rc = store_open(&s, db, true, &err)) != 0) {
+    /* what is printed names the database without a PostgreSQL password */
+    char *db = store_url_redacted(db_url);
+    if ((rc = store_open(&s, db_url, true, &err)) != 0) {
         fprintf(stderr, "weft init: %s\n", err ? err : weft_strerror(rc));
         free(err);
+        free(db);
         opts_free(&o);
         return 1;
     }
@@ -68,6 +73,7 @@ int cmd_init(int argc, char **argv)
         free(perr);
     }
     store_close(s);
+    free(db);
     opts_free(&o);
     return rc ? 1 : 0;
 }

@@ -22,7 +22,9 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_load_specs[] = {
-    {"db", "PATH", "the database (file path or sqlite:PATH); create it with weft init"},
+    {"db", "PATH",
+     "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB); create it with weft "
+     "init"},
     {"org", "ODS", "ODS code of the organisation that sent the data (required)"},
     {"feed", "NAME", "feed name recorded with every item (default \"manual\")"},
     {"quiet", NULL, "no progress bar, no table: only rejections and the summary line"},

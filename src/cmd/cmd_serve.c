@@ -54,7 +54,9 @@
 #endif
 
 const struct opt_spec cmd_serve_specs[] = {
-    {"db", "PATH", "the database (file path or sqlite:PATH); create it with weft init"},
+    {"db", "PATH",
+     "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB); create it with weft "
+     "init"},
     {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
     {"threads", "N", "HTTP worker threads (default: number of cores)"},
     {"port-file", "FILE", "write the bound HTTP port to FILE once listening"},

@@ -29,8 +29,10 @@ int cmd_store_open(const char *what, const char *db, struct store **out)
     }
     int v = 0;
     if (store_schema_version(s, &v) != 0 || v == 0) {
-        fprintf(stderr, "weft %s: '%s' is not a Weft database (run: weft init --db %s)\n", what, db,
-                db);
+        char *shown = store_url_redacted(db); /* no PostgreSQL password in messages */
+        fprintf(stderr, "weft %s: '%s' is not a Weft database (run: weft init --db %s)\n", what,
+                shown, shown);
+        free(shown);
         store_close(s);
         return WEFT_EINVAL;
     }
@@ -45,10 +47,12 @@ int cmd_store_require_current(const char *what, const char *db, struct store *s)
     if (rc != 0) {
         fprintf(stderr, "weft %s: %s: cannot read the schema: %s\n", what, db, store_errmsg(s));
     } else if (pending > 0) {
+        char *shown = store_url_redacted(db);
         fprintf(stderr,
                 "weft %s: '%s' was made by an older weft (%d schema migration%s to apply):"
                 " upgrade it first with: weft init --db %s\n",
-                what, db, pending, pending == 1 ? "" : "s", db);
+                what, shown, pending, pending == 1 ? "" : "s", shown);
+        free(shown);
         rc = WEFT_EINVAL;
     }
     return rc;

@@ -28,12 +28,100 @@ const char *store_errmsg(struct store *s)
     return s->errmsg;
 }
 
+/* libpq's keyword/value connection strings start with one of its keywords
+ * and '=': "host=/run/pg port=5432 dbname=weft".  Only these keywords count,
+ * so a SQLite file called "x=y.db" stays a file. */
+bool store_url_is_postgres(const char *url)
+{
+    static const char *const kw[] = {"host=",
+                                     "hostaddr=",
+                                     "port=",
+                                     "dbname=",
+                                     "user=",
+                                     "password=",
+                                     "service=",
+                                     "passfile=",
+                                     "sslmode=",
+                                     "connect_timeout=",
+                                     "application_name=",
+                                     "options="};
+    if (!url)
+        return false;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (strncmp(url, kw[i], strlen(kw[i])) == 0)
+            return true;
+    return false;
+}
+
+char *store_url_redacted(const char *url)
+{
+    struct buf b = BUF_INIT;
+    if (!url)
+        return xstrdup("");
+    if (!store_url_is_postgres(url)) {
+        buf_adds(&b, url);
+        return buf_detach(&b, NULL);
+    }
+    const char *scheme = strstr(url, "://");
+    if (scheme) { /* postgres://USER:PASSWORD@HOST...: the password is before the '@' */
+        const char *auth = scheme + 3;
+        const char *at = strchr(auth, '@');
+        const char *slash = strchr(auth, '/');
+        const char *colon = strchr(auth, ':');
+        if (at && (!slash || at < slash) && colon && colon < at) {
+            buf_add(&b, url, (size_t)(colon - url));
+            buf_adds(&b, ":***");
+            buf_adds(&b, at);
+        } else {
+            buf_adds(&b, url);
+        }
+        return buf_detach(&b, NULL);
+    }
+    /* keyword form: password=VALUE or password='VALUE with spaces' */
+    const char *p = url;
+    while (*p) {
+        const char *k = strstr(p, "password");
+        if (!k) {
+            buf_adds(&b, p);
+            break;
+        }
+        const char *e = k + 8;
+        while (*e == ' ')
+            e++;
+        bool word_start = k == url || k[-1] == ' ';
+        if (!word_start || *e != '=') {
+            buf_add(&b, p, (size_t)(e - p));
+            p = e;
+            continue;
+        }
+        buf_add(&b, p, (size_t)(e + 1 - p));
+        buf_adds(&b, "***");
+        e++;
+        while (*e == ' ')
+            e++;
+        if (*e == '\'') {
+            for (e++; *e && *e != '\''; e++)
+                if (*e == '\\' && e[1])
+                    e++;
+            if (*e)
+                e++;
+        } else {
+            while (*e && *e != ' ')
+                e++;
+        }
+        p = e;
+    }
+    return buf_detach(&b, NULL);
+}
+
 int store_url_parse(const char *url, struct store_url *out)
 {
     *out = (struct store_url){0};
     if (!url || !*url)
         return WEFT_EINVAL;
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+    if (store_url_is_postgres(url)) {
         out->kind = STORE_KIND_POSTGRES;
         return WEFT_OK;
     }
@@ -59,11 +147,8 @@ int store_open(struct store **out, const char *url, bool create, char **errmsg)
         return WEFT_EINVAL;
     }
     store_url_parse(url, &u);
-    if (u.kind == STORE_KIND_POSTGRES) {
-        if (errmsg)
-            *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
-        return WEFT_EUNSUPPORTED;
-    }
+    if (u.kind == STORE_KIND_POSTGRES)
+        return pg_store_open(out, url, create, errmsg);
     return sqlite_store_open(out, u.path, create, errmsg);
 }
 
@@ -89,7 +174,8 @@ int store_restore(const char *src, const char *url, struct store_backup_info *in
     store_url_parse(url, &u);
     if (u.kind == STORE_KIND_POSTGRES) {
         if (errmsg)
-            *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
+            *errmsg = xstrdup("weft restore makes SQLite files only: a PostgreSQL database is"
+                              " restored with PostgreSQL's tools (pg_basebackup, pg_restore)");
         return WEFT_EUNSUPPORTED;
     }
     return sqlite_store_restore(src, u.path, info, errmsg);

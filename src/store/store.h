@@ -38,7 +38,8 @@
 struct store;
 
 /* What a store URL names: "sqlite:PATH" or a plain PATH is a SQLite file;
- * "postgres://..." or "postgresql://..." a PostgreSQL server.  The one
+ * "postgres://...", "postgresql://..." or libpq's keyword form ("host=...
+ * dbname=...", store_url_is_postgres) a PostgreSQL server.  The one
  * parser of store URLs: every command that needs to know (is there a file
  * to check for? which file holds the data?) asks it. */
 enum store_kind { STORE_KIND_SQLITE = 1, STORE_KIND_POSTGRES = 2 };
@@ -51,12 +52,22 @@ struct store_url {
 int store_url_parse(const char *url, struct store_url *out);
 
 /* Open (creating the file when create is true) the store named by url:
- * a file path or "sqlite:PATH" for SQLite.  "postgres://..." is refused with
- * WEFT_EUNSUPPORTED and a message saying so: that backend is not built yet.
+ * a file path or "sqlite:PATH" for SQLite; for PostgreSQL
+ * "postgres://USER[:PASSWORD]@HOST:PORT/DB", "postgresql://..." or libpq's
+ * keyword form "host=/socket/dir port=5432 dbname=DB user=USER"
+ * (store_url_is_postgres says which; the database must exist: create has no
+ * effect there).  An unreachable server fails with a message naming the host
+ * and libpq's reason.  Operations the PostgreSQL backend does not have yet
+ * fail with WEFT_EUNSUPPORTED, "not implemented on PostgreSQL yet: <op>".
  * Does not create the schema: call store_migrate().  On failure returns a
  * negative code and, when errmsg is not NULL, a malloc'd message in *errmsg
  * that the caller frees. */
 int store_open(struct store **out, const char *url, bool create, char **errmsg);
+/* Whether url names a PostgreSQL database (see store_open). */
+bool store_url_is_postgres(const char *url);
+/* url fit to print: a PostgreSQL password replaced by "***".  Malloc'd;
+ * the caller frees it. */
+char *store_url_redacted(const char *url);
 void store_close(struct store *s);
 
 /* Bring the schema to the newest version (forward-only migrations).  Reports

@@ -294,7 +294,7 @@ struct store_citizen_ops {
 
 /* A backend: the handle's life, schema, backup and settings, and its noun tables. */
 struct store_ops {
-    const char *name; /* "sqlite", "postgres" */
+    const char *name; /* "sqlite", "PostgreSQL": named in errors */
     void (*close)(struct store *s);
     int (*migrate)(struct store *s, int *from_version, int *to_version);
     int (*schema_version)(struct store *s, int *version);
@@ -334,7 +334,7 @@ int store_fail(struct store *s, int code, const char *fmt, ...)
  * STORE_CALL(s, noun, op, args...) calls s->ops->noun->op(s, args...);
  * STORE_CORE(s, op, args...) an operation of the backend's own table. */
 #define STORE_UNSUPPORTED(s, op)                                                                   \
-    store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op, (s)->ops->name)
+    store_fail((s), WEFT_EUNSUPPORTED, "not implemented on %s yet: %s", (s)->ops->name, #op)
 #define STORE_CALL(s, noun, op, ...)                                                               \
     ((s)->ops->noun && (s)->ops->noun->op ? (s)->ops->noun->op((s), __VA_ARGS__)                   \
                                           : STORE_UNSUPPORTED(s, op))
@@ -356,6 +356,7 @@ size_t store_json_with_meta_into(char *dst, const char *json, size_t len, int ve
 
 /* Backends' open functions (store_open picks one by URL). */
 int sqlite_store_open(struct store **out, const char *path, bool create, char **errmsg);
+int pg_store_open(struct store **out, const char *conninfo, bool create, char **errmsg);
 /* ... and restore functions (store_restore picks one by URL). */
 int sqlite_store_restore(const char *src, const char *path, struct store_backup_info *info,
                          char **errmsg);

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """access_tokens.py - launch token attacks, each refused and audited, against
 the real server: alg none, RS256->HS256 confusion, expired, not yet valid,
 lifetime over 5 minutes, wrong audience, unknown issuer, replayed jti,
@@ -25,7 +26,9 @@ from access_lib import (add_hs_launcher, add_org, b64u, claims, keypair, launch,
                         writer_token)
 
 ORG, OTHER = "RVV", "G82001"
-db = os.path.join(TMP, "weft.db")
+from api_harness import new_db_url  # noqa: E402
+
+db = new_db_url("weft.db")  # a PostgreSQL database under --backend postgres
 weft("init", "--db", db)
 add_org(db, ORG)
 add_org(db, OTHER, "gp")

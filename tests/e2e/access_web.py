@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """access_web.py - web attacks on the access part of the real server:
 CSRF on every state-changing form (break-glass, sign-out): missing token,
 wrong token, another session's token, cross-site Origin, Sec-Fetch-Site
@@ -19,7 +20,9 @@ from access_lib import (add_hs_launcher, add_org, claims, launch, nhs,  # noqa: 
                         person_bundle, post_form, session_info, sign, weft, writer_token)
 
 ORG = "RVV"
-db = os.path.join(TMP, "weft.db")
+from api_harness import new_db_url  # noqa: E402
+
+db = new_db_url("weft.db")  # a PostgreSQL database under --backend postgres
 weft("init", "--db", db)
 add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")

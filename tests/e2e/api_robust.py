@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """api_robust.py - the HTTP server against hostile or broken clients: garbage
 request lines, bad escapes, huge headers and query strings, bad
 Content-Length values, uploads and headers cut off mid-way, random paths.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """api_synthea.py - the FHIR API end to end on the shared Synthea R4 set.
 
 Starts the real sanitized weft on a free port with a fresh database, POSTs

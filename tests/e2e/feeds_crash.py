@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
+# weft-test-backends: sqlite postgres
 """feeds_crash.py - the crash test: "AA" means durable.
 
 Six senders stream HL7 v2 messages (ADT^A01 with a new visit, ORU^R01 with a

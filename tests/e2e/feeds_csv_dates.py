@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_csv_dates.py - invalid dates in CSV extracts through the real drop
 folder path: `weft serve`'s watcher -> CSV reader -> validation -> store ->
 report in done/ -> FHIR API.

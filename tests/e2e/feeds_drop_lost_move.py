@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_drop_lost_move.py - a drop-folder file whose move to done/ was lost
 (docs/FEEDS.md 5, "Power cuts"), deterministically.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: checks rows by opening the SQLite file directly (python sqlite3)
 """feeds_drop_race.py - one processor per drop-folder file (docs/FEEDS.md 5).
 
   1. Race: `weft serve`'s watcher (every second) and three `weft feed run`

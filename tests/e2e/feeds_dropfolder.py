@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_dropfolder.py - CSV drop folders with `weft feed run`.
 
   - only complete files are taken: names of the schema's kinds ending .csv;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: checks rows by opening the SQLite file directly (python sqlite3)
 """feeds_hl7_absent.py - end to end: an omitted HL7 v2 field keeps the stored
 value, the HL7 null "" deletes it (docs/feeds/hl7v2.md, "Omitted fields and
 the HL7 null").

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_hl7_escapes.py - HL7 v2 escape sequences through the real feed path:
 MLLP listener -> parser -> mapper -> store -> FHIR API.
 

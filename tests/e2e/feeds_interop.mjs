@@ -1,4 +1,5 @@
 // feeds_interop.mjs - interop with an npm HL7/MLLP client (node-hl7-client)
+// weft-test-backends: sqlite postgres
 // over TCP against the running server: 20 messages (ADT^A01 + ORU^R01) sent
 // with the client's own MLLP framing, every ACK read back by the client's
 // parser: AA for each, MSA-2 echoing the control id.  Then a repeat is AA
@@ -24,7 +25,7 @@ let hl7;
 try { hl7 = require('node-hl7-client'); } catch { skip('node-hl7-client is not installed (npm install)'); }
 const { Client, Message } = hl7;
 
-const db = path.join(TMP, 'interop.db');
+const db = process.env.WEFT_TEST_DB || path.join(TMP, 'interop.db'); // PostgreSQL under --backend postgres
 weft('init', '--db', db);
 weft('org', 'add', '--db', db, '--ods', 'RVV', '--name', 'East Kent', '--type', 'acute');
 weft('org', 'agreement', '--db', db, '--ods', 'RVV', '--kind', 'jca', '--from', '2020-01-01');

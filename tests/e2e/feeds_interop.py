@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_interop.py - interop with Debian's python3-hl7 `mllp_send` over TCP
 against the running server.
 

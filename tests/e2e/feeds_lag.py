@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_lag.py - lag between event time and arrival for every feed kind, and
 the recent figure beside the all-time one (docs/FEEDS.md section 6).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_mllp_idle.py - `weft serve --mllp-idle-timeout SECONDS`.
 
 With a 2-second timeout:

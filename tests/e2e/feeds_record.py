@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_record.py - end to end, all three feed kinds into one person.
 
 A patient is admitted, given lab results, a discharge letter, an appointment

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: checks rows by opening the SQLite file directly (python sqlite3)
 """feeds_refusals.py - what Weft refuses, how it says so, and that nothing
 refused is lost.
 

@@ -1,4 +1,5 @@
 // interop_fhirkit.mjs - a real FHIR client from npm (fhir-kit-client) against
+// weft-test-backends: sqlite postgres
 // the running weft server: CapabilityStatement, transaction, read, vread,
 // history, search (GET and POST), paging with nextPage, Patient/$everything,
 // and errors surfacing as OperationOutcomes.  Needs `npm install` (skips with
@@ -27,7 +28,7 @@ function check(cond, msg) {
   }
 }
 
-const db = path.join(tmp, 'interop.db');
+const db = process.env.WEFT_TEST_DB || path.join(tmp, 'interop.db'); // PostgreSQL under --backend postgres
 const weft = (...args) => execFileSync(bin, args, { encoding: 'utf8' }).trim();
 weft('init', '--db', db);
 // an organisation sends and reads only with an agreement in force

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """ops_logs.py - logs that explain: every refusal reaches the server's
 stderr as a WARN line with its reason and its request or message id, and no
 patient data does.

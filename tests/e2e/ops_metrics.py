@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: weft_store_size_bytes is the SQLite file's size (metrics_http.c stats the path); no store-size operation for PostgreSQL yet
 """ops_metrics.py - `weft serve --metrics HOST:PORT`: a separate listener
 serving /metrics in the Prometheus text format, checked with
 `promtool check metrics` (Debian's prometheus package) and for the numbers

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """ops_slow_clients.py - clients that stop reading or stop sending do not
 stall anyone else.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """security_api.py - issue 16 items 5, 6, 7 and 9 and the FHIR API part of
 issue 11, against the real (sanitized) server over HTTP:
 
@@ -29,7 +30,9 @@ from access_lib import (CATEGORIES, add_hs_launcher, add_org, claims, launch, nh
                         person_bundle, sign, weft)
 
 HOSP, GP, ENDED = "RVV", "G82001", "RXE"
-db = os.path.join(TMP, "weft.db")
+from api_harness import new_db_url  # noqa: E402
+
+db = new_db_url("weft.db")  # a PostgreSQL database under --backend postgres
 weft("init", "--db", db)
 add_org(db, HOSP)
 add_org(db, GP, otype="gp")

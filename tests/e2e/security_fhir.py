@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """security_fhir.py - security review probes of the FHIR API and SMART tokens
 against the real (sanitized) server, each a way patient data could leak:
 
@@ -30,7 +31,9 @@ from access_lib import (add_hs_launcher, add_org, claims, launch, nhs,  # noqa: 
 
 ORG = "RVV"
 FAMILY = {"a": "Quillbrook", "b": "Thornevale"}
-db = os.path.join(TMP, "weft.db")
+from api_harness import new_db_url  # noqa: E402
+
+db = new_db_url("weft.db")  # a PostgreSQL database under --backend postgres
 weft("init", "--db", db)
 add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """security_http.py - the HTTP server under hostile connections (issue 16),
 on real sockets against the real (sanitized) server, bounded in connections
 and time:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """security_mllp.py - MLLP slot exhaustion and open feeds (issue 16 item 12):
 
 - one address gets at most --mllp-max-connections-per-address connections

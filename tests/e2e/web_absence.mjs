@@ -1,4 +1,5 @@
 // web_absence.mjs - issue 11: the clinician's view never says "none recorded"
+// weft-test-backends: sqlite postgres
 // when it cannot know, never invents a date, and reads as people read it.
 //
 // Starts the real (sanitized) weft server on a free port with a fresh
@@ -67,7 +68,7 @@ const failures = [];
 function check(cond, msg) { if (!cond) { failures.push(msg); console.error('FAIL: ' + msg); } return !!cond; }
 function must(cond, msg) { if (!cond) throw new Error(msg); }
 
-const DB = path.join(TMP, 'weft.db');
+const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const GP = 'A81001', GP2 = 'A81002', HOSP = 'RVV';
 const NAMES = { [GP]: 'Marsh Lane Surgery', [GP2]: 'Hill Street Practice', [HOSP]: 'Kent Valley Hospital' };
 function weft(...args) {

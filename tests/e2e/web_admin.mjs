@@ -1,4 +1,5 @@
 // web_admin.mjs - the data-quality pages and the governance console in a
+// weft-test-backends: sqlite postgres
 // real browser (Debian's chromium via playwright-core, axe-core on every page).
 //
 // A 150-person synthetic region (its GP and community FHIR feeds loaded with
@@ -58,7 +59,8 @@ function weft(...args) {
 }
 
 // ---- data: a small region, its FHIR feeds loaded, two data-quality runs -------------------
-const DB = path.join(TMP, 'weft.db'), REG = path.join(TMP, 'region');
+const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
+const REG = path.join(TMP, 'region');
 weft('synth', '--people', '150', '--seed', '5', '--out', REG, '--quiet');
 weft('init', '--db', DB);
 weft('synth', 'register', '--db', DB, '--in', REG, '--drop-root', path.join(TMP, 'drop'));

@@ -1,4 +1,5 @@
 // web_record.mjs - the clinician's record view in a real browser.
+// weft-test-backends: sqlite postgres
 //
 // Starts the real (sanitized) weft server on a free port with a fresh
 // database, loads the largest Synthea patient (by entry count) from
@@ -55,7 +56,7 @@ const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
 if (!fs.existsSync(path.join(ASSETS, 'nhsuk-frontend.min.css'))) skip('skip: nhsuk-frontend not installed (npm install)');
 fs.mkdirSync(ART, { recursive: true });
 
-const DB = path.join(TMP, 'weft.db');
+const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const GP = 'A81001', HOSP = 'RVV';
 
 function weft(...args) {

@@ -178,11 +178,31 @@ class Server:
         return log
 
 
+PG_DIR = os.environ.get("WEFT_TEST_PG_DIR", "")
+_db_seq = [0]
+
+
+def new_db_url(name="weft.db"):
+    """A fresh, empty database for this test: a file in $WEFT_TMP, or, when
+    the runner chose PostgreSQL (WEFT_TEST_PG_DIR: tests/run-tests.sh
+    --backend postgres), a new database in that cluster, as its URL."""
+    if not PG_DIR:
+        return os.path.join(TMP, name)
+    _db_seq[0] += 1
+    dbname = "e%d_%d_%d" % (os.getpid(), _db_seq[0], time.time_ns() % 1000000)
+    root = os.environ.get("WEFT_ROOT", ".")
+    p = subprocess.run([os.path.join(root, "tests", "pg-cluster.sh"), "createdb", PG_DIR, dbname],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        fail("cannot make a PostgreSQL database: " + p.stderr.strip())
+    return p.stdout.strip()
+
+
 def setup_db(org="SYN01"):
     """A fresh database with organisation org (agreement in force), a
     read/write client of org and a read-only one without an organisation;
     returns (db path, rw token, ro token)."""
-    db = os.path.join(TMP, "weft.db")
+    db = new_db_url("weft.db")
     rc, out, err = run("init", "--db", db)
     check(rc == 0, "weft init failed: " + err)
     # an organisation takes part (sends or reads) only with an agreement in force

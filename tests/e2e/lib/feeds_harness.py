@@ -9,7 +9,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from api_harness import TMP, Server, check, fail, run  # noqa: E402
+from api_harness import TMP, Server, check, fail, new_db_url, run  # noqa: E402
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
 
@@ -32,7 +32,7 @@ def weft_ok(*args):
 
 
 def new_db(name="feeds.db"):
-    db = os.path.join(TMP, name)
+    db = new_db_url(name)
     weft_ok("init", "--db", db)
     return db
 

@@ -28,6 +28,7 @@
 #include "store/audit.h"
 #include "store/records.h"
 #include "store/store.h"
+#include "unit/testdb.h"
 
 static struct store *s;
 static char *person_a, *person_b;
@@ -40,7 +41,7 @@ static int setup(void **state)
     snprintf(dbpath, sizeof dbpath, "%s/authz-%d.db", tmp ? tmp : "/tmp", (int)getpid());
     unlink(dbpath);
     char *err = NULL;
-    assert_int_equal(store_open(&s, dbpath, true, &err), 0);
+    assert_int_equal(store_open(&s, testdb_pick(dbpath), true, &err), 0);
     int from, to;
     assert_int_equal(store_migrate(s, &from, &to), 0);
     const char *root = getenv("WEFT_ROOT");

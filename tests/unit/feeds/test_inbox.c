@@ -30,7 +30,7 @@ static int setup(void **state)
     unlink(dbpath);
     struct store *s;
     char *err = NULL;
-    if (store_open(&s, dbpath, true, &err) != 0) {
+    if (store_open(&s, testdb_pick(dbpath), true, &err) != 0) {
         fprintf(stderr, "open: %s\n", err);
         free(err);
         return -1;

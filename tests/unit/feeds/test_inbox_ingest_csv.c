@@ -44,7 +44,7 @@ static int setup(void **state)
     unlink(dbpath);
     struct fx *fx = calloc(1, sizeof *fx);
     char *err = NULL;
-    if (store_open(&fx->s, dbpath, true, &err) != 0) {
+    if (store_open(&fx->s, testdb_pick(dbpath), true, &err) != 0) {
         fprintf(stderr, "open: %s\n", err);
         free(err);
         return -1;

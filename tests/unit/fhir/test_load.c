@@ -28,7 +28,7 @@ static int setup(void **state)
     snprintf(dbpath, sizeof dbpath, "%s/load-%d.db", tmp ? tmp : "/tmp", (int)getpid());
     unlink(dbpath);
     struct store *s;
-    if (store_open(&s, dbpath, true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
+    if (store_open(&s, testdb_pick(dbpath), true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
         return -1;
     *state = s;
     return 0;

@@ -1,6 +1,7 @@
-/* test_store.c - the store API against the SQLite backend: migrations,
- * put/unchanged/updated/history/delete, search filters, snapshot paging
- * while inserting, persons, clients, meta. */
+/* test_store.c - the store API: migrations, put/unchanged/updated/
+ * history/delete, search filters, snapshot paging while inserting, persons,
+ * clients, meta.  Against SQLite, or PostgreSQL when WEFT_TEST_DB is set
+ * (tests/run-tests.sh --backend postgres; unit/testdb.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +30,8 @@ static int setup(void **state)
     unlink(dbpath);
     struct store *s;
     char *err = NULL;
-    if (store_open(&s, dbpath, true, &err) != 0) {
+    const char *url = testdb_pick(dbpath); /* WEFT_TEST_DB: PostgreSQL */
+    if (!url || store_open(&s, url, true, &err) != 0) {
         fprintf(stderr, "open: %s\n", err);
         free(err);
         return -1;
@@ -626,8 +628,27 @@ static void test_open_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent/dir/x.db"));
     free(err);
     err = NULL;
-    assert_int_equal(store_open(&s, "postgres://x", false, &err), WEFT_EUNSUPPORTED);
+    /* a PostgreSQL server that does not answer: the host and libpq's reason */
+    assert_int_equal(store_open(&s, "postgres://weft@127.0.0.1:1/weft", false, &err), WEFT_EDB);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "cannot connect to PostgreSQL at 127.0.0.1:1/weft"));
+    assert_non_null(strstr(err, "Connection refused"));
     free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s, "host=/nonexistent/sock port=5 dbname=w", false, &err),
+                     WEFT_EDB);
+    assert_non_null(strstr(err, "/nonexistent/sock"));
+    free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s, "postgresql://weft@127.0.0.1:1/weft?bogus=1", false, &err),
+                     WEFT_EINVAL);
+    assert_non_null(strstr(err, "bad PostgreSQL connection string"));
+    free(err);
+    assert_true(store_url_is_postgres("postgres://h/d"));
+    assert_true(store_url_is_postgres("postgresql://h/d"));
+    assert_true(store_url_is_postgres("host=/run/x dbname=d"));
+    assert_false(store_url_is_postgres("x=y.db"));
+    assert_false(store_url_is_postgres("sqlite:host=x"));
 }
 
 int main(void)

@@ -31,6 +31,14 @@ static void test_postgres_forms(void **state)
     assert_null(u.path);
     assert_int_equal(store_url_parse("postgresql://localhost/weft", &u), 0);
     assert_int_equal(u.kind, STORE_KIND_POSTGRES);
+    /* libpq's keyword form; a file whose name merely holds '=' stays a file */
+    assert_int_equal(store_url_parse("host=/run/postgresql port=5432 dbname=weft", &u), 0);
+    assert_int_equal(u.kind, STORE_KIND_POSTGRES);
+    assert_int_equal(store_url_parse("dbname=weft user=weft", &u), 0);
+    assert_int_equal(u.kind, STORE_KIND_POSTGRES);
+    assert_int_equal(store_url_parse("x=y.db", &u), 0);
+    assert_int_equal(u.kind, STORE_KIND_SQLITE);
+    assert_string_equal(u.path, "x=y.db");
 }
 
 static void test_empty(void **state)

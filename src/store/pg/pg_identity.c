@@ -1,0 +1,414 @@
+/*
+ * pg_identity.c - the master person index's tables for PostgreSQL (the
+ * model is sqlite_identity.c's: records with four blocking keys, append-only
+ * decisions, the review queue, non-matches in both directions).
+ *
+ * Not built yet here: person_split and person_merge_of_local (identity
+ * review's split and the merge lookup); they answer "not implemented on
+ * PostgreSQL yet".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/pg/pg_int.h"
+#include "store/pg/pg_ops.h"
+
+static const char *nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static void p_double(struct pg_params *p, double d)
+{
+    pg_p_text(p, NULL);
+    int i = p->n - 1;
+    snprintf(p->num[i], sizeof p->num[i], "%.17g", d);
+    p->v[i] = p->num[i];
+}
+
+int pg_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4])
+{
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, r->org);
+    pg_p_text(&p, r->source_id);
+    pg_p_text(&p, r->demog);
+    pg_p_text(&p, nz(r->nhs));
+    pg_p_text(&p, nz(r->locals));
+    for (int i = 0; i < 4; i++)
+        pg_p_text(&p, nz(keys[i]));
+    pg_p_text(&p, now);
+    return pg_cmd(pg_of(s),
+                  "INSERT INTO identity_record AS x (org, source_id, demog, nhs, locals, k0, k1,"
+                  " k2, k3, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                  " ON CONFLICT (org, source_id) DO UPDATE SET demog = excluded.demog,"
+                  " nhs = excluded.nhs, locals = excluded.locals, k0 = excluded.k0,"
+                  " k1 = excluded.k1, k2 = excluded.k2, k3 = excluded.k3,"
+                  " updated = excluded.updated WHERE x.demog IS DISTINCT FROM excluded.demog"
+                  " OR x.nhs IS DISTINCT FROM excluded.nhs"
+                  " OR x.locals IS DISTINCT FROM excluded.locals",
+                  &p, NULL);
+}
+
+#define REC_COLS "r.org, r.source_id, r.demog, r.nhs, r.locals, pl.person_id, p.nhs"
+#define REC_JOIN                                                                                   \
+    " FROM identity_record r LEFT JOIN person_local pl ON pl.org = r.org AND pl.system = $1"       \
+    " AND pl.value = r.source_id LEFT JOIN person p ON p.id = pl.person_id"
+
+static void rec_fill(const PGresult *res, int i, struct store_idrec *r)
+{
+    memset(r, 0, sizeof *r);
+    r->org = pg_strdup(res, i, 0);
+    r->source_id = pg_strdup(res, i, 1);
+    r->demog = pg_strdup(res, i, 2);
+    r->nhs = pg_strdup(res, i, 3);
+    r->locals = pg_strdup(res, i, 4);
+    r->person_id = pg_strdup(res, i, 5);
+    r->person_nhs = pg_strdup(res, i, 6);
+}
+
+/* Every row of the statement appended to *out. */
+static int collect(struct pg_store *ps, const char *sql, const struct pg_params *p,
+                   struct store_idrec **out, int *n)
+{
+    int rc;
+    PGresult *r = pg_run(ps, sql, p, &rc);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    if (rows) {
+        *out = xrealloc(*out, sizeof **out * (size_t)(*n + rows));
+        for (int i = 0; i < rows; i++)
+            rec_fill(r, i, &(*out)[(*n)++]);
+    }
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
+                        int cap, bool without_nhs, struct store_idrec **out, int *n)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, link_system);
+    for (int i = 0; i < 4; i++)
+        pg_p_text(&p, nz(keys[i]));
+    pg_p_int(&p, cap);
+#define KEY(k, cond) "(SELECT org, source_id FROM identity_record WHERE " k cond " LIMIT $6)"
+#define CANDIDATES(cond)                                                                           \
+    "SELECT " REC_COLS REC_JOIN                                                                    \
+    " WHERE (r.org, r.source_id) IN (" KEY("k0 = $2", cond) " UNION " KEY(                         \
+        "k1 = $3", cond) " UNION " KEY("k2 = $4",                                                  \
+                                       cond) " UNION " KEY("k3 = $5",                              \
+                                                           cond) ") ORDER BY r.org, r.source_id"
+    return without_nhs ? collect(pg_of(s), CANDIDATES(" AND nhs IS NULL"), &p, out, n)
+                       : collect(pg_of(s), CANDIDATES(""), &p, out, n);
+#undef CANDIDATES
+#undef KEY
+}
+
+int pg_idrec_get(struct store *s, const char *link_system, const char *org, const char *source_id,
+                 struct store_idrec *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, link_system);
+    pg_p_text(&p, org);
+    pg_p_text(&p, source_id);
+    struct store_idrec *rows = NULL;
+    int n = 0;
+    int rc = collect(pg_of(s), "SELECT " REC_COLS REC_JOIN " WHERE r.org = $2 AND r.source_id = $3",
+                     &p, &rows, &n);
+    if (rc == 0 && n == 0)
+        rc = store_fail(s, WEFT_ENOTFOUND, "no such source record");
+    if (rc == 0)
+        *out = rows[0];
+    free(rows);
+    return rc;
+}
+
+int pg_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
+                       struct store_idrec **out, int *n)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, link_system);
+    pg_p_text(&p, person_id);
+    return collect(pg_of(s),
+                   "SELECT r.org, r.source_id, r.demog, r.nhs, r.locals, pl.person_id, p.nhs"
+                   " FROM person_local pl JOIN identity_record r ON r.org = pl.org"
+                   " AND r.source_id = pl.value LEFT JOIN person p ON p.id = pl.person_id"
+                   " WHERE pl.person_id = $2 AND pl.system = $1 ORDER BY r.org, r.source_id",
+                   &p, out, n);
+}
+
+int pg_idrec_scan(struct store *s, const char *link_system,
+                  int (*fn)(const struct store_idrec *, void *), void *ctx)
+{
+    /* in pages of (org, source_id), so a region's records are never all in
+     * memory at once */
+    struct pg_store *ps = pg_of(s);
+    char *last_org = xstrdup(""), *last_id = xstrdup("");
+    int rc = WEFT_OK;
+    for (;;) {
+        struct pg_params p = {0};
+        pg_p_text(&p, link_system);
+        pg_p_text(&p, last_org);
+        pg_p_text(&p, last_id);
+        PGresult *r = pg_run(ps,
+                             "SELECT " REC_COLS REC_JOIN " WHERE (r.org, r.source_id) > ($2, $3)"
+                             " ORDER BY r.org, r.source_id LIMIT 2000",
+                             &p, &rc);
+        if (!r)
+            break;
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows && rc == 0; i++) {
+            struct store_idrec x;
+            char **f[] = {&x.org,    &x.source_id, &x.demog,     &x.nhs,
+                          &x.locals, &x.person_id, &x.person_nhs};
+            for (int k = 0; k < 7; k++)
+                *f[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+            rc = fn(&x, ctx);
+        }
+        if (rows > 0) {
+            free(last_org);
+            free(last_id);
+            last_org = pg_strdup(r, rows - 1, 0);
+            last_id = pg_strdup(r, rows - 1, 1);
+        }
+        PQclear(r);
+        if (rc != 0 || rows < 2000)
+            break;
+    }
+    free(last_org);
+    free(last_id);
+    return rc;
+}
+
+int pg_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out)
+{
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    const char *v[] = {now,          d->action,       d->org,       d->source_id,
+                       d->person_id, d->other_person, d->other_org, d->other_source_id};
+    for (int i = 0; i < 8; i++)
+        pg_p_text(&p, v[i]);
+    p_double(&p, d->score);
+    pg_p_int(&p, d->model_version);
+    pg_p_text(&p, d->decided_by);
+    if (d->merge_id)
+        pg_p_int(&p, d->merge_id);
+    else
+        pg_p_text(&p, NULL);
+    pg_p_text(&p, d->note);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "INSERT INTO identity_decision (created, action, org, source_id,"
+                         " person_id, other_person, other_org, other_source_id, score,"
+                         " model_version, decided_by, merge_id, note) VALUES ($1, $2, $3, $4, $5,"
+                         " $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    if (id_out)
+        *id_out = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
+                       struct store_iddecision **out, int *n)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, org);
+    pg_p_text(&p, source_id);
+    pg_p_int(&p, limit > 0 ? limit : 100);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT id, created, action, org, source_id, person_id, other_person,"
+                         " other_org, other_source_id, score, model_version, decided_by, merge_id,"
+                         " note FROM identity_decision WHERE $1::text IS NULL OR (org = $1 AND"
+                         " source_id = $2) OR (other_org = $1 AND other_source_id = $2)"
+                         " ORDER BY id DESC LIMIT $3",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    if (rows)
+        *out = xrealloc(*out, sizeof **out * (size_t)(*n + rows));
+    for (int i = 0; i < rows; i++) {
+        struct store_iddecision *d = &(*out)[(*n)++];
+        memset(d, 0, sizeof *d);
+        d->id = pg_int(r, i, 0);
+        d->created = pg_strdup(r, i, 1);
+        d->action = pg_strdup(r, i, 2);
+        d->org = pg_strdup(r, i, 3);
+        d->source_id = pg_strdup(r, i, 4);
+        d->person_id = pg_strdup(r, i, 5);
+        d->other_person = pg_strdup(r, i, 6);
+        d->other_org = pg_strdup(r, i, 7);
+        d->other_source_id = pg_strdup(r, i, 8);
+        d->score = PQgetisnull(r, i, 9) ? 0 : strtod(PQgetvalue(r, i, 9), NULL);
+        d->model_version = (int)pg_int(r, i, 10);
+        d->decided_by = pg_strdup(r, i, 11);
+        d->merge_id = pg_int(r, i, 12);
+        d->note = pg_strdup(r, i, 13);
+    }
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_idreview_add(struct store *s, const struct store_idreview *rv, int64_t *id_out)
+{
+    if (id_out)
+        *id_out = 0;
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, now);
+    pg_p_text(&p, rv->org);
+    pg_p_text(&p, rv->source_id);
+    pg_p_text(&p, rv->other_org);
+    pg_p_text(&p, rv->other_source_id);
+    p_double(&p, rv->score);
+    pg_p_int(&p, rv->model_version);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "INSERT INTO identity_review (created, org, source_id, other_org,"
+                         " other_source_id, score, model_version, status) SELECT $1, $2, $3, $4,"
+                         " $5, $6::double precision, $7::integer, 'open' WHERE NOT EXISTS (SELECT 1"
+                         " FROM identity_review WHERE (org = $2 AND source_id = $3 AND"
+                         " other_org = $4 AND other_source_id = $5) OR (org = $4 AND source_id = $5"
+                         " AND other_org = $2 AND other_source_id = $3))"
+                         " ON CONFLICT DO NOTHING RETURNING id",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    if (PQntuples(r) && id_out)
+        *id_out = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+#define REVIEW_COLS                                                                                \
+    "id, created, org, source_id, other_org, other_source_id, score, model_version, status,"       \
+    " decided_by, decided, decision_id"
+
+static void review_fill(const PGresult *r, int i, struct store_idreview *v)
+{
+    memset(v, 0, sizeof *v);
+    v->id = pg_int(r, i, 0);
+    v->created = pg_strdup(r, i, 1);
+    v->org = pg_strdup(r, i, 2);
+    v->source_id = pg_strdup(r, i, 3);
+    v->other_org = pg_strdup(r, i, 4);
+    v->other_source_id = pg_strdup(r, i, 5);
+    v->score = PQgetisnull(r, i, 6) ? 0 : strtod(PQgetvalue(r, i, 6), NULL);
+    v->model_version = (int)pg_int(r, i, 7);
+    v->status = pg_strdup(r, i, 8);
+    v->decided_by = pg_strdup(r, i, 9);
+    v->decided = pg_strdup(r, i, 10);
+    v->decision_id = pg_int(r, i, 11);
+}
+
+int pg_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
+                     int *n)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, status);
+    pg_p_int(&p, limit > 0 ? limit : 100);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT " REVIEW_COLS " FROM identity_review WHERE $1::text IS NULL"
+                         " OR status = $1 ORDER BY id LIMIT $2",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    if (rows)
+        *out = xrealloc(*out, sizeof **out * (size_t)(*n + rows));
+    for (int i = 0; i < rows; i++)
+        review_fill(r, i, &(*out)[(*n)++]);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
+{
+    struct pg_params p = {0};
+    pg_p_int(&p, id);
+    int rc;
+    PGresult *r =
+        pg_run(pg_of(s), "SELECT " REVIEW_COLS " FROM identity_review WHERE id = $1", &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) ? WEFT_OK : store_fail(s, WEFT_ENOTFOUND, "no such review");
+    if (rc == 0)
+        review_fill(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+int pg_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,
+                       int64_t decision_id)
+{
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, status);
+    pg_p_text(&p, by);
+    pg_p_text(&p, now);
+    pg_p_int(&p, decision_id);
+    pg_p_int(&p, id);
+    int64_t changed = 0;
+    int rc = pg_cmd(pg_of(s),
+                    "UPDATE identity_review SET status = $1, decided_by = $2, decided = $3,"
+                    " decision_id = $4 WHERE id = $5 AND status = 'open'",
+                    &p, &changed);
+    if (rc == 0 && changed == 0)
+        return store_fail(s, WEFT_ECONFLICT, "review %lld is not open", (long long)id);
+    return rc;
+}
+
+int pg_idnonmatch_add(struct store *s, const char *org, const char *source_id,
+                      const char *other_org, const char *other_source_id, int64_t decision_id)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, org);
+    pg_p_text(&p, source_id);
+    pg_p_text(&p, other_org);
+    pg_p_text(&p, other_source_id);
+    pg_p_int(&p, decision_id);
+    return pg_cmd(pg_of(s),
+                  "INSERT INTO identity_nonmatch (org, source_id, other_org, other_source_id,"
+                  " decision_id) VALUES ($1, $2, $3, $4, $5), ($3, $4, $1, $2, $5)"
+                  " ON CONFLICT DO NOTHING",
+                  &p, NULL);
+}
+
+int pg_idnonmatch_list(struct store *s, const char *org, const char *source_id,
+                       struct store_idrec **out, int *n)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, org);
+    pg_p_text(&p, source_id);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT other_org, other_source_id FROM identity_nonmatch"
+                         " WHERE org = $1 AND source_id = $2",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    if (rows)
+        *out = xrealloc(*out, sizeof **out * (size_t)(*n + rows));
+    for (int i = 0; i < rows; i++) {
+        struct store_idrec *x = &(*out)[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->org = pg_strdup(r, i, 0);
+        x->source_id = pg_strdup(r, i, 1);
+    }
+    PQclear(r);
+    return WEFT_OK;
+}

@@ -1,0 +1,128 @@
+/*
+ * pg_int.h - what every PostgreSQL backend file shares: the handle (the
+ * common struct store first, then the libpq connection), the prepared
+ * statement cache, parameter helpers and error mapping.  Only src/store/pg/
+ * includes this.
+ *
+ * One file per noun group implements that group's operations (pg_resource.c,
+ * pg_search.c, pg_person.c, pg_meta.c ...); pg_ops.c holds the operations
+ * table and pg_migrate.c the schema (store/store_int.h explains both).
+ *
+ * A handle is one connection, used by one thread at a time, like the SQLite
+ * handle; servers open one per worker thread.
+ *
+ * Writers are serialised, as SQLite's are (BEGIN IMMEDIATE): every write
+ * transaction first takes the transaction-scoped advisory lock PG_WRITE_LOCK.
+ * That is what keeps the store's snapshot rule true on PostgreSQL: seq values
+ * come from a sequence, and with one writer at a time every seq a reader
+ * cannot see yet is larger than every seq it can, so "the versions with
+ * seq <= S" is a stable snapshot for paging (pg_search.c) and the audit
+ * chain's head cannot move under an append.  Readers never take it (MVCC).
+ */
+#ifndef WEFT_STORE_PG_PG_INT_H
+#define WEFT_STORE_PG_PG_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store/store_int.h"
+
+#define PG_STMT_CACHE 128
+#define PG_WRITE_LOCK "7700414801" /* pg_advisory_xact_lock key: "weft writer" */
+
+struct pg_store {
+    struct store base; /* must be first: struct store * casts to this */
+    PGconn *conn;
+    char *where; /* "host:port/db" for messages (never the password) */
+    struct pg_stmt_slot {
+        const char *key; /* the SQL text pointer given by the caller */
+        char *sql;       /* our copy, for text comparison */
+        int n;           /* prepared as statement "w<n>" on this connection */
+        uint64_t used;
+    } cache[PG_STMT_CACHE];
+    uint64_t clock;
+    int next_name;
+    bool bulk;        /* synchronous_commit off (store_bulk) */
+    char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
+};
+
+static inline struct pg_store *pg_of(struct store *s)
+{
+    return (struct pg_store *)s;
+}
+
+/* Up to PG_MAXP parameters of one statement, as text (NULL: SQL NULL) or
+ * binary (bytea).  Numbers are formatted into the struct's own space, so a
+ * pg_params lives as long as the statement call that uses it. */
+#define PG_MAXP 128
+struct pg_params {
+    int n;
+    const char *v[PG_MAXP];
+    int len[PG_MAXP];
+    int fmt[PG_MAXP];
+    char num[PG_MAXP][40];
+};
+void pg_p_text(struct pg_params *p, const char *s);
+void pg_p_int(struct pg_params *p, int64_t v);
+void pg_p_bool(struct pg_params *p, bool v);
+void pg_p_bytes(struct pg_params *p, const void *data, int len);
+
+/*
+ * Run sql (one statement, $1.. parameters) as a prepared statement of this
+ * connection: prepared on first use and kept (static SQL hits by pointer,
+ * built SQL by text), so a repeated statement costs one round trip with no
+ * parse or plan.  Returns the result (caller PQclear()s it) when it is
+ * PGRES_TUPLES_OK or PGRES_COMMAND_OK; else NULL with the handle's error set
+ * (pg_code() says which WEFT_ code) and *rc_out (may be NULL) the code.
+ */
+PGresult *pg_run(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out);
+/* The same for SQL built at run time (matched by text only). */
+PGresult *pg_run_text(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out);
+/* pg_run for a statement without rows: 0 or the error code; *affected (may
+ * be NULL) gets the number of rows it changed. */
+int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int64_t *affected);
+
+/* Run SQL text without parameters (may hold several statements). */
+int pg_exec(struct pg_store *ps, const char *sql);
+
+/* Record a failed result (or connection) as the handle's error, with
+ * context what; returns the WEFT_ code: unique violation WEFT_EEXIST, lock
+ * timeout / deadlock / serialisation failure WEFT_EBUSY, else WEFT_EDB. */
+int pg_fail(struct pg_store *ps, const char *what, const PGresult *r);
+
+/* Column helpers: a malloc'd copy (NULL for SQL NULL); integers; bool. */
+char *pg_strdup(const PGresult *r, int row, int col);
+int64_t pg_int(const PGresult *r, int row, int col);
+bool pg_bool(const PGresult *r, int row, int col);
+/* A bytea column (text format, "\x..." hex) into out[cap]: bytes written. */
+size_t pg_bytes(const PGresult *r, int row, int col, unsigned char *out, size_t cap);
+
+/* Current time as ISO 8601 UTC with milliseconds into out[32]. */
+void pg_now(char out[32]);
+/* The time a write of this handle stamps: the open transaction's start, or
+ * now. */
+void pg_write_time(struct pg_store *ps, char out[32]);
+
+/* Run a write atomically: inside the caller's transaction when one is open,
+ * else in one of its own (BEGIN + the writer lock).  pg_auto_end commits or
+ * rolls back that own transaction; returns rc, or the commit's error. */
+int pg_auto_begin(struct pg_store *ps, bool *own);
+int pg_auto_end(struct pg_store *ps, bool own, int rc);
+
+/* Backend entry points used by pg_ops.c */
+void pg_close(struct store *s);
+int pg_begin(struct store *s);
+int pg_commit(struct store *s);
+int pg_rollback(struct store *s);
+int pg_bulk(struct store *s, bool on);
+bool pg_alive(struct store *s);
+int pg_savepoint(struct store *s, const char *name);
+int pg_release(struct store *s, const char *name);
+int pg_rollback_to(struct store *s, const char *name);
+int pg_migrate(struct store *s, int *from_version, int *to_version);
+int pg_schema_version(struct store *s, int *version);
+int pg_schema_pending(struct store *s, int *pending);
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * pg_person.c - persons for PostgreSQL: by NHS number, by organisation-local
+ * identifier.  Person ids are random (128 bits, hex), as in SQLite
+ * (sqlite_person.c says why).
+ *
+ * Several nodes may meet the same new NHS number or local identifier at
+ * once: the insert is ON CONFLICT DO NOTHING and the lookup is repeated
+ * afterwards, so both end with the one person that won, and no error aborts
+ * the caller's transaction (in PostgreSQL a failed statement would).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/buf.h"
+#include "store/pg/pg_int.h"
+#include "store/pg/pg_ops.h"
+
+static void new_person_id(char out[33])
+{
+    unsigned char r[16];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(out, 33, r, sizeof r);
+}
+
+/* One text column of the first row for the keys; WEFT_ENOTFOUND when none. */
+static int lookup1(struct pg_store *ps, const char *sql, const char *const *keys, int nkeys,
+                   char **out)
+{
+    struct pg_params p = {0};
+    for (int i = 0; i < nkeys; i++)
+        pg_p_text(&p, keys[i]);
+    int rc;
+    PGresult *r = pg_run(ps, sql, &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0)
+        *out = pg_strdup(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static const char by_nhs_sql[] = "SELECT id FROM person WHERE nhs = $1";
+static const char by_local_sql[] =
+    "SELECT person_id FROM person_local WHERE org = $1 AND system = $2 AND value = $3";
+
+static int insert_person(struct pg_store *ps, const char *id, const char *nhs)
+{
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    pg_p_text(&p, nhs);
+    pg_p_text(&p, now);
+    return pg_cmd(ps,
+                  "INSERT INTO person (id, nhs, created) VALUES ($1, $2, $3)"
+                  " ON CONFLICT DO NOTHING",
+                  &p, NULL);
+}
+
+int pg_person_by_nhs(struct store *s, const char *nhs, char **person_id_out)
+{
+    struct pg_store *ps = pg_of(s);
+    *person_id_out = NULL;
+    const char *keys[] = {nhs};
+    int rc = lookup1(ps, by_nhs_sql, keys, 1, person_id_out);
+    if (rc != WEFT_ENOTFOUND)
+        return rc;
+    char id[33];
+    new_person_id(id);
+    if ((rc = insert_person(ps, id, nhs)) != 0)
+        return rc;
+    return lookup1(ps, by_nhs_sql, keys, 1, person_id_out); /* ours, or the winner's */
+}
+
+int pg_person_by_local(struct store *s, const char *org, const char *system, const char *value,
+                       const char *link_to_person, char **person_id_out)
+{
+    struct pg_store *ps = pg_of(s);
+    *person_id_out = NULL;
+    const char *keys[] = {org, system, value};
+    int rc = lookup1(ps, by_local_sql, keys, 3, person_id_out);
+    if (rc != WEFT_ENOTFOUND)
+        return rc; /* found (an identifier never moves to a second person) or error */
+    char id[33];
+    if (link_to_person) {
+        snprintf(id, sizeof id, "%s", link_to_person);
+    } else {
+        new_person_id(id);
+        if ((rc = insert_person(ps, id, NULL)) != 0)
+            return rc;
+    }
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, org);
+    pg_p_text(&p, system);
+    pg_p_text(&p, value);
+    pg_p_text(&p, id);
+    pg_p_text(&p, now);
+    rc = pg_cmd(ps,
+                "INSERT INTO person_local (org, system, value, person_id, created)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &p, NULL);
+    if (rc != 0)
+        return rc;
+    /* A person made for an identifier another node linked first stays
+     * without identifiers, as a person made by a rolled-back load does. */
+    return lookup1(ps, by_local_sql, keys, 3, person_id_out);
+}
+
+int pg_person_find_local(struct store *s, const char *org, const char *system, const char *value,
+                         char **person_id_out)
+{
+    *person_id_out = NULL;
+    const char *keys[] = {org, system, value};
+    return lookup1(pg_of(s), by_local_sql, keys, 3, person_id_out);
+}
+
+int pg_person_find_nhs(struct store *s, const char *nhs, char **person_id_out)
+{
+    *person_id_out = NULL;
+    const char *keys[] = {nhs};
+    return lookup1(pg_of(s), by_nhs_sql, keys, 1, person_id_out);
+}
+
+int pg_person_get(struct store *s, const char *person_id, struct store_person *out)
+{
+    memset(out, 0, sizeof *out);
+    struct pg_params p = {0};
+    pg_p_text(&p, person_id);
+    int rc;
+    PGresult *r = pg_run(pg_of(s), "SELECT id, nhs, created FROM person WHERE id = $1", &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0) {
+        out->id = pg_strdup(r, 0, 0);
+        out->nhs = pg_strdup(r, 0, 1);
+        out->created = pg_strdup(r, 0, 2);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pg_snapshot_now(struct pg_store *ps, int64_t *snap)
+{
+    int rc;
+    PGresult *r = pg_run(ps, "SELECT COALESCE(max(seq), 0) FROM resource", NULL, &rc);
+    if (!r)
+        return rc;
+    *snap = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
+                      int64_t *count, int64_t *snapshot_out)
+{
+    struct pg_store *ps = pg_of(s);
+    int64_t snap = snapshot;
+    int rc;
+    if (snap <= 0 && (rc = pg_snapshot_now(ps, &snap)) != 0)
+        return rc;
+    struct pg_params p = {0};
+    pg_p_text(&p, person_id);
+    pg_p_int(&p, snap);
+    PGresult *r = pg_run(
+        ps,
+        "SELECT COALESCE(max(seq), 0), count(*) FILTER (WHERE (next_seq IS NULL OR next_seq > $2)"
+        " AND NOT deleted) FROM resource WHERE person_id = $1 AND seq <= $2",
+        &p, &rc);
+    if (!r)
+        return rc;
+    *max_seq = pg_int(r, 0, 0);
+    *count = pg_int(r, 0, 1);
+    if (snapshot_out)
+        *snapshot_out = snap;
+    PQclear(r);
+    return WEFT_OK;
+}

@@ -1,0 +1,393 @@
+/*
+ * pg_resource.c - resources and their history for PostgreSQL.
+ *
+ * The same model as SQLite (sqlite_resource.c): every version is a row of
+ * resource, the current one has next_seq NULL, content equality is the
+ * BLAKE2b digest.  A put is one round trip: the server-side function
+ * weft_resource_put (migration put-1, pg_migrate.c) looks up the current
+ * version through the covering index resource_current, writes nothing when
+ * the digest is the same, else marks the current version replaced - taking
+ * the new seq - before inserting the new one (so the unique index on the
+ * current version never sees two), adds the search terms as one multi-row
+ * insert (unnest of two arrays) and moves a re-linked Patient's items.
+ *
+ * Writes take the writer lock (pg_int.h): in the caller's transaction it is
+ * held since store_begin; alone, a put runs in a transaction of its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/pg/pg_int.h"
+#include "store/pg/pg_ops.h"
+
+#define HASH_LEN STORE_HASH_LEN
+
+void pg_row_fill(const PGresult *r, int i, struct store_row *out)
+{
+    memset(out, 0, sizeof *out);
+    out->seq = pg_int(r, i, 0);
+    out->id = pg_strdup(r, i, 1);
+    out->type = pg_strdup(r, i, 2);
+    out->version = (int)pg_int(r, i, 3);
+    out->deleted = pg_bool(r, i, 4);
+    out->person_id = pg_strdup(r, i, 5);
+    out->category = pg_strdup(r, i, 6);
+    out->source_org = pg_strdup(r, i, 7);
+    out->source_id = pg_strdup(r, i, 8);
+    out->feed = pg_strdup(r, i, 9);
+    out->effective = pg_strdup(r, i, 10);
+    out->code = pg_strdup(r, i, 11);
+    out->status = pg_strdup(r, i, 12);
+    out->last_updated = pg_strdup(r, i, 13);
+    bool null = PQgetisnull(r, i, 14);
+    const char *j = null ? "{}" : PQgetvalue(r, i, 14);
+    size_t jl = null ? 2 : (size_t)PQgetlength(r, i, 14);
+    out->json = store_json_with_meta(j, jl, out->version, out->last_updated, &out->json_len);
+}
+
+struct current {
+    int64_t seq;
+    int version;
+    bool deleted;
+    unsigned char hash[HASH_LEN];
+    char type[64];
+    char person[STORE_ID_LEN + 1]; /* "" when none */
+};
+
+/* The current version of id: 0, WEFT_ENOTFOUND or an error. */
+static int get_current(struct pg_store *ps, const char *id, struct current *cur)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "SELECT seq, version, deleted, hash, type, person_id FROM resource"
+                         " WHERE id = $1 AND next_seq IS NULL",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return WEFT_ENOTFOUND;
+    }
+    cur->seq = pg_int(r, 0, 0);
+    cur->version = (int)pg_int(r, 0, 1);
+    cur->deleted = pg_bool(r, 0, 2);
+    memset(cur->hash, 0, HASH_LEN);
+    pg_bytes(r, 0, 3, cur->hash, HASH_LEN);
+    snprintf(cur->type, sizeof cur->type, "%s", PQgetvalue(r, 0, 4));
+    snprintf(cur->person, sizeof cur->person, "%s", PQgetvalue(r, 0, 5));
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_resource_digest(struct store *s, const char *type, const char *id,
+                       unsigned char hash[STORE_HASH_LEN], int *version)
+{
+    struct current cur;
+    int rc = get_current(pg_of(s), id, &cur);
+    if (rc != 0)
+        return rc;
+    if (cur.deleted || strcmp(cur.type, type) != 0)
+        return WEFT_ENOTFOUND;
+    memcpy(hash, cur.hash, STORE_HASH_LEN);
+    if (version)
+        *version = cur.version;
+    return WEFT_OK;
+}
+
+/* Mark version old_seq replaced by a new seq, returned in *new_seq. */
+static int mark_replaced(struct pg_store *ps, int64_t old_seq, int64_t *new_seq)
+{
+    struct pg_params p = {0};
+    pg_p_int(&p, old_seq);
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "UPDATE resource SET next_seq = nextval('resource_seq') WHERE seq = $1"
+                         " AND next_seq IS NULL RETURNING next_seq",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) == 1
+             ? WEFT_OK
+             : store_fail(&ps->base, WEFT_ECONFLICT, "resource version %lld was replaced meanwhile",
+                          (long long)old_seq);
+    if (rc == 0)
+        *new_seq = pg_int(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+/* Append s to an array literal being built, as one quoted element. */
+static void array_elem(struct buf *b, const char *s, bool lower)
+{
+    buf_addc(b, '"');
+    for (const char *c = s; *c; c++) {
+        char ch = *c;
+        if (lower && ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (ch == '"' || ch == '\\')
+            buf_addc(b, '\\');
+        buf_addc(b, ch);
+    }
+    buf_addc(b, '"');
+}
+
+/* The search terms as two text-array literals (params, values lower-cased
+ * as SQLite's are, ASCII) into params and values; false when there are
+ * none. */
+static bool term_arrays(const char *const *terms, int n, struct buf *params, struct buf *values)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const char *param = terms[2 * i], *value = terms[2 * i + 1];
+        if (!param || !value)
+            continue;
+        buf_addc(params, k ? ',' : '{');
+        buf_addc(values, k ? ',' : '{');
+        array_elem(params, param, false);
+        array_elem(values, value, true);
+        k++;
+    }
+    if (k > 0) {
+        buf_addc(params, '}');
+        buf_addc(values, '}');
+    }
+    return k > 0;
+}
+
+/* The put itself, in one round trip: weft_resource_put() (migration put-1)
+ * under the writer lock the caller holds. */
+static int put_call(struct pg_store *ps, const char *id, const struct store_put *in,
+                    const unsigned char hash[HASH_LEN], size_t jl, enum store_put_outcome *outcome,
+                    int *version_out)
+{
+    char now[32];
+    pg_write_time(ps, now);
+    struct buf params = BUF_INIT, values = BUF_INIT;
+    bool terms = term_arrays(in->terms, in->nterms, &params, &values);
+    struct pg_params p = {0};
+    const char *v[] = {id,
+                       in->type,
+                       in->person_id,
+                       in->category,
+                       in->source_org,
+                       in->source_id,
+                       in->feed,
+                       in->effective,
+                       in->code,
+                       in->status,
+                       now};
+    for (int i = 0; i < 11; i++)
+        pg_p_text(&p, v[i]);
+    pg_p_bytes(&p, hash, HASH_LEN);
+    /* the JSON as a length-counted binary text parameter: no copy */
+    pg_p_bytes(&p, in->json, (int)jl);
+    pg_p_text(&p, terms ? params.data : NULL);
+    pg_p_text(&p, terms ? values.data : NULL);
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "SELECT outcome, version, cur_type FROM weft_resource_put($1, $2, $3, $4,"
+                         " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text[], $15::text[])",
+                         &p, &rc);
+    buf_release(&params);
+    buf_release(&values);
+    if (!r)
+        return rc;
+    int oc = (int)pg_int(r, 0, 0);
+    if (oc < 0) {
+        rc = store_fail(&ps->base, WEFT_ECONFLICT, "resource id %s already holds a %s", id,
+                        PQgetvalue(r, 0, 2));
+    } else {
+        if (outcome)
+            *outcome = (enum store_put_outcome)oc;
+        if (version_out)
+            *version_out = (int)pg_int(r, 0, 1);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
+                    char id_out[STORE_ID_LEN + 1], int *version_out)
+{
+    struct pg_store *ps = pg_of(s);
+    char id[STORE_ID_LEN + 1];
+    if (in->id)
+        memcpy(id, in->id, sizeof id);
+    else
+        store_resource_id(in->source_org, in->type, in->source_id, id);
+    if (id_out)
+        memcpy(id_out, id, sizeof id);
+    size_t jl = in->json_len ? in->json_len : strlen(in->json);
+    unsigned char hash[HASH_LEN];
+    if (in->hash)
+        memcpy(hash, in->hash, HASH_LEN);
+    else
+        store_content_hash(in->json, jl, hash);
+    if (s->txn_depth > 0) /* the writer lock is held since store_begin */
+        return put_call(ps, id, in, hash, jl, outcome, version_out);
+    /* Alone: unchanged content is answered without a transaction; anything
+     * else takes the writer lock in a transaction of its own (the function
+     * looks again under it). */
+    struct current cur;
+    int rc = get_current(ps, id, &cur);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    if (rc == 0 && !cur.deleted && memcmp(cur.hash, hash, HASH_LEN) == 0) {
+        if (outcome)
+            *outcome = STORE_PUT_UNCHANGED;
+        if (version_out)
+            *version_out = cur.version;
+        return WEFT_OK;
+    }
+    bool own;
+    if ((rc = pg_auto_begin(ps, &own)) != 0)
+        return rc;
+    return pg_auto_end(ps, own, put_call(ps, id, in, hash, jl, outcome, version_out));
+}
+
+#define ROW_COLS                                                                                   \
+    "seq, id, type, version, deleted, person_id, category, source_org, source_id, feed,"           \
+    " effective, code, status, last_updated, json"
+
+int pg_resource_get(struct store *s, const char *type, const char *id, int version,
+                    struct store_row *out)
+{
+    memset(out, 0, sizeof *out);
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    pg_p_text(&p, type);
+    int rc;
+    PGresult *r;
+    if (version > 0) {
+        pg_p_int(&p, version);
+        r = pg_run(pg_of(s),
+                   "SELECT " ROW_COLS " FROM resource WHERE id = $1 AND type = $2"
+                   " AND version = $3",
+                   &p, &rc);
+    } else {
+        r = pg_run(pg_of(s),
+                   "SELECT " ROW_COLS " FROM resource WHERE id = $1 AND type = $2"
+                   " AND next_seq IS NULL",
+                   &p, &rc);
+    }
+    if (!r)
+        return rc;
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0)
+        pg_row_fill(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+int pg_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)
+{
+    if (person_id_out)
+        *person_id_out = NULL;
+    struct pg_params p = {0};
+    pg_p_text(&p, id);
+    pg_p_text(&p, type);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT person_id, deleted FROM resource WHERE id = $1 AND type = $2"
+                         " AND next_seq IS NULL",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) && !pg_bool(r, 0, 1) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0 && person_id_out)
+        *person_id_out = pg_strdup(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+int pg_resource_delete(struct store *s, const char *type, const char *id)
+{
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc != 0)
+        return rc;
+    struct current cur;
+    rc = get_current(ps, id, &cur);
+    if (rc == 0 && strcmp(cur.type, type) != 0)
+        rc = WEFT_ENOTFOUND;
+    if (rc != 0 || cur.deleted)
+        return pg_auto_end(ps, own, rc);
+    char now[32];
+    pg_write_time(ps, now);
+    int64_t seq = 0;
+    rc = mark_replaced(ps, cur.seq, &seq);
+    if (rc == 0) {
+        /* The deleted version repeats the last content and index columns. */
+        struct pg_params p = {0};
+        pg_p_int(&p, seq);
+        pg_p_text(&p, now);
+        pg_p_int(&p, cur.seq);
+        rc = pg_cmd(ps,
+                    "INSERT INTO resource (seq, id, type, version, deleted, person_id, category,"
+                    " source_org, source_id, feed, effective, code, status, last_updated, hash,"
+                    " json) SELECT $1, id, type, version + 1, true, person_id, category,"
+                    " source_org, source_id, feed, effective, code, status, $2, hash, json"
+                    " FROM resource WHERE seq = $3",
+                    &p, NULL);
+    }
+    return pg_auto_end(ps, own, rc);
+}
+
+static int rows_into(const PGresult *r, struct store_result *out)
+{
+    int n = PQntuples(r);
+    if (n > 0)
+        out->rows = xcalloc((size_t)n, sizeof *out->rows);
+    for (int i = 0; i < n; i++)
+        pg_row_fill(r, i, &out->rows[out->nrows++]);
+    return WEFT_OK;
+}
+
+int pg_history(struct store *s, const char *type, const char *id, int limit,
+               struct store_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->total = -1;
+    if (limit <= 0)
+        limit = 100;
+    struct pg_params p = {0};
+    int rc;
+    PGresult *r;
+    if (id) {
+        pg_p_text(&p, id);
+        pg_p_text(&p, type);
+        pg_p_int(&p, limit);
+        r = pg_run(pg_of(s),
+                   "SELECT " ROW_COLS " FROM resource WHERE id = $1 AND type = $2"
+                   " ORDER BY version DESC LIMIT $3",
+                   &p, &rc);
+    } else if (type) {
+        /* live versions and deletion markers each from their partial index,
+         * newest first, then merged */
+        pg_p_text(&p, type);
+        pg_p_int(&p, limit);
+        r = pg_run(pg_of(s),
+                   "SELECT * FROM ((SELECT " ROW_COLS
+                   " FROM resource WHERE type = $1 AND NOT deleted"
+                   " ORDER BY seq DESC LIMIT $2) UNION ALL (SELECT " ROW_COLS
+                   " FROM resource WHERE type = $1 AND deleted ORDER BY seq DESC LIMIT $2)) h"
+                   " ORDER BY seq DESC LIMIT $2",
+                   &p, &rc);
+    } else {
+        pg_p_int(&p, limit);
+        r = pg_run(pg_of(s), "SELECT " ROW_COLS " FROM resource ORDER BY seq DESC LIMIT $1", &p,
+                   &rc);
+    }
+    if (!r)
+        return rc;
+    rows_into(r, out);
+    PQclear(r);
+    if (id && out->nrows == 0)
+        return WEFT_ENOTFOUND;
+    return WEFT_OK;
+}

@@ -1,0 +1,437 @@
+/*
+ * pg_search.c - store_search() for PostgreSQL: one SELECT built from the
+ * query, run against a snapshot, with keyset paging; the same results,
+ * order, cursors and totals as sqlite_search.c (which explains the snapshot
+ * rule and the cursor "KEYHEX.ID").
+ *
+ * The snapshot is the highest seq committed when the first page is read;
+ * with writers serialised (pg_int.h) no version with a lower seq can commit
+ * later, so later pages see exactly the same set of versions.  Text
+ * comparisons are bytewise ("C" collation on the columns, pg_migrate.c),
+ * as SQLite's BINARY, so a page boundary falls in the same place.
+ *
+ * A page is one statement: the rows whole, ORDER BY key, id LIMIT n + 1 (the
+ * extra row says whether there is a next page).  The planner's top-N sort
+ * over the person's index does what sqlite_search.c's streamed page does by
+ * hand.  The total, when asked for and not evident from the first page, is
+ * a second statement with the same filters.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/pg/pg_int.h"
+#include "store/pg/pg_ops.h"
+
+struct pq {
+    struct buf sql;
+    struct pg_params p;
+    bool overflow;
+};
+
+/* Add a parameter; its $n placeholder into the SQL. */
+static void arg_text(struct pq *q, const char *t)
+{
+    if (q->p.n >= PG_MAXP) {
+        q->overflow = true;
+        buf_adds(&q->sql, "NULL");
+        return;
+    }
+    pg_p_text(&q->p, t);
+    buf_addf(&q->sql, "$%d", q->p.n);
+}
+
+static void arg_int(struct pq *q, int64_t v)
+{
+    if (q->p.n >= PG_MAXP) {
+        q->overflow = true;
+        buf_adds(&q->sql, "NULL");
+        return;
+    }
+    pg_p_int(&q->p, v);
+    buf_addf(&q->sql, "$%d::bigint", q->p.n);
+}
+
+static void in_list(struct pq *q, const char *col, const char *const *vals, int n)
+{
+    if (!vals || n <= 0)
+        return;
+    buf_addf(&q->sql, " AND %s IN (", col);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_addc(&q->sql, ',');
+        arg_text(q, vals[i]);
+    }
+    buf_addc(&q->sql, ')');
+}
+
+static const char *sort_expr(enum store_sort s)
+{
+    switch (s) {
+    case STORE_SORT_DATE:
+    case STORE_SORT_DATE_DESC:
+        return "COALESCE(r.effective, '')";
+    case STORE_SORT_LASTUPDATED:
+    case STORE_SORT_LASTUPDATED_DESC:
+        return "r.last_updated";
+    case STORE_SORT_ID:
+    case STORE_SORT_SEQ:
+        break;
+    }
+    return NULL;
+}
+
+static bool sort_desc(enum store_sort s)
+{
+    return s == STORE_SORT_DATE_DESC || s == STORE_SORT_LASTUPDATED_DESC;
+}
+
+static char *hex_encode(const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(s);
+    char *o = xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = hex[(unsigned char)s[i] >> 4];
+        o[2 * i + 1] = hex[(unsigned char)s[i] & 15];
+    }
+    o[2 * n] = 0;
+    return o;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Split cursor "KEYHEX.ID" into key and id (malloc'd); false when malformed. */
+static bool cursor_parse(const char *c, char **key, char **id)
+{
+    const char *dot = strchr(c, '.');
+    if (!dot || (dot - c) % 2 != 0 || strlen(dot + 1) == 0 || strlen(dot + 1) > 64)
+        return false;
+    size_t n = (size_t)(dot - c) / 2;
+    char *k = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(k);
+            return false;
+        }
+        k[i] = (char)(hi << 4 | lo);
+    }
+    k[n] = 0;
+    for (const char *p = dot + 1; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '-' || *p == '.')) {
+            free(k);
+            return false;
+        }
+    }
+    *key = k;
+    *id = xstrdup(dot + 1);
+    return true;
+}
+
+static bool seq_parse(const char *k, int64_t *seq)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 18 || strspn(k, "0123456789") != n)
+        return false;
+    *seq = strtoll(k, NULL, 10);
+    return true;
+}
+
+static char *lower_dup(const char *s)
+{
+    char *o = xstrdup(s);
+    for (char *p = o; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return o;
+}
+
+/* Everything after FROM that filters (shared by the page and the total).
+ * Lower-cased term values are appended to owned (freed by the caller after
+ * the statement ran). */
+static void add_filters(struct pq *w, const struct store_query *q, int64_t snap, char **owned,
+                        int *nowned)
+{
+    buf_adds(&w->sql, " FROM resource r WHERE r.seq <= ");
+    arg_int(w, snap);
+    buf_addf(&w->sql, " AND (r.next_seq IS NULL OR r.next_seq > $%d::bigint) AND NOT r.deleted",
+             w->p.n);
+    if (q->type) {
+        buf_adds(&w->sql, " AND r.type = ");
+        arg_text(w, q->type);
+    }
+    if (q->person_id) {
+        buf_adds(&w->sql, " AND r.person_id = ");
+        arg_text(w, q->person_id);
+    }
+    in_list(w, "r.category", q->categories, q->ncategories);
+    in_list(w, "r.source_org", q->source_orgs, q->nsource_orgs);
+    if (q->objections) {
+        buf_adds(&w->sql, " AND (r.person_id IS NULL OR");
+        if (q->objection_org) {
+            buf_adds(&w->sql, " r.source_org = ");
+            arg_text(w, q->objection_org);
+            buf_adds(&w->sql, " OR");
+        }
+        buf_adds(&w->sql, " NOT EXISTS (SELECT 1 FROM objection o WHERE o.person_id = r.person_id"
+                          " AND o.status = 'upheld'))");
+    }
+    if (q->codes && q->ncodes > 0) {
+        buf_adds(&w->sql, " AND (");
+        for (int i = 0; i < q->ncodes; i++) {
+            if (i)
+                buf_adds(&w->sql, " OR ");
+            if (strchr(q->codes[i], '|')) {
+                buf_adds(&w->sql, "(r.code = ");
+                arg_text(w, q->codes[i]);
+                buf_adds(&w->sql, " OR r.seq IN (SELECT seq FROM resource_term"
+                                  " WHERE param = 'code' AND value = lower(");
+            } else {
+                buf_adds(&w->sql, "(substring(r.code from position('|' in r.code) + 1) = ");
+                arg_text(w, q->codes[i]);
+                buf_adds(&w->sql, " OR r.seq IN (SELECT seq FROM resource_term"
+                                  " WHERE param = 'code-any' AND value = lower(");
+            }
+            arg_text(w, q->codes[i]);
+            buf_adds(&w->sql, "::text)))");
+        }
+        buf_addc(&w->sql, ')');
+    }
+    static const struct {
+        size_t off;
+        const char *sql;
+    } ranges[] = {
+        {offsetof(struct store_query, date_ge), " AND r.effective >= "},
+        {offsetof(struct store_query, date_lt), " AND r.effective < "},
+        {offsetof(struct store_query, lastupd_ge), " AND r.last_updated >= "},
+        {offsetof(struct store_query, lastupd_lt), " AND r.last_updated < "},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        const char *v = *(const char *const *)((const char *)q + ranges[i].off);
+        if (v) {
+            buf_adds(&w->sql, ranges[i].sql);
+            arg_text(w, v);
+        }
+    }
+    for (int i = 0; i < q->nterms; i++) {
+        const struct store_term *t = &q->terms[i];
+        char *v = lower_dup(t->value ? t->value : "");
+        owned[(*nowned)++] = v;
+        buf_adds(&w->sql, " AND r.seq IN (SELECT seq FROM resource_term WHERE param = ");
+        arg_text(w, t->param);
+        if (t->prefix) {
+            /* value >= p AND value < p || U+10FFFF: every string with prefix p */
+            buf_adds(&w->sql, " AND value >= ");
+            arg_text(w, v);
+            buf_addf(&w->sql, " AND value < $%d::text || chr(1114111))", w->p.n);
+        } else {
+            buf_adds(&w->sql, " AND value = ");
+            arg_text(w, v);
+            buf_addc(&w->sql, ')');
+        }
+    }
+}
+
+/* Whether s is well-formed UTF-8 (shortest forms, no surrogates). */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+            return false;
+        unsigned cp = n == 0 ? *p : *p & (0x3f >> n);
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* PostgreSQL refuses text that is not UTF-8, where SQLite compares the
+ * bytes and finds nothing: a query with such a value cannot match a stored
+ * (valid) value, so it is answered as SQLite answers it - no rows - instead
+ * of failing.  (A prefix ending in a cut multi-byte sequence is the one case
+ * SQLite could match; the FHIR layer sends whole characters.) */
+static bool query_utf8_ok(const struct store_query *q)
+{
+    const char *one[] = {q->type,       q->person_id,  q->date_ge,      q->date_lt,
+                         q->lastupd_ge, q->lastupd_lt, q->objection_org};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        if (one[i] && !utf8_ok(one[i]))
+            return false;
+    for (int i = 0; i < q->ncategories; i++)
+        if (q->categories[i] && !utf8_ok(q->categories[i]))
+            return false;
+    for (int i = 0; i < q->ncodes; i++)
+        if (q->codes[i] && !utf8_ok(q->codes[i]))
+            return false;
+    for (int i = 0; i < q->nsource_orgs; i++)
+        if (q->source_orgs[i] && !utf8_ok(q->source_orgs[i]))
+            return false;
+    for (int i = 0; i < q->nterms; i++)
+        if ((q->terms[i].param && !utf8_ok(q->terms[i].param)) ||
+            (q->terms[i].value && !utf8_ok(q->terms[i].value)))
+            return false;
+    return true;
+}
+
+#define ROW_COLS_R                                                                                 \
+    "r.seq, r.id, r.type, r.version, r.deleted, r.person_id, r.category, r.source_org,"            \
+    " r.source_id, r.feed, r.effective, r.code, r.status, r.last_updated, r.json"
+#define ROW_NCOLS 15
+
+int pg_search(struct store *s, const struct store_query *q, struct store_result *out)
+{
+    struct pg_store *ps = pg_of(s);
+    memset(out, 0, sizeof *out);
+    out->total = -1;
+    int limit = q->limit > 0 ? q->limit : 100;
+    int64_t snap = q->snapshot;
+    int rc;
+    if (snap <= 0 && (rc = pg_snapshot_now(ps, &snap)) != 0)
+        return rc;
+    out->snapshot = snap;
+
+    char **owned = xcalloc((size_t)(q->nterms > 0 ? q->nterms : 0) * 2 + 1, sizeof *owned);
+    int nowned = 0;
+    char *ckey = NULL, *cid = NULL;
+    if (q->after && !cursor_parse(q->after, &ckey, &cid)) {
+        free(owned);
+        return store_fail(s, WEFT_EINVAL, "malformed paging cursor");
+    }
+    if (!query_utf8_ok(q) || (ckey && !utf8_ok(ckey))) {
+        if (q->want_total)
+            out->total = 0;
+        free(owned);
+        free(ckey);
+        free(cid);
+        return WEFT_OK;
+    }
+    const char *sk = sort_expr(q->sort);
+    bool desc = sort_desc(q->sort);
+    bool by_seq = q->sort == STORE_SORT_SEQ;
+    struct pq w = {.sql = BUF_INIT};
+    PGresult *r = NULL;
+    rc = WEFT_OK;
+    buf_adds(&w.sql, "SELECT " ROW_COLS_R);
+    if (sk)
+        buf_addf(&w.sql, ", %s", sk);
+    add_filters(&w, q, snap, owned, &nowned);
+    const char *cmp = desc ? "<" : ">";
+    if (cid && by_seq) {
+        int64_t after_seq;
+        if (!seq_parse(ckey, &after_seq)) {
+            rc = store_fail(s, WEFT_EINVAL, "malformed paging cursor");
+            goto done;
+        }
+        buf_adds(&w.sql, " AND r.seq > ");
+        arg_int(&w, after_seq);
+    } else if (cid) {
+        if (sk) {
+            buf_addf(&w.sql, " AND (%s %s ", sk, cmp);
+            arg_text(&w, ckey);
+            buf_addf(&w.sql, " OR (%s = $%d AND r.id %s ", sk, w.p.n, cmp);
+            arg_text(&w, cid);
+            buf_adds(&w.sql, "))");
+        } else {
+            buf_addf(&w.sql, " AND r.id %s ", cmp);
+            arg_text(&w, cid);
+        }
+    }
+    const char *dir = desc ? " DESC" : "";
+    if (by_seq)
+        buf_adds(&w.sql, " ORDER BY r.seq");
+    else if (sk)
+        buf_addf(&w.sql, " ORDER BY %s%s, r.id%s", sk, dir, dir);
+    else
+        buf_addf(&w.sql, " ORDER BY r.id%s", dir);
+    buf_adds(&w.sql, " LIMIT ");
+    arg_int(&w, (int64_t)limit + 1);
+    if (w.overflow) {
+        rc = store_fail(s, WEFT_ETOOBIG, "search has too many parameters");
+        goto done;
+    }
+    /* A search outside a transaction reads its page and total in one
+     * REPEATABLE READ transaction: both see the same database. */
+    bool own = s->txn_depth == 0 && q->want_total;
+    if (own && (rc = pg_exec(ps, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) != 0)
+        goto done;
+    r = pg_run_text(ps, w.sql.data, &w.p, &rc);
+    if (!r)
+        goto end;
+    int n = PQntuples(r);
+    bool more = n > limit;
+    int keep = more ? limit : n;
+    if (keep > 0)
+        out->rows = xcalloc((size_t)keep, sizeof *out->rows);
+    for (int i = 0; i < keep; i++)
+        pg_row_fill(r, i, &out->rows[out->nrows++]);
+    if (more) {
+        char ks[24];
+        const char *last_key = "";
+        if (by_seq) {
+            snprintf(ks, sizeof ks, "%lld", (long long)out->rows[keep - 1].seq);
+            last_key = ks;
+        } else if (sk) {
+            last_key = PQgetvalue(r, keep - 1, ROW_NCOLS);
+        }
+        char *kh = hex_encode(last_key);
+        struct buf c = BUF_INIT;
+        buf_addf(&c, "%s.%s", kh, out->rows[keep - 1].id);
+        free(kh);
+        out->next = buf_detach(&c, NULL);
+    }
+    if (q->want_total && !cid && !more) {
+        out->total = keep; /* the first page holds every row there is */
+    } else if (q->want_total) {
+        struct pq t = {.sql = BUF_INIT};
+        buf_adds(&t.sql, "SELECT count(*)");
+        add_filters(&t, q, snap, owned, &nowned);
+        PGresult *cr = pg_run_text(ps, t.sql.data, &t.p, &rc);
+        if (cr) {
+            out->total = pg_int(cr, 0, 0);
+            PQclear(cr);
+        }
+        buf_release(&t.sql);
+    }
+end:
+    if (own) {
+        if (rc == 0)
+            rc = pg_exec(ps, "COMMIT");
+        else
+            PQclear(PQexec(ps->conn, "ROLLBACK"));
+    }
+done:
+    PQclear(r);
+    if (rc != 0)
+        store_result_clear(out);
+    buf_release(&w.sql);
+    for (int i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
+    free(ckey);
+    free(cid);
+    return rc;
+}

@@ -1,0 +1,496 @@
+/*
+ * pg_store.c - the PostgreSQL backend's handle: connecting (and saying
+ * clearly why not), the prepared-statement cache, parameters, errors,
+ * transactions, savepoints, bulk mode.
+ *
+ * Connection strings: everything libpq accepts - postgres://USER[:PW]@HOST:
+ * PORT/DB, postgresql://..., and the keyword form "host=/socket/dir port=5432
+ * dbname=weft user=weft" (store_open() decides which strings are ours).
+ * Messages name the server as host:port/db and never repeat the string,
+ * which may hold a password.
+ *
+ * Statements: every statement runs prepared (PQprepare once per connection,
+ * then PQexecPrepared), so the steady state of a handle is one round trip
+ * per statement without parsing or planning.  The cache is a small array
+ * scanned linearly like the SQLite backend's: static SQL hits by pointer,
+ * built SQL (search) by text; an evicted slot's statement is DEALLOCATEd.
+ *
+ * Durability: synchronous_commit stays on (a commit returns once its WAL is
+ * flushed on the server), except in bulk mode (store_bulk), where commits
+ * return at once and leaving bulk mode makes one synchronous commit, which
+ * waits for all earlier WAL too.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "store/pg/pg_int.h"
+
+extern const struct store_ops pg_ops;
+
+/* ---- parameters -------------------------------------------------------------------- */
+
+static int p_slot(struct pg_params *p)
+{
+    /* more parameters than PG_MAXP is a programmer error in this backend */
+    if (p->n >= PG_MAXP)
+        abort();
+    return p->n++;
+}
+
+void pg_p_text(struct pg_params *p, const char *s)
+{
+    int i = p_slot(p);
+    p->v[i] = s;
+    p->len[i] = 0;
+    p->fmt[i] = 0;
+}
+
+void pg_p_int(struct pg_params *p, int64_t v)
+{
+    int i = p_slot(p);
+    snprintf(p->num[i], sizeof p->num[i], "%lld", (long long)v);
+    p->v[i] = p->num[i];
+    p->len[i] = 0;
+    p->fmt[i] = 0;
+}
+
+void pg_p_bool(struct pg_params *p, bool v)
+{
+    pg_p_text(p, v ? "t" : "f");
+}
+
+void pg_p_bytes(struct pg_params *p, const void *data, int len)
+{
+    int i = p_slot(p);
+    p->v[i] = data;
+    p->len[i] = len;
+    p->fmt[i] = 1;
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+/* libpq messages end with a newline and may span lines: one line. */
+static void one_line(char *m)
+{
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = 0;
+    for (char *c = m; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+}
+
+int pg_fail(struct pg_store *ps, const char *what, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s",
+             r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(ps->conn));
+    one_line(msg);
+    int code = WEFT_EDB;
+    if (state && strcmp(state, "23505") == 0)
+        code = WEFT_EEXIST;
+    else if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0 ||
+                       strcmp(state, "40001") == 0))
+        code = WEFT_EBUSY;
+    if (PQstatus(ps->conn) == CONNECTION_BAD)
+        return store_fail(&ps->base, WEFT_EDB, "%s: lost the connection to PostgreSQL at %s: %s",
+                          what, ps->where, msg);
+    return store_fail(&ps->base, code, "%s: %s", what, msg);
+}
+
+/* ---- statements -------------------------------------------------------------------- */
+
+static struct pg_stmt_slot *cache_get(struct pg_store *ps, const char *sql, bool by_pointer,
+                                      int nparams, int *rc_out)
+{
+    struct pg_stmt_slot *victim = &ps->cache[0];
+    ps->clock++;
+    for (int i = 0; by_pointer && i < PG_STMT_CACHE && ps->cache[i].sql; i++) {
+        if (ps->cache[i].key == sql) {
+            ps->cache[i].used = ps->clock;
+            return &ps->cache[i];
+        }
+    }
+    for (int i = 0; i < PG_STMT_CACHE; i++) {
+        struct pg_stmt_slot *sl = &ps->cache[i];
+        if (sl->sql && strcmp(sl->sql, sql) == 0) {
+            sl->used = ps->clock;
+            if (by_pointer)
+                sl->key = sql;
+            return sl;
+        }
+        if (!sl->sql || sl->used < victim->used)
+            victim = sl;
+        if (!sl->sql)
+            break;
+    }
+    char name[24];
+    int n = ++ps->next_name;
+    snprintf(name, sizeof name, "w%d", n);
+    PGresult *r = PQprepare(ps->conn, name, sql, nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        int rc = pg_fail(ps, "preparing statement", r);
+        PQclear(r);
+        if (rc_out)
+            *rc_out = rc;
+        return NULL;
+    }
+    PQclear(r);
+    if (victim->sql) {
+        char dealloc[48];
+        snprintf(dealloc, sizeof dealloc, "DEALLOCATE w%d", victim->n);
+        PQclear(PQexec(ps->conn, dealloc));
+        free(victim->sql);
+    }
+    victim->sql = xstrdup(sql);
+    victim->key = by_pointer ? sql : NULL;
+    victim->n = n;
+    victim->used = ps->clock;
+    return victim;
+}
+
+static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_params *p,
+                     bool by_pointer, int *rc_out)
+{
+    static const struct pg_params none;
+    if (!p)
+        p = &none;
+    if (rc_out)
+        *rc_out = WEFT_OK;
+    struct pg_stmt_slot *sl = cache_get(ps, sql, by_pointer, p->n, rc_out);
+    if (!sl) {
+        if (rc_out && *rc_out == WEFT_OK)
+            *rc_out = WEFT_EDB;
+        return NULL;
+    }
+    char name[24];
+    snprintf(name, sizeof name, "w%d", sl->n);
+    PGresult *r = PQexecPrepared(ps->conn, name, p->n, p->v, p->len, p->fmt, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return r;
+    int rc = pg_fail(ps, "running statement", r);
+    PQclear(r);
+    if (rc_out)
+        *rc_out = rc;
+    return NULL;
+}
+
+PGresult *pg_run(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out)
+{
+    return run(ps, sql, p, true, rc_out);
+}
+
+PGresult *pg_run_text(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out)
+{
+    return run(ps, sql, p, false, rc_out);
+}
+
+int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int64_t *affected)
+{
+    int rc;
+    PGresult *r = run(ps, sql, p, true, &rc);
+    if (!r)
+        return rc;
+    if (affected) {
+        const char *t = PQcmdTuples(r);
+        *affected = t && *t ? strtoll(t, NULL, 10) : 0;
+    }
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_exec(struct pg_store *ps, const char *sql)
+{
+    PGresult *r = PQexec(ps->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? WEFT_OK : pg_fail(ps, "sql", r);
+    PQclear(r);
+    return rc;
+}
+
+/* ---- columns ----------------------------------------------------------------------- */
+
+char *pg_strdup(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    return xstrndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+}
+
+int64_t pg_int(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool pg_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t pg_bytes(const PGresult *r, int row, int col, unsigned char *out, size_t cap)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    const char *v = PQgetvalue(r, row, col);
+    if (v[0] != '\\' || v[1] != 'x') /* bytea_output = hex is set at connect */
+        return 0;
+    size_t n = 0;
+    for (v += 2; v[0] && v[1] && n < cap; v += 2) {
+        int hi = hexval(v[0]), lo = hexval(v[1]);
+        if (hi < 0 || lo < 0)
+            break;
+        out[n++] = (unsigned char)(hi << 4 | lo);
+    }
+    return n;
+}
+
+void pg_now(char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+             tm.tm_sec % 100, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+void pg_write_time(struct pg_store *ps, char out[32])
+{
+    if (ps->base.txn_depth > 0 && ps->txn_now[0])
+        memcpy(out, ps->txn_now, 32);
+    else
+        pg_now(out);
+}
+
+/* ---- open and close ---------------------------------------------------------------- */
+
+/* "host:port/db" of a connection attempt for messages. */
+static char *describe(PGconn *c)
+{
+    struct buf b = BUF_INIT;
+    const char *h = c ? PQhost(c) : NULL;
+    const char *p = c ? PQport(c) : NULL;
+    const char *d = c ? PQdb(c) : NULL;
+    buf_addf(&b, "%s%s%s/%s", h && *h ? h : "(default socket)", p && *p ? ":" : "",
+             p && *p ? p : "", d && *d ? d : "");
+    return buf_detach(&b, NULL);
+}
+
+int pg_store_open(struct store **out, const char *conninfo, bool create, char **errmsg)
+{
+    (void)create; /* the database itself is made by its administrator (createdb) */
+    *out = NULL;
+    /* Parse first: a malformed string gets libpq's reason, not a connect attempt. */
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        if (errmsg) {
+            struct buf b = BUF_INIT;
+            char m[300];
+            snprintf(m, sizeof m, "%s", perr ? perr : "out of memory");
+            one_line(m);
+            buf_addf(&b, "bad PostgreSQL connection string: %s", m);
+            *errmsg = buf_detach(&b, NULL);
+        }
+        PQfreemem(perr);
+        return WEFT_EINVAL;
+    }
+    PQconninfoFree(opts);
+    PGconn *c = PQconnectdb(conninfo);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        if (errmsg) {
+            char *where = describe(c);
+            char m[400];
+            snprintf(m, sizeof m, "%s", c ? PQerrorMessage(c) : "out of memory");
+            one_line(m);
+            struct buf b = BUF_INIT;
+            buf_addf(&b, "cannot connect to PostgreSQL at %s: %s", where, m);
+            *errmsg = buf_detach(&b, NULL);
+            free(where);
+        }
+        PQfinish(c);
+        return WEFT_EDB;
+    }
+    struct pg_store *ps = xcalloc(1, sizeof *ps);
+    ps->base.ops = &pg_ops;
+    ps->conn = c;
+    ps->where = describe(c);
+    /* Session settings: UTF-8 text, hex bytea, quiet notices (CREATE IF NOT
+     * EXISTS), and a lock wait bounded like SQLite's busy timeout. */
+    int rc = pg_exec(ps, "SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+                         " SET client_min_messages = warning; SET lock_timeout = '30s';"
+                         " SET synchronous_commit = on");
+    if (rc != 0) {
+        if (errmsg) {
+            struct buf b = BUF_INIT;
+            buf_addf(&b, "cannot set up the connection to %s: %s", ps->where, ps->base.errmsg);
+            *errmsg = buf_detach(&b, NULL);
+        }
+        pg_close(&ps->base);
+        return rc;
+    }
+    *out = &ps->base;
+    return WEFT_OK;
+}
+
+void pg_close(struct store *s)
+{
+    struct pg_store *ps = pg_of(s);
+    if (s->txn_depth > 0)
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+    for (int i = 0; i < PG_STMT_CACHE; i++)
+        free(ps->cache[i].sql);
+    PQfinish(ps->conn);
+    free(ps->where);
+    free(ps);
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+static const char begin_sql[] = "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ")";
+
+int pg_begin(struct store *s)
+{
+    if (s->txn_depth > 0)
+        return store_fail(s, WEFT_EINVAL, "a transaction is already open on this handle");
+    struct pg_store *ps = pg_of(s);
+    int rc = pg_exec(ps, begin_sql);
+    if (rc != 0) {
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+        return rc;
+    }
+    s->txn_depth = 1;
+    pg_now(ps->txn_now);
+    return WEFT_OK;
+}
+
+int pg_commit(struct store *s)
+{
+    if (s->txn_depth == 0)
+        return store_fail(s, WEFT_EINVAL, "commit without a transaction");
+    struct pg_store *ps = pg_of(s);
+    /* COMMIT of a failed transaction answers ROLLBACK without an error:
+     * check the state first so a failure is never reported as committed. */
+    if (PQtransactionStatus(ps->conn) == PQTRANS_INERROR) {
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+        s->txn_depth = 0;
+        return store_fail(s, WEFT_EDB, "commit: the transaction had failed and was rolled back");
+    }
+    PGresult *r = PQexec(ps->conn, "COMMIT");
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? WEFT_OK : pg_fail(ps, "commit", r);
+    if (rc == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
+        rc = store_fail(s, WEFT_EDB, "commit: the server rolled the transaction back");
+    PQclear(r);
+    s->txn_depth = 0;
+    ps->txn_now[0] = 0;
+    return rc;
+}
+
+int pg_rollback(struct store *s)
+{
+    if (s->txn_depth == 0)
+        return store_fail(s, WEFT_EINVAL, "rollback without a transaction");
+    struct pg_store *ps = pg_of(s);
+    s->txn_depth = 0;
+    ps->txn_now[0] = 0;
+    if (PQtransactionStatus(ps->conn) == PQTRANS_IDLE)
+        return WEFT_OK;
+    return pg_exec(ps, "ROLLBACK");
+}
+
+int pg_auto_begin(struct pg_store *ps, bool *own)
+{
+    *own = ps->base.txn_depth == 0;
+    if (!*own)
+        return WEFT_OK;
+    int rc = pg_exec(ps, begin_sql);
+    if (rc != 0)
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+    return rc;
+}
+
+int pg_auto_end(struct pg_store *ps, bool own, int rc)
+{
+    if (!own)
+        return rc;
+    if (rc != 0) {
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+        return rc;
+    }
+    PGresult *r = PQexec(ps->conn, "COMMIT");
+    rc = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0
+             ? WEFT_OK
+             : pg_fail(ps, "commit", r);
+    PQclear(r);
+    return rc;
+}
+
+/* Whether the open transaction is still usable: a failed statement puts a
+ * PostgreSQL transaction in the aborted state, where it can only roll back. */
+bool pg_alive(struct store *s)
+{
+    struct pg_store *ps = pg_of(s);
+    PGTransactionStatusType t = PQtransactionStatus(ps->conn);
+    return s->txn_depth > 0 && (t == PQTRANS_INTRANS || t == PQTRANS_ACTIVE);
+}
+
+static int savepoint_sql(struct store *s, const char *verb, const char *name)
+{
+    if (s->txn_depth == 0)
+        return store_fail(s, WEFT_EINVAL, "savepoint outside a transaction");
+    char sql[96];
+    snprintf(sql, sizeof sql, "%s %s", verb, name); /* name checked by store_savepoint */
+    return pg_exec(pg_of(s), sql);
+}
+
+int pg_savepoint(struct store *s, const char *name)
+{
+    return savepoint_sql(s, "SAVEPOINT", name);
+}
+
+int pg_release(struct store *s, const char *name)
+{
+    return savepoint_sql(s, "RELEASE SAVEPOINT", name);
+}
+
+int pg_rollback_to(struct store *s, const char *name)
+{
+    return savepoint_sql(s, "ROLLBACK TO SAVEPOINT", name);
+}
+
+int pg_bulk(struct store *s, bool on)
+{
+    struct pg_store *ps = pg_of(s);
+    if (on) {
+        ps->bulk = true;
+        return pg_exec(ps, "SET synchronous_commit = off");
+    }
+    ps->bulk = false;
+    int rc = pg_exec(ps, "SET synchronous_commit = on");
+    /* One synchronous commit: it returns once the WAL up to it - every
+     * asynchronous commit before it included - is flushed. */
+    if (rc == 0)
+        rc = pg_exec(ps, "INSERT INTO meta (key, value) VALUES ('last_bulk_load',"
+                         " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    return rc;
+}
