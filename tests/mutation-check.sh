@@ -27,7 +27,7 @@ while IFS= read -r line; do
   case "$line" in ''|'#'*) continue ;; esac
   fp=${line%%:*}
   for t in ${line#*:}; do
-    out=$(WEFT_FAILPOINTS=$fp tests/run-tests.sh --bins san "e2e/$t" 2>&1)
+    out=$(WEFT_FAILPOINTS=$fp WEFT_TEST_BACKEND=sqlite tests/run-tests.sh --bins san "e2e/$t" 2>&1)
     if echo "$out" | grep -q "^FAIL e2e/$t"; then
       echo "mutation: caught  $fp by $t"
     elif echo "$out" | grep -q "^PASS e2e/$t"; then
