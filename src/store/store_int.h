@@ -51,6 +51,8 @@
 #include "core/err.h"
 #include "store/store.h"
 
+struct store_analytics_ops;
+
 struct store_migration {
     const char *name; /* unique, stable, e.g. "core-1", "audit-1" */
     const char *sql;  /* one or more statements separated by ';' */
@@ -232,6 +234,8 @@ struct store_ops {
                         char **);
     int (*person_merge_of_local)(struct store *, const char *, const char *, const char *,
                                  int64_t *);
+    /* analytics: its own table (store/analytics_int.h); NULL: unsupported */
+    const struct store_analytics_ops *analytics;
 };
 
 /* The common head of every backend handle. */

@@ -17,6 +17,7 @@
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
 #include "store/sqlite/sqlite_identity.h"
+#include "store/sqlite/sqlite_analytics.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -129,6 +130,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_citizen_2,
     &sqlite_migration_citizen_3,
     &sqlite_migration_identity_1,
+    &sqlite_migration_analytics_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -12,6 +12,7 @@
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
 #include "store/sqlite/sqlite_identity.h"
+#include "store/sqlite/sqlite_analytics.h"
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -138,4 +139,5 @@ const struct store_ops sqlite_ops = {
     .idnonmatch_list = sqlite_idnonmatch_list,
     .person_split = sqlite_person_split,
     .person_merge_of_local = sqlite_person_merge_of_local,
+    .analytics = &sqlite_analytics_ops,
 };
