@@ -127,7 +127,8 @@ static void patient(struct acc *a, const struct store_analytics_item *si, const 
 /* The main concept's codings and text, as fhir/load.c picks it. */
 static void concept(struct item_store *is, const json_t *r)
 {
-    static const char *const keys[] = {"code", "medicationCodeableConcept", "vaccineCode", "type"};
+    static const char *const keys[] = {"code", "medicationCodeableConcept", "vaccineCode", "type",
+                                       "relationship"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         const json_t *c = json_object_get(r, keys[k]);
         if (!c)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "analytics/day.h"
+#include "analytics/efi.h"
 #include "analytics/read.h"
 #include "analytics/suppress.h"
 #include "core/buf.h"
@@ -29,16 +30,19 @@ struct output_def {
     const char *name, *title, *row_heading;
     const char *const *cols;
     int ncols;
+    bool needs_efi; /* the eFI code sets are loaded for it */
     /* true and *row, *col when p is counted in this output */
-    bool (*classify)(const struct analytics_person *p, int64_t as_of, const char **row, int *col);
+    bool (*classify)(const struct analytics_person *p, const struct efi_codes *efi, int64_t as_of,
+                     const char **row, int *col);
 };
 
 /* ---- population: registered people by practice and age band ---------------- */
 static const char *const age_cols[] = {"0-17", "18-64", "65-74", "75-84", "85+", "age unknown"};
 
-static bool classify_population(const struct analytics_person *p, int64_t as_of, const char **row,
-                                int *col)
+static bool classify_population(const struct analytics_person *p, const struct efi_codes *efi,
+                                int64_t as_of, const char **row, int *col)
 {
+    (void)efi;
     if (p->deceased)
         return false;
     bool known = p->birth != ANALYTICS_NO_BIRTH;
@@ -50,9 +54,26 @@ static bool classify_population(const struct analytics_person *p, int64_t as_of,
     return true;
 }
 
+/* ---- frailty: people aged 65+ by practice and eFI band ------------------------ */
+static const char *const band_cols[] = {"fit", "mild", "moderate", "severe"};
+
+static bool classify_frailty(const struct analytics_person *p, const struct efi_codes *efi,
+                             int64_t as_of, const char **row, int *col)
+{
+    struct efi_result r;
+    if (p->deceased || efi_assess(efi, p, as_of, &r) != 0)
+        return false;
+    *row = p->gp ? p->gp : NO_PRACTICE;
+    *col = (int)r.band;
+    efi_result_free(&r);
+    return true;
+}
+
 static const struct output_def outputs[] = {
     {"population", "Registered population by GP practice and age band", "practice", age_cols, 6,
-     classify_population},
+     false, classify_population},
+    {"frailty", "People aged 65 and over by GP practice and electronic Frailty Index band",
+     "practice", band_cols, 4, true, classify_frailty},
 };
 #define NOUTPUTS ((int)(sizeof outputs / sizeof outputs[0]))
 
@@ -131,6 +152,7 @@ static void rows_free(struct rows *r)
 struct run_ctx {
     const struct output_def *def;
     const struct optout_set *cleared;
+    const struct efi_codes *efi;
     int64_t as_of;
     struct rows rows;
     uint64_t *counted;
@@ -148,7 +170,7 @@ static int run_person(const struct analytics_person *p, void *pc)
     }
     const char *row;
     int col;
-    if (!c->def->classify(p, c->as_of, &row, &col))
+    if (!c->def->classify(p, c->efi, c->as_of, &row, &col))
         return 0;
     int r = rows_get(&c->rows, row, c->def->ncols);
     c->rows.cells[r][col]++;
@@ -214,12 +236,16 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     int rc = optout_gate(s, o->today, &gate, err, errlen);
     if (rc)
         return rc;
+    struct efi_codes *efi = NULL;
+    if (def->needs_efi && (rc = efi_codes_load(o->efi_codes, &efi, err, errlen)) != 0)
+        return rc;
     struct optout_set cleared;
     if ((rc = optout_set_load(s, gate.list_id, &cleared)) != 0) {
         snprintf(err, errlen, "reading the opt-out list: %s", store_errmsg(s));
+        efi_codes_free(efi);
         return rc;
     }
-    struct run_ctx c = {.def = def, .cleared = &cleared, .as_of = as_of};
+    struct run_ctx c = {.def = def, .cleared = &cleared, .efi = efi, .as_of = as_of};
     rc = analytics_read_persons(s, NULL, run_person, &c);
     optout_set_free(&cleared);
     if (rc) {
@@ -279,6 +305,7 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     if (rc)
         snprintf(err, errlen, "recording the output: %s", store_errmsg(s));
 done:
+    efi_codes_free(efi);
     free(c.counted);
     rows_free(&c.rows);
     if (rc)

@@ -24,10 +24,11 @@ struct buf;
 struct store;
 
 struct secondary_options {
-    const char *output; /* a name of secondary_outputs() */
-    const char *as_of;  /* YYYY-MM-DD ages are measured at; NULL: today */
-    const char *today;  /* YYYY-MM-DD for the opt-out list's expiry; NULL: today */
-    const char *by;     /* who asked (recorded) */
+    const char *output;    /* a name of secondary_outputs() */
+    const char *as_of;     /* YYYY-MM-DD ages are measured at; NULL: today */
+    const char *today;     /* YYYY-MM-DD for the opt-out list's expiry; NULL: today */
+    const char *by;        /* who asked (recorded) */
+    const char *efi_codes; /* the eFI code sets file; NULL: efi_codes_load's default */
 };
 
 /* A suppressed table, ready to show. */

@@ -20,6 +20,7 @@ const struct opt_spec cmd_analytics_specs[] = {
     {"db", "PATH", "the database"},
     {"output", "NAME", "secondary: the output (population, frailty)"},
     {"as-of", "YYYY-MM-DD", "secondary: the day ages are measured at (default today)"},
+    {"efi-codes", "FILE", "secondary: the eFI code sets (default policy/efi.codes)"},
     {NULL, NULL, NULL},
 };
 
@@ -40,7 +41,8 @@ static int do_secondary(struct opts *o, const char *db)
     const char *user = getenv("USER");
     struct buf by = BUF_INIT;
     buf_addf(&by, "cli:%s", user ? user : "unknown");
-    struct secondary_options so = {opts_get(o, "output"), opts_get(o, "as-of"), NULL, by.data};
+    struct secondary_options so = {opts_get(o, "output"), opts_get(o, "as-of"), NULL, by.data,
+                                   opts_get(o, "efi-codes")};
     struct secondary_table t;
     char err[1024];
     int rc = secondary_run(s, &so, &t, err, sizeof err);

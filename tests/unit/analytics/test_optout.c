@@ -124,7 +124,7 @@ static void test_optout(void **state)
     /* no list: refused, saying why */
     assert_int_equal(optout_gate(s, "2026-11-10", &g, err, sizeof err), WEFT_EDENIED);
     assert_non_null(strstr(err, "no national data opt-out list"));
-    struct secondary_options so = {"population", "2026-11-10", "2026-11-10", "test"};
+    struct secondary_options so = {"population", "2026-11-10", "2026-11-10", "test", NULL};
     struct secondary_table t;
     assert_int_equal(secondary_run(s, &so, &t, err, sizeof err), WEFT_EDENIED);
 
@@ -202,13 +202,31 @@ static void test_optout(void **state)
     buf_release(&csv);
     secondary_table_free(&t);
 
-    /* the compliance report: one output, nobody outside the list */
+    /* frailty: only the cleared people aged 65+ (1, 3, 5, 7), all fit */
+    const char *root = getenv("WEFT_ROOT");
+    struct buf codes = BUF_INIT;
+    buf_addf(&codes, "%s/policy/efi.codes", root ? root : ".");
+    struct secondary_options fo = {"frailty", "2026-11-10", "2026-11-15", "test", codes.data};
+    assert_int_equal(secondary_run(s, &fo, &t, err, sizeof err), 0);
+    buf_release(&codes);
+    assert_int_equal(t.counted, 4);
+    struct buf fcsv = BUF_INIT;
+    secondary_table_csv(&t, &fcsv);
+    assert_string_equal(fcsv.data, "practice,fit,mild,moderate,severe,total\n"
+                                   "G1,*,0,0,0,*\n"
+                                   "total,*,0,0,0,*\n");
+    buf_release(&fcsv);
+    secondary_table_free(&t);
+
+    /* the compliance report: two outputs, nobody outside the list */
     struct buf rep = BUF_INIT;
     int64_t outside = -1;
     assert_int_equal(secondary_compliance(s, &rep, &outside, err, sizeof err), 0);
     assert_int_equal(outside, 0);
     assert_non_null(strstr(rep.data, ",population,"));
     assert_non_null(strstr(rep.data, ",2026-11-01,2026-12-01,8,8,3,0\n"));
+    assert_non_null(strstr(rep.data, ",frailty,"));
+    assert_non_null(strstr(rep.data, ",2026-11-01,2026-12-01,8,4,3,0\n"));
     buf_release(&rep);
 
     /* an output that counted person 9 (not cleared) is caught */
