@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "store/analytics.h"
 #include "store/store.h"
 
 static bool has_scope(const char *scopes, const char *want)
@@ -112,6 +113,26 @@ static const char *client_principal_refusal(const struct principal *p,
     return NULL;
 }
 
+/* *yes when p works at a GP practice, its role may see the practice's risk
+ * list (policy capability risk-list), and the practice holds a record of
+ * person_id (it sent the person's record: its registered patient). */
+static int practice_patient(struct store *s, const struct principal *p, const struct policy *pol,
+                            const char *person_id, bool *yes)
+{
+    *yes = false;
+    if (!pol || !p->role || !p->org || !(policy_role_caps(pol, p->role) & POLICY_CAP_RISK_LIST))
+        return WEFT_OK;
+    struct store_org o;
+    int rc = store_org_get(s, p->org, &o);
+    if (rc == WEFT_ENOTFOUND)
+        return WEFT_OK;
+    if (rc)
+        return rc;
+    bool gp = o.type && strcmp(o.type, "gp") == 0;
+    store_org_clear(&o);
+    return gp ? store_analytics_org_has_person(s, p->org, person_id, yes) : WEFT_OK;
+}
+
 static int user_scope(struct store *s, const struct principal *p, const char *person_id,
                       struct authz_scope *out)
 {
@@ -148,7 +169,15 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
     if (!in_context && p->scopes)
         return deny_person(s, p, person_id, out,
                            "an app's access is for the patient it was opened with only");
-    if (!in_context && !glass)
+    /* a GP practice's clinicians open their own registered patients from
+     * the practice's risk list (docs/ANALYTICS.md) */
+    bool own_patient = false;
+    if (!in_context && !glass && !p->scopes) {
+        int prc = practice_patient(s, p, pol, person_id, &own_patient);
+        if (prc)
+            return prc;
+    }
+    if (!in_context && !glass && !own_patient)
         return deny_person(s, p, person_id, out,
                            "you may only open the patient you launched from your own system "
                            "(or use break-glass in an emergency)");
@@ -556,4 +585,37 @@ int authz_audit_rows(struct store *s, const struct principal *p, const char *act
     free(mine);
     free(done);
     return rc;
+}
+
+int authz_risk_list(struct store *s, const struct principal *p, const char **reason)
+{
+    *reason = NULL;
+    const char *why = NULL;
+    const struct policy *pol = NULL;
+    if (p->kind != PRINCIPAL_USER || p->scopes || !p->org || !p->role) {
+        why = "the risk list is for a GP practice's staff signed in from their own system";
+    } else if (policy_current(s, &pol, NULL) != 0 || !policy_role_known(pol, p->role) ||
+               !(policy_role_caps(pol, p->role) & POLICY_CAP_RISK_LIST)) {
+        why = "your role may not see the practice's risk list";
+    } else {
+        struct store_org o;
+        int rc = store_org_get(s, p->org, &o);
+        if (rc && rc != WEFT_ENOTFOUND)
+            return rc;
+        bool gp = rc == 0 && o.type && strcmp(o.type, "gp") == 0;
+        if (rc == 0)
+            store_org_clear(&o);
+        int err = 0;
+        if (!gp)
+            why = "the risk list is for GP practices: your organisation is not one";
+        else if (!org_agreement_in_force(s, p->org, time(NULL), &err))
+            why = err ? "the organisation's agreement could not be checked"
+                      : "your organisation has no data sharing agreement in force";
+    }
+    if (!why)
+        return WEFT_OK;
+    *reason = why;
+    if (p->kind == PRINCIPAL_NONE)
+        return WEFT_OK;
+    return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, why);
 }

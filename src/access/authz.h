@@ -67,7 +67,10 @@ struct authz_hidden {
  *   1. their role is in the policy in force, and its profile has categories;
  *   2. their organisation has an agreement in force today (access/org.h);
  *   3. the person is the one in their launch context, or break-glass is
- *      active for (user, organisation, person);
+ *      active for (user, organisation, person), or (not for app tokens) the
+ *      user works at a GP practice that holds a record of the person and
+ *      their role has the capability risk-list (opening a registered
+ *      patient from the practice's risk list);
  *   4. categories = the role profile's categories;
  *   5. an upheld objection limits orgs to the user's own organisation,
  *      unless break-glass is active.
@@ -136,6 +139,19 @@ bool authz_may_review_audit(struct store *s, const struct principal *p);
  * lead, an information officer); false for anyone else.  Launched staff
  * only, of an organisation with an agreement in force. */
 bool authz_may_review_dq(struct store *s, const struct principal *p, const char **only_org);
+
+/*
+ * Whether p may see the direct-care risk list of their own GP practice
+ * (p->org; analytics/risklist.h): a launched member of staff (not an app
+ * token) whose role's profile has the policy capability risk-list, of an
+ * organisation of type gp with an agreement in force.  0 with *reason NULL
+ * when allowed; 0 with *reason (static, patient-free) after auditing the
+ * refusal; a negative error when it could not be decided (deny).  The same
+ * staff may open the record of a person their practice holds a record of
+ * (its registered patients) without launching it: authz_scope_for_person
+ * rule 3.
+ */
+int authz_risk_list(struct store *s, const struct principal *p, const char **reason);
 
 /*
  * Audit one access that was allowed (action AUDIT_READ, AUDIT_SEARCH,

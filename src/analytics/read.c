@@ -48,7 +48,7 @@ struct item_store {
 struct acc {
     int (*fn)(const struct analytics_person *, void *);
     void *ctx;
-    char *person_id, *nhs, *gp, *gp_patient;
+    char *person_id, *nhs, *gp, *gp_patient, *name;
     bool gp_own; /* gp came from the practice's own Patient */
     int64_t birth;
     bool deceased;
@@ -73,7 +73,8 @@ static void acc_reset(struct acc *a)
     free(a->nhs);
     free(a->gp);
     free(a->gp_patient);
-    a->person_id = a->nhs = a->gp = a->gp_patient = NULL;
+    free(a->name);
+    a->person_id = a->nhs = a->gp = a->gp_patient = a->name = NULL;
     a->gp_own = false;
     a->birth = ANALYTICS_NO_BIRTH;
     a->deceased = false;
@@ -86,8 +87,15 @@ static int flush(struct acc *a)
     struct analytics_item *items = xmalloc((size_t)(a->n ? a->n : 1) * sizeof *items);
     for (int i = 0; i < a->n; i++)
         items[i] = a->items[i].it;
-    struct analytics_person p = {a->person_id, a->nhs,        a->birth, a->deceased,
-                                 a->gp,        a->gp_patient, items,    a->n};
+    struct analytics_person p = {.person_id = a->person_id,
+                                 .nhs = a->nhs,
+                                 .birth = a->birth,
+                                 .deceased = a->deceased,
+                                 .gp = a->gp,
+                                 .gp_patient = a->gp_patient,
+                                 .name = a->name,
+                                 .items = items,
+                                 .nitems = a->n};
     int rc = a->fn(&p, a->ctx);
     free(items);
     acc_reset(a);
@@ -104,6 +112,7 @@ static void patient(struct acc *a, const struct store_analytics_item *si, const 
         json_is_string(json_object_get(r, "deceasedDateTime")))
         a->deceased = true;
     const json_t *gps = json_object_get(r, "generalPractitioner");
+    bool from_practice = false;
     for (size_t i = 0; i < json_array_size(gps); i++) {
         const json_t *idf = json_object_get(json_array_get(gps, i), "identifier");
         const char *sys = json_string_value(json_object_get(idf, "system"));
@@ -120,7 +129,20 @@ static void patient(struct acc *a, const struct store_analytics_item *si, const 
             a->gp_patient = own ? xstrdup(si->id) : NULL;
             a->gp_own = own;
         }
+        from_practice = own;
         break;
+    }
+    const json_t *nm = json_array_get(json_object_get(r, "name"), 0);
+    const char *fam = json_string_value(json_object_get(nm, "family"));
+    const char *giv = json_string_value(json_array_get(json_object_get(nm, "given"), 0));
+    if ((fam || giv) && (!a->name || from_practice)) {
+        struct buf b = BUF_INIT;
+        for (const char *c = fam; c && *c; c++)
+            buf_addc(&b, *c >= 'a' && *c <= 'z' ? (char)(*c - 32) : *c);
+        if (giv)
+            buf_addf(&b, "%s%s", fam ? ", " : "", giv);
+        free(a->name);
+        a->name = buf_detach(&b, NULL);
     }
 }
 
@@ -214,6 +236,9 @@ static int item(const struct store_analytics_item *si, void *p)
         if (json_is_array(cls)) /* R5 shape, tolerated */
             cls = json_object_get(json_array_get(cls, 0), "coding") ? NULL : cls;
         is->it.cls = keep(is, json_string_value(json_object_get(cls, "code")));
+        const json_t *src = json_object_get(json_object_get(r, "hospitalization"), "admitSource");
+        is->it.admit = keep(is, json_string_value(json_object_get(
+                                    json_array_get(json_object_get(src, "coding"), 0), "code")));
         is->it.end =
             keep(is, json_string_value(json_object_get(json_object_get(r, "period"), "end")));
         json_decref(r);

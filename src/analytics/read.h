@@ -26,11 +26,12 @@ struct store;
  * (valid for the callback only). */
 struct analytics_item {
     const char *type, *id, *source_org, *category;
-    const char *effective;                  /* as stored: a date or date-time, or NULL */
-    const char *end;                        /* Encounter/EpisodeOfCare period.end, or NULL */
-    const char *status;                     /* status or clinicalStatus code, or NULL */
-    const char *cls;                        /* Encounter.class code (EMER, IMP, AMB ...), or NULL */
-    const char *display;                    /* the main concept's text or first display, or NULL */
+    const char *effective; /* as stored: a date or date-time, or NULL */
+    const char *end;       /* Encounter/EpisodeOfCare period.end, or NULL */
+    const char *status;    /* status or clinicalStatus code, or NULL */
+    const char *cls;       /* Encounter.class code (EMER, IMP, AMB ...), or NULL */
+    const char *admit;     /* Encounter.hospitalization.admitSource code, or NULL */
+    const char *display;   /* the main concept's text or first display, or NULL */
     const char *codes[ANALYTICS_MAX_CODES]; /* "system|code" of the main concept */
     int ncodes;
 };
@@ -43,6 +44,7 @@ struct analytics_person {
     bool deceased;          /* any source records a death */
     const char *gp;         /* ODS code of the registered GP practice, or NULL */
     const char *gp_patient; /* the id of the Patient the practice itself sent, or NULL */
+    const char *name;       /* "FAMILY, Given" as the practice (else any source) has it, or NULL */
     const struct analytics_item *items;
     int nitems;
 };

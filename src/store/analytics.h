@@ -16,6 +16,7 @@
 #ifndef WEFT_STORE_ANALYTICS_H
 #define WEFT_STORE_ANALYTICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,5 +93,14 @@ struct store_analytics_item {
  * stops the scan and is returned. */
 int store_analytics_scan(struct store *s, const char *const *types, const char *const *person_ids,
                          int n, int (*fn)(const struct store_analytics_item *, void *), void *ctx);
+
+/* The persons organisation org holds a source record of (its person_local
+ * rows: a GP practice's are its registered patients, past and present), in
+ * ascending order, to fn (borrowed; fn non-zero stops and is returned). */
+int store_analytics_org_persons(struct store *s, const char *org,
+                                int (*fn)(const char *person_id, void *), void *ctx);
+/* *yes when org holds a source record of person_id (one indexed read). */
+int store_analytics_org_has_person(struct store *s, const char *org, const char *person_id,
+                                   bool *yes);
 
 #endif

@@ -22,6 +22,8 @@ struct store_analytics_ops {
     int (*output_list)(struct store *, int limit, struct store_analytics_output **, int *);
     int (*scan)(struct store *, const char *const *types, const char *const *person_ids, int n,
                 int (*fn)(const struct store_analytics_item *, void *), void *ctx);
+    int (*org_persons)(struct store *, const char *org, int (*fn)(const char *, void *), void *ctx);
+    int (*org_has_person)(struct store *, const char *org, const char *person_id, bool *yes);
 };
 
 #define ANALYTICS_CALL(s, op, ...)                                                                 \

@@ -92,3 +92,16 @@ int store_analytics_scan(struct store *s, const char *const *types, const char *
 {
     return ANALYTICS_CALL(s, scan, types, person_ids, n, fn, ctx);
 }
+
+int store_analytics_org_persons(struct store *s, const char *org,
+                                int (*fn)(const char *person_id, void *), void *ctx)
+{
+    return ANALYTICS_CALL(s, org_persons, org, fn, ctx);
+}
+
+int store_analytics_org_has_person(struct store *s, const char *org, const char *person_id,
+                                   bool *yes)
+{
+    *yes = false;
+    return ANALYTICS_CALL(s, org_has_person, org, person_id, yes);
+}

@@ -338,7 +338,48 @@ static int scan(struct store *s, const char *const *types, const char *const *pe
     return rc;
 }
 
+static int org_persons(struct store *s, const char *org, int (*fn)(const char *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    /* person_local's key starts with org: one range read */
+    if (sqlite3_prepare_v2(ss->db,
+                           "SELECT DISTINCT person_id FROM person_local WHERE org = ?"
+                           " ORDER BY person_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail(ss, "listing an organisation's persons");
+    sqlite_bind_text(st, 1, org);
+    int step, rc = WEFT_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn((const char *)sqlite3_column_text(st, 0), ctx)) != 0)
+            break;
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "listing an organisation's persons");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int org_has_person(struct store *s, const char *org, const char *person_id, bool *yes)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT 1 FROM person_local INDEXED BY person_local_person"
+                                       " WHERE person_id = ? AND org = ? LIMIT 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, person_id);
+    sqlite_bind_text(st, 2, org);
+    int rc = sqlite3_step(st);
+    *yes = rc == SQLITE_ROW;
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? WEFT_OK
+             : sqlite_fail(ss, "reading an organisation's persons");
+    sqlite3_reset(st);
+    return rc;
+}
+
 const struct store_analytics_ops sqlite_analytics_ops = {
+    .org_persons = org_persons,
+    .org_has_person = org_has_person,
     .optout_list_add = list_add,
     .optout_list_current = list_current,
     .optout_list_get = list_get,
