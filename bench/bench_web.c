@@ -26,6 +26,8 @@
 #include "core/err.h"
 #include "fhir/load.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "web/web.h"
 

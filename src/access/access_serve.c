@@ -39,6 +39,10 @@
 #include "core/opt.h"
 #include "http/serve.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 struct access_cfg {

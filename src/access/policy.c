@@ -23,7 +23,9 @@
 #include "audit/audit.h"
 #include "core/err.h"
 #include "domain/category.h"
+#include "store/access.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #define NCATEGORIES CATEGORY_COUNT
 _Static_assert(NCATEGORIES <= POLICY_MAX_CATEGORIES, "category mask too small");

@@ -29,6 +29,8 @@
 #include "identity/compare.h"
 #include "identity/link.h"
 #include "identity/mpi.h"
+#include "store/identity.h"
+#include "store/records.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_person_specs[] = {

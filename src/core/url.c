@@ -52,23 +52,31 @@ char *url_decode(const char *s, size_t len, bool plus)
     return out;
 }
 
-void url_encode(struct buf *b, const char *s)
+void url_encode_n(struct buf *b, const char *s, size_t n)
 {
+    assert(s || n == 0);
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            buf_addc(b, (char)*p);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            buf_addc(b, (char)c);
         } else {
             buf_addc(b, '%');
-            buf_addc(b, hex[*p >> 4]);
-            buf_addc(b, hex[*p & 15]);
+            buf_addc(b, hex[c >> 4]);
+            buf_addc(b, hex[c & 15]);
         }
     }
 }
 
+void url_encode(struct buf *b, const char *s)
+{
+    url_encode_n(b, s, strlen(s));
+}
+
 int url_query_parse(const char *q, size_t len, struct url_kv **args, int *nargs, int max)
 {
+    assert((q || len == 0) && args && nargs && *nargs >= 0 && (*nargs == 0 || *args));
     size_t i = 0;
     while (i < len) {
         size_t j = i;

@@ -27,9 +27,12 @@ struct url_kv {
  * new string (caller frees).  Returns NULL on a malformed escape or an
  * encoded NUL. */
 char *url_decode(const char *s, size_t len, bool plus);
-/* Append s percent-encoded for a URL query value (unreserved characters as
- * they are, everything else %HH). */
+/* Append s percent-encoded for a URL query value or path segment
+ * (unreserved characters A-Z a-z 0-9 - . _ ~ as they are, every other byte
+ * %HH).  The one URL encoder: web/html.h html_url_addf uses it too. */
 void url_encode(struct buf *b, const char *s);
+/* The same for n bytes of s (s need not be terminated). */
+void url_encode_n(struct buf *b, const char *s, size_t n);
 /* Parse "a=1&b=2" (application/x-www-form-urlencoded) into *args and *nargs
  * (appending, order and duplicates kept; "a" alone is a="").  *args may be
  * reallocated; the caller frees it with url_kv_free, also after an error

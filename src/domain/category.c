@@ -5,6 +5,7 @@
  * their codings.  Keyword tests run on lower-cased code, display and text of
  * the named elements only, so a long narrative never costs much.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -366,8 +367,12 @@ const char *category_of(const json_t *resource)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(type, table[mid].type);
-        if (c == 0)
-            return table[mid].category ? table[mid].category : table[mid].fn(resource);
+        if (c == 0) {
+            const char *cat = table[mid].category ? table[mid].category : table[mid].fn(resource);
+            /* a name every user of categories knows (policy, store, pages) */
+            assert(!cat || category_valid(cat));
+            return cat;
+        }
         if (c < 0)
             hi = mid;
         else

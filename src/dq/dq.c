@@ -25,7 +25,11 @@
 #include "dq/dq.h"
 #include "fhir/jload.h"
 #include "identity/nhs.h"
+#include "store/access.h"
+#include "store/dq.h"
+#include "store/feeds.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #define LAG_BUCKETS 40
 

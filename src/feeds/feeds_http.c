@@ -30,6 +30,7 @@
 #include "fhir/outcome.h"
 #include "http/serve.h"
 #include "http/server.h"
+#include "store/feeds.h"
 #include "store/store.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -119,7 +120,7 @@ static int admin_messages(struct http_req *req, void *ctx)
         return 0;
     const char *name = http_req_param(req, "name");
     struct store_feed f;
-    int rc = store_feed_get(s, 0, name, &f);
+    int rc = store_feed_by_name(s, name, &f);
     if (rc == WEFT_ENOTFOUND) {
         reply_error(req, 404, "no such feed");
         return 0;
@@ -188,7 +189,7 @@ static int admin_message(struct http_req *req, void *ctx)
         return 0;
     }
     struct store_feed f = {0};
-    bool hf = m.feed_id && store_feed_get(s, m.feed_id, NULL, &f) == 0;
+    bool hf = m.feed_id && store_feed_get(s, m.feed_id, &f) == 0;
     /* The verbatim body is patient data of any category, not yet decided by
      * the authorisation point: it goes only to callers who may read every
      * record (a system-wide read scope, as authz_scope_for_person grants

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "fhir/load.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 /* ---- loading into the record --------------------------------------------- */
 

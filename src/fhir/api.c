@@ -24,6 +24,7 @@
 #include "fhir/api.h"
 #include "fhir/api_int.h"
 #include "fhir/outcome.h"
+#include "store/records.h"
 
 /* ---- replies --------------------------------------------------------------------------- */
 

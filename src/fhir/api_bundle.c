@@ -27,6 +27,7 @@
 #include "fhir/api_int.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
+#include "store/store.h"
 
 static bool json_content_type(const char *ct)
 {

@@ -11,7 +11,7 @@
 #include "access/authz.h"
 #include "core/buf.h"
 #include "http/server.h"
-#include "store/store.h"
+#include "store/records.h"
 
 #define FHIR_JSON "application/fhir+json; charset=utf-8"
 

@@ -21,6 +21,8 @@
 #include "core/url.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
+#include "store/records.h"
+#include "store/store.h"
 
 struct issue {
     const char *severity, *code, *text;

@@ -35,7 +35,9 @@
 #include "fhir/outcome.h"
 #include "identity/link.h"
 #include "identity/nhs.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 /* ---- serialising and bulk-mode memory ------------------------------------------- */
 

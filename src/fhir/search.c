@@ -4,6 +4,7 @@
  * small parser that fills the query; everything the query points at is owned
  * by struct fhir_search and freed in fhir_search_free().
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "domain/category.h"
 #include "core/url.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
 static const char *const clinical_params[] = {
@@ -348,6 +350,7 @@ static int add_term(struct fhir_search *fs, const char *param, const char *value
                     "too many search terms: at most %d identifier, family, given and birthdate "
                     "values in one search",
                     FHIR_SEARCH_MAX_TERMS);
+    assert(fs->q.nterms >= 0 && (fs->q.terms == NULL || fs->q.terms == fs->terms));
     char *v = xstrdup(value);
     fs->term_values[fs->q.nterms] = v;
     fs->terms[fs->q.nterms].param = param;

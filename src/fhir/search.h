@@ -50,7 +50,7 @@
 
 #include "core/buf.h"
 #include "core/url.h"
-#include "store/store.h"
+#include "store/records.h"
 
 #define FHIR_COUNT_DEFAULT 50
 #define FHIR_COUNT_MAX 1000

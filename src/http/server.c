@@ -23,6 +23,7 @@
  * few keep-alive connections of a busy client (wrk's 8, a proxy's pool)
  * all landed on one worker and the other cores sat idle.
  */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -539,6 +540,7 @@ static int route_find(struct http_req *req, const struct route **out, struct buf
     int status = 0;
     if (best) {
         req->nparams = 0;
+        static_assert(sizeof req->params / sizeof req->params[0] == 8, "params bound below");
         for (int i = 0; i < best->nsegs && req->nparams < 8; i++) {
             if (best->segs[i].kind == SEG_PARAM) {
                 req->params[req->nparams].name = best->segs[i].text;

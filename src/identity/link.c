@@ -9,7 +9,7 @@
 #include "identity/link.h"
 #include "identity/mpi.h"
 #include "identity/nhs.h"
-#include "store/store.h"
+#include "store/records.h"
 
 /* The organisation a local identifier belongs to: the ODS code inside a
  * Weft local system urn:weft:id:{ODS}:{kind}, else the sender.  Copies into

@@ -2,7 +2,9 @@
  * analytics_int.h - the table of analytics operations a backend fills
  * (store/analytics.h is the contract).  Only src/store/ includes this.  The
  * backend's main table (struct store_ops) points at it through its member
- * `analytics`; a backend without one answers WEFT_EUNSUPPORTED.
+ * `analytics`, like every noun's table (store_int.h); STORE_CALL(s,
+ * analytics, op, ...) dispatches, and a backend without the table answers
+ * WEFT_EUNSUPPORTED.
  */
 #ifndef WEFT_STORE_ANALYTICS_INT_H
 #define WEFT_STORE_ANALYTICS_INT_H
@@ -25,11 +27,5 @@ struct store_analytics_ops {
     int (*org_persons)(struct store *, const char *org, int (*fn)(const char *, void *), void *ctx);
     int (*org_has_person)(struct store *, const char *org, const char *person_id, bool *yes);
 };
-
-#define ANALYTICS_CALL(s, op, ...)                                                                 \
-    ((s)->ops->analytics && (s)->ops->analytics->op                                                \
-         ? (s)->ops->analytics->op((s), __VA_ARGS__)                                               \
-         : store_fail((s), WEFT_EUNSUPPORTED, "operation analytics.%s not supported by %s", #op,   \
-                      (s)->ops->name))
 
 #endif

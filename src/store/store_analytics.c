@@ -45,38 +45,38 @@ void store_analytics_outputs_free(struct store_analytics_output *o, int n)
 int store_optout_list_add(struct store *s, const struct store_optout_list *in,
                           const char *const *nhs, int64_t n, int64_t *id_out)
 {
-    return ANALYTICS_CALL(s, optout_list_add, in, nhs, n, id_out);
+    return STORE_CALL(s, analytics, optout_list_add, in, nhs, n, id_out);
 }
 
 int store_optout_list_current(struct store *s, struct store_optout_list *out)
 {
     memset(out, 0, sizeof *out);
-    return ANALYTICS_CALL(s, optout_list_current, out);
+    return STORE_CALL(s, analytics, optout_list_current, out);
 }
 
 int store_optout_list_get(struct store *s, int64_t id, struct store_optout_list *out)
 {
     memset(out, 0, sizeof *out);
-    return ANALYTICS_CALL(s, optout_list_get, id, out);
+    return STORE_CALL(s, analytics, optout_list_get, id, out);
 }
 
 int store_optout_list_all(struct store *s, struct store_optout_list **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return ANALYTICS_CALL(s, optout_list_all, out, n);
+    return STORE_CALL(s, analytics, optout_list_all, out, n);
 }
 
 int store_optout_cleared_scan(struct store *s, int64_t id, int (*fn)(const char *, void *),
                               void *ctx)
 {
-    return ANALYTICS_CALL(s, optout_cleared_scan, id, fn, ctx);
+    return STORE_CALL(s, analytics, optout_cleared_scan, id, fn, ctx);
 }
 
 int store_analytics_output_add(struct store *s, const struct store_analytics_output *in,
                                int64_t *id_out)
 {
-    return ANALYTICS_CALL(s, output_add, in, id_out);
+    return STORE_CALL(s, analytics, output_add, in, id_out);
 }
 
 int store_analytics_output_list(struct store *s, int limit, struct store_analytics_output **out,
@@ -84,24 +84,24 @@ int store_analytics_output_list(struct store *s, int limit, struct store_analyti
 {
     *out = NULL;
     *n = 0;
-    return ANALYTICS_CALL(s, output_list, limit, out, n);
+    return STORE_CALL(s, analytics, output_list, limit, out, n);
 }
 
 int store_analytics_scan(struct store *s, const char *const *types, const char *const *person_ids,
                          int n, int (*fn)(const struct store_analytics_item *, void *), void *ctx)
 {
-    return ANALYTICS_CALL(s, scan, types, person_ids, n, fn, ctx);
+    return STORE_CALL(s, analytics, scan, types, person_ids, n, fn, ctx);
 }
 
 int store_analytics_org_persons(struct store *s, const char *org,
                                 int (*fn)(const char *person_id, void *), void *ctx)
 {
-    return ANALYTICS_CALL(s, org_persons, org, fn, ctx);
+    return STORE_CALL(s, analytics, org_persons, org, fn, ctx);
 }
 
 int store_analytics_org_has_person(struct store *s, const char *org, const char *person_id,
                                    bool *yes)
 {
     *yes = false;
-    return ANALYTICS_CALL(s, org_has_person, org, person_id, yes);
+    return STORE_CALL(s, analytics, org_has_person, org, person_id, yes);
 }

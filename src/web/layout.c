@@ -19,6 +19,7 @@
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
+#include "store/records.h"
 
 static void head(struct buf *b, const char *service, const char *title)
 {

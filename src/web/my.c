@@ -45,6 +45,10 @@
 #include "web/my.h"
 #include "web/my_int.h"
 #include "web/web_int.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/citizen.h"
+#include "store/records.h"
 
 /* ---- the signed-in citizen ----------------------------------------------------------------- */
 

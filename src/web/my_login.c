@@ -40,6 +40,9 @@
 #include "identity/nhs.h"
 #include "web/html.h"
 #include "web/my_int.h"
+#include "store/access.h"
+#include "store/citizen.h"
+#include "store/records.h"
 
 #define LOGIN_COOKIE "weft_citizen_login"
 #define STATE_TTL_S 600

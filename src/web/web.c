@@ -37,6 +37,8 @@
 #include "web/html.h"
 #include "web/web_int.h"
 #include "web/web_serve.h"
+#include "store/access.h"
+#include "store/records.h"
 
 #define SERVICE_DEFAULT "Weft shared care record"
 

@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "fhir/load.h"
 #include "store/analytics.h"
+#include "store/access.h"
 #include "store/store.h"
 #include "../testdb.h"
 

@@ -19,7 +19,9 @@
 #include "feeds/socialcare.h"
 #include "domain/category.h"
 #include "fhir/load.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 

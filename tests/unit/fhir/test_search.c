@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/url.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 #define KV(n, v)                                                                                   \
     {                                                                                              \

@@ -27,6 +27,8 @@
 #include "http/auth.h"
 #include "http/server.h"
 #include "http/static.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 
 #define TOKEN "test-token-read-write"

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "identity/link.h"
+#include "store/records.h"
 #include "store/store.h"
 
 #include "unit/testdb.h"
