@@ -23,7 +23,6 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/access.h"
-#include "store/analytics.h"
 #include "store/records.h"
 
 static bool has_scope(const char *scopes, const char *want)
@@ -114,26 +113,6 @@ static const char *client_principal_refusal(const struct principal *p,
     return NULL;
 }
 
-/* *yes when p works at a GP practice, its role may see the practice's risk
- * list (policy capability risk-list), and the practice holds a record of
- * person_id (it sent the person's record: its registered patient). */
-static int practice_patient(struct store *s, const struct principal *p, const struct policy *pol,
-                            const char *person_id, bool *yes)
-{
-    *yes = false;
-    if (!pol || !p->role || !p->org || !(policy_role_caps(pol, p->role) & POLICY_CAP_RISK_LIST))
-        return WEFT_OK;
-    struct store_org o;
-    int rc = store_org_get(s, p->org, &o);
-    if (rc == WEFT_ENOTFOUND)
-        return WEFT_OK;
-    if (rc)
-        return rc;
-    bool gp = o.type && strcmp(o.type, "gp") == 0;
-    store_org_clear(&o);
-    return gp ? store_analytics_org_has_person(s, p->org, person_id, yes) : WEFT_OK;
-}
-
 static int user_scope(struct store *s, const struct principal *p, const char *person_id,
                       struct authz_scope *out)
 {
@@ -170,15 +149,7 @@ static int user_scope(struct store *s, const struct principal *p, const char *pe
     if (!in_context && p->scopes)
         return deny_person(s, p, person_id, out,
                            "an app's access is for the patient it was opened with only");
-    /* a GP practice's clinicians open their own registered patients from
-     * the practice's risk list (docs/ANALYTICS.md) */
-    bool own_patient = false;
-    if (!in_context && !glass && !p->scopes) {
-        int prc = practice_patient(s, p, pol, person_id, &own_patient);
-        if (prc)
-            return prc;
-    }
-    if (!in_context && !glass && !own_patient)
+    if (!in_context && !glass)
         return deny_person(s, p, person_id, out,
                            "you may only open the patient you launched from your own system "
                            "(or use break-glass in an emergency)");

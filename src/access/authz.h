@@ -69,10 +69,7 @@ struct authz_hidden {
  *   1. their role is in the policy in force, and its profile has categories;
  *   2. their organisation has an agreement in force today (access/org.h);
  *   3. the person is the one in their launch context, or break-glass is
- *      active for (user, organisation, person), or (not for app tokens) the
- *      user works at a GP practice that holds a record of the person and
- *      their role has the capability risk-list (opening a registered
- *      patient from the practice's risk list);
+ *      active for (user, organisation, person);
  *   4. categories = the role profile's categories;
  *   5. an upheld objection limits orgs to the user's own organisation,
  *      unless break-glass is active.
@@ -148,10 +145,9 @@ bool authz_may_review_dq(struct store *s, const struct principal *p, const char 
  * token) whose role's profile has the policy capability risk-list, of an
  * organisation of type gp with an agreement in force.  0 with *reason NULL
  * when allowed; 0 with *reason (static, patient-free) after auditing the
- * refusal; a negative error when it could not be decided (deny).  The same
- * staff may open the record of a person their practice holds a record of
- * (its registered patients) without launching it: authz_scope_for_person
- * rule 3.
+ * refusal; a negative error when it could not be decided (deny).  Opening
+ * a listed patient's record is decided as for any record
+ * (authz_scope_for_person: the launched patient, or break-glass).
  */
 int authz_risk_list(struct store *s, const struct principal *p, const char **reason);
 

@@ -3,7 +3,7 @@
  *
  *   GET /analytics/risk-list               the signed-in user's GP practice's
  *                                          registered patients, ranked; each
- *                                          row opens the patient's record
+ *                                          row links to the patient's record
  *   GET /analytics/risk-list?format=csv    the same table as CSV
  *
  * For a practice's own staff only (authz_risk_list: role with risk-list, a

@@ -3,9 +3,10 @@
 (docs/ANALYTICS.md): a GP practice's clinician sees the practice's own
 registered patients ranked by eFI band and unplanned care in the last 12
 months (A&E, emergency admissions via A&E, ambulance incidents sent by a
-hospital and an ambulance service), as a page and as CSV; each row opens the
-patient's record (a registered patient the launch did not name); another
-practice's patients are neither listed nor openable; a receptionist and a
+hospital and an ambulance service), as a page and as CSV; each row links to
+the record, which opens for the launched patient and stays refused for the
+others (rule 3 unchanged); another practice's patients are neither listed nor
+openable; a receptionist and a
 hospital clinician are refused; every view is audited."""
 import csv
 import datetime
@@ -121,9 +122,12 @@ check((b["ae_attendances_12m"], b["emergency_admissions_12m"], b["ambulance_inci
       == ("1", "1", "1"), "B's unplanned care %r" % b)
 check(rows[0]["efi_band"] == "severe" and rows[0]["efi_deficits"] == "13", "A's row %r" % rows[0])
 
-# each row opens the record: B was not the launch's patient
-st, _, body = srv.request("GET", "/patient/" + ids["b"], headers=doc, raw=True)
-check(st == 200 and b"BRAVO" in body.upper(), "opening B from the list: %d" % st)
+# a row opens the record of the launched patient (C); another listed patient
+# (B) stays under the record's rules: not launched, so refused
+st, _, body = srv.request("GET", "/patient/" + ids["c"], headers=doc, raw=True)
+check(st == 200 and b"CHARLIE" in body.upper(), "opening C from the list: %d" % st)
+st, _, _ = srv.request("GET", "/patient/" + ids["b"], headers=doc, raw=True)
+check(st == 403, "B opened without a launch: %d" % st)
 # GP2's clinician sees only D
 doc2 = session(GP2, "R8000", D, "gp2-doc")
 st, _, page2 = srv.request("GET", "/analytics/risk-list", headers=doc2, raw=True)
