@@ -22,7 +22,7 @@ audit
 identity
 access
 fhir
-feeds dq
+feeds dq analytics
 web synth
 cmd
 main

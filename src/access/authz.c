@@ -558,3 +558,36 @@ int authz_audit_rows(struct store *s, const struct principal *p, const char *act
     free(done);
     return rc;
 }
+
+int authz_risk_list(struct store *s, const struct principal *p, const char **reason)
+{
+    *reason = NULL;
+    const char *why = NULL;
+    const struct policy *pol = NULL;
+    if (p->kind != PRINCIPAL_USER || p->scopes || !p->org || !p->role) {
+        why = "the risk list is for a GP practice's staff signed in from their own system";
+    } else if (policy_current(s, &pol, NULL) != 0 || !policy_role_known(pol, p->role) ||
+               !(policy_role_caps(pol, p->role) & POLICY_CAP_RISK_LIST)) {
+        why = "your role may not see the practice's risk list";
+    } else {
+        struct store_org o;
+        int rc = store_org_get(s, p->org, &o);
+        if (rc && rc != WEFT_ENOTFOUND)
+            return rc;
+        bool gp = rc == 0 && o.type && strcmp(o.type, "gp") == 0;
+        if (rc == 0)
+            store_org_clear(&o);
+        int err = 0;
+        if (!gp)
+            why = "the risk list is for GP practices: your organisation is not one";
+        else if (!org_agreement_in_force(s, p->org, time(NULL), &err))
+            why = err ? "the organisation's agreement could not be checked"
+                      : "your organisation has no data sharing agreement in force";
+    }
+    if (!why)
+        return WEFT_OK;
+    *reason = why;
+    if (p->kind == PRINCIPAL_NONE)
+        return WEFT_OK;
+    return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, why);
+}

@@ -140,6 +140,18 @@ bool authz_may_review_audit(struct store *s, const struct principal *p);
 bool authz_may_review_dq(struct store *s, const struct principal *p, const char **only_org);
 
 /*
+ * Whether p may see the direct-care risk list of their own GP practice
+ * (p->org; analytics/risklist.h): a launched member of staff (not an app
+ * token) whose role's profile has the policy capability risk-list, of an
+ * organisation of type gp with an agreement in force.  0 with *reason NULL
+ * when allowed; 0 with *reason (static, patient-free) after auditing the
+ * refusal; a negative error when it could not be decided (deny).  Opening
+ * a listed patient's record is decided as for any record
+ * (authz_scope_for_person: the launched patient, or break-glass).
+ */
+int authz_risk_list(struct store *s, const struct principal *p, const char **reason);
+
+/*
  * Audit one access that was allowed (action AUDIT_READ, AUDIT_SEARCH,
  * AUDIT_EXPORT ...): what lists the returned "Type/id" (or categories),
  * count how many.  Denials by authz_scope_for_person() are audited by it;

@@ -250,19 +250,13 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
         if (pi < 0)
             return fail(errmsg, lineno, "unknown profile '%s' (define it before use)", w[1]);
         for (int i = 2; i < n; i++) {
-            if (strcmp(w[i], "break-glass") == 0)
-                p->profiles[pi].caps |= POLICY_CAP_BREAK_GLASS;
-            else if (strcmp(w[i], "audit-review") == 0)
-                p->profiles[pi].caps |= POLICY_CAP_AUDIT_REVIEW;
-            else if (strcmp(w[i], "dq-review") == 0)
-                p->profiles[pi].caps |= POLICY_CAP_DQ_REVIEW;
-            else if (strcmp(w[i], "objection-decide") == 0)
-                p->profiles[pi].caps |= POLICY_CAP_OBJECTION_DECIDE;
-            else
+            unsigned bit = policy_capability_bit(w[i]);
+            if (!bit)
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
-                            "objection-decide)",
+                            "objection-decide, secondary-use, risk-list)",
                             w[i]);
+            p->profiles[pi].caps |= bit;
         }
         return WEFT_OK;
     }
@@ -413,16 +407,28 @@ int policy_role_categories(const struct policy *p, const char *role, const char 
     return n;
 }
 
+static const struct {
+    const char *name;
+    unsigned bit;
+} cap_names[] = {
+    {"break-glass", POLICY_CAP_BREAK_GLASS},     {"audit-review", POLICY_CAP_AUDIT_REVIEW},
+    {"dq-review", POLICY_CAP_DQ_REVIEW},         {"objection-decide", POLICY_CAP_OBJECTION_DECIDE},
+    {"secondary-use", POLICY_CAP_SECONDARY_USE}, {"risk-list", POLICY_CAP_RISK_LIST},
+};
+
+unsigned policy_capability_bit(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof cap_names / sizeof cap_names[0]; i++)
+        if (strcmp(name, cap_names[i].name) == 0)
+            return cap_names[i].bit;
+    return 0;
+}
+
 static void add_caps(struct buf *out, unsigned caps)
 {
-    if (caps & POLICY_CAP_BREAK_GLASS)
-        buf_adds(out, " break-glass");
-    if (caps & POLICY_CAP_AUDIT_REVIEW)
-        buf_adds(out, " audit-review");
-    if (caps & POLICY_CAP_DQ_REVIEW)
-        buf_adds(out, " dq-review");
-    if (caps & POLICY_CAP_OBJECTION_DECIDE)
-        buf_adds(out, " objection-decide");
+    for (size_t i = 0; i < sizeof cap_names / sizeof cap_names[0]; i++)
+        if (caps & cap_names[i].bit)
+            buf_addf(out, " %s", cap_names[i].name);
 }
 
 const char *policy_citizen_withhold(const struct policy *p, const char *category,

@@ -9,7 +9,8 @@
  *
  * Format, one statement per line ('#' starts a comment):
  *     profile NAME [CATEGORY ...]        categories a profile sees
- *     capability PROFILE CAP ...         break-glass, audit-review, dq-review
+ *     capability PROFILE CAP ...         break-glass, audit-review, dq-review,
+ *                                        objection-decide, secondary-use, risk-list
  *     role CODE PROFILE [DESCRIPTION]    national RBAC job role code
  *     local-role CODE PROFILE [DESC]     a locally defined role
  *     citizen-withhold category NAME REASON      withheld from the person
@@ -31,6 +32,15 @@ struct policy;
 #define POLICY_CAP_AUDIT_REVIEW 0x2     /* may read the audit log / AuditEvent */
 #define POLICY_CAP_DQ_REVIEW 0x4        /* may read its own organisation's data-quality reports */
 #define POLICY_CAP_OBJECTION_DECIDE 0x8 /* may decide objections to sharing */
+/* may run secondary-use outputs: aggregates only, opt-outs applied, small
+ * numbers suppressed (analytics; no person's record) */
+#define POLICY_CAP_SECONDARY_USE 0x10
+/* may see the direct-care risk list of their own GP practice (analytics) */
+#define POLICY_CAP_RISK_LIST 0x20
+
+/* The bit of a capability name (break-glass, audit-review, dq-review,
+ * objection-decide, secondary-use, risk-list), 0 when unknown. */
+unsigned policy_capability_bit(const char *name);
 
 /* Parse and validate policy text.  On success *out is a new policy (free
  * with policy_free).  On failure returns WEFT_EPARSE and, when errmsg is not

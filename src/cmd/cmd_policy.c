@@ -21,16 +21,19 @@ const struct opt_spec cmd_policy_specs[] = {
     {"file", "FILE", "load: the policy file; show/check: read this file instead of the store"},
     {"role", "CODE", "check: job role code (e.g. R8001)"},
     {"category", "NAME", "check: record category (e.g. results)"},
+    {"capability", "CAP", "check: a capability instead (e.g. secondary-use, risk-list)"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
     "usage: weft policy load --db PATH --file FILE\n"
     "       weft policy show [--db PATH | --file FILE]\n"
-    "       weft policy check [--db PATH | --file FILE] --role CODE --category NAME\n\n"
+    "       weft policy check [--db PATH | --file FILE] --role CODE --category NAME\n"
+    "       weft policy check [--db PATH | --file FILE] --role CODE --capability CAP\n\n"
     "The policy maps job roles to access profiles and profiles to record categories;\n"
     "docs/ACCESS.md describes the format, policy/default.policy is the shipped default.\n"
-    "check exits 0 when the role may see the category, 1 when it may not.";
+    "check exits 0 when the role may see the category (or has the capability), 1 when\n"
+    "it may not.";
 
 static int open_store(const char *db, struct store **s)
 {
@@ -156,9 +159,20 @@ int cmd_policy(int argc, char **argv)
             status = 0;
         } else {
             const char *role = opts_get(&o, "role"), *cat = opts_get(&o, "category");
-            if (!role || !cat) {
-                fprintf(stderr, "weft policy check: --role CODE and --category NAME are "
-                                "required\n");
+            const char *cap = opts_get(&o, "capability");
+            if (!role || (!cat == !cap)) {
+                fprintf(stderr, "weft policy check: --role CODE and one of --category NAME or "
+                                "--capability CAP are required\n");
+            } else if (!policy_role_known(p, role)) {
+                fprintf(stderr, "weft policy check: unknown role '%s' (see weft policy show)\n",
+                        role);
+            } else if (cap && !policy_capability_bit(cap)) {
+                fprintf(stderr, "weft policy check: unknown capability '%s'\n", cap);
+            } else if (cap) {
+                bool ok = (policy_role_caps(p, role) & policy_capability_bit(cap)) != 0;
+                printf("%s (profile %s) %s %s\n", role, policy_role_profile(p, role),
+                       ok ? "has" : "does not have", cap);
+                status = ok ? 0 : 1;
             } else if (!policy_role_known(p, role)) {
                 fprintf(stderr, "weft policy check: unknown role '%s' (see weft policy show)\n",
                         role);

@@ -65,6 +65,8 @@
 #include "store/store.h"
 #include "store/txn.h"
 
+struct store_analytics_ops;
+
 struct store_migration {
     const char *name; /* unique, stable, e.g. "core-1", "audit-1" */
     const char *sql;  /* one or more statements separated by ';' */
@@ -314,6 +316,7 @@ struct store_ops {
     const struct store_dq_ops *dq;
     const struct store_gov_ops *gov;
     const struct store_citizen_ops *citizen;
+    const struct store_analytics_ops *analytics; /* store/analytics_int.h */
 };
 
 /* The common head of every backend handle. */

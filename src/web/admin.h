@@ -17,6 +17,8 @@
  *   GET  /admin/governance/feeds             feeds health
  *   GET  /admin/governance/policy            role x category matrix and history
  *   POST /admin/governance/audit/verify      verify the chain now
+ *   GET  /analytics/risk-list[?format=csv]   the GP practice's risk list
+ *                                            (analytics_risk.c; authz_risk_list)
  */
 #ifndef WEFT_WEB_ADMIN_H
 #define WEFT_WEB_ADMIN_H
@@ -31,6 +33,8 @@ struct store;
 
 int web_admin_dq_routes_add(struct http_server *srv, struct web *w);
 int web_admin_gov_routes_add(struct http_server *srv, struct web *w);
+/* GET /analytics/risk-list (analytics_risk.c). */
+int web_analytics_routes_add(struct http_server *srv, struct web *w);
 
 /* Shared by the admin pages (admin_dq.c). */
 /* The caller must be launched staff: false after replying 401/403. */

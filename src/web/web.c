@@ -238,6 +238,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
         return rc;
     if ((rc = http_route_add(srv, "GET", "/assets/weft.css", css_handler, w, 0)) < 0)
         return rc;
+    if ((rc = web_analytics_routes_add(srv, w)) < 0) /* /analytics/risk-list */
+        return rc;
     if ((rc = web_admin_dq_routes_add(srv, w)) < 0) /* /admin/dq, /admin/governance */
         return rc;
     if ((rc = web_breakglass_routes_add(srv, w)) < 0) /* /breakglass */

@@ -17,6 +17,7 @@
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
 #include "store/sqlite/sqlite_identity.h"
+#include "store/sqlite/sqlite_analytics.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -132,6 +133,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_tls_1,
     &sqlite_migration_feeds_resubmit_1,
     &sqlite_migration_feeds_csvrows_1,
+    &sqlite_migration_analytics_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

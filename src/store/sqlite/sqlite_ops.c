@@ -12,6 +12,7 @@
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
 #include "store/sqlite/sqlite_identity.h"
+#include "store/sqlite/sqlite_analytics.h"
 
 static const struct store_txn_ops sqlite_txn_ops = {
     .begin = sqlite_begin,
@@ -185,4 +186,5 @@ const struct store_ops sqlite_ops = {
     .dq = &sqlite_dq_ops,
     .gov = &sqlite_gov_ops,
     .citizen = &sqlite_citizen_ops,
+    .analytics = &sqlite_analytics_ops,
 };

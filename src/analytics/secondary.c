@@ -1,0 +1,416 @@
+/*
+ * secondary.c - secondary outputs and the compliance report (secondary.h).
+ *
+ * An output is a classifier: for each person, a row label (an organisation,
+ * never a person) and a column, or "not in this output".  The engine reads
+ * every person once (analytics/read.h), drops everyone not cleared by the
+ * opt-out list in force before the classifier sees them, counts, suppresses
+ * small numbers and records what it did.
+ */
+#include "analytics/secondary.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analytics/day.h"
+#include "analytics/efi.h"
+#include "analytics/read.h"
+#include "analytics/suppress.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "store/analytics.h"
+#include "store/store.h"
+
+#define NO_PRACTICE "no registered practice"
+
+struct output_def {
+    const char *name, *title, *row_heading;
+    const char *const *cols;
+    int ncols;
+    bool needs_efi; /* the eFI code sets are loaded for it */
+    /* true and *row, *col when p is counted in this output */
+    bool (*classify)(const struct analytics_person *p, const struct efi_codes *efi, int64_t as_of,
+                     const char **row, int *col);
+};
+
+/* ---- population: registered people by practice and age band ---------------- */
+static const char *const age_cols[] = {"0-17", "18-64", "65-74", "75-84", "85+", "age unknown"};
+
+static bool classify_population(const struct analytics_person *p, const struct efi_codes *efi,
+                                int64_t as_of, const char **row, int *col)
+{
+    (void)efi;
+    if (p->deceased)
+        return false;
+    bool known = p->birth != ANALYTICS_NO_BIRTH;
+    int age = known ? day_age(p->birth, as_of) : -1;
+    if (known && age < 0) /* born after the as-of day */
+        return false;
+    *row = p->gp ? p->gp : NO_PRACTICE;
+    *col = age < 0 ? 5 : age < 18 ? 0 : age < 65 ? 1 : age < 75 ? 2 : age < 85 ? 3 : 4;
+    return true;
+}
+
+/* ---- frailty: people aged 65+ by practice and eFI band ------------------------ */
+static const char *const band_cols[] = {"fit", "mild", "moderate", "severe"};
+
+static bool classify_frailty(const struct analytics_person *p, const struct efi_codes *efi,
+                             int64_t as_of, const char **row, int *col)
+{
+    struct efi_result r;
+    if (p->deceased || efi_assess(efi, p, as_of, &r) != 0)
+        return false;
+    *row = p->gp ? p->gp : NO_PRACTICE;
+    *col = (int)r.band;
+    efi_result_free(&r);
+    return true;
+}
+
+static const struct output_def outputs[] = {
+    {"population", "Registered population by GP practice and age band", "practice", age_cols, 6,
+     false, classify_population},
+    {"frailty", "People aged 65 and over by GP practice and electronic Frailty Index band",
+     "practice", band_cols, 4, true, classify_frailty},
+};
+#define NOUTPUTS ((int)(sizeof outputs / sizeof outputs[0]))
+
+const char *const *secondary_outputs(void)
+{
+    static const char *names[NOUTPUTS + 1];
+    for (int i = 0; i < NOUTPUTS; i++)
+        names[i] = outputs[i].name;
+    return names;
+}
+
+/* ---- row labels: a small open-addressing map label -> row ---------------------- */
+struct rows {
+    char **keys;
+    int *idx;
+    size_t cap;
+    char **labels; /* by row */
+    int64_t **cells;
+    int n;
+};
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int rows_get(struct rows *r, const char *k, int ncols)
+{
+    if ((size_t)(r->n + 1) * 2 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        char **keys = xcalloc(cap, sizeof *keys);
+        int *idx = xcalloc(cap, sizeof *idx);
+        for (size_t i = 0; i < r->cap; i++)
+            if (r->keys[i]) {
+                size_t j = fnv(r->keys[i]) & (cap - 1);
+                while (keys[j])
+                    j = (j + 1) & (cap - 1);
+                keys[j] = r->keys[i];
+                idx[j] = r->idx[i];
+            }
+        free(r->keys);
+        free(r->idx);
+        r->keys = keys;
+        r->idx = idx;
+        r->cap = cap;
+    }
+    size_t j = fnv(k) & (r->cap - 1);
+    for (; r->keys[j]; j = (j + 1) & (r->cap - 1))
+        if (!strcmp(r->keys[j], k))
+            return r->idx[j];
+    r->keys[j] = xstrdup(k);
+    r->idx[j] = r->n;
+    r->labels = xrealloc(r->labels, (size_t)(r->n + 1) * sizeof *r->labels);
+    r->cells = xrealloc(r->cells, (size_t)(r->n + 1) * sizeof *r->cells);
+    r->labels[r->n] = r->keys[j];
+    r->cells[r->n] = xcalloc((size_t)ncols, sizeof **r->cells);
+    return r->n++;
+}
+
+static void rows_free(struct rows *r)
+{
+    for (size_t i = 0; i < r->cap; i++)
+        free(r->keys[i]);
+    for (int i = 0; i < r->n; i++)
+        free(r->cells[i]);
+    free(r->keys);
+    free(r->idx);
+    free(r->labels);
+    free(r->cells);
+}
+
+/* ---- the run -------------------------------------------------------------------- */
+struct run_ctx {
+    const struct output_def *def;
+    const struct optout_set *cleared;
+    const struct efi_codes *efi;
+    int64_t as_of;
+    struct rows rows;
+    uint64_t *counted;
+    size_t ncounted, cap;
+    int64_t excluded;
+};
+
+static int run_person(const struct analytics_person *p, void *pc)
+{
+    struct run_ctx *c = pc;
+    /* the opt-out applies before anything else looks at the person */
+    if (!p->nhs || !optout_set_has(c->cleared, p->nhs)) {
+        c->excluded++;
+        return 0;
+    }
+    const char *row;
+    int col;
+    if (!c->def->classify(p, c->efi, c->as_of, &row, &col))
+        return 0;
+    int r = rows_get(&c->rows, row, c->def->ncols);
+    c->rows.cells[r][col]++;
+    if (c->ncounted == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 4096;
+        c->counted = xrealloc(c->counted, c->cap * sizeof *c->counted);
+    }
+    c->counted[c->ncounted++] = optout_nhs_key(p->nhs);
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const char *const *sort_labels;
+static int cmp_row(const void *a, const void *b)
+{
+    return strcmp(sort_labels[*(const int *)a], sort_labels[*(const int *)b]);
+}
+
+void secondary_table_free(struct secondary_table *t)
+{
+    for (int i = 0; i < t->rows; i++)
+        free(t->row_labels[i]);
+    for (int i = 0; i < t->cols; i++)
+        free(t->col_labels[i]);
+    free(t->row_labels);
+    free(t->col_labels);
+    free(t->shown);
+    free(t->name);
+    free(t->title);
+    free(t->row_heading);
+    memset(t, 0, sizeof *t);
+}
+
+int secondary_run(struct store *s, const struct secondary_options *o, struct secondary_table *out,
+                  char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    err[0] = '\0';
+    const struct output_def *def = NULL;
+    for (int i = 0; i < NOUTPUTS; i++)
+        if (o->output && !strcmp(o->output, outputs[i].name))
+            def = &outputs[i];
+    if (!def) {
+        struct buf b = BUF_INIT;
+        for (int i = 0; i < NOUTPUTS; i++)
+            buf_addf(&b, "%s%s", i ? ", " : "", outputs[i].name);
+        snprintf(err, errlen, "unknown output '%s' (outputs: %s)", o->output ? o->output : "",
+                 b.data);
+        buf_release(&b);
+        return WEFT_EINVAL;
+    }
+    int64_t as_of = day_today();
+    if (o->as_of && !day_parse(o->as_of, &as_of)) {
+        snprintf(err, errlen, "--as-of '%s' is not a date (YYYY-MM-DD)", o->as_of);
+        return WEFT_EINVAL;
+    }
+    struct optout_gate gate;
+    int rc = optout_gate(s, o->today, &gate, err, errlen);
+    if (rc)
+        return rc;
+    struct efi_codes *efi = NULL;
+    if (def->needs_efi && (rc = efi_codes_load(o->efi_codes, &efi, err, errlen)) != 0)
+        return rc;
+    struct optout_set cleared;
+    if ((rc = optout_set_load(s, gate.list_id, &cleared)) != 0) {
+        snprintf(err, errlen, "reading the opt-out list: %s", store_errmsg(s));
+        efi_codes_free(efi);
+        return rc;
+    }
+    struct run_ctx c = {.def = def, .cleared = &cleared, .efi = efi, .as_of = as_of};
+    rc = analytics_read_persons(s, NULL, run_person, &c);
+    optout_set_free(&cleared);
+    if (rc) {
+        snprintf(err, errlen, "reading the record: %s", store_errmsg(s));
+        goto done;
+    }
+    /* rows in label order; the table is suppressed as a whole */
+    int nr = c.rows.n, nc = def->ncols;
+    int *order = xmalloc((size_t)(nr ? nr : 1) * sizeof *order);
+    for (int i = 0; i < nr; i++)
+        order[i] = i;
+    sort_labels = (const char *const *)c.rows.labels;
+    qsort(order, (size_t)nr, sizeof *order, cmp_row);
+    int64_t *cells = xcalloc((size_t)(nr ? nr : 1) * (size_t)nc, sizeof *cells);
+    out->row_labels = xcalloc((size_t)(nr ? nr : 1), sizeof *out->row_labels);
+    for (int i = 0; i < nr; i++) {
+        memcpy(cells + (size_t)i * (size_t)nc, c.rows.cells[order[i]], (size_t)nc * sizeof *cells);
+        out->row_labels[i] = xstrdup(c.rows.labels[order[i]]);
+    }
+    free(order);
+    out->rows = nr;
+    out->cols = nc;
+    out->col_labels = xcalloc((size_t)nc, sizeof *out->col_labels);
+    for (int i = 0; i < nc; i++)
+        out->col_labels[i] = xstrdup(def->cols[i]);
+    out->shown = xcalloc((size_t)(nr + 1) * (size_t)(nc + 1), sizeof *out->shown);
+    if (nr > 0)
+        suppress_table(cells, nr, nc, out->shown);
+    free(cells);
+    out->name = xstrdup(def->name);
+    out->title = xstrdup(def->title);
+    out->row_heading = xstrdup(def->row_heading);
+    out->gate = gate;
+    out->counted = (int64_t)c.ncounted;
+    out->excluded = c.excluded;
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out->computed, sizeof out->computed, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    qsort(c.counted, c.ncounted, sizeof *c.counted, cmp_u64);
+    size_t blen;
+    unsigned char *blob = optout_set_encode(c.counted, c.ncounted, &blen);
+    char as_of_txt[11], params[64];
+    snprintf(params, sizeof params, "as-of=%s", day_text(as_of, as_of_txt));
+    struct store_analytics_output rec = {.name = (char *)def->name,
+                                         .computed = out->computed,
+                                         .params = params,
+                                         .by = (char *)(o->by ? o->by : "unknown"),
+                                         .list_id = gate.list_id,
+                                         .counted = out->counted,
+                                         .excluded = out->excluded,
+                                         .counted_set = blob,
+                                         .counted_set_len = blen};
+    rc = store_analytics_output_add(s, &rec, &out->output_id);
+    free(blob);
+    if (rc)
+        snprintf(err, errlen, "recording the output: %s", store_errmsg(s));
+done:
+    efi_codes_free(efi);
+    free(c.counted);
+    rows_free(&c.rows);
+    if (rc)
+        secondary_table_free(out);
+    return rc;
+}
+
+static void csv_field(struct buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        buf_adds(b, s);
+        return;
+    }
+    buf_addc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            buf_addc(b, '"');
+        buf_addc(b, *s);
+    }
+    buf_addc(b, '"');
+}
+
+void secondary_table_csv(const struct secondary_table *t, struct buf *out)
+{
+    char num[24];
+    csv_field(out, t->row_heading);
+    for (int c = 0; c < t->cols; c++) {
+        buf_addc(out, ',');
+        csv_field(out, t->col_labels[c]);
+    }
+    buf_adds(out, ",total\n");
+    for (int r = 0; r <= t->rows; r++) {
+        csv_field(out, r < t->rows ? t->row_labels[r] : "total");
+        for (int c = 0; c <= t->cols; c++)
+            buf_addf(out, ",%s",
+                     suppress_text(t->shown[(size_t)r * (size_t)(t->cols + 1) + (size_t)c], num));
+        buf_addc(out, '\n');
+    }
+}
+
+int secondary_compliance(struct store *s, struct buf *csv, int64_t *outside, char *err,
+                         size_t errlen)
+{
+    err[0] = '\0';
+    if (outside)
+        *outside = 0;
+    struct store_analytics_output *outs;
+    int n;
+    int rc = store_analytics_output_list(s, 0, &outs, &n);
+    if (rc) {
+        snprintf(err, errlen, "reading the outputs: %s", store_errmsg(s));
+        return rc;
+    }
+    buf_adds(csv, "output_id,output,computed,by,list_id,list_checked,list_expires,list_count,"
+                  "counted,excluded,counted_outside_list\n");
+    int64_t loaded_id = -1;
+    struct optout_set set = {0};
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct store_analytics_output *o = &outs[i];
+        struct store_optout_list l;
+        if ((rc = store_optout_list_get(s, o->list_id, &l)) != 0) {
+            snprintf(err, errlen, "output %lld names list %lld: %s", (long long)o->id,
+                     (long long)o->list_id, store_errmsg(s));
+            break;
+        }
+        if (loaded_id != o->list_id) {
+            optout_set_free(&set);
+            if ((rc = optout_set_load(s, o->list_id, &set)) != 0) {
+                snprintf(err, errlen, "reading list %lld: %s", (long long)o->list_id,
+                         store_errmsg(s));
+                store_optout_list_clear(&l);
+                break;
+            }
+            loaded_id = o->list_id;
+        }
+        uint64_t *v;
+        size_t nv;
+        int64_t out_of_list = 0;
+        if (optout_set_decode(o->counted_set, o->counted_set_len, &v, &nv) != 0) {
+            out_of_list = -1; /* unreadable record: reported, never passed */
+        } else {
+            for (size_t k = 0; k < nv; k++) {
+                char nhs[16];
+                snprintf(nhs, sizeof nhs, "%010llu", (unsigned long long)v[k]);
+                out_of_list += !optout_set_has(&set, nhs);
+            }
+            if ((int64_t)nv != o->counted) /* the set must be the whole count */
+                out_of_list += o->counted > (int64_t)nv ? o->counted - (int64_t)nv : 0;
+            free(v);
+        }
+        buf_addf(csv, "%lld,", (long long)o->id);
+        csv_field(csv, o->name ? o->name : "");
+        buf_addf(csv, ",%s,", o->computed ? o->computed : "");
+        csv_field(csv, o->by ? o->by : "");
+        buf_addf(csv, ",%lld,%s,%s,%lld,%lld,%lld,", (long long)l.id, l.checked, l.expires,
+                 (long long)l.count, (long long)o->counted, (long long)o->excluded);
+        if (out_of_list < 0)
+            buf_adds(csv, "unreadable\n");
+        else
+            buf_addf(csv, "%lld\n", (long long)out_of_list);
+        if (outside)
+            *outside += out_of_list < 0 ? 1 : out_of_list;
+        store_optout_list_clear(&l);
+    }
+    optout_set_free(&set);
+    store_analytics_outputs_free(outs, n);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * secondary.h - secondary uses: aggregate outputs for planners and analysts.
+ *
+ * Every output here:
+ *   - refuses to run unless a national data opt-out list is in force and has
+ *     not expired (optout_gate), saying why;
+ *   - counts only people whose NHS number is on that list (people without
+ *     one cannot be checked and are not counted);
+ *   - shows aggregates only, with no identifiers, after small-number
+ *     suppression (suppress.h);
+ *   - is recorded (store_analytics_output_add) with the list it used and the
+ *     set of people it counted, so that the compliance report can show that
+ *     nobody outside the list was counted.
+ */
+#ifndef WEFT_ANALYTICS_SECONDARY_H
+#define WEFT_ANALYTICS_SECONDARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analytics/optout.h"
+
+struct buf;
+struct store;
+
+struct secondary_options {
+    const char *output;    /* a name of secondary_outputs() */
+    const char *as_of;     /* YYYY-MM-DD ages are measured at; NULL: today */
+    const char *today;     /* YYYY-MM-DD for the opt-out list's expiry; NULL: today */
+    const char *by;        /* who asked (recorded) */
+    const char *efi_codes; /* the eFI code sets file; NULL: efi_codes_load's default */
+};
+
+/* A suppressed table, ready to show. */
+struct secondary_table {
+    char *name, *title, *row_heading;
+    int rows, cols;
+    char **row_labels, **col_labels;
+    int64_t *shown; /* (rows + 1) * (cols + 1), suppress_table's layout */
+    int64_t output_id, counted, excluded;
+    char computed[32];
+    struct optout_gate gate;
+};
+void secondary_table_free(struct secondary_table *t);
+
+/* The outputs' names, NULL-terminated. */
+const char *const *secondary_outputs(void);
+
+/* Compute an output.  WEFT_EDENIED with err when the opt-out gate refuses,
+ * WEFT_EINVAL for an unknown output or bad date, or a store error. */
+int secondary_run(struct store *s, const struct secondary_options *o, struct secondary_table *out,
+                  char *err, size_t errlen);
+
+/* The table as CSV: a first column of row labels, a column per column label
+ * and "total", a last row "total"; "*" for suppressed counts. */
+void secondary_table_csv(const struct secondary_table *t, struct buf *out);
+
+/*
+ * The compliance report as CSV, one row per secondary output produced:
+ * output_id,output,computed,by,list_id,list_checked,list_expires,
+ * list_count,counted,excluded,counted_outside_list
+ * counted_outside_list is recomputed here: every NHS number the output
+ * recorded as counted is looked up in the list it names again.  *outside
+ * (may be NULL) gets the total over all outputs (0 when compliant).
+ */
+int secondary_compliance(struct store *s, struct buf *csv, int64_t *outside, char *err,
+                         size_t errlen);
+
+#endif

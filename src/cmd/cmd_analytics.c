@@ -1,0 +1,116 @@
+/*
+ * cmd_analytics.c - `weft analytics secondary|compliance`: secondary-use
+ * outputs (aggregates for planners and analysts, opt-outs applied, small
+ * numbers suppressed) and the compliance report that shows which output
+ * used which opt-out list and that nobody outside it was counted
+ * (analytics/secondary.h, docs/ANALYTICS.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/secondary.h"
+#include "cmd/cmd.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/opt.h"
+#include "store/store.h"
+
+const struct opt_spec cmd_analytics_specs[] = {
+    {"db", "PATH", "the database"},
+    {"output", "NAME", "secondary: the output (population, frailty)"},
+    {"as-of", "YYYY-MM-DD", "secondary: the day ages are measured at (default today)"},
+    {"efi-codes", "FILE", "secondary: the eFI code sets (default policy/efi.codes)"},
+    {NULL, NULL, NULL},
+};
+
+static const char usage[] =
+    "usage: weft analytics secondary --db PATH --output NAME [--as-of YYYY-MM-DD]\n"
+    "       weft analytics compliance --db PATH\n\n"
+    "secondary prints an aggregate output as CSV: only people cleared by the national\n"
+    "data opt-out list in force are counted, counts of 1-7 are shown as *, others are\n"
+    "rounded to the nearest 5; it refuses to run when no list is in force.\n"
+    "compliance prints, for every secondary output produced, the list it used and how\n"
+    "many counted people are not on that list (0 when compliant; exit status 1 if not).";
+
+static int do_secondary(struct opts *o, const char *db)
+{
+    struct store *s;
+    if (cmd_store_open_current("analytics secondary", db, &s) != 0)
+        return 1;
+    const char *user = getenv("USER");
+    struct buf by = BUF_INIT;
+    buf_addf(&by, "cli:%s", user ? user : "unknown");
+    struct secondary_options so = {opts_get(o, "output"), opts_get(o, "as-of"), NULL, by.data,
+                                   opts_get(o, "efi-codes")};
+    struct secondary_table t;
+    char err[1024];
+    int rc = secondary_run(s, &so, &t, err, sizeof err);
+    if (rc == 0) {
+        struct buf csv = BUF_INIT;
+        secondary_table_csv(&t, &csv);
+        fputs(csv.data, stdout);
+        fprintf(stderr,
+                "output %lld (%s) computed %s: %lld people counted, %lld not cleared by "
+                "opt-out list %lld (checked %s, usable until %s)\n",
+                (long long)t.output_id, t.name, t.computed, (long long)t.counted,
+                (long long)t.excluded, (long long)t.gate.list_id, t.gate.checked, t.gate.expires);
+        buf_release(&csv);
+        secondary_table_free(&t);
+    } else {
+        fprintf(stderr, "weft analytics secondary: %s\n", err);
+    }
+    buf_release(&by);
+    store_close(s);
+    return rc == 0 ? 0 : rc == WEFT_EINVAL ? EXIT_USAGE : 1;
+}
+
+static int do_compliance(const char *db)
+{
+    struct store *s;
+    if (cmd_store_open_current("analytics compliance", db, &s) != 0)
+        return 1;
+    struct buf csv = BUF_INIT;
+    char err[1024];
+    int64_t outside = 0;
+    int rc = secondary_compliance(s, &csv, &outside, err, sizeof err);
+    if (rc == 0)
+        fputs(csv.data, stdout);
+    else
+        fprintf(stderr, "weft analytics compliance: %s\n", err);
+    if (rc == 0 && outside)
+        fprintf(stderr,
+                "weft analytics compliance: %lld counted people are not on the list "
+                "their output used\n",
+                (long long)outside);
+    buf_release(&csv);
+    store_close(s);
+    return rc == 0 && outside == 0 ? 0 : 1;
+}
+
+int cmd_analytics(int argc, char **argv)
+{
+    struct opts o;
+    int rc = opts_parse(&o, cmd_analytics_specs, argc, argv);
+    if (rc != 0 || opts_flag(&o, "help")) {
+        if (rc == 0)
+            opts_print_help(usage, cmd_analytics_specs);
+        opts_free(&o);
+        return rc ? EXIT_USAGE : 0;
+    }
+    const char *sub = o.npos == 1 ? o.pos[0] : NULL;
+    const char *db = opts_get(&o, "db");
+    int status = EXIT_USAGE;
+    if (!sub)
+        fprintf(stderr, "%s\n", usage);
+    else if (!db)
+        fprintf(stderr, "weft analytics %s: --db PATH is required\n", sub);
+    else if (!strcmp(sub, "secondary"))
+        status = do_secondary(&o, db);
+    else if (!strcmp(sub, "compliance"))
+        status = do_compliance(db);
+    else
+        fprintf(stderr, "weft analytics: unknown subcommand '%s'\n%s\n", sub, usage);
+    opts_free(&o);
+    return status;
+}

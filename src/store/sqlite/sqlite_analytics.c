@@ -1,0 +1,391 @@
+/*
+ * sqlite_analytics.c - analytics' tables and reads (store/analytics.h).
+ *
+ * Tables (migration analytics-1):
+ *   optout_list     one row per loaded national data opt-out list: check
+ *                   date, last day of use, who loaded it, digest of the file
+ *   optout_cleared  (list_id, nhs): the NHS numbers the list clears; a
+ *                   WITHOUT ROWID table clustered on its key, so a list is
+ *                   one range read in NHS number order.  Nothing is written
+ *                   on anyone's record: a list replaces nothing, and the
+ *                   list in force is simply the newest.
+ *   analytics_output every secondary output produced: which list it used,
+ *                   how many persons it counted and left out, and the set of
+ *                   NHS numbers counted (compressed), which the compliance
+ *                   report checks against the list again.
+ *
+ * The scan streams like the data-quality scan (sqlite_dq.c): one statement
+ * on the person index, stepped inside one read transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/sqlite/sqlite_analytics.h"
+
+const struct store_migration sqlite_migration_analytics_1 = {
+    "analytics-1",
+    "CREATE TABLE optout_list (id INTEGER PRIMARY KEY, checked TEXT NOT NULL,"
+    " expires TEXT NOT NULL, imported TEXT NOT NULL, imported_by TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, count INTEGER NOT NULL);"
+    "CREATE TABLE optout_cleared (list_id INTEGER NOT NULL, nhs TEXT NOT NULL,"
+    " PRIMARY KEY (list_id, nhs)) WITHOUT ROWID;"
+    "CREATE TABLE analytics_output (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " computed TEXT NOT NULL, params TEXT, by_whom TEXT, list_id INTEGER NOT NULL,"
+    " counted INTEGER NOT NULL, excluded INTEGER NOT NULL, counted_set BLOB);",
+};
+
+static int list_add(struct store *s, const struct store_optout_list *in, const char *const *nhs,
+                    int64_t n, int64_t *id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    int rc = store_begin(s);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT INTO optout_list (checked, expires, imported,"
+                                       " imported_by, sha256, count) VALUES (?, ?, ?, ?, ?, 0)");
+    if (!st) {
+        store_rollback(s);
+        return WEFT_EDB;
+    }
+    sqlite_bind_text(st, 1, in->checked);
+    sqlite_bind_text(st, 2, in->expires);
+    sqlite_bind_text(st, 3, in->imported);
+    sqlite_bind_text(st, 4, in->imported_by);
+    sqlite_bind_text(st, 5, in->sha256);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = sqlite_fail(ss, "storing an opt-out list");
+        sqlite3_reset(st);
+        store_rollback(s);
+        return rc;
+    }
+    sqlite3_reset(st);
+    int64_t id = sqlite3_last_insert_rowid(ss->db);
+    st = sqlite_stmt(ss, "INSERT OR IGNORE INTO optout_cleared (list_id, nhs) VALUES (?, ?)");
+    if (!st) {
+        store_rollback(s);
+        return WEFT_EDB;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite_bind_text(st, 2, nhs[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = sqlite_fail(ss, "storing an opt-out list");
+            sqlite3_reset(st);
+            store_rollback(s);
+            return rc;
+        }
+    }
+    sqlite3_reset(st);
+    st = sqlite_stmt(ss, "UPDATE optout_list SET count ="
+                         " (SELECT count(*) FROM optout_cleared WHERE list_id = ?1) WHERE id = ?1");
+    if (!st) {
+        store_rollback(s);
+        return WEFT_EDB;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = sqlite_fail(ss, "storing an opt-out list");
+        sqlite3_reset(st);
+        store_rollback(s);
+        return rc;
+    }
+    sqlite3_reset(st);
+    if ((rc = store_commit(s)) != 0)
+        return rc;
+    *id_out = id;
+    return WEFT_OK;
+}
+
+#define LIST_COLS "id, checked, expires, imported, imported_by, sha256, count"
+
+static void list_row(sqlite3_stmt *st, struct store_optout_list *l)
+{
+    l->id = sqlite3_column_int64(st, 0);
+    l->checked = sqlite_col_strdup(st, 1);
+    l->expires = sqlite_col_strdup(st, 2);
+    l->imported = sqlite_col_strdup(st, 3);
+    l->imported_by = sqlite_col_strdup(st, 4);
+    l->sha256 = sqlite_col_strdup(st, 5);
+    l->count = sqlite3_column_int64(st, 6);
+}
+
+static int list_one(struct sqlite_store *ss, sqlite3_stmt *st, struct store_optout_list *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        list_row(st, out);
+        rc = WEFT_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = WEFT_ENOTFOUND;
+    } else {
+        rc = sqlite_fail(ss, "reading opt-out lists");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int list_current(struct store *s, struct store_optout_list *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " LIST_COLS " FROM optout_list"
+                                       " ORDER BY checked DESC, id DESC LIMIT 1");
+    return st ? list_one(ss, st, out) : WEFT_EDB;
+}
+
+static int list_get(struct store *s, int64_t id, struct store_optout_list *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT " LIST_COLS " FROM optout_list WHERE id = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    return list_one(ss, st, out);
+}
+
+static int list_all(struct store *s, struct store_optout_list **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT " LIST_COLS " FROM optout_list ORDER BY checked DESC, id DESC");
+    if (!st)
+        return WEFT_EDB;
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, (size_t)cap * sizeof **out);
+        }
+        list_row(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_optout_lists_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return sqlite_fail(ss, "listing opt-out lists");
+    }
+    return WEFT_OK;
+}
+
+/* Statements the scans step are prepared here, not cached: a scan outlives
+ * any number of statements its callback may run. */
+static int cleared_scan(struct store *s, int64_t id, int (*fn)(const char *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ss->db, "SELECT nhs FROM optout_cleared WHERE list_id = ? ORDER BY nhs",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail(ss, "reading an opt-out list");
+    sqlite3_bind_int64(st, 1, id);
+    int step, rc = WEFT_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn((const char *)sqlite3_column_text(st, 0), ctx)) != 0)
+            break;
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "reading an opt-out list");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int output_add(struct store *s, const struct store_analytics_output *in, int64_t *id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT INTO analytics_output (name, computed, params,"
+                                       " by_whom, list_id, counted, excluded, counted_set)"
+                                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, in->name);
+    sqlite_bind_text(st, 2, in->computed);
+    sqlite_bind_text(st, 3, in->params);
+    sqlite_bind_text(st, 4, in->by);
+    sqlite3_bind_int64(st, 5, in->list_id);
+    sqlite3_bind_int64(st, 6, in->counted);
+    sqlite3_bind_int64(st, 7, in->excluded);
+    sqlite3_bind_blob(st, 8, in->counted_set ? (const void *)in->counted_set : "",
+                      (int)in->counted_set_len, SQLITE_TRANSIENT);
+    int rc =
+        sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "recording a secondary output");
+    sqlite3_reset(st);
+    if (rc == 0 && id_out)
+        *id_out = sqlite3_last_insert_rowid(ss->db);
+    return rc;
+}
+
+static int output_list(struct store *s, int limit, struct store_analytics_output **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT id, name, computed, params, by_whom, list_id,"
+                                       " counted, excluded, counted_set FROM analytics_output"
+                                       " ORDER BY id DESC LIMIT ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int(st, 1, limit > 0 ? limit : 1000);
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, (size_t)cap * sizeof **out);
+        }
+        struct store_analytics_output *o = &(*out)[(*n)++];
+        memset(o, 0, sizeof *o);
+        o->id = sqlite3_column_int64(st, 0);
+        o->name = sqlite_col_strdup(st, 1);
+        o->computed = sqlite_col_strdup(st, 2);
+        o->params = sqlite_col_strdup(st, 3);
+        o->by = sqlite_col_strdup(st, 4);
+        o->list_id = sqlite3_column_int64(st, 5);
+        o->counted = sqlite3_column_int64(st, 6);
+        o->excluded = sqlite3_column_int64(st, 7);
+        int len = sqlite3_column_bytes(st, 8);
+        const void *blob = sqlite3_column_blob(st, 8);
+        o->counted_set = xmalloc((size_t)len + 1);
+        if (len > 0)
+            memcpy(o->counted_set, blob, (size_t)len);
+        o->counted_set_len = (size_t)len;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_analytics_outputs_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return sqlite_fail(ss, "listing secondary outputs");
+    }
+    return WEFT_OK;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Type names go into the SQL text: only [A-Za-z] is accepted (they are
+ * FHIR type names chosen by the engine, never user input). */
+static int types_clause(struct buf *sql, const char *const *types)
+{
+    if (!types)
+        return 0;
+    buf_adds(sql, " AND r.type IN (");
+    for (int i = 0; types[i]; i++) {
+        for (const char *c = types[i]; *c; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')))
+                return WEFT_EINVAL;
+        buf_addf(sql, "%s'%s'", i ? "," : "", types[i]);
+    }
+    buf_adds(sql, ")");
+    return 0;
+}
+
+static int scan(struct store *s, const char *const *types, const char *const *person_ids, int n,
+                int (*fn)(const struct store_analytics_item *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    struct buf sql = BUF_INIT;
+    buf_adds(&sql, "SELECT r.person_id, p.nhs, r.type, r.id, r.source_org, r.category,"
+                   " r.effective, r.code, r.status, r.json"
+                   " FROM resource r INDEXED BY resource_person"
+                   " LEFT JOIN person p ON p.id = r.person_id"
+                   " WHERE r.next_seq IS NULL AND r.deleted = 0");
+    buf_adds(&sql, person_ids ? " AND r.person_id = ?1" : " AND r.person_id IS NOT NULL");
+    if (types_clause(&sql, types) != 0) {
+        buf_release(&sql);
+        return store_fail(s, WEFT_EINVAL, "analytics scan: bad type name");
+    }
+    buf_adds(&sql, " ORDER BY r.person_id, r.type, COALESCE(r.effective,'')");
+    bool own = s->txn_depth == 0;
+    if (own && sqlite_exec(ss, "BEGIN") != 0) {
+        buf_release(&sql);
+        return WEFT_EDB;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = WEFT_OK;
+    if (sqlite3_prepare_v2(ss->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        rc = sqlite_fail(ss, "scanning the record");
+    } else {
+        for (int k = 0; rc == 0 && k < (person_ids ? n : 1); k++) {
+            sqlite3_reset(st);
+            if (person_ids)
+                sqlite_bind_text(st, 1, person_ids[k]);
+            int step;
+            while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_analytics_item it = {
+                    .person_id = col(st, 0),
+                    .nhs = col(st, 1),
+                    .type = col(st, 2),
+                    .id = col(st, 3),
+                    .source_org = col(st, 4),
+                    .category = col(st, 5),
+                    .effective = col(st, 6),
+                    .code = col(st, 7),
+                    .status = col(st, 8),
+                    .json = col(st, 9),
+                };
+                it.json_len = (size_t)sqlite3_column_bytes(st, 9);
+                if ((rc = fn(&it, ctx)) != 0)
+                    break;
+            }
+            if (rc == 0 && step != SQLITE_DONE)
+                rc = sqlite_fail(ss, "scanning the record");
+        }
+    }
+    sqlite3_finalize(st);
+    if (own)
+        sqlite_exec(ss, "COMMIT");
+    buf_release(&sql);
+    return rc;
+}
+
+static int org_persons(struct store *s, const char *org, int (*fn)(const char *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    /* person_local's key starts with org: one range read */
+    if (sqlite3_prepare_v2(ss->db,
+                           "SELECT DISTINCT person_id FROM person_local WHERE org = ?"
+                           " ORDER BY person_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail(ss, "listing an organisation's persons");
+    sqlite_bind_text(st, 1, org);
+    int step, rc = WEFT_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn((const char *)sqlite3_column_text(st, 0), ctx)) != 0)
+            break;
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "listing an organisation's persons");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int org_has_person(struct store *s, const char *org, const char *person_id, bool *yes)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT 1 FROM person_local INDEXED BY person_local_person"
+                                       " WHERE person_id = ? AND org = ? LIMIT 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, person_id);
+    sqlite_bind_text(st, 2, org);
+    int rc = sqlite3_step(st);
+    *yes = rc == SQLITE_ROW;
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE
+             ? WEFT_OK
+             : sqlite_fail(ss, "reading an organisation's persons");
+    sqlite3_reset(st);
+    return rc;
+}
+
+const struct store_analytics_ops sqlite_analytics_ops = {
+    .org_persons = org_persons,
+    .org_has_person = org_has_person,
+    .optout_list_add = list_add,
+    .optout_list_current = list_current,
+    .optout_list_get = list_get,
+    .optout_list_all = list_all,
+    .optout_cleared_scan = cleared_scan,
+    .output_add = output_add,
+    .output_list = output_list,
+    .scan = scan,
+};
