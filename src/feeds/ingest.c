@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/powerloss.h"
+#include "domain/systems.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
 #include "feeds/hl7_map.h"
@@ -42,7 +43,6 @@
 #include "store/store.h"
 #include "store/txn.h"
 
-#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
 #define MAX_COUNT_SLOTS 32
 #define CSV_MAX_FILE_BYTES (1024u << 20)
 /* Rows a CSV file is read on one thread before the second thread starts:
@@ -369,7 +369,7 @@ static int resolve_person(struct store *s, const char *org, json_t *ids, bool cr
         if (!sys || !val)
             continue;
         int rc;
-        if (strcmp(sys, NHS_SYSTEM) == 0) {
+        if (strcmp(sys, NHS_NUMBER_SYSTEM) == 0) {
             rc = store_person_find_nhs(s, val, person);
         } else {
             char o[32];
@@ -387,7 +387,7 @@ static int resolve_person(struct store *s, const char *org, json_t *ids, bool cr
         const char *val = json_string_value(json_object_get(id, "value"));
         if (!sys || !val)
             continue;
-        if (strcmp(sys, NHS_SYSTEM) == 0)
+        if (strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
             return store_person_by_nhs(s, val, person);
         char o[32];
         ident_org(sys, org, o, sizeof o);
@@ -415,7 +415,7 @@ static int apply_merge(struct ingest *ig, const struct store_feed *feed,
         {
             const char *sys = json_string_value(json_object_get(id, "system"));
             const char *val = json_string_value(json_object_get(id, "value"));
-            if (!sys || !val || strcmp(sys, NHS_SYSTEM) == 0)
+            if (!sys || !val || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
                 continue;
             char o[32];
             ident_org(sys, feed->org, o, sizeof o);
@@ -1144,7 +1144,7 @@ static int process_csv(struct ingest *ig, const struct store_feed *f, const char
     }
     if (sink.open) { /* every batch ends with its commit: not reached */
         log_error("ingest", "csv batch left open: rolled back");
-        store_rollback(ig->s);
+        store_txn_rollback(&sink.txn);
     }
     return rc;
 }

@@ -15,8 +15,11 @@
 
 #define FHIR_JSON "application/fhir+json; charset=utf-8"
 
+struct fhir_write_hook;
+
 struct api_ctx {
-    char *base_url; /* configured base URL or NULL */
+    char *base_url;                           /* configured base URL or NULL */
+    const struct fhir_write_hook *write_hook; /* never NULL once registered */
 };
 
 /* Reply an OperationOutcome with one issue (severity error). */

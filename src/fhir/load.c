@@ -30,7 +30,8 @@
 #include "core/log.h"
 #include "fhir/canon.h"
 #include "fhir/jload.h"
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "domain/systems.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
 #include "identity/link.h"
@@ -38,9 +39,6 @@
 #include "store/records.h"
 #include "store/store.h"
 #include "store/txn.h"
-
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define SOURCE_ID_SYSTEM "urn:weft:source-id"
 
 /* ---- serialising and bulk-mode memory ------------------------------------------- */
 
@@ -1518,7 +1516,7 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
         if (fu)
             map_put(&bc->map, fu, i);
         if (!e->is_delete) {
-            e->category = fhir_category_of(e->res);
+            e->category = category_of(e->res);
             if (!e->category)
                 e->state = E_NOT_SHAREABLE;
         }

@@ -49,7 +49,7 @@ struct store_put {
     const char *source_id;  /* the sender's id for it */
     const char *feed;       /* feed name it came by (NULL: manual load) */
     const char *person_id;  /* linked person, NULL when not linked */
-    const char *category;   /* record category (fhir/category.h), never NULL */
+    const char *category;   /* record category (domain/category.h), never NULL */
     const char *effective;  /* ISO 8601 clinically relevant date, or NULL */
     const char *code;       /* "system|code" of the main code, or NULL */
     const char *status;     /* status element, or NULL */
