@@ -25,7 +25,7 @@ CSTD := -std=c17 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla $(WERROR)
 INC := -Isrc
 BANNED := -include src/core/banned.h
-LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq -lcrypto -ljwt -lsodium -lpthread -lm
+LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq -lssl -lcrypto -ljwt -lsodium -lpthread -lm
 # The release binary allocates with jemalloc: the MLLP listener maps messages
 # on connection threads and the writer thread frees and reallocates their
 # JSON, and glibc's arenas turned that into lock traffic (~25% of the feed

@@ -1,7 +1,7 @@
 /*
  * bench_feeds_send.c - an MLLP load generator for bench/bench_feeds.sh.
  *
- *   bench_feeds_send HOST PORT CONNS WINDOW MESSAGES FACILITY [PATIENTS] [RUN]
+ *   bench_feeds_send HOST PORT CONNS WINDOW MESSAGES FACILITY [PATIENTS] [RUN] [MODE]
  *
  * Opens CONNS connections; each sends its share of MESSAGES HL7 v2 messages
  * (an even mix of ADT^A01 admissions and ORU^R01 lab results with two
@@ -9,7 +9,10 @@
  * numbers), keeping up to WINDOW unacknowledged messages in flight, and reads
  * every ACK.  Control ids are "RUN-conn-n" so runs do not collide.  Prints
  * one line: messages, AA, AE, AR, seconds, messages/s.  Exit 1 unless every
- * message was answered AA.
+ * message was answered AA.  MODE "enhanced": every message asks for HL7
+ * enhanced acknowledgement with MSH-15 AL, MSH-16 NE (an accept ACK, CA, once
+ * durably kept; no application ACK), and CA counts as AA: the rate is then
+ * the accept rate.
  */
 #define _GNU_SOURCE 1
 #include <arpa/inet.h>
@@ -28,7 +31,7 @@
 #include "core/buf.h"
 #include "feeds/mllp_frame.h"
 
-static const char *host, *port, *facility, *run;
+static const char *host, *port, *facility, *run, *ackmode = "";
 static long conns, window, total, patients = 10000;
 
 struct worker {
@@ -68,16 +71,16 @@ static void message(struct buf *b, int conn, long n)
     buf_reset(b);
     if (n % 2 == 0) {
         buf_addf(b,
-                 "MSH|^~\\&|PAS|%s|WEFT|WEFT|20261124101500||ADT^A01^ADT_A01|%s-%d-%ld|P|2.5\r"
+                 "MSH|^~\\&|PAS|%s|WEFT|WEFT|20261124101500||ADT^A01^ADT_A01|%s-%d-%ld|P|2.5%s\r"
                  "EVN|A01|20261124101500\r"
                  "PID|1||H%06ld^^^%s^MR~%s^^^NHS^NH||Bench^Pat%ld||19600101|F|||1 Road^^Town^^CT1 "
                  "1AA\r"
                  "PV1|1|I|WARD%ld^BED1||||||||||||||||V%d-%ld|||||||||||||||||||||||||"
                  "20261124101500\r",
-                 facility, run, conn, n, p, facility, nhs, p, p % 20, conn, n);
+                 facility, run, conn, n, ackmode, p, facility, nhs, p, p % 20, conn, n);
     } else {
         buf_addf(b,
-                 "MSH|^~\\&|LAB|%s|WEFT|WEFT|20261124101500||ORU^R01^ORU_R01|%s-%d-%ld|P|2.5\r"
+                 "MSH|^~\\&|LAB|%s|WEFT|WEFT|20261124101500||ORU^R01^ORU_R01|%s-%d-%ld|P|2.5%s\r"
                  "PID|1||H%06ld^^^%s^MR~%s^^^NHS^NH||Bench^Pat%ld||19600101|F\r"
                  "OBR|1||F%d-%ld|24326-1^Electrolytes^LN|||20261124090000|||||||||||||||"
                  "20261124100000||CH|F\r"
@@ -85,7 +88,8 @@ static void message(struct buf *b, int conn, long n)
                  "20261124090000\r"
                  "OBX|2|NM|2823-3^Potassium^LN||4.%ld|mmol/L^mmol/L^UCUM|3.5-5.3|N|||F|||"
                  "20261124090000\r",
-                 facility, run, conn, n, p, facility, nhs, p, conn, n, 135 + n % 10, n % 9);
+                 facility, run, conn, n, ackmode, p, facility, nhs, p, conn, n, 135 + n % 10,
+                 n % 9);
     }
 }
 
@@ -156,7 +160,7 @@ static void *work(void *arg)
                 continue;
             acked++;
             const char *msa = memmem(f, fl, "MSA|", 4);
-            if (msa && msa + 6 <= f + fl && msa[4] == 'A' && msa[5] == 'A')
+            if (msa && msa + 6 <= f + fl && (msa[4] == 'A' || msa[4] == 'C') && msa[5] == 'A')
                 w->aa++;
             else if (msa && msa[5] == 'E')
                 w->ae++;
@@ -188,6 +192,8 @@ int main(int argc, char **argv)
     if (argc > 7)
         patients = strtol(argv[7], NULL, 10);
     run = argc > 8 ? argv[8] : "B";
+    if (argc > 9 && strcmp(argv[9], "enhanced") == 0)
+        ackmode = "|||AL|NE";
     if (conns < 1 || window < 1 || total < 1 || patients < 1)
         return 2;
     struct worker *ws = calloc((size_t)conns, sizeof *ws);

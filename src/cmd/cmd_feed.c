@@ -8,6 +8,7 @@
  *   messages  inbound messages of a feed (filter by outcome, time)
  *   show      one inbound message, verbatim, with its outcome (audited)
  *   replay    apply rejected messages again after a fix
+ *   resubmit  process a corrected copy of a message, linked to the original
  *   merges    person merges made by A40 messages (newest first)
  *   unmerge   undo a person merge made by an A40 message
  *   disable   refuse everything a feed sends (kept, answered AR/403/failed)
@@ -15,6 +16,7 @@
  *
  * Exit status: 0 done, 1 the work failed or something was rejected, 2 usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,9 @@ const struct opt_spec cmd_feed_specs[] = {
     {"name", "NAME", "add: the feed's name (default ORG-KIND, lower case)"},
     {"facility", "NAME", "add (hl7v2): sending facility, the first component of MSH-4"},
     {"from-address", "IP", "add (hl7v2): only accept connections from this address"},
+    {"client-cert-sha256", "HEX",
+     "add (hl7v2): only accept messages over MLLP/TLS from a sender presenting the client "
+     "certificate with this SHA-256 fingerprint"},
     {"folder", "DIR", "add (csv): the drop folder (created, with done/ and failed/)"},
     {"feed", "NAME", "run/messages/replay: the feed"},
     {"outcome", "O", "messages/replay: pending, applied, rejected, duplicate or partial"},
@@ -53,6 +58,8 @@ const struct opt_spec cmd_feed_specs[] = {
     {"oldest-first", NULL, "messages: in arrival order (default: newest first)"},
     {"before", "ID", "messages: the page of messages older than id ID (newest first)"},
     {"after", "ID", "messages: the page of messages newer than id ID (with --oldest-first)"},
+    {"file", "FILE", "resubmit: the corrected message (HL7 v2, as the sender should have sent it)"},
+    {"by", "WHO", "resubmit: who corrected it (default cli:$USER)"},
     {"min-age", "SECONDS", "run: only files unchanged for this long (default 2)"},
     {"json", NULL, "status/messages/show: JSON output"},
     {NULL, NULL, NULL},
@@ -60,7 +67,8 @@ const struct opt_spec cmd_feed_specs[] = {
 
 static const char usage[] =
     "usage: weft feed add --db PATH --org ODS --kind hl7v2|fhir|csv [--name NAME]\n"
-    "                     [--facility NAME [--from-address IP]] [--folder DIR]\n"
+    "                     [--facility NAME [--from-address IP] [--client-cert-sha256 HEX]]\n"
+    "                     [--folder DIR]\n"
     "       weft feed list --db PATH\n"
     "       weft feed status --db PATH [--json]\n"
     "       weft feed run --db PATH [--feed NAME] [--min-age SECONDS]\n"
@@ -68,6 +76,7 @@ static const char usage[] =
     "                          [--limit N] [--oldest-first] [--before ID | --after ID]\n"
     "       weft feed show --db PATH --id N [--json]\n"
     "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
+    "       weft feed resubmit --db PATH --id N --file FIXED [--by WHO]\n"
     "       weft feed merges --db PATH [--limit N]\n"
     "       weft feed unmerge --db PATH --id MERGE\n"
     "       weft feed disable|enable --db PATH --feed NAME\n\n"
@@ -91,6 +100,7 @@ static int feed_add(struct store *s, const struct opts *o)
         .name = opts_get(o, "name"),
         .facility = opts_get(o, "facility"),
         .from_address = opts_get(o, "from-address"),
+        .client_cert_sha256 = opts_get(o, "client-cert-sha256"),
         .folder = opts_get(o, "folder"),
     };
     if (!spec.org || !spec.kind) {
@@ -119,15 +129,18 @@ static int feed_add(struct store *s, const struct opts *o)
                 (long long)id, f.name, f.org);
         free(token);
     } else if (strcmp(f.kind, "hl7v2") == 0) {
-        fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s\n",
+        fprintf(stderr, "feed %lld '%s' (hl7v2, org %s) added: accepts MSH-4 '%s'%s%s%s%s\n",
                 (long long)id, f.name, f.org, f.facility, f.from_address ? " from " : "",
-                f.from_address ? f.from_address : "");
-        if (!f.from_address)
-            fprintf(stderr,
-                    "warning: feed '%s' accepts MSH-4 '%s' from any address: any host "
-                    "that reaches the MLLP port can send as that facility, merges (A40) "
-                    "included; give --from-address IP to restrict it\n",
-                    f.name, f.facility);
+                f.from_address ? f.from_address : "",
+                f.client_cert_sha256 ? " over TLS with the client certificate sha256:" : "",
+                f.client_cert_sha256 ? f.client_cert_sha256 : "");
+        if (!f.from_address && !f.client_cert_sha256)
+            fprintf(
+                stderr,
+                "warning: feed '%s' accepts MSH-4 '%s' from any address: any host "
+                "that reaches the MLLP port can send as that facility, merges (A40) "
+                "included; give --from-address IP (or --client-cert-sha256 HEX) to restrict it\n",
+                f.name, f.facility);
     } else {
         fprintf(stderr, "feed %lld '%s' (csv, org %s) added: drop folder %s\n", (long long)id,
                 f.name, f.org, f.folder);
@@ -148,15 +161,18 @@ static int feed_list(struct store *s)
         struct store_feed *f = &fs[i];
         struct buf route = BUF_INIT;
         if (f->facility)
-            buf_addf(&route, "MSH-4 %s from %s", f->facility,
-                     f->from_address ? f->from_address : "ANY ADDRESS (warning)");
+            buf_addf(&route, "MSH-4 %s from %s%s%.16s%s", f->facility,
+                     f->from_address ? f->from_address : "ANY ADDRESS (warning)",
+                     f->client_cert_sha256 ? ", client certificate sha256:" : "",
+                     f->client_cert_sha256 ? f->client_cert_sha256 : "",
+                     f->client_cert_sha256 ? "..." : "");
         else if (f->folder)
             buf_addf(&route, "folder %s", f->folder);
         else
             buf_addf(&route, "POST /fhir with token (client %lld)", (long long)f->client_id);
         printf("%-4lld %-24s %-8s %-6s %-8s %s\n", (long long)f->id, f->name, f->org, f->kind,
                f->disabled ? "no" : "yes", route.data);
-        if (f->facility && !f->from_address)
+        if (f->facility && !f->from_address && !f->client_cert_sha256)
             unbound++;
         buf_release(&route);
         store_feed_clear(f);
@@ -244,9 +260,16 @@ static int feed_status(struct store *s, const struct opts *o)
         lag_text(td, "lag_recent", lag, sizeof lag);
         lag_text(tt, "lag", all, sizeof all);
         printf("%-17s %-17s", lag, all);
-        printf("%s%s%s\n",
+        long long bl = (long long)json_integer_value(json_object_get(f, "backlog"));
+        char blt[48] = "";
+        long long rr = (long long)json_integer_value(json_object_get(tt, "rows_rejected"));
+        if (bl) /* HL7 enhanced mode: accepted (CA), not yet applied */
+            snprintf(blt, sizeof blt, "  [BACKLOG %lld]", bl);
+        else if (rr) /* CSV: rows rejected over every file (per file: feed messages) */
+            snprintf(blt, sizeof blt, "  [%lld ROWS REJECTED]", rr);
+        printf("%s%s%s%s\n",
                json_is_true(json_object_get(f, "agreement_in_force")) ? "" : "  [NO AGREEMENT]",
-               le ? "  " : "", le ? le : "");
+               blt, le ? "  " : "", le ? le : "");
     }
     json_t *un = json_object_get(json_object_get(st, "unregistered"), "total");
     long long unr = (long long)json_integer_value(json_object_get(un, "received"));
@@ -397,6 +420,100 @@ static int feed_messages(struct store *s, const struct opts *o)
         store_feed_clear(&fs[i]);
     free(fs);
     return rc;
+}
+
+/* `weft feed resubmit --id N --file FIXED`: the corrected copy is a new inbox
+ * message linked to N (which is kept as it was), processed as a live
+ * arrival, and the correction is audited (who, which message, the new one
+ * and its outcome; never the content). */
+static int feed_resubmit(struct store *s, const struct opts *o)
+{
+    long id;
+    const char *file = opts_get(o, "file");
+    if (opts_get_long(o, "id", 0, &id) != 0 || id <= 0 || !file) {
+        fprintf(stderr, "weft feed resubmit: --id N (the message corrected) and --file FIXED "
+                        "(the corrected copy) are required\n");
+        return EXIT_USAGE;
+    }
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "weft feed resubmit: cannot read '%s': %s\n", file, strerror(errno));
+        return 1;
+    }
+    struct buf body = BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && body.len < (16u << 20))
+        buf_add(&body, chunk, n);
+    bool rerr = ferror(f) != 0;
+    fclose(f);
+    if (rerr || body.len == 0 || body.len >= (16u << 20)) {
+        fprintf(stderr, "weft feed resubmit: '%s' is %s\n", file,
+                rerr       ? "unreadable"
+                : body.len ? "larger than 16 MiB"
+                           : "empty");
+        buf_release(&body);
+        return 1;
+    }
+    /* an editor's line ends: HL7 segments end in CR */
+    for (size_t i = 0; i < body.len; i++)
+        if (body.data[i] == '\n')
+            body.data[i] = '\r';
+    struct buf cleaned = BUF_INIT;
+    for (size_t i = 0; i < body.len; i++)
+        if (!(body.data[i] == '\r' && i > 0 && body.data[i - 1] == '\r'))
+            buf_addc(&cleaned, body.data[i]);
+    buf_release(&body);
+    const char *user = getenv("USER");
+    struct buf by = BUF_INIT;
+    if (opts_get(o, "by"))
+        buf_adds(&by, opts_get(o, "by"));
+    else
+        buf_addf(&by, "cli:%s", user && *user ? user : "unknown");
+    struct ingest *ig = ingest_new(s);
+    struct ingest_result r;
+    ingest_result_init(&r);
+    int rc = ingest_resubmit(ig, id, cleaned.data, cleaned.len, by.data, &r);
+    int status = 0;
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft feed resubmit: no inbound message %ld\n", id);
+        status = 1;
+    } else if (rc == WEFT_EUNSUPPORTED) {
+        fprintf(stderr,
+                "weft feed resubmit: message %ld is not HL7 v2: send a corrected CSV file "
+                "to the feed's folder, or a FHIR bundle again\n",
+                id);
+        status = 1;
+    } else if (rc != 0) {
+        fprintf(stderr, "weft feed resubmit: %s\n", store_errmsg(s));
+        status = 1;
+    } else {
+        struct buf what = BUF_INIT, reason = BUF_INIT;
+        buf_addf(&what, "inbox message %ld resubmitted as %lld", id, (long long)r.inbox_id);
+        buf_addf(&reason, "weft feed resubmit: corrected copy %s", r.outcome);
+        struct audit_event ev = {.action = AUDIT_ADMIN,
+                                 .outcome = AUDIT_OK,
+                                 .client = by.data,
+                                 .what = what.data,
+                                 .count = 1,
+                                 .reason = reason.data};
+        if (audit_append(s, &ev, NULL) != 0) {
+            fprintf(stderr, "weft feed resubmit: the correction could not be audited: %s\n",
+                    store_errmsg(s));
+            status = 1;
+        }
+        buf_release(&what);
+        buf_release(&reason);
+        printf("message %ld resubmitted as %lld: %s%s%s\n", id, (long long)r.inbox_id, r.outcome,
+               r.reason[0] ? ": " : "", r.reason);
+        if (strcmp(r.outcome, INBOX_APPLIED) != 0 && strcmp(r.outcome, INBOX_DUPLICATE) != 0)
+            status = 1;
+    }
+    ingest_result_release(&r);
+    ingest_free(ig);
+    buf_release(&by);
+    buf_release(&cleaned);
+    return status;
 }
 
 static int feed_show(struct store *s, const struct opts *o)
@@ -599,8 +716,9 @@ int cmd_feed(int argc, char **argv)
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
     }
-    static const char *const subs[] = {"add",    "list",    "status", "run",     "messages", "show",
-                                       "replay", "unmerge", "merges", "disable", "enable"};
+    static const char *const subs[] = {"add",      "list",   "status",  "run",
+                                       "messages", "show",   "replay",  "resubmit",
+                                       "unmerge",  "merges", "disable", "enable"};
     const char *sub = o.npos > 0 ? o.pos[0] : NULL;
     bool known = false;
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
@@ -638,6 +756,8 @@ int cmd_feed(int argc, char **argv)
         rc = feed_show(s, &o);
     else if (strcmp(sub, "replay") == 0)
         rc = feed_replay(s, &o);
+    else if (strcmp(sub, "resubmit") == 0)
+        rc = feed_resubmit(s, &o);
     else if (strcmp(sub, "unmerge") == 0)
         rc = feed_unmerge(s, &o);
     else if (strcmp(sub, "merges") == 0)

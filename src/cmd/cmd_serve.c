@@ -31,6 +31,7 @@
 
 #include "access/access_serve.h"
 #include "audit/anchor.h"
+#include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -69,8 +70,10 @@ const struct opt_spec cmd_serve_specs[] = {
      "close an HTTP connection that has not sent a whole request by then (default 10)"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default info)"},
     {"tls-cert", "FILE",
-     "serve HTTPS (TLS 1.2+): the certificate chain, PEM (with --tls-key; MLLP stays plain)"},
+     "TLS 1.2+ on HTTP (HTTPS) and MLLP: the certificate chain, PEM (with --tls-key)"},
     {"tls-key", "FILE", "the private key of --tls-cert, PEM"},
+    {"http-tls-cert", "FILE", "HTTP only: this certificate chain instead of --tls-cert"},
+    {"http-tls-key", "FILE", "HTTP only: the private key of --http-tls-cert"},
     {"metrics", "HOST:PORT",
      "serve Prometheus metrics at /metrics on a separate listener (PORT alone: 127.0.0.1)"},
     {"metrics-port-file", "FILE", "write the bound metrics port to FILE once listening"},
@@ -84,6 +87,19 @@ const struct opt_spec cmd_serve_specs[] = {
      "feeds: close an MLLP connection that has sent no whole message by then (default 30)"},
     {"mllp-idle-timeout", "SECONDS",
      "feeds: close an MLLP connection that sends nothing for this long (default 300; 0 = never)"},
+    {"mllp-ack-mode", "MODE",
+     "feeds: original (one ACK per message once applied; default) or auto (HL7 enhanced "
+     "acknowledgement when MSH-15/MSH-16 ask for it: CA once stored, applied behind)"},
+    {"mllp-backlog-max", "N",
+     "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
+     "1000000)"},
+    {"mllp-tls-cert", "FILE", "feeds: MLLP only: this certificate chain instead of --tls-cert"},
+    {"mllp-tls-key", "FILE", "feeds: MLLP only: the private key of --mllp-tls-cert"},
+    {"mllp-plain", NULL,
+     "feeds: no TLS on MLLP even with --tls-cert (e.g. behind a TLS terminator on loopback)"},
+    {"mllp-require-client-cert", NULL,
+     "feeds: refuse MLLP/TLS connections without a client certificate that a feed pins "
+     "(weft feed add --client-cert-sha256)"},
     {"drop-interval", "SECONDS", "feeds: poll CSV drop folders this often (default 2; 0 = off)"},
     {"audience", "AUD", "access: the aud launch tokens must carry (default weft)"},
     {"breakglass-hours", "N", "access: how long break-glass lasts (default 4)"},
@@ -116,6 +132,7 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 
 static const struct serve_part parts[] = {
     {"audit-anchor", audit_anchor_serve_start, audit_anchor_serve_stop}, /* stops last */
+    {"audit", audit_serve_start, audit_serve_stop}, /* the one audit writer, for every part */
     {"access", access_serve_start, access_serve_stop},
     {"fhir", fhir_part_start, NULL},
     {"feeds-admin", feeds_admin_serve_start, NULL},
@@ -330,9 +347,17 @@ int cmd_serve(int argc, char **argv)
     }
     if (check_store(db) != 0)
         goto out;
-    const char *cert_file = opts_get(&o, "tls-cert"), *key_file = opts_get(&o, "tls-key");
+    /* HTTP's own pair, else the pair both listeners share */
+    const char *cert_file = opts_get(&o, "http-tls-cert"), *key_file = opts_get(&o, "http-tls-key");
+    bool http_pair = cert_file || key_file;
+    if (!http_pair) {
+        cert_file = opts_get(&o, "tls-cert");
+        key_file = opts_get(&o, "tls-key");
+    }
     if (!cert_file != !key_file) {
-        fprintf(stderr, "weft serve: --tls-cert and --tls-key go together\n");
+        fprintf(stderr, "weft serve: %s\n",
+                http_pair ? "--http-tls-cert and --http-tls-key go together"
+                          : "--tls-cert and --tls-key go together");
         status = EXIT_USAGE;
         goto out;
     }

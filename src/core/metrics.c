@@ -71,6 +71,8 @@ static const struct {
      NULL, 0},
     {"weft_feed_lag_seconds", METRIC_HISTOGRAM,
      "Feed lag: arrival time minus the event time the message carries, by feed", lag_bounds, 9},
+    {"weft_feed_backlog", METRIC_GAUGE,
+     "HL7 v2 enhanced-mode messages accepted (CA) but not yet applied", NULL, 0},
     {"weft_audit_queue_depth", METRIC_GAUGE,
      "Audit entries waiting for the audit writer's next group commit", NULL, 0},
     {"weft_audit_write_duration_seconds", METRIC_HISTOGRAM,

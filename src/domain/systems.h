@@ -31,6 +31,8 @@
 #define UCUM_SYSTEM "http://unitsofmeasure.org"
 /* Weft's own code systems: WEFT_CODE_SYSTEM_PREFIX "{name}". */
 #define WEFT_CODE_SYSTEM_PREFIX "https://weft.nhs.uk/CodeSystem/"
+/* HL7 v2 tables as FHIR code systems: HL7_V2_TABLE_SYSTEM_PREFIX "0203" ... */
+#define HL7_V2_TABLE_SYSTEM_PREFIX "http://terminology.hl7.org/CodeSystem/v2-"
 /* Record categories as codes (domain/category.h names). */
 #define RECORD_CATEGORY_SYSTEM WEFT_CODE_SYSTEM_PREFIX "record-category"
 /* Mental Health Act sections (HL7 v2 ZMH). */

@@ -109,6 +109,10 @@ json_t *inbox_msg_json(const struct store_inbox_msg *m, const char *feed_name)
     json_object_set_new(o, "resources", json_integer(m->resources));
     json_object_set_new(o, "duplicate_of",
                         m->duplicate_of ? json_integer(m->duplicate_of) : json_null());
+    if (m->resubmit_of) { /* a corrected copy (weft feed resubmit) */
+        json_object_set_new(o, "resubmit_of", json_integer(m->resubmit_of));
+        json_object_set_new(o, "corrected_by", str_or_null(m->corrected_by));
+    }
     if (m->body) {
         json_object_set_new(o, "bytes", json_integer((json_int_t)m->body_len));
         if (csv_utf8_valid(m->body, m->body_len)) {

@@ -492,11 +492,38 @@ int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const 
     return hl7_apply(ig, data, len, peer, arrived, 0, pm, r);
 }
 
+int ingest_hl7_accept(struct ingest *ig, const char *data, size_t len, const char *peer,
+                      const char *arrived, int64_t feed_id, const char *facility,
+                      const char *control, const char *msg_type, int64_t *id_out)
+{
+    char now[32];
+    if (!arrived) {
+        inbox_now(now);
+        arrived = now;
+    }
+    struct store_inbox_msg in = {
+        .feed_id = feed_id,
+        .kind = "hl7v2",
+        .arrived = (char *)arrived,
+        .sender = facility && facility[0] ? (char *)facility : NULL,
+        .peer = (char *)peer,
+        .control_id = control && control[0] ? (char *)control : NULL,
+        .msg_type = msg_type && msg_type[0] ? (char *)msg_type : NULL,
+        .outcome = INBOX_PENDING,
+        .attempts = 1,
+        .body = (char *)data,
+        .body_len = len,
+    };
+    return store_inbox_add(ig->s, &in, id_out);
+}
+
 static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char *peer,
                      const char *arrived, int64_t replay_id, struct ingest_premap *pm,
                      struct ingest_result *r)
 {
     struct store *s = ig->s;
+    /* an accepted message's first application: its row exists already */
+    int64_t pending_id = pm ? pm->pending_id : 0;
     char now[32], facility[181], control[200], mtype[40];
     if (!arrived) {
         inbox_now(now);
@@ -570,6 +597,21 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                  feed.name);
         det = (struct hl7_ack_detail){
             .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (feed.client_cert_sha256 && pm && pm->cert_sha256 &&
+               strcmp(feed.client_cert_sha256, pm->cert_sha256) != 0) {
+        code = "AR";
+        if (pm->cert_sha256[0])
+            snprintf(why, sizeof why,
+                     "connection's client certificate (sha256:%.16s...) is not the one "
+                     "registered for feed '%s'",
+                     pm->cert_sha256, feed.name);
+        else
+            snprintf(why, sizeof why,
+                     "connection presented no client certificate: feed '%s' accepts only "
+                     "TLS connections with its registered one",
+                     feed.name);
+        det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
     } else if (!in_force) {
         code = "AR";
         snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
@@ -587,8 +629,8 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
      * at all, so "applied" is never seen without them. */
     bool will_apply = strcmp(code, "AA") == 0;
     long predicted_res = will_apply && mr->kind == HL7_MAP_BUNDLE ? (long)mr->resources : 0;
-    int64_t id = replay_id;
-    if (!replay_id) {
+    int64_t id = replay_id ? replay_id : pending_id;
+    if (!id) {
         struct store_inbox_msg in = {
             .feed_id = feed.id,
             .kind = "hl7v2",
@@ -608,7 +650,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
         if ((rc = store_inbox_add(s, &in, &id)) != 0)
             goto out;
     }
-    if (replay_id && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
+    if ((replay_id || pending_id) && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
         goto out;
     r->inbox_id = id;
     r->feed_id = feed.id;
@@ -680,7 +722,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     r->outcome = outcome;
     snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
     snprintf(r->reason, sizeof r->reason, "%s", why);
-    bool as_predicted = !replay_id && !dup_of && strcmp(why, predicted_why) == 0 &&
+    bool as_predicted = !replay_id && !pending_id && !dup_of && strcmp(why, predicted_why) == 0 &&
                         (strcmp(outcome, INBOX_APPLIED) == 0) == will_apply &&
                         r->resources == predicted_res;
     if (!as_predicted && (rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL,
@@ -755,6 +797,35 @@ int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *
     if (rc != 0)
         return rc;
     rc = ingest_hl7(ig, data, len, peer, NULL, replay_id, r);
+    if (rc == 0)
+        rc = ingest_flush_counts(ig);
+    if (rc == 0)
+        rc = store_txn_commit(&txn);
+    if (rc != 0) {
+        store_txn_rollback(&txn);
+        ingest_discard_counts(ig);
+        ingest_result_commit_failed(r, data, len, weft_strerror(rc));
+    }
+    return rc;
+}
+
+int ingest_resubmit(struct ingest *ig, int64_t orig_id, const char *data, size_t len,
+                    const char *by, struct ingest_result *r)
+{
+    struct store_inbox_msg orig;
+    int rc = store_inbox_get(ig->s, orig_id, false, &orig);
+    if (rc != 0)
+        return rc;
+    bool hl7 = strcmp(orig.kind, "hl7v2") == 0;
+    store_inbox_msg_clear(&orig);
+    if (!hl7)
+        return WEFT_EUNSUPPORTED;
+    struct store_txn txn;
+    if ((rc = store_txn_begin(&txn, ig->s)) != 0)
+        return rc;
+    rc = ingest_hl7(ig, data, len, NULL, NULL, 0, r);
+    if (rc == 0)
+        rc = store_inbox_set_resubmit(ig->s, r->inbox_id, orig_id, by);
     if (rc == 0)
         rc = ingest_flush_counts(ig);
     if (rc == 0)
@@ -1372,6 +1443,11 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
                                       r->resources, 0, true);
         if (rc2 == 0)
             rc2 = count(ig, feed.id, arrived, outcome, &lag, why, true);
+        struct count_slot *sl = NULL; /* and its rows, across files */
+        if (rc2 == 0 && rep && (rc2 = slot_of(ig, feed.id, arrived, &sl)) == 0) {
+            sl->c.rows_loaded += (int64_t)rep->rows_loaded;
+            sl->c.rows_rejected += (int64_t)(rep->rows_rejected + rep->rows_load_failed);
+        }
         if (rc2 == 0)
             rc2 = ingest_flush_counts(ig);
         if (rc2 == 0)

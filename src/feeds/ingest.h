@@ -100,9 +100,31 @@ struct ingest_premap {
      * feed, or NULL; used (and consumed) only when they are the message's
      * feed's; freed by the caller, before mr, after the call. */
     struct load_prep *prep;
+    /* the connection's TLS client certificate (64 lower-case hex digits of
+     * its SHA-256), "" when the connection presented none (or is plain);
+     * NULL: not a live connection (replay, tools), no check.  A feed that
+     * pins a certificate (store_feed.client_cert_sha256) refuses the message
+     * AR unless it is this one. */
+    const char *cert_sha256;
+    /* > 0: apply this inbox message, kept `pending` by ingest_hl7_accept,
+     * as its first application (counted as an arrival; data is its body) */
+    int64_t pending_id;
 };
 int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
                          const char *arrived, struct ingest_premap *pm, struct ingest_result *r);
+
+/*
+ * HL7 v2 enhanced acknowledgement mode, step 1 (inside the caller's open
+ * transaction): keep message data[0..len) in the inbox as `pending` for
+ * feed_id (its facility, control id and type as read from MSH), without
+ * mapping or applying it; *id_out gets its inbox id.  Once committed it is
+ * durable and may be answered CA.  Step 2 is ingest_hl7_premapped() with
+ * pm->pending_id = that id, which applies it exactly as a live message
+ * (nothing is counted before then).  Returns 0 or a store error.
+ */
+int ingest_hl7_accept(struct ingest *ig, const char *data, size_t len, const char *peer,
+                      const char *arrived, int64_t feed_id, const char *facility,
+                      const char *control, const char *msg_type, int64_t *id_out);
 
 /* Write the counters accumulated since the last flush (inside the caller's
  * transaction).  Call before store_commit(). */
@@ -114,6 +136,18 @@ void ingest_discard_counts(struct ingest *ig);
  * AE saying so (nothing of the message is stored; the sender must resend). */
 void ingest_result_commit_failed(struct ingest_result *r, const char *data, size_t len,
                                  const char *why);
+
+/*
+ * `weft feed resubmit`: a corrected copy data[0..len) of HL7 v2 inbox message
+ * orig_id, made by `by`, kept as a new inbox message linked to the original
+ * (which is not touched) and processed exactly as a live arrival of the
+ * original's sender (counted as one), in its own transaction.  The peer
+ * address and client-certificate checks of a live connection do not apply
+ * (an operator resubmits).  WEFT_ENOTFOUND for no such message,
+ * WEFT_EUNSUPPORTED when it is not HL7 v2; else as ingest_hl7_one.
+ */
+int ingest_resubmit(struct ingest *ig, int64_t orig_id, const char *data, size_t len,
+                    const char *by, struct ingest_result *r);
 
 /* One HL7 message in its own transaction (replay, tests, tools). */
 int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *peer,

@@ -21,6 +21,7 @@
  * touches a freed connection.
  */
 #define _GNU_SOURCE 1
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -40,7 +41,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/opt.h"
+#include "core/tls.h"
 #include "core/failpoint.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
@@ -72,7 +75,24 @@ struct item {
     char pre_feed[64];
     struct hl7_map_result pre;
     struct load_prep *prep; /* pre's bundle prepared for the store, or NULL */
+    /* HL7 v2 enhanced acknowledgement mode: MSH-15 or MSH-16 valued */
+    bool enh;
+    char msh15[3], msh16[3]; /* AL, NE, ER or SU (HL7 table 0155) */
+    bool fast;               /* accept only: kept pending, applied later (backlog) */
+    int64_t fast_feed;       /* its feed */
+    char facility[181], control[200], mtype[40];
+    int64_t accepted;   /* inbox id once accepted */
+    struct buf app_ack; /* written after res.ack (enhanced mode, applied at once) */
 };
+
+/* A connection owed the application ACK of an accepted message. */
+struct waiter {
+    struct waiter *next;
+    int64_t id; /* inbox id */
+    struct conn *c;
+    char msh16[3];
+};
+#define WAIT_BUCKETS 4096
 
 struct conn {
     struct mllp_server *srv;
@@ -80,7 +100,12 @@ struct conn {
     pthread_t th;
     int fd, efd;
     char peer[96];
-    char host[64]; /* the peer's numeric address: connections per address */
+    char host[64];        /* the peer's numeric address: connections per address */
+    struct tls_conn *tls; /* NULL on a plain listener */
+    /* the client certificate's SHA-256 (hex), "" when none was presented
+     * (always "" on a plain listener): checked per message against the
+     * feed's pin (ingest.h) */
+    char cert[65];
     pthread_mutex_t mu;
     struct item *head, *tail; /* FIFO of items awaiting their ACK */
     int pending;
@@ -107,7 +132,7 @@ struct mllp_server {
     pthread_mutex_t kmu;
     pthread_cond_t kcv;
     bool ckpt_stop;
-    atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed, n_idle;
+    atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed, n_idle, n_applied;
     /* the hl7v2 feeds whose messages can be applied (enabled, agreement in
      * force), by sending facility, for mapping and preparing on the
      * connection threads; refreshed every second by the refresher (the
@@ -115,10 +140,23 @@ struct mllp_server {
     pthread_rwlock_t flk;
     struct store_feed *fac;
     int nfac;
+    /* TLS (NULL: plain), and the client certificates pinned by hl7v2 feeds,
+     * for --mllp-require-client-cert (under flk, refreshed with fac) */
+    struct tls_server *tls;
+    char (*pins)[65];
+    int npins;
+    /* enhanced mode: the backlog of accepted, not yet applied messages
+     * (inbox ids in arrival order; a ring under qmu), and the connections
+     * owed their application ACKs (under wmu) */
+    int64_t *bl;
+    size_t bl_cap, bl_head, bl_len;
+    pthread_mutex_t wmu;
+    struct waiter *waiters[WAIT_BUCKETS];
 };
 
 static void item_free(struct item *it)
 {
+    buf_release(&it->app_ack);
     fhir_load_prep_free(it->prep); /* before the bundle it points into */
     hl7_map_result_clear(&it->pre);
     ingest_result_release(&it->res);
@@ -161,23 +199,292 @@ static void complete_batch(struct item *batch, size_t n)
     free(v);
 }
 
+/* ---- enhanced acknowledgement mode ------------------------------------------------------
+ *
+ * A message whose MSH-15 or MSH-16 is valued asks for enhanced mode.  When
+ * its sending facility is a usable feed (and the connection's address and
+ * client certificate are the feed's), the writer only keeps it in the inbox
+ * as pending (ingest_hl7_accept) in the batch's transaction: once that
+ * commits it is durable and answered CA as MSH-15 asks, and its id joins the
+ * backlog.  Between batches the writer applies the backlog's oldest messages
+ * (run_apply) exactly as live ones, each in the same transaction as its
+ * outcome, so after a crash the messages still pending are exactly those not
+ * applied, and they are applied at the next start, in arrival order.  The
+ * application ACK goes back on the connection the message came on, if still
+ * open, as MSH-16 asks.  A message from a sender that is not a usable feed
+ * is processed at once as in original mode: refused ones get CR (commit
+ * reject), others CA then the application ACK.  A batch that does not commit
+ * answers its enhanced messages CE. */
+
+static void fifo_push(struct conn *c, struct item *it);
+
+/* Whether an acknowledgement is sent under condition cond (HL7 table 0155):
+ * AL always, NE never, ER only for an error or refusal, SU only for
+ * success.  An empty condition (the other field being valued) and an
+ * unknown value count as AL: the sender is not left waiting. */
+static bool ack_wanted(const char *cond, bool success)
+{
+    if (strcmp(cond, "NE") == 0)
+        return false;
+    if (strcmp(cond, "ER") == 0)
+        return !success;
+    if (strcmp(cond, "SU") == 0)
+        return success;
+    return true;
+}
+
+static void backlog_push(struct mllp_server *srv, int64_t id) /* under qmu */
+{
+    if (srv->bl_len == srv->bl_cap) {
+        size_t ncap = srv->bl_cap ? srv->bl_cap * 2 : 1024;
+        int64_t *nb = xmalloc(sizeof *nb * ncap);
+        for (size_t i = 0; i < srv->bl_len; i++)
+            nb[i] = srv->bl[(srv->bl_head + i) % srv->bl_cap];
+        free(srv->bl);
+        srv->bl = nb;
+        srv->bl_cap = ncap;
+        srv->bl_head = 0;
+    }
+    srv->bl[(srv->bl_head + srv->bl_len) % srv->bl_cap] = id;
+    srv->bl_len++;
+}
+
+static void backlog_metric(struct mllp_server *srv)
+{
+    pthread_mutex_lock(&srv->qmu);
+    double n = (double)srv->bl_len;
+    pthread_mutex_unlock(&srv->qmu);
+    metrics_set("weft_feed_backlog", NULL, n);
+}
+
+static void waiter_add(struct mllp_server *srv, int64_t id, struct conn *c, const char *msh16)
+{
+    struct waiter *w = xcalloc(1, sizeof *w);
+    w->id = id;
+    w->c = c;
+    snprintf(w->msh16, sizeof w->msh16, "%s", msh16);
+    pthread_mutex_lock(&srv->wmu);
+    struct waiter **b = &srv->waiters[(uint64_t)id % WAIT_BUCKETS];
+    w->next = *b;
+    *b = w;
+    pthread_mutex_unlock(&srv->wmu);
+}
+
+/* Forget what c is owed: it is closing (the messages stay in the backlog). */
+static void waiters_drop(struct mllp_server *srv, struct conn *c)
+{
+    pthread_mutex_lock(&srv->wmu);
+    for (size_t i = 0; i < WAIT_BUCKETS; i++) {
+        for (struct waiter **pp = &srv->waiters[i]; *pp;) {
+            struct waiter *w = *pp;
+            if (w->c == c) {
+                *pp = w->next;
+                free(w);
+            } else {
+                pp = &w->next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&srv->wmu);
+}
+
+/* After the apply of accepted message id committed: its application ACK r
+ * (NULL: none) on the connection that sent it, if that is still open and
+ * MSH-16 asks for it.  Under wmu, so the connection cannot close meanwhile
+ * (it drops its waiters under wmu before it ends). */
+static void deliver_app_ack(struct mllp_server *srv, int64_t id, const struct ingest_result *r)
+{
+    pthread_mutex_lock(&srv->wmu);
+    struct waiter **pp = &srv->waiters[(uint64_t)id % WAIT_BUCKETS];
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    struct waiter *w = *pp;
+    if (w) {
+        *pp = w->next;
+        if (r && r->ack.len && ack_wanted(w->msh16, strcmp(r->ack_code, "AA") == 0)) {
+            struct item *it = xcalloc(1, sizeof *it);
+            it->conn = w->c;
+            ingest_result_init(&it->res);
+            buf_add(&it->res.ack, r->ack.data, r->ack.len);
+            it->done = true;
+            fifo_push(w->c, it);
+            uint64_t one = 1;
+            ssize_t wr = write(w->c->efd, &one, sizeof one);
+            (void)wr;
+        }
+        free(w);
+    }
+    pthread_mutex_unlock(&srv->wmu);
+}
+
+/* A commit-level ACK (CA, CE, CR) for it's message. */
+static void commit_ack(struct item *it, struct hl7_msg **m, const char *code, const char *text)
+{
+    buf_reset(&it->res.ack);
+    if (!*m)
+        *m = hl7_msg_new();
+    if (hl7_msg_parse(*m, it->data, it->len, HL7_PARSE_STRICT, NULL) == 0)
+        hl7_ack_build(*m, code, text, &it->res.ack);
+}
+
+/* The ACKs of a batch's enhanced-mode messages, once it committed (or not). */
+static void enhanced_finish(struct mllp_server *srv, struct item *batch, bool committed)
+{
+    struct hl7_msg *m = NULL;
+    bool accepted = false;
+    for (struct item *it = batch; it; it = it->qnext) {
+        if (!it->enh)
+            continue;
+        buf_reset(&it->app_ack);
+        if (!committed) { /* nothing of it is stored: the sender sends it again */
+            buf_reset(&it->res.ack);
+            if (ack_wanted(it->msh15, false))
+                commit_ack(it, &m, "CE",
+                           "message not stored (the record store failed): send it again");
+            continue;
+        }
+        if (it->fast) {
+            pthread_mutex_lock(&srv->qmu);
+            backlog_push(srv, it->accepted);
+            pthread_mutex_unlock(&srv->qmu);
+            accepted = true;
+            if (strcmp(it->msh16, "NE") != 0)
+                waiter_add(srv, it->accepted, it->conn, it->msh16);
+            continue; /* res.ack: the CA built on the connection thread, or none */
+        }
+        /* processed at once, as in original mode */
+        if (it->res.outcome && strcmp(it->res.outcome, INBOX_REJECTED) == 0) {
+            buf_reset(&it->res.ack);
+            if (ack_wanted(it->msh15, false))
+                commit_ack(it, &m, "CR", it->res.reason);
+            continue;
+        }
+        if (ack_wanted(it->msh16, strcmp(it->res.ack_code, "AA") == 0))
+            buf_add(&it->app_ack, it->res.ack.data, it->res.ack.len);
+        buf_reset(&it->res.ack);
+        if (ack_wanted(it->msh15, true))
+            commit_ack(it, &m, "CA", NULL);
+    }
+    hl7_msg_free(m);
+    if (accepted)
+        backlog_metric(srv);
+}
+
+/* Apply up to max of the backlog's oldest messages in one transaction, then
+ * send their application ACKs.  On a failure nothing leaves the backlog (the
+ * transaction is rolled back whole) and it is tried again a little later. */
+static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
+{
+    pthread_mutex_lock(&srv->qmu);
+    size_t k = srv->bl_len < max ? srv->bl_len : max;
+    int64_t *ids = xmalloc(sizeof *ids * (k ? k : 1));
+    for (size_t i = 0; i < k; i++)
+        ids[i] = srv->bl[(srv->bl_head + i) % srv->bl_cap];
+    pthread_mutex_unlock(&srv->qmu);
+    struct ingest_result *res = xcalloc(k ? k : 1, sizeof *res);
+    bool *did = xcalloc(k ? k : 1, sizeof *did);
+    for (size_t i = 0; i < k; i++)
+        ingest_result_init(&res[i]);
+    struct store *s = srv->store;
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        struct store_inbox_msg m;
+        rc = store_inbox_get(s, ids[i], true, &m);
+        if (rc == WEFT_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc != 0)
+            break;
+        /* still pending: an operator's replay may have applied it meanwhile */
+        if (strcmp(m.outcome, INBOX_PENDING) == 0 && strcmp(m.kind, "hl7v2") == 0) {
+            struct ingest_premap pm = {.pending_id = ids[i]};
+            rc = ingest_hl7_premapped(ig, m.body, m.body_len, m.peer, m.arrived, &pm, &res[i]);
+            did[i] = rc == 0;
+        }
+        store_inbox_msg_clear(&m);
+    }
+    if (rc == 0)
+        rc = ingest_flush_counts(ig);
+    if (rc == 0)
+        rc = store_txn_commit(&txn);
+    if (rc != 0) {
+        log_error("mllp", "applying %zu accepted messages failed: %s (%s); they stay pending", k,
+                  weft_strerror(rc), store_errmsg(s));
+        store_txn_rollback(&txn);
+        ingest_discard_counts(ig);
+        usleep(200000); /* not a hot loop while the store fails */
+    } else {
+        pthread_mutex_lock(&srv->qmu);
+        srv->bl_head = (srv->bl_head + k) % (srv->bl_cap ? srv->bl_cap : 1);
+        srv->bl_len -= k;
+        pthread_mutex_unlock(&srv->qmu);
+        for (size_t i = 0; i < k; i++)
+            deliver_app_ack(srv, ids[i], did[i] ? &res[i] : NULL);
+        atomic_fetch_add(&srv->n_applied, k);
+        backlog_metric(srv);
+    }
+    for (size_t i = 0; i < k; i++)
+        ingest_result_release(&res[i]);
+    free(res);
+    free(did);
+    free(ids);
+}
+
+/* At start: the messages accepted before a stop or crash and not applied,
+ * in arrival order. */
+static int backlog_load(struct mllp_server *srv)
+{
+    struct store_inbox_filter f = {.outcome = INBOX_PENDING, .limit = 10000};
+    for (;;) {
+        struct store_inbox_msg *ms = NULL;
+        int n = 0;
+        int rc = store_inbox_list(srv->store, &f, &ms, &n);
+        if (rc != 0)
+            return rc;
+        for (int i = 0; i < n; i++)
+            if (strcmp(ms[i].kind, "hl7v2") == 0)
+                backlog_push(srv, ms[i].id);
+        if (n)
+            f.after_id = ms[n - 1].id;
+        store_inbox_msgs_free(ms, n);
+        if (n < f.limit)
+            break;
+    }
+    if (srv->bl_len)
+        log_info("mllp",
+                 "enhanced-mode backlog: %zu messages accepted before the last stop are applied "
+                 "now, in arrival order",
+                 srv->bl_len);
+    backlog_metric(srv);
+    return 0;
+}
+
 static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *batch, size_t n)
 {
     struct store *s = srv->store;
     struct store_txn txn;
     int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
     for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
-        if (it->has_pre) {
-            struct ingest_premap pm = {.org = it->pre_org,
-                                       .feed = it->pre_feed,
-                                       .rc = it->pre_rc,
-                                       .mr = &it->pre,
-                                       .prep = it->prep};
-            rc = ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm,
-                                      &it->res);
-        } else {
-            rc = ingest_hl7(ig, it->data, it->len, it->conn->peer, it->arrived, 0, &it->res);
+        if (it->fast) { /* enhanced mode: only kept, applied from the backlog */
+            rc =
+                ingest_hl7_accept(ig, it->data, it->len, it->conn->peer, it->arrived, it->fast_feed,
+                                  it->facility, it->control, it->mtype, &it->accepted);
+            continue;
         }
+        /* the connection's client certificate goes with every message: a
+         * feed that pins one refuses messages without it (ingest.h) */
+        struct ingest_premap pm = {.cert_sha256 = it->conn->cert};
+        if (it->has_pre) {
+            pm.org = it->pre_org;
+            pm.feed = it->pre_feed;
+            pm.rc = it->pre_rc;
+            pm.mr = &it->pre;
+            pm.prep = it->prep;
+        }
+        rc =
+            ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm, &it->res);
     }
     if (rc == 0)
         rc = ingest_flush_counts(ig);
@@ -196,6 +503,7 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     }
     atomic_fetch_add(&srv->n_batches, 1);
     atomic_fetch_add(&srv->n_msgs, n);
+    enhanced_finish(srv, batch, rc == 0);
     complete_batch(batch, n);
 }
 
@@ -206,25 +514,37 @@ static void *writer_main(void *arg)
     size_t max = (size_t)srv->cfg.batch_max;
     for (;;) {
         pthread_mutex_lock(&srv->qmu);
-        while (!srv->qhead && !srv->writer_stop)
+        while (!srv->qhead && !srv->bl_len && !srv->writer_stop)
             pthread_cond_wait(&srv->qcv, &srv->qmu);
         if (!srv->qhead && srv->writer_stop) {
             pthread_mutex_unlock(&srv->qmu);
-            break;
+            break; /* a backlog left is kept (pending) for the next start */
         }
-        struct item *batch = srv->qhead, *last = batch;
-        size_t n = 1;
-        while (last->qnext && n < max) {
-            last = last->qnext;
-            n++;
+        /* a full backlog stops new messages (their connections stop being
+         * read at their window) until applying has made room */
+        struct item *batch = NULL;
+        size_t n = 0;
+        if (srv->qhead && srv->bl_len < (size_t)srv->cfg.backlog_max) {
+            struct item *last = batch = srv->qhead;
+            n = 1;
+            while (last->qnext && n < max) {
+                last = last->qnext;
+                n++;
+            }
+            srv->qhead = last->qnext;
+            if (!srv->qhead)
+                srv->qtail = NULL;
+            srv->qlen -= n;
+            last->qnext = NULL;
         }
-        srv->qhead = last->qnext;
-        if (!srv->qhead)
-            srv->qtail = NULL;
-        srv->qlen -= n;
-        last->qnext = NULL;
+        bool backlog = srv->bl_len > 0, waiting = srv->qhead != NULL;
         pthread_mutex_unlock(&srv->qmu);
-        run_batch(srv, ig, batch, n);
+        if (batch)
+            run_batch(srv, ig, batch, n);
+        /* then some of the backlog: a little while messages wait to be
+         * accepted (accepting comes first), more when nothing else waits */
+        if (backlog)
+            run_apply(srv, ig, waiting || batch ? 64 : 512);
     }
     ingest_free(ig);
     return NULL;
@@ -243,7 +563,12 @@ static void fac_refresh(struct mllp_server *srv)
     int n = 0;
     if (store_feed_list(srv->ckpt_store, &fs, &n) != 0)
         return; /* keep the old table */
-    int k = 0;  /* the usable feeds are moved to the front of fs */
+    char(*pins)[65] = xcalloc((size_t)n + 1, sizeof *pins);
+    int np = 0;
+    for (int i = 0; i < n; i++)
+        if (fs[i].client_cert_sha256 && strcmp(fs[i].kind, "hl7v2") == 0)
+            snprintf(pins[np++], sizeof pins[0], "%s", fs[i].client_cert_sha256);
+    int k = 0; /* the usable feeds are moved to the front of fs */
     for (int i = 0; i < n; i++) {
         /* only feeds whose messages will be applied: mapping and preparing
          * a message the writer refuses (disabled feed, no agreement in
@@ -261,8 +586,29 @@ static void fac_refresh(struct mllp_server *srv)
     int on = srv->nfac;
     srv->fac = fs;
     srv->nfac = k;
+    char(*op)[65] = srv->pins;
+    srv->pins = pins;
+    srv->npins = np;
     pthread_rwlock_unlock(&srv->flk);
     fac_free(of, on);
+    free(op);
+}
+
+/* MSH field (whole, unescaped) or one of its components, "" when absent. */
+static void msh_comp(const struct hl7_msg *m, size_t field, size_t comp, char *out, size_t cap)
+{
+    struct hl7_span sp;
+    out[0] = 0;
+    if (hl7_get(m, "MSH", 1, field, 1, comp, 0, &sp) != 0)
+        return;
+    size_t n = hl7_unescape(hl7_msg_delims(m), sp, out, cap);
+    if (n >= cap)
+        out[cap - 1] = 0;
+}
+
+static void msh_value(const struct hl7_msg *m, size_t field, char *out, size_t cap)
+{
+    msh_comp(m, field, 0, out, cap);
 }
 
 /* Parse and map one message on the connection thread when its facility is a
@@ -278,16 +624,45 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
     size_t n = hl7_unescape(hl7_msg_delims(m), sp, facility, sizeof facility);
     if (n == 0 || n >= sizeof facility)
         return;
+    /* enhanced acknowledgement mode: MSH-15 or MSH-16 valued */
+    char v15[8], v16[8]; /* blanks count as empty (some senders pad fields) */
+    msh_value(m, 15, v15, sizeof v15);
+    msh_value(m, 16, v16, sizeof v16);
+    snprintf(it->msh15, sizeof it->msh15, "%s", v15 + strspn(v15, " "));
+    snprintf(it->msh16, sizeof it->msh16, "%s", v16 + strspn(v16, " "));
+    it->enh = !srv->cfg.original_ack_only && (it->msh15[0] || it->msh16[0]);
+    bool sender_ok = false;
     pthread_rwlock_rdlock(&srv->flk);
     for (int i = 0; i < srv->nfac; i++) {
-        if (strcmp(srv->fac[i].facility, facility) == 0) {
-            snprintf(it->pre_org, sizeof it->pre_org, "%s", srv->fac[i].org);
-            snprintf(it->pre_feed, sizeof it->pre_feed, "%s", srv->fac[i].name);
+        const struct store_feed *f = &srv->fac[i];
+        if (strcmp(f->facility, facility) == 0) {
+            snprintf(it->pre_org, sizeof it->pre_org, "%s", f->org);
+            snprintf(it->pre_feed, sizeof it->pre_feed, "%s", f->name);
             it->has_pre = true;
+            it->fast_feed = f->id;
+            /* the checks ingest makes of a live connection, made here for
+             * a message that will only be accepted now (ingest.c) */
+            sender_ok =
+                (!f->from_address || strcmp(f->from_address, it->conn->host) == 0) &&
+                (!f->client_cert_sha256 || strcmp(f->client_cert_sha256, it->conn->cert) == 0);
             break;
         }
     }
     pthread_rwlock_unlock(&srv->flk);
+    if (it->enh && it->has_pre && sender_ok) {
+        /* accepted only: mapped and applied later from the backlog; the
+         * CA is built here (MSH-15 AL or SU), off the writer */
+        it->fast = true;
+        snprintf(it->facility, sizeof it->facility, "%s", facility);
+        msh_value(m, 10, it->control, sizeof it->control);
+        char t1[16], t2[16];
+        msh_comp(m, 9, 1, t1, sizeof t1);
+        msh_comp(m, 9, 2, t2, sizeof t2);
+        snprintf(it->mtype, sizeof it->mtype, "%s%s%s", t1, t2[0] ? "^" : "", t2);
+        if (ack_wanted(it->msh15, true))
+            hl7_ack_build(m, "CA", NULL, &it->res.ack);
+        return;
+    }
     if (it->has_pre) {
         struct hl7_map_opts mo = {.ods = it->pre_org};
         it->pre_rc = hl7_map_message(m, &mo, &it->pre);
@@ -357,8 +732,14 @@ static void fifo_push(struct conn *c, struct item *it)
     pthread_mutex_unlock(&c->mu);
 }
 
-static bool write_all(int fd, const char *p, size_t n)
+/* How long a TLS peer may take to read its ACKs before it is given up. */
+#define TLS_WRITE_TIMEOUT_MS 30000
+
+static bool write_all(struct conn *c, const char *p, size_t n)
 {
+    if (c->tls)
+        return tls_conn_write_all(c->tls, p, n, TLS_WRITE_TIMEOUT_MS);
+    int fd = c->fd;
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -387,10 +768,13 @@ static bool flush_acks(struct conn *c, bool peer_ok, struct buf *out)
             c->tail = NULL;
         c->pending--;
         pthread_mutex_unlock(&c->mu);
-        mllp_encode(it->res.ack.data, it->res.ack.len, out);
+        if (it->res.ack.len) /* enhanced mode: MSH-15 may ask for none */
+            mllp_encode(it->res.ack.data, it->res.ack.len, out);
+        if (it->app_ack.len)
+            mllp_encode(it->app_ack.data, it->app_ack.len, out);
         item_free(it);
     }
-    if (peer_ok && out->len && !write_all(c->fd, out->data, out->len))
+    if (peer_ok && out->len && !write_all(c, out->data, out->len))
         peer_ok = false;
     buf_reset(out);
     return peer_ok;
@@ -408,6 +792,62 @@ static void push_local_nak(struct conn *c, const char *why)
     uint64_t one = 1;
     ssize_t w = write(c->efd, &one, sizeof one);
     (void)w;
+}
+
+/* Read from the peer: bytes, 0 at its end, -1 with errno (EAGAIN: nothing
+ * yet).  A TLS error counts as the peer's end (logged). */
+static ssize_t conn_recv(struct conn *c, char *buf, size_t cap)
+{
+    if (!c->tls)
+        return recv(c->fd, buf, cap, 0);
+    ssize_t n = tls_conn_read(c->tls, buf, cap);
+    if (n == TLS_WOULD_BLOCK) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (n < 0) {
+        log_warn("mllp", "tls error peer=%s: connection ended", c->peer);
+        return 0;
+    }
+    return n;
+}
+
+/*
+ * The TLS handshake of a new connection on its own thread (a slow or silent
+ * client holds up nobody else), within the first-frame timeout.  With
+ * --mllp-require-client-cert the client must present a certificate
+ * (OpenSSL ends the handshake otherwise) that some hl7v2 feed pins.  false:
+ * the connection is refused, with a WARN line saying why.  Which feed a
+ * certificate may send as is checked per message (ingest.h).
+ */
+static bool conn_tls_start(struct conn *c)
+{
+    struct mllp_server *srv = c->srv;
+    char why[256];
+    int ms = srv->cfg.first_frame_timeout > 0 ? srv->cfg.first_frame_timeout * 1000 : 30000;
+    if (tls_conn_accept(srv->tls, c->fd, ms, &srv->stopping, &c->tls, why, sizeof why) != 0) {
+        log_warn("mllp", "tls handshake refused peer=%s: %s", c->peer, why);
+        return false;
+    }
+    snprintf(c->cert, sizeof c->cert, "%s", tls_conn_peer_sha256(c->tls));
+    if (srv->cfg.tls_require_client_cert) {
+        bool pinned = false;
+        pthread_rwlock_rdlock(&srv->flk);
+        for (int i = 0; i < srv->npins && !pinned; i++)
+            pinned = c->cert[0] && strcmp(srv->pins[i], c->cert) == 0;
+        pthread_rwlock_unlock(&srv->flk);
+        if (!pinned) {
+            log_warn("mllp",
+                     "tls connection refused peer=%s client_cert=sha256:%s: no hl7v2 feed pins "
+                     "this certificate (weft feed add --client-cert-sha256)",
+                     c->peer, c->cert[0] ? c->cert : "none");
+            return false;
+        }
+    }
+    log_info("mllp", "tls established peer=%s version=%s cipher=%s client_cert=%s%s", c->peer,
+             tls_conn_version(c->tls), tls_conn_cipher(c->tls), c->cert[0] ? "sha256:" : "",
+             c->cert[0] ? c->cert : "none");
+    return true;
 }
 
 static int64_t mono_ms(void)
@@ -444,6 +884,10 @@ static void *conn_main(void *arg)
      * when the idle timeout is longer (or off): a slot is not held for free */
     int64_t first_ms = (int64_t)srv->cfg.first_frame_timeout * 1000, opened = last;
     int was_pending = 0;
+    if (srv->tls && !conn_tls_start(c)) {
+        reading = false;
+        why = "tls";
+    }
     for (;;) {
         bool stop = atomic_load(&srv->stopping);
         if (stop && reading) {
@@ -479,7 +923,9 @@ static void *conn_main(void *arg)
         }
         struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->fd, .events = POLLIN}};
         int nfds = reading && pending < srv->cfg.window ? 2 : 1;
-        int pr = poll(pf, (nfds_t)nfds, 250);
+        /* bytes TLS has already decrypted are not seen by poll */
+        bool buffered = nfds == 2 && c->tls && tls_conn_pending(c->tls);
+        int pr = poll(pf, (nfds_t)nfds, buffered ? 0 : 250);
         if (pr < 0 && errno != EINTR) {
             /* Not expected with valid descriptors.  Stop reading but stay
              * until the writer has finished our items (it still points at
@@ -501,8 +947,8 @@ static void *conn_main(void *arg)
                 why = "peer";
             }
         }
-        if (nfds == 2 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = recv(c->fd, rbuf, 1 << 16, 0);
+        if (nfds == 2 && (buffered || (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+            ssize_t n = conn_recv(c, rbuf, 1 << 16);
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
             if (n <= 0) {
@@ -543,6 +989,7 @@ static void *conn_main(void *arg)
             }
         }
     }
+    waiters_drop(srv, c); /* then nothing more is pushed to it */
     flush_acks(c, false, &out);
     log_info("mllp", "connection closed peer=%s messages=%llu reason=%s", c->peer,
              (unsigned long long)frames, why);
@@ -550,6 +997,8 @@ static void *conn_main(void *arg)
     hl7_msg_free(msg);
     buf_release(&out);
     free(rbuf);
+    tls_conn_free(c->tls);
+    c->tls = NULL;
     close(c->fd);
     c->fd = -1;
     atomic_store(&c->finished, true);
@@ -728,13 +1177,27 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     pthread_mutex_init(&srv->kmu, NULL);
     pthread_cond_init(&srv->kcv, NULL);
     pthread_rwlock_init(&srv->flk, NULL);
-    int rc = store_open(&srv->store, srv->store_url, false, errmsg);
+    pthread_mutex_init(&srv->wmu, NULL);
+    if (srv->cfg.backlog_max <= 0)
+        srv->cfg.backlog_max = MLLP_BACKLOG_MAX_DEFAULT;
+    int rc = 0;
+    if (cfg->tls_cert_file && cfg->tls_key_file) {
+        struct tls_server_config tc = {.cert_file = cfg->tls_cert_file,
+                                       .key_file = cfg->tls_key_file,
+                                       .require_client_cert = cfg->tls_require_client_cert};
+        rc = tls_server_new(&srv->tls, &tc, errmsg);
+    }
+    srv->cfg.tls_cert_file = srv->cfg.tls_key_file = NULL; /* the caller's strings */
+    if (rc == 0)
+        rc = store_open(&srv->store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_writer(srv->store); /* the store checkpoints off this handle's path */
     if (rc == 0)
         fac_refresh(srv);
+    if (rc == 0 && (rc = backlog_load(srv)) != 0)
+        *errmsg = xstrdup("cannot read the enhanced-mode backlog from the inbox");
     if (rc == 0)
         rc = listen_on(srv->host, cfg->port, &srv->lfd, &srv->port, errmsg);
     bool ckpt_started = false;
@@ -762,6 +1225,10 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         store_close(srv->store);
         store_close(srv->ckpt_store);
         fac_free(srv->fac, srv->nfac);
+        free(srv->pins);
+        free(srv->bl);
+        pthread_mutex_destroy(&srv->wmu);
+        tls_server_free(srv->tls);
         pthread_rwlock_destroy(&srv->flk);
         pthread_mutex_destroy(&srv->kmu);
         pthread_cond_destroy(&srv->kcv);
@@ -786,6 +1253,10 @@ void mllp_server_stats(struct mllp_server *srv, struct mllp_server_stats *out)
     out->batches = atomic_load(&srv->n_batches);
     out->failed_batches = atomic_load(&srv->n_failed);
     out->idle_closed = atomic_load(&srv->n_idle);
+    out->applied = atomic_load(&srv->n_applied);
+    pthread_mutex_lock(&srv->qmu);
+    out->backlog = srv->bl_len;
+    pthread_mutex_unlock(&srv->qmu);
 }
 
 void mllp_server_stop(struct mllp_server *srv)
@@ -806,13 +1277,20 @@ void mllp_server_stop(struct mllp_server *srv)
     mllp_server_stats(srv, &st);
     log_info("mllp",
              "stopped connections=%llu messages=%llu batches=%llu failed_batches=%llu "
-             "idle_closed=%llu",
+             "idle_closed=%llu enhanced_applied=%llu backlog_left=%llu",
              (unsigned long long)st.connections, (unsigned long long)st.messages,
              (unsigned long long)st.batches, (unsigned long long)st.failed_batches,
-             (unsigned long long)st.idle_closed);
+             (unsigned long long)st.idle_closed, (unsigned long long)st.applied,
+             (unsigned long long)st.backlog);
     store_close(srv->store);
     store_close(srv->ckpt_store);
     fac_free(srv->fac, srv->nfac);
+    free(srv->pins);
+    free(srv->bl);
+    for (size_t i = 0; i < WAIT_BUCKETS; i++) /* none: every connection dropped its own */
+        assert(srv->waiters[i] == NULL);
+    pthread_mutex_destroy(&srv->wmu);
+    tls_server_free(srv->tls);
     pthread_rwlock_destroy(&srv->flk);
     pthread_mutex_destroy(&srv->kmu);
     pthread_cond_destroy(&srv->kcv);
@@ -854,11 +1332,12 @@ static void warn_unbound_feeds(const char *db)
     int n = 0;
     if (store_feed_list(s, &fs, &n) == 0) {
         for (int i = 0; i < n; i++) {
-            if (strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled && !fs[i].from_address)
+            if (strcmp(fs[i].kind, "hl7v2") == 0 && !fs[i].disabled && !fs[i].from_address &&
+                !fs[i].client_cert_sha256)
                 log_warn("mllp",
                          "feed %s accepts MSH-4 %s from any address: any host that reaches the "
                          "MLLP port can send as that facility, merges (A40) included; restrict "
-                         "it with weft feed add --from-address",
+                         "it with weft feed add --from-address or --client-cert-sha256",
                          fs[i].name, fs[i].facility ? fs[i].facility : "-");
             store_feed_clear(&fs[i]);
         }
@@ -903,13 +1382,60 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return WEFT_EINVAL;
     }
+    /* TLS: MLLP's own pair, else the pair both listeners share, unless
+     * --mllp-plain keeps MLLP plain (e.g. behind a TLS terminator) */
+    const char *cert = opts_get(ctx->opts, "mllp-tls-cert"),
+               *key = opts_get(ctx->opts, "mllp-tls-key");
+    bool own_pair = cert || key;
+    if (!own_pair) {
+        cert = opts_get(ctx->opts, "tls-cert");
+        key = opts_get(ctx->opts, "tls-key");
+    }
+    bool plain = opts_flag(ctx->opts, "mllp-plain");
+    bool require_cert = opts_flag(ctx->opts, "mllp-require-client-cert");
+    const char *bad = NULL;
+    if (!cert != !key)
+        bad = own_pair ? "--mllp-tls-cert and --mllp-tls-key go together"
+                       : "--tls-cert and --tls-key go together";
+    else if (plain && own_pair)
+        bad = "--mllp-plain and --mllp-tls-cert contradict each other";
+    else if (require_cert && (plain || !cert))
+        bad = "--mllp-require-client-cert needs TLS on MLLP (--tls-cert/--tls-key or "
+              "--mllp-tls-cert/--mllp-tls-key)";
+    if (bad) {
+        fprintf(stderr, "weft serve: %s\n", bad);
+        free(host);
+        return WEFT_EINVAL;
+    }
+    if (plain)
+        cert = key = NULL;
+    const char *ack_mode = opts_get(ctx->opts, "mllp-ack-mode");
+    if (ack_mode && strcmp(ack_mode, "auto") != 0 && strcmp(ack_mode, "original") != 0) {
+        fprintf(stderr, "weft serve: --mllp-ack-mode is original (the default) or auto (HL7 "
+                        "enhanced acknowledgement when MSH-15/MSH-16 ask for it)\n");
+        free(host);
+        return WEFT_EINVAL;
+    }
+    long backlog_max = 0;
+    if (opts_get_long(ctx->opts, "mllp-backlog-max", MLLP_BACKLOG_MAX_DEFAULT, &backlog_max) != 0 ||
+        backlog_max < 1 || backlog_max > 100000000) {
+        fprintf(stderr, "weft serve: --mllp-backlog-max must be 1-100000000 messages\n");
+        free(host);
+        return WEFT_EINVAL;
+    }
     struct mllp_server_config cfg = {.host = host,
                                      .port = port,
                                      .store_url = ctx->db,
                                      .max_connections = (int)maxc,
                                      .max_per_address = (int)per_addr,
                                      .idle_timeout = (int)idle,
-                                     .first_frame_timeout = (int)first};
+                                     .first_frame_timeout = (int)first,
+                                     .tls_cert_file = cert,
+                                     .tls_key_file = key,
+                                     .tls_require_client_cert = require_cert,
+                                     .backlog_max = (int)backlog_max,
+                                     .original_ack_only =
+                                         !ack_mode || strcmp(ack_mode, "auto") != 0};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);
@@ -921,8 +1447,11 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
     }
     warn_unbound_feeds(ctx->db);
     bool v6 = strchr(host, ':') && host[0] != '[';
-    log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld", v6 ? "[" : "", host,
-             v6 ? "]" : "", mllp_server_port(srv), idle);
+    log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld tls=%s", v6 ? "[" : "", host,
+             v6 ? "]" : "", mllp_server_port(srv), idle,
+             !cert          ? "off"
+             : require_cert ? "on,client-cert-required"
+                            : "on");
     const char *pf = opts_get(ctx->opts, "mllp-port-file");
     if (pf) {
         struct buf tmp = BUF_INIT;

@@ -16,6 +16,17 @@
  * A connection may pipeline: it can send up to `window` messages before
  * reading ACKs; ACKs always come back in the order the messages were sent.
  *
+ * TLS (optional): the handshake runs on the connection's thread; the
+ * client's certificate, if any, is pinned per feed (weft feed add
+ * --client-cert-sha256): a message whose feed pins a certificate is refused
+ * AR unless its connection presented exactly that one.
+ *
+ * HL7 v2 enhanced acknowledgement mode (MSH-15/MSH-16 valued): the writer
+ * keeps such a message as pending and it is answered CA once durable; it is
+ * applied later, between batches, from a backlog that survives restarts, and
+ * its application ACK goes back on the same connection while it is open
+ * (mllp_server.c explains).  Without MSH-15/16: original mode, unchanged.
+ *
  * Frames larger than 16 MiB are answered AR (and not stored: there is
  * nothing whole to keep); bytes outside frames are dropped with a warning.
  *
@@ -30,6 +41,7 @@
 #ifndef WEFT_FEEDS_MLLP_SERVER_H
 #define WEFT_FEEDS_MLLP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct mllp_server;
@@ -45,7 +57,23 @@ struct mllp_server_config {
     int idle_timeout;        /* seconds a connection may stay idle; 0: forever */
     int max_per_address;     /* connections from one address, 0: MLLP_PER_ADDRESS_DEFAULT */
     int first_frame_timeout; /* seconds to send a first whole frame, 0: default; <0: never */
+    /* TLS: both set, every connection is TLS 1.2+ (core/tls.h); the
+     * handshake must finish within first_frame_timeout */
+    const char *tls_cert_file, *tls_key_file;
+    /* refuse a TLS connection without a client certificate that some hl7v2
+     * feed pins (the per-message check against the feed's own pin applies
+     * whether or not this is set) */
+    bool tls_require_client_cert;
+    /* enhanced mode: messages accepted but not yet applied, at most (then
+     * nothing more is accepted until applying made room); 0: default */
+    int backlog_max;
+    /* answer every message in original mode, whatever its MSH-15/MSH-16 say
+     * (--mllp-ack-mode original, the default; auto turns enhanced mode on) */
+    bool original_ack_only;
 };
+
+/* `--mllp-backlog-max` when not given. */
+#define MLLP_BACKLOG_MAX_DEFAULT 1000000
 
 /* Connections from one address at once, and the seconds a new connection
  * has to send its first whole frame (then it is closed, reason=no-frame),
@@ -62,6 +90,8 @@ struct mllp_server_stats {
     uint64_t batches;     /* transactions committed or failed */
     uint64_t failed_batches;
     uint64_t idle_closed; /* connections closed for idleness */
+    uint64_t applied;     /* enhanced mode: accepted messages applied */
+    uint64_t backlog;     /* enhanced mode: accepted, not yet applied */
 };
 
 /* Bind, listen and start the threads.  On failure returns a negative code and
@@ -79,7 +109,9 @@ void mllp_server_stop(struct mllp_server *srv);
  * absent), --mllp-port-file FILE, --mllp-max-connections N,
  * --mllp-max-connections-per-address N, --mllp-first-frame-timeout SECONDS
  * and --mllp-idle-timeout SECONDS (default MLLP_IDLE_TIMEOUT_DEFAULT; 0:
- * never). */
+ * never), and TLS: --mllp-tls-cert/--mllp-tls-key, else --tls-cert/--tls-key
+ * (the pair both listeners share), --mllp-plain (no TLS on MLLP even so),
+ * --mllp-require-client-cert. */
 int mllp_serve_start(const struct serve_ctx *ctx, void **state);
 void mllp_serve_stop(const struct serve_ctx *ctx, void *state);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -24,6 +25,40 @@
 #include "store/feeds.h"
 #include "store/store.h"
 #include "store/txn.h"
+
+bool feed_cert_sha256_parse(const char *in, char out[65])
+{
+    out[0] = 0;
+    if (!in)
+        return false;
+    static const char *const prefixes[] = {"sha256 fingerprint=", "sha256:", "sha-256:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (strncasecmp(in, prefixes[i], pl) == 0) {
+            in += pl;
+            break;
+        }
+    }
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        char c = *p;
+        if (c == ':' && n > 0 && n % 2 == 0 && p[1] && p[-1] != ':')
+            continue;
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) || n == 64) {
+            out[0] = 0;
+            return false;
+        }
+        out[n++] = c;
+    }
+    out[n] = 0;
+    if (n != 64) {
+        out[0] = 0;
+        return false;
+    }
+    return true;
+}
 
 bool feed_name_valid(const char *name)
 {
@@ -166,8 +201,14 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
         return fail(err, errcap, WEFT_EINVAL,
                     "an hl7v2 feed needs --facility NAME (MSH-4 first component, no HL7 "
                     "delimiters)");
-    if (!hl7 && (spec->facility || spec->from_address))
-        return fail(err, errcap, WEFT_EINVAL, "--facility and --from-address are for hl7v2 feeds");
+    if (!hl7 && (spec->facility || spec->from_address || spec->client_cert_sha256))
+        return fail(err, errcap, WEFT_EINVAL,
+                    "--facility, --from-address and --client-cert-sha256 are for hl7v2 feeds");
+    char pin[65] = "";
+    if (spec->client_cert_sha256 && !feed_cert_sha256_parse(spec->client_cert_sha256, pin))
+        return fail(err, errcap, WEFT_EINVAL,
+                    "--client-cert-sha256 must be a SHA-256 fingerprint: 64 hex digits (colons "
+                    "allowed), as 'openssl x509 -noout -fingerprint -sha256 -in CERT' prints");
     if (csv && (!spec->folder || !*spec->folder))
         return fail(err, errcap, WEFT_EINVAL, "a csv feed needs --folder DIR");
     if (!csv && spec->folder)
@@ -203,6 +244,7 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
         .kind = (char *)spec->kind,
         .facility = (char *)spec->facility,
         .from_address = (char *)spec->from_address,
+        .client_cert_sha256 = pin[0] ? pin : NULL,
     };
     char *folder = NULL, *token = NULL;
     char hash[65] = "";
@@ -247,6 +289,8 @@ static json_t *counts_json(const struct store_feed_counts *c, const char *day)
     json_object_set_new(o, "applied", json_integer(c->applied));
     json_object_set_new(o, "rejected", json_integer(c->rejected));
     json_object_set_new(o, "duplicate", json_integer(c->duplicate));
+    json_object_set_new(o, "rows_loaded", json_integer(c->rows_loaded));
+    json_object_set_new(o, "rows_rejected", json_integer(c->rows_rejected));
     json_object_set_new(o, "lag_mean_ms",
                         c->lag_n ? json_integer(c->lag_sum_ms / c->lag_n) : json_null());
     json_object_set_new(o, "lag_max_ms", c->lag_n ? json_integer(c->lag_max_ms) : json_null());
@@ -277,6 +321,10 @@ int feed_registry_status(struct store *s, const struct store_feed *f, time_t now
     bool in_force = org_agreement_in_force(s, f->org, now, &aerr);
     if (aerr)
         return aerr;
+    int64_t backlog = 0;
+    if (strcmp(f->kind, "hl7v2") == 0 &&
+        (rc = store_inbox_pending_count(s, f->id, "hl7v2", &backlog)) != 0)
+        return rc;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(f->name));
     json_object_set_new(o, "org", json_string(f->org));
@@ -285,9 +333,12 @@ int feed_registry_status(struct store *s, const struct store_feed *f, time_t now
         json_object_set_new(o, "facility", json_string(f->facility));
     if (f->from_address)
         json_object_set_new(o, "from_address", json_string(f->from_address));
+    if (f->client_cert_sha256)
+        json_object_set_new(o, "client_cert_sha256", json_string(f->client_cert_sha256));
     if (f->folder)
         json_object_set_new(o, "folder", json_string(f->folder));
     json_object_set_new(o, "enabled", json_boolean(f->disabled == NULL));
+    json_object_set_new(o, "backlog", json_integer(backlog));
     json_object_set_new(o, "agreement_in_force", json_boolean(in_force));
     json_object_set_new(o, "last_received", str_or_null(f->last_received));
     json_object_set_new(o, "last_error", str_or_null(f->last_error));

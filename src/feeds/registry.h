@@ -42,6 +42,10 @@ struct feed_spec {
     const char *facility;     /* hl7v2: required */
     const char *from_address; /* hl7v2: optional IP address */
     const char *folder;       /* csv: required; created with done/ and failed/ */
+    /* hl7v2: optional SHA-256 fingerprint of the TLS client certificate the
+     * sender must present on the MLLP connection (64 hex digits, colons
+     * allowed, any case: `openssl x509 -noout -fingerprint -sha256`) */
+    const char *client_cert_sha256;
 };
 
 /*
@@ -55,13 +59,19 @@ struct feed_spec {
 int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id_out,
                       char **token_out, char *err, size_t errcap);
 
+/* A certificate fingerprint as given (64 hex digits, optionally in pairs
+ * separated by ':', any case, an optional "sha256:" or "SHA256 Fingerprint="
+ * prefix) into out: 64 lower-case hex digits.  false when it is not one. */
+bool feed_cert_sha256_parse(const char *in, char out[65]);
+
 /* Feed names: [a-z0-9][a-z0-9._-]{0,63}. */
 bool feed_name_valid(const char *name);
 /* "hl7v2", "fhir", "csv". */
 bool feed_kind_valid(const char *kind);
 
 /* The status of one feed as a new JSON object (caller json_decref()s):
- *   {"name","org","kind","facility"?,"from_address"?,"folder"?,"enabled",
+ *   {"name","org","kind","facility"?,"from_address"?,"client_cert_sha256"?,
+ *    "folder"?,"enabled","backlog" (hl7v2 enhanced mode: accepted, not yet applied),
  *    "agreement_in_force","last_received","last_error","last_error_at",
  *    "today":{"day","received","applied","rejected","duplicate",
  *             "lag_events","lag_mean_ms","lag_max_ms",

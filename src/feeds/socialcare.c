@@ -39,6 +39,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "fhir/datatype.h"
 
 /* ---- the file ------------------------------------------------------------ */
 
@@ -125,8 +126,7 @@ static int header(struct proc *p, struct socialcare_report *rep, const struct cs
                          names[i][0] ? "unknown column ignored" : "unnamed column ignored");
     }
     p->nheader = n;
-    snprintf(p->id_system, sizeof p->id_system, LOCAL_ID_SYSTEM_PREFIX "%s:%s", p->o->ods,
-             p->k->id_kind);
+    fhir_local_id_system(p->id_system, sizeof p->id_system, p->o->ods, p->k->id_kind);
     rc = WEFT_OK;
 out:
     free(names);

@@ -27,12 +27,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "feeds/csv.h"
 #include "domain/systems.h"
+#include "feeds/csv.h"
 #include "feeds/socialcare.h"
 
 #define ROLE_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
-#define V2_0131_SYSTEM "http://terminology.hl7.org/CodeSystem/v2-0131"
 #define MAX_COLS 32
 #define MAX_LIST 16
 
@@ -272,16 +271,12 @@ static inline void set_opt(json_t *o, const char *key, json_t *v)
         json_object_set_new_nocheck(o, key, v);
 }
 
-json_t *sc_coding(const char *system, const char *code, const char *display);
-/* CodeableConcept with one coding and an optional text. */
-json_t *sc_cc(const char *system, const char *code, const char *display, json_t *text);
 json_t *sc_category_cc(const char *category, const char *display);
 json_t *sc_identifier(const char *system, const struct val *v);
 json_t *sc_patient_ref(const struct val *person);
 json_t *sc_display_ref(const struct val *v);
 /* A new resource with its record category stated as a meta.tag. */
 json_t *sc_resource(const char *type, const char *id, const char *category);
-void sc_ext_add(json_t **exts, const char *url, const char *value_key, json_t *value);
 void sc_arr_add(json_t **arr, json_t *v);
 /* HumanName from family / given (split on spaces) / prefix columns (-1: none). */
 json_t *sc_human_name(struct proc *p, int title, int family, int given, const char *use);

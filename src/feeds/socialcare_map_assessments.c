@@ -1,9 +1,13 @@
 /*
- * socialcare_map_assessments.c - one of the six social care mappings: assessments extracts ->
- * QuestionnaireResponse (docs §4.3). The row's values were checked against their columns
- * (socialcare_validate.c); what involves several columns is checked here.
+ * socialcare_map_assessments.c - one of the six social care mappings:
+ * assessments extracts -> QuestionnaireResponse (docs §4.3). The row's values
+ * were checked against their columns (socialcare_validate.c); what involves
+ * several columns is checked here.
  */
 #include "feeds/socialcare_int.h"
+
+#include "fhir/datatype.h"
+#include "domain/systems.h"
 
 static json_t *qr_item(const char *link, const char *text, const char *value_key, json_t *value)
 {
@@ -41,8 +45,8 @@ int sc_map_assessments(struct proc *p)
     const struct code *t = v[A_TYPE].code;
     json_array_append_new(items,
                           qr_item("type", "Assessment type", "valueCoding",
-                                  sc_coding(WEFT_CODE_SYSTEM_PREFIX "social-care-assessment-type",
-                                            t->code, t->display)));
+                                  fhir_coding(WEFT_CODE_SYSTEM_PREFIX "social-care-assessment-type",
+                                              t->code, t->display)));
     if (v[A_OUTCOME].s)
         json_array_append_new(items,
                               qr_item("outcome", "Outcome", "valueString", jval(&v[A_OUTCOME])));
@@ -53,7 +57,7 @@ int sc_map_assessments(struct proc *p)
             json_t *a = json_object();
             json_object_set_new_nocheck(
                 a, "valueCoding",
-                sc_coding(WEFT_CODE_SYSTEM_PREFIX "care-act-outcome", c->code, c->display));
+                fhir_coding(WEFT_CODE_SYSTEM_PREFIX "care-act-outcome", c->code, c->display));
             json_array_append_new(answers, a);
         }
         json_array_append_new(items, qr_item("eligible-needs", "Eligible needs", NULL, answers));

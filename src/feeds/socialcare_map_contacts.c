@@ -1,11 +1,15 @@
 /*
- * socialcare_map_contacts.c - one of the six social care mappings: contacts extracts ->
- * RelatedPerson (docs §4.2). The row's values were checked against their columns
- * (socialcare_validate.c); what involves several columns is checked here.
+ * socialcare_map_contacts.c - one of the six social care mappings: contacts
+ * extracts -> RelatedPerson (docs §4.2). The row's values were checked
+ * against their columns (socialcare_validate.c); what involves several
+ * columns is checked here.
  */
 #include "feeds/socialcare_int.h"
 
 #include <string.h>
+
+#include "fhir/datatype.h"
+#include "domain/systems.h"
 
 int sc_map_contacts(struct proc *p)
 {
@@ -18,7 +22,8 @@ int sc_map_contacts(struct proc *p)
         return -1;
     json_t *r = sc_resource("RelatedPerson", v[C_ID].id, "contacts");
     json_t *ext = NULL;
-    sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "carer-support", "valueString", jval(&v[C_SUPPORT]));
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "carer-support", "valueString",
+                       jval(&v[C_SUPPORT]));
     set_opt(r, "extension", ext);
     json_t *ids = json_array();
     json_array_append_new(ids, sc_identifier(p->id_system, &v[C_ID]));
@@ -32,7 +37,7 @@ int sc_map_contacts(struct proc *p)
         const struct code *c = sc_code_find(sc_relationships, v[C_REL].s, v[C_REL].len);
         json_t *t = jval(&v[C_REL]);
         if (c) {
-            sc_arr_add(&rel, sc_cc(ROLE_SYSTEM, c->code, c->display, t));
+            sc_arr_add(&rel, fhir_concept1(ROLE_SYSTEM, c->code, c->display, t));
         } else {
             json_t *o = json_object();
             json_object_set_new_nocheck(o, "text", t);
@@ -40,11 +45,14 @@ int sc_map_contacts(struct proc *p)
         }
     }
     if (v[C_CARER].s && v[C_CARER].b)
-        sc_arr_add(&rel, sc_cc(WEFT_CODE_SYSTEM_PREFIX "contact-role", "carer", "Carer", NULL));
+        sc_arr_add(&rel,
+                   fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "contact-role", "carer", "Carer", NULL));
     if (v[C_NOK].s && v[C_NOK].b)
-        sc_arr_add(&rel, sc_cc(V2_0131_SYSTEM, "N", "Next-of-Kin", NULL));
+        sc_arr_add(&rel,
+                   fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0131", "N", "Next-of-Kin", NULL));
     if (v[C_EMERG].s && v[C_EMERG].b)
-        sc_arr_add(&rel, sc_cc(V2_0131_SYSTEM, "C", "Emergency Contact", NULL));
+        sc_arr_add(
+            &rel, fhir_concept1(HL7_V2_TABLE_SYSTEM_PREFIX "0131", "C", "Emergency Contact", NULL));
     set_opt(r, "relationship", rel);
     json_t *names = NULL;
     sc_arr_add(&names, sc_human_name(p, -1, C_FAMILY, C_GIVEN, NULL));

@@ -1,14 +1,17 @@
 /*
- * socialcare_map_eol.c - one of the six social care mappings: end_of_life extracts -> CarePlan, and
- * a Consent (DNACPR) and a DocumentReference (ReSPECT form) when stated (docs §4.6). The row's
- * values were checked against their columns (socialcare_validate.c); what involves several columns
- * is checked here.
+ * socialcare_map_eol.c - one of the six social care mappings: end_of_life
+ * extracts -> CarePlan, and a Consent (DNACPR) and a DocumentReference
+ * (ReSPECT form) when stated (docs §4.6). The row's values were checked
+ * against their columns (socialcare_validate.c); what involves several
+ * columns is checked here.
  */
 #include "feeds/socialcare_int.h"
 
 #include <stdio.h>
 
 #include "core/buf.h"
+#include "fhir/datatype.h"
+#include "domain/systems.h"
 
 static json_t *note(const char *text, size_t len)
 {
@@ -37,13 +40,14 @@ int sc_map_end_of_life(struct proc *p)
     json_t *cp = sc_resource("CarePlan", v[E_ID].id, "end-of-life");
     json_t *ext = NULL;
     if (v[E_PPD].code)
-        sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "preferred-place-of-death", "valueCodeableConcept",
-                   sc_cc(WEFT_CODE_SYSTEM_PREFIX "preferred-place-of-death", v[E_PPD].code->code,
-                         v[E_PPD].code->display, NULL));
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "preferred-place-of-death",
+                           "valueCodeableConcept",
+                           fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "preferred-place-of-death",
+                                         v[E_PPD].code->code, v[E_PPD].code->display, NULL));
     if (v[E_LPA].code)
-        sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "lasting-power-of-attorney", "valueCoding",
-                   sc_coding(WEFT_CODE_SYSTEM_PREFIX "lasting-power-of-attorney",
-                             v[E_LPA].code->code, v[E_LPA].code->display));
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "lasting-power-of-attorney", "valueCoding",
+                           fhir_coding(WEFT_CODE_SYSTEM_PREFIX "lasting-power-of-attorney",
+                                       v[E_LPA].code->code, v[E_LPA].code->display));
     set_opt(cp, "extension", ext);
     ids = json_array();
     json_array_append_new(ids, sc_identifier(p->id_system, &v[E_ID]));
@@ -101,13 +105,14 @@ int sc_map_end_of_life(struct proc *p)
         json_object_set_new_nocheck(c, "identifier", ids);
         json_object_set_new_nocheck(c, "status",
                                     json_string_nocheck(v[E_DNACPR].b ? "active" : "inactive"));
-        json_object_set_new_nocheck(c, "scope",
-                                    sc_cc("http://terminology.hl7.org/CodeSystem/consentscope",
-                                          "adr", "Advanced Care Directive", NULL));
+        json_object_set_new_nocheck(
+            c, "scope",
+            fhir_concept1("http://terminology.hl7.org/CodeSystem/consentscope", "adr",
+                          "Advanced Care Directive", NULL));
         cats = json_array();
         json_array_append_new(
-            cats, sc_cc("http://terminology.hl7.org/CodeSystem/consentcategorycodes", "dnr",
-                        "Do Not Resuscitate", json_string_nocheck("DNACPR decision")));
+            cats, fhir_concept1("http://terminology.hl7.org/CodeSystem/consentcategorycodes", "dnr",
+                                "Do Not Resuscitate", json_string_nocheck("DNACPR decision")));
         json_array_append_new(cats, sc_category_cc("end-of-life", "End of life"));
         json_object_set_new_nocheck(c, "category", cats);
         json_object_set_new_nocheck(c, "patient", sc_patient_ref(&v[E_PERSON]));
@@ -122,7 +127,7 @@ int sc_map_end_of_life(struct proc *p)
         json_object_set_new_nocheck(prov, "type", json_string_nocheck("deny"));
         json_t *codes = json_array();
         json_array_append_new(
-            codes, sc_cc(SNOMED_SYSTEM, "89666000", "Cardiopulmonary resuscitation", NULL));
+            codes, fhir_concept1(SNOMED_SYSTEM, "89666000", "Cardiopulmonary resuscitation", NULL));
         json_object_set_new_nocheck(prov, "code", codes);
         json_object_set_new_nocheck(c, "provision", prov);
         sc_emit(p, "Consent", id, c);
@@ -138,8 +143,9 @@ int sc_map_end_of_life(struct proc *p)
         json_object_set_new_nocheck(d, "status",
                                     json_string_nocheck(v[E_RESPECT].b ? "current" : "superseded"));
         json_object_set_new_nocheck(d, "type",
-                                    sc_cc(WEFT_CODE_SYSTEM_PREFIX "document-type", "respect-form",
-                                          "ReSPECT form", json_string_nocheck("ReSPECT form")));
+                                    fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "document-type",
+                                                  "respect-form", "ReSPECT form",
+                                                  json_string_nocheck("ReSPECT form")));
         cats = json_array();
         json_array_append_new(cats, sc_category_cc("end-of-life", "End of life"));
         json_object_set_new_nocheck(d, "category", cats);

@@ -1,12 +1,15 @@
 /*
- * socialcare_map_people.c - one of the six social care mappings: people extracts -> Patient (docs
- * §4.1). The row's values were checked against their columns (socialcare_validate.c); what involves
- * several columns is checked here.
+ * socialcare_map_people.c - one of the six social care mappings: people
+ * extracts -> Patient (docs §4.1). The row's values were checked against
+ * their columns (socialcare_validate.c); what involves several columns is
+ * checked here.
  */
 #include "feeds/socialcare_int.h"
 
 #include <ctype.h>
 
+#include "fhir/datatype.h"
+#include "domain/systems.h"
 #include "identity/link.h"
 
 int sc_map_people(struct proc *p)
@@ -16,32 +19,33 @@ int sc_map_people(struct proc *p)
         return -1;
     json_t *r = sc_resource("Patient", v[P_ID].id, "demographics");
     json_t *ext = NULL;
-    sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "date-recorded", "valueDate", sc_jdate(&v[P_RECORDED]));
+    fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "date-recorded", "valueDate",
+                       sc_jdate(&v[P_RECORDED]));
     set_opt(r, "extension", ext);
 
     json_t *ids = json_array();
     json_array_append_new(ids, sc_identifier(p->id_system, &v[P_ID]));
     if (v[P_NHS].s && v[P_NHS].nhs_ok) {
         const struct code *ver = v[P_NHS_VER].code ? v[P_NHS_VER].code : &sc_nhs_ver_codes[1];
-        json_t *id = json_object();
         json_t *x = NULL;
-        sc_ext_add(&x, NHS_NUMBER_VERIFICATION_EXTENSION, "valueCodeableConcept",
-                   sc_cc(NHS_NUMBER_VERIFICATION_SYSTEM, ver->code, ver->display, NULL));
-        json_object_set_new_nocheck(id, "extension", x);
-        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_NUMBER_SYSTEM));
-        json_object_set_new_nocheck(id, "value", json_string_nocheck(v[P_NHS].nhs));
-        json_array_append_new(ids, id);
+        fhir_extension_add(
+            &x, NHS_NUMBER_VERIFICATION_EXTENSION, "valueCodeableConcept",
+            fhir_concept1(NHS_NUMBER_VERIFICATION_SYSTEM, ver->code, ver->display, NULL));
+        json_array_append_new(ids, fhir_identifier(&(struct fhir_identifier){
+                                       .extension = x,
+                                       .system = NHS_NUMBER_SYSTEM,
+                                       .value = json_string_nocheck(v[P_NHS].nhs)}));
     } else if (v[P_NHS].s) {
         /* kept as sent (digits only when it has ten), flagged the way the
          * linker flags it (identity/link.h), which never links on it */
-        json_t *id = json_object();
         json_t *x = NULL;
-        sc_ext_add(&x, LINK_TAG_SYSTEM, "valueCode", json_string_nocheck(LINK_TAG_INVALID_NHS));
-        json_object_set_new_nocheck(id, "extension", x);
-        json_object_set_new_nocheck(id, "system", json_string_nocheck(NHS_NUMBER_SYSTEM));
-        json_object_set_new_nocheck(
-            id, "value", v[P_NHS].nhs[0] ? json_string_nocheck(v[P_NHS].nhs) : jval(&v[P_NHS]));
-        json_array_append_new(ids, id);
+        fhir_extension_add(&x, LINK_TAG_SYSTEM, "valueCode",
+                           json_string_nocheck(LINK_TAG_INVALID_NHS));
+        json_array_append_new(ids, fhir_identifier(&(struct fhir_identifier){
+                                       .extension = x,
+                                       .system = NHS_NUMBER_SYSTEM,
+                                       .value = v[P_NHS].nhs[0] ? json_string_nocheck(v[P_NHS].nhs)
+                                                                : jval(&v[P_NHS])}));
     }
     json_object_set_new_nocheck(r, "identifier", ids);
     json_object_set_new_nocheck(r, "active", json_true());
@@ -59,12 +63,10 @@ int sc_map_people(struct proc *p)
         char ods[11];
         for (size_t i = 0; i <= v[P_GP].len; i++)
             ods[i] = (char)toupper((unsigned char)v[P_GP].s[i]);
-        json_t *gp = json_object();
-        json_object_set_new_nocheck(gp, "type", json_string_nocheck("Organization"));
-        json_t *gid = json_object();
-        json_object_set_new_nocheck(gid, "system", json_string_nocheck(ODS_SYSTEM));
-        json_object_set_new_nocheck(gid, "value", json_string_nocheck(ods));
-        json_object_set_new_nocheck(gp, "identifier", gid);
+        json_t *gp = fhir_reference(&(struct fhir_reference){
+            .type = "Organization",
+            .identifier = fhir_identifier(&(struct fhir_identifier){
+                .system = ODS_SYSTEM, .value = json_string_nocheck(ods)})});
         json_t *a = json_array();
         json_array_append_new(a, gp);
         json_object_set_new_nocheck(r, "generalPractitioner", a);

@@ -1,11 +1,15 @@
 /*
- * socialcare_map_services.c - one of the six social care mappings: services extracts ->
- * EpisodeOfCare (docs §4.4). The row's values were checked against their columns
- * (socialcare_validate.c); what involves several columns is checked here.
+ * socialcare_map_services.c - one of the six social care mappings: services
+ * extracts -> EpisodeOfCare (docs §4.4). The row's values were checked
+ * against their columns (socialcare_validate.c); what involves several
+ * columns is checked here.
  */
 #include "feeds/socialcare_int.h"
 
 #include <ctype.h>
+
+#include "fhir/datatype.h"
+#include "domain/systems.h"
 
 int sc_map_services(struct proc *p)
 {
@@ -24,7 +28,7 @@ int sc_map_services(struct proc *p)
         json_object_set_new_nocheck(q, "system", json_string_nocheck(UCUM_SYSTEM));
         json_object_set_new_nocheck(q, "code", json_string_nocheck("h/wk"));
         json_t *ext = NULL;
-        sc_ext_add(&ext, WEFT_EXTENSION_PREFIX "hours-per-week", "valueQuantity", q);
+        fhir_extension_add(&ext, WEFT_EXTENSION_PREFIX "hours-per-week", "valueQuantity", q);
         json_object_set_new_nocheck(r, "extension", ext);
     }
     json_t *ids = json_array();
@@ -33,25 +37,23 @@ int sc_map_services(struct proc *p)
     json_object_set_new_nocheck(r, "status", json_string_nocheck(v[S_STATUS].code->fhir));
     const struct code *t = v[S_TYPE].code;
     json_t *types = json_array();
-    json_array_append_new(types, sc_cc(WEFT_CODE_SYSTEM_PREFIX "social-care-service", t->code,
-                                       t->display, json_string_nocheck(t->display)));
+    json_array_append_new(types,
+                          fhir_concept1(WEFT_CODE_SYSTEM_PREFIX "social-care-service", t->code,
+                                        t->display, json_string_nocheck(t->display)));
     json_array_append_new(types, sc_category_cc("services", "Services"));
     json_object_set_new_nocheck(r, "type", types);
     json_object_set_new_nocheck(r, "patient", sc_patient_ref(&v[S_PERSON]));
-    if (v[S_PROVIDER].s || v[S_PROVIDER_ODS].s) {
-        json_t *org = json_object();
-        if (v[S_PROVIDER_ODS].s) {
-            char ods[11];
-            for (size_t i = 0; i <= v[S_PROVIDER_ODS].len; i++)
-                ods[i] = (char)toupper((unsigned char)v[S_PROVIDER_ODS].s[i]);
-            json_t *oid = json_object();
-            json_object_set_new_nocheck(oid, "system", json_string_nocheck(ODS_SYSTEM));
-            json_object_set_new_nocheck(oid, "value", json_string_nocheck(ods));
-            json_object_set_new_nocheck(org, "identifier", oid);
-        }
-        set_opt(org, "display", jval(&v[S_PROVIDER]));
-        json_object_set_new_nocheck(r, "managingOrganization", org);
+    json_t *oid = NULL;
+    if (v[S_PROVIDER_ODS].s) {
+        char ods[11];
+        for (size_t i = 0; i <= v[S_PROVIDER_ODS].len; i++)
+            ods[i] = (char)toupper((unsigned char)v[S_PROVIDER_ODS].s[i]);
+        oid = fhir_identifier(
+            &(struct fhir_identifier){.system = ODS_SYSTEM, .value = json_string_nocheck(ods)});
     }
+    set_opt(r, "managingOrganization",
+            fhir_reference(
+                &(struct fhir_reference){.identifier = oid, .display = jval(&v[S_PROVIDER])}));
     set_opt(r, "period", sc_period(&v[S_START], &v[S_END]));
     sc_emit(p, "EpisodeOfCare", v[S_ID].id, r);
     return 0;

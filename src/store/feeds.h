@@ -31,6 +31,9 @@ struct store_feed {
     char *last_received; /* ISO 8601 arrival time of the newest message, NULL if none */
     char *last_error;    /* the newest rejection reason, NULL if none */
     char *last_error_at;
+    /* hl7v2: the sender's TLS client certificate it must present, lower-case
+     * hex SHA-256 of the DER certificate (64 digits); NULL: none pinned */
+    char *client_cert_sha256;
 };
 void store_feed_clear(struct store_feed *f);
 /* Register a feed: WEFT_EEXIST when the name (or, for hl7v2, the facility) is
@@ -59,6 +62,10 @@ struct store_feed_counts {
     int64_t lag_recent_n; /* of those, events at most 7 days old on arrival */
     int64_t lag_recent_sum_ms;
     int64_t lag_recent_max_ms;
+    /* csv feeds: rows loaded, and rows rejected or failed to load, over every
+     * file that arrived that day (a file's first processing; replays of a
+     * file do not add rows) */
+    int64_t rows_loaded, rows_rejected;
 };
 /* Add add's numbers to feed_id's counters for day (YYYY-MM-DD); also set the
  * feed's last_received (when not NULL and newer) and last_error (when not
@@ -89,6 +96,8 @@ struct store_inbox_msg {
     int64_t duplicate_of; /* duplicate: the inbox id that was applied */
     char *body;           /* verbatim content (NULL when not asked for) */
     size_t body_len;
+    int64_t resubmit_of; /* a corrected copy (weft feed resubmit): the original's id, else 0 */
+    char *corrected_by;  /* ... and who corrected it */
 };
 void store_inbox_msg_clear(struct store_inbox_msg *m);
 void store_inbox_msgs_free(struct store_inbox_msg *m, int n);
@@ -125,5 +134,12 @@ int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, 
 /* Count of messages of feed_id (0: all) per outcome; out[0..4] = pending,
  * applied, rejected, duplicate, partial. */
 int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+/* Mark inbox message id as the corrected copy of message resubmit_of, made
+ * by `by` (weft feed resubmit); the original is not touched. */
+int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
+/* Messages of kind (NULL: any) still pending, of feed_id (0: every feed):
+ * for HL7 v2, the backlog of enhanced-mode messages accepted but not yet
+ * applied.  Reads only the pending rows (an index range), not the inbox. */
+int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
 
 #endif

@@ -24,6 +24,7 @@ void store_feed_clear(struct store_feed *f)
     free(f->last_received);
     free(f->last_error);
     free(f->last_error_at);
+    free(f->client_cert_sha256);
     memset(f, 0, sizeof *f);
 }
 
@@ -40,6 +41,7 @@ void store_inbox_msg_clear(struct store_inbox_msg *m)
     free(m->error);
     free(m->updated);
     free(m->body);
+    free(m->corrected_by);
     memset(m, 0, sizeof *m);
 }
 
@@ -158,6 +160,17 @@ int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, 
                       int64_t *first)
 {
     return STORE_CALL(s, feeds, inbox_claim, feed_id, control_id, id, first);
+}
+
+int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by)
+{
+    return STORE_CALL(s, feeds, inbox_set_resubmit, id, resubmit_of, by);
+}
+
+int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
+{
+    *n = 0;
+    return STORE_CALL(s, feeds, inbox_pending_count, feed_id, kind, n);
 }
 
 int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])

@@ -210,6 +210,8 @@ struct store_feeds_ops {
     int (*inbox_claim)(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                        int64_t *first);
     int (*inbox_outcomes)(struct store *s, int64_t feed_id, int64_t out[5]);
+    int (*inbox_pending_count)(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
+    int (*inbox_set_resubmit)(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 };
 
 /* the master person index (store/identity.h) */

@@ -70,7 +70,10 @@ for fac, ods in facilities.items():
                        ods.lower(), "--facility", fac)
     check(rc == 0, "feed for facility %r: %s" % (fac, err))
 
-srv = start(db, "--drop-interval", "0")
+# mllp_send reads exactly one ACK per message, while several samples carry
+# MSH-15/16 (NE/NE: in enhanced mode no ACK at all): original mode, the
+# listener's default, said explicitly (enhanced mode: feeds_enhanced_ack.py)
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "original")
 try:
     n = nhs(31337)
     msgs = [adt("PYPAS", "P1", "A01", "PY1", n, visit="PV1"), oru("PYPAS", "P2", "PY1", n),

@@ -107,7 +107,7 @@ class Sender(threading.Thread):
             self.error = "%d messages never answered AA" % len(todo)
 
 
-srv = start(db, "--drop-interval", "0")
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 senders = [Sender(s, srv.mllp_port) for s in range(SENDERS)]
 for t in senders:
     t.start()
@@ -138,16 +138,38 @@ while ae_count() == 0:
     check(time.time() < deadline, "no negative ACK within 60 s of the disk filling")
     time.sleep(0.05)
 first_ae = time.time() - full_at
-time.sleep(3)  # the disk stays full for a while; the server must keep answering
+# HL7 enhanced mode (MSH-15 AL): the accept cannot commit either -> CE,
+# "send it again"; once space returns it is accepted (CA) and applied once
+probe = Mllp(srv.mllp_port, timeout=30)
+enh = adt("FULLPAS", "FULLENH", "A01", "FLE1", nhs(6100), visit="VIS-FULLENH")
+enh = enh.split("\r", 1)[0] + "|||AL|NE\r" + enh.split("\r", 1)[1]
+probe_codes = []
+probe_until = time.time() + 3
+while time.time() < probe_until and "CE" not in probe_codes:
+    probe_codes.append(ack_code(probe.call(enh)))
+    time.sleep(0.1)
+check("CE" in probe_codes, "enhanced mode on a full disk: %r (want CE)" % probe_codes)
+time.sleep(max(0, probe_until - time.time()))  # the disk stays full; the server must keep answering
 st, _, _ = srv.request("GET", "/health")
 check(st in (200, 503), "health while the disk is full: %d" % st)
 os.unlink(filler)  # space returns
 freed_at = time.time()
+deadline = time.time() + 60
+while probe_codes[-1] != "CA":
+    check(time.time() < deadline, "enhanced mode after space returned: %r" % probe_codes)
+    time.sleep(0.2)
+    probe_codes.append(ack_code(probe.call(enh)))
+probe.close()
 
 for t in senders:
     t.join(max(1, t_end - time.time()))
     check(not t.is_alive(), "a sender did not finish within %d s" % DEADLINE)
     check(t.error is None, "sender %d: %s" % (t.s, t.error))
+deadline = time.time() + 60  # the accepted message applied (backlog empty) before counting
+while any(f.get("backlog") for f in json.loads(run("feed", "status", "--db", db, "--json")[1])[
+        "feeds"]):
+    check(time.time() < deadline, "enhanced-mode backlog not applied")
+    time.sleep(0.2)
 st, _, b = srv.request("GET", "/fhir/Encounter?_total=accurate&_count=1", token=reader)
 check(st == 200, "Encounter search after recovery: %d %r" % (st, b))
 n_enc = b.get("total")
@@ -172,9 +194,12 @@ for t in senders:
         check(codes[-1] == "AA", "%s ended with %s" % (ctrl, codes[-1]))
         check(applied.get(ctrl) == 1, "%s (ACKs %s) applied %s times" % (
             ctrl, codes, applied.get(ctrl)))
-check(len(applied) == total, "%d of %d control ids applied" % (len(applied), total))
-check(n_enc == total // 2 and n_rep == total // 2,
-      "record: %s Encounters, %s DiagnosticReports; want %d each" % (n_enc, n_rep, total // 2))
+check(applied.get("FULLENH") == 1, "the enhanced-mode message applied %s times" % (
+    applied.get("FULLENH")))
+check(len(applied) == total + 1, "%d of %d control ids applied" % (len(applied), total + 1))
+check(n_enc == total // 2 + 1 and n_rep == total // 2,
+      "record: %s Encounters, %s DiagnosticReports; want %d and %d" % (
+          n_enc, n_rep, total // 2 + 1, total // 2))
 rc, out, err = run("audit", "verify", "--db", db)
 check(rc == 0, "audit verify: %s %s" % (out, err))
 subprocess.run(["umount", mnt])

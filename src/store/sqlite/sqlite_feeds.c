@@ -54,6 +54,29 @@ const struct store_migration sqlite_migration_feeds_2 = {
     "ALTER TABLE feed_day ADD COLUMN lag_recent_max_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
+/* feeds-tls-1: an hl7v2 feed may pin its sender's TLS client certificate
+ * (lower-case hex SHA-256 of the DER certificate; NULL: none pinned). */
+const struct store_migration sqlite_migration_feeds_tls_1 = {
+    "feeds-tls-1",
+    "ALTER TABLE feed ADD COLUMN client_cert_sha256 TEXT;",
+};
+
+/* feeds-resubmit-1: a corrected copy of a message (weft feed resubmit) is a
+ * new inbox row linked to the original, with who corrected it. */
+const struct store_migration sqlite_migration_feeds_resubmit_1 = {
+    "feeds-resubmit-1",
+    "ALTER TABLE inbox ADD COLUMN resubmit_of INTEGER;"
+    "ALTER TABLE inbox ADD COLUMN corrected_by TEXT;",
+};
+
+/* feeds-csvrows-1: CSV rows loaded and rejected per feed and day, so that
+ * status counts rejected rows across files, not only the last file's error. */
+const struct store_migration sqlite_migration_feeds_csvrows_1 = {
+    "feeds-csvrows-1",
+    "ALTER TABLE feed_day ADD COLUMN rows_loaded INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE feed_day ADD COLUMN rows_rejected INTEGER NOT NULL DEFAULT 0;",
+};
+
 /* feeds-3: the control-id claims as a WITHOUT ROWID table: one b-tree write a
  * message instead of two (the rowid table and its primary-key index). */
 const struct store_migration sqlite_migration_feeds_3 = {
@@ -131,7 +154,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
     sqlite_now(now);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO feed (name, org, kind, facility, from_address, folder, client_id,"
-            " token_hash, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " token_hash, created, client_cert_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, in->name);
@@ -146,6 +169,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
         sqlite3_bind_null(st, 7);
     sqlite_bind_text(st, 8, in->token_hash);
     sqlite_bind_text(st, 9, now);
+    sqlite_bind_text(st, 10, in->client_cert_sha256);
     int rc = step_write(ss, st, "writing feed (name or facility taken)");
     if (rc == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(ss->db);
@@ -154,7 +178,7 @@ int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_ou
 
 #define FEED_COLS                                                                                  \
     "id, name, org, kind, facility, from_address, folder, client_id, token_hash, created,"         \
-    " disabled, last_received, last_error, last_error_at"
+    " disabled, last_received, last_error, last_error_at, client_cert_sha256"
 
 static void feed_fill(sqlite3_stmt *st, struct store_feed *f)
 {
@@ -173,6 +197,7 @@ static void feed_fill(sqlite3_stmt *st, struct store_feed *f)
     f->last_received = sqlite_col_strdup(st, 11);
     f->last_error = sqlite_col_strdup(st, 12);
     f->last_error_at = sqlite_col_strdup(st, 13);
+    f->client_cert_sha256 = sqlite_col_strdup(st, 14);
 }
 
 static int feed_get(struct store *s, int64_t id, const char *name, const char *facility,
@@ -272,8 +297,9 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO feed_day (feed_id, day, received, applied, rejected, duplicate, lag_n,"
-            " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms,"
+            " rows_loaded, rows_rejected)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (feed_id, day) DO UPDATE SET received = received + excluded.received,"
             " applied = applied + excluded.applied, rejected = rejected + excluded.rejected,"
             " duplicate = duplicate + excluded.duplicate, lag_n = lag_n + excluded.lag_n,"
@@ -281,7 +307,9 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
             " lag_max_ms = max(lag_max_ms, excluded.lag_max_ms),"
             " lag_recent_n = lag_recent_n + excluded.lag_recent_n,"
             " lag_recent_sum_ms = lag_recent_sum_ms + excluded.lag_recent_sum_ms,"
-            " lag_recent_max_ms = max(lag_recent_max_ms, excluded.lag_recent_max_ms)");
+            " lag_recent_max_ms = max(lag_recent_max_ms, excluded.lag_recent_max_ms),"
+            " rows_loaded = rows_loaded + excluded.rows_loaded,"
+            " rows_rejected = rows_rejected + excluded.rows_rejected");
     if (!st)
         return WEFT_EDB;
     sqlite3_bind_int64(st, 1, feed_id);
@@ -296,6 +324,8 @@ int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,
     sqlite3_bind_int64(st, 10, add->lag_recent_n);
     sqlite3_bind_int64(st, 11, add->lag_recent_sum_ms);
     sqlite3_bind_int64(st, 12, add->lag_recent_max_ms);
+    sqlite3_bind_int64(st, 13, add->rows_loaded);
+    sqlite3_bind_int64(st, 14, add->rows_rejected);
     int rc = step_write(ss, st, "counting feed messages");
     if (rc != 0 || (!last_received && !last_error))
         return rc;
@@ -322,7 +352,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
     sqlite3_stmt *st = sqlite_stmt(
         ss, "SELECT day = ?2, sum(received), sum(applied), sum(rejected), sum(duplicate),"
             " sum(lag_n), sum(lag_sum_ms), max(lag_max_ms), sum(lag_recent_n),"
-            " sum(lag_recent_sum_ms), max(lag_recent_max_ms) FROM feed_day WHERE feed_id = ?1"
+            " sum(lag_recent_sum_ms), max(lag_recent_max_ms), sum(rows_loaded),"
+            " sum(rows_rejected) FROM feed_day WHERE feed_id = ?1"
             " GROUP BY day = ?2");
     if (!st)
         return WEFT_EDB;
@@ -341,6 +372,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
             .lag_recent_n = sqlite3_column_int64(st, 8),
             .lag_recent_sum_ms = sqlite3_column_int64(st, 9),
             .lag_recent_max_ms = sqlite3_column_int64(st, 10),
+            .rows_loaded = sqlite3_column_int64(st, 11),
+            .rows_rejected = sqlite3_column_int64(st, 12),
         };
         if (sqlite3_column_int(st, 0))
             *today = c;
@@ -354,6 +387,8 @@ int sqlite_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
             total->lag_max_ms = c.lag_max_ms;
         total->lag_recent_n += c.lag_recent_n;
         total->lag_recent_sum_ms += c.lag_recent_sum_ms;
+        total->rows_loaded += c.rows_loaded;
+        total->rows_rejected += c.rows_rejected;
         if (c.lag_recent_max_ms > total->lag_recent_max_ms)
             total->lag_recent_max_ms = c.lag_recent_max_ms;
     }
@@ -440,8 +475,8 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     struct buf q = BUF_INIT;
     buf_addf(&q,
              "SELECT id, feed_id, kind, arrived, sender, peer, control_id, msg_type,"
-             " event_time, outcome, error, updated, attempts, resources, duplicate_of, %s"
-             " FROM inbox WHERE id > ?1",
+             " event_time, outcome, error, updated, attempts, resources, duplicate_of, %s,"
+             " resubmit_of, corrected_by FROM inbox WHERE id > ?1",
              f->with_body ? "body" : "NULL");
     if (f->only_id)
         buf_adds(&q, " AND id = ?2");
@@ -493,6 +528,8 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
         m->attempts = sqlite3_column_int(st, 12);
         m->resources = sqlite3_column_int64(st, 13);
         m->duplicate_of = sqlite3_column_int64(st, 14);
+        m->resubmit_of = sqlite3_column_int64(st, 16);
+        m->corrected_by = sqlite_col_strdup(st, 17);
         if (f->with_body && sqlite3_column_type(st, 15) != SQLITE_NULL) {
             const void *b = sqlite3_column_blob(st, 15);
             size_t len = (size_t)sqlite3_column_bytes(st, 15);
@@ -505,6 +542,22 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing inbox");
+}
+
+int sqlite_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "UPDATE inbox SET resubmit_of = ?2, corrected_by = ?3 WHERE id = ?1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, resubmit_of);
+    sqlite_bind_text(st, 3, by);
+    int rc = step_write(ss, st, "linking a resubmitted message");
+    if (rc == 0 && sqlite3_changes(ss->db) == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no inbox message %lld", (long long)id);
+    return rc;
 }
 
 int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
@@ -538,6 +591,28 @@ int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id,
     if (rc != SQLITE_ROW)
         return sqlite_fail(ss, "reading control id");
     return WEFT_EEXIST;
+}
+
+int sqlite_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    /* one feed: a range of inbox_outcome (feed_id, outcome, id); every feed:
+     * that index's range per feed (the skip-scan of a few feed ids) */
+    sqlite3_stmt *st =
+        feed_id ? sqlite_stmt(ss, "SELECT count(*) FROM inbox WHERE feed_id = ?1 AND"
+                                  " outcome = 'pending' AND (?2 IS NULL OR kind = ?2)")
+                : sqlite_stmt(ss, "SELECT count(*) FROM inbox WHERE feed_id IN (SELECT id FROM feed"
+                                  " UNION SELECT 0) AND outcome = 'pending' AND (?2 IS NULL OR"
+                                  " kind = ?2)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, feed_id);
+    sqlite_bind_text(st, 2, kind);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "counting pending inbox messages");
 }
 
 int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])

@@ -11,6 +11,10 @@
 extern const struct store_migration sqlite_migration_feeds_1;
 extern const struct store_migration sqlite_migration_feeds_2;
 extern const struct store_migration sqlite_migration_feeds_3;
+extern const struct store_migration sqlite_migration_feeds_tls_1;
+extern const struct store_migration sqlite_migration_feeds_resubmit_1;
+extern const struct store_migration sqlite_migration_feeds_csvrows_1;
+int sqlite_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 extern const struct store_migration sqlite_migration_merge_1;
 
 int sqlite_savepoint(struct store *s, const char *name);
@@ -37,6 +41,7 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
 int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                        int64_t *first);
 int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+int sqlite_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
 
 int sqlite_person_merge(struct store *s, const char *survivor, const char *retired,
                         const char *source_org, int64_t inbox_id, int64_t *merge_id_out);

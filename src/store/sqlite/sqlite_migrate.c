@@ -129,6 +129,9 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_citizen_2,
     &sqlite_migration_citizen_3,
     &sqlite_migration_identity_1,
+    &sqlite_migration_feeds_tls_1,
+    &sqlite_migration_feeds_resubmit_1,
+    &sqlite_migration_feeds_csvrows_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

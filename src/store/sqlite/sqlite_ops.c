@@ -105,6 +105,8 @@ static const struct store_feeds_ops sqlite_feeds_ops = {
     .inbox_list = sqlite_inbox_list,
     .inbox_claim = sqlite_inbox_claim,
     .inbox_outcomes = sqlite_inbox_outcomes,
+    .inbox_pending_count = sqlite_inbox_pending_count,
+    .inbox_set_resubmit = sqlite_inbox_set_resubmit,
 };
 
 static const struct store_identity_ops sqlite_identity_ops = {

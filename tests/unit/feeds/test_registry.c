@@ -84,6 +84,46 @@ static void test_hl7_feed(void **state)
     assert_int_equal(feed_registry_add(s, &dup, NULL, NULL, err, sizeof err), WEFT_EEXIST);
 }
 
+/* --client-cert-sha256: openssl's colon form and plain hex, any case, are
+ * stored as 64 lower-case digits; anything else is refused */
+static void test_cert_pin(void **state)
+{
+    struct store *s = *state;
+    char out[65], err[256];
+    const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    assert_true(feed_cert_sha256_parse(hex, out));
+    assert_string_equal(out, hex);
+    assert_true(feed_cert_sha256_parse("sha256 Fingerprint=01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+                                       "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF",
+                                       out));
+    assert_string_equal(out, hex);
+    assert_false(feed_cert_sha256_parse("0123", out)); /* short */
+    assert_false(feed_cert_sha256_parse("g123456789abcdef0123456789abcdef0123456789abcdef012345"
+                                        "6789abcdef",
+                                        out)); /* not hex */
+    assert_false(feed_cert_sha256_parse("00", out));
+    char longer[80];
+    snprintf(longer, sizeof longer, "%s00", hex);
+    assert_false(feed_cert_sha256_parse(longer, out)); /* 66 digits */
+    assert_false(feed_cert_sha256_parse("01::23", out));
+
+    int64_t id = 0;
+    struct feed_spec sp = {.org = "RVV",
+                           .kind = "hl7v2",
+                           .facility = "RVVTLS",
+                           .client_cert_sha256 = "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:"
+                                                 "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF"};
+    assert_int_equal(feed_registry_add(s, &sp, &id, NULL, err, sizeof err), 0);
+    struct store_feed f;
+    assert_int_equal(store_feed_get(s, id, &f), 0);
+    assert_string_equal(f.client_cert_sha256, hex);
+    store_feed_clear(&f);
+    struct feed_spec bad = {
+        .org = "RVV", .kind = "hl7v2", .facility = "RVVTLS2", .client_cert_sha256 = "abc"};
+    assert_int_equal(feed_registry_add(s, &bad, NULL, NULL, err, sizeof err), WEFT_EINVAL);
+    assert_non_null(strstr(err, "--client-cert-sha256"));
+}
+
 static void test_validation(void **state)
 {
     struct store *s = *state;
@@ -251,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hl7_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cert_pin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fhir_feed_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_folder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counters_and_status, setup, teardown),
