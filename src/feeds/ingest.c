@@ -1215,7 +1215,7 @@ static int process_csv(struct ingest *ig, const struct store_feed *f, const char
     }
     if (sink.open) { /* every batch ends with its commit: not reached */
         log_error("ingest", "csv batch left open: rolled back");
-        store_rollback(ig->s);
+        store_txn_rollback(&sink.txn);
     }
     return rc;
 }

@@ -48,6 +48,7 @@
 #include <stdio.h>
 
 #include "feeds/csv.h"
+#include "store/txn.h"
 
 enum socialcare_kind {
     SOCIALCARE_UNKNOWN = 0,
@@ -192,8 +193,9 @@ struct socialcare_store_sink {
      * end of the batch.  A store failure while loading rolls the whole batch
      * back and fails its every row.  Off: one transaction per Bundle. */
     bool grouped;
-    bool open;  /* private: a transaction is open */
-    int broken; /* private: the open batch failed with this store error */
+    bool open;            /* private: a transaction is open */
+    int broken;           /* private: the open batch failed with this store error */
+    struct store_txn txn; /* private: the batch's transaction (store/txn.h) */
 };
 int socialcare_store_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch);
 /* opts.prepare / opts.prep_free for socialcare_store_sink (ctx: the struct

@@ -17,7 +17,10 @@
 
 /* The sink runs on the calling thread; with socialcare_store_prepare as
  * opts.prepare, fhir_load_prepare() ran on the reading thread and only the
- * store half is left here. */
+ * store half is left here.  Grouped, a batch is one store transaction
+ * (struct store_txn): begun at its first Bundle, each Bundle loaded nested
+ * in it, committed by socialcare_store_commit. */
+
 int socialcare_store_commit(void *arg)
 {
     struct socialcare_store_sink *ss = arg;
@@ -25,9 +28,7 @@ int socialcare_store_commit(void *arg)
     ss->broken = 0;
     if (ss->open) {
         assert(rc == 0);
-        rc = store_commit(ss->store);
-        if (rc != 0)
-            store_rollback(ss->store);
+        rc = store_txn_commit(&ss->txn); /* rolled back when it fails */
         ss->open = false;
     }
     return rc;
@@ -42,7 +43,7 @@ int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *ba
         if (ss->broken)
             return ss->broken;
         if (!ss->open) {
-            int brc = store_begin(ss->store);
+            int brc = store_txn_begin(&ss->txn, ss->store); /* waits while busy */
             if (brc != 0) {
                 ss->broken = brc;
                 socialcare_batch_broken(batch);
@@ -80,10 +81,12 @@ int socialcare_store_sink(void *arg, json_t *bundle, struct socialcare_batch *ba
     json_decref(resp);
     if (lr == &local)
         load_report_free(&local);
-    if (ss->grouped && store_broken(rc)) {
-        /* the transaction may be half rolled back by SQLite: drop all of it so
-         * that nothing of the batch is stored and every row of it fails */
-        store_rollback(ss->store);
+    if (ss->grouped)
+        rc = store_txn_check(&ss->txn, rc);
+    if (ss->grouped && store_txn_broken(&ss->txn)) {
+        /* the store failed under the load (SQLite may have half rolled the
+         * transaction back): store_txn_check dropped all of it, so nothing
+         * of the batch is stored and every row of it fails */
         ss->open = false;
         ss->broken = rc;
         socialcare_batch_broken(batch);

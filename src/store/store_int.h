@@ -46,6 +46,7 @@
 #ifndef WEFT_STORE_STORE_INT_H
 #define WEFT_STORE_STORE_INT_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -339,10 +340,12 @@ int store_fail(struct store *s, int code, const char *fmt, ...)
 #define STORE_UNSUPPORTED(s, op)                                                                   \
     store_fail((s), WEFT_EUNSUPPORTED, "not implemented on %s yet: %s", (s)->ops->name, #op)
 #define STORE_CALL(s, noun, op, ...)                                                               \
-    ((s)->ops->noun && (s)->ops->noun->op ? (s)->ops->noun->op((s), __VA_ARGS__)                   \
-                                          : STORE_UNSUPPORTED(s, op))
+    (assert((s) && (s)->ops), (s)->ops->noun && (s)->ops->noun->op                                 \
+                                  ? (s)->ops->noun->op((s), __VA_ARGS__)                           \
+                                  : STORE_UNSUPPORTED(s, op))
 #define STORE_CALL0(s, noun, op)                                                                   \
-    ((s)->ops->noun && (s)->ops->noun->op ? (s)->ops->noun->op((s)) : STORE_UNSUPPORTED(s, op))
+    (assert((s) && (s)->ops),                                                                      \
+     (s)->ops->noun && (s)->ops->noun->op ? (s)->ops->noun->op((s)) : STORE_UNSUPPORTED(s, op))
 #define STORE_CORE(s, op, ...)                                                                     \
     ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__) : STORE_UNSUPPORTED(s, op))
 

@@ -2,6 +2,7 @@
  * store_paging.c - the search rules every backend shares (store/paging.h):
  * cursor encoding, page sizes, sort direction, term values.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ bool store_sort_desc(enum store_sort s)
 
 char *store_cursor_make(const char *key, const char *id)
 {
+    assert(key && id && *id); /* ids are never empty: the cursor's id part is not */
     static const char hex[] = "0123456789abcdef";
     size_t n = strlen(key), idn = strlen(id);
     char *o = xmalloc(2 * n + 1 + idn + 1);

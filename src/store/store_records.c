@@ -5,6 +5,7 @@
  * shares for them: derived ids, content digests, and the meta splice that
  * adds versionId/lastUpdated to stored JSON on read.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ void store_content_hash(const char *json, size_t len, unsigned char out[STORE_HA
 
 void store_resource_id(const char *org, const char *type, const char *source_id, char *out)
 {
+    assert(org && type && source_id && out);
     crypto_hash_sha256_state h;
     unsigned char d[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_init(&h);

@@ -15,6 +15,7 @@
  * transactions here, sqlite_exec() and the statement cache tell it when a
  * transaction begins, commits or is rolled back (to a savepoint).
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,7 @@ int sqlite_begin(struct store *s)
         return store_fail(s, WEFT_EINVAL, "a transaction is already open on this handle");
     int rc = sqlite_exec(sqlite_of(s), "BEGIN IMMEDIATE");
     if (rc == 0) {
+        assert(!sqlite3_get_autocommit(sqlite_of(s)->db));
         s->txn_depth = 1;
         sqlite_now(sqlite_of(s)->txn_now);
         sqlite_person_cache_begin(sqlite_of(s));
@@ -268,6 +270,7 @@ int sqlite_commit(struct store *s)
         return store_fail(s, WEFT_EINVAL, "commit without a transaction");
     int rc = sqlite_exec(sqlite_of(s), "COMMIT");
     if (rc == 0) {
+        assert(sqlite3_get_autocommit(sqlite_of(s)->db)); /* COMMIT ended it */
         s->txn_depth = 0;
         sqlite_person_cache_commit(sqlite_of(s));
     }

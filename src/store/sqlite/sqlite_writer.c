@@ -9,6 +9,7 @@
  * 200 ms - passive checkpoints never block the writer - and a last one
  * when the writer's handle is closed.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -62,6 +63,7 @@ static void *ckpt_main(void *arg)
 int sqlite_writer(struct store *s)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    assert(s->txn_depth == 0); /* not inside a transaction: the checkpointer opens its own handle */
     if (ss->ckpt)
         return WEFT_OK;
     struct sqlite_ckpt *k = xcalloc(1, sizeof *k);

@@ -21,13 +21,13 @@
 
 #include "unit/testdb.h"
 
-static char dbpath[256];
+/* The store under test: WEFT_TEST_DB, else a fresh SQLite file
+ * (tests/unit/testdb.h; docs/TESTING.md). */
+static char dbpath[4096];
 
 static int setup(void **state)
 {
-    const char *tmp = getenv("WEFT_TMP");
-    snprintf(dbpath, sizeof dbpath, "%s/store-%d.db", tmp ? tmp : "/tmp", (int)getpid());
-    unlink(dbpath);
+    testdb_url(dbpath, sizeof dbpath, "store");
     struct store *s;
     char *err = NULL;
     const char *url = testdb_pick(dbpath); /* WEFT_TEST_DB: PostgreSQL */
@@ -46,7 +46,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     store_close(*state);
-    testdb_remove(dbpath);
+    testdb_drop(dbpath);
     return 0;
 }
 

@@ -45,8 +45,12 @@ static int setup(void **state)
     testdb_url(url, sizeof url, "txn");
     struct fx *fx = calloc(1, sizeof *fx);
     int from, to;
-    if (!fx || !(fx->s = open_handle()) || store_migrate(fx->s, &from, &to) != 0)
+    if (!fx || !(fx->s = open_handle()) || store_migrate(fx->s, &from, &to) != 0) {
+        if (fx)
+            store_close(fx->s);
+        free(fx);
         return -1;
+    }
     *state = fx;
     return 0;
 }
