@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const known[] = {"mllp-ack-before-commit", "store-skip-fsync"};
+static const char *const known[] = {"mllp-ack-before-commit", "store-skip-fsync",
+                                    "feed-status-pause"};
 #define N_KNOWN (sizeof known / sizeof known[0])
 
 static bool on[N_KNOWN];

@@ -21,6 +21,10 @@
  *                           its commit (src/feeds/mllp_server.c)
  *   store-skip-fsync        the SQLite VFS returns from xSync without
  *                           syncing (src/store/sqlite/sqlite_vfs.c)
+ *   feed-status-pause       not a breakage: feed status waits a second
+ *                           between its backlog and counter reads
+ *                           (src/feeds/registry.c), so that a test can show
+ *                           the order of the reads is right
  */
 #ifndef WEFT_CORE_FAILPOINT_H
 #define WEFT_CORE_FAILPOINT_H

@@ -25,6 +25,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -32,7 +33,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (SB, EB, CR, Mllp, adt, check, fail, new_db, nhs, org, oru,  # noqa: E402
                            start, weft_ok)
-from api_harness import wait_log  # noqa: E402
+from api_harness import WEFT, wait_log  # noqa: E402
 
 
 def enh(msg, accept, app):
@@ -192,6 +193,18 @@ with lock:
     before_kill = set(acked)
 check(len(before_kill) >= SENDERS * PER // 2, "only %d CAs before the kill" % len(before_kill))
 
+def paused_status(db):
+    """The feed's status, read with a second's pause between its backlog and
+    counter reads (failpoint feed-status-pause, test build only): applies
+    commit while it is read, and a drained backlog must come with counters
+    that hold every applied message (the reads' order, registry.c)."""
+    p = subprocess.run([WEFT, "feed", "status", "--db", db, "--json"], capture_output=True,
+                       text=True, env=dict(os.environ, WEFT_FAILPOINTS="feed-status-pause"))
+    check(p.returncode == 0, "feed status failed: %s" % p.stderr)
+    return [f for f in json.loads(p.stdout)["feeds"] if f["name"] == "rvv-hl7v2"][0]
+
+
+
 srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 wait_log(srv, "enhanced-mode backlog:")
 found = int(re.search(r"enhanced-mode backlog: (\d+) messages", srv.logtext()).group(1))
@@ -199,8 +212,7 @@ check(found > 0, "the kill left no backlog to recover")
 # drain: the backlog reaches 0 (bounded wait)
 deadline = time.time() + 300
 while True:
-    st = json.loads(weft_ok("feed", "status", "--db", db, "--json"))
-    feed = [f for f in st["feeds"] if f["name"] == "rvv-hl7v2"][0]
+    feed = paused_status(db)
     if feed["backlog"] == 0:
         break
     check(time.time() < deadline, "backlog not drained: %r" % feed["backlog"])
@@ -218,8 +230,7 @@ check(acked2 == set(c for r in resend for c in r), "resends not all CA: %d of %d
     len(acked2), sum(len(r) for r in resend)))
 deadline = time.time() + 300
 while True:
-    st = json.loads(weft_ok("feed", "status", "--db", db, "--json"))
-    feed = [f for f in st["feeds"] if f["name"] == "rvv-hl7v2"][0]
+    feed = paused_status(db)
     if feed["backlog"] == 0:
         break
     check(time.time() < deadline, "backlog not drained after resends")
