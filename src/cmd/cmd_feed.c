@@ -32,6 +32,7 @@
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
 #include "feeds/registry.h"
+#include "identity/identity.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_feed_specs[] = {
@@ -572,14 +573,14 @@ static int feed_unmerge(struct store *s, const struct opts *o)
         fprintf(stderr, "weft feed unmerge: --id MERGE is required (see weft feed merges)\n");
         return EXIT_USAGE;
     }
-    int rc = store_begin(s);
-    if (rc == 0)
-        rc = store_person_unmerge(s, id);
-    if (rc == 0)
-        rc = store_commit(s);
+    /* the same undo as `weft person unmerge`: recorded (who), audited, and
+     * the two kept apart from automatic matching afterwards */
+    const char *user = getenv("USER");
+    char by[160];
+    snprintf(by, sizeof by, "cli:%s", user && *user ? user : "unknown");
+    int rc = identity_unmerge(s, id, by, "weft feed unmerge");
     if (rc != 0) {
-        fprintf(stderr, "weft feed unmerge: %s\n", store_errmsg(s));
-        store_rollback(s);
+        fprintf(stderr, "weft feed unmerge: %s\n", identity_errmsg(s));
         return 1;
     }
     fprintf(stderr, "merge %ld undone\n", id);

@@ -27,7 +27,7 @@
 #include "core/err.h"
 #include "core/opt.h"
 #include "identity/compare.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/mpi.h"
 #include "store/store.h"
 
@@ -153,7 +153,7 @@ static const char *by_of(const struct opts *o, char *buf, size_t cap)
 
 static int refused(const char *sub, struct store *s, int rc)
 {
-    fprintf(stderr, "weft person %s: %s (%s)\n", sub, mpi_errmsg(s), weft_strerror(rc));
+    fprintf(stderr, "weft person %s: %s (%s)\n", sub, identity_errmsg(s), weft_strerror(rc));
     return 1;
 }
 
@@ -263,8 +263,8 @@ static int person_review(struct store *s, const struct opts *o)
             return EXIT_USAGE;
         }
         char bb[96];
-        int rc = mpi_review_decide(s, id, strcmp(d, "same") == 0, by_of(o, bb, sizeof bb),
-                                   opts_get(o, "note"));
+        int rc = identity_review_decide(s, id, strcmp(d, "same") == 0, by_of(o, bb, sizeof bb),
+                                        opts_get(o, "note"));
         if (rc != 0)
             return refused("review decide", s, rc);
         printf("review %ld decided: %s\n", id, d);
@@ -335,12 +335,12 @@ static int run(struct store *s, const char *sub, const struct opts *o)
             return EXIT_USAGE;
         }
         if (sub[0] == 'l') {
-            if ((rc = mpi_link(s, org, src, person, by, note)) != 0)
+            if ((rc = identity_link(s, org, src, person, by, note)) != 0)
                 return refused(sub, s, rc);
             printf("linked %s|%s to person %s\n", org, src, person);
         } else {
             char *np = NULL;
-            if ((rc = mpi_unlink(s, org, src, by, note, &np)) != 0)
+            if ((rc = identity_unlink(s, org, src, by, note, &np)) != 0)
                 return refused(sub, s, rc);
             printf("unlinked %s|%s: now person %s\n", org, src, np);
             free(np);
@@ -354,7 +354,7 @@ static int run(struct store *s, const char *sub, const struct opts *o)
             return EXIT_USAGE;
         }
         int64_t mid = 0;
-        if ((rc = mpi_merge(s, sv, rt, by, note, &mid)) != 0)
+        if ((rc = identity_merge(s, sv, rt, by, note, &mid)) != 0)
             return refused(sub, s, rc);
         printf("merged %s into %s: merge %lld (undo: weft person unmerge --id %lld)\n", rt, sv,
                (long long)mid, (long long)mid);
@@ -366,7 +366,7 @@ static int run(struct store *s, const char *sub, const struct opts *o)
             fprintf(stderr, "weft person unmerge: --id MERGE is required\n");
             return EXIT_USAGE;
         }
-        if ((rc = mpi_unmerge(s, id, by, note)) != 0)
+        if ((rc = identity_unmerge(s, id, by, note)) != 0)
             return refused(sub, s, rc);
         printf("merge %ld undone\n", id);
         return 0;

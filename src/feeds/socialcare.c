@@ -40,7 +40,7 @@
 #include "core/powerloss.h"
 #include "fhir/category.h"
 #include "fhir/load.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/nhs.h"
 #include "store/store.h"
 
@@ -1634,7 +1634,7 @@ static int map_people(struct proc *p)
         json_array_append_new(ids, id);
     } else if (v[P_NHS].s) {
         /* kept as sent (digits only when it has ten), flagged the way the
-         * linker flags it (identity/link.h), which never links on it */
+         * linker flags it (identity/identity.h), which never links on it */
         json_t *id = json_object();
         json_t *x = NULL;
         ext_add(&x, LINK_TAG_SYSTEM, "valueCode", json_string_nocheck(LINK_TAG_INVALID_NHS));

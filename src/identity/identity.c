@@ -1,4 +1,12 @@
-/* link.c - deterministic person linking (see link.h). */
+/*
+ * identity.c - the identity API (identity.h): linking source Patients,
+ * finding persons by NHS number or local identifier, the persons of HL7
+ * merge and unlink messages.  Matching on demographics and the manual
+ * decisions are mpi.c; this file decides which of them a caller needs and
+ * is the only caller, outside src/identity, of the store's person-creating
+ * operations (store_person_by_nhs, store_person_by_local).
+ */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +14,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "identity/demog.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/mpi.h"
 #include "identity/nhs.h"
 #include "store/store.h"
@@ -83,7 +91,7 @@ static void flag_invalid(json_t *patient, json_t *ident)
         ext, json_pack("{s:s,s:s}", "url", LINK_TAG_SYSTEM, "valueCode", LINK_TAG_INVALID_NHS));
 }
 
-void link_mark_invalid(json_t *patient)
+void identity_mark_invalid(json_t *patient)
 {
     size_t i;
     json_t *id;
@@ -100,7 +108,7 @@ void link_mark_invalid(json_t *patient)
 /* Attach (org, system, value) to out->person_id, or take its person when
  * none is chosen yet (creating one when the identifier is new). */
 static int attach(struct store *s, const char *org, const char *system, const char *value,
-                  struct link_outcome *out)
+                  struct identity_outcome *out)
 {
     char *pid = NULL;
     int rc = store_person_by_local(s, org, system, value, out->person_id, &pid);
@@ -116,8 +124,8 @@ static int attach(struct store *s, const char *org, const char *system, const ch
     return WEFT_OK;
 }
 
-int link_patient(struct store *s, const char *org, const char *source_id, json_t *patient,
-                 struct link_outcome *out)
+int identity_resolve_patient(struct store *s, const char *org, const char *source_id,
+                             json_t *patient, struct identity_outcome *out)
 {
     memset(out, 0, sizeof *out);
     json_t *idents = json_object_get(patient, "identifier");
@@ -213,8 +221,8 @@ fail:
     return rc;
 }
 
-int link_identifier(struct store *s, const char *org, const char *system, const char *value,
-                    char **person_id_out)
+int identity_of_identifier(struct store *s, const char *org, const char *system, const char *value,
+                           char **person_id_out)
 {
     *person_id_out = NULL;
     if (!system || !value)
@@ -231,8 +239,133 @@ int link_identifier(struct store *s, const char *org, const char *system, const 
     return store_person_find_local(s, iorg, system, value, person_id_out);
 }
 
-int link_record_person(struct store *s, const char *org, const char *source_id,
-                       char **person_id_out)
+int identity_record_person(struct store *s, const char *org, const char *source_id,
+                           char **person_id_out)
 {
     return store_person_find_local(s, org, LINK_SOURCE_ID_SYSTEM, source_id, person_id_out);
+}
+
+int identity_find_nhs(struct store *s, const char *nhs, char **person_id_out, bool *has_record)
+{
+    *person_id_out = NULL;
+    if (has_record)
+        *has_record = false;
+    char d[11];
+    if (!nhs || !nhs_number_valid(nhs, d))
+        return WEFT_EINVAL;
+    int rc = store_person_find_nhs(s, d, person_id_out);
+    if (rc != 0 || !has_record)
+        return rc;
+    int64_t max_seq = 0, count = 0;
+    if ((rc = store_person_version(s, *person_id_out, 0, &max_seq, &count, NULL)) != 0) {
+        free(*person_id_out);
+        *person_id_out = NULL;
+        return rc;
+    }
+    *has_record = count > 0;
+    return WEFT_OK;
+}
+
+int identity_find_local(struct store *s, const char *org, const char *system, const char *value,
+                        char **person_id_out)
+{
+    *person_id_out = NULL;
+    if (!system || !value || !*value)
+        return WEFT_EINVAL;
+    char iorg[64];
+    identifier_org(system, org, iorg);
+    return store_person_find_local(s, iorg, system, value, person_id_out);
+}
+
+int identity_person_for_nhs(struct store *s, const char *nhs, char **person_id_out)
+{
+    *person_id_out = NULL;
+    char d[11];
+    if (!nhs || !nhs_number_valid(nhs, d))
+        return WEFT_EINVAL;
+    return store_person_by_nhs(s, d, person_id_out);
+}
+
+/* Identifier i of ids: its system and value, or false when either is absent. */
+static bool ident_at(const json_t *ids, size_t i, const char **sys, const char **val)
+{
+    const json_t *id = json_array_get(ids, i);
+    *sys = json_string_value(json_object_get(id, "system"));
+    *val = json_string_value(json_object_get(id, "value"));
+    return *sys && *val && **val;
+}
+
+int identity_of_identifiers(struct store *s, const char *org, const json_t *ids, bool create,
+                            char **person_id_out)
+{
+    *person_id_out = NULL;
+    size_t n = json_array_size(ids);
+    const char *sys, *val;
+    for (size_t i = 0; i < n; i++) {
+        if (!ident_at(ids, i, &sys, &val))
+            continue;
+        int rc;
+        if (strcmp(sys, NHS_NUMBER_SYSTEM) == 0) {
+            char d[11];
+            if (!nhs_number_valid(val, d))
+                continue; /* never links (flagged where the Patient is stored) */
+            rc = store_person_find_nhs(s, d, person_id_out);
+        } else {
+            rc = identity_find_local(s, org, sys, val, person_id_out);
+        }
+        if (rc != WEFT_ENOTFOUND)
+            return rc;
+    }
+    if (!create)
+        return WEFT_ENOTFOUND;
+    for (size_t i = 0; i < n; i++) {
+        if (!ident_at(ids, i, &sys, &val))
+            continue;
+        if (strcmp(sys, NHS_NUMBER_SYSTEM) == 0) {
+            char d[11];
+            if (!nhs_number_valid(val, d))
+                continue;
+            return store_person_by_nhs(s, d, person_id_out);
+        }
+        char iorg[64];
+        identifier_org(sys, org, iorg);
+        return store_person_by_local(s, iorg, sys, val, NULL, person_id_out);
+    }
+    return WEFT_ENOTFOUND;
+}
+
+int identity_merge_source(struct store *s, const char *org, const json_t *ids_survivor,
+                          const json_t *ids_retired, int64_t inbox_id, const char *by,
+                          int64_t *merge_id_out)
+{
+    *merge_id_out = 0;
+    char *ret = NULL, *surv = NULL;
+    int rc = identity_of_identifiers(s, org, ids_retired, false, &ret);
+    if (rc == WEFT_ENOTFOUND)
+        return WEFT_OK; /* the retired patient was never sent here: nothing to move */
+    if (rc == 0)
+        rc = identity_of_identifiers(s, org, ids_survivor, true, &surv);
+    if (rc == 0 && strcmp(ret, surv) != 0)
+        rc = mpi_merge_source(s, surv, ret, org, inbox_id, by, merge_id_out);
+    free(ret);
+    free(surv);
+    return rc;
+}
+
+int identity_unmerge_source(struct store *s, const char *org, const json_t *ids_retired,
+                            const char *by, int64_t *merge_id_out)
+{
+    *merge_id_out = 0;
+    size_t n = json_array_size(ids_retired);
+    const char *sys, *val;
+    for (size_t i = 0; i < n; i++) {
+        if (!ident_at(ids_retired, i, &sys, &val) || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
+            continue;
+        char iorg[64];
+        identifier_org(sys, org, iorg);
+        int rc = mpi_unmerge_source(s, iorg, sys, val, by, merge_id_out);
+        if (rc != WEFT_ENOTFOUND)
+            return rc;
+    }
+    return WEFT_OK; /* nothing linked is nothing to undo */
 }
