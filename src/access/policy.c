@@ -256,10 +256,12 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
                 p->profiles[pi].caps |= POLICY_CAP_DQ_REVIEW;
             else if (strcmp(w[i], "objection-decide") == 0)
                 p->profiles[pi].caps |= POLICY_CAP_OBJECTION_DECIDE;
+            else if (strcmp(w[i], "identity-decide") == 0)
+                p->profiles[pi].caps |= POLICY_CAP_IDENTITY_DECIDE;
             else
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
-                            "objection-decide)",
+                            "objection-decide, identity-decide)",
                             w[i]);
         }
         return WEFT_OK;
@@ -421,6 +423,8 @@ static void add_caps(struct buf *out, unsigned caps)
         buf_adds(out, " dq-review");
     if (caps & POLICY_CAP_OBJECTION_DECIDE)
         buf_adds(out, " objection-decide");
+    if (caps & POLICY_CAP_IDENTITY_DECIDE)
+        buf_adds(out, " identity-decide");
 }
 
 const char *policy_citizen_withhold(const struct policy *p, const char *category,

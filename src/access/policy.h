@@ -31,6 +31,8 @@ struct policy;
 #define POLICY_CAP_AUDIT_REVIEW 0x2     /* may read the audit log / AuditEvent */
 #define POLICY_CAP_DQ_REVIEW 0x4        /* may read its own organisation's data-quality reports */
 #define POLICY_CAP_OBJECTION_DECIDE 0x8 /* may decide objections to sharing */
+#define POLICY_CAP_IDENTITY_DECIDE                                                                 \
+    0x10 /* may decide who is who: identity reviews, link, unlink, merge, unmerge */
 
 /* Parse and validate policy text.  On success *out is a new policy (free
  * with policy_free).  On failure returns WEFT_EPARSE and, when errmsg is not

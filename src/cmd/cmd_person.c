@@ -22,6 +22,9 @@
 
 #include <jansson.h>
 
+#include "access/authz.h"
+#include "access/principal.h"
+#include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -40,7 +43,10 @@ const struct opt_spec cmd_person_specs[] = {
     {"retired", "ID", "merge: the person merged into the survivor"},
     {"id", "N", "review show/decide: the review; unmerge: the merge id"},
     {"decision", "D", "review decide: same or not-same"},
-    {"by", "NAME", "who decides (default cli:$USER), recorded and audited"},
+    {"by", "SDS_USER_ID",
+     "review decide, link, unlink, merge, unmerge: who decides (recorded and "
+     "audited; their role must have identity-decide in the policy)"},
+    {"role", "CODE", "their job role (default: the role they last signed in with)"},
     {"note", "TEXT", "why, recorded with the decision"},
     {"status", "S", "review list: open (default), same, not-same or all"},
     {"limit", "N", "review list/decisions: at most N (default 100)"},
@@ -55,17 +61,21 @@ static const char usage[] =
     "       weft person relink --db PATH\n"
     "       weft person review list --db PATH [--status open|same|not-same|all]\n"
     "       weft person review show --db PATH --id N\n"
-    "       weft person review decide --db PATH --id N --decision same|not-same [--by NAME]\n"
-    "       weft person link --db PATH --org ODS --source-id ID --person PERSON [--by NAME]\n"
-    "       weft person unlink --db PATH --org ODS --source-id ID [--by NAME]\n"
-    "       weft person merge --db PATH --survivor PERSON --retired PERSON [--by NAME]\n"
-    "       weft person unmerge --db PATH --id MERGE [--by NAME]\n"
+    "       weft person review decide --db PATH --id N --decision same|not-same --by ID [--role "
+    "R]\n"
+    "       weft person link --db PATH --org ODS --source-id ID --person PERSON --by ID [--role "
+    "R]\n"
+    "       weft person unlink --db PATH --org ODS --source-id ID --by ID [--role R]\n"
+    "       weft person merge --db PATH --survivor PERSON --retired PERSON --by ID [--role R]\n"
+    "       weft person unmerge --db PATH --id MERGE --by ID [--role R]\n"
     "       weft person decisions --db PATH [--org ODS --source-id ID] [--limit N]\n\n"
     "The master person index: which source Patients are one person.  Records\n"
     "without a valid NHS number are matched on demographics when they arrive\n"
     "(link, review or new person by match weight); these commands export the\n"
     "result, re-estimate the model, re-run matching, and make or undo links by\n"
-    "hand.  Every change records who decided it and is audited.\n"
+    "hand.  Every change records who decided it and is audited; only a member\n"
+    "of staff whose job role has the policy capability identity-decide may\n"
+    "decide (review decide, link, unlink, merge, unmerge).\n"
     "docs/ARCHITECTURE.md (Identity) describes the model and the rules.\n";
 
 /* One CSV field, quoted when it needs to be (RFC 4180). */
@@ -141,14 +151,63 @@ static int person_export(struct store *s)
     return 0;
 }
 
-static const char *by_of(const struct opts *o, char *buf, size_t cap)
+/*
+ * Who decides, for review decide, link, unlink, merge and unmerge: the SDS
+ * user --by, with the job role --role or the one they last signed in with,
+ * allowed by the policy in force (capability identity-decide, as on the
+ * identity review pages).  0 with *p filled (role and org malloc'd into
+ * *role_out and *org_out, caller frees); else the refusal is printed (and, for a
+ * role the policy does not allow, audited) and the exit status returned.
+ */
+static int decider(struct store *s, const char *sub, const struct opts *o, struct principal *p,
+                   char **role_out, char **org_out)
 {
-    const char *by = opts_get(o, "by");
-    if (by)
-        return by;
+    *role_out = *org_out = NULL;
+    const char *by = opts_get(o, "by"), *want = opts_get(o, "role");
+    if (!by || !*by) {
+        fprintf(stderr,
+                "weft person %s: --by SDS_USER_ID is required (the member of staff who "
+                "decides; their job role must have identity-decide in the access policy)\n",
+                sub);
+        return EXIT_USAGE;
+    }
+    store_session_user_role(s, by, role_out, org_out);
+    if (want) {
+        free(*role_out);
+        *role_out = xstrdup(want);
+    }
+    if (!*role_out) {
+        fprintf(stderr,
+                "weft person %s: the job role of %s is not known (they never signed in): pass "
+                "--role CODE\n",
+                sub, by);
+        return EXIT_USAGE;
+    }
+    static char client[160];
     const char *u = getenv("USER");
-    snprintf(buf, cap, "cli:%s", u && *u ? u : "unknown");
-    return buf;
+    snprintf(client, sizeof client, "cli:%s", u && *u ? u : "unknown");
+    *p = (struct principal){.kind = PRINCIPAL_USER,
+                            .user_id = by,
+                            .role = *role_out,
+                            .org = *org_out,
+                            .client_name = client};
+    if (authz_may_decide_identity(s, p))
+        return 0;
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, p);
+    char what[64];
+    snprintf(what, sizeof what, "person %s", sub);
+    ev.action = AUDIT_IDENTITY;
+    ev.outcome = AUDIT_DENIED;
+    ev.what = what;
+    ev.count = -1;
+    ev.reason = "identity decision refused: role may not decide who is who";
+    int rc = audit_record(s, &ev, true);
+    fprintf(stderr,
+            "weft person %s: the job role %s may not decide who is who (the access policy names "
+            "the roles that may: capability identity-decide)%s\n",
+            sub, *role_out, rc ? "; and the refusal could not be audited" : "");
+    return 1;
 }
 
 static int refused(const char *sub, struct store *s, int rc)
@@ -262,11 +321,16 @@ static int person_review(struct store *s, const struct opts *o)
                             " required\n");
             return EXIT_USAGE;
         }
-        char bb[96];
-        int rc = identity_review_decide(s, id, strcmp(d, "same") == 0, by_of(o, bb, sizeof bb),
-                                        opts_get(o, "note"));
+        struct principal who;
+        char *role = NULL, *org = NULL;
+        int rc = decider(s, "review decide", o, &who, &role, &org);
+        if (rc == 0 && (rc = identity_review_decide(s, id, strcmp(d, "same") == 0, who.user_id,
+                                                    opts_get(o, "note"))) != 0)
+            rc = refused("review decide", s, rc);
+        free(role);
+        free(org);
         if (rc != 0)
-            return refused("review decide", s, rc);
+            return rc;
         printf("review %ld decided: %s\n", id, d);
         return 0;
     }
@@ -297,11 +361,10 @@ static int person_decisions(struct store *s, const struct opts *o)
     return 0;
 }
 
+static int decide(struct store *s, const char *sub, const struct opts *o, const char *by);
+
 static int run(struct store *s, const char *sub, const struct opts *o)
 {
-    char bb[96];
-    const char *by = by_of(o, bb, sizeof bb);
-    const char *note = opts_get(o, "note");
     int rc;
     if (strcmp(sub, "export") == 0)
         return person_export(s);
@@ -326,6 +389,20 @@ static int run(struct store *s, const char *sub, const struct opts *o)
         return person_review(s, o);
     if (strcmp(sub, "decisions") == 0)
         return person_decisions(s, o);
+    struct principal who;
+    char *role = NULL, *uorg = NULL;
+    if ((rc = decider(s, sub, o, &who, &role, &uorg)) == 0)
+        rc = decide(s, sub, o, who.user_id);
+    free(role);
+    free(uorg);
+    return rc;
+}
+
+/* link, unlink, merge, unmerge once the decider is allowed. */
+static int decide(struct store *s, const char *sub, const struct opts *o, const char *by)
+{
+    const char *note = opts_get(o, "note");
+    int rc;
     const char *org = opts_get(o, "org"), *src = opts_get(o, "source-id");
     if (strcmp(sub, "link") == 0 || strcmp(sub, "unlink") == 0) {
         const char *person = opts_get(o, "person");
