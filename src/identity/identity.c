@@ -369,3 +369,68 @@ int identity_unmerge_source(struct store *s, const char *org, const json_t *ids_
     }
     return WEFT_OK; /* nothing linked is nothing to undo */
 }
+
+static void side_fill(struct store *s, const char *org, const char *source_id,
+                      struct identity_side *side)
+{
+    side->org = xstrdup(org);
+    side->source_id = xstrdup(source_id);
+    struct store_idrec r;
+    if (store_idrec_get(s, LINK_SOURCE_ID_SYSTEM, org, source_id, &r) != 0)
+        return;
+    side->known = demog_unpack(r.demog, &side->d) == 0;
+    side->person_id = r.person_id ? xstrdup(r.person_id) : NULL;
+    side->nhs = r.nhs ? xstrdup(r.nhs) : NULL;
+    store_idrec_clear(&r);
+}
+
+int identity_review_get(struct store *s, int64_t id, struct identity_pair *out)
+{
+    memset(out, 0, sizeof *out);
+    struct store_idreview rv;
+    int rc = store_idreview_get(s, id, &rv);
+    if (rc != 0)
+        return rc;
+    out->id = rv.id;
+    out->status = rv.status;
+    out->created = rv.created;
+    out->decided_by = rv.decided_by;
+    out->decided = rv.decided;
+    out->queued_score = rv.score;
+    out->queued_model = rv.model_version;
+    side_fill(s, rv.org, rv.source_id, &out->a);
+    side_fill(s, rv.other_org, rv.other_source_id, &out->b);
+    free(rv.org);
+    free(rv.source_id);
+    free(rv.other_org);
+    free(rv.other_source_id);
+    if (out->a.known && out->b.known) {
+        const struct idmodel *m = mpi_model_acquire(s);
+        out->total = mpi_compare(m, &out->a.d, &out->b.d, out->level, out->weight);
+        out->link_weight = m->link_weight;
+        out->review_weight = m->review_weight;
+        out->model_version = m->version;
+        out->compared = true;
+        mpi_model_release(m);
+    }
+    return WEFT_OK;
+}
+
+static void side_clear(struct identity_side *side)
+{
+    free(side->org);
+    free(side->source_id);
+    free(side->person_id);
+    free(side->nhs);
+}
+
+void identity_pair_clear(struct identity_pair *p)
+{
+    free(p->status);
+    free(p->created);
+    free(p->decided_by);
+    free(p->decided);
+    side_clear(&p->a);
+    side_clear(&p->b);
+    memset(p, 0, sizeof *p);
+}

@@ -49,6 +49,8 @@
 
 #include <jansson.h>
 
+#include "identity/compare.h"
+
 struct store;
 
 #define LINK_TAG_SYSTEM "urn:weft:data-quality"
@@ -169,5 +171,32 @@ int identity_merge(struct store *s, const char *survivor, const char *retired, c
 int identity_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note);
 /* Decide review id: same (link the two records' persons) or not-same. */
 int identity_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note);
+
+/* ---- a review pair, as the reviewer sees it (review pages, `review show`) ---------------- */
+
+struct identity_side {
+    char *org, *source_id; /* the source record */
+    char *person_id;       /* the person holding it now, NULL when unknown */
+    char *nhs;             /* its valid NHS number, NULL when none */
+    bool known;            /* false: the record is no longer held (d zeroed) */
+    struct demog d;        /* its demographics, normalised as matching saw them */
+};
+struct identity_pair {
+    int64_t id;
+    char *status, *created, *decided_by, *decided; /* decided*: NULL while open */
+    double queued_score;                           /* the score when it was queued */
+    int queued_model;
+    struct identity_side a, b;
+    bool compared;                            /* both sides known: the fields below */
+    signed char level[CF_N];                  /* agreement level per field */
+    double weight[CF_N];                      /* its weight, current model */
+    double total, link_weight, review_weight; /* now, current model */
+    int model_version;
+};
+/* Review id with both records and their comparison under the current model.
+ * WEFT_ENOTFOUND when there is no such review.  Clear with
+ * identity_pair_clear (also after an error). */
+int identity_review_get(struct store *s, int64_t id, struct identity_pair *out);
+void identity_pair_clear(struct identity_pair *p);
 
 #endif
