@@ -193,6 +193,12 @@ struct identity_pair {
     double total, link_weight, review_weight; /* now, current model */
     int model_version;
 };
+/* Whether any record of person_id is in an open identity review (the
+ * clinician's record pages then say, neutrally, that possible other records
+ * are being reviewed, and nothing about the other candidate).  Reads the
+ * person's records and the open queue: cost grows with the queue. */
+int identity_under_review(struct store *s, const char *person_id, bool *out);
+
 /* Review id with both records and their comparison under the current model.
  * WEFT_ENOTFOUND when there is no such review.  Clear with
  * identity_pair_clear (also after an error). */

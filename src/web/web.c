@@ -32,6 +32,7 @@
 #include "http/server.h"
 #include "http/static.h"
 #include "web/admin.h"
+#include "identity/identity.h"
 #include "web/cache.h"
 #include "web/fmt.h"
 #include "web/html.h"
@@ -91,6 +92,9 @@ static const char weft_css[] =
     ".weft-objection{background:#fff9c4;border-left:8px solid #ffeb3b;color:#212b32;"
     "padding:8px 12px;margin:12px 0 0}\n"
     ".weft-objection p{margin:0}\n"
+    /* issue 13: a pending identity review, said neutrally */
+    ".weft-identity-review{background:#e8edee;border-left:8px solid #768692;color:#212b32;"
+    "padding:8px 12px;margin:12px 0 0}\n"
     ".weft-received{color:#4c6272;font-size:.875rem}\n"
     ".weft-nodate{color:#212b32}\n"
     ".weft-banner{padding:8px 0}\n"
@@ -623,9 +627,10 @@ static int person_version(struct web *w, struct store *s, const char *pid, int64
 static void cache_key(const struct web_ctx *c, struct buf *key, bool with_page)
 {
     const char *type = http_req_param(c->req, "type"), *rid = http_req_param(c->req, "rid");
-    buf_addf(key, "%s|%lld.%lld|%s|%d%d%d%d|%s|", c->person_id, (long long)c->version_seq,
+    buf_addf(key, "%s|%lld.%lld|%s|%d%d%d%d%d|%s|", c->person_id, (long long)c->version_seq,
              (long long)c->version_count, c->today, c->scope.restricted, c->glass,
-             c->scope.objection, c->scope.may_break_glass, c->p->org ? c->p->org : "");
+             c->scope.objection, c->scope.may_break_glass, c->under_review,
+             c->p->org ? c->p->org : "");
     if (with_page)
         buf_addf(key, "%s|%s|%s|%s|", c->page, type ? type : "", rid ? rid : "",
                  c->req->query ? c->req->query : "");
@@ -770,6 +775,12 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         c.version_seq = c.snapshot;
         c.version_count = -1;
     } else if (rc < 0) {
+        status = rc;
+        goto done;
+    }
+    /* a pending identity review changes no version of the record: read it
+     * each time (it is part of the cache key) */
+    if ((rc = identity_under_review(s, pid, &c.under_review)) < 0) {
         status = rc;
         goto done;
     }

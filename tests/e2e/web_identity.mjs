@@ -6,8 +6,12 @@
 // address, postcode and phone agree but whose names differ outright - the
 // pair matching never joins unattended and queues for review. Then weft serve
 // and staff launched by a registered host system (HS256 tokens signed here):
-//   - a clinician (R8000) is refused the queue and a pair (403) and cannot
-//     post a decision; the refusals are audited;
+//   - a clinician (R8000) opening the record of a person with a pending review
+//     sees a neutral "possible other records are being reviewed" notice and
+//     nothing of the other candidate (name, sender, ids); after the decision
+//     the notice is gone;
+//   - the clinician is refused the queue and a pair (403) and cannot post a
+//     decision; the refusals are audited;
 //   - a data-quality lead (R8012, identity-decide in the default policy) sees
 //     the queue (two pairs), opens a pair (both records side by side, each
 //     field's agreement and weight, the total and thresholds), defers it (it
@@ -157,6 +161,15 @@ try {
   let page = await freshPage();
   let resp = await page.goto(`${BASE}/launch?token=${token('R8000', 'doc-1', NHS_1)}`);
   check(resp.status() === 200, 'clinician launch: ' + resp.status());
+  // the record of a person with a pending review: a neutral notice, nothing of the other candidate
+  const clinPerson = new URL(page.url()).pathname.split('/')[2];
+  let rec = await text(page);
+  await snap(page, 'clinician-record-under-review');
+  await axe(page, 'clinician-record-under-review');
+  check(await page.locator('#identity-review-notice').count() === 1 && /Possible other records for this person are being reviewed/.test(rec),
+    'no neutral review notice on the record: ' + rec.slice(0, 600));
+  for (const other of ['Lindqvist', 'LINDQVIST', 'Veronica', 'VERONICA', 'KCC', 'kcc-1', 'SC-1'])
+    check(!rec.includes(other), 'the clinician is told about the other candidate: ' + other);
   await visit(page, '/admin/identity', 403, 'clinician-queue-refused');
   await visit(page, `/admin/identity/${R1}`, 403, 'clinician-pair-refused');
   const posted = await page.request.post(`${BASE}/admin/identity/${R1}`, { form: { decision: 'same', csrf: 'x' } });
@@ -210,6 +223,13 @@ try {
   check(again.status() === 409, 'deciding twice answered ' + again.status());
   const bad = await page.request.post(`${BASE}/admin/identity/${R2}`, { form: { decision: 'maybe', csrf } });
   check(bad.status() === 400, 'an unknown decision answered ' + bad.status());
+  // decided: the clinician's record no longer carries the notice (and now holds both records)
+  page = await freshPage();
+  resp = await page.goto(`${BASE}/launch?token=${token('R8000', 'doc-1', NHS_1)}`);
+  check(resp.status() === 200, 'clinician launch after the decisions: ' + resp.status());
+  rec = await text(page);
+  check(new URL(page.url()).pathname.split('/')[2] === clinPerson, 'the person changed id after the merge');
+  check(await page.locator('#identity-review-notice').count() === 0, 'review notice still shown after the decision');
 } catch (e) {
   failures++;
   console.error(e.stack || e);
