@@ -3,7 +3,8 @@
 #   make            release binary ./weft (-O2, warnings on)
 #   make test       unit tests (ASan+UBSan), end-to-end tests against the
 #                   sanitized build and the release ./weft, mutation check
-#   make check      format check + -Werror build + make test
+#   make check      format check + layering check + -Werror build + make test
+#   make layers     the layering check alone (scripts/check-layers.sh)
 #   make bench      benchmarks (bench/run.sh), table on stdout
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
 #   make valgrind   unit tests built without sanitizers, each run under valgrind
@@ -51,7 +52,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=build/san/%)
 FUZZ_BIN := $(FUZZ_SRC:%.c=build/fuzz/%)
 BENCH_BIN := $(BENCH_SRC:%.c=build/rel/%)
 
-.PHONY: all test unit check format format-check bench fuzz deps demo clean san valgrind
+.PHONY: all test unit check format format-check layers bench fuzz deps demo clean san valgrind
 all: weft
 
 # Dependencies (Debian and npm packages) are checked, and installed when
@@ -92,12 +93,17 @@ san: build/san/weft $(UNIT_BIN)
 unit: san
 	@tests/run-tests.sh --unit-only
 
-# Unit tests, the end-to-end suite against the sanitized build and against the
-# release binary, then the mutation check (tests/failpoints.txt).
+# The layering check, unit tests, the end-to-end suite against the sanitized
+# build and against the release binary, then the mutation check
+# (tests/failpoints.txt).
 test: san weft
-	@tests/run-tests.sh && tests/mutation-check.sh
+	@scripts/check-layers.sh && tests/run-tests.sh && tests/mutation-check.sh
 
-check: format-check
+# No #include against the layering of src/ (docs/ARCHITECTURE.md "Layers").
+layers:
+	@scripts/check-layers.sh
+
+check: format-check layers
 	$(MAKE) WERROR=-Werror all san
 	$(MAKE) WERROR=-Werror test
 

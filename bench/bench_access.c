@@ -28,7 +28,10 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 static double now_s(void)
 {

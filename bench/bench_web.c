@@ -26,6 +26,8 @@
 #include "core/err.h"
 #include "fhir/load.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -210,17 +212,17 @@ int main(int argc, char **argv)
                  pg->name ? pg->name : "");
         req.path = path;
         req.query = pg->args;
-        req.params[0] = (struct http_kv){"id", person};
+        req.params[0] = (struct url_kv){"id", person};
         req.nparams = 1;
         if (pg->name)
-            req.params[req.nparams++] = (struct http_kv){"page", (char *)pg->name};
+            req.params[req.nparams++] = (struct url_kv){"page", (char *)pg->name};
         if (pg->type) {
-            req.params[req.nparams++] = (struct http_kv){"type", (char *)pg->type};
-            req.params[req.nparams++] = (struct http_kv){"rid", (char *)pg->rid};
+            req.params[req.nparams++] = (struct url_kv){"type", (char *)pg->type};
+            req.params[req.nparams++] = (struct url_kv){"rid", (char *)pg->rid};
         }
-        struct http_kv *args = NULL;
+        struct url_kv *args = NULL;
         int nargs = 0;
-        http_query_parse(pg->args, strlen(pg->args), &args, &nargs, 16);
+        url_query_parse(pg->args, strlen(pg->args), &args, &nargs, 16);
         req.args = args;
         req.nargs = nargs;
         req.principal = p;
@@ -265,7 +267,7 @@ int main(int argc, char **argv)
             }
         }
         buf_release(&out);
-        http_kv_free(args, nargs);
+        url_kv_free(args, nargs);
     }
     free(ms);
     free(cpu);

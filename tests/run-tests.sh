@@ -2,7 +2,12 @@
 # run-tests.sh - runs every unit test program and every end-to-end test, each
 # with a timeout, and ends with "N passed, N failed, N skipped".
 #
-#   tests/run-tests.sh [--unit-only] [--bins san|release|both] [PATTERN]
+#   tests/run-tests.sh [--unit-only] [--bins san|release|both] [-j N] [PATTERN]
+#
+# -j N (or WEFT_TEST_JOBS) runs N tests at once (default 2: the machines
+# have 2 cores and most end-to-end tests wait on sockets and browsers);
+# -j 1 runs them one after another as before.  Every test has its own
+# WEFT_TMP, free ports and log, so they do not share state.
 #
 # Unit tests: build/san/tests/unit/**/test_* (cmocka programs).  A program
 # that passes but skipped cases (cmocka skip(), e.g. for absent
@@ -27,9 +32,12 @@ cd "$root"
 unit_only=0
 pattern=""
 bins=${WEFT_E2E_BINS:-both}
+jobs=${WEFT_TEST_JOBS:-2}
 while [ $# -gt 0 ]; do
   case "$1" in
     --unit-only) unit_only=1 ;;
+    -j) shift; jobs=${1:-2} ;;
+    -j*) jobs=${1#-j} ;;
     --bins) shift; bins=${1:-both} ;;
     --bins=*) bins=${1#--bins=} ;;
     *) pattern="$1" ;;
@@ -37,6 +45,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$bins" in san|release|both) ;; *) echo "run-tests.sh: --bins san|release|both" >&2; exit 2 ;; esac
+case "$jobs" in ''|*[!0-9]*|0) echo "run-tests.sh: -j takes a positive number" >&2; exit 2 ;; esac
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
@@ -54,38 +63,53 @@ export WEFT_ARTIFACTS="$root/test-artifacts"
 mkdir -p "$WEFT_ARTIFACTS"
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 
-pass=0 fail=0 skip=0
-failed=()
 logdir="$root/build/test-logs"
 mkdir -p "$logdir"
+resdir=$(mktemp -d "${TMPDIR:-/tmp}/weft-results.XXXXXX")
+trap 'rm -rf "$resdir"' EXIT
+seq_no=0
 
-run_one() { # name, command...
-  local name=$1; shift
+# run_one NAME COMMAND...: runs one test in the background once fewer than
+# $jobs are running; its verdict goes to $resdir/NNNN.{pass,fail,skip}.
+run_one() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n 2>/dev/null || true; done
+  seq_no=$((seq_no+1))
+  local id
+  id=$(printf '%05d' "$seq_no")
+  run_test "$id" "$@" &
+}
+
+run_test() { # id, name, command...
+  local id=$1 name=$2; shift 2
   local log="$logdir/$(echo "$name" | tr '/' '_').log"
   local start=$(date +%s.%N)
   export WEFT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-test.XXXXXX")
-  timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1
+  timeout -k 10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1 </dev/null
   local rc=$?
   local secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   # a cmocka program that passed with skipped cases: SKIP, naming them
-  local skipped=""
+  local skipped="" out
   if [ $rc -eq 0 ] && [[ "$name" == unit/* ]]; then
     skipped=$(grep -E '^\[  SKIPPED \] [A-Za-z_0-9]+$' "$log" | awk '{print $4}' | sort -u | tr '\n' ' ')
   fi
   if [ $rc -eq 0 ] && [ -z "$skipped" ]; then
-    pass=$((pass+1)); printf 'PASS %-50s %6ss\n' "$name" "$secs"; rm -rf "$WEFT_TMP"
+    out=$(printf 'PASS %-50s %6ss' "$name" "$secs"); rm -rf "$WEFT_TMP"
+    echo "$name" >"$resdir/$id.pass"
   elif [ $rc -eq 0 ]; then
-    skip=$((skip+1))
-    printf 'SKIP %-50s cases skipped: %s(%s)\n' "$name" "$skipped" \
-      "$(grep -m1 -i '^skipped:' "$log" | cut -c1-80)"
+    out=$(printf 'SKIP %-50s cases skipped: %s(%s)' "$name" "$skipped" \
+      "$(grep -m1 -i '^skipped:' "$log" | cut -c1-80)")
     rm -rf "$WEFT_TMP"
+    echo "$name" >"$resdir/$id.skip"
   elif [ $rc -eq 77 ]; then
-    skip=$((skip+1)); printf 'SKIP %-50s %s\n' "$name" "$(tail -n 1 "$log")"; rm -rf "$WEFT_TMP"
+    out=$(printf 'SKIP %-50s %s' "$name" "$(tail -n 1 "$log")"); rm -rf "$WEFT_TMP"
+    echo "$name" >"$resdir/$id.skip"
   else
-    fail=$((fail+1)); failed+=("$name")
-    printf 'FAIL %-50s %6ss (exit %d, log %s)\n' "$name" "$secs" "$rc" "${log#$root/}"
-    tail -n 30 "$log" | sed 's/^/    | /'
+    out=$(printf 'FAIL %-50s %6ss (exit %d, log %s)\n%s' "$name" "$secs" "$rc" "${log#$root/}" \
+      "$(tail -n 30 "$log" | sed 's/^/    | /')")
+    echo "$name" >"$resdir/$id.fail"
   fi
+  # one write per verdict, so lines of tests running together do not mix
+  printf '%s\n' "$out"
 }
 
 for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
@@ -100,7 +124,8 @@ run_e2e() { # prefix
     name=$prefix/${t#tests/e2e/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
     if [ ! -x "$WEFT_BIN" ]; then
-      fail=$((fail+1)); failed+=("$prefix")
+      seq_no=$((seq_no+1))
+      echo "$prefix" >"$resdir/$(printf '%05d' "$seq_no").fail"
       echo "FAIL $prefix: $WEFT_BIN is not built (make -j2 san weft)"
       return
     fi
@@ -122,9 +147,13 @@ if [ $unit_only -eq 0 ]; then
   fi
 fi
 
+wait
+pass=$(find "$resdir" -name '*.pass' | wc -l)
+skip=$(find "$resdir" -name '*.skip' | wc -l)
+fail=$(find "$resdir" -name '*.fail' | wc -l)
 echo
-if [ $fail -gt 0 ]; then
-  echo "failed: ${failed[*]}"
+if [ "$fail" -gt 0 ]; then
+  echo "failed: $(cat $(find "$resdir" -name '*.fail' | sort) | tr '\n' ' ')"
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -40,6 +40,10 @@
 #include "core/opt.h"
 #include "http/serve.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 struct access_cfg {
@@ -140,13 +144,13 @@ static void redirect(struct http_req *req, const char *location)
 /* ---- forms, CSRF, origin ---------------------------------------------------------------- */
 
 struct form {
-    struct http_kv *kv;
+    struct url_kv *kv;
     int n;
 };
 
 static void form_free(struct form *f)
 {
-    http_kv_free(f->kv, f->n);
+    url_kv_free(f->kv, f->n);
     f->kv = NULL;
     f->n = 0;
 }
@@ -159,7 +163,7 @@ static int form_parse(struct http_req *req, struct form *f)
     const char *ct = http_req_header(req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
         return WEFT_EINVAL;
-    return http_query_parse(req->body.data, req->body.len, &f->kv, &f->n, 32);
+    return url_query_parse(req->body.data, req->body.len, &f->kv, &f->n, 32);
 }
 
 static const char *form_get(const struct form *f, const char *name)
@@ -258,7 +262,7 @@ int access_form_check(struct http_req *req, const char *csrf_value)
         return WEFT_EDB;
     }
     struct form f = {0};
-    struct http_kv kv = {(char *)"csrf", (char *)(csrf_value ? csrf_value : "")};
+    struct url_kv kv = {(char *)"csrf", (char *)(csrf_value ? csrf_value : "")};
     f.kv = &kv;
     f.n = 1;
     struct store_session ss;
@@ -432,7 +436,7 @@ static int h_launch(struct http_req *req, void *ctx)
         buf_release(&cookie);
         struct buf loc = BUF_INIT;
         buf_adds(&loc, "/patient/");
-        http_url_encode(&loc, person);
+        url_encode(&loc, person);
         redirect(req, loc.data);
         buf_release(&loc);
         log_info("access", "launch ok request=%s launcher=%s", req->request_id, c.launcher);
@@ -608,7 +612,7 @@ static int h_breakglass(struct http_req *req, void *ctx)
         log_info("access", "break-glass started request=%s", req->request_id);
         struct buf loc = BUF_INIT;
         buf_adds(&loc, "/patient/");
-        http_url_encode(&loc, person);
+        url_encode(&loc, person);
         redirect(req, loc.data);
         buf_release(&loc);
     }
@@ -931,13 +935,13 @@ static int h_authorize_post(struct http_req *req, void *ctx)
             buf_addc(&loc, strchr(ar.redirect_uri, '?') ? '&' : '?');
             if (allow) {
                 buf_adds(&loc, "code=");
-                http_url_encode(&loc, code);
+                url_encode(&loc, code);
             } else {
                 buf_adds(&loc, "error=access_denied");
             }
             if (ar.state) {
                 buf_adds(&loc, "&state=");
-                http_url_encode(&loc, ar.state);
+                url_encode(&loc, ar.state);
             }
             redirect(req, loc.data);
             buf_release(&loc);
@@ -1402,9 +1406,9 @@ static int h_audit_event(struct http_req *req, void *ctx)
         for (int i = 0; i < req->nargs; i++) {
             if (strcmp(req->args[i].name, "_before") == 0)
                 continue;
-            http_url_encode(&next, req->args[i].name);
+            url_encode(&next, req->args[i].name);
             buf_addc(&next, '=');
-            http_url_encode(&next, req->args[i].value);
+            url_encode(&next, req->args[i].value);
             buf_addc(&next, '&');
         }
         buf_addf(&next, "_before=%lld", (long long)c.last_seq);

@@ -6,7 +6,7 @@
 
 #include "access/app.h"
 #include "core/buf.h"
-#include "store/store.h"
+#include "store/apps.h"
 
 bool app_client_id_valid(const char *id)
 {

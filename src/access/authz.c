@@ -22,7 +22,8 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "store/store.h"
+#include "store/access.h"
+#include "store/records.h"
 
 static bool has_scope(const char *scopes, const char *want)
 {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "access/principal.h"
+#include "store/records.h"
 
 struct store;
 

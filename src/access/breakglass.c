@@ -13,7 +13,8 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "store/store.h"
+#include "store/access.h"
+#include "store/records.h"
 
 const char *const breakglass_codes[] = {
     "emergency-care", "patient-unconscious", "safeguarding-risk", "urgent-clinical-need", NULL,

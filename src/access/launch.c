@@ -19,7 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "identity/nhs.h"
-#include "store/store.h"
+#include "store/access.h"
 
 void launch_claims_clear(struct launch_claims *c)
 {

@@ -14,7 +14,9 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "store/store.h"
+#include "store/access.h"
+#include "store/citizen.h"
+#include "store/txn.h"
 
 void objection_actor(const struct principal *who, char out[256])
 {

@@ -9,7 +9,7 @@
 
 #include "access/org.h"
 #include "core/err.h"
-#include "store/store.h"
+#include "store/access.h"
 
 void org_day(time_t t, char out[11])
 {

@@ -22,10 +22,12 @@
 #include "core/buf.h"
 #include "audit/audit.h"
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "store/access.h"
 #include "store/store.h"
+#include "store/txn.h"
 
-#define NCATEGORIES FHIR_NCATEGORIES
+#define NCATEGORIES CATEGORY_COUNT
 _Static_assert(NCATEGORIES <= POLICY_MAX_CATEGORIES, "category mask too small");
 
 /* National RBAC job role codes this build recognises.  A policy may only map
@@ -82,7 +84,7 @@ const char *policy_role_at(const struct policy *p, int i, const char **descripti
 const char *const *policy_categories(int *n)
 {
     *n = NCATEGORIES;
-    return fhir_categories;
+    return category_names;
 }
 
 int policy_category_index(const char *name)
@@ -90,7 +92,7 @@ int policy_category_index(const char *name)
     if (!name)
         return -1;
     for (int i = 0; i < NCATEGORIES; i++)
-        if (strcmp(fhir_categories[i], name) == 0)
+        if (strcmp(category_names[i], name) == 0)
             return i;
     return -1;
 }
@@ -409,7 +411,7 @@ int policy_role_categories(const struct policy *p, const char *role, const char 
     int n = 0;
     for (int i = 0; i < NCATEGORIES; i++)
         if (p->profiles[r->profile].mask & (1u << i))
-            cats[n++] = fhir_categories[i];
+            cats[n++] = category_names[i];
     return n;
 }
 
@@ -455,7 +457,7 @@ void policy_describe(const struct policy *p, struct buf *out)
         int n = 0;
         for (int c = 0; c < NCATEGORIES; c++)
             if (pr->mask & (1u << c)) {
-                buf_addf(out, " %s", fhir_categories[c]);
+                buf_addf(out, " %s", category_names[c]);
                 n++;
             }
         if (n == 0)

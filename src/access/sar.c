@@ -13,7 +13,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "store/store.h"
+#include "store/citizen.h"
 
 static void actor(const struct principal *who, char out[256])
 {

@@ -13,6 +13,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/access.h"
 
 void session_secret_new(const char *prefix, char out[SESSION_SECRET_LEN])
 {

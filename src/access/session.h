@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #include "access/principal.h"
-#include "store/store.h"
+#include "store/access.h"
 
 #define SESSION_COOKIE "weft_session"
 #define SESSION_SECRET_LEN 48 /* prefix (4) + 43 base64url + NUL fits in 48 */

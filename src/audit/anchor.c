@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "core/opt.h"
 #include "http/serve.h"
+#include "store/audit.h"
 #include "store/store.h"
 
 static void hex(const unsigned char *b, size_t n, char *out)

@@ -17,6 +17,7 @@
  * checking each boundary, and the last row against the recorded head.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init: see struct hasher */
+#include <assert.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "store/audit.h"
 #include "store/store.h"
 
 void audit_now(char out[32])
@@ -161,6 +163,8 @@ static void chain_rows(struct store_audit_row *rows, int n, int64_t head_seq,
                        const unsigned char head_hash[32], void *ctx)
 {
     struct hasher *h = ctx;
+    /* the store calls this under its write lock with the chain's head */
+    assert(rows && n > 0 && head_seq >= 0 && head_hash);
     const unsigned char *prev = head_hash;
     for (int i = 0; i < n; i++) {
         rows[i].seq = head_seq + 1 + i;
@@ -425,9 +429,11 @@ int audit_log_append(struct audit_log *log, const struct audit_event *ev, bool w
         free(q);
         return WEFT_EBUSY;
     }
+    assert(log->len < AUDIT_QUEUE_MAX && log->head < AUDIT_QUEUE_MAX);
     log->q[(log->head + log->len) % AUDIT_QUEUE_MAX] = q;
     log->len++;
     uint64_t ticket = ++log->enqueued;
+    assert(log->durable < ticket); /* a ticket is durable only after its commit */
     /* Wake the writer when work appears, when a batch is full, or when
      * someone waits; otherwise it is lingering or busy and will look. */
     if (log->len == 1 || log->len == AUDIT_BATCH_MAX)

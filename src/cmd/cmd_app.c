@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/apps.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_app_specs[] = {

@@ -16,6 +16,9 @@
 #include "core/err.h"
 #include "core/opt.h"
 #include "identity/nhs.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_audit_specs[] = {

@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/backup.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_backup_specs[] = {

@@ -16,7 +16,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/citizen.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 const struct opt_spec cmd_citizen_idp_specs[] = {
     {"db", "PATH", "the database"},

@@ -14,6 +14,7 @@
 #include "cmd/cmd.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/access.h"
 #include "store/store.h"
 
 #define DEFAULT_SCOPES "system/*.rs"

@@ -33,7 +33,10 @@
 #include "feeds/ingest.h"
 #include "feeds/registry.h"
 #include "identity/identity.h"
+#include "store/feeds.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 const struct opt_spec cmd_feed_specs[] = {
     {"db", "PATH", "the database (file path or sqlite:PATH)"},
@@ -104,7 +107,7 @@ static int feed_add(struct store *s, const struct opts *o)
         return rc == WEFT_EINVAL ? EXIT_USAGE : 1;
     }
     struct store_feed f;
-    if (store_feed_get(s, id, NULL, &f) != 0) {
+    if (store_feed_get(s, id, &f) != 0) {
         free(token);
         return die_store("add", s);
     }
@@ -283,7 +286,7 @@ static int feed_id_of(struct store *s, const char *sub, const struct opts *o, in
     if (!name)
         return 0;
     struct store_feed f;
-    int rc = store_feed_get(s, 0, name, &f);
+    int rc = store_feed_by_name(s, name, &f);
     if (rc == WEFT_ENOTFOUND) {
         fprintf(stderr, "weft feed %s: no feed called '%s' (see weft feed list)\n", sub, name);
         return 1;
@@ -436,7 +439,7 @@ static int feed_show(struct store *s, const struct opts *o)
         return 1;
     }
     struct store_feed f = {0};
-    bool hf = m.feed_id && store_feed_get(s, m.feed_id, NULL, &f) == 0;
+    bool hf = m.feed_id && store_feed_get(s, m.feed_id, &f) == 0;
     if (opts_flag(o, "json")) {
         json_t *j = inbox_msg_json(&m, hf ? f.name : NULL);
         char *t = json_dumps(j, JSON_INDENT(2));

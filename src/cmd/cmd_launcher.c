@@ -20,7 +20,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/access.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 const struct opt_spec cmd_launcher_specs[] = {
     {"db", "PATH", "the database"},

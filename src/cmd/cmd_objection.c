@@ -22,6 +22,9 @@
 #include "core/opt.h"
 #include "identity/identity.h"
 #include "identity/nhs.h"
+#include "store/access.h"
+#include "store/citizen.h"
+#include "store/records.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_objection_specs[] = {

@@ -32,6 +32,9 @@
 #include "identity/compare.h"
 #include "identity/identity.h"
 #include "identity/mpi.h"
+#include "store/identity.h"
+#include "store/records.h"
+#include "store/access.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_person_specs[] = {

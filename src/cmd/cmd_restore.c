@@ -10,6 +10,7 @@
 #include "cmd/cmd.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/backup.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_restore_specs[] = {

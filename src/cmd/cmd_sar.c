@@ -16,6 +16,8 @@
 #include "core/err.h"
 #include "core/opt.h"
 #include "identity/nhs.h"
+#include "store/citizen.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "web/sar_export.h"
 

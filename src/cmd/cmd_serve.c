@@ -105,7 +105,9 @@ const struct opt_spec cmd_serve_specs[] = {
 static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 {
     (void)state;
-    struct fhir_api_config cfg = {.base_url = opts_get(ctx->opts, "base-url")};
+    /* the feeds keep every write in the inbox first (feeds/feeds_http.h) */
+    struct fhir_api_config cfg = {.base_url = opts_get(ctx->opts, "base-url"),
+                                  .write_hook = &feeds_fhir_write_hook};
     int rc = fhir_api_register(ctx->http, &cfg);
     if (rc != 0)
         fprintf(stderr, "weft serve: cannot register the FHIR API: %s\n", weft_strerror(rc));

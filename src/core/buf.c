@@ -2,6 +2,8 @@
  * buf.c - the growable buffer of buf.h.  Capacity doubles, so appending n
  * bytes in total costs O(n) amortised.
  */
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,14 @@
 #include "core/buf.h"
 
 char buf_empty[1];
+
+/* The invariant every function keeps: an unallocated buffer is empty - the
+ * shared "" of BUF_INIT, or NULL in a zeroed struct (xcalloc'd owners rely
+ * on the add functions accepting it) - and an allocated one has its
+ * terminator inside its capacity.  Nobody may write into buf_empty. */
+#define BUF_OK(b)                                                                                  \
+    ((b)->cap == 0 ? (b)->len == 0 && ((b)->data == buf_empty || !(b)->data) && !buf_empty[0]      \
+                   : (b)->data && (b)->len < (b)->cap)
 
 static void oom(void)
 {
@@ -69,6 +79,7 @@ void buf_release(struct buf *b)
 
 void buf_reset(struct buf *b)
 {
+    assert(BUF_OK(b));
     b->len = 0;
     if (b->cap)
         b->data[0] = 0;
@@ -76,6 +87,8 @@ void buf_reset(struct buf *b)
 
 void buf_grow(struct buf *b, size_t extra)
 {
+    assert(BUF_OK(b));
+    assert(extra < SIZE_MAX / 2 - b->len); /* a length computed from garbage */
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return;
@@ -99,6 +112,7 @@ void buf_add(struct buf *b, const void *data, size_t len)
     memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = 0;
+    assert(BUF_OK(b));
 }
 
 void buf_adds(struct buf *b, const char *s)
@@ -129,6 +143,7 @@ void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
     buf_grow(b, (size_t)n);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
+    assert(BUF_OK(b) && b->data[b->len] == 0);
 }
 
 void buf_addf(struct buf *b, const char *fmt, ...)
@@ -171,10 +186,14 @@ void buf_add_json_str(struct buf *b, const char *s, size_t len)
     buf_add(b, s + start, len - start);
 }
 
-void buf_add_html(struct buf *b, const char *s)
+/* The one HTML escaper: web/html.c's html_addf and the few pages built
+ * outside src/web call it, so every page escapes the same five characters
+ * the same way. */
+void buf_add_html_n(struct buf *b, const char *s, size_t n)
 {
+    assert(s || n == 0);
     size_t start = 0, i = 0;
-    for (; s[i]; i++) {
+    for (; i < n; i++) {
         const char *esc = NULL;
         switch (s[i]) {
         case '&':
@@ -192,6 +211,9 @@ void buf_add_html(struct buf *b, const char *s)
         case '\'':
             esc = "&#39;";
             break;
+        case '\0':
+            esc = "";
+            break; /* never let a NUL into a page */
         default:
             break;
         }
@@ -202,6 +224,11 @@ void buf_add_html(struct buf *b, const char *s)
         }
     }
     buf_add(b, s + start, i - start);
+}
+
+void buf_add_html(struct buf *b, const char *s)
+{
+    buf_add_html_n(b, s, strlen(s));
 }
 
 void buf_truncate(struct buf *b, size_t len)

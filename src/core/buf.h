@@ -43,8 +43,12 @@ void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf,
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* Append s escaped for a JSON string body (no surrounding quotes). */
 void buf_add_json_str(struct buf *b, const char *s, size_t len);
-/* Append s escaped for HTML text and attribute values. */
+/* Append s escaped for HTML text and attribute values (& < > " ' as
+ * entities).  The one HTML escaper of the program: web/html.h builds on it. */
 void buf_add_html(struct buf *b, const char *s);
+/* The same for n bytes of s (s need not be terminated); a NUL byte is
+ * dropped, never written into a page. */
+void buf_add_html_n(struct buf *b, const char *s, size_t n);
 /* Shorten to len (len <= b->len). */
 void buf_truncate(struct buf *b, size_t len);
 /* Hand the heap string to the caller (caller frees with free()); b is reset.

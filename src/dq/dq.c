@@ -20,16 +20,17 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "domain/systems.h"
 #include "dq/check.h"
 #include "dq/dq.h"
 #include "fhir/jload.h"
 #include "identity/nhs.h"
+#include "store/access.h"
+#include "store/dq.h"
+#include "store/feeds.h"
 #include "store/store.h"
+#include "store/txn.h"
 
-#define UCUM_SYSTEM "http://unitsofmeasure.org"
-#define LOINC_SYSTEM "http://loinc.org"
-#define VERIFY_EXT                                                                                 \
-    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
 #define LAG_BUCKETS 40
 
 /* First occurrence of n[0..nl) in h[0..hl), or NULL. */
@@ -285,7 +286,7 @@ static bool verified(const json_t *ident)
     json_array_foreach(json_object_get(ident, "extension"), i, x)
     {
         const char *url = jstr(x, "url");
-        if (!url || strcmp(url, VERIFY_EXT) != 0)
+        if (!url || strcmp(url, NHS_NUMBER_VERIFICATION_EXTENSION) != 0)
             continue;
         json_t *cc = json_object_get(x, "valueCodeableConcept"), *c;
         size_t j;

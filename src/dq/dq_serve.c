@@ -21,6 +21,7 @@
 #include "dq/dq.h"
 #include "dq/dq_serve.h"
 #include "http/serve.h"
+#include "store/dq.h"
 #include "store/store.h"
 
 struct dq_timer {

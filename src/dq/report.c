@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "dq/dq.h"
+#include "store/dq.h"
 #include "store/store.h"
 
 void dq_csv_field(struct buf *b, const char *s)

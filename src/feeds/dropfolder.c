@@ -28,6 +28,7 @@
 #include "feeds/ingest.h"
 #include "feeds/socialcare.h"
 #include "http/serve.h"
+#include "store/feeds.h"
 #include "store/store.h"
 
 bool dropfolder_name_ok(const char *name)

@@ -3,6 +3,7 @@
  * (feeds_http.h).  Status is assembled from the per-day counters, so the
  * admin page costs a few indexed reads per feed whatever the traffic.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,12 @@
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
 #include "feeds/registry.h"
+#include "feeds/lag.h"
+#include "fhir/api.h"
 #include "fhir/outcome.h"
 #include "http/serve.h"
 #include "http/server.h"
+#include "store/feeds.h"
 #include "store/store.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -116,7 +120,7 @@ static int admin_messages(struct http_req *req, void *ctx)
         return 0;
     const char *name = http_req_param(req, "name");
     struct store_feed f;
-    int rc = store_feed_get(s, 0, name, &f);
+    int rc = store_feed_by_name(s, name, &f);
     if (rc == WEFT_ENOTFOUND) {
         reply_error(req, 404, "no such feed");
         return 0;
@@ -185,7 +189,7 @@ static int admin_message(struct http_req *req, void *ctx)
         return 0;
     }
     struct store_feed f = {0};
-    bool hf = m.feed_id && store_feed_get(s, m.feed_id, NULL, &f) == 0;
+    bool hf = m.feed_id && store_feed_get(s, m.feed_id, &f) == 0;
     /* The verbatim body is patient data of any category, not yet decided by
      * the authorisation point: it goes only to callers who may read every
      * record (a system-wide read scope, as authz_scope_for_person grants
@@ -239,6 +243,15 @@ int feeds_admin_serve_start(const struct serve_ctx *ctx, void **state)
 
 /* ---- POST /fhir hooks ------------------------------------------------------------------- */
 
+/* One POST /fhir (fhir_write.state). */
+struct feeds_post {
+    int64_t inbox_id; /* 0: the caller is not a feed (nothing recorded) */
+    int64_t feed_id;
+    char *feed; /* the feed's name for load_ctx.feed (NULL: not a feed) */
+    struct ingest *ig;
+    struct feed_lag lag; /* the bundle's events (post_bundle) */
+};
+
 static void peer_of(struct http_req *req, char *out, size_t cap)
 {
     out[0] = 0;
@@ -266,7 +279,8 @@ static void count_bundle(const char *feed, const char *outcome)
     metrics_add("weft_feed_messages_total", labels, 1);
 }
 
-int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_post *fp)
+/* 0: go on; 1: a reply (403/503) was sent, stop (fp released). */
+static int post_begin(struct http_req *req, struct store *s, struct feeds_post *fp)
 {
     memset(fp, 0, sizeof fp[0]);
     if (req->principal.kind != PRINCIPAL_CLIENT)
@@ -312,7 +326,9 @@ int feeds_http_post_begin(struct http_req *req, struct store *s, struct feeds_po
     return replied;
 }
 
-void feeds_http_post_bundle(struct feeds_post *fp, const json_t *bundle)
+/* A feed's bundle, parsed, before it is loaded (the load rewrites meta): take
+ * the lag samples of its events (feeds/lag.h).  Nothing when not a feed. */
+static void post_bundle(struct feeds_post *fp, const json_t *bundle)
 {
     if (fp->inbox_id <= 0)
         return;
@@ -321,8 +337,10 @@ void feeds_http_post_bundle(struct feeds_post *fp, const json_t *bundle)
     feed_lag_add_bundle(&fp->lag, bundle, now);
 }
 
-void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_rc,
-                         const struct load_report *rep)
+/* Record the outcome (req->status is the status replied) and release fp.
+ * rep NULL: the request was refused before loading. */
+static void post_end(struct http_req *req, struct feeds_post *fp, int load_rc,
+                     const struct load_report *rep)
 {
     if (fp->inbox_id > 0 && fp->ig) {
         struct ingest_result r;
@@ -351,3 +369,37 @@ void feeds_http_post_end(struct http_req *req, struct feeds_post *fp, int load_r
     free(fp->feed);
     memset(fp, 0, sizeof fp[0]);
 }
+
+/* The struct fhir_write_hook face of the three above: the request's
+ * struct feeds_post lives in w->state from begin to end. */
+static int hook_begin(struct http_req *req, struct store *s, struct fhir_write *w)
+{
+    struct feeds_post *fp = xcalloc(1, sizeof *fp);
+    if (post_begin(req, s, fp)) {
+        free(fp);
+        memset(w, 0, sizeof *w);
+        return 1;
+    }
+    w->inbox_id = fp->inbox_id;
+    w->feed = fp->feed;
+    w->state = fp;
+    return 0;
+}
+
+static void hook_bundle(struct fhir_write *w, const json_t *bundle)
+{
+    assert(w->state);
+    post_bundle(w->state, bundle);
+}
+
+static void hook_end(struct http_req *req, struct fhir_write *w, int load_rc,
+                     const struct load_report *rep)
+{
+    assert(w->state);
+    post_end(req, w->state, load_rc, rep);
+    free(w->state);
+    memset(w, 0, sizeof *w);
+}
+
+const struct fhir_write_hook feeds_fhir_write_hook = {
+    .begin = hook_begin, .bundle = hook_bundle, .end = hook_end};

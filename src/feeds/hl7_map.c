@@ -37,12 +37,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "domain/systems.h"
 #include "fhir/load.h"
-
-#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define CATEGORY_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
-#define MHA_SYSTEM "https://weft.nhs.uk/CodeSystem/mha-section"
 
 struct mctx {
     const struct hl7_msg *m;
@@ -456,14 +452,14 @@ const char *hl7_map_code_system(const char *name, size_t len)
     static const struct {
         const char *name, *uri;
     } t[] = {
-        {"SCT", "http://snomed.info/sct"},
-        {"SNOMED", "http://snomed.info/sct"},
-        {"SNOMEDCT", "http://snomed.info/sct"},
-        {"SNOMED-CT", "http://snomed.info/sct"},
-        {"SNM", "http://snomed.info/sct"},
-        {"SNM3", "http://snomed.info/sct"},
-        {"LN", "http://loinc.org"},
-        {"LOINC", "http://loinc.org"},
+        {"SCT", SNOMED_SYSTEM},
+        {"SNOMED", SNOMED_SYSTEM},
+        {"SNOMEDCT", SNOMED_SYSTEM},
+        {"SNOMED-CT", SNOMED_SYSTEM},
+        {"SNM", SNOMED_SYSTEM},
+        {"SNM3", SNOMED_SYSTEM},
+        {"LN", LOINC_SYSTEM},
+        {"LOINC", LOINC_SYSTEM},
         {"I10", "http://hl7.org/fhir/sid/icd-10"},
         {"ICD10", "http://hl7.org/fhir/sid/icd-10"},
         {"ICD-10", "http://hl7.org/fhir/sid/icd-10"},
@@ -472,7 +468,7 @@ const char *hl7_map_code_system(const char *name, size_t len)
         {"I9", "http://hl7.org/fhir/sid/icd-9-cm"},
         {"I9C", "http://hl7.org/fhir/sid/icd-9-cm"},
         {"ICD9", "http://hl7.org/fhir/sid/icd-9-cm"},
-        {"UCUM", "http://unitsofmeasure.org"},
+        {"UCUM", UCUM_SYSTEM},
         {"CVX", "http://hl7.org/fhir/sid/cvx"},
         {"RXNORM", "http://www.nlm.nih.gov/research/umls/rxnorm"},
         {"RXN", "http://www.nlm.nih.gov/research/umls/rxnorm"},
@@ -684,7 +680,7 @@ static json_t *identifier_cx(struct mctx *c, struct hl7_span cx, char kind_out[1
             compact[cl++] = value[i];
     compact[cl] = 0;
     if (is_nhs && nhs_valid(compact, cl)) {
-        json_object_set_new(id, "system", json_string(NHS_SYSTEM));
+        json_object_set_new(id, "system", json_string(NHS_NUMBER_SYSTEM));
         json_object_set_new(id, "value", json_string(compact));
         snprintf(kind_out, 16, "nhs");
         return id;
@@ -704,7 +700,7 @@ static json_t *identifier_cx(struct mctx *c, struct hl7_span cx, char kind_out[1
     } else
         snprintf(kind, sizeof kind, "local");
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:%s", c->ods, kind);
+    snprintf(sys, sizeof sys, LOCAL_ID_SYSTEM_PREFIX "%s:%s", c->ods, kind);
     json_object_set_new(id, "system", json_string(sys));
     json_object_set_new(id, "value", json_string(value));
     if (type[0])
@@ -1198,7 +1194,7 @@ static int map_encounter(struct mctx *c, const char *trigger)
         json_array_append_new(keep, json_string("?class"));
     if (visit[0]) {
         char sys[96];
-        snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
+        snprintf(sys, sizeof sys, LOCAL_ID_SYSTEM_PREFIX "%s:visit", c->ods);
         json_object_set_new(enc, "identifier",
                             json_pack("[{s:s,s:s}]", "system", sys, "value", visit));
     }
@@ -1281,7 +1277,7 @@ static void link_visit(struct mctx *c)
     if (pv1 < 0 || !get(c, pv1, 19, 1, 1, 0))
         return;
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:visit", c->ods);
+    snprintf(sys, sizeof sys, LOCAL_ID_SYSTEM_PREFIX "%s:visit", c->ods);
     c->visit_ref =
         json_pack("{s:{s:s,s:s%}}", "identifier", "system", sys, "value", c->t.data, c->t.len);
 }
@@ -1504,10 +1500,11 @@ static void map_mha(struct mctx *c)
                              : !strcmp(c->t.data, "R") ? "entered-in-error"
                                                        : "active";
         json_object_set_new(f, "status", json_string(status));
-        json_object_set_new(f, "category",
-                            json_pack("[o]", concept_code(CATEGORY_SYSTEM, "mental-health-act",
-                                                          "Mental Health Act")));
-        json_t *cd = json_pack("{s:s,s:s}", "system", MHA_SYSTEM, "code", section);
+        json_object_set_new(
+            f, "category",
+            json_pack("[o]", concept_code(RECORD_CATEGORY_SYSTEM, "mental-health-act",
+                                          "Mental Health Act")));
+        json_t *cd = json_pack("{s:s,s:s}", "system", MHA_SECTION_SYSTEM, "code", section);
         json_t *disp = jget(c, k, 2, 1, 2, 0);
         char text[96];
         if (disp) {
@@ -1604,7 +1601,7 @@ static json_t *quantity(struct mctx *c, json_t *value, long obx)
         json_t *unit = text ? text : (code ? json_incref(code) : NULL);
         set_if(q, "unit", unit);
         if (ucum && code) {
-            json_object_set_new(q, "system", json_string("http://unitsofmeasure.org"));
+            json_object_set_new(q, "system", json_string(UCUM_SYSTEM));
             json_object_set_new(q, "code", code);
         } else {
             json_decref(code);
@@ -1932,7 +1929,7 @@ static int map_oru(struct mctx *c)
         json_t *issued = jdate(c, obr, 22, 1, 1, 2);
         set_if(dr, "issued", issued);
         char sys[96];
-        snprintf(sys, sizeof sys, "urn:weft:id:%s:filler-order", c->ods);
+        snprintf(sys, sizeof sys, LOCAL_ID_SYSTEM_PREFIX "%s:filler-order", c->ods);
         json_object_set_new(dr, "identifier",
                             json_pack("[{s:s,s:s}]", "system", sys, "value", key));
         json_object_set_new(dr, "result", json_array());
@@ -1984,7 +1981,7 @@ static int map_mdm(struct mctx *c)
     make_id(id, "doc", num, NULL);
     json_t *doc = json_object();
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:document", c->ods);
+    snprintf(sys, sizeof sys, LOCAL_ID_SYSTEM_PREFIX "%s:document", c->ods);
     json_object_set_new(doc, "masterIdentifier",
                         json_pack("{s:s,s:s}", "system", sys, "value", num));
     get(c, txa, 19, 1, 1, 0);
@@ -2088,7 +2085,7 @@ static int map_siu(struct mctx *c, const char *trigger)
         status = "fulfilled";
     json_object_set_new(ap, "status", json_string(status));
     char sys[96];
-    snprintf(sys, sizeof sys, "urn:weft:id:%s:appointment", c->ods);
+    snprintf(sys, sizeof sys, LOCAL_ID_SYSTEM_PREFIX "%s:appointment", c->ods);
     json_object_set_new(ap, "identifier", json_pack("[{s:s,s:s}]", "system", sys, "value", key));
     json_t *rc = concept(c, sch, 7, 1, NULL);
     if (rc)

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "feeds/csv.h"
 #include "feeds/inbox.h"
+#include "store/feeds.h"
 
 bool inbox_outcome_valid(const char *o)
 {

@@ -27,7 +27,7 @@
 
 #include <jansson.h>
 
-#include "store/store.h"
+#include "store/feeds.h"
 
 #define INBOX_PENDING "pending"
 #define INBOX_APPLIED "applied"

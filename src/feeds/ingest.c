@@ -26,6 +26,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/powerloss.h"
+#include "domain/systems.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
 #include "feeds/hl7_map.h"
@@ -36,6 +37,10 @@
 #include "feeds/registry.h"
 #include "feeds/socialcare.h"
 #include "fhir/load.h"
+#include "store/feeds.h"
+#include "store/records.h"
+#include "store/store.h"
+#include "store/txn.h"
 
 #define MAX_COUNT_SLOTS 32
 #define CSV_MAX_FILE_BYTES (1024u << 20)
@@ -701,7 +706,7 @@ int ingest_fhir_arrival(struct ingest *ig, const char *client_name, const char *
     if (!client_name || strncmp(client_name, pfx, sizeof pfx - 1) != 0)
         return 0;
     struct store_feed feed;
-    int rc = store_feed_get(ig->s, 0, client_name + sizeof pfx - 1, &feed);
+    int rc = store_feed_by_name(ig->s, client_name + sizeof pfx - 1, &feed);
     if (rc == WEFT_ENOTFOUND)
         return 0;
     if (rc != 0)
@@ -1194,7 +1199,7 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
                        struct ingest_result *r)
 {
     struct store_feed feed;
-    int rc = store_feed_get(ig->s, feed_id, NULL, &feed);
+    int rc = store_feed_get(ig->s, feed_id, &feed);
     if (rc != 0)
         return rc;
     char *body = NULL;
@@ -1425,7 +1430,7 @@ int ingest_replay(struct ingest *ig, int64_t id, struct ingest_result *r)
     snprintf(ig->prior_outcome, sizeof ig->prior_outcome, "%s", m.outcome);
     if (strcmp(m.kind, "hl7v2") == 0) {
         rc = ingest_hl7_one(ig, m.body, m.body_len, m.peer, id, r);
-    } else if (m.feed_id <= 0 || (rc = store_feed_get(ig->s, m.feed_id, NULL, &f)) != 0) {
+    } else if (m.feed_id <= 0 || (rc = store_feed_get(ig->s, m.feed_id, &f)) != 0) {
         rc = rc ? rc : WEFT_ENOTFOUND;
     } else if (strcmp(m.kind, "fhir") == 0) {
         rc = replay_fhir(ig, &m, &f, r);

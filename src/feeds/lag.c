@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "feeds/lag.h"
+#include "store/feeds.h"
 
 static bool digits(const char *s, size_t n)
 {

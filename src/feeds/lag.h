@@ -33,7 +33,7 @@
 
 #include <jansson.h>
 
-#include "store/store.h"
+#include "store/feeds.h"
 
 #define FEED_LAG_RECENT_MS (7LL * 24 * 3600 * 1000)
 #define FEED_LAG_SKEW_MS (3600LL * 1000)

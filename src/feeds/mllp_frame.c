@@ -9,6 +9,7 @@
  */
 #include "feeds/mllp_frame.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,8 @@ int mllp_decoder_next(struct mllp_decoder *d, const char **frame, size_t *len)
 {
     char *b = d->in.data;
     size_t n = d->in.len;
+    /* positions stay inside what was fed; scanning never goes back past pos */
+    assert(d->pos <= n && (d->state != ST_IN || (d->pos <= d->scan && d->scan <= n)));
     *frame = NULL;
     *len = 0;
     for (;;) {
@@ -125,6 +128,7 @@ int mllp_decoder_next(struct mllp_decoder *d, const char **frame, size_t *len)
             if (flen > d->max_frame)
                 return derr(d, WEFT_ETOOBIG, "frame larger than the limit of %zu bytes dropped",
                             d->max_frame);
+            assert(start + flen + 2 == d->pos && d->pos <= n);
             d->frames++;
             *frame = b + start;
             *len = flen;

@@ -51,7 +51,9 @@
 #include "feeds/mllp_server.h"
 #include "fhir/load.h"
 #include "http/serve.h"
+#include "store/feeds.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 struct conn;
 

@@ -20,6 +20,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "feeds/registry.h"
+#include "store/access.h"
+#include "store/feeds.h"
+#include "store/store.h"
+#include "store/txn.h"
 
 bool feed_name_valid(const char *name)
 {
@@ -182,7 +186,7 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
     if (rc != 0)
         return fail(err, errcap, rc, "reading organisation: %s", store_errmsg(s));
     struct store_feed existing = {0};
-    rc = store_feed_get(s, 0, name, &existing);
+    rc = store_feed_by_name(s, name, &existing);
     store_feed_clear(&existing);
     if (rc == 0)
         return fail(err, errcap, WEFT_EEXIST, "a feed called '%s' exists already", name);

@@ -28,7 +28,7 @@
 
 #include <jansson.h>
 
-#include "store/store.h"
+#include "store/feeds.h"
 
 /* Prefix of the API client name that holds a fhir feed's token. */
 #define FEED_CLIENT_PREFIX "feed:"

@@ -24,6 +24,7 @@
 #include "fhir/api.h"
 #include "fhir/api_int.h"
 #include "fhir/outcome.h"
+#include "store/records.h"
 
 /* ---- replies --------------------------------------------------------------------------- */
 
@@ -545,6 +546,8 @@ static void ctx_free(void)
 
 int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg)
 {
+    if (!cfg || !cfg->write_hook)
+        return WEFT_EINVAL;
     struct api_ctx *ctx = registered_ctx;
     if (!ctx) {
         ctx = xcalloc(1, sizeof *ctx);
@@ -553,7 +556,8 @@ int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg
     }
     free(ctx->base_url);
     ctx->base_url = NULL;
-    if (cfg && cfg->base_url && *cfg->base_url) {
+    ctx->write_hook = cfg->write_hook;
+    if (cfg->base_url && *cfg->base_url) {
         ctx->base_url = xstrdup(cfg->base_url);
         size_t n = strlen(ctx->base_url);
         while (n > 0 && ctx->base_url[n - 1] == '/')

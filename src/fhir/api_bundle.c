@@ -2,7 +2,7 @@
  * api_bundle.c - POST /fhir with a transaction or batch Bundle: the same
  * loading path as `weft load` (fhir/load.h), attributed to the client's
  * organisation.  Every write is kept in the inbox verbatim before anything
- * else (feeds/feeds_http.h), refused without an agreement in force, and
+ * else (the write hook the feeds supply, fhir/api.h), refused without an agreement in force, and
  * audited (action "write", naming the inbox row).
  *
  * Checks, in order, each with its own status: may write (403), content type
@@ -11,6 +11,7 @@
  * batch (400).  Then the loader runs; its per-entry outcome becomes the
  * transaction-response / batch-response.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,11 @@
 #include "core/err.h"
 #include "audit/audit.h"
 #include "core/log.h"
-#include "feeds/feeds_http.h"
 #include "fhir/api.h"
 #include "fhir/api_int.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
+#include "store/store.h"
 
 static bool json_content_type(const char *ct)
 {
@@ -198,7 +199,8 @@ static void audit_write(struct http_req *req, struct store *s, int64_t inbox_id,
 
 int api_bundle_post(struct http_req *req, void *ctx)
 {
-    (void)ctx;
+    const struct fhir_write_hook *hook = ((const struct api_ctx *)ctx)->write_hook;
+    assert(hook && hook->begin && hook->bundle && hook->end); /* fhir_api_register checked */
     if (!api_negotiate(req))
         return 0;
     struct store *s = http_req_store(req);
@@ -214,23 +216,23 @@ int api_bundle_post(struct http_req *req, void *ctx)
     }
     /* every write is kept in the inbox first (a feed's under its feed, any
      * other client's under no feed), and refused without an agreement */
-    struct feeds_post fp;
-    if (feeds_http_post_begin(req, s, &fp)) {
+    struct fhir_write w = {0};
+    if (hook->begin(req, s, &w)) {
         if (req->status == 403)
             audit_write(req, s, 0, AUDIT_DENIED, NULL, NULL,
                         "the organisation has no data sharing agreement in force");
         return 0;
     }
-    int64_t inbox_id = fp.inbox_id;
+    int64_t inbox_id = w.inbox_id;
     const char *btype = NULL;
     json_t *bundle = read_bundle(req, &btype);
     if (!bundle) {
         audit_write(req, s, inbox_id, AUDIT_FAILED, NULL, NULL, "the body is not a usable Bundle");
-        feeds_http_post_end(req, &fp, 0, NULL);
+        hook->end(req, &w, 0, NULL);
         return 0;
     }
-    feeds_http_post_bundle(&fp, bundle);
-    struct load_ctx lc = {.org = req->principal.org, .feed = fp.feed ? fp.feed : "api"};
+    hook->bundle(&w, bundle);
+    struct load_ctx lc = {.org = req->principal.org, .feed = w.feed ? w.feed : "api"};
     struct load_report rep;
     load_report_init(&rep);
     json_t *response = NULL;
@@ -278,7 +280,7 @@ int api_bundle_post(struct http_req *req, void *ctx)
     }
     audit_write(req, s, inbox_id, rc == 0 ? AUDIT_OK : AUDIT_FAILED, btype, &rep,
                 rc == 0 ? NULL : "nothing from the bundle was stored");
-    feeds_http_post_end(req, &fp, rc, &rep);
+    hook->end(req, &w, rc, &rep);
     json_decref(response);
     load_report_free(&rep);
     json_decref(bundle);

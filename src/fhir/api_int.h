@@ -11,12 +11,15 @@
 #include "access/authz.h"
 #include "core/buf.h"
 #include "http/server.h"
-#include "store/store.h"
+#include "store/records.h"
 
 #define FHIR_JSON "application/fhir+json; charset=utf-8"
 
+struct fhir_write_hook;
+
 struct api_ctx {
-    char *base_url; /* configured base URL or NULL */
+    char *base_url;                           /* configured base URL or NULL */
+    const struct fhir_write_hook *write_hook; /* never NULL once registered */
 };
 
 /* Reply an OperationOutcome with one issue (severity error). */

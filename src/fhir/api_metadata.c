@@ -2,7 +2,7 @@
  * api_metadata.c - GET /fhir/metadata: the CapabilityStatement.
  *
  * Built from the same tables the code runs on, so it cannot claim more than
- * is implemented: the types are those the record stores (fhir/category.h
+ * is implemented: the types are those the record stores (domain/category.h
  * gives them a category), the search parameters those fhir/search.c parses,
  * the interactions those api.c registers.  Served without a token, as SMART
  * clients and FHIR tools read it before they authenticate.
@@ -16,7 +16,7 @@
 #include "core/buf.h"
 #include "fhir/api.h"
 #include "fhir/api_int.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "fhir/search.h"
 
 static const char *const candidate_types[] = {
@@ -67,7 +67,7 @@ static const char *const candidate_types[] = {
 static bool type_is_stored(const char *type)
 {
     json_t *probe = json_pack("{s:s}", "resourceType", type);
-    const char *cat = fhir_category_of(probe);
+    const char *cat = category_of(probe);
     json_decref(probe);
     return cat != NULL;
 }

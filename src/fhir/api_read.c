@@ -14,6 +14,8 @@
 #include "core/log.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
+#include "store/records.h"
+#include "store/store.h"
 
 /* Reply 500 for an unexpected store error (logged with the request id). */
 static void store_failed(struct http_req *req, struct store *s, int rc)

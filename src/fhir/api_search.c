@@ -18,8 +18,11 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
+#include "store/records.h"
+#include "store/store.h"
 
 struct issue {
     const char *severity, *code, *text;
@@ -79,7 +82,7 @@ static void audit_page(struct http_req *req, const struct page *pg)
 /* "Observation?patient=X&code=Y" (or "Patient/ID/$everything?...") for the
  * audit, without paging and format parameters, at most ~400 bytes. */
 static const char *search_what(struct http_req *req, const char *type, const char *everything_id,
-                               const struct http_kv *args, int nargs)
+                               const struct url_kv *args, int nargs)
 {
     struct buf b = BUF_INIT;
     if (everything_id)
@@ -92,9 +95,9 @@ static const char *search_what(struct http_req *req, const char *type, const cha
             continue;
         buf_addc(&b, sep);
         sep = '&';
-        http_url_encode(&b, args[i].name);
+        url_encode(&b, args[i].name);
         buf_addc(&b, '=');
-        http_url_encode(&b, args[i].value);
+        url_encode(&b, args[i].value);
     }
     if (b.len > 400) {
         b.len = 400;
@@ -299,7 +302,7 @@ static void reply_unknown_patient(struct http_req *req, struct page *pg, const c
  */
 static void run_search(struct http_req *req, const struct api_ctx *ctx, struct store *s,
                        const char *type, const char *everything_id, const char *link_base,
-                       const struct http_kv *args, int nargs)
+                       const struct url_kv *args, int nargs)
 {
     enum fhir_search_mode mode = everything_id ? FHIR_SEARCH_EVERYTHING : FHIR_SEARCH_TYPE;
     struct fhir_search fs;
@@ -482,7 +485,7 @@ int api_search_post(struct http_req *req, void *ctx)
     if (!api_check_type(req, type))
         return 0;
     /* parameters from the URL and the body, in that order */
-    struct http_kv *args = NULL;
+    struct url_kv *args = NULL;
     int nargs = 0;
     for (int i = 0; i < req->nargs; i++) {
         args = xrealloc(args, sizeof *args * (size_t)(nargs + 1));
@@ -490,8 +493,8 @@ int api_search_post(struct http_req *req, void *ctx)
         args[nargs].value = xstrdup(req->args[i].value);
         nargs++;
     }
-    if (http_query_parse(req->body.data, req->body.len, &args, &nargs, 256) != 0) {
-        http_kv_free(args, nargs);
+    if (url_query_parse(req->body.data, req->body.len, &args, &nargs, 256) != 0) {
+        url_kv_free(args, nargs);
         api_outcome(req, 400, "invalid",
                     "the form body is not valid "
                     "application/x-www-form-urlencoded data");
@@ -501,7 +504,7 @@ int api_search_post(struct http_req *req, void *ctx)
     buf_addf(&base, "%s/%s", api_base_url(req, ctx), type);
     run_search(req, ctx, s, type, NULL, base.data, args, nargs);
     buf_release(&base);
-    http_kv_free(args, nargs);
+    url_kv_free(args, nargs);
     return 0;
 }
 

@@ -29,15 +29,15 @@
 #include "core/log.h"
 #include "fhir/canon.h"
 #include "fhir/jload.h"
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "domain/systems.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
 #include "identity/identity.h"
 #include "identity/nhs.h"
+#include "store/records.h"
 #include "store/store.h"
-
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
-#define SOURCE_ID_SYSTEM "urn:weft:source-id"
+#include "store/txn.h"
 
 /* ---- serialising and bulk-mode memory ------------------------------------------- */
 
@@ -1487,7 +1487,7 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
         if (fu)
             map_put(&bc->map, fu, i);
         if (!e->is_delete) {
-            e->category = fhir_category_of(e->res);
+            e->category = category_of(e->res);
             if (!e->category)
                 e->state = E_NOT_SHAREABLE;
         }

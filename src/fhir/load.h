@@ -14,7 +14,7 @@
  *      fullUrl, else the id in a PUT request url, else "sha-" + a digest of
  *      the content (so a repeat is still a no-op); its Weft id is
  *      store_resource_id(org, type, source id);
- *   3. decides its record category (fhir/category.h); a type outside the
+ *   3. decides its record category (domain/category.h); a type outside the
  *      record is counted "not shareable" and not stored;
  *   4. links Patients to persons (identity/identity.h) and every other item to
  *      the person of the Patient it refers to (subject, patient, individual,

@@ -4,6 +4,7 @@
  * small parser that fills the query; everything the query points at is owned
  * by struct fhir_search and freed in fhir_search_free().
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +14,10 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "core/url.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
 static const char *const clinical_params[] = {
@@ -347,6 +350,7 @@ static int add_term(struct fhir_search *fs, const char *param, const char *value
                     "too many search terms: at most %d identifier, family, given and birthdate "
                     "values in one search",
                     FHIR_SEARCH_MAX_TERMS);
+    assert(fs->q.nterms >= 0 && (fs->q.terms == NULL || fs->q.terms == fs->terms));
     char *v = xstrdup(value);
     fs->term_values[fs->q.nterms] = v;
     fs->terms[fs->q.nterms].param = param;
@@ -491,7 +495,7 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
             char *bar = strchr(fs->categories[i], '|');
             if (bar)
                 memmove(fs->categories[i], bar + 1, strlen(bar + 1) + 1);
-            if (!fhir_category_valid(fs->categories[i]))
+            if (!category_valid(fs->categories[i]))
                 return fail(fs, name,
                             "parameter 'category': '%.40s' is not a record category (e.g. "
                             "results, medications, encounters; see the CapabilityStatement)",
@@ -559,7 +563,7 @@ unknown:
 }
 
 int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
-                      const struct http_kv *args, int nargs, bool lenient)
+                      const struct url_kv *args, int nargs, bool lenient)
 {
     memset(fs, 0, sizeof *fs);
     fs->q.type = type;
@@ -712,7 +716,7 @@ int fhir_search_cursor_decode(const char *cursor, int64_t *snapshot, int64_t *to
     return WEFT_OK;
 }
 
-void fhir_search_page_url(struct buf *b, const char *base, const struct http_kv *args, int nargs,
+void fhir_search_page_url(struct buf *b, const char *base, const struct url_kv *args, int nargs,
                           const char *cursor)
 {
     buf_adds(b, base);
@@ -722,13 +726,13 @@ void fhir_search_page_url(struct buf *b, const char *base, const struct http_kv 
             continue;
         buf_addc(b, sep);
         sep = '&';
-        http_url_encode(b, args[i].name);
+        url_encode(b, args[i].name);
         buf_addc(b, '=');
-        http_url_encode(b, args[i].value);
+        url_encode(b, args[i].value);
     }
     if (cursor) {
         buf_addc(b, sep);
         buf_adds(b, "_cursor=");
-        http_url_encode(b, cursor);
+        url_encode(b, cursor);
     }
 }

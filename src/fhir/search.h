@@ -49,8 +49,8 @@
 #include <stdbool.h>
 
 #include "core/buf.h"
-#include "http/server.h"
-#include "store/store.h"
+#include "core/url.h"
+#include "store/records.h"
 
 #define FHIR_COUNT_DEFAULT 50
 #define FHIR_COUNT_MAX 1000
@@ -97,7 +97,7 @@ struct fhir_search {
  * with fhir_search_free().
  */
 int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
-                      const struct http_kv *args, int nargs, bool lenient);
+                      const struct url_kv *args, int nargs, bool lenient);
 void fhir_search_free(struct fhir_search *fs);
 
 /* The search parameters supported for type (NULL-terminated list of names,
@@ -129,7 +129,7 @@ int fhir_search_cursor_decode(const char *cursor, int64_t *snapshot, int64_t *to
  * _cursor, then "_cursor=..." when cursor is not NULL.  Every value is
  * percent-encoded again.
  */
-void fhir_search_page_url(struct buf *b, const char *base, const struct http_kv *args, int nargs,
+void fhir_search_page_url(struct buf *b, const char *base, const struct url_kv *args, int nargs,
                           const char *cursor);
 
 #endif

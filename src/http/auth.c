@@ -18,7 +18,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/auth.h"
-#include "store/store.h"
+#include "store/access.h"
 
 #define AUTH_PASS 1 /* this link found no credential of its kind */
 

@@ -23,6 +23,7 @@
  * few keep-alive connections of a busy client (wrk's 8, a proxy's pool)
  * all landed on one worker and the other cores sat idle.
  */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "http/auth.h"
 #include "http/metrics_http.h"
 #include "http/server.h"
@@ -169,103 +171,6 @@ uint64_t http_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- URL helpers ---------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-char *http_url_decode(const char *s, size_t len, bool plus)
-{
-    char *out = xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= len) {
-                free(out);
-                return NULL;
-            }
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                free(out);
-                return NULL;
-            }
-            out[o++] = (char)(h * 16 + l);
-            i += 2;
-        } else if (c == '+' && plus) {
-            out[o++] = ' ';
-        } else if (c == 0) {
-            free(out);
-            return NULL;
-        } else {
-            out[o++] = c;
-        }
-    }
-    out[o] = 0;
-    return out;
-}
-
-void http_url_encode(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            buf_addc(b, (char)*p);
-        } else {
-            buf_addc(b, '%');
-            buf_addc(b, hex[*p >> 4]);
-            buf_addc(b, hex[*p & 15]);
-        }
-    }
-}
-
-int http_query_parse(const char *q, size_t len, struct http_kv **args, int *nargs, int max)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && q[j] != '&')
-            j++;
-        if (j > i) {
-            if (*nargs >= max)
-                return WEFT_ETOOBIG;
-            const char *eq = memchr(q + i, '=', j - i);
-            size_t klen = eq ? (size_t)(eq - (q + i)) : j - i;
-            char *k = http_url_decode(q + i, klen, true);
-            char *v = eq ? http_url_decode(eq + 1, (size_t)(q + j - eq - 1), true) : xstrdup("");
-            if (!k || !v) {
-                free(k);
-                free(v);
-                return WEFT_EINVAL;
-            }
-            *args = xrealloc(*args, sizeof **args * (size_t)(*nargs + 1));
-            (*args)[*nargs].name = k;
-            (*args)[*nargs].value = v;
-            (*nargs)++;
-        }
-        i = j + 1;
-    }
-    return WEFT_OK;
-}
-
-void http_kv_free(struct http_kv *args, int n)
-{
-    for (int i = 0; i < n; i++) {
-        free(args[i].name);
-        free(args[i].value);
-    }
-    free(args);
 }
 
 /* ---- server lifecycle ------------------------------------------------------------- */
@@ -555,7 +460,7 @@ static int split_path(const char *path, char **segs, int max)
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (n >= max)
             goto fail;
-        char *s = http_url_decode(p, len, false);
+        char *s = url_decode(p, len, false);
         if (!s || strchr(s, '/')) {
             free(s);
             goto fail;
@@ -635,6 +540,7 @@ static int route_find(struct http_req *req, const struct route **out, struct buf
     int status = 0;
     if (best) {
         req->nparams = 0;
+        static_assert(sizeof req->params / sizeof req->params[0] == 8, "params bound below");
         for (int i = 0; i < best->nsegs && req->nparams < 8; i++) {
             if (best->segs[i].kind == SEG_PARAM) {
                 req->params[req->nparams].name = best->segs[i].text;
@@ -870,7 +776,7 @@ static void request_free(struct req_private *rp)
     http_auth_release(req);
     if (rp->body_held)
         atomic_fetch_sub(&req->server->body_bytes, rp->body_held);
-    http_kv_free(req->args, req->nargs);
+    url_kv_free(req->args, req->nargs);
     buf_release(&req->body);
     buf_release(&req->out);
     for (int i = 0; i < req->nheaders; i++) {
@@ -979,7 +885,7 @@ static void reply_too_big(struct http_req *req)
 static void prepare(struct http_req *req)
 {
     struct req_private *rp = (struct req_private *)req;
-    if (http_query_parse(req->query, strlen(req->query), &req->args, &req->nargs, MAX_QUERY_ARGS) !=
+    if (url_query_parse(req->query, strlen(req->query), &req->args, &req->nargs, MAX_QUERY_ARGS) !=
         0) {
         http_reply_error(req, 400,
                          "malformed query string (bad percent-encoding or too many "

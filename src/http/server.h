@@ -59,6 +59,7 @@
 
 #include "access/principal.h"
 #include "core/buf.h"
+#include "core/url.h"
 
 #define HTTP_MAX_BODY_DEFAULT (32u * 1024u * 1024u)
 /* Request bodies held in memory by all requests together (raised to
@@ -100,12 +101,6 @@ struct http_server_config {
     const char *tls_cert_pem, *tls_key_pem;
 };
 
-/* A name/value pair (query parameter, route parameter). */
-struct http_kv {
-    char *name;
-    char *value;
-};
-
 /*
  * One request.  Fields are read-only for handlers; everything hanging off it
  * (strings, params, the body) lives until the response has been sent.
@@ -117,10 +112,10 @@ struct http_req {
     const char *query;      /* raw query string after '?', "" when none */
     const char *request_id; /* unique per request, also sent as X-Request-Id */
     /* query parameters in order, percent- and '+'-decoded; duplicates kept */
-    struct http_kv *args;
+    struct url_kv *args;
     int nargs;
     /* route parameters ({name} segments, "*") */
-    struct http_kv params[8];
+    struct url_kv params[8];
     int nparams;
     struct buf body; /* request body (NUL-terminated) */
     struct principal principal;
@@ -223,17 +218,6 @@ void http_reply_error(struct http_req *req, int status, const char *message);
 
 /* ---- helpers shared with the FHIR API and tests -------------------------------- */
 
-/* Decode %HH escapes (and '+' as space when plus is true) of s[0..len) into a
- * new string (caller frees).  Returns NULL on a malformed escape or an
- * encoded NUL. */
-char *http_url_decode(const char *s, size_t len, bool plus);
-/* Append s percent-encoded for a URL query value. */
-void http_url_encode(struct buf *b, const char *s);
-/* Parse "a=1&b=2" (application/x-www-form-urlencoded) into *args and *nargs
- * (appending; caller frees with http_kv_free).  WEFT_EINVAL on a malformed
- * escape; WEFT_ETOOBIG beyond max pairs. */
-int http_query_parse(const char *q, size_t len, struct http_kv **args, int *nargs, int max);
-void http_kv_free(struct http_kv *args, int n);
 /* Route method and path (raw, percent-encoded) as a request would be: 0 with
  * the matching route's pattern in *pattern, or the status the server would
  * answer (400 malformed path, 404, 405).  For tests and fuzzing. */

@@ -18,6 +18,8 @@
 #include "identity/identity.h"
 #include "identity/mpi.h"
 #include "identity/nhs.h"
+#include "store/identity.h"
+#include "store/records.h"
 #include "store/store.h"
 
 /* The organisation a local identifier belongs to: the ODS code inside a

@@ -49,13 +49,14 @@
 
 #include <jansson.h>
 
+#include "domain/systems.h"
 #include "identity/compare.h"
 
 struct store;
 
 #define LINK_TAG_SYSTEM "urn:weft:data-quality"
 #define LINK_TAG_INVALID_NHS "invalid-nhs-number"
-#define LINK_SOURCE_ID_SYSTEM "urn:weft:source-id:Patient"
+#define LINK_SOURCE_ID_SYSTEM SOURCE_ID_SYSTEM ":Patient"
 
 struct identity_outcome {
     char *person_id; /* malloc'd, caller frees; never NULL on success */

@@ -1,6 +1,7 @@
 /* jaro.c - Jaro-Winkler similarity (see jaro.h).  Names are short: fixed
  * 64-byte match flags on the stack, no allocation; called for every candidate
  * pair on the feed path. */
+#include <assert.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -45,10 +46,14 @@ double jaro_winkler(const char *a, const char *b)
             t++;
         k++;
     }
+    /* every match pairs one position of each; transpositions are among them */
+    assert(m >= 1 && (size_t)m <= la && (size_t)m <= lb && t <= m);
     double md = m;
     double jaro = (md / (double)la + md / (double)lb + (md - t / 2.0) / md) / 3.0;
     int l = 0;
     while (l < 4 && (size_t)l < la && (size_t)l < lb && a[l] == b[l])
         l++;
-    return jaro + l * 0.1 * (1.0 - jaro);
+    double jw = jaro + l * 0.1 * (1.0 - jaro);
+    assert(jw >= 0.0 && jw <= 1.0 + 1e-9); /* the comparators' weights assume a similarity */
+    return jw;
 }

@@ -23,7 +23,11 @@
 #include "identity/identity.h"
 #include "identity/jaro.h"
 #include "identity/mpi.h"
+#include "store/identity.h"
+#include "store/meta.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 /* ---- the model cache ------------------------------------------------------------ */
 

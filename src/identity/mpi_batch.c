@@ -21,7 +21,9 @@
 #include "identity/block.h"
 #include "identity/identity.h"
 #include "identity/mpi.h"
-#include "store/store.h"
+#include "store/identity.h"
+#include "store/records.h"
+#include "store/txn.h"
 
 struct brec {
     struct demog d;

@@ -1,4 +1,5 @@
 /* nhs.c - NHS number validation and formatting (see nhs.h). */
+#include <assert.h>
 #include <string.h>
 
 #include "identity/nhs.h"
@@ -22,6 +23,7 @@ static bool digits_of(const char *s, char d[11])
         }
     }
     d[n] = 0;
+    assert(n <= 10);
     return n == 10;
 }
 
@@ -36,6 +38,7 @@ bool nhs_number_valid(const char *s, char out[11])
     for (int i = 0; i < 9; i++)
         sum += (d[i] - '0') * (10 - i);
     int check = 11 - sum % 11;
+    assert(check >= 1 && check <= 11);
     if (check == 11)
         check = 0;
     if (check == 10)
@@ -54,6 +57,7 @@ bool nhs_number_format(const char *s, char out[13])
     out[7] = ' ';
     memcpy(out + 8, d + 6, 4);
     out[12] = 0;
+    assert(strlen(out) == 12);
     return true;
 }
 

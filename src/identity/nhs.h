@@ -11,7 +11,8 @@
 
 #include <stdbool.h>
 
-#define NHS_NUMBER_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
+/* NHS_NUMBER_SYSTEM, the identifier system of these numbers */
+#include "domain/systems.h"
 
 /* True when s is a valid NHS number.  When out is not NULL it receives the
  * 10 digits without separators (out must hold 11 bytes), also when the check

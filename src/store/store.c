@@ -1,8 +1,8 @@
 /*
- * store.c - the public store API (store.h): opens the backend named by the
- * URL and dispatches every call through its operations table.  Also the
- * backend-independent helpers: derived ids, clearing result structs, the
- * meta splice that adds versionId/lastUpdated to stored JSON on read.
+ * store.c - the store handle (store.h): opens the backend named by the URL,
+ * its schema, backup and restore (backup.h), settings (meta.h), and the
+ * error message of a handle.  Each noun's dispatchers are in its own
+ * src/store/store_NOUN.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,7 +57,7 @@ int store_backup(struct store *s, const char *dest, struct store_backup_info *in
 {
     if (info)
         memset(info, 0, sizeof *info);
-    return STORE_CALL(s, backup, dest, info);
+    return STORE_CORE(s, backup, dest, info);
 }
 
 int store_restore(const char *src, const char *url, struct store_backup_info *info, char **errmsg)
@@ -89,352 +89,30 @@ void store_close(struct store *s)
 
 int store_migrate(struct store *s, int *from_version, int *to_version)
 {
-    return STORE_CALL(s, migrate, from_version, to_version);
+    return STORE_CORE(s, migrate, from_version, to_version);
 }
 
 int store_schema_pending(struct store *s, int *pending)
 {
-    return STORE_CALL(s, schema_pending, pending);
+    return STORE_CORE(s, schema_pending, pending);
 }
 
 int store_schema_version(struct store *s, int *version)
 {
-    return STORE_CALL(s, schema_version, version);
+    return STORE_CORE(s, schema_version, version);
 }
 
 int store_bulk(struct store *s, bool on)
 {
-    return STORE_CALL(s, bulk, on);
-}
-
-int store_begin(struct store *s)
-{
-    return STORE_CALL0(s, begin);
-}
-
-int store_commit(struct store *s)
-{
-    return STORE_CALL0(s, commit);
-}
-
-int store_rollback(struct store *s)
-{
-    return STORE_CALL0(s, rollback);
-}
-
-void store_content_hash(const char *json, size_t len, unsigned char out[STORE_HASH_LEN])
-{
-    crypto_generichash(out, STORE_HASH_LEN, (const unsigned char *)json, len, NULL, 0);
-}
-
-void store_resource_id(const char *org, const char *type, const char *source_id, char *out)
-{
-    crypto_hash_sha256_state h;
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init(&h);
-    crypto_hash_sha256_update(&h, (const unsigned char *)org, strlen(org));
-    crypto_hash_sha256_update(&h, (const unsigned char *)"\x1f", 1);
-    crypto_hash_sha256_update(&h, (const unsigned char *)type, strlen(type));
-    crypto_hash_sha256_update(&h, (const unsigned char *)"\x1f", 1);
-    crypto_hash_sha256_update(&h, (const unsigned char *)source_id, strlen(source_id));
-    crypto_hash_sha256_final(&h, d);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < STORE_ID_LEN / 2; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[STORE_ID_LEN] = 0;
-}
-
-int store_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
-                       char id_out[STORE_ID_LEN + 1], int *version_out)
-{
-    if (!in->type || !in->source_org || !in->source_id || !in->category || !in->json)
-        return store_fail(s, WEFT_EINVAL,
-                          "resource put: type, source_org, source_id, category"
-                          " and json are required");
-    return STORE_CALL(s, resource_put, in, outcome, id_out, version_out);
-}
-
-int store_resource_get(struct store *s, const char *type, const char *id, int version,
-                       struct store_row *out)
-{
-    return STORE_CALL(s, resource_get, type, id, version, out);
-}
-
-int store_resource_digest(struct store *s, const char *type, const char *id,
-                          unsigned char hash[STORE_HASH_LEN], int *version)
-{
-    return STORE_CALL(s, resource_digest, type, id, hash, version);
-}
-
-int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)
-{
-    return STORE_CALL(s, resource_person, type, id, person_id_out);
-}
-
-int store_resource_delete(struct store *s, const char *type, const char *id)
-{
-    return STORE_CALL(s, resource_delete, type, id);
-}
-
-int store_search(struct store *s, const struct store_query *q, struct store_result *out)
-{
-    return STORE_CALL(s, search, q, out);
-}
-
-int store_history(struct store *s, const char *type, const char *id, int limit,
-                  struct store_result *out)
-{
-    return STORE_CALL(s, history, type, id, limit, out);
-}
-
-int store_person_by_nhs(struct store *s, const char *nhs, char **person_id_out)
-{
-    return STORE_CALL(s, person_by_nhs, nhs, person_id_out);
-}
-
-int store_person_by_local(struct store *s, const char *org, const char *system, const char *value,
-                          const char *link_to_person, char **person_id_out)
-{
-    return STORE_CALL(s, person_by_local, org, system, value, link_to_person, person_id_out);
-}
-
-int store_person_find_local(struct store *s, const char *org, const char *system, const char *value,
-                            char **person_id_out)
-{
-    return STORE_CALL(s, person_find_local, org, system, value, person_id_out);
-}
-
-int store_person_get(struct store *s, const char *person_id, struct store_person *out)
-{
-    return STORE_CALL(s, person_get, person_id, out);
-}
-
-int store_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
-                         int64_t *count, int64_t *snapshot_out)
-{
-    return STORE_CALL(s, person_version, person_id, snapshot, max_seq, count, snapshot_out);
-}
-
-int store_client_add(struct store *s, const char *name, const char *org, const char *scopes,
-                     const char *token_hash, int64_t *id_out)
-{
-    return STORE_CALL(s, client_add, name, org, scopes, token_hash, id_out);
-}
-
-int store_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
-{
-    return STORE_CALL(s, client_by_hash, token_hash, out);
-}
-
-int store_client_list(struct store *s, struct store_client **out, int *n)
-{
-    return STORE_CALL(s, client_list, out, n);
-}
-
-int store_client_revoke(struct store *s, int64_t id)
-{
-    return STORE_CALL(s, client_revoke, id);
+    return STORE_CORE(s, bulk, on);
 }
 
 int store_meta_get(struct store *s, const char *key, char **value_out)
 {
-    return STORE_CALL(s, meta_get, key, value_out);
+    return STORE_CORE(s, meta_get, key, value_out);
 }
 
 int store_meta_set(struct store *s, const char *key, const char *value)
 {
-    return STORE_CALL(s, meta_set, key, value);
-}
-
-void store_row_clear(struct store_row *r)
-{
-    if (!r)
-        return;
-    if (r->block) { /* packed by the backend: the strings are all in it */
-        free(r->block);
-        memset(r, 0, sizeof *r);
-        return;
-    }
-    free(r->id);
-    free(r->type);
-    free(r->person_id);
-    free(r->category);
-    free(r->source_org);
-    free(r->source_id);
-    free(r->feed);
-    free(r->effective);
-    free(r->code);
-    free(r->status);
-    free(r->last_updated);
-    free(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-void store_result_clear(struct store_result *r)
-{
-    if (!r)
-        return;
-    for (int i = 0; i < r->nrows; i++)
-        store_row_clear(&r->rows[i]);
-    free(r->rows);
-    free(r->next);
-    memset(r, 0, sizeof *r);
-}
-
-void store_person_clear(struct store_person *p)
-{
-    if (!p)
-        return;
-    free(p->id);
-    free(p->nhs);
-    free(p->created);
-    memset(p, 0, sizeof *p);
-}
-
-void store_client_clear(struct store_client *c)
-{
-    if (!c)
-        return;
-    free(c->name);
-    free(c->org);
-    free(c->created);
-    free(c->revoked);
-    free(c->scopes);
-    memset(c, 0, sizeof *c);
-}
-
-/*
- * The meta splice runs for every row a read returns (ten per search page,
- * hundreds per $everything page), so it is tuned for what the store holds:
- * canonical JSON (fhir/canon.c: compact, keys sorted), 0.5-4 KB, most bytes
- * inside short strings, one "meta" object near the middle of the top-level
- * keys.  The scan below jumps over each string with memchr instead of
- * looking at every byte, and compares key names only at depth 1; it stops at
- * the top-level meta.  It stays correct for any JSON text (whitespace
- * anywhere, escapes, nested "meta" keys, "meta" inside strings): the stored
- * bytes are never assumed canonical, only fast when they are.
- */
-
-/* Offset of the '"' that closes the string whose first content byte is at
- * j[i] (a quote preceded by an even run of backslashes), or len when the
- * string does not end. */
-static size_t string_end(const char *j, size_t i, size_t len)
-{
-    while (i < len) {
-        const char *q = memchr(j + i, '"', len - i);
-        if (!q)
-            return len;
-        size_t k = (size_t)(q - j), bs = 0;
-        while (k - bs > i && j[k - bs - 1] == '\\')
-            bs++;
-        if (bs % 2 == 0)
-            return k;
-        i = k + 1;
-    }
-    return len;
-}
-
-static bool json_space(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-/*
- * Find the value of top-level key "meta" in a JSON object text: returns the
- * offset just after its '{', or 0 when there is no top-level meta object.
- * No allocation.
- */
-static size_t find_top_meta(const char *j, size_t len)
-{
-    int depth = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = j[i];
-        if (c == '"') {
-            size_t start = i + 1;
-            i = string_end(j, start, len);
-            if (depth != 1 || i - start != 4 || memcmp(j + start, "meta", 4) != 0)
-                continue;
-            size_t k = i + 1;
-            while (k < len && json_space(j[k]))
-                k++;
-            if (k >= len || j[k] != ':')
-                continue; /* a string value "meta", not the key */
-            for (k++; k < len && json_space(j[k]); k++)
-                ;
-            if (k < len && j[k] == '{')
-                return k + 1;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
-
-/* Decimal digits of v into out (at least 12 bytes); returns their count. */
-static size_t put_int(char *out, int v)
-{
-    char t[12];
-    size_t n = 0;
-    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t o = 0;
-    if (v < 0)
-        out[o++] = '-';
-    while (n)
-        out[o++] = t[--n];
-    return o;
-}
-
-size_t store_json_with_meta_into(char *o, const char *json, size_t len, int version,
-                                 const char *last_updated)
-{
-    size_t at = find_top_meta(json, len);
-    bool create = at == 0;
-    if (create) {
-        const char *p = memchr(json, '{', len);
-        at = p ? (size_t)(p - json) + 1 : 0;
-    }
-    bool empty = at < len && json[at] == '}';
-    const char *lu = last_updated ? last_updated : "";
-    size_t lul = strlen(lu);
-    size_t n = 0;
-    memcpy(o, json, at);
-    n = at;
-#define PUT(lit) (memcpy(o + n, lit, sizeof lit - 1), n += sizeof lit - 1)
-    if (create)
-        PUT("\"meta\":{");
-    PUT("\"versionId\":\"");
-    n += put_int(o + n, version);
-    PUT("\",\"lastUpdated\":\"");
-    memcpy(o + n, lu, lul);
-    n += lul;
-    PUT("\"");
-    if (create)
-        PUT("}");
-    if (!empty)
-        PUT(",");
-#undef PUT
-    memcpy(o + n, json + at, len - at);
-    n += len - at;
-    o[n] = 0;
-    return n;
-}
-
-char *store_json_with_meta(const char *json, size_t len, int version, const char *last_updated,
-                           size_t *len_out)
-{
-    /* "meta":{ "versionId":"N","lastUpdated":"T" } , : 8 + 13 + 11 + 17 + T + 3 */
-    size_t lul = last_updated ? strlen(last_updated) : 0;
-    char *o = xmalloc(len + STORE_META_ADD_MAX(lul) + 1);
-    size_t n = store_json_with_meta_into(o, json, len, version, last_updated);
-    if (len_out)
-        *len_out = n;
-    return o;
+    return STORE_CORE(s, meta_set, key, value);
 }

@@ -11,7 +11,7 @@
 int store_audit_append(struct store *s, struct store_audit_row *rows, int n,
                        store_audit_chain_fn chain, void *ctx)
 {
-    return STORE_CALL(s, audit_append, rows, n, chain, ctx);
+    return STORE_CALL(s, audit, audit_append, rows, n, chain, ctx);
 }
 
 int store_audit_head(struct store *s, int64_t *seq, unsigned char hash[32], int64_t *rows)
@@ -20,17 +20,17 @@ int store_audit_head(struct store *s, int64_t *seq, unsigned char hash[32], int6
     memset(hash, 0, 32);
     if (rows)
         *rows = 0;
-    return STORE_CALL(s, audit_head, seq, hash, rows);
+    return STORE_CALL(s, audit, audit_head, seq, hash, rows);
 }
 
 int store_audit_scan(struct store *s, int64_t from, int64_t to,
                      int (*fn)(const struct store_audit_row *, void *), void *ctx)
 {
-    return STORE_CALL(s, audit_scan, from, to, fn, ctx);
+    return STORE_CALL(s, audit, audit_scan, from, to, fn, ctx);
 }
 
 int store_audit_search(struct store *s, const struct store_audit_filter *f,
                        int (*fn)(const struct store_audit_row *, void *), void *ctx)
 {
-    return STORE_CALL(s, audit_search, f, fn, ctx);
+    return STORE_CALL(s, audit, audit_search, f, fn, ctx);
 }

@@ -55,13 +55,13 @@ void store_sars_free(struct store_sar *r, int n)
 
 int store_objection_put(struct store *s, const struct store_objection *in, int64_t *id_out)
 {
-    return STORE_CALL(s, objection_put, in, id_out);
+    return STORE_CALL(s, citizen, objection_put, in, id_out);
 }
 
 int store_objection_case(struct store *s, int64_t id, struct store_objection *out)
 {
     memset(out, 0, sizeof *out);
-    return STORE_CALL(s, objection_case, id, out);
+    return STORE_CALL(s, citizen, objection_case, id, out);
 }
 
 int store_objection_list(struct store *s, const char *person_id, bool open_only,
@@ -69,13 +69,13 @@ int store_objection_list(struct store *s, const char *person_id, bool open_only,
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, objection_list, person_id, open_only, out, n);
+    return STORE_CALL(s, citizen, objection_list, person_id, open_only, out, n);
 }
 
 int store_objection_step_add(struct store *s, int64_t objection_id, const char *time,
                              const char *step, const char *by, const char *detail)
 {
-    return STORE_CALL(s, objection_step_add, objection_id, time, step, by, detail);
+    return STORE_CALL(s, citizen, objection_step_add, objection_id, time, step, by, detail);
 }
 
 int store_objection_steps(struct store *s, int64_t objection_id, struct store_objection_step **out,
@@ -83,38 +83,38 @@ int store_objection_steps(struct store *s, int64_t objection_id, struct store_ob
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, objection_steps, objection_id, out, n);
+    return STORE_CALL(s, citizen, objection_steps, objection_id, out, n);
 }
 
 int store_sar_put(struct store *s, const struct store_sar *in, int64_t *id_out)
 {
-    return STORE_CALL(s, sar_put, in, id_out);
+    return STORE_CALL(s, citizen, sar_put, in, id_out);
 }
 
 int store_sar_get(struct store *s, int64_t id, struct store_sar *out)
 {
     memset(out, 0, sizeof *out);
-    return STORE_CALL(s, sar_get, id, out);
+    return STORE_CALL(s, citizen, sar_get, id, out);
 }
 
 int store_sar_list(struct store *s, const char *person_id, struct store_sar **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, sar_list, person_id, out, n);
+    return STORE_CALL(s, citizen, sar_list, person_id, out, n);
 }
 
 int store_session_user_role(struct store *s, const char *user_id, char **role_out, char **org_out)
 {
     *role_out = NULL;
     *org_out = NULL;
-    return STORE_CALL(s, session_user_role, user_id, role_out, org_out);
+    return STORE_CALL(s, access, session_user_role, user_id, role_out, org_out);
 }
 
 int store_audit_person(struct store *s, const char *person_id,
                        int (*fn)(const struct store_audit_row *, void *), void *ctx)
 {
-    return STORE_CALL(s, audit_person, person_id, fn, ctx);
+    return STORE_CALL(s, audit, audit_person, person_id, fn, ctx);
 }
 
 void store_citizen_idp_clear(struct store_citizen_idp *p)
@@ -137,45 +137,45 @@ void store_citizen_session_clear(struct store_citizen_session *ss)
 
 int store_citizen_idp_add(struct store *s, const struct store_citizen_idp *in)
 {
-    return STORE_CALL(s, citizen_idp_add, in);
+    return STORE_CALL(s, citizen, citizen_idp_add, in);
 }
 
 int store_citizen_idp_get(struct store *s, const char *name, struct store_citizen_idp *out)
 {
     memset(out, 0, sizeof *out);
-    return STORE_CALL(s, citizen_idp_get, name, out);
+    return STORE_CALL(s, citizen, citizen_idp_get, name, out);
 }
 
 int store_citizen_idp_list(struct store *s, struct store_citizen_idp **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, citizen_idp_list, out, n);
+    return STORE_CALL(s, citizen, citizen_idp_list, out, n);
 }
 
 int store_citizen_idp_remove(struct store *s, const char *name)
 {
-    return STORE_CALL(s, citizen_idp_remove, name);
+    return STORE_CALL(s, citizen, citizen_idp_remove, name);
 }
 
 int store_citizen_session_put(struct store *s, const struct store_citizen_session *in)
 {
-    return STORE_CALL(s, citizen_session_put, in);
+    return STORE_CALL(s, citizen, citizen_session_put, in);
 }
 
 int store_citizen_session_get(struct store *s, const char *id_hash,
                               struct store_citizen_session *out)
 {
     memset(out, 0, sizeof *out);
-    return STORE_CALL(s, citizen_session_get, id_hash, out);
+    return STORE_CALL(s, citizen, citizen_session_get, id_hash, out);
 }
 
 int store_citizen_session_touch(struct store *s, const char *id_hash, const char *now)
 {
-    return STORE_CALL(s, citizen_session_touch, id_hash, now);
+    return STORE_CALL(s, citizen, citizen_session_touch, id_hash, now);
 }
 
 int store_citizen_session_revoke(struct store *s, const char *id_hash)
 {
-    return STORE_CALL(s, citizen_session_revoke, id_hash);
+    return STORE_CALL(s, citizen, citizen_session_revoke, id_hash);
 }

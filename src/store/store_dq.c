@@ -28,23 +28,23 @@ void store_dq_runs_free(struct store_dq_run *r, int n)
 
 int store_dq_scan(struct store *s, int (*fn)(const struct store_dq_item *, void *), void *ctx)
 {
-    return STORE_CALL(s, dq_scan, fn, ctx);
+    return STORE_CALL(s, dq, dq_scan, fn, ctx);
 }
 
 int store_dq_inbox_scan(struct store *s, int (*fn)(const struct store_dq_inbox *, void *),
                         void *ctx)
 {
-    return STORE_CALL(s, dq_inbox_scan, fn, ctx);
+    return STORE_CALL(s, dq, dq_inbox_scan, fn, ctx);
 }
 
 int store_dq_run_add(struct store *s, const struct store_dq_run *in, int64_t *id_out)
 {
-    return STORE_CALL(s, dq_run_add, in, id_out);
+    return STORE_CALL(s, dq, dq_run_add, in, id_out);
 }
 
 int store_dq_run_finish(struct store *s, int64_t id, const char *finished, const char *status)
 {
-    return STORE_CALL(s, dq_run_finish, id, finished, status);
+    return STORE_CALL(s, dq, dq_run_finish, id, finished, status);
 }
 
 int store_dq_run_list(struct store *s, const char *org, int limit, struct store_dq_run **out,
@@ -52,27 +52,27 @@ int store_dq_run_list(struct store *s, const char *org, int limit, struct store_
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, dq_run_list, org, limit, out, n);
+    return STORE_CALL(s, dq, dq_run_list, org, limit, out, n);
 }
 
 int store_dq_result_add(struct store *s, const struct store_dq_result *r)
 {
-    return STORE_CALL(s, dq_result_add, r);
+    return STORE_CALL(s, dq, dq_result_add, r);
 }
 
 int store_dq_result_list(struct store *s, int64_t run_id, const char *org,
                          int (*fn)(const struct store_dq_result *, void *), void *ctx)
 {
-    return STORE_CALL(s, dq_result_list, run_id, org, fn, ctx);
+    return STORE_CALL(s, dq, dq_result_list, run_id, org, fn, ctx);
 }
 
 int store_dq_failure_add(struct store *s, const struct store_dq_failure *f)
 {
-    return STORE_CALL(s, dq_failure_add, f);
+    return STORE_CALL(s, dq, dq_failure_add, f);
 }
 
 int store_dq_failure_list(struct store *s, int64_t run_id, const char *org,
                           int (*fn)(const struct store_dq_failure *, void *), void *ctx)
 {
-    return STORE_CALL(s, dq_failure_list, run_id, org, fn, ctx);
+    return STORE_CALL(s, dq, dq_failure_list, run_id, org, fn, ctx);
 }

@@ -1,6 +1,6 @@
 /*
- * store_feeds.c - dispatchers for the feeds subsystem's store operations:
- * savepoints, the feed registry and its counters, the inbound message store
+ * store_feeds.c - dispatchers for the feeds subsystem's store operations
+ * (store/feeds.h): the feed registry and its counters, the inbound message store
  * (inbox) and person merges, plus the release functions of their structs.
  * The SQLite implementations are in sqlite/sqlite_feeds.c and
  * sqlite/sqlite_merge.c.
@@ -50,88 +50,56 @@ void store_inbox_msgs_free(struct store_inbox_msg *m, int n)
     free(m);
 }
 
-/* Savepoint names go into SQL text: keep them to a safe alphabet. */
-static bool savepoint_name_ok(const char *name)
-{
-    if (!name || !*name || strlen(name) > 40)
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return false;
-    return true;
-}
-
-int store_savepoint(struct store *s, const char *name)
-{
-    if (!savepoint_name_ok(name))
-        return store_fail(s, WEFT_EINVAL, "bad savepoint name");
-    return STORE_CALL(s, savepoint, name, 0);
-}
-
-int store_release(struct store *s, const char *name)
-{
-    if (!savepoint_name_ok(name))
-        return store_fail(s, WEFT_EINVAL, "bad savepoint name");
-    return STORE_CALL(s, savepoint, name, 1);
-}
-
-int store_rollback_to(struct store *s, const char *name)
-{
-    if (!savepoint_name_ok(name))
-        return store_fail(s, WEFT_EINVAL, "bad savepoint name");
-    return STORE_CALL(s, savepoint, name, 2);
-}
-
-int store_checkpoint(struct store *s, enum store_ckpt mode)
-{
-    if (!s->ops->checkpoint)
-        return WEFT_OK;
-    return s->ops->checkpoint(s, (int)mode);
-}
-
 int store_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out)
 {
     if (!in->name || !in->org || !in->kind)
         return store_fail(s, WEFT_EINVAL, "feed add: name, org and kind are required");
-    return STORE_CALL(s, feed_add, in, id_out);
+    return STORE_CALL(s, feeds, feed_add, in, id_out);
 }
 
-int store_feed_get(struct store *s, int64_t id, const char *name, struct store_feed *out)
+int store_feed_get(struct store *s, int64_t id, struct store_feed *out)
 {
-    return STORE_CALL(s, feed_get, id, name, NULL, 0, out);
+    return STORE_CALL(s, feeds, feed_get, id, out);
+}
+
+int store_feed_by_name(struct store *s, const char *name, struct store_feed *out)
+{
+    if (!name)
+        return WEFT_ENOTFOUND;
+    return STORE_CALL(s, feeds, feed_by_name, name, out);
 }
 
 int store_feed_by_facility(struct store *s, const char *facility, struct store_feed *out)
 {
     if (!facility)
         return WEFT_ENOTFOUND;
-    return STORE_CALL(s, feed_get, 0, NULL, facility, 0, out);
+    return STORE_CALL(s, feeds, feed_by_facility, facility, out);
 }
 
 int store_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out)
 {
     if (client_id <= 0)
         return WEFT_ENOTFOUND;
-    return STORE_CALL(s, feed_get, 0, NULL, NULL, client_id, out);
+    return STORE_CALL(s, feeds, feed_by_client, client_id, out);
 }
 
 int store_feed_set_disabled(struct store *s, int64_t id, bool disabled)
 {
-    return STORE_CALL(s, feed_set_disabled, id, disabled);
+    return STORE_CALL(s, feeds, feed_set_disabled, id, disabled);
 }
 
 int store_feed_list(struct store *s, struct store_feed **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, feed_list, out, n);
+    return STORE_CALL(s, feeds, feed_list, out, n);
 }
 
 int store_feed_count(struct store *s, int64_t feed_id, const char *day,
                      const struct store_feed_counts *add, const char *last_received,
                      const char *last_error)
 {
-    return STORE_CALL(s, feed_count, feed_id, day, add, last_received, last_error);
+    return STORE_CALL(s, feeds, feed_count, feed_id, day, add, last_received, last_error);
 }
 
 int store_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
@@ -139,25 +107,26 @@ int store_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
 {
     memset(today, 0, sizeof *today);
     memset(total, 0, sizeof *total);
-    return STORE_CALL(s, feed_counts_get, feed_id, day, today, total);
+    return STORE_CALL(s, feeds, feed_counts_get, feed_id, day, today, total);
 }
 
 int store_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_out)
 {
     if (!in->kind || (!in->body && in->body_len))
         return store_fail(s, WEFT_EINVAL, "inbox add: kind and body are required");
-    return STORE_CALL(s, inbox_add, in, id_out);
+    return STORE_CALL(s, feeds, inbox_add, in, id_out);
 }
 
 int store_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
                             int64_t resources, int64_t duplicate_of, bool bump)
 {
-    return STORE_CALL(s, inbox_set_outcome, id, outcome, error, resources, duplicate_of, bump);
+    return STORE_CALL(s, feeds, inbox_set_outcome, id, outcome, error, resources, duplicate_of,
+                      bump);
 }
 
 int store_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id)
 {
-    return STORE_CALL(s, inbox_set_feed, id, feed_id);
+    return STORE_CALL(s, feeds, inbox_set_feed, id, feed_id);
 }
 
 int store_inbox_get(struct store *s, int64_t id, bool with_body, struct store_inbox_msg *out)
@@ -166,7 +135,7 @@ int store_inbox_get(struct store *s, int64_t id, bool with_body, struct store_in
     struct store_inbox_msg *list = NULL;
     int n = 0;
     memset(out, 0, sizeof *out);
-    int rc = STORE_CALL(s, inbox_list, &f, &list, &n);
+    int rc = STORE_CALL(s, feeds, inbox_list, &f, &list, &n);
     if (rc == 0 && n == 0)
         rc = WEFT_ENOTFOUND;
     if (rc == 0) {
@@ -182,60 +151,17 @@ int store_inbox_list(struct store *s, const struct store_inbox_filter *f,
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, inbox_list, f, out, n);
+    return STORE_CALL(s, feeds, inbox_list, f, out, n);
 }
 
 int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                       int64_t *first)
 {
-    return STORE_CALL(s, inbox_claim, feed_id, control_id, id, first);
+    return STORE_CALL(s, feeds, inbox_claim, feed_id, control_id, id, first);
 }
 
 int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])
 {
     memset(out, 0, 5 * sizeof out[0]);
-    return STORE_CALL(s, inbox_outcomes, feed_id, out);
-}
-
-int store_person_merge(struct store *s, const char *survivor, const char *retired,
-                       const char *source_org, int64_t inbox_id, int64_t *merge_id_out)
-{
-    return STORE_CALL(s, person_merge, survivor, retired, source_org, inbox_id, merge_id_out);
-}
-
-void store_merges_free(struct store_merge *m, int n)
-{
-    for (int i = 0; i < n; i++) {
-        free(m[i].survivor);
-        free(m[i].retired);
-        free(m[i].source_org);
-        free(m[i].created);
-        free(m[i].undone);
-    }
-    free(m);
-}
-
-int store_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n)
-{
-    *out = NULL;
-    *n = 0;
-    return STORE_CALL(s, person_merge_list, limit, out, n);
-}
-
-int store_person_unmerge(struct store *s, int64_t merge_id)
-{
-    return STORE_CALL(s, person_unmerge, merge_id);
-}
-
-int store_person_find_nhs(struct store *s, const char *nhs, char **person_id_out)
-{
-    *person_id_out = NULL;
-    return STORE_CALL(s, person_find_nhs, nhs, person_id_out);
-}
-
-int store_person_merged_into(struct store *s, const char *retired, char **survivor_out,
-                             int64_t *merge_id_out)
-{
-    *survivor_out = NULL;
-    return STORE_CALL(s, person_merged_into, retired, survivor_out, merge_id_out);
+    return STORE_CALL(s, feeds, inbox_outcomes, feed_id, out);
 }

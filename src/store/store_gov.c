@@ -31,19 +31,19 @@ void store_policy_versions_free(struct store_policy_version *v, int n)
 
 int store_bg_review_add(struct store *s, const struct store_bg_review *in)
 {
-    return STORE_CALL(s, bg_review_add, in);
+    return STORE_CALL(s, gov, bg_review_add, in);
 }
 
 int store_bg_review_list(struct store *s, struct store_bg_review **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, bg_review_list, out, n);
+    return STORE_CALL(s, gov, bg_review_list, out, n);
 }
 
 int store_policy_version_list(struct store *s, struct store_policy_version **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, policy_version_list, out, n);
+    return STORE_CALL(s, gov, policy_version_list, out, n);
 }

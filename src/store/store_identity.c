@@ -60,7 +60,7 @@ void store_idreviews_free(struct store_idreview *r, int n)
 
 int store_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4])
 {
-    return STORE_CALL(s, idrec_put, r, keys);
+    return STORE_CALL(s, identity, idrec_put, r, keys);
 }
 
 int store_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
@@ -68,14 +68,14 @@ int store_idrec_candidates(struct store *s, const char *link_system, const char 
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, idrec_candidates, link_system, keys, cap, without_nhs, out, n);
+    return STORE_CALL(s, identity, idrec_candidates, link_system, keys, cap, without_nhs, out, n);
 }
 
 int store_idrec_get(struct store *s, const char *link_system, const char *org,
                     const char *source_id, struct store_idrec *out)
 {
     *out = (struct store_idrec){0};
-    return STORE_CALL(s, idrec_get, link_system, org, source_id, out);
+    return STORE_CALL(s, identity, idrec_get, link_system, org, source_id, out);
 }
 
 int store_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
@@ -83,18 +83,18 @@ int store_idrec_of_person(struct store *s, const char *link_system, const char *
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, idrec_of_person, link_system, person_id, out, n);
+    return STORE_CALL(s, identity, idrec_of_person, link_system, person_id, out, n);
 }
 
 int store_idrec_scan(struct store *s, const char *link_system,
                      int (*fn)(const struct store_idrec *, void *), void *ctx)
 {
-    return STORE_CALL(s, idrec_scan, link_system, fn, ctx);
+    return STORE_CALL(s, identity, idrec_scan, link_system, fn, ctx);
 }
 
 int store_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out)
 {
-    return STORE_CALL(s, iddecision_add, d, id_out);
+    return STORE_CALL(s, identity, iddecision_add, d, id_out);
 }
 
 int store_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
@@ -102,12 +102,12 @@ int store_iddecision_list(struct store *s, const char *org, const char *source_i
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, iddecision_list, org, source_id, limit, out, n);
+    return STORE_CALL(s, identity, iddecision_list, org, source_id, limit, out, n);
 }
 
 int store_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out)
 {
-    return STORE_CALL(s, idreview_add, r, id_out);
+    return STORE_CALL(s, identity, idreview_add, r, id_out);
 }
 
 int store_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
@@ -115,25 +115,26 @@ int store_idreview_list(struct store *s, const char *status, int limit, struct s
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, idreview_list, status, limit, out, n);
+    return STORE_CALL(s, identity, idreview_list, status, limit, out, n);
 }
 
 int store_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
 {
     *out = (struct store_idreview){0};
-    return STORE_CALL(s, idreview_get, id, out);
+    return STORE_CALL(s, identity, idreview_get, id, out);
 }
 
 int store_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,
                           int64_t decision_id)
 {
-    return STORE_CALL(s, idreview_decide, id, status, by, decision_id);
+    return STORE_CALL(s, identity, idreview_decide, id, status, by, decision_id);
 }
 
 int store_idnonmatch_add(struct store *s, const char *org, const char *source_id,
                          const char *other_org, const char *other_source_id, int64_t decision_id)
 {
-    return STORE_CALL(s, idnonmatch_add, org, source_id, other_org, other_source_id, decision_id);
+    return STORE_CALL(s, identity, idnonmatch_add, org, source_id, other_org, other_source_id,
+                      decision_id);
 }
 
 int store_idnonmatch_list(struct store *s, const char *org, const char *source_id,
@@ -141,19 +142,20 @@ int store_idnonmatch_list(struct store *s, const char *org, const char *source_i
 {
     *out = NULL;
     *n = 0;
-    return STORE_CALL(s, idnonmatch_list, org, source_id, out, n);
+    return STORE_CALL(s, identity, idnonmatch_list, org, source_id, out, n);
 }
 
 int store_person_split(struct store *s, const char *person_id, const char *link_system,
                        const char *org, const char *source_id, char **new_person_out)
 {
     *new_person_out = NULL;
-    return STORE_CALL(s, person_split, person_id, link_system, org, source_id, new_person_out);
+    return STORE_CALL(s, identity, person_split, person_id, link_system, org, source_id,
+                      new_person_out);
 }
 
 int store_person_merge_of_local(struct store *s, const char *org, const char *system,
                                 const char *value, int64_t *merge_id_out)
 {
     *merge_id_out = 0;
-    return STORE_CALL(s, person_merge_of_local, org, system, value, merge_id_out);
+    return STORE_CALL(s, identity, person_merge_of_local, org, system, value, merge_id_out);
 }

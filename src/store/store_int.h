@@ -1,29 +1,31 @@
 /*
- * store_int.h - inside the store: the operations table every backend fills
+ * store_int.h - inside the store: the operations tables every backend fills
  * and the common part of a store handle.  Only src/store/ includes this.
  *
- * The public API (store.h) is a set of thin dispatchers in store.c (and, for
- * other subsystems, in their own src/store/store_NOUN.c) that call through
- * s->ops.  A backend is a table of operations plus its own handle type whose
- * first member is struct store (src/store/sqlite/sqlite_int.h).
+ * The public API is one header per noun group (store/records.h,
+ * store/access.h, store/feeds.h, ...; store/store.h lists them) and a set of
+ * thin dispatchers in src/store/store_NOUN.c that call through the noun's
+ * table, s->ops->NOUN->op.  A backend is one table per noun plus its own
+ * handle type whose first member is struct store (sqlite/sqlite_int.h).
  *
- * HOW TO ADD AN OPERATION (e.g. audit_append for the audit log):
- *   1. Declare the public function in store.h (store_audit_append), with its
- *      contract.
- *   2. Add ONE member line to struct store_ops below, in the block for other
- *      subsystems:   int (*audit_append)(struct store *, ...);
- *   3. Write the dispatcher in your own file src/store/store_audit.c:
- *          int store_audit_append(struct store *s, ...)
- *          { return STORE_CALL(s, audit_append, ...); }
- *   4. Implement it for SQLite in your own file src/store/sqlite/sqlite_audit.c
- *      (include "store/sqlite/sqlite_int.h": the db handle, statement cache,
- *      error helpers) and declare it in your own header
- *      src/store/sqlite/sqlite_audit.h.
- *   5. Add ONE line to the SQLite ops table in src/store/sqlite/sqlite_ops.c:
- *          .audit_append = sqlite_audit_append,
- *      and ONE #include of your header at the top of that file (once per file).
- *   An operation a backend leaves NULL makes the dispatcher return
- *   WEFT_EUNSUPPORTED (STORE_CALL checks), so a half-built backend still links.
+ * HOW TO ADD AN OPERATION (e.g. audit_export to the audit log):
+ *   1. Declare the public function in the noun's header (store/audit.h:
+ *      store_audit_export), with its contract and named parameters.
+ *   2. Add ONE member line to that noun's table below (struct
+ *      store_audit_ops), with the same named parameters:
+ *          int (*audit_export)(struct store *s, ...);
+ *   3. Write the dispatcher in the noun's file src/store/store_audit.c:
+ *          int store_audit_export(struct store *s, ...)
+ *          { return STORE_CALL(s, audit, audit_export, ...); }
+ *   4. Implement it for SQLite in the noun's backend file
+ *      src/store/sqlite/sqlite_audit.c (include "store/sqlite/sqlite_int.h":
+ *      the db handle, statement cache, error helpers) and declare it in its
+ *      header src/store/sqlite/sqlite_audit.h.
+ *   5. Add ONE line to the noun's SQLite table in src/store/sqlite/sqlite_ops.c:
+ *          .audit_export = sqlite_audit_export,
+ *   An operation a backend leaves NULL (or a whole table left NULL) makes the
+ *   dispatcher return WEFT_EUNSUPPORTED (STORE_CALL checks), so a half-built
+ *   backend still links.
  *
  * HOW TO ADD A MIGRATION (a new table or index):
  *   1. In your own backend file define
@@ -49,189 +51,267 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "store/access.h"
+#include "store/apps.h"
+#include "store/audit.h"
+#include "store/backup.h"
+#include "store/citizen.h"
+#include "store/dq.h"
+#include "store/feeds.h"
+#include "store/gov.h"
+#include "store/identity.h"
+#include "store/meta.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 struct store_migration {
     const char *name; /* unique, stable, e.g. "core-1", "audit-1" */
     const char *sql;  /* one or more statements separated by ';' */
 };
 
+/*
+ * One operations table per noun group.  Every operation takes the handle and
+ * the same named parameters as its public function store_<op>, with the same
+ * contract (the public header says it); the dispatcher may check arguments
+ * first.  A NULL operation (or a NULL table) makes the dispatcher return
+ * WEFT_EUNSUPPORTED.
+ */
+
+/* transactions and savepoints (store/txn.h) */
+struct store_txn_ops {
+    int (*begin)(struct store *s);
+    int (*commit)(struct store *s);
+    int (*rollback)(struct store *s);
+    /* Whether the transaction begun on s is still open in the database
+     * (false once the database gave it up, e.g. after a full disk or an
+     * I/O error, or when none is open). */
+    bool (*alive)(struct store *s);
+    int (*savepoint)(struct store *s, const char *name);
+    int (*release)(struct store *s, const char *name);
+    int (*rollback_to)(struct store *s, const char *name);
+    int (*checkpoint)(struct store *s, enum store_ckpt mode);
+};
+
+/* resources, search, persons and merges (store/records.h) */
+struct store_records_ops {
+    int (*resource_put)(struct store *s, const struct store_put *in,
+                        enum store_put_outcome *outcome, char id_out[STORE_ID_LEN + 1],
+                        int *version_out);
+    int (*resource_get)(struct store *s, const char *type, const char *id, int version,
+                        struct store_row *out);
+    int (*resource_person)(struct store *s, const char *type, const char *id, char **person_id_out);
+    int (*resource_digest)(struct store *s, const char *type, const char *id,
+                           unsigned char hash[STORE_HASH_LEN], int *version);
+    int (*resource_delete)(struct store *s, const char *type, const char *id);
+    int (*search)(struct store *s, const struct store_query *q, struct store_result *out);
+    int (*history)(struct store *s, const char *type, const char *id, int limit,
+                   struct store_result *out);
+    int (*person_by_nhs)(struct store *s, const char *nhs, char **person_id_out);
+    int (*person_by_local)(struct store *s, const char *org, const char *system, const char *value,
+                           const char *link_to_person, char **person_id_out);
+    int (*person_get)(struct store *s, const char *person_id, struct store_person *out);
+    int (*person_version)(struct store *s, const char *person_id, int64_t snapshot,
+                          int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
+    int (*person_find_local)(struct store *s, const char *org, const char *system,
+                             const char *value, char **person_id_out);
+    int (*person_merge)(struct store *s, const char *survivor, const char *retired,
+                        const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+    int (*person_unmerge)(struct store *s, int64_t merge_id);
+    int (*person_merge_list)(struct store *s, int limit, struct store_merge **out, int *n);
+    int (*person_find_nhs)(struct store *s, const char *nhs, char **person_id_out);
+    int (*person_merged_into)(struct store *s, const char *retired, char **survivor_out,
+                              int64_t *merge_id_out);
+};
+
+/* clients, organisations, agreements, launchers, sessions, break-glass,
+ * objection state, policy (store/access.h) */
+struct store_access_ops {
+    int (*client_add)(struct store *s, const char *name, const char *org, const char *scopes,
+                      const char *token_hash, int64_t *id_out);
+    int (*client_by_hash)(struct store *s, const char *token_hash, struct store_client *out);
+    int (*client_list)(struct store *s, struct store_client **out, int *n);
+    int (*client_revoke)(struct store *s, int64_t id);
+    int (*org_put)(struct store *s, const char *ods, const char *name, const char *type);
+    int (*org_get)(struct store *s, const char *ods, struct store_org *out);
+    int (*org_list)(struct store *s, struct store_org **out, int *n);
+    int (*agreement_add)(struct store *s, const char *ods, const char *kind, const char *from,
+                         const char *to, int64_t *id_out);
+    int (*agreement_list)(struct store *s, const char *ods, struct store_agreement **out, int *n);
+    int (*agreement_in_force)(struct store *s, const char *ods, const char *day, bool *in_force);
+    int (*launcher_add)(struct store *s, const struct store_launcher *in, int64_t *id_out);
+    int (*launcher_by_issuer)(struct store *s, const char *issuer, struct store_launcher *out);
+    int (*launcher_list)(struct store *s, struct store_launcher **out, int *n);
+    int (*launcher_revoke)(struct store *s, const char *name);
+    int (*jti_use)(struct store *s, const char *issuer, const char *jti, const char *expires);
+    int (*session_put)(struct store *s, const struct store_session *in);
+    int (*session_get)(struct store *s, const char *id_hash, const char *now,
+                       struct store_session *out);
+    int (*session_revoke)(struct store *s, const char *id_hash);
+    int (*session_count)(struct store *s, const char *now,
+                         void (*fn)(const char *kind, int64_t n, void *ctx), void *ctx);
+    int (*breakglass_add)(struct store *s, const struct store_breakglass *in, int64_t *id_out);
+    int (*breakglass_active)(struct store *s, const char *user_id, const char *org,
+                             const char *person_id, const char *now, char **expires_out);
+    int (*breakglass_list)(struct store *s, const char *since, struct store_breakglass **out,
+                           int *n);
+    int (*objection_set)(struct store *s, const char *person_id, const char *status,
+                         const char *date);
+    int (*objection_get)(struct store *s, const char *person_id, char **status_out);
+    int (*access_facts)(struct store *s, const char *org, const char *day, const char *person_id,
+                        const char *user_id, const char *now, struct store_access_facts *out);
+    int (*policy_put)(struct store *s, const char *text, const char *sha256, const char *by,
+                      int64_t *version_out);
+    int (*policy_current)(struct store *s, int64_t *version_out, char **text_out);
+    int (*session_user_role)(struct store *s, const char *user_id, char **role_out, char **org_out);
+};
+
+/* SMART apps (store/apps.h) */
+struct store_apps_ops {
+    int (*app_add)(struct store *s, const struct store_app *in);
+    int (*app_get)(struct store *s, const char *client_id, struct store_app *out);
+    int (*app_list)(struct store *s, struct store_app **out, int *n);
+    int (*app_revoke)(struct store *s, const char *client_id);
+};
+
+/* the audit log (store/audit.h) */
+struct store_audit_ops {
+    int (*audit_append)(struct store *s, struct store_audit_row *rows, int n,
+                        store_audit_chain_fn chain, void *ctx);
+    int (*audit_head)(struct store *s, int64_t *seq, unsigned char hash[32], int64_t *rows);
+    int (*audit_scan)(struct store *s, int64_t from, int64_t to,
+                      int (*fn)(const struct store_audit_row *, void *), void *ctx);
+    int (*audit_search)(struct store *s, const struct store_audit_filter *f,
+                        int (*fn)(const struct store_audit_row *, void *), void *ctx);
+    int (*audit_person)(struct store *s, const char *person_id,
+                        int (*fn)(const struct store_audit_row *, void *), void *ctx);
+};
+
+/* the feed registry and the inbox (store/feeds.h) */
+struct store_feeds_ops {
+    int (*feed_add)(struct store *s, const struct store_feed *in, int64_t *id_out);
+    int (*feed_get)(struct store *s, int64_t id, struct store_feed *out);
+    int (*feed_by_name)(struct store *s, const char *name, struct store_feed *out);
+    int (*feed_by_facility)(struct store *s, const char *facility, struct store_feed *out);
+    int (*feed_by_client)(struct store *s, int64_t client_id, struct store_feed *out);
+    int (*feed_set_disabled)(struct store *s, int64_t id, bool disabled);
+    int (*feed_list)(struct store *s, struct store_feed **out, int *n);
+    int (*feed_count)(struct store *s, int64_t feed_id, const char *day,
+                      const struct store_feed_counts *add, const char *last_received,
+                      const char *last_error);
+    int (*feed_counts_get)(struct store *s, int64_t feed_id, const char *day,
+                           struct store_feed_counts *today, struct store_feed_counts *total);
+    int (*inbox_add)(struct store *s, const struct store_inbox_msg *in, int64_t *id_out);
+    int (*inbox_set_outcome)(struct store *s, int64_t id, const char *outcome, const char *error,
+                             int64_t resources, int64_t duplicate_of, bool bump);
+    int (*inbox_set_feed)(struct store *s, int64_t id, int64_t feed_id);
+    int (*inbox_list)(struct store *s, const struct store_inbox_filter *f,
+                      struct store_inbox_msg **out, int *n);
+    int (*inbox_claim)(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
+                       int64_t *first);
+    int (*inbox_outcomes)(struct store *s, int64_t feed_id, int64_t out[5]);
+};
+
+/* the master person index (store/identity.h) */
+struct store_identity_ops {
+    int (*idrec_put)(struct store *s, const struct store_idrec *r, const char *const keys[4]);
+    int (*idrec_candidates)(struct store *s, const char *link_system, const char *const keys[4],
+                            int cap, bool without_nhs, struct store_idrec **out, int *n);
+    int (*idrec_get)(struct store *s, const char *link_system, const char *org,
+                     const char *source_id, struct store_idrec *out);
+    int (*idrec_of_person)(struct store *s, const char *link_system, const char *person_id,
+                           struct store_idrec **out, int *n);
+    int (*idrec_scan)(struct store *s, const char *link_system,
+                      int (*fn)(const struct store_idrec *, void *), void *ctx);
+    int (*iddecision_add)(struct store *s, const struct store_iddecision *d, int64_t *id_out);
+    int (*iddecision_list)(struct store *s, const char *org, const char *source_id, int limit,
+                           struct store_iddecision **out, int *n);
+    int (*idreview_add)(struct store *s, const struct store_idreview *r, int64_t *id_out);
+    int (*idreview_list)(struct store *s, const char *status, int limit,
+                         struct store_idreview **out, int *n);
+    int (*idreview_get)(struct store *s, int64_t id, struct store_idreview *out);
+    int (*idreview_decide)(struct store *s, int64_t id, const char *status, const char *by,
+                           int64_t decision_id);
+    int (*idnonmatch_add)(struct store *s, const char *org, const char *source_id,
+                          const char *other_org, const char *other_source_id, int64_t decision_id);
+    int (*idnonmatch_list)(struct store *s, const char *org, const char *source_id,
+                           struct store_idrec **out, int *n);
+    int (*person_split)(struct store *s, const char *person_id, const char *link_system,
+                        const char *org, const char *source_id, char **new_person_out);
+    int (*person_merge_of_local)(struct store *s, const char *org, const char *system,
+                                 const char *value, int64_t *merge_id_out);
+};
+
+/* data quality (store/dq.h) */
+struct store_dq_ops {
+    int (*dq_scan)(struct store *s, int (*fn)(const struct store_dq_item *, void *), void *ctx);
+    int (*dq_inbox_scan)(struct store *s, int (*fn)(const struct store_dq_inbox *, void *),
+                         void *ctx);
+    int (*dq_run_add)(struct store *s, const struct store_dq_run *in, int64_t *id_out);
+    int (*dq_run_finish)(struct store *s, int64_t id, const char *finished, const char *status);
+    int (*dq_run_list)(struct store *s, const char *org, int limit, struct store_dq_run **out,
+                       int *n);
+    int (*dq_result_add)(struct store *s, const struct store_dq_result *r);
+    int (*dq_result_list)(struct store *s, int64_t run_id, const char *org,
+                          int (*fn)(const struct store_dq_result *, void *), void *ctx);
+    int (*dq_failure_add)(struct store *s, const struct store_dq_failure *f);
+    int (*dq_failure_list)(struct store *s, int64_t run_id, const char *org,
+                           int (*fn)(const struct store_dq_failure *, void *), void *ctx);
+};
+
+/* the governance console (store/gov.h) */
+struct store_gov_ops {
+    int (*bg_review_add)(struct store *s, const struct store_bg_review *in);
+    int (*bg_review_list)(struct store *s, struct store_bg_review **out, int *n);
+    int (*policy_version_list)(struct store *s, struct store_policy_version **out, int *n);
+};
+
+/* objection cases, subject access requests, citizen sign-in
+ * (store/citizen.h) */
+struct store_citizen_ops {
+    int (*objection_put)(struct store *s, const struct store_objection *in, int64_t *id_out);
+    int (*objection_case)(struct store *s, int64_t id, struct store_objection *out);
+    int (*objection_list)(struct store *s, const char *person_id, bool open_only,
+                          struct store_objection **out, int *n);
+    int (*objection_step_add)(struct store *s, int64_t objection_id, const char *time,
+                              const char *step, const char *by, const char *detail);
+    int (*objection_steps)(struct store *s, int64_t objection_id, struct store_objection_step **out,
+                           int *n);
+    int (*sar_put)(struct store *s, const struct store_sar *in, int64_t *id_out);
+    int (*sar_get)(struct store *s, int64_t id, struct store_sar *out);
+    int (*sar_list)(struct store *s, const char *person_id, struct store_sar **out, int *n);
+    int (*citizen_idp_add)(struct store *s, const struct store_citizen_idp *in);
+    int (*citizen_idp_get)(struct store *s, const char *name, struct store_citizen_idp *out);
+    int (*citizen_idp_list)(struct store *s, struct store_citizen_idp **out, int *n);
+    int (*citizen_idp_remove)(struct store *s, const char *name);
+    int (*citizen_session_put)(struct store *s, const struct store_citizen_session *in);
+    int (*citizen_session_get)(struct store *s, const char *id_hash,
+                               struct store_citizen_session *out);
+    int (*citizen_session_touch)(struct store *s, const char *id_hash, const char *now);
+    int (*citizen_session_revoke)(struct store *s, const char *id_hash);
+};
+
+/* A backend: the handle's life, schema, backup and settings, and its noun tables. */
 struct store_ops {
     const char *name; /* "sqlite", "postgres" */
-    void (*close)(struct store *);
-    int (*migrate)(struct store *, int *from_version, int *to_version);
-    int (*schema_version)(struct store *, int *version);
-    int (*schema_pending)(struct store *, int *pending);
-    int (*begin)(struct store *);
-    int (*commit)(struct store *);
-    int (*rollback)(struct store *);
-    int (*bulk)(struct store *, bool on);
-    int (*backup)(struct store *, const char *dest, struct store_backup_info *);
-
-    /* resources */
-    int (*resource_put)(struct store *, const struct store_put *, enum store_put_outcome *,
-                        char id_out[STORE_ID_LEN + 1], int *version_out);
-    int (*resource_get)(struct store *, const char *type, const char *id, int version,
-                        struct store_row *);
-    int (*resource_delete)(struct store *, const char *type, const char *id);
-    int (*resource_person)(struct store *, const char *type, const char *id, char **person_id_out);
-    int (*resource_digest)(struct store *, const char *type, const char *id,
-                           unsigned char hash[STORE_HASH_LEN], int *version);
-    int (*search)(struct store *, const struct store_query *, struct store_result *);
-    int (*history)(struct store *, const char *type, const char *id, int limit,
-                   struct store_result *);
-
-    /* persons */
-    int (*person_by_nhs)(struct store *, const char *nhs, char **person_id_out);
-    int (*person_by_local)(struct store *, const char *org, const char *system, const char *value,
-                           const char *link_to_person, char **person_id_out);
-    int (*person_get)(struct store *, const char *person_id, struct store_person *);
-    int (*person_version)(struct store *, const char *person_id, int64_t snapshot, int64_t *max_seq,
-                          int64_t *count, int64_t *snapshot_out);
-    int (*person_find_local)(struct store *, const char *org, const char *system, const char *value,
-                             char **person_id_out);
-
-    /* clients */
-    int (*client_add)(struct store *, const char *name, const char *org, const char *scopes,
-                      const char *token_hash, int64_t *id_out);
-    int (*client_by_hash)(struct store *, const char *token_hash, struct store_client *);
-    int (*client_list)(struct store *, struct store_client **out, int *n);
-    int (*client_revoke)(struct store *, int64_t id);
-
-    /* meta */
-    int (*meta_get)(struct store *, const char *key, char **value_out);
-    int (*meta_set)(struct store *, const char *key, const char *value);
-
-    /* ---- other subsystems: one line per operation below this mark ---- */
-    /* access (src/store/store_access.c, sqlite/sqlite_access.c) */
-    int (*org_put)(struct store *, const char *, const char *, const char *);
-    int (*org_get)(struct store *, const char *, struct store_org *);
-    int (*org_list)(struct store *, struct store_org **, int *);
-    int (*agreement_add)(struct store *, const char *, const char *, const char *, const char *,
-                         int64_t *);
-    int (*agreement_list)(struct store *, const char *, struct store_agreement **, int *);
-    int (*agreement_in_force)(struct store *, const char *, const char *, bool *);
-    int (*launcher_add)(struct store *, const struct store_launcher *, int64_t *);
-    int (*launcher_by_issuer)(struct store *, const char *, struct store_launcher *);
-    int (*launcher_list)(struct store *, struct store_launcher **, int *);
-    int (*launcher_revoke)(struct store *, const char *);
-    int (*jti_use)(struct store *, const char *, const char *, const char *);
-    int (*session_put)(struct store *, const struct store_session *);
-    int (*session_get)(struct store *, const char *, const char *, struct store_session *);
-    int (*session_revoke)(struct store *, const char *);
-    int (*session_count)(struct store *, const char *, void (*)(const char *, int64_t, void *),
-                         void *);
-    int (*breakglass_add)(struct store *, const struct store_breakglass *, int64_t *);
-    int (*breakglass_active)(struct store *, const char *, const char *, const char *, const char *,
-                             char **);
-    int (*breakglass_list)(struct store *, const char *, struct store_breakglass **, int *);
-    int (*objection_set)(struct store *, const char *, const char *, const char *);
-    int (*objection_get)(struct store *, const char *, char **);
-    int (*policy_put)(struct store *, const char *, const char *, const char *, int64_t *);
-    int (*policy_current)(struct store *, int64_t *, char **);
-    int (*access_facts)(struct store *, const char *, const char *, const char *, const char *,
-                        const char *, struct store_access_facts *);
-    /* audit (src/store/store_audit.c, sqlite/sqlite_audit.c) */
-    int (*audit_append)(struct store *, struct store_audit_row *, int, store_audit_chain_fn,
-                        void *);
-    int (*audit_head)(struct store *, int64_t *, unsigned char[32], int64_t *);
-    int (*audit_scan)(struct store *, int64_t, int64_t,
-                      int (*)(const struct store_audit_row *, void *), void *);
-    int (*audit_search)(struct store *, const struct store_audit_filter *,
-                        int (*)(const struct store_audit_row *, void *), void *);
-    /* feeds, inbox, merges (src/store/store_feeds.c, sqlite/sqlite_feeds.c, sqlite_merge.c) */
-    int (*savepoint)(struct store *, const char *, int);
-    int (*checkpoint)(struct store *, int);
-    int (*feed_add)(struct store *, const struct store_feed *, int64_t *);
-    int (*feed_get)(struct store *, int64_t, const char *, const char *, int64_t,
-                    struct store_feed *);
-    int (*feed_list)(struct store *, struct store_feed **, int *);
-    int (*feed_set_disabled)(struct store *, int64_t, bool);
-    int (*feed_count)(struct store *, int64_t, const char *, const struct store_feed_counts *,
-                      const char *, const char *);
-    int (*feed_counts_get)(struct store *, int64_t, const char *, struct store_feed_counts *,
-                           struct store_feed_counts *);
-    int (*inbox_add)(struct store *, const struct store_inbox_msg *, int64_t *);
-    int (*inbox_set_outcome)(struct store *, int64_t, const char *, const char *, int64_t, int64_t,
-                             bool);
-    int (*inbox_set_feed)(struct store *, int64_t, int64_t);
-    int (*inbox_list)(struct store *, const struct store_inbox_filter *, struct store_inbox_msg **,
-                      int *);
-    int (*inbox_claim)(struct store *, int64_t, const char *, int64_t, int64_t *);
-    int (*inbox_outcomes)(struct store *, int64_t, int64_t[5]);
-    int (*person_merge)(struct store *, const char *, const char *, const char *, int64_t,
-                        int64_t *);
-    int (*person_unmerge)(struct store *, int64_t);
-    int (*person_merge_list)(struct store *, int, struct store_merge **, int *);
-    int (*person_find_nhs)(struct store *, const char *, char **);
-    int (*person_merged_into)(struct store *, const char *, char **, int64_t *);
-    /* SMART apps (src/store/store_access.c, sqlite/sqlite_app.c) */
-    int (*app_add)(struct store *, const struct store_app *);
-    int (*app_get)(struct store *, const char *, struct store_app *);
-    int (*app_list)(struct store *, struct store_app **, int *);
-    int (*app_revoke)(struct store *, const char *);
-    /* data quality (src/store/store_dq.c, sqlite/sqlite_dq.c) */
-    int (*dq_scan)(struct store *, int (*)(const struct store_dq_item *, void *), void *);
-    int (*dq_inbox_scan)(struct store *, int (*)(const struct store_dq_inbox *, void *), void *);
-    int (*dq_run_add)(struct store *, const struct store_dq_run *, int64_t *);
-    int (*dq_run_finish)(struct store *, int64_t, const char *, const char *);
-    int (*dq_run_list)(struct store *, const char *, int, struct store_dq_run **, int *);
-    int (*dq_result_add)(struct store *, const struct store_dq_result *);
-    int (*dq_result_list)(struct store *, int64_t, const char *,
-                          int (*)(const struct store_dq_result *, void *), void *);
-    int (*dq_failure_add)(struct store *, const struct store_dq_failure *);
-    int (*dq_failure_list)(struct store *, int64_t, const char *,
-                           int (*)(const struct store_dq_failure *, void *), void *);
-    /* governance console (src/store/store_gov.c, sqlite/sqlite_gov.c) */
-    int (*bg_review_add)(struct store *, const struct store_bg_review *);
-    int (*bg_review_list)(struct store *, struct store_bg_review **, int *);
-    int (*policy_version_list)(struct store *, struct store_policy_version **, int *);
-    /* citizens (src/store/store_citizen.c, sqlite/sqlite_citizen.c) */
-    int (*objection_put)(struct store *, const struct store_objection *, int64_t *);
-    int (*objection_case)(struct store *, int64_t, struct store_objection *);
-    int (*objection_list)(struct store *, const char *, bool, struct store_objection **, int *);
-    int (*objection_step_add)(struct store *, int64_t, const char *, const char *, const char *,
-                              const char *);
-    int (*objection_steps)(struct store *, int64_t, struct store_objection_step **, int *);
-    int (*sar_put)(struct store *, const struct store_sar *, int64_t *);
-    int (*sar_get)(struct store *, int64_t, struct store_sar *);
-    int (*sar_list)(struct store *, const char *, struct store_sar **, int *);
-    int (*session_user_role)(struct store *, const char *, char **, char **);
-    int (*audit_person)(struct store *, const char *,
-                        int (*)(const struct store_audit_row *, void *), void *);
-    int (*citizen_idp_add)(struct store *, const struct store_citizen_idp *);
-    int (*citizen_idp_get)(struct store *, const char *, struct store_citizen_idp *);
-    int (*citizen_idp_list)(struct store *, struct store_citizen_idp **, int *);
-    int (*citizen_idp_remove)(struct store *, const char *);
-    int (*citizen_session_put)(struct store *, const struct store_citizen_session *);
-    int (*citizen_session_get)(struct store *, const char *, struct store_citizen_session *);
-    int (*citizen_session_touch)(struct store *, const char *, const char *);
-    int (*citizen_session_revoke)(struct store *, const char *);
-    /* identity (src/store/store_identity.c, sqlite/sqlite_identity.c) */
-    int (*idrec_put)(struct store *, const struct store_idrec *, const char *const[4]);
-    int (*idrec_candidates)(struct store *, const char *, const char *const[4], int, bool,
-                            struct store_idrec **, int *);
-    int (*idrec_get)(struct store *, const char *, const char *, const char *,
-                     struct store_idrec *);
-    int (*idrec_of_person)(struct store *, const char *, const char *, struct store_idrec **,
-                           int *);
-    int (*idrec_scan)(struct store *, const char *, int (*)(const struct store_idrec *, void *),
-                      void *);
-    int (*iddecision_add)(struct store *, const struct store_iddecision *, int64_t *);
-    int (*iddecision_list)(struct store *, const char *, const char *, int,
-                           struct store_iddecision **, int *);
-    int (*idreview_add)(struct store *, const struct store_idreview *, int64_t *);
-    int (*idreview_list)(struct store *, const char *, int, struct store_idreview **, int *);
-    int (*idreview_get)(struct store *, int64_t, struct store_idreview *);
-    int (*idreview_decide)(struct store *, int64_t, const char *, const char *, int64_t);
-    int (*idnonmatch_add)(struct store *, const char *, const char *, const char *, const char *,
-                          int64_t);
-    int (*idnonmatch_list)(struct store *, const char *, const char *, struct store_idrec **,
-                           int *);
-    int (*person_split)(struct store *, const char *, const char *, const char *, const char *,
-                        char **);
-    int (*person_merge_of_local)(struct store *, const char *, const char *, const char *,
-                                 int64_t *);
+    void (*close)(struct store *s);
+    int (*migrate)(struct store *s, int *from_version, int *to_version);
+    int (*schema_version)(struct store *s, int *version);
+    int (*schema_pending)(struct store *s, int *pending);
+    int (*bulk)(struct store *s, bool on);
+    int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
+    int (*meta_get)(struct store *s, const char *key, char **value_out);
+    int (*meta_set)(struct store *s, const char *key, const char *value);
+    const struct store_txn_ops *txn;
+    const struct store_records_ops *records;
+    const struct store_access_ops *access;
+    const struct store_apps_ops *apps;
+    const struct store_audit_ops *audit;
+    const struct store_feeds_ops *feeds;
+    const struct store_identity_ops *identity;
+    const struct store_dq_ops *dq;
+    const struct store_gov_ops *gov;
+    const struct store_citizen_ops *citizen;
 };
 
 /* The common head of every backend handle. */
@@ -246,15 +326,18 @@ struct store {
 int store_fail(struct store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Dispatch helper: WEFT_EUNSUPPORTED when the backend lacks the operation. */
-#define STORE_CALL(s, op, ...)                                                                     \
-    ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__)                                                 \
-                  : store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op,    \
-                               (s)->ops->name))
-#define STORE_CALL0(s, op)                                                                         \
-    ((s)->ops->op ? (s)->ops->op((s))                                                              \
-                  : store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op,    \
-                               (s)->ops->name))
+/* Dispatch helpers: WEFT_EUNSUPPORTED when the backend lacks the operation.
+ * STORE_CALL(s, noun, op, args...) calls s->ops->noun->op(s, args...);
+ * STORE_CORE(s, op, args...) an operation of the backend's own table. */
+#define STORE_UNSUPPORTED(s, op)                                                                   \
+    store_fail((s), WEFT_EUNSUPPORTED, "operation %s not supported by %s", #op, (s)->ops->name)
+#define STORE_CALL(s, noun, op, ...)                                                               \
+    ((s)->ops->noun && (s)->ops->noun->op ? (s)->ops->noun->op((s), __VA_ARGS__)                   \
+                                          : STORE_UNSUPPORTED(s, op))
+#define STORE_CALL0(s, noun, op)                                                                   \
+    ((s)->ops->noun && (s)->ops->noun->op ? (s)->ops->noun->op((s)) : STORE_UNSUPPORTED(s, op))
+#define STORE_CORE(s, op, ...)                                                                     \
+    ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__) : STORE_UNSUPPORTED(s, op))
 
 /* The stored JSON (without meta.versionId/lastUpdated) with those two added
  * to its top-level meta (created when absent).  Returns a malloc'd string the

@@ -15,18 +15,13 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "domain/systems.h"
 #include "synth/date.h"
 #include "synth/fhirw.h"
 #include "synth/names.h"
 #include "synth/view.h"
 
-#define SCT "http://snomed.info/sct"
-#define LOINC "http://loinc.org"
-#define UCUM "http://unitsofmeasure.org"
-#define CAT_SYS "https://weft.nhs.uk/CodeSystem/record-category"
-#define NHS_SYS "https://fhir.nhs.uk/Id/nhs-number"
-#define ODS_SYS "https://fhir.nhs.uk/Id/ods-organization-code"
 #define UNKNOWN_SYS "urn:oid:1.2.826.0.1285.0.99.1"
 
 struct fctx {
@@ -89,7 +84,7 @@ static void cc(struct buf *b, const char *sys, const char *code, const char *dis
 
 static void cat_cc(struct buf *b, enum synth_cat c)
 {
-    cc(b, CAT_SYS, fhir_categories[c], NULL);
+    cc(b, RECORD_CATEGORY_SYSTEM, category_names[c], NULL);
 }
 
 static void uuid(struct fctx *c, const char *type, const char *id, char *out, size_t len)
@@ -160,13 +155,12 @@ static void patient(struct fctx *c, bool contact)
     res_begin(c, "Patient", v->local);
     buf_adds(b, ",\"identifier\":[");
     if (v->has_nhs) {
-        buf_addf(b, "{\"extension\":[{\"url\":\"https://fhir.hl7.org.uk/StructureDefinition/"
-                    "Extension-UKCore-NHSNumberVerificationStatus\",\"valueCodeableConcept\":");
+        buf_addf(b, "{\"extension\":[{\"url\":\"" NHS_NUMBER_VERIFICATION_EXTENSION
+                    "\",\"valueCodeableConcept\":");
         bool verified = (p->idx + c->org) % 10 != 0;
-        cc(b, "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
-           verified ? "01" : "02",
+        cc(b, NHS_NUMBER_VERIFICATION_SYSTEM, verified ? "01" : "02",
            verified ? "Number present and verified" : "Number present but not traced");
-        buf_addf(b, "}],\"system\":\"" NHS_SYS "\",\"value\":\"%s\"},", v->nhs);
+        buf_addf(b, "}],\"system\":\"" NHS_NUMBER_SYSTEM "\",\"value\":\"%s\"},", v->nhs);
     }
     buf_addf(b, "{\"system\":\"%s\",\"value\":\"%s\"}]", v->id_system, v->local);
     buf_adds(b, ",\"active\":true,\"name\":[{\"use\":\"official\",\"family\":");
@@ -196,11 +190,10 @@ static void patient(struct fctx *c, bool contact)
         kv(b, "postalCode", a->postcode);
     buf_adds(b, "}]");
     const struct synth_org *gp = &c->o->rg->orgs[p->gp];
-    buf_addf(
-        b,
-        ",\"generalPractitioner\":[{\"type\":\"Organization\",\"identifier\":{\"system\":\"" ODS_SYS
-        "\",\"value\":\"%s\"},\"display\":",
-        gp->ods);
+    buf_addf(b,
+             ",\"generalPractitioner\":[{\"type\":\"Organization\",\"identifier\":{\"system\":"
+             "\"" ODS_SYSTEM "\",\"value\":\"%s\"},\"display\":",
+             gp->ods);
     js(b, gp->name);
     buf_adds(b, "}]");
     if (contact) {
@@ -251,7 +244,7 @@ static void condition(struct fctx *c, const struct code *k, int onset, bool reso
         cc(b, UNKNOWN_SYS, lc, k->display);
         synth_pending_add(&c->pending, SYNTH_F_UNKNOWN_CODE, "Condition/%s code %s", id, lc);
     } else {
-        cc(b, SCT, k->code, k->display);
+        cc(b, SNOMED_SYSTEM, k->code, k->display);
     }
     subject(c, "subject");
     date_iso(clinical_day(c, onset, "onset"), d, sizeof d);
@@ -286,7 +279,7 @@ static void medication(struct fctx *c, const struct med *m, int start, bool repe
     cat_cc(b, CAT_MEDICATIONS);
     buf_adds(b, "]");
     key(b, "medicationCodeableConcept");
-    cc(b, SCT, m->code, m->display);
+    cc(b, SNOMED_SYSTEM, m->code, m->display);
     subject(c, "subject");
     date_iso(start, d, sizeof d);
     kv(b, "authoredOn", d);
@@ -308,7 +301,7 @@ static void obs_begin(struct fctx *c, const char *id, const char *catcode, enum 
     char d[32];
     res_begin(c, "Observation", id);
     if (cat == CAT_HISTORY) /* category.h reads Observations as observations unless told */
-        buf_adds(b, ",\"meta\":{\"tag\":[{\"system\":\"urn:weft:category\",\"code\":"
+        buf_adds(b, ",\"meta\":{\"tag\":[{\"system\":\"" CATEGORY_TAG_SYSTEM "\",\"code\":"
                     "\"history\"}]}");
     kv(b, "status", "final");
     buf_adds(b, ",\"category\":[");
@@ -327,8 +320,8 @@ static void obs_begin(struct fctx *c, const char *id, const char *catcode, enum 
 static void qty(struct buf *b, const char *k, double v, int dec, const char *unit)
 {
     key(b, k);
-    buf_addf(b, "{\"value\":%.*f,\"unit\":\"%s\",\"system\":\"" UCUM "\",\"code\":\"%s\"}", dec, v,
-             unit, unit);
+    buf_addf(b, "{\"value\":%.*f,\"unit\":\"%s\",\"system\":\"" UCUM_SYSTEM "\",\"code\":\"%s\"}",
+             dec, v, unit, unit);
 }
 
 /*
@@ -374,15 +367,15 @@ static void observations(struct fctx *c)
     for (int k = 0; k < nbp; k++) {
         w = taken[k] = obs_time(c, past_day(c, SYNTH_HISTORY_DAYS), taken, k);
         obs_id(c, "bp", w, id, sizeof id);
-        obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC, "85354-9", "Blood pressure panel",
-                  w.day, w.min);
+        obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC_SYSTEM, "85354-9",
+                  "Blood pressure panel", w.day, w.min);
         int sys = (p->hypertension ? 138 : 118) + (int)synth_rng_below(&c->r, 30);
         int dia = (p->hypertension ? 84 : 72) + (int)synth_rng_below(&c->r, 14);
         buf_adds(b, ",\"component\":[{\"code\":");
-        cc(b, LOINC, "8480-6", "Systolic blood pressure");
+        cc(b, LOINC_SYSTEM, "8480-6", "Systolic blood pressure");
         qty(b, "valueQuantity", sys, 0, "mm[Hg]");
         buf_adds(b, "},{\"code\":");
-        cc(b, LOINC, "8462-4", "Diastolic blood pressure");
+        cc(b, LOINC_SYSTEM, "8462-4", "Diastolic blood pressure");
         qty(b, "valueQuantity", dia, 0, "mm[Hg]");
         buf_adds(b, "}]");
         res_end(c, "Observation", id);
@@ -394,8 +387,8 @@ static void observations(struct fctx *c)
                                       (p->diabetes ? 12 : 0);
         w = obs_time(c, day, NULL, 0);
         obs_id(c, "wt", w, id, sizeof id);
-        obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC, "29463-7", "Body weight", w.day,
-                  w.min);
+        obs_begin(c, id, "vital-signs", CAT_OBSERVATIONS, LOINC_SYSTEM, "29463-7", "Body weight",
+                  w.day, w.min);
         qty(b, "valueQuantity", kg, 1, "kg");
         res_end(c, "Observation", id);
     }
@@ -403,7 +396,7 @@ static void observations(struct fctx *c)
         for (int k = 0; k < 2; k++) {
             w = taken[k] = obs_time(c, past_day(c, 700), taken, k);
             obs_id(c, "hba1c", w, id, sizeof id);
-            obs_begin(c, id, "laboratory", CAT_RESULTS, LOINC, "59261-8",
+            obs_begin(c, id, "laboratory", CAT_RESULTS, LOINC_SYSTEM, "59261-8",
                       "Haemoglobin A1c level (IFCC)", w.day, w.min);
             qty(b, "valueQuantity", 50 + 35 * synth_rng_unit(&c->r), 0, "mmol/mol");
             buf_adds(b, ",\"referenceRange\":[{\"low\":{\"value\":20,\"unit\":\"mmol/mol\"},"
@@ -414,7 +407,7 @@ static void observations(struct fctx *c)
     if (p->diabetes || p->ckd || p->hypertension) {
         w = obs_time(c, past_day(c, 500), NULL, 0);
         obs_id(c, "egfr", w, id, sizeof id);
-        obs_begin(c, id, "laboratory", CAT_RESULTS, LOINC, "33914-3",
+        obs_begin(c, id, "laboratory", CAT_RESULTS, LOINC_SYSTEM, "33914-3",
                   "Estimated glomerular filtration rate", w.day, w.min);
         qty(b, "valueQuantity",
             p->ckd ? 25 + 30 * synth_rng_unit(&c->r) : 65 + 30 * synth_rng_unit(&c->r), 0,
@@ -424,29 +417,29 @@ static void observations(struct fctx *c)
     if (p->age >= 16) {
         w = obs_time(c, past_day(c, SYNTH_HISTORY_DAYS), NULL, 0);
         obs_id(c, "smoke", w, id, sizeof id);
-        obs_begin(c, id, "social-history", CAT_OBSERVATIONS, LOINC, "72166-2",
+        obs_begin(c, id, "social-history", CAT_OBSERVATIONS, LOINC_SYSTEM, "72166-2",
                   "Tobacco smoking status", w.day, w.min);
         key(b, "valueCodeableConcept");
         if (p->smoker)
-            cc(b, SCT, "77176002", "Smoker");
+            cc(b, SNOMED_SYSTEM, "77176002", "Smoker");
         else if (p->copd)
-            cc(b, SCT, "8517006", "Ex-smoker");
+            cc(b, SNOMED_SYSTEM, "8517006", "Ex-smoker");
         else
-            cc(b, SCT, "266919005", "Never smoked tobacco");
+            cc(b, SNOMED_SYSTEM, "266919005", "Never smoked tobacco");
         res_end(c, "Observation", id);
     }
     if (p->maternity_history) {
         w = obs_time(c, past_day(c, SYNTH_HISTORY_DAYS), NULL, 0);
         obs_id(c, "preg", w, id, sizeof id);
-        obs_begin(c, id, "social-history", CAT_HISTORY, LOINC, "11996-6", "Number of pregnancies",
-                  w.day, w.min);
+        obs_begin(c, id, "social-history", CAT_HISTORY, LOINC_SYSTEM, "11996-6",
+                  "Number of pregnancies", w.day, w.min);
         buf_addf(b, ",\"valueInteger\":%d", 1 + (int)synth_rng_below(&c->r, 4));
         res_end(c, "Observation", id);
     }
     if (p->age < 3) {
         w = obs_time(c, p->dob, NULL, 0);
         obs_id(c, "bwt", w, id, sizeof id);
-        obs_begin(c, id, "exam", CAT_BIRTH, LOINC, "8339-4", "Birth weight", w.day, w.min);
+        obs_begin(c, id, "exam", CAT_BIRTH, LOINC_SYSTEM, "8339-4", "Birth weight", w.day, w.min);
         qty(b, "valueQuantity", 2600 + synth_rng_below(&c->r, 1700), 0, "g");
         res_end(c, "Observation", id);
     }
@@ -541,10 +534,10 @@ static void gp_record(struct fctx *c)
         coding(b, "http://terminology.hl7.org/CodeSystem/medication-statement-category",
                "patientspecified", "Patient Specified");
         buf_addc(b, ',');
-        coding(b, CAT_SYS, "medications", NULL);
+        coding(b, RECORD_CATEGORY_SYSTEM, "medications", NULL);
         buf_adds(b, "]}");
         key(b, "medicationCodeableConcept");
-        cc(b, SCT, "322236009", "Paracetamol 500mg tablets");
+        cc(b, SNOMED_SYSTEM, "322236009", "Paracetamol 500mg tablets");
         subject(c, "subject");
         date_iso(past_day(c, 700), d, sizeof d);
         kv(b, "dateAsserted", d);
@@ -577,12 +570,12 @@ static void gp_record(struct fctx *c)
                                    : "medication");
         kv(b, "criticality", p->idx % 4 == 1 ? "high" : "low");
         key(b, "code");
-        cc(b, SCT, k->code, k->display);
+        cc(b, SNOMED_SYSTEM, k->code, k->display);
         subject(c, "patient");
         date_iso(past_day(c, since), d, sizeof d);
         kv(b, "recordedDate", d);
         buf_adds(b, ",\"reaction\":[{\"manifestation\":[");
-        cc(b, SCT, "271807003", "Eruption of skin");
+        cc(b, SNOMED_SYSTEM, "271807003", "Eruption of skin");
         buf_adds(b, "]}]");
         res_end(c, "AllergyIntolerance", id);
         synth_out_cat(c->o, CAT_ALLERGIES);
@@ -613,7 +606,7 @@ static void gp_record(struct fctx *c)
         res_begin(c, "Immunization", id);
         kv(b, "status", "completed");
         key(b, "vaccineCode");
-        cc(b, SCT, imms[i].k.code, imms[i].k.display);
+        cc(b, SNOMED_SYSTEM, imms[i].k.code, imms[i].k.display);
         subject(c, "patient");
         date_iso(imms[i].day, d, sizeof d);
         kv(b, "occurrenceDateTime", d);
@@ -655,9 +648,9 @@ static void gp_record(struct fctx *c)
         buf_adds(b, "]");
         key(b, "code");
         if (flags[i].cat == CAT_SAFEGUARDING)
-            cc(b, "https://weft.nhs.uk/CodeSystem/flag-code", flags[i].k.code, flags[i].k.display);
+            cc(b, WEFT_CODE_SYSTEM_PREFIX "flag-code", flags[i].k.code, flags[i].k.display);
         else
-            cc(b, SCT, flags[i].k.code, flags[i].k.display);
+            cc(b, SNOMED_SYSTEM, flags[i].k.code, flags[i].k.display);
         subject(c, "subject");
         date_iso(past_day(c, since), d, sizeof d);
         buf_addf(b, ",\"period\":{\"start\":\"%s\"}", d);
@@ -686,7 +679,7 @@ static void community_record(struct fctx *c)
     res_begin(c, "EpisodeOfCare", id);
     kv(b, "status", ended ? "finished" : "active");
     buf_adds(b, ",\"type\":[");
-    cc(b, "https://weft.nhs.uk/CodeSystem/community-service", team_code, team);
+    cc(b, WEFT_CODE_SYSTEM_PREFIX "community-service", team_code, team);
     buf_addc(b, ',');
     cat_cc(b, CAT_SERVICES);
     buf_adds(b, "]");
@@ -698,7 +691,7 @@ static void community_record(struct fctx *c)
     else
         buf_addf(b, ",\"period\":{\"start\":\"%s\"}", d);
     buf_addf(b,
-             ",\"managingOrganization\":{\"identifier\":{\"system\":\"" ODS_SYS
+             ",\"managingOrganization\":{\"identifier\":{\"system\":\"" ODS_SYSTEM
              "\",\"value\":\"%s\"}}",
              c->o->rg->orgs[c->org].ods);
     res_end(c, "EpisodeOfCare", id);
@@ -721,7 +714,7 @@ static void community_record(struct fctx *c)
     kv(b, "status", ended ? "completed" : "active");
     kv(b, "intent", "plan");
     buf_adds(b, ",\"category\":[");
-    cc(b, SCT, "734163000", "Care plan");
+    cc(b, SNOMED_SYSTEM, "734163000", "Care plan");
     buf_addc(b, ',');
     cat_cc(b, CAT_DOCUMENTS);
     buf_adds(b, "]");
@@ -737,11 +730,11 @@ static void community_record(struct fctx *c)
         res_begin(c, "RiskAssessment", id);
         kv(b, "status", "final");
         key(b, "code");
-        cc(b, SCT, "414191008", "Falls risk assessment");
+        cc(b, SNOMED_SYSTEM, "414191008", "Falls risk assessment");
         subject(c, "subject");
         kv(b, "occurrenceDateTime", d);
         buf_adds(b, ",\"prediction\":[{\"outcome\":");
-        cc(b, SCT, "129839007", "At risk for falls");
+        cc(b, SNOMED_SYSTEM, "129839007", "At risk for falls");
         buf_addf(b, ",\"qualitativeRisk\":");
         cc(b, "http://terminology.hl7.org/CodeSystem/risk-probability",
            p->falls > 1 ? "high" : "moderate", NULL);
@@ -755,7 +748,7 @@ static void community_record(struct fctx *c)
         kv(b, "status", ended ? "completed" : "active");
         kv(b, "intent", "order");
         buf_adds(b, ",\"category\":[");
-        cc(b, SCT, "3457005", "Patient referral");
+        cc(b, SNOMED_SYSTEM, "3457005", "Patient referral");
         buf_addc(b, ',');
         cat_cc(b, CAT_DOCUMENTS);
         buf_adds(b, "]");
@@ -773,13 +766,14 @@ static void community_record(struct fctx *c)
         res_begin(c, "Composition", id);
         kv(b, "status", "final");
         key(b, "type");
-        cc(b, SCT, "373942005", "Discharge summary");
+        cc(b, SNOMED_SYSTEM, "373942005", "Discharge summary");
         buf_adds(b, ",\"category\":[");
         cat_cc(b, CAT_SERVICE_SUMMARIES);
         buf_adds(b, "]");
         subject(c, "subject");
         kv(b, "date", d2);
-        buf_addf(b, ",\"author\":[{\"identifier\":{\"system\":\"" ODS_SYS "\",\"value\":\"%s\"}}]",
+        buf_addf(b,
+                 ",\"author\":[{\"identifier\":{\"system\":\"" ODS_SYSTEM "\",\"value\":\"%s\"}}]",
                  c->o->rg->orgs[c->org].ods);
         buf_addf(b, ",\"title\":\"%s: summary at discharge\"", team);
         buf_adds(b, ",\"section\":[{\"title\":\"Summary\",\"text\":{\"status\":\"generated\","
@@ -808,22 +802,21 @@ static void ambulance_record(struct fctx *c)
         buf_adds(b, ",\"class\":");
         coding(b, "http://terminology.hl7.org/CodeSystem/v3-ActCode", "EMER", "emergency");
         buf_adds(b, ",\"type\":[");
-        cc(b, SCT, "409971007", "Emergency medical services");
+        cc(b, SNOMED_SYSTEM, "409971007", "Emergency medical services");
         buf_adds(b, "]");
         subject(c, "subject");
         buf_addf(b, ",\"period\":{\"start\":\"%s\",\"end\":\"%s\"}", s, e);
         buf_adds(b, ",\"reasonCode\":[");
         if (p->falls && synth_rng_chance(&c->r, 0.6))
-            cc(b, SCT, "1912002", "Fall");
+            cc(b, SNOMED_SYSTEM, "1912002", "Fall");
         else if (p->copd || p->heart_failure)
-            cc(b, SCT, "267036007", "Dyspnoea");
+            cc(b, SNOMED_SYSTEM, "267036007", "Dyspnoea");
         else
-            cc(b, SCT, "29857009", "Chest pain");
+            cc(b, SNOMED_SYSTEM, "29857009", "Chest pain");
         buf_adds(b, "]");
         buf_addf(b, ",\"hospitalization\":{\"dischargeDisposition\":");
         bool conveyed = synth_rng_chance(&c->r, 0.6);
-        cc(b, "https://weft.nhs.uk/CodeSystem/ambulance-outcome",
-           conveyed ? "conveyed" : "see-and-treat",
+        cc(b, WEFT_CODE_SYSTEM_PREFIX "ambulance-outcome", conveyed ? "conveyed" : "see-and-treat",
            conveyed ? "Conveyed to emergency department" : "Treated at scene");
         buf_adds(b, "}");
         res_end(c, "Encounter", id);
@@ -854,7 +847,7 @@ static void hospice_record(struct fctx *c)
     buf_addf(b, ",\"policyRule\":{\"text\":\"DNACPR decision recorded by %s\"}",
              c->o->rg->orgs[c->org].ods);
     buf_adds(b, ",\"provision\":{\"type\":\"deny\",\"code\":[");
-    cc(b, SCT, "89666000", "Cardiopulmonary resuscitation");
+    cc(b, SNOMED_SYSTEM, "89666000", "Cardiopulmonary resuscitation");
     buf_adds(b, "]}");
     res_end(c, "Consent", id);
     synth_out_cat(c->o, CAT_END_OF_LIFE);
@@ -865,7 +858,7 @@ static void hospice_record(struct fctx *c)
     kv(b, "intent", "plan");
     kv(b, "title", "End of life preferences");
     buf_adds(b, ",\"category\":[");
-    cc(b, SCT, "736373009", "End of life care plan");
+    cc(b, SNOMED_SYSTEM, "736373009", "End of life care plan");
     buf_addc(b, ',');
     cat_cc(b, CAT_END_OF_LIFE);
     buf_adds(b, "]");
@@ -882,7 +875,7 @@ static void hospice_record(struct fctx *c)
     res_begin(c, "DocumentReference", id);
     kv(b, "status", "current");
     key(b, "type");
-    cc(b, "https://weft.nhs.uk/CodeSystem/document-type", "respect-form", "ReSPECT form");
+    cc(b, WEFT_CODE_SYSTEM_PREFIX "document-type", "respect-form", "ReSPECT form");
     buf_adds(b, ",\"category\":[");
     cat_cc(b, CAT_END_OF_LIFE);
     buf_adds(b, "]");
@@ -950,7 +943,7 @@ static void acute_fhir_record(struct fctx *c)
         cat_cc(b, CAT_LEGAL_STATUS);
         buf_adds(b, "]");
         key(b, "code");
-        cc(b, "https://weft.nhs.uk/CodeSystem/overseas-visitor-status", "chargeable",
+        cc(b, WEFT_CODE_SYSTEM_PREFIX "overseas-visitor-status", "chargeable",
            "Overseas visitor: chargeable");
         subject(c, "subject");
         buf_addf(b, ",\"period\":{\"start\":\"%s\"}", d);

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "synth/out.h"
 
-_Static_assert(SYNTH_NCAT == FHIR_NCATEGORIES, "synth categories follow fhir/category.h");
+_Static_assert(SYNTH_NCAT == CATEGORY_COUNT, "synth categories follow domain/category.h");
 
 static const char *const csv_base[SYNTH_OUT_KINDS] = {
     NULL, NULL, "people", "contacts", "assessments", "services", "safeguarding", "end_of_life"};
@@ -413,7 +413,7 @@ static int write_summary(struct synth_out *o, long people, unsigned long long se
                 o->injected[k], k + 1 < SYNTH_F_COUNT ? "," : "");
     fputs("  },\n  \"categories\": {\n", s);
     for (int c = 0; c < SYNTH_NCAT; c++)
-        fprintf(s, "    \"%s\": %ld%s\n", fhir_categories[c], o->cat[c],
+        fprintf(s, "    \"%s\": %ld%s\n", category_names[c], o->cat[c],
                 c + 1 < SYNTH_NCAT ? "," : "");
     fputs("  }\n}\n", s);
     return fclose(s) == 0 ? WEFT_OK : WEFT_EIO;

@@ -16,7 +16,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "feeds/registry.h"
+#include "store/access.h"
+#include "store/feeds.h"
 #include "store/store.h"
+#include "store/txn.h"
 #include "synth/register.h"
 
 static void audit_admin(struct store *s, const char *what, const char *reason)
@@ -140,7 +143,7 @@ int synth_register(const struct synth_register_opts *o, struct synth_register_st
             rc = feed_registry_add(s, &spec, &id, &token, ferr, sizeof ferr);
             if (rc == WEFT_EEXIST) {
                 struct store_feed sf;
-                if (store_feed_get(s, 0, name, &sf) == 0) {
+                if (store_feed_by_name(s, name, &sf) == 0) {
                     if (sf.folder)
                         json_object_set_new(c, "folder", json_string(sf.folder));
                     store_feed_clear(&sf);

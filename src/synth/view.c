@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "domain/systems.h"
 #include "synth/date.h"
 #include "synth/names.h"
 #include "synth/view.h"
@@ -43,7 +44,7 @@ void synth_view_make(struct synth_out *o, const struct synth_person *p, uint64_t
     v->org = org;
     v->copy = copy;
     format_local(so, local_number(seed, org, p->idx, copy), v->local, sizeof v->local);
-    snprintf(v->id_system, sizeof v->id_system, "urn:weft:id:%s:%s", so->ods, id_kind);
+    snprintf(v->id_system, sizeof v->id_system, LOCAL_ID_SYSTEM_PREFIX "%s:%s", so->ods, id_kind);
     snprintf(v->given, sizeof v->given, "%s", p->given);
     snprintf(v->family, sizeof v->family, "%s", p->family);
     v->middle = p->middle;

@@ -26,7 +26,13 @@
 #include "core/err.h"
 #include "http/server.h"
 #include "identity/nhs.h"
-#include "store/store.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/citizen.h"
+#include "store/feeds.h"
+#include "store/gov.h"
+#include "store/meta.h"
+#include "store/records.h"
 #include "web/admin.h"
 #include "web/html.h"
 #include "web/web.h"
@@ -147,7 +153,7 @@ static void redirect(struct http_req *req, const char *to)
 }
 
 struct form {
-    struct http_kv *kv;
+    struct url_kv *kv;
     int n;
 };
 
@@ -163,15 +169,15 @@ static const char *form_get(const struct form *f, const char *k)
 static bool form_read(struct http_req *req, struct form *f)
 {
     memset(f, 0, sizeof *f);
-    if (http_query_parse(req->body.data, req->body.len, &f->kv, &f->n, 16) != 0) {
-        http_kv_free(f->kv, f->n);
+    if (url_query_parse(req->body.data, req->body.len, &f->kv, &f->n, 16) != 0) {
+        url_kv_free(f->kv, f->n);
         web_error_page(req, 400, "Sorry, the form could not be read",
                        "The information sent was not in the expected form.",
                        "Go back and fill in the form again.");
         return false;
     }
     if (access_form_check(req, form_get(f, "csrf")) != 0) {
-        http_kv_free(f->kv, f->n);
+        url_kv_free(f->kv, f->n);
         return false;
     }
     return true;
@@ -186,7 +192,7 @@ static int h_verify(struct http_req *req, void *arg)
     struct form f;
     if (!form_read(req, &f))
         return 0;
-    http_kv_free(f.kv, f.n);
+    url_kv_free(f.kv, f.n);
     struct audit_verify_result r;
     const char *url = http_server_store_url(gov_ctx.srv);
     int rc = url ? audit_verify(url, 2, &r) : WEFT_EINTERNAL;
@@ -427,7 +433,7 @@ static int h_review(struct http_req *req, void *arg)
     }
     free(bg);
     if (!exists || !ok || (note && strlen(note) > 2000)) {
-        http_kv_free(f.kv, f.n);
+        url_kv_free(f.kv, f.n);
         web_error_page(req, exists ? 400 : 404,
                        exists ? "Choose the outcome of the review" : "Page not found",
                        exists ? "The review was not recorded: choose appropriate, inappropriate "
@@ -457,7 +463,7 @@ static int h_review(struct http_req *req, void *arg)
     ev.reason = why.data;
     audit_record(s, &ev, true);
     buf_release(&why);
-    http_kv_free(f.kv, f.n);
+    url_kv_free(f.kv, f.n);
     if (rc != 0) {
         web_error_page(req, 500, "Sorry, the review was not recorded",
                        "The database could not record it.", "Try again.");

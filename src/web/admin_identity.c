@@ -29,6 +29,8 @@
 #include "http/server.h"
 #include "identity/identity.h"
 #include "identity/nhs.h"
+#include "core/url.h"
+#include "store/identity.h"
 #include "store/store.h"
 #include "web/admin.h"
 #include "web/html.h"
@@ -330,10 +332,10 @@ static int h_decide(struct http_req *req, void *arg)
     int64_t id;
     if (!s || !parse_id(req, &id))
         return 0;
-    struct http_kv *kv = NULL;
+    struct url_kv *kv = NULL;
     int n = 0;
-    if (http_query_parse(req->body.data, req->body.len, &kv, &n, 16) != 0) {
-        http_kv_free(kv, n);
+    if (url_query_parse(req->body.data, req->body.len, &kv, &n, 16) != 0) {
+        url_kv_free(kv, n);
         web_error_page(req, 400, "Sorry, the form could not be read",
                        "The information sent was not in the expected form.",
                        "Go back and fill in the form again.");
@@ -349,14 +351,14 @@ static int h_decide(struct http_req *req, void *arg)
             note = kv[i].value;
     }
     if (access_form_check(req, csrf) != 0) {
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         return 0;
     }
     bool same = decision && strcmp(decision, "same") == 0;
     bool apart = decision && strcmp(decision, "not-same") == 0;
     bool defer = decision && strcmp(decision, "defer") == 0;
     if ((!same && !apart && !defer) || (note && strlen(note) > 1000)) {
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         web_error_page(req, 400, "Choose a decision",
                        "Nothing was recorded: choose the same person, not the same person or "
                        "not sure yet (a note may be up to 1000 characters).",
@@ -390,7 +392,7 @@ static int h_decide(struct http_req *req, void *arg)
         ev.count = -1;
         ev.reason = "identity review deferred (left open)";
         int arc = rc == 0 ? audit_record(s, &ev, true) : 0;
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         buf_release(&why);
         if (rc == WEFT_ENOTFOUND) {
             web_error_page(req, 404, "Page not found", "There is no such identity review.",
@@ -404,7 +406,7 @@ static int h_decide(struct http_req *req, void *arg)
         }
     } else {
         int rc = identity_review_decide(s, id, same, pr->user_id, why.len ? why.data : NULL);
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         buf_release(&why);
         if (rc == WEFT_ENOTFOUND) {
             web_error_page(req, 404, "Page not found", "There is no such identity review.",

@@ -3,6 +3,7 @@
  * over FNV-1a of the key, a doubly linked recency list; entries own copies
  * of key, page and audit note.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ static void remove_entry(struct web_cache *c, struct entry *e)
     if (*pp)
         *pp = e->next_in_bucket;
     unlink_lru(c, e);
+    assert(c->nentries > 0 && c->bytes >= e->html_len + e->what_len + strlen(e->key));
     c->nentries--;
     c->bytes -= e->html_len + e->what_len + strlen(e->key);
     entry_free(e);
@@ -101,6 +103,7 @@ static void remove_entry(struct web_cache *c, struct entry *e)
 
 static struct entry *find(struct web_cache *c, const char *key, uint64_t h)
 {
+    assert(c->nbuckets && (c->nbuckets & (c->nbuckets - 1)) == 0); /* masking needs 2^k */
     for (struct entry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next_in_bucket)
         if (e->hash == h && strcmp(e->key, key) == 0)
             return e;
@@ -178,6 +181,9 @@ void web_cache_put(struct web_cache *c, const char *key, const struct buf *html,
     push_front(c, e);
     c->nentries++;
     c->bytes += size;
+    /* the bounds hold after every put (one page is at most a quarter) */
+    assert(c->nentries <= c->max_entries && c->bytes <= c->max_bytes);
+    assert(c->head == e && c->tail && !c->tail->next);
     pthread_mutex_unlock(&c->mu);
 }
 

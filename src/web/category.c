@@ -21,6 +21,7 @@
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
+#include "store/records.h"
 
 #define PAGE_ROWS 100
 #define OPTION_SCAN 1000

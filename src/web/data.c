@@ -10,6 +10,8 @@
 #include "core/err.h"
 #include "web/fmt.h"
 #include "web/web_int.h"
+#include "store/access.h"
+#include "store/records.h"
 
 static const struct web_category categories[] = {
     {"alerts", "Alerts and risks", WEB_CAT_GENERIC, STORE_SORT_DATE_DESC},

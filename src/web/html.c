@@ -19,63 +19,13 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "core/buf.h"
+#include "core/url.h"
 #include "web/html.h"
-
-void html_esc_n(struct buf *b, const char *s, size_t n)
-{
-    size_t start = 0, i = 0;
-    for (; i < n; i++) {
-        const char *esc = NULL;
-        switch (s[i]) {
-        case '&':
-            esc = "&amp;";
-            break;
-        case '<':
-            esc = "&lt;";
-            break;
-        case '>':
-            esc = "&gt;";
-            break;
-        case '"':
-            esc = "&quot;";
-            break;
-        case '\'':
-            esc = "&#39;";
-            break;
-        case '\0':
-            esc = "";
-            break; /* never let a NUL into a page */
-        default:
-            break;
-        }
-        if (esc) {
-            buf_add(b, s + start, i - start);
-            buf_adds(b, esc);
-            start = i + 1;
-        }
-    }
-    buf_add(b, s + start, i - start);
-}
 
 void html_raw(struct buf *b, const char *markup)
 {
     buf_adds(b, markup);
-}
-
-static void url_esc_n(struct buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            buf_addc(b, (char)c);
-        } else {
-            buf_addc(b, '%');
-            buf_addc(b, hex[c >> 4]);
-            buf_addc(b, hex[c & 15]);
-        }
-    }
 }
 
 typedef void (*str_fn)(struct buf *, const char *, size_t);
@@ -239,7 +189,7 @@ void html_addf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vformat(b, html_esc_n, fmt, ap);
+    vformat(b, buf_add_html_n, fmt, ap);
     va_end(ap);
 }
 
@@ -247,7 +197,7 @@ void html_url_addf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vformat(b, url_esc_n, fmt, ap);
+    vformat(b, url_encode_n, fmt, ap);
     va_end(ap);
 }
 
@@ -259,12 +209,12 @@ void html_text_lines(struct buf *b, const char *s, size_t n)
             size_t e = i;
             if (e > start && s[e - 1] == '\r')
                 e--;
-            html_esc_n(b, s + start, e - start);
+            buf_add_html_n(b, s + start, e - start);
             buf_adds(b, "<br>");
             start = i + 1;
         }
     }
-    html_esc_n(b, s + start, n - start);
+    buf_add_html_n(b, s + start, n - start);
 }
 
 /* Encode code point cp as UTF-8 into out (at least 4 bytes); returns length. */

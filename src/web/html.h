@@ -30,9 +30,6 @@ void html_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
  * module only). */
 void html_raw(struct buf *b, const char *markup);
 
-/* Append s HTML-escaped; n bytes (s need not be terminated). */
-void html_esc_n(struct buf *b, const char *s, size_t n);
-
 /* printf into b with every %s argument percent-encoded for a URL component
  * (unreserved characters A-Z a-z 0-9 - . _ ~ kept).  The result still needs
  * HTML escaping when it goes into an attribute: pass it to html_addf's %s. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "domain/systems.h"
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
@@ -188,7 +189,7 @@ static void patient_details(struct web_ctx *c, const json_t *res)
         if (!val)
             continue;
         buf_reset(&t);
-        bool nhs = sys && strcmp(sys, "https://fhir.nhs.uk/Id/nhs-number") == 0;
+        bool nhs = sys && strcmp(sys, NHS_NUMBER_SYSTEM) == 0;
         if (nhs)
             fmt_nhs_number(&t, val);
         else

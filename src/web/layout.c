@@ -15,11 +15,11 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "domain/systems.h"
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
-
-#define NHS_SYSTEM "https://fhir.nhs.uk/Id/nhs-number"
+#include "store/records.h"
 
 static void head(struct buf *b, const char *service, const char *title)
 {
@@ -68,7 +68,7 @@ static void load_patient(struct web_ctx *c)
     }
     int pick = 0;
     for (int i = 0; i < l.n; i++)
-        if (fmt_identifier(l.items[i].res, NHS_SYSTEM)) {
+        if (fmt_identifier(l.items[i].res, NHS_NUMBER_SYSTEM)) {
             pick = i;
             break;
         }
@@ -192,7 +192,7 @@ static void banner(struct web_ctx *c)
                                    : "Name not recorded");
     buf_reset(&t);
     html_raw(b, "<dl class=\"weft-banner__details\">");
-    const char *nhs = c->patient ? fmt_identifier(c->patient, NHS_SYSTEM) : NULL;
+    const char *nhs = c->patient ? fmt_identifier(c->patient, NHS_NUMBER_SYSTEM) : NULL;
     struct store_person person = {0};
     if (!nhs && store_person_get(c->store, c->person_id, &person) == WEFT_OK && person.nhs &&
         web_scope_category(c, "demographics"))

@@ -45,6 +45,10 @@
 #include "web/my.h"
 #include "web/my_int.h"
 #include "web/web_int.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/citizen.h"
+#include "store/records.h"
 
 /* ---- the signed-in citizen ----------------------------------------------------------------- */
 
@@ -189,11 +193,11 @@ static int need_p9(struct http_req *req, struct store *s, const struct my_citize
 
 /* Parse a form body; check the CSRF token (and origin) of the session. */
 static bool form_ok(struct http_req *req, struct store *s, const struct my_citizen *c,
-                    struct http_kv **kv, int *n)
+                    struct url_kv **kv, int *n)
 {
     *kv = NULL;
     *n = 0;
-    http_query_parse(req->body.data ? req->body.data : "", req->body.len, kv, n, 32);
+    url_query_parse(req->body.data ? req->body.data : "", req->body.len, kv, n, 32);
     const char *csrf = NULL;
     for (int i = 0; i < *n; i++)
         if (strcmp((*kv)[i].name, "csrf") == 0)
@@ -220,7 +224,7 @@ static bool form_ok(struct http_req *req, struct store *s, const struct my_citiz
     return false;
 }
 
-static const char *kv_get(const struct http_kv *kv, int n, const char *name)
+static const char *kv_get(const struct url_kv *kv, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(kv[i].name, name) == 0)
@@ -612,10 +616,10 @@ static int page_objection(struct http_req *req, void *ctx)
     const char *message = NULL;
     int status = 200;
     if (strcmp(req->method, "POST") == 0) {
-        struct http_kv *kv;
+        struct url_kv *kv;
         int n;
         if (!form_ok(req, s, &c, &kv, &n)) {
-            http_kv_free(kv, n);
+            url_kv_free(kv, n);
             my_citizen_clear(&c);
             return 0;
         }
@@ -636,7 +640,7 @@ static int page_objection(struct http_req *req, void *ctx)
             status = rc == WEFT_EINVAL || rc == WEFT_EEXIST || rc == WEFT_ECONFLICT ? 400 : 500;
         if (!message)
             message = "Something went wrong: try again";
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
     }
     struct store_objection *cases = NULL;
     int n = 0;
@@ -739,10 +743,10 @@ static int page_copy(struct http_req *req, void *ctx)
     }
     const char *message = NULL;
     if (strcmp(req->method, "POST") == 0) {
-        struct http_kv *kv;
+        struct url_kv *kv;
         int n;
         bool ok = form_ok(req, s, &c, &kv, &n);
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         if (!ok) {
             my_citizen_clear(&c);
             return 0;
@@ -919,10 +923,10 @@ static int page_logout(struct http_req *req, void *ctx)
     struct my_citizen c;
     if (!s || my_citizen_get(req, s, &c) != 0)
         return unavailable(req);
-    struct http_kv *kv;
+    struct url_kv *kv;
     int n;
     bool ok = form_ok(req, s, &c, &kv, &n);
-    http_kv_free(kv, n);
+    url_kv_free(kv, n);
     if (ok) {
         store_citizen_session_revoke(s, c.ss.id_hash);
         http_reply_header(req, "Set-Cookie",

@@ -10,7 +10,7 @@
 
 #include "access/principal.h"
 #include "core/buf.h"
-#include "store/store.h"
+#include "store/citizen.h"
 
 struct http_req;
 

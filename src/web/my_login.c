@@ -40,6 +40,9 @@
 #include "identity/nhs.h"
 #include "web/html.h"
 #include "web/my_int.h"
+#include "store/access.h"
+#include "store/citizen.h"
+#include "store/records.h"
 
 #define LOGIN_COOKIE "weft_citizen_login"
 #define STATE_TTL_S 600
@@ -202,9 +205,9 @@ int my_login(struct http_req *req, void *ctx)
     struct buf loc = BUF_INIT;
     buf_addf(&loc, "%s%sresponse_type=code&scope=openid%%20profile&client_id=", authz_ep,
              strchr(authz_ep, '?') ? "&" : "?");
-    http_url_encode(&loc, idp.client_id);
+    url_encode(&loc, idp.client_id);
     buf_adds(&loc, "&redirect_uri=");
-    http_url_encode(&loc, idp.redirect_uri);
+    url_encode(&loc, idp.redirect_uri);
     buf_addf(&loc, "&state=%s&nonce=%s&code_challenge=%s&code_challenge_method=S256", state, nonce,
              challenge);
     json_decref(d);
@@ -265,16 +268,16 @@ static int exchange(struct login *l, const char *code, const char *verifier, con
     }
     struct buf form = BUF_INIT;
     buf_adds(&form, "grant_type=authorization_code&code=");
-    http_url_encode(&form, code);
+    url_encode(&form, code);
     buf_adds(&form, "&redirect_uri=");
-    http_url_encode(&form, l->idp.redirect_uri);
+    url_encode(&form, l->idp.redirect_uri);
     buf_adds(&form, "&client_id=");
-    http_url_encode(&form, l->idp.client_id);
+    url_encode(&form, l->idp.client_id);
     buf_adds(&form, "&code_verifier=");
-    http_url_encode(&form, verifier);
+    url_encode(&form, verifier);
     buf_adds(&form, "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type"
                     "%3Ajwt-bearer&client_assertion=");
-    http_url_encode(&form, l->assertion);
+    url_encode(&form, l->assertion);
     const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
     int status = 0;
     char *err = NULL;

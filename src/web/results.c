@@ -19,6 +19,7 @@
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
+#include "store/records.h"
 
 #define MAX_RESULTS 2000
 #define MAX_CHART_POINTS 2000

@@ -22,16 +22,17 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "fhir/category.h"
-#include "store/store.h"
+#include "domain/category.h"
+#include "domain/systems.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/sar_export.h"
 #include "web/web_int.h"
 
 #define PAGE 256
-#define SOURCE_EXT "https://weft.nhs.uk/StructureDefinition/source-organisation"
-#define ODS_SYSTEM "https://fhir.nhs.uk/Id/ods-organization-code"
 
 struct pair {
     char category[40];
@@ -174,7 +175,7 @@ static int json_item(struct exp *e, const struct store_row *row, json_t *res)
     }
     e->st.items++;
     fprintf(e->json,
-            "%s\n  {\"extension\": [{\"url\": \"" SOURCE_EXT "\", \"valueIdentifier\": "
+            "%s\n  {\"extension\": [{\"url\": \"" SOURCE_ORG_EXTENSION "\", \"valueIdentifier\": "
             "{\"system\": \"" ODS_SYSTEM "\", \"value\": ",
             e->first_entry ? "" : ",");
     json_t *ods = json_string(row->source_org ? row->source_org : "");
@@ -282,9 +283,9 @@ static int write_html(struct exp *e)
     /* the clinician view's order, then any category it does not list */
     for (int i = 0; rc == 0 && i < ncat; i++)
         rc = html_category(e, cats[i].name, cats[i].label);
-    for (int i = 0; rc == 0 && fhir_categories[i]; i++)
-        if (!web_category_find(fhir_categories[i]))
-            rc = html_category(e, fhir_categories[i], fhir_categories[i]);
+    for (int i = 0; rc == 0 && category_names[i]; i++)
+        if (!web_category_find(category_names[i]))
+            rc = html_category(e, category_names[i], category_names[i]);
     return rc;
 }
 

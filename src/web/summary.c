@@ -20,6 +20,7 @@
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/web_int.h"
+#include "store/records.h"
 
 enum keep {
     KEEP_ALL,

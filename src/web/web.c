@@ -38,6 +38,8 @@
 #include "web/html.h"
 #include "web/web_int.h"
 #include "web/web_serve.h"
+#include "store/access.h"
+#include "store/records.h"
 
 #define SERVICE_DEFAULT "Weft shared care record"
 
@@ -474,7 +476,7 @@ static int break_glass_get(struct web_ctx *c)
     return 200;
 }
 
-static const char *form_value(const struct http_kv *kv, int n, const char *name)
+static const char *form_value(const struct url_kv *kv, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(kv[i].name, name) == 0)
@@ -520,10 +522,10 @@ static int break_glass_post(struct web_ctx *c)
         session_ended(req);
         return 0;
     }
-    struct http_kv *kv = NULL;
+    struct url_kv *kv = NULL;
     int n = 0;
-    if (http_query_parse(req->body.data, req->body.len, &kv, &n, 16) != 0) {
-        http_kv_free(kv, n);
+    if (url_query_parse(req->body.data, req->body.len, &kv, &n, 16) != 0) {
+        url_kv_free(kv, n);
         web_error_page(req, 400, "Sorry, the form could not be read",
                        "The information sent was not in the expected form.",
                        "Go back and fill in the form again.");
@@ -531,7 +533,7 @@ static int break_glass_post(struct web_ctx *c)
     }
     const char *token = form_value(kv, n, "csrf");
     if (!token || !session_secret_equal(token, csrf)) {
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         authz_audit_denial(c->store, c->p, AUDIT_BREAK_GLASS, c->person_id,
                            "form refused: missing or wrong CSRF token");
         web_error_page(req, 403, "This form has expired",
@@ -549,10 +551,10 @@ static int break_glass_post(struct web_ctx *c)
         bare_begin(&c->out, c->w->service_name, "Request emergency access");
         break_glass_form(c, csrf, why ? why : "Choose a reason and explain it", code, text);
         bare_end(&c->out);
-        http_kv_free(kv, n);
+        url_kv_free(kv, n);
         return 400;
     }
-    http_kv_free(kv, n);
+    url_kv_free(kv, n);
     if (rc == WEFT_ENOTFOUND) {
         web_error_page(req, 404, "Page not found",
                        "There is no patient record at this address, so emergency access was not "

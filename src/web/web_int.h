@@ -18,7 +18,7 @@
 
 #include "access/authz.h"
 #include "core/buf.h"
-#include "store/store.h"
+#include "store/records.h"
 #include "web/web.h"
 
 struct http_req;

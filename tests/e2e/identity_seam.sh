@@ -23,7 +23,7 @@ fi
 # the check must see what it checks: the operations exist and identity calls them
 for op in store_person_by_nhs store_person_by_local store_person_merge; do
   grep -rqE "\\b$op[[:space:]]*\\(" src/identity || fail "src/identity no longer calls $op (update this check)"
-  grep -qE "\\b$op[[:space:]]*\\(" src/store/store.h || fail "$op is not a store operation (update this check)"
+  grep -qE "\\b$op[[:space:]]*\\(" src/store/*.h || fail "$op is not a store operation (update this check)"
 done
 
 inc=$(grep -rnE '#include "identity/(mpi|block|model|link)\.h"' src --include='*.c' --include='*.h' |

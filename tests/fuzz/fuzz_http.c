@@ -5,10 +5,10 @@
  *
  * Input: up to four parts separated by '\n': query, path, Authorization
  * value, Cookie value (missing parts are empty).  Checks:
- *   - query: http_query_parse either refuses it or gives pairs that,
- *     re-encoded with http_url_encode and parsed again, come back the same
+ *   - query: url_query_parse either refuses it or gives pairs that,
+ *     re-encoded with url_encode and parsed again, come back the same
  *     (names and values, in order); never more than the pair limit;
- *   - http_url_decode never returns more bytes than it was given, and no NUL;
+ *   - url_decode never returns more bytes than it was given, and no NUL;
  *   - path: the router answers 0 (with a registered pattern), 400, 404 or
  *     405, for GET and POST, on a server with routes like weft serve's;
  *   - Authorization: a Bearer token is 1 to HTTP_AUTH_TOKEN_MAX visible
@@ -23,6 +23,7 @@
 #include "access/session.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/url.h"
 #include "http/auth.h"
 #include "http/server.h"
 
@@ -64,9 +65,9 @@ static struct http_server *server(void)
 
 static void check_query(const char *q, size_t n)
 {
-    struct http_kv *a = NULL, *b = NULL;
+    struct url_kv *a = NULL, *b = NULL;
     int na = 0, nb = 0;
-    int rc = http_query_parse(q, n, &a, &na, MAX_PAIRS);
+    int rc = url_query_parse(q, n, &a, &na, MAX_PAIRS);
     if (na > MAX_PAIRS)
         abort();
     if (rc == 0) {
@@ -74,24 +75,23 @@ static void check_query(const char *q, size_t n)
         for (int i = 0; i < na; i++) {
             if (i)
                 buf_addc(&enc, '&');
-            http_url_encode(&enc, a[i].name);
+            url_encode(&enc, a[i].name);
             buf_addc(&enc, '=');
-            http_url_encode(&enc, a[i].value);
+            url_encode(&enc, a[i].value);
         }
         /* a pair with an empty name and value ("=") encodes to "=" and comes
          * back; an empty part between '&' is skipped by both */
-        if (http_query_parse(enc.data ? enc.data : "", enc.len, &b, &nb, MAX_PAIRS) != 0 ||
-            nb != na)
+        if (url_query_parse(enc.data ? enc.data : "", enc.len, &b, &nb, MAX_PAIRS) != 0 || nb != na)
             abort();
         for (int i = 0; i < na; i++)
             if (strcmp(a[i].name, b[i].name) != 0 || strcmp(a[i].value, b[i].value) != 0)
                 abort();
         buf_release(&enc);
     }
-    http_kv_free(a, na);
-    http_kv_free(b, nb);
+    url_kv_free(a, na);
+    url_kv_free(b, nb);
     for (int plus = 0; plus < 2; plus++) {
-        char *d = http_url_decode(q, n, plus);
+        char *d = url_decode(q, n, plus);
         if (d && strlen(d) > n)
             abort();
         free(d);

@@ -5,7 +5,7 @@
  *
  * Input: the first byte picks the search (a type search of Patient,
  * Observation or Condition, or $everything) and whether handling is lenient;
- * the rest is a query string, decoded by http_query_parse as the server
+ * the rest is a query string, decoded by url_query_parse as the server
  * does.  Checked invariants, any violation aborts:
  *   - a refusal has a message (and the parse never half-succeeds);
  *   - an accepted search stays within the limits the store relies on:
@@ -27,7 +27,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "fhir/search.h"
-#include "http/server.h"
+#include "core/url.h"
 
 static const char *const types[] = {"Patient", "Observation", "Condition", NULL};
 
@@ -86,7 +86,7 @@ static void check_cursor(const struct fhir_search *fs)
     buf_release(&b);
 }
 
-static void check_dates(const struct http_kv *args, int nargs)
+static void check_dates(const struct url_kv *args, int nargs)
 {
     for (int i = 0; i < nargs; i++) {
         char ge[32], lt[32];
@@ -110,10 +110,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum fhir_search_mode mode = (sel & 3) == 3 ? FHIR_SEARCH_EVERYTHING : FHIR_SEARCH_TYPE;
     const char *type = mode == FHIR_SEARCH_EVERYTHING ? NULL : types[sel & 3];
 
-    struct http_kv *args = NULL;
+    struct url_kv *args = NULL;
     int nargs = 0;
-    if (http_query_parse((const char *)data + 1, size - 1, &args, &nargs, 256) != 0) {
-        http_kv_free(args, nargs);
+    if (url_query_parse((const char *)data + 1, size - 1, &args, &nargs, 256) != 0) {
+        url_kv_free(args, nargs);
         return 0;
     }
     check_dates(args, nargs);
@@ -134,10 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * those to the same search */
     struct buf url = BUF_INIT;
     fhir_search_page_url(&url, "", args, nargs, fs.cursor);
-    struct http_kv *back = NULL;
+    struct url_kv *back = NULL;
     int nback = 0;
     const char *q = url.data[0] == '?' ? url.data + 1 : url.data;
-    if (http_query_parse(q, strlen(q), &back, &nback, 512) != 0)
+    if (url_query_parse(q, strlen(q), &back, &nback, 512) != 0)
         abort();
     int want = 0;
     for (int i = 0; i < nargs; i++)
@@ -151,10 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0 && (rc2 != 0 || !same_search(&fs, &fs2)))
         abort();
     fhir_search_free(&fs2);
-    http_kv_free(back, nback);
+    url_kv_free(back, nback);
     buf_release(&url);
 
     fhir_search_free(&fs);
-    http_kv_free(args, nargs);
+    url_kv_free(args, nargs);
     return 0;
 }

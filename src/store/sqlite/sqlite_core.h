@@ -13,6 +13,7 @@ void sqlite_close(struct store *s);
 int sqlite_begin(struct store *s);
 int sqlite_commit(struct store *s);
 int sqlite_rollback(struct store *s);
+bool sqlite_alive(struct store *s);
 int sqlite_bulk(struct store *s, bool on);
 
 /* sqlite_migrate.c */

@@ -68,7 +68,9 @@ const struct store_migration sqlite_migration_feeds_3 = {
 
 /* ---- savepoints ----------------------------------------------------------------- */
 
-int sqlite_savepoint(struct store *s, const char *name, int what)
+enum savepoint_verb { SP_OPEN, SP_RELEASE, SP_ROLLBACK_TO };
+
+static int savepoint(struct store *s, const char *name, enum savepoint_verb what)
 {
     if (s->txn_depth == 0)
         return store_fail(s, WEFT_EINVAL, "savepoint outside a transaction");
@@ -76,9 +78,9 @@ int sqlite_savepoint(struct store *s, const char *name, int what)
      * releases two savepoints per message. */
     struct sqlite_store *ss = sqlite_of(s);
     char sql[96];
-    if (what == 0)
+    if (what == SP_OPEN)
         snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
-    else if (what == 1)
+    else if (what == SP_RELEASE)
         snprintf(sql, sizeof sql, "RELEASE %s", name);
     else
         snprintf(sql, sizeof sql, "ROLLBACK TO %s", name);
@@ -87,15 +89,30 @@ int sqlite_savepoint(struct store *s, const char *name, int what)
         return WEFT_EDB;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (what == 2)
+    if (what == SP_ROLLBACK_TO)
         sqlite_person_cache_rollback(ss); /* ROLLBACK TO has no hook */
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "savepoint");
 }
 
-int sqlite_checkpoint(struct store *s, int mode)
+int sqlite_savepoint(struct store *s, const char *name)
+{
+    return savepoint(s, name, SP_OPEN);
+}
+
+int sqlite_release(struct store *s, const char *name)
+{
+    return savepoint(s, name, SP_RELEASE);
+}
+
+int sqlite_rollback_to(struct store *s, const char *name)
+{
+    return savepoint(s, name, SP_ROLLBACK_TO);
+}
+
+int sqlite_checkpoint(struct store *s, enum store_ckpt mode)
 {
     struct sqlite_store *ss = sqlite_of(s);
-    if (mode == 0)
+    if (mode == STORE_CKPT_OFF)
         return sqlite3_wal_autocheckpoint(ss->db, 0) == SQLITE_OK ? WEFT_OK
                                                                   : sqlite_fail(ss, "checkpoint");
     int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -170,7 +187,7 @@ static void feed_fill(sqlite3_stmt *st, struct store_feed *f)
     f->last_error_at = sqlite_col_strdup(st, 13);
 }
 
-int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
+static int feed_get(struct store *s, int64_t id, const char *name, const char *facility,
                     int64_t client_id, struct store_feed *out)
 {
     struct sqlite_store *ss = sqlite_of(s);
@@ -204,6 +221,26 @@ int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *f
     if (rc == SQLITE_ROW)
         return WEFT_OK;
     return rc == SQLITE_DONE ? WEFT_ENOTFOUND : sqlite_fail(ss, "reading feed");
+}
+
+int sqlite_feed_get(struct store *s, int64_t id, struct store_feed *out)
+{
+    return feed_get(s, id, NULL, NULL, 0, out);
+}
+
+int sqlite_feed_by_name(struct store *s, const char *name, struct store_feed *out)
+{
+    return feed_get(s, 0, name, NULL, 0, out);
+}
+
+int sqlite_feed_by_facility(struct store *s, const char *facility, struct store_feed *out)
+{
+    return feed_get(s, 0, NULL, facility, 0, out);
+}
+
+int sqlite_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out)
+{
+    return feed_get(s, 0, NULL, NULL, client_id, out);
 }
 
 int sqlite_feed_list(struct store *s, struct store_feed **out, int *n)

@@ -13,11 +13,15 @@ extern const struct store_migration sqlite_migration_feeds_2;
 extern const struct store_migration sqlite_migration_feeds_3;
 extern const struct store_migration sqlite_migration_merge_1;
 
-int sqlite_savepoint(struct store *s, const char *name, int what);
-int sqlite_checkpoint(struct store *s, int mode);
+int sqlite_savepoint(struct store *s, const char *name);
+int sqlite_release(struct store *s, const char *name);
+int sqlite_rollback_to(struct store *s, const char *name);
+int sqlite_checkpoint(struct store *s, enum store_ckpt mode);
 int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
-int sqlite_feed_get(struct store *s, int64_t id, const char *name, const char *facility,
-                    int64_t client_id, struct store_feed *out);
+int sqlite_feed_get(struct store *s, int64_t id, struct store_feed *out);
+int sqlite_feed_by_name(struct store *s, const char *name, struct store_feed *out);
+int sqlite_feed_by_facility(struct store *s, const char *facility, struct store_feed *out);
+int sqlite_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out);
 int sqlite_feed_list(struct store *s, struct store_feed **out, int *n);
 int sqlite_feed_set_disabled(struct store *s, int64_t id, bool disabled);
 int sqlite_feed_count(struct store *s, int64_t feed_id, const char *day,

@@ -273,6 +273,11 @@ int sqlite_commit(struct store *s)
     return rc;
 }
 
+bool sqlite_alive(struct store *s)
+{
+    return s->txn_depth > 0 && !sqlite3_get_autocommit(sqlite_of(s)->db);
+}
+
 int sqlite_rollback(struct store *s)
 {
     if (s->txn_depth == 0)

@@ -24,6 +24,9 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 
 static struct store *s;

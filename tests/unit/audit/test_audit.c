@@ -17,7 +17,9 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/audit.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 static char dbpath[512];
 

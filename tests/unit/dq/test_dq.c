@@ -22,6 +22,8 @@
 #include "dq/dq.h"
 #include "dq/rules.h"
 #include "fhir/load.h"
+#include "store/access.h"
+#include "store/dq.h"
 #include "store/store.h"
 #include "../testdb.h"
 

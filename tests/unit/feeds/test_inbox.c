@@ -15,7 +15,9 @@
 
 #include "core/err.h"
 #include "feeds/inbox.h"
+#include "store/feeds.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 

@@ -20,7 +20,12 @@
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
 #include "feeds/registry.h"
+#include "store/access.h"
+#include "store/feeds.h"
+#include "store/identity.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 

@@ -21,6 +21,9 @@
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
 #include "feeds/registry.h"
+#include "store/access.h"
+#include "store/feeds.h"
+#include "store/records.h"
 #include "store/store.h"
 
 #include "unit/testdb.h"

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "feeds/lag.h"
+#include "store/feeds.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 

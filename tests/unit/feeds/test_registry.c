@@ -18,6 +18,8 @@
 
 #include "core/err.h"
 #include "feeds/registry.h"
+#include "store/access.h"
+#include "store/feeds.h"
 #include "store/store.h"
 
 static char dir[256], dbpath[300];
@@ -63,7 +65,7 @@ static void test_hl7_feed(void **state)
     assert_null(tok); /* no token for hl7v2 */
     assert_true(id > 0);
     struct store_feed f;
-    assert_int_equal(store_feed_get(s, id, NULL, &f), 0);
+    assert_int_equal(store_feed_get(s, id, &f), 0);
     assert_string_equal(f.name, "rvv-hl7v2"); /* default name */
     assert_string_equal(f.facility, "RVV01");
     assert_null(f.folder);
@@ -161,7 +163,7 @@ static void test_csv_folder(void **state)
     snprintf(sub, sizeof sub, "%s/failed", folder);
     assert_int_equal(stat(sub, &st), 0);
     struct store_feed f;
-    assert_int_equal(store_feed_get(s, 0, "kentcc-csv", &f), 0);
+    assert_int_equal(store_feed_by_name(s, "kentcc-csv", &f), 0);
     assert_true(f.folder[0] == '/'); /* absolute */
     store_feed_clear(&f);
 }

@@ -2,7 +2,7 @@
  * store through the loading pipeline (socialcare_store_sink ->
  * fhir_load_bundle): categories, person linking across kinds, repeats as
  * no-ops, rejected references reported against their CSV line, and the
- * category every mapped resource gets from fhir/category.h. */
+ * category every mapped resource gets from domain/category.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,9 +17,11 @@
 
 #include "core/err.h"
 #include "feeds/socialcare.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "fhir/load.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 
@@ -170,7 +172,7 @@ static void test_load_all_kinds(void **state)
         assert_string_equal(c, cats[i][2]);
         free(c);
     }
-    assert_true(fhir_category_restricted("safeguarding"));
+    assert_true(category_restricted("safeguarding"));
     load_report_free(&lr);
 }
 
@@ -351,7 +353,7 @@ static void test_grouped_commit_failure_fails_the_batch(void **state)
     }
 }
 
-/* fhir/category.h agrees with the category each mapped resource states. */
+/* domain/category.h agrees with the category each mapped resource states. */
 static int cat_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch)
 {
     size_t i, *n = ctx;
@@ -362,13 +364,13 @@ static int cat_sink(void *ctx, json_t *bundle, struct socialcare_batch *batch)
         json_t *tag = json_array_get(json_object_get(json_object_get(r, "meta"), "tag"), 0);
         const char *stated = json_string_value(json_object_get(tag, "code"));
         assert_non_null(stated);
-        assert_true(fhir_category_valid(stated));
+        assert_true(category_valid(stated));
         json_t *copy = json_deep_copy(r);
         json_object_del(copy, "meta"); /* without the explicit tag: from content alone */
-        const char *derived = fhir_category_of(copy);
+        const char *derived = category_of(copy);
         assert_non_null(derived);
         assert_string_equal(derived, stated);
-        assert_string_equal(fhir_category_of(r), stated);
+        assert_string_equal(category_of(r), stated);
         json_decref(copy);
         (*n)++;
     }

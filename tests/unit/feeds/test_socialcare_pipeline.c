@@ -22,7 +22,9 @@
 #include "core/err.h"
 #include "feeds/socialcare.h"
 #include "fhir/load.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 

@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "feeds/hl7_map.h"
 #include "fhir/load.h"
+#include "store/records.h"
 #include "store/store.h"
 
 #include "unit/testdb.h"

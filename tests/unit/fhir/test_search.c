@@ -10,7 +10,9 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/url.h"
 #include "fhir/search.h"
+#include "store/records.h"
 
 #define KV(n, v)                                                                                   \
     {                                                                                              \
@@ -83,7 +85,7 @@ static void test_date_bad(void **state)
 static void test_clinical_search(void **state)
 {
     (void)state;
-    struct http_kv args[] = {
+    struct url_kv args[] = {
         KV("patient", "Patient/abc123"),
         KV("code", "http://loinc.org|8867-4,http://loinc.org|9279-1,|local,plain"),
         KV("category", "results,observations"),
@@ -121,8 +123,8 @@ static void test_clinical_search(void **state)
 static void test_dates_intersect(void **state)
 {
     (void)state;
-    struct http_kv args[] = {KV("date", "2019"), KV("date", "ge2019-06"), KV("date", "le2020-03"),
-                             KV("subject", "http://example.org/fhir/Patient/p1")};
+    struct url_kv args[] = {KV("date", "2019"), KV("date", "ge2019-06"), KV("date", "le2020-03"),
+                            KV("subject", "http://example.org/fhir/Patient/p1")};
     struct fhir_search fs;
     assert_int_equal(
         fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Condition", args, NARGS(args), false), 0);
@@ -136,7 +138,7 @@ static void test_dates_intersect(void **state)
 static void test_patient_search(void **state)
 {
     (void)state;
-    struct http_kv args[] = {
+    struct url_kv args[] = {
         KV("identifier", "https://fhir.nhs.uk/Id/nhs-number|9990000018"),
         KV("family", "Smi"),
         KV("given", "Jo"),
@@ -158,7 +160,7 @@ static void test_patient_search(void **state)
     assert_int_equal(fs.q.limit, FHIR_COUNT_DEFAULT);
     fhir_search_free(&fs);
 
-    struct http_kv full[] = {KV("birthdate", "1970-01-31")};
+    struct url_kv full[] = {KV("birthdate", "1970-01-31")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", full, 1, false), 0);
     assert_false(fs.q.terms[0].prefix);
     fhir_search_free(&fs);
@@ -168,7 +170,7 @@ static void test_patient_search(void **state)
 static void expect_error(const char *type, const char *name, const char *value,
                          const char *want_param, const char *want_text)
 {
-    struct http_kv args[] = {KV(name, value)};
+    struct url_kv args[] = {KV(name, value)};
     struct fhir_search fs;
     int rc = fhir_search_parse(&fs, FHIR_SEARCH_TYPE, type, args, 1, false);
     if (rc != WEFT_EINVAL)
@@ -208,7 +210,7 @@ static void test_bad_input(void **state)
 static void test_lenient(void **state)
 {
     (void)state;
-    struct http_kv args[] = {KV("colour", "red"), KV("code:text", "x"), KV("code", "1234-5")};
+    struct url_kv args[] = {KV("colour", "red"), KV("code:text", "x"), KV("code", "1234-5")};
     struct fhir_search fs;
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", args, 3, true), 0);
     assert_int_equal(fs.nwarnings, 2);
@@ -221,21 +223,21 @@ static void test_lenient(void **state)
 static void test_count_limits(void **state)
 {
     (void)state;
-    struct http_kv big[] = {KV("_count", "100000")};
+    struct url_kv big[] = {KV("_count", "100000")};
     struct fhir_search fs;
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", big, 1, false), 0);
     assert_int_equal(fs.q.limit, FHIR_COUNT_MAX);
     assert_int_equal(fs.nwarnings, 1);
     fhir_search_free(&fs);
-    struct http_kv zero[] = {KV("_count", "0")};
+    struct url_kv zero[] = {KV("_count", "0")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", zero, 1, false), 0);
     assert_true(fs.summary_count);
     fhir_search_free(&fs);
-    struct http_kv summary[] = {KV("_summary", "count")};
+    struct url_kv summary[] = {KV("_summary", "count")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", summary, 1, false), 0);
     assert_true(fs.summary_count);
     fhir_search_free(&fs);
-    struct http_kv text[] = {KV("_summary", "text")};
+    struct url_kv text[] = {KV("_summary", "text")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", text, 1, false),
                      WEFT_EINVAL);
     assert_string_equal(fs.err_param, "_summary");
@@ -245,14 +247,14 @@ static void test_count_limits(void **state)
 static void test_everything(void **state)
 {
     (void)state;
-    struct http_kv args[] = {KV("_count", "100"), KV("_since", "2026-01-01T00:00:00Z")};
+    struct url_kv args[] = {KV("_count", "100"), KV("_since", "2026-01-01T00:00:00Z")};
     struct fhir_search fs;
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_EVERYTHING, NULL, args, 2, false), 0);
     assert_null(fs.q.type);
     assert_int_equal(fs.q.limit, 100);
     assert_string_equal(fs.q.lastupd_ge, "2026-01-01T00:00:00");
     fhir_search_free(&fs);
-    struct http_kv bad[] = {KV("code", "x")};
+    struct url_kv bad[] = {KV("code", "x")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_EVERYTHING, NULL, bad, 1, false),
                      WEFT_EINVAL);
     assert_non_null(strstr(fs.err_msg, "$everything"));
@@ -266,20 +268,20 @@ static void test_everything(void **state)
 static void test_total(void **state)
 {
     (void)state;
-    struct http_kv none[] = {KV("_total", "none")};
+    struct url_kv none[] = {KV("_total", "none")};
     struct fhir_search fs;
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", none, 1, false), 0);
     assert_true(fs.no_total);
     assert_false(fs.q.want_total);
     fhir_search_free(&fs);
-    struct http_kv acc[] = {KV("_total", "accurate")};
+    struct url_kv acc[] = {KV("_total", "accurate")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", acc, 1, false), 0);
     assert_true(fs.q.want_total);
     fhir_search_free(&fs);
     /* a later page carries the total in its cursor: no count again */
     struct buf b = BUF_INIT;
     fhir_search_cursor_encode(&b, 9, 40, "k.id");
-    struct http_kv later[] = {KV("_cursor", b.data)};
+    struct url_kv later[] = {KV("_cursor", b.data)};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", later, 1, false), 0);
     assert_false(fs.q.want_total);
     assert_int_equal(fs.total, 40);
@@ -287,7 +289,7 @@ static void test_total(void **state)
     assert_string_equal(fs.q.after, "k.id");
     fhir_search_free(&fs);
     buf_release(&b);
-    struct http_kv bad[] = {KV("_total", "lots")};
+    struct url_kv bad[] = {KV("_total", "lots")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", bad, 1, false),
                      WEFT_EINVAL);
     fhir_search_free(&fs);
@@ -296,13 +298,13 @@ static void test_total(void **state)
 static void test_ids(void **state)
 {
     (void)state;
-    struct http_kv args[] = {KV("_id", "a1,b2")};
+    struct url_kv args[] = {KV("_id", "a1,b2")};
     struct fhir_search fs;
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", args, 1, false), 0);
     assert_int_equal(fs.nids, 2);
     assert_string_equal(fs.ids[1], "b2");
     fhir_search_free(&fs);
-    struct http_kv mixed[] = {KV("_id", "a1"), KV("family", "x")};
+    struct url_kv mixed[] = {KV("_id", "a1"), KV("family", "x")};
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", mixed, 2, false),
                      WEFT_EINVAL);
     assert_string_equal(fs.err_param, "_id");
@@ -345,8 +347,8 @@ static void test_cursor_roundtrip(void **state)
 static void test_page_url(void **state)
 {
     (void)state;
-    struct http_kv args[] = {KV("code", "http://loinc.org|8867-4"), KV("_cursor", "old"),
-                             KV("given", "Zoë & co")};
+    struct url_kv args[] = {KV("code", "http://loinc.org|8867-4"), KV("_cursor", "old"),
+                            KV("given", "Zoë & co")};
     struct buf b = BUF_INIT;
     fhir_search_page_url(&b, "http://h:1/fhir/Observation", args, 3, "12.3.YWJj");
     assert_string_equal(b.data, "http://h:1/fhir/Observation?code=http%3A%2F%2Floinc.org%7C8867-4"
@@ -360,28 +362,28 @@ static void test_page_url(void **state)
     buf_release(&b);
 
     /* a link's query parses back to the same parameters */
-    struct http_kv *back = NULL;
+    struct url_kv *back = NULL;
     int nback = 0;
     const char *q = "code=http%3A%2F%2Floinc.org%7C8867-4&given=Zo%C3%AB+%26%20co&&x";
-    assert_int_equal(http_query_parse(q, strlen(q), &back, &nback, 10), 0);
+    assert_int_equal(url_query_parse(q, strlen(q), &back, &nback, 10), 0);
     assert_int_equal(nback, 3);
     assert_string_equal(back[0].value, "http://loinc.org|8867-4");
     assert_string_equal(back[1].value, "Zoë & co");
     assert_string_equal(back[2].name, "x");
     assert_string_equal(back[2].value, "");
-    http_kv_free(back, nback);
+    url_kv_free(back, nback);
     back = NULL;
     nback = 0;
-    assert_int_equal(http_query_parse("a=%zz", 5, &back, &nback, 10), WEFT_EINVAL);
-    http_kv_free(back, nback);
+    assert_int_equal(url_query_parse("a=%zz", 5, &back, &nback, 10), WEFT_EINVAL);
+    url_kv_free(back, nback);
     back = NULL;
     nback = 0;
-    assert_int_equal(http_query_parse("a=%00", 5, &back, &nback, 10), WEFT_EINVAL);
-    http_kv_free(back, nback);
+    assert_int_equal(url_query_parse("a=%00", 5, &back, &nback, 10), WEFT_EINVAL);
+    url_kv_free(back, nback);
     back = NULL;
     nback = 0;
-    assert_int_equal(http_query_parse("a=%4", 4, &back, &nback, 10), WEFT_EINVAL);
-    http_kv_free(back, nback);
+    assert_int_equal(url_query_parse("a=%4", 4, &back, &nback, 10), WEFT_EINVAL);
+    url_kv_free(back, nback);
 }
 
 /* Limits: more than FHIR_SEARCH_MAX_TERMS Patient terms or more than
@@ -390,22 +392,22 @@ static void test_page_url(void **state)
 static void test_limits(void **state)
 {
     (void)state;
-    struct http_kv args[FHIR_SEARCH_MAX_PARAMS + 1];
+    struct url_kv args[FHIR_SEARCH_MAX_PARAMS + 1];
     struct fhir_search fs;
     for (int i = 0; i < FHIR_SEARCH_MAX_TERMS; i++)
-        args[i] = (struct http_kv)KV("family", "a");
+        args[i] = (struct url_kv)KV("family", "a");
     assert_int_equal(
         fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", args, FHIR_SEARCH_MAX_TERMS, false), 0);
     assert_int_equal(fs.q.nterms, FHIR_SEARCH_MAX_TERMS);
     fhir_search_free(&fs);
-    args[FHIR_SEARCH_MAX_TERMS] = (struct http_kv)KV("given", "m");
+    args[FHIR_SEARCH_MAX_TERMS] = (struct url_kv)KV("given", "m");
     assert_int_equal(
         fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Patient", args, FHIR_SEARCH_MAX_TERMS + 1, false),
         WEFT_EINVAL);
     assert_non_null(strstr(fs.err_msg, "too many search terms: at most 32"));
     fhir_search_free(&fs);
     for (int i = 0; i <= FHIR_SEARCH_MAX_PARAMS; i++)
-        args[i] = (struct http_kv)KV("_count", "5");
+        args[i] = (struct url_kv)KV("_count", "5");
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", args,
                                        FHIR_SEARCH_MAX_PARAMS, false),
                      0);

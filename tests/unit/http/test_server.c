@@ -22,10 +22,13 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "feeds/feeds_http.h"
 #include "fhir/api.h"
 #include "http/auth.h"
 #include "http/server.h"
 #include "http/static.h"
+#include "store/access.h"
+#include "store/records.h"
 #include "store/store.h"
 
 #define TOKEN "test-token-read-write"
@@ -254,7 +257,10 @@ static int setup(void **state)
                                      .version = "test",
                                      .max_body = 1 << 20};
     assert_int_equal(http_server_init(&srv, &cfg), 0);
-    assert_int_equal(fhir_api_register(srv, NULL), 0);
+    /* as weft serve does: the feeds keep every write in the inbox first */
+    struct fhir_api_config acfg = {.write_hook = &feeds_fhir_write_hook};
+    assert_int_equal(fhir_api_register(srv, NULL), WEFT_EINVAL); /* no write hook */
+    assert_int_equal(fhir_api_register(srv, &acfg), 0);
     snprintf(sub, sizeof sub, "%s/www", dir);
     assert_int_equal(http_static_route(srv, "/assets", sub), 0);
     char *err = NULL;

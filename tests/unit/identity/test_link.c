@@ -15,6 +15,8 @@
 
 #include "core/err.h"
 #include "identity/identity.h"
+#include "store/identity.h"
+#include "store/records.h"
 #include "store/store.h"
 
 #include "unit/testdb.h"

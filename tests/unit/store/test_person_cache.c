@@ -17,7 +17,9 @@
 
 #include "core/err.h"
 #include "store/sqlite/sqlite_person_cache.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 

@@ -12,7 +12,11 @@
 #include <cmocka.h>
 
 #include "core/err.h"
+#include "store/access.h"
+#include "store/meta.h"
+#include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 

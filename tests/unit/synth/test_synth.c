@@ -24,7 +24,7 @@
 
 #include "core/buf.h"
 #include "feeds/hl7.h"
-#include "fhir/category.h"
+#include "domain/category.h"
 #include "feeds/hl7_map.h"
 #include "feeds/mllp_frame.h"
 #include "feeds/socialcare.h"
@@ -326,7 +326,7 @@ static void neonatal_categories(json_t *bundle, struct counts *c)
         if (!rt || strcmp(rt, "Observation"))
             continue;
         c->neonatal_obs++;
-        const char *cat = fhir_category_of(r);
+        const char *cat = category_of(r);
         if (!cat || strcmp(cat, "birth")) {
             print_message("neonatal Observation %s is %s, not birth\n",
                           json_string_value(json_object_get(r, "id")), cat ? cat : "(none)");
@@ -552,9 +552,9 @@ static void test_every_category_and_fault_rates(void **state)
     assert_non_null(sum);
     json_t *cats = json_object_get(sum, "categories");
     for (int i = 0; i < SYNTH_NCAT; i++) {
-        json_int_t n = json_integer_value(json_object_get(cats, fhir_categories[i]));
+        json_int_t n = json_integer_value(json_object_get(cats, category_names[i]));
         if (n <= 0)
-            fail_msg("category %s never generated", fhir_categories[i]);
+            fail_msg("category %s never generated", category_names[i]);
     }
     /* count truth rows per kind */
     long truth[SYNTH_F_COUNT] = {0};

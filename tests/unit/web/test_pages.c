@@ -18,6 +18,9 @@
 #include "core/buf.h"
 #include "fhir/load.h"
 #include "http/server.h"
+#include "store/access.h"
+#include "store/audit.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "web/cache.h"
 #include "web/web.h"
@@ -191,17 +194,17 @@ static int view(struct fx *f, const char *role, const char *org, const char *pag
     snprintf(path, sizeof path, "/patient/%s%s%s", f->person, page ? "/" : "", page ? page : "");
     req.path = path;
     req.query = query ? query : "";
-    req.params[req.nparams++] = (struct http_kv){"id", f->person};
+    req.params[req.nparams++] = (struct url_kv){"id", f->person};
     if (page)
-        req.params[req.nparams++] = (struct http_kv){"page", (char *)page};
+        req.params[req.nparams++] = (struct url_kv){"page", (char *)page};
     if (type) {
-        req.params[req.nparams++] = (struct http_kv){"type", (char *)type};
-        req.params[req.nparams++] = (struct http_kv){"rid", (char *)rid};
+        req.params[req.nparams++] = (struct url_kv){"type", (char *)type};
+        req.params[req.nparams++] = (struct url_kv){"rid", (char *)rid};
     }
-    struct http_kv *args = NULL;
+    struct url_kv *args = NULL;
     int nargs = 0;
     if (query)
-        assert_int_equal(http_query_parse(query, strlen(query), &args, &nargs, 16), 0);
+        assert_int_equal(url_query_parse(query, strlen(query), &args, &nargs, 16), 0);
     req.args = args;
     req.nargs = nargs;
     req.principal = (struct principal){.kind = PRINCIPAL_USER,
@@ -213,7 +216,7 @@ static int view(struct fx *f, const char *role, const char *org, const char *pag
                                        .purpose = "TREAT",
                                        .person_id = f->person};
     int status = web_view(f->w, &req, f->s, out);
-    http_kv_free(args, nargs);
+    url_kv_free(args, nargs);
     return status;
 }
 

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fhir/category.h"
+#include "domain/category.h"
 
 static const char *cat(const char *json)
 {
     json_error_t e;
     json_t *r = json_loads(json, 0, &e);
     assert_non_null(r);
-    const char *c = fhir_category_of(r);
+    const char *c = category_of(r);
     json_decref(r);
     return c;
 }
@@ -72,7 +72,7 @@ static void test_by_type(void **state)
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         snprintf(buf, sizeof buf, "{\"resourceType\":\"%s\"}", pairs[i][0]);
         expect(buf, pairs[i][1]);
-        assert_true(fhir_category_valid(pairs[i][1]));
+        assert_true(category_valid(pairs[i][1]));
     }
 }
 
@@ -240,15 +240,15 @@ static void test_lists(void **state)
 {
     (void)state;
     int n = 0;
-    while (fhir_categories[n])
+    while (category_names[n])
         n++;
     assert_int_equal(n, 24);
-    assert_false(fhir_category_valid("billing"));
-    assert_false(fhir_category_valid(NULL));
-    assert_true(fhir_category_restricted("safeguarding"));
-    assert_true(fhir_category_restricted("mental-health-act"));
-    assert_true(fhir_category_restricted("legal-status"));
-    assert_false(fhir_category_restricted("results"));
+    assert_false(category_valid("billing"));
+    assert_false(category_valid(NULL));
+    assert_true(category_restricted("safeguarding"));
+    assert_true(category_restricted("mental-health-act"));
+    assert_true(category_restricted("legal-status"));
+    assert_false(category_restricted("results"));
 }
 
 int main(void)

@@ -2,6 +2,11 @@
  * category.h - the record category of a FHIR R4 resource (BRIEF §2): the
  * unit access rules speak about.  Pure: no store, no I/O.
  *
+ * A domain noun, not a FHIR-API one: the policy (access), the loader and the
+ * search parser (fhir), the feed mappers, the store's index columns and the
+ * pages all speak of categories, so it lives in src/domain, below every one of
+ * them (docs/ARCHITECTURE.md "Layers").
+ *
  * Decided from the resource type plus, where the type alone is ambiguous, its
  * category/type/code codings (codes first, then display/text keywords):
  *
@@ -48,29 +53,29 @@
  * A sender (or a feed mapping) may state the category itself with a meta.tag
  * {"system": "urn:weft:category", "code": NAME}; a valid NAME wins.
  */
-#ifndef WEFT_FHIR_CATEGORY_H
-#define WEFT_FHIR_CATEGORY_H
+#ifndef WEFT_DOMAIN_CATEGORY_H
+#define WEFT_DOMAIN_CATEGORY_H
 
 #include <stdbool.h>
 
 #include <jansson.h>
 
-#define FHIR_CATEGORY_TAG_SYSTEM "urn:weft:category"
+#define CATEGORY_TAG_SYSTEM "urn:weft:category"
 
 /* The category names, in BRIEF order, NULL-terminated: the one list every
  * module uses (policy validation, synth output, pages). */
-#define FHIR_NCATEGORIES 24
-extern const char *const fhir_categories[FHIR_NCATEGORIES + 1];
+#define CATEGORY_COUNT 24
+extern const char *const category_names[CATEGORY_COUNT + 1];
 
 /* The category of resource (a JSON object with resourceType), a static
  * string; NULL when the resource is outside the record (not shareable). */
-const char *fhir_category_of(const json_t *resource);
+const char *category_of(const json_t *resource);
 
-/* True when name is one of fhir_categories. */
-bool fhir_category_valid(const char *name);
+/* True when name is one of category_names. */
+bool category_valid(const char *name);
 
 /* True for categories whose sensitivity is restricted (safeguarding,
  * legal-status, mental-health-act). */
-bool fhir_category_restricted(const char *name);
+bool category_restricted(const char *name);
 
 #endif

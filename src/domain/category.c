@@ -5,13 +5,15 @@
  * their codings.  Keyword tests run on lower-cased code, display and text of
  * the named elements only, so a long narrative never costs much.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/category.h"
+#include "domain/category.h"
+#include "domain/systems.h"
 
-const char *const fhir_categories[FHIR_NCATEGORIES + 1] = {
+const char *const category_names[CATEGORY_COUNT + 1] = {
     "demographics",
     "contacts",
     "social-care-assessment",
@@ -39,17 +41,17 @@ const char *const fhir_categories[FHIR_NCATEGORIES + 1] = {
     NULL,
 };
 
-bool fhir_category_valid(const char *name)
+bool category_valid(const char *name)
 {
     if (!name)
         return false;
-    for (int i = 0; fhir_categories[i]; i++)
-        if (strcmp(fhir_categories[i], name) == 0)
+    for (int i = 0; category_names[i]; i++)
+        if (strcmp(category_names[i], name) == 0)
             return true;
     return false;
 }
 
-bool fhir_category_restricted(const char *name)
+bool category_restricted(const char *name)
 {
     return name && (strcmp(name, "safeguarding") == 0 || strcmp(name, "legal-status") == 0 ||
                     strcmp(name, "mental-health-act") == 0);
@@ -58,9 +60,9 @@ bool fhir_category_restricted(const char *name)
 /* A static category string equal to name (so callers may keep it). */
 static const char *canonical(const char *name)
 {
-    for (int i = 0; fhir_categories[i]; i++)
-        if (strcmp(fhir_categories[i], name) == 0)
-            return fhir_categories[i];
+    for (int i = 0; category_names[i]; i++)
+        if (strcmp(category_names[i], name) == 0)
+            return category_names[i];
     return NULL;
 }
 
@@ -235,9 +237,6 @@ static const char *diagnostic_report(const json_t *r)
     return "results";
 }
 
-#define RECORD_CATEGORY_SYSTEM "https://weft.nhs.uk/CodeSystem/record-category"
-#define MHA_SECTION_SYSTEM "https://weft.nhs.uk/CodeSystem/mha-section"
-
 static const char *flag(const json_t *r)
 {
     /* the HL7 v2 ZMH mapping (docs/feeds/hl7v2.md): a section code, or the
@@ -348,7 +347,7 @@ static const struct {
     {"Specimen", "results", NULL},
 };
 
-const char *fhir_category_of(const json_t *resource)
+const char *category_of(const json_t *resource)
 {
     const char *type = json_string_value(json_object_get(resource, "resourceType"));
     if (!type)
@@ -361,15 +360,19 @@ const char *fhir_category_of(const json_t *resource)
     {
         const char *sys = json_string_value(json_object_get(t, "system"));
         const char *code = json_string_value(json_object_get(t, "code"));
-        if (sys && code && strcmp(sys, FHIR_CATEGORY_TAG_SYSTEM) == 0 && canonical(code))
+        if (sys && code && strcmp(sys, CATEGORY_TAG_SYSTEM) == 0 && canonical(code))
             return canonical(code);
     }
     size_t lo = 0, hi = sizeof table / sizeof table[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = strcmp(type, table[mid].type);
-        if (c == 0)
-            return table[mid].category ? table[mid].category : table[mid].fn(resource);
+        if (c == 0) {
+            const char *cat = table[mid].category ? table[mid].category : table[mid].fn(resource);
+            /* a name every user of categories knows (policy, store, pages) */
+            assert(!cat || category_valid(cat));
+            return cat;
+        }
         if (c < 0)
             hi = mid;
         else

@@ -1,0 +1,129 @@
+/*
+ * feeds.h - the feed registry (who may send what) and its daily counters,
+ * and the inbox: every inbound message or file kept verbatim with its
+ * outcome, and the (feed, control id) claims that detect duplicates.
+ */
+#ifndef WEFT_STORE_FEEDS_H
+#define WEFT_STORE_FEEDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* ---- feeds, the inbound message store, person merges (src/store/store_feeds.c;
+ * sqlite/sqlite_feeds.c, sqlite/sqlite_merge.c) -------------------------------- */
+
+/* A registered feed (src/feeds/registry.h explains the fields). */
+struct store_feed {
+    int64_t id;
+    char *name;
+    char *org;          /* ODS code of the sending organisation */
+    char *kind;         /* hl7v2 | fhir | csv */
+    char *facility;     /* hl7v2: MSH-4.1 it must present */
+    char *from_address; /* hl7v2: optional peer address it must connect from */
+    char *folder;       /* csv: drop folder */
+    int64_t client_id;  /* fhir: the API client whose token it uses (0: none) */
+    char *token_hash;   /* fhir: hex SHA-256 of that token */
+    char *created;
+    char *disabled;      /* NULL while enabled */
+    char *last_received; /* ISO 8601 arrival time of the newest message, NULL if none */
+    char *last_error;    /* the newest rejection reason, NULL if none */
+    char *last_error_at;
+};
+void store_feed_clear(struct store_feed *f);
+/* Register a feed: WEFT_EEXIST when the name (or, for hl7v2, the facility) is
+ * taken. */
+int store_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
+/* By id.  WEFT_ENOTFOUND when absent. */
+int store_feed_get(struct store *s, int64_t id, struct store_feed *out);
+/* By name.  WEFT_ENOTFOUND when absent. */
+int store_feed_by_name(struct store *s, const char *name, struct store_feed *out);
+/* The hl7v2 feed presenting facility (case-sensitive), or WEFT_ENOTFOUND. */
+int store_feed_by_facility(struct store *s, const char *facility, struct store_feed *out);
+/* The fhir feed using API client client_id, or WEFT_ENOTFOUND. */
+int store_feed_by_client(struct store *s, int64_t client_id, struct store_feed *out);
+/* Disable (refuse everything it sends, kept and counted) or enable a feed.
+ * WEFT_ENOTFOUND when there is no such feed. */
+int store_feed_set_disabled(struct store *s, int64_t id, bool disabled);
+/* All feeds by name; *out is an array of *n (caller clears each, frees it). */
+int store_feed_list(struct store *s, struct store_feed **out, int *n);
+
+/* Counters of one feed for one UTC day (or summed over all days). */
+struct store_feed_counts {
+    int64_t received, applied, rejected, duplicate;
+    int64_t lag_n;      /* events with an event time (src/feeds/lag.h) */
+    int64_t lag_sum_ms; /* sum of (arrival - event time) */
+    int64_t lag_max_ms;
+    int64_t lag_recent_n; /* of those, events at most 7 days old on arrival */
+    int64_t lag_recent_sum_ms;
+    int64_t lag_recent_max_ms;
+};
+/* Add add's numbers to feed_id's counters for day (YYYY-MM-DD); also set the
+ * feed's last_received (when not NULL and newer) and last_error (when not
+ * NULL).  Meant to be called once per batch, inside its transaction. */
+int store_feed_count(struct store *s, int64_t feed_id, const char *day,
+                     const struct store_feed_counts *add, const char *last_received,
+                     const char *last_error);
+/* Counters for day (NULL: zeros) and summed over every day. */
+int store_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
+                          struct store_feed_counts *today, struct store_feed_counts *total);
+
+/* One inbound message or file, kept verbatim (src/feeds/inbox.h). */
+struct store_inbox_msg {
+    int64_t id;
+    int64_t feed_id;      /* 0: the sender matched no feed */
+    char *kind;           /* hl7v2 | fhir | csv */
+    char *arrived;        /* ISO 8601 UTC with milliseconds */
+    char *sender;         /* hl7v2: MSH-4.1; csv: file name; fhir: client name */
+    char *peer;           /* remote address, NULL when not a network arrival */
+    char *control_id;     /* hl7v2: MSH-10; fhir: Bundle.id; csv: file name + size */
+    char *msg_type;       /* e.g. "ADT^A01", "Bundle/transaction", "people" */
+    char *event_time;     /* FHIR dateTime of the event, NULL when unknown */
+    char *outcome;        /* pending | applied | rejected | duplicate | partial */
+    char *error;          /* why rejected (never patient data), NULL when none */
+    char *updated;        /* when the outcome was last set */
+    int attempts;         /* times applied (1 + replays) */
+    int64_t resources;    /* resources written by the last attempt */
+    int64_t duplicate_of; /* duplicate: the inbox id that was applied */
+    char *body;           /* verbatim content (NULL when not asked for) */
+    size_t body_len;
+};
+void store_inbox_msg_clear(struct store_inbox_msg *m);
+void store_inbox_msgs_free(struct store_inbox_msg *m, int n);
+/* Keep a message: in->body[0..body_len) verbatim; outcome defaults to
+ * "pending".  id_out gets its inbox id. */
+int store_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_out);
+/* Set the outcome of inbox message id (attempts incremented when bump). */
+int store_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
+                            int64_t resources, int64_t duplicate_of, bool bump);
+/* Attribute inbox message id to feed_id (a replay found the feed its sender
+ * was not registered under when it arrived). */
+int store_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id);
+/* Read one message (with its body when with_body).  WEFT_ENOTFOUND. */
+int store_inbox_get(struct store *s, int64_t id, bool with_body, struct store_inbox_msg *out);
+
+struct store_inbox_filter {
+    int64_t feed_id;     /* 0: every feed (and unmatched senders) */
+    const char *outcome; /* NULL: any */
+    const char *since;   /* arrived >= since (ISO 8601 prefix), NULL: any */
+    int64_t after_id;    /* paging: id > after_id */
+    int64_t before_id;   /* paging: 0, or id < before_id */
+    int64_t only_id;     /* 0, or exactly this message */
+    int limit;           /* 0: 100 */
+    bool with_body;
+    bool newest_first; /* descending id order (the limit keeps the newest) */
+};
+/* Messages matching f in arrival (id) order, or newest first. */
+int store_inbox_list(struct store *s, const struct store_inbox_filter *f,
+                     struct store_inbox_msg **out, int *n);
+/* Claim (feed_id, control_id) for inbox message id: 0 when it was new,
+ * WEFT_EEXIST with *first the inbox id that claimed it before. */
+int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
+                      int64_t *first);
+/* Count of messages of feed_id (0: all) per outcome; out[0..4] = pending,
+ * applied, rejected, duplicate, partial. */
+int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * records.h - the care record: resources (put, get, delete, digests),
+ * search and history, persons (found or created by NHS number or local
+ * identifier) and person merges (HL7 A40) with their undo.
+ *
+ * Data model (docs/ARCHITECTURE.md has the schema):
+ *   - person: one row per real person the region knows; resources point at it.
+ *   - resource: the stored unit, a FHIR R4 resource as JSON text plus index
+ *     columns (type, person, record category, source organisation, source id,
+ *     feed, effective date, code "system|code", status, last updated,
+ *     version).  Identity of an item is (source org, type, source id); its
+ *     Weft id is derived from that identity (see store_resource_id()), so the
+ *     same item always gets the same id and references can be rewritten
+ *     without a lookup.  Every version is kept in history.
+ *   - resource_index: extra (param, value) search terms per resource
+ *     (identifier, family, given, birthdate, name, ...), lower-cased.
+ *
+ * Strings in struct store_row are owned by the caller after the call and
+ * released with store_row_clear().
+ */
+#ifndef WEFT_STORE_RECORDS_H
+#define WEFT_STORE_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* ---- resources ---------------------------------------------------------- */
+
+#define STORE_ID_LEN 32 /* hex characters in a derived resource id */
+
+/* Derive the Weft id for (source org, type, source id) into out (at least
+ * STORE_ID_LEN + 1 bytes): lowercase hex of the first 128 bits of
+ * SHA-256("org\x1ftype\x1fsource_id"). */
+void store_resource_id(const char *org, const char *type, const char *source_id, char *out);
+
+#define STORE_HASH_LEN 16 /* bytes in a content digest */
+
+/* The content digest the store compares versions by (BLAKE2b-128 of the
+ * stored JSON text) into out.  Pure: the loader computes it off the writer. */
+void store_content_hash(const char *json, size_t len, unsigned char out[STORE_HASH_LEN]);
+
+/* What the loader hands the store for one resource. */
+struct store_put {
+    const char *type;       /* FHIR resourceType */
+    const char *source_org; /* ODS code of the organisation that sent it */
+    const char *source_id;  /* the sender's id for it */
+    const char *feed;       /* feed name it came by (NULL: manual load) */
+    const char *person_id;  /* linked person, NULL when not linked */
+    const char *category;   /* record category (domain/category.h), never NULL */
+    const char *effective;  /* ISO 8601 clinically relevant date, or NULL */
+    const char *code;       /* "system|code" of the main code, or NULL */
+    const char *status;     /* status element, or NULL */
+    const char *json;       /* the resource as stored (id/meta set by caller) */
+    size_t json_len;
+    /* Extra search terms: pairs of (param, value), count in nterms. */
+    const char *const *terms;
+    int nterms;
+    /* Optional, computed by the caller off the writer's thread: the derived
+     * id (store_resource_id of source_org, type, source_id) and the digest
+     * (store_content_hash of json).  NULL: the store computes them. */
+    const char *id;
+    const unsigned char *hash;
+};
+
+enum store_put_outcome {
+    STORE_PUT_CREATED = 1,   /* new item, version 1 */
+    STORE_PUT_UPDATED = 2,   /* content changed: new version */
+    STORE_PUT_UNCHANGED = 3, /* same content as the latest version: nothing written */
+};
+
+/* Insert or version one resource.  Content equality is decided on the JSON
+ * text with meta.versionId/meta.lastUpdated excluded (the caller passes the
+ * JSON without them; the store adds them on read).  id_out gets the Weft id,
+ * version_out the version now current. */
+int store_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
+                       char id_out[STORE_ID_LEN + 1], int *version_out);
+
+/* A resource as read back. */
+struct store_row {
+    char *id;
+    char *type;
+    char *person_id;
+    char *category;
+    char *source_org;
+    char *source_id;
+    char *feed;
+    char *effective;
+    char *code;
+    char *status;
+    char *last_updated; /* ISO 8601 UTC with milliseconds */
+    int version;
+    bool deleted;
+    int64_t seq; /* store-wide sequence number of this version */
+    char *json;  /* resource JSON including id and meta */
+    size_t json_len;
+    void *block; /* when set, the strings above live in this one allocation:
+                    store_row_clear frees it; never free or replace them one by one */
+};
+void store_row_clear(struct store_row *r);
+
+/* Read the current version (version 0) or a given version of type/id.
+ * WEFT_ENOTFOUND when absent.  A deleted item's current version is returned
+ * (0) with out->deleted = true: callers answer 410 Gone for it.  The JSON has
+ * meta.versionId and meta.lastUpdated set (lastUpdated = the start of the
+ * transaction that wrote the version). */
+int store_resource_get(struct store *s, const char *type, const char *id, int version,
+                       struct store_row *out);
+
+/* Whether type/id exists (current version, not deleted): 0 when it does, with
+ * its linked person in *person_id_out (malloc'd, NULL when not linked; pass
+ * NULL to skip); WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
+int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
+
+/* The content digest (store_content_hash) of the current version of type/id
+ * into hash and its version into *version (may be NULL): 0, or
+ * WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
+int store_resource_digest(struct store *s, const char *type, const char *id,
+                          unsigned char hash[STORE_HASH_LEN], int *version);
+
+/* Mark type/id deleted (entered in error / retraction): a new version with
+ * deleted=true.  History is kept. */
+int store_resource_delete(struct store *s, const char *type, const char *id);
+
+/* ---- search -------------------------------------------------------------- */
+
+enum store_sort {
+    STORE_SORT_ID = 0, /* default: stable by id */
+    STORE_SORT_DATE,   /* effective date ascending, then id */
+    STORE_SORT_DATE_DESC,
+    STORE_SORT_LASTUPDATED,
+    STORE_SORT_LASTUPDATED_DESC,
+    STORE_SORT_SEQ, /* store order (seq: oldest version first); unscoped type searches */
+};
+
+struct store_term {    /* one extra search term: param = value (AND-ed) */
+    const char *param; /* e.g. "identifier", "family", "given", "birthdate" */
+    const char *value; /* matched as exact, or as prefix when prefix=true */
+    bool prefix;
+};
+
+struct store_query {
+    const char *type;              /* resourceType, NULL for every type */
+    const char *person_id;         /* NULL: any person */
+    const char *const *categories; /* OR-ed list, NULL/0: any */
+    int ncategories;
+    const char *const *codes; /* "system|code" or "|code" or "code": OR-ed */
+    int ncodes;
+    const char *date_ge, *date_lt;       /* effective range, NULL = open */
+    const char *lastupd_ge, *lastupd_lt; /* last updated range */
+    const char *const *source_orgs;      /* OR-ed, NULL/0: any */
+    int nsource_orgs;
+    const struct store_term *terms;
+    int nterms;
+    enum store_sort sort;
+    /* Paging: results visible at snapshot (seq <= snapshot; 0 = now, and the
+     * store reports the snapshot it used in the result) after the keyset
+     * cursor (NULL = first page).  Cursors are opaque strings produced by the
+     * store. */
+    int64_t snapshot;
+    const char *after;
+    int limit; /* max rows in this page */
+    bool want_total;
+    /* Upheld objections (access/authz.h objections_apply): items of a person
+     * with an upheld objection only when their source_org is objection_org
+     * (NULL: none of them). */
+    bool objections;
+    const char *objection_org;
+};
+
+struct store_result {
+    struct store_row *rows;
+    int nrows;
+    int64_t total;    /* when want_total, else -1 */
+    int64_t snapshot; /* snapshot used: pass back for the next page */
+    char *next;       /* cursor of the next page, NULL when this is the last */
+};
+void store_result_clear(struct store_result *r);
+
+/* Run a query.  Results are filtered only by the query: authorisation is the
+ * caller's job (access/), and callers that filter rows afterwards must page
+ * accordingly. */
+int store_search(struct store *s, const struct store_query *q, struct store_result *out);
+
+/* Every version of type/id, newest first (id NULL: type-level history).  */
+int store_history(struct store *s, const char *type, const char *id, int limit,
+                  struct store_result *out);
+
+/* ---- persons --------------------------------------------------------------- */
+
+/* Find the person with this NHS number (already validated), creating one when
+ * absent. */
+int store_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);
+/* Find or create the person that (org, system, value) local identifier
+ * belongs to; when a person is given and the identifier is new, attach it to
+ * that person.  A local identifier belongs to at most one person. */
+int store_person_by_local(struct store *s, const char *org, const char *system, const char *value,
+                          const char *link_to_person, char **person_id_out);
+
+/* A person as the store knows it. */
+struct store_person {
+    char *id;
+    char *nhs;     /* validated NHS number (10 digits), NULL when linked only locally */
+    char *created; /* ISO 8601 UTC */
+};
+void store_person_clear(struct store_person *p);
+/* Read a person; WEFT_ENOTFOUND when absent. */
+int store_person_get(struct store *s, const char *person_id, struct store_person *out);
+/* A version of the person's record at snapshot (0 = now): the newest seq of
+ * any version ever linked to the person, and the number of the person's items
+ * current at the snapshot.  Any change to what the person's record holds
+ * (new, updated, retracted, linked in or moved away) changes the pair, so it
+ * can key caches of views of one person (the web pages).  snapshot_out (may
+ * be NULL) gets the snapshot used. */
+int store_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
+                         int64_t *count, int64_t *snapshot_out);
+
+/* The person holding local identifier (org, system, value), without creating
+ * one; WEFT_ENOTFOUND when none. */
+int store_person_find_local(struct store *s, const char *org, const char *system, const char *value,
+                            char **person_id_out);
+
+/* Person merge (HL7 A40): everything of retired (resources, local
+ * identifiers, the NHS number when survivor has none) moves to survivor, and
+ * each move is recorded so store_person_unmerge() can put it back.  The
+ * retired person is kept.  WEFT_ECONFLICT when both have different NHS
+ * numbers or survivor == retired; WEFT_ENOTFOUND when either is unknown. */
+int store_person_merge(struct store *s, const char *survivor, const char *retired,
+                       const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+/* Undo a merge: the items and identifiers it moved go back to the retired
+ * person (items re-linked since then stay).  WEFT_ENOTFOUND, or
+ * WEFT_ECONFLICT when already undone. */
+int store_person_unmerge(struct store *s, int64_t merge_id);
+/* A merge as recorded. */
+struct store_merge {
+    int64_t id, inbox_id;
+    char *survivor, *retired, *source_org, *created, *undone; /* undone NULL: active */
+};
+void store_merges_free(struct store_merge *m, int n);
+/* Merges newest first, at most limit (0: 100). */
+int store_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
+/* The person currently holding NHS number nhs, without creating one. */
+int store_person_find_nhs(struct store *s, const char *nhs, char **person_id_out);
+/* Survivor of retired's active merge, or WEFT_ENOTFOUND when not merged. */
+int store_person_merged_into(struct store *s, const char *retired, char **survivor_out,
+                             int64_t *merge_id_out);
+
+#endif
