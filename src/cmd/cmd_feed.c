@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "access/principal.h"
 #include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
@@ -50,6 +51,8 @@ const struct opt_spec cmd_feed_specs[] = {
     {"outcome", "O", "messages/replay: pending, applied, rejected, duplicate or partial"},
     {"since", "T", "messages/replay: arrived at or after T (2026-11-24, ...T22:00, 2h, 30m, 7d)"},
     {"id", "N", "show/replay: one inbound message; unmerge: the merge id"},
+    {"by", "SDS_USER_ID", "unmerge: who decides (their role must have identity-decide)"},
+    {"role", "CODE", "unmerge: their job role (default: the role they last signed in with)"},
     {"limit", "N", "messages: at most N (default 100); replay: at most N (default 10000)"},
     {"oldest-first", NULL, "messages: in arrival order (default: newest first)"},
     {"before", "ID", "messages: the page of messages older than id ID (newest first)"},
@@ -70,7 +73,7 @@ static const char usage[] =
     "       weft feed show --db PATH --id N [--json]\n"
     "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
     "       weft feed merges --db PATH [--limit N]\n"
-    "       weft feed unmerge --db PATH --id MERGE\n"
+    "       weft feed unmerge --db PATH --id MERGE --by SDS_USER_ID [--role CODE]\n"
     "       weft feed disable|enable --db PATH --feed NAME\n\n"
     "Feeds are the routes by which organisations send data: HL7 v2 over MLLP\n"
     "(identified by MSH-4), FHIR bundles POSTed with the feed's token (printed\n"
@@ -576,12 +579,17 @@ static int feed_unmerge(struct store *s, const struct opts *o)
         fprintf(stderr, "weft feed unmerge: --id MERGE is required (see weft feed merges)\n");
         return EXIT_USAGE;
     }
-    /* the same undo as `weft person unmerge`: recorded (who), audited, and
-     * the two kept apart from automatic matching afterwards */
-    const char *user = getenv("USER");
-    char by[160];
-    snprintf(by, sizeof by, "cli:%s", user && *user ? user : "unknown");
-    int rc = identity_unmerge(s, id, by, "weft feed unmerge");
+    /* the same undo as `weft person unmerge`: by a role the policy allows
+     * (identity-decide), recorded (who), audited, and the two kept apart from
+     * automatic matching afterwards */
+    struct principal who;
+    char *role = NULL, *uorg = NULL;
+    int refused = cmd_identity_decider(s, "feed unmerge", o, &who, &role, &uorg);
+    int rc = refused ? 0 : identity_unmerge(s, id, who.user_id, "weft feed unmerge");
+    free(role);
+    free(uorg);
+    if (refused)
+        return refused;
     if (rc != 0) {
         fprintf(stderr, "weft feed unmerge: %s\n", identity_errmsg(s));
         return 1;

@@ -154,22 +154,16 @@ static int person_export(struct store *s)
     return 0;
 }
 
-/*
- * Who decides, for review decide, link, unlink, merge and unmerge: the SDS
- * user --by, with the job role --role or the one they last signed in with,
- * allowed by the policy in force (capability identity-decide, as on the
- * identity review pages).  0 with *p filled (role and org malloc'd into
- * *role_out and *org_out, caller frees); else the refusal is printed (and, for a
- * role the policy does not allow, audited) and the exit status returned.
- */
-static int decider(struct store *s, const char *sub, const struct opts *o, struct principal *p,
-                   char **role_out, char **org_out)
+/* cmd.h: who decides (person review decide, link, unlink, merge, unmerge;
+ * feed unmerge). */
+int cmd_identity_decider(struct store *s, const char *sub, const struct opts *o,
+                         struct principal *p, char **role_out, char **org_out)
 {
     *role_out = *org_out = NULL;
     const char *by = opts_get(o, "by"), *want = opts_get(o, "role");
     if (!by || !*by) {
         fprintf(stderr,
-                "weft person %s: --by SDS_USER_ID is required (the member of staff who "
+                "weft %s: --by SDS_USER_ID is required (the member of staff who "
                 "decides; their job role must have identity-decide in the access policy)\n",
                 sub);
         return EXIT_USAGE;
@@ -181,7 +175,7 @@ static int decider(struct store *s, const char *sub, const struct opts *o, struc
     }
     if (!*role_out) {
         fprintf(stderr,
-                "weft person %s: the job role of %s is not known (they never signed in): pass "
+                "weft %s: the job role of %s is not known (they never signed in): pass "
                 "--role CODE\n",
                 sub, by);
         return EXIT_USAGE;
@@ -199,7 +193,7 @@ static int decider(struct store *s, const char *sub, const struct opts *o, struc
     struct audit_event ev = {0};
     audit_event_from_principal(&ev, p);
     char what[64];
-    snprintf(what, sizeof what, "person %s", sub);
+    snprintf(what, sizeof what, "%s", sub);
     ev.action = AUDIT_IDENTITY;
     ev.outcome = AUDIT_DENIED;
     ev.what = what;
@@ -207,7 +201,7 @@ static int decider(struct store *s, const char *sub, const struct opts *o, struc
     ev.reason = "identity decision refused: role may not decide who is who";
     int rc = audit_record(s, &ev, true);
     fprintf(stderr,
-            "weft person %s: the job role %s may not decide who is who (the access policy names "
+            "weft %s: the job role %s may not decide who is who (the access policy names "
             "the roles that may: capability identity-decide)%s\n",
             sub, *role_out, rc ? "; and the refusal could not be audited" : "");
     return 1;
@@ -326,7 +320,7 @@ static int person_review(struct store *s, const struct opts *o)
         }
         struct principal who;
         char *role = NULL, *org = NULL;
-        int rc = decider(s, "review decide", o, &who, &role, &org);
+        int rc = cmd_identity_decider(s, "person review decide", o, &who, &role, &org);
         if (rc == 0 && (rc = identity_review_decide(s, id, strcmp(d, "same") == 0, who.user_id,
                                                     opts_get(o, "note"))) != 0)
             rc = refused("review decide", s, rc);
@@ -394,7 +388,9 @@ static int run(struct store *s, const char *sub, const struct opts *o)
         return person_decisions(s, o);
     struct principal who;
     char *role = NULL, *uorg = NULL;
-    if ((rc = decider(s, sub, o, &who, &role, &uorg)) == 0)
+    char cmdname[32];
+    snprintf(cmdname, sizeof cmdname, "person %s", sub);
+    if ((rc = cmd_identity_decider(s, cmdname, o, &who, &role, &uorg)) == 0)
         rc = decide(s, sub, o, who.user_id);
     free(role);
     free(uorg);

@@ -267,6 +267,16 @@ for args in (["merge", "--survivor", pa, "--retired", pb], ["unmerge", "--id", m
     r = run("person", *args, "--db", db, "--by", "clerk-1", "--role", "R8009", check=False)
     if r.returncode != 1 or "may not decide" not in r.stderr:
         errors.append(f"person {args[0]} by a receptionist: exit {r.returncode} {r.stderr}")
+# weft feed unmerge is the same identity decision: --by and a role the policy allows
+r = run("feed", "unmerge", "--db", db, "--id", mid, check=False)
+if r.returncode != 2 or "--by" not in r.stderr:
+    errors.append(f"feed unmerge without --by: exit {r.returncode} {r.stderr}")
+r = run("feed", "unmerge", "--db", db, "--id", mid, "--by", "clerk-1", "--role", "R8009", check=False)
+if r.returncode != 1 or "may not decide" not in r.stderr:
+    errors.append(f"feed unmerge by a receptionist: exit {r.returncode} {r.stderr}")
+r = run("feed", "unmerge", "--db", db, "--id", mid, "--by", "dq-officer", "--role", "R8012", check=False)
+if r.returncode != 1 or "undone" not in r.stderr:  # allowed, but this merge is undone already
+    errors.append(f"feed unmerge of an undone merge by the DQ officer: exit {r.returncode} {r.stderr}")
 if snap() != now_res or locals_() != now_l or pm3 != pa:
     errors.append("a refused decision changed the persons")
 con.close()
