@@ -166,7 +166,8 @@ int main(int argc, char **argv)
         return 1;
     }
     struct web *w, *wc;
-    struct web_config cfg = {.audit = alog, .cache_entries = -1};
+    audit_set_log(alog); /* as weft serve's audit part does */
+    struct web_config cfg = {.cache_entries = -1};
     web_init(&w, &cfg);
     cfg.cache_entries = 0; /* default cache */
     web_init(&wc, &cfg);
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
     free(cpu);
     web_free(w);
     web_free(wc);
+    audit_set_log(NULL);
     audit_log_close(alog);
     free(person);
     free(obs_id);

@@ -1,15 +1,17 @@
 /*
  * access_serve.h - the access part of `weft serve` (a row in cmd_serve.c's
  * parts table): in-context launch, sessions, CSRF, break-glass, the SMART
- * App Launch endpoints, AuditEvent and access reports, and the group-commit
- * audit writer every request's audit entries go through.
+ * App Launch endpoints, AuditEvent and access reports (files access_serve.c,
+ * access_smart.c, access_auth.c, access_reports.c).  The group-commit audit
+ * writer is the audit module's own part (audit/audit_serve.c), started
+ * before this one.
  *
  * URLs (docs/ACCESS.md has the details):
  *   GET  /launch?token=JWT, POST /launch (form: token)   -> 303 /patient/{person}
  *   GET  /session            the current session as JSON (user, person, csrf)
  *   POST /logout             (form: csrf)
- *   GET  /breakglass         the break-glass form; POST /breakglass (form: csrf,
- *                            reason_code, reason_text, person or nhs)
+ *   (GET/POST /breakglass are served by the web pages, web/clinician_breakglass.c,
+ *    with the one break-glass request, access/breakglass.h)
  *   GET  /.well-known/smart-configuration
  *   GET  /oauth/authorize    (a launched session; PKCE S256) -> redirect with code
  *   POST /oauth/token        (code + code_verifier) -> bearer token, patient/\*.rs
@@ -30,8 +32,9 @@ struct http_req;
 int access_serve_start(const struct serve_ctx *ctx, void **state);
 void access_serve_stop(const struct serve_ctx *ctx, void *state);
 
-/* For http/auth.c's chain: recognise a session cookie or a SMART access
- * token ("Bearer wat_...").  Return 1 (not mine), 0 (principal filled; data
+/* The sign-in methods access_serve_start registers with the HTTP core
+ * (http/auth.h http_auth_register): recognise a SMART access token
+ * ("Bearer wat_...") or a launch session cookie.  Return 1 (not mine), 0 (principal filled; data
  * in *data, freed with access_auth_free) or WEFT_EAUTH / another error. */
 int access_auth_token(struct http_req *req, void **data);
 int access_auth_cookie(struct http_req *req, void **data);
@@ -46,5 +49,28 @@ char *access_csrf_token(struct http_req *req);
  * otherwise it has replied 401/403 (and audited the refusal) and returns
  * non-zero. */
 int access_form_check(struct http_req *req, const char *csrf_value);
+
+/*
+ * The pages this module answers browsers with are rendered by the web pages
+ * (web/access_pages.c, with the shared layout), which register them when
+ * `weft serve` starts them: access includes nothing of web.  Before that
+ * (or without the web part) a short plain-text answer is given.
+ */
+struct access_consent {
+    const char *app_name, *client_id, *redirect_uri;
+    const char *granted;             /* the granted scopes, space-separated ("patient/X.rs ...") */
+    const char *const *field_names;  /* hidden form fields to post back (csrf included) */
+    const char *const *field_values; /* NULL values are left out */
+    int nfields;
+};
+struct access_pages {
+    /* A page that says what happened and what to do next (todo may be NULL). */
+    void (*message)(struct http_req *req, int status, const char *title, const char *what,
+                    const char *todo);
+    /* The SMART app's consent page (POSTs to /oauth/authorize, buttons
+     * decision=allow id app-allow and decision=deny id app-deny). */
+    void (*consent)(struct http_req *req, const struct access_consent *c);
+};
+void access_pages_set(const struct access_pages *pages);
 
 #endif

@@ -16,8 +16,9 @@
 #define WEFT_ACCESS_AUTHZ_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
-#include "access/principal.h"
+#include "core/principal.h"
 #include "store/records.h"
 
 struct store;

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "access/authz.h"
 #include "access/breakglass.h"
 #include "access/org.h"
 #include "access/policy.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "identity/nhs.h"
 #include "store/access.h"
 #include "store/records.h"
 
@@ -138,4 +140,40 @@ int breakglass_start(struct store *s, const struct principal *p, const char *per
     buf_release(&reason);
     buf_release(&what);
     return rc;
+}
+
+enum breakglass_outcome breakglass_request(struct store *s, const struct principal *p,
+                                           const struct breakglass_ask *ask, char **person_out,
+                                           char expires_out[32], const char **why)
+{
+    *person_out = NULL;
+    *why = NULL;
+    expires_out[0] = 0;
+    int rc = 0;
+    if (ask->person_id) {
+        *person_out = xstrdup(ask->person_id);
+    } else if (ask->nhs && *ask->nhs) {
+        char digits[11];
+        if (!nhs_number_valid(ask->nhs, digits))
+            return BREAKGLASS_BAD_NHS;
+        /* find, never create (store_person_by_nhs would create one) */
+        rc = store_person_find_nhs(s, digits, person_out);
+        if (rc == WEFT_ENOTFOUND) {
+            authz_audit_denial(s, p, AUDIT_BREAK_GLASS, NULL,
+                               "no record is held for the NHS number given");
+            return BREAKGLASS_NO_RECORD;
+        }
+        if (rc)
+            return BREAKGLASS_FAILED;
+    } else {
+        *person_out = ask->session_person ? xstrdup(ask->session_person) : NULL;
+    }
+    rc = breakglass_start(s, p, *person_out, ask->code, ask->text, ask->hours, expires_out, why);
+    if (rc == WEFT_EINVAL)
+        return BREAKGLASS_INVALID;
+    if (rc == WEFT_ENOTFOUND)
+        return BREAKGLASS_NOT_FOUND;
+    if (rc == WEFT_EDENIED)
+        return BREAKGLASS_DENIED;
+    return rc ? BREAKGLASS_FAILED : BREAKGLASS_STARTED;
 }

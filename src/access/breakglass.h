@@ -11,7 +11,7 @@
 #ifndef WEFT_ACCESS_BREAKGLASS_H
 #define WEFT_ACCESS_BREAKGLASS_H
 
-#include "access/principal.h"
+#include "core/principal.h"
 
 struct store;
 
@@ -32,5 +32,34 @@ const char *breakglass_code_label(const char *code);
 int breakglass_start(struct store *s, const struct principal *p, const char *person_id,
                      const char *code, const char *text, int hours, char expires_out[32],
                      const char **why);
+
+/*
+ * One break-glass request, as a form sends it (the one handler behind both
+ * forms: the record page's /patient/{id}/break-glass and /breakglass): the
+ * person is the one given (person_id), else the one with this NHS number
+ * (found, never created: a refused or mistyped request adds nobody), else
+ * the one in the session's context (session_person).  Then breakglass_start.
+ * The caller has checked the form (access/form.h) and renders the outcome;
+ * *person_out (malloc'd, may be set for any outcome) is whom it was for.
+ */
+enum breakglass_outcome {
+    BREAKGLASS_STARTED = 0,
+    BREAKGLASS_BAD_NHS,   /* not a valid NHS number: 400 */
+    BREAKGLASS_NO_RECORD, /* no record held for the NHS number: 404 (audited) */
+    BREAKGLASS_INVALID,   /* reason code or text refused: 400, *why */
+    BREAKGLASS_NOT_FOUND, /* no such person: 404 */
+    BREAKGLASS_DENIED,    /* the role or organisation may not: 403, *why (audited) */
+    BREAKGLASS_FAILED,    /* the store failed: 503, nothing widened */
+};
+struct breakglass_ask {
+    const char *person_id;      /* the record page's person, or NULL */
+    const char *nhs;            /* an NHS number typed in, or NULL/empty */
+    const char *session_person; /* the launch context, used when neither is given */
+    const char *code, *text;    /* reason code and the reason in the user's words */
+    int hours;
+};
+enum breakglass_outcome breakglass_request(struct store *s, const struct principal *p,
+                                           const struct breakglass_ask *ask, char **person_out,
+                                           char expires_out[32], const char **why);
 
 #endif

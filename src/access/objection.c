@@ -10,7 +10,7 @@
 #include "access/objection.h"
 #include "access/org.h"
 #include "access/policy.h"
-#include "access/principal.h"
+#include "core/principal.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"

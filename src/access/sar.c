@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "access/org.h"
-#include "access/principal.h"
+#include "core/principal.h"
 #include "access/sar.h"
 #include "audit/audit.h"
 #include "core/buf.h"

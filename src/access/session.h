@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "access/principal.h"
+#include "core/principal.h"
 #include "store/access.h"
 
 #define SESSION_COOKIE "weft_session"

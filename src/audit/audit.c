@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "access/principal.h"
+#include "core/principal.h"
 #include "audit/audit.h"
 #include "core/metrics.h"
 #include "core/buf.h"

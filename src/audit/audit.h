@@ -106,6 +106,12 @@ int audit_log_flush(struct audit_log *log);
 void audit_set_log(struct audit_log *log);
 int audit_record(struct store *s, const struct audit_event *ev, bool wait);
 
+/* The `weft serve` part that owns that log (audit_serve.c): started first,
+ * stopped last, so every other part's audit entries go through it. */
+struct serve_ctx;
+int audit_serve_start(const struct serve_ctx *ctx, void **state);
+void audit_serve_stop(const struct serve_ctx *ctx, void *state);
+
 /* ---- verification ------------------------------------------------------------ */
 struct audit_verify_result {
     int64_t entries;   /* entries checked */

@@ -15,7 +15,7 @@
 
 #include "access/objection.h"
 #include "access/org.h"
-#include "access/principal.h"
+#include "core/principal.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"

@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "access/authz.h"
-#include "access/principal.h"
+#include "core/principal.h"
 #include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "access/org.h"
-#include "access/principal.h"
+#include "core/principal.h"
 #include "access/sar.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"

@@ -31,6 +31,7 @@
 
 #include "access/access_serve.h"
 #include "audit/anchor.h"
+#include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -116,6 +117,7 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
 
 static const struct serve_part parts[] = {
     {"audit-anchor", audit_anchor_serve_start, audit_anchor_serve_stop}, /* stops last */
+    {"audit", audit_serve_start, audit_serve_stop}, /* the one audit writer, for every part */
     {"access", access_serve_start, access_serve_stop},
     {"fhir", fhir_part_start, NULL},
     {"feeds-admin", feeds_admin_serve_start, NULL},
@@ -219,10 +221,11 @@ static int check_store(const char *db)
 {
     struct store *s = NULL;
     char *msg = NULL;
-    const char *file = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
-    if (!strstr(db, "://") && access(file, F_OK) != 0) {
+    struct store_url u;
+    store_url_parse(db, &u);
+    if (u.kind == STORE_KIND_SQLITE && access(u.path, F_OK) != 0) {
         fprintf(stderr, "weft serve: database '%s' does not exist: run 'weft init --db %s' first\n",
-                file, file);
+                u.path, u.path);
         return WEFT_ENOTFOUND;
     }
     int rc = store_open(&s, db, false, &msg);

@@ -10,6 +10,7 @@
  * the load, one outcome update.  Everything that can be refused is refused
  * before the savepoint is opened.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,12 +394,6 @@ static void load_reason(const struct load_report *rep, struct store *s, int lrc,
         snprintf(out, cap, "not stored: entries were rejected");
 }
 
-static bool store_broken(int rc)
-{
-    return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||
-           rc == WEFT_EINTERNAL;
-}
-
 static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char *peer,
                      const char *arrived, int64_t replay_id, struct ingest_premap *pm,
                      struct ingest_result *r);
@@ -542,8 +537,11 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
     snprintf(predicted_why, sizeof predicted_why, "%s", why);
 
     if (will_apply) {
-        /* apply, in a savepoint so that a failure leaves the batch intact */
-        if ((rc = store_savepoint(s, "ingest_msg")) != 0)
+        /* apply, in an item of the batch's transaction so that a failure
+         * leaves the rest of the batch intact */
+        struct store_txn *txn = store_txn_current(s);
+        assert(txn); /* the caller (run_batch, ingest_hl7_one) began it */
+        if ((rc = store_txn_item(txn)) != 0)
             goto out;
         int64_t first = 0;
         rc = store_inbox_claim(s, feed.id, control, id, &first);
@@ -567,7 +565,7 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                 ok = true;
                 r->resources = (long)mr->resources;
             } else if (store_broken(lrc)) {
-                rc = lrc;
+                rc = store_txn_check(txn, lrc);
             } else {
                 load_reason(&rep, s, lrc, why, sizeof why);
                 code = "AE";
@@ -587,18 +585,10 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
             }
         }
         if (rc != 0) {
-            store_rollback_to(s, "ingest_msg");
-            store_release(s, "ingest_msg");
+            store_txn_item_end(txn, false);
             goto out;
         }
-        if (ok || dup_of) {
-            rc = store_release(s, "ingest_msg");
-        } else {
-            rc = store_rollback_to(s, "ingest_msg");
-            if (rc == 0)
-                rc = store_release(s, "ingest_msg");
-        }
-        if (rc != 0)
+        if ((rc = store_txn_item_end(txn, ok || dup_of)) != 0)
             goto out;
     }
 
@@ -678,16 +668,17 @@ void ingest_result_commit_failed(struct ingest_result *r, const char *data, size
 int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *peer,
                    int64_t replay_id, struct ingest_result *r)
 {
-    int rc = store_begin(ig->s);
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, ig->s);
     if (rc != 0)
         return rc;
     rc = ingest_hl7(ig, data, len, peer, NULL, replay_id, r);
     if (rc == 0)
         rc = ingest_flush_counts(ig);
     if (rc == 0)
-        rc = store_commit(ig->s);
+        rc = store_txn_commit(&txn);
     if (rc != 0) {
-        store_rollback(ig->s);
+        store_txn_rollback(&txn);
         ingest_discard_counts(ig);
         ingest_result_commit_failed(r, data, len, weft_strerror(rc));
     }
@@ -822,7 +813,8 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
     if (rc != 0)
         return rc;
     bool first = m.attempts == 0;
-    if ((rc = store_begin(ig->s)) == 0) {
+    struct store_txn txn;
+    if ((rc = store_txn_begin(&txn, ig->s)) == 0) {
         rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources, 0,
                                      true);
         if (rc == 0)
@@ -830,9 +822,9 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
         if (rc == 0)
             rc = ingest_flush_counts(ig);
         if (rc == 0)
-            rc = store_commit(ig->s);
+            rc = store_txn_commit(&txn);
         if (rc != 0) {
-            store_rollback(ig->s);
+            store_txn_rollback(&txn);
             ingest_discard_counts(ig);
         }
     }
@@ -1291,7 +1283,8 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
     }
     r->outcome = outcome;
     snprintf(r->reason, sizeof r->reason, "%s", why);
-    int rc2 = store_begin(ig->s);
+    struct store_txn txn;
+    int rc2 = store_txn_begin(&txn, ig->s);
     if (rc2 == 0) {
         rc2 = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL,
                                       r->resources, 0, true);
@@ -1300,9 +1293,9 @@ int ingest_csv_claimed(struct ingest *ig, int64_t feed_id, int fd, const char *p
         if (rc2 == 0)
             rc2 = ingest_flush_counts(ig);
         if (rc2 == 0)
-            rc2 = store_commit(ig->s);
+            rc2 = store_txn_commit(&txn);
         if (rc2 != 0) {
-            store_rollback(ig->s);
+            store_txn_rollback(&txn);
             ingest_discard_counts(ig);
         }
     }
@@ -1399,7 +1392,8 @@ static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
     }
     r->outcome = outcome;
     snprintf(r->reason, sizeof r->reason, "%s", why);
-    int rc2 = store_begin(ig->s);
+    struct store_txn txn;
+    int rc2 = store_txn_begin(&txn, ig->s);
     if (rc2 == 0) {
         rc2 = store_inbox_set_outcome(ig->s, m->id, outcome, why[0] ? why : NULL, r->resources, 0,
                                       true);
@@ -1408,9 +1402,9 @@ static int replay_csv(struct ingest *ig, const struct store_inbox_msg *m,
         if (rc2 == 0)
             rc2 = ingest_flush_counts(ig);
         if (rc2 == 0)
-            rc2 = store_commit(ig->s);
+            rc2 = store_txn_commit(&txn);
         if (rc2 != 0) {
-            store_rollback(ig->s);
+            store_txn_rollback(&txn);
             ingest_discard_counts(ig);
         }
     }

@@ -102,15 +102,15 @@ struct mllp_server {
     struct conn *conns;
     int nconns;
     struct store *store;      /* the writer's */
-    struct store *ckpt_store; /* the checkpointer's */
-    pthread_t checkpointer;
+    struct store *ckpt_store; /* the refresher's */
+    pthread_t checkpointer;   /* the refresher (the store checkpoints by itself) */
     pthread_mutex_t kmu;
     pthread_cond_t kcv;
     bool ckpt_stop;
     atomic_uint_fast64_t n_conns, n_msgs, n_batches, n_failed, n_idle;
     /* the hl7v2 feeds whose messages can be applied (enabled, agreement in
      * force), by sending facility, for mapping and preparing on the
-     * connection threads; refreshed every second by the checkpointer (the
+     * connection threads; refreshed every second by the refresher (the
      * writer checks the feed again, so a stale entry only costs work) */
     pthread_rwlock_t flk;
     struct store_feed *fac;
@@ -164,10 +164,8 @@ static void complete_batch(struct item *batch, size_t n)
 static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *batch, size_t n)
 {
     struct store *s = srv->store;
-    int rc = store_begin(s);
-    for (int tries = 0; rc == WEFT_EBUSY && tries < 20; tries++)
-        rc = store_begin(s);
-    bool began = rc == 0;
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
     for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
         if (it->has_pre) {
             struct ingest_premap pm = {.org = it->pre_org,
@@ -186,12 +184,11 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     if (rc == 0 && FAILPOINT("mllp-ack-before-commit")) /* test build: the broken order */
         complete_batch(batch, n), batch = NULL;
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&txn);
     if (rc != 0) {
         log_error("mllp", "batch of %zu messages not stored: %s (%s)", n, weft_strerror(rc),
                   store_errmsg(s));
-        if (began)
-            store_rollback(s);
+        store_txn_rollback(&txn);
         ingest_discard_counts(ig);
         for (struct item *it = batch; it; it = it->qnext)
             ingest_result_commit_failed(&it->res, it->data, it->len, "the record store failed");
@@ -303,28 +300,20 @@ static void premap(struct mllp_server *srv, struct hl7_msg *m, struct item *it)
     }
 }
 
-/* Checkpoints off the writer's path: the writer's handle never checkpoints at
- * commit (a checkpoint copies and fsyncs database pages and would hold up
- * every ACK of the batch); this thread copies the log into the database
- * every 200 ms with a passive checkpoint, which never blocks the writer. */
+/* The refresher: the table of usable feeds, every second, off the writer's
+ * path.  (Checkpoints are the store's: store_writer on the writer's handle.) */
 static void *checkpointer_main(void *arg)
 {
     struct mllp_server *srv = arg;
-    unsigned wakes = 0;
     pthread_mutex_lock(&srv->kmu);
     while (!srv->ckpt_stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until.tv_sec++;
         pthread_cond_timedwait(&srv->kcv, &srv->kmu, &until);
+        bool stop = srv->ckpt_stop;
         pthread_mutex_unlock(&srv->kmu);
-        if (store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE) != 0)
-            log_warn("mllp", "checkpoint failed: %s", store_errmsg(srv->ckpt_store));
-        if (++wakes % 5 == 0)
+        if (!stop)
             fac_refresh(srv);
         pthread_mutex_lock(&srv->kmu);
     }
@@ -743,7 +732,7 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     if (rc == 0)
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
-        rc = store_checkpoint(srv->store, STORE_CKPT_OFF);
+        rc = store_writer(srv->store); /* the store checkpoints off this handle's path */
     if (rc == 0)
         fac_refresh(srv);
     if (rc == 0)
@@ -813,7 +802,6 @@ void mllp_server_stop(struct mllp_server *srv)
     pthread_mutex_unlock(&srv->qmu);
     pthread_join(srv->writer, NULL);
     stop_checkpointer(srv);
-    store_checkpoint(srv->ckpt_store, STORE_CKPT_PASSIVE);
     struct mllp_server_stats st;
     mllp_server_stats(srv, &st);
     log_info("mllp",

@@ -18,12 +18,6 @@
 /* The sink runs on the calling thread; with socialcare_store_prepare as
  * opts.prepare, fhir_load_prepare() ran on the reading thread and only the
  * store half is left here. */
-static bool store_broken(int rc)
-{
-    return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||
-           rc == WEFT_EINTERNAL;
-}
-
 int socialcare_store_commit(void *arg)
 {
     struct socialcare_store_sink *ss = arg;

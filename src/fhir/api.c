@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "fhir/api.h"
+#include "access/read.h"
 #include "fhir/api_int.h"
 #include "fhir/outcome.h"
 #include "store/records.h"
@@ -479,38 +480,21 @@ int api_authz_search(struct http_req *req, struct store *s, const char *person_i
                     scope->reason ? scope->reason : "your access does not include this record");
         return WEFT_EDENIED;
     }
-    if (scope->ncategories >= 0) {
-        /* the categories asked for, within those allowed */
-        const char **cats;
-        int n = 0;
-        if (q->ncategories > 0) {
-            cats = http_req_alloc(req, sizeof *cats * (size_t)q->ncategories);
-            for (int i = 0; i < q->ncategories; i++)
-                for (int j = 0; j < scope->ncategories; j++)
-                    if (strcmp(q->categories[i], scope->categories[j]) == 0) {
-                        cats[n++] = q->categories[i];
-                        break;
-                    }
-        } else {
-            cats = http_req_alloc(req, sizeof *cats * (size_t)(scope->ncategories + 1));
-            for (int j = 0; j < scope->ncategories; j++)
-                cats[n++] = scope->categories[j];
-        }
-        if (n == 0)
-            *empty = true;
+    /* the one scope -> query translation (access/read.h); the lists it
+     * builds are copied into the request's memory, which outlives q */
+    struct access_qbuf qb = {0};
+    *empty = !access_scope_query(scope, q, &qb);
+    if (q->categories && q->categories == qb.cats) {
+        const char **cats = http_req_alloc(req, sizeof *cats * (size_t)(q->ncategories + 1));
+        memcpy(cats, qb.cats, sizeof *cats * (size_t)q->ncategories);
         q->categories = cats;
-        q->ncategories = n;
     }
-    if (scope->norgs >= 0) {
-        if (scope->norgs == 0)
-            *empty = true;
-        q->source_orgs = (const char *const *)scope->orgs;
-        q->nsource_orgs = scope->norgs;
+    if (q->source_orgs && q->source_orgs == qb.orgs) {
+        const char **orgs = http_req_alloc(req, sizeof *orgs * (size_t)(q->nsource_orgs + 1));
+        memcpy(orgs, qb.orgs, sizeof *orgs * (size_t)q->nsource_orgs);
+        q->source_orgs = orgs;
     }
-    if (scope->objections_apply) {
-        q->objections = true;
-        q->objection_org = scope->objection_org;
-    }
+    access_qbuf_clear(&qb);
     return WEFT_OK;
 }
 

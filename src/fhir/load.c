@@ -16,6 +16,7 @@
  * point outside the bundle.
  */
 #include <dirent.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1426,19 +1427,47 @@ static json_t *response_entry(const struct entry *e, const char *file)
     return json_pack("{s:o}", "response", resp);
 }
 
-/* End the bundle's transaction: commit (or, nested, release the savepoint)
- * when ok, else roll it back (nested: to the savepoint, then release it). */
-static int load_txn_end(struct store *s, const struct load_ctx *ctx, bool ok)
+/* The bundle's transaction: its own (not nested), an item of the caller's
+ * transaction (nested), or nothing of its own (the caller's item). */
+struct load_txn {
+    struct store_txn own;
+    struct store_txn *t;
+    bool item; /* an item of t is open for this bundle */
+};
+
+static int load_txn_begin(struct store *s, const struct load_ctx *ctx, struct load_txn *lt)
 {
-    if (!ctx->nested)
-        return ok ? store_commit(s) : store_rollback(s);
+    lt->item = false;
+    if (!ctx->nested) {
+        lt->t = &lt->own;
+        return store_txn_begin(&lt->own, s);
+    }
+    lt->t = store_txn_current(s);
+    assert(lt->t); /* nested: inside the caller's transaction */
+    if (!lt->t)
+        return WEFT_EINVAL;
     if (ctx->caller_savepoint)
-        return WEFT_OK; /* the caller's savepoint: it rolls back what failed */
-    if (ok)
-        return store_release(s, "load_bundle");
-    int rc = store_rollback_to(s, "load_bundle");
-    int rc2 = store_release(s, "load_bundle");
-    return rc ? rc : rc2;
+        return WEFT_OK;
+    int rc = store_txn_item(lt->t);
+    lt->item = rc == 0;
+    return rc;
+}
+
+/* End the bundle's transaction: commit (or, nested, keep its item) when ok,
+ * else roll it back (nested: undo its item).  Once only: later calls do
+ * nothing. */
+static int load_txn_end(const struct load_ctx *ctx, struct load_txn *lt, bool ok)
+{
+    if (!ctx->nested) {
+        if (ok && lt->own.open)
+            return store_txn_commit(&lt->own);
+        store_txn_rollback(&lt->own);
+        return WEFT_OK;
+    }
+    if (!lt->item)
+        return WEFT_OK; /* the caller's item: it undoes what failed */
+    lt->item = false;
+    return store_txn_item_end(lt->t, ok);
 }
 
 /*
@@ -1516,9 +1545,8 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     bc->ctx = ctx;
     rep->bundles++;
     rep->entries += n;
-    int rc = !ctx->nested            ? store_begin(s)
-             : ctx->caller_savepoint ? WEFT_OK
-                                     : store_savepoint(s, "load_bundle");
+    struct load_txn lt;
+    int rc = load_txn_begin(s, ctx, &lt);
     if (rc != 0)
         goto out;
     /* pass 2: Patients -> persons */
@@ -1562,11 +1590,11 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             break;
     }
     if (rc != 0) {
-        load_txn_end(s, ctx, false);
+        load_txn_end(ctx, &lt, false);
         goto out;
     }
     if (failed && atomic) {
-        rc = load_txn_end(s, ctx, false);
+        rc = load_txn_end(ctx, &lt, false);
         if (rc == 0)
             rc = WEFT_EINVAL;
         int bad = -1;
@@ -1583,9 +1611,9 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             entry_reject(e, "not stored: the transaction failed at entry %ld", bc->ents[bad].label);
         }
     } else {
-        rc = load_txn_end(s, ctx, true);
+        rc = load_txn_end(ctx, &lt, true);
         if (rc != 0) {
-            load_txn_end(s, ctx, false);
+            load_txn_end(ctx, &lt, false);
             goto out;
         }
     }
@@ -1956,6 +1984,7 @@ static int collect(const char *path, char ***list, int *n, long long *bytes, int
  * never counts what is not on disk.
  */
 struct load_group {
+    struct store_txn txn;
     bool open;
     int first; /* index of the group's first file */
     long entries0;
@@ -1964,7 +1993,7 @@ struct load_group {
 
 static int group_open(struct store *s, struct load_group *g, struct load_report *rep, int first)
 {
-    int rc = store_begin(s);
+    int rc = store_txn_begin(&g->txn, s);
     if (rc != 0)
         return rc;
     g->open = true;
@@ -1985,12 +2014,11 @@ static int group_close(struct store *s, struct load_group *g, struct load_report
     if (!g->open)
         return WEFT_OK;
     g->open = false;
-    int rc = store_commit(s);
+    int rc = store_txn_commit(&g->txn); /* rolled back when it fails */
     if (rc == 0)
         return WEFT_OK;
     char why[256];
     snprintf(why, sizeof why, "%s", store_errmsg(s));
-    store_rollback(s);
     /* back to the counts at the group's start; the types added since stay
      * as rows of zero */
     for (int i = 0; i < rep->ntypes; i++) {

@@ -3,8 +3,9 @@
  *
  * Each link looks at the request; it either does not recognise any credential
  * (returns AUTH_PASS and the next link is tried), accepts one (fills the
- * principal, returns 0) or rejects one (WEFT_EAUTH).  Adding a way to sign in
- * is adding a function and a row to `chain` below.
+ * principal, returns 0) or rejects one (WEFT_EAUTH).  The client tokens are
+ * this module's own link; other ways to sign in are registered by the
+ * modules that own them (http_auth_register, auth.h).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 
 #include <openssl/evp.h>
 
-#include "access/access_serve.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -25,8 +25,30 @@
 /* What the chain keeps alive for the principal's borrowed strings. */
 struct auth_data {
     struct store_client client;
-    void *access; /* launch session / SMART token (access/access_serve.h) */
+    const struct http_auth_method *method; /* the registered method that accepted */
+    void *data;                            /* its data (method->release) */
 };
+
+static const struct http_auth_method *before[HTTP_AUTH_METHODS_MAX], *after[HTTP_AUTH_METHODS_MAX];
+static int nbefore, nafter;
+
+int http_auth_register(const struct http_auth_method *m, enum http_auth_when when)
+{
+    const struct http_auth_method **list = when == HTTP_AUTH_BEFORE_CLIENTS ? before : after;
+    int *n = when == HTTP_AUTH_BEFORE_CLIENTS ? &nbefore : &nafter;
+    for (int i = 0; i < *n; i++)
+        if (list[i] == m)
+            return WEFT_OK;
+    if (*n == HTTP_AUTH_METHODS_MAX)
+        return WEFT_EINVAL;
+    list[(*n)++] = m;
+    return WEFT_OK;
+}
+
+void http_auth_unregister_all(void)
+{
+    nbefore = nafter = 0;
+}
 
 void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1])
 {
@@ -108,46 +130,34 @@ static int auth_bearer_client(struct http_req *req)
     return WEFT_OK;
 }
 
-/* Links 0 and 2 (access module): "Bearer wat_..." SMART app tokens and the
- * launch session cookie, resolved by access/access_serve.c. */
-static int auth_access(struct http_req *req, int (*fn)(struct http_req *, void **))
+/* A registered method (auth.h). */
+static int auth_method(struct http_req *req, const struct http_auth_method *m)
 {
     void *data = NULL;
-    int rc = fn(req, &data);
+    int rc = m->fn(req, &data);
     if (rc == 0) {
         struct auth_data *ad = xcalloc(1, sizeof *ad);
-        ad->access = data;
+        ad->method = m;
+        ad->data = data;
         req->auth_data = ad;
     }
     return rc == 1 ? AUTH_PASS : rc;
 }
-
-static int auth_app_token(struct http_req *req)
-{
-    return auth_access(req, access_auth_token);
-}
-
-static int auth_session_cookie(struct http_req *req)
-{
-    return auth_access(req, access_auth_cookie);
-}
-
-static int (*const chain[])(struct http_req *) = {
-    auth_app_token,
-    auth_bearer_client,
-    auth_session_cookie,
-};
 
 int http_auth_authenticate(struct http_req *req)
 {
     memset(&req->principal, 0, sizeof req->principal);
     req->principal.kind = PRINCIPAL_NONE;
     req->principal.request_id = req->request_id;
-    for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++) {
-        int rc = chain[i](req);
-        if (rc != AUTH_PASS)
+    int rc;
+    for (int i = 0; i < nbefore; i++)
+        if ((rc = auth_method(req, before[i])) != AUTH_PASS)
             return rc;
-    }
+    if ((rc = auth_bearer_client(req)) != AUTH_PASS)
+        return rc;
+    for (int i = 0; i < nafter; i++)
+        if ((rc = auth_method(req, after[i])) != AUTH_PASS)
+            return rc;
     return WEFT_OK;
 }
 
@@ -156,7 +166,8 @@ void http_auth_release(struct http_req *req)
     struct auth_data *ad = req->auth_data;
     if (ad) {
         store_client_clear(&ad->client);
-        access_auth_free(ad->access);
+        if (ad->method && ad->method->release)
+            ad->method->release(ad->data);
         free(ad);
         req->auth_data = NULL;
     }

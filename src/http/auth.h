@@ -1,6 +1,6 @@
 /*
  * auth.h - who is asking: the one place where an HTTP request's credentials
- * become a struct principal (access/principal.h).
+ * become a struct principal (core/principal.h).
  *
  * A small chain of authenticators, tried in order until one recognises a
  * credential in the request:
@@ -8,8 +8,10 @@
  *      SHA-256 (lower-case hex) is looked up with store_client_by_hash(); an
  *      active client becomes a PRINCIPAL_CLIENT with the client's scopes and
  *      organisation.
- * The access module adds launch sessions (cookies) and SMART access tokens
- * as further links of the chain in auth.c (see the table there).
+ * Other ways to sign in are registered by the modules that own them
+ * (http_auth_register): the access module registers SMART app tokens
+ * (tried before the client tokens) and launch session cookies (after),
+ * when `weft serve` starts it.  The HTTP core knows none of them.
  *
  * The strings the principal points at are owned by req->auth_data and live
  * until the request is freed (http_auth_release, called by the server).
@@ -31,6 +33,28 @@
 int http_auth_authenticate(struct http_req *req);
 /* Free what http_auth_authenticate attached to req. */
 void http_auth_release(struct http_req *req);
+
+/* A sign-in method registered by another module.  fn looks at the request:
+ * returns 1 when it holds no credential of this kind (the next method is
+ * tried), 0 when it accepted one (req->principal filled; what its strings
+ * point at in *data, released with release(data) when the request ends), or
+ * WEFT_EAUTH / another negative error. */
+struct http_auth_method {
+    const char *name;
+    int (*fn)(struct http_req *req, void **data);
+    void (*release)(void *data);
+};
+enum http_auth_when {
+    HTTP_AUTH_BEFORE_CLIENTS, /* tried before registered client tokens */
+    HTTP_AUTH_AFTER_CLIENTS,  /* tried after them */
+};
+#define HTTP_AUTH_METHODS_MAX 8
+/* Add m (static: it is kept) to the chain.  Call before the server starts
+ * (registration is not locked).  Registering the same method again is a
+ * no-op.  Returns 0 or WEFT_EINVAL when the chain is full. */
+int http_auth_register(const struct http_auth_method *m, enum http_auth_when when);
+/* Forget every registered method (when `weft serve` stops). */
+void http_auth_unregister_all(void);
 /* Lower-case hex SHA-256 of token into out (HTTP_AUTH_HASH_HEX + 1 bytes): the
  * form in which client tokens are stored. */
 void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1]);

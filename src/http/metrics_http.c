@@ -26,6 +26,7 @@
 #include "core/opt.h"
 #include "http/metrics_http.h"
 #include "http/serve.h"
+#include "store/store.h"
 
 struct metrics_listener {
     struct MHD_Daemon *d;
@@ -153,8 +154,9 @@ int metrics_serve_start(const struct serve_ctx *ctx, void **state)
         return WEFT_EINVAL;
     }
     struct metrics_listener *l = xcalloc(1, sizeof *l);
-    const char *db = ctx->db;
-    l->db_path = xstrdup(strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db);
+    struct store_url u;
+    store_url_parse(ctx->db, &u);
+    l->db_path = xstrdup(u.kind == STORE_KIND_SQLITE ? u.path : "");
     l->started = (double)time(NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);

@@ -57,7 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "access/principal.h"
+#include "core/principal.h"
 #include "core/buf.h"
 #include "core/url.h"
 

@@ -28,6 +28,20 @@ const char *store_errmsg(struct store *s)
     return s->errmsg;
 }
 
+int store_url_parse(const char *url, struct store_url *out)
+{
+    *out = (struct store_url){0};
+    if (!url || !*url)
+        return WEFT_EINVAL;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        out->kind = STORE_KIND_POSTGRES;
+        return WEFT_OK;
+    }
+    out->kind = STORE_KIND_SQLITE;
+    out->path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    return *out->path ? WEFT_OK : WEFT_EINVAL;
+}
+
 int store_open(struct store **out, const char *url, bool create, char **errmsg)
 {
     *out = NULL;
@@ -38,19 +52,19 @@ int store_open(struct store **out, const char *url, bool create, char **errmsg)
             *errmsg = xstrdup("cannot initialise libsodium");
         return WEFT_EINTERNAL;
     }
+    struct store_url u;
     if (!url || !*url) {
         if (errmsg)
             *errmsg = xstrdup("no database given (use --db PATH)");
         return WEFT_EINVAL;
     }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+    store_url_parse(url, &u);
+    if (u.kind == STORE_KIND_POSTGRES) {
         if (errmsg)
             *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
         return WEFT_EUNSUPPORTED;
     }
-    if (strncmp(url, "sqlite:", 7) == 0)
-        url += 7;
-    return sqlite_store_open(out, url, create, errmsg);
+    return sqlite_store_open(out, u.path, create, errmsg);
 }
 
 int store_backup(struct store *s, const char *dest, struct store_backup_info *info)
@@ -71,14 +85,14 @@ int store_restore(const char *src, const char *url, struct store_backup_info *in
             *errmsg = xstrdup("restore needs a backup file and a database path");
         return WEFT_EINVAL;
     }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+    struct store_url u;
+    store_url_parse(url, &u);
+    if (u.kind == STORE_KIND_POSTGRES) {
         if (errmsg)
             *errmsg = xstrdup("the PostgreSQL backend is not built yet: use a SQLite file path");
         return WEFT_EUNSUPPORTED;
     }
-    if (strncmp(url, "sqlite:", 7) == 0)
-        url += 7;
-    return sqlite_store_restore(src, url, info, errmsg);
+    return sqlite_store_restore(src, u.path, info, errmsg);
 }
 
 void store_close(struct store *s)
@@ -105,6 +119,13 @@ int store_schema_version(struct store *s, int *version)
 int store_bulk(struct store *s, bool on)
 {
     return STORE_CORE(s, bulk, on);
+}
+
+int store_writer(struct store *s)
+{
+    if (!s->ops->writer)
+        return WEFT_OK;
+    return s->ops->writer(s);
 }
 
 int store_meta_get(struct store *s, const char *key, char **value_out)

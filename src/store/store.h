@@ -37,6 +37,19 @@
 
 struct store;
 
+/* What a store URL names: "sqlite:PATH" or a plain PATH is a SQLite file;
+ * "postgres://..." or "postgresql://..." a PostgreSQL server.  The one
+ * parser of store URLs: every command that needs to know (is there a file
+ * to check for? which file holds the data?) asks it. */
+enum store_kind { STORE_KIND_SQLITE = 1, STORE_KIND_POSTGRES = 2 };
+struct store_url {
+    enum store_kind kind;
+    const char *path; /* SQLite: the database file (points into the URL); else NULL */
+};
+/* Parse url into out.  WEFT_EINVAL for a NULL or empty url or an empty
+ * SQLite path. */
+int store_url_parse(const char *url, struct store_url *out);
+
 /* Open (creating the file when create is true) the store named by url:
  * a file path or "sqlite:PATH" for SQLite.  "postgres://..." is refused with
  * WEFT_EUNSUPPORTED and a message saying so: that backend is not built yet.
@@ -67,5 +80,14 @@ const char *store_errmsg(struct store *s);
  * (waits for the disk) and restores per-commit durability; call it before
  * reporting success. */
 int store_bulk(struct store *s, bool on);
+
+/* This handle is a dedicated writer (a feed server's, committing small
+ * batches back to back): the backend keeps its commits short by doing its
+ * upkeep off the writer's path until store_close.  SQLite: the handle never
+ * checkpoints the write-ahead log at commit; a thread of the backend copies
+ * the log into the database every 200 ms with passive checkpoints, which
+ * never block the writer, and once more at close.  Backends with no such
+ * upkeep do nothing. */
+int store_writer(struct store *s);
 
 #endif

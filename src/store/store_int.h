@@ -90,7 +90,6 @@ struct store_txn_ops {
     int (*savepoint)(struct store *s, const char *name);
     int (*release)(struct store *s, const char *name);
     int (*rollback_to)(struct store *s, const char *name);
-    int (*checkpoint)(struct store *s, enum store_ckpt mode);
 };
 
 /* resources, search, persons and merges (store/records.h) */
@@ -299,6 +298,7 @@ struct store_ops {
     int (*schema_version)(struct store *s, int *version);
     int (*schema_pending)(struct store *s, int *pending);
     int (*bulk)(struct store *s, bool on);
+    int (*writer)(struct store *s); /* NULL: no upkeep to move off the writer */
     int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
     int (*meta_get)(struct store *s, const char *key, char **value_out);
     int (*meta_set)(struct store *s, const char *key, const char *value);
@@ -317,8 +317,10 @@ struct store_ops {
 /* The common head of every backend handle. */
 struct store {
     const struct store_ops *ops;
-    int txn_depth;    /* explicit transactions open (store_begin nesting) */
-    char errmsg[512]; /* last error of this handle, see store_errmsg() */
+    int txn_depth;         /* explicit transactions open (store_begin nesting) */
+    struct store_txn *txn; /* the transaction object open on this handle, or NULL */
+    struct store_txn own;  /* the object of a transaction begun by store_begin() */
+    char errmsg[512];      /* last error of this handle, see store_errmsg() */
 };
 
 /* Record the last error message of s (printf-style); returns code so that

@@ -1,25 +1,177 @@
 /*
- * store_txn.c - dispatchers of transactions, savepoints and checkpoints
- * (store/txn.h).
+ * store_txn.c - the transaction object (store/txn.h) over any backend's
+ * begin/commit/rollback and savepoints, and the dispatchers of those.
  */
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
+/* The transaction object of s no longer has a transaction under it. */
+static void detach(struct store *s)
+{
+    if (s->txn) {
+        s->txn->open = false;
+        s->txn->items = 0;
+        s->txn = NULL;
+    }
+}
+
+/* A transaction begun with store_begin() has the handle's own object, so
+ * code running inside any transaction finds one (store_txn_current). */
 int store_begin(struct store *s)
 {
-    return STORE_CALL0(s, txn, begin);
+    int rc = STORE_CALL0(s, txn, begin);
+    if (rc == 0 && !s->txn) {
+        s->own = (struct store_txn){.s = s, .open = true};
+        s->txn = &s->own;
+    }
+    return rc;
 }
 
 int store_commit(struct store *s)
 {
-    return STORE_CALL0(s, txn, commit);
+    int rc = STORE_CALL0(s, txn, commit);
+    if (rc == 0)
+        detach(s);
+    return rc;
 }
 
 int store_rollback(struct store *s)
 {
+    detach(s);
     return STORE_CALL0(s, txn, rollback);
+}
+
+bool store_broken(int rc)
+{
+    return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||
+           rc == WEFT_EINTERNAL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int store_txn_begin(struct store_txn *t, struct store *s)
+{
+    assert(t && s);
+    *t = (struct store_txn){.s = s};
+    if (s->txn)
+        return store_fail(s, WEFT_EINVAL, "a transaction is already open on this handle");
+    int rc = STORE_CALL0(s, txn, begin);
+    for (int tries = 0, wait = 1; rc == WEFT_EBUSY && tries < STORE_TXN_BUSY_TRIES; tries++) {
+        sleep_ms(wait);
+        wait = wait * 2 > STORE_TXN_BUSY_MAX_MS ? STORE_TXN_BUSY_MAX_MS : wait * 2;
+        rc = STORE_CALL0(s, txn, begin);
+    }
+    if (rc != 0)
+        return rc;
+    t->open = true;
+    s->txn = t;
+    return WEFT_OK;
+}
+
+struct store_txn *store_txn_current(struct store *s)
+{
+    return s->txn;
+}
+
+/* Item savepoints are named by depth: one name per nesting level. */
+static void item_name(char *out, size_t cap, int depth)
+{
+    snprintf(out, cap, "txn_item_%d", depth);
+}
+
+/* Break t with rc: roll back all of it now. */
+static int break_txn(struct store_txn *t, int rc)
+{
+    assert(rc != 0);
+    if (t->open) {
+        assert(t->s->txn == t);
+        store_rollback(t->s);
+    }
+    t->open = false;
+    t->items = 0;
+    t->broken = rc;
+    return rc;
+}
+
+int store_txn_check(struct store_txn *t, int rc)
+{
+    if (t->broken)
+        return rc ? rc : t->broken;
+    if (!t->open)
+        return rc;
+    if (rc != 0 && store_broken(rc))
+        return break_txn(t, rc);
+    const struct store_txn_ops *ops = t->s->ops->txn;
+    if (ops && ops->alive && !ops->alive(t->s))
+        return break_txn(t, rc ? rc : store_fail(t->s, WEFT_EDB, "the transaction was lost"));
+    return rc;
+}
+
+int store_txn_broken(const struct store_txn *t)
+{
+    return t->broken;
+}
+
+int store_txn_item(struct store_txn *t)
+{
+    if (t->broken)
+        return t->broken;
+    if (!t->open)
+        return store_fail(t->s, WEFT_EINVAL, "savepoint outside a transaction");
+    char name[24];
+    item_name(name, sizeof name, t->items + 1);
+    int rc = store_txn_check(t, store_savepoint(t->s, name));
+    if (rc == 0)
+        t->items++;
+    return rc;
+}
+
+int store_txn_item_end(struct store_txn *t, bool keep)
+{
+    if (t->broken)
+        return t->broken;
+    assert(t->open && t->items > 0);
+    char name[24];
+    item_name(name, sizeof name, t->items);
+    t->items--;
+    int rc = 0;
+    if (!keep)
+        rc = store_rollback_to(t->s, name);
+    int rc2 = store_release(t->s, name);
+    return store_txn_check(t, rc ? rc : rc2);
+}
+
+int store_txn_commit(struct store_txn *t)
+{
+    if (t->broken)
+        return t->broken;
+    if (!t->open)
+        return store_fail(t->s, WEFT_EINVAL, "commit without a transaction");
+    assert(t->items == 0 && t->s->txn == t);
+    int rc = store_commit(t->s);
+    if (rc != 0)
+        store_rollback(t->s); /* also closes t */
+    assert(!t->open && t->s->txn != t);
+    return rc;
+}
+
+void store_txn_rollback(struct store_txn *t)
+{
+    if (t->open) {
+        assert(t->s->txn == t);
+        store_rollback(t->s);
+    }
+    t->open = false;
+    t->items = 0;
 }
 
 /* Savepoint names go into SQL text: keep them to a safe alphabet. */
@@ -52,11 +204,4 @@ int store_rollback_to(struct store *s, const char *name)
     if (!savepoint_name_ok(name))
         return store_fail(s, WEFT_EINVAL, "bad savepoint name");
     return STORE_CALL(s, txn, rollback_to, name);
-}
-
-int store_checkpoint(struct store *s, enum store_ckpt mode)
-{
-    if (!s->ops->txn || !s->ops->txn->checkpoint)
-        return WEFT_OK; /* backends without a log */
-    return s->ops->txn->checkpoint(s, mode);
 }

@@ -1,8 +1,8 @@
 /*
- * txn.h - transactions of a store handle: explicit begin/commit/rollback
- * (writes outside one run in their own), savepoints inside one (the feed
- * writers keep one transaction per batch and one savepoint per message),
- * and write-ahead log checkpoints.
+ * txn.h - transactions: the transaction object every batching writer uses
+ * (begin with a bounded retry while busy, a savepoint per item, broken-
+ * transaction detection, commit, rollback), the handle's own begin/commit/
+ * rollback and savepoints beneath it.
  */
 #ifndef WEFT_STORE_TXN_H
 #define WEFT_STORE_TXN_H
@@ -13,21 +13,83 @@
 
 struct store;
 
-/* Transactions.  Writes outside an explicit transaction run in their own. */
+/* ---- the transaction object ----------------------------------------------
+ *
+ * Every writer that groups work (the MLLP writer's batches, the CSV sink's
+ * batches of rows, the loader's bundles and groups of files, ingest's
+ * messages) uses one struct store_txn:
+ *
+ *     struct store_txn t;
+ *     int rc = store_txn_begin(&t, s);          // retries while busy
+ *     for each item:
+ *         rc = store_txn_item(&t);              // a savepoint
+ *         ... writes ...
+ *         rc = store_txn_check(&t, rc);         // a broken store ends it all
+ *         rc = store_txn_item_end(&t, rc == 0); // keep or undo the item
+ *     rc = rc ? (store_txn_rollback(&t), rc) : store_txn_commit(&t);
+ *
+ * A transaction is broken when an operation in it failed with an error that
+ * means the store itself failed (store_broken(): database, busy, I/O,
+ * memory, internal) or when the backend no longer has it open: it is then
+ * rolled back at once, whole, and every later call on it returns that
+ * error, so nothing of a broken batch is ever half committed.  Other errors
+ * (a rejected item) leave it usable: undo that item with
+ * store_txn_item_end(t, false).
+ *
+ * Caller-owned (usually on the stack); one open per handle; the fields are
+ * store_txn.c's.  Code running inside a transaction it did not begin (the
+ * loader, nested; ingest's messages) finds it with store_txn_current(); a
+ * transaction begun with store_begin() has an object too (the handle's). */
+struct store_txn {
+    struct store *s;
+    int items;  /* item savepoints open */
+    int broken; /* the error that broke it; 0 while usable */
+    bool open;  /* begun, not yet committed or rolled back */
+};
+
+/* Whether error rc means the store failed (the transaction it happened in
+ * is lost or unusable): WEFT_EDB, WEFT_EBUSY, WEFT_EIO, WEFT_ENOMEM,
+ * WEFT_EINTERNAL. */
+bool store_broken(int rc);
+
+/* How often and how long store_txn_begin waits for a busy store: up to
+ * STORE_TXN_BUSY_TRIES more tries, the waits doubling from 1 ms to at most
+ * STORE_TXN_BUSY_MAX_MS (about 0.7 s in all, beside the backend's own busy
+ * wait). */
+#define STORE_TXN_BUSY_TRIES 20
+#define STORE_TXN_BUSY_MAX_MS 64
+
+/* Begin a transaction on s into t, retrying while the store is busy
+ * (WEFT_EBUSY).  On failure t is not open (store_txn_rollback is harmless). */
+int store_txn_begin(struct store_txn *t, struct store *s);
+/* The transaction open on s, or NULL. */
+struct store_txn *store_txn_current(struct store *s);
+/* Open a savepoint for one item (items nest). */
+int store_txn_item(struct store_txn *t);
+/* End the innermost item: keep its writes, or undo them (roll back to its
+ * savepoint).  On a broken transaction: its error. */
+int store_txn_item_end(struct store_txn *t, bool keep);
+/* Pass rc of an operation inside t through: when store_broken(rc), or the
+ * backend lost the transaction, t is rolled back and broken.  Returns rc. */
+int store_txn_check(struct store_txn *t, int rc);
+/* 0 while t is usable, else the error that broke it. */
+int store_txn_broken(const struct store_txn *t);
+/* Commit (every item must be ended).  When the commit fails t is rolled
+ * back; a broken t returns its error.  Either way t is closed. */
+int store_txn_commit(struct store_txn *t);
+/* Roll back whatever of t is open (nothing when closed or broken). */
+void store_txn_rollback(struct store_txn *t);
+
+/* ---- the handle's own transaction (the calls store_txn_* make) -----------
+ * Writes outside an explicit transaction run in their own.  Prefer the
+ * transaction object above wherever work is grouped. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
 
-/* Savepoints inside an open transaction (the MLLP writer runs one transaction
- * per batch and one savepoint per message).  name: [a-z0-9_]+. */
+/* Savepoints inside an open transaction.  name: [a-z0-9_]+. */
 int store_savepoint(struct store *s, const char *name);
 int store_release(struct store *s, const char *name);
 int store_rollback_to(struct store *s, const char *name);
-/* Write-ahead log checkpoints.  STORE_CKPT_OFF: this handle never
- * checkpoints by itself at commit (a dedicated writer hands checkpoints to
- * another thread); STORE_CKPT_PASSIVE: copy what can be copied now without
- * waiting for anyone.  Backends without a log return 0. */
-enum store_ckpt { STORE_CKPT_OFF = 0, STORE_CKPT_PASSIVE = 1 };
-int store_checkpoint(struct store *s, enum store_ckpt mode);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * data.c - the only way pages read the record (see web_int.h): the scope
- * from the authorisation point is turned into the store query's category and
- * organisation lists, so what the scope withholds is never fetched.
+ * data.c - the only way pages read the record (see web_int.h): every query
+ * goes through the one scoped-read path (access/read.h), which puts the
+ * scope into the store query, so what the scope withholds is never fetched.
  * Also the category table and the per-request organisation name cache.
  */
 #include <stdlib.h>
@@ -72,22 +72,12 @@ void web_list_clear(struct web_list *l)
 
 bool web_scope_category(const struct web_ctx *c, const char *category)
 {
-    if (!c->scope.allowed)
+    if (!c->rd.scope.allowed)
         return false;
-    if (c->scope.ncategories < 0)
+    if (c->rd.scope.ncategories < 0)
         return true;
-    for (int i = 0; i < c->scope.ncategories; i++)
-        if (strcmp(c->scope.categories[i], category) == 0)
-            return true;
-    return false;
-}
-
-static bool scope_org(const struct web_ctx *c, const char *org)
-{
-    if (c->scope.norgs < 0)
-        return true;
-    for (int i = 0; i < c->scope.norgs; i++)
-        if (org && strcmp(c->scope.orgs[i], org) == 0)
+    for (int i = 0; i < c->rd.scope.ncategories; i++)
+        if (strcmp(c->rd.scope.categories[i], category) == 0)
             return true;
     return false;
 }
@@ -106,33 +96,16 @@ static void list_push(struct web_list *l, struct store_row *row, json_t *res)
 
 int web_fetch(struct web_ctx *c, const struct web_fetch *f, struct web_list *out)
 {
-    if (!c->scope.allowed)
+    if (!c->rd.scope.allowed)
         return WEFT_OK;
-    /* Categories: the wanted ones the scope allows (all allowed when none
-     * named).  An empty intersection means nothing may be fetched. */
-    const char *cats[64];
-    int ncats = 0;
-    bool all_cats = false;
-    if (f->categories) {
-        for (int i = 0; i < f->ncategories && ncats < 64; i++)
-            if (web_scope_category(c, f->categories[i]))
-                cats[ncats++] = f->categories[i];
-        if (ncats == 0)
-            return WEFT_OK;
-    } else if (c->scope.ncategories < 0) {
-        all_cats = true;
-    } else {
-        for (int i = 0; i < c->scope.ncategories && ncats < 64; i++)
-            cats[ncats++] = c->scope.categories[i];
-        if (ncats == 0)
-            return WEFT_OK;
-    }
-    const char *orgs_one[1];
+    /* The query as the page wants it; the one scoped-read path
+     * (access/read.h) intersects it with the scope inside the store query. */
+    const char *orgs_one[1] = {f->org};
     struct store_query q = {0};
     q.type = f->type;
     q.person_id = c->person_id;
-    q.categories = all_cats ? NULL : cats;
-    q.ncategories = all_cats ? 0 : ncats;
+    q.categories = f->categories;
+    q.ncategories = f->categories ? f->ncategories : 0;
     q.codes = f->codes;
     q.ncodes = f->ncodes;
     q.date_ge = f->date_ge;
@@ -142,25 +115,18 @@ int web_fetch(struct web_ctx *c, const struct web_fetch *f, struct web_list *out
     q.after = f->after;
     q.snapshot = f->snapshot ? f->snapshot : c->snapshot;
     if (f->org) {
-        if (!scope_org(c, f->org))
-            return WEFT_OK;
-        orgs_one[0] = f->org;
         q.source_orgs = orgs_one;
         q.nsource_orgs = 1;
-    } else if (c->scope.norgs >= 0) {
-        if (c->scope.norgs == 0)
-            return WEFT_OK;
-        q.source_orgs = (const char *const *)c->scope.orgs;
-        q.nsource_orgs = c->scope.norgs;
     }
+    if (f->categories && f->ncategories == 0)
+        return WEFT_OK; /* an empty list of categories asks for nothing */
     struct store_result r = {0};
-    int rc = store_search(c->store, &q, &r);
+    int rc = access_read_search(&c->rd, &q, &r);
     if (rc < 0)
         return rc;
     for (int i = 0; i < r.nrows; i++) {
         struct store_row *row = &r.rows[i];
-        /* Defence in depth: the query already applied the scope. */
-        if (row->deleted || !authz_scope_allows(&c->scope, row->category, row->source_org))
+        if (row->deleted)
             continue;
         json_t *res = NULL;
         if (!f->rows_only) {
@@ -182,14 +148,14 @@ int web_fetch(struct web_ctx *c, const struct web_fetch *f, struct web_list *out
 int web_get_item(struct web_ctx *c, const char *type, const char *id, struct web_item *out)
 {
     memset(out, 0, sizeof *out);
-    if (!c->scope.allowed)
+    if (!c->rd.scope.allowed)
         return WEFT_ENOTFOUND;
     struct store_row row = {0};
     int rc = store_resource_get(c->store, type, id, 0, &row);
     if (rc < 0)
         return rc;
     if (row.deleted || !row.person_id || strcmp(row.person_id, c->person_id) != 0 ||
-        !authz_scope_allows(&c->scope, row.category, row.source_org)) {
+        !authz_scope_allows(&c->rd.scope, row.category, row.source_org)) {
         store_row_clear(&row);
         return WEFT_ENOTFOUND;
     }

@@ -185,11 +185,11 @@ static void banner(struct web_ctx *c)
     if (c->patient)
         fmt_patient_name(&t, c->patient);
     /* Never "not available" when it is only withheld: say which. */
-    const char *unknown = c->scope.objection ? "not shown to you" : "not known";
+    const char *unknown = c->rd.scope.objection ? "not shown to you" : "not known";
     html_addf(b, "<p class=\"weft-banner__name\" id=\"patient-name\">%s</p>",
-              t.len                ? t.data
-              : c->scope.objection ? "Name not shown to you (objection to sharing upheld)"
-                                   : "Name not recorded");
+              t.len                   ? t.data
+              : c->rd.scope.objection ? "Name not shown to you (objection to sharing upheld)"
+                                      : "Name not recorded");
     buf_reset(&t);
     html_raw(b, "<dl class=\"weft-banner__details\">");
     const char *nhs = c->patient ? fmt_identifier(c->patient, NHS_NUMBER_SYSTEM) : NULL;
@@ -273,7 +273,7 @@ static void banner(struct web_ctx *c)
                     "not normally shown to you (this person's record, or items withheld by an "
                     "objection to sharing); your role's kinds of information are unchanged. "
                     "This access is recorded and will be reviewed.</p>");
-    else if (c->scope.objection)
+    else if (c->rd.scope.objection)
         objection_banner(c);
     /* neutral: nothing of the other candidate (who, where from, how alike) */
     if (c->under_review)
@@ -294,7 +294,7 @@ static void objection_banner(struct web_ctx *c)
               "sharing their record.</strong> Only information from your own organisation "
               "(%s) is shown; information from other organisations is not shown to you",
               web_org_name(c, c->p->org));
-    if (c->scope.may_break_glass)
+    if (c->rd.scope.may_break_glass)
         html_addf(b,
                   ". In an emergency you can <a href=\"/patient/%s/break-glass\" "
                   "id=\"objection-break-glass\">request emergency access (break-glass)</a>; "
@@ -343,10 +343,10 @@ void web_page_end(struct web_ctx *c)
 
 bool web_scope_complete(const struct web_ctx *c, const char *const *cats, int ncats)
 {
-    if (!c->scope.allowed || c->scope.norgs >= 0)
+    if (!c->rd.scope.allowed || c->rd.scope.norgs >= 0)
         return false;
     if (!cats)
-        return c->scope.ncategories < 0 || !c->hidden.categories;
+        return c->rd.scope.ncategories < 0 || !c->hidden.categories;
     for (int i = 0; i < ncats; i++)
         if (!web_scope_category(c, cats[i]))
             return false;
@@ -368,10 +368,10 @@ void web_empty(struct web_ctx *c, const char *const *cats, int ncats, const char
         html_addf(b, "%s", none_recorded);
     else if (cats && allowed == 0)
         html_raw(b, "Not available with your access.");
-    else if (c->scope.objection)
+    else if (c->rd.scope.objection)
         html_raw(b, "None shown to you. This person has objected to sharing: only records "
                     "from your organisation are shown.");
-    else if (c->scope.norgs >= 0)
+    else if (c->rd.scope.norgs >= 0)
         html_raw(b, "None shown to you. Some sources are not shared with you.");
     else
         html_raw(b, "None shown to you. Some kinds of information are not shared with your "
@@ -387,7 +387,7 @@ void web_withheld_notice(struct web_ctx *c)
      * objection has its own banner on every page).  No break-glass link:
      * break-glass never widens a role's categories. */
     bool spans = strcmp(c->page, "summary") == 0 || strcmp(c->page, "timeline") == 0;
-    if (!spans || c->scope.ncategories < 0 || !c->hidden.categories)
+    if (!spans || c->rd.scope.ncategories < 0 || !c->hidden.categories)
         return;
     html_raw(&c->out, "<div class=\"nhsuk-inset-text weft-withheld\" id=\"withheld-notice\">"
                       "<span class=\"nhsuk-u-visually-hidden\">Information: </span>"

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "access/principal.h"
+#include "core/principal.h"
 #include "core/buf.h"
 #include "store/citizen.h"
 

@@ -5,7 +5,7 @@
  *
  * `weft serve` creates one struct web and registers its routes:
  *
- *     struct web_config wc = {.assets_dir = NULL, .audit = audit_log};
+ *     struct web_config wc = {.assets_dir = NULL};
  *     struct web *web;
  *     web_init(&web, &wc);
  *     web_routes_add(srv, web);      before http_server_start()
@@ -20,10 +20,16 @@
  *                                         (allergies, results ...), chart,
  *                                         break-glass (the request form)
  *   /patient/{id}/item/{type}/{rid}       one item: document reader, report
+ *   POST /patient/{id}/break-glass,       emergency access: one form, one handler
+ *   GET/POST /breakglass                  (clinician_breakglass.c)
  *   /assets/weft.css                      Weft's few extra styles (built in)
  *   /assets/...                           nhsuk-frontend's built CSS/JS/images
  *                                         served from assets_dir (http/static.h
  *                                         refuses path traversal)
+ *
+ * Page views are audited through audit_record(): the one audit writer that
+ * `weft serve`'s audit part installs (audit_serve.c), or a synchronous
+ * append when none is installed (commands, tests).
  *
  * Error pages (expired or missing session, no permission, patient not found,
  * store unavailable) are HTML pages that say what to do next; other modules
@@ -35,7 +41,6 @@
 
 struct http_server;
 struct http_req;
-struct audit_log;
 
 struct web_config {
     /* Directory holding nhsuk-frontend's built files (the package's
@@ -44,9 +49,6 @@ struct web_config {
      * executable or two levels above it (the repository).  When it does not exist the
      * pages still work, unstyled, and a warning is logged. */
     const char *assets_dir;
-    /* Group-commit audit log for page views; NULL: audit_append() on the
-     * request's store handle (synchronous). */
-    struct audit_log *audit;
     /* Where the break-glass form posts (the access module's endpoint);
      * NULL: "/break-glass". */
     const char *break_glass_action;

@@ -17,11 +17,13 @@
 #include <jansson.h>
 
 #include "access/authz.h"
+#include "access/read.h"
 #include "core/buf.h"
 #include "store/records.h"
 #include "web/web.h"
 
 struct http_req;
+struct http_server;
 
 #define WEB_CACHE_ENTRIES_DEFAULT 1024
 #define WEB_CACHE_BYTES_DEFAULT (32u << 20)
@@ -41,7 +43,6 @@ struct web {
     pthread_mutex_t version_mu;
     struct web_version_slot versions[WEB_VERSION_SLOTS];
     char *assets_dir;
-    struct audit_log *audit;
     char *break_glass_action;
     char *service_name;
     int breakglass_hours;
@@ -82,7 +83,7 @@ struct web_ctx {
     struct store *store;
     const struct principal *p;
     const char *person_id;
-    struct authz_scope scope;
+    struct access_read rd; /* the decision (rd.scope) and the one scoped-read path */
     char today[11];
     struct buf out;
     json_t *patient;         /* the demographics resource shown in the banner, owned */
@@ -190,7 +191,22 @@ int web_page_category(struct web_ctx *c, const struct web_category *cat);
 int web_page_results(struct web_ctx *c, const struct web_category *cat);
 int web_page_chart(struct web_ctx *c);
 int web_page_item(struct web_ctx *c, const char *type, const char *id);
-int web_page_break_glass(struct web_ctx *c);
+/* The break-glass form (GET) or request (POST) of the record page
+ * (clinician_breakglass.c); 0 when it replied itself. */
+int web_page_break_glass(struct web_ctx *c, bool post);
+/* GET/POST /breakglass: the same form and request (clinician_breakglass.c). */
+int web_breakglass_routes_add(struct http_server *srv, struct web *w);
+/* Shared by the page files (web.c): response headers of every page, the
+ * "your session has ended" page (401), releasing a page's context. */
+void web_security_headers(struct http_req *req);
+void web_session_ended(struct http_req *req);
+void web_ctx_release(struct web_ctx *c);
+/* The error page of the server's own errors under /patient (web.c). */
+void web_render_error(struct http_req *req, int status, const char *message);
+/* The handler of every /patient/... route (clinician_view.c). */
+int web_patient_page(struct http_req *req, void *arg);
+/* Register the access module's pages (access_pages.c). */
+void web_access_pages_register(void);
 
 /* Key measures: a name, the codes (any system) that mean it, and for blood
  * pressure the component codes of the two series (results.c). */

@@ -2,8 +2,8 @@
  * web_serve.h - the web pages as a part of `weft serve` (http/serve.h):
  * a row {"web", web_serve_start, web_serve_stop} in cmd_serve.c's parts
  * table and an "assets" option (DIR: nhsuk-frontend's dist/nhsuk folder) in
- * its specs.  start opens a group-commit audit log for page views and
- * registers the routes (web.h); stop flushes and closes it.
+ * its specs.  start registers the routes (web.h); page views are audited
+ * through the one audit writer (audit/audit_serve.c, started before).
  */
 #ifndef WEFT_WEB_WEB_SERVE_H
 #define WEFT_WEB_WEB_SERVE_H

@@ -10,6 +10,7 @@ root="${WEFT_ROOT:?}"
 tmp="${WEFT_TMP:?}"
 check="$root/scripts/check-layers.sh"
 fail() { echo "FAIL: $*"; exit 1; }
+cd "$tmp" || exit 1 # scratch files (out) stay in this test's folder
 
 # 0. this tree follows the layering
 "$check" "$root" >out 2>&1 || { cat out; fail "the tree itself fails the layering check"; }

@@ -10,6 +10,10 @@
 
 /* sqlite_store.c */
 void sqlite_close(struct store *s);
+/* A dedicated writer: checkpoints on a thread of its own (sqlite_writer.c). */
+int sqlite_writer(struct store *s);
+/* Stop that thread (after a last passive checkpoint); at close. */
+void sqlite_writer_stop(struct sqlite_store *ss);
 int sqlite_begin(struct store *s);
 int sqlite_commit(struct store *s);
 int sqlite_rollback(struct store *s);

@@ -109,18 +109,6 @@ int sqlite_rollback_to(struct store *s, const char *name)
     return savepoint(s, name, SP_ROLLBACK_TO);
 }
 
-int sqlite_checkpoint(struct store *s, enum store_ckpt mode)
-{
-    struct sqlite_store *ss = sqlite_of(s);
-    if (mode == STORE_CKPT_OFF)
-        return sqlite3_wal_autocheckpoint(ss->db, 0) == SQLITE_OK ? WEFT_OK
-                                                                  : sqlite_fail(ss, "checkpoint");
-    int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        return WEFT_OK; /* busy: another checkpoint runs; the next one catches up */
-    return sqlite_fail(ss, "checkpoint");
-}
-
 /* ---- feeds ------------------------------------------------------------------------ */
 
 static int step_write(struct sqlite_store *ss, sqlite3_stmt *st, const char *what)

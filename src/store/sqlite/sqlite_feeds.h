@@ -16,7 +16,6 @@ extern const struct store_migration sqlite_migration_merge_1;
 int sqlite_savepoint(struct store *s, const char *name);
 int sqlite_release(struct store *s, const char *name);
 int sqlite_rollback_to(struct store *s, const char *name);
-int sqlite_checkpoint(struct store *s, enum store_ckpt mode);
 int sqlite_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out);
 int sqlite_feed_get(struct store *s, int64_t id, struct store_feed *out);
 int sqlite_feed_by_name(struct store *s, const char *name, struct store_feed *out);

@@ -36,6 +36,7 @@ struct sqlite_store {
     uint64_t clock;
     char txn_now[32];                  /* time of the open explicit transaction: its lastUpdated */
     struct sqlite_person_cache pcache; /* person links (sqlite_person_cache.h) */
+    struct sqlite_ckpt *ckpt;          /* a dedicated writer's checkpointer, or NULL */
 };
 
 static inline struct sqlite_store *sqlite_of(struct store *s)

@@ -21,7 +21,6 @@ static const struct store_txn_ops sqlite_txn_ops = {
     .savepoint = sqlite_savepoint,
     .release = sqlite_release,
     .rollback_to = sqlite_rollback_to,
-    .checkpoint = sqlite_checkpoint,
 };
 
 static const struct store_records_ops sqlite_records_ops = {
@@ -170,6 +169,7 @@ const struct store_ops sqlite_ops = {
     .schema_version = sqlite_schema_version,
     .schema_pending = sqlite_schema_pending,
     .bulk = sqlite_bulk,
+    .writer = sqlite_writer,
     .backup = sqlite_backup,
     .meta_get = sqlite_meta_get,
     .meta_set = sqlite_meta_set,

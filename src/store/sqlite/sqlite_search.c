@@ -2,18 +2,10 @@
  * sqlite_search.c - store_search() for SQLite: one SELECT built from the
  * query, run against a snapshot, with keyset paging.
  *
- * Snapshot: every version row has seq and next_seq (see sqlite_migrate.c);
- * the version of an item visible at snapshot S is the one with
- * seq <= S < next_seq (next_seq NULL = still current).  The first page fixes
- * S = the highest seq; later pages pass it back, so items inserted or
- * updated meanwhile neither appear twice nor push others out of a page, and
- * the total stays the same on every page.
- *
- * Keyset cursor: the sort key and id of the last row of a page, hex-encoded
- * ("KEYHEX.ID"); the next page asks for rows after that key.  Ids are unique
- * within a snapshot, so (key, id) is a total order.  In store order
- * (STORE_SORT_SEQ) the key is the row's seq, itself unique: the next page is
- * seq > key, a range of the (type) index.
+ * Snapshots, keyset cursors, page sizes and term values follow the rules
+ * every backend shares (store/paging.h, store_paging.c); here they become
+ * SQL: the snapshot predicate is seq <= S AND (next_seq IS NULL OR
+ * next_seq > S) over the version rows (sqlite_migrate.c).
  *
  * Codes match the main code column (the first coding): "system|code"
  * exactly, "|code" as a code without system, "code" as that code in any
@@ -32,6 +24,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "store/paging.h"
 #include "store/sqlite/sqlite_core.h"
 
 /*
@@ -123,72 +116,6 @@ static const char *sort_expr(enum store_sort s)
     return NULL;
 }
 
-static bool sort_desc(enum store_sort s)
-{
-    return s == STORE_SORT_DATE_DESC || s == STORE_SORT_LASTUPDATED_DESC;
-}
-
-static char *hex_encode(const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = strlen(s);
-    char *o = xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++) {
-        o[2 * i] = hex[(unsigned char)s[i] >> 4];
-        o[2 * i + 1] = hex[(unsigned char)s[i] & 15];
-    }
-    o[2 * n] = 0;
-    return o;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Split cursor "KEYHEX.ID" into key and id (malloc'd); false when malformed. */
-static bool cursor_parse(const char *c, char **key, char **id)
-{
-    const char *dot = strchr(c, '.');
-    if (!dot || (dot - c) % 2 != 0 || strlen(dot + 1) == 0 || strlen(dot + 1) > 64)
-        return false;
-    size_t n = (size_t)(dot - c) / 2;
-    char *k = xmalloc(n + 1);
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(k);
-            return false;
-        }
-        k[i] = (char)(hi << 4 | lo);
-    }
-    k[n] = 0;
-    for (const char *p = dot + 1; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              *p == '-' || *p == '.')) {
-            free(k);
-            return false;
-        }
-    }
-    *key = k;
-    *id = xstrdup(dot + 1);
-    return true;
-}
-
-/* Lower-case copy (ASCII) for term values; freed by the caller. */
-static char *lower_dup(const char *s)
-{
-    char *o = xstrdup(s);
-    for (char *p = o; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return o;
-}
-
 /* Everything after FROM that filters (shared by the page and the total).
  * The lower-cased term values it binds are appended to owned (room for
  * q->nterms more; the caller frees them after the statement ran). */
@@ -265,7 +192,7 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
     }
     for (int i = 0; i < q->nterms; i++) {
         const struct store_term *t = &q->terms[i];
-        char *v = lower_dup(t->value ? t->value : "");
+        char *v = store_term_value(t->value ? t->value : "");
         owned[(*nowned)++] = v;
         if (t->prefix) {
             /* value >= p AND value < p + U+10FFFF: every string with prefix p */
@@ -328,16 +255,6 @@ static void read_end(struct sqlite_store *ss)
         sqlite3_reset(st);
     if (!ok && !sqlite3_get_autocommit(ss->db))
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* The key of a store-order cursor: a seq in decimal. */
-static bool seq_parse(const char *k, int64_t *seq)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > 18 || strspn(k, "0123456789") != n)
-        return false;
-    *seq = strtoll(k, NULL, 10);
-    return true;
 }
 
 /* Can count_simple answer this query?  Only one type within one person:
@@ -642,7 +559,7 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
     struct store *s = &ss->base;
     memset(out, 0, sizeof *out);
     out->total = -1;
-    int limit = q->limit > 0 ? q->limit : 100;
+    int limit = store_page_limit(q);
     int64_t snap = q->snapshot;
     int rc;
     if (snap <= 0 && (rc = current_snapshot(ss, &snap)) != 0)
@@ -655,13 +572,13 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
     char **owned = xcalloc((size_t)(q->nterms > 0 ? q->nterms : 0) * 2 + 1, sizeof *owned);
     int nowned = 0;
     char *ckey = NULL, *cid = NULL;
-    if (q->after && !cursor_parse(q->after, &ckey, &cid)) {
+    if (q->after && !store_cursor_parse(q->after, &ckey, &cid)) {
         free(owned);
         return store_fail(s, WEFT_EINVAL, "malformed paging cursor");
     }
 
     const char *sk = sort_expr(q->sort);
-    bool desc = sort_desc(q->sort);
+    bool desc = store_sort_desc(q->sort);
     bool by_seq = q->sort == STORE_SORT_SEQ;
     /* Two ways to a page.  Streamed, when an index yields the rows in the
      * sort key's order (store order on the (type) index; date within one
@@ -684,7 +601,7 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
     const char *cmp = desc ? "<" : ">";
     if (cid && by_seq) {
         int64_t after_seq;
-        if (!seq_parse(ckey, &after_seq)) {
+        if (!store_cursor_seq(ckey, &after_seq)) {
             rc = store_fail(s, WEFT_EINVAL, "malformed paging cursor");
             goto done;
         }
@@ -740,19 +657,10 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
     nseq = out->nrows;
     if (nseq > 0)
         last_seq = out->rows[nseq - 1].seq;
-    if (more && by_seq) {
-        char ks[24];
-        snprintf(ks, sizeof ks, "%lld", (long long)last_seq);
-        free(last_key);
-        last_key = xstrdup(ks);
-    }
-    if (more) {
-        char *kh = hex_encode(last_key ? last_key : "");
-        struct buf c = BUF_INIT;
-        buf_addf(&c, "%s.%s", kh, out->rows[out->nrows - 1].id);
-        free(kh);
-        out->next = buf_detach(&c, NULL);
-    }
+    if (more)
+        out->next = by_seq
+                        ? store_cursor_make_seq(last_seq, out->rows[out->nrows - 1].id)
+                        : store_cursor_make(last_key ? last_key : "", out->rows[out->nrows - 1].id);
     free(last_key);
     if (q->want_total && !cid && !more) {
         out->total = nseq; /* the first page holds every row there is */

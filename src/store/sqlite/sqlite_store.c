@@ -206,6 +206,7 @@ int sqlite_store_open(struct store **out, const char *path, bool create, char **
 void sqlite_close(struct store *s)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    sqlite_writer_stop(ss);
     for (int i = 0; i < SQLITE_STMT_CACHE; i++) {
         if (ss->cache[i].stmt) {
             sqlite3_finalize(ss->cache[i].stmt);

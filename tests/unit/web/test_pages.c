@@ -159,7 +159,7 @@ static int setup(void **state)
     assert_int_equal(store_person_by_nhs(f->s, NHS, &f->person), 0);
     f->obs_id = first_id(f->s, f->person, "Observation");
     f->doc_id = first_id(f->s, f->person, "DocumentReference");
-    struct web_config cfg = {.audit = NULL};
+    struct web_config cfg = {0};
     assert_int_equal(web_init(&f->w, &cfg), 0);
     *state = f;
     return 0;

@@ -1,5 +1,5 @@
 /*
- * my.c - the citizen's pages under /my/ (see my.h): plain English, phone
+ * my_pages.c - the citizen's pages under /my/ (see my.h): plain English, phone
  * first (nhsuk-frontend), rendered with the clinician view's formatting core
  * (web/fmt.h, web/html.h, the category table).  Every read of the record
  * goes through authz_scope_for_person() with a citizen principal, then the
@@ -32,6 +32,7 @@
 #include "access/objection.h"
 #include "access/org.h"
 #include "access/policy.h"
+#include "access/read.h"
 #include "access/sar.h"
 #include "access/session.h"
 #include "audit/audit.h"
@@ -368,13 +369,13 @@ static int page_record(struct http_req *req, void *ctx)
         my_citizen_clear(&c);
         return 0;
     }
-    struct authz_scope sc;
-    int rc = authz_scope_for_person(s, &c.p, c.ss.person_id, &sc);
+    struct access_read rd; /* the one scoped-read path (access/read.h) */
+    int rc = access_read_open(&rd, s, &c.p, AUDIT_READ, c.ss.person_id);
     const struct policy *pol = NULL;
-    if (rc == 0 && sc.allowed)
+    if (rc == 0 && rd.scope.allowed)
         rc = policy_current(s, &pol, NULL) == WEFT_ENOTFOUND ? 0 : rc;
-    if (rc || !sc.allowed) {
-        authz_scope_clear(&sc);
+    if (rc || !rd.scope.allowed) {
+        access_read_close(&rd);
         my_citizen_clear(&c);
         return unavailable(req);
     }
@@ -395,14 +396,14 @@ static int page_record(struct http_req *req, void *ctx)
                                 .snapshot = snapshot,
                                 .limit = 200};
         struct store_result r = {0};
-        if ((rc = store_search(s, &q, &r)) != 0)
+        if ((rc = access_read_search(&rd, &q, &r)) != 0)
             break;
         snapshot = r.snapshot;
         struct buf rows = BUF_INIT;
         int nrows = 0;
         for (int k = 0; k < r.nrows; k++) {
             const struct store_row *row = &r.rows[k];
-            if (row->deleted || !authz_scope_allows(&sc, row->category, row->source_org))
+            if (row->deleted)
                 continue;
             json_t *res = json_loadb(row->json, row->json_len, 0, NULL);
             struct buf lb = BUF_INIT;
@@ -452,9 +453,9 @@ static int page_record(struct http_req *req, void *ctx)
         buf_release(&rows);
         store_result_clear(&r);
     }
-    authz_scope_clear(&sc);
     org_names_free(&names);
     if (rc) {
+        access_read_close(&rd);
         buf_release(&body);
         buf_release(&nav);
         buf_release(&sections);
@@ -477,7 +478,8 @@ static int page_record(struct http_req *req, void *ctx)
         html_raw(&body, "</ul></nav>");
     }
     buf_add(&body, sections.data, sections.len);
-    authz_audit_access(s, &c.p, AUDIT_READ, c.ss.person_id, what.data, shown);
+    access_read_audit(&rd, what.data, shown);
+    access_read_close(&rd);
     my_page(req, 200, "Your record", &c, &body);
     buf_release(&body);
     buf_release(&nav);

@@ -1,5 +1,5 @@
 /*
- * category.c - a page per record category, and the timeline across all of
+ * clinician_category.c - a page per record category, and the timeline across all of
  * them: one table, newest first, filterable by organisation, date range and
  * status (and by category on the timeline), paged by the store's keyset
  * cursor so a page link stays stable while feeds keep arriving.

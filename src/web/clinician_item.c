@@ -1,5 +1,5 @@
 /*
- * item.c - one item of the record: the document reader (discharge
+ * clinician_item.c - one item of the record: the document reader (discharge
  * summaries, letters, care plans, risk assessments, referrals, imaging and
  * laboratory reports) and the detail page for any other item.
  *

@@ -1,5 +1,5 @@
 /*
- * sar_export.c - writes the subject access package (see sar_export.h).
+ * my_sar_export.c - writes the subject access package (see sar_export.h).
  *
  * Two passes over the person's items, both paged through the store at one
  * snapshot so they agree: the first writes record.json and the reviewer's
@@ -18,7 +18,8 @@
 
 #include "access/authz.h"
 #include "access/policy.h"
-#include "access/principal.h"
+#include "core/principal.h"
+#include "access/read.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -41,6 +42,7 @@ struct pair {
 
 struct exp {
     struct store *s;
+    struct access_read *rd; /* the one scoped-read path (access/read.h) */
     const struct policy *pol;
     const char *person_id;
     int64_t snapshot;
@@ -136,7 +138,7 @@ static int each_item(struct exp *e, const char *cat, const char *org, enum store
     do {
         q.after = after;
         struct store_result r = {0};
-        if ((rc = store_search(e->s, &q, &r)) != 0) {
+        if ((rc = access_read_search(e->rd, &q, &r)) != 0) {
             free(after);
             return rc;
         }
@@ -378,23 +380,25 @@ int sar_export_write(struct store *s, const struct principal *who, const char *p
     self.person_id = person_id;
     if (!self.purpose)
         self.purpose = "PATRQT";
-    struct authz_scope sc;
-    int rc = authz_scope_for_person(s, &self, person_id, &sc);
-    bool allowed = rc == 0 && sc.allowed;
-    authz_scope_clear(&sc);
-    if (rc)
+    struct access_read rd;
+    int rc = access_read_open(&rd, s, &self, AUDIT_EXPORT, person_id);
+    bool allowed = rc == 0 && rd.scope.allowed;
+    if (rc || !allowed) {
+        access_read_close(&rd);
+        return rc ? rc : WEFT_EDENIED;
+    }
+    struct exp e = {.s = s, .rd = &rd, .person_id = person_id, .first_entry = true};
+    if ((rc = policy_current(s, &e.pol, NULL)) != 0 && rc != WEFT_ENOTFOUND) {
+        access_read_close(&rd);
         return rc;
-    if (!allowed)
-        return WEFT_EDENIED;
-    struct exp e = {.s = s, .person_id = person_id, .first_entry = true};
-    if ((rc = policy_current(s, &e.pol, NULL)) != 0 && rc != WEFT_ENOTFOUND)
-        return rc;
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         if (errmsg) {
             struct buf m = BUF_INIT;
             buf_addf(&m, "cannot create '%s': %s", dir, strerror(errno));
             *errmsg = buf_detach(&m, NULL);
         }
+        access_read_close(&rd);
         return WEFT_EIO;
     }
     e.json = open_out(dir, "record.json", errmsg);
@@ -456,6 +460,7 @@ int sar_export_write(struct store *s, const struct principal *who, const char *p
         }
     store_person_clear(&person);
     free(e.pairs);
+    access_read_close(&rd);
     if (rc)
         return rc;
     /* producing the package is itself an access: audited as an export */

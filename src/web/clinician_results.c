@@ -1,5 +1,5 @@
 /*
- * results.c - results and observations: a table per test with the latest
+ * clinician_results.c - results and observations: a table per test with the latest
  * value, units, reference range and out-of-range marking; trend charts
  * (chart.c) for the key measures and any test with repeated numeric values;
  * and the chart page with the chart and its data as a table.

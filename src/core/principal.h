@@ -6,9 +6,12 @@
  * Filled by whoever authenticated the caller (bearer token, launch session,
  * SMART token, citizen sign-in).  Strings are borrowed: they must outlive
  * every call the principal is passed to (typically the request).
+ *
+ * It lives in core, below the HTTP server, the audit log and access, which
+ * all speak of it: none of them needs to include another for it.
  */
-#ifndef WEFT_ACCESS_PRINCIPAL_H
-#define WEFT_ACCESS_PRINCIPAL_H
+#ifndef WEFT_CORE_PRINCIPAL_H
+#define WEFT_CORE_PRINCIPAL_H
 
 #include <stdbool.h>
 

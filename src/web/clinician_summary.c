@@ -1,5 +1,5 @@
 /*
- * summary.c - the summary page, where a launch lands: the few things a
+ * clinician_summary.c - the summary page, where a launch lands: the few things a
  * clinician needs first, each item with its source organisation and date.
  *
  * Sections (BRIEF §1): alerts and risks, end-of-life preferences,

@@ -1,0 +1,55 @@
+/*
+ * paging.h - the search rules every backend follows, whatever its storage:
+ * snapshots, keyset cursors, page sizes, sort direction, term values.  For
+ * backends (src/store/<backend>/); callers see only store/records.h.
+ *
+ * Snapshot: every version of an item has a store-wide sequence number seq,
+ * and the seq of the version that replaced it, next_seq (none while
+ * current).  The version of an item visible at snapshot S is the one with
+ * seq <= S < next_seq.  A first page (query snapshot 0) fixes S = the
+ * highest seq and reports it; later pages pass it back, so items inserted
+ * or updated meanwhile neither appear twice nor push others out of a page,
+ * and the total is the same on every page.
+ *
+ * Keyset cursor: the sort key and id of the last row of a page
+ * (store_cursor_make); the next page asks for the rows after that (key, id)
+ * in the sort's direction.  Ids are unique within a snapshot, so (key, id)
+ * is a total order.  In store order (STORE_SORT_SEQ) the key is the row's
+ * seq in decimal, itself unique: the next page is seq > key.  Keys compare
+ * as bytes (SQLite's BINARY collation; PostgreSQL: COLLATE "C").
+ *
+ * Sort keys: STORE_SORT_DATE(_DESC) the effective date, '' when none;
+ * STORE_SORT_LASTUPDATED(_DESC) last_updated; STORE_SORT_ID none (the id
+ * alone).  Total: when the first page holds every row, its row count.
+ */
+#ifndef WEFT_STORE_PAGING_H
+#define WEFT_STORE_PAGING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/records.h"
+
+#define STORE_PAGE_DEFAULT 100 /* rows in a page when the query says none */
+
+/* Rows in a page of q. */
+int store_page_limit(const struct store_query *q);
+
+/* Whether sort s runs from the highest key down. */
+bool store_sort_desc(enum store_sort s);
+
+/* The cursor after a row with sort key key ("" when the sort has none) and
+ * id: "KEYHEX.ID", malloc'd. */
+char *store_cursor_make(const char *key, const char *id);
+/* The same for store order: the key is seq. */
+char *store_cursor_make_seq(int64_t seq, const char *id);
+/* Split cursor c into key and id (malloc'd); false when malformed (nothing
+ * allocated then). */
+bool store_cursor_parse(const char *c, char **key, char **id);
+/* A store-order cursor's key as a seq; false when it is not one. */
+bool store_cursor_seq(const char *key, int64_t *seq);
+
+/* A search term value as stored and matched: ASCII lower-cased, malloc'd. */
+char *store_term_value(const char *s);
+
+#endif

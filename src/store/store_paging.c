@@ -1,0 +1,96 @@
+/*
+ * store_paging.c - the search rules every backend shares (store/paging.h):
+ * cursor encoding, page sizes, sort direction, term values.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "store/paging.h"
+
+int store_page_limit(const struct store_query *q)
+{
+    return q->limit > 0 ? q->limit : STORE_PAGE_DEFAULT;
+}
+
+bool store_sort_desc(enum store_sort s)
+{
+    return s == STORE_SORT_DATE_DESC || s == STORE_SORT_LASTUPDATED_DESC;
+}
+
+char *store_cursor_make(const char *key, const char *id)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(key), idn = strlen(id);
+    char *o = xmalloc(2 * n + 1 + idn + 1);
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = hex[(unsigned char)key[i] >> 4];
+        o[2 * i + 1] = hex[(unsigned char)key[i] & 15];
+    }
+    o[2 * n] = '.';
+    memcpy(o + 2 * n + 1, id, idn + 1);
+    return o;
+}
+
+char *store_cursor_make_seq(int64_t seq, const char *id)
+{
+    char ks[24];
+    snprintf(ks, sizeof ks, "%lld", (long long)seq);
+    return store_cursor_make(ks, id);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool store_cursor_parse(const char *c, char **key, char **id)
+{
+    const char *dot = strchr(c, '.');
+    if (!dot || (dot - c) % 2 != 0 || strlen(dot + 1) == 0 || strlen(dot + 1) > 64)
+        return false;
+    size_t n = (size_t)(dot - c) / 2;
+    char *k = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(c[2 * i]), lo = hexval(c[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(k);
+            return false;
+        }
+        k[i] = (char)(hi << 4 | lo);
+    }
+    k[n] = 0;
+    for (const char *p = dot + 1; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '-' || *p == '.')) {
+            free(k);
+            return false;
+        }
+    }
+    *key = k;
+    *id = xstrdup(dot + 1);
+    return true;
+}
+
+bool store_cursor_seq(const char *k, int64_t *seq)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 18 || strspn(k, "0123456789") != n)
+        return false;
+    *seq = strtoll(k, NULL, 10);
+    return true;
+}
+
+char *store_term_value(const char *s)
+{
+    char *o = xstrdup(s);
+    for (char *p = o; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return o;
+}
