@@ -199,7 +199,7 @@ int main(int argc, char **argv)
         sqlite3_bind_text(claim, 1, ctl, -1, SQLITE_STATIC);
         sqlite3_bind_int64(claim, 2, inbox_id);
         done(claim);
-        if (start) { /* link_patient: NHS number, then the two local identifiers */
+        if (start) { /* identity_resolve_patient: NHS number, then the two local identifiers */
             snprintf(nhs, sizeof nhs, "999%07d", p);
             snprintf(mr, sizeof mr, "H%06d", p);
             sqlite3_bind_text(by_nhs, 1, nhs, -1, SQLITE_STATIC);

@@ -38,6 +38,7 @@
 #include "access/policy.h"
 #include "access/session.h"
 #include "audit/audit.h"
+#include "identity/identity.h"
 #include "identity/nhs.h"
 #include "core/metrics.h"
 #include "core/buf.h"
@@ -337,8 +338,18 @@ static int h_launch(struct http_req *req, void *ctx)
     }
     if (rc == 0) {
         /* find, never create: a launch for someone Weft holds nothing about
-         * opens no session and adds no person (issue 16 item 11) */
-        rc = store_person_find_nhs(s, c.patient, &person);
+         * opens no session and adds no person (issue 16 item 11); a person
+         * held only for an objection lodged before any record of them came
+         * has no record either (identity.h) */
+        bool has_record = false;
+        rc = identity_find_nhs(s, c.patient, &person, &has_record);
+        if (rc == WEFT_EINVAL)
+            rc = WEFT_ENOTFOUND; /* launch_verify checked it: defensive */
+        if (rc == 0 && !has_record) {
+            free(person);
+            person = NULL;
+            rc = WEFT_ENOTFOUND;
+        }
         if (rc == WEFT_ENOTFOUND) {
             reply_no_record(s, req, &c);
             launch_claims_clear(&c);

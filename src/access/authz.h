@@ -139,6 +139,13 @@ bool authz_may_review_audit(struct store *s, const struct principal *p);
  * only, of an organisation with an agreement in force. */
 bool authz_may_review_dq(struct store *s, const struct principal *p, const char **only_org);
 
+/* True when p may decide who is who (identity reviews, link, unlink, merge,
+ * unmerge): a member of staff (not an app or API client) whose role's
+ * profile has the policy capability identity-decide (the information-officer
+ * profile in the default policy).  The caller audits a refusal
+ * (authz_audit_denial). */
+bool authz_may_decide_identity(struct store *s, const struct principal *p);
+
 /*
  * Whether p may see the direct-care risk list of their own GP practice
  * (p->org; analytics/risklist.h): a launched member of staff (not an app

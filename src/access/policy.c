@@ -254,7 +254,7 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
             if (!bit)
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
-                            "objection-decide, secondary-use, risk-list)",
+                            "objection-decide, secondary-use, risk-list, identity-decide)",
                             w[i]);
             p->profiles[pi].caps |= bit;
         }
@@ -411,9 +411,13 @@ static const struct {
     const char *name;
     unsigned bit;
 } cap_names[] = {
-    {"break-glass", POLICY_CAP_BREAK_GLASS},     {"audit-review", POLICY_CAP_AUDIT_REVIEW},
-    {"dq-review", POLICY_CAP_DQ_REVIEW},         {"objection-decide", POLICY_CAP_OBJECTION_DECIDE},
-    {"secondary-use", POLICY_CAP_SECONDARY_USE}, {"risk-list", POLICY_CAP_RISK_LIST},
+    {"break-glass", POLICY_CAP_BREAK_GLASS},
+    {"audit-review", POLICY_CAP_AUDIT_REVIEW},
+    {"dq-review", POLICY_CAP_DQ_REVIEW},
+    {"objection-decide", POLICY_CAP_OBJECTION_DECIDE},
+    {"secondary-use", POLICY_CAP_SECONDARY_USE},
+    {"risk-list", POLICY_CAP_RISK_LIST},
+    {"identity-decide", POLICY_CAP_IDENTITY_DECIDE},
 };
 
 unsigned policy_capability_bit(const char *name)

@@ -37,9 +37,12 @@ struct policy;
 #define POLICY_CAP_SECONDARY_USE 0x10
 /* may see the direct-care risk list of their own GP practice (analytics) */
 #define POLICY_CAP_RISK_LIST 0x20
+/* may decide who is who: identity reviews, link, unlink, merge, unmerge */
+#define POLICY_CAP_IDENTITY_DECIDE 0x40
 
 /* The bit of a capability name (break-glass, audit-review, dq-review,
- * objection-decide, secondary-use, risk-list), 0 when unknown. */
+ * objection-decide, secondary-use, risk-list, identity-decide), 0 when
+ * unknown. */
 unsigned policy_capability_bit(const char *name);
 
 /* Parse and validate policy text.  On success *out is a new policy (free

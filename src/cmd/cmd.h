@@ -39,6 +39,21 @@ extern const struct opt_spec cmd_serve_specs[], cmd_init_specs[], cmd_load_specs
     cmd_app_specs[], cmd_dq_specs[], cmd_sar_specs[], cmd_citizen_idp_specs[], cmd_person_specs[],
     cmd_optout_specs[], cmd_analytics_specs[];
 
+struct opts;
+struct principal;
+/*
+ * Who decides an identity change on the command line (weft person review
+ * decide|link|unlink|merge|unmerge, weft feed unmerge; cmd_person.c): the SDS
+ * user --by, with the job role --role or the one they last signed in with,
+ * allowed by the policy in force (capability identity-decide, as on the
+ * identity review pages).  cmd names the command in messages ("person merge").
+ * 0 with *p filled (role and org malloc'd into *role_out and *org_out, the
+ * caller frees both); else the refusal is printed (and, for a role the policy
+ * does not allow, audited) and the exit status returned.
+ */
+int cmd_identity_decider(struct store *s, const char *cmd, const struct opts *o,
+                         struct principal *p, char **role_out, char **org_out);
+
 /* declarations, one per subcommand file */
 int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);

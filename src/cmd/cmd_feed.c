@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "core/principal.h"
 #include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
@@ -34,6 +35,7 @@
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
 #include "feeds/registry.h"
+#include "identity/identity.h"
 #include "store/feeds.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -54,6 +56,8 @@ const struct opt_spec cmd_feed_specs[] = {
     {"outcome", "O", "messages/replay: pending, applied, rejected, duplicate or partial"},
     {"since", "T", "messages/replay: arrived at or after T (2026-11-24, ...T22:00, 2h, 30m, 7d)"},
     {"id", "N", "show/replay: one inbound message; unmerge: the merge id"},
+    {"by", "SDS_USER_ID", "unmerge: who decides (their role must have identity-decide)"},
+    {"role", "CODE", "unmerge: their job role (default: the role they last signed in with)"},
     {"limit", "N", "messages: at most N (default 100); replay: at most N (default 10000)"},
     {"oldest-first", NULL, "messages: in arrival order (default: newest first)"},
     {"before", "ID", "messages: the page of messages older than id ID (newest first)"},
@@ -78,7 +82,7 @@ static const char usage[] =
     "       weft feed replay --db PATH (--feed NAME [--since T] [--outcome O] | --id N)\n"
     "       weft feed resubmit --db PATH --id N --file FIXED [--by WHO]\n"
     "       weft feed merges --db PATH [--limit N]\n"
-    "       weft feed unmerge --db PATH --id MERGE\n"
+    "       weft feed unmerge --db PATH --id MERGE --by SDS_USER_ID [--role CODE]\n"
     "       weft feed disable|enable --db PATH --feed NAME\n\n"
     "Feeds are the routes by which organisations send data: HL7 v2 over MLLP\n"
     "(identified by MSH-4), FHIR bundles POSTed with the feed's token (printed\n"
@@ -692,14 +696,19 @@ static int feed_unmerge(struct store *s, const struct opts *o)
         fprintf(stderr, "weft feed unmerge: --id MERGE is required (see weft feed merges)\n");
         return EXIT_USAGE;
     }
-    int rc = store_begin(s);
-    if (rc == 0)
-        rc = store_person_unmerge(s, id);
-    if (rc == 0)
-        rc = store_commit(s);
+    /* the same undo as `weft person unmerge`: by a role the policy allows
+     * (identity-decide), recorded (who), audited, and the two kept apart from
+     * automatic matching afterwards */
+    struct principal who;
+    char *role = NULL, *uorg = NULL;
+    int refused = cmd_identity_decider(s, "feed unmerge", o, &who, &role, &uorg);
+    int rc = refused ? 0 : identity_unmerge(s, id, who.user_id, "weft feed unmerge");
+    free(role);
+    free(uorg);
+    if (refused)
+        return refused;
     if (rc != 0) {
-        fprintf(stderr, "weft feed unmerge: %s\n", store_errmsg(s));
-        store_rollback(s);
+        fprintf(stderr, "weft feed unmerge: %s\n", identity_errmsg(s));
         return 1;
     }
     fprintf(stderr, "merge %ld undone\n", id);

@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "identity/identity.h"
 #include "identity/nhs.h"
 #include "store/access.h"
 #include "store/citizen.h"
@@ -205,9 +206,11 @@ int cmd_objection(int argc, char **argv)
     }
     char *pid = NULL;
     if (needs_person && nhs) {
-        /* lodging may name someone not yet in the record; look-ups must not create anyone */
-        rc = which == 0 ? store_person_by_nhs(s, digits, &pid)
-                        : store_person_find_nhs(s, digits, &pid);
+        /* lodging may name someone no record of has arrived yet: identity
+         * holds a person for the number, whom their records link to when they
+         * come (identity.h); look-ups must not create anyone */
+        rc = which == 0 ? identity_person_for_nhs(s, digits, &pid)
+                        : identity_find_nhs(s, digits, &pid, NULL);
         if (rc == WEFT_ENOTFOUND) {
             fprintf(stderr, "weft objection %s: no person with that NHS number\n", sub);
             store_close(s);

@@ -22,15 +22,19 @@
 
 #include <jansson.h>
 
+#include "access/authz.h"
+#include "core/principal.h"
+#include "audit/audit.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
 #include "identity/compare.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/mpi.h"
 #include "store/identity.h"
 #include "store/records.h"
+#include "store/access.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_person_specs[] = {
@@ -42,7 +46,10 @@ const struct opt_spec cmd_person_specs[] = {
     {"retired", "ID", "merge: the person merged into the survivor"},
     {"id", "N", "review show/decide: the review; unmerge: the merge id"},
     {"decision", "D", "review decide: same or not-same"},
-    {"by", "NAME", "who decides (default cli:$USER), recorded and audited"},
+    {"by", "SDS_USER_ID",
+     "review decide, link, unlink, merge, unmerge: who decides (recorded and "
+     "audited; their role must have identity-decide in the policy)"},
+    {"role", "CODE", "their job role (default: the role they last signed in with)"},
     {"note", "TEXT", "why, recorded with the decision"},
     {"status", "S", "review list: open (default), same, not-same or all"},
     {"limit", "N", "review list/decisions: at most N (default 100)"},
@@ -57,17 +64,21 @@ static const char usage[] =
     "       weft person relink --db PATH\n"
     "       weft person review list --db PATH [--status open|same|not-same|all]\n"
     "       weft person review show --db PATH --id N\n"
-    "       weft person review decide --db PATH --id N --decision same|not-same [--by NAME]\n"
-    "       weft person link --db PATH --org ODS --source-id ID --person PERSON [--by NAME]\n"
-    "       weft person unlink --db PATH --org ODS --source-id ID [--by NAME]\n"
-    "       weft person merge --db PATH --survivor PERSON --retired PERSON [--by NAME]\n"
-    "       weft person unmerge --db PATH --id MERGE [--by NAME]\n"
+    "       weft person review decide --db PATH --id N --decision same|not-same --by ID [--role "
+    "R]\n"
+    "       weft person link --db PATH --org ODS --source-id ID --person PERSON --by ID [--role "
+    "R]\n"
+    "       weft person unlink --db PATH --org ODS --source-id ID --by ID [--role R]\n"
+    "       weft person merge --db PATH --survivor PERSON --retired PERSON --by ID [--role R]\n"
+    "       weft person unmerge --db PATH --id MERGE --by ID [--role R]\n"
     "       weft person decisions --db PATH [--org ODS --source-id ID] [--limit N]\n\n"
     "The master person index: which source Patients are one person.  Records\n"
     "without a valid NHS number are matched on demographics when they arrive\n"
     "(link, review or new person by match weight); these commands export the\n"
     "result, re-estimate the model, re-run matching, and make or undo links by\n"
-    "hand.  Every change records who decided it and is audited.\n"
+    "hand.  Every change records who decided it and is audited; only a member\n"
+    "of staff whose job role has the policy capability identity-decide may\n"
+    "decide (review decide, link, unlink, merge, unmerge).\n"
     "docs/ARCHITECTURE.md (Identity) describes the model and the rules.\n";
 
 /* One CSV field, quoted when it needs to be (RFC 4180). */
@@ -143,19 +154,62 @@ static int person_export(struct store *s)
     return 0;
 }
 
-static const char *by_of(const struct opts *o, char *buf, size_t cap)
+/* cmd.h: who decides (person review decide, link, unlink, merge, unmerge;
+ * feed unmerge). */
+int cmd_identity_decider(struct store *s, const char *sub, const struct opts *o,
+                         struct principal *p, char **role_out, char **org_out)
 {
-    const char *by = opts_get(o, "by");
-    if (by)
-        return by;
+    *role_out = *org_out = NULL;
+    const char *by = opts_get(o, "by"), *want = opts_get(o, "role");
+    if (!by || !*by) {
+        fprintf(stderr,
+                "weft %s: --by SDS_USER_ID is required (the member of staff who "
+                "decides; their job role must have identity-decide in the access policy)\n",
+                sub);
+        return EXIT_USAGE;
+    }
+    store_session_user_role(s, by, role_out, org_out);
+    if (want) {
+        free(*role_out);
+        *role_out = xstrdup(want);
+    }
+    if (!*role_out) {
+        fprintf(stderr,
+                "weft %s: the job role of %s is not known (they never signed in): pass "
+                "--role CODE\n",
+                sub, by);
+        return EXIT_USAGE;
+    }
+    static char client[160];
     const char *u = getenv("USER");
-    snprintf(buf, cap, "cli:%s", u && *u ? u : "unknown");
-    return buf;
+    snprintf(client, sizeof client, "cli:%s", u && *u ? u : "unknown");
+    *p = (struct principal){.kind = PRINCIPAL_USER,
+                            .user_id = by,
+                            .role = *role_out,
+                            .org = *org_out,
+                            .client_name = client};
+    if (authz_may_decide_identity(s, p))
+        return 0;
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, p);
+    char what[64];
+    snprintf(what, sizeof what, "%s", sub);
+    ev.action = AUDIT_IDENTITY;
+    ev.outcome = AUDIT_DENIED;
+    ev.what = what;
+    ev.count = -1;
+    ev.reason = "identity decision refused: role may not decide who is who";
+    int rc = audit_record(s, &ev, true);
+    fprintf(stderr,
+            "weft %s: the job role %s may not decide who is who (the access policy names "
+            "the roles that may: capability identity-decide)%s\n",
+            sub, *role_out, rc ? "; and the refusal could not be audited" : "");
+    return 1;
 }
 
 static int refused(const char *sub, struct store *s, int rc)
 {
-    fprintf(stderr, "weft person %s: %s (%s)\n", sub, mpi_errmsg(s), weft_strerror(rc));
+    fprintf(stderr, "weft person %s: %s (%s)\n", sub, identity_errmsg(s), weft_strerror(rc));
     return 1;
 }
 
@@ -264,11 +318,16 @@ static int person_review(struct store *s, const struct opts *o)
                             " required\n");
             return EXIT_USAGE;
         }
-        char bb[96];
-        int rc = mpi_review_decide(s, id, strcmp(d, "same") == 0, by_of(o, bb, sizeof bb),
-                                   opts_get(o, "note"));
+        struct principal who;
+        char *role = NULL, *org = NULL;
+        int rc = cmd_identity_decider(s, "person review decide", o, &who, &role, &org);
+        if (rc == 0 && (rc = identity_review_decide(s, id, strcmp(d, "same") == 0, who.user_id,
+                                                    opts_get(o, "note"))) != 0)
+            rc = refused("review decide", s, rc);
+        free(role);
+        free(org);
         if (rc != 0)
-            return refused("review decide", s, rc);
+            return rc;
         printf("review %ld decided: %s\n", id, d);
         return 0;
     }
@@ -299,11 +358,10 @@ static int person_decisions(struct store *s, const struct opts *o)
     return 0;
 }
 
+static int decide(struct store *s, const char *sub, const struct opts *o, const char *by);
+
 static int run(struct store *s, const char *sub, const struct opts *o)
 {
-    char bb[96];
-    const char *by = by_of(o, bb, sizeof bb);
-    const char *note = opts_get(o, "note");
     int rc;
     if (strcmp(sub, "export") == 0)
         return person_export(s);
@@ -328,6 +386,22 @@ static int run(struct store *s, const char *sub, const struct opts *o)
         return person_review(s, o);
     if (strcmp(sub, "decisions") == 0)
         return person_decisions(s, o);
+    struct principal who;
+    char *role = NULL, *uorg = NULL;
+    char cmdname[32];
+    snprintf(cmdname, sizeof cmdname, "person %s", sub);
+    if ((rc = cmd_identity_decider(s, cmdname, o, &who, &role, &uorg)) == 0)
+        rc = decide(s, sub, o, who.user_id);
+    free(role);
+    free(uorg);
+    return rc;
+}
+
+/* link, unlink, merge, unmerge once the decider is allowed. */
+static int decide(struct store *s, const char *sub, const struct opts *o, const char *by)
+{
+    const char *note = opts_get(o, "note");
+    int rc;
     const char *org = opts_get(o, "org"), *src = opts_get(o, "source-id");
     if (strcmp(sub, "link") == 0 || strcmp(sub, "unlink") == 0) {
         const char *person = opts_get(o, "person");
@@ -337,12 +411,12 @@ static int run(struct store *s, const char *sub, const struct opts *o)
             return EXIT_USAGE;
         }
         if (sub[0] == 'l') {
-            if ((rc = mpi_link(s, org, src, person, by, note)) != 0)
+            if ((rc = identity_link(s, org, src, person, by, note)) != 0)
                 return refused(sub, s, rc);
             printf("linked %s|%s to person %s\n", org, src, person);
         } else {
             char *np = NULL;
-            if ((rc = mpi_unlink(s, org, src, by, note, &np)) != 0)
+            if ((rc = identity_unlink(s, org, src, by, note, &np)) != 0)
                 return refused(sub, s, rc);
             printf("unlinked %s|%s: now person %s\n", org, src, np);
             free(np);
@@ -356,7 +430,7 @@ static int run(struct store *s, const char *sub, const struct opts *o)
             return EXIT_USAGE;
         }
         int64_t mid = 0;
-        if ((rc = mpi_merge(s, sv, rt, by, note, &mid)) != 0)
+        if ((rc = identity_merge(s, sv, rt, by, note, &mid)) != 0)
             return refused(sub, s, rc);
         printf("merged %s into %s: merge %lld (undo: weft person unmerge --id %lld)\n", rt, sv,
                (long long)mid, (long long)mid);
@@ -368,7 +442,7 @@ static int run(struct store *s, const char *sub, const struct opts *o)
             fprintf(stderr, "weft person unmerge: --id MERGE is required\n");
             return EXIT_USAGE;
         }
-        if ((rc = mpi_unmerge(s, id, by, note)) != 0)
+        if ((rc = identity_unmerge(s, id, by, note)) != 0)
             return refused(sub, s, rc);
         printf("merge %ld undone\n", id);
         return 0;

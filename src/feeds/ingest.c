@@ -33,7 +33,7 @@
 #include "feeds/hl7_map.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
-#include "identity/mpi.h"
+#include "identity/identity.h"
 #include "feeds/lag.h"
 #include "feeds/registry.h"
 #include "feeds/socialcare.h"
@@ -339,119 +339,37 @@ static void peer_ip(const char *peer, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, peer);
 }
 
-/* The organisation named by a Weft local identifier system, else def. */
-static void ident_org(const char *system, const char *def, char *out, size_t cap)
-{
-    static const char pfx[] = "urn:weft:id:";
-    if (system && strncmp(system, pfx, sizeof pfx - 1) == 0) {
-        const char *o = system + sizeof pfx - 1;
-        const char *c = strchr(o, ':');
-        if (c && c > o) {
-            snprintf(out, cap, "%.*s", (int)(c - o), o);
-            return;
-        }
-    }
-    snprintf(out, cap, "%s", def);
-}
-
-/* The person one of ids (FHIR Identifier array) names; create = make one
- * from the first usable identifier when none is known.  WEFT_ENOTFOUND when
- * none (and !create). */
-static int resolve_person(struct store *s, const char *org, json_t *ids, bool create, char **person)
-{
-    size_t i;
-    json_t *id;
-    *person = NULL;
-    json_array_foreach(ids, i, id)
-    {
-        const char *sys = json_string_value(json_object_get(id, "system"));
-        const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val)
-            continue;
-        int rc;
-        if (strcmp(sys, NHS_NUMBER_SYSTEM) == 0) {
-            rc = store_person_find_nhs(s, val, person);
-        } else {
-            char o[32];
-            ident_org(sys, org, o, sizeof o);
-            rc = store_person_find_local(s, o, sys, val, person);
-        }
-        if (rc != WEFT_ENOTFOUND)
-            return rc;
-    }
-    if (!create)
-        return WEFT_ENOTFOUND;
-    json_array_foreach(ids, i, id)
-    {
-        const char *sys = json_string_value(json_object_get(id, "system"));
-        const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val)
-            continue;
-        if (strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
-            return store_person_by_nhs(s, val, person);
-        char o[32];
-        ident_org(sys, org, o, sizeof o);
-        return store_person_by_local(s, o, sys, val, NULL, person);
-    }
-    return WEFT_ENOTFOUND;
-}
-
-/* Apply an A40 merge.  0 applied (or nothing to do), 1 refused (reason set),
- * < 0 store error. */
+/* Apply an A40 merge or an A37 unlink: who the patients are and what moves
+ * is identity's (identity.h).  0 applied (or nothing to do), 1 refused
+ * (reason set), < 0 store error. */
 static int apply_merge(struct ingest *ig, const struct store_feed *feed,
                        const struct hl7_map_result *mr, int64_t inbox_id, bool *merged,
                        char *reason, size_t cap)
 {
-    char *ret = NULL, *surv = NULL;
     *merged = false;
     char by[160];
     snprintf(by, sizeof by, "hl7:%s %s", feed->name, mr->trigger);
+    int64_t mid = 0;
     if (strcmp(mr->trigger, "A37") == 0) {
-        /* unlink: undo the link (merge) that moved one of the second
-         * patient's identifiers; nothing linked is nothing to do */
-        size_t i;
-        json_t *id;
-        json_array_foreach(mr->merge_retired, i, id)
-        {
-            const char *sys = json_string_value(json_object_get(id, "system"));
-            const char *val = json_string_value(json_object_get(id, "value"));
-            if (!sys || !val || strcmp(sys, NHS_NUMBER_SYSTEM) == 0)
-                continue;
-            char o[32];
-            ident_org(sys, feed->org, o, sizeof o);
-            int64_t mid = 0;
-            int rc = mpi_unmerge_source(ig->s, o, sys, val, by, &mid);
-            if (rc == WEFT_ENOTFOUND)
-                continue;
-            if (rc == 0)
-                log_info("ingest", "unlink applied merge=%lld inbox=%lld feed=%s", (long long)mid,
-                         (long long)inbox_id, feed->name);
-            return rc;
-        }
-        return 0;
+        int rc = identity_unmerge_source(ig->s, feed->org, mr->merge_retired, by, &mid);
+        if (rc == 0 && mid)
+            log_info("ingest", "unlink applied merge=%lld inbox=%lld feed=%s", (long long)mid,
+                     (long long)inbox_id, feed->name);
+        return rc;
     }
-    int rc = resolve_person(ig->s, feed->org, mr->merge_retired, false, &ret);
-    if (rc == WEFT_ENOTFOUND)
-        return 0; /* the retired record was never sent here: nothing to move */
-    if (rc == 0)
-        rc = resolve_person(ig->s, feed->org, mr->merge_survivor, true, &surv);
+    int rc = identity_merge_source(ig->s, feed->org, mr->merge_survivor, mr->merge_retired,
+                                   inbox_id, by, &mid);
     if (rc == WEFT_ENOTFOUND) {
         snprintf(reason, cap, "merge: PID-3 has no identifier usable for the surviving patient");
         rc = 1;
-    } else if (rc == 0 && strcmp(ret, surv) != 0) {
-        int64_t mid = 0;
-        rc = mpi_merge_source(ig->s, surv, ret, feed->org, inbox_id, by, &mid);
-        if (rc == WEFT_ECONFLICT) {
-            snprintf(reason, cap, "merge refused: %s", store_errmsg(ig->s));
-            rc = 1;
-        } else if (rc == 0) {
-            *merged = true;
-            log_info("ingest", "merge applied merge=%lld inbox=%lld feed=%s", (long long)mid,
-                     (long long)inbox_id, feed->name);
-        }
+    } else if (rc == WEFT_ECONFLICT) {
+        snprintf(reason, cap, "merge refused: %s", identity_errmsg(ig->s));
+        rc = 1;
+    } else if (rc == 0 && mid) {
+        *merged = true;
+        log_info("ingest", "merge applied merge=%lld inbox=%lld feed=%s", (long long)mid,
+                 (long long)inbox_id, feed->name);
     }
-    free(ret);
-    free(surv);
     return rc;
 }
 

@@ -10,7 +10,7 @@
 
 #include "fhir/datatype.h"
 #include "domain/systems.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 
 int sc_map_people(struct proc *p)
 {

@@ -34,7 +34,7 @@
 #include "domain/systems.h"
 #include "fhir/load.h"
 #include "fhir/outcome.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/nhs.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -728,7 +728,7 @@ static int person_of_ref(struct bundle_ctx *bc, const json_t *refobj, char **per
     const char *sys = json_string_value(json_object_get(ident, "system"));
     const char *val = json_string_value(json_object_get(ident, "value"));
     if (sys && val) {
-        int rc = link_identifier(bc->s, bc->ctx->org, sys, val, person);
+        int rc = identity_of_identifier(bc->s, bc->ctx->org, sys, val, person);
         if (rc == WEFT_ENOTFOUND || rc == WEFT_EINVAL)
             return WEFT_OK; /* unknown or invalid: not linked */
         return rc;
@@ -1019,7 +1019,7 @@ static void entry_compute(struct bundle_ctx *bc, struct entry *e)
 
 /* Pass P for one entry, without the store (any thread): references to
  * entries of the bundle rewritten, a Patient's invalid NHS numbers flagged
- * (link_patient finds them flagged already), then entry_compute.  An entry
+ * (identity_resolve_patient finds them flagged already), then entry_compute.  An entry
  * with a reference that needs the store is finished in pass 3. */
 static void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e)
 {
@@ -1028,7 +1028,7 @@ static void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e)
     if (!rewrite_refs(bc, e, e->res, 0))
         return;
     if (strcmp(e->type, "Patient") == 0)
-        link_mark_invalid(e->res);
+        identity_mark_invalid(e->res);
     if (!e->refs_pending)
         entry_compute(bc, e);
 }
@@ -1555,8 +1555,8 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         struct entry *e = &bc->ents[i];
         if (e->state != E_PENDING || e->is_delete || strcmp(e->type, "Patient") != 0)
             continue;
-        struct link_outcome lo;
-        rc = link_patient(s, ctx->org, e->source_id, e->res, &lo);
+        struct identity_outcome lo;
+        rc = identity_resolve_patient(s, ctx->org, e->source_id, e->res, &lo);
         if (rc == 0) {
             e->person_id = lo.person_id;
             rep->persons_linked++;
@@ -1571,7 +1571,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         if (!e->person_id || strcmp(e->type, "Patient") != 0)
             continue;
         char *now = NULL;
-        if (link_record_person(s, ctx->org, e->source_id, &now) == 0) {
+        if (identity_record_person(s, ctx->org, e->source_id, &now) == 0) {
             free(e->person_id);
             e->person_id = now;
         }

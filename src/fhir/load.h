@@ -16,7 +16,7 @@
  *      store_resource_id(org, type, source id);
  *   3. decides its record category (domain/category.h); a type outside the
  *      record is counted "not shareable" and not stored;
- *   4. links Patients to persons (identity/link.h) and every other item to
+ *   4. links Patients to persons (identity/identity.h) and every other item to
  *      the person of the Patient it refers to (subject, patient, individual,
  *      beneficiary, or an Appointment participant), through a reference or a
  *      logical identifier (NHS number);

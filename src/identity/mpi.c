@@ -20,7 +20,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "identity/block.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/jaro.h"
 #include "identity/mpi.h"
 #include "store/identity.h"
@@ -456,7 +456,7 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-const char *mpi_errmsg(struct store *s)
+const char *identity_errmsg(struct store *s)
 {
     return err_buf[0] ? err_buf : store_errmsg(s);
 }
@@ -533,6 +533,7 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
 int mpi_merge_source(struct store *s, const char *survivor, const char *retired, const char *org,
                      int64_t inbox_id, const char *by, int64_t *merge_id_out)
 {
+    err_buf[0] = 0;
     int64_t mid = 0;
     int rc = store_person_merge(s, survivor, retired, org, inbox_id, &mid);
     if (rc != 0)
@@ -600,8 +601,8 @@ static int link_body(struct store *s, const char *org, const char *source_id, co
     return rc;
 }
 
-int mpi_link(struct store *s, const char *org, const char *source_id, const char *person_id,
-             const char *by, const char *note)
+int identity_link(struct store *s, const char *org, const char *source_id, const char *person_id,
+                  const char *by, const char *note)
 {
     TXN(s, link_body(s, org, source_id, person_id, by, note));
 }
@@ -643,16 +644,16 @@ out:
     return rc;
 }
 
-int mpi_unlink(struct store *s, const char *org, const char *source_id, const char *by,
-               const char *note, char **new_person_out)
+int identity_unlink(struct store *s, const char *org, const char *source_id, const char *by,
+                    const char *note, char **new_person_out)
 {
     if (new_person_out)
         *new_person_out = NULL;
     TXN(s, unlink_body(s, org, source_id, by, note, new_person_out));
 }
 
-int mpi_merge(struct store *s, const char *survivor, const char *retired, const char *by,
-              const char *note, int64_t *merge_id_out)
+int identity_merge(struct store *s, const char *survivor, const char *retired, const char *by,
+                   const char *note, int64_t *merge_id_out)
 {
     TXN(s, do_merge(s, survivor, retired, by, note, "merge", NULL, NULL, merge_id_out));
 }
@@ -700,6 +701,7 @@ static int unmerge_body(struct store *s, int64_t merge_id, const char *by, const
 int mpi_unmerge_source(struct store *s, const char *org, const char *system, const char *value,
                        const char *by, int64_t *merge_id_out)
 {
+    err_buf[0] = 0;
     int64_t mid = 0;
     int rc = store_person_merge_of_local(s, org, system, value, &mid);
     if (rc != 0)
@@ -709,7 +711,7 @@ int mpi_unmerge_source(struct store *s, const char *org, const char *system, con
     return unmerge_body(s, mid, by, "HL7 A37 unlink");
 }
 
-int mpi_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note)
+int identity_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note)
 {
     TXN(s, unmerge_body(s, merge_id, by, note));
 }
@@ -767,7 +769,7 @@ out:
     return rc;
 }
 
-int mpi_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note)
+int identity_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note)
 {
     TXN(s, review_body(s, id, same, by, note));
 }

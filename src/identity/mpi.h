@@ -18,6 +18,7 @@
  * Never: linking two different valid NHS numbers; joining a record to a
  * person holding a record it was decided "not the same person" as; moving
  * a record that already has a person (one source record, one person).
+ * Used only by identity/ (identity.h is the API) and `weft person`.
  * Every decision is written to identity_decision (who, score, model version)
  * and the audit log; every one can be undone (merge <-> unmerge, link <->
  * unlink).
@@ -69,21 +70,9 @@ int mpi_match_apply(struct store *s, const char *org, const char *source_id, con
 int mpi_record_put(struct store *s, const char *org, const char *source_id, const struct demog *d,
                    const char *locals);
 
-/* Manual changes (by: who decides, e.g. "cli:alice" or a user id; note:
- * why, may be NULL).  Each returns 0 or an error with store_errmsg() set:
- * WEFT_ENOTFOUND (no such record, person or merge), WEFT_ECONFLICT (two
- * different NHS numbers, a "not the same person" decision, already undone).
- */
-/* Why the last manual change of this thread failed (the identity module's
- * reason, else the store's message). */
-const char *mpi_errmsg(struct store *s);
-int mpi_link(struct store *s, const char *org, const char *source_id, const char *person_id,
-             const char *by, const char *note);
-int mpi_unlink(struct store *s, const char *org, const char *source_id, const char *by,
-               const char *note, char **new_person_out);
-int mpi_merge(struct store *s, const char *survivor, const char *retired, const char *by,
-              const char *note, int64_t *merge_id_out);
-int mpi_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note);
+/* Manual changes (identity_link, _unlink, _merge, _unmerge,
+ * _review_decide) are declared in identity/identity.h, the API the rest of
+ * Weft calls; they live in mpi.c. */
 /* A merge a source system asked for (HL7 A40 from org, inbox message
  * inbox_id), inside the caller's transaction: the same as store_person_merge
  * plus the decision (by, e.g. "hl7:rvv-pas") and its audit entry.  A source
@@ -96,8 +85,6 @@ int mpi_merge_source(struct store *s, const char *survivor, const char *retired,
  * identifier (org, system, value).  WEFT_ENOTFOUND when there is none. */
 int mpi_unmerge_source(struct store *s, const char *org, const char *system, const char *value,
                        const char *by, int64_t *merge_id_out);
-/* Decide review id: same (link the two records' persons) or not-same. */
-int mpi_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note);
 /* The comparison of two records (for review pages and `review show`):
  * gamma and per-field weights; total returned. */
 double mpi_compare(const struct idmodel *m, const struct demog *a, const struct demog *b,

@@ -19,7 +19,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "identity/block.h"
-#include "identity/link.h"
+#include "identity/identity.h"
 #include "identity/mpi.h"
 #include "store/identity.h"
 #include "store/records.h"
@@ -358,7 +358,7 @@ int mpi_relink(struct store *s, FILE *report)
         }
         /* merge the two records' current persons now (the store checks NHS
          * numbers and keeps the merge reversible); "not the same person"
-         * decisions are checked by mpi_link's rules */
+         * decisions are checked by identity_link's rules */
         char *pa = NULL, *pc = NULL;
         if ((rc = store_person_find_local(s, b.r[e->i].org, LINK_SOURCE_ID_SYSTEM, b.r[e->i].src,
                                           &pa)) != 0 ||

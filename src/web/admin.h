@@ -35,6 +35,12 @@ int web_admin_dq_routes_add(struct http_server *srv, struct web *w);
 int web_admin_gov_routes_add(struct http_server *srv, struct web *w);
 /* GET /analytics/risk-list (analytics_risk.c). */
 int web_analytics_routes_add(struct http_server *srv, struct web *w);
+/* The identity review pages (admin_identity.c), for roles with the policy
+ * capability identity-decide:
+ *   GET  /admin/identity         the open reviews
+ *   GET  /admin/identity/{id}    a pair side by side, with the decision form
+ *   POST /admin/identity/{id}    decision=same|not-same|defer, note, csrf */
+int web_admin_identity_routes_add(struct http_server *srv, struct web *w);
 
 /* Shared by the admin pages (admin_dq.c). */
 /* The caller must be launched staff: false after replying 401/403. */

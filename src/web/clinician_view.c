@@ -24,6 +24,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "identity/identity.h"
 #include "web/cache.h"
 #include "web/fmt.h"
 #include "web/html.h"
@@ -179,9 +180,10 @@ static int person_version(struct web *w, struct store *s, const char *pid, int64
 static void cache_key(const struct web_ctx *c, struct buf *key, bool with_page)
 {
     const char *type = http_req_param(c->req, "type"), *rid = http_req_param(c->req, "rid");
-    buf_addf(key, "%s|%lld.%lld|%s|%d%d%d%d|%s|", c->person_id, (long long)c->version_seq,
+    buf_addf(key, "%s|%lld.%lld|%s|%d%d%d%d%d|%s|", c->person_id, (long long)c->version_seq,
              (long long)c->version_count, c->today, c->rd.scope.restricted, c->glass,
-             c->rd.scope.objection, c->rd.scope.may_break_glass, c->p->org ? c->p->org : "");
+             c->rd.scope.objection, c->rd.scope.may_break_glass, c->under_review,
+             c->p->org ? c->p->org : "");
     if (with_page)
         buf_addf(key, "%s|%s|%s|%s|", c->page, type ? type : "", rid ? rid : "",
                  c->req->query ? c->req->query : "");
@@ -326,6 +328,12 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         c.version_seq = c.snapshot;
         c.version_count = -1;
     } else if (rc < 0) {
+        status = rc;
+        goto done;
+    }
+    /* a pending identity review changes no version of the record: read it
+     * each time (it is part of the cache key) */
+    if ((rc = identity_under_review(s, pid, &c.under_review)) < 0) {
         status = rc;
         goto done;
     }

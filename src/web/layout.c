@@ -275,6 +275,11 @@ static void banner(struct web_ctx *c)
                     "This access is recorded and will be reviewed.</p>");
     else if (c->rd.scope.objection)
         objection_banner(c);
+    /* neutral: nothing of the other candidate (who, where from, how alike) */
+    if (c->under_review)
+        html_raw(b, "<p class=\"weft-identity-review\" id=\"identity-review-notice\" "
+                    "role=\"note\">Possible other records for this person are being reviewed. "
+                    "Until the review is decided, information from them is not shown here.</p>");
     html_raw(b, "</div></section>");
 }
 

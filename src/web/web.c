@@ -87,6 +87,9 @@ static const char weft_css[] =
     ".weft-objection{background:#fff9c4;border-left:8px solid #ffeb3b;color:#212b32;"
     "padding:8px 12px;margin:12px 0 0}\n"
     ".weft-objection p{margin:0}\n"
+    /* issue 13: a pending identity review, said neutrally */
+    ".weft-identity-review{background:#e8edee;border-left:8px solid #768692;color:#212b32;"
+    "padding:8px 12px;margin:12px 0 0}\n"
     ".weft-received{color:#4c6272;font-size:.875rem}\n"
     ".weft-nodate{color:#212b32}\n"
     ".weft-banner{padding:8px 0}\n"
@@ -243,6 +246,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
     if ((rc = web_admin_dq_routes_add(srv, w)) < 0) /* /admin/dq, /admin/governance */
         return rc;
     if ((rc = web_breakglass_routes_add(srv, w)) < 0) /* /breakglass */
+        return rc;
+    if ((rc = web_admin_identity_routes_add(srv, w)) < 0) /* /admin/identity */
         return rc;
     http_server_error_renderer(srv, "/patient", web_render_error);
     /* nhsuk-frontend's CSS refers to /assets/images/...; its images live in

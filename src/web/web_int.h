@@ -102,6 +102,7 @@ struct web_ctx {
     struct web_list all;                /* web_all(): the visible record, index columns only */
     bool all_loaded, all_complete;
     bool glass;                 /* break-glass in effect (shown in the banner) */
+    bool under_review;          /* a record of the person is in an open identity review */
     struct authz_hidden hidden; /* what the scope hides of this record (set before render) */
 };
 

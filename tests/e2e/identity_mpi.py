@@ -196,7 +196,7 @@ load(db, "KCC", x1)
 load(db, "RVV", x2)
 if person_of(db, "KCC", "x1") != person_of(db, "RVV", "x2"):
     errors.append("notsame: identical records not linked to start with")
-r = run("person", "unlink", "--db", db, "--org", "RVV", "--source-id", "x2", "--by", "dq-officer")
+r = run("person", "unlink", "--db", db, "--org", "RVV", "--source-id", "x2", "--by", "dq-officer", "--role", "R8012")
 if person_of(db, "KCC", "x1") == person_of(db, "RVV", "x2"):
     errors.append("notsame: unlink did not separate")
 # a third identical record arrives, then relink runs: x1 and x2 stay apart
@@ -226,11 +226,11 @@ snap = lambda: sorted(con.execute("select seq, id, person_id from resource").fet
 locals_ = lambda: sorted(con.execute("select org, system, value, person_id from person_local").fetchall())
 before, before_l = snap(), locals_()
 pa, pb = person_of(db, "G81001", "m1"), person_of(db, "KCC", "m2")
-out = run("person", "merge", "--db", db, "--survivor", pa, "--retired", pb, "--by", "dq-officer").stdout
+out = run("person", "merge", "--db", db, "--survivor", pa, "--retired", pb, "--by", "dq-officer", "--role", "R8012").stdout
 mid = out.split("merge ")[1].split()[0]
 if {p for _, _, p in snap()} != {pa}:
     errors.append("merge: not everything moved to the survivor")
-run("person", "unmerge", "--db", db, "--id", mid, "--by", "dq-officer")
+run("person", "unmerge", "--db", db, "--id", mid, "--by", "dq-officer", "--role", "R8012")
 if snap() != before or locals_() != before_l:
     errors.append("merge+unmerge did not restore exactly")
 acts = con.execute("select action, decided_by, merge_id from identity_decision order by id").fetchall()
@@ -243,9 +243,42 @@ if n_audit < 2:
 m3 = patient("m3", "Oliver", "Stone", "1960-01-01", "male", "ME2 2BB", "4 Oak Road", nhs="9434765870")
 load(db, "G81002", m3)
 r = run("person", "merge", "--db", db, "--survivor", pa, "--retired", person_of(db, "G81002", "m3"),
-        check=False)
+        "--by", "dq-officer", "--role", "R8012", check=False)
 if r.returncode != 1 or "NHS" not in r.stderr:
     errors.append(f"merge of two NHS numbers: exit {r.returncode} {r.stderr}")
+# only a role the policy names (capability identity-decide) may decide: a clinician is
+# refused, audited, and nothing moves; without --by nobody decides
+pm3, now_res, now_l = person_of(db, "G81001", "m1"), snap(), locals_()
+r = run("person", "merge", "--db", db, "--survivor", pa, "--retired", pb, "--by", "dr-who",
+        "--role", "R8000", check=False)
+if r.returncode != 1 or "identity-decide" not in r.stderr or snap() != now_res:
+    errors.append(f"merge by a clinician: exit {r.returncode} {r.stderr}")
+den = con.execute("select user_id, role, outcome from audit_entry where action = 'identity'"
+                  " and outcome = 'denied'").fetchall()
+if den != [("dr-who", "R8000", "denied")]:
+    errors.append(f"refused identity decision not audited: {den}")
+for args in (["merge", "--survivor", pa, "--retired", pb], ["unmerge", "--id", mid],
+             ["unlink", "--org", "KCC", "--source-id", "m2"],
+             ["link", "--org", "KCC", "--source-id", "m2", "--person", pa],
+             ["review", "decide", "--id", "1", "--decision", "same"]):
+    r = run("person", *args, "--db", db, check=False)
+    if r.returncode != 2 or "--by" not in r.stderr:
+        errors.append(f"person {args[0]} without --by: exit {r.returncode} {r.stderr}")
+    r = run("person", *args, "--db", db, "--by", "clerk-1", "--role", "R8009", check=False)
+    if r.returncode != 1 or "may not decide" not in r.stderr:
+        errors.append(f"person {args[0]} by a receptionist: exit {r.returncode} {r.stderr}")
+# weft feed unmerge is the same identity decision: --by and a role the policy allows
+r = run("feed", "unmerge", "--db", db, "--id", mid, check=False)
+if r.returncode != 2 or "--by" not in r.stderr:
+    errors.append(f"feed unmerge without --by: exit {r.returncode} {r.stderr}")
+r = run("feed", "unmerge", "--db", db, "--id", mid, "--by", "clerk-1", "--role", "R8009", check=False)
+if r.returncode != 1 or "may not decide" not in r.stderr:
+    errors.append(f"feed unmerge by a receptionist: exit {r.returncode} {r.stderr}")
+r = run("feed", "unmerge", "--db", db, "--id", mid, "--by", "dq-officer", "--role", "R8012", check=False)
+if r.returncode != 1 or "undone" not in r.stderr:  # allowed, but this merge is undone already
+    errors.append(f"feed unmerge of an undone merge by the DQ officer: exit {r.returncode} {r.stderr}")
+if snap() != now_res or locals_() != now_l or pm3 != pa:
+    errors.append("a refused decision changed the persons")
 con.close()
 print("merge ok" if not errors else errors)
 

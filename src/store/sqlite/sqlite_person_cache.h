@@ -4,7 +4,7 @@
  * (org, system, value) local identifier -> person id.  Only hits are kept.
  *
  * Why: every HL7 message carries a PID, so the feed writer runs
- * link_patient (identity/link.c) per message, which reads person and
+ * identity_resolve_patient (identity/link.c) per message, which reads person and
  * person_local two or three times even for a patient seen a moment ago.
  *
  * The cache never answers what the database would not answer on this

@@ -1,5 +1,8 @@
-/* test_link.c - person linking: NHS number, local identifiers, invalid NHS
- * numbers flagged and never used, one identifier never two people. */
+/* test_link.c - the identity API (identity/identity.h): person linking by
+ * NHS number and local identifiers, invalid NHS numbers flagged and never
+ * used, one identifier never two people; finding without creating; a person
+ * held for an NHS number before their records; the persons of HL7 merge and
+ * unlink messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +14,8 @@
 #include <cmocka.h>
 
 #include "core/err.h"
-#include "identity/link.h"
+#include "identity/identity.h"
+#include "store/identity.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -55,31 +59,32 @@ static void test_nhs_links_across_orgs(void **state)
     struct store *s = *state;
     json_t *a = patient("9434765919", "urn:weft:id:RVV:mrn", "M100");
     json_t *b = patient("943 476 5919", NULL, NULL);
-    struct link_outcome la, lb;
-    assert_int_equal(link_patient(s, "RVV", "p1", a, &la), 0);
-    assert_int_equal(link_patient(s, "A81001", "gp-7", b, &lb), 0);
+    struct identity_outcome la, lb;
+    assert_int_equal(identity_resolve_patient(s, "RVV", "p1", a, &la), 0);
+    assert_int_equal(identity_resolve_patient(s, "A81001", "gp-7", b, &lb), 0);
     assert_string_equal(la.person_id, lb.person_id);
     assert_string_equal(la.nhs, "9434765919");
     assert_int_equal(la.invalid_nhs, 0);
     /* later, the hospital sends a record with only the MRN: same person */
     json_t *c = patient(NULL, "urn:weft:id:RVV:mrn", "M100");
-    struct link_outcome lc;
-    assert_int_equal(link_patient(s, "RVV", "p9", c, &lc), 0);
+    struct identity_outcome lc;
+    assert_int_equal(identity_resolve_patient(s, "RVV", "p9", c, &lc), 0);
     assert_string_equal(lc.person_id, la.person_id);
     /* and the MRN named in a Weft system belongs to RVV even when a GP sends it */
     char *pid = NULL;
-    assert_int_equal(link_identifier(s, "A81001", "urn:weft:id:RVV:mrn", "M100", &pid), 0);
+    assert_int_equal(identity_of_identifier(s, "A81001", "urn:weft:id:RVV:mrn", "M100", &pid), 0);
     assert_string_equal(pid, la.person_id);
     free(pid);
-    assert_int_equal(link_identifier(s, "A81001", "urn:weft:id:RVV:mrn", "M999", &pid),
+    assert_int_equal(identity_of_identifier(s, "A81001", "urn:weft:id:RVV:mrn", "M999", &pid),
                      WEFT_ENOTFOUND);
-    assert_int_equal(
-        link_identifier(s, "A81001", "https://fhir.nhs.uk/Id/nhs-number", "9434765919", &pid), 0);
+    assert_int_equal(identity_of_identifier(s, "A81001", "https://fhir.nhs.uk/Id/nhs-number",
+                                            "9434765919", &pid),
+                     0);
     assert_string_equal(pid, la.person_id);
     free(pid);
-    assert_int_equal(
-        link_identifier(s, "A81001", "https://fhir.nhs.uk/Id/nhs-number", "9434765918", &pid),
-        WEFT_EINVAL);
+    assert_int_equal(identity_of_identifier(s, "A81001", "https://fhir.nhs.uk/Id/nhs-number",
+                                            "9434765918", &pid),
+                     WEFT_EINVAL);
     free(la.person_id);
     free(lb.person_id);
     free(lc.person_id);
@@ -92,12 +97,12 @@ static void test_invalid_nhs_flagged_not_linked(void **state)
 {
     struct store *s = *state;
     json_t *good = patient("9434765919", NULL, NULL);
-    struct link_outcome lg;
-    assert_int_equal(link_patient(s, "A81001", "g1", good, &lg), 0);
+    struct identity_outcome lg;
+    assert_int_equal(identity_resolve_patient(s, "A81001", "g1", good, &lg), 0);
     /* a typo of the same number must not land on that person */
     json_t *bad = patient("9434765918", NULL, NULL);
-    struct link_outcome lb;
-    assert_int_equal(link_patient(s, "A81002", "g2", bad, &lb), 0);
+    struct identity_outcome lb;
+    assert_int_equal(identity_resolve_patient(s, "A81002", "g2", bad, &lb), 0);
     assert_int_equal(lb.invalid_nhs, 1);
     assert_string_equal(lb.nhs, "");
     assert_string_not_equal(lb.person_id, lg.person_id);
@@ -110,8 +115,8 @@ static void test_invalid_nhs_flagged_not_linked(void **state)
     json_t *ext = json_array_get(json_object_get(id0, "extension"), 0);
     assert_string_equal(json_string_value(json_object_get(ext, "valueCode")), LINK_TAG_INVALID_NHS);
     /* linking twice does not add the flag twice, and gives the same person */
-    struct link_outcome lb2;
-    assert_int_equal(link_patient(s, "A81002", "g2", bad, &lb2), 0);
+    struct identity_outcome lb2;
+    assert_int_equal(identity_resolve_patient(s, "A81002", "g2", bad, &lb2), 0);
     assert_string_equal(lb2.person_id, lb.person_id);
     assert_int_equal(json_array_size(json_object_get(json_object_get(bad, "meta"), "tag")), 1);
     free(lg.person_id);
@@ -125,10 +130,10 @@ static void test_no_identifiers(void **state)
 {
     struct store *s = *state;
     json_t *p = json_pack("{s:s}", "resourceType", "Patient");
-    struct link_outcome a, b, c;
-    assert_int_equal(link_patient(s, "KENTCC", "x1", p, &a), 0);
-    assert_int_equal(link_patient(s, "KENTCC", "x1", p, &b), 0);
-    assert_int_equal(link_patient(s, "KENTCC", "x2", p, &c), 0);
+    struct identity_outcome a, b, c;
+    assert_int_equal(identity_resolve_patient(s, "KENTCC", "x1", p, &a), 0);
+    assert_int_equal(identity_resolve_patient(s, "KENTCC", "x1", p, &b), 0);
+    assert_int_equal(identity_resolve_patient(s, "KENTCC", "x2", p, &c), 0);
     assert_string_equal(a.person_id, b.person_id);
     assert_string_not_equal(a.person_id, c.person_id);
     free(a.person_id);
@@ -141,12 +146,12 @@ static void test_identifier_never_two_people(void **state)
 {
     struct store *s = *state;
     json_t *a = patient(NULL, "urn:weft:id:KENTCC:person", "SC1");
-    struct link_outcome la;
-    assert_int_equal(link_patient(s, "KENTCC", "sc-a", a, &la), 0);
+    struct identity_outcome la;
+    assert_int_equal(identity_resolve_patient(s, "KENTCC", "sc-a", a, &la), 0);
     /* a record with a valid NHS number claims the same local id: the id stays */
     json_t *b = patient("9996760847", "urn:weft:id:KENTCC:person", "SC1");
-    struct link_outcome lb;
-    assert_int_equal(link_patient(s, "KENTCC", "sc-b", b, &lb), 0);
+    struct identity_outcome lb;
+    assert_int_equal(identity_resolve_patient(s, "KENTCC", "sc-b", b, &lb), 0);
     assert_string_not_equal(la.person_id, lb.person_id);
     assert_int_equal(lb.conflicts, 1);
     char *pid;
@@ -160,6 +165,103 @@ static void test_identifier_never_two_people(void **state)
     json_decref(b);
 }
 
+static void test_find_never_creates(void **state)
+{
+    struct store *s = *state;
+    char *pid = NULL;
+    bool has = true;
+    assert_int_equal(identity_find_nhs(s, "9434765919", &pid, &has), WEFT_ENOTFOUND);
+    assert_null(pid);
+    assert_false(has);
+    assert_int_equal(identity_find_nhs(s, "9434765918", &pid, NULL), WEFT_EINVAL);
+    assert_int_equal(identity_find_local(s, "RVV", "urn:weft:id:RVV:mrn", "M1", &pid),
+                     WEFT_ENOTFOUND);
+    /* still nobody: the look-ups created no one */
+    assert_int_equal(store_person_find_nhs(s, "9434765919", &pid), WEFT_ENOTFOUND);
+    /* held for an objection: found, but no record of them is held */
+    char *held = NULL;
+    assert_int_equal(identity_person_for_nhs(s, "943 476 5919", &held), 0);
+    assert_int_equal(identity_person_for_nhs(s, "9434765918", &pid), WEFT_EINVAL);
+    assert_int_equal(identity_find_nhs(s, "9434765919", &pid, &has), 0);
+    assert_string_equal(pid, held);
+    assert_false(has);
+    free(pid);
+    /* their record, when it comes, links to the person held */
+    json_t *p = patient("9434765919", "urn:weft:id:RVV:mrn", "M1");
+    struct identity_outcome lo;
+    assert_int_equal(identity_resolve_patient(s, "RVV", "p1", p, &lo), 0);
+    assert_string_equal(lo.person_id, held);
+    assert_int_equal(identity_find_local(s, "A81001", "urn:weft:id:RVV:mrn", "M1", &pid), 0);
+    assert_string_equal(pid, held);
+    free(pid);
+    free(lo.person_id);
+    free(held);
+    json_decref(p);
+}
+
+static json_t *ids1(const char *system, const char *value)
+{
+    return json_pack("[{s:s,s:s}]", "system", system, "value", value);
+}
+
+static void test_identifiers_and_source_merges(void **state)
+{
+    struct store *s = *state;
+    char *pid = NULL;
+    /* an invalid NHS number names nobody and creates nobody */
+    json_t *bad = ids1("https://fhir.nhs.uk/Id/nhs-number", "9434765918");
+    assert_int_equal(identity_of_identifiers(s, "RVV", bad, true, &pid), WEFT_ENOTFOUND);
+    assert_int_equal(store_person_find_nhs(s, "9434765918", &pid), WEFT_ENOTFOUND);
+    /* A40: the retired patient never sent here: nothing to do, nobody created */
+    json_t *surv = ids1("urn:weft:id:RVV:mrn", "S1"), *ret = ids1("urn:weft:id:RVV:mrn", "R1");
+    int64_t mid = -1;
+    assert_int_equal(identity_merge_source(s, "RVV", surv, ret, 7, "hl7:test A40", &mid), 0);
+    assert_int_equal(mid, 0);
+    assert_int_equal(identity_find_local(s, "RVV", "urn:weft:id:RVV:mrn", "S1", &pid),
+                     WEFT_ENOTFOUND);
+    /* the retired patient known: merged into the survivor (created when new) */
+    json_t *pr = patient(NULL, "urn:weft:id:RVV:mrn", "R1");
+    struct identity_outcome lr;
+    assert_int_equal(identity_resolve_patient(s, "RVV", "r1", pr, &lr), 0);
+    assert_int_equal(identity_merge_source(s, "RVV", surv, ret, 8, "hl7:test A40", &mid), 0);
+    assert_true(mid > 0);
+    char *ps = NULL, *pr_now = NULL;
+    assert_int_equal(identity_find_local(s, "RVV", "urn:weft:id:RVV:mrn", "S1", &ps), 0);
+    assert_int_equal(identity_find_local(s, "RVV", "urn:weft:id:RVV:mrn", "R1", &pr_now), 0);
+    assert_string_equal(ps, pr_now);
+    assert_string_not_equal(ps, lr.person_id);
+    free(pr_now);
+    /* A37: undone; the retired identifier is its own person again */
+    int64_t undone = 0;
+    assert_int_equal(identity_unmerge_source(s, "RVV", ret, "hl7:test A37", &undone), 0);
+    assert_int_equal(undone, mid);
+    assert_int_equal(identity_find_local(s, "RVV", "urn:weft:id:RVV:mrn", "R1", &pr_now), 0);
+    assert_string_equal(pr_now, lr.person_id);
+    free(pr_now);
+    /* nothing left to undo */
+    assert_int_equal(identity_unmerge_source(s, "RVV", ret, "hl7:test A37", &undone), 0);
+    assert_int_equal(undone, 0);
+    /* two different valid NHS numbers are never merged */
+    json_t *na = ids1("https://fhir.nhs.uk/Id/nhs-number", "9434765919");
+    json_t *nb = ids1("https://fhir.nhs.uk/Id/nhs-number", "9996760847");
+    char *pa = NULL, *pb = NULL;
+    assert_int_equal(identity_of_identifiers(s, "RVV", na, true, &pa), 0);
+    assert_int_equal(identity_of_identifiers(s, "RVV", nb, true, &pb), 0);
+    assert_int_equal(identity_merge_source(s, "RVV", na, nb, 9, "hl7:test A40", &mid),
+                     WEFT_ECONFLICT);
+    assert_true(strlen(identity_errmsg(s)) > 0);
+    free(pa);
+    free(pb);
+    free(ps);
+    free(lr.person_id);
+    json_decref(na);
+    json_decref(nb);
+    json_decref(pr);
+    json_decref(surv);
+    json_decref(ret);
+    json_decref(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +269,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_nhs_flagged_not_linked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_identifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identifier_never_two_people, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_never_creates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identifiers_and_source_merges, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
