@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_csv_rows.py - rejected CSV rows are counted across files and listed per
 file (issue 15): two extracts, each with rejected rows, go through a drop
 folder; `weft feed status` counts every rejected and loaded row of both

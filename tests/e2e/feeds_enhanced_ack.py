@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_enhanced_ack.py - HL7 v2 enhanced acknowledgement mode (MSH-15 accept,
 MSH-16 application acknowledgement; HL7 table 0155 AL, NE, ER, SU; issue 15).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_mllp_tls.py - HL7 v2 over MLLP with TLS, and senders pinned by their
 client certificate (issue 19).
 

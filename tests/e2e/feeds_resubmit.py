@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-backends: sqlite postgres
 """feeds_resubmit.py - `weft feed resubmit --db PATH --id N --file FIXED` (issue 15,
 edit and resubmit).
 

@@ -35,11 +35,12 @@ int pg_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out)
     p_id_or_null(&p, in->client_id);
     pg_p_text(&p, in->token_hash);
     pg_p_text(&p, now);
+    pg_p_text(&p, in->client_cert_sha256);
     int rc;
     PGresult *r = pg_run(pg_of(s),
                          "INSERT INTO feed (name, org, kind, facility, from_address, folder,"
-                         " client_id, token_hash, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                         " $9) ON CONFLICT DO NOTHING RETURNING id",
+                         " client_id, token_hash, created, client_cert_sha256) VALUES ($1, $2,"
+                         " $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id",
                          &p, &rc);
     if (!r)
         return rc;
@@ -54,7 +55,7 @@ int pg_feed_add(struct store *s, const struct store_feed *in, int64_t *id_out)
 
 #define FEED_COLS                                                                                  \
     "id, name, org, kind, facility, from_address, folder, client_id, token_hash, created,"         \
-    " disabled, last_received, last_error, last_error_at"
+    " disabled, last_received, last_error, last_error_at, client_cert_sha256"
 
 static void feed_fill(const PGresult *r, int i, struct store_feed *f)
 {
@@ -68,6 +69,7 @@ static void feed_fill(const PGresult *r, int i, struct store_feed *f)
                          &f->last_received, &f->last_error, &f->last_error_at};
     for (int k = 0; k < 6; k++)
         *s2[k] = pg_strdup(r, i, 8 + k);
+    f->client_cert_sha256 = pg_strdup(r, i, 14);
 }
 
 static int feed_get(struct store *s, int64_t id, const char *name, const char *facility,
@@ -164,17 +166,18 @@ int pg_feed_count(struct store *s, int64_t feed_id, const char *day,
     struct pg_params p = {0};
     pg_p_int(&p, feed_id);
     pg_p_text(&p, day);
-    const int64_t v[] = {add->received,         add->applied,      add->rejected,
-                         add->duplicate,        add->lag_n,        add->lag_sum_ms,
-                         add->lag_max_ms,       add->lag_recent_n, add->lag_recent_sum_ms,
-                         add->lag_recent_max_ms};
-    for (int i = 0; i < 10; i++)
+    const int64_t v[] = {add->received,          add->applied,      add->rejected,
+                         add->duplicate,         add->lag_n,        add->lag_sum_ms,
+                         add->lag_max_ms,        add->lag_recent_n, add->lag_recent_sum_ms,
+                         add->lag_recent_max_ms, add->rows_loaded,  add->rows_rejected};
+    for (int i = 0; i < 12; i++)
         pg_p_int(&p, v[i]);
     int rc = pg_cmd(
         ps,
         "INSERT INTO feed_day AS d (feed_id, day, received, applied, rejected, duplicate, lag_n,"
-        " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " lag_sum_ms, lag_max_ms, lag_recent_n, lag_recent_sum_ms, lag_recent_max_ms,"
+        " rows_loaded, rows_rejected)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         " ON CONFLICT (feed_id, day) DO UPDATE SET received = d.received + excluded.received,"
         " applied = d.applied + excluded.applied, rejected = d.rejected + excluded.rejected,"
         " duplicate = d.duplicate + excluded.duplicate, lag_n = d.lag_n + excluded.lag_n,"
@@ -182,7 +185,9 @@ int pg_feed_count(struct store *s, int64_t feed_id, const char *day,
         " lag_max_ms = greatest(d.lag_max_ms, excluded.lag_max_ms),"
         " lag_recent_n = d.lag_recent_n + excluded.lag_recent_n,"
         " lag_recent_sum_ms = d.lag_recent_sum_ms + excluded.lag_recent_sum_ms,"
-        " lag_recent_max_ms = greatest(d.lag_recent_max_ms, excluded.lag_recent_max_ms)",
+        " lag_recent_max_ms = greatest(d.lag_recent_max_ms, excluded.lag_recent_max_ms),"
+        " rows_loaded = d.rows_loaded + excluded.rows_loaded,"
+        " rows_rejected = d.rows_rejected + excluded.rows_rejected",
         &p, NULL);
     if (rc != 0 || (!last_received && !last_error))
         return rc;
@@ -208,12 +213,13 @@ int pg_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
     pg_p_int(&p, feed_id);
     pg_p_text(&p, day ? day : "");
     int rc;
-    PGresult *r = pg_run(pg_of(s),
-                         "SELECT day = $2, sum(received), sum(applied), sum(rejected),"
-                         " sum(duplicate), sum(lag_n), sum(lag_sum_ms), max(lag_max_ms),"
-                         " sum(lag_recent_n), sum(lag_recent_sum_ms), max(lag_recent_max_ms)"
-                         " FROM feed_day WHERE feed_id = $1 GROUP BY day = $2",
-                         &p, &rc);
+    PGresult *r = pg_run(
+        pg_of(s),
+        "SELECT day = $2, sum(received), sum(applied), sum(rejected),"
+        " sum(duplicate), sum(lag_n), sum(lag_sum_ms), max(lag_max_ms),"
+        " sum(lag_recent_n), sum(lag_recent_sum_ms), max(lag_recent_max_ms),"
+        " sum(rows_loaded), sum(rows_rejected) FROM feed_day WHERE feed_id = $1 GROUP BY day = $2",
+        &p, &rc);
     if (!r)
         return rc;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -228,6 +234,8 @@ int pg_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
             .lag_recent_n = pg_int(r, i, 8),
             .lag_recent_sum_ms = pg_int(r, i, 9),
             .lag_recent_max_ms = pg_int(r, i, 10),
+            .rows_loaded = pg_int(r, i, 11),
+            .rows_rejected = pg_int(r, i, 12),
         };
         if (pg_bool(r, i, 0))
             *today = c;
@@ -243,6 +251,8 @@ int pg_feed_counts_get(struct store *s, int64_t feed_id, const char *day,
         total->lag_recent_sum_ms += c.lag_recent_sum_ms;
         if (c.lag_recent_max_ms > total->lag_recent_max_ms)
             total->lag_recent_max_ms = c.lag_recent_max_ms;
+        total->rows_loaded += c.rows_loaded;
+        total->rows_rejected += c.rows_rejected;
     }
     PQclear(r);
     return WEFT_OK;
@@ -323,8 +333,8 @@ int pg_inbox_list(struct store *s, const struct store_inbox_filter *f, struct st
     pg_p_int(&p, f->after_id);
     buf_addf(&q,
              "SELECT id, feed_id, kind, arrived, sender, peer, control_id, msg_type, event_time,"
-             " outcome, error, updated, attempts, resources, duplicate_of, %s FROM inbox"
-             " WHERE id > $1",
+             " outcome, error, updated, attempts, resources, duplicate_of, %s, resubmit_of,"
+             " corrected_by FROM inbox WHERE id > $1",
              f->with_body ? "body" : "NULL::bytea");
     if (f->only_id) {
         pg_p_int(&p, f->only_id);
@@ -368,6 +378,8 @@ int pg_inbox_list(struct store *s, const struct store_inbox_filter *f, struct st
         m->attempts = (int)pg_int(r, i, 12);
         m->resources = pg_int(r, i, 13);
         m->duplicate_of = pg_int(r, i, 14);
+        m->resubmit_of = pg_int(r, i, 16);
+        m->corrected_by = pg_strdup(r, i, 17);
         if (f->with_body && !PQgetisnull(r, i, 15)) {
             /* hex text: at most half its length in bytes */
             size_t cap = (size_t)PQgetlength(r, i, 15) / 2 + 1;
@@ -433,6 +445,44 @@ int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])
         for (int k = 0; k < 5; k++)
             if (strcmp(PQgetvalue(r, i, 0), names[k]) == 0)
                 out[k] = pg_int(r, i, 1);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by)
+{
+    struct pg_params p = {0};
+    pg_p_int(&p, id);
+    pg_p_int(&p, resubmit_of);
+    pg_p_text(&p, by);
+    int64_t changed = 0;
+    int rc = pg_cmd(pg_of(s), "UPDATE inbox SET resubmit_of = $2, corrected_by = $3 WHERE id = $1",
+                    &p, &changed);
+    if (rc == 0 && changed == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no inbox message %lld", (long long)id);
+    return rc;
+}
+
+int pg_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
+{
+    /* one feed: a range of inbox_outcome (feed_id, outcome, id); every feed:
+     * that index's range per feed id (the registered feeds and 0, unmatched
+     * senders), never a scan of the inbox */
+    struct pg_params p = {0};
+    pg_p_int(&p, feed_id);
+    pg_p_text(&p, kind);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         feed_id ? "SELECT count(*) FROM inbox WHERE feed_id = $1 AND"
+                                   " outcome = 'pending' AND ($2::text IS NULL OR kind = $2)"
+                                 /* $1 is 0 here: unmatched senders */
+                                 : "SELECT count(*) FROM inbox WHERE feed_id = ANY (ARRAY(SELECT"
+                                   " id FROM feed) || $1::bigint) AND outcome = 'pending' AND"
+                                   " ($2::text IS NULL OR kind = $2)",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    *n = PQntuples(r) ? pg_int(r, 0, 0) : 0;
     PQclear(r);
     return WEFT_OK;
 }

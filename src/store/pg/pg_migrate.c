@@ -286,11 +286,32 @@ static const struct store_migration pg_put_1 = {
     " END $$;",
 };
 
+/* feeds-mllp-1: what the SQLite migrations feeds-tls-1, feeds-resubmit-1 and
+ * feeds-csvrows-1 added, in one step: an hl7v2 feed's pinned TLS client
+ * certificate (lower-case hex SHA-256 of the DER certificate; NULL: none
+ * pinned), a corrected copy's link to the original inbox row and who
+ * corrected it (weft feed resubmit), CSV rows loaded and rejected per feed
+ * and day. */
+static const struct store_migration pg_feeds_mllp_1 = {
+    "feeds-mllp-1",
+    "ALTER TABLE feed ADD COLUMN client_cert_sha256 " CT ";"
+    "ALTER TABLE inbox ADD COLUMN resubmit_of bigint, ADD COLUMN corrected_by text;"
+    "ALTER TABLE feed_day ADD COLUMN rows_loaded bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN rows_rejected bigint NOT NULL DEFAULT 0;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
-    &pg_core_1,        &pg_access_1,  &pg_audit_1,    &pg_feeds_1,
-    &pg_apps_dq_gov_1, &pg_citizen_1, &pg_identity_1, &pg_put_1,
+    &pg_core_1,
+    &pg_access_1,
+    &pg_audit_1,
+    &pg_feeds_1,
+    &pg_apps_dq_gov_1,
+    &pg_citizen_1,
+    &pg_identity_1,
+    &pg_put_1,
     /* ---- other subsystems: one line per migration below this mark ---- */
+    &pg_feeds_mllp_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

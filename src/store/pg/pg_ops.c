@@ -93,6 +93,8 @@ static const struct store_feeds_ops pg_feeds_ops = {
     .inbox_list = pg_inbox_list,
     .inbox_claim = pg_inbox_claim,
     .inbox_outcomes = pg_inbox_outcomes,
+    .inbox_pending_count = pg_inbox_pending_count,
+    .inbox_set_resubmit = pg_inbox_set_resubmit,
 };
 
 static const struct store_identity_ops pg_identity_ops = {

@@ -137,6 +137,8 @@ int pg_inbox_list(struct store *s, const struct store_inbox_filter *f, struct st
 int pg_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                    int64_t *first);
 int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
+int pg_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
+int pg_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 
 /* pg_merge.c */
 int pg_person_merge(struct store *s, const char *survivor, const char *retired,
