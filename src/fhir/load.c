@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/strmap.h"
 #include "fhir/canon.h"
 #include "fhir/jload.h"
 #include "domain/category.h"
@@ -241,75 +242,6 @@ static void add_rejection(struct load_report *r, const char *file, long entry, c
                           const char *reason)
 {
     add_rejection_at(r, file, entry, false, type, reason);
-}
-
-/* ---- a small string -> int map (open addressing, keys borrowed) --------------- */
-
-struct strmap {
-    const char **keys;
-    int *vals;
-    size_t cap; /* power of two */
-    size_t n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static void map_init(struct strmap *m, size_t expect)
-{
-    m->cap = 16;
-    while (m->cap < expect * 2 + 2)
-        m->cap *= 2;
-    m->keys = xcalloc(m->cap, sizeof *m->keys);
-    m->vals = xcalloc(m->cap, sizeof *m->vals);
-    m->n = 0;
-}
-
-static void map_free(struct strmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-}
-
-/* Insert key (borrowed: must outlive the map) unless present; returns the
- * value now stored. */
-static int map_put(struct strmap *m, const char *key, int val)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        struct strmap bigger;
-        map_init(&bigger, m->cap);
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i])
-                map_put(&bigger, m->keys[i], m->vals[i]);
-        map_free(m);
-        *m = bigger;
-    }
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i]) {
-        if (strcmp(m->keys[i], key) == 0)
-            return m->vals[i];
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->keys[i] = key;
-    m->vals[i] = val;
-    m->n++;
-    return val;
-}
-
-static int map_get(const struct strmap *m, const char *key)
-{
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i]) {
-        if (strcmp(m->keys[i], key) == 0)
-            return m->vals[i];
-        i = (i + 1) & (m->cap - 1);
-    }
-    return -1;
 }
 
 /* ---- validation and identity ---------------------------------------------------- */
@@ -618,7 +550,7 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
     if (ref[0] == '#' || strncmp(ref, "http://", 7) == 0 || strncmp(ref, "https://", 8) == 0)
         return 0;
     if (strncmp(ref, "urn:uuid:", 9) == 0 || strncmp(ref, "urn:oid:", 8) == 0) {
-        int j = map_get(&bc->map, ref);
+        int j = strmap_get(&bc->map, ref);
         if (j < 0 || !bc->ents[j].type) {
             entry_reject(e, "reference '%.100s' does not match any fullUrl in the bundle", ref);
             return -1;
@@ -638,7 +570,7 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
     }
     char key[140];
     snprintf(key, sizeof key, "%s/%s", type, sid);
-    int j = map_get(&bc->map, key);
+    int j = strmap_get(&bc->map, key);
     if (j >= 0) {
         memcpy(id, bc->ents[j].id, 33);
         *target = j;
@@ -715,7 +647,7 @@ static int person_of_ref(struct bundle_ctx *bc, const json_t *refobj, char **per
     const char *ref = json_string_value(json_object_get(refobj, "reference"));
     if (ref && strncmp(ref, "Patient/", 8) == 0) {
         const char *id = ref + 8;
-        int j = map_get(&bc->map, ref); /* "Patient/{weft id}" of an entry here */
+        int j = strmap_get(&bc->map, ref); /* "Patient/{weft id}" of an entry here */
         if (j >= 0) {
             if (bc->ents[j].person_id)
                 *person = xstrdup(bc->ents[j].person_id);
@@ -1483,7 +1415,7 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
     const struct load_ctx *ctx = bc->ctx;
     bc->n = n;
     bc->ents = xcalloc((size_t)(n ? n : 1), sizeof *bc->ents);
-    map_init(&bc->map, (size_t)n * 3);
+    strmap_init(&bc->map, (size_t)n * 3);
     for (int i = 0; i < n; i++)
         entry_init(&bc->ents[i]);
 
@@ -1505,16 +1437,16 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
         e->key = buf_detach(&k, NULL);
         buf_addf(&k, "%s/%s", e->type, e->id);
         e->wkey = buf_detach(&k, NULL);
-        int prev = map_put(&bc->map, e->key, i);
+        int prev = strmap_put(&bc->map, e->key, i);
         if (prev != i) {
             entry_reject(e, "%s appears twice in the bundle (also entry %ld)", e->key,
                          bc->ents[prev].label);
             continue;
         }
-        map_put(&bc->map, e->wkey, i);
+        strmap_put(&bc->map, e->wkey, i);
         const char *fu = json_string_value(json_object_get(ent, "fullUrl"));
         if (fu)
-            map_put(&bc->map, fu, i);
+            strmap_put(&bc->map, fu, i);
         if (!e->is_delete) {
             e->category = category_of(e->res);
             if (!e->category)
@@ -1528,7 +1460,7 @@ static void prep_entries(struct bundle_ctx *bc, json_t *entries, const long *lab
 
 static void bundle_ctx_free(struct bundle_ctx *bc)
 {
-    map_free(&bc->map);
+    strmap_free(&bc->map);
     entries_free(bc->ents, bc->n);
     bc->ents = NULL;
     bc->n = 0;
