@@ -34,6 +34,7 @@
 #include "domain/category.h"
 #include "domain/systems.h"
 #include "fhir/load.h"
+#include "fhir/load_int.h"
 #include "fhir/outcome.h"
 #include "identity/identity.h"
 #include "identity/nhs.h"
@@ -50,198 +51,6 @@
 static size_t dump_into(const json_t *j, struct buf *b)
 {
     return canon_dump(j, b);
-}
-
-/*
- * Bulk mode: jansson allocates from an arena (bump allocation in 4 MB
- * blocks, free is a no-op) that is reset after each file or NDJSON batch,
- * when every tree of it is gone.  Parsing a bundle makes hundreds of
- * thousands of small allocations that are all freed together; with malloc
- * that cost more than the parse itself.
- */
-#define ARENA_BLOCK (4u << 20)
-#define ARENA_BIG (256u << 10)
-
-struct arena_block {
-    struct arena_block *next;
-    size_t size, used;
-    max_align_t data[];
-};
-
-static struct {
-    bool on;
-    struct arena_block *blocks; /* current first; full ones after */
-    struct arena_block *spare;  /* reset blocks, reused */
-    struct arena_block *big;    /* single large allocations */
-} arena;
-
-static struct arena_block *block_new(size_t size)
-{
-    struct arena_block *b = xmalloc(sizeof *b + size);
-    b->size = size;
-    b->used = 0;
-    b->next = NULL;
-    return b;
-}
-
-static void *arena_malloc(size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (n >= ARENA_BIG) {
-        struct arena_block *b = block_new(n);
-        b->next = arena.big;
-        arena.big = b;
-        return b->data;
-    }
-    struct arena_block *b = arena.blocks;
-    if (!b || b->size - b->used < n) {
-        if (arena.spare) {
-            b = arena.spare;
-            arena.spare = b->next;
-            b->used = 0;
-        } else {
-            b = block_new(ARENA_BLOCK);
-        }
-        b->next = arena.blocks;
-        arena.blocks = b;
-    }
-    void *p = (char *)b->data + b->used;
-    b->used += n;
-    return p;
-}
-
-static void arena_free(void *p)
-{
-    (void)p;
-}
-
-/* Release a tree: in bulk mode the arena reset that follows frees it all at
- * once, so walking it to free each node is skipped. */
-static void tree_drop(json_t *j)
-{
-    if (!arena.on)
-        json_decref(j);
-}
-
-/* Drop everything allocated since the last reset (no tree may be alive). */
-static void arena_reset(void)
-{
-    if (!arena.on)
-        return;
-    while (arena.blocks) {
-        struct arena_block *b = arena.blocks;
-        arena.blocks = b->next;
-        b->next = arena.spare;
-        arena.spare = b;
-    }
-    while (arena.big) {
-        struct arena_block *b = arena.big;
-        arena.big = b->next;
-        free(b);
-    }
-}
-
-void fhir_load_bulk_begin(void)
-{
-    if (arena.on)
-        return;
-    json_set_alloc_funcs(arena_malloc, arena_free);
-    arena.on = true;
-}
-
-void fhir_load_bulk_end(void)
-{
-    if (!arena.on)
-        return;
-    arena_reset();
-    while (arena.spare) {
-        struct arena_block *b = arena.spare;
-        arena.spare = b->next;
-        free(b);
-    }
-    arena.on = false;
-    json_set_alloc_funcs(malloc, free);
-}
-
-/* ---- report ----------------------------------------------------------------- */
-
-void load_report_init(struct load_report *r)
-{
-    memset(r, 0, sizeof *r);
-}
-
-void load_report_free(struct load_report *r)
-{
-    for (int i = 0; i < r->nrejections; i++) {
-        free(r->rejections[i].file);
-        free(r->rejections[i].type);
-        free(r->rejections[i].reason);
-    }
-    free(r->rejections);
-    free(r->types);
-    memset(r, 0, sizeof *r);
-}
-
-static int cmp_type(const void *a, const void *b)
-{
-    return strcmp(((const struct load_type_count *)a)->type,
-                  ((const struct load_type_count *)b)->type);
-}
-
-void load_report_finish(struct load_report *r)
-{
-    if (r->ntypes > 1)
-        qsort(r->types, (size_t)r->ntypes, sizeof *r->types, cmp_type);
-}
-
-void load_report_total(const struct load_report *r, struct load_type_count *sum)
-{
-    memset(sum, 0, sizeof *sum);
-    snprintf(sum->type, sizeof sum->type, "total");
-    for (int i = 0; i < r->ntypes; i++) {
-        sum->stored += r->types[i].stored;
-        sum->updated += r->types[i].updated;
-        sum->unchanged += r->types[i].unchanged;
-        sum->deleted += r->types[i].deleted;
-        sum->rejected += r->types[i].rejected;
-        sum->not_shareable += r->types[i].not_shareable;
-    }
-}
-
-static struct load_type_count *type_row(struct load_report *r, const char *type)
-{
-    if (!type || !*type)
-        type = "(unknown)";
-    for (int i = 0; i < r->ntypes; i++)
-        if (strcmp(r->types[i].type, type) == 0)
-            return &r->types[i];
-    r->types = xrealloc(r->types, sizeof *r->types * (size_t)(r->ntypes + 1));
-    struct load_type_count *t = &r->types[r->ntypes++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->type, sizeof t->type, "%.63s", type);
-    return t;
-}
-
-static void add_rejection_at(struct load_report *r, const char *file, long entry, bool line,
-                             const char *type, const char *reason)
-{
-    r->rejected++;
-    type_row(r, type)->rejected++;
-    if (r->nrejections >= LOAD_MAX_REJECTIONS)
-        return;
-    r->rejections = xrealloc(r->rejections, sizeof *r->rejections * (size_t)(r->nrejections + 1));
-    struct load_rejection *j = &r->rejections[r->nrejections++];
-    j->file = file ? xstrdup(file) : NULL;
-    j->entry = entry;
-    j->line = line;
-    j->type = type ? xstrdup(type) : NULL;
-    j->reason = xstrdup(reason);
-}
-
-static void add_rejection(struct load_report *r, const char *file, long entry, const char *type,
-                          const char *reason)
-{
-    add_rejection_at(r, file, entry, false, type, reason);
 }
 
 /* ---- validation and identity ---------------------------------------------------- */
@@ -1759,8 +1568,8 @@ static int load_ndjson(struct store *s, FILE *f, const struct load_ctx *ctx,
         if (nb == LOAD_NDJSON_BATCH) {
             rep->entries -= nb; /* load_entries counts them */
             rc = load_entries(s, entries, false, ctx, rep, NULL, "batch-response", labels);
-            tree_drop(entries);
-            arena_reset();
+            load_tree_drop(entries);
+            load_arena_reset();
             entries = json_array();
             nb = 0;
             if (progress)
@@ -1853,8 +1662,8 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
     } else {
         reject_file(rep, path, -1, "not a FHIR resource or Bundle (a JSON object is expected)");
     }
-    tree_drop(doc);
-    arena_reset();
+    load_tree_drop(doc);
+    load_arena_reset();
     if (rc == WEFT_EINVAL) /* the reasons are in the report */
         rc = WEFT_OK;
     *done += size;
