@@ -8,6 +8,8 @@
  *                  load.h's bundle functions
  *   load_file.c    files, NDJSON batches, directories, groups of files in
  *                  one transaction (fhir_load_file, fhir_load_paths)
+ *   load_index.c   per resource, without the store: meta, index columns,
+ *                  search terms, the canonical text and its digest
  *   load_report.c  the report: counts per type, rejections
  *   load_arena.c   bulk mode's arena for jansson
  *
@@ -21,7 +23,82 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
+#include "core/strmap.h"
 #include "fhir/load.h"
+#include "store/records.h"
+
+/* ---- an entry and a bundle being loaded (load.c) ---- */
+
+enum entry_state { E_PENDING = 0, E_REJECTED, E_DONE, E_NOT_SHAREABLE };
+
+/* Search terms of one resource: (param, value) pairs, values borrowed from
+ * the resource or owned here. */
+struct terms {
+    const char *v[128];
+    int n; /* strings in v (pairs * 2) */
+    struct buf owned[8];
+    int nowned;
+};
+
+struct entry {
+    json_t *ent;          /* the Bundle.entry object, borrowed */
+    json_t *res;          /* borrowed from the bundle; NULL for DELETE */
+    const char *type;     /* borrowed (resource or request url) */
+    char type_buf[64];    /* for DELETE entries */
+    char *source_id;      /* malloc'd */
+    char *key;            /* "Type/sourceid", malloc'd (map key) */
+    char *wkey;           /* "Type/weftid", malloc'd (map key) */
+    char id[33];          /* Weft id */
+    const char *category; /* NULL: not shareable */
+    char *person_id;      /* malloc'd, NULL when not linked */
+    enum entry_state state;
+    bool is_delete;
+    char *reason; /* when rejected */
+    enum store_put_outcome outcome;
+    int version;
+    long label; /* entry index or NDJSON line for messages */
+    /* Prepared without the store (entry_compute): the stored text, its
+     * digest, index columns and terms.  refs_pending: a reference needs the
+     * store to resolve, so pass 3 resolves it and computes these again. */
+    bool prepped;
+    bool refs_pending;
+    struct buf text;
+    unsigned char hash[STORE_HASH_LEN];
+    bool has_eff;
+    char eff[20];
+    bool has_code;
+    struct buf code;
+    const char *status;
+    struct terms terms;
+};
+
+struct bundle_ctx {
+    struct store *s;
+    const struct load_ctx *ctx;
+    struct entry *ents;
+    int n;
+    struct strmap map;
+};
+
+/* Reject e (once: a later reason does not replace the first) with a reason
+ * formatted as printf. */
+void entry_reject(struct entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Release what entry_compute made for e (text, code, terms); e->prepped
+ * becomes false. */
+void entry_prep_release(struct entry *e);
+
+/* ---- load_index.c ---- */
+
+/* What the store is given for one entry, computed without the store: id and
+ * meta set, index columns and terms taken, the text serialised once and its
+ * digest (e->prepped).  Rejects the entry when it cannot be serialised or is
+ * too large.  Any thread. */
+void entry_compute(struct bundle_ctx *bc, struct entry *e);
+
+/* Release the strings terms owns. */
+void terms_release(struct terms *t);
 
 /* ---- load_arena.c ---- */
 
