@@ -8,6 +8,8 @@
  *                  load.h's bundle functions
  *   load_file.c    files, NDJSON batches, directories, groups of files in
  *                  one transaction (fhir_load_file, fhir_load_paths)
+ *   load_refs.c    references: resolved and rewritten to Weft ids; the
+ *                  person of an entry
  *   load_index.c   per resource, without the store: meta, index columns,
  *                  search terms, the canonical text and its digest
  *   load_report.c  the report: counts per type, rejections
@@ -88,6 +90,26 @@ void entry_reject(struct entry *e, const char *fmt, ...) __attribute__((format(p
 /* Release what entry_compute made for e (text, code, terms); e->prepped
  * becomes false. */
 void entry_prep_release(struct entry *e);
+
+/* Whether s is a FHIR resource type name (A-Z then letters, < 64). */
+bool load_valid_type(const char *s);
+
+/* Split "Type/id[/_history/v]" (relative) into type and id (copied into
+ * the buffers); false when it is not of that shape. */
+bool load_split_relative(const char *ref, char type[64], char id[65]);
+
+/* ---- load_refs.c ---- */
+
+/* Walk v (the resource of e, depth 0) rewriting every "reference" string
+ * to "Type/{weft id}"; a reference that needs the store while bc->s is NULL
+ * is left as it is and sets e->refs_pending.  False once e is rejected (a
+ * broken reference, nesting deeper than 64). */
+bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int depth);
+
+/* e->person_id from the first of e's subject, patient, individual,
+ * beneficiary or participant actor references that names a linked
+ * Patient (left NULL when none does).  Returns 0 or a store error. */
+int entry_person(struct bundle_ctx *bc, struct entry *e);
 
 /* ---- load_index.c ---- */
 
