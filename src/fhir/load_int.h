@@ -12,6 +12,7 @@
  *                  person of an entry
  *   load_index.c   per resource, without the store: meta, index columns,
  *                  search terms, the canonical text and its digest
+ *   keep_absent.c  the keep-absent merge (its pure part: keep_absent.h)
  *   load_report.c  the report: counts per type, rejections
  *   load_arena.c   bulk mode's arena for jansson
  *
@@ -121,6 +122,14 @@ void entry_compute(struct bundle_ctx *bc, struct entry *e);
 
 /* Release the strings terms owns. */
 void terms_release(struct terms *t);
+
+/* ---- keep_absent.c ---- */
+
+/* LOAD_KEEP_ABSENT (load.h) for entry e, after pass 2: copy the named
+ * elements e->res lacks from the stored version (keep_absent.h), drop the
+ * member, and prepare e again when it changed.  Returns 0 (a malformed list
+ * rejects e) or a store error. */
+int keep_absent(struct bundle_ctx *bc, struct entry *e);
 
 /* ---- load_arena.c ---- */
 
