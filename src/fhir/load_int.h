@@ -6,6 +6,7 @@
  *   load.c         a bundle: the passes over its entries, its transaction,
  *                  the store writes (entry_store), the response bundle, and
  *                  load.h's bundle functions
+ *   load_entry.c   one entry before the store: checks, derived ids
  *   load_file.c    files, NDJSON batches, directories, groups of files in
  *                  one transaction (fhir_load_file, fhir_load_paths)
  *   load_refs.c    references: resolved and rewritten to Weft ids; the
@@ -84,13 +85,38 @@ struct bundle_ctx {
     struct strmap map;
 };
 
-/* Reject e (once: a later reason does not replace the first) with a reason
- * formatted as printf. */
-void entry_reject(struct entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Process entries (a JSON array of Bundle.entry objects) as one unit:
+ * atomic (a transaction bundle) or entry by entry; labels[i] (may be NULL:
+ * use i) names entry i in messages (NDJSON: line numbers).  The report gets
+ * the counts; *response (may be NULL) a resp_type bundle.  Returns 0,
+ * WEFT_EINVAL (atomic, something rejected: nothing stored), or a store
+ * error. */
+int load_entries(struct store *s, json_t *entries, bool atomic, const struct load_ctx *ctx,
+                 struct load_report *rep, json_t **response, const char *resp_type,
+                 const long *labels);
+
+/* ---- load_entry.c ---- */
+
+/* Ready buffers of an entry (zeroed memory) for entry_compute. */
+void entry_init(struct entry *e);
 
 /* Release what entry_compute made for e (text, code, terms); e->prepped
  * becomes false. */
 void entry_prep_release(struct entry *e);
+
+/* Reject e (once: a later reason does not replace the first) with a reason
+ * formatted as printf. */
+void entry_reject(struct entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Pass 1 for entry e, the Bundle.entry object ent sent by org: method,
+ * type and id checked (else e is rejected), source id and Weft id derived. */
+void entry_prepare(struct entry *e, json_t *ent, const char *org);
+
+/* Pass P for entry e, without the store (any thread): references to
+ * entries of the bundle rewritten, a Patient's invalid NHS numbers flagged,
+ * then entry_compute; an entry with a reference that needs the store is
+ * finished in pass 3. */
+void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e);
 
 /* Whether s is a FHIR resource type name (A-Z then letters, < 64). */
 bool load_valid_type(const char *s);
