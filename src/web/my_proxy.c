@@ -246,7 +246,8 @@ int my_proxy_switch(struct http_req *req, void *ctx)
         buf_release(&body);
     } else if (my_proxy_gate(req, s, &c, 0)) {
         struct buf cookie = BUF_INIT;
-        buf_addf(&cookie, MY_AS_COOKIE "=%lld; Path=/my; HttpOnly; SameSite=Lax", id);
+        buf_addf(&cookie, MY_AS_COOKIE "=%lld; Path=/my; HttpOnly; SameSite=Lax; Max-Age=%d", id,
+                 MY_ABSOLUTE_S);
         http_reply_header(req, "Set-Cookie", cookie.data);
         buf_release(&cookie);
         http_reply_header(req, "Location", "/my");
