@@ -7,7 +7,8 @@
 // login) in real Chromium (playwright-core), sees "records you can view",
 // switches to the child's record under a clear banner, sees it with the
 // citizen-withhold rules applied, is refused (403, audited) what the grant's
-// scope leaves out (objections, copies), and switches back.  Every proxied
+// scope leaves out (objections, copies), and switches back; a carer whose
+// grant holds the copy scope asks for a copy of the person's record.  Every proxied
 // view is audited as the proxy acting for the child (`weft audit list`:
 // client=proxy-grant:ID, purpose FAMRQT), and the child's "who viewed my
 // record" page shows it as a proxy view.  A revoked grant and an expired one
@@ -273,6 +274,14 @@ try {
   await page.waitForURL(BASE + '/my');
   check((await page.textContent('#proxy-banner')).includes('NHS number'), 'a grant without a name is named by NHS number');
   check((await page.goto(BASE + '/my/record')).status() === 200, 'consent grant, last day today');
+  // this grant holds the copy scope: the carer asks for a copy of Nan's record
+  check((await page.textContent('nav.weft-nav')).includes('Get a copy'), 'copy offered by the copy scope');
+  await page.goto(BASE + '/my/copy');
+  await axe(page, 'copy-as-proxy');
+  await page.click('#ask-copy');
+  check((await page.textContent('#copy-message')).includes('has been sent'), 'copy asked for as a proxy');
+  const sars = weft('sar', 'list', '--db', DB, '--nhs', NHS_NAN).split('\n').filter((l) => /^\d/.test(l));
+  check(sars.length === 1, 'the copy request is for Nan: ' + sars.join('\n'));
   sql(`UPDATE proxy_grant SET until = '${day(-1)}' WHERE id = ${G2}`);
   resp = await page.goto(BASE + '/my/record');
   check(resp.status() === 403 && (await page.textContent('#proxy-refused')).includes('ended'), 'expired grant: ' + resp.status());
