@@ -59,14 +59,31 @@ static void test_nicknames(void **state)
 {
     (void)state;
     assert_true(nickname_groups() > 100);
-    const char *same[][2] = {{"BILL", "WILLIAM"},  {"WILLIAM", "BILL"}, {"PEGGY", "MARGARET"},
-                             {"TOM", "THOMAS"},    {"BOB", "ROBERT"},   {"BOB", "ROB"},
-                             {"LIZ", "ELIZABETH"}, {"BETTY", "LIZ"},    {"CHRIS", "CHRISTINE"},
-                             {"TED", "EDWARD"},    {"JACK", "JOHN"},    {"SALLY", "SARAH"}};
+    const char *same[][2] = {{"BILL", "WILLIAM"},
+                             {"WILLIAM", "BILL"},
+                             {"PEGGY", "MARGARET"},
+                             {"TOM", "THOMAS"},
+                             {"BOB", "ROBERT"},
+                             {"BOB", "ROB"},
+                             {"LIZ", "ELIZABETH"},
+                             {"BETTY", "LIZ"},
+                             {"CHRIS", "CHRISTINE"},
+                             {"TED", "EDWARD"},
+                             {"JACK", "JOHN"},
+                             {"SALLY", "SARAH"},
+                             /* a word in four groups: each of them, either way round */
+                             {"BERT", "ALBERT"},
+                             {"GILBERT", "BERT"},
+                             {"BERT", "HERBERT"},
+                             {"ROBERT", "BERT"},
+                             {"BOBBY", "BERT"},
+                             {"ZACHARY", "ZAK"}};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
         assert_true(nickname_same(same[i][0], same[i][1]));
-    const char *differ[][2] = {{"BILL", "ROBERT"},     {"TOM", "TIMOTHY"}, {"PEGGY", "PATRICIA"},
-                               {"WILL", "WILLIAMSON"}, {"", "BILL"},       {"BIL", "WILLIAM"}};
+    const char *differ[][2] = {
+        {"BILL", "ROBERT"},     {"TOM", "TIMOTHY"}, {"PEGGY", "PATRICIA"},
+        {"WILL", "WILLIAMSON"}, {"", "BILL"},       {"BIL", "WILLIAM"},
+        {"ALBERT", "HERBERT"},  {"BILL", ""},       {"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "BILL"}};
     for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++)
         assert_false(nickname_same(differ[i][0], differ[i][1]));
 }
