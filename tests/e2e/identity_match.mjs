@@ -99,6 +99,10 @@ const matches = (b) => (b.entry || []).filter((e) => e.search && e.search.mode =
 const given = (e) => e.resource.name[0].given[0];
 
 try {
+  const cs = await tracer.capabilityStatement();
+  const ops = cs.rest[0].resource.find((r) => r.type === 'Patient').operation.map((o) => o.name);
+  check(ops.includes('match') && ops.includes('everything'), 'CapabilityStatement lists $match: ' + ops);
+
   // her details, as a host system holds them: no NHS number, a different address line
   const q = { resourceType: 'Patient', name: [{ family: 'Okafor', given: ['Amara'] }],
     birthDate: '2013-07-07', gender: 'female', address: [{ postalCode: 'LS6 2QT' }] };
