@@ -358,3 +358,40 @@ void fhir_shape_refs(const char *type, const char *code, const char *target, con
     }
     json_decref(r);
 }
+
+/* ---- CapabilityStatement ------------------------------------------------------------------ */
+
+static bool targets_has(const char *targets, const char *type)
+{
+    size_t n = strlen(type);
+    for (const char *p = targets; (p = strstr(p, type)) != NULL; p += n)
+        if ((p == targets || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
+            return true;
+    return false;
+}
+
+static void add_once(json_t *arr, const char *a, const char *b)
+{
+    char v[160];
+    snprintf(v, sizeof v, "%s:%s", a, b);
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) if (strcmp(json_string_value(x), v) == 0) return;
+    json_array_append_new(arr, json_string(v));
+}
+
+void fhir_shape_capability(json_t *resource, const char *type, bool (*stored)(const char *type))
+{
+    json_t *inc = json_array(), *rev = json_array();
+    for (int i = 0; i < fhir_shape_nreftab; i++) {
+        const struct fhir_shape_ref *r = &fhir_shape_reftab[i];
+        if (strcmp(r->type, type) == 0)
+            add_once(inc, r->type, r->code);
+        if (targets_has(r->targets, type) && (!stored || stored(r->type)))
+            add_once(rev, r->type, r->code);
+    }
+    if (json_array_size(inc) > 0)
+        add_once(inc, type, "*");
+    json_object_set_new(resource, "searchInclude", inc);
+    json_object_set_new(resource, "searchRevInclude", rev);
+}

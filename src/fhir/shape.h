@@ -100,4 +100,15 @@ void fhir_shape_refs(const char *type, const char *code, const char *target, con
                      size_t len, void (*fn)(void *ctx, const char *rtype, const char *rid),
                      void *ctx);
 
+/*
+ * The CapabilityStatement's searchInclude and searchRevInclude of type
+ * (from the same reference table the includes run on) set on resource (a
+ * CapabilityStatement.rest.resource object); revincludes are listed from
+ * the source types stored() says the record keeps.  Called by
+ * api_metadata.c.
+ */
+struct json_t;
+void fhir_shape_capability(struct json_t *resource, const char *type,
+                           bool (*stored)(const char *type));
+
 #endif

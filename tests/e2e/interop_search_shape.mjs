@@ -68,8 +68,8 @@ const port = Number(readFileSync(portFile, 'utf8').trim());
 const base = `http://127.0.0.1:${port}/fhir`;
 const kit = new Client({ baseUrl: base, bearerToken: token });
 const req = { headers: { host: `127.0.0.1:${port}` }, url: '/', method: 'GET', connection: {} };
-const res = { writeHead() {}, end() {}, setHeader() {} };
-const fc = smart(req, res).client({ serverUrl: base, tokenResponse: { access_token: token } });
+const resp = { writeHead() {}, end() {}, setHeader() {} };
+const fc = smart(req, resp).client({ serverUrl: base, tokenResponse: { access_token: token } });
 
 const NHS = '9990000018';
 const u = (n) => `urn:uuid:7c5cf4c1-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -111,6 +111,11 @@ function auditOf(who) {
 }
 
 try {
+  // the CapabilityStatement lists includes and revincludes per type
+  const cs = await kit.capabilityStatement();
+  const res = (t) => cs.rest[0].resource.find((r) => r.type === t) || {};
+  check((res('MedicationRequest').searchInclude || []).includes('MedicationRequest:medication'), 'CapabilityStatement: MedicationRequest:medication include');
+  check((res('Encounter').searchRevInclude || []).includes('Observation:encounter'), 'CapabilityStatement: Observation:encounter revinclude on Encounter');
   const tx = await kit.transaction({ body: { resourceType: 'Bundle', type: 'transaction', entry: entries } });
   check(tx.type === 'transaction-response' && tx.entry.every((e) => e.response.status.startsWith('201')), 'transaction stored');
   const idOf = {};
