@@ -157,6 +157,10 @@ try {
   // 5. _summary=count, _summary=true, _elements=id,code
   b = await kit.search({ resourceType: 'Observation', searchParams: { patient: P, _summary: 'count' } });
   check(b.total === 2 && matches(b).length === 0, '_summary=count: total only');
+  b = await fc.request(`Observation?patient=${P}&_total=none&_revinclude=Condition:evidence-detail`);
+  check(b.total === undefined && matches(b).length === 2, '_total=none: no total');
+  b = await fc.request(`Observation?patient=${P}&_total=accurate`);
+  check(b.total === 2, '_total=accurate: ' + b.total);
   b = await fc.request(`Observation?patient=${P}&_elements=id,code`);
   const el = matches(b);
   check(el.length === 2 && el.every((r) => r.code && r.status && !r.valueQuantity && !r.subject), '_elements keeps id, code and mandatory status: ' + JSON.stringify(el[0]));
