@@ -249,6 +249,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
         return rc;
     if ((rc = web_admin_identity_routes_add(srv, w)) < 0) /* /admin/identity */
         return rc;
+    if ((rc = web_admin_objection_routes_add(srv, w)) < 0) /* /admin/objections */
+        return rc;
     http_server_error_renderer(srv, "/patient", web_render_error);
     /* nhsuk-frontend's CSS refers to /assets/images/...; its images live in
      * the package's assets/images folder, everything else at the top. */
