@@ -47,6 +47,14 @@ int web_admin_identity_routes_add(struct http_server *srv, struct web *w);
  *   GET  /admin/objections/{id}        the case, the person's record context
  *   POST /admin/objections/{id}        decision=upheld|not-upheld, rationale */
 int web_admin_objection_routes_add(struct http_server *srv, struct web *w);
+/* Subject access requests in the governance console (admin_sar.c), for
+ * roles with audit-review:
+ *   GET/POST /admin/governance/sar            the requests; log one
+ *   GET  /admin/governance/sar/{id}           one request, its package's files
+ *   POST /admin/governance/sar/{id}/extend    months=1|2, reason
+ *   POST /admin/governance/sar/{id}/produce   write the package (--sar-dir)
+ *   GET  /admin/governance/sar/{id}/{file}    a file of the package */
+int web_admin_sar_routes_add(struct http_server *srv, struct web *w);
 
 /* Shared by the admin pages (admin_dq.c). */
 /* The caller must be launched staff: false after replying 401/403. */

@@ -46,6 +46,7 @@ struct web {
     char *break_glass_action;
     char *service_name;
     int breakglass_hours;
+    char *sar_dir; /* serve --sar-dir: subject access packages; NULL: none */
 };
 
 /* One stored row with its parsed resource. */
