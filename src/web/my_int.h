@@ -37,6 +37,23 @@ void my_citizen_clear(struct my_citizen *c);
 void my_page(struct http_req *req, int status, const char *title, const struct my_citizen *c,
              struct buf *body);
 
+/* Shared by the pages of other files (my_pages.c): the 503 page; the page
+ * for someone not signed in or not proved to P9 (a P5 asking is audited);
+ * a posted form parsed into *kv (caller frees with url_kv_free, also on
+ * false) with its CSRF token and origin checked - false after replying 403
+ * (audited); a form value or NULL. */
+struct store;
+struct url_kv;
+int my_unavailable(struct http_req *req);
+int my_need_p9(struct http_req *req, struct store *s, const struct my_citizen *c);
+bool my_form_ok(struct http_req *req, struct store *s, const struct my_citizen *c,
+                struct url_kv **kv, int *n);
+const char *my_kv_get(const struct url_kv *kv, int n, const char *name);
+
+/* GET/POST /my/contribute: the person's own readings, preferences and what
+ * matters to them (my_contrib.c). */
+int my_contribute_page(struct http_req *req, void *ctx);
+
 /* Sign-in handlers (my_login.c). */
 int my_login(struct http_req *req, void *ctx);
 int my_callback(struct http_req *req, void *ctx);
