@@ -50,6 +50,12 @@ bool my_form_ok(struct http_req *req, struct store *s, const struct my_citizen *
                 struct url_kv **kv, int *n);
 const char *my_kv_get(const struct url_kv *kv, int n, const char *name);
 
+/* The record summary of the home page (my_summary.c): counts per category,
+ * newest items, through the scoped-read path, citizen-withhold applied,
+ * audited; appended to body.  0 or an error (nothing useful appended). */
+struct buf;
+int my_summary(struct store *s, const struct my_citizen *c, struct buf *body);
+
 /* GET/POST /my/contribute: the person's own readings, preferences and what
  * matters to them (my_contrib.c). */
 int my_contribute_page(struct http_req *req, void *ctx);

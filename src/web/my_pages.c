@@ -287,6 +287,9 @@ static int page_home(struct http_req *req, void *ctx)
                      "<li><a href=\"/my/viewers\">See who has viewed your record</a></li>"
                      "<li><a href=\"/my/objection\">Object to your record being shared</a></li>"
                      "<li><a href=\"/my/copy\">Ask for a copy of your record</a></li></ul>");
+        if (c.ss.person_id && c.p9 && my_summary(s, &c, &body) != 0)
+            html_raw(&body, "<p id=\"summary-error\">The summary of your record cannot be "
+                            "shown just now. <a href=\"/my/record\">See your record</a>.</p>");
         html_raw(&body, "<p><a href=\"/my/about\">How your information is shared and how to opt "
                         "out</a></p>");
     }

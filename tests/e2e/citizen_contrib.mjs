@@ -92,7 +92,15 @@ request: { method: 'PUT', url: 'Observation/' + id } });
 fs.writeFileSync(path.join(TMP, 'gp.json'), JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: [
   { resource: { resourceType: 'Patient', id: 'pat-1', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: NHS }],
     name: [{ family: 'Citizen', given: ['Alex'] }], birthDate: '1960-04-04' }, request: { method: 'PUT', url: 'Patient/pat-1' } },
-  bp('bp-1', '2025-01-10T09:00:00Z', 131, 81), bp('bp-2', '2025-06-10T09:00:00Z', 127, 79)] }));
+  bp('bp-1', '2025-01-10T09:00:00Z', 131, 81), bp('bp-2', '2025-06-10T09:00:00Z', 127, 79),
+  // withheld from the person by the default policy: the summary on /my must not count them
+  { resource: { resourceType: 'Observation', id: 'sg-1', status: 'final', code: { text: 'SAFEGUARDING-TEXT' },
+    subject: { reference: 'Patient/pat-1' }, effectiveDateTime: '2025-07-01T09:00:00Z',
+    meta: { tag: [{ system: 'urn:weft:category', code: 'safeguarding' }] } }, request: { method: 'PUT', url: 'Observation/sg-1' } },
+  { resource: { resourceType: 'Observation', id: 'np-1', status: 'final', code: { text: 'NOT-FOR-PATIENT-TEXT' },
+    subject: { reference: 'Patient/pat-1' }, effectiveDateTime: '2025-08-01T09:00:00Z',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'NOPAT' }] } }, request: { method: 'PUT', url: 'Observation/np-1' } }] }));
 weft('load', '--db', DB, '--org', GP, path.join(TMP, 'gp.json'));
 
 // ---- serve -----------------------------------------------------------------------------------------
@@ -204,6 +212,18 @@ try {
   for (const want of ['150/95', '145/92', '82.5', '6.4', 'Walking my dog every morning', 'Morning appointments, please'])
     check(added.some((r) => r.includes(want)), `added list lacks ${want}: ${JSON.stringify(added)}`);
   await axe(page, 'contribute-added');
+  // the record summary on the home page: counts per category, withheld items not counted
+  resp = await page.goto(BASE + '/my');
+  check(resp.status() === 200, '/my: ' + resp.status());
+  const total = await page.textContent('#summary-total');
+  check(/holds 8 item\(s\)/.test(total) && total.includes('not shown to you'), 'summary total: ' + total);
+  const sumRows = await page.locator('#summary tbody tr').allTextContents();
+  check(sumRows.some((r) => r.startsWith('Observations') && r.includes('7')) && sumRows.some((r) => r.startsWith('Documents') && r.includes('1')),
+    'summary rows: ' + JSON.stringify(sumRows));
+  const newest = await page.locator('#newest li').allTextContents();
+  check(newest.length === 5 && newest.every((l) => l.includes('(from you)')) && !newest.join(' ').includes('NOT-FOR-PATIENT'), 'newest: ' + JSON.stringify(newest));
+  check(!(await page.textContent('main')).includes('SAFEGUARDING'), 'withheld shown on /my');
+  await axe(page, 'home-summary');
   await page.goto(BASE + '/my/record');
   const rec = await page.textContent('main');
   check(rec.includes('Walking my dog every morning') && rec.includes('You (entered by you)'), 'the person\'s record: ' + rec.slice(0, 800));
