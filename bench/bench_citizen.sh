@@ -2,6 +2,9 @@
 # bench_citizen.sh - the citizen's pages and subject access (docs/BENCHMARKS.md,
 # "Citizens"), for the largest Synthea patient (most entries) loaded from two
 # organisations:
+#   0. server time of GET /my (the signed-in person's home page with the
+#      record summary: counts per category, newest items - issue 17's
+#      target, < 20 ms p50) over BENCH_MY_RUNS sequential requests;
 #   1. server time of GET /my/record (the person's record by category:
 #      authorisation, one scoped query per category, citizen-withhold rules,
 #      HTML, audit) over BENCH_MY_RUNS sequential requests to the real
@@ -58,13 +61,35 @@ PY
 pid=$!
 for _ in $(seq 1 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 port=$(cat "$tmp/port")
+curl -s -H "Cookie: weft_citizen=$secret" "http://127.0.0.1:$port/my" | grep -q 'id="summary"' ||
+  { echo "bench_citizen: GET /my shows no record summary" >&2; kill "$pid"; exit 1; }
+# the server's CPU time (user + system, all its threads) per request: on a
+# shared, loaded machine this is the figure that does not grow with the
+# load average (server time from the log includes waiting for a core)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+tck=$(getconf CLK_TCK)
+c0=$(cpu)
+for _ in $(seq 1 "$runs"); do
+  curl -s -o /dev/null -H "Cookie: weft_citizen=$secret" "http://127.0.0.1:$port/my"
+done
+c1=$(cpu)
 for _ in $(seq 1 "$runs"); do
   curl -s -o /dev/null -H "Cookie: weft_citizen=$secret" "http://127.0.0.1:$port/my/record"
 done
+c2=$(cpu)
+cpu_my=$(awk -v a="$c0" -v b="$c1" -v n="$runs" -v t="$tck" 'BEGIN{printf "%.2f", (b-a)*1000/t/n}')
+cpu_rec=$(awk -v a="$c1" -v b="$c2" -v n="$runs" -v t="$tck" 'BEGIN{printf "%.2f", (b-a)*1000/t/n}')
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 kill "$pid"; wait "$pid" || true
 echo
 echo "| measure | p50 | p95 | n |"
 echo "|---|---|---|---|"
+grep 'path=/my status=200' "$tmp/serve.log" | sed 's/.*ms=//' | sort -n | awk '
+  {v[NR]=$1} END {if (NR==0) {print "| GET /my server ms | - | - | 0 |"; exit}
+  printf "| GET /my (record summary) server time (ms) | %.2f | %.2f | %d |\n", v[int(NR*0.5+0.5)], v[int(NR*0.95+0.5)], NR}'
+echo "| GET /my server CPU per request (ms, user+system) | $cpu_my | | $runs |"
+echo "| GET /my/record server CPU per request (ms, user+system) | $cpu_rec | | $runs |"
+echo "(load average during the run: $load)"
 grep 'path=/my/record status=200' "$tmp/serve.log" | sed 's/.*ms=//' | sort -n | awk '
   {v[NR]=$1} END {if (NR==0) {print "| GET /my/record server ms | - | - | 0 |"; exit}
   printf "| GET /my/record server time (ms) | %.2f | %.2f | %d |\n", v[int(NR*0.5+0.5)], v[int(NR*0.95+0.5)], NR}'

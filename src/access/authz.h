@@ -160,6 +160,13 @@ bool authz_may_review_dq(struct store *s, const struct principal *p, const char 
  * (authz_audit_denial). */
 bool authz_may_decide_identity(struct store *s, const struct principal *p);
 
+/* True when p may decide objections to sharing (and so see the review
+ * queue): a member of staff with an SDS user id whose role's profile has the
+ * policy capability objection-decide (the clinician profile in the default
+ * policy).  objection_decide() checks the same rule; the caller audits a
+ * refusal (authz_audit_denial). */
+bool authz_may_decide_objection(struct store *s, const struct principal *p);
+
 /*
  * Whether p may look people up by demographics (FHIR Patient/$match): a
  * launched member of staff (not an app token) whose role's profile has the

@@ -457,6 +457,32 @@ const char *policy_citizen_withhold(const struct policy *p, const char *category
     return NULL;
 }
 
+/* needle[0..n) in hay[0..len) (memmem is a GNU extension). */
+static bool contains(const char *hay, size_t len, const char *needle, size_t n)
+{
+    for (const char *p = hay;
+         n && len >= n && (p = memchr(p, needle[0], len - n + 1 - (size_t)(p - hay))); p++)
+        if (memcmp(p, needle, n) == 0)
+            return true;
+    return false;
+}
+
+bool policy_citizen_withhold_maybe(const struct policy *p, const char *json, size_t len)
+{
+    if (!p || !json)
+        return false;
+    for (int i = 0; i < p->nwithholds; i++) {
+        const struct withhold *w = &p->withholds[i];
+        if (!w->label)
+            continue;
+        const char *bar = strrchr(w->value, '|');
+        const char *code = bar ? bar + 1 : w->value;
+        if (*code && contains(json, len, code, strlen(code)))
+            return true;
+    }
+    return false;
+}
+
 void policy_describe(const struct policy *p, struct buf *out)
 {
     buf_addf(out, "profiles (%d):\n", p->nprofiles);

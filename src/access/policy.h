@@ -81,6 +81,13 @@ int policy_role_categories(const struct policy *p, const char *role, const char 
 const char *policy_citizen_withhold(const struct policy *p, const char *category,
                                     const char *const *labels, int nlabels);
 
+/* Whether an item whose JSON is json[0..len) might match a citizen-withhold
+ * label rule: false when no label rule's code occurs in the text at all,
+ * so a reader that only counts can skip parsing it (category rules are
+ * then decided by policy_citizen_withhold with no labels).  True means
+ * "parse it and ask policy_citizen_withhold". */
+bool policy_citizen_withhold_maybe(const struct policy *p, const char *json, size_t len);
+
 /* Human-readable summary (roles, profiles, categories) appended to out. */
 void policy_describe(const struct policy *p, struct buf *out);
 

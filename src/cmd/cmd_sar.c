@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/opt.h"
 #include "identity/nhs.h"
+#include "store/access.h"
 #include "store/citizen.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -30,12 +31,16 @@ const struct opt_spec cmd_sar_specs[] = {
     {"months", "N", "extend: further months, 1 or 2 (two at most in all)"},
     {"reason", "TEXT", "extend: why more time is needed"},
     {"out", "DIR", "export: directory to write the package into"},
+    {"by", "SDS_USER_ID",
+     "create, extend, export: the member of governance staff acting (recorded and audited; "
+     "default: the operator, cli:$USER)"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
-    "usage: weft sar create --db PATH (--nhs N | --person ID) --received YYYY-MM-DD\n"
-    "       weft sar extend --db PATH --id ID --months 1|2 --reason TEXT\n"
+    "usage: weft sar create --db PATH (--nhs N | --person ID) --received YYYY-MM-DD "
+    "[--by SDS_USER_ID]\n"
+    "       weft sar extend --db PATH --id ID --months 1|2 --reason TEXT [--by SDS_USER_ID]\n"
     "       weft sar list --db PATH [--nhs N | --person ID]\n"
     "       weft sar show --db PATH --id ID\n"
     "       weft sar export --db PATH --id ID --out DIR";
@@ -110,6 +115,18 @@ int cmd_sar(int argc, char **argv)
     struct buf opname = BUF_INIT;
     buf_addf(&opname, "cli:%s", user && *user ? user : "unknown");
     struct principal who = {.kind = PRINCIPAL_CLIENT, .client_name = opname.data};
+    /* --by: a named member of staff, with the role and organisation they last
+     * signed in with when known (recorded as "SDS_ID (ROLE)") */
+    const char *by = opts_get(&o, "by");
+    char *by_role = NULL, *by_org = NULL;
+    if (by && *by) {
+        store_session_user_role(s, by, &by_role, &by_org);
+        who = (struct principal){.kind = PRINCIPAL_USER,
+                                 .user_id = by,
+                                 .role = by_role,
+                                 .org = by_org,
+                                 .client_name = opname.data};
+    }
     const char *why = NULL;
     char today[11];
     org_day(time(NULL), today);
@@ -190,6 +207,8 @@ int cmd_sar(int argc, char **argv)
         exit_status = rc ? 1 : 0;
     }
     buf_release(&opname);
+    free(by_role);
+    free(by_org);
     free(pid);
     store_close(s);
     opts_free(&o);

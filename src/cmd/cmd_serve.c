@@ -111,6 +111,9 @@ const struct opt_spec cmd_serve_specs[] = {
      "web: nhsuk-frontend's built files, served at /assets (default $WEFT_ASSETS, else "
      "./node_modules/nhsuk-frontend/dist/nhsuk)"},
     {"web-cache", "N", "web: rendered pages kept per store snapshot (default 1024; 0 = off)"},
+    {"sar-dir", "DIR",
+     "web: where the governance pages write subject access packages (a folder sar-ID per "
+     "request; without it they offer only packages weft sar export wrote)"},
     {"dq-interval", "HOURS",
      "data quality: run every organisation's checks this often (default 24; 0 = off)"},
     {"dq-rules", "FILE", "data quality: the rules file (default policy/dq.rules)"},

@@ -41,6 +41,20 @@ int web_analytics_routes_add(struct http_server *srv, struct web *w);
  *   GET  /admin/identity/{id}    a pair side by side, with the decision form
  *   POST /admin/identity/{id}    decision=same|not-same|defer, note, csrf */
 int web_admin_identity_routes_add(struct http_server *srv, struct web *w);
+/* The staff pages of the objection workflow (admin_objection.c):
+ *   GET/POST /admin/objections/lodge   lodge for a person (any launched staff)
+ *   GET  /admin/objections             the review queue (objection-decide)
+ *   GET  /admin/objections/{id}        the case, the person's record context
+ *   POST /admin/objections/{id}        decision=upheld|not-upheld, rationale */
+int web_admin_objection_routes_add(struct http_server *srv, struct web *w);
+/* Subject access requests in the governance console (admin_sar.c), for
+ * roles with audit-review:
+ *   GET/POST /admin/governance/sar            the requests; log one
+ *   GET  /admin/governance/sar/{id}           one request, its package's files
+ *   POST /admin/governance/sar/{id}/extend    months=1|2, reason
+ *   POST /admin/governance/sar/{id}/produce   write the package (--sar-dir)
+ *   GET  /admin/governance/sar/{id}/{file}    a file of the package */
+int web_admin_sar_routes_add(struct http_server *srv, struct web *w);
 
 /* Shared by the admin pages (admin_dq.c). */
 /* The caller must be launched staff: false after replying 401/403. */

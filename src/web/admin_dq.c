@@ -71,6 +71,7 @@ void web_admin_nav(struct buf *b, const char *current, bool governance)
         {"/admin/governance/access", "Who viewed a record"},
         {"/admin/governance/breakglass", "Break-glass reviews"},
         {"/admin/governance/requests", "Objections and requests"},
+        {"/admin/governance/sar", "Subject access"},
         {"/admin/governance/agreements", "Agreements"},
         {"/admin/governance/feeds", "Feeds"},
         {"/admin/governance/policy", "Access policy"},

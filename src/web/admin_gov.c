@@ -137,6 +137,8 @@ static int h_index(struct http_req *req, void *arg)
                  "<li><a href=\"/admin/governance/breakglass\">Break-glass reviews</a></li>"
                  "<li><a href=\"/admin/governance/requests\">Objections and subject access "
                  "requests</a></li>"
+                 "<li><a href=\"/admin/governance/sar\">Subject access requests: log, extend, "
+                 "produce the package</a></li>"
                  "<li><a href=\"/admin/governance/agreements\">Data sharing agreements</a></li>"
                  "<li><a href=\"/admin/governance/feeds\">Feeds health</a></li>"
                  "<li><a href=\"/admin/governance/policy\">The access policy</a></li>"

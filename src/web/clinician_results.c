@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "domain/contrib.h"
 #include "http/server.h"
 #include "web/chart.h"
 #include "web/fmt.h"
@@ -237,7 +238,8 @@ static int numeric_count(const struct web_list *l)
 
 struct group {
     const char *code;
-    int latest; /* index into the list (newest first) */
+    bool patient; /* entered by the patient: a group of its own */
+    int latest;   /* index into the list (newest first) */
     int count, numeric;
 };
 
@@ -263,27 +265,33 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
     int nm, ncharts = 0;
     const struct web_measure *ms = web_measures(&nm);
     struct web_item *subset = xcalloc((size_t)l.n + 1, sizeof *subset);
-    for (int i = 0; i < nm; i++) {
-        struct web_list ml = {.items = subset};
-        for (int k = l.n - 1; k >= 0; k--) /* oldest first */
-            if (web_measure_has_code(&ms[i], l.items[k].row.code))
-                ml.items[ml.n++] = l.items[k];
-        if (numeric_count(&ml) < 2)
-            continue;
-        if (ncharts++ == 0)
-            html_raw(b, "<h2 class=\"nhsuk-heading-m\">Trends</h2><div class=\"weft-charts\">");
-        char id[48];
-        snprintf(id, sizeof id, "chart-%s", ms[i].key);
-        html_addf(b,
-                  "<section class=\"weft-chart-card\" aria-labelledby=\"%s-h\"><h3 "
-                  "class=\"nhsuk-heading-s\" id=\"%s-h\">%s</h3>",
-                  id, id, ms[i].label);
-        draw(c, &ml, id, ms[i].label, ms[i].component[0] != NULL, 480, 200);
-        html_addf(b,
-                  "<p><a href=\"/patient/%s/chart?m=%s\">%s: chart and values</a></p>"
-                  "</section>",
-                  c->person_id, ms[i].key, ms[i].label);
-    }
+    /* what the person entered themself is charted apart (pass 1), marked,
+     * never on the same axes as the clinical values */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < nm; i++) {
+            struct web_list ml = {.items = subset};
+            for (int k = l.n - 1; k >= 0; k--) /* oldest first */
+                if (web_measure_has_code(&ms[i], l.items[k].row.code) &&
+                    web_row_patient_entered(&l.items[k].row) == (pass == 1))
+                    ml.items[ml.n++] = l.items[k];
+            if (numeric_count(&ml) < 2)
+                continue;
+            if (ncharts++ == 0)
+                html_raw(b, "<h2 class=\"nhsuk-heading-m\">Trends</h2><div class=\"weft-charts\">");
+            char id[48], label[96];
+            snprintf(id, sizeof id, "chart-%s%s", ms[i].key, pass ? "-patient" : "");
+            snprintf(label, sizeof label, "%s%s", ms[i].label, pass ? " (" CONTRIB_LABEL ")" : "");
+            html_addf(b,
+                      "<section class=\"weft-chart-card%s\" aria-labelledby=\"%s-h\"><h3 "
+                      "class=\"nhsuk-heading-s\" id=\"%s-h\">%s",
+                      pass ? " weft-patient-entered" : "", id, id, ms[i].label);
+            html_raw(b, pass ? " " WEB_PATIENT_TAG "</h3>" : "</h3>");
+            draw(c, &ml, id, label, ms[i].component[0] != NULL, 480, 200);
+            html_addf(b,
+                      "<p><a href=\"/patient/%s/chart?m=%s\">%s: chart and values</a></p>"
+                      "</section>",
+                      c->person_id, ms[i].key, ms[i].label);
+        }
     free(subset); /* the items belong to l */
     if (ncharts)
         html_raw(b, "</div>");
@@ -295,12 +303,13 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
         if (strcmp(l.items[i].row.type, "Observation") != 0)
             continue;
         const char *code = l.items[i].row.code ? l.items[i].row.code : l.items[i].row.id;
+        bool patient = web_row_patient_entered(&l.items[i].row);
         int k = 0;
         for (; k < ng; k++)
-            if (strcmp(g[k].code, code) == 0)
+            if (strcmp(g[k].code, code) == 0 && g[k].patient == patient)
                 break;
         if (k == ng)
-            g[ng++] = (struct group){code, i, 0, 0};
+            g[ng++] = (struct group){code, patient, i, 0, 0};
         g[k].count++;
         double v;
         if (fmt_obs_number(l.items[i].res, NULL, &v) ||
@@ -326,12 +335,16 @@ int web_page_results(struct web_ctx *c, const struct web_category *cat)
             web_item_href(c, &href, &it->row);
             enum fmt_flag fl = fmt_obs_flag(it->res);
             html_addf(b,
-                      "<tr class=\"nhsuk-table__row%s\"><th scope=\"row\" "
-                      "class=\"nhsuk-table__cell\"><a href=\"%s\">%s</a></th>"
-                      "<td class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">"
-                      "%s</td><td class=\"nhsuk-table__cell\">",
-                      fl ? " weft-row-oor" : "", href.data, t.data, v.len ? v.data : "no value",
-                      rr.len ? rr.data : "not given");
+                      "<tr class=\"nhsuk-table__row%s%s\"><th scope=\"row\" "
+                      "class=\"nhsuk-table__cell\"><a href=\"%s\">%s</a>",
+                      fl ? " weft-row-oor" : "", g[k].patient ? " weft-patient-entered" : "",
+                      href.data, t.data);
+            if (g[k].patient)
+                html_raw(b, " " WEB_PATIENT_TAG);
+            html_addf(b,
+                      "</th><td class=\"nhsuk-table__cell\">%s</td><td "
+                      "class=\"nhsuk-table__cell\">%s</td><td class=\"nhsuk-table__cell\">",
+                      v.len ? v.data : "no value", rr.len ? rr.data : "not given");
             html_raw(b, flag_html(fl));
             html_raw(b, "</td>");
             web_cell_item_date(c, it, false);
@@ -438,20 +451,43 @@ int web_page_chart(struct web_ctx *c)
     html_addf(b, "<h1 class=\"nhsuk-heading-l\">%s</h1>", title.data);
     web_withheld_notice(c);
     bool bp = (meas && meas->component[0]) || is_bp(&l);
+    /* the clinical values and what the person entered themself: two charts,
+     * two tables, never one series */
+    struct web_list part[2] = {{.items = xcalloc((size_t)l.n + 1, sizeof(struct web_item))},
+                               {.items = xcalloc((size_t)l.n + 1, sizeof(struct web_item))}};
+    for (int i = 0; i < l.n; i++) {
+        struct web_list *to = &part[web_row_patient_entered(&l.items[i].row) ? 1 : 0];
+        to->items[to->n++] = l.items[i];
+    }
     if (l.n == 0) {
         const char *both[] = {"observations", "results"};
         web_empty(c, both, 2, "No values recorded.", "no-items");
-    } else {
-        draw(c, &l, "trend", title.data, bp, 720, 280);
+    }
+    for (int pi = 0; pi < 2; pi++) {
+        struct web_list *pl = &part[pi];
+        if (pl->n == 0)
+            continue;
+        struct buf cap = BUF_INIT;
+        buf_addf(&cap, "%s%s", title.data, pi ? " (" CONTRIB_LABEL ")" : "");
+        if (pi) {
+            html_addf(b, "<h2 class=\"nhsuk-heading-m weft-patient-entered\" "
+                         "id=\"patient-entered\">Readings entered by the patient ");
+            html_raw(b, WEB_PATIENT_TAG "</h2>");
+        } else if (part[1].n) {
+            html_raw(b, "<h2 class=\"nhsuk-heading-m\" id=\"clinical\">Recorded by "
+                        "organisations caring for the patient</h2>");
+        }
+        draw(c, pl, pi ? "trend-patient" : "trend", cap.data, bp, 720, 280);
         html_addf(b,
-                  "<table class=\"nhsuk-table weft-table\" id=\"chart-values\"><caption "
+                  "<table class=\"nhsuk-table weft-table\" id=\"%s\"><caption "
                   "class=\"nhsuk-table__caption\">%s: every value, newest first</caption>"
                   "<thead class=\"nhsuk-table__head\"><tr><th scope=\"col\">Date</th>"
                   "<th scope=\"col\">Value</th><th scope=\"col\">Reference range</th>"
                   "<th scope=\"col\">Flag</th><th scope=\"col\">Source</th></tr></thead><tbody>",
-                  title.data);
-        for (int i = l.n - 1; i >= 0; i--) {
-            struct web_item *it = &l.items[i];
+                  pi ? "chart-values-patient" : "chart-values", cap.data);
+        buf_release(&cap);
+        for (int i = pl->n - 1; i >= 0; i--) {
+            struct web_item *it = &pl->items[i];
             struct buf v = BUF_INIT, rr = BUF_INIT;
             fmt_obs_value(&v, it->res);
             fmt_ref_range(&rr, it->res);
@@ -471,6 +507,8 @@ int web_page_chart(struct web_ctx *c)
         }
         html_raw(b, "</tbody></table>");
     }
+    free(part[0].items); /* the items belong to l */
+    free(part[1].items);
     buf_release(&title);
     web_list_clear(&l);
     web_page_end(c);

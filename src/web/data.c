@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "domain/contrib.h"
 #include "web/fmt.h"
 #include "web/web_int.h"
 #include "store/access.h"
@@ -174,6 +175,8 @@ const char *web_org_name(struct web_ctx *c, const char *ods)
 {
     if (!ods)
         return "unknown organisation";
+    if (strcmp(ods, CONTRIB_SOURCE) == 0) /* not an organisation: the person themself */
+        return CONTRIB_LABEL;
     for (int i = 0; i < c->norgs; i++)
         if (strcmp(c->orgs[i].ods, ods) == 0)
             return c->orgs[i].name;

@@ -633,12 +633,13 @@ void fmt_resource_title(struct buf *b, const json_t *res)
         const char *t = str(res, "title");
         if (!t)
             t = str(res, "description");
+        /* a Goal is what its description says; its category only groups it */
+        if (!t && !strcmp(type, "Goal"))
+            t = fmt_cc(json_object_get(res, "description"));
         if (!t)
             t = fmt_cc(json_object_get(res, "type"));
         if (!t)
             t = fmt_cc(json_object_get(res, "category"));
-        if (!t && !strcmp(type, "Goal"))
-            t = fmt_cc(json_object_get(res, "description"));
         if (t) {
             buf_adds(b, t);
             return;
@@ -699,6 +700,7 @@ static const char *const date_fields[] = {"effectiveDateTime",
                                           "date",
                                           "created",
                                           "start",
+                                          "startDate", /* Goal, as the loader indexes it */
                                           "birthDate",
                                           "dateTime",
                                           "lastOccurrence",

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "domain/contrib.h"
 #include "domain/systems.h"
 #include "web/fmt.h"
 #include "web/html.h"
@@ -435,7 +436,16 @@ void web_item_title(struct web_ctx *c, struct buf *b, const struct web_item *it)
 
 void web_cell_source(struct web_ctx *c, const struct store_row *row)
 {
-    html_addf(&c->out, "<td class=\"nhsuk-table__cell\">%s</td>", web_org_name(c, row->source_org));
+    if (web_row_patient_entered(row))
+        html_raw(&c->out, "<td class=\"nhsuk-table__cell\">" WEB_PATIENT_TAG "</td>");
+    else
+        html_addf(&c->out, "<td class=\"nhsuk-table__cell\">%s</td>",
+                  web_org_name(c, row->source_org));
+}
+
+bool web_row_patient_entered(const struct store_row *row)
+{
+    return row->source_org && strcmp(row->source_org, CONTRIB_SOURCE) == 0;
 }
 
 void web_item_href(struct web_ctx *c, struct buf *b, const struct store_row *row)

@@ -44,12 +44,6 @@ void my_citizen_clear(struct my_citizen *c);
 void my_page(struct http_req *req, int status, const char *title, const struct my_citizen *c,
              struct buf *body);
 
-/* Parse a form body and check its CSRF token and origin against c's
- * session; on a refusal the page is sent (403) and audited (my_pages.c). */
-struct url_kv;
-bool my_form_ok(struct http_req *req, struct store *s, const struct my_citizen *c,
-                struct url_kv **kv, int *n);
-
 /* ---- proxy access (my_proxy.c) ----
  * The record a signed-in citizen is looking at is their own unless they
  * switched to a record they hold a proxy grant for (POST /my/switch), which
@@ -74,6 +68,28 @@ int my_proxy_switch(struct http_req *req, void *ctx);
  * then who (into who) and why (static) to show. */
 bool my_proxy_viewer(struct store *s, const char *client, const char *purpose, struct buf *who,
                      const char **why);
+/* Shared by the pages of other files (my_pages.c): the 503 page; the page
+ * for someone not signed in or not proved to P9 (a P5 asking is audited);
+ * a posted form parsed into *kv (caller frees with url_kv_free, also on
+ * false) with its CSRF token and origin checked - false after replying 403
+ * (audited); a form value or NULL. */
+struct store;
+struct url_kv;
+int my_unavailable(struct http_req *req);
+int my_need_p9(struct http_req *req, struct store *s, const struct my_citizen *c);
+bool my_form_ok(struct http_req *req, struct store *s, const struct my_citizen *c,
+                struct url_kv **kv, int *n);
+const char *my_kv_get(const struct url_kv *kv, int n, const char *name);
+
+/* The record summary of the home page (my_summary.c): counts per category,
+ * newest items, through the scoped-read path, citizen-withhold applied,
+ * audited; appended to body.  0 or an error (nothing useful appended). */
+struct buf;
+int my_summary(struct store *s, const struct my_citizen *c, struct buf *body);
+
+/* GET/POST /my/contribute: the person's own readings, preferences and what
+ * matters to them (my_contrib.c). */
+int my_contribute_page(struct http_req *req, void *ctx);
 
 /* Sign-in handlers (my_login.c). */
 int my_login(struct http_req *req, void *ctx);

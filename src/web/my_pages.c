@@ -35,6 +35,7 @@
 #include "access/proxy.h"
 #include "access/read.h"
 #include "access/sar.h"
+#include "domain/contrib.h"
 #include "access/session.h"
 #include "audit/audit.h"
 #include "core/buf.h"
@@ -136,6 +137,8 @@ void my_page(struct http_req *req, int status, const char *title, const struct m
         if (c->p9 && (sc & PROXY_SCOPE_VIEW))
             html_raw(&b, "<li><a href=\"/my/record\">Your record</a></li>"
                          "<li><a href=\"/my/viewers\">Who has viewed it</a></li>");
+        if (c->p9 && !c->proxy) /* contributions are the person's own, never a proxy's */
+            html_raw(&b, "<li><a href=\"/my/contribute\">Add to it</a></li>");
         if (c->p9 && (sc & PROXY_SCOPE_OBJECTION))
             html_raw(&b, "<li><a href=\"/my/objection\">Objecting to sharing</a></li>");
         if (c->p9 && (sc & PROXY_SCOPE_COPY))
@@ -294,9 +297,16 @@ static int page_home(struct http_req *req, void *ctx)
         else
             html_raw(&body,
                      "<ul class=\"nhsuk-list\"><li><a href=\"/my/record\">See your record</a>"
-                     "</li><li><a href=\"/my/viewers\">See who has viewed your record</a></li>"
+                     "</li><li><a href=\"/my/contribute\">Add your own readings, preferences "
+                     "and what matters to you</a></li>"
+                     "<li><a href=\"/my/viewers\">See who has viewed your record</a></li>"
                      "<li><a href=\"/my/objection\">Object to your record being shared</a></li>"
                      "<li><a href=\"/my/copy\">Ask for a copy of your record</a></li></ul>");
+        if (c.p.person_id && c.p9 &&
+            (!c.proxy || (proxy_scope_parse(c.grant.scope) & PROXY_SCOPE_VIEW)) &&
+            my_summary(s, &c, &body) != 0)
+            html_raw(&body, "<p id=\"summary-error\">The summary of your record cannot be "
+                            "shown just now. <a href=\"/my/record\">See your record</a>.</p>");
         if (c.p9)
             my_proxy_home(req, s, &c, &body); /* records held as a proxy */
         html_raw(&body, "<p><a href=\"/my/about\">How your information is shared and how to opt "
@@ -348,6 +358,8 @@ static const char *org_name(struct org_names *nm, struct store *s, const char *o
 {
     if (!ods)
         return "unknown organisation";
+    if (strcmp(ods, CONTRIB_SOURCE) == 0) /* what the person added themself */
+        return "You (entered by you)";
     for (int i = 0; i < nm->n; i++)
         if (strcmp(nm->ods[i], ods) == 0)
             return nm->name[i];
@@ -970,6 +982,23 @@ static int page_logout(struct http_req *req, void *ctx)
     return 0;
 }
 
+/* ---- shared with the other /my/ files (my_int.h) ------------------------------------------ */
+
+int my_unavailable(struct http_req *req)
+{
+    return unavailable(req);
+}
+
+int my_need_p9(struct http_req *req, struct store *s, const struct my_citizen *c)
+{
+    return need_p9(req, s, c);
+}
+
+const char *my_kv_get(const struct url_kv *kv, int n, const char *name)
+{
+    return kv_get(kv, n, name);
+}
+
 /* ---- the serve part
  * ------------------------------------------------------------------------------------- */
 
@@ -991,6 +1020,8 @@ int my_serve_start(const struct serve_ctx *ctx, void **state)
         {"POST", "/my/copy", page_copy},
         {"GET", "/my/copy/{id}/{file}", page_copy_file},
         {"GET", "/my/about", page_about},
+        {"GET", "/my/contribute", my_contribute_page},
+        {"POST", "/my/contribute", my_contribute_page},
         {"POST", "/my/logout", page_logout},
         {"POST", "/my/switch", my_proxy_switch},
     };

@@ -154,6 +154,7 @@ int web_init(struct web **out, const struct web_config *cfg)
     w->service_name = xstrdup(cfg && cfg->service_name ? cfg->service_name : SERVICE_DEFAULT);
     w->breakglass_hours =
         cfg && cfg->breakglass_hours > 0 ? cfg->breakglass_hours : BREAKGLASS_HOURS_DEFAULT;
+    w->sar_dir = cfg && cfg->sar_dir && *cfg->sar_dir ? xstrdup(cfg->sar_dir) : NULL;
     long entries = cfg && cfg->cache_entries ? cfg->cache_entries : WEB_CACHE_ENTRIES_DEFAULT;
     w->cache = web_cache_new(entries > 0 ? (size_t)entries : 0, WEB_CACHE_BYTES_DEFAULT);
     *out = w;
@@ -167,6 +168,7 @@ void web_free(struct web *w)
     free(w->assets_dir);
     free(w->break_glass_action);
     free(w->service_name);
+    free(w->sar_dir);
     web_cache_free(w->cache);
     pthread_mutex_destroy(&w->version_mu);
     free(w);
@@ -249,6 +251,10 @@ int web_routes_add(struct http_server *srv, struct web *w)
         return rc;
     if ((rc = web_admin_identity_routes_add(srv, w)) < 0) /* /admin/identity */
         return rc;
+    if ((rc = web_admin_objection_routes_add(srv, w)) < 0) /* /admin/objections */
+        return rc;
+    if ((rc = web_admin_sar_routes_add(srv, w)) < 0) /* /admin/governance/sar */
+        return rc;
     http_server_error_renderer(srv, "/patient", web_render_error);
     /* nhsuk-frontend's CSS refers to /assets/images/...; its images live in
      * the package's assets/images folder, everything else at the top. */
@@ -291,7 +297,8 @@ int web_serve_start(const struct serve_ctx *ctx, void **state)
         bg = BREAKGLASS_HOURS_DEFAULT;
     struct web_config cfg = {.assets_dir = opts_get(ctx->opts, "assets"),
                              .cache_entries = cache == 0 ? -1 : cache,
-                             .breakglass_hours = (int)bg};
+                             .breakglass_hours = (int)bg,
+                             .sar_dir = opts_get(ctx->opts, "sar-dir")};
     web_init(&part->web, &cfg);
     web_access_pages_register(); /* the access module's pages, in the shared layout */
     rc = web_routes_add(ctx->http, part->web);

@@ -60,6 +60,10 @@ struct web_config {
     /* How long break-glass started from the web form lasts (serve's
      * --breakglass-hours); 0: BREAKGLASS_HOURS_DEFAULT. */
     int breakglass_hours;
+    /* Where the governance pages write subject access packages (serve's
+     * --sar-dir; one folder sar-ID per request).  NULL: they offer only the
+     * packages `weft sar export` wrote. */
+    const char *sar_dir;
 };
 
 struct web;

@@ -46,6 +46,7 @@ struct web {
     char *break_glass_action;
     char *service_name;
     int breakglass_hours;
+    char *sar_dir; /* serve --sar-dir: subject access packages; NULL: none */
 };
 
 /* One stored row with its parsed resource. */
@@ -166,6 +167,13 @@ void web_cell_item_date(struct web_ctx *c, const struct web_item *it, bool with_
  * encounter the organisation it was with. */
 void web_item_title(struct web_ctx *c, struct buf *b, const struct web_item *it);
 void web_cell_source(struct web_ctx *c, const struct store_row *row);
+/* What a person entered themself (domain/contrib.h: source CONTRIB_SOURCE):
+ * every list shows it with WEB_PATIENT_TAG (web_cell_source does), and the
+ * results pages and charts keep it apart from the clinical values. */
+bool web_row_patient_entered(const struct store_row *row);
+#define WEB_PATIENT_TAG                                                                            \
+    "<strong class=\"nhsuk-tag nhsuk-tag--purple weft-patient-tag\">Entered by the "               \
+    "patient</strong>"
 /* Link to an item page. */
 void web_item_href(struct web_ctx *c, struct buf *b, const struct store_row *row);
 /* Record what the page showed for the audit entry. */

@@ -220,6 +220,12 @@ try {
   r = await page.request.post(BASE + '/my/copy', { form: { csrf } });
   check(r.status() === 403 && (await r.text()).includes('asking for a copy'), 'copy without the copy scope: ' + r.status());
   check(weft('sar', 'list', '--db', DB).split('\n').filter((l) => /^\d/.test(l)).length === 0, 'a copy was requested');
+  // a person's own contributions are theirs alone: no grant lets a proxy add to them
+  resp = await page.goto(BASE + '/my/contribute');
+  check(resp.status() === 403 && (await page.textContent('#proxy-refused')).includes('Only the person'), 'contribute page as a proxy: ' + resp.status());
+  check(!(await page.content()).includes('href="/my/contribute"'), 'the menu offers a proxy "Add to it"');
+  r = await page.request.post(BASE + '/my/contribute', { form: { csrf, kind: 'weight', value: '70', when: '2026-01-01T10:00' } });
+  check(r.status() === 403, 'a contribution posted as a proxy: ' + r.status());
   check(!weft('objection', 'show', '--db', DB, '--nhs', NHS_CHILD).includes('FORGED-OBJECTION'), 'an objection was lodged');
   check(auditLines(['\tdenial\tdenied\t', `client=proxy-grant:${G1}`, 'outside the grant']).length >= 3, 'scope refusals audited');
 

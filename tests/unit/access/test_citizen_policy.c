@@ -95,6 +95,35 @@ static void test_withhold_rules(void **state)
     policy_free(p);
 }
 
+/* The summary's pre-filter: false only when no label rule's code occurs in
+ * the text, so an item it lets through unparsed can match no label rule. */
+static void test_withhold_maybe(void **state)
+{
+    (void)state;
+    struct policy *p = parse("profile clinician results\nrole R8000 clinician Doctor\n"
+                             "citizen-withhold category safeguarding kept back\n"
+                             "citizen-withhold label http://x.org/s|NOPAT not for the patient\n"
+                             "citizen-withhold label https://y.org/t|third-party about others\n");
+    const char *plain = "{\"meta\":{\"tag\":[{\"system\":\"urn:a\",\"code\":\"G1\"}]}}";
+    const char *nopat = "{\"meta\":{\"security\":[{\"system\":\"http://x.org/s\",\"code\":"
+                        "\"NOPAT\"}]}}";
+    const char *third = "{\"meta\":{\"tag\":[{\"code\":\"third-party\"}]}}";
+    assert_false(policy_citizen_withhold_maybe(p, plain, strlen(plain)));
+    assert_true(policy_citizen_withhold_maybe(p, nopat, strlen(nopat)));
+    assert_true(policy_citizen_withhold_maybe(p, third, strlen(third)));
+    /* the code at the very end and cut off by the length */
+    assert_true(policy_citizen_withhold_maybe(p, "NOPAT", 5));
+    assert_false(policy_citizen_withhold_maybe(p, "NOPAT", 4));
+    assert_false(policy_citizen_withhold_maybe(p, "", 0));
+    assert_false(policy_citizen_withhold_maybe(NULL, nopat, strlen(nopat)));
+    /* a category rule alone never asks for parsing */
+    struct policy *cat = parse("profile clinician results\nrole R8000 clinician Doctor\n"
+                               "citizen-withhold category safeguarding kept back\n");
+    assert_false(policy_citizen_withhold_maybe(cat, nopat, strlen(nopat)));
+    policy_free(cat);
+    policy_free(p);
+}
+
 static void test_add_months(void **state)
 {
     (void)state;
@@ -124,6 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_citizen_rules),
         cmocka_unit_test(test_withhold_rules),
+        cmocka_unit_test(test_withhold_maybe),
         cmocka_unit_test(test_add_months),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
