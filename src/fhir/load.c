@@ -508,7 +508,49 @@ struct bundle_ctx {
     struct entry *ents;
     int n;
     struct strmap map;
+    /* pass 3's puts not sent yet (store_resource_put_batch): sent together
+     * at the end of the bundle, or before anything else of pass 3 reads or
+     * writes the store (bc_store), so every read sees every earlier put */
+    struct store_put *puts;
+    struct entry **put_ents;
+    struct store_put_result *put_out;
+    int nputs;
+    int flush_rc; /* a failed batch: the bundle fails with it */
 };
+
+/* Send the pending puts as one batch and take their outcomes into their
+ * entries; 0 or the store error (remembered in flush_rc too). */
+static int puts_flush(struct bundle_ctx *bc)
+{
+    if (bc->nputs == 0 || bc->flush_rc != 0)
+        return bc->flush_rc;
+    int n = bc->nputs;
+    bc->nputs = 0;
+    int rc = store_resource_put_batch(bc->s, bc->puts, n, bc->put_out);
+    if (rc != 0)
+        return bc->flush_rc = rc;
+    for (int i = 0; i < n; i++) {
+        struct entry *e = bc->put_ents[i];
+        const struct store_put_result *o = &bc->put_out[i];
+        if (o->rc == WEFT_ECONFLICT) {
+            entry_reject(e, "%s", o->error);
+        } else {
+            e->outcome = o->outcome;
+            e->version = o->version;
+            e->state = E_DONE;
+        }
+    }
+    return WEFT_OK;
+}
+
+/* The store, for pass 3's reads and other writes: the pending puts are sent
+ * first (a failure shows in flush_rc, which fails the bundle). */
+static struct store *bc_store(struct bundle_ctx *bc)
+{
+    if (bc->s)
+        puts_flush(bc);
+    return bc->s;
+}
 
 /* Resolve one reference string of entry e.  On success type and id
  * name the target (a Weft id) and *target its entry index (-1 outside the
@@ -587,12 +629,12 @@ static int resolve_conditional(struct bundle_ctx *bc, struct entry *e, const cha
                              .source_orgs = orgs,
                              .nsource_orgs = 1};
     struct store_result r;
-    int rc = store_search(bc->s, &sq, &r);
+    int rc = store_search(bc_store(bc), &sq, &r);
     if (rc == 0 && r.nrows == 0) {
         store_result_clear(&r);
         sq.source_orgs = NULL;
         sq.nsource_orgs = 0;
-        rc = store_search(bc->s, &sq, &r);
+        rc = store_search(bc_store(bc), &sq, &r);
     }
     if (rc == 0 && r.nrows == 1) {
         snprintf(id, 65, "%s", r.rows[0].id);
@@ -649,13 +691,13 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
     /* sent earlier by the same organisation? */
     char wid[33];
     store_resource_id(bc->ctx->org, type, sid, wid);
-    int rc = store_resource_person(bc->s, type, wid, NULL);
+    int rc = store_resource_person(bc_store(bc), type, wid, NULL);
     if (rc == 0) {
         memcpy(id, wid, 33);
         return 1;
     }
     /* already a Weft id of a stored item? */
-    if (strlen(sid) == 32 && store_resource_person(bc->s, type, sid, NULL) == 0) {
+    if (strlen(sid) == 32 && store_resource_person(bc_store(bc), type, sid, NULL) == 0) {
         memcpy(id, sid, 33);
         return 1;
     }
@@ -721,14 +763,14 @@ static int person_of_ref(struct bundle_ctx *bc, const json_t *refobj, char **per
                 *person = xstrdup(bc->ents[j].person_id);
             return WEFT_OK;
         }
-        int rc = store_resource_person(bc->s, "Patient", id, person);
+        int rc = store_resource_person(bc_store(bc), "Patient", id, person);
         return rc == WEFT_ENOTFOUND ? WEFT_OK : rc;
     }
     json_t *ident = json_object_get(refobj, "identifier");
     const char *sys = json_string_value(json_object_get(ident, "system"));
     const char *val = json_string_value(json_object_get(ident, "value"));
     if (sys && val) {
-        int rc = identity_of_identifier(bc->s, bc->ctx->org, sys, val, person);
+        int rc = identity_of_identifier(bc_store(bc), bc->ctx->org, sys, val, person);
         if (rc == WEFT_ENOTFOUND || rc == WEFT_EINVAL)
             return WEFT_OK; /* unknown or invalid: not linked */
         return rc;
@@ -1199,8 +1241,9 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
     /* prepared as stored already (a repeat): nothing to copy */
     unsigned char digest[STORE_HASH_LEN], mkey[STORE_HASH_LEN];
     int version = 0;
-    int drc = e->prepped && e->res ? store_resource_digest(bc->s, e->type, e->id, digest, &version)
-                                   : WEFT_EINVAL;
+    int drc = e->prepped && e->res
+                  ? store_resource_digest(bc_store(bc), e->type, e->id, digest, &version)
+                  : WEFT_EINVAL;
     bool follows = false; /* an Encounter's locations follow its status */
     json_array_foreach(keep, i, v)
     {
@@ -1227,7 +1270,7 @@ static int keep_absent(struct bundle_ctx *bc, struct entry *e)
         }
     }
     struct store_row cur;
-    if (!e->res || (rc = store_resource_get(bc->s, e->type, e->id, 0, &cur)) != 0) {
+    if (!e->res || (rc = store_resource_get(bc_store(bc), e->type, e->id, 0, &cur)) != 0) {
         rc = rc == WEFT_ENOTFOUND ? WEFT_OK : rc; /* a DELETE, or nothing stored yet */
         if (rc == WEFT_OK && e->res)
             goto merged;
@@ -1326,7 +1369,7 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
 {
     const struct load_ctx *ctx = bc->ctx;
     if (e->is_delete) {
-        int rc = store_resource_delete(bc->s, e->type, e->id);
+        int rc = store_resource_delete(bc_store(bc), e->type, e->id);
         if (rc == WEFT_ENOTFOUND) {
             entry_reject(e, "DELETE %s/%s: nothing of that id was sent by %s", e->type,
                          e->source_id, ctx->org);
@@ -1366,15 +1409,10 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
         .id = e->id,
         .hash = e->hash,
     };
-    char id[STORE_ID_LEN + 1];
-    int rc = store_resource_put(bc->s, &p, &e->outcome, id, &e->version);
-    if (rc == WEFT_ECONFLICT) {
-        entry_reject(e, "%s", store_errmsg(bc->s));
-        rc = WEFT_OK;
-    } else if (rc == 0) {
-        e->state = E_DONE;
-    }
-    return rc;
+    /* queued: sent with the bundle's other puts (puts_flush) */
+    bc->puts[bc->nputs] = p;
+    bc->put_ents[bc->nputs++] = e;
+    return bc->flush_rc;
 }
 
 /* ---- a bundle --------------------------------------------------------------------------- */
@@ -1576,19 +1614,37 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             e->person_id = now;
         }
     }
-    /* pass 3: store */
+    /* pass 3: store (the puts queued, sent in batches: puts_flush) */
     bool failed = false;
+    bc->puts = xcalloc((size_t)(n ? n : 1), sizeof *bc->puts);
+    bc->put_ents = xcalloc((size_t)(n ? n : 1), sizeof *bc->put_ents);
+    bc->put_out = xcalloc((size_t)(n ? n : 1), sizeof *bc->put_out);
+    bc->nputs = 0;
+    bc->flush_rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         struct entry *e = &bc->ents[i];
         if (e->state == E_PENDING)
             rc = keep_absent(bc, e);
         if (e->state == E_PENDING && rc == 0)
             rc = entry_store(bc, e);
+        if (rc == 0)
+            rc = bc->flush_rc;
         if (e->state == E_REJECTED)
             failed = true;
         if (failed && atomic)
             break;
     }
+    if (rc == 0 && !(failed && atomic)) /* else all is rolled back: no need */
+        rc = puts_flush(bc);
+    for (int i = 0; i < n && !failed; i++)
+        failed = bc->ents[i].state == E_REJECTED;
+    free(bc->puts);
+    free(bc->put_ents);
+    free(bc->put_out);
+    bc->puts = NULL;
+    bc->put_ents = NULL;
+    bc->put_out = NULL;
+    bc->nputs = 0;
     if (rc != 0) {
         load_txn_end(ctx, &lt, false);
         goto out;

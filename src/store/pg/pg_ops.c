@@ -20,6 +20,7 @@ static const struct store_txn_ops pg_txn_ops = {
 
 static const struct store_records_ops pg_records_ops = {
     .resource_put = pg_resource_put,
+    .resource_put_batch = pg_resource_put_batch,
     .resource_get = pg_resource_get,
     .resource_person = pg_resource_person,
     .resource_digest = pg_resource_digest,

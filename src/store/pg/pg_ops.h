@@ -37,6 +37,8 @@ int pg_snapshot_now(struct pg_store *ps, int64_t *snap);
 void pg_row_fill(const PGresult *r, int i, struct store_row *out);
 int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
                     char id_out[STORE_ID_LEN + 1], int *version_out);
+int pg_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                          struct store_put_result *out);
 int pg_resource_get(struct store *s, const char *type, const char *id, int version,
                     struct store_row *out);
 int pg_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);

@@ -26,6 +26,7 @@ static const struct store_txn_ops sqlite_txn_ops = {
 
 static const struct store_records_ops sqlite_records_ops = {
     .resource_put = sqlite_resource_put,
+    .resource_put_batch = sqlite_resource_put_batch,
     .resource_get = sqlite_resource_get,
     .resource_person = sqlite_resource_person,
     .resource_digest = sqlite_resource_digest,
