@@ -56,6 +56,7 @@
 #include "store/apps.h"
 #include "store/audit.h"
 #include "store/backup.h"
+#include "store/copy.h"
 #include "store/citizen.h"
 #include "store/dq.h"
 #include "store/feeds.h"
@@ -297,6 +298,46 @@ struct store_citizen_ops {
     int (*citizen_session_revoke)(struct store *s, const char *id_hash);
 };
 
+/* Table-level access for copying a region between stores (store/copy.h,
+ * store_copy.c).  A value as read from, or written to, a column: */
+enum store_val_kind {
+    STORE_VAL_NULL,
+    STORE_VAL_INT,
+    STORE_VAL_REAL,
+    STORE_VAL_TEXT,
+    STORE_VAL_BLOB
+};
+struct store_val {
+    enum store_val_kind kind;
+    int64_t i;     /* INT (booleans are 0/1) */
+    double d;      /* REAL */
+    const char *p; /* TEXT, BLOB: len bytes (valid during the callback only) */
+    size_t len;
+};
+typedef int (*store_row_fn)(void *arg, const struct store_val *vals, int n);
+struct store_copy_ops {
+    /* the schema's tables but schema_migration: malloc'd names */
+    int (*tables)(struct store *s, char ***names, int *n);
+    /* a table's columns, in the schema's order: malloc'd names */
+    int (*columns)(struct store *s, const char *table, char ***cols, int *n);
+    /* begin (true) or end (false) one read-only snapshot that the reads
+     * below see (no writer waits for it) */
+    int (*snapshot)(struct store *s, bool begin);
+    /* every row of table, columns cols, to fn (a non-zero return stops
+     * and is returned) */
+    int (*read)(struct store *s, const char *table, const char *const *cols, int ncols,
+                store_row_fn fn, void *arg);
+    /* insert nrows rows (ncols values each, row-major) as given, in the
+     * open transaction */
+    int (*write)(struct store *s, const char *table, const char *const *cols, int ncols,
+                 const struct store_val *vals, int nrows);
+    /* delete every row of table, in the open transaction */
+    int (*clear)(struct store *s, const char *table);
+    /* after the writes, in the transaction: what the backend derives (the
+     * sequences' next values, SQLite's id keys) */
+    int (*finish)(struct store *s);
+};
+
 /* A backend: the handle's life, schema, backup and settings, and its noun tables. */
 struct store_ops {
     const char *name; /* "sqlite", "PostgreSQL": named in errors */
@@ -320,6 +361,7 @@ struct store_ops {
     const struct store_gov_ops *gov;
     const struct store_citizen_ops *citizen;
     const struct store_analytics_ops *analytics; /* store/analytics_int.h */
+    const struct store_copy_ops *copy;           /* store/copy.h */
 };
 
 /* The common head of every backend handle. */

@@ -160,6 +160,16 @@ static const struct store_dq_ops pg_dq_ops = {
     .dq_failure_list = pg_dq_failure_list,
 };
 
+static const struct store_copy_ops pg_copy_ops = {
+    .tables = pg_copy_tables,
+    .columns = pg_copy_columns,
+    .snapshot = pg_copy_snapshot,
+    .read = pg_copy_read,
+    .write = pg_copy_write,
+    .clear = pg_copy_clear,
+    .finish = pg_copy_finish,
+};
+
 const struct store_ops pg_ops = {
     .name = "PostgreSQL",
     .close = pg_close,
@@ -179,4 +189,5 @@ const struct store_ops pg_ops = {
     .gov = &pg_gov_ops,
     .citizen = &pg_citizen_ops,
     .dq = &pg_dq_ops,
+    .copy = &pg_copy_ops,
 };

@@ -198,4 +198,15 @@ int pg_dq_failure_add(struct store *s, const struct store_dq_failure *f);
 int pg_dq_failure_list(struct store *s, int64_t run_id, const char *org,
                        int (*fn)(const struct store_dq_failure *, void *), void *ctx);
 
+/* pg_copy.c (store_copy's table-level operations) */
+int pg_copy_tables(struct store *s, char ***names, int *n);
+int pg_copy_columns(struct store *s, const char *table, char ***cols, int *n);
+int pg_copy_snapshot(struct store *s, bool begin);
+int pg_copy_read(struct store *s, const char *table, const char *const *cols, int ncols,
+                 store_row_fn fn, void *arg);
+int pg_copy_write(struct store *s, const char *table, const char *const *cols, int ncols,
+                  const struct store_val *vals, int nrows);
+int pg_copy_clear(struct store *s, const char *table);
+int pg_copy_finish(struct store *s);
+
 #endif

@@ -13,6 +13,7 @@
 #include "store/sqlite/sqlite_citizen.h"
 #include "store/sqlite/sqlite_identity.h"
 #include "store/sqlite/sqlite_analytics.h"
+#include "store/sqlite/sqlite_copy.h"
 
 static const struct store_txn_ops sqlite_txn_ops = {
     .begin = sqlite_begin,
@@ -166,6 +167,16 @@ static const struct store_citizen_ops sqlite_citizen_ops = {
     .citizen_session_revoke = sqlite_citizen_session_revoke,
 };
 
+static const struct store_copy_ops sqlite_copy_ops = {
+    .tables = sqlite_copy_tables,
+    .columns = sqlite_copy_columns,
+    .snapshot = sqlite_copy_snapshot,
+    .read = sqlite_copy_read,
+    .write = sqlite_copy_write,
+    .clear = sqlite_copy_clear,
+    .finish = sqlite_copy_finish,
+};
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -188,4 +199,5 @@ const struct store_ops sqlite_ops = {
     .gov = &sqlite_gov_ops,
     .citizen = &sqlite_citizen_ops,
     .analytics = &sqlite_analytics_ops,
+    .copy = &sqlite_copy_ops,
 };
