@@ -347,6 +347,8 @@ struct store_ops {
     int (*schema_pending)(struct store *s, int *pending);
     int (*bulk)(struct store *s, bool on);
     int (*writer)(struct store *s); /* NULL: no upkeep to move off the writer */
+    /* store_job_lock (store.h); NULL: every job is this handle's */
+    int (*job_lock)(struct store *s, const char *job, bool *mine);
     int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
     int (*meta_get)(struct store *s, const char *key, char **value_out);
     int (*meta_set)(struct store *s, const char *key, const char *value);

@@ -177,6 +177,7 @@ const struct store_ops pg_ops = {
     .schema_version = pg_schema_version,
     .schema_pending = pg_schema_pending,
     .bulk = pg_bulk,
+    .job_lock = pg_job_lock,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .txn = &pg_txn_ops,

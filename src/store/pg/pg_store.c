@@ -359,9 +359,44 @@ void pg_close(struct store *s)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
     for (int i = 0; i < PG_STMT_CACHE; i++)
         free(ps->cache[i].sql);
-    PQfinish(ps->conn);
+    PQfinish(ps->conn); /* releases the jobs' session locks too */
     free(ps->where);
+    free(ps->jobs_held);
     free(ps);
+}
+
+/* Single-runner jobs (store_job_lock): the session-level advisory lock
+ * (PG_JOB_LOCK, hashtext(job)) of this connection.  Asked again once held,
+ * the answer comes from the handle without taking it twice. */
+int pg_job_lock(struct store *s, const char *job, bool *mine)
+{
+    struct pg_store *ps = pg_of(s);
+    *mine = false;
+    size_t jl = strlen(job);
+    for (const char *h = ps->jobs_held; h && *h;) {
+        const char *e = strchr(h, '\n');
+        if ((size_t)(e - h) == jl && memcmp(h, job, jl) == 0) {
+            *mine = true;
+            return WEFT_OK;
+        }
+        h = e + 1;
+    }
+    struct pg_params p = {0};
+    pg_p_text(&p, job);
+    int rc;
+    PGresult *r = pg_run(ps, "SELECT pg_try_advisory_lock(" PG_JOB_LOCK ", hashtext($1))", &p, &rc);
+    if (!r)
+        return rc;
+    *mine = pg_bool(r, 0, 0);
+    PQclear(r);
+    if (*mine) {
+        size_t have = ps->jobs_held ? strlen(ps->jobs_held) : 0;
+        ps->jobs_held = xrealloc(ps->jobs_held, have + jl + 2);
+        memcpy(ps->jobs_held + have, job, jl);
+        ps->jobs_held[have + jl] = '\n';
+        ps->jobs_held[have + jl + 1] = 0;
+    }
+    return WEFT_OK;
 }
 
 /* ---- transactions ------------------------------------------------------------------ */
