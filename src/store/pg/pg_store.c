@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "store/pg/pg_int.h"
 
 extern const struct store_ops pg_ops;
@@ -153,6 +154,51 @@ static struct pg_stmt_slot *cache_get(struct pg_store *ps, const char *sql, bool
     return victim;
 }
 
+static const char session_sql[] = "SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+                                  " SET client_min_messages = warning; SET lock_timeout = '30s';"
+                                  " SET synchronous_commit = on";
+
+/*
+ * A lost connection (the server restarted or failed over, the network
+ * broke) is made again before the handle's next statement outside a
+ * transaction: what was lost with it - the prepared statements, the
+ * single-runner jobs' locks - is forgotten, and the session set up again.
+ * Inside a transaction the transaction is lost with the connection: that
+ * statement fails (the caller rolls back, a feed sender gets no positive
+ * acknowledgement), and the next transaction reconnects.  While the server
+ * is down every attempt fails at once with libpq's reason.
+ */
+static int pg_ready(struct pg_store *ps)
+{
+    if (PQstatus(ps->conn) == CONNECTION_OK)
+        return WEFT_OK;
+    if (ps->base.txn_depth > 0)
+        return store_fail(&ps->base, WEFT_EDB,
+                          "lost the connection to PostgreSQL at %s: the transaction is lost",
+                          ps->where);
+    PQreset(ps->conn);
+    if (PQstatus(ps->conn) != CONNECTION_OK) {
+        char m[400];
+        snprintf(m, sizeof m, "%s", PQerrorMessage(ps->conn));
+        one_line(m);
+        return store_fail(&ps->base, WEFT_EDB,
+                          "lost the connection to PostgreSQL at %s and cannot reconnect: %s",
+                          ps->where, m);
+    }
+    for (int i = 0; i < PG_STMT_CACHE; i++) {
+        free(ps->cache[i].sql);
+        memset(&ps->cache[i], 0, sizeof ps->cache[i]);
+    }
+    free(ps->jobs_held);
+    ps->jobs_held = NULL;
+    int rc = pg_exec(ps, session_sql);
+    if (rc == 0 && ps->bulk)
+        rc = pg_exec(ps, "SET synchronous_commit = off");
+    if (rc == 0)
+        log_info("store", "reconnected to PostgreSQL at %s", ps->where);
+    return rc;
+}
+
 static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_params *p,
                      bool by_pointer, int *rc_out)
 {
@@ -161,6 +207,12 @@ static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_param
         p = &none;
     if (rc_out)
         *rc_out = WEFT_OK;
+    int rrc = pg_ready(ps);
+    if (rrc != 0) {
+        if (rc_out)
+            *rc_out = rrc;
+        return NULL;
+    }
     struct pg_stmt_slot *sl = cache_get(ps, sql, by_pointer, p->n, rc_out);
     if (!sl) {
         if (rc_out && *rc_out == WEFT_OK)
@@ -206,9 +258,12 @@ int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int6
 
 int pg_exec(struct pg_store *ps, const char *sql)
 {
+    int rc = pg_ready(ps);
+    if (rc != 0)
+        return rc;
     PGresult *r = PQexec(ps->conn, sql);
     ExecStatusType st = PQresultStatus(r);
-    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? WEFT_OK : pg_fail(ps, "sql", r);
+    rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? WEFT_OK : pg_fail(ps, "sql", r);
     PQclear(r);
     return rc;
 }
@@ -336,9 +391,7 @@ int pg_store_open(struct store **out, const char *conninfo, bool create, char **
     ps->where = describe(c);
     /* Session settings: UTF-8 text, hex bytea, quiet notices (CREATE IF NOT
      * EXISTS), and a lock wait bounded like SQLite's busy timeout. */
-    int rc = pg_exec(ps, "SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
-                         " SET client_min_messages = warning; SET lock_timeout = '30s';"
-                         " SET synchronous_commit = on");
+    int rc = pg_exec(ps, session_sql);
     if (rc != 0) {
         if (errmsg) {
             struct buf b = BUF_INIT;
