@@ -215,6 +215,12 @@ int store_job_lock(struct store *s, const char *job, bool *mine)
     return s->ops->job_lock(s, job, mine);
 }
 
+int store_size_bytes(struct store *s, int64_t *bytes)
+{
+    *bytes = 0;
+    return STORE_CORE(s, size_bytes, bytes);
+}
+
 int store_writer(struct store *s)
 {
     if (!s->ops->writer)

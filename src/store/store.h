@@ -110,4 +110,8 @@ int store_writer(struct store *s);
  * file): always mine. */
 int store_job_lock(struct store *s, const char *job, bool *mine);
 
+/* The store's size on disk in bytes (PostgreSQL: pg_database_size of the
+ * database).  WEFT_EUNSUPPORTED for SQLite, whose size is its files'. */
+int store_size_bytes(struct store *s, int64_t *bytes);
+
 #endif

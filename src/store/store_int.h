@@ -349,6 +349,7 @@ struct store_ops {
     int (*writer)(struct store *s); /* NULL: no upkeep to move off the writer */
     /* store_job_lock (store.h); NULL: every job is this handle's */
     int (*job_lock)(struct store *s, const char *job, bool *mine);
+    int (*size_bytes)(struct store *s, int64_t *bytes); /* store_size_bytes (store.h) */
     int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
     int (*meta_get)(struct store *s, const char *key, char **value_out);
     int (*meta_set)(struct store *s, const char *key, const char *value);

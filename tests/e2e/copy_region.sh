@@ -78,6 +78,13 @@ out=$("$bin" load --db "$mid" --org A81003 --quiet "$root/sample/gp-A81003.json"
 echo "$out" | grep -qE " [1-9][0-9]* stored" || fail "new load stored nothing: $out"
 "$bin" audit verify --db "$mid" >/dev/null 2>&1 || fail "audit verify after writing to the copy"
 
+# weft backup makes SQLite files: on PostgreSQL it refuses and names PostgreSQL's tools
+if [ -n "${WEFT_TEST_DB:-}" ]; then
+  "$bin" backup --db "$mid" --out "$tmp/pg.bak" >"$tmp/o" 2>&1; [ $? -eq 1 ] || fail "backup of PostgreSQL exit"
+  grep -q "pg_basebackup" "$tmp/o" || { cat "$tmp/o"; fail "backup refusal does not name pg_basebackup"; }
+  [ ! -e "$tmp/pg.bak" ] || fail "backup of PostgreSQL wrote a file"
+fi
+
 # a non-empty target is refused, and nothing is written
 "$bin" copy --from "$src" --to "$mid" >"$tmp/o" 2>&1; [ $? -eq 1 ] || fail "copy into a non-empty store exit"
 grep -q "the target is not empty" "$tmp/o" || { cat "$tmp/o"; fail "non-empty message"; }

@@ -3,8 +3,8 @@
  * group (store/store_int.h).  An operation not listed here - or a whole
  * table left out - is not built for PostgreSQL yet: the dispatcher answers
  * WEFT_EUNSUPPORTED with "not implemented on PostgreSQL yet: <op>", never a
- * silent success.  Not built: backup (PostgreSQL is backed up with its own
- * tools, docs/OPERATIONS.md).
+ * silent success.  backup refuses, naming PostgreSQL's own tools
+ * (docs/OPERATIONS.md).
  */
 #include "store/pg/pg_ops.h"
 
@@ -177,7 +177,9 @@ const struct store_ops pg_ops = {
     .schema_version = pg_schema_version,
     .schema_pending = pg_schema_pending,
     .bulk = pg_bulk,
+    .backup = pg_backup,
     .job_lock = pg_job_lock,
+    .size_bytes = pg_size_bytes,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .txn = &pg_txn_ops,

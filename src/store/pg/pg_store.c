@@ -452,6 +452,31 @@ int pg_job_lock(struct store *s, const char *job, bool *mine)
     return WEFT_OK;
 }
 
+/* weft backup writes SQLite files: a PostgreSQL database is backed up with
+ * PostgreSQL's tools, which the refusal names. */
+int pg_backup(struct store *s, const char *dest, struct store_backup_info *info)
+{
+    (void)dest;
+    (void)info;
+    return store_fail(s, WEFT_EUNSUPPORTED,
+                      "weft backup copies SQLite databases; back up PostgreSQL at %s with its own"
+                      " tools: pg_basebackup (a base backup) and WAL archiving (archive_command)"
+                      " for point-in-time recovery - docs/OPERATIONS.md, \"Backups of a PostgreSQL"
+                      " deployment\"",
+                      pg_of(s)->where);
+}
+
+int pg_size_bytes(struct store *s, int64_t *bytes)
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s), "SELECT pg_database_size(current_database())", NULL, &rc);
+    if (!r)
+        return rc;
+    *bytes = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
 /* ---- transactions ------------------------------------------------------------------ */
 
 static const char begin_sql[] = "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ")";
