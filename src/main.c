@@ -46,6 +46,7 @@ static const struct command {
      "secondary-use aggregates (opt-outs applied, small numbers suppressed), compliance"},
     {"backup", cmd_backup, "an online, consistent copy of the database"},
     {"restore", cmd_restore, "create a database from a backup"},
+    {"copy", cmd_copy, "copy a whole region into another store (SQLite <-> PostgreSQL)"},
     {"serve", cmd_serve, "serve the FHIR API, health and web pages over HTTP"},
     {"synth", cmd_synth,
      "generate a synthetic region's feeds (HL7 v2, FHIR, CSV) with ground truth"},
@@ -74,7 +75,7 @@ static const struct opt_spec *const all_specs[] = {
     cmd_feed_specs,         cmd_serve_specs,     cmd_synth_specs,       cmd_synth_register_specs,
     cmd_replay_feeds_specs, cmd_backup_specs,    cmd_restore_specs,     cmd_app_specs,
     cmd_dq_specs,           cmd_sar_specs,       cmd_citizen_idp_specs, cmd_person_specs,
-    cmd_optout_specs,       cmd_analytics_specs, cmd_proxy_specs,       NULL,
+    cmd_optout_specs,       cmd_analytics_specs, cmd_proxy_specs,       cmd_copy_specs, NULL,
 };
 
 int main(int argc, char **argv)

@@ -7,6 +7,8 @@
 #                                     WEFT_PG_DIR=DIR and WEFT_TEST_DB=URL lines
 #   tests/pg-cluster.sh env DIR       print those lines again for a running cluster
 #   tests/pg-cluster.sh createdb DIR NAME   make database NAME, print its URL
+#   tests/pg-cluster.sh down DIR      stop the server, keep the cluster (an outage)
+#   tests/pg-cluster.sh up DIR        start it again after down
 #   tests/pg-cluster.sh stop DIR      stop the server and remove DIR
 #
 # The server listens on 127.0.0.1 on a free port and on a Unix socket in DIR
@@ -96,6 +98,21 @@ createdb)
   as_owner "$BIN/createdb" -h "$DIR" -p "$port" -U weft "$name" || die "createdb $name failed"
   echo "postgres://weft@127.0.0.1:$port/$name"
   ;;
+down)
+  # stop the server but keep the cluster (a database outage in a test)
+  DIR=${2:?usage: pg-cluster.sh down DIR}
+  [ -d "$DIR/data" ] || die "$DIR holds no cluster"
+  BIN=$(bindir)
+  as_owner "$BIN/pg_ctl" -D "$DIR/data" -m fast -w -t 60 stop >/dev/null || die "pg_ctl stop failed"
+  ;;
+up)
+  # start a cluster's server again after down (same port, same data)
+  DIR=${2:?usage: pg-cluster.sh up DIR}
+  [ -d "$DIR/data" ] || die "$DIR holds no cluster"
+  BIN=$(bindir)
+  as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 start >/dev/null \
+    || { tail -n 20 "$DIR/server.log" >&2; die "the server did not start"; }
+  ;;
 stop)
   DIR=${2:?usage: pg-cluster.sh stop DIR}
   [ -d "$DIR/data" ] || die "$DIR holds no cluster"
@@ -104,7 +121,7 @@ stop)
   rm -rf "$DIR"
   ;;
 *)
-  echo "usage: tests/pg-cluster.sh start [DIR] | env DIR | createdb DIR NAME | stop DIR" >&2
+  echo "usage: tests/pg-cluster.sh start [DIR] | env DIR | createdb DIR NAME | down DIR | up DIR | stop DIR" >&2
   exit 2
   ;;
 esac

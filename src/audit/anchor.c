@@ -218,6 +218,11 @@ struct anchorer {
 
 static void anchor_now(struct store *s, const char *path, int64_t *last)
 {
+    /* several nodes on one PostgreSQL database: one of them anchors (the
+     * one holding the job's lock, store_job_lock), the others stand by */
+    bool mine = false;
+    if (store_job_lock(s, "audit-anchor", &mine) != 0 || !mine)
+        return;
     int64_t seq = 0, rows = 0;
     unsigned char h[32];
     if (store_audit_head(s, &seq, h, &rows) != 0 || seq == *last)

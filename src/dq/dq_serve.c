@@ -5,7 +5,9 @@
  * first run comes one interval after start when the store has none, so a
  * fresh server does not spend its first minute on it), and keeps the
  * results like `weft dq run`.  Options: --dq-interval HOURS (0: off),
- * --dq-rules FILE.
+ * --dq-rules FILE.  Several nodes on one PostgreSQL database: only the node
+ * holding the job's lock runs it (store_job_lock), so it runs once per
+ * schedule.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -66,7 +68,12 @@ static void *dq_main(void *arg)
     while (!t->stop) {
         long age = since_last(rd);
         long wait = age < 0 ? t->interval_s : t->interval_s - age;
-        if (wait <= 0) {
+        bool mine = true;
+        if (wait <= 0 && (store_job_lock(wr, "dq-run", &mine) != 0 || !mine)) {
+            /* another node sharing the store runs the schedule (store.h
+             * store_job_lock); look again later, in case it stops */
+            wait = t->interval_s < 600 ? t->interval_s : 600;
+        } else if (wait <= 0) {
             pthread_mutex_unlock(&t->mu);
             struct dq_options o = {NULL, NULL, &t->rules};
             struct dq_summary sum;

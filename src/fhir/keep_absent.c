@@ -290,8 +290,9 @@ int keep_absent(struct bundle_ctx *bc, struct entry *e)
     /* prepared as stored already (a repeat): nothing to copy */
     unsigned char digest[STORE_HASH_LEN], mkey[STORE_HASH_LEN];
     int version = 0;
-    int drc = e->prepped && e->res ? store_resource_digest(bc->s, e->type, e->id, digest, &version)
-                                   : WEFT_EINVAL;
+    int drc = e->prepped && e->res
+                  ? store_resource_digest(load_store(bc), e->type, e->id, digest, &version)
+                  : WEFT_EINVAL;
     /* an Encounter's locations follow its status */
     bool follows = keep_absent_follows(e->type, keep);
     json_t *old = NULL;
@@ -314,7 +315,7 @@ int keep_absent(struct bundle_ctx *bc, struct entry *e)
         }
     }
     struct store_row cur;
-    if (!e->res || (rc = store_resource_get(bc->s, e->type, e->id, 0, &cur)) != 0) {
+    if (!e->res || (rc = store_resource_get(load_store(bc), e->type, e->id, 0, &cur)) != 0) {
         rc = rc == WEFT_ENOTFOUND ? WEFT_OK : rc; /* a DELETE, or nothing stored yet */
         if (rc == WEFT_OK && e->res)
             goto merged;

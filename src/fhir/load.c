@@ -41,12 +41,45 @@
 #include "store/store.h"
 #include "store/txn.h"
 
-/* Pass 3 for one entry: returns 0, or a store error (the bundle fails). */
+/* Send the pending puts as one batch and take their outcomes into their
+ * entries; 0 or the store error (remembered in flush_rc too). */
+static int puts_flush(struct bundle_ctx *bc)
+{
+    if (bc->nputs == 0 || bc->flush_rc != 0)
+        return bc->flush_rc;
+    int n = bc->nputs;
+    bc->nputs = 0;
+    int rc = store_resource_put_batch(bc->s, bc->puts, n, bc->put_out);
+    if (rc != 0)
+        return bc->flush_rc = rc;
+    for (int i = 0; i < n; i++) {
+        struct entry *e = bc->put_ents[i];
+        const struct store_put_result *o = &bc->put_out[i];
+        if (o->rc == WEFT_ECONFLICT) {
+            entry_reject(e, "%s", o->error);
+        } else {
+            e->outcome = o->outcome;
+            e->version = o->version;
+            e->state = E_DONE;
+        }
+    }
+    return WEFT_OK;
+}
+
+struct store *load_store(struct bundle_ctx *bc)
+{
+    if (bc->s)
+        puts_flush(bc);
+    return bc->s;
+}
+
+/* Pass 3 for one entry: returns 0, or a store error (the bundle fails).
+ * The put itself is queued (puts_flush sends it). */
 static int entry_store(struct bundle_ctx *bc, struct entry *e)
 {
     const struct load_ctx *ctx = bc->ctx;
     if (e->is_delete) {
-        int rc = store_resource_delete(bc->s, e->type, e->id);
+        int rc = store_resource_delete(load_store(bc), e->type, e->id);
         if (rc == WEFT_ENOTFOUND) {
             entry_reject(e, "DELETE %s/%s: nothing of that id was sent by %s", e->type,
                          e->source_id, ctx->org);
@@ -86,15 +119,10 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
         .id = e->id,
         .hash = e->hash,
     };
-    char id[STORE_ID_LEN + 1];
-    int rc = store_resource_put(bc->s, &p, &e->outcome, id, &e->version);
-    if (rc == WEFT_ECONFLICT) {
-        entry_reject(e, "%s", store_errmsg(bc->s));
-        rc = WEFT_OK;
-    } else if (rc == 0) {
-        e->state = E_DONE;
-    }
-    return rc;
+    /* queued: sent with the bundle's other puts (puts_flush) */
+    bc->puts[bc->nputs] = p;
+    bc->put_ents[bc->nputs++] = e;
+    return bc->flush_rc;
 }
 
 /* ---- a bundle --------------------------------------------------------------------------- */
@@ -296,19 +324,37 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             e->person_id = now;
         }
     }
-    /* pass 3: store */
+    /* pass 3: store (the puts queued, sent in batches: puts_flush) */
     bool failed = false;
+    bc->puts = xcalloc((size_t)(n ? n : 1), sizeof *bc->puts);
+    bc->put_ents = xcalloc((size_t)(n ? n : 1), sizeof *bc->put_ents);
+    bc->put_out = xcalloc((size_t)(n ? n : 1), sizeof *bc->put_out);
+    bc->nputs = 0;
+    bc->flush_rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         struct entry *e = &bc->ents[i];
         if (e->state == E_PENDING)
             rc = keep_absent(bc, e);
         if (e->state == E_PENDING && rc == 0)
             rc = entry_store(bc, e);
+        if (rc == 0)
+            rc = bc->flush_rc;
         if (e->state == E_REJECTED)
             failed = true;
         if (failed && atomic)
             break;
     }
+    if (rc == 0 && !(failed && atomic)) /* else all is rolled back: no need */
+        rc = puts_flush(bc);
+    for (int i = 0; i < n && !failed; i++)
+        failed = bc->ents[i].state == E_REJECTED;
+    free(bc->puts);
+    free(bc->put_ents);
+    free(bc->put_out);
+    bc->puts = NULL;
+    bc->put_ents = NULL;
+    bc->put_out = NULL;
+    bc->nputs = 0;
     if (rc != 0) {
         load_txn_end(ctx, &lt, false);
         goto out;

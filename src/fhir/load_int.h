@@ -83,7 +83,20 @@ struct bundle_ctx {
     struct entry *ents;
     int n;
     struct strmap map;
+    /* pass 3's puts not sent yet (store_resource_put_batch): sent together
+     * at the end of the bundle, or before anything else of pass 3 reads or
+     * writes the store (load_store), so every read sees every earlier put */
+    struct store_put *puts;
+    struct entry **put_ents;
+    struct store_put_result *put_out;
+    int nputs;
+    int flush_rc; /* a failed batch: the bundle fails with it */
 };
+
+/* The store, for pass 3's reads and writes other than the queued puts: the
+ * pending puts are sent first (a failure shows in bc->flush_rc, which fails
+ * the bundle).  NULL while preparing (bc->s NULL).  load.c. */
+struct store *load_store(struct bundle_ctx *bc);
 
 /* Process entries (a JSON array of Bundle.entry objects) as one unit:
  * atomic (a transaction bundle) or entry by entry; labels[i] (may be NULL:

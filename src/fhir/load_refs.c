@@ -96,12 +96,12 @@ static int resolve_conditional(struct bundle_ctx *bc, struct entry *e, const cha
                              .source_orgs = orgs,
                              .nsource_orgs = 1};
     struct store_result r;
-    int rc = store_search(bc->s, &sq, &r);
+    int rc = store_search(load_store(bc), &sq, &r);
     if (rc == 0 && r.nrows == 0) {
         store_result_clear(&r);
         sq.source_orgs = NULL;
         sq.nsource_orgs = 0;
-        rc = store_search(bc->s, &sq, &r);
+        rc = store_search(load_store(bc), &sq, &r);
     }
     if (rc == 0 && r.nrows == 1) {
         snprintf(id, 65, "%s", r.rows[0].id);
@@ -162,13 +162,13 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
     /* sent earlier by the same organisation? */
     char wid[33];
     store_resource_id(bc->ctx->org, type, sid, wid);
-    int rc = store_resource_person(bc->s, type, wid, NULL);
+    int rc = store_resource_person(load_store(bc), type, wid, NULL);
     if (rc == 0) {
         memcpy(id, wid, 33);
         return 1;
     }
     /* already a Weft id of a stored item? */
-    if (strlen(sid) == 32 && store_resource_person(bc->s, type, sid, NULL) == 0) {
+    if (strlen(sid) == 32 && store_resource_person(load_store(bc), type, sid, NULL) == 0) {
         memcpy(id, sid, 33);
         return 1;
     }
@@ -234,14 +234,14 @@ static int person_of_ref(struct bundle_ctx *bc, const json_t *refobj, char **per
                 *person = xstrdup(bc->ents[j].person_id);
             return WEFT_OK;
         }
-        int rc = store_resource_person(bc->s, "Patient", id, person);
+        int rc = store_resource_person(load_store(bc), "Patient", id, person);
         return rc == WEFT_ENOTFOUND ? WEFT_OK : rc;
     }
     json_t *ident = json_object_get(refobj, "identifier");
     const char *sys = json_string_value(json_object_get(ident, "system"));
     const char *val = json_string_value(json_object_get(ident, "value"));
     if (sys && val) {
-        int rc = identity_of_identifier(bc->s, bc->ctx->org, sys, val, person);
+        int rc = identity_of_identifier(load_store(bc), bc->ctx->org, sys, val, person);
         if (rc == WEFT_ENOTFOUND || rc == WEFT_EINVAL)
             return WEFT_OK; /* unknown or invalid: not linked */
         return rc;

@@ -6,10 +6,13 @@
  * faces users, and nothing under /metrics needs the service's
  * authentication.  It answers GET /metrics and nothing else.
  *
- * Gauges read at scrape time: the database and WAL file sizes (stat of the
- * files: no store handle, no lock), the process start time.
+ * Gauges read at scrape time: the database and WAL file sizes (SQLite: stat
+ * of the files, no store handle, no lock; PostgreSQL: pg_database_size on
+ * a handle of the listener's own, opened at the first scrape and made again
+ * by the backend after the server restarts), the process start time.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -31,6 +34,9 @@
 struct metrics_listener {
     struct MHD_Daemon *d;
     char *db_path;
+    char *pg_url; /* PostgreSQL: the store's URL, else NULL */
+    struct store *pg;
+    pthread_mutex_t mu; /* the handle: one scrape at a time */
     double started;
 };
 
@@ -60,6 +66,21 @@ static void file_sizes(void *ctx)
 {
     struct metrics_listener *l = ctx;
     struct stat st;
+    if (l->pg_url) {
+        pthread_mutex_lock(&l->mu);
+        char *err = NULL;
+        if (!l->pg && store_open(&l->pg, l->pg_url, false, &err) != 0) {
+            log_warn("metrics", "cannot open the store for its size: %s", err ? err : "error");
+            l->pg = NULL;
+        }
+        free(err);
+        int64_t bytes = 0;
+        if (l->pg && store_size_bytes(l->pg, &bytes) == 0)
+            metrics_set("weft_store_size_bytes", "", (double)bytes);
+        pthread_mutex_unlock(&l->mu);
+        metrics_set("weft_process_start_time_seconds", "", l->started);
+        return; /* the WAL gauge is SQLite's (its -wal file) */
+    }
     metrics_set("weft_store_size_bytes", "", stat(l->db_path, &st) == 0 ? (double)st.st_size : 0);
     char wal[4096];
     snprintf(wal, sizeof wal, "%s-wal", l->db_path);
@@ -157,6 +178,8 @@ int metrics_serve_start(const struct serve_ctx *ctx, void **state)
     struct store_url u;
     store_url_parse(ctx->db, &u);
     l->db_path = xstrdup(u.kind == STORE_KIND_SQLITE ? u.path : "");
+    l->pg_url = store_url_is_postgres(ctx->db) ? xstrdup(ctx->db) : NULL;
+    pthread_mutex_init(&l->mu, NULL);
     l->started = (double)time(NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
@@ -166,6 +189,7 @@ int metrics_serve_start(const struct serve_ctx *ctx, void **state)
     if (!l->d) {
         fprintf(stderr, "weft serve: cannot listen for metrics on %s: %s\n", addr, strerror(errno));
         free(l->db_path);
+        free(l->pg_url);
         free(l);
         return WEFT_EIO;
     }
@@ -184,6 +208,7 @@ int metrics_serve_start(const struct serve_ctx *ctx, void **state)
             buf_release(&tmp);
             MHD_stop_daemon(l->d);
             free(l->db_path);
+            free(l->pg_url);
             free(l);
             return WEFT_EIO;
         }
@@ -203,6 +228,10 @@ void metrics_serve_stop(const struct serve_ctx *ctx, void *state)
         return;
     MHD_stop_daemon(l->d);
     metrics_collectors_clear();
+    if (l->pg)
+        store_close(l->pg);
+    pthread_mutex_destroy(&l->mu);
     free(l->db_path);
+    free(l->pg_url);
     free(l);
 }

@@ -78,6 +78,28 @@ enum store_put_outcome {
 int store_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
                        char id_out[STORE_ID_LEN + 1], int *version_out);
 
+/* One resource's outcome in a batch put (store_resource_put_batch). */
+struct store_put_result {
+    int rc; /* 0, or WEFT_ECONFLICT: the id holds a resource of another type
+               (nothing of this item written; error says which) */
+    enum store_put_outcome outcome;
+    int version; /* the version now current */
+    char id[STORE_ID_LEN + 1];
+    char error[128]; /* when rc != 0 */
+};
+
+/* Put n resources, in order, with the semantics of n store_resource_put
+ * calls made one after the other in one transaction (version history,
+ * content-hash no-ops, derived ids, search terms, a re-linked Patient's
+ * items moved; the same id may appear twice and the second sees the
+ * first).  An item refused alone (out[i].rc) writes nothing and the others
+ * go on; any other error fails the call: in the caller's transaction that
+ * transaction is then broken (store/txn.h), outside one nothing is written.
+ * PostgreSQL sends a batch in one round trip (weft_resource_put_many); SQLite
+ * puts one by one. */
+int store_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                             struct store_put_result *out);
+
 /* A resource as read back. */
 struct store_row {
     char *id;

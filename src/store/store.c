@@ -207,6 +207,20 @@ int store_bulk(struct store *s, bool on)
     return STORE_CORE(s, bulk, on);
 }
 
+int store_job_lock(struct store *s, const char *job, bool *mine)
+{
+    *mine = true;
+    if (!s->ops->job_lock)
+        return WEFT_OK; /* one node per store (SQLite) */
+    return s->ops->job_lock(s, job, mine);
+}
+
+int store_size_bytes(struct store *s, int64_t *bytes)
+{
+    *bytes = 0;
+    return STORE_CORE(s, size_bytes, bytes);
+}
+
 int store_writer(struct store *s)
 {
     if (!s->ops->writer)

@@ -102,4 +102,17 @@ int store_bulk(struct store *s, bool on);
  * upkeep do nothing. */
 int store_writer(struct store *s);
 
+/* Single-runner jobs among several nodes on one store (the scheduled
+ * data-quality run, the audit anchor): *mine says whether this handle runs
+ * job now.  PostgreSQL: a session-level advisory lock on the job's name,
+ * taken when free and then held for the life of the handle's connection,
+ * so one node runs the job until it stops or loses its connection, and
+ * another takes over at its next try.  SQLite (one node per database
+ * file): always mine. */
+int store_job_lock(struct store *s, const char *job, bool *mine);
+
+/* The store's size on disk in bytes (PostgreSQL: pg_database_size of the
+ * database).  WEFT_EUNSUPPORTED for SQLite, whose size is its files'. */
+int store_size_bytes(struct store *s, int64_t *bytes);
+
 #endif

@@ -56,6 +56,7 @@
 #include "store/apps.h"
 #include "store/audit.h"
 #include "store/backup.h"
+#include "store/copy.h"
 #include "store/citizen.h"
 #include "store/dq.h"
 #include "store/proxy.h"
@@ -101,6 +102,8 @@ struct store_records_ops {
     int (*resource_put)(struct store *s, const struct store_put *in,
                         enum store_put_outcome *outcome, char id_out[STORE_ID_LEN + 1],
                         int *version_out);
+    int (*resource_put_batch)(struct store *s, const struct store_put *in, int n,
+                              struct store_put_result *out);
     int (*resource_get)(struct store *s, const char *type, const char *id, int version,
                         struct store_row *out);
     int (*resource_person)(struct store *s, const char *type, const char *id, char **person_id_out);
@@ -306,6 +309,46 @@ struct store_proxy_ops {
                         const char *reason);
 };
 
+/* Table-level access for copying a region between stores (store/copy.h,
+ * store_copy.c).  A value as read from, or written to, a column: */
+enum store_val_kind {
+    STORE_VAL_NULL,
+    STORE_VAL_INT,
+    STORE_VAL_REAL,
+    STORE_VAL_TEXT,
+    STORE_VAL_BLOB
+};
+struct store_val {
+    enum store_val_kind kind;
+    int64_t i;     /* INT (booleans are 0/1) */
+    double d;      /* REAL */
+    const char *p; /* TEXT, BLOB: len bytes (valid during the callback only) */
+    size_t len;
+};
+typedef int (*store_row_fn)(void *arg, const struct store_val *vals, int n);
+struct store_copy_ops {
+    /* the schema's tables but schema_migration: malloc'd names */
+    int (*tables)(struct store *s, char ***names, int *n);
+    /* a table's columns, in the schema's order: malloc'd names */
+    int (*columns)(struct store *s, const char *table, char ***cols, int *n);
+    /* begin (true) or end (false) one read-only snapshot that the reads
+     * below see (no writer waits for it) */
+    int (*snapshot)(struct store *s, bool begin);
+    /* every row of table, columns cols, to fn (a non-zero return stops
+     * and is returned) */
+    int (*read)(struct store *s, const char *table, const char *const *cols, int ncols,
+                store_row_fn fn, void *arg);
+    /* insert nrows rows (ncols values each, row-major) as given, in the
+     * open transaction */
+    int (*write)(struct store *s, const char *table, const char *const *cols, int ncols,
+                 const struct store_val *vals, int nrows);
+    /* delete every row of table, in the open transaction */
+    int (*clear)(struct store *s, const char *table);
+    /* after the writes, in the transaction: what the backend derives (the
+     * sequences' next values, SQLite's id keys) */
+    int (*finish)(struct store *s);
+};
+
 /* A backend: the handle's life, schema, backup and settings, and its noun tables. */
 struct store_ops {
     const char *name; /* "sqlite", "PostgreSQL": named in errors */
@@ -315,6 +358,9 @@ struct store_ops {
     int (*schema_pending)(struct store *s, int *pending);
     int (*bulk)(struct store *s, bool on);
     int (*writer)(struct store *s); /* NULL: no upkeep to move off the writer */
+    /* store_job_lock (store.h); NULL: every job is this handle's */
+    int (*job_lock)(struct store *s, const char *job, bool *mine);
+    int (*size_bytes)(struct store *s, int64_t *bytes); /* store_size_bytes (store.h) */
     int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
     int (*meta_get)(struct store *s, const char *key, char **value_out);
     int (*meta_set)(struct store *s, const char *key, const char *value);
@@ -330,6 +376,7 @@ struct store_ops {
     const struct store_citizen_ops *citizen;
     const struct store_analytics_ops *analytics; /* store/analytics_int.h */
     const struct store_proxy_ops *proxy;
+    const struct store_copy_ops *copy;           /* store/copy.h */
 };
 
 /* The common head of every backend handle. */

@@ -49,6 +49,19 @@ int store_resource_put(struct store *s, const struct store_put *in, enum store_p
     return STORE_CALL(s, records, resource_put, in, outcome, id_out, version_out);
 }
 
+int store_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                             struct store_put_result *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!in[i].type || !in[i].source_org || !in[i].source_id || !in[i].category || !in[i].json)
+            return store_fail(s, WEFT_EINVAL,
+                              "resource put: type, source_org, source_id, category"
+                              " and json are required");
+    if (n <= 0)
+        return WEFT_OK;
+    return STORE_CALL(s, records, resource_put_batch, in, n, out);
+}
+
 int store_resource_get(struct store *s, const char *type, const char *id, int version,
                        struct store_row *out)
 {

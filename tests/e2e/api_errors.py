@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: its 10,000-entry bundle in flight at SIGTERM must finish within the 10 s shutdown grace, and PostgreSQL loads 1,000-1,800 resources/s on the shared machine (docs/BENCHMARKS.md): it passed there only when the machine was quiet
+# weft-test-postgres-skip: its 10,000-entry bundle in flight at SIGTERM must finish within the 10 s shutdown grace, and PostgreSQL loads 2,700-6,000 resources/s on the shared machine even with the batch put (docs/BENCHMARKS.md): it passed 1 run of 2 there
 """api_errors.py - every error case of the FHIR API, end to end, against the
 real sanitized binary (no shared data needed): each gets the right status and
 an OperationOutcome that says what was wrong, and nothing already stored is

@@ -31,6 +31,7 @@
 
 #define PG_STMT_CACHE 128
 #define PG_WRITE_LOCK "7700414801" /* pg_advisory_xact_lock key: "weft writer" */
+#define PG_JOB_LOCK "77004148"     /* first key of the single-runner jobs' locks */
 
 struct pg_store {
     struct store base; /* must be first: struct store * casts to this */
@@ -45,6 +46,7 @@ struct pg_store {
     uint64_t clock;
     int next_name;
     bool bulk;        /* synchronous_commit off (store_bulk) */
+    char *jobs_held;  /* store_job_lock: "\n"-separated names of the jobs held */
     char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
 };
 
@@ -117,6 +119,9 @@ int pg_begin(struct store *s);
 int pg_commit(struct store *s);
 int pg_rollback(struct store *s);
 int pg_bulk(struct store *s, bool on);
+int pg_job_lock(struct store *s, const char *job, bool *mine);
+int pg_backup(struct store *s, const char *dest, struct store_backup_info *info);
+int pg_size_bytes(struct store *s, int64_t *bytes);
 bool pg_alive(struct store *s);
 int pg_savepoint(struct store *s, const char *name);
 int pg_release(struct store *s, const char *name);

@@ -311,6 +311,61 @@ static const struct store_migration pg_proxy_1 = {
     "CREATE INDEX proxy_grant_person ON proxy_grant (person_id, id);",
 };
 
+/* put-many-1: a batch of puts in one round trip (store_resource_put_batch,
+ * pg_resource.c): the body of weft_resource_put run for each element of
+ * the arrays in order, so the semantics are those of that many puts one
+ * after the other (an id given twice: the second sees the first); one row
+ * per element back: k (1-based), outcome, version, cur_type as
+ * weft_resource_put's.  The search terms come flattened: term k of
+ * p_term_row names the element they belong to.  A bundle of a few hundred
+ * resources is then one round trip instead of a few hundred. */
+static const struct store_migration pg_put_many_1 = {
+    "put-many-1",
+    "CREATE FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"
+    " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"
+    " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"
+    " p_term_row integer[], p_params text[], p_values text[])"
+    " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"
+    " LANGUAGE plpgsql AS $$"
+    " DECLARE c record; found_cur boolean; s bigint; t integer := 1;"
+    "  te integer;"
+    "  nt integer := coalesce(cardinality(p_term_row), 0);"
+    " BEGIN"
+    "  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP"
+    "   k := i; cur_type := NULL;"
+    "   WHILE t <= nt AND p_term_row[t] < i LOOP t := t + 1; END LOOP;"
+    "   SELECT r.seq, r.version AS v, r.deleted, r.hash, r.type, r.person_id INTO c"
+    "    FROM resource r WHERE r.id = p_id[i] AND r.next_seq IS NULL;"
+    "   found_cur := FOUND;"
+    "   IF found_cur AND NOT c.deleted AND c.hash = p_hash[i] THEN"
+    "    outcome := 3; version := c.v; RETURN NEXT; CONTINUE; END IF;"
+    "   IF found_cur AND c.type <> p_type[i] THEN"
+    "    outcome := -1; version := 0; cur_type := c.type; RETURN NEXT; CONTINUE; END IF;"
+    "   s := nextval('resource_seq');"
+    "   IF found_cur THEN"
+    "    UPDATE resource SET next_seq = s WHERE seq = c.seq;"
+    "    version := c.v + 1; outcome := 2;"
+    "   ELSE version := 1; outcome := 1; END IF;"
+    "   INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"
+    "    source_id, feed, effective, code, status, last_updated, hash, json) VALUES (s, p_id[i],"
+    "    p_type[i], version, false, p_person[i], p_category[i], p_org[i], p_source_id[i],"
+    "    p_feed[i], p_effective[i], p_code[i], p_status[i], p_now, p_hash[i], p_json[i]);"
+    "   te := t;"
+    "   WHILE te <= nt AND p_term_row[te] = i LOOP te := te + 1; END LOOP;"
+    "   IF te > t THEN"
+    "    INSERT INTO resource_term (param, value, seq) SELECT p_params[j], p_values[j], s"
+    "     FROM generate_series(t, te - 1) AS j ON CONFLICT DO NOTHING;"
+    "   END IF;"
+    "   IF found_cur AND c.person_id IS NOT NULL AND p_person[i] IS NOT NULL"
+    "    AND c.person_id <> p_person[i] AND p_type[i] = 'Patient' THEN"
+    "    UPDATE resource SET person_id = p_person[i] WHERE person_id = c.person_id"
+    "     AND source_org = p_org[i] AND next_seq IS NULL AND type <> 'Patient'"
+    "     AND strpos(json, '\"Patient/' || p_id[i] || '\"') > 0; END IF;"
+    "   RETURN NEXT;"
+    "  END LOOP;"
+    " END $$;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -324,6 +379,7 @@ static const struct store_migration *const migrations[] = {
     /* ---- other subsystems: one line per migration below this mark ---- */
     &pg_feeds_mllp_1,
     &pg_proxy_1,
+    &pg_put_many_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

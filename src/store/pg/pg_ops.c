@@ -3,8 +3,8 @@
  * group (store/store_int.h).  An operation not listed here - or a whole
  * table left out - is not built for PostgreSQL yet: the dispatcher answers
  * WEFT_EUNSUPPORTED with "not implemented on PostgreSQL yet: <op>", never a
- * silent success.  Not built: backup (PostgreSQL is backed up with its own
- * tools, docs/OPERATIONS.md).
+ * silent success.  backup refuses, naming PostgreSQL's own tools
+ * (docs/OPERATIONS.md).
  */
 #include "store/pg/pg_ops.h"
 
@@ -20,6 +20,7 @@ static const struct store_txn_ops pg_txn_ops = {
 
 static const struct store_records_ops pg_records_ops = {
     .resource_put = pg_resource_put,
+    .resource_put_batch = pg_resource_put_batch,
     .resource_get = pg_resource_get,
     .resource_person = pg_resource_person,
     .resource_digest = pg_resource_digest,
@@ -166,6 +167,16 @@ static const struct store_dq_ops pg_dq_ops = {
     .dq_failure_list = pg_dq_failure_list,
 };
 
+static const struct store_copy_ops pg_copy_ops = {
+    .tables = pg_copy_tables,
+    .columns = pg_copy_columns,
+    .snapshot = pg_copy_snapshot,
+    .read = pg_copy_read,
+    .write = pg_copy_write,
+    .clear = pg_copy_clear,
+    .finish = pg_copy_finish,
+};
+
 const struct store_ops pg_ops = {
     .name = "PostgreSQL",
     .close = pg_close,
@@ -173,6 +184,9 @@ const struct store_ops pg_ops = {
     .schema_version = pg_schema_version,
     .schema_pending = pg_schema_pending,
     .bulk = pg_bulk,
+    .backup = pg_backup,
+    .job_lock = pg_job_lock,
+    .size_bytes = pg_size_bytes,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .txn = &pg_txn_ops,
@@ -186,4 +200,5 @@ const struct store_ops pg_ops = {
     .citizen = &pg_citizen_ops,
     .dq = &pg_dq_ops,
     .proxy = &pg_proxy_ops,
+    .copy = &pg_copy_ops,
 };

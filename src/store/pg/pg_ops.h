@@ -37,6 +37,8 @@ int pg_snapshot_now(struct pg_store *ps, int64_t *snap);
 void pg_row_fill(const PGresult *r, int i, struct store_row *out);
 int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,
                     char id_out[STORE_ID_LEN + 1], int *version_out);
+int pg_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                          struct store_put_result *out);
 int pg_resource_get(struct store *s, const char *type, const char *id, int version,
                     struct store_row *out);
 int pg_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
@@ -203,5 +205,16 @@ int pg_dq_result_list(struct store *s, int64_t run_id, const char *org,
 int pg_dq_failure_add(struct store *s, const struct store_dq_failure *f);
 int pg_dq_failure_list(struct store *s, int64_t run_id, const char *org,
                        int (*fn)(const struct store_dq_failure *, void *), void *ctx);
+
+/* pg_copy.c (store_copy's table-level operations) */
+int pg_copy_tables(struct store *s, char ***names, int *n);
+int pg_copy_columns(struct store *s, const char *table, char ***cols, int *n);
+int pg_copy_snapshot(struct store *s, bool begin);
+int pg_copy_read(struct store *s, const char *table, const char *const *cols, int ncols,
+                 store_row_fn fn, void *arg);
+int pg_copy_write(struct store *s, const char *table, const char *const *cols, int ncols,
+                  const struct store_val *vals, int nrows);
+int pg_copy_clear(struct store *s, const char *table);
+int pg_copy_finish(struct store *s);
 
 #endif

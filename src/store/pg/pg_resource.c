@@ -249,6 +249,198 @@ int pg_resource_put(struct store *s, const struct store_put *in, enum store_put_
     return pg_auto_end(ps, own, put_call(ps, id, in, hash, jl, outcome, version_out));
 }
 
+/* ---- batch put ------------------------------------------------------------------------- */
+
+/* PostgreSQL's binary array format (array_recv), one dimension: the header,
+ * then each element as a length (-1: NULL) and its bytes.  Built straight
+ * from the callers' strings, so the JSON is neither escaped nor parsed as an
+ * array literal. */
+#define OID_BYTEA 17
+#define OID_INT4 23
+#define OID_TEXT 25
+
+static void be32(struct buf *b, uint32_t v)
+{
+    unsigned char c[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    buf_add(b, c, 4);
+}
+
+static void arr_begin(struct buf *b, uint32_t oid, int n)
+{
+    be32(b, 1);   /* dimensions */
+    be32(b, 1);   /* may hold NULLs (a hint only) */
+    be32(b, oid); /* element type */
+    be32(b, (uint32_t)n);
+    be32(b, 1); /* lower bound */
+}
+
+static void arr_elem(struct buf *b, const void *data, size_t len)
+{
+    if (!data) {
+        be32(b, UINT32_MAX); /* -1: NULL */
+        return;
+    }
+    be32(b, (uint32_t)len);
+    buf_add(b, data, len);
+}
+
+static void arr_str(struct buf *b, const char *s)
+{
+    arr_elem(b, s, s ? strlen(s) : 0);
+}
+
+/* A batch (or part of one) is at most this many items or about this many
+ * bytes of JSON in one call. */
+#define BATCH_MAX 1000
+#define BATCH_BYTES (16u << 20)
+
+enum {
+    A_ID,
+    A_TYPE,
+    A_PERSON,
+    A_CATEGORY,
+    A_ORG,
+    A_SOURCE,
+    A_FEED,
+    A_EFF,
+    A_CODE,
+    A_STATUS,
+    A_HASH,
+    A_JSON,
+    A_TROW,
+    A_TPARAM,
+    A_TVALUE,
+    A_N
+};
+
+/* Items in[0..n) in one call of weft_resource_put_many (put-many-1) under
+ * the writer lock the caller holds. */
+static int put_many_call(struct pg_store *ps, const struct store_put *in, int n,
+                         struct store_put_result *out)
+{
+    struct buf a[A_N];
+    for (int i = 0; i < A_N; i++)
+        buf_init(&a[i]);
+    int nterms = 0;
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < in[i].nterms; t++)
+            nterms += in[i].terms[2 * t] && in[i].terms[2 * t + 1];
+    static const uint32_t oids[A_N] = {
+        [A_ID] = OID_TEXT,   [A_TYPE] = OID_TEXT,   [A_PERSON] = OID_TEXT, [A_CATEGORY] = OID_TEXT,
+        [A_ORG] = OID_TEXT,  [A_SOURCE] = OID_TEXT, [A_FEED] = OID_TEXT,   [A_EFF] = OID_TEXT,
+        [A_CODE] = OID_TEXT, [A_STATUS] = OID_TEXT, [A_HASH] = OID_BYTEA,  [A_JSON] = OID_TEXT,
+        [A_TROW] = OID_INT4, [A_TPARAM] = OID_TEXT, [A_TVALUE] = OID_TEXT,
+    };
+    for (int i = 0; i < A_N; i++)
+        arr_begin(&a[i], oids[i], i >= A_TROW ? nterms : n);
+    struct buf low = BUF_INIT;
+    for (int i = 0; i < n; i++) {
+        const struct store_put *p = &in[i];
+        struct store_put_result *o = &out[i];
+        memset(o, 0, sizeof *o);
+        if (p->id)
+            memcpy(o->id, p->id, sizeof o->id);
+        else
+            store_resource_id(p->source_org, p->type, p->source_id, o->id);
+        size_t jl = p->json_len ? p->json_len : strlen(p->json);
+        unsigned char hash[HASH_LEN];
+        if (p->hash)
+            memcpy(hash, p->hash, HASH_LEN);
+        else
+            store_content_hash(p->json, jl, hash);
+        arr_str(&a[A_ID], o->id);
+        arr_str(&a[A_TYPE], p->type);
+        arr_str(&a[A_PERSON], p->person_id);
+        arr_str(&a[A_CATEGORY], p->category);
+        arr_str(&a[A_ORG], p->source_org);
+        arr_str(&a[A_SOURCE], p->source_id);
+        arr_str(&a[A_FEED], p->feed);
+        arr_str(&a[A_EFF], p->effective);
+        arr_str(&a[A_CODE], p->code);
+        arr_str(&a[A_STATUS], p->status);
+        arr_elem(&a[A_HASH], hash, HASH_LEN);
+        arr_elem(&a[A_JSON], p->json, jl);
+        for (int t = 0; t < p->nterms; t++) {
+            const char *param = p->terms[2 * t], *value = p->terms[2 * t + 1];
+            if (!param || !value)
+                continue;
+            be32(&a[A_TROW], 4);
+            be32(&a[A_TROW], (uint32_t)(i + 1));
+            arr_str(&a[A_TPARAM], param);
+            /* values lower-cased (ASCII) as SQLite's and put-1's are */
+            buf_reset(&low);
+            for (const char *c = value; *c; c++)
+                buf_addc(&low, *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : *c);
+            arr_elem(&a[A_TVALUE], low.data ? low.data : "", low.len);
+        }
+    }
+    buf_release(&low);
+    char now[32];
+    pg_write_time(ps, now);
+    struct pg_params pp = {0};
+    for (int i = A_ID; i <= A_STATUS; i++)
+        pg_p_bytes(&pp, a[i].data, (int)a[i].len);
+    pg_p_text(&pp, now);
+    for (int i = A_HASH; i < A_N; i++)
+        pg_p_bytes(&pp, a[i].data, (int)a[i].len);
+    int rc;
+    PGresult *r =
+        pg_run(ps,
+               "SELECT k, outcome, version, cur_type FROM weft_resource_put_many($1::text[],"
+               " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+               " $8::text[], $9::text[], $10::text[], $11, $12::bytea[], $13::text[],"
+               " $14::integer[], $15::text[], $16::text[])",
+               &pp, &rc);
+    for (int i = 0; i < A_N; i++)
+        buf_release(&a[i]);
+    if (!r)
+        return rc;
+    if (PQntuples(r) != n) {
+        rc = store_fail(&ps->base, WEFT_EDB, "batch put: %d results for %d resources", PQntuples(r),
+                        n);
+        PQclear(r);
+        return rc;
+    }
+    for (int j = 0; j < n; j++) {
+        int i = (int)pg_int(r, j, 0) - 1;
+        if (i < 0 || i >= n)
+            continue;
+        struct store_put_result *o = &out[i];
+        int oc = (int)pg_int(r, j, 1);
+        if (oc < 0) {
+            o->rc = WEFT_ECONFLICT;
+            snprintf(o->error, sizeof o->error, "resource id %s already holds a %s", o->id,
+                     PQgetvalue(r, j, 3));
+        } else {
+            o->outcome = (enum store_put_outcome)oc;
+            o->version = (int)pg_int(r, j, 2);
+        }
+    }
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                          struct store_put_result *out)
+{
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    for (int i = 0; i < n && rc == 0;) {
+        int m = 0;
+        size_t bytes = 0;
+        while (i + m < n && m < BATCH_MAX && (m == 0 || bytes < BATCH_BYTES)) {
+            const struct store_put *p = &in[i + m];
+            bytes += p->json_len ? p->json_len : strlen(p->json);
+            m++;
+        }
+        rc = put_many_call(ps, in + i, m, out + i);
+        i += m;
+    }
+    return pg_auto_end(ps, own, rc);
+}
+
 #define ROW_COLS                                                                                   \
     "seq, id, type, version, deleted, person_id, category, source_org, source_id, feed,"           \
     " effective, code, status, last_updated, json"

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "store/pg/pg_int.h"
 
 extern const struct store_ops pg_ops;
@@ -153,6 +154,51 @@ static struct pg_stmt_slot *cache_get(struct pg_store *ps, const char *sql, bool
     return victim;
 }
 
+static const char session_sql[] = "SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+                                  " SET client_min_messages = warning; SET lock_timeout = '30s';"
+                                  " SET synchronous_commit = on";
+
+/*
+ * A lost connection (the server restarted or failed over, the network
+ * broke) is made again before the handle's next statement outside a
+ * transaction: what was lost with it - the prepared statements, the
+ * single-runner jobs' locks - is forgotten, and the session set up again.
+ * Inside a transaction the transaction is lost with the connection: that
+ * statement fails (the caller rolls back, a feed sender gets no positive
+ * acknowledgement), and the next transaction reconnects.  While the server
+ * is down every attempt fails at once with libpq's reason.
+ */
+static int pg_ready(struct pg_store *ps)
+{
+    if (PQstatus(ps->conn) == CONNECTION_OK)
+        return WEFT_OK;
+    if (ps->base.txn_depth > 0)
+        return store_fail(&ps->base, WEFT_EDB,
+                          "lost the connection to PostgreSQL at %s: the transaction is lost",
+                          ps->where);
+    PQreset(ps->conn);
+    if (PQstatus(ps->conn) != CONNECTION_OK) {
+        char m[400];
+        snprintf(m, sizeof m, "%s", PQerrorMessage(ps->conn));
+        one_line(m);
+        return store_fail(&ps->base, WEFT_EDB,
+                          "lost the connection to PostgreSQL at %s and cannot reconnect: %s",
+                          ps->where, m);
+    }
+    for (int i = 0; i < PG_STMT_CACHE; i++) {
+        free(ps->cache[i].sql);
+        memset(&ps->cache[i], 0, sizeof ps->cache[i]);
+    }
+    free(ps->jobs_held);
+    ps->jobs_held = NULL;
+    int rc = pg_exec(ps, session_sql);
+    if (rc == 0 && ps->bulk)
+        rc = pg_exec(ps, "SET synchronous_commit = off");
+    if (rc == 0)
+        log_info("store", "reconnected to PostgreSQL at %s", ps->where);
+    return rc;
+}
+
 static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_params *p,
                      bool by_pointer, int *rc_out)
 {
@@ -161,6 +207,12 @@ static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_param
         p = &none;
     if (rc_out)
         *rc_out = WEFT_OK;
+    int rrc = pg_ready(ps);
+    if (rrc != 0) {
+        if (rc_out)
+            *rc_out = rrc;
+        return NULL;
+    }
     struct pg_stmt_slot *sl = cache_get(ps, sql, by_pointer, p->n, rc_out);
     if (!sl) {
         if (rc_out && *rc_out == WEFT_OK)
@@ -206,9 +258,12 @@ int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int6
 
 int pg_exec(struct pg_store *ps, const char *sql)
 {
+    int rc = pg_ready(ps);
+    if (rc != 0)
+        return rc;
     PGresult *r = PQexec(ps->conn, sql);
     ExecStatusType st = PQresultStatus(r);
-    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? WEFT_OK : pg_fail(ps, "sql", r);
+    rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? WEFT_OK : pg_fail(ps, "sql", r);
     PQclear(r);
     return rc;
 }
@@ -336,9 +391,7 @@ int pg_store_open(struct store **out, const char *conninfo, bool create, char **
     ps->where = describe(c);
     /* Session settings: UTF-8 text, hex bytea, quiet notices (CREATE IF NOT
      * EXISTS), and a lock wait bounded like SQLite's busy timeout. */
-    int rc = pg_exec(ps, "SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
-                         " SET client_min_messages = warning; SET lock_timeout = '30s';"
-                         " SET synchronous_commit = on");
+    int rc = pg_exec(ps, session_sql);
     if (rc != 0) {
         if (errmsg) {
             struct buf b = BUF_INIT;
@@ -359,9 +412,69 @@ void pg_close(struct store *s)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
     for (int i = 0; i < PG_STMT_CACHE; i++)
         free(ps->cache[i].sql);
-    PQfinish(ps->conn);
+    PQfinish(ps->conn); /* releases the jobs' session locks too */
     free(ps->where);
+    free(ps->jobs_held);
     free(ps);
+}
+
+/* Single-runner jobs (store_job_lock): the session-level advisory lock
+ * (PG_JOB_LOCK, hashtext(job)) of this connection.  Asked again once held,
+ * the answer comes from the handle without taking it twice. */
+int pg_job_lock(struct store *s, const char *job, bool *mine)
+{
+    struct pg_store *ps = pg_of(s);
+    *mine = false;
+    size_t jl = strlen(job);
+    for (const char *h = ps->jobs_held; h && *h;) {
+        const char *e = strchr(h, '\n');
+        if ((size_t)(e - h) == jl && memcmp(h, job, jl) == 0) {
+            *mine = true;
+            return WEFT_OK;
+        }
+        h = e + 1;
+    }
+    struct pg_params p = {0};
+    pg_p_text(&p, job);
+    int rc;
+    PGresult *r = pg_run(ps, "SELECT pg_try_advisory_lock(" PG_JOB_LOCK ", hashtext($1))", &p, &rc);
+    if (!r)
+        return rc;
+    *mine = pg_bool(r, 0, 0);
+    PQclear(r);
+    if (*mine) {
+        size_t have = ps->jobs_held ? strlen(ps->jobs_held) : 0;
+        ps->jobs_held = xrealloc(ps->jobs_held, have + jl + 2);
+        memcpy(ps->jobs_held + have, job, jl);
+        ps->jobs_held[have + jl] = '\n';
+        ps->jobs_held[have + jl + 1] = 0;
+    }
+    return WEFT_OK;
+}
+
+/* weft backup writes SQLite files: a PostgreSQL database is backed up with
+ * PostgreSQL's tools, which the refusal names. */
+int pg_backup(struct store *s, const char *dest, struct store_backup_info *info)
+{
+    (void)dest;
+    (void)info;
+    return store_fail(s, WEFT_EUNSUPPORTED,
+                      "weft backup copies SQLite databases; back up PostgreSQL at %s with its own"
+                      " tools: pg_basebackup (a base backup) and WAL archiving (archive_command)"
+                      " for point-in-time recovery - docs/OPERATIONS.md, \"Backups of a PostgreSQL"
+                      " deployment\"",
+                      pg_of(s)->where);
+}
+
+int pg_size_bytes(struct store *s, int64_t *bytes)
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s), "SELECT pg_database_size(current_database())", NULL, &rc);
+    if (!r)
+        return rc;
+    *bytes = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
 }
 
 /* ---- transactions ------------------------------------------------------------------ */

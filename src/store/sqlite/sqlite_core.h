@@ -44,6 +44,8 @@ void sqlite_row_fill(sqlite3_stmt *st, struct store_row *out);
 int sqlite_resource_put(struct store *s, const struct store_put *in,
                         enum store_put_outcome *outcome, char id_out[STORE_ID_LEN + 1],
                         int *version_out);
+int sqlite_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                              struct store_put_result *out);
 int sqlite_resource_get(struct store *s, const char *type, const char *id, int version,
                         struct store_row *out);
 int sqlite_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);

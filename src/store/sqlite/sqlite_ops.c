@@ -14,6 +14,7 @@
 #include "store/sqlite/sqlite_proxy.h"
 #include "store/sqlite/sqlite_identity.h"
 #include "store/sqlite/sqlite_analytics.h"
+#include "store/sqlite/sqlite_copy.h"
 
 static const struct store_txn_ops sqlite_txn_ops = {
     .begin = sqlite_begin,
@@ -27,6 +28,7 @@ static const struct store_txn_ops sqlite_txn_ops = {
 
 static const struct store_records_ops sqlite_records_ops = {
     .resource_put = sqlite_resource_put,
+    .resource_put_batch = sqlite_resource_put_batch,
     .resource_get = sqlite_resource_get,
     .resource_person = sqlite_resource_person,
     .resource_digest = sqlite_resource_digest,
@@ -173,6 +175,16 @@ static const struct store_proxy_ops sqlite_proxy_ops = {
     .grant_revoke = sqlite_proxy_grant_revoke,
 };
 
+static const struct store_copy_ops sqlite_copy_ops = {
+    .tables = sqlite_copy_tables,
+    .columns = sqlite_copy_columns,
+    .snapshot = sqlite_copy_snapshot,
+    .read = sqlite_copy_read,
+    .write = sqlite_copy_write,
+    .clear = sqlite_copy_clear,
+    .finish = sqlite_copy_finish,
+};
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -196,4 +208,5 @@ const struct store_ops sqlite_ops = {
     .citizen = &sqlite_citizen_ops,
     .analytics = &sqlite_analytics_ops,
     .proxy = &sqlite_proxy_ops,
+    .copy = &sqlite_copy_ops,
 };

@@ -9,6 +9,7 @@
  * next_seq, + the search terms).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,6 +330,26 @@ int sqlite_resource_put(struct store *s, const struct store_put *in,
     if (version_out)
         *version_out = version;
     return WEFT_OK;
+}
+
+/* SQLite is in-process: a batch is the puts one by one, in one savepoint
+ * when the caller has no transaction open (so a failure writes nothing). */
+int sqlite_resource_put_batch(struct store *s, const struct store_put *in, int n,
+                              struct store_put_result *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    bool own;
+    int rc = auto_begin(ss, &own);
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct store_put_result *o = &out[i];
+        memset(o, 0, sizeof *o);
+        o->rc = sqlite_resource_put(s, &in[i], &o->outcome, o->id, &o->version);
+        if (o->rc == WEFT_ECONFLICT)
+            snprintf(o->error, sizeof o->error, "%s", store_errmsg(s));
+        else
+            rc = o->rc;
+    }
+    return auto_end(ss, own, rc);
 }
 
 int sqlite_resource_get(struct store *s, const char *type, const char *id, int version,

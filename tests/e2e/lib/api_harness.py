@@ -95,10 +95,11 @@ def wait_log(srv, text, timeout=60):
 
 
 class Server:
-    def __init__(self, db, *extra):
+    def __init__(self, db, *extra, tag=""):
+        # tag: several servers in one test keep their logs and port files apart
         self.db = db
-        self.log = open(os.path.join(TMP, "serve.log"), "w+")
-        pf = os.path.join(TMP, "port")
+        self.log = open(os.path.join(TMP, "serve%s.log" % tag), "w+")
+        pf = os.path.join(TMP, "port" + tag)
         if os.path.exists(pf):
             os.unlink(pf)
         self.proc = subprocess.Popen(

@@ -48,11 +48,11 @@ def reader_token(db):
     return weft_ok("client", "add", "--db", db, "--name", "e2e-reader").strip()
 
 
-def start(db, *extra):
-    mp = os.path.join(TMP, "mllp.port")
+def start(db, *extra, tag=""):
+    mp = os.path.join(TMP, "mllp.port" + tag)
     if os.path.exists(mp):
         os.unlink(mp)
-    srv = Server(db, "--mllp", "127.0.0.1:0", "--mllp-port-file", mp, *extra)
+    srv = Server(db, "--mllp", "127.0.0.1:0", "--mllp-port-file", mp, *extra, tag=tag)
     srv.mllp_port = int(open(mp).read().strip())
     return srv
 

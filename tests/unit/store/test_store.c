@@ -67,6 +67,141 @@ static int put(struct store *s, const char *type, const char *sid, const char *p
     return store_resource_put(s, &p, oc, id, &v);
 }
 
+/* A batch put (store_resource_put_batch) has the semantics of the same puts
+ * one after the other: a no-op for unchanged content, a new version for
+ * changed content, an id given twice (the second sees the first), an id
+ * holding another type refused alone, search terms, and a re-linked Patient
+ * moving the items stored before it (in store order) but not those after. */
+static void test_put_batch(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char cid[STORE_ID_LEN + 1], oid[STORE_ID_LEN + 1], pid[STORE_ID_LEN + 1], o2[STORE_ID_LEN + 1];
+    char *p1 = NULL, *p2 = NULL;
+    assert_int_equal(store_person_by_nhs(s, "9434765919", &p1), 0);
+    assert_int_equal(store_person_by_nhs(s, "9434765870", &p2), 0);
+    const char *cj = "{\"resourceType\":\"Condition\",\"code\":{\"text\":\"asthma\"}}";
+    assert_int_equal(put(s, "Condition", "c1", NULL, "conditions", NULL, NULL, cj, &oc, cid), 0);
+    assert_int_equal(put(s, "Observation", "o1", NULL, "observations", NULL, NULL,
+                         "{\"resourceType\":\"Observation\"}", &oc, oid),
+                     0);
+    assert_int_equal(put(s, "Patient", "p1", p1, "demographics", NULL, NULL,
+                         "{\"resourceType\":\"Patient\"}", &oc, pid),
+                     0);
+    char ref[128];
+    snprintf(ref, sizeof ref,
+             "{\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"Patient/%s\"}}", pid);
+    assert_int_equal(put(s, "Observation", "o2", p1, "observations", NULL, NULL, ref, &oc, o2), 0);
+
+    const char *terms[] = {"identifier", "https://example.org|Q1"};
+    char ref3[160];
+    snprintf(ref3, sizeof ref3,
+             "{\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"Patient/%s\"},"
+             "\"status\":\"final\"}",
+             pid);
+    struct store_put in[] = {
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "c1",
+         .category = "conditions",
+         .json = cj},
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "c2",
+         .category = "conditions",
+         .json = "{\"resourceType\":\"Condition\"}"},
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "c2",
+         .category = "conditions",
+         .json = "{\"resourceType\":\"Condition\",\"note\":[]}",
+         .terms = terms,
+         .nterms = 1},
+        {.type = "Procedure",
+         .source_org = "A81001",
+         .source_id = "x",
+         .id = oid,
+         .category = "procedures",
+         .json = "{\"resourceType\":\"Procedure\"}"},
+        {.type = "Observation",
+         .source_org = "A81001",
+         .source_id = "o1",
+         .category = "observations",
+         .json = "{\"resourceType\":\"Observation\",\"x\":1}"},
+        {.type = "Patient",
+         .source_org = "A81001",
+         .source_id = "p1",
+         .person_id = p2,
+         .category = "demographics",
+         .json = "{\"resourceType\":\"Patient\",\"active\":true}"},
+        {.type = "Observation",
+         .source_org = "A81001",
+         .source_id = "o3",
+         .person_id = p1,
+         .category = "observations",
+         .json = ref3},
+    };
+    int n = (int)(sizeof in / sizeof in[0]);
+    struct store_put_result out[sizeof in / sizeof in[0]];
+    struct store_txn t;
+    assert_int_equal(store_txn_begin(&t, s), 0);
+    assert_int_equal(store_resource_put_batch(s, in, n, out), 0);
+    assert_int_equal(store_txn_commit(&t), 0);
+
+    assert_int_equal(out[0].rc, 0);
+    assert_int_equal(out[0].outcome, STORE_PUT_UNCHANGED);
+    assert_int_equal(out[0].version, 1);
+    assert_string_equal(out[0].id, cid);
+    assert_int_equal(out[1].outcome, STORE_PUT_CREATED);
+    assert_int_equal(out[1].version, 1);
+    assert_int_equal(out[2].outcome, STORE_PUT_UPDATED);
+    assert_int_equal(out[2].version, 2);
+    assert_string_equal(out[1].id, out[2].id);
+    assert_int_equal(out[3].rc, WEFT_ECONFLICT);
+    assert_non_null(strstr(out[3].error, "already holds a Observation"));
+    assert_int_equal(out[4].rc, 0);
+    assert_int_equal(out[4].outcome, STORE_PUT_UPDATED);
+    assert_int_equal(out[5].outcome, STORE_PUT_UPDATED);
+    assert_int_equal(out[6].outcome, STORE_PUT_CREATED);
+
+    /* nothing of the refused item; the history of the id given twice */
+    struct store_row r;
+    assert_int_equal(store_resource_get(s, "Procedure", oid, 0, &r), WEFT_ENOTFOUND);
+    struct store_result h;
+    assert_int_equal(store_history(s, "Condition", out[1].id, 10, &h), 0);
+    assert_int_equal(h.nrows, 2);
+    assert_true(h.rows[0].seq > h.rows[1].seq);
+    int64_t c2_seq = h.rows[0].seq;
+    store_result_clear(&h);
+    assert_int_equal(store_history(s, "Observation", oid, 10, &h), 0);
+    assert_int_equal(h.nrows, 2);
+    assert_true(h.rows[0].seq > c2_seq); /* store order is batch order */
+    store_result_clear(&h);
+    /* the terms of the current version are searchable (lower-cased) */
+    struct store_term qt[] = {{"identifier", "https://example.org|q1", false}};
+    struct store_query q = {.type = "Condition", .terms = qt, .nterms = 1, .want_total = true};
+    struct store_result sr;
+    assert_int_equal(store_search(s, &q, &sr), 0);
+    assert_int_equal(sr.total, 1);
+    store_result_clear(&sr);
+    /* the Patient moved to p2: its earlier item follows, the later one not */
+    assert_int_equal(store_resource_get(s, "Observation", o2, 0, &r), 0);
+    assert_string_equal(r.person_id, p2);
+    store_row_clear(&r);
+    assert_int_equal(store_resource_get(s, "Observation", out[6].id, 0, &r), 0);
+    assert_string_equal(r.person_id, p1);
+    store_row_clear(&r);
+
+    /* outside a transaction; a bad item refuses the whole call */
+    in[0].json = "{\"resourceType\":\"Condition\",\"v\":3}";
+    assert_int_equal(store_resource_put_batch(s, in, 1, out), 0);
+    assert_int_equal(out[0].outcome, STORE_PUT_UPDATED);
+    in[1].category = NULL;
+    assert_int_equal(store_resource_put_batch(s, in, 2, out), WEFT_EINVAL);
+    free(p1);
+    free(p2);
+}
+
 static void test_migrate_idempotent(void **state)
 {
     struct store *s = *state;
@@ -656,6 +791,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
