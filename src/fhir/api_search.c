@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/url.h"
+#include "access/read.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
 #include "store/records.h"
@@ -177,10 +178,13 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
         api_outcome(req, 400, "invalid", "the search could not be run: %s", store_errmsg(s));
         return;
     }
-    if (rc == WEFT_ETOOBIG) { /* more values than one store query takes */
+    if (rc == WEFT_ETOOBIG) { /* more values than one store query takes, or more items
+                                 to match than one search reads */
         api_outcome(req, 400, "too-costly",
-                    "the search has too many parameters or values: narrow it or split it "
-                    "into several searches");
+                    "the search has too many parameters or values, or would read more than %d "
+                    "items to match its parameters: narrow it (e.g. with patient=) or split it "
+                    "into several searches",
+                    FHIR_SEARCH_SCAN_MAX);
         return;
     }
     log_error("fhir", "store error request=%s: %s (%s)", req->request_id, weft_strerror(rc),
@@ -295,6 +299,55 @@ static void reply_unknown_patient(struct http_req *req, struct page *pg, const c
     reply_searchset(req, pg);
 }
 
+/* The store calls of a search with specification parameters
+ * (fhir/search.h fhir_search_exec): the search's own query is scoped by
+ * api_authz_search; the inner queries of chains and _has get the scope sc
+ * here, and a type the caller may not read answers nothing. */
+struct search_exec {
+    struct store *s;
+    const struct principal *p;
+    const struct authz_scope *sc;
+};
+
+static int exec_main(void *ctx, const struct store_query *q, struct store_result *out)
+{
+    const struct search_exec *x = ctx;
+    return store_search(x->s, q, out);
+}
+
+static int exec_inner(void *ctx, const struct store_query *q, struct store_result *out)
+{
+    const struct search_exec *x = ctx;
+    memset(out, 0, sizeof *out);
+    if (!x->sc || !x->sc->allowed || !authz_type_allowed(x->p, q->type))
+        return WEFT_EDENIED;
+    struct store_query sq = *q;
+    struct access_qbuf qb = {0};
+    int rc = WEFT_OK;
+    if (access_scope_query(x->sc, &sq, &qb))
+        rc = store_search(x->s, &sq, out);
+    access_qbuf_clear(&qb);
+    return rc;
+}
+
+/* Resolve the chains (has: the _has parameters) of fs; 0, or answered. */
+static int resolve_chains(struct http_req *req, struct store *s, struct fhir_search *fs, bool has,
+                          const char *person_id, const struct authz_scope *sc)
+{
+    struct search_exec x = {s, &req->principal, sc};
+    struct fhir_search_exec ex = {exec_main, exec_inner, &x};
+    int rc = fhir_search_resolve(fs, &ex, has, person_id);
+    if (rc == WEFT_EINVAL)
+        api_outcome(req, 400, "invalid", "%s", fs->err_msg);
+    else if (rc == WEFT_EDENIED)
+        api_outcome(req, 403, "forbidden",
+                    "your access does not include the resources a chained or _has parameter "
+                    "searches");
+    else if (rc)
+        store_failed(req, s, rc);
+    return rc;
+}
+
 /*
  * The one search runner.  type: the resource type (NULL for $everything);
  * everything_id: the Patient id for $everything; link_base: URL that paging
@@ -330,6 +383,19 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     fhir_search_page_url(&self, link_base, args, nargs, fs.cursor);
     pg.self = http_req_strdup(req, self.data);
     buf_release(&self);
+
+    /* chains first: one through patient or subject may name the patient */
+    if (fs.nchains > 0) {
+        struct authz_scope across;
+        rc = authz_scope_for_person(s, &req->principal, NULL, &across);
+        if (rc == 0)
+            rc = resolve_chains(req, s, &fs, false, NULL, &across);
+        else
+            api_outcome(req, 500, "exception", "the access decision could not be made");
+        authz_scope_clear(&across);
+        if (rc)
+            goto out;
+    }
 
     /* the person whose record is searched */
     const char *person_id = NULL;
@@ -428,7 +494,11 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         fs.q.sort = STORE_SORT_SEQ;
     if (fs.summary_count)
         fs.q.limit = 1;
-    rc = store_search(s, &fs.q, &res);
+    if (fs.nchains > 0 && resolve_chains(req, s, &fs, true, person_id, &scope) != 0)
+        goto out;
+    struct search_exec sx = {s, &req->principal, &scope};
+    struct fhir_search_exec ex = {exec_main, exec_inner, &sx};
+    rc = fhir_search_run(&fs, &ex, &res);
     if (rc != 0) {
         store_failed(req, s, rc);
         goto out;

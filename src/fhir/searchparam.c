@@ -331,6 +331,11 @@ static void value_clear(struct fhir_sp_value *v)
     memset(v, 0, sizeof *v);
 }
 
+const char *fhir_sp_filter_value(const struct fhir_sp_filter *f, int i)
+{
+    return i >= 0 && i < f->nvalues && f->values[i].raw ? f->values[i].raw : "";
+}
+
 void fhir_sp_filter_free(struct fhir_sp_filter *f)
 {
     for (int i = 0; i < f->nvalues; i++)

@@ -116,6 +116,8 @@ int fhir_sp_filter_parse(struct fhir_sp_filter *f, const struct fhir_sp *sp, enu
  * ("Patient/ID") and _has (ids).  0 or WEFT_EINVAL (err set). */
 int fhir_sp_filter_add(struct fhir_sp_filter *f, const char *value, char *err, size_t errlen);
 void fhir_sp_filter_free(struct fhir_sp_filter *f);
+/* Value i of f as given (borrowed from f). */
+const char *fhir_sp_filter_value(const struct fhir_sp_filter *f, int i);
 
 /* Parse a modifier name ("exact", "missing", ...) for sp: the modifier, or
  * -1 when sp's type does not take it.  A resource type name is :Type for a

@@ -171,9 +171,9 @@ check(len(set(shapes)) == 1, "_id search tells a withheld or another person's id
       "unknown one: %r" % shapes)
 # a category the scope does not allow: nothing, and nothing leaks (the
 # server's exit status under LeakSanitizer is checked at the end)
-st, _, b = get("/fhir/Observation?patient=%s&category=safeguarding,results" % pids["a"], nurse)
+st, _, b = get("/fhir/Observation?patient=%s&_record-category=safeguarding,results" % pids["a"], nurse)
 check(st == 200 and "SECRET-SAFEGUARDING-TEXT" not in json.dumps(b), "category search %d" % st)
-st, _, b = get("/fhir/Observation?patient=%s&category=safeguarding" % pids["a"], nurse)
+st, _, b = get("/fhir/Observation?patient=%s&_record-category=safeguarding" % pids["a"], nurse)
 check(st == 200 and b.get("total") == 0, "withheld category search %d %r" % (st, b))
 
 # ---- headers on every FHIR reply that may carry patient data -----------------------------
