@@ -196,6 +196,36 @@ by = sorted(p["birthDate"] for p in patients.values())[1]
 same("/fhir/Patient?birthdate=ge%s" % by, [i for i, p in patients.items() if p["birthDate"] >= by])
 same("/fhir/Patient?birthdate=lt%s" % by, [i for i, p in patients.items() if p["birthDate"] < by])
 
+# the CapabilityStatement lists what the search takes, from the same tables: every listed
+# parameter is accepted with a value of its type, for every stored type
+st, _, cap = srv.request("GET", "/fhir/metadata")
+check(st == 200, "metadata")
+bytype = {r["type"]: {p["name"]: p for p in r.get("searchParam", [])} for r in cap["rest"][0]["resource"]}
+ob = bytype["Observation"]
+for name, kind in [("category", "token"), ("value-quantity", "quantity"), ("code-value-quantity", "composite"),
+                   ("_record-category", "token"), ("subject", "reference"), ("_has", "special"), ("date", "date")]:
+    check(name in ob and ob[name]["type"] == kind, "metadata Observation %s: %r" % (name, ob.get(name)))
+check("modifiers: missing,text,not,of-type" in ob["category"]["documentation"], "token modifiers listed")
+check("chains" in ob["subject"]["documentation"], "subject chains listed")
+check("name" in bytype["Patient"] and bytype["Patient"]["name"]["type"] == "string", "Patient name listed")
+SAMPLE = {"token": "x", "string": "x", "date": "ge2020", "quantity": "gt1", "number": "1",
+          "reference": "Patient/x", "uri": "http://x"}
+tried = 0
+for rtype, params in sorted(bytype.items()):
+    for name, p in sorted(params.items()):
+        if name in ("_has", "_cursor", "_record-category", "_id", "patient", "subject") or p["type"] not in SAMPLE:
+            continue
+        if name == "_count" or name == "_sort":
+            continue
+        path = "/fhir/%s?%s=%s&_count=0" % (rtype, q(name), q(SAMPLE[p["type"]]))
+        if "patient" in params and rtype != "Patient":
+            path += "&patient=" + P
+        st, _, b = srv.request("GET", path, token=ro)
+        check(st == 200, "metadata lists %s %s but %s answers %d %r" % (rtype, name, path, st, b))
+        tried += 1
+print("ok every listed parameter accepted (%d searches)" % tried)
+check(tried > 300, "only %d listed parameters tried" % tried)
+
 # unsupported: 400 naming it, or ignored when lenient
 expect_outcome(srv.request("GET", "/fhir/Observation?code:below=123", token=ro), 400, "code:below")
 expect_outcome(srv.request("GET", "/fhir/Observation?colour=red", token=ro), 400, "colour")
