@@ -116,7 +116,10 @@ static int run_filtered(struct fhir_search *fs, const struct store_query *q0,
                 rc = WEFT_ETOOBIG;
                 break;
             }
-            json_t *r = row->deleted ? NULL : jload_parse(row->json, row->json_len);
+            bool may = !row->deleted;
+            for (int k = 0; k < fs->nfilters && may; k++)
+                may = fhir_sp_may_match(&fs->filters[k], row->json, row->json_len);
+            json_t *r = may ? jload_parse(row->json, row->json_len) : NULL;
             bool ok = r && row_matches(fs, r);
             if (!ok) {
                 json_decref(r);

@@ -11,6 +11,7 @@
  * ("YYYY-MM-DDThh:mm:ss", time zone and fractions dropped, as the store's
  * date column), so a range is two strings and every comparison a strcmp.
  */
+#define _GNU_SOURCE 1 /* memmem */
 #include <assert.h>
 #include <ctype.h>
 #include <math.h>
@@ -1096,6 +1097,41 @@ static bool node_match(const struct fhir_sp_filter *f, const json_t *node,
                 return false;
         }
         return true;
+    }
+    return false;
+}
+
+/* Text that JSON writes as it is (no escapes), so it can be searched for
+ * in the stored JSON text. */
+static bool plain_text(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr("-._:/|+=@ ", *s)))
+            return false;
+    return true;
+}
+
+bool fhir_sp_may_match(const struct fhir_sp_filter *f, const char *json, size_t len)
+{
+    if (!f->sp)
+        return true;
+    bool ids = f->mod == FHIR_SP_MOD_IDS;
+    bool positive = f->mod == FHIR_SP_MOD_NONE || f->mod == FHIR_SP_MOD_TYPE || ids;
+    enum fhir_sp_type k = f->sp->kind;
+    if (!positive || !(ids || k == FHIR_SP_TOKEN || k == FHIR_SP_REFERENCE || k == FHIR_SP_URI))
+        return true;
+    for (int i = 0; i < f->nvalues; i++) {
+        const struct fhir_sp_value *v = &f->values[i];
+        const char *needle = ids || k == FHIR_SP_URI  ? v->raw
+                             : k == FHIR_SP_REFERENCE ? v->rid
+                             : v->code && v->code[0]  ? v->code
+                                                      : v->sys;
+        if (!plain_text(needle))
+            return true; /* cannot tell from the text */
+        if (memmem(json, len, needle, strlen(needle)))
+            return true;
     }
     return false;
 }

@@ -124,6 +124,11 @@ const char *fhir_sp_filter_value(const struct fhir_sp_filter *f, int i);
  * reference parameter (*ref_type set to it). */
 int fhir_sp_mod_parse(const struct fhir_sp *sp, const char *name, const char **ref_type);
 
+/* Whether r's JSON text (len bytes) may match f: false only when it
+ * certainly does not (a positive token, reference, uri or _has filter none
+ * of whose values occurs in the text), so callers skip parsing it. */
+bool fhir_sp_may_match(const struct fhir_sp_filter *f, const char *json, size_t len);
+
 /* Does resource r match f? */
 bool fhir_sp_match(const struct fhir_sp_filter *f, const json_t *r);
 

@@ -76,6 +76,9 @@ static bool match(const char *json, const char *type, const char *name, const ch
     if (rc != 0)
         fail_msg("%s=%s refused: %s", name, value, err);
     bool m = fhir_sp_match(&f, r);
+    /* the text pre-check never drops a match */
+    if (m && !fhir_sp_may_match(&f, json, strlen(json)))
+        fail_msg("%s=%s matches but the text pre-check said it cannot", name, value);
     fhir_sp_filter_free(&f);
     json_decref(r);
     return m;
@@ -286,6 +289,23 @@ static void test_composite(void **state)
     assert_true(refused("Observation", "code-value-quantity", "8867-4"));
 }
 
+static void test_may_match(void **state)
+{
+    (void)state;
+    const struct fhir_sp *sp = fhir_sp_find("Observation", "code");
+    struct fhir_sp_filter f;
+    char err[128];
+    assert_int_equal(fhir_sp_filter_parse(&f, sp, FHIR_SP_MOD_NONE, NULL, "http://loinc.org|9999-9",
+                                          err, sizeof err),
+                     0);
+    assert_false(fhir_sp_may_match(&f, obs_json, strlen(obs_json)));
+    fhir_sp_filter_free(&f);
+    assert_int_equal(fhir_sp_filter_parse(&f, sp, FHIR_SP_MOD_NOT, NULL, "9999-9", err, sizeof err),
+                     0);
+    assert_true(fhir_sp_may_match(&f, obs_json, strlen(obs_json))); /* :not cannot be told */
+    fhir_sp_filter_free(&f);
+}
+
 static void test_fold_sort(void **state)
 {
     (void)state;
@@ -311,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_string),          cmocka_unit_test(test_date),
         cmocka_unit_test(test_quantity_number), cmocka_unit_test(test_reference_uri),
         cmocka_unit_test(test_composite),       cmocka_unit_test(test_fold_sort),
+        cmocka_unit_test(test_may_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
