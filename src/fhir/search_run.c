@@ -29,7 +29,11 @@
 
 bool fhir_search_filtered(const struct fhir_search *fs)
 {
-    return fs->nfilters > 0 || fs->sort_sp != NULL;
+    /* a chain resolved into patient=ID leaves its filter empty (sp NULL) */
+    for (int i = 0; i < fs->nfilters; i++)
+        if (fs->filters[i].sp)
+            return true;
+    return fs->sort_sp != NULL;
 }
 
 /* One match kept for the answer. */
