@@ -7,7 +7,16 @@
  * patient reference to a person, applies the authorisation scope and runs the
  * query.
  *
- * Supported (the CapabilityStatement states the same, from fhir_search_params):
+ * Two kinds of parameter (the CapabilityStatement lists both):
+ *   - the specification's, for every type, from the generated table
+ *     (fhir/searchparam.h): parsed into fs->filters (with modifiers, chains
+ *     REF[:Type].PARAM and _has:TYPE:REF:PARAM into fs->chains) and matched
+ *     on each item by fhir_search_run; _sort on any of them (fs->sort_sp);
+ *   - the store's, below (indexed, across patients too), used instead of the
+ *     specification's parameter of the same name when given without a
+ *     modifier (date only with eq/ge/gt/le/lt, birthdate only without a
+ *     prefix).
+ * The store's (fhir_search_params):
  *   every type    _id (one or more ids, comma = OR; not combinable with other
  *                 filters), _lastUpdated, _count, _sort, _cursor (paging),
  *                 _format (json only), _summary (count: the total only;
