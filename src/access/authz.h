@@ -159,6 +159,19 @@ bool authz_may_review_dq(struct store *s, const struct principal *p, const char 
 bool authz_may_decide_identity(struct store *s, const struct principal *p);
 
 /*
+ * Whether p may look people up by demographics (FHIR Patient/$match): a
+ * launched member of staff (not an app token) whose role's profile has the
+ * policy capability patient-match, of an organisation with an agreement in
+ * force; or an API client granted the scope "system/Patient.$match" (or
+ * "*") whose organisation, if it has one, has an agreement in force.  0
+ * with *reason NULL when allowed; 0 with *reason (static, patient-free)
+ * after auditing the refusal; a negative error when it could not be
+ * decided (deny).  Each candidate found is then read as any record is
+ * (access/read.h): the look-up never widens whose record may be seen.
+ */
+int authz_may_match_patients(struct store *s, const struct principal *p, const char **reason);
+
+/*
  * Whether p may see the direct-care risk list of their own GP practice
  * (p->org; analytics/risklist.h): a launched member of staff (not an app
  * token) whose role's profile has the policy capability risk-list, of an
