@@ -19,6 +19,7 @@
 #include "domain/category.h"
 #include "fhir/search.h"
 #include "fhir/searchparam.h"
+#include "fhir/shape.h"
 
 static const char *const candidate_types[] = {
     "AllergyIntolerance",
@@ -223,6 +224,7 @@ int api_metadata(struct http_req *req, void *ctx)
                               "history-instance", "code", "history-type", "code", "search-type",
                               "versioning", "versioned", "readHistory", 1, "updateCreate", 0);
         json_object_set_new(r, "searchParam", search_params(*t));
+        fhir_shape_capability(r, *t, type_is_stored); /* _include, _revinclude */
         if (strcmp(*t, "Patient") == 0)
             json_object_set_new(
                 r, "operation",
@@ -230,7 +232,8 @@ int api_metadata(struct http_req *req, void *ctx)
                           "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                           "documentation",
                           "every item linked to the patient's person, from every "
-                          "organisation; _count (default 100), _since; paged",
+                          "organisation; _count (default 100), _since, start and end "
+                          "(clinical date), _type (comma-separated types); paged",
                           "name", "match", "definition",
                           "http://hl7.org/fhir/OperationDefinition/Patient-match", "documentation",
                           "POST a Parameters (resource: a Patient; onlyCertainMatches; count, "
