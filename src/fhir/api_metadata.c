@@ -18,6 +18,7 @@
 #include "fhir/api_int.h"
 #include "domain/category.h"
 #include "fhir/search.h"
+#include "fhir/searchparam.h"
 #include "fhir/shape.h"
 
 static const char *const candidate_types[] = {
@@ -73,9 +74,9 @@ static bool type_is_stored(const char *type)
     return cat != NULL;
 }
 
-static json_t *search_param(const char *name, const char *doc)
+static json_t *search_param(const char *name, const char *type, const char *doc)
 {
-    json_t *p = json_pack("{s:s,s:s}", "name", name, "type", fhir_search_param_type(name));
+    json_t *p = json_pack("{s:s,s:s}", "name", name, "type", type);
     if (doc)
         json_object_set_new(p, "documentation", json_string(doc));
     return p;
@@ -83,24 +84,92 @@ static json_t *search_param(const char *name, const char *doc)
 
 static const char *param_doc(const char *name)
 {
-    if (strcmp(name, "category") == 0)
-        return "Weft record category (e.g. results, medications, encounters); comma for OR";
+    if (strcmp(name, "_record-category") == 0)
+        return "Weft's record category (e.g. results, medications, encounters), which access "
+               "rules are written in; comma for OR. The specification's category parameter is "
+               "category";
     if (strcmp(name, "code") == 0)
-        return "the resource's main code: system|code, |code or code; comma for OR";
+        return "the resource's main code: system|code, |code or code; indexed across patients";
     if (strcmp(name, "date") == 0)
-        return "clinically relevant date; prefixes eq ge gt le lt; partial dates are ranges";
+        return "clinically relevant date (a period's start), indexed; prefixes eq ge gt le lt "
+               "there, ne sa eb ap matched on the item's own dates; partial dates are ranges";
     if (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0)
         return "Patient/ID: items of that patient's person, from every organisation";
     if (strcmp(name, "_count") == 0)
         return "page size, default 50, maximum 1000; 0 returns only the total";
     if (strcmp(name, "_sort") == 0)
-        return "date, -date, _lastUpdated, -_lastUpdated, _id (default: -date within a "
-               "patient, else _id)";
+        return "one key: date, _lastUpdated, _id or any parameter of the type, '-' first for "
+               "descending (default: -date within a patient, else store order)";
     if (strcmp(name, "identifier") == 0)
         return "system|value or value";
     if (strcmp(name, "birthdate") == 0)
         return "exact date or partial date (YYYY, YYYY-MM); no prefixes";
     return NULL;
+}
+
+/* What a specification parameter takes: its modifiers and, for a
+ * reference, its chains. */
+static char *spec_doc(const struct fhir_sp *sp, const char *store_doc)
+{
+    struct buf b = BUF_INIT;
+    if (store_doc)
+        buf_addf(&b, "%s. ", store_doc);
+    buf_addf(&b, "FHIR R4 %s parameter", fhir_sp_type_name(sp->kind));
+    const char *mods = fhir_sp_modifiers(sp->kind);
+    if (mods[0])
+        buf_addf(&b, "; modifiers: %s", mods);
+    if (sp->kind == FHIR_SP_DATE || sp->kind == FHIR_SP_QUANTITY || sp->kind == FHIR_SP_NUMBER)
+        buf_adds(&b, "; prefixes: eq ne gt lt ge le sa eb ap");
+    if (sp->kind == FHIR_SP_COMPOSITE)
+        buf_addf(&b, "; components (joined by $): %s", sp->components);
+    if (sp->kind == FHIR_SP_REFERENCE && sp->targets) {
+        if (strchr(sp->targets, ','))
+            buf_addf(&b, "; chains: %s:TYPE.PARAM for a target type (one level)", sp->code);
+        else
+            buf_addf(&b, "; chains: %s.PARAM, a parameter of %s (one level)", sp->code,
+                     sp->targets);
+    }
+    buf_adds(&b, "; comma = OR, repeated = AND");
+    return buf_detach(&b, NULL);
+}
+
+/* Every parameter a search of type takes: those the store answers (with
+ * Weft's documentation), then the specification's from the generated table
+ * (fhir/searchparam.h), each once; the same tables fhir/search.c parses by. */
+static json_t *search_params(const char *type)
+{
+    json_t *params = json_array();
+    for (const char *const *p = fhir_search_params(type); *p; p++) {
+        const struct fhir_sp *sp = fhir_sp_find(type, *p);
+        if (sp && strcmp(*p, "_id") != 0 && strcmp(*p, "_lastUpdated") != 0) {
+            char *doc = spec_doc(sp, param_doc(*p));
+            json_array_append_new(params, search_param(*p, fhir_sp_type_name(sp->kind), doc));
+            free(doc);
+        } else {
+            json_array_append_new(params,
+                                  search_param(*p, fhir_search_param_type(*p), param_doc(*p)));
+        }
+    }
+    int n = 0;
+    const struct fhir_sp *rows = fhir_sp_of_type(type, &n);
+    const char *const *store = fhir_search_params(type);
+    for (int i = 0; i < n; i++) {
+        bool listed = false;
+        for (const char *const *p = store; *p && !listed; p++)
+            listed = strcmp(*p, rows[i].code) == 0;
+        if (listed)
+            continue;
+        char *doc = spec_doc(&rows[i], NULL);
+        json_array_append_new(params,
+                              search_param(rows[i].code, fhir_sp_type_name(rows[i].kind), doc));
+        free(doc);
+    }
+    json_array_append_new(
+        params, search_param("_has", "special",
+                             "reverse chaining, _has:TYPE:REFERENCE:PARAM=value (one level): "
+                             "items a TYPE matching PARAM points at through REFERENCE; the "
+                             "TYPE search is filtered by the caller's access like any other"));
+    return params;
 }
 
 int api_metadata(struct http_req *req, void *ctx)
@@ -132,7 +201,15 @@ int api_metadata(struct http_req *req, void *ctx)
                              "counts included, and every write is audited. A search takes at "
                              "most 64 parameters and 32 identifier, family, given and "
                              "birthdate values (400 beyond). Paging uses the next link "
-                             "(opaque _cursor).");
+                             "(opaque _cursor). Search parameters are the FHIR R4 "
+                             "specification's for each type; those the store does not index "
+                             "are matched item by item: always within one patient, and "
+                             "across patients when the indexed parameters (code, date, "
+                             "_record-category, Patient identifier, family, given, birthdate) "
+                             "leave at most 20000 items to read (400 too-costly beyond). "
+                             "Chained and _has parameters go one level deep; an unsupported "
+                             "parameter or modifier answers 400 naming it (ignored under "
+                             "Prefer: handling=lenient).");
     json_object_set_new(rest, "security",
                         json_pack("{s:[{s:[{s:s,s:s}]}],s:s}", "service", "coding", "system",
                                   "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -146,10 +223,7 @@ int api_metadata(struct http_req *req, void *ctx)
                               "interaction", "code", "read", "code", "vread", "code",
                               "history-instance", "code", "history-type", "code", "search-type",
                               "versioning", "versioned", "readHistory", 1, "updateCreate", 0);
-        json_t *params = json_array();
-        for (const char *const *p = fhir_search_params(*t); *p; p++)
-            json_array_append_new(params, search_param(*p, param_doc(*p)));
-        json_object_set_new(r, "searchParam", params);
+        json_object_set_new(r, "searchParam", search_params(*t));
         fhir_shape_capability(r, *t, type_is_stored); /* _include, _revinclude */
         if (strcmp(*t, "Patient") == 0)
             json_object_set_new(

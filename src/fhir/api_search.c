@@ -189,10 +189,13 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
         api_outcome(req, 400, "invalid", "the search could not be run: %s", store_errmsg(s));
         return;
     }
-    if (rc == WEFT_ETOOBIG) { /* more values than one store query takes */
+    if (rc == WEFT_ETOOBIG) { /* more values than one store query takes, or more items
+                                 to match than one search reads */
         api_outcome(req, 400, "too-costly",
-                    "the search has too many parameters or values: narrow it or split it "
-                    "into several searches");
+                    "the search has too many parameters or values, or would read more than %d "
+                    "items to match its parameters: narrow it (e.g. with patient=) or split it "
+                    "into several searches",
+                    FHIR_SEARCH_SCAN_MAX);
         return;
     }
     log_error("fhir", "store error request=%s: %s (%s)", req->request_id, weft_strerror(rc),
@@ -310,6 +313,59 @@ static void reply_unknown_patient(struct http_req *req, struct page *pg, const c
     reply_searchset(req, pg);
 }
 
+/* The store calls of a search with specification parameters
+ * (fhir/search.h fhir_search_exec): the search's own query is scoped by
+ * api_authz_search; the inner queries of chains and _has get the scope sc
+ * here, and a type the caller may not read answers nothing. */
+struct search_exec {
+    struct store *s;
+    const struct principal *p;
+    const struct authz_scope *sc;
+    struct access_read *r; /* the search's own scoped read (NULL: chains only) */
+};
+
+static int exec_main(void *ctx, const struct store_query *q, struct store_result *out)
+{
+    const struct search_exec *x = ctx;
+    if (!x->r)
+        return WEFT_EDENIED;
+    return access_read_search(x->r, q, out);
+}
+
+static int exec_inner(void *ctx, const struct store_query *q, struct store_result *out)
+{
+    const struct search_exec *x = ctx;
+    memset(out, 0, sizeof *out);
+    if (!x->sc || !x->sc->allowed || !authz_type_allowed(x->p, q->type))
+        return WEFT_EDENIED;
+    struct store_query sq = *q;
+    struct access_qbuf qb = {0};
+    int rc = WEFT_OK;
+    if (access_scope_query(x->sc, &sq, &qb))
+        rc = store_search(x->s, &sq, out);
+    access_qbuf_clear(&qb);
+    return rc;
+}
+
+/* Resolve the chains (has: the _has parameters) of fs; 0, or answered. */
+static int resolve_chains(struct http_req *req, struct store *s, struct fhir_search *fs, bool has,
+                          const char *person_id, struct access_read *r,
+                          const struct authz_scope *sc)
+{
+    struct search_exec x = {s, &req->principal, r ? &r->scope : sc, r};
+    struct fhir_search_exec ex = {exec_main, exec_inner, &x};
+    int rc = fhir_search_resolve(fs, &ex, has, person_id);
+    if (rc == WEFT_EINVAL)
+        api_outcome(req, 400, "invalid", "%s", fs->err_msg);
+    else if (rc == WEFT_EDENIED)
+        api_outcome(req, 403, "forbidden",
+                    "your access does not include the resources a chained or _has parameter "
+                    "searches");
+    else if (rc)
+        store_failed(req, s, rc);
+    return rc;
+}
+
 /*
  * The one search runner.  type: the resource type (NULL for $everything);
  * everything_id: the Patient id for $everything; link_base: URL that paging
@@ -363,6 +419,18 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     pg.self = http_req_strdup(req, self.data);
     buf_release(&self);
 
+    /* chains first: one through patient or subject may name the patient */
+    if (fs.nchains > 0) {
+        struct authz_scope across;
+        rc = authz_scope_for_person(s, &req->principal, NULL, &across);
+        if (rc == 0)
+            rc = resolve_chains(req, s, &fs, false, NULL, NULL, &across);
+        else
+            api_outcome(req, 500, "exception", "the access decision could not be made");
+        authz_scope_clear(&across);
+        if (rc)
+            goto out;
+    }
     const char *pid = everything_id ? everything_id : fs.patient_id;
     if (pid) {
         /* only the Patient's person is needed (no JSON read) */
@@ -487,8 +555,12 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         fs.q.sort = STORE_SORT_SEQ;
     if (fs.summary_count)
         fs.q.limit = 1;
-    /* the scope goes inside the store query */
-    rc = access_read_search(&r, &fs.q, &res);
+    if (fs.nchains > 0 && resolve_chains(req, s, &fs, true, person_id, &r, NULL) != 0)
+        goto out;
+    /* the scope goes inside the store query (every query of a matched search) */
+    struct search_exec sx = {s, &req->principal, &r.scope, &r};
+    struct fhir_search_exec ex = {exec_main, exec_inner, &sx};
+    rc = fhir_search_run(&fs, &ex, &res);
     if (rc != 0) {
         store_failed(req, s, rc);
         goto out;

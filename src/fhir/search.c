@@ -21,8 +21,8 @@
 
 static const char *const common_params[] = {"_id", "_lastUpdated", "_count", "_sort", NULL};
 static const char *const clinical_params[] = {
-    "_id",     "_lastUpdated", "_count", "_sort", "patient",
-    "subject", "category",     "code",   "date",  NULL};
+    "_id",     "_lastUpdated",     "_count", "_sort", "patient",
+    "subject", "_record-category", "code",   "date",  NULL};
 static const char *const patient_params[] = {
     "_id", "_lastUpdated", "_count", "_sort", "identifier", "family", "given", "birthdate", NULL};
 
@@ -369,6 +369,178 @@ static bool is_known(const char *const *list, const char *name)
     return false;
 }
 
+/* ---- specification parameters ------------------------------------------------------------ */
+
+/* Parameters the store answers from its own columns and terms (indexed,
+ * across patients too) when given without a modifier. */
+static bool store_param(const char *type, const char *code)
+{
+    return is_known(fhir_search_params(type), code);
+}
+
+/* Is name a parameter of type, in the table or answered by the store? */
+static bool param_exists(const char *type, const char *name)
+{
+    char code[64];
+    snprintf(code, sizeof code, "%s", name);
+    char *colon = strchr(code, ':');
+    if (colon)
+        *colon = 0;
+    return fhir_sp_find(type, code) || store_param(type, code);
+}
+
+static bool is_target(const struct fhir_sp *sp, const char *type)
+{
+    const char *rt = NULL;
+    return sp->kind == FHIR_SP_REFERENCE && fhir_sp_mod_parse(sp, type, &rt) == FHIR_SP_MOD_TYPE;
+}
+
+static struct fhir_search_chain *add_chain(struct fhir_search *fs, const char *param)
+{
+    if (fs->nchains >= FHIR_SEARCH_MAX_CHAINS || fs->nfilters >= FHIR_SEARCH_MAX_FILTERS) {
+        fail(fs, param, "too many chained, _has and other parameters in one search");
+        return NULL;
+    }
+    struct fhir_search_chain *c = &fs->chains[fs->nchains++];
+    memset(c, 0, sizeof *c);
+    c->filter = fs->nfilters++;
+    memset(&fs->filters[c->filter], 0, sizeof fs->filters[c->filter]);
+    return c;
+}
+
+/* _has:TYPE:REF:PARAM=value: resources of the searched type that a TYPE
+ * matching PARAM=value points at through its reference parameter REF. */
+static int parse_has(struct fhir_search *fs, const char *type, const char *name, const char *value)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", name + 5);
+    char *ref = strchr(buf, ':');
+    char *param = ref ? strchr(ref + 1, ':') : NULL;
+    if (!ref || !param || !param[1])
+        return fail(fs, name,
+                    "parameter '%.60s': expected _has:Type:reference:parameter, e.g. "
+                    "_has:Observation:patient:code",
+                    name);
+    *ref++ = 0;
+    *param++ = 0;
+    const struct fhir_sp *rsp = fhir_sp_find(buf, ref);
+    if (!rsp || !is_target(rsp, type))
+        return fail(fs, name, "parameter '%.60s': %.40s has no reference parameter '%.40s' to %s",
+                    name, buf, ref, type);
+    if (strchr(param, '.') || strncmp(param, "_has", 4) == 0)
+        return fail(fs, name, "parameter '%.60s': only one level of _has is supported", name);
+    if (!param_exists(buf, param))
+        return fail(fs, name, "parameter '%.60s': unknown search parameter '%.40s' for %s", name,
+                    param, buf);
+    struct fhir_search_chain *c = add_chain(fs, name);
+    if (!c)
+        return WEFT_EINVAL;
+    struct fhir_sp_filter *f = &fs->filters[c->filter];
+    f->sp = fhir_sp_find(type, "_id");
+    f->mod = FHIR_SP_MOD_IDS;
+    if (!f->sp)
+        return fail(fs, name, "parameter '%.60s' is not supported for %s", name, type);
+    c->has = true;
+    c->type = xstrdup(buf);
+    c->ref = xstrdup(ref);
+    c->name = xstrdup(param);
+    c->value = xstrdup(value);
+    return WEFT_OK;
+}
+
+/* A chain: REF[:Type].PARAM=value. */
+static int parse_chain(struct fhir_search *fs, const struct fhir_sp *sp, const char *name,
+                       const char *mod, const char *inner, const char *value)
+{
+    if (sp->kind != FHIR_SP_REFERENCE)
+        return fail(fs, name, "parameter '%.60s': '%s' is not a reference and cannot be chained",
+                    name, sp->code);
+    const char *target = NULL;
+    if (mod) {
+        if (!is_target(sp, mod))
+            return fail(fs, name, "parameter '%.60s': '%.40s' is not a target type of '%s'", name,
+                        mod, sp->code);
+        target = mod;
+    } else if (sp->targets && !strchr(sp->targets, ',')) {
+        target = sp->targets;
+    } else {
+        return fail(fs, name,
+                    "parameter '%.60s': '%s' may point at several types; name one, e.g. "
+                    "%s:Patient.%s",
+                    name, sp->code, sp->code, inner);
+    }
+    if (strchr(inner, '.'))
+        return fail(fs, name, "parameter '%.60s': only one level of chaining is supported", name);
+    if (!param_exists(target, inner))
+        return fail(fs, name, "parameter '%.60s': unknown search parameter '%.40s' for %s", name,
+                    inner, target);
+    struct fhir_search_chain *c = add_chain(fs, name);
+    if (!c)
+        return WEFT_EINVAL;
+    struct fhir_sp_filter *f = &fs->filters[c->filter];
+    f->sp = sp;
+    f->mod = FHIR_SP_MOD_TYPE;
+    f->ref_type = xstrdup(target);
+    c->type = xstrdup(target);
+    c->name = xstrdup(inner);
+    c->value = xstrdup(value);
+    return WEFT_OK;
+}
+
+/* A specification parameter of type: 0 when taken, 1 when it is the
+ * store's (or unknown), else an error. */
+static int parse_spec(struct fhir_search *fs, const char *type, const char *name, const char *value)
+{
+    if (strncmp(name, "_has:", 5) == 0)
+        return parse_has(fs, type, name, value);
+    char nm[128];
+    if (strlen(name) >= sizeof nm)
+        return 1;
+    snprintf(nm, sizeof nm, "%s", name);
+    char *chain = strchr(nm, '.');
+    if (chain)
+        *chain++ = 0;
+    char *mod = strchr(nm, ':');
+    if (mod)
+        *mod++ = 0;
+    const struct fhir_sp *sp = fhir_sp_find(type, nm);
+    if (!sp)
+        return 1;
+    if (!mod && !chain && store_param(type, nm)) {
+        /* the store's date column takes eq ge gt le lt; the others are matched here */
+        bool other_prefix = strcmp(nm, "date") == 0 &&
+                            (strncmp(value, "ne", 2) == 0 || strncmp(value, "sa", 2) == 0 ||
+                             strncmp(value, "eb", 2) == 0 || strncmp(value, "ap", 2) == 0);
+        /* the store's birthdate term is an exact or partial date; prefixes are matched here */
+        other_prefix |= strcmp(nm, "birthdate") == 0 && isalpha((unsigned char)value[0]);
+        if (!other_prefix)
+            return 1;
+    }
+    if (chain)
+        return parse_chain(fs, sp, name, mod, chain, value);
+    if (fs->nfilters >= FHIR_SEARCH_MAX_FILTERS)
+        return fail(fs, name, "too many search parameters: at most %d matched per item",
+                    FHIR_SEARCH_MAX_FILTERS);
+    int m = FHIR_SP_MOD_NONE;
+    const char *rt = NULL;
+    if (mod) {
+        m = fhir_sp_mod_parse(sp, mod, &rt);
+        if (m < 0) { /* 2: unsupported, ignored under lenient handling */
+            fail(fs, name,
+                 "parameter '%.60s': modifier ':%.30s' is not supported for a %s "
+                 "parameter (supported: %s)",
+                 name, mod, fhir_sp_type_name(sp->kind), fhir_sp_modifiers(sp->kind));
+            return 2;
+        }
+    }
+    char err[256];
+    struct fhir_sp_filter *f = &fs->filters[fs->nfilters++];
+    int rc = fhir_sp_filter_parse(f, sp, (enum fhir_sp_mod)m, rt, value, err, sizeof err);
+    if (rc)
+        return fail(fs, name, "%s", err);
+    return WEFT_OK;
+}
+
 /* ---- the parser -------------------------------------------------------------------------- */
 
 static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
@@ -444,10 +616,14 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
             fs->q.sort = STORE_SORT_LASTUPDATED_DESC;
         else if (strcmp(value, "_id") == 0)
             fs->q.sort = STORE_SORT_ID;
+        else if (type && mode == FHIR_SEARCH_TYPE && !strchr(value, ',') &&
+                 (fs->sort_sp = fhir_sp_find(type, value[0] == '-' ? value + 1 : value)) &&
+                 fs->sort_sp->kind != FHIR_SP_COMPOSITE)
+            fs->sort_desc = value[0] == '-';
         else
             return fail(fs, name,
-                        "parameter '_sort': '%.40s' is not supported (use date, -date, "
-                        "_lastUpdated, -_lastUpdated or _id)",
+                        "parameter '_sort': '%.40s' is not supported (one key: a search "
+                        "parameter of the type, '-' before it for descending)",
                         value);
         return WEFT_OK;
     }
@@ -466,6 +642,11 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
     if (mode == FHIR_SEARCH_EVERYTHING)
         goto unknown;
 
+    if (type) {
+        int rc = parse_spec(fs, type, name, value);
+        if (rc != 1)
+            return rc;
+    }
     const char *const *known = fhir_search_params(type);
     if (!is_known(known, name))
         goto unknown;
@@ -482,7 +663,7 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
     }
     if (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0)
         return parse_patient_ref(fs, name, value);
-    if (strcmp(name, "category") == 0) {
+    if (strcmp(name, "_record-category") == 0) {
         int first = fs->q.ncategories;
         int n = first;
         int rc = split_list(fs, name, value, fs->categories, &n);
@@ -497,12 +678,12 @@ static int parse_one(struct fhir_search *fs, enum fhir_search_mode mode, const c
                 memmove(fs->categories[i], bar + 1, strlen(bar + 1) + 1);
             if (!category_valid(fs->categories[i]))
                 return fail(fs, name,
-                            "parameter 'category': '%.40s' is not a record category (e.g. "
+                            "parameter '_record-category': '%.40s' is not a record category (e.g. "
                             "results, medications, encounters; see the CapabilityStatement)",
                             fs->categories[i]);
         }
         if (first > 0)
-            return fail(fs, name, "parameter 'category' given twice (use a comma for OR)");
+            return fail(fs, name, "parameter '_record-category' given twice (use a comma for OR)");
         return WEFT_OK;
     }
     if (strcmp(name, "code") == 0) {
@@ -579,6 +760,13 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
         int rc = parse_one(fs, mode, type, name, value);
         if (rc < 0)
             return rc;
+        if (rc == 2) {
+            if (!lenient)
+                return WEFT_EINVAL;
+            warn(fs, "%s; it was ignored", fs->err_msg);
+            fs->err_msg[0] = fs->err_param[0] = 0;
+            continue;
+        }
         if (rc == 1) {
             const char *colon = strchr(name, ':');
             if (lenient) {
@@ -600,7 +788,7 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
     }
     if (fs->nids > 0) {
         bool other = fs->patient_id || fs->q.ncategories || fs->q.ncodes || fs->q.nterms ||
-                     fs->dates[0] || fs->dates[1] || fs->dates[2] || fs->dates[3];
+                     fs->nfilters || fs->dates[0] || fs->dates[1] || fs->dates[2] || fs->dates[3];
         if (other)
             return fail(fs, "_id", "parameter '_id' cannot be combined with other filters");
     }
@@ -634,6 +822,14 @@ void fhir_search_free(struct fhir_search *fs)
         free(fs->term_values[i]);
     for (int i = 0; i < 4; i++)
         free(fs->dates[i]);
+    for (int i = 0; i < fs->nfilters; i++)
+        fhir_sp_filter_free(&fs->filters[i]);
+    for (int i = 0; i < fs->nchains; i++) {
+        free(fs->chains[i].type);
+        free(fs->chains[i].ref);
+        free(fs->chains[i].name);
+        free(fs->chains[i].value);
+    }
     memset(fs, 0, sizeof *fs);
 }
 

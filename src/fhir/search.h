@@ -7,14 +7,24 @@
  * patient reference to a person, applies the authorisation scope and runs the
  * query.
  *
- * Supported (the CapabilityStatement states the same, from fhir_search_params):
+ * Two kinds of parameter (the CapabilityStatement lists both):
+ *   - the specification's, for every type, from the generated table
+ *     (fhir/searchparam.h): parsed into fs->filters (with modifiers, chains
+ *     REF[:Type].PARAM and _has:TYPE:REF:PARAM into fs->chains) and matched
+ *     on each item by fhir_search_run; _sort on any of them (fs->sort_sp);
+ *   - the store's, below (indexed, across patients too), used instead of the
+ *     specification's parameter of the same name when given without a
+ *     modifier (date only with eq/ge/gt/le/lt, birthdate only without a
+ *     prefix).
+ * The store's (fhir_search_params):
  *   every type    _id (one or more ids, comma = OR; not combinable with other
  *                 filters), _lastUpdated, _count, _sort, _cursor (paging),
  *                 _format (json only), _summary (count: the total only;
  *                 false), _total (none: no count and no
  *                 Bundle.total; estimate/accurate: the exact total, the default)
  *   clinical      patient, subject (a Patient reference: "Patient/ID" or "ID"),
- *   types         category (record category, e.g. "results"; comma = OR),
+ *   types         _record-category (Weft's record category, e.g. "results";
+ *                 comma = OR; the standard category is the specification's),
  *                 code (token "system|code", "|code" or "code"; comma = OR),
  *                 date (effective date)
  *   Patient       identifier ("system|value" or "value"), family, given
@@ -50,6 +60,7 @@
 
 #include "core/buf.h"
 #include "core/url.h"
+#include "fhir/searchparam.h"
 #include "store/records.h"
 
 #define FHIR_COUNT_DEFAULT 50
@@ -58,6 +69,24 @@
 #define FHIR_SEARCH_MAX_TERMS 32  /* identifier, family, given, birthdate values */
 #define FHIR_SEARCH_MAX_PARAMS 64 /* parameters (name=value pairs) in one search */
 #define FHIR_SEARCH_MAX_WARNINGS 16
+#define FHIR_SEARCH_MAX_FILTERS 16 /* specification parameters matched per resource */
+#define FHIR_SEARCH_MAX_CHAINS 4   /* chained and _has parameters in one search */
+/* Items one search may read to match specification parameters that the
+ * store does not index (more: 400 too-costly, narrow it, e.g. by patient). */
+#define FHIR_SEARCH_SCAN_MAX 20000
+
+/* A chained parameter (subject:Patient.identifier=V) or a reverse chain
+ * (_has:Observation:patient:code=V): resolved by an inner search of type for
+ * name=value before the search runs (fhir_search_resolve), whose results
+ * become the values of filters[filter]. */
+struct fhir_search_chain {
+    bool has;   /* _has: the ids of what the inner results point at via ref */
+    int filter; /* index into filters */
+    char *type; /* inner search type */
+    char *ref;  /* _has: the inner type's reference parameter */
+    char *name; /* inner parameter (with modifier) */
+    char *value;
+};
 
 enum fhir_search_mode {
     FHIR_SEARCH_TYPE,       /* GET /fhir/{type}?... */
@@ -88,6 +117,14 @@ struct fhir_search {
     struct store_term terms[FHIR_SEARCH_MAX_VALUES];
     char *term_values[FHIR_SEARCH_MAX_VALUES];
     char *dates[4];
+    /* specification parameters the store does not index: every item the
+     * store query returns is matched against each (fhir_search_run) */
+    struct fhir_sp_filter filters[FHIR_SEARCH_MAX_FILTERS];
+    int nfilters;
+    struct fhir_search_chain chains[FHIR_SEARCH_MAX_CHAINS];
+    int nchains;
+    const struct fhir_sp *sort_sp; /* _sort on a specification parameter, or NULL */
+    bool sort_desc;
 };
 
 /*
@@ -99,6 +136,44 @@ struct fhir_search {
 int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const char *type,
                       const struct url_kv *args, int nargs, bool lenient);
 void fhir_search_free(struct fhir_search *fs);
+
+/* How fhir_search_resolve and fhir_search_run reach the store: run answers
+ * the search's own query (already scoped by the caller); run_inner answers
+ * the inner queries of chains and _has, and must apply the caller's scope
+ * to them (a chain or _has never reveals what the caller may not see). */
+struct fhir_search_exec {
+    int (*run)(void *ctx, const struct store_query *q, struct store_result *out);
+    int (*run_inner)(void *ctx, const struct store_query *q, struct store_result *out);
+    void *ctx;
+};
+
+/*
+ * Resolve fs's chains (chains[] with has == has_pass): run each inner search
+ * through x->run_inner and give its results to the chain's filter.  A chain
+ * on the patient or subject parameter that finds exactly one Patient
+ * becomes fs->patient_id when none was given (the search then runs over
+ * that person's record, as patient=ID).  person_id: the person the search
+ * is within (NULL: across people), for _has.  0, WEFT_EINVAL (fs->err_*
+ * set: 400), WEFT_ETOOBIG (an inner search matched more than a chain
+ * takes), or a store error.
+ */
+int fhir_search_resolve(struct fhir_search *fs, const struct fhir_search_exec *x, bool has_pass,
+                        const char *person_id);
+
+/*
+ * Run fs->q: through x->run alone when the search has no filters and no
+ * specification sort; else by reading every item the store query returns
+ * (in pages, at one snapshot, at most FHIR_SEARCH_SCAN_MAX: WEFT_ETOOBIG
+ * beyond), keeping those every filter matches, sorting them by fs->sort_sp
+ * when given, and answering the page at fs->after ("+OFFSET", the cursor
+ * this function issues in out->next).  out as from store_search.
+ */
+int fhir_search_run(struct fhir_search *fs, const struct fhir_search_exec *x,
+                    struct store_result *out);
+
+/* Whether the search has filters or a sort that fhir_search_run evaluates
+ * itself. */
+bool fhir_search_filtered(const struct fhir_search *fs);
 
 /* The search parameters supported for type (NULL-terminated list of names,
  * static), for the CapabilityStatement. */

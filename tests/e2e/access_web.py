@@ -136,7 +136,7 @@ for v in inj:
     q = urllib.parse.quote(v, safe="")
     for path in ("/fhir/Observation?patient=" + q, "/fhir/Observation?code=" + q,
                  "/fhir/Observation?_id=" + q, "/fhir/Patient/" + q,
-                 "/fhir/Observation?patient=%s&category=%s" % (pids["a"], q),
+                 "/fhir/Observation?patient=%s&_record-category=%s" % (pids["a"], q),
                  "/fhir/AuditEvent?patient=" + q, "/fhir/AuditEvent?date=" + q,
                  "/access/person/%s/viewers" % q):
         st, _, b = srv.request("GET", path, headers={"Cookie": "weft_session=" + ck4})

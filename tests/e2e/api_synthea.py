@@ -205,8 +205,8 @@ check(total == len(want) and {r["id"] for r in got} == {r["id"] for r in want}, 
 got, total, _ = all_pages(srv, "/fhir/Observation?patient=%s&date=ge%s&date=le%s" % (largest, year, year), ro)
 check(total == len(want), "date=ge/le %s: %r vs %d" % (year, total, len(want)))
 lab = [r for r in obs if any(c.get("code") == "laboratory" for cat in r.get("category", []) for c in cat.get("coding", []))]
-got, total, _ = all_pages(srv, "/fhir/Observation?patient=%s&category=results" % largest, ro)
-check(total == len(lab), "category=results: %r vs %d laboratory observations" % (total, len(lab)))
+got, total, _ = all_pages(srv, "/fhir/Observation?patient=%s&_record-category=results" % largest, ro)
+check(total == len(lab), "_record-category=results: %r vs %d laboratory observations" % (total, len(lab)))
 pat = expected[("Patient", largest)]
 fam = pat["name"][0]["family"]
 st, _, b = srv.request("GET", "/fhir/Patient?family=%s&given=%s" % (fam[:3].lower(), pat["name"][0]["given"][0]), token=ro)

@@ -234,9 +234,9 @@ check("break-glass" in " ".join(outcomes), "the warning does not name break-glas
 # ---- item 5: count-only searches are audited ---------------------------------------------
 queries = ["/fhir/Observation?patient=%s&_summary=count" % PAT["n"],
            "/fhir/Condition?patient=%s&_count=0" % PAT["n"],
-           "/fhir/Flag?patient=%s&category=mental-health-act&_summary=count" % PAT["n"],
+           "/fhir/Flag?patient=%s&_record-category=mental-health-act&_summary=count" % PAT["n"],
            "/fhir/Patient/%s/$everything?_count=0" % PAT["n"],
-           "/fhir/Observation?patient=%s&category=legal-status&_count=3" % PAT["n"]]
+           "/fhir/Observation?patient=%s&_record-category=legal-status&_count=3" % PAT["n"]]
 totals = []
 for q in queries:
     st, _, b = get(q, reader[HOSP])

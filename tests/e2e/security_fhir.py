@@ -171,10 +171,25 @@ check(len(set(shapes)) == 1, "_id search tells a withheld or another person's id
       "unknown one: %r" % shapes)
 # a category the scope does not allow: nothing, and nothing leaks (the
 # server's exit status under LeakSanitizer is checked at the end)
-st, _, b = get("/fhir/Observation?patient=%s&category=safeguarding,results" % pids["a"], nurse)
+st, _, b = get("/fhir/Observation?patient=%s&_record-category=safeguarding,results" % pids["a"], nurse)
 check(st == 200 and "SECRET-SAFEGUARDING-TEXT" not in json.dumps(b), "category search %d" % st)
-st, _, b = get("/fhir/Observation?patient=%s&category=safeguarding" % pids["a"], nurse)
+st, _, b = get("/fhir/Observation?patient=%s&_record-category=safeguarding" % pids["a"], nurse)
 check(st == 200 and b.get("total") == 0, "withheld category search %d %r" % (st, b))
+
+# _has never reveals that a withheld item exists: Patients pointed at by a safeguarding
+# Observation (withheld from the nurse) answer exactly as for an Observation text nobody
+# has (a launched user may not search Patients across people at all: 403 for both)
+shapes = []
+for text in ("item in safeguarding", "item in nothing-like-this"):
+    st, _, b = get("/fhir/Patient?_has:Observation:patient:code:text=%s" % urllib.parse.quote(text), nurse)
+    shapes.append((st, b.get("total"), json.dumps([e for e in b.get("entry", []) if e["search"]["mode"] == "match"])))
+check(len(set(shapes)) == 1, "_has tells a withheld Observation from none: %r" % shapes)
+check(shapes[0][0] == 403, "_has across people by a launched user: %r" % (shapes[0],))
+# a filter matched item by item sees only what the scope lets the store return
+st, _, b = get("/fhir/Observation?patient=%s&code:text=%s" % (pids["a"], urllib.parse.quote("item in safeguarding")), nurse)
+check(st == 200 and b.get("total") == 0, "matched filter on a withheld category: %d %r" % (st, b))
+st, _, b = get("/fhir/Observation?patient=%s&code:text=%s" % (pids["a"], urllib.parse.quote("item in results")), nurse)
+check(st == 200 and b.get("total") == 1, "matched filter on a visible category: %d %r" % (st, b))
 
 # ---- headers on every FHIR reply that may carry patient data -----------------------------
 for path, who in (("/fhir/Observation/%s" % RECAT, nurse),

@@ -88,7 +88,7 @@ static void test_clinical_search(void **state)
     struct url_kv args[] = {
         KV("patient", "Patient/abc123"),
         KV("code", "http://loinc.org|8867-4,http://loinc.org|9279-1,|local,plain"),
-        KV("category", "results,observations"),
+        KV("_record-category", "results,observations"),
         KV("date", "ge2019"),
         KV("date", "lt2020-06"),
         KV("_lastUpdated", "gt2026-01-01"),
@@ -185,20 +185,30 @@ static void test_bad_input(void **state)
 {
     (void)state;
     expect_error("Observation", "colour", "red", "colour", "unknown search parameter 'colour'");
-    expect_error("Observation", "code:text", "x", "code:text", "modifiers");
+    expect_error("Observation", "code:below", "x", "code:below",
+                 "modifier ':below' is not supported");
     expect_error("Observation", "date", "yesterday", "date", "not a valid date");
-    expect_error("Observation", "date", "ne2020", "date", "not supported");
+    expect_error("Observation", "date", "ne2020-13", "date", "not a date");
+    expect_error("Observation", "value-quantity:exact", "1", "value-quantity:exact",
+                 "not supported");
+    expect_error("Observation", "subject.name", "x", "subject.name", "name one");
+    expect_error("Observation", "subject:Patient.colour", "x", "subject:Patient.colour",
+                 "unknown search parameter 'colour'");
+    expect_error("Patient", "_has:Observation:colour:code", "x", "_has:Observation:colour:code",
+                 "no reference parameter");
     expect_error("Observation", "_count", "-1", "_count", "non-negative");
     expect_error("Observation", "_count", "ten", "_count", "non-negative");
-    expect_error("Observation", "_sort", "status", "_sort", "not supported");
+    expect_error("Observation", "_sort", "colour", "_sort", "not supported");
+    expect_error("Observation", "_sort", "code-value-quantity", "_sort", "not supported");
     expect_error("Observation", "patient", "Group/7", "patient", "not a Patient reference");
     expect_error("Observation", "patient", "Patient/a b", "patient", "not a valid resource id");
     expect_error("Observation", "patient", "a,b", "patient", "only one patient");
-    expect_error("Observation", "category", "lab-stuff", "category", "not a record category");
+    expect_error("Observation", "_record-category", "lab-stuff", "_record-category",
+                 "not a record category");
     expect_error("Observation", "code", "a,,b", "code", "empty value");
     expect_error("Observation", "code", "http://loinc.org|", "code", "not a token");
-    expect_error("Observation", "identifier", "x", "identifier", "unknown search parameter");
-    expect_error("Patient", "birthdate", "ge1970", "birthdate", "prefixes are not supported");
+    expect_error("Observation", "given", "x", "given", "unknown search parameter");
+    expect_error("Patient", "birthdate", "ge1970-13", "birthdate", "not a date");
     expect_error("Patient", "birthdate", "1970-02-30", "birthdate", "not a date");
     expect_error("Patient", "identifier", "sys|", "identifier", "has no value");
     expect_error("Patient", "code", "x", "code", "unknown search parameter");
@@ -210,12 +220,12 @@ static void test_bad_input(void **state)
 static void test_lenient(void **state)
 {
     (void)state;
-    struct url_kv args[] = {KV("colour", "red"), KV("code:text", "x"), KV("code", "1234-5")};
+    struct url_kv args[] = {KV("colour", "red"), KV("code:below", "x"), KV("code", "1234-5")};
     struct fhir_search fs;
     assert_int_equal(fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", args, 3, true), 0);
     assert_int_equal(fs.nwarnings, 2);
     assert_non_null(strstr(fs.warnings[0], "'colour'"));
-    assert_non_null(strstr(fs.warnings[1], "'code:text'"));
+    assert_non_null(strstr(fs.warnings[1], "'code:below'"));
     assert_int_equal(fs.q.ncodes, 1);
     fhir_search_free(&fs);
 }

@@ -517,7 +517,8 @@ static void test_search(void **state)
     resp_free(&r);
 
     snprintf(path, sizeof path,
-             "/fhir/Observation?subject=%s&code=http://loinc.org%%7C8867-4&category=observations",
+             "/fhir/Observation?subject=%s&code=http://"
+             "loinc.org%%7C8867-4&_record-category=observations",
              patient_id);
     r = get(path, TOKEN);
     assert_int_equal(r.status, 200);
