@@ -85,7 +85,9 @@ double flow_median(int64_t *v, int64_t n);
  *   los, per site and ward: the length-of-stay bands of stays discharged
  *     in the window (one table), then "over-7", "over-14", "over-21" (each
  *     a single count, suppressed and rounded), then "median" (days, shown
- *     only when more than SUPPRESS_MAX stays make it up, else "*").
+ *     only when more than SUPPRESS_MAX stays make it up, else "*"; empty
+ *     when there are none).
+ * Sorts each row's lengths (los_v) in place for the medians.
  */
 void flow_csv(const struct flow *f, struct buf *out);
 
