@@ -256,6 +256,10 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     }
     int64_t from = as_of - 27;
     bool is_flow = def->classify == NULL;
+    if (!is_flow && o->from) {
+        snprintf(err, errlen, "--from applies to the flow output only");
+        return WEFT_EINVAL;
+    }
     if (is_flow && o->from) {
         if (!day_parse(o->from, &from)) {
             snprintf(err, errlen, "--from '%s' is not a date (YYYY-MM-DD)", o->from);

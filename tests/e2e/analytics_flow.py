@@ -198,4 +198,8 @@ check(rc == 1 and out == "" and "expired on 2000-01-31" in err, "expired list: %
 rc, out, err = run("analytics", "secondary", "--db", db, "--output", "flow", "--from", "2026-11-20",
                    "--as-of", "2026-11-14")
 check(rc == 2 and "--from must be on or before --as-of" in err, "bad window: %d %r" % (rc, err))
+rc, out, err = run("analytics", "secondary", "--db", db, "--output", "population", "--from",
+                   "2026-11-01")
+check(rc == 2 and "--from applies to the flow output only" in err, "--from on population: %d %r"
+      % (rc, err))
 print("ok (%d ADT messages)" % n)
