@@ -41,7 +41,7 @@ static const char *const read_types[] = {"Patient",
 
 struct item_store {
     struct analytics_item it;
-    char *strs[8 + ANALYTICS_MAX_CODES]; /* owned copies */
+    char *strs[12 + ANALYTICS_MAX_CODES]; /* owned copies */
     int nstrs;
 };
 
@@ -241,6 +241,11 @@ static int item(const struct store_analytics_item *si, void *p)
                                     json_array_get(json_object_get(src, "coding"), 0), "code")));
         is->it.end =
             keep(is, json_string_value(json_object_get(json_object_get(r, "period"), "end")));
+        const json_t *locs = json_object_get(r, "location");
+        const json_t *last =
+            json_array_get(locs, json_array_size(locs) ? json_array_size(locs) - 1 : 0);
+        is->it.location = keep(
+            is, json_string_value(json_object_get(json_object_get(last, "location"), "display")));
         json_decref(r);
     }
     return 0;

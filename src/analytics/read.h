@@ -32,6 +32,7 @@ struct analytics_item {
     const char *cls;       /* Encounter.class code (EMER, IMP, AMB ...), or NULL */
     const char *admit;     /* Encounter.hospitalization.admitSource code, or NULL */
     const char *display;   /* the main concept's text or first display, or NULL */
+    const char *location;  /* Encounter: the last location's display, or NULL */
     const char *codes[ANALYTICS_MAX_CODES]; /* "system|code" of the main concept */
     int ncodes;
 };

@@ -17,6 +17,7 @@
 
 #include "analytics/day.h"
 #include "analytics/efi.h"
+#include "analytics/flow.h"
 #include "analytics/read.h"
 #include "analytics/suppress.h"
 #include "core/buf.h"
@@ -74,6 +75,10 @@ static const struct output_def outputs[] = {
      false, classify_population},
     {"frailty", "People aged 65 and over by GP practice and electronic Frailty Index band",
      "practice", band_cols, 4, true, classify_frailty},
+    /* its own engine (flow.h): inpatient stays, not people, are counted */
+    {"flow",
+     "Patient flow from ADT: admissions, discharges, occupancy and length of stay by site and ward",
+     "site", NULL, 0, false, NULL},
 };
 #define NOUTPUTS ((int)(sizeof outputs / sizeof outputs[0]))
 
@@ -151,6 +156,7 @@ static void rows_free(struct rows *r)
 /* ---- the run -------------------------------------------------------------------- */
 struct run_ctx {
     const struct output_def *def;
+    struct flow *flow; /* the flow output's figures, else NULL */
     const struct optout_set *cleared;
     const struct efi_codes *efi;
     int64_t as_of;
@@ -168,12 +174,24 @@ static int run_person(const struct analytics_person *p, void *pc)
         c->excluded++;
         return 0;
     }
-    const char *row;
-    int col;
-    if (!c->def->classify(p, c->efi, c->as_of, &row, &col))
-        return 0;
-    int r = rows_get(&c->rows, row, c->def->ncols);
-    c->rows.cells[r][col]++;
+    if (c->flow) {
+        bool counted = false;
+        for (int i = 0; i < p->nitems; i++) {
+            struct flow_stay st;
+            char site[128], ward[128];
+            if (flow_stay_of(&p->items[i], &st, site, ward))
+                counted |= flow_add(c->flow, &st);
+        }
+        if (!counted)
+            return 0;
+    } else {
+        const char *row;
+        int col;
+        if (!c->def->classify(p, c->efi, c->as_of, &row, &col))
+            return 0;
+        int r = rows_get(&c->rows, row, c->def->ncols);
+        c->rows.cells[r][col]++;
+    }
     if (c->ncounted == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 4096;
         c->counted = xrealloc(c->counted, c->cap * sizeof *c->counted);
@@ -206,6 +224,10 @@ void secondary_table_free(struct secondary_table *t)
     free(t->name);
     free(t->title);
     free(t->row_heading);
+    if (t->flow) {
+        flow_free(t->flow);
+        free(t->flow);
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -232,6 +254,24 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
         snprintf(err, errlen, "--as-of '%s' is not a date (YYYY-MM-DD)", o->as_of);
         return WEFT_EINVAL;
     }
+    int64_t from = as_of - 27;
+    bool is_flow = def->classify == NULL;
+    if (!is_flow && o->from) {
+        snprintf(err, errlen, "--from applies to the flow output only");
+        return WEFT_EINVAL;
+    }
+    if (is_flow && o->from) {
+        if (!day_parse(o->from, &from)) {
+            snprintf(err, errlen, "--from '%s' is not a date (YYYY-MM-DD)", o->from);
+            return WEFT_EINVAL;
+        }
+        if (from > as_of || as_of - from >= FLOW_MAX_DAYS) {
+            snprintf(err, errlen,
+                     "--from must be on or before --as-of and at most %d days before it",
+                     FLOW_MAX_DAYS - 1);
+            return WEFT_EINVAL;
+        }
+    }
     struct optout_gate gate;
     int rc = optout_gate(s, o->today, &gate, err, errlen);
     if (rc)
@@ -246,6 +286,10 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
         return rc;
     }
     struct run_ctx c = {.def = def, .cleared = &cleared, .efi = efi, .as_of = as_of};
+    if (is_flow) {
+        c.flow = xmalloc(sizeof *c.flow);
+        flow_init(c.flow, from, as_of);
+    }
     rc = analytics_read_persons(s, NULL, run_person, &c);
     optout_set_free(&cleared);
     if (rc) {
@@ -272,13 +316,15 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     for (int i = 0; i < nc; i++)
         out->col_labels[i] = xstrdup(def->cols[i]);
     out->shown = xcalloc((size_t)(nr + 1) * (size_t)(nc + 1), sizeof *out->shown);
-    if (nr > 0)
+    if (nr > 0 && nc > 0)
         suppress_table(cells, nr, nc, out->shown);
     free(cells);
     out->name = xstrdup(def->name);
     out->title = xstrdup(def->title);
     out->row_heading = xstrdup(def->row_heading);
     out->gate = gate;
+    out->flow = c.flow;
+    c.flow = NULL;
     out->counted = (int64_t)c.ncounted;
     out->excluded = c.excluded;
     time_t t = time(NULL);
@@ -289,8 +335,12 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     qsort(c.counted, c.ncounted, sizeof *c.counted, cmp_u64);
     size_t blen;
     unsigned char *blob = optout_set_encode(c.counted, c.ncounted, &blen);
-    char as_of_txt[11], params[64];
-    snprintf(params, sizeof params, "as-of=%s", day_text(as_of, as_of_txt));
+    char as_of_txt[11], from_txt[11], params[64];
+    if (is_flow)
+        snprintf(params, sizeof params, "from=%s as-of=%s", day_text(from, from_txt),
+                 day_text(as_of, as_of_txt));
+    else
+        snprintf(params, sizeof params, "as-of=%s", day_text(as_of, as_of_txt));
     struct store_analytics_output rec = {.name = (char *)def->name,
                                          .computed = out->computed,
                                          .params = params,
@@ -305,6 +355,10 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     if (rc)
         snprintf(err, errlen, "recording the output: %s", store_errmsg(s));
 done:
+    if (c.flow) {
+        flow_free(c.flow);
+        free(c.flow);
+    }
     efi_codes_free(efi);
     free(c.counted);
     rows_free(&c.rows);
@@ -330,6 +384,10 @@ static void csv_field(struct buf *b, const char *s)
 
 void secondary_table_csv(const struct secondary_table *t, struct buf *out)
 {
+    if (t->flow) {
+        flow_csv(t->flow, out);
+        return;
+    }
     char num[24];
     csv_field(out, t->row_heading);
     for (int c = 0; c < t->cols; c++) {

@@ -29,7 +29,10 @@ struct secondary_options {
     const char *today;     /* YYYY-MM-DD for the opt-out list's expiry; NULL: today */
     const char *by;        /* who asked (recorded) */
     const char *efi_codes; /* the eFI code sets file; NULL: efi_codes_load's default */
+    const char *from;      /* flow: the window's first day; NULL: 27 days before as_of */
 };
+
+struct flow;
 
 /* A suppressed table, ready to show. */
 struct secondary_table {
@@ -38,6 +41,7 @@ struct secondary_table {
     char **row_labels, **col_labels;
     int64_t *shown; /* (rows + 1) * (cols + 1), suppress_table's layout */
     int64_t output_id, counted, excluded;
+    struct flow *flow; /* the "flow" output: its figures (flow.h) instead of the cells */
     char computed[32];
     struct optout_gate gate;
 };
@@ -52,7 +56,8 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
                   char *err, size_t errlen);
 
 /* The table as CSV: a first column of row labels, a column per column label
- * and "total", a last row "total"; "*" for suppressed counts. */
+ * and "total", a last row "total"; "*" for suppressed counts.  The "flow"
+ * output has its own columns (flow_csv). */
 void secondary_table_csv(const struct secondary_table *t, struct buf *out);
 
 /*

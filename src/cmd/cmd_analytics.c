@@ -18,14 +18,17 @@
 
 const struct opt_spec cmd_analytics_specs[] = {
     {"db", "PATH", "the database"},
-    {"output", "NAME", "secondary: the output (population, frailty)"},
-    {"as-of", "YYYY-MM-DD", "secondary: the day ages are measured at (default today)"},
+    {"output", "NAME", "secondary: the output (population, frailty, flow)"},
+    {"as-of", "YYYY-MM-DD",
+     "secondary: the day ages are measured at, flow's last day (default today)"},
+    {"from", "YYYY-MM-DD", "secondary flow: the first day (default 27 days before --as-of)"},
     {"efi-codes", "FILE", "secondary: the eFI code sets (default policy/efi.codes)"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
     "usage: weft analytics secondary --db PATH --output NAME [--as-of YYYY-MM-DD]\n"
+    "                                [--from YYYY-MM-DD]\n"
     "       weft analytics compliance --db PATH\n\n"
     "secondary prints an aggregate output as CSV: only people cleared by the national\n"
     "data opt-out list in force are counted, counts of 1-7 are shown as *, others are\n"
@@ -41,8 +44,8 @@ static int do_secondary(struct opts *o, const char *db)
     const char *user = getenv("USER");
     struct buf by = BUF_INIT;
     buf_addf(&by, "cli:%s", user ? user : "unknown");
-    struct secondary_options so = {opts_get(o, "output"), opts_get(o, "as-of"), NULL, by.data,
-                                   opts_get(o, "efi-codes")};
+    struct secondary_options so = {opts_get(o, "output"),    opts_get(o, "as-of"), NULL, by.data,
+                                   opts_get(o, "efi-codes"), opts_get(o, "from")};
     struct secondary_table t;
     char err[1024];
     int rc = secondary_run(s, &so, &t, err, sizeof err);

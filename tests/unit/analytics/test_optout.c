@@ -125,7 +125,7 @@ static void test_optout(void **state)
     /* no list: refused, saying why */
     assert_int_equal(optout_gate(s, "2026-11-10", &g, err, sizeof err), WEFT_EDENIED);
     assert_non_null(strstr(err, "no national data opt-out list"));
-    struct secondary_options so = {"population", "2026-11-10", "2026-11-10", "test", NULL};
+    struct secondary_options so = {"population", "2026-11-10", "2026-11-10", "test", NULL, NULL};
     struct secondary_table t;
     assert_int_equal(secondary_run(s, &so, &t, err, sizeof err), WEFT_EDENIED);
 
@@ -207,7 +207,7 @@ static void test_optout(void **state)
     const char *root = getenv("WEFT_ROOT");
     struct buf codes = BUF_INIT;
     buf_addf(&codes, "%s/policy/efi.codes", root ? root : ".");
-    struct secondary_options fo = {"frailty", "2026-11-10", "2026-11-15", "test", codes.data};
+    struct secondary_options fo = {"frailty", "2026-11-10", "2026-11-15", "test", codes.data, NULL};
     assert_int_equal(secondary_run(s, &fo, &t, err, sizeof err), 0);
     buf_release(&codes);
     assert_int_equal(t.counted, 4);

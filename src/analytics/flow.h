@@ -1,0 +1,94 @@
+/*
+ * flow.h - patient flow from ADT (issue 18): admissions and discharges per
+ * day by site and ward, length of stay, midnight bed occupancy.
+ *
+ * Built from the Encounters that HL7 v2 ADT feeds store
+ * (feeds/hl7_map_encounter.c): an inpatient stay is an Encounter of class
+ * IMP whose period.start is the admission and period.end the discharge.
+ * The Encounter keeps the ward it was last at (an A02 transfer replaces the
+ * location), so a stay is counted, for every day of it, at its last known
+ * site and ward.
+ *
+ * This module is pure arithmetic over stays: who may be counted (the
+ * opt-out) is decided by the caller (secondary.c) before a stay gets here.
+ */
+#ifndef WEFT_ANALYTICS_FLOW_H
+#define WEFT_ANALYTICS_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct analytics_item;
+struct buf;
+
+#define FLOW_OPEN INT64_MAX /* a stay with no discharge yet */
+#define FLOW_MAX_DAYS 366   /* the longest window */
+#define FLOW_LOS_BANDS 7    /* 0, 1, 2-3, 4-7, 8-14, 15-21, 22+ days */
+
+/* One inpatient stay: day numbers (analytics/day.h). */
+struct flow_stay {
+    const char *site, *ward;
+    int64_t admitted;
+    int64_t discharged;     /* FLOW_OPEN when still in */
+    bool discharge_unknown; /* finished, but no discharge time recorded */
+};
+
+/*
+ * The stay an item is, if it is one: an Encounter of class IMP, not planned,
+ * cancelled or entered in error, with a readable period.start.  site and
+ * ward point into the caller's buffers (each 128 bytes).  The location's
+ * display is "FACILITY, WARD, room R, bed B, ..." (PV1-3 components 4, 1, 2,
+ * 3 ...); the site is the facility (PV1-3.4), else the organisation that
+ * sent the stay; the ward is PV1-3.1, else "ward unknown".
+ */
+bool flow_stay_of(const struct analytics_item *it, struct flow_stay *st, char site[128],
+                  char ward[128]);
+
+/* Length of stay in days: midnights between admission and discharge. */
+int64_t flow_los(const struct flow_stay *st);
+/* The band (0 .. FLOW_LOS_BANDS-1) of a length of stay, and its label. */
+int flow_los_band(int64_t los);
+const char *flow_los_band_label(int band);
+/* True when the stay holds a bed at midnight at the end of day d: admitted
+ * on or before d and not discharged on or before d. */
+bool flow_in_bed_at_midnight(const struct flow_stay *st, int64_t day);
+
+/* The figures of a window of days [from, to], by site and ward (rows, in
+ * the order first seen; flow_csv sorts). */
+struct flow {
+    int64_t from, to;
+    int ndays, nrows;
+    char **site, **ward;
+    int64_t **adm, **dis, **occ; /* [row][day] */
+    int64_t **los;               /* [row][band] for stays discharged in the window */
+    int64_t **los_v;             /* [row][i] lengths of those stays, for medians */
+    int64_t *los_n, *los_cap;
+};
+
+/* from <= to, at most FLOW_MAX_DAYS days apart (the caller checks). */
+void flow_init(struct flow *f, int64_t from, int64_t to);
+/* Count a stay; true when it falls in the window (admitted, discharged or
+ * in a bed on some day of it). */
+bool flow_add(struct flow *f, const struct flow_stay *st);
+void flow_free(struct flow *f);
+
+/* Median of n lengths (sorted in place); 0 when n is 0. */
+double flow_median(int64_t *v, int64_t n);
+
+/*
+ * The figures as CSV after small-number suppression (suppress.h), columns
+ * measure,site,ward,period,value:
+ *   admissions|discharges|occupancy, per site and ward and day (period a
+ *     day, then "total"; occupancy's total is bed-days), then site and ward
+ *     "total" for the column totals; each measure suppressed as one table;
+ *   los, per site and ward: the length-of-stay bands of stays discharged
+ *     in the window (one table), then "over-7", "over-14", "over-21" (each
+ *     a single count, suppressed and rounded), then "median" (days, shown
+ *     only when more than SUPPRESS_MAX stays make it up, else "*"; empty
+ *     when there are none).
+ * Sorts each row's lengths (los_v) in place for the medians.
+ */
+void flow_csv(const struct flow *f, struct buf *out);
+
+#endif

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# weft-test-postgres-skip: the analytics store operations are not yet ported to PostgreSQL
+"""analytics_flow.py - `weft analytics secondary --output flow` (docs/ANALYTICS.md,
+"Patient flow") over stays that arrived as HL7 v2 ADT through real MLLP.
+
+Inpatient stays at two sites and four wards (A01 then A03, one still in),
+an A&E attendance (not a stay), and one person not on the opt-out list whose
+stay would change the figures.  Every figure printed is checked against the
+raw counts this test works out from the messages it sent: counts of 1-7 are
+"*", every other shown value is the raw count rounded to the nearest 5, no
+row or column of a table has exactly one "*" (secondary suppression), and the
+designed-in cells are shown with their values; the person who is not cleared
+is not counted; an expired list stops the output."""
+import collections
+import datetime
+import os
+import sqlite3
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from feeds_harness import (Mllp, ack_code, check, msh, new_db, nhs, org, run,  # noqa: E402
+                           start, weft_ok)
+from api_harness import TMP, fail  # noqa: E402
+
+FAC = "RVVPAS"
+FROM, TO = datetime.date(2026, 11, 1), datetime.date(2026, 11, 14)
+
+# (site, ward, admitted, discharged or None, cleared)
+stays = []
+for i in range(12):  # KCH/AMU: 12 admitted on the 2nd, out on the 6th
+    stays.append(("KCH", "AMU", "20261102", "20261106", True))
+for i in range(9):  # KCH/ELDER: 9 admitted on the 1st, out on the 13th
+    stays.append(("KCH", "ELDER", "20261101", "20261113", True))
+for i in range(3):  # KCH/CCU: 3 admitted on the 3rd, out on the 5th
+    stays.append(("KCH", "CCU", "20261103", "20261105", True))
+for i in range(2):  # QEQM/WARD7: 2 admitted on the 4th, still in
+    stays.append(("QEQM", "WARD7", "20261104", None, True))
+# not cleared by the opt-out check: would make AMU's admissions on the 2nd 13 (15, not 10)
+stays.append(("KCH", "AMU", "20261102", "20261106", False))
+
+
+NUMS = []  # distinct test NHS numbers (nhs(n) and nhs(n + 1) can coincide)
+_n = 8000
+while len(NUMS) < len(stays):
+    if nhs(_n) not in NUMS:
+        NUMS.append(nhs(_n))
+    _n += 1
+
+
+def day(s):
+    return datetime.date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+
+
+def pid(k):
+    return "PID|1||FL%03d^^^%s^MR~%s^^^NHS^NH||Flow^P%d||19500101|F\r" % (k, FAC, NUMS[k], k)
+
+
+def adt(k, ctrl, trig, cls, site, ward, visit, admit, disch=None):
+    when = disch or admit
+    pv1 = ["PV1", "1", cls, "%s^^^%s" % (ward, site)] + [""] * 42
+    pv1[19] = visit
+    pv1[44] = admit + "1000"
+    if disch:
+        pv1[45] = disch + "1100"
+    return (msh(FAC, ctrl, "ADT^%s^ADT_A01" % trig, when + "1000") + "EVN|%s|%s1000\r" % (trig, when)
+            + pid(k) + "|".join(pv1) + "\r")
+
+
+db = new_db()
+org(db, "RVV", "acute")
+weft_ok("feed", "add", "--db", db, "--org", "RVV", "--kind", "hl7v2", "--facility", FAC)
+srv = start(db)
+try:
+    c = Mllp(srv.mllp_port)
+    n = 0
+
+    def send(msg):
+        global n
+        n += 1
+        ack = c.call(msg)
+        check(ack_code(ack) == "AA", "ADT not applied: %r" % ack)
+
+    for k, (site, ward, a, d, _) in enumerate(stays):
+        send(adt(k, "F%dA" % k, "A01", "I", site, ward, "V%03d" % k, a))
+        if d:
+            send(adt(k, "F%dD" % k, "A03", "I", site, ward, "V%03d" % k, a, d))
+    # an A&E attendance by person 0: an Encounter, not an inpatient stay
+    send(adt(0, "FE1", "A03", "E", "KCH", "AE", "E001", "20261103", "20261103"))
+    c.close()
+finally:
+    srv.stop()
+
+cleared = [NUMS[k] for k, s in enumerate(stays) if s[4]]
+open(os.path.join(TMP, "cleared.txt"), "w").write("\n".join(cleared) + "\n")
+today = datetime.date.today().isoformat()
+weft_ok("optout", "import", "--db", db, "--cleared", os.path.join(TMP, "cleared.txt"),
+        "--checked", today)
+
+rc, out, err = run("analytics", "secondary", "--db", db, "--output", "flow", "--from",
+                   FROM.isoformat(), "--as-of", TO.isoformat())
+check(rc == 0, "flow failed (%d): %s" % (rc, err))
+check("%d people counted, 1 not cleared" % len(cleared) in err, "stderr counts: %s" % err)
+lines = out.splitlines()
+check(lines[0] == "measure,site,ward,period,value", "header %r" % lines[0])
+shown = {}
+for ln in lines[1:]:
+    m, site, ward, period, value = ln.split(",")
+    check((m, site, ward, period) not in shown, "line twice: %s" % ln)
+    shown[(m, site, ward, period)] = value
+
+# ---- the raw figures, from the messages sent (cleared people only) -------------
+days = [FROM + datetime.timedelta(i) for i in range((TO - FROM).days + 1)]
+raw = {m: collections.Counter() for m in ("admissions", "discharges", "occupancy", "los")}
+BANDS = [("0", 0, 0), ("1", 1, 1), ("2-3", 2, 3), ("4-7", 4, 7), ("8-14", 8, 14),
+         ("15-21", 15, 21), ("22+", 22, 10 ** 6)]
+lengths = collections.defaultdict(list)
+wards = set()
+for site, ward, a, d, ok in stays:
+    if not ok:
+        continue
+    wards.add((site, ward))
+    a, d = day(a), day(d) if d else None
+    if FROM <= a <= TO:
+        raw["admissions"][(site, ward, a.isoformat())] += 1
+    if d and FROM <= d <= TO:
+        raw["discharges"][(site, ward, d.isoformat())] += 1
+        los = (d - a).days
+        lengths[(site, ward)].append(los)
+        band = [b for b, lo, hi in BANDS if lo <= los <= hi][0]
+        raw["los"][(site, ward, band)] += 1
+    for x in days:  # in a bed at midnight: admitted by then, not yet discharged
+        if a <= x and (d is None or d > x):
+            raw["occupancy"][(site, ward, x.isoformat())] += 1
+
+
+def shown_ok(value, count, what):
+    if 1 <= count <= 7:
+        check(value == "*", "%s: count %d shown as %r" % (what, count, value))
+    elif value != "*":
+        check(int(value) == (count + 2) // 5 * 5, "%s: count %d shown as %r" % (what, count, value))
+
+
+for m in ("admissions", "discharges", "occupancy", "los"):
+    periods = [b for b, _, _ in BANDS] if m == "los" else [x.isoformat() for x in days]
+    grid = {}
+    for site, ward in sorted(wards) + [("total", "total")]:
+        row = []
+        for p in periods + ["total"]:
+            if site == "total":
+                cnt = sum(raw[m][(s, w, p)] for s, w in wards) if p != "total" else \
+                    sum(raw[m].values())
+            else:
+                cnt = raw[m][(site, ward, p)] if p != "total" else \
+                    sum(raw[m][(site, ward, q)] for q in periods)
+            key = (m, site, ward, p)
+            check(key in shown, "%s missing" % (key,))
+            shown_ok(shown[key], cnt, str(key))
+            row.append(shown[key])
+        grid[(site, ward)] = row
+    # no row or column with exactly one suppressed entry
+    for r, row in grid.items():
+        check(row.count("*") != 1, "%s row %s gives a suppressed cell away: %r" % (m, r, row))
+    for j in range(len(periods) + 1):
+        col = [row[j] for row in grid.values()]
+        check(col.count("*") != 1, "%s column %d gives a suppressed cell away: %r" % (m, j, col))
+
+# the designed-in figures: with the opted-out person these would be 15, not 10
+check(shown[("admissions", "KCH", "AMU", "2026-11-02")] == "10",
+      "AMU admissions on the 2nd: %r" % shown[("admissions", "KCH", "AMU", "2026-11-02")])
+check(shown[("occupancy", "KCH", "AMU", "2026-11-02")] == "10", "AMU occupancy on the 2nd")
+check(shown[("admissions", "KCH", "CCU", "2026-11-03")] == "*", "CCU's 3 admissions not suppressed")
+check(shown[("los", "KCH", "AMU", "4-7")] == "10", "AMU 4-7 day stays")
+check(shown[("los", "KCH", "AMU", "median")] == "4.0", "AMU median %r"
+      % shown[("los", "KCH", "AMU", "median")])
+check(shown[("los", "KCH", "AMU", "over-7")] == "0", "AMU stays over 7 days")
+check(shown[("los", "KCH", "ELDER", "over-7")] == "10", "ELDER stays over 7 days (9)")
+check(shown[("los", "KCH", "ELDER", "over-14")] == "0", "ELDER stays over 14 days")
+check(shown[("los", "KCH", "ELDER", "median")] == "12.0", "ELDER median")
+check(shown[("los", "KCH", "CCU", "median")] == "*", "CCU median of 3 stays shown")
+check(shown[("los", "QEQM", "WARD7", "median")] == "", "WARD7 has no discharges")
+check(not any(w == "AE" for (_, _, w, _) in shown), "the A&E attendance counted as a stay")
+check(shown[("occupancy", "QEQM", "WARD7", "2026-11-14")] == "*", "WARD7 still in")
+
+# the compliance report: the flow output used the list, nobody outside it counted
+rc, comp, err = run("analytics", "compliance", "--db", db)
+check(rc == 0, "compliance: %s %s" % (comp, err))
+check(comp.splitlines()[-1].split(",")[1] == "flow" and comp.strip().endswith(",%d,1,0"
+      % len(cleared)), "compliance row %r" % comp.splitlines()[-1])
+
+# the list expires: no flow figures
+con = sqlite3.connect(db)
+con.execute("UPDATE optout_list SET expires = '2000-01-31'")
+con.commit()
+con.close()
+rc, out, err = run("analytics", "secondary", "--db", db, "--output", "flow")
+check(rc == 1 and out == "" and "expired on 2000-01-31" in err, "expired list: %d %r %r"
+      % (rc, out, err))
+rc, out, err = run("analytics", "secondary", "--db", db, "--output", "flow", "--from", "2026-11-20",
+                   "--as-of", "2026-11-14")
+check(rc == 2 and "--from must be on or before --as-of" in err, "bad window: %d %r" % (rc, err))
+rc, out, err = run("analytics", "secondary", "--db", db, "--output", "population", "--from",
+                   "2026-11-01")
+check(rc == 2 and "--from applies to the flow output only" in err, "--from on population: %d %r"
+      % (rc, err))
+print("ok (%d ADT messages)" % n)
