@@ -254,7 +254,8 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
             if (!bit)
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
-                            "objection-decide, secondary-use, risk-list, identity-decide)",
+                            "objection-decide, secondary-use, risk-list, identity-decide, "
+                            "feeds-admin)",
                             w[i]);
             p->profiles[pi].caps |= bit;
         }
@@ -418,6 +419,7 @@ static const struct {
     {"secondary-use", POLICY_CAP_SECONDARY_USE},
     {"risk-list", POLICY_CAP_RISK_LIST},
     {"identity-decide", POLICY_CAP_IDENTITY_DECIDE},
+    {"feeds-admin", POLICY_CAP_FEEDS_ADMIN},
 };
 
 unsigned policy_capability_bit(const char *name)
