@@ -1,0 +1,348 @@
+/*
+ * load_file.c - files into the loading pipeline (load.h: fhir_load_file,
+ * fhir_load_paths): a JSON Bundle, a single resource (a one-entry batch),
+ * NDJSON in batches of LOAD_NDJSON_BATCH lines, directories walked in name
+ * order, and groups of files committed together (one store transaction per
+ * about LOAD_GROUP_ENTRIES entries, each bundle in a savepoint of it).  Each
+ * bundle or batch goes through load.c (load_entries, fhir_load_bundle); in
+ * bulk mode the arena is reset after each (load_arena.c).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "fhir/jload.h"
+#include "fhir/load.h"
+#include "fhir/load_int.h"
+#include "store/store.h"
+#include "store/txn.h"
+
+static void reject_file(struct load_report *rep, const char *file, long entry, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reject_file(struct load_report *rep, const char *file, long entry, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    add_rejection_at(rep, file, entry, entry >= 0, NULL, b.data);
+    buf_release(&b);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* NDJSON: LOAD_NDJSON_BATCH lines per store transaction, as batch entries. */
+static int load_ndjson(struct store *s, FILE *f, const struct load_ctx *ctx,
+                       struct load_report *rep, load_progress_fn progress, void *parg,
+                       long long *done, long long total)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    int rc = WEFT_OK;
+    json_t *entries = json_array();
+    long *labels = xmalloc(sizeof *labels * LOAD_NDJSON_BATCH);
+    int nb = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        *done += len;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        size_t sp = 0;
+        while (sp < (size_t)len && (line[sp] == ' ' || line[sp] == '\t'))
+            sp++;
+        if (sp == (size_t)len)
+            continue;
+        rep->entries++;
+        if ((size_t)len > LOAD_MAX_LINE_BYTES) {
+            reject_file(rep, ctx->file, lineno, "line is %.1f MB, larger than the %u MB limit",
+                        (double)len / (1024.0 * 1024.0), LOAD_MAX_LINE_BYTES >> 20);
+            continue;
+        }
+        json_error_t err;
+        json_t *res = jload_loadb(line, (size_t)len, &err);
+        if (!res) {
+            reject_file(rep, ctx->file, lineno, "invalid JSON at column %d: %s", err.column,
+                        err.text);
+            continue;
+        }
+        json_array_append_new(entries, json_pack("{s:o}", "resource", res));
+        labels[nb++] = lineno;
+        if (nb == LOAD_NDJSON_BATCH) {
+            rep->entries -= nb; /* load_entries counts them */
+            rc = load_entries(s, entries, false, ctx, rep, NULL, "batch-response", labels);
+            load_tree_drop(entries);
+            load_arena_reset();
+            entries = json_array();
+            nb = 0;
+            if (progress)
+                progress(parg, rep, *done, total);
+            if (rc != 0)
+                break;
+        }
+    }
+    if (rc == 0 && nb > 0) {
+        rep->entries -= nb;
+        rc = load_entries(s, entries, false, ctx, rep, NULL, "batch-response", labels);
+        if (progress)
+            progress(parg, rep, *done, total);
+    }
+    if (rc == 0 && ferror(f))
+        rc = WEFT_EIO;
+    json_decref(entries);
+    free(labels);
+    free(line);
+    return rc;
+}
+
+static int load_file_at(struct store *s, const char *path, const struct load_ctx *ctx0,
+                        struct load_report *rep, load_progress_fn progress, void *parg,
+                        long long *done, long long total)
+{
+    struct load_ctx ctx = *ctx0;
+    ctx.file = path;
+    rep->files++;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        reject_file(rep, path, -1, "cannot open: %s", strerror(errno));
+        return WEFT_OK;
+    }
+    struct stat st;
+    long long size = fstat(fileno(f), &st) == 0 ? (long long)st.st_size : 0;
+    int rc = WEFT_OK;
+    if (ends_with(path, ".ndjson") || ends_with(path, ".jsonl")) {
+        rc = load_ndjson(s, f, &ctx, rep, progress, parg, done, total);
+        fclose(f);
+        return rc;
+    }
+    if (size > (long long)LOAD_MAX_FILE_BYTES) {
+        reject_file(rep, path, -1, "file is %lld MB, larger than the %u MB limit", size >> 20,
+                    LOAD_MAX_FILE_BYTES >> 20);
+        fclose(f);
+        *done += size;
+        return WEFT_OK;
+    }
+    char *data = xmalloc((size_t)size + 1);
+    size_t got = fread(data, 1, (size_t)size, f);
+    bool ioerr = ferror(f);
+    fclose(f);
+    if (ioerr || got != (size_t)size) {
+        free(data);
+        reject_file(rep, path, -1, "read error: %s", ioerr ? strerror(errno) : "short read");
+        *done += size;
+        return WEFT_OK;
+    }
+    json_error_t err;
+    json_t *doc = jload_loadb(data, got, &err);
+    if (!doc) {
+        /* maybe NDJSON without the extension: several objects, one per line */
+        if (err.position > 0 && (size_t)err.position < got && got > 0 &&
+            strstr(err.text, "end of file expected")) {
+            FILE *m = fmemopen(data, got, "rb");
+            if (m) {
+                long long d0 = *done;
+                rc = load_ndjson(s, m, &ctx, rep, progress, parg, done, total);
+                fclose(m);
+                *done = d0 + size;
+                free(data);
+                return rc;
+            }
+        }
+        free(data);
+        reject_file(rep, path, -1, "invalid JSON at line %d, column %d: %s", err.line, err.column,
+                    err.text);
+        *done += size;
+        return WEFT_OK;
+    }
+    free(data);
+    const char *rt = json_string_value(json_object_get(doc, "resourceType"));
+    if (json_is_object(doc) && rt && strcmp(rt, "Bundle") == 0) {
+        rc = fhir_load_bundle(s, doc, &ctx, rep, NULL);
+    } else if (json_is_object(doc)) {
+        json_t *entries = json_pack("[{s:O}]", "resource", doc);
+        rc = load_entries(s, entries, false, &ctx, rep, NULL, "batch-response", NULL);
+        json_decref(entries);
+    } else {
+        reject_file(rep, path, -1, "not a FHIR resource or Bundle (a JSON object is expected)");
+    }
+    load_tree_drop(doc);
+    load_arena_reset();
+    if (rc == WEFT_EINVAL) /* the reasons are in the report */
+        rc = WEFT_OK;
+    *done += size;
+    if (progress)
+        progress(parg, rep, *done, total);
+    return rc;
+}
+
+int fhir_load_file(struct store *s, const char *path, const struct load_ctx *ctx,
+                   struct load_report *rep)
+{
+    long long done = 0;
+    return load_file_at(s, path, ctx, rep, NULL, NULL, &done, 0);
+}
+
+/* Collect the loadable files under path (recursively, sorted) into list. */
+static int collect(const char *path, char ***list, int *n, long long *bytes, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode)) {
+        *list = xrealloc(*list, sizeof **list * (size_t)(*n + 1));
+        (*list)[(*n)++] = xstrdup(path);
+        *bytes += st.st_size;
+        return 0;
+    }
+    if (depth > 32)
+        return 0;
+    struct dirent **names = NULL;
+    int k = scandir(path, &names, NULL, alphasort);
+    if (k < 0)
+        return -errno;
+    for (int i = 0; i < k; i++) {
+        const char *nm = names[i]->d_name;
+        if (nm[0] != '.') {
+            struct buf child = BUF_INIT;
+            buf_addf(&child, "%s/%s", path, nm);
+            struct stat cs;
+            if (stat(child.data, &cs) == 0 && (S_ISDIR(cs.st_mode) || ends_with(nm, ".json") ||
+                                               ends_with(nm, ".ndjson") || ends_with(nm, ".jsonl")))
+                collect(child.data, list, n, bytes, depth + 1);
+            buf_release(&child);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
+/*
+ * Groups: fhir_load_paths runs several files in one store transaction, each
+ * bundle (or NDJSON batch) in a savepoint of its own, and commits when the
+ * group holds LOAD_GROUP_ENTRIES entries.  A bundle that fails still rolls
+ * back alone (transaction semantics are per bundle); what the group saves is
+ * the commit per bundle, which rewrote every index page the bundle touched.
+ * The counts are snapshotted when a group opens: if its commit fails they are
+ * put back and each of its files is reported as not stored, so the report
+ * never counts what is not on disk.
+ */
+struct load_group {
+    struct store_txn txn;
+    bool open;
+    int first; /* index of the group's first file */
+    long entries0;
+    struct load_report snap; /* scalars + type rows at the group's start */
+};
+
+static int group_open(struct store *s, struct load_group *g, struct load_report *rep, int first)
+{
+    int rc = store_txn_begin(&g->txn, s);
+    if (rc != 0)
+        return rc;
+    g->open = true;
+    g->first = first;
+    g->entries0 = rep->entries;
+    free(g->snap.types);
+    g->snap = *rep;
+    g->snap.rejections = NULL;
+    g->snap.types = xmalloc(sizeof *rep->types * (size_t)(rep->ntypes ? rep->ntypes : 1));
+    if (rep->ntypes)
+        memcpy(g->snap.types, rep->types, sizeof *rep->types * (size_t)rep->ntypes);
+    return WEFT_OK;
+}
+
+static int group_close(struct store *s, struct load_group *g, struct load_report *rep,
+                       const char *const *files, int end)
+{
+    if (!g->open)
+        return WEFT_OK;
+    g->open = false;
+    int rc = store_txn_commit(&g->txn); /* rolled back when it fails */
+    if (rc == 0)
+        return WEFT_OK;
+    char why[256];
+    snprintf(why, sizeof why, "%s", store_errmsg(s));
+    /* back to the counts at the group's start; the types added since stay
+     * as rows of zero */
+    for (int i = 0; i < rep->ntypes; i++) {
+        struct load_type_count *t = &rep->types[i];
+        const struct load_type_count *was = NULL;
+        for (int k = 0; k < g->snap.ntypes && !was; k++)
+            if (strcmp(g->snap.types[k].type, t->type) == 0)
+                was = &g->snap.types[k];
+        char name[sizeof t->type];
+        memcpy(name, t->type, sizeof name);
+        if (was)
+            *t = *was;
+        else
+            memset(t, 0, sizeof *t);
+        memcpy(t->type, name, sizeof name);
+    }
+    rep->persons_linked = g->snap.persons_linked;
+    rep->invalid_nhs = g->snap.invalid_nhs;
+    for (int i = g->first; i < end; i++)
+        reject_file(rep, files[i], -1, "not stored: the commit failed (%s)", why);
+    return rc;
+}
+
+static void group_release(struct load_group *g)
+{
+    free(g->snap.types);
+    g->snap.types = NULL;
+}
+
+int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
+                    const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
+                    void *progress_arg)
+{
+    char **files = NULL;
+    int nfiles = 0;
+    long long total = 0, done = 0;
+    for (int i = 0; i < npaths; i++) {
+        int before = nfiles;
+        int e = collect(paths[i], &files, &nfiles, &total, 0);
+        if (e < 0)
+            reject_file(rep, paths[i], -1, "cannot read: %s", strerror(-e));
+        else if (nfiles == before)
+            reject_file(rep, paths[i], -1, "no .json, .ndjson or .jsonl files found");
+    }
+    int rc = WEFT_OK;
+    struct load_group g = {.first = 0};
+    struct load_ctx gctx = *ctx;
+    gctx.nested = true;
+    for (int i = 0; i < nfiles && rc == 0; i++) {
+        if (!g.open && (rc = group_open(s, &g, rep, i)) != 0)
+            break;
+        rc = load_file_at(s, files[i], &gctx, rep, progress, progress_arg, &done, total);
+        bool last = i + 1 == nfiles || rc != 0;
+        if (last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES) {
+            int crc = group_close(s, &g, rep, (const char *const *)files, i + 1);
+            if (rc == 0)
+                rc = crc;
+        }
+    }
+    if (g.open)
+        group_close(s, &g, rep, (const char *const *)files, nfiles);
+    group_release(&g);
+    for (int i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    load_report_finish(rep);
+    return rc;
+}

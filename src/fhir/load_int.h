@@ -1,0 +1,183 @@
+/*
+ * load_int.h - what the files of the loading pipeline share; not an API
+ * (callers use load.h).  The pipeline is one module in several files, one
+ * per concern:
+ *
+ *   load.c         a bundle: the passes over its entries, its transaction,
+ *                  the store writes (entry_store), the response bundle, and
+ *                  load.h's bundle functions
+ *   load_entry.c   one entry before the store: checks, derived ids
+ *   load_file.c    files, NDJSON batches, directories, groups of files in
+ *                  one transaction (fhir_load_file, fhir_load_paths)
+ *   load_refs.c    references: resolved and rewritten to Weft ids; the
+ *                  person of an entry
+ *   load_index.c   per resource, without the store: meta, index columns,
+ *                  search terms, the canonical text and its digest
+ *   keep_absent.c  the keep-absent merge (its pure part: keep_absent.h)
+ *   load_report.c  the report: counts per type, rejections
+ *   load_arena.c   bulk mode's arena for jansson
+ *
+ * Functions here keep the names they had when the pipeline was one file
+ * (load.c), so that the passes read as before.
+ */
+#ifndef WEFT_FHIR_LOAD_INT_H
+#define WEFT_FHIR_LOAD_INT_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/strmap.h"
+#include "fhir/load.h"
+#include "store/records.h"
+
+/* ---- an entry and a bundle being loaded (load.c) ---- */
+
+enum entry_state { E_PENDING = 0, E_REJECTED, E_DONE, E_NOT_SHAREABLE };
+
+/* Search terms of one resource: (param, value) pairs, values borrowed from
+ * the resource or owned here. */
+struct terms {
+    const char *v[128];
+    int n; /* strings in v (pairs * 2) */
+    struct buf owned[8];
+    int nowned;
+};
+
+struct entry {
+    json_t *ent;          /* the Bundle.entry object, borrowed */
+    json_t *res;          /* borrowed from the bundle; NULL for DELETE */
+    const char *type;     /* borrowed (resource or request url) */
+    char type_buf[64];    /* for DELETE entries */
+    char *source_id;      /* malloc'd */
+    char *key;            /* "Type/sourceid", malloc'd (map key) */
+    char *wkey;           /* "Type/weftid", malloc'd (map key) */
+    char id[33];          /* Weft id */
+    const char *category; /* NULL: not shareable */
+    char *person_id;      /* malloc'd, NULL when not linked */
+    enum entry_state state;
+    bool is_delete;
+    char *reason; /* when rejected */
+    enum store_put_outcome outcome;
+    int version;
+    long label; /* entry index or NDJSON line for messages */
+    /* Prepared without the store (entry_compute): the stored text, its
+     * digest, index columns and terms.  refs_pending: a reference needs the
+     * store to resolve, so pass 3 resolves it and computes these again. */
+    bool prepped;
+    bool refs_pending;
+    struct buf text;
+    unsigned char hash[STORE_HASH_LEN];
+    bool has_eff;
+    char eff[20];
+    bool has_code;
+    struct buf code;
+    const char *status;
+    struct terms terms;
+};
+
+struct bundle_ctx {
+    struct store *s;
+    const struct load_ctx *ctx;
+    struct entry *ents;
+    int n;
+    struct strmap map;
+};
+
+/* Process entries (a JSON array of Bundle.entry objects) as one unit:
+ * atomic (a transaction bundle) or entry by entry; labels[i] (may be NULL:
+ * use i) names entry i in messages (NDJSON: line numbers).  The report gets
+ * the counts; *response (may be NULL) a resp_type bundle.  Returns 0,
+ * WEFT_EINVAL (atomic, something rejected: nothing stored), or a store
+ * error. */
+int load_entries(struct store *s, json_t *entries, bool atomic, const struct load_ctx *ctx,
+                 struct load_report *rep, json_t **response, const char *resp_type,
+                 const long *labels);
+
+/* ---- load_entry.c ---- */
+
+/* Ready buffers of an entry (zeroed memory) for entry_compute. */
+void entry_init(struct entry *e);
+
+/* Release what entry_compute made for e (text, code, terms); e->prepped
+ * becomes false. */
+void entry_prep_release(struct entry *e);
+
+/* Reject e (once: a later reason does not replace the first) with a reason
+ * formatted as printf. */
+void entry_reject(struct entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Pass 1 for entry e, the Bundle.entry object ent sent by org: method,
+ * type and id checked (else e is rejected), source id and Weft id derived. */
+void entry_prepare(struct entry *e, json_t *ent, const char *org);
+
+/* Pass P for entry e, without the store (any thread): references to
+ * entries of the bundle rewritten, a Patient's invalid NHS numbers flagged,
+ * then entry_compute; an entry with a reference that needs the store is
+ * finished in pass 3. */
+void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e);
+
+/* Whether s is a FHIR resource type name (A-Z then letters, < 64). */
+bool load_valid_type(const char *s);
+
+/* Split "Type/id[/_history/v]" (relative) into type and id (copied into
+ * the buffers); false when it is not of that shape. */
+bool load_split_relative(const char *ref, char type[64], char id[65]);
+
+/* ---- load_refs.c ---- */
+
+/* Walk v (the resource of e, depth 0) rewriting every "reference" string
+ * to "Type/{weft id}"; a reference that needs the store while bc->s is NULL
+ * is left as it is and sets e->refs_pending.  False once e is rejected (a
+ * broken reference, nesting deeper than 64). */
+bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int depth);
+
+/* e->person_id from the first of e's subject, patient, individual,
+ * beneficiary or participant actor references that names a linked
+ * Patient (left NULL when none does).  Returns 0 or a store error. */
+int entry_person(struct bundle_ctx *bc, struct entry *e);
+
+/* ---- load_index.c ---- */
+
+/* What the store is given for one entry, computed without the store: id and
+ * meta set, index columns and terms taken, the text serialised once and its
+ * digest (e->prepped).  Rejects the entry when it cannot be serialised or is
+ * too large.  Any thread. */
+void entry_compute(struct bundle_ctx *bc, struct entry *e);
+
+/* Release the strings terms owns. */
+void terms_release(struct terms *t);
+
+/* ---- keep_absent.c ---- */
+
+/* LOAD_KEEP_ABSENT (load.h) for entry e, after pass 2: copy the named
+ * elements e->res lacks from the stored version (keep_absent.h), drop the
+ * member, and prepare e again when it changed.  Returns 0 (a malformed list
+ * rejects e) or a store error. */
+int keep_absent(struct bundle_ctx *bc, struct entry *e);
+
+/* ---- load_arena.c ---- */
+
+/* Drop everything allocated since the last reset (in bulk mode; otherwise
+ * nothing): no tree of the arena may be alive. */
+void load_arena_reset(void);
+
+/* Release a tree: in bulk mode the arena reset that follows frees it all at
+ * once, so walking it to free each node is skipped. */
+void load_tree_drop(json_t *j);
+
+/* ---- load_report.c ---- */
+
+/* The row of type (NULL or "": "(unknown)"), added when new. */
+struct load_type_count *type_row(struct load_report *r, const char *type);
+
+/* Count a rejection of an entry of type (may be NULL) and keep its reason
+ * (copied) while fewer than LOAD_MAX_REJECTIONS are kept; entry is an
+ * entry index, or an NDJSON line when line is true, or -1 (the file). */
+void add_rejection_at(struct load_report *r, const char *file, long entry, bool line,
+                      const char *type, const char *reason);
+void add_rejection(struct load_report *r, const char *file, long entry, const char *type,
+                   const char *reason);
+
+#endif
