@@ -401,6 +401,33 @@ bool authz_may_write(const struct principal *p)
             has_scope(p->scopes, "system/Bundle.c") || has_scope(p->scopes, "*"));
 }
 
+const char *authz_write_refusal(const struct principal *p)
+{
+    if (!authz_may_write(p))
+        return "this client may not write: its scopes do not include a write scope";
+    if (!p->org || !*p->org)
+        return "this client has no organisation: data must be sent by a client registered "
+               "with --org";
+    return NULL;
+}
+
+int authz_audit_write(struct store *s, const struct principal *p, const char *outcome,
+                      const char *what, int64_t count, const char *reason)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, p);
+    ev.action = AUDIT_WRITE;
+    ev.outcome = outcome;
+    ev.what = what;
+    ev.count = count;
+    ev.reason = reason;
+    int rc = audit_record(s, &ev, false);
+    if (rc)
+        log_error("authz", "audit append failed request=%s: %s",
+                  p->request_id ? p->request_id : "-", weft_strerror(rc));
+    return rc;
+}
+
 bool authz_type_allowed(const struct principal *p, const char *type)
 {
     if (p->kind == PRINCIPAL_CLIENT)
@@ -601,6 +628,36 @@ int authz_risk_list(struct store *s, const struct principal *p, const char **rea
         if (!gp)
             why = "the risk list is for GP practices: your organisation is not one";
         else if (!org_agreement_in_force(s, p->org, time(NULL), &err))
+            why = err ? "the organisation's agreement could not be checked"
+                      : "your organisation has no data sharing agreement in force";
+    }
+    if (!why)
+        return WEFT_OK;
+    *reason = why;
+    if (p->kind == PRINCIPAL_NONE)
+        return WEFT_OK;
+    return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, why);
+}
+
+int authz_may_match_patients(struct store *s, const struct principal *p, const char **reason)
+{
+    *reason = NULL;
+    const char *why = NULL;
+    const struct policy *pol = NULL;
+    if (p->kind == PRINCIPAL_CLIENT) {
+        if (!has_scope(p->scopes, "system/Patient.$match") && !has_scope(p->scopes, "*"))
+            why = "this client may not look people up: its scopes do not include "
+                  "system/Patient.$match";
+    } else if (p->kind != PRINCIPAL_USER || p->scopes || !p->role) {
+        why = "looking people up is for staff signed in from their own system and for "
+              "registered host systems";
+    } else if (policy_current(s, &pol, NULL) != 0 || !policy_role_known(pol, p->role) ||
+               !(policy_role_caps(pol, p->role) & POLICY_CAP_PATIENT_MATCH)) {
+        why = "your role may not look people up (policy capability patient-match)";
+    }
+    if (!why && p->org && *p->org) {
+        int err = 0;
+        if (!org_agreement_in_force(s, p->org, time(NULL), &err))
             why = err ? "the organisation's agreement could not be checked"
                       : "your organisation has no data sharing agreement in force";
     }

@@ -119,6 +119,18 @@ bool authz_scope_allows(const struct authz_scope *sc, const char *category, cons
 
 /* True when principal p's scopes permit writing (loading bundles). */
 bool authz_may_write(const struct principal *p);
+/* The decision on a write through the API (POST /fhir) before anything is
+ * kept: NULL when p may write (a write scope and an organisation), else a
+ * static, patient-free reason (answer 403; audit it with
+ * authz_audit_write).  The organisation's agreement is checked where the
+ * bundle is kept (the write hook). */
+const char *authz_write_refusal(const struct principal *p);
+/* Audit one write (action AUDIT_WRITE) with its outcome (AUDIT_OK,
+ * AUDIT_DENIED, AUDIT_FAILED): what names what was sent and what became of
+ * it, count the resources written, reason why it failed or was refused
+ * (may be NULL).  Returns 0 or a negative error. */
+int authz_audit_write(struct store *s, const struct principal *p, const char *outcome,
+                      const char *what, int64_t count, const char *reason);
 
 /* True when p may read resources of this FHIR type: always for launched
  * sessions and clients with a wildcard read scope; for SMART app tokens only
@@ -153,6 +165,19 @@ bool authz_may_decide_identity(struct store *s, const struct principal *p);
  * default policy).  Feed status and message lists without content are also
  * open to audit-review roles (authz_may_review_audit). */
 bool authz_may_admin_feeds(struct store *s, const struct principal *p);
+
+/*
+ * Whether p may look people up by demographics (FHIR Patient/$match): a
+ * launched member of staff (not an app token) whose role's profile has the
+ * policy capability patient-match, of an organisation with an agreement in
+ * force; or an API client granted the scope "system/Patient.$match" (or
+ * "*") whose organisation, if it has one, has an agreement in force.  0
+ * with *reason NULL when allowed; 0 with *reason (static, patient-free)
+ * after auditing the refusal; a negative error when it could not be
+ * decided (deny).  Each candidate found is then read as any record is
+ * (access/read.h): the look-up never widens whose record may be seen.
+ */
+int authz_may_match_patients(struct store *s, const struct principal *p, const char **reason);
 
 /*
  * Whether p may see the direct-care risk list of their own GP practice

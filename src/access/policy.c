@@ -255,7 +255,7 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
                             "objection-decide, secondary-use, risk-list, identity-decide, "
-                            "feeds-admin)",
+                            "patient-match, feeds-admin)",
                             w[i]);
             p->profiles[pi].caps |= bit;
         }
@@ -419,6 +419,7 @@ static const struct {
     {"secondary-use", POLICY_CAP_SECONDARY_USE},
     {"risk-list", POLICY_CAP_RISK_LIST},
     {"identity-decide", POLICY_CAP_IDENTITY_DECIDE},
+    {"patient-match", POLICY_CAP_PATIENT_MATCH},
     {"feeds-admin", POLICY_CAP_FEEDS_ADMIN},
 };
 

@@ -39,12 +39,17 @@ struct policy;
 #define POLICY_CAP_RISK_LIST 0x20
 /* may decide who is who: identity reviews, link, unlink, merge, unmerge */
 #define POLICY_CAP_IDENTITY_DECIDE 0x40
+/* may look people up by demographics across the record (FHIR Patient/$match:
+ * a trace; each candidate is still read through the scoped-read path) */
+#define POLICY_CAP_PATIENT_MATCH 0x80
+
 /* may run the feeds console: read inbound messages verbatim, replay and
  * resubmit them (/admin/feeds; integration engineers) */
-#define POLICY_CAP_FEEDS_ADMIN 0x80
+#define POLICY_CAP_FEEDS_ADMIN 0x100
 
 /* The bit of a capability name (break-glass, audit-review, dq-review,
- * objection-decide, secondary-use, risk-list, identity-decide, feeds-admin), 0 when
+ * objection-decide, secondary-use, risk-list, identity-decide, patient-match,
+ * feeds-admin), 0 when
  * unknown. */
 unsigned policy_capability_bit(const char *name);
 

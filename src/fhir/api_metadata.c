@@ -152,11 +152,18 @@ int api_metadata(struct http_req *req, void *ctx)
         if (strcmp(*t, "Patient") == 0)
             json_object_set_new(
                 r, "operation",
-                json_pack("[{s:s,s:s,s:s}]", "name", "everything", "definition",
+                json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", "everything", "definition",
                           "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                           "documentation",
                           "every item linked to the patient's person, from every "
-                          "organisation; _count (default 100), _since; paged"));
+                          "organisation; _count (default 100), _since; paged",
+                          "name", "match", "definition",
+                          "http://hl7.org/fhir/OperationDefinition/Patient-match", "documentation",
+                          "POST a Parameters (resource: a Patient; onlyCertainMatches; count, "
+                          "default 10, at most 50): the persons it may be, one Patient each, "
+                          "with search.score and the match-grade extension; for staff whose "
+                          "role has the policy capability patient-match and clients with the "
+                          "scope system/Patient.$match; audited"));
         json_object_set_new(r, "conditionalRead", json_string("not-match"));
         json_array_append_new(resources, r);
     }
