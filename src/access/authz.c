@@ -18,6 +18,7 @@
 #include "access/authz.h"
 #include "access/org.h"
 #include "access/policy.h"
+#include "access/proxy.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -270,6 +271,20 @@ int authz_scope_for_person(struct store *s, const struct principal *p, const cha
     }
     case PRINCIPAL_CITIZEN:
         if (person_id && p->person_id && strcmp(p->person_id, person_id) == 0) {
+            /* a proxy: a grant in force, with the view scope, for this
+             * proxy and this person (proxy_check audits a refusal) */
+            const char *why = NULL;
+            int rc = proxy_check(s, p, PROXY_SCOPE_VIEW, &why);
+            if (rc == WEFT_EDENIED) {
+                out->allowed = false;
+                out->person_refused = true;
+                out->reason = "your proxy access to this record is not in force";
+                return WEFT_OK;
+            }
+            if (rc < 0) {
+                out->reason = "the access check could not be made: try again";
+                return rc;
+            }
             out->allowed = true;
             return WEFT_OK;
         }

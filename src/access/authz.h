@@ -76,7 +76,9 @@ struct authz_hidden {
  * Clients (API clients and feeds' tokens): any person with "system/\*.rs" /
  * ".read" / "*" when their organisation, if they have one, has an agreement
  * in force; an upheld objection limits orgs to the client's organisation
- * (none for a client without one).  Citizens: their own person only.
+ * (none for a client without one).  Citizens: their own person only,
+ * or the person they act for under a proxy grant in force whose scope
+ * includes view (access/proxy.h; a refusal is audited there).
  * Every refusal is audited.
  * Returns a negative error only when the decision could not be made (store
  * failure): callers must then deny.

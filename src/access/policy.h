@@ -10,7 +10,8 @@
  * Format, one statement per line ('#' starts a comment):
  *     profile NAME [CATEGORY ...]        categories a profile sees
  *     capability PROFILE CAP ...         break-glass, audit-review, dq-review,
- *                                        objection-decide, secondary-use, risk-list
+ *                                        objection-decide, secondary-use, risk-list,
+ *                                        identity-decide, proxy-grant
  *     role CODE PROFILE [DESCRIPTION]    national RBAC job role code
  *     local-role CODE PROFILE [DESC]     a locally defined role
  *     citizen-withhold category NAME REASON      withheld from the person
@@ -42,14 +43,17 @@ struct policy;
 /* may look people up by demographics across the record (FHIR Patient/$match:
  * a trace; each candidate is still read through the scoped-read path) */
 #define POLICY_CAP_PATIENT_MATCH 0x80
+/* may grant and revoke citizens' proxy access to another's record
+ * (access/proxy.h) */
+#define POLICY_CAP_PROXY_GRANT 0x100
 
 /* may run the feeds console: read inbound messages verbatim, replay and
  * resubmit them (/admin/feeds; integration engineers) */
-#define POLICY_CAP_FEEDS_ADMIN 0x100
+#define POLICY_CAP_FEEDS_ADMIN 0x200
 
 /* The bit of a capability name (break-glass, audit-review, dq-review,
  * objection-decide, secondary-use, risk-list, identity-decide, patient-match,
- * feeds-admin), 0 when
+ * proxy-grant, feeds-admin), 0 when
  * unknown. */
 unsigned policy_capability_bit(const char *name);
 
