@@ -27,7 +27,7 @@ WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wformat=2 -Wvla $(WERROR)
 PG_INC := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 INC := -Isrc $(PG_INC)
 BANNED := -include src/core/banned.h
-LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq -lssl -lcrypto -ljwt -lsodium -lpthread -lm
+LIBS := -lmicrohttpd -lgnutls -ljansson -lsqlite3 -lpq -lssl -lcrypto -ljwt -lsodium -lpthread -lm
 # The release binary allocates with jemalloc: the MLLP listener maps messages
 # on connection threads and the writer thread frees and reallocates their
 # JSON, and glibc's arenas turned that into lock traffic (~25% of the feed

@@ -47,6 +47,22 @@ void access_auth_free(void *data)
     free(a);
 }
 
+void access_auth_refused(struct http_req *req, const struct principal *who, const char *reason)
+{
+    log_warn("auth", "credential refused request=%s client=%s: %s", req->request_id,
+             who->client_name ? who->client_name : "-", reason);
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, who);
+    ev.action = AUDIT_DENIAL;
+    ev.outcome = AUDIT_DENIED;
+    ev.what = "token";
+    ev.count = 0;
+    ev.reason = reason;
+    int rc = audit_record(http_req_store(req), &ev, false);
+    if (rc)
+        log_error("auth", "audit append failed request=%s: %s", req->request_id, weft_strerror(rc));
+}
+
 static int principal_from(struct http_req *req, struct store *s, const char *secret,
                           const char *kind, void **data)
 {

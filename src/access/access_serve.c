@@ -527,6 +527,7 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
         rc = http_auth_register(&app_token, HTTP_AUTH_BEFORE_CLIENTS);
     if (rc == 0)
         rc = http_auth_register(&cookie, HTTP_AUTH_AFTER_CLIENTS);
+    http_auth_on_refused(access_auth_refused);
     *state = cfg;
     return rc;
 }

@@ -28,6 +28,7 @@
 
 struct serve_ctx;
 struct http_req;
+struct principal;
 
 int access_serve_start(const struct serve_ctx *ctx, void **state);
 void access_serve_stop(const struct serve_ctx *ctx, void *state);
@@ -39,6 +40,10 @@ void access_serve_stop(const struct serve_ctx *ctx, void *state);
 int access_auth_token(struct http_req *req, void **data);
 int access_auth_cookie(struct http_req *req, void **data);
 void access_auth_free(void *data);
+/* The HTTP core's refusal hook (http_auth_on_refused): a credential refused
+ * for a reason (an API client's token without its bound TLS client
+ * certificate) is a WARN line and an audited denial. */
+void access_auth_refused(struct http_req *req, const struct principal *who, const char *reason);
 
 /* For the web pages (every state-changing form must use these two):
  * the CSRF token of req's launched session, to put in a hidden field named

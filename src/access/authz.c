@@ -519,6 +519,16 @@ bool authz_may_decide_objection(struct store *s, const struct principal *p)
     return (policy_role_caps(pol, p->role) & POLICY_CAP_OBJECTION_DECIDE) != 0;
 }
 
+bool authz_may_admin_feeds(struct store *s, const struct principal *p)
+{
+    if (p->kind != PRINCIPAL_USER || p->scopes || !p->user_id || !p->role)
+        return false;
+    const struct policy *pol = NULL;
+    if (policy_current(s, &pol, NULL) != 0)
+        return false;
+    return (policy_role_caps(pol, p->role) & POLICY_CAP_FEEDS_ADMIN) != 0;
+}
+
 int authz_audit_access(struct store *s, const struct principal *p, const char *action,
                        const char *person_id, const char *what, int64_t count)
 {

@@ -167,6 +167,14 @@ bool authz_may_decide_identity(struct store *s, const struct principal *p);
  * refusal (authz_audit_denial). */
 bool authz_may_decide_objection(struct store *s, const struct principal *p);
 
+/* True when p may run the feeds console (/admin/feeds): read inbound
+ * messages verbatim (each read audited by the caller), search them by
+ * content, replay and resubmit them.  A member of staff whose role's profile
+ * has the policy capability feeds-admin (the integration profile in the
+ * default policy).  Feed status and message lists without content are also
+ * open to audit-review roles (authz_may_review_audit). */
+bool authz_may_admin_feeds(struct store *s, const struct principal *p);
+
 /*
  * Whether p may look people up by demographics (FHIR Patient/$match): a
  * launched member of staff (not an app token) whose role's profile has the

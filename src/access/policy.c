@@ -255,7 +255,7 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
                             "objection-decide, secondary-use, risk-list, identity-decide, "
-                            "patient-match, proxy-grant)",
+                            "patient-match, proxy-grant, feeds-admin)",
                             w[i]);
             p->profiles[pi].caps |= bit;
         }
@@ -421,6 +421,7 @@ static const struct {
     {"identity-decide", POLICY_CAP_IDENTITY_DECIDE},
     {"patient-match", POLICY_CAP_PATIENT_MATCH},
     {"proxy-grant", POLICY_CAP_PROXY_GRANT},
+    {"feeds-admin", POLICY_CAP_FEEDS_ADMIN},
 };
 
 unsigned policy_capability_bit(const char *name)

@@ -47,9 +47,13 @@ struct policy;
  * (access/proxy.h) */
 #define POLICY_CAP_PROXY_GRANT 0x100
 
+/* may run the feeds console: read inbound messages verbatim, replay and
+ * resubmit them (/admin/feeds; integration engineers) */
+#define POLICY_CAP_FEEDS_ADMIN 0x200
+
 /* The bit of a capability name (break-glass, audit-review, dq-review,
  * objection-decide, secondary-use, risk-list, identity-decide, patient-match,
- * proxy-grant), 0 when
+ * proxy-grant, feeds-admin), 0 when
  * unknown. */
 unsigned policy_capability_bit(const char *name);
 

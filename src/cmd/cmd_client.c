@@ -14,6 +14,7 @@
 #include "cmd/cmd.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "core/tls.h"
 #include "store/access.h"
 #include "store/store.h"
 
@@ -26,17 +27,23 @@ const struct opt_spec cmd_client_specs[] = {
     {"org", "ODS", "add: the ODS code of the client's organisation"},
     {"scope", "SCOPES", "add: space-separated scopes (default \"" DEFAULT_SCOPES "\": read)"},
     {"write", NULL, "add: also allow writing (adds \"" WRITE_SCOPES "\": POST bundles)"},
+    {"client-cert-sha256", "HEX",
+     "add: bind the token to this TLS client certificate (SHA-256 fingerprint): refused on any "
+     "connection that does not present it (HTTPS with --http-request-client-cert)"},
     {"id", "N", "revoke: the client id (see weft client list)"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
     "usage: weft client add --db PATH --name NAME [--org ODS] [--scope SCOPES] [--write]\n"
+    "                       [--client-cert-sha256 HEX]\n"
     "       weft client list --db PATH\n"
     "       weft client revoke --db PATH --id N\n\n"
     "API clients of the FHIR API.  'add' prints the new bearer token, alone on\n"
     "standard output, once: only its SHA-256 is stored, so keep it safe.\n"
-    "'list' shows every client (never tokens); 'revoke' disables one at once.\n";
+    "'list' shows every client (never tokens); 'revoke' disables one at once.\n"
+    "A client added with --client-cert-sha256 is accepted only over HTTPS from a\n"
+    "connection presenting that certificate (weft serve --http-request-client-cert).\n";
 
 /* Hex SHA-256 of a token into out (65 bytes). */
 static void token_hash(const char *token, char out[65])
@@ -70,6 +77,15 @@ static int client_add(struct store *s, const struct opts *o)
                 org);
         return EXIT_USAGE;
     }
+    const char *cert_in = opts_get(o, "client-cert-sha256");
+    char cert[65] = "";
+    if (cert_in && !tls_sha256_parse(cert_in, cert)) {
+        fprintf(stderr,
+                "weft client add: --client-cert-sha256 must be a SHA-256 fingerprint: 64 hex "
+                "digits (colons allowed), e.g. from 'openssl x509 -noout -fingerprint -sha256 "
+                "-in CERT'\n");
+        return EXIT_USAGE;
+    }
     char scopes[1024];
     snprintf(scopes, sizeof scopes, "%s%s%s", opts_get_or(o, "scope", DEFAULT_SCOPES),
              opts_flag(o, "write") ? " " : "", opts_flag(o, "write") ? WRITE_SCOPES : "");
@@ -82,15 +98,17 @@ static int client_add(struct store *s, const struct opts *o)
     char hash[65];
     token_hash(token, hash);
     int64_t id;
-    int rc = store_client_add(s, name, org, scopes, hash, &id);
+    int rc = store_client_add(s, name, org, scopes, hash, cert[0] ? cert : NULL, &id);
     if (rc != 0) {
         fprintf(stderr, "weft client add: %s\n", store_errmsg(s));
         return 1;
     }
     printf("%s\n", token);
     fflush(stdout);
-    fprintf(stderr, "client %lld '%s' added with scopes \"%s\"; the token above is shown once\n",
-            (long long)id, name, scopes);
+    fprintf(stderr,
+            "client %lld '%s' added with scopes \"%s\"%s%s; the token above is shown once\n",
+            (long long)id, name, scopes,
+            cert[0] ? ", bound to the TLS client certificate sha256:" : "", cert);
     /* the client will be refused (reads and writes) until its organisation
      * has an agreement in force: say so now rather than at the first 403 */
     int aerr = 0;
@@ -111,12 +129,17 @@ static int client_list(struct store *s)
         fprintf(stderr, "weft client list: %s\n", store_errmsg(s));
         return 1;
     }
-    printf("%-5s %-24s %-10s %-26s %-26s %s\n", "id", "name", "org", "created", "revoked",
-           "scopes");
+    printf("%-5s %-24s %-10s %-26s %-26s %-26s %s\n", "id", "name", "org", "created", "revoked",
+           "client_cert", "scopes");
     for (int i = 0; i < n; i++) {
-        printf("%-5lld %-24s %-10s %-26s %-26s %s\n", (long long)cs[i].id, cs[i].name,
+        /* the fingerprint's first 16 digits: enough to tell certificates
+         * apart at a glance (the whole one is in the database) */
+        char cert[32] = "-";
+        if (cs[i].client_cert_sha256)
+            snprintf(cert, sizeof cert, "sha256:%.16s...", cs[i].client_cert_sha256);
+        printf("%-5lld %-24s %-10s %-26s %-26s %-26s %s\n", (long long)cs[i].id, cs[i].name,
                cs[i].org ? cs[i].org : "-", cs[i].created, cs[i].revoked ? cs[i].revoked : "-",
-               cs[i].scopes ? cs[i].scopes : "");
+               cert, cs[i].scopes ? cs[i].scopes : "");
         store_client_clear(&cs[i]);
     }
     free(cs);

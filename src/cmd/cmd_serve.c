@@ -45,6 +45,7 @@
 #include "http/metrics_http.h"
 #include "http/serve.h"
 #include "http/server.h"
+#include "store/access.h"
 #include "store/store.h"
 #include "web/my.h"
 #include "web/web_serve.h"
@@ -76,6 +77,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"tls-key", "FILE", "the private key of --tls-cert, PEM"},
     {"http-tls-cert", "FILE", "HTTP only: this certificate chain instead of --tls-cert"},
     {"http-tls-key", "FILE", "HTTP only: the private key of --http-tls-cert"},
+    {"http-request-client-cert", NULL,
+     "HTTPS: ask clients for a TLS client certificate (optional for the handshake); API clients "
+     "bound to one (weft client add --client-cert-sha256) are refused without it"},
     {"metrics", "HOST:PORT",
      "serve Prometheus metrics at /metrics on a separate listener (PORT alone: 127.0.0.1)"},
     {"metrics-port-file", "FILE", "write the bound metrics port to FILE once listening"},
@@ -274,6 +278,38 @@ static int check_store(const char *db)
     return rc;
 }
 
+/* API clients bound to a TLS client certificate can only be served when the
+ * HTTPS listener asks for certificates: say so at start rather than leave
+ * the operator to find out from their 401s. */
+static void warn_bound_clients(const char *db, bool ask_cert)
+{
+    if (ask_cert)
+        return;
+    struct store *s = NULL;
+    char *msg = NULL;
+    if (store_open(&s, db, false, &msg) != 0) {
+        free(msg);
+        return;
+    }
+    free(msg);
+    struct store_client *cs = NULL;
+    int n = 0, bound = 0;
+    if (store_client_list(s, &cs, &n) == 0) {
+        for (int i = 0; i < n; i++) {
+            if (cs[i].client_cert_sha256 && !cs[i].revoked)
+                bound++;
+            store_client_clear(&cs[i]);
+        }
+        free(cs);
+    }
+    store_close(s);
+    if (bound)
+        log_warn("serve",
+                 "%d API client%s bound to a TLS client certificate: without HTTPS and "
+                 "--http-request-client-cert %s refused",
+                 bound, bound == 1 ? " is" : "s are", bound == 1 ? "it is" : "they are");
+}
+
 int cmd_serve(int argc, char **argv)
 {
     struct opts o;
@@ -369,6 +405,14 @@ int cmd_serve(int argc, char **argv)
     if (cert_file && (read_pem(cert_file, "certificate", &tls_cert) != 0 ||
                       read_pem(key_file, "private key", &tls_key) != 0))
         goto out;
+    bool ask_cert = opts_flag(&o, "http-request-client-cert");
+    if (ask_cert && !cert_file) {
+        fprintf(stderr, "weft serve: --http-request-client-cert needs HTTPS (--tls-cert and "
+                        "--tls-key, or --http-tls-cert and --http-tls-key)\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    warn_bound_clients(db, ask_cert);
 
     /* Only this thread takes SIGTERM/SIGINT; every thread started from here
      * on (HTTP pool, parts) inherits the blocked mask. */
@@ -391,6 +435,7 @@ int cmd_serve(int argc, char **argv)
         .version = WEFT_VERSION,
         .tls_cert_pem = tls_cert,
         .tls_key_pem = tls_key,
+        .request_client_cert = ask_cert,
     };
     if (http_server_init(&srv, &cfg) != 0) {
         fprintf(stderr, "weft serve: cannot set up the HTTP server\n");

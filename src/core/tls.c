@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -273,6 +274,40 @@ bool tls_conn_write_all(struct tls_conn *c, const void *p, size_t n, int timeout
             wait_fd(c->fd, e == SSL_ERROR_WANT_WRITE, deadline, NULL))
             continue;
         ERR_clear_error();
+        return false;
+    }
+    return true;
+}
+
+bool tls_sha256_parse(const char *in, char out[65])
+{
+    out[0] = 0;
+    if (!in)
+        return false;
+    static const char *const prefixes[] = {"sha256 fingerprint=", "sha256:", "sha-256:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t pl = strlen(prefixes[i]);
+        if (strncasecmp(in, prefixes[i], pl) == 0) {
+            in += pl;
+            break;
+        }
+    }
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        char c = *p;
+        if (c == ':' && n > 0 && n % 2 == 0 && p[1] && p[-1] != ':')
+            continue;
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) || n == 64) {
+            out[0] = 0;
+            return false;
+        }
+        out[n++] = c;
+    }
+    out[n] = 0;
+    if (n != 64) {
+        out[0] = 0;
         return false;
     }
     return true;

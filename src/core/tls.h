@@ -70,6 +70,13 @@ const char *tls_conn_peer_sha256(const struct tls_conn *c);
 const char *tls_conn_version(const struct tls_conn *c);
 const char *tls_conn_cipher(const struct tls_conn *c);
 
+/* A certificate fingerprint as an operator gives it (64 hex digits,
+ * optionally in pairs separated by ':', any case, an optional "sha256:" or
+ * openssl's "SHA256 Fingerprint=" prefix) into out: 64 lower-case hex
+ * digits.  false (out "") when it is not one.  Used for the pins of MLLP
+ * feeds and of API clients. */
+bool tls_sha256_parse(const char *in, char out[65]);
+
 /* Send close-notify (best effort, never waits) and free.  NULL is fine. */
 void tls_conn_free(struct tls_conn *c);
 

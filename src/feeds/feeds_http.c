@@ -35,6 +35,19 @@
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
+static const struct feeds_console *console;
+
+void feeds_console_set(const struct feeds_console *c)
+{
+    console = c;
+}
+
+bool feeds_wants_html(struct http_req *req)
+{
+    const char *a = http_req_header(req, "Accept");
+    return a && strstr(a, "text/html") != NULL;
+}
+
 static bool has_scope(const char *scopes, const char *want)
 {
     size_t n = strlen(want);
@@ -97,6 +110,8 @@ static struct store *admin_begin(struct http_req *req)
 static int admin_status(struct http_req *req, void *ctx)
 {
     (void)ctx;
+    if (console && feeds_wants_html(req))
+        return console->status(req);
     struct store *s = admin_begin(req);
     if (!s)
         return 0;
@@ -115,6 +130,8 @@ static int admin_status(struct http_req *req, void *ctx)
 static int admin_messages(struct http_req *req, void *ctx)
 {
     (void)ctx;
+    if (console && feeds_wants_html(req))
+        return console->messages(req, http_req_param(req, "name"));
     struct store *s = admin_begin(req);
     if (!s)
         return 0;
@@ -174,6 +191,8 @@ out:
 static int admin_message(struct http_req *req, void *ctx)
 {
     (void)ctx;
+    if (console && feeds_wants_html(req))
+        return console->message(req, http_req_param(req, "id"));
     struct store *s = admin_begin(req);
     if (!s)
         return 0;

@@ -1,6 +1,10 @@
 /*
  * mllp_server.c - the MLLP listener (mllp_server.h): acceptor, a thread per
- * connection, one writer thread doing group commit.
+ * connection, one writer thread doing group commit, and, for HL7 enhanced
+ * acknowledgement mode, an applier thread applying the backlog of accepted
+ * messages on its own store handle (reading, mapping and preparing them
+ * before its transaction, so that it holds the write lock only to store
+ * them and the writer's accept commits go in between).
  *
  * Why this shape: durability costs one fsync per transaction (about 0.3 ms on
  * the reference machine), so the number of messages per second is the
@@ -152,6 +156,12 @@ struct mllp_server {
     size_t bl_cap, bl_head, bl_len;
     pthread_mutex_t wmu;
     struct waiter *waiters[WAIT_BUCKETS];
+    /* the applier: applies the backlog on its own thread and store handle,
+     * so that accepting (the writer) never waits for applying */
+    pthread_t applier;
+    pthread_cond_t acv;        /* under qmu: the backlog grew, or stop */
+    bool applier_stop;         /* under qmu */
+    struct store *apply_store; /* the applier's */
 };
 
 static void item_free(struct item *it)
@@ -344,12 +354,15 @@ static void enhanced_finish(struct mllp_server *srv, struct item *batch, bool co
             continue;
         }
         if (it->fast) {
-            pthread_mutex_lock(&srv->qmu);
-            backlog_push(srv, it->accepted);
-            pthread_mutex_unlock(&srv->qmu);
-            accepted = true;
+            /* the waiter first: the applier may apply it as soon as it is
+             * in the backlog, and its application ACK needs the waiter */
             if (strcmp(it->msh16, "NE") != 0)
                 waiter_add(srv, it->accepted, it->conn, it->msh16);
+            pthread_mutex_lock(&srv->qmu);
+            backlog_push(srv, it->accepted);
+            pthread_cond_signal(&srv->acv);
+            pthread_mutex_unlock(&srv->qmu);
+            accepted = true;
             continue; /* res.ack: the CA built on the connection thread, or none */
         }
         /* processed at once, as in original mode */
@@ -370,10 +383,50 @@ static void enhanced_finish(struct mllp_server *srv, struct item *batch, bool co
         backlog_metric(srv);
 }
 
-/* Apply up to max of the backlog's oldest messages in one transaction, then
- * send their application ACKs.  On a failure nothing leaves the backlog (the
- * transaction is rolled back whole) and it is tried again a little later. */
-static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
+/* Map and prepare accepted message m for the store, off the write
+ * transaction (the applier's CPU work): into it's pre fields, as premap()
+ * does for a live message.  Nothing is decided here: the transaction checks
+ * the feed again and uses the mapping only when it is the feed's. */
+static void apply_premap(struct mllp_server *srv, struct hl7_msg *hm,
+                         const struct store_inbox_msg *m, struct item *it)
+{
+    if (hl7_msg_parse(hm, m->body, m->body_len, HL7_PARSE_STRICT, NULL) != 0)
+        return;
+    struct hl7_span sp;
+    char facility[181];
+    if (hl7_get(hm, "MSH", 1, 4, 1, 1, 0, &sp) != 0)
+        return;
+    size_t n = hl7_unescape(hl7_msg_delims(hm), sp, facility, sizeof facility);
+    if (n == 0 || n >= sizeof facility)
+        return;
+    pthread_rwlock_rdlock(&srv->flk);
+    for (int i = 0; i < srv->nfac; i++) {
+        const struct store_feed *f = &srv->fac[i];
+        if (strcmp(f->facility, facility) == 0) {
+            snprintf(it->pre_org, sizeof it->pre_org, "%s", f->org);
+            snprintf(it->pre_feed, sizeof it->pre_feed, "%s", f->name);
+            it->has_pre = true;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&srv->flk);
+    if (!it->has_pre)
+        return;
+    struct hl7_map_opts mo = {.ods = it->pre_org};
+    it->pre_rc = hl7_map_message(hm, &mo, &it->pre);
+    if (it->pre_rc == 0 && it->pre.kind == HL7_MAP_BUNDLE && it->pre.bundle) {
+        struct load_ctx lc = {.org = it->pre_org, .feed = it->pre_feed};
+        it->prep = fhir_load_prepare(it->pre.bundle, &lc);
+    }
+}
+
+/* Apply up to max of the backlog's oldest messages in one transaction of
+ * store s, then send their application ACKs.  They are read, mapped and
+ * prepared before the transaction begins, so that it holds the store's
+ * write lock only to store them (the writer's accepts commit in between).
+ * On a failure nothing leaves the backlog (the transaction is rolled back
+ * whole) and it is tried again a little later. */
+static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *s, size_t max)
 {
     pthread_mutex_lock(&srv->qmu);
     size_t k = srv->bl_len < max ? srv->bl_len : max;
@@ -383,27 +436,58 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
     pthread_mutex_unlock(&srv->qmu);
     struct ingest_result *res = xcalloc(k ? k : 1, sizeof *res);
     bool *did = xcalloc(k ? k : 1, sizeof *did);
-    for (size_t i = 0; i < k; i++)
+    struct store_inbox_msg *ms = xcalloc(k ? k : 1, sizeof *ms);
+    bool *have = xcalloc(k ? k : 1, sizeof *have);
+    struct item *pre = xcalloc(k ? k : 1, sizeof *pre);
+    struct hl7_msg *hm = hl7_msg_new();
+    int rc = 0;
+    for (size_t i = 0; i < k; i++) {
         ingest_result_init(&res[i]);
-    struct store *s = srv->store;
+        int grc = store_inbox_get(s, ids[i], true, &ms[i]);
+        if (grc == WEFT_ENOTFOUND)
+            continue;
+        if (grc != 0) {
+            rc = grc;
+            break;
+        }
+        have[i] = true;
+        if (strcmp(ms[i].outcome, INBOX_PENDING) == 0 && strcmp(ms[i].kind, "hl7v2") == 0)
+            apply_premap(srv, hm, &ms[i], &pre[i]);
+    }
+    hl7_msg_free(hm);
     struct store_txn txn;
-    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
+    bool began = false;
+    if (rc == 0) {
+        rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
+        began = rc == 0;
+    }
     for (size_t i = 0; rc == 0 && i < k; i++) {
-        struct store_inbox_msg m;
-        rc = store_inbox_get(s, ids[i], true, &m);
+        if (!have[i])
+            continue;
+        /* still pending: an operator's replay may have applied it meanwhile */
+        struct store_inbox_msg now;
+        rc = store_inbox_get(s, ids[i], false, &now);
         if (rc == WEFT_ENOTFOUND) {
             rc = 0;
             continue;
         }
         if (rc != 0)
             break;
-        /* still pending: an operator's replay may have applied it meanwhile */
-        if (strcmp(m.outcome, INBOX_PENDING) == 0 && strcmp(m.kind, "hl7v2") == 0) {
-            struct ingest_premap pm = {.pending_id = ids[i]};
-            rc = ingest_hl7_premapped(ig, m.body, m.body_len, m.peer, m.arrived, &pm, &res[i]);
-            did[i] = rc == 0;
+        bool pending = strcmp(now.outcome, INBOX_PENDING) == 0 && strcmp(now.kind, "hl7v2") == 0;
+        store_inbox_msg_clear(&now);
+        if (!pending)
+            continue;
+        struct ingest_premap pm = {.pending_id = ids[i]};
+        if (pre[i].has_pre) {
+            pm.org = pre[i].pre_org;
+            pm.feed = pre[i].pre_feed;
+            pm.rc = pre[i].pre_rc;
+            pm.mr = &pre[i].pre;
+            pm.prep = pre[i].prep;
         }
-        store_inbox_msg_clear(&m);
+        rc = ingest_hl7_premapped(ig, ms[i].body, ms[i].body_len, ms[i].peer, ms[i].arrived, &pm,
+                                  &res[i]);
+        did[i] = rc == 0;
     }
     if (rc == 0)
         rc = ingest_flush_counts(ig);
@@ -412,7 +496,8 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
     if (rc != 0) {
         log_error("mllp", "applying %zu accepted messages failed: %s (%s); they stay pending", k,
                   weft_strerror(rc), store_errmsg(s));
-        store_txn_rollback(&txn);
+        if (began)
+            store_txn_rollback(&txn);
         ingest_discard_counts(ig);
         usleep(200000); /* not a hot loop while the store fails */
     } else {
@@ -425,8 +510,15 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, size_t max)
         atomic_fetch_add(&srv->n_applied, k);
         backlog_metric(srv);
     }
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         ingest_result_release(&res[i]);
+        fhir_load_prep_free(pre[i].prep); /* before the bundle it points into */
+        hl7_map_result_clear(&pre[i].pre);
+        store_inbox_msg_clear(&ms[i]);
+    }
+    free(pre);
+    free(have);
+    free(ms);
     free(res);
     free(did);
     free(ids);
@@ -512,19 +604,20 @@ static void *writer_main(void *arg)
     struct mllp_server *srv = arg;
     struct ingest *ig = ingest_new(srv->store);
     size_t max = (size_t)srv->cfg.batch_max;
+    size_t full = (size_t)srv->cfg.backlog_max;
     for (;;) {
         pthread_mutex_lock(&srv->qmu);
-        while (!srv->qhead && !srv->bl_len && !srv->writer_stop)
+        /* a full backlog stops new messages (their connections stop being
+         * read at their window) until the applier has made room */
+        while (!(srv->qhead && srv->bl_len < full) && !(srv->writer_stop && !srv->qhead))
             pthread_cond_wait(&srv->qcv, &srv->qmu);
         if (!srv->qhead && srv->writer_stop) {
             pthread_mutex_unlock(&srv->qmu);
             break; /* a backlog left is kept (pending) for the next start */
         }
-        /* a full backlog stops new messages (their connections stop being
-         * read at their window) until applying has made room */
         struct item *batch = NULL;
         size_t n = 0;
-        if (srv->qhead && srv->bl_len < (size_t)srv->cfg.backlog_max) {
+        {
             struct item *last = batch = srv->qhead;
             n = 1;
             while (last->qnext && n < max) {
@@ -537,17 +630,43 @@ static void *writer_main(void *arg)
             srv->qlen -= n;
             last->qnext = NULL;
         }
-        bool backlog = srv->bl_len > 0, waiting = srv->qhead != NULL;
         pthread_mutex_unlock(&srv->qmu);
-        if (batch)
-            run_batch(srv, ig, batch, n);
-        /* then some of the backlog: a little while messages wait to be
-         * accepted (accepting comes first), more when nothing else waits */
-        if (backlog)
-            run_apply(srv, ig, waiting || batch ? 64 : 512);
+        run_batch(srv, ig, batch, n);
     }
     ingest_free(ig);
     return NULL;
+}
+
+/* The applier: the backlog, oldest first, in transactions of up to 256
+ * messages, on its own store handle, while the writer goes on accepting. */
+static void *applier_main(void *arg)
+{
+    struct mllp_server *srv = arg;
+    struct ingest *ig = ingest_new(srv->apply_store);
+    for (;;) {
+        pthread_mutex_lock(&srv->qmu);
+        while (!srv->bl_len && !srv->applier_stop)
+            pthread_cond_wait(&srv->acv, &srv->qmu);
+        bool stop = srv->applier_stop;
+        pthread_mutex_unlock(&srv->qmu);
+        if (stop)
+            break; /* what is left stays pending for the next start */
+        run_apply(srv, ig, srv->apply_store, 256);
+        pthread_mutex_lock(&srv->qmu);
+        pthread_cond_broadcast(&srv->qcv); /* room in the backlog for the writer */
+        pthread_mutex_unlock(&srv->qmu);
+    }
+    ingest_free(ig);
+    return NULL;
+}
+
+static void stop_applier(struct mllp_server *srv)
+{
+    pthread_mutex_lock(&srv->qmu);
+    srv->applier_stop = true;
+    pthread_cond_signal(&srv->acv);
+    pthread_mutex_unlock(&srv->qmu);
+    pthread_join(srv->applier, NULL);
 }
 
 static void fac_free(struct store_feed *fac, int n)
@@ -1178,6 +1297,7 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     pthread_cond_init(&srv->kcv, NULL);
     pthread_rwlock_init(&srv->flk, NULL);
     pthread_mutex_init(&srv->wmu, NULL);
+    pthread_cond_init(&srv->acv, NULL);
     if (srv->cfg.backlog_max <= 0)
         srv->cfg.backlog_max = MLLP_BACKLOG_MAX_DEFAULT;
     int rc = 0;
@@ -1193,6 +1313,8 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     if (rc == 0)
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
+        rc = store_open(&srv->apply_store, srv->store_url, false, errmsg);
+    if (rc == 0)
         rc = store_writer(srv->store); /* the store checkpoints off this handle's path */
     if (rc == 0)
         fac_refresh(srv);
@@ -1205,16 +1327,23 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         rc = WEFT_EINTERNAL;
     else if (rc == 0)
         ckpt_started = true;
+    bool applier_started = false;
+    if (rc == 0 && pthread_create(&srv->applier, NULL, applier_main, srv) != 0)
+        rc = WEFT_EINTERNAL;
+    else if (rc == 0)
+        applier_started = true;
     if (rc == 0 && pthread_create(&srv->writer, NULL, writer_main, srv) != 0)
         rc = WEFT_EINTERNAL;
-    if (rc == 0 && pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
+    else if (rc == 0 && pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
         pthread_mutex_lock(&srv->qmu);
         srv->writer_stop = true;
-        pthread_cond_signal(&srv->qcv);
+        pthread_cond_broadcast(&srv->qcv);
         pthread_mutex_unlock(&srv->qmu);
         pthread_join(srv->writer, NULL);
         rc = WEFT_EINTERNAL;
     }
+    if (rc != 0 && applier_started)
+        stop_applier(srv);
     if (rc != 0) {
         if (ckpt_started)
             stop_checkpointer(srv);
@@ -1224,10 +1353,12 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
             close(srv->lfd);
         store_close(srv->store);
         store_close(srv->ckpt_store);
+        store_close(srv->apply_store);
         fac_free(srv->fac, srv->nfac);
         free(srv->pins);
         free(srv->bl);
         pthread_mutex_destroy(&srv->wmu);
+        pthread_cond_destroy(&srv->acv);
         tls_server_free(srv->tls);
         pthread_rwlock_destroy(&srv->flk);
         pthread_mutex_destroy(&srv->kmu);
@@ -1269,9 +1400,10 @@ void mllp_server_stop(struct mllp_server *srv)
     reap(srv, true); /* connections finish their items first: the writer still runs */
     pthread_mutex_lock(&srv->qmu);
     srv->writer_stop = true;
-    pthread_cond_signal(&srv->qcv);
+    pthread_cond_broadcast(&srv->qcv);
     pthread_mutex_unlock(&srv->qmu);
-    pthread_join(srv->writer, NULL);
+    pthread_join(srv->writer, NULL); /* the applier makes room if the backlog is full */
+    stop_applier(srv);
     stop_checkpointer(srv);
     struct mllp_server_stats st;
     mllp_server_stats(srv, &st);
@@ -1284,9 +1416,11 @@ void mllp_server_stop(struct mllp_server *srv)
              (unsigned long long)st.backlog);
     store_close(srv->store);
     store_close(srv->ckpt_store);
+    store_close(srv->apply_store);
     fac_free(srv->fac, srv->nfac);
     free(srv->pins);
     free(srv->bl);
+    pthread_cond_destroy(&srv->acv);
     for (size_t i = 0; i < WAIT_BUCKETS; i++) /* none: every connection dropped its own */
         assert(srv->waiters[i] == NULL);
     pthread_mutex_destroy(&srv->wmu);

@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/failpoint.h"
+#include "core/tls.h"
 #include "feeds/registry.h"
 #include "store/access.h"
 #include "store/feeds.h"
@@ -30,36 +31,7 @@
 
 bool feed_cert_sha256_parse(const char *in, char out[65])
 {
-    out[0] = 0;
-    if (!in)
-        return false;
-    static const char *const prefixes[] = {"sha256 fingerprint=", "sha256:", "sha-256:"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        size_t pl = strlen(prefixes[i]);
-        if (strncasecmp(in, prefixes[i], pl) == 0) {
-            in += pl;
-            break;
-        }
-    }
-    size_t n = 0;
-    for (const char *p = in; *p; p++) {
-        char c = *p;
-        if (c == ':' && n > 0 && n % 2 == 0 && p[1] && p[-1] != ':')
-            continue;
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) || n == 64) {
-            out[0] = 0;
-            return false;
-        }
-        out[n++] = c;
-    }
-    out[n] = 0;
-    if (n != 64) {
-        out[0] = 0;
-        return false;
-    }
-    return true;
+    return tls_sha256_parse(in, out);
 }
 
 bool feed_name_valid(const char *name)
@@ -261,7 +233,7 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
         token = new_token(hash);
         char cname[96];
         snprintf(cname, sizeof cname, FEED_CLIENT_PREFIX "%s", name);
-        rc = store_client_add(s, cname, spec->org, FEED_CLIENT_SCOPES, hash, &f.client_id);
+        rc = store_client_add(s, cname, spec->org, FEED_CLIENT_SCOPES, hash, NULL, &f.client_id);
         f.token_hash = hash;
     }
     if (rc == 0)

@@ -31,6 +31,12 @@ struct auth_data {
 
 static const struct http_auth_method *before[HTTP_AUTH_METHODS_MAX], *after[HTTP_AUTH_METHODS_MAX];
 static int nbefore, nafter;
+static http_auth_refused_fn refused_hook;
+
+void http_auth_on_refused(http_auth_refused_fn fn)
+{
+    refused_hook = fn;
+}
 
 int http_auth_register(const struct http_auth_method *m, enum http_auth_when when)
 {
@@ -48,6 +54,7 @@ int http_auth_register(const struct http_auth_method *m, enum http_auth_when whe
 void http_auth_unregister_all(void)
 {
     nbefore = nafter = 0;
+    refused_hook = NULL;
 }
 
 void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1])
@@ -85,6 +92,36 @@ int http_auth_bearer(const char *h, const char **tok_out, size_t *n_out)
     *tok_out = tok;
     *n_out = n;
     return 1;
+}
+
+/* A client bound to a TLS client certificate (weft client add
+ * --client-cert-sha256): its token counts only on a connection that
+ * presented that very certificate.  Anything else is refused (401
+ * invalid_token, as RFC 8705 has it for certificate-bound tokens), with the
+ * reason on the request's WARN line and, through the hook, in the audit. */
+static int check_bound_cert(struct http_req *req, struct auth_data *ad)
+{
+    char seen[HTTP_AUTH_HASH_HEX + 1];
+    bool have = http_req_tls_client_sha256(req, seen);
+    if (have && strcmp(seen, ad->client.client_cert_sha256) == 0)
+        return WEFT_OK;
+    req->auth_refusal = have ? "the access token is bound to a TLS client certificate and this "
+                               "connection presented another one"
+                             : "the access token is bound to a TLS client certificate and this "
+                               "connection presented none";
+    char why[300];
+    snprintf(why, sizeof why,
+             "API client %lld is bound to the TLS client certificate sha256:%s; the connection "
+             "presented %s%s",
+             (long long)ad->client.id, ad->client.client_cert_sha256, have ? "sha256:" : "none",
+             have ? seen : "");
+    if (refused_hook)
+        refused_hook(req, &req->principal, why);
+    else
+        log_warn("auth", "client token refused request=%s: %s", req->request_id, why);
+    /* the principal does not outlive the refusal */
+    http_auth_release(req);
+    return WEFT_EAUTH;
 }
 
 /* Link 1: "Authorization: Bearer TOKEN" of a registered API client. */
@@ -127,6 +164,8 @@ static int auth_bearer_client(struct http_req *req)
     req->principal.scopes = ad->client.scopes ? ad->client.scopes : "";
     req->principal.org = ad->client.org;
     req->principal.request_id = req->request_id;
+    if (ad->client.client_cert_sha256)
+        return check_bound_cert(req, ad);
     return WEFT_OK;
 }
 

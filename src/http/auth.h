@@ -7,7 +7,8 @@
  *   1. "Authorization: Bearer TOKEN" for a registered API client: the token's
  *      SHA-256 (lower-case hex) is looked up with store_client_by_hash(); an
  *      active client becomes a PRINCIPAL_CLIENT with the client's scopes and
- *      organisation.
+ *      organisation.  A client bound to a TLS client certificate counts only
+ *      on a connection that presented it (http_req_tls_client_sha256).
  * Other ways to sign in are registered by the modules that own them
  * (http_auth_register): the access module registers SMART app tokens
  * (tried before the client tokens) and launch session cookies (after),
@@ -55,6 +56,16 @@ enum http_auth_when {
 int http_auth_register(const struct http_auth_method *m, enum http_auth_when when);
 /* Forget every registered method (when `weft serve` stops). */
 void http_auth_unregister_all(void);
+/* Called when a credential that is otherwise valid is refused for a reason
+ * worth recording (an API client's token on a connection without the TLS
+ * client certificate it is bound to): who is the refused principal (its
+ * strings valid for the call), reason a sentence for the operator and the
+ * audit (no patient data).  The access module installs one that writes a
+ * denial to the audit log and the WARN line; without one the reason is
+ * logged at WARN here.  One hook; NULL removes it. */
+typedef void (*http_auth_refused_fn)(struct http_req *req, const struct principal *who,
+                                     const char *reason);
+void http_auth_on_refused(http_auth_refused_fn fn);
 /* Lower-case hex SHA-256 of token into out (HTTP_AUTH_HASH_HEX + 1 bytes): the
  * form in which client tokens are stored. */
 void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1]);

@@ -40,7 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -101,6 +103,7 @@ struct http_server {
     char *version;
     int timeout_s;
     char *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
+    bool request_client_cert; /* HTTPS: ask every client for a certificate */
     int header_timeout_s;
     int per_address;
     int per_worker; /* connections handed to one daemon at most */
@@ -192,6 +195,7 @@ int http_server_init(struct http_server **out, const struct http_server_config *
     if (cfg->tls_cert_pem && cfg->tls_key_pem) {
         srv->tls_cert = xstrdup(cfg->tls_cert_pem);
         srv->tls_key = xstrdup(cfg->tls_key_pem);
+        srv->request_client_cert = cfg->request_client_cert;
     }
     srv->header_timeout_s =
         cfg->header_timeout_s > 0 ? cfg->header_timeout_s : HTTP_HEADER_TIMEOUT_DEFAULT;
@@ -733,6 +737,19 @@ static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_c
         addr_key(ci ? ci->client_addr : NULL, cs->addr);
         MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT,
                                   (unsigned)srv->header_timeout_s);
+        if (srv->request_client_cert) {
+            /* The handshake has not started yet (libmicrohttpd runs it on
+             * the first read): ask for a client certificate, optional for
+             * the handshake itself.  GnuTLS checks that the client holds the
+             * certificate's key; whose certificate it is, is compared per
+             * request against a bound client's pin (http/auth.c), so no CA
+             * is configured and GnuTLS verifies no chain. */
+            const union MHD_ConnectionInfo *ti =
+                MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+            if (ti && ti->tls_session)
+                gnutls_certificate_server_set_request((gnutls_session_t)ti->tls_session,
+                                                      GNUTLS_CERT_REQUEST);
+        }
         *socket_context = cs;
         return;
     }
@@ -748,6 +765,35 @@ static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_c
     addr_give(srv, cs->addr);
     free(cs);
     *socket_context = NULL;
+}
+
+bool http_req_tls_client_sha256(struct http_req *req, char out[65])
+{
+    out[0] = 0;
+    if (!req->server->tls_cert || !req->mhd_connection)
+        return false;
+    const union MHD_ConnectionInfo *ti =
+        MHD_get_connection_info(req->mhd_connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ti || !ti->tls_session)
+        return false;
+    unsigned int n = 0;
+    const gnutls_datum_t *certs =
+        gnutls_certificate_get_peers((gnutls_session_t)ti->tls_session, &n);
+    if (!certs || n == 0 || !certs[0].data || certs[0].size == 0)
+        return false;
+    /* the leaf, as DER: the same digest as openssl x509 -fingerprint -sha256 */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(certs[0].data, certs[0].size, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != 32)
+        return false;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = 0;
+    return true;
 }
 
 /* The path as logged: the raw path (ids only, never the query), printable
@@ -916,7 +962,10 @@ static void prepare(struct http_req *req)
         if (route->flags & HTTP_ROUTE_AUTH) {
             http_reply_header(req, "WWW-Authenticate",
                               "Bearer realm=\"weft\", error=\"invalid_token\"");
-            http_reply_error(req, 401, "the access token is not valid (unknown or revoked)");
+            http_reply_error(req, 401,
+                             req->auth_refusal
+                                 ? req->auth_refusal
+                                 : "the access token is not valid (unknown or revoked)");
             return;
         }
         memset(&req->principal, 0, sizeof req->principal); /* treat as anonymous */

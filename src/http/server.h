@@ -99,6 +99,11 @@ struct http_server_config {
      * both NULL: plain HTTP.  TLS 1.2 and 1.3 only; every reply then carries
      * Strict-Transport-Security. */
     const char *tls_cert_pem, *tls_key_pem;
+    /* HTTPS: ask every client for a TLS certificate (optional for the
+     * handshake; browsers without one are not troubled).  Needed by API
+     * clients bound to a certificate (weft client add --client-cert-sha256):
+     * a connection that presents none is refused their token. */
+    bool request_client_cert;
 };
 
 /*
@@ -120,6 +125,9 @@ struct http_req {
     struct buf body; /* request body (NUL-terminated) */
     struct principal principal;
     void *auth_data; /* owned by http/auth.c, freed with the request */
+    /* why a presented credential was refused, when the sign-in chain says
+     * more than "unknown or revoked" (a static sentence for the client) */
+    const char *auth_refusal;
     uint64_t start_ns;
 
     /* response being built (use the http_reply_* functions) */
@@ -195,6 +203,10 @@ struct store *http_req_store(struct http_req *req);
 const char *http_req_header(struct http_req *req, const char *name);
 /* First query parameter with this name, NULL when absent. */
 const char *http_req_arg(const struct http_req *req, const char *name);
+/* The SHA-256 fingerprint (64 lower-case hex digits) of the TLS client
+ * certificate req's connection presented: true with out filled, false (out
+ * "") over plain HTTP or when the client presented none. */
+bool http_req_tls_client_sha256(struct http_req *req, char out[65]);
 /* Route parameter ("{name}" or "*"), NULL when absent. */
 const char *http_req_param(const struct http_req *req, const char *name);
 /* The request's own allocations, freed with the request. */

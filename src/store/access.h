@@ -23,12 +23,16 @@ struct store_client {
     char *created;
     char *revoked; /* NULL while active */
     char *scopes;  /* space-separated, may be NULL */
+    /* the TLS client certificate the client's token is bound to: lower-case
+     * hex SHA-256 of the DER certificate; NULL: not bound (any connection) */
+    char *client_cert_sha256;
 };
 void store_client_clear(struct store_client *c);
 
-/* Store a client; token_hash is the hex SHA-256 of the token. */
+/* Store a client; token_hash is the hex SHA-256 of the token; cert_sha256
+ * (NULL: none) binds the token to that TLS client certificate. */
 int store_client_add(struct store *s, const char *name, const char *org, const char *scopes,
-                     const char *token_hash, int64_t *id_out);
+                     const char *token_hash, const char *cert_sha256, int64_t *id_out);
 /* Look up an active client by token hash; WEFT_ENOTFOUND when none. */
 int store_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int store_client_list(struct store *s, struct store_client **out, int *n);

@@ -123,6 +123,14 @@ struct store_inbox_filter {
     int limit;           /* 0: 100 */
     bool with_body;
     bool newest_first; /* descending id order (the limit keeps the newest) */
+    /* the feeds console's search (NULL: any) */
+    const char *until;      /* arrived < until (ISO 8601 prefix) */
+    const char *control_id; /* exactly this control id */
+    const char *msg_type;   /* msg_type starts with this ("ADT", "ADT^A01") */
+    /* the verbatim body holds these bytes (an NHS number, a hospital
+     * number): a scan of the rows the other conditions leave, so the
+     * console bounds it by feed and date.  Letters, digits and '-' only. */
+    const char *body_contains;
 };
 /* Messages matching f in arrival (id) order, or newest first. */
 int store_inbox_list(struct store *s, const struct store_inbox_filter *f,

@@ -233,9 +233,9 @@ int store_access_facts(struct store *s, const char *org, const char *day, const 
 }
 
 int store_client_add(struct store *s, const char *name, const char *org, const char *scopes,
-                     const char *token_hash, int64_t *id_out)
+                     const char *token_hash, const char *cert_sha256, int64_t *id_out)
 {
-    return STORE_CALL(s, access, client_add, name, org, scopes, token_hash, id_out);
+    return STORE_CALL(s, access, client_add, name, org, scopes, token_hash, cert_sha256, id_out);
 }
 
 int store_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
@@ -262,5 +262,6 @@ void store_client_clear(struct store_client *c)
     free(c->created);
     free(c->revoked);
     free(c->scopes);
+    free(c->client_cert_sha256);
     memset(c, 0, sizeof *c);
 }

@@ -134,7 +134,7 @@ struct store_records_ops {
  * objection state, policy (store/access.h) */
 struct store_access_ops {
     int (*client_add)(struct store *s, const char *name, const char *org, const char *scopes,
-                      const char *token_hash, int64_t *id_out);
+                      const char *token_hash, const char *cert_sha256, int64_t *id_out);
     int (*client_by_hash)(struct store *s, const char *token_hash, struct store_client *out);
     int (*client_list)(struct store *s, struct store_client **out, int *n);
     int (*client_revoke)(struct store *s, int64_t id);

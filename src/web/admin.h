@@ -56,6 +56,15 @@ int web_admin_objection_routes_add(struct http_server *srv, struct web *w);
  *   GET  /admin/governance/sar/{id}/{file}    a file of the package */
 int web_admin_sar_routes_add(struct http_server *srv, struct web *w);
 
+/* The feeds console (admin_feeds.c): the HTML of GET /admin/feeds,
+ * /admin/feeds/{name}/messages and /admin/feeds/messages/{id} for browsers
+ * (registered with feeds_console_set; the JSON stays for other callers), and
+ *   POST /admin/feeds/messages/{id}/replay     apply a message again
+ *   POST /admin/feeds/messages/{id}/resubmit   message=corrected copy (HL7 v2)
+ * for roles with the policy capability feeds-admin (lists and status also
+ * for audit-review). */
+int web_admin_feeds_routes_add(struct http_server *srv, struct web *w);
+
 /* Shared by the admin pages (admin_dq.c). */
 /* The caller must be launched staff: false after replying 401/403. */
 bool web_admin_user(struct http_req *req);

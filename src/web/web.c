@@ -40,6 +40,8 @@
  * filters and charts.  Colours are from the NHS palette with WCAG 2.1 AA
  * contrast against their backgrounds. */
 static const char weft_css[] =
+    ".weft-pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f0f4f5;padding:12px;"
+    "max-height:32em;overflow:auto;font-size:0.875rem}\n"
     ".weft-banner{background:#f0f4f5;border-bottom:4px solid #005eb8;padding:12px 0}\n"
     ".weft-banner__name{font-size:1.5rem;font-weight:600;margin:0 0 8px}\n"
     ".weft-banner__details{display:flex;flex-wrap:wrap;gap:4px 24px;margin:0}\n"
@@ -254,6 +256,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
     if ((rc = web_admin_objection_routes_add(srv, w)) < 0) /* /admin/objections */
         return rc;
     if ((rc = web_admin_sar_routes_add(srv, w)) < 0) /* /admin/governance/sar */
+        return rc;
+    if ((rc = web_admin_feeds_routes_add(srv, w)) < 0) /* the feeds console, /admin/feeds */
         return rc;
     http_server_error_renderer(srv, "/patient", web_render_error);
     /* nhsuk-frontend's CSS refers to /assets/images/...; its images live in

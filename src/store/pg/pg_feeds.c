@@ -356,6 +356,23 @@ int pg_inbox_list(struct store *s, const struct store_inbox_filter *f, struct st
         pg_p_int(&p, f->before_id);
         buf_addf(&q, " AND id < $%d", p.n);
     }
+    if (f->until) {
+        pg_p_text(&p, f->until);
+        buf_addf(&q, " AND arrived < $%d", p.n);
+    }
+    if (f->control_id) {
+        pg_p_text(&p, f->control_id);
+        buf_addf(&q, " AND control_id = $%d", p.n);
+    }
+    if (f->msg_type) {
+        pg_p_text(&p, f->msg_type);
+        buf_addf(&q, " AND left(msg_type, length($%d)) = $%d", p.n, p.n);
+    }
+    if (f->body_contains) {
+        /* letters, digits and '-' only (feeds.h): the same bytes as text */
+        pg_p_text(&p, f->body_contains);
+        buf_addf(&q, " AND position(convert_to($%d, 'UTF8') in body) > 0", p.n);
+    }
     pg_p_int(&p, f->limit > 0 ? f->limit : 100);
     buf_addf(&q, f->newest_first ? " ORDER BY id DESC LIMIT $%d" : " ORDER BY id LIMIT $%d", p.n);
     int rc;

@@ -39,7 +39,7 @@ int pg_meta_set(struct store *s, const char *key, const char *value)
 }
 
 int pg_client_add(struct store *s, const char *name, const char *org, const char *scopes,
-                  const char *token_hash, int64_t *id_out)
+                  const char *token_hash, const char *cert_sha256, int64_t *id_out)
 {
     struct pg_store *ps = pg_of(s);
     char now[32];
@@ -50,10 +50,12 @@ int pg_client_add(struct store *s, const char *name, const char *org, const char
     pg_p_text(&p, scopes);
     pg_p_text(&p, token_hash);
     pg_p_text(&p, now);
+    pg_p_text(&p, cert_sha256);
     int rc;
     PGresult *r = pg_run(ps,
-                         "INSERT INTO client (name, org, scopes, token_hash, created)"
-                         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING"
+                         "INSERT INTO client (name, org, scopes, token_hash, created,"
+                         " client_cert_sha256)"
+                         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (token_hash) DO NOTHING"
                          " RETURNING id",
                          &p, &rc);
     if (!r)
@@ -75,6 +77,7 @@ static void client_fill(const PGresult *r, int i, struct store_client *c)
     c->scopes = pg_strdup(r, i, 3);
     c->created = pg_strdup(r, i, 4);
     c->revoked = pg_strdup(r, i, 5);
+    c->client_cert_sha256 = pg_strdup(r, i, 6);
 }
 
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
@@ -84,7 +87,8 @@ int pg_client_by_hash(struct store *s, const char *token_hash, struct store_clie
     pg_p_text(&p, token_hash);
     int rc;
     PGresult *r = pg_run(pg_of(s),
-                         "SELECT id, name, org, scopes, created, revoked FROM client"
+                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
+                         " FROM client"
                          " WHERE token_hash = $1 AND revoked IS NULL",
                          &p, &rc);
     if (!r)
@@ -101,9 +105,10 @@ int pg_client_list(struct store *s, struct store_client **out, int *n)
     *out = NULL;
     *n = 0;
     int rc;
-    PGresult *r =
-        pg_run(pg_of(s), "SELECT id, name, org, scopes, created, revoked FROM client ORDER BY id",
-               NULL, &rc);
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
+                         " FROM client ORDER BY id",
+                         NULL, &rc);
     if (!r)
         return rc;
     int rows = PQntuples(r);

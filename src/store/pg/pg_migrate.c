@@ -366,6 +366,14 @@ static const struct store_migration pg_put_many_1 = {
     " END $$;",
 };
 
+/* client-cert-1: an API client's token may be bound to a TLS client
+ * certificate (lower-case hex SHA-256 of the DER certificate; NULL: not
+ * bound). */
+static const struct store_migration pg_client_cert_1 = {
+    "client-cert-1",
+    "ALTER TABLE client ADD COLUMN client_cert_sha256 " CT ";",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -380,6 +388,7 @@ static const struct store_migration *const migrations[] = {
     &pg_feeds_mllp_1,
     &pg_proxy_1,
     &pg_put_many_1,
+    &pg_client_cert_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

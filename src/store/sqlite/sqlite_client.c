@@ -5,12 +5,20 @@
 #include "core/buf.h"
 #include "store/sqlite/sqlite_core.h"
 
+/* client-cert-1: an API client's token may be bound to a TLS client
+ * certificate (lower-case hex SHA-256 of the DER certificate; NULL: not
+ * bound). */
+const struct store_migration sqlite_migration_client_cert_1 = {
+    "client-cert-1",
+    "ALTER TABLE client ADD COLUMN client_cert_sha256 TEXT;",
+};
+
 int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
-                      const char *token_hash, int64_t *id_out)
+                      const char *token_hash, const char *cert_sha256, int64_t *id_out)
 {
     struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(ss, "INSERT INTO client (name, org, scopes, token_hash,"
-                                       " created) VALUES (?, ?, ?, ?, ?)");
+                                       " created, client_cert_sha256) VALUES (?, ?, ?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
     char now[32];
@@ -20,6 +28,7 @@ int sqlite_client_add(struct store *s, const char *name, const char *org, const 
     sqlite_bind_text(st, 3, scopes);
     sqlite_bind_text(st, 4, token_hash);
     sqlite_bind_text(st, 5, now);
+    sqlite_bind_text(st, 6, cert_sha256);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_CONSTRAINT)
@@ -39,14 +48,17 @@ static void fill(sqlite3_stmt *st, struct store_client *c)
     c->scopes = sqlite_col_strdup(st, 3);
     c->created = sqlite_col_strdup(st, 4);
     c->revoked = sqlite_col_strdup(st, 5);
+    c->client_cert_sha256 = sqlite_col_strdup(st, 6);
 }
 
 int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
 {
     struct sqlite_store *ss = sqlite_of(s);
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked FROM client"
-                                       " WHERE token_hash = ? AND revoked IS NULL");
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
+                        " FROM client"
+                        " WHERE token_hash = ? AND revoked IS NULL");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, token_hash);
@@ -67,7 +79,8 @@ int sqlite_client_list(struct store *s, struct store_client **out, int *n)
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st =
-        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked FROM client ORDER BY id");
+        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
+                        " FROM client ORDER BY id");
     if (!st)
         return WEFT_EDB;
     int rc, cap = 0;

@@ -70,8 +70,9 @@ int sqlite_person_version(struct store *s, const char *person_id, int64_t snapsh
                           int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
 
 /* sqlite_client.c */
+extern const struct store_migration sqlite_migration_client_cert_1;
 int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
-                      const char *token_hash, int64_t *id_out);
+                      const char *token_hash, const char *cert_sha256, int64_t *id_out);
 int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int sqlite_client_list(struct store *s, struct store_client **out, int *n);
 int sqlite_client_revoke(struct store *s, int64_t id);

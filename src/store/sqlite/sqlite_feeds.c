@@ -488,6 +488,14 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
         buf_adds(&q, " AND arrived >= ?5");
     if (f->before_id)
         buf_adds(&q, " AND id < ?7");
+    if (f->until)
+        buf_adds(&q, " AND arrived < ?8");
+    if (f->control_id)
+        buf_adds(&q, " AND control_id = ?9");
+    if (f->msg_type)
+        buf_adds(&q, " AND substr(msg_type, 1, length(?10)) = ?10");
+    if (f->body_contains)
+        buf_adds(&q, " AND instr(body, ?11) > 0");
     buf_adds(&q, f->newest_first ? " ORDER BY id DESC LIMIT ?6" : " ORDER BY id LIMIT ?6");
     sqlite3_stmt *st = sqlite_stmt_text(ss, q.data);
     buf_release(&q);
@@ -505,6 +513,15 @@ int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
     sqlite3_bind_int(st, 6, f->limit > 0 ? f->limit : 100);
     if (f->before_id)
         sqlite3_bind_int64(st, 7, f->before_id);
+    if (f->until)
+        sqlite_bind_text(st, 8, f->until);
+    if (f->control_id)
+        sqlite_bind_text(st, 9, f->control_id);
+    if (f->msg_type)
+        sqlite_bind_text(st, 10, f->msg_type);
+    if (f->body_contains)
+        sqlite3_bind_blob(st, 11, f->body_contains, (int)strlen(f->body_contains),
+                          SQLITE_TRANSIENT);
     int rc, cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {

@@ -136,6 +136,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_csvrows_1,
     &sqlite_migration_analytics_1,
     &sqlite_migration_proxy_1,
+    &sqlite_migration_client_cert_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -201,18 +201,18 @@ static int setup(void **state)
     char hash[HTTP_AUTH_HASH_HEX + 1];
     int64_t cid;
     http_auth_token_hash(TOKEN, hash);
-    assert_int_equal(store_client_add(st, "rw", "TEST1", "system/*.rs system/*.cud", hash, &cid),
-                     0);
+    assert_int_equal(
+        store_client_add(st, "rw", "TEST1", "system/*.rs system/*.cud", hash, NULL, &cid), 0);
     http_auth_token_hash(TOKEN_RO, hash);
-    assert_int_equal(store_client_add(st, "ro", "TEST1", "system/*.rs", hash, &cid), 0);
+    assert_int_equal(store_client_add(st, "ro", "TEST1", "system/*.rs", hash, NULL, &cid), 0);
     http_auth_token_hash(TOKEN_NOORG, hash);
-    assert_int_equal(store_client_add(st, "noorg", NULL, "system/*.rs system/*.cud", hash, &cid),
-                     0);
+    assert_int_equal(
+        store_client_add(st, "noorg", NULL, "system/*.rs system/*.cud", hash, NULL, &cid), 0);
     /* the clients' organisation takes part only with an agreement in force */
     assert_int_equal(store_org_put(st, "TEST1", "Test organisation", "acute"), 0);
     assert_int_equal(store_agreement_add(st, "TEST1", "jca", "2020-01-01", NULL, &cid), 0);
     http_auth_token_hash("revoked-token", hash);
-    assert_int_equal(store_client_add(st, "gone", "TEST1", "system/*.rs", hash, &cid), 0);
+    assert_int_equal(store_client_add(st, "gone", "TEST1", "system/*.rs", hash, NULL, &cid), 0);
     assert_int_equal(store_client_revoke(st, cid), 0);
 
     char *pid = NULL;

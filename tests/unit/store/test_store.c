@@ -701,13 +701,18 @@ static void test_clients_meta(void **state)
 {
     struct store *s = *state;
     int64_t id1, id2;
-    assert_int_equal(store_client_add(s, "gp", "A81001", "system/*.rs", "aa11", &id1), 0);
-    assert_int_equal(store_client_add(s, "lab", NULL, NULL, "bb22", &id2), 0);
-    assert_int_equal(store_client_add(s, "dup", NULL, NULL, "bb22", &id2), WEFT_EEXIST);
+    assert_int_equal(store_client_add(s, "gp", "A81001", "system/*.rs", "aa11", NULL, &id1), 0);
+    assert_int_equal(store_client_add(s, "lab", NULL, NULL, "bb22", "0a1b", &id2), 0);
+    assert_int_equal(store_client_add(s, "dup", NULL, NULL, "bb22", NULL, &id2), WEFT_EEXIST);
     struct store_client c;
     assert_int_equal(store_client_by_hash(s, "aa11", &c), 0);
     assert_string_equal(c.name, "gp");
     assert_string_equal(c.scopes, "system/*.rs");
+    assert_null(c.client_cert_sha256);
+    store_client_clear(&c);
+    /* a client bound to a TLS client certificate keeps its fingerprint */
+    assert_int_equal(store_client_by_hash(s, "bb22", &c), 0);
+    assert_string_equal(c.client_cert_sha256, "0a1b");
     store_client_clear(&c);
     assert_int_equal(store_client_revoke(s, id1), 0);
     assert_int_equal(store_client_revoke(s, id1), WEFT_ENOTFOUND);
@@ -718,6 +723,7 @@ static void test_clients_meta(void **state)
     assert_int_equal(n, 2);
     assert_non_null(list[0].revoked);
     assert_null(list[1].revoked);
+    assert_string_equal(list[1].client_cert_sha256, "0a1b");
     for (int i = 0; i < n; i++)
         store_client_clear(&list[i]);
     free(list);
