@@ -572,7 +572,8 @@ int policy_install(struct store *s, const char *text, size_t len, const char *by
     hex_encode(md, 32, hex);
     char *copy = xstrndup(text, len);
     int64_t version = 0;
-    if ((rc = store_begin(s)) == 0) {
+    struct store_txn t;
+    if ((rc = store_txn_begin(&t, s)) == 0) {
         rc = store_policy_put(s, copy, hex, by, &version);
         if (rc == 0) {
             struct buf what = BUF_INIT;
@@ -588,9 +589,9 @@ int policy_install(struct store *s, const char *text, size_t len, const char *by
             buf_release(&what);
         }
         if (rc == 0)
-            rc = store_commit(s);
+            rc = store_txn_commit(&t);
         else
-            store_rollback(s);
+            store_txn_rollback(&t);
     }
     free(copy);
     policy_free(p);
