@@ -401,6 +401,33 @@ bool authz_may_write(const struct principal *p)
             has_scope(p->scopes, "system/Bundle.c") || has_scope(p->scopes, "*"));
 }
 
+const char *authz_write_refusal(const struct principal *p)
+{
+    if (!authz_may_write(p))
+        return "this client may not write: its scopes do not include a write scope";
+    if (!p->org || !*p->org)
+        return "this client has no organisation: data must be sent by a client registered "
+               "with --org";
+    return NULL;
+}
+
+int authz_audit_write(struct store *s, const struct principal *p, const char *outcome,
+                      const char *what, int64_t count, const char *reason)
+{
+    struct audit_event ev = {0};
+    audit_event_from_principal(&ev, p);
+    ev.action = AUDIT_WRITE;
+    ev.outcome = outcome;
+    ev.what = what;
+    ev.count = count;
+    ev.reason = reason;
+    int rc = audit_record(s, &ev, false);
+    if (rc)
+        log_error("authz", "audit append failed request=%s: %s",
+                  p->request_id ? p->request_id : "-", weft_strerror(rc));
+    return rc;
+}
+
 bool authz_type_allowed(const struct principal *p, const char *type)
 {
     if (p->kind == PRINCIPAL_CLIENT)

@@ -119,6 +119,18 @@ bool authz_scope_allows(const struct authz_scope *sc, const char *category, cons
 
 /* True when principal p's scopes permit writing (loading bundles). */
 bool authz_may_write(const struct principal *p);
+/* The decision on a write through the API (POST /fhir) before anything is
+ * kept: NULL when p may write (a write scope and an organisation), else a
+ * static, patient-free reason (answer 403; audit it with
+ * authz_audit_write).  The organisation's agreement is checked where the
+ * bundle is kept (the write hook). */
+const char *authz_write_refusal(const struct principal *p);
+/* Audit one write (action AUDIT_WRITE) with its outcome (AUDIT_OK,
+ * AUDIT_DENIED, AUDIT_FAILED): what names what was sent and what became of
+ * it, count the resources written, reason why it failed or was refused
+ * (may be NULL).  Returns 0 or a negative error. */
+int authz_audit_write(struct store *s, const struct principal *p, const char *outcome,
+                      const char *what, int64_t count, const char *reason);
 
 /* True when p may read resources of this FHIR type: always for launched
  * sessions and clients with a wildcard read scope; for SMART app tokens only

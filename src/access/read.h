@@ -80,11 +80,106 @@ struct access_read {
     struct authz_scope scope;
     int64_t snapshot; /* of the last query (0 before one) */
     bool audited;
+    bool decided;      /* a scope was decided (open), not only begun (access_read_begin) */
+    bool type_refused; /* refused by resource type (access_read_open_type) */
+    bool scope_empty;  /* the last access_read_search left nothing to ask for */
+    /* what the rows shown by access_read_decide were narrowed by (habit 18) */
+    bool rows_restricted;    /* a shown row's scope may withhold something */
+    bool rows_objection;     /* a shown row's scope was narrowed by an objection */
+    int rows_objection_orgs; /* that scope's organisation count (0: none shown) */
+    /* a per-person decision kept by access_read_decide (another person's) */
+    char *other_person;
+    struct authz_scope other;
+    bool other_valid; /* other holds a decision (for other_person) */
+    char *own_person; /* person_id when decided by access_read_row (owned) */
+    bool other_ok;    /* other was decided without error */
 };
 
 /* Decide (see above).  r is always initialised: access_read_close it. */
 int access_read_open(struct access_read *r, struct store *s, const struct principal *p,
                      const char *purpose, const char *person_id);
+/*
+ * As access_read_open for reads of one resource type (NULL: every type at
+ * once, as $everything): a principal whose access does not include the type
+ * (an app token's patient/Type.rs scopes, a client without a read scope) is
+ * refused before the person is looked at - r->type_refused, audited as a
+ * denial - so the answer is the same for every person and id.
+ */
+int access_read_open_type(struct access_read *r, struct store *s, const struct principal *p,
+                          const char *purpose, const char *type, const char *person_id);
+/*
+ * Begin a read whose rows are each decided on their own (reads by id,
+ * searches by _id, history): nothing is decided or audited yet.  Then
+ * access_read_check for the person-independent part, access_read_decide for
+ * the rows, access_read_audit_rows for what is returned.
+ */
+void access_read_begin(struct access_read *r, struct store *s, const struct principal *p,
+                       const char *purpose);
+/*
+ * The part of the decision that does not depend on a person (resource type,
+ * role, agreement, read scope), for ids the store does not know and for
+ * searches by id: the reply for an unknown id must be the one for an item
+ * the caller may not see, unless the caller would be refused whoever the
+ * person was.  Returns 0 with *reason NULL (go on), 0 with *reason static
+ * and patient-free after auditing the refusal (answer 403; r->type_refused
+ * when the type was the reason), or a negative error (deny).
+ */
+int access_read_check(struct access_read *r, const char *type, const char **reason);
+
+/* The verdict on one stored row read by id (read, vread, instance history). */
+enum access_row_verdict {
+    ACCESS_ROW_SHOWN,   /* may be shown: audited as read (access_read_row) */
+    ACCESS_ROW_UNKNOWN, /* another person's or withheld: answer exactly as for an unknown
+                           id (the refusal is audited); never "absent" */
+    ACCESS_ROW_REFUSED, /* refused whoever the person is: 403 with *reason (audited) */
+};
+/*
+ * Decide and audit a read of row (by id): type, the row's person, its
+ * category and source organisation.  r: begun or opened; it is (re)opened
+ * for row's person and keeps that scope.  Returns 0 with *verdict (and
+ * *reason, static, for ACCESS_ROW_REFUSED), or a negative error (deny).
+ */
+int access_read_row(struct access_read *r, const struct store_row *row,
+                    enum access_row_verdict *verdict, const char **reason);
+/*
+ * Read type/id (version 0: the current one) by id and decide it as
+ * access_read_row does: *row is filled only for ACCESS_ROW_SHOWN (a deleted
+ * current version too, row->deleted: answer 410).  An id the store does not
+ * know answers ACCESS_ROW_UNKNOWN - exactly as an item the caller may not
+ * see - unless access_read_check refuses the caller whoever the person is
+ * (ACCESS_ROW_REFUSED).  Returns 0 or a negative store error.
+ */
+int access_read_get(struct access_read *r, const char *type, const char *id, int version,
+                    struct store_row *row, enum access_row_verdict *verdict, const char **reason);
+/*
+ * Every version of type/id (id NULL: of the type, across people; r opened
+ * across people), newest first, at most limit, each decided on its own
+ * (access_read_decide): hidden (nrows entries, malloc'd, the caller frees)
+ * marks the versions not to show.  Returns 0 or a negative store error.
+ */
+int access_read_history(struct access_read *r, const char *type, const char *id, int limit,
+                        struct store_result *out, bool **hidden);
+/*
+ * The current versions of type/ids (a search by _id), each decided on its
+ * own (access_read_decide): out gets only those the caller may see, in the
+ * order given, once each; unknown, deleted and hidden ids are left out
+ * alike.  Nothing is audited (the caller audits what it returns).  Returns
+ * 0 or a negative store error (out is then empty).
+ */
+int access_read_ids(struct access_read *r, const char *type, const char *const *ids, int nids,
+                    struct store_result *out);
+/*
+ * Decide rows each on its own, as a read by id would (every version of
+ * history may have had another person, category or organisation): rows of
+ * r's person (when r was opened) under r's scope, others under their
+ * person's (a client's reads across people apply each person's objection).
+ * hidden[i] is set for rows the caller may not see; nothing is audited
+ * (refusals of persons are audited by the decision).  Sets
+ * r->rows_restricted / rows_objection over the rows shown.  Returns the
+ * number shown.
+ */
+int access_read_decide(struct access_read *r, const struct store_row *rows, int nrows,
+                       bool *hidden);
 /* Run q under the scope; out gets only rows the scope allows (deleted rows
  * as the store gives them); r->snapshot the snapshot used.  Returns 0 or a
  * negative store error. */

@@ -3,10 +3,11 @@
  * content negotiation and the authorisation calls shared by the handlers in
  * api_read.c, api_search.c, api_bundle.c and api_metadata.c (see api.h).
  *
- * Authorisation lives in exactly three functions here (api_authz_row,
- * api_authz_search, api_authz_write): every handler that touches patient
- * data calls one of them before reading, so the access module can add its
- * audit calls in one place per request type.
+ * The API makes no authorisation decision and writes no audit entry of its
+ * own: every read goes through the one scoped-read path (access/read.h:
+ * access_read_get / _open_type / _search / _decide / _audit), and writes are
+ * decided and audited by the access module (authz_write_refusal,
+ * authz_audit_write).  Here are only the replies for its verdicts.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include "fhir/api_int.h"
 #include "fhir/outcome.h"
 #include "store/records.h"
+#include "store/store.h"
 
 /* ---- replies --------------------------------------------------------------------------- */
 
@@ -368,150 +370,32 @@ void api_now_instant(char out[32])
     snprintf(out, 32, "%.19s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
-/* ---- authorisation ------------------------------------------------------------------------- */
+/* ---- replies for the scoped-read path ----------------------------------------------------- */
 
-/* The type check shared by reads of existing and unknown ids: it does not
- * depend on the id, so the answer is the same for both. */
-static int authz_type(struct http_req *req, struct store *s, const char *type,
-                      const char *person_id)
+void api_refused(struct http_req *req, const struct access_read *r, const char *type,
+                 const char *reason)
 {
-    if (authz_type_allowed(&req->principal, type))
-        return WEFT_OK;
-    authz_audit_denial(s, &req->principal, NULL, person_id,
-                       "the access does not include this resource type");
-    api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
-    return WEFT_EDENIED;
-}
-
-int api_authz_row(struct http_req *req, struct store *s, const struct store_row *row)
-{
-    if (authz_type(req, s, row->type, row->person_id) != 0)
-        return WEFT_EDENIED;
-    struct authz_scope sc;
-    int rc = authz_scope_for_person(s, &req->principal, row->person_id, &sc);
-    if (rc != 0) {
-        authz_scope_clear(&sc);
-        log_error("fhir", "authorisation failed request=%s: %s", req->request_id,
-                  weft_strerror(rc));
-        api_outcome(req, 500, "exception", "the access decision could not be made");
-        return WEFT_EDENIED;
-    }
-    if (!sc.allowed && sc.person_refused) {
-        /* another person's item answers like an unknown id (the refusal is
-         * audited by the access module): ids are computable, and a 403
-         * would tell that this organisation holds a record for them */
-        authz_scope_clear(&sc);
-        return WEFT_ENOTFOUND;
-    }
-    if (!sc.allowed) {
-        api_outcome(req, 403, "forbidden", "%s",
-                    sc.reason ? sc.reason : "your access does not include this record");
-        authz_scope_clear(&sc);
-        return WEFT_EDENIED;
-    }
-    bool ok = authz_scope_allows(&sc, row->category, row->source_org);
-    authz_scope_clear(&sc);
-    if (!ok) {
-        /* access module: a withheld item answers like an unknown one, so its
-         * existence does not leak; the refusal is audited */
-        authz_audit_denial(s, &req->principal, "read", row->person_id,
-                           "item withheld by access rules");
-        return WEFT_ENOTFOUND;
-    }
-    api_audit_rows(req, "read", row, 1, NULL);
-    return WEFT_OK;
-}
-
-int api_authz_unknown(struct http_req *req, struct store *s, const char *type)
-{
-    if (type && authz_type(req, s, type, NULL) != 0)
-        return WEFT_EDENIED;
-    const char *why = NULL;
-    int rc = authz_check_principal(s, &req->principal, &why);
-    if (rc != 0) {
-        log_error("fhir", "authorisation failed request=%s: %s", req->request_id,
-                  weft_strerror(rc));
-        api_outcome(req, 500, "exception", "the access decision could not be made");
-        return WEFT_EDENIED;
-    }
-    if (why) {
-        api_outcome(req, 403, "forbidden", "%s", why);
-        return WEFT_EDENIED;
-    }
-    return WEFT_OK;
-}
-
-void api_audit_rows(struct http_req *req, const char *action, const struct store_row *rows,
-                    int nrows, const bool *hidden)
-{
-    struct store *s = http_req_store(req);
-    if (s)
-        authz_audit_rows(s, &req->principal, action, rows, nrows, hidden);
-}
-
-int api_authz_search(struct http_req *req, struct store *s, const char *person_id,
-                     struct store_query *q, struct authz_scope *scope, bool *empty)
-{
-    *empty = false;
-    memset(scope, 0, sizeof *scope);
-    if (!authz_type_allowed(&req->principal, q->type)) {
-        authz_audit_denial(s, &req->principal, NULL, person_id,
-                           "the access does not include this resource type");
-        if (q->type)
-            api_outcome(req, 403, "forbidden", "your access does not include %s resources",
-                        q->type);
-        else /* $everything: every type at once needs access to every type */
-            api_outcome(req, 403, "forbidden",
-                        "your access covers only some resource types: search them one type at "
-                        "a time instead of $everything");
-        return WEFT_EDENIED;
-    }
-    int rc = authz_scope_for_person(s, &req->principal, person_id, scope);
-    if (rc != 0) {
-        log_error("fhir", "authorisation failed request=%s: %s", req->request_id,
-                  weft_strerror(rc));
-        api_outcome(req, 500, "exception", "the access decision could not be made");
-        return WEFT_EDENIED;
-    }
-    if (!scope->allowed && scope->person_refused && person_id)
-        return WEFT_ENOTFOUND; /* answered as for an unknown patient (audited) */
-    if (!scope->allowed) {
-        api_outcome(req, 403, "forbidden", "%s",
-                    scope->reason ? scope->reason : "your access does not include this record");
-        return WEFT_EDENIED;
-    }
-    /* the one scope -> query translation (access/read.h); the lists it
-     * builds are copied into the request's memory, which outlives q */
-    struct access_qbuf qb = {0};
-    *empty = !access_scope_query(scope, q, &qb);
-    if (q->categories && q->categories == qb.cats) {
-        const char **cats = http_req_alloc(req, sizeof *cats * (size_t)(q->ncategories + 1));
-        memcpy(cats, qb.cats, sizeof *cats * (size_t)q->ncategories);
-        q->categories = cats;
-    }
-    if (q->source_orgs && q->source_orgs == qb.orgs) {
-        const char **orgs = http_req_alloc(req, sizeof *orgs * (size_t)(q->nsource_orgs + 1));
-        memcpy(orgs, qb.orgs, sizeof *orgs * (size_t)q->nsource_orgs);
-        q->source_orgs = orgs;
-    }
-    access_qbuf_clear(&qb);
-    return WEFT_OK;
-}
-
-int api_authz_write(struct http_req *req)
-{
-    if (!authz_may_write(&req->principal)) {
+    if (r->type_refused && type)
+        api_outcome(req, 403, "forbidden", "your access does not include %s resources", type);
+    else if (r->type_refused) /* $everything: every type at once needs access to every type */
         api_outcome(req, 403, "forbidden",
-                    "this client may not write: its scopes do not include a write scope");
-        return WEFT_EDENIED;
-    }
-    if (!req->principal.org || !*req->principal.org) {
-        api_outcome(req, 403, "forbidden",
-                    "this client has no organisation: data must be sent by a client registered "
-                    "with --org");
-        return WEFT_EDENIED;
-    }
-    return WEFT_OK;
+                    "your access covers only some resource types: search them one type at a "
+                    "time instead of $everything");
+    else
+        api_outcome(req, 403, "forbidden", "%s",
+                    reason ? reason : "your access does not include this record");
+}
+
+void api_read_failed(struct http_req *req, struct store *s, int rc)
+{
+    log_error("fhir", "read failed request=%s: %s (%s)", req->request_id, weft_strerror(rc),
+              s ? store_errmsg(s) : "-");
+    if (rc == WEFT_EBUSY)
+        api_outcome(req, 503, "transient", "the record store is busy; try again");
+    else
+        api_outcome(req, 500, "exception",
+                    "the record could not be read or the access "
+                    "decision could not be made");
 }
 
 /* ---- registration -----------------------------------------------------------------------------

@@ -12,8 +12,8 @@
  *   POST /fhir                                transaction or batch Bundle
  *
  * Every route but metadata needs a bearer token (http/auth.c).  Every read of
- * patient data asks access/authz.h first, in one function per request type
- * (api.c: api_authz_*), and applies the scope to the store query itself.
+ * patient data goes through the one scoped-read path (access/read.h), which
+ * decides, applies the scope inside the store query and audits.
  * Errors are OperationOutcomes (fhir/outcome.h) with the matching status.
  * Responses are application/fhir+json; requests may send application/json.
  */

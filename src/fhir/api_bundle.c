@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "access/authz.h"
 #include "audit/audit.h"
 #include "core/log.h"
 #include "fhir/api.h"
@@ -166,16 +167,13 @@ static json_t *read_bundle(struct http_req *req, const char **type_out)
     return root;
 }
 
-/* Audit one write (action "write"): what was sent and what became of it.
- * The entry names the inbox row holding the Bundle as it arrived. */
+/* Audit one write through the access module (action "write"): what was
+ * sent and what became of it.  The entry names the inbox row holding the
+ * Bundle as it arrived. */
 static void audit_write(struct http_req *req, struct store *s, int64_t inbox_id,
                         const char *outcome, const char *btype, const struct load_report *rep,
                         const char *reason)
 {
-    struct audit_event ev = {0};
-    audit_event_from_principal(&ev, &req->principal);
-    ev.action = AUDIT_WRITE;
-    ev.outcome = outcome;
     struct buf what = BUF_INIT;
     if (inbox_id > 0)
         buf_addf(&what, "inbox %lld ", (long long)inbox_id);
@@ -189,11 +187,7 @@ static void audit_write(struct http_req *req, struct store *s, int64_t inbox_id,
                  rep->entries, sum.stored, sum.updated, sum.unchanged, sum.deleted, rep->rejected);
         resources = sum.stored + sum.updated + sum.deleted;
     }
-    ev.what = what.data;
-    ev.count = resources;
-    ev.reason = reason;
-    if (audit_record(s, &ev, false) != 0)
-        log_error("fhir", "audit append failed request=%s", req->request_id);
+    authz_audit_write(s, &req->principal, outcome, what.data, resources, reason);
     buf_release(&what);
 }
 
@@ -204,7 +198,9 @@ int api_bundle_post(struct http_req *req, void *ctx)
     if (!api_negotiate(req))
         return 0;
     struct store *s = http_req_store(req);
-    if (api_authz_write(req) != 0) {
+    const char *refused = authz_write_refusal(&req->principal);
+    if (refused) {
+        api_outcome(req, 403, "forbidden", "%s", refused);
         if (s)
             audit_write(req, s, 0, AUDIT_DENIED, NULL, NULL,
                         "the client may not write (no write scope or no organisation)");

@@ -1,6 +1,6 @@
 /*
  * api_int.h - what the files of the FHIR API (api*.c) share: replies,
- * negotiation, resource type names and the authorisation calls.  Not for use
+ * negotiation, resource type names and the replies for the scoped-read path.  Not for use
  * outside src/fhir/api*.c.
  */
 #ifndef WEFT_FHIR_API_INT_H
@@ -53,35 +53,15 @@ void api_http_date(const char *iso, char *out, size_t cap);
 /* Current time as FHIR instant (UTC, milliseconds) into out (32 bytes). */
 void api_now_instant(char out[32]);
 
-/* ---- the authorisation calls (one per request type) ----------------------------------- */
+/* ---- replies for the scoped-read path (access/read.h) ----------------------------------- */
 
-/* Read of one stored row (read, vread, instance history): 0 when the caller
- * may see it (audited); WEFT_ENOTFOUND, with nothing replied, when it is
- * another person's or withheld: the caller answers exactly as for an unknown
- * id (the refusal is audited); otherwise replies 403 (or 500) and returns
- * WEFT_EDENIED. */
-int api_authz_row(struct http_req *req, struct store *s, const struct store_row *row);
-/* An id the store does not know (type: its resource type, NULL for a
- * patient reference): 0 when the caller may be told so (answer 404 or an
- * empty result, the same as for another person's item); WEFT_EDENIED after
- * replying 403 when the caller would be refused whoever the person was
- * (resource type, role, agreement, read scope), as for a known id. */
-int api_authz_unknown(struct http_req *req, struct store *s, const char *type);
-/* Search or $everything within person_id (NULL: across people): fills
- * *scope and applies it to q (categories, source orgs, objections).  Returns
- * 0 and sets *empty when the scope leaves nothing to search; replies 403 and
- * returns WEFT_EDENIED when refused; returns WEFT_ENOTFOUND without a reply
- * when the person is one the caller may not open (answer as for an unknown
- * patient).  The caller releases *scope after the query (q points into
- * it). */
-int api_authz_search(struct http_req *req, struct store *s, const char *person_id,
-                     struct store_query *q, struct authz_scope *scope, bool *empty);
-/* Writing a bundle: 0 when permitted, else replies 403. */
-int api_authz_write(struct http_req *req);
-/* Audit what a reply returns (access module): one audit entry per person
- * among rows (hidden[i] true: not returned), listing "Type/id" of each. */
-void api_audit_rows(struct http_req *req, const char *action, const struct store_row *rows,
-                    int nrows, const bool *hidden);
+struct access_read;
+/* Reply 403 for a refusal the scoped-read path gave: naming type when r was
+ * refused by resource type (type NULL: $everything), else reason. */
+void api_refused(struct http_req *req, const struct access_read *r, const char *type,
+                 const char *reason);
+/* Reply 503 (busy) or 500 for a read or decision that failed with rc. */
+void api_read_failed(struct http_req *req, struct store *s, int rc);
 
 /* The handlers, by file. */
 int api_metadata(struct http_req *req, void *ctx);

@@ -12,6 +12,8 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "access/read.h"
+#include "audit/audit.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
 #include "store/records.h"
@@ -56,10 +58,11 @@ static void reply_unknown(struct http_req *req, const char *type, const char *id
         api_outcome(req, 404, "not-found", "%s/%s is not known or not available to you", type, id);
 }
 
-/* Fetch type/id (version 0: current) for a read-like request, replying when
- * it cannot be shown.  Returns 0 with *row filled, or non-zero after a reply. */
-static int fetch(struct http_req *req, struct store *s, const char *type, const char *id,
-                 int version, struct store_row *row)
+/* Fetch type/id (version 0: current) for a read-like request through the
+ * scoped-read path (decided and audited there), replying when it cannot be
+ * shown.  Returns 0 with *row filled, or non-zero after a reply. */
+static int fetch(struct http_req *req, struct store *s, struct access_read *r, const char *type,
+                 const char *id, int version, struct store_row *row)
 {
     memset(row, 0, sizeof *row);
     if (!api_check_type(req, type))
@@ -69,25 +72,21 @@ static int fetch(struct http_req *req, struct store *s, const char *type, const 
                     "'%.80s' is not a valid resource id (1-64 of A-Z a-z 0-9 - .)", id);
         return WEFT_EINVAL;
     }
-    int rc = store_resource_get(s, type, id, version, row);
-    if (rc == WEFT_ENOTFOUND) {
-        store_row_clear(row);
-        /* refusals that do not depend on the item answer as they would for
-         * an existing one; otherwise 404 */
-        if (api_authz_unknown(req, s, type) == 0)
-            reply_unknown(req, type, id, version);
+    enum access_row_verdict v;
+    const char *why = NULL;
+    int rc = access_read_get(r, type, id, version, row, &v, &why);
+    if (rc != 0) {
+        api_read_failed(req, s, rc);
         return rc;
     }
-    if (rc != 0) {
-        store_row_clear(row);
-        store_failed(req, s, rc);
-        return rc;
+    if (v == ACCESS_ROW_UNKNOWN) {
+        /* no such item, or one the caller may not see: the same answer,
+         * which never says the item is absent */
+        reply_unknown(req, type, id, version);
+        return WEFT_ENOTFOUND;
     }
-    rc = api_authz_row(req, s, row);
-    if (rc != 0) {
-        store_row_clear(row);
-        if (rc == WEFT_ENOTFOUND)
-            reply_unknown(req, type, id, version);
+    if (v == ACCESS_ROW_REFUSED) {
+        api_refused(req, r, type, why);
         return WEFT_EDENIED;
     }
     return WEFT_OK;
@@ -101,14 +100,16 @@ int api_read(struct http_req *req, void *ctx)
         return 0;
     const char *type = http_req_param(req, "type"), *id = http_req_param(req, "id");
     struct store_row row;
-    if (fetch(req, s, type, id, 0, &row) != 0)
-        return 0;
-    if (row.deleted) {
-        api_outcome(req, 410, "deleted", "%s/%s was deleted (entered in error)", type, id);
-    } else {
-        reply_row(req, &row);
+    struct access_read r;
+    access_read_begin(&r, s, &req->principal, AUDIT_READ);
+    if (fetch(req, s, &r, type, id, 0, &row) == 0) {
+        if (row.deleted)
+            api_outcome(req, 410, "deleted", "%s/%s was deleted (entered in error)", type, id);
+        else
+            reply_row(req, &row);
     }
     store_row_clear(&row);
+    access_read_close(&r);
     return 0;
 }
 
@@ -128,13 +129,16 @@ int api_vread(struct http_req *req, void *ctx)
         return 0;
     }
     struct store_row row;
-    if (fetch(req, s, type, id, (int)v, &row) != 0)
-        return 0;
-    if (row.deleted)
-        api_outcome(req, 410, "deleted", "%s/%s version %ld is a deletion", type, id, v);
-    else
-        reply_row(req, &row);
+    struct access_read r;
+    access_read_begin(&r, s, &req->principal, AUDIT_READ);
+    if (fetch(req, s, &r, type, id, (int)v, &row) == 0) {
+        if (row.deleted)
+            api_outcome(req, 410, "deleted", "%s/%s version %ld is a deletion", type, id, v);
+        else
+            reply_row(req, &row);
+    }
     store_row_clear(&row);
+    access_read_close(&r);
     return 0;
 }
 
@@ -175,10 +179,11 @@ static int history_params(struct http_req *req, int *count, char **warning)
 }
 
 /* Write a history Bundle for rows (newest first). */
-static void reply_history(struct http_req *req, const char *base, struct store_result *res,
-                          bool with_total, const char *warning, const bool *hidden)
+static void reply_history(struct http_req *req, struct access_read *rd, const char *base,
+                          struct store_result *res, bool with_total, const char *warning,
+                          const bool *hidden)
 {
-    api_audit_rows(req, "read", res->rows, res->nrows, hidden); /* access: audit */
+    access_read_audit_rows(rd, res->rows, res->nrows, hidden); /* what is shown */
     struct buf b = BUF_INIT;
     char now[32];
     api_now_instant(now);
@@ -253,43 +258,30 @@ int api_history_instance(struct http_req *req, void *ctx)
     char *warning;
     if (history_params(req, &count, &warning) != 0)
         return 0;
+    struct access_read r;
+    access_read_begin(&r, s, &req->principal, AUDIT_READ);
     struct store_row row;
-    if (fetch(req, s, type, id, 0, &row) != 0)
-        return 0;
     struct store_result res;
     memset(&res, 0, sizeof res);
-    int rc = store_history(s, type, id, count, &res);
+    bool *hidden = NULL;
+    if (fetch(req, s, &r, type, id, 0, &row) != 0)
+        goto out;
+    /* fetch decided the current version only.  An older version may have
+     * had another category, source organisation or person (recategorised,
+     * relinked), so the scoped-read path decides each version on its own, as
+     * vread decides it: what the caller may not see is left out, and the
+     * total counts only what is shown. */
+    int rc = access_read_history(&r, type, id, count, &res, &hidden);
     if (rc != 0) {
-        store_row_clear(&row);
-        store_result_clear(&res);
         store_failed(req, s, rc);
-        return 0;
+        goto out;
     }
-    /* fetch decided the current version only.  An older version may have had
-     * another category, source organisation or person (recategorised,
-     * relinked), so each version is decided on its own, as vread decides it:
-     * what the caller may not see is left out, and the total counts only
-     * what is shown. */
-    bool *hidden = http_req_alloc(req, sizeof *hidden * (size_t)(res.nrows + 1));
-    struct authz_scope sc;
-    rc = authz_scope_for_person(s, &req->principal, row.person_id, &sc);
-    for (int i = 0; i < res.nrows; i++) {
-        const struct store_row *r = &res.rows[i];
-        bool same = (r->person_id == NULL) == (row.person_id == NULL) &&
-                    (!r->person_id || strcmp(r->person_id, row.person_id) == 0);
-        if (rc == 0 && same) {
-            hidden[i] = !authz_scope_allows(&sc, r->category, r->source_org);
-        } else {
-            struct authz_scope other;
-            int orc = authz_scope_for_person(s, &req->principal, r->person_id, &other);
-            hidden[i] = orc != 0 || !authz_scope_allows(&other, r->category, r->source_org);
-            authz_scope_clear(&other);
-        }
-    }
-    authz_scope_clear(&sc);
-    store_row_clear(&row);
-    reply_history(req, api_base_url(req, ctx), &res, res.nrows < count, warning, hidden);
+    reply_history(req, &r, api_base_url(req, ctx), &res, res.nrows < count, warning, hidden);
+out:
+    free(hidden);
     store_result_clear(&res);
+    store_row_clear(&row);
+    access_read_close(&r);
     return 0;
 }
 
@@ -305,44 +297,34 @@ int api_history_type(struct http_req *req, void *ctx)
     char *warning;
     if (history_params(req, &count, &warning) != 0)
         return 0;
-    /* Across people: the scope for "no person" decides; rows outside it are
-     * left out, and the total is then omitted so nothing is revealed by it. */
-    struct store_query q;
-    memset(&q, 0, sizeof q);
-    q.type = type;
-    struct authz_scope scope;
-    bool empty;
-    if (api_authz_search(req, s, NULL, &q, &scope, &empty) != 0) {
-        authz_scope_clear(&scope);
+    /* Across people: the scope for "no person" decides, then each row's
+     * person; rows outside it are left out, and the total is then omitted
+     * so nothing is revealed by it. */
+    struct access_read r;
+    int rc = access_read_open_type(&r, s, &req->principal, AUDIT_READ, type, NULL);
+    if (rc != 0 || !r.scope.allowed) {
+        if (rc < 0)
+            api_read_failed(req, s, rc);
+        else
+            api_refused(req, &r, type, r.scope.reason);
+        access_read_close(&r);
         return 0;
     }
     struct store_result res;
     memset(&res, 0, sizeof res);
-    int rc = empty ? 0 : store_history(s, type, NULL, count, &res);
+    bool *hidden = NULL;
+    rc = access_read_history(&r, type, NULL, count, &res, &hidden);
     if (rc != 0) {
-        authz_scope_clear(&scope);
-        store_result_clear(&res);
         store_failed(req, s, rc);
-        return 0;
+    } else {
+        bool any_hidden = false;
+        for (int i = 0; i < res.nrows; i++)
+            any_hidden = any_hidden || hidden[i];
+        reply_history(req, &r, api_base_url(req, ctx), &res,
+                      !r.scope.restricted && !any_hidden && res.nrows < count, warning, hidden);
     }
-    bool *hidden = http_req_alloc(req, sizeof *hidden * (size_t)(res.nrows + 1));
-    bool any_hidden = false;
-    for (int i = 0; i < res.nrows; i++) {
-        const struct store_row *r = &res.rows[i];
-        hidden[i] = !authz_scope_allows(&scope, r->category, r->source_org);
-        if (!hidden[i] && scope.objections_apply && r->person_id) {
-            /* a client across people: each person's objection decides (the
-             * store applies it to searches; history is read whole) */
-            struct authz_scope one;
-            int orc = authz_scope_for_person(s, &req->principal, r->person_id, &one);
-            hidden[i] = orc != 0 || !authz_scope_allows(&one, r->category, r->source_org);
-            authz_scope_clear(&one);
-        }
-        any_hidden = any_hidden || hidden[i];
-    }
-    reply_history(req, api_base_url(req, ctx), &res,
-                  !scope.restricted && !any_hidden && res.nrows < count, warning, hidden);
-    authz_scope_clear(&scope);
+    free(hidden);
     store_result_clear(&res);
+    access_read_close(&r);
     return 0;
 }

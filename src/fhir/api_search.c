@@ -1,8 +1,8 @@
 /*
  * api_search.c - search (GET and POST _search) and Patient/$everything.
  *
- * Both run one store query built by fhir/search.c, scoped by the
- * authorisation point (api_authz_search) before it runs, so withheld items
+ * Both run one store query built by fhir/search.c through the scoped-read
+ * path (access_read_open_type + access_read_search), so withheld items
  * are never fetched and cannot show in totals or paging.  Paging is the
  * store's snapshot + keyset: the `next` link carries an opaque cursor holding
  * the snapshot, the total at that snapshot and the store's keyset cursor, so
@@ -19,6 +19,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/url.h"
+#include "access/read.h"
+#include "audit/audit.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
 #include "store/records.h"
@@ -44,7 +46,7 @@ struct page {
     /* what to audit when no row is shown: the search (with its total) within
      * audit_person (NULL: across people); NULL: nothing was looked up */
     const char *audit_query;
-    const char *audit_person;
+    struct access_read *read; /* the scoped read this page comes from (audits it) */
 };
 
 static void add_issue(struct page *pg, const char *severity, const char *code, const char *text)
@@ -53,29 +55,30 @@ static void add_issue(struct page *pg, const char *severity, const char *code, c
         pg->issues[pg->nissues++] = (struct issue){severity, code, text};
 }
 
-/* Audit what the reply reveals: the rows it shows (one entry per person), or,
- * when it shows none (a count, _count=0, nothing matched), the search itself
- * and its total: "Condition?patient=X&code=Y" with total 0 or 3 tells as
- * much about a person as the items would. */
-static void audit_page(struct http_req *req, const struct page *pg)
+/* Audit what the reply reveals, through the scoped-read path: the rows it
+ * shows (one entry per person), or, when it shows none (a count, _count=0,
+ * nothing matched), the search itself and its total:
+ * "Condition?patient=X&code=Y" with total 0 or 3 tells as much about a
+ * person as the items would. */
+static void audit_page(const struct page *pg)
 {
     int shown = 0;
     for (int i = 0; i < pg->nrows; i++)
         shown += !(pg->hidden && pg->hidden[i]);
+    if (!pg->read)
+        return;
     if (shown > 0) {
-        api_audit_rows(req, "search", pg->rows, pg->nrows, pg->hidden);
+        access_read_audit_rows(pg->read, pg->rows, pg->nrows, pg->hidden);
         return;
     }
-    struct store *s = http_req_store(req);
-    if (!pg->audit_query || !s)
+    if (!pg->audit_query)
         return;
     struct buf what = BUF_INIT;
     if (pg->total >= 0)
         buf_addf(&what, "%s: total %lld", pg->audit_query, (long long)pg->total);
     else
         buf_addf(&what, "%s: no total", pg->audit_query);
-    authz_audit_access(s, &req->principal, "search", pg->audit_person, what.data,
-                       pg->total > 0 ? pg->total : 0);
+    access_read_audit(pg->read, what.data, pg->total > 0 ? pg->total : 0);
     buf_release(&what);
 }
 
@@ -111,7 +114,7 @@ static const char *search_what(struct http_req *req, const char *type, const cha
 
 static void reply_searchset(struct http_req *req, struct page *pg)
 {
-    audit_page(req, pg); /* access: audit */
+    audit_page(pg); /* access: audit */
     struct buf b = BUF_INIT;
     size_t guess = 512;
     for (int i = 0; i < pg->nrows; i++)
@@ -196,13 +199,13 @@ static const char *restricted_text =
 
 /* The warning of a reply narrowed by the person's upheld objection (the
  * reply must not read as the whole record). */
-static void add_objection_issue(struct http_req *req, struct page *pg, const struct authz_scope *sc)
+static void add_objection_issue(struct http_req *req, struct page *pg, int norgs)
 {
     const char *text;
     if (req->principal.kind == PRINCIPAL_USER)
         text = "This person has objected to sharing their record: only items from your "
                "organisation are shown. In an emergency, break-glass shows the rest.";
-    else if (sc->norgs > 0)
+    else if (norgs > 0)
         text = "This person has objected to sharing their record: only items from this "
                "client's organisation are shown.";
     else
@@ -212,70 +215,40 @@ static void add_objection_issue(struct http_req *req, struct page *pg, const str
     add_issue(pg, "warning", "suppressed", text);
 }
 
-/* Rows for _id searches: each fetched by id, each decided on its own; items
- * the caller may not see are simply not part of the result. */
+/* Rows for _id searches: each fetched by id and decided on its own by the
+ * scoped-read path (access_read_ids); items the caller may not see are
+ * simply not part of the result, as unknown ids are not. */
 static void search_by_ids(struct http_req *req, struct store *s, struct fhir_search *fs,
                           struct page *pg, const char *type)
 {
     /* refusals that do not depend on the ids (type, role, agreement, read
      * scope) are 403 for any ids; the rest is decided per id below */
-    if (api_authz_unknown(req, s, type) != 0)
+    const char *why = NULL;
+    int rc = access_read_check(pg->read, type, &why);
+    if (rc != 0 || why) {
+        if (rc != 0)
+            api_read_failed(req, s, rc);
+        else
+            api_refused(req, pg->read, type, why);
         return;
-    struct store_row *rows = xcalloc((size_t)fs->nids + 1, sizeof *rows);
-    int n = 0;
-    bool restricted = false;
-    struct authz_scope objected; /* the scope of a shown row narrowed by an objection */
-    memset(&objected, 0, sizeof objected);
-    for (int i = 0; i < fs->nids; i++) {
-        bool dup = false;
-        for (int j = 0; j < i; j++)
-            dup = dup || strcmp(fs->ids[i], fs->ids[j]) == 0;
-        if (dup)
-            continue;
-        struct store_row row;
-        memset(&row, 0, sizeof row);
-        int rc = store_resource_get(s, type, fs->ids[i], 0, &row);
-        if (rc != 0 || row.deleted) {
-            store_row_clear(&row);
-            if (rc != 0 && rc != WEFT_ENOTFOUND) {
-                for (int k = 0; k < n; k++)
-                    store_row_clear(&rows[k]);
-                free(rows);
-                store_failed(req, s, rc);
-                return;
-            }
-            continue;
-        }
-        struct authz_scope sc;
-        rc = authz_scope_for_person(s, &req->principal, row.person_id, &sc);
-        bool ok = rc == 0 && authz_scope_allows(&sc, row.category, row.source_org);
-        /* only what is shown decides the notice: an id withheld (or another
-         * person's) then answers exactly like an unknown id */
-        restricted = restricted || (ok && sc.restricted);
-        if (ok && sc.objection && !objected.objection) {
-            objected.objection = true;
-            objected.norgs = sc.norgs;
-        }
-        authz_scope_clear(&sc);
-        if (!ok) {
-            store_row_clear(&row);
-            continue;
-        }
-        rows[n++] = row;
     }
-    if (objected.objection)
-        add_objection_issue(req, pg, &objected);
-    if (restricted)
+    struct store_result res;
+    rc = access_read_ids(pg->read, type, (const char *const *)fs->ids, fs->nids, &res);
+    if (rc != 0) {
+        store_failed(req, s, rc);
+        return;
+    }
+    if (pg->read->rows_objection)
+        add_objection_issue(req, pg, pg->read->rows_objection_orgs);
+    if (pg->read->rows_restricted)
         add_issue(pg, "information", "suppressed", restricted_text);
     /* a count of ids reveals which exist: the rows are audited all the same */
-    pg->rows = rows;
-    pg->nrows = n;
+    pg->rows = res.rows;
+    pg->nrows = res.nrows;
     pg->count_only = fs->summary_count;
-    pg->total = n;
+    pg->total = res.nrows;
     reply_searchset(req, pg);
-    for (int k = 0; k < n; k++)
-        store_row_clear(&rows[k]);
-    free(rows);
+    store_result_clear(&res);
 }
 
 /* The answer for a patient id the store does not know, or the Patient of a
@@ -298,7 +271,9 @@ static void reply_unknown_patient(struct http_req *req, struct page *pg, const c
 /*
  * The one search runner.  type: the resource type (NULL for $everything);
  * everything_id: the Patient id for $everything; link_base: URL that paging
- * links are built on; args: the search parameters.
+ * links are built on; args: the search parameters.  Every decision, the
+ * scoped query and the audit entry are the scoped-read path's
+ * (access/read.h); this function turns its verdicts into replies.
  */
 static void run_search(struct http_req *req, const struct api_ctx *ctx, struct store *s,
                        const char *type, const char *everything_id, const char *link_base,
@@ -310,11 +285,12 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     memset(&pg, 0, sizeof pg);
     pg.base = api_base_url(req, ctx);
     pg.total = -1;
-    struct authz_scope scope;
-    memset(&scope, 0, sizeof scope);
+    struct access_read r;
+    access_read_begin(&r, s, &req->principal, AUDIT_SEARCH);
+    pg.read = &r;
     struct store_row patient;
     memset(&patient, 0, sizeof patient);
-    char *patient_person = NULL; /* a type search's patient: its person only */
+    char *person_id = NULL; /* the person whose record is searched */
     struct store_result res;
     memset(&res, 0, sizeof res);
 
@@ -331,23 +307,20 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     pg.self = http_req_strdup(req, self.data);
     buf_release(&self);
 
-    /* the person whose record is searched */
-    const char *person_id = NULL;
     const char *pid = everything_id ? everything_id : fs.patient_id;
     if (pid) {
-        /* $everything may answer with the Patient itself; a type search only
-         * needs its person (no JSON read) */
-        if (everything_id) {
-            rc = store_resource_get(s, "Patient", pid, 0, &patient);
-            if (rc == 0 && patient.deleted)
-                rc = WEFT_ENOTFOUND;
-        } else {
-            rc = store_resource_person(s, "Patient", pid, &patient_person);
-        }
+        /* only the Patient's person is needed (no JSON read) */
+        rc = store_resource_person(s, "Patient", pid, &person_id);
         if (rc == WEFT_ENOTFOUND) {
             /* refusals that do not depend on the patient answer as for a
              * known one; otherwise as for one the caller may not open */
-            if (api_authz_unknown(req, s, everything_id ? NULL : type) == 0)
+            const char *why = NULL;
+            rc = access_read_check(&r, everything_id ? NULL : type, &why);
+            if (rc != 0)
+                api_read_failed(req, s, rc);
+            else if (why)
+                api_refused(req, &r, everything_id ? NULL : type, why);
+            else
                 reply_unknown_patient(req, &pg, everything_id);
             goto out;
         }
@@ -355,38 +328,45 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
             store_failed(req, s, rc);
             goto out;
         }
-        person_id = everything_id ? patient.person_id : patient_person;
-        if (!person_id) {
-            /* A Patient not linked to a person: its record is itself alone. */
-            if (everything_id) {
-                rc = api_authz_row(req, s, &patient);
-                if (rc == WEFT_ENOTFOUND)
-                    reply_unknown_patient(req, &pg, everything_id);
-                if (rc != 0)
-                    goto out;
+        if (!person_id && everything_id) {
+            /* A Patient not linked to a person: its record is itself alone,
+             * read by id as a read would (decided and audited). */
+            enum access_row_verdict v;
+            const char *why = NULL;
+            r.purpose = AUDIT_READ;
+            rc = access_read_get(&r, "Patient", everything_id, 0, &patient, &v, &why);
+            if (rc != 0)
+                api_read_failed(req, s, rc);
+            else if (v == ACCESS_ROW_UNKNOWN || (v == ACCESS_ROW_SHOWN && patient.deleted))
+                reply_unknown_patient(req, &pg, everything_id);
+            else if (v == ACCESS_ROW_REFUSED)
+                api_refused(req, &r, "Patient", why);
+            else {
+                r.purpose = AUDIT_SEARCH; /* read, and returned by the search */
                 pg.rows = &patient;
                 pg.nrows = 1;
                 pg.total = 1;
                 reply_searchset(req, &pg);
-                goto out;
             }
-            struct authz_scope none;
-            rc = authz_scope_for_person(s, &req->principal, NULL, &none);
-            bool may = rc == 0 && none.allowed, hide = rc == 0 && none.person_refused;
-            const char *why = none.reason;
-            authz_scope_clear(&none);
-            if (!may) {
-                if (hide)
-                    reply_unknown_patient(req, &pg, NULL);
-                else
-                    api_outcome(req, rc ? 500 : 403, rc ? "exception" : "forbidden", "%s",
-                                why ? why : "your access does not include this record");
-                goto out;
+            goto out;
+        }
+        if (!person_id) {
+            /* A type search of a Patient not linked to a person: nothing of
+             * anyone's record is linked to it. */
+            rc = access_read_open(&r, s, &req->principal, AUDIT_SEARCH, NULL);
+            if (rc != 0)
+                api_read_failed(req, s, rc);
+            else if (!r.scope.allowed && r.scope.person_refused)
+                reply_unknown_patient(req, &pg, NULL);
+            else if (!r.scope.allowed)
+                api_refused(req, &r, type, r.scope.reason);
+            else {
+                pg.read = NULL; /* nothing of anyone's was looked at */
+                pg.total = 0;
+                add_issue(&pg, "warning", "not-found",
+                          "the patient given is not linked to a person's record");
+                reply_searchset(req, &pg);
             }
-            pg.total = 0;
-            add_issue(&pg, "warning", "not-found",
-                      "the patient given is not linked to a person's record");
-            reply_searchset(req, &pg);
             goto out;
         }
     }
@@ -397,24 +377,24 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         goto out;
     }
 
-    bool empty = false;
-    rc = api_authz_search(req, s, person_id, &fs.q, &scope, &empty);
-    if (rc == WEFT_ENOTFOUND)
-        reply_unknown_patient(req, &pg, everything_id);
-    if (rc != 0)
-        goto out;
-    pg.audit_query = search_what(req, type, everything_id, args, nargs);
-    pg.audit_person = person_id;
-    if (scope.objection)
-        add_objection_issue(req, &pg, &scope);
-    if (scope.restricted)
-        add_issue(&pg, "information", "suppressed", restricted_text);
-    if (empty) {
-        pg.total = 0;
-        reply_searchset(req, &pg);
+    /* the decision: type, then the person (or across people) */
+    rc = access_read_open_type(&r, s, &req->principal, AUDIT_SEARCH, fs.q.type, person_id);
+    if (rc != 0) {
+        api_read_failed(req, s, rc);
         goto out;
     }
-    fs.q.person_id = person_id;
+    if (!r.scope.allowed) {
+        if (r.scope.person_refused && person_id)
+            reply_unknown_patient(req, &pg, everything_id); /* audited by the decision */
+        else
+            api_refused(req, &r, fs.q.type, r.scope.reason);
+        goto out;
+    }
+    pg.audit_query = search_what(req, type, everything_id, args, nargs);
+    if (r.scope.objection)
+        add_objection_issue(req, &pg, r.scope.norgs);
+    if (r.scope.restricted)
+        add_issue(&pg, "information", "suppressed", restricted_text);
     /* One type within one patient: newest first unless asked otherwise.  It
      * is the order of the store's patient index (person, type, effective), so
      * a page is a short index walk; ordering by id there would make SQLite
@@ -428,9 +408,15 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         fs.q.sort = STORE_SORT_SEQ;
     if (fs.summary_count)
         fs.q.limit = 1;
-    rc = store_search(s, &fs.q, &res);
+    /* the scope goes inside the store query */
+    rc = access_read_search(&r, &fs.q, &res);
     if (rc != 0) {
         store_failed(req, s, rc);
+        goto out;
+    }
+    if (r.scope_empty) {
+        pg.total = 0;
+        reply_searchset(req, &pg);
         goto out;
     }
     pg.total = fs.no_total ? -1 : fs.total >= 0 ? fs.total : res.total;
@@ -448,10 +434,10 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
     reply_searchset(req, &pg);
 out:
-    free(patient_person);
+    free(person_id);
     store_result_clear(&res);
     store_row_clear(&patient);
-    authz_scope_clear(&scope);
+    access_read_close(&r);
     fhir_search_free(&fs);
 }
 

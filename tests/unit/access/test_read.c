@@ -286,12 +286,103 @@ static void test_scope_query(void **state)
     access_qbuf_clear(&qb);
 }
 
+/* Reads by id through the path (access_read_get, _ids, _history): an item
+ * of another person, a withheld item and an unknown id get the same verdict
+ * (never "absent"); a refusal that does not depend on the person is the
+ * same for a known and an unknown id; what is shown is audited once. */
+static void test_read_by_id(void **state)
+{
+    (void)state;
+    char r1[STORE_ID_LEN + 1], o1[STORE_ID_LEN + 1], d1[STORE_ID_LEN + 1];
+    store_resource_id("RVV", "Observation", "r-1", r1);
+    store_resource_id("RVV", "Observation", "o-1", o1);
+    store_resource_id("RVV", "Observation", "d-1", d1);
+    struct principal gp = user("R8000", person), rec = user("R8009", person);
+    struct access_read r;
+    struct store_row row;
+    enum access_row_verdict v;
+    const char *why;
+
+    struct count before = audited(AUDIT_READ, AUDIT_OK, person);
+    access_read_begin(&r, s, &gp, AUDIT_READ);
+    assert_int_equal(access_read_get(&r, "Observation", r1, 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_SHOWN);
+    assert_string_equal(row.id, r1);
+    store_row_clear(&row);
+    access_read_close(&r);
+    assert_int_equal(audited(AUDIT_READ, AUDIT_OK, person).n, before.n + 1);
+
+    /* another person's item, a withheld one and an unknown id: alike */
+    struct count denied = audited(AUDIT_DENIAL, AUDIT_DENIED, other);
+    access_read_begin(&r, s, &gp, AUDIT_READ);
+    assert_int_equal(access_read_get(&r, "Observation", o1, 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_UNKNOWN);
+    assert_null(row.json);
+    assert_int_equal(access_read_get(&r, "Observation", "no-such-id", 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_UNKNOWN);
+    access_read_close(&r);
+    assert_int_equal(audited(AUDIT_DENIAL, AUDIT_DENIED, other).n, denied.n + 1);
+    struct count withheld = audited(AUDIT_READ, AUDIT_DENIED, person);
+    access_read_begin(&r, s, &rec, AUDIT_READ);
+    assert_int_equal(access_read_get(&r, "Observation", r1, 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_UNKNOWN);
+    assert_int_equal(access_read_get(&r, "Observation", d1, 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_SHOWN);
+    store_row_clear(&row);
+    access_read_close(&r);
+    assert_int_equal(audited(AUDIT_READ, AUDIT_DENIED, person).n, withheld.n + 1);
+
+    /* an app token without Observation in its scopes: refused by type for
+     * a known and an unknown id alike */
+    struct principal app = gp;
+    app.scopes = "patient/Patient.rs";
+    access_read_begin(&r, s, &app, AUDIT_READ);
+    assert_int_equal(access_read_get(&r, "Observation", r1, 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_REFUSED);
+    assert_true(r.type_refused);
+    access_read_close(&r);
+    access_read_begin(&r, s, &app, AUDIT_READ);
+    assert_int_equal(access_read_get(&r, "Observation", "no-such-id", 0, &row, &v, &why), 0);
+    assert_int_equal(v, ACCESS_ROW_REFUSED);
+    assert_true(r.type_refused);
+    access_read_close(&r);
+
+    /* by ids: the receptionist gets the demographics item only; unknown,
+     * withheld and another person's ids are left out alike */
+    const char *ids[5] = {r1, d1, o1, "no-such-id", d1};
+    struct store_result res;
+    access_read_begin(&r, s, &rec, AUDIT_SEARCH);
+    assert_int_equal(access_read_ids(&r, "Observation", ids, 5, &res), 0);
+    assert_int_equal(res.nrows, 1);
+    assert_string_equal(res.rows[0].id, d1);
+    assert_true(r.rows_restricted);
+    store_result_clear(&res);
+    access_read_close(&r);
+
+    /* history: each version decided on its own */
+    bool *hidden = NULL;
+    access_read_begin(&r, s, &rec, AUDIT_READ);
+    assert_int_equal(access_read_get(&r, "Observation", d1, 0, &row, &v, &why), 0);
+    assert_int_equal(access_read_history(&r, "Observation", r1, 10, &res, &hidden), 0);
+    assert_int_equal(res.nrows, 1);
+    assert_true(hidden[0]); /* a result: not the receptionist's */
+    free(hidden);
+    store_result_clear(&res);
+    assert_int_equal(access_read_history(&r, "Observation", d1, 10, &res, &hidden), 0);
+    assert_int_equal(res.nrows, 1);
+    assert_false(hidden[0]);
+    free(hidden);
+    store_result_clear(&res);
+    store_row_clear(&row);
+    access_read_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_in_scope),      cmocka_unit_test(test_read_narrowed_scope),
         cmocka_unit_test(test_read_outside_scope), cmocka_unit_test(test_read_family),
-        cmocka_unit_test(test_scope_query),
+        cmocka_unit_test(test_scope_query),        cmocka_unit_test(test_read_by_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
