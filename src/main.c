@@ -35,6 +35,7 @@ static const struct command {
     {"objection", cmd_objection, "objections to sharing: lodge, decide, withdraw, show, list"},
     {"citizen-idp", cmd_citizen_idp, "OpenID providers citizens sign in with (NHS login)"},
     {"sar", cmd_sar, "subject access requests: create, extend, list, show, export a copy"},
+    {"proxy", cmd_proxy, "proxy access: let a person act for another (grant, list, revoke)"},
     {"audit", cmd_audit, "verify the audit log, list entries and break-glass events"},
     {"feed", cmd_feed, "register feeds (HL7 v2, FHIR, CSV), status, inbound messages, replay"},
     {"dq", cmd_dq, "data-quality checks per organisation: run, report, failing records"},
@@ -68,29 +69,12 @@ static void usage(FILE *out)
 /* Every option table, for opts_set_known(): a config file serves every
  * command, so a key is an error only when no command knows it. */
 static const struct opt_spec *const all_specs[] = {
-    cmd_init_specs,
-    cmd_load_specs,
-    cmd_client_specs,
-    cmd_org_specs,
-    cmd_policy_specs,
-    cmd_launcher_specs,
-    cmd_objection_specs,
-    cmd_audit_specs,
-    cmd_feed_specs,
-    cmd_serve_specs,
-    cmd_synth_specs,
-    cmd_synth_register_specs,
-    cmd_replay_feeds_specs,
-    cmd_backup_specs,
-    cmd_restore_specs,
-    cmd_app_specs,
-    cmd_dq_specs,
-    cmd_sar_specs,
-    cmd_citizen_idp_specs,
-    cmd_person_specs,
-    cmd_optout_specs,
-    cmd_analytics_specs,
-    NULL,
+    cmd_init_specs,         cmd_load_specs,      cmd_client_specs,      cmd_org_specs,
+    cmd_policy_specs,       cmd_launcher_specs,  cmd_objection_specs,   cmd_audit_specs,
+    cmd_feed_specs,         cmd_serve_specs,     cmd_synth_specs,       cmd_synth_register_specs,
+    cmd_replay_feeds_specs, cmd_backup_specs,    cmd_restore_specs,     cmd_app_specs,
+    cmd_dq_specs,           cmd_sar_specs,       cmd_citizen_idp_specs, cmd_person_specs,
+    cmd_optout_specs,       cmd_analytics_specs, cmd_proxy_specs,       NULL,
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include "access/authz.h"
 #include "access/org.h"
 #include "access/policy.h"
+#include "access/proxy.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -270,6 +271,20 @@ int authz_scope_for_person(struct store *s, const struct principal *p, const cha
     }
     case PRINCIPAL_CITIZEN:
         if (person_id && p->person_id && strcmp(p->person_id, person_id) == 0) {
+            /* a proxy: a grant in force, with the view scope, for this
+             * proxy and this person (proxy_check audits a refusal) */
+            const char *why = NULL;
+            int rc = proxy_check(s, p, PROXY_SCOPE_VIEW, &why);
+            if (rc == WEFT_EDENIED) {
+                out->allowed = false;
+                out->person_refused = true;
+                out->reason = "your proxy access to this record is not in force";
+                return WEFT_OK;
+            }
+            if (rc < 0) {
+                out->reason = "the access check could not be made: try again";
+                return rc;
+            }
             out->allowed = true;
             return WEFT_OK;
         }
@@ -618,6 +633,36 @@ int authz_risk_list(struct store *s, const struct principal *p, const char **rea
         if (!gp)
             why = "the risk list is for GP practices: your organisation is not one";
         else if (!org_agreement_in_force(s, p->org, time(NULL), &err))
+            why = err ? "the organisation's agreement could not be checked"
+                      : "your organisation has no data sharing agreement in force";
+    }
+    if (!why)
+        return WEFT_OK;
+    *reason = why;
+    if (p->kind == PRINCIPAL_NONE)
+        return WEFT_OK;
+    return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, why);
+}
+
+int authz_may_match_patients(struct store *s, const struct principal *p, const char **reason)
+{
+    *reason = NULL;
+    const char *why = NULL;
+    const struct policy *pol = NULL;
+    if (p->kind == PRINCIPAL_CLIENT) {
+        if (!has_scope(p->scopes, "system/Patient.$match") && !has_scope(p->scopes, "*"))
+            why = "this client may not look people up: its scopes do not include "
+                  "system/Patient.$match";
+    } else if (p->kind != PRINCIPAL_USER || p->scopes || !p->role) {
+        why = "looking people up is for staff signed in from their own system and for "
+              "registered host systems";
+    } else if (policy_current(s, &pol, NULL) != 0 || !policy_role_known(pol, p->role) ||
+               !(policy_role_caps(pol, p->role) & POLICY_CAP_PATIENT_MATCH)) {
+        why = "your role may not look people up (policy capability patient-match)";
+    }
+    if (!why && p->org && *p->org) {
+        int err = 0;
+        if (!org_agreement_in_force(s, p->org, time(NULL), &err))
             why = err ? "the organisation's agreement could not be checked"
                       : "your organisation has no data sharing agreement in force";
     }

@@ -76,7 +76,9 @@ struct authz_hidden {
  * Clients (API clients and feeds' tokens): any person with "system/\*.rs" /
  * ".read" / "*" when their organisation, if they have one, has an agreement
  * in force; an upheld objection limits orgs to the client's organisation
- * (none for a client without one).  Citizens: their own person only.
+ * (none for a client without one).  Citizens: their own person only,
+ * or the person they act for under a proxy grant in force whose scope
+ * includes view (access/proxy.h; a refusal is audited there).
  * Every refusal is audited.
  * Returns a negative error only when the decision could not be made (store
  * failure): callers must then deny.
@@ -157,6 +159,19 @@ bool authz_may_review_dq(struct store *s, const struct principal *p, const char 
  * profile in the default policy).  The caller audits a refusal
  * (authz_audit_denial). */
 bool authz_may_decide_identity(struct store *s, const struct principal *p);
+
+/*
+ * Whether p may look people up by demographics (FHIR Patient/$match): a
+ * launched member of staff (not an app token) whose role's profile has the
+ * policy capability patient-match, of an organisation with an agreement in
+ * force; or an API client granted the scope "system/Patient.$match" (or
+ * "*") whose organisation, if it has one, has an agreement in force.  0
+ * with *reason NULL when allowed; 0 with *reason (static, patient-free)
+ * after auditing the refusal; a negative error when it could not be
+ * decided (deny).  Each candidate found is then read as any record is
+ * (access/read.h): the look-up never widens whose record may be seen.
+ */
+int authz_may_match_patients(struct store *s, const struct principal *p, const char **reason);
 
 /*
  * Whether p may see the direct-care risk list of their own GP practice

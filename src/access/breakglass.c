@@ -4,6 +4,7 @@
  * store_breakglass_active() for (user, organisation, person).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,7 +15,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "identity/nhs.h"
+#include "identity/identity.h"
 #include "store/access.h"
 #include "store/records.h"
 
@@ -153,11 +154,18 @@ enum breakglass_outcome breakglass_request(struct store *s, const struct princip
     if (ask->person_id) {
         *person_out = xstrdup(ask->person_id);
     } else if (ask->nhs && *ask->nhs) {
-        char digits[11];
-        if (!nhs_number_valid(ask->nhs, digits))
+        /* find, never create, through the identity API: a person held only
+         * for an objection lodged before any record of them (identity.h)
+         * has no shared record to open, as for a number never seen */
+        bool has_record = false;
+        rc = identity_find_nhs(s, ask->nhs, person_out, &has_record);
+        if (rc == WEFT_EINVAL)
             return BREAKGLASS_BAD_NHS;
-        /* find, never create (store_person_by_nhs would create one) */
-        rc = store_person_find_nhs(s, digits, person_out);
+        if (rc == 0 && !has_record) {
+            free(*person_out);
+            *person_out = NULL;
+            rc = WEFT_ENOTFOUND;
+        }
         if (rc == WEFT_ENOTFOUND) {
             authz_audit_denial(s, p, AUDIT_BREAK_GLASS, NULL,
                                "no record is held for the NHS number given");

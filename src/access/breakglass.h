@@ -37,7 +37,10 @@ int breakglass_start(struct store *s, const struct principal *p, const char *per
  * One break-glass request, as a form sends it (the one handler behind both
  * forms: the record page's /patient/{id}/break-glass and /breakglass): the
  * person is the one given (person_id), else the one with this NHS number
- * (found, never created: a refused or mistyped request adds nobody), else
+ * (identity_find_nhs: found, never created, so a refused or mistyped request
+ * adds nobody; a person held only for an objection lodged before any record
+ * of them has no shared record: BREAKGLASS_NO_RECORD, as for a number never
+ * seen), else
  * the one in the session's context (session_person).  Then breakglass_start.
  * The caller has checked the form (access/form.h) and renders the outcome;
  * *person_out (malloc'd, may be set for any outcome) is whom it was for.

@@ -10,6 +10,7 @@
 #include "access/objection.h"
 #include "access/org.h"
 #include "access/policy.h"
+#include "access/proxy.h"
 #include "core/principal.h"
 #include "audit/audit.h"
 #include "core/buf.h"
@@ -26,8 +27,12 @@ void objection_actor(const struct principal *who, char out[256])
                  who->role ? who->role : "?", who->org ? ", " : "", who->org ? who->org : "");
         break;
     case PRINCIPAL_CITIZEN:
-        snprintf(out, 256, "the person%s%s", who->user_id ? " via " : "",
-                 who->user_id ? who->user_id : "");
+        if (who->proxy_grant) /* acting for the person (access/proxy.h) */
+            snprintf(out, 256, "their proxy via %s (proxy grant %lld)",
+                     who->user_id ? who->user_id : "?", (long long)who->proxy_grant);
+        else
+            snprintf(out, 256, "the person%s%s", who->user_id ? " via " : "",
+                     who->user_id ? who->user_id : "");
         break;
     case PRINCIPAL_CLIENT:
         snprintf(out, 256, "%s", who->client_name ? who->client_name : "client");
@@ -105,6 +110,9 @@ int objection_lodge(struct store *s, const struct principal *who, const char *pe
         *why = "give the reason for the objection (at most 2000 characters)";
         return WEFT_EINVAL;
     }
+    int prc = proxy_check(s, who, PROXY_SCOPE_OBJECTION, why); /* 0 unless a proxy */
+    if (prc)
+        return prc;
     struct store_org so;
     int rc = org_ods_valid(org) ? store_org_get(s, org, &so) : WEFT_ENOTFOUND;
     if (rc == WEFT_ENOTFOUND) {
@@ -250,8 +258,11 @@ int objection_withdraw(struct store *s, const struct principal *who, int64_t id,
         *why = "the reason is at most 2000 characters";
         return WEFT_EINVAL;
     }
+    int rc = proxy_check(s, who, PROXY_SCOPE_OBJECTION, why); /* 0 unless a proxy */
+    if (rc)
+        return rc;
     struct store_txn t;
-    int rc = store_txn_begin(&t, s);
+    rc = store_txn_begin(&t, s);
     if (rc)
         return rc;
     struct store_objection o;

@@ -255,7 +255,8 @@ static int parse_line(struct policy *p, char *line, int lineno, char **errmsg)
             if (!bit)
                 return fail(errmsg, lineno,
                             "unknown capability '%s' (break-glass, audit-review, dq-review, "
-                            "objection-decide, secondary-use, risk-list, identity-decide)",
+                            "objection-decide, secondary-use, risk-list, identity-decide, "
+                            "patient-match, proxy-grant)",
                             w[i]);
             p->profiles[pi].caps |= bit;
         }
@@ -419,6 +420,8 @@ static const struct {
     {"secondary-use", POLICY_CAP_SECONDARY_USE},
     {"risk-list", POLICY_CAP_RISK_LIST},
     {"identity-decide", POLICY_CAP_IDENTITY_DECIDE},
+    {"patient-match", POLICY_CAP_PATIENT_MATCH},
+    {"proxy-grant", POLICY_CAP_PROXY_GRANT},
 };
 
 unsigned policy_capability_bit(const char *name)

@@ -10,7 +10,8 @@
  * Format, one statement per line ('#' starts a comment):
  *     profile NAME [CATEGORY ...]        categories a profile sees
  *     capability PROFILE CAP ...         break-glass, audit-review, dq-review,
- *                                        objection-decide, secondary-use, risk-list
+ *                                        objection-decide, secondary-use, risk-list,
+ *                                        identity-decide, proxy-grant
  *     role CODE PROFILE [DESCRIPTION]    national RBAC job role code
  *     local-role CODE PROFILE [DESC]     a locally defined role
  *     citizen-withhold category NAME REASON      withheld from the person
@@ -39,9 +40,16 @@ struct policy;
 #define POLICY_CAP_RISK_LIST 0x20
 /* may decide who is who: identity reviews, link, unlink, merge, unmerge */
 #define POLICY_CAP_IDENTITY_DECIDE 0x40
+/* may look people up by demographics across the record (FHIR Patient/$match:
+ * a trace; each candidate is still read through the scoped-read path) */
+#define POLICY_CAP_PATIENT_MATCH 0x80
+/* may grant and revoke citizens' proxy access to another's record
+ * (access/proxy.h) */
+#define POLICY_CAP_PROXY_GRANT 0x100
 
 /* The bit of a capability name (break-glass, audit-review, dq-review,
- * objection-decide, secondary-use, risk-list, identity-decide), 0 when
+ * objection-decide, secondary-use, risk-list, identity-decide, patient-match,
+ * proxy-grant), 0 when
  * unknown. */
 unsigned policy_capability_bit(const char *name);
 

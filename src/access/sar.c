@@ -9,6 +9,7 @@
 
 #include "access/org.h"
 #include "core/principal.h"
+#include "access/proxy.h"
 #include "access/sar.h"
 #include "audit/audit.h"
 #include "core/buf.h"
@@ -20,6 +21,8 @@ static void actor(const struct principal *who, char out[256])
     if (who->kind == PRINCIPAL_USER)
         snprintf(out, 256, "%s (%s)", who->user_id ? who->user_id : "?",
                  who->role ? who->role : "?");
+    else if (who->kind == PRINCIPAL_CITIZEN && who->proxy_grant)
+        snprintf(out, 256, "their proxy (proxy grant %lld)", (long long)who->proxy_grant);
     else if (who->kind == PRINCIPAL_CITIZEN)
         snprintf(out, 256, "the person");
     else
@@ -55,6 +58,9 @@ int sar_create(struct store *s, const struct principal *who, const char *person_
     const char *dummy;
     why = why ? why : &dummy;
     *why = NULL;
+    int prc = proxy_check(s, who, PROXY_SCOPE_COPY, why); /* 0 unless a proxy */
+    if (prc)
+        return prc;
     char today[11], due[11], now[32], by[256];
     org_day(time(NULL), today);
     if (!org_date_valid(received) || strcmp(received, today) > 0) {

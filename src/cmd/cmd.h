@@ -37,7 +37,7 @@ extern const struct opt_spec cmd_serve_specs[], cmd_init_specs[], cmd_load_specs
     cmd_org_specs[], cmd_policy_specs[], cmd_launcher_specs[], cmd_audit_specs[],
     cmd_objection_specs[], cmd_feed_specs[], cmd_backup_specs[], cmd_restore_specs[],
     cmd_app_specs[], cmd_dq_specs[], cmd_sar_specs[], cmd_citizen_idp_specs[], cmd_person_specs[],
-    cmd_optout_specs[], cmd_analytics_specs[];
+    cmd_optout_specs[], cmd_analytics_specs[], cmd_proxy_specs[];
 
 struct opts;
 struct principal;
@@ -70,6 +70,7 @@ int cmd_objection(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_dq(int argc, char **argv);
 int cmd_sar(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 int cmd_citizen_idp(int argc, char **argv);
 int cmd_person(int argc, char **argv);
 int cmd_optout(int argc, char **argv);

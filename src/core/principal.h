@@ -14,6 +14,7 @@
 #define WEFT_CORE_PRINCIPAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum principal_kind {
     PRINCIPAL_NONE = 0, /* unauthenticated */
@@ -28,12 +29,18 @@ struct principal {
     const char *scopes;      /* space-separated SMART-style scopes, e.g. "system/\*.rs" */
     const char *user_id;     /* USER: SDS user id (sub claim) */
     const char *user_name;
-    const char *role;       /* USER: job role code, e.g. R8000 */
-    const char *org;        /* ODS code of the caller's organisation (CLIENT may have one) */
-    const char *launcher;   /* USER: the host system that launched them */
-    const char *purpose;    /* TREAT, ETREAT, PATRQT, ... */
-    const char *person_id;  /* USER/CITIZEN: the one person in context, NULL = none */
-    bool break_glass;       /* USER: break-glass active for person_id */
+    const char *role;      /* USER: job role code, e.g. R8000 */
+    const char *org;       /* ODS code of the caller's organisation (CLIENT may have one) */
+    const char *launcher;  /* USER: the host system that launched them */
+    const char *purpose;   /* TREAT, ETREAT, PATRQT, ... */
+    const char *person_id; /* USER/CITIZEN: the one person in context, NULL = none */
+    bool break_glass;      /* USER: break-glass active for person_id */
+    /* CITIZEN acting as another person's proxy (access/proxy.h): person_id
+     * is the person they act for, proxy_person_id their own person id and
+     * proxy_grant the grant they act under (0: acting for themself).  The
+     * authorisation point checks the grant on every request. */
+    int64_t proxy_grant;
+    const char *proxy_person_id;
     const char *session_id; /* for audit correlation, may be NULL */
     const char *request_id; /* for audit correlation, may be NULL */
 };

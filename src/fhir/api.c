@@ -446,6 +446,7 @@ int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg
         {"GET", "/fhir/{type}/{id}/_history", api_history_instance, HTTP_ROUTE_AUTH},
         {"GET", "/fhir/{type}/{id}/_history/{vid}", api_vread, HTTP_ROUTE_AUTH},
         {"GET", "/fhir/Patient/{id}/$everything", api_everything, HTTP_ROUTE_AUTH},
+        {"POST", "/fhir/Patient/$match", api_match, HTTP_ROUTE_AUTH},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(srv, routes[i].method, routes[i].pattern, routes[i].fn, ctx,

@@ -73,6 +73,7 @@ int api_search(struct http_req *req, void *ctx);
 int api_search_post(struct http_req *req, void *ctx);
 int api_everything(struct http_req *req, void *ctx);
 int api_bundle_post(struct http_req *req, void *ctx);
+int api_match(struct http_req *req, void *ctx); /* api_match.c: POST Patient/$match */
 
 /* The resource types the record stores (for the CapabilityStatement), NULL
  * terminated. */

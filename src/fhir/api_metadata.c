@@ -18,6 +18,7 @@
 #include "fhir/api_int.h"
 #include "domain/category.h"
 #include "fhir/search.h"
+#include "fhir/shape.h"
 
 static const char *const candidate_types[] = {
     "AllergyIntolerance",
@@ -149,14 +150,23 @@ int api_metadata(struct http_req *req, void *ctx)
         for (const char *const *p = fhir_search_params(*t); *p; p++)
             json_array_append_new(params, search_param(*p, param_doc(*p)));
         json_object_set_new(r, "searchParam", params);
+        fhir_shape_capability(r, *t, type_is_stored); /* _include, _revinclude */
         if (strcmp(*t, "Patient") == 0)
             json_object_set_new(
                 r, "operation",
-                json_pack("[{s:s,s:s,s:s}]", "name", "everything", "definition",
+                json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", "everything", "definition",
                           "http://hl7.org/fhir/OperationDefinition/Patient-everything",
                           "documentation",
                           "every item linked to the patient's person, from every "
-                          "organisation; _count (default 100), _since; paged"));
+                          "organisation; _count (default 100), _since, start and end "
+                          "(clinical date), _type (comma-separated types); paged",
+                          "name", "match", "definition",
+                          "http://hl7.org/fhir/OperationDefinition/Patient-match", "documentation",
+                          "POST a Parameters (resource: a Patient; onlyCertainMatches; count, "
+                          "default 10, at most 50): the persons it may be, one Patient each, "
+                          "with search.score and the match-grade extension; for staff whose "
+                          "role has the policy capability patient-match and clients with the "
+                          "scope system/Patient.$match; audited"));
         json_object_set_new(r, "conditionalRead", json_string("not-match"));
         json_array_append_new(resources, r);
     }

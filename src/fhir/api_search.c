@@ -21,8 +21,10 @@
 #include "core/url.h"
 #include "access/read.h"
 #include "audit/audit.h"
+#include "fhir/api_include.h"
 #include "fhir/api_int.h"
 #include "fhir/search.h"
+#include "fhir/shape.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -39,8 +41,10 @@ struct page {
     int64_t total;    /* -1: omit */
     struct store_row *rows;
     int nrows;
-    const bool *hidden; /* rows not to show (NULL: all shown) */
-    bool count_only;    /* rows are audited as revealed, but not written out */
+    int nmatch; /* rows[0..nmatch) are matches, the rest included (-1: all match) */
+    const struct fhir_shape *shape; /* _summary / _elements for matches (NULL: whole) */
+    const bool *hidden;             /* rows not to show (NULL: all shown) */
+    bool count_only;                /* rows are audited as revealed, but not written out */
     struct issue issues[MAX_ISSUES];
     int nissues;
     /* what to audit when no row is shown: the search (with its total) within
@@ -153,8 +157,13 @@ static void reply_searchset(struct http_req *req, struct page *pg)
         buf_addc(&b, '/');
         buf_adds(&b, r->id);
         buf_adds(&b, "\",\"resource\":");
-        buf_add(&b, r->json, r->json_len);
-        buf_adds(&b, ",\"search\":{\"mode\":\"match\"}}");
+        bool match = pg->nmatch < 0 || i < pg->nmatch;
+        if (match && pg->shape)
+            fhir_shape_resource(pg->shape, r->json, r->json_len, &b);
+        else
+            buf_add(&b, r->json, r->json_len);
+        buf_adds(&b, match ? ",\"search\":{\"mode\":\"match\"}}"
+                           : ",\"search\":{\"mode\":\"include\"}}");
     }
     if (pg->nissues > 0) {
         if (!first)
@@ -215,11 +224,38 @@ static void add_objection_issue(struct http_req *req, struct page *pg, int norgs
     add_issue(pg, "warning", "suppressed", text);
 }
 
+/* Add the _include/_revinclude resources of the matches pg shows (through
+ * the scoped-read path) after them, and audit them with the page.  Returns
+ * 0, or a negative store error (nothing replied). */
+static int add_includes(struct http_req *req, struct access_read *r, const struct fhir_shape *sh,
+                        struct page *pg, struct api_include_result *inc)
+{
+    memset(inc, 0, sizeof *inc);
+    pg->nmatch = pg->nrows;
+    if (sh->ninc == 0 || pg->count_only || pg->nrows == 0)
+        return WEFT_OK;
+    int rc = api_include_rows(r, sh, pg->rows, pg->nrows, inc);
+    if (rc != 0)
+        return rc;
+    if (inc->truncated)
+        add_issue(pg, "warning", "incomplete",
+                  "some included resources are not shown: _include/_revinclude stop at "
+                  "their limits (see docs/FHIR_SEARCH.md); ask for a smaller page");
+    if (inc->n == 0)
+        return WEFT_OK;
+    struct store_row *all = http_req_alloc(req, sizeof *all * (size_t)(pg->nrows + inc->n + 1));
+    memcpy(all, pg->rows, sizeof *all * (size_t)pg->nrows);
+    memcpy(all + pg->nrows, inc->rows, sizeof *all * (size_t)inc->n);
+    pg->rows = all;
+    pg->nrows += inc->n;
+    return WEFT_OK;
+}
+
 /* Rows for _id searches: each fetched by id and decided on its own by the
  * scoped-read path (access_read_ids); items the caller may not see are
  * simply not part of the result, as unknown ids are not. */
 static void search_by_ids(struct http_req *req, struct store *s, struct fhir_search *fs,
-                          struct page *pg, const char *type)
+                          const struct fhir_shape *sh, struct page *pg, const char *type)
 {
     /* refusals that do not depend on the ids (type, role, agreement, read
      * scope) are 403 for any ids; the rest is decided per id below */
@@ -247,7 +283,13 @@ static void search_by_ids(struct http_req *req, struct store *s, struct fhir_sea
     pg->nrows = res.nrows;
     pg->count_only = fs->summary_count;
     pg->total = res.nrows;
-    reply_searchset(req, pg);
+    struct api_include_result inc;
+    rc = add_includes(req, pg->read, sh, pg, &inc);
+    if (rc != 0)
+        store_failed(req, s, rc);
+    else
+        reply_searchset(req, pg);
+    api_include_result_clear(&inc);
     store_result_clear(&res);
 }
 
@@ -294,7 +336,21 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     struct store_result res;
     memset(&res, 0, sizeof res);
 
-    int rc = fhir_search_parse(&fs, mode, type, args, nargs, api_lenient(req));
+    struct fhir_shape sh;
+    struct url_kv *rest = NULL;
+    int nrest = 0;
+    struct api_include_result inc;
+    memset(&inc, 0, sizeof inc);
+    memset(&fs, 0, sizeof fs);
+    pg.nmatch = -1;
+    int rc = fhir_shape_take(&sh, everything_id != NULL, args, nargs, &rest, &nrest);
+    if (rc != 0) {
+        api_outcome(req, 400, "invalid", "%s", sh.err);
+        goto out;
+    }
+    if (fhir_shape_subsets(&sh))
+        pg.shape = &sh;
+    rc = fhir_search_parse(&fs, mode, type, rest, nrest, api_lenient(req));
     if (rc != 0) {
         api_outcome(req, 400, strstr(fs.err_msg, "not supported") ? "not-supported" : "invalid",
                     "%s", fs.err_msg);
@@ -373,8 +429,31 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
 
     if (fs.nids > 0) {
         pg.audit_query = search_what(req, type, NULL, args, nargs);
-        search_by_ids(req, s, &fs, &pg, type);
+        search_by_ids(req, s, &fs, &sh, &pg, type);
         goto out;
+    }
+    /* $everything: _type, start and end (the clinical date) */
+    if (sh.ntypes == 1) {
+        fs.q.type = sh.types[0];
+    } else if (sh.ntypes > 1) {
+        fs.q.types = (const char *const *)sh.types;
+        fs.q.ntypes = sh.ntypes;
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *v = k == 0 ? sh.start : sh.end;
+        char ge[32], lt[32];
+        if (!v)
+            continue;
+        if (fhir_search_date_range(v, ge, lt) != 0 || (k == 0 && !ge[0]) || (k == 1 && !lt[0])) {
+            api_outcome(req, 400, "invalid",
+                        "parameter '%s': '%.40s' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)",
+                        k == 0 ? "start" : "end", v);
+            goto out;
+        }
+        if (k == 0)
+            fs.q.date_ge = http_req_strdup(req, ge);
+        else
+            fs.q.date_lt = http_req_strdup(req, lt);
     }
 
     /* the decision: type, then the person (or across people) */
@@ -423,6 +502,11 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     if (!fs.summary_count) {
         pg.rows = res.rows;
         pg.nrows = res.nrows;
+        rc = add_includes(req, &r, &sh, &pg, &inc);
+        if (rc != 0) {
+            store_failed(req, s, rc);
+            goto out;
+        }
         if (res.next) {
             struct buf cur = BUF_INIT, next = BUF_INIT;
             fhir_search_cursor_encode(&cur, res.snapshot, pg.total < 0 ? 0 : pg.total, res.next);
@@ -434,6 +518,9 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
     reply_searchset(req, &pg);
 out:
+    api_include_result_clear(&inc);
+    fhir_shape_free(&sh);
+    free(rest);
     free(person_id);
     store_result_clear(&res);
     store_row_clear(&patient);

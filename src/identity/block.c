@@ -25,3 +25,27 @@ void block_keys(const struct demog *d, char keys[BLOCK_NKEYS][BLOCK_KEYLEN])
         snprintf(keys[3], BLOCK_KEYLEN, "G%s%s", gf ? sg : sf, gf ? sf : sg);
     }
 }
+
+void block_keys_batch(const struct demog *d, char keys[BLOCK_BATCH_NKEYS][BLOCK_KEYLEN])
+{
+    block_keys(d, keys);
+    keys[4][0] = keys[5][0] = 0;
+    char sf[PHONETIC_LEN];
+    phonetic_code(d->family, sf);
+    if (d->postcode[0] && sf[0])
+        snprintf(keys[4], BLOCK_KEYLEN, "F%s%s", d->postcode, sf);
+    /* "12 HERSCHELL CIRCUIT ..." -> "12 HERSCHELL": a house number first */
+    const char *a = d->addr;
+    size_t num = strspn(a, "0123456789");
+    if (num == 0 || a[num] != ' ')
+        return;
+    const char *w = a + num + 1;
+    size_t wl = strcspn(w, " ");
+    const char *place = d->city[0] ? d->city : d->postcode;
+    if (wl == 0 || !place[0])
+        return;
+    char t[128]; /* cut to the key's length: a long city name is still a key */
+    snprintf(t, sizeof t, "A%.*s %.*s %.40s", (int)(num > 6 ? 6 : num), a, (int)(wl > 10 ? 10 : wl),
+             w, place);
+    snprintf(keys[5], BLOCK_KEYLEN, "%.23s", t);
+}

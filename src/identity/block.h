@@ -9,6 +9,14 @@
  *   2 "P" postcode + first initial           (survives dob errors, name typos)
  *   3 "G" Soundex(given), Soundex(family)    (survives dob and postcode errors;
  *         the two codes in sorted order, so it survives swapped names too)
+ * Batch runs (estimate, relink: every record in memory) add two keys the
+ * feed path does not store, for records whose names and date of birth are
+ * both damaged or missing:
+ *   4 "F" postcode + Soundex(family)          (survives given name and dob
+ *         errors, a missing date of birth)
+ *   5 "A" house number + first street word + city (or postcode)
+ *                                              (survives names replaced and
+ *         dob errors: the same address)
  * A key is "" when its parts are missing.  Candidate fetches on the feed
  * path are capped per key (BLOCK_FEED_CAP rows: a degenerate block - one
  * date of birth shared by thousands - must not make each new record cost
@@ -21,11 +29,14 @@
 #include "identity/demog.h"
 
 #define BLOCK_NKEYS 4
+#define BLOCK_BATCH_NKEYS 6
 #define BLOCK_KEYLEN 24
 #define BLOCK_CAP 400     /* batch: comparison window within one block */
 #define BLOCK_FEED_CAP 50 /* feed path: candidate records read per key */
 
 /* The blocking keys of d into keys. */
 void block_keys(const struct demog *d, char keys[BLOCK_NKEYS][BLOCK_KEYLEN]);
+/* The batch keys of d (the BLOCK_NKEYS above, then the batch-only ones). */
+void block_keys_batch(const struct demog *d, char keys[BLOCK_BATCH_NKEYS][BLOCK_KEYLEN]);
 
 #endif

@@ -107,11 +107,21 @@ void compare_pair(const struct demog *a, const struct demog *b, signed char g[CF
         g[CF_GIVEN] = (signed char)cmp_given(a, b);
     if (BOTH(family))
         g[CF_FAMILY] = (signed char)cmp_family(a->family, b->family);
-    /* given and family written the wrong way round: both close when the
-     * crossed names agree better than the straight ones */
-    if (BOTH(given) && BOTH(family) && g[CF_GIVEN] + g[CF_FAMILY] > 2 &&
-        cmp_family(a->given, b->family) <= 1 && cmp_family(a->family, b->given) <= 1)
-        g[CF_GIVEN] = g[CF_FAMILY] = 1;
+    /* given and family written the wrong way round: the crossed names
+     * compared instead, when they agree better than the straight ones (at
+     * best "close": a swap is itself an error).  A half swap - one name moved
+     * to the other field, the other name replaced or missing - counts as
+     * that name agreeing and the other differing, as when one name is
+     * replaced outright. */
+    if (BOTH(given) && BOTH(family) && g[CF_GIVEN] + g[CF_FAMILY] > 2) {
+        int cg = cmp_family(a->given, b->family), cf = cmp_family(a->family, b->given);
+        if (cg <= 2 && cf <= 2 && cg + cf < g[CF_GIVEN] + g[CF_FAMILY]) {
+            g[CF_GIVEN] = (signed char)(cg < 1 ? 1 : cg);
+            g[CF_FAMILY] = (signed char)(cf < 1 ? 1 : cf);
+        } else if (g[CF_GIVEN] == 3 && g[CF_FAMILY] == 3 && (cg <= 1 || cf <= 1)) {
+            g[CF_FAMILY] = 1;
+        }
+    }
     if (BOTH(dob))
         g[CF_DOB] = (signed char)dob_compare(a->dob, b->dob);
     if (a->sex && b->sex)

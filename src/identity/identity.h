@@ -120,6 +120,51 @@ int identity_find_local(struct store *s, const char *org, const char *system, co
 int identity_of_identifiers(struct store *s, const char *org, const json_t *ids, bool create,
                             char **person_id_out);
 
+/* ---- looking a Patient up without linking it (FHIR Patient/$match) ----------------------- */
+
+/*
+ * The persons a Patient's demographics point at, graded as the FHIR
+ * match-grade extension grades them; nothing is linked or stored.
+ *   certain       the Patient's valid NHS number is the person's (a person
+ *                 held with no record yet is not a candidate), or the
+ *                 current model would link it unattended (match weight at
+ *                 or above the link weight, after the household guard, and
+ *                 no other person at that weight holding a different NHS
+ *                 number: twins are probable, as the feed path queues them
+ *                 for review);
+ *   probable      at or above the review weight (matching would queue the
+ *                 pair for review);
+ *   possible      at or above the review weight less IDENTITY_POSSIBLE_BITS;
+ *   certainly-not the demographics reach "possible" but the person holds a
+ *                 different valid NHS number from the Patient's.
+ * Candidates come from the blocking keys (block.h), as on the feed path.
+ * probability is the posterior probability of the same person (match weight
+ * plus the model's prior, as odds); 1 for an NHS number, 0 for
+ * certainly-not.  Sorted certain first, then by probability, then person
+ * id; at most max.  *out (free with identity_candidates_free) may be NULL
+ * when *n is 0.
+ */
+#define IDENTITY_POSSIBLE_BITS 5.0
+enum identity_grade {
+    IDENTITY_CERTAIN,
+    IDENTITY_PROBABLE,
+    IDENTITY_POSSIBLE,
+    IDENTITY_CERTAINLY_NOT,
+};
+struct identity_candidate {
+    char *person_id;
+    char *org, *source_id; /* the best-matching source record; NULL for an NHS number match */
+    char *nhs;             /* the person's valid NHS number, NULL when none */
+    double weight;         /* match weight in bits (demographics; 0 for an NHS number alone) */
+    double probability;
+    enum identity_grade grade;
+};
+int identity_match(struct store *s, const json_t *patient, int max, struct identity_candidate **out,
+                   int *n);
+void identity_candidates_free(struct identity_candidate *c, int n);
+/* "certain", "probable", "possible", "certainly-not". */
+const char *identity_grade_code(enum identity_grade g);
+
 /* ---- holding a person before their records ----------------------------------------------- */
 
 /* The person of valid NHS number nhs, created (with no records) when Weft

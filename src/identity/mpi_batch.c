@@ -27,7 +27,7 @@
 
 struct brec {
     struct demog d;
-    char key[BLOCK_NKEYS][BLOCK_KEYLEN];
+    char key[BLOCK_BATCH_NKEYS][BLOCK_KEYLEN];
     char *org, *src, *person, *person_nhs;
 };
 
@@ -50,7 +50,7 @@ static int load_one(const struct store_idrec *r, void *ctx)
         return 0;
     if (r->nhs)
         snprintf(x->d.nhs, sizeof x->d.nhs, "%s", r->nhs);
-    block_keys(&x->d, x->key);
+    block_keys_batch(&x->d, x->key);
     x->org = xstrdup(r->org);
     x->src = xstrdup(r->source_id);
     x->person = xstrdup(r->person_id);
@@ -83,7 +83,7 @@ static int by_key(const void *x, const void *y)
 static void for_pairs(const struct batch *b, void (*fn)(int, int, void *), void *ctx, long *npairs)
 {
     int *idx = xmalloc(sizeof *idx * (size_t)(b->n ? b->n : 1));
-    for (int k = 0; k < BLOCK_NKEYS; k++) {
+    for (int k = 0; k < BLOCK_BATCH_NKEYS; k++) {
         int m = 0;
         for (int i = 0; i < b->n; i++)
             if (b->r[i].key[k][0])

@@ -6,9 +6,13 @@
  * only when two given names differ and neither is an initial, so a few
  * microseconds per candidate pair at most.
  */
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "identity/nickname.h"
 
 static const char *const groups[] = {
@@ -171,28 +175,81 @@ int nickname_groups(void)
     return NGROUPS;
 }
 
-/* True when word w occurs in the space-separated list g. */
-static bool has_word(const char *g, const char *w, size_t wl)
+/* The table indexed once: every word with the groups it is in, sorted by
+ * word, so a comparison is two binary searches, not a scan of the table
+ * (the scan was the largest single cost of a relink). */
+#define NICK_MAXG 6
+struct nick_word {
+    char w[16];
+    short g[NICK_MAXG];
+    int ng;
+};
+static struct nick_word *words;
+static int nwords;
+static pthread_once_t words_once = PTHREAD_ONCE_INIT;
+
+static int by_word(const void *x, const void *y)
 {
-    for (const char *p = g; *p;) {
-        const char *e = strchr(p, ' ');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == wl && memcmp(p, w, wl) == 0)
-            return true;
-        if (!e)
-            break;
-        p = e + 1;
+    return strcmp(((const struct nick_word *)x)->w, ((const struct nick_word *)y)->w);
+}
+
+static void words_free(void)
+{
+    free(words);
+}
+
+static void words_build(void)
+{
+    int cap = 0;
+    for (int i = 0; i < NGROUPS; i++)
+        for (const char *p = groups[i]; *p; p++)
+            cap += *p == ' ';
+    cap += NGROUPS;
+    words = xcalloc((size_t)cap, sizeof *words);
+    for (int i = 0; i < NGROUPS; i++) {
+        for (const char *p = groups[i]; *p;) {
+            size_t l = strcspn(p, " ");
+            struct nick_word key = {{0}, {0}, 0};
+            snprintf(key.w, sizeof key.w, "%.*s", (int)l, p);
+            int k = 0;
+            while (k < nwords && strcmp(words[k].w, key.w) != 0)
+                k++;
+            if (k == nwords)
+                words[nwords++] = key;
+            if (words[k].ng < NICK_MAXG)
+                words[k].g[words[k].ng++] = (short)i;
+            p += l;
+            while (*p == ' ')
+                p++;
+        }
     }
-    return false;
+    qsort(words, (size_t)nwords, sizeof *words, by_word);
+    atexit(words_free);
+}
+
+static const struct nick_word *word_find(const char *w)
+{
+    struct nick_word key;
+    if (strlen(w) >= sizeof key.w)
+        return NULL;
+    snprintf(key.w, sizeof key.w, "%s", w);
+    return bsearch(&key, words, (size_t)nwords, sizeof *words, by_word);
 }
 
 bool nickname_same(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la == 0 || lb == 0)
+    if (!a[0] || !b[0])
         return false;
-    for (int i = 0; i < NGROUPS; i++)
-        if (has_word(groups[i], a, la) && has_word(groups[i], b, lb))
-            return true;
+    pthread_once(&words_once, words_build);
+    const struct nick_word *x = word_find(a);
+    if (!x)
+        return false;
+    const struct nick_word *y = word_find(b);
+    if (!y)
+        return false;
+    for (int i = 0; i < x->ng; i++)
+        for (int j = 0; j < y->ng; j++)
+            if (x->g[i] == y->g[j])
+                return true;
     return false;
 }

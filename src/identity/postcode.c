@@ -37,12 +37,24 @@ void postcode_outward(const char *pc, char out[8])
         snprintf(out, 8, "%.*s", (int)o, pc);
 }
 
+/* a and b (one length) differ only by two neighbouring characters swapped */
+static int transposed(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    if (n != strlen(b))
+        return 0;
+    size_t i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] && strcmp(a + i + 2, b + i + 2) == 0;
+}
+
 enum postcode_level postcode_compare(const char *a, const char *b)
 {
     if (strcmp(a, b) == 0)
         return POSTCODE_FULL;
     size_t oa = outward_len(a), ob = outward_len(b);
     if (oa == 0 || ob == 0 || oa != ob || memcmp(a, b, oa) != 0)
-        return POSTCODE_DIFFER;
+        return transposed(a, b) ? POSTCODE_DISTRICT : POSTCODE_DIFFER;
     return a[oa] == b[ob] ? POSTCODE_SECTOR : POSTCODE_DISTRICT;
 }

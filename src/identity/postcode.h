@@ -4,7 +4,10 @@
  * A postcode is outward code (area + district, "ME14") and inward code
  * (sector digit + unit, "1AB").  People who move nearby keep the district or
  * the sector; a typo in the unit keeps the sector.  Non-UK codes (FEBRL's
- * four-digit Australian postcodes) compare as whole strings only.
+ * four-digit Australian postcodes) compare as whole strings.  Two postcodes
+ * that differ only by two neighbouring characters swapped ("2450" and
+ * "2405", "ME14 1AB" and "EM14 1AB") - a keying slip, not a move - are
+ * taken as "district" when they would otherwise differ.
  */
 #ifndef WEFT_IDENTITY_POSTCODE_H
 #define WEFT_IDENTITY_POSTCODE_H

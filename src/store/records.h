@@ -142,7 +142,9 @@ struct store_term {    /* one extra search term: param = value (AND-ed) */
 };
 
 struct store_query {
-    const char *type;              /* resourceType, NULL for every type */
+    const char *type;         /* resourceType, NULL for every type */
+    const char *const *types; /* when type is NULL: OR-ed types, NULL/0: any */
+    int ntypes;
     const char *person_id;         /* NULL: any person */
     const char *const *categories; /* OR-ed list, NULL/0: any */
     int ncategories;

@@ -14,6 +14,7 @@
  *   store/gov.h       governance reviews of break-glass, policy versions
  *   store/citizen.h   objection cases, subject access requests, citizen
  *                     sign-in providers and sessions
+ *   store/proxy.h     proxy access grants (a person acting for another)
  *   store/txn.h       transactions (explicit begin/commit/rollback, savepoints)
  *   store/backup.h    online backup and restore
  *   store/meta.h      key/value settings

@@ -58,6 +58,7 @@
 #include "store/backup.h"
 #include "store/citizen.h"
 #include "store/dq.h"
+#include "store/proxy.h"
 #include "store/feeds.h"
 #include "store/gov.h"
 #include "store/identity.h"
@@ -295,6 +296,16 @@ struct store_citizen_ops {
     int (*citizen_session_revoke)(struct store *s, const char *id_hash);
 };
 
+/* proxy access grants (store/proxy.h) */
+struct store_proxy_ops {
+    int (*grant_add)(struct store *s, const struct store_proxy_grant *in, int64_t *id_out);
+    int (*grant_get)(struct store *s, int64_t id, struct store_proxy_grant *out);
+    int (*grant_list)(struct store *s, const char *person_id, struct store_proxy_grant **out,
+                      int *n);
+    int (*grant_revoke)(struct store *s, int64_t id, const char *time, const char *by,
+                        const char *reason);
+};
+
 /* A backend: the handle's life, schema, backup and settings, and its noun tables. */
 struct store_ops {
     const char *name; /* "sqlite", "PostgreSQL": named in errors */
@@ -318,6 +329,7 @@ struct store_ops {
     const struct store_gov_ops *gov;
     const struct store_citizen_ops *citizen;
     const struct store_analytics_ops *analytics; /* store/analytics_int.h */
+    const struct store_proxy_ops *proxy;
 };
 
 /* The common head of every backend handle. */

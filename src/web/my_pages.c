@@ -32,6 +32,7 @@
 #include "access/objection.h"
 #include "access/org.h"
 #include "access/policy.h"
+#include "access/proxy.h"
 #include "access/read.h"
 #include "access/sar.h"
 #include "access/session.h"
@@ -98,12 +99,13 @@ int my_citizen_get(struct http_req *req, struct store *s, struct my_citizen *c)
                               .person_id = c->ss.person_id,
                               .session_id = c->ss.id_hash,
                               .request_id = req->request_id};
-    return 0;
+    return c->p9 ? my_proxy_attach(req, s, c) : 0; /* acting for someone (my_proxy.c) */
 }
 
 void my_citizen_clear(struct my_citizen *c)
 {
     store_citizen_session_clear(&c->ss);
+    store_proxy_grant_clear(&c->grant);
     memset(c, 0, sizeof *c);
 }
 
@@ -129,15 +131,21 @@ void my_page(struct http_req *req, int status, const char *title, const struct m
     if (c && c->signed_in) {
         html_raw(&b, "<nav class=\"weft-nav\" aria-label=\"Your record\"><div "
                      "class=\"nhsuk-width-container\"><ul><li><a href=\"/my\">Home</a></li>");
-        if (c->p9)
+        /* a proxy is offered what the grant's scope allows */
+        unsigned sc = c->proxy ? proxy_scope_parse(c->grant.scope) : ~0u;
+        if (c->p9 && (sc & PROXY_SCOPE_VIEW))
             html_raw(&b, "<li><a href=\"/my/record\">Your record</a></li>"
-                         "<li><a href=\"/my/viewers\">Who has viewed it</a></li>"
-                         "<li><a href=\"/my/objection\">Objecting to sharing</a></li>"
-                         "<li><a href=\"/my/copy\">Get a copy</a></li>");
+                         "<li><a href=\"/my/viewers\">Who has viewed it</a></li>");
+        if (c->p9 && (sc & PROXY_SCOPE_OBJECTION))
+            html_raw(&b, "<li><a href=\"/my/objection\">Objecting to sharing</a></li>");
+        if (c->p9 && (sc & PROXY_SCOPE_COPY))
+            html_raw(&b, "<li><a href=\"/my/copy\">Get a copy</a></li>");
         html_raw(&b, "<li><a href=\"/my/about\">Opting out</a></li></ul></div></nav>");
     }
     html_raw(&b, "<div class=\"nhsuk-width-container\"><main class=\"nhsuk-main-wrapper\" "
                  "id=\"maincontent\" role=\"main\">");
+    if (c && c->signed_in)
+        my_proxy_banner(&b, c);
     buf_add(&b, body->data, body->len);
     if (c && c->signed_in)
         html_addf(&b,
@@ -225,6 +233,12 @@ static bool form_ok(struct http_req *req, struct store *s, const struct my_citiz
     return false;
 }
 
+bool my_form_ok(struct http_req *req, struct store *s, const struct my_citizen *c,
+                struct url_kv **kv, int *n)
+{
+    return form_ok(req, s, c, kv, n);
+}
+
 static const char *kv_get(const struct url_kv *kv, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
@@ -283,6 +297,8 @@ static int page_home(struct http_req *req, void *ctx)
                      "</li><li><a href=\"/my/viewers\">See who has viewed your record</a></li>"
                      "<li><a href=\"/my/objection\">Object to your record being shared</a></li>"
                      "<li><a href=\"/my/copy\">Ask for a copy of your record</a></li></ul>");
+        if (c.p9)
+            my_proxy_home(req, s, &c, &body); /* records held as a proxy */
         html_raw(&body, "<p><a href=\"/my/about\">How your information is shared and how to opt "
                         "out</a></p>");
     }
@@ -364,13 +380,14 @@ static int page_record(struct http_req *req, void *ctx)
     struct my_citizen c;
     if (!s || my_citizen_get(req, s, &c) != 0)
         return unavailable(req);
-    if (!c.p9) {
-        need_p9(req, s, &c);
+    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_VIEW)) {
+        if (!c.p9)
+            need_p9(req, s, &c);
         my_citizen_clear(&c);
         return 0;
     }
     struct access_read rd; /* the one scoped-read path (access/read.h) */
-    int rc = access_read_open(&rd, s, &c.p, AUDIT_READ, c.ss.person_id);
+    int rc = access_read_open(&rd, s, &c.p, AUDIT_READ, c.p.person_id);
     const struct policy *pol = NULL;
     if (rc == 0 && rd.scope.allowed)
         rc = policy_current(s, &pol, NULL) == WEFT_ENOTFOUND ? 0 : rc;
@@ -380,8 +397,10 @@ static int page_record(struct http_req *req, void *ctx)
         return unavailable(req);
     }
     struct buf body = BUF_INIT, nav = BUF_INIT, what = BUF_INIT;
-    html_raw(&body, "<h1>Your record</h1><p>This is what the organisations caring for you "
-                    "share in this record. Each item says where it came from.</p>");
+    html_addf(&body,
+              "<h1>%s</h1><p>This is what the organisations caring for %s share in this record. "
+              "Each item says where it came from.</p>",
+              c.proxy ? "Their record" : "Your record", c.proxy ? "them" : "you");
     int ncat;
     const struct web_category *cats = web_categories(&ncat);
     int64_t shown = 0, withheld = 0, snapshot = 0;
@@ -389,7 +408,7 @@ static int page_record(struct http_req *req, void *ctx)
     struct org_names names = {0};
     for (int i = 0; rc == 0 && i < ncat; i++) {
         const char *cat1[1] = {cats[i].name};
-        struct store_query q = {.person_id = c.ss.person_id,
+        struct store_query q = {.person_id = c.p.person_id,
                                 .categories = cat1,
                                 .ncategories = 1,
                                 .sort = STORE_SORT_DATE_DESC,
@@ -523,6 +542,9 @@ static int viewer_row(const struct store_audit_row *r, void *ctx)
         return 0;
     if (!r->org && r->client && strncmp(r->client, "citizen", 7) == 0)
         return 0;
+    struct buf proxy_who = BUF_INIT; /* a proxy acting for the person (my_proxy.c) */
+    const char *proxy_why = NULL;
+    bool proxy = !r->org && my_proxy_viewer(v->s, r->client, r->purpose, &proxy_who, &proxy_why);
     const char *code = NULL;
     for (int i = v->nglass - 1; i >= 0 && !code; i--)
         if (r->user_id && r->org && strcmp(v->glass[i].user, r->user_id) == 0 &&
@@ -532,10 +554,12 @@ static int viewer_row(const struct store_audit_row *r, void *ctx)
     struct buf when = BUF_INIT;
     fmt_date(&when, r->time, true);
     struct store_org o = {0};
-    const char *org = r->org ? (store_org_get(v->s, r->org, &o) == 0 && o.name ? o.name : r->org)
-                      : self ? "You"
-                             : "Records office (a copy or an administrative check)";
-    const char *purpose = !r->purpose                         ? "not recorded"
+    const char *org = r->org  ? (store_org_get(v->s, r->org, &o) == 0 && o.name ? o.name : r->org)
+                      : proxy ? proxy_who.data
+                      : self  ? "You"
+                              : "Records office (a copy or an administrative check)";
+    const char *purpose = proxy                               ? proxy_why
+                          : !r->purpose                       ? "not recorded"
                           : strcmp(r->purpose, "TREAT") == 0  ? "your care"
                           : strcmp(r->purpose, "ETREAT") == 0 ? "emergency care"
                           : strcmp(r->purpose, "PATRQT") == 0 ? "your own request"
@@ -551,6 +575,7 @@ static int viewer_row(const struct store_audit_row *r, void *ctx)
     html_raw(&v->rows, "</td></tr>");
     store_org_clear(&o);
     buf_release(&when);
+    buf_release(&proxy_who);
     v->n++;
     return 0;
 }
@@ -562,14 +587,15 @@ static int page_viewers(struct http_req *req, void *ctx)
     struct my_citizen c;
     if (!s || my_citizen_get(req, s, &c) != 0)
         return unavailable(req);
-    if (!c.p9) {
-        need_p9(req, s, &c);
+    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_VIEW)) {
+        if (!c.p9)
+            need_p9(req, s, &c);
         my_citizen_clear(&c);
         return 0;
     }
     struct viewers *v = xcalloc(1, sizeof *v);
     v->s = s;
-    int rc = store_audit_person(s, c.ss.person_id, viewer_row, v);
+    int rc = store_audit_person(s, c.p.person_id, viewer_row, v);
     if (rc) {
         buf_release(&v->rows);
         free(v);
@@ -591,7 +617,7 @@ static int page_viewers(struct http_req *req, void *ctx)
         buf_add(&body, v->rows.data, v->rows.len);
         html_raw(&body, "</tbody></table>");
     }
-    authz_audit_access(s, &c.p, AUDIT_READ, c.ss.person_id, "access log of the record", v->n);
+    authz_audit_access(s, &c.p, AUDIT_READ, c.p.person_id, "access log of the record", v->n);
     my_page(req, 200, "Who has viewed your record", &c, &body);
     buf_release(&body);
     buf_release(&v->rows);
@@ -610,8 +636,9 @@ static int page_objection(struct http_req *req, void *ctx)
     struct my_citizen c;
     if (!s || my_citizen_get(req, s, &c) != 0)
         return unavailable(req);
-    if (!c.p9) {
-        need_p9(req, s, &c);
+    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_OBJECTION)) {
+        if (!c.p9)
+            need_p9(req, s, &c);
         my_citizen_clear(&c);
         return 0;
     }
@@ -634,7 +661,7 @@ static int page_objection(struct http_req *req, void *ctx)
                 rc == 0 ? "Your objection has been withdrawn. Your record is shared again." : why;
         } else {
             int64_t id = 0;
-            rc = objection_lodge(s, &c.p, c.ss.person_id, kv_get(kv, n, "org"),
+            rc = objection_lodge(s, &c.p, c.p.person_id, kv_get(kv, n, "org"),
                                  kv_get(kv, n, "reason"), &id, &why);
             message = rc == 0 ? "Your objection has been sent. A clinician will decide it." : why;
         }
@@ -646,7 +673,7 @@ static int page_objection(struct http_req *req, void *ctx)
     }
     struct store_objection *cases = NULL;
     int n = 0;
-    if (store_objection_list(s, c.ss.person_id, false, &cases, &n) != 0) {
+    if (store_objection_list(s, c.p.person_id, false, &cases, &n) != 0) {
         my_citizen_clear(&c);
         return unavailable(req);
     }
@@ -738,8 +765,9 @@ static int page_copy(struct http_req *req, void *ctx)
     struct my_citizen c;
     if (!s || my_citizen_get(req, s, &c) != 0)
         return unavailable(req);
-    if (!c.p9) {
-        need_p9(req, s, &c);
+    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_COPY)) {
+        if (!c.p9)
+            need_p9(req, s, &c);
         my_citizen_clear(&c);
         return 0;
     }
@@ -757,13 +785,13 @@ static int page_copy(struct http_req *req, void *ctx)
         org_day(time(NULL), today);
         int64_t id = 0;
         const char *why = NULL;
-        message = sar_create(s, &c.p, c.ss.person_id, today, &id, &why) == 0
+        message = sar_create(s, &c.p, c.p.person_id, today, &id, &why) == 0
                       ? "Your request has been sent. We will answer within one month."
                       : "Your request could not be sent: try again";
     }
     struct store_sar *rows = NULL;
     int n = 0;
-    if (store_sar_list(s, c.ss.person_id, &rows, &n) != 0) {
+    if (store_sar_list(s, c.p.person_id, &rows, &n) != 0) {
         my_citizen_clear(&c);
         return unavailable(req);
     }
@@ -828,8 +856,9 @@ static int page_copy_file(struct http_req *req, void *ctx)
     struct my_citizen c;
     if (!s || my_citizen_get(req, s, &c) != 0)
         return unavailable(req);
-    if (!c.p9) {
-        need_p9(req, s, &c);
+    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_COPY)) {
+        if (!c.p9)
+            need_p9(req, s, &c);
         my_citizen_clear(&c);
         return 0;
     }
@@ -845,7 +874,7 @@ static int page_copy_file(struct http_req *req, void *ctx)
     long long id = ids ? strtoll(ids, &end, 10) : 0;
     struct store_sar r = {0};
     bool mine = type && end && !*end && id > 0 && store_sar_get(s, id, &r) == 0 &&
-                strcmp(r.person_id, c.ss.person_id) == 0 && strcmp(r.status, "completed") == 0 &&
+                strcmp(r.person_id, c.p.person_id) == 0 && strcmp(r.status, "completed") == 0 &&
                 r.package;
     int fd = -1;
     struct stat sb;
@@ -868,7 +897,7 @@ static int page_copy_file(struct http_req *req, void *ctx)
     } else {
         struct buf what = BUF_INIT;
         buf_addf(&what, "subject-access-request %lld: %s downloaded", id, file);
-        authz_audit_access(s, &c.p, AUDIT_EXPORT, c.ss.person_id, what.data, -1);
+        authz_audit_access(s, &c.p, AUDIT_EXPORT, c.p.person_id, what.data, -1);
         buf_release(&what);
         if (strcmp(file, "record.html") != 0) {
             struct buf cd = BUF_INIT;
@@ -933,6 +962,7 @@ static int page_logout(struct http_req *req, void *ctx)
         store_citizen_session_revoke(s, c.ss.id_hash);
         http_reply_header(req, "Set-Cookie",
                           MY_COOKIE "=; Path=/my; HttpOnly; SameSite=Lax; Max-Age=0");
+        my_proxy_leave(req, &c);
         http_reply_header(req, "Location", "/my");
         http_reply(req, 303, "text/plain", "", 0);
     }
@@ -962,6 +992,7 @@ int my_serve_start(const struct serve_ctx *ctx, void **state)
         {"GET", "/my/copy/{id}/{file}", page_copy_file},
         {"GET", "/my/about", page_about},
         {"POST", "/my/logout", page_logout},
+        {"POST", "/my/switch", my_proxy_switch},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = http_route_add(ctx->http, routes[i].method, routes[i].path, routes[i].fn, NULL, 0);

@@ -20,7 +20,10 @@ if not os.path.isdir(os.path.join(DATA, "febrl")) or not os.path.isdir(os.path.j
 # a pair whose given and family names both disagree is never linked
 # unattended): FEBRL F1 0.9806 / 0.9858 / 0.9802 (was 0.989 / 0.995 / 0.990
 # with two different people of one household linked at 27 bits).
-F1_FLOOR = {"febrl1": 0.975, "febrl2": 0.98, "febrl3": 0.975, "fake_1000": 0.78}
+# Then (issue 13, FEBRL F1 >= 0.99): swapped names compared crossed with
+# typos, half swaps, transposed postcodes, two batch-only blocking keys:
+# FEBRL F1 0.99598 / 0.99611 / 0.99447, fake_1000 0.79858.
+F1_FLOOR = {"febrl1": 0.993, "febrl2": 0.993, "febrl3": 0.991, "fake_1000": 0.78}
 errors = []
 r = subprocess.run([sys.executable, os.path.join(ROOT, "bench/linkage_score.py"), "--bin", BIN,
                     "--data", DATA, "--json"], capture_output=True, text=True, timeout=1800)

@@ -11,7 +11,13 @@ record of the person (issue 22 item 3), end to end against a real server:
   two organisations through the FHIR REST feed: they link to the person the
   objection is held against (one person for N, not two);
 - the clinician's launch now opens the record with the objection banner, and
-  only their own organisation's items are shown ($everything).
+  only their own organisation's items are shown ($everything);
+- break-glass asked by that NHS number before any record arrives (from a
+  session on another patient) says the shared care record holds nothing for
+  it (404, audited, nothing widened): the person held only for the objection
+  is found through the identity API, which tells that no record is held.
+  On the code before, break-glass read persons directly and started for the
+  held person.
 On the code before, lodging created an ordinary person, so the launch before
 any record opened an empty record instead of the "no shared record" page."""
 import os
@@ -23,7 +29,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from api_harness import Server, check, run, weft_id, TMP  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs, person_bundle,  # noqa: E402
-                        sign, visible, weft, writer_token)
+                        post_form, session_info, sign, visible, weft, writer_token)
 
 ACUTE, GP = "RVV", "G82001"
 db = os.path.join(TMP, "weft.db")
@@ -42,9 +48,10 @@ def persons_for(n):
         c.close()
 
 
-def token(sub="sds-doctor-1", role="R8000"):
+def token(sub="sds-doctor-1", role="R8000", patient=None):
     return sign({"alg": "HS256", "typ": "JWT"},
-                claims("https://epr.rvv.example", sub, role, ACUTE, number), "HS256", secret)
+                claims("https://epr.rvv.example", sub, role, ACUTE, patient or number), "HS256",
+                secret)
 
 
 # ---- lodged before any record: kept ------------------------------------------------------------
@@ -65,6 +72,25 @@ check(st == 404 and b"No shared record for this person" in body,
       "launch before any record: %d %r" % (st, body[:400]))
 check(ck is None and "set-cookie" not in hd, "a session was opened: %r" % hd)
 check(persons_for(number) == held, "the launch changed the persons: %r" % persons_for(number))
+
+# ---- break-glass by that NHS number before any record: "no shared record" ----------------------
+other = nhs(1431)  # another patient, whose record the doctor opened first
+_, ob = person_bundle(ACUTE, "other", other)
+st, _, b = srv.request("POST", "/fhir", body=ob, token=writer_token(db, ACUTE))
+check(st == 200, "feeding the other patient: %d %r" % (st, b))
+st, hd, body, bg = launch(srv, token("sds-doctor-2", patient=other))
+check(st == 303 and bg, "launch for the other patient: %d %r" % (st, body[:200]))
+csrf = session_info(srv, bg)[1]["csrf"]
+st, _, body = post_form(srv, "/breakglass",
+                        {"reason_code": "emergency-care", "nhs": number, "csrf": csrf,
+                         "reason_text": "unconscious in the emergency department"}, bg)
+check(st == 404 and b"holds nothing for that NHS number" in body,
+      "break-glass for a person held only for an objection: %d %r" % (st, body[:300]))
+c = sqlite3.connect(db)
+n_bg = c.execute("SELECT count(*) FROM breakglass").fetchone()[0]
+c.close()
+check(n_bg == 0, "break-glass was recorded for a person with no record: %d" % n_bg)
+check(persons_for(number) == held, "break-glass changed the persons: %r" % persons_for(number))
 
 # ---- decided, then the records arrive through a feed -------------------------------------------
 rc, out, err = run("objection", "decide", "--db", db, "--id", oid, "--decision", "upheld",
@@ -112,5 +138,10 @@ rows = c.execute("SELECT outcome, reason FROM audit_entry WHERE action = 'launch
 c.close()
 check(any(o != "success" and "no shared record" in (r or "") for o, r in rows),
       "the launch without a record is not audited: %r" % rows)
+c = sqlite3.connect(db)
+den = c.execute("SELECT count(*) FROM audit_entry WHERE action = 'break-glass' AND outcome != "
+                "'success' AND reason LIKE '%no record is held%'").fetchone()[0]
+c.close()
+check(den == 1, "the refused break-glass is not audited: %d" % den)
 weft("audit", "verify", "--db", db)
 print("ok")

@@ -300,6 +300,17 @@ static const struct store_migration pg_feeds_mllp_1 = {
     " ADD COLUMN rows_rejected bigint NOT NULL DEFAULT 0;",
 };
 
+/* proxy-1: proxy access grants (store/proxy.h; as sqlite_proxy.c). */
+static const struct store_migration pg_proxy_1 = {
+    "proxy-1",
+    "CREATE TABLE proxy_grant (id " ID ", proxy_person_id " CT " NOT NULL, proxy_nhs " CT
+    " NOT NULL, person_id " CT " NOT NULL, nhs " CT " NOT NULL, name text, scope text NOT NULL,"
+    " basis text NOT NULL, reason text NOT NULL, until " CT " NOT NULL, created " CT " NOT NULL,"
+    " created_by text NOT NULL, revoked " CT ", revoked_by text, revoked_reason text);"
+    "CREATE INDEX proxy_grant_proxy ON proxy_grant (proxy_person_id, id);"
+    "CREATE INDEX proxy_grant_person ON proxy_grant (person_id, id);",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -312,6 +323,7 @@ static const struct store_migration *const migrations[] = {
     &pg_put_1,
     /* ---- other subsystems: one line per migration below this mark ---- */
     &pg_feeds_mllp_1,
+    &pg_proxy_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

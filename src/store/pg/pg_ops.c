@@ -147,6 +147,13 @@ static const struct store_citizen_ops pg_citizen_ops = {
     .citizen_session_revoke = pg_citizen_session_revoke,
 };
 
+static const struct store_proxy_ops pg_proxy_ops = {
+    .grant_add = pg_proxy_grant_add,
+    .grant_get = pg_proxy_grant_get,
+    .grant_list = pg_proxy_grant_list,
+    .grant_revoke = pg_proxy_grant_revoke,
+};
+
 static const struct store_dq_ops pg_dq_ops = {
     .dq_scan = pg_dq_scan,
     .dq_inbox_scan = pg_dq_inbox_scan,
@@ -178,4 +185,5 @@ const struct store_ops pg_ops = {
     .gov = &pg_gov_ops,
     .citizen = &pg_citizen_ops,
     .dq = &pg_dq_ops,
+    .proxy = &pg_proxy_ops,
 };

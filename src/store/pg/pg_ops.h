@@ -162,6 +162,14 @@ int pg_bg_review_list(struct store *s, struct store_bg_review **out, int *n);
 int pg_policy_version_list(struct store *s, struct store_policy_version **out, int *n);
 int pg_session_user_role(struct store *s, const char *user_id, char **role_out, char **org_out);
 
+/* pg_proxy.c */
+int pg_proxy_grant_add(struct store *s, const struct store_proxy_grant *in, int64_t *id_out);
+int pg_proxy_grant_get(struct store *s, int64_t id, struct store_proxy_grant *out);
+int pg_proxy_grant_list(struct store *s, const char *person_id, struct store_proxy_grant **out,
+                        int *n);
+int pg_proxy_grant_revoke(struct store *s, int64_t id, const char *time, const char *by,
+                          const char *reason);
+
 /* pg_citizen.c */
 int pg_objection_put(struct store *s, const struct store_objection *in, int64_t *id_out);
 int pg_objection_case(struct store *s, int64_t id, struct store_objection *out);

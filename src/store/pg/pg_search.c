@@ -171,6 +171,8 @@ static void add_filters(struct pq *w, const struct store_query *q, int64_t snap,
         buf_adds(&w->sql, " AND r.person_id = ");
         arg_text(w, q->person_id);
     }
+    if (!q->type)
+        in_list(w, "r.type", q->types, q->ntypes);
     in_list(w, "r.category", q->categories, q->ncategories);
     in_list(w, "r.source_org", q->source_orgs, q->nsource_orgs);
     if (q->objections) {
@@ -279,6 +281,9 @@ static bool query_utf8_ok(const struct store_query *q)
             return false;
     for (int i = 0; i < q->ncategories; i++)
         if (q->categories[i] && !utf8_ok(q->categories[i]))
+            return false;
+    for (int i = 0; i < q->ntypes; i++)
+        if (q->types[i] && !utf8_ok(q->types[i]))
             return false;
     for (int i = 0; i < q->ncodes; i++)
         if (q->codes[i] && !utf8_ok(q->codes[i]))

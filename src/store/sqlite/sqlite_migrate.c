@@ -16,6 +16,7 @@
 #include "store/sqlite/sqlite_dq.h"
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
+#include "store/sqlite/sqlite_proxy.h"
 #include "store/sqlite/sqlite_identity.h"
 #include "store/sqlite/sqlite_analytics.h"
 
@@ -134,6 +135,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_resubmit_1,
     &sqlite_migration_feeds_csvrows_1,
     &sqlite_migration_analytics_1,
+    &sqlite_migration_proxy_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -11,6 +11,7 @@
 #include "store/sqlite/sqlite_dq.h"
 #include "store/sqlite/sqlite_gov.h"
 #include "store/sqlite/sqlite_citizen.h"
+#include "store/sqlite/sqlite_proxy.h"
 #include "store/sqlite/sqlite_identity.h"
 #include "store/sqlite/sqlite_analytics.h"
 
@@ -165,6 +166,13 @@ static const struct store_citizen_ops sqlite_citizen_ops = {
     .citizen_session_revoke = sqlite_citizen_session_revoke,
 };
 
+static const struct store_proxy_ops sqlite_proxy_ops = {
+    .grant_add = sqlite_proxy_grant_add,
+    .grant_get = sqlite_proxy_grant_get,
+    .grant_list = sqlite_proxy_grant_list,
+    .grant_revoke = sqlite_proxy_grant_revoke,
+};
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -187,4 +195,5 @@ const struct store_ops sqlite_ops = {
     .gov = &sqlite_gov_ops,
     .citizen = &sqlite_citizen_ops,
     .analytics = &sqlite_analytics_ops,
+    .proxy = &sqlite_proxy_ops,
 };

@@ -142,6 +142,8 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
         buf_adds(&w->sql, " AND r.person_id = ?");
         bind_text(w, q->person_id);
     }
+    if (!q->type)
+        in_list(w, "r.type", q->types, q->ntypes);
     in_list(w, "r.category", q->categories, q->ncategories);
     in_list(w, "r.source_org", q->source_orgs, q->nsource_orgs);
     if (q->objections) {

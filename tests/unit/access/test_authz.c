@@ -588,6 +588,48 @@ static void test_sessions_and_helpers(void **state)
     assert_true(org_type_valid("hospice") && !org_type_valid("pharmacy"));
 }
 
+/* Issue 13: who may look people up (FHIR Patient/$match): the policy
+ * capability patient-match for staff, the scope system/Patient.$match for
+ * clients; refusals audited; agreements bind both. */
+static void test_patient_match(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    int64_t denials = audit_rows(AUDIT_DENIAL, AUDIT_DENIED);
+    struct principal clerk = user("R8010", "RVV", NULL); /* admin profile: patient-match */
+    assert_int_equal(authz_may_match_patients(s, &clerk, &why), 0);
+    assert_null(why);
+    struct principal io = user("R8012", "RVV", NULL);
+    assert_int_equal(authz_may_match_patients(s, &io, &why), 0);
+    assert_null(why);
+    struct principal nurse = user("R8001", "RVV", person_a); /* not in the default policy */
+    assert_int_equal(authz_may_match_patients(s, &nurse, &why), 0);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "patient-match"));
+    struct principal ended = user("R8010", "OLD", NULL);
+    assert_int_equal(authz_may_match_patients(s, &ended, &why), 0);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "agreement"));
+    struct principal app = user("R8010", "RVV", NULL);
+    app.scopes = "patient/*.rs"; /* an app token acting for the clerk */
+    assert_int_equal(authz_may_match_patients(s, &app, &why), 0);
+    assert_non_null(why);
+    struct principal cl = {.kind = PRINCIPAL_CLIENT,
+                           .client_name = "pas",
+                           .org = "RVV",
+                           .scopes = "system/*.rs system/Patient.$match"};
+    assert_int_equal(authz_may_match_patients(s, &cl, &why), 0);
+    assert_null(why);
+    cl.scopes = "system/*.rs";
+    assert_int_equal(authz_may_match_patients(s, &cl, &why), 0);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "system/Patient.$match"));
+    cl.scopes = "system/Patient.$matches"; /* a scope is a whole word */
+    assert_int_equal(authz_may_match_patients(s, &cl, &why), 0);
+    assert_non_null(why);
+    assert_int_equal(audit_rows(AUDIT_DENIAL, AUDIT_DENIED), denials + 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_audit_rows),
         cmocka_unit_test(test_launch_verify),
         cmocka_unit_test(test_sessions_and_helpers),
+        cmocka_unit_test(test_patient_match),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,14 +59,31 @@ static void test_nicknames(void **state)
 {
     (void)state;
     assert_true(nickname_groups() > 100);
-    const char *same[][2] = {{"BILL", "WILLIAM"},  {"WILLIAM", "BILL"}, {"PEGGY", "MARGARET"},
-                             {"TOM", "THOMAS"},    {"BOB", "ROBERT"},   {"BOB", "ROB"},
-                             {"LIZ", "ELIZABETH"}, {"BETTY", "LIZ"},    {"CHRIS", "CHRISTINE"},
-                             {"TED", "EDWARD"},    {"JACK", "JOHN"},    {"SALLY", "SARAH"}};
+    const char *same[][2] = {{"BILL", "WILLIAM"},
+                             {"WILLIAM", "BILL"},
+                             {"PEGGY", "MARGARET"},
+                             {"TOM", "THOMAS"},
+                             {"BOB", "ROBERT"},
+                             {"BOB", "ROB"},
+                             {"LIZ", "ELIZABETH"},
+                             {"BETTY", "LIZ"},
+                             {"CHRIS", "CHRISTINE"},
+                             {"TED", "EDWARD"},
+                             {"JACK", "JOHN"},
+                             {"SALLY", "SARAH"},
+                             /* a word in four groups: each of them, either way round */
+                             {"BERT", "ALBERT"},
+                             {"GILBERT", "BERT"},
+                             {"BERT", "HERBERT"},
+                             {"ROBERT", "BERT"},
+                             {"BOBBY", "BERT"},
+                             {"ZACHARY", "ZAK"}};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
         assert_true(nickname_same(same[i][0], same[i][1]));
-    const char *differ[][2] = {{"BILL", "ROBERT"},     {"TOM", "TIMOTHY"}, {"PEGGY", "PATRICIA"},
-                               {"WILL", "WILLIAMSON"}, {"", "BILL"},       {"BIL", "WILLIAM"}};
+    const char *differ[][2] = {
+        {"BILL", "ROBERT"},     {"TOM", "TIMOTHY"}, {"PEGGY", "PATRICIA"},
+        {"WILL", "WILLIAMSON"}, {"", "BILL"},       {"BIL", "WILLIAM"},
+        {"ALBERT", "HERBERT"},  {"BILL", ""},       {"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "BILL"}};
     for (size_t i = 0; i < sizeof differ / sizeof differ[0]; i++)
         assert_false(nickname_same(differ[i][0], differ[i][1]));
 }
@@ -101,6 +118,12 @@ static void test_postcode(void **state)
     /* not UK shaped: whole string only */
     assert_int_equal(postcode_compare("2612", "2612"), POSTCODE_FULL);
     assert_int_equal(postcode_compare("2612", "2613"), POSTCODE_DIFFER);
+    /* two neighbouring characters swapped: a keying slip, taken as district */
+    assert_int_equal(postcode_compare("2450", "2405"), POSTCODE_DISTRICT);
+    assert_int_equal(postcode_compare("ME141AB", "EM141AB"), POSTCODE_DISTRICT);
+    assert_int_equal(postcode_compare("ME141AB", "ME141BA"), POSTCODE_SECTOR); /* as before */
+    assert_int_equal(postcode_compare("2450", "4205"), POSTCODE_DIFFER);
+    assert_int_equal(postcode_compare("2450", "245"), POSTCODE_DIFFER);
     char o[8];
     postcode_outward("CT201AB", o);
     assert_string_equal(o, "CT20");
@@ -146,6 +169,30 @@ static void test_compare_pair(void **state)
     compare_pair(&a, &c, g);
     assert_int_equal(g[CF_GIVEN], 1);
     assert_int_equal(g[CF_FAMILY], 1);
+    /* swapped and misspelt (FEBRL "nguy en, elixa" for "eliza nguyen") */
+    struct demog e = a, h = a;
+    snprintf(e.given, sizeof e.given, "ELIZA");
+    snprintf(e.family, sizeof e.family, "NGUYEN");
+    snprintf(h.given, sizeof h.given, "NGUYEN");
+    snprintf(h.family, sizeof h.family, "ELIXA");
+    compare_pair(&e, &h, g);
+    assert_int_equal(g[CF_GIVEN], 2);  /* ELIZA ~ ELIXA: similar */
+    assert_int_equal(g[CF_FAMILY], 1); /* NGUYEN = NGUYEN, but swapped: close at best */
+    /* a half swap: the given name written as the family name, the other
+     * name replaced - one name agrees, the other differs */
+    snprintf(e.given, sizeof e.given, "TIMOTHY");
+    snprintf(e.family, sizeof e.family, "COFFEY");
+    snprintf(h.given, sizeof h.given, "DOMINEY");
+    snprintf(h.family, sizeof h.family, "TIMOTHY");
+    compare_pair(&e, &h, g);
+    assert_int_equal(g[CF_GIVEN], 3);
+    assert_int_equal(g[CF_FAMILY], 1);
+    /* two different people of one household: both names differ, no crossing */
+    snprintf(h.given, sizeof h.given, "PERSON");
+    snprintf(h.family, sizeof h.family, "OTHER");
+    compare_pair(&e, &h, g);
+    assert_int_equal(g[CF_GIVEN], 3);
+    assert_int_equal(g[CF_FAMILY], 3);
     /* a different person */
     struct demog d = {
         .given = "GRACE", .family = "HUGHES", .dob = "19500101", .sex = 'F', .postcode = "CT201AB"};

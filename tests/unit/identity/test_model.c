@@ -24,6 +24,59 @@ static int shares_key(const struct demog *a, const struct demog *b)
     return 0;
 }
 
+static int shares_batch_key(const struct demog *a, const struct demog *b)
+{
+    char ka[BLOCK_BATCH_NKEYS][BLOCK_KEYLEN], kb[BLOCK_BATCH_NKEYS][BLOCK_KEYLEN];
+    block_keys_batch(a, ka);
+    block_keys_batch(b, kb);
+    for (int i = 0; i < BLOCK_BATCH_NKEYS; i++)
+        if (ka[i][0] && strcmp(ka[i], kb[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The batch-only keys: records whose names and date of birth are both
+ * damaged still meet (FEBRL: a given name replaced and no date of birth; a
+ * given name missing, the family name replaced, a dob digit wrong). */
+static void test_blocking_batch(void **state)
+{
+    (void)state;
+    struct demog a = {.given = "FLYNN",
+                      .family = "ROKOBARO",
+                      .dob = "19720812",
+                      .postcode = "2272",
+                      .addr = "12 HERSCHELL CIRCUIT KILLARNEY",
+                      .city = "LAWRENCE"};
+    char k[BLOCK_BATCH_NKEYS][BLOCK_KEYLEN];
+    block_keys_batch(&a, k);
+    char k4[BLOCK_NKEYS][BLOCK_KEYLEN];
+    block_keys(&a, k4);
+    for (int i = 0; i < BLOCK_NKEYS; i++)
+        assert_string_equal(k[i], k4[i]); /* the stored keys first, unchanged */
+    assert_string_equal(k[4], "F2272R216");
+    assert_string_equal(k[5], "A12 HERSCHELL LAWRENCE");
+    struct demog b = a;
+    snprintf(b.given, sizeof b.given, "THOMAS"); /* given replaced, dob missing */
+    b.dob[0] = 0;
+    assert_false(shares_key(&a, &b));
+    assert_true(shares_batch_key(&a, &b));
+    b = a; /* no given name, family replaced, dob one digit off, postcode moved */
+    b.given[0] = 0;
+    snprintf(b.family, sizeof b.family, "HEFFORD");
+    snprintf(b.dob, sizeof b.dob, "19720912");
+    snprintf(b.postcode, sizeof b.postcode, "2227");
+    assert_false(shares_key(&a, &b));
+    assert_true(shares_batch_key(&a, &b));
+    /* no house number: no address key; a long city is cut, not overrun */
+    snprintf(b.addr, sizeof b.addr, "HERSCHELL CIRCUIT");
+    snprintf(b.city, sizeof b.city, "%s", "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLM");
+    block_keys_batch(&b, k);
+    assert_string_equal(k[5], "");
+    snprintf(b.addr, sizeof b.addr, "1234567890 LONGSTREETNAMEHERE");
+    block_keys_batch(&b, k);
+    assert_int_equal(strlen(k[5]), BLOCK_KEYLEN - 1);
+}
+
 static void test_blocking(void **state)
 {
     (void)state;
@@ -189,6 +242,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocking),
+        cmocka_unit_test(test_blocking_batch),
         cmocka_unit_test(test_weights_and_tf),
         cmocka_unit_test(test_em_recovers_parameters),
     };
