@@ -79,9 +79,10 @@ static int audit_step(struct store *s, const struct principal *who, const char *
     return rc;
 }
 
-/* Finish a step: history, the person's state, audit; commit or roll back. */
-static int finish(struct store *s, const struct principal *who, struct store_objection *o,
-                  const char *now, const char *step, const char *detail, const char *state_day)
+/* Finish a step: history, the person's state, audit; commit t or roll it back. */
+static int finish(struct store *s, struct store_txn *t, const struct principal *who,
+                  struct store_objection *o, const char *now, const char *step, const char *detail,
+                  const char *state_day)
 {
     char by[256];
     objection_actor(who, by);
@@ -89,9 +90,9 @@ static int finish(struct store *s, const struct principal *who, struct store_obj
     if (rc == 0)
         rc = store_objection_set(s, o->person_id, o->status, state_day);
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(t);
     else
-        store_rollback(s);
+        store_txn_rollback(t);
     /* audited after the commit, as break-glass is: in the server the audit
      * writer is another handle, which would wait on this transaction */
     if (rc == 0)
@@ -121,7 +122,8 @@ int objection_lodge(struct store *s, const struct principal *who, const char *pe
     if (rc)
         return rc;
     store_org_clear(&so);
-    if ((rc = store_begin(s)) != 0)
+    struct store_txn t;
+    if ((rc = store_txn_begin(&t, s)) != 0)
         return rc;
     struct store_objection *cases = NULL;
     int n = 0;
@@ -133,7 +135,7 @@ int objection_lodge(struct store *s, const struct principal *who, const char *pe
         }
     store_objections_free(cases, n);
     if (rc) {
-        store_rollback(s);
+        store_txn_rollback(&t);
         return rc;
     }
     char now[32], day[11], due[11], by[256];
@@ -150,12 +152,12 @@ int objection_lodge(struct store *s, const struct principal *who, const char *pe
                                 .due = due,
                                 .status = "lodged"};
     if ((rc = store_objection_put(s, &o, &o.id)) != 0) {
-        store_rollback(s);
+        store_txn_rollback(&t);
         return rc;
     }
     struct buf detail = BUF_INIT;
     buf_addf(&detail, "with %s, due %s: %s", org, due, reason);
-    rc = finish(s, who, &o, now, "lodged", detail.data, day);
+    rc = finish(s, &t, who, &o, now, "lodged", detail.data, day);
     buf_release(&detail);
     if (rc == 0 && id_out)
         *id_out = o.id;
@@ -206,20 +208,21 @@ int objection_decide(struct store *s, const struct principal *who, int64_t id, c
         store_objection_clear(&o);
         return rc ? rc : WEFT_EDENIED;
     }
-    if ((rc = store_begin(s)) != 0) {
+    struct store_txn t;
+    if ((rc = store_txn_begin(&t, s)) != 0) {
         store_objection_clear(&o);
         return rc;
     }
     /* read again inside the transaction: a concurrent step may have closed it */
     store_objection_clear(&o);
     if ((rc = store_objection_case(s, id, &o)) != 0) {
-        store_rollback(s);
+        store_txn_rollback(&t);
         return rc;
     }
     if (strcmp(o.status, "lodged") != 0) {
         *why = "the objection is not waiting for a decision (already decided or withdrawn)";
         store_objection_clear(&o);
-        store_rollback(s);
+        store_txn_rollback(&t);
         return WEFT_ECONFLICT;
     }
     char now[32], day[11], by[256];
@@ -237,9 +240,9 @@ int objection_decide(struct store *s, const struct principal *who, int64_t id, c
     struct buf detail = BUF_INIT;
     buf_addf(&detail, "%s: %s", o.status, rationale);
     if (rc == 0)
-        rc = finish(s, who, &o, now, "decided", detail.data, day);
+        rc = finish(s, &t, who, &o, now, "decided", detail.data, day);
     else
-        store_rollback(s);
+        store_txn_rollback(&t);
     buf_release(&detail);
     store_objection_clear(&o);
     return rc;
@@ -258,27 +261,28 @@ int objection_withdraw(struct store *s, const struct principal *who, int64_t id,
     int rc = proxy_check(s, who, PROXY_SCOPE_OBJECTION, why); /* 0 unless a proxy */
     if (rc)
         return rc;
-    rc = store_begin(s);
+    struct store_txn t;
+    rc = store_txn_begin(&t, s);
     if (rc)
         return rc;
     struct store_objection o;
     if ((rc = store_objection_case(s, id, &o)) != 0) {
         if (rc == WEFT_ENOTFOUND)
             *why = "there is no objection with that id";
-        store_rollback(s);
+        store_txn_rollback(&t);
         return rc;
     }
     if (who->kind == PRINCIPAL_CITIZEN &&
         (!who->person_id || strcmp(who->person_id, o.person_id))) {
         *why = "you may only withdraw your own objection";
         store_objection_clear(&o);
-        store_rollback(s);
+        store_txn_rollback(&t);
         return WEFT_EDENIED;
     }
     if (strcmp(o.status, "lodged") != 0 && strcmp(o.status, "upheld") != 0) {
         *why = "the objection is already closed";
         store_objection_clear(&o);
-        store_rollback(s);
+        store_txn_rollback(&t);
         return WEFT_ECONFLICT;
     }
     char now[32], day[11], by[256];
@@ -293,9 +297,9 @@ int objection_withdraw(struct store *s, const struct principal *who, int64_t id,
     o.withdrawn_reason = reason && *reason ? xstrdup(reason) : NULL;
     rc = store_objection_put(s, &o, NULL);
     if (rc == 0)
-        rc = finish(s, who, &o, now, "withdrawn", o.withdrawn_reason, day);
+        rc = finish(s, &t, who, &o, now, "withdrawn", o.withdrawn_reason, day);
     else
-        store_rollback(s);
+        store_txn_rollback(&t);
     store_objection_clear(&o);
     return rc;
 }
@@ -306,7 +310,8 @@ int objection_record(struct store *s, const struct principal *who, const char *p
     const char *dummy;
     why = why ? why : &dummy;
     *why = NULL;
-    int rc = store_begin(s);
+    struct store_txn t;
+    int rc = store_txn_begin(&t, s);
     if (rc)
         return rc;
     char now[32], due[11], by[256];
@@ -321,12 +326,12 @@ int objection_record(struct store *s, const struct principal *who, const char *p
                                 .due = due,
                                 .status = (char *)status};
     if ((rc = store_objection_put(s, &o, &o.id)) != 0) {
-        store_rollback(s);
+        store_txn_rollback(&t);
         return rc;
     }
     struct buf detail = BUF_INIT;
     buf_addf(&detail, "status=%s date=%s", status, date);
-    rc = finish(s, who, &o, now, "set", detail.data, date);
+    rc = finish(s, &t, who, &o, now, "set", detail.data, date);
     buf_release(&detail);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "audit/audit.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "domain/category.h"
 #include "store/access.h"
 #include "store/store.h"
@@ -598,11 +599,11 @@ int policy_install(struct store *s, const char *text, size_t len, const char *by
     unsigned int mdlen = 0;
     EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
     char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 32, hex);
     char *copy = xstrndup(text, len);
     int64_t version = 0;
-    if ((rc = store_begin(s)) == 0) {
+    struct store_txn t;
+    if ((rc = store_txn_begin(&t, s)) == 0) {
         rc = store_policy_put(s, copy, hex, by, &version);
         if (rc == 0) {
             struct buf what = BUF_INIT;
@@ -618,9 +619,9 @@ int policy_install(struct store *s, const char *text, size_t len, const char *by
             buf_release(&what);
         }
         if (rc == 0)
-            rc = store_commit(s);
+            rc = store_txn_commit(&t);
         else
-            store_rollback(s);
+            store_txn_rollback(&t);
     }
     free(copy);
     policy_free(p);

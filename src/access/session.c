@@ -13,6 +13,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "store/access.h"
 
 void session_secret_new(const char *prefix, char out[SESSION_SECRET_LEN])
@@ -46,8 +47,7 @@ void session_hash(const char *secret, char out[SESSION_HASH_LEN + 1])
     unsigned char md[32];
     unsigned int n = 0;
     EVP_Digest(secret, strlen(secret), md, &n, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 32, out);
 }
 
 static void iso_after(int seconds, char out[32])

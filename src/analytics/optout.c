@@ -21,6 +21,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "identity/nhs.h"
 #include "store/analytics.h"
 #include "store/store.h"
@@ -48,8 +49,7 @@ static void sha256_hex(const char *data, size_t len, char out[65])
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 32, out);
 }
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)

@@ -19,20 +19,11 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/opt.h"
 #include "http/serve.h"
 #include "store/audit.h"
 #include "store/store.h"
-
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = 0;
-}
 
 int audit_anchor_line(struct store *s, char *out, size_t cap, int64_t *seq_out)
 {
@@ -42,7 +33,7 @@ int audit_anchor_line(struct store *s, char *out, size_t cap, int64_t *seq_out)
     if (rc)
         return rc;
     char hx[65], now[32];
-    hex(h, 32, hx);
+    hex_encode(h, 32, hx);
     audit_now(now);
     int n = snprintf(out, cap, "weft-audit-anchor 1 %s seq=%lld rows=%lld hash=%s\n", now,
                      (long long)seq, (long long)rows, hx);

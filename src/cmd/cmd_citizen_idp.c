@@ -142,11 +142,12 @@ int cmd_citizen_idp(int argc, char **argv)
     struct buf what = BUF_INIT;
     if (add) {
         buf_addf(&what, "citizen-idp add %s issuer=%s client_id=%s", name, in.issuer, in.client_id);
-        if ((rc = store_begin(s)) == 0) {
+        struct store_txn txn;
+        if ((rc = store_txn_begin(&txn, s)) == 0) {
             rc = store_citizen_idp_add(s, &in);
             if (rc == 0)
                 rc = audit(s, what.data);
-            rc = rc == 0 ? store_commit(s) : (store_rollback(s), rc);
+            rc = rc == 0 ? store_txn_commit(&txn) : (store_txn_rollback(&txn), rc);
         }
         if (rc == 0)
             printf("provider %s added: sign-in at /my/login?idp=%s\n", name, name);
@@ -155,11 +156,12 @@ int cmd_citizen_idp(int argc, char **argv)
         exit_status = rc ? 1 : 0;
     } else if (rm) {
         buf_addf(&what, "citizen-idp remove %s", name);
-        if ((rc = store_begin(s)) == 0) {
+        struct store_txn txn;
+        if ((rc = store_txn_begin(&txn, s)) == 0) {
             rc = store_citizen_idp_remove(s, name);
             if (rc == 0)
                 rc = audit(s, what.data);
-            rc = rc == 0 ? store_commit(s) : (store_rollback(s), rc);
+            rc = rc == 0 ? store_txn_commit(&txn) : (store_txn_rollback(&txn), rc);
         }
         if (rc == 0)
             printf("provider %s removed\n", name);

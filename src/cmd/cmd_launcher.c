@@ -161,16 +161,17 @@ static int do_add(struct opts *o, struct store *s)
                                .alg = (char *)alg,
                                .key = key.data};
     int64_t id = 0;
-    if (rc == 0 && (rc = store_begin(s)) == 0) {
+    struct store_txn txn;
+    if (rc == 0 && (rc = store_txn_begin(&txn, s)) == 0) {
         rc = store_launcher_add(s, &l, &id);
         if (rc == 0) {
             struct buf what = BUF_INIT;
             buf_addf(&what, "launcher/%s org/%s iss=%s alg=%s", name, org, iss, alg);
             audit_admin(s, what.data, "launcher registered");
             buf_release(&what);
-            rc = store_commit(s);
+            rc = store_txn_commit(&txn);
         } else {
-            store_rollback(s);
+            store_txn_rollback(&txn);
         }
     }
     buf_release(&key);
@@ -217,7 +218,8 @@ static int do_revoke(struct opts *o, struct store *s)
         fprintf(stderr, "weft launcher revoke: --name NAME is required\n");
         return EXIT_USAGE;
     }
-    int rc = store_begin(s);
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s);
     if (rc == 0) {
         rc = store_launcher_revoke(s, name);
         if (rc == 0) {
@@ -225,9 +227,9 @@ static int do_revoke(struct opts *o, struct store *s)
             buf_addf(&what, "launcher/%s", name);
             audit_admin(s, what.data, "launcher revoked");
             buf_release(&what);
-            rc = store_commit(s);
+            rc = store_txn_commit(&txn);
         } else {
-            store_rollback(s);
+            store_txn_rollback(&txn);
         }
     }
     if (rc == WEFT_ENOTFOUND) {

@@ -79,7 +79,8 @@ static int org_add(struct opts *o, struct store *s)
                 type ? type : "");
         return EXIT_USAGE;
     }
-    int rc = store_begin(s);
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s);
     if (rc == 0)
         rc = store_org_put(s, ods, name, type);
     if (rc == 0) {
@@ -87,9 +88,9 @@ static int org_add(struct opts *o, struct store *s)
         buf_addf(&what, "org/%s type=%s", ods, type);
         audit_admin(s, what.data, "organisation added or updated");
         buf_release(&what);
-        rc = store_commit(s);
+        rc = store_txn_commit(&txn);
     } else {
-        store_rollback(s);
+        store_txn_rollback(&txn);
     }
     if (rc) {
         fprintf(stderr, "weft org add: %s\n", store_errmsg(s));
@@ -135,7 +136,8 @@ static int org_agreement(struct opts *o, struct store *s)
         return 1;
     }
     int64_t id = 0;
-    if (rc == 0 && (rc = store_begin(s)) == 0) {
+    struct store_txn txn;
+    if (rc == 0 && (rc = store_txn_begin(&txn, s)) == 0) {
         rc = store_agreement_add(s, ods, kind, from, to, &id);
         if (rc == 0) {
             struct buf what = BUF_INIT;
@@ -143,9 +145,9 @@ static int org_agreement(struct opts *o, struct store *s)
                      to ? to : "");
             audit_admin(s, what.data, "agreement recorded");
             buf_release(&what);
-            rc = store_commit(s);
+            rc = store_txn_commit(&txn);
         } else {
-            store_rollback(s);
+            store_txn_rollback(&txn);
         }
     }
     if (rc) {

@@ -29,6 +29,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/tls.h"
 
 struct tls_server {
@@ -166,12 +167,7 @@ static void fingerprint(struct tls_conn *c)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32) {
-        static const char hex[] = "0123456789abcdef";
-        for (unsigned i = 0; i < n; i++) {
-            c->peer_sha256[2 * i] = hex[md[i] >> 4];
-            c->peer_sha256[2 * i + 1] = hex[md[i] & 15];
-        }
-        c->peer_sha256[64] = 0;
+        hex_encode(md, n, c->peer_sha256);
     }
     X509_free(x);
 }

@@ -152,6 +152,7 @@ struct engine {
     int npends, cpends;
     char *death; /* earliest deceasedDateTime among the person's Patients */
     /* writing */
+    struct store_txn txn; /* the writer's, open while pending_writes > 0 */
     int64_t pending_writes, failures;
     struct dq_summary *sum;
     int rc;
@@ -182,7 +183,7 @@ static int write_failure(struct engine *e, enum dq_check c, const char *org, con
 {
     if (e->rc)
         return e->rc;
-    if (e->pending_writes == 0 && store_begin(e->wr) != 0) {
+    if (e->pending_writes == 0 && store_txn_begin(&e->txn, e->wr) != 0) {
         snprintf(e->err, e->errlen, "writing failures: %s", store_errmsg(e->wr));
         return e->rc = WEFT_EDB;
     }
@@ -192,14 +193,14 @@ static int write_failure(struct engine *e, enum dq_check c, const char *org, con
         detail ? detail : ""};
     if (store_dq_failure_add(e->wr, &f) != 0) {
         snprintf(e->err, e->errlen, "writing failures: %s", store_errmsg(e->wr));
-        store_rollback(e->wr);
+        store_txn_rollback(&e->txn);
         e->pending_writes = 0;
         return e->rc = WEFT_EDB;
     }
     e->failures++;
     if (++e->pending_writes >= DQ_COMMIT_EVERY) {
         e->pending_writes = 0;
-        if (store_commit(e->wr) != 0) {
+        if (store_txn_commit(&e->txn) != 0) {
             snprintf(e->err, e->errlen, "writing failures: %s", store_errmsg(e->wr));
             return e->rc = WEFT_EDB;
         }
@@ -1001,7 +1002,7 @@ int dq_run(struct store *rd, struct store *wr, const struct dq_options *o, struc
     if (rc != 0 && !err[0])
         snprintf(err, errlen, "reading the store: %s", store_errmsg(rd));
     if (rc == 0) {
-        if (e.pending_writes == 0 && store_begin(wr) != 0) {
+        if (e.pending_writes == 0 && store_txn_begin(&e.txn, wr) != 0) {
             rc = WEFT_EDB;
         } else {
             e.pending_writes = 1;
@@ -1011,16 +1012,16 @@ int dq_run(struct store *rd, struct store *wr, const struct dq_options *o, struc
             if (rc == 0)
                 rc = store_dq_run_finish(wr, e.run_id, fin, "ok");
             if (rc == 0)
-                rc = store_commit(wr);
+                rc = store_txn_commit(&e.txn);
             else
-                store_rollback(wr);
+                store_txn_rollback(&e.txn);
             e.pending_writes = 0;
         }
         if (rc != 0)
             snprintf(err, errlen, "writing results: %s", store_errmsg(wr));
     } else {
         if (e.pending_writes)
-            store_commit(wr);
+            store_txn_commit(&e.txn);
         e.pending_writes = 0;
         char fin[32];
         now_iso(fin);

@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "dq/rules.h"
 
 static const struct {
@@ -110,8 +111,7 @@ int dq_rules_parse(const char *text, size_t len, struct dq_rules *r, char *err, 
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(r->sha256 + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, 32, r->sha256);
     bool seen[DQ_NCHECKS] = {0};
     int line = 0, rc = 0;
     size_t pos = 0;

@@ -3,6 +3,7 @@
  * from content, entries (PUT Type/id, ids kept unique), references, and the
  * failure that answers AR.
  */
+#include "core/hex.h"
 #include "feeds/hl7_map_int.h"
 
 #include <stdint.h>
@@ -52,16 +53,14 @@ static void make_uuid(const char *type, const char *id, char out[64])
     }
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x80); /* version 8: name-based, custom hash */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    static const char hex[] = "0123456789abcdef";
     memcpy(out, "urn:uuid:", 9);
-    char *o = out + 9;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        *o++ = hex[u[i] >> 4];
-        *o++ = hex[u[i] & 15];
+    char *o = hex_encode(u, 4, out + 9); /* 8-4-4-4-12 */
+    for (int i = 4; i < 10; i += 2) {
+        *o++ = '-';
+        o = hex_encode(u + i, 2, o);
     }
-    *o = 0;
+    *o++ = '-';
+    hex_encode(u + 10, 6, o);
 }
 
 /* ---- bundle ----------------------------------------------------------- */

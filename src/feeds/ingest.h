@@ -24,7 +24,7 @@
  * resources, so when the transaction commits both are durable together, and
  * when it does not (crash, disk error) neither is and no ACK has been sent:
  * the sender still holds the message and resends it.  ACKs are released by
- * the caller only after store_commit() succeeds (ingest_result_commit_failed()
+ * the caller only after store_txn_commit() succeeds (ingest_result_commit_failed()
  * turns a prepared AA into AE when the commit fails).
  *
  * Counters (registry.h status) are accumulated in the ingest context and
@@ -127,7 +127,7 @@ int ingest_hl7_accept(struct ingest *ig, const char *data, size_t len, const cha
                       const char *control, const char *msg_type, int64_t *id_out);
 
 /* Write the counters accumulated since the last flush (inside the caller's
- * transaction).  Call before store_commit(). */
+ * transaction).  Call before store_txn_commit(). */
 int ingest_flush_counts(struct ingest *ig);
 /* Forget the counters accumulated since the last flush (after a rollback). */
 void ingest_discard_counts(struct ingest *ig);

@@ -225,7 +225,8 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
     if (csv && (rc = make_drop_folder(spec->folder, &folder, err, errcap)) != 0)
         return rc;
     f.folder = folder;
-    if ((rc = store_begin(s)) != 0) {
+    struct store_txn t;
+    if ((rc = store_txn_begin(&t, s)) != 0) {
         free(folder);
         return fail(err, errcap, rc, "%s", store_errmsg(s));
     }
@@ -239,10 +240,10 @@ int feed_registry_add(struct store *s, const struct feed_spec *spec, int64_t *id
     if (rc == 0)
         rc = store_feed_add(s, &f, id_out);
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&t);
     if (rc != 0) {
         fail(err, errcap, rc, "registering feed: %s", store_errmsg(s));
-        store_rollback(s);
+        store_txn_rollback(&t);
         free(token);
         token = NULL;
     }

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "identity/nhs.h"
 
 /* ---- ids ----------------------------------------------------------------- */
@@ -41,13 +42,8 @@ void socialcare_fhir_id(const char *key, size_t len, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
     out[n] = '-';
-    for (size_t i = 0; i < 8; i++) {
-        out[n + 1 + 2 * i] = hex[md[i] >> 4];
-        out[n + 2 + 2 * i] = hex[md[i] & 15];
-    }
-    out[n + 17] = '\0';
+    hex_encode(md, 8, out + n + 1);
 }
 
 /* ---- value formats ------------------------------------------------------- */

@@ -12,6 +12,7 @@
  * listed element, and a per-thread memo answers a merge done before
  * without parsing anything.
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,7 @@ static void keep_memo_key(const unsigned char in[STORE_HASH_LEN],
  */
 int keep_absent(struct bundle_ctx *bc, struct entry *e)
 {
+    assert(bc->s && e->state == E_PENDING); /* pass 3, before entry_store */
     json_t *keep = json_incref(json_object_get(e->ent, LOAD_KEEP_ABSENT));
     if (!keep)
         return WEFT_OK;

@@ -8,6 +8,7 @@
  * thousands of small allocations that are all freed together; with malloc
  * that cost more than the parse itself.
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ static void *arena_malloc(size_t n)
         b->next = arena.blocks;
         arena.blocks = b;
     }
+    assert(arena.on && b->size - b->used >= n);
     void *p = (char *)b->data + b->used;
     b->used += n;
     return p;

@@ -8,6 +8,7 @@
  * on its connection threads.
  */
 #include <stdarg.h>
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,7 @@ void entry_prep_release(struct entry *e)
  * with a reference that needs the store is finished in pass 3. */
 void entry_prepare_pure(struct bundle_ctx *bc, struct entry *e)
 {
+    assert(!bc->s); /* pass P runs without the store */
     if (e->state != E_PENDING || e->is_delete)
         return;
     if (!rewrite_refs(bc, e, e->res, 0))

@@ -6,6 +6,7 @@
  * loaded, on whichever thread prepares the bundle, so it allocates little:
  * terms borrow their strings from the resource where they can.
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -228,6 +229,8 @@ static void set_meta(json_t *res, const char *org, const char *feed, const char 
  * digest.  Rejects the entry when it cannot be serialised or is too large. */
 void entry_compute(struct bundle_ctx *bc, struct entry *e)
 {
+    /* pass 1 left a resource, its type and Weft id (not a DELETE) */
+    assert(bc->ctx && e->res && e->type && strlen(e->id) == STORE_ID_LEN && !e->is_delete);
     const struct load_ctx *ctx = bc->ctx;
     entry_prep_release(e);
     json_object_set_new(e->res, "id", json_string(e->id));

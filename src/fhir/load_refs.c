@@ -8,6 +8,7 @@
  * the store - and the person an entry belongs to, found through its
  * subject/patient reference.
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,7 @@ static int resolve_ref(struct bundle_ctx *bc, struct entry *e, const char *ref, 
 /* Walk v rewriting every "reference" string; false once the entry is rejected. */
 bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int depth)
 {
+    assert(bc->ctx && e->type && depth >= 0);
     if (depth > 64) {
         entry_reject(e, "resource nests deeper than 64 levels");
         return false;
@@ -251,6 +253,7 @@ static int person_of_ref(struct bundle_ctx *bc, const json_t *refobj, char **per
 
 int entry_person(struct bundle_ctx *bc, struct entry *e)
 {
+    assert(bc->s && e->res && !e->person_id); /* pass 3, once, with the store */
     static const char *const keys[] = {"subject", "patient", "individual", "beneficiary"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         json_t *r = json_object_get(e->res, keys[k]);

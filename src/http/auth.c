@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "http/auth.h"
 #include "store/access.h"
@@ -62,12 +63,7 @@ void http_auth_token_hash(const char *token, char out[HTTP_AUTH_HASH_HEX + 1])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < mdlen && i < HTTP_AUTH_HASH_HEX / 2; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[HTTP_AUTH_HASH_HEX] = 0;
+    hex_encode(md, mdlen < HTTP_AUTH_HASH_HEX / 2 ? mdlen : HTTP_AUTH_HASH_HEX / 2, out);
 }
 
 int http_auth_bearer(const char *h, const char **tok_out, size_t *n_out)

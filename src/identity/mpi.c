@@ -126,14 +126,15 @@ int mpi_model_save(struct store *s, struct idmodel *m)
     char key[48], ver[16];
     snprintf(key, sizeof key, "identity.model.v%d", m->version);
     snprintf(ver, sizeof ver, "%d", m->version);
-    int rc = store_begin(s);
+    struct store_txn t;
+    int rc = store_txn_begin(&t, s);
     if (rc == 0 && (rc = store_meta_set(s, key, body)) == 0 &&
         (rc = store_meta_set(s, "identity.model", body)) == 0 &&
         (rc = store_meta_set(s, "identity.model.version", ver)) == 0 &&
         (rc = store_meta_set(s, "identity.model.id", m->id)) == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&t);
     else
-        store_rollback(s);
+        store_txn_rollback(&t);
     free(body);
     return rc;
 }
@@ -466,14 +467,15 @@ const char *identity_errmsg(struct store *s)
 #define TXN(s, body)                                                                               \
     do {                                                                                           \
         err_buf[0] = 0;                                                                            \
-        int rc_ = store_begin(s);                                                                  \
+        struct store_txn t_;                                                                       \
+        int rc_ = store_txn_begin(&t_, s);                                                         \
         if (rc_ != 0)                                                                              \
             return rc_;                                                                            \
         rc_ = (body);                                                                              \
         if (rc_ == 0)                                                                              \
-            rc_ = store_commit(s);                                                                 \
+            rc_ = store_txn_commit(&t_);                                                           \
         else                                                                                       \
-            store_rollback(s);                                                                     \
+            store_txn_rollback(&t_);                                                               \
         return rc_;                                                                                \
     } while (0)
 

@@ -333,7 +333,8 @@ int mpi_relink(struct store *s, FILE *report)
     for (int i = 1; i < b.n; i++)
         if (strcmp(b.r[order[i]].person, b.r[order[i - 1]].person) == 0)
             par[uf_find(par, order[i])] = uf_find(par, order[i - 1]);
-    rc = store_begin(s);
+    struct store_txn t;
+    rc = store_txn_begin(&t, s);
     long joined = 0, merged = 0, reviews = 0, refused = 0;
     for (size_t k = 0; rc == 0 && k < r.n; k++) {
         const struct edge *e = &r.e[k];
@@ -390,9 +391,9 @@ int mpi_relink(struct store *s, FILE *report)
         joined++;
     }
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&t);
     else
-        store_rollback(s);
+        store_txn_rollback(&t);
     if (rc == 0 && report)
         fprintf(report,
                 "relink with model version %d: %d records, %ld candidate pairs, %zu pairs above"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/paging.h"
 
 int store_page_limit(const struct store_query *q)
@@ -23,13 +24,9 @@ bool store_sort_desc(enum store_sort s)
 char *store_cursor_make(const char *key, const char *id)
 {
     assert(key && id && *id); /* ids are never empty: the cursor's id part is not */
-    static const char hex[] = "0123456789abcdef";
     size_t n = strlen(key), idn = strlen(id);
     char *o = xmalloc(2 * n + 1 + idn + 1);
-    for (size_t i = 0; i < n; i++) {
-        o[2 * i] = hex[(unsigned char)key[i] >> 4];
-        o[2 * i + 1] = hex[(unsigned char)key[i] & 15];
-    }
+    hex_encode(key, n, o);
     o[2 * n] = '.';
     memcpy(o + 2 * n + 1, id, idn + 1);
     return o;

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/store_int.h"
 
 void store_content_hash(const char *json, size_t len, unsigned char out[STORE_HASH_LEN])
@@ -31,12 +32,7 @@ void store_resource_id(const char *org, const char *type, const char *source_id,
     crypto_hash_sha256_update(&h, (const unsigned char *)"\x1f", 1);
     crypto_hash_sha256_update(&h, (const unsigned char *)source_id, strlen(source_id));
     crypto_hash_sha256_final(&h, d);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < STORE_ID_LEN / 2; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[STORE_ID_LEN] = 0;
+    hex_encode(d, STORE_ID_LEN / 2, out);
 }
 
 int store_resource_put(struct store *s, const struct store_put *in, enum store_put_outcome *outcome,

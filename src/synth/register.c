@@ -47,7 +47,8 @@ static int add_org(struct store *s, json_t *org, const char *from, const char *a
         snprintf(err, errlen, "manifest: organisation without ods, name or type");
         return WEFT_EINVAL;
     }
-    int rc = store_begin(s);
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s);
     if (!rc)
         rc = store_org_put(s, ods, name, type);
     bool in_force = false;
@@ -64,9 +65,9 @@ static int add_org(struct store *s, json_t *org, const char *from, const char *a
         buf_addf(&what, "org/%s type=%s", ods, type);
         audit_admin(s, what.data, "organisation registered by weft synth register");
         buf_release(&what);
-        rc = store_commit(s);
+        rc = store_txn_commit(&txn);
     } else {
-        store_rollback(s);
+        store_txn_rollback(&txn);
     }
     if (rc)
         snprintf(err, errlen, "organisation %s: %s", ods, store_errmsg(s));

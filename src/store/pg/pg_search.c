@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/pg/pg_int.h"
 #include "store/pg/pg_ops.h"
 
@@ -88,16 +89,11 @@ static bool sort_desc(enum store_sort s)
     return s == STORE_SORT_DATE_DESC || s == STORE_SORT_LASTUPDATED_DESC;
 }
 
-static char *hex_encode(const char *s)
+static char *text_hex(const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n = strlen(s);
     char *o = xmalloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++) {
-        o[2 * i] = hex[(unsigned char)s[i] >> 4];
-        o[2 * i + 1] = hex[(unsigned char)s[i] & 15];
-    }
-    o[2 * n] = 0;
+    hex_encode(s, n, o);
     return o;
 }
 
@@ -402,7 +398,7 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
         } else if (sk) {
             last_key = PQgetvalue(r, keep - 1, ROW_NCOLS);
         }
-        char *kh = hex_encode(last_key);
+        char *kh = text_hex(last_key);
         struct buf c = BUF_INIT;
         buf_addf(&c, "%s.%s", kh, out->rows[keep - 1].id);
         free(kh);
