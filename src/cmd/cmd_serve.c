@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
     {"threads", "N", "HTTP worker threads (default: number of cores)"},
     {"port-file", "FILE", "write the bound HTTP port to FILE once listening"},
+    {"shutdown-grace", "SECONDS",
+     "on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10, 1-3600); "
+     "a shutdown still hanging 50 s after that ends the process with status 1"},
     {"base-url", "URL",
      "public base URL of the FHIR API (default http://HOST/fhir from the "
      "request)"},
@@ -224,19 +228,21 @@ static int read_pem(const char *path, const char *what, char **out)
     return WEFT_OK;
 }
 
-/* Shutdown always completes: requests in flight get 10 s, the parts stop
- * after; if something still hangs (a library thread that will not stop),
- * the process ends anyway rather than needing SIGKILL.  Every write Weft
+/* Shutdown always completes: requests in flight get --shutdown-grace
+ * seconds (default 10), the parts stop after; if something still hangs (a
+ * library thread that will not stop) SHUTDOWN_SLACK_S after the grace, the
+ * process ends anyway rather than needing SIGKILL.  Every write Weft
  * acknowledged is already durable, so nothing acknowledged is lost. */
-#define SHUTDOWN_LIMIT_S 60
+#define SHUTDOWN_GRACE_DEFAULT_S 10
+#define SHUTDOWN_SLACK_S 50
 
 static void *shutdown_watchdog(void *arg)
 {
-    (void)arg;
-    struct timespec ts = {SHUTDOWN_LIMIT_S, 0};
+    long limit = (long)(intptr_t)arg;
+    struct timespec ts = {limit, 0};
     while (nanosleep(&ts, &ts) != 0)
         ;
-    log_error("serve", "shutdown did not complete within %d s: exiting now", SHUTDOWN_LIMIT_S);
+    log_error("serve", "shutdown did not complete within %ld s: exiting now", limit);
     _exit(1);
 }
 
@@ -335,6 +341,7 @@ int cmd_serve(int argc, char **argv)
     const char *db = opts_get(&o, "db");
     const char *listen = opts_get_or(&o, "http", "127.0.0.1:8080");
     long threads = 0, max_body = 0, body_memory = 0, per_address = 0, header_timeout = 0;
+    long grace = SHUTDOWN_GRACE_DEFAULT_S;
     int port = 0;
     const char *lvl = opts_get(&o, "log-level");
     if (lvl) {
@@ -372,6 +379,12 @@ int cmd_serve(int argc, char **argv)
         header_timeout < 1 || header_timeout > 3600) {
         fprintf(stderr, "weft serve: --max-connections-per-address must be 1-100000 and "
                         "--header-timeout 1-3600 seconds\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opts_get_long(&o, "shutdown-grace", SHUTDOWN_GRACE_DEFAULT_S, &grace) != 0 || grace < 1 ||
+        grace > 3600) {
+        fprintf(stderr, "weft serve: --shutdown-grace must be 1-3600 seconds\n");
         status = EXIT_USAGE;
         goto out;
     }
@@ -470,9 +483,10 @@ int cmd_serve(int argc, char **argv)
         ;
     log_info("serve", "signal %d: stopping (finishing requests in flight)", sig);
     pthread_t dog;
-    if (pthread_create(&dog, NULL, shutdown_watchdog, NULL) == 0)
+    if (pthread_create(&dog, NULL, shutdown_watchdog, (void *)(intptr_t)(grace + SHUTDOWN_SLACK_S)) ==
+        0)
         pthread_detach(dog);
-    http_server_stop(srv, 10000);
+    http_server_stop(srv, (int)(grace * 1000));
     status = 0;
 stop_parts:
     while (started > 0) {
