@@ -70,12 +70,31 @@ static void usage(FILE *out)
 /* Every option table, for opts_set_known(): a config file serves every
  * command, so a key is an error only when no command knows it. */
 static const struct opt_spec *const all_specs[] = {
-    cmd_init_specs,         cmd_load_specs,      cmd_client_specs,      cmd_org_specs,
-    cmd_policy_specs,       cmd_launcher_specs,  cmd_objection_specs,   cmd_audit_specs,
-    cmd_feed_specs,         cmd_serve_specs,     cmd_synth_specs,       cmd_synth_register_specs,
-    cmd_replay_feeds_specs, cmd_backup_specs,    cmd_restore_specs,     cmd_app_specs,
-    cmd_dq_specs,           cmd_sar_specs,       cmd_citizen_idp_specs, cmd_person_specs,
-    cmd_optout_specs,       cmd_analytics_specs, cmd_proxy_specs,       cmd_copy_specs, NULL,
+    cmd_init_specs,
+    cmd_load_specs,
+    cmd_client_specs,
+    cmd_org_specs,
+    cmd_policy_specs,
+    cmd_launcher_specs,
+    cmd_objection_specs,
+    cmd_audit_specs,
+    cmd_feed_specs,
+    cmd_serve_specs,
+    cmd_synth_specs,
+    cmd_synth_register_specs,
+    cmd_replay_feeds_specs,
+    cmd_backup_specs,
+    cmd_restore_specs,
+    cmd_app_specs,
+    cmd_dq_specs,
+    cmd_sar_specs,
+    cmd_citizen_idp_specs,
+    cmd_person_specs,
+    cmd_optout_specs,
+    cmd_analytics_specs,
+    cmd_proxy_specs,
+    cmd_copy_specs,
+    NULL,
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/opt.h"
 #include "store/copy.h"
 #include "store/store.h"
@@ -25,12 +26,7 @@ const struct opt_spec cmd_copy_specs[] = {
 
 static void hex8(const unsigned char *d, char out[17])
 {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[16] = 0;
+    hex_encode(d, 8, out);
 }
 
 int cmd_copy(int argc, char **argv)

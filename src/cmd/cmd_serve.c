@@ -483,8 +483,8 @@ int cmd_serve(int argc, char **argv)
         ;
     log_info("serve", "signal %d: stopping (finishing requests in flight)", sig);
     pthread_t dog;
-    if (pthread_create(&dog, NULL, shutdown_watchdog, (void *)(intptr_t)(grace + SHUTDOWN_SLACK_S)) ==
-        0)
+    if (pthread_create(&dog, NULL, shutdown_watchdog,
+                       (void *)(intptr_t)(grace + SHUTDOWN_SLACK_S)) == 0)
         pthread_detach(dog);
     http_server_stop(srv, (int)(grace * 1000));
     status = 0;

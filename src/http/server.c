@@ -45,6 +45,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/url.h"
@@ -787,12 +788,7 @@ bool http_req_tls_client_sha256(struct http_req *req, char out[65])
     if (EVP_Digest(certs[0].data, certs[0].size, md, &mdlen, EVP_sha256(), NULL) != 1 ||
         mdlen != 32)
         return false;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = 0;
+    hex_encode(md, mdlen, out);
     return true;
 }
 

@@ -376,7 +376,7 @@ struct store_ops {
     const struct store_citizen_ops *citizen;
     const struct store_analytics_ops *analytics; /* store/analytics_int.h */
     const struct store_proxy_ops *proxy;
-    const struct store_copy_ops *copy;           /* store/copy.h */
+    const struct store_copy_ops *copy; /* store/copy.h */
 };
 
 /* The common head of every backend handle. */

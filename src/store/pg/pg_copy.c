@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/pg/pg_int.h"
 #include "store/pg/pg_ops.h"
 
@@ -169,7 +170,6 @@ int pg_copy_read(struct store *s, const char *table, const char *const *cols, in
 /* One value in COPY's text format. */
 static void copy_text(struct buf *b, const struct store_val *v)
 {
-    static const char hex[] = "0123456789abcdef";
     switch (v->kind) {
     case STORE_VAL_NULL:
         buf_adds(b, "\\N");
@@ -182,10 +182,10 @@ static void copy_text(struct buf *b, const struct store_val *v)
         break;
     case STORE_VAL_BLOB:
         buf_adds(b, "\\\\x");
-        for (size_t i = 0; i < v->len; i++) {
-            unsigned char c = (unsigned char)v->p[i];
-            buf_addc(b, hex[c >> 4]);
-            buf_addc(b, hex[c & 15]);
+        for (size_t i = 0; i < v->len; i += 64) {
+            char h[129];
+            hex_encode(v->p + i, v->len - i < 64 ? v->len - i : 64, h);
+            buf_adds(b, h);
         }
         break;
     case STORE_VAL_TEXT:
