@@ -222,11 +222,12 @@ static void render_html(struct buf *b, const struct web *w, const struct seconda
                             .title = "Admissions per day, all sites",
                             .unit = "admissions",
                             .series = &se,
-                            .nseries = 1};
+                            .nseries = 1,
+                            .max_gap_days = 1.5};
     html_raw(b, "<h2>Admissions per day</h2>");
     chart_svg(b, &cs);
     html_raw(b, "<p class=\"nhsuk-body-s\">Days whose count is withheld (*) are not "
-                "plotted; the table below has every day.</p>");
+                "plotted (a gap in the line); the table below has every day.</p>");
     free(pts);
     free(dates);
     /* length-of-stay histogram: the total row's bands */

@@ -370,12 +370,21 @@ int chart_svg(struct buf *b, const struct chart_spec *spec)
     /* Lines then markers, per series. */
     for (int s = 0; s < ns; s++) {
         const char *colour = colours[s % 3];
-        if (np[s] > 1) {
-            buf_addf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-                     colour);
-            for (int i = 0; i < np[s]; i++)
-                buf_addf(b, "%s%.1f,%.1f", i ? " " : "", X(pts[s][i].x), Y(pts[s][i].v));
-            buf_adds(b, "\"/>");
+        /* one polyline per run of points no further apart than max_gap_days
+         * (all of them when 0), so a gap in the data shows as a gap */
+        for (int i = 0; i < np[s];) {
+            int j = i + 1;
+            while (j < np[s] &&
+                   (spec->max_gap_days <= 0 || pts[s][j].x - pts[s][j - 1].x <= spec->max_gap_days))
+                j++;
+            if (j - i > 1) {
+                buf_addf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                         colour);
+                for (int k = i; k < j; k++)
+                    buf_addf(b, "%s%.1f,%.1f", k > i ? " " : "", X(pts[s][k].x), Y(pts[s][k].v));
+                buf_adds(b, "\"/>");
+            }
+            i = j;
         }
         for (int i = 0; i < np[s]; i++) {
             const struct pt *p = &pts[s][i];

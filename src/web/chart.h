@@ -39,6 +39,8 @@ struct chart_spec {
     bool has_low, has_high;
     double ref_low, ref_high; /* reference range band when has_low/has_high */
     int width, height;        /* viewBox size; 0 = 640 x 240 */
+    double max_gap_days;      /* > 0: no line between points further apart (a gap in the
+                                 data, e.g. withheld days); 0: every point joined */
 };
 
 /* Append the chart as an <svg> element.  Points with dates that do not parse

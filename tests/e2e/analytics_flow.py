@@ -244,6 +244,11 @@ check(line, "no titled admissions-per-day chart")
 plotted = sum(1 for x in days if shown[("admissions", "total", "total", x.isoformat())] != "*")
 check(re.search(r'<desc id="admissions-chart-desc">%d value' % plotted, line.group(1)),
       "admissions chart should plot the %d days not withheld: %s" % (plotted, line.group(1)[:300]))
+# withheld days are a gap in the line, not joined across: one polyline per run of shown days
+runs = "".join("x" if shown[("admissions", "total", "total", x.isoformat())] != "*" else " "
+               for x in days).split()
+check(line.group(1).count("<polyline") == sum(1 for r in runs if len(r) > 1),
+      "admissions line should break at withheld days (%d runs): %s" % (len(runs), line.group(1)[:600]))
 los = re.search(r'<svg class="weft-chart" id="los-chart"[^>]*aria-label="([^"]*)"[^>]*>(.*?)</svg>',
                 page, re.S)
 check(los and "Length of stay" in los.group(1), "no labelled length-of-stay histogram")
