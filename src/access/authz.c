@@ -664,6 +664,26 @@ int authz_risk_list(struct store *s, const struct principal *p, const char **rea
     return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, why);
 }
 
+int authz_secondary_use(struct store *s, const struct principal *p, const char **reason)
+{
+    *reason = NULL;
+    const char *why = NULL;
+    const struct policy *pol = NULL;
+    if (p->kind != PRINCIPAL_USER || p->scopes || !p->role)
+        why = "secondary-use outputs are for analysts and planners signed in from their own "
+              "system";
+    else if (policy_current(s, &pol, NULL) != 0 || !policy_role_known(pol, p->role) ||
+             !(policy_role_caps(pol, p->role) & POLICY_CAP_SECONDARY_USE))
+        why = "your role may not see secondary-use outputs (the policy capability "
+              "secondary-use)";
+    if (!why)
+        return WEFT_OK;
+    *reason = why;
+    if (p->kind == PRINCIPAL_NONE)
+        return WEFT_OK;
+    return authz_audit_denial(s, p, AUDIT_DENIAL, NULL, why);
+}
+
 int authz_may_match_patients(struct store *s, const struct principal *p, const char **reason)
 {
     *reason = NULL;

@@ -201,6 +201,16 @@ int authz_may_match_patients(struct store *s, const struct principal *p, const c
 int authz_risk_list(struct store *s, const struct principal *p, const char **reason);
 
 /*
+ * Whether p may see secondary-use outputs on a page (analytics/secondary.h:
+ * aggregates only, opt-outs applied, small numbers suppressed): a launched
+ * member of staff (not an app token) whose role's profile has the policy
+ * capability secondary-use (the analyst profile: ANALYST, PLANNER).  0 with
+ * *reason NULL when allowed; 0 with *reason (static) after auditing the
+ * refusal; a negative error when it could not be decided (deny).
+ */
+int authz_secondary_use(struct store *s, const struct principal *p, const char **reason);
+
+/*
  * Audit one access that was allowed (action AUDIT_READ, AUDIT_SEARCH,
  * AUDIT_EXPORT ...): what lists the returned "Type/id" (or categories),
  * count how many.  Denials by authz_scope_for_person() are audited by it;

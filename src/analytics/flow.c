@@ -234,9 +234,22 @@ static void csv_field(struct buf *b, const char *s)
     buf_addc(b, '"');
 }
 
-static void line(struct buf *b, const char *measure, const char *site, const char *ward,
+/* The sink every figure goes through: CSV (flow_csv) or a caller's (flow_emit). */
+struct sink {
+    flow_figure_fn fn;
+    void *arg;
+};
+
+static void line(const struct sink *k, const char *measure, const char *site, const char *ward,
                  const char *period, const char *value)
 {
+    k->fn(k->arg, measure, site, ward, period, value);
+}
+
+static void csv_line(void *arg, const char *measure, const char *site, const char *ward,
+                     const char *period, const char *value)
+{
+    struct buf *b = arg;
     buf_adds(b, measure);
     buf_addc(b, ',');
     csv_field(b, site);
@@ -259,7 +272,7 @@ static int cmp_row(const void *a, const void *b)
 
 /* One measure: rows (in order) x ncols cells from get, suppressed as a table
  * and written with period labels from label. */
-static void table(struct buf *b, const struct flow *f, const int *order, const char *measure,
+static void table(const struct sink *b, const struct flow *f, const int *order, const char *measure,
                   int64_t **cells_by_row, int ncols,
                   const char *(*label)(const struct flow *, int, char[16]))
 {
@@ -298,8 +311,8 @@ static const char *band_label(const struct flow *f, int c, char out[16])
     return out;
 }
 
-static void los_extra(struct buf *b, const char *site, const char *ward, const int64_t *bands,
-                      int64_t *v, int64_t n)
+static void los_extra(const struct sink *b, const char *site, const char *ward,
+                      const int64_t *bands, int64_t *v, int64_t n)
 {
     static const struct {
         const char *label;
@@ -322,13 +335,19 @@ static void los_extra(struct buf *b, const char *site, const char *ward, const i
 
 void flow_csv(const struct flow *f, struct buf *out)
 {
+    buf_adds(out, "measure,site,ward,period,value\n");
+    flow_emit(f, csv_line, out);
+}
+
+void flow_emit(const struct flow *f, flow_figure_fn fn, void *arg)
+{
+    struct sink sk = {fn, arg}, *out = &sk;
     int nr = f->nrows;
     int *order = xmalloc((size_t)(nr ? nr : 1) * sizeof *order);
     for (int i = 0; i < nr; i++)
         order[i] = i;
     sort_f = f;
     qsort(order, (size_t)nr, sizeof *order, cmp_row);
-    buf_adds(out, "measure,site,ward,period,value\n");
     table(out, f, order, "admissions", f->adm, f->ndays, day_label);
     table(out, f, order, "discharges", f->dis, f->ndays, day_label);
     table(out, f, order, "occupancy", f->occ, f->ndays, day_label);

@@ -91,4 +91,10 @@ double flow_median(int64_t *v, int64_t n);
  */
 void flow_csv(const struct flow *f, struct buf *out);
 
+/* The same figures, in the same order and as the same text, one call per CSV
+ * line (without the header): how a page shows exactly what the CSV says. */
+typedef void (*flow_figure_fn)(void *arg, const char *measure, const char *site, const char *ward,
+                               const char *period, const char *value);
+void flow_emit(const struct flow *f, flow_figure_fn fn, void *arg);
+
 #endif

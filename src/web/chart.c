@@ -370,12 +370,21 @@ int chart_svg(struct buf *b, const struct chart_spec *spec)
     /* Lines then markers, per series. */
     for (int s = 0; s < ns; s++) {
         const char *colour = colours[s % 3];
-        if (np[s] > 1) {
-            buf_addf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-                     colour);
-            for (int i = 0; i < np[s]; i++)
-                buf_addf(b, "%s%.1f,%.1f", i ? " " : "", X(pts[s][i].x), Y(pts[s][i].v));
-            buf_adds(b, "\"/>");
+        /* one polyline per run of points no further apart than max_gap_days
+         * (all of them when 0), so a gap in the data shows as a gap */
+        for (int i = 0; i < np[s];) {
+            int j = i + 1;
+            while (j < np[s] &&
+                   (spec->max_gap_days <= 0 || pts[s][j].x - pts[s][j - 1].x <= spec->max_gap_days))
+                j++;
+            if (j - i > 1) {
+                buf_addf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                         colour);
+                for (int k = i; k < j; k++)
+                    buf_addf(b, "%s%.1f,%.1f", k > i ? " " : "", X(pts[s][k].x), Y(pts[s][k].v));
+                buf_adds(b, "\"/>");
+            }
+            i = j;
         }
         for (int i = 0; i < np[s]; i++) {
             const struct pt *p = &pts[s][i];
@@ -416,4 +425,95 @@ out:
     free(pts);
     free(np);
     return total;
+}
+
+/* ---- bar charts ------------------------------------------------------------------ */
+
+int chart_bars_svg(struct buf *b, const struct chart_bar_spec *spec)
+{
+    int W = spec->width > 0 ? spec->width : 640, H = spec->height > 0 ? spec->height : 240;
+    const double ml = 64, mr = 16, mt = 16, mb = 48;
+    double pw = W - ml - mr, ph = H - mt - mb;
+    int n = spec->nbars > 0 ? spec->nbars : 0, drawn = 0;
+    double ymax = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(spec->bars[i].value) && spec->bars[i].value > ymax)
+            ymax = spec->bars[i].value;
+    double step = chart_nice_step(ymax > 0 ? ymax : 1, 4);
+    double y1 = ceil((ymax > 0 ? ymax : 1) / step) * step;
+    struct buf desc = BUF_INIT;
+    for (int i = 0; i < n; i++)
+        buf_addf(&desc, "%s%s %s: %s", i ? "; " : "", spec->bars[i].label,
+                 spec->x_label ? spec->x_label : "", spec->bars[i].text);
+    if (spec->note)
+        buf_addf(&desc, ". %s", spec->note);
+    html_addf(b,
+              "<svg class=\"weft-chart\" id=\"%s\" viewBox=\"0 0 %d %d\" role=\"img\" "
+              "aria-label=\"%s\" aria-describedby=\"%s-desc\" focusable=\"false\" "
+              "xmlns=\"http://www.w3.org/2000/svg\"><title>%s</title><desc id=\"%s-desc\">%s"
+              "</desc>",
+              spec->id, W, H, spec->title, spec->id, spec->title, spec->id, desc.data);
+    buf_release(&desc);
+    /* value axis: gridlines and labels */
+    for (double v = 0; v <= y1 + step / 2; v += step) {
+        double y = mt + ph - v / y1 * ph;
+        html_addf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d8dde0\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\" "
+                  "fill=\"#4c6272\">",
+                  ml, y, ml + pw, y, ml - 6, y + 4);
+        value_text(b, v);
+        html_raw(b, "</text>");
+    }
+    if (spec->y_label)
+        html_addf(b,
+                  "<text x=\"14\" y=\"%.1f\" font-size=\"12\" fill=\"#4c6272\" "
+                  "transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">%s</text>",
+                  mt + ph / 2, mt + ph / 2, spec->y_label);
+    double slot = n ? pw / n : pw, bw = slot * 0.7;
+    for (int i = 0; i < n; i++) {
+        const struct chart_bar *bar = &spec->bars[i];
+        double x = ml + slot * i + (slot - bw) / 2, cx = x + bw / 2;
+        if (isfinite(bar->value) && bar->value >= 0) {
+            double h = bar->value / y1 * ph;
+            html_addf(b,
+                      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                      "fill=\"#005eb8\"><title>%s %s: %s</title></rect>",
+                      x, mt + ph - h, bw, h, bar->label, spec->x_label ? spec->x_label : "",
+                      bar->text);
+            drawn++;
+        }
+        html_addf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+                  "fill=\"#212b32\">%s</text>",
+                  cx, isfinite(bar->value) ? mt + ph - bar->value / y1 * ph - 4 : mt + ph - 4,
+                  bar->text);
+        html_addf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+                  "fill=\"#4c6272\">%s</text>",
+                  cx, mt + ph + 16, bar->label);
+    }
+    html_addf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#4c6272\"/>", ml,
+              mt + ph, ml + pw, mt + ph);
+    if (spec->x_label)
+        html_addf(b,
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" "
+                  "fill=\"#4c6272\">%s</text>",
+                  ml + pw / 2, mt + ph + 36, spec->x_label);
+    html_raw(b, "</svg>");
+    /* the same figures as a table */
+    html_addf(b,
+              "<table class=\"nhsuk-table\" id=\"%s-table\"><caption class=\"nhsuk-table__"
+              "caption\">%s (table)</caption><thead class=\"nhsuk-table__head\"><tr "
+              "class=\"nhsuk-table__row\"><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+              "</tr></thead><tbody class=\"nhsuk-table__body\">",
+              spec->id, spec->title, spec->x_label ? spec->x_label : "category",
+              spec->y_label ? spec->y_label : "value");
+    for (int i = 0; i < n; i++)
+        html_addf(b,
+                  "<tr class=\"nhsuk-table__row\"><th scope=\"row\" class=\"nhsuk-table__cell\">"
+                  "%s</th><td class=\"nhsuk-table__cell\">%s</td></tr>",
+                  spec->bars[i].label, spec->bars[i].text);
+    html_raw(b, "</tbody></table>");
+    return drawn;
 }

@@ -39,6 +39,8 @@ struct chart_spec {
     bool has_low, has_high;
     double ref_low, ref_high; /* reference range band when has_low/has_high */
     int width, height;        /* viewBox size; 0 = 640 x 240 */
+    double max_gap_days;      /* > 0: no line between points further apart (a gap in the
+                                 data, e.g. withheld days); 0: every point joined */
 };
 
 /* Append the chart as an <svg> element.  Points with dates that do not parse
@@ -66,5 +68,33 @@ struct chart_tick {
     char label[24];
 };
 int chart_time_ticks(double xmin, double xmax, int max_ticks, struct chart_tick *out);
+
+/*
+ * A bar chart of counts by category (a distribution such as length of stay
+ * in bands).  The <svg> has role="img" and aria-label naming the chart, a
+ * <title> and a <desc> listing every bar; each bar has a <title> with its
+ * label and value.  A bar whose count is withheld (suppressed small numbers)
+ * is drawn as no bar, labelled with its text (e.g. "*").  Below the SVG a
+ * table gives the same figures (the accessible alternative).  Pure.
+ */
+struct chart_bar {
+    const char *label; /* category, e.g. "4-7" */
+    const char *text;  /* the value as shown, e.g. "10" or "*" */
+    double value;      /* the bar's height; NAN when withheld (text only) */
+};
+
+struct chart_bar_spec {
+    const char *id;      /* unique element id prefix on the page: [A-Za-z0-9-] */
+    const char *title;   /* e.g. "Length of stay" */
+    const char *x_label; /* category axis, e.g. "days" */
+    const char *y_label; /* value axis, e.g. "stays" */
+    const char *note;    /* appended to the description (e.g. what "*" means), or NULL */
+    const struct chart_bar *bars;
+    int nbars;
+    int width, height; /* viewBox size; 0 = 640 x 240 */
+};
+
+/* Append the chart and its table.  Returns the number of bars drawn. */
+int chart_bars_svg(struct buf *b, const struct chart_bar_spec *spec);
 
 #endif

@@ -104,6 +104,7 @@ static const char weft_css[] =
     "main.nhsuk-main-wrapper{padding-top:16px}\n"
     "main .nhsuk-heading-l{margin-bottom:12px}\n"
     ".weft-filter-box{margin-bottom:12px}\n"
+    ".weft-scroll{overflow-x:auto;max-width:100%}\n"
     ".weft-filter-box summary{cursor:pointer;color:#005eb8;text-decoration:underline;"
     "margin-bottom:8px}\n"
     "@media (max-width:640px){"
@@ -246,6 +247,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
     if ((rc = http_route_add(srv, "GET", "/assets/weft.css", css_handler, w, 0)) < 0)
         return rc;
     if ((rc = web_analytics_routes_add(srv, w)) < 0) /* /analytics/risk-list */
+        return rc;
+    if ((rc = web_analytics_flow_routes_add(srv, w)) < 0) /* /analytics/flow */
         return rc;
     if ((rc = web_admin_dq_routes_add(srv, w)) < 0) /* /admin/dq, /admin/governance */
         return rc;

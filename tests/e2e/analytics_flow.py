@@ -10,17 +10,31 @@ raw counts this test works out from the messages it sent: counts of 1-7 are
 "*", every other shown value is the raw count rounded to the nearest 5, no
 row or column of a table has exactly one "*" (secondary suppression), and the
 designed-in cells are shown with their values; the person who is not cleared
-is not counted; an expired list stops the output."""
+is not counted; an expired list stops the output.
+
+The page /analytics/flow (a real server, staff launched by a registered host
+system): an ANALYST sees the same figures - its CSV download is byte for
+byte the command's output, every table cell on the page is the CSV's value -
+with the admissions chart and the length-of-stay histogram (SVG with title,
+and its table alternative); a bad window is refused with the form and the
+error; a clinician (no secondary-use) is refused; views are audited and
+recorded for the compliance report; axe-core in Chromium finds no serious
+or critical violation; after the list expires the page refuses, saying why."""
 import collections
 import datetime
+import html
+import json
 import os
+import re
 import sqlite3
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (Mllp, ack_code, check, msh, new_db, nhs, org, run,  # noqa: E402
                            start, weft_ok)
-from api_harness import TMP, fail  # noqa: E402
+from api_harness import TMP, Server, fail  # noqa: E402
+from access_lib import add_hs_launcher, claims, launch, sign  # noqa: E402
 
 FAC = "RVVPAS"
 FROM, TO = datetime.date(2026, 11, 1), datetime.date(2026, 11, 14)
@@ -187,6 +201,109 @@ check(rc == 0, "compliance: %s %s" % (comp, err))
 check(comp.splitlines()[-1].split(",")[1] == "flow" and comp.strip().endswith(",%d,1,0"
       % len(cleared)), "compliance row %r" % comp.splitlines()[-1])
 
+# ---- the page: the same figures for an analyst ------------------------------------
+secret = add_hs_launcher(db, "sys-RVV", "RVV", "iss-RVV")
+web = Server(db, tag="web")
+
+
+def session(role, sub):
+    tok = sign({"alg": "HS256"}, claims("iss-RVV", sub, role, "RVV", NUMS[0]), "HS256", secret)
+    st, _, body, ck = launch(web, tok)
+    check(st in (200, 303) and ck, "launch %s: %d %r" % (role, st, body[:300]))
+    return ck
+
+
+ck = session("ANALYST", "analyst-1")
+cookie = {"Cookie": "weft_session=" + ck}
+q = "from=%s&as-of=%s" % (FROM.isoformat(), TO.isoformat())
+st, hd, body = web.request("GET", "/analytics/flow?format=csv&" + q, headers=cookie, raw=True)
+check(st == 200 and hd.get("content-type", "").startswith("text/csv"), "page csv %d %r" % (st, hd))
+check(body.decode() == out, "the page's CSV is not the command's:\n%s\n---\n%s" % (body.decode(), out))
+st, _, page = web.request("GET", "/analytics/flow?" + q, headers=cookie, raw=True)
+page = page.decode()
+check(st == 200, "flow page %d %s" % (st, page[:500]))
+# every table cell is the CSV's figure for that measure, site, ward and period
+ncells = 0
+for m in ("admissions", "discharges", "occupancy", "los"):
+    t = re.search(r'<table class="nhsuk-table" id="%s">(.*?)</table>' % m, page, re.S)
+    check(t, "no %s table on the page" % m)
+    for row in re.findall(r"<tr[^>]*><th scope=\"row\"[^>]*>(.*?)</th><td[^>]*>(.*?)</td>(.*?)</tr>",
+                          t.group(1), re.S):
+        site, ward = html.unescape(row[0]), html.unescape(row[1])
+        for period, value in re.findall(r'<td[^>]*data-period="([^"]*)">([^<]*)</td>', row[2]):
+            key = (m, site, ward, html.unescape(period))
+            check(key in shown, "page shows %s, not in the CSV" % (key,))
+            check(html.unescape(value) == shown[key], "page %s = %r, CSV %r" % (key, value, shown[key]))
+            ncells += 1
+check(ncells == len(shown), "page shows %d figures, the CSV %d" % (ncells, len(shown)))
+# the charts: admissions per day (line) and the length-of-stay histogram with its table
+line = re.search(r'<svg class="weft-chart"[^>]*role="img"[^>]*aria-labelledby="admissions-chart-title '
+                 r'admissions-chart-desc"[^>]*><title id="admissions-chart-title">Admissions per day'
+                 r'(.*?)</svg>', page, re.S)
+check(line, "no titled admissions-per-day chart")
+plotted = sum(1 for x in days if shown[("admissions", "total", "total", x.isoformat())] != "*")
+check(re.search(r'<desc id="admissions-chart-desc">%d value' % plotted, line.group(1)),
+      "admissions chart should plot the %d days not withheld: %s" % (plotted, line.group(1)[:300]))
+# withheld days are a gap in the line, not joined across: one polyline per run of shown days
+runs = "".join("x" if shown[("admissions", "total", "total", x.isoformat())] != "*" else " "
+               for x in days).split()
+check(line.group(1).count("<polyline") == sum(1 for r in runs if len(r) > 1),
+      "admissions line should break at withheld days (%d runs): %s" % (len(runs), line.group(1)[:600]))
+los = re.search(r'<svg class="weft-chart" id="los-chart"[^>]*aria-label="([^"]*)"[^>]*>(.*?)</svg>',
+                page, re.S)
+check(los and "Length of stay" in los.group(1), "no labelled length-of-stay histogram")
+check("<title>Length of stay" in los.group(2), "histogram without <title>")
+bars = re.findall(r'<rect [^>]*><title>([^<]*) days: ([^<]*)</title>', los.group(2))
+want = [(b, shown[("los", "total", "total", b)]) for b, _, _ in BANDS
+        if shown[("los", "total", "total", b)] != "*"]
+check(bars == want, "histogram bars %r, CSV %r" % (bars, want))
+alt = re.search(r'<table class="nhsuk-table" id="los-chart-table">(.*?)</table>', page, re.S)
+check(alt, "histogram has no table alternative")
+alt_rows = re.findall(r'<th scope="row"[^>]*>([^<]*)</th><td[^>]*>([^<]*)</td>', alt.group(1))
+check(alt_rows == [(b, shown[("los", "total", "total", b)]) for b, _, _ in BANDS],
+      "histogram table %r" % alt_rows)
+check(re.search(r"Computed at <time", page), "computed-at time missing")
+# a bad window: the form again, with the error, nothing computed
+for bad, says in (("from=2026-11-20&as-of=2026-11-14", "on or before the last day"),
+                  ("from=2026-02-30&as-of=2026-11-14", "first day must be a real date"),
+                  ("from=2025-01-01&as-of=2026-11-14", "at most 365 days"),
+                  ("as-of=14/11/2026", "last day must be a real date")):
+    st, _, b = web.request("GET", "/analytics/flow?" + bad, headers=cookie, raw=True)
+    b = b.decode()
+    check(st == 400 and says in b and 'aria-invalid="true"' in b and "<form" in b,
+          "bad window %s: %d %s" % (bad, st, b[b.find("<main"):][:1500]))
+# axe-core in Chromium on the page
+node = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib",
+                                            "axe_page.mjs"),
+                       "http://127.0.0.1:%d/analytics/flow?%s" % (web.port, q), ck,
+                       os.path.join(TMP, "flow-page.png")],
+                      capture_output=True, text=True, timeout=300)
+axe_views = 0
+if node.returncode == 77:
+    print("note: axe not run: " + node.stderr.strip())
+else:
+    axe_views = 1
+    check(node.returncode == 0, "axe_page.mjs failed: %s %s" % (node.stdout, node.stderr))
+    res = json.loads(node.stdout.strip().splitlines()[-1])
+    check(res["status"] == 200, "browser got %r" % res["status"])
+    bad = [v for v in res["violations"] if v["impact"] in ("serious", "critical")]
+    check(not bad, "axe: %r" % bad)
+    print("axe: %d violations, none serious or critical" % len(res["violations"]))
+# a clinician (no secondary-use) is refused, page and CSV
+doc = {"Cookie": "weft_session=" + session("R8000", "doc-1")}
+for path in ("/analytics/flow", "/analytics/flow?format=csv"):
+    st, _, b = web.request("GET", path, headers=doc, raw=True)
+    check(st == 403 and b"admissions" not in b, "clinician got %s: %d" % (path, st))
+web.stop()
+audit = weft_ok("audit", "list", "--db", db)
+check(audit.count("secondary:flow from=2026-11-01 as-of=2026-11-14") == 2 + axe_views,
+      "page views not audited:\n" + audit[-2000:])
+check("secondary-use" in audit or "may not see secondary-use" in audit,
+      "the clinician's refusal not audited:\n" + audit[-2000:])
+rc, comp, err = run("analytics", "compliance", "--db", db)
+check(rc == 0 and sum(1 for ln in comp.splitlines()[1:] if ",flow," in ln) == 3 + axe_views,
+      "page outputs not in the compliance report: %s %s" % (comp, err))
+
 # the list expires: no flow figures
 con = sqlite3.connect(db)
 con.execute("UPDATE optout_list SET expires = '2000-01-31'")
@@ -202,4 +319,13 @@ rc, out, err = run("analytics", "secondary", "--db", db, "--output", "population
                    "2026-11-01")
 check(rc == 2 and "--from applies to the flow output only" in err, "--from on population: %d %r"
       % (rc, err))
+# ... and the page refuses too, saying why
+web = Server(db, tag="web2")
+cookie = {"Cookie": "weft_session=" + session("ANALYST", "analyst-2")}
+st, _, b = web.request("GET", "/analytics/flow", headers=cookie, raw=True)
+check(st == 409 and b"expired on 2000-01-31" in b and b"<table" not in b,
+      "expired list, page: %d %s" % (st, b[:400]))
+st, _, b = web.request("GET", "/analytics/flow?format=csv", headers=cookie, raw=True)
+check(st == 409 and b"measure,site" not in b, "expired list, csv: %d" % st)
+web.stop()
 print("ok (%d ADT messages)" % n)

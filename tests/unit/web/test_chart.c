@@ -219,13 +219,49 @@ static void test_degenerate(void **state)
     buf_release(&b);
 }
 
+/* The bar chart (length-of-stay histogram): labelled for screen readers,
+ * one <rect> per shown count, withheld counts drawn as no bar but named,
+ * the same figures in a table, text escaped. */
+static void test_bars(void **state)
+{
+    (void)state;
+    struct chart_bar bars[] = {
+        {"0", "0", 0}, {"2-3", "*", NAN}, {"4-7", "10", 10}, {"<22>", "25", 25}};
+    struct chart_bar_spec spec = {.id = "los",
+                                  .title = "Length of stay & more",
+                                  .x_label = "days",
+                                  .y_label = "stays",
+                                  .note = "* means 1 to 7",
+                                  .bars = bars,
+                                  .nbars = 4};
+    struct buf b = BUF_INIT;
+    assert_int_equal(chart_bars_svg(&b, &spec), 3);
+    const char *s = b.data;
+    assert_non_null(strstr(s, "role=\"img\""));
+    assert_non_null(strstr(s, "aria-label=\"Length of stay &amp; more\""));
+    assert_non_null(strstr(s, "<title>Length of stay &amp; more</title>"));
+    assert_non_null(strstr(s, "<desc id=\"los-desc\">0 days: 0; 2-3 days: *; 4-7 days: 10; "
+                              "&lt;22&gt; days: 25. * means 1 to 7</desc>"));
+    assert_int_equal(count(s, "<rect "), 3);
+    assert_non_null(strstr(s, "<title>4-7 days: 10</title></rect>"));
+    assert_null(strstr(s, "<title>2-3 days"));
+    assert_null(strstr(s, "<22>"));
+    /* the tallest bar reaches the top gridline: 25 on an axis to 30 (step 10) */
+    assert_non_null(strstr(s, ">30</text>"));
+    assert_non_null(strstr(s, "<table class=\"nhsuk-table\" id=\"los-table\">"));
+    assert_non_null(strstr(s, "<th scope=\"row\" class=\"nhsuk-table__cell\">2-3</th><td "
+                              "class=\"nhsuk-table__cell\">*</td>"));
+    assert_int_equal(count(s, "<th scope=\"row\""), 4);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_measure_codes), cmocka_unit_test(test_date_days),
         cmocka_unit_test(test_nice_step),     cmocka_unit_test(test_time_ticks),
         cmocka_unit_test(test_single_series), cmocka_unit_test(test_two_series_bp),
-        cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_degenerate),    cmocka_unit_test(test_bars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
