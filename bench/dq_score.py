@@ -2,7 +2,7 @@
 """dq_score.py - score the data-quality checks against a synthetic region's
 injected faults (truth/faults.csv; docs/SYNTH.md, docs/DATA_QUALITY.md).
 
-    python3 bench/dq_score.py --db weft.db --in REGION [--json] [--run ID]
+    python3 bench/dq_score.py --db weft.db|postgres://... --in REGION [--json] [--run ID]
 
 Reads the newest finished data-quality run's failing records from the store
 (dq_failure) and the ground truth, and prints per fault kind the check that
@@ -16,7 +16,10 @@ matches a failure of the same organisation about the same true person (the
 failure's patient_local_id mapped through truth/records.csv).  missing-nhs
 counts social care's sc-missing-nhs too (one check sees both).
 """
-import argparse, collections, csv, json, os, sqlite3, sys
+import argparse, collections, csv, json, os, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from store_rows import rows  # noqa: E402
 
 KINDS = [  # fault kind, check, match level
     ("missing-nhs", "nhs-present", "record"),
@@ -57,13 +60,12 @@ def main():
             faults[kind].add((r["org"], det["local_id"]))
         else:
             faults[kind].add((r["org"], r["person"]))
-    db = sqlite3.connect(f"file:{a.db}?mode=ro", uri=True)
-    run = a.run or db.execute("SELECT max(id) FROM dq_run WHERE status = 'ok'").fetchone()[0]
+    run = a.run or rows(a.db, "SELECT max(id) FROM dq_run WHERE status = 'ok'")[0][0]
     if run is None:
         sys.exit("no finished data-quality run in the store")
     fails = collections.defaultdict(set)
-    for org, check, local in db.execute(
-            "SELECT org, check_name, patient_local_id FROM dq_failure WHERE run_id = ?", (run,)):
+    for org, check, local in rows(
+            a.db, "SELECT org, check_name, patient_local_id FROM dq_failure WHERE run_id = %d" % int(run)):
         fails[check].add((org, local))
     out = []
     for kind, check, level in KINDS:

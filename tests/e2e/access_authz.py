@@ -16,12 +16,12 @@ and reads the person with $everything; the set of (category, organisation)
 items returned must be exactly the expected one, with no total that counts
 more, and the response must say that something is withheld whenever it is.
 Then every refusal must be in the audit log and the log must verify."""
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, check, run, weft_id, TMP  # noqa: E402
+from api_harness import Server, check, db_rows, new_db_url, run, weft_id, TMP  # noqa: E402
 from access_lib import (CATEGORIES, add_hs_launcher, add_org, claims, launch,  # noqa: E402
                         nhs, person_bundle, post_form, session_info, sign, visible, weft,
                         writer_token)
@@ -69,7 +69,7 @@ EXPECTED = {
 OWN_OK, OWN_ENDED, OTHER = "RVV", "RWF", "G82001"
 ORGS = [OWN_OK, OWN_ENDED, OTHER]
 
-db = os.path.join(TMP, "weft.db")
+db = new_db_url()
 weft("init", "--db", db)
 for o, t in ((OWN_OK, "acute"), (OWN_ENDED, "mental-health"), (OTHER, "gp")):
     add_org(db, o, t)
@@ -120,10 +120,7 @@ for role, (cats, can_bg) in EXPECTED.items():
                 combos.append((role, org, tag, bg, cookie))
 
 # Governance ends the second organisation's agreement while its users are signed in.
-con = sqlite3.connect(db)
-con.execute("UPDATE agreement SET valid_to = '2021-12-31' WHERE ods = ?", (OWN_ENDED,))
-con.commit()
-con.close()
+db_rows(db, "UPDATE agreement SET valid_to = '2021-12-31' WHERE ods = ?", (OWN_ENDED,))
 
 checked = denied = 0
 for role, org, tag, bg, cookie in combos:

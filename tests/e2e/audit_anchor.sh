@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: not yet ported: rewrites the audit chain and its head with sqlite3 and recomputes the hashes with python's sqlite3 (access_audit_tamper.sh does the tampering on both backends)
 # audit_anchor.sh - the audit chain's head anchored outside the database
 # (issue 16 item 10): someone who can write the database deletes the newest
 # entries and rewrites audit_head to the new last row, or rewrites the whole

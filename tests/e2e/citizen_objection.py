@@ -12,18 +12,18 @@ the already-open session at once; deciding twice is refused; withdrawal
 brings them back; show prints every step with its time; an objection past its
 due date is flagged overdue; bad input gets a clear error; `objection set`
 still works; the audit log holds every step and verifies."""
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
 import os
 import re
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, check, run, weft_id, TMP  # noqa: E402
+from api_harness import Server, check, db_rows, new_db_url, run, weft_id, TMP  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs, person_bundle,  # noqa: E402
                         sign, visible, weft, writer_token)
 
 ACUTE, GP = "RVV", "G82001"
-db = os.path.join(TMP, "weft.db")
+db = new_db_url()
 weft("init", "--db", db)
 add_org(db, ACUTE, "acute")
 add_org(db, GP, "gp")
@@ -115,11 +115,8 @@ check(rc == 0, "lodge again after withdrawal: %d %r" % (rc, err))
 oid2 = out.strip()
 rc, out, _ = run("objection", "list", "--db", db)
 check(re.search(r"^%s .* lodged .* -$" % oid2, out, re.M), "not yet overdue: %r" % out)
-con = sqlite3.connect(db)
-con.execute("UPDATE objection_case SET lodged = '2020-01-10T10:00:00.000Z', due = '2020-02-10'"
-            " WHERE id = ?", (int(oid2),))
-con.commit()
-con.close()
+db_rows(db, "UPDATE objection_case SET lodged = '2020-01-10T10:00:00.000Z', due = '2020-02-10'"
+        " WHERE id = ?", (int(oid2),))
 rc, out, _ = run("objection", "list", "--db", db, "--open")
 check(re.search(r"^%s .* lodged .* 2020-02-10 OVERDUE$" % oid2, out, re.M), "overdue: %r" % out)
 rc, out, _ = run("objection", "show", "--db", db, "--nhs", number)
@@ -150,9 +147,8 @@ check(re.search(r"  set +by cli:\S+  status=upheld date=2026-01-01", out), "set 
 
 # ---- audit -----------------------------------------------------------------------------------------------
 srv.stop()
-con = sqlite3.connect(db)
-rows = con.execute("SELECT outcome, user_id, role, reason FROM audit_entry WHERE what = ?",
-                   ("objection " + oid,)).fetchall()
+rows = db_rows(db, "SELECT outcome, user_id, role, reason FROM audit_entry WHERE what = ?"
+               " ORDER BY seq", ("objection " + oid,))
 steps = [(r[0], r[3].split(":")[0]) for r in rows]
 check(steps == [("success", "objection lodged"), ("denied", "objection decision refused"),
                 ("success", "objection decided"), ("success", "objection withdrawn")],

@@ -1,6 +1,7 @@
 // citizen_portal.mjs - citizen sign-in and the /my/ pages (issue 17), end to
 // end: a real OpenID provider from npm (oidc-provider, in place of NHS login)
 // and real Chromium (playwright-core), axe-core on every page.
+// weft-test-backends: sqlite postgres
 //
 // The provider requires PKCE and private_key_jwt (Weft's public key is
 // registered with it), gives nhs_number and identity_proofing_level through
@@ -49,17 +50,21 @@ try {
 const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
 fs.mkdirSync(ART, { recursive: true });
 
-const DB = path.join(TMP, 'weft.db');
+const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
+const PG = /^postgres(ql)?:/.test(DB);
 const GP = 'G82001', HOSP = 'RVV';
 function weft(...args) {
   const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
   if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
   return r.stdout;
 }
+// Rows read, and session times moved into the past (time passing): SQLite
+// through python's sqlite3, PostgreSQL through psql (fields joined with |).
 function sql(q) {
-  const r = spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
-    'rows=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\\n".join("|".join(map(str,r)) for r in rows))', DB, q],
-  { encoding: 'utf8' });
+  const r = PG ? spawnSync('psql', [DB, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', q], { encoding: 'utf8' })
+    : spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
+      'rows=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\\n".join("|".join(map(str,r)) for r in rows))', DB, q],
+    { encoding: 'utf8' });
   if (r.status !== 0) fail('sql: ' + r.stderr);
   return r.stdout.trim();
 }

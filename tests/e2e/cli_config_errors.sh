@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: configuration-file and option errors, and a corrupt SQLite file (random bytes) named once in each command's error; its databases are the files the config names
 # cli_config_errors.sh - configuration mistakes are errors that say where they
 # are, once: an unknown config key names the file and line, an unknown option
 # is refused, a key meant for another command is accepted (one file serves

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: needs no database: an unreachable postgres:// address and the help texts (the same on both passes)
 # cli_db_truthful.sh - the help texts promise only the database backends that
 # are built: while `--db postgres://...` is refused with a clear error, no
 # command's --help (nor `weft help`) may offer PostgreSQL.

@@ -13,7 +13,11 @@ failing row names a check and the sender's identifiers; `weft dq report`
 CSV and JSON; `--org` limits a run; a rules file with a mistake is refused
 naming its line.
 """
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
 import csv, io, json, os, subprocess, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from api_harness import db_rows, new_db_url  # noqa: E402
 
 BIN, TMP, ROOT = os.environ["WEFT_BIN"], os.environ["WEFT_TMP"], os.environ["WEFT_ROOT"]
 HEADER = "check,dimension,resource_type,source_id,patient_local_id,message_control_id,detail"
@@ -42,7 +46,7 @@ def wait_file(path):
     sys.exit(f"FAIL: {path} never written")
 
 
-reg, db = os.path.join(TMP, "region"), os.path.join(TMP, "weft.db")
+reg, db = os.path.join(TMP, "region"), new_db_url()
 run("synth", "--people", "600", "--seed", "3", "--out", reg, "--quiet", "--fault-rate",
     "bad-check-digit=0.03,swap-day-month=0.06,malformed=0.01,duplicate=0.03,typo=0.04")
 run("init", "--db", db)
@@ -120,10 +124,8 @@ run("dq", "run", "--db", db, "--org", "RVV", "--as-of", "2026-11-01")
 rj2 = json.loads(run("dq", "report", "--db", db, "--org", "RVV", "--format", "json").stdout)
 if len(rj2["trend"]) != 2:
     errors.append(f"trend after two runs: {len(rj2['trend'])}")
-import sqlite3
-con = sqlite3.connect(db)
-orgs = {o for (o,) in con.execute("SELECT DISTINCT org FROM dq_failure WHERE run_id = ?",
-                                  (rj2["run"]["id"],))}
+orgs = {o for (o,) in db_rows(db, "SELECT DISTINCT org FROM dq_failure WHERE run_id = ?",
+                               (rj2["run"]["id"],))}
 if orgs != {"RVV"}:
     errors.append(f"--org RVV run reported {sorted(orgs)}")
 bad_usage = run("dq", "failures", "--db", db, check=False)

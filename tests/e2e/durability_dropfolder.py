@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: power cuts replayed on the SQLite file by the test build's write/fsync journal (lib/durability.py); on PostgreSQL durability is the server's WAL (pg_restart.py stops the server mid-feed)
 """durability_dropfolder.py - power cuts while a CSV drop folder is processed.
 
 Eight people extracts wait in a feed's folder; a journalled test-build server

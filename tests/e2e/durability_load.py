@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: power cuts replayed on the SQLite file by the test build's write/fsync journal (lib/durability.py); on PostgreSQL durability is the server's WAL (pg_restart.py stops the server mid-feed)
 """durability_load.py - power cuts during `weft load`.
 
 A journalled test-build `weft load` (lib/durability.py) loads a first

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: power cuts replayed on the SQLite file by the test build's write/fsync journal (lib/durability.py); on PostgreSQL durability is the server's WAL (pg_restart.py stops the server mid-feed)
 """durability_mllp.py - power cuts while HL7 v2 messages arrive over MLLP.
 
 Two senders send ADT^A01 (a new visit) and ORU^R01 (a new order) messages

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: checks rows by opening the SQLite file directly (python sqlite3)
+# weft-test-backends: sqlite postgres
 """feeds_drop_race.py - one processor per drop-folder file (docs/FEEDS.md 5).
 
   1. Race: `weft serve`'s watcher (every second) and three `weft feed run`
@@ -18,13 +18,12 @@ import fcntl
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from api_harness import WEFT  # noqa: E402
+from api_harness import WEFT, db_rows  # noqa: E402
 from feeds_harness import (TMP, check, new_db, nhs, org, reader_token, run, start,  # noqa: E402
                            weft_ok)
 
@@ -127,18 +126,17 @@ put("people_big.csv", 100000, BIG)
 p = subprocess.Popen([WEFT, "feed", "run", "--db", db, "--min-age", "0"],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 # killed as soon as its inbox row (pending: processing began) is committed -
-# an event, read straight from the database so that the kill follows it
+# an event, read straight from the database (sqlite3, or psql on
+# PostgreSQL: api_harness.db_rows) so that the kill follows it
 # closely whatever the binary's speed
 deadline = time.time() + 120
 killed = False
-con = sqlite3.connect(db, timeout=30)
 while time.time() < deadline and p.poll() is None:
-    if con.execute("select count(*) from inbox where outcome = 'pending'").fetchone()[0]:
+    if db_rows(db, "select count(*) from inbox where outcome = 'pending'")[0][0]:
         p.send_signal(signal.SIGKILL)
         killed = True
         break
     time.sleep(0.002)
-con.close()
 p.wait()
 if not killed or not os.path.exists(os.path.join(folder, "people_big.csv")):
     check(False, "could not kill feed run mid-file (finished first?)")

@@ -11,7 +11,8 @@ On one MLLP connection:
   - a message from an unregistered facility with AL/AL gets CR (commit
     reject) and no application ACK;
   - a message without MSH-15/16 keeps original mode exactly (one AA);
-  - `weft feed status --json` reports the backlog (0 once applied);
+  - `weft feed status --json` reports the backlog (0 once applied), and
+    after the crash below the metric weft_feed_backlog comes down to 0 with it;
   - without --mllp-ack-mode auto (the default, original) the same AL/AL
     message gets one AA.
 Then the crash test: three senders pipeline AL/NE ADT messages while the
@@ -30,11 +31,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (SB, EB, CR, Mllp, adt, check, fail, new_db, nhs, org, oru,  # noqa: E402
                            start, weft_ok)
-from api_harness import WEFT, wait_log  # noqa: E402
+from api_harness import TMP, WEFT, wait_log  # noqa: E402
 
 
 def enh(msg, accept, app):
@@ -206,7 +208,9 @@ def paused_status(db):
 
 
 
-srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
+mpf = os.path.join(TMP, "metrics.port")
+srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto", "--metrics", "127.0.0.1:0",
+            "--metrics-port-file", mpf)
 wait_log(srv, "enhanced-mode backlog:")
 found = int(re.search(r"enhanced-mode backlog: (\d+) messages", srv.logtext()).group(1))
 check(found > 0, "the kill left no backlog to recover")
@@ -235,6 +239,25 @@ while True:
     if feed["backlog"] == 0:
         break
     check(time.time() < deadline, "backlog not drained after resends")
+    time.sleep(0.2)
+
+
+def backlog_gauge():
+    """weft_feed_backlog as the metrics listener serves it (None: absent)."""
+    mport = int(open(mpf).read())
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith("weft_feed_backlog "):
+            return float(line.split()[1])
+    return None
+
+
+# the metric follows the backlog down to 0 (the applier sets it as it applies)
+deadline = time.time() + 30
+while backlog_gauge() != 0:
+    check(time.time() < deadline, "weft_feed_backlog is %r with the backlog drained" %
+          backlog_gauge())
     time.sleep(0.2)
 srv.stop()
 

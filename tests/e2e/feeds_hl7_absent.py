@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: checks rows by opening the SQLite file directly (python sqlite3)
+# weft-test-backends: sqlite postgres
 """feeds_hl7_absent.py - end to end: an omitted HL7 v2 field keeps the stored
 value, the HL7 null "" deletes it (docs/feeds/hl7v2.md, "Omitted fields and
 the HL7 null").
@@ -9,15 +9,14 @@ ORU^R01 whose PID carries only identifiers, name, date of birth and sex.
 Through the FHIR API the Patient still has the address and has one version
 (_history).  Then an ADT^A08 with PID-11 "": a second version without the
 address, the first still holding it.  Neither the API nor the stored JSON
-(the sqlite database) ever shows the private member _keepAbsent."""
+(read from the database, SQLite or PostgreSQL) ever shows the private member _keepAbsent."""
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (Mllp, ack_code, adt, check, msh, new_db, nhs, org,  # noqa: E402
                            reader_token, run, start, weft_ok)
-from api_harness import weft_id  # noqa: E402
+from api_harness import db_rows, weft_id  # noqa: E402
 
 FAC = "RVVPAS"
 MRN = "H700"
@@ -102,10 +101,8 @@ try:
 finally:
     log = srv.stop()
 
-con = sqlite3.connect(db)
-n, leaked = con.execute("SELECT count(*), sum(instr(json, '_keepAbsent') > 0) FROM resource"
-                        " WHERE type = 'Patient'").fetchone()
-con.close()
+n, leaked = db_rows(db, "SELECT count(*), sum(CASE WHEN json LIKE '%keepAbsent%' THEN 1 ELSE 0 END)"
+                        " FROM resource WHERE type = 'Patient'")[0]
 check(n == 2 and leaked == 0, "stored Patient rows %r, with _keepAbsent %r" % (n, leaked))
 for word in (NHS, "Testperson"):
     check(word not in log, "the operational log contains patient data (%s)" % word)

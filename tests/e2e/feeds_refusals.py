@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: checks rows by opening the SQLite file directly (python sqlite3)
+# weft-test-backends: sqlite postgres
 """feeds_refusals.py - what Weft refuses, how it says so, and that nothing
 refused is lost.
 
@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from api_harness import DATA  # noqa: E402
+from api_harness import DATA, db_rows  # noqa: E402
 from feeds_harness import (TMP, Mllp, ack_code, adt, check, new_db, nhs, org, oru,  # noqa: E402
                            reader_token, run, start, weft_ok)
 
@@ -144,13 +144,8 @@ check(len(msgs) == 1 and msgs[0]["outcome"] == "applied" and msgs[0]["attempts"]
 
 
 def current(rtype):
-    import sqlite3
-    c = sqlite3.connect(db)
-    try:
-        return c.execute("select source_org, source_id, version from resource where type = ? and "
-                         "next_seq is null and deleted = 0 order by 1, 2", (rtype,)).fetchall()
-    finally:
-        c.close()
+    return db_rows(db, "select source_org, source_id, version from resource where type = ? and "
+                   "next_seq is null and not deleted order by 1, 2", (rtype,))
 
 
 before = (current("Patient"), current("Encounter"))

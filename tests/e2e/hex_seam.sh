@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: checks the source tree; touches no database
 # hex_seam.sh - one hex encoder (issue 22 item 5): bytes become hex text only
 # through core/hex.h (hex_encode); no other file carries a digit table or a
 # snprintf("%02x") loop.  core/buf.c's JSON string escaper (\u00XX) is the

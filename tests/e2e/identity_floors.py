@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: accuracy floors measured by bench/linkage_score.py and bench/identity_region.py, which make SQLite files of their own (the matching is the same code on both backends)
 """identity_floors.py - the master person index keeps the accuracy it
 reached (docs/BENCHMARKS.md, "Identity"): floors just below the measured
 figures, so a change that makes matching worse fails here.

@@ -20,19 +20,19 @@ record of the person (issue 22 item 3), end to end against a real server:
   held person.
 On the code before, lodging created an ordinary person, so the launch before
 any record opened an empty record instead of the "no shared record" page."""
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
 import os
 import re
-import sqlite3
 import sys
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, check, run, weft_id, TMP  # noqa: E402
+from api_harness import Server, check, db_rows, new_db_url, run, weft_id, TMP  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs, person_bundle,  # noqa: E402
                         post_form, session_info, sign, visible, weft, writer_token)
 
 ACUTE, GP = "RVV", "G82001"
-db = os.path.join(TMP, "weft.db")
+db = new_db_url()
 weft("init", "--db", db)
 add_org(db, ACUTE, "acute")
 add_org(db, GP, "gp")
@@ -41,11 +41,7 @@ number = nhs(431)
 
 
 def persons_for(n):
-    c = sqlite3.connect(db)
-    try:
-        return [r[0] for r in c.execute("SELECT id FROM person WHERE nhs = ?", (n,))]
-    finally:
-        c.close()
+    return [r[0] for r in db_rows(db, "SELECT id FROM person WHERE nhs = ? ORDER BY id", (n,))]
 
 
 def token(sub="sds-doctor-1", role="R8000", patient=None):
@@ -86,9 +82,7 @@ st, _, body = post_form(srv, "/breakglass",
                          "reason_text": "unconscious in the emergency department"}, bg)
 check(st == 404 and b"holds nothing for that NHS number" in body,
       "break-glass for a person held only for an objection: %d %r" % (st, body[:300]))
-c = sqlite3.connect(db)
-n_bg = c.execute("SELECT count(*) FROM breakglass").fetchone()[0]
-c.close()
+n_bg = db_rows(db, "SELECT count(*) FROM breakglass")[0][0]
 check(n_bg == 0, "break-glass was recorded for a person with no record: %d" % n_bg)
 check(persons_for(number) == held, "break-glass changed the persons: %r" % persons_for(number))
 
@@ -133,15 +127,11 @@ check(len(ids) == 22 and set(ids) <= acute_ids,
 
 srv.stop()
 # ---- audit: the launch without a record is recorded ---------------------------------------------
-c = sqlite3.connect(db)
-rows = c.execute("SELECT outcome, reason FROM audit_entry WHERE action = 'launch'").fetchall()
-c.close()
+rows = db_rows(db, "SELECT outcome, reason FROM audit_entry WHERE action = 'launch'")
 check(any(o != "success" and "no shared record" in (r or "") for o, r in rows),
       "the launch without a record is not audited: %r" % rows)
-c = sqlite3.connect(db)
-den = c.execute("SELECT count(*) FROM audit_entry WHERE action = 'break-glass' AND outcome != "
-                "'success' AND reason LIKE '%no record is held%'").fetchone()[0]
-c.close()
+den = db_rows(db, "SELECT count(*) FROM audit_entry WHERE action = 'break-glass' AND outcome != "
+              "'success' AND reason LIKE '%no record is held%'")[0][0]
 check(den == 1, "the refused break-glass is not audited: %d" % den)
 weft("audit", "verify", "--db", db)
 print("ok")

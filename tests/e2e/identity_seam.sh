@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: checks the source tree; touches no database
 # identity_seam.sh - identity owns "who is this" (issue 22 item 3): no module
 # outside src/identity calls the store operations that create, link, merge or
 # split persons or record identity decisions; they go through the identity

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: checks the source tree (scripts/check-layers.sh); touches no database
 # layers_check.sh - scripts/check-layers.sh (run by make test and make check)
 # passes on this tree, and fails, naming the file and the include, on a copy
 # of src/ given each kind of bad include: a lower layer including a higher

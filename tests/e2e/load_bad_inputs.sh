@@ -4,21 +4,25 @@
 # truncated JSON, a broken reference, a resource without resourceType, a
 # 10 MB string field, non-UTF-8 bytes; an invalid NHS number is stored,
 # flagged and not linked.  Also: usage errors and a missing database.
+# On PostgreSQL too (WEFT_TEST_DB; rows read with api_harness.db_rows: psql).
+# weft-test-backends: sqlite postgres
 set -u
 bin="${WEFT_BIN:?}"
 tmp="${WEFT_TMP:?}"
 root="${WEFT_ROOT:?}"
-db="$tmp/bad.db"
+db="${WEFT_TEST_DB:-$tmp/bad.db}"
 fail() { echo "FAIL: $*"; exit 1; }
 py=/usr/bin/python3
+# python with db_rows (tests/e2e/lib/api_harness.py): the rows from SQLite or PostgreSQL
+lib="import sys; sys.path.insert(0, '$root/tests/e2e/lib'); from api_harness import db_rows"
 
 "$bin" init --db "$db" >/dev/null || fail init
 "$bin" load --db "$db" --org A81001 "$root/sample/gp-A81001.json" >"$tmp/good.txt" 2>&1 || { cat "$tmp/good.txt"; fail "good load"; }
-snapshot() { $py -c "import sqlite3,sys,hashlib; c=sqlite3.connect(sys.argv[1]); print(hashlib.sha256(repr(c.execute('select seq,id,version,json,person_id from resource where seq<=? order by seq',(int(sys.argv[2]),)).fetchall()).encode()).hexdigest())" "$db" "$1"; }
-maxseq=$($py -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select max(seq) from resource').fetchone()[0])" "$db")
+snapshot() { $py -c "$lib; import hashlib; print(hashlib.sha256(repr(db_rows(sys.argv[1], 'select seq,id,version,json,person_id from resource where seq<=? order by seq',(int(sys.argv[2]),))).encode()).hexdigest())" "$db" "$1"; }
+maxseq=$($py -c "$lib; print(db_rows(sys.argv[1], 'select max(seq) from resource')[0][0])" "$db")
 [ "$maxseq" -gt 10 ] || fail "sample load stored only $maxseq"
 before=$(snapshot "$maxseq")
-count() { $py -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from resource').fetchone()[0])" "$db"; }
+count() { $py -c "$lib; print(db_rows(sys.argv[1], 'select count(*) from resource')[0][0])" "$db"; }
 n0=$(count)
 
 # expect_reject NAME FILE PATTERN...: exit 1 and every pattern in the output
@@ -84,17 +88,19 @@ cat >"$tmp/nhs.json" <<'J'
 J
 "$bin" load --db "$db" --org A81001 "$tmp/nhs.json" >"$tmp/nhs.out" 2>&1 || { cat "$tmp/nhs.out"; fail "invalid NHS load exit $?"; }
 grep -q "1 invalid NHS numbers" "$tmp/nhs.out" || { cat "$tmp/nhs.out"; fail "invalid NHS number not reported"; }
-$py - "$db" <<'PY' || fail "invalid NHS number check"
-import sqlite3, sys, json, hashlib
-c = sqlite3.connect(sys.argv[1])
+$py - "$db" "$root" <<'PY' || fail "invalid NHS number check"
+import sys, json, hashlib
+sys.path.insert(0, sys.argv[2] + "/tests/e2e/lib")
+from api_harness import db_rows
+db = sys.argv[1]
 wid = hashlib.sha256("A81001\x1fPatient\x1ftypo-1".encode()).hexdigest()[:32]
-j, person = c.execute("select json, person_id from resource where id=?", (wid,)).fetchone()
+j, person = db_rows(db, "select json, person_id from resource where id=?", (wid,))[0]
 r = json.loads(j)
 assert r["identifier"][0]["value"] == "9434765918", "number not kept as sent"
 assert any(t.get("code") == "invalid-nhs-number" for t in r["meta"]["tag"]), "not flagged"
-nhs = c.execute("select nhs from person where id=?", (person,)).fetchone()[0]
+nhs = db_rows(db, "select nhs from person where id=?", (person,))[0][0]
 assert nhs is None, "linked by an invalid NHS number"
-assert c.execute("select count(*) from person where nhs='9434765918'").fetchone()[0] == 0
+assert db_rows(db, "select count(*) from person where nhs='9434765918'")[0][0] == 0
 print("invalid NHS number kept, flagged, not linked")
 PY
 

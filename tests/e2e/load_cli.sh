@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # load_cli.sh - weft init / client / load from the command line: help texts,
 # idempotent init, the config file, client tokens (printed once, only the
-# hash stored, revocation), exit statuses.
+# hash stored, revocation), exit statuses.  On PostgreSQL too (WEFT_TEST_DB;
+# rows read with api_harness.db_rows, the whole database dumped with pg_dump).
+# weft-test-backends: sqlite postgres
 set -u
 bin="${WEFT_BIN:?}"
 tmp="${WEFT_TMP:?}"
 root="${WEFT_ROOT:?}"
-db="$tmp/cli.db"
+db="${WEFT_TEST_DB:-$tmp/cli.db}"
 fail() { echo "FAIL: $*"; exit 1; }
 py=/usr/bin/python3
 
@@ -25,7 +27,7 @@ done
 printf 'db = %s\norg = A81002\n' "$db" >"$tmp/weft.conf"
 "$bin" load --config "$tmp/weft.conf" "$root/sample/gp-A81002.json" >"$tmp/o" 2>&1 || { cat "$tmp/o"; fail "load via config"; }
 grep -q "57 stored" "$tmp/o" || { cat "$tmp/o"; fail "config load counts"; }
-org=$($py -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select group_concat(distinct source_org) from resource').fetchone()[0])" "$db")
+org=$($py -c "import sys; sys.path.insert(0, sys.argv[2] + '/tests/e2e/lib'); from api_harness import db_rows; print(','.join(o for (o,) in db_rows(sys.argv[1], 'select distinct source_org from resource')))" "$db" "$root")
 [ "$org" = A81002 ] || fail "org from config: $org"
 
 # client add: token alone on stdout, 43 base64url chars; only its SHA-256 stored
@@ -34,14 +36,22 @@ org=$($py -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('se
 tok=$(cat "$tmp/tok")
 [[ "$tok" =~ ^[A-Za-z0-9_-]{43}$ ]] || fail "token shape: $tok"
 "$bin" client add --db "$db" --name "Lab feed" --write >"$tmp/tok2" 2>/dev/null || fail "client add --write"
-$py - "$db" "$tok" <<'PY' || fail "client storage"
-import sqlite3, sys, hashlib
-c = sqlite3.connect(sys.argv[1]); tok = sys.argv[2]
-rows = c.execute("select name, org, scopes, token_hash from client order by id").fetchall()
+$py - "$db" "$tok" "$root" <<'PY' || fail "client storage"
+import subprocess, sys, hashlib
+sys.path.insert(0, sys.argv[3] + "/tests/e2e/lib")
+from api_harness import db_rows
+db, tok = sys.argv[1], sys.argv[2]
+rows = db_rows(db, "select name, org, scopes, token_hash from client order by id")
 assert rows[0][3] == hashlib.sha256(tok.encode()).hexdigest(), "hash"
 assert rows[0][2] == "system/*.rs", rows[0][2]
 assert rows[1][2] == "system/*.rs system/*.cud", rows[1][2]
-dump = "\n".join(c.iterdump())
+if db.startswith("postgres"):
+    dump = subprocess.run(["pg_dump", "--data-only", db], capture_output=True, text=True,
+                          check=True).stdout
+    assert "GP system" in dump, "pg_dump holds no client rows"
+else:
+    import sqlite3
+    dump = "\n".join(sqlite3.connect(db).iterdump())
 assert tok not in dump, "token stored in clear"
 PY
 "$bin" client list --db "$db" >"$tmp/list" || fail "client list"

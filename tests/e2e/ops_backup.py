@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: weft backup / weft restore copy the SQLite file; PostgreSQL is backed up with pg_basebackup and WAL archiving (docs/OPERATIONS.md)
 """ops_backup.py - `weft backup` while serving and receiving an MLLP feed,
 then `weft restore`: the backup holds every message acknowledged before the
 backup started, the restored database's audit chain verifies, and the server

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: fills a small tmpfs that holds the SQLite file; the PostgreSQL server's disk is not the test's to fill
 """ops_disk_full.py - the disk fills in the middle of an MLLP feed: senders
 get negative acknowledgements (AE, "send it again"), nothing acknowledged AA
 is lost, and when space returns the service recovers without a restart.

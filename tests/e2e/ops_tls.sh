@@ -6,29 +6,32 @@
 # 1.2 and 1.3 but TLS 1.1 is refused; a plain HTTP request to the TLS port
 # fails cleanly and the server keeps serving; a key that does not match the
 # certificate, or half of the pair, is refused at start with a message.
+# On PostgreSQL too (WEFT_TEST_DB).
+# weft-test-backends: sqlite postgres
 set -u
 bin="${WEFT_BIN:?}"
 tmp="${WEFT_TMP:?}"
 fail() { echo "FAIL: $*"; [ -f "$tmp/serve.log" ] && tail -n 20 "$tmp/serve.log"; exit 1; }
 command -v openssl >/dev/null && command -v curl >/dev/null || { echo "skip: needs openssl and curl"; exit 77; }
 cd "$tmp"
+db="${WEFT_TEST_DB:-w.db}"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem \
   -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null ||
   fail "openssl could not make a certificate"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.pem -out other-cert.pem \
   -days 2 -subj /CN=other 2>/dev/null
-"$bin" init --db w.db >/dev/null || fail "init"
+"$bin" init --db "$db" >/dev/null || fail "init"
 
 # refused configurations
-"$bin" serve --db w.db --http 127.0.0.1:0 --tls-cert cert.pem >out 2>&1 && fail "cert without key accepted"
+"$bin" serve --db "$db" --http 127.0.0.1:0 --tls-cert cert.pem >out 2>&1 && fail "cert without key accepted"
 grep -q "go together" out || { cat out; fail "no message for a cert without a key"; }
-timeout 20 "$bin" serve --db w.db --http 127.0.0.1:0 --tls-cert cert.pem --tls-key other.pem >out 2>&1 &&
+timeout 20 "$bin" serve --db "$db" --http 127.0.0.1:0 --tls-cert cert.pem --tls-key other.pem >out 2>&1 &&
   fail "a key that does not match the certificate was accepted"
 grep -qi "cannot start the HTTP workers\|https\|tls\|key" out || { cat out; fail "no message for a mismatched key"; }
-"$bin" serve --db w.db --http 127.0.0.1:0 --tls-cert nothere.pem --tls-key key.pem >out 2>&1 && fail "missing cert accepted"
+"$bin" serve --db "$db" --http 127.0.0.1:0 --tls-cert nothere.pem --tls-key key.pem >out 2>&1 && fail "missing cert accepted"
 grep -q "nothere.pem" out || { cat out; fail "missing cert not named"; }
 
-"$bin" serve --db w.db --http 127.0.0.1:0 --port-file port --tls-cert cert.pem --tls-key key.pem 2>serve.log &
+"$bin" serve --db "$db" --http 127.0.0.1:0 --port-file port --tls-cert cert.pem --tls-key key.pem 2>serve.log &
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null' EXIT
 for _ in $(seq 1 200); do [ -s port ] && break; kill -0 $pid 2>/dev/null || fail "serve exited"; sleep 0.05; done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: makes a SQLite file one migration behind with sqlite3 (an old SQLite schema upgraded in place)
 # schema_upgrade.sh - a database made by an older weft (one migration behind
 # this build) is refused by `weft serve` and the data commands with the
 # command that upgrades it; `weft init` upgrades it in place, keeping the

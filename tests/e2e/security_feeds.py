@@ -10,13 +10,16 @@ paths of the real (sanitized) server:
 - feed routes answer with Cache-Control: no-store and nosniff;
 - write-only feed tokens and anonymous callers are refused;
 - the operational log (stderr) holds no NHS number or name from the messages,
-  accepted or rejected."""
+  accepted or rejected.
+On PostgreSQL too (the stored Patients read with psql: api_harness.db_rows)."""
+# weft-test-backends: sqlite postgres
 import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from api_harness import db_rows  # noqa: E402
 from feeds_harness import (Mllp, ack_code, adt, check, new_db, nhs, org, oru,  # noqa: E402
                            reader_token, run, start, weft_ok)
 from access_lib import add_hs_launcher, claims, launch, sign  # noqa: E402
@@ -50,11 +53,8 @@ try:
     ack = c.call(adt("RVVPAS", "S4", "A01", "H902", bad, family="Other", given="Person"))
     check(ack_code(ack) == "AA", "second bad NHS number message: %r" % ack)
     c.close()
-    import sqlite3
-    con = sqlite3.connect(db)
-    rows = con.execute("select source_id, person_id, json from resource where type = 'Patient' "
-                       "and next_seq is null").fetchall()
-    con.close()
+    rows = db_rows(db, "select source_id, person_id, json from resource where type = 'Patient' "
+                   "and next_seq is null")
     by_src = {r[0]: r for r in rows}
     check(set(by_src) == {"mr-H900", "mr-H901", "mr-H902"}, "Patients: %r" % sorted(by_src))
     unv = [i for i in json.loads(by_src["mr-H901"][2]).get("identifier", [])

@@ -16,23 +16,23 @@ server (issue 16 items 8, 11 and 13):
   it asks for and decides (deny -> error=access_denied); the token endpoint
   wants the client_id the code was issued to; revoking the app ends its
   tokens; an app registered with --scope gets no more."""
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
 import base64
 import hashlib
 import json
 import os
-import sqlite3
 import urllib.parse
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, TMP, check, run, weft_id  # noqa: E402
+from api_harness import Server, TMP, check, db_rows, new_db_url, run, weft_id  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs,  # noqa: E402
                         person_bundle, post_form, register_app, session_info, sign,
                         smart_authorize, weft, writer_token)
 
 ORG = "RVV"
-db = os.path.join(TMP, "weft.db")
+db = new_db_url()
 weft("init", "--db", db)
 add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")
@@ -45,11 +45,7 @@ check(st == 200, "load %d %r" % (st, b))
 
 
 def persons():
-    c = sqlite3.connect(db)
-    try:
-        return c.execute("SELECT count(*) FROM person").fetchone()[0]
-    finally:
-        c.close()
+    return db_rows(db, "SELECT count(*) FROM person")[0][0]
 
 
 def token(patient, **over):

@@ -17,6 +17,7 @@ and SMART endpoints of the real (sanitized) server:
   the HTML pages, which show every category the role allows; refused, audited;
 - /oauth/authorize does not put a CR/LF from redirect_uri into a header;
 - the operational log holds no NHS number, name or item text."""
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
 import base64
 import datetime
 import hashlib
@@ -26,14 +27,14 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, TMP, check, run, weft_id  # noqa: E402
+from api_harness import Server, TMP, check, db_rows, new_db_url, run, weft_id  # noqa: E402
 from access_lib import (add_hs_launcher, add_org, claims, launch, nhs,  # noqa: E402
                         person_bundle, post_form, register_app, session_info, sign,
                         smart_authorize, weft, writer_token)
 
 ORG = "RVV"
 FAMILY = {"a": "Marrowdene", "b": "Oakhurstly"}
-db = os.path.join(TMP, "weft.db")
+db = new_db_url()
 weft("init", "--db", db)
 add_org(db, ORG)
 secret = add_hs_launcher(db, "epr", ORG, "iss-epr")
@@ -175,10 +176,7 @@ check(out.count("nurse-w") >= 4, "page refusals not audited:\n" + out)
 check(out.count("not app tokens") == 4, "app token page refusals not audited:\n" + out)
 rc, out, _ = run("audit", "list", "--db", db, "--action", "read", "--limit", "1000")
 check("nurse-w" in out, "page views not audited:\n" + out)
-import sqlite3  # noqa: E402
-con = sqlite3.connect(db)
-n = con.execute("SELECT count(*) FROM person WHERE nhs = ?", (nhs(790),)).fetchone()[0]
-con.close()
+n = db_rows(db, "SELECT count(*) FROM person WHERE nhs = ?", (nhs(790),))[0][0]
 check(n == 0, "a break-glass request for an unknown NHS number created a person")
 rc, out, _ = run("audit", "list", "--db", db, "--action", "break-glass", "--limit", "100")
 check(out.count("\tbreak-glass\tdenied\t") == 3,

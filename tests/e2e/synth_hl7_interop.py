@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# weft-test-postgres-skip: touches no database: reads the generated HL7 v2 files with python3-hl7 (one run is enough)
 """synth_hl7_interop.py - the generated HL7 v2 feeds read by an independent
 parser (Debian's python3-hl7), field by field against the ground truth.
 

@@ -17,7 +17,11 @@ Faulty region (300 people, malformed=0.05): replay rejects exactly what the
 truth lists as broken (HL7 AE/AR, HTTP 4xx, CSV rows rejected in the reports)
 and accepts everything else.
 """
-import csv, glob, json, os, sqlite3, stat, subprocess, sys, time
+# weft-test-backends: sqlite postgres (rows read with api_harness.db_rows)
+import csv, glob, json, os, stat, subprocess, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from api_harness import db_rows, new_db_url  # noqa: E402
 
 BIN = os.environ["WEFT_BIN"]
 TMP = os.environ["WEFT_TMP"]
@@ -41,7 +45,7 @@ def run(*args):
 def region(name, people, seed, faults):
     root = os.path.join(TMP, name)
     os.makedirs(root)
-    reg, db = os.path.join(root, "region"), os.path.join(root, "weft.db")
+    reg, db = os.path.join(root, "region"), new_db_url(os.path.join(name, "weft.db"))
     run("synth", "--people", str(people), "--seed", str(seed), "--out", reg, "--quiet",
         *(["--no-faults"] if not faults else ["--fault-rate", faults]))
     run("init", "--db", db)
@@ -115,9 +119,8 @@ for o in man["organisations"]:
 if rc != 0:
     errors.append(f"replay-feeds exit {rc} on a clean region")
 
-con = sqlite3.connect(db)
-stored = {(o, t, s): c for o, t, s, c in con.execute(
-    "select source_org, type, source_id, category from resource")}
+stored = {(o, t, s): c for o, t, s, c in db_rows(
+    db, "select source_org, type, source_id, category from resource")}
 expected = {}
 for f in sorted(glob.glob(os.path.join(reg, "feeds/*/fhir/*.ndjson"))):
     org = f.split("/")[-3]
@@ -140,7 +143,7 @@ for c in ALL_CATEGORIES:
         errors.append(f"record category {c} not in the store")
 print(f"{len(stored)} resources stored in {len(cats)} categories")
 
-local = {(o, s, v): p for o, s, v, p in con.execute("select org, system, value, person_id from person_local")}
+local = {(o, s, v): p for o, s, v, p in db_rows(db, "select org, system, value, person_id from person_local")}
 person_of = {}
 for row in csv.DictReader(open(os.path.join(reg, "truth/records.csv"))):
     pid = local.get((row["org"], row["id_system"], row["local_id"]))
@@ -168,7 +171,7 @@ if score["ppv"] != 1.0 or score["sensitivity"] != 1.0 or score["people_split"] o
     errors.append(f"synth_score on the clean region: {score}")
 
 codes = {}
-for pid, t, code in con.execute("select person_id, type, code from resource where code is not null"):
+for pid, t, code in db_rows(db, "select person_id, type, code from resource where code is not null"):
     codes.setdefault(pid, set()).add((t, code))
 people = list(csv.DictReader(open(os.path.join(reg, "truth/people.csv"))))
 diabetics = [p for p in people if "diabetes" in p["conditions"].split(";")]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# weft-test-postgres-skip: checks the source tree; touches no database
 # txn_seam.sh - the store owns transactions (issue 22 item 1): outside
 # src/store no code begins, commits or rolls back the handle's transaction or
 # its savepoints directly; every writer uses the transaction object

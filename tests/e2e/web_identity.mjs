@@ -1,5 +1,6 @@
 // web_identity.mjs - the identity review pages (/admin/identity, issue 13) in a
 // real browser (Debian's chromium via playwright-core, axe-core on every page).
+// weft-test-backends: sqlite postgres
 //
 // Two households loaded with weft load: in each, a GP Patient with an NHS
 // number and a council Patient without one whose date of birth, sex,
@@ -67,7 +68,7 @@ function nhs(n) { // a valid NHS number in the test range (999...)
 }
 
 // ---- data: two households, each a pair queued for review --------------------------------
-const DB = path.join(TMP, 'weft.db');
+const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 weft('init', '--db', DB);
 const HOSP = 'RVV';
 weft('org', 'add', '--db', DB, '--ods', HOSP, '--name', 'Hospital', '--type', 'acute');

@@ -1,7 +1,7 @@
 // web_objection_staff.mjs - the staff pages of the objection workflow (issue 17)
 // in real Chromium (playwright-core), axe-core on every page, with a real
 // OpenID provider (oidc-provider) for the citizen who reads the decision.
-// weft-test-postgres-skip: sets an objection's due date in the past through SQLite to see it flagged overdue
+// weft-test-backends: sqlite postgres
 //
 // A person (P9) has items from a GP practice and a hospital.  Staff sign in
 // as they do today (a launch from their own system, HS256 tokens signed here):
@@ -38,7 +38,6 @@ function skip(why) { console.log(why); process.exit(77); }
 function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
 function check(cond, msg) { if (!cond) fail(msg); }
 
-if (process.env.WEFT_TEST_DB && process.env.WEFT_TEST_DB.startsWith('postgres')) skip('weft-test-postgres-skip: uses SQLite directly');
 if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
 if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
 const require = createRequire(path.join(ROOT, 'package.json'));
@@ -53,7 +52,8 @@ try {
 const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
 fs.mkdirSync(ART, { recursive: true });
 
-const DB = path.join(TMP, 'weft.db');
+const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
+const PG = /^postgres(ql)?:/.test(DB);
 const GP = 'G82001', HOSP = 'RVV';
 function run(...args) { return spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 }); }
 function weft(...args) {
@@ -61,10 +61,14 @@ function weft(...args) {
   if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
   return r.stdout;
 }
+// Rows of the objection cases, and the due date moved into the past (time
+// passing): SQLite through python's sqlite3, PostgreSQL through psql (fields
+// joined with | by both).
 function sql(q) {
-  const r = spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
-    'rows=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\\n".join("|".join(map(str,r)) for r in rows))', DB, q],
-  { encoding: 'utf8' });
+  const r = PG ? spawnSync('psql', [DB, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', q], { encoding: 'utf8' })
+    : spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
+      'rows=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\\n".join("|".join(map(str,r)) for r in rows))', DB, q],
+    { encoding: 'utf8' });
   if (r.status !== 0) fail('sql: ' + r.stderr);
   return r.stdout.trim();
 }

@@ -199,6 +199,42 @@ def new_db_url(name="weft.db"):
     return p.stdout.strip()
 
 
+def db_rows(db, sql, params=()):
+    """The rows of a SELECT (or an UPDATE, committed, for a test that sets a
+    stored date back) on the test's database, whichever backend: SQLite
+    through python's sqlite3, PostgreSQL (a postgres:// URL from new_db_url)
+    through psql.  Write portable SQL (NOT deleted, CASE WHEN, LIKE) with ?
+    placeholders; on PostgreSQL the parameters are quoted as literals and a
+    SELECT's rows come back through json_agg, so numbers are ints, NULL is
+    None and text is str: both backends give the same tuples."""
+    if not db.startswith("postgres"):
+        import sqlite3
+        con = sqlite3.connect(db, timeout=30)
+        try:
+            rows = [tuple(r) for r in con.execute(sql, params).fetchall()]
+            con.commit()
+            return rows
+        finally:
+            con.close()
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        fail("db_rows: %d placeholders, %d parameters" % (len(parts) - 1, len(params)))
+    text = parts[0]
+    for v, rest in zip(params, parts[1:]):
+        text += (str(int(v)) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'") + rest
+    select = text.lstrip().lower().startswith("select")
+    if select:
+        text = "SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % text
+    p = subprocess.run(["psql", db, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", text],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        fail("psql: %s: %s" % (text, p.stderr.strip()))
+    if not select:
+        return []
+    rows = json.loads(p.stdout, object_pairs_hook=lambda pairs: tuple(v for _, v in pairs))
+    return list(rows)
+
+
 def setup_db(org="SYN01"):
     """A fresh database with organisation org (agreement in force), a
     read/write client of org and a read-only one without an organisation;
