@@ -43,6 +43,7 @@
 #include "feeds/feeds_http.h"
 #include "feeds/mllp_server.h"
 #include "fhir/api.h"
+#include "http/client.h"
 #include "http/metrics_http.h"
 #include "http/serve.h"
 #include "http/server.h"
@@ -115,6 +116,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"breakglass-hours", "N", "access: how long break-glass lasts (default 4)"},
     {"session-hours", "N", "access: how long a launched session lasts (default 8)"},
     {"cookie-secure", NULL, "access: mark the session cookie Secure (serving over TLS)"},
+    {"oidc-ca-file", "PEM",
+     "access: trust only these CA certificates for https citizen sign-in providers (default: "
+     "the system CA store)"},
     {"assets", "DIR",
      "web: nhsuk-frontend's built files, served at /assets (default $WEFT_ASSETS, else "
      "./node_modules/nhsuk-frontend/dist/nhsuk)"},
@@ -426,6 +430,14 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     warn_bound_clients(db, ask_cert);
+    const char *oidc_ca = opts_get(&o, "oidc-ca-file");
+    char *ca_err = NULL;
+    if (oidc_ca && http_client_set_ca_file(oidc_ca, &ca_err) != 0) {
+        fprintf(stderr, "weft serve: --oidc-ca-file: %s\n", ca_err ? ca_err : "unusable");
+        free(ca_err);
+        status = EXIT_USAGE;
+        goto out;
+    }
 
     /* Only this thread takes SIGTERM/SIGINT; every thread started from here
      * on (HTTP pool, parts) inherits the blocked mask. */

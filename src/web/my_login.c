@@ -115,6 +115,8 @@ static json_t *jwks_get(const char *issuer, const char *jwks_uri, bool fresh)
     int status = 0;
     char *err = NULL;
     json_t *j = fetch_json("GET", jwks_uri, NULL, NULL, &status, &err);
+    if (err) /* the provider's address and why, never patient data */
+        log_warn("my", "provider %s keys: %s", issuer, err);
     free(err);
     if (!j || status != 200 || !json_is_array(json_object_get(j, "keys"))) {
         json_decref(j);
