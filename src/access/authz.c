@@ -499,34 +499,31 @@ bool authz_may_review_dq(struct store *s, const struct principal *p, const char 
     return true;
 }
 
-bool authz_may_decide_identity(struct store *s, const struct principal *p)
+/* A member of staff with an SDS user id whose role's profile has capability
+ * cap in the current policy (never an API client or a citizen). */
+static bool staff_has_cap(struct store *s, const struct principal *p, unsigned cap)
 {
     if (p->kind != PRINCIPAL_USER || p->scopes || !p->user_id || !p->role)
         return false;
     const struct policy *pol = NULL;
     if (policy_current(s, &pol, NULL) != 0)
         return false;
-    return (policy_role_caps(pol, p->role) & POLICY_CAP_IDENTITY_DECIDE) != 0;
+    return (policy_role_caps(pol, p->role) & cap) != 0;
+}
+
+bool authz_may_decide_identity(struct store *s, const struct principal *p)
+{
+    return staff_has_cap(s, p, POLICY_CAP_IDENTITY_DECIDE);
 }
 
 bool authz_may_decide_objection(struct store *s, const struct principal *p)
 {
-    if (p->kind != PRINCIPAL_USER || p->scopes || !p->user_id || !p->role)
-        return false;
-    const struct policy *pol = NULL;
-    if (policy_current(s, &pol, NULL) != 0)
-        return false;
-    return (policy_role_caps(pol, p->role) & POLICY_CAP_OBJECTION_DECIDE) != 0;
+    return staff_has_cap(s, p, POLICY_CAP_OBJECTION_DECIDE);
 }
 
 bool authz_may_admin_feeds(struct store *s, const struct principal *p)
 {
-    if (p->kind != PRINCIPAL_USER || p->scopes || !p->user_id || !p->role)
-        return false;
-    const struct policy *pol = NULL;
-    if (policy_current(s, &pol, NULL) != 0)
-        return false;
-    return (policy_role_caps(pol, p->role) & POLICY_CAP_FEEDS_ADMIN) != 0;
+    return staff_has_cap(s, p, POLICY_CAP_FEEDS_ADMIN);
 }
 
 int authz_audit_access(struct store *s, const struct principal *p, const char *action,

@@ -112,3 +112,11 @@ void url_kv_free(struct url_kv *args, int n)
     }
     free(args);
 }
+
+const char *url_kv_get(const struct url_kv *args, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(args[i].name, name) == 0)
+            return args[i].value;
+    return NULL;
+}

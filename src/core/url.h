@@ -41,5 +41,7 @@ void url_encode_n(struct buf *b, const char *s, size_t n);
 int url_query_parse(const char *q, size_t len, struct url_kv **args, int *nargs, int max);
 /* Free n pairs and the array. */
 void url_kv_free(struct url_kv *args, int n);
+/* The value of the first argument called name, or NULL. */
+const char *url_kv_get(const struct url_kv *args, int n, const char *name);
 
 #endif

@@ -77,4 +77,13 @@ void web_admin_reply(struct http_req *req, int status, struct buf *b);
 /* The admin navigation; current is the path of the page shown. */
 void web_admin_nav(struct buf *b, const char *current, bool governance);
 
+/* Forms on staff pages (admin_form.c): the hidden CSRF field of the
+ * session; the 303 to `to` after a POST; a posted form parsed into *kv
+ * (caller frees with url_kv_free) with its CSRF token checked - false after
+ * replying (400 unreadable, 403 CSRF), with nothing to free. */
+struct url_kv;
+void web_admin_csrf_field(struct buf *b, struct http_req *req);
+void web_admin_redirect(struct http_req *req, const char *to);
+bool web_admin_form_read(struct http_req *req, struct url_kv **kv, int *n);
+
 #endif

@@ -92,13 +92,6 @@ static void page_open(struct buf *b, const char *title)
     html_addf(b, "<h1>%s</h1>", title);
 }
 
-static void csrf_field(struct buf *b, struct http_req *req)
-{
-    char *tok = access_csrf_token(req);
-    html_addf(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok ? tok : "");
-    free(tok);
-}
-
 static void day_of(char out[11], long days_ago)
 {
     time_t t = time(NULL) - days_ago * 86400;
@@ -724,7 +717,7 @@ static int page_message(struct http_req *req, const char *idtext)
                   "a mapping or registering its feed).</p><form method=\"post\" action=\"%s\" "
                   "id=\"replay\">",
                   act.data);
-        csrf_field(&b, req);
+        web_admin_csrf_field(&b, req);
         html_raw(&b, "<button class=\"nhsuk-button\" type=\"submit\">Replay</button></form>");
         buf_release(&act);
         if (hl7) {
@@ -733,7 +726,7 @@ static int page_message(struct http_req *req, const char *idtext)
                       "<h2>Correct and resubmit</h2><form method=\"post\" action=\"%s\" "
                       "id=\"resubmit\">",
                       act.data);
-            csrf_field(&b, req);
+            web_admin_csrf_field(&b, req);
             html_addf(
                 &b,
                 "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" "
@@ -801,12 +794,6 @@ refused:
     return NULL;
 }
 
-static void redirect(struct http_req *req, const char *to)
-{
-    http_reply_header(req, "Location", to);
-    http_reply(req, 303, "text/plain", "", 0);
-}
-
 static void audit_action(struct store *s, struct http_req *req, const char *what,
                          const char *outcome)
 {
@@ -844,7 +831,7 @@ static int h_replay(struct http_req *req, void *arg)
                  r.outcome);
         char to[96];
         snprintf(to, sizeof to, "/admin/feeds/messages/%lld?done=replayed", id);
-        redirect(req, to);
+        web_admin_redirect(req, to);
     } else if (rc == WEFT_ENOTFOUND) {
         web_error_page(req, 404, "No such message", "There is no inbound message with this id.",
                        "Go back to the feed's messages.");
@@ -904,7 +891,7 @@ static int h_resubmit(struct http_req *req, void *arg)
                  req->request_id, id, (long long)r.inbox_id, r.outcome);
         char to[64];
         snprintf(to, sizeof to, "/admin/feeds/messages/%lld", (long long)r.inbox_id);
-        redirect(req, to);
+        web_admin_redirect(req, to);
     } else if (rc == WEFT_ENOTFOUND) {
         web_error_page(req, 404, "No such message", "There is no inbound message with this id.",
                        "Go back to the feed's messages.");

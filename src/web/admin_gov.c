@@ -93,13 +93,6 @@ static void today(char out[11], long plus_days)
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-static void csrf_field(struct buf *b, struct http_req *req)
-{
-    char *tok = access_csrf_token(req);
-    html_addf(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok ? tok : "");
-    free(tok);
-}
-
 /* ---- index and the audit chain ------------------------------------------------------ */
 static int h_index(struct http_req *req, void *arg)
 {
@@ -129,7 +122,7 @@ static int h_index(struct http_req *req, void *arg)
                  "(<code>weft serve --audit-anchor FILE</code>, checked by <code>weft audit verify "
                  "--anchor FILE</code>).</p>");
     html_raw(&b, "<form method=\"post\" action=\"/admin/governance/audit/verify\">");
-    csrf_field(&b, req);
+    web_admin_csrf_field(&b, req);
     html_raw(&b, "<button class=\"nhsuk-button\" type=\"submit\">Verify the audit chain "
                  "now</button></form>");
     html_raw(&b, "<h2>Reviews and reports</h2><ul class=\"nhsuk-list nhsuk-list--bullet\">"
@@ -146,12 +139,6 @@ static int h_index(struct http_req *req, void *arg)
     web_frame_end(&b);
     web_admin_reply(req, 200, &b);
     return 0;
-}
-
-static void redirect(struct http_req *req, const char *to)
-{
-    http_reply_header(req, "Location", to);
-    http_reply(req, 303, "text/plain", "", 0);
 }
 
 struct form {
@@ -218,7 +205,7 @@ static int h_verify(struct http_req *req, void *arg)
     ev.reason = v.data;
     audit_record(s, &ev, true);
     buf_release(&v);
-    redirect(req, "/admin/governance");
+    web_admin_redirect(req, "/admin/governance");
     return 0;
 }
 
@@ -371,7 +358,7 @@ static int h_breakglass(struct http_req *req, void *arg)
         }
         html_addf(&b, "<form method=\"post\" action=\"/admin/governance/breakglass/%lld\">",
                   (long long)bg[i].id);
-        csrf_field(&b, req);
+        web_admin_csrf_field(&b, req);
         html_addf(&b,
                   "<div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\">"
                   "<legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--s\">%s</legend>"
@@ -473,7 +460,7 @@ static int h_review(struct http_req *req, void *arg)
     }
     struct buf to = BUF_INIT;
     buf_addf(&to, "/admin/governance/breakglass#bg-%lld", bgid);
-    redirect(req, to.data);
+    web_admin_redirect(req, to.data);
     buf_release(&to);
     return 0;
 }
@@ -730,8 +717,9 @@ static int h_policy(struct http_req *req, void *arg)
                   (long long)version);
         html_raw(
             &b,
-            "<div class=\"weft-scroll\"><table class=\"nhsuk-table\" id=\"matrix\"><caption "
-            "class=\"nhsuk-table__caption\">"
+            "<div class=\"weft-scroll\" role=\"region\" aria-labelledby=\"matrix-cap\" "
+            "tabindex=\"0\"><table class=\"nhsuk-table\" id=\"matrix\"><caption "
+            "class=\"nhsuk-table__caption\" id=\"matrix-cap\">"
             "Roles and the record categories they see</caption><thead class=\"nhsuk-table__head\">"
             "<tr><th scope=\"col\">Role</th><th scope=\"col\">Profile</th><th "
             "scope=\"col\">Capabilities</th>");

@@ -108,50 +108,7 @@ static void page_open(struct buf *b, const char *title, const char *current)
     html_addf(b, "<h1>%s</h1>", title);
 }
 
-static void csrf_field(struct buf *b, struct http_req *req)
-{
-    char *tok = access_csrf_token(req);
-    html_addf(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok ? tok : "");
-    free(tok);
-}
-
-static void redirect(struct http_req *req, const char *to)
-{
-    http_reply_header(req, "Location", to);
-    http_reply(req, 303, "text/plain", "", 0);
-}
-
-static const char *kv_get(const struct url_kv *kv, int n, const char *k)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(kv[i].name, k) == 0)
-            return kv[i].value;
-    return NULL;
-}
-
 /* Parse a posted form and check its CSRF token; false after replying. */
-static bool form_read(struct http_req *req, struct url_kv **kv, int *n)
-{
-    *kv = NULL;
-    *n = 0;
-    if (url_query_parse(req->body.data, req->body.len, kv, n, 16) != 0) {
-        url_kv_free(*kv, *n);
-        *kv = NULL;
-        *n = 0;
-        web_error_page(req, 400, "Sorry, the form could not be read",
-                       "The information sent was not in the expected form. Nothing was recorded.",
-                       "Go back and fill in the form again.");
-        return false;
-    }
-    if (access_form_check(req, kv_get(*kv, *n, "csrf")) != 0) {
-        url_kv_free(*kv, *n);
-        *kv = NULL;
-        *n = 0;
-        return false;
-    }
-    return true;
-}
-
 static void person_nhs(struct store *s, const char *person_id, char out[13])
 {
     struct store_person pe = {0};
@@ -202,7 +159,7 @@ static void lodge_page(struct http_req *req, struct store *s, int status, const 
     if (named)
         store_org_clear(&so);
     html_raw(&b, "<form method=\"post\" action=\"/admin/objections/lodge\" id=\"lodge-form\">");
-    csrf_field(&b, req);
+    web_admin_csrf_field(&b, req);
     html_addf(&b,
               "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"nhs\">The "
               "person's NHS number</label><input class=\"nhsuk-input nhsuk-input--width-10\" "
@@ -239,9 +196,9 @@ static int h_lodge(struct http_req *req, void *arg)
     struct store *s = store_or_503(req);
     struct url_kv *kv = NULL;
     int n = 0;
-    if (!s || !form_read(req, &kv, &n))
+    if (!s || !web_admin_form_read(req, &kv, &n))
         return 0;
-    const char *nhs = kv_get(kv, n, "nhs"), *reason = kv_get(kv, n, "reason");
+    const char *nhs = url_kv_get(kv, n, "nhs"), *reason = url_kv_get(kv, n, "reason");
     char digits[11];
     char *person = NULL;
     if (!nhs || !nhs_number_valid(nhs, digits)) {
@@ -264,7 +221,7 @@ static int h_lodge(struct http_req *req, void *arg)
             if (rc == 0) {
                 char to[64];
                 snprintf(to, sizeof to, "/admin/objections/lodge?lodged=%lld", (long long)id);
-                redirect(req, to);
+                web_admin_redirect(req, to);
             } else if (rc == WEFT_EINVAL || rc == WEFT_EEXIST) {
                 struct buf m = BUF_INIT;
                 buf_addf(&m, "Nothing was lodged: %s.", why ? why : "the form is not complete");
@@ -550,7 +507,7 @@ static int h_case(struct http_req *req, void *arg)
         const struct principal *p = &req->principal;
         html_addf(&b, "<form method=\"post\" action=\"/admin/objections/%lld\" id=\"decide\">",
                   (long long)id);
-        csrf_field(&b, req);
+        web_admin_csrf_field(&b, req);
         html_addf(&b,
                   "<div class=\"nhsuk-form-group\"><fieldset class=\"nhsuk-fieldset\">"
                   "<legend class=\"nhsuk-fieldset__legend nhsuk-fieldset__legend--m\">Your "
@@ -595,16 +552,17 @@ static int h_decide(struct http_req *req, void *arg)
     struct store *s = store_or_503(req);
     struct url_kv *kv = NULL;
     int n = 0;
-    if (!s || !parse_id(req, &id) || !form_read(req, &kv, &n))
+    if (!s || !parse_id(req, &id) || !web_admin_form_read(req, &kv, &n))
         return 0;
-    const char *decision = kv_get(kv, n, "decision"), *why = NULL;
+    const char *decision = url_kv_get(kv, n, "decision"), *why = NULL;
     /* objection_decide refuses (and audits) a role the policy does not name */
-    int rc = objection_decide(s, &req->principal, id, decision, kv_get(kv, n, "rationale"), &why);
+    int rc =
+        objection_decide(s, &req->principal, id, decision, url_kv_get(kv, n, "rationale"), &why);
     if (rc == 0) {
         char to[96];
         snprintf(to, sizeof to, "/admin/objections?done=%lld&decision=%s", (long long)id,
                  strcmp(decision, "upheld") == 0 ? "upheld" : "not-upheld");
-        redirect(req, to);
+        web_admin_redirect(req, to);
     } else if (rc == WEFT_EDENIED) {
         web_error_page(req, 403, "You may not decide objections",
                        "Nothing was recorded: objections to sharing are decided by the "

@@ -91,49 +91,6 @@ static void page_open(struct buf *b, const char *title)
     html_addf(b, "<h1>%s</h1>", title);
 }
 
-static void csrf_field(struct buf *b, struct http_req *req)
-{
-    char *tok = access_csrf_token(req);
-    html_addf(b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">", tok ? tok : "");
-    free(tok);
-}
-
-static const char *kv_get(const struct url_kv *kv, int n, const char *k)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(kv[i].name, k) == 0)
-            return kv[i].value;
-    return NULL;
-}
-
-static bool form_read(struct http_req *req, struct url_kv **kv, int *n)
-{
-    *kv = NULL;
-    *n = 0;
-    if (url_query_parse(req->body.data, req->body.len, kv, n, 16) != 0) {
-        url_kv_free(*kv, *n);
-        *kv = NULL;
-        *n = 0;
-        web_error_page(req, 400, "Sorry, the form could not be read",
-                       "The information sent was not in the expected form. Nothing was recorded.",
-                       "Go back and fill in the form again.");
-        return false;
-    }
-    if (access_form_check(req, kv_get(*kv, *n, "csrf")) != 0) {
-        url_kv_free(*kv, *n);
-        *kv = NULL;
-        *n = 0;
-        return false;
-    }
-    return true;
-}
-
-static void redirect(struct http_req *req, const char *to)
-{
-    http_reply_header(req, "Location", to);
-    http_reply(req, 303, "text/plain", "", 0);
-}
-
 static void person_nhs(struct store *s, const char *person_id, char out[13])
 {
     struct store_person pe = {0};
@@ -234,7 +191,7 @@ static void list_page(struct http_req *req, struct store *s, int status, const c
     store_sars_free(sr, n);
     html_raw(&b, "<h2>Log a request</h2><form method=\"post\" action=\"/admin/governance/sar\" "
                  "id=\"create\">");
-    csrf_field(&b, req);
+    web_admin_csrf_field(&b, req);
     html_addf(&b,
               "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" for=\"nhs\">The "
               "person's NHS number</label><input class=\"nhsuk-input nhsuk-input--width-10\" "
@@ -274,9 +231,9 @@ static int h_create(struct http_req *req, void *arg)
     struct store *s = sar_begin(req);
     struct url_kv *kv = NULL;
     int n = 0;
-    if (!s || !form_read(req, &kv, &n))
+    if (!s || !web_admin_form_read(req, &kv, &n))
         return 0;
-    const char *nhs = kv_get(kv, n, "nhs"), *received = kv_get(kv, n, "received");
+    const char *nhs = url_kv_get(kv, n, "nhs"), *received = url_kv_get(kv, n, "received");
     char digits[11];
     char *person = NULL;
     int rc;
@@ -297,7 +254,7 @@ static int h_create(struct http_req *req, void *arg)
         if (rc == 0) {
             char to[64];
             snprintf(to, sizeof to, "/admin/governance/sar/%lld", (long long)id);
-            redirect(req, to);
+            web_admin_redirect(req, to);
         } else if (rc == WEFT_EINVAL) {
             list_page(req, s, 400,
                       "The day received must be a date YYYY-MM-DD, not in the future. Nothing "
@@ -399,7 +356,7 @@ static int h_show(struct http_req *req, void *arg)
                   "person is told the reason.</p><form method=\"post\" "
                   "action=\"/admin/governance/sar/%lld/extend\" id=\"extend\">",
                   granted, (long long)id);
-        csrf_field(&b, req);
+        web_admin_csrf_field(&b, req);
         html_raw(&b, "<div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" "
                      "for=\"months\">Further months</label><select class=\"nhsuk-select\" "
                      "id=\"months\" name=\"months\"><option value=\"1\">1</option>");
@@ -419,7 +376,7 @@ static int h_show(struct http_req *req, void *arg)
                   "and completes the request. Producing it is audited.</p><form method=\"post\" "
                   "action=\"/admin/governance/sar/%lld/produce\" id=\"produce\">",
                   (long long)id);
-        csrf_field(&b, req);
+        web_admin_csrf_field(&b, req);
         html_addf(&b, "<button class=\"nhsuk-button\" type=\"submit\">%s</button></form>",
                   r.package ? "Produce it again" : "Produce the package");
     } else {
@@ -453,16 +410,16 @@ static int h_extend(struct http_req *req, void *arg)
     struct store *s = sar_begin(req);
     struct url_kv *kv = NULL;
     int n = 0;
-    if (!s || !parse_id(req, &id) || !form_read(req, &kv, &n))
+    if (!s || !parse_id(req, &id) || !web_admin_form_read(req, &kv, &n))
         return 0;
-    const char *ms = kv_get(kv, n, "months"), *why = NULL;
+    const char *ms = url_kv_get(kv, n, "months"), *why = NULL;
     int months = ms && (strcmp(ms, "1") == 0 || strcmp(ms, "2") == 0) ? ms[0] - '0' : 0;
-    int rc = sar_extend(s, &req->principal, id, months, kv_get(kv, n, "reason"), &why);
+    int rc = sar_extend(s, &req->principal, id, months, url_kv_get(kv, n, "reason"), &why);
     url_kv_free(kv, n);
     if (rc == 0) {
         char to[80];
         snprintf(to, sizeof to, "/admin/governance/sar/%lld?done=extended", (long long)id);
-        redirect(req, to);
+        web_admin_redirect(req, to);
     } else if (rc == WEFT_EINVAL || rc == WEFT_ECONFLICT || rc == WEFT_ENOTFOUND) {
         struct buf m = BUF_INIT;
         buf_addf(&m, "Nothing was changed: %s.",
@@ -490,7 +447,7 @@ static int h_produce(struct http_req *req, void *arg)
     struct store *s = sar_begin(req);
     struct url_kv *kv = NULL;
     int n = 0;
-    if (!s || !parse_id(req, &id) || !form_read(req, &kv, &n))
+    if (!s || !parse_id(req, &id) || !web_admin_form_read(req, &kv, &n))
         return 0;
     url_kv_free(kv, n);
     struct store_sar r;
@@ -523,7 +480,7 @@ static int h_produce(struct http_req *req, void *arg)
     if (rc == 0) {
         char to[80];
         snprintf(to, sizeof to, "/admin/governance/sar/%lld?done=produced", (long long)id);
-        redirect(req, to);
+        web_admin_redirect(req, to);
     } else {
         web_error_page(req, rc == WEFT_EDENIED ? 403 : 500, "The package was not produced",
                        rc == WEFT_EDENIED ? "The access check refused to read the record."

@@ -242,14 +242,6 @@ bool my_form_ok(struct http_req *req, struct store *s, const struct my_citizen *
     return form_ok(req, s, c, kv, n);
 }
 
-static const char *kv_get(const struct url_kv *kv, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(kv[i].name, name) == 0)
-            return kv[i].value;
-    return NULL;
-}
-
 /* ---- GET /my -----------------------------------------------------------------------------------
  */
 
@@ -664,17 +656,17 @@ static int page_objection(struct http_req *req, void *ctx)
             my_citizen_clear(&c);
             return 0;
         }
-        const char *action = kv_get(kv, n, "action"), *why = NULL;
+        const char *action = url_kv_get(kv, n, "action"), *why = NULL;
         int rc;
         if (action && strcmp(action, "withdraw") == 0) {
-            long id = strtol(kv_get(kv, n, "id") ? kv_get(kv, n, "id") : "0", NULL, 10);
+            long id = strtol(url_kv_get(kv, n, "id") ? url_kv_get(kv, n, "id") : "0", NULL, 10);
             rc = objection_withdraw(s, &c.p, id, NULL, &why);
             message =
                 rc == 0 ? "Your objection has been withdrawn. Your record is shared again." : why;
         } else {
             int64_t id = 0;
-            rc = objection_lodge(s, &c.p, c.p.person_id, kv_get(kv, n, "org"),
-                                 kv_get(kv, n, "reason"), &id, &why);
+            rc = objection_lodge(s, &c.p, c.p.person_id, url_kv_get(kv, n, "org"),
+                                 url_kv_get(kv, n, "reason"), &id, &why);
             message = rc == 0 ? "Your objection has been sent. A clinician will decide it." : why;
         }
         if (rc)
@@ -996,7 +988,7 @@ int my_need_p9(struct http_req *req, struct store *s, const struct my_citizen *c
 
 const char *my_kv_get(const struct url_kv *kv, int n, const char *name)
 {
-    return kv_get(kv, n, name);
+    return url_kv_get(kv, n, name);
 }
 
 /* ---- the serve part
