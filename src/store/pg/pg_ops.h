@@ -16,6 +16,7 @@ int pg_client_add(struct store *s, const char *name, const char *org, const char
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int pg_client_list(struct store *s, struct store_client **out, int *n);
 int pg_client_revoke(struct store *s, int64_t id);
+int pg_client_set_purpose(struct store *s, int64_t id, const char *purpose);
 
 /* pg_person.c */
 int pg_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);
@@ -216,5 +217,11 @@ int pg_copy_write(struct store *s, const char *table, const char *const *cols, i
                   const struct store_val *vals, int nrows);
 int pg_copy_clear(struct store *s, const char *table);
 int pg_copy_finish(struct store *s);
+
+/* pg_bulk.c */
+int pg_bulk_job_add(struct store *s, const struct store_bulk_job *in);
+int pg_bulk_job_get(struct store *s, const char *id, struct store_bulk_job *out);
+int pg_bulk_job_update(struct store *s, const struct store_bulk_job *in);
+int pg_bulk_job_list(struct store *s, const char *status, struct store_bulk_job **out, int *n);
 
 #endif
