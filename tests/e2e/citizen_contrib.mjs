@@ -18,6 +18,7 @@
 // the clinical values and the person's readings in separate charts and
 // tables; the item page names the source "Entered by the patient"; each
 // addition is audited as a write by the person.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -141,7 +142,7 @@ opServer.on('request', provider.callback());
 weft('citizen-idp', 'add', '--db', DB, '--name', 'nhs', '--issuer', `http://127.0.0.1:${opServer.address().port}`, '--client-id', 'weft',
   '--key-file', path.join(TMP, 'weft-key.pem'), '--key-id', 'weft-1', '--redirect-uri', BASE + '/my/callback');
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 let shot = 0;
 async function axe(page, label) {

@@ -20,6 +20,7 @@
 // without the CSRF token refused (403, audited); a replayed callback and a
 // wrong state refused; idle and absolute timeouts end the session; provider
 // key rotation picked up.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -219,7 +220,7 @@ for (const m of BAD) {
 }
 
 // ---- the browser ---------------------------------------------------------------------------------------
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 async function axe(page, label) {
   await page.addScriptTag({ content: axeSource });

@@ -15,6 +15,7 @@
 // are refused at once with a clear page and audited; a switch to someone
 // else's grant and a switch without the CSRF token are refused.  axe-core on
 // every page.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -156,7 +157,7 @@ opServer.on('request', provider.callback());
 weft('citizen-idp', 'add', '--db', DB, '--name', 'nhs', '--issuer', ISS, '--client-id', 'weft',
   '--key-file', path.join(TMP, 'weft-key.pem'), '--key-id', 'weft-1', '--redirect-uri', BASE + '/my/callback');
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 async function axe(page, label) {
   await page.addScriptTag({ content: axeSource });

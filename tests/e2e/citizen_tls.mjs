@@ -11,6 +11,7 @@
 // "could not be signed in" page (502), the reason logged at WARN
 // ("hostname mismatch", "certificate verify failed: ...") and nobody signed
 // in; serve refuses an --oidc-ca-file that holds no certificate.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -134,7 +135,7 @@ for (const name of ['good', 'wronghost', 'untrusted']) {
     '--key-file', T('weft-key.pem'), '--key-id', 'weft-1', '--redirect-uri', BASE + '/my/callback');
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 try {
   // the browser is not what is under test: it may visit the providers' pages whatever their certificates
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });

@@ -33,6 +33,7 @@
 //      while it is active;
 //   9. encounters named from what they hold.
 // Skips (exit 77) when chromium, the npm packages or the binary are missing.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -246,8 +247,7 @@ function token(org, role, over = {}) {
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1000 },
   bypassCSP: true, // the pages forbid every script; axe-core is injected by the test only
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run',
-    '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function launch(org, role, over) {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

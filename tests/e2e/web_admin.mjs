@@ -22,6 +22,7 @@
 //     the overdue ones (lodged / received 2026-09-10) flagged; refused to the
 //     Information Officer; the page views audited.
 // Screenshots in $WEFT_ARTIFACTS/web-admin/.  Skips (77) without chromium or npm packages.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -136,7 +137,7 @@ function token(role, patient, over = {}) {
 
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, bypassCSP: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

@@ -23,6 +23,7 @@
 //   - the content reads, the identifier search, the replay and the
 //     resubmission are in the audit log, which verifies.
 // Screenshots in $WEFT_ARTIFACTS/web-feeds/.  Skips (77) without chromium or npm packages.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -159,7 +160,7 @@ function token(role, patient, over = {}) {
 
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, bypassCSP: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

@@ -23,6 +23,7 @@
 //     decisions` show the page's decisions, by the user's SDS id; the page
 //     views and the deferral are audited; the audit chain verifies.
 // Screenshots in $WEFT_ARTIFACTS/web-identity/.  Skips (77) without chromium or npm packages.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -129,7 +130,7 @@ function token(role, sub, patient) {
 
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, bypassCSP: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

@@ -21,6 +21,7 @@
 //     user; an overdue objection is flagged in the queue;
 //   - the citizen sees the decision and the clinician's reasons on
 //     /my/objection.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -160,7 +161,7 @@ function token(launcher, org, sub, role, patient) {
   return u + '.' + crypto.createHmac('sha256', secrets[launcher]).update(u).digest('base64url');
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 let shot = 0;
 async function axe(page, label) {

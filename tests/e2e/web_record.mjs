@@ -22,6 +22,7 @@
 //     break-glass entry and the page views;
 //   - error pages: no session, expired launch token, patient not found.
 // Skips (exit 77) when chromium, the data or the npm packages are missing.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -219,8 +220,7 @@ function token(role, patient, over = {}) {
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true,
   bypassCSP: true, // the pages forbid every script; axe-core is injected by the test only
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run',
-    '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

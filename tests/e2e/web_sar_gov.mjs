@@ -19,6 +19,7 @@
 //     flagged overdue;
 //   - `weft sar extend --by SDS_USER_ID` records the named member of staff
 //     with the role they signed in with.
+import { CHROMIUM_ARGS } from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -117,7 +118,7 @@ function token(sub, role) {
   return u + '.' + crypto.createHmac('sha256', SECRET).update(u).digest('base64url');
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 let shot = 0;
 async function axe(page, label) {
