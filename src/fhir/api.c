@@ -137,7 +137,7 @@ const char *api_base_url(struct http_req *req, const struct api_ctx *ctx)
         return ctx->base_url;
     const char *host = http_req_header(req, "Host");
     struct buf b = BUF_INIT;
-    buf_adds(&b, "http://");
+    buf_adds(&b, http_server_is_tls(req->server) ? "https://" : "http://");
     bool ok = host && *host && strlen(host) < 256;
     for (const char *p = host; ok && *p; p++)
         if (!(isalnum((unsigned char)*p) || strchr("-.:[]_", *p)))

@@ -294,6 +294,11 @@ int http_server_port(const struct http_server *srv)
     return srv->port;
 }
 
+bool http_server_is_tls(const struct http_server *srv)
+{
+    return srv->tls_cert != NULL;
+}
+
 int http_server_threads(const struct http_server *srv)
 {
     return srv->threads;

@@ -181,6 +181,8 @@ void http_server_error_renderer(struct http_server *srv, const char *prefix, htt
 int http_server_start(struct http_server *srv, char **errmsg);
 /* The port actually bound (after start). */
 int http_server_port(const struct http_server *srv);
+/* True when srv serves HTTPS (its own links then start https://). */
+bool http_server_is_tls(const struct http_server *srv);
 /* Stop accepting connections, wait up to grace_ms for requests in flight to
  * finish, then stop the workers.  Safe to call twice. */
 void http_server_stop(struct http_server *srv, int grace_ms);
