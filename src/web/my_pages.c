@@ -997,35 +997,24 @@ const char *my_kv_get(const struct url_kv *kv, int n, const char *name)
 int my_serve_start(const struct serve_ctx *ctx, void **state)
 {
     *state = NULL;
-    static const struct {
-        const char *method, *path;
-        http_handler_fn fn;
-    } routes[] = {
-        {"GET", "/my", page_home},
-        {"GET", "/my/login", my_login},
-        {"GET", "/my/callback", my_callback},
-        {"GET", "/my/record", page_record},
-        {"GET", "/my/viewers", page_viewers},
-        {"GET", "/my/objection", page_objection},
-        {"POST", "/my/objection", page_objection},
-        {"GET", "/my/copy", page_copy},
-        {"POST", "/my/copy", page_copy},
-        {"GET", "/my/copy/{id}/{file}", page_copy_file},
-        {"GET", "/my/about", page_about},
-        {"GET", "/my/contribute", my_contribute_page},
-        {"POST", "/my/contribute", my_contribute_page},
-        {"POST", "/my/logout", page_logout},
-        {"POST", "/my/switch", my_proxy_switch},
+    static const struct http_route_def routes[] = {
+        {"GET", "/my", page_home, 0},
+        {"GET", "/my/login", my_login, 0},
+        {"GET", "/my/callback", my_callback, 0},
+        {"GET", "/my/record", page_record, 0},
+        {"GET", "/my/viewers", page_viewers, 0},
+        {"GET", "/my/objection", page_objection, 0},
+        {"POST", "/my/objection", page_objection, 0},
+        {"GET", "/my/copy", page_copy, 0},
+        {"POST", "/my/copy", page_copy, 0},
+        {"GET", "/my/copy/{id}/{file}", page_copy_file, 0},
+        {"GET", "/my/about", page_about, 0},
+        {"GET", "/my/contribute", my_contribute_page, 0},
+        {"POST", "/my/contribute", my_contribute_page, 0},
+        {"POST", "/my/logout", page_logout, 0},
+        {"POST", "/my/switch", my_proxy_switch, 0},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = http_route_add(ctx->http, routes[i].method, routes[i].path, routes[i].fn, NULL, 0);
-        if (rc < 0) {
-            fprintf(stderr, "weft serve: cannot register %s: %s\n", routes[i].path,
-                    weft_strerror(rc));
-            return rc;
-        }
-    }
-    return WEFT_OK;
+    return http_routes_add(ctx->http, routes, sizeof routes / sizeof routes[0], NULL);
 }
 
 void my_serve_stop(const struct serve_ctx *ctx, void *state)
