@@ -143,7 +143,8 @@ static struct store *begin(struct http_req *req)
     return s;
 }
 
-/* The API's base URL: --base-url, else http:// + Host + /fhir (request-owned). */
+/* The API's base URL: --base-url, else http(s):// + Host + /fhir
+ * (request-owned), as the FHIR API's own links (fhir/api.c api_base_url). */
 static const char *base_of(struct http_req *req, const struct bulk_srv *b)
 {
     if (b->base_url)
@@ -154,10 +155,11 @@ static const char *base_of(struct http_req *req, const struct bulk_srv *b)
         if (!(isalnum((unsigned char)*p) || strchr("-.:[]_", *p)))
             ok = false;
     struct buf u = BUF_INIT;
+    const char *scheme = http_server_is_tls(req->server) ? "https" : "http";
     if (ok)
-        buf_addf(&u, "http://%s/fhir", host);
+        buf_addf(&u, "%s://%s/fhir", scheme, host);
     else
-        buf_addf(&u, "http://localhost:%d/fhir", http_server_port(req->server));
+        buf_addf(&u, "%s://localhost:%d/fhir", scheme, http_server_port(req->server));
     char *r = http_req_strdup(req, u.data);
     buf_release(&u);
     return r;
@@ -712,22 +714,16 @@ int bulk_serve_start(const struct serve_ctx *ctx, void **state)
     atomic_init(&b->cancel, false);
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
-    static const struct {
-        const char *method, *pattern;
-        http_handler_fn fn;
-    } routes[] = {
-        {"GET", "/fhir/$export", h_export_system},
-        {"GET", "/fhir/Patient/$export", h_export_patient},
-        {"GET", "/fhir/Group/{id}/$export", h_export_group},
-        {"GET", "/fhir/Group/{id}", h_group_read},
-        {"GET", "/fhir/$export-status/{job}", h_status},
-        {"DELETE", "/fhir/$export-status/{job}", h_cancel},
-        {"GET", "/fhir/$export-file/{job}/{file}", h_file},
+    static const struct http_route_def routes[] = {
+        {"GET", "/fhir/$export", h_export_system, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/Patient/$export", h_export_patient, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/Group/{id}/$export", h_export_group, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/Group/{id}", h_group_read, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/$export-status/{job}", h_status, HTTP_ROUTE_AUTH},
+        {"DELETE", "/fhir/$export-status/{job}", h_cancel, HTTP_ROUTE_AUTH},
+        {"GET", "/fhir/$export-file/{job}/{file}", h_file, HTTP_ROUTE_AUTH},
     };
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof routes / sizeof routes[0]; i++)
-        rc = http_route_add(ctx->http, routes[i].method, routes[i].pattern, routes[i].fn, b,
-                            HTTP_ROUTE_AUTH);
+    int rc = http_routes_add(ctx->http, routes, sizeof routes / sizeof routes[0], b);
     if (rc == 0 && pthread_create(&b->th, NULL, worker, b) != 0)
         rc = WEFT_EINTERNAL;
     if (rc != 0) {
