@@ -443,7 +443,50 @@ struct run_state {
     int nseen, seen_cap;
     struct deid_key key;
     struct buf line;
+    /* whose records were exported, and how many items of each: audited once
+     * per person at the end (a page-by-page audit wrote an entry per row:
+     * rows come in store order, not person order) */
+    struct strmap people; /* person id -> index in pcount */
+    char **pkeys;
+    int64_t *pcount;
+    int npeople, pcap;
 };
+
+static void count_person(struct run_state *st, const char *person)
+{
+    int i = strmap_get(&st->people, person);
+    if (i < 0) {
+        if (st->npeople == st->pcap) {
+            st->pcap = st->pcap ? st->pcap * 2 : 1024;
+            st->pkeys = xrealloc(st->pkeys, (size_t)st->pcap * sizeof *st->pkeys);
+            st->pcount = xrealloc(st->pcount, (size_t)st->pcap * sizeof *st->pcount);
+        }
+        i = st->npeople++;
+        st->pkeys[i] = xstrdup(person);
+        st->pcount[i] = 0;
+        strmap_put(&st->people, st->pkeys[i], i);
+    }
+    st->pcount[i]++;
+}
+
+/* One audit entry per person exported (action export, the count of their
+ * items), then none is kept.  Returns 0 or the first audit error. */
+static int audit_people(struct run_state *st, const struct principal *p, const char *what)
+{
+    int rc = 0;
+    for (int i = 0; i < st->npeople; i++) {
+        int e = authz_audit_access(st->r->s, p, AUDIT_EXPORT, st->pkeys[i], what, st->pcount[i]);
+        if (e && !rc)
+            rc = e;
+        free(st->pkeys[i]);
+    }
+    free(st->pkeys);
+    free(st->pcount);
+    st->pkeys = NULL;
+    st->pcount = NULL;
+    st->npeople = st->pcap = 0;
+    return rc;
+}
 
 static struct ndjson_writer *file_for(struct run_state *st, const char *type, int *rc)
 {
@@ -525,6 +568,11 @@ static void state_free(struct run_state *st, bool remove)
         deid_key_clear(&st->key);
     }
     buf_release(&st->line);
+    for (int i = 0; i < st->npeople; i++)
+        free(st->pkeys[i]);
+    free(st->pkeys);
+    free(st->pcount);
+    strmap_free(&st->people);
 }
 
 /* Record why the run failed: text with its one "%s" replaced by detail. */
@@ -563,6 +611,7 @@ int bulk_run_job(struct bulk_run *r)
     memset(&st, 0, sizeof st);
     st.r = r;
     buf_init(&st.line);
+    strmap_init(&st.people, 4096);
     st.secondary = strcmp(job->purpose, "secondary") == 0;
     int rc;
     if (st.secondary) {
@@ -594,27 +643,35 @@ int bulk_run_job(struct bulk_run *r)
     for (int i = 0; rc == 0 && req.ntypes > 1 && i < req.ntypes; i++)
         if (!authz_type_allowed(r->p, req.types[i]))
             rc = fail(r, WEFT_EDENIED, "your access does not include %s resources", req.types[i]);
-    const char *tptr[BULK_MAX_TYPES];
-    for (int i = 0; i < req.ntypes; i++)
-        tptr[i] = req.types[i];
+    /* One type at a time, in store order: each type's rows stream from the
+     * store's (type) index in one statement per page (sqlite_search's
+     * streamed path), where a query over several types at once would sort
+     * the whole table for every page.  Every type of R4 when none was asked
+     * for (an absent type costs one index probe). */
+    const char **tlist = NULL;
+    int ntl = 0;
+    if (req.ntypes > 0) {
+        tlist = xcalloc((size_t)req.ntypes, sizeof *tlist);
+        for (int i = 0; i < req.ntypes; i++)
+            tlist[ntl++] = req.types[i];
+    } else {
+        tlist = xcalloc((size_t)fhir_sp_count + 1, sizeof *tlist);
+        for (int i = 0; i < fhir_sp_count; i++)
+            if (ntl == 0 || strcmp(tlist[ntl - 1], fhir_sp_table[i].type) != 0)
+                tlist[ntl++] = fhir_sp_table[i].type;
+    }
     now_instant(r->transaction_time);
     struct store_query q;
     memset(&q, 0, sizeof q);
-    if (req.ntypes == 1)
-        q.type = tptr[0];
-    else if (req.ntypes > 1) {
-        q.types = tptr;
-        q.ntypes = req.ntypes;
-    }
     q.lastupd_ge = job->since;
-    q.sort = STORE_SORT_ID;
+    q.sort = STORE_SORT_SEQ;
     q.limit = BULK_PAGE;
     char *cursor = NULL;
     uint64_t last_progress = now_ns();
-    bool *hidden = NULL;
-    int hidden_cap = 0;
     bool cancelled = false;
-    while (rc == 0) {
+    int ti = 0;
+    q.type = ntl > 0 ? tlist[0] : NULL;
+    while (rc == 0 && q.type) {
         if (atomic_load(r->cancel)) {
             cancelled = true;
             break;
@@ -628,14 +685,8 @@ int bulk_run_job(struct bulk_run *r)
             break;
         }
         q.snapshot = res.snapshot;
-        if (res.nrows > hidden_cap) {
-            hidden_cap = res.nrows;
-            hidden = xrealloc(hidden, (size_t)hidden_cap * sizeof *hidden);
-        }
-        int shown = 0;
         for (int i = 0; rc == 0 && i < res.nrows; i++) {
             const struct store_row *row = &res.rows[i];
-            hidden[i] = true;
             if (row->deleted || !row->json)
                 continue;
             if (req.kind != BULK_SYSTEM && !row->person_id)
@@ -675,18 +726,17 @@ int bulk_run_job(struct bulk_run *r)
                 fail(r, rc, "the export folder could not be written%s", "");
                 break;
             }
-            hidden[i] = false;
-            shown++;
+            if (row->person_id)
+                count_person(&st, row->person_id);
             r->count++;
         }
-        if (rc == 0 && shown > 0 &&
-            (rc = access_read_audit_rows(&ar, res.rows, res.nrows, hidden)) != 0)
-            fail(r, rc, "the export could not be audited%s", "");
         free(cursor);
         cursor = res.next ? xstrdup(res.next) : NULL;
         store_result_clear(&res);
-        if (rc != 0 || !cursor)
+        if (rc != 0)
             break;
+        if (!cursor) /* this type is done: the next */
+            q.type = ++ti < ntl ? tlist[ti] : NULL;
         if (r->progress && now_ns() - last_progress > PROGRESS_EVERY_NS) {
             char text[128];
             snprintf(text, sizeof text, "%lld resources written", (long long)r->count);
@@ -695,9 +745,15 @@ int bulk_run_job(struct bulk_run *r)
         }
     }
     free(cursor);
-    free(hidden);
+    free(tlist);
     members_free(&group);
     if (rc != 0 || cancelled) {
+        /* read but never delivered (the files are removed): still audited */
+        struct buf w = BUF_INIT;
+        buf_addf(&w, "bulk export %s %s: files removed", job->id,
+                 cancelled ? "cancelled" : "failed");
+        audit_people(&st, r->p, w.data);
+        buf_release(&w);
         access_read_close(&ar);
         state_free(&st, true);
         return cancelled ? BULK_CANCELLED : rc;
@@ -718,6 +774,12 @@ int bulk_run_job(struct bulk_run *r)
         buf_release(&url);
     }
     st.nfiles = rc == 0 ? 0 : st.nfiles; /* closed: nothing to abort */
+    if (rc == 0) {
+        struct buf w = BUF_INIT;
+        buf_addf(&w, "bulk export %s", job->id);
+        rc = audit_people(&st, r->p, w.data);
+        buf_release(&w);
+    }
     if (rc == 0) {
         /* the completion, with its counts: one entry for the export as a whole */
         rc = access_read_audit(&ar, what.data, r->count);

@@ -7,7 +7,8 @@
  *
  * Every resource comes through the one scoped-read path (access/read.h):
  * an export holds exactly what a search by the same client would return,
- * and what it returned is audited per person, as a search is.  A
+ * and it is audited once per person exported, with the count of their
+ * items.  A
  * `secondary` client's export (core/principal.h client_purpose) is further
  * limited to people cleared by the national data opt-out list in force
  * (analytics/optout.h; no list, or an expired one, and the export is
@@ -94,7 +95,8 @@ struct bulk_run {
  * set (the files written are removed); WEFT_EDENIED
  * when the client may not have it (r->error says why: refused access, no
  * opt-out list in force); another negative error with r->error.  Audits
- * what was exported (per person, as a search) and the completion.
+ * what was exported (one entry per person, with the count of their items)
+ * and the completion.
  */
 int bulk_run_job(struct bulk_run *r);
 void bulk_run_clear(struct bulk_run *r);

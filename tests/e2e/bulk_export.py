@@ -150,13 +150,16 @@ check(srv.request("GET", u.rsplit("/", 1)[0] + "/Nope.ndjson", token=direct)[0] 
 # _type and _since
 _, man = export("/fhir/$export?_type=Observation", direct)
 check([o["type"] for o in man["output"]] == ["Observation"], "_type: %r" % man["output"])
+# a second apart on both sides: the search's _lastUpdated compares whole seconds, _since exactly
+time.sleep(1.1)
 cut = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 time.sleep(1.1)
 send(GP, [obs("late", "p0", 99, ref="Patient/p0")])
 _, man = export("/fhir/Patient/$export?_since=" + cut, direct)
 f = download(man, direct)
-check(sorted(r["id"] for v in f.values() for r in v) == [e for e in search_all(
-    "/fhir/Observation?_lastUpdated=ge" + cut, direct)], "_since gave %r" % f)
+since_search = search_all("/fhir/Observation?_lastUpdated=ge" + cut, direct)
+check(sorted(r["id"] for v in f.values() for r in v) == since_search,
+      "_since gave %r, the search %r (cut %s)" % (f, since_search, cut))
 check(sum(len(v) for v in f.values()) == 1, "_since: exactly the one new item, got %r" % f)
 
 # ---- an upheld objection narrows another organisation's client --------------------------------
