@@ -366,6 +366,10 @@ int bulk_check(struct store *s, const struct principal *p, const struct bulk_req
                  "this credential is not one");
         return authz_audit_denial(s, p, AUDIT_EXPORT, NULL, "bulk export: not an API client");
     }
+    /* the read a secondary client's export makes is de-identified */
+    struct principal rp = *p;
+    rp.deidentified_export = p->client_purpose == PRINCIPAL_PURPOSE_SECONDARY;
+    p = &rp;
     struct access_read r;
     access_read_begin(&r, s, p, AUDIT_EXPORT);
     const char *reason = NULL;

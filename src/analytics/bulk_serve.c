@@ -510,6 +510,7 @@ static void run_one(struct bulk_srv *b, struct store *s, struct entry *e)
     p.kind = PRINCIPAL_CLIENT;
     p.client_id = e->client_id;
     p.client_purpose = e->purpose;
+    p.deidentified_export = e->purpose == PRINCIPAL_PURPOSE_SECONDARY; /* bulk.c de-identifies */
     p.client_name = e->client_name;
     p.org = e->org;
     p.scopes = e->scopes;

@@ -39,6 +39,12 @@ struct principal {
     /* CLIENT: what its access is for.  (Named client_purpose because
      * purpose below is the audit purpose of use.) */
     enum principal_purpose client_purpose;
+    /* CLIENT: set only by the bulk export (analytics/bulk.c) for the read
+     * behind a secondary client's de-identified, opt-out-filtered export;
+     * never from anything a client sends.  A secondary client's reads
+     * without it are refused (access/authz.c): it gets no identifiable
+     * record through the API. */
+    bool deidentified_export;
     const char *scopes;  /* space-separated SMART-style scopes, e.g. "system/\*.rs" */
     const char *user_id; /* USER: SDS user id (sub claim) */
     const char *user_name;

@@ -194,6 +194,10 @@ if st2 == 202:  # the second was accepted (the first had finished): let it finis
     poll(hd2["content-location"], direct)
 
 # ---- secondary use ---------------------------------------------------------------------------
+# a secondary client gets no identifiable record through the API
+for path in ("/fhir/Patient", "/fhir/Observation?_count=5"):
+    st, _, b = srv.request("GET", path, token=secondary)
+    check(st == 403 and "de-identified" in json.dumps(b), "secondary client searched %s: %d %r" % (path, st, b))
 if PG:
     st, _, b = kickoff("/fhir/$export", secondary)
     check(st == 501 and "PostgreSQL" in json.dumps(b), "secondary on PostgreSQL: %d %r" % (st, b))
