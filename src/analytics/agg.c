@@ -361,3 +361,13 @@ int agg_months(int64_t from, int64_t to, char out[][8], int max)
     }
     return n;
 }
+
+int64_t agg_month_last(int64_t from, int col)
+{
+    int m = month_no(from) + col + 1; /* the next month's first day, less one */
+    char t[24];
+    snprintf(t, sizeof t, "%04d-%02d-01", (m / 12) % 10000, m % 12 + 1);
+    int64_t d = 0;
+    day_parse(t, &d);
+    return d - 1;
+}

@@ -68,5 +68,7 @@ void agg_csv(const struct agg *a, struct buf *out);
  * agg_month_index gives the column of a day in that list (-1 outside). */
 int agg_months(int64_t from, int64_t to, char out[][8], int max);
 int agg_month_index(int64_t from, int64_t day);
+/* The last day of the month of column col of a window starting on from. */
+int64_t agg_month_last(int64_t from, int col);
 
 #endif

@@ -20,6 +20,7 @@
 #include "analytics/efi.h"
 #include "analytics/flow.h"
 #include "analytics/read.h"
+#include "analytics/service.h"
 #include "analytics/suppress.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -57,6 +58,12 @@ static bool add_ae(struct agg *a, const struct analytics_person *p, int64_t from
 {
     (void)at;
     return flow_ae_add(a, p, from, to);
+}
+static bool add_service(struct agg *a, const struct analytics_person *p, int64_t from, int64_t to,
+                        int64_t at)
+{
+    (void)at;
+    return service_add(a, p, from, to);
 }
 static void init_inpatients(struct agg *a, int64_t from, int64_t to)
 {
@@ -120,8 +127,26 @@ static const struct output_def outputs[] = {
      false, NULL, flow_ae_init, add_ae, WIN_DAYS},
     {"inpatients", "Inpatients in hospital at a time by site and ward and days in so far", "site",
      NULL, 0, false, NULL, init_inpatients, add_inpatients, WIN_AT},
+    {"service", "Service management: activity per organisation and service per month",
+     "organisation", NULL, 0, false, NULL, service_init, add_service, WIN_MONTHS},
 };
 #define NOUTPUTS ((int)(sizeof outputs / sizeof outputs[0]))
+
+int64_t secondary_window_from(const char *output, int64_t as_of)
+{
+    if (!output || strcmp(output, "service") != 0)
+        return as_of - 27;
+    /* twelve calendar months ending with as-of's */
+    char t[11], f[24];
+    day_text(as_of, t);
+    int y = atoi(t), m = (t[5] - '0') * 10 + (t[6] - '0') - 11;
+    if (m < 1)
+        m += 12, y--;
+    snprintf(f, sizeof f, "%04d-%02d-01", y % 10000, m % 100);
+    int64_t from = as_of - 27;
+    day_parse(f, &from);
+    return from;
+}
 
 const char *const *secondary_outputs(void)
 {
@@ -307,15 +332,8 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     int64_t from = as_of - 27, at = 0;
     bool is_flow = def->classify == NULL && def->agg_init == NULL;
     bool has_from = def->window == WIN_DAYS || def->window == WIN_MONTHS;
-    if (def->window == WIN_MONTHS) { /* twelve calendar months ending with as-of's */
-        char t[11], f[24];
-        day_text(as_of, t);
-        int y = atoi(t), m = (t[5] - '0') * 10 + (t[6] - '0') - 11;
-        if (m < 1)
-            m += 12, y--;
-        snprintf(f, sizeof f, "%04d-%02d-01", y % 10000, m % 100);
-        day_parse(f, &from);
-    }
+    if (def->window == WIN_MONTHS)
+        from = secondary_window_from(def->name, as_of);
     if (!has_from && o->from) {
         snprintf(err, errlen,
                  "--from applies to the flow, readmissions, ae and service outputs only");
@@ -406,6 +424,8 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     c.flow = NULL;
     out->agg = c.agg;
     c.agg = NULL;
+    out->from = from;
+    out->to = as_of;
     if (def->window == WIN_AT) {
         int64_t d = at >= 0 ? at / 1440 : (at - 1439) / 1440, m = at - d * 1440;
         char dt[11];

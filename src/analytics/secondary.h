@@ -48,11 +48,16 @@ struct secondary_table {
     int64_t output_id, counted, excluded;
     struct flow *flow; /* the "flow" output: its figures (flow.h) instead of the cells */
     struct agg *agg;   /* readmissions, ae, inpatients, service: their tables (agg.h) */
+    int64_t from, to;  /* the window the figures are for (day numbers) */
     char at[24];       /* inpatients: the time, YYYY-MM-DDTHH:MM */
     char computed[32];
     struct optout_gate gate;
 };
 void secondary_table_free(struct secondary_table *t);
+
+/* The first day of an output's window when none is given: the first day of
+ * the month 11 months before as_of's for "service", else 27 days before. */
+int64_t secondary_window_from(const char *output, int64_t as_of);
 
 /* The outputs' names, NULL-terminated. */
 const char *const *secondary_outputs(void);

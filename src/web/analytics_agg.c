@@ -4,10 +4,14 @@
 #include "web/analytics_agg.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analytics/agg.h"
+#include "analytics/day.h"
+#include "analytics/flow.h"
+#include "analytics/secondary.h"
 #include "core/err.h"
 #include "web/html.h"
 
@@ -115,4 +119,52 @@ void agg_figs_table(struct buf *b, const struct agg_figs *f, const char *measure
         html_raw(b, "</tr>");
     }
     html_raw(b, "</tbody></table></div>");
+}
+
+void analytics_window_form(struct buf *b, const char *action, const char *from, const char *as_of,
+                           const char *error)
+{
+    if (error)
+        html_addf(
+            b,
+            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\" "
+            "aria-labelledby=\"error-summary-title\"><h2 class=\"nhsuk-error-summary__title\" "
+            "id=\"error-summary-title\">There is a problem</h2><div "
+            "class=\"nhsuk-error-summary__body\"><p>%s</p></div></div>",
+            error);
+    const char *invalid = error ? " aria-invalid=\"true\"" : "";
+    html_addf(b,
+              "<form method=\"get\" action=\"%s\" novalidate><fieldset "
+              "class=\"nhsuk-fieldset\"><legend class=\"nhsuk-fieldset__legend\">The days to "
+              "show (at most %d)</legend><div class=\"nhsuk-form-group\"><label "
+              "class=\"nhsuk-label\" for=\"from\">First day (YYYY-MM-DD)</label><input "
+              "class=\"nhsuk-input\" id=\"from\" name=\"from\" type=\"text\" value=\"%s\"",
+              action, FLOW_MAX_DAYS, from ? from : "");
+    html_raw(b, invalid);
+    html_addf(b,
+              "></div><div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" "
+              "for=\"as-of\">Last day (YYYY-MM-DD)</label><input class=\"nhsuk-input\" "
+              "id=\"as-of\" name=\"as-of\" type=\"text\" value=\"%s\"",
+              as_of ? as_of : "");
+    html_raw(b, invalid);
+    html_raw(b, "></div></fieldset><button class=\"nhsuk-button\" type=\"submit\">Show</button>"
+                "</form>");
+}
+
+const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, const char *output,
+                                   int64_t *from, int64_t *as_of, char msg[160])
+{
+    *as_of = day_today();
+    if (as_of_arg && (strlen(as_of_arg) != 10 || !day_parse(as_of_arg, as_of)))
+        return "The last day must be a real date written YYYY-MM-DD, for example 2026-11-30.";
+    *from = secondary_window_from(output, *as_of);
+    if (from_arg && (strlen(from_arg) != 10 || !day_parse(from_arg, from)))
+        return "The first day must be a real date written YYYY-MM-DD, for example 2026-11-01.";
+    if (*from > *as_of || *as_of - *from >= FLOW_MAX_DAYS) {
+        snprintf(msg, 160,
+                 "The first day must be on or before the last day and at most %d days before it.",
+                 FLOW_MAX_DAYS - 1);
+        return msg;
+    }
+    return NULL;
 }

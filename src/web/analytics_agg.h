@@ -7,6 +7,8 @@
 #ifndef WEFT_WEB_ANALYTICS_AGG_H
 #define WEFT_WEB_ANALYTICS_AGG_H
 
+#include <stdint.h>
+
 #include "core/buf.h"
 
 struct agg;
@@ -31,6 +33,18 @@ const char *agg_figs_get(const struct agg_figs *f, const char *measure, const ch
  * the output has no such measure. */
 void agg_figs_table(struct buf *b, const struct agg_figs *f, const char *measure,
                     const char *caption, const char *prefix);
+
+/* The form choosing a window of days (first and last day, at most
+ * FLOW_MAX_DAYS), GET to action; with error, an error summary and the inputs
+ * marked invalid. */
+void analytics_window_form(struct buf *b, const char *action, const char *from, const char *as_of,
+                           const char *error);
+
+/* The window of a page's query (from, as-of: empty or NULL for the output's
+ * defaults, secondary_window_from): NULL when valid, else the error to show
+ * (in msg or static). */
+const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, const char *output,
+                                   int64_t *from, int64_t *as_of, char msg[160]);
 
 /* The value as a chart height: NAN for "*" or empty. */
 double agg_figs_value(const char *v);

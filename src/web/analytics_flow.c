@@ -166,31 +166,7 @@ static double shown_value(const char *v)
 
 static void form(struct buf *b, const char *from, const char *as_of, const char *error)
 {
-    if (error)
-        html_addf(
-            b,
-            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\" "
-            "aria-labelledby=\"error-summary-title\"><h2 class=\"nhsuk-error-summary__title\" "
-            "id=\"error-summary-title\">There is a problem</h2><div "
-            "class=\"nhsuk-error-summary__body\"><p>%s</p></div></div>",
-            error);
-    const char *invalid = error ? " aria-invalid=\"true\"" : "";
-    html_addf(b,
-              "<form method=\"get\" action=\"/analytics/flow\" novalidate><fieldset "
-              "class=\"nhsuk-fieldset\"><legend class=\"nhsuk-fieldset__legend\">The days to "
-              "show (at most %d)</legend><div class=\"nhsuk-form-group\"><label "
-              "class=\"nhsuk-label\" for=\"from\">First day (YYYY-MM-DD)</label><input "
-              "class=\"nhsuk-input\" id=\"from\" name=\"from\" type=\"text\" value=\"%s\"",
-              FLOW_MAX_DAYS, from ? from : "");
-    html_raw(b, invalid);
-    html_addf(b,
-              "></div><div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" "
-              "for=\"as-of\">Last day (YYYY-MM-DD)</label><input class=\"nhsuk-input\" "
-              "id=\"as-of\" name=\"as-of\" type=\"text\" value=\"%s\"",
-              as_of ? as_of : "");
-    html_raw(b, invalid);
-    html_raw(b, "></div></fieldset><button class=\"nhsuk-button\" type=\"submit\">Show</button>"
-                "</form>");
+    analytics_window_form(b, "/analytics/flow", from, as_of, error);
 }
 
 /* The readmissions, A&E and inpatients sections (outputs x[0..2]). */
@@ -422,24 +398,9 @@ static int h_flow(struct http_req *req, void *arg)
         from_arg = NULL;
     if (as_of_arg && !*as_of_arg)
         as_of_arg = NULL;
-    int64_t from, as_of = day_today();
+    int64_t from, as_of;
     char from_txt[11], as_of_txt[11], msg[160];
-    const char *error = NULL;
-    if (as_of_arg && (strlen(as_of_arg) != 10 || !day_parse(as_of_arg, &as_of))) {
-        error = "The last day must be a real date written YYYY-MM-DD, for example 2026-11-30.";
-    } else {
-        from = as_of - 27;
-        if (from_arg && (strlen(from_arg) != 10 || !day_parse(from_arg, &from))) {
-            error = "The first day must be a real date written YYYY-MM-DD, for example "
-                    "2026-11-01.";
-        } else if (from > as_of || as_of - from >= FLOW_MAX_DAYS) {
-            snprintf(msg, sizeof msg,
-                     "The first day must be on or before the last day and at most %d days "
-                     "before it.",
-                     FLOW_MAX_DAYS - 1);
-            error = msg;
-        }
-    }
+    const char *error = analytics_window_parse(from_arg, as_of_arg, "flow", &from, &as_of, msg);
     if (error) {
         if (csv)
             web_error_page(req, 400, "The days asked for are not valid", error,
