@@ -33,7 +33,9 @@
 #include "core/hex.h"
 #include "core/powerloss.h"
 #include "feeds/accept_journal.h"
+#include "store/feeds.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -737,4 +739,114 @@ void accept_cursor_close(struct accept_cursor *c)
     buf_release(&c->b);
     free(c->dir);
     free(c);
+}
+
+/* ---- with the store ------------------------------------------------------------------ */
+
+int accept_journal_move(struct store *s, struct accept_cursor *c, const char *journal_id,
+                        uint64_t max_seq, size_t limit, int64_t *ids, uint64_t *seqs, size_t *n)
+{
+    *n = 0;
+    struct accept_rec r;
+    int got = accept_cursor_next(c, max_seq, &r);
+    if (got <= 0)
+        return got;
+    struct store_txn txn;
+    int rc = store_txn_begin(&txn, s);
+    size_t k = 0;
+    while (rc == 0 && got == 1) {
+        struct store_inbox_msg in = {.feed_id = r.feed_id,
+                                     .arrived = (char *)r.arrived,
+                                     .sender = r.facility[0] ? (char *)r.facility : NULL,
+                                     .peer = (char *)r.peer,
+                                     .control_id = r.control[0] ? (char *)r.control : NULL,
+                                     .msg_type = r.mtype[0] ? (char *)r.mtype : NULL,
+                                     .body = (char *)r.body,
+                                     .body_len = r.body_len};
+        bool added = false;
+        rc = store_inbox_add_journaled(s, &in, journal_id, (int64_t)r.seq, &ids[k], &added);
+        if (rc != 0)
+            break;
+        seqs[k++] = r.seq;
+        if (k == limit)
+            break;
+        got = accept_cursor_next(c, max_seq, &r);
+        if (got < 0)
+            rc = got;
+    }
+    if (rc == 0)
+        rc = store_txn_commit(&txn);
+    else
+        store_txn_rollback(&txn);
+    if (rc == 0)
+        *n = k;
+    return rc;
+}
+
+int accept_journal_move_all(struct store *s, const char *dir, int64_t *moved)
+{
+    if (moved)
+        *moved = 0;
+    char id[33];
+    int rc = accept_journal_read_id(dir, id);
+    if (rc == WEFT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    int64_t done = 0;
+    if ((rc = store_inbox_journal_moved(s, id, &done)) != 0)
+        return rc;
+    struct accept_cursor *c = NULL;
+    if ((rc = accept_cursor_open(&c, dir, (uint64_t)done)) != 0)
+        return rc == WEFT_ENOTFOUND ? 0 : rc;
+    enum { CHUNK = 4096 };
+    int64_t *ids = xmalloc(sizeof *ids * CHUNK);
+    uint64_t *seqs = xmalloc(sizeof *seqs * CHUNK);
+    for (;;) {
+        size_t k = 0;
+        rc = accept_journal_move(s, c, id, UINT64_MAX, CHUNK, ids, seqs, &k);
+        if (rc != 0 || k == 0)
+            break;
+        if (moved)
+            *moved += (int64_t)k;
+    }
+    free(ids);
+    free(seqs);
+    accept_cursor_close(c);
+    return rc;
+}
+
+int accept_journal_backlog(struct store *s, const char *dir, struct accept_backlog **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    char id[33];
+    int rc = accept_journal_read_id(dir, id);
+    if (rc == WEFT_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    int64_t done = 0;
+    if ((rc = store_inbox_journal_moved(s, id, &done)) != 0)
+        return rc;
+    struct accept_cursor *c = NULL;
+    if ((rc = accept_cursor_open(&c, dir, (uint64_t)done)) != 0)
+        return rc == WEFT_ENOTFOUND ? 0 : rc;
+    struct accept_rec r;
+    int cap = 0;
+    while ((rc = accept_cursor_next(c, UINT64_MAX, &r)) == 1) {
+        int i = 0;
+        while (i < *n && (*out)[i].feed_id != r.feed_id)
+            i++;
+        if (i == *n) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                *out = xrealloc(*out, sizeof **out * (size_t)cap);
+            }
+            (*out)[(*n)++] = (struct accept_backlog){r.feed_id, 0};
+        }
+        (*out)[i].n++;
+    }
+    accept_cursor_close(c);
+    return rc < 0 ? rc : 0;
 }

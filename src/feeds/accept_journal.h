@@ -108,6 +108,33 @@ int accept_cursor_open(struct accept_cursor **out, const char *dir, uint64_t aft
 int accept_cursor_next(struct accept_cursor *c, uint64_t max_seq, struct accept_rec *rec);
 void accept_cursor_close(struct accept_cursor *c);
 
+/* ---- with the store ---------------------------------------------------------------- */
+
+struct store;
+
+/* Move up to limit records of cursor c with seq <= max_seq into the inbox
+ * of s (journal journal_id), in one transaction of s, each once
+ * (store_inbox_add_journaled).  After the commit, ids[i] and seqs[i] (cap
+ * limit) are the moved records' inbox ids and sequence numbers and *n their
+ * count (0: nothing to move).  On failure nothing is moved and c has read
+ * past records that were not: reopen it after the last moved sequence. */
+int accept_journal_move(struct store *s, struct accept_cursor *c, const char *journal_id,
+                        uint64_t max_seq, size_t limit, int64_t *ids, uint64_t *seqs, size_t *n);
+
+/* Move every record of the journal in dir not yet in the inbox of s (weft
+ * backup, before its snapshot; weft serve at start).  *moved (may be NULL)
+ * counts them.  0 when dir holds no journal. */
+int accept_journal_move_all(struct store *s, const char *dir, int64_t *moved);
+
+/* Records of the journal in dir not yet in the inbox of s, per feed:
+ * *out[i] = {feed_id, count}, *n entries (caller frees *out).  No journal
+ * in dir: 0 entries. */
+struct accept_backlog {
+    int64_t feed_id;
+    int64_t n;
+};
+int accept_journal_backlog(struct store *s, const char *dir, struct accept_backlog **out, int *n);
+
 /* The default journal directory of the SQLite store at db_url
  * ("DBPATH.accepts"), malloc'd; NULL for another backend (PostgreSQL: each
  * node names its own, --mllp-journal). */

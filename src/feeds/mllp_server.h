@@ -70,6 +70,9 @@ struct mllp_server_config {
     /* answer every message in original mode, whatever its MSH-15/MSH-16 say
      * (--mllp-ack-mode original, the default; auto turns enhanced mode on) */
     bool original_ack_only;
+    /* enhanced mode: the accept journal's directory (feeds/accept_journal.h;
+     * required unless original_ack_only) */
+    const char *journal_dir;
 };
 
 /* `--mllp-backlog-max` when not given. */
