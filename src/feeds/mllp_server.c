@@ -1,10 +1,11 @@
 /*
  * mllp_server.c - the MLLP listener (mllp_server.h): acceptor, a thread per
  * connection, one writer thread doing group commit, and, for HL7 enhanced
- * acknowledgement mode, an applier thread applying the backlog of accepted
- * messages on its own store handle (reading, mapping and preparing them
- * before its transaction, so that it holds the write lock only to store
- * them and the writer's accept commits go in between).
+ * acknowledgement mode, a journal thread accepting messages into the accept
+ * journal (group commit, one fdatasync a batch), a mover moving them into
+ * the inbox, and an applier thread applying that backlog on its own store
+ * handle (reading, mapping and preparing them before its transaction, so
+ * that it holds the write lock only to store them).
  *
  * Why this shape: durability costs one fsync per transaction (about 0.3 ms on
  * the reference machine), so the number of messages per second is the
@@ -87,7 +88,6 @@ struct item {
     bool fast;               /* accept only: journaled, applied later (backlog) */
     int64_t fast_feed;       /* its feed */
     char facility[181], control[200], mtype[40];
-    int64_t accepted;   /* unused */
     struct buf app_ack; /* written after res.ack (enhanced mode, applied at once) */
 };
 
@@ -235,17 +235,19 @@ static void complete_batch(struct item *batch, size_t n)
  *
  * A message whose MSH-15 or MSH-16 is valued asks for enhanced mode.  When
  * its sending facility is a usable feed (and the connection's address and
- * client certificate are the feed's), the writer only keeps it in the inbox
- * as pending (ingest_hl7_accept) in the batch's transaction: once that
- * commits it is durable and answered CA as MSH-15 asks, and its id joins the
- * backlog.  Between batches the writer applies the backlog's oldest messages
- * (run_apply) exactly as live ones, each in the same transaction as its
- * outcome, so after a crash the messages still pending are exactly those not
- * applied, and they are applied at the next start, in arrival order.  The
+ * client certificate are the feed's), it is only appended to the accept
+ * journal (journal_main, below): once the batch's fdatasync returned it is
+ * durable and answered CA as MSH-15 asks.  The mover moves it into the inbox
+ * as pending and its id joins the backlog; the applier applies the
+ * backlog's oldest messages (run_apply) exactly as live ones, each in the
+ * same transaction as its outcome, so after a crash the messages still
+ * pending (and those still in the journal) are exactly those not applied,
+ * and they are applied at the next start, in arrival order.  The
  * application ACK goes back on the connection the message came on, if still
  * open, as MSH-16 asks.  A message from a sender that is not a usable feed
- * is processed at once as in original mode: refused ones get CR (commit
- * reject), others CA then the application ACK.  A batch that does not commit
+ * goes through the writer and is processed at once as in original mode:
+ * refused ones get CR (commit reject), others CA then the application ACK.
+ * A batch that does not commit, or a journal batch that is not synced,
  * answers its enhanced messages CE. */
 
 static void fifo_push(struct conn *c, struct item *it);
@@ -328,7 +330,8 @@ static void waiters_drop(struct mllp_server *srv, struct conn *c)
     pthread_mutex_unlock(&srv->wmu);
 }
 
-/* After the apply of accepted message id committed: its application ACK r
+/* After the apply of accepted message id (its accept journal sequence
+ * number) committed: its application ACK r
  * (NULL: none) on the connection that sent it, if that is still open and
  * MSH-16 asks for it.  Under wmu, so the connection cannot close meanwhile
  * (it drops its waiters under wmu before it ends). */
