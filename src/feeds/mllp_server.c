@@ -869,7 +869,10 @@ static void *mover_main(void *arg)
                 accept_cursor_open(&c, srv->journal_dir, moved);
             usleep(200000); /* not a hot loop while the store fails */
         } else if (k == 0 && durable > moved) {
-            /* numbers skipped by a failed batch: nothing to move up to durable */
+            /* not expected: durable is the last number a synced batch
+             * wrote, and the numbers of a failed batch are never written */
+            log_warn("mllp", "accept journal %s: no record found up to %llu after %llu",
+                     srv->journal_dir, (unsigned long long)durable, (unsigned long long)moved);
             moved = durable;
         }
         pthread_mutex_lock(&srv->jmu);
