@@ -102,6 +102,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"mllp-ack-mode", "MODE",
      "feeds: original (one ACK per message once applied; default) or auto (HL7 enhanced "
      "acknowledgement when MSH-15/MSH-16 ask for it: CA once stored, applied behind)"},
+    {"mllp-journal", "DIR",
+     "feeds: HL7 enhanced mode: the node's accept journal (default: beside a SQLite database, "
+     "DB.accepts; required with PostgreSQL)"},
     {"mllp-backlog-max", "N",
      "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
      "1000000)"},

@@ -220,6 +220,9 @@ struct store_feeds_ops {
     int (*inbox_outcomes)(struct store *s, int64_t feed_id, int64_t out[5]);
     int (*inbox_pending_count)(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
     int (*inbox_set_resubmit)(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
+    int (*inbox_add_journaled)(struct store *s, const struct store_inbox_msg *in,
+                               const char *journal_id, int64_t seq, int64_t *id_out, bool *added);
+    int (*inbox_journal_moved)(struct store *s, const char *journal_id, int64_t *seq);
 };
 
 /* the master person index (store/identity.h) */

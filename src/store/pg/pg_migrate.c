@@ -393,6 +393,17 @@ static const struct store_migration pg_client_purpose_1 = {
     "ALTER TABLE client ADD COLUMN purpose text NOT NULL DEFAULT 'direct';",
 };
 
+/* feeds-journal-1: as sqlite_feeds.c - an inbox row moved from an
+ * enhanced-mode accept journal carries the journal's id and the record's
+ * sequence number, unique (partial index), so a record moved twice is
+ * stored once. */
+static const struct store_migration pg_feeds_journal_1 = {
+    "feeds-journal-1",
+    "ALTER TABLE inbox ADD COLUMN journal_id text, ADD COLUMN journal_seq bigint;"
+    "CREATE UNIQUE INDEX inbox_journal ON inbox (journal_id, journal_seq)"
+    " WHERE journal_seq IS NOT NULL;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -410,6 +421,7 @@ static const struct store_migration *const migrations[] = {
     &pg_client_cert_1,
     &pg_bulk_export_1,
     &pg_client_purpose_1,
+    &pg_feeds_journal_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -96,6 +96,8 @@ static const struct store_feeds_ops pg_feeds_ops = {
     .inbox_claim = pg_inbox_claim,
     .inbox_outcomes = pg_inbox_outcomes,
     .inbox_pending_count = pg_inbox_pending_count,
+    .inbox_add_journaled = pg_inbox_add_journaled,
+    .inbox_journal_moved = pg_inbox_journal_moved,
     .inbox_set_resubmit = pg_inbox_set_resubmit,
 };
 

@@ -144,6 +144,9 @@ int pg_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int
                    int64_t *first);
 int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
 int pg_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
+int pg_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                           const char *journal_id, int64_t seq, int64_t *id_out, bool *added);
+int pg_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq);
 int pg_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 
 /* pg_merge.c */

@@ -112,6 +112,8 @@ static const struct store_feeds_ops sqlite_feeds_ops = {
     .inbox_claim = sqlite_inbox_claim,
     .inbox_outcomes = sqlite_inbox_outcomes,
     .inbox_pending_count = sqlite_inbox_pending_count,
+    .inbox_add_journaled = sqlite_inbox_add_journaled,
+    .inbox_journal_moved = sqlite_inbox_journal_moved,
     .inbox_set_resubmit = sqlite_inbox_set_resubmit,
 };
 
