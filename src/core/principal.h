@@ -15,12 +15,23 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 enum principal_kind {
     PRINCIPAL_NONE = 0, /* unauthenticated */
     PRINCIPAL_CLIENT,   /* API client without user context (service, feed) */
     PRINCIPAL_USER,     /* a member of staff: launched session or SMART token */
     PRINCIPAL_CITIZEN,  /* a citizen reading their own record */
+};
+
+/* What an API client is registered for (weft client add --purpose; SMART
+ * Backend Services, access/backend.h).  UNSET: not a client, or a client
+ * registered before purposes existed, which counts as DIRECT. */
+enum principal_client_purpose {
+    PRINCIPAL_CLIENT_PURPOSE_UNSET = 0,
+    PRINCIPAL_CLIENT_PURPOSE_DIRECT,    /* direct care: the records its organisation may see */
+    PRINCIPAL_CLIENT_PURPOSE_SECONDARY, /* secondary uses: bulk export only, de-identified and
+                                           opt-outs applied; never the FHIR API's records */
 };
 
 struct principal {
@@ -43,6 +54,20 @@ struct principal {
     const char *proxy_person_id;
     const char *session_id; /* for audit correlation, may be NULL */
     const char *request_id; /* for audit correlation, may be NULL */
+    /* CLIENT: the registered client's id (weft client list; the iss/sub of
+     * its signed assertions) and purpose; the client's organisation is org
+     * above.  0 / UNSET for everyone else. */
+    int64_t client_id;
+    enum principal_client_purpose client_purpose;
 };
+
+/* The purpose as stored ("direct", "secondary"; NULL: a client registered
+ * before purposes, direct).  Anything else is SECONDARY, the narrower. */
+static inline enum principal_client_purpose principal_client_purpose_of(const char *stored)
+{
+    if (!stored || strcmp(stored, "direct") == 0)
+        return PRINCIPAL_CLIENT_PURPOSE_DIRECT;
+    return PRINCIPAL_CLIENT_PURPOSE_SECONDARY;
+}
 
 #endif

@@ -159,6 +159,8 @@ static int auth_bearer_client(struct http_req *req)
     req->principal.client_name = ad->client.name;
     req->principal.scopes = ad->client.scopes ? ad->client.scopes : "";
     req->principal.org = ad->client.org;
+    req->principal.client_id = ad->client.id;
+    req->principal.client_purpose = principal_client_purpose_of(ad->client.purpose);
     req->principal.request_id = req->request_id;
     if (ad->client.client_cert_sha256)
         return check_bound_cert(req, ad);

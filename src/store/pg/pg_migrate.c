@@ -374,6 +374,15 @@ static const struct store_migration pg_client_cert_1 = {
     "ALTER TABLE client ADD COLUMN client_cert_sha256 " CT ";",
 };
 
+/* client-keys-1: SMART Backend Services clients (access/backend.h): the
+ * client's purpose (direct | secondary; NULL before: direct) and its public
+ * key set (JWKS JSON; NULL: a bearer-token client). */
+static const struct store_migration pg_client_keys_1 = {
+    "client-keys-1",
+    "ALTER TABLE client ADD COLUMN purpose " CT ";"
+    "ALTER TABLE client ADD COLUMN jwks text;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -389,6 +398,7 @@ static const struct store_migration *const migrations[] = {
     &pg_proxy_1,
     &pg_put_many_1,
     &pg_client_cert_1,
+    &pg_client_keys_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
