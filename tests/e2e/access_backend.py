@@ -214,6 +214,20 @@ for path in ("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|" + NHS
     check(st == 403 and isinstance(b, dict) and b.get("resourceType") == "OperationOutcome" and
           "secondary uses" in json.dumps(b), "secondary client read %s: %d %r" % (path, st, b))
 
+# nor writes, nor the feeds console's messages (they name people)
+st, b = http("GET", "/admin/feeds/messages/1", token=direct_tok)
+check(st == 200, "the direct client's read of the message it loaded: %d %r" % (st, b))
+st, b = http("GET", "/admin/feeds/messages/1", token=sec_tok)
+check(st == 403, "secondary client read a feed message: %d %r" % (st, b))
+req = urllib.request.Request(base + "/fhir", data=json.dumps(bundle).encode(), method="POST")
+req.add_header("Authorization", "Bearer " + sec_tok)
+req.add_header("Content-Type", "application/fhir+json")
+try:
+    urllib.request.urlopen(req, timeout=60)
+    check(False, "a secondary client wrote")
+except urllib.error.HTTPError as e:
+    check(e.code == 403 and "secondary uses" in e.read().decode(), "secondary write: %d" % e.code)
+
 # refusals
 refused(token_request(assertion(direct_id, rsa_key, "RS384", "rsa-1", aud=base + "/fhir")), 400,
         "invalid_grant", "aud", "wrong aud")
