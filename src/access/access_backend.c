@@ -33,8 +33,9 @@ char *access_token_url(struct http_req *req, const struct access_cfg *cfg)
 {
     if (cfg && cfg->base_url)
         return backend_token_url(cfg->base_url);
-    /* no --base-url (loopback only, see weft serve): the Host the client
-     * used, as the FHIR API's own links are built */
+    /* no --base-url (loopback only, see weft serve): the scheme the server
+     * speaks and the Host the client used, as the FHIR API's own links are
+     * built */
     const char *host = http_req_header(req, "Host");
     bool ok = host && *host && strlen(host) < 256;
     for (const char *p = host; ok && *p; p++)
@@ -42,10 +43,11 @@ char *access_token_url(struct http_req *req, const struct access_cfg *cfg)
               strchr("-.:[]_", *p)))
             ok = false;
     struct buf b = BUF_INIT;
+    buf_adds(&b, http_server_is_tls(req->server) ? "https://" : "http://");
     if (ok)
-        buf_addf(&b, "http://%s/oauth/token", host);
+        buf_addf(&b, "%s/oauth/token", host);
     else
-        buf_addf(&b, "http://localhost:%d/oauth/token", http_server_port(req->server));
+        buf_addf(&b, "localhost:%d/oauth/token", http_server_port(req->server));
     return buf_detach(&b, NULL);
 }
 

@@ -63,8 +63,8 @@ int access_token(struct http_req *req, void *ctx);
 
 /* SMART Backend Services (access_backend.c).  The token endpoint's URL, the
  * aud its client assertions must carry: from --base-url (backend.h
- * backend_token_url), else http://HOST/oauth/token from the request's Host
- * (malloc'd). */
+ * backend_token_url), else http(s)://HOST/oauth/token from the server's
+ * scheme and the request's Host (malloc'd). */
 char *access_token_url(struct http_req *req, const struct access_cfg *cfg);
 /* /oauth/token with grant_type=client_credentials (called by access_token
  * with the parsed form): answers the token or the refusal. */
