@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # it (playwright-core ~1.61, the last that accepts Node 18; README "Technology").
 PKGS="build-essential make ca-certificates openssl procps pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev libjwt-dev
-  libsodium-dev libcmocka-dev libjemalloc-dev python3 python3-hl7 curl wrk valgrind
+  libsodium-dev libcmocka-dev libjemalloc-dev python3 python3-hl7 python3-jwt python3-cryptography
+  curl wrk valgrind
   chromium postgresql-15 postgresql-client-15 nodejs npm hyperfine prometheus"
 missing=""
 for p in $PKGS; do

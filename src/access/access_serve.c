@@ -482,6 +482,8 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
     cfg->breakglass_hours = (int)bg;
     cfg->session_hours = (int)sh;
     cfg->cookie_secure = opts_flag(ctx->opts, "cookie-secure");
+    const char *base = opts_get(ctx->opts, "base-url");
+    cfg->base_url = base && *base ? xstrdup(base) : NULL;
     int rc = 0;
     if (opts_get(ctx->opts, "metrics")) {
         char *err = NULL;
@@ -506,13 +508,18 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
     };
     rc = http_routes_add(ctx->http, routes, sizeof routes / sizeof routes[0], cfg);
     /* the ways to sign in this module owns, registered with the HTTP core's
-     * chain: SMART app tokens before client tokens, launch cookies after */
+     * chain: SMART app and Backend Services tokens before client tokens,
+     * launch cookies after */
     static const struct http_auth_method app_token = {"smart-app-token", access_auth_token,
                                                       access_auth_free};
     static const struct http_auth_method cookie = {"launch-session", access_auth_cookie,
                                                    access_auth_free};
+    static const struct http_auth_method backend = {"smart-backend-token", access_auth_backend,
+                                                    access_auth_backend_free};
     if (rc == 0)
         rc = http_auth_register(&app_token, HTTP_AUTH_BEFORE_CLIENTS);
+    if (rc == 0)
+        rc = http_auth_register(&backend, HTTP_AUTH_BEFORE_CLIENTS);
     if (rc == 0)
         rc = http_auth_register(&cookie, HTTP_AUTH_AFTER_CLIENTS);
     http_auth_on_refused(access_auth_refused);
@@ -527,6 +534,7 @@ void access_serve_stop(const struct serve_ctx *ctx, void *state)
     if (!cfg)
         return;
     store_close(cfg->metrics_store);
+    free(cfg->base_url);
     free(cfg->audience);
     free(cfg);
 }

@@ -20,6 +20,7 @@ struct access_cfg {
     int session_hours;
     bool cookie_secure;
     struct store *metrics_store; /* --metrics: open sessions are counted with it */
+    char *base_url;              /* --base-url (the FHIR API's), NULL: from the request */
 };
 
 struct access_form {
@@ -59,6 +60,23 @@ int access_smart_config(struct http_req *req, void *ctx);
 int access_authorize(struct http_req *req, void *ctx);
 int access_authorize_post(struct http_req *req, void *ctx);
 int access_token(struct http_req *req, void *ctx);
+
+/* SMART Backend Services (access_backend.c).  The token endpoint's URL, the
+ * aud its client assertions must carry: from --base-url (backend.h
+ * backend_token_url), else http(s)://HOST/oauth/token from the server's
+ * scheme and the request's Host (malloc'd). */
+char *access_token_url(struct http_req *req, const struct access_cfg *cfg);
+/* /oauth/token with grant_type=client_credentials (called by access_token
+ * with the parsed form): answers the token or the refusal. */
+void access_token_backend(struct http_req *req, struct store *s, const struct access_form *f,
+                          const struct access_cfg *cfg);
+/* Refuse a token request of no known client: WARN line, audited denial,
+ * the RFC 6749 error answer. */
+void access_token_refuse(struct http_req *req, struct store *s, const char *error, int status,
+                         const char *why);
+/* The sign-in link for "Bearer wbt_..." tokens (http/auth.h). */
+int access_auth_backend(struct http_req *req, void **data);
+void access_auth_backend_free(void *data);
 int access_audit_event(struct http_req *req, void *ctx);
 int access_viewers(struct http_req *req, void *ctx);
 int access_breakglass_review(struct http_req *req, void *ctx);

@@ -43,17 +43,26 @@ bool access_app_active(struct store *s, const char *client_id)
     return ok;
 }
 
+/* The SMART configuration: App Launch (public apps, PKCE, launched from a
+ * session) and Backend Services (private_key_jwt client credentials,
+ * access_backend.c).  token_endpoint is absolute: a backend client signs
+ * it as its assertion's aud. */
 int access_smart_config(struct http_req *req, void *ctx)
 {
-    (void)ctx;
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s,s,s,s], s:[s,s,s,s,s], s:s}", "issuer",
-                  "weft", "authorization_endpoint", "/oauth/authorize", "token_endpoint",
-                  "/oauth/token", "grant_types_supported", "authorization_code",
-                  "response_types_supported", "code", "code_challenge_methods_supported", "S256",
-                  "scopes_supported", "patient/*.rs", "patient/*.read", "launch", "launch/patient",
-                  "capabilities", "launch-ehr", "client-public", "context-ehr-patient",
-                  "permission-patient", "permission-v2", "token_endpoint_auth_method", "none");
+    char *token_url = access_token_url(req, ctx);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:[s,s], s:[s], s:[s], s:[s,s,s,s,s,s,s], s:[s,s,s,s,s,s,s], s:s, "
+        "s:[s,s], s:[s,s]}",
+        "issuer", "weft", "authorization_endpoint", "/oauth/authorize", "token_endpoint", token_url,
+        "grant_types_supported", "authorization_code", "client_credentials",
+        "response_types_supported", "code", "code_challenge_methods_supported", "S256",
+        "scopes_supported", "patient/*.rs", "patient/*.read", "launch", "launch/patient",
+        "system/*.rs", "system/*.read", "system/Patient.rs", "capabilities", "launch-ehr",
+        "client-public", "client-confidential-asymmetric", "context-ehr-patient",
+        "permission-patient", "permission-v2", "permission-v1", "token_endpoint_auth_method",
+        "none", "token_endpoint_auth_methods_supported", "none", "private_key_jwt",
+        "token_endpoint_auth_signing_alg_values_supported", "RS384", "ES384");
+    free(token_url);
     access_reply_json(req, 200, j);
     return 0;
 }
@@ -322,7 +331,6 @@ static void token_error(struct http_req *req, int status, const char *err, const
 
 int access_token(struct http_req *req, void *ctx)
 {
-    (void)ctx;
     struct store *s = http_req_store(req);
     struct access_form f = {0};
     if (!s || access_form_parse(req, &f) != 0) {
@@ -334,8 +342,14 @@ int access_token(struct http_req *req, void *ctx)
     const char *code = access_form_get(&f, "code");
     const char *verifier = access_form_get(&f, "code_verifier");
     struct store_session cs = {0}, parent = {0};
+    if (gt && strcmp(gt, "client_credentials") == 0) {
+        access_token_backend(req, s, &f, ctx);
+        goto out;
+    }
     if (!gt || strcmp(gt, "authorization_code") != 0) {
-        token_error(req, 400, "unsupported_grant_type", "only authorization_code is supported");
+        access_token_refuse(req, s, "unsupported_grant_type", 400,
+                            "grant_type must be authorization_code (SMART apps) or "
+                            "client_credentials (SMART Backend Services)");
         goto out;
     }
     if (!code || !verifier || strlen(verifier) < 43 || strlen(verifier) > 128) {

@@ -19,6 +19,7 @@
 #include "access/org.h"
 #include "access/policy.h"
 #include "access/proxy.h"
+#include "access/scope.h"
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -40,11 +41,27 @@ static bool has_scope(const char *scopes, const char *want)
     return false;
 }
 
-static bool client_may_read_all(const struct principal *p)
+/* A client with a read scope of some resource type ("system/Patient.rs"):
+ * it passes the person-independent rules; each type is then checked
+ * (authz_type_allowed). */
+static bool client_may_read_some(const struct principal *p)
 {
-    return has_scope(p->scopes, "system/*.rs") || has_scope(p->scopes, "system/*.read") ||
-           has_scope(p->scopes, "*");
+    return scope_set_allows_any(p->scopes, "system", SCOPE_R);
 }
+
+/* A secondary-use client, except in the read behind its own bulk export
+ * (analytics/bulk.c sets deidentified_export on the principal it reads
+ * with; nothing a client sends sets it), which de-identifies what it reads
+ * and keeps to the people the national data opt-out list clears. */
+static bool client_secondary(const struct principal *p)
+{
+    return p->kind == PRINCIPAL_CLIENT && p->client_purpose == PRINCIPAL_CLIENT_PURPOSE_SECONDARY &&
+           !p->deidentified_export;
+}
+
+#define SECONDARY_REFUSAL                                                                          \
+    "this client is registered for secondary uses: it may only run bulk exports "                  \
+    "(de-identified, opt-outs applied), not read or write records through the FHIR API"
 
 static int deny(struct store *s, const struct principal *p, const char *person_id,
                 struct authz_scope *out, const char *reason)
@@ -104,11 +121,10 @@ static const char *user_principal_refusal(struct store *s, const struct principa
 static const char *client_principal_refusal(const struct principal *p,
                                             const struct store_access_facts *f)
 {
-    if (!client_may_read_all(p))
+    if (client_secondary(p))
+        return SECONDARY_REFUSAL;
+    if (!client_may_read_some(p))
         return "your access does not include this record";
-    if (p->client_purpose == PRINCIPAL_PURPOSE_SECONDARY && !p->deidentified_export)
-        return "a secondary-use client reads records only de-identified, through FHIR Bulk Data "
-               "$export";
     /* a client of an organisation takes part only while the organisation
      * has an agreement in force, as its users and feeds do; a client
      * without one acts for the region that runs Weft */
@@ -228,7 +244,11 @@ int authz_check_principal(struct store *s, const struct principal *p, const char
             return rc;
         break;
     case PRINCIPAL_CLIENT:
-        if (!client_may_read_all(p)) {
+        if (client_secondary(p)) {
+            *reason = SECONDARY_REFUSAL;
+            break;
+        }
+        if (!client_may_read_some(p)) {
             *reason = "your access does not include this record";
             break;
         }
@@ -421,6 +441,8 @@ bool authz_may_write(const struct principal *p)
 
 const char *authz_write_refusal(const struct principal *p)
 {
+    if (client_secondary(p))
+        return SECONDARY_REFUSAL;
     if (!authz_may_write(p))
         return "this client may not write: its scopes do not include a write scope";
     if (!p->org || !*p->org)
@@ -449,7 +471,10 @@ int authz_audit_write(struct store *s, const struct principal *p, const char *ou
 bool authz_type_allowed(const struct principal *p, const char *type)
 {
     if (p->kind == PRINCIPAL_CLIENT)
-        return client_may_read_all(p);
+        /* type NULL: every type ("system/\*.rs", "system/\*.read" ... or "*");
+         * a secondary-use client is refused by the principal check, which
+         * says why */
+        return scope_set_allows(p->scopes, "system", type, SCOPE_R);
     if (p->kind != PRINCIPAL_USER)
         return p->kind == PRINCIPAL_CITIZEN;
     if (!p->scopes)
@@ -471,6 +496,8 @@ bool authz_type_allowed(const struct principal *p, const char *type)
 
 bool authz_may_review_audit(struct store *s, const struct principal *p)
 {
+    if (client_secondary(p))
+        return false;
     if (p->kind == PRINCIPAL_CLIENT)
         return has_scope(p->scopes, "system/AuditEvent.rs") ||
                has_scope(p->scopes, "system/AuditEvent.read") || has_scope(p->scopes, "*");
@@ -689,7 +716,9 @@ int authz_may_match_patients(struct store *s, const struct principal *p, const c
     *reason = NULL;
     const char *why = NULL;
     const struct policy *pol = NULL;
-    if (p->kind == PRINCIPAL_CLIENT) {
+    if (client_secondary(p)) {
+        why = SECONDARY_REFUSAL;
+    } else if (p->kind == PRINCIPAL_CLIENT) {
         if (!has_scope(p->scopes, "system/Patient.$match") && !has_scope(p->scopes, "*"))
             why = "this client may not look people up: its scopes do not include "
                   "system/Patient.$match";

@@ -73,10 +73,15 @@ struct authz_hidden {
  *   4. categories = the role profile's categories;
  *   5. an upheld objection limits orgs to the user's own organisation,
  *      unless break-glass is active.
- * Clients (API clients and feeds' tokens): any person with "system/\*.rs" /
- * ".read" / "*" when their organisation, if they have one, has an agreement
- * in force; an upheld objection limits orgs to the client's organisation
- * (none for a client without one).  Citizens: their own person only,
+ * Clients (API clients and feeds' tokens): any person with a system read
+ * scope ("system/\*.rs", ".read", "*", or of some types, "system/Patient.rs",
+ * each type then checked by authz_type_allowed) when their organisation, if
+ * they have one, has an agreement in force; an upheld objection limits orgs
+ * to the client's organisation (none for a client without one).  A client
+ * registered for secondary uses (principal.client_purpose
+ * PRINCIPAL_CLIENT_PURPOSE_SECONDARY) is refused every record (and writes,
+ * $match, the audit log): it may only run bulk exports, which decide for
+ * themselves what a secondary use may hold.  Citizens: their own person only,
  * or the person they act for under a proxy grant in force whose scope
  * includes view (access/proxy.h; a refusal is audited there).
  * Every refusal is audited.

@@ -330,7 +330,11 @@ int access_read_search(struct access_read *r, const struct store_query *q, struc
     if (r->person_id)
         sq.person_id = r->person_id;
     struct access_qbuf qb = {0};
-    if (!access_scope_query(&r->scope, &sq, &qb)) {
+    /* a type the principal's scopes do not cover (an app token's
+     * patient/Type.rs, a client's system/Type.rs) is never fetched, also
+     * when asked for on the way (a _revinclude) */
+    if ((sq.type && !authz_type_allowed(r->p, sq.type)) ||
+        !access_scope_query(&r->scope, &sq, &qb)) {
         access_qbuf_clear(&qb);
         out->snapshot = q->snapshot;
         r->scope_empty = true;

@@ -368,7 +368,7 @@ int bulk_check(struct store *s, const struct principal *p, const struct bulk_req
     }
     /* the read a secondary client's export makes is de-identified */
     struct principal rp = *p;
-    rp.deidentified_export = p->client_purpose == PRINCIPAL_PURPOSE_SECONDARY;
+    rp.deidentified_export = p->client_purpose == PRINCIPAL_CLIENT_PURPOSE_SECONDARY;
     p = &rp;
     struct access_read r;
     access_read_begin(&r, s, p, AUDIT_EXPORT);
@@ -406,7 +406,7 @@ int bulk_check(struct store *s, const struct principal *p, const struct bulk_req
         if (rc < 0)
             return rc;
     }
-    if (p->client_purpose == PRINCIPAL_PURPOSE_SECONDARY) {
+    if (p->client_purpose == PRINCIPAL_CLIENT_PURPOSE_SECONDARY) {
         struct optout_gate g;
         char why[512];
         rc = optout_gate(s, NULL, &g, why, sizeof why);

@@ -52,7 +52,7 @@
 struct entry {
     char id[33];
     int64_t client_id;
-    enum principal_purpose purpose;
+    enum principal_client_purpose purpose;
     char *client_name, *org, *scopes, *base;
 };
 
@@ -225,7 +225,8 @@ static int kickoff(struct http_req *req, struct bulk_srv *b, enum bulk_kind kind
     j.client_id = p->client_id;
     j.client_name = (char *)(p->client_name ? p->client_name : "");
     j.org = (char *)p->org;
-    j.purpose = (char *)(p->client_purpose == PRINCIPAL_PURPOSE_SECONDARY ? "secondary" : "direct");
+    j.purpose =
+        (char *)(p->client_purpose == PRINCIPAL_CLIENT_PURPOSE_SECONDARY ? "secondary" : "direct");
     j.kind = (char *)bulk_kind_name(kind);
     j.group_id = kind == BULK_GROUP ? br.group_id : NULL;
     j.types = br.ntypes ? types.data : NULL;
@@ -510,7 +511,8 @@ static void run_one(struct bulk_srv *b, struct store *s, struct entry *e)
     p.kind = PRINCIPAL_CLIENT;
     p.client_id = e->client_id;
     p.client_purpose = e->purpose;
-    p.deidentified_export = e->purpose == PRINCIPAL_PURPOSE_SECONDARY; /* bulk.c de-identifies */
+    p.deidentified_export =
+        e->purpose == PRINCIPAL_CLIENT_PURPOSE_SECONDARY; /* bulk.c de-identifies */
     p.client_name = e->client_name;
     p.org = e->org;
     p.scopes = e->scopes;

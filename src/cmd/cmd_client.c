@@ -2,7 +2,15 @@
  * cmd_client.c - `weft client add|list|revoke`: API clients and their bearer
  * tokens.  A token is 32 random bytes (libsodium), base64url without
  * padding, printed once on stdout; the store keeps only its SHA-256 (hex).
+ *
+ * A client added with --jwks FILE has no bearer token: it is a SMART Backend
+ * Services client (access/backend.h) that signs its own assertions with the
+ * keys of that public key set, registered for a purpose (direct care or
+ * secondary uses); 'add' then prints its client id, the iss and sub of its
+ * assertions.
  */
+#include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "access/backend.h"
 #include "access/org.h"
 #include "cmd/cmd.h"
 #include "core/err.h"
@@ -32,8 +41,12 @@ const struct opt_spec cmd_client_specs[] = {
      "add: bind the token to this TLS client certificate (SHA-256 fingerprint): refused on any "
      "connection that does not present it (HTTPS with --http-request-client-cert)"},
     {"purpose", "direct|secondary",
-     "add: what the client's access is for (default direct): a secondary client's FHIR Bulk "
-     "Data exports hold only people cleared by the national data opt-out, de-identified"},
+     "add: what the client is for (required with --jwks; default direct): direct care (the "
+     "records its organisation may see) or secondary uses (FHIR Bulk Data export only: "
+     "people cleared by the national data opt-out, de-identified)"},
+    {"jwks", "FILE",
+     "add: a SMART Backend Services client: its public key set (JWKS JSON: RSA keys for RS384, "
+     "EC P-384 keys for ES384, each with a kid); prints the client id instead of a token"},
     {"id", "N", "revoke: the client id (see weft client list)"},
     {NULL, NULL, NULL},
 };
@@ -41,13 +54,18 @@ const struct opt_spec cmd_client_specs[] = {
 static const char usage[] =
     "usage: weft client add --db PATH --name NAME [--org ODS] [--scope SCOPES] [--write]\n"
     "                       [--client-cert-sha256 HEX] [--purpose direct|secondary]\n"
+    "       weft client add --db PATH --name NAME --org ODS --purpose direct|secondary\n"
+    "                       --jwks FILE [--scope SCOPES] [--write]\n"
     "       weft client list --db PATH\n"
     "       weft client revoke --db PATH --id N\n\n"
     "API clients of the FHIR API.  'add' prints the new bearer token, alone on\n"
     "standard output, once: only its SHA-256 is stored, so keep it safe.\n"
     "'list' shows every client (never tokens); 'revoke' disables one at once.\n"
     "A client added with --client-cert-sha256 is accepted only over HTTPS from a\n"
-    "connection presenting that certificate (weft serve --http-request-client-cert).\n";
+    "connection presenting that certificate (weft serve --http-request-client-cert).\n"
+    "A client added with --jwks is a SMART Backend Services client: 'add' prints\n"
+    "its client id alone on standard output; it gets short-lived tokens from\n"
+    "POST /oauth/token with an assertion signed by one of its keys (docs/ACCESS.md).\n";
 
 /* Hex SHA-256 of a token into out (65 bytes). */
 static void token_hash(const char *token, char out[65])
@@ -66,6 +84,82 @@ static bool valid_ods(const char *s)
     return n >= 3 && n <= 16;
 }
 
+/* Read a key set file (at most BACKEND_MAX_JWKS bytes) into a malloc'd
+ * string; NULL with a message on stderr. */
+static char *read_jwks(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "weft client add: cannot read --jwks '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(BACKEND_MAX_JWKS + 2);
+    size_t n = text ? fread(text, 1, BACKEND_MAX_JWKS + 1, f) : 0;
+    bool err = ferror(f);
+    fclose(f);
+    if (!text || err || n > BACKEND_MAX_JWKS) {
+        fprintf(stderr, "weft client add: --jwks '%s': %s\n", path,
+                err ? "read error" : "larger than 64 KiB");
+        free(text);
+        return NULL;
+    }
+    text[n] = 0;
+    return text;
+}
+
+/* weft client add --jwks: a SMART Backend Services client. */
+static int client_add_keys(struct store *s, const struct opts *o, const char *name, const char *org)
+{
+    const char *purpose = opts_get(o, "purpose");
+    if (!org) {
+        fprintf(stderr, "weft client add: --jwks needs --org ODS (the client's organisation)\n");
+        return EXIT_USAGE;
+    }
+    if (!purpose || (strcmp(purpose, BACKEND_PURPOSE_DIRECT) != 0 &&
+                     strcmp(purpose, BACKEND_PURPOSE_SECONDARY) != 0)) {
+        fprintf(stderr, "weft client add: --jwks needs --purpose direct or --purpose secondary\n");
+        return EXIT_USAGE;
+    }
+    if (opts_get(o, "client-cert-sha256")) {
+        fprintf(stderr, "weft client add: --client-cert-sha256 binds a bearer token; a --jwks "
+                        "client has none\n");
+        return EXIT_USAGE;
+    }
+    char *jwks = read_jwks(opts_get(o, "jwks"));
+    if (!jwks)
+        return EXIT_USAGE;
+    const char *why = NULL;
+    int nkeys = backend_jwks_check(jwks, &why);
+    if (nkeys < 0) {
+        fprintf(stderr, "weft client add: --jwks '%s': %s\n", opts_get(o, "jwks"), why);
+        free(jwks);
+        return EXIT_USAGE;
+    }
+    char scopes[1024];
+    snprintf(scopes, sizeof scopes, "%s%s%s", opts_get_or(o, "scope", DEFAULT_SCOPES),
+             opts_flag(o, "write") ? " " : "", opts_flag(o, "write") ? WRITE_SCOPES : "");
+    int64_t id;
+    int rc = store_client_add_keys(s, name, org, scopes, purpose, jwks, &id);
+    free(jwks);
+    if (rc != 0) {
+        fprintf(stderr, "weft client add: %s\n", store_errmsg(s));
+        return 1;
+    }
+    printf("%lld\n", (long long)id);
+    fflush(stdout);
+    fprintf(stderr,
+            "client %lld '%s' added for %s use with %d key%s and scopes \"%s\"; it signs its "
+            "assertions with iss = sub = %lld\n",
+            (long long)id, name, purpose, nkeys, nkeys == 1 ? "" : "s", scopes, (long long)id);
+    int aerr = 0;
+    if (!org_agreement_in_force(s, org, time(NULL), &aerr) && !aerr)
+        fprintf(stderr,
+                "warning: organisation %s has no data sharing agreement in force: this client "
+                "is refused until one is recorded (weft org agreement)\n",
+                org);
+    return 0;
+}
+
 static int client_add(struct store *s, const struct opts *o)
 {
     const char *name = opts_get(o, "name");
@@ -81,6 +175,8 @@ static int client_add(struct store *s, const struct opts *o)
                 org);
         return EXIT_USAGE;
     }
+    if (opts_get(o, "jwks"))
+        return client_add_keys(s, o, name, org);
     const char *cert_in = opts_get(o, "client-cert-sha256");
     char cert[65] = "";
     if (cert_in && !tls_sha256_parse(cert_in, cert)) {
@@ -149,17 +245,26 @@ static int client_list(struct store *s)
         fprintf(stderr, "weft client list: %s\n", store_errmsg(s));
         return 1;
     }
-    printf("%-5s %-24s %-10s %-26s %-26s %-26s %s\n", "id", "name", "org", "created", "revoked",
-           "client_cert", "scopes");
+    printf("%-5s %-24s %-10s %-10s %-8s %-26s %-26s %-26s %s\n", "id", "name", "org", "purpose",
+           "keys", "created", "revoked", "client_cert", "scopes");
     for (int i = 0; i < n; i++) {
         /* the fingerprint's first 16 digits: enough to tell certificates
          * apart at a glance (the whole one is in the database) */
         char cert[32] = "-";
         if (cs[i].client_cert_sha256)
             snprintf(cert, sizeof cert, "sha256:%.16s...", cs[i].client_cert_sha256);
-        printf("%-5lld %-24s %-10s %-26s %-26s %-26s %s\n", (long long)cs[i].id, cs[i].name,
-               cs[i].org ? cs[i].org : "-", cs[i].created, cs[i].revoked ? cs[i].revoked : "-",
-               cert, cs[i].scopes ? cs[i].scopes : "");
+        /* keys: how many a Backend Services client registered ("-": a
+         * bearer-token client) */
+        char keys[16] = "-";
+        if (cs[i].jwks) {
+            json_t *set = json_loads(cs[i].jwks, 0, NULL);
+            snprintf(keys, sizeof keys, "jwks:%zu", json_array_size(json_object_get(set, "keys")));
+            json_decref(set);
+        }
+        printf("%-5lld %-24s %-10s %-10s %-8s %-26s %-26s %-26s %s\n", (long long)cs[i].id,
+               cs[i].name, cs[i].org ? cs[i].org : "-",
+               cs[i].purpose ? cs[i].purpose : BACKEND_PURPOSE_DIRECT, keys, cs[i].created,
+               cs[i].revoked ? cs[i].revoked : "-", cert, cs[i].scopes ? cs[i].scopes : "");
         store_client_clear(&cs[i]);
     }
     free(cs);

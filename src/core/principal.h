@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 enum principal_kind {
     PRINCIPAL_NONE = 0, /* unauthenticated */
@@ -23,22 +24,19 @@ enum principal_kind {
     PRINCIPAL_CITIZEN,  /* a citizen reading their own record */
 };
 
-/* What an API client's access is for (weft client add --purpose): direct
- * care, or secondary uses (planning, research), whose FHIR Bulk Data
- * exports hold only people cleared by the national data opt-out and no
- * direct identifiers (analytics/bulk.h). */
-enum principal_purpose {
-    PRINCIPAL_PURPOSE_DIRECT = 0, /* the default */
-    PRINCIPAL_PURPOSE_SECONDARY,
+/* What an API client is registered for (weft client add --purpose; SMART
+ * Backend Services, access/backend.h).  UNSET: not a client, or a client
+ * registered before purposes existed, which counts as DIRECT. */
+enum principal_client_purpose {
+    PRINCIPAL_CLIENT_PURPOSE_UNSET = 0,
+    PRINCIPAL_CLIENT_PURPOSE_DIRECT,    /* direct care: the records its organisation may see */
+    PRINCIPAL_CLIENT_PURPOSE_SECONDARY, /* secondary uses: bulk export only, de-identified and
+                                           opt-outs applied; never the FHIR API's records */
 };
 
 struct principal {
     enum principal_kind kind;
     const char *client_name; /* CLIENT: the registered client's name */
-    int64_t client_id;       /* CLIENT: the registered client's id (0: not a registered client) */
-    /* CLIENT: what its access is for.  (Named client_purpose because
-     * purpose below is the audit purpose of use.) */
-    enum principal_purpose client_purpose;
     /* CLIENT: set only by the bulk export (analytics/bulk.c) for the read
      * behind a secondary client's de-identified, opt-out-filtered export;
      * never from anything a client sends.  A secondary client's reads
@@ -62,6 +60,21 @@ struct principal {
     const char *proxy_person_id;
     const char *session_id; /* for audit correlation, may be NULL */
     const char *request_id; /* for audit correlation, may be NULL */
+    /* CLIENT: the registered client's id (weft client list; the iss/sub of
+     * its signed assertions) and what its access is for (client_purpose,
+     * as purpose above is the audit's purpose of use); the client's
+     * organisation is org above.  0 / UNSET for everyone else. */
+    int64_t client_id;
+    enum principal_client_purpose client_purpose;
 };
+
+/* The purpose as stored ("direct", "secondary"; NULL: a client registered
+ * before purposes, direct).  Anything else is SECONDARY, the narrower. */
+static inline enum principal_client_purpose principal_client_purpose_of(const char *stored)
+{
+    if (!stored || strcmp(stored, "direct") == 0)
+        return PRINCIPAL_CLIENT_PURPOSE_DIRECT;
+    return PRINCIPAL_CLIENT_PURPOSE_SECONDARY;
+}
 
 #endif

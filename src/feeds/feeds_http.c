@@ -66,6 +66,10 @@ static bool has_scope(const char *scopes, const char *want)
 
 static bool may_read_feeds(struct store *s, const struct principal *p)
 {
+    /* a secondary-use client never reads messages verbatim (they name
+     * people): access/authz.h */
+    if (p->kind == PRINCIPAL_CLIENT && p->client_purpose == PRINCIPAL_CLIENT_PURPOSE_SECONDARY)
+        return false;
     if (p->kind == PRINCIPAL_CLIENT)
         return has_scope(p->scopes, "system/*.rs") || has_scope(p->scopes, "system/*.read") ||
                has_scope(p->scopes, "*") || has_scope(p->scopes, "admin/feeds.read");

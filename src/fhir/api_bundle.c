@@ -202,8 +202,7 @@ int api_bundle_post(struct http_req *req, void *ctx)
     if (refused) {
         api_outcome(req, 403, "forbidden", "%s", refused);
         if (s)
-            audit_write(req, s, 0, AUDIT_DENIED, NULL, NULL,
-                        "the client may not write (no write scope or no organisation)");
+            audit_write(req, s, 0, AUDIT_DENIED, NULL, NULL, refused);
         return 0;
     }
     if (!s) {

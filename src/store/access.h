@@ -26,10 +26,12 @@ struct store_client {
     /* the TLS client certificate the client's token is bound to: lower-case
      * hex SHA-256 of the DER certificate; NULL: not bound (any connection) */
     char *client_cert_sha256;
-    /* what the client's access is for: "direct" (care of the people whose
-     * records it reads; the default) or "secondary" (planning, research:
-     * FHIR Bulk Data exports de-identified and opt-outs applied) */
+    /* SMART Backend Services (access/backend.h): "direct" or "secondary";
+     * NULL for a client registered before purposes existed (direct) */
     char *purpose;
+    /* the client's public key set (JWKS JSON text) when it signs its own
+     * assertions; NULL: a bearer-token client */
+    char *jwks;
 };
 void store_client_clear(struct store_client *c);
 
@@ -37,6 +39,15 @@ void store_client_clear(struct store_client *c);
  * (NULL: none) binds the token to that TLS client certificate. */
 int store_client_add(struct store *s, const char *name, const char *org, const char *scopes,
                      const char *token_hash, const char *cert_sha256, int64_t *id_out);
+/* Store a client that authenticates with signed assertions (SMART Backend
+ * Services) rather than a bearer token: purpose "direct" or "secondary",
+ * jwks its public key set (JSON text, checked by the caller).  Its
+ * token_hash column holds "keys:" and random hex, which no token's SHA-256
+ * (hex digits only) can equal, so no bearer token ever finds it. */
+int store_client_add_keys(struct store *s, const char *name, const char *org, const char *scopes,
+                          const char *purpose, const char *jwks, int64_t *id_out);
+/* A client by id, active or revoked (out->revoked says); WEFT_ENOTFOUND. */
+int store_client_get(struct store *s, int64_t id, struct store_client *out);
 /* Look up an active client by token hash; WEFT_ENOTFOUND when none. */
 int store_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int store_client_list(struct store *s, struct store_client **out, int *n);

@@ -238,6 +238,18 @@ int store_client_add(struct store *s, const char *name, const char *org, const c
     return STORE_CALL(s, access, client_add, name, org, scopes, token_hash, cert_sha256, id_out);
 }
 
+int store_client_add_keys(struct store *s, const char *name, const char *org, const char *scopes,
+                          const char *purpose, const char *jwks, int64_t *id_out)
+{
+    return STORE_CALL(s, access, client_add_keys, name, org, scopes, purpose, jwks, id_out);
+}
+
+int store_client_get(struct store *s, int64_t id, struct store_client *out)
+{
+    memset(out, 0, sizeof *out);
+    return STORE_CALL(s, access, client_get, id, out);
+}
+
 int store_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
 {
     return STORE_CALL(s, access, client_by_hash, token_hash, out);
@@ -269,5 +281,6 @@ void store_client_clear(struct store_client *c)
     free(c->scopes);
     free(c->client_cert_sha256);
     free(c->purpose);
+    free(c->jwks);
     memset(c, 0, sizeof *c);
 }

@@ -137,6 +137,9 @@ struct store_access_ops {
     int (*client_add)(struct store *s, const char *name, const char *org, const char *scopes,
                       const char *token_hash, const char *cert_sha256, int64_t *id_out);
     int (*client_by_hash)(struct store *s, const char *token_hash, struct store_client *out);
+    int (*client_add_keys)(struct store *s, const char *name, const char *org, const char *scopes,
+                           const char *purpose, const char *jwks, int64_t *id_out);
+    int (*client_get)(struct store *s, int64_t id, struct store_client *out);
     int (*client_list)(struct store *s, struct store_client **out, int *n);
     int (*client_revoke)(struct store *s, int64_t id);
     int (*client_set_purpose)(struct store *s, int64_t id, const char *purpose);

@@ -184,7 +184,9 @@ attacks += 4
 
 # ---- SMART App Launch ----------------------------------------------------------------
 st, _, conf = srv.request("GET", "/.well-known/smart-configuration")
-check(st == 200 and conf["token_endpoint"] == "/oauth/token" and "S256" in
+# absolute (SMART requires it; a Backend Services client signs it as its aud)
+check(st == 200 and conf["token_endpoint"] == "http://127.0.0.1:%d/oauth/token" % srv.port and
+      "S256" in
       conf["code_challenge_methods_supported"], "smart-configuration %r" % conf)
 verifier = b64u(os.urandom(40))
 challenge = b64u(hashlib.sha256(verifier.encode()).digest())

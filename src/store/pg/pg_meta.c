@@ -79,6 +79,53 @@ static void client_fill(const PGresult *r, int i, struct store_client *c)
     c->revoked = pg_strdup(r, i, 5);
     c->client_cert_sha256 = pg_strdup(r, i, 6);
     c->purpose = pg_strdup(r, i, 7);
+    c->jwks = pg_strdup(r, i, 8);
+}
+
+int pg_client_add_keys(struct store *s, const char *name, const char *org, const char *scopes,
+                       const char *purpose, const char *jwks, int64_t *id_out)
+{
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, name);
+    pg_p_text(&p, org);
+    pg_p_text(&p, scopes);
+    pg_p_text(&p, now);
+    pg_p_text(&p, purpose);
+    pg_p_text(&p, jwks);
+    int rc;
+    PGresult *r =
+        pg_run(pg_of(s),
+               "INSERT INTO client (name, org, scopes, token_hash, created, purpose, jwks)"
+               " VALUES ($1, $2, $3, 'keys:' || md5(random()::text ||"
+               " clock_timestamp()::text), $4, $5, $6) RETURNING id",
+               &p, &rc);
+    if (!r)
+        return rc;
+    if (id_out && PQntuples(r))
+        *id_out = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_client_get(struct store *s, int64_t id, struct store_client *out)
+{
+    memset(out, 0, sizeof *out);
+    struct pg_params p = {0};
+    pg_p_int(&p, id);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
+                         " purpose, jwks FROM client WHERE id = $1",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0)
+        client_fill(r, 0, out);
+    PQclear(r);
+    return rc;
 }
 
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
@@ -87,12 +134,11 @@ int pg_client_by_hash(struct store *s, const char *token_hash, struct store_clie
     struct pg_params p = {0};
     pg_p_text(&p, token_hash);
     int rc;
-    PGresult *r =
-        pg_run(pg_of(s),
-               "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
-               " FROM client"
-               " WHERE token_hash = $1 AND revoked IS NULL",
-               &p, &rc);
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
+                         " purpose, jwks FROM client"
+                         " WHERE token_hash = $1 AND revoked IS NULL",
+                         &p, &rc);
     if (!r)
         return rc;
     rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
@@ -107,11 +153,10 @@ int pg_client_list(struct store *s, struct store_client **out, int *n)
     *out = NULL;
     *n = 0;
     int rc;
-    PGresult *r =
-        pg_run(pg_of(s),
-               "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
-               " FROM client ORDER BY id",
-               NULL, &rc);
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
+                         " purpose, jwks FROM client ORDER BY id",
+                         NULL, &rc);
     if (!r)
         return rc;
     int rows = PQntuples(r);

@@ -404,6 +404,14 @@ static const struct store_migration pg_feeds_journal_1 = {
     " WHERE journal_seq IS NOT NULL;",
 };
 
+/* client-keys-1: SMART Backend Services clients (access/backend.h): the
+ * client's public key set (JWKS JSON; NULL: a bearer-token client).  Its
+ * purpose is client-purpose-1's column. */
+static const struct store_migration pg_client_keys_1 = {
+    "client-keys-1",
+    "ALTER TABLE client ADD COLUMN jwks text;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -422,6 +430,7 @@ static const struct store_migration *const migrations[] = {
     &pg_bulk_export_1,
     &pg_client_purpose_1,
     &pg_feeds_journal_1,
+    &pg_client_keys_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

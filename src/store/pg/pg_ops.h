@@ -14,6 +14,9 @@ int pg_meta_set(struct store *s, const char *key, const char *value);
 int pg_client_add(struct store *s, const char *name, const char *org, const char *scopes,
                   const char *token_hash, const char *cert_sha256, int64_t *id_out);
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
+int pg_client_add_keys(struct store *s, const char *name, const char *org, const char *scopes,
+                       const char *purpose, const char *jwks, int64_t *id_out);
+int pg_client_get(struct store *s, int64_t id, struct store_client *out);
 int pg_client_list(struct store *s, struct store_client **out, int *n);
 int pg_client_revoke(struct store *s, int64_t id);
 int pg_client_set_purpose(struct store *s, int64_t id, const char *purpose);

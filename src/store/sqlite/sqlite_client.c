@@ -37,6 +37,14 @@ int sqlite_client_set_purpose(struct store *s, int64_t id, const char *purpose)
                : store_fail(s, WEFT_ENOTFOUND, "no client with id %lld", (long long)id);
 }
 
+/* client-keys-1: SMART Backend Services clients (access/backend.h): the
+ * client's public key set (JWKS JSON; NULL: a bearer-token client).  Its
+ * purpose is client-purpose-1's column. */
+const struct store_migration sqlite_migration_client_keys_1 = {
+    "client-keys-1",
+    "ALTER TABLE client ADD COLUMN jwks TEXT;",
+};
+
 int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
                       const char *token_hash, const char *cert_sha256, int64_t *id_out)
 {
@@ -74,16 +82,64 @@ static void fill(sqlite3_stmt *st, struct store_client *c)
     c->revoked = sqlite_col_strdup(st, 5);
     c->client_cert_sha256 = sqlite_col_strdup(st, 6);
     c->purpose = sqlite_col_strdup(st, 7);
+    c->jwks = sqlite_col_strdup(st, 8);
+}
+
+int sqlite_client_add_keys(struct store *s, const char *name, const char *org, const char *scopes,
+                           const char *purpose, const char *jwks, int64_t *id_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "INSERT INTO client (name, org, scopes, token_hash, created, purpose, jwks)"
+                        " VALUES (?, ?, ?, 'keys:' || lower(hex(randomblob(16))), ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    char now[32];
+    sqlite_now(now);
+    sqlite_bind_text(st, 1, name);
+    sqlite_bind_text(st, 2, org);
+    sqlite_bind_text(st, 3, scopes);
+    sqlite_bind_text(st, 4, now);
+    sqlite_bind_text(st, 5, purpose);
+    sqlite_bind_text(st, 6, jwks);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(ss, "writing client");
+    if (id_out)
+        *id_out = sqlite3_last_insert_rowid(ss->db);
+    return WEFT_OK;
+}
+
+int sqlite_client_get(struct store *s, int64_t id, struct store_client *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
+                        " purpose, jwks FROM client WHERE id = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        fill(st, out);
+        rc = WEFT_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? WEFT_ENOTFOUND : sqlite_fail(ss, "reading client");
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
 int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
 {
     struct sqlite_store *ss = sqlite_of(s);
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = sqlite_stmt(
-        ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
-            " FROM client"
-            " WHERE token_hash = ? AND revoked IS NULL");
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
+                        " purpose, jwks FROM client"
+                        " WHERE token_hash = ? AND revoked IS NULL");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, token_hash);
@@ -103,9 +159,9 @@ int sqlite_client_list(struct store *s, struct store_client **out, int *n)
     struct sqlite_store *ss = sqlite_of(s);
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = sqlite_stmt(
-        ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
-            " FROM client ORDER BY id");
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
+                        " purpose, jwks FROM client ORDER BY id");
     if (!st)
         return WEFT_EDB;
     int rc, cap = 0;

@@ -74,6 +74,10 @@ extern const struct store_migration sqlite_migration_client_cert_1;
 int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
                       const char *token_hash, const char *cert_sha256, int64_t *id_out);
 int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
+extern const struct store_migration sqlite_migration_client_keys_1;
+int sqlite_client_add_keys(struct store *s, const char *name, const char *org, const char *scopes,
+                           const char *purpose, const char *jwks, int64_t *id_out);
+int sqlite_client_get(struct store *s, int64_t id, struct store_client *out);
 int sqlite_client_list(struct store *s, struct store_client **out, int *n);
 int sqlite_client_revoke(struct store *s, int64_t id);
 extern const struct store_migration sqlite_migration_client_purpose_1;
