@@ -137,6 +137,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_analytics_1,
     &sqlite_migration_proxy_1,
     &sqlite_migration_client_cert_1,
+    &sqlite_migration_search_index_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
