@@ -233,8 +233,15 @@ static void ix_store_params(struct fhir_search *fs)
         struct store_ixcond *c = &fs->ix[fs->nix++];
         struct store_ixval *v = xcalloc(1, sizeof *v);
         v->op = STORE_IX_RANGE;
-        v->a = fs->q.date_ge ? xstrndup(fs->q.date_ge, 10) : NULL;
-        v->b = fs->q.date_lt ? xstrndup(fs->q.date_lt, 10) : NULL;
+        char day[11]; /* the day of each bound (a partial date is shorter) */
+        if (fs->q.date_ge) {
+            snprintf(day, sizeof day, "%s", fs->q.date_ge);
+            v->a = xstrdup(day);
+        }
+        if (fs->q.date_lt) {
+            snprintf(day, sizeof day, "%s", fs->q.date_lt);
+            v->b = xstrdup(day);
+        }
         *c = (struct store_ixcond){"date", v, 1};
     }
 }

@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1340,6 +1341,11 @@ static void ix_norm(const char *s, size_t max, char *out)
     out[n] = 0;
 }
 
+void fhir_sp_ix_norm(const char *s, char out[FHIR_SP_IX_VALUE_MAX + 1])
+{
+    ix_norm(s, FHIR_SP_IX_VALUE_MAX, out);
+}
+
 void fhir_sp_ixrows_add(struct fhir_sp_ixrows *x, const char *param, const char *value)
 {
     if (!value || !*value)
@@ -1493,12 +1499,26 @@ static void ix_date(struct fhir_sp_ixrows *x, const char *param, const json_t *n
         ix_node_days(x, param, bounds);
 }
 
+/* ix_param of every row of the table, decided once (the loader asks for
+ * every parameter of every resource it loads). */
+static bool *ix_flags;
+static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
+
+static void ix_flags_init(void)
+{
+    ix_flags = xcalloc((size_t)fhir_sp_count + 1, sizeof *ix_flags);
+    for (int i = 0; i < fhir_sp_count; i++)
+        ix_flags[i] = ix_param(&fhir_sp_table[i]);
+}
+
 void fhir_sp_ixrows_resource(struct fhir_sp_ixrows *x, const char *type, const json_t *r)
 {
     int n = 0;
     const struct fhir_sp *sp = fhir_sp_of_type(type, &n);
+    pthread_once(&ix_once, ix_flags_init);
+    const bool *flag = sp ? ix_flags + (sp - fhir_sp_table) : NULL;
     for (int i = 0; i < n; i++) {
-        if (!ix_param(&sp[i]) || !ix_present(r, sp[i].path))
+        if (!flag[i] || !ix_present(r, sp[i].path))
             continue;
         const json_t *nodes[MAX_NODES];
         int k = fhir_sp_eval(sp[i].path, r, nodes, MAX_NODES);

@@ -178,6 +178,10 @@ struct fhir_sp_ixrows {
     {                                                                                              \
         BUF_INIT, 0                                                                                \
     }
+#define FHIR_SP_IX_VALUE_MAX 128
+/* s as index rows hold it (lower-cased, cut to FHIR_SP_IX_VALUE_MAX bytes
+ * on a character boundary) into out. */
+void fhir_sp_ix_norm(const char *s, char out[FHIR_SP_IX_VALUE_MAX + 1]);
 /* Add one row (value normalised: lower-cased, cut to 128 bytes; empty and
  * repeated rows are left out). */
 void fhir_sp_ixrows_add(struct fhir_sp_ixrows *x, const char *param, const char *value);

@@ -9,7 +9,7 @@ each answer with the set computed here from the same data: a standard token
 (category), a reference (encounter), a string (value-string), dates, the store's own
 code and date, Condition clinical-status with code, Patient family.  Before the
 search index these searches of Observation were refused 400 "too costly" (they read
-every Observation); now the index narrows them and each candidate is still matched
+every Observation), and an Organization (linked to no person) got no _revinclude; now the index narrows them and each candidate is still matched
 and read through the scoped-read path (a client of another organisation sees none,
 and the search is audited).  What the index cannot narrow (value-quantity, a status
 every item has) is still refused, saying so.  Finally the index is emptied and marked
@@ -53,6 +53,8 @@ for p in range(NPAT):
          "identifier": [{"system": "urn:test:ix", "value": pid}],
          "name": [{"family": "Smith" if p % 5 == 0 else "Jones%02d" % p, "given": ["Ann"]}],
          "gender": "female" if p % 2 else "male", "birthDate": "19%02d-03-04" % (40 + p)})
+    if p == 0:  # an organisation, linked to no person, that every patient's encounters name
+        add({"resourceType": "Organization", "id": "ixorg-1", "name": "Index Hospital"})
     encs = []
     for e in range(3):
         eid = "%s-enc-%d" % (pid, e)
@@ -60,6 +62,7 @@ for p in range(NPAT):
         add({"resourceType": "Encounter", "id": eid, "status": "finished",
              "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
              "subject": {"reference": "urn:uuid:" + pid},
+             "serviceProvider": {"reference": "Organization/ixorg-1"} if e == 1 else {"display": "elsewhere"},
              "period": {"start": "20%02d-%02d-10T09:00:00Z" % (19 + e * 2, 1 + p % 12),
                         "end": "20%02d-%02d-10T10:00:00Z" % (19 + e * 2, 1 + p % 12)}})
     for c in range(2):
@@ -196,6 +199,16 @@ rc, out, err = run("objection", "set", "--db", db, "--person", person7, "--statu
 check(rc == 0, "objection set: %s %s" % (out, err))
 same("/fhir/Observation?category=imaging&_count=4", [i for i, r in obs.items() if imaging(r) and owner[("Observation", i)] != P7])
 check(ids("/fhir/Observation?encounter=Encounter/%s" % E) == [], "an objecting person's items were shown")
+# _revinclude of a resource linked to no person: the Encounters across patients that name the
+# Organization, found through the index, each under the caller's scope (person 7 objects)
+ORGID = weft_id(ORG, "Organization", "ixorg-1")
+st, _, b = srv.request("GET", "/fhir/Organization?_id=%s&_revinclude=Encounter:service-provider" % ORGID, token=ro)
+check(st == 200, "_revinclude: %d %r" % (st, b))
+inc = {e["resource"]["id"] for e in b["entry"] if e.get("search", {}).get("mode") == "include"}
+want = {i for i, r in of("Encounter").items() if r.get("serviceProvider", {}).get("reference") == "Organization/ixorg-1"
+        and owner[("Encounter", i)] != P7}
+check(inc == want and len(want) == NPAT - 1, "_revinclude Encounter:service-provider: got %d, want %d" % (len(inc), len(want)))
+print("ok _revinclude of an Organization across patients: %d Encounters" % len(inc))
 rc, out, err = run("objection", "set", "--db", db, "--person", person7, "--status", "withdrawn",
                    "--date", "2024-01-02")
 check(rc == 0, "objection set: %s %s" % (out, err))
@@ -235,5 +248,8 @@ same("/fhir/Observation?category=imaging&_count=4", [i for i, r in obs.items() i
 same("/fhir/Observation?encounter=Encounter/%s" % E, [i for i, r in obs.items() if enc_of(r) == E])
 st, _, b = srv.request("GET", "/fhir/Encounter?date=ge2023-01-01", token=ro)
 check(st == 200 and "not built" not in json.dumps(b), "still says not built after reindex: %r" % (b,))
+st, _, b = srv.request("GET", "/fhir/Organization?_id=%s&_revinclude=Encounter:service-provider" % ORGID, token=ro)
+inc = {e["resource"]["id"] for e in b["entry"] if e.get("search", {}).get("mode") == "include"}
+check(len(inc) == NPAT, "_revinclude after reindex (objection withdrawn): %d" % len(inc))
 srv.stop()
 print("PASS")
