@@ -37,7 +37,8 @@ extern const struct opt_spec cmd_serve_specs[], cmd_init_specs[], cmd_load_specs
     cmd_org_specs[], cmd_policy_specs[], cmd_launcher_specs[], cmd_audit_specs[],
     cmd_objection_specs[], cmd_feed_specs[], cmd_backup_specs[], cmd_restore_specs[],
     cmd_app_specs[], cmd_dq_specs[], cmd_sar_specs[], cmd_citizen_idp_specs[], cmd_person_specs[],
-    cmd_optout_specs[], cmd_analytics_specs[], cmd_proxy_specs[], cmd_copy_specs[];
+    cmd_optout_specs[], cmd_analytics_specs[], cmd_proxy_specs[], cmd_copy_specs[],
+    cmd_reindex_specs[];
 
 struct opts;
 struct principal;
@@ -74,6 +75,7 @@ int cmd_proxy(int argc, char **argv);
 int cmd_citizen_idp(int argc, char **argv);
 int cmd_person(int argc, char **argv);
 int cmd_optout(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 int cmd_analytics(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_copy(int argc, char **argv);

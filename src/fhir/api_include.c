@@ -10,8 +10,11 @@
  * FHIR_INCLUDE_MAX_DEPTH rounds of :iterate, FHIR_REVINCLUDE_SCAN candidates
  * per person and _revinclude; a reply cut by a limit says so in an
  * OperationOutcome.  A _revinclude follows references within the persons
- * of the resources it starts from: resources not linked to a person
- * (Medication, Organization, Practitioner ...) get no reverse includes.
+ * of the resources it starts from; for resources not linked to a person
+ * (Medication, Organization, Practitioner ...) it asks the search index
+ * (fhir/searchparam.h) for the items across people whose reference
+ * parameter holds their ids, through a scoped read across people (the
+ * caller's scope, objections per row), and keeps those that point at them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "fhir/api_include.h"
+#include "fhir/searchparam.h"
 #include "fhir/shape.h"
+#include "store/meta.h"
 #include "store/records.h"
 
 struct keyset {
@@ -136,6 +141,81 @@ static int persons_of(const struct store_row *rows, int n, const char **out)
     return k;
 }
 
+/* The index condition values of the unlinked sources' ids (at most
+ * FHIR_SEARCH_MAX_VALUES per query: more are left out and said). */
+#define UNLINKED_MAX 64
+
+/* _revinclude of sources not linked to a person: candidates across people
+ * found through the search index (the loader's rows for inc->param hold the
+ * ids the references point at), read under the caller's scope across
+ * people, kept when they point at a source. */
+static int revinclude_unlinked(struct access_read *r, const struct fhir_include *inc,
+                               const struct store_row *src, int nsrc, const struct keyset *keys,
+                               struct keyset *seen, struct api_include_result *out)
+{
+    struct store_ixval vals[UNLINKED_MAX];
+    char norm[UNLINKED_MAX][FHIR_SP_IX_VALUE_MAX + 1];
+    int n = 0;
+    for (int i = 0; i < nsrc; i++) {
+        if (src[i].person_id || (inc->target[0] && strcmp(inc->target, src[i].type) != 0))
+            continue;
+        if (n == UNLINKED_MAX) {
+            out->truncated = true;
+            break;
+        }
+        fhir_sp_ix_norm(src[i].id, norm[n]);
+        vals[n] = (struct store_ixval){STORE_IX_EQ, norm[n], NULL};
+        n++;
+    }
+    if (n == 0)
+        return WEFT_OK;
+    const struct fhir_sp *sp = fhir_sp_find(inc->source, inc->param);
+    char *state = NULL;
+    int rc = store_meta_get(r->s, STORE_SEARCH_INDEX_META, &state);
+    bool ready = rc == WEFT_ENOTFOUND || (rc == 0 && state && strcmp(state, "pending") != 0);
+    free(state);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    if (!ready || !sp || sp->kind != FHIR_SP_REFERENCE) {
+        out->truncated = true; /* cannot be looked up: say some may be missing */
+        return WEFT_OK;
+    }
+    struct store_ixcond c = {inc->param, vals, n};
+    struct store_query q = {.type = inc->source,
+                            .ix = &c,
+                            .nix = 1,
+                            .sort = STORE_SORT_SEQ,
+                            .limit = FHIR_REVINCLUDE_SCAN};
+    struct access_read pr;
+    rc = access_read_open(&pr, r->s, r->p, r->purpose, NULL);
+    if (rc == 0 && !pr.scope.allowed) {
+        out->truncated = true; /* the caller may not read across people */
+    } else if (rc == 0) {
+        struct store_result res;
+        rc = access_read_search(&pr, &q, &res);
+        if (rc == 0 && res.next)
+            out->truncated = true;
+        for (int i = 0; rc == 0 && i < res.nrows; i++) {
+            struct store_row *cand = &res.rows[i];
+            if (cand->deleted || keyset_has(seen, cand->type, cand->id))
+                continue;
+            struct hit h = {keys, false};
+            fhir_shape_refs(cand->type, inc->param, NULL, cand->json, cand->json_len, hit_ref, &h);
+            if (!h.found)
+                continue;
+            if (out->n >= FHIR_INCLUDE_MAX) {
+                out->truncated = true;
+                break;
+            }
+            keyset_add(seen, cand->type, cand->id);
+            out_add(out, cand);
+        }
+        store_result_clear(&res);
+    }
+    access_read_close(&pr);
+    return rc;
+}
+
 /* One _revinclude over the sources: candidates of inc->source within each
  * source person, read scoped, kept when they point at a source. */
 static int revinclude(struct access_read *r, const struct fhir_include *inc,
@@ -181,6 +261,8 @@ static int revinclude(struct access_read *r, const struct fhir_include *inc,
         }
         access_read_close(&pr);
     }
+    if (rc == 0 && keys.n > 0)
+        rc = revinclude_unlinked(r, inc, src, nsrc, &keys, seen, out);
     free(persons);
     keyset_clear(&keys);
     return rc;

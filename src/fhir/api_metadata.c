@@ -94,7 +94,8 @@ static const char *param_doc(const char *name)
         return "clinically relevant date (a period's start), indexed; prefixes eq ge gt le lt "
                "there, ne sa eb ap matched on the item's own dates; partial dates are ranges";
     if (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0)
-        return "Patient/ID: items of that patient's person, from every organisation";
+        return "Patient/ID: items of that patient's person, from every organisation; "
+               "comma for OR (at most 16 patients, each under its own access scope)";
     if (strcmp(name, "_count") == 0)
         return "page size, default 50, maximum 1000; 0 returns only the total";
     if (strcmp(name, "_sort") == 0)
@@ -202,11 +203,16 @@ int api_metadata(struct http_req *req, void *ctx)
                              "most 64 parameters and 32 identifier, family, given and "
                              "birthdate values (400 beyond). Paging uses the next link "
                              "(opaque _cursor). Search parameters are the FHIR R4 "
-                             "specification's for each type; those the store does not index "
-                             "are matched item by item: always within one patient, and "
-                             "across patients when the indexed parameters (code, date, "
-                             "_record-category, Patient identifier, family, given, birthdate) "
-                             "leave at most 20000 items to read (400 too-costly beyond). "
+                             "specification's for each type, matched item by item: within "
+                             "one patient over the person's items; across patients after "
+                             "the search index has narrowed the candidates (token, "
+                             "reference, string and date parameters without modifiers other "
+                             "than :exact and :Type; not status; not references to a "
+                             "Patient), when at most 20000 items are left to read (400 "
+                             "too-costly beyond). patient=a,b searches several patients, "
+                             "each under its own access scope. _revinclude of resources "
+                             "linked to no person (Medication, Organization ...) finds "
+                             "their referrers across people through the index. "
                              "Chained and _has parameters go one level deep; an unsupported "
                              "parameter or modifier answers 400 naming it (ignored under "
                              "Prefer: handling=lenient).");

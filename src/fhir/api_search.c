@@ -25,6 +25,8 @@
 #include "fhir/api_int.h"
 #include "fhir/search.h"
 #include "fhir/shape.h"
+#include "store/meta.h"
+#include "store/paging.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -193,8 +195,12 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
                                  to match than one search reads */
         api_outcome(req, 400, "too-costly",
                     "the search has too many parameters or values, or would read more than %d "
-                    "items to match its parameters: narrow it (e.g. with patient=) or split it "
-                    "into several searches",
+                    "items to match parameters that the search index does not narrow (across "
+                    "patients the index serves token, reference, string and date parameters "
+                    "without modifiers other than :exact and :Type, and the prefixes other than "
+                    "ne and ap; not quantity, number, uri, composite, :contains, :text, :missing, "
+                    ":not, :identifier, :of-type or system| tokens): narrow it (e.g. with "
+                    "patient= or an indexed parameter) or split it into several searches",
                     FHIR_SEARCH_SCAN_MAX);
         return;
     }
@@ -366,6 +372,238 @@ static int resolve_chains(struct http_req *req, struct store *s, struct fhir_sea
     return rc;
 }
 
+/* A match of a multi-patient search with its sort key (the store's sort:
+ * date, last updated, store order; "" for _id). */
+struct merged {
+    char key[32];
+    struct store_row *row;
+};
+
+static int merged_asc(const void *a, const void *b)
+{
+    const struct merged *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->row->id, y->row->id);
+}
+
+static int merged_desc(const void *a, const void *b)
+{
+    const struct merged *x = a, *y = b;
+    int c = strcmp(y->key, x->key);
+    return c ? c : strcmp(x->row->id, y->row->id);
+}
+
+/* rows[0..n) in the order of sort (each row's key as the store orders it) */
+static void merge_order(struct store_row *rows, int n, enum store_sort sort)
+{
+    struct merged *m = xcalloc((size_t)(n ? n : 1), sizeof *m);
+    for (int i = 0; i < n; i++) {
+        m[i].row = &rows[i];
+        if (sort == STORE_SORT_DATE || sort == STORE_SORT_DATE_DESC)
+            snprintf(m[i].key, sizeof m[i].key, "%s", rows[i].effective ? rows[i].effective : "");
+        else if (sort == STORE_SORT_LASTUPDATED || sort == STORE_SORT_LASTUPDATED_DESC)
+            snprintf(m[i].key, sizeof m[i].key, "%s", rows[i].last_updated);
+        else if (sort == STORE_SORT_SEQ)
+            snprintf(m[i].key, sizeof m[i].key, "%020lld", (long long)rows[i].seq);
+    }
+    qsort(m, (size_t)n, sizeof *m, store_sort_desc(sort) ? merged_desc : merged_asc);
+    struct store_row *tmp = xcalloc((size_t)(n ? n : 1), sizeof *tmp);
+    for (int i = 0; i < n; i++)
+        tmp[i] = *m[i].row;
+    memcpy(rows, tmp, sizeof *rows * (size_t)n);
+    free(tmp);
+    free(m);
+}
+
+/*
+ * patient=a,b,...: each Patient's person decided and searched on its own
+ * (access_read_open_type: that person's scope, refusal audited), the
+ * matches merged in the search's order, and the page cut at an offset into
+ * them at one snapshot ("+N" in the cursor, as fhir_search_run's).  Each
+ * person's rows on the page are audited by that person's read.  A patient
+ * not known, not linked to a person or refused to the caller adds nothing
+ * (said once, as for one patient).  Not with _sort on a specification
+ * parameter.  Replies in every case.
+ */
+static void run_patients(struct http_req *req, struct store *s, struct fhir_search *fs,
+                         const struct fhir_shape *sh, struct page *pg, const char *type,
+                         const char *link_base, const struct url_kv *args, int nargs)
+{
+    struct access_read rd[FHIR_SEARCH_MAX_PATIENTS];
+    char *persons[FHIR_SEARCH_MAX_PATIENTS];
+    int nrd = 0, rc = WEFT_OK;
+    bool unknown = false, objection = false, restricted = false;
+    struct store_row *all = NULL;
+    int nall = 0, cap = 0;
+    int64_t snapshot = fs->snapshot;
+    long offset = 0;
+    struct api_include_result inc;
+    memset(&inc, 0, sizeof inc);
+    if (fs->sort_sp) {
+        api_outcome(req, 400, "not-supported",
+                    "parameter '_sort': with several patients only date, -date, _lastUpdated, "
+                    "-_lastUpdated and _id are supported");
+        return;
+    }
+    if (fs->after && (fs->after[0] != '+' || (offset = strtol(fs->after + 1, NULL, 10)) < 0)) {
+        api_outcome(req, 400, "invalid", "parameter '_cursor': not a paging cursor of this search");
+        return;
+    }
+    if (!fs->sort_given)
+        fs->q.sort = STORE_SORT_DATE_DESC;
+    for (int i = 0; i < fs->npatient_ids && rc == 0; i++) {
+        char *person = NULL;
+        rc = store_resource_person(s, "Patient", fs->patient_ids[i], &person);
+        if (rc == WEFT_ENOTFOUND || (rc == 0 && !person)) {
+            unknown = true;
+            rc = WEFT_OK;
+            continue;
+        }
+        if (rc != 0)
+            break;
+        bool dup = false;
+        for (int k = 0; k < nrd && !dup; k++)
+            dup = strcmp(persons[k], person) == 0;
+        if (dup) {
+            free(person);
+            continue;
+        }
+        struct access_read *r = &rd[nrd];
+        persons[nrd++] = person;
+        rc = access_read_open_type(r, s, &req->principal, AUDIT_SEARCH, type, person);
+        if (rc != 0)
+            break;
+        if (!r->scope.allowed) {
+            if (!r->scope.person_refused) { /* refused whoever the person is */
+                api_refused(req, r, type, r->scope.reason);
+                goto done_replied;
+            }
+            unknown = true;
+            continue;
+        }
+        objection |= r->scope.objection;
+        restricted |= r->scope.restricted;
+        if (fs->nchains > 0) {
+            if (resolve_chains(req, s, fs, true, person, r, NULL) != 0)
+                goto done_replied;
+        }
+        /* every match of this person at the search's snapshot */
+        struct fhir_search_exec ex;
+        struct search_exec sx = {s, &req->principal, &r->scope, r};
+        ex = (struct fhir_search_exec){exec_main, exec_inner, &sx};
+        fs->q.person_id = person;
+        fs->q.snapshot = snapshot;
+        fs->q.want_total = false;
+        char *after = NULL;
+        for (;;) {
+            struct store_result res;
+            fs->q.after = after;
+            fs->q.limit = FHIR_COUNT_MAX;
+            free(fs->after);
+            fs->after = NULL;
+            rc = fhir_search_run(fs, &ex, &res);
+            if (rc != 0) {
+                store_result_clear(&res);
+                break;
+            }
+            snapshot = res.snapshot ? res.snapshot : snapshot;
+            fs->q.snapshot = snapshot;
+            for (int k = 0; k < res.nrows; k++) {
+                if (res.rows[k].deleted)
+                    continue;
+                if (nall >= FHIR_SEARCH_SCAN_MAX) {
+                    rc = WEFT_ETOOBIG;
+                    break;
+                }
+                if (nall == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    all = xrealloc(all, sizeof *all * (size_t)cap);
+                }
+                all[nall++] = res.rows[k];
+                memset(&res.rows[k], 0, sizeof res.rows[k]);
+            }
+            free(after);
+            after = res.next;
+            res.next = NULL;
+            store_result_clear(&res);
+            if (rc != 0 || !after)
+                break;
+        }
+        free(after);
+        fs->q.after = NULL;
+        fs->q.person_id = NULL;
+    }
+    if (rc != 0) {
+        store_failed(req, s, rc);
+        goto done_replied;
+    }
+    if (unknown)
+        add_issue(pg, "warning", "not-found",
+                  "a patient given is not known or not available to you");
+    if (objection)
+        add_issue(pg, "warning", "suppressed",
+                  "A person's objection to sharing their record narrows what is shown.");
+    if (restricted)
+        add_issue(pg, "information", "suppressed", restricted_text);
+    merge_order(all, nall, fs->q.sort);
+    long first = offset < nall ? offset : nall;
+    long n = fs->summary_count ? 0 : (nall - first < fs->count ? nall - first : fs->count);
+    pg->total = fs->no_total ? -1 : nall;
+    pg->rows = all + first;
+    pg->nrows = (int)n;
+    pg->read = NULL; /* audited below, per person */
+    for (int k = 0; k < nrd; k++) {
+        if (!rd[k].scope.allowed)
+            continue;
+        int shown = 0;
+        for (long i = 0; i < n; i++)
+            shown += pg->rows[i].person_id && strcmp(pg->rows[i].person_id, persons[k]) == 0;
+        if (shown == 0) {
+            struct buf what = BUF_INIT;
+            buf_addf(&what, "%s: %lld across the patients given", pg->audit_query, (long long)nall);
+            access_read_audit(&rd[k], what.data, 0);
+            buf_release(&what);
+            continue;
+        }
+        struct store_row *mine = xcalloc((size_t)shown, sizeof *mine);
+        int m = 0;
+        for (long i = 0; i < n; i++)
+            if (pg->rows[i].person_id && strcmp(pg->rows[i].person_id, persons[k]) == 0)
+                mine[m++] = pg->rows[i]; /* borrowed: not cleared */
+        access_read_audit_rows(&rd[k], mine, m, NULL);
+        free(mine);
+    }
+    if (n > 0 && sh->ninc > 0) {
+        rc = add_includes(req, nrd > 0 ? &rd[0] : NULL, sh, pg, &inc);
+        if (rc != 0) {
+            store_failed(req, s, rc);
+            goto done_replied;
+        }
+        if (inc.n > 0 && nrd > 0) /* the included rows, with the first person's read */
+            access_read_audit_rows(&rd[0], inc.rows, inc.n, NULL);
+    }
+    if (first + n < nall) {
+        struct buf cur = BUF_INIT, next = BUF_INIT, off = BUF_INIT;
+        buf_addf(&off, "+%ld", first + n);
+        fhir_search_cursor_encode(&cur, snapshot, nall, off.data);
+        fhir_search_page_url(&next, link_base, args, nargs, cur.data);
+        pg->next = http_req_strdup(req, next.data);
+        buf_release(&cur);
+        buf_release(&next);
+        buf_release(&off);
+    }
+    reply_searchset(req, pg);
+done_replied:
+    api_include_result_clear(&inc);
+    for (int i = 0; i < nall; i++)
+        store_row_clear(&all[i]);
+    free(all);
+    for (int k = 0; k < nrd; k++) {
+        access_read_close(&rd[k]);
+        free(persons[k]);
+    }
+}
+
 /*
  * The one search runner.  type: the resource type (NULL for $everything);
  * everything_id: the Patient id for $everything; link_base: URL that paging
@@ -414,6 +652,18 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
     for (int i = 0; i < fs.nwarnings; i++)
         add_issue(&pg, "warning", "not-supported", fs.warnings[i]);
+    if (type && !everything_id && !fs.patient_id) {
+        /* across patients the search index narrows (fhir/search_run.c), once
+         * it holds every item (`weft reindex` for data loaded before it) */
+        char *ixs = NULL;
+        int mrc = store_meta_get(s, STORE_SEARCH_INDEX_META, &ixs);
+        fs.index_ready = mrc == WEFT_ENOTFOUND || (mrc == 0 && ixs && strcmp(ixs, "pending") != 0);
+        if (!fs.index_ready)
+            add_issue(&pg, "information", "incomplete",
+                      "the search index of this database is not built (weft reindex builds it): "
+                      "searches across patients read every item of the type");
+        free(ixs);
+    }
     struct buf self = BUF_INIT;
     fhir_search_page_url(&self, link_base, args, nargs, fs.cursor);
     pg.self = http_req_strdup(req, self.data);
@@ -430,6 +680,11 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         authz_scope_clear(&across);
         if (rc)
             goto out;
+    }
+    if (fs.npatient_ids > 1 && !everything_id) {
+        pg.audit_query = search_what(req, type, NULL, args, nargs);
+        run_patients(req, s, &fs, &sh, &pg, type, link_base, args, nargs);
+        goto out;
     }
     const char *pid = everything_id ? everything_id : fs.patient_id;
     if (pid) {

@@ -116,6 +116,8 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
         .json_len = e->text.len,
         .terms = e->terms.v,
         .nterms = e->terms.n / 2,
+        .index = e->ixpairs,
+        .nindex = getenv("IXOFF") ? 0 : e->ix.n,
         .id = e->id,
         .hash = e->hash,
     };

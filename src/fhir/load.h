@@ -232,4 +232,15 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
 void fhir_load_bulk_begin(void);
 void fhir_load_bulk_end(void);
 
+/*
+ * Build the search index (store/records.h search_index; the rows the
+ * loader writes, fhir/load_index.c) for every item current in s, replacing
+ * rows it may have, then mark the index complete (STORE_SEARCH_INDEX_META
+ * "ready"): `weft reindex`, for a database loaded before the index existed.
+ * One transaction per 500 items; items written meanwhile get their rows
+ * from the loader.  *items_out, *rows_out (may be NULL): items indexed and
+ * rows written.  Returns 0 or a store error.
+ */
+int fhir_load_reindex(struct store *s, int64_t *items_out, int64_t *rows_out);
+
 #endif

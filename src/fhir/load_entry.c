@@ -180,6 +180,7 @@ void entry_init(struct entry *e)
     buf_init(&e->code);
     for (int i = 0; i < 8; i++)
         buf_init(&e->terms.owned[i]);
+    buf_init(&e->ix.buf);
 }
 
 void entry_prep_release(struct entry *e)
@@ -189,6 +190,9 @@ void entry_prep_release(struct entry *e)
     terms_release(&e->terms);
     e->terms.n = 0;
     e->terms.nowned = 0;
+    fhir_sp_ixrows_release(&e->ix);
+    free(e->ixpairs);
+    e->ixpairs = NULL;
     e->prepped = false;
 }
 

@@ -15,10 +15,14 @@
 
 #include "core/buf.h"
 #include "domain/systems.h"
+#include "core/err.h"
 #include "fhir/canon.h"
+#include "fhir/jload.h"
 #include "fhir/load.h"
 #include "fhir/load_int.h"
+#include "store/meta.h"
 #include "store/records.h"
+#include "store/txn.h"
 
 /* ---- index columns and terms ----------------------------------------------------------- */
 
@@ -179,6 +183,93 @@ void terms_release(struct terms *t)
         buf_release(&t->owned[i]);
 }
 
+/* The search-index rows (fhir/searchparam.h) of resource r of type into
+ * x: its type's parameters, and under "code" and "date" (for types that
+ * have those parameters) the store's own code and date columns (every
+ * coding of the main concept; the effective day, eff NULL: none), so that
+ * the store's code and date parameters are answered through the index
+ * across patients too (fhir/search_run.c); they are nearly always the
+ * specification's values again, and rows of the same value are written
+ * once.  The loader and `weft reindex`
+ * (fhir_load_reindex) both call it: one indexer. */
+static void index_rows(struct fhir_sp_ixrows *x, const char *type, const json_t *r,
+                       const json_t *concept, const char *eff)
+{
+    fhir_sp_ixrows_resource(x, type, r);
+    size_t i;
+    const json_t *cd;
+    if (!fhir_sp_find(type, "code"))
+    concept = NULL;
+    json_array_foreach(json_object_get(concept, "coding"), i, cd)
+    {
+        fhir_sp_ixrows_add(x, "code", json_string_value(json_object_get(cd, "code")));
+    }
+    if (eff && fhir_sp_find(type, "date")) {
+        char day[11];
+        snprintf(day, sizeof day, "%s", eff);
+        fhir_sp_ixrows_add(x, "date", day);
+    }
+}
+
+static const char **index_pairs(const struct fhir_sp_ixrows *x)
+{
+    const char **pairs = xmalloc(sizeof *pairs * (size_t)(2 * x->n + 1));
+    fhir_sp_ixrows_pairs(x, pairs);
+    return pairs;
+}
+
+int fhir_load_reindex(struct store *s, int64_t *items_out, int64_t *rows_out)
+{
+    struct store_query q = {.sort = STORE_SORT_SEQ, .limit = 500};
+    int64_t items = 0, rows = 0;
+    char *after = NULL;
+    int rc = WEFT_OK;
+    for (;;) {
+        struct store_result res;
+        q.after = after;
+        rc = store_search(s, &q, &res);
+        if (rc != 0)
+            break;
+        q.snapshot = res.snapshot;
+        rc = store_begin(s);
+        for (int i = 0; i < res.nrows && rc == 0; i++) {
+            const struct store_row *row = &res.rows[i];
+            json_t *r = jload_parse(row->json, row->json_len);
+            if (!r)
+                continue;
+            struct fhir_sp_ixrows x = FHIR_SP_IXROWS_INIT;
+            struct buf code = BUF_INIT;
+            const json_t *concept = NULL;
+            code_of(r, &code, &concept);
+            char eff[20];
+            index_rows(&x, row->type, r, concept, effective_of(r, eff) ? eff : NULL);
+            const char **pairs = index_pairs(&x);
+            rc = store_search_index_set(s, row->seq, row->type, pairs, x.n);
+            items++;
+            rows += x.n;
+            free(pairs);
+            fhir_sp_ixrows_release(&x);
+            buf_release(&code);
+            json_decref(r);
+        }
+        rc = rc == 0 ? store_commit(s) : (store_rollback(s), rc);
+        free(after);
+        after = res.next;
+        res.next = NULL;
+        store_result_clear(&res);
+        if (rc != 0 || !after)
+            break;
+    }
+    free(after);
+    if (rc == 0)
+        rc = store_meta_set(s, STORE_SEARCH_INDEX_META, "ready");
+    if (items_out)
+        *items_out = items;
+    if (rows_out)
+        *rows_out = rows;
+    return rc;
+}
+
 /* ---- meta ------------------------------------------------------------------------------- */
 
 /* {"system": system, "code": code} (json_pack parses its format per call:
@@ -243,6 +334,8 @@ void entry_compute(struct bundle_ctx *bc, struct entry *e)
     if (concept)
         code_terms(concept, &e->terms);
     e->status = status_of(e->res);
+    index_rows(&e->ix, e->type, e->res, concept, e->has_eff ? e->eff : NULL);
+    e->ixpairs = index_pairs(&e->ix);
     size_t len = canon_dump(e->res, &e->text);
     if (len == 0) {
         entry_reject(e, "resource could not be serialised");

@@ -25,6 +25,8 @@
 
 #include <stdbool.h>
 
+#include "fhir/searchparam.h"
+
 #include <jansson.h>
 
 #include "core/buf.h"
@@ -75,6 +77,9 @@ struct entry {
     struct buf code;
     const char *status;
     struct terms terms;
+    /* search-index rows (fhir/searchparam.h) and pairs pointing into them */
+    struct fhir_sp_ixrows ix;
+    const char **ixpairs;
 };
 
 struct bundle_ctx {

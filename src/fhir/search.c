@@ -320,12 +320,10 @@ static bool valid_id(const char *s)
     return true;
 }
 
-static int parse_patient_ref(struct fhir_search *fs, const char *param, const char *value)
+/* One Patient reference ("Patient/ID", an absolute URL ending in it, or
+ * "ID") into a malloc'd id; 0 or an error (fs->err_* set). */
+static int patient_ref_id(struct fhir_search *fs, const char *param, const char *value, char **out)
 {
-    if (fs->patient_id)
-        return fail(fs, param, "parameter '%s': only one patient may be given per search", param);
-    if (strchr(value, ','))
-        return fail(fs, param, "parameter '%s': only one patient may be given per search", param);
     const char *id = value;
     const char *slash = strrchr(value, '/');
     if (slash) {
@@ -339,8 +337,43 @@ static int parse_patient_ref(struct fhir_search *fs, const char *param, const ch
     }
     if (!valid_id(id))
         return fail(fs, param, "parameter '%s': '%.80s' is not a valid resource id", param, id);
-    fs->patient_id = xstrdup(id);
+    *out = xstrdup(id);
     return WEFT_OK;
+}
+
+/* patient=/subject=: one Patient, or several separated by commas (OR). */
+static int parse_patient_ref(struct fhir_search *fs, const char *param, const char *value)
+{
+    if (fs->patient_id || fs->npatient_ids > 0)
+        return fail(fs, param,
+                    "parameter '%s': the patients of a search are given once (several: "
+                    "comma-separated, patient=a,b)",
+                    param);
+    char *vals[FHIR_SEARCH_MAX_VALUES];
+    int n = 0;
+    int rc = split_list(fs, param, value, vals, &n);
+    if (rc == 0 && n > FHIR_SEARCH_MAX_PATIENTS)
+        rc = fail(fs, param, "parameter '%s': at most %d patients in one search", param,
+                  FHIR_SEARCH_MAX_PATIENTS);
+    for (int i = 0; i < n; i++) {
+        char *id = NULL;
+        if (rc == 0)
+            rc = patient_ref_id(fs, param, vals[i], &id);
+        bool dup = false;
+        for (int k = 0; id && k < fs->npatient_ids && !dup; k++)
+            dup = strcmp(fs->patient_ids[k], id) == 0;
+        if (id && !dup)
+            fs->patient_ids[fs->npatient_ids++] = id;
+        else
+            free(id);
+        free(vals[i]);
+    }
+    if (rc == 0 && fs->npatient_ids == 1) { /* one patient: as before */
+        fs->patient_id = fs->patient_ids[0];
+        fs->patient_ids[0] = NULL;
+        fs->npatient_ids = 0;
+    }
+    return rc;
 }
 
 static int add_term(struct fhir_search *fs, const char *param, const char *value, bool prefix)
@@ -787,8 +820,9 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
         }
     }
     if (fs->nids > 0) {
-        bool other = fs->patient_id || fs->q.ncategories || fs->q.ncodes || fs->q.nterms ||
-                     fs->nfilters || fs->dates[0] || fs->dates[1] || fs->dates[2] || fs->dates[3];
+        bool other = fs->patient_id || fs->npatient_ids || fs->q.ncategories || fs->q.ncodes ||
+                     fs->q.nterms || fs->nfilters || fs->dates[0] || fs->dates[1] || fs->dates[2] ||
+                     fs->dates[3];
         if (other)
             return fail(fs, "_id", "parameter '_id' cannot be combined with other filters");
     }
@@ -806,6 +840,8 @@ int fhir_search_parse(struct fhir_search *fs, enum fhir_search_mode mode, const 
 void fhir_search_free(struct fhir_search *fs)
 {
     free(fs->patient_id);
+    for (int i = 0; i < fs->npatient_ids; i++)
+        free(fs->patient_ids[i]);
     for (int i = 0; i < fs->nids; i++)
         free(fs->ids[i]);
     free(fs->cursor);
@@ -824,6 +860,8 @@ void fhir_search_free(struct fhir_search *fs)
         free(fs->dates[i]);
     for (int i = 0; i < fs->nfilters; i++)
         fhir_sp_filter_free(&fs->filters[i]);
+    for (int i = 0; i < fs->nix; i++)
+        fhir_sp_index_cond_free(&fs->ix[i]);
     for (int i = 0; i < fs->nchains; i++) {
         free(fs->chains[i].type);
         free(fs->chains[i].ref);

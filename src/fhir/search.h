@@ -22,7 +22,9 @@
  *                 _format (json only), _summary (count: the total only;
  *                 false), _total (none: no count and no
  *                 Bundle.total; estimate/accurate: the exact total, the default)
- *   clinical      patient, subject (a Patient reference: "Patient/ID" or "ID"),
+ *   clinical      patient, subject (a Patient reference: "Patient/ID" or "ID";
+ *                 comma = OR, at most FHIR_SEARCH_MAX_PATIENTS: each patient's
+ *                 record searched under that person's own scope),
  *   types         _record-category (Weft's record category, e.g. "results";
  *                 comma = OR; the standard category is the specification's),
  *                 code (token "system|code", "|code" or "code"; comma = OR),
@@ -69,10 +71,12 @@
 #define FHIR_SEARCH_MAX_TERMS 32  /* identifier, family, given, birthdate values */
 #define FHIR_SEARCH_MAX_PARAMS 64 /* parameters (name=value pairs) in one search */
 #define FHIR_SEARCH_MAX_WARNINGS 16
-#define FHIR_SEARCH_MAX_FILTERS 16 /* specification parameters matched per resource */
-#define FHIR_SEARCH_MAX_CHAINS 4   /* chained and _has parameters in one search */
-/* Items one search may read to match specification parameters that the
- * store does not index (more: 400 too-costly, narrow it, e.g. by patient). */
+#define FHIR_SEARCH_MAX_FILTERS 16  /* specification parameters matched per resource */
+#define FHIR_SEARCH_MAX_CHAINS 4    /* chained and _has parameters in one search */
+#define FHIR_SEARCH_MAX_PATIENTS 16 /* patient=a,b,...: patients in one search */
+/* Items one search may read to match specification parameters (after the
+ * store's narrowing, the search index's across patients included; more:
+ * 400 too-costly, narrow it, e.g. by patient or an indexed parameter). */
 #define FHIR_SEARCH_SCAN_MAX 20000
 
 /* A chained parameter (subject:Patient.identifier=V) or a reverse chain
@@ -94,8 +98,12 @@ enum fhir_search_mode {
 };
 
 struct fhir_search {
-    struct store_query q;              /* filters, sort, limit (q.person_id set by the caller) */
-    char *patient_id;                  /* patient/subject reference: the Patient's id, or NULL */
+    struct store_query q; /* filters, sort, limit (q.person_id set by the caller) */
+    char *patient_id;     /* patient/subject reference: the Patient's id, or NULL */
+    /* patient=a,b (comma = OR): every Patient id given, when more than one
+     * (patient_id is then NULL; each patient's scope is applied on its own) */
+    char *patient_ids[FHIR_SEARCH_MAX_PATIENTS];
+    int npatient_ids;
     char *ids[FHIR_SEARCH_MAX_VALUES]; /* _id values */
     int nids;
     int count;          /* page size asked (after clamping) */
@@ -125,6 +133,15 @@ struct fhir_search {
     int nchains;
     const struct fhir_sp *sort_sp; /* _sort on a specification parameter, or NULL */
     bool sort_desc;
+    /* the search index (fhir/searchparam.h): set index_ready when the
+     * store's index is complete (store/records.h STORE_SEARCH_INDEX_META);
+     * fhir_search_run then narrows a search across patients by it
+     * (ix[0..nix), built once) */
+    bool index_ready;
+    bool ix_built;
+    struct store_ixcond ix[FHIR_SEARCH_MAX_FILTERS + 2];
+    int nix;
+    int nunindexed; /* filters the index cannot narrow */
 };
 
 /*

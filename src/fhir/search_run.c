@@ -3,12 +3,15 @@
  * does not index (see search.h, fhir_search_resolve and fhir_search_run).
  *
  * The store narrows first with everything it indexes (type, person, record
- * category, code, date, Patient terms, scope); the rest is matched here on
- * each item's JSON.  Within one patient that is the person's items of one
- * type, which the specification allows a server to evaluate directly;
- * across patients the store's narrowing must leave at most
- * FHIR_SEARCH_SCAN_MAX items, else the search is refused as too costly
- * rather than run slowly.  All pages of the store query are read at one
+ * category, code, date, Patient terms, scope, and across patients the
+ * search index: every token, reference, string and date parameter without
+ * a modifier the index cannot serve, fhir/searchparam.h); the rest is
+ * matched here on each item's JSON.  Within one patient that is the
+ * person's items of one type, which the specification allows a server to
+ * evaluate directly; across patients the store's narrowing must leave at
+ * most FHIR_SEARCH_SCAN_MAX items, else the search is refused as too
+ * costly rather than run slowly - which only a search with nothing indexed
+ * to narrow it by, or a very common value, now meets.  All pages of the store query are read at one
  * snapshot, so the matches, their order and the total are the same on every
  * page of the answer: the answer's cursor is an offset into them.
  */
@@ -205,9 +208,73 @@ static int run_filtered(struct fhir_search *fs, const struct store_query *q0,
     return WEFT_OK;
 }
 
+/* One search-index condition from the store's own parameters: code (the
+ * code of each value, any system) and date (the days of the range). */
+static void ix_store_params(struct fhir_search *fs)
+{
+    /* the loader writes these rows only for types with such parameters */
+    if (fs->q.ncodes > 0 && fhir_sp_find(fs->q.type, "code")) {
+        struct store_ixcond *c = &fs->ix[fs->nix++];
+        struct store_ixval *vals = xcalloc((size_t)fs->q.ncodes, sizeof *vals);
+        for (int i = 0; i < fs->q.ncodes; i++) {
+            const char *bar = strchr(fs->q.codes[i], '|');
+            struct fhir_sp_ixrows one = FHIR_SP_IXROWS_INIT;
+            fhir_sp_ixrows_add(&one, "code", bar ? bar + 1 : fs->q.codes[i]);
+            const char *pair[2] = {NULL, ""};
+            if (one.n == 1)
+                fhir_sp_ixrows_pairs(&one, pair);
+            vals[i].op = STORE_IX_EQ;
+            vals[i].a = xstrdup(pair[1]);
+            fhir_sp_ixrows_release(&one);
+        }
+        *c = (struct store_ixcond){"code", vals, fs->q.ncodes};
+    }
+    if ((fs->q.date_ge || fs->q.date_lt) && fhir_sp_find(fs->q.type, "date")) {
+        struct store_ixcond *c = &fs->ix[fs->nix++];
+        struct store_ixval *v = xcalloc(1, sizeof *v);
+        v->op = STORE_IX_RANGE;
+        char day[11]; /* the day of each bound (a partial date is shorter) */
+        if (fs->q.date_ge) {
+            snprintf(day, sizeof day, "%s", fs->q.date_ge);
+            v->a = xstrdup(day);
+        }
+        if (fs->q.date_lt) {
+            snprintf(day, sizeof day, "%s", fs->q.date_lt);
+            v->b = xstrdup(day);
+        }
+        *c = (struct store_ixcond){"date", v, 1};
+    }
+}
+
+/* Narrow a search of one type across patients by the search index: a
+ * condition for each filter the index can narrow and for the store's code
+ * and date.  Within one patient the person's own items are read. */
+static void ix_build(struct fhir_search *fs)
+{
+    if (fs->ix_built)
+        return;
+    fs->ix_built = true;
+    fs->nunindexed = 0;
+    for (int i = 0; i < fs->nfilters; i++)
+        if (fs->filters[i].sp && !fhir_sp_index_cond(&fs->filters[i], &fs->ix[fs->nix]))
+            fs->nunindexed++;
+        else if (fs->filters[i].sp)
+            fs->nix++;
+    if (!fs->index_ready || fs->q.person_id || !fs->q.type) {
+        for (int i = 0; i < fs->nix; i++)
+            fhir_sp_index_cond_free(&fs->ix[i]);
+        fs->nix = 0;
+        return;
+    }
+    ix_store_params(fs);
+    fs->q.ix = fs->ix;
+    fs->q.nix = fs->nix;
+}
+
 int fhir_search_run(struct fhir_search *fs, const struct fhir_search_exec *x,
                     struct store_result *out)
 {
+    ix_build(fs);
     if (!fhir_search_filtered(fs))
         return x->run(x->ctx, &fs->q, out);
     return run_filtered(fs, &fs->q, x->run, x->ctx, out);
@@ -245,6 +312,7 @@ static int inner_search(struct fhir_search *fs, const struct fhir_search_chain *
         return WEFT_EINVAL;
     }
     in.q.person_id = person_id;
+    in.index_ready = fs->index_ready;
     in.q.sort = STORE_SORT_SEQ;
     in.q.limit = FHIR_COUNT_MAX;
     in.q.want_total = false;

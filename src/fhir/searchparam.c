@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1259,4 +1260,403 @@ void fhir_sp_sort_key(const struct fhir_sp *sp, const json_t *r, bool desc, char
             snprintf(key, keylen, "%s", k);
         have = true;
     }
+}
+
+/* ---- the search index --------------------------------------------------------------------- */
+
+/* Rows are a narrowing, never the answer: a search that uses them still
+ * matches every candidate with fhir_sp_match, so a row set only has to
+ * hold, for every item a filter matches, a row the filter's condition
+ * (fhir_sp_index_cond) selects.  Hence values may be cut and lower-cased,
+ * and a date keeps only its day. */
+#define IX_VALUE_MAX 128 /* bytes of a token or reference value kept */
+#define IX_STRING_MAX 32 /* bytes of a folded string kept (starts-with search) */
+#define IX_DAY 10        /* "YYYY-MM-DD" */
+
+/* The parameters the index serves: token, reference, string and date, not
+ * _id and _lastUpdated (the store's columns) nor the meta ones (_tag ...),
+ * not a union that holds another parameter's path (Observation's combo-*:
+ * their values are those of code, value-concept ... again), and not status: every item of a type
+ * has one of a handful of statuses, so its rows (one per item) would narrow
+ * nothing - status is matched item by item after the rest has narrowed. */
+static bool ix_param(const struct fhir_sp *sp)
+{
+    if (sp->code[0] == '_' || strcmp(sp->code, "status") == 0)
+        return false;
+    if (!(sp->kind == FHIR_SP_TOKEN || sp->kind == FHIR_SP_REFERENCE ||
+          sp->kind == FHIR_SP_STRING || sp->kind == FHIR_SP_DATE))
+        return false;
+    if (!strchr(sp->path, '|'))
+        return true;
+    /* a union one of whose branches is another parameter's whole path:
+     * Observation's combo-code is code | component.code */
+    int n = 0;
+    const struct fhir_sp *all = fhir_sp_of_type(sp->type, &n);
+    for (const char *p = sp->path; *p;) {
+        while (*p == ' ' || *p == '|')
+            p++;
+        size_t len = strcspn(p, " |");
+        for (int i = 0; i < n && len > 0; i++)
+            if (&all[i] != sp && strlen(all[i].path) == len && strncmp(all[i].path, p, len) == 0)
+                return false;
+        p += len;
+    }
+    return true;
+}
+
+/* Whether r may hold anything at path: its first element is present (a
+ * choice element value[x]: any key starting value).  Most of a type's
+ * parameters are absent from any one resource; this saves evaluating them. */
+static bool ix_present(const json_t *r, const char *path)
+{
+    size_t n = strcspn(path, ".[@");
+    if (n == 0 || n >= 64 || strchr(path, '|')) /* a union: evaluated whole */
+        return true;
+    if (path[n] == '[' && strncmp(path + n, "[x]", 3) == 0) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)r, k, v)
+        {
+            if (strncmp(k, path, n) == 0)
+                return true;
+        }
+        return false;
+    }
+    char key[64];
+    memcpy(key, path, n);
+    key[n] = 0;
+    return json_object_get(r, key) != NULL;
+}
+
+/* s lower-cased (ASCII), at most max bytes, cut on a character boundary,
+ * into out (max + 1 bytes). */
+static void ix_norm(const char *s, size_t max, char *out)
+{
+    size_t n = 0;
+    for (; s[n] && n < max; n++)
+        out[n] = (char)tolower((unsigned char)s[n]);
+    if (s[n]) /* cut: not inside a UTF-8 sequence */
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    out[n] = 0;
+}
+
+void fhir_sp_ix_norm(const char *s, char out[FHIR_SP_IX_VALUE_MAX + 1])
+{
+    ix_norm(s, FHIR_SP_IX_VALUE_MAX, out);
+}
+
+void fhir_sp_ixrows_add(struct fhir_sp_ixrows *x, const char *param, const char *value)
+{
+    if (!value || !*value)
+        return;
+    char v[IX_VALUE_MAX + 1];
+    ix_norm(value, IX_VALUE_MAX, v);
+    if (!v[0])
+        return;
+    size_t pl = strlen(param), vl = strlen(v);
+    const char *p = x->buf.data;
+    for (int i = 0; i < x->n; i++) { /* once each (rows per item: tens) */
+        size_t a = strlen(p);
+        const char *val = p + a + 1;
+        size_t b = strlen(val);
+        if (a == pl && b == vl && memcmp(p, param, pl) == 0 && memcmp(val, v, vl) == 0)
+            return;
+        p = val + b + 1;
+    }
+    buf_add(&x->buf, param, pl + 1);
+    buf_add(&x->buf, v, vl + 1);
+    x->n++;
+}
+
+static void ix_token(struct fhir_sp_ixrows *x, const char *param, const json_t *node)
+{
+    if (json_is_string(node)) {
+        fhir_sp_ixrows_add(x, param, json_string_value(node));
+        return;
+    }
+    if (json_is_boolean(node)) {
+        fhir_sp_ixrows_add(x, param, json_is_true(node) ? "true" : "false");
+        return;
+    }
+    const json_t *codings = json_object_get(node, "coding");
+    if (codings) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(codings, i, c)
+        {
+            fhir_sp_ixrows_add(x, param, json_string_value(json_object_get(c, "code")));
+        }
+        return;
+    }
+    const char *code = json_string_value(json_object_get(node, "code"));
+    fhir_sp_ixrows_add(x, param, code ? code : json_string_value(json_object_get(node, "value")));
+}
+
+static void ix_reference(struct fhir_sp_ixrows *x, const char *param, const json_t *node)
+{
+    const char *ref = json_is_string(node) ? json_string_value(node)
+                                           : json_string_value(json_object_get(node, "reference"));
+    if (!ref)
+        return;
+    char type[64], id[65];
+    if (!fhir_sp_ref_split(ref, type, id))
+        fhir_sp_ixrows_add(x, param, ref);
+    else if (strcmp(type, "Patient") != 0) /* a Patient's items: the store's person */
+        fhir_sp_ixrows_add(x, param, id);
+}
+
+/* every string leaf, as string_node reads them */
+static void ix_string(struct fhir_sp_ixrows *x, const char *param, const json_t *node, int depth)
+{
+    if (json_is_string(node)) {
+        char *f = fhir_sp_fold(json_string_value(node));
+        char v[IX_STRING_MAX + 1];
+        ix_norm(f, IX_STRING_MAX, v);
+        free(f);
+        fhir_sp_ixrows_add(x, param, v);
+        return;
+    }
+    if (depth > 2)
+        return;
+    size_t i;
+    const char *k;
+    const json_t *c;
+    if (json_is_array(node)) {
+        json_array_foreach(node, i, c) ix_string(x, param, c, depth + 1);
+    } else if (json_is_object(node)) {
+        json_object_foreach((json_t *)node, k, c)
+        {
+            if (strcmp(k, "extension") == 0 || strcmp(k, "period") == 0 || strcmp(k, "use") == 0 ||
+                strcmp(k, "type") == 0)
+                continue;
+            ix_string(x, param, c, depth + 1);
+        }
+    }
+}
+
+/* The first and last day of a date's range as rows, from its text alone
+ * (no calendar arithmetic: this runs for every date of every resource
+ * loaded): "2020-03-04T10:15:00Z" is 2020-03-04 twice (one row), "2020-03"
+ * 2020-03-01 and 2020-03-31, "2020" 2020-01-01 and 2020-12-31 (a text bound,
+ * "2020-02-31" included: rows are compared as text, never parsed).  Enough
+ * for fhir_sp_index_cond: a range [lo, hi) at day precision or finer ends
+ * before the next day begins, so for every d, hi > d implies the day of lo
+ * >= the day of d. */
+static void ix_day(struct fhir_sp_ixrows *x, const char *param, const char *s, bool open_lo,
+                   bool open_hi)
+{
+    char lo[IX_DAY + 1], hi[IX_DAY + 1];
+    if (!s) {
+        snprintf(lo, sizeof lo, "%.10s", open_lo ? DATE_MIN : DATE_MAX);
+        fhir_sp_ixrows_add(x, param, lo);
+        return;
+    }
+    for (int i = 0; i < 4; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return;
+    bool month = s[4] == '-' && isdigit((unsigned char)s[5]) && isdigit((unsigned char)s[6]);
+    bool day = month && s[7] == '-' && isdigit((unsigned char)s[8]) && isdigit((unsigned char)s[9]);
+    if (day) {
+        memcpy(lo, s, IX_DAY);
+        lo[IX_DAY] = 0;
+        fhir_sp_ixrows_add(x, param, lo);
+        return;
+    }
+    snprintf(lo, sizeof lo, "%.4s-%.2s-01", s, month ? s + 5 : "01");
+    snprintf(hi, sizeof hi, "%.4s-%.2s-31", s, month ? s + 5 : "12");
+    if (open_lo || !open_hi) /* a range's start, or a value alone */
+        fhir_sp_ixrows_add(x, param, lo);
+    if (open_hi || !open_lo) /* a range's end, or a value alone */
+        fhir_sp_ixrows_add(x, param, hi);
+}
+
+/* a date, dateTime, instant or Period: the rows of its range */
+static bool ix_node_days(struct fhir_sp_ixrows *x, const char *param, const json_t *node)
+{
+    if (json_is_string(node)) {
+        ix_day(x, param, json_string_value(node), false, false);
+        return true;
+    }
+    const char *st = json_string_value(json_object_get(node, "start"));
+    const char *en = json_string_value(json_object_get(node, "end"));
+    if (!st && !en)
+        return false;
+    ix_day(x, param, st, true, false); /* open start: DATE_MIN */
+    ix_day(x, param, en, false, true); /* open end: DATE_MAX */
+    return true;
+}
+
+static void ix_date(struct fhir_sp_ixrows *x, const char *param, const json_t *node)
+{
+    if (ix_node_days(x, param, node) || !json_is_object(node))
+        return;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(node, "event"), i, e) ix_node_days(x, param, e);
+    const json_t *bounds = json_object_get(json_object_get(node, "repeat"), "boundsPeriod");
+    if (bounds)
+        ix_node_days(x, param, bounds);
+}
+
+/* ix_param of every row of the table, decided once (the loader asks for
+ * every parameter of every resource it loads). */
+static bool *ix_flags;
+static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
+
+static void ix_flags_init(void)
+{
+    ix_flags = xcalloc((size_t)fhir_sp_count + 1, sizeof *ix_flags);
+    for (int i = 0; i < fhir_sp_count; i++)
+        ix_flags[i] = ix_param(&fhir_sp_table[i]);
+}
+
+void fhir_sp_ixrows_resource(struct fhir_sp_ixrows *x, const char *type, const json_t *r)
+{
+    int n = 0;
+    const struct fhir_sp *sp = fhir_sp_of_type(type, &n);
+    pthread_once(&ix_once, ix_flags_init);
+    const bool *flag = sp ? ix_flags + (sp - fhir_sp_table) : NULL;
+    for (int i = 0; i < n; i++) {
+        if (!flag[i] || !ix_present(r, sp[i].path))
+            continue;
+        const json_t *nodes[MAX_NODES];
+        int k = fhir_sp_eval(sp[i].path, r, nodes, MAX_NODES);
+        for (int j = 0; j < k; j++) {
+            switch (sp[i].kind) {
+            case FHIR_SP_TOKEN:
+                ix_token(x, sp[i].code, nodes[j]);
+                break;
+            case FHIR_SP_REFERENCE:
+                ix_reference(x, sp[i].code, nodes[j]);
+                break;
+            case FHIR_SP_STRING:
+                ix_string(x, sp[i].code, nodes[j], 0);
+                break;
+            case FHIR_SP_DATE:
+                ix_date(x, sp[i].code, nodes[j]);
+                break;
+            default:
+                break;
+            }
+        }
+    }
+}
+
+int fhir_sp_ixrows_pairs(const struct fhir_sp_ixrows *x, const char **pairs)
+{
+    const char *p = x->buf.data;
+    for (int i = 0; i < x->n; i++) {
+        pairs[2 * i] = p;
+        p += strlen(p) + 1;
+        pairs[2 * i + 1] = p;
+        p += strlen(p) + 1;
+    }
+    return x->n;
+}
+
+void fhir_sp_ixrows_release(struct fhir_sp_ixrows *x)
+{
+    buf_release(&x->buf);
+    x->n = 0;
+}
+
+static char *ix_dup(const char *s, size_t max)
+{
+    char v[IX_VALUE_MAX + 1];
+    ix_norm(s, max < IX_VALUE_MAX ? max : IX_VALUE_MAX, v);
+    return xstrdup(v);
+}
+
+static char *ix_cut_day(const char d[20])
+{
+    return xstrndup(d, IX_DAY);
+}
+
+bool fhir_sp_index_cond(const struct fhir_sp_filter *f, struct store_ixcond *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!f->sp || !ix_param(f->sp) || f->nvalues <= 0)
+        return false;
+    enum fhir_sp_type k = f->sp->kind;
+    bool mod_ok = f->mod == FHIR_SP_MOD_NONE ||
+                  (k == FHIR_SP_REFERENCE && f->mod == FHIR_SP_MOD_TYPE) ||
+                  (k == FHIR_SP_STRING && f->mod == FHIR_SP_MOD_EXACT);
+    if (!mod_ok)
+        return false;
+    struct store_ixval *vals = xcalloc((size_t)f->nvalues, sizeof *vals);
+    c->vals = vals;
+    c->param = f->sp->code;
+    for (int i = 0; i < f->nvalues; i++) {
+        const struct fhir_sp_value *v = &f->values[i];
+        struct store_ixval *o = &vals[c->nvals++];
+        switch (k) {
+        case FHIR_SP_TOKEN:
+            if (!v->code || !v->code[0])
+                goto no; /* system| */
+            o->op = STORE_IX_EQ;
+            o->a = ix_dup(v->code, IX_VALUE_MAX);
+            break;
+        case FHIR_SP_REFERENCE:
+            /* references to a Patient have no rows (the store's person
+             * answers patient=); a bare id may be one */
+            if (!v->rid[0] || strcmp(v->rtype, "Patient") == 0 ||
+                (f->ref_type && strcmp(f->ref_type, "Patient") == 0) ||
+                (!v->rtype[0] && !f->ref_type &&
+                 (!f->sp->targets || strstr(f->sp->targets, "Patient"))))
+                goto no;
+            o->op = STORE_IX_EQ;
+            o->a = ix_dup(v->rid, IX_VALUE_MAX);
+            break;
+        case FHIR_SP_STRING:
+            if (!v->fold || !v->fold[0])
+                goto no;
+            o->op = STORE_IX_PREFIX;
+            o->a = ix_dup(v->fold, IX_STRING_MAX);
+            break;
+        case FHIR_SP_DATE:
+            /* an item's range [lo, hi) has rows for the days of lo and hi */
+            o->op = STORE_IX_RANGE;
+            switch (v->pfx) {
+            case PFX_EQ: /* lo >= dlo and lo < dhi */
+                o->a = ix_cut_day(v->dlo);
+                o->b = ix_cut_day(v->dhi);
+                break;
+            case PFX_GE: /* hi > dlo */
+                o->a = ix_cut_day(v->dlo);
+                break;
+            case PFX_GT: /* hi > dhi */
+            case PFX_SA: /* lo >= dhi */
+                o->a = ix_cut_day(v->dhi);
+                break;
+            case PFX_LE: /* lo < dhi */
+                o->b = ix_cut_day(v->dhi);
+                break;
+            case PFX_LT: /* lo < dlo */
+            case PFX_EB: /* hi <= dlo */
+                o->b = ix_cut_day(v->dlo);
+                break;
+            default: /* ne, ap */
+                goto no;
+            }
+            break;
+        default:
+            goto no;
+        }
+    }
+    return true;
+no:
+    fhir_sp_index_cond_free(c);
+    return false;
+}
+
+void fhir_sp_index_cond_free(struct store_ixcond *c)
+{
+    struct store_ixval *vals = (struct store_ixval *)c->vals;
+    for (int i = 0; i < c->nvals; i++) {
+        free((char *)vals[i].a);
+        free((char *)vals[i].b);
+    }
+    free(vals);
+    memset(c, 0, sizeof *c);
 }

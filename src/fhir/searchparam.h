@@ -45,6 +45,9 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
+#include "store/records.h"
+
 enum fhir_sp_type {
     FHIR_SP_NUMBER,
     FHIR_SP_DATE,
@@ -151,5 +154,48 @@ char *fhir_sp_fold(const char *s);
  * false when s is not one (urn:uuid:..., #contained).  type and id hold
  * 64 and 65 bytes. */
 bool fhir_sp_ref_split(const char *s, char type[64], char id[65]);
+
+/* ---- the search index (store search_index rows) ----------------------------------------------
+ *
+ * What the loader writes for each resource so that searches across
+ * patients are answered through an index: for every token, reference,
+ * string and date parameter of its type (not _id, _lastUpdated and the meta
+ * parameters), one row (param, value) per value the parameter's path
+ * reaches, normalised - tokens: each code (Coding.code, code, Identifier and
+ * ContactPoint value, true/false), references: the id (or the reference as
+ * written when it has no Type/id), strings: folded (fhir_sp_fold) and cut to
+ * 32 bytes, dates: the first and last day of the value's range (Period,
+ * Timing events and bounds); all lower-cased, at most 128 bytes.  The rows
+ * narrow, they do not decide: fhir_sp_index_cond's condition selects every
+ * item fhir_sp_match would match (and maybe more), and the search still
+ * matches each candidate.
+ */
+struct fhir_sp_ixrows {
+    struct buf buf; /* "param\0value\0" pairs */
+    int n;          /* pairs */
+};
+#define FHIR_SP_IXROWS_INIT                                                                        \
+    {                                                                                              \
+        BUF_INIT, 0                                                                                \
+    }
+#define FHIR_SP_IX_VALUE_MAX 128
+/* s as index rows hold it (lower-cased, cut to FHIR_SP_IX_VALUE_MAX bytes
+ * on a character boundary) into out. */
+void fhir_sp_ix_norm(const char *s, char out[FHIR_SP_IX_VALUE_MAX + 1]);
+/* Add one row (value normalised: lower-cased, cut to 128 bytes; empty and
+ * repeated rows are left out). */
+void fhir_sp_ixrows_add(struct fhir_sp_ixrows *x, const char *param, const char *value);
+/* Add the rows of resource r of type. */
+void fhir_sp_ixrows_resource(struct fhir_sp_ixrows *x, const char *type, const json_t *r);
+/* pairs[0..2n) point into x (valid until x changes); returns n. */
+int fhir_sp_ixrows_pairs(const struct fhir_sp_ixrows *x, const char **pairs);
+void fhir_sp_ixrows_release(struct fhir_sp_ixrows *x);
+
+/* The search-index condition of filter f into c (its values and strings
+ * owned by c: fhir_sp_index_cond_free), or false when the index cannot
+ * narrow f (modifiers other than :Type and :exact, system| tokens, the
+ * prefixes ne and ap, quantity, number, uri and composite parameters). */
+bool fhir_sp_index_cond(const struct fhir_sp_filter *f, struct store_ixcond *c);
+void fhir_sp_index_cond_free(struct store_ixcond *c);
 
 #endif

@@ -58,6 +58,11 @@ struct store_put {
     /* Extra search terms: pairs of (param, value), count in nterms. */
     const char *const *terms;
     int nterms;
+    /* Search-index rows (table search_index: type, param, value, version):
+     * pairs of (param, value) for this put's type, values normalised by the
+     * caller (fhir/searchparam.h fhir_sp_index_rows); count in nindex. */
+    const char *const *index;
+    int nindex;
     /* Optional, computed by the caller off the writer's thread: the derived
      * id (store_resource_id of source_org, type, source_id) and the digest
      * (store_content_hash of json).  NULL: the store computes them. */
@@ -163,6 +168,24 @@ struct store_term {    /* one extra search term: param = value (AND-ed) */
     bool prefix;
 };
 
+/* One condition on the search index: the item has a row of (q->type,
+ * param) whose value is one of vals (OR-ed); conditions are AND-ed.
+ * Values compare bytewise. */
+enum store_ix_op {
+    STORE_IX_EQ,     /* value = a */
+    STORE_IX_PREFIX, /* value starts with a */
+    STORE_IX_RANGE,  /* a <= value <= b (a or b NULL: open) */
+};
+struct store_ixval {
+    enum store_ix_op op;
+    const char *a, *b;
+};
+struct store_ixcond {
+    const char *param;
+    const struct store_ixval *vals;
+    int nvals;
+};
+
 struct store_query {
     const char *type;         /* resourceType, NULL for every type */
     const char *const *types; /* when type is NULL: OR-ed types, NULL/0: any */
@@ -178,6 +201,8 @@ struct store_query {
     int nsource_orgs;
     const struct store_term *terms;
     int nterms;
+    const struct store_ixcond *ix; /* search-index conditions (AND-ed); q->type required */
+    int nix;
     enum store_sort sort;
     /* Paging: results visible at snapshot (seq <= snapshot; 0 = now, and the
      * store reports the snapshot it used in the result) after the keyset
@@ -207,6 +232,18 @@ void store_result_clear(struct store_result *r);
  * caller's job (access/), and callers that filter rows afterwards must page
  * accordingly. */
 int store_search(struct store *s, const struct store_query *q, struct store_result *out);
+
+/* Replace the search-index rows of the version with store-wide sequence
+ * number seq (of type) by pairs[0..2n) ((param, value) as store_put.index):
+ * `weft reindex` builds the index of a database loaded before it existed. */
+int store_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
+                           int n);
+
+/* The meta key (store/meta.h) saying the search index is not complete:
+ * value "pending" while a database has items loaded before the index
+ * existed (set by the migration that made it; `weft reindex` clears it to
+ * "ready").  Absent: complete. */
+#define STORE_SEARCH_INDEX_META "search-index"
 
 /* Every version of type/id, newest first (id NULL: type-level history).  */
 int store_history(struct store *s, const char *type, const char *id, int limit,

@@ -85,6 +85,12 @@ int store_search(struct store *s, const struct store_query *q, struct store_resu
     return STORE_CALL(s, records, search, q, out);
 }
 
+int store_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
+                           int n)
+{
+    return STORE_CALL(s, records, search_index_set, seq, type, pairs, n);
+}
+
 int store_history(struct store *s, const char *type, const char *id, int limit,
                   struct store_result *out)
 {

@@ -26,6 +26,7 @@ static const struct store_records_ops pg_records_ops = {
     .resource_digest = pg_resource_digest,
     .resource_delete = pg_resource_delete,
     .search = pg_search,
+    .search_index_set = pg_search_index_set,
     .history = pg_history,
     .person_by_nhs = pg_person_by_nhs,
     .person_by_local = pg_person_by_local,

@@ -138,16 +138,28 @@ static void array_elem(struct buf *b, const char *s, bool lower)
 /* The search terms as two text-array literals (params, values lower-cased
  * as SQLite's are, ASCII) into params and values; false when there are
  * none. */
-static bool term_arrays(const char *const *terms, int n, struct buf *params, struct buf *values)
+static bool term_arrays(const struct store_put *in, struct buf *params, struct buf *values)
 {
     int k = 0;
-    for (int i = 0; i < n; i++) {
-        const char *param = terms[2 * i], *value = terms[2 * i + 1];
+    /* the search-index rows follow the terms, their parameter names
+     * prefixed by '#' (search-index-1 files them under search_index) */
+    for (int i = 0; i < in->nterms + in->nindex; i++) {
+        bool ix = i >= in->nterms;
+        const char *const *pairs = ix ? in->index : in->terms;
+        int j = ix ? i - in->nterms : i;
+        const char *param = pairs[2 * j], *value = pairs[2 * j + 1];
         if (!param || !value)
             continue;
         buf_addc(params, k ? ',' : '{');
         buf_addc(values, k ? ',' : '{');
-        array_elem(params, param, false);
+        if (ix) {
+            struct buf pb = BUF_INIT;
+            buf_addf(&pb, "#%s", param);
+            array_elem(params, pb.data, false);
+            buf_release(&pb);
+        } else {
+            array_elem(params, param, false);
+        }
         array_elem(values, value, true);
         k++;
     }
@@ -167,7 +179,7 @@ static int put_call(struct pg_store *ps, const char *id, const struct store_put 
     char now[32];
     pg_write_time(ps, now);
     struct buf params = BUF_INIT, values = BUF_INIT;
-    bool terms = term_arrays(in->terms, in->nterms, &params, &values);
+    bool terms = term_arrays(in, &params, &values);
     struct pg_params p = {0};
     const char *v[] = {id,
                        in->type,
@@ -323,9 +335,12 @@ static int put_many_call(struct pg_store *ps, const struct store_put *in, int n,
     for (int i = 0; i < A_N; i++)
         buf_init(&a[i]);
     int nterms = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         for (int t = 0; t < in[i].nterms; t++)
             nterms += in[i].terms[2 * t] && in[i].terms[2 * t + 1];
+        for (int t = 0; t < in[i].nindex; t++)
+            nterms += in[i].index[2 * t] && in[i].index[2 * t + 1];
+    }
     static const uint32_t oids[A_N] = {
         [A_ID] = OID_TEXT,   [A_TYPE] = OID_TEXT,   [A_PERSON] = OID_TEXT, [A_CATEGORY] = OID_TEXT,
         [A_ORG] = OID_TEXT,  [A_SOURCE] = OID_TEXT, [A_FEED] = OID_TEXT,   [A_EFF] = OID_TEXT,
@@ -361,13 +376,24 @@ static int put_many_call(struct pg_store *ps, const struct store_put *in, int n,
         arr_str(&a[A_STATUS], p->status);
         arr_elem(&a[A_HASH], hash, HASH_LEN);
         arr_elem(&a[A_JSON], p->json, jl);
-        for (int t = 0; t < p->nterms; t++) {
-            const char *param = p->terms[2 * t], *value = p->terms[2 * t + 1];
+        /* the terms, then the search-index rows with '#' before their
+         * parameter names (search-index-1 files them under search_index) */
+        for (int t = 0; t < p->nterms + p->nindex; t++) {
+            bool ix = t >= p->nterms;
+            const char *const *pairs = ix ? p->index : p->terms;
+            int j = ix ? t - p->nterms : t;
+            const char *param = pairs[2 * j], *value = pairs[2 * j + 1];
             if (!param || !value)
                 continue;
             be32(&a[A_TROW], 4);
             be32(&a[A_TROW], (uint32_t)(i + 1));
-            arr_str(&a[A_TPARAM], param);
+            if (ix) {
+                buf_reset(&low);
+                buf_addf(&low, "#%s", param);
+                arr_str(&a[A_TPARAM], low.data);
+            } else {
+                arr_str(&a[A_TPARAM], param);
+            }
             /* values lower-cased (ASCII) as SQLite's and put-1's are */
             buf_reset(&low);
             for (const char *c = value; *c; c++)

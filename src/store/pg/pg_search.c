@@ -222,6 +222,37 @@ static void add_filters(struct pq *w, const struct store_query *q, int64_t snap,
             arg_text(w, v);
         }
     }
+    /* search-index conditions (search-index-1, pg_migrate.c) */
+    for (int i = 0; i < q->nix && q->type; i++) {
+        const struct store_ixcond *c = &q->ix[i];
+        buf_adds(&w->sql, " AND r.seq IN (");
+        for (int k = 0; k < c->nvals; k++) {
+            const struct store_ixval *v = &c->vals[k];
+            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE type = "
+                                : "SELECT seq FROM search_index WHERE type = ");
+            arg_text(w, q->type);
+            buf_adds(&w->sql, " AND param = ");
+            arg_text(w, c->param);
+            if (v->op == STORE_IX_EQ) {
+                buf_adds(&w->sql, " AND value = ");
+                arg_text(w, v->a);
+            } else if (v->op == STORE_IX_PREFIX) {
+                buf_adds(&w->sql, " AND value >= ");
+                arg_text(w, v->a);
+                buf_addf(&w->sql, " AND value < $%d::text || chr(1114111)", w->p.n);
+            } else {
+                if (v->a) {
+                    buf_adds(&w->sql, " AND value >= ");
+                    arg_text(w, v->a);
+                }
+                if (v->b) {
+                    buf_adds(&w->sql, " AND value <= ");
+                    arg_text(w, v->b);
+                }
+            }
+        }
+        buf_addc(&w->sql, ')');
+    }
     for (int i = 0; i < q->nterms; i++) {
         const struct store_term *t = &q->terms[i];
         char *v = lower_dup(t->value ? t->value : "");
@@ -435,4 +466,32 @@ done:
     free(ckey);
     free(cid);
     return rc;
+}
+
+int pg_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
+                        int n)
+{
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc == 0) {
+        struct pg_params p = {0};
+        pg_p_text(&p, type);
+        pg_p_int(&p, seq);
+        rc = pg_cmd(ps, "DELETE FROM search_index WHERE type = $1 AND seq = $2::bigint", &p, NULL);
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (!pairs[2 * i] || !pairs[2 * i + 1])
+            continue;
+        struct pg_params p = {0};
+        pg_p_text(&p, type);
+        pg_p_text(&p, pairs[2 * i]);
+        pg_p_text(&p, pairs[2 * i + 1]);
+        pg_p_int(&p, seq);
+        rc = pg_cmd(ps,
+                    "INSERT INTO search_index (type, param, value, seq) VALUES ($1, $2, $3,"
+                    " $4::bigint) ON CONFLICT DO NOTHING",
+                    &p, NULL);
+    }
+    return pg_auto_end(ps, own, rc);
 }

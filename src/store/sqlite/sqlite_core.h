@@ -57,7 +57,14 @@ int sqlite_history(struct store *s, const char *type, const char *id, int limit,
 
 /* sqlite_search.c */
 int sqlite_search(struct store *s, const struct store_query *q, struct store_result *out);
+int sqlite_search_index_set(struct store *s, int64_t seq, const char *type,
+                            const char *const *pairs, int n);
+/* Write the search-index rows pairs[0..2n) of version seq of type (the put
+ * path; the caller's transaction). */
+int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
+                     const char *const *pairs, int n);
 extern const struct store_migration sqlite_migration_search_1;
+extern const struct store_migration sqlite_migration_search_index_1;
 
 /* sqlite_person.c */
 int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);

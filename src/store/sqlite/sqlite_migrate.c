@@ -142,6 +142,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_client_purpose_1,
     &sqlite_migration_feeds_journal_1,
     &sqlite_migration_client_keys_1,
+    &sqlite_migration_search_index_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -35,6 +35,7 @@ static const struct store_records_ops sqlite_records_ops = {
     .resource_digest = sqlite_resource_digest,
     .resource_delete = sqlite_resource_delete,
     .search = sqlite_search,
+    .search_index_set = sqlite_search_index_set,
     .history = sqlite_history,
     .person_by_nhs = sqlite_person_by_nhs,
     .person_by_local = sqlite_person_by_local,

@@ -319,6 +319,8 @@ int sqlite_resource_put(struct store *s, const struct store_put *in,
         rc = mark_replaced(ss, cur.seq, seq);
     if (rc == 0)
         rc = add_terms(ss, seq, in->terms, in->nterms);
+    if (rc == 0)
+        rc = sqlite_index_add(ss, seq, in->type, in->index, in->nindex);
     if (rc == 0 && exists && cur.person[0] && in->person_id &&
         strcmp(cur.person, in->person_id) != 0 && strcmp(in->type, "Patient") == 0)
         rc = move_patient_items(ss, id, in->source_org, cur.person, in->person_id);

@@ -55,6 +55,86 @@ const struct store_migration sqlite_migration_search_1 = {
     " WHERE next_seq IS NOT NULL OR deleted <> 0;",
 };
 
+/*
+ * search-index-1: the search index (fhir/searchparam.h fhir_sp_index_rows):
+ * one row per (type, parameter, normalised value) of each version written
+ * by the loader, keyed as resource_term is by the version's seq, so the
+ * snapshot rules of resource decide what a row's item is at a snapshot and
+ * nothing is ever updated in place.  Clustered on its key (WITHOUT ROWID):
+ * a search across patients reads the seqs of one (type, param, value range)
+ * as one b-tree range.  A database that holds items already when this runs
+ * has no rows for them: the meta key search-index says "pending" until
+ * `weft reindex` has built them (fhir/search_run.c does not use the index
+ * meanwhile).
+ */
+const struct store_migration sqlite_migration_search_index_1 = {
+    "search-index-1",
+    "CREATE TABLE search_index (type TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY (type, param, value, seq)) WITHOUT ROWID;"
+    "INSERT OR REPLACE INTO meta (key, value) SELECT '" STORE_SEARCH_INDEX_META "', 'pending'"
+    " WHERE EXISTS (SELECT 1 FROM resource);",
+};
+
+/* One INSERT of up to IX_ROWS rows: a resource's rows (a handful) cost one
+ * statement instead of one each. */
+#define IX_ROWS 8
+
+int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
+                     const char *const *pairs, int n)
+{
+    static const char *sql[IX_ROWS + 1];
+    static char text[IX_ROWS + 1][IX_ROWS * 24 + 96];
+    for (int i = 0; i < n;) {
+        int k = 0;
+        const char *rows[IX_ROWS * 2];
+        for (; i < n && k < IX_ROWS; i++)
+            if (pairs[2 * i] && pairs[2 * i + 1]) {
+                rows[2 * k] = pairs[2 * i];
+                rows[2 * k + 1] = pairs[2 * i + 1];
+                k++;
+            }
+        if (k == 0)
+            break;
+        if (!sql[k]) { /* built once per row count (the text is the statement cache's key) */
+            struct buf b = BUF_INIT;
+            buf_adds(&b, "INSERT OR IGNORE INTO search_index (type, param, value, seq) VALUES ");
+            for (int j = 0; j < k; j++)
+                buf_addf(&b, "%s(?1,?%d,?%d,?2)", j ? "," : "", 3 + 2 * j, 4 + 2 * j);
+            snprintf(text[k], sizeof text[k], "%s", b.data);
+            buf_release(&b);
+            sql[k] = text[k];
+        }
+        sqlite3_stmt *st = sqlite_stmt(ss, sql[k]);
+        if (!st)
+            return WEFT_EDB;
+        sqlite_bind_text(st, 1, type);
+        sqlite3_bind_int64(st, 2, seq);
+        for (int j = 0; j < k; j++) {
+            sqlite_bind_text(st, 3 + 2 * j, rows[2 * j]);
+            sqlite_bind_text(st, 4 + 2 * j, rows[2 * j + 1]);
+        }
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sqlite_fail(ss, "writing the search index");
+    }
+    return WEFT_OK;
+}
+
+int sqlite_search_index_set(struct store *s, int64_t seq, const char *type,
+                            const char *const *pairs, int n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "DELETE FROM search_index WHERE type = ? AND seq = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, type);
+    sqlite3_bind_int64(st, 2, seq);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "clearing index rows");
+    sqlite3_reset(st);
+    return rc ? rc : sqlite_index_add(ss, seq, type, pairs, n);
+}
+
 enum bind_kind { BIND_TEXT, BIND_INT };
 struct bind {
     enum bind_kind kind;
@@ -135,7 +215,7 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
         /* With search terms, the unary + keeps SQLite from walking every row
          * of the type in the (type) index and testing each against the
          * terms: the terms' own index finds the few rows (seq IN ...). */
-        buf_adds(&w->sql, q->nterms > 0 ? " AND +r.type = ?" : " AND r.type = ?");
+        buf_adds(&w->sql, q->nterms > 0 || q->nix > 0 ? " AND +r.type = ?" : " AND r.type = ?");
         bind_text(w, q->type);
     }
     if (q->person_id) {
@@ -191,6 +271,38 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
     if (q->lastupd_lt) {
         buf_adds(&w->sql, " AND r.last_updated < ?");
         bind_text(w, q->lastupd_lt);
+    }
+    /* search-index conditions: the seqs of each as a union of b-tree
+     * ranges of (type, param, value) */
+    for (int i = 0; i < q->nix && q->type; i++) {
+        const struct store_ixcond *c = &q->ix[i];
+        buf_adds(&w->sql, " AND r.seq IN (");
+        for (int k = 0; k < c->nvals; k++) {
+            const struct store_ixval *v = &c->vals[k];
+            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE type = ?"
+                                : "SELECT seq FROM search_index WHERE type = ?");
+            buf_adds(&w->sql, " AND param = ?");
+            bind_text(w, q->type);
+            bind_text(w, c->param);
+            if (v->op == STORE_IX_EQ) {
+                buf_adds(&w->sql, " AND value = ?");
+                bind_text(w, v->a);
+            } else if (v->op == STORE_IX_PREFIX) {
+                buf_adds(&w->sql, " AND value >= ? AND value < ? || char(1114111)");
+                bind_text(w, v->a);
+                bind_text(w, v->a);
+            } else {
+                if (v->a) {
+                    buf_adds(&w->sql, " AND value >= ?");
+                    bind_text(w, v->a);
+                }
+                if (v->b) {
+                    buf_adds(&w->sql, " AND value <= ?");
+                    bind_text(w, v->b);
+                }
+            }
+        }
+        buf_addc(&w->sql, ')');
     }
     for (int i = 0; i < q->nterms; i++) {
         const struct store_term *t = &q->terms[i];
@@ -268,7 +380,7 @@ static bool count_simple_applies(const struct store_query *q)
     return q->type && q->person_id && !(q->categories && q->ncategories > 0) &&
            !(q->source_orgs && q->nsource_orgs > 0) && !(q->codes && q->ncodes > 0) &&
            !q->date_ge && !q->date_lt && !q->lastupd_ge && !q->lastupd_lt && q->nterms == 0 &&
-           !q->objections;
+           q->nix == 0 && !q->objections;
 }
 
 /*
@@ -592,7 +704,7 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
      * ORDER BY ... LIMIT n; then each of those rows is read by seq, in that
      * order.  Both run in one read transaction (sqlite_search), so they see
      * the same database. */
-    bool stream = by_seq || (q->person_id && q->type && q->nterms == 0 &&
+    bool stream = by_seq || (q->person_id && q->type && q->nterms == 0 && q->nix == 0 &&
                              (q->sort == STORE_SORT_DATE || q->sort == STORE_SORT_DATE_DESC));
     struct sqlq w = {.sql = BUF_INIT};
     rc = WEFT_OK;

@@ -82,6 +82,33 @@ static void test_date_bad(void **state)
         assert_int_equal(fhir_search_date_range(unsupported[i], g, l), WEFT_EUNSUPPORTED);
 }
 
+/* patient=a,b: comma = OR over patients, each kept (once) for its own scope */
+static void test_several_patients(void **state)
+{
+    (void)state;
+    struct url_kv args[] = {KV("patient", "Patient/a1,b2,http://x.org/fhir/Patient/c3,a1")};
+    struct fhir_search fs;
+    assert_int_equal(
+        fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", args, NARGS(args), false), 0);
+    assert_null(fs.patient_id);
+    assert_int_equal(fs.npatient_ids, 3);
+    assert_string_equal(fs.patient_ids[0], "a1");
+    assert_string_equal(fs.patient_ids[1], "b2");
+    assert_string_equal(fs.patient_ids[2], "c3");
+    fhir_search_free(&fs);
+    struct url_kv one[] = {KV("subject", "Patient/a1,a1")};
+    assert_int_equal(
+        fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", one, NARGS(one), false), 0);
+    assert_string_equal(fs.patient_id, "a1");
+    assert_int_equal(fs.npatient_ids, 0);
+    fhir_search_free(&fs);
+    struct url_kv twice[] = {KV("patient", "a1"), KV("patient", "b2")};
+    assert_int_equal(
+        fhir_search_parse(&fs, FHIR_SEARCH_TYPE, "Observation", twice, NARGS(twice), false),
+        WEFT_EINVAL);
+    fhir_search_free(&fs);
+}
+
 static void test_clinical_search(void **state)
 {
     (void)state;
@@ -202,7 +229,9 @@ static void test_bad_input(void **state)
     expect_error("Observation", "_sort", "code-value-quantity", "_sort", "not supported");
     expect_error("Observation", "patient", "Group/7", "patient", "not a Patient reference");
     expect_error("Observation", "patient", "Patient/a b", "patient", "not a valid resource id");
-    expect_error("Observation", "patient", "a,b", "patient", "only one patient");
+    expect_error("Observation", "patient", "a,Group/7", "patient", "not a Patient reference");
+    expect_error("Observation", "patient", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "patient",
+                 "at most 16 patients");
     expect_error("Observation", "_record-category", "lab-stuff", "_record-category",
                  "not a record category");
     expect_error("Observation", "code", "a,,b", "code", "empty value");
@@ -435,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_date_prefixes),
         cmocka_unit_test(test_date_bad),
         cmocka_unit_test(test_clinical_search),
+        cmocka_unit_test(test_several_patients),
         cmocka_unit_test(test_dates_intersect),
         cmocka_unit_test(test_patient_search),
         cmocka_unit_test(test_bad_input),

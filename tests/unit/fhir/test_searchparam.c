@@ -324,6 +324,184 @@ static void test_fold_sort(void **state)
     json_decref(r);
 }
 
+/* ---- the search index ---------------------------------------------------------------------- */
+
+/* Does one of rows (of x) satisfy condition value v of param? */
+static bool ix_selects(const struct fhir_sp_ixrows *x, const char *param,
+                       const struct store_ixval *v)
+{
+    const char *pairs[512];
+    assert_true(x->n <= 256);
+    int n = fhir_sp_ixrows_pairs(x, pairs);
+    for (int i = 0; i < n; i++) {
+        const char *val = pairs[2 * i + 1];
+        if (strcmp(pairs[2 * i], param) != 0)
+            continue;
+        bool ok = v->op == STORE_IX_EQ ? strcmp(val, v->a) == 0
+                  : v->op == STORE_IX_PREFIX
+                      ? strncmp(val, v->a, strlen(v->a)) == 0
+                      : (!v->a || strcmp(val, v->a) >= 0) && (!v->b || strcmp(val, v->b) <= 0);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/* name=value against json: "match" (fhir_sp_match) and "selected" (the
+ * resource's index rows satisfy the filter's index condition); returns
+ * whether the index can narrow the filter at all. */
+static bool ix_check(const char *json, const char *type, const char *name, const char *value,
+                     bool *matched, bool *selected)
+{
+    json_error_t e;
+    json_t *r = json_loads(json, 0, &e);
+    assert_non_null(r);
+    char code[64];
+    snprintf(code, sizeof code, "%s", name);
+    char *colon = strchr(code, ':');
+    int mod = FHIR_SP_MOD_NONE;
+    const char *ref_type = NULL;
+    const struct fhir_sp *sp;
+    if (colon)
+        *colon = 0;
+    sp = fhir_sp_find(type, code);
+    assert_non_null(sp);
+    if (colon)
+        mod = fhir_sp_mod_parse(sp, colon + 1, &ref_type);
+    assert_true(mod >= 0);
+    struct fhir_sp_filter f;
+    char err[256];
+    assert_int_equal(
+        fhir_sp_filter_parse(&f, sp, (enum fhir_sp_mod)mod, ref_type, value, err, sizeof err), 0);
+    struct fhir_sp_ixrows x = FHIR_SP_IXROWS_INIT;
+    fhir_sp_ixrows_resource(&x, type, r);
+    struct store_ixcond c;
+    bool indexable = fhir_sp_index_cond(&f, &c);
+    *matched = fhir_sp_match(&f, r);
+    *selected = false;
+    for (int i = 0; indexable && i < c.nvals; i++)
+        *selected = *selected || ix_selects(&x, c.param, &c.vals[i]);
+    if (indexable)
+        fhir_sp_index_cond_free(&c);
+    fhir_sp_ixrows_release(&x);
+    fhir_sp_filter_free(&f);
+    json_decref(r);
+    return indexable;
+}
+
+/* The index never loses a match: for every indexable search below that
+ * matches, the resource's rows satisfy the condition; and searches that do
+ * not match are told apart by the index where it can (so it narrows). */
+static void test_index(void **state)
+{
+    (void)state;
+    static const struct {
+        const char **json;
+        const char *type, *name, *value;
+        int indexable, match, selected; /* expected */
+    } cases[] = {
+        {&obs_json, "Observation", "code", "8867-4", 1, 1, 1},
+        {&obs_json, "Observation", "code", "http://loinc.org|8867-4", 1, 1, 1},
+        {&obs_json, "Observation", "code", "|8867-4", 1, 0, 1}, /* narrows, does not decide */
+        {&obs_json, "Observation", "code", "8480-6,8867-4", 1, 1, 1},
+        {&obs_json, "Observation", "code", "8480-6", 1, 0, 0},
+        {&obs_json, "Observation", "code", "http://loinc.org|", 0, 1, 0},
+        {&obs_json, "Observation", "code:text", "heart", 0, 1, 0},
+        {&obs_json, "Observation", "code:not", "8480-6", 0, 1, 0},
+        {&obs_json, "Observation", "category", "VITAL-SIGNS", 1, 0, 1}, /* case: narrows */
+        {&obs_json, "Observation", "category", "vital-signs", 1, 1, 1},
+        {&obs_json, "Observation", "status", "final", 0, 1, 0},      /* status: not indexed */
+        {&obs_json, "Observation", "value-string", "x", 1, 0, 0},    /* a union of its own */
+        {&obs_json, "Observation", "combo-code", "8867-4", 0, 1, 0}, /* code | component.code */
+        {&obs_json, "Observation", "encounter", "Encounter/e1", 1, 1, 1},
+        {&obs_json, "Observation", "encounter", "e1", 1, 1, 1},
+        {&obs_json, "Observation", "encounter", "e2", 1, 0, 0},
+        {&obs_json, "Observation", "subject", "Patient/p1", 0, 1, 0}, /* the store's person */
+        {&obs_json, "Observation", "subject:Patient", "p1", 0, 1, 0},
+        {&obs_json, "Observation", "date", "2020-03-04", 1, 1, 1},
+        {&obs_json, "Observation", "date", "ge2020-03-04T10:15", 1, 1, 1},
+        {&obs_json, "Observation", "date", "gt2020-03-04", 1, 0, 0},
+        {&obs_json, "Observation", "date", "le2020-03-03", 1, 0, 1}, /* the day after: narrows */
+        {&obs_json, "Observation", "date", "lt2020-03-05", 1, 1, 1},
+        {&obs_json, "Observation", "date", "sa2020-03-03", 1, 1, 1},
+        {&obs_json, "Observation", "date", "eb2020-03-05", 1, 1, 1},
+        {&obs_json, "Observation", "date", "eb2020-03-01", 1, 0, 0},
+        {&obs_json, "Observation", "date", "ne2019", 0, 1, 0},
+        {&obs_json, "Observation", "date", "ap2020-03-04", 0, 1, 0},
+        {&obs_json, "Observation", "value-quantity", "gt100", 0, 1, 0},
+        {&pat_json, "Patient", "family", "kih", 1, 1, 1},
+        {&pat_json, "Patient", "family:exact", "Kihn", 1, 1, 1},
+        {&pat_json, "Patient", "family:exact", "kihn", 1, 0, 1},
+        {&pat_json, "Patient", "family:contains", "ih", 0, 1, 0},
+        {&pat_json, "Patient", "given", "zoe", 1, 1, 1},
+        {&pat_json, "Patient", "name", "ANN", 1, 1, 1},
+        {&pat_json, "Patient", "name", "smith", 1, 0, 0},
+        {&pat_json, "Patient", "identifier", "urn:local|L1", 1, 1, 1},
+        {&pat_json, "Patient", "identifier:of-type",
+         "http://terminology.hl7.org/CodeSystem/v2-0203|NH|9000000009", 0, 1, 0},
+        {&pat_json, "Patient", "gender", "female", 1, 1, 1},
+        {&pat_json, "Patient", "birthdate", "1970", 1, 1, 1},
+        {&pat_json, "Patient", "birthdate", "ge1970-05-20", 1, 1, 1}, /* May 1970 overlaps */
+        {&pat_json, "Patient", "birthdate", "1970-06", 1, 0, 0},
+        {&pat_json, "Patient", "general-practitioner", "Practitioner/gp1", 1, 1, 1},
+        {&pat_json, "Patient", "general-practitioner:identifier", "urn:gp|G123", 0, 1, 0},
+        {&pat_json, "Patient", "phone", "555-1234", 1, 1, 1},
+        {&enc_json, "Encounter", "date", "2020-01-11", 1, 0, 1}, /* within: eq narrows only */
+        {&enc_json, "Encounter", "date", "ge2020-01-12", 1, 1, 1},
+        {&enc_json, "Encounter", "date", "le2020-01-10", 1, 1, 1},
+        {&enc_json, "Encounter", "date", "ge2020-01-14", 1, 0, 0},
+        {&enc_json, "Encounter", "class", "AMB", 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool m, sel;
+        bool ix = ix_check(*cases[i].json, cases[i].type, cases[i].name, cases[i].value, &m, &sel);
+        if (ix != (cases[i].indexable != 0) || m != (cases[i].match != 0) ||
+            (ix && sel != (cases[i].selected != 0)))
+            fail_msg("%s?%s=%s: indexable %d match %d selected %d", cases[i].type, cases[i].name,
+                     cases[i].value, ix, m, sel);
+        /* the rule every case obeys: a match is always selected */
+        if (ix && m && !sel)
+            fail_msg("%s?%s=%s matches but the index leaves it out", cases[i].type, cases[i].name,
+                     cases[i].value);
+    }
+}
+
+/* Rows: normalised, once each, none for Patient references, bounded. */
+static void test_index_rows(void **state)
+{
+    (void)state;
+    json_error_t e;
+    json_t *r = json_loads(obs_json, 0, &e);
+    struct fhir_sp_ixrows x = FHIR_SP_IXROWS_INIT;
+    fhir_sp_ixrows_resource(&x, "Observation", r);
+    fhir_sp_ixrows_add(&x, "code", "8867-4"); /* again: once */
+    const char *pairs[256];
+    int n = fhir_sp_ixrows_pairs(&x, pairs);
+    int code = 0, subject = 0, date = 0;
+    for (int i = 0; i < n; i++) {
+        code += strcmp(pairs[2 * i], "code") == 0;
+        subject += strcmp(pairs[2 * i], "subject") == 0 || strcmp(pairs[2 * i], "patient") == 0;
+        if (strcmp(pairs[2 * i], "date") == 0) {
+            date++;
+            assert_string_equal(pairs[2 * i + 1], "2020-03-04");
+        }
+        assert_true(strcmp(pairs[2 * i], "combo-code") != 0);
+    }
+    assert_int_equal(code, 1);
+    assert_int_equal(subject, 0);
+    assert_int_equal(date, 1);
+    /* long values are cut on a character boundary */
+    char longv[300];
+    memset(longv, 'a', sizeof longv);
+    memcpy(longv + 127, "\xc3\xa9", 2); /* e-acute across the 128-byte cut */
+    longv[299] = 0;
+    fhir_sp_ixrows_add(&x, "x", longv);
+    n = fhir_sp_ixrows_pairs(&x, pairs);
+    assert_int_equal(strlen(pairs[2 * n - 1]), 127);
+    fhir_sp_ixrows_release(&x);
+    json_decref(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,7 +509,8 @@ int main(void)
         cmocka_unit_test(test_string),          cmocka_unit_test(test_date),
         cmocka_unit_test(test_quantity_number), cmocka_unit_test(test_reference_uri),
         cmocka_unit_test(test_composite),       cmocka_unit_test(test_fold_sort),
-        cmocka_unit_test(test_may_match),
+        cmocka_unit_test(test_may_match),       cmocka_unit_test(test_index),
+        cmocka_unit_test(test_index_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

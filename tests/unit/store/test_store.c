@@ -792,12 +792,89 @@ static void test_open_errors(void **state)
     assert_false(store_url_is_postgres("sqlite:host=x"));
 }
 
+/* The search index: rows written with a put (one put alone and in a batch)
+ * are found by the index conditions (equal, prefix, day range) of the put's
+ * type only, a new version carries its own rows (the old version's are not
+ * visible at the new snapshot), and store_search_index_set replaces the rows
+ * of a version (weft reindex). */
+static size_t ix_count(struct store *s, const char *type, const char *param, enum store_ix_op op,
+                       const char *a, const char *b)
+{
+    struct store_ixval v = {op, a, b};
+    struct store_ixcond c = {param, &v, 1};
+    struct store_query q = {.type = type, .ix = &c, .nix = 1, .limit = 100, .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    size_t n = (size_t)r.total;
+    assert_int_equal(r.nrows, (int)n);
+    store_result_clear(&r);
+    return n;
+}
+
+static void test_search_index(void **state)
+{
+    struct store *s = *state;
+    const char *rows1[] = {"code", "8867-4",     "category",     "vital-signs",
+                           "date", "2020-03-04", "value-string", "clear lung fields"};
+    struct store_put p = {.type = "Observation",
+                          .source_org = "A81001",
+                          .source_id = "ix1",
+                          .category = "results",
+                          .json = "{\"resourceType\":\"Observation\",\"n\":1}",
+                          .index = rows1,
+                          .nindex = 4};
+    p.json_len = strlen(p.json);
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    int v = 0;
+    assert_int_equal(store_resource_put(s, &p, &oc, id, &v), 0);
+    const char *rows2[] = {"code", "8480-6", "date", "2021-01-01"};
+    struct store_put p2 = p;
+    p2.source_id = "ix2";
+    p2.index = rows2;
+    p2.nindex = 2;
+    struct store_put_result res[1];
+    assert_int_equal(store_resource_put_batch(s, &p2, 1, res), 0);
+    assert_int_equal(res[0].rc, 0);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 1);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8480-6", NULL), 1);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867", NULL), 0);
+    assert_int_equal(ix_count(s, "Condition", "code", STORE_IX_EQ, "8867-4", NULL), 0);
+    assert_int_equal(ix_count(s, "Observation", "value-string", STORE_IX_PREFIX, "clear l", NULL),
+                     1);
+    assert_int_equal(ix_count(s, "Observation", "value-string", STORE_IX_PREFIX, "lung", NULL), 0);
+    assert_int_equal(ix_count(s, "Observation", "date", STORE_IX_RANGE, "2020-01-01", NULL), 2);
+    assert_int_equal(ix_count(s, "Observation", "date", STORE_IX_RANGE, NULL, "2020-12-31"), 1);
+    assert_int_equal(ix_count(s, "Observation", "date", STORE_IX_RANGE, "2020-03-05", "2020-12-31"),
+                     0);
+    /* a new version with other rows: only its rows find it */
+    const char *rows3[] = {"code", "29463-7"};
+    p.json = "{\"resourceType\":\"Observation\",\"n\":2}";
+    p.json_len = strlen(p.json);
+    p.index = rows3;
+    p.nindex = 1;
+    assert_int_equal(store_resource_put(s, &p, &oc, id, &v), 0);
+    assert_int_equal(oc, STORE_PUT_UPDATED);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 0);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "29463-7", NULL), 1);
+    /* reindex: the current version's rows replaced */
+    struct store_row row;
+    assert_int_equal(store_resource_get(s, "Observation", id, 0, &row), 0);
+    const char *rows4[] = {"code", "1111-1", "category", "laboratory"};
+    assert_int_equal(store_search_index_set(s, row.seq, "Observation", rows4, 2), 0);
+    store_row_clear(&row);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "29463-7", NULL), 0);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "1111-1", NULL), 1);
+    assert_int_equal(ix_count(s, "Observation", "category", STORE_IX_EQ, "laboratory", NULL), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
