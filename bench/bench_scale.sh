@@ -36,7 +36,7 @@
 # use), SCALE_KEEP=1 keeps regions and databases.  Needs wrk, node, psql.
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-cd "$root"
+cd "$root" || exit 1
 weft=${WEFT_BIN:-$root/weft}
 [ -x "$weft" ] || make -s weft >/dev/null
 command -v wrk >/dev/null || { echo "skip: wrk not installed"; exit 0; }
