@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench_analytics.sh - analytics (src/analytics/) at scale: wall time and
 # peak RSS of a full refresh of the secondary outputs (population, frailty:
-# every person read once, opt-out list applied, eFI assessed) and of the
-# opt-out list import, per region size.
+# every person read once, opt-out list applied, eFI assessed; flow,
+# readmissions, ae, inpatients, service: the same read, counted into their
+# tables) and of the opt-out list import, per region size.
 #
 # The region (ANALYTICS_PEOPLE, default 100000) is written as FHIR NDJSON
 # (per person a Patient with NHS number, birth date and practice; a few
@@ -104,6 +105,20 @@ run "secondary population" "$bin" analytics secondary --db "$d/weft.db" --output
     --as-of 2026-11-01 || exit 1
 run "secondary frailty" "$bin" analytics secondary --db "$d/weft.db" --output frailty \
     --as-of 2026-11-01 || exit 1
+# patient flow and service management (figures from ADT, appointments,
+# services and referrals: a region from `weft synth` replayed through the
+# feeds, ANALYTICS_DB=PATH, has them; the generated one above has none)
+asof="${ANALYTICS_AS_OF:-2026-11-01}"
+run "secondary flow (28 d)" "$bin" analytics secondary --db "$d/weft.db" --output flow \
+    --as-of "$asof" || exit 1
+run "secondary readmissions" "$bin" analytics secondary --db "$d/weft.db" \
+    --output readmissions --from "$(date -u -d "$asof - 364 days" +%F)" --as-of "$asof" || exit 1
+run "secondary ae (365 d)" "$bin" analytics secondary --db "$d/weft.db" --output ae \
+    --from "$(date -u -d "$asof - 364 days" +%F)" --as-of "$asof" || exit 1
+run "secondary inpatients" "$bin" analytics secondary --db "$d/weft.db" --output inpatients \
+    --as-of "$asof" || exit 1
+run "secondary service (12 m)" "$bin" analytics secondary --db "$d/weft.db" --output service \
+    --as-of "$asof" || exit 1
 run "compliance report" "$bin" analytics compliance --db "$d/weft.db" || exit 1
 echo
 printf '%-24s %10s %6s %10s %10s %10s\n' "risk list of practice" patients runs "median ms" "worst ms" "cpu ms"

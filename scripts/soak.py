@@ -359,13 +359,26 @@ for t in threads:
 
 # ---- nothing acknowledged lost; every CSV drop processed -------------------
 time.sleep(5)
-p = subprocess.run([a.weft, "feed", "messages", "--db", a.db, "--json", "--limit", "10000000"],
-                   capture_output=True, text=True)
+# weft feed messages shows at most 100,000 a page, newest first: page back
+# with --before until a page comes back short.
+msgs, before, failed = [], None, None
+while True:
+    args = [a.weft, "feed", "messages", "--db", a.db, "--json", "--limit", "100000"]
+    if before is not None:
+        args += ["--before", str(before)]
+    p = subprocess.run(args, capture_output=True, text=True)
+    if p.returncode != 0:
+        failed = p.stderr
+        break
+    page = json.loads(p.stdout)
+    msgs += page
+    if len(page) < 100000:
+        break
+    before = min(m["id"] for m in page)
 lost = None
-if p.returncode != 0:
-    errors.append("feed messages: " + p.stderr)
+if failed is not None:
+    errors.append("feed messages: " + failed)
 else:
-    msgs = json.loads(p.stdout)
     applied = {m["control_id"] for m in msgs if m.get("outcome") in ("applied", "duplicate")}
     lost = sorted(acked - applied)
     csv_left = [d for d in dropped if os.path.exists(d)]

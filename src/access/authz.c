@@ -106,6 +106,9 @@ static const char *client_principal_refusal(const struct principal *p,
 {
     if (!client_may_read_all(p))
         return "your access does not include this record";
+    if (p->client_purpose == PRINCIPAL_PURPOSE_SECONDARY && !p->deidentified_export)
+        return "a secondary-use client reads records only de-identified, through FHIR Bulk Data "
+               "$export";
     /* a client of an organisation takes part only while the organisation
      * has an agreement in force, as its users and feeds do; a client
      * without one acts for the region that runs Weft */

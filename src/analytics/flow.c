@@ -40,24 +40,8 @@ static void copy_part(char out[128], const char *p, size_t n)
     out[n] = '\0';
 }
 
-bool flow_stay_of(const struct analytics_item *it, struct flow_stay *st, char site[128],
-                  char ward[128])
+void flow_place_of(const struct analytics_item *it, char site[128], char ward[128])
 {
-    if (!it->type || strcmp(it->type, "Encounter") != 0 || !it->cls || strcmp(it->cls, "IMP") != 0)
-        return false;
-    const char *s = it->status ? it->status : "";
-    if (!strcmp(s, "planned") || !strcmp(s, "cancelled") || !strcmp(s, "entered-in-error"))
-        return false;
-    memset(st, 0, sizeof *st);
-    if (!it->effective || !day_parse(it->effective, &st->admitted))
-        return false;
-    st->discharged = FLOW_OPEN;
-    if (it->end && day_parse(it->end, &st->discharged)) {
-        if (st->discharged < st->admitted) /* a discharge before the admission: not a stay */
-            return false;
-    } else if (!strcmp(s, "finished")) {
-        st->discharge_unknown = true;
-    }
     /* the unlabelled parts of the display: facility then ward, or the ward */
     const char *parts[2];
     size_t lens[2], np = 0;
@@ -81,6 +65,27 @@ bool flow_stay_of(const struct analytics_item *it, struct flow_stay *st, char si
         else
             copy_part(ward, WARD_UNKNOWN, strlen(WARD_UNKNOWN));
     }
+}
+
+bool flow_stay_of(const struct analytics_item *it, struct flow_stay *st, char site[128],
+                  char ward[128])
+{
+    if (!it->type || strcmp(it->type, "Encounter") != 0 || !it->cls || strcmp(it->cls, "IMP") != 0)
+        return false;
+    const char *s = it->status ? it->status : "";
+    if (!strcmp(s, "planned") || !strcmp(s, "cancelled") || !strcmp(s, "entered-in-error"))
+        return false;
+    memset(st, 0, sizeof *st);
+    if (!it->effective || !day_parse(it->effective, &st->admitted))
+        return false;
+    st->discharged = FLOW_OPEN;
+    if (it->end && day_parse(it->end, &st->discharged)) {
+        if (st->discharged < st->admitted) /* a discharge before the admission: not a stay */
+            return false;
+    } else if (!strcmp(s, "finished")) {
+        st->discharge_unknown = true;
+    }
+    flow_place_of(it, site, ward);
     st->site = site;
     st->ward = ward;
     return true;

@@ -19,7 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct agg;
 struct analytics_item;
+struct analytics_person;
 struct buf;
 
 #define FLOW_OPEN INT64_MAX /* a stay with no discharge yet */
@@ -44,6 +46,9 @@ struct flow_stay {
  */
 bool flow_stay_of(const struct analytics_item *it, struct flow_stay *st, char site[128],
                   char ward[128]);
+
+/* The site and ward of an Encounter's last location, by flow_stay_of's rule. */
+void flow_place_of(const struct analytics_item *it, char site[128], char ward[128]);
 
 /* Length of stay in days: midnights between admission and discharge. */
 int64_t flow_los(const struct flow_stay *st);
@@ -96,5 +101,63 @@ void flow_csv(const struct flow *f, struct buf *out);
 typedef void (*flow_figure_fn)(void *arg, const char *measure, const char *site, const char *ward,
                                const char *period, const char *value);
 void flow_emit(const struct flow *f, flow_figure_fn fn, void *arg);
+
+/* ---- readmissions, A&E and current inpatients (flow_events.c) --------------------
+ *
+ * Three more secondary outputs over the same Encounters, counted into
+ * aggregate tables (agg.h) one cleared person at a time:
+ *
+ * A&E attendance: an Encounter of class EMER that is not an ambulance
+ *   incident (coded 409971007 Emergency medical services), not planned,
+ *   cancelled or entered in error, with a date; its site as a stay's.
+ * Emergency admission: a stay (flow_stay_of) whose admission source is
+ *   emergency (hospitalization.admitSource "emd"), or that began on the day
+ *   of, or the day after, an A&E attendance of the same person (Weft's HL7
+ *   v2 mapping stores no admission type or method, so arrival through A&E
+ *   is the evidence; the risk lists use the same rule).
+ */
+
+/* True with *day and site when it is an A&E attendance. */
+bool flow_ae_of(const struct analytics_item *it, int64_t *day, char site[128]);
+/* True when the stay item it (flow_stay_of true, admitted on day admitted)
+ * of p is an emergency admission. */
+bool flow_emergency(const struct analytics_person *p, const struct analytics_item *it,
+                    int64_t admitted);
+
+#define FLOW_READMIT_DAYS 30
+#define FLOW_MAX_MONTHS 13
+#define FLOW_NOW_BANDS 5 /* days in so far: 0, 1-6, 7-13, 14-20, 21+ */
+
+/* readmissions: key site; tables "discharges" and "readmissions" per month
+ * of days [from, to] (YYYY-MM, a month cut by the window counts its part),
+ * and the ratio "rate" (percent).  A discharge is a stay discharged on a
+ * day in the window (a known discharge day); it is readmitted when the same
+ * person has an emergency admission (another stay) on the discharge day or
+ * up to FLOW_READMIT_DAYS days after it and no later than to.  Both are
+ * counted at the site of the discharge. */
+void flow_readmissions_init(struct agg *a, int64_t from, int64_t to);
+/* Count p's discharges; true when p adds to a figure. */
+bool flow_readmissions_add(struct agg *a, const struct analytics_person *p, int64_t from,
+                           int64_t to);
+
+/* ae: key site; "attendances" and "admitted" per day of [from, to], and
+ * "attendances-monthly" and "admitted-monthly" per month; the ratios
+ * "share-admitted" and "share-admitted-monthly" (percent).  An attendance
+ * is admitted when the person has a stay that began on its day or the day
+ * after (no later than to). */
+void flow_ae_init(struct agg *a, int64_t from, int64_t to);
+bool flow_ae_add(struct agg *a, const struct analytics_person *p, int64_t from, int64_t to);
+
+/* inpatients: keys site and ward; one table "inpatients" whose columns are
+ * the days in hospital so far at minute at (0, 1-6, 7-13, 14-20, 21+).  In
+ * hospital at a minute: admitted at or before it and not discharged at or
+ * before it (a time missing from a date is the start of the day; a
+ * finished stay with no discharge time is not counted). */
+void flow_inpatients_init(struct agg *a);
+bool flow_inpatients_add(struct agg *a, const struct analytics_person *p, int64_t at);
+/* Minutes since 1970-01-01 of "YYYY-MM-DD[THH:MM...]" as written; false
+ * when it does not start with a date (or has a bad time). */
+bool flow_minute_parse(const char *s, int64_t *minute);
+const char *flow_now_band_label(int band);
 
 #endif

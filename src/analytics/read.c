@@ -41,7 +41,7 @@ static const char *const read_types[] = {"Patient",
 
 struct item_store {
     struct analytics_item it;
-    char *strs[12 + ANALYTICS_MAX_CODES]; /* owned copies */
+    char *strs[16 + ANALYTICS_MAX_CODES]; /* owned copies */
     int nstrs;
 };
 
@@ -189,10 +189,64 @@ static void concept(struct item_store *is, const json_t *r)
     }
 }
 
+/* A concept's name: its text, else its first coding's display (never a bare code). */
+static const char *concept_name(const json_t *cc)
+{
+    if (json_is_array(cc))
+        cc = json_array_get(cc, 0);
+    const char *t = json_string_value(json_object_get(cc, "text"));
+    if (!t)
+        t = json_string_value(
+            json_object_get(json_array_get(json_object_get(cc, "coding"), 0), "display"));
+    return t;
+}
+
+/* The ODS code of a Reference by identifier (or NULL). */
+static const char *ref_ods(const json_t *ref)
+{
+    const json_t *idf = json_object_get(ref, "identifier");
+    const char *sys = json_string_value(json_object_get(idf, "system"));
+    if (!sys || strcmp(sys, ODS_SYSTEM) != 0)
+        return NULL;
+    return json_string_value(json_object_get(idf, "value"));
+}
+
+static void service_fields(struct item_store *is, const json_t *r)
+{
+    const char *type = is->it.type;
+    if (!strcmp(type, "Encounter") || !strcmp(type, "Appointment")) {
+        const char *name = concept_name(json_object_get(r, "serviceType"));
+        if (!name)
+            name = concept_name(json_object_get(r, "specialty"));
+        if (!name && !strcmp(type, "Appointment")) {
+            const json_t *parts = json_object_get(r, "participant");
+            for (size_t i = 0; i < json_array_size(parts) && !name; i++) {
+                const json_t *actor = json_object_get(json_array_get(parts, i), "actor");
+                if (!json_object_get(actor, "reference") && !json_object_get(actor, "identifier"))
+                    name = json_string_value(json_object_get(actor, "display"));
+            }
+            if (name) { /* the clinic of "CLINIC, SITE": its first part */
+                const char *e = strstr(name, ", ");
+                char tmp[128];
+                snprintf(tmp, sizeof tmp, "%.*s", e ? (int)(e - name) : (int)strlen(name), name);
+                is->it.service = keep(is, tmp);
+                return;
+            }
+        }
+        is->it.service = keep(is, name);
+    } else if (!strcmp(type, "EpisodeOfCare")) {
+        is->it.org = keep(is, ref_ods(json_object_get(r, "managingOrganization")));
+    } else if (!strcmp(type, "ServiceRequest")) {
+        is->it.org = keep(is, ref_ods(json_object_get(r, "requester")));
+        is->it.to_org = keep(is, ref_ods(json_array_get(json_object_get(r, "performer"), 0)));
+    }
+}
+
 static bool needs_json(const struct store_analytics_item *si)
 {
     if (!strcmp(si->type, "Patient") || !strcmp(si->type, "Encounter") ||
-        !strcmp(si->type, "EpisodeOfCare") || !strcmp(si->type, "RelatedPerson"))
+        !strcmp(si->type, "EpisodeOfCare") || !strcmp(si->type, "RelatedPerson") ||
+        !strcmp(si->type, "Appointment") || !strcmp(si->type, "ServiceRequest"))
         return true;
     return !si->code || strncmp(si->code, SCT_PREFIX, strlen(SCT_PREFIX)) != 0;
 }
@@ -246,6 +300,7 @@ static int item(const struct store_analytics_item *si, void *p)
             json_array_get(locs, json_array_size(locs) ? json_array_size(locs) - 1 : 0);
         is->it.location = keep(
             is, json_string_value(json_object_get(json_object_get(last, "location"), "display")));
+        service_fields(is, r);
         json_decref(r);
     }
     return 0;

@@ -33,6 +33,13 @@ struct analytics_item {
     const char *admit;     /* Encounter.hospitalization.admitSource code, or NULL */
     const char *display;   /* the main concept's text or first display, or NULL */
     const char *location;  /* Encounter: the last location's display, or NULL */
+    const char *service;   /* the service named by the item (Encounter.serviceType's or
+                              Appointment.serviceType/specialty's text or display, else an
+                              Appointment's clinic: its first participant named by display
+                              only, as HL7 v2 SIU's AIL), or NULL */
+    const char *org;       /* EpisodeOfCare.managingOrganization, ServiceRequest.requester:
+                              the ODS code in its identifier, or NULL */
+    const char *to_org;    /* ServiceRequest.performer[0]'s ODS code, or NULL */
     const char *codes[ANALYTICS_MAX_CODES]; /* "system|code" of the main concept */
     int ncodes;
 };

@@ -15,10 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "analytics/agg.h"
 #include "analytics/day.h"
 #include "analytics/efi.h"
 #include "analytics/flow.h"
 #include "analytics/read.h"
+#include "analytics/service.h"
 #include "analytics/suppress.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -35,7 +37,47 @@ struct output_def {
     /* true and *row, *col when p is counted in this output */
     bool (*classify)(const struct analytics_person *p, const struct efi_codes *efi, int64_t as_of,
                      const char **row, int *col);
+    /* an output counted into aggregate tables (agg.h) instead: made for the
+     * window [from, to] (at: a minute, for a point in time), then each
+     * cleared person added (true when they add to a figure) */
+    void (*agg_init)(struct agg *a, int64_t from, int64_t to);
+    bool (*agg_add)(struct agg *a, const struct analytics_person *p, int64_t from, int64_t to,
+                    int64_t at);
+    enum { WIN_NONE, WIN_DAYS, WIN_MONTHS, WIN_AT } window;
 };
+
+/* ---- readmissions, ae, inpatients (flow.h) ----------------------------------------- */
+static bool add_readmissions(struct agg *a, const struct analytics_person *p, int64_t from,
+                             int64_t to, int64_t at)
+{
+    (void)at;
+    return flow_readmissions_add(a, p, from, to);
+}
+static bool add_ae(struct agg *a, const struct analytics_person *p, int64_t from, int64_t to,
+                   int64_t at)
+{
+    (void)at;
+    return flow_ae_add(a, p, from, to);
+}
+static bool add_service(struct agg *a, const struct analytics_person *p, int64_t from, int64_t to,
+                        int64_t at)
+{
+    (void)at;
+    return service_add(a, p, from, to);
+}
+static void init_inpatients(struct agg *a, int64_t from, int64_t to)
+{
+    (void)from;
+    (void)to;
+    flow_inpatients_init(a);
+}
+static bool add_inpatients(struct agg *a, const struct analytics_person *p, int64_t from,
+                           int64_t to, int64_t at)
+{
+    (void)from;
+    (void)to;
+    return flow_inpatients_add(a, p, at);
+}
 
 /* ---- population: registered people by practice and age band ---------------- */
 static const char *const age_cols[] = {"0-17", "18-64", "65-74", "75-84", "85+", "age unknown"};
@@ -72,15 +114,39 @@ static bool classify_frailty(const struct analytics_person *p, const struct efi_
 
 static const struct output_def outputs[] = {
     {"population", "Registered population by GP practice and age band", "practice", age_cols, 6,
-     false, classify_population},
+     false, classify_population, NULL, NULL, WIN_NONE},
     {"frailty", "People aged 65 and over by GP practice and electronic Frailty Index band",
-     "practice", band_cols, 4, true, classify_frailty},
+     "practice", band_cols, 4, true, classify_frailty, NULL, NULL, WIN_NONE},
     /* its own engine (flow.h): inpatient stays, not people, are counted */
     {"flow",
      "Patient flow from ADT: admissions, discharges, occupancy and length of stay by site and ward",
-     "site", NULL, 0, false, NULL},
+     "site", NULL, 0, false, NULL, NULL, NULL, WIN_DAYS},
+    {"readmissions", "Emergency readmissions within 30 days of discharge by site and month", "site",
+     NULL, 0, false, NULL, flow_readmissions_init, add_readmissions, WIN_DAYS},
+    {"ae", "A&E attendances and the share admitted by site, per day and per month", "site", NULL, 0,
+     false, NULL, flow_ae_init, add_ae, WIN_DAYS},
+    {"inpatients", "Inpatients in hospital at a time by site and ward and days in so far", "site",
+     NULL, 0, false, NULL, init_inpatients, add_inpatients, WIN_AT},
+    {"service", "Service management: activity per organisation and service per month",
+     "organisation", NULL, 0, false, NULL, service_init, add_service, WIN_MONTHS},
 };
 #define NOUTPUTS ((int)(sizeof outputs / sizeof outputs[0]))
+
+int64_t secondary_window_from(const char *output, int64_t as_of)
+{
+    if (!output || strcmp(output, "service") != 0)
+        return as_of - 27;
+    /* twelve calendar months ending with as-of's */
+    char t[11], f[24];
+    day_text(as_of, t);
+    int y = atoi(t), m = (t[5] - '0') * 10 + (t[6] - '0') - 11;
+    if (m < 1)
+        m += 12, y--;
+    snprintf(f, sizeof f, "%04d-%02d-01", y % 10000, m % 100);
+    int64_t from = as_of - 27;
+    day_parse(f, &from);
+    return from;
+}
 
 const char *const *secondary_outputs(void)
 {
@@ -157,6 +223,8 @@ static void rows_free(struct rows *r)
 struct run_ctx {
     const struct output_def *def;
     struct flow *flow; /* the flow output's figures, else NULL */
+    struct agg *agg;   /* an aggregate-table output's, else NULL */
+    int64_t from, to, at;
     const struct optout_set *cleared;
     const struct efi_codes *efi;
     int64_t as_of;
@@ -183,6 +251,9 @@ static int run_person(const struct analytics_person *p, void *pc)
                 counted |= flow_add(c->flow, &st);
         }
         if (!counted)
+            return 0;
+    } else if (c->agg) {
+        if (!c->def->agg_add(c->agg, p, c->from, c->to, c->at))
             return 0;
     } else {
         const char *row;
@@ -228,6 +299,10 @@ void secondary_table_free(struct secondary_table *t)
         flow_free(t->flow);
         free(t->flow);
     }
+    if (t->agg) {
+        agg_free(t->agg);
+        free(t->agg);
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -254,13 +329,17 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
         snprintf(err, errlen, "--as-of '%s' is not a date (YYYY-MM-DD)", o->as_of);
         return WEFT_EINVAL;
     }
-    int64_t from = as_of - 27;
-    bool is_flow = def->classify == NULL;
-    if (!is_flow && o->from) {
-        snprintf(err, errlen, "--from applies to the flow output only");
+    int64_t from = as_of - 27, at = 0;
+    bool is_flow = def->classify == NULL && def->agg_init == NULL;
+    bool has_from = def->window == WIN_DAYS || def->window == WIN_MONTHS;
+    if (def->window == WIN_MONTHS)
+        from = secondary_window_from(def->name, as_of);
+    if (!has_from && o->from) {
+        snprintf(err, errlen,
+                 "--from applies to the flow, readmissions, ae and service outputs only");
         return WEFT_EINVAL;
     }
-    if (is_flow && o->from) {
+    if (has_from && o->from) {
         if (!day_parse(o->from, &from)) {
             snprintf(err, errlen, "--from '%s' is not a date (YYYY-MM-DD)", o->from);
             return WEFT_EINVAL;
@@ -269,6 +348,17 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
             snprintf(err, errlen,
                      "--from must be on or before --as-of and at most %d days before it",
                      FLOW_MAX_DAYS - 1);
+            return WEFT_EINVAL;
+        }
+    }
+    if (def->window == WIN_AT) { /* a time: --as-of's, the end of its day, or now */
+        if (!o->as_of) {
+            at = (int64_t)time(NULL) / 60;
+        } else if (strlen(o->as_of) == 10) {
+            at = as_of * 1440 + 1439;
+        } else if (!flow_minute_parse(o->as_of, &at)) {
+            snprintf(err, errlen, "--as-of '%s' is not a date or time (YYYY-MM-DDTHH:MM)",
+                     o->as_of);
             return WEFT_EINVAL;
         }
     }
@@ -289,6 +379,13 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     if (is_flow) {
         c.flow = xmalloc(sizeof *c.flow);
         flow_init(c.flow, from, as_of);
+    }
+    if (def->agg_init) {
+        c.agg = xmalloc(sizeof *c.agg);
+        def->agg_init(c.agg, from, as_of);
+        c.from = from;
+        c.to = as_of;
+        c.at = at;
     }
     rc = analytics_read_persons(s, NULL, run_person, &c);
     optout_set_free(&cleared);
@@ -325,6 +422,16 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     out->gate = gate;
     out->flow = c.flow;
     c.flow = NULL;
+    out->agg = c.agg;
+    c.agg = NULL;
+    out->from = from;
+    out->to = as_of;
+    if (def->window == WIN_AT) {
+        int64_t d = at >= 0 ? at / 1440 : (at - 1439) / 1440, m = at - d * 1440;
+        char dt[11];
+        snprintf(out->at, sizeof out->at, "%sT%02d:%02d", day_text(d, dt), (int)(m / 60),
+                 (int)(m % 60));
+    }
     out->counted = (int64_t)c.ncounted;
     out->excluded = c.excluded;
     time_t t = time(NULL);
@@ -336,7 +443,9 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     size_t blen;
     unsigned char *blob = optout_set_encode(c.counted, c.ncounted, &blen);
     char as_of_txt[11], from_txt[11], params[64];
-    if (is_flow)
+    if (def->window == WIN_AT)
+        snprintf(params, sizeof params, "at=%s", out->at);
+    else if (has_from)
         snprintf(params, sizeof params, "from=%s as-of=%s", day_text(from, from_txt),
                  day_text(as_of, as_of_txt));
     else
@@ -358,6 +467,10 @@ done:
     if (c.flow) {
         flow_free(c.flow);
         free(c.flow);
+    }
+    if (c.agg) {
+        agg_free(c.agg);
+        free(c.agg);
     }
     efi_codes_free(efi);
     free(c.counted);
@@ -386,6 +499,10 @@ void secondary_table_csv(const struct secondary_table *t, struct buf *out)
 {
     if (t->flow) {
         flow_csv(t->flow, out);
+        return;
+    }
+    if (t->agg) {
+        agg_csv(t->agg, out);
         return;
     }
     char num[24];

@@ -25,13 +25,18 @@ struct store;
 
 struct secondary_options {
     const char *output;    /* a name of secondary_outputs() */
-    const char *as_of;     /* YYYY-MM-DD ages are measured at; NULL: today */
+    const char *as_of;     /* YYYY-MM-DD ages are measured at, the last day of a window;
+                              inpatients: YYYY-MM-DD (its 23:59) or YYYY-MM-DDTHH:MM;
+                              NULL: today (inpatients: now) */
     const char *today;     /* YYYY-MM-DD for the opt-out list's expiry; NULL: today */
     const char *by;        /* who asked (recorded) */
     const char *efi_codes; /* the eFI code sets file; NULL: efi_codes_load's default */
-    const char *from;      /* flow: the window's first day; NULL: 27 days before as_of */
+    const char *from;      /* flow, readmissions, ae: the window's first day; NULL: 27
+                              days before as_of; service: NULL is the first day of the
+                              month 11 months before as_of's */
 };
 
+struct agg;
 struct flow;
 
 /* A suppressed table, ready to show. */
@@ -42,10 +47,17 @@ struct secondary_table {
     int64_t *shown; /* (rows + 1) * (cols + 1), suppress_table's layout */
     int64_t output_id, counted, excluded;
     struct flow *flow; /* the "flow" output: its figures (flow.h) instead of the cells */
+    struct agg *agg;   /* readmissions, ae, inpatients, service: their tables (agg.h) */
+    int64_t from, to;  /* the window the figures are for (day numbers) */
+    char at[24];       /* inpatients: the time, YYYY-MM-DDTHH:MM */
     char computed[32];
     struct optout_gate gate;
 };
 void secondary_table_free(struct secondary_table *t);
+
+/* The first day of an output's window when none is given: the first day of
+ * the month 11 months before as_of's for "service", else 27 days before. */
+int64_t secondary_window_from(const char *output, int64_t as_of);
 
 /* The outputs' names, NULL-terminated. */
 const char *const *secondary_outputs(void);
@@ -57,7 +69,8 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
 
 /* The table as CSV: a first column of row labels, a column per column label
  * and "total", a last row "total"; "*" for suppressed counts.  The "flow"
- * output has its own columns (flow_csv). */
+ * output has its own columns (flow_csv), the aggregate-table outputs theirs
+ * (agg_csv). */
 void secondary_table_csv(const struct secondary_table *t, struct buf *out);
 
 /*

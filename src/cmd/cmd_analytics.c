@@ -18,10 +18,14 @@
 
 const struct opt_spec cmd_analytics_specs[] = {
     {"db", "PATH", "the database"},
-    {"output", "NAME", "secondary: the output (population, frailty, flow)"},
+    {"output", "NAME",
+     "secondary: the output (population, frailty, flow, readmissions, ae, inpatients, service)"},
     {"as-of", "YYYY-MM-DD",
-     "secondary: the day ages are measured at, flow's last day (default today)"},
-    {"from", "YYYY-MM-DD", "secondary flow: the first day (default 27 days before --as-of)"},
+     "secondary: the day ages are measured at, a window's last day (default today); "
+     "inpatients: also YYYY-MM-DDTHH:MM (default now)"},
+    {"from", "YYYY-MM-DD",
+     "secondary flow, readmissions, ae, service: the first day (default 27 days before --as-of; "
+     "service: the first day of the month 11 months before)"},
     {"efi-codes", "FILE", "secondary: the eFI code sets (default policy/efi.codes)"},
     {NULL, NULL, NULL},
 };

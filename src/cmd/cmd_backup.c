@@ -9,14 +9,19 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "feeds/accept_journal.h"
 #include "store/backup.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_backup_specs[] = {
     {"db", "PATH", "the database to copy (file path or sqlite:PATH); may be serving"},
     {"out", "FILE", "the backup file to write (must not exist)"},
+    {"mllp-journal", "DIR",
+     "the accept journal of weft serve --mllp-ack-mode auto, moved into the database before the "
+     "copy (default: DB.accepts, where weft serve keeps it)"},
     {NULL, NULL, NULL},
 };
 
@@ -32,7 +37,9 @@ int cmd_backup(int argc, char **argv)
                 "a running `weft serve` keeps answering and committing feed messages while\n"
                 "it runs, and the copy holds exactly what was committed when it started\n"
                 "(every message acknowledged before then).  FILE must not exist; it\n"
-                "appears only once whole and checked.  Put it back with `weft restore`.\n",
+                "appears only once whole and checked.  Put it back with `weft restore`.\n"
+                "HL7 messages accepted in enhanced mode (CA) that are still in the node's\n"
+                "accept journal are moved into the database first, so the copy holds them.\n",
                 cmd_backup_specs);
         opts_free(&o);
         return rc ? EXIT_USAGE : 0;
@@ -53,6 +60,27 @@ int cmd_backup(int argc, char **argv)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* messages answered CA but not yet moved out of the accept journal are
+     * moved now (each once, whoever moves it: a serving mover may be doing
+     * the same), so that the copy holds every message acknowledged before
+     * it started */
+    const char *jd = opts_get(&o, "mllp-journal");
+    char *jdir = jd ? xstrdup(jd) : accept_journal_default_dir(db);
+    int64_t moved = 0;
+    rc = jdir ? accept_journal_move_all(s, jdir, &moved) : 0;
+    if (rc != 0)
+        fprintf(stderr, "weft backup: cannot move the accept journal %s into the database: %s\n",
+                jdir, store_errmsg(s));
+    else if (moved)
+        printf("accept journal %s: %lld accepted messages moved into the database before the "
+               "copy\n",
+               jdir, (long long)moved);
+    free(jdir);
+    if (rc != 0) {
+        store_close(s);
+        opts_free(&o);
+        return 1;
+    }
     struct store_backup_info info;
     rc = store_backup(s, out, &info);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -17,6 +17,7 @@
 #include "core/tls.h"
 #include "store/access.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #define DEFAULT_SCOPES "system/*.rs"
 #define WRITE_SCOPES "system/*.cud"
@@ -30,13 +31,16 @@ const struct opt_spec cmd_client_specs[] = {
     {"client-cert-sha256", "HEX",
      "add: bind the token to this TLS client certificate (SHA-256 fingerprint): refused on any "
      "connection that does not present it (HTTPS with --http-request-client-cert)"},
+    {"purpose", "direct|secondary",
+     "add: what the client's access is for (default direct): a secondary client's FHIR Bulk "
+     "Data exports hold only people cleared by the national data opt-out, de-identified"},
     {"id", "N", "revoke: the client id (see weft client list)"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
     "usage: weft client add --db PATH --name NAME [--org ODS] [--scope SCOPES] [--write]\n"
-    "                       [--client-cert-sha256 HEX]\n"
+    "                       [--client-cert-sha256 HEX] [--purpose direct|secondary]\n"
     "       weft client list --db PATH\n"
     "       weft client revoke --db PATH --id N\n\n"
     "API clients of the FHIR API.  'add' prints the new bearer token, alone on\n"
@@ -86,6 +90,12 @@ static int client_add(struct store *s, const struct opts *o)
                 "-in CERT'\n");
         return EXIT_USAGE;
     }
+    const char *purpose = opts_get_or(o, "purpose", "direct");
+    if (strcmp(purpose, "direct") != 0 && strcmp(purpose, "secondary") != 0) {
+        fprintf(stderr, "weft client add: --purpose must be direct or secondary, not '%s'\n",
+                purpose);
+        return EXIT_USAGE;
+    }
     char scopes[1024];
     snprintf(scopes, sizeof scopes, "%s%s%s", opts_get_or(o, "scope", DEFAULT_SCOPES),
              opts_flag(o, "write") ? " " : "", opts_flag(o, "write") ? WRITE_SCOPES : "");
@@ -98,7 +108,16 @@ static int client_add(struct store *s, const struct opts *o)
     char hash[65];
     token_hash(token, hash);
     int64_t id;
-    int rc = store_client_add(s, name, org, scopes, hash, cert[0] ? cert : NULL, &id);
+    /* one transaction: a client is never left with the wrong purpose */
+    int rc = store_begin(s);
+    if (rc == 0)
+        rc = store_client_add(s, name, org, scopes, hash, cert[0] ? cert : NULL, &id);
+    if (rc == 0 && strcmp(purpose, "direct") != 0)
+        rc = store_client_set_purpose(s, id, purpose);
+    if (rc == 0)
+        rc = store_commit(s);
+    else
+        store_rollback(s);
     if (rc != 0) {
         fprintf(stderr, "weft client add: %s\n", store_errmsg(s));
         return 1;
@@ -106,8 +125,9 @@ static int client_add(struct store *s, const struct opts *o)
     printf("%s\n", token);
     fflush(stdout);
     fprintf(stderr,
-            "client %lld '%s' added with scopes \"%s\"%s%s; the token above is shown once\n",
-            (long long)id, name, scopes,
+            "client %lld '%s' added with scopes \"%s\" for %s use%s%s; the token above is shown "
+            "once\n",
+            (long long)id, name, scopes, purpose,
             cert[0] ? ", bound to the TLS client certificate sha256:" : "", cert);
     /* the client will be refused (reads and writes) until its organisation
      * has an agreement in force: say so now rather than at the first 403 */

@@ -34,6 +34,7 @@
 #include "feeds/dropfolder.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
+#include "feeds/accept_journal.h"
 #include "feeds/registry.h"
 #include "identity/identity.h"
 #include "store/feeds.h"
@@ -66,6 +67,9 @@ const struct opt_spec cmd_feed_specs[] = {
     {"by", "WHO", "resubmit: who corrected it (default cli:$USER)"},
     {"min-age", "SECONDS", "run: only files unchanged for this long (default 2)"},
     {"json", NULL, "status/messages/show: JSON output"},
+    {"mllp-journal", "DIR",
+     "status: the accept journal whose messages count in the backlog (default: the one weft "
+     "serve uses beside a SQLite database, DB.accepts)"},
     {NULL, NULL, NULL},
 };
 
@@ -224,6 +228,12 @@ static void lag_text(json_t *c, const char *prefix, char *out, size_t cap)
 
 static int feed_status(struct store *s, const struct opts *o)
 {
+    /* messages accepted (CA) but still in this node's accept journal count
+     * in the backlog: read where weft serve keeps them */
+    const char *jd = opts_get(o, "mllp-journal");
+    char *def = jd ? NULL : accept_journal_default_dir(opts_get(o, "db"));
+    feed_registry_set_journal_dir(jd ? jd : def);
+    free(def);
     json_t *st = NULL;
     int rc = feed_registry_status_all(s, time(NULL), &st);
     if (rc != 0)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "access/access_serve.h"
+#include "analytics/bulk_serve.h"
 #include "audit/anchor.h"
 #include "audit/audit.h"
 #include "cmd/cmd.h"
@@ -101,6 +102,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"mllp-ack-mode", "MODE",
      "feeds: original (one ACK per message once applied; default) or auto (HL7 enhanced "
      "acknowledgement when MSH-15/MSH-16 ask for it: CA once stored, applied behind)"},
+    {"mllp-journal", "DIR",
+     "feeds: HL7 enhanced mode: the node's accept journal (default: beside a SQLite database, "
+     "DB.accepts; required with PostgreSQL)"},
     {"mllp-backlog-max", "N",
      "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
      "1000000)"},
@@ -126,6 +130,11 @@ const struct opt_spec cmd_serve_specs[] = {
     {"sar-dir", "DIR",
      "web: where the governance pages write subject access packages (a folder sar-ID per "
      "request; without it they offer only packages weft sar export wrote)"},
+    {"export-dir", "DIR",
+     "bulk export: where $export writes its NDJSON files (default: the folder exports beside a "
+     "SQLite database; ./weft-exports for PostgreSQL)"},
+    {"export-hours", "N",
+     "bulk export: remove an export's files this many hours after it finished (default 24)"},
     {"dq-interval", "HOURS",
      "data quality: run every organisation's checks this often (default 24; 0 = off)"},
     {"dq-rules", "FILE", "data quality: the rules file (default policy/dq.rules)"},
@@ -152,6 +161,7 @@ static const struct serve_part parts[] = {
     {"audit", audit_serve_start, audit_serve_stop}, /* the one audit writer, for every part */
     {"access", access_serve_start, access_serve_stop},
     {"fhir", fhir_part_start, NULL},
+    {"bulk", bulk_serve_start, bulk_serve_stop}, /* FHIR Bulk Data $export */
     {"feeds-admin", feeds_admin_serve_start, NULL},
     {"mllp", mllp_serve_start, mllp_serve_stop},
     {"drop", drop_serve_start, drop_serve_stop},

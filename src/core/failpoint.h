@@ -25,6 +25,10 @@
  *                           between its backlog and counter reads
  *                           (src/feeds/registry.c), so that a test can show
  *                           the order of the reads is right
+ *   accept-journal-slow-mover  not a breakage: the enhanced-mode mover waits
+ *                           0.1 s before each move (src/feeds/mllp_server.c),
+ *                           so that a test's kill finds accepted messages
+ *                           still in the accept journal
  */
 #ifndef WEFT_CORE_FAILPOINT_H
 #define WEFT_CORE_FAILPOINT_H

@@ -23,11 +23,30 @@ enum principal_kind {
     PRINCIPAL_CITIZEN,  /* a citizen reading their own record */
 };
 
+/* What an API client's access is for (weft client add --purpose): direct
+ * care, or secondary uses (planning, research), whose FHIR Bulk Data
+ * exports hold only people cleared by the national data opt-out and no
+ * direct identifiers (analytics/bulk.h). */
+enum principal_purpose {
+    PRINCIPAL_PURPOSE_DIRECT = 0, /* the default */
+    PRINCIPAL_PURPOSE_SECONDARY,
+};
+
 struct principal {
     enum principal_kind kind;
     const char *client_name; /* CLIENT: the registered client's name */
-    const char *scopes;      /* space-separated SMART-style scopes, e.g. "system/\*.rs" */
-    const char *user_id;     /* USER: SDS user id (sub claim) */
+    int64_t client_id;       /* CLIENT: the registered client's id (0: not a registered client) */
+    /* CLIENT: what its access is for.  (Named client_purpose because
+     * purpose below is the audit purpose of use.) */
+    enum principal_purpose client_purpose;
+    /* CLIENT: set only by the bulk export (analytics/bulk.c) for the read
+     * behind a secondary client's de-identified, opt-out-filtered export;
+     * never from anything a client sends.  A secondary client's reads
+     * without it are refused (access/authz.c): it gets no identifiable
+     * record through the API. */
+    bool deidentified_export;
+    const char *scopes;  /* space-separated SMART-style scopes, e.g. "system/\*.rs" */
+    const char *user_id; /* USER: SDS user id (sub claim) */
     const char *user_name;
     const char *role;      /* USER: job role code, e.g. R8000 */
     const char *org;       /* ODS code of the caller's organisation (CLIENT may have one) */

@@ -410,31 +410,6 @@ int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const 
     return hl7_apply(ig, data, len, peer, arrived, 0, pm, r);
 }
 
-int ingest_hl7_accept(struct ingest *ig, const char *data, size_t len, const char *peer,
-                      const char *arrived, int64_t feed_id, const char *facility,
-                      const char *control, const char *msg_type, int64_t *id_out)
-{
-    char now[32];
-    if (!arrived) {
-        inbox_now(now);
-        arrived = now;
-    }
-    struct store_inbox_msg in = {
-        .feed_id = feed_id,
-        .kind = "hl7v2",
-        .arrived = (char *)arrived,
-        .sender = facility && facility[0] ? (char *)facility : NULL,
-        .peer = (char *)peer,
-        .control_id = control && control[0] ? (char *)control : NULL,
-        .msg_type = msg_type && msg_type[0] ? (char *)msg_type : NULL,
-        .outcome = INBOX_PENDING,
-        .attempts = 1,
-        .body = (char *)data,
-        .body_len = len,
-    };
-    return store_inbox_add(ig->s, &in, id_out);
-}
-
 static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char *peer,
                      const char *arrived, int64_t replay_id, struct ingest_premap *pm,
                      struct ingest_result *r)

@@ -106,25 +106,13 @@ struct ingest_premap {
      * pins a certificate (store_feed.client_cert_sha256) refuses the message
      * AR unless it is this one. */
     const char *cert_sha256;
-    /* > 0: apply this inbox message, kept `pending` by ingest_hl7_accept,
-     * as its first application (counted as an arrival; data is its body) */
+    /* > 0: apply this inbox message, kept `pending` (an enhanced-mode
+     * message moved from the accept journal, feeds/accept_journal.h), as its
+     * first application (counted as an arrival; data is its body) */
     int64_t pending_id;
 };
 int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
                          const char *arrived, struct ingest_premap *pm, struct ingest_result *r);
-
-/*
- * HL7 v2 enhanced acknowledgement mode, step 1 (inside the caller's open
- * transaction): keep message data[0..len) in the inbox as `pending` for
- * feed_id (its facility, control id and type as read from MSH), without
- * mapping or applying it; *id_out gets its inbox id.  Once committed it is
- * durable and may be answered CA.  Step 2 is ingest_hl7_premapped() with
- * pm->pending_id = that id, which applies it exactly as a live message
- * (nothing is counted before then).  Returns 0 or a store error.
- */
-int ingest_hl7_accept(struct ingest *ig, const char *data, size_t len, const char *peer,
-                      const char *arrived, int64_t feed_id, const char *facility,
-                      const char *control, const char *msg_type, int64_t *id_out);
 
 /* Write the counters accumulated since the last flush (inside the caller's
  * transaction).  Call before store_txn_commit(). */

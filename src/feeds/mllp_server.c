@@ -1,10 +1,11 @@
 /*
  * mllp_server.c - the MLLP listener (mllp_server.h): acceptor, a thread per
  * connection, one writer thread doing group commit, and, for HL7 enhanced
- * acknowledgement mode, an applier thread applying the backlog of accepted
- * messages on its own store handle (reading, mapping and preparing them
- * before its transaction, so that it holds the write lock only to store
- * them and the writer's accept commits go in between).
+ * acknowledgement mode, a journal thread accepting messages into the accept
+ * journal (group commit, one fdatasync a batch), a mover moving them into
+ * the inbox, and an applier thread applying that backlog on its own store
+ * handle (reading, mapping and preparing them before its transaction, so
+ * that it holds the write lock only to store them).
  *
  * Why this shape: durability costs one fsync per transaction (about 0.3 ms on
  * the reference machine), so the number of messages per second is the
@@ -49,6 +50,7 @@
 #include "core/opt.h"
 #include "core/tls.h"
 #include "core/failpoint.h"
+#include "feeds/accept_journal.h"
 #include "feeds/hl7.h"
 #include "feeds/hl7_ack.h"
 #include "feeds/hl7_map.h"
@@ -56,6 +58,7 @@
 #include "feeds/ingest.h"
 #include "feeds/mllp_frame.h"
 #include "feeds/mllp_server.h"
+#include "feeds/registry.h"
 #include "fhir/load.h"
 #include "http/serve.h"
 #include "store/feeds.h"
@@ -82,17 +85,16 @@ struct item {
     /* HL7 v2 enhanced acknowledgement mode: MSH-15 or MSH-16 valued */
     bool enh;
     char msh15[3], msh16[3]; /* AL, NE, ER or SU (HL7 table 0155) */
-    bool fast;               /* accept only: kept pending, applied later (backlog) */
+    bool fast;               /* accept only: journaled, applied later (backlog) */
     int64_t fast_feed;       /* its feed */
     char facility[181], control[200], mtype[40];
-    int64_t accepted;   /* inbox id once accepted */
     struct buf app_ack; /* written after res.ack (enhanced mode, applied at once) */
 };
 
 /* A connection owed the application ACK of an accepted message. */
 struct waiter {
     struct waiter *next;
-    int64_t id; /* inbox id */
+    int64_t id; /* the accept journal's sequence number */
     struct conn *c;
     char msh16[3];
 };
@@ -152,7 +154,10 @@ struct mllp_server {
     /* enhanced mode: the backlog of accepted, not yet applied messages
      * (inbox ids in arrival order; a ring under qmu), and the connections
      * owed their application ACKs (under wmu) */
-    int64_t *bl;
+    struct blent {
+        int64_t id;   /* inbox id */
+        uint64_t seq; /* accept journal sequence number, 0: loaded at start */
+    } * bl;
     size_t bl_cap, bl_head, bl_len;
     pthread_mutex_t wmu;
     struct waiter *waiters[WAIT_BUCKETS];
@@ -162,6 +167,23 @@ struct mllp_server {
     pthread_cond_t acv;        /* under qmu: the backlog grew, or stop */
     bool applier_stop;         /* under qmu */
     struct store *apply_store; /* the applier's */
+    /* the accept journal (enhanced mode only): the journaler appends fast
+     * items with group commit and answers them; the mover transfers the
+     * durable records into the inbox and hands their ids to the applier */
+    char *journal_dir;
+    struct accept_journal *journal;
+    char journal_id[33];
+    pthread_t journaler, mover;
+    pthread_mutex_t jmu;
+    pthread_cond_t jcv; /* under jmu: items queued, room, or stop */
+    struct item *jhead, *jtail;
+    bool jstop; /* under jmu */
+    pthread_mutex_t mmu;
+    pthread_cond_t mcv;                       /* under mmu: records made durable, or stop */
+    uint64_t durable;                         /* under mmu: the last durable sequence number */
+    bool mstop;                               /* under mmu */
+    struct store *move_store;                 /* the mover's */
+    atomic_uint_fast64_t j_appended, j_moved; /* records since start */
 };
 
 static void item_free(struct item *it)
@@ -213,17 +235,19 @@ static void complete_batch(struct item *batch, size_t n)
  *
  * A message whose MSH-15 or MSH-16 is valued asks for enhanced mode.  When
  * its sending facility is a usable feed (and the connection's address and
- * client certificate are the feed's), the writer only keeps it in the inbox
- * as pending (ingest_hl7_accept) in the batch's transaction: once that
- * commits it is durable and answered CA as MSH-15 asks, and its id joins the
- * backlog.  Between batches the writer applies the backlog's oldest messages
- * (run_apply) exactly as live ones, each in the same transaction as its
- * outcome, so after a crash the messages still pending are exactly those not
- * applied, and they are applied at the next start, in arrival order.  The
+ * client certificate are the feed's), it is only appended to the accept
+ * journal (journal_main, below): once the batch's fdatasync returned it is
+ * durable and answered CA as MSH-15 asks.  The mover moves it into the inbox
+ * as pending and its id joins the backlog; the applier applies the
+ * backlog's oldest messages (run_apply) exactly as live ones, each in the
+ * same transaction as its outcome, so after a crash the messages still
+ * pending (and those still in the journal) are exactly those not applied,
+ * and they are applied at the next start, in arrival order.  The
  * application ACK goes back on the connection the message came on, if still
  * open, as MSH-16 asks.  A message from a sender that is not a usable feed
- * is processed at once as in original mode: refused ones get CR (commit
- * reject), others CA then the application ACK.  A batch that does not commit
+ * goes through the writer and is processed at once as in original mode:
+ * refused ones get CR (commit reject), others CA then the application ACK.
+ * A batch that does not commit, or a journal batch that is not synced,
  * answers its enhanced messages CE. */
 
 static void fifo_push(struct conn *c, struct item *it);
@@ -243,11 +267,11 @@ static bool ack_wanted(const char *cond, bool success)
     return true;
 }
 
-static void backlog_push(struct mllp_server *srv, int64_t id) /* under qmu */
+static void backlog_push(struct mllp_server *srv, int64_t id, uint64_t seq) /* under qmu */
 {
     if (srv->bl_len == srv->bl_cap) {
         size_t ncap = srv->bl_cap ? srv->bl_cap * 2 : 1024;
-        int64_t *nb = xmalloc(sizeof *nb * ncap);
+        struct blent *nb = xmalloc(sizeof *nb * ncap);
         for (size_t i = 0; i < srv->bl_len; i++)
             nb[i] = srv->bl[(srv->bl_head + i) % srv->bl_cap];
         free(srv->bl);
@@ -255,16 +279,24 @@ static void backlog_push(struct mllp_server *srv, int64_t id) /* under qmu */
         srv->bl_cap = ncap;
         srv->bl_head = 0;
     }
-    srv->bl[(srv->bl_head + srv->bl_len) % srv->bl_cap] = id;
+    srv->bl[(srv->bl_head + srv->bl_len) % srv->bl_cap] = (struct blent){id, seq};
     srv->bl_len++;
 }
 
+/* Accepted messages still in the journal (durable, not yet moved). */
+static uint64_t journal_backlog(struct mllp_server *srv)
+{
+    uint64_t a = atomic_load(&srv->j_appended), m = atomic_load(&srv->j_moved);
+    return a > m ? a - m : 0;
+}
+
+/* The backlog: accepted, not yet applied (in the journal or in the inbox). */
 static void backlog_metric(struct mllp_server *srv)
 {
     pthread_mutex_lock(&srv->qmu);
     double n = (double)srv->bl_len;
     pthread_mutex_unlock(&srv->qmu);
-    metrics_set("weft_feed_backlog", NULL, n);
+    metrics_set("weft_feed_backlog", NULL, n + (double)journal_backlog(srv));
 }
 
 static void waiter_add(struct mllp_server *srv, int64_t id, struct conn *c, const char *msh16)
@@ -298,7 +330,8 @@ static void waiters_drop(struct mllp_server *srv, struct conn *c)
     pthread_mutex_unlock(&srv->wmu);
 }
 
-/* After the apply of accepted message id committed: its application ACK r
+/* After the apply of accepted message id (its accept journal sequence
+ * number) committed: its application ACK r
  * (NULL: none) on the connection that sent it, if that is still open and
  * MSH-16 asks for it.  Under wmu, so the connection cannot close meanwhile
  * (it drops its waiters under wmu before it ends). */
@@ -340,8 +373,8 @@ static void commit_ack(struct item *it, struct hl7_msg **m, const char *code, co
 /* The ACKs of a batch's enhanced-mode messages, once it committed (or not). */
 static void enhanced_finish(struct mllp_server *srv, struct item *batch, bool committed)
 {
+    (void)srv;
     struct hl7_msg *m = NULL;
-    bool accepted = false;
     for (struct item *it = batch; it; it = it->qnext) {
         if (!it->enh)
             continue;
@@ -353,18 +386,7 @@ static void enhanced_finish(struct mllp_server *srv, struct item *batch, bool co
                            "message not stored (the record store failed): send it again");
             continue;
         }
-        if (it->fast) {
-            /* the waiter first: the applier may apply it as soon as it is
-             * in the backlog, and its application ACK needs the waiter */
-            if (strcmp(it->msh16, "NE") != 0)
-                waiter_add(srv, it->accepted, it->conn, it->msh16);
-            pthread_mutex_lock(&srv->qmu);
-            backlog_push(srv, it->accepted);
-            pthread_cond_signal(&srv->acv);
-            pthread_mutex_unlock(&srv->qmu);
-            accepted = true;
-            continue; /* res.ack: the CA built on the connection thread, or none */
-        }
+        assert(!it->fast); /* the journaler's (journal_main) */
         /* processed at once, as in original mode */
         if (it->res.outcome && strcmp(it->res.outcome, INBOX_REJECTED) == 0) {
             buf_reset(&it->res.ack);
@@ -379,8 +401,6 @@ static void enhanced_finish(struct mllp_server *srv, struct item *batch, bool co
             commit_ack(it, &m, "CA", NULL);
     }
     hl7_msg_free(m);
-    if (accepted)
-        backlog_metric(srv);
 }
 
 /* Map and prepare accepted message m for the store, off the write
@@ -431,8 +451,11 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *
     pthread_mutex_lock(&srv->qmu);
     size_t k = srv->bl_len < max ? srv->bl_len : max;
     int64_t *ids = xmalloc(sizeof *ids * (k ? k : 1));
-    for (size_t i = 0; i < k; i++)
-        ids[i] = srv->bl[(srv->bl_head + i) % srv->bl_cap];
+    uint64_t *seqs = xmalloc(sizeof *seqs * (k ? k : 1));
+    for (size_t i = 0; i < k; i++) {
+        ids[i] = srv->bl[(srv->bl_head + i) % srv->bl_cap].id;
+        seqs[i] = srv->bl[(srv->bl_head + i) % srv->bl_cap].seq;
+    }
     pthread_mutex_unlock(&srv->qmu);
     struct ingest_result *res = xcalloc(k ? k : 1, sizeof *res);
     bool *did = xcalloc(k ? k : 1, sizeof *did);
@@ -506,7 +529,8 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *
         srv->bl_len -= k;
         pthread_mutex_unlock(&srv->qmu);
         for (size_t i = 0; i < k; i++)
-            deliver_app_ack(srv, ids[i], did[i] ? &res[i] : NULL);
+            if (seqs[i])
+                deliver_app_ack(srv, (int64_t)seqs[i], did[i] ? &res[i] : NULL);
         atomic_fetch_add(&srv->n_applied, k);
         backlog_metric(srv);
     }
@@ -522,6 +546,7 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *
     free(res);
     free(did);
     free(ids);
+    free(seqs);
 }
 
 /* At start: the messages accepted before a stop or crash and not applied,
@@ -537,7 +562,7 @@ static int backlog_load(struct mllp_server *srv)
             return rc;
         for (int i = 0; i < n; i++)
             if (strcmp(ms[i].kind, "hl7v2") == 0)
-                backlog_push(srv, ms[i].id);
+                backlog_push(srv, ms[i].id, 0);
         if (n)
             f.after_id = ms[n - 1].id;
         store_inbox_msgs_free(ms, n);
@@ -559,12 +584,6 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     struct store_txn txn;
     int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
     for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
-        if (it->fast) { /* enhanced mode: only kept, applied from the backlog */
-            rc =
-                ingest_hl7_accept(ig, it->data, it->len, it->conn->peer, it->arrived, it->fast_feed,
-                                  it->facility, it->control, it->mtype, &it->accepted);
-            continue;
-        }
         /* the connection's client certificate goes with every message: a
          * feed that pins one refuses messages without it (ingest.h) */
         struct ingest_premap pm = {.cert_sha256 = it->conn->cert};
@@ -667,6 +686,260 @@ static void stop_applier(struct mllp_server *srv)
     pthread_cond_signal(&srv->acv);
     pthread_mutex_unlock(&srv->qmu);
     pthread_join(srv->applier, NULL);
+}
+
+/* ---- the accept journal -----------------------------------------------------------------
+ *
+ * An enhanced-mode message from a usable feed (a "fast" item) goes to the
+ * journaler instead of the writer: it takes every fast item waiting (up to
+ * JOURNAL_BATCH), from every connection, appends them to the journal with
+ * one fdatasync (accept_journal_append) and only then releases their CAs
+ * (built on the connection threads).  A batch that fails is cut back out of
+ * the journal and answered CE.  The mover, on its own store handle, moves
+ * the durable records into the inbox (pending) in transactions of up to
+ * MOVE_BATCH, keyed by journal id and sequence number, and hands their ids
+ * to the applier, which applies them as before.  Records moved are pruned
+ * with their segment.  A crash loses nothing acknowledged: at start the
+ * records not yet moved are moved (journal_start) before anything else. */
+
+#define JOURNAL_BATCH 4096
+#define MOVE_BATCH 8192
+
+static void jenqueue(struct mllp_server *srv, struct item *it)
+{
+    pthread_mutex_lock(&srv->jmu);
+    if (srv->jtail)
+        srv->jtail->qnext = it;
+    else
+        srv->jhead = it;
+    srv->jtail = it;
+    pthread_cond_signal(&srv->jcv);
+    pthread_mutex_unlock(&srv->jmu);
+}
+
+/* Whether the backlog (journal and inbox) is at --mllp-backlog-max. */
+static bool backlog_full(struct mllp_server *srv)
+{
+    pthread_mutex_lock(&srv->qmu);
+    uint64_t n = srv->bl_len;
+    pthread_mutex_unlock(&srv->qmu);
+    return n + journal_backlog(srv) >= (uint64_t)srv->cfg.backlog_max;
+}
+
+static void *journal_main(void *arg)
+{
+    struct mllp_server *srv = arg;
+    struct accept_rec *recs = xcalloc(JOURNAL_BATCH, sizeof *recs);
+    for (;;) {
+        pthread_mutex_lock(&srv->jmu);
+        for (;;) {
+            if (!srv->jhead && srv->jstop)
+                break;
+            if (srv->jhead) {
+                /* a full backlog stops accepting (connections stop being
+                 * read at their window) until moving and applying made room */
+                pthread_mutex_unlock(&srv->jmu);
+                bool full = backlog_full(srv);
+                pthread_mutex_lock(&srv->jmu);
+                if (!full)
+                    break;
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 20000000;
+                if (until.tv_nsec >= 1000000000) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&srv->jcv, &srv->jmu, &until);
+                continue;
+            }
+            pthread_cond_wait(&srv->jcv, &srv->jmu);
+        }
+        if (!srv->jhead) {
+            pthread_mutex_unlock(&srv->jmu);
+            break;
+        }
+        struct item *batch = srv->jhead, *last = batch;
+        size_t n = 1;
+        while (last->qnext && n < JOURNAL_BATCH) {
+            last = last->qnext;
+            n++;
+        }
+        srv->jhead = last->qnext;
+        if (!srv->jhead)
+            srv->jtail = NULL;
+        last->qnext = NULL;
+        pthread_mutex_unlock(&srv->jmu);
+        size_t i = 0;
+        for (struct item *it = batch; it; it = it->qnext)
+            recs[i++] = (struct accept_rec){.feed_id = it->fast_feed,
+                                            .arrived = it->arrived,
+                                            .peer = it->conn->peer,
+                                            .facility = it->facility,
+                                            .control = it->control,
+                                            .mtype = it->mtype,
+                                            .body = it->data,
+                                            .body_len = it->len};
+        int rc = accept_journal_append(srv->journal, recs, n);
+        if (rc == 0) {
+            /* the waiters first: the message may be applied as soon as the
+             * mover sees it, and its application ACK needs its waiter */
+            i = 0;
+            for (struct item *it = batch; it; it = it->qnext, i++)
+                if (strcmp(it->msh16, "NE") != 0)
+                    waiter_add(srv, (int64_t)recs[i].seq, it->conn, it->msh16);
+            atomic_fetch_add(&srv->j_appended, n);
+            pthread_mutex_lock(&srv->mmu);
+            srv->durable = recs[n - 1].seq;
+            pthread_cond_signal(&srv->mcv);
+            pthread_mutex_unlock(&srv->mmu);
+            backlog_metric(srv);
+        } else {
+            log_error("mllp", "accept journal: batch of %zu messages not stored: %s", n,
+                      strerror(errno));
+            struct hl7_msg *m = NULL;
+            for (struct item *it = batch; it; it = it->qnext) {
+                buf_reset(&it->res.ack);
+                if (ack_wanted(it->msh15, false))
+                    commit_ack(it, &m, "CE",
+                               "message not stored (the accept journal failed): send it again");
+            }
+            hl7_msg_free(m);
+            atomic_fetch_add(&srv->n_failed, 1);
+        }
+        atomic_fetch_add(&srv->n_batches, 1);
+        atomic_fetch_add(&srv->n_msgs, n);
+        complete_batch(batch, n);
+    }
+    free(recs);
+    return NULL;
+}
+
+/* Move what the journal holds after mark *moved (up to max_seq) into the
+ * inbox of s, in transactions of MOVE_BATCH, handing each record to the
+ * applier (its backlog) after its commit.  *c is reopened after a failure. */
+static int move_some(struct mllp_server *srv, struct store *s, struct accept_cursor **c,
+                     uint64_t max_seq, uint64_t *moved, int64_t *ids, uint64_t *seqs)
+{
+    size_t k = 0;
+    int rc = accept_journal_move(s, *c, srv->journal_id, max_seq, MOVE_BATCH, ids, seqs, &k);
+    if (rc != 0) {
+        log_error("mllp", "moving the accept journal into the inbox failed: %s (%s); tried again",
+                  weft_strerror(rc), store_errmsg(s));
+        accept_cursor_close(*c);
+        *c = NULL;
+        accept_cursor_open(c, srv->journal_dir, *moved);
+        return rc;
+    }
+    if (k == 0)
+        return 0;
+    pthread_mutex_lock(&srv->qmu);
+    for (size_t i = 0; i < k; i++)
+        backlog_push(srv, ids[i], seqs[i]);
+    pthread_cond_signal(&srv->acv);
+    pthread_mutex_unlock(&srv->qmu);
+    *moved = seqs[k - 1];
+    atomic_fetch_add(&srv->j_moved, k);
+    accept_journal_prune(srv->journal_dir, *moved);
+    return (int)k;
+}
+
+static void *mover_main(void *arg)
+{
+    struct mllp_server *srv = arg;
+    int64_t *ids = xmalloc(sizeof *ids * MOVE_BATCH);
+    uint64_t *seqs = xmalloc(sizeof *seqs * MOVE_BATCH);
+    uint64_t moved = accept_journal_next_seq(srv->journal) - 1; /* journal_start moved all */
+    struct accept_cursor *c = NULL;
+    accept_cursor_open(&c, srv->journal_dir, moved);
+    for (;;) {
+        pthread_mutex_lock(&srv->mmu);
+        while (srv->durable <= moved && !srv->mstop)
+            pthread_cond_wait(&srv->mcv, &srv->mmu);
+        uint64_t durable = srv->durable;
+        bool stop = srv->mstop;
+        pthread_mutex_unlock(&srv->mmu);
+        if (durable <= moved && stop)
+            break;
+        if (FAILPOINT("accept-journal-slow-mover") && !stop) /* test build */
+            usleep(100000);
+        int k = c ? move_some(srv, srv->move_store, &c, durable, &moved, ids, seqs) : -1;
+        if (k < 0) {
+            if (!c)
+                accept_cursor_open(&c, srv->journal_dir, moved);
+            usleep(200000); /* not a hot loop while the store fails */
+        } else if (k == 0 && durable > moved) {
+            /* not expected: durable is the last number a synced batch
+             * wrote, and the numbers of a failed batch are never written */
+            log_warn("mllp", "accept journal %s: no record found up to %llu after %llu",
+                     srv->journal_dir, (unsigned long long)durable, (unsigned long long)moved);
+            moved = durable;
+        }
+        pthread_mutex_lock(&srv->jmu);
+        pthread_cond_signal(&srv->jcv); /* room in the backlog */
+        pthread_mutex_unlock(&srv->jmu);
+    }
+    accept_cursor_close(c);
+    free(ids);
+    free(seqs);
+    return NULL;
+}
+
+/* At start (enhanced mode): open the journal (its torn tail dropped) and
+ * move every record a previous run left in it, before the backlog is read
+ * from the inbox. */
+static int journal_start(struct mllp_server *srv, char **errmsg)
+{
+    uint64_t min_next = 1;
+    char id[33];
+    if (accept_journal_read_id(srv->journal_dir, id) == 0) {
+        int64_t moved = 0;
+        if (store_inbox_journal_moved(srv->store, id, &moved) != 0) {
+            *errmsg = xstrdup("cannot read the accept journal's mark from the inbox");
+            return WEFT_EDB;
+        }
+        min_next = (uint64_t)moved + 1;
+    }
+    int64_t dropped = 0;
+    int rc = accept_journal_open(&srv->journal, srv->journal_dir, min_next, &dropped, errmsg);
+    if (rc != 0)
+        return rc;
+    snprintf(srv->journal_id, sizeof srv->journal_id, "%s", accept_journal_id(srv->journal));
+    if (dropped)
+        log_warn("mllp",
+                 "accept journal %s: a torn last record (%lld bytes, written when the last run "
+                 "stopped mid-write, never acknowledged) was dropped",
+                 srv->journal_dir, (long long)dropped);
+    int64_t moved = 0;
+    rc = accept_journal_move_all(srv->store, srv->journal_dir, &moved);
+    if (rc != 0) {
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "cannot move the accept journal %s into the inbox: %s (%s)", srv->journal_dir,
+                 weft_strerror(rc), store_errmsg(srv->store));
+        *errmsg = buf_detach(&b, NULL);
+        return rc;
+    }
+    accept_journal_prune(srv->journal_dir, accept_journal_next_seq(srv->journal) - 1);
+    log_info("mllp",
+             "accept journal %s: %lld messages accepted before the last stop moved into "
+             "the inbox",
+             srv->journal_dir, (long long)moved);
+    srv->durable = accept_journal_next_seq(srv->journal) - 1;
+    return 0;
+}
+
+static void stop_journal(struct mllp_server *srv)
+{
+    pthread_mutex_lock(&srv->jmu);
+    srv->jstop = true;
+    pthread_cond_broadcast(&srv->jcv);
+    pthread_mutex_unlock(&srv->jmu);
+    pthread_join(srv->journaler, NULL);
+    pthread_mutex_lock(&srv->mmu);
+    srv->mstop = true; /* it moves what is durable first */
+    pthread_cond_broadcast(&srv->mcv);
+    pthread_mutex_unlock(&srv->mmu);
+    pthread_join(srv->mover, NULL);
 }
 
 static void fac_free(struct store_feed *fac, int n)
@@ -1104,7 +1377,10 @@ static void *conn_main(void *arg)
                 premap(srv, msg, it);
                 frames++;
                 fifo_push(c, it);
-                enqueue(srv, it);
+                if (it->fast)
+                    jenqueue(srv, it); /* accepted into the journal */
+                else
+                    enqueue(srv, it);
             }
         }
     }
@@ -1298,6 +1574,13 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
     pthread_rwlock_init(&srv->flk, NULL);
     pthread_mutex_init(&srv->wmu, NULL);
     pthread_cond_init(&srv->acv, NULL);
+    pthread_mutex_init(&srv->jmu, NULL);
+    pthread_cond_init(&srv->jcv, NULL);
+    pthread_mutex_init(&srv->mmu, NULL);
+    pthread_cond_init(&srv->mcv, NULL);
+    bool journaled = !cfg->original_ack_only;
+    srv->journal_dir = journaled && cfg->journal_dir ? xstrdup(cfg->journal_dir) : NULL;
+    srv->cfg.journal_dir = srv->journal_dir;
     if (srv->cfg.backlog_max <= 0)
         srv->cfg.backlog_max = MLLP_BACKLOG_MAX_DEFAULT;
     int rc = 0;
@@ -1314,10 +1597,18 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         rc = store_open(&srv->ckpt_store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_open(&srv->apply_store, srv->store_url, false, errmsg);
+    if (rc == 0 && journaled && !srv->journal_dir) {
+        *errmsg = xstrdup("enhanced mode needs an accept journal directory (--mllp-journal DIR)");
+        rc = WEFT_EINVAL;
+    }
+    if (rc == 0 && journaled)
+        rc = store_open(&srv->move_store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_writer(srv->store); /* the store checkpoints off this handle's path */
     if (rc == 0)
         fac_refresh(srv);
+    if (rc == 0 && journaled)
+        rc = journal_start(srv, errmsg);
     if (rc == 0 && (rc = backlog_load(srv)) != 0)
         *errmsg = xstrdup("cannot read the enhanced-mode backlog from the inbox");
     if (rc == 0)
@@ -1332,6 +1623,21 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         rc = WEFT_EINTERNAL;
     else if (rc == 0)
         applier_started = true;
+    bool journal_started = false;
+    if (rc == 0 && journaled) {
+        if (pthread_create(&srv->mover, NULL, mover_main, srv) != 0) {
+            rc = WEFT_EINTERNAL;
+        } else if (pthread_create(&srv->journaler, NULL, journal_main, srv) != 0) {
+            pthread_mutex_lock(&srv->mmu);
+            srv->mstop = true;
+            pthread_cond_broadcast(&srv->mcv);
+            pthread_mutex_unlock(&srv->mmu);
+            pthread_join(srv->mover, NULL);
+            rc = WEFT_EINTERNAL;
+        } else {
+            journal_started = true;
+        }
+    }
     if (rc == 0 && pthread_create(&srv->writer, NULL, writer_main, srv) != 0)
         rc = WEFT_EINTERNAL;
     else if (rc == 0 && pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
@@ -1342,6 +1648,8 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         pthread_join(srv->writer, NULL);
         rc = WEFT_EINTERNAL;
     }
+    if (rc != 0 && journal_started)
+        stop_journal(srv);
     if (rc != 0 && applier_started)
         stop_applier(srv);
     if (rc != 0) {
@@ -1354,6 +1662,9 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         store_close(srv->store);
         store_close(srv->ckpt_store);
         store_close(srv->apply_store);
+        store_close(srv->move_store);
+        accept_journal_close(srv->journal);
+        free(srv->journal_dir);
         fac_free(srv->fac, srv->nfac);
         free(srv->pins);
         free(srv->bl);
@@ -1388,6 +1699,7 @@ void mllp_server_stats(struct mllp_server *srv, struct mllp_server_stats *out)
     pthread_mutex_lock(&srv->qmu);
     out->backlog = srv->bl_len;
     pthread_mutex_unlock(&srv->qmu);
+    out->backlog += journal_backlog(srv);
 }
 
 void mllp_server_stop(struct mllp_server *srv)
@@ -1403,6 +1715,8 @@ void mllp_server_stop(struct mllp_server *srv)
     pthread_cond_broadcast(&srv->qcv);
     pthread_mutex_unlock(&srv->qmu);
     pthread_join(srv->writer, NULL); /* the applier makes room if the backlog is full */
+    if (srv->journal)
+        stop_journal(srv); /* what is durable is moved into the inbox */
     stop_applier(srv);
     stop_checkpointer(srv);
     struct mllp_server_stats st;
@@ -1417,6 +1731,13 @@ void mllp_server_stop(struct mllp_server *srv)
     store_close(srv->store);
     store_close(srv->ckpt_store);
     store_close(srv->apply_store);
+    store_close(srv->move_store);
+    accept_journal_close(srv->journal);
+    free(srv->journal_dir);
+    pthread_mutex_destroy(&srv->jmu);
+    pthread_cond_destroy(&srv->jcv);
+    pthread_mutex_destroy(&srv->mmu);
+    pthread_cond_destroy(&srv->mcv);
     fac_free(srv->fac, srv->nfac);
     free(srv->pins);
     free(srv->bl);
@@ -1550,11 +1871,22 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(host);
         return WEFT_EINVAL;
     }
+    /* the accept journal: the node's own directory; beside a SQLite
+     * database by default, named for PostgreSQL (no local file to go by) */
+    const char *jdir_opt = opts_get(ctx->opts, "mllp-journal");
+    char *jdir = jdir_opt ? xstrdup(jdir_opt) : accept_journal_default_dir(ctx->db);
+    if (ack_mode && strcmp(ack_mode, "auto") == 0 && !jdir) {
+        fprintf(stderr, "weft serve: --mllp-ack-mode auto with a PostgreSQL store needs "
+                        "--mllp-journal DIR (the node's accept journal, on its local disk)\n");
+        free(host);
+        return WEFT_EINVAL;
+    }
     long backlog_max = 0;
     if (opts_get_long(ctx->opts, "mllp-backlog-max", MLLP_BACKLOG_MAX_DEFAULT, &backlog_max) != 0 ||
         backlog_max < 1 || backlog_max > 100000000) {
         fprintf(stderr, "weft serve: --mllp-backlog-max must be 1-100000000 messages\n");
         free(host);
+        free(jdir);
         return WEFT_EINVAL;
     }
     struct mllp_server_config cfg = {.host = host,
@@ -1569,10 +1901,14 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
                                      .tls_require_client_cert = require_cert,
                                      .backlog_max = (int)backlog_max,
                                      .original_ack_only =
-                                         !ack_mode || strcmp(ack_mode, "auto") != 0};
+                                         !ack_mode || strcmp(ack_mode, "auto") != 0,
+                                     .journal_dir = jdir};
     struct mllp_server *srv = NULL;
     char *err = NULL;
     int rc = mllp_server_start(&srv, &cfg, &err);
+    if (rc == 0 && !cfg.original_ack_only)
+        feed_registry_set_journal_dir(jdir); /* feed status, /admin/feeds */
+    free(jdir);
     if (rc != 0) {
         fprintf(stderr, "weft serve: %s\n", err ? err : weft_strerror(rc));
         free(err);

@@ -21,11 +21,13 @@
  * --client-cert-sha256): a message whose feed pins a certificate is refused
  * AR unless its connection presented exactly that one.
  *
- * HL7 v2 enhanced acknowledgement mode (MSH-15/MSH-16 valued): the writer
- * keeps such a message as pending and it is answered CA once durable; it is
- * applied later, between batches, from a backlog that survives restarts, and
- * its application ACK goes back on the same connection while it is open
- * (mllp_server.c explains).  Without MSH-15/16: original mode, unchanged.
+ * HL7 v2 enhanced acknowledgement mode (MSH-15/MSH-16 valued): a journal
+ * thread appends such a message to the node's accept journal
+ * (feeds/accept_journal.h) with group commit and it is answered CA once
+ * synced; a mover thread moves it into the inbox as pending and an applier
+ * thread applies it from a backlog that survives restarts; its application
+ * ACK goes back on the same connection while it is open (mllp_server.c
+ * explains).  Without MSH-15/16: original mode, unchanged.
  *
  * Frames larger than 16 MiB are answered AR (and not stored: there is
  * nothing whole to keep); bytes outside frames are dropped with a warning.
@@ -70,6 +72,9 @@ struct mllp_server_config {
     /* answer every message in original mode, whatever its MSH-15/MSH-16 say
      * (--mllp-ack-mode original, the default; auto turns enhanced mode on) */
     bool original_ack_only;
+    /* enhanced mode: the accept journal's directory (feeds/accept_journal.h;
+     * required unless original_ack_only) */
+    const char *journal_dir;
 };
 
 /* `--mllp-backlog-max` when not given. */

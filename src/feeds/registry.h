@@ -71,7 +71,9 @@ bool feed_kind_valid(const char *kind);
 
 /* The status of one feed as a new JSON object (caller json_decref()s):
  *   {"name","org","kind","facility"?,"from_address"?,"client_cert_sha256"?,
- *    "folder"?,"enabled","backlog" (hl7v2 enhanced mode: accepted, not yet applied),
+ *    "folder"?,"enabled","backlog" (hl7v2 enhanced mode: accepted, not yet applied,
+ *    in the accept journal or pending in the inbox), "backlog_journal" (the part
+ *    still in this node's accept journal),
  *    "agreement_in_force","last_received","last_error","last_error_at",
  *    "today":{"day","received","applied","rejected","duplicate",
  *             "lag_events","lag_mean_ms","lag_max_ms",
@@ -85,5 +87,10 @@ int feed_registry_status(struct store *s, const struct store_feed *f, time_t now
 /* Status of every feed, plus "unregistered": counters of messages whose
  * sender matched no feed: {"feeds":[...],"unregistered":{"today":..,"total":..}}. */
 int feed_registry_status_all(struct store *s, time_t now, json_t **out);
+/* The accept journal (feeds/accept_journal.h) whose records not yet moved
+ * into the inbox count in the backlog of feed status (NULL: none).  Set once
+ * at start by weft serve (enhanced mode) and weft feed status; the string
+ * is copied. */
+void feed_registry_set_journal_dir(const char *dir);
 
 #endif

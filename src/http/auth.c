@@ -157,6 +157,11 @@ static int auth_bearer_client(struct http_req *req)
     req->auth_data = ad;
     req->principal.kind = PRINCIPAL_CLIENT;
     req->principal.client_name = ad->client.name;
+    req->principal.client_id = ad->client.id;
+    req->principal.client_purpose =
+        ad->client.purpose && strcmp(ad->client.purpose, "secondary") == 0
+            ? PRINCIPAL_PURPOSE_SECONDARY
+            : PRINCIPAL_PURPOSE_DIRECT;
     req->principal.scopes = ad->client.scopes ? ad->client.scopes : "";
     req->principal.org = ad->client.org;
     req->principal.request_id = req->request_id;

@@ -26,6 +26,10 @@ struct store_client {
     /* the TLS client certificate the client's token is bound to: lower-case
      * hex SHA-256 of the DER certificate; NULL: not bound (any connection) */
     char *client_cert_sha256;
+    /* what the client's access is for: "direct" (care of the people whose
+     * records it reads; the default) or "secondary" (planning, research:
+     * FHIR Bulk Data exports de-identified and opt-outs applied) */
+    char *purpose;
 };
 void store_client_clear(struct store_client *c);
 
@@ -37,6 +41,9 @@ int store_client_add(struct store *s, const char *name, const char *org, const c
 int store_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int store_client_list(struct store *s, struct store_client **out, int *n);
 int store_client_revoke(struct store *s, int64_t id);
+/* Set client id's purpose ("direct" or "secondary").  WEFT_ENOTFOUND when
+ * there is no such client. */
+int store_client_set_purpose(struct store *s, int64_t id, const char *purpose);
 
 /* ---- organisations and agreements (access; src/store/store_access.c) ------------ */
 struct store_org {

@@ -149,5 +149,15 @@ int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, c
  * for HL7 v2, the backlog of enhanced-mode messages accepted but not yet
  * applied.  Reads only the pending rows (an index range), not the inbox. */
 int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
+/* Move record seq of accept journal journal_id (feeds/accept_journal.h) into
+ * the inbox as message in (outcome pending), once: a record already moved
+ * (a crash after the move's commit, a backup that moved it first) is not
+ * stored again.  *id_out is its inbox id either way; *added says whether it
+ * was stored now.  Inside the caller's transaction. */
+int store_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                              const char *journal_id, int64_t seq, int64_t *id_out, bool *added);
+/* The highest sequence number of journal_id's records in the inbox, 0 when
+ * none (the journal is moved in order: every record up to it is there). */
+int store_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq);
 
 #endif

@@ -248,6 +248,11 @@ int store_client_list(struct store *s, struct store_client **out, int *n)
     return STORE_CALL(s, access, client_list, out, n);
 }
 
+int store_client_set_purpose(struct store *s, int64_t id, const char *purpose)
+{
+    return STORE_CALL(s, access, client_set_purpose, id, purpose);
+}
+
 int store_client_revoke(struct store *s, int64_t id)
 {
     return STORE_CALL(s, access, client_revoke, id);
@@ -263,5 +268,6 @@ void store_client_clear(struct store_client *c)
     free(c->revoked);
     free(c->scopes);
     free(c->client_cert_sha256);
+    free(c->purpose);
     memset(c, 0, sizeof *c);
 }

@@ -167,6 +167,18 @@ int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, c
     return STORE_CALL(s, feeds, inbox_set_resubmit, id, resubmit_of, by);
 }
 
+int store_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                              const char *journal_id, int64_t seq, int64_t *id_out, bool *added)
+{
+    return STORE_CALL(s, feeds, inbox_add_journaled, in, journal_id, seq, id_out, added);
+}
+
+int store_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq)
+{
+    *seq = 0;
+    return STORE_CALL(s, feeds, inbox_journal_moved, journal_id, seq);
+}
+
 int store_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
 {
     *n = 0;

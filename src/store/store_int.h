@@ -60,6 +60,7 @@
 #include "store/citizen.h"
 #include "store/dq.h"
 #include "store/proxy.h"
+#include "store/bulk.h"
 #include "store/feeds.h"
 #include "store/gov.h"
 #include "store/identity.h"
@@ -138,6 +139,7 @@ struct store_access_ops {
     int (*client_by_hash)(struct store *s, const char *token_hash, struct store_client *out);
     int (*client_list)(struct store *s, struct store_client **out, int *n);
     int (*client_revoke)(struct store *s, int64_t id);
+    int (*client_set_purpose)(struct store *s, int64_t id, const char *purpose);
     int (*org_put)(struct store *s, const char *ods, const char *name, const char *type);
     int (*org_get)(struct store *s, const char *ods, struct store_org *out);
     int (*org_list)(struct store *s, struct store_org **out, int *n);
@@ -218,6 +220,9 @@ struct store_feeds_ops {
     int (*inbox_outcomes)(struct store *s, int64_t feed_id, int64_t out[5]);
     int (*inbox_pending_count)(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
     int (*inbox_set_resubmit)(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
+    int (*inbox_add_journaled)(struct store *s, const struct store_inbox_msg *in,
+                               const char *journal_id, int64_t seq, int64_t *id_out, bool *added);
+    int (*inbox_journal_moved)(struct store *s, const char *journal_id, int64_t *seq);
 };
 
 /* the master person index (store/identity.h) */
@@ -312,6 +317,14 @@ struct store_proxy_ops {
                         const char *reason);
 };
 
+/* FHIR Bulk Data export jobs (store/bulk.h) */
+struct store_bulk_ops {
+    int (*job_add)(struct store *s, const struct store_bulk_job *in);
+    int (*job_get)(struct store *s, const char *id, struct store_bulk_job *out);
+    int (*job_update)(struct store *s, const struct store_bulk_job *in);
+    int (*job_list)(struct store *s, const char *status, struct store_bulk_job **out, int *n);
+};
+
 /* Table-level access for copying a region between stores (store/copy.h,
  * store_copy.c).  A value as read from, or written to, a column: */
 enum store_val_kind {
@@ -379,7 +392,8 @@ struct store_ops {
     const struct store_citizen_ops *citizen;
     const struct store_analytics_ops *analytics; /* store/analytics_int.h */
     const struct store_proxy_ops *proxy;
-    const struct store_copy_ops *copy; /* store/copy.h */
+    const struct store_copy_ops *copy;        /* store/copy.h */
+    const struct store_bulk_ops *bulk_export; /* store/bulk.h */
 };
 
 /* The common head of every backend handle. */

@@ -21,6 +21,8 @@
  *                                            (analytics_risk.c; authz_risk_list)
  *   GET  /analytics/flow[?format=csv]        patient flow, secondary use
  *                                            (analytics_flow.c; authz_secondary_use)
+ *   GET  /analytics/service[?format=csv]     service management, secondary use
+ *                                            (analytics_service.c; authz_secondary_use)
  */
 #ifndef WEFT_WEB_ADMIN_H
 #define WEFT_WEB_ADMIN_H
@@ -39,6 +41,8 @@ int web_admin_gov_routes_add(struct http_server *srv, struct web *w);
 int web_analytics_routes_add(struct http_server *srv, struct web *w);
 /* GET /analytics/flow[?format=csv&from=&as-of=] (analytics_flow.c; authz_secondary_use). */
 int web_analytics_flow_routes_add(struct http_server *srv, struct web *w);
+/* GET /analytics/service[?format=csv&from=&as-of=] (analytics_service.c; authz_secondary_use). */
+int web_analytics_service_routes_add(struct http_server *srv, struct web *w);
 /* The identity review pages (admin_identity.c), for roles with the policy
  * capability identity-decide:
  *   GET  /admin/identity         the open reviews

@@ -5,8 +5,14 @@
  *       admissions, discharges and midnight occupancy per day by site and
  *       ward, length of stay; a chart of admissions per day and a
  *       length-of-stay histogram
- *   GET /analytics/flow?format=csv[&from=..&as-of=..]
- *       the same CSV as `weft analytics secondary --output flow`
+ *       and, for the same window, emergency readmissions within 30 days by
+ *       site and month, A&E attendances and the share admitted by site per
+ *       day and month, and inpatients by ward (now, or at the end of the
+ *       as-of day when one is given)
+ *   GET /analytics/flow?format=csv[&output=flow|readmissions|ae|inpatients]
+ *       [&from=..&as-of=..]
+ *       the same CSV as `weft analytics secondary --output OUTPUT` (flow
+ *       when no output is named)
  *
  * For roles with the policy capability secondary-use (authz_secondary_use:
  * ANALYST, PLANNER).  The figures are secondary_run's "flow" output: only
@@ -33,6 +39,7 @@
 #include "core/err.h"
 #include "http/server.h"
 #include "web/admin.h"
+#include "web/analytics_agg.h"
 #include "web/chart.h"
 #include "web/html.h"
 #include "web/web.h"
@@ -159,35 +166,119 @@ static double shown_value(const char *v)
 
 static void form(struct buf *b, const char *from, const char *as_of, const char *error)
 {
-    if (error)
-        html_addf(
-            b,
-            "<div class=\"nhsuk-error-summary\" role=\"alert\" tabindex=\"-1\" "
-            "aria-labelledby=\"error-summary-title\"><h2 class=\"nhsuk-error-summary__title\" "
-            "id=\"error-summary-title\">There is a problem</h2><div "
-            "class=\"nhsuk-error-summary__body\"><p>%s</p></div></div>",
-            error);
-    const char *invalid = error ? " aria-invalid=\"true\"" : "";
+    analytics_window_form(b, "/analytics/flow", from, as_of, error);
+}
+
+/* The readmissions, A&E and inpatients sections (outputs x[0..2]). */
+static void render_more(struct buf *b, const struct secondary_table *x, const char *from,
+                        const char *as_of)
+{
+    struct agg_figs f;
+    struct buf href = BUF_INIT;
+    /* readmissions */
+    agg_figs_collect(x[0].agg, &f);
+    html_raw(b, "<h2 id=\"readmissions\">Emergency readmissions within 30 days</h2>");
     html_addf(b,
-              "<form method=\"get\" action=\"/analytics/flow\" novalidate><fieldset "
-              "class=\"nhsuk-fieldset\"><legend class=\"nhsuk-fieldset__legend\">The days to "
-              "show (at most %d)</legend><div class=\"nhsuk-form-group\"><label "
-              "class=\"nhsuk-label\" for=\"from\">First day (YYYY-MM-DD)</label><input "
-              "class=\"nhsuk-input\" id=\"from\" name=\"from\" type=\"text\" value=\"%s\"",
-              FLOW_MAX_DAYS, from ? from : "");
-    html_raw(b, invalid);
+              "<p>Stays discharged in the window, by the site and month of discharge, and how "
+              "many were followed by an emergency admission of the same person within 30 days "
+              "(up to the last day). The rate is worked out from the figures as shown. %lld "
+              "people counted. Computed at <time datetime=\"%s\">%s</time>.</p>",
+              (long long)x[0].counted, x[0].computed, x[0].computed);
+    html_url_addf(&href, "/analytics/flow?format=csv&output=readmissions&from=%s&as-of=%s", from,
+                  as_of);
+    html_addf(b, "<p><a href=\"%s\">Download the readmission figures (CSV)</a></p>", href.data);
+    int nm = 0;
+    struct chart_bar bars[16];
+    for (int i = 0; i < f.n && nm < 16; i++)
+        if (!strcmp(f.v[i].measure, "rate") && !strcmp(f.v[i].k1, "total") &&
+            strcmp(f.v[i].period, "total") != 0)
+            bars[nm++] =
+                (struct chart_bar){f.v[i].period, f.v[i].value, agg_figs_value(f.v[i].value)};
+    struct chart_bar_spec rs = {.id = "readmissions-chart",
+                                .title = "Emergency readmission rate by month of discharge",
+                                .x_label = "month",
+                                .y_label = "per cent",
+                                .note = "* means withheld (a count of 1 to 7 behind it)",
+                                .bars = bars,
+                                .nbars = nm};
+    chart_bars_svg(b, &rs);
+    agg_figs_table(b, &f, "discharges", "Stays discharged, by month", "readmissions");
+    agg_figs_table(b, &f, "readmissions", "Of which readmitted as an emergency within 30 days",
+                   "readmissions");
+    agg_figs_table(b, &f, "rate", "Readmission rate (per cent)", "readmissions");
+    agg_figs_free(&f);
+    /* A&E */
+    agg_figs_collect(x[1].agg, &f);
+    html_raw(b, "<h2 id=\"ae\">A&amp;E attendances and the share admitted</h2>");
     html_addf(b,
-              "></div><div class=\"nhsuk-form-group\"><label class=\"nhsuk-label\" "
-              "for=\"as-of\">Last day (YYYY-MM-DD)</label><input class=\"nhsuk-input\" "
-              "id=\"as-of\" name=\"as-of\" type=\"text\" value=\"%s\"",
-              as_of ? as_of : "");
-    html_raw(b, invalid);
-    html_raw(b, "></div></fieldset><button class=\"nhsuk-button\" type=\"submit\">Show</button>"
-                "</form>");
+              "<p>Attendances at emergency departments (not ambulance incidents) by site, and "
+              "how many were followed by an admission that day or the next. %lld people counted. "
+              "Computed at <time datetime=\"%s\">%s</time>.</p>",
+              (long long)x[1].counted, x[1].computed, x[1].computed);
+    buf_reset(&href);
+    html_url_addf(&href, "/analytics/flow?format=csv&output=ae&from=%s&as-of=%s", from, as_of);
+    html_addf(b, "<p><a href=\"%s\">Download the A&amp;E figures (CSV)</a></p>", href.data);
+    int64_t d0;
+    day_parse(from, &d0);
+    int nd = 0;
+    for (int i = 0; i < f.n; i++)
+        nd += !strcmp(f.v[i].measure, "attendances") && !strcmp(f.v[i].k1, "total") &&
+              strcmp(f.v[i].period, "total") != 0;
+    struct chart_point *pts = xcalloc((size_t)(nd ? nd : 1), sizeof *pts);
+    nd = 0;
+    for (int i = 0; i < f.n; i++)
+        if (!strcmp(f.v[i].measure, "attendances") && !strcmp(f.v[i].k1, "total") &&
+            strcmp(f.v[i].period, "total") != 0)
+            pts[nd++] = (struct chart_point){f.v[i].period, agg_figs_value(f.v[i].value)};
+    struct chart_series se = {NULL, pts, nd};
+    struct chart_spec cs = {.id = "ae-chart",
+                            .title = "A&E attendances per day, all sites",
+                            .unit = "attendances",
+                            .series = &se,
+                            .nseries = 1,
+                            .max_gap_days = 1.5};
+    chart_svg(b, &cs);
+    free(pts);
+    agg_figs_table(b, &f, "attendances", "A&amp;E attendances per day", "ae");
+    agg_figs_table(b, &f, "admitted", "Of which admitted, per day", "ae");
+    agg_figs_table(b, &f, "share-admitted", "Share admitted (per cent), per day", "ae");
+    agg_figs_table(b, &f, "attendances-monthly", "A&amp;E attendances per month", "ae");
+    agg_figs_table(b, &f, "admitted-monthly", "Of which admitted, per month", "ae");
+    agg_figs_table(b, &f, "share-admitted-monthly", "Share admitted (per cent), per month", "ae");
+    agg_figs_free(&f);
+    /* inpatients */
+    agg_figs_collect(x[2].agg, &f);
+    html_raw(b, "<h2 id=\"inpatients\">Inpatients by ward</h2>");
+    html_addf(b,
+              "<p>People in hospital at <time datetime=\"%s\">%s</time> by site and ward, and "
+              "how many days they have been in. %lld people counted. Computed at <time "
+              "datetime=\"%s\">%s</time>.</p>",
+              x[2].at, x[2].at, (long long)x[2].counted, x[2].computed, x[2].computed);
+    buf_reset(&href);
+    html_url_addf(&href, "/analytics/flow?format=csv&output=inpatients&from=%s&as-of=%s", from,
+                  as_of);
+    html_addf(b, "<p><a href=\"%s\">Download the inpatient figures (CSV)</a></p>", href.data);
+    struct chart_bar ib[FLOW_NOW_BANDS];
+    for (int i = 0; i < FLOW_NOW_BANDS; i++) {
+        const char *v = agg_figs_get(&f, "inpatients", "total", "total", flow_now_band_label(i));
+        ib[i] = (struct chart_bar){flow_now_band_label(i), v ? v : "", agg_figs_value(v)};
+    }
+    struct chart_bar_spec is = {.id = "inpatients-chart",
+                                .title = "Inpatients by days in hospital so far",
+                                .x_label = "days",
+                                .y_label = "inpatients",
+                                .note = "* means 1 to 7 people (withheld)",
+                                .bars = ib,
+                                .nbars = FLOW_NOW_BANDS};
+    chart_bars_svg(b, &is);
+    agg_figs_table(b, &f, "inpatients", "Inpatients by ward and days in hospital so far",
+                   "inpatients");
+    agg_figs_free(&f);
+    buf_release(&href);
 }
 
 static void render_html(struct buf *b, const struct web *w, const struct secondary_table *t,
-                        const char *from, const char *as_of)
+                        const struct secondary_table *more, const char *from, const char *as_of)
 {
     web_frame_begin(b, w->service_name, "Patient flow");
     html_raw(b, "<h1>Patient flow</h1>");
@@ -256,6 +347,7 @@ static void render_html(struct buf *b, const struct web *w, const struct seconda
                   "and 21 days, median",
                   "los");
     figs_free(&f);
+    render_more(b, more, from, as_of);
     web_frame_end(b);
 }
 
@@ -306,24 +398,9 @@ static int h_flow(struct http_req *req, void *arg)
         from_arg = NULL;
     if (as_of_arg && !*as_of_arg)
         as_of_arg = NULL;
-    int64_t from, as_of = day_today();
+    int64_t from, as_of;
     char from_txt[11], as_of_txt[11], msg[160];
-    const char *error = NULL;
-    if (as_of_arg && (strlen(as_of_arg) != 10 || !day_parse(as_of_arg, &as_of))) {
-        error = "The last day must be a real date written YYYY-MM-DD, for example 2026-11-30.";
-    } else {
-        from = as_of - 27;
-        if (from_arg && (strlen(from_arg) != 10 || !day_parse(from_arg, &from))) {
-            error = "The first day must be a real date written YYYY-MM-DD, for example "
-                    "2026-11-01.";
-        } else if (from > as_of || as_of - from >= FLOW_MAX_DAYS) {
-            snprintf(msg, sizeof msg,
-                     "The first day must be on or before the last day and at most %d days "
-                     "before it.",
-                     FLOW_MAX_DAYS - 1);
-            error = msg;
-        }
-    }
+    const char *error = analytics_window_parse(from_arg, as_of_arg, "flow", &from, &as_of, msg);
     if (error) {
         if (csv)
             web_error_page(req, 400, "The days asked for are not valid", error,
@@ -334,14 +411,47 @@ static int h_flow(struct http_req *req, void *arg)
     }
     day_text(from, from_txt);
     day_text(as_of, as_of_txt);
+    /* the outputs: flow first, then the page's other sections; the CSV is one */
+    static const char *const names[] = {"flow", "readmissions", "ae", "inpatients"};
+    enum { NOUT = 4 };
+    const char *want = http_req_arg(req, "output");
+    int only = -1;
+    if (csv) {
+        only = 0;
+        if (want && *want) {
+            only = -1;
+            for (int i = 0; i < NOUT; i++)
+                if (!strcmp(want, names[i]))
+                    only = i;
+        }
+        if (only < 0) {
+            web_error_page(req, 400, "Unknown output",
+                           "The figures offered are flow, readmissions, ae and inpatients.",
+                           "Use output=flow, readmissions, ae or inpatients.");
+            return 0;
+        }
+    }
     struct buf by = BUF_INIT;
     buf_addf(&by, "web:%s", p->user_id ? p->user_id : "unknown");
-    struct secondary_options so = {
-        .output = "flow", .as_of = as_of_txt, .by = by.data, .from = from_txt};
-    struct secondary_table t;
+    struct secondary_table t[NOUT];
+    memset(t, 0, sizeof t);
     char err[1024];
-    rc = secondary_run(s, &so, &t, err, sizeof err);
+    rc = 0;
+    for (int i = 0; i < NOUT && rc == 0; i++) {
+        if (only >= 0 && i != only)
+            continue;
+        /* inpatients: at the end of the as-of day, or now when none is given */
+        struct secondary_options so = {.output = names[i],
+                                       .as_of = i == 3 && !as_of_arg ? NULL : as_of_txt,
+                                       .by = by.data,
+                                       .from = i == 3 ? NULL : from_txt};
+        rc = secondary_run(s, &so, &t[i], err, sizeof err);
+    }
     buf_release(&by);
+    if (rc) {
+        for (int i = 0; i < NOUT; i++)
+            secondary_table_free(&t[i]);
+    }
     if (rc == WEFT_EDENIED) {
         web_error_page(req, 409,
                        "Patient flow cannot be shown until a current opt-out list is "
@@ -356,29 +466,43 @@ static int h_flow(struct http_req *req, void *arg)
                        "Something went wrong reading the record.", "Try again later.");
         return 0;
     }
-    struct buf what = BUF_INIT;
-    buf_addf(&what, "secondary:flow from=%s as-of=%s output=%lld%s", from_txt, as_of_txt,
-             (long long)t.output_id, csv ? " csv" : "");
-    rc = authz_audit_access(s, p, csv ? AUDIT_EXPORT : AUDIT_READ, NULL, what.data, t.counted);
-    buf_release(&what);
+    for (int i = 0; i < NOUT && rc == 0; i++) {
+        if (only >= 0 && i != only)
+            continue;
+        struct buf what = BUF_INIT;
+        if (i == 3)
+            buf_addf(&what, "secondary:%s at=%s output=%lld%s", names[i], t[i].at,
+                     (long long)t[i].output_id, csv ? " csv" : "");
+        else
+            buf_addf(&what, "secondary:%s from=%s as-of=%s output=%lld%s", names[i], from_txt,
+                     as_of_txt, (long long)t[i].output_id, csv ? " csv" : "");
+        rc = authz_audit_access(s, p, csv ? AUDIT_EXPORT : AUDIT_READ, NULL, what.data,
+                                t[i].counted);
+        buf_release(&what);
+    }
     if (rc) {
-        secondary_table_free(&t);
+        for (int i = 0; i < NOUT; i++)
+            secondary_table_free(&t[i]);
         web_error_page(req, 500, "Patient flow could not be shown",
                        "The view could not be written to the audit log.", "Try again later.");
         return 0;
     }
     struct buf b = BUF_INIT;
     if (csv) {
-        secondary_table_csv(&t, &b);
-        secondary_table_free(&t);
-        http_reply_header(req, "Content-Disposition", "attachment; filename=\"flow.csv\"");
+        secondary_table_csv(&t[only], &b);
+        for (int i = 0; i < NOUT; i++)
+            secondary_table_free(&t[i]);
+        char disp[64];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s.csv\"", names[only]);
+        http_reply_header(req, "Content-Disposition", disp);
         http_reply_header(req, "Cache-Control", "no-store");
         http_reply_header(req, "X-Content-Type-Options", "nosniff");
         http_reply_buf(req, 200, "text/csv; charset=utf-8", &b);
         return 0;
     }
-    render_html(&b, w, &t, from_txt, as_of_txt);
-    secondary_table_free(&t);
+    render_html(&b, w, &t[0], &t[1], from_txt, as_of_txt);
+    for (int i = 0; i < NOUT; i++)
+        secondary_table_free(&t[i]);
     web_admin_reply(req, 200, &b);
     return 0;
 }

@@ -250,6 +250,8 @@ int web_routes_add(struct http_server *srv, struct web *w)
         return rc;
     if ((rc = web_analytics_flow_routes_add(srv, w)) < 0) /* /analytics/flow */
         return rc;
+    if ((rc = web_analytics_service_routes_add(srv, w)) < 0) /* /analytics/service */
+        return rc;
     if ((rc = web_admin_dq_routes_add(srv, w)) < 0) /* /admin/dq, /admin/governance */
         return rc;
     if ((rc = web_breakglass_routes_add(srv, w)) < 0) /* /breakglass */

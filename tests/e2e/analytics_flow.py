@@ -51,6 +51,18 @@ for i in range(2):  # QEQM/WARD7: 2 admitted on the 4th, still in
     stays.append(("QEQM", "WARD7", "20261104", None, True))
 # not cleared by the opt-out check: would make AMU's admissions on the 2nd 13 (15, not 10)
 stays.append(("KCH", "AMU", "20261102", "20261106", False))
+UNCLEARED = len(stays) - 1
+
+# A&E attendances (person, day, visit): every AMU patient came through A&E at
+# KCH on the 2nd (admitted the same day), and persons 0-9 and the uncleared
+# one again on the 10th, each then admitted to AMU that day (still in): an
+# emergency readmission 4 days after the discharge on the 6th.  Person 0's
+# attendance on the 3rd (visit E001, sent below) was not followed by an
+# admission.
+attend = [(k, "20261102", "A%03d" % k) for k in list(range(12)) + [UNCLEARED]]
+attend += [(k, "20261110", "B%03d" % k) for k in list(range(10)) + [UNCLEARED]]
+# the second stays: (person, site, ward, admitted, discharged or None)
+again = [(k, "KCH", "AMU", "20261110", None) for k in list(range(10)) + [UNCLEARED]]
 
 
 NUMS = []  # distinct test NHS numbers (nhs(n) and nhs(n + 1) can coincide)
@@ -100,6 +112,10 @@ try:
             send(adt(k, "F%dD" % k, "A03", "I", site, ward, "V%03d" % k, a, d))
     # an A&E attendance by person 0: an Encounter, not an inpatient stay
     send(adt(0, "FE1", "A03", "E", "KCH", "AE", "E001", "20261103", "20261103"))
+    for k, d, visit in attend:
+        send(adt(k, "F%s" % visit, "A03", "E", "KCH", "AE", visit, d, d))
+    for k, site, ward, a, d in again:
+        send(adt(k, "F%dR" % k, "A01", "I", site, ward, "R%03d" % k, a))
     c.close()
 finally:
     srv.stop()
@@ -129,7 +145,9 @@ BANDS = [("0", 0, 0), ("1", 1, 1), ("2-3", 2, 3), ("4-7", 4, 7), ("8-14", 8, 14)
          ("15-21", 15, 21), ("22+", 22, 10 ** 6)]
 lengths = collections.defaultdict(list)
 wards = set()
-for site, ward, a, d, ok in stays:
+all_stays = [(k, site, ward, a, d, ok) for k, (site, ward, a, d, ok) in enumerate(stays)]
+all_stays += [(k, site, ward, a, d, stays[k][4]) for k, site, ward, a, d in again]
+for _k, site, ward, a, d, ok in all_stays:
     if not ok:
         continue
     wards.add((site, ward))
@@ -201,6 +219,142 @@ check(rc == 0, "compliance: %s %s" % (comp, err))
 check(comp.splitlines()[-1].split(",")[1] == "flow" and comp.strip().endswith(",%d,1,0"
       % len(cleared)), "compliance row %r" % comp.splitlines()[-1])
 
+# ---- readmissions, A&E and inpatients (the same stays and attendances) ------------
+def long_form(text, nkeys):
+    rows = text.splitlines()
+    fig = {}
+    for ln in rows[1:]:
+        parts = ln.split(",")
+        check(len(parts) == nkeys + 3, "bad line %r" % ln)
+        check(tuple(parts[:-1]) not in fig, "line twice: %s" % ln)
+        fig[tuple(parts[:-1])] = parts[-1]
+    return rows[0], fig
+
+
+def table_ok(fig, m, rowkeys, periods, raw, row_total=True):
+    """Every cell of measure m (rows rowkeys, then the totals) is its raw
+    count suppressed and rounded, and no row or column has exactly one '*'."""
+    nk = len(rowkeys[0])
+    grid = []
+    for rk in list(rowkeys) + [("total",) * nk]:
+        row = []
+        for p in periods + (["total"] if row_total else []):
+            keys = [r for r in rowkeys] if rk[0] == "total" else [rk]
+            ps = periods if p == "total" else [p]
+            cnt = sum(raw.get((k, q), 0) for k in keys for q in ps)
+            key = (m,) + rk + (p,)
+            check(key in fig, "%s missing" % (key,))
+            shown_ok(fig[key], cnt, str(key))
+            row.append(fig[key])
+        grid.append(row)
+    for row in grid:
+        check(row.count("*") != 1, "%s row %r gives a suppressed cell away" % (m, row))
+    for j in range(len(grid[0])):
+        col = [row[j] for row in grid]
+        check(col.count("*") != 1, "%s column %d gives a suppressed cell away: %r" % (m, j, col))
+
+
+def rate_ok(fig, m, num, den, rowkeys, periods):
+    """A ratio from the shown figures: '*' when either is withheld."""
+    nk = len(rowkeys[0])
+    for rk in list(rowkeys) + [("total",) * nk]:
+        for p in periods + ["total"]:
+            n, d = fig[(num,) + rk + (p,)], fig[(den,) + rk + (p,)]
+            want = "*" if "*" in (n, d) else "" if d == "0" else "%.1f" % (
+                int((int(n) * 1000 + int(d) // 2) // int(d)) / 10)
+            check(fig[(m,) + rk + (p,)] == want, "%s %s %s: %r, want %r"
+                  % (m, rk, p, fig[(m,) + rk + (p,)], want))
+
+
+person_stays = collections.defaultdict(list)  # cleared people's stays: (site, admitted, discharged)
+for k, site, ward, a, d, ok in all_stays:
+    if ok:
+        person_stays[k].append((site, ward, day(a), day(d) if d else None))
+ae_days = collections.defaultdict(set)
+visits = attend + [(0, "20261103", "E001")]
+for k, d, _ in visits:
+    if stays[k][4]:
+        ae_days[k].add(day(d))
+
+
+def emergency(k, a):
+    return any(a == x or a == x + datetime.timedelta(1) for x in ae_days[k])
+
+
+raw_dis, raw_read = collections.Counter(), collections.Counter()
+for k, sts in person_stays.items():
+    for i, (site, _w, a, d) in enumerate(sts):
+        if d and FROM <= d <= TO:
+            raw_dis[((site,), d.strftime("%Y-%m"))] += 1
+            if any(j != i and emergency(k, a2) and d <= a2 <= d + datetime.timedelta(30) and a2 <= TO
+                   for j, (_s, _w2, a2, _d2) in enumerate(sts)):
+                raw_read[((site,), d.strftime("%Y-%m"))] += 1
+rc, out_ra, err = run("analytics", "secondary", "--db", db, "--output", "readmissions", "--from",
+                      FROM.isoformat(), "--as-of", TO.isoformat())
+check(rc == 0, "readmissions failed (%d): %s" % (rc, err))
+head, ra = long_form(out_ra, 1)
+check(head == "measure,site,period,value", "readmissions header %r" % head)
+sites = sorted({k[0] for k, _ in raw_dis})
+table_ok(ra, "discharges", [(x,) for x in sites], ["2026-11"], raw_dis)
+table_ok(ra, "readmissions", [(x,) for x in sites], ["2026-11"], raw_read)
+rate_ok(ra, "rate", "readmissions", "discharges", [(x,) for x in sites], ["2026-11"])
+# 24 cleared discharges at KCH, 10 readmitted within 30 days (the uncleared one not counted)
+check(ra[("discharges", "KCH", "2026-11")] == "25" and ra[("readmissions", "KCH", "2026-11")] == "10"
+      and ra[("rate", "KCH", "2026-11")] == "40.0", "KCH readmissions: %r" % out_ra)
+
+raw_att, raw_adm = collections.Counter(), collections.Counter()
+for k, d, _ in visits:
+    if not stays[k][4]:
+        continue
+    d = day(d)
+    adm = any((a == d or a == d + datetime.timedelta(1)) and a <= TO for _s, _w, a, _x in person_stays[k])
+    for per in (d.isoformat(), d.strftime("%Y-%m")):
+        raw_att[(("KCH",), per)] += 1
+        raw_adm[(("KCH",), per)] += adm
+rc, out_ae, err = run("analytics", "secondary", "--db", db, "--output", "ae", "--from",
+                      FROM.isoformat(), "--as-of", TO.isoformat())
+check(rc == 0, "ae failed (%d): %s" % (rc, err))
+head, ae = long_form(out_ae, 1)
+check(head == "measure,site,period,value", "ae header %r" % head)
+dlist = [x.isoformat() for x in days]
+table_ok(ae, "attendances", [("KCH",)], dlist, raw_att)
+table_ok(ae, "admitted", [("KCH",)], dlist, raw_adm)
+rate_ok(ae, "share-admitted", "admitted", "attendances", [("KCH",)], dlist)
+table_ok(ae, "attendances-monthly", [("KCH",)], ["2026-11"], raw_att)
+table_ok(ae, "admitted-monthly", [("KCH",)], ["2026-11"], raw_adm)
+rate_ok(ae, "share-admitted-monthly", "admitted-monthly", "attendances-monthly", [("KCH",)],
+        ["2026-11"])
+check(ae[("attendances", "KCH", "2026-11-02")] == "10" and ae[("admitted", "KCH", "2026-11-02")]
+      == "10" and ae[("share-admitted", "KCH", "2026-11-02")] == "100.0", "A&E on the 2nd: %r" % out_ae)
+check(ae[("admitted", "KCH", "2026-11-03")] == "0", "person 0's attendance on the 3rd admitted?")
+check(ae[("attendances-monthly", "KCH", "2026-11")] == "25", "A&E in November (23 cleared)")
+
+raw_in = collections.Counter()
+for k, sts in person_stays.items():
+    for site, ward, a, d in sts:
+        if a <= TO and (d is None or d > TO):
+            n_days = (TO - a).days
+            band = "0" if n_days < 1 else "1-6" if n_days < 7 else "7-13" if n_days < 14 else \
+                "14-20" if n_days < 21 else "21+"
+            raw_in[((site, ward), band)] += 1
+rc, out_in, err = run("analytics", "secondary", "--db", db, "--output", "inpatients", "--as-of",
+                      TO.isoformat())
+check(rc == 0 and "inpatients" in err, "inpatients failed (%d): %s" % (rc, err))
+head, inp = long_form(out_in, 2)
+check(head == "measure,site,ward,period,value", "inpatients header %r" % head)
+table_ok(inp, "inpatients", sorted({k for k, _ in raw_in}), ["0", "1-6", "7-13", "14-20", "21+"],
+         raw_in)
+# 12 in: AMU's 10 readmitted (1-6 days) and WARD7's 2 (7-13 days); WARD7's 2 are
+# withheld, and with them (secondary suppression) the figures that would give them away
+check(inp[("inpatients", "total", "total", "total")] == "10" and
+      inp[("inpatients", "QEQM", "WARD7", "7-13")] == "*", "inpatients: %r" % out_in)
+check(not any(k[1] == "ELDER" for k in inp), "ELDER was discharged on the 13th: %r" % out_in)
+rc, comp, err = run("analytics", "compliance", "--db", db)
+check(rc == 0 and all(any(",%s," % o in ln and ln.endswith(",0") for ln in comp.splitlines())
+                      for o in ("readmissions", "ae", "inpatients")),
+      "new outputs not in the compliance report: %s" % comp)
+MORE = {"readmissions": (out_ra, 1), "ae": (out_ae, 1), "inpatients": (out_in, 2)}
+
 # ---- the page: the same figures for an analyst ------------------------------------
 secret = add_hs_launcher(db, "sys-RVV", "RVV", "iss-RVV")
 web = Server(db, tag="web")
@@ -236,6 +390,32 @@ for m in ("admissions", "discharges", "occupancy", "los"):
             check(html.unescape(value) == shown[key], "page %s = %r, CSV %r" % (key, value, shown[key]))
             ncells += 1
 check(ncells == len(shown), "page shows %d figures, the CSV %d" % (ncells, len(shown)))
+# readmissions, A&E and inpatients: each CSV is the command's, each table cell the CSV's
+for o, (want, nk) in MORE.items():
+    st, hd, body = web.request("GET", "/analytics/flow?format=csv&output=%s&%s" % (o, q),
+                               headers=cookie, raw=True)
+    check(st == 200 and body.decode() == want, "page %s csv (%d):\n%s\n---\n%s"
+          % (o, st, body.decode(), want))
+    _, fig = long_form(want, nk)
+    seen = 0
+    for tid, m, tb in re.findall(r'<table class="nhsuk-table" id="(%s-[^"]+)" data-measure="([^"]+)">'
+                                 r'(.*?)</table>' % o, page, re.S):
+        for row in re.findall(r'<tr[^>]*><th scope="row"[^>]*>(.*?)</th>(.*?)</tr>', tb, re.S):
+            keys = [html.unescape(row[0])]
+            cells = re.findall(r'<td[^>]*?(?: data-period="([^"]*)")?>([^<]*)</td>', row[1])
+            if nk == 2:
+                keys.append(html.unescape(cells[0][1]))
+                cells = cells[1:]
+            for period, value in cells:
+                key = (m,) + tuple(keys) + (html.unescape(period),)
+                check(key in fig and fig[key] == html.unescape(value),
+                      "page %s = %r, CSV %r" % (key, value, fig.get(key)))
+                seen += 1
+    check(seen == len(fig), "page shows %d %s figures, the CSV %d" % (seen, o, len(fig)))
+check(re.search(r'<svg class="weft-chart" id="inpatients-chart"', page), "no inpatients chart")
+check(re.search(r'<svg class="weft-chart" id="readmissions-chart"', page), "no readmissions chart")
+st, _, b = web.request("GET", "/analytics/flow?format=csv&output=nope", headers=cookie, raw=True)
+check(st == 400, "unknown output: %d" % st)
 # the charts: admissions per day (line) and the length-of-stay histogram with its table
 line = re.search(r'<svg class="weft-chart"[^>]*role="img"[^>]*aria-labelledby="admissions-chart-title '
                  r'admissions-chart-desc"[^>]*><title id="admissions-chart-title">Admissions per day'
@@ -317,8 +497,11 @@ rc, out, err = run("analytics", "secondary", "--db", db, "--output", "flow", "--
 check(rc == 2 and "--from must be on or before --as-of" in err, "bad window: %d %r" % (rc, err))
 rc, out, err = run("analytics", "secondary", "--db", db, "--output", "population", "--from",
                    "2026-11-01")
-check(rc == 2 and "--from applies to the flow output only" in err, "--from on population: %d %r"
-      % (rc, err))
+check(rc == 2 and "--from applies to the flow, readmissions, ae and service outputs only" in err,
+      "--from on population: %d %r" % (rc, err))
+rc, out, err = run("analytics", "secondary", "--db", db, "--output", "inpatients", "--from",
+                   "2026-11-01")
+check(rc == 2 and "--from applies to the flow" in err, "--from on inpatients: %d %r" % (rc, err))
 # ... and the page refuses too, saying why
 web = Server(db, tag="web2")
 cookie = {"Cookie": "weft_session=" + session("ANALYST", "analyst-2")}

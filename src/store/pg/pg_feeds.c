@@ -294,6 +294,76 @@ int pg_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t *id_
     return WEFT_OK;
 }
 
+int pg_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                           const char *journal_id, int64_t seq, int64_t *id_out, bool *added)
+{
+    *added = false;
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_int(&p, in->feed_id);
+    pg_p_text(&p, in->arrived ? in->arrived : now);
+    pg_p_text(&p, in->sender);
+    pg_p_text(&p, in->peer);
+    pg_p_text(&p, in->control_id);
+    pg_p_text(&p, in->msg_type);
+    pg_p_text(&p, now);
+    pg_p_bytes(&p, in->body ? in->body : "", (int)in->body_len);
+    pg_p_text(&p, journal_id);
+    pg_p_int(&p, seq);
+    int rc;
+    /* the row's id whether it is stored now or was before (the UNION's
+     * second arm reads the row the conflict found) */
+    PGresult *r =
+        pg_run(pg_of(s),
+               "WITH ins AS (INSERT INTO inbox (feed_id, kind, arrived, sender, peer,"
+               " control_id, msg_type, outcome, updated, attempts, body, journal_id,"
+               " journal_seq) VALUES ($1, 'hl7v2', $2, $3, $4, $5, $6, 'pending', $7, 1,"
+               " $8, $9, $10) ON CONFLICT (journal_id, journal_seq) WHERE journal_seq IS"
+               " NOT NULL DO NOTHING RETURNING id)"
+               " SELECT id, 1 FROM ins UNION ALL SELECT id, 0 FROM inbox WHERE"
+               " journal_id = $9 AND journal_seq = $10 AND NOT EXISTS (SELECT 1 FROM ins)",
+               &p, &rc);
+    if (!r)
+        return rc;
+    if (PQntuples(r) < 1) {
+        /* moved by another session that committed after this statement's
+         * snapshot (it waited for it): read it in a new one */
+        PQclear(r);
+        struct pg_params q = {0};
+        pg_p_text(&q, journal_id);
+        pg_p_int(&q, seq);
+        r = pg_run(pg_of(s), "SELECT id, 0 FROM inbox WHERE journal_id = $1 AND journal_seq = $2",
+                   &q, &rc);
+        if (!r)
+            return rc;
+        if (PQntuples(r) < 1) {
+            PQclear(r);
+            return store_fail(s, WEFT_EDB, "moving an accepted message into the inbox: no row");
+        }
+    }
+    *id_out = pg_int(r, 0, 0);
+    *added = pg_int(r, 0, 1) == 1;
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, journal_id);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT coalesce(max(journal_seq), 0) FROM inbox WHERE journal_id = $1"
+                         " AND journal_seq IS NOT NULL",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    *seq = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
 int pg_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,
                          int64_t resources, int64_t duplicate_of, bool bump)
 {

@@ -78,6 +78,7 @@ static void client_fill(const PGresult *r, int i, struct store_client *c)
     c->created = pg_strdup(r, i, 4);
     c->revoked = pg_strdup(r, i, 5);
     c->client_cert_sha256 = pg_strdup(r, i, 6);
+    c->purpose = pg_strdup(r, i, 7);
 }
 
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
@@ -86,11 +87,12 @@ int pg_client_by_hash(struct store *s, const char *token_hash, struct store_clie
     struct pg_params p = {0};
     pg_p_text(&p, token_hash);
     int rc;
-    PGresult *r = pg_run(pg_of(s),
-                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
-                         " FROM client"
-                         " WHERE token_hash = $1 AND revoked IS NULL",
-                         &p, &rc);
+    PGresult *r =
+        pg_run(pg_of(s),
+               "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
+               " FROM client"
+               " WHERE token_hash = $1 AND revoked IS NULL",
+               &p, &rc);
     if (!r)
         return rc;
     rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
@@ -105,10 +107,11 @@ int pg_client_list(struct store *s, struct store_client **out, int *n)
     *out = NULL;
     *n = 0;
     int rc;
-    PGresult *r = pg_run(pg_of(s),
-                         "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
-                         " FROM client ORDER BY id",
-                         NULL, &rc);
+    PGresult *r =
+        pg_run(pg_of(s),
+               "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
+               " FROM client ORDER BY id",
+               NULL, &rc);
     if (!r)
         return rc;
     int rows = PQntuples(r);
@@ -134,5 +137,17 @@ int pg_client_revoke(struct store *s, int64_t id)
                     &p, &n);
     if (rc == 0 && n == 0)
         return store_fail(s, WEFT_ENOTFOUND, "no active client with id %lld", (long long)id);
+    return rc;
+}
+
+int pg_client_set_purpose(struct store *s, int64_t id, const char *purpose)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, purpose);
+    pg_p_int(&p, id);
+    int64_t n = 0;
+    int rc = pg_cmd(pg_of(s), "UPDATE client SET purpose = $1 WHERE id = $2", &p, &n);
+    if (rc == 0 && n == 0)
+        return store_fail(s, WEFT_ENOTFOUND, "no client with id %lld", (long long)id);
     return rc;
 }

@@ -374,6 +374,36 @@ static const struct store_migration pg_client_cert_1 = {
     "ALTER TABLE client ADD COLUMN client_cert_sha256 " CT ";",
 };
 
+/* bulk-export-1: FHIR Bulk Data export jobs (store/bulk.h; the model:
+ * sqlite_bulk.c). */
+static const struct store_migration pg_bulk_export_1 = {
+    "bulk-export-1",
+    "CREATE TABLE bulk_job (id text PRIMARY KEY, client_id bigint NOT NULL,"
+    " client_name text NOT NULL, org " CT ", purpose text NOT NULL, kind text NOT NULL,"
+    " group_id text, types text, since text, request text NOT NULL, status text NOT NULL,"
+    " created text NOT NULL, transaction_time text, finished text, expires text, progress text,"
+    " output text, error text, count bigint NOT NULL DEFAULT 0);"
+    "CREATE INDEX bulk_job_status ON bulk_job (status, created);",
+};
+
+/* client-purpose-1: what an API client's access is for (store/access.h):
+ * direct care (every client so far) or secondary uses. */
+static const struct store_migration pg_client_purpose_1 = {
+    "client-purpose-1",
+    "ALTER TABLE client ADD COLUMN purpose text NOT NULL DEFAULT 'direct';",
+};
+
+/* feeds-journal-1: as sqlite_feeds.c - an inbox row moved from an
+ * enhanced-mode accept journal carries the journal's id and the record's
+ * sequence number, unique (partial index), so a record moved twice is
+ * stored once. */
+static const struct store_migration pg_feeds_journal_1 = {
+    "feeds-journal-1",
+    "ALTER TABLE inbox ADD COLUMN journal_id text, ADD COLUMN journal_seq bigint;"
+    "CREATE UNIQUE INDEX inbox_journal ON inbox (journal_id, journal_seq)"
+    " WHERE journal_seq IS NOT NULL;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -389,6 +419,9 @@ static const struct store_migration *const migrations[] = {
     &pg_proxy_1,
     &pg_put_many_1,
     &pg_client_cert_1,
+    &pg_bulk_export_1,
+    &pg_client_purpose_1,
+    &pg_feeds_journal_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

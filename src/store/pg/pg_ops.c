@@ -44,6 +44,7 @@ static const struct store_access_ops pg_access_ops = {
     .client_by_hash = pg_client_by_hash,
     .client_list = pg_client_list,
     .client_revoke = pg_client_revoke,
+    .client_set_purpose = pg_client_set_purpose,
     .org_put = pg_org_put,
     .org_get = pg_org_get,
     .org_list = pg_org_list,
@@ -95,6 +96,8 @@ static const struct store_feeds_ops pg_feeds_ops = {
     .inbox_claim = pg_inbox_claim,
     .inbox_outcomes = pg_inbox_outcomes,
     .inbox_pending_count = pg_inbox_pending_count,
+    .inbox_add_journaled = pg_inbox_add_journaled,
+    .inbox_journal_moved = pg_inbox_journal_moved,
     .inbox_set_resubmit = pg_inbox_set_resubmit,
 };
 
@@ -169,6 +172,13 @@ static const struct store_dq_ops pg_dq_ops = {
     .dq_failure_list = pg_dq_failure_list,
 };
 
+static const struct store_bulk_ops pg_bulk_ops = {
+    .job_add = pg_bulk_job_add,
+    .job_get = pg_bulk_job_get,
+    .job_update = pg_bulk_job_update,
+    .job_list = pg_bulk_job_list,
+};
+
 static const struct store_copy_ops pg_copy_ops = {
     .tables = pg_copy_tables,
     .columns = pg_copy_columns,
@@ -203,4 +213,5 @@ const struct store_ops pg_ops = {
     .dq = &pg_dq_ops,
     .proxy = &pg_proxy_ops,
     .copy = &pg_copy_ops,
+    .bulk_export = &pg_bulk_ops,
 };

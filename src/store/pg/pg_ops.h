@@ -16,6 +16,7 @@ int pg_client_add(struct store *s, const char *name, const char *org, const char
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int pg_client_list(struct store *s, struct store_client **out, int *n);
 int pg_client_revoke(struct store *s, int64_t id);
+int pg_client_set_purpose(struct store *s, int64_t id, const char *purpose);
 
 /* pg_person.c */
 int pg_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);
@@ -143,6 +144,9 @@ int pg_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int
                    int64_t *first);
 int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
 int pg_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
+int pg_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                           const char *journal_id, int64_t seq, int64_t *id_out, bool *added);
+int pg_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq);
 int pg_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 
 /* pg_merge.c */
@@ -219,5 +223,11 @@ int pg_copy_write(struct store *s, const char *table, const char *const *cols, i
                   const struct store_val *vals, int nrows);
 int pg_copy_clear(struct store *s, const char *table);
 int pg_copy_finish(struct store *s);
+
+/* pg_bulk.c */
+int pg_bulk_job_add(struct store *s, const struct store_bulk_job *in);
+int pg_bulk_job_get(struct store *s, const char *id, struct store_bulk_job *out);
+int pg_bulk_job_update(struct store *s, const struct store_bulk_job *in);
+int pg_bulk_job_list(struct store *s, const char *status, struct store_bulk_job **out, int *n);
 
 #endif

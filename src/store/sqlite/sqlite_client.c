@@ -13,6 +13,30 @@ const struct store_migration sqlite_migration_client_cert_1 = {
     "ALTER TABLE client ADD COLUMN client_cert_sha256 TEXT;",
 };
 
+/* client-purpose-1: what an API client's access is for (store/access.h):
+ * direct care (every client so far) or secondary uses. */
+const struct store_migration sqlite_migration_client_purpose_1 = {
+    "client-purpose-1",
+    "ALTER TABLE client ADD COLUMN purpose TEXT NOT NULL DEFAULT 'direct';",
+};
+
+int sqlite_client_set_purpose(struct store *s, int64_t id, const char *purpose)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "UPDATE client SET purpose = ? WHERE id = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, purpose);
+    sqlite3_bind_int64(st, 2, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(ss, "setting a client's purpose");
+    return sqlite3_changes(ss->db)
+               ? WEFT_OK
+               : store_fail(s, WEFT_ENOTFOUND, "no client with id %lld", (long long)id);
+}
+
 int sqlite_client_add(struct store *s, const char *name, const char *org, const char *scopes,
                       const char *token_hash, const char *cert_sha256, int64_t *id_out)
 {
@@ -49,16 +73,17 @@ static void fill(sqlite3_stmt *st, struct store_client *c)
     c->created = sqlite_col_strdup(st, 4);
     c->revoked = sqlite_col_strdup(st, 5);
     c->client_cert_sha256 = sqlite_col_strdup(st, 6);
+    c->purpose = sqlite_col_strdup(st, 7);
 }
 
 int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
 {
     struct sqlite_store *ss = sqlite_of(s);
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st =
-        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
-                        " FROM client"
-                        " WHERE token_hash = ? AND revoked IS NULL");
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
+            " FROM client"
+            " WHERE token_hash = ? AND revoked IS NULL");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, token_hash);
@@ -78,9 +103,9 @@ int sqlite_client_list(struct store *s, struct store_client **out, int *n)
     struct sqlite_store *ss = sqlite_of(s);
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st =
-        sqlite_stmt(ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256"
-                        " FROM client ORDER BY id");
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT id, name, org, scopes, created, revoked, client_cert_sha256, purpose"
+            " FROM client ORDER BY id");
     if (!st)
         return WEFT_EDB;
     int rc, cap = 0;

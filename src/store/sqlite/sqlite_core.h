@@ -76,6 +76,8 @@ int sqlite_client_add(struct store *s, const char *name, const char *org, const 
 int sqlite_client_by_hash(struct store *s, const char *token_hash, struct store_client *out);
 int sqlite_client_list(struct store *s, struct store_client **out, int *n);
 int sqlite_client_revoke(struct store *s, int64_t id);
+extern const struct store_migration sqlite_migration_client_purpose_1;
+int sqlite_client_set_purpose(struct store *s, int64_t id, const char *purpose);
 
 /* sqlite_meta.c */
 int sqlite_meta_get(struct store *s, const char *key, char **value_out);

@@ -89,6 +89,18 @@ const struct store_migration sqlite_migration_feeds_3 = {
     "ALTER TABLE inbox_key_new RENAME TO inbox_key;",
 };
 
+/* feeds-journal-1: an inbox row moved from an enhanced-mode accept journal
+ * (feeds/accept_journal.h) carries the journal's id and the record's
+ * sequence number, unique, so that a record moved twice is stored once.  A
+ * partial index: rows from other routes cost nothing. */
+const struct store_migration sqlite_migration_feeds_journal_1 = {
+    "feeds-journal-1",
+    "ALTER TABLE inbox ADD COLUMN journal_id TEXT;"
+    "ALTER TABLE inbox ADD COLUMN journal_seq INTEGER;"
+    "CREATE UNIQUE INDEX inbox_journal ON inbox (journal_id, journal_seq)"
+    " WHERE journal_seq IS NOT NULL;",
+};
+
 /* ---- savepoints ----------------------------------------------------------------- */
 
 enum savepoint_verb { SP_OPEN, SP_RELEASE, SP_ROLLBACK_TO };
@@ -427,6 +439,63 @@ int sqlite_inbox_add(struct store *s, const struct store_inbox_msg *in, int64_t 
     if (rc == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(ss->db);
     return rc;
+}
+
+int sqlite_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                               const char *journal_id, int64_t seq, int64_t *id_out, bool *added)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    *added = false;
+    char now[32];
+    sqlite_now(now);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "INSERT INTO inbox (feed_id, kind, arrived, sender, peer, control_id, msg_type,"
+            " outcome, updated, attempts, body, journal_id, journal_seq)"
+            " VALUES (?, 'hl7v2', ?, ?, ?, ?, ?, 'pending', ?, 1, ?, ?, ?)"
+            " ON CONFLICT (journal_id, journal_seq) WHERE journal_seq IS NOT NULL DO NOTHING");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, in->feed_id);
+    sqlite_bind_text(st, 2, in->arrived ? in->arrived : now);
+    sqlite_bind_text(st, 3, in->sender);
+    sqlite_bind_text(st, 4, in->peer);
+    sqlite_bind_text(st, 5, in->control_id);
+    sqlite_bind_text(st, 6, in->msg_type);
+    sqlite_bind_text(st, 7, now);
+    sqlite3_bind_blob64(st, 8, in->body ? in->body : "", in->body_len, SQLITE_STATIC);
+    sqlite_bind_text(st, 9, journal_id);
+    sqlite3_bind_int64(st, 10, seq);
+    int rc = step_write(ss, st, "moving an accepted message into the inbox");
+    if (rc != 0)
+        return rc;
+    if (sqlite3_changes(ss->db) == 1) {
+        *added = true;
+        *id_out = sqlite3_last_insert_rowid(ss->db);
+        return 0;
+    }
+    st = sqlite_stmt(ss, "SELECT id FROM inbox WHERE journal_id = ? AND journal_seq = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, journal_id);
+    sqlite3_bind_int64(st, 2, seq);
+    int src = sqlite3_step(st);
+    *id_out = src == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return src == SQLITE_ROW ? 0 : sqlite_fail(ss, "reading a moved message");
+}
+
+int sqlite_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT max(journal_seq) FROM inbox WHERE journal_id = ?"
+                                       " AND journal_seq IS NOT NULL");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, journal_id);
+    int rc = sqlite3_step(st);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : sqlite_fail(ss, "reading the accept journal's moved mark");
 }
 
 int sqlite_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, const char *error,

@@ -14,6 +14,7 @@ extern const struct store_migration sqlite_migration_feeds_3;
 extern const struct store_migration sqlite_migration_feeds_tls_1;
 extern const struct store_migration sqlite_migration_feeds_resubmit_1;
 extern const struct store_migration sqlite_migration_feeds_csvrows_1;
+extern const struct store_migration sqlite_migration_feeds_journal_1;
 int sqlite_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by);
 extern const struct store_migration sqlite_migration_merge_1;
 
@@ -42,6 +43,9 @@ int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id,
                        int64_t *first);
 int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);
 int sqlite_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
+int sqlite_inbox_add_journaled(struct store *s, const struct store_inbox_msg *in,
+                               const char *journal_id, int64_t seq, int64_t *id_out, bool *added);
+int sqlite_inbox_journal_moved(struct store *s, const char *journal_id, int64_t *seq);
 
 int sqlite_person_merge(struct store *s, const char *survivor, const char *retired,
                         const char *source_org, int64_t inbox_id, int64_t *merge_id_out);

@@ -19,6 +19,7 @@
 #include "store/sqlite/sqlite_proxy.h"
 #include "store/sqlite/sqlite_identity.h"
 #include "store/sqlite/sqlite_analytics.h"
+#include "store/sqlite/sqlite_bulk.h"
 
 /*
  * core-1: persons, resources (every version is a row), search terms,
@@ -137,6 +138,9 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_analytics_1,
     &sqlite_migration_proxy_1,
     &sqlite_migration_client_cert_1,
+    &sqlite_migration_bulk_export_1,
+    &sqlite_migration_client_purpose_1,
+    &sqlite_migration_feeds_journal_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -15,6 +15,7 @@
 #include "store/sqlite/sqlite_identity.h"
 #include "store/sqlite/sqlite_analytics.h"
 #include "store/sqlite/sqlite_copy.h"
+#include "store/sqlite/sqlite_bulk.h"
 
 static const struct store_txn_ops sqlite_txn_ops = {
     .begin = sqlite_begin,
@@ -52,6 +53,7 @@ static const struct store_access_ops sqlite_access_ops = {
     .client_by_hash = sqlite_client_by_hash,
     .client_list = sqlite_client_list,
     .client_revoke = sqlite_client_revoke,
+    .client_set_purpose = sqlite_client_set_purpose,
     .org_put = sqlite_org_put,
     .org_get = sqlite_org_get,
     .org_list = sqlite_org_list,
@@ -110,6 +112,8 @@ static const struct store_feeds_ops sqlite_feeds_ops = {
     .inbox_claim = sqlite_inbox_claim,
     .inbox_outcomes = sqlite_inbox_outcomes,
     .inbox_pending_count = sqlite_inbox_pending_count,
+    .inbox_add_journaled = sqlite_inbox_add_journaled,
+    .inbox_journal_moved = sqlite_inbox_journal_moved,
     .inbox_set_resubmit = sqlite_inbox_set_resubmit,
 };
 
@@ -187,6 +191,13 @@ static const struct store_copy_ops sqlite_copy_ops = {
     .finish = sqlite_copy_finish,
 };
 
+static const struct store_bulk_ops sqlite_bulk_ops = {
+    .job_add = sqlite_bulk_job_add,
+    .job_get = sqlite_bulk_job_get,
+    .job_update = sqlite_bulk_job_update,
+    .job_list = sqlite_bulk_job_list,
+};
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -211,4 +222,5 @@ const struct store_ops sqlite_ops = {
     .analytics = &sqlite_analytics_ops,
     .proxy = &sqlite_proxy_ops,
     .copy = &sqlite_copy_ops,
+    .bulk_export = &sqlite_bulk_ops,
 };

@@ -1,0 +1,52 @@
+/*
+ * analytics_agg.h - the pages' view of an aggregate-table output
+ * (analytics/agg.h): each measure as an accessible table, exactly the text of
+ * the output's CSV (agg_emit), and the figures for charts.  Used by the
+ * patient flow page (readmissions, A&E, inpatients) and the service page.
+ */
+#ifndef WEFT_WEB_ANALYTICS_AGG_H
+#define WEFT_WEB_ANALYTICS_AGG_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct agg;
+
+/* The figures of an output, as agg_emit gives them. */
+struct agg_fig {
+    char *measure, *k1, *k2, *period, *value;
+};
+struct agg_figs {
+    struct agg_fig *v;
+    int n, cap, nkeys;
+    const char *key_names[2];
+};
+void agg_figs_collect(const struct agg *a, struct agg_figs *f);
+void agg_figs_free(struct agg_figs *f);
+/* The value of (measure, k1[, k2], period), or NULL. */
+const char *agg_figs_get(const struct agg_figs *f, const char *measure, const char *k1,
+                         const char *k2, const char *period);
+
+/* Measure as a table (id prefix-measure, data-measure): a row per key (the
+ * first a row header), a column per period in the CSV's order; nothing when
+ * the output has no such measure. */
+void agg_figs_table(struct buf *b, const struct agg_figs *f, const char *measure,
+                    const char *caption, const char *prefix);
+
+/* The form choosing a window of days (first and last day, at most
+ * FLOW_MAX_DAYS), GET to action; with error, an error summary and the inputs
+ * marked invalid. */
+void analytics_window_form(struct buf *b, const char *action, const char *from, const char *as_of,
+                           const char *error);
+
+/* The window of a page's query (from, as-of: empty or NULL for the output's
+ * defaults, secondary_window_from): NULL when valid, else the error to show
+ * (in msg or static). */
+const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, const char *output,
+                                   int64_t *from, int64_t *as_of, char msg[160]);
+
+/* The value as a chart height: NAN for "*" or empty. */
+double agg_figs_value(const char *v);
+
+#endif
