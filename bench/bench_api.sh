@@ -20,11 +20,16 @@
 #            (median of 20 walks), one keep-alive client (python http.client)
 #   peak RSS of weft serve (VmHWM) after all of the above
 # wrk: WRK_THREADS (1) threads, WRK_CONN (8) connections, WRK_SECS (5) s.
+# API_DB=DB (a path or postgres:// URL) measures that database instead, as it
+# is (bench_scale.sh): API_TOKEN is a bearer token that may read it, and
+# API_BIG_NHS / API_MID_NHS the NHS numbers of the largest and the median
+# patient (their Patient ids are looked up by identifier).  API_SERVE_ARGS:
+# extra `weft serve` options (e.g. "--threads 8").
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
 data=${WEFT_DATA:-$(cd "$root/.." && pwd)/shared/data}/synthea-r4
-[ -d "$data" ] || { echo "skip: $data not found"; exit 0; }
+[ -n "${API_DB:-}" ] || [ -d "$data" ] || { echo "skip: $data not found"; exit 0; }
 command -v wrk >/dev/null || { echo "skip: wrk not installed"; exit 0; }
 RUNS=${RUNS:-3}
 WRK_THREADS=${WRK_THREADS:-1}
@@ -34,15 +39,21 @@ tmp=${BENCH_TMP:-$(mktemp -d)}/api
 mkdir -p "$tmp"
 weft=${WEFT_BIN:-$root/weft} # WEFT_BIN: another build, e.g. a before/after comparison
 [ -x "$weft" ] || make -s weft >/dev/null
-db="$tmp/api.db"
-rm -f "$db" "$db-wal" "$db-shm"
-"$weft" init --db "$db" >/dev/null 2>&1 || { echo "weft init failed"; exit 1; }
-"$weft" org add --db "$db" --ods SYN01 --name "Bench organisation" --type acute >/dev/null
-"$weft" org agreement --db "$db" --ods SYN01 --kind jca --from 2020-01-01 >/dev/null
-token=$("$weft" client add --db "$db" --name bench --org SYN01 --write 2>/dev/null)
-"$weft" load --db "$db" --org SYN01 --quiet "$data" >"$tmp/load.out" 2>&1 || { tail -3 "$tmp/load.out"; echo "load failed"; exit 1; }
+if [ -n "${API_DB:-}" ]; then
+  db=$API_DB
+  token=${API_TOKEN:?API_TOKEN is needed with API_DB}
+else
+  db="$tmp/api.db"
+  rm -f "$db" "$db-wal" "$db-shm"
+  "$weft" init --db "$db" >/dev/null 2>&1 || { echo "weft init failed"; exit 1; }
+  "$weft" org add --db "$db" --ods SYN01 --name "Bench organisation" --type acute >/dev/null
+  "$weft" org agreement --db "$db" --ods SYN01 --kind jca --from 2020-01-01 >/dev/null
+  token=$("$weft" client add --db "$db" --name bench --org SYN01 --write 2>/dev/null)
+  "$weft" load --db "$db" --org SYN01 --quiet "$data" >"$tmp/load.out" 2>&1 || { tail -3 "$tmp/load.out"; echo "load failed"; exit 1; }
+fi
 rm -f "$tmp/port"
-"$weft" serve --db "$db" --http 127.0.0.1:0 --port-file "$tmp/port" --log-level warn 2>"$tmp/serve.log" &
+# shellcheck disable=SC2086 # API_SERVE_ARGS is a list of options
+"$weft" serve --db "$db" --http 127.0.0.1:0 --port-file "$tmp/port" --log-level warn ${API_SERVE_ARGS:-} 2>"$tmp/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
@@ -50,17 +61,21 @@ port=$(cat "$tmp/port")
 base="http://127.0.0.1:$port"
 
 # the largest patient and one of its Observations
-read -r big obs n mid <<<"$(/usr/bin/python3 - "$port" "$token" <<'EOF'
+read -r big obs n mid <<<"$(/usr/bin/python3 - "$port" "$token" "${API_BIG_NHS:-}" "${API_MID_NHS:-}" <<'EOF'
 import http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
 H = {"Authorization": "Bearer " + sys.argv[2]}
 def get(p):
     c.request("GET", p, headers=H)
     return json.loads(c.getresponse().read())
-ids = [e["resource"]["id"] for e in get("/fhir/Patient?_count=1000")["entry"] if e["search"]["mode"] == "match"]
+if len(sys.argv) > 4 and sys.argv[3]:
+    ids = [get("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|%s" % v)["entry"][0]["resource"]["id"]
+           for v in sys.argv[3:5]]
+else:
+    ids = [e["resource"]["id"] for e in get("/fhir/Patient?_count=1000")["entry"] if e["search"]["mode"] == "match"]
 tot = {i: get("/fhir/Patient/%s/$everything?_count=0" % i)["total"] for i in ids}
 big = max(tot, key=tot.get)
-mid = sorted(tot, key=tot.get)[len(tot) // 2]
+mid = ids[1] if len(sys.argv) > 4 and sys.argv[3] else sorted(tot, key=tot.get)[len(tot) // 2]
 o = get("/fhir/Observation?patient=%s&_count=1" % big)["entry"][0]["resource"]["id"]
 print(big, o, tot[big], mid)
 EOF

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench_scale.sh - SQLite and PostgreSQL side by side as the region grows
+# (issue 12, "Scale"; figures in docs/BENCHMARKS.md under the PostgreSQL
+# section).  For each size in SCALE_SIZES (people, more than 1,000; default "2000 5000", small
+# enough for `make bench`; the issue's sizes are "10000 1000000") and each
+# backend in SCALE_BACKENDS (default "sqlite postgres"):
+#
+#   1. `weft synth --people N --seed 1`; bench/scale_region.py splits it: the
+#      first feed file of every feed (batch 0, the first 1,000 people, all
+#      three kinds) is the feed sample, every later FHIR feed file's bundles
+#      are the bulk set (one .json file per transaction Bundle).
+#   2. a fresh database (SQLite file; PostgreSQL database in a throwaway
+#      cluster, tests/pg-cluster.sh, fsync on), `weft synth register`, then the
+#      bulk set with `weft load --org ODS` per GP (durable when each command
+#      returns): resources/s = bundle entries / wall time of all the loads.
+#   3. `weft serve` with HTTP, MLLP and the drop folders; the sample sent by
+#      `weft replay-feeds --only KIND` one kind at a time (what `weft synth`'s
+#      send path does: MLLP waiting for each ACK, FHIR bundles POSTed, CSV
+#      files dropped and their reports awaited): items/s per kind.
+#   4. disk: the database's size (SQLite: file + WAL after the server's
+#      checkpoint; PostgreSQL: pg_database_size) per million resource versions.
+#   5. bench/bench_api.sh against that database (API_DB): read by id and the
+#      patient-scoped search (median and largest patient) with wrk, several
+#      connections, RUNS runs, medians; $everything of the largest patient;
+#      peak RSS of `weft serve` after those reads.
+#   6. bench/bench_web.sh against that database (WEB_DB): the summary page of
+#      the largest patient after a launch, wrk with the session's cookie.
+#
+# The largest patient is the bulk-loaded GP patient with the most entries
+# (with an NHS number, so the launch finds it), the median likewise.  At the
+# end a table of every figure per backend and size, and for each latency the
+# ratio of the largest size to the smallest (the issue's target: p99 at
+# 1,000,000 people within 1.5x of p99 at 10,000).
+# Env: SCALE_SIZES, SCALE_BACKENDS, RUNS (default 3), WRK_CONN (8), WRK_SECS
+# (5), BENCH_WEB_SECONDS (5), BENCH_TMP, WEFT_PG_DIR (a running cluster to
+# use), SCALE_KEEP=1 keeps regions and databases.  Needs wrk, node, psql.
+set -u
+root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$root" || exit 1
+weft=${WEFT_BIN:-$root/weft}
+[ -x "$weft" ] || make -s weft >/dev/null
+command -v wrk >/dev/null || { echo "skip: wrk not installed"; exit 0; }
+command -v node >/dev/null || { echo "skip: node not installed"; exit 0; }
+sizes=${SCALE_SIZES:-2000 5000}
+backends=${SCALE_BACKENDS:-sqlite postgres}
+export RUNS=${RUNS:-3} WRK_CONN=${WRK_CONN:-8} WRK_SECS=${WRK_SECS:-5}
+export BENCH_WEB_SECONDS=${BENCH_WEB_SECONDS:-5} WEFT_BIN=$weft
+tmp=${BENCH_TMP:-$(mktemp -d)}/scale
+mkdir -p "$tmp"
+res=$tmp/results.tsv
+: >"$res"
+own=""
+stop_pg() { [ -z "$own" ] || tests/pg-cluster.sh stop "$own" >/dev/null 2>&1; }
+trap 'stop_pg' EXIT
+if [[ " $backends " == *" postgres "* ]] && [ -z "${WEFT_PG_DIR:-}" ]; then
+  command -v psql >/dev/null || { echo "skip: psql not installed"; exit 0; }
+  eval "$(tests/pg-cluster.sh start)" || { echo "cannot start a PostgreSQL cluster"; exit 1; }
+  own=$WEFT_PG_DIR
+fi
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN {printf \"%.${2:-0}f\", $1}"; } # calc EXPR [DECIMALS]
+put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$res"; } # size backend metric value
+wait_file() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+for n in $sizes; do
+  reg=$tmp/region-$n split=$tmp/split-$n
+  rm -rf "$reg" "$split"
+  t0=$(now)
+  "$weft" synth --people "$n" --seed 1 --out "$reg" --quiet || { echo "weft synth failed"; exit 1; }
+  info=$(/usr/bin/python3 bench/scale_region.py "$reg" "$split") || { echo "split failed"; exit 1; }
+  echo "== $n people: generated and split in $(calc "$(now) - $t0" 1) s: $info" >&2
+  js() { /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): d=d[k]
+print(d)' "$info" "$1"; }
+  entries=$(js bulk_entries)
+  [ "$entries" -gt 0 ] || { echo "SCALE_SIZES: $n people leave no bulk set (more than 1,000 needed)"; exit 1; }
+  for b in $backends; do
+    w=$tmp/$b-$n
+    rm -rf "$w" && mkdir -p "$w"
+    if [ "$b" = sqlite ]; then
+      db=$w/weft.db
+    else
+      dbname="scale_${n}_$$"
+      db=$(tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "$dbname") || exit 1
+    fi
+    "$weft" init --db "$db" >/dev/null || { echo "$b: weft init failed"; exit 1; }
+    "$weft" synth register --db "$db" --in "$reg" --drop-root "$w/drop" \
+      --credentials "$w/credentials.json" >/dev/null || { echo "$b: register failed"; exit 1; }
+    # durable weft load of the bulk set, one command per GP
+    la=$(loadavg)
+    t0=$(now)
+    for d in "$split"/bulk/*/; do
+      # exit status 1 when a bundle was rejected (the generator's malformed
+      # fault, e.g. Bundle.type 'transactoin'): counted, not fatal
+      "$weft" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load1.log" 2>&1
+      cat "$w/load1.log" >>"$w/load.log"
+      grep -q ' entries in ' "$w/load1.log" || { tail -3 "$w/load1.log"; echo "$b: load failed"; exit 1; }
+    done
+    secs=$(calc "$(now) - $t0" 1)
+    put "$n" "$b" "load resources/s" "$(calc "$entries / $secs")"
+    put "$n" "$b" "load average (load)" "$la"
+    put "$n" "$b" "load rejected bundles" "$(awk '/ rejected,/ {for (i = 1; i < NF; i++) if ($(i+1) == "rejected,") r += $i} END {print r + 0}' "$w/load.log")"
+    echo "$b $n: loaded $entries entries in $secs s" >&2
+    # the feed sample through the real feed paths
+    rm -f "$w/port" "$w/mport"
+    "$weft" serve --db "$db" --http 127.0.0.1:0 --port-file "$w/port" --mllp 127.0.0.1:0 \
+      --mllp-port-file "$w/mport" --drop-interval 1 --log-level warn 2>"$w/serve.log" &
+    spid=$!
+    wait_file "$w/port" && wait_file "$w/mport" || { echo "$b: serve did not start"; cat "$w/serve.log"; exit 1; }
+    for k in hl7v2 csv fhir; do
+      t0=$(now)
+      "$weft" replay-feeds "$split/sample" --http "http://127.0.0.1:$(cat "$w/port")" \
+        --mllp "127.0.0.1:$(cat "$w/mport")" --credentials "$w/credentials.json" --only "$k" \
+        --quiet >"$w/replay-$k.out" 2>&1
+      secs=$(calc "$(now) - $t0" 1)
+      put "$n" "$b" "feed $k items/s" "$(calc "$(js "sample.$k") / $secs")"
+      put "$n" "$b" "feed $k sent/accepted" "$(sed -n 's/^total: \([0-9]*\) sent, \([0-9]*\) accepted.*/\1\/\2/p' "$w/replay-$k.out")"
+    done
+    kill -TERM "$spid"; wait "$spid" 2>/dev/null
+    if [ "$b" = sqlite ]; then
+      bytes=$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))
+      rows=$(sqlite3 "$db" 'SELECT count(*) FROM resource')
+    else
+      bytes=$(psql -At "$db" -c 'SELECT pg_database_size(current_database())')
+      rows=$(psql -At "$db" -c 'SELECT count(*) FROM resource')
+    fi
+    put "$n" "$b" "resource versions" "$rows"
+    put "$n" "$b" "disk MB per million resources" "$(calc "$bytes / 1048576 / ($rows / 1000000)")"
+    # reads
+    token=$("$weft" client add --db "$db" --name "bench-$$" --org "$(js largest.ods)" 2>/dev/null)
+    la=$(loadavg)
+    API_DB=$db API_TOKEN=$token API_BIG_NHS=$(js largest.nhs) API_MID_NHS=$(js median.nhs) \
+      BENCH_TMP=$w bench/bench_api.sh >"$w/api.out" 2>&1 || { cat "$w/api.out"; echo "$b: bench_api failed"; exit 1; }
+    put "$n" "$b" "load average (reads)" "$la"
+    for c in read search search-max; do
+      read -r rps p50 p99 < <(awk -v c="$c" '$1 == c {print $2, $3, $4}' "$w/api.out")
+      put "$n" "$b" "$c req/s" "$rps"; put "$n" "$b" "$c p50 ms" "$p50"; put "$n" "$b" "$c p99 ms" "$p99"
+    done
+    put "$n" "$b" "everything first page ms" "$(sed -n 's/.*first page of 100 median \([0-9.]*\) ms.*/\1/p' "$w/api.out")"
+    put "$n" "$b" "everything all pages ms" "$(sed -n 's/.*in pages of 100 median \([0-9.]*\) ms.*/\1/p' "$w/api.out")"
+    put "$n" "$b" "serve RSS MB after reads" "$(sed -n 's/^peak RSS weft serve: \([0-9]*\) MB/\1/p' "$w/api.out")"
+    WEB_DB=$db WEB_ORG=$(js largest.ods) WEB_NHS=$(js largest.nhs) BENCH_TMP=$w \
+      bench/bench_web.sh >"$w/web.out" 2>&1 || { cat "$w/web.out"; echo "$b: bench_web failed"; exit 1; }
+    # "| page cache on (default) | H req/s | S pages/s | A avg, P50 p50, P99 p99, M max | ..."
+    for mode in on off; do
+      row=$(grep "page cache $mode" "$w/web.out")
+      put "$n" "$b" "summary page cache $mode pages/s" "$(echo "$row" | awk -F'|' '{print $4}' | awk '{print $1}')"
+      for q in p50 p99; do
+        v=$(echo "$row" | awk -F'|' '{print $5}' | tr ',' '\n' | awk -v q="$q" '$2 == q {print $1}')
+        put "$n" "$b" "summary page cache $mode $q ms" "$(echo "$v" | awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f\n", v}')"
+      done
+    done
+    echo "$b $n: done ($(grep -c . "$res") figures so far)" >&2
+    if [ -z "${SCALE_KEEP:-}" ]; then
+      if [ "$b" = sqlite ]; then rm -f "$db" "$db-wal" "$db-shm"; else
+        psql -q "$(dirname "$db")/postgres" -c "DROP DATABASE $dbname" >/dev/null 2>&1 || true; fi
+      rm -rf "$w/drop"
+    fi
+  done
+  [ -n "${SCALE_KEEP:-}" ] || rm -rf "$reg" "$split"
+done
+
+echo "scale: sizes $sizes, backends $backends; wrk -c$WRK_CONN -d${WRK_SECS}s x$RUNS (medians); $(nproc) cores"
+/usr/bin/python3 - "$res" <<'EOF'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+sizes = sorted({int(r[0]) for r in rows})
+backends = list(dict.fromkeys(r[1] for r in rows))
+metrics = list(dict.fromkeys(r[2] for r in rows))
+v = {(int(r[0]), r[1], r[2]): r[3] for r in rows}
+cols = [(s, b) for b in backends for s in sizes]
+head = "| figure | " + " | ".join("%s %s" % (b, f"{s:,}") for s, b in cols)
+if len(sizes) > 1:
+    head += " | " + " | ".join("%s %s/%s" % (b, f"{sizes[-1]:,}", f"{sizes[0]:,}") for b in backends)
+print(head + " |")
+print("|---" * (1 + len(cols) + (len(backends) if len(sizes) > 1 else 0)) + "|")
+for m in metrics:
+    line = "| %s | " % m + " | ".join(v.get((s, b, m), "-") for s, b in cols)
+    if len(sizes) > 1:
+        def ratio(b):
+            try:
+                return "%.2fx" % (float(v[(sizes[-1], b, m)]) / float(v[(sizes[0], b, m)]))
+            except (KeyError, ValueError, ZeroDivisionError):
+                return "-"
+        line += " | " + " | ".join(ratio(b) for b in backends)
+    print(line + " |")
+EOF
