@@ -7,6 +7,8 @@
  * (docs/OPERATIONS.md).
  */
 #include "store/pg/pg_ops.h"
+/* other subsystems' pg headers, one #include per file, below this line */
+#include "store/pg/pg_analytics.h"
 
 static const struct store_txn_ops pg_txn_ops = {
     .begin = pg_begin,
@@ -199,6 +201,7 @@ const struct store_ops pg_ops = {
     .gov = &pg_gov_ops,
     .citizen = &pg_citizen_ops,
     .dq = &pg_dq_ops,
+    .analytics = &pg_analytics_ops,
     .proxy = &pg_proxy_ops,
     .copy = &pg_copy_ops,
 };
