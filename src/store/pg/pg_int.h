@@ -46,7 +46,6 @@ struct pg_store {
     uint64_t clock;
     int next_name;
     bool bulk;        /* synchronous_commit off (store_bulk) */
-    char *jobs_held;  /* store_job_lock: "\n"-separated names of the jobs held */
     char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
 };
 
