@@ -189,6 +189,7 @@ const struct store_ops pg_ops = {
     .backup = pg_backup,
     .job_lock = pg_job_lock,
     .size_bytes = pg_size_bytes,
+    .ping = pg_ping,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .txn = &pg_txn_ops,

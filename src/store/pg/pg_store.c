@@ -444,6 +444,11 @@ int pg_job_lock(struct store *s, const char *job, bool *mine)
     return WEFT_OK;
 }
 
+int pg_ping(struct store *s)
+{
+    return pg_exec(pg_of(s), "SELECT 1");
+}
+
 /* weft backup writes SQLite files: a PostgreSQL database is backed up with
  * PostgreSQL's tools, which the refusal names. */
 int pg_backup(struct store *s, const char *dest, struct store_backup_info *info)
