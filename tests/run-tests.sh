@@ -90,6 +90,9 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_sup
 export WEFT_BIN="$root/build/san/weft"
 export WEFT_BIN_KIND=san
 export WEFT_ROOT="$root"
+# Python tests import their harnesses from tests/e2e/lib: no __pycache__
+# written into the repository.
+export PYTHONDONTWRITEBYTECODE=1
 # ../shared/data beside the repository; from a git worktree one level deeper
 # (/work/wt/NAME), ../../shared/data
 if [ -z "${WEFT_DATA:-}" ]; then

@@ -491,11 +491,7 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
             log_warn("access", "open sessions will not be counted: %s", err ? err : "-");
         free(err);
     }
-    struct {
-        const char *method, *pattern;
-        http_handler_fn fn;
-        unsigned flags;
-    } routes[] = {
+    static const struct http_route_def routes[] = {
         {"GET", "/launch", h_launch, 0},
         {"POST", "/launch", h_launch, 0},
         {"GET", "/session", h_session, 0},
@@ -508,15 +504,7 @@ int access_serve_start(const struct serve_ctx *ctx, void **state)
         {"GET", "/access/person/{id}/viewers", access_viewers, HTTP_ROUTE_AUTH},
         {"GET", "/access/breakglass", access_breakglass_review, HTTP_ROUTE_AUTH},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        rc = http_route_add(ctx->http, routes[i].method, routes[i].pattern, routes[i].fn, cfg,
-                            routes[i].flags);
-        if (rc) {
-            fprintf(stderr, "weft serve: cannot register %s %s\n", routes[i].method,
-                    routes[i].pattern);
-            break;
-        }
-    }
+    rc = http_routes_add(ctx->http, routes, sizeof routes / sizeof routes[0], cfg);
     /* the ways to sign in this module owns, registered with the HTTP core's
      * chain: SMART app tokens before client tokens, launch cookies after */
     static const struct http_auth_method app_token = {"smart-app-token", access_auth_token,

@@ -137,7 +137,7 @@ const char *api_base_url(struct http_req *req, const struct api_ctx *ctx)
         return ctx->base_url;
     const char *host = http_req_header(req, "Host");
     struct buf b = BUF_INIT;
-    buf_adds(&b, "http://");
+    buf_adds(&b, http_server_is_tls(req->server) ? "https://" : "http://");
     bool ok = host && *host && strlen(host) < 256;
     for (const char *p = host; ok && *p; p++)
         if (!(isalnum((unsigned char)*p) || strchr("-.:[]_", *p)))
@@ -432,11 +432,7 @@ int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg
             ctx->base_url[--n] = 0;
     }
     http_server_error_renderer(srv, "/fhir", api_error_renderer);
-    static const struct {
-        const char *method, *pattern;
-        http_handler_fn fn;
-        unsigned flags;
-    } routes[] = {
+    static const struct http_route_def routes[] = {
         {"GET", "/fhir/metadata", api_metadata, 0},
         {"POST", "/fhir", api_bundle_post, HTTP_ROUTE_AUTH},
         {"GET", "/fhir/{type}", api_search, HTTP_ROUTE_AUTH},
@@ -448,11 +444,8 @@ int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg
         {"GET", "/fhir/Patient/{id}/$everything", api_everything, HTTP_ROUTE_AUTH},
         {"POST", "/fhir/Patient/$match", api_match, HTTP_ROUTE_AUTH},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = http_route_add(srv, routes[i].method, routes[i].pattern, routes[i].fn, ctx,
-                                routes[i].flags);
-        if (rc != 0)
-            return rc;
-    }
+    int rc = http_routes_add(srv, routes, sizeof routes / sizeof routes[0], ctx);
+    if (rc != 0)
+        return rc;
     return WEFT_OK;
 }

@@ -303,6 +303,25 @@ int http_server_port(const struct http_server *srv)
     return srv->port;
 }
 
+int http_routes_add(struct http_server *srv, const struct http_route_def *defs, size_t n, void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc =
+            http_route_add(srv, defs[i].method, defs[i].pattern, defs[i].fn, ctx, defs[i].flags);
+        if (rc != 0) {
+            fprintf(stderr, "weft serve: cannot register %s %s: %s\n", defs[i].method,
+                    defs[i].pattern, weft_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+bool http_server_is_tls(const struct http_server *srv)
+{
+    return srv->tls_cert != NULL;
+}
+
 int http_server_threads(const struct http_server *srv)
 {
     return srv->threads;

@@ -176,6 +176,17 @@ int http_server_init(struct http_server **out, const struct http_server_config *
  * method.  Returns WEFT_EINVAL for a malformed pattern.  Call before start. */
 int http_route_add(struct http_server *srv, const char *method, const char *pattern,
                    http_handler_fn fn, void *ctx, unsigned flags);
+/* One row of a module's table of routes (http_routes_add). */
+struct http_route_def {
+    const char *method, *pattern;
+    http_handler_fn fn;
+    unsigned flags; /* enum http_route_flags */
+};
+/* Register the n routes of defs, each with ctx.  On a failure the route is
+ * named on standard error and its code returned; the ones before it stay
+ * registered (the server is not started after a failure). */
+int http_routes_add(struct http_server *srv, const struct http_route_def *defs, size_t n,
+                    void *ctx);
 /* Errors under path prefix (e.g. "/fhir") are rendered by fn. */
 void http_server_error_renderer(struct http_server *srv, const char *prefix, http_error_fn fn);
 /* Bind and start serving.  On failure a message is in *errmsg (malloc'd,
@@ -183,6 +194,8 @@ void http_server_error_renderer(struct http_server *srv, const char *prefix, htt
 int http_server_start(struct http_server *srv, char **errmsg);
 /* The port actually bound (after start). */
 int http_server_port(const struct http_server *srv);
+/* True when srv serves HTTPS (its own links then start https://). */
+bool http_server_is_tls(const struct http_server *srv);
 /* Stop accepting connections, wait up to grace_ms for requests in flight to
  * finish, then stop the workers.  Safe to call twice. */
 void http_server_stop(struct http_server *srv, int grace_ms);

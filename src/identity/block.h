@@ -17,11 +17,17 @@
  *   5 "A" house number + first street word + city (or postcode)
  *                                              (survives names replaced and
  *         dob errors: the same address)
- * A key is "" when its parts are missing.  Candidate fetches on the feed
- * path are capped per key (BLOCK_FEED_CAP rows: a degenerate block - one
- * date of birth shared by thousands - must not make each new record cost
- * thousands of comparisons); batch runs compare within a window of
- * BLOCK_CAP.  Work and memory are bounded by block sizes.
+ * A key is "" when its parts are missing.  Over-large blocks are skipped,
+ * as MPIs do with keys too common to tell anyone apart: on the feed path a
+ * key whose block holds more than BLOCK_FEED_CAP records is not read at all
+ * (a degenerate block - one date of birth or name code shared by thousands -
+ * must not make each new record cost thousands of comparisons; sampling it
+ * would find the true match by chance only); the other keys, and the
+ * term-frequency weights of whatever is compared, still apply.  Batch runs
+ * (estimate, relink) skip blocks of more than BLOCK_CAP records the same way
+ * (they compared a window of BLOCK_CAP within them before: a sample as
+ * arbitrary as the feed path's was).
+ * Work and memory are bounded by block sizes.
  */
 #ifndef WEFT_IDENTITY_BLOCK_H
 #define WEFT_IDENTITY_BLOCK_H
@@ -31,8 +37,8 @@
 #define BLOCK_NKEYS 4
 #define BLOCK_BATCH_NKEYS 6
 #define BLOCK_KEYLEN 24
-#define BLOCK_CAP 400     /* batch: comparison window within one block */
-#define BLOCK_FEED_CAP 50 /* feed path: candidate records read per key */
+#define BLOCK_CAP 400     /* batch: larger blocks are skipped */
+#define BLOCK_FEED_CAP 50 /* feed path: larger blocks are not read */
 
 /* The blocking keys of d into keys. */
 void block_keys(const struct demog *d, char keys[BLOCK_NKEYS][BLOCK_KEYLEN]);

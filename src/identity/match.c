@@ -102,9 +102,7 @@ int identity_match(struct store *s, const json_t *patient, int max, struct ident
     }
     const struct idmodel *m = mpi_model_acquire(s);
     double possible = m->review_weight - IDENTITY_POSSIBLE_BITS;
-    for (int i = 0; i < nr; i++) {
-        if (!r[i].person_id)
-            continue;
+    for (int i = 0; i < nr && rc == 0; i++) {
         struct demog o;
         if (demog_unpack(r[i].demog, &o) != 0)
             continue;
@@ -112,6 +110,8 @@ int identity_match(struct store *s, const json_t *patient, int max, struct ident
         double w = mpi_compare(m, &d, &o, g, NULL);
         w = mpi_auto_weight(m, &d, &o, g, w);
         if (w < possible)
+            continue;
+        if ((rc = store_idrec_person(s, LINK_SOURCE_ID_SYSTEM, &r[i])) != 0 || !r[i].person_id)
             continue;
         bool other_nhs = d.nhs[0] && r[i].person_nhs && strcmp(r[i].person_nhs, d.nhs) != 0;
         enum identity_grade gr = other_nhs               ? IDENTITY_CERTAINLY_NOT
@@ -162,6 +162,10 @@ int identity_match(struct store *s, const json_t *patient, int max, struct ident
     mpi_model_release(m);
     store_idrecs_free(r, nr);
     free(nhs_person);
+    if (rc != 0) {
+        identity_candidates_free(c, nc);
+        return rc;
+    }
     if (nc > 1)
         qsort(c, (size_t)nc, sizeof *c, by_grade);
     while (nc > max && nc > 0) {

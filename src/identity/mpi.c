@@ -267,7 +267,7 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
     int np = 0;
     for (int i = 0; i < nc; i++) {
         struct store_idrec *r = &c[i];
-        if (!r->person_id || (strcmp(r->org, org) == 0 && strcmp(r->source_id, source_id) == 0))
+        if (strcmp(r->org, org) == 0 && strcmp(r->source_id, source_id) == 0)
             continue;
         struct demog o;
         if (demog_unpack(r->demog, &o) != 0)
@@ -275,6 +275,17 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
         signed char g[CF_N];
         double w = mpi_compare(m, d, &o, g, NULL);
         w = mpi_auto_weight(m, d, &o, g, w);
+        /* below the review weight a candidate decides nothing (the best
+         * person must reach it before anything happens): its person is
+         * never read */
+        if (w < m->review_weight)
+            continue;
+        if ((rc = store_idrec_person(s, LINK_SOURCE_ID_SYSTEM, r)) != 0) {
+            free(ps);
+            goto done;
+        }
+        if (!r->person_id)
+            continue;
         int k = 0;
         while (k < np && strcmp(ps[k].person_id, r->person_id) != 0)
             k++;
@@ -508,9 +519,17 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done)
 {
+    return mpi_merge_auto_checked(s, survivor, retired, org, source_id, score, model_version, by, 1,
+                                  done);
+}
+
+int mpi_merge_auto_checked(struct store *s, const char *survivor, const char *retired,
+                           const char *org, const char *source_id, double score, int model_version,
+                           const char *by, int check_apart, int *done)
+{
     *done = 0;
     int apart = 0;
-    int rc = persons_apart(s, survivor, retired, &apart);
+    int rc = check_apart ? persons_apart(s, survivor, retired, &apart) : 0;
     if (rc != 0 || apart)
         return rc;
     int64_t mid = 0;

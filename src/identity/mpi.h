@@ -111,6 +111,13 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done);
 
+/* mpi_merge_auto for a caller that knows whether a "not the same person"
+ * decision can stand between the two (relink: it read every person holding
+ * one): check_apart 0 skips that look-up, nothing else. */
+int mpi_merge_auto_checked(struct store *s, const char *survivor, const char *retired,
+                           const char *org, const char *source_id, double score, int model_version,
+                           const char *by, int check_apart, int *done);
+
 /* Batch: re-estimate the model from every record (EM, prior, term
  * frequencies), store it as the next version; the link and review
  * thresholds (posterior log2 odds) are kept unless given (non-NULL).  The

@@ -6,14 +6,18 @@
  * Both read every identity record into memory (normalised demographics
  * and blocking keys: about 500 bytes a record), then walk the blocks: for
  * each key, records are sorted by it and each is compared with the others
- * of its block - within a window of BLOCK_CAP records when a block is
- * bigger, so work is bounded by block sizes, never by the square of the
- * record count.  A pair sharing two keys is compared once (at the first).
+ * of its block; a block of more than BLOCK_CAP records is skipped (block.h),
+ * so work is bounded by block sizes, never by the square of the record
+ * count.  A pair sharing two keys is compared once (at the first).  Relink
+ * scores the keys on several threads, then applies the edges best first in
+ * one transaction, knowing each cluster's person in memory.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -71,44 +75,64 @@ static void batch_free(struct batch *b)
 }
 
 static const struct batch *sort_b;
-static int sort_k;
-static int by_key(const void *x, const void *y)
+static int by_key_k(const char *kx, const char *ky, int i, int j)
 {
-    int i = *(const int *)x, j = *(const int *)y;
-    int c = strcmp(sort_b->r[i].key[sort_k], sort_b->r[j].key[sort_k]);
+    int c = strcmp(kx, ky);
     return c ? c : (i > j) - (i < j);
 }
 
-/* Call fn(i, j, ctx) once for every candidate pair (i < j not promised). */
+/* (key, record) for one key's sort: no global state, so keys can be sorted
+ * on several threads at once */
+struct keyed {
+    const char *key;
+    int i;
+};
+static int by_keyed(const void *x, const void *y)
+{
+    const struct keyed *a = x, *b = y;
+    return by_key_k(a->key, b->key, a->i, b->i);
+}
+
+/* Call fn(i, j, ctx) once for every candidate pair of key k that no earlier
+ * key holds (i < j).  A block of more than BLOCK_CAP records is skipped:
+ * a key shared by that many tells no one apart (block.h). */
+static void key_pairs(const struct batch *b, int k, struct keyed *idx, void (*fn)(int, int, void *),
+                      void *ctx, long *npairs)
+{
+    int m = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->r[i].key[k][0])
+            idx[m++] = (struct keyed){b->r[i].key[k], i};
+    qsort(idx, (size_t)m, sizeof *idx, by_keyed);
+    for (int s = 0; s < m;) {
+        int e = s + 1;
+        while (e < m && strcmp(idx[s].key, idx[e].key) == 0)
+            e++;
+        if (e - s > BLOCK_CAP) {
+            s = e;
+            continue;
+        }
+        for (int a = s; a < e; a++)
+            for (int c = a + 1; c < e; c++) {
+                const struct brec *x = &b->r[idx[a].i], *y = &b->r[idx[c].i];
+                int seen = 0;
+                for (int k2 = 0; k2 < k && !seen; k2++)
+                    seen = x->key[k2][0] && strcmp(x->key[k2], y->key[k2]) == 0;
+                if (seen)
+                    continue;
+                (*npairs)++;
+                fn(idx[a].i, idx[c].i, ctx);
+            }
+        s = e;
+    }
+}
+
+/* Call fn(i, j, ctx) once for every candidate pair (i < j), key by key. */
 static void for_pairs(const struct batch *b, void (*fn)(int, int, void *), void *ctx, long *npairs)
 {
-    int *idx = xmalloc(sizeof *idx * (size_t)(b->n ? b->n : 1));
-    for (int k = 0; k < BLOCK_BATCH_NKEYS; k++) {
-        int m = 0;
-        for (int i = 0; i < b->n; i++)
-            if (b->r[i].key[k][0])
-                idx[m++] = i;
-        sort_b = b;
-        sort_k = k;
-        qsort(idx, (size_t)m, sizeof *idx, by_key);
-        for (int s = 0; s < m;) {
-            int e = s + 1;
-            while (e < m && strcmp(b->r[idx[s]].key[k], b->r[idx[e]].key[k]) == 0)
-                e++;
-            for (int a = s; a < e; a++)
-                for (int c = a + 1; c < e && c - a < BLOCK_CAP; c++) {
-                    const struct brec *x = &b->r[idx[a]], *y = &b->r[idx[c]];
-                    int seen = 0;
-                    for (int k2 = 0; k2 < k && !seen; k2++)
-                        seen = x->key[k2][0] && strcmp(x->key[k2], y->key[k2]) == 0;
-                    if (seen)
-                        continue;
-                    (*npairs)++;
-                    fn(idx[a], idx[c], ctx);
-                }
-            s = e;
-        }
-    }
+    struct keyed *idx = xmalloc(sizeof *idx * (size_t)(b->n ? b->n : 1));
+    for (int k = 0; k < BLOCK_BATCH_NKEYS; k++)
+        key_pairs(b, k, idx, fn, ctx, npairs);
     free(idx);
 }
 
@@ -258,6 +282,7 @@ struct rl {
     const struct idmodel *m;
     struct edge *e;
     size_t n, cap;
+    long npairs;
 };
 
 static void rl_pair(int i, int j, void *ctx)
@@ -277,6 +302,66 @@ static void rl_pair(int i, int j, void *ctx)
         r->e = xrealloc(r->e, sizeof *r->e * r->cap);
     }
     r->e[r->n++] = (struct edge){i, j, w};
+}
+
+/* Scoring on several threads: each takes the next key not yet taken and
+ * keeps its own edges; the edges are sorted afterwards by (weight, i, j),
+ * so the outcome does not depend on which thread scored what. */
+struct rl_job {
+    struct rl out;
+    pthread_mutex_t *lock;
+    int *next_key;
+};
+
+static void *rl_thread(void *arg)
+{
+    struct rl_job *j = arg;
+    const struct batch *b = j->out.b;
+    struct keyed *idx = xmalloc(sizeof *idx * (size_t)(b->n ? b->n : 1));
+    for (;;) {
+        pthread_mutex_lock(j->lock);
+        int k = (*j->next_key)++;
+        pthread_mutex_unlock(j->lock);
+        if (k >= BLOCK_BATCH_NKEYS)
+            break;
+        key_pairs(b, k, idx, rl_pair, &j->out, &j->out.npairs);
+    }
+    free(idx);
+    return NULL;
+}
+
+static void rl_score(const struct batch *b, const struct idmodel *m, struct rl *all)
+{
+    /* one thread a core, at most 4 (six keys to share); WEFT_RELINK_THREADS
+     * sets it (tests compare one thread with several) */
+    const char *env = getenv("WEFT_RELINK_THREADS");
+    long nt = env && *env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    nt = nt < 1 ? 1 : nt > 4 ? 4 : nt;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int next_key = 0;
+    struct rl_job jobs[4];
+    pthread_t th[4];
+    int started = 0;
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (struct rl_job){.out = {.b = b, .m = m}, .lock = &lock, .next_key = &next_key};
+        if (t > 0 && pthread_create(&th[t], NULL, rl_thread, &jobs[t]) == 0)
+            started |= 1 << t;
+    }
+    rl_thread(&jobs[0]); /* this thread too; any thread that failed to start is simply absent */
+    *all = (struct rl){.b = b, .m = m};
+    for (int t = 0; t < nt; t++) {
+        if (t > 0 && (started & (1 << t)))
+            pthread_join(th[t], NULL);
+        if (t > 0 && !(started & (1 << t)))
+            continue;
+        all->e = xrealloc(all->e, sizeof *all->e * (all->n + jobs[t].out.n + 1));
+        if (jobs[t].out.n)
+            memcpy(all->e + all->n, jobs[t].out.e, sizeof *all->e * jobs[t].out.n);
+        all->n += jobs[t].out.n;
+        all->npairs += jobs[t].out.npairs;
+        free(jobs[t].out.e);
+    }
+    pthread_mutex_destroy(&lock);
 }
 
 static int by_weight(const void *a, const void *b)
@@ -305,29 +390,61 @@ static int uf_find(int *p, int x)
     return x;
 }
 
+/* Persons holding a record with a "not the same person" decision, sorted. */
+struct strset {
+    char **v;
+    int n, cap;
+};
+static int set_add(const char *person_id, void *ctx)
+{
+    struct strset *ss = ctx;
+    if (ss->n == ss->cap) {
+        ss->cap = ss->cap ? ss->cap * 2 : 64;
+        ss->v = xrealloc(ss->v, sizeof *ss->v * (size_t)ss->cap);
+    }
+    ss->v[ss->n++] = xstrdup(person_id);
+    return 0;
+}
+
 int mpi_relink(struct store *s, FILE *report)
 {
     struct batch b = {0};
     int rc = store_idrec_scan(s, LINK_SOURCE_ID_SYSTEM, load_one, &b);
+    struct strset apart = {0};
+    if (rc == 0)
+        rc = store_idnonmatch_persons(s, LINK_SOURCE_ID_SYSTEM, set_add, &apart);
     if (rc != 0) {
         batch_free(&b);
+        for (int i = 0; i < apart.n; i++)
+            free(apart.v[i]);
+        free(apart.v);
         return rc;
     }
+    if (apart.n)
+        qsort(apart.v, (size_t)apart.n, sizeof *apart.v, cmp_str);
     const struct idmodel *m = mpi_model_acquire(s);
-    struct rl r = {.b = &b, .m = m};
-    long npairs = 0;
-    for_pairs(&b, rl_pair, &r, &npairs);
+    struct rl r;
+    rl_score(&b, m, &r);
+    long npairs = r.npairs;
     qsort(r.e, r.n, sizeof *r.e, by_weight);
-    /* clusters start as today's persons: relink never splits anyone */
-    int *par = xmalloc(sizeof *par * (size_t)(b.n ? b.n : 1));
-    const char **nhs = xmalloc(sizeof *nhs * (size_t)(b.n ? b.n : 1));
-    int *order = xmalloc(sizeof *order * (size_t)(b.n ? b.n : 1));
+    /* clusters start as today's persons: relink never splits anyone.  Each
+     * cluster's root knows its person now (cur), its NHS number and whether
+     * any of its records has a "not the same person" decision (flag): only
+     * then must the store be asked before a merge */
+    size_t nb = (size_t)(b.n ? b.n : 1);
+    int *par = xmalloc(sizeof *par * nb);
+    const char **nhs = xmalloc(sizeof *nhs * nb);
+    const char **cur = xmalloc(sizeof *cur * nb);
+    char *flag = xmalloc(nb);
+    int *order = xmalloc(sizeof *order * nb);
     for (int i = 0; i < b.n; i++) {
         par[i] = i;
         nhs[i] = b.r[i].person_nhs;
-    }
-    for (int i = 0; i < b.n; i++)
+        cur[i] = b.r[i].person;
+        flag[i] =
+            apart.n && bsearch(&b.r[i].person, apart.v, (size_t)apart.n, sizeof *apart.v, cmp_str);
         order[i] = i;
+    }
     sort_b = &b;
     qsort(order, (size_t)b.n, sizeof *order, by_person);
     for (int i = 1; i < b.n; i++)
@@ -357,30 +474,22 @@ int mpi_relink(struct store *s, FILE *report)
             refused++;
             continue;
         }
-        /* merge the two records' current persons now (the store checks NHS
-         * numbers and keeps the merge reversible); "not the same person"
-         * decisions are checked by identity_link's rules */
-        char *pa = NULL, *pc = NULL;
-        if ((rc = store_person_find_local(s, b.r[e->i].org, LINK_SOURCE_ID_SYSTEM, b.r[e->i].src,
-                                          &pa)) != 0 ||
-            (rc = store_person_find_local(s, b.r[e->j].org, LINK_SOURCE_ID_SYSTEM, b.r[e->j].src,
-                                          &pc)) != 0) {
-            free(pa);
-            free(pc);
-            break;
-        }
+        /* merge the two clusters' persons now (the store checks NHS numbers
+         * and keeps the merge reversible; "not the same person" decisions
+         * are checked against the store when either side holds one) */
+        const char *pa = cur[a], *pc = cur[c];
         int done = 1;
         if (strcmp(pa, pc) != 0) {
             /* the survivor: the one with an NHS number, else the first */
             const char *surv = nhs[c] && !nhs[a] ? pc : pa, *ret = surv == pa ? pc : pa;
             const struct brec *via = &b.r[surv == pa ? e->j : e->i];
-            rc =
-                mpi_merge_auto(s, surv, ret, via->org, via->src, e->w, m->version, "relink", &done);
+            rc = mpi_merge_auto_checked(s, surv, ret, via->org, via->src, e->w, m->version,
+                                        "relink", flag[a] || flag[c], &done);
             merged += done;
             refused += !done;
+            if (done)
+                cur[a] = surv;
         }
-        free(pa);
-        free(pc);
         if (rc != 0)
             break;
         if (!done)
@@ -388,6 +497,7 @@ int mpi_relink(struct store *s, FILE *report)
         par[c] = a;
         if (!nhs[a])
             nhs[a] = nhs[c];
+        flag[a] = flag[a] || flag[c];
         joined++;
     }
     if (rc == 0)
@@ -403,7 +513,12 @@ int mpi_relink(struct store *s, FILE *report)
     free(order);
     free(par);
     free(nhs);
+    free(cur);
+    free(flag);
     free(r.e);
+    for (int i = 0; i < apart.n; i++)
+        free(apart.v[i]);
+    free(apart.v);
     mpi_model_release(m);
     batch_free(&b);
     return rc;

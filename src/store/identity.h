@@ -31,11 +31,21 @@ void store_idrecs_free(struct store_idrec *r, int n);
 /* Insert or replace the record, with its BLOCK_NKEYS (4) blocking keys ("" or
  * NULL: none). */
 int store_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
-/* Records sharing a blocking key with keys (at most cap per key), with their
- * persons; only records without an NHS number when without_nhs; *out is an
- * array of *n. */
+/* Records sharing a blocking key with keys; only records without an NHS
+ * number when without_nhs; *out is an array of *n.  Their persons are not
+ * read (person_id, person_nhs NULL): most candidates score too low to
+ * matter, and the person look-up cost as much as the rest of the read -
+ * store_idrec_person fills the few that do.  A key
+ * whose block holds more than cap (such) records is skipped whole: an
+ * over-large block (a date of birth or name code shared by thousands) tells
+ * records apart no better than chance, and reading it would make each new
+ * record cost thousands of comparisons; the other keys still find them. */
 int store_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                            int cap, bool without_nhs, struct store_idrec **out, int *n);
+/* Fill r->person_id and r->person_nhs (replacing what they held) for record
+ * (r->org, r->source_id): the person holding it now, through person_local;
+ * both NULL when none does. */
+int store_idrec_person(struct store *s, const char *link_system, struct store_idrec *r);
 /* One record; WEFT_ENOTFOUND when absent. */
 int store_idrec_get(struct store *s, const char *link_system, const char *org,
                     const char *source_id, struct store_idrec *out);
@@ -85,6 +95,11 @@ int store_idreview_decide(struct store *s, int64_t id, const char *status, const
 /* Record that two records are not the same person (both directions). */
 int store_idnonmatch_add(struct store *s, const char *org, const char *source_id,
                          const char *other_org, const char *other_source_id, int64_t decision_id);
+/* Every person holding a record with a "not the same person" decision, to fn
+ * (each once; borrowed string; fn must not use the store; nonzero from fn
+ * stops and is returned). */
+int store_idnonmatch_persons(struct store *s, const char *link_system,
+                             int (*fn)(const char *person_id, void *), void *ctx);
 /* The records said not to be the same person as (org, source_id) (only org
  * and source_id filled). */
 int store_idnonmatch_list(struct store *s, const char *org, const char *source_id,

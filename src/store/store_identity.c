@@ -71,6 +71,14 @@ int store_idrec_candidates(struct store *s, const char *link_system, const char 
     return STORE_CALL(s, identity, idrec_candidates, link_system, keys, cap, without_nhs, out, n);
 }
 
+int store_idrec_person(struct store *s, const char *link_system, struct store_idrec *r)
+{
+    free(r->person_id);
+    free(r->person_nhs);
+    r->person_id = r->person_nhs = NULL;
+    return STORE_CALL(s, identity, idrec_person, link_system, r);
+}
+
 int store_idrec_get(struct store *s, const char *link_system, const char *org,
                     const char *source_id, struct store_idrec *out)
 {
@@ -135,6 +143,12 @@ int store_idnonmatch_add(struct store *s, const char *org, const char *source_id
 {
     return STORE_CALL(s, identity, idnonmatch_add, org, source_id, other_org, other_source_id,
                       decision_id);
+}
+
+int store_idnonmatch_persons(struct store *s, const char *link_system,
+                             int (*fn)(const char *person_id, void *), void *ctx)
+{
+    return STORE_CALL(s, identity, idnonmatch_persons, link_system, fn, ctx);
 }
 
 int store_idnonmatch_list(struct store *s, const char *org, const char *source_id,

@@ -225,6 +225,7 @@ struct store_identity_ops {
     int (*idrec_put)(struct store *s, const struct store_idrec *r, const char *const keys[4]);
     int (*idrec_candidates)(struct store *s, const char *link_system, const char *const keys[4],
                             int cap, bool without_nhs, struct store_idrec **out, int *n);
+    int (*idrec_person)(struct store *s, const char *link_system, struct store_idrec *r);
     int (*idrec_get)(struct store *s, const char *link_system, const char *org,
                      const char *source_id, struct store_idrec *out);
     int (*idrec_of_person)(struct store *s, const char *link_system, const char *person_id,
@@ -242,6 +243,8 @@ struct store_identity_ops {
                            int64_t decision_id);
     int (*idnonmatch_add)(struct store *s, const char *org, const char *source_id,
                           const char *other_org, const char *other_source_id, int64_t decision_id);
+    int (*idnonmatch_persons)(struct store *s, const char *link_system,
+                              int (*fn)(const char *person_id, void *), void *ctx);
     int (*idnonmatch_list)(struct store *s, const char *org, const char *source_id,
                            struct store_idrec **out, int *n);
     int (*person_split)(struct store *s, const char *person_id, const char *link_system,

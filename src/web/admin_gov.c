@@ -778,25 +778,16 @@ int web_admin_gov_routes_add(struct http_server *srv, struct web *w)
 {
     gov_ctx.w = w;
     gov_ctx.srv = srv;
-    static const struct {
-        const char *method, *pattern;
-        http_handler_fn fn;
-    } routes[] = {
-        {"GET", "/admin/governance", h_index},
-        {"POST", "/admin/governance/audit/verify", h_verify},
-        {"GET", "/admin/governance/access", h_access},
-        {"GET", "/admin/governance/breakglass", h_breakglass},
-        {"POST", "/admin/governance/breakglass/{id}", h_review},
-        {"GET", "/admin/governance/requests", h_requests},
-        {"GET", "/admin/governance/agreements", h_agreements},
-        {"GET", "/admin/governance/feeds", h_feeds},
-        {"GET", "/admin/governance/policy", h_policy},
+    static const struct http_route_def routes[] = {
+        {"GET", "/admin/governance", h_index, 0},
+        {"POST", "/admin/governance/audit/verify", h_verify, 0},
+        {"GET", "/admin/governance/access", h_access, 0},
+        {"GET", "/admin/governance/breakglass", h_breakglass, 0},
+        {"POST", "/admin/governance/breakglass/{id}", h_review, 0},
+        {"GET", "/admin/governance/requests", h_requests, 0},
+        {"GET", "/admin/governance/agreements", h_agreements, 0},
+        {"GET", "/admin/governance/feeds", h_feeds, 0},
+        {"GET", "/admin/governance/policy", h_policy, 0},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc =
-            http_route_add(srv, routes[i].method, routes[i].pattern, routes[i].fn, &gov_ctx, 0);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return http_routes_add(srv, routes, sizeof routes / sizeof routes[0], &gov_ctx);
 }

@@ -594,20 +594,12 @@ static int h_decide(struct http_req *req, void *arg)
 int web_admin_objection_routes_add(struct http_server *srv, struct web *w)
 {
     ob_web = w;
-    static const struct {
-        const char *method, *pattern;
-        http_handler_fn fn;
-    } routes[] = {
-        {"GET", "/admin/objections", h_queue},
-        {"GET", "/admin/objections/lodge", h_lodge_form},
-        {"POST", "/admin/objections/lodge", h_lodge},
-        {"GET", "/admin/objections/{id}", h_case},
-        {"POST", "/admin/objections/{id}", h_decide},
+    static const struct http_route_def routes[] = {
+        {"GET", "/admin/objections", h_queue, 0},
+        {"GET", "/admin/objections/lodge", h_lodge_form, 0},
+        {"POST", "/admin/objections/lodge", h_lodge, 0},
+        {"GET", "/admin/objections/{id}", h_case, 0},
+        {"POST", "/admin/objections/{id}", h_decide, 0},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = http_route_add(srv, routes[i].method, routes[i].pattern, routes[i].fn, w, 0);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return http_routes_add(srv, routes, sizeof routes / sizeof routes[0], w);
 }

@@ -551,21 +551,13 @@ static int h_file(struct http_req *req, void *arg)
 int web_admin_sar_routes_add(struct http_server *srv, struct web *w)
 {
     sar_web = w;
-    static const struct {
-        const char *method, *pattern;
-        http_handler_fn fn;
-    } routes[] = {
-        {"GET", "/admin/governance/sar", h_list},
-        {"POST", "/admin/governance/sar", h_create},
-        {"GET", "/admin/governance/sar/{id}", h_show},
-        {"POST", "/admin/governance/sar/{id}/extend", h_extend},
-        {"POST", "/admin/governance/sar/{id}/produce", h_produce},
-        {"GET", "/admin/governance/sar/{id}/{file}", h_file},
+    static const struct http_route_def routes[] = {
+        {"GET", "/admin/governance/sar", h_list, 0},
+        {"POST", "/admin/governance/sar", h_create, 0},
+        {"GET", "/admin/governance/sar/{id}", h_show, 0},
+        {"POST", "/admin/governance/sar/{id}/extend", h_extend, 0},
+        {"POST", "/admin/governance/sar/{id}/produce", h_produce, 0},
+        {"GET", "/admin/governance/sar/{id}/{file}", h_file, 0},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = http_route_add(srv, routes[i].method, routes[i].pattern, routes[i].fn, w, 0);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return http_routes_add(srv, routes, sizeof routes / sizeof routes[0], w);
 }

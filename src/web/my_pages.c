@@ -203,6 +203,26 @@ static int need_p9(struct http_req *req, struct store *s, const struct my_citize
     return 0;
 }
 
+/* The signed-in citizen of req, proved to P9 and (acting as a proxy) with
+ * the grant scope `need` over the record in view: true with *s and c filled
+ * (the caller clears c); false when the page has been answered instead - a
+ * 503, the sign-in page or the proxy's refusal - with c cleared. */
+static bool my_open(struct http_req *req, struct store **s, struct my_citizen *c, unsigned need)
+{
+    *s = http_req_store(req);
+    if (!*s || my_citizen_get(req, *s, c) != 0) {
+        unavailable(req);
+        return false;
+    }
+    if (!c->p9 || !my_proxy_gate(req, *s, c, need)) {
+        if (!c->p9)
+            need_p9(req, *s, c);
+        my_citizen_clear(c);
+        return false;
+    }
+    return true;
+}
+
 /* Parse a form body; check the CSRF token (and origin) of the session. */
 static bool form_ok(struct http_req *req, struct store *s, const struct my_citizen *c,
                     struct url_kv **kv, int *n)
@@ -380,16 +400,10 @@ static void org_names_free(struct org_names *nm)
 static int page_record(struct http_req *req, void *ctx)
 {
     (void)ctx;
-    struct store *s = http_req_store(req);
+    struct store *s;
     struct my_citizen c;
-    if (!s || my_citizen_get(req, s, &c) != 0)
-        return unavailable(req);
-    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_VIEW)) {
-        if (!c.p9)
-            need_p9(req, s, &c);
-        my_citizen_clear(&c);
+    if (!my_open(req, &s, &c, PROXY_SCOPE_VIEW))
         return 0;
-    }
     struct access_read rd; /* the one scoped-read path (access/read.h) */
     int rc = access_read_open(&rd, s, &c.p, AUDIT_READ, c.p.person_id);
     const struct policy *pol = NULL;
@@ -587,16 +601,10 @@ static int viewer_row(const struct store_audit_row *r, void *ctx)
 static int page_viewers(struct http_req *req, void *ctx)
 {
     (void)ctx;
-    struct store *s = http_req_store(req);
+    struct store *s;
     struct my_citizen c;
-    if (!s || my_citizen_get(req, s, &c) != 0)
-        return unavailable(req);
-    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_VIEW)) {
-        if (!c.p9)
-            need_p9(req, s, &c);
-        my_citizen_clear(&c);
+    if (!my_open(req, &s, &c, PROXY_SCOPE_VIEW))
         return 0;
-    }
     struct viewers *v = xcalloc(1, sizeof *v);
     v->s = s;
     int rc = store_audit_person(s, c.p.person_id, viewer_row, v);
@@ -636,16 +644,10 @@ static int page_viewers(struct http_req *req, void *ctx)
 static int page_objection(struct http_req *req, void *ctx)
 {
     (void)ctx;
-    struct store *s = http_req_store(req);
+    struct store *s;
     struct my_citizen c;
-    if (!s || my_citizen_get(req, s, &c) != 0)
-        return unavailable(req);
-    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_OBJECTION)) {
-        if (!c.p9)
-            need_p9(req, s, &c);
-        my_citizen_clear(&c);
+    if (!my_open(req, &s, &c, PROXY_SCOPE_OBJECTION))
         return 0;
-    }
     const char *message = NULL;
     int status = 200;
     if (strcmp(req->method, "POST") == 0) {
@@ -765,16 +767,10 @@ static int page_objection(struct http_req *req, void *ctx)
 static int page_copy(struct http_req *req, void *ctx)
 {
     (void)ctx;
-    struct store *s = http_req_store(req);
+    struct store *s;
     struct my_citizen c;
-    if (!s || my_citizen_get(req, s, &c) != 0)
-        return unavailable(req);
-    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_COPY)) {
-        if (!c.p9)
-            need_p9(req, s, &c);
-        my_citizen_clear(&c);
+    if (!my_open(req, &s, &c, PROXY_SCOPE_COPY))
         return 0;
-    }
     const char *message = NULL;
     if (strcmp(req->method, "POST") == 0) {
         struct url_kv *kv;
@@ -856,16 +852,10 @@ static int page_copy(struct http_req *req, void *ctx)
 static int page_copy_file(struct http_req *req, void *ctx)
 {
     (void)ctx;
-    struct store *s = http_req_store(req);
+    struct store *s;
     struct my_citizen c;
-    if (!s || my_citizen_get(req, s, &c) != 0)
-        return unavailable(req);
-    if (!c.p9 || !my_proxy_gate(req, s, &c, PROXY_SCOPE_COPY)) {
-        if (!c.p9)
-            need_p9(req, s, &c);
-        my_citizen_clear(&c);
+    if (!my_open(req, &s, &c, PROXY_SCOPE_COPY))
         return 0;
-    }
     static const char *const files[][2] = {{"record.html", "text/html; charset=utf-8"},
                                            {"record.json", "application/fhir+json"},
                                            {"access-log.csv", "text/csv; charset=utf-8"}};
@@ -997,35 +987,24 @@ const char *my_kv_get(const struct url_kv *kv, int n, const char *name)
 int my_serve_start(const struct serve_ctx *ctx, void **state)
 {
     *state = NULL;
-    static const struct {
-        const char *method, *path;
-        http_handler_fn fn;
-    } routes[] = {
-        {"GET", "/my", page_home},
-        {"GET", "/my/login", my_login},
-        {"GET", "/my/callback", my_callback},
-        {"GET", "/my/record", page_record},
-        {"GET", "/my/viewers", page_viewers},
-        {"GET", "/my/objection", page_objection},
-        {"POST", "/my/objection", page_objection},
-        {"GET", "/my/copy", page_copy},
-        {"POST", "/my/copy", page_copy},
-        {"GET", "/my/copy/{id}/{file}", page_copy_file},
-        {"GET", "/my/about", page_about},
-        {"GET", "/my/contribute", my_contribute_page},
-        {"POST", "/my/contribute", my_contribute_page},
-        {"POST", "/my/logout", page_logout},
-        {"POST", "/my/switch", my_proxy_switch},
+    static const struct http_route_def routes[] = {
+        {"GET", "/my", page_home, 0},
+        {"GET", "/my/login", my_login, 0},
+        {"GET", "/my/callback", my_callback, 0},
+        {"GET", "/my/record", page_record, 0},
+        {"GET", "/my/viewers", page_viewers, 0},
+        {"GET", "/my/objection", page_objection, 0},
+        {"POST", "/my/objection", page_objection, 0},
+        {"GET", "/my/copy", page_copy, 0},
+        {"POST", "/my/copy", page_copy, 0},
+        {"GET", "/my/copy/{id}/{file}", page_copy_file, 0},
+        {"GET", "/my/about", page_about, 0},
+        {"GET", "/my/contribute", my_contribute_page, 0},
+        {"POST", "/my/contribute", my_contribute_page, 0},
+        {"POST", "/my/logout", page_logout, 0},
+        {"POST", "/my/switch", my_proxy_switch, 0},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = http_route_add(ctx->http, routes[i].method, routes[i].path, routes[i].fn, NULL, 0);
-        if (rc < 0) {
-            fprintf(stderr, "weft serve: cannot register %s: %s\n", routes[i].path,
-                    weft_strerror(rc));
-            return rc;
-        }
-    }
-    return WEFT_OK;
+    return http_routes_add(ctx->http, routes, sizeof routes / sizeof routes[0], NULL);
 }
 
 void my_serve_stop(const struct serve_ctx *ctx, void *state)

@@ -18,44 +18,28 @@
 // the clinical values and the person's readings in separate charts and
 // tables; the item page names the source "Entered by the patient"; each
 // addition is audited as a write by the person.
-import { spawn, spawnSync } from 'node:child_process';
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser, weft,
+} from './lib/browser.mjs';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-contrib-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'contrib');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-contrib-');
+const ART = artDir('contrib');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource, Provider;
+const { chromium, axeSource, require } = loadBrowser();
+let Provider;
 try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   Provider = (await import(require.resolve('oidc-provider'))).default;
 } catch (e) {
-  skip('skip: npm packages playwright-core / axe-core / oidc-provider missing (npm install): ' + e.message);
+  skip('skip: npm package oidc-provider missing (npm install): ' + e.message);
 }
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
-fs.mkdirSync(ART, { recursive: true });
 
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const GP = 'G82001', HOSP = 'RVV';
-function weft(...args) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
-  if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
-  return r.stdout;
-}
 function nhsNumber(n) {
   for (;; n++) {
     const base = '999' + String(n).padStart(6, '0');
@@ -141,7 +125,7 @@ opServer.on('request', provider.callback());
 weft('citizen-idp', 'add', '--db', DB, '--name', 'nhs', '--issuer', `http://127.0.0.1:${opServer.address().port}`, '--client-id', 'weft',
   '--key-file', path.join(TMP, 'weft-key.pem'), '--key-id', 'weft-1', '--redirect-uri', BASE + '/my/callback');
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 let shot = 0;
 async function axe(page, label) {

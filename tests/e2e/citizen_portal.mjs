@@ -20,44 +20,29 @@
 // without the CSRF token refused (403, audited); a replayed callback and a
 // wrong state refused; idle and absolute timeouts end the session; provider
 // key rotation picked up.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser, weft,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-my-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'my');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-my-');
+const ART = artDir('my');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource, Provider;
+const { chromium, axeSource, require } = loadBrowser();
+let Provider;
 try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   Provider = (await import(require.resolve('oidc-provider'))).default;
 } catch (e) {
-  skip('skip: npm packages playwright-core / axe-core / oidc-provider missing (npm install): ' + e.message);
+  skip('skip: npm package oidc-provider missing (npm install): ' + e.message);
 }
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
-fs.mkdirSync(ART, { recursive: true });
 
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const PG = /^postgres(ql)?:/.test(DB);
 const GP = 'G82001', HOSP = 'RVV';
-function weft(...args) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
-  if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
-  return r.stdout;
-}
 // Rows read, and session times moved into the past (time passing): SQLite
 // through python's sqlite3, PostgreSQL through psql (fields joined with |).
 function sql(q) {
@@ -219,7 +204,7 @@ for (const m of BAD) {
 }
 
 // ---- the browser ---------------------------------------------------------------------------------------
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 async function axe(page, label) {
   await page.addScriptTag({ content: axeSource });

@@ -15,46 +15,31 @@
 // are refused at once with a clear page and audited; a switch to someone
 // else's grant and a switch without the CSRF token are refused.  axe-core on
 // every page.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser, weft,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-proxy-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'proxy');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-proxy-');
+const ART = artDir('proxy');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource, Provider;
+const { chromium, axeSource, require } = loadBrowser();
+let Provider;
 try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   Provider = (await import(require.resolve('oidc-provider'))).default;
 } catch (e) {
-  skip('skip: npm packages playwright-core / axe-core / oidc-provider missing (npm install): ' + e.message);
+  skip('skip: npm package oidc-provider missing (npm install): ' + e.message);
 }
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
-fs.mkdirSync(ART, { recursive: true });
 
 // the database: a PostgreSQL one when the runner gives it (WEFT_TEST_DB), else a file
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db');
 const PG = /^postgres(ql)?:/.test(DB);
 const GP = 'G82001';
 function run(...args) { return spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 }); }
-function weft(...args) {
-  const r = run(...args);
-  if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
-  return r.stdout;
-}
 // Only to move a grant's end day into the past (time passing): either backend.
 function sql(q) {
   const r = PG ? spawnSync('psql', [DB, '-At', '-c', q], { encoding: 'utf8' })
@@ -156,7 +141,7 @@ opServer.on('request', provider.callback());
 weft('citizen-idp', 'add', '--db', DB, '--name', 'nhs', '--issuer', ISS, '--client-id', 'weft',
   '--key-file', path.join(TMP, 'weft-key.pem'), '--key-id', 'weft-1', '--redirect-uri', BASE + '/my/callback');
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 async function axe(page, label) {
   await page.addScriptTag({ content: axeSource });

@@ -11,33 +11,24 @@
 // "could not be signed in" page (502), the reason logged at WARN
 // ("hostname mismatch", "certificate verify failed: ...") and nobody signed
 // in; serve refuses an --oidc-ca-file that holds no certificate.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, loadBrowser,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-citls-');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-citls-');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, Provider;
+const { chromium, axeSource, require } = loadBrowser();
+let Provider;
 try {
-  ({ chromium } = require('playwright-core'));
   Provider = (await import(require.resolve('oidc-provider'))).default;
 } catch (e) {
-  skip('skip: npm packages playwright-core / oidc-provider missing (npm install): ' + e.message);
+  skip('skip: npm package oidc-provider missing (npm install): ' + e.message);
 }
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const GP = 'G82001';
 function run(cmd, args) {
@@ -134,7 +125,7 @@ for (const name of ['good', 'wronghost', 'untrusted']) {
     '--key-file', T('weft-key.pem'), '--key-id', 'weft-1', '--redirect-uri', BASE + '/my/callback');
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 try {
   // the browser is not what is under test: it may visit the providers' pages whatever their certificates
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });

@@ -43,6 +43,11 @@ grep -q '"status":"ok"' b1 || fail "health over TLS: $(cat b1)"
 grep -qi '^Strict-Transport-Security: max-age=[0-9]' h1 || { cat h1; fail "no HSTS header"; }
 curl -sS "$url/health" -o /dev/null 2>err && fail "curl trusted a certificate it was not given"
 
+# the FHIR API's own links name https (no --base-url given)
+curl -sS --cacert cert.pem -o meta "$url/fhir/metadata" || fail "curl metadata"
+grep -q "\"url\":\"https://localhost:$port/fhir\"" meta || { head -c 600 meta; fail "metadata's url is not https://localhost:$port/fhir"; }
+grep -q '"url":"http://' meta && fail "metadata names an http:// url over TLS"
+
 # a web page (a 404 under /patient is rendered by the web part)
 curl -sS --cacert cert.pem -D h2 -o b2 "$url/patient/nobody" || fail "curl page"
 for h in "Strict-Transport-Security: max-age" "X-Content-Type-Options: nosniff" "Referrer-Policy:" \

@@ -33,35 +33,22 @@
 //      while it is active;
 //   9. encounters named from what they hold.
 // Skips (exit 77) when chromium, the npm packages or the binary are missing.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, ASSETS, tmpDir, artDir, loadBrowser,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-absence-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'web_absence');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-absence-');
+const ART = artDir('web_absence');
 
-function skip(why) { console.log(why); process.exit(77); }
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource;
-try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-} catch (e) {
-  skip('skip: npm packages playwright-core / axe-core missing (run npm install): ' + e.message);
-}
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
+const { chromium, axeSource, require } = loadBrowser();
 if (!fs.existsSync(path.join(ASSETS, 'nhsuk-frontend.min.css'))) skip('skip: nhsuk-frontend not installed (npm install)');
 fs.rmSync(ART, { recursive: true, force: true });
-fs.mkdirSync(ART, { recursive: true });
 
 // Checks collect failures and carry on, so one run reports every fault.
 const failures = [];
@@ -246,8 +233,7 @@ function token(org, role, over = {}) {
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1000 },
   bypassCSP: true, // the pages forbid every script; axe-core is injected by the test only
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run',
-    '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function launch(org, role, over) {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

@@ -22,41 +22,19 @@
 //     the overdue ones (lodged / received 2026-09-10) flagged; refused to the
 //     Information Officer; the page views audited.
 // Screenshots in $WEFT_ARTIFACTS/web-admin/.  Skips (77) without chromium or npm packages.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser, weft,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-admin-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'web-admin');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-admin-');
+const ART = artDir('web-admin');
 const HEADER = 'check,dimension,resource_type,source_id,patient_local_id,message_control_id,detail';
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource;
-try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-} catch (e) {
-  skip('skip: npm packages playwright-core / axe-core missing (run npm install): ' + e.message);
-}
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
-fs.mkdirSync(ART, { recursive: true });
-
-function weft(...args) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 300000 });
-  if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
-  return r.stdout;
-}
+const { chromium, axeSource, require } = loadBrowser();
 
 // ---- data: a small region, its FHIR feeds loaded, two data-quality runs -------------------
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
@@ -136,7 +114,7 @@ function token(role, patient, over = {}) {
 
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, bypassCSP: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

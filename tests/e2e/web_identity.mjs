@@ -23,40 +23,19 @@
 //     decisions` show the page's decisions, by the user's SDS id; the page
 //     views and the deferral are audited; the audit chain verifies.
 // Screenshots in $WEFT_ARTIFACTS/web-identity/.  Skips (77) without chromium or npm packages.
-import { spawn, spawnSync } from 'node:child_process';
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser, weft,
+} from './lib/browser.mjs';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-identity-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'web-identity');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-identity-');
+const ART = artDir('web-identity');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
+const { chromium, axeSource, require } = loadBrowser();
 
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource;
-try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-} catch (e) {
-  skip('skip: npm packages playwright-core / axe-core missing (run npm install): ' + e.message);
-}
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
-fs.mkdirSync(ART, { recursive: true });
-
-function weft(...args) {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 300000 });
-  if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
-  return r.stdout;
-}
 function nhs(n) { // a valid NHS number in the test range (999...)
   for (let k = n; ; k++) {
     const nine = '999' + String(k).padStart(6, '0');
@@ -129,7 +108,7 @@ function token(role, sub, patient) {
 
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true, bypassCSP: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

@@ -22,39 +22,23 @@
 //     break-glass entry and the page views;
 //   - error pages: no session, expired launch token, patient not found.
 // Skips (exit 77) when chromium, the data or the npm packages are missing.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
 const DATA = process.env.WEFT_DATA || path.join(ROOT, '../shared/data');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-web-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'web');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-web-');
+const ART = artDir('web');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
 if (!fs.existsSync(path.join(DATA, 'synthea-r4'))) skip('skip: no Synthea data at ' + DATA + '/synthea-r4');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource;
-try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-} catch (e) {
-  skip('skip: npm packages playwright-core / axe-core missing (run npm install): ' + e.message);
-}
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
+const { chromium, axeSource, require } = loadBrowser();
 if (!fs.existsSync(path.join(ASSETS, 'nhsuk-frontend.min.css'))) skip('skip: nhsuk-frontend not installed (npm install)');
-fs.mkdirSync(ART, { recursive: true });
 
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const GP = 'A81001', HOSP = 'RVV';
@@ -219,8 +203,7 @@ function token(role, patient, over = {}) {
 const browser = await chromium.launchPersistentContext(path.join(TMP, 'chromium-profile'), {
   executablePath: CHROMIUM, headless: true,
   bypassCSP: true, // the pages forbid every script; axe-core is injected by the test only
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run',
-    '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 async function freshPage() {
   await browser.clearCookies();
   for (const p of browser.pages()) await p.close();

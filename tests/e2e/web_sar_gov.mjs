@@ -19,43 +19,22 @@
 //     flagged overdue;
 //   - `weft sar extend --by SDS_USER_ID` records the named member of staff
 //     with the role they signed in with.
+import {
+  CHROMIUM_ARGS, ROOT, BIN, CHROMIUM, skip, fail, check, ASSETS, tmpDir, artDir, loadBrowser, weft,
+} from './lib/browser.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 
-const ROOT = process.env.WEFT_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WEFT_BIN || path.join(ROOT, 'build/san/weft');
-const TMP = process.env.WEFT_TMP || fs.mkdtempSync('/tmp/weft-sargov-');
-const ART = path.join(process.env.WEFT_ARTIFACTS || path.join(ROOT, 'test-artifacts'), 'sar-gov');
-const CHROMIUM = '/usr/bin/chromium';
+const TMP = tmpDir('weft-sargov-');
+const ART = artDir('sar-gov');
 
-function skip(why) { console.log(why); process.exit(77); }
-function fail(msg) { console.error('FAIL: ' + msg); throw new Error(msg); }
-function check(cond, msg) { if (!cond) fail(msg); }
-
-if (!fs.existsSync(CHROMIUM)) skip('skip: /usr/bin/chromium is not installed');
-if (!fs.existsSync(BIN)) skip('skip: no weft binary at ' + BIN + ' (make san)');
-const require = createRequire(path.join(ROOT, 'package.json'));
-let chromium, axeSource;
-try {
-  ({ chromium } = require('playwright-core'));
-  axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-} catch (e) {
-  skip('skip: npm packages playwright-core / axe-core missing (npm install): ' + e.message);
-}
-const ASSETS = path.join(ROOT, 'node_modules/nhsuk-frontend/dist/nhsuk');
-fs.mkdirSync(ART, { recursive: true });
+const { chromium, axeSource, require } = loadBrowser();
 
 const DB = process.env.WEFT_TEST_DB || path.join(TMP, 'weft.db'); // PostgreSQL under --backend postgres
 const GP = 'G82001', HOSP = 'RVV';
 function run(...args) { return spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 }); }
-function weft(...args) {
-  const r = run(...args);
-  if (r.status !== 0) fail(`weft ${args.join(' ')} exited ${r.status}: ${r.stdout} ${r.stderr}`);
-  return r.stdout;
-}
 function nhsNumber(n) {
   for (;; n++) {
     const base = '999' + String(n).padStart(6, '0');
@@ -117,7 +96,7 @@ function token(sub, role) {
   return u + '.' + crypto.createHmac('sha256', SECRET).update(u).digest('base64url');
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const axeSummary = [];
 let shot = 0;
 async function axe(page, label) {

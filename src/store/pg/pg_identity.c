@@ -92,21 +92,45 @@ int pg_idrec_candidates(struct store *s, const char *link_system, const char *co
                         int cap, bool without_nhs, struct store_idrec **out, int *n)
 {
     struct pg_params p = {0};
-    pg_p_text(&p, link_system);
     for (int i = 0; i < 4; i++)
         pg_p_text(&p, nz(keys[i]));
     pg_p_int(&p, cap);
-#define KEY(k, cond) "(SELECT org, source_id FROM identity_record WHERE " k cond " LIMIT $6)"
+    /* a key's block only when it holds at most cap records (sqlite_identity.c) */
+#define KEY(k, cond)                                                                               \
+    "(SELECT org, source_id FROM identity_record WHERE " k cond " AND (SELECT count(*) FROM"       \
+    " (SELECT 1 FROM identity_record WHERE " k cond " LIMIT $5 + 1) c) <= $5)"
 #define CANDIDATES(cond)                                                                           \
-    "SELECT " REC_COLS REC_JOIN                                                                    \
-    " WHERE (r.org, r.source_id) IN (" KEY("k0 = $2", cond) " UNION " KEY(                         \
-        "k1 = $3", cond) " UNION " KEY("k2 = $4",                                                  \
-                                       cond) " UNION " KEY("k3 = $5",                              \
+    "SELECT r.org, r.source_id, r.demog, r.nhs, r.locals, NULL, NULL FROM identity_record r"       \
+    " WHERE (r.org, r.source_id) IN (" KEY("k0 = $1", cond) " UNION " KEY(                         \
+        "k1 = $2", cond) " UNION " KEY("k2 = $3",                                                  \
+                                       cond) " UNION " KEY("k3 = $4",                              \
                                                            cond) ") ORDER BY r.org, r.source_id"
     return without_nhs ? collect(pg_of(s), CANDIDATES(" AND nhs IS NULL"), &p, out, n)
                        : collect(pg_of(s), CANDIDATES(""), &p, out, n);
 #undef CANDIDATES
 #undef KEY
+}
+
+int pg_idrec_person(struct store *s, const char *link_system, struct store_idrec *r)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, r->org);
+    pg_p_text(&p, link_system);
+    pg_p_text(&p, r->source_id);
+    int rc;
+    PGresult *res = pg_run(pg_of(s),
+                           "SELECT pl.person_id, p.nhs FROM person_local pl LEFT JOIN person p"
+                           " ON p.id = pl.person_id WHERE pl.org = $1 AND pl.system = $2"
+                           " AND pl.value = $3",
+                           &p, &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) > 0) {
+        r->person_id = PQgetisnull(res, 0, 0) ? NULL : xstrdup(PQgetvalue(res, 0, 0));
+        r->person_nhs = PQgetisnull(res, 0, 1) ? NULL : xstrdup(PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return WEFT_OK;
 }
 
 int pg_idrec_get(struct store *s, const char *link_system, const char *org, const char *source_id,
@@ -140,6 +164,27 @@ int pg_idrec_of_person(struct store *s, const char *link_system, const char *per
                    " AND r.source_id = pl.value LEFT JOIN person p ON p.id = pl.person_id"
                    " WHERE pl.person_id = $2 AND pl.system = $1 ORDER BY r.org, r.source_id",
                    &p, out, n);
+}
+
+int pg_idnonmatch_persons(struct store *s, const char *link_system,
+                          int (*fn)(const char *person_id, void *), void *ctx)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, link_system);
+    int rc;
+    PGresult *r =
+        pg_run(pg_of(s),
+               "SELECT DISTINCT pl.person_id FROM identity_nonmatch n JOIN person_local pl"
+               " ON pl.org = n.org AND pl.system = $1 AND pl.value = n.source_id"
+               " ORDER BY 1",
+               &p, &rc);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows && rc == 0; i++)
+        rc = fn(PQgetvalue(r, i, 0), ctx);
+    PQclear(r);
+    return rc;
 }
 
 int pg_idrec_scan(struct store *s, const char *link_system,

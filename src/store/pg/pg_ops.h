@@ -97,6 +97,7 @@ int pg_audit_person(struct store *s, const char *person_id,
 int pg_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
 int pg_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                         int cap, bool without_nhs, struct store_idrec **out, int *n);
+int pg_idrec_person(struct store *s, const char *link_system, struct store_idrec *r);
 int pg_idrec_get(struct store *s, const char *link_system, const char *org, const char *source_id,
                  struct store_idrec *out);
 int pg_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
@@ -114,6 +115,8 @@ int pg_idreview_decide(struct store *s, int64_t id, const char *status, const ch
                        int64_t decision_id);
 int pg_idnonmatch_add(struct store *s, const char *org, const char *source_id,
                       const char *other_org, const char *other_source_id, int64_t decision_id);
+int pg_idnonmatch_persons(struct store *s, const char *link_system,
+                          int (*fn)(const char *person_id, void *), void *ctx);
 int pg_idnonmatch_list(struct store *s, const char *org, const char *source_id,
                        struct store_idrec **out, int *n);
 

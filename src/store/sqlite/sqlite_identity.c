@@ -115,36 +115,70 @@ int sqlite_idrec_candidates(struct store *s, const char *link_system, const char
                             int cap, bool without_nhs, struct store_idrec **out, int *n)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    if (without_nhs) {
+        /* most records with an NHS number share no key with one without:
+         * four index probes answer that for a fraction of the query below */
+        sqlite3_stmt *p = sqlite_stmt(
+            ss, "SELECT EXISTS (SELECT 1 FROM identity_record WHERE k0 = ?1 AND nhs IS NULL)"
+                " OR EXISTS (SELECT 1 FROM identity_record WHERE k1 = ?2 AND nhs IS NULL)"
+                " OR EXISTS (SELECT 1 FROM identity_record WHERE k2 = ?3 AND nhs IS NULL)"
+                " OR EXISTS (SELECT 1 FROM identity_record WHERE k3 = ?4 AND nhs IS NULL)");
+        if (!p)
+            return WEFT_EDB;
+        for (int i = 0; i < 4; i++)
+            sqlite_bind_text(p, 1 + i, keys[i] && *keys[i] ? keys[i] : NULL);
+        int rc = sqlite3_step(p);
+        int any = rc == SQLITE_ROW && sqlite3_column_int(p, 0);
+        sqlite3_reset(p);
+        if (rc != SQLITE_ROW)
+            return sqlite_fail(ss, "reading identity records");
+        if (!any)
+            return WEFT_OK;
+    }
     /* without_nhs: only records without an NHS number, straight from the
-     * (key, nhs) indexes - a record that has one is never read */
-    sqlite3_stmt *st =
-        without_nhs
-            ? sqlite_stmt(ss, "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
-                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2"
-                              " AND nhs IS NULL LIMIT ?6) UNION "
-                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3"
-                              " AND nhs IS NULL LIMIT ?6) UNION "
-                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4"
-                              " AND nhs IS NULL LIMIT ?6) UNION "
-                              "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5"
-                              " AND nhs IS NULL LIMIT ?6))")
-            : sqlite_stmt(
-                  ss,
-                  "SELECT " REC_COLS REC_JOIN " WHERE r.rowid IN ("
-                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k0 = ?2 LIMIT ?6) "
-                  "UNION "
-                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k1 = ?3 LIMIT ?6) "
-                  "UNION "
-                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k2 = ?4 LIMIT ?6) "
-                  "UNION "
-                  "SELECT rowid FROM (SELECT rowid FROM identity_record WHERE k3 = ?5 LIMIT ?6))");
+     * (key, nhs) indexes - a record that has one is never read.  A key's
+     * block is read only when it holds at most cap such records: the count
+     * walks at most cap + 1 index entries (no table row), and an over-large
+     * block is skipped whole rather than sampled. */
+#define KEY(k, cond)                                                                               \
+    "SELECT rowid FROM identity_record WHERE " k cond " AND (SELECT count(*) FROM (SELECT 1"       \
+    " FROM identity_record WHERE " k cond " LIMIT ?6 + 1)) <= ?6"
+#define CANDIDATES(cond)                                                                           \
+    "SELECT r.org, r.source_id, r.demog, r.nhs, r.locals, NULL, NULL FROM identity_record r"       \
+    " WHERE r.rowid IN (" KEY("k0 = ?2", cond) " UNION " KEY("k1 = ?3", cond) " UNION " KEY(       \
+        "k2 = ?4", cond) " UNION " KEY("k3 = ?5", cond) ")"
+    sqlite3_stmt *st = without_nhs ? sqlite_stmt(ss, CANDIDATES(" AND nhs IS NULL"))
+                                   : sqlite_stmt(ss, CANDIDATES(""));
+#undef CANDIDATES
+#undef KEY
     if (!st)
         return WEFT_EDB;
-    sqlite_bind_text(st, 1, link_system);
     for (int i = 0; i < 4; i++)
         sqlite_bind_text(st, 2 + i, keys[i] && *keys[i] ? keys[i] : NULL);
     sqlite3_bind_int(st, 6, cap);
     return collect(ss, st, out, n);
+}
+
+int sqlite_idrec_person(struct store *s, const char *link_system, struct store_idrec *r)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "SELECT pl.person_id, p.nhs FROM person_local pl LEFT JOIN person p"
+                        " ON p.id = pl.person_id WHERE pl.org = ?1 AND pl.system = ?2"
+                        " AND pl.value = ?3");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, r->org);
+    sqlite_bind_text(st, 2, link_system);
+    sqlite_bind_text(st, 3, r->source_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        r->person_id = sqlite_col_strdup(st, 0);
+        r->person_nhs = sqlite_col_strdup(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? WEFT_OK
+                                                 : sqlite_fail(ss, "reading a record's person");
 }
 
 int sqlite_idrec_get(struct store *s, const char *link_system, const char *org,
@@ -405,6 +439,25 @@ int sqlite_idnonmatch_add(struct store *s, const char *org, const char *source_i
     sqlite_bind_text(st, 4, other_source_id);
     sqlite3_bind_int64(st, 5, decision_id);
     return step_done(ss, st, "writing not-the-same-person");
+}
+
+int sqlite_idnonmatch_persons(struct store *s, const char *link_system,
+                              int (*fn)(const char *person_id, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT DISTINCT pl.person_id FROM identity_nonmatch n JOIN person_local pl"
+            " ON pl.org = n.org AND pl.system = ?1 AND pl.value = n.source_id ORDER BY 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, link_system);
+    int rc, r = 0;
+    while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        r = fn((const char *)sqlite3_column_text(st, 0), ctx);
+    sqlite3_reset(st);
+    if (r != 0)
+        return r;
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading not-the-same-person");
 }
 
 int sqlite_idnonmatch_list(struct store *s, const char *org, const char *source_id,

@@ -13,6 +13,7 @@ extern const struct store_migration sqlite_migration_identity_1;
 int sqlite_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
 int sqlite_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                             int cap, bool without_nhs, struct store_idrec **out, int *n);
+int sqlite_idrec_person(struct store *s, const char *link_system, struct store_idrec *r);
 int sqlite_idrec_get(struct store *s, const char *link_system, const char *org,
                      const char *source_id, struct store_idrec *out);
 int sqlite_idrec_of_person(struct store *s, const char *link_system, const char *person_id,
@@ -30,6 +31,8 @@ int sqlite_idreview_decide(struct store *s, int64_t id, const char *status, cons
                            int64_t decision_id);
 int sqlite_idnonmatch_add(struct store *s, const char *org, const char *source_id,
                           const char *other_org, const char *other_source_id, int64_t decision_id);
+int sqlite_idnonmatch_persons(struct store *s, const char *link_system,
+                              int (*fn)(const char *person_id, void *), void *ctx);
 int sqlite_idnonmatch_list(struct store *s, const char *org, const char *source_id,
                            struct store_idrec **out, int *n);
 int sqlite_person_split(struct store *s, const char *person_id, const char *link_system,

@@ -4,6 +4,7 @@
 // For Python e2e tests that check a page's accessibility:
 //   node tests/e2e/lib/axe_page.mjs URL COOKIE_VALUE [SCREENSHOT.png]
 // Exits 77 when chromium or the npm packages are missing, 1 on other errors.
+import { CHROMIUM_ARGS } from './browser.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -29,7 +30,7 @@ try {
   process.exit(77);
 }
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  args: CHROMIUM_ARGS });
 try {
   const ctx = await browser.newContext({ bypassCSP: true }); // the pages allow no scripts: axe is injected
   const u = new URL(url);
