@@ -378,7 +378,7 @@ struct store *http_req_store(struct http_req *req)
 struct store *http_req_store_read(struct http_req *req)
 {
     struct http_server *srv = req->server;
-    if (!srv->read_url)
+    if (!srv || !srv->read_url) /* no standby (or a request made by a test without a server) */
         return NULL;
     struct thread_store *ts = pthread_getspecific(srv->read_key);
     if (!ts) {
@@ -414,7 +414,7 @@ struct store *http_req_store_read(struct http_req *req)
 void http_req_store_read_failed(struct http_req *req)
 {
     struct http_server *srv = req->server;
-    struct thread_store *ts = srv->read_url ? pthread_getspecific(srv->read_key) : NULL;
+    struct thread_store *ts = srv && srv->read_url ? pthread_getspecific(srv->read_key) : NULL;
     if (ts) {
         ts->next_check_ns = 0; /* ask before the next read */
     }
