@@ -73,7 +73,17 @@ bool access_scope_query(const struct authz_scope *sc, struct store_query *q,
                         struct access_qbuf *buf);
 
 struct access_read {
-    struct store *s;
+    struct store *s; /* decisions (every authorisation fact), audit, and reads by default */
+    /* A hot standby for the person-scoped data reads of access_read_search
+     * (weft serve --db-read; set by the caller after open, NULL: none).
+     * Decisions never read it: only the rows of one person's record under a
+     * scope decided on s.  A search across people (upheld objections are
+     * applied inside that query), and a page whose snapshot the standby has
+     * not replayed yet, read s instead; so does everything after a failed
+     * read on it (data_failed set, data cleared). */
+    struct store *data;
+    bool data_failed;
+    int64_t data_seen; /* a snapshot the standby is known to have replayed */
     const struct principal *p;
     const char *purpose;   /* audit action */
     const char *person_id; /* NULL: across people */
@@ -94,6 +104,12 @@ struct access_read {
     char *own_person; /* person_id when decided by access_read_row (owned) */
     bool other_ok;    /* other was decided without error */
 };
+
+/* The read standby's handle when the caller of req may read rows that lag
+ * (read_standby.c says who: staff, and API clients that cannot write), for
+ * struct access_read's data; NULL: read everything from the primary. */
+struct http_req;
+struct store *access_read_standby(struct http_req *req);
 
 /* Decide (see above).  r is always initialised: access_read_close it. */
 int access_read_open(struct access_read *r, struct store *s, const struct principal *p,

@@ -281,9 +281,13 @@ static struct queued *queued_copy(const struct audit_event *ev)
     return q;
 }
 
+/* Commits tried at close after a failure, 200 ms apart, before giving up. */
+#define AUDIT_CLOSE_TRIES 10
+
 static void *writer_main(void *arg)
 {
     struct audit_log *log = arg;
+    int close_tries = 0;
     struct queued **batch = xmalloc(sizeof *batch * AUDIT_BATCH_MAX);
     struct store_audit_row *rows = xmalloc(sizeof *rows * AUDIT_BATCH_MAX);
     pthread_mutex_lock(&log->mu);
@@ -343,8 +347,12 @@ static void *writer_main(void *arg)
             struct timespec ts = {0, 200 * 1000 * 1000};
             nanosleep(&ts, NULL);
             pthread_mutex_lock(&log->mu);
-            if (log->closing && log->failing)
-                break; /* give up at close: reported below */
+            /* give up at close (reported below), but not at the first
+             * failure: after a restart or a failover of PostgreSQL the first
+             * statement on the old connection fails and the next one
+             * reconnects, so a stop right after it would lose entries */
+            if (log->closing && log->failing && ++close_tries >= AUDIT_CLOSE_TRIES)
+                break;
             continue;
         }
         pthread_cond_broadcast(&log->progress);

@@ -61,6 +61,10 @@ const struct opt_spec cmd_serve_specs[] = {
     {"db", "PATH",
      "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB); create it with weft "
      "init"},
+    {"db-read", "URL",
+     "a PostgreSQL hot standby of --db for reads that may lag: a person's record read by staff "
+     "and by API clients that cannot write (everything else, and whenever it is down or behind, "
+     "the primary; docs/OPERATIONS.md)"},
     {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
     {"threads", "N", "HTTP worker threads (default: number of cores)"},
     {"port-file", "FILE", "write the bound HTTP port to FILE once listening"},
@@ -373,6 +377,13 @@ int cmd_serve(int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
+    const char *db_read = opts_get(&o, "db-read");
+    if (db_read && (!store_url_is_postgres(db_read) || !store_url_is_postgres(db))) {
+        fprintf(stderr, "weft serve: --db-read takes a PostgreSQL hot standby of a PostgreSQL --db"
+                        " (postgres://USER@HOST:PORT/DB)\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
     if (parse_listen(listen, &host, &port) != 0) {
         fprintf(stderr, "weft serve: --http '%s' is not HOST:PORT (e.g. 127.0.0.1:8080)\n", listen);
         status = EXIT_USAGE;
@@ -415,6 +426,20 @@ int cmd_serve(int argc, char **argv)
     }
     if (check_store(db) != 0)
         goto out;
+    if (db_read) {
+        /* not fatal: a standby that is down is the case --db-read must survive */
+        struct store *rs = NULL;
+        char *msg = NULL;
+        if (store_open(&rs, db_read, false, &msg) != 0)
+            log_warn("serve",
+                     "the read standby cannot be reached now, reads go to the primary "
+                     "until it answers: %s",
+                     msg ? msg : "");
+        else
+            log_info("serve", "reads that may lag go to the read standby (--db-read)");
+        free(msg);
+        store_close(rs);
+    }
     /* HTTP's own pair, else the pair both listeners share */
     const char *cert_file = opts_get(&o, "http-tls-cert"), *key_file = opts_get(&o, "http-tls-key");
     bool http_pair = cert_file || key_file;
@@ -467,6 +492,7 @@ int cmd_serve(int argc, char **argv)
         .max_per_address = (int)per_address,
         .header_timeout_s = (int)header_timeout,
         .store_url = db,
+        .read_url = db_read,
         .version = WEFT_VERSION,
         .tls_cert_pem = tls_cert,
         .tls_key_pem = tls_key,

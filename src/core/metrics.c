@@ -81,6 +81,11 @@ static const struct {
     {"weft_store_size_bytes", METRIC_GAUGE,
      "Size of the database (SQLite: its file; PostgreSQL: pg_database_size)", NULL, 0},
     {"weft_store_wal_size_bytes", METRIC_GAUGE, "Size of the database's write-ahead log", NULL, 0},
+    {"weft_db_reads_total", METRIC_COUNTER,
+     "Scoped searches that were offered the read standby (weft serve --db-read), by where they"
+     " ran: db=standby, or db=primary with why=behind (the standby had not replayed the page's"
+     " snapshot) or why=failed",
+     NULL, 0},
     {"weft_web_page_cache_lookups_total", METRIC_COUNTER,
      "Rendered-page cache lookups, by result (hit, miss)", NULL, 0},
     {"weft_job_runs_total", METRIC_COUNTER,

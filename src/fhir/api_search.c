@@ -793,6 +793,10 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         goto out;
     }
     pg.audit_query = search_what(req, type, everything_id, args, nargs);
+    /* a person's rows may come from the read standby, for callers whose
+     * reads may lag (access_read_standby; across people: the primary) */
+    if (person_id)
+        r.data = access_read_standby(req);
     if (r.scope.objection)
         add_objection_issue(req, &pg, r.scope.norgs);
     if (r.scope.restricted)
@@ -845,6 +849,8 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
     reply_searchset(req, &pg);
 out:
+    if (r.data_failed)
+        http_req_store_read_failed(req);
     api_include_result_clear(&inc);
     fhir_shape_free(&sh);
     free(rest);

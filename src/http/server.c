@@ -80,6 +80,10 @@ struct renderer {
 struct thread_store {
     struct store *store;
     struct thread_store *next;
+    /* the standby's handle (http_req_store_read): when it was last found
+     * answering or not, and when to ask again */
+    bool down;
+    uint64_t next_check_ns;
 };
 
 /* One libmicrohttpd daemon and the connections Weft has handed it. */
@@ -101,6 +105,7 @@ struct http_server {
     int threads;
     size_t max_body;
     char *store_url;
+    char *read_url; /* --db-read: a hot standby for reads that may lag; NULL: none */
     char *version;
     int timeout_s;
     char *tls_cert, *tls_key; /* PEM; NULL: plain HTTP */
@@ -133,7 +138,8 @@ struct http_server {
      * away, and a cut-off upload is the client's to retry. */
     atomic_int inflight;
     pthread_key_t store_key;
-    pthread_mutex_t lock; /* guards stores */
+    pthread_key_t read_key; /* the standby's handle of this thread (read_url) */
+    pthread_mutex_t lock;   /* guards stores */
     struct thread_store *stores;
 };
 
@@ -191,6 +197,7 @@ int http_server_init(struct http_server **out, const struct http_server_config *
         srv->threads = 1;
     srv->max_body = cfg->max_body ? cfg->max_body : HTTP_MAX_BODY_DEFAULT;
     srv->store_url = cfg->store_url ? xstrdup(cfg->store_url) : NULL;
+    srv->read_url = cfg->read_url && cfg->store_url ? xstrdup(cfg->read_url) : NULL;
     srv->version = xstrdup(cfg->version ? cfg->version : "unknown");
     srv->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60;
     if (cfg->tls_cert_pem && cfg->tls_key_pem) {
@@ -214,9 +221,11 @@ int http_server_init(struct http_server **out, const struct http_server_config *
     atomic_init(&srv->inflight, 0);
     atomic_init(&srv->accepting, false);
     srv->listen_fd = -1;
-    if (pthread_key_create(&srv->store_key, NULL) != 0) {
+    if (pthread_key_create(&srv->store_key, NULL) != 0 ||
+        pthread_key_create(&srv->read_key, NULL) != 0) {
         free(srv->host);
         free(srv->store_url);
+        free(srv->read_url);
         free(srv->version);
         free(srv);
         return WEFT_EINTERNAL;
@@ -357,6 +366,58 @@ struct store *http_req_store(struct http_req *req)
     pthread_mutex_unlock(&srv->lock);
     pthread_setspecific(srv->store_key, s);
     return s;
+}
+
+/* How often a thread asks the standby whether it answers while it does
+ * (a failure between two asks is caught by the read itself, which then
+ * falls back: access_read_search), and how long it is left alone after it
+ * did not. */
+#define READ_CHECK_NS (1000u * 1000000u)
+#define READ_RETRY_NS (2000u * 1000000u)
+
+struct store *http_req_store_read(struct http_req *req)
+{
+    struct http_server *srv = req->server;
+    if (!srv || !srv->read_url) /* no standby (or a request made by a test without a server) */
+        return NULL;
+    struct thread_store *ts = pthread_getspecific(srv->read_key);
+    if (!ts) {
+        ts = xcalloc(1, sizeof *ts);
+        pthread_mutex_lock(&srv->lock);
+        ts->next = srv->stores;
+        srv->stores = ts;
+        pthread_mutex_unlock(&srv->lock);
+        pthread_setspecific(srv->read_key, ts);
+    }
+    uint64_t now = http_now_ns();
+    if (now < ts->next_check_ns)
+        return ts->down ? NULL : ts->store;
+    bool was_down = ts->down;
+    char *msg = NULL;
+    if (!ts->store) {
+        ts->down = store_open(&ts->store, srv->read_url, false, &msg) != 0;
+    } else {
+        ts->down = store_ping(ts->store) != 0;
+        if (ts->down)
+            msg = xstrdup(store_errmsg(ts->store));
+    }
+    ts->next_check_ns = now + (ts->down ? READ_RETRY_NS : READ_CHECK_NS);
+    if (ts->down && !was_down)
+        log_warn("http", "the read standby does not answer, reads go to the primary: %s",
+                 msg ? msg : "");
+    else if (!ts->down && was_down)
+        log_info("http", "the read standby answers again");
+    free(msg);
+    return ts->down ? NULL : ts->store;
+}
+
+void http_req_store_read_failed(struct http_req *req)
+{
+    struct http_server *srv = req->server;
+    struct thread_store *ts = srv && srv->read_url ? pthread_getspecific(srv->read_key) : NULL;
+    if (ts) {
+        ts->next_check_ns = 0; /* ask before the next read */
+    }
 }
 
 /* ---- request helpers ----------------------------------------------------------------- */
@@ -1410,10 +1471,12 @@ void http_server_free(struct http_server *srv)
     while (srv->stores) {
         struct thread_store *ts = srv->stores;
         srv->stores = ts->next;
-        store_close(ts->store);
+        if (ts->store)
+            store_close(ts->store);
         free(ts);
     }
     pthread_key_delete(srv->store_key);
+    pthread_key_delete(srv->read_key);
     pthread_mutex_destroy(&srv->lock);
     pthread_mutex_destroy(&srv->addr_lock);
     free(srv->addrs);
@@ -1433,6 +1496,7 @@ void http_server_free(struct http_server *srv)
     free(srv->renderers);
     free(srv->host);
     free(srv->store_url);
+    free(srv->read_url);
     free(srv->version);
     free(srv);
 }

@@ -90,6 +90,8 @@ struct http_server_config {
     int threads;           /* worker threads, 0: number of online cores */
     size_t max_body;       /* 0: HTTP_MAX_BODY_DEFAULT */
     const char *store_url; /* opened once per worker thread; NULL: no store */
+    const char *read_url;  /* a hot standby for reads that may lag (weft serve --db-read): also
+                              opened per worker thread, on first use; NULL: none */
     int timeout_s;         /* idle connection timeout, 0: 60 s */
     int header_timeout_s;  /* a new connection's time to send a request, 0: default */
     int max_per_address;   /* connections from one address, 0: HTTP_PER_ADDRESS_DEFAULT */
@@ -212,6 +214,13 @@ const char *http_server_store_url(const struct http_server *srv);
 /* The store handle of the calling pool thread, opened on first use; NULL
  * when the server has no store or it cannot be opened (logged). */
 struct store *http_req_store(struct http_req *req);
+/* The calling pool thread's handle on the read standby (config read_url),
+ * for reads that may lag (docs/OPERATIONS.md, "A hot standby for reads"):
+ * NULL when there is none or it did not answer lately - read from
+ * http_req_store() then.  The caller decides which reads may lag. */
+struct store *http_req_store_read(struct http_req *req);
+/* A read on that handle failed: ask it again before the next read. */
+void http_req_store_read_failed(struct http_req *req);
 /* A request header (case-insensitive name), NULL when absent. */
 const char *http_req_header(struct http_req *req, const char *name);
 /* First query parameter with this name, NULL when absent. */

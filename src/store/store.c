@@ -215,6 +215,13 @@ int store_job_lock(struct store *s, const char *job, bool *mine)
     return s->ops->job_lock(s, job, mine);
 }
 
+int store_ping(struct store *s)
+{
+    if (!s->ops->ping)
+        return WEFT_OK; /* a file: nothing to reach */
+    return s->ops->ping(s);
+}
+
 int store_size_bytes(struct store *s, int64_t *bytes)
 {
     *bytes = 0;

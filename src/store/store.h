@@ -111,6 +111,12 @@ int store_writer(struct store *s);
  * file): always mine. */
 int store_job_lock(struct store *s, const char *job, bool *mine);
 
+/* Whether the store answers now: PostgreSQL runs one trivial statement
+ * (making a lost connection again first, as every statement does); SQLite
+ * (a file) always answers 0.  Used by `weft serve --db-read` to decide
+ * whether the standby may serve a read. */
+int store_ping(struct store *s);
+
 /* The store's size on disk in bytes (PostgreSQL: pg_database_size of the
  * database).  WEFT_EUNSUPPORTED for SQLite, whose size is its files'. */
 int store_size_bytes(struct store *s, int64_t *bytes);

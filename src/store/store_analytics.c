@@ -1,7 +1,7 @@
 /*
  * store_analytics.c - dispatchers for the analytics store operations
  * (store/analytics.h) and the release functions of their structs.  The
- * SQLite implementations are in sqlite/sqlite_analytics.c.
+ * implementations are in sqlite/sqlite_analytics.c and pg/pg_analytics.c.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -382,6 +382,7 @@ struct store_ops {
     /* store_job_lock (store.h); NULL: every job is this handle's */
     int (*job_lock)(struct store *s, const char *job, bool *mine);
     int (*size_bytes)(struct store *s, int64_t *bytes); /* store_size_bytes (store.h) */
+    int (*ping)(struct store *s); /* store_ping (store.h); NULL: always answers */
     int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
     int (*meta_get)(struct store *s, const char *key, char **value_out);
     int (*meta_set)(struct store *s, const char *key, const char *value);

@@ -304,10 +304,24 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
         status = rc < 0 ? 503 : 403;
         goto done;
     }
+    /* The record's items may be read from the read standby (weft serve
+     * --db-read; the decision above was made on the primary): the page's
+     * snapshot is then the standby's, and a person the standby does not hold
+     * yet is looked for on the primary before anyone is told there is no
+     * record (docs/OPERATIONS.md, "A hot standby for reads"). */
+    struct store *ds = access_read_standby(req);
     bool exists = false;
-    if ((rc = person_exists(s, pid, &exists, &c.snapshot)) < 0) {
+    if (ds && person_exists(ds, pid, &exists, &c.snapshot) < 0)
+        http_req_store_read_failed(req);
+    if (ds && !exists)
+        ds = NULL;
+    if (!ds && (rc = person_exists(s, pid, &exists, &c.snapshot)) < 0) {
         status = rc;
         goto done;
+    }
+    if (ds) {
+        c.rd.data = ds;
+        c.rd.data_seen = c.snapshot;
     }
     if (!exists) {
         audit_outcome(&c, page, AUDIT_FAILED, "no record held for this person");
@@ -322,7 +336,7 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
     c.glass = c.p->break_glass || !c.p->person_id || strcmp(c.p->person_id, pid) != 0;
     /* The cache key names the version of this person's record, not the
      * store-wide snapshot, so writes about other people keep it valid. */
-    rc = person_version(w, s, pid, c.snapshot, &c.version_seq, &c.version_count);
+    rc = person_version(w, ds ? ds : s, pid, c.snapshot, &c.version_seq, &c.version_count);
     if (rc == WEFT_EUNSUPPORTED) {
         /* A backend without it: key by the store-wide snapshot (still exact). */
         c.version_seq = c.snapshot;
@@ -361,6 +375,8 @@ int web_view(struct web *w, struct http_req *req, struct store *s, struct buf *o
                    "available with your access.",
                    "Go back to the patient's summary and choose from the sections there.");
 done:
+    if (c.rd.data_failed)
+        http_req_store_read_failed(req);
     if (status < 0) {
         log_error("web", "page %s failed for request %s: %s", page,
                   req->request_id ? req->request_id : "-", weft_strerror(status));

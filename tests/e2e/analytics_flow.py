@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: the analytics store operations are not yet ported to PostgreSQL
+# weft-test-backends: sqlite postgres
 """analytics_flow.py - `weft analytics secondary --output flow` (docs/ANALYTICS.md,
 "Patient flow") over stays that arrived as HL7 v2 ADT through real MLLP.
 
@@ -26,14 +26,13 @@ import html
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (Mllp, ack_code, check, msh, new_db, nhs, org, run,  # noqa: E402
                            start, weft_ok)
-from api_harness import TMP, Server, fail  # noqa: E402
+from api_harness import TMP, Server, db_rows, fail  # noqa: E402
 from access_lib import add_hs_launcher, claims, launch, sign  # noqa: E402
 
 FAC = "RVVPAS"
@@ -485,10 +484,7 @@ check(rc == 0 and sum(1 for ln in comp.splitlines()[1:] if ",flow," in ln) == 3 
       "page outputs not in the compliance report: %s %s" % (comp, err))
 
 # the list expires: no flow figures
-con = sqlite3.connect(db)
-con.execute("UPDATE optout_list SET expires = '2000-01-31'")
-con.commit()
-con.close()
+db_rows(db, "UPDATE optout_list SET expires = '2000-01-31'")
 rc, out, err = run("analytics", "secondary", "--db", db, "--output", "flow")
 check(rc == 1 and out == "" and "expired on 2000-01-31" in err, "expired list: %d %r %r"
       % (rc, out, err))

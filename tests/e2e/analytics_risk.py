@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: the analytics store operations are not yet built for PostgreSQL (the risk list answers 500 there)
+# weft-test-backends: sqlite postgres
 """analytics_risk.py - the direct-care risk list against the real server
 (docs/ANALYTICS.md): a GP practice's clinician sees the practice's own
 registered patients ranked by eFI band and unplanned care in the last 12
@@ -17,11 +17,11 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, TMP, check, run, weft_id  # noqa: E402
+from api_harness import Server, check, new_db_url, run, weft_id  # noqa: E402
 from access_lib import add_hs_launcher, add_org, claims, launch, nhs, sign, weft, writer_token  # noqa: E402
 
 GP, GP2, HOSP, AMB = "G81001", "G81002", "RVV", "RYC"
-db = os.path.join(TMP, "weft.db")
+db = new_db_url("weft.db")
 weft("init", "--db", db)
 add_org(db, GP, "gp")
 add_org(db, GP2, "gp")

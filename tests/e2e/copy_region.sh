@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # copy_region.sh - weft copy: a loaded region (resources with version
 # histories, persons, a person merge, feeds, clients, a launcher, the audit
-# log) copied from SQLite into another store - PostgreSQL when the run has
+# log, a national data opt-out list and a secondary output) copied from SQLite into another store - PostgreSQL when the run has
 # one (WEFT_TEST_DB), else a second SQLite file - and back into SQLite:
 # every table compared equal (rows and content digest), `weft audit verify`
 # passing on each copy, the same files loaded again into the copy all
@@ -52,23 +52,40 @@ head -c 48 /dev/urandom | base64 >"$tmp/secret"
 "$bin" launcher add --db "$src" --name emis --org A81001 --issuer https://emis.example \
   --alg HS256 --secret-file "$tmp/secret" >/dev/null 2>&1 || fail "launcher add"
 "$bin" person export --db "$src" >"$tmp/persons.csv" 2>/dev/null || true
+# a national data opt-out list and a secondary output counted against it
+# (its counted set is a blob: bytea on PostgreSQL)
+/usr/bin/python3 - "$root/sample/gp-A81001.json" "$tmp/cleared.txt" <<'PY' || fail "make cleared list"
+import json, sys
+b = json.load(open(sys.argv[1]))
+nums = [i["value"] for e in b["entry"] if e["resource"]["resourceType"] == "Patient"
+        for i in e["resource"].get("identifier", []) if "nhs-number" in i.get("system", "")]
+open(sys.argv[2], "w").write("\n".join(nums) + "\n")
+PY
+"$bin" optout import --db "$src" --cleared "$tmp/cleared.txt" --checked "$(date -u +%F)" >/dev/null 2>&1 \
+  || fail "optout import"
+"$bin" analytics secondary --db "$src" --output population >/dev/null 2>"$tmp/o" || { cat "$tmp/o"; fail "secondary output"; }
 
 "$bin" init --db "$mid" >/dev/null || fail "init target"
 "$bin" copy --from "$src" --to "$mid" >"$tmp/copy1" 2>&1 || { cat "$tmp/copy1"; fail "copy exit $?"; }
 grep -q "all the same" "$tmp/copy1" || { cat "$tmp/copy1"; fail "copy did not compare equal"; }
 grep -q "DIFFERENT" "$tmp/copy1" && fail "a table differs"
-for t in resource resource_term person person_local org agreement feed client launcher audit_entry policy_version; do
+for t in resource resource_term person person_local org agreement feed client launcher audit_entry policy_version \
+  optout_list optout_cleared analytics_output; do
   line=$(grep "^$t " "$tmp/copy1") || fail "no line for $t"
   set -- $line
   [ "$2" = "$3" ] || fail "$t: $2 rows from, $3 to"
   [ "$4" = "$5" ] || fail "$t: digests $4 $5"
-  case $t in resource|person|org|agreement|feed|client|launcher|audit_entry) [ "$2" -gt 0 ] || fail "$t copied nothing";; esac
+  case $t in resource|person|org|agreement|feed|client|launcher|audit_entry|optout_*|analytics_output) [ "$2" -gt 0 ] || fail "$t copied nothing";; esac
 done
 "$bin" audit verify --db "$mid" >"$tmp/av" 2>&1 || { cat "$tmp/av"; fail "audit verify on the copy"; }
 grep -q "audit log intact" "$tmp/av" || fail "audit verify output"
 grep -q "copy from" <("$bin" audit list --db "$mid" --limit 5 2>/dev/null) || echo "note: copy entry not shown by audit list"
 "$bin" feed list --db "$mid" | grep -q RVV_PAS || fail "feed not on the copy"
 "$bin" launcher list --db "$mid" | grep -q emis || fail "launcher not on the copy"
+# the opt-out list and the output's counted set arrived whole: the compliance
+# report reads both and finds nobody counted outside the list
+"$bin" analytics compliance --db "$mid" >"$tmp/comp" 2>&1 || { cat "$tmp/comp"; fail "compliance on the copy"; }
+tail -1 "$tmp/comp" | grep -qE ",population,.*,0$" || { cat "$tmp/comp"; fail "compliance row on the copy"; }
 
 # the same files again: nothing new (same ids, same digests)
 out=$("$bin" load --db "$mid" --org A81002 --quiet "$root/sample/gp-A81002.json") || fail "reload"

@@ -46,7 +46,6 @@ struct pg_store {
     uint64_t clock;
     int next_name;
     bool bulk;        /* synchronous_commit off (store_bulk) */
-    char *jobs_held;  /* store_job_lock: "\n"-separated names of the jobs held */
     char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
 };
 
@@ -122,6 +121,7 @@ int pg_bulk(struct store *s, bool on);
 int pg_job_lock(struct store *s, const char *job, bool *mine);
 int pg_backup(struct store *s, const char *dest, struct store_backup_info *info);
 int pg_size_bytes(struct store *s, int64_t *bytes);
+int pg_ping(struct store *s);
 bool pg_alive(struct store *s);
 int pg_savepoint(struct store *s, const char *name);
 int pg_release(struct store *s, const char *name);

@@ -7,6 +7,8 @@
  * (docs/OPERATIONS.md).
  */
 #include "store/pg/pg_ops.h"
+/* other subsystems' pg headers, one #include per file, below this line */
+#include "store/pg/pg_analytics.h"
 
 static const struct store_txn_ops pg_txn_ops = {
     .begin = pg_begin,
@@ -202,6 +204,7 @@ const struct store_ops pg_ops = {
     .backup = pg_backup,
     .job_lock = pg_job_lock,
     .size_bytes = pg_size_bytes,
+    .ping = pg_ping,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .txn = &pg_txn_ops,
@@ -214,6 +217,7 @@ const struct store_ops pg_ops = {
     .gov = &pg_gov_ops,
     .citizen = &pg_citizen_ops,
     .dq = &pg_dq_ops,
+    .analytics = &pg_analytics_ops,
     .proxy = &pg_proxy_ops,
     .copy = &pg_copy_ops,
     .bulk_export = &pg_bulk_ops,

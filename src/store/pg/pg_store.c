@@ -162,7 +162,8 @@ static const char session_sql[] = "SET client_encoding = 'UTF8'; SET bytea_outpu
  * A lost connection (the server restarted or failed over, the network
  * broke) is made again before the handle's next statement outside a
  * transaction: what was lost with it - the prepared statements, the
- * single-runner jobs' locks - is forgotten, and the session set up again.
+ * single-runner jobs' locks (pg_job_lock asks the server) - is gone, and
+ * the session is set up again.
  * Inside a transaction the transaction is lost with the connection: that
  * statement fails (the caller rolls back, a feed sender gets no positive
  * acknowledgement), and the next transaction reconnects.  While the server
@@ -189,8 +190,6 @@ static int pg_ready(struct pg_store *ps)
         free(ps->cache[i].sql);
         memset(&ps->cache[i], 0, sizeof ps->cache[i]);
     }
-    free(ps->jobs_held);
-    ps->jobs_held = NULL;
     int rc = pg_exec(ps, session_sql);
     if (rc == 0 && ps->bulk)
         rc = pg_exec(ps, "SET synchronous_commit = off");
@@ -414,42 +413,40 @@ void pg_close(struct store *s)
         free(ps->cache[i].sql);
     PQfinish(ps->conn); /* releases the jobs' session locks too */
     free(ps->where);
-    free(ps->jobs_held);
     free(ps);
 }
 
 /* Single-runner jobs (store_job_lock): the session-level advisory lock
  * (PG_JOB_LOCK, hashtext(job)) of this connection.  Asked again once held,
- * the answer comes from the handle without taking it twice. */
+ * the server is asked whether this session still holds it (pg_locks) before
+ * trying to take it, never the handle's memory: a connection lost and made
+ * again (a restart, a failover to a promoted standby) has lost its locks,
+ * and another node may hold the job by now.  One round trip either way; a
+ * lock already held is not taken twice (advisory locks count). */
 int pg_job_lock(struct store *s, const char *job, bool *mine)
 {
     struct pg_store *ps = pg_of(s);
     *mine = false;
-    size_t jl = strlen(job);
-    for (const char *h = ps->jobs_held; h && *h;) {
-        const char *e = strchr(h, '\n');
-        if ((size_t)(e - h) == jl && memcmp(h, job, jl) == 0) {
-            *mine = true;
-            return WEFT_OK;
-        }
-        h = e + 1;
-    }
     struct pg_params p = {0};
     pg_p_text(&p, job);
     int rc;
-    PGresult *r = pg_run(ps, "SELECT pg_try_advisory_lock(" PG_JOB_LOCK ", hashtext($1))", &p, &rc);
+    PGresult *r = pg_run(ps,
+                         "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype ="
+                         " 'advisory' AND pid = pg_backend_pid() AND classid = " PG_JOB_LOCK
+                         "::oid AND objid = (hashtext($1)::bigint & 4294967295)::oid"
+                         " AND objsubid = 2 AND granted) THEN true"
+                         " ELSE pg_try_advisory_lock(" PG_JOB_LOCK ", hashtext($1)) END",
+                         &p, &rc);
     if (!r)
         return rc;
     *mine = pg_bool(r, 0, 0);
     PQclear(r);
-    if (*mine) {
-        size_t have = ps->jobs_held ? strlen(ps->jobs_held) : 0;
-        ps->jobs_held = xrealloc(ps->jobs_held, have + jl + 2);
-        memcpy(ps->jobs_held + have, job, jl);
-        ps->jobs_held[have + jl] = '\n';
-        ps->jobs_held[have + jl + 1] = 0;
-    }
     return WEFT_OK;
+}
+
+int pg_ping(struct store *s)
+{
+    return pg_exec(pg_of(s), "SELECT 1");
 }
 
 /* weft backup writes SQLite files: a PostgreSQL database is backed up with

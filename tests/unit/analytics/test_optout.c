@@ -106,10 +106,12 @@ static void test_optout(void **state)
     int fd = mkstemp(path);
     close(fd);
     testdb_remove(path);
+    const char *url = testdb_pick(path); /* PostgreSQL under --backend postgres */
+    assert_non_null(url);
     struct store *s = NULL;
     char *serr = NULL;
     int v0, v1;
-    assert_int_equal(store_open(&s, path, true, &serr), 0);
+    assert_int_equal(store_open(&s, url, true, &serr), 0);
     assert_int_equal(store_migrate(s, &v0, &v1), 0);
     assert_int_equal(store_org_put(s, "G1", "Test Practice", "gp"), 0);
 

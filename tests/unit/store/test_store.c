@@ -759,6 +759,67 @@ static void test_transaction_rollback(void **state)
     store_row_clear(&r);
 }
 
+/* Single-runner jobs (store_job_lock): one handle of several holds a job;
+ * after its connection is lost (the server restarted, failed over) and
+ * another handle took the job, the first must not go on believing it holds
+ * it.  SQLite: one node per file, every job is every handle's. */
+static void test_job_lock(void **state)
+{
+    struct store *a = *state, *b = NULL;
+    const char *url = testdb_pg() ? testdb_pg() : dbpath;
+    char *err = NULL;
+    assert_int_equal(store_open(&b, url, false, &err), 0);
+    bool mine_a = false, mine_b = false;
+    assert_int_equal(store_job_lock(a, "test-job", &mine_a), 0);
+    assert_int_equal(store_job_lock(b, "test-job", &mine_b), 0);
+    if (!testdb_pg()) {
+        assert_true(mine_a && mine_b);
+        store_close(b);
+        return;
+    }
+    assert_true(mine_a);
+    assert_false(mine_b);
+    assert_int_equal(store_job_lock(a, "test-job", &mine_a), 0); /* asked again: still a's */
+    assert_true(mine_a);
+    assert_int_equal(store_job_lock(b, "other-job", &mine_b), 0); /* another job: free */
+    assert_true(mine_b);
+    /* both connections lost (as when the server restarts): the locks go with them */
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    PQfinish(c);
+    /* b asks first after the loss: it reconnects (the first statement on the
+     * lost connection fails) and takes the job */
+    int rc = -1;
+    mine_b = false;
+    for (int i = 0; i < 250 && (rc != 0 || !mine_b); i++) {
+        rc = store_job_lock(b, "test-job", &mine_b);
+        if (rc != 0 || !mine_b)
+            usleep(20000); /* the terminated server processes release on exit */
+    }
+    assert_int_equal(rc, 0);
+    assert_true(mine_b);
+    /* a: never "mine" again while b holds it */
+    for (int i = 0; i < 3; i++) {
+        mine_a = true;
+        rc = store_job_lock(a, "test-job", &mine_a);
+        assert_true(rc != 0 || !mine_a);
+    }
+    assert_int_equal(rc, 0);
+    store_close(b);
+    /* b gone: a takes the job over (once b's server process has exited:
+     * it releases its locks after the client has hung up) */
+    for (int i = 0; i < 250; i++) {
+        assert_int_equal(store_job_lock(a, "test-job", &mine_a), 0);
+        if (mine_a)
+            break;
+        usleep(20000);
+    }
+    assert_true(mine_a);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -888,6 +949,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_lock, setup, teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
