@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# weft-test-postgres-skip: the analytics store operations are not yet ported to PostgreSQL
+# weft-test-backends: sqlite postgres
 """analytics_service.py - service management (docs/ANALYTICS.md, "Service
 management"): `weft analytics secondary --output service` and the page
 /analytics/service over activity that arrived the ways it does in a region:
@@ -23,13 +23,12 @@ import html
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import Mllp, ack_code, check, msh, new_db, nhs, org, run, start, weft_ok  # noqa: E402
-from api_harness import TMP  # noqa: E402
+from api_harness import TMP, db_rows  # noqa: E402
 from access_lib import add_hs_launcher, claims, launch, sign, writer_token  # noqa: E402
 
 FAC = "RVVPAS"
@@ -300,10 +299,7 @@ check(rc == 0 and len(rows) == 3 + axe_views and all(ln.endswith(",0") for ln in
       "service outputs in the compliance report: %s %s" % (comp, err))
 
 # the list expires: no figures, page or command
-con = sqlite3.connect(db)
-con.execute("UPDATE optout_list SET expires = '2000-01-31'")
-con.commit()
-con.close()
+db_rows(db, "UPDATE optout_list SET expires = '2000-01-31'")
 rc, out2, err = run("analytics", "secondary", "--db", db, "--output", "service")
 check(rc == 1 and out2 == "" and "expired on 2000-01-31" in err, "expired: %d %r" % (rc, err))
 web = Server(db, tag="web2")
