@@ -81,4 +81,14 @@ int cmd_backup(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 
+/* The --db option every command that opens the store takes (core/opt.h
+ * spec row): a file path, sqlite:PATH, postgres://... or postgresql://...,
+ * or libpq's host=/socket/dir form. */
+#define CMD_OPT_DB                                                                                 \
+    {                                                                                              \
+        "db", "PATH",                                                                              \
+            "the database (file path, sqlite:PATH, postgres://USER[:PASSWORD]@HOST:PORT/DB or "    \
+            "libpq's host=/socket/dir form)"                                                       \
+    }
+
 #endif

@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_analytics_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"output", "NAME",
      "secondary: the output (population, frailty, flow, readmissions, ae, inpatients, service)"},
     {"as-of", "YYYY-MM-DD",

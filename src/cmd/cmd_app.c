@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_app_specs[] = {
-    {"db", "PATH", "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB)"},
+    CMD_OPT_DB,
     {"client-id", "ID", "add, revoke: the app's client_id (1-64 of A-Z a-z 0-9 . _ -)"},
     {"name", "NAME", "add: the app's name, shown to staff when it asks for access (required)"},
     {"redirect-uri", "URI",

@@ -22,7 +22,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_audit_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"threads", "N", "verify: threads (default 2)"},
     {"anchor", "FILE", "verify: check against this anchor file; anchor: append the head to it"},
     {"person", "ID", "list: entries about this person"},

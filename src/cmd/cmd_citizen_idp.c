@@ -21,7 +21,7 @@
 #include "store/txn.h"
 
 const struct opt_spec cmd_citizen_idp_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"name", "NAME", "short name of the provider (letters, digits, -)"},
     {"issuer", "URL", "add: the provider's issuer, exactly as in its ID tokens"},
     {"client-id", "ID", "add: Weft's client id at the provider"},

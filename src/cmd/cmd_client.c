@@ -32,7 +32,7 @@
 #define WRITE_SCOPES "system/*.cud"
 
 const struct opt_spec cmd_client_specs[] = {
-    {"db", "PATH", "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB)"},
+    CMD_OPT_DB,
     {"name", "NAME", "add: a name for the client (who uses it), required"},
     {"org", "ODS", "add: the ODS code of the client's organisation"},
     {"scope", "SCOPES", "add: space-separated scopes (default \"" DEFAULT_SCOPES "\": read)"},

@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_dq_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"org", "ODS", "run: only this organisation; report, failures: the organisation (required)"},
     {"format", "csv|json", "report: output format (default csv)"},
     {"rules", "FILE", "run: the rules file (default policy/dq.rules, or $WEFT_DQ_RULES)"},

@@ -43,7 +43,7 @@
 #include "store/txn.h"
 
 const struct opt_spec cmd_feed_specs[] = {
-    {"db", "PATH", "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB)"},
+    CMD_OPT_DB,
     {"org", "ODS", "add: the sending organisation's ODS code"},
     {"kind", "KIND", "add: hl7v2, fhir or csv"},
     {"name", "NAME", "add: the feed's name (default ORG-KIND, lower case)"},

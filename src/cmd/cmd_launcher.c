@@ -25,7 +25,7 @@
 #include "store/txn.h"
 
 const struct opt_spec cmd_launcher_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"name", "NAME", "the launcher's name (e.g. emis-web-g82001)"},
     {"org", "ODS", "add: the organisation it launches for"},
     {"issuer", "ISS", "add: the iss claim its tokens carry"},

@@ -28,7 +28,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_objection_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"person", "ID", "the person's Weft id"},
     {"nhs", "NUMBER", "or the person's NHS number"},
     {"org", "ODS", "lodge: the GP or care provider it is lodged with"},

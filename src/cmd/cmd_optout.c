@@ -20,7 +20,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_optout_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"cleared", "FILE", "import: the service's answer, one NHS number per line (cleared people)"},
     {"checked", "YYYY-MM-DD", "import: the day the national service was asked"},
     {"valid-days", "N", "import: days after the check date the list may be used (default 30)"},

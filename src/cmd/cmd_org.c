@@ -19,7 +19,7 @@
 #include "store/txn.h"
 
 const struct opt_spec cmd_org_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"ods", "CODE", "the organisation's ODS code (e.g. RVV, G82001, KENTCC)"},
     {"name", "NAME", "add: the organisation's name"},
     {"type", "TYPE", "add: gp, acute, community, mental-health, social-care, ambulance, hospice"},

@@ -38,7 +38,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_person_specs[] = {
-    {"db", "PATH", "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB)"},
+    CMD_OPT_DB,
     {"org", "ODS", "link/unlink: the organisation that sent the source Patient"},
     {"source-id", "ID", "link/unlink: the sender's id of the source Patient"},
     {"person", "ID", "link: the person to link the record to"},

@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_policy_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"file", "FILE", "load: the policy file; show/check: read this file instead of the store"},
     {"role", "CODE", "check: job role code (e.g. R8001)"},
     {"category", "NAME", "check: record category (e.g. results)"},

@@ -25,7 +25,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_proxy_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"proxy-nhs", "NUMBER", "grant: the NHS number of the person given access (the proxy)"},
     {"for-nhs", "NUMBER", "grant: the NHS number of the person whose record it is"},
     {"name", "TEXT", "grant: how the person is named to their proxy (default: their NHS number)"},

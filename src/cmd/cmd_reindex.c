@@ -20,7 +20,7 @@
 #include "store/store.h"
 
 const struct opt_spec cmd_reindex_specs[] = {
-    {"db", "PATH", "the database (a file, or postgres://...)"},
+    CMD_OPT_DB,
     {NULL, NULL, NULL},
 };
 

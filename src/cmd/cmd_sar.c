@@ -23,7 +23,7 @@
 #include "web/sar_export.h"
 
 const struct opt_spec cmd_sar_specs[] = {
-    {"db", "PATH", "the database"},
+    CMD_OPT_DB,
     {"nhs", "NUMBER", "create, list: the person's NHS number"},
     {"person", "ID", "or the person's Weft id"},
     {"received", "DATE", "create: the day the request was received, YYYY-MM-DD"},
