@@ -8,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/authz.h"
 #include "analytics/agg.h"
 #include "analytics/day.h"
 #include "analytics/flow.h"
 #include "analytics/secondary.h"
 #include "core/err.h"
+#include "http/server.h"
+#include "web/admin.h"
 #include "web/html.h"
+#include "web/web.h"
 
 static void collect(void *arg, const char *measure, const char *const *keys, const char *period,
                     const char *value)
@@ -167,4 +171,36 @@ const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, 
         return msg;
     }
     return NULL;
+}
+
+struct store *analytics_page_begin(struct http_req *req,
+                                   int (*allow)(struct store *s, const struct principal *p,
+                                                const char **reason),
+                                   const char *for_whom, bool *csv)
+{
+    *csv = false;
+    if (!web_admin_user(req))
+        return NULL;
+    struct store *s = http_req_store(req);
+    if (!s) {
+        web_error_page(req, 503, "The service is not available at the moment",
+                       "The shared care record's database is not available.",
+                       "Try again in a few minutes.");
+        return NULL;
+    }
+    const char *reason = NULL;
+    int rc = allow(s, &req->principal, &reason);
+    if (rc || reason) {
+        web_error_page(req, 403, "You do not have permission to view this page",
+                       reason ? reason : "Access could not be checked.", for_whom);
+        return NULL;
+    }
+    const char *format = http_req_arg(req, "format");
+    *csv = format && !strcmp(format, "csv");
+    if (format && !*csv) {
+        web_error_page(req, 400, "Unknown format", "The only format offered is csv.",
+                       "Use ?format=csv, or no format for the page.");
+        return NULL;
+    }
+    return s;
 }

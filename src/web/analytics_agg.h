@@ -7,9 +7,14 @@
 #ifndef WEFT_WEB_ANALYTICS_AGG_H
 #define WEFT_WEB_ANALYTICS_AGG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/buf.h"
+
+struct http_req;
+struct principal;
+struct store;
 
 struct agg;
 
@@ -49,4 +54,13 @@ const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, 
 /* The value as a chart height: NAN for "*" or empty. */
 double agg_figs_value(const char *v);
 
+/* The start every analytics page shares: a staff session (else the answer
+ * web_admin_user gives), the store (else 503), the decision allow
+ * (authz_secondary_use or authz_risk_list; else 403 naming who the page is
+ * for: for_whom) and ?format (none or csv; else 400).  The store with *csv
+ * set, or NULL when the page has been answered. */
+struct store *analytics_page_begin(struct http_req *req,
+                                   int (*allow)(struct store *s, const struct principal *p,
+                                                const char **reason),
+                                   const char *for_whom, bool *csv);
 #endif

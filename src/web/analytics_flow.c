@@ -366,32 +366,15 @@ static void refuse_form(struct http_req *req, const struct web *w, int status, c
 static int h_flow(struct http_req *req, void *arg)
 {
     struct web *w = arg;
-    if (!web_admin_user(req))
+    bool csv;
+    struct store *s =
+        analytics_page_begin(req, authz_secondary_use,
+                             "Patient flow figures are for analysts and planners (the policy "
+                             "capability secondary-use).",
+                             &csv);
+    if (!s)
         return 0;
-    struct store *s = http_req_store(req);
-    if (!s) {
-        web_error_page(req, 503, "The service is not available at the moment",
-                       "The shared care record's database is not available.",
-                       "Try again in a few minutes.");
-        return 0;
-    }
     const struct principal *p = &req->principal;
-    const char *reason = NULL;
-    int rc = authz_secondary_use(s, p, &reason);
-    if (rc || reason) {
-        web_error_page(req, 403, "You do not have permission to view this page",
-                       reason ? reason : "Access could not be checked.",
-                       "Patient flow figures are for analysts and planners (the policy "
-                       "capability secondary-use).");
-        return 0;
-    }
-    const char *format = http_req_arg(req, "format");
-    bool csv = format && !strcmp(format, "csv");
-    if (format && !csv) {
-        web_error_page(req, 400, "Unknown format", "The only format offered is csv.",
-                       "Use ?format=csv, or no format for the page.");
-        return 0;
-    }
     /* the window: as-of defaults to today, from to 27 days before it */
     const char *from_arg = http_req_arg(req, "from"), *as_of_arg = http_req_arg(req, "as-of");
     if (from_arg && !*from_arg)
@@ -436,7 +419,7 @@ static int h_flow(struct http_req *req, void *arg)
     struct secondary_table t[NOUT];
     memset(t, 0, sizeof t);
     char err[1024];
-    rc = 0;
+    int rc = 0;
     for (int i = 0; i < NOUT && rc == 0; i++) {
         if (only >= 0 && i != only)
             continue;

@@ -27,6 +27,7 @@
 #include "http/server.h"
 #include "identity/nhs.h"
 #include "web/admin.h"
+#include "web/analytics_agg.h"
 #include "web/html.h"
 #include "web/web.h"
 #include "web/web_int.h"
@@ -135,35 +136,19 @@ static void render_html(struct buf *b, const struct web *w, const struct risk_li
 static int h_risk(struct http_req *req, void *arg)
 {
     struct web *w = arg;
-    if (!web_admin_user(req))
+    bool csv;
+    struct store *s = analytics_page_begin(
+        req, authz_risk_list,
+        "The risk list is for a GP practice's clinicians and nurses, signed in "
+        "from the practice's own system.",
+        &csv);
+    if (!s)
         return 0;
-    struct store *s = http_req_store(req);
-    if (!s) {
-        web_error_page(req, 503, "The service is not available at the moment",
-                       "The shared care record's database is not available.",
-                       "Try again in a few minutes.");
-        return 0;
-    }
     const struct principal *p = &req->principal;
-    const char *reason = NULL;
-    int rc = authz_risk_list(s, p, &reason);
-    if (rc || reason) {
-        web_error_page(req, 403, "You do not have permission to view this page",
-                       reason ? reason : "Access could not be checked.",
-                       "The risk list is for a GP practice's clinicians and nurses, signed in "
-                       "from the practice's own system.");
-        return 0;
-    }
-    const char *format = http_req_arg(req, "format");
-    bool csv = format && !strcmp(format, "csv");
-    if (format && !csv) {
-        web_error_page(req, 400, "Unknown format", "The only format offered is csv.",
-                       "Use ?format=csv, or no format for the page.");
-        return 0;
-    }
     struct efi_codes *efi = NULL;
     char err[512];
     struct risk_list l;
+    int rc;
     if ((rc = efi_codes_load(NULL, &efi, err, sizeof err)) != 0 ||
         (rc = risk_list_build(s, efi, p->org, day_today(), &l)) != 0) {
         efi_codes_free(efi);

@@ -108,32 +108,15 @@ static void refuse_form(struct http_req *req, const struct web *w, const char *f
 static int h_service(struct http_req *req, void *arg)
 {
     struct web *w = arg;
-    if (!web_admin_user(req))
+    bool csv;
+    struct store *s =
+        analytics_page_begin(req, authz_secondary_use,
+                             "Service management figures are for analysts and planners (the policy "
+                             "capability secondary-use).",
+                             &csv);
+    if (!s)
         return 0;
-    struct store *s = http_req_store(req);
-    if (!s) {
-        web_error_page(req, 503, "The service is not available at the moment",
-                       "The shared care record's database is not available.",
-                       "Try again in a few minutes.");
-        return 0;
-    }
     const struct principal *p = &req->principal;
-    const char *reason = NULL;
-    int rc = authz_secondary_use(s, p, &reason);
-    if (rc || reason) {
-        web_error_page(req, 403, "You do not have permission to view this page",
-                       reason ? reason : "Access could not be checked.",
-                       "Service management figures are for analysts and planners (the policy "
-                       "capability secondary-use).");
-        return 0;
-    }
-    const char *format = http_req_arg(req, "format");
-    bool csv = format && !strcmp(format, "csv");
-    if (format && !csv) {
-        web_error_page(req, 400, "Unknown format", "The only format offered is csv.",
-                       "Use ?format=csv, or no format for the page.");
-        return 0;
-    }
     const char *from_arg = http_req_arg(req, "from"), *as_of_arg = http_req_arg(req, "as-of");
     if (from_arg && !*from_arg)
         from_arg = NULL;
@@ -158,7 +141,7 @@ static int h_service(struct http_req *req, void *arg)
         .output = "service", .as_of = as_of_txt, .by = by.data, .from = from_txt};
     struct secondary_table t;
     char err[1024];
-    rc = secondary_run(s, &so, &t, err, sizeof err);
+    int rc = secondary_run(s, &so, &t, err, sizeof err);
     buf_release(&by);
     if (rc == WEFT_EDENIED) {
         web_error_page(req, 409,
