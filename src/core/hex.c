@@ -4,12 +4,14 @@
  * per nibble, no formatting.
  */
 #include <assert.h>
+#include <string.h>
 
 #include "core/hex.h"
 
+static const char digits[] = "0123456789abcdef";
+
 char *hex_encode(const void *bin, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
     const unsigned char *b = bin;
     assert(out && (b || n == 0));
     for (size_t i = 0; i < n; i++) {
@@ -18,4 +20,9 @@ char *hex_encode(const void *bin, size_t n, char *out)
     }
     out[2 * n] = 0;
     return out + 2 * n;
+}
+
+bool hex_is_lower(const char *s, size_t n)
+{
+    return s && strlen(s) == n && strspn(s, digits) == n;
 }

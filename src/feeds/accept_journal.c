@@ -266,7 +266,7 @@ int accept_journal_read_id(const char *dir, char out[33])
     bool ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
     line[strcspn(line, "\r\n")] = 0;
-    if (!ok || strlen(line) != 32 || strspn(line, "0123456789abcdef") != 32)
+    if (!ok || !hex_is_lower(line, 32))
         return WEFT_EIO;
     memcpy(out, line, 33);
     return 0;

@@ -41,11 +41,27 @@ static void test_chain_and_empty(void **state)
     assert_string_equal(out, "01ab-ff");
 }
 
+static void test_is_lower(void **state)
+{
+    (void)state;
+    char out[33];
+    hex_encode("\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16, out);
+    assert_true(hex_is_lower(out, 32));
+    assert_false(hex_is_lower(out, 31)); /* a length other than asked */
+    assert_false(hex_is_lower(NULL, 0));
+    assert_true(hex_is_lower("", 0));
+    out[5] = 'A'; /* upper case is not what hex_encode writes */
+    assert_false(hex_is_lower(out, 32));
+    out[5] = 'g';
+    assert_false(hex_is_lower(out, 32));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_chain_and_empty),
+        cmocka_unit_test(test_is_lower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
