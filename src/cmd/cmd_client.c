@@ -205,15 +205,17 @@ static int client_add(struct store *s, const struct opts *o)
     token_hash(token, hash);
     int64_t id;
     /* one transaction: a client is never left with the wrong purpose */
-    int rc = store_begin(s);
+    struct store_txn t;
+    int rc = store_txn_begin(&t, s);
     if (rc == 0)
-        rc = store_client_add(s, name, org, scopes, hash, cert[0] ? cert : NULL, &id);
+        rc = store_txn_check(
+            &t, store_client_add(s, name, org, scopes, hash, cert[0] ? cert : NULL, &id));
     if (rc == 0 && strcmp(purpose, "direct") != 0)
-        rc = store_client_set_purpose(s, id, purpose);
+        rc = store_txn_check(&t, store_client_set_purpose(s, id, purpose));
     if (rc == 0)
-        rc = store_commit(s);
+        rc = store_txn_commit(&t);
     else
-        store_rollback(s);
+        store_txn_rollback(&t);
     if (rc != 0) {
         fprintf(stderr, "weft client add: %s\n", store_errmsg(s));
         return 1;

@@ -231,7 +231,8 @@ int fhir_load_reindex(struct store *s, int64_t *items_out, int64_t *rows_out)
         if (rc != 0)
             break;
         q.snapshot = res.snapshot;
-        rc = store_begin(s);
+        struct store_txn t;
+        rc = store_txn_begin(&t, s);
         for (int i = 0; i < res.nrows && rc == 0; i++) {
             const struct store_row *row = &res.rows[i];
             json_t *r = jload_parse(row->json, row->json_len);
@@ -244,7 +245,7 @@ int fhir_load_reindex(struct store *s, int64_t *items_out, int64_t *rows_out)
             char eff[20];
             index_rows(&x, row->type, r, concept, effective_of(r, eff) ? eff : NULL);
             const char **pairs = index_pairs(&x);
-            rc = store_search_index_set(s, row->seq, row->type, pairs, x.n);
+            rc = store_txn_check(&t, store_search_index_set(s, row->seq, row->type, pairs, x.n));
             items++;
             rows += x.n;
             free(pairs);
@@ -252,7 +253,10 @@ int fhir_load_reindex(struct store *s, int64_t *items_out, int64_t *rows_out)
             buf_release(&code);
             json_decref(r);
         }
-        rc = rc == 0 ? store_commit(s) : (store_rollback(s), rc);
+        if (rc == 0)
+            rc = store_txn_commit(&t);
+        else
+            store_txn_rollback(&t);
         free(after);
         after = res.next;
         res.next = NULL;
