@@ -137,25 +137,57 @@ int sqlite_idrec_candidates(struct store *s, const char *link_system, const char
     }
     /* without_nhs: only records without an NHS number, straight from the
      * (key, nhs) indexes - a record that has one is never read.  A key's
-     * block is read only when it holds at most cap such records: the count
-     * walks at most cap + 1 index entries (no table row), and an over-large
-     * block is skipped whole rather than sampled. */
-#define KEY(k, cond)                                                                               \
-    "SELECT rowid FROM identity_record WHERE " k cond " AND (SELECT count(*) FROM (SELECT 1"       \
-    " FROM identity_record WHERE " k cond " LIMIT ?6 + 1)) <= ?6"
+     * block is read only when it holds at most cap such records: counted
+     * first, one key at a time, walking at most cap + 1 index entries (no
+     * table row); an over-large block is skipped whole rather than sampled.
+     * (Counted here, not as a subquery of the read: SQLite walked the whole
+     * of an over-large block testing that subquery's verdict on each
+     * entry.) */
+    const char *use[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        if (!keys[i] || !*keys[i])
+            continue;
+        static const char *const count_sql[2][4] = {
+            {"SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k0 = ?1 LIMIT ?2 + 1)",
+             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k1 = ?1 LIMIT ?2 + 1)",
+             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k2 = ?1 LIMIT ?2 + 1)",
+             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k3 = ?1 LIMIT ?2 + 1)"},
+            {"SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k0 = ?1 AND nhs IS NULL"
+             " LIMIT ?2 + 1)",
+             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k1 = ?1 AND nhs IS NULL"
+             " LIMIT ?2 + 1)",
+             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k2 = ?1 AND nhs IS NULL"
+             " LIMIT ?2 + 1)",
+             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k3 = ?1 AND nhs IS NULL"
+             " LIMIT ?2 + 1)"}};
+        sqlite3_stmt *c = sqlite_stmt(ss, count_sql[without_nhs ? 1 : 0][i]);
+        if (!c)
+            return WEFT_EDB;
+        sqlite_bind_text(c, 1, keys[i]);
+        sqlite3_bind_int(c, 2, cap);
+        int rc = sqlite3_step(c);
+        int count = rc == SQLITE_ROW ? sqlite3_column_int(c, 0) : 0;
+        sqlite3_reset(c);
+        if (rc != SQLITE_ROW)
+            return sqlite_fail(ss, "reading identity records");
+        if (count > 0 && count <= cap)
+            use[i] = keys[i];
+    }
+    if (!use[0] && !use[1] && !use[2] && !use[3])
+        return WEFT_OK;
 #define CANDIDATES(cond)                                                                           \
     "SELECT r.org, r.source_id, r.demog, r.nhs, r.locals, NULL, NULL FROM identity_record r"       \
-    " WHERE r.rowid IN (" KEY("k0 = ?2", cond) " UNION " KEY("k1 = ?3", cond) " UNION " KEY(       \
-        "k2 = ?4", cond) " UNION " KEY("k3 = ?5", cond) ")"
+    " WHERE r.rowid IN (SELECT rowid FROM identity_record WHERE k0 = ?2" cond                      \
+    " UNION SELECT rowid FROM identity_record WHERE k1 = ?3" cond                                  \
+    " UNION SELECT rowid FROM identity_record WHERE k2 = ?4" cond                                  \
+    " UNION SELECT rowid FROM identity_record WHERE k3 = ?5" cond ")"
     sqlite3_stmt *st = without_nhs ? sqlite_stmt(ss, CANDIDATES(" AND nhs IS NULL"))
                                    : sqlite_stmt(ss, CANDIDATES(""));
 #undef CANDIDATES
-#undef KEY
     if (!st)
         return WEFT_EDB;
     for (int i = 0; i < 4; i++)
-        sqlite_bind_text(st, 2 + i, keys[i] && *keys[i] ? keys[i] : NULL);
-    sqlite3_bind_int(st, 6, cap);
+        sqlite_bind_text(st, 2 + i, use[i]);
     return collect(ss, st, out, n);
 }
 
