@@ -463,7 +463,8 @@ static int finish(struct store *s, const struct secondary_options *o, const stru
     gmtime_r(&t, &tm);
     strftime(out->computed, sizeof out->computed, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    qsort(c->counted, c->ncounted, sizeof *c->counted, cmp_u64);
+    if (c->ncounted) /* an output that counted nobody has no array */
+        qsort(c->counted, c->ncounted, sizeof *c->counted, cmp_u64);
     size_t blen;
     unsigned char *blob = optout_set_encode(c->counted, c->ncounted, &blen);
     char params[64];
