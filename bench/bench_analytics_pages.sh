@@ -11,7 +11,8 @@
 # registered host system; each page (/analytics/flow and /analytics/service
 # for the window ending D, and their CSVs) fetched PAGES_RUNS times one after
 # another with curl: median, 95th percentile and worst time to the last byte
-# (ms), and the status of the first view.  The first view of a window the
+# (ms), and the status and size of the first view (bytes; "no-time" when a
+# page does not say when its figures were computed).  The first view of a window the
 # refresh did not store computes and stores it (reported apart as "first").
 # A binary without `analytics refresh` (current main) computes on every view.
 # Needs curl, node (signs the launch token), sqlite3.
@@ -62,21 +63,24 @@ token=$(node -e '
 cookie=$(curl -s -o /dev/null -D - "http://127.0.0.1:$port/launch?token=$token" | tr -d '\r' |
   sed -n 's/^[Ss]et-[Cc]ookie: \(weft_session=[^;]*\).*/\1/p')
 [ -n "$cookie" ] || { echo "launch failed"; cat "$tmp/serve.log"; exit 1; }
-printf '%-44s %6s %9s %9s %9s %9s %6s\n' page runs "first ms" "median" "p95" "worst" status
+printf '%-44s %6s %9s %9s %9s %9s %s\n' page runs "first ms" "median" "p95" "worst" status
 for path in "/analytics/flow?as-of=$asof" "/analytics/flow?format=csv&as-of=$asof" \
   "/analytics/service?as-of=$asof" "/analytics/service?format=csv&as-of=$asof"; do
   : >"$tmp/times"
   first=""
   status=""
   for i in $(seq 0 "$runs"); do
-    out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Cookie: $cookie" \
+    out=$(curl -s -o "$tmp/body" -w '%{http_code} %{time_total}' -H "Cookie: $cookie" \
       "http://127.0.0.1:$port$path")
-    [ -n "$status" ] || status=${out% *}
+    if [ -z "$status" ]; then # the first view: its status, size, and that it says when computed
+      status="${out% *}/$(wc -c <"$tmp/body")B"
+      case "$path" in *csv*) ;; *) grep -q "Computed at <time" "$tmp/body" || status="$status/no-time" ;; esac
+    fi
     ms=$(awk -v t="${out#* }" 'BEGIN{printf "%.1f", t * 1000}')
     if [ "$i" = 0 ]; then first=$ms; else echo "$ms" >>"$tmp/times"; fi
   done
   sort -n "$tmp/times" | awk -v p="$path" -v r="$runs" -v f="$first" -v s="$status" '
-    {v[NR] = $1} END {printf "%-44s %6d %9s %9.1f %9.1f %9.1f %6s\n", p, r, f, v[int((NR + 1) / 2)],
+    {v[NR] = $1} END {printf "%-44s %6d %9s %9.1f %9.1f %9.1f %s\n", p, r, f, v[int((NR + 1) / 2)],
       v[int(NR * 0.95 + 0.999)], v[NR], s}'
 done
 [ -n "${ANALYTICS_KEEP:-}" ] || rm -rf "$tmp"
