@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/sqlite/sqlite_core.h"
 
 #define CKPT_EVERY_MS 200
@@ -72,11 +73,15 @@ static int checkpoint_restart(struct sqlite_ckpt *k, int frames)
     sqlite3_busy_timeout(ss->db, 5000);
     if (rc == SQLITE_OK) {
         k->restarted_at = frames;
+        metrics_add("weft_job_runs_total", "job=\"wal-restart\",result=\"ok\"", 1);
         log_debug("store", "checkpoint: the log (%d frames) starts again", frames);
         return WEFT_OK;
     }
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        metrics_add("weft_job_runs_total", "job=\"wal-restart\",result=\"busy\"", 1);
         return WEFT_OK;
+    }
+    metrics_add("weft_job_runs_total", "job=\"wal-restart\",result=\"failed\"", 1);
     return sqlite_fail(ss, "checkpoint (restart)");
 }
 
@@ -86,6 +91,10 @@ static int checkpoint_round(struct sqlite_ckpt *k)
 {
     int frames = -1;
     int rc = checkpoint_passive(sqlite_of(k->s), &frames);
+    metrics_add("weft_job_runs_total",
+                rc == 0 ? "job=\"wal-checkpoint\",result=\"ok\""
+                        : "job=\"wal-checkpoint\",result=\"failed\"",
+                1);
     if (rc == 0 && frames >= CKPT_RESTART_FRAMES && frames != k->restarted_at)
         rc = checkpoint_restart(k, frames);
     return rc;
