@@ -21,6 +21,7 @@ for its default window; then:
   list leaves out three people, the page's figures are the command's under the
   new list, not the stored ones.
 """
+import html
 import os
 import re
 import sys
@@ -178,7 +179,9 @@ check("secondary:flow from=2026-10-18 as-of=%s output=%s" % (TO, got[("flow", KE
       in audit, "flow view not audited with the refresh's output")
 
 # ---- stale figures: more stays arrive; the next refresh replaces what is stored --------
-send_stays(db, 12, 9, "20261103", None, "ELDER")
+# a ward whose name has a comma and a quote: the stored CSV quotes it, the page must read it back
+ODD = 'ELD"B,C'
+send_stays(db, 12, 9, "20261103", None, ODD)
 second = {o: command(o) for o in WINDOWS}
 check(second["flow"] != first["flow"], "the new stays should change the flow figures")
 web = Server(db, tag="web2")
@@ -193,6 +196,13 @@ cookie = session(web, "analyst-3")
 for o in PAGE:
     check(page_csv(web, cookie, o) == second[o], "after the refresh %s is stale:\n%s\n---\n%s"
           % (o, page_csv(web, cookie, o), second[o]))
+st, _, page = web.request("GET", "/analytics/flow?as-of=" + TO, headers=cookie, raw=True)
+t = re.search(r'<table class="nhsuk-table" id="admissions">(.*?)</table>', page.decode(), re.S)
+rows = re.findall(r'<tr[^>]*><th scope="row"[^>]*>(.*?)</th><td[^>]*>(.*?)</td>(.*?)</tr>',
+                  t.group(1) if t else "", re.S)
+odd = [r for r in rows if html.unescape(r[0]) == "KCH" and html.unescape(r[1]) == ODD]
+check(st == 200 and len(odd) == 1 and re.search(r'data-period="2026-11-03">10<', odd[0][2]),
+      "the stored figures of ward %r not read back onto the page: %r" % (ODD, rows))
 web.stop()
 
 # a window only a page asked for is stored, and the next refresh recomputes it too
