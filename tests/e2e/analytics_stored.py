@@ -19,7 +19,9 @@ for its default window; then:
   new output;
 - figures computed with an older opt-out list are never shown: after a new
   list leaves out three people, the page's figures are the command's under the
-  new list, not the stored ones.
+  new list, not the stored ones;
+- `weft serve --analytics-refresh 1` refreshes on a schedule: stays sent over
+  MLLP to that server reach the page's stored figures without a command.
 """
 import html
 import os
@@ -227,5 +229,31 @@ for o in PAGE:
           "%s shown from figures computed with the old opt-out list:\n%s\n---\n%s"
           % (o, page_csv(web, cookie, o), third[o]))
 web.stop()
+
+# ---- weft serve --analytics-refresh: the stored figures kept up to date on a schedule -----
+import time  # noqa: E402
+srv = start(db, "--analytics-refresh", "1", tag="sched")
+try:
+    cookie = session(srv, "analyst-6")
+    c = Mllp(srv.mllp_port)
+    for k in range(21, 27):
+        ack = c.call(adt(k, "S%dA4" % k, "A01", "I", "KCH", "CCU", "V4%03d" % k, "20261104"))
+        check(ack_code(ack) == "AA", "ADT not applied: %r" % ack)
+    c.close()
+    fourth = command("flow")
+    check(fourth != third["flow"], "the new stays should change the flow figures")
+    end = time.time() + 90
+    shown = None
+    while time.time() < end:
+        shown = page_csv(srv, cookie, "flow")
+        if shown == fourth:
+            break
+        time.sleep(0.5)
+    check(shown == fourth, "the scheduled refresh did not bring the stored figures up to date:\n%s"
+          "\n---\n%s" % (shown, fourth))
+finally:
+    srv.stop()
+check(any(",serve:analytics-refresh," in ln for ln in compliance_rows()),
+      "the scheduled refresh's outputs are not in the compliance report")
 check(all(ln.endswith(",0") for ln in compliance_rows()), "someone outside a list was counted")
 print("ok")
