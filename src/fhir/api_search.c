@@ -199,7 +199,10 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
                     "patients the index serves token, reference, string and date parameters "
                     "without modifiers other than :exact and :Type, and the prefixes other than "
                     "ne and ap; not quantity, number, uri, composite, :contains, :text, :missing, "
-                    ":not, :identifier, :of-type or system| tokens): narrow it (e.g. with "
+                    ":not, :identifier, :of-type or system| tokens, nor status and other "
+                    "tokens of a few fixed codes; a reference to a patient's own items, such as "
+                    "encounter=, is narrowed to the persons of the items it names): narrow it "
+                    "(e.g. with "
                     "patient= or an indexed parameter) or split it into several searches",
                     FHIR_SEARCH_SCAN_MAX);
         return;
