@@ -119,6 +119,10 @@ run "secondary inpatients" "$bin" analytics secondary --db "$d/weft.db" --output
     --as-of "$asof" || exit 1
 run "secondary service (12 m)" "$bin" analytics secondary --db "$d/weft.db" --output service \
     --as-of "$asof" || exit 1
+# every output at once, one scan (weft analytics refresh: default windows, stored)
+if "$bin" analytics --help 2>&1 | grep -q "analytics refresh"; then
+  run "refresh (7 outputs, 1 scan)" "$bin" analytics refresh --db "$d/weft.db" --as-of "$asof" || exit 1
+fi
 run "compliance report" "$bin" analytics compliance --db "$d/weft.db" || exit 1
 echo
 printf '%-24s %10s %6s %10s %10s %10s\n' "risk list of practice" patients runs "median ms" "worst ms" "cpu ms"

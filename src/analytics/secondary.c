@@ -220,28 +220,30 @@ static void rows_free(struct rows *r)
 }
 
 /* ---- the run -------------------------------------------------------------------- */
+
+/* An output's options checked: its definition, window and key (params). */
+struct prep {
+    const struct output_def *def;
+    int64_t as_of, from, at;
+    bool has_from;
+    char params[64]; /* the window as stored results are keyed (secondary_window_params) */
+};
+
 struct run_ctx {
     const struct output_def *def;
     struct flow *flow; /* the flow output's figures, else NULL */
     struct agg *agg;   /* an aggregate-table output's, else NULL */
     int64_t from, to, at;
-    const struct optout_set *cleared;
     const struct efi_codes *efi;
     int64_t as_of;
     struct rows rows;
     uint64_t *counted;
     size_t ncounted, cap;
-    int64_t excluded;
 };
 
-static int run_person(const struct analytics_person *p, void *pc)
+/* Count a cleared person into one output. */
+static void count_person(struct run_ctx *c, const struct analytics_person *p)
 {
-    struct run_ctx *c = pc;
-    /* the opt-out applies before anything else looks at the person */
-    if (!p->nhs || !optout_set_has(c->cleared, p->nhs)) {
-        c->excluded++;
-        return 0;
-    }
     if (c->flow) {
         bool counted = false;
         for (int i = 0; i < p->nitems; i++) {
@@ -251,15 +253,15 @@ static int run_person(const struct analytics_person *p, void *pc)
                 counted |= flow_add(c->flow, &st);
         }
         if (!counted)
-            return 0;
+            return;
     } else if (c->agg) {
         if (!c->def->agg_add(c->agg, p, c->from, c->to, c->at))
-            return 0;
+            return;
     } else {
         const char *row;
         int col;
         if (!c->def->classify(p, c->efi, c->as_of, &row, &col))
-            return 0;
+            return;
         int r = rows_get(&c->rows, row, c->def->ncols);
         c->rows.cells[r][col]++;
     }
@@ -268,6 +270,27 @@ static int run_person(const struct analytics_person *p, void *pc)
         c->counted = xrealloc(c->counted, c->cap * sizeof *c->counted);
     }
     c->counted[c->ncounted++] = optout_nhs_key(p->nhs);
+}
+
+/* The one scan: each person read once, the opt-out applied once, then
+ * counted into every output of the run. */
+struct pass {
+    struct run_ctx *c;
+    int n;
+    const struct optout_set *cleared;
+    int64_t excluded;
+};
+
+static int pass_person(const struct analytics_person *p, void *pp)
+{
+    struct pass *x = pp;
+    /* the opt-out applies before anything else looks at the person */
+    if (!p->nhs || !optout_set_has(x->cleared, p->nhs)) {
+        x->excluded++;
+        return 0;
+    }
+    for (int i = 0; i < x->n; i++)
+        count_person(&x->c[i], p);
     return 0;
 }
 
@@ -306,11 +329,16 @@ void secondary_table_free(struct secondary_table *t)
     memset(t, 0, sizeof *t);
 }
 
-int secondary_run(struct store *s, const struct secondary_options *o, struct secondary_table *out,
-                  char *err, size_t errlen)
+static void minute_text(int64_t at, char out[24])
 {
-    memset(out, 0, sizeof *out);
-    err[0] = '\0';
+    int64_t d = at >= 0 ? at / 1440 : (at - 1439) / 1440, m = at - d * 1440;
+    char dt[11];
+    snprintf(out, 24, "%sT%02d:%02d", day_text(d, dt), (int)(m / 60), (int)(m % 60));
+}
+
+static int prepare(const struct secondary_options *o, struct prep *pr, char *err, size_t errlen)
+{
+    memset(pr, 0, sizeof *pr);
     const struct output_def *def = NULL;
     for (int i = 0; i < NOUTPUTS; i++)
         if (o->output && !strcmp(o->output, outputs[i].name))
@@ -330,7 +358,6 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
         return WEFT_EINVAL;
     }
     int64_t from = as_of - 27, at = 0;
-    bool is_flow = def->classify == NULL && def->agg_init == NULL;
     bool has_from = def->window == WIN_DAYS || def->window == WIN_MONTHS;
     if (def->window == WIN_MONTHS)
         from = secondary_window_from(def->name, as_of);
@@ -351,6 +378,7 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
             return WEFT_EINVAL;
         }
     }
+    char as_of_txt[11], from_txt[11], at_txt[24];
     if (def->window == WIN_AT) { /* a time: --as-of's, the end of its day, or now */
         if (!o->as_of) {
             at = (int64_t)time(NULL) / 60;
@@ -361,55 +389,55 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
                      o->as_of);
             return WEFT_EINVAL;
         }
+        minute_text(at, at_txt);
+        snprintf(pr->params, sizeof pr->params, "at=%s", o->as_of ? at_txt : "now");
+    } else if (has_from) {
+        snprintf(pr->params, sizeof pr->params, "from=%s as-of=%s", day_text(from, from_txt),
+                 day_text(as_of, as_of_txt));
+    } else {
+        snprintf(pr->params, sizeof pr->params, "as-of=%s", day_text(as_of, as_of_txt));
     }
-    struct optout_gate gate;
-    int rc = optout_gate(s, o->today, &gate, err, errlen);
-    if (rc)
-        return rc;
-    struct efi_codes *efi = NULL;
-    if (def->needs_efi && (rc = efi_codes_load(o->efi_codes, &efi, err, errlen)) != 0)
-        return rc;
-    struct optout_set cleared;
-    if ((rc = optout_set_load(s, gate.list_id, &cleared)) != 0) {
-        snprintf(err, errlen, "reading the opt-out list: %s", store_errmsg(s));
-        efi_codes_free(efi);
-        return rc;
-    }
-    struct run_ctx c = {.def = def, .cleared = &cleared, .efi = efi, .as_of = as_of};
-    if (is_flow) {
-        c.flow = xmalloc(sizeof *c.flow);
-        flow_init(c.flow, from, as_of);
-    }
-    if (def->agg_init) {
-        c.agg = xmalloc(sizeof *c.agg);
-        def->agg_init(c.agg, from, as_of);
-        c.from = from;
-        c.to = as_of;
-        c.at = at;
-    }
-    rc = analytics_read_persons(s, NULL, run_person, &c);
-    optout_set_free(&cleared);
-    if (rc) {
-        snprintf(err, errlen, "reading the record: %s", store_errmsg(s));
-        goto done;
-    }
+    pr->def = def;
+    pr->as_of = as_of;
+    pr->from = from;
+    pr->at = at;
+    pr->has_from = has_from;
+    return 0;
+}
+
+int secondary_window_params(const struct secondary_options *o, char params[64], char *err,
+                            size_t errlen)
+{
+    struct prep pr;
+    int rc = prepare(o, &pr, err, errlen);
+    if (rc == 0)
+        memcpy(params, pr.params, sizeof pr.params);
+    return rc;
+}
+
+/* The counted output as a table, recorded for the compliance report. */
+static int finish(struct store *s, const struct secondary_options *o, const struct prep *pr,
+                  struct run_ctx *c, int64_t excluded, const struct optout_gate *gate,
+                  struct secondary_table *out, char *err, size_t errlen)
+{
+    const struct output_def *def = pr->def;
     /* rows in label order; the table is suppressed as a whole */
-    int nr = c.rows.n, nc = def->ncols;
+    int nr = c->rows.n, nc = def->ncols;
     int *order = xmalloc((size_t)(nr ? nr : 1) * sizeof *order);
     for (int i = 0; i < nr; i++)
         order[i] = i;
-    sort_labels = (const char *const *)c.rows.labels;
+    sort_labels = (const char *const *)c->rows.labels;
     qsort(order, (size_t)nr, sizeof *order, cmp_row);
     int64_t *cells = xcalloc((size_t)(nr ? nr : 1) * (size_t)nc, sizeof *cells);
     out->row_labels = xcalloc((size_t)(nr ? nr : 1), sizeof *out->row_labels);
     for (int i = 0; i < nr; i++) {
-        memcpy(cells + (size_t)i * (size_t)nc, c.rows.cells[order[i]], (size_t)nc * sizeof *cells);
-        out->row_labels[i] = xstrdup(c.rows.labels[order[i]]);
+        memcpy(cells + (size_t)i * (size_t)nc, c->rows.cells[order[i]], (size_t)nc * sizeof *cells);
+        out->row_labels[i] = xstrdup(c->rows.labels[order[i]]);
     }
     free(order);
     out->rows = nr;
     out->cols = nc;
-    out->col_labels = xcalloc((size_t)nc, sizeof *out->col_labels);
+    out->col_labels = xcalloc((size_t)(nc ? nc : 1), sizeof *out->col_labels);
     for (int i = 0; i < nc; i++)
         out->col_labels[i] = xstrdup(def->cols[i]);
     out->shown = xcalloc((size_t)(nr + 1) * (size_t)(nc + 1), sizeof *out->shown);
@@ -419,65 +447,135 @@ int secondary_run(struct store *s, const struct secondary_options *o, struct sec
     out->name = xstrdup(def->name);
     out->title = xstrdup(def->title);
     out->row_heading = xstrdup(def->row_heading);
-    out->gate = gate;
-    out->flow = c.flow;
-    c.flow = NULL;
-    out->agg = c.agg;
-    c.agg = NULL;
-    out->from = from;
-    out->to = as_of;
-    if (def->window == WIN_AT) {
-        int64_t d = at >= 0 ? at / 1440 : (at - 1439) / 1440, m = at - d * 1440;
-        char dt[11];
-        snprintf(out->at, sizeof out->at, "%sT%02d:%02d", day_text(d, dt), (int)(m / 60),
-                 (int)(m % 60));
-    }
-    out->counted = (int64_t)c.ncounted;
-    out->excluded = c.excluded;
+    out->gate = *gate;
+    out->flow = c->flow;
+    c->flow = NULL;
+    out->agg = c->agg;
+    c->agg = NULL;
+    out->from = pr->from;
+    out->to = pr->as_of;
+    if (def->window == WIN_AT)
+        minute_text(pr->at, out->at);
+    out->counted = (int64_t)c->ncounted;
+    out->excluded = excluded;
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out->computed, sizeof out->computed, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    qsort(c.counted, c.ncounted, sizeof *c.counted, cmp_u64);
+    if (c->ncounted) /* an output that counted nobody has no array */
+        qsort(c->counted, c->ncounted, sizeof *c->counted, cmp_u64);
     size_t blen;
-    unsigned char *blob = optout_set_encode(c.counted, c.ncounted, &blen);
-    char as_of_txt[11], from_txt[11], params[64];
+    unsigned char *blob = optout_set_encode(c->counted, c->ncounted, &blen);
+    char params[64];
     if (def->window == WIN_AT)
         snprintf(params, sizeof params, "at=%s", out->at);
-    else if (has_from)
-        snprintf(params, sizeof params, "from=%s as-of=%s", day_text(from, from_txt),
-                 day_text(as_of, as_of_txt));
     else
-        snprintf(params, sizeof params, "as-of=%s", day_text(as_of, as_of_txt));
+        snprintf(params, sizeof params, "%s", pr->params);
     struct store_analytics_output rec = {.name = (char *)def->name,
                                          .computed = out->computed,
                                          .params = params,
                                          .by = (char *)(o->by ? o->by : "unknown"),
-                                         .list_id = gate.list_id,
+                                         .list_id = gate->list_id,
                                          .counted = out->counted,
                                          .excluded = out->excluded,
                                          .counted_set = blob,
                                          .counted_set_len = blen};
-    rc = store_analytics_output_add(s, &rec, &out->output_id);
+    int rc = store_analytics_output_add(s, &rec, &out->output_id);
     free(blob);
     if (rc)
         snprintf(err, errlen, "recording the output: %s", store_errmsg(s));
-done:
-    if (c.flow) {
-        flow_free(c.flow);
-        free(c.flow);
-    }
-    if (c.agg) {
-        agg_free(c.agg);
-        free(c.agg);
-    }
-    efi_codes_free(efi);
-    free(c.counted);
-    rows_free(&c.rows);
-    if (rc)
-        secondary_table_free(out);
     return rc;
+}
+
+static void ctx_free(struct run_ctx *c)
+{
+    if (c->flow) {
+        flow_free(c->flow);
+        free(c->flow);
+    }
+    if (c->agg) {
+        agg_free(c->agg);
+        free(c->agg);
+    }
+    free(c->counted);
+    rows_free(&c->rows);
+}
+
+int secondary_run_many(struct store *s, const struct secondary_options *o, int n,
+                       struct secondary_table *out, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    for (int i = 0; i < n; i++)
+        memset(&out[i], 0, sizeof out[i]);
+    if (n <= 0)
+        return 0;
+    struct prep *pr = xcalloc((size_t)n, sizeof *pr);
+    bool needs_efi = false;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = prepare(&o[i], &pr[i], err, errlen);
+        needs_efi |= rc == 0 && pr[i].def->needs_efi;
+    }
+    if (rc) {
+        free(pr);
+        return rc;
+    }
+    struct optout_gate gate;
+    if ((rc = optout_gate(s, o[0].today, &gate, err, errlen)) != 0) {
+        free(pr);
+        return rc;
+    }
+    struct efi_codes *efi = NULL;
+    if (needs_efi && (rc = efi_codes_load(o[0].efi_codes, &efi, err, errlen)) != 0) {
+        free(pr);
+        return rc;
+    }
+    struct optout_set cleared;
+    if ((rc = optout_set_load(s, gate.list_id, &cleared)) != 0) {
+        snprintf(err, errlen, "reading the opt-out list: %s", store_errmsg(s));
+        efi_codes_free(efi);
+        free(pr);
+        return rc;
+    }
+    struct run_ctx *c = xcalloc((size_t)n, sizeof *c);
+    for (int i = 0; i < n; i++) {
+        const struct output_def *def = pr[i].def;
+        c[i] = (struct run_ctx){.def = def, .efi = efi, .as_of = pr[i].as_of};
+        if (def->classify == NULL && def->agg_init == NULL) {
+            c[i].flow = xmalloc(sizeof *c[i].flow);
+            flow_init(c[i].flow, pr[i].from, pr[i].as_of);
+        }
+        if (def->agg_init) {
+            c[i].agg = xmalloc(sizeof *c[i].agg);
+            def->agg_init(c[i].agg, pr[i].from, pr[i].as_of);
+            c[i].from = pr[i].from;
+            c[i].to = pr[i].as_of;
+            c[i].at = pr[i].at;
+        }
+    }
+    struct pass x = {c, n, &cleared, 0};
+    rc = analytics_read_persons(s, NULL, pass_person, &x);
+    optout_set_free(&cleared);
+    if (rc)
+        snprintf(err, errlen, "reading the record: %s", store_errmsg(s));
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = finish(s, &o[i], &pr[i], &c[i], x.excluded, &gate, &out[i], err, errlen);
+    for (int i = 0; i < n; i++)
+        ctx_free(&c[i]);
+    free(c);
+    free(pr);
+    efi_codes_free(efi);
+    if (rc)
+        for (int i = 0; i < n; i++)
+            secondary_table_free(&out[i]);
+    return rc;
+}
+
+int secondary_run(struct store *s, const struct secondary_options *o, struct secondary_table *out,
+                  char *err, size_t errlen)
+{
+    return secondary_run_many(s, o, 1, out, err, errlen);
 }
 
 static void csv_field(struct buf *b, const char *s)

@@ -67,6 +67,21 @@ const char *const *secondary_outputs(void);
 int secondary_run(struct store *s, const struct secondary_options *o, struct secondary_table *out,
                   char *err, size_t errlen);
 
+/* The outputs o[0..n-1] computed in one scan of the record: each person
+ * read once, the opt-out list applied once, then counted into every output
+ * (each recorded for the compliance report as secondary_run records one).
+ * today, by and efi_codes are o[0]'s.  out[i] is o[i]'s; on an error none is
+ * kept (err says why: the first output refused, or the read). */
+int secondary_run_many(struct store *s, const struct secondary_options *o, int n,
+                       struct secondary_table *out, char *err, size_t errlen);
+
+/* The window of an output's options as stored figures are keyed
+ * (store_analytics_result.params): "from=D as-of=D", "as-of=D", "at=now"
+ * (inpatients without --as-of) or "at=YYYY-MM-DDTHH:MM".  WEFT_EINVAL with
+ * err as secondary_run would refuse the options. */
+int secondary_window_params(const struct secondary_options *o, char params[64], char *err,
+                            size_t errlen);
+
 /* The table as CSV: a first column of row labels, a column per column label
  * and "total", a last row "total"; "*" for suppressed counts.  The "flow"
  * output has its own columns (flow_csv), the aggregate-table outputs theirs

@@ -1,19 +1,23 @@
 /*
- * cmd_analytics.c - `weft analytics secondary|compliance`: secondary-use
+ * cmd_analytics.c - `weft analytics secondary|refresh|compliance`: secondary-use
  * outputs (aggregates for planners and analysts, opt-outs applied, small
  * numbers suppressed) and the compliance report that shows which output
  * used which opt-out list and that nobody outside it was counted
- * (analytics/secondary.h, docs/ANALYTICS.md).
+ * (analytics/secondary.h, docs/ANALYTICS.md), and `weft analytics refresh`,
+ * which computes every output's figures in one scan and stores them for the
+ * pages (analytics/refresh.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/refresh.h"
 #include "analytics/secondary.h"
 #include "cmd/cmd.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "store/analytics.h"
 #include "store/store.h"
 
 const struct opt_spec cmd_analytics_specs[] = {
@@ -22,7 +26,7 @@ const struct opt_spec cmd_analytics_specs[] = {
      "secondary: the output (population, frailty, flow, readmissions, ae, inpatients, service)"},
     {"as-of", "YYYY-MM-DD",
      "secondary: the day ages are measured at, a window's last day (default today); "
-     "inpatients: also YYYY-MM-DDTHH:MM (default now)"},
+     "inpatients: also YYYY-MM-DDTHH:MM (default now); refresh: the default windows' last day"},
     {"from", "YYYY-MM-DD",
      "secondary flow, readmissions, ae, service: the first day (default 27 days before --as-of; "
      "service: the first day of the month 11 months before)"},
@@ -33,10 +37,15 @@ const struct opt_spec cmd_analytics_specs[] = {
 static const char usage[] =
     "usage: weft analytics secondary --db PATH --output NAME [--as-of YYYY-MM-DD]\n"
     "                                [--from YYYY-MM-DD]\n"
+    "       weft analytics refresh --db PATH [--as-of YYYY-MM-DD]\n"
     "       weft analytics compliance --db PATH\n\n"
     "secondary prints an aggregate output as CSV: only people cleared by the national\n"
     "data opt-out list in force are counted, counts of 1-7 are shown as *, others are\n"
     "rounded to the nearest 5; it refuses to run when no list is in force.\n"
+    "refresh computes every output for its default window (ending --as-of, default\n"
+    "today; inpatients now) and every window stored before, in one scan of the record,\n"
+    "and stores the figures the analytics pages show; it prints one CSV line per\n"
+    "output stored (output,window,output_id,computed,counted,excluded).\n"
     "compliance prints, for every secondary output produced, the list it used and how\n"
     "many counted people are not on that list (0 when compliant; exit status 1 if not).";
 
@@ -66,6 +75,35 @@ static int do_secondary(struct opts *o, const char *db)
         secondary_table_free(&t);
     } else {
         fprintf(stderr, "weft analytics secondary: %s\n", err);
+    }
+    buf_release(&by);
+    store_close(s);
+    return rc == 0 ? 0 : rc == WEFT_EINVAL ? EXIT_USAGE : 1;
+}
+
+static int do_refresh(struct opts *o, const char *db)
+{
+    struct store *s;
+    if (cmd_store_open_current("analytics refresh", db, &s) != 0)
+        return 1;
+    const char *user = getenv("USER");
+    struct buf by = BUF_INIT;
+    buf_addf(&by, "cli:%s", user ? user : "unknown");
+    struct analytics_refresh_options ro = {
+        .as_of = opts_get(o, "as-of"), .by = by.data, .efi_codes = opts_get(o, "efi-codes")};
+    struct store_analytics_result *done;
+    int n;
+    char err[1024];
+    int rc = analytics_refresh(s, &ro, &done, &n, err, sizeof err);
+    if (rc == 0) {
+        printf("output,window,output_id,computed,counted,excluded\n");
+        for (int i = 0; i < n; i++)
+            printf("%s,%s,%lld,%s,%lld,%lld\n", done[i].name, done[i].params,
+                   (long long)done[i].output_id, done[i].computed, (long long)done[i].counted,
+                   (long long)done[i].excluded);
+        store_analytics_results_free(done, n);
+    } else {
+        fprintf(stderr, "weft analytics refresh: %s\n", err);
     }
     buf_release(&by);
     store_close(s);
@@ -114,6 +152,8 @@ int cmd_analytics(int argc, char **argv)
         fprintf(stderr, "weft analytics %s: --db PATH is required\n", sub);
     else if (!strcmp(sub, "secondary"))
         status = do_secondary(&o, db);
+    else if (!strcmp(sub, "refresh"))
+        status = do_refresh(&o, db);
     else if (!strcmp(sub, "compliance"))
         status = do_compliance(db);
     else

@@ -32,6 +32,7 @@
 
 #include "access/access_serve.h"
 #include "analytics/bulk_serve.h"
+#include "analytics/refresh_serve.h"
 #include "audit/anchor.h"
 #include "audit/audit.h"
 #include "cmd/cmd.h"
@@ -142,6 +143,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"dq-interval", "HOURS",
      "data quality: run every organisation's checks this often (default 24; 0 = off)"},
     {"dq-rules", "FILE", "data quality: the rules file (default policy/dq.rules)"},
+    {"analytics-refresh", "SECONDS",
+     "analytics: recompute and store every secondary output's figures (weft analytics refresh) "
+     "this many seconds after the previous refresh (default 0 = off)"},
     {"audit-anchor", "FILE|syslog",
      "audit: append the audit chain's head to FILE (or syslog) at start, every interval, at stop"},
     {"audit-anchor-interval", "SECONDS", "audit: how often to anchor the head (default 300)"},
@@ -171,6 +175,7 @@ static const struct serve_part parts[] = {
     {"drop", drop_serve_start, drop_serve_stop},
     {"web", web_serve_start, web_serve_stop},
     {"dq", dq_serve_start, dq_serve_stop},
+    {"analytics-refresh", analytics_refresh_serve_start, analytics_refresh_serve_stop},
     {"my", my_serve_start, my_serve_stop},
     {"metrics", metrics_serve_start, metrics_serve_stop},
     /* one row per part of weft serve, see the comment at the top */

@@ -77,6 +77,34 @@ int store_analytics_output_add(struct store *s, const struct store_analytics_out
 int store_analytics_output_list(struct store *s, int limit, struct store_analytics_output **out,
                                 int *n);
 
+/* The stored figures of a secondary output for one window (table
+ * analytics_result, migration analytics-results-1): what the pages show
+ * instead of computing on each view.  Written by `weft analytics refresh`
+ * (and by a page that found none for its window); one row per (name,
+ * params), a newer one replacing it.  Strings borrowed on put, owned on read
+ * (store_analytics_result_clear). */
+struct store_analytics_result {
+    char *name;     /* the output, e.g. "flow" */
+    char *params;   /* its window: "from=D as-of=D", "as-of=D", "at=YYYY-MM-DDTHH:MM" or
+                       "at=now" (inpatients at the time it was computed) */
+    char *at;       /* inpatients: the minute the figures are for (YYYY-MM-DDTHH:MM); else NULL */
+    char *computed; /* ISO 8601 UTC */
+    int64_t output_id; /* the analytics_output row that recorded whom it counted */
+    int64_t list_id;   /* the opt-out list it used */
+    int64_t counted, excluded;
+    char *csv; /* the output's CSV as `weft analytics secondary` prints it (NULL in keys) */
+};
+void store_analytics_result_clear(struct store_analytics_result *r);
+void store_analytics_results_free(struct store_analytics_result *r, int n);
+/* Store r, replacing the row of the same name and params. */
+int store_analytics_result_put(struct store *s, const struct store_analytics_result *r);
+/* The row of name and params; WEFT_ENOTFOUND. */
+int store_analytics_result_get(struct store *s, const char *name, const char *params,
+                               struct store_analytics_result *out);
+/* Every stored row without its csv, by name then params (what a refresh
+ * recomputes). */
+int store_analytics_result_keys(struct store *s, struct store_analytics_result **out, int *n);
+
 /* One current item as the analytics engine reads it; every pointer borrowed
  * for the callback only.  nhs is the person's NHS number (NULL when the
  * person has none).  code is "system|code" of the main concept. */

@@ -22,6 +22,10 @@ struct store_analytics_ops {
                                void *ctx);
     int (*output_add)(struct store *, const struct store_analytics_output *, int64_t *id_out);
     int (*output_list)(struct store *, int limit, struct store_analytics_output **, int *);
+    int (*result_put)(struct store *, const struct store_analytics_result *);
+    int (*result_get)(struct store *, const char *name, const char *params,
+                      struct store_analytics_result *);
+    int (*result_keys)(struct store *, struct store_analytics_result **, int *);
     int (*scan)(struct store *, const char *const *types, const char *const *person_ids, int n,
                 int (*fn)(const struct store_analytics_item *, void *), void *ctx);
     int (*org_persons)(struct store *, const char *org, int (*fn)(const char *, void *), void *ctx);

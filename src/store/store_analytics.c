@@ -42,6 +42,42 @@ void store_analytics_outputs_free(struct store_analytics_output *o, int n)
     free(o);
 }
 
+void store_analytics_result_clear(struct store_analytics_result *r)
+{
+    free(r->name);
+    free(r->params);
+    free(r->at);
+    free(r->computed);
+    free(r->csv);
+    memset(r, 0, sizeof *r);
+}
+
+void store_analytics_results_free(struct store_analytics_result *r, int n)
+{
+    for (int i = 0; i < n; i++)
+        store_analytics_result_clear(&r[i]);
+    free(r);
+}
+
+int store_analytics_result_put(struct store *s, const struct store_analytics_result *r)
+{
+    return STORE_CALL(s, analytics, result_put, r);
+}
+
+int store_analytics_result_get(struct store *s, const char *name, const char *params,
+                               struct store_analytics_result *out)
+{
+    memset(out, 0, sizeof *out);
+    return STORE_CALL(s, analytics, result_get, name, params, out);
+}
+
+int store_analytics_result_keys(struct store *s, struct store_analytics_result **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    return STORE_CALL(s, analytics, result_keys, out, n);
+}
+
 int store_optout_list_add(struct store *s, const struct store_optout_list *in,
                           const char *const *nhs, int64_t n, int64_t *id_out)
 {

@@ -9,36 +9,84 @@
 #include <string.h>
 
 #include "access/authz.h"
-#include "analytics/agg.h"
 #include "analytics/day.h"
 #include "analytics/flow.h"
 #include "analytics/secondary.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "http/server.h"
 #include "web/admin.h"
 #include "web/html.h"
 #include "web/web.h"
 
-static void collect(void *arg, const char *measure, const char *const *keys, const char *period,
-                    const char *value)
+void analytics_csv_each(const char *csv, void (*fn)(void *arg, int nf, char **f), void *arg)
+{
+    enum { MAXF = 16 };
+    struct buf field[MAXF];
+    for (int i = 0; i < MAXF; i++)
+        field[i] = (struct buf)BUF_INIT;
+    const char *c = csv ? csv : "";
+    while (*c) {
+        int nf = 0;
+        for (int i = 0; i < MAXF; i++)
+            buf_reset(&field[i]);
+        for (;;) { /* one field */
+            struct buf *b = &field[nf < MAXF ? nf : MAXF - 1];
+            buf_adds(b, "");
+            if (*c == '"') {
+                for (c++; *c; c++) {
+                    if (*c == '"' && c[1] == '"')
+                        buf_addc(b, *c++);
+                    else if (*c == '"')
+                        break;
+                    else
+                        buf_addc(b, *c);
+                }
+                if (*c == '"')
+                    c++;
+            }
+            for (; *c && *c != ',' && *c != '\n'; c++)
+                if (*c != '\r')
+                    buf_addc(b, *c);
+            nf += nf < MAXF;
+            if (*c != ',')
+                break;
+            c++;
+        }
+        if (*c == '\n')
+            c++;
+        char *f[MAXF];
+        for (int i = 0; i < nf; i++)
+            f[i] = field[i].data;
+        fn(arg, nf, f);
+    }
+    for (int i = 0; i < MAXF; i++)
+        buf_release(&field[i]);
+}
+
+static void parse_line(void *arg, int nf, char **v)
 {
     struct agg_figs *f = arg;
+    if (f->nkeys == 0) { /* the header: measure, the keys, period, value */
+        f->nkeys = nf == 5 ? 2 : 1;
+        for (int k = 0; k < f->nkeys; k++)
+            f->key_names[k] = xstrdup(nf > k + 1 ? v[k + 1] : "");
+        return;
+    }
+    if (nf != f->nkeys + 3)
+        return;
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 256;
         f->v = xrealloc(f->v, (size_t)f->cap * sizeof *f->v);
     }
-    f->v[f->n++] =
-        (struct agg_fig){xstrdup(measure), xstrdup(keys[0]), xstrdup(f->nkeys > 1 ? keys[1] : ""),
-                         xstrdup(period), xstrdup(value)};
+    f->v[f->n++] = (struct agg_fig){xstrdup(v[0]), xstrdup(v[1]), xstrdup(f->nkeys > 1 ? v[2] : ""),
+                                    xstrdup(v[f->nkeys + 1]), xstrdup(v[f->nkeys + 2])};
 }
 
-void agg_figs_collect(const struct agg *a, struct agg_figs *f)
+void agg_figs_parse(const char *csv, struct agg_figs *f)
 {
     memset(f, 0, sizeof *f);
-    f->nkeys = a->nkeys;
-    f->key_names[0] = a->keys[0];
-    f->key_names[1] = a->keys[1];
-    agg_emit(a, collect, f);
+    analytics_csv_each(csv, parse_line, f);
 }
 
 void agg_figs_free(struct agg_figs *f)
@@ -51,6 +99,8 @@ void agg_figs_free(struct agg_figs *f)
         free(f->v[i].value);
     }
     free(f->v);
+    free(f->key_names[0]);
+    free(f->key_names[1]);
     memset(f, 0, sizeof *f);
 }
 

@@ -16,8 +16,6 @@ struct http_req;
 struct principal;
 struct store;
 
-struct agg;
-
 /* The figures of an output, as agg_emit gives them. */
 struct agg_fig {
     char *measure, *k1, *k2, *period, *value;
@@ -25,10 +23,16 @@ struct agg_fig {
 struct agg_figs {
     struct agg_fig *v;
     int n, cap, nkeys;
-    const char *key_names[2];
+    char *key_names[2];
 };
-void agg_figs_collect(const struct agg *a, struct agg_figs *f);
+/* The figures of an output's CSV as agg_csv writes it (the stored figures,
+ * analytics/refresh.h): the header names the keys. */
+void agg_figs_parse(const char *csv, struct agg_figs *f);
 void agg_figs_free(struct agg_figs *f);
+/* Each line of a CSV (quoted fields as the outputs write them), the header
+ * first, to fn: nf fields (borrowed for the call). */
+void analytics_csv_each(const char *csv, void (*fn)(void *arg, int nf, char **f), void *arg);
+
 /* The value of (measure, k1[, k2], period), or NULL. */
 const char *agg_figs_get(const struct agg_figs *f, const char *measure, const char *k1,
                          const char *k2, const char *period);

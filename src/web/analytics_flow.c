@@ -15,7 +15,10 @@
  *       when no output is named)
  *
  * For roles with the policy capability secondary-use (authz_secondary_use:
- * ANALYST, PLANNER).  The figures are secondary_run's "flow" output: only
+ * ANALYST, PLANNER).  The figures are the stored figures of the "flow" output
+ * and the three others for the window (analytics_view_get, analytics/refresh.h:
+ * written by `weft analytics refresh`, or computed by the first view of a
+ * window and kept), never computed again on each view: only
  * people on the national data opt-out list in force are counted, the page
  * refuses (saying why) when no list is in force or it has expired, and
  * small numbers are suppressed exactly as in the CSV (the page shows the
@@ -33,6 +36,7 @@
 #include "access/authz.h"
 #include "analytics/day.h"
 #include "analytics/flow.h"
+#include "analytics/refresh.h"
 #include "analytics/secondary.h"
 #include "audit/audit.h"
 #include "core/buf.h"
@@ -45,7 +49,7 @@
 #include "web/web.h"
 #include "web/web_int.h"
 
-/* ---- the figures, as flow_emit gives them ---------------------------------------- */
+/* ---- the figures, as the flow CSV has them (flow_csv's lines) --------------------- */
 struct fig {
     char *measure, *site, *ward, *period, *value;
 };
@@ -54,10 +58,12 @@ struct figs {
     int n, cap;
 };
 
-static void collect(void *arg, const char *measure, const char *site, const char *ward,
-                    const char *period, const char *value)
+static void collect(void *arg, int nf, char **v)
 {
     struct figs *f = arg;
+    if (nf != 5 || !strcmp(v[0], "measure")) /* the header */
+        return;
+    const char *measure = v[0], *site = v[1], *ward = v[2], *period = v[3], *value = v[4];
     if (f->n == f->cap) {
         f->cap = f->cap ? f->cap * 2 : 256;
         f->v = xrealloc(f->v, (size_t)f->cap * sizeof *f->v);
@@ -170,13 +176,13 @@ static void form(struct buf *b, const char *from, const char *as_of, const char 
 }
 
 /* The readmissions, A&E and inpatients sections (outputs x[0..2]). */
-static void render_more(struct buf *b, const struct secondary_table *x, const char *from,
+static void render_more(struct buf *b, const struct analytics_view *x, const char *from,
                         const char *as_of)
 {
     struct agg_figs f;
     struct buf href = BUF_INIT;
     /* readmissions */
-    agg_figs_collect(x[0].agg, &f);
+    agg_figs_parse(x[0].csv, &f);
     html_raw(b, "<h2 id=\"readmissions\">Emergency readmissions within 30 days</h2>");
     html_addf(b,
               "<p>Stays discharged in the window, by the site and month of discharge, and how "
@@ -208,7 +214,7 @@ static void render_more(struct buf *b, const struct secondary_table *x, const ch
     agg_figs_table(b, &f, "rate", "Readmission rate (per cent)", "readmissions");
     agg_figs_free(&f);
     /* A&E */
-    agg_figs_collect(x[1].agg, &f);
+    agg_figs_parse(x[1].csv, &f);
     html_raw(b, "<h2 id=\"ae\">A&amp;E attendances and the share admitted</h2>");
     html_addf(b,
               "<p>Attendances at emergency departments (not ambulance incidents) by site, and "
@@ -247,7 +253,7 @@ static void render_more(struct buf *b, const struct secondary_table *x, const ch
     agg_figs_table(b, &f, "share-admitted-monthly", "Share admitted (per cent), per month", "ae");
     agg_figs_free(&f);
     /* inpatients */
-    agg_figs_collect(x[2].agg, &f);
+    agg_figs_parse(x[2].csv, &f);
     html_raw(b, "<h2 id=\"inpatients\">Inpatients by ward</h2>");
     html_addf(b,
               "<p>People in hospital at <time datetime=\"%s\">%s</time> by site and ward, and "
@@ -277,8 +283,9 @@ static void render_more(struct buf *b, const struct secondary_table *x, const ch
     buf_release(&href);
 }
 
-static void render_html(struct buf *b, const struct web *w, const struct secondary_table *t,
-                        const struct secondary_table *more, const char *from, const char *as_of)
+static void render_html(struct buf *b, const struct web *w, const struct analytics_view *t,
+                        const struct analytics_view *more, int64_t from_day, int64_t to_day,
+                        const char *from, const char *as_of)
 {
     web_frame_begin(b, w->service_name, "Patient flow");
     html_raw(b, "<h1>Patient flow</h1>");
@@ -299,13 +306,13 @@ static void render_html(struct buf *b, const struct web *w, const struct seconda
     buf_release(&href);
 
     struct figs f = {0};
-    flow_emit(t->flow, collect, &f);
+    analytics_csv_each(t->csv, collect, &f);
     /* admissions per day: the total row */
-    int nd = t->flow->ndays;
+    int nd = (int)(to_day - from_day + 1);
     struct chart_point *pts = xcalloc((size_t)nd, sizeof *pts);
     char(*dates)[11] = xcalloc((size_t)nd, sizeof *dates);
     for (int d = 0; d < nd; d++) {
-        day_text(t->flow->from + d, dates[d]);
+        day_text(from_day + d, dates[d]);
         pts[d] = (struct chart_point){dates[d], shown_value(total_of(&f, "admissions", dates[d]))};
     }
     struct chart_series se = {NULL, pts, nd};
@@ -416,7 +423,7 @@ static int h_flow(struct http_req *req, void *arg)
     }
     struct buf by = BUF_INIT;
     buf_addf(&by, "web:%s", p->user_id ? p->user_id : "unknown");
-    struct secondary_table t[NOUT];
+    struct analytics_view t[NOUT];
     memset(t, 0, sizeof t);
     char err[1024];
     int rc = 0;
@@ -428,12 +435,12 @@ static int h_flow(struct http_req *req, void *arg)
                                        .as_of = i == 3 && !as_of_arg ? NULL : as_of_txt,
                                        .by = by.data,
                                        .from = i == 3 ? NULL : from_txt};
-        rc = secondary_run(s, &so, &t[i], err, sizeof err);
+        rc = analytics_view_get(s, &so, &t[i], err, sizeof err);
     }
     buf_release(&by);
     if (rc) {
         for (int i = 0; i < NOUT; i++)
-            secondary_table_free(&t[i]);
+            analytics_view_free(&t[i]);
     }
     if (rc == WEFT_EDENIED) {
         web_error_page(req, 409,
@@ -465,16 +472,16 @@ static int h_flow(struct http_req *req, void *arg)
     }
     if (rc) {
         for (int i = 0; i < NOUT; i++)
-            secondary_table_free(&t[i]);
+            analytics_view_free(&t[i]);
         web_error_page(req, 500, "Patient flow could not be shown",
                        "The view could not be written to the audit log.", "Try again later.");
         return 0;
     }
     struct buf b = BUF_INIT;
     if (csv) {
-        secondary_table_csv(&t[only], &b);
+        buf_adds(&b, t[only].csv);
         for (int i = 0; i < NOUT; i++)
-            secondary_table_free(&t[i]);
+            analytics_view_free(&t[i]);
         char disp[64];
         snprintf(disp, sizeof disp, "attachment; filename=\"%s.csv\"", names[only]);
         http_reply_header(req, "Content-Disposition", disp);
@@ -483,9 +490,9 @@ static int h_flow(struct http_req *req, void *arg)
         http_reply_buf(req, 200, "text/csv; charset=utf-8", &b);
         return 0;
     }
-    render_html(&b, w, &t[0], &t[1], from_txt, as_of_txt);
+    render_html(&b, w, &t[0], &t[1], from, as_of, from_txt, as_of_txt);
     for (int i = 0; i < NOUT; i++)
-        secondary_table_free(&t[i]);
+        analytics_view_free(&t[i]);
     web_admin_reply(req, 200, &b);
     return 0;
 }

@@ -11,7 +11,9 @@
  *       the same CSV as `weft analytics secondary --output service`
  *
  * For roles with the policy capability secondary-use (authz_secondary_use),
- * exactly as the patient flow page: secondary_run's "service" output (only
+ * exactly as the patient flow page: the stored figures of the "service"
+ * output for the window (analytics_view_get: written by `weft analytics
+ * refresh`, or by the first view of a window; never recomputed per view; only
  * people on the opt-out list in force, 409 saying why when none is or it
  * expired; small numbers suppressed as in the CSV: the page shows the text
  * agg_emit gives); every view audited (read, or export for CSV; what
@@ -24,6 +26,7 @@
 
 #include "access/authz.h"
 #include "analytics/day.h"
+#include "analytics/refresh.h"
 #include "analytics/secondary.h"
 #include "audit/audit.h"
 #include "core/buf.h"
@@ -49,7 +52,7 @@ static const struct {
     {"referrals-received", "Referrals received per month"},
 };
 
-static void render_html(struct buf *b, const struct web *w, const struct secondary_table *t,
+static void render_html(struct buf *b, const struct web *w, const struct analytics_view *t,
                         const char *from, const char *as_of)
 {
     web_frame_begin(b, w->service_name, "Service management");
@@ -69,7 +72,7 @@ static void render_html(struct buf *b, const struct web *w, const struct seconda
     html_addf(b, "<p><a href=\"%s\">Download these figures (CSV)</a></p>", href.data);
     buf_release(&href);
     struct agg_figs f;
-    agg_figs_collect(t->agg, &f);
+    agg_figs_parse(t->csv, &f);
     struct chart_bar bars[16];
     int nb = 0;
     for (int i = 0; i < f.n && nb < 16; i++)
@@ -139,9 +142,9 @@ static int h_service(struct http_req *req, void *arg)
     buf_addf(&by, "web:%s", p->user_id ? p->user_id : "unknown");
     struct secondary_options so = {
         .output = "service", .as_of = as_of_txt, .by = by.data, .from = from_txt};
-    struct secondary_table t;
+    struct analytics_view t;
     char err[1024];
-    int rc = secondary_run(s, &so, &t, err, sizeof err);
+    int rc = analytics_view_get(s, &so, &t, err, sizeof err);
     buf_release(&by);
     if (rc == WEFT_EDENIED) {
         web_error_page(req, 409,
@@ -163,15 +166,15 @@ static int h_service(struct http_req *req, void *arg)
     rc = authz_audit_access(s, p, csv ? AUDIT_EXPORT : AUDIT_READ, NULL, what.data, t.counted);
     buf_release(&what);
     if (rc) {
-        secondary_table_free(&t);
+        analytics_view_free(&t);
         web_error_page(req, 500, "Service management figures could not be shown",
                        "The view could not be written to the audit log.", "Try again later.");
         return 0;
     }
     struct buf b = BUF_INIT;
     if (csv) {
-        secondary_table_csv(&t, &b);
-        secondary_table_free(&t);
+        buf_adds(&b, t.csv);
+        analytics_view_free(&t);
         http_reply_header(req, "Content-Disposition", "attachment; filename=\"service.csv\"");
         http_reply_header(req, "Cache-Control", "no-store");
         http_reply_header(req, "X-Content-Type-Options", "nosniff");
@@ -179,7 +182,7 @@ static int h_service(struct http_req *req, void *arg)
         return 0;
     }
     render_html(&b, w, &t, from_txt, as_of_txt);
-    secondary_table_free(&t);
+    analytics_view_free(&t);
     web_admin_reply(req, 200, &b);
     return 0;
 }

@@ -4,7 +4,8 @@
  *
  * Tables (migration analytics-1, pg_migrate.c): optout_list, optout_cleared
  * (its primary key (list_id, nhs) is the one range read of a list in NHS
- * number order) and analytics_output, as in SQLite.
+ * number order) and analytics_output, as in SQLite; analytics_result
+ * (migration analytics-results-1), the stored figures the pages show.
  *
  * A list of a region's NHS numbers can hold millions: it goes in as text
  * arrays of LIST_CHUNK numbers, one INSERT ... SELECT unnest(...) each,
@@ -41,6 +42,16 @@ const struct store_migration pg_migration_analytics_1 = {
     "CREATE TABLE analytics_output (id " ID ", name text NOT NULL, computed " CT " NOT NULL,"
     " params text, by_whom text, list_id bigint NOT NULL, counted bigint NOT NULL,"
     " excluded bigint NOT NULL, counted_set bytea);",
+};
+
+/* analytics-results-1: the stored figures of each output and window
+ * (store_analytics_result), one row per (name, params). */
+const struct store_migration pg_migration_analytics_results_1 = {
+    "analytics-results-1",
+    "CREATE TABLE analytics_result (name " CT " NOT NULL, params " CT " NOT NULL, at text,"
+    " computed text NOT NULL, output_id bigint NOT NULL, list_id bigint NOT NULL,"
+    " counted bigint NOT NULL, excluded bigint NOT NULL, csv text NOT NULL,"
+    " PRIMARY KEY (name, params));",
 };
 
 /* Put what was being done in front of the handle's error; returns rc. */
@@ -305,6 +316,82 @@ static int output_list(struct store *s, int limit, struct store_analytics_output
     return WEFT_OK;
 }
 
+static int result_put(struct store *s, const struct store_analytics_result *in)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, in->name);
+    pg_p_text(&p, in->params);
+    pg_p_text(&p, in->at);
+    pg_p_text(&p, in->computed);
+    pg_p_int(&p, in->output_id);
+    pg_p_int(&p, in->list_id);
+    pg_p_int(&p, in->counted);
+    pg_p_int(&p, in->excluded);
+    pg_p_text(&p, in->csv ? in->csv : "");
+    int rc = pg_cmd(pg_of(s),
+                    "INSERT INTO analytics_result (name, params, at, computed, output_id, list_id,"
+                    " counted, excluded, csv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    " ON CONFLICT (name, params) DO UPDATE SET at = EXCLUDED.at,"
+                    " computed = EXCLUDED.computed, output_id = EXCLUDED.output_id,"
+                    " list_id = EXCLUDED.list_id, counted = EXCLUDED.counted,"
+                    " excluded = EXCLUDED.excluded, csv = EXCLUDED.csv",
+                    &p, NULL);
+    return rc ? context(s, rc, "storing a secondary output's figures") : WEFT_OK;
+}
+
+static void result_row(const PGresult *r, int i, struct store_analytics_result *o, bool csv)
+{
+    o->name = pg_strdup(r, i, 0);
+    o->params = pg_strdup(r, i, 1);
+    o->at = pg_strdup(r, i, 2);
+    o->computed = pg_strdup(r, i, 3);
+    o->output_id = pg_int(r, i, 4);
+    o->list_id = pg_int(r, i, 5);
+    o->counted = pg_int(r, i, 6);
+    o->excluded = pg_int(r, i, 7);
+    if (csv)
+        o->csv = pg_strdup(r, i, 8);
+}
+
+static int result_get(struct store *s, const char *name, const char *params,
+                      struct store_analytics_result *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, name);
+    pg_p_text(&p, params);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT name, params, at, computed, output_id, list_id, counted, excluded,"
+                         " csv FROM analytics_result WHERE name = $1 AND params = $2",
+                         &p, &rc);
+    if (!r)
+        return context(s, rc, "reading a secondary output's figures");
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0)
+        result_row(r, 0, out, true);
+    PQclear(r);
+    return rc;
+}
+
+static int result_keys(struct store *s, struct store_analytics_result **out, int *n)
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT name, params, at, computed, output_id, list_id, counted, excluded"
+                         " FROM analytics_result ORDER BY name, params",
+                         NULL, &rc);
+    if (!r)
+        return context(s, rc, "listing stored secondary outputs");
+    int rows = PQntuples(r);
+    if (rows)
+        *out = xcalloc((size_t)rows, sizeof **out);
+    for (int i = 0; i < rows; i++)
+        result_row(r, i, &(*out)[i], false);
+    *n = rows;
+    PQclear(r);
+    return WEFT_OK;
+}
+
 /* Type names go into the SQL text: only [A-Za-z] is accepted (they are
  * FHIR type names chosen by the engine, never user input). */
 static int types_clause(struct buf *sql, const char *const *types)
@@ -421,5 +508,8 @@ const struct store_analytics_ops pg_analytics_ops = {
     .optout_cleared_scan = cleared_scan,
     .output_add = output_add,
     .output_list = output_list,
+    .result_put = result_put,
+    .result_get = result_get,
+    .result_keys = result_keys,
     .scan = scan,
 };

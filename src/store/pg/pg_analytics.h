@@ -11,6 +11,7 @@
 #include "store/pg/pg_int.h"
 
 extern const struct store_migration pg_migration_analytics_1;
+extern const struct store_migration pg_migration_analytics_results_1;
 extern const struct store_analytics_ops pg_analytics_ops;
 
 #endif

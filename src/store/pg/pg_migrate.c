@@ -565,6 +565,7 @@ static const struct store_migration *const migrations[] = {
     &pg_search_index_1,
     &pg_migration_analytics_1,
     &pg_search_index_2,
+    &pg_migration_analytics_results_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

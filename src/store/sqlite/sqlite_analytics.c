@@ -9,6 +9,8 @@
  *                   one range read in NHS number order.  Nothing is written
  *                   on anyone's record: a list replaces nothing, and the
  *                   list in force is simply the newest.
+ *   analytics_result (migration analytics-results-1) the stored figures
+ *                   (CSV) of each output and window that the pages show.
  *   analytics_output every secondary output produced: which list it used,
  *                   how many persons it counted and left out, and the set of
  *                   NHS numbers counted (compressed), which the compliance
@@ -34,6 +36,16 @@ const struct store_migration sqlite_migration_analytics_1 = {
     "CREATE TABLE analytics_output (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
     " computed TEXT NOT NULL, params TEXT, by_whom TEXT, list_id INTEGER NOT NULL,"
     " counted INTEGER NOT NULL, excluded INTEGER NOT NULL, counted_set BLOB);",
+};
+
+/* analytics-results-1: the stored figures of each output and window
+ * (store_analytics_result), one row per (name, params). */
+const struct store_migration sqlite_migration_analytics_results_1 = {
+    "analytics-results-1",
+    "CREATE TABLE analytics_result (name TEXT NOT NULL, params TEXT NOT NULL, at TEXT,"
+    " computed TEXT NOT NULL, output_id INTEGER NOT NULL, list_id INTEGER NOT NULL,"
+    " counted INTEGER NOT NULL, excluded INTEGER NOT NULL, csv TEXT NOT NULL,"
+    " PRIMARY KEY (name, params)) WITHOUT ROWID;",
 };
 
 static int list_add(struct store *s, const struct store_optout_list *in, const char *const *nhs,
@@ -257,6 +269,94 @@ static int output_list(struct store *s, int limit, struct store_analytics_output
     return WEFT_OK;
 }
 
+static int result_put(struct store *s, const struct store_analytics_result *r)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR REPLACE INTO analytics_result (name, params, at,"
+                                       " computed, output_id, list_id, counted, excluded, csv)"
+                                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, r->name);
+    sqlite_bind_text(st, 2, r->params);
+    sqlite_bind_text(st, 3, r->at);
+    sqlite_bind_text(st, 4, r->computed);
+    sqlite3_bind_int64(st, 5, r->output_id);
+    sqlite3_bind_int64(st, 6, r->list_id);
+    sqlite3_bind_int64(st, 7, r->counted);
+    sqlite3_bind_int64(st, 8, r->excluded);
+    sqlite_bind_text(st, 9, r->csv ? r->csv : "");
+    int rc = sqlite3_step(st) == SQLITE_DONE
+                 ? WEFT_OK
+                 : sqlite_fail(ss, "storing a secondary output's figures");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static void result_row(sqlite3_stmt *st, struct store_analytics_result *o, bool csv)
+{
+    o->name = sqlite_col_strdup(st, 0);
+    o->params = sqlite_col_strdup(st, 1);
+    o->at = sqlite_col_strdup(st, 2);
+    o->computed = sqlite_col_strdup(st, 3);
+    o->output_id = sqlite3_column_int64(st, 4);
+    o->list_id = sqlite3_column_int64(st, 5);
+    o->counted = sqlite3_column_int64(st, 6);
+    o->excluded = sqlite3_column_int64(st, 7);
+    if (csv)
+        o->csv = sqlite_col_strdup(st, 8);
+}
+
+static int result_get(struct store *s, const char *name, const char *params,
+                      struct store_analytics_result *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT name, params, at, computed, output_id, list_id,"
+                                       " counted, excluded, csv FROM analytics_result"
+                                       " WHERE name = ? AND params = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, name);
+    sqlite_bind_text(st, 2, params);
+    int step = sqlite3_step(st), rc = WEFT_OK;
+    if (step == SQLITE_ROW)
+        result_row(st, out, true);
+    else if (step == SQLITE_DONE)
+        rc = WEFT_ENOTFOUND;
+    else
+        rc = sqlite_fail(ss, "reading a secondary output's figures");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int result_keys(struct store *s, struct store_analytics_result **out, int *n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT name, params, at, computed, output_id, list_id,"
+                                       " counted, excluded FROM analytics_result"
+                                       " ORDER BY name, params");
+    if (!st)
+        return WEFT_EDB;
+    int cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, (size_t)cap * sizeof **out);
+        }
+        struct store_analytics_result *o = &(*out)[(*n)++];
+        memset(o, 0, sizeof *o);
+        result_row(st, o, false);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        store_analytics_results_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return sqlite_fail(ss, "listing stored secondary outputs");
+    }
+    return WEFT_OK;
+}
+
 static const char *col(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
@@ -387,5 +487,8 @@ const struct store_analytics_ops sqlite_analytics_ops = {
     .optout_cleared_scan = cleared_scan,
     .output_add = output_add,
     .output_list = output_list,
+    .result_put = result_put,
+    .result_get = result_get,
+    .result_keys = result_keys,
     .scan = scan,
 };

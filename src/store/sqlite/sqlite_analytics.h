@@ -10,6 +10,7 @@
 #include "store/sqlite/sqlite_int.h"
 
 extern const struct store_migration sqlite_migration_analytics_1;
+extern const struct store_migration sqlite_migration_analytics_results_1;
 extern const struct store_analytics_ops sqlite_analytics_ops;
 
 #endif

@@ -1,0 +1,142 @@
+/*
+ * refresh_serve.c - `weft analytics refresh` on a schedule inside `weft
+ * serve` (refresh_serve.h): with --analytics-refresh SECONDS, a thread
+ * recomputes and stores every secondary output's figures (analytics_refresh:
+ * the default windows ending today, inpatients now, and every window stored)
+ * that many seconds after the previous refresh ended, the first one that long
+ * after start.  Off by default (0): the figures are then refreshed by the
+ * command (cron) or by a page's first view of a window.  A refresh refused by
+ * the opt-out gate (no list in force, or an expired one) stores nothing and
+ * is logged; the next one tries again.  Several nodes on one PostgreSQL
+ * database: only the node holding the job's lock runs it (store_job_lock).
+ */
+#include "analytics/refresh_serve.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "analytics/refresh.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/opt.h"
+#include "http/serve.h"
+#include "store/analytics.h"
+#include "store/store.h"
+
+struct refresh_timer {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    long interval_s;
+    char *db;
+};
+
+static void run_once(struct store *s)
+{
+    struct analytics_refresh_options o = {.by = "serve:analytics-refresh"};
+    struct store_analytics_result *done = NULL;
+    int n = 0;
+    char e[1024];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = analytics_refresh(s, &o, &done, &n, e, sizeof e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    metrics_add("weft_job_runs_total",
+                rc == 0 ? "job=\"analytics-refresh\",result=\"ok\""
+                        : "job=\"analytics-refresh\",result=\"failed\"",
+                1);
+    if (rc)
+        log_warn("analytics", "analytics refresh: %s", e);
+    else
+        log_info("analytics", "analytics refresh: outputs=%d seconds=%.1f", n,
+                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    store_analytics_results_free(done, n);
+}
+
+static void *refresh_main(void *arg)
+{
+    struct refresh_timer *t = arg;
+    struct store *rd = NULL, *lk = NULL;
+    char *err = NULL;
+    if (store_open(&rd, t->db, false, &err) != 0 || store_open(&lk, t->db, false, &err) != 0) {
+        log_error("analytics", "cannot open the store: %s", err ? err : "error");
+        free(err);
+        store_close(rd);
+        return NULL;
+    }
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += t->interval_s;
+        while (!t->stop) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (now.tv_sec > until.tv_sec ||
+                (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+                break;
+            pthread_cond_timedwait(&t->cv, &t->mu, &until);
+        }
+        if (t->stop)
+            break;
+        bool mine = true;
+        if (store_job_lock(lk, "analytics-refresh", &mine) != 0 || !mine)
+            continue; /* another node sharing the store runs it */
+        pthread_mutex_unlock(&t->mu);
+        run_once(rd);
+        pthread_mutex_lock(&t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    store_close(lk);
+    store_close(rd);
+    return NULL;
+}
+
+int analytics_refresh_serve_start(const struct serve_ctx *ctx, void **state)
+{
+    *state = NULL;
+    long secs = 0;
+    if (opts_get_long(ctx->opts, "analytics-refresh", 0, &secs) != 0 || secs < 0 ||
+        secs > 366L * 86400) {
+        fprintf(stderr, "weft serve: --analytics-refresh must be 0-31622400 seconds\n");
+        return WEFT_EINVAL;
+    }
+    if (secs == 0)
+        return 0;
+    struct refresh_timer *t = xcalloc(1, sizeof *t);
+    t->interval_s = secs;
+    t->db = xstrdup(ctx->db);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    if (pthread_create(&t->th, NULL, refresh_main, t) != 0) {
+        fprintf(stderr, "weft serve: cannot start the analytics refresh\n");
+        free(t->db);
+        free(t);
+        return WEFT_EINTERNAL;
+    }
+    *state = t;
+    return 0;
+}
+
+void analytics_refresh_serve_stop(const struct serve_ctx *ctx, void *state)
+{
+    (void)ctx;
+    struct refresh_timer *t = state;
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->th, NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t->db);
+    free(t);
+}
