@@ -446,6 +446,7 @@ struct run_state {
     char **seen_keys;
     int nseen, seen_cap;
     struct deid_key key;
+    struct deid_text deid; /* the single-pass rewriter, over key */
     struct buf line;
     /* whose records were exported, and how many items of each: audited once
      * per person at the end (a page-by-page audit wrote an entry per row:
@@ -569,6 +570,7 @@ static void state_free(struct run_state *st, bool remove)
         for (int i = 0; i < st->nseen; i++)
             free(st->seen_keys[i]);
         free(st->seen_keys);
+        deid_text_free(&st->deid);
         deid_key_clear(&st->key);
     }
     buf_release(&st->line);
@@ -630,6 +632,7 @@ int bulk_run_job(struct bulk_run *r)
             return fail(r, rc, "the national data opt-out list could not be read%s", "");
         strmap_init(&st.seen, 1024);
         deid_key_init(&st.key);
+        deid_text_init(&st.deid, &st.key);
     }
     struct members group = {0};
     if (req.kind == BULK_GROUP && (rc = group_members(r->s, job->group_id ? job->group_id : "",
@@ -716,7 +719,7 @@ int bulk_run_job(struct bulk_run *r)
             }
             if (st.secondary) {
                 buf_reset(&st.line);
-                if (deid_json(&st.key, row->json, row->json_len, &st.line) != 0)
+                if (deid_text(&st.deid, row->json, row->json_len, &st.line) != 0)
                     continue; /* not a resource: never written as it is */
                 rc = ndjson_writer_add(w, st.line.data, st.line.len);
             } else {
