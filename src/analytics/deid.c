@@ -190,12 +190,84 @@ struct deid_member {
     const char *s; /* a string value: its text in the input, between the quotes */
     size_t slen;
     unsigned char kind;
-    bool escaped;     /* the string value holds a backslash */
-    bool has_div;     /* an object value with a "div" member */
-    unsigned char op; /* what the rules do to it */
+    bool escaped;      /* the string value holds a backslash */
+    bool has_div;      /* an object value with a "div" member */
+    unsigned char op;  /* what the rules do to it */
+    unsigned char cls; /* which key of the rules it is (enum dt_key) */
 };
 
 enum dt_op { OP_KEEP, OP_DROP, OP_YEAR, OP_PSEUDONYM, OP_REFERENCE };
+
+/* The keys the rules name (drop_everywhere, drop_person and the rest). */
+enum dt_key {
+    K_OTHER,
+    K_DROP,        /* drop_everywhere */
+    K_PERSON_DROP, /* drop_person */
+    K_TEXT,
+    K_DIV,
+    K_RESOURCE_TYPE,
+    K_REFERENCE,
+    K_DISPLAY,
+    K_DATE, /* birthDate, deceasedDateTime */
+    K_ID,
+};
+
+static bool in_list(const char *k, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && memcmp(list[i], k, n) == 0)
+            return true;
+    return false;
+}
+
+#define LIST(l) l, sizeof l / sizeof l[0]
+#define IS(lit) (n == sizeof lit - 1 && memcmp(k, lit, n) == 0)
+
+/* Which key k (n bytes, as in the input) is; most keys are none of them,
+ * told by length and first letter before any comparison. */
+static unsigned char key_class(const char *k, size_t n)
+{
+    if (n < 2 || n > 16)
+        return K_OTHER;
+    switch (k[0]) {
+    case 'i':
+    case 't':
+    case 'a':
+    case 'p':
+    case 'n':
+    case 'c':
+    case 'l':
+        if (in_list(k, n, LIST(drop_everywhere)))
+            return K_DROP;
+        if (in_list(k, n, LIST(drop_person)))
+            return K_PERSON_DROP;
+        if (IS("text"))
+            return K_TEXT;
+        if (IS("id"))
+            return K_ID;
+        return K_OTHER;
+    case 'd':
+        if (IS("div"))
+            return K_DIV;
+        if (IS("display"))
+            return K_DISPLAY;
+        if (IS("deceasedDateTime"))
+            return K_DATE;
+        return K_OTHER;
+    case 'r':
+        if (IS("resourceType"))
+            return K_RESOURCE_TYPE;
+        if (IS("reference"))
+            return K_REFERENCE;
+        return K_OTHER;
+    case 'b':
+        return IS("birthDate") ? K_DATE : K_OTHER;
+    default:
+        return K_OTHER;
+    }
+}
+#undef IS
+#undef LIST
 
 struct dt_value {
     unsigned char kind;
@@ -343,11 +415,14 @@ static int dt_number(struct deid_text *t, const char **pp)
 
 static int dt_value(struct deid_text *t, const char **pp, int depth, struct dt_value *v);
 
-static bool key_is(const struct deid_member *m, const char *name, size_t n)
+/* buf_addc without the call: most of what the rewriter writes is one byte. */
+static inline void put1(struct buf *b, char c)
 {
-    return m->klen == n && memcmp(m->key, name, n) == 0;
+    if (b->len + 2 > b->cap)
+        buf_grow(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = 0;
 }
-#define KEY_IS(m, lit) key_is((m), lit, sizeof lit - 1)
 
 static bool str_is(const struct deid_member *m, const char *name, size_t n)
 {
@@ -391,44 +466,53 @@ static int dt_rules(struct deid_text *t, struct deid_member *m, size_t n, bool *
             if (m[j].klen == a->klen && memcmp(m[j].key, a->key, a->klen) == 0)
                 return DT_SLOW; /* jansson keeps the last value at the first place */
         a->op = OP_KEEP;
-        for (size_t k = 0; k < sizeof drop_everywhere / sizeof drop_everywhere[0]; k++)
-            if (key_is(a, drop_everywhere[k], strlen(drop_everywhere[k])))
-                a->op = OP_DROP;
-        if (KEY_IS(a, "text") && a->kind == DT_OBJECT && a->has_div)
-            a->op = OP_DROP; /* a Narrative */
-        else if (KEY_IS(a, "div"))
+        switch (a->cls) {
+        case K_DROP:
+            a->op = OP_DROP;
+            break;
+        case K_TEXT:
+            if (a->kind == DT_OBJECT && a->has_div)
+                a->op = OP_DROP; /* a Narrative */
+            break;
+        case K_DIV:
             *has_div = true;
-        else if (KEY_IS(a, "resourceType") && a->kind == DT_STRING)
-            rt = a;
-        else if (KEY_IS(a, "reference") && a->kind == DT_STRING)
-            ref = a;
+            break;
+        case K_RESOURCE_TYPE:
+            if (a->kind == DT_STRING)
+                rt = a;
+            break;
+        case K_REFERENCE:
+            if (a->kind == DT_STRING)
+                ref = a;
+            break;
+        default:
+            break;
+        }
     }
     bool person =
         rt && (STR_IS(rt, "Patient") || STR_IS(rt, "RelatedPerson") || STR_IS(rt, "Person"));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; person && i < n; i++) {
         struct deid_member *a = &m[i];
-        if (person) {
-            for (size_t k = 0; k < sizeof drop_person / sizeof drop_person[0]; k++)
-                if (key_is(a, drop_person[k], strlen(drop_person[k])))
-                    a->op = OP_DROP;
-            if ((KEY_IS(a, "birthDate") || KEY_IS(a, "deceasedDateTime")) && a->kind == DT_STRING) {
-                if (a->escaped)
-                    return DT_SLOW;
-                for (size_t k = 0; k < 4 && k < a->slen; k++)
-                    if ((unsigned char)a->s[k] >= 0x80)
-                        return DT_SLOW; /* jansson may refuse a cut UTF-8 sequence */
-                a->op = a->slen >= 4 ? OP_YEAR : OP_DROP;
-            }
-            if (KEY_IS(a, "id") && a->kind == DT_STRING && STR_IS(rt, "Patient")) {
-                if (a->escaped)
-                    return DT_SLOW;
-                a->op = OP_PSEUDONYM;
-            }
+        if (a->cls == K_PERSON_DROP)
+            a->op = OP_DROP;
+        if (a->cls == K_DATE && a->kind == DT_STRING) {
+            if (a->escaped)
+                return DT_SLOW;
+            for (size_t k = 0; k < 4 && k < a->slen; k++)
+                if ((unsigned char)a->s[k] >= 0x80)
+                    return DT_SLOW; /* jansson may refuse a cut UTF-8 sequence */
+            a->op = a->slen >= 4 ? OP_YEAR : OP_DROP;
         }
-        if (ref && KEY_IS(a, "display"))
-            a->op = OP_DROP; /* a Reference's display may name the person */
+        if (a->cls == K_ID && a->kind == DT_STRING && STR_IS(rt, "Patient")) {
+            if (a->escaped)
+                return DT_SLOW;
+            a->op = OP_PSEUDONYM;
+        }
     }
     if (ref) {
+        for (size_t i = 0; i < n; i++)
+            if (m[i].cls == K_DISPLAY)
+                m[i].op = OP_DROP; /* a Reference's display may name the person */
         if (ref->escaped)
             return DT_SLOW;
         char id[256];
@@ -493,7 +577,7 @@ static int dt_object(struct deid_text *t, const char **pp, int depth, struct dt_
     const char *p = *pp + 1;
     size_t start = t->out->len;
     size_t base = t->nm;
-    buf_addc(t->out, '{');
+    put1(t->out, '{');
     p = skip_ws(p, t->end);
     int rc = 0;
     if (p < t->end && *p == '}') {
@@ -508,7 +592,7 @@ static int dt_object(struct deid_text *t, const char **pp, int depth, struct dt_
             p = skip_ws(p, t->end);
             if (p >= t->end || *p != ':')
                 return DT_SLOW;
-            buf_addc(t->out, ':');
+            put1(t->out, ':');
             p = skip_ws(p + 1, t->end);
             size_t v0 = t->out->len;
             struct dt_value val;
@@ -529,9 +613,10 @@ static int dt_object(struct deid_text *t, const char **pp, int depth, struct dt_
             a->slen = val.slen;
             a->escaped = val.escaped;
             a->has_div = val.has_div;
+            a->cls = key_class(k.s, k.slen);
             p = skip_ws(p, t->end);
             if (p < t->end && *p == ',') {
-                buf_addc(t->out, ',');
+                put1(t->out, ',');
                 p = skip_ws(p + 1, t->end);
                 continue;
             }
@@ -542,7 +627,7 @@ static int dt_object(struct deid_text *t, const char **pp, int depth, struct dt_
             return DT_SLOW;
         }
     }
-    buf_addc(t->out, '}');
+    put1(t->out, '}');
     bool touched = false;
     rc = dt_rules(t, t->m + base, t->nm - base, &touched, &v->has_div);
     if (rc == 0 && touched)
@@ -556,7 +641,7 @@ static int dt_object(struct deid_text *t, const char **pp, int depth, struct dt_
 static int dt_array(struct deid_text *t, const char **pp, int depth)
 {
     const char *p = skip_ws(*pp + 1, t->end);
-    buf_addc(t->out, '[');
+    put1(t->out, '[');
     if (p < t->end && *p == ']') {
         p++;
     } else {
@@ -568,7 +653,7 @@ static int dt_array(struct deid_text *t, const char **pp, int depth)
                 return rc;
             p = skip_ws(p, t->end);
             if (p < t->end && *p == ',') {
-                buf_addc(t->out, ',');
+                put1(t->out, ',');
                 p = skip_ws(p + 1, t->end);
                 continue;
             }
@@ -579,7 +664,7 @@ static int dt_array(struct deid_text *t, const char **pp, int depth)
             return DT_SLOW;
         }
     }
-    buf_addc(t->out, ']');
+    put1(t->out, ']');
     *pp = p;
     return 0;
 }
