@@ -20,7 +20,11 @@ GP = "G81001"
 db = new_db_url("weft.db")
 weft("init", "--db", db)
 add_org(db, GP, "gp")
-direct = weft("client", "add", "--db", db, "--name", "bulk-meta", "--org", GP).strip()
+# one client per kick-off: a client has one export at a time, and a cancelled
+# one may still be winding down when the next is asked for
+clients = [weft("client", "add", "--db", db, "--name", "bulk-meta-%d" % i, "--org", GP).strip()
+           for i in range(3)]
+direct = clients[0]
 srv = Server(db, "--export-dir", os.path.join(TMP, "exports"))
 
 st, _, cap = srv.request("GET", "/fhir/metadata", headers={"Accept": "application/fhir+json"})
@@ -54,11 +58,12 @@ for r in rest["resource"]:
 
 # what is declared is served
 ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
-for path in ("/fhir/$export", "/fhir/Patient/$export", "/fhir/Group/practice-%s/$export" % GP):
-    st, hd, body = srv.request("GET", path + "?_type=Patient", token=direct, headers=ASYNC)
+for path, tok in zip(("/fhir/$export", "/fhir/Patient/$export",
+                      "/fhir/Group/practice-%s/$export" % GP), clients):
+    st, hd, body = srv.request("GET", path + "?_type=Patient", token=tok, headers=ASYNC)
     check(st == 202 and "content-location" in hd, "kick-off %s: %d %r" % (path, st, body))
     loc = hd["content-location"]
-    st, _, _ = srv.request("DELETE", loc[loc.index("/fhir/"):], token=direct)
+    st, _, _ = srv.request("DELETE", loc[loc.index("/fhir/"):], token=tok)
     check(st == 202, "cancel %s: %d" % (path, st))
 st, _, g = srv.request("GET", "/fhir/Group/practice-" + GP, token=direct)
 check(st == 200 and g["resourceType"] == "Group", "Group read: %d %r" % (st, g))
