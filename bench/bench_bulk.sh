@@ -15,7 +15,7 @@
 #   load             split by bench/scale_region.py as bench_scale.sh does and
 #                    the bulk set loaded with `weft load --org ODS` per GP:
 #                    the GP records of people 1,000..N (for 100,000 people).
-# BULK_DB=PATH measures an already loaded database instead (copied first);
+# BULK_DB=PATH measures an already loaded database instead (a copy: .backup);
 # BULK_KEEP=PATH keeps a copy of the database built here.
 #
 # Each run starts `weft serve` on the database, exports once per client and
@@ -38,7 +38,7 @@ runs="${BULK_RUNS:-3}"
 wait_file() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
 
 if [ -n "${BULK_DB:-}" ]; then
-  cp "$BULK_DB" "$d/weft.db" || exit 1
+  sqlite3 "$BULK_DB" ".backup '$d/weft.db'" || exit 1 # with what its WAL holds
   "$bin" init --db "$d/weft.db" >/dev/null || exit 1
 elif [ "${BULK_LOAD:-feeds}" = load ]; then
   t0=$(date +%s)
@@ -68,7 +68,7 @@ else
   kill "$pid"; wait "$pid" 2>/dev/null
 fi
 db="$d/weft.db"
-[ -n "${BULK_KEEP:-}" ] && { cp "$db" "$BULK_KEEP" || exit 1; }
+[ -n "${BULK_KEEP:-}" ] && { sqlite3 "$db" ".backup '$BULK_KEEP'" || exit 1; }
 [ "$runs" -gt 0 ] || exit 0 # BULK_RUNS=0: only build (and keep) the database
 direct=$("$bin" client add --db "$db" --name bench-direct 2>/dev/null) || exit 1
 secondary=$("$bin" client add --db "$db" --name bench-secondary --purpose secondary 2>/dev/null) || exit 1
