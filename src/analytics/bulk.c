@@ -9,7 +9,8 @@
  * export's hot path: the stored JSON is written as it is (no parse); only a
  * secondary export parses each resource, to de-identify it.  People are
  * looked up once each (group membership: a sorted array; opt-out
- * clearance: a hash map from person id to a flag).
+ * clearance: a hash map from person id to a flag, filled for every person
+ * with an NHS number by one scan when the run starts).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -446,6 +447,7 @@ struct run_state {
     char **seen_keys;
     int nseen, seen_cap;
     struct deid_key key;
+    struct deid_text deid; /* the single-pass rewriter, over key */
     struct buf line;
     /* whose records were exported, and how many items of each: audited once
      * per person at the end (a page-by-page audit wrote an entry per row:
@@ -510,7 +512,30 @@ static struct ndjson_writer *file_for(struct run_state *st, const char *type, in
     return &f->w;
 }
 
-/* Whether person (a person id) is on the opt-out list in force. */
+static void seen_put(struct run_state *st, const char *person, bool yes)
+{
+    if (st->nseen == st->seen_cap) {
+        st->seen_cap = st->seen_cap ? st->seen_cap * 2 : 1024;
+        st->seen_keys = xrealloc(st->seen_keys, (size_t)st->seen_cap * sizeof *st->seen_keys);
+    }
+    char *k = xstrdup(person);
+    st->seen_keys[st->nseen++] = k;
+    strmap_put(&st->seen, k, yes ? 1 : 0);
+}
+
+/* store_person_nhs_scan's callback: every person with an NHS number, whether
+ * it is on the list, noted before the export reads a row. */
+static int seen_scan(const char *person, const char *nhs, void *ctx)
+{
+    struct run_state *st = ctx;
+    if (strmap_get(&st->seen, person) < 0)
+        seen_put(st, person, optout_set_has(&st->cleared, nhs));
+    return 0;
+}
+
+/* Whether person (a person id) is on the opt-out list in force: as the scan
+ * at the start found it, else (a person that scan did not list: without an
+ * NHS number, or new since) read now. */
 static int cleared(struct run_state *st, const char *person, bool *yes)
 {
     int v = strmap_get(&st->seen, person);
@@ -525,13 +550,7 @@ static int cleared(struct run_state *st, const char *person, bool *yes)
         return rc;
     *yes = rc == 0 && sp.nhs && optout_set_has(&st->cleared, sp.nhs);
     store_person_clear(&sp);
-    if (st->nseen == st->seen_cap) {
-        st->seen_cap = st->seen_cap ? st->seen_cap * 2 : 1024;
-        st->seen_keys = xrealloc(st->seen_keys, (size_t)st->seen_cap * sizeof *st->seen_keys);
-    }
-    char *k = xstrdup(person);
-    st->seen_keys[st->nseen++] = k;
-    strmap_put(&st->seen, k, *yes ? 1 : 0);
+    seen_put(st, person, *yes);
     return 0;
 }
 
@@ -569,6 +588,7 @@ static void state_free(struct run_state *st, bool remove)
         for (int i = 0; i < st->nseen; i++)
             free(st->seen_keys[i]);
         free(st->seen_keys);
+        deid_text_free(&st->deid);
         deid_key_clear(&st->key);
     }
     buf_release(&st->line);
@@ -630,6 +650,15 @@ int bulk_run_job(struct bulk_run *r)
             return fail(r, rc, "the national data opt-out list could not be read%s", "");
         strmap_init(&st.seen, 1024);
         deid_key_init(&st.key);
+        deid_text_init(&st.deid, &st.key);
+        /* every person's NHS number in one read, not one read per person
+         * (a backend without the scan: each is read when first met) */
+        rc = store_person_nhs_scan(r->s, seen_scan, &st);
+        if (rc != 0 && rc != WEFT_EUNSUPPORTED) {
+            state_free(&st, true);
+            return fail(r, rc, "the national data opt-out list could not be applied: %s",
+                        store_errmsg(r->s));
+        }
     }
     struct members group = {0};
     if (req.kind == BULK_GROUP && (rc = group_members(r->s, job->group_id ? job->group_id : "",
@@ -716,7 +745,7 @@ int bulk_run_job(struct bulk_run *r)
             }
             if (st.secondary) {
                 buf_reset(&st.line);
-                if (deid_json(&st.key, row->json, row->json_len, &st.line) != 0)
+                if (deid_text(&st.deid, row->json, row->json_len, &st.line) != 0)
                     continue; /* not a resource: never written as it is */
                 rc = ndjson_writer_add(w, st.line.data, st.line.len);
             } else {

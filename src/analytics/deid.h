@@ -24,6 +24,7 @@
 #define WEFT_ANALYTICS_DEID_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -49,8 +50,44 @@ void deid_pseudonym(const struct deid_key *key, const char *id, char out[DEID_PS
  * not a JSON object. */
 int deid_resource(const struct deid_key *key, json_t *resource);
 
-/* Parse json (len bytes), de-identify it and append it, compact, to out.
- * 0, or WEFT_EPARSE (nothing appended) when it is not a JSON object. */
+/*
+ * De-identify json (len bytes) and append it, compact, to out: byte for byte
+ * what deid_json_tree appends.  0, or WEFT_EPARSE (nothing appended) when it
+ * is not a JSON object.
+ *
+ * How: one pass over the text (struct deid_text below), copying keys and
+ * values as they stand and rewriting only what the rules touch; text that
+ * pass cannot vouch for (a \u or \/ escape, a duplicate key, a number
+ * jansson would write differently is the one it reformats itself, invalid
+ * JSON) goes to deid_json_tree, so the result never depends on the path.
+ */
 int deid_json(const struct deid_key *key, const char *json, size_t len, struct buf *out);
+
+/* The reference: parse into a jansson tree, deid_resource, dump compact. */
+int deid_json_tree(const struct deid_key *key, const char *json, size_t len, struct buf *out);
+
+/* The single-pass rewriter's state, reused across the resources of one
+ * export (its buffers keep their memory; the last pseudonym is cached). */
+struct deid_member;
+struct deid_text {
+    const struct deid_key *key;
+    struct buf tmp; /* an object being rebuilt */
+    struct buf str; /* a NUL-terminated copy of a string value */
+    struct deid_member *m;
+    size_t nm, mcap;
+    char last_id[256];
+    char last_ps[DEID_PSEUDONYM_LEN + 1];
+    const char *end; /* of the input */
+    struct buf *out;
+    int64_t fast, slow; /* resources done in one pass / handed to the tree */
+};
+
+void deid_text_init(struct deid_text *t, const struct deid_key *key);
+void deid_text_free(struct deid_text *t);
+/* deid_json with t's buffers. */
+int deid_text(struct deid_text *t, const char *json, size_t len, struct buf *out);
+/* The single pass alone: 0 (appended), or WEFT_EUNSUPPORTED (nothing
+ * appended) when the text is outside what it vouches for (see deid_json). */
+int deid_text_fast(struct deid_text *t, const char *json, size_t len, struct buf *out);
 
 #endif

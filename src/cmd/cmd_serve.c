@@ -157,7 +157,8 @@ static int fhir_part_start(const struct serve_ctx *ctx, void **state)
     (void)state;
     /* the feeds keep every write in the inbox first (feeds/feeds_http.h) */
     struct fhir_api_config cfg = {.base_url = opts_get(ctx->opts, "base-url"),
-                                  .write_hook = &feeds_fhir_write_hook};
+                                  .write_hook = &feeds_fhir_write_hook,
+                                  .bulk_export = true}; /* the bulk part below */
     int rc = fhir_api_register(ctx->http, &cfg);
     if (rc != 0)
         fprintf(stderr, "weft serve: cannot register the FHIR API: %s\n", weft_strerror(rc));

@@ -425,6 +425,7 @@ int fhir_api_register(struct http_server *srv, const struct fhir_api_config *cfg
     free(ctx->base_url);
     ctx->base_url = NULL;
     ctx->write_hook = cfg->write_hook;
+    ctx->bulk_export = cfg->bulk_export;
     if (cfg->base_url && *cfg->base_url) {
         ctx->base_url = xstrdup(cfg->base_url);
         size_t n = strlen(ctx->base_url);

@@ -20,6 +20,7 @@
 #ifndef WEFT_FHIR_API_H
 #define WEFT_FHIR_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -70,6 +71,9 @@ struct fhir_api_config {
     /* Required: every write goes through it (the API takes no write it
      * cannot keep in the inbox first).  Not copied: must outlive the server. */
     const struct fhir_write_hook *write_hook;
+    /* The server answers FHIR Bulk Data $export (analytics/bulk_serve.h):
+     * the CapabilityStatement declares the operations. */
+    bool bulk_export;
 };
 
 /* Register the routes above on srv.  cfg is copied (write_hook by pointer).

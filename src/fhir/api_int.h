@@ -20,6 +20,7 @@ struct fhir_write_hook;
 struct api_ctx {
     char *base_url;                           /* configured base URL or NULL */
     const struct fhir_write_hook *write_hook; /* never NULL once registered */
+    bool bulk_export;                         /* $export is served (declared in metadata) */
 };
 
 /* Reply an OperationOutcome with one issue (severity error). */

@@ -173,8 +173,30 @@ static json_t *search_params(const char *type)
     return params;
 }
 
+#define EXPORT_COMMON                                                                              \
+    "; kick-off with Prefer: respond-async (202 and Content-Location), poll the status URL "       \
+    "(202 with X-Progress, then 200 with the manifest), DELETE it to cancel; _type, _since, "      \
+    "_outputFormat=application/fhir+ndjson; for API clients registered with weft client add "      \
+    "(SMART Backend Services, client_credentials with a signed client_assertion); a direct "       \
+    "client gets the records its organisation may see, a secondary client only people cleared "    \
+    "by the national data opt-out list in force, de-identified; every export audited"
+
+static const char export_system_doc[] = "every resource the client may see" EXPORT_COMMON;
+static const char export_patient_doc[] =
+    "every person's resources the client may see" EXPORT_COMMON;
+static const char export_group_doc[] = "the resources of the group's members" EXPORT_COMMON;
+
+/* One of the Bulk Data IG's (v2) operations, by its OperationDefinition id. */
+static json_t *bulk_operation(const char *def, const char *doc)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/%s", def);
+    return json_pack("{s:s,s:s,s:s}", "name", "export", "definition", url, "documentation", doc);
+}
+
 int api_metadata(struct http_req *req, void *ctx)
 {
+    const struct api_ctx *actx = ctx;
     if (!api_negotiate(req))
         return 0;
     char now[32];
@@ -247,8 +269,30 @@ int api_metadata(struct http_req *req, void *ctx)
                           "with search.score and the match-grade extension; for staff whose "
                           "role has the policy capability patient-match and clients with the "
                           "scope system/Patient.$match; audited"));
+        if (strcmp(*t, "Patient") == 0 && actx->bulk_export)
+            json_array_append_new(json_object_get(r, "operation"),
+                                  bulk_operation("patient-export", export_patient_doc));
         json_object_set_new(r, "conditionalRead", json_string("not-match"));
         json_array_append_new(resources, r);
+    }
+    if (actx->bulk_export) {
+        /* the Bulk Data IG's server CapabilityStatement: $export at the
+         * system level, on Patient and on Group (whose read serves the
+         * groups an export can name) */
+        json_object_set_new(cs, "instantiates",
+                            json_pack("[s]", "http://hl7.org/fhir/uv/bulkdata/"
+                                             "CapabilityStatement/bulk-data"));
+        json_array_append_new(
+            resources,
+            json_pack("{s:s,s:s,s:[{s:s,s:s}],s:[o]}", "type", "Group", "documentation",
+                      "the groups a Bulk Data export can name: practice-ODS (a GP "
+                      "practice's registered patients), efi-fit, efi-mild, efi-moderate, "
+                      "efi-severe (people aged 65 and over by electronic Frailty Index band)",
+                      "interaction", "code", "read", "documentation",
+                      "GET /fhir/Group/ID: the group's definition (no member list)", "operation",
+                      bulk_operation("group-export", export_group_doc)));
+        json_object_set_new(rest, "operation",
+                            json_pack("[o]", bulk_operation("export", export_system_doc)));
     }
     json_object_set_new(rest, "resource", resources);
     char bundle_doc[256];

@@ -271,6 +271,12 @@ struct store_person {
 void store_person_clear(struct store_person *p);
 /* Read a person; WEFT_ENOTFOUND when absent. */
 int store_person_get(struct store *s, const char *person_id, struct store_person *out);
+/* Every person with an NHS number, to fn(person_id, nhs) (both borrowed for
+ * the call), in one read: what store_person_get would say of each, for a
+ * caller that needs them all (a secondary-use export's opt-out check).  fn
+ * non-zero stops the scan and is returned. */
+int store_person_nhs_scan(struct store *s,
+                          int (*fn)(const char *person_id, const char *nhs, void *), void *ctx);
 /* A version of the person's record at snapshot (0 = now): the newest seq of
  * any version ever linked to the person, and the number of the person's items
  * current at the snapshot.  Any change to what the person's record holds

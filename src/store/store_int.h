@@ -120,6 +120,8 @@ struct store_records_ops {
     int (*person_by_local)(struct store *s, const char *org, const char *system, const char *value,
                            const char *link_to_person, char **person_id_out);
     int (*person_get)(struct store *s, const char *person_id, struct store_person *out);
+    int (*person_nhs_scan)(struct store *s, int (*fn)(const char *, const char *, void *),
+                           void *ctx);
     int (*person_version)(struct store *s, const char *person_id, int64_t snapshot,
                           int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
     int (*person_find_local)(struct store *s, const char *org, const char *system,

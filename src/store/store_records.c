@@ -120,6 +120,12 @@ int store_person_get(struct store *s, const char *person_id, struct store_person
     return STORE_CALL(s, records, person_get, person_id, out);
 }
 
+int store_person_nhs_scan(struct store *s,
+                          int (*fn)(const char *person_id, const char *nhs, void *), void *ctx)
+{
+    return STORE_CALL(s, records, person_nhs_scan, fn, ctx);
+}
+
 int store_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
                          int64_t *count, int64_t *snapshot_out)
 {

@@ -33,6 +33,7 @@ static const struct store_records_ops pg_records_ops = {
     .person_by_nhs = pg_person_by_nhs,
     .person_by_local = pg_person_by_local,
     .person_get = pg_person_get,
+    .person_nhs_scan = pg_person_nhs_scan,
     .person_version = pg_person_version,
     .person_find_local = pg_person_find_local,
     .person_find_nhs = pg_person_find_nhs,

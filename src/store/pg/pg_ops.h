@@ -29,6 +29,7 @@ int pg_person_find_local(struct store *s, const char *org, const char *system, c
                          char **person_id_out);
 int pg_person_find_nhs(struct store *s, const char *nhs, char **person_id_out);
 int pg_person_get(struct store *s, const char *person_id, struct store_person *out);
+int pg_person_nhs_scan(struct store *s, int (*fn)(const char *, const char *, void *), void *ctx);
 int pg_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
                       int64_t *count, int64_t *snapshot_out);
 /* The newest committed seq: the snapshot a first page reads at. */

@@ -146,6 +146,19 @@ int pg_person_get(struct store *s, const char *person_id, struct store_person *o
     return rc;
 }
 
+int pg_person_nhs_scan(struct store *s, int (*fn)(const char *, const char *, void *), void *ctx)
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s), "SELECT id, nhs FROM person WHERE nhs IS NOT NULL", NULL, &rc);
+    if (!r)
+        return rc;
+    rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = fn(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), ctx);
+    PQclear(r);
+    return rc;
+}
+
 int pg_snapshot_now(struct pg_store *ps, int64_t *snap)
 {
     int rc;

@@ -74,6 +74,8 @@ int sqlite_person_by_local(struct store *s, const char *org, const char *system,
 int sqlite_person_find_local(struct store *s, const char *org, const char *system,
                              const char *value, char **person_id_out);
 int sqlite_person_get(struct store *s, const char *person_id, struct store_person *out);
+int sqlite_person_nhs_scan(struct store *s, int (*fn)(const char *, const char *, void *),
+                           void *ctx);
 int sqlite_person_version(struct store *s, const char *person_id, int64_t snapshot,
                           int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
 

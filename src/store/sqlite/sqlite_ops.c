@@ -40,6 +40,7 @@ static const struct store_records_ops sqlite_records_ops = {
     .person_by_nhs = sqlite_person_by_nhs,
     .person_by_local = sqlite_person_by_local,
     .person_get = sqlite_person_get,
+    .person_nhs_scan = sqlite_person_nhs_scan,
     .person_version = sqlite_person_version,
     .person_find_local = sqlite_person_find_local,
     .person_merge = sqlite_person_merge,

@@ -153,6 +153,23 @@ int sqlite_person_get(struct store *s, const char *person_id, struct store_perso
     return rc;
 }
 
+int sqlite_person_nhs_scan(struct store *s, int (*fn)(const char *, const char *, void *),
+                           void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT id, nhs FROM person WHERE nhs IS NOT NULL");
+    if (!st)
+        return WEFT_EDB;
+    int rc, step;
+    for (rc = 0; rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW;)
+        rc = fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+                ctx);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "reading persons");
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* store_person_version(): both halves read the resource_person index
  * (person_id, ...) for the person's rows; the count also looks at each row's
  * next_seq and deleted flag.  Cost grows with the person's versions, not with

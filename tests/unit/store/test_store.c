@@ -202,6 +202,66 @@ static void test_put_batch(void **state)
     free(p2);
 }
 
+struct nhs_seen {
+    char ids[8][STORE_ID_LEN + 1], nhs[8][16];
+    int n;
+};
+
+static int nhs_cb(const char *person_id, const char *nhs, void *ctx)
+{
+    struct nhs_seen *seen = ctx;
+    assert_true(seen->n < 8);
+    snprintf(seen->ids[seen->n], sizeof seen->ids[0], "%s", person_id);
+    snprintf(seen->nhs[seen->n], sizeof seen->nhs[0], "%s", nhs);
+    seen->n++;
+    return 0;
+}
+
+static int stop_cb(const char *person_id, const char *nhs, void *ctx)
+{
+    (void)person_id;
+    (void)nhs;
+    (*(int *)ctx)++;
+    return 42;
+}
+
+/* store_person_nhs_scan: every person with an NHS number and that number, as
+ * store_person_get reads it; a person linked only locally is not listed; the
+ * callback's non-zero stops the scan and is returned. */
+static void test_person_nhs_scan(void **state)
+{
+    struct store *s = *state;
+    char *a = NULL, *b = NULL, *local = NULL;
+    assert_int_equal(store_person_by_nhs(s, "9434765919", &a), 0);
+    assert_int_equal(store_person_by_nhs(s, "9434765870", &b), 0);
+    assert_int_equal(store_person_by_local(s, "A81001", "urn:local", "L1", NULL, &local), 0);
+    struct nhs_seen seen = {0};
+    assert_int_equal(store_person_nhs_scan(s, nhs_cb, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    const char *want_id[] = {a, b}, *want_nhs[] = {"9434765919", "9434765870"};
+    for (int w = 0; w < 2; w++) {
+        int found = 0;
+        for (int i = 0; i < seen.n; i++)
+            if (strcmp(seen.ids[i], want_id[w]) == 0) {
+                assert_string_equal(seen.nhs[i], want_nhs[w]);
+                struct store_person sp;
+                assert_int_equal(store_person_get(s, seen.ids[i], &sp), 0);
+                assert_string_equal(sp.nhs, seen.nhs[i]);
+                store_person_clear(&sp);
+                found++;
+            }
+        assert_int_equal(found, 1);
+    }
+    for (int i = 0; i < seen.n; i++)
+        assert_string_not_equal(seen.ids[i], local);
+    int calls = 0;
+    assert_int_equal(store_person_nhs_scan(s, stop_cb, &calls), 42);
+    assert_int_equal(calls, 1);
+    free(a);
+    free(b);
+    free(local);
+}
+
 static void test_migrate_idempotent(void **state)
 {
     struct store *s = *state;
@@ -933,6 +993,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_person_nhs_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
