@@ -111,6 +111,11 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done);
 
+/* n decisions written at once with their audit entries (as n single
+ * decisions would be): relink's bulk path. */
+struct store_iddecision;
+int mpi_decisions_record_many(struct store *s, const struct store_iddecision *d, size_t n);
+
 /* mpi_merge_auto for a caller that knows whether a "not the same person"
  * decision can stand between the two (relink: it read every person holding
  * one): check_apart 0 skips that look-up, nothing else. */
