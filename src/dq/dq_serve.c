@@ -80,10 +80,9 @@ static void *dq_main(void *arg)
             struct dq_summary sum;
             char e[512];
             int rc = dq_run(rd, wr, &o, &sum, e, sizeof e);
-            metrics_add("weft_job_runs_total",
-                        rc == 0 ? "job=\"dq-run\",result=\"ok\""
-                                : "job=\"dq-run\",result=\"failed\"",
-                        1);
+            metrics_add(
+                "weft_job_runs_total",
+                rc == 0 ? "job=\"dq-run\",result=\"ok\"" : "job=\"dq-run\",result=\"failed\"", 1);
             if (rc != 0)
                 log_warn("dq", "data-quality run failed: %s", e);
             else

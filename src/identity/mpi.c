@@ -558,17 +558,9 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done)
 {
-    return mpi_merge_auto_checked(s, survivor, retired, org, source_id, score, model_version, by, 1,
-                                  done);
-}
-
-int mpi_merge_auto_checked(struct store *s, const char *survivor, const char *retired,
-                           const char *org, const char *source_id, double score, int model_version,
-                           const char *by, int check_apart, int *done)
-{
     *done = 0;
     int apart = 0;
-    int rc = check_apart ? persons_apart(s, survivor, retired, &apart) : 0;
+    int rc = persons_apart(s, survivor, retired, &apart);
     if (rc != 0 || apart)
         return rc;
     int64_t mid = 0;

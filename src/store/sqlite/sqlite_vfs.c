@@ -69,7 +69,7 @@
 #include "core/powerloss.h"
 #include "store/sqlite/sqlite_vfs.h"
 
-#define WAL_BUF (128u * 1024u - 1u) /* unixWrite's per-call limit */
+#define WAL_BUF (128u * 1024u - 1u)        /* unixWrite's per-call limit */
 #define WAL_ALLOC ((sqlite3_int64)1 << 20) /* space allocated ahead of buffered writes */
 
 struct group {
