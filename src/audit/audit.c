@@ -212,6 +212,29 @@ int audit_append(struct store *s, const struct audit_event *ev, int64_t *seq_out
     return rc;
 }
 
+int audit_append_many(struct store *s, const struct audit_event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!ev[i].action || !ev[i].outcome)
+            return WEFT_EINVAL;
+    char now[32];
+    audit_now(now);
+    size_t chunk = n < AUDIT_BATCH_MAX ? n : AUDIT_BATCH_MAX;
+    struct store_audit_row *r = xmalloc(sizeof *r * (chunk ? chunk : 1));
+    struct hasher h;
+    hasher_init(&h);
+    int rc = WEFT_OK;
+    for (size_t i = 0; rc == WEFT_OK && i < n; i += chunk) {
+        size_t m = n - i < chunk ? n - i : chunk;
+        for (size_t k = 0; k < m; k++)
+            row_from_event(&r[k], &ev[i + k], now);
+        rc = store_audit_append(s, r, (int)m, chain_rows, &h);
+    }
+    hasher_release(&h);
+    free(r);
+    return rc;
+}
+
 /* ---- group commit ---------------------------------------------------------------- */
 
 /* One queued event: the struct, then its strings packed behind it. */

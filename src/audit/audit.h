@@ -80,6 +80,9 @@ void audit_event_from_principal(struct audit_event *ev, const struct principal *
 /* Synchronous append of one entry (see above).  Returns 0 or a negative
  * error; seq_out (may be NULL) gets the entry's sequence number. */
 int audit_append(struct store *s, const struct audit_event *ev, int64_t *seq_out);
+/* Synchronous append of n entries, in order, AUDIT_BATCH_MAX a statement
+ * group (a bulk operation's entries: relink's merges). */
+int audit_append_many(struct store *s, const struct audit_event *ev, size_t n);
 
 /* ---- group commit ------------------------------------------------------------ */
 #define AUDIT_BATCH_MAX 32768

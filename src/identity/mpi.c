@@ -389,6 +389,45 @@ static int record_decision(struct store *s, struct store_iddecision *d, int64_t 
     return audit_decision(s, d->decided_by, d->person_id, what, reason);
 }
 
+int mpi_decisions_record_many(struct store *s, const struct store_iddecision *d, size_t n)
+{
+    /* in chunks: memory bounded whatever n */
+    enum { CHUNK = 8192 };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && n > CHUNK && i < n; i += CHUNK)
+        rc = mpi_decisions_record_many(s, d + i, n - i < CHUNK ? n - i : CHUNK);
+    if (n > CHUNK)
+        return rc;
+    rc = store_iddecision_add_many(s, d, n);
+    if (rc != 0 || n == 0)
+        return rc;
+    /* the audit entries record_decision writes, all at once */
+    enum { WHAT = 256, REASON = 160 };
+    struct audit_event *ev = xmalloc(sizeof *ev * n);
+    char *text = xmalloc((size_t)(WHAT + REASON) * n);
+    for (size_t i = 0; i < n; i++) {
+        char *what = text + (WHAT + REASON) * i, *reason = what + WHAT;
+        snprintf(what, WHAT, "%s %s|%s", d[i].action, d[i].org ? d[i].org : "-",
+                 d[i].source_id ? d[i].source_id : "-");
+        snprintf(reason, REASON, "by=%s score=%.2f model=%d other=%s merge=%lld%s%s",
+                 d[i].decided_by, d[i].score, d[i].model_version,
+                 d[i].other_person ? d[i].other_person : "-", (long long)d[i].merge_id,
+                 d[i].note ? " note=" : "", d[i].note ? d[i].note : "");
+        ev[i] = (struct audit_event){.action = AUDIT_IDENTITY,
+                                     .outcome = AUDIT_OK,
+                                     .user_id = d[i].decided_by,
+                                     .client = d[i].decided_by,
+                                     .person_id = d[i].person_id,
+                                     .what = what,
+                                     .count = -1,
+                                     .reason = reason};
+    }
+    rc = audit_append_many(s, ev, n);
+    free(text);
+    free(ev);
+    return rc;
+}
+
 int mpi_match_apply(struct store *s, const char *org, const char *source_id, const char *person_id,
                     const struct mpi_match *m)
 {
@@ -519,17 +558,9 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done)
 {
-    return mpi_merge_auto_checked(s, survivor, retired, org, source_id, score, model_version, by, 1,
-                                  done);
-}
-
-int mpi_merge_auto_checked(struct store *s, const char *survivor, const char *retired,
-                           const char *org, const char *source_id, double score, int model_version,
-                           const char *by, int check_apart, int *done)
-{
     *done = 0;
     int apart = 0;
-    int rc = check_apart ? persons_apart(s, survivor, retired, &apart) : 0;
+    int rc = persons_apart(s, survivor, retired, &apart);
     if (rc != 0 || apart)
         return rc;
     int64_t mid = 0;

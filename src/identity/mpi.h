@@ -102,7 +102,8 @@ double mpi_compare(const struct idmodel *m, const struct demog *a, const struct 
 double mpi_auto_weight(const struct idmodel *m, const struct demog *a, const struct demog *b,
                        const signed char gamma[CF_N], double w);
 
-/* An automatic merge of retired into survivor (feed path and relink):
+/* An automatic merge of retired into survivor (feed path; relink decides in
+ * memory and writes with store_person_merge_many):
  * refused (*done = 0, returns 0) when they hold two different NHS numbers
  * or a "not the same person" decision stands between them; else merged
  * and the decision recorded (by: "auto" or "relink"; org/source_id: the
@@ -111,12 +112,10 @@ int mpi_merge_auto(struct store *s, const char *survivor, const char *retired, c
                    const char *source_id, double score, int model_version, const char *by,
                    int *done);
 
-/* mpi_merge_auto for a caller that knows whether a "not the same person"
- * decision can stand between the two (relink: it read every person holding
- * one): check_apart 0 skips that look-up, nothing else. */
-int mpi_merge_auto_checked(struct store *s, const char *survivor, const char *retired,
-                           const char *org, const char *source_id, double score, int model_version,
-                           const char *by, int check_apart, int *done);
+/* n decisions written at once with their audit entries (as n single
+ * decisions would be): relink's bulk path. */
+struct store_iddecision;
+int mpi_decisions_record_many(struct store *s, const struct store_iddecision *d, size_t n);
 
 /* Batch: re-estimate the model from every record (EM, prior, term
  * frequencies), store it as the next version; the link and review

@@ -9,8 +9,14 @@
  * of its block; a block of more than BLOCK_CAP records is skipped (block.h),
  * so work is bounded by block sizes, never by the square of the record
  * count.  A pair sharing two keys is compared once (at the first).  Relink
- * scores the keys on several threads, then applies the edges best first in
- * one transaction, knowing each cluster's person in memory.
+ * scores the keys on several threads, then decides the edges best first in
+ * memory (union-find; each cluster's person, NHS number and "not the same
+ * person" decisions known there) and writes the outcome in bulk, in one
+ * transaction: reviews REVIEW_FLUSH at a time, every retired person straight
+ * into its cluster's final person in one store_person_merge_many (each merge
+ * still undoes on its own), the decisions and their audit entries in
+ * batches.  Memory is the records, the edges above the review weight and
+ * one step per merge: linear in the records and pairs, never their square.
  */
 #include <math.h>
 #include <pthread.h>
@@ -406,6 +412,112 @@ static int set_add(const char *person_id, void *ctx)
     return 0;
 }
 
+/* Reviews are queued REVIEW_FLUSH at a time (memory bounded whatever the
+ * number of pairs). */
+#define REVIEW_FLUSH 65536
+
+/* The "not the same person" decisions that touch relink's records, as
+ * pairs of record indices: a merge is refused when one joins the two
+ * clusters (what persons_apart asks the store, answered in memory, since
+ * relink writes its merges only at the end). */
+struct apart_edges {
+    int (*e)[2];
+    int n, cap;
+};
+
+static int by_source(const void *x, const void *y)
+{
+    const struct brec *a = &sort_b->r[*(const int *)x], *b = &sort_b->r[*(const int *)y];
+    int c = strcmp(a->org, b->org);
+    return c ? c : strcmp(a->src, b->src);
+}
+
+/* The batch record of (org, source_id), else any batch record of the person
+ * holding it now (by_person order), else -1. */
+static int record_index(struct store *s, const struct batch *b, const int *by_src, const int *order,
+                        const char *org, const char *source_id)
+{
+    int lo = 0, hi = b->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const struct brec *x = &b->r[by_src[mid]];
+        int c = strcmp(org, x->org);
+        if (!c)
+            c = strcmp(source_id, x->src);
+        if (!c)
+            return by_src[mid];
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    char *pid = NULL;
+    if (store_person_find_local(s, org, LINK_SOURCE_ID_SYSTEM, source_id, &pid) != 0)
+        return -1;
+    int found = -1;
+    lo = 0, hi = b->n - 1;
+    while (lo <= hi && found < 0) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(pid, b->r[order[mid]].person);
+        if (!c)
+            found = order[mid];
+        else if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    free(pid);
+    return found;
+}
+
+static int apart_edges_read(struct store *s, const struct batch *b, const int *order,
+                            const char *flag, struct apart_edges *ae)
+{
+    int *by_src = xmalloc(sizeof *by_src * (size_t)(b->n ? b->n : 1));
+    for (int i = 0; i < b->n; i++)
+        by_src[i] = i;
+    sort_b = b;
+    qsort(by_src, (size_t)b->n, sizeof *by_src, by_source);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < b->n; i++) {
+        if (!flag[i])
+            continue;
+        struct store_idrec *nm = NULL;
+        int nn = 0;
+        rc = store_idnonmatch_list(s, b->r[i].org, b->r[i].src, &nm, &nn);
+        for (int k = 0; rc == 0 && k < nn; k++) {
+            int j = record_index(s, b, by_src, order, nm[k].org, nm[k].source_id);
+            if (j < 0)
+                continue;
+            if (ae->n == ae->cap) {
+                ae->cap = ae->cap ? ae->cap * 2 : 64;
+                ae->e = xrealloc(ae->e, sizeof *ae->e * (size_t)ae->cap);
+            }
+            ae->e[ae->n][0] = i;
+            ae->e[ae->n][1] = j;
+            ae->n++;
+        }
+        store_idrecs_free(nm, nn);
+    }
+    free(by_src);
+    return rc;
+}
+
+static int apart_between(const struct apart_edges *ae, int *par, int a, int c)
+{
+    for (int k = 0; k < ae->n; k++) {
+        int x = uf_find(par, ae->e[k][0]), y = uf_find(par, ae->e[k][1]);
+        if ((x == a && y == c) || (x == c && y == a))
+            return 1;
+    }
+    return 0;
+}
+
+static void apart_edges_free(struct apart_edges *ae)
+{
+    free(ae->e);
+}
+
 int mpi_relink(struct store *s, FILE *report)
 {
     struct batch b = {0};
@@ -425,7 +537,7 @@ int mpi_relink(struct store *s, FILE *report)
     const struct idmodel *m = mpi_model_acquire(s);
     struct rl r;
     rl_score(&b, m, &r);
-    long npairs = r.npairs;
+    long npairs = r.npairs, reviews_added = 0;
     qsort(r.e, r.n, sizeof *r.e, by_weight);
     /* clusters start as today's persons: relink never splits anyone.  Each
      * cluster's root knows its person now (cur), its NHS number and whether
@@ -450,8 +562,27 @@ int mpi_relink(struct store *s, FILE *report)
     for (int i = 1; i < b.n; i++)
         if (strcmp(b.r[order[i]].person, b.r[order[i - 1]].person) == 0)
             par[uf_find(par, order[i])] = uf_find(par, order[i - 1]);
+    struct apart_edges ae = {0};
+    if (apart.n)
+        rc = apart_edges_read(s, &b, order, flag, &ae);
+    /* the edges best first, in memory: what links, what is refused, what
+     * is queued; each merge as one step (survivor, retired: the clusters'
+     * persons then), exactly as one store call a step would decide them */
+    struct step {
+        int ret_root; /* a record of the retired cluster (its person at the end: the survivor) */
+        int via;      /* the record whose match caused it */
+        const char *ret;
+        double w;
+    } *steps = xmalloc(sizeof *steps * nb);
+    size_t nsteps = 0;
+    struct store_idreview *rq = xmalloc(sizeof *rq * REVIEW_FLUSH);
+    size_t nrq = 0;
     struct store_txn t;
-    rc = store_txn_begin(&t, s);
+    if (rc == 0)
+        rc = store_txn_begin(&t, s);
+    else
+        t = (struct store_txn){0};
+    int txn = rc == 0;
     long joined = 0, merged = 0, reviews = 0, refused = 0;
     for (size_t k = 0; rc == 0 && k < r.n; k++) {
         const struct edge *e = &r.e[k];
@@ -459,51 +590,85 @@ int mpi_relink(struct store *s, FILE *report)
         if (a == c)
             continue;
         if (e->w < m->link_weight) {
-            struct store_idreview rv = {.org = b.r[e->i].org,
-                                        .source_id = b.r[e->i].src,
-                                        .other_org = b.r[e->j].org,
-                                        .other_source_id = b.r[e->j].src,
-                                        .score = e->w,
-                                        .model_version = m->version};
-            int64_t id = 0;
-            rc = store_idreview_add(s, &rv, &id);
-            reviews += id != 0;
+            rq[nrq++] = (struct store_idreview){.org = b.r[e->i].org,
+                                                .source_id = b.r[e->i].src,
+                                                .other_org = b.r[e->j].org,
+                                                .other_source_id = b.r[e->j].src,
+                                                .score = e->w,
+                                                .model_version = m->version};
+            if (nrq == REVIEW_FLUSH) {
+                rc = store_idreview_add_many(s, rq, nrq, &reviews_added);
+                reviews += reviews_added;
+                reviews_added = 0;
+                nrq = 0;
+            }
             continue;
         }
         if (nhs[a] && nhs[c] && strcmp(nhs[a], nhs[c]) != 0) {
             refused++;
             continue;
         }
-        /* merge the two clusters' persons now (the store checks NHS numbers
-         * and keeps the merge reversible; "not the same person" decisions
-         * are checked against the store when either side holds one) */
+        if ((flag[a] || flag[c]) && apart_between(&ae, par, a, c)) {
+            refused++;
+            continue;
+        }
         const char *pa = cur[a], *pc = cur[c];
-        int done = 1;
         if (strcmp(pa, pc) != 0) {
             /* the survivor: the one with an NHS number, else the first */
-            const char *surv = nhs[c] && !nhs[a] ? pc : pa, *ret = surv == pa ? pc : pa;
-            const struct brec *via = &b.r[surv == pa ? e->j : e->i];
-            rc = mpi_merge_auto_checked(s, surv, ret, via->org, via->src, e->w, m->version,
-                                        "relink", flag[a] || flag[c], &done);
-            merged += done;
-            refused += !done;
-            if (done)
-                cur[a] = surv;
+            int c_survives = nhs[c] && !nhs[a];
+            steps[nsteps++] = (struct step){.ret_root = c_survives ? a : c,
+                                            .via = c_survives ? e->i : e->j,
+                                            .ret = c_survives ? pa : pc,
+                                            .w = e->w};
+            merged++;
+            cur[a] = c_survives ? pc : pa;
         }
-        if (rc != 0)
-            break;
-        if (!done)
-            continue;
         par[c] = a;
         if (!nhs[a])
             nhs[a] = nhs[c];
         flag[a] = flag[a] || flag[c];
         joined++;
     }
+    if (rc == 0 && nrq) {
+        rc = store_idreview_add_many(s, rq, nrq, &reviews_added);
+        reviews += reviews_added;
+    }
+    /* every retired person straight into its cluster's person at the end
+     * (chains flattened: each merge undoes on its own), in one store call;
+     * then the decisions and their audit entries in bulk */
+    struct store_merge_pair *mp = xmalloc(sizeof *mp * (nsteps ? nsteps : 1));
+    int64_t *mid = xmalloc(sizeof *mid * (nsteps ? nsteps : 1));
+    for (size_t k = 0; k < nsteps; k++)
+        mp[k] = (struct store_merge_pair){.survivor = cur[uf_find(par, steps[k].ret_root)],
+                                          .retired = steps[k].ret};
     if (rc == 0)
-        rc = store_txn_commit(&t);
-    else
-        store_txn_rollback(&t);
+        rc = store_person_merge_many(s, mp, nsteps, "relink", mid);
+    if (rc == 0 && nsteps) {
+        struct store_iddecision *d = xmalloc(sizeof *d * nsteps);
+        for (size_t k = 0; k < nsteps; k++)
+            d[k] = (struct store_iddecision){.action = (char *)"merge",
+                                             .org = b.r[steps[k].via].org,
+                                             .source_id = b.r[steps[k].via].src,
+                                             .person_id = (char *)mp[k].survivor,
+                                             .other_person = (char *)mp[k].retired,
+                                             .score = steps[k].w,
+                                             .model_version = m->version,
+                                             .decided_by = (char *)"relink",
+                                             .merge_id = mid[k]};
+        rc = mpi_decisions_record_many(s, d, nsteps);
+        free(d);
+    }
+    free(mp);
+    free(mid);
+    free(steps);
+    free(rq);
+    apart_edges_free(&ae);
+    if (txn) {
+        if (rc == 0)
+            rc = store_txn_commit(&t);
+        else
+            store_txn_rollback(&t);
+    }
     if (rc == 0 && report)
         fprintf(report,
                 "relink with model version %d: %d records, %ld candidate pairs, %zu pairs above"

@@ -70,6 +70,9 @@ struct store_iddecision {
 };
 void store_iddecisions_free(struct store_iddecision *d, int n);
 int store_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out);
+/* n decisions at once, in order (relink): as n calls of store_iddecision_add,
+ * in fewer round trips. */
+int store_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n);
 /* Decisions about record (org, source_id), or all (org NULL), newest first. */
 int store_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
                           struct store_iddecision **out, int *n);
@@ -85,6 +88,9 @@ void store_idreviews_free(struct store_idreview *r, int n);
 /* Queue a pair (a pair already queued, in either order, is left as it is:
  * *id_out 0). */
 int store_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out);
+/* n pairs at once, in order (relink): as n calls of store_idreview_add (the
+ * pairs must differ from each other); *added gets how many were queued. */
+int store_idreview_add_many(struct store *s, const struct store_idreview *r, size_t n, long *added);
 /* Pairs with status (NULL: any), oldest first. */
 int store_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
                         int *n);

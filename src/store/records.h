@@ -298,6 +298,20 @@ int store_person_find_local(struct store *s, const char *org, const char *system
  * numbers or survivor == retired; WEFT_ENOTFOUND when either is unknown. */
 int store_person_merge(struct store *s, const char *survivor, const char *retired,
                        const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+/* Many merges at once (relink): each v[i].retired into v[i].survivor, as
+ * store_person_merge would do them one by one (one person_merge row each,
+ * every move recorded for store_person_unmerge), in a few set-wise
+ * statements.  No person may be retired twice or be both retired and a
+ * survivor in one call (the caller flattens chains).  WEFT_ECONFLICT when a
+ * pair has two different NHS numbers, two NHS numbers would move to one
+ * survivor, a retired person is merged already or a rule above is broken;
+ * WEFT_ENOTFOUND when a person is unknown; nothing is written then.
+ * merge_ids_out (n entries, may be NULL) gets each merge's id. */
+struct store_merge_pair {
+    const char *survivor, *retired;
+};
+int store_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
+                            const char *source_org, int64_t *merge_ids_out);
 /* Undo a merge: the items and identifiers it moved go back to the retired
  * person (items re-linked since then stay).  WEFT_ENOTFOUND, or
  * WEFT_ECONFLICT when already undone. */

@@ -105,6 +105,13 @@ int store_iddecision_add(struct store *s, const struct store_iddecision *d, int6
     return STORE_CALL(s, identity, iddecision_add, d, id_out);
 }
 
+int store_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n)
+{
+    if (n == 0)
+        return WEFT_OK;
+    return STORE_CALL(s, identity, iddecision_add_many, d, n);
+}
+
 int store_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
                           struct store_iddecision **out, int *n)
 {
@@ -116,6 +123,14 @@ int store_iddecision_list(struct store *s, const char *org, const char *source_i
 int store_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out)
 {
     return STORE_CALL(s, identity, idreview_add, r, id_out);
+}
+
+int store_idreview_add_many(struct store *s, const struct store_idreview *r, size_t n, long *added)
+{
+    *added = 0;
+    if (n == 0)
+        return WEFT_OK;
+    return STORE_CALL(s, identity, idreview_add_many, r, n, added);
 }
 
 int store_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,

@@ -128,6 +128,8 @@ struct store_records_ops {
                              const char *value, char **person_id_out);
     int (*person_merge)(struct store *s, const char *survivor, const char *retired,
                         const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+    int (*person_merge_many)(struct store *s, const struct store_merge_pair *v, size_t n,
+                             const char *source_org, int64_t *merge_ids_out);
     int (*person_unmerge)(struct store *s, int64_t merge_id);
     int (*person_merge_list)(struct store *s, int limit, struct store_merge **out, int *n);
     int (*person_find_nhs)(struct store *s, const char *nhs, char **person_id_out);
@@ -245,9 +247,12 @@ struct store_identity_ops {
     int (*idrec_scan)(struct store *s, const char *link_system,
                       int (*fn)(const struct store_idrec *, void *), void *ctx);
     int (*iddecision_add)(struct store *s, const struct store_iddecision *d, int64_t *id_out);
+    int (*iddecision_add_many)(struct store *s, const struct store_iddecision *d, size_t n);
     int (*iddecision_list)(struct store *s, const char *org, const char *source_id, int limit,
                            struct store_iddecision **out, int *n);
     int (*idreview_add)(struct store *s, const struct store_idreview *r, int64_t *id_out);
+    int (*idreview_add_many)(struct store *s, const struct store_idreview *r, size_t n,
+                             long *added);
     int (*idreview_list)(struct store *s, const char *status, int limit,
                          struct store_idreview **out, int *n);
     int (*idreview_get)(struct store *s, int64_t id, struct store_idreview *out);

@@ -319,6 +319,14 @@ int store_person_merge(struct store *s, const char *survivor, const char *retire
                       merge_id_out);
 }
 
+int store_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
+                            const char *source_org, int64_t *merge_ids_out)
+{
+    if (n == 0)
+        return WEFT_OK;
+    return STORE_CALL(s, records, person_merge_many, v, n, source_org, merge_ids_out);
+}
+
 void store_merges_free(struct store_merge *m, int n)
 {
     for (int i = 0; i < n; i++) {

@@ -69,6 +69,11 @@ void pg_p_text(struct pg_params *p, const char *s);
 void pg_p_int(struct pg_params *p, int64_t v);
 void pg_p_bool(struct pg_params *p, bool v);
 void pg_p_bytes(struct pg_params *p, const void *data, int len);
+/* One element of a PostgreSQL array literal being built in b (b holds "{"
+ * or "{...,"): s quoted and escaped, or NULL; a comma before it unless it is
+ * the first. */
+struct buf;
+void pg_array_add(struct buf *b, const char *s);
 
 /*
  * Run sql (one statement, $1.. parameters) as a prepared statement of this

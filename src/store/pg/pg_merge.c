@@ -352,3 +352,156 @@ int pg_person_split(struct store *s, const char *person_id, const char *link_sys
     return pg_auto_end(ps, own,
                        split_in(ps, person_id, link_system, org, source_id, new_person_out));
 }
+
+/* ---- many merges at once (relink) ------------------------------------------------ */
+
+#define MANY_CHUNK 5000
+
+/* Whether sql (no parameters) returns a row. */
+static int any_row(struct pg_store *ps, const char *sql, bool *yes)
+{
+    int rc;
+    PGresult *r = pg_run(ps, sql, &(struct pg_params){0}, &rc);
+    if (!r)
+        return rc;
+    *yes = PQntuples(r) > 0;
+    PQclear(r);
+    return WEFT_OK;
+}
+
+/* sqlite_merge.c's model: the pairs go into a temporary table (arrays of
+ * MANY_CHUNK pairs a round trip), are checked there as a whole, then each
+ * move is one statement for all of them. */
+static int merge_many_in(struct pg_store *ps, const struct store_merge_pair *v, size_t n,
+                         const char *source_org, int64_t *ids)
+{
+    struct store *s = &ps->base;
+    int rc = pg_exec(ps, "CREATE TEMP TABLE IF NOT EXISTS merge_many (ord bigint PRIMARY KEY,"
+                         " retired text NOT NULL UNIQUE, survivor text NOT NULL, moved_nhs text,"
+                         " merge_id bigint); DELETE FROM merge_many");
+    struct buf ra = BUF_INIT, sa = BUF_INIT;
+    for (size_t i = 0; rc == 0 && i < n; i += MANY_CHUNK) {
+        buf_reset(&ra);
+        buf_reset(&sa);
+        buf_addc(&ra, '{');
+        buf_addc(&sa, '{');
+        for (size_t k = i; k < n && k < i + MANY_CHUNK; k++) {
+            if (strcmp(v[k].survivor, v[k].retired) == 0)
+                rc = store_fail(s, WEFT_ECONFLICT, "cannot merge a person into itself");
+            pg_array_add(&ra, v[k].retired);
+            pg_array_add(&sa, v[k].survivor);
+        }
+        buf_addc(&ra, '}');
+        buf_addc(&sa, '}');
+        struct pg_params p = {0};
+        pg_p_int(&p, (int64_t)i);
+        pg_p_text(&p, ra.data);
+        pg_p_text(&p, sa.data);
+        if (rc == 0)
+            rc = pg_cmd(ps,
+                        "INSERT INTO merge_many (ord, retired, survivor) SELECT $1::bigint +"
+                        " t.n - 1, t.r, t.s FROM unnest($2::text[], $3::text[]) WITH ORDINALITY"
+                        " AS t(r, s, n)",
+                        &p, NULL);
+        if (rc == WEFT_EEXIST)
+            rc = store_fail(s, WEFT_ECONFLICT, "one person retired twice in one merge");
+    }
+    buf_release(&ra);
+    buf_release(&sa);
+    bool bad = false;
+    if (rc == 0)
+        rc = pg_exec(ps, "ANALYZE merge_many");
+    if (rc == 0 &&
+        (rc = any_row(ps,
+                      "SELECT 1 FROM merge_many m WHERE NOT EXISTS (SELECT 1 FROM"
+                      " person WHERE id = m.retired) OR NOT EXISTS (SELECT 1 FROM"
+                      " person WHERE id = m.survivor) LIMIT 1",
+                      &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ENOTFOUND, "no such person");
+    if (rc == 0 &&
+        (rc = any_row(ps,
+                      "SELECT 1 FROM merge_many a JOIN merge_many b ON b.retired = a.survivor"
+                      " LIMIT 1",
+                      &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "a retired person is a survivor in the same merge");
+    if (rc == 0 &&
+        (rc = any_row(ps,
+                      "SELECT 1 FROM merge_many m JOIN person_merge p ON p.retired ="
+                      " m.retired AND p.undone IS NULL LIMIT 1",
+                      &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "person already merged into another person");
+    if (rc == 0 &&
+        (rc = any_row(ps,
+                      "SELECT 1 FROM merge_many m JOIN person a ON a.id = m.survivor"
+                      " JOIN person b ON b.id = m.retired WHERE a.nhs IS NOT NULL AND"
+                      " b.nhs IS NOT NULL AND a.nhs <> b.nhs LIMIT 1",
+                      &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "the two persons have different NHS numbers");
+    if (rc == 0)
+        rc = pg_cmd(ps,
+                    "UPDATE merge_many m SET moved_nhs = r.nhs FROM person sv, person r WHERE"
+                    " sv.id = m.survivor AND r.id = m.retired AND sv.nhs IS NULL",
+                    &(struct pg_params){0}, NULL);
+    if (rc == 0 &&
+        (rc = any_row(ps,
+                      "SELECT 1 FROM merge_many WHERE moved_nhs IS NOT NULL GROUP BY"
+                      " survivor HAVING count(*) > 1 LIMIT 1",
+                      &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "two NHS numbers would move to one person");
+    char now[32];
+    pg_now(now);
+    struct pg_params p = {0};
+    pg_p_text(&p, source_org);
+    pg_p_text(&p, now);
+    static const char *const moves[] = {
+        "UPDATE person SET nhs = NULL WHERE id IN (SELECT retired FROM merge_many WHERE"
+        " moved_nhs IS NOT NULL)",
+        "UPDATE person p SET nhs = m.moved_nhs FROM merge_many m WHERE m.survivor = p.id AND"
+        " m.moved_nhs IS NOT NULL",
+        "INSERT INTO person_merge_local (merge_id, org, system, value) SELECT m.merge_id, l.org,"
+        " l.system, l.value FROM merge_many m JOIN person_local l ON l.person_id = m.retired",
+        "UPDATE person_local l SET person_id = m.survivor FROM merge_many m WHERE l.person_id ="
+        " m.retired",
+        "INSERT INTO person_merge_item (merge_id, seq) SELECT m.merge_id, r.seq FROM merge_many m"
+        " JOIN resource r ON r.person_id = m.retired",
+        "UPDATE resource r SET person_id = m.survivor FROM merge_many m WHERE r.person_id ="
+        " m.retired",
+    };
+    if (rc == 0)
+        rc = pg_cmd(ps,
+                    "WITH ins AS (INSERT INTO person_merge (survivor, retired, source_org,"
+                    " inbox_id, moved_nhs, created) SELECT survivor, retired, $1, 0, moved_nhs, $2"
+                    " FROM merge_many ORDER BY ord RETURNING id, retired) UPDATE merge_many m SET"
+                    " merge_id = ins.id FROM ins WHERE ins.retired = m.retired",
+                    &p, NULL);
+    for (size_t k = 0; rc == 0 && k < sizeof moves / sizeof *moves; k++)
+        rc = pg_cmd(ps, moves[k], &(struct pg_params){0}, NULL);
+    if (rc == 0 && ids) {
+        PGresult *r =
+            pg_run(ps, "SELECT ord, merge_id FROM merge_many", &(struct pg_params){0}, &rc);
+        for (int i = 0; r && i < PQntuples(r); i++) {
+            int64_t ord = pg_int(r, i, 0);
+            if (ord >= 0 && (size_t)ord < n)
+                ids[ord] = pg_int(r, i, 1);
+        }
+        if (r)
+            PQclear(r);
+    }
+    return rc;
+}
+
+int pg_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
+                         const char *source_org, int64_t *merge_ids_out)
+{
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc != 0)
+        return rc;
+    return pg_auto_end(ps, own, merge_many_in(ps, v, n, source_org, merge_ids_out));
+}

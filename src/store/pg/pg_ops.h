@@ -112,9 +112,11 @@ int pg_idrec_of_person(struct store *s, const char *link_system, const char *per
 int pg_idrec_scan(struct store *s, const char *link_system,
                   int (*fn)(const struct store_idrec *, void *), void *ctx);
 int pg_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out);
+int pg_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n);
 int pg_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
                        struct store_iddecision **out, int *n);
 int pg_idreview_add(struct store *s, const struct store_idreview *rv, int64_t *id_out);
+int pg_idreview_add_many(struct store *s, const struct store_idreview *rv, size_t n, long *added);
 int pg_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
                      int *n);
 int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out);
@@ -158,6 +160,8 @@ int pg_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, cons
 /* pg_merge.c */
 int pg_person_merge(struct store *s, const char *survivor, const char *retired,
                     const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+int pg_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
+                         const char *source_org, int64_t *merge_ids_out);
 int pg_person_unmerge(struct store *s, int64_t merge_id);
 int pg_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
 int pg_person_merged_into(struct store *s, const char *retired, char **survivor_out,

@@ -41,6 +41,23 @@ static int p_slot(struct pg_params *p)
     return p->n++;
 }
 
+void pg_array_add(struct buf *b, const char *s)
+{
+    if (b->len > 0 && b->data[b->len - 1] != '{')
+        buf_addc(b, ',');
+    if (!s) {
+        buf_adds(b, "NULL");
+        return;
+    }
+    buf_addc(b, '"');
+    for (const char *c = s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            buf_addc(b, '\\');
+        buf_addc(b, *c);
+    }
+    buf_addc(b, '"');
+}
+
 void pg_p_text(struct pg_params *p, const char *s)
 {
     int i = p_slot(p);

@@ -49,6 +49,8 @@ int sqlite_inbox_journal_moved(struct store *s, const char *journal_id, int64_t 
 
 int sqlite_person_merge(struct store *s, const char *survivor, const char *retired,
                         const char *source_org, int64_t inbox_id, int64_t *merge_id_out);
+int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
+                             const char *source_org, int64_t *merge_ids_out);
 int sqlite_person_unmerge(struct store *s, int64_t merge_id);
 int sqlite_person_merge_list(struct store *s, int limit, struct store_merge **out, int *n);
 int sqlite_person_find_nhs(struct store *s, const char *nhs, char **person_id_out);

@@ -375,6 +375,26 @@ int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t
     return rc;
 }
 
+/* In SQLite a prepared statement is the bulk path: the many forms are loops. */
+int sqlite_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n)
+{
+    int rc = WEFT_OK;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = sqlite_iddecision_add(s, &d[i], NULL);
+    return rc;
+}
+
+int sqlite_idreview_add_many(struct store *s, const struct store_idreview *r, size_t n, long *added)
+{
+    int rc = WEFT_OK;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int64_t id = 0;
+        rc = sqlite_idreview_add(s, &r[i], &id);
+        *added += id != 0;
+    }
+    return rc;
+}
+
 #define REVIEW_COLS                                                                                \
     "id, created, org, source_id, other_org, other_source_id, score, model_version, status,"       \
     " decided_by, decided, decision_id"

@@ -21,9 +21,12 @@ int sqlite_idrec_of_person(struct store *s, const char *link_system, const char 
 int sqlite_idrec_scan(struct store *s, const char *link_system,
                       int (*fn)(const struct store_idrec *, void *), void *ctx);
 int sqlite_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out);
+int sqlite_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n);
 int sqlite_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
                            struct store_iddecision **out, int *n);
 int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out);
+int sqlite_idreview_add_many(struct store *s, const struct store_idreview *r, size_t n,
+                             long *added);
 int sqlite_idreview_list(struct store *s, const char *status, int limit,
                          struct store_idreview **out, int *n);
 int sqlite_idreview_get(struct store *s, int64_t id, struct store_idreview *out);

@@ -14,6 +14,7 @@
  * cache when they end, whatever the outcome (sqlite_person_cache.h).
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,160 @@ out:
     free(snhs);
     free(rnhs);
     free(already);
+    return rc;
+}
+
+/* Whether sql (no parameters, or the text ?1) returns a row. */
+static int any_row(struct sqlite_store *ss, const char *sql, const char *p1, bool *yes)
+{
+    sqlite3_stmt *st = sqlite_stmt(ss, sql);
+    if (!st)
+        return WEFT_EDB;
+    if (p1)
+        sqlite_bind_text(st, 1, p1);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    *yes = rc == SQLITE_ROW;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "merging persons");
+}
+
+/* The merges go into a temporary table (one row each, in order), are
+ * checked there as a whole, then every move is one statement for all of
+ * them: the same rows as sqlite_person_merge called n times. */
+int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
+                             const char *source_org, int64_t *merge_ids_out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (sqlite3_exec(ss->db,
+                     "CREATE TEMP TABLE IF NOT EXISTS merge_many (ord INTEGER PRIMARY KEY,"
+                     " retired TEXT NOT NULL, survivor TEXT NOT NULL, moved_nhs TEXT,"
+                     " merge_id INTEGER);"
+                     "CREATE UNIQUE INDEX IF NOT EXISTS temp.merge_many_retired ON merge_many"
+                     " (retired);"
+                     "CREATE INDEX IF NOT EXISTS temp.merge_many_survivor ON merge_many (survivor);"
+                     "DELETE FROM temp.merge_many;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return sqlite_fail(ss, "merging persons");
+    int rc = WEFT_OK;
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR IGNORE INTO temp.merge_many (ord, retired,"
+                                       " survivor) VALUES (?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (strcmp(v[i].survivor, v[i].retired) == 0)
+            rc = store_fail(s, WEFT_ECONFLICT, "cannot merge a person into itself");
+        sqlite3_bind_int64(st, 1, (int64_t)i);
+        sqlite_bind_text(st, 2, v[i].retired);
+        sqlite_bind_text(st, 3, v[i].survivor);
+        int r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == 0 && r != SQLITE_DONE)
+            rc = sqlite_fail(ss, "merging persons");
+        else if (rc == 0 && sqlite3_changes(ss->db) == 0)
+            rc = store_fail(s, WEFT_ECONFLICT, "one person retired twice in one merge");
+    }
+    bool bad = false;
+    /* the checks store_person_merge makes, for every pair at once */
+    if (rc == 0 &&
+        (rc = any_row(ss,
+                      "SELECT 1 FROM temp.merge_many m WHERE NOT EXISTS (SELECT 1 FROM"
+                      " person WHERE id = m.retired) OR NOT EXISTS (SELECT 1 FROM"
+                      " person WHERE id = m.survivor) LIMIT 1",
+                      NULL, &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ENOTFOUND, "no such person");
+    if (rc == 0 &&
+        (rc = any_row(ss,
+                      "SELECT 1 FROM temp.merge_many a JOIN temp.merge_many b ON b.retired ="
+                      " a.survivor LIMIT 1",
+                      NULL, &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "a retired person is a survivor in the same merge");
+    if (rc == 0 &&
+        (rc = any_row(ss,
+                      "SELECT 1 FROM temp.merge_many m JOIN person_merge p ON"
+                      " p.retired = m.retired AND p.undone IS NULL LIMIT 1",
+                      NULL, &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "person already merged into another person");
+    if (rc == 0 &&
+        (rc = any_row(ss,
+                      "SELECT 1 FROM temp.merge_many m JOIN person a ON a.id ="
+                      " m.survivor JOIN person b ON b.id = m.retired WHERE a.nhs IS"
+                      " NOT NULL AND b.nhs IS NOT NULL AND a.nhs <> b.nhs LIMIT 1",
+                      NULL, &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "the two persons have different NHS numbers");
+    if (rc == 0)
+        rc = run(ss,
+                 "UPDATE temp.merge_many SET moved_nhs = (SELECT nhs FROM person WHERE id ="
+                 " merge_many.retired) WHERE (SELECT nhs FROM person WHERE id ="
+                 " merge_many.survivor) IS NULL",
+                 "");
+    if (rc == 0 &&
+        (rc = any_row(ss,
+                      "SELECT 1 FROM temp.merge_many WHERE moved_nhs IS NOT NULL"
+                      " GROUP BY survivor HAVING count(*) > 1 LIMIT 1",
+                      NULL, &bad)) == 0 &&
+        bad)
+        rc = store_fail(s, WEFT_ECONFLICT, "two NHS numbers would move to one person");
+    char now[32];
+    sqlite_now(now);
+    if (rc == 0 &&
+        (rc = run(ss,
+                  "INSERT INTO person_merge (survivor, retired, source_org, inbox_id, moved_nhs,"
+                  " created) SELECT survivor, retired, ?, 0, moved_nhs, ? FROM temp.merge_many"
+                  " ORDER BY ord",
+                  "tt", source_org, now)) == 0 &&
+        (rc = run(ss,
+                  "UPDATE temp.merge_many SET merge_id = (SELECT max(id) FROM person_merge p"
+                  " WHERE p.retired = merge_many.retired AND p.undone IS NULL)",
+                  "")) == 0 &&
+        (rc = run(ss,
+                  "UPDATE person SET nhs = NULL WHERE id IN (SELECT retired FROM"
+                  " temp.merge_many WHERE moved_nhs IS NOT NULL)",
+                  "")) == 0 &&
+        (rc = run(ss,
+                  "UPDATE person SET nhs = (SELECT moved_nhs FROM temp.merge_many WHERE"
+                  " survivor = person.id AND moved_nhs IS NOT NULL) WHERE id IN (SELECT survivor"
+                  " FROM temp.merge_many WHERE moved_nhs IS NOT NULL)",
+                  "")) == 0 &&
+        (rc = run(ss,
+                  "INSERT INTO person_merge_local (merge_id, org, system, value) SELECT"
+                  " m.merge_id, l.org, l.system, l.value FROM temp.merge_many m JOIN person_local"
+                  " l ON l.person_id = m.retired",
+                  "")) == 0 &&
+        (rc = run(ss,
+                  "UPDATE person_local SET person_id = (SELECT survivor FROM temp.merge_many"
+                  " WHERE retired = person_local.person_id) WHERE person_id IN (SELECT retired"
+                  " FROM temp.merge_many)",
+                  "")) == 0 &&
+        (rc = run(ss,
+                  "INSERT INTO person_merge_item (merge_id, seq) SELECT m.merge_id, r.seq FROM"
+                  " temp.merge_many m JOIN resource r ON r.person_id = m.retired",
+                  "")) == 0)
+        rc = run(ss,
+                 "UPDATE resource SET person_id = (SELECT survivor FROM temp.merge_many WHERE"
+                 " retired = resource.person_id) WHERE person_id IN (SELECT retired FROM"
+                 " temp.merge_many)",
+                 "");
+    if (rc == 0 && merge_ids_out) {
+        sqlite3_stmt *q = sqlite_stmt(ss, "SELECT ord, merge_id FROM temp.merge_many");
+        if (!q) {
+            rc = WEFT_EDB;
+        } else {
+            int r;
+            while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+                int64_t ord = sqlite3_column_int64(q, 0);
+                if (ord >= 0 && (size_t)ord < n)
+                    merge_ids_out[ord] = sqlite3_column_int64(q, 1);
+            }
+            sqlite3_reset(q);
+            if (r != SQLITE_DONE)
+                rc = sqlite_fail(ss, "merging persons");
+        }
+    }
+    sqlite_person_cache_clear(ss);
     return rc;
 }
 
