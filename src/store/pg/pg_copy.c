@@ -265,6 +265,13 @@ int pg_copy_clear(struct store *s, const char *table)
 
 int pg_copy_finish(struct store *s)
 {
+    /* the planner's statistics of the tables just filled: without them
+     * (autovacuum gets to them minutes later) the first scans plan as if
+     * the tables were empty - relink's record scan after a copy ran for
+     * many minutes until ANALYZE (docs/BENCHMARKS.md, identity) */
+    int rc = pg_exec(pg_of(s), "ANALYZE");
+    if (rc != 0)
+        return rc;
     /* every identity column's sequence, and the version sequence, past the
      * largest value now in the table */
     return pg_exec(pg_of(s),
