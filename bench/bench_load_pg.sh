@@ -21,7 +21,10 @@
 #            persons, feeds and organisations exist): entries/s is all the
 #            entries over the wall time of all the commands.  No reload.
 # WEFT_BIN_BASE=PATH also runs another build (e.g. main's) on the same data
-# in the same run, alternating with WEFT_BIN run by run, and prints the ratio.
+# in the same run and prints the ratio: alternating with WEFT_BIN run by run
+# (synthea), or command by command into two databases (region: each build's
+# rate from its own summed wall time), so the shared machine's load changes
+# hit both alike.
 #
 # Env: LOAD_SET, COPIES (default 3: 183 bundles, 57,276 entries, 46,371
 # stored), PEOPLE (default 10000: 72,243 bulk entries), RUNS, WEFT_BIN_BASE,
@@ -92,6 +95,44 @@ load_region() {
   rm -rf "$w"
   echo "$(awk "BEGIN {printf \"%.0f\", $entries / ($t1 - $t0)}") -"
 }
+# load_region_ab BIN1 DB1 BIN2 DB2: the region into two databases, GP by GP,
+# the two builds alternating (which goes first alternates too), so that a
+# shared machine's load changes hit both alike; prints "rate1 rate2" from
+# each build's own summed wall time.
+load_region_ab() {
+  local w=$tmp/w.$$ d i=0 t0 t1 ta=0 tb=0 x
+  rm -rf "$w" && mkdir -p "$w"
+  for x in 1 2; do
+    local bin db
+    if [ $x = 1 ]; then bin=$1 db=$2; else bin=$3 db=$4; fi
+    "$bin" init --db "$db" >/dev/null || return 1
+    "$bin" synth register --db "$db" --in "$reg" --drop-root "$w/drop$x" \
+      --credentials "$w/credentials$x.json" >/dev/null || return 1
+  done
+  for d in "$split"/bulk/*/; do
+    i=$((i + 1))
+    for x in $([ $((i % 2)) = 0 ] && echo 1 2 || echo 2 1); do
+      local bin db
+      if [ $x = 1 ]; then bin=$1 db=$2; else bin=$3 db=$4; fi
+      t0=$(date +%s.%N)
+      "$bin" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load.log" 2>&1
+      t1=$(date +%s.%N)
+      grep -q ' entries in ' "$w/load.log" || { tail -3 "$w/load.log" >&2; return 1; }
+      if [ $x = 1 ]; then ta=$(awk "BEGIN {print $ta + $t1 - $t0}"); else tb=$(awk "BEGIN {print $tb + $t1 - $t0}"); fi
+    done
+  done
+  rm -rf "$w"
+  echo "$(awk "BEGIN {printf \"%.0f\", $entries / $ta}") $(awk "BEGIN {printf \"%.0f\", $entries / $tb}")"
+}
+db_for() { # db_for STORE N: a fresh database of that kind
+  case $1 in
+  sqlite) rm -f "$tmp/load-$2.db"*; echo "$tmp/load-$2.db" ;;
+  pg_tcp) tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_tcp_${2}_$$" ;;
+  pg_socket)
+    tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_sock_${2}_$$" >/dev/null
+    echo "host=$WEFT_PG_DIR port=$port dbname=bench_sock_${2}_$$ user=weft" ;;
+  esac
+}
 one() { # one BIN STORE RUN: "first reload"
   local bin=$1 k=$2 f=load_twice db
   [ "$LOAD_SET" = region ] && f=load_region
@@ -109,6 +150,13 @@ bins="new"
 n=0
 for run in $(seq 1 "$RUNS"); do
   for k in $STORES; do
+    if [ "$LOAD_SET" = region ] && [ -n "$base" ]; then
+      read -r a r < <(load_region_ab "$base" "$(db_for "$k" $((n + 1)))" "$weft" "$(db_for "$k" $((n + 2)))")
+      n=$((n + 2))
+      rm -f "$tmp"/load-*.db*
+      first[base.$k]+="$a "; first[new.$k]+="$r "; reload[base.$k]+="- "; reload[new.$k]+="- "
+      continue
+    fi
     for v in $bins; do
       b=$weft
       [ "$v" = base ] && b=$base
