@@ -53,6 +53,7 @@ tot = {i: get("/fhir/Observation?patient=%s&_count=0" % i)["total"] for i in ids
 P = max(tot, key=tot.get)
 ident = get("/fhir/Patient/%s" % P)["identifier"][0]
 tok = urllib.parse.quote("%s|%s" % (ident["system"], ident["value"]))
+E = get("/fhir/Encounter?patient=%s&_count=1" % P)["entry"][0]["resource"]["id"]
 cases = [
     ("patient (indexed baseline)", "/fhir/Observation?patient=%s&_count=10" % P),
     ("category+date", "/fhir/Observation?patient=%s&category=vital-signs&date=ge2015&_count=10" % P),
@@ -63,6 +64,10 @@ cases = [
     ("chain subject:Patient.identifier", "/fhir/Observation?subject:Patient.identifier=%s&_count=10" % tok),
     ("Condition clinical-status", "/fhir/Condition?patient=%s&clinical-status=active" % P),
     ("Patient name:contains", "/fhir/Patient?name:contains=ar&_count=10"),
+    # a reference to a patient's own item: no index rows; within the patient, and across
+    # patients (narrowed to the person of the Encounter named)
+    ("encounter (in the patient)", "/fhir/Observation?patient=%s&encounter=Encounter/%s" % (P, E)),
+    ("encounter (across patients)", "/fhir/Observation?encounter=Encounter/%s" % E),
 ]
 print("largest patient: %d Observations" % tot[P])
 print("%-36s %8s %8s %8s %10s" % ("case", "total", "p50 ms", "p99 ms", "cpu ms/req"))

@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hex.h"
+#include "core/metrics.h"
 #include "core/opt.h"
 #include "http/serve.h"
 #include "store/audit.h"
@@ -216,13 +217,22 @@ static void anchor_now(struct store *s, const char *path, int64_t *last)
         return;
     int64_t seq = 0, rows = 0;
     unsigned char h[32];
-    if (store_audit_head(s, &seq, h, &rows) != 0 || seq == *last)
+    if (store_audit_head(s, &seq, h, &rows) != 0) {
+        metrics_add("weft_job_runs_total", "job=\"audit-anchor\",result=\"failed\"", 1);
         return;
+    }
+    if (seq == *last) { /* nothing audited since the last anchor */
+        metrics_add("weft_job_runs_total", "job=\"audit-anchor\",result=\"ok\"", 1);
+        return;
+    }
     char err[300];
-    if (audit_anchor_write(s, path, err, sizeof err) != 0)
+    if (audit_anchor_write(s, path, err, sizeof err) != 0) {
         fprintf(stderr, "weft serve: audit anchor: %s\n", err);
-    else
+        metrics_add("weft_job_runs_total", "job=\"audit-anchor\",result=\"failed\"", 1);
+    } else {
         *last = seq;
+        metrics_add("weft_job_runs_total", "job=\"audit-anchor\",result=\"ok\"", 1);
+    }
 }
 
 static void *anchor_main(void *arg)

@@ -89,7 +89,9 @@ static const struct {
     {"weft_web_page_cache_lookups_total", METRIC_COUNTER,
      "Rendered-page cache lookups, by result (hit, miss)", NULL, 0},
     {"weft_job_runs_total", METRIC_COUNTER,
-     "Scheduled job runs (drop-folder passes), by job and result", NULL, 0},
+     "Scheduled job runs, by job (drop-pass, dq-run, audit-anchor, wal-checkpoint, wal-restart)"
+     " and result (ok, failed; busy: a WAL restart that gave way to a long read)",
+     NULL, 0},
     {"weft_sessions_open", METRIC_GAUGE, "Open (unrevoked, unexpired) sessions, by kind", NULL, 0},
     {"weft_process_start_time_seconds", METRIC_GAUGE,
      "Start time of the process since the Unix epoch", NULL, 0},

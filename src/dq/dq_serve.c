@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/opt.h"
 #include "dq/check.h"
 #include "dq/dq.h"
@@ -78,7 +79,11 @@ static void *dq_main(void *arg)
             struct dq_options o = {NULL, NULL, &t->rules};
             struct dq_summary sum;
             char e[512];
-            if (dq_run(rd, wr, &o, &sum, e, sizeof e) != 0)
+            int rc = dq_run(rd, wr, &o, &sum, e, sizeof e);
+            metrics_add(
+                "weft_job_runs_total",
+                rc == 0 ? "job=\"dq-run\",result=\"ok\"" : "job=\"dq-run\",result=\"failed\"", 1);
+            if (rc != 0)
                 log_warn("dq", "data-quality run failed: %s", e);
             else
                 log_info("dq", "data-quality run %lld: items=%lld failures=%lld seconds=%.1f",

@@ -159,6 +159,12 @@ static int revinclude_unlinked(struct access_read *r, const struct fhir_include 
     for (int i = 0; i < nsrc; i++) {
         if (src[i].person_id || (inc->target[0] && strcmp(inc->target, src[i].type) != 0))
             continue;
+        if (!fhir_sp_ix_ref_rows(src[i].type)) {
+            /* an item of a patient's own kind linked to nobody: references
+             * to it have no index rows, so its sources cannot be found */
+            out->truncated = true;
+            continue;
+        }
         if (n == UNLINKED_MAX) {
             out->truncated = true;
             break;

@@ -199,7 +199,10 @@ static void store_failed(struct http_req *req, struct store *s, int rc)
                     "patients the index serves token, reference, string and date parameters "
                     "without modifiers other than :exact and :Type, and the prefixes other than "
                     "ne and ap; not quantity, number, uri, composite, :contains, :text, :missing, "
-                    ":not, :identifier, :of-type or system| tokens): narrow it (e.g. with "
+                    ":not, :identifier, :of-type or system| tokens, nor status and other "
+                    "tokens of a few fixed codes; a reference to a patient's own items, such as "
+                    "encounter=, is narrowed to the persons of the items it names): narrow it "
+                    "(e.g. with "
                     "patient= or an indexed parameter) or split it into several searches",
                     FHIR_SEARCH_SCAN_MAX);
         return;
@@ -351,6 +354,77 @@ static int exec_inner(void *ctx, const struct store_query *q, struct store_resul
         rc = store_search(x->s, &sq, out);
     access_qbuf_clear(&qb);
     return rc;
+}
+
+/* Across patients, a reference filter to a patient's own items (encounter=E,
+ * result=O ...) has no search-index rows (fhir/searchparam.h
+ * fhir_sp_ix_ref_rows): its matches are looked for among the items of the
+ * persons of the items it names (each found by id, no JSON read), as a
+ * patient-scoped search reads them.  It narrows only when every value names
+ * an existing item linked to a person; else the search reads as before
+ * (and may be refused as too costly).  The persons only narrow the store
+ * query: every row is still decided by the caller's scope, and the filter
+ * still matches each one. */
+#define REF_PERSONS_MAX 64
+static int narrow_ref_persons(struct http_req *req, struct store *s, struct fhir_search *fs,
+                              const char **persons)
+{
+    for (int i = 0; i < fs->nfilters; i++) {
+        const struct fhir_sp_filter *f = &fs->filters[i];
+        if (!f->sp || f->sp->kind != FHIR_SP_REFERENCE || f->nvalues <= 0 ||
+            f->nvalues > REF_PERSONS_MAX ||
+            (f->mod != FHIR_SP_MOD_NONE && f->mod != FHIR_SP_MOD_TYPE))
+            continue;
+        struct store_ixcond c;
+        if (fhir_sp_index_cond(f, &c)) { /* the index narrows it */
+            fhir_sp_index_cond_free(&c);
+            continue;
+        }
+        int n = 0;
+        bool all = true;
+        for (int j = 0; j < f->nvalues && all; j++) {
+            const char *v = fhir_sp_filter_value(f, j);
+            char type[64], id[65];
+            const char *types = f->ref_type ? f->ref_type : f->sp->targets;
+            if (fhir_sp_ref_split(v, type, id))
+                types = type;
+            else if (!strchr(v, '/') && strlen(v) < sizeof id)
+                snprintf(id, sizeof id, "%s", v);
+            else
+                types = NULL;
+            char *person = NULL;
+            int rc = WEFT_ENOTFOUND;
+            for (const char *p = types; p && *p && rc == WEFT_ENOTFOUND;) {
+                size_t len = strcspn(p, ",");
+                char t[64];
+                if (len == 0 || len >= sizeof t)
+                    break;
+                memcpy(t, p, len);
+                t[len] = 0;
+                p += len + (p[len] == ',');
+                if (fhir_sp_ix_ref_rows(t)) { /* not a patient's own kind */
+                    rc = WEFT_EINVAL;
+                    break;
+                }
+                rc = store_resource_person(s, t, id, &person);
+            }
+            if (rc != 0 && rc != WEFT_ENOTFOUND && rc != WEFT_EINVAL)
+                return rc;
+            all = rc == 0 && person;
+            bool seen = false;
+            for (int k = 0; all && k < n && !seen; k++)
+                seen = strcmp(persons[k], person) == 0;
+            if (all && !seen)
+                persons[n++] = http_req_strdup(req, person);
+            free(person);
+        }
+        if (all && n > 0) {
+            fs->q.person_ids = persons;
+            fs->q.nperson_ids = n;
+            return WEFT_OK;
+        }
+    }
+    return WEFT_OK;
 }
 
 /* Resolve the chains (has: the _has parameters) of fs; 0, or answered. */
@@ -816,6 +890,11 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         fs.q.limit = 1;
     if (fs.nchains > 0 && resolve_chains(req, s, &fs, true, person_id, &r, NULL) != 0)
         goto out;
+    const char *ref_persons[REF_PERSONS_MAX];
+    if (!person_id && fs.q.type && (rc = narrow_ref_persons(req, s, &fs, ref_persons)) != 0) {
+        store_failed(req, s, rc);
+        goto out;
+    }
     /* the scope goes inside the store query (every query of a matched search) */
     struct search_exec sx = {s, &req->principal, &r.scope, &r};
     struct fhir_search_exec ex = {exec_main, exec_inner, &sx};

@@ -196,19 +196,7 @@ static void index_rows(struct fhir_sp_ixrows *x, const char *type, const json_t 
                        const json_t *concept, const char *eff)
 {
     fhir_sp_ixrows_resource(x, type, r);
-    size_t i;
-    const json_t *cd;
-    if (!fhir_sp_find(type, "code"))
-    concept = NULL;
-    json_array_foreach(json_object_get(concept, "coding"), i, cd)
-    {
-        fhir_sp_ixrows_add(x, "code", json_string_value(json_object_get(cd, "code")));
-    }
-    if (eff && fhir_sp_find(type, "date")) {
-        char day[11];
-        snprintf(day, sizeof day, "%s", eff);
-        fhir_sp_ixrows_add(x, "date", day);
-    }
+    fhir_sp_ixrows_columns(x, type, concept, eff);
 }
 
 static const char **index_pairs(const struct fhir_sp_ixrows *x)

@@ -1273,19 +1273,43 @@ void fhir_sp_sort_key(const struct fhir_sp *sp, const json_t *r, bool desc, char
 #define IX_STRING_MAX 32 /* bytes of a folded string kept (starts-with search) */
 #define IX_DAY 10        /* "YYYY-MM-DD" */
 
+/* Token parameters whose values come from a handful of codes of a fixed
+ * set shared by every item of a type (status, intent, an Encounter's class,
+ * a Condition's clinical status ...): a row per item that narrows nothing a
+ * search across patients could use (a tenth or half of the type), so they
+ * are matched item by item after the rest has narrowed.  (category stays:
+ * its codes are open, and a rare one - imaging - is a search across
+ * patients of its own.) */
+static const char *const ix_coarse[] = {
+    "status",
+    "intent",
+    "priority",
+    "class",
+    "clinical-status",
+    "verification-status",
+    "severity",
+    "criticality",
+    "gender",
+    "kind",
+    "mode",
+};
+
 /* The parameters the index serves: token, reference, string and date, not
  * _id and _lastUpdated (the store's columns) nor the meta ones (_tag ...),
  * not a union that holds another parameter's path (Observation's combo-*:
- * their values are those of code, value-concept ... again), and not status: every item of a type
- * has one of a handful of statuses, so its rows (one per item) would narrow
- * nothing - status is matched item by item after the rest has narrowed. */
+ * their values are those of code, value-concept ... again), and not the
+ * coarse tokens above. */
 static bool ix_param(const struct fhir_sp *sp)
 {
-    if (sp->code[0] == '_' || strcmp(sp->code, "status") == 0)
+    if (sp->code[0] == '_')
         return false;
     if (!(sp->kind == FHIR_SP_TOKEN || sp->kind == FHIR_SP_REFERENCE ||
           sp->kind == FHIR_SP_STRING || sp->kind == FHIR_SP_DATE))
         return false;
+    if (sp->kind == FHIR_SP_TOKEN)
+        for (size_t i = 0; i < sizeof ix_coarse / sizeof ix_coarse[0]; i++)
+            if (strcmp(sp->code, ix_coarse[i]) == 0)
+                return false;
     if (!strchr(sp->path, '|'))
         return true;
     /* a union one of whose branches is another parameter's whole path:
@@ -1302,30 +1326,6 @@ static bool ix_param(const struct fhir_sp *sp)
         p += len;
     }
     return true;
-}
-
-/* Whether r may hold anything at path: its first element is present (a
- * choice element value[x]: any key starting value).  Most of a type's
- * parameters are absent from any one resource; this saves evaluating them. */
-static bool ix_present(const json_t *r, const char *path)
-{
-    size_t n = strcspn(path, ".[@");
-    if (n == 0 || n >= 64 || strchr(path, '|')) /* a union: evaluated whole */
-        return true;
-    if (path[n] == '[' && strncmp(path + n, "[x]", 3) == 0) {
-        const char *k;
-        const json_t *v;
-        json_object_foreach((json_t *)r, k, v)
-        {
-            if (strncmp(k, path, n) == 0)
-                return true;
-        }
-        return false;
-    }
-    char key[64];
-    memcpy(key, path, n);
-    key[n] = 0;
-    return json_object_get(r, key) != NULL;
 }
 
 /* s lower-cased (ASCII), at most max bytes, cut on a character boundary,
@@ -1402,7 +1402,7 @@ static void ix_reference(struct fhir_sp_ixrows *x, const char *param, const json
     char type[64], id[65];
     if (!fhir_sp_ref_split(ref, type, id))
         fhir_sp_ixrows_add(x, param, ref);
-    else if (strcmp(type, "Patient") != 0) /* a Patient's items: the store's person */
+    else if (fhir_sp_ix_ref_rows(type)) /* not to a patient's own items */
         fhir_sp_ixrows_add(x, param, id);
 }
 
@@ -1499,47 +1499,228 @@ static void ix_date(struct fhir_sp_ixrows *x, const char *param, const json_t *n
         ix_node_days(x, param, bounds);
 }
 
-/* ix_param of every row of the table, decided once (the loader asks for
- * every parameter of every resource it loads). */
-static bool *ix_flags;
+/* What the indexer needs of each type, decided once (the loader asks for
+ * every resource it loads): the type's indexed parameters (ix_param) with
+ * the first element of each path, so that the parameters absent from a
+ * resource cost one look-up each, and whether the type's items belong to
+ * a patient (it has a "patient" parameter: the patient compartment), so
+ * that references to them need no rows (ix_reference). */
+#define IX_KEYS 4
+struct ix_param_of {
+    const struct fhir_sp *sp;
+    char key[IX_KEYS][40]; /* first element of each branch of the path */
+    bool choice[IX_KEYS];  /* key is a choice element's stem (value[x]) */
+    int nkeys;             /* 0: evaluate always */
+};
+struct ix_type {
+    const char *type;
+    bool owned;              /* items belong to a patient */
+    bool has_code, has_date; /* the type has code / date parameters */
+    struct ix_param_of *params;
+    int nparams;
+};
+static struct ix_type *ix_types;
+static int ix_ntypes;
 static pthread_once_t ix_once = PTHREAD_ONCE_INIT;
 
-static void ix_flags_init(void)
+/* The first element of each branch of o's path, so that a parameter
+ * absent from a resource costs a look-up per branch; none (always
+ * evaluated) when a branch starts at the node itself or has a long name. */
+static void ix_keys(struct ix_param_of *o)
 {
-    ix_flags = xcalloc((size_t)fhir_sp_count + 1, sizeof *ix_flags);
-    for (int i = 0; i < fhir_sp_count; i++)
-        ix_flags[i] = ix_param(&fhir_sp_table[i]);
+    o->nkeys = 0;
+    for (const char *p = o->sp->path;;) {
+        while (*p == ' ' || *p == '|')
+            p++;
+        if (!*p)
+            return;
+        size_t k = strcspn(p, ".[@ |");
+        if (k == 0 || k >= sizeof o->key[0] || o->nkeys == IX_KEYS) {
+            o->nkeys = 0;
+            return;
+        }
+        memcpy(o->key[o->nkeys], p, k);
+        o->key[o->nkeys][k] = 0;
+        o->choice[o->nkeys] = strncmp(p + k, "[x]", 3) == 0;
+        o->nkeys++;
+        p += strcspn(p, "|");
+    }
+}
+
+static bool ix_targets_have_rows(const char *targets);
+static bool ix_ref_rows(const char *type);
+static const struct ix_type *ix_type_find(const char *type);
+
+/* Whether parameter sp can have rows: a reference parameter only when
+ * references to one of its targets have (fhir_sp_ix_ref_rows); a
+ * reference not written as Type/id has its text as the row, so a
+ * parameter with no declared targets keeps its rows. */
+static bool ix_param_rows(const struct fhir_sp *sp)
+{
+    if (sp->kind != FHIR_SP_REFERENCE || !sp->targets)
+        return true;
+    for (const char *p = sp->targets; *p;) {
+        size_t n = strcspn(p, ",");
+        char t[64];
+        if (n > 0 && n < sizeof t) {
+            memcpy(t, p, n);
+            t[n] = 0;
+            if (ix_ref_rows(t))
+                return true;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static void ix_types_init(void)
+{
+    ix_types = xcalloc((size_t)fhir_sp_count + 1, sizeof *ix_types);
+    for (int i = 0; i < fhir_sp_count;) {
+        int n = 0;
+        const struct fhir_sp *all = fhir_sp_of_type(fhir_sp_table[i].type, &n);
+        struct ix_type *t = &ix_types[ix_ntypes++];
+        t->type = all[0].type;
+        t->params = xcalloc((size_t)n, sizeof *t->params);
+        for (int j = 0; j < n; j++) {
+            if (strcmp(all[j].code, "patient") == 0)
+                t->owned = true;
+            t->has_code |= strcmp(all[j].code, "code") == 0;
+            t->has_date |= strcmp(all[j].code, "date") == 0;
+            if (!ix_param(&all[j]))
+                continue;
+            struct ix_param_of *o = &t->params[t->nparams++];
+            o->sp = &all[j];
+            ix_keys(o);
+        }
+        i += n;
+    }
+    /* a reference parameter none of whose targets has rows (patient=,
+     * encounter= ...) is left out whole: its path is not evaluated */
+    for (int i = 0; i < ix_ntypes; i++) {
+        struct ix_type *t = &ix_types[i];
+        int k = 0;
+        for (int j = 0; j < t->nparams; j++)
+            if (ix_param_rows(t->params[j].sp))
+                t->params[k++] = t->params[j];
+        t->nparams = k;
+    }
+}
+
+static const struct ix_type *ix_type_find(const char *type)
+{
+    int lo = 0, hi = ix_ntypes;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(type, ix_types[mid].type);
+        if (c == 0)
+            return &ix_types[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static const struct ix_type *ix_type_of(const char *type)
+{
+    pthread_once(&ix_once, ix_types_init);
+    return ix_type_find(type);
+}
+
+/* fhir_sp_ix_ref_rows once ix_types is built (ix_types_init builds the
+ * owned flags of every type before it asks). */
+static bool ix_ref_rows(const char *type)
+{
+    if (strcmp(type, "Patient") == 0)
+        return false;
+    const struct ix_type *t = ix_type_find(type);
+    return !t || !t->owned;
+}
+
+bool fhir_sp_ix_ref_rows(const char *type)
+{
+    pthread_once(&ix_once, ix_types_init);
+    return ix_ref_rows(type);
+}
+
+/* Whether r may hold anything at o's path: its first element is present (a
+ * choice element value[x]: any key starting value). */
+static bool ix_present(const json_t *r, const struct ix_param_of *o)
+{
+    if (o->nkeys == 0)
+        return true;
+    for (int i = 0; i < o->nkeys; i++) {
+        if (!o->choice[i]) {
+            if (json_object_get(r, o->key[i]))
+                return true;
+            continue;
+        }
+        size_t n = strlen(o->key[i]);
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)r, k, v)
+        {
+            if (strncmp(k, o->key[i], n) == 0)
+                return true;
+        }
+    }
+    return false;
 }
 
 void fhir_sp_ixrows_resource(struct fhir_sp_ixrows *x, const char *type, const json_t *r)
 {
-    int n = 0;
-    const struct fhir_sp *sp = fhir_sp_of_type(type, &n);
-    pthread_once(&ix_once, ix_flags_init);
-    const bool *flag = sp ? ix_flags + (sp - fhir_sp_table) : NULL;
-    for (int i = 0; i < n; i++) {
-        if (!flag[i] || !ix_present(r, sp[i].path))
+    const struct ix_type *t = ix_type_of(type);
+    for (int i = 0; t && i < t->nparams; i++) {
+        const struct ix_param_of *o = &t->params[i];
+        if (!ix_present(r, o))
             continue;
+        const struct fhir_sp *sp = o->sp;
         const json_t *nodes[MAX_NODES];
-        int k = fhir_sp_eval(sp[i].path, r, nodes, MAX_NODES);
+        int k = fhir_sp_eval(sp->path, r, nodes, MAX_NODES);
         for (int j = 0; j < k; j++) {
-            switch (sp[i].kind) {
+            switch (sp->kind) {
             case FHIR_SP_TOKEN:
-                ix_token(x, sp[i].code, nodes[j]);
+                ix_token(x, sp->code, nodes[j]);
                 break;
             case FHIR_SP_REFERENCE:
-                ix_reference(x, sp[i].code, nodes[j]);
+                ix_reference(x, sp->code, nodes[j]);
                 break;
             case FHIR_SP_STRING:
-                ix_string(x, sp[i].code, nodes[j], 0);
+                ix_string(x, sp->code, nodes[j], 0);
                 break;
             case FHIR_SP_DATE:
-                ix_date(x, sp[i].code, nodes[j]);
+                ix_date(x, sp->code, nodes[j]);
                 break;
             default:
                 break;
             }
         }
+    }
+}
+
+void fhir_sp_ixrows_columns(struct fhir_sp_ixrows *x, const char *type, const json_t *concept,
+                            const char *eff)
+{
+    const struct ix_type *t = ix_type_of(type);
+    if (!t)
+        return;
+    size_t i;
+    const json_t *cd;
+    if (t->has_code)
+        json_array_foreach(json_object_get(concept, "coding"), i, cd)
+        {
+            fhir_sp_ixrows_add(x, "code", json_string_value(json_object_get(cd, "code")));
+        }
+    if (eff && t->has_date) {
+        char day[IX_DAY + 1];
+        size_t n = strnlen(eff, IX_DAY);
+        memcpy(day, eff, n);
+        day[n] = 0;
+        fhir_sp_ixrows_add(x, "date", day);
     }
 }
 
@@ -1573,10 +1754,32 @@ static char *ix_cut_day(const char d[20])
     return xstrndup(d, IX_DAY);
 }
 
+/* Whether references to every one of targets ("Organization,Location";
+ * NULL: any type) have rows. */
+static bool ix_targets_have_rows(const char *targets)
+{
+    if (!targets)
+        return false;
+    for (const char *p = targets; *p;) {
+        size_t n = strcspn(p, ",");
+        char t[64];
+        if (n == 0 || n >= sizeof t)
+            return false;
+        memcpy(t, p, n);
+        t[n] = 0;
+        if (!fhir_sp_ix_ref_rows(t))
+            return false;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
 bool fhir_sp_index_cond(const struct fhir_sp_filter *f, struct store_ixcond *c)
 {
     memset(c, 0, sizeof *c);
-    if (!f->sp || !ix_param(f->sp) || f->nvalues <= 0)
+    if (!f->sp || !ix_param(f->sp) || !ix_param_rows(f->sp) || f->nvalues <= 0)
         return false;
     enum fhir_sp_type k = f->sp->kind;
     bool mod_ok = f->mod == FHIR_SP_MOD_NONE ||
@@ -1598,12 +1801,13 @@ bool fhir_sp_index_cond(const struct fhir_sp_filter *f, struct store_ixcond *c)
             o->a = ix_dup(v->code, IX_VALUE_MAX);
             break;
         case FHIR_SP_REFERENCE:
-            /* references to a Patient have no rows (the store's person
-             * answers patient=); a bare id may be one */
-            if (!v->rid[0] || strcmp(v->rtype, "Patient") == 0 ||
-                (f->ref_type && strcmp(f->ref_type, "Patient") == 0) ||
-                (!v->rtype[0] && !f->ref_type &&
-                 (!f->sp->targets || strstr(f->sp->targets, "Patient"))))
+            /* references to a Patient or to a patient's own items (an
+             * Encounter, an Observation ...) have no rows (the store's
+             * person answers patient=; fhir_sp_ix_ref_rows); a bare id may
+             * be one */
+            if (!v->rid[0] || (v->rtype[0] && !fhir_sp_ix_ref_rows(v->rtype)) ||
+                (f->ref_type && !fhir_sp_ix_ref_rows(f->ref_type)) ||
+                (!v->rtype[0] && !f->ref_type && !ix_targets_have_rows(f->sp->targets)))
                 goto no;
             o->op = STORE_IX_EQ;
             o->a = ix_dup(v->rid, IX_VALUE_MAX);

@@ -160,10 +160,11 @@ bool fhir_sp_ref_split(const char *s, char type[64], char id[65]);
  * What the loader writes for each resource so that searches across
  * patients are answered through an index: for every token, reference,
  * string and date parameter of its type (not _id, _lastUpdated and the meta
- * parameters), one row (param, value) per value the parameter's path
- * reaches, normalised - tokens: each code (Coding.code, code, Identifier and
+ * parameters, nor coarse tokens such as status and category), one row (param, value) per value the
+ * parameter's path reaches, normalised - tokens: each code (Coding.code, code, Identifier and
  * ContactPoint value, true/false), references: the id (or the reference as
- * written when it has no Type/id), strings: folded (fhir_sp_fold) and cut to
+ * written when it has no Type/id; none to a Patient or to a patient's
+ * own items: fhir_sp_ix_ref_rows), strings: folded (fhir_sp_fold) and cut to
  * 32 bytes, dates: the first and last day of the value's range (Period,
  * Timing events and bounds); all lower-cased, at most 128 bytes.  The rows
  * narrow, they do not decide: fhir_sp_index_cond's condition selects every
@@ -187,6 +188,18 @@ void fhir_sp_ix_norm(const char *s, char out[FHIR_SP_IX_VALUE_MAX + 1]);
 void fhir_sp_ixrows_add(struct fhir_sp_ixrows *x, const char *param, const char *value);
 /* Add the rows of resource r of type. */
 void fhir_sp_ixrows_resource(struct fhir_sp_ixrows *x, const char *type, const json_t *r);
+/* Whether references to items of type have rows: not to a Patient nor to
+ * the items of a type that belongs to a patient (one with a "patient"
+ * parameter: Encounter, Observation, Condition ...) - the store's person
+ * of those answers a search by them, over that person's own items. */
+bool fhir_sp_ix_ref_rows(const char *type);
+/* Add the rows of the store's own code and date columns, for types that
+ * have code and date parameters: each coding's code of concept (the
+ * resource's main concept, may be NULL) under "code", the day of eff (the
+ * effective column, NULL: none) under "date", so that the store's code and
+ * date parameters are answered through the index across patients too. */
+void fhir_sp_ixrows_columns(struct fhir_sp_ixrows *x, const char *type, const json_t *concept,
+                            const char *eff);
 /* pairs[0..2n) point into x (valid until x changes); returns n. */
 int fhir_sp_ixrows_pairs(const struct fhir_sp_ixrows *x, const char **pairs);
 void fhir_sp_ixrows_release(struct fhir_sp_ixrows *x);

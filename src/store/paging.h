@@ -30,6 +30,19 @@
 
 #include "store/records.h"
 
+/*
+ * Search-index rows (search-index-2) are keyed by an integer for the
+ * (type, parameter) pair instead of their text: the type's 15-bit hash in
+ * the high bits and the parameter's 16-bit hash in the low ones (FNV-1a),
+ * so one type's rows are one key range (store_ix_type_range: replacing a
+ * version's rows reads its type's range only).  Stable across builds and
+ * databases; two pairs that share a key only widen what a condition
+ * selects (rows narrow, the search matches every candidate).
+ */
+int32_t store_ix_param_id(const char *type, const char *param);
+/* The first and last key of type's rows. */
+void store_ix_type_range(const char *type, int32_t *lo, int32_t *hi);
+
 #define STORE_PAGE_DEFAULT 100 /* rows in a page when the query says none */
 
 /* Rows in a page of q. */

@@ -191,6 +191,8 @@ struct store_query {
     const char *const *types; /* when type is NULL: OR-ed types, NULL/0: any */
     int ntypes;
     const char *person_id;         /* NULL: any person */
+    const char *const *person_ids; /* when person_id is NULL: OR-ed persons, NULL/0: any */
+    int nperson_ids;
     const char *const *categories; /* OR-ed list, NULL/0: any */
     int ncategories;
     const char *const *codes; /* "system|code" or "|code" or "code": OR-ed */

@@ -93,3 +93,22 @@ char *store_term_value(const char *s)
             *p = (char)(*p - 'A' + 'a');
     return o;
 }
+
+static uint32_t ix_fnv(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+int32_t store_ix_param_id(const char *type, const char *param)
+{
+    return (int32_t)(((ix_fnv(type) & 0x7fffu) << 16) | (ix_fnv(param) & 0xffffu));
+}
+
+void store_ix_type_range(const char *type, int32_t *lo, int32_t *hi)
+{
+    *lo = (int32_t)((ix_fnv(type) & 0x7fffu) << 16);
+    *hi = *lo | 0xffff;
+}

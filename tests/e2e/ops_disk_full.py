@@ -110,6 +110,7 @@ class Sender(threading.Thread):
 
 srv = start(db, "--drop-interval", "0", "--mllp-ack-mode", "auto")
 senders = [Sender(s, srv.mllp_port) for s in range(SENDERS)]
+feed_at = time.time()
 for t in senders:
     t.start()
 deadline = time.time() + 60
@@ -128,6 +129,18 @@ for size in (1 << 16, 512):
         pass
 os.close(fd)
 full_at = time.time()
+
+
+def space(when):
+    st = os.statvfs(mnt)
+    files = ", ".join("%s %d KiB" % (f, os.path.getsize(os.path.join(mnt, f)) // 1024)
+                      for f in sorted(os.listdir(mnt)) if os.path.isfile(os.path.join(mnt, f)))
+    return "%s: %d KiB free; %s" % (when, st.f_bavail * st.f_frsize // 1024, files)
+
+
+print("disk filled %.1f s after the feed began, %d messages answered" % (
+    full_at - feed_at, sum(len(t.codes) for t in senders)))
+print(space("full"))
 
 
 def ae_count():
@@ -161,10 +174,14 @@ while probe_codes[-1] != "CA":
     time.sleep(0.2)
     probe_codes.append(ack_code(probe.call(enh)))
 probe.close()
+print(space("space returned"))
 
 for t in senders:
     t.join(max(1, t_end - time.time()))
-    check(not t.is_alive(), "a sender did not finish within %d s" % DEADLINE)
+    if t.is_alive():
+        print(space("senders not finished"))
+        print("the server's log, last lines:\n" + srv.logtext()[-3000:])
+        fail("a sender did not finish within %d s" % DEADLINE)
     check(t.error is None, "sender %d: %s" % (t.s, t.error))
 deadline = time.time() + 60  # the accepted message applied (backlog empty) before counting
 while any(f.get("backlog") for f in json.loads(run("feed", "status", "--db", db, "--json")[1])[

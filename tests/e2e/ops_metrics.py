@@ -11,7 +11,8 @@ it must carry after known traffic:
   - audit entries committed and the audit write latency histogram, the
     audit queue depth;
   - the store's size (SQLite: its file, with the WAL file's; PostgreSQL:
-    pg_database_size); scheduled job runs (drop-folder passes).
+    pg_database_size); scheduled job runs (drop-folder passes, audit anchors, WAL
+    checkpoints on SQLite).
 The service's own HTTP port does not serve /metrics; the metrics port
 serves nothing else."""
 import os
@@ -40,7 +41,8 @@ weft_ok("feed", "add", "--db", db, "--org", "KENTCC", "--kind", "csv", "--folder
 reader = reader_token(db)
 secret = add_hs_launcher(db, "gp-system", "RVV", "https://gp.example")
 mpf = os.path.join(TMP, "metrics.port")
-srv = start(db, "--drop-interval", "1", "--metrics", "127.0.0.1:0", "--metrics-port-file", mpf)
+srv = start(db, "--drop-interval", "1", "--metrics", "127.0.0.1:0", "--metrics-port-file", mpf,
+            "--audit-anchor", os.path.join(TMP, "anchors.log"), "--audit-anchor-interval", "1")
 deadline = time.time() + 10
 while not os.path.exists(mpf):
     check(time.time() < deadline, "no metrics port file")
@@ -142,6 +144,12 @@ if db.startswith("postgres"):
 else:
     check("weft_store_wal_size_bytes" in samples, "WAL size")
 check(val('weft_job_runs_total{job="drop-pass",result="ok"}') >= 1, "drop passes")
+check(val('weft_job_runs_total{job="audit-anchor",result="ok"}') >= 1, "audit anchor runs")
+if not db.startswith("postgres"):  # SQLite's checkpointer (PostgreSQL checkpoints itself)
+    check(val('weft_job_runs_total{job="wal-checkpoint",result="ok"}') >= 1, "WAL checkpoints")
+for job in ("drop-pass", "audit-anchor", "wal-checkpoint", "wal-restart"):
+    check(samples.get('weft_job_runs_total{job="%s",result="failed"}' % job, 0) == 0,
+          "a failed %s" % job)
 check(val('weft_sessions_open{kind="session"}') == 1, "one open session after one launch")
 check(val('weft_http_requests_total{class="launch",status="303"}') +
       samples.get('weft_http_requests_total{class="launch",status="302"}', 0) == 1, "launch")

@@ -415,6 +415,101 @@ static const struct store_migration pg_client_keys_1 = {
     "ALTER TABLE client ADD COLUMN jwks text;",
 };
 
+/* The put functions of search-index-1 and search-index-2, which differ only
+ * in how they file the search-index rows (IX: the INSERT's first lines). */
+#define PG_PUT_FN(IX)                                                                              \
+    "CREATE OR REPLACE FUNCTION weft_resource_put(p_id text, p_type text, p_person text, "         \
+    "p_category text,"                                                                             \
+    " p_org text, p_source_id text, p_feed text, p_effective text, p_code text, p_status text,"    \
+    " p_now text, p_hash bytea, p_json text, p_params text[], p_values text[],"                    \
+    " OUT outcome integer, OUT version integer, OUT cur_type text) LANGUAGE plpgsql AS $$"         \
+    " DECLARE c record; found_cur boolean; s bigint;"                                              \
+    " BEGIN"                                                                                       \
+    "  SELECT r.seq, r.version AS v, r.deleted, r.hash, r.type, r.person_id INTO c"                \
+    "   FROM resource r WHERE r.id = p_id AND r.next_seq IS NULL;"                                 \
+    "  found_cur := FOUND;"                                                                        \
+    "  IF found_cur AND NOT c.deleted AND c.hash = p_hash THEN"                                    \
+    "   outcome := 3; version := c.v; RETURN; END IF;"                                             \
+    "  IF found_cur AND c.type <> p_type THEN outcome := -1; cur_type := c.type; RETURN; END IF;"  \
+    "  s := nextval('resource_seq');"                                                              \
+    "  IF found_cur THEN"                                                                          \
+    "   UPDATE resource SET next_seq = s WHERE seq = c.seq;"                                       \
+    "   version := c.v + 1; outcome := 2;"                                                         \
+    "  ELSE version := 1; outcome := 1; END IF;"                                                   \
+    "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"    \
+    "   source_id, feed, effective, code, status, last_updated, hash, json) VALUES (s, p_id,"      \
+    "   p_type, version, false, p_person, p_category, p_org, p_source_id, p_feed, p_effective,"    \
+    "   p_code, p_status, p_now, p_hash, p_json);"                                                 \
+    "  IF p_params IS NOT NULL THEN"                                                               \
+    "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, s"                          \
+    "    FROM unnest(p_params, p_values) AS t(p, v) WHERE left(t.p, 1) <> '#'"                     \
+    "    ON CONFLICT DO NOTHING;" IX                                                               \
+    "    FROM unnest(p_params, p_values) AS t(p, v) WHERE left(t.p, 1) = '#'"                      \
+    "    ON CONFLICT DO NOTHING; END IF;"                                                          \
+    "  IF found_cur AND c.person_id IS NOT NULL AND p_person IS NOT NULL"                          \
+    "   AND c.person_id <> p_person AND p_type = 'Patient' THEN"                                   \
+    "   UPDATE resource SET person_id = p_person WHERE person_id = c.person_id"                    \
+    "    AND source_org = p_org AND next_seq IS NULL AND type <> 'Patient'"                        \
+    "    AND strpos(json, '\"Patient/' || p_id || '\"') > 0; END IF;"                              \
+    " END $$;"
+#define PG_PUT_MANY_FN(IX)                                                                         \
+    "CREATE OR REPLACE FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person "      \
+    "text[],"                                                                                      \
+    " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"     \
+    " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"                  \
+    " p_term_row integer[], p_params text[], p_values text[])"                                     \
+    " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"                  \
+    " LANGUAGE plpgsql AS $$"                                                                      \
+    " DECLARE c record; found_cur boolean; s bigint; t integer := 1;"                              \
+    "  te integer;"                                                                                \
+    "  nt integer := coalesce(cardinality(p_term_row), 0);"                                        \
+    " BEGIN"                                                                                       \
+    "  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP"                                          \
+    "   k := i; cur_type := NULL;"                                                                 \
+    "   WHILE t <= nt AND p_term_row[t] < i LOOP t := t + 1; END LOOP;"                            \
+    "   SELECT r.seq, r.version AS v, r.deleted, r.hash, r.type, r.person_id INTO c"               \
+    "    FROM resource r WHERE r.id = p_id[i] AND r.next_seq IS NULL;"                             \
+    "   found_cur := FOUND;"                                                                       \
+    "   IF found_cur AND NOT c.deleted AND c.hash = p_hash[i] THEN"                                \
+    "    outcome := 3; version := c.v; RETURN NEXT; CONTINUE; END IF;"                             \
+    "   IF found_cur AND c.type <> p_type[i] THEN"                                                 \
+    "    outcome := -1; version := 0; cur_type := c.type; RETURN NEXT; CONTINUE; END IF;"          \
+    "   s := nextval('resource_seq');"                                                             \
+    "   IF found_cur THEN"                                                                         \
+    "    UPDATE resource SET next_seq = s WHERE seq = c.seq;"                                      \
+    "    version := c.v + 1; outcome := 2;"                                                        \
+    "   ELSE version := 1; outcome := 1; END IF;"                                                  \
+    "   INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"   \
+    "    source_id, feed, effective, code, status, last_updated, hash, json) VALUES (s, p_id[i],"  \
+    "    p_type[i], version, false, p_person[i], p_category[i], p_org[i], p_source_id[i],"         \
+    "    p_feed[i], p_effective[i], p_code[i], p_status[i], p_now, p_hash[i], p_json[i]);"         \
+    "   te := t;"                                                                                  \
+    "   WHILE te <= nt AND p_term_row[te] = i LOOP te := te + 1; END LOOP;"                        \
+    "   IF te > t THEN"                                                                            \
+    "    INSERT INTO resource_term (param, value, seq) SELECT p_params[j], p_values[j], s"         \
+    "     FROM generate_series(t, te - 1) AS j WHERE left(p_params[j], 1) <> '#'"                  \
+    "     ON CONFLICT DO NOTHING;" IX                                                              \
+    "     WHERE left(p_params[j], 1) = '#' ON CONFLICT DO NOTHING;"                                \
+    "   END IF;"                                                                                   \
+    "   IF found_cur AND c.person_id IS NOT NULL AND p_person[i] IS NOT NULL"                      \
+    "    AND c.person_id <> p_person[i] AND p_type[i] = 'Patient' THEN"                            \
+    "    UPDATE resource SET person_id = p_person[i] WHERE person_id = c.person_id"                \
+    "     AND source_org = p_org[i] AND next_seq IS NULL AND type <> 'Patient'"                    \
+    "     AND strpos(json, '\"Patient/' || p_id[i] || '\"') > 0; END IF;"                          \
+    "   RETURN NEXT;"                                                                              \
+    "  END LOOP;"                                                                                  \
+    " END $$;"
+#define PG_PUT_IX_TEXT                                                                             \
+    "   INSERT INTO search_index (type, param, value, seq) SELECT p_type, substr(t.p, 2), t.v, s"
+#define PG_PUT_MANY_IX_TEXT                                                                        \
+    "    INSERT INTO search_index (type, param, value, seq) SELECT p_type[i],"                     \
+    "     substr(p_params[j], 2), p_values[j], s FROM generate_series(t, te - 1) AS j"
+#define PG_PUT_IX_ID                                                                               \
+    "   INSERT INTO search_index (param, value, seq) SELECT substr(t.p, 2)::integer, t.v, s"
+#define PG_PUT_MANY_IX_ID                                                                          \
+    "    INSERT INTO search_index (param, value, seq) SELECT"                                      \
+    "     substr(p_params[j], 2)::integer, p_values[j], s FROM generate_series(t, te - 1) AS j"
+
 /* search-index-1: the search index, as SQLite's (sqlite_search.c: one row
  * per (type, parameter, normalised value) of each version, keyed by the
  * version's seq; "pending" in meta while items loaded before it have no
@@ -429,92 +524,28 @@ static const struct store_migration pg_search_index_1 = {
     " NOT NULL, seq bigint NOT NULL, PRIMARY KEY (type, param, value, seq));"
     "INSERT INTO meta (key, value) SELECT '" STORE_SEARCH_INDEX_META "', 'pending'"
     " WHERE EXISTS (SELECT 1 FROM resource)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value;"
-    "CREATE OR REPLACE FUNCTION weft_resource_put(p_id text, p_type text, p_person text, "
-    "p_category text,"
-    " p_org text, p_source_id text, p_feed text, p_effective text, p_code text, p_status text,"
-    " p_now text, p_hash bytea, p_json text, p_params text[], p_values text[],"
-    " OUT outcome integer, OUT version integer, OUT cur_type text) LANGUAGE plpgsql AS $$"
-    " DECLARE c record; found_cur boolean; s bigint;"
-    " BEGIN"
-    "  SELECT r.seq, r.version AS v, r.deleted, r.hash, r.type, r.person_id INTO c"
-    "   FROM resource r WHERE r.id = p_id AND r.next_seq IS NULL;"
-    "  found_cur := FOUND;"
-    "  IF found_cur AND NOT c.deleted AND c.hash = p_hash THEN"
-    "   outcome := 3; version := c.v; RETURN; END IF;"
-    "  IF found_cur AND c.type <> p_type THEN outcome := -1; cur_type := c.type; RETURN; END IF;"
-    "  s := nextval('resource_seq');"
-    "  IF found_cur THEN"
-    "   UPDATE resource SET next_seq = s WHERE seq = c.seq;"
-    "   version := c.v + 1; outcome := 2;"
-    "  ELSE version := 1; outcome := 1; END IF;"
-    "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"
-    "   source_id, feed, effective, code, status, last_updated, hash, json) VALUES (s, p_id,"
-    "   p_type, version, false, p_person, p_category, p_org, p_source_id, p_feed, p_effective,"
-    "   p_code, p_status, p_now, p_hash, p_json);"
-    "  IF p_params IS NOT NULL THEN"
-    "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, s"
-    "    FROM unnest(p_params, p_values) AS t(p, v) WHERE left(t.p, 1) <> '#'"
-    "    ON CONFLICT DO NOTHING;"
-    "   INSERT INTO search_index (type, param, value, seq) SELECT p_type, substr(t.p, 2), t.v, s"
-    "    FROM unnest(p_params, p_values) AS t(p, v) WHERE left(t.p, 1) = '#'"
-    "    ON CONFLICT DO NOTHING; END IF;"
-    "  IF found_cur AND c.person_id IS NOT NULL AND p_person IS NOT NULL"
-    "   AND c.person_id <> p_person AND p_type = 'Patient' THEN"
-    "   UPDATE resource SET person_id = p_person WHERE person_id = c.person_id"
-    "    AND source_org = p_org AND next_seq IS NULL AND type <> 'Patient'"
-    "    AND strpos(json, '\"Patient/' || p_id || '\"') > 0; END IF;"
-    " END $$;"
-    "CREATE OR REPLACE FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"
-    " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"
-    " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"
-    " p_term_row integer[], p_params text[], p_values text[])"
-    " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"
-    " LANGUAGE plpgsql AS $$"
-    " DECLARE c record; found_cur boolean; s bigint; t integer := 1;"
-    "  te integer;"
-    "  nt integer := coalesce(cardinality(p_term_row), 0);"
-    " BEGIN"
-    "  FOR i IN 1 .. coalesce(cardinality(p_id), 0) LOOP"
-    "   k := i; cur_type := NULL;"
-    "   WHILE t <= nt AND p_term_row[t] < i LOOP t := t + 1; END LOOP;"
-    "   SELECT r.seq, r.version AS v, r.deleted, r.hash, r.type, r.person_id INTO c"
-    "    FROM resource r WHERE r.id = p_id[i] AND r.next_seq IS NULL;"
-    "   found_cur := FOUND;"
-    "   IF found_cur AND NOT c.deleted AND c.hash = p_hash[i] THEN"
-    "    outcome := 3; version := c.v; RETURN NEXT; CONTINUE; END IF;"
-    "   IF found_cur AND c.type <> p_type[i] THEN"
-    "    outcome := -1; version := 0; cur_type := c.type; RETURN NEXT; CONTINUE; END IF;"
-    "   s := nextval('resource_seq');"
-    "   IF found_cur THEN"
-    "    UPDATE resource SET next_seq = s WHERE seq = c.seq;"
-    "    version := c.v + 1; outcome := 2;"
-    "   ELSE version := 1; outcome := 1; END IF;"
-    "   INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"
-    "    source_id, feed, effective, code, status, last_updated, hash, json) VALUES (s, p_id[i],"
-    "    p_type[i], version, false, p_person[i], p_category[i], p_org[i], p_source_id[i],"
-    "    p_feed[i], p_effective[i], p_code[i], p_status[i], p_now, p_hash[i], p_json[i]);"
-    "   te := t;"
-    "   WHILE te <= nt AND p_term_row[te] = i LOOP te := te + 1; END LOOP;"
-    "   IF te > t THEN"
-    "    INSERT INTO resource_term (param, value, seq) SELECT p_params[j], p_values[j], s"
-    "     FROM generate_series(t, te - 1) AS j WHERE left(p_params[j], 1) <> '#'"
-    "     ON CONFLICT DO NOTHING;"
-    "    INSERT INTO search_index (type, param, value, seq) SELECT p_type[i],"
-    "     substr(p_params[j], 2), p_values[j], s FROM generate_series(t, te - 1) AS j"
-    "     WHERE left(p_params[j], 1) = '#' ON CONFLICT DO NOTHING;"
-    "   END IF;"
-    "   IF found_cur AND c.person_id IS NOT NULL AND p_person[i] IS NOT NULL"
-    "    AND c.person_id <> p_person[i] AND p_type[i] = 'Patient' THEN"
-    "    UPDATE resource SET person_id = p_person[i] WHERE person_id = c.person_id"
-    "     AND source_org = p_org[i] AND next_seq IS NULL AND type <> 'Patient'"
-    "     AND strpos(json, '\"Patient/' || p_id[i] || '\"') > 0; END IF;"
-    "   RETURN NEXT;"
-    "  END LOOP;"
-    " END $$;",
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value;" PG_PUT_FN(PG_PUT_IX_TEXT)
+        PG_PUT_MANY_FN(PG_PUT_MANY_IX_TEXT),
 };
 
-/* put-many-2: the batch put set-based.  put-many-1's function ran its
+/* search-index-2: as SQLite's (sqlite_search.c): rows keyed by an integer
+ * for (type, parameter) (store/paging.h store_ix_param_id), fewer of them;
+ * the index emptied and "pending" until `weft reindex` when the database
+ * holds items.  pg_resource.c sends each row's key in decimal after the
+ * '#', and the put functions are replaced to file it as an integer. */
+static const struct store_migration pg_search_index_2 = {
+    "search-index-2",
+    "DROP TABLE search_index;"
+    "CREATE TABLE search_index (param integer NOT NULL, value " CT " NOT NULL,"
+    " seq bigint NOT NULL, PRIMARY KEY (param, value, seq));"
+    "INSERT INTO meta (key, value) SELECT '" STORE_SEARCH_INDEX_META "', 'pending'"
+    " WHERE EXISTS (SELECT 1 FROM resource)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value;" PG_PUT_FN(PG_PUT_IX_ID)
+        PG_PUT_MANY_FN(PG_PUT_MANY_IX_ID),
+};
+
+/* put-many-2 (after search-index-2, whose row shape it writes): the batch
+ * put set-based.  put-many-1's function ran its
  * statements once per resource (the lookup, nextval, the row, its terms, its
  * index rows: five executor starts and ends a resource, about 45 us of the
  * server's CPU); this one runs each once per batch: one join for every
@@ -571,8 +602,8 @@ static const struct store_migration pg_put_many_2 = {
     "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, ns[t.r]"
     "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"
     "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#' ON CONFLICT DO NOTHING;"
-    "   INSERT INTO search_index (type, param, value, seq) SELECT p_type[t.r],"
-    "    substr(t.p, 2), t.v, ns[t.r] FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"
+    "   INSERT INTO search_index (param, value, seq) SELECT substr(t.p, 2)::integer, t.v,"
+    "    ns[t.r] FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"
     "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' ON CONFLICT DO NOTHING;"
     "  END IF;"
     "  FOR x IN SELECT u.id, u.person, u.org, u.cp, u.ns FROM unnest(p_id, p_type, p_person,"
@@ -610,6 +641,7 @@ static const struct store_migration *const migrations[] = {
     &pg_client_keys_1,
     &pg_search_index_1,
     &pg_migration_analytics_1,
+    &pg_search_index_2,
     &pg_put_many_2,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

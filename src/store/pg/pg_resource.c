@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "store/paging.h"
 #include "store/pg/pg_int.h"
 #include "store/pg/pg_ops.h"
 
@@ -141,8 +142,9 @@ static void array_elem(struct buf *b, const char *s, bool lower)
 static bool term_arrays(const struct store_put *in, struct buf *params, struct buf *values)
 {
     int k = 0;
-    /* the search-index rows follow the terms, their parameter names
-     * prefixed by '#' (search-index-1 files them under search_index) */
+    /* the search-index rows follow the terms, their key (store/paging.h
+     * store_ix_param_id) in decimal after a '#' (search-index-2 files them
+     * under search_index) */
     for (int i = 0; i < in->nterms + in->nindex; i++) {
         bool ix = i >= in->nterms;
         const char *const *pairs = ix ? in->index : in->terms;
@@ -154,7 +156,7 @@ static bool term_arrays(const struct store_put *in, struct buf *params, struct b
         buf_addc(values, k ? ',' : '{');
         if (ix) {
             struct buf pb = BUF_INIT;
-            buf_addf(&pb, "#%s", param);
+            buf_addf(&pb, "#%d", (int)store_ix_param_id(in->type, param));
             array_elem(params, pb.data, false);
             buf_release(&pb);
         } else {
@@ -376,8 +378,8 @@ static int put_many_call(struct pg_store *ps, const struct store_put *in, int n,
         arr_str(&a[A_STATUS], p->status);
         arr_elem(&a[A_HASH], hash, HASH_LEN);
         arr_elem(&a[A_JSON], p->json, jl);
-        /* the terms, then the search-index rows with '#' before their
-         * parameter names (search-index-1 files them under search_index) */
+        /* the terms, then the search-index rows: '#' and their key in
+         * decimal (search-index-2 files them under search_index) */
         for (int t = 0; t < p->nterms + p->nindex; t++) {
             bool ix = t >= p->nterms;
             const char *const *pairs = ix ? p->index : p->terms;
@@ -389,7 +391,7 @@ static int put_many_call(struct pg_store *ps, const struct store_put *in, int n,
             be32(&a[A_TROW], (uint32_t)(i + 1));
             if (ix) {
                 buf_reset(&low);
-                buf_addf(&low, "#%s", param);
+                buf_addf(&low, "#%d", (int)store_ix_param_id(p->type, param));
                 arr_str(&a[A_TPARAM], low.data);
             } else {
                 arr_str(&a[A_TPARAM], param);

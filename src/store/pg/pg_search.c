@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "core/hex.h"
+#include "store/paging.h"
 #include "store/pg/pg_int.h"
 #include "store/pg/pg_ops.h"
 
@@ -170,6 +171,8 @@ static void add_filters(struct pq *w, const struct store_query *q, int64_t snap,
     if (q->person_id) {
         buf_adds(&w->sql, " AND r.person_id = ");
         arg_text(w, q->person_id);
+    } else {
+        in_list(w, "r.person_id", q->person_ids, q->nperson_ids);
     }
     if (!q->type)
         in_list(w, "r.type", q->types, q->ntypes);
@@ -222,17 +225,15 @@ static void add_filters(struct pq *w, const struct store_query *q, int64_t snap,
             arg_text(w, v);
         }
     }
-    /* search-index conditions (search-index-1, pg_migrate.c) */
+    /* search-index conditions (search-index-2, pg_migrate.c) */
     for (int i = 0; i < q->nix && q->type; i++) {
         const struct store_ixcond *c = &q->ix[i];
         buf_adds(&w->sql, " AND r.seq IN (");
         for (int k = 0; k < c->nvals; k++) {
             const struct store_ixval *v = &c->vals[k];
-            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE type = "
-                                : "SELECT seq FROM search_index WHERE type = ");
-            arg_text(w, q->type);
-            buf_adds(&w->sql, " AND param = ");
-            arg_text(w, c->param);
+            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE param = "
+                                : "SELECT seq FROM search_index WHERE param = ");
+            arg_int(w, store_ix_param_id(q->type, c->param));
             if (v->op == STORE_IX_EQ) {
                 buf_adds(&w->sql, " AND value = ");
                 arg_text(w, v->a);
@@ -475,22 +476,27 @@ int pg_search_index_set(struct store *s, int64_t seq, const char *type, const ch
     bool own;
     int rc = pg_auto_begin(ps, &own);
     if (rc == 0) {
+        int32_t lo, hi;
+        store_ix_type_range(type, &lo, &hi);
         struct pg_params p = {0};
-        pg_p_text(&p, type);
+        pg_p_int(&p, lo);
+        pg_p_int(&p, hi);
         pg_p_int(&p, seq);
-        rc = pg_cmd(ps, "DELETE FROM search_index WHERE type = $1 AND seq = $2::bigint", &p, NULL);
+        rc = pg_cmd(ps,
+                    "DELETE FROM search_index WHERE param BETWEEN $1::integer AND $2::integer"
+                    " AND seq = $3::bigint",
+                    &p, NULL);
     }
     for (int i = 0; i < n && rc == 0; i++) {
         if (!pairs[2 * i] || !pairs[2 * i + 1])
             continue;
         struct pg_params p = {0};
-        pg_p_text(&p, type);
-        pg_p_text(&p, pairs[2 * i]);
+        pg_p_int(&p, store_ix_param_id(type, pairs[2 * i]));
         pg_p_text(&p, pairs[2 * i + 1]);
         pg_p_int(&p, seq);
         rc = pg_cmd(ps,
-                    "INSERT INTO search_index (type, param, value, seq) VALUES ($1, $2, $3,"
-                    " $4::bigint) ON CONFLICT DO NOTHING",
+                    "INSERT INTO search_index (param, value, seq) VALUES ($1::integer, $2,"
+                    " $3::bigint) ON CONFLICT DO NOTHING",
                     &p, NULL);
     }
     return pg_auto_end(ps, own, rc);

@@ -65,6 +65,7 @@ int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
                      const char *const *pairs, int n);
 extern const struct store_migration sqlite_migration_search_1;
 extern const struct store_migration sqlite_migration_search_index_1;
+extern const struct store_migration sqlite_migration_search_index_2;
 
 /* sqlite_person.c */
 int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);

@@ -143,6 +143,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_feeds_journal_1,
     &sqlite_migration_client_keys_1,
     &sqlite_migration_search_index_1,
+    &sqlite_migration_search_index_2,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

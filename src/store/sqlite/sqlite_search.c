@@ -75,6 +75,25 @@ const struct store_migration sqlite_migration_search_index_1 = {
     " WHERE EXISTS (SELECT 1 FROM resource);",
 };
 
+/*
+ * search-index-2: the rows keyed by an integer for (type, parameter)
+ * (store/paging.h store_ix_param_id) instead of the two texts, and fewer
+ * of them (fhir/searchparam.h: no coarse tokens, no references to a
+ * patient's own items).  Each row's key was about 20 bytes of text longer
+ * and every b-tree comparison walked it.  The old table's rows are not
+ * converted (the new rule leaves rows out that SQL cannot tell apart): the
+ * index is emptied and, when the database holds items, marked "pending"
+ * until `weft reindex` builds it again.
+ */
+const struct store_migration sqlite_migration_search_index_2 = {
+    "search-index-2",
+    "DROP TABLE search_index;"
+    "CREATE TABLE search_index (param INTEGER NOT NULL, value TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY (param, value, seq)) WITHOUT ROWID;"
+    "INSERT OR REPLACE INTO meta (key, value) SELECT '" STORE_SEARCH_INDEX_META "', 'pending'"
+    " WHERE EXISTS (SELECT 1 FROM resource);",
+};
+
 /* One INSERT of up to IX_ROWS rows: a resource's rows (a handful) cost one
  * statement instead of one each. */
 #define IX_ROWS 8
@@ -97,9 +116,9 @@ int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
             break;
         if (!sql[k]) { /* built once per row count (the text is the statement cache's key) */
             struct buf b = BUF_INIT;
-            buf_adds(&b, "INSERT OR IGNORE INTO search_index (type, param, value, seq) VALUES ");
+            buf_adds(&b, "INSERT OR IGNORE INTO search_index (param, value, seq) VALUES ");
             for (int j = 0; j < k; j++)
-                buf_addf(&b, "%s(?1,?%d,?%d,?2)", j ? "," : "", 3 + 2 * j, 4 + 2 * j);
+                buf_addf(&b, "%s(?%d,?%d,?1)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
             snprintf(text[k], sizeof text[k], "%s", b.data);
             buf_release(&b);
             sql[k] = text[k];
@@ -107,11 +126,10 @@ int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
         sqlite3_stmt *st = sqlite_stmt(ss, sql[k]);
         if (!st)
             return WEFT_EDB;
-        sqlite_bind_text(st, 1, type);
-        sqlite3_bind_int64(st, 2, seq);
+        sqlite3_bind_int64(st, 1, seq);
         for (int j = 0; j < k; j++) {
-            sqlite_bind_text(st, 3 + 2 * j, rows[2 * j]);
-            sqlite_bind_text(st, 4 + 2 * j, rows[2 * j + 1]);
+            sqlite3_bind_int(st, 2 + 2 * j, store_ix_param_id(type, rows[2 * j]));
+            sqlite_bind_text(st, 3 + 2 * j, rows[2 * j + 1]);
         }
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
@@ -125,11 +143,15 @@ int sqlite_search_index_set(struct store *s, int64_t seq, const char *type,
                             const char *const *pairs, int n)
 {
     struct sqlite_store *ss = sqlite_of(s);
-    sqlite3_stmt *st = sqlite_stmt(ss, "DELETE FROM search_index WHERE type = ? AND seq = ?");
+    sqlite3_stmt *st =
+        sqlite_stmt(ss, "DELETE FROM search_index WHERE param BETWEEN ? AND ? AND seq = ?");
     if (!st)
         return WEFT_EDB;
-    sqlite_bind_text(st, 1, type);
-    sqlite3_bind_int64(st, 2, seq);
+    int32_t lo, hi;
+    store_ix_type_range(type, &lo, &hi);
+    sqlite3_bind_int(st, 1, lo);
+    sqlite3_bind_int(st, 2, hi);
+    sqlite3_bind_int64(st, 3, seq);
     int rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "clearing index rows");
     sqlite3_reset(st);
     return rc ? rc : sqlite_index_add(ss, seq, type, pairs, n);
@@ -205,8 +227,9 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
     /* Within one person, always the person's index: without statistics the
      * planner may prefer the (type) index and its seq range, which walks
      * every item of the type (search-1). */
-    buf_adds(&w->sql,
-             q->person_id ? " FROM resource r INDEXED BY resource_person" : " FROM resource r");
+    buf_adds(&w->sql, q->person_id || (q->person_ids && q->nperson_ids > 0)
+                          ? " FROM resource r INDEXED BY resource_person"
+                          : " FROM resource r");
     buf_adds(&w->sql, " WHERE r.seq <= ? AND (r.next_seq IS NULL OR r.next_seq > ?)"
                       " AND r.deleted = 0");
     bind_int(w, snap);
@@ -221,6 +244,8 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
     if (q->person_id) {
         buf_adds(&w->sql, " AND r.person_id = ?");
         bind_text(w, q->person_id);
+    } else {
+        in_list(w, "r.person_id", q->person_ids, q->nperson_ids);
     }
     if (!q->type)
         in_list(w, "r.type", q->types, q->ntypes);
@@ -273,17 +298,15 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
         bind_text(w, q->lastupd_lt);
     }
     /* search-index conditions: the seqs of each as a union of b-tree
-     * ranges of (type, param, value) */
+     * ranges of (param id, value) */
     for (int i = 0; i < q->nix && q->type; i++) {
         const struct store_ixcond *c = &q->ix[i];
         buf_adds(&w->sql, " AND r.seq IN (");
         for (int k = 0; k < c->nvals; k++) {
             const struct store_ixval *v = &c->vals[k];
-            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE type = ?"
-                                : "SELECT seq FROM search_index WHERE type = ?");
-            buf_adds(&w->sql, " AND param = ?");
-            bind_text(w, q->type);
-            bind_text(w, c->param);
+            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE param = ?"
+                                : "SELECT seq FROM search_index WHERE param = ?");
+            bind_int(w, store_ix_param_id(q->type, c->param));
             if (v->op == STORE_IX_EQ) {
                 buf_adds(&w->sql, " AND value = ?");
                 bind_text(w, v->a);

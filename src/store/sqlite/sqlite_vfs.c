@@ -18,10 +18,20 @@
  *   - on the WAL file's own xSync (before a durable commit's fsync), xRead,
  *     xTruncate, xFileSize, xFileControl and xClose,
  *   - when a write is not contiguous with the buffer or would overflow it.
- * A write that fails when the buffer is written out is reported by the call
- * that wrote it out (an error there makes SQLite roll the transaction back,
- * as a failed frame write would have).  Files other than WAL files pass
- * straight through.
+ * A buffered write must not fail later for want of space: another
+ * connection's lock may write the buffer out (and would be told of a
+ * failure that is not its own), and the writer's own barrier, which
+ * publishes the commit, cannot report one at all.  So the space a buffered
+ * write will take is allocated when it is buffered (fallocate, keeping the
+ * file's size, in steps of WAL_ALLOC), and a full disk fails that write, in
+ * the writer's own call: SQLite rolls the transaction back as for any failed
+ * frame write.  A write-out that still fails (an I/O error) is kept with the
+ * buffer's file and reported by that file's next write, sync, read, size or
+ * truncate - to its own connection, which rolls back - never to another
+ * connection that happened to write the buffer out.  (Before, a checkpoint
+ * that wrote out the writer's buffer on a full disk failed with the
+ * writer's error, and the writer's lost frames went unnoticed until its own
+ * sync.)  Files other than WAL files pass straight through.
  *
  * The directory entry of a new WAL file: the unix VFS fsyncs the directory
  * only at the first xSync of the handle that created the file, and in WAL
@@ -43,7 +53,9 @@
  * failpoint store-skip-fsync makes xSync return without syncing.  Neither
  * exists in the release build.
  */
+#define _GNU_SOURCE 1 /* fallocate */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -57,7 +69,8 @@
 #include "core/powerloss.h"
 #include "store/sqlite/sqlite_vfs.h"
 
-#define WAL_BUF (128u * 1024u - 1u) /* unixWrite's per-call limit */
+#define WAL_BUF (128u * 1024u - 1u)        /* unixWrite's per-call limit */
+#define WAL_ALLOC ((sqlite3_int64)1 << 20) /* space allocated ahead of buffered writes */
 
 struct group {
     struct group *next; /* registry */
@@ -66,6 +79,10 @@ struct group {
     pthread_mutex_t mu; /* wals, wal_created */
     struct wfile *wals;
     bool wal_created; /* a WAL file was created and its directory not synced since */
+    /* the WAL file's bytes [0, wal_alloc) have space allocated (made smaller
+     * by any truncate); no_alloc: the file system cannot allocate ahead */
+    sqlite3_int64 wal_alloc;
+    bool no_alloc;
 };
 
 enum kind { K_OTHER, K_MAIN, K_WAL };
@@ -81,6 +98,8 @@ struct wfile {
     size_t len;
     sqlite3_int64 off;
     const char *wal_path; /* K_WAL: SQLite's name, valid until xClose */
+    int alloc_fd;         /* K_WAL: the same file, for fallocate (-1: none) */
+    int err;              /* K_WAL: a failed write-out, for this file's next call */
     const char *path;     /* test build, durable files: likewise */
     bool dirsync;         /* the unix VFS syncs the directory at the first xSync */
 };
@@ -141,33 +160,67 @@ static int real_write(struct wfile *f, const void *b, int amt, sqlite3_int64 off
     return rc;
 }
 
-/* Write out f's buffer; f->mu held. */
-static int wal_flush_locked(struct wfile *f)
+/* Write out f's buffer; f->mu held.  A failure is kept in f->err for f's
+ * own next call (wal_take_err). */
+static void wal_flush_locked(struct wfile *f)
 {
     if (f->len == 0)
-        return SQLITE_OK;
+        return;
     int rc = real_write(f, f->buf, (int)f->len, f->off);
     f->len = 0;
+    if (rc != SQLITE_OK && f->err == SQLITE_OK)
+        f->err = rc;
+}
+
+/* f's buffer written out; the error of this or an earlier write-out of it
+ * (then cleared: SQLite rolls back on it).  f->mu held. */
+static int wal_take_err(struct wfile *f)
+{
+    wal_flush_locked(f);
+    int rc = f->err;
+    f->err = SQLITE_OK;
     return rc;
 }
 
 static int wal_flush(struct wfile *f)
 {
     pthread_mutex_lock(&f->mu);
-    int rc = wal_flush_locked(f);
+    int rc = wal_take_err(f);
     pthread_mutex_unlock(&f->mu);
     return rc;
 }
 
-/* Write out every WAL buffer of the group. */
-static int group_flush(struct group *g)
+/* Write out every WAL buffer of the group, for a lock or barrier of any
+ * connection: a failure stays with its own file. */
+static void group_flush(struct group *g)
 {
-    int rc = SQLITE_OK;
     pthread_mutex_lock(&g->mu);
     for (struct wfile *w = g->wals; w; w = w->gnext) {
-        int r = wal_flush(w);
-        if (rc == SQLITE_OK)
-            rc = r;
+        pthread_mutex_lock(&w->mu);
+        wal_flush_locked(w);
+        pthread_mutex_unlock(&w->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Space for the WAL file's bytes up to end, allocated ahead in steps of
+ * WAL_ALLOC without changing the file's size.  SQLITE_FULL when the disk
+ * has no room. */
+static int wal_reserve(struct wfile *f, sqlite3_int64 end)
+{
+    struct group *g = f->g;
+    int rc = SQLITE_OK;
+    pthread_mutex_lock(&g->mu);
+    if (!g->no_alloc && f->alloc_fd >= 0 && end > g->wal_alloc) {
+        sqlite3_int64 to = (end + WAL_ALLOC - 1) / WAL_ALLOC * WAL_ALLOC;
+        if (fallocate(f->alloc_fd, FALLOC_FL_KEEP_SIZE, g->wal_alloc, to - g->wal_alloc) == 0)
+            g->wal_alloc = to;
+        else if (errno == ENOSPC || errno == EDQUOT)
+            rc = SQLITE_FULL;
+        else if (errno == EOPNOTSUPP || errno == ENOSYS)
+            g->no_alloc = true; /* writes are then as the unix VFS's */
+        else
+            rc = SQLITE_IOERR_WRITE;
     }
     pthread_mutex_unlock(&g->mu);
     return rc;
@@ -182,6 +235,8 @@ static int x_close(sqlite3_file *p)
     int rc = SQLITE_OK;
     if (f->kind == K_WAL) {
         rc = wal_flush(f);
+        if (f->alloc_fd >= 0)
+            close(f->alloc_fd);
         pthread_mutex_lock(&f->g->mu);
         struct wfile **pp = &f->g->wals;
         while (*pp && *pp != f)
@@ -213,10 +268,14 @@ static int x_write(sqlite3_file *p, const void *b, int amt, sqlite3_int64 off)
     struct wfile *f = WF(p);
     if (f->kind != K_WAL)
         return real_write(f, b, amt, off);
+    int rc = wal_reserve(f, off + amt);
+    if (rc != SQLITE_OK)
+        return rc;
     pthread_mutex_lock(&f->mu);
-    int rc = SQLITE_OK;
     if (f->len && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WAL_BUF))
-        rc = wal_flush_locked(f);
+        wal_flush_locked(f);
+    rc = f->err;
+    f->err = SQLITE_OK;
     if (rc == SQLITE_OK && (size_t)amt > WAL_BUF) {
         rc = real_write(f, b, amt, off);
     } else if (rc == SQLITE_OK) {
@@ -237,6 +296,11 @@ static int x_truncate(sqlite3_file *p, sqlite3_int64 size)
         int rc = wal_flush(WF(p));
         if (rc != SQLITE_OK)
             return rc;
+        struct group *g = WF(p)->g;
+        pthread_mutex_lock(&g->mu); /* the space past size goes with it */
+        if (g->wal_alloc > size)
+            g->wal_alloc = size;
+        pthread_mutex_unlock(&g->mu);
     }
 #ifdef WEFT_FAILPOINTS
     if (WF(p)->path)
@@ -360,18 +424,15 @@ static int x_shm_map(sqlite3_file *p, int pg, int size, int extend, void volatil
  * barrier), the frames written so far are in the file. */
 static int x_shm_lock(sqlite3_file *p, int offset, int n, int flags)
 {
-    if (WF(p)->g) {
-        int rc = group_flush(WF(p)->g);
-        if (rc != SQLITE_OK)
-            return rc;
-    }
+    if (WF(p)->g)
+        group_flush(WF(p)->g);
     return REAL(p)->pMethods->xShmLock(REAL(p), offset, n, flags);
 }
 
 static void x_shm_barrier(sqlite3_file *p)
 {
     if (WF(p)->g)
-        group_flush(WF(p)->g); /* a failed write is reported by the next call */
+        group_flush(WF(p)->g); /* a failed write is reported by its file's next call */
     REAL(p)->pMethods->xShmBarrier(REAL(p));
 }
 
@@ -455,6 +516,7 @@ static int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags
     } else if (wal && n > 4 && strcmp(name + n - 4, "-wal") == 0) {
         f->kind = K_WAL;
         f->wal_path = name;
+        f->alloc_fd = open(name, O_RDWR | O_CLOEXEC); /* -1: no allocation ahead */
         pthread_mutex_init(&f->mu, NULL);
         f->g = group_get(name, n - 4);
         pthread_mutex_lock(&f->g->mu);

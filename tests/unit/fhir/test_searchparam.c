@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "fhir/searchparam.h"
+#include "store/paging.h"
 
 /* An Observation shaped as Synthea writes them, plus what the tests need. */
 static const char *obs_json =
@@ -42,6 +43,7 @@ static const char *pat_json =
 static const char *enc_json =
     "{\"resourceType\":\"Encounter\",\"id\":\"e1\",\"status\":\"finished\","
     "\"subject\":{\"reference\":\"Patient/p1\"},"
+    "\"serviceProvider\":{\"reference\":\"Organization/org1\"},"
     "\"period\":{\"start\":\"2020-01-10T09:00:00Z\",\"end\":\"2020-01-12T17:00:00Z\"}}";
 
 static const char *risk_json = "{\"resourceType\":\"RiskAssessment\",\"id\":\"r1\","
@@ -410,12 +412,14 @@ static void test_index(void **state)
         {&obs_json, "Observation", "code:not", "8480-6", 0, 1, 0},
         {&obs_json, "Observation", "category", "VITAL-SIGNS", 1, 0, 1}, /* case: narrows */
         {&obs_json, "Observation", "category", "vital-signs", 1, 1, 1},
-        {&obs_json, "Observation", "status", "final", 0, 1, 0},      /* status: not indexed */
+        /* coarse tokens (a handful of fixed codes over every item): not indexed */
+        {&obs_json, "Observation", "status", "final", 0, 1, 0},
         {&obs_json, "Observation", "value-string", "x", 1, 0, 0},    /* a union of its own */
         {&obs_json, "Observation", "combo-code", "8867-4", 0, 1, 0}, /* code | component.code */
-        {&obs_json, "Observation", "encounter", "Encounter/e1", 1, 1, 1},
-        {&obs_json, "Observation", "encounter", "e1", 1, 1, 1},
-        {&obs_json, "Observation", "encounter", "e2", 1, 0, 0},
+        /* references to a patient's own items: their person answers */
+        {&obs_json, "Observation", "encounter", "Encounter/e1", 0, 1, 0},
+        {&obs_json, "Observation", "encounter", "e1", 0, 1, 0},
+        {&obs_json, "Observation", "encounter:Encounter", "e1", 0, 1, 0},
         {&obs_json, "Observation", "subject", "Patient/p1", 0, 1, 0}, /* the store's person */
         {&obs_json, "Observation", "subject:Patient", "p1", 0, 1, 0},
         {&obs_json, "Observation", "date", "2020-03-04", 1, 1, 1},
@@ -439,7 +443,7 @@ static void test_index(void **state)
         {&pat_json, "Patient", "identifier", "urn:local|L1", 1, 1, 1},
         {&pat_json, "Patient", "identifier:of-type",
          "http://terminology.hl7.org/CodeSystem/v2-0203|NH|9000000009", 0, 1, 0},
-        {&pat_json, "Patient", "gender", "female", 1, 1, 1},
+        {&pat_json, "Patient", "gender", "female", 0, 1, 0}, /* coarse */
         {&pat_json, "Patient", "birthdate", "1970", 1, 1, 1},
         {&pat_json, "Patient", "birthdate", "ge1970-05-20", 1, 1, 1}, /* May 1970 overlaps */
         {&pat_json, "Patient", "birthdate", "1970-06", 1, 0, 0},
@@ -450,7 +454,10 @@ static void test_index(void **state)
         {&enc_json, "Encounter", "date", "ge2020-01-12", 1, 1, 1},
         {&enc_json, "Encounter", "date", "le2020-01-10", 1, 1, 1},
         {&enc_json, "Encounter", "date", "ge2020-01-14", 1, 0, 0},
-        {&enc_json, "Encounter", "class", "AMB", 1, 0, 0},
+        {&enc_json, "Encounter", "class", "AMB", 0, 0, 0}, /* coarse */
+        {&enc_json, "Encounter", "service-provider", "Organization/org1", 1, 1, 1},
+        {&enc_json, "Encounter", "service-provider", "org1", 1, 1, 1},
+        {&enc_json, "Encounter", "service-provider", "org2", 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bool m, sel;
@@ -477,10 +484,12 @@ static void test_index_rows(void **state)
     fhir_sp_ixrows_add(&x, "code", "8867-4"); /* again: once */
     const char *pairs[256];
     int n = fhir_sp_ixrows_pairs(&x, pairs);
-    int code = 0, subject = 0, date = 0;
+    int code = 0, subject = 0, date = 0, coarse = 0;
     for (int i = 0; i < n; i++) {
         code += strcmp(pairs[2 * i], "code") == 0;
-        subject += strcmp(pairs[2 * i], "subject") == 0 || strcmp(pairs[2 * i], "patient") == 0;
+        subject += strcmp(pairs[2 * i], "subject") == 0 || strcmp(pairs[2 * i], "patient") == 0 ||
+                   strcmp(pairs[2 * i], "encounter") == 0;
+        coarse += strcmp(pairs[2 * i], "status") == 0;
         if (strcmp(pairs[2 * i], "date") == 0) {
             date++;
             assert_string_equal(pairs[2 * i + 1], "2020-03-04");
@@ -488,7 +497,9 @@ static void test_index_rows(void **state)
         assert_true(strcmp(pairs[2 * i], "combo-code") != 0);
     }
     assert_int_equal(code, 1);
-    assert_int_equal(subject, 0);
+    assert_int_equal(subject, 0); /* no Patient or Encounter references */
+    assert_int_equal(coarse, 0);
+    assert_int_equal(n, 3); /* code, category, date: all an Observation like this one costs */
     assert_int_equal(date, 1);
     /* long values are cut on a character boundary */
     char longv[300];
@@ -502,6 +513,38 @@ static void test_index_rows(void **state)
     json_decref(r);
 }
 
+/* Which references have rows; the rows' integer keys (store/paging.h) are
+ * stable and, over the whole table, one per (type, parameter). */
+static void test_index_keys(void **state)
+{
+    (void)state;
+    assert_false(fhir_sp_ix_ref_rows("Patient"));
+    assert_false(fhir_sp_ix_ref_rows("Encounter"));
+    assert_false(fhir_sp_ix_ref_rows("Observation"));
+    assert_true(fhir_sp_ix_ref_rows("Organization"));
+    assert_true(fhir_sp_ix_ref_rows("Practitioner"));
+    assert_true(fhir_sp_ix_ref_rows("Medication"));
+    /* FNV-1a: type in the high 15 bits, parameter in the low 16 */
+    int32_t lo, hi;
+    store_ix_type_range("Observation", &lo, &hi);
+    int32_t id = store_ix_param_id("Observation", "code");
+    assert_true(id >= lo && id <= hi && hi - lo == 0xffff);
+    assert_int_equal(id, store_ix_param_id("Observation", "code"));
+    assert_true(id != store_ix_param_id("Observation", "date"));
+    assert_true(id != store_ix_param_id("Condition", "code"));
+    int32_t *ids = calloc((size_t)fhir_sp_count, sizeof *ids);
+    assert_non_null(ids);
+    for (int i = 0; i < fhir_sp_count; i++)
+        ids[i] = store_ix_param_id(fhir_sp_table[i].type, fhir_sp_table[i].code);
+    for (int i = 0; i < fhir_sp_count; i++)
+        for (int j = i + 1; j < fhir_sp_count; j++)
+            if (ids[i] == ids[j])
+                fail_msg("%s.%s and %s.%s share index key %d", fhir_sp_table[i].type,
+                         fhir_sp_table[i].code, fhir_sp_table[j].type, fhir_sp_table[j].code,
+                         ids[i]);
+    free(ids);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,7 +553,7 @@ int main(void)
         cmocka_unit_test(test_quantity_number), cmocka_unit_test(test_reference_uri),
         cmocka_unit_test(test_composite),       cmocka_unit_test(test_fold_sort),
         cmocka_unit_test(test_may_match),       cmocka_unit_test(test_index),
-        cmocka_unit_test(test_index_rows),
+        cmocka_unit_test(test_index_rows),      cmocka_unit_test(test_index_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
