@@ -11,9 +11,26 @@
 # content-hash no-op path (every resource unchanged).  RUNS runs (default 1),
 # medians.  "entries/s" counts every bundle entry, as bench_load.sh does.
 #
-# Env: COPIES (default 3: 183 bundles, 57,276 entries, 46,371 stored), RUNS,
+# Two data sets (LOAD_SET):
+#   synthea  (default) the Synthea R4 set replicated COPIES times: ~300-entry
+#            bundles, one `weft load` of the folder.
+#   region   `weft synth --people PEOPLE --seed 1`, split as bench_scale.sh
+#            does (bench/scale_region.py): every GP FHIR file after the first
+#            batch, one transaction Bundle per file (about 6 entries each), one
+#            `weft load --org ODS` per GP, after `weft synth register` (so the
+#            persons, feeds and organisations exist): entries/s is all the
+#            entries over the wall time of all the commands.  No reload.
+# WEFT_BIN_BASE=PATH also runs another build (e.g. main's) on the same data
+# in the same run and prints the ratio: alternating with WEFT_BIN run by run
+# (synthea), or command by command into two databases (region: each build's
+# rate from its own summed wall time), so the shared machine's load changes
+# hit both alike.
+#
+# Env: LOAD_SET, COPIES (default 3: 183 bundles, 57,276 entries, 46,371
+# stored), PEOPLE (default 10000: 72,243 bulk entries), RUNS, WEFT_BIN_BASE,
 # BENCH_TMP, BENCH_DATA (replicated bundles kept between runs), WEFT_PG_DIR
-# (use that running cluster instead of making one).
+# (use that running cluster instead of making one), STORES (default
+# "sqlite pg_tcp pg_socket").
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
@@ -21,13 +38,27 @@ data=${WEFT_DATA:-$(cd "$root/.." && pwd)/shared/data}/synthea-r4
 [ -d "$data" ] || { echo "skip: $data not found"; exit 0; }
 COPIES=${COPIES:-3}
 RUNS=${RUNS:-1}
+LOAD_SET=${LOAD_SET:-synthea}
+PEOPLE=${PEOPLE:-10000}
+STORES=${STORES:-sqlite pg_tcp pg_socket}
 tmp=${BENCH_TMP:-$(mktemp -d)}
-rep=${BENCH_DATA:-/tmp/weft-bench-load}/c$COPIES
 weft=${WEFT_BIN:-$root/weft}
+base=${WEFT_BIN_BASE:-}
 [ -x "$weft" ] || make -s weft >/dev/null
-if [ ! -f "$rep/.done" ]; then
-  echo "replicating $COPIES copies into $rep ..." >&2
-  rm -rf "$rep" && /usr/bin/python3 bench/replicate.py "$data" "$rep" "$COPIES" >&2 && touch "$rep/.done"
+if [ "$LOAD_SET" = region ]; then
+  reg=$tmp/region-$PEOPLE split=$tmp/split-$PEOPLE
+  if [ ! -d "$split/bulk" ]; then
+    rm -rf "$reg" "$split"
+    "$weft" synth --people "$PEOPLE" --seed 1 --out "$reg" --quiet || { echo "weft synth failed"; exit 1; }
+    /usr/bin/python3 bench/scale_region.py "$reg" "$split" >"$tmp/split.json" || { echo "split failed"; exit 1; }
+  fi
+  entries=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bulk_entries"])' "$tmp/split.json")
+else
+  rep=${BENCH_DATA:-/tmp/weft-bench-load}/c$COPIES
+  if [ ! -f "$rep/.done" ]; then
+    echo "replicating $COPIES copies into $rep ..." >&2
+    rm -rf "$rep" && /usr/bin/python3 bench/replicate.py "$data" "$rep" "$COPIES" >&2 && touch "$rep/.done"
+  fi
 fi
 own=""
 if [ -z "${WEFT_PG_DIR:-}" ]; then
@@ -38,30 +69,123 @@ fi
 port=$(cat "$WEFT_PG_DIR/port")
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# load TARGET-KIND DB: prints "first_entries_per_s reload_entries_per_s stored"
+rate() { grep -o 'entries in [0-9.]* s ([0-9]*/s)' | grep -o '([0-9]*' | tr -d '('; }
+# load_twice BIN DB: prints "first_entries_per_s reload_entries_per_s" (synthea)
 load_twice() {
-  local db=$1 a b
-  "$weft" init --db "$db" >/dev/null || return 1
-  a=$("$weft" load --db "$db" --org SYNTH01 --quiet "$rep" 2>&1 | grep -o 'entries in [0-9.]* s ([0-9]*/s)' | grep -o '([0-9]*' | tr -d '(')
-  b=$("$weft" load --db "$db" --org SYNTH01 --quiet "$rep" 2>&1 | grep -o 'entries in [0-9.]* s ([0-9]*/s)' | grep -o '([0-9]*' | tr -d '(')
+  local bin=$1 db=$2 a b
+  "$bin" init --db "$db" >/dev/null || return 1
+  a=$("$bin" load --db "$db" --org SYNTH01 --quiet "$rep" 2>&1 | rate)
+  b=$("$bin" load --db "$db" --org SYNTH01 --quiet "$rep" 2>&1 | rate)
   echo "$a $b"
 }
+# load_region BIN DB: prints "entries_per_s -" (wall time of every GP's command)
+load_region() {
+  local bin=$1 db=$2 w=$tmp/w.$$ t0 t1 d
+  rm -rf "$w" && mkdir -p "$w"
+  "$bin" init --db "$db" >/dev/null || return 1
+  "$bin" synth register --db "$db" --in "$reg" --drop-root "$w/drop" \
+    --credentials "$w/credentials.json" >/dev/null || return 1
+  t0=$(date +%s.%N)
+  for d in "$split"/bulk/*/; do
+    # exit status 1 when a bundle was rejected (the generator's malformed fault)
+    "$bin" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load.log" 2>&1
+    grep -q ' entries in ' "$w/load.log" || { tail -3 "$w/load.log" >&2; return 1; }
+  done
+  t1=$(date +%s.%N)
+  rm -rf "$w"
+  echo "$(awk "BEGIN {printf \"%.0f\", $entries / ($t1 - $t0)}") -"
+}
+# load_region_ab BIN1 DB1 BIN2 DB2: the region into two databases, GP by GP,
+# the two builds alternating (which goes first alternates too), so that a
+# shared machine's load changes hit both alike; prints "rate1 rate2" from
+# each build's own summed wall time.
+load_region_ab() {
+  local w=$tmp/w.$$ d i=0 t0 t1 ta=0 tb=0 x
+  rm -rf "$w" && mkdir -p "$w"
+  for x in 1 2; do
+    local bin db
+    if [ $x = 1 ]; then bin=$1 db=$2; else bin=$3 db=$4; fi
+    "$bin" init --db "$db" >/dev/null || return 1
+    "$bin" synth register --db "$db" --in "$reg" --drop-root "$w/drop$x" \
+      --credentials "$w/credentials$x.json" >/dev/null || return 1
+  done
+  for d in "$split"/bulk/*/; do
+    i=$((i + 1))
+    for x in $([ $((i % 2)) = 0 ] && echo 1 2 || echo 2 1); do
+      local bin db
+      if [ $x = 1 ]; then bin=$1 db=$2; else bin=$3 db=$4; fi
+      t0=$(date +%s.%N)
+      "$bin" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load.log" 2>&1
+      t1=$(date +%s.%N)
+      grep -q ' entries in ' "$w/load.log" || { tail -3 "$w/load.log" >&2; return 1; }
+      if [ $x = 1 ]; then ta=$(awk "BEGIN {print $ta + $t1 - $t0}"); else tb=$(awk "BEGIN {print $tb + $t1 - $t0}"); fi
+    done
+  done
+  rm -rf "$w"
+  echo "$(awk "BEGIN {printf \"%.0f\", $entries / $ta}") $(awk "BEGIN {printf \"%.0f\", $entries / $tb}")"
+}
+db_for() { # db_for STORE N: a fresh database of that kind
+  case $1 in
+  sqlite) rm -f "$tmp/load-$2.db"*; echo "$tmp/load-$2.db" ;;
+  pg_tcp) tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_tcp_${2}_$$" ;;
+  pg_socket)
+    tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_sock_${2}_$$" >/dev/null
+    echo "host=$WEFT_PG_DIR port=$port dbname=bench_sock_${2}_$$ user=weft" ;;
+  esac
+}
+one() { # one BIN STORE RUN: "first reload"
+  local bin=$1 k=$2 f=load_twice db
+  [ "$LOAD_SET" = region ] && f=load_region
+  case $k in
+  sqlite) db="$tmp/load-pg.db"; rm -f "$db" "$db-wal" "$db-shm"; $f "$bin" "$db"; rm -f "$db" "$db-wal" "$db-shm" ;;
+  pg_tcp) $f "$bin" "$(tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_tcp_${3}_$$")" ;;
+  pg_socket)
+    tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_sock_${3}_$$" >/dev/null
+    $f "$bin" "host=$WEFT_PG_DIR port=$port dbname=bench_sock_${3}_$$ user=weft" ;;
+  esac
+}
 declare -A first reload
+bins="new"
+[ -n "$base" ] && bins="base new"
+n=0
 for run in $(seq 1 "$RUNS"); do
-  db="$tmp/load-pg.db"; rm -f "$db" "$db-wal" "$db-shm"
-  read -r a b < <(load_twice "$db"); first[sqlite]+="$a "; reload[sqlite]+="$b "
-  rm -f "$db" "$db-wal" "$db-shm"
-  u=$(tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_tcp_${run}_$$")
-  read -r a b < <(load_twice "$u"); first[pg_tcp]+="$a "; reload[pg_tcp]+="$b "
-  tests/pg-cluster.sh createdb "$WEFT_PG_DIR" "bench_sock_${run}_$$" >/dev/null
-  read -r a b < <(load_twice "host=$WEFT_PG_DIR port=$port dbname=bench_sock_${run}_$$ user=weft")
-  first[pg_socket]+="$a "; reload[pg_socket]+="$b "
+  for k in $STORES; do
+    if [ "$LOAD_SET" = region ] && [ -n "$base" ]; then
+      read -r a r < <(load_region_ab "$base" "$(db_for "$k" $((n + 1)))" "$weft" "$(db_for "$k" $((n + 2)))")
+      n=$((n + 2))
+      rm -f "$tmp"/load-*.db*
+      first[base.$k]+="$a "; first[new.$k]+="$r "; reload[base.$k]+="- "; reload[new.$k]+="- "
+      continue
+    fi
+    for v in $bins; do
+      b=$weft
+      [ "$v" = base ] && b=$base
+      n=$((n + 1))
+      read -r a r < <(one "$b" "$k" "$n")
+      first[$v.$k]+="$a "
+      reload[$v.$k]+="$r "
+    done
+  done
 done
-entries=$(ls "$rep"/*.json | wc -l)
-printf '%s bundles (%s copies), load average %s\n' "$entries" "$COPIES" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-22s %14s %16s\n' "store" "load entries/s" "reload entries/s"
-for k in sqlite pg_tcp pg_socket; do
-  f=$(echo "${first[$k]}" | tr ' ' '\n' | grep . | median)
-  r=$(echo "${reload[$k]}" | tr ' ' '\n' | grep . | median)
-  printf '%-22s %14s %16s\n' "$k" "${f:-failed}" "${r:-failed}"
+if [ "$LOAD_SET" = region ]; then
+  printf '%s people, %s bulk entries in %s GP commands, load average %s\n' "$PEOPLE" "$entries" \
+    "$(ls -d "$split"/bulk/*/ | wc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+else
+  printf '%s bundles (%s copies), load average %s\n' "$(ls "$rep"/*.json | wc -l)" "$COPIES" "$(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+printf '%-22s %14s %16s %s\n' "store" "load entries/s" "reload entries/s" "(medians of $RUNS)"
+for k in $STORES; do
+  for v in $bins; do
+    f=$(echo "${first[$v.$k]}" | tr ' ' '\n' | grep . | median)
+    r=$(echo "${reload[$v.$k]}" | tr ' ' '\n' | grep . | median)
+    label=$k
+    [ -n "$base" ] && label="$k ($v)"
+    printf '%-22s %14s %16s\n' "$label" "${f:-failed}" "${r:-failed}"
+  done
+  if [ -n "$base" ]; then
+    fb=$(echo "${first[base.$k]}" | tr ' ' '\n' | grep . | median)
+    fn=$(echo "${first[new.$k]}" | tr ' ' '\n' | grep . | median)
+    [ -n "$fb" ] && [ -n "$fn" ] && [ "$fb" != - ] &&
+      printf '%-22s %14s\n' "$k new/base" "$(awk "BEGIN {printf \"%.2fx\", $fn / $fb}")"
+  fi
 done

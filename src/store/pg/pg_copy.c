@@ -218,6 +218,10 @@ int pg_copy_write(struct store *s, const char *table, const char *const *cols, i
         buf_release(&sql);
         return rc;
     }
+    if ((rc = pg_flush(ps)) != 0) {
+        buf_release(&sql);
+        return rc;
+    }
     PGresult *r = PQexec(ps->conn, sql.data);
     buf_release(&sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {

@@ -41,16 +41,18 @@ int pg_idrec_put(struct store *s, const struct store_idrec *r, const char *const
     for (int i = 0; i < 4; i++)
         pg_p_text(&p, nz(keys[i]));
     pg_p_text(&p, now);
-    return pg_cmd(pg_of(s),
-                  "INSERT INTO identity_record AS x (org, source_id, demog, nhs, locals, k0, k1,"
-                  " k2, k3, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                  " ON CONFLICT (org, source_id) DO UPDATE SET demog = excluded.demog,"
-                  " nhs = excluded.nhs, locals = excluded.locals, k0 = excluded.k0,"
-                  " k1 = excluded.k1, k2 = excluded.k2, k3 = excluded.k3,"
-                  " updated = excluded.updated WHERE x.demog IS DISTINCT FROM excluded.demog"
-                  " OR x.nhs IS DISTINCT FROM excluded.nhs"
-                  " OR x.locals IS DISTINCT FROM excluded.locals",
-                  &p, NULL);
+    /* nothing waits for it: sent with the next statement (the bundle's put) */
+    return pg_cmd_deferred(
+        pg_of(s),
+        "INSERT INTO identity_record AS x (org, source_id, demog, nhs, locals, k0, k1,"
+        " k2, k3, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (org, source_id) DO UPDATE SET demog = excluded.demog,"
+        " nhs = excluded.nhs, locals = excluded.locals, k0 = excluded.k0,"
+        " k1 = excluded.k1, k2 = excluded.k2, k3 = excluded.k3,"
+        " updated = excluded.updated WHERE x.demog IS DISTINCT FROM excluded.demog"
+        " OR x.nhs IS DISTINCT FROM excluded.nhs"
+        " OR x.locals IS DISTINCT FROM excluded.locals",
+        &p);
 }
 
 #define REC_COLS "r.org, r.source_id, r.demog, r.nhs, r.locals, pl.person_id, p.nhs"

@@ -30,6 +30,8 @@
 #include "store/store_int.h"
 
 #define PG_STMT_CACHE 128
+#define PG_DEFER_MAX 8
+#define PG_MAXP_DEFER 16           /* parameters of a deferred statement */
 #define PG_WRITE_LOCK "7700414801" /* pg_advisory_xact_lock key: "weft writer" */
 #define PG_JOB_LOCK "77004148"     /* first key of the single-runner jobs' locks */
 
@@ -45,7 +47,19 @@ struct pg_store {
     } cache[PG_STMT_CACHE];
     uint64_t clock;
     int next_name;
-    bool bulk;        /* synchronous_commit off (store_bulk) */
+    bool bulk; /* synchronous_commit off (store_bulk) */
+    /* statements not sent yet: savepoints and writes whose answer nobody
+     * waits for; they go to the server in one pipeline with the next
+     * statement (pg_store.c, "deferred") */
+    struct pg_deferred {
+        char sql[96]; /* text without parameters, or "" for prepared name */
+        char name[24];
+        int n;
+        char *v[PG_MAXP_DEFER]; /* copies (NULL: SQL NULL) */
+        int len[PG_MAXP_DEFER];
+        int fmt[PG_MAXP_DEFER];
+    } deferred[PG_DEFER_MAX];
+    int ndeferred;
     char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
 };
 
@@ -89,9 +103,19 @@ PGresult *pg_run_text(struct pg_store *ps, const char *sql, const struct pg_para
 /* pg_run for a statement without rows: 0 or the error code; *affected (may
  * be NULL) gets the number of rows it changed. */
 int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int64_t *affected);
+/* pg_cmd for a write whose outcome nobody waits for, inside the caller's
+ * transaction: sent with the next statement (one round trip fewer), its
+ * error reported by that statement - the transaction is then failed and
+ * only rolls back.  Outside a transaction (or with more than PG_MAXP_DEFER
+ * parameters) it is pg_cmd. */
+int pg_cmd_deferred(struct pg_store *ps, const char *sql, const struct pg_params *p);
 
 /* Run SQL text without parameters (may hold several statements). */
 int pg_exec(struct pg_store *ps, const char *sql);
+/* Send the deferred savepoint statements now, if any: 0 or the error of the
+ * first that failed.  pg_run, pg_exec and commit do this themselves; code
+ * that calls libpq directly inside a transaction calls it first. */
+int pg_flush(struct pg_store *ps);
 
 /* Record a failed result (or connection) as the handle's error, with
  * context what; returns the WEFT_ code: unique violation WEFT_EEXIST, lock

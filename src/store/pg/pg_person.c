@@ -47,33 +47,44 @@ static const char by_nhs_sql[] = "SELECT id FROM person WHERE nhs = $1";
 static const char by_local_sql[] =
     "SELECT person_id FROM person_local WHERE org = $1 AND system = $2 AND value = $3";
 
-static int insert_person(struct pg_store *ps, const char *id, const char *nhs)
-{
-    char now[32];
-    pg_now(now);
-    struct pg_params p = {0};
-    pg_p_text(&p, id);
-    pg_p_text(&p, nhs);
-    pg_p_text(&p, now);
-    return pg_cmd(ps,
-                  "INSERT INTO person (id, nhs, created) VALUES ($1, $2, $3)"
-                  " ON CONFLICT DO NOTHING",
-                  &p, NULL);
-}
+/*
+ * The lookup and, when nothing is found, the inserts, as one statement (one
+ * round trip instead of three or four: a load resolves a few identifiers
+ * per Patient, and on a busy machine every round trip waits to be
+ * scheduled).  Data-modifying CTEs see the statement's snapshot, so a row
+ * another node inserted after it began makes the insert do nothing and the
+ * statement return no row: then the plain lookup is repeated, as before.
+ */
+static const char nhs_or_new_sql[] =
+    "WITH f AS (SELECT id FROM person WHERE nhs = $1),"
+    " ins AS (INSERT INTO person (id, nhs, created) SELECT $2, $1, $3"
+    "  WHERE NOT EXISTS (SELECT 1 FROM f) ON CONFLICT DO NOTHING RETURNING id)"
+    " SELECT id FROM f UNION ALL SELECT id FROM ins";
+
+/* $4: the person to link to, or the new person's id when $6 (made here). */
+static const char local_or_new_sql[] =
+    "WITH f AS (SELECT person_id FROM person_local WHERE org = $1 AND system = $2"
+    "  AND value = $3),"
+    " np AS (INSERT INTO person (id, nhs, created) SELECT $4, NULL, $5"
+    "  WHERE $6 AND NOT EXISTS (SELECT 1 FROM f) ON CONFLICT DO NOTHING),"
+    " ins AS (INSERT INTO person_local (org, system, value, person_id, created)"
+    "  SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM f)"
+    "  ON CONFLICT DO NOTHING RETURNING person_id)"
+    " SELECT person_id FROM f UNION ALL SELECT person_id FROM ins";
 
 int pg_person_by_nhs(struct store *s, const char *nhs, char **person_id_out)
 {
     struct pg_store *ps = pg_of(s);
     *person_id_out = NULL;
-    const char *keys[] = {nhs};
-    int rc = lookup1(ps, by_nhs_sql, keys, 1, person_id_out);
+    char id[33], now[32];
+    new_person_id(id);
+    pg_now(now);
+    const char *keys[] = {nhs, id, now};
+    int rc = lookup1(ps, nhs_or_new_sql, keys, 3, person_id_out);
     if (rc != WEFT_ENOTFOUND)
         return rc;
-    char id[33];
-    new_person_id(id);
-    if ((rc = insert_person(ps, id, nhs)) != 0)
-        return rc;
-    return lookup1(ps, by_nhs_sql, keys, 1, person_id_out); /* ours, or the winner's */
+    const char *k1[] = {nhs};
+    return lookup1(ps, by_nhs_sql, k1, 1, person_id_out); /* another node's, committed since */
 }
 
 int pg_person_by_local(struct store *s, const char *org, const char *system, const char *value,
@@ -81,35 +92,21 @@ int pg_person_by_local(struct store *s, const char *org, const char *system, con
 {
     struct pg_store *ps = pg_of(s);
     *person_id_out = NULL;
-    const char *keys[] = {org, system, value};
-    int rc = lookup1(ps, by_local_sql, keys, 3, person_id_out);
-    if (rc != WEFT_ENOTFOUND)
-        return rc; /* found (an identifier never moves to a second person) or error */
-    char id[33];
-    if (link_to_person) {
+    char id[33], now[32];
+    if (link_to_person)
         snprintf(id, sizeof id, "%s", link_to_person);
-    } else {
+    else
         new_person_id(id);
-        if ((rc = insert_person(ps, id, NULL)) != 0)
-            return rc;
-    }
-    char now[32];
     pg_now(now);
-    struct pg_params p = {0};
-    pg_p_text(&p, org);
-    pg_p_text(&p, system);
-    pg_p_text(&p, value);
-    pg_p_text(&p, id);
-    pg_p_text(&p, now);
-    rc = pg_cmd(ps,
-                "INSERT INTO person_local (org, system, value, person_id, created)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &p, NULL);
-    if (rc != 0)
-        return rc;
     /* A person made for an identifier another node linked first stays
-     * without identifiers, as a person made by a rolled-back load does. */
-    return lookup1(ps, by_local_sql, keys, 3, person_id_out);
+     * without identifiers, as a person made by a rolled-back load does.
+     * An identifier found is never moved to a second person. */
+    const char *keys[] = {org, system, value, id, now, link_to_person ? "f" : "t"};
+    int rc = lookup1(ps, local_or_new_sql, keys, 6, person_id_out);
+    if (rc != WEFT_ENOTFOUND)
+        return rc;
+    const char *k3[] = {org, system, value};
+    return lookup1(ps, by_local_sql, k3, 3, person_id_out);
 }
 
 int pg_person_find_local(struct store *s, const char *org, const char *system, const char *value,

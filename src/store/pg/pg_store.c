@@ -215,6 +215,122 @@ static int pg_ready(struct pg_store *ps)
     return rc;
 }
 
+/*
+ * Deferred statements.  A bundle of a load is a savepoint of the load's
+ * transaction: SAVEPOINT before it, RELEASE after, two round trips that
+ * return nothing the caller needs.  They wait in ps->deferred and go to the
+ * server in one pipeline (libpq pipeline mode) with the next statement, so
+ * each costs no round trip of its own.  The server runs them in order before
+ * that statement; an error in one is reported by that statement (whose
+ * transaction then only rolls back) - they can fail only when the
+ * transaction has already failed, and pg_savepoint sends at once then.
+ * Every path to the server sends them first: run() and pg_exec() here,
+ * commit, and pg_flush() for code that calls libpq itself; a rollback drops
+ * them (what they would mark is rolled back).
+ */
+
+/* The deferred statements, then the prepared statement name (when given)
+ * with p, in one pipeline.  Returns the prepared statement's result (NULL
+ * when none was given or on error, *rc_out set). */
+static PGresult *pipeline(struct pg_store *ps, const char *name, const struct pg_params *p,
+                          int *rc_out)
+{
+    int nq = ps->ndeferred, rc = WEFT_OK;
+    ps->ndeferred = 0;
+    PGresult *last = NULL;
+    if (!PQenterPipelineMode(ps->conn)) {
+        rc = pg_fail(ps, "entering pipeline mode", NULL);
+        goto out;
+    }
+    bool sent = true;
+    for (int i = 0; i < nq && sent; i++) {
+        const struct pg_deferred *d = &ps->deferred[i];
+        sent = d->sql[0] ? PQsendQueryParams(ps->conn, d->sql, 0, NULL, NULL, NULL, NULL, 0)
+                         : PQsendQueryPrepared(ps->conn, d->name, d->n, (const char *const *)d->v,
+                                               d->len, d->fmt, 0);
+    }
+    if (sent && name)
+        sent = PQsendQueryPrepared(ps->conn, name, p->n, p->v, p->len, p->fmt, 0);
+    if (!sent || !PQpipelineSync(ps->conn)) {
+        rc = pg_fail(ps, "sending a pipeline", NULL);
+        PQexitPipelineMode(ps->conn);
+        goto out;
+    }
+    int total = nq + (name ? 1 : 0);
+    for (int q = 0; q < total; q++) {
+        PGresult *r;
+        while ((r = PQgetResult(ps->conn))) {
+            ExecStatusType st = PQresultStatus(r);
+            bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+            if (ok && name && q == total - 1 && rc == WEFT_OK && !last) {
+                last = r;
+                continue;
+            }
+            if (!ok && rc == WEFT_OK)
+                rc = pg_fail(ps, q < nq ? "deferred statement" : "running statement", r);
+            PQclear(r);
+        }
+    }
+    PGresult *sync = PQgetResult(ps->conn); /* PGRES_PIPELINE_SYNC */
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == WEFT_OK)
+        rc = pg_fail(ps, "ending a pipeline", sync);
+    PQclear(sync);
+    if (!PQexitPipelineMode(ps->conn) && rc == WEFT_OK)
+        rc = pg_fail(ps, "leaving pipeline mode", NULL);
+out:
+    for (int i = 0; i < nq; i++)
+        for (int j = 0; j < ps->deferred[i].n; j++)
+            free(ps->deferred[i].v[j]);
+    if (rc != WEFT_OK) {
+        PQclear(last);
+        last = NULL;
+    }
+    if (rc_out)
+        *rc_out = rc;
+    return last;
+}
+
+int pg_flush(struct pg_store *ps)
+{
+    if (ps->ndeferred == 0)
+        return WEFT_OK;
+    int rc;
+    pipeline(ps, NULL, NULL, &rc);
+    return rc;
+}
+
+/* Whether a statement may wait: a transaction of the caller's is open and
+ * healthy.  Makes room in the queue. */
+static bool may_defer(struct pg_store *ps, int *rc)
+{
+    *rc = WEFT_OK;
+    if (ps->base.txn_depth == 0 || PQtransactionStatus(ps->conn) != PQTRANS_INTRANS)
+        return false;
+    if (ps->ndeferred == PG_DEFER_MAX && (*rc = pg_flush(ps)) != 0)
+        return false;
+    return true;
+}
+
+/* Defer sql (a savepoint statement, no parameters); or run it now. */
+static int defer(struct pg_store *ps, const char *sql)
+{
+    int rc;
+    if (!may_defer(ps, &rc))
+        return rc ? rc : pg_exec(ps, sql);
+    struct pg_deferred *d = &ps->deferred[ps->ndeferred++];
+    snprintf(d->sql, sizeof d->sql, "%s", sql);
+    d->n = 0;
+    return WEFT_OK;
+}
+
+static void drop_deferred(struct pg_store *ps)
+{
+    for (int i = 0; i < ps->ndeferred; i++)
+        for (int j = 0; j < ps->deferred[i].n; j++)
+            free(ps->deferred[i].v[j]);
+    ps->ndeferred = 0;
+}
+
 static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_params *p,
                      bool by_pointer, int *rc_out)
 {
@@ -237,6 +353,8 @@ static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_param
     }
     char name[24];
     snprintf(name, sizeof name, "w%d", sl->n);
+    if (ps->ndeferred > 0)
+        return pipeline(ps, name, p, rc_out);
     PGresult *r = PQexecPrepared(ps->conn, name, p->n, p->v, p->len, p->fmt, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
@@ -272,9 +390,36 @@ int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int6
     return WEFT_OK;
 }
 
+int pg_cmd_deferred(struct pg_store *ps, const char *sql, const struct pg_params *p)
+{
+    int rc;
+    if (p->n > PG_MAXP_DEFER || pg_ready(ps) != 0 || !may_defer(ps, &rc))
+        return pg_cmd(ps, sql, p, NULL);
+    struct pg_stmt_slot *sl = cache_get(ps, sql, true, p->n, &rc);
+    if (!sl)
+        return rc ? rc : WEFT_EDB;
+    struct pg_deferred *d = &ps->deferred[ps->ndeferred++];
+    d->sql[0] = 0;
+    snprintf(d->name, sizeof d->name, "w%d", sl->n);
+    d->n = p->n;
+    for (int i = 0; i < p->n; i++) {
+        size_t len = p->fmt[i] ? (size_t)p->len[i] : p->v[i] ? strlen(p->v[i]) + 1 : 0;
+        d->v[i] = NULL;
+        if (p->v[i]) {
+            d->v[i] = xmalloc(len ? len : 1);
+            memcpy(d->v[i], p->v[i], len);
+        }
+        d->len[i] = p->len[i];
+        d->fmt[i] = p->fmt[i];
+    }
+    return WEFT_OK;
+}
+
 int pg_exec(struct pg_store *ps, const char *sql)
 {
     int rc = pg_ready(ps);
+    if (rc == 0)
+        rc = pg_flush(ps);
     if (rc != 0)
         return rc;
     PGresult *r = PQexec(ps->conn, sql);
@@ -424,6 +569,7 @@ int pg_store_open(struct store **out, const char *conninfo, bool create, char **
 void pg_close(struct store *s)
 {
     struct pg_store *ps = pg_of(s);
+    drop_deferred(ps);
     if (s->txn_depth > 0)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
     for (int i = 0; i < PG_STMT_CACHE; i++)
@@ -515,6 +661,7 @@ int pg_commit(struct store *s)
     if (s->txn_depth == 0)
         return store_fail(s, WEFT_EINVAL, "commit without a transaction");
     struct pg_store *ps = pg_of(s);
+    pg_flush(ps); /* a failure leaves the transaction failed: rolled back below */
     /* COMMIT of a failed transaction answers ROLLBACK without an error:
      * check the state first so a failure is never reported as committed. */
     if (PQtransactionStatus(ps->conn) == PQTRANS_INERROR) {
@@ -539,6 +686,7 @@ int pg_rollback(struct store *s)
     struct pg_store *ps = pg_of(s);
     s->txn_depth = 0;
     ps->txn_now[0] = 0;
+    drop_deferred(ps);
     if (PQtransactionStatus(ps->conn) == PQTRANS_IDLE)
         return WEFT_OK;
     return pg_exec(ps, "ROLLBACK");
@@ -589,14 +737,24 @@ static int savepoint_sql(struct store *s, const char *verb, const char *name)
     return pg_exec(pg_of(s), sql);
 }
 
+/* SAVEPOINT and RELEASE are deferred (above): sent with the next statement. */
+static int savepoint_defer(struct store *s, const char *verb, const char *name)
+{
+    if (s->txn_depth == 0)
+        return store_fail(s, WEFT_EINVAL, "savepoint outside a transaction");
+    char sql[96];
+    snprintf(sql, sizeof sql, "%s %s", verb, name); /* name checked by store_savepoint */
+    return defer(pg_of(s), sql);
+}
+
 int pg_savepoint(struct store *s, const char *name)
 {
-    return savepoint_sql(s, "SAVEPOINT", name);
+    return savepoint_defer(s, "SAVEPOINT", name);
 }
 
 int pg_release(struct store *s, const char *name)
 {
-    return savepoint_sql(s, "RELEASE SAVEPOINT", name);
+    return savepoint_defer(s, "RELEASE SAVEPOINT", name);
 }
 
 int pg_rollback_to(struct store *s, const char *name)

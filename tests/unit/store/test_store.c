@@ -262,6 +262,154 @@ static void test_person_nhs_scan(void **state)
     free(local);
 }
 
+static size_t ix_count(struct store *s, const char *type, const char *param, enum store_ix_op op,
+                       const char *a, const char *b);
+
+/* A batch naming every id once (PostgreSQL's set-based put, put-many-2; the
+ * batch above names one twice and takes the row-at-a-time path): the same
+ * outcomes as the puts one by one - unchanged, created, updated, a deleted
+ * id put again, an id holding another type refused alone - the terms and
+ * search-index rows of each new version, and a re-linked Patient moving its
+ * earlier items but not the one after it in the batch. */
+static void test_put_batch_each_once(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char cid[STORE_ID_LEN + 1], oid[STORE_ID_LEN + 1], pid[STORE_ID_LEN + 1], o2[STORE_ID_LEN + 1];
+    char did[STORE_ID_LEN + 1];
+    char *p1 = NULL, *p2 = NULL;
+    assert_int_equal(store_person_by_nhs(s, "9434765919", &p1), 0);
+    assert_int_equal(store_person_by_nhs(s, "9434765870", &p2), 0);
+    const char *cj = "{\"resourceType\":\"Condition\",\"code\":{\"text\":\"asthma\"}}";
+    assert_int_equal(put(s, "Condition", "c1", NULL, "conditions", NULL, NULL, cj, &oc, cid), 0);
+    assert_int_equal(put(s, "Observation", "o1", NULL, "observations", NULL, NULL,
+                         "{\"resourceType\":\"Observation\"}", &oc, oid),
+                     0);
+    assert_int_equal(put(s, "Patient", "p1", p1, "demographics", NULL, NULL,
+                         "{\"resourceType\":\"Patient\"}", &oc, pid),
+                     0);
+    char ref[128];
+    snprintf(ref, sizeof ref,
+             "{\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"Patient/%s\"}}", pid);
+    assert_int_equal(put(s, "Observation", "o2", p1, "observations", NULL, NULL, ref, &oc, o2), 0);
+    const char *dj = "{\"resourceType\":\"Condition\",\"d\":1}";
+    assert_int_equal(put(s, "Condition", "d1", NULL, "conditions", NULL, NULL, dj, &oc, did), 0);
+    assert_int_equal(store_resource_delete(s, "Condition", did), 0);
+
+    const char *terms[] = {"identifier", "https://example.org|Q7"};
+    const char *ixc[] = {"code", "195967001"};
+    const char *ixo[] = {"code", "8867-4", "status", "final"};
+    char ref3[160];
+    snprintf(ref3, sizeof ref3,
+             "{\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"Patient/%s\"},"
+             "\"status\":\"final\"}",
+             pid);
+    struct store_put in[] = {
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "c1",
+         .category = "conditions",
+         .json = cj},
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "c2",
+         .category = "conditions",
+         .json = "{\"resourceType\":\"Condition\",\"note\":[]}",
+         .terms = terms,
+         .nterms = 1,
+         .index = ixc,
+         .nindex = 1},
+        {.type = "Procedure",
+         .source_org = "A81001",
+         .source_id = "x",
+         .id = oid,
+         .category = "procedures",
+         .json = "{\"resourceType\":\"Procedure\"}"},
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "d1",
+         .category = "conditions",
+         .json = dj},
+        {.type = "Patient",
+         .source_org = "A81001",
+         .source_id = "p1",
+         .person_id = p2,
+         .category = "demographics",
+         .json = "{\"resourceType\":\"Patient\",\"active\":true}"},
+        {.type = "Observation",
+         .source_org = "A81001",
+         .source_id = "o3",
+         .person_id = p1,
+         .category = "observations",
+         .json = ref3,
+         .index = ixo,
+         .nindex = 2},
+    };
+    int n = (int)(sizeof in / sizeof in[0]);
+    struct store_put_result out[sizeof in / sizeof in[0]];
+    struct store_txn t;
+    assert_int_equal(store_txn_begin(&t, s), 0);
+    assert_int_equal(store_resource_put_batch(s, in, n, out), 0);
+    assert_int_equal(store_txn_commit(&t), 0);
+
+    assert_int_equal(out[0].rc, 0);
+    assert_int_equal(out[0].outcome, STORE_PUT_UNCHANGED);
+    assert_int_equal(out[0].version, 1);
+    assert_string_equal(out[0].id, cid);
+    assert_int_equal(out[1].rc, 0);
+    assert_int_equal(out[1].outcome, STORE_PUT_CREATED);
+    assert_int_equal(out[1].version, 1);
+    assert_int_equal(out[2].rc, WEFT_ECONFLICT);
+    assert_non_null(strstr(out[2].error, "already holds a Observation"));
+    assert_int_equal(out[3].rc, 0); /* deleted (version 2), put again: version 3 */
+    assert_int_equal(out[3].outcome, STORE_PUT_UPDATED);
+    assert_int_equal(out[3].version, 3);
+    assert_string_equal(out[3].id, did);
+    assert_int_equal(out[4].outcome, STORE_PUT_UPDATED);
+    assert_int_equal(out[4].version, 2);
+    assert_int_equal(out[5].outcome, STORE_PUT_CREATED);
+
+    struct store_row r;
+    assert_int_equal(store_resource_get(s, "Procedure", oid, 0, &r), WEFT_ENOTFOUND);
+    assert_int_equal(store_resource_get(s, "Observation", oid, 0, &r), 0);
+    assert_int_equal(r.version, 1);
+    store_row_clear(&r);
+    assert_int_equal(store_resource_get(s, "Condition", did, 0, &r), 0);
+    assert_false(r.deleted);
+    assert_int_equal(r.version, 3);
+    store_row_clear(&r);
+    /* store order is batch order */
+    struct store_result h;
+    assert_int_equal(store_history(s, "Condition", out[1].id, 10, &h), 0);
+    assert_int_equal(h.nrows, 1);
+    int64_t c2_seq = h.rows[0].seq;
+    store_result_clear(&h);
+    assert_int_equal(store_history(s, "Condition", did, 10, &h), 0);
+    assert_int_equal(h.nrows, 3);
+    assert_true(h.rows[0].seq > c2_seq);
+    store_result_clear(&h);
+    /* terms and index rows of the new versions, under their own types */
+    struct store_term qt[] = {{"identifier", "https://example.org|q7", false}};
+    struct store_query q = {.type = "Condition", .terms = qt, .nterms = 1, .want_total = true};
+    struct store_result sr;
+    assert_int_equal(store_search(s, &q, &sr), 0);
+    assert_int_equal(sr.total, 1);
+    store_result_clear(&sr);
+    assert_int_equal(ix_count(s, "Condition", "code", STORE_IX_EQ, "195967001", NULL), 1);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 1);
+    assert_int_equal(ix_count(s, "Observation", "status", STORE_IX_EQ, "final", NULL), 1);
+    assert_int_equal(ix_count(s, "Condition", "code", STORE_IX_EQ, "8867-4", NULL), 0);
+    /* the Patient moved to p2: its earlier item follows, the later one not */
+    assert_int_equal(store_resource_get(s, "Observation", o2, 0, &r), 0);
+    assert_string_equal(r.person_id, p2);
+    store_row_clear(&r);
+    assert_int_equal(store_resource_get(s, "Observation", out[5].id, 0, &r), 0);
+    assert_string_equal(r.person_id, p1);
+    store_row_clear(&r);
+    free(p1);
+    free(p2);
+}
+
 static void test_migrate_idempotent(void **state)
 {
     struct store *s = *state;
@@ -996,6 +1144,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_person_nhs_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_batch_each_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
