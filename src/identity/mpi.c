@@ -316,7 +316,7 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
                     ambiguous = 1;
             }
             if (ambiguous) {
-                for (int i = 0; i < np && out->nreview < 3; i++)
+                for (int i = 0; i < np && out->nreview < MPI_REVIEWS_PER_RECORD; i++)
                     if (!ps[i].blocked && ps[i].score >= m->review_weight)
                         add_other(&out->review, &out->nreview, &ps[i]);
             } else {
@@ -334,7 +334,7 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
                 }
             }
         } else if (best && best->score >= m->review_weight) {
-            for (int i = 0; i < np && out->nreview < 3; i++)
+            for (int i = 0; i < np && out->nreview < MPI_REVIEWS_PER_RECORD; i++)
                 if (!ps[i].blocked && ps[i].score >= m->review_weight)
                     add_other(&out->review, &out->nreview, &ps[i]);
         }
@@ -345,7 +345,7 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
                 continue;
             if (p->score >= m->link_weight)
                 add_other(&out->merge, &out->nmerge, p);
-            else if (p->score >= m->review_weight && out->nreview < 3)
+            else if (p->score >= m->review_weight && out->nreview < MPI_REVIEWS_PER_RECORD)
                 add_other(&out->review, &out->nreview, p);
         }
     }

@@ -43,6 +43,12 @@ void mpi_model_release(const struct idmodel *m);
 /* Store m as the next version (sets m->version, id, created). */
 int mpi_model_save(struct store *s, struct idmodel *m);
 
+/* Pairs queued for review per record at most: its best-scoring ones.  A
+ * reviewer decides the best few candidates of a record, not every faint
+ * resemblance; without the cap relink queued 14.9 million reviews for
+ * 1,000,000 records (docs/BENCHMARKS.md, identity). */
+#define MPI_REVIEWS_PER_RECORD 3
+
 /* What matching a new record decided (mpi_match_record). */
 struct mpi_match {
     char *link_to;                 /* person to link the record to, NULL: its own person */
@@ -123,8 +129,10 @@ int mpi_decisions_record_many(struct store *s, const struct store_iddecision *d,
  * model is written to report. */
 int mpi_estimate(struct store *s, const double *link_bits, const double *review_bits, FILE *report);
 /* Batch: re-run matching over every record with the current model; merges
- * the persons it joins (decided_by "relink"), queues reviews, keeps every
- * manual decision; writes what changed to report. */
+ * the persons it joins (decided_by "relink"), queues reviews (a pair only
+ * while one of its records has fewer than MPI_REVIEWS_PER_RECORD queued,
+ * best pairs first), keeps every manual decision; writes what changed to
+ * report. */
 int mpi_relink(struct store *s, FILE *report);
 
 #endif

@@ -548,6 +548,7 @@ int mpi_relink(struct store *s, FILE *report)
     const char **nhs = xmalloc(sizeof *nhs * nb);
     const char **cur = xmalloc(sizeof *cur * nb);
     char *flag = xmalloc(nb);
+    unsigned char *nrev = xcalloc(nb, 1); /* reviews queued per record (capped) */
     int *order = xmalloc(sizeof *order * nb);
     for (int i = 0; i < b.n; i++) {
         par[i] = i;
@@ -583,13 +584,22 @@ int mpi_relink(struct store *s, FILE *report)
     else
         t = (struct store_txn){0};
     int txn = rc == 0;
-    long joined = 0, merged = 0, reviews = 0, refused = 0;
+    long joined = 0, merged = 0, reviews = 0, refused = 0, capped = 0;
     for (size_t k = 0; rc == 0 && k < r.n; k++) {
         const struct edge *e = &r.e[k];
         int a = uf_find(par, e->i), c = uf_find(par, e->j);
         if (a == c)
             continue;
         if (e->w < m->link_weight) {
+            /* best first: a pair beyond both records' best few is not queued */
+            if (nrev[e->i] >= MPI_REVIEWS_PER_RECORD && nrev[e->j] >= MPI_REVIEWS_PER_RECORD) {
+                capped++;
+                continue;
+            }
+            if (nrev[e->i] < 255)
+                nrev[e->i]++;
+            if (nrev[e->j] < 255)
+                nrev[e->j]++;
             rq[nrq++] = (struct store_idreview){.org = b.r[e->i].org,
                                                 .source_id = b.r[e->i].src,
                                                 .other_org = b.r[e->j].org,
@@ -673,13 +683,16 @@ int mpi_relink(struct store *s, FILE *report)
         fprintf(report,
                 "relink with model version %d: %d records, %ld candidate pairs, %zu pairs above"
                 " the review weight; %ld links, %ld persons merged, %ld refused (different NHS"
-                " numbers or a not-same decision), %ld pairs queued for review\n",
-                m->version, b.n, npairs, r.n, joined, merged, refused, reviews);
+                " numbers or a not-same decision), %ld pairs queued for review (%ld more not queued:"
+                " beyond both records' best %d)\n",
+                m->version, b.n, npairs, r.n, joined, merged, refused, reviews, capped,
+                MPI_REVIEWS_PER_RECORD);
     free(order);
     free(par);
     free(nhs);
     free(cur);
     free(flag);
+    free(nrev);
     free(r.e);
     for (int i = 0; i < apart.n; i++)
         free(apart.v[i]);

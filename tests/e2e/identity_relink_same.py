@@ -13,10 +13,13 @@ and the merges.
   - RELINK_REF_BIN=PATH also relinks a copy with another build (e.g. the
     build before a change to relink: docs/BENCHMARKS.md "Relink") and
     requires the same rows from it: every record's person, the review
-    queue, and the decisions but for the person each names and its merge id
+    queue (a build before the review cap queues more), and the decisions but for the person each names and its merge id
     (builds before the bulk relink merged in chains, P2 into P1 then P1 into
     P3, where relink now merges each retired person straight into the
     cluster's final person; their merge rows differ by design);
+  - the review queue keeps each record's best 3 pairs: no pair relink
+    queued had 3 better pairs queued on both its records (identity_mpi.py's
+    household makes relink leave pairs out for certain);
   - every unlink made by hand still stands afterwards (the two records are
     apart), and relink did link something (the comparison is not of two
     empty outcomes).
@@ -115,6 +118,21 @@ if len(r1["decisions"]) == len(before["decisions"]) and r1["reviews"] == before[
 for k in r1:
     if r1[k] != r3[k]:
         errors.append(f"one thread and three differ in {k}: {len(r1[k])} / {len(r3[k])} rows")
+# the review queue holds each record's best few pairs, not every faint
+# resemblance (MPI_REVIEWS_PER_RECORD, 3): a pair relink queued had, on one
+# side at least, fewer than 3 better-scoring pairs queued before it
+new_reviews = sorted(set(r1["reviews"]) - set(before["reviews"]), key=lambda v: -v[4])
+per = {}
+for org, src, oorg, osrc, score, *_ in new_reviews:
+    per.setdefault((org, src), []).append(score)
+    per.setdefault((oorg, osrc), []).append(score)
+over = [v for v in new_reviews
+        if min(sum(1 for x in per[(v[0], v[1])] if x > v[4]),
+               sum(1 for x in per[(v[2], v[3])] if x > v[4])) >= 3]
+busiest = max((len(v) for v in per.values()), default=0)
+print(f"relink queued {len(new_reviews)} reviews; the busiest record is in {busiest}")
+if over:
+    errors.append(f"{len(over)} reviews queued past both records' best 3, e.g. {over[:2]}")
 ref = os.environ.get("RELINK_REF_BIN")
 if ref:
     _, outr, rr = relink("ref", binp=ref)
