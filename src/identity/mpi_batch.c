@@ -680,13 +680,14 @@ int mpi_relink(struct store *s, FILE *report)
             store_txn_rollback(&t);
     }
     if (rc == 0 && report)
-        fprintf(report,
-                "relink with model version %d: %d records, %ld candidate pairs, %zu pairs above"
-                " the review weight; %ld links, %ld persons merged, %ld refused (different NHS"
-                " numbers or a not-same decision), %ld pairs queued for review (%ld more not queued:"
-                " beyond both records' best %d)\n",
-                m->version, b.n, npairs, r.n, joined, merged, refused, reviews, capped,
-                MPI_REVIEWS_PER_RECORD);
+        fprintf(
+            report,
+            "relink with model version %d: %d records, %ld candidate pairs, %zu pairs above"
+            " the review weight; %ld links, %ld persons merged, %ld refused (different NHS"
+            " numbers or a not-same decision), %ld pairs queued for review (%ld more not queued:"
+            " beyond both records' best %d)\n",
+            m->version, b.n, npairs, r.n, joined, merged, refused, reviews, capped,
+            MPI_REVIEWS_PER_RECORD);
     free(order);
     free(par);
     free(nhs);
