@@ -205,6 +205,16 @@ void analytics_window_form(struct buf *b, const char *action, const char *from, 
                 "</form>");
 }
 
+void analytics_window_args(struct http_req *req, const char **from_arg, const char **as_of_arg)
+{
+    *from_arg = http_req_arg(req, "from");
+    *as_of_arg = http_req_arg(req, "as-of");
+    if (*from_arg && !**from_arg)
+        *from_arg = NULL;
+    if (*as_of_arg && !**as_of_arg)
+        *as_of_arg = NULL;
+}
+
 const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, const char *output,
                                    int64_t *from, int64_t *as_of, char msg[160])
 {

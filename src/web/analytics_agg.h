@@ -49,7 +49,11 @@ void agg_figs_table(struct buf *b, const struct agg_figs *f, const char *measure
 void analytics_window_form(struct buf *b, const char *action, const char *from, const char *as_of,
                            const char *error);
 
-/* The window of a page's query (from, as-of: empty or NULL for the output's
+/* A page's window arguments, from and as-of, as asked: NULL when absent or
+ * empty (the output's default). */
+void analytics_window_args(struct http_req *req, const char **from_arg, const char **as_of_arg);
+
+/* The window of a page's query (from, as-of: NULL for the output's
  * defaults, secondary_window_from): NULL when valid, else the error to show
  * (in msg or static). */
 const char *analytics_window_parse(const char *from_arg, const char *as_of_arg, const char *output,

@@ -383,11 +383,8 @@ static int h_flow(struct http_req *req, void *arg)
         return 0;
     const struct principal *p = &req->principal;
     /* the window: as-of defaults to today, from to 27 days before it */
-    const char *from_arg = http_req_arg(req, "from"), *as_of_arg = http_req_arg(req, "as-of");
-    if (from_arg && !*from_arg)
-        from_arg = NULL;
-    if (as_of_arg && !*as_of_arg)
-        as_of_arg = NULL;
+    const char *from_arg, *as_of_arg;
+    analytics_window_args(req, &from_arg, &as_of_arg);
     int64_t from, as_of;
     char from_txt[11], as_of_txt[11], msg[160];
     const char *error = analytics_window_parse(from_arg, as_of_arg, "flow", &from, &as_of, msg);
