@@ -4,57 +4,13 @@
 // history, search (GET and POST), paging with nextPage, Patient/$everything,
 // and errors surfacing as OperationOutcomes.  Needs `npm install` (skips with
 // exit 77 when fhir-kit-client is not installed).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import path from 'node:path';
+import { check, fail, finish, loadClient, serve, store } from './lib/fhirkit.mjs';
 
-const root = process.env.WEFT_ROOT || process.cwd();
-const bin = process.env.WEFT_BIN || path.join(root, 'build/san/weft');
-const tmp = process.env.WEFT_TMP || '/tmp';
-
-let Client;
-try {
-  ({ Client } = await import('fhir-kit-client'));
-} catch (e) {
-  console.log('skip: fhir-kit-client is not installed (run npm install in the repository)');
-  process.exit(77);
-}
-
-let failures = 0;
-function check(cond, msg) {
-  if (!cond) {
-    console.log('FAIL: ' + msg);
-    failures++;
-  }
-}
-
-const db = process.env.WEFT_TEST_DB || path.join(tmp, 'interop.db'); // PostgreSQL under --backend postgres
-const weft = (...args) => execFileSync(bin, args, { encoding: 'utf8' }).trim();
-weft('init', '--db', db);
+const Client = await loadClient();
 // an organisation sends and reads only with an agreement in force
-weft('org', 'add', '--db', db, '--ods', 'RYR', '--name', 'Org RYR', '--type', 'acute');
-weft('org', 'agreement', '--db', db, '--ods', 'RYR', '--kind', 'jca', '--from', '2020-01-01');
-const token = weft('client', 'add', '--db', db, '--name', 'fhir-kit', '--org', 'RYR', '--write');
-
-const portFile = path.join(tmp, 'interop.port');
-if (existsSync(portFile)) unlinkSync(portFile);
-const server = spawn(bin, ['serve', '--db', db, '--http', '127.0.0.1:0', '--port-file', portFile], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-let exitCode = null;
-server.on('exit', (code) => { exitCode = code; });
-// never leave the server behind, whatever happens to this script
-process.on('exit', () => { if (exitCode === null) server.kill('SIGKILL'); });
-process.on('uncaughtException', (e) => { console.log('FAIL: ' + (e.stack || e)); process.exit(1); });
-const deadline = Date.now() + 60000;
-while (!existsSync(portFile)) {
-  if (exitCode !== null || Date.now() > deadline) {
-    console.log('FAIL: weft serve did not start');
-    process.exit(1);
-  }
-  await new Promise((r) => setTimeout(r, 50));
-}
-const port = Number(readFileSync(portFile, 'utf8').trim());
+const { db, token } = store('interop', 'RYR');
+const srv = await serve(db, 'interop');
+const port = srv.port;
 const client = new Client({ baseUrl: `http://127.0.0.1:${port}/fhir`, bearerToken: token });
 
 try {
@@ -148,16 +104,7 @@ try {
     check(e.response && e.response.status === 401, 'unauthenticated 401');
   }
 } catch (e) {
-  console.log('FAIL: ' + (e.stack || e) + (e.response ? ' ' + JSON.stringify(e.response.data) : ''));
-  failures++;
+  fail(e);
 }
 
-server.kill('SIGTERM');
-const deadline2 = Date.now() + 60000;
-while (exitCode === null && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
-check(exitCode === 0, 'weft serve exit status after SIGTERM: ' + exitCode);
-if (failures) {
-  console.log(`${failures} check(s) failed`);
-  process.exit(1);
-}
-console.log('ok');
+await finish(srv);
