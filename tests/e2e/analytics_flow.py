@@ -23,16 +23,14 @@ or critical violation; after the list expires the page refuses, saying why."""
 import collections
 import datetime
 import html
-import json
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import (Mllp, ack_code, check, msh, new_db, nhs, org, run,  # noqa: E402
                            start, weft_ok)
-from api_harness import TMP, Server, db_rows, fail  # noqa: E402
+from api_harness import TMP, Server, axe_page, db_rows, fail  # noqa: E402
 from access_lib import add_hs_launcher, claims, launch, sign  # noqa: E402
 
 FAC = "RVVPAS"
@@ -452,22 +450,8 @@ for bad, says in (("from=2026-11-20&as-of=2026-11-14", "on or before the last da
     check(st == 400 and says in b and 'aria-invalid="true"' in b and "<form" in b,
           "bad window %s: %d %s" % (bad, st, b[b.find("<main"):][:1500]))
 # axe-core in Chromium on the page
-node = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib",
-                                            "axe_page.mjs"),
-                       "http://127.0.0.1:%d/analytics/flow?%s" % (web.port, q), ck,
-                       os.path.join(TMP, "flow-page.png")],
-                      capture_output=True, text=True, timeout=300)
-axe_views = 0
-if node.returncode == 77:
-    print("note: axe not run: " + node.stderr.strip())
-else:
-    axe_views = 1
-    check(node.returncode == 0, "axe_page.mjs failed: %s %s" % (node.stdout, node.stderr))
-    res = json.loads(node.stdout.strip().splitlines()[-1])
-    check(res["status"] == 200, "browser got %r" % res["status"])
-    bad = [v for v in res["violations"] if v["impact"] in ("serious", "critical")]
-    check(not bad, "axe: %r" % bad)
-    print("axe: %d violations, none serious or critical" % len(res["violations"]))
+axe_views = axe_page("http://127.0.0.1:%d/analytics/flow?%s" % (web.port, q), ck,
+                     os.path.join(TMP, "flow-page.png"))
 # a clinician (no secondary-use) is refused, page and CSV
 doc = {"Cookie": "weft_session=" + session("R8000", "doc-1")}
 for path in ("/analytics/flow", "/analytics/flow?format=csv"):

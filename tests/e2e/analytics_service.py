@@ -20,15 +20,13 @@ violation; a clinician is refused; views are audited and in the compliance
 report; an expired list stops page and command."""
 import collections
 import html
-import json
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from feeds_harness import Mllp, ack_code, check, msh, new_db, nhs, org, run, start, weft_ok  # noqa: E402
-from api_harness import TMP, db_rows  # noqa: E402
+from api_harness import TMP, axe_page, db_rows  # noqa: E402
 from access_lib import add_hs_launcher, claims, launch, sign, writer_token  # noqa: E402
 
 FAC = "RVVPAS"
@@ -269,22 +267,8 @@ check(re.search(r"Computed at <time", page), "computed-at time missing")
 st, _, b = web.request("GET", "/analytics/service?from=2026-12-01&as-of=2026-11-30",
                        headers=cookie, raw=True)
 check(st == 400 and b"on or before the last day" in b and b"<form" in b, "bad window %d" % st)
-node = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib",
-                                            "axe_page.mjs"),
-                       "http://127.0.0.1:%d/analytics/service?%s" % (web.port, q), ck,
-                       os.path.join(TMP, "service-page.png")],
-                      capture_output=True, text=True, timeout=300)
-axe_views = 0
-if node.returncode == 77:
-    print("note: axe not run: " + node.stderr.strip())
-else:
-    axe_views = 1
-    check(node.returncode == 0, "axe_page.mjs failed: %s %s" % (node.stdout, node.stderr))
-    res = json.loads(node.stdout.strip().splitlines()[-1])
-    check(res["status"] == 200, "browser got %r" % res["status"])
-    bad = [v for v in res["violations"] if v["impact"] in ("serious", "critical")]
-    check(not bad, "axe: %r" % bad)
-    print("axe: %d violations, none serious or critical" % len(res["violations"]))
+axe_views = axe_page("http://127.0.0.1:%d/analytics/service?%s" % (web.port, q), ck,
+                     os.path.join(TMP, "service-page.png"))
 doc = {"Cookie": "weft_session=" + session("R8000", "doc-1")}
 for path in ("/analytics/service", "/analytics/service?format=csv"):
     st, _, b = web.request("GET", path, headers=doc, raw=True)

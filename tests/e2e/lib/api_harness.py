@@ -179,6 +179,26 @@ class Server:
         return log
 
 
+def axe_page(url, cookie, shot):
+    """Open url in Chromium with the session cookie (lib/axe_page.mjs), run
+    axe-core and fail on a serious or critical violation or a status other
+    than 200; shot: a screenshot's path.  1 when the page was viewed (one
+    more audited view), 0 when the browser or axe is not installed."""
+    node = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                "axe_page.mjs"), url, cookie, shot],
+                          capture_output=True, text=True, timeout=300)
+    if node.returncode == 77:
+        print("note: axe not run: " + node.stderr.strip())
+        return 0
+    check(node.returncode == 0, "axe_page.mjs failed: %s %s" % (node.stdout, node.stderr))
+    res = json.loads(node.stdout.strip().splitlines()[-1])
+    check(res["status"] == 200, "browser got %r" % res["status"])
+    bad = [v for v in res["violations"] if v["impact"] in ("serious", "critical")]
+    check(not bad, "axe: %r" % bad)
+    print("axe: %d violations, none serious or critical" % len(res["violations"]))
+    return 1
+
+
 PG_DIR = os.environ.get("WEFT_TEST_PG_DIR", "")
 _db_seq = [0]
 
