@@ -242,11 +242,10 @@ static int is_blocked(char **bl, int nbl, const char *pid)
 }
 
 int mpi_match_record(struct store *s, const char *org, const char *source_id, const struct demog *d,
-                     const char *nhs_person, struct mpi_match *out)
+                     const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *nhs_person,
+                     struct mpi_match *out)
 {
     memset(out, 0, sizeof *out);
-    char keys[BLOCK_NKEYS][BLOCK_KEYLEN];
-    block_keys(d, keys);
     const char *kp[4] = {keys[0], keys[1], keys[2], keys[3]};
     struct store_idrec *c = NULL;
     int nc = 0;
@@ -476,12 +475,10 @@ int mpi_match_apply(struct store *s, const char *org, const char *source_id, con
 }
 
 int mpi_record_put(struct store *s, const char *org, const char *source_id, const struct demog *d,
-                   const char *locals)
+                   const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *locals)
 {
     char packed[512];
     demog_pack(d, packed, sizeof packed);
-    char keys[BLOCK_NKEYS][BLOCK_KEYLEN];
-    block_keys(d, keys);
     const char *kp[4] = {keys[0], keys[1], keys[2], keys[3]};
     struct store_idrec r = {.org = (char *)org,
                             .source_id = (char *)source_id,

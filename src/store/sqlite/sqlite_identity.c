@@ -67,8 +67,13 @@ int sqlite_idrec_put(struct store *s, const struct store_idrec *r, const char *c
             " WHERE demog IS NOT ?3 OR nhs IS NOT ?4 OR locals IS NOT ?5");
     if (!st)
         return WEFT_EDB;
+    /* in a transaction its start time, as the resources it writes carry
+     * (formatting the clock per record was a tenth of this write) */
     char now[32];
-    sqlite_now(now);
+    if (s->txn_depth > 0)
+        memcpy(now, ss->txn_now, sizeof now);
+    else
+        sqlite_now(now);
     sqlite_bind_text(st, 1, r->org);
     sqlite_bind_text(st, 2, r->source_id);
     sqlite_bind_text(st, 3, r->demog);
@@ -111,84 +116,97 @@ static int collect(struct sqlite_store *ss, sqlite3_stmt *st, struct store_idrec
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading identity records");
 }
 
+static int cmp_rowid(const void *a, const void *b)
+{
+    sqlite3_int64 x = *(const sqlite3_int64 *)a, y = *(const sqlite3_int64 *)b;
+    return x < y ? -1 : x > y;
+}
+
 int sqlite_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                             int cap, bool without_nhs, struct store_idrec **out, int *n)
 {
     struct sqlite_store *ss = sqlite_of(s);
-    if (without_nhs) {
-        /* most records with an NHS number share no key with one without:
-         * four index probes answer that for a fraction of the query below */
-        sqlite3_stmt *p = sqlite_stmt(
-            ss, "SELECT EXISTS (SELECT 1 FROM identity_record WHERE k0 = ?1 AND nhs IS NULL)"
-                " OR EXISTS (SELECT 1 FROM identity_record WHERE k1 = ?2 AND nhs IS NULL)"
-                " OR EXISTS (SELECT 1 FROM identity_record WHERE k2 = ?3 AND nhs IS NULL)"
-                " OR EXISTS (SELECT 1 FROM identity_record WHERE k3 = ?4 AND nhs IS NULL)");
-        if (!p)
-            return WEFT_EDB;
-        for (int i = 0; i < 4; i++)
-            sqlite_bind_text(p, 1 + i, keys[i] && *keys[i] ? keys[i] : NULL);
-        int rc = sqlite3_step(p);
-        int any = rc == SQLITE_ROW && sqlite3_column_int(p, 0);
-        sqlite3_reset(p);
-        if (rc != SQLITE_ROW)
-            return sqlite_fail(ss, "reading identity records");
-        if (!any)
-            return WEFT_OK;
-    }
     /* without_nhs: only records without an NHS number, straight from the
      * (key, nhs) indexes - a record that has one is never read.  A key's
-     * block is read only when it holds at most cap such records: counted
-     * first, one key at a time, walking at most cap + 1 index entries (no
-     * table row); an over-large block is skipped whole rather than sampled.
-     * (Counted here, not as a subquery of the read: SQLite walked the whole
-     * of an over-large block testing that subquery's verdict on each
-     * entry.) */
-    const char *use[4] = {NULL, NULL, NULL, NULL};
+     * block is read only when it holds at most cap such records: each key's
+     * rowids are walked from its index alone (no table row), at most
+     * cap + 1 of them, and an over-large block is dropped whole rather than
+     * sampled; then the rows of the blocks kept, each once, in rowid order.
+     * (One walk per key: counting first and then reading the union of the
+     * blocks in one statement walked every kept block twice and built the
+     * union in a temporary b-tree, most of the feed path's matching cost.
+     * A record with an NHS number usually finds every block empty: four
+     * empty walks cost what the one four-way EXISTS probe that used to
+     * precede them did, so there is no probe.) */
+    static const char *const key_sql[2][4] = {
+        {"SELECT rowid FROM identity_record WHERE k0 = ?1 LIMIT ?2 + 1",
+         "SELECT rowid FROM identity_record WHERE k1 = ?1 LIMIT ?2 + 1",
+         "SELECT rowid FROM identity_record WHERE k2 = ?1 LIMIT ?2 + 1",
+         "SELECT rowid FROM identity_record WHERE k3 = ?1 LIMIT ?2 + 1"},
+        {"SELECT rowid FROM identity_record WHERE k0 = ?1 AND nhs IS NULL LIMIT ?2 + 1",
+         "SELECT rowid FROM identity_record WHERE k1 = ?1 AND nhs IS NULL LIMIT ?2 + 1",
+         "SELECT rowid FROM identity_record WHERE k2 = ?1 AND nhs IS NULL LIMIT ?2 + 1",
+         "SELECT rowid FROM identity_record WHERE k3 = ?1 AND nhs IS NULL LIMIT ?2 + 1"}};
+    if (cap < 0)
+        cap = 0;
+    sqlite3_int64 *ids = NULL;
+    size_t nids = 0, idcap = 0;
     for (int i = 0; i < 4; i++) {
         if (!keys[i] || !*keys[i])
             continue;
-        static const char *const count_sql[2][4] = {
-            {"SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k0 = ?1 LIMIT ?2 + 1)",
-             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k1 = ?1 LIMIT ?2 + 1)",
-             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k2 = ?1 LIMIT ?2 + 1)",
-             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k3 = ?1 LIMIT ?2 + 1)"},
-            {"SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k0 = ?1 AND nhs IS NULL"
-             " LIMIT ?2 + 1)",
-             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k1 = ?1 AND nhs IS NULL"
-             " LIMIT ?2 + 1)",
-             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k2 = ?1 AND nhs IS NULL"
-             " LIMIT ?2 + 1)",
-             "SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE k3 = ?1 AND nhs IS NULL"
-             " LIMIT ?2 + 1)"}};
-        sqlite3_stmt *c = sqlite_stmt(ss, count_sql[without_nhs ? 1 : 0][i]);
-        if (!c)
+        sqlite3_stmt *c = sqlite_stmt(ss, key_sql[without_nhs ? 1 : 0][i]);
+        if (!c) {
+            free(ids);
             return WEFT_EDB;
+        }
         sqlite_bind_text(c, 1, keys[i]);
         sqlite3_bind_int(c, 2, cap);
-        int rc = sqlite3_step(c);
-        int count = rc == SQLITE_ROW ? sqlite3_column_int(c, 0) : 0;
+        size_t first = nids;
+        int rc;
+        while ((rc = sqlite3_step(c)) == SQLITE_ROW) {
+            if (nids == idcap) {
+                idcap = idcap ? idcap * 2 : 64;
+                ids = xrealloc(ids, sizeof *ids * idcap);
+            }
+            ids[nids++] = sqlite3_column_int64(c, 0);
+        }
         sqlite3_reset(c);
-        if (rc != SQLITE_ROW)
+        if (rc != SQLITE_DONE) {
+            free(ids);
             return sqlite_fail(ss, "reading identity records");
-        if (count > 0 && count <= cap)
-            use[i] = keys[i];
+        }
+        if (nids - first > (size_t)cap)
+            nids = first; /* over-large: skipped whole */
     }
-    if (!use[0] && !use[1] && !use[2] && !use[3])
+    if (nids == 0) {
+        free(ids);
         return WEFT_OK;
-#define CANDIDATES(cond)                                                                           \
-    "SELECT r.org, r.source_id, r.demog, r.nhs, r.locals, NULL, NULL FROM identity_record r"       \
-    " WHERE r.rowid IN (SELECT rowid FROM identity_record WHERE k0 = ?2" cond                      \
-    " UNION SELECT rowid FROM identity_record WHERE k1 = ?3" cond                                  \
-    " UNION SELECT rowid FROM identity_record WHERE k2 = ?4" cond                                  \
-    " UNION SELECT rowid FROM identity_record WHERE k3 = ?5" cond ")"
-    sqlite3_stmt *st = without_nhs ? sqlite_stmt(ss, CANDIDATES(" AND nhs IS NULL"))
-                                   : sqlite_stmt(ss, CANDIDATES(""));
-#undef CANDIDATES
-    if (!st)
+    }
+    /* each record once, in rowid order (as the union read them) */
+    qsort(ids, nids, sizeof *ids, cmp_rowid);
+    size_t u = 0;
+    for (size_t i = 0; i < nids; i++)
+        if (u == 0 || ids[u - 1] != ids[i])
+            ids[u++] = ids[i];
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT org, source_id, demog, nhs, locals, NULL, NULL"
+                                       " FROM identity_record WHERE rowid = ?1");
+    if (!st) {
+        free(ids);
         return WEFT_EDB;
-    for (int i = 0; i < 4; i++)
-        sqlite_bind_text(st, 2 + i, use[i]);
-    return collect(ss, st, out, n);
+    }
+    *out = xrealloc(*out, sizeof **out * (size_t)(*n + (int)u));
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < u && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            rec_fill(st, &(*out)[(*n)++]);
+            rc = SQLITE_DONE;
+        }
+        sqlite3_reset(st);
+    }
+    free(ids);
+    return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading identity records");
 }
 
 int sqlite_idrec_person(struct store *s, const char *link_system, struct store_idrec *r)
