@@ -449,12 +449,14 @@ int sqlite_idreview_open_for_person(struct store *s, const char *link_system, co
                                     bool *out)
 {
     struct sqlite_store *ss = sqlite_of(s);
+    /* the person's records drive (CROSS JOIN keeps them outer, "+" keeps the
+     * status index out): by status, SQLite would walk every open pair */
     sqlite3_stmt *st = sqlite_stmt(
-        ss, "SELECT EXISTS (SELECT 1 FROM person_local pl JOIN identity_review v"
+        ss, "SELECT EXISTS (SELECT 1 FROM person_local pl CROSS JOIN identity_review v"
             " ON v.org = pl.org AND v.source_id = pl.value WHERE pl.person_id = ?2"
-            " AND pl.system = ?1 AND v.status = 'open') OR EXISTS (SELECT 1 FROM person_local pl"
-            " JOIN identity_review v ON v.other_org = pl.org AND v.other_source_id = pl.value"
-            " WHERE pl.person_id = ?2 AND pl.system = ?1 AND v.status = 'open')");
+            " AND pl.system = ?1 AND +v.status = 'open') OR EXISTS (SELECT 1 FROM person_local pl"
+            " CROSS JOIN identity_review v ON v.other_org = pl.org AND v.other_source_id = pl.value"
+            " WHERE pl.person_id = ?2 AND pl.system = ?1 AND +v.status = 'open')");
     if (!st)
         return WEFT_EDB;
     sqlite_bind_text(st, 1, link_system);
