@@ -99,6 +99,8 @@ int store_idreview_list(struct store *s, const char *status, int limit, struct s
  * whatever the length of the queue. */
 int store_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
                                    bool *out);
+/* How many pairs have status (NULL: any). */
+int store_idreview_count(struct store *s, const char *status, int64_t *out);
 int store_idreview_get(struct store *s, int64_t id, struct store_idreview *out);
 /* Close an open pair: WEFT_ECONFLICT when already decided. */
 int store_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,

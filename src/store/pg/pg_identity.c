@@ -413,6 +413,22 @@ int pg_idreview_open_for_person(struct store *s, const char *link_system, const 
     return WEFT_OK;
 }
 
+int pg_idreview_count(struct store *s, const char *status, int64_t *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, status);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT count(*) FROM identity_review WHERE $1::text IS NULL"
+                         " OR status = $1",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    *out = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
 int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
 {
     struct pg_params p = {0};

@@ -122,6 +122,7 @@ static const struct store_identity_ops pg_identity_ops = {
     .idreview_add_many = pg_idreview_add_many,
     .idreview_list = pg_idreview_list,
     .idreview_open_for_person = pg_idreview_open_for_person,
+    .idreview_count = pg_idreview_count,
     .idreview_get = pg_idreview_get,
     .idreview_decide = pg_idreview_decide,
     .idnonmatch_add = pg_idnonmatch_add,

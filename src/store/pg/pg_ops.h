@@ -119,6 +119,7 @@ int pg_idreview_add(struct store *s, const struct store_idreview *rv, int64_t *i
 int pg_idreview_add_many(struct store *s, const struct store_idreview *rv, size_t n, long *added);
 int pg_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
                                 bool *out);
+int pg_idreview_count(struct store *s, const char *status, int64_t *out);
 int pg_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
                      int *n);
 int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out);

@@ -468,6 +468,21 @@ int sqlite_idreview_open_for_person(struct store *s, const char *link_system, co
     return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading the review queue");
 }
 
+int sqlite_idreview_count(struct store *s, const char *status, int64_t *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT count(*) FROM identity_review"
+                                       " WHERE ?1 IS NULL OR status = ?1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, status);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "counting reviews");
+}
+
 int sqlite_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
 {
     struct sqlite_store *ss = sqlite_of(s);

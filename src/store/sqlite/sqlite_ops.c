@@ -136,6 +136,7 @@ static const struct store_identity_ops sqlite_identity_ops = {
     .idreview_add_many = sqlite_idreview_add_many,
     .idreview_list = sqlite_idreview_list,
     .idreview_open_for_person = sqlite_idreview_open_for_person,
+    .idreview_count = sqlite_idreview_count,
     .idreview_get = sqlite_idreview_get,
     .idreview_decide = sqlite_idreview_decide,
     .idnonmatch_add = sqlite_idnonmatch_add,

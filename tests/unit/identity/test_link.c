@@ -309,8 +309,15 @@ static void test_under_review_either_side(void **state)
     assert_true(on);
     assert_int_equal(identity_under_review(s, pc, &on), 0);
     assert_false(on);
+    int64_t count = 0;
+    assert_int_equal(store_idreview_count(s, "open", &count), 0);
+    assert_int_equal(count, 3);
     /* decided: no longer under review */
     assert_int_equal(store_idreview_decide(s, id, "not-same", "test", 0), 0);
+    assert_int_equal(store_idreview_count(s, "open", &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_idreview_count(s, NULL, &count), 0);
+    assert_int_equal(count, 3);
     assert_int_equal(identity_under_review(s, pa, &on), 0);
     assert_false(on);
     assert_int_equal(identity_under_review(s, pb, &on), 0);
