@@ -9,8 +9,8 @@
 # BIN_A is usually the same tree built with matching compiled out
 # (NOMPI=1 builds one: a copy of this tree at HEAD, with identity.c's call of
 # the master person index, its blocking keys and its identity_record write
-# removed, in
-# BENCH_TMP/nompi; then BIN_A may be given as "nompi"), BIN_B this build.
+# removed, in BENCH_TMP/nompi; then BIN_A may be given as "nompi"), BIN_B
+# this build.
 # Cases, each on a fresh store, CPU = user + sys of the process:
 #   csv-nhs     `weft feed run` of a CSV_ROWS-row people extract, every row
 #               with a valid NHS number (as bench_feeds.sh);
