@@ -644,6 +644,7 @@ static const struct store_migration *const migrations[] = {
     &pg_search_index_2,
     &pg_migration_analytics_results_1,
     &pg_put_many_2,
+    &pg_migration_analytics_incremental_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
