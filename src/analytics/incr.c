@@ -39,6 +39,7 @@
 #include "analytics/flow.h"
 #include "analytics/optout.h"
 #include "analytics/read.h"
+#include "analytics/risklist.h"
 #include "analytics/secondary.h"
 #include "analytics/secondary_int.h"
 #include "core/buf.h"
@@ -279,6 +280,12 @@ struct eng {
     struct pair *c; /* the contribution being built */
     int cn, ccap;
     uint64_t nhs;
+    /* the direct-care risk list's rows of the persons read (risk_day >= 0) */
+    const struct efi_codes *efi;
+    int64_t risk_day;
+    struct risk_row *risk;
+    char **risk_practice;
+    int nrisk, riskcap;
     /* the contributions made, to store */
     struct buf blobs;
     char **pid;
@@ -481,10 +488,24 @@ static void keep_contrib(struct eng *e, const char *person_id)
     e->np++;
 }
 
+static void keep_risk(struct eng *e, const struct analytics_person *p)
+{
+    if (e->nrisk == e->riskcap) {
+        e->riskcap = e->riskcap ? e->riskcap * 2 : 1024;
+        e->risk = xrealloc(e->risk, (size_t)e->riskcap * sizeof *e->risk);
+        e->risk_practice = xrealloc(e->risk_practice, (size_t)e->riskcap * sizeof(char *));
+    }
+    /* direct care: everyone registered, cleared or not */
+    if (risk_row_of(e->efi, p, e->risk_day, &e->risk[e->nrisk]))
+        e->risk_practice[e->nrisk++] = xstrdup(p->gp);
+}
+
 static int read_person(const struct analytics_person *p, void *arg)
 {
     struct eng *e = arg;
     e->read++;
+    if (e->risk_day >= 0)
+        keep_risk(e, p);
     person_contrib(e, p);
     apply(e, e->c, e->cn, e->nhs, 1);
     keep_contrib(e, p->person_id);
@@ -786,6 +807,12 @@ static void eng_free(struct eng *e)
     for (int i = 0; i < e->np; i++)
         free(e->pid[i]);
     free(e->pid);
+    for (int i = 0; i < e->nrisk; i++) {
+        risk_row_clear(&e->risk[i]);
+        free(e->risk_practice[i]);
+    }
+    free(e->risk);
+    free(e->risk_practice);
     free(e->off);
     free(e->len);
     free(e->c);
@@ -835,7 +862,58 @@ static int store_contribs(struct store *s, struct eng *e, const struct ids *chan
     return rc;
 }
 
-int incr_run(struct store *s, const struct secondary_options *o, int n, bool full,
+/* The risk list's rows: every one made (full), or one per changed person
+ * (its new row, or none: deleted); and the day they are for. */
+static int store_risk(struct store *s, struct eng *e, const struct ids *changed, bool full,
+                      const char *computed)
+{
+    if (e->risk_day < 0) /* not computed (other eFI code sets): the pages compute theirs */
+        return store_analytics_risk_clear(s);
+    int n = full ? e->nrisk : changed->n, rc = 0;
+    struct store_analytics_risk *rows = xcalloc((size_t)(n ? n : 1), sizeof *rows);
+    int *at = NULL;
+    if (!full) {
+        at = xcalloc((size_t)(n ? n : 1), sizeof *at);
+        for (int i = 0; i < n; i++)
+            at[i] = -1;
+        for (int k = 0; k < e->nrisk; k++) {
+            char **hit = bsearch(&e->risk[k].person_id, changed->v, (size_t)changed->n,
+                                 sizeof *changed->v, cmp_str);
+            if (hit)
+                at[hit - changed->v] = k;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int k = full ? i : at[i];
+        rows[i].person_id = full ? e->risk[i].person_id : changed->v[i];
+        if (k < 0)
+            continue; /* practice NULL: no row now */
+        const struct risk_row *r = &e->risk[k];
+        rows[i] = (struct store_analytics_risk){.person_id = r->person_id,
+                                                .practice = e->risk_practice[k],
+                                                .name = r->name,
+                                                .nhs = r->nhs,
+                                                .deficits = r->deficits,
+                                                .age = r->age,
+                                                .efi_count = r->efi_count,
+                                                .band = (int)r->band,
+                                                .ae = r->ae,
+                                                .admissions = r->admissions,
+                                                .ambulance = r->ambulance,
+                                                .assessed = r->assessed};
+    }
+    if (full)
+        rc = store_analytics_risk_clear(s);
+    if (rc == 0)
+        rc = store_analytics_risk_put(s, rows, n);
+    if (rc == 0)
+        rc = store_analytics_risk_day_put(s, e->risk_day, computed);
+    free(at);
+    free(rows);
+    return rc;
+}
+
+int incr_run(struct store *s, const struct secondary_options *o, int n, bool full, int64_t risk_day,
              struct secondary_table *out, struct incr_stats *stats, incr_store_fn store_fn,
              void *store_ctx, char *err, size_t errlen)
 {
@@ -848,7 +926,7 @@ int incr_run(struct store *s, const struct secondary_options *o, int n, bool ful
         memset(&out[i], 0, sizeof out[i]);
     if (n <= 0)
         return 0;
-    struct eng e = {.n = n};
+    struct eng e = {.n = n, .risk_day = risk_day};
     e.pr = xcalloc((size_t)n, sizeof *e.pr);
     bool needs_efi = false;
     int rc = 0;
@@ -860,8 +938,9 @@ int incr_run(struct store *s, const struct secondary_options *o, int n, bool ful
     if (rc == 0)
         rc = optout_gate(s, o[0].today, &gate, err, errlen);
     struct efi_codes *efi = NULL;
-    if (rc == 0 && needs_efi)
+    if (rc == 0 && (needs_efi || risk_day >= 0))
         rc = efi_codes_load(o[0].efi_codes, &efi, err, errlen);
+    e.efi = efi;
     if (rc) {
         free(e.pr);
         efi_codes_free(efi);
@@ -967,6 +1046,8 @@ int incr_run(struct store *s, const struct secondary_options *o, int n, bool ful
         rc = store_fn(s, out, n, store_ctx, err, errlen);
     if (rc == 0 && (rc = store_contribs(s, &e, &changed, !incremental)) != 0)
         snprintf(err, errlen, "storing the contributions: %s", store_errmsg(s));
+    if (rc == 0 && (rc = store_risk(s, &e, &changed, !incremental, n ? out[0].computed : "")) != 0)
+        snprintf(err, errlen, "storing the risk list: %s", store_errmsg(s));
     if (rc == 0) {
         struct buf sb = BUF_INIT;
         state_encode(&e, o, gate.list_id, &sb);

@@ -57,6 +57,13 @@ typedef int (*incr_store_fn)(struct store *s, const struct secondary_table *out,
                              char *err, size_t errlen);
 
 /*
+ * With risk_day >= 0 (a day number) the same persons' direct-care risk list
+ * rows (risklist.h: every living registered person, cleared or not: direct
+ * care) are computed for that day and stored too (analytics_risk: all of
+ * them after a full computation, the changed persons' after an update), so
+ * that the risk list page reads its practice's rows instead of computing
+ * them; risk_day < 0 removes any stored (they would be for other code sets).
+ *
  * Compute the outputs o[0..n-1] (today, by and efi_codes are o[0]'s), as
  * secondary_run_many would, incrementally when the state allows it (above)
  * and full is false, else in full; record each for the compliance report,
@@ -65,7 +72,7 @@ typedef int (*incr_store_fn)(struct store *s, const struct secondary_table *out,
  * WEFT_EBUSY when another refresh stored its state meanwhile (nothing is
  * stored: try again).
  */
-int incr_run(struct store *s, const struct secondary_options *o, int n, bool full,
+int incr_run(struct store *s, const struct secondary_options *o, int n, bool full, int64_t risk_day,
              struct secondary_table *out, struct incr_stats *stats, incr_store_fn store_fn,
              void *store_ctx, char *err, size_t errlen);
 

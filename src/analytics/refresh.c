@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/day.h"
 #include "analytics/incr.h"
 #include "analytics/secondary.h"
 #include "core/buf.h"
@@ -202,7 +203,14 @@ int analytics_refresh(struct store *s, const struct analytics_refresh_options *o
     }
     struct secondary_table *t = xcalloc((size_t)nj, sizeof *t);
     /* computed (incrementally when it can be) and stored, all or nothing */
-    rc = incr_run(s, so, nj, o->full, t, stats, store_tables, jobs, err, errlen);
+    /* the direct-care risk lists of the refresh's day, with the default code sets
+     * (what the page uses) */
+    int64_t risk_day = day_today();
+    if (o->as_of)
+        day_parse(o->as_of, &risk_day);
+    if (o->efi_codes)
+        risk_day = -1;
+    rc = incr_run(s, so, nj, o->full, risk_day, t, stats, store_tables, jobs, err, errlen);
     if (rc == 0) {
         *done = xcalloc((size_t)nj, sizeof **done);
         for (int i = 0; i < nj; i++) {

@@ -175,4 +175,24 @@ int store_analytics_marks(struct store *s, int64_t *seq, int64_t *moved);
 int store_analytics_changed(struct store *s, int64_t seq, int64_t moved,
                             int (*fn)(const char *person_id, void *), void *ctx);
 
+/* The direct-care risk list's rows as the refresh computed them (table
+ * analytics_risk; analytics/risklist.h): one per living person registered
+ * with a practice, for the day analytics_risk_day says.  Strings borrowed on
+ * put and in scan callbacks. */
+struct store_analytics_risk {
+    const char *person_id, *practice; /* practice NULL on put: delete the person's row */
+    const char *name, *nhs, *deficits;
+    int age, efi_count, band, ae, admissions, ambulance;
+    bool assessed;
+};
+int store_analytics_risk_put(struct store *s, const struct store_analytics_risk *rows, int n);
+int store_analytics_risk_clear(struct store *s);
+/* The rows of practice (an indexed read), to fn (non-zero stops and is returned). */
+int store_analytics_risk_scan(struct store *s, const char *practice,
+                              int (*fn)(const struct store_analytics_risk *, void *), void *ctx);
+/* The day (day number) the rows are for and when they were computed;
+ * WEFT_ENOTFOUND when none are stored.  put with day < 0 removes it. */
+int store_analytics_risk_day_get(struct store *s, int64_t *day, char computed[32]);
+int store_analytics_risk_day_put(struct store *s, int64_t day, const char *computed);
+
 #endif

@@ -42,6 +42,12 @@ struct store_analytics_ops {
     int (*marks)(struct store *, int64_t *seq, int64_t *moved);
     int (*changed)(struct store *, int64_t seq, int64_t moved, int (*fn)(const char *, void *),
                    void *ctx);
+    int (*risk_put)(struct store *, const struct store_analytics_risk *rows, int n);
+    int (*risk_clear)(struct store *);
+    int (*risk_scan)(struct store *, const char *practice,
+                     int (*fn)(const struct store_analytics_risk *, void *), void *ctx);
+    int (*risk_day_get)(struct store *, int64_t *day, char computed[32]);
+    int (*risk_day_put)(struct store *, int64_t day, const char *computed);
 };
 
 #endif

@@ -193,3 +193,33 @@ int store_analytics_changed(struct store *s, int64_t seq, int64_t moved,
 {
     return STORE_CALL(s, analytics, changed, seq, moved, fn, ctx);
 }
+
+int store_analytics_risk_put(struct store *s, const struct store_analytics_risk *rows, int n)
+{
+    if (n <= 0)
+        return 0;
+    return STORE_CALL(s, analytics, risk_put, rows, n);
+}
+
+int store_analytics_risk_clear(struct store *s)
+{
+    return STORE_CALL0(s, analytics, risk_clear);
+}
+
+int store_analytics_risk_scan(struct store *s, const char *practice,
+                              int (*fn)(const struct store_analytics_risk *, void *), void *ctx)
+{
+    return STORE_CALL(s, analytics, risk_scan, practice, fn, ctx);
+}
+
+int store_analytics_risk_day_get(struct store *s, int64_t *day, char computed[32])
+{
+    *day = 0;
+    computed[0] = '\0';
+    return STORE_CALL(s, analytics, risk_day_get, day, computed);
+}
+
+int store_analytics_risk_day_put(struct store *s, int64_t day, const char *computed)
+{
+    return STORE_CALL(s, analytics, risk_day_put, day, computed);
+}

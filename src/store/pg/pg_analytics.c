@@ -77,7 +77,14 @@ const struct store_migration pg_migration_analytics_incremental_1 = {
     "CREATE FUNCTION weft_analytics_moved_nhs() RETURNS trigger LANGUAGE plpgsql AS $$"
     " BEGIN INSERT INTO analytics_moved (person_id) VALUES (NEW.id); RETURN NULL; END $$;"
     "CREATE TRIGGER analytics_moved_nhs AFTER UPDATE OF nhs ON person FOR EACH ROW"
-    " WHEN (OLD.nhs IS DISTINCT FROM NEW.nhs) EXECUTE FUNCTION weft_analytics_moved_nhs();",
+    " WHEN (OLD.nhs IS DISTINCT FROM NEW.nhs) EXECUTE FUNCTION weft_analytics_moved_nhs();"
+    "CREATE TABLE analytics_risk (person_id " CT " PRIMARY KEY, practice " CT " NOT NULL,"
+    " name text, nhs text, age integer NOT NULL, assessed boolean NOT NULL,"
+    " efi_count integer NOT NULL, band integer NOT NULL, ae integer NOT NULL,"
+    " admissions integer NOT NULL, ambulance integer NOT NULL, deficits text);"
+    "CREATE INDEX analytics_risk_practice ON analytics_risk (practice);"
+    "CREATE TABLE analytics_risk_day (one integer PRIMARY KEY CHECK (one = 1),"
+    " day bigint NOT NULL, computed text NOT NULL);",
 };
 
 /* Put what was being done in front of the handle's error; returns rc. */
@@ -730,7 +737,168 @@ static int changed(struct store *s, int64_t seq, int64_t moved, int (*fn)(const 
                   &p, changed_row, &c, "listing the persons changed");
 }
 
+static int risk_put(struct store *s, const struct store_analytics_risk *rows, int n)
+{
+    /* in batches: each column as an array */
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc)
+        return rc;
+    enum { NCOL = 12 };
+    struct buf a[NCOL], gone = BUF_INIT;
+    for (int c = 0; c < NCOL; c++)
+        buf_init(&a[c]);
+    for (int k = 0; k < n && rc == 0; k += CONTRIB_BATCH) {
+        for (int c = 0; c < NCOL; c++) {
+            buf_reset(&a[c]);
+            buf_addc(&a[c], '{');
+        }
+        buf_reset(&gone);
+        buf_addc(&gone, '{');
+        int nput = 0, ngone = 0;
+        for (int i = k; i < n && i < k + CONTRIB_BATCH; i++) {
+            const struct store_analytics_risk *r = &rows[i];
+            if (!r->practice) {
+                if (ngone++)
+                    buf_addc(&gone, ',');
+                array_elem(&gone, r->person_id);
+                continue;
+            }
+            const char *txt[] = {r->person_id, r->practice, r->name, r->nhs, r->deficits};
+            int num[] = {r->age, r->assessed,   r->efi_count, r->band,
+                         r->ae,  r->admissions, r->ambulance};
+            for (int c = 0; c < NCOL; c++) {
+                if (nput)
+                    buf_addc(&a[c], ',');
+                const char *t = c < 4 ? txt[c] : c == 11 ? txt[4] : NULL;
+                if (c >= 4 && c < 11)
+                    buf_addf(&a[c], "%d", num[c - 4]);
+                else if (t)
+                    array_elem(&a[c], t);
+                else
+                    buf_adds(&a[c], "NULL");
+            }
+            nput++;
+        }
+        for (int c = 0; c < NCOL; c++)
+            buf_addc(&a[c], '}');
+        buf_addc(&gone, '}');
+        if (nput) {
+            struct pg_params p = {0};
+            for (int c = 0; c < NCOL; c++)
+                pg_p_text(&p, a[c].data);
+            rc = pg_cmd(ps,
+                        "INSERT INTO analytics_risk (person_id, practice, name, nhs, age, assessed,"
+                        " efi_count, band, ae, admissions, ambulance, deficits)"
+                        " SELECT u.a, u.b, u.c, u.d, u.e, u.f <> 0, u.g, u.h, u.i, u.j, u.k, u.l"
+                        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],"
+                        " $6::int[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],"
+                        " $12::text[]) AS u(a, b, c, d, e, f, g, h, i, j, k, l)"
+                        " ON CONFLICT (person_id) DO UPDATE SET practice = EXCLUDED.practice,"
+                        " name = EXCLUDED.name, nhs = EXCLUDED.nhs, age = EXCLUDED.age,"
+                        " assessed = EXCLUDED.assessed, efi_count = EXCLUDED.efi_count,"
+                        " band = EXCLUDED.band, ae = EXCLUDED.ae, admissions = EXCLUDED.admissions,"
+                        " ambulance = EXCLUDED.ambulance, deficits = EXCLUDED.deficits",
+                        &p, NULL);
+        }
+        if (rc == 0 && ngone) {
+            struct pg_params p = {0};
+            pg_p_text(&p, gone.data);
+            rc = pg_cmd(ps, "DELETE FROM analytics_risk WHERE person_id = ANY ($1::text[])", &p,
+                        NULL);
+        }
+    }
+    for (int c = 0; c < NCOL; c++)
+        buf_release(&a[c]);
+    buf_release(&gone);
+    if (rc)
+        rc = context(s, rc, "storing risk list rows");
+    return pg_auto_end(ps, own, rc);
+}
+
+static int risk_clear(struct store *s)
+{
+    int rc = pg_exec(pg_of(s), "DELETE FROM analytics_risk; DELETE FROM analytics_risk_day");
+    return rc ? context(s, rc, "clearing risk list rows") : WEFT_OK;
+}
+
+struct risk_ctx {
+    int (*fn)(const struct store_analytics_risk *, void *);
+    void *ctx;
+};
+
+static int risk_row(const PGresult *r, int i, void *p)
+{
+    struct risk_ctx *c = p;
+    struct store_analytics_risk row = {
+        .person_id = col(r, i, 0),
+        .practice = col(r, i, 1),
+        .name = col(r, i, 2),
+        .nhs = col(r, i, 3),
+        .age = (int)pg_int(r, i, 4),
+        .assessed = pg_bool(r, i, 5),
+        .efi_count = (int)pg_int(r, i, 6),
+        .band = (int)pg_int(r, i, 7),
+        .ae = (int)pg_int(r, i, 8),
+        .admissions = (int)pg_int(r, i, 9),
+        .ambulance = (int)pg_int(r, i, 10),
+        .deficits = col(r, i, 11),
+    };
+    return c->fn(&row, c->ctx);
+}
+
+static int risk_scan(struct store *s, const char *practice,
+                     int (*fn)(const struct store_analytics_risk *, void *), void *ctx)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, practice);
+    struct risk_ctx c = {fn, ctx};
+    return stream(pg_of(s), "weft_analytics_risk",
+                  "SELECT person_id, practice, name, nhs, age, assessed, efi_count, band, ae,"
+                  " admissions, ambulance, deficits FROM analytics_risk WHERE practice = $1",
+                  &p, risk_row, &c, "reading risk list rows");
+}
+
+static int risk_day_get(struct store *s, int64_t *day, char computed[32])
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s), "SELECT day, computed FROM analytics_risk_day", NULL, &rc);
+    if (!r)
+        return context(s, rc, "reading the risk list's day");
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0) {
+        *day = pg_int(r, 0, 0);
+        snprintf(computed, 32, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int risk_day_put(struct store *s, int64_t day, const char *computed)
+{
+    int rc;
+    if (day < 0) {
+        rc = pg_cmd(pg_of(s), "DELETE FROM analytics_risk_day", NULL, NULL);
+    } else {
+        struct pg_params p = {0};
+        pg_p_int(&p, day);
+        pg_p_text(&p, computed);
+        rc = pg_cmd(pg_of(s),
+                    "INSERT INTO analytics_risk_day (one, day, computed) VALUES (1, $1, $2)"
+                    " ON CONFLICT (one) DO UPDATE SET day = EXCLUDED.day,"
+                    " computed = EXCLUDED.computed",
+                    &p, NULL);
+    }
+    return rc ? context(s, rc, "storing the risk list's day") : WEFT_OK;
+}
+
 const struct store_analytics_ops pg_analytics_ops = {
+    .risk_put = risk_put,
+    .risk_clear = risk_clear,
+    .risk_scan = risk_scan,
+    .risk_day_get = risk_day_get,
+    .risk_day_put = risk_day_put,
     .state_get = state_get,
     .state_put = state_put,
     .contrib_get = contrib_get,

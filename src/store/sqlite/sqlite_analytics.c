@@ -71,7 +71,14 @@ const struct store_migration sqlite_migration_analytics_incremental_1 = {
     " WHERE NEW.person_id IS NOT NULL; END;"
     "CREATE TRIGGER analytics_moved_nhs AFTER UPDATE OF nhs ON person"
     " WHEN OLD.nhs IS NOT NEW.nhs BEGIN"
-    " INSERT INTO analytics_moved (person_id) VALUES (NEW.id); END;",
+    " INSERT INTO analytics_moved (person_id) VALUES (NEW.id); END;"
+    "CREATE TABLE analytics_risk (person_id TEXT PRIMARY KEY, practice TEXT NOT NULL,"
+    " name TEXT, nhs TEXT, age INTEGER NOT NULL, assessed INTEGER NOT NULL,"
+    " efi_count INTEGER NOT NULL, band INTEGER NOT NULL, ae INTEGER NOT NULL,"
+    " admissions INTEGER NOT NULL, ambulance INTEGER NOT NULL, deficits TEXT) WITHOUT ROWID;"
+    "CREATE INDEX analytics_risk_practice ON analytics_risk (practice);"
+    "CREATE TABLE analytics_risk_day (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " day INTEGER NOT NULL, computed TEXT NOT NULL);",
 };
 
 static int list_add(struct store *s, const struct store_optout_list *in, const char *const *nhs,
@@ -643,7 +650,125 @@ static int changed(struct store *s, int64_t seq, int64_t moved, int (*fn)(const 
     return rc;
 }
 
+static int risk_put(struct store *s, const struct store_analytics_risk *rows, int n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *put = sqlite_stmt(
+        ss, "INSERT OR REPLACE INTO analytics_risk (person_id, practice, name, nhs, age, assessed,"
+            " efi_count, band, ae, admissions, ambulance, deficits)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *del = sqlite_stmt(ss, "DELETE FROM analytics_risk WHERE person_id = ?");
+    if (!put || !del)
+        return WEFT_EDB;
+    int rc = WEFT_OK;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const struct store_analytics_risk *r = &rows[i];
+        sqlite3_stmt *st = r->practice ? put : del;
+        sqlite_bind_text(st, 1, r->person_id);
+        if (r->practice) {
+            sqlite_bind_text(st, 2, r->practice);
+            sqlite_bind_text(st, 3, r->name);
+            sqlite_bind_text(st, 4, r->nhs);
+            sqlite3_bind_int(st, 5, r->age);
+            sqlite3_bind_int(st, 6, r->assessed);
+            sqlite3_bind_int(st, 7, r->efi_count);
+            sqlite3_bind_int(st, 8, r->band);
+            sqlite3_bind_int(st, 9, r->ae);
+            sqlite3_bind_int(st, 10, r->admissions);
+            sqlite3_bind_int(st, 11, r->ambulance);
+            sqlite_bind_text(st, 12, r->deficits);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sqlite_fail(ss, "storing risk list rows");
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+static int risk_clear(struct store *s)
+{
+    return sqlite_exec(sqlite_of(s), "DELETE FROM analytics_risk; DELETE FROM analytics_risk_day");
+}
+
+static int risk_scan(struct store *s, const char *practice,
+                     int (*fn)(const struct store_analytics_risk *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ss->db,
+                           "SELECT person_id, practice, name, nhs, age, assessed, efi_count, band,"
+                           " ae, admissions, ambulance, deficits FROM analytics_risk"
+                           " INDEXED BY analytics_risk_practice WHERE practice = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail(ss, "reading risk list rows");
+    sqlite_bind_text(st, 1, practice);
+    int step, rc = WEFT_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_analytics_risk r = {
+            .person_id = col(st, 0),
+            .practice = col(st, 1),
+            .name = col(st, 2),
+            .nhs = col(st, 3),
+            .age = sqlite3_column_int(st, 4),
+            .assessed = sqlite3_column_int(st, 5) != 0,
+            .efi_count = sqlite3_column_int(st, 6),
+            .band = sqlite3_column_int(st, 7),
+            .ae = sqlite3_column_int(st, 8),
+            .admissions = sqlite3_column_int(st, 9),
+            .ambulance = sqlite3_column_int(st, 10),
+            .deficits = col(st, 11),
+        };
+        if ((rc = fn(&r, ctx)) != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "reading risk list rows");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int risk_day_get(struct store *s, int64_t *day, char computed[32])
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT day, computed FROM analytics_risk_day");
+    if (!st)
+        return WEFT_EDB;
+    int step = sqlite3_step(st), rc = WEFT_OK;
+    if (step == SQLITE_ROW) {
+        *day = sqlite3_column_int64(st, 0);
+        snprintf(computed, 32, "%s", col(st, 1) ? col(st, 1) : "");
+    } else if (step == SQLITE_DONE) {
+        rc = WEFT_ENOTFOUND;
+    } else {
+        rc = sqlite_fail(ss, "reading the risk list's day");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int risk_day_put(struct store *s, int64_t day, const char *computed)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (day < 0)
+        return sqlite_exec(ss, "DELETE FROM analytics_risk_day");
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR REPLACE INTO analytics_risk_day (one, day,"
+                                       " computed) VALUES (1, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, day);
+    sqlite_bind_text(st, 2, computed);
+    int rc =
+        sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "storing the risk list's day");
+    sqlite3_reset(st);
+    return rc;
+}
+
 const struct store_analytics_ops sqlite_analytics_ops = {
+    .risk_put = risk_put,
+    .risk_clear = risk_clear,
+    .risk_scan = risk_scan,
+    .risk_day_get = risk_day_get,
+    .risk_day_put = risk_day_put,
     .state_get = state_get,
     .state_put = state_put,
     .contrib_get = contrib_get,
