@@ -3,11 +3,11 @@
 changes bench_analytics_incr.sh sends into it (seeded: the same arguments give
 the same files).
 
-  python3 bench/analytics_region.py region OUT N
-      per person a Patient (NHS number, birth date, one of 100 practices
-      G80000..G80099), a few Conditions from the eFI sets and, from 65, current
+  python3 bench/analytics_region.py region OUT N [PRACTICES]
+      per person a Patient (NHS number, birth date, one of PRACTICES practices,
+      default 100: G80000..G80099, N / PRACTICES patients each), a few Conditions from the eFI sets and, from 65, current
       medicines: OUT-<practice>.ndjson, one file a practice (`weft load --org`).
-  python3 bench/analytics_region.py changes OUT N K SEED
+  python3 bench/analytics_region.py changes OUT N K SEED [PRACTICES]
       K messages for K different persons of that region (chosen by SEED): each a
       new inpatient Encounter (a stay of 0-20 days in October 2026 at one of 20
       wards) or, one in ten, the person's Patient again naming another practice
@@ -30,7 +30,7 @@ def nhs(k):
         base += 1
 
 
-def region(out, n):
+def region(out, n, practices=100):
     rng = random.Random(1)
     conds = ["84114007", "44054006", "38341003", "49436004", "13645005", "52448006", "161898004",
              "64859006", "165232002", "397540003", "15188001", "271737000", "35489007"]
@@ -39,7 +39,7 @@ def region(out, n):
     sct = "http://snomed.info/sct"
     files = {}
     for i in range(n):
-            prac = "G8%04d" % (i % 100)
+            prac = "G8%04d" % (i % practices)
             if prac not in files:
                 files[prac] = open("%s-%s.ndjson" % (out, prac), "w")
             f = files[prac]
@@ -72,16 +72,16 @@ def patient(i, prac, age):
             "generalPractitioner": [{"identifier": {"system": ODS, "value": prac}}]}
 
 
-def changes(out, n, k, seed):
+def changes(out, n, k, seed, practices=100):
     rng = random.Random(seed)
     files = {}
     for i in rng.sample(range(n), k):
-        prac = "G8%04d" % (i % 100)
+        prac = "G8%04d" % (i % practices)
         if prac not in files:
             files[prac] = open("%s-%s.ndjson" % (out, prac), "w")
         f = files[prac]
         if rng.random() < 0.1:
-            p = patient(i, "G8%04d" % ((i + 1 + rng.randint(0, 98)) % 100), 70)
+            p = patient(i, "G8%04d" % ((i + 1 + rng.randint(0, 98)) % practices), 70)
             f.write(json.dumps(p) + "\n")
             continue
         day = rng.randint(1, 31)
@@ -98,9 +98,10 @@ def changes(out, n, k, seed):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["region"] and len(sys.argv) == 4:
-        region(sys.argv[2], int(sys.argv[3]))
-    elif sys.argv[1:2] == ["changes"] and len(sys.argv) == 6:
-        changes(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    if sys.argv[1:2] == ["region"] and len(sys.argv) in (4, 5):
+        region(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) == 5 else 100)
+    elif sys.argv[1:2] == ["changes"] and len(sys.argv) in (6, 7):
+        changes(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+                int(sys.argv[6]) if len(sys.argv) == 7 else 100)
     else:
         sys.exit(__doc__)
