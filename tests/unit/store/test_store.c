@@ -1210,6 +1210,28 @@ static void test_search_index_postings(void **state)
     assert_int_equal(ix_count(s, "Observation", "category", STORE_IX_EQ, "vital-signs", NULL), 4);
     /* a range over several lists: each current item once */
     assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_RANGE, "8000", "8999"), 4);
+    /* rebuilt (weft reindex) from versions given newest first: one list, every seq in it */
+    struct store_query all = {.type = "Observation", .limit = 100};
+    struct store_result cur;
+    assert_int_equal(store_search(s, &all, &cur), 0);
+    assert_int_equal(cur.nrows, 4);
+    const char *one[] = {"code", "9999-9"};
+    struct store_ixitem it[4];
+    for (int i = 0; i < 4; i++)
+        it[i] = (struct store_ixitem){cur.rows[i].seq, "Observation", one, 1};
+    for (int i = 0; i < 4; i++) /* newest first */
+        for (int j = i + 1; j < 4; j++)
+            if (it[j].seq > it[i].seq) {
+                struct store_ixitem t = it[i];
+                it[i] = it[j];
+                it[j] = t;
+            }
+    assert_true(it[0].seq > it[3].seq);
+    assert_int_equal(store_search_index_clear(s), 0);
+    assert_int_equal(store_search_index_add(s, it, 4), 0);
+    store_result_clear(&cur);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "9999-9", NULL), 4);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 0);
 }
 
 int main(void)
