@@ -244,9 +244,9 @@ static uint32_t ixrow_hash(const struct sqlite_ixrow *r)
 }
 
 /* Write the gathered rows, one posting list per (param, value): the rows
- * grouped by a hash table (a sort of the batch's rows cost five times as
- * much), each group's seqs in the order added - ascending, as the puts
- * and reindex's pages come; sorted when not. */
+ * grouped by a hash table (sorting the batch's rows cost 36 M instructions
+ * on the Synthea set, this 8 M), each group's seqs in the order added -
+ * ascending, as the puts and reindex's pages come; sorted when not. */
 static int index_flush(struct sqlite_store *ss)
 {
     struct sqlite_ixacc *x = &ss->ixacc;
