@@ -693,6 +693,7 @@ static const struct store_migration *const migrations[] = {
     &pg_migration_analytics_results_1,
     &pg_put_many_2,
     &pg_review_other_1,
+    &pg_migration_analytics_incremental_1,
     &pg_search_index_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
