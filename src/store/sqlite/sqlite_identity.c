@@ -276,17 +276,16 @@ int sqlite_idrec_scan(struct store *s, const char *link_system,
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "scanning identity records");
 }
 
-int sqlite_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out)
+/* One decision row stamped now (the many form reads the clock once). */
+static int decision_insert(struct sqlite_store *ss, const struct store_iddecision *d,
+                           const char *now, int64_t *id_out)
 {
-    struct sqlite_store *ss = sqlite_of(s);
     sqlite3_stmt *st = sqlite_stmt(
         ss, "INSERT INTO identity_decision (created, action, org, source_id, person_id,"
             " other_person, other_org, other_source_id, score, model_version, decided_by,"
             " merge_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
-    char now[32];
-    sqlite_now(now);
     sqlite_bind_text(st, 1, now);
     sqlite_bind_text(st, 2, d->action);
     sqlite_bind_text(st, 3, d->org);
@@ -305,6 +304,13 @@ int sqlite_iddecision_add(struct store *s, const struct store_iddecision *d, int
     if (rc == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(ss->db);
     return rc;
+}
+
+int sqlite_iddecision_add(struct store *s, const struct store_iddecision *d, int64_t *id_out)
+{
+    char now[32];
+    sqlite_now(now);
+    return decision_insert(sqlite_of(s), d, now, id_out);
 }
 
 int sqlite_iddecision_list(struct store *s, const char *org, const char *source_id, int limit,
@@ -347,9 +353,11 @@ int sqlite_iddecision_list(struct store *s, const char *org, const char *source_
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing identity decisions");
 }
 
-int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out)
+/* One review row stamped now, unless the pair is queued already either
+ * way round (the many form reads the clock once). */
+static int review_insert(struct sqlite_store *ss, const struct store_idreview *r, const char *now,
+                         int64_t *id_out)
 {
-    struct sqlite_store *ss = sqlite_of(s);
     if (id_out)
         *id_out = 0;
     sqlite3_stmt *st = sqlite_stmt(
@@ -360,8 +368,6 @@ int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t
             " source_id = ?5 AND other_org = ?2 AND other_source_id = ?3))");
     if (!st)
         return WEFT_EDB;
-    char now[32];
-    sqlite_now(now);
     sqlite_bind_text(st, 1, now);
     sqlite_bind_text(st, 2, r->org);
     sqlite_bind_text(st, 3, r->source_id);
@@ -375,21 +381,32 @@ int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t
     return rc;
 }
 
+int sqlite_idreview_add(struct store *s, const struct store_idreview *r, int64_t *id_out)
+{
+    char now[32];
+    sqlite_now(now);
+    return review_insert(sqlite_of(s), r, now, id_out);
+}
+
 /* In SQLite a prepared statement is the bulk path: the many forms are loops. */
 int sqlite_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n)
 {
+    char now[32];
+    sqlite_now(now);
     int rc = WEFT_OK;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = sqlite_iddecision_add(s, &d[i], NULL);
+        rc = decision_insert(sqlite_of(s), &d[i], now, NULL);
     return rc;
 }
 
 int sqlite_idreview_add_many(struct store *s, const struct store_idreview *r, size_t n, long *added)
 {
+    char now[32];
+    sqlite_now(now);
     int rc = WEFT_OK;
     for (size_t i = 0; i < n && rc == 0; i++) {
         int64_t id = 0;
-        rc = sqlite_idreview_add(s, &r[i], &id);
+        rc = review_insert(sqlite_of(s), &r[i], now, &id);
         *added += id != 0;
     }
     return rc;
