@@ -17,10 +17,10 @@
  * a table, pairscore.h).  It then decides the edges best first in memory
  * (union-find; each cluster's person, NHS number and "not the same person"
  * decisions known there), frees them, and writes the outcome in bulk in one
- * transaction with a larger store cache (store_cache_hint): reviews
- * REVIEW_FLUSH at a time, every retired person straight into its
- * cluster's final person in one store_person_merge_many (each merge still
- * undoes on its own), the decisions and their audit entries in batches.
+ * transaction: reviews REVIEW_FLUSH at a time, every retired person
+ * straight into its cluster's final person in one store_person_merge_many
+ * (each merge still undoes on its own; the persons read once for all the
+ * checks), the decisions and their audit entries in batches.
  * Memory is the records, the edges above the review weight and one step
  * per merge: linear in the records and pairs, never their square.
  */
@@ -41,7 +41,6 @@
 #include "identity/pairscore.h"
 #include "store/identity.h"
 #include "store/records.h"
-#include "store/store.h"
 #include "store/txn.h"
 
 struct brec {
@@ -569,12 +568,6 @@ static int set_add(const char *person_id, void *ctx)
  * number of pairs). */
 #define REVIEW_FLUSH 65536
 
-/* The store's cache while relink writes (store_cache_hint): 256 bytes a
- * record (244 MB at 1,000,000), less than the edges held (16 bytes a pair
- * above the review weight: 15 a record there), freed before the writes
- * begin. */
-#define RELINK_CACHE_BYTES_PER_RECORD 256
-
 /* The "not the same person" decisions that touch relink's records, as
  * pairs of record indices: a merge is refused when one joins the two
  * clusters (what persons_apart asks the store, answered in memory, since
@@ -794,13 +787,12 @@ int mpi_relink(struct store *s, FILE *report)
         flag[a] = flag[a] || flag[c];
         joined++;
     }
-    /* decided: the edges are done with; their room goes to the store's
-     * cache for the writes, all in one transaction: the reviews
-     * REVIEW_FLUSH at a time, best first, then the merges */
+    /* decided: the edges are done with (freed before the writes, which
+     * then need no more than the records, the reviews and the steps); the
+     * writes in one transaction: the reviews REVIEW_FLUSH at a time, best
+     * first, then the merges */
     free(r.e);
     r.e = NULL;
-    if (rc == 0)
-        rc = store_cache_hint(s, (int)((long)b.n * RELINK_CACHE_BYTES_PER_RECORD >> 20));
     struct store_txn t = {0};
     if (rc == 0)
         rc = store_txn_begin(&t, s);

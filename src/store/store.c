@@ -235,13 +235,6 @@ int store_writer(struct store *s)
     return s->ops->writer(s);
 }
 
-int store_cache_hint(struct store *s, int mb)
-{
-    if (!s->ops->cache_hint)
-        return WEFT_OK;
-    return s->ops->cache_hint(s, mb);
-}
-
 int store_meta_get(struct store *s, const char *key, char **value_out)
 {
     return STORE_CORE(s, meta_get, key, value_out);

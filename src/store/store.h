@@ -102,15 +102,6 @@ int store_bulk(struct store *s, bool on);
  * upkeep do nothing. */
 int store_writer(struct store *s);
 
-/* A long transaction ahead (relink: millions of rows written at once): the
- * backend may keep up to mb MB of the database in this handle's memory
- * until it closes, so the transaction's index pages are not written out
- * and read back again and again.  SQLite: the page cache (64 MB otherwise);
- * a cache that spills writes the same pages to the write-ahead log many
- * times, and every page read looks through the log.  PostgreSQL: nothing
- * (the server's buffers serve every session). */
-int store_cache_hint(struct store *s, int mb);
-
 /* Single-runner jobs among several nodes on one store (the scheduled
  * data-quality run, the audit anchor): *mine says whether this handle runs
  * job now.  PostgreSQL: a session-level advisory lock on the job's name,

@@ -385,8 +385,7 @@ struct store_ops {
     int (*schema_version)(struct store *s, int *version);
     int (*schema_pending)(struct store *s, int *pending);
     int (*bulk)(struct store *s, bool on);
-    int (*writer)(struct store *s);             /* NULL: no upkeep to move off the writer */
-    int (*cache_hint)(struct store *s, int mb); /* store_cache_hint; NULL: nothing */
+    int (*writer)(struct store *s); /* NULL: no upkeep to move off the writer */
     /* store_job_lock (store.h); NULL: every job is this handle's */
     int (*job_lock)(struct store *s, const char *job, bool *mine);
     int (*size_bytes)(struct store *s, int64_t *bytes); /* store_size_bytes (store.h) */

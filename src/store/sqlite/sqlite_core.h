@@ -19,7 +19,6 @@ int sqlite_commit(struct store *s);
 int sqlite_rollback(struct store *s);
 bool sqlite_alive(struct store *s);
 int sqlite_bulk(struct store *s, bool on);
-int sqlite_cache_hint(struct store *s, int mb);
 
 /* sqlite_migrate.c */
 int sqlite_migrate(struct store *s, int *from_version, int *to_version);

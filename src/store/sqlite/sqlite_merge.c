@@ -204,7 +204,7 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
     if (sqlite3_exec(ss->db,
                      "CREATE TEMP TABLE IF NOT EXISTS merge_many (ord INTEGER PRIMARY KEY,"
                      " retired TEXT NOT NULL, survivor TEXT NOT NULL, moved_nhs TEXT,"
-                     " merge_id INTEGER);"
+                     " merge_id INTEGER, found INTEGER, retired_nhs TEXT, survivor_nhs TEXT);"
                      "CREATE UNIQUE INDEX IF NOT EXISTS temp.merge_many_retired ON merge_many"
                      " (retired);"
                      "CREATE INDEX IF NOT EXISTS temp.merge_many_survivor ON merge_many (survivor);"
@@ -242,13 +242,18 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
             rc = store_fail(s, WEFT_ECONFLICT, "one person retired twice in one merge");
     }
     bool bad = false;
+    /* both persons of every pair read once: whether they exist, their NHS
+     * numbers */
+    if (rc == 0)
+        rc = run(ss,
+                 "UPDATE temp.merge_many SET found = 1, retired_nhs = r.nhs, survivor_nhs ="
+                 " v.nhs FROM person r, person v WHERE r.id = merge_many.retired AND v.id ="
+                 " merge_many.survivor",
+                 "");
     /* the checks store_person_merge makes, for every pair at once */
     if (rc == 0 &&
-        (rc = any_row(ss,
-                      "SELECT 1 FROM temp.merge_many m WHERE NOT EXISTS (SELECT 1 FROM"
-                      " person WHERE id = m.retired) OR NOT EXISTS (SELECT 1 FROM"
-                      " person WHERE id = m.survivor) LIMIT 1",
-                      NULL, &bad)) == 0 &&
+        (rc = any_row(ss, "SELECT 1 FROM temp.merge_many WHERE found IS NULL LIMIT 1", NULL,
+                      &bad)) == 0 &&
         bad)
         rc = store_fail(s, WEFT_ENOTFOUND, "no such person");
     if (rc == 0 &&
@@ -267,18 +272,15 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
         rc = store_fail(s, WEFT_ECONFLICT, "person already merged into another person");
     if (rc == 0 &&
         (rc = any_row(ss,
-                      "SELECT 1 FROM temp.merge_many m JOIN person a ON a.id ="
-                      " m.survivor JOIN person b ON b.id = m.retired WHERE a.nhs IS"
-                      " NOT NULL AND b.nhs IS NOT NULL AND a.nhs <> b.nhs LIMIT 1",
+                      "SELECT 1 FROM temp.merge_many WHERE survivor_nhs IS NOT NULL AND"
+                      " retired_nhs IS NOT NULL AND survivor_nhs <> retired_nhs LIMIT 1",
                       NULL, &bad)) == 0 &&
         bad)
         rc = store_fail(s, WEFT_ECONFLICT, "the two persons have different NHS numbers");
     if (rc == 0)
-        rc = run(ss,
-                 "UPDATE temp.merge_many SET moved_nhs = (SELECT nhs FROM person WHERE id ="
-                 " merge_many.retired) WHERE (SELECT nhs FROM person WHERE id ="
-                 " merge_many.survivor) IS NULL",
-                 "");
+        rc =
+            run(ss, "UPDATE temp.merge_many SET moved_nhs = retired_nhs WHERE survivor_nhs IS NULL",
+                "");
     if (rc == 0 &&
         (rc = any_row(ss,
                       "SELECT 1 FROM temp.merge_many WHERE moved_nhs IS NOT NULL"

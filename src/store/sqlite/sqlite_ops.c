@@ -213,7 +213,6 @@ const struct store_ops sqlite_ops = {
     .schema_pending = sqlite_schema_pending,
     .bulk = sqlite_bulk,
     .writer = sqlite_writer,
-    .cache_hint = sqlite_cache_hint,
     .backup = sqlite_backup,
     .meta_get = sqlite_meta_get,
     .meta_set = sqlite_meta_set,

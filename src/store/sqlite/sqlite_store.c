@@ -248,17 +248,6 @@ int sqlite_bulk(struct store *s, bool on)
     return rc;
 }
 
-/* A larger page cache for a long transaction (store_cache_hint); never
- * below the 64 MB every handle opens with. */
-int sqlite_cache_hint(struct store *s, int mb)
-{
-    if (mb <= 64)
-        return WEFT_OK;
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", mb * 1024);
-    return sqlite_exec(sqlite_of(s), sql);
-}
-
 /* Writers take the write lock at BEGIN (IMMEDIATE) so two writers queue on
  * the busy timeout instead of failing at their first write. */
 int sqlite_begin(struct store *s)
