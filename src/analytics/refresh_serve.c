@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "analytics/incr.h"
 #include "analytics/refresh.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -45,7 +46,8 @@ static void run_once(struct store *s)
     char e[1024];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = analytics_refresh(s, &o, &done, &n, e, sizeof e);
+    struct incr_stats st;
+    int rc = analytics_refresh(s, &o, &done, &n, &st, e, sizeof e);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     metrics_add("weft_job_runs_total",
                 rc == 0 ? "job=\"analytics-refresh\",result=\"ok\""
@@ -54,7 +56,8 @@ static void run_once(struct store *s)
     if (rc)
         log_warn("analytics", "analytics refresh: %s", e);
     else
-        log_info("analytics", "analytics refresh: outputs=%d seconds=%.1f", n,
+        log_info("analytics", "analytics refresh: outputs=%d mode=%s persons=%lld seconds=%.1f", n,
+                 st.incremental ? "incremental" : "full", (long long)st.persons,
                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     store_analytics_results_free(done, n);
 }
