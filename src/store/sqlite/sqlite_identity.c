@@ -383,6 +383,19 @@ int sqlite_iddecision_list(struct store *s, const char *org, const char *source_
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing identity decisions");
 }
 
+/* A queued pair's columns as parameters 1-7 (created, the two records,
+ * score, model version) of either insert below. */
+static void review_bind(sqlite3_stmt *st, const struct store_idreview *r, const char *now)
+{
+    sqlite_bind_text(st, 1, now);
+    sqlite_bind_text(st, 2, r->org);
+    sqlite_bind_text(st, 3, r->source_id);
+    sqlite_bind_text(st, 4, r->other_org);
+    sqlite_bind_text(st, 5, r->other_source_id);
+    sqlite3_bind_double(st, 6, r->score);
+    sqlite3_bind_int(st, 7, r->model_version);
+}
+
 /* One review row stamped now, unless the pair is queued already either
  * way round (the many form reads the clock once). */
 static int review_insert(struct sqlite_store *ss, const struct store_idreview *r, const char *now,
@@ -398,13 +411,7 @@ static int review_insert(struct sqlite_store *ss, const struct store_idreview *r
             " source_id = ?5 AND other_org = ?2 AND other_source_id = ?3))");
     if (!st)
         return WEFT_EDB;
-    sqlite_bind_text(st, 1, now);
-    sqlite_bind_text(st, 2, r->org);
-    sqlite_bind_text(st, 3, r->source_id);
-    sqlite_bind_text(st, 4, r->other_org);
-    sqlite_bind_text(st, 5, r->other_source_id);
-    sqlite3_bind_double(st, 6, r->score);
-    sqlite3_bind_int(st, 7, r->model_version);
+    review_bind(st, r, now);
     int rc = step_done(ss, st, "queueing review");
     if (rc == 0 && id_out && sqlite3_changes(ss->db) > 0)
         *id_out = sqlite3_last_insert_rowid(ss->db);
@@ -461,13 +468,7 @@ static int review_insert_locked(struct sqlite_store *ss, const struct store_idre
             " score, model_version, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'open')");
     if (!st)
         return WEFT_EDB;
-    sqlite_bind_text(st, 1, now);
-    sqlite_bind_text(st, 2, r->org);
-    sqlite_bind_text(st, 3, r->source_id);
-    sqlite_bind_text(st, 4, r->other_org);
-    sqlite_bind_text(st, 5, r->other_source_id);
-    sqlite3_bind_double(st, 6, r->score);
-    sqlite3_bind_int(st, 7, r->model_version);
+    review_bind(st, r, now);
     int rc = step_done(ss, st, "queueing review");
     if (rc == 0)
         *id_out = sqlite3_last_insert_rowid(ss->db);
