@@ -24,7 +24,10 @@
 # is (bench_scale.sh): API_TOKEN is a bearer token that may read it, and
 # API_BIG_NHS / API_MID_NHS the NHS numbers of the largest and the median
 # patient (their Patient ids are looked up by identifier).  API_SERVE_ARGS:
-# extra `weft serve` options (e.g. "--threads 8").
+# extra `weft serve` options (e.g. "--threads 8").  API_FRESH_DB=URL: the
+# default data set into that empty database instead of a SQLite file in the
+# temporary folder (a PostgreSQL database made with createdb; initialised
+# here), to measure both backends on the same data.
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
@@ -43,8 +46,12 @@ if [ -n "${API_DB:-}" ]; then
   db=$API_DB
   token=${API_TOKEN:?API_TOKEN is needed with API_DB}
 else
-  db="$tmp/api.db"
-  rm -f "$db" "$db-wal" "$db-shm"
+  if [ -n "${API_FRESH_DB:-}" ]; then
+    db=$API_FRESH_DB
+  else
+    db="$tmp/api.db"
+    rm -f "$db" "$db-wal" "$db-shm"
+  fi
   "$weft" init --db "$db" >/dev/null 2>&1 || { echo "weft init failed"; exit 1; }
   "$weft" org add --db "$db" --ods SYN01 --name "Bench organisation" --type acute >/dev/null
   "$weft" org agreement --db "$db" --ods SYN01 --kind jca --from 2020-01-01 >/dev/null
@@ -142,4 +149,4 @@ for k in health read search search-max; do
 done
 echo "everything patient=$big resources=$n: first page of 100 median ${ev_first} ms; all $ev_n in pages of 100 median ${ev_all} ms"
 echo "peak RSS weft serve: $((rss_kb / 1024)) MB"
-echo "(wrk -t$WRK_THREADS -c$WRK_CONN -d${WRK_SECS}s, $RUNS runs, medians; server threads = $(nproc))"
+echo "(wrk -t$WRK_THREADS -c$WRK_CONN -d${WRK_SECS}s, $RUNS runs, medians; $(nproc) cores, serve options: ${API_SERVE_ARGS:-none})"

@@ -620,6 +620,18 @@ static const struct store_migration pg_put_many_2 = {
     " END $$;",
 };
 
+/* client-notify-1: a statement that changes client (a client added,
+ * revoked, its purpose set, by any node or command) sends NOTIFY
+ * weft_client at its commit; connections that keep clients by token hash
+ * (pg_meta.c, "client cache") listen and forget them. */
+static const struct store_migration pg_client_notify_1 = {
+    "client-notify-1",
+    "CREATE OR REPLACE FUNCTION weft_client_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN PERFORM pg_notify('" PG_CLIENT_CHANNEL "', ''); RETURN NULL; END $$;"
+    "CREATE TRIGGER client_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client"
+    " FOR EACH STATEMENT EXECUTE FUNCTION weft_client_notify();",
+};
+
 /* The list, in order.  Append new lines at the end. */
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
@@ -644,6 +656,7 @@ static const struct store_migration *const migrations[] = {
     &pg_search_index_2,
     &pg_migration_analytics_results_1,
     &pg_put_many_2,
+    &pg_client_notify_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
