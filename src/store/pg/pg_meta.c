@@ -189,7 +189,12 @@ static bool client_cache_valid(struct pg_store *ps)
 {
     if (!ps->client_listen || ps->base.txn_depth > 0 || PQstatus(ps->conn) != CONNECTION_OK)
         return false;
-    if (!PQconsumeInput(ps->conn)) {
+    /* twice: a server that went away sent its last message and then closed
+     * the socket, and the first read may stop before it sees the close; a
+     * connection known to be lost answers nothing from the cache (the query
+     * then reconnects, or fails as every other statement would) */
+    if (!PQconsumeInput(ps->conn) || !PQconsumeInput(ps->conn) ||
+        PQstatus(ps->conn) != CONNECTION_OK) {
         pg_client_cache_clear(ps);
         return false;
     }
