@@ -167,8 +167,13 @@ static char *lower_dup(const char *s)
 static void add_filters(struct pq *w, const struct store_query *q, const char *snap, char **owned,
                         int *nowned)
 {
+    /* r.seq + 0: the snapshot bound passes all but the newest rows, so it
+     * must not be an index condition; as one, the planner ANDed a bitmap of
+     * the whole primary key (every seq below the snapshot) with the
+     * person's index rows for the total: 1.7-2.0 ms a count on a
+     * 15,000-resource store, growing with it, against 0.3 ms as a filter */
     buf_addf(&w->sql,
-             " FROM resource r WHERE r.seq <= %s AND (r.next_seq IS NULL OR r.next_seq > %s)"
+             " FROM resource r WHERE r.seq + 0 <= %s AND (r.next_seq IS NULL OR r.next_seq > %s)"
              " AND NOT r.deleted",
              snap, snap);
     if (q->type) {
