@@ -6,7 +6,8 @@
 # Per store, a fresh database (SQLite: a file in the temporary folder;
 # PostgreSQL: MLLP_PG_DIR's cluster from tests/pg-cluster.sh, a new database
 # made there) with one acute organisation and its hl7v2 feed; `weft serve
-# --mllp` (its defaults: one writer with group commit); then
+# --mllp --mllp-ack-mode auto` (its defaults: one writer with group commit;
+# on PostgreSQL with the --mllp-journal a node needs there); then
 # build/rel/bench/bench_feeds_send: 8 senders, MLLP_WINDOW (64) messages in
 # flight each, MLLP_MSGS (4000) messages of the ADT^A01 / ORU^R01 mix of
 # bench_feeds.sh.  The run fails unless every ACK is AA.  Reported: msgs/s,
@@ -56,10 +57,15 @@ one() { # store run
     "$weft" $q >/dev/null 2>&1 || { echo "weft $q failed"; return 1; }
   done
   rm -f "$tmp/port"
+  # on PostgreSQL a node keeps its enhanced-mode accept journal on its own
+  # disk (original-mode messages, the ones sent here, do not use it)
+  local journal=()
+  [ "$store" = postgres ] && journal=(--mllp-journal "$tmp/journal-$n-$$")
   "$weft" serve --db "$db" --http 127.0.0.1:0 --mllp 127.0.0.1:0 --mllp-port-file "$tmp/port" \
-    --mllp-ack-mode auto --drop-interval 0 --log-level warn >"$tmp/serve-$store-$n.log" 2>&1 &
+    --mllp-ack-mode auto "${journal[@]}" --drop-interval 0 --log-level warn >"$tmp/serve-$store-$n.log" 2>&1 &
   local pid=$! port w0 w1 p0=0 p1=0 t0 t1 line
   for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+  [ -s "$tmp/port" ] || { echo "$store: weft serve did not start:"; cat "$tmp/serve-$store-$n.log"; return 1; }
   port=$(cat "$tmp/port")
   w0=$(ticks $pid)
   [ "$store" = postgres ] && p0=$(pg_ticks)

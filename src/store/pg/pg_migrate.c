@@ -557,67 +557,88 @@ static const struct store_migration pg_search_index_2 = {
  * does that one.  The outcomes are the loop's, and so is the rule for a
  * re-linked Patient: it moves the items stored before it (seq below its
  * new version's), not those after it in the batch. */
+/* The set-based batch put (put-many-2, put-many-3): create is "CREATE" or
+ * "CREATE OR REPLACE", lookup_tail ends the current-version lookup. */
+#define PG_PUT_MANY_SET_FN(create, lookup_tail)                                                    \
+    create                                                                                         \
+        " FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"            \
+        " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[]," \
+        " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"              \
+        " p_term_row integer[], p_params text[], p_values text[])"                                 \
+        " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"              \
+        " LANGUAGE plpgsql AS $$"                                                                  \
+        " DECLARE n integer := coalesce(cardinality(p_id), 0);"                                    \
+        "  o integer[]; v integer[]; ct text[]; os bigint[]; cp text[]; ns bigint[]; x record;"    \
+        " BEGIN"                                                                                   \
+        "  IF n = 0 THEN RETURN; END IF;"                                                          \
+        "  IF (SELECT count(DISTINCT d) FROM unnest(p_id) AS d) < n THEN"                          \
+        "   RETURN QUERY SELECT * FROM weft_resource_put_each(p_id, p_type, p_person, p_category," \
+        "    p_org, p_source_id, p_feed, p_effective, p_code, p_status, p_now, p_hash, p_json,"    \
+        "    p_term_row, p_params, p_values);"                                                     \
+        "   RETURN;"                                                                               \
+        "  END IF;"                                                                                \
+        "  SELECT array_agg(CASE WHEN c.seq IS NULL THEN 1"                                        \
+        "    WHEN NOT c.deleted AND c.hash = u.hash THEN 3 WHEN c.type <> u.type THEN -1"          \
+        "    ELSE 2 END ORDER BY u.i), array_agg(coalesce(c.version, 0) ORDER BY u.i),"            \
+        "   array_agg(c.type ORDER BY u.i), array_agg(c.seq ORDER BY u.i),"                        \
+        "   array_agg(c.person_id ORDER BY u.i) INTO o, v, ct, os, cp"                             \
+        "   FROM unnest(p_id, p_type, p_hash) WITH ORDINALITY AS u(id, type, hash, i)"             \
+        "   LEFT JOIN LATERAL (SELECT r.seq, r.version, r.deleted, r.hash, r.type, r.person_id"    \
+        "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL" lookup_tail ") c ON true;"  \
+        "  SELECT array_agg(CASE WHEN w.o IN (1, 2) THEN nextval('resource_seq') END ORDER BY "    \
+        "w.i)"                                                                                     \
+        "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);"                                    \
+        "  UPDATE resource r SET next_seq = w.ns FROM unnest(o, os, ns) AS w(o, os, ns)"           \
+        "   WHERE w.o = 2 AND r.seq = w.os;"                                                       \
+        "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, "           \
+        "source_org,"                                                                              \
+        "   source_id, feed, effective, code, status, last_updated, hash, json)"                   \
+        "   SELECT u.ns, u.id, u.type, CASE WHEN u.o = 2 THEN u.v + 1 ELSE 1 END, false, "         \
+        "u.person,"                                                                                \
+        "    u.category, u.org, u.src, u.feed, u.eff, u.code, u.status, p_now, u.hash, u.json"     \
+        "   FROM unnest(p_id, p_type, p_person, p_category, p_org, p_source_id, p_feed,"           \
+        "    p_effective, p_code, p_status, p_hash, p_json, o, v, ns) AS u(id, type, person,"      \
+        "    category, org, src, feed, eff, code, status, hash, json, o, v, ns)"                   \
+        "   WHERE u.o IN (1, 2) ORDER BY u.ns;"                                                    \
+        "  IF coalesce(cardinality(p_term_row), 0) > 0 THEN"                                       \
+        "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, ns[t.r]"                \
+        "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                            \
+        "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#' ON CONFLICT DO NOTHING;"            \
+        "   INSERT INTO search_index (param, value, seq) SELECT substr(t.p, 2)::integer, t.v,"     \
+        "    ns[t.r] FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                    \
+        "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' ON CONFLICT DO NOTHING;"             \
+        "  END IF;"                                                                                \
+        "  FOR x IN SELECT u.id, u.person, u.org, u.cp, u.ns FROM unnest(p_id, p_type, p_person,"  \
+        "    p_org, o, cp, ns) AS u(id, type, person, org, o, cp, ns) WHERE u.o = 2"               \
+        "    AND u.type = 'Patient' AND u.cp IS NOT NULL AND u.person IS NOT NULL"                 \
+        "    AND u.cp <> u.person ORDER BY u.ns LOOP"                                              \
+        "   UPDATE resource SET person_id = x.person WHERE person_id = x.cp"                       \
+        "    AND source_org = x.org AND next_seq IS NULL AND type <> 'Patient' AND seq < x.ns"     \
+        "    AND strpos(json, '\"Patient/' || x.id || '\"') > 0;"                                  \
+        "  END LOOP;"                                                                              \
+        "  RETURN QUERY SELECT w.i::integer, w.o, CASE w.o WHEN 1 THEN 1 WHEN 2 THEN w.v + 1"      \
+        "   WHEN 3 THEN w.v ELSE 0 END, CASE WHEN w.o = -1 THEN w.ct END"                          \
+        "   FROM unnest(o, v, ct) WITH ORDINALITY AS w(o, v, ct, i);"                              \
+        " END $$;"
+
 static const struct store_migration pg_put_many_2 = {
     "put-many-2",
     "ALTER FUNCTION weft_resource_put_many(text[], text[], text[], text[], text[], text[],"
     " text[], text[], text[], text[], text, bytea[], text[], integer[], text[], text[])"
-    " RENAME TO weft_resource_put_each;"
-    "CREATE FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"
-    " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"
-    " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"
-    " p_term_row integer[], p_params text[], p_values text[])"
-    " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"
-    " LANGUAGE plpgsql AS $$"
-    " DECLARE n integer := coalesce(cardinality(p_id), 0);"
-    "  o integer[]; v integer[]; ct text[]; os bigint[]; cp text[]; ns bigint[]; x record;"
-    " BEGIN"
-    "  IF n = 0 THEN RETURN; END IF;"
-    "  IF (SELECT count(DISTINCT d) FROM unnest(p_id) AS d) < n THEN"
-    "   RETURN QUERY SELECT * FROM weft_resource_put_each(p_id, p_type, p_person, p_category,"
-    "    p_org, p_source_id, p_feed, p_effective, p_code, p_status, p_now, p_hash, p_json,"
-    "    p_term_row, p_params, p_values);"
-    "   RETURN;"
-    "  END IF;"
-    "  SELECT array_agg(CASE WHEN c.seq IS NULL THEN 1"
-    "    WHEN NOT c.deleted AND c.hash = u.hash THEN 3 WHEN c.type <> u.type THEN -1"
-    "    ELSE 2 END ORDER BY u.i), array_agg(coalesce(c.version, 0) ORDER BY u.i),"
-    "   array_agg(c.type ORDER BY u.i), array_agg(c.seq ORDER BY u.i),"
-    "   array_agg(c.person_id ORDER BY u.i) INTO o, v, ct, os, cp"
-    "   FROM unnest(p_id, p_type, p_hash) WITH ORDINALITY AS u(id, type, hash, i)"
-    "   LEFT JOIN LATERAL (SELECT r.seq, r.version, r.deleted, r.hash, r.type, r.person_id"
-    "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL) c ON true;"
-    "  SELECT array_agg(CASE WHEN w.o IN (1, 2) THEN nextval('resource_seq') END ORDER BY w.i)"
-    "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);"
-    "  UPDATE resource r SET next_seq = w.ns FROM unnest(o, os, ns) AS w(o, os, ns)"
-    "   WHERE w.o = 2 AND r.seq = w.os;"
-    "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, source_org,"
-    "   source_id, feed, effective, code, status, last_updated, hash, json)"
-    "   SELECT u.ns, u.id, u.type, CASE WHEN u.o = 2 THEN u.v + 1 ELSE 1 END, false, u.person,"
-    "    u.category, u.org, u.src, u.feed, u.eff, u.code, u.status, p_now, u.hash, u.json"
-    "   FROM unnest(p_id, p_type, p_person, p_category, p_org, p_source_id, p_feed,"
-    "    p_effective, p_code, p_status, p_hash, p_json, o, v, ns) AS u(id, type, person,"
-    "    category, org, src, feed, eff, code, status, hash, json, o, v, ns)"
-    "   WHERE u.o IN (1, 2) ORDER BY u.ns;"
-    "  IF coalesce(cardinality(p_term_row), 0) > 0 THEN"
-    "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, ns[t.r]"
-    "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"
-    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#' ON CONFLICT DO NOTHING;"
-    "   INSERT INTO search_index (param, value, seq) SELECT substr(t.p, 2)::integer, t.v,"
-    "    ns[t.r] FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"
-    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' ON CONFLICT DO NOTHING;"
-    "  END IF;"
-    "  FOR x IN SELECT u.id, u.person, u.org, u.cp, u.ns FROM unnest(p_id, p_type, p_person,"
-    "    p_org, o, cp, ns) AS u(id, type, person, org, o, cp, ns) WHERE u.o = 2"
-    "    AND u.type = 'Patient' AND u.cp IS NOT NULL AND u.person IS NOT NULL"
-    "    AND u.cp <> u.person ORDER BY u.ns LOOP"
-    "   UPDATE resource SET person_id = x.person WHERE person_id = x.cp"
-    "    AND source_org = x.org AND next_seq IS NULL AND type <> 'Patient' AND seq < x.ns"
-    "    AND strpos(json, '\"Patient/' || x.id || '\"') > 0;"
-    "  END LOOP;"
-    "  RETURN QUERY SELECT w.i::integer, w.o, CASE w.o WHEN 1 THEN 1 WHEN 2 THEN w.v + 1"
-    "   WHEN 3 THEN w.v ELSE 0 END, CASE WHEN w.o = -1 THEN w.ct END"
-    "   FROM unnest(o, v, ct) WITH ORDINALITY AS w(o, v, ct, i);"
-    " END $$;",
+    " RENAME TO weft_resource_put_each;" PG_PUT_MANY_SET_FN("CREATE", ""),
+};
+
+/* put-many-3: the batch put's lookup of each id's current version as a
+ * lateral subquery that cannot be pulled up (LIMIT 1: the current version is
+ * unique, resource_current), so it is always one index probe per id.  As a
+ * plain join the plan PL/pgSQL cached for the connection could be the one
+ * chosen when the store was near empty: a hash join over a full scan of
+ * resource_current, kept for as long as the connection lives - the MLLP
+ * writer's whole life - so every batch cost grew with the store (12.6 ms a
+ * call at 9,000 resources; 2026-12-06, docs/BENCHMARKS.md). */
+static const struct store_migration pg_put_many_3 = {
+    "put-many-3",
+    PG_PUT_MANY_SET_FN("CREATE OR REPLACE", " LIMIT 1"),
 };
 
 /* client-notify-1: a statement that changes client (a client added,
@@ -657,6 +678,7 @@ static const struct store_migration *const migrations[] = {
     &pg_migration_analytics_results_1,
     &pg_put_many_2,
     &pg_client_notify_1,
+    &pg_put_many_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
