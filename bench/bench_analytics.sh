@@ -7,7 +7,8 @@
 #
 # The region (ANALYTICS_PEOPLE, default 100000) is written as FHIR NDJSON
 # (per person a Patient with NHS number, birth date and practice; a few
-# Conditions from the eFI sets; current medicines) by a seeded generator here
+# Conditions from the eFI sets; current medicines) by a seeded generator
+# (bench/analytics_region.py)
 # and loaded with `weft load` - much faster than sending a synthetic region
 # through the feeds, and it is the read side being measured.  ANALYTICS_DB=PATH
 # measures an already loaded database instead (copied first; its persons'
@@ -26,51 +27,7 @@ if [ -n "${ANALYTICS_DB:-}" ]; then
   cp "$ANALYTICS_DB" "$d/weft.db" || exit 1
   "$bin" init --db "$d/weft.db" >/dev/null || exit 1
 else
-  python3 - "$d/region" "$n" <<'PY' || exit 1
-import json, random, sys
-out, n = sys.argv[1], int(sys.argv[2])
-rng = random.Random(1)
-conds = ["84114007", "44054006", "38341003", "49436004", "13645005", "52448006", "161898004",
-         "64859006", "165232002", "397540003", "15188001", "271737000", "35489007"]
-meds = ["325278007", "319283006", "320000009", "318902004", "318590006", "317972000",
-        "703907009", "321949006", "407627007", "322341003"]
-def nhs(k):
-    base = 400000000 + k * 3
-    while True:
-        d = "%09d" % base
-        c = 11 - sum(int(x) * (10 - i) for i, x in enumerate(d)) % 11
-        c = 0 if c == 11 else c
-        if c != 10:
-            return d + str(c)
-        base += 1
-sct = "http://snomed.info/sct"
-files = {}
-for i in range(n):
-        prac = "G8%04d" % (i % 100)
-        if prac not in files:
-            files[prac] = open("%s-%s.ndjson" % (out, prac), "w")
-        f = files[prac]
-        pid = "p%d" % i
-        age = rng.randint(0, 99)
-        f.write(json.dumps({"resourceType": "Patient", "id": pid,
-            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs(i)}],
-            "name": [{"family": "F%d" % i, "given": ["G"]}],
-            "birthDate": "%04d-06-15" % (2026 - age),
-            "generalPractitioner": [{"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
-                                                    "value": prac}}]}) + "\n")
-        k = rng.randint(0, 6) if age >= 65 else rng.randint(0, 2)
-        for j, c in enumerate(rng.sample(conds, k)):
-            f.write(json.dumps({"resourceType": "Condition", "id": "%s-c%d" % (pid, j),
-                "subject": {"reference": "Patient/" + pid},
-                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-                "code": {"coding": [{"system": sct, "code": c}]}, "recordedDate": "2020-01-01"}) + "\n")
-        for j, m in enumerate(rng.sample(meds, rng.randint(0, 7) if age >= 65 else 0)):
-            f.write(json.dumps({"resourceType": "MedicationStatement", "id": "%s-m%d" % (pid, j),
-                "status": "active", "subject": {"reference": "Patient/" + pid},
-                "medicationCodeableConcept": {"coding": [{"system": sct, "code": m}]}}) + "\n")
-for f in files.values():
-    f.close()
-PY
+  python3 "$(dirname "$0")/analytics_region.py" region "$d/region" "$n" || exit 1
   "$bin" init --db "$d/weft.db" >/dev/null || exit 1
   # each practice sends its own patients' records
   start=$(date +%s)

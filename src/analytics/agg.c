@@ -42,22 +42,51 @@ void agg_init(struct agg *a, const char *key1, const char *key2)
     a->nkeys = key2 ? 2 : 1;
 }
 
+static void table_clear(struct agg_table *t)
+{
+    for (int r = 0; r < t->nrows; r++) {
+        free(t->k1[r]);
+        free(t->k2[r]);
+        free(t->cells[r]);
+    }
+    free(t->k1);
+    free(t->k2);
+    free(t->cells);
+    free(t->slot);
+    t->k1 = t->k2 = NULL;
+    t->cells = NULL;
+    t->slot = NULL;
+    t->nrows = 0;
+    t->cap = 0;
+}
+
+void agg_clear(struct agg *a)
+{
+    for (int i = 0; i < a->nt; i++)
+        table_clear(a->t[i]);
+}
+
+void agg_each(const struct agg *a, agg_cell_fn fn, void *arg)
+{
+    for (int i = 0; i < a->nt; i++) {
+        const struct agg_table *t = a->t[i];
+        for (int r = 0; r < t->nrows; r++) {
+            fn(arg, i, t->k1[r], t->k2[r], -1, 0);
+            for (int c = 0; c < t->ncols; c++)
+                if (t->cells[r][c])
+                    fn(arg, i, t->k1[r], t->k2[r], c, t->cells[r][c]);
+        }
+    }
+}
+
 void agg_free(struct agg *a)
 {
     for (int i = 0; i < a->nt; i++) {
         struct agg_table *t = a->t[i];
         for (int c = 0; c < t->ncols; c++)
             free(t->cols[c]);
-        for (int r = 0; r < t->nrows; r++) {
-            free(t->k1[r]);
-            free(t->k2[r]);
-            free(t->cells[r]);
-        }
+        table_clear(t);
         free(t->cols);
-        free(t->k1);
-        free(t->k2);
-        free(t->cells);
-        free(t->slot);
         free(t->measure);
         free(t);
     }

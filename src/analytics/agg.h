@@ -49,6 +49,13 @@ void agg_add(struct agg *a, int t, const char *k1, const char *k2, int col, int6
 /* Make the row (with zeros) if it is not there: a row shown although it
  * counted nothing (a site with discharges but no readmissions). */
 void agg_touch(struct agg *a, int t, const char *k1, const char *k2);
+/* Every row of every table, raw (before suppression): fn once per row with
+ * col -1 and v 0 (the row is there), then once per cell that is not 0
+ * (analytics/incr.c keeps a person's part of the figures this way). */
+typedef void (*agg_cell_fn)(void *arg, int t, const char *k1, const char *k2, int col, int64_t v);
+void agg_each(const struct agg *a, agg_cell_fn fn, void *arg);
+/* Remove every row of every table; the tables and ratios stay. */
+void agg_clear(struct agg *a);
 /* The raw count of a cell (tests); 0 when the row does not exist. */
 int64_t agg_get(const struct agg *a, int t, const char *k1, const char *k2, int col);
 /* A derived measure: 100 * num / den per row of den and column (and the

@@ -128,7 +128,7 @@ void flow_init(struct flow *f, int64_t from, int64_t to)
     f->ndays = (int)(to - from + 1);
 }
 
-static int row_of(struct flow *f, const char *site, const char *ward)
+int flow_row(struct flow *f, const char *site, const char *ward)
 {
     for (int r = 0; r < f->nrows; r++)
         if (!strcmp(f->site[r], site) && !strcmp(f->ward[r], ward))
@@ -165,7 +165,7 @@ bool flow_add(struct flow *f, const struct flow_stay *st)
     bool occ = !st->discharge_unknown && lo <= hi;
     if (!adm && !dis && !occ)
         return false;
-    int r = row_of(f, st->site, st->ward);
+    int r = flow_row(f, st->site, st->ward);
     if (adm)
         f->adm[r][st->admitted - f->from]++;
     if (dis) {
@@ -204,6 +204,13 @@ void flow_free(struct flow *f)
     free(f->los_n);
     free(f->los_cap);
     memset(f, 0, sizeof *f);
+}
+
+void flow_clear(struct flow *f)
+{
+    int64_t from = f->from, to = f->to;
+    flow_free(f);
+    flow_init(f, from, to);
 }
 
 static int cmp_i64(const void *a, const void *b)

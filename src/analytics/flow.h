@@ -77,6 +77,10 @@ void flow_init(struct flow *f, int64_t from, int64_t to);
  * in a bed on some day of it). */
 bool flow_add(struct flow *f, const struct flow_stay *st);
 void flow_free(struct flow *f);
+/* The row of a site and ward, made (with zeros) when it is not there. */
+int flow_row(struct flow *f, const char *site, const char *ward);
+/* Remove every row; the window stays. */
+void flow_clear(struct flow *f);
 
 /* Median of n lengths (sorted in place); 0 when n is 0. */
 double flow_median(int64_t *v, int64_t n);
@@ -155,6 +159,16 @@ bool flow_ae_add(struct agg *a, const struct analytics_person *p, int64_t from, 
  * finished stay with no discharge time is not counted). */
 void flow_inpatients_init(struct agg *a);
 bool flow_inpatients_add(struct agg *a, const struct analytics_person *p, int64_t at);
+/* The facts about an item that decide whether it is an inpatient at any
+ * minute: false when it is never one (not a stay, a finished stay with no
+ * discharge time, an unreadable time); else its admission minute *in, its
+ * discharge minute *out (INT64_MAX while open), its admission day and its
+ * site and ward. */
+bool flow_inpatient_of(const struct analytics_item *it, int64_t *in, int64_t *out,
+                       int64_t *admitted, char site[128], char ward[128]);
+/* The days-in-so-far band at minute at of such a stay, or -1 when it is
+ * not in hospital then. */
+int flow_inpatient_band(int64_t in, int64_t out, int64_t admitted, int64_t at);
 /* Minutes since 1970-01-01 of "YYYY-MM-DD[THH:MM...]" as written; false
  * when it does not start with a date (or has a bad time). */
 bool flow_minute_parse(const char *s, int64_t *minute);

@@ -207,21 +207,39 @@ void flow_inpatients_init(struct agg *a)
     agg_table(a, "inpatients", now_labels, FLOW_NOW_BANDS, true);
 }
 
+bool flow_inpatient_of(const struct analytics_item *it, int64_t *in, int64_t *out,
+                       int64_t *admitted, char site[128], char ward[128])
+{
+    struct flow_stay st;
+    if (!flow_stay_of(it, &st, site, ward) || st.discharge_unknown ||
+        !flow_minute_parse(it->effective, in))
+        return false;
+    *out = INT64_MAX;
+    if (st.discharged != FLOW_OPEN && !flow_minute_parse(it->end, out))
+        return false;
+    *admitted = st.admitted;
+    return true;
+}
+
+int flow_inpatient_band(int64_t in, int64_t out, int64_t admitted, int64_t at)
+{
+    if (in > at || out <= at)
+        return -1;
+    int64_t days = at / 1440 - admitted;
+    return days < 1 ? 0 : days < 7 ? 1 : days < 14 ? 2 : days < 21 ? 3 : 4;
+}
+
 bool flow_inpatients_add(struct agg *a, const struct analytics_person *p, int64_t at)
 {
     bool counted = false;
     for (int i = 0; i < p->nitems; i++) {
-        const struct analytics_item *it = &p->items[i];
-        struct flow_stay st;
         char site[128], ward[128];
-        int64_t in, out;
-        if (!flow_stay_of(it, &st, site, ward) || st.discharge_unknown ||
-            !flow_minute_parse(it->effective, &in) || in > at)
+        int64_t in, out, admitted;
+        if (!flow_inpatient_of(&p->items[i], &in, &out, &admitted, site, ward))
             continue;
-        if (st.discharged != FLOW_OPEN && (!flow_minute_parse(it->end, &out) || out <= at))
+        int band = flow_inpatient_band(in, out, admitted, at);
+        if (band < 0)
             continue;
-        int64_t days = at / 1440 - st.admitted;
-        int band = days < 1 ? 0 : days < 7 ? 1 : days < 14 ? 2 : days < 21 ? 3 : 4;
         agg_add(a, 0, site, ward, band, 1);
         counted = true;
     }

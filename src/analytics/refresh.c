@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/day.h"
+#include "analytics/incr.h"
 #include "analytics/secondary.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -131,8 +133,20 @@ static bool parse_params(const char *name, const char *params, struct job *j)
     return false;
 }
 
+/* incr_run's store step: each output's figures, in its transaction. */
+static int store_tables(struct store *s, const struct secondary_table *t, int n, void *ctx,
+                        char *err, size_t errlen)
+{
+    const struct job *jobs = ctx;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = store_table(s, jobs[i].params, &t[i], NULL, err, errlen);
+    return rc;
+}
+
 int analytics_refresh(struct store *s, const struct analytics_refresh_options *o,
-                      struct store_analytics_result **done, int *n, char *err, size_t errlen)
+                      struct store_analytics_result **done, int *n, struct incr_stats *stats,
+                      char *err, size_t errlen)
 {
     *done = NULL;
     *n = 0;
@@ -188,19 +202,15 @@ int analytics_refresh(struct store *s, const struct analytics_refresh_options *o
         so[i].efi_codes = o->efi_codes;
     }
     struct secondary_table *t = xcalloc((size_t)nj, sizeof *t);
-    rc = secondary_run_many(s, so, nj, t, err, errlen);
-    if (rc == 0) {
-        /* all stored or none */
-        struct store_txn tx;
-        if ((rc = store_txn_begin(&tx, s)) != 0)
-            snprintf(err, errlen, "storing the figures: %s", store_errmsg(s));
-        for (int i = 0; i < nj && rc == 0; i++)
-            rc = store_txn_check(&tx, store_table(s, jobs[i].params, &t[i], NULL, err, errlen));
-        if (rc)
-            store_txn_rollback(&tx);
-        else if ((rc = store_txn_commit(&tx)) != 0)
-            snprintf(err, errlen, "storing the figures: %s", store_errmsg(s));
-    }
+    /* computed (incrementally when it can be) and stored, all or nothing */
+    /* the direct-care risk lists of the refresh's day, with the default code sets
+     * (what the page uses) */
+    int64_t risk_day = day_today();
+    if (o->as_of)
+        day_parse(o->as_of, &risk_day);
+    if (o->efi_codes)
+        risk_day = -1;
+    rc = incr_run(s, so, nj, o->full, risk_day, t, stats, store_tables, jobs, err, errlen);
     if (rc == 0) {
         *done = xcalloc((size_t)nj, sizeof **done);
         for (int i = 0; i < nj; i++) {

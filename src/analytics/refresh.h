@@ -55,14 +55,20 @@ struct analytics_refresh_options {
     const char *today;     /* for the opt-out list's expiry; NULL: today */
     const char *by;        /* who asked (recorded) */
     const char *efi_codes; /* NULL: the default */
+    bool full;             /* every person read again, even when an update would do */
 };
 
-/* Compute and store every output's default window and every stored window
- * in one scan.  *done (n of them: name, params, at, computed, output_id,
- * counted, excluded; no csv) says what was stored; release with
- * store_analytics_results_free.  WEFT_EDENIED with err when the opt-out gate
- * refuses (nothing is stored). */
+/* Compute and store every output's default window and every stored window:
+ * an update from the persons changed since the last refresh when it can be
+ * (analytics/incr.h), else (or with o->full) one scan of everyone.  *done (n
+ * of them: name, params, at, computed, output_id, counted, excluded; no csv)
+ * says what was stored; release with store_analytics_results_free; *stats
+ * (may be NULL) says which it was and how many persons were read.
+ * WEFT_EDENIED with err when the opt-out gate refuses (nothing is stored);
+ * WEFT_EBUSY when another refresh stored meanwhile (nothing is stored). */
+struct incr_stats;
 int analytics_refresh(struct store *s, const struct analytics_refresh_options *o,
-                      struct store_analytics_result **done, int *n, char *err, size_t errlen);
+                      struct store_analytics_result **done, int *n, struct incr_stats *stats,
+                      char *err, size_t errlen);
 
 #endif

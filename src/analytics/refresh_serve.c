@@ -12,29 +12,28 @@
  */
 #include "analytics/refresh_serve.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "analytics/incr.h"
 #include "analytics/refresh.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/opt.h"
+#include "core/ticker.h"
 #include "http/serve.h"
 #include "store/analytics.h"
 #include "store/store.h"
 
 struct refresh_timer {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    struct ticker *ticker;
     long interval_s;
     char *db;
+    struct store *rd, *lk;
 };
 
 static void run_once(struct store *s)
@@ -45,7 +44,8 @@ static void run_once(struct store *s)
     char e[1024];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = analytics_refresh(s, &o, &done, &n, e, sizeof e);
+    struct incr_stats st;
+    int rc = analytics_refresh(s, &o, &done, &n, &st, e, sizeof e);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     metrics_add("weft_job_runs_total",
                 rc == 0 ? "job=\"analytics-refresh\",result=\"ok\""
@@ -54,48 +54,41 @@ static void run_once(struct store *s)
     if (rc)
         log_warn("analytics", "analytics refresh: %s", e);
     else
-        log_info("analytics", "analytics refresh: outputs=%d seconds=%.1f", n,
+        log_info("analytics", "analytics refresh: outputs=%d mode=%s persons=%lld seconds=%.1f", n,
+                 st.incremental ? "incremental" : "full", (long long)st.persons,
                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     store_analytics_results_free(done, n);
 }
 
-static void *refresh_main(void *arg)
+static int refresh_open(void *arg)
 {
     struct refresh_timer *t = arg;
-    struct store *rd = NULL, *lk = NULL;
     char *err = NULL;
-    if (store_open(&rd, t->db, false, &err) != 0 || store_open(&lk, t->db, false, &err) != 0) {
+    if (store_open(&t->rd, t->db, false, &err) != 0 ||
+        store_open(&t->lk, t->db, false, &err) != 0) {
         log_error("analytics", "cannot open the store: %s", err ? err : "error");
         free(err);
-        store_close(rd);
-        return NULL;
+        return -1;
     }
-    pthread_mutex_lock(&t->mu);
-    for (;;) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += t->interval_s;
-        while (!t->stop) {
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            if (now.tv_sec > until.tv_sec ||
-                (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
-                break;
-            pthread_cond_timedwait(&t->cv, &t->mu, &until);
-        }
-        if (t->stop)
-            break;
-        bool mine = true;
-        if (store_job_lock(lk, "analytics-refresh", &mine) != 0 || !mine)
-            continue; /* another node sharing the store runs it */
-        pthread_mutex_unlock(&t->mu);
-        run_once(rd);
-        pthread_mutex_lock(&t->mu);
-    }
-    pthread_mutex_unlock(&t->mu);
-    store_close(lk);
-    store_close(rd);
-    return NULL;
+    return 0;
+}
+
+static long refresh_tick(void *arg)
+{
+    struct refresh_timer *t = arg;
+    bool mine = true;
+    if (store_job_lock(t->lk, "analytics-refresh", &mine) == 0 && mine)
+        run_once(t->rd);
+    /* else another node sharing the store runs it */
+    return t->interval_s * 1000L;
+}
+
+static void refresh_close(void *arg)
+{
+    struct refresh_timer *t = arg;
+    store_close(t->lk);
+    store_close(t->rd);
+    t->lk = t->rd = NULL;
 }
 
 int analytics_refresh_serve_start(const struct serve_ctx *ctx, void **state)
@@ -112,9 +105,9 @@ int analytics_refresh_serve_start(const struct serve_ctx *ctx, void **state)
     struct refresh_timer *t = xcalloc(1, sizeof *t);
     t->interval_s = secs;
     t->db = xstrdup(ctx->db);
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
-    if (pthread_create(&t->th, NULL, refresh_main, t) != 0) {
+    struct ticker_job job = {"weft-analytics", refresh_open, refresh_tick, refresh_close, t,
+                             secs * 1000L};
+    if (ticker_start(&t->ticker, &job) != 0) {
         fprintf(stderr, "weft serve: cannot start the analytics refresh\n");
         free(t->db);
         free(t);
@@ -130,13 +123,7 @@ void analytics_refresh_serve_stop(const struct serve_ctx *ctx, void *state)
     struct refresh_timer *t = state;
     if (!t)
         return;
-    pthread_mutex_lock(&t->mu);
-    t->stop = true;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
-    pthread_join(t->th, NULL);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    ticker_stop(t->ticker);
     free(t->db);
     free(t);
 }

@@ -76,6 +76,42 @@ struct build_ctx {
     int cap;
 };
 
+bool risk_row_of(const struct efi_codes *efi, const struct analytics_person *p, int64_t as_of,
+                 struct risk_row *r)
+{
+    memset(r, 0, sizeof *r);
+    if (p->deceased || !p->gp)
+        return false;
+    r->person_id = xstrdup(p->person_id);
+    r->name = xstrdup(p->name ? p->name : "(no name recorded)");
+    r->nhs = p->nhs ? xstrdup(p->nhs) : NULL;
+    r->age = p->birth != ANALYTICS_NO_BIRTH ? day_age(p->birth, as_of) : -1;
+    struct efi_result e;
+    if (efi_assess(efi, p, as_of, &e) == 0) {
+        r->assessed = true;
+        r->efi_count = e.count;
+        r->band = e.band;
+        struct buf d = BUF_INIT;
+        for (int i = 0; i < EFI_NDEFICITS; i++)
+            if (e.triggers[i])
+                buf_addf(&d, "%s: %s\n", efi_deficit_label(efi, i), e.triggers[i]);
+        r->deficits = d.len ? buf_detach(&d, NULL) : NULL;
+        buf_release(&d);
+        efi_result_free(&e);
+    }
+    risk_unplanned(p, as_of, &r->ae, &r->admissions, &r->ambulance);
+    return true;
+}
+
+void risk_row_clear(struct risk_row *r)
+{
+    free(r->person_id);
+    free(r->name);
+    free(r->nhs);
+    free(r->deficits);
+    memset(r, 0, sizeof *r);
+}
+
 static int person(const struct analytics_person *p, void *pc)
 {
     struct build_ctx *c = pc;
@@ -85,26 +121,7 @@ static int person(const struct analytics_person *p, void *pc)
         c->cap = c->cap ? c->cap * 2 : 256;
         c->out->rows = xrealloc(c->out->rows, (size_t)c->cap * sizeof *c->out->rows);
     }
-    struct risk_row *r = &c->out->rows[c->out->n++];
-    memset(r, 0, sizeof *r);
-    r->person_id = xstrdup(p->person_id);
-    r->name = xstrdup(p->name ? p->name : "(no name recorded)");
-    r->nhs = p->nhs ? xstrdup(p->nhs) : NULL;
-    r->age = p->birth != ANALYTICS_NO_BIRTH ? day_age(p->birth, c->as_of) : -1;
-    struct efi_result e;
-    if (efi_assess(c->efi, p, c->as_of, &e) == 0) {
-        r->assessed = true;
-        r->efi_count = e.count;
-        r->band = e.band;
-        struct buf d = BUF_INIT;
-        for (int i = 0; i < EFI_NDEFICITS; i++)
-            if (e.triggers[i])
-                buf_addf(&d, "%s: %s\n", efi_deficit_label(c->efi, i), e.triggers[i]);
-        r->deficits = d.len ? buf_detach(&d, NULL) : NULL;
-        buf_release(&d);
-        efi_result_free(&e);
-    }
-    risk_unplanned(p, c->as_of, &r->ae, &r->admissions, &r->ambulance);
+    risk_row_of(c->efi, p, c->as_of, &c->out->rows[c->out->n++]);
     return 0;
 }
 
@@ -158,7 +175,7 @@ int risk_list_build(struct store *s, const struct efi_codes *efi, const char *pr
         risk_list_free(out);
         return rc;
     }
-    qsort(out->rows, (size_t)out->n, sizeof *out->rows, cmp_row);
+    risk_list_sort(out);
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -168,12 +185,64 @@ int risk_list_build(struct store *s, const struct efi_codes *efi, const char *pr
 
 void risk_list_free(struct risk_list *l)
 {
-    for (int i = 0; i < l->n; i++) {
-        free(l->rows[i].person_id);
-        free(l->rows[i].name);
-        free(l->rows[i].nhs);
-        free(l->rows[i].deficits);
-    }
+    for (int i = 0; i < l->n; i++)
+        risk_row_clear(&l->rows[i]);
     free(l->rows);
     memset(l, 0, sizeof *l);
+}
+
+void risk_list_sort(struct risk_list *l)
+{
+    if (l->n > 1)
+        qsort(l->rows, (size_t)l->n, sizeof *l->rows, cmp_row);
+}
+
+struct stored_ctx {
+    struct risk_list *out;
+    int cap;
+};
+
+static int stored_row(const struct store_analytics_risk *in, void *arg)
+{
+    struct stored_ctx *c = arg;
+    if (c->out->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->out->rows = xrealloc(c->out->rows, (size_t)c->cap * sizeof *c->out->rows);
+    }
+    struct risk_row *r = &c->out->rows[c->out->n++];
+    memset(r, 0, sizeof *r);
+    r->person_id = xstrdup(in->person_id);
+    r->name = xstrdup(in->name ? in->name : "(no name recorded)");
+    r->nhs = in->nhs ? xstrdup(in->nhs) : NULL;
+    r->age = in->age;
+    r->assessed = in->assessed;
+    r->efi_count = in->efi_count;
+    r->band = (enum efi_band)in->band;
+    r->ae = in->ae;
+    r->admissions = in->admissions;
+    r->ambulance = in->ambulance;
+    r->deficits = in->deficits ? xstrdup(in->deficits) : NULL;
+    return 0;
+}
+
+int risk_list_stored(struct store *s, const char *practice, int64_t as_of, struct risk_list *out)
+{
+    memset(out, 0, sizeof *out);
+    day_text(as_of, out->as_of);
+    int64_t at = 0;
+    char computed[32];
+    /* the rows are there for this day only when a refresh stored them for it */
+    int rc = store_analytics_risk_day_get(s, &at, computed);
+    if (rc == 0 && at != as_of)
+        rc = WEFT_ENOTFOUND;
+    struct stored_ctx c = {out, 0};
+    if (rc == 0)
+        rc = store_analytics_risk_scan(s, practice, stored_row, &c);
+    if (rc) {
+        risk_list_free(out);
+        return rc;
+    }
+    snprintf(out->computed, sizeof out->computed, "%s", computed);
+    risk_list_sort(out);
+    return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "analytics/efi.h"
 
+struct analytics_person;
 struct store;
 
 struct risk_row {
@@ -45,6 +46,20 @@ struct risk_list {
 int risk_list_build(struct store *s, const struct efi_codes *efi, const char *practice,
                     int64_t as_of, struct risk_list *out);
 void risk_list_free(struct risk_list *l);
+
+/* The row of person p on day as_of when p is alive and registered with a
+ * practice (p->gp): false otherwise.  r owns its strings (risk_row_clear). */
+bool risk_row_of(const struct efi_codes *efi, const struct analytics_person *p, int64_t as_of,
+                 struct risk_row *r);
+void risk_row_clear(struct risk_row *r);
+/* Rank l's rows as risk_list_build does. */
+void risk_list_sort(struct risk_list *l);
+
+/* The stored list of practice for day as_of (table analytics_risk, written by
+ * `weft analytics refresh`: analytics/incr.c), ranked, with the time the
+ * rows were computed: WEFT_ENOTFOUND when none is stored for that day (the
+ * caller computes it: risk_list_build). */
+int risk_list_stored(struct store *s, const char *practice, int64_t as_of, struct risk_list *out);
 
 /* Unplanned care of p in the 365 days up to as_of (exposed for tests). */
 void risk_unplanned(const struct analytics_person *p, int64_t as_of, int *ae, int *admissions,

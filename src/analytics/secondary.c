@@ -8,6 +8,7 @@
  * small numbers and records what it did.
  */
 #include "analytics/secondary.h"
+#include "analytics/secondary_int.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,23 +29,6 @@
 #include "store/store.h"
 
 #define NO_PRACTICE "no registered practice"
-
-struct output_def {
-    const char *name, *title, *row_heading;
-    const char *const *cols;
-    int ncols;
-    bool needs_efi; /* the eFI code sets are loaded for it */
-    /* true and *row, *col when p is counted in this output */
-    bool (*classify)(const struct analytics_person *p, const struct efi_codes *efi, int64_t as_of,
-                     const char **row, int *col);
-    /* an output counted into aggregate tables (agg.h) instead: made for the
-     * window [from, to] (at: a minute, for a point in time), then each
-     * cleared person added (true when they add to a figure) */
-    void (*agg_init)(struct agg *a, int64_t from, int64_t to);
-    bool (*agg_add)(struct agg *a, const struct analytics_person *p, int64_t from, int64_t to,
-                    int64_t at);
-    enum { WIN_NONE, WIN_DAYS, WIN_MONTHS, WIN_AT } window;
-};
 
 /* ---- readmissions, ae, inpatients (flow.h) ----------------------------------------- */
 static bool add_readmissions(struct agg *a, const struct analytics_person *p, int64_t from,
@@ -156,16 +140,6 @@ const char *const *secondary_outputs(void)
     return names;
 }
 
-/* ---- row labels: a small open-addressing map label -> row ---------------------- */
-struct rows {
-    char **keys;
-    int *idx;
-    size_t cap;
-    char **labels; /* by row */
-    int64_t **cells;
-    int n;
-};
-
 static uint64_t fnv(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -174,7 +148,7 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
-static int rows_get(struct rows *r, const char *k, int ncols)
+int secondary_rows_get(struct rows *r, const char *k, int ncols)
 {
     if ((size_t)(r->n + 1) * 2 > r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
@@ -207,7 +181,7 @@ static int rows_get(struct rows *r, const char *k, int ncols)
     return r->n++;
 }
 
-static void rows_free(struct rows *r)
+void secondary_rows_free(struct rows *r)
 {
     for (size_t i = 0; i < r->cap; i++)
         free(r->keys[i]);
@@ -221,28 +195,7 @@ static void rows_free(struct rows *r)
 
 /* ---- the run -------------------------------------------------------------------- */
 
-/* An output's options checked: its definition, window and key (params). */
-struct prep {
-    const struct output_def *def;
-    int64_t as_of, from, at;
-    bool has_from;
-    char params[64]; /* the window as stored results are keyed (secondary_window_params) */
-};
-
-struct run_ctx {
-    const struct output_def *def;
-    struct flow *flow; /* the flow output's figures, else NULL */
-    struct agg *agg;   /* an aggregate-table output's, else NULL */
-    int64_t from, to, at;
-    const struct efi_codes *efi;
-    int64_t as_of;
-    struct rows rows;
-    uint64_t *counted;
-    size_t ncounted, cap;
-};
-
-/* Count a cleared person into one output. */
-static void count_person(struct run_ctx *c, const struct analytics_person *p)
+void secondary_count_person(struct run_ctx *c, const struct analytics_person *p)
 {
     if (c->flow) {
         bool counted = false;
@@ -262,7 +215,7 @@ static void count_person(struct run_ctx *c, const struct analytics_person *p)
         int col;
         if (!c->def->classify(p, c->efi, c->as_of, &row, &col))
             return;
-        int r = rows_get(&c->rows, row, c->def->ncols);
+        int r = secondary_rows_get(&c->rows, row, c->def->ncols);
         c->rows.cells[r][col]++;
     }
     if (c->ncounted == c->cap) {
@@ -290,7 +243,7 @@ static int pass_person(const struct analytics_person *p, void *pp)
         return 0;
     }
     for (int i = 0; i < x->n; i++)
-        count_person(&x->c[i], p);
+        secondary_count_person(&x->c[i], p);
     return 0;
 }
 
@@ -336,7 +289,7 @@ static void minute_text(int64_t at, char out[24])
     snprintf(out, 24, "%sT%02d:%02d", day_text(d, dt), (int)(m / 60), (int)(m % 60));
 }
 
-static int prepare(const struct secondary_options *o, struct prep *pr, char *err, size_t errlen)
+int secondary_prepare(const struct secondary_options *o, struct prep *pr, char *err, size_t errlen)
 {
     memset(pr, 0, sizeof *pr);
     const struct output_def *def = NULL;
@@ -409,16 +362,15 @@ int secondary_window_params(const struct secondary_options *o, char params[64], 
                             size_t errlen)
 {
     struct prep pr;
-    int rc = prepare(o, &pr, err, errlen);
+    int rc = secondary_prepare(o, &pr, err, errlen);
     if (rc == 0)
         memcpy(params, pr.params, sizeof pr.params);
     return rc;
 }
 
-/* The counted output as a table, recorded for the compliance report. */
-static int finish(struct store *s, const struct secondary_options *o, const struct prep *pr,
-                  struct run_ctx *c, int64_t excluded, const struct optout_gate *gate,
-                  struct secondary_table *out, char *err, size_t errlen)
+int secondary_finish(struct store *s, const struct secondary_options *o, const struct prep *pr,
+                     struct run_ctx *c, int64_t excluded, const struct optout_gate *gate,
+                     struct secondary_table *out, char *err, size_t errlen)
 {
     const struct output_def *def = pr->def;
     /* rows in label order; the table is suppressed as a whole */
@@ -488,7 +440,24 @@ static int finish(struct store *s, const struct secondary_options *o, const stru
     return rc;
 }
 
-static void ctx_free(struct run_ctx *c)
+void secondary_ctx_init(struct run_ctx *c, const struct prep *pr, const struct efi_codes *efi)
+{
+    const struct output_def *def = pr->def;
+    *c = (struct run_ctx){.def = def, .efi = efi, .as_of = pr->as_of};
+    if (def->classify == NULL && def->agg_init == NULL) {
+        c->flow = xmalloc(sizeof *c->flow);
+        flow_init(c->flow, pr->from, pr->as_of);
+    }
+    if (def->agg_init) {
+        c->agg = xmalloc(sizeof *c->agg);
+        def->agg_init(c->agg, pr->from, pr->as_of);
+        c->from = pr->from;
+        c->to = pr->as_of;
+        c->at = pr->at;
+    }
+}
+
+void secondary_ctx_free(struct run_ctx *c)
 {
     if (c->flow) {
         flow_free(c->flow);
@@ -499,7 +468,7 @@ static void ctx_free(struct run_ctx *c)
         free(c->agg);
     }
     free(c->counted);
-    rows_free(&c->rows);
+    secondary_rows_free(&c->rows);
 }
 
 int secondary_run_many(struct store *s, const struct secondary_options *o, int n,
@@ -514,7 +483,7 @@ int secondary_run_many(struct store *s, const struct secondary_options *o, int n
     bool needs_efi = false;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = prepare(&o[i], &pr[i], err, errlen);
+        rc = secondary_prepare(&o[i], &pr[i], err, errlen);
         needs_efi |= rc == 0 && pr[i].def->needs_efi;
     }
     if (rc) {
@@ -539,30 +508,17 @@ int secondary_run_many(struct store *s, const struct secondary_options *o, int n
         return rc;
     }
     struct run_ctx *c = xcalloc((size_t)n, sizeof *c);
-    for (int i = 0; i < n; i++) {
-        const struct output_def *def = pr[i].def;
-        c[i] = (struct run_ctx){.def = def, .efi = efi, .as_of = pr[i].as_of};
-        if (def->classify == NULL && def->agg_init == NULL) {
-            c[i].flow = xmalloc(sizeof *c[i].flow);
-            flow_init(c[i].flow, pr[i].from, pr[i].as_of);
-        }
-        if (def->agg_init) {
-            c[i].agg = xmalloc(sizeof *c[i].agg);
-            def->agg_init(c[i].agg, pr[i].from, pr[i].as_of);
-            c[i].from = pr[i].from;
-            c[i].to = pr[i].as_of;
-            c[i].at = pr[i].at;
-        }
-    }
+    for (int i = 0; i < n; i++)
+        secondary_ctx_init(&c[i], &pr[i], efi);
     struct pass x = {c, n, &cleared, 0};
     rc = analytics_read_persons(s, NULL, pass_person, &x);
     optout_set_free(&cleared);
     if (rc)
         snprintf(err, errlen, "reading the record: %s", store_errmsg(s));
     for (int i = 0; i < n && rc == 0; i++)
-        rc = finish(s, &o[i], &pr[i], &c[i], x.excluded, &gate, &out[i], err, errlen);
+        rc = secondary_finish(s, &o[i], &pr[i], &c[i], x.excluded, &gate, &out[i], err, errlen);
     for (int i = 0; i < n; i++)
-        ctx_free(&c[i]);
+        secondary_ctx_free(&c[i]);
     free(c);
     free(pr);
     efi_codes_free(efi);

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "core/hex.h"
 #include "core/metrics.h"
 #include "core/opt.h"
+#include "core/ticker.h"
 #include "http/serve.h"
 #include "store/audit.h"
 #include "store/store.h"
@@ -200,12 +200,11 @@ out:
 
 /* ---- the serve part ------------------------------------------------------------------ */
 struct anchorer {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    struct ticker *ticker;
     long interval;
     char *db, *path;
+    struct store *s;
+    int64_t last; /* the audit head last anchored (-1: none yet) */
 };
 
 static void anchor_now(struct store *s, const char *path, int64_t *last)
@@ -235,37 +234,38 @@ static void anchor_now(struct store *s, const char *path, int64_t *last)
     }
 }
 
-static void *anchor_main(void *arg)
+static int anchor_open(void *arg)
 {
     struct anchorer *a = arg;
-    struct store *s = NULL;
     char *err = NULL;
-    if (store_open(&s, a->db, false, &err) != 0) {
+    if (store_open(&a->s, a->db, false, &err) != 0) {
         fprintf(stderr, "weft serve: audit anchor cannot open the store: %s\n", err ? err : "");
         free(err);
-        return NULL;
+        return -1;
     }
-    int64_t last = -1;
-    pthread_mutex_lock(&a->mu);
-    while (!a->stop) {
-        pthread_mutex_unlock(&a->mu);
-        anchor_now(s, a->path, &last);
-        pthread_mutex_lock(&a->mu);
-        if (a->stop)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += a->interval;
-        pthread_cond_timedwait(&a->cv, &a->mu, &until);
-    }
-    pthread_mutex_unlock(&a->mu);
-    /* the final anchor, after the HTTP server and the parts after this one
-     * have stopped (the audit log itself is flushed by serve before exit;
-     * what it commits later is covered by the chain and the next anchor) */
-    last = -1;
-    anchor_now(s, a->path, &last);
-    store_close(s);
-    return NULL;
+    a->last = -1;
+    return 0;
+}
+
+static long anchor_tick(void *arg)
+{
+    struct anchorer *a = arg;
+    anchor_now(a->s, a->path, &a->last);
+    return a->interval * 1000L;
+}
+
+/* The final anchor, after the HTTP server and the parts after this one have
+ * stopped (the audit log itself is flushed by serve before exit; what it
+ * commits later is covered by the chain and the next anchor). */
+static void anchor_close(void *arg)
+{
+    struct anchorer *a = arg;
+    if (!a->s)
+        return;
+    a->last = -1;
+    anchor_now(a->s, a->path, &a->last);
+    store_close(a->s);
+    a->s = NULL;
 }
 
 int audit_anchor_serve_start(const struct serve_ctx *ctx, void **state)
@@ -293,9 +293,8 @@ int audit_anchor_serve_start(const struct serve_ctx *ctx, void **state)
     a->interval = interval;
     a->db = xstrdup(ctx->db);
     a->path = xstrdup(path);
-    pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
-    if (pthread_create(&a->th, NULL, anchor_main, a) != 0) {
+    struct ticker_job job = {"weft-anchor", anchor_open, anchor_tick, anchor_close, a, 0};
+    if (ticker_start(&a->ticker, &job) != 0) {
         fprintf(stderr, "weft serve: cannot start the audit anchor\n");
         free(a->db);
         free(a->path);
@@ -312,13 +311,7 @@ void audit_anchor_serve_stop(const struct serve_ctx *ctx, void *state)
     struct anchorer *a = state;
     if (!a)
         return;
-    pthread_mutex_lock(&a->mu);
-    a->stop = true;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    pthread_join(a->th, NULL);
-    pthread_mutex_destroy(&a->mu);
-    pthread_cond_destroy(&a->cv);
+    ticker_stop(a->ticker);
     free(a->db);
     free(a->path);
     free(a);

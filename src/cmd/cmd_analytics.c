@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/incr.h"
 #include "analytics/refresh.h"
 #include "analytics/secondary.h"
 #include "cmd/cmd.h"
@@ -31,21 +32,26 @@ const struct opt_spec cmd_analytics_specs[] = {
      "secondary flow, readmissions, ae, service: the first day (default 27 days before --as-of; "
      "service: the first day of the month 11 months before)"},
     {"efi-codes", "FILE", "secondary: the eFI code sets (default policy/efi.codes)"},
+    {"full", NULL,
+     "refresh: read every person again even when an update from the changed ones would do"},
     {NULL, NULL, NULL},
 };
 
 static const char usage[] =
     "usage: weft analytics secondary --db PATH --output NAME [--as-of YYYY-MM-DD]\n"
     "                                [--from YYYY-MM-DD]\n"
-    "       weft analytics refresh --db PATH [--as-of YYYY-MM-DD]\n"
+    "       weft analytics refresh --db PATH [--as-of YYYY-MM-DD] [--full]\n"
     "       weft analytics compliance --db PATH\n\n"
     "secondary prints an aggregate output as CSV: only people cleared by the national\n"
     "data opt-out list in force are counted, counts of 1-7 are shown as *, others are\n"
     "rounded to the nearest 5; it refuses to run when no list is in force.\n"
     "refresh computes every output for its default window (ending --as-of, default\n"
-    "today; inpatients now) and every window stored before, in one scan of the record,\n"
-    "and stores the figures the analytics pages show; it prints one CSV line per\n"
-    "output stored (output,window,output_id,computed,counted,excluded).\n"
+    "today; inpatients now) and every window stored before, and stores the figures the\n"
+    "analytics pages show: from the persons changed since the last refresh when the\n"
+    "outputs, windows and opt-out list are the same as then, else (or with --full) in\n"
+    "one scan of the record; it prints one CSV line per output stored\n"
+    "(output,window,output_id,computed,counted,excluded) and says on standard error\n"
+    "which it was and how many persons it read.\n"
     "compliance prints, for every secondary output produced, the list it used and how\n"
     "many counted people are not on that list (0 when compliant; exit status 1 if not).";
 
@@ -89,13 +95,22 @@ static int do_refresh(struct opts *o, const char *db)
     const char *user = getenv("USER");
     struct buf by = BUF_INIT;
     buf_addf(&by, "cli:%s", user ? user : "unknown");
-    struct analytics_refresh_options ro = {
-        .as_of = opts_get(o, "as-of"), .by = by.data, .efi_codes = opts_get(o, "efi-codes")};
+    struct analytics_refresh_options ro = {.as_of = opts_get(o, "as-of"),
+                                           .by = by.data,
+                                           .efi_codes = opts_get(o, "efi-codes"),
+                                           .full = opts_flag(o, "full")};
+    struct incr_stats st;
     struct store_analytics_result *done;
     int n;
     char err[1024];
-    int rc = analytics_refresh(s, &ro, &done, &n, err, sizeof err);
+    int rc = analytics_refresh(s, &ro, &done, &n, &st, err, sizeof err);
     if (rc == 0) {
+        if (st.incremental)
+            fprintf(stderr, "weft analytics refresh: updated from %lld changed persons\n",
+                    (long long)st.persons);
+        else
+            fprintf(stderr, "weft analytics refresh: full (%s): %lld persons read\n", st.why_full,
+                    (long long)st.persons);
         printf("output,window,output_id,computed,counted,excluded\n");
         for (int i = 0; i < n; i++)
             printf("%s,%s,%lld,%s,%lld,%lld\n", done[i].name, done[i].params,

@@ -9,7 +9,6 @@
  * holding the job's lock runs it (store_job_lock), so it runs once per
  * schedule.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/opt.h"
+#include "core/ticker.h"
 #include "dq/check.h"
 #include "dq/dq.h"
 #include "dq/dq_serve.h"
@@ -28,13 +28,11 @@
 #include "store/store.h"
 
 struct dq_timer {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    struct ticker *ticker;
     long interval_s;
     char *db;
     struct dq_rules rules;
+    struct store *rd, *wr;
 };
 
 /* Seconds since the newest finished run, or -1 when there is none. */
@@ -54,55 +52,56 @@ static long since_last(struct store *s)
     return age;
 }
 
-static void *dq_main(void *arg)
+static int dq_open(void *arg)
 {
     struct dq_timer *t = arg;
-    struct store *rd = NULL, *wr = NULL;
     char *err = NULL;
-    if (store_open(&rd, t->db, false, &err) != 0 || store_open(&wr, t->db, false, &err) != 0) {
+    if (store_open(&t->rd, t->db, false, &err) != 0 ||
+        store_open(&t->wr, t->db, false, &err) != 0) {
         log_error("dq", "cannot open the store: %s", err ? err : "error");
         free(err);
-        store_close(rd);
-        return NULL;
+        return -1;
     }
-    pthread_mutex_lock(&t->mu);
-    while (!t->stop) {
-        long age = since_last(rd);
-        long wait = age < 0 ? t->interval_s : t->interval_s - age;
-        bool mine = true;
-        if (wait <= 0 && (store_job_lock(wr, "dq-run", &mine) != 0 || !mine)) {
-            /* another node sharing the store runs the schedule (store.h
-             * store_job_lock); look again later, in case it stops */
-            wait = t->interval_s < 600 ? t->interval_s : 600;
-        } else if (wait <= 0) {
-            pthread_mutex_unlock(&t->mu);
-            struct dq_options o = {NULL, NULL, &t->rules};
-            struct dq_summary sum;
-            char e[512];
-            int rc = dq_run(rd, wr, &o, &sum, e, sizeof e);
-            metrics_add(
-                "weft_job_runs_total",
-                rc == 0 ? "job=\"dq-run\",result=\"ok\"" : "job=\"dq-run\",result=\"failed\"", 1);
-            if (rc != 0)
-                log_warn("dq", "data-quality run failed: %s", e);
-            else
-                log_info("dq", "data-quality run %lld: items=%lld failures=%lld seconds=%.1f",
-                         (long long)sum.run_id, (long long)sum.items, (long long)sum.failures,
-                         sum.seconds);
-            pthread_mutex_lock(&t->mu);
-            wait = t->interval_s;
-        }
-        if (t->stop)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait < 3600 ? wait : 3600; /* look again at least hourly */
-        pthread_cond_timedwait(&t->cv, &t->mu, &until);
+    return 0;
+}
+
+/* One look at the schedule: the run when it is due and this node holds the
+ * job; the wait until the next look (at least hourly). */
+static long dq_tick(void *arg)
+{
+    struct dq_timer *t = arg;
+    long age = since_last(t->rd);
+    long wait = age < 0 ? t->interval_s : t->interval_s - age;
+    bool mine = true;
+    if (wait <= 0 && (store_job_lock(t->wr, "dq-run", &mine) != 0 || !mine)) {
+        /* another node sharing the store runs the schedule (store.h
+         * store_job_lock); look again later, in case it stops */
+        wait = t->interval_s < 600 ? t->interval_s : 600;
+    } else if (wait <= 0) {
+        struct dq_options o = {NULL, NULL, &t->rules};
+        struct dq_summary sum;
+        char e[512];
+        int rc = dq_run(t->rd, t->wr, &o, &sum, e, sizeof e);
+        metrics_add("weft_job_runs_total",
+                    rc == 0 ? "job=\"dq-run\",result=\"ok\"" : "job=\"dq-run\",result=\"failed\"",
+                    1);
+        if (rc != 0)
+            log_warn("dq", "data-quality run failed: %s", e);
+        else
+            log_info("dq", "data-quality run %lld: items=%lld failures=%lld seconds=%.1f",
+                     (long long)sum.run_id, (long long)sum.items, (long long)sum.failures,
+                     sum.seconds);
+        wait = t->interval_s;
     }
-    pthread_mutex_unlock(&t->mu);
-    store_close(wr);
-    store_close(rd);
-    return NULL;
+    return (wait < 3600 ? wait : 3600) * 1000L; /* look again at least hourly */
+}
+
+static void dq_close(void *arg)
+{
+    struct dq_timer *t = arg;
+    store_close(t->wr);
+    store_close(t->rd);
+    t->wr = t->rd = NULL;
 }
 
 int dq_serve_start(const struct serve_ctx *ctx, void **state)
@@ -132,9 +131,8 @@ int dq_serve_start(const struct serve_ctx *ctx, void **state)
     }
     t->interval_s = hours * 3600;
     t->db = xstrdup(ctx->db);
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
-    if (pthread_create(&t->th, NULL, dq_main, t) != 0) {
+    struct ticker_job job = {"weft-dq", dq_open, dq_tick, dq_close, t, 0};
+    if (ticker_start(&t->ticker, &job) != 0) {
         fprintf(stderr, "weft serve: cannot start the data-quality schedule\n");
         dq_rules_free(&t->rules);
         free(t->db);
@@ -151,13 +149,7 @@ void dq_serve_stop(const struct serve_ctx *ctx, void *state)
     struct dq_timer *t = state;
     if (!t)
         return;
-    pthread_mutex_lock(&t->mu);
-    t->stop = true;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
-    pthread_join(t->th, NULL);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    ticker_stop(t->ticker);
     dq_rules_free(&t->rules);
     free(t->db);
     free(t);

@@ -10,7 +10,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "core/ticker.h"
 #include "feeds/dropfolder.h"
 #include "feeds/inbox.h"
 #include "feeds/ingest.h"
@@ -144,48 +144,45 @@ int dropfolder_run_once(struct store *s, const char *only_feed, int min_age,
 /* ---- the watcher ----------------------------------------------------------------------- */
 
 struct watcher {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    struct ticker *ticker;
     long interval;
     char *db;
+    struct store *s;
 };
 
-static void *watch_main(void *arg)
+static int watch_open(void *arg)
 {
     struct watcher *w = arg;
-    struct store *s = NULL;
     char *err = NULL;
-    if (store_open(&s, w->db, false, &err) != 0) {
+    if (store_open(&w->s, w->db, false, &err) != 0) {
         log_error("drop", "watcher cannot open the store: %s", err ? err : "error");
         free(err);
-        return NULL;
+        return -1;
     }
-    pthread_mutex_lock(&w->mu);
-    while (!w->stop) {
-        pthread_mutex_unlock(&w->mu);
-        struct dropfolder_stats st = {0};
-        int rc = dropfolder_run_once(s, NULL, DROPFOLDER_MIN_AGE, &st);
-        metrics_add(
-            "weft_job_runs_total",
-            rc == 0 ? "job=\"drop-pass\",result=\"ok\"" : "job=\"drop-pass\",result=\"failed\"", 1);
-        if (rc != 0)
-            log_warn("drop", "pass failed: %s (%s)", weft_strerror(rc), store_errmsg(s));
-        else if (st.files)
-            log_info("drop", "pass files=%zu applied=%zu partial=%zu rejected=%zu errors=%zu",
-                     st.files, st.applied, st.partial, st.rejected, st.errors);
-        pthread_mutex_lock(&w->mu);
-        if (w->stop)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += w->interval;
-        pthread_cond_timedwait(&w->cv, &w->mu, &until);
-    }
-    pthread_mutex_unlock(&w->mu);
-    store_close(s);
-    return NULL;
+    return 0;
+}
+
+static long watch_tick(void *arg)
+{
+    struct watcher *w = arg;
+    struct dropfolder_stats st = {0};
+    int rc = dropfolder_run_once(w->s, NULL, DROPFOLDER_MIN_AGE, &st);
+    metrics_add("weft_job_runs_total",
+                rc == 0 ? "job=\"drop-pass\",result=\"ok\"" : "job=\"drop-pass\",result=\"failed\"",
+                1);
+    if (rc != 0)
+        log_warn("drop", "pass failed: %s (%s)", weft_strerror(rc), store_errmsg(w->s));
+    else if (st.files)
+        log_info("drop", "pass files=%zu applied=%zu partial=%zu rejected=%zu errors=%zu", st.files,
+                 st.applied, st.partial, st.rejected, st.errors);
+    return w->interval * 1000L;
+}
+
+static void watch_close(void *arg)
+{
+    struct watcher *w = arg;
+    store_close(w->s);
+    w->s = NULL;
 }
 
 int drop_serve_start(const struct serve_ctx *ctx, void **state)
@@ -202,9 +199,8 @@ int drop_serve_start(const struct serve_ctx *ctx, void **state)
     struct watcher *w = xcalloc(1, sizeof *w);
     w->interval = interval;
     w->db = xstrdup(ctx->db);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->th, NULL, watch_main, w) != 0) {
+    struct ticker_job job = {"weft-drop", watch_open, watch_tick, watch_close, w, 0};
+    if (ticker_start(&w->ticker, &job) != 0) {
         fprintf(stderr, "weft serve: cannot start the drop-folder watcher\n");
         free(w->db);
         free(w);
@@ -220,13 +216,7 @@ void drop_serve_stop(const struct serve_ctx *ctx, void *state)
     struct watcher *w = state;
     if (!w)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->th, NULL);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
+    ticker_stop(w->ticker);
     free(w->db);
     free(w);
 }

@@ -131,4 +131,68 @@ int store_analytics_org_persons(struct store *s, const char *org,
 int store_analytics_org_has_person(struct store *s, const char *org, const char *person_id,
                                    bool *yes);
 
+/*
+ * The incremental refresh's working state (analytics/incr.h; migration
+ * analytics-incremental-1).  Opaque blobs to the store:
+ *   analytics_state    one row: the raw (unsuppressed) figures of every
+ *                      output and window kept up to date, and the marks of
+ *                      the record it has seen (the last resource seq, the
+ *                      last analytics_moved id);
+ *   analytics_contrib  per person: what that person added to those figures
+ *                      (subtracted again when the person's items change);
+ *   analytics_moved    persons whose items were moved to or from them in
+ *                      place (a merge, a split, a corrected NHS number):
+ *                      written by triggers, since such a move makes no new
+ *                      resource version.
+ */
+/* *blob (malloc'd, *len bytes), the marks it was made at and its generation
+ * (one more at every put: a writer checks, inside its transaction, that the
+ * state is still the one it started from); blob NULL reads only the
+ * numbers.  WEFT_ENOTFOUND. */
+int store_analytics_state_get(struct store *s, unsigned char **blob, size_t *len, int64_t *seq,
+                              int64_t *moved, int64_t *generation);
+int store_analytics_state_put(struct store *s, const unsigned char *blob, size_t len, int64_t seq,
+                              int64_t moved, int64_t generation);
+/* The stored contributions of the n persons (ascending or not), each found
+ * to fn (blob borrowed for the call); persons without one are skipped. */
+int store_analytics_contrib_get(struct store *s, const char *const *person_ids, int n,
+                                int (*fn)(const char *person_id, const unsigned char *blob,
+                                          size_t len, void *),
+                                void *ctx);
+/* Store n persons' contributions, replacing theirs; a length 0 deletes. */
+int store_analytics_contrib_put(struct store *s, const char *const *person_ids,
+                                const unsigned char *const *blobs, const size_t *lens, int n);
+/* Delete every contribution (a full refresh rewrites them all). */
+int store_analytics_contrib_clear(struct store *s);
+/* The marks of the record now: the newest resource seq and analytics_moved
+ * id (0 when none). */
+int store_analytics_marks(struct store *s, int64_t *seq, int64_t *moved);
+/* Every person whose current items may differ from what they were at marks
+ * (seq, moved): a resource version written since seq (its person, and its
+ * predecessor's), or a move recorded since moved; each once, ascending, to
+ * fn (borrowed).  Indexed reads: resource's key seq, resource_id, and
+ * analytics_moved's key. */
+int store_analytics_changed(struct store *s, int64_t seq, int64_t moved,
+                            int (*fn)(const char *person_id, void *), void *ctx);
+
+/* The direct-care risk list's rows as the refresh computed them (table
+ * analytics_risk; analytics/risklist.h): one per living person registered
+ * with a practice, for the day analytics_risk_day says.  Strings borrowed on
+ * put and in scan callbacks. */
+struct store_analytics_risk {
+    const char *person_id, *practice; /* practice NULL on put: delete the person's row */
+    const char *name, *nhs, *deficits;
+    int age, efi_count, band, ae, admissions, ambulance;
+    bool assessed;
+};
+int store_analytics_risk_put(struct store *s, const struct store_analytics_risk *rows, int n);
+int store_analytics_risk_clear(struct store *s);
+/* The rows of practice (an indexed read), to fn (non-zero stops and is returned). */
+int store_analytics_risk_scan(struct store *s, const char *practice,
+                              int (*fn)(const struct store_analytics_risk *, void *), void *ctx);
+/* The day (day number) the rows are for and when they were computed;
+ * WEFT_ENOTFOUND when none are stored.  put with day < 0 removes it. */
+int store_analytics_risk_day_get(struct store *s, int64_t *day, char computed[32]);
+int store_analytics_risk_day_put(struct store *s, int64_t day, const char *computed);
+
 #endif

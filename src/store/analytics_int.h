@@ -30,6 +30,24 @@ struct store_analytics_ops {
                 int (*fn)(const struct store_analytics_item *, void *), void *ctx);
     int (*org_persons)(struct store *, const char *org, int (*fn)(const char *, void *), void *ctx);
     int (*org_has_person)(struct store *, const char *org, const char *person_id, bool *yes);
+    int (*state_get)(struct store *, unsigned char **blob, size_t *len, int64_t *seq,
+                     int64_t *moved, int64_t *generation);
+    int (*state_put)(struct store *, const unsigned char *blob, size_t len, int64_t seq,
+                     int64_t moved, int64_t generation);
+    int (*contrib_get)(struct store *, const char *const *person_ids, int n,
+                       int (*fn)(const char *, const unsigned char *, size_t, void *), void *ctx);
+    int (*contrib_put)(struct store *, const char *const *person_ids,
+                       const unsigned char *const *blobs, const size_t *lens, int n);
+    int (*contrib_clear)(struct store *);
+    int (*marks)(struct store *, int64_t *seq, int64_t *moved);
+    int (*changed)(struct store *, int64_t seq, int64_t moved, int (*fn)(const char *, void *),
+                   void *ctx);
+    int (*risk_put)(struct store *, const struct store_analytics_risk *rows, int n);
+    int (*risk_clear)(struct store *);
+    int (*risk_scan)(struct store *, const char *practice,
+                     int (*fn)(const struct store_analytics_risk *, void *), void *ctx);
+    int (*risk_day_get)(struct store *, int64_t *day, char computed[32]);
+    int (*risk_day_put)(struct store *, int64_t day, const char *computed);
 };
 
 #endif

@@ -94,6 +94,13 @@ int store_idreview_add_many(struct store *s, const struct store_idreview *r, siz
 /* Pairs with status (NULL: any), oldest first. */
 int store_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
                         int *n);
+/* Whether an open pair has one of person_id's records (linked under
+ * link_system) on either side: indexed probes on the person's few records,
+ * whatever the length of the queue. */
+int store_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
+                                   bool *out);
+/* How many pairs have status (NULL: any). */
+int store_idreview_count(struct store *s, const char *status, int64_t *out);
 int store_idreview_get(struct store *s, int64_t id, struct store_idreview *out);
 /* Close an open pair: WEFT_ECONFLICT when already decided. */
 int store_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,

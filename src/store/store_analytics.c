@@ -141,3 +141,85 @@ int store_analytics_org_has_person(struct store *s, const char *org, const char 
     *yes = false;
     return STORE_CALL(s, analytics, org_has_person, org, person_id, yes);
 }
+
+int store_analytics_state_get(struct store *s, unsigned char **blob, size_t *len, int64_t *seq,
+                              int64_t *moved, int64_t *generation)
+{
+    if (blob) {
+        *blob = NULL;
+        *len = 0;
+    }
+    *seq = *moved = *generation = 0;
+    return STORE_CALL(s, analytics, state_get, blob, len, seq, moved, generation);
+}
+
+int store_analytics_state_put(struct store *s, const unsigned char *blob, size_t len, int64_t seq,
+                              int64_t moved, int64_t generation)
+{
+    return STORE_CALL(s, analytics, state_put, blob, len, seq, moved, generation);
+}
+
+int store_analytics_contrib_get(struct store *s, const char *const *person_ids, int n,
+                                int (*fn)(const char *person_id, const unsigned char *blob,
+                                          size_t len, void *),
+                                void *ctx)
+{
+    if (n <= 0)
+        return 0;
+    return STORE_CALL(s, analytics, contrib_get, person_ids, n, fn, ctx);
+}
+
+int store_analytics_contrib_put(struct store *s, const char *const *person_ids,
+                                const unsigned char *const *blobs, const size_t *lens, int n)
+{
+    if (n <= 0)
+        return 0;
+    return STORE_CALL(s, analytics, contrib_put, person_ids, blobs, lens, n);
+}
+
+int store_analytics_contrib_clear(struct store *s)
+{
+    return STORE_CALL0(s, analytics, contrib_clear);
+}
+
+int store_analytics_marks(struct store *s, int64_t *seq, int64_t *moved)
+{
+    *seq = *moved = 0;
+    return STORE_CALL(s, analytics, marks, seq, moved);
+}
+
+int store_analytics_changed(struct store *s, int64_t seq, int64_t moved,
+                            int (*fn)(const char *person_id, void *), void *ctx)
+{
+    return STORE_CALL(s, analytics, changed, seq, moved, fn, ctx);
+}
+
+int store_analytics_risk_put(struct store *s, const struct store_analytics_risk *rows, int n)
+{
+    if (n <= 0)
+        return 0;
+    return STORE_CALL(s, analytics, risk_put, rows, n);
+}
+
+int store_analytics_risk_clear(struct store *s)
+{
+    return STORE_CALL0(s, analytics, risk_clear);
+}
+
+int store_analytics_risk_scan(struct store *s, const char *practice,
+                              int (*fn)(const struct store_analytics_risk *, void *), void *ctx)
+{
+    return STORE_CALL(s, analytics, risk_scan, practice, fn, ctx);
+}
+
+int store_analytics_risk_day_get(struct store *s, int64_t *day, char computed[32])
+{
+    *day = 0;
+    computed[0] = '\0';
+    return STORE_CALL(s, analytics, risk_day_get, day, computed);
+}
+
+int store_analytics_risk_day_put(struct store *s, int64_t day, const char *computed)
+{
+    return STORE_CALL(s, analytics, risk_day_put, day, computed);
+}

@@ -141,6 +141,19 @@ int store_idreview_list(struct store *s, const char *status, int limit, struct s
     return STORE_CALL(s, identity, idreview_list, status, limit, out, n);
 }
 
+int store_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
+                                   bool *out)
+{
+    *out = false;
+    return STORE_CALL(s, identity, idreview_open_for_person, link_system, person_id, out);
+}
+
+int store_idreview_count(struct store *s, const char *status, int64_t *out)
+{
+    *out = 0;
+    return STORE_CALL(s, identity, idreview_count, status, out);
+}
+
 int store_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
 {
     *out = (struct store_idreview){0};

@@ -255,6 +255,9 @@ struct store_identity_ops {
                              long *added);
     int (*idreview_list)(struct store *s, const char *status, int limit,
                          struct store_idreview **out, int *n);
+    int (*idreview_open_for_person)(struct store *s, const char *link_system, const char *person_id,
+                                    bool *out);
+    int (*idreview_count)(struct store *s, const char *status, int64_t *out);
     int (*idreview_get)(struct store *s, int64_t id, struct store_idreview *out);
     int (*idreview_decide)(struct store *s, int64_t id, const char *status, const char *by,
                            int64_t decision_id);

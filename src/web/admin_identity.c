@@ -99,7 +99,10 @@ static int h_queue(struct http_req *req, void *arg)
         return 0;
     struct store_idreview *rv = NULL;
     int n = 0;
-    if (store_idreview_list(s, "open", QUEUE_SHOWN, &rv, &n) != 0) {
+    int64_t waiting = 0;
+    if (store_idreview_list(s, "open", QUEUE_SHOWN, &rv, &n) != 0 ||
+        (n == QUEUE_SHOWN && store_idreview_count(s, "open", &waiting) != 0)) {
+        store_idreviews_free(rv, n);
         web_error_page(req, 503, "The reviews could not be read",
                        "The shared care record's database did not answer.",
                        "Try again in a few minutes.");
@@ -118,10 +121,11 @@ static int h_queue(struct http_req *req, void *arg)
                   : strcmp(what, "not-same") == 0 ? "recorded as not the same person"
                                                   : "left for later");
     html_addf(&b,
-              "<p id=\"queue-summary\">%d pair(s) of records waiting for a decision%s. Matching "
-              "queues a pair when their details agree too well to be ignored and not well enough "
-              "to join them unattended.</p>",
-              n, n == QUEUE_SHOWN ? " (the oldest shown)" : "");
+              "<p id=\"queue-summary\">%lld pair(s) of records waiting for a decision%s. "
+              "Matching queues a pair when their details agree too well to be ignored and not "
+              "well enough to join them unattended.</p>",
+              n == QUEUE_SHOWN ? (long long)waiting : (long long)n,
+              n == QUEUE_SHOWN ? " (the oldest shown below)" : "");
     if (n > 0) {
         html_raw(&b, "<table class=\"nhsuk-table\" id=\"queue\"><caption class=\"nhsuk-table__"
                      "caption\">Open identity reviews, oldest first</caption><thead class=\""

@@ -9,9 +9,12 @@
  * For a practice's own staff only (authz_risk_list: role with risk-list, a
  * GP practice with an agreement in force); nobody sees another practice's
  * list (the practice is the signed-in user's organisation, never a
- * parameter).  Every view is audited (action read, what "risk-list:ODS",
- * count the rows shown); a view whose audit entry cannot be written is not
- * shown.  Direct care: the national data opt-out does not apply.
+ * parameter).  The rows are those `weft analytics refresh` stored for today
+ * (analytics_risk, kept up to date by its incremental update), read by
+ * practice; when none are stored for today they are computed for the view
+ * (risk_list_build).  Either way the page says when they were computed.  Every view is audited
+ * (action read, what "risk-list:ODS", count the rows shown); a view whose audit entry cannot be
+ * written is not shown.  Direct care: the national data opt-out does not apply.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,15 +151,19 @@ static int h_risk(struct http_req *req, void *arg)
     struct efi_codes *efi = NULL;
     char err[512];
     struct risk_list l;
-    int rc;
-    if ((rc = efi_codes_load(NULL, &efi, err, sizeof err)) != 0 ||
-        (rc = risk_list_build(s, efi, p->org, day_today(), &l)) != 0) {
+    int64_t today = day_today();
+    /* the rows the last refresh stored for today; else computed for this view */
+    int rc = risk_list_stored(s, p->org, today, &l);
+    if (rc == WEFT_ENOTFOUND) {
+        if ((rc = efi_codes_load(NULL, &efi, err, sizeof err)) == 0)
+            rc = risk_list_build(s, efi, p->org, today, &l);
         efi_codes_free(efi);
+    }
+    if (rc) {
         web_error_page(req, 500, "The risk list could not be computed",
                        "Something went wrong reading the record.", "Try again later.");
         return 0;
     }
-    efi_codes_free(efi);
     struct buf what = BUF_INIT;
     buf_addf(&what, "risk-list:%s%s", p->org, csv ? " csv" : "");
     rc = authz_audit_access(s, p, csv ? AUDIT_EXPORT : AUDIT_READ, NULL, what.data, l.n);

@@ -8,13 +8,18 @@ hospital and an ambulance service), as a page and as CSV; each row links to
 the record, which opens for the launched patient and stays refused for the
 others (rule 3 unchanged); another practice's patients are neither listed nor
 openable; a receptionist and a
-hospital clinician are refused; every view is audited."""
+hospital clinician are refused; every view is audited.  After `weft analytics
+refresh` the page reads the rows the refresh stored for today (the same list,
+computed at the refresh's time); after new messages (an A&E attendance, a
+patient moving practice) the refresh's update changes those rows, and what it
+stored equals a full refresh."""
 import csv
 import datetime
 import io
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from api_harness import Server, check, new_db_url, run, weft_id  # noqa: E402
@@ -146,6 +151,62 @@ for org, role, who in ((GP, "R8009", "gp-recep"), (HOSP, "R8000", "hosp-doc")):
     check(st == 403, "%s %s got the risk list: %d" % (org, role, st))
     st, _, _ = srv.request("GET", "/patient/" + ids["a"], headers=h, raw=True)
     check(st in (403, 404), "%s %s opened an unlaunched patient: %d" % (org, role, st))
+
+
+
+# ---- stored rows: `weft analytics refresh` stores every practice's rows for today; the page
+# then reads its practice's rows (the same list, computed at the refresh's time), and an
+# update after new messages changes only the changed persons' rows
+def listed(h):
+    st, _, body = srv.request("GET", "/analytics/risk-list?format=csv", headers=h, raw=True)
+    check(st == 200, "risk list csv %d" % st)
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    return [tuple(v for k, v in r.items() if k != "computed") for r in rows], \
+        set(r["computed"] for r in rows)
+
+
+before, _ = listed(doc)
+cleared = os.path.join(os.environ.get("WEFT_TMP", "/tmp"), "risk-cleared.txt")
+open(cleared, "w").write("\n".join([A, B]) + "\n")
+weft("optout", "import", "--db", db, "--cleared", cleared, "--checked", today.isoformat())
+
+
+def refresh(*extra):
+    rc, out, err = run("analytics", "refresh", "--db", db, *extra)
+    check(rc == 0, "refresh: %s" % err)
+    time.sleep(1.1)  # a list computed per view would say a later second
+    return [ln.split(",")[3] for ln in out.splitlines()[1:]][0], err
+
+
+computed, _ = refresh()
+stored, when = listed(doc)
+check(stored == before, "the stored list differs from the one computed per view:\n%r\n%r"
+      % (stored, before))
+check(when == {computed}, "the page does not show the refresh's rows (computed %r, shown %r)"
+      % (computed, when))
+st, _, page = srv.request("GET", "/analytics/risk-list", headers=doc, raw=True)
+check('Computed at <time datetime="%s">' % computed in page.decode(), "page's computed-at time")
+# new messages: an A&E attendance for E, C moves to GP2; the update changes their rows only
+send(HOSP, [patient("he", nhs(740), "Echo", "1951-01-01", GP),
+            item("Encounter", "e-ae", "he", {"status": "finished", "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER"},
+                "period": {"start": d(5) + "T10:00:00Z", "end": d(5) + "T12:00:00Z"}})])
+send(GP, [patient("c", C, "Charlie", "1986-01-01", GP2)])
+computed2, err = refresh()
+check("updated from" in err, "not an update: %s" % err)
+upd, when = listed(doc)
+check(when == {computed2}, "the update's rows not shown: %r" % when)
+e_row = [r for r in upd if r[2].startswith("ECHO")]
+check(e_row and e_row[0][7] == "1", "E's new A&E attendance not in the stored row: %r" % upd)
+check(not [r for r in upd if r[2].startswith("CHARLIE")], "C still listed at GP after moving")
+upd2, _ = listed(doc2)
+check([r for r in upd2 if r[2].startswith("CHARLIE")], "C not listed at GP2 after moving")
+# the update stored what a full computation stores
+refresh("--full")
+full, _ = listed(doc)
+check(full == upd, "the updated rows differ from a full refresh:\n%r\n%r" % (upd, full))
+full2, _ = listed(doc2)
+check(full2 == upd2, "GP2's updated rows differ from a full refresh")
 
 srv.stop()
 out = weft("audit", "list", "--db", db)

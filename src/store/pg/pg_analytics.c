@@ -54,6 +54,39 @@ const struct store_migration pg_migration_analytics_results_1 = {
     " PRIMARY KEY (name, params));",
 };
 
+/* analytics-incremental-1: the incremental refresh's state
+ * (store/analytics.h); the triggers note a person whose current items are
+ * moved to or from them in place, or whose NHS number changes. */
+const struct store_migration pg_migration_analytics_incremental_1 = {
+    "analytics-incremental-1",
+    "CREATE TABLE analytics_state (name " CT " PRIMARY KEY, seq bigint NOT NULL,"
+    " moved bigint NOT NULL, generation bigint NOT NULL, blob bytea NOT NULL);"
+    "CREATE TABLE analytics_contrib (person_id " CT " PRIMARY KEY, blob bytea NOT NULL);"
+    "CREATE TABLE analytics_moved (id " ID ", person_id text NOT NULL);"
+    "CREATE FUNCTION weft_analytics_moved_items() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF OLD.person_id IS NOT NULL THEN"
+    "   INSERT INTO analytics_moved (person_id) VALUES (OLD.person_id); END IF;"
+    "  IF NEW.person_id IS NOT NULL THEN"
+    "   INSERT INTO analytics_moved (person_id) VALUES (NEW.person_id); END IF;"
+    "  RETURN NULL;"
+    " END $$;"
+    "CREATE TRIGGER analytics_moved_items AFTER UPDATE OF person_id ON resource FOR EACH ROW"
+    " WHEN (OLD.person_id IS DISTINCT FROM NEW.person_id AND NEW.next_seq IS NULL)"
+    " EXECUTE FUNCTION weft_analytics_moved_items();"
+    "CREATE FUNCTION weft_analytics_moved_nhs() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN INSERT INTO analytics_moved (person_id) VALUES (NEW.id); RETURN NULL; END $$;"
+    "CREATE TRIGGER analytics_moved_nhs AFTER UPDATE OF nhs ON person FOR EACH ROW"
+    " WHEN (OLD.nhs IS DISTINCT FROM NEW.nhs) EXECUTE FUNCTION weft_analytics_moved_nhs();"
+    "CREATE TABLE analytics_risk (person_id " CT " PRIMARY KEY, practice " CT " NOT NULL,"
+    " name text, nhs text, age integer NOT NULL, assessed boolean NOT NULL,"
+    " efi_count integer NOT NULL, band integer NOT NULL, ae integer NOT NULL,"
+    " admissions integer NOT NULL, ambulance integer NOT NULL, deficits text);"
+    "CREATE INDEX analytics_risk_practice ON analytics_risk (practice);"
+    "CREATE TABLE analytics_risk_day (one integer PRIMARY KEY CHECK (one = 1),"
+    " day bigint NOT NULL, computed text NOT NULL);",
+};
+
 /* Put what was being done in front of the handle's error; returns rc. */
 static int context(struct store *s, int rc, const char *what)
 {
@@ -498,7 +531,381 @@ static int org_has_person(struct store *s, const char *org, const char *person_i
     return WEFT_OK;
 }
 
+static int state_get(struct store *s, unsigned char **blob, size_t *len, int64_t *seq,
+                     int64_t *moved, int64_t *generation)
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         blob ? "SELECT seq, moved, generation, blob FROM analytics_state"
+                                " WHERE name = 'incremental'"
+                              : "SELECT seq, moved, generation FROM analytics_state"
+                                " WHERE name = 'incremental'",
+                         NULL, &rc);
+    if (!r)
+        return context(s, rc, "reading the analytics state");
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0) {
+        *seq = pg_int(r, 0, 0);
+        *moved = pg_int(r, 0, 1);
+        *generation = pg_int(r, 0, 2);
+        if (blob) {
+            size_t cap = (size_t)PQgetlength(r, 0, 3) / 2 + 1;
+            *blob = xmalloc(cap);
+            *len = pg_bytes(r, 0, 3, *blob, cap);
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int state_put(struct store *s, const unsigned char *blob, size_t len, int64_t seq,
+                     int64_t moved, int64_t generation)
+{
+    if (len > (size_t)INT32_MAX)
+        return store_fail(s, WEFT_EINVAL, "the analytics state is too large");
+    struct pg_params p = {0};
+    pg_p_int(&p, seq);
+    pg_p_int(&p, moved);
+    pg_p_int(&p, generation);
+    pg_p_bytes(&p, len ? (const void *)blob : "", (int)len);
+    int rc = pg_cmd(pg_of(s),
+                    "INSERT INTO analytics_state (name, seq, moved, generation, blob)"
+                    " VALUES ('incremental', $1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET"
+                    " seq = EXCLUDED.seq, moved = EXCLUDED.moved,"
+                    " generation = EXCLUDED.generation, blob = EXCLUDED.blob",
+                    &p, NULL);
+    return rc ? context(s, rc, "storing the analytics state") : WEFT_OK;
+}
+
+#define CONTRIB_BATCH 2000
+
+static int contrib_get(struct store *s, const char *const *person_ids, int n,
+                       int (*fn)(const char *, const unsigned char *, size_t, void *), void *ctx)
+{
+    int rc = WEFT_OK;
+    struct buf ids = BUF_INIT;
+    unsigned char *blob = NULL;
+    size_t blob_cap = 0;
+    for (int k = 0; k < n && rc == 0; k += CONTRIB_BATCH) {
+        buf_reset(&ids);
+        buf_addc(&ids, '{');
+        for (int i = k; i < n && i < k + CONTRIB_BATCH; i++) {
+            if (i > k)
+                buf_addc(&ids, ',');
+            array_elem(&ids, person_ids[i]);
+        }
+        buf_addc(&ids, '}');
+        struct pg_params p = {0};
+        pg_p_text(&p, ids.data);
+        PGresult *r = pg_run(pg_of(s),
+                             "SELECT person_id, blob FROM analytics_contrib"
+                             " WHERE person_id = ANY ($1::text[])",
+                             &p, &rc);
+        if (!r) {
+            rc = context(s, rc, "reading analytics contributions");
+            break;
+        }
+        int rows = PQntuples(r);
+        for (int i = 0; i < rows && rc == 0; i++) {
+            size_t cap = (size_t)PQgetlength(r, i, 1) / 2 + 1;
+            if (cap > blob_cap) {
+                blob_cap = cap;
+                blob = xrealloc(blob, blob_cap);
+            }
+            size_t len = pg_bytes(r, i, 1, blob, blob_cap);
+            rc = fn(PQgetvalue(r, i, 0), blob, len, ctx);
+        }
+        PQclear(r);
+    }
+    free(blob);
+    buf_release(&ids);
+    return rc;
+}
+
+static int contrib_put(struct store *s, const char *const *person_ids,
+                       const unsigned char *const *blobs, const size_t *lens, int n)
+{
+    /* in batches: the persons and their blobs (hex) as two arrays */
+    static const char hex[] = "0123456789abcdef";
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc)
+        return rc;
+    struct buf ids = BUF_INIT, hx = BUF_INIT, gone = BUF_INIT;
+    for (int k = 0; k < n && rc == 0; k += CONTRIB_BATCH) {
+        buf_reset(&ids);
+        buf_reset(&hx);
+        buf_reset(&gone);
+        buf_addc(&ids, '{');
+        buf_addc(&hx, '{');
+        buf_addc(&gone, '{');
+        int nput = 0, ngone = 0;
+        for (int i = k; i < n && i < k + CONTRIB_BATCH; i++) {
+            if (!lens[i]) {
+                if (ngone++)
+                    buf_addc(&gone, ',');
+                array_elem(&gone, person_ids[i]);
+                continue;
+            }
+            if (nput++) {
+                buf_addc(&ids, ',');
+                buf_addc(&hx, ',');
+            }
+            array_elem(&ids, person_ids[i]);
+            for (size_t j = 0; j < lens[i]; j++) {
+                buf_addc(&hx, hex[blobs[i][j] >> 4]);
+                buf_addc(&hx, hex[blobs[i][j] & 15]);
+            }
+        }
+        buf_addc(&ids, '}');
+        buf_addc(&hx, '}');
+        buf_addc(&gone, '}');
+        if (nput) {
+            struct pg_params p = {0};
+            pg_p_text(&p, ids.data);
+            pg_p_text(&p, hx.data);
+            rc = pg_cmd(ps,
+                        "INSERT INTO analytics_contrib (person_id, blob)"
+                        " SELECT u.p, decode(u.h, 'hex') FROM unnest($1::text[], $2::text[])"
+                        " AS u(p, h) ON CONFLICT (person_id) DO UPDATE SET blob = EXCLUDED.blob",
+                        &p, NULL);
+        }
+        if (rc == 0 && ngone) {
+            struct pg_params p = {0};
+            pg_p_text(&p, gone.data);
+            rc = pg_cmd(ps, "DELETE FROM analytics_contrib WHERE person_id = ANY ($1::text[])", &p,
+                        NULL);
+        }
+    }
+    buf_release(&ids);
+    buf_release(&hx);
+    buf_release(&gone);
+    if (rc)
+        rc = context(s, rc, "storing analytics contributions");
+    return pg_auto_end(ps, own, rc);
+}
+
+static int contrib_clear(struct store *s)
+{
+    int rc = pg_cmd(pg_of(s), "DELETE FROM analytics_contrib", NULL, NULL);
+    return rc ? context(s, rc, "clearing analytics contributions") : WEFT_OK;
+}
+
+static int marks(struct store *s, int64_t *seq, int64_t *moved)
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT (SELECT COALESCE(MAX(seq), 0) FROM resource),"
+                         " (SELECT COALESCE(MAX(id), 0) FROM analytics_moved)",
+                         NULL, &rc);
+    if (!r)
+        return context(s, rc, "reading the record's marks");
+    *seq = pg_int(r, 0, 0);
+    *moved = pg_int(r, 0, 1);
+    PQclear(r);
+    return WEFT_OK;
+}
+
+struct changed_ctx {
+    int (*fn)(const char *, void *);
+    void *ctx;
+};
+
+static int changed_row(const PGresult *r, int i, void *p)
+{
+    struct changed_ctx *c = p;
+    return c->fn(PQgetvalue(r, i, 0), c->ctx);
+}
+
+static int changed(struct store *s, int64_t seq, int64_t moved, int (*fn)(const char *, void *),
+                   void *ctx)
+{
+    struct pg_params p = {0};
+    pg_p_int(&p, seq);
+    pg_p_int(&p, moved);
+    struct changed_ctx c = {fn, ctx};
+    /* seq is resource's key, a predecessor found by resource_version (id,
+     * version), analytics_moved by its key */
+    return stream(pg_of(s), "weft_analytics_changed",
+                  "SELECT person_id FROM resource WHERE seq > $1 AND person_id IS NOT NULL"
+                  " UNION SELECT o.person_id FROM resource n JOIN resource o"
+                  " ON o.id = n.id AND o.version = n.version - 1"
+                  " WHERE n.seq > $1 AND o.person_id IS NOT NULL"
+                  " UNION SELECT person_id FROM analytics_moved WHERE id > $2"
+                  " ORDER BY 1",
+                  &p, changed_row, &c, "listing the persons changed");
+}
+
+static int risk_put(struct store *s, const struct store_analytics_risk *rows, int n)
+{
+    /* in batches: each column as an array */
+    struct pg_store *ps = pg_of(s);
+    bool own;
+    int rc = pg_auto_begin(ps, &own);
+    if (rc)
+        return rc;
+    enum { NCOL = 12 };
+    struct buf a[NCOL], gone = BUF_INIT;
+    for (int c = 0; c < NCOL; c++)
+        buf_init(&a[c]);
+    for (int k = 0; k < n && rc == 0; k += CONTRIB_BATCH) {
+        for (int c = 0; c < NCOL; c++) {
+            buf_reset(&a[c]);
+            buf_addc(&a[c], '{');
+        }
+        buf_reset(&gone);
+        buf_addc(&gone, '{');
+        int nput = 0, ngone = 0;
+        for (int i = k; i < n && i < k + CONTRIB_BATCH; i++) {
+            const struct store_analytics_risk *r = &rows[i];
+            if (!r->practice) {
+                if (ngone++)
+                    buf_addc(&gone, ',');
+                array_elem(&gone, r->person_id);
+                continue;
+            }
+            const char *txt[] = {r->person_id, r->practice, r->name, r->nhs, r->deficits};
+            int num[] = {r->age, r->assessed,   r->efi_count, r->band,
+                         r->ae,  r->admissions, r->ambulance};
+            for (int c = 0; c < NCOL; c++) {
+                if (nput)
+                    buf_addc(&a[c], ',');
+                const char *t = c < 4 ? txt[c] : c == 11 ? txt[4] : NULL;
+                if (c >= 4 && c < 11)
+                    buf_addf(&a[c], "%d", num[c - 4]);
+                else if (t)
+                    array_elem(&a[c], t);
+                else
+                    buf_adds(&a[c], "NULL");
+            }
+            nput++;
+        }
+        for (int c = 0; c < NCOL; c++)
+            buf_addc(&a[c], '}');
+        buf_addc(&gone, '}');
+        if (nput) {
+            struct pg_params p = {0};
+            for (int c = 0; c < NCOL; c++)
+                pg_p_text(&p, a[c].data);
+            rc = pg_cmd(ps,
+                        "INSERT INTO analytics_risk (person_id, practice, name, nhs, age, assessed,"
+                        " efi_count, band, ae, admissions, ambulance, deficits)"
+                        " SELECT u.a, u.b, u.c, u.d, u.e, u.f <> 0, u.g, u.h, u.i, u.j, u.k, u.l"
+                        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],"
+                        " $6::int[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],"
+                        " $12::text[]) AS u(a, b, c, d, e, f, g, h, i, j, k, l)"
+                        " ON CONFLICT (person_id) DO UPDATE SET practice = EXCLUDED.practice,"
+                        " name = EXCLUDED.name, nhs = EXCLUDED.nhs, age = EXCLUDED.age,"
+                        " assessed = EXCLUDED.assessed, efi_count = EXCLUDED.efi_count,"
+                        " band = EXCLUDED.band, ae = EXCLUDED.ae, admissions = EXCLUDED.admissions,"
+                        " ambulance = EXCLUDED.ambulance, deficits = EXCLUDED.deficits",
+                        &p, NULL);
+        }
+        if (rc == 0 && ngone) {
+            struct pg_params p = {0};
+            pg_p_text(&p, gone.data);
+            rc = pg_cmd(ps, "DELETE FROM analytics_risk WHERE person_id = ANY ($1::text[])", &p,
+                        NULL);
+        }
+    }
+    for (int c = 0; c < NCOL; c++)
+        buf_release(&a[c]);
+    buf_release(&gone);
+    if (rc)
+        rc = context(s, rc, "storing risk list rows");
+    return pg_auto_end(ps, own, rc);
+}
+
+static int risk_clear(struct store *s)
+{
+    int rc = pg_exec(pg_of(s), "DELETE FROM analytics_risk; DELETE FROM analytics_risk_day");
+    return rc ? context(s, rc, "clearing risk list rows") : WEFT_OK;
+}
+
+struct risk_ctx {
+    int (*fn)(const struct store_analytics_risk *, void *);
+    void *ctx;
+};
+
+static int risk_row(const PGresult *r, int i, void *p)
+{
+    struct risk_ctx *c = p;
+    struct store_analytics_risk row = {
+        .person_id = col(r, i, 0),
+        .practice = col(r, i, 1),
+        .name = col(r, i, 2),
+        .nhs = col(r, i, 3),
+        .age = (int)pg_int(r, i, 4),
+        .assessed = pg_bool(r, i, 5),
+        .efi_count = (int)pg_int(r, i, 6),
+        .band = (int)pg_int(r, i, 7),
+        .ae = (int)pg_int(r, i, 8),
+        .admissions = (int)pg_int(r, i, 9),
+        .ambulance = (int)pg_int(r, i, 10),
+        .deficits = col(r, i, 11),
+    };
+    return c->fn(&row, c->ctx);
+}
+
+static int risk_scan(struct store *s, const char *practice,
+                     int (*fn)(const struct store_analytics_risk *, void *), void *ctx)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, practice);
+    struct risk_ctx c = {fn, ctx};
+    return stream(pg_of(s), "weft_analytics_risk",
+                  "SELECT person_id, practice, name, nhs, age, assessed, efi_count, band, ae,"
+                  " admissions, ambulance, deficits FROM analytics_risk WHERE practice = $1",
+                  &p, risk_row, &c, "reading risk list rows");
+}
+
+static int risk_day_get(struct store *s, int64_t *day, char computed[32])
+{
+    int rc;
+    PGresult *r = pg_run(pg_of(s), "SELECT day, computed FROM analytics_risk_day", NULL, &rc);
+    if (!r)
+        return context(s, rc, "reading the risk list's day");
+    rc = PQntuples(r) ? WEFT_OK : WEFT_ENOTFOUND;
+    if (rc == 0) {
+        *day = pg_int(r, 0, 0);
+        snprintf(computed, 32, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int risk_day_put(struct store *s, int64_t day, const char *computed)
+{
+    int rc;
+    if (day < 0) {
+        rc = pg_cmd(pg_of(s), "DELETE FROM analytics_risk_day", NULL, NULL);
+    } else {
+        struct pg_params p = {0};
+        pg_p_int(&p, day);
+        pg_p_text(&p, computed);
+        rc = pg_cmd(pg_of(s),
+                    "INSERT INTO analytics_risk_day (one, day, computed) VALUES (1, $1, $2)"
+                    " ON CONFLICT (one) DO UPDATE SET day = EXCLUDED.day,"
+                    " computed = EXCLUDED.computed",
+                    &p, NULL);
+    }
+    return rc ? context(s, rc, "storing the risk list's day") : WEFT_OK;
+}
+
 const struct store_analytics_ops pg_analytics_ops = {
+    .risk_put = risk_put,
+    .risk_clear = risk_clear,
+    .risk_scan = risk_scan,
+    .risk_day_get = risk_day_get,
+    .risk_day_put = risk_day_put,
+    .state_get = state_get,
+    .state_put = state_put,
+    .contrib_get = contrib_get,
+    .contrib_put = contrib_put,
+    .contrib_clear = contrib_clear,
+    .marks = marks,
+    .changed = changed,
     .org_persons = org_persons,
     .org_has_person = org_has_person,
     .optout_list_add = list_add,

@@ -12,6 +12,7 @@
 
 extern const struct store_migration pg_migration_analytics_1;
 extern const struct store_migration pg_migration_analytics_results_1;
+extern const struct store_migration pg_migration_analytics_incremental_1;
 extern const struct store_analytics_ops pg_analytics_ops;
 
 #endif

@@ -391,6 +391,44 @@ int pg_idreview_list(struct store *s, const char *status, int limit, struct stor
     return WEFT_OK;
 }
 
+int pg_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
+                                bool *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, link_system);
+    pg_p_text(&p, person_id);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT EXISTS (SELECT 1 FROM person_local pl JOIN identity_review v"
+                         " ON v.org = pl.org AND v.source_id = pl.value WHERE pl.person_id = $2"
+                         " AND pl.system = $1 AND v.status = 'open') OR EXISTS (SELECT 1 FROM"
+                         " person_local pl JOIN identity_review v ON v.other_org = pl.org AND"
+                         " v.other_source_id = pl.value WHERE pl.person_id = $2"
+                         " AND pl.system = $1 AND v.status = 'open')",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    *out = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return WEFT_OK;
+}
+
+int pg_idreview_count(struct store *s, const char *status, int64_t *out)
+{
+    struct pg_params p = {0};
+    pg_p_text(&p, status);
+    int rc;
+    PGresult *r = pg_run(pg_of(s),
+                         "SELECT count(*) FROM identity_review WHERE $1::text IS NULL"
+                         " OR status = $1",
+                         &p, &rc);
+    if (!r)
+        return rc;
+    *out = pg_int(r, 0, 0);
+    PQclear(r);
+    return WEFT_OK;
+}
+
 int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out)
 {
     struct pg_params p = {0};

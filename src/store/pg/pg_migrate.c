@@ -654,6 +654,13 @@ static const struct store_migration pg_client_notify_1 = {
 };
 
 /* The list, in order.  Append new lines at the end. */
+/* review-other-1: as SQLite's (sqlite_identity.c): the review queue's
+ * second side indexed, for "is this person's record under review". */
+static const struct store_migration pg_review_other_1 = {
+    "review-other-1",
+    "CREATE INDEX identity_review_other ON identity_review (other_org, other_source_id);",
+};
+
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
     &pg_access_1,
@@ -677,6 +684,8 @@ static const struct store_migration *const migrations[] = {
     &pg_search_index_2,
     &pg_migration_analytics_results_1,
     &pg_put_many_2,
+    &pg_review_other_1,
+    &pg_migration_analytics_incremental_1,
     &pg_client_notify_1,
     &pg_put_many_3,
 };

@@ -117,6 +117,9 @@ int pg_iddecision_list(struct store *s, const char *org, const char *source_id, 
                        struct store_iddecision **out, int *n);
 int pg_idreview_add(struct store *s, const struct store_idreview *rv, int64_t *id_out);
 int pg_idreview_add_many(struct store *s, const struct store_idreview *rv, size_t n, long *added);
+int pg_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
+                                bool *out);
+int pg_idreview_count(struct store *s, const char *status, int64_t *out);
 int pg_idreview_list(struct store *s, const char *status, int limit, struct store_idreview **out,
                      int *n);
 int pg_idreview_get(struct store *s, int64_t id, struct store_idreview *out);

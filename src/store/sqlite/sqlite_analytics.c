@@ -11,6 +11,10 @@
  *                   list in force is simply the newest.
  *   analytics_result (migration analytics-results-1) the stored figures
  *                   (CSV) of each output and window that the pages show.
+ *   analytics_state, analytics_contrib, analytics_moved (migration
+ *                   analytics-incremental-1) the incremental refresh's raw
+ *                   figures, each person's part of them, and the persons
+ *                   whose items were moved in place (store/analytics.h).
  *   analytics_output every secondary output produced: which list it used,
  *                   how many persons it counted and left out, and the set of
  *                   NHS numbers counted (compressed), which the compliance
@@ -46,6 +50,35 @@ const struct store_migration sqlite_migration_analytics_results_1 = {
     " computed TEXT NOT NULL, output_id INTEGER NOT NULL, list_id INTEGER NOT NULL,"
     " counted INTEGER NOT NULL, excluded INTEGER NOT NULL, csv TEXT NOT NULL,"
     " PRIMARY KEY (name, params)) WITHOUT ROWID;",
+};
+
+/* analytics-incremental-1: the incremental refresh's state (store/analytics.h).
+ * The triggers note a person whose current items are moved to or from them
+ * in place (merges, splits, items following a corrected Patient) or whose
+ * NHS number changes: no new resource version says so. */
+const struct store_migration sqlite_migration_analytics_incremental_1 = {
+    "analytics-incremental-1",
+    "CREATE TABLE analytics_state (name TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+    " moved INTEGER NOT NULL, generation INTEGER NOT NULL, blob BLOB NOT NULL);"
+    "CREATE TABLE analytics_contrib (person_id TEXT PRIMARY KEY, blob BLOB NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE analytics_moved (id INTEGER PRIMARY KEY, person_id TEXT NOT NULL);"
+    "CREATE TRIGGER analytics_moved_items AFTER UPDATE OF person_id ON resource"
+    " WHEN OLD.person_id IS NOT NEW.person_id AND NEW.next_seq IS NULL BEGIN"
+    " INSERT INTO analytics_moved (person_id) SELECT OLD.person_id"
+    " WHERE OLD.person_id IS NOT NULL;"
+    " INSERT INTO analytics_moved (person_id) SELECT NEW.person_id"
+    " WHERE NEW.person_id IS NOT NULL; END;"
+    "CREATE TRIGGER analytics_moved_nhs AFTER UPDATE OF nhs ON person"
+    " WHEN OLD.nhs IS NOT NEW.nhs BEGIN"
+    " INSERT INTO analytics_moved (person_id) VALUES (NEW.id); END;"
+    "CREATE TABLE analytics_risk (person_id TEXT PRIMARY KEY, practice TEXT NOT NULL,"
+    " name TEXT, nhs TEXT, age INTEGER NOT NULL, assessed INTEGER NOT NULL,"
+    " efi_count INTEGER NOT NULL, band INTEGER NOT NULL, ae INTEGER NOT NULL,"
+    " admissions INTEGER NOT NULL, ambulance INTEGER NOT NULL, deficits TEXT) WITHOUT ROWID;"
+    "CREATE INDEX analytics_risk_practice ON analytics_risk (practice);"
+    "CREATE TABLE analytics_risk_day (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " day INTEGER NOT NULL, computed TEXT NOT NULL);",
 };
 
 static int list_add(struct store *s, const struct store_optout_list *in, const char *const *nhs,
@@ -477,7 +510,272 @@ static int org_has_person(struct store *s, const char *org, const char *person_i
     return rc;
 }
 
+static int state_get(struct store *s, unsigned char **blob, size_t *len, int64_t *seq,
+                     int64_t *moved, int64_t *generation)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT seq, moved, generation, blob FROM analytics_state"
+                                       " WHERE name = 'incremental'");
+    if (!st)
+        return WEFT_EDB;
+    int step = sqlite3_step(st), rc = WEFT_OK;
+    if (step == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        *moved = sqlite3_column_int64(st, 1);
+        *generation = sqlite3_column_int64(st, 2);
+        if (blob) {
+            const void *b = sqlite3_column_blob(st, 3);
+            *len = (size_t)sqlite3_column_bytes(st, 3);
+            *blob = xmalloc(*len ? *len : 1);
+            if (*len)
+                memcpy(*blob, b, *len);
+        }
+    } else if (step == SQLITE_DONE) {
+        rc = WEFT_ENOTFOUND;
+    } else {
+        rc = sqlite_fail(ss, "reading the analytics state");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int state_put(struct store *s, const unsigned char *blob, size_t len, int64_t seq,
+                     int64_t moved, int64_t generation)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR REPLACE INTO analytics_state (name, seq, moved,"
+                                       " generation, blob) VALUES ('incremental', ?, ?, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, moved);
+    sqlite3_bind_int64(st, 3, generation);
+    sqlite3_bind_blob64(st, 4, len ? (const void *)blob : "", len, SQLITE_STATIC);
+    int rc =
+        sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "storing the analytics state");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int contrib_get(struct store *s, const char *const *person_ids, int n,
+                       int (*fn)(const char *, const unsigned char *, size_t, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT blob FROM analytics_contrib WHERE person_id = ?");
+    if (!st)
+        return WEFT_EDB;
+    int rc = WEFT_OK;
+    for (int i = 0; i < n && rc == 0; i++) {
+        sqlite_bind_text(st, 1, person_ids[i]);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = fn(person_ids[i], sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                    ctx);
+        else if (step != SQLITE_DONE)
+            rc = sqlite_fail(ss, "reading analytics contributions");
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+static int contrib_put(struct store *s, const char *const *person_ids,
+                       const unsigned char *const *blobs, const size_t *lens, int n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *put = sqlite_stmt(ss, "INSERT OR REPLACE INTO analytics_contrib (person_id,"
+                                        " blob) VALUES (?, ?)");
+    sqlite3_stmt *del = sqlite_stmt(ss, "DELETE FROM analytics_contrib WHERE person_id = ?");
+    if (!put || !del)
+        return WEFT_EDB;
+    int rc = WEFT_OK;
+    for (int i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *st = lens[i] ? put : del;
+        sqlite_bind_text(st, 1, person_ids[i]);
+        if (lens[i])
+            sqlite3_bind_blob64(st, 2, blobs[i], lens[i], SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sqlite_fail(ss, "storing analytics contributions");
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+static int contrib_clear(struct store *s)
+{
+    return sqlite_exec(sqlite_of(s), "DELETE FROM analytics_contrib");
+}
+
+static int marks(struct store *s, int64_t *seq, int64_t *moved)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT (SELECT COALESCE(MAX(seq), 0) FROM resource),"
+                                       " (SELECT COALESCE(MAX(id), 0) FROM analytics_moved)");
+    if (!st)
+        return WEFT_EDB;
+    int rc = WEFT_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        *moved = sqlite3_column_int64(st, 1);
+    } else {
+        rc = sqlite_fail(ss, "reading the record's marks");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int changed(struct store *s, int64_t seq, int64_t moved, int (*fn)(const char *, void *),
+                   void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    /* seq is resource's rowid and analytics_moved's id its key: range reads;
+     * a predecessor is found by resource_idk (idk, version), then its id */
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT person_id FROM resource WHERE seq > ?1 AND person_id IS NOT NULL"
+            " UNION SELECT o.person_id FROM resource n JOIN resource o INDEXED BY resource_idk"
+            " ON o.idk = n.idk AND o.version = n.version - 1 AND o.id = n.id"
+            " WHERE n.seq > ?1 AND o.person_id IS NOT NULL"
+            " UNION SELECT person_id FROM analytics_moved WHERE id > ?2"
+            " ORDER BY 1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, moved);
+    int step, rc = WEFT_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn((const char *)sqlite3_column_text(st, 0), ctx)) != 0)
+            break;
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "listing the persons changed");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int risk_put(struct store *s, const struct store_analytics_risk *rows, int n)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *put = sqlite_stmt(
+        ss, "INSERT OR REPLACE INTO analytics_risk (person_id, practice, name, nhs, age, assessed,"
+            " efi_count, band, ae, admissions, ambulance, deficits)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *del = sqlite_stmt(ss, "DELETE FROM analytics_risk WHERE person_id = ?");
+    if (!put || !del)
+        return WEFT_EDB;
+    int rc = WEFT_OK;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const struct store_analytics_risk *r = &rows[i];
+        sqlite3_stmt *st = r->practice ? put : del;
+        sqlite_bind_text(st, 1, r->person_id);
+        if (r->practice) {
+            sqlite_bind_text(st, 2, r->practice);
+            sqlite_bind_text(st, 3, r->name);
+            sqlite_bind_text(st, 4, r->nhs);
+            sqlite3_bind_int(st, 5, r->age);
+            sqlite3_bind_int(st, 6, r->assessed);
+            sqlite3_bind_int(st, 7, r->efi_count);
+            sqlite3_bind_int(st, 8, r->band);
+            sqlite3_bind_int(st, 9, r->ae);
+            sqlite3_bind_int(st, 10, r->admissions);
+            sqlite3_bind_int(st, 11, r->ambulance);
+            sqlite_bind_text(st, 12, r->deficits);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sqlite_fail(ss, "storing risk list rows");
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+static int risk_clear(struct store *s)
+{
+    return sqlite_exec(sqlite_of(s), "DELETE FROM analytics_risk; DELETE FROM analytics_risk_day");
+}
+
+static int risk_scan(struct store *s, const char *practice,
+                     int (*fn)(const struct store_analytics_risk *, void *), void *ctx)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(ss->db,
+                           "SELECT person_id, practice, name, nhs, age, assessed, efi_count, band,"
+                           " ae, admissions, ambulance, deficits FROM analytics_risk"
+                           " INDEXED BY analytics_risk_practice WHERE practice = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlite_fail(ss, "reading risk list rows");
+    sqlite_bind_text(st, 1, practice);
+    int step, rc = WEFT_OK;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_analytics_risk r = {
+            .person_id = col(st, 0),
+            .practice = col(st, 1),
+            .name = col(st, 2),
+            .nhs = col(st, 3),
+            .age = sqlite3_column_int(st, 4),
+            .assessed = sqlite3_column_int(st, 5) != 0,
+            .efi_count = sqlite3_column_int(st, 6),
+            .band = sqlite3_column_int(st, 7),
+            .ae = sqlite3_column_int(st, 8),
+            .admissions = sqlite3_column_int(st, 9),
+            .ambulance = sqlite3_column_int(st, 10),
+            .deficits = col(st, 11),
+        };
+        if ((rc = fn(&r, ctx)) != 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sqlite_fail(ss, "reading risk list rows");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int risk_day_get(struct store *s, int64_t *day, char computed[32])
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT day, computed FROM analytics_risk_day");
+    if (!st)
+        return WEFT_EDB;
+    int step = sqlite3_step(st), rc = WEFT_OK;
+    if (step == SQLITE_ROW) {
+        *day = sqlite3_column_int64(st, 0);
+        snprintf(computed, 32, "%s", col(st, 1) ? col(st, 1) : "");
+    } else if (step == SQLITE_DONE) {
+        rc = WEFT_ENOTFOUND;
+    } else {
+        rc = sqlite_fail(ss, "reading the risk list's day");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int risk_day_put(struct store *s, int64_t day, const char *computed)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (day < 0)
+        return sqlite_exec(ss, "DELETE FROM analytics_risk_day");
+    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR REPLACE INTO analytics_risk_day (one, day,"
+                                       " computed) VALUES (1, ?, ?)");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, day);
+    sqlite_bind_text(st, 2, computed);
+    int rc =
+        sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "storing the risk list's day");
+    sqlite3_reset(st);
+    return rc;
+}
+
 const struct store_analytics_ops sqlite_analytics_ops = {
+    .risk_put = risk_put,
+    .risk_clear = risk_clear,
+    .risk_scan = risk_scan,
+    .risk_day_get = risk_day_get,
+    .risk_day_put = risk_day_put,
+    .state_get = state_get,
+    .state_put = state_put,
+    .contrib_get = contrib_get,
+    .contrib_put = contrib_put,
+    .contrib_clear = contrib_clear,
+    .marks = marks,
+    .changed = changed,
     .org_persons = org_persons,
     .org_has_person = org_has_person,
     .optout_list_add = list_add,

@@ -11,6 +11,7 @@
 
 extern const struct store_migration sqlite_migration_analytics_1;
 extern const struct store_migration sqlite_migration_analytics_results_1;
+extern const struct store_migration sqlite_migration_analytics_incremental_1;
 extern const struct store_analytics_ops sqlite_analytics_ops;
 
 #endif

@@ -49,6 +49,14 @@ const struct store_migration sqlite_migration_identity_1 = {
     " PRIMARY KEY (org, source_id, other_org, other_source_id));",
 };
 
+/* review-other-1: the queue's records looked up from the second side too
+ * (identity_review_pair leads with the first), so "is this person's record
+ * under review" is two index probes per record, not a read of the queue. */
+const struct store_migration sqlite_migration_review_other_1 = {
+    "review-other-1",
+    "CREATE INDEX identity_review_other ON identity_review (other_org, other_source_id);",
+};
+
 static int step_done(struct sqlite_store *ss, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
@@ -435,6 +443,44 @@ int sqlite_idreview_list(struct store *s, const char *status, int limit,
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "listing reviews");
+}
+
+int sqlite_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
+                                    bool *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    /* the person's records drive (CROSS JOIN keeps them outer, "+" keeps the
+     * status index out): by status, SQLite would walk every open pair */
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "SELECT EXISTS (SELECT 1 FROM person_local pl CROSS JOIN identity_review v"
+            " ON v.org = pl.org AND v.source_id = pl.value WHERE pl.person_id = ?2"
+            " AND pl.system = ?1 AND +v.status = 'open') OR EXISTS (SELECT 1 FROM person_local pl"
+            " CROSS JOIN identity_review v ON v.other_org = pl.org AND v.other_source_id = pl.value"
+            " WHERE pl.person_id = ?2 AND pl.system = ?1 AND +v.status = 'open')");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, link_system);
+    sqlite_bind_text(st, 2, person_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "reading the review queue");
+}
+
+int sqlite_idreview_count(struct store *s, const char *status, int64_t *out)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT count(*) FROM identity_review"
+                                       " WHERE ?1 IS NULL OR status = ?1");
+    if (!st)
+        return WEFT_EDB;
+    sqlite_bind_text(st, 1, status);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? WEFT_OK : sqlite_fail(ss, "counting reviews");
 }
 
 int sqlite_idreview_get(struct store *s, int64_t id, struct store_idreview *out)

@@ -9,6 +9,7 @@
 #include "store/sqlite/sqlite_int.h"
 
 extern const struct store_migration sqlite_migration_identity_1;
+extern const struct store_migration sqlite_migration_review_other_1;
 
 int sqlite_idrec_put(struct store *s, const struct store_idrec *r, const char *const keys[4]);
 int sqlite_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
@@ -29,6 +30,9 @@ int sqlite_idreview_add_many(struct store *s, const struct store_idreview *r, si
                              long *added);
 int sqlite_idreview_list(struct store *s, const char *status, int limit,
                          struct store_idreview **out, int *n);
+int sqlite_idreview_open_for_person(struct store *s, const char *link_system, const char *person_id,
+                                    bool *out);
+int sqlite_idreview_count(struct store *s, const char *status, int64_t *out);
 int sqlite_idreview_get(struct store *s, int64_t id, struct store_idreview *out);
 int sqlite_idreview_decide(struct store *s, int64_t id, const char *status, const char *by,
                            int64_t decision_id);

@@ -145,6 +145,8 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_search_index_1,
     &sqlite_migration_search_index_2,
     &sqlite_migration_analytics_results_1,
+    &sqlite_migration_review_other_1,
+    &sqlite_migration_analytics_incremental_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -25,13 +25,12 @@
  * most.
  */
 #include <assert.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/ticker.h"
 #include "store/sqlite/sqlite_core.h"
 
 #define CKPT_EVERY_MS 200
@@ -41,10 +40,7 @@
 
 struct sqlite_ckpt {
     struct store *s; /* the checkpointer's own handle */
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    struct ticker *ticker;
     int restarted_at; /* the log's frame count when a RESTART last succeeded */
 };
 
@@ -100,26 +96,12 @@ static int checkpoint_round(struct sqlite_ckpt *k)
     return rc;
 }
 
-static void *ckpt_main(void *arg)
+static long ckpt_tick(void *arg)
 {
     struct sqlite_ckpt *k = arg;
-    pthread_mutex_lock(&k->mu);
-    while (!k->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += CKPT_EVERY_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&k->cv, &k->mu, &until);
-        pthread_mutex_unlock(&k->mu);
-        if (checkpoint_round(k) != 0)
-            log_warn("store", "checkpoint failed: %s", store_errmsg(k->s));
-        pthread_mutex_lock(&k->mu);
-    }
-    pthread_mutex_unlock(&k->mu);
-    return NULL;
+    if (checkpoint_round(k) != 0)
+        log_warn("store", "checkpoint failed: %s", store_errmsg(k->s));
+    return CKPT_EVERY_MS;
 }
 
 int sqlite_writer(struct store *s)
@@ -142,12 +124,9 @@ int sqlite_writer(struct store *s)
         free(k);
         return sqlite_fail(ss, "checkpoint");
     }
-    pthread_mutex_init(&k->mu, NULL);
-    pthread_cond_init(&k->cv, NULL);
-    if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
+    struct ticker_job job = {"weft-checkpoint", NULL, ckpt_tick, NULL, k, CKPT_EVERY_MS};
+    if (ticker_start(&k->ticker, &job) != 0) {
         sqlite3_wal_autocheckpoint(ss->db, 1000);
-        pthread_mutex_destroy(&k->mu);
-        pthread_cond_destroy(&k->cv);
         store_close(k->s);
         free(k);
         return store_fail(s, WEFT_EINTERNAL, "cannot start the checkpointer thread");
@@ -161,15 +140,9 @@ void sqlite_writer_stop(struct sqlite_store *ss)
     struct sqlite_ckpt *k = ss->ckpt;
     if (!k)
         return;
-    pthread_mutex_lock(&k->mu);
-    k->stop = true;
-    pthread_cond_signal(&k->cv);
-    pthread_mutex_unlock(&k->mu);
-    pthread_join(k->thread, NULL);
+    ticker_stop(k->ticker);
     checkpoint_passive(sqlite_of(k->s), NULL); /* the last batches' frames */
     store_close(k->s);
-    pthread_mutex_destroy(&k->mu);
-    pthread_cond_destroy(&k->cv);
     free(k);
     ss->ckpt = NULL;
 }

@@ -262,6 +262,71 @@ static void test_identifiers_and_source_merges(void **state)
     json_decref(bad);
 }
 
+/* identity_under_review: true exactly while one of the person's records is on
+ * either side of an open pair, whatever else the queue holds; a decided pair
+ * no longer counts. */
+static void test_under_review_either_side(void **state)
+{
+    struct store *s = *state;
+    char *pa = NULL, *pb = NULL, *pc = NULL;
+    assert_int_equal(store_person_by_local(s, "RVV", LINK_SOURCE_ID_SYSTEM, "a-1", NULL, &pa), 0);
+    assert_int_equal(store_person_by_local(s, "KCC", LINK_SOURCE_ID_SYSTEM, "b-1", NULL, &pb), 0);
+    assert_int_equal(store_person_by_local(s, "G81", LINK_SOURCE_ID_SYSTEM, "c-1", NULL, &pc), 0);
+    bool on = true;
+    assert_int_equal(identity_under_review(s, pa, &on), 0);
+    assert_false(on);
+    /* a pair not involving anyone here, and one naming a's source id under
+     * another organisation: neither counts */
+    struct store_idreview other = {.org = "X1",
+                                   .source_id = "x-1",
+                                   .other_org = "X2",
+                                   .other_source_id = "x-2",
+                                   .score = 9,
+                                   .model_version = 1};
+    struct store_idreview near = {.org = "KCC",
+                                  .source_id = "a-1",
+                                  .other_org = "X2",
+                                  .other_source_id = "x-3",
+                                  .score = 9,
+                                  .model_version = 1};
+    int64_t id = 0;
+    assert_int_equal(store_idreview_add(s, &other, &id), 0);
+    assert_int_equal(store_idreview_add(s, &near, &id), 0);
+    assert_int_equal(identity_under_review(s, pa, &on), 0);
+    assert_false(on);
+    /* a's record first, b's second */
+    struct store_idreview ab = {.org = "RVV",
+                                .source_id = "a-1",
+                                .other_org = "KCC",
+                                .other_source_id = "b-1",
+                                .score = 9,
+                                .model_version = 1};
+    assert_int_equal(store_idreview_add(s, &ab, &id), 0);
+    assert_true(id > 0);
+    assert_int_equal(identity_under_review(s, pa, &on), 0);
+    assert_true(on);
+    assert_int_equal(identity_under_review(s, pb, &on), 0);
+    assert_true(on);
+    assert_int_equal(identity_under_review(s, pc, &on), 0);
+    assert_false(on);
+    int64_t count = 0;
+    assert_int_equal(store_idreview_count(s, "open", &count), 0);
+    assert_int_equal(count, 3);
+    /* decided: no longer under review */
+    assert_int_equal(store_idreview_decide(s, id, "not-same", "test", 0), 0);
+    assert_int_equal(store_idreview_count(s, "open", &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_idreview_count(s, NULL, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(identity_under_review(s, pa, &on), 0);
+    assert_false(on);
+    assert_int_equal(identity_under_review(s, pb, &on), 0);
+    assert_false(on);
+    free(pa);
+    free(pb);
+    free(pc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identifier_never_two_people, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_never_creates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identifiers_and_source_merges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_under_review_either_side, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
