@@ -4,8 +4,9 @@
 # PostgreSQL side by side in one run, with where the CPU goes per message.
 #
 # Per store, a fresh database (SQLite: a file in the temporary folder;
-# PostgreSQL: MLLP_PG_DIR's cluster from tests/pg-cluster.sh, a new database
-# made there) with one acute organisation and its hl7v2 feed; `weft serve
+# PostgreSQL: a new database in MLLP_PG_DIR's (or WEFT_PG_DIR's) cluster
+# from tests/pg-cluster.sh, or in a throwaway cluster started for the run)
+# with one acute organisation and its hl7v2 feed; `weft serve
 # --mllp --mllp-ack-mode auto` (its defaults: one writer with group commit;
 # on PostgreSQL with the --mllp-journal a node needs there); then
 # build/rel/bench/bench_feeds_send: 8 senders, MLLP_WINDOW (64) messages in
@@ -25,6 +26,12 @@ runs=${RUNS:-2}
 stores=${MLLP_STORES:-sqlite postgres}
 pgdir=${MLLP_PG_DIR:-${WEFT_PG_DIR:-}}
 tmp=${BENCH_TMP:-$(mktemp -d)}/mllp-backends
+if [[ " $stores " == *" postgres "* ]] && [ -z "$pgdir" ]; then
+  # no cluster given: a throwaway one for this run, stopped at the end
+  eval "$("$root/tests/pg-cluster.sh" start)" || { echo "cannot start a PostgreSQL cluster"; exit 1; }
+  pgdir=$WEFT_PG_DIR
+  trap '"$root/tests/pg-cluster.sh" stop "$pgdir"' EXIT
+fi
 [ -x "$weft" ] || make -C "$root" -s weft >/dev/null || exit 1
 [ -x "$send" ] || make -C "$root" -s build/rel/bench/bench_feeds_send >/dev/null || exit 1
 mkdir -p "$tmp"
@@ -43,7 +50,6 @@ pg_ticks() {
 one() { # store run
   local store=$1 n=$2 db
   if [ "$store" = postgres ]; then
-    [ -n "$pgdir" ] || { echo "postgres: MLLP_PG_DIR (tests/pg-cluster.sh start) is needed"; return 1; }
     db=$("$root/tests/pg-cluster.sh" createdb "$pgdir" "mllp_$$_$n")
   else
     db=$tmp/mllp-$n.db
