@@ -68,6 +68,10 @@ cases = [
     # patients (narrowed to the person of the Encounter named)
     ("encounter (in the patient)", "/fhir/Observation?patient=%s&encounter=Encounter/%s" % (P, E)),
     ("encounter (across patients)", "/fhir/Observation?encounter=Encounter/%s" % E),
+    # across patients through the search index (posting lists: docs/FHIR_SEARCH.md)
+    ("code (across patients, index)", "/fhir/Observation?code=%s&_count=10" % urllib.parse.quote("http://loinc.org|72514-3")),
+    ("vaccine-code (across, index)", "/fhir/Immunization?vaccine-code=140&_count=10"),
+    ("Encounter date (across, index)", "/fhir/Encounter?date=2015&_count=10"),
 ]
 print("largest patient: %d Observations" % tot[P])
 print("%-36s %8s %8s %8s %10s" % ("case", "total", "p50 ms", "p99 ms", "cpu ms/req"))

@@ -8,8 +8,9 @@
 #
 # BIN_A is usually the same tree built with matching compiled out
 # (NOMPI=1 builds one: a copy of this tree at HEAD, with identity.c's call of
-# the master person index and its identity_record write removed, in
-# BENCH_TMP/nompi; then BIN_A may be given as "nompi"), BIN_B this build.
+# the master person index, its blocking keys and its identity_record write
+# removed, in BENCH_TMP/nompi; then BIN_A may be given as "nompi"), BIN_B
+# this build.
 # Cases, each on a fresh store, CPU = user + sys of the process:
 #   csv-nhs     `weft feed run` of a CSV_ROWS-row people extract, every row
 #               with a valid NHS number (as bench_feeds.sh);
@@ -38,9 +39,12 @@ if [ "${1:-}" = nompi ] || [ "${NOMPI:-0}" = 1 ]; then
 import sys
 p = sys.argv[1]; s = open(p).read()
 a = "if (is_new && !by_local) {"
-b = "if ((rc = mpi_record_put(s, org, source_id, &d, locals.len ? locals.data : NULL)) != 0)"
-assert a in s and b in s, "identity.c changed: update identity_feed_cost.sh"
+b = ("if ((rc = mpi_record_put(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys,\n"
+     "                             locals.len ? locals.data : NULL)) != 0)")
+k = "    block_keys(&d, keys);\n"
+assert a in s and b in s and k in s, "identity.c changed: update identity_feed_cost.sh"
 s = s.replace(a, "if (0 && is_new && !by_local) {").replace(b, "if ((rc = 0) != 0)")
+s = s.replace(k, "    (void)keys;\n")
 open(p, "w").write(s)
 PY
   make -C "$n" -s -j2 weft >"$n/build.log" 2>&1 || { tail "$n/build.log"; exit 1; }

@@ -117,7 +117,7 @@ static int entry_store(struct bundle_ctx *bc, struct entry *e)
         .terms = e->terms.v,
         .nterms = e->terms.n / 2,
         .index = e->ixpairs,
-        .nindex = getenv("IXOFF") ? 0 : e->ix.n,
+        .nindex = e->ix.n,
         .id = e->id,
         .hash = e->hash,
     };

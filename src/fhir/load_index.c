@@ -211,45 +211,61 @@ int fhir_load_reindex(struct store *s, int64_t *items_out, int64_t *rows_out)
     struct store_query q = {.sort = STORE_SORT_SEQ, .limit = 500};
     int64_t items = 0, rows = 0;
     char *after = NULL;
-    int rc = WEFT_OK;
-    for (;;) {
+    /* pending while the rows are rebuilt (searches across patients read
+     * without the index meanwhile), emptied, then a page of versions at a
+     * time, each page written as one batch of posting lists */
+    int rc = store_meta_set(s, STORE_SEARCH_INDEX_META, "pending");
+    if (rc == 0)
+        rc = store_search_index_clear(s);
+    while (rc == 0) {
         struct store_result res;
         q.after = after;
         rc = store_search(s, &q, &res);
         if (rc != 0)
             break;
         q.snapshot = res.snapshot;
-        struct store_txn t;
-        rc = store_txn_begin(&t, s);
-        for (int i = 0; i < res.nrows && rc == 0; i++) {
+        struct fhir_sp_ixrows *x = xcalloc((size_t)(res.nrows ? res.nrows : 1), sizeof *x);
+        struct store_ixitem *it = xcalloc((size_t)(res.nrows ? res.nrows : 1), sizeof *it);
+        int nit = 0;
+        for (int i = 0; i < res.nrows; i++) {
             const struct store_row *row = &res.rows[i];
             json_t *r = jload_parse(row->json, row->json_len);
             if (!r)
                 continue;
-            struct fhir_sp_ixrows x = FHIR_SP_IXROWS_INIT;
+            struct fhir_sp_ixrows *xi = &x[nit];
+            *xi = (struct fhir_sp_ixrows)FHIR_SP_IXROWS_INIT;
             struct buf code = BUF_INIT;
             const json_t *concept = NULL;
             code_of(r, &code, &concept);
             char eff[20];
-            index_rows(&x, row->type, r, concept, effective_of(r, eff) ? eff : NULL);
-            const char **pairs = index_pairs(&x);
-            rc = store_txn_check(&t, store_search_index_set(s, row->seq, row->type, pairs, x.n));
+            index_rows(xi, row->type, r, concept, effective_of(r, eff) ? eff : NULL);
+            it[nit] = (struct store_ixitem){row->seq, row->type, index_pairs(xi), xi->n};
+            nit++;
             items++;
-            rows += x.n;
-            free(pairs);
-            fhir_sp_ixrows_release(&x);
+            rows += xi->n;
             buf_release(&code);
             json_decref(r);
         }
-        if (rc == 0)
-            rc = store_txn_commit(&t);
-        else
-            store_txn_rollback(&t);
+        struct store_txn t;
+        rc = store_txn_begin(&t, s);
+        if (rc == 0) {
+            rc = store_txn_check(&t, store_search_index_add(s, it, nit));
+            if (rc == 0)
+                rc = store_txn_commit(&t);
+            else
+                store_txn_rollback(&t);
+        }
+        for (int i = 0; i < nit; i++) {
+            free((void *)it[i].pairs);
+            fhir_sp_ixrows_release(&x[i]);
+        }
+        free(it);
+        free(x);
         free(after);
         after = res.next;
         res.next = NULL;
         store_result_clear(&res);
-        if (rc != 0 || !after)
+        if (!after)
             break;
     }
     free(after);

@@ -145,7 +145,11 @@ static int field(const char **p, char *out, size_t cap)
         return -1;
     const char *e = strchr(*p, '|');
     size_t l = e ? (size_t)(e - *p) : strlen(*p);
-    snprintf(out, cap, "%.*s", (int)(l < cap ? l : cap - 1), *p);
+    if (l > cap - 1)
+        l = cap - 1;
+    /* copied, not formatted: the feed path and relink unpack every candidate */
+    memcpy(out, *p, l);
+    out[l] = 0;
     *p = e ? e + 1 : NULL;
     return 0;
 }

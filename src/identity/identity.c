@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "identity/block.h"
 #include "identity/demog.h"
 #include "identity/identity.h"
 #include "identity/mpi.h"
@@ -182,10 +183,12 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
      * master person index matches it on demographics (mpi.h) */
     struct demog d;
     demog_from_patient(patient, &d);
+    char keys[BLOCK_NKEYS][BLOCK_KEYLEN]; /* once, for matching and for the record */
+    block_keys(&d, keys);
     bool by_local = out->person_id && !out->nhs[0];
     if (is_new && !by_local) {
-        if ((rc = mpi_match_record(s, org, source_id, &d, out->nhs[0] ? out->person_id : NULL,
-                                   &mm)) != 0)
+        if ((rc = mpi_match_record(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys,
+                                   out->nhs[0] ? out->person_id : NULL, &mm)) != 0)
             goto fail;
         if (mm.link_to && !out->person_id) {
             out->person_id = mm.link_to;
@@ -211,7 +214,8 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
     if (is_new && (rc = mpi_match_apply(s, org, source_id, out->person_id, &mm)) != 0)
         goto fail;
     out->merged = mm.nmerge;
-    if ((rc = mpi_record_put(s, org, source_id, &d, locals.len ? locals.data : NULL)) != 0)
+    if ((rc = mpi_record_put(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys,
+                             locals.len ? locals.data : NULL)) != 0)
         goto fail;
     mpi_match_free(&mm);
     buf_release(&locals);

@@ -242,11 +242,10 @@ static int is_blocked(char **bl, int nbl, const char *pid)
 }
 
 int mpi_match_record(struct store *s, const char *org, const char *source_id, const struct demog *d,
-                     const char *nhs_person, struct mpi_match *out)
+                     const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *nhs_person,
+                     struct mpi_match *out)
 {
     memset(out, 0, sizeof *out);
-    char keys[BLOCK_NKEYS][BLOCK_KEYLEN];
-    block_keys(d, keys);
     const char *kp[4] = {keys[0], keys[1], keys[2], keys[3]};
     struct store_idrec *c = NULL;
     int nc = 0;
@@ -261,8 +260,6 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
     out->model_version = m->version;
     char **bl = NULL;
     int nbl = 0;
-    if ((rc = blocked_persons(s, org, source_id, &bl, &nbl)) != 0)
-        goto done;
     struct cand_person *ps = xmalloc(sizeof *ps * (size_t)nc);
     int np = 0;
     for (int i = 0; i < nc; i++) {
@@ -290,14 +287,22 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
         while (k < np && strcmp(ps[k].person_id, r->person_id) != 0)
             k++;
         if (k == np) {
-            ps[np++] = (struct cand_person){r->person_id, r->person_nhs, r, w,
-                                            is_blocked(bl, nbl, r->person_id)};
+            ps[np++] = (struct cand_person){r->person_id, r->person_nhs, r, w, 0};
         } else if (w > ps[k].score ||
                    (w == ps[k].score && strcmp(r->source_id, ps[k].best->source_id) < 0)) {
             ps[k].score = w;
             ps[k].best = r;
         }
     }
+    /* the "not the same person" decisions matter only to the persons
+     * reaching the review weight: read them only when there are some (most
+     * new records have none) */
+    if (np > 0 && (rc = blocked_persons(s, org, source_id, &bl, &nbl)) != 0) {
+        free(ps);
+        goto done;
+    }
+    for (int i = 0; i < np; i++)
+        ps[i].blocked = is_blocked(bl, nbl, ps[i].person_id);
     qsort(ps, (size_t)np, sizeof *ps, by_score);
     if (!nhs_person) {
         const struct cand_person *best = NULL;
@@ -476,12 +481,10 @@ int mpi_match_apply(struct store *s, const char *org, const char *source_id, con
 }
 
 int mpi_record_put(struct store *s, const char *org, const char *source_id, const struct demog *d,
-                   const char *locals)
+                   const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *locals)
 {
     char packed[512];
     demog_pack(d, packed, sizeof packed);
-    char keys[BLOCK_NKEYS][BLOCK_KEYLEN];
-    block_keys(d, keys);
     const char *kp[4] = {keys[0], keys[1], keys[2], keys[3]};
     struct store_idrec r = {.org = (char *)org,
                             .source_id = (char *)source_id,

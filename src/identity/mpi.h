@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "identity/block.h"
 #include "identity/demog.h"
 #include "identity/model.h"
 
@@ -63,18 +64,22 @@ struct mpi_match {
 };
 void mpi_match_free(struct mpi_match *m);
 
-/* Match new record (org, source_id) with demographics d; nhs_person is the
- * person its valid NHS number names (NULL when it has none). */
+/* Match new record (org, source_id) with demographics d and their blocking
+ * keys (block_keys(d), computed once by the caller for this and
+ * mpi_record_put); nhs_person is the person its valid NHS number names
+ * (NULL when it has none). */
 int mpi_match_record(struct store *s, const char *org, const char *source_id, const struct demog *d,
-                     const char *nhs_person, struct mpi_match *out);
+                     const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *nhs_person,
+                     struct mpi_match *out);
 /* Carry out m once the record belongs to person_id: decisions, reviews,
  * merges, audit entries. */
 int mpi_match_apply(struct store *s, const char *org, const char *source_id, const char *person_id,
                     const struct mpi_match *m);
-/* Keep (org, source_id)'s demographics for later matching; locals are its
- * local identifiers ("org\tsystem\tvalue" lines, may be NULL). */
+/* Keep (org, source_id)'s demographics and their blocking keys
+ * (block_keys(d)) for later matching; locals are its local identifiers
+ * ("org\tsystem\tvalue" lines, may be NULL). */
 int mpi_record_put(struct store *s, const char *org, const char *source_id, const struct demog *d,
-                   const char *locals);
+                   const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *locals);
 
 /* Manual changes (identity_link, _unlink, _merge, _unmerge,
  * _review_decide) are declared in identity/identity.h, the API the rest of

@@ -43,6 +43,27 @@ int32_t store_ix_param_id(const char *type, const char *param);
 /* The first and last key of type's rows. */
 void store_ix_type_range(const char *type, int32_t *lo, int32_t *hi);
 
+/*
+ * Posting lists (search-index-3): one search-index row holds every seq of
+ * one load batch that has the row's (param, value), ascending.  The first
+ * seq is the row's key column (first_seq); the rest are the differences
+ * to the seq before, each as an unsigned LEB128 varint (7 bits a byte, low
+ * bits first, high bit set on every byte but the last).  A batch of seqs
+ * 100, 101, 300 is first_seq 100 and the bytes 01 C7 01.  SQLite keeps
+ * the bytes in a BLOB; PostgreSQL keeps a bigint[] and needs none of this.
+ */
+#define STORE_IXPOST_MAXLEN 10 /* bytes of one difference at most */
+/* The bytes of seqs[1..n) (ascending, distinct, n >= 1) after seqs[0] into
+ * out (room for STORE_IXPOST_MAXLEN * (n - 1)); returns their length. */
+size_t store_ixpost_encode(const int64_t *seqs, int n, unsigned char *out);
+/* How many seqs the list (first, p[0..len)) holds, or -1 when the bytes are
+ * not a list (a varint cut short, longer than 64 bits, or a difference of
+ * 0: seqs are distinct). */
+int store_ixpost_count(const unsigned char *p, size_t len);
+/* The seqs of the list into out (room for store_ixpost_count's number);
+ * returns their number or -1 as store_ixpost_count. */
+int store_ixpost_decode(int64_t first, const unsigned char *p, size_t len, int64_t *out);
+
 #define STORE_PAGE_DEFAULT 100 /* rows in a page when the query says none */
 
 /* Rows in a page of q. */

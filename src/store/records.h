@@ -235,11 +235,21 @@ void store_result_clear(struct store_result *r);
  * accordingly. */
 int store_search(struct store *s, const struct store_query *q, struct store_result *out);
 
-/* Replace the search-index rows of the version with store-wide sequence
- * number seq (of type) by pairs[0..2n) ((param, value) as store_put.index):
- * `weft reindex` builds the index of a database loaded before it existed. */
-int store_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
-                           int n);
+/* The search-index rows of one version: its store-wide sequence number seq,
+ * its type and pairs[0..2n) ((param, value) as store_put.index). */
+struct store_ixitem {
+    int64_t seq;
+    const char *type;
+    const char *const *pairs;
+    int n;
+};
+/* `weft reindex` builds the index of a database loaded before it existed
+ * (or with rows by an older rule): it empties it (store_search_index_clear)
+ * and adds the rows of every current version, a page of versions at a time
+ * (store_search_index_add: like a load batch, one posting list per (param,
+ * value) of the page). */
+int store_search_index_clear(struct store *s);
+int store_search_index_add(struct store *s, const struct store_ixitem *items, int n);
 
 /* The meta key (store/meta.h) saying the search index is not complete:
  * value "pending" while a database has items loaded before the index

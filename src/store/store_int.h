@@ -112,8 +112,8 @@ struct store_records_ops {
                            unsigned char hash[STORE_HASH_LEN], int *version);
     int (*resource_delete)(struct store *s, const char *type, const char *id);
     int (*search)(struct store *s, const struct store_query *q, struct store_result *out);
-    int (*search_index_set)(struct store *s, int64_t seq, const char *type,
-                            const char *const *pairs, int n);
+    int (*search_index_clear)(struct store *s);
+    int (*search_index_add)(struct store *s, const struct store_ixitem *items, int n);
     int (*history)(struct store *s, const char *type, const char *id, int limit,
                    struct store_result *out);
     int (*person_by_nhs)(struct store *s, const char *nhs, char **person_id_out);

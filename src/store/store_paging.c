@@ -112,3 +112,58 @@ void store_ix_type_range(const char *type, int32_t *lo, int32_t *hi)
     *lo = (int32_t)((ix_fnv(type) & 0x7fffu) << 16);
     *hi = *lo | 0xffff;
 }
+
+size_t store_ixpost_encode(const int64_t *seqs, int n, unsigned char *out)
+{
+    size_t len = 0;
+    for (int i = 1; i < n; i++) {
+        uint64_t d = (uint64_t)seqs[i] - (uint64_t)seqs[i - 1];
+        while (d >= 0x80) {
+            out[len++] = (unsigned char)(d | 0x80);
+            d >>= 7;
+        }
+        out[len++] = (unsigned char)d;
+    }
+    return len;
+}
+
+/* One varint at p[*at..len) into *d; false when it is cut short or too long. */
+static bool ixpost_varint(const unsigned char *p, size_t len, size_t *at, uint64_t *d)
+{
+    uint64_t v = 0;
+    for (int shift = 0; *at < len && shift < 64; shift += 7) {
+        unsigned char b = p[(*at)++];
+        if (shift == 63 && (b & 0x7e))
+            return false; /* more than 64 bits */
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *d = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+int store_ixpost_count(const unsigned char *p, size_t len)
+{
+    return store_ixpost_decode(0, p, len, NULL);
+}
+
+int store_ixpost_decode(int64_t first, const unsigned char *p, size_t len, int64_t *out)
+{
+    int n = 0;
+    uint64_t seq = (uint64_t)first;
+    if (out)
+        out[n] = first;
+    n++;
+    for (size_t at = 0; at < len;) {
+        uint64_t d;
+        if (!ixpost_varint(p, len, &at, &d) || d == 0 || n == INT32_MAX)
+            return -1;
+        seq += d;
+        if (out)
+            out[n] = (int64_t)seq;
+        n++;
+    }
+    return n;
+}

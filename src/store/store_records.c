@@ -85,10 +85,14 @@ int store_search(struct store *s, const struct store_query *q, struct store_resu
     return STORE_CALL(s, records, search, q, out);
 }
 
-int store_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
-                           int n)
+int store_search_index_clear(struct store *s)
 {
-    return STORE_CALL(s, records, search_index_set, seq, type, pairs, n);
+    return STORE_CALL0(s, records, search_index_clear);
+}
+
+int store_search_index_add(struct store *s, const struct store_ixitem *items, int n)
+{
+    return STORE_CALL(s, records, search_index_add, items, n);
 }
 
 int store_history(struct store *s, const char *type, const char *id, int limit,

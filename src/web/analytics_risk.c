@@ -4,7 +4,11 @@
  *   GET /analytics/risk-list               the signed-in user's GP practice's
  *                                          registered patients, ranked; each
  *                                          row links to the patient's record
- *   GET /analytics/risk-list?format=csv    the same table as CSV
+ *   GET /analytics/risk-list?page=N&count=C  page N (from 1) of C rows
+ *                                          (default 100, at most 1,000): a
+ *                                          10,000-patient practice's whole
+ *                                          list is megabytes of HTML
+ *   GET /analytics/risk-list?format=csv    the whole table as CSV
  *
  * For a practice's own staff only (authz_risk_list: role with risk-list, a
  * GP practice with an agreement in force); nobody sees another practice's
@@ -68,8 +72,38 @@ static void render_csv(struct buf *b, const struct risk_list *l)
     }
 }
 
+#define RISK_PAGE_ROWS 100
+#define RISK_PAGE_MAX 1000
+
+/* A positive whole number from the query, or def when absent; -1 when bad. */
+static long page_arg(const struct http_req *req, const char *name, long def, long max)
+{
+    const char *v = http_req_arg(req, name);
+    if (!v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *v && !*end && n >= 1 && n <= max ? n : -1;
+}
+
+static void page_link(struct buf *b, long page, long count, const char *rel, const char *label)
+{
+    struct buf u = BUF_INIT;
+    html_url_addf(&u, "/analytics/risk-list?page=%ld", page);
+    if (count != RISK_PAGE_ROWS)
+        html_url_addf(&u, "&count=%ld", count);
+    html_addf(b,
+              "<li class=\"nhsuk-pagination-item--%s\"><a class=\"nhsuk-pagination__link "
+              "nhsuk-pagination__link--%s\" href=\"%s\" rel=\"%s\"><span "
+              "class=\"nhsuk-pagination__title\">%s</span></a></li>",
+              strcmp(rel, "prev") == 0 ? "previous" : "next",
+              strcmp(rel, "prev") == 0 ? "prev" : "next", u.data, rel, label);
+    buf_release(&u);
+}
+
+/* Rows [from, to) of the list, with links to the pages either side. */
 static void render_html(struct buf *b, const struct web *w, const struct risk_list *l,
-                        const char *practice)
+                        const char *practice, long page, long count, int from, int to)
 {
     web_frame_begin(b, w->service_name, "Risk list");
     html_addf(b, "<h1>Risk list <span class=\"nhsuk-caption-l\">%s</span></h1>", practice);
@@ -87,6 +121,15 @@ static void render_html(struct buf *b, const struct web *w, const struct risk_li
         web_frame_end(b);
         return;
     }
+    if (from >= to) {
+        html_addf(b,
+                  "<p id=\"risk-range\">There is no page %ld: the list has %d patients.</p>"
+                  "<p><a href=\"/analytics/risk-list\">The first page</a></p>",
+                  page, l->n);
+        web_frame_end(b);
+        return;
+    }
+    html_addf(b, "<p id=\"risk-range\">Patients %d to %d of %d.</p>", from + 1, to, l->n);
     html_raw(b, "<table class=\"nhsuk-table\"><caption class=\"nhsuk-table__caption\">"
                 "Registered patients by frailty and unplanned care</caption>"
                 "<thead class=\"nhsuk-table__head\"><tr class=\"nhsuk-table__row\">"
@@ -95,7 +138,7 @@ static void render_html(struct buf *b, const struct web *w, const struct risk_li
                 "<th scope=\"col\">A&amp;E</th><th scope=\"col\">Emergency admissions</th>"
                 "<th scope=\"col\">Ambulance</th></tr></thead>"
                 "<tbody class=\"nhsuk-table__body\">");
-    for (int i = 0; i < l->n; i++) {
+    for (int i = from; i < to; i++) {
         const struct risk_row *r = &l->rows[i];
         struct buf href = BUF_INIT;
         html_url_addf(&href, "/patient/%s", r->person_id);
@@ -132,6 +175,15 @@ static void render_html(struct buf *b, const struct web *w, const struct risk_li
                   r->ae, r->admissions, r->ambulance);
     }
     html_raw(b, "</tbody></table>");
+    if (from > 0 || to < l->n) {
+        html_raw(b, "<nav class=\"nhsuk-pagination\" role=\"navigation\" aria-label=\""
+                    "Pages of the risk list\"><ul class=\"nhsuk-list nhsuk-pagination__list\">");
+        if (from > 0)
+            page_link(b, page - 1, count, "prev", "Previous patients");
+        if (to < l->n)
+            page_link(b, page + 1, count, "next", "Next patients");
+        html_raw(b, "</ul></nav>");
+    }
     web_frame_end(b);
 }
 
@@ -147,6 +199,15 @@ static int h_risk(struct http_req *req, void *arg)
         &csv);
     if (!s)
         return 0;
+    long page = page_arg(req, "page", 1, 1000000);
+    long count = page_arg(req, "count", RISK_PAGE_ROWS, RISK_PAGE_MAX);
+    if (page < 0 || count < 0) {
+        web_error_page(req, 400, "That page of the risk list does not exist",
+                       "The page must be a whole number from 1, and the rows per page from 1 to "
+                       "1,000.",
+                       "Go back to the first page of the risk list.");
+        return 0;
+    }
     const struct principal *p = &req->principal;
     struct efi_codes *efi = NULL;
     char err[512];
@@ -164,9 +225,16 @@ static int h_risk(struct http_req *req, void *arg)
                        "Something went wrong reading the record.", "Try again later.");
         return 0;
     }
+    /* the rows shown: the page's (HTML), every one (CSV) */
+    int from = 0, to = l.n;
+    if (!csv) {
+        long f = (page - 1) * count;
+        from = f < l.n ? (int)f : l.n;
+        to = l.n - from > count ? from + (int)count : l.n;
+    }
     struct buf what = BUF_INIT;
     buf_addf(&what, "risk-list:%s%s", p->org, csv ? " csv" : "");
-    rc = authz_audit_access(s, p, csv ? AUDIT_EXPORT : AUDIT_READ, NULL, what.data, l.n);
+    rc = authz_audit_access(s, p, csv ? AUDIT_EXPORT : AUDIT_READ, NULL, what.data, to - from);
     buf_release(&what);
     if (rc) {
         risk_list_free(&l);
@@ -184,7 +252,7 @@ static int h_risk(struct http_req *req, void *arg)
         http_reply_buf(req, 200, "text/csv; charset=utf-8", &b);
         return 0;
     }
-    render_html(&b, w, &l, p->org);
+    render_html(&b, w, &l, p->org, page, count, from, to);
     risk_list_free(&l);
     web_admin_reply(req, 200, &b);
     return 0;

@@ -415,8 +415,10 @@ static const struct store_migration pg_client_keys_1 = {
     "ALTER TABLE client ADD COLUMN jwks text;",
 };
 
-/* The put functions of search-index-1 and search-index-2, which differ only
- * in how they file the search-index rows (IX: the INSERT's first lines). */
+/* The put functions of search-index-1, search-index-2 and search-index-3,
+ * which differ only in how they file the search-index rows (IX: the
+ * INSERT's first lines; put-many-1's loop is weft_resource_put_each after
+ * put-many-2). */
 #define PG_PUT_FN(IX)                                                                              \
     "CREATE OR REPLACE FUNCTION weft_resource_put(p_id text, p_type text, p_person text, "         \
     "p_category text,"                                                                             \
@@ -452,8 +454,9 @@ static const struct store_migration pg_client_keys_1 = {
     "    AND source_org = p_org AND next_seq IS NULL AND type <> 'Patient'"                        \
     "    AND strpos(json, '\"Patient/' || p_id || '\"') > 0; END IF;"                              \
     " END $$;"
-#define PG_PUT_MANY_FN(IX)                                                                         \
-    "CREATE OR REPLACE FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person "      \
+#define PG_PUT_MANY_FN(IX) PG_PUT_LOOP_FN("weft_resource_put_many", IX)
+#define PG_PUT_LOOP_FN(NAME, IX)                                                                   \
+    "CREATE OR REPLACE FUNCTION " NAME "(p_id text[], p_type text[], p_person "                    \
     "text[],"                                                                                      \
     " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"     \
     " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"                  \
@@ -509,6 +512,13 @@ static const struct store_migration pg_client_keys_1 = {
 #define PG_PUT_MANY_IX_ID                                                                          \
     "    INSERT INTO search_index (param, value, seq) SELECT"                                      \
     "     substr(p_params[j], 2)::integer, p_values[j], s FROM generate_series(t, te - 1) AS j"
+#define PG_PUT_IX_POST                                                                             \
+    "   INSERT INTO search_index (param, value, first_seq, seqs) SELECT substr(t.p, 2)::integer,"  \
+    "    t.v, s, ARRAY[s]"
+#define PG_PUT_MANY_IX_POST                                                                        \
+    "    INSERT INTO search_index (param, value, first_seq, seqs) SELECT"                          \
+    "     substr(p_params[j], 2)::integer, p_values[j], s, ARRAY[s]"                               \
+    "     FROM generate_series(t, te - 1) AS j"
 
 /* search-index-1: the search index, as SQLite's (sqlite_search.c: one row
  * per (type, parameter, normalised value) of each version, keyed by the
@@ -544,6 +554,75 @@ static const struct store_migration pg_search_index_2 = {
         PG_PUT_MANY_FN(PG_PUT_MANY_IX_ID),
 };
 
+/* put-many-2's set-based batch put, which search-index-3 replaces with its
+ * own search-index INSERT (IX). */
+#define PG_PUT_SET_IX_ID                                                                           \
+    "   INSERT INTO search_index (param, value, seq) SELECT substr(t.p, 2)::integer, t.v,"         \
+    "    ns[t.r] FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                        \
+    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' ON CONFLICT DO NOTHING;"
+#define PG_PUT_SET_IX_POST                                                                         \
+    "   INSERT INTO search_index (param, value, first_seq, seqs) SELECT substr(t.p, 2)::integer,"  \
+    "    t.v, min(ns[t.r]), array_agg(DISTINCT ns[t.r] ORDER BY ns[t.r])"                          \
+    "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                                \
+    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' GROUP BY 1, 2 ON CONFLICT DO NOTHING;"
+#define PG_PUT_SET_FN(CREATE, IX, LOOKUP)                                                          \
+    CREATE                                                                                         \
+    " FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"                \
+    " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"     \
+    " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"                  \
+    " p_term_row integer[], p_params text[], p_values text[])"                                     \
+    " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"                  \
+    " LANGUAGE plpgsql AS $$"                                                                      \
+    " DECLARE n integer := coalesce(cardinality(p_id), 0);"                                        \
+    "  o integer[]; v integer[]; ct text[]; os bigint[]; cp text[]; ns bigint[]; x record;"        \
+    " BEGIN"                                                                                       \
+    "  IF n = 0 THEN RETURN; END IF;"                                                              \
+    "  IF (SELECT count(DISTINCT d) FROM unnest(p_id) AS d) < n THEN"                              \
+    "   RETURN QUERY SELECT * FROM weft_resource_put_each(p_id, p_type, p_person, p_category,"     \
+    "    p_org, p_source_id, p_feed, p_effective, p_code, p_status, p_now, p_hash, p_json,"        \
+    "    p_term_row, p_params, p_values);"                                                         \
+    "   RETURN;"                                                                                   \
+    "  END IF;"                                                                                    \
+    "  SELECT array_agg(CASE WHEN c.seq IS NULL THEN 1"                                            \
+    "    WHEN NOT c.deleted AND c.hash = u.hash THEN 3 WHEN c.type <> u.type THEN -1"              \
+    "    ELSE 2 END ORDER BY u.i), array_agg(coalesce(c.version, 0) ORDER BY u.i),"                \
+    "   array_agg(c.type ORDER BY u.i), array_agg(c.seq ORDER BY u.i),"                            \
+    "   array_agg(c.person_id ORDER BY u.i) INTO o, v, ct, os, cp"                                 \
+    "   FROM unnest(p_id, p_type, p_hash) WITH ORDINALITY AS u(id, type, hash, i)"                 \
+    "   LEFT JOIN LATERAL (SELECT r.seq, r.version, r.deleted, r.hash, r.type, r.person_id"        \
+    "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL" LOOKUP ") c ON true;"           \
+    "  SELECT array_agg(CASE WHEN w.o IN (1, 2) THEN nextval('resource_seq') END ORDER BY "        \
+    "w.i)"                                                                                         \
+    "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);"                                        \
+    "  UPDATE resource r SET next_seq = w.ns FROM unnest(o, os, ns) AS w(o, os, ns)"               \
+    "   WHERE w.o = 2 AND r.seq = w.os;"                                                           \
+    "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, "               \
+    "source_org,"                                                                                  \
+    "   source_id, feed, effective, code, status, last_updated, hash, json)"                       \
+    "   SELECT u.ns, u.id, u.type, CASE WHEN u.o = 2 THEN u.v + 1 ELSE 1 END, false, "             \
+    "u.person,"                                                                                    \
+    "    u.category, u.org, u.src, u.feed, u.eff, u.code, u.status, p_now, u.hash, u.json"         \
+    "   FROM unnest(p_id, p_type, p_person, p_category, p_org, p_source_id, p_feed,"               \
+    "    p_effective, p_code, p_status, p_hash, p_json, o, v, ns) AS u(id, type, person,"          \
+    "    category, org, src, feed, eff, code, status, hash, json, o, v, ns)"                       \
+    "   WHERE u.o IN (1, 2) ORDER BY u.ns;"                                                        \
+    "  IF coalesce(cardinality(p_term_row), 0) > 0 THEN"                                           \
+    "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, ns[t.r]"                    \
+    "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                                \
+    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#' ON CONFLICT DO NOTHING;" IX "  END IF;" \
+    "  FOR x IN SELECT u.id, u.person, u.org, u.cp, u.ns FROM unnest(p_id, p_type, p_person,"      \
+    "    p_org, o, cp, ns) AS u(id, type, person, org, o, cp, ns) WHERE u.o = 2"                   \
+    "    AND u.type = 'Patient' AND u.cp IS NOT NULL AND u.person IS NOT NULL"                     \
+    "    AND u.cp <> u.person ORDER BY u.ns LOOP"                                                  \
+    "   UPDATE resource SET person_id = x.person WHERE person_id = x.cp"                           \
+    "    AND source_org = x.org AND next_seq IS NULL AND type <> 'Patient' AND seq < x.ns"         \
+    "    AND strpos(json, '\"Patient/' || x.id || '\"') > 0;"                                      \
+    "  END LOOP;"                                                                                  \
+    "  RETURN QUERY SELECT w.i::integer, w.o, CASE w.o WHEN 1 THEN 1 WHEN 2 THEN w.v + 1"          \
+    "   WHEN 3 THEN w.v ELSE 0 END, CASE WHEN w.o = -1 THEN w.ct END"                              \
+    "   FROM unnest(o, v, ct) WITH ORDINALITY AS w(o, v, ct, i);"                                  \
+    " END $$;"
+
 /* put-many-2 (after search-index-2, whose row shape it writes): the batch
  * put set-based.  put-many-1's function ran its
  * statements once per resource (the lookup, nextval, the row, its terms, its
@@ -557,88 +636,29 @@ static const struct store_migration pg_search_index_2 = {
  * does that one.  The outcomes are the loop's, and so is the rule for a
  * re-linked Patient: it moves the items stored before it (seq below its
  * new version's), not those after it in the batch. */
-/* The set-based batch put (put-many-2, put-many-3): create is "CREATE" or
- * "CREATE OR REPLACE", lookup_tail ends the current-version lookup. */
-#define PG_PUT_MANY_SET_FN(create, lookup_tail)                                                    \
-    create                                                                                         \
-        " FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"            \
-        " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[]," \
-        " p_code text[], p_status text[], p_now text, p_hash bytea[], p_json text[],"              \
-        " p_term_row integer[], p_params text[], p_values text[])"                                 \
-        " RETURNS TABLE (k integer, outcome integer, version integer, cur_type text)"              \
-        " LANGUAGE plpgsql AS $$"                                                                  \
-        " DECLARE n integer := coalesce(cardinality(p_id), 0);"                                    \
-        "  o integer[]; v integer[]; ct text[]; os bigint[]; cp text[]; ns bigint[]; x record;"    \
-        " BEGIN"                                                                                   \
-        "  IF n = 0 THEN RETURN; END IF;"                                                          \
-        "  IF (SELECT count(DISTINCT d) FROM unnest(p_id) AS d) < n THEN"                          \
-        "   RETURN QUERY SELECT * FROM weft_resource_put_each(p_id, p_type, p_person, p_category," \
-        "    p_org, p_source_id, p_feed, p_effective, p_code, p_status, p_now, p_hash, p_json,"    \
-        "    p_term_row, p_params, p_values);"                                                     \
-        "   RETURN;"                                                                               \
-        "  END IF;"                                                                                \
-        "  SELECT array_agg(CASE WHEN c.seq IS NULL THEN 1"                                        \
-        "    WHEN NOT c.deleted AND c.hash = u.hash THEN 3 WHEN c.type <> u.type THEN -1"          \
-        "    ELSE 2 END ORDER BY u.i), array_agg(coalesce(c.version, 0) ORDER BY u.i),"            \
-        "   array_agg(c.type ORDER BY u.i), array_agg(c.seq ORDER BY u.i),"                        \
-        "   array_agg(c.person_id ORDER BY u.i) INTO o, v, ct, os, cp"                             \
-        "   FROM unnest(p_id, p_type, p_hash) WITH ORDINALITY AS u(id, type, hash, i)"             \
-        "   LEFT JOIN LATERAL (SELECT r.seq, r.version, r.deleted, r.hash, r.type, r.person_id"    \
-        "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL" lookup_tail ") c ON true;"  \
-        "  SELECT array_agg(CASE WHEN w.o IN (1, 2) THEN nextval('resource_seq') END ORDER BY "    \
-        "w.i)"                                                                                     \
-        "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);"                                    \
-        "  UPDATE resource r SET next_seq = w.ns FROM unnest(o, os, ns) AS w(o, os, ns)"           \
-        "   WHERE w.o = 2 AND r.seq = w.os;"                                                       \
-        "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, "           \
-        "source_org,"                                                                              \
-        "   source_id, feed, effective, code, status, last_updated, hash, json)"                   \
-        "   SELECT u.ns, u.id, u.type, CASE WHEN u.o = 2 THEN u.v + 1 ELSE 1 END, false, "         \
-        "u.person,"                                                                                \
-        "    u.category, u.org, u.src, u.feed, u.eff, u.code, u.status, p_now, u.hash, u.json"     \
-        "   FROM unnest(p_id, p_type, p_person, p_category, p_org, p_source_id, p_feed,"           \
-        "    p_effective, p_code, p_status, p_hash, p_json, o, v, ns) AS u(id, type, person,"      \
-        "    category, org, src, feed, eff, code, status, hash, json, o, v, ns)"                   \
-        "   WHERE u.o IN (1, 2) ORDER BY u.ns;"                                                    \
-        "  IF coalesce(cardinality(p_term_row), 0) > 0 THEN"                                       \
-        "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, ns[t.r]"                \
-        "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                            \
-        "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#' ON CONFLICT DO NOTHING;"            \
-        "   INSERT INTO search_index (param, value, seq) SELECT substr(t.p, 2)::integer, t.v,"     \
-        "    ns[t.r] FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                    \
-        "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' ON CONFLICT DO NOTHING;"             \
-        "  END IF;"                                                                                \
-        "  FOR x IN SELECT u.id, u.person, u.org, u.cp, u.ns FROM unnest(p_id, p_type, p_person,"  \
-        "    p_org, o, cp, ns) AS u(id, type, person, org, o, cp, ns) WHERE u.o = 2"               \
-        "    AND u.type = 'Patient' AND u.cp IS NOT NULL AND u.person IS NOT NULL"                 \
-        "    AND u.cp <> u.person ORDER BY u.ns LOOP"                                              \
-        "   UPDATE resource SET person_id = x.person WHERE person_id = x.cp"                       \
-        "    AND source_org = x.org AND next_seq IS NULL AND type <> 'Patient' AND seq < x.ns"     \
-        "    AND strpos(json, '\"Patient/' || x.id || '\"') > 0;"                                  \
-        "  END LOOP;"                                                                              \
-        "  RETURN QUERY SELECT w.i::integer, w.o, CASE w.o WHEN 1 THEN 1 WHEN 2 THEN w.v + 1"      \
-        "   WHEN 3 THEN w.v ELSE 0 END, CASE WHEN w.o = -1 THEN w.ct END"                          \
-        "   FROM unnest(o, v, ct) WITH ORDINALITY AS w(o, v, ct, i);"                              \
-        " END $$;"
-
 static const struct store_migration pg_put_many_2 = {
     "put-many-2",
     "ALTER FUNCTION weft_resource_put_many(text[], text[], text[], text[], text[], text[],"
     " text[], text[], text[], text[], text, bytea[], text[], integer[], text[], text[])"
-    " RENAME TO weft_resource_put_each;" PG_PUT_MANY_SET_FN("CREATE", ""),
+    " RENAME TO weft_resource_put_each;" PG_PUT_SET_FN("CREATE", PG_PUT_SET_IX_ID, ""),
 };
 
-/* put-many-3: the batch put's lookup of each id's current version as a
- * lateral subquery that cannot be pulled up (LIMIT 1: the current version is
- * unique, resource_current), so it is always one index probe per id.  As a
- * plain join the plan PL/pgSQL cached for the connection could be the one
- * chosen when the store was near empty: a hash join over a full scan of
- * resource_current, kept for as long as the connection lives - the MLLP
- * writer's whole life - so every batch cost grew with the store (12.6 ms a
- * call at 9,000 resources; 2026-12-06, docs/BENCHMARKS.md). */
-static const struct store_migration pg_put_many_3 = {
-    "put-many-3",
-    PG_PUT_MANY_SET_FN("CREATE OR REPLACE", " LIMIT 1"),
+/* search-index-3: as SQLite's (sqlite_search.c): one row per (param,
+ * value) of a load batch, a posting list of the batch's seqs (here a
+ * bigint[], ascending; first_seq its first, part of the key), written by
+ * the three put functions, replaced here (the batch put groups its rows;
+ * one put's list holds its one seq).  The rows of search-index-2 are
+ * converted, one list per (param, value); "pending"/"ready" is kept. */
+static const struct store_migration pg_search_index_3 = {
+    "search-index-3",
+    "CREATE TABLE search_posting (param integer NOT NULL, value " CT " NOT NULL,"
+    " first_seq bigint NOT NULL, seqs bigint[] NOT NULL, PRIMARY KEY (param, value, first_seq));"
+    "INSERT INTO search_posting (param, value, first_seq, seqs) SELECT param, value, min(seq),"
+    " array_agg(seq ORDER BY seq) FROM search_index GROUP BY param, value;"
+    "DROP TABLE search_index;"
+    "ALTER TABLE search_posting RENAME TO search_index;" PG_PUT_FN(PG_PUT_IX_POST)
+        PG_PUT_LOOP_FN("weft_resource_put_each", PG_PUT_MANY_IX_POST)
+            PG_PUT_SET_FN("CREATE OR REPLACE", PG_PUT_SET_IX_POST, ""),
 };
 
 /* client-notify-1: a statement that changes client (a client added,
@@ -651,6 +671,21 @@ static const struct store_migration pg_client_notify_1 = {
     " BEGIN PERFORM pg_notify('" PG_CLIENT_CHANNEL "', ''); RETURN NULL; END $$;"
     "CREATE TRIGGER client_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client"
     " FOR EACH STATEMENT EXECUTE FUNCTION weft_client_notify();",
+};
+
+/* put-many-3 (after search-index-3, whose function it replaces): the batch
+ * put's lookup of each id's current version as a lateral subquery that
+ * cannot be pulled up (LIMIT 1: the current version is unique,
+ * resource_current), so it is always one index probe per id.  As a plain
+ * join the plan PL/pgSQL cached for the connection could be the one chosen
+ * when the store was near empty: a hash join over a full scan of
+ * resource_current, kept for as long as the connection lives - the MLLP
+ * writer's whole life, a whole `weft load` - so every batch cost grew with
+ * the store (12.6 ms a call at 9,000 resources; 2026-12-06,
+ * docs/BENCHMARKS.md). */
+static const struct store_migration pg_put_many_3 = {
+    "put-many-3",
+    PG_PUT_SET_FN("CREATE OR REPLACE", PG_PUT_SET_IX_POST, " LIMIT 1"),
 };
 
 /* The list, in order.  Append new lines at the end. */
@@ -686,6 +721,7 @@ static const struct store_migration *const migrations[] = {
     &pg_put_many_2,
     &pg_review_other_1,
     &pg_migration_analytics_incremental_1,
+    &pg_search_index_3,
     &pg_client_notify_1,
     &pg_put_many_3,
 };

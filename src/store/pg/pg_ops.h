@@ -55,8 +55,8 @@ int pg_history(struct store *s, const char *type, const char *id, int limit,
 
 /* pg_search.c */
 int pg_search(struct store *s, const struct store_query *q, struct store_result *out);
-int pg_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
-                        int n);
+int pg_search_index_clear(struct store *s);
+int pg_search_index_add(struct store *s, const struct store_ixitem *items, int n);
 
 /* pg_access.c */
 int pg_org_put(struct store *s, const char *ods, const char *name, const char *type);

@@ -237,29 +237,31 @@ static void add_filters(struct pq *w, const struct store_query *q, const char *s
             arg_text(w, v);
         }
     }
-    /* search-index conditions (search-index-2, pg_migrate.c) */
+    /* search-index conditions (search-index-3, pg_migrate.c: each row a
+     * posting list, its seqs a bigint[]) */
     for (int i = 0; i < q->nix && q->type; i++) {
         const struct store_ixcond *c = &q->ix[i];
         buf_adds(&w->sql, " AND r.seq IN (");
         for (int k = 0; k < c->nvals; k++) {
             const struct store_ixval *v = &c->vals[k];
-            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE param = "
-                                : "SELECT seq FROM search_index WHERE param = ");
+            buf_adds(&w->sql, k ? " UNION ALL SELECT unnest(x.seqs) FROM search_index x"
+                                  " WHERE x.param = "
+                                : "SELECT unnest(x.seqs) FROM search_index x WHERE x.param = ");
             arg_int(w, store_ix_param_id(q->type, c->param));
             if (v->op == STORE_IX_EQ) {
-                buf_adds(&w->sql, " AND value = ");
+                buf_adds(&w->sql, " AND x.value = ");
                 arg_text(w, v->a);
             } else if (v->op == STORE_IX_PREFIX) {
-                buf_adds(&w->sql, " AND value >= ");
+                buf_adds(&w->sql, " AND x.value >= ");
                 arg_text(w, v->a);
-                buf_addf(&w->sql, " AND value < $%d::text || chr(1114111)", w->p.n);
+                buf_addf(&w->sql, " AND x.value < $%d::text || chr(1114111)", w->p.n);
             } else {
                 if (v->a) {
-                    buf_adds(&w->sql, " AND value >= ");
+                    buf_adds(&w->sql, " AND x.value >= ");
                     arg_text(w, v->a);
                 }
                 if (v->b) {
-                    buf_adds(&w->sql, " AND value <= ");
+                    buf_adds(&w->sql, " AND x.value <= ");
                     arg_text(w, v->b);
                 }
             }
@@ -502,35 +504,61 @@ done:
     return rc;
 }
 
-int pg_search_index_set(struct store *s, int64_t seq, const char *type, const char *const *pairs,
-                        int n)
+int pg_search_index_clear(struct store *s)
+{
+    return pg_cmd(pg_of(s), "DELETE FROM search_index", NULL, NULL);
+}
+
+/* s as one quoted element of an array literal. */
+static void ix_array_text(struct buf *b, const char *s)
+{
+    buf_addc(b, '"');
+    for (const char *c = s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            buf_addc(b, '\\');
+        buf_addc(b, *c);
+    }
+    buf_addc(b, '"');
+}
+
+/* The items' rows as one posting list per (param, value) (search-index-3,
+ * pg_migrate.c), in one statement. */
+int pg_search_index_add(struct store *s, const struct store_ixitem *items, int n)
 {
     struct pg_store *ps = pg_of(s);
-    bool own;
-    int rc = pg_auto_begin(ps, &own);
-    if (rc == 0) {
-        int32_t lo, hi;
-        store_ix_type_range(type, &lo, &hi);
+    struct buf params = BUF_INIT, values = BUF_INIT, seqs = BUF_INIT;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < items[i].n; j++) {
+            const char *param = items[i].pairs[2 * j], *value = items[i].pairs[2 * j + 1];
+            if (!param || !value)
+                continue;
+            buf_addc(&params, k ? ',' : '{');
+            buf_addc(&values, k ? ',' : '{');
+            buf_addc(&seqs, k ? ',' : '{');
+            buf_addf(&params, "%d", (int)store_ix_param_id(items[i].type, param));
+            ix_array_text(&values, value);
+            buf_addf(&seqs, "%lld", (long long)items[i].seq);
+            k++;
+        }
+    int rc = WEFT_OK;
+    if (k > 0) {
+        buf_addc(&params, '}');
+        buf_addc(&values, '}');
+        buf_addc(&seqs, '}');
         struct pg_params p = {0};
-        pg_p_int(&p, lo);
-        pg_p_int(&p, hi);
-        pg_p_int(&p, seq);
+        pg_p_text(&p, params.data);
+        pg_p_text(&p, values.data);
+        pg_p_text(&p, seqs.data);
         rc = pg_cmd(ps,
-                    "DELETE FROM search_index WHERE param BETWEEN $1::integer AND $2::integer"
-                    " AND seq = $3::bigint",
+                    "INSERT INTO search_index (param, value, first_seq, seqs) SELECT t.p, t.v,"
+                    " min(t.s), array_agg(DISTINCT t.s ORDER BY t.s) FROM unnest($1::integer[],"
+                    " $2::text[], $3::bigint[]) AS t(p, v, s) GROUP BY t.p, t.v"
+                    " ON CONFLICT DO NOTHING",
                     &p, NULL);
     }
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (!pairs[2 * i] || !pairs[2 * i + 1])
-            continue;
-        struct pg_params p = {0};
-        pg_p_int(&p, store_ix_param_id(type, pairs[2 * i]));
-        pg_p_text(&p, pairs[2 * i + 1]);
-        pg_p_int(&p, seq);
-        rc = pg_cmd(ps,
-                    "INSERT INTO search_index (param, value, seq) VALUES ($1::integer, $2,"
-                    " $3::bigint) ON CONFLICT DO NOTHING",
-                    &p, NULL);
-    }
-    return pg_auto_end(ps, own, rc);
+    buf_release(&params);
+    buf_release(&values);
+    buf_release(&seqs);
+    return rc;
 }

@@ -33,7 +33,8 @@ extern const struct store_migration sqlite_migration_core_4;
  * version): 64 bits of FNV-1a over the id text.  Lookups compare the id too,
  * so a collision costs a row visit, never a wrong answer. */
 int64_t sqlite_idkey(const char *id);
-/* Register weft_idkey(text) (the same function in SQL, for migrations) on db. */
+/* Register weft_idkey(text) (the same function in SQL, for migrations) and
+ * the search index's functions (sqlite_search_functions) on db. */
 int sqlite_register_functions(sqlite3 *db);
 #define SQLITE_ROW_COLS                                                                            \
     "seq,id,type,version,deleted,person_id,category,source_org,source_id,feed,effective,code,"     \
@@ -57,15 +58,28 @@ int sqlite_history(struct store *s, const char *type, const char *id, int limit,
 
 /* sqlite_search.c */
 int sqlite_search(struct store *s, const struct store_query *q, struct store_result *out);
-int sqlite_search_index_set(struct store *s, int64_t seq, const char *type,
-                            const char *const *pairs, int n);
-/* Write the search-index rows pairs[0..2n) of version seq of type (the put
- * path; the caller's transaction). */
+int sqlite_search_index_clear(struct store *s);
+int sqlite_search_index_add(struct store *s, const struct store_ixitem *items, int n);
+/* The search-index rows pairs[0..2n) of version seq of type (the put path;
+ * the caller's transaction): written at once as lists of one seq, or, inside
+ * sqlite_index_batch_begin .. sqlite_index_batch_end, gathered and written at
+ * the end as one posting list per (param, value) of the batch (pairs must
+ * stay valid until then). */
 int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
                      const char *const *pairs, int n);
+void sqlite_index_batch_begin(struct sqlite_store *ss);
+/* Write the gathered rows when ok (returns 0 or the error), drop them
+ * otherwise (returns 0). */
+int sqlite_index_batch_end(struct sqlite_store *ss, bool ok);
+void sqlite_index_free(struct sqlite_store *ss);
+/* Register weft_ixseqs(first_seq, seqs) (a posting list as a JSON array of
+ * seqs, for json_each) and the aggregate weft_ixpost(seq) (the seqs of a
+ * group as a list's bytes after the smallest) on db. */
+int sqlite_search_functions(sqlite3 *db);
 extern const struct store_migration sqlite_migration_search_1;
 extern const struct store_migration sqlite_migration_search_index_1;
 extern const struct store_migration sqlite_migration_search_index_2;
+extern const struct store_migration sqlite_migration_search_index_3;
 
 /* sqlite_person.c */
 int sqlite_person_by_nhs(struct store *s, const char *nhs, char **person_id_out);

@@ -37,6 +37,11 @@ struct sqlite_store {
     char txn_now[32];                  /* time of the open explicit transaction: its lastUpdated */
     struct sqlite_person_cache pcache; /* person links (sqlite_person_cache.h) */
     struct sqlite_ckpt *ckpt;          /* a dedicated writer's checkpointer, or NULL */
+    struct sqlite_ixacc {              /* a batch's search-index rows (sqlite_search.c) */
+        struct sqlite_ixrow *v;
+        int n, cap;
+        bool batch;
+    } ixacc;
 };
 
 static inline struct sqlite_store *sqlite_of(struct store *s)

@@ -147,6 +147,7 @@ static const struct store_migration *const migrations[] = {
     &sqlite_migration_analytics_results_1,
     &sqlite_migration_review_other_1,
     &sqlite_migration_analytics_incremental_1,
+    &sqlite_migration_search_index_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

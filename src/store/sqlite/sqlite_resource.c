@@ -56,11 +56,11 @@ static void idkey_sql(sqlite3_context *cx, int argc, sqlite3_value **argv)
 
 int sqlite_register_functions(sqlite3 *db)
 {
-    return sqlite3_create_function(db, "weft_idkey", 1,
-                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                   idkey_sql, NULL, NULL) == SQLITE_OK
-               ? WEFT_OK
-               : WEFT_EDB;
+    if (sqlite3_create_function(db, "weft_idkey", 1,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                idkey_sql, NULL, NULL) != SQLITE_OK)
+        return WEFT_EDB;
+    return sqlite_search_functions(db);
 }
 
 void sqlite_row_fill(sqlite3_stmt *st, struct store_row *out)
@@ -342,6 +342,7 @@ int sqlite_resource_put_batch(struct store *s, const struct store_put *in, int n
     struct sqlite_store *ss = sqlite_of(s);
     bool own;
     int rc = auto_begin(ss, &own);
+    sqlite_index_batch_begin(ss);
     for (int i = 0; i < n && rc == 0; i++) {
         struct store_put_result *o = &out[i];
         memset(o, 0, sizeof *o);
@@ -351,7 +352,8 @@ int sqlite_resource_put_batch(struct store *s, const struct store_put *in, int n
         else
             rc = o->rc;
     }
-    return auto_end(ss, own, rc);
+    int irc = sqlite_index_batch_end(ss, rc == 0);
+    return auto_end(ss, own, rc ? rc : irc);
 }
 
 int sqlite_resource_get(struct store *s, const char *type, const char *id, int version,

@@ -94,67 +94,294 @@ const struct store_migration sqlite_migration_search_index_2 = {
     " WHERE EXISTS (SELECT 1 FROM resource);",
 };
 
-/* One INSERT of up to IX_ROWS rows: a resource's rows (a handful) cost one
- * statement instead of one each. */
-#define IX_ROWS 8
+/*
+ * search-index-3: posting lists.  One row per (param, value) of a load
+ * batch instead of one per version: the batch's seqs that have the value,
+ * the first in first_seq (part of the key: two batches never share a first
+ * seq) and the rest as varint differences (store/paging.h
+ * store_ixpost_encode) in seqs.  A Synthea bundle of ~300 items has a
+ * handful of categories and days and tens of codes, so the rows are a
+ * fraction of one per item, and each row costs a b-tree insert (about
+ * 7,000 instructions) where a seq in a list costs one or two bytes.  A
+ * search reads the lists of its conditions and hands their seqs to the
+ * resource query (weft_ixseqs + json_each, add_filters); a seq stays a
+ * version, so the snapshot rules of resource still decide what it is at a
+ * snapshot (a replaced version's seq in a list matches nothing current).
+ * The rows of search-index-2 are converted, one list per (param, value)
+ * (weft_ixpost), so an upgraded database keeps answering; "pending"/"ready"
+ * is kept as it was.
+ */
+const struct store_migration sqlite_migration_search_index_3 = {
+    "search-index-3",
+    "CREATE TABLE search_posting (param INTEGER NOT NULL, value TEXT NOT NULL,"
+    " first_seq INTEGER NOT NULL, seqs BLOB NOT NULL, PRIMARY KEY (param, value, first_seq))"
+    " WITHOUT ROWID;"
+    "INSERT INTO search_posting (param, value, first_seq, seqs)"
+    " SELECT param, value, min(seq), weft_ixpost(seq) FROM search_index GROUP BY param, value;"
+    "DROP TABLE search_index;"
+    "ALTER TABLE search_posting RENAME TO search_index;",
+};
+
+/* ---- SQL functions ---- */
+
+/* weft_ixseqs(first_seq, seqs): the list's seqs as a JSON array (for
+ * json_each); an error when the bytes are not a list. */
+static void ixseqs_sql(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    int64_t first = sqlite3_value_int64(argv[0]);
+    const unsigned char *p = sqlite3_value_blob(argv[1]);
+    size_t len = (size_t)sqlite3_value_bytes(argv[1]);
+    int n = store_ixpost_count(p, len);
+    if (n < 0) {
+        sqlite3_result_error(cx, "weft_ixseqs: a search-index posting list is damaged", -1);
+        return;
+    }
+    int64_t one, *seqs = n > 1 ? malloc(sizeof *seqs * (size_t)n) : &one;
+    char *out = malloc((size_t)n * 21 + 2);
+    if (!seqs || !out) {
+        if (seqs != &one)
+            free(seqs);
+        free(out);
+        sqlite3_result_error_nomem(cx);
+        return;
+    }
+    store_ixpost_decode(first, p, len, seqs);
+    size_t at = 0;
+    out[at++] = '[';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            out[at++] = ',';
+        at += (size_t)snprintf(out + at, 21, "%lld", (long long)seqs[i]);
+    }
+    out[at++] = ']';
+    if (seqs != &one)
+        free(seqs);
+    sqlite3_result_text(cx, out, (int)at, free);
+}
+
+/* weft_ixpost(seq): the aggregate of a group's seqs as a posting list's
+ * bytes after its smallest seq (min(seq) is its first_seq). */
+struct ixpost_agg {
+    int64_t *v;
+    int n, cap;
+    bool nomem;
+};
+
+static void ixpost_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct ixpost_agg *a = sqlite3_aggregate_context(cx, sizeof *a);
+    if (!a || a->nomem)
+        return;
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        int64_t *v = realloc(a->v, sizeof *v * (size_t)cap);
+        if (!v) {
+            a->nomem = true;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = sqlite3_value_int64(argv[0]);
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static void ixpost_final(sqlite3_context *cx)
+{
+    struct ixpost_agg *a = sqlite3_aggregate_context(cx, 0);
+    if (!a || a->n == 0) {
+        sqlite3_result_zeroblob(cx, 0);
+        return;
+    }
+    unsigned char *out = a->nomem ? NULL : malloc((size_t)a->n * STORE_IXPOST_MAXLEN + 1);
+    if (!out) {
+        free(a->v);
+        sqlite3_result_error_nomem(cx);
+        return;
+    }
+    qsort(a->v, (size_t)a->n, sizeof *a->v, cmp_i64);
+    int k = 0;
+    for (int i = 0; i < a->n; i++)
+        if (k == 0 || a->v[i] != a->v[k - 1])
+            a->v[k++] = a->v[i];
+    size_t len = store_ixpost_encode(a->v, k, out);
+    free(a->v);
+    sqlite3_result_blob(cx, out, (int)len, free);
+}
+
+int sqlite_search_functions(sqlite3 *db)
+{
+    int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    if (sqlite3_create_function(db, "weft_ixseqs", 2, f, NULL, ixseqs_sql, NULL, NULL) !=
+            SQLITE_OK ||
+        sqlite3_create_function(db, "weft_ixpost", 1, f, NULL, NULL, ixpost_step, ixpost_final) !=
+            SQLITE_OK)
+        return WEFT_EDB;
+    return WEFT_OK;
+}
+
+/* ---- writing the index ---- */
+
+struct sqlite_ixrow {
+    int32_t param;
+    const char *value;
+    int64_t seq;
+};
+
+static uint32_t ixrow_hash(const struct sqlite_ixrow *r)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)r->param;
+    for (const unsigned char *p = (const unsigned char *)r->value; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* Write the gathered rows, one posting list per (param, value): the rows
+ * grouped by a hash table (sorting the batch's rows cost 36 M instructions
+ * on the Synthea set, this 8 M), each group's seqs in the order added -
+ * ascending, as the puts and reindex's pages come; sorted when not. */
+static int index_flush(struct sqlite_store *ss)
+{
+    struct sqlite_ixacc *x = &ss->ixacc;
+    int n = x->n;
+    x->n = 0;
+    if (n == 0)
+        return WEFT_OK;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n)
+        cap <<= 1;
+    int *slot = xmalloc(sizeof *slot * cap);
+    for (size_t k = 0; k < cap; k++)
+        slot[k] = -1;
+    /* per group: its first and last row and hash; per row: the next row of its group */
+    int *head = xmalloc(sizeof *head * (size_t)n), *tail = xmalloc(sizeof *tail * (size_t)n);
+    uint32_t *gh = xmalloc(sizeof *gh * (size_t)n);
+    int *next = xmalloc(sizeof *next * (size_t)n);
+    int ng = 0;
+    for (int i = 0; i < n; i++) {
+        const struct sqlite_ixrow *r = &x->v[i];
+        uint32_t h = ixrow_hash(r);
+        size_t k = h & (cap - 1);
+        int g;
+        for (;; k = (k + 1) & (cap - 1)) {
+            g = slot[k];
+            if (g < 0 || (gh[g] == h && x->v[head[g]].param == r->param &&
+                          strcmp(x->v[head[g]].value, r->value) == 0))
+                break;
+        }
+        next[i] = -1;
+        if (g < 0) {
+            g = slot[k] = ng++;
+            head[g] = tail[g] = i;
+            gh[g] = h;
+        } else {
+            next[tail[g]] = i;
+            tail[g] = i;
+        }
+    }
+    int64_t *seqs = xmalloc(sizeof *seqs * (size_t)n);
+    unsigned char *bytes = xmalloc((size_t)n * STORE_IXPOST_MAXLEN + 1);
+    int rc = WEFT_OK;
+    for (int g = 0; g < ng && rc == 0; g++) {
+        int k = 0;
+        bool sorted = true;
+        for (int i = head[g]; i >= 0; i = next[i]) {
+            if (k > 0 && seqs[k - 1] == x->v[i].seq)
+                continue; /* a value twice in one version */
+            sorted &= k == 0 || seqs[k - 1] < x->v[i].seq;
+            seqs[k++] = x->v[i].seq;
+        }
+        if (!sorted) {
+            qsort(seqs, (size_t)k, sizeof *seqs, cmp_i64);
+            int m = 0;
+            for (int i = 0; i < k; i++)
+                if (m == 0 || seqs[m - 1] != seqs[i])
+                    seqs[m++] = seqs[i];
+            k = m;
+        }
+        size_t len = store_ixpost_encode(seqs, k, bytes);
+        sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR IGNORE INTO search_index (param, value,"
+                                           " first_seq, seqs) VALUES (?, ?, ?, ?)");
+        if (!st) {
+            rc = WEFT_EDB;
+            break;
+        }
+        sqlite3_bind_int(st, 1, x->v[head[g]].param);
+        sqlite_bind_text(st, 2, x->v[head[g]].value);
+        sqlite3_bind_int64(st, 3, seqs[0]);
+        sqlite3_bind_blob(st, 4, bytes, (int)len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sqlite_fail(ss, "writing the search index");
+        sqlite3_reset(st);
+    }
+    free(slot);
+    free(head);
+    free(tail);
+    free(gh);
+    free(next);
+    free(seqs);
+    free(bytes);
+    return rc;
+}
 
 int sqlite_index_add(struct sqlite_store *ss, int64_t seq, const char *type,
                      const char *const *pairs, int n)
 {
-    static const char *sql[IX_ROWS + 1];
-    static char text[IX_ROWS + 1][IX_ROWS * 24 + 96];
-    for (int i = 0; i < n;) {
-        int k = 0;
-        const char *rows[IX_ROWS * 2];
-        for (; i < n && k < IX_ROWS; i++)
-            if (pairs[2 * i] && pairs[2 * i + 1]) {
-                rows[2 * k] = pairs[2 * i];
-                rows[2 * k + 1] = pairs[2 * i + 1];
-                k++;
-            }
-        if (k == 0)
-            break;
-        if (!sql[k]) { /* built once per row count (the text is the statement cache's key) */
-            struct buf b = BUF_INIT;
-            buf_adds(&b, "INSERT OR IGNORE INTO search_index (param, value, seq) VALUES ");
-            for (int j = 0; j < k; j++)
-                buf_addf(&b, "%s(?%d,?%d,?1)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
-            snprintf(text[k], sizeof text[k], "%s", b.data);
-            buf_release(&b);
-            sql[k] = text[k];
+    struct sqlite_ixacc *x = &ss->ixacc;
+    for (int i = 0; i < n; i++) {
+        if (!pairs[2 * i] || !pairs[2 * i + 1])
+            continue;
+        if (x->n == x->cap) {
+            x->cap = x->cap ? 2 * x->cap : 1024;
+            x->v = xrealloc(x->v, sizeof *x->v * (size_t)x->cap);
         }
-        sqlite3_stmt *st = sqlite_stmt(ss, sql[k]);
-        if (!st)
-            return WEFT_EDB;
-        sqlite3_bind_int64(st, 1, seq);
-        for (int j = 0; j < k; j++) {
-            sqlite3_bind_int(st, 2 + 2 * j, store_ix_param_id(type, rows[2 * j]));
-            sqlite_bind_text(st, 3 + 2 * j, rows[2 * j + 1]);
-        }
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return sqlite_fail(ss, "writing the search index");
+        x->v[x->n++] =
+            (struct sqlite_ixrow){store_ix_param_id(type, pairs[2 * i]), pairs[2 * i + 1], seq};
     }
-    return WEFT_OK;
+    return x->batch ? WEFT_OK : index_flush(ss);
 }
 
-int sqlite_search_index_set(struct store *s, int64_t seq, const char *type,
-                            const char *const *pairs, int n)
+void sqlite_index_batch_begin(struct sqlite_store *ss)
+{
+    ss->ixacc.batch = true;
+    ss->ixacc.n = 0;
+}
+
+int sqlite_index_batch_end(struct sqlite_store *ss, bool ok)
+{
+    ss->ixacc.batch = false;
+    if (!ok) {
+        ss->ixacc.n = 0;
+        return WEFT_OK;
+    }
+    return index_flush(ss);
+}
+
+void sqlite_index_free(struct sqlite_store *ss)
+{
+    free(ss->ixacc.v);
+    ss->ixacc = (struct sqlite_ixacc){0};
+}
+
+int sqlite_search_index_clear(struct store *s)
+{
+    return sqlite_exec(sqlite_of(s), "DELETE FROM search_index");
+}
+
+int sqlite_search_index_add(struct store *s, const struct store_ixitem *items, int n)
 {
     struct sqlite_store *ss = sqlite_of(s);
-    sqlite3_stmt *st =
-        sqlite_stmt(ss, "DELETE FROM search_index WHERE param BETWEEN ? AND ? AND seq = ?");
-    if (!st)
-        return WEFT_EDB;
-    int32_t lo, hi;
-    store_ix_type_range(type, &lo, &hi);
-    sqlite3_bind_int(st, 1, lo);
-    sqlite3_bind_int(st, 2, hi);
-    sqlite3_bind_int64(st, 3, seq);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "clearing index rows");
-    sqlite3_reset(st);
-    return rc ? rc : sqlite_index_add(ss, seq, type, pairs, n);
+    sqlite_index_batch_begin(ss);
+    for (int i = 0; i < n; i++)
+        sqlite_index_add(ss, items[i].seq, items[i].type, items[i].pairs, items[i].n);
+    return sqlite_index_batch_end(ss, true);
 }
 
 enum bind_kind { BIND_TEXT, BIND_INT };
@@ -298,29 +525,30 @@ static void add_filters(struct sqlq *w, const struct store_query *q, int64_t sna
         bind_text(w, q->lastupd_lt);
     }
     /* search-index conditions: the seqs of each as a union of b-tree
-     * ranges of (param id, value) */
+     * ranges of (param id, value), each row a posting list (search-index-3) */
     for (int i = 0; i < q->nix && q->type; i++) {
         const struct store_ixcond *c = &q->ix[i];
         buf_adds(&w->sql, " AND r.seq IN (");
         for (int k = 0; k < c->nvals; k++) {
             const struct store_ixval *v = &c->vals[k];
-            buf_adds(&w->sql, k ? " UNION ALL SELECT seq FROM search_index WHERE param = ?"
-                                : "SELECT seq FROM search_index WHERE param = ?");
+            buf_adds(&w->sql, k ? " UNION ALL " : "");
+            buf_adds(&w->sql, "SELECT j.value FROM search_index x, json_each(weft_ixseqs("
+                              "x.first_seq, x.seqs)) j WHERE x.param = ?");
             bind_int(w, store_ix_param_id(q->type, c->param));
             if (v->op == STORE_IX_EQ) {
-                buf_adds(&w->sql, " AND value = ?");
+                buf_adds(&w->sql, " AND x.value = ?");
                 bind_text(w, v->a);
             } else if (v->op == STORE_IX_PREFIX) {
-                buf_adds(&w->sql, " AND value >= ? AND value < ? || char(1114111)");
+                buf_adds(&w->sql, " AND x.value >= ? AND x.value < ? || char(1114111)");
                 bind_text(w, v->a);
                 bind_text(w, v->a);
             } else {
                 if (v->a) {
-                    buf_adds(&w->sql, " AND value >= ?");
+                    buf_adds(&w->sql, " AND x.value >= ?");
                     bind_text(w, v->a);
                 }
                 if (v->b) {
-                    buf_adds(&w->sql, " AND value <= ?");
+                    buf_adds(&w->sql, " AND x.value <= ?");
                     bind_text(w, v->b);
                 }
             }

@@ -217,6 +217,7 @@ void sqlite_close(struct store *s)
     if (s->txn_depth > 0)
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite_person_cache_free(ss);
+    sqlite_index_free(ss);
     sqlite3_close(ss->db);
     free(ss->path);
     free(ss);

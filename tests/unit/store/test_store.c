@@ -1252,15 +1252,112 @@ static void test_search_index(void **state)
     assert_int_equal(oc, STORE_PUT_UPDATED);
     assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 0);
     assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "29463-7", NULL), 1);
-    /* reindex: the current version's rows replaced */
+    /* reindex: the index emptied, the current version's rows added */
     struct store_row row;
     assert_int_equal(store_resource_get(s, "Observation", id, 0, &row), 0);
     const char *rows4[] = {"code", "1111-1", "category", "laboratory"};
-    assert_int_equal(store_search_index_set(s, row.seq, "Observation", rows4, 2), 0);
+    struct store_ixitem it = {row.seq, "Observation", rows4, 2};
+    assert_int_equal(store_search_index_clear(s), 0);
+    assert_int_equal(store_search_index_add(s, &it, 1), 0);
     store_row_clear(&row);
     assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "29463-7", NULL), 0);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8480-6", NULL), 0);
     assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "1111-1", NULL), 1);
     assert_int_equal(ix_count(s, "Observation", "category", STORE_IX_EQ, "laboratory", NULL), 1);
+}
+
+/* Posting lists (search-index-3): a batch writes one list per (param,
+ * value) holding several items' seqs, every one of them is found (and
+ * paged through), and a list keeps the seq of a version that was later
+ * replaced or deleted: that seq must match nothing, or a search by the old
+ * value would return the item's new version. */
+static void ix_put(struct store_put *p, const char *src, const char *json, const char *const *rows,
+                   int n)
+{
+    *p = (struct store_put){.type = "Observation",
+                            .source_org = "A81001",
+                            .source_id = src,
+                            .category = "results",
+                            .json = json,
+                            .json_len = strlen(json),
+                            .index = rows,
+                            .nindex = n};
+}
+
+static void test_search_index_postings(void **state)
+{
+    struct store *s = *state;
+    const char *hr[] = {"code", "8867-4", "category", "vital-signs"};
+    const char *bp[] = {"code", "8480-6", "category", "vital-signs"};
+    struct store_put p[5];
+    ix_put(&p[0], "pa", "{\"n\":\"a\"}", hr, 2);
+    ix_put(&p[1], "pb", "{\"n\":\"b\"}", hr, 2);
+    ix_put(&p[2], "pc", "{\"n\":\"c\"}", bp, 2);
+    ix_put(&p[3], "pd", "{\"n\":\"d\"}", hr, 2);
+    ix_put(&p[4], "pe", "{\"n\":\"e\"}", hr, 2);
+    struct store_put_result res[5];
+    assert_int_equal(store_resource_put_batch(s, p, 5, res), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(res[i].rc, 0);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 4);
+    assert_int_equal(ix_count(s, "Observation", "category", STORE_IX_EQ, "vital-signs", NULL), 5);
+    /* paged one at a time through the list: each item once */
+    struct store_ixval v = {STORE_IX_EQ, "8867-4", NULL};
+    struct store_ixcond c = {"code", &v, 1};
+    struct store_query q = {.type = "Observation", .ix = &c, .nix = 1, .limit = 1};
+    char *after = NULL;
+    int pages = 0;
+    for (;;) {
+        struct store_result r;
+        q.after = after;
+        assert_int_equal(store_search(s, &q, &r), 0);
+        q.snapshot = r.snapshot;
+        pages += r.nrows;
+        free(after);
+        after = r.next;
+        r.next = NULL;
+        store_result_clear(&r);
+        if (!after || pages > 10)
+            break;
+    }
+    free(after);
+    assert_int_equal(pages, 4);
+    /* b becomes a blood pressure, e is deleted (a later batch): the old
+     * versions' seqs are still in the heart-rate list */
+    const char *bp2[] = {"code", "8480-6", "category", "vital-signs"};
+    struct store_put u;
+    ix_put(&u, "pb", "{\"n\":\"b2\"}", bp2, 2);
+    struct store_put_result ur;
+    assert_int_equal(store_resource_put_batch(s, &u, 1, &ur), 0);
+    assert_int_equal(ur.outcome, STORE_PUT_UPDATED);
+    assert_int_equal(store_resource_delete(s, "Observation", res[4].id), 0);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 2);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8480-6", NULL), 2);
+    assert_int_equal(ix_count(s, "Observation", "category", STORE_IX_EQ, "vital-signs", NULL), 4);
+    /* a range over several lists: each current item once */
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_RANGE, "8000", "8999"), 4);
+    /* rebuilt (weft reindex) from versions given newest first: one list, every seq in it */
+    struct store_query all = {.type = "Observation", .limit = 100};
+    struct store_result cur;
+    assert_int_equal(store_search(s, &all, &cur), 0);
+    assert_int_equal(cur.nrows, 4);
+    const char *one[] = {"code", "9999-9"};
+    struct store_ixitem it[4];
+    for (int i = 0; i < 4; i++)
+        it[i] = (struct store_ixitem){cur.rows[i].seq, "Observation", one, 1};
+    for (int i = 0; i < 4; i++) /* newest first */
+        for (int j = i + 1; j < 4; j++)
+            if (it[j].seq > it[i].seq) {
+                struct store_ixitem t = it[i];
+                it[i] = it[j];
+                it[j] = t;
+            }
+    assert_true(it[0].seq > it[3].seq);
+    assert_int_equal(store_search_index_clear(s), 0);
+    assert_int_equal(store_search_index_add(s, it, 4), 0);
+    store_result_clear(&cur);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "9999-9", NULL), 4);
+    assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 0);
 }
 
 int main(void)
@@ -1272,6 +1369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_batch_each_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_index_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_added_without_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_filters, setup, teardown),
