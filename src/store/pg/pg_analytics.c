@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/pg/pg_analytics.h"
 #include "store/pg/pg_ops.h"
 
@@ -626,7 +627,6 @@ static int contrib_put(struct store *s, const char *const *person_ids,
                        const unsigned char *const *blobs, const size_t *lens, int n)
 {
     /* in batches: the persons and their blobs (hex) as two arrays */
-    static const char hex[] = "0123456789abcdef";
     struct pg_store *ps = pg_of(s);
     bool own;
     int rc = pg_auto_begin(ps, &own);
@@ -653,10 +653,9 @@ static int contrib_put(struct store *s, const char *const *person_ids,
                 buf_addc(&hx, ',');
             }
             array_elem(&ids, person_ids[i]);
-            for (size_t j = 0; j < lens[i]; j++) {
-                buf_addc(&hx, hex[blobs[i][j] >> 4]);
-                buf_addc(&hx, hex[blobs[i][j] & 15]);
-            }
+            buf_grow(&hx, 2 * lens[i] + 1);
+            hex_encode(blobs[i], lens[i], hx.data + hx.len);
+            hx.len += 2 * lens[i];
         }
         buf_addc(&ids, '}');
         buf_addc(&hx, '}');
