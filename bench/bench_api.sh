@@ -24,7 +24,12 @@
 # is (bench_scale.sh): API_TOKEN is a bearer token that may read it, and
 # API_BIG_NHS / API_MID_NHS the NHS numbers of the largest and the median
 # patient (their Patient ids are looked up by identifier).  API_SERVE_ARGS:
-# extra `weft serve` options (e.g. "--threads 8").
+# extra `weft serve` options (e.g. "--threads 8").  API_FRESH_DB=URL: the
+# default data set into that empty database instead of a SQLite file in the
+# temporary folder (a PostgreSQL database made with createdb; initialised
+# here), to measure both backends on the same data.  API_PG_DIR=DIR (the
+# cluster's folder from tests/pg-cluster.sh): also the PostgreSQL server's
+# CPU per request of each case (its backends, from /proc), beside Weft's.
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
@@ -43,8 +48,12 @@ if [ -n "${API_DB:-}" ]; then
   db=$API_DB
   token=${API_TOKEN:?API_TOKEN is needed with API_DB}
 else
-  db="$tmp/api.db"
-  rm -f "$db" "$db-wal" "$db-shm"
+  if [ -n "${API_FRESH_DB:-}" ]; then
+    db=$API_FRESH_DB
+  else
+    db="$tmp/api.db"
+    rm -f "$db" "$db-wal" "$db-shm"
+  fi
   "$weft" init --db "$db" >/dev/null 2>&1 || { echo "weft init failed"; exit 1; }
   "$weft" org add --db "$db" --ods SYN01 --name "Bench organisation" --type acute >/dev/null
   "$weft" org agreement --db "$db" --ods SYN01 --kind jca --from 2020-01-01 >/dev/null
@@ -84,15 +93,34 @@ EOF
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # wrk latency "1.23ms" / "456.00us" / "1.02s" -> milliseconds
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f\n", v}'; }
-declare -A RPS P99 P50
+declare -A RPS P99 P50 CPUW CPUP
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() { # the cluster's backends: the postmaster's reaped children and the live ones
+  [ -n "${API_PG_DIR:-}" ] || { echo 0; return; }
+  local pm t c
+  pm=$(head -1 "$API_PG_DIR/data/postmaster.pid")
+  t=$(awk '{print $16 + $17}' "/proc/$pm/stat")
+  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+    t=$((t + $(ticks "$c" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+tck=$(getconf CLK_TCK)
 run_wrk() { # name url [auth]
-  local name=$1 url=$2 out
+  local name=$1 url=$2 out w0 p0 w1 p1 n
+  w0=$(ticks "$pid")
+  p0=$(pg_ticks)
   if [ $# -ge 3 ]; then
     out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONN" -d"${WRK_SECS}s" --latency -H "Authorization: Bearer $token" "$url")
   else
     out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONN" -d"${WRK_SECS}s" --latency "$url")
   fi
+  w1=$(ticks "$pid")
+  p1=$(pg_ticks)
   if echo "$out" | grep -q "Non-2xx"; then echo "$name: non-2xx answers"; echo "$out"; exit 1; fi
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  CPUW[$name]+="$(awk -v a="$w0" -v b="$w1" -v t="$tck" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/t*1e6/n}') "
+  CPUP[$name]+="$(awk -v a="$p0" -v b="$p1" -v t="$tck" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/t*1e6/n}') "
   RPS[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
   P50[$name]+="$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms) "
   P99[$name]+="$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms) "
@@ -132,14 +160,17 @@ EOF
 read -r ev_first ev_all ev_n <<<"$ev"
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
 
-printf '%-10s %12s %10s %10s %10s\n' "case" "requests/s" "p50 ms" "p99 ms" "vs health"
+printf '%-10s %12s %10s %10s %10s %12s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "vs health" \
+  "weft us/req" "pg us/req"
 h=$(echo "${RPS[health]}" | tr ' ' '\n' | grep . | median)
 for k in health read search search-max; do
   r=$(echo "${RPS[$k]}" | tr ' ' '\n' | grep . | median)
-  printf '%-10s %12.0f %10.3f %10.3f %9.2fx\n' "$k" "$r" \
+  printf '%-10s %12.0f %10.3f %10.3f %9.2fx %12.1f %12s\n' "$k" "$r" \
     "$(echo "${P50[$k]}" | tr ' ' '\n' | grep . | median)" \
-    "$(echo "${P99[$k]}" | tr ' ' '\n' | grep . | median)" "$(echo "$r / $h" | bc -l)"
+    "$(echo "${P99[$k]}" | tr ' ' '\n' | grep . | median)" "$(echo "$r / $h" | bc -l)" \
+    "$(echo "${CPUW[$k]}" | tr ' ' '\n' | grep . | median)" \
+    "$([ -n "${API_PG_DIR:-}" ] && echo "${CPUP[$k]}" | tr ' ' '\n' | grep . | median || echo -)"
 done
 echo "everything patient=$big resources=$n: first page of 100 median ${ev_first} ms; all $ev_n in pages of 100 median ${ev_all} ms"
 echo "peak RSS weft serve: $((rss_kb / 1024)) MB"
-echo "(wrk -t$WRK_THREADS -c$WRK_CONN -d${WRK_SECS}s, $RUNS runs, medians; server threads = $(nproc))"
+echo "(wrk -t$WRK_THREADS -c$WRK_CONN -d${WRK_SECS}s, $RUNS runs, medians; $(nproc) cores, serve options: ${API_SERVE_ARGS:-none})"

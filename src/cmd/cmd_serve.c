@@ -67,7 +67,7 @@ const struct opt_spec cmd_serve_specs[] = {
      "and by API clients that cannot write (everything else, and whenever it is down or behind, "
      "the primary; docs/OPERATIONS.md)"},
     {"http", "HOST:PORT", "address to serve HTTP on (default 127.0.0.1:8080; port 0 picks one)"},
-    {"threads", "N", "HTTP worker threads (default: number of cores)"},
+    {"threads", "N", "HTTP worker threads (default: number of cores; 4 per core on PostgreSQL)"},
     {"port-file", "FILE", "write the bound HTTP port to FILE once listening"},
     {"shutdown-grace", "SECONDS",
      "on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10, 1-3600); "
@@ -402,6 +402,13 @@ int cmd_serve(int argc, char **argv)
                         "byte counts\n");
         status = EXIT_USAGE;
         goto out;
+    }
+    /* On PostgreSQL a worker spends most of a request waiting for the
+     * server (another process, on these cores or another machine), not
+     * computing: four workers a core keep the cores busy meanwhile. */
+    if (threads == 0 && store_url_is_postgres(db)) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > 0 ? (cores * 4 > 64 ? 64 : cores * 4) : 8;
     }
     if (opts_get_long(&o, "max-connections-per-address", HTTP_PER_ADDRESS_DEFAULT, &per_address) !=
             0 ||

@@ -392,6 +392,8 @@ void api_read_failed(struct http_req *req, struct store *s, int rc)
               s ? store_errmsg(s) : "-");
     if (rc == WEFT_EBUSY)
         api_outcome(req, 503, "transient", "the record store is busy; try again");
+    else if (rc == WEFT_EDB && s && store_ping(s) != 0) /* the database server is unreachable */
+        api_outcome(req, 503, "transient", "the record store cannot be reached; try again");
     else
         api_outcome(req, 500, "exception",
                     "the record could not be read or the access "

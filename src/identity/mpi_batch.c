@@ -9,17 +9,24 @@
  * of its block; a block of more than BLOCK_CAP records is skipped (block.h),
  * so work is bounded by block sizes, never by the square of the record
  * count.  A pair sharing two keys is compared once (at the first).  Relink
- * scores the keys on several threads, then decides the edges best first in
- * memory (union-find; each cluster's person, NHS number and "not the same
- * person" decisions known there) and writes the outcome in bulk, in one
- * transaction: reviews REVIEW_FLUSH at a time, every retired person straight
- * into its cluster's final person in one store_person_merge_many (each merge
- * still undoes on its own), the decisions and their audit entries in
- * batches.  Memory is the records, the edges above the review weight and
- * one step per merge: linear in the records and pairs, never their square.
+ * sorts the keys on several threads, numbers each key's blocks (so "does
+ * an earlier key hold this pair" compares integers), splits the blocks
+ * into chunks of about equal work (block_chunks) that the threads take
+ * one at a time, and compares in full only the pairs whose cheap fields
+ * could still reach the review weight (pairscore_bound; the weights from
+ * a table, pairscore.h).  It then decides the edges best first in memory
+ * (union-find; each cluster's person, NHS number and "not the same person"
+ * decisions known there), frees them, and writes the outcome in bulk in one
+ * transaction: reviews REVIEW_FLUSH at a time, every retired person
+ * straight into its cluster's final person in one store_person_merge_many
+ * (each merge still undoes on its own; the persons read once for all the
+ * checks), the decisions and their audit entries in batches.
+ * Memory is the records, the edges above the review weight and one step
+ * per merge: linear in the records and pairs, never their square.
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +38,7 @@
 #include "identity/block.h"
 #include "identity/identity.h"
 #include "identity/mpi.h"
+#include "identity/pairscore.h"
 #include "store/identity.h"
 #include "store/records.h"
 #include "store/txn.h"
@@ -283,25 +291,78 @@ struct edge {
     double w;
 };
 
-struct rl {
+/* One scoring pass over every key at once: each key's records sorted by
+ * (key, record), each record's block number under each key (so "does an
+ * earlier key hold this pair" is a compare of integers), the blocks worth
+ * comparing (2 to BLOCK_CAP records) in (key, key value) order, and those
+ * split into chunks of about equal work for the threads (block_chunks). */
+struct run {
+    int k, s, e; /* key k's sorted records s .. e - 1 */
+};
+
+struct pass {
     const struct batch *b;
     const struct idmodel *m;
+    struct pairscore ps;
+    struct pairscore_names *names; /* each record's exact-name weights */
+    const int *pid;                /* each record's person, as a number */
+    int *idx[BLOCK_BATCH_NKEYS];
+    int nidx[BLOCK_BATCH_NKEYS];
+    uint32_t *kid; /* record i's block under key k: kid[i * NKEYS + k], 0 for none */
+    struct run *runs;
+    int nruns;
+    int *bounds, nchunks;
+    pthread_mutex_t lock;
+    int next; /* the next key to sort (phase 1), the next chunk (phase 2) */
+};
+
+struct rl {
+    struct pass *p;
     struct edge *e;
     size_t n, cap;
     long npairs;
 };
 
-static void rl_pair(int i, int j, void *ctx)
+/* Phase 1: sort key k, number its blocks. */
+static void pass_sort_key(struct pass *p, int k)
 {
-    struct rl *r = ctx;
-    const struct brec *x = &r->b->r[i], *y = &r->b->r[j];
-    if (strcmp(x->person, y->person) == 0)
+    const struct batch *b = p->b;
+    struct keyed *kx = xmalloc(sizeof *kx * (size_t)(b->n ? b->n : 1));
+    int m = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->r[i].key[k][0])
+            kx[m++] = (struct keyed){b->r[i].key[k], i};
+    qsort(kx, (size_t)m, sizeof *kx, by_keyed);
+    int *idx = xmalloc(sizeof *idx * (size_t)(m ? m : 1));
+    uint32_t block = 0;
+    for (int a = 0; a < m; a++) {
+        if (a == 0 || strcmp(kx[a].key, kx[a - 1].key) != 0)
+            block++;
+        idx[a] = kx[a].i;
+        p->kid[(size_t)kx[a].i * BLOCK_BATCH_NKEYS + (size_t)k] = block;
+    }
+    free(kx);
+    p->idx[k] = idx;
+    p->nidx[k] = m;
+}
+
+static void rl_pair(struct rl *r, int i, int j)
+{
+    const struct pass *p = r->p;
+    if (p->pid[i] == p->pid[j])
         return; /* together already */
+    const struct brec *x = &p->b->r[i], *y = &p->b->r[j];
+    const struct pairscore_names *xn = &p->names[i];
+    /* the cheap fields cannot reach the review weight: nothing to compare
+     * (the bound is never below the weight; the margin covers the order of
+     * the additions) */
+    if (pairscore_bound(&p->ps, &x->d, xn, &y->d) < p->m->review_weight - 1e-9)
+        return;
     signed char g[CF_N];
     compare_pair(&x->d, &y->d, g);
-    double w = idmodel_weight(r->m, g, &x->d, NULL);
-    w = mpi_auto_weight(r->m, &x->d, &y->d, g, w);
-    if (w < r->m->review_weight)
+    double w = pairscore_weight(&p->ps, g, xn);
+    w = mpi_auto_weight(p->m, &x->d, &y->d, g, w);
+    if (w < p->m->review_weight)
         return;
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 4096;
@@ -310,64 +371,155 @@ static void rl_pair(int i, int j, void *ctx)
     r->e[r->n++] = (struct edge){i, j, w};
 }
 
-/* Scoring on several threads: each takes the next key not yet taken and
- * keeps its own edges; the edges are sorted afterwards by (weight, i, j),
- * so the outcome does not depend on which thread scored what. */
+/* Every candidate pair of one block that no earlier key holds (i < j). */
+static void rl_run(struct rl *r, const struct run *u)
+{
+    const struct pass *p = r->p;
+    const int *idx = p->idx[u->k];
+    for (int a = u->s; a < u->e; a++)
+        for (int c = a + 1; c < u->e; c++) {
+            int i = idx[a], j = idx[c];
+            const uint32_t *ki = &p->kid[(size_t)i * BLOCK_BATCH_NKEYS],
+                           *kj = &p->kid[(size_t)j * BLOCK_BATCH_NKEYS];
+            int seen = 0;
+            for (int k2 = 0; k2 < u->k && !seen; k2++)
+                seen = ki[k2] && ki[k2] == kj[k2];
+            if (seen)
+                continue;
+            r->npairs++;
+            rl_pair(r, i, j);
+        }
+}
+
+static int by_weight(const void *a, const void *b);
+
+/* Scoring on several threads: first each sorts the next key not yet
+ * sorted; then each takes the next chunk of blocks and keeps its own
+ * edges, sorted by (weight, i, j) at the end (merged afterwards), so the
+ * outcome does not depend on which thread scored what. */
 struct rl_job {
     struct rl out;
-    pthread_mutex_t *lock;
-    int *next_key;
+    int phase;
 };
+
+static int pass_take(struct pass *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int x = p->next++;
+    pthread_mutex_unlock(&p->lock);
+    return x;
+}
 
 static void *rl_thread(void *arg)
 {
     struct rl_job *j = arg;
-    const struct batch *b = j->out.b;
-    struct keyed *idx = xmalloc(sizeof *idx * (size_t)(b->n ? b->n : 1));
-    for (;;) {
-        pthread_mutex_lock(j->lock);
-        int k = (*j->next_key)++;
-        pthread_mutex_unlock(j->lock);
-        if (k >= BLOCK_BATCH_NKEYS)
-            break;
-        key_pairs(b, k, idx, rl_pair, &j->out, &j->out.npairs);
+    struct pass *p = j->out.p;
+    if (j->phase == 1) {
+        for (int k; (k = pass_take(p)) < BLOCK_BATCH_NKEYS;)
+            pass_sort_key(p, k);
+        return NULL;
     }
-    free(idx);
+    for (int c; (c = pass_take(p)) < p->nchunks;)
+        for (int u = p->bounds[c]; u < p->bounds[c + 1]; u++)
+            rl_run(&j->out, &p->runs[u]);
+    if (j->out.n)
+        qsort(j->out.e, j->out.n, sizeof *j->out.e, by_weight);
     return NULL;
 }
 
-static void rl_score(const struct batch *b, const struct idmodel *m, struct rl *all)
+/* Run phase on nt threads (this one among them; a thread that fails to
+ * start is simply absent: the others take its share). */
+static void rl_threads(struct rl_job *jobs, int nt, int phase)
 {
-    /* one thread a core, at most 4 (six keys to share); WEFT_RELINK_THREADS
-     * sets it (tests compare one thread with several) */
-    const char *env = getenv("WEFT_RELINK_THREADS");
-    long nt = env && *env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
-    nt = nt < 1 ? 1 : nt > 4 ? 4 : nt;
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    int next_key = 0;
-    struct rl_job jobs[4];
     pthread_t th[4];
     int started = 0;
     for (int t = 0; t < nt; t++) {
-        jobs[t] = (struct rl_job){.out = {.b = b, .m = m}, .lock = &lock, .next_key = &next_key};
+        jobs[t].phase = phase;
         if (t > 0 && pthread_create(&th[t], NULL, rl_thread, &jobs[t]) == 0)
             started |= 1 << t;
     }
-    rl_thread(&jobs[0]); /* this thread too; any thread that failed to start is simply absent */
-    *all = (struct rl){.b = b, .m = m};
-    for (int t = 0; t < nt; t++) {
-        if (t > 0 && (started & (1 << t)))
+    rl_thread(&jobs[0]);
+    for (int t = 1; t < nt; t++)
+        if (started & (1 << t))
             pthread_join(th[t], NULL);
-        if (t > 0 && !(started & (1 << t)))
-            continue;
-        all->e = xrealloc(all->e, sizeof *all->e * (all->n + jobs[t].out.n + 1));
-        if (jobs[t].out.n)
-            memcpy(all->e + all->n, jobs[t].out.e, sizeof *all->e * jobs[t].out.n);
-        all->n += jobs[t].out.n;
-        all->npairs += jobs[t].out.npairs;
-        free(jobs[t].out.e);
+}
+
+static void rl_score(const struct batch *b, const struct idmodel *m, const int *pid, struct rl *all)
+{
+    /* one thread a core, at most 4; WEFT_RELINK_THREADS sets it (tests
+     * compare one thread with several) */
+    const char *env = getenv("WEFT_RELINK_THREADS");
+    long nt = env && *env ? atol(env) : sysconf(_SC_NPROCESSORS_ONLN);
+    nt = nt < 1 ? 1 : nt > 4 ? 4 : nt;
+    struct pass p = {.b = b, .m = m, .pid = pid};
+    pthread_mutex_init(&p.lock, NULL);
+    pairscore_init(&p.ps, m);
+    size_t nb = (size_t)(b->n ? b->n : 1);
+    p.names = xmalloc(sizeof *p.names * nb);
+    for (int i = 0; i < b->n; i++)
+        pairscore_names(&p.ps, m, &b->r[i].d, &p.names[i]);
+    p.kid = xcalloc(nb * BLOCK_BATCH_NKEYS, sizeof *p.kid);
+    struct rl_job jobs[4];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (struct rl_job){.out = {.p = &p}};
+    rl_threads(jobs, (int)nt, 1);
+    /* the blocks worth comparing, key by key */
+    int cap = 0;
+    for (int k = 0; k < BLOCK_BATCH_NKEYS; k++)
+        for (int s = 0; s < p.nidx[k];) {
+            int e = s + 1;
+            while (e < p.nidx[k] && p.kid[(size_t)p.idx[k][e] * BLOCK_BATCH_NKEYS + (size_t)k] ==
+                                        p.kid[(size_t)p.idx[k][s] * BLOCK_BATCH_NKEYS + (size_t)k])
+                e++;
+            if (e - s >= 2 && e - s <= BLOCK_CAP) {
+                if (p.nruns == cap) {
+                    cap = cap ? cap * 2 : 4096;
+                    p.runs = xrealloc(p.runs, sizeof *p.runs * (size_t)cap);
+                }
+                p.runs[p.nruns++] = (struct run){k, s, e};
+            }
+            s = e;
+        }
+    int *sizes = xmalloc(sizeof *sizes * (size_t)(p.nruns ? p.nruns : 1));
+    long total = 0;
+    for (int u = 0; u < p.nruns; u++) {
+        sizes[u] = p.runs[u].e - p.runs[u].s;
+        total += (long)sizes[u] * (sizes[u] - 1) / 2;
     }
-    pthread_mutex_destroy(&lock);
+    /* about 64 chunks a thread: small enough to even out, big enough that
+     * taking one costs nothing */
+    long target = total / (nt * 64);
+    p.bounds = xmalloc(sizeof *p.bounds * (size_t)(p.nruns + 1));
+    p.nchunks = block_chunks(sizes, p.nruns, target > 0 ? target : 1, p.bounds);
+    free(sizes);
+    p.next = 0;
+    rl_threads(jobs, (int)nt, 2);
+    /* merge the threads' sorted edges */
+    *all = (struct rl){.p = NULL};
+    size_t n = 0, at[4] = {0};
+    for (int t = 0; t < nt; t++) {
+        n += jobs[t].out.n;
+        all->npairs += jobs[t].out.npairs;
+    }
+    all->e = xmalloc(sizeof *all->e * (n ? n : 1));
+    for (size_t o = 0; o < n; o++) {
+        int best = -1;
+        for (int t = 0; t < nt; t++)
+            if (at[t] < jobs[t].out.n &&
+                (best < 0 || by_weight(&jobs[t].out.e[at[t]], &jobs[best].out.e[at[best]]) < 0))
+                best = t;
+        all->e[o] = jobs[best].out.e[at[best]++];
+    }
+    all->n = n;
+    for (int t = 0; t < nt; t++)
+        free(jobs[t].out.e);
+    for (int k = 0; k < BLOCK_BATCH_NKEYS; k++)
+        free(p.idx[k]);
+    free(p.kid);
+    free(p.runs);
+    free(p.bounds);
+    free(p.names);
+    pthread_mutex_destroy(&p.lock);
 }
 
 static int by_weight(const void *a, const void *b)
@@ -535,31 +687,40 @@ int mpi_relink(struct store *s, FILE *report)
     if (apart.n)
         qsort(apart.v, (size_t)apart.n, sizeof *apart.v, cmp_str);
     const struct idmodel *m = mpi_model_acquire(s);
+    /* each record's person as a number (records of one person together in
+     * order), for the scoring threads' "together already" */
+    size_t nb = (size_t)(b.n ? b.n : 1);
+    int *order = xmalloc(sizeof *order * nb);
+    int *pid = xmalloc(sizeof *pid * nb);
+    for (int i = 0; i < b.n; i++)
+        order[i] = i;
+    sort_b = &b;
+    qsort(order, (size_t)b.n, sizeof *order, by_person);
+    for (int i = 0, np = 0; i < b.n; i++) {
+        if (i > 0 && strcmp(b.r[order[i]].person, b.r[order[i - 1]].person) != 0)
+            np++;
+        pid[order[i]] = np;
+    }
     struct rl r;
-    rl_score(&b, m, &r);
+    rl_score(&b, m, pid, &r); /* edges strongest first */
+    free(pid);
     long npairs = r.npairs, reviews_added = 0;
-    qsort(r.e, r.n, sizeof *r.e, by_weight);
     /* clusters start as today's persons: relink never splits anyone.  Each
      * cluster's root knows its person now (cur), its NHS number and whether
      * any of its records has a "not the same person" decision (flag): only
      * then must the store be asked before a merge */
-    size_t nb = (size_t)(b.n ? b.n : 1);
     int *par = xmalloc(sizeof *par * nb);
     const char **nhs = xmalloc(sizeof *nhs * nb);
     const char **cur = xmalloc(sizeof *cur * nb);
     char *flag = xmalloc(nb);
     unsigned char *nrev = xcalloc(nb, 1); /* reviews queued per record (capped) */
-    int *order = xmalloc(sizeof *order * nb);
     for (int i = 0; i < b.n; i++) {
         par[i] = i;
         nhs[i] = b.r[i].person_nhs;
         cur[i] = b.r[i].person;
         flag[i] =
             apart.n && bsearch(&b.r[i].person, apart.v, (size_t)apart.n, sizeof *apart.v, cmp_str);
-        order[i] = i;
     }
-    sort_b = &b;
-    qsort(order, (size_t)b.n, sizeof *order, by_person);
     for (int i = 1; i < b.n; i++)
         if (strcmp(b.r[order[i]].person, b.r[order[i - 1]].person) == 0)
             par[uf_find(par, order[i])] = uf_find(par, order[i - 1]);
@@ -576,14 +737,8 @@ int mpi_relink(struct store *s, FILE *report)
         double w;
     } *steps = xmalloc(sizeof *steps * nb);
     size_t nsteps = 0;
-    struct store_idreview *rq = xmalloc(sizeof *rq * REVIEW_FLUSH);
-    size_t nrq = 0;
-    struct store_txn t;
-    if (rc == 0)
-        rc = store_txn_begin(&t, s);
-    else
-        t = (struct store_txn){0};
-    int txn = rc == 0;
+    struct edge *rv = NULL; /* the pairs to queue, best first (at most 3 a record) */
+    size_t nrv = 0, caprv = 0;
     long joined = 0, merged = 0, reviews = 0, refused = 0, capped = 0;
     for (size_t k = 0; rc == 0 && k < r.n; k++) {
         const struct edge *e = &r.e[k];
@@ -600,18 +755,11 @@ int mpi_relink(struct store *s, FILE *report)
                 nrev[e->i]++;
             if (nrev[e->j] < 255)
                 nrev[e->j]++;
-            rq[nrq++] = (struct store_idreview){.org = b.r[e->i].org,
-                                                .source_id = b.r[e->i].src,
-                                                .other_org = b.r[e->j].org,
-                                                .other_source_id = b.r[e->j].src,
-                                                .score = e->w,
-                                                .model_version = m->version};
-            if (nrq == REVIEW_FLUSH) {
-                rc = store_idreview_add_many(s, rq, nrq, &reviews_added);
-                reviews += reviews_added;
-                reviews_added = 0;
-                nrq = 0;
+            if (nrv == caprv) {
+                caprv = caprv ? caprv * 2 : 4096;
+                rv = xrealloc(rv, sizeof *rv * caprv);
             }
+            rv[nrv++] = *e;
             continue;
         }
         if (nhs[a] && nhs[c] && strcmp(nhs[a], nhs[c]) != 0) {
@@ -639,10 +787,33 @@ int mpi_relink(struct store *s, FILE *report)
         flag[a] = flag[a] || flag[c];
         joined++;
     }
-    if (rc == 0 && nrq) {
+    /* decided: the edges are done with (freed before the writes, which
+     * then need no more than the records, the reviews and the steps); the
+     * writes in one transaction: the reviews REVIEW_FLUSH at a time, best
+     * first, then the merges */
+    free(r.e);
+    r.e = NULL;
+    struct store_txn t = {0};
+    if (rc == 0)
+        rc = store_txn_begin(&t, s);
+    int txn = rc == 0;
+    struct store_idreview *rq = xmalloc(sizeof *rq * REVIEW_FLUSH);
+    for (size_t k = 0; rc == 0 && k < nrv; k += REVIEW_FLUSH) {
+        size_t nrq = nrv - k < REVIEW_FLUSH ? nrv - k : REVIEW_FLUSH;
+        for (size_t q = 0; q < nrq; q++) {
+            const struct edge *e = &rv[k + q];
+            rq[q] = (struct store_idreview){.org = b.r[e->i].org,
+                                            .source_id = b.r[e->i].src,
+                                            .other_org = b.r[e->j].org,
+                                            .other_source_id = b.r[e->j].src,
+                                            .score = e->w,
+                                            .model_version = m->version};
+        }
         rc = store_idreview_add_many(s, rq, nrq, &reviews_added);
         reviews += reviews_added;
+        reviews_added = 0;
     }
+    free(rv);
     /* every retired person straight into its cluster's person at the end
      * (chains flattened: each merge undoes on its own), in one store call;
      * then the decisions and their audit entries in bulk */

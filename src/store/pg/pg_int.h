@@ -31,9 +31,12 @@
 
 #define PG_STMT_CACHE 128
 #define PG_DEFER_MAX 8
-#define PG_MAXP_DEFER 16           /* parameters of a deferred statement */
-#define PG_WRITE_LOCK "7700414801" /* pg_advisory_xact_lock key: "weft writer" */
-#define PG_JOB_LOCK "77004148"     /* first key of the single-runner jobs' locks */
+#define PG_MAXP_DEFER 16                /* parameters of a deferred statement */
+#define PG_WRITE_LOCK "7700414801"      /* pg_advisory_xact_lock key: "weft writer" */
+#define PG_JOB_LOCK "77004148"          /* first key of the single-runner jobs' locks */
+#define PG_CLIENT_CACHE 32              /* API clients kept per connection (pg_meta.c) */
+#define PG_CLIENT_TTL_MS 5000           /* the longest a kept client is trusted unasked */
+#define PG_CLIENT_CHANNEL "weft_client" /* NOTIFY channel of changes to client */
 
 struct pg_store {
     struct store base; /* must be first: struct store * casts to this */
@@ -61,6 +64,15 @@ struct pg_store {
     } deferred[PG_DEFER_MAX];
     int ndeferred;
     char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
+    /* API clients by token hash (pg_meta.c, "client cache"); valid while
+     * client_listen: LISTEN PG_CLIENT_CHANNEL is in force on this session */
+    struct pg_client_slot {
+        char hash[72]; /* "" when free */
+        int64_t at_ms; /* when read from the database (monotonic) */
+        struct store_client c;
+    } clients[PG_CLIENT_CACHE];
+    int client_next;
+    bool client_listen;
 };
 
 static inline struct pg_store *pg_of(struct store *s)
@@ -140,6 +152,10 @@ void pg_write_time(struct pg_store *ps, char out[32]);
  * rolls back that own transaction; returns rc, or the commit's error. */
 int pg_auto_begin(struct pg_store *ps, bool *own);
 int pg_auto_end(struct pg_store *ps, bool own, int rc);
+
+/* Forget every kept API client (pg_meta.c): after a reconnect, a
+ * notification, a change made through this handle, and at close. */
+void pg_client_cache_clear(struct pg_store *ps);
 
 /* Backend entry points used by pg_ops.c */
 void pg_close(struct store *s);

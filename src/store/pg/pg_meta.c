@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "store/pg/pg_int.h"
@@ -128,13 +129,144 @@ int pg_client_get(struct store *s, int64_t id, struct store_client *out)
     return rc;
 }
 
+/*
+ * Client cache.  Every API request starts with its client looked up by
+ * token hash; on PostgreSQL that is a round trip, so a connection keeps the
+ * clients it found (PG_CLIENT_CACHE, by token hash) and answers from them
+ * while nothing about clients has changed.  A change is known by
+ * notification: the trigger of migration client-notify-1 sends NOTIFY
+ * PG_CLIENT_CHANNEL when a statement on client commits (add, revoke,
+ * purpose, from any node or command), and this session LISTENs on it before
+ * it keeps anything.  The server sends a notification to every listening
+ * session at the commit; before answering from the cache the socket is read
+ * without waiting (PQconsumeInput) and any notification forgets every kept
+ * client.  A revocation is therefore honoured by every node's next request
+ * once the notification has crossed the local socket, and in any case within
+ * PG_CLIENT_TTL_MS, the most a kept client is trusted without asking (a
+ * notification lost to a connection broken and made again is covered by
+ * pg_ready forgetting everything too).  Inside a transaction the database is
+ * always asked (LISTEN takes effect at commit).
+ */
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void client_copy(const struct store_client *from, struct store_client *to)
+{
+    memset(to, 0, sizeof *to);
+    to->id = from->id;
+    to->name = dup_or_null(from->name);
+    to->org = dup_or_null(from->org);
+    to->created = dup_or_null(from->created);
+    to->revoked = dup_or_null(from->revoked);
+    to->scopes = dup_or_null(from->scopes);
+    to->client_cert_sha256 = dup_or_null(from->client_cert_sha256);
+    to->purpose = dup_or_null(from->purpose);
+    to->jwks = dup_or_null(from->jwks);
+}
+
+void pg_client_cache_clear(struct pg_store *ps)
+{
+    for (int i = 0; i < PG_CLIENT_CACHE; i++) {
+        if (ps->clients[i].hash[0])
+            store_client_clear(&ps->clients[i].c);
+        memset(&ps->clients[i], 0, sizeof ps->clients[i]);
+    }
+    ps->client_listen = false;
+}
+
+/* Whether the cache may be used now: listening, and no change notified.
+ * Reads what the server has sent without waiting. */
+static bool client_cache_valid(struct pg_store *ps)
+{
+    if (!ps->client_listen || ps->base.txn_depth > 0 || PQstatus(ps->conn) != CONNECTION_OK)
+        return false;
+    /* twice: a server that went away sent its last message and then closed
+     * the socket, and the first read may stop before it sees the close; a
+     * connection known to be lost answers nothing from the cache (the query
+     * then reconnects, or fails as every other statement would) */
+    if (!PQconsumeInput(ps->conn) || !PQconsumeInput(ps->conn) ||
+        PQstatus(ps->conn) != CONNECTION_OK) {
+        pg_client_cache_clear(ps);
+        return false;
+    }
+    bool changed = false;
+    PGnotify *n;
+    while ((n = PQnotifies(ps->conn)) != NULL) {
+        changed = true;
+        PQfreemem(n);
+    }
+    if (changed) {
+        bool listen = ps->client_listen;
+        pg_client_cache_clear(ps);
+        ps->client_listen = listen; /* still listening: only the entries go */
+    }
+    return true;
+}
+
+static const struct pg_client_slot *client_cache_find(struct pg_store *ps, const char *hash)
+{
+    int64_t now = mono_ms();
+    for (int i = 0; i < PG_CLIENT_CACHE; i++) {
+        struct pg_client_slot *e = &ps->clients[i];
+        if (!e->hash[0] || strcmp(e->hash, hash) != 0)
+            continue;
+        if (now - e->at_ms <= PG_CLIENT_TTL_MS)
+            return e;
+        store_client_clear(&e->c);
+        memset(e, 0, sizeof *e);
+    }
+    return NULL;
+}
+
+static void client_cache_put(struct pg_store *ps, const char *hash, const struct store_client *c,
+                             int64_t at_ms)
+{
+    if (strlen(hash) >= sizeof ps->clients[0].hash)
+        return;
+    struct pg_client_slot *e = &ps->clients[ps->client_next];
+    ps->client_next = (ps->client_next + 1) % PG_CLIENT_CACHE;
+    if (e->hash[0])
+        store_client_clear(&e->c);
+    snprintf(e->hash, sizeof e->hash, "%s", hash);
+    e->at_ms = at_ms;
+    client_copy(c, &e->c);
+}
+
 int pg_client_by_hash(struct store *s, const char *token_hash, struct store_client *out)
 {
+    struct pg_store *ps = pg_of(s);
     memset(out, 0, sizeof *out);
+    bool cache = client_cache_valid(ps);
+    if (cache) {
+        const struct pg_client_slot *e = client_cache_find(ps, token_hash);
+        if (e) {
+            client_copy(&e->c, out);
+            return WEFT_OK;
+        }
+    }
+    int rc;
+    if (!cache && !ps->client_listen && s->txn_depth == 0) {
+        /* listen first: a change committed after this point is notified, so
+         * what the query below reads may be kept */
+        rc = pg_exec(ps, "LISTEN " PG_CLIENT_CHANNEL);
+        if (rc != 0)
+            return rc;
+        ps->client_listen = true;
+        cache = true;
+    }
+    int64_t at = mono_ms();
     struct pg_params p = {0};
     pg_p_text(&p, token_hash);
-    int rc;
-    PGresult *r = pg_run(pg_of(s),
+    PGresult *r = pg_run(ps,
                          "SELECT id, name, org, scopes, created, revoked, client_cert_sha256,"
                          " purpose, jwks FROM client"
                          " WHERE token_hash = $1 AND revoked IS NULL",
@@ -145,6 +277,8 @@ int pg_client_by_hash(struct store *s, const char *token_hash, struct store_clie
     if (rc == 0)
         client_fill(r, 0, out);
     PQclear(r);
+    if (rc == 0 && cache && ps->client_listen)
+        client_cache_put(ps, token_hash, out, at);
     return rc;
 }
 
@@ -178,6 +312,7 @@ int pg_client_revoke(struct store *s, int64_t id)
     pg_p_text(&p, now);
     pg_p_int(&p, id);
     int64_t n = 0;
+    pg_client_cache_clear(pg_of(s));
     int rc = pg_cmd(pg_of(s), "UPDATE client SET revoked = $1 WHERE id = $2 AND revoked IS NULL",
                     &p, &n);
     if (rc == 0 && n == 0)
@@ -191,6 +326,7 @@ int pg_client_set_purpose(struct store *s, int64_t id, const char *purpose)
     pg_p_text(&p, purpose);
     pg_p_int(&p, id);
     int64_t n = 0;
+    pg_client_cache_clear(pg_of(s));
     int rc = pg_cmd(pg_of(s), "UPDATE client SET purpose = $1 WHERE id = $2", &p, &n);
     if (rc == 0 && n == 0)
         return store_fail(s, WEFT_ENOTFOUND, "no client with id %lld", (long long)id);

@@ -565,7 +565,7 @@ static const struct store_migration pg_search_index_2 = {
     "    t.v, min(ns[t.r]), array_agg(DISTINCT ns[t.r] ORDER BY ns[t.r])"                          \
     "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                                \
     "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' GROUP BY 1, 2 ON CONFLICT DO NOTHING;"
-#define PG_PUT_SET_FN(CREATE, IX)                                                                  \
+#define PG_PUT_SET_FN(CREATE, IX, LOOKUP)                                                          \
     CREATE                                                                                         \
     " FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"                \
     " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"     \
@@ -590,7 +590,7 @@ static const struct store_migration pg_search_index_2 = {
     "   array_agg(c.person_id ORDER BY u.i) INTO o, v, ct, os, cp"                                 \
     "   FROM unnest(p_id, p_type, p_hash) WITH ORDINALITY AS u(id, type, hash, i)"                 \
     "   LEFT JOIN LATERAL (SELECT r.seq, r.version, r.deleted, r.hash, r.type, r.person_id"        \
-    "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL) c ON true;"                     \
+    "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL" LOOKUP ") c ON true;"           \
     "  SELECT array_agg(CASE WHEN w.o IN (1, 2) THEN nextval('resource_seq') END ORDER BY "        \
     "w.i)"                                                                                         \
     "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);"                                        \
@@ -640,7 +640,7 @@ static const struct store_migration pg_put_many_2 = {
     "put-many-2",
     "ALTER FUNCTION weft_resource_put_many(text[], text[], text[], text[], text[], text[],"
     " text[], text[], text[], text[], text, bytea[], text[], integer[], text[], text[])"
-    " RENAME TO weft_resource_put_each;" PG_PUT_SET_FN("CREATE", PG_PUT_SET_IX_ID),
+    " RENAME TO weft_resource_put_each;" PG_PUT_SET_FN("CREATE", PG_PUT_SET_IX_ID, ""),
 };
 
 /* search-index-3: as SQLite's (sqlite_search.c): one row per (param,
@@ -658,7 +658,34 @@ static const struct store_migration pg_search_index_3 = {
     "DROP TABLE search_index;"
     "ALTER TABLE search_posting RENAME TO search_index;" PG_PUT_FN(PG_PUT_IX_POST)
         PG_PUT_LOOP_FN("weft_resource_put_each", PG_PUT_MANY_IX_POST)
-            PG_PUT_SET_FN("CREATE OR REPLACE", PG_PUT_SET_IX_POST),
+            PG_PUT_SET_FN("CREATE OR REPLACE", PG_PUT_SET_IX_POST, ""),
+};
+
+/* client-notify-1: a statement that changes client (a client added,
+ * revoked, its purpose set, by any node or command) sends NOTIFY
+ * weft_client at its commit; connections that keep clients by token hash
+ * (pg_meta.c, "client cache") listen and forget them. */
+static const struct store_migration pg_client_notify_1 = {
+    "client-notify-1",
+    "CREATE OR REPLACE FUNCTION weft_client_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN PERFORM pg_notify('" PG_CLIENT_CHANNEL "', ''); RETURN NULL; END $$;"
+    "CREATE TRIGGER client_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client"
+    " FOR EACH STATEMENT EXECUTE FUNCTION weft_client_notify();",
+};
+
+/* put-many-3 (after search-index-3, whose function it replaces): the batch
+ * put's lookup of each id's current version as a lateral subquery that
+ * cannot be pulled up (LIMIT 1: the current version is unique,
+ * resource_current), so it is always one index probe per id.  As a plain
+ * join the plan PL/pgSQL cached for the connection could be the one chosen
+ * when the store was near empty: a hash join over a full scan of
+ * resource_current, kept for as long as the connection lives - the MLLP
+ * writer's whole life, a whole `weft load` - so every batch cost grew with
+ * the store (12.6 ms a call at 9,000 resources; 2026-12-06,
+ * docs/BENCHMARKS.md). */
+static const struct store_migration pg_put_many_3 = {
+    "put-many-3",
+    PG_PUT_SET_FN("CREATE OR REPLACE", PG_PUT_SET_IX_POST, " LIMIT 1"),
 };
 
 /* The list, in order.  Append new lines at the end. */
@@ -695,6 +722,8 @@ static const struct store_migration *const migrations[] = {
     &pg_review_other_1,
     &pg_migration_analytics_incremental_1,
     &pg_search_index_3,
+    &pg_client_notify_1,
+    &pg_put_many_3,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -207,6 +207,9 @@ static int pg_ready(struct pg_store *ps)
         free(ps->cache[i].sql);
         memset(&ps->cache[i], 0, sizeof ps->cache[i]);
     }
+    /* the session's LISTEN went with the connection, and with it whatever
+     * client changes were notified meanwhile */
+    pg_client_cache_clear(ps);
     int rc = pg_exec(ps, session_sql);
     if (rc == 0 && ps->bulk)
         rc = pg_exec(ps, "SET synchronous_commit = off");
@@ -574,6 +577,7 @@ void pg_close(struct store *s)
         PQclear(PQexec(ps->conn, "ROLLBACK"));
     for (int i = 0; i < PG_STMT_CACHE; i++)
         free(ps->cache[i].sql);
+    pg_client_cache_clear(ps);
     PQfinish(ps->conn); /* releases the jobs' session locks too */
     free(ps->where);
     free(ps);

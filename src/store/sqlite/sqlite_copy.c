@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "store/paging.h"
 #include "store/sqlite/sqlite_core.h"
 #include "store/sqlite/sqlite_int.h"
 
@@ -105,6 +106,83 @@ static int build_sql(struct store *s, struct buf *b, bool insert, const char *ta
     return WEFT_OK;
 }
 
+/* The search index's posting lists (search_index.seqs) are the one column
+ * the backends hold differently: SQLite as varint differences after
+ * first_seq (store/paging.h), PostgreSQL as a bigint[] of every seq.  A copy
+ * carries them as PostgreSQL's text form, "{s0,s1,...}" with first_seq
+ * first, which PostgreSQL reads and writes as it is; so both sides of the
+ * copy's comparison see the same values.  The columns' places in cols, or
+ * -1 for another table. */
+static void posting_cols(const char *table, const char *const *cols, int ncols, int *seqs,
+                         int *first)
+{
+    *seqs = *first = -1;
+    if (strcmp(table, "search_index") != 0)
+        return;
+    for (int i = 0; i < ncols; i++) {
+        if (strcmp(cols[i], "seqs") == 0)
+            *seqs = i;
+        else if (strcmp(cols[i], "first_seq") == 0)
+            *first = i;
+    }
+    if (*first < 0)
+        *seqs = -1;
+}
+
+/* A stored list (first, blob) as "{s0,s1,...}" into b; false when the
+ * bytes are not a list. */
+static bool posting_text(struct buf *b, int64_t first, const unsigned char *p, size_t len)
+{
+    int n = store_ixpost_count(p, len);
+    if (n < 0)
+        return false;
+    int64_t *v = xcalloc((size_t)n, sizeof *v);
+    store_ixpost_decode(first, p, len, v);
+    buf_reset(b);
+    buf_addc(b, '{');
+    for (int i = 0; i < n; i++)
+        buf_addf(b, "%s%lld", i ? "," : "", (long long)v[i]);
+    buf_addc(b, '}');
+    free(v);
+    return true;
+}
+
+/* "{s0,s1,...}" (ascending, distinct, s0 = first) as the stored bytes into
+ * b; false when it is not such a list. */
+static bool posting_bytes(struct buf *b, int64_t first, const char *p, size_t len)
+{
+    if (len < 2 || p[0] != '{' || p[len - 1] != '}')
+        return false;
+    int64_t *v = NULL;
+    int n = 0, cap = 0;
+    bool ok = true;
+    for (size_t at = 1; ok && at < len - 1;) {
+        char num[24];
+        size_t k = 0;
+        while (at < len - 1 && p[at] != ',' && k < sizeof num - 1)
+            num[k++] = p[at++];
+        num[k] = '\0';
+        char *end;
+        long long x = strtoll(num, &end, 10);
+        ok = k > 0 && *end == '\0' && (n == 0 || x > v[n - 1]);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = xrealloc(v, (size_t)cap * sizeof *v);
+        }
+        v[n++] = x;
+        if (at < len - 1 && p[at] == ',')
+            at++;
+    }
+    ok = ok && n > 0 && v[0] == first;
+    if (ok) {
+        buf_reset(b);
+        buf_grow(b, (size_t)n * STORE_IXPOST_MAXLEN);
+        b->len = store_ixpost_encode(v, n, (unsigned char *)b->data);
+    }
+    free(v);
+    return ok;
+}
+
 int sqlite_copy_read(struct store *s, const char *table, const char *const *cols, int ncols,
                      store_row_fn fn, void *arg)
 {
@@ -118,6 +196,9 @@ int sqlite_copy_read(struct store *s, const char *table, const char *const *cols
     if (rc != 0)
         return rc;
     struct store_val *v = xcalloc((size_t)ncols, sizeof *v);
+    int pseqs, pfirst;
+    posting_cols(table, cols, ncols, &pseqs, &pfirst);
+    struct buf post = BUF_INIT;
     int r;
     while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
         for (int i = 0; i < ncols; i++) {
@@ -145,10 +226,21 @@ int sqlite_copy_read(struct store *s, const char *table, const char *const *cols
                 v[i].kind = STORE_VAL_NULL;
             }
         }
+        if (pseqs >= 0 && v[pseqs].kind == STORE_VAL_BLOB) {
+            if (!posting_text(&post, sqlite3_column_int64(st, pfirst),
+                              (const unsigned char *)v[pseqs].p, v[pseqs].len)) {
+                rc = store_fail(s, WEFT_EDB, "search_index: a damaged posting list");
+                break;
+            }
+            v[pseqs].kind = STORE_VAL_TEXT;
+            v[pseqs].p = post.data;
+            v[pseqs].len = post.len;
+        }
         rc = fn(arg, v, ncols);
     }
     if (rc == 0 && r != SQLITE_DONE)
         rc = sqlite_fail(ss, "reading a table");
+    buf_release(&post);
     free(v);
     sqlite3_finalize(st);
     return rc;
@@ -164,9 +256,26 @@ int sqlite_copy_write(struct store *s, const char *table, const char *const *col
     if (rc == 0 && sqlite3_prepare_v2(ss->db, sql.data, -1, &st, NULL) != SQLITE_OK)
         rc = sqlite_fail(ss, "writing a table");
     buf_release(&sql);
+    int pseqs, pfirst;
+    posting_cols(table, cols, ncols, &pseqs, &pfirst);
+    struct buf post = BUF_INIT;
     for (int r = 0; r < nrows && rc == 0; r++) {
         const struct store_val *v = vals + (size_t)r * (size_t)ncols;
         for (int i = 0; i < ncols; i++) {
+            if (i == pseqs && v[i].kind == STORE_VAL_TEXT) {
+                if (v[pfirst].kind != STORE_VAL_INT ||
+                    !posting_bytes(&post, v[pfirst].i, v[i].p, v[i].len)) {
+                    rc = store_fail(s, WEFT_EINVAL,
+                                    "search_index: a posting list that is not {first_seq,...}"
+                                    " ascending");
+                    break;
+                }
+                if (post.len) /* one seq: no bytes, but an empty BLOB, not NULL */
+                    sqlite3_bind_blob(st, i + 1, post.data, (int)post.len, SQLITE_STATIC);
+                else
+                    sqlite3_bind_zeroblob(st, i + 1, 0);
+                continue;
+            }
             switch (v[i].kind) {
             case STORE_VAL_INT:
                 sqlite3_bind_int64(st, i + 1, v[i].i);
@@ -184,10 +293,11 @@ int sqlite_copy_write(struct store *s, const char *table, const char *const *col
                 sqlite3_bind_null(st, i + 1);
             }
         }
-        if (sqlite3_step(st) != SQLITE_DONE)
+        if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
             rc = sqlite_fail(ss, "writing a table");
         sqlite3_reset(st);
     }
+    buf_release(&post);
     sqlite3_finalize(st);
     if (rc != 0)
         store_fail(s, rc, "copying into %s: %s", table, store_errmsg(s));

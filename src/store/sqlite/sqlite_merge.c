@@ -204,7 +204,7 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
     if (sqlite3_exec(ss->db,
                      "CREATE TEMP TABLE IF NOT EXISTS merge_many (ord INTEGER PRIMARY KEY,"
                      " retired TEXT NOT NULL, survivor TEXT NOT NULL, moved_nhs TEXT,"
-                     " merge_id INTEGER);"
+                     " merge_id INTEGER, found INTEGER, retired_nhs TEXT, survivor_nhs TEXT);"
                      "CREATE UNIQUE INDEX IF NOT EXISTS temp.merge_many_retired ON merge_many"
                      " (retired);"
                      "CREATE INDEX IF NOT EXISTS temp.merge_many_survivor ON merge_many (survivor);"
@@ -212,8 +212,19 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
                      NULL, NULL, NULL) != SQLITE_OK)
         return sqlite_fail(ss, "merging persons");
     int rc = WEFT_OK;
-    sqlite3_stmt *st = sqlite_stmt(ss, "INSERT OR IGNORE INTO temp.merge_many (ord, retired,"
-                                       " survivor) VALUES (?, ?, ?)");
+    /* the merges' ids, chosen here: the next ones, in order (what the
+     * person_merge insert below would give them), so no look-up finds them */
+    sqlite3_stmt *st = sqlite_stmt(ss, "SELECT coalesce(max(id), 0) + 1 FROM person_merge");
+    if (!st)
+        return WEFT_EDB;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return sqlite_fail(ss, "merging persons");
+    }
+    int64_t first_id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    st = sqlite_stmt(ss, "INSERT OR IGNORE INTO temp.merge_many (ord, retired, survivor,"
+                         " merge_id) VALUES (?, ?, ?, ?)");
     if (!st)
         return WEFT_EDB;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -222,6 +233,7 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
         sqlite3_bind_int64(st, 1, (int64_t)i);
         sqlite_bind_text(st, 2, v[i].retired);
         sqlite_bind_text(st, 3, v[i].survivor);
+        sqlite3_bind_int64(st, 4, first_id + (int64_t)i);
         int r = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc == 0 && r != SQLITE_DONE)
@@ -230,13 +242,18 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
             rc = store_fail(s, WEFT_ECONFLICT, "one person retired twice in one merge");
     }
     bool bad = false;
+    /* both persons of every pair read once: whether they exist, their NHS
+     * numbers */
+    if (rc == 0)
+        rc = run(ss,
+                 "UPDATE temp.merge_many SET found = 1, retired_nhs = r.nhs, survivor_nhs ="
+                 " v.nhs FROM person r, person v WHERE r.id = merge_many.retired AND v.id ="
+                 " merge_many.survivor",
+                 "");
     /* the checks store_person_merge makes, for every pair at once */
     if (rc == 0 &&
-        (rc = any_row(ss,
-                      "SELECT 1 FROM temp.merge_many m WHERE NOT EXISTS (SELECT 1 FROM"
-                      " person WHERE id = m.retired) OR NOT EXISTS (SELECT 1 FROM"
-                      " person WHERE id = m.survivor) LIMIT 1",
-                      NULL, &bad)) == 0 &&
+        (rc = any_row(ss, "SELECT 1 FROM temp.merge_many WHERE found IS NULL LIMIT 1", NULL,
+                      &bad)) == 0 &&
         bad)
         rc = store_fail(s, WEFT_ENOTFOUND, "no such person");
     if (rc == 0 &&
@@ -255,18 +272,15 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
         rc = store_fail(s, WEFT_ECONFLICT, "person already merged into another person");
     if (rc == 0 &&
         (rc = any_row(ss,
-                      "SELECT 1 FROM temp.merge_many m JOIN person a ON a.id ="
-                      " m.survivor JOIN person b ON b.id = m.retired WHERE a.nhs IS"
-                      " NOT NULL AND b.nhs IS NOT NULL AND a.nhs <> b.nhs LIMIT 1",
+                      "SELECT 1 FROM temp.merge_many WHERE survivor_nhs IS NOT NULL AND"
+                      " retired_nhs IS NOT NULL AND survivor_nhs <> retired_nhs LIMIT 1",
                       NULL, &bad)) == 0 &&
         bad)
         rc = store_fail(s, WEFT_ECONFLICT, "the two persons have different NHS numbers");
     if (rc == 0)
-        rc = run(ss,
-                 "UPDATE temp.merge_many SET moved_nhs = (SELECT nhs FROM person WHERE id ="
-                 " merge_many.retired) WHERE (SELECT nhs FROM person WHERE id ="
-                 " merge_many.survivor) IS NULL",
-                 "");
+        rc =
+            run(ss, "UPDATE temp.merge_many SET moved_nhs = retired_nhs WHERE survivor_nhs IS NULL",
+                "");
     if (rc == 0 &&
         (rc = any_row(ss,
                       "SELECT 1 FROM temp.merge_many WHERE moved_nhs IS NOT NULL"
@@ -278,14 +292,10 @@ int sqlite_person_merge_many(struct store *s, const struct store_merge_pair *v, 
     sqlite_now(now);
     if (rc == 0 &&
         (rc = run(ss,
-                  "INSERT INTO person_merge (survivor, retired, source_org, inbox_id, moved_nhs,"
-                  " created) SELECT survivor, retired, ?, 0, moved_nhs, ? FROM temp.merge_many"
-                  " ORDER BY ord",
+                  "INSERT INTO person_merge (id, survivor, retired, source_org, inbox_id,"
+                  " moved_nhs, created) SELECT merge_id, survivor, retired, ?, 0, moved_nhs, ?"
+                  " FROM temp.merge_many ORDER BY ord",
                   "tt", source_org, now)) == 0 &&
-        (rc = run(ss,
-                  "UPDATE temp.merge_many SET merge_id = (SELECT max(id) FROM person_merge p"
-                  " WHERE p.retired = merge_many.retired AND p.undone IS NULL)",
-                  "")) == 0 &&
         (rc = run(ss,
                   "UPDATE person SET nhs = NULL WHERE id IN (SELECT retired FROM"
                   " temp.merge_many WHERE moved_nhs IS NOT NULL)",

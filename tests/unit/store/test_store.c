@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <cmocka.h>
 
 #include "core/err.h"
@@ -772,6 +774,130 @@ static void test_paging_snapshot_seq_person(void **state)
     paging_case_for(*state, STORE_SORT_SEQ, "pp");
 }
 
+/* A writer on another connection commits new and changed items of one person
+ * while this one pages through that person's items: every page of a
+ * search sees the first page's snapshot, so each walk meets every item of
+ * the snapshot once, as many as the first page's total, and the same set
+ * as one page of everything at that snapshot asked afterwards.  On
+ * PostgreSQL a first page is one statement that reads the snapshot, the
+ * page and the total (pg_search.c): this checks they agree while commits
+ * land between and during the statements. */
+struct cwriter {
+    struct store *s;
+    atomic_bool stop;
+    atomic_int puts;
+};
+
+static void *concurrent_writer(void *arg)
+{
+    struct cwriter *w = arg;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1], sid[32], json[120], eff[32];
+    for (int i = 0; i < 400 && !atomic_load(&w->stop); i++) {
+        /* alternately a new item and a new version of an early one */
+        snprintf(sid, sizeof sid, i % 2 ? "cw-%d" : "c-%d", i % 2 ? i : i / 2 % 30);
+        snprintf(eff, sizeof eff, "2022-%02d-%02d", i % 12 + 1, i % 28 + 1);
+        snprintf(json, sizeof json, "{\"resourceType\":\"Encounter\",\"w\":%d}", i);
+        if (put(w->s, "Encounter", sid, "cc", "encounters", eff, NULL, json, &oc, id) != 0)
+            break;
+        atomic_fetch_add(&w->puts, 1);
+    }
+    return NULL;
+}
+
+static bool has_id(char **ids, int n, const char *id)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+static void test_paging_concurrent_writer(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1], sid[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(sid, sizeof sid, "c-%d", i);
+        assert_int_equal(put(s, "Encounter", sid, "cc", "encounters", "2021-03-01", NULL,
+                             "{\"resourceType\":\"Encounter\"}", &oc, id),
+                         0);
+    }
+    struct cwriter w = {.stop = false};
+    char *err = NULL;
+    const char *url = testdb_pg(); /* the same database, not emptied (testdb_pick would) */
+    assert_int_equal(store_open(&w.s, url ? url : dbpath, false, &err), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, concurrent_writer, &w), 0);
+    const enum store_sort sorts[] = {STORE_SORT_DATE, STORE_SORT_ID, STORE_SORT_SEQ,
+                                     STORE_SORT_LASTUPDATED_DESC};
+    int walks = 0;
+    /* walks until the writer has committed 120 times meanwhile (it stops
+     * at 400), at least 24 */
+    for (int round = 0; round < 100000 && (round < 24 || atomic_load(&w.puts) < 120); round++) {
+        struct store_query q = {.type = "Encounter",
+                                .person_id = "cc",
+                                .sort = sorts[round % 4],
+                                .limit = 4,
+                                .want_total = true};
+        char **ids = calloc(4096, sizeof *ids);
+        int n = 0;
+        int64_t total = -1;
+        char *after = NULL;
+        for (int page = 0; page < 1000; page++) {
+            struct store_result r;
+            q.after = after;
+            int rc = store_search(s, &q, &r);
+            if (rc != 0)
+                fprintf(stderr, "search: %s\n", store_errmsg(s));
+            assert_int_equal(rc, 0);
+            if (page == 0) {
+                total = r.total;
+                q.snapshot = r.snapshot;
+            }
+            assert_int_equal(r.total, total); /* the same on every page */
+            assert_int_equal(r.snapshot, q.snapshot);
+            for (int i = 0; i < r.nrows; i++) {
+                assert_false(has_id(ids, n, r.rows[i].id)); /* no duplicates */
+                assert_true(n < 4096);
+                ids[n++] = strdup(r.rows[i].id);
+            }
+            free(after);
+            after = r.next ? strdup(r.next) : NULL;
+            store_result_clear(&r);
+            if (!after)
+                break;
+        }
+        assert_null(after);
+        assert_int_equal(n, total); /* no gaps: the walk holds the total */
+        /* and it is what the snapshot holds, asked again in one page */
+        struct store_query all = {.type = "Encounter",
+                                  .person_id = "cc",
+                                  .snapshot = q.snapshot,
+                                  .limit = 4096,
+                                  .want_total = true};
+        struct store_result r;
+        assert_int_equal(store_search(s, &all, &r), 0);
+        assert_int_equal(r.total, total);
+        assert_int_equal(r.nrows, total);
+        for (int i = 0; i < r.nrows; i++)
+            assert_true(has_id(ids, n, r.rows[i].id));
+        store_result_clear(&r);
+        for (int i = 0; i < n; i++)
+            free(ids[i]);
+        free(ids);
+        walks++;
+    }
+    atomic_store(&w.stop, true);
+    pthread_join(th, NULL);
+    store_close(w.s);
+    assert_true(walks >= 24);
+    assert_true(atomic_load(&w.puts) >= 120);
+    fprintf(stderr, "paging under a concurrent writer: %d walks, %d writes meanwhile\n", walks,
+            atomic_load(&w.puts));
+}
+
 /* Count the query's rows at a snapshot by paging through all of them. */
 static int64_t count_by_paging(struct store *s, struct store_query q)
 {
@@ -1253,6 +1379,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_snapshot_date, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq_person, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging_concurrent_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
