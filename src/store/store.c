@@ -5,6 +5,7 @@
  * src/store/store_NOUN.c.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,17 @@
 
 #include "core/buf.h"
 #include "store/store_int.h"
+
+unsigned long store_txn_serial_next(void)
+{
+    static atomic_ulong next;
+    return atomic_fetch_add(&next, 1) + 1;
+}
+
+unsigned long store_txn_serial(const struct store *s)
+{
+    return s->txn_depth > 0 ? s->txn_serial : 0;
+}
 
 int store_fail(struct store *s, int code, const char *fmt, ...)
 {

@@ -415,11 +415,18 @@ struct store_ops {
 /* The common head of every backend handle. */
 struct store {
     const struct store_ops *ops;
-    int txn_depth;         /* explicit transactions open (store_begin nesting) */
-    struct store_txn *txn; /* the transaction object open on this handle, or NULL */
-    struct store_txn own;  /* the object of a transaction begun by store_begin() */
-    char errmsg[512];      /* last error of this handle, see store_errmsg() */
+    int txn_depth;            /* explicit transactions open (store_begin nesting) */
+    struct store_txn *txn;    /* the transaction object open on this handle, or NULL */
+    struct store_txn own;     /* the object of a transaction begun by store_begin() */
+    char errmsg[512];         /* last error of this handle, see store_errmsg() */
+    unsigned long txn_serial; /* the open transaction's number, unique in the process
+                               * (store_txn_serial_next); meaningful while txn_depth > 0 */
 };
+
+/* A new transaction number, unique in the process and never 0: each
+ * backend's begin stores one in s->txn_serial, so that a cache may hold
+ * what one transaction read (the identity model, identity/mpi.c). */
+unsigned long store_txn_serial_next(void);
 
 /* Record the last error message of s (printf-style); returns code so that
  * backends can write `return store_fail(s, WEFT_EDB, "...", ...)`. */

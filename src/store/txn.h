@@ -52,6 +52,10 @@ struct store_txn {
  * WEFT_EINTERNAL. */
 bool store_broken(int rc);
 
+/* The number of the transaction open on s (store_begin or store_txn_begin),
+ * unique in the process; 0 when none is open. */
+unsigned long store_txn_serial(const struct store *s);
+
 /* How often and how long store_txn_begin waits for a busy store: up to
  * STORE_TXN_BUSY_TRIES more tries, the waits doubling from 1 ms to at most
  * STORE_TXN_BUSY_MAX_MS (about 0.7 s in all, beside the backend's own busy

@@ -656,6 +656,7 @@ int pg_begin(struct store *s)
         return rc;
     }
     s->txn_depth = 1;
+    s->txn_serial = store_txn_serial_next();
     pg_now(ps->txn_now);
     return WEFT_OK;
 }

@@ -259,6 +259,7 @@ int sqlite_begin(struct store *s)
     if (rc == 0) {
         assert(!sqlite3_get_autocommit(sqlite_of(s)->db));
         s->txn_depth = 1;
+        s->txn_serial = store_txn_serial_next();
         sqlite_now(sqlite_of(s)->txn_now);
         sqlite_person_cache_begin(sqlite_of(s));
     }
