@@ -32,7 +32,7 @@
 # is installed, else sqlite): postgres runs
 # the end-to-end tests against PostgreSQL instead - names e2e-pg/... and
 # e2e-release-pg/... - and, besides the unit tests on SQLite, the unit tests
-# that open their database through unit/testdb.h (testdb_url, testdb_pick)
+# that open their database through unit/testdb.h (testdb_url, testdb_pick, testdb_setup)
 # against PostgreSQL (names unit-pg/...); both runs the SQLite passes as
 # chosen by --bins plus the PostgreSQL pass with the release binary (the
 # sanitizer build stays on SQLite, which keeps the suite's time).  With
@@ -217,7 +217,7 @@ if [ "$backend" != sqlite ]; then
   for t in $(find build/san/tests/unit -type f -name 'test_*' -perm -u+x 2>/dev/null | sort); do
     name=unit-pg/${t#build/san/tests/unit/}
     [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
-    grep -qE "WEFT_TEST_DB|testdb_url|testdb_pick" "tests/unit/${t#build/san/tests/unit/}.c" \
+    grep -qE "WEFT_TEST_DB|testdb_url|testdb_pick|testdb_setup" "tests/unit/${t#build/san/tests/unit/}.c" \
       2>/dev/null || continue
     export WEFT_TEST_DB=$(pg_db)
     run_one "$name" "$t"

@@ -97,4 +97,39 @@ static inline void testdb_drop(const char *url)
     else if (!strstr(url, "://") && !store_url_is_postgres(url))
         testdb_remove(url);
 }
+/* The database of the cmocka group in this test program (testdb_setup). */
+static inline char *testdb_group_url(void)
+{
+    static char url[4096];
+    return url;
+}
+
+/* A cmocka setup: a fresh database named after name (testdb_url),
+ * migrated, its store in *state.  0, or -1 with the reason on stderr. */
+static inline int testdb_setup(void **state, const char *name)
+{
+    char *url = testdb_group_url();
+    struct store *s;
+    char *err = NULL;
+    if (!testdb_url(url, 4096, name) || store_open(&s, url, true, &err) != 0) {
+        fprintf(stderr, "testdb: cannot open %s: %s\n", url, err ? err : "");
+        free(err);
+        return -1;
+    }
+    if (store_migrate(s, NULL, NULL) != 0) {
+        fprintf(stderr, "testdb: cannot migrate %s: %s\n", url, store_errmsg(s));
+        store_close(s);
+        return -1;
+    }
+    *state = s;
+    return 0;
+}
+
+/* The cmocka teardown of testdb_setup: close the store, drop its file. */
+static inline int testdb_teardown(void **state)
+{
+    store_close(*state);
+    testdb_drop(testdb_group_url());
+    return 0;
+}
 #endif

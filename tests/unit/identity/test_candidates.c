@@ -24,25 +24,9 @@
 
 #define LINK "urn:weft:source-id:Patient"
 
-static char dbpath[256];
-
 static int setup(void **state)
 {
-    const char *tmp = getenv("WEFT_TMP");
-    snprintf(dbpath, sizeof dbpath, "%s/candidates-%d.db", tmp ? tmp : "/tmp", (int)getpid());
-    unlink(dbpath);
-    struct store *s;
-    if (store_open(&s, testdb_pick(dbpath), true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
-        return -1;
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    testdb_remove(dbpath);
-    return 0;
+    return testdb_setup(state, "candidates");
 }
 
 static void put(struct store *s, const char *id, const char *nhs, const char *demog, const char *k0,
@@ -162,8 +146,8 @@ static void test_rewrite(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocks, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_rewrite, setup, testdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,25 +21,9 @@
 
 #include "unit/testdb.h"
 
-static char dbpath[256];
-
 static int setup(void **state)
 {
-    const char *tmp = getenv("WEFT_TMP");
-    snprintf(dbpath, sizeof dbpath, "%s/link-%d.db", tmp ? tmp : "/tmp", (int)getpid());
-    unlink(dbpath);
-    struct store *s;
-    if (store_open(&s, testdb_pick(dbpath), true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
-        return -1;
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    testdb_remove(dbpath);
-    return 0;
+    return testdb_setup(state, "link");
 }
 
 static json_t *patient(const char *nhs, const char *mrn_system, const char *mrn)
@@ -330,13 +314,14 @@ static void test_under_review_either_side(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_nhs_links_across_orgs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_nhs_flagged_not_linked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_identifiers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identifier_never_two_people, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_find_never_creates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_identifiers_and_source_merges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_under_review_either_side, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nhs_links_across_orgs, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_nhs_flagged_not_linked, setup,
+                                        testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_no_identifiers, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_identifier_never_two_people, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_find_never_creates, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_identifiers_and_source_merges, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_under_review_either_side, setup, testdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,25 +24,9 @@
 
 #include "unit/testdb.h"
 
-static char dbpath[256];
-
 static int setup(void **state)
 {
-    const char *tmp = getenv("WEFT_TMP");
-    snprintf(dbpath, sizeof dbpath, "%s/model-txn-%d.db", tmp ? tmp : "/tmp", (int)getpid());
-    unlink(dbpath);
-    struct store *s;
-    if (store_open(&s, testdb_pick(dbpath), true, NULL) != 0 || store_migrate(s, NULL, NULL) != 0)
-        return -1;
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    testdb_remove(dbpath);
-    return 0;
+    return testdb_setup(state, "model-txn");
 }
 
 /* the version of the model a new transaction on s is given */
@@ -113,7 +97,7 @@ static void test_model_per_txn(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_model_per_txn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_per_txn, setup, testdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,31 +21,9 @@
 
 #include "unit/testdb.h"
 
-static char dbpath[4096];
-
 static int setup(void **state)
 {
-    testdb_url(dbpath, sizeof dbpath, "review_many");
-    struct store *s;
-    char *err = NULL;
-    const char *url = testdb_pick(dbpath);
-    if (!url || store_open(&s, url, true, &err) != 0) {
-        fprintf(stderr, "open: %s\n", err);
-        free(err);
-        return -1;
-    }
-    int from, to;
-    if (store_migrate(s, &from, &to) != 0)
-        return -1;
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    testdb_drop(dbpath);
-    return 0;
+    return testdb_setup(state, "review_many");
 }
 
 static struct store_idreview pair(const char *a, const char *b, double score)
@@ -121,7 +99,7 @@ static void test_review_many(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_review_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_many, setup, testdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
