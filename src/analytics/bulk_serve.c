@@ -36,6 +36,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/failpoint.h"
 #include "core/log.h"
 #include "core/opt.h"
 #include "fhir/outcome.h"
@@ -648,7 +649,13 @@ static void *worker(void *arg)
             atomic_store(&b->cancel, false);
             pthread_mutex_unlock(&b->mu);
             run_one(b, s, &b->cur);
+            if (FAILPOINT("bulk-done-pause"))
+                sleep(2);
             pthread_mutex_lock(&b->mu);
+            /* a cancel between run_one's last hold of the lock and this one
+             * saw the job running and left its files to the worker */
+            if (atomic_load(&b->cancel))
+                remove_dir(b->dir, b->cur.id);
             b->running = false;
             atomic_store(&b->cancel, false);
             entry_free(&b->cur);

@@ -29,6 +29,10 @@
  *                           0.1 s before each move (src/feeds/mllp_server.c),
  *                           so that a test's kill finds accepted messages
  *                           still in the accept journal
+ *   bulk-done-pause         not a breakage: the bulk export worker waits 2 s
+ *                           after keeping a job's outcome, before it takes
+ *                           the job off as running (src/analytics/bulk_serve.c),
+ *                           so that a test's cancel lands in that window
  */
 #ifndef WEFT_CORE_FAILPOINT_H
 #define WEFT_CORE_FAILPOINT_H

@@ -252,6 +252,30 @@ st, _, man2, _ = poll(loc_done, direct)
 check(st == 200 and download(man2, direct)["Patient"], "after restart: %d %r" % (st, man2))
 srv.stop()
 
+# ---- a cancel just after the job finished: its files still go ------------------------------------
+# (test build: the worker waits 2 s after keeping a job's outcome, failpoint
+# bulk-done-pause, so the cancel lands between that and the worker taking the
+# job off as running; the cancel then leaves the files to the worker, which
+# once forgot them)
+if os.environ.get("WEFT_BIN_KIND", "san") != "release":
+    os.environ["WEFT_FAILPOINTS"] = "bulk-done-pause"
+    srv = Server(db, "--export-dir", export_dir, tag="3")
+    os.environ.pop("WEFT_FAILPOINTS", None)
+    st, hd, _ = kickoff("/fhir/$export?_type=Patient", direct)
+    check(st == 202, "kick-off before the late cancel: %d" % st)
+    loc = hd["content-location"][hd["content-location"].index("/fhir/"):]
+    st, _, _, _ = poll(loc, direct)
+    check(st == 200, "the export to cancel late did not finish: %d" % st)
+    st, _, b = srv.request("DELETE", loc, token=direct)
+    check(st == 202, "late cancel: %d %r" % (st, b))
+    job = loc.rsplit("/", 1)[1]
+    deadline = time.time() + 30
+    while os.path.exists(os.path.join(export_dir, job)) and time.time() < deadline:
+        time.sleep(0.1)
+    check(not os.path.exists(os.path.join(export_dir, job)),
+          "a job cancelled just after it finished kept its files")
+    srv.stop()
+
 out = weft("audit", "list", "--db", db)
 for w in ("kick-off", "download", "cancelled", "bulk export"):
     check(w in out, "%r not audited" % w)
