@@ -522,6 +522,24 @@ static void arr_num(struct buf *b, const char *fmt, double d, int64_t i, bool nu
     pg_array_add(b, null ? NULL : t);
 }
 
+/* The many forms below send a chunk of rows as one array literal a column:
+ * each array started empty, then closed and made the next parameter. */
+static void arrays_open(struct buf *a, int n)
+{
+    for (int k = 0; k < n; k++) {
+        buf_reset(&a[k]);
+        buf_addc(&a[k], '{');
+    }
+}
+
+static void arrays_params(struct buf *a, int n, struct pg_params *p)
+{
+    for (int k = 0; k < n; k++) {
+        buf_addc(&a[k], '}');
+        pg_p_text(p, a[k].data);
+    }
+}
+
 int pg_iddecision_add_many(struct store *s, const struct store_iddecision *d, size_t n)
 {
     struct pg_store *ps = pg_of(s);
@@ -533,10 +551,7 @@ int pg_iddecision_add_many(struct store *s, const struct store_iddecision *d, si
         buf_init(&a[k]);
     int rc = WEFT_OK;
     for (size_t i = 0; rc == 0 && i < n; i += MANY_CHUNK) {
-        for (int k = 0; k < NA; k++) {
-            buf_reset(&a[k]);
-            buf_addc(&a[k], '{');
-        }
+        arrays_open(a, NA);
         for (size_t j = i; j < n && j < i + MANY_CHUNK; j++) {
             const struct store_iddecision *x = &d[j];
             const char *t[] = {x->action,       x->org,       x->source_id,      x->person_id,
@@ -551,10 +566,7 @@ int pg_iddecision_add_many(struct store *s, const struct store_iddecision *d, si
         }
         struct pg_params p = {0};
         pg_p_text(&p, now);
-        for (int k = 0; k < NA; k++) {
-            buf_addc(&a[k], '}');
-            pg_p_text(&p, a[k].data);
-        }
+        arrays_params(a, NA, &p);
         rc = pg_cmd(ps,
                     "INSERT INTO identity_decision (created, action, org, source_id, person_id,"
                     " other_person, other_org, other_source_id, score, model_version, decided_by,"
@@ -581,10 +593,7 @@ int pg_idreview_add_many(struct store *s, const struct store_idreview *rv, size_
         buf_init(&a[k]);
     int rc = WEFT_OK;
     for (size_t i = 0; rc == 0 && i < n; i += MANY_CHUNK) {
-        for (int k = 0; k < NA; k++) {
-            buf_reset(&a[k]);
-            buf_addc(&a[k], '{');
-        }
+        arrays_open(a, NA);
         for (size_t j = i; j < n && j < i + MANY_CHUNK; j++) {
             const struct store_idreview *x = &rv[j];
             pg_array_add(&a[0], x->org);
@@ -596,10 +605,7 @@ int pg_idreview_add_many(struct store *s, const struct store_idreview *rv, size_
         }
         struct pg_params p = {0};
         pg_p_text(&p, now);
-        for (int k = 0; k < NA; k++) {
-            buf_addc(&a[k], '}');
-            pg_p_text(&p, a[k].data);
-        }
+        arrays_params(a, NA, &p);
         int64_t got = 0;
         rc = pg_cmd(ps,
                     "INSERT INTO identity_review (created, org, source_id, other_org,"
