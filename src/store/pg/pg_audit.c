@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "store/pg/pg_int.h"
 #include "store/pg/pg_ops.h"
 
@@ -70,6 +71,13 @@ int pg_audit_head(struct store *s, int64_t *seq, unsigned char hash[32], int64_t
     return read_head(pg_of(s), seq, hash, rows);
 }
 
+/*
+ * The rows and the new head in ONE statement, whatever n: the batch goes as
+ * one array per column (text arrays; the hashes as hex) unnested into
+ * audit_entry, and the head is set by the same statement.  One statement
+ * text for every batch size, so it stays prepared; one round trip where a
+ * batch of n took n + 1.
+ */
 static int append_rows(struct pg_store *ps, struct store_audit_row *rows, int n,
                        store_audit_chain_fn chain, void *ctx)
 {
@@ -81,35 +89,50 @@ static int append_rows(struct pg_store *ps, struct store_audit_row *rows, int n,
     if (rc)
         return rc;
     chain(rows, n, seq, hash, ctx);
-    for (int i = 0; i < n && rc == 0; i++) {
-        const struct store_audit_row *a = &rows[i];
-        struct pg_params p = {0};
-        pg_p_int(&p, a->seq);
-        const char *v[] = {a->time,      a->action,     a->outcome,    a->user_id, a->user_name,
-                           a->role,      a->org,        a->launcher,   a->client,  a->purpose,
-                           a->person_id, a->session_id, a->request_id, a->what};
-        for (int k = 0; k < 14; k++)
-            pg_p_text(&p, v[k]);
-        pg_p_int(&p, a->count);
-        pg_p_text(&p, a->reason);
-        pg_p_bytes(&p, a->prev, 32);
-        pg_p_bytes(&p, a->hash, 32);
-        rc = pg_cmd(ps,
-                    "INSERT INTO audit_entry (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
-                    " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-                    &p, NULL);
+    enum { NCOL = 19 };
+    struct buf a[NCOL];
+    for (int k = 0; k < NCOL; k++) {
+        a[k] = (struct buf)BUF_INIT;
+        buf_addc(&a[k], '{');
     }
-    if (rc)
-        return rc;
+    for (int i = 0; i < n; i++) {
+        const struct store_audit_row *r = &rows[i];
+        char num[2][24], hx[2][65];
+        snprintf(num[0], sizeof num[0], "%lld", (long long)r->seq);
+        snprintf(num[1], sizeof num[1], "%lld", (long long)r->count);
+        hex_encode(r->prev, 32, hx[0]);
+        hex_encode(r->hash, 32, hx[1]);
+        const char *v[NCOL] = {num[0],       r->time,      r->action,     r->outcome,    r->user_id,
+                               r->user_name, r->role,      r->org,        r->launcher,   r->client,
+                               r->purpose,   r->person_id, r->session_id, r->request_id, r->what,
+                               num[1],       r->reason,    hx[0],         hx[1]};
+        for (int k = 0; k < NCOL; k++)
+            pg_array_add(&a[k], v[k]);
+    }
     struct pg_params p = {0};
+    for (int k = 0; k < NCOL; k++) {
+        buf_addc(&a[k], '}');
+        pg_p_text(&p, a[k].data);
+    }
     pg_p_int(&p, rows[n - 1].seq);
     pg_p_bytes(&p, rows[n - 1].hash, 32);
     pg_p_int(&p, count + n);
-    return pg_cmd(ps,
-                  "INSERT INTO audit_head (id, seq, hash, rows) VALUES (1, $1, $2, $3)"
-                  " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
-                  " rows = excluded.rows",
-                  &p, NULL);
+    rc = pg_cmd(ps,
+                "WITH ins AS (INSERT INTO audit_entry (" AUDIT_COLS ") SELECT u.seq, u.time,"
+                " u.action, u.outcome, u.user_id, u.user_name, u.role, u.org, u.launcher,"
+                " u.client, u.purpose, u.person_id, u.session_id, u.request_id, u.what, u.count,"
+                " u.reason, decode(u.prev, 'hex'), decode(u.hash, 'hex') FROM unnest($1::bigint[],"
+                " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+                " $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
+                " $14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[], $19::text[])"
+                " AS u(" AUDIT_COLS "))"
+                " INSERT INTO audit_head (id, seq, hash, rows) VALUES (1, $20, $21, $22)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+                " rows = excluded.rows",
+                &p, NULL);
+    for (int k = 0; k < NCOL; k++)
+        buf_release(&a[k]);
+    return rc;
 }
 
 int pg_audit_append(struct store *s, struct store_audit_row *rows, int n,
