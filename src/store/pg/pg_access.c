@@ -107,6 +107,7 @@ int pg_org_list(struct store *s, struct store_org **out, int *n)
 int pg_agreement_add(struct store *s, const char *ods, const char *kind, const char *from,
                      const char *to, int64_t *id_out)
 {
+    pg_access_cache_forget(pg_of(s));
     char now[32];
     pg_now(now);
     const char *v[] = {ods, kind, from, to, now};
@@ -337,6 +338,7 @@ int pg_session_count(struct store *s, const char *now,
 
 int pg_breakglass_add(struct store *s, const struct store_breakglass *in, int64_t *id_out)
 {
+    pg_access_cache_forget(pg_of(s));
     const char *v[] = {in->user_id, in->user_name,   in->role,        in->org,     in->person_id,
                        in->session, in->reason_code, in->reason_text, in->started, in->expires};
     struct pg_params p = {0};
@@ -402,6 +404,7 @@ int pg_breakglass_list(struct store *s, const char *since, struct store_breakgla
 
 int pg_objection_set(struct store *s, const char *person_id, const char *status, const char *date)
 {
+    pg_access_cache_forget(pg_of(s));
     char now[32];
     pg_now(now);
     const char *v[] = {person_id, status, date, now};
@@ -431,6 +434,7 @@ int pg_objection_get(struct store *s, const char *person_id, char **status_out)
 int pg_policy_put(struct store *s, const char *text, const char *sha256, const char *by,
                   int64_t *version_out)
 {
+    pg_access_cache_forget(pg_of(s));
     char now[32];
     pg_now(now);
     const char *v[] = {now, by, sha256, text};
@@ -462,14 +466,97 @@ int pg_policy_current(struct store *s, int64_t *version_out, char **text_out)
     return rc;
 }
 
+/*
+ * Facts cache.  Every decision reads its facts (store_access_facts): on
+ * PostgreSQL a round trip on every API request.  They change rarely - a
+ * policy loaded, an agreement added, an objection recorded, a break-glass
+ * started - so a connection keeps the facts of its last decisions
+ * (PG_ACCESS_CACHE, by organisation, day, person and user) and answers from
+ * them while none of those tables has changed: the trigger of migration
+ * pg12s-access-notify-1 sends NOTIFY PG_ACCESS_CHANNEL at the commit of any
+ * statement on agreement, objection, breakglass or policy_version (any node,
+ * any command), this session LISTENs before it keeps anything, and before
+ * every answer from the cache the socket is read without waiting and a
+ * notification forgets every kept fact (the client cache's scheme,
+ * pg_meta.c).  A change therefore takes effect on every node once its
+ * notification has crossed the local socket, and in any case within
+ * PG_ACCESS_TTL_MS, the most kept facts are trusted without asking.  A
+ * break-glass kept is checked against the time of each decision (it ends
+ * when it expires, whether kept or not).  Inside a transaction the
+ * database is always asked.  What is kept are facts, never decisions: every
+ * decision is still made by the authorisation point (access/authz.c).
+ */
+void pg_access_cache_forget(struct pg_store *ps)
+{
+    for (int i = 0; i < PG_ACCESS_CACHE; i++)
+        ps->access[i].key[0] = 0;
+}
+
+/* The cache key of one decision's facts; false when it does not fit. */
+static bool facts_key(char *key, size_t cap, const char *org, const char *day,
+                      const char *person_id, const char *user_id)
+{
+    int n = snprintf(key, cap, "%s\x1f%s\x1f%s\x1f%s", org ? org : "\x1e", day ? day : "\x1e",
+                     person_id ? person_id : "\x1e", user_id ? user_id : "\x1e");
+    return n > 0 && (size_t)n < cap;
+}
+
+static const struct pg_access_slot *facts_find(struct pg_store *ps, const char *key)
+{
+    int64_t now = pg_mono_ms();
+    for (int i = 0; i < PG_ACCESS_CACHE; i++) {
+        struct pg_access_slot *e = &ps->access[i];
+        if (!e->key[0] || strcmp(e->key, key) != 0)
+            continue;
+        if (now - e->at_ms <= PG_ACCESS_TTL_MS)
+            return e;
+        e->key[0] = 0;
+    }
+    return NULL;
+}
+
+static void facts_put(struct pg_store *ps, const char *key, const struct store_access_facts *f,
+                      int64_t at_ms)
+{
+    struct pg_access_slot *e = &ps->access[ps->access_next];
+    ps->access_next = (ps->access_next + 1) % PG_ACCESS_CACHE;
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->at_ms = at_ms;
+    e->f = *f;
+}
+
 int pg_access_facts(struct store *s, const char *org, const char *day, const char *person_id,
                     const char *user_id, const char *now, struct store_access_facts *out)
 {
+    struct pg_store *ps = pg_of(s);
+    char key[sizeof ps->access[0].key];
+    bool keyed = facts_key(key, sizeof key, org, day, person_id, user_id);
+    bool cache = keyed && ps->access_listen && pg_notes_poll(ps);
+    if (cache) {
+        const struct pg_access_slot *e = facts_find(ps, key);
+        if (e) {
+            *out = e->f;
+            /* the newest break-glass kept has ended since: none is active */
+            if (out->breakglass_until[0] && (!now || strcmp(out->breakglass_until, now) <= 0))
+                out->breakglass_until[0] = 0;
+            return WEFT_OK;
+        }
+    }
+    int rc;
+    if (keyed && !cache && !ps->access_listen && s->txn_depth == 0) {
+        /* listen first: a change committed after this point is notified, so
+         * what the query below reads may be kept */
+        rc = pg_exec(ps, "LISTEN " PG_ACCESS_CHANNEL);
+        if (rc != 0)
+            return rc;
+        ps->access_listen = true;
+        cache = true;
+    }
+    int64_t at = pg_mono_ms();
     const char *v[] = {org, day, person_id, user_id, now};
     struct pg_params p = {0};
     params_texts(&p, v, 5);
-    int rc;
-    PGresult *r = pg_run(pg_of(s),
+    PGresult *r = pg_run(ps,
                          "SELECT (SELECT max(version) FROM policy_version),"
                          " EXISTS (SELECT 1 FROM agreement WHERE ods = $1 AND valid_from <= $2"
                          " AND (valid_to IS NULL OR valid_to >= $2)),"
@@ -486,5 +573,7 @@ int pg_access_facts(struct store *s, const char *org, const char *day, const cha
     if (!PQgetisnull(r, 0, 3))
         snprintf(out->breakglass_until, sizeof out->breakglass_until, "%s", PQgetvalue(r, 0, 3));
     PQclear(r);
+    if (cache && ps->access_listen && s->txn_depth == 0)
+        facts_put(ps, key, out, at);
     return WEFT_OK;
 }

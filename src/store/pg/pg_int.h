@@ -37,6 +37,9 @@
 #define PG_CLIENT_CACHE 32              /* API clients kept per connection (pg_meta.c) */
 #define PG_CLIENT_TTL_MS 5000           /* the longest a kept client is trusted unasked */
 #define PG_CLIENT_CHANNEL "weft_client" /* NOTIFY channel of changes to client */
+#define PG_ACCESS_CACHE 64              /* decisions' facts kept per connection (pg_access.c) */
+#define PG_ACCESS_TTL_MS 5000           /* the longest kept facts are trusted unasked */
+#define PG_ACCESS_CHANNEL "weft_access" /* NOTIFY channel of changes to the facts' tables */
 
 struct pg_store {
     struct store base; /* must be first: struct store * casts to this */
@@ -73,6 +76,16 @@ struct pg_store {
     } clients[PG_CLIENT_CACHE];
     int client_next;
     bool client_listen;
+    /* the facts of authorisation decisions by (org, day, person, user)
+     * (pg_access.c, "facts cache"); valid while access_listen: LISTEN
+     * PG_ACCESS_CHANNEL is in force on this session */
+    struct pg_access_slot {
+        char key[200]; /* "" when free */
+        int64_t at_ms; /* when read from the database (monotonic) */
+        struct store_access_facts f;
+    } access[PG_ACCESS_CACHE];
+    int access_next;
+    bool access_listen;
 };
 
 static inline struct pg_store *pg_of(struct store *s)
@@ -156,6 +169,16 @@ int pg_auto_end(struct pg_store *ps, bool own, int rc);
 /* Forget every kept API client (pg_meta.c): after a reconnect, a
  * notification, a change made through this handle, and at close. */
 void pg_client_cache_clear(struct pg_store *ps);
+/* Forget the kept facts of decisions (pg_access.c): on a notification on
+ * PG_ACCESS_CHANNEL and a change of those facts through this handle. */
+void pg_access_cache_forget(struct pg_store *ps);
+/* Read what the server has sent without waiting and forget what any
+ * notification says has changed; false when nothing may be answered from a
+ * cache now (inside a transaction, or the connection lost: then everything
+ * kept is forgotten). */
+bool pg_notes_poll(struct pg_store *ps);
+/* Milliseconds of the monotonic clock (the caches' age). */
+int64_t pg_mono_ms(void);
 
 /* Backend entry points used by pg_ops.c */
 void pg_close(struct store *s);

@@ -147,7 +147,7 @@ int pg_client_get(struct store *s, int64_t id, struct store_client *out)
  * pg_ready forgetting everything too).  Inside a transaction the database is
  * always asked (LISTEN takes effect at commit).
  */
-static int64_t mono_ms(void)
+int64_t pg_mono_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -173,48 +173,61 @@ static void client_copy(const struct store_client *from, struct store_client *to
     to->jwks = dup_or_null(from->jwks);
 }
 
-void pg_client_cache_clear(struct pg_store *ps)
+static void client_entries_clear(struct pg_store *ps)
 {
     for (int i = 0; i < PG_CLIENT_CACHE; i++) {
         if (ps->clients[i].hash[0])
             store_client_clear(&ps->clients[i].c);
         memset(&ps->clients[i], 0, sizeof ps->clients[i]);
     }
-    ps->client_listen = false;
 }
 
-/* Whether the cache may be used now: listening, and no change notified.
- * Reads what the server has sent without waiting. */
-static bool client_cache_valid(struct pg_store *ps)
+/* Everything kept under a LISTEN goes, and the LISTENs are taken as gone:
+ * a reconnect lost them (and the notifications meanwhile), and the next
+ * lookup listens again before it keeps anything. */
+void pg_client_cache_clear(struct pg_store *ps)
 {
-    if (!ps->client_listen || ps->base.txn_depth > 0 || PQstatus(ps->conn) != CONNECTION_OK)
+    client_entries_clear(ps);
+    ps->client_listen = false;
+    pg_access_cache_forget(ps);
+    ps->access_listen = false;
+}
+
+bool pg_notes_poll(struct pg_store *ps)
+{
+    if (ps->base.txn_depth > 0 || PQstatus(ps->conn) != CONNECTION_OK)
         return false;
     /* twice: a server that went away sent its last message and then closed
      * the socket, and the first read may stop before it sees the close; a
-     * connection known to be lost answers nothing from the cache (the query
+     * connection known to be lost answers nothing from a cache (the query
      * then reconnects, or fails as every other statement would) */
     if (!PQconsumeInput(ps->conn) || !PQconsumeInput(ps->conn) ||
         PQstatus(ps->conn) != CONNECTION_OK) {
         pg_client_cache_clear(ps);
         return false;
     }
-    bool changed = false;
     PGnotify *n;
     while ((n = PQnotifies(ps->conn)) != NULL) {
-        changed = true;
+        /* still listening: only the entries go */
+        if (strcmp(n->relname, PG_ACCESS_CHANNEL) == 0)
+            pg_access_cache_forget(ps);
+        else
+            client_entries_clear(ps);
         PQfreemem(n);
-    }
-    if (changed) {
-        bool listen = ps->client_listen;
-        pg_client_cache_clear(ps);
-        ps->client_listen = listen; /* still listening: only the entries go */
     }
     return true;
 }
 
+/* Whether the client cache may be used now: listening, and no change
+ * notified. */
+static bool client_cache_valid(struct pg_store *ps)
+{
+    return ps->client_listen && pg_notes_poll(ps);
+}
+
 static const struct pg_client_slot *client_cache_find(struct pg_store *ps, const char *hash)
 {
-    int64_t now = mono_ms();
+    int64_t now = pg_mono_ms();
     for (int i = 0; i < PG_CLIENT_CACHE; i++) {
         struct pg_client_slot *e = &ps->clients[i];
         if (!e->hash[0] || strcmp(e->hash, hash) != 0)
@@ -263,7 +276,7 @@ int pg_client_by_hash(struct store *s, const char *token_hash, struct store_clie
         ps->client_listen = true;
         cache = true;
     }
-    int64_t at = mono_ms();
+    int64_t at = pg_mono_ms();
     struct pg_params p = {0};
     pg_p_text(&p, token_hash);
     PGresult *r = pg_run(ps,

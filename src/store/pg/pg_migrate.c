@@ -696,6 +696,25 @@ static const struct store_migration pg_review_other_1 = {
     "CREATE INDEX identity_review_other ON identity_review (other_org, other_source_id);",
 };
 
+/* pg12s-access-notify-1: a statement that changes a fact of authorisation
+ * decisions (an agreement, an objection, a break-glass, a policy version;
+ * any node or command) sends NOTIFY weft_access at its commit; connections
+ * that keep decisions' facts (pg_access.c, "facts cache") listen and forget
+ * them. */
+static const struct store_migration pg12s_access_notify_1 = {
+    "pg12s-access-notify-1",
+    "CREATE OR REPLACE FUNCTION weft_access_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN PERFORM pg_notify('" PG_ACCESS_CHANNEL "', ''); RETURN NULL; END $$;"
+    "CREATE TRIGGER agreement_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON agreement"
+    " FOR EACH STATEMENT EXECUTE FUNCTION weft_access_notify();"
+    "CREATE TRIGGER objection_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON objection"
+    " FOR EACH STATEMENT EXECUTE FUNCTION weft_access_notify();"
+    "CREATE TRIGGER breakglass_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON breakglass"
+    " FOR EACH STATEMENT EXECUTE FUNCTION weft_access_notify();"
+    "CREATE TRIGGER policy_version_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON"
+    " policy_version FOR EACH STATEMENT EXECUTE FUNCTION weft_access_notify();",
+};
+
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
     &pg_access_1,
@@ -724,6 +743,7 @@ static const struct store_migration *const migrations[] = {
     &pg_search_index_3,
     &pg_client_notify_1,
     &pg_put_many_3,
+    &pg12s_access_notify_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
