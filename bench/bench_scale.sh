@@ -33,7 +33,12 @@
 # 1,000,000 people within 1.5x of p99 at 10,000).
 # Env: SCALE_SIZES, SCALE_BACKENDS, RUNS (default 3), WRK_CONN (8), WRK_SECS
 # (5), BENCH_WEB_SECONDS (5), BENCH_TMP, WEFT_PG_DIR (a running cluster to
-# use), SCALE_KEEP=1 keeps regions and databases.  Needs wrk, node, psql.
+# use), SCALE_KEEP=1 keeps regions and databases, SCALE_REUSE=1 uses a region
+# and split already under BENCH_TMP (kept by SCALE_KEEP; its split's info.json)
+# instead of generating them again, SCALE_LOAD_JOBS=N runs N GP loads at once
+# (default 1; as N practices' extracts arriving together: on SQLite they take
+# the write lock in turn, on PostgreSQL they run side by side).  Needs wrk,
+# node, psql.
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 1
@@ -66,11 +71,17 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 for n in $sizes; do
   reg=$tmp/region-$n split=$tmp/split-$n
-  rm -rf "$reg" "$split"
-  t0=$(now)
-  "$weft" synth --people "$n" --seed 1 --out "$reg" --quiet || { echo "weft synth failed"; exit 1; }
-  info=$(/usr/bin/python3 bench/scale_region.py "$reg" "$split") || { echo "split failed"; exit 1; }
-  echo "== $n people: generated and split in $(calc "$(now) - $t0" 1) s: $info" >&2
+  if [ -n "${SCALE_REUSE:-}" ] && [ -s "$split/info.json" ]; then
+    info=$(cat "$split/info.json")
+    echo "== $n people: the region and split kept in $tmp: $info" >&2
+  else
+    rm -rf "$reg" "$split"
+    t0=$(now)
+    "$weft" synth --people "$n" --seed 1 --out "$reg" --quiet || { echo "weft synth failed"; exit 1; }
+    info=$(/usr/bin/python3 bench/scale_region.py "$reg" "$split") || { echo "split failed"; exit 1; }
+    echo "$info" >"$split/info.json"
+    echo "== $n people: generated and split in $(calc "$(now) - $t0" 1) s: $info" >&2
+  fi
   js() { /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): d=d[k]
 print(d)' "$info" "$1"; }
@@ -91,16 +102,22 @@ print(d)' "$info" "$1"; }
     # durable weft load of the bulk set, one command per GP
     la=$(loadavg)
     t0=$(now)
-    for d in "$split"/bulk/*/; do
-      # exit status 1 when a bundle was rejected (the generator's malformed
-      # fault, e.g. Bundle.type 'transactoin'): counted, not fatal
-      "$weft" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load1.log" 2>&1
-      cat "$w/load1.log" >>"$w/load.log"
-      grep -q ' entries in ' "$w/load1.log" || { tail -3 "$w/load1.log"; echo "$b: load failed"; exit 1; }
+    # exit status 1 when a bundle was rejected (the generator's malformed
+    # fault, e.g. Bundle.type 'transactoin'): counted, not fatal; a load
+    # whose log has no summary line failed
+    jobs=${SCALE_LOAD_JOBS:-1}
+    mkdir -p "$w/loadlogs"
+    ls -d "$split"/bulk/*/ | xargs -P "$jobs" -I{} sh -c \
+      'o=$(basename "$1"); "$2" load --db "$3" --org "$o" --quiet "$1" >"$4/$o.log" 2>&1; exit 0' \
+      sh {} "$weft" "$db" "$w/loadlogs"
+    cat "$w"/loadlogs/*.log >"$w/load.log"
+    for f in "$w"/loadlogs/*.log; do
+      grep -q ' entries in ' "$f" || { tail -3 "$f"; echo "$b: load failed"; exit 1; }
     done
     secs=$(calc "$(now) - $t0" 1)
     put "$n" "$b" "load resources/s" "$(calc "$entries / $secs")"
     put "$n" "$b" "load average (load)" "$la"
+    put "$n" "$b" "load commands at once" "$jobs"
     put "$n" "$b" "load rejected bundles" "$(awk '/ rejected,/ {for (i = 1; i < NF; i++) if ($(i+1) == "rejected,") r += $i} END {print r + 0}' "$w/load.log")"
     echo "$b $n: loaded $entries entries in $secs s" >&2
     # the feed sample through the real feed paths
