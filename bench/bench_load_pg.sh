@@ -10,6 +10,9 @@
 # asynchronous ones).  A second load of the same files measures the
 # content-hash no-op path (every resource unchanged).  RUNS runs (default 1),
 # medians.  "entries/s" counts every bundle entry, as bench_load.sh does.
+# On the synthea set the first load's CPU per entry is printed too: Weft's
+# command and, on PostgreSQL, the cluster's processes (its backends, live
+# and reaped, from /proc; the cluster should serve nothing else meanwhile).
 #
 # Two data sets (LOAD_SET):
 #   synthea  (default) the Synthea R4 set replicated COPIES times: ~300-entry
@@ -70,13 +73,34 @@ port=$(cat "$WEFT_PG_DIR/port")
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rate() { grep -o 'entries in [0-9.]* s ([0-9]*/s)' | grep -o '([0-9]*' | tr -d '('; }
-# load_twice BIN DB: prints "first_entries_per_s reload_entries_per_s" (synthea)
+tck=$(getconf CLK_TCK)
+# CPU ticks of the cluster's processes: the postmaster's reaped children and the live ones
+pg_ticks() {
+  local pm t c
+  pm=$(head -1 "$WEFT_PG_DIR/data/postmaster.pid")
+  t=$(awk '{print $16 + $17}' "/proc/$pm/stat")
+  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# load_twice BIN DB: prints "first_entries_per_s reload_entries_per_s
+# weft_us_per_entry pg_us_per_entry" (synthea; the CPU of the first load:
+# Weft's command, and on PostgreSQL the cluster's, read a second after the
+# command so that its backend has been reaped; "-" on SQLite)
 load_twice() {
-  local bin=$1 db=$2 a b
+  local bin=$1 db=$2 a b out p0=0 p1=0 pg=-
   "$bin" init --db "$db" >/dev/null || return 1
-  a=$("$bin" load --db "$db" --org SYNTH01 --quiet "$rep" 2>&1 | rate)
+  [[ "$db" == /* ]] || p0=$(pg_ticks)
+  out=$({ /usr/bin/time -f 'weft_cpu_s %U %S' "$bin" load --db "$db" --org SYNTH01 --quiet "$rep"; } 2>&1)
+  [[ "$db" == /* ]] || { sleep 1; p1=$(pg_ticks); }
+  a=$(echo "$out" | rate)
+  local entries
+  entries=$(echo "$out" | grep -o '[0-9]* entries in' | head -1 | grep -o '^[0-9]*')
+  [ -n "$entries" ] || entries=1
+  [[ "$db" == /* ]] || pg=$(awk -v a="$p0" -v b="$p1" -v t="$tck" -v n="$entries" 'BEGIN {printf "%.1f", (b - a) / t * 1e6 / n}')
   b=$("$bin" load --db "$db" --org SYNTH01 --quiet "$rep" 2>&1 | rate)
-  echo "$a $b"
+  echo "$a $b $(echo "$out" | awk -v n="$entries" '/^weft_cpu_s/ {printf "%.1f", ($2 + $3) * 1e6 / n}') $pg"
 }
 # load_region BIN DB: prints "entries_per_s -" (wall time of every GP's command)
 load_region() {
@@ -144,7 +168,7 @@ one() { # one BIN STORE RUN: "first reload"
     $f "$bin" "host=$WEFT_PG_DIR port=$port dbname=bench_sock_${3}_$$ user=weft" ;;
   esac
 }
-declare -A first reload
+declare -A first reload wcpu pcpu
 bins="new"
 [ -n "$base" ] && bins="base new"
 n=0
@@ -161,9 +185,11 @@ for run in $(seq 1 "$RUNS"); do
       b=$weft
       [ "$v" = base ] && b=$base
       n=$((n + 1))
-      read -r a r < <(one "$b" "$k" "$n")
+      read -r a r wc pc < <(one "$b" "$k" "$n")
       first[$v.$k]+="$a "
       reload[$v.$k]+="$r "
+      wcpu[$v.$k]+="${wc:-} "
+      pcpu[$v.$k]+="${pc:-} "
     done
   done
 done
@@ -173,14 +199,16 @@ if [ "$LOAD_SET" = region ]; then
 else
   printf '%s bundles (%s copies), load average %s\n' "$(ls "$rep"/*.json | wc -l)" "$COPIES" "$(cut -d' ' -f1-3 /proc/loadavg)"
 fi
-printf '%-22s %14s %16s %s\n' "store" "load entries/s" "reload entries/s" "(medians of $RUNS)"
+printf '%-22s %14s %16s %14s %14s %s\n' "store" "load entries/s" "reload entries/s" "weft us/entry" "pg us/entry" "(medians of $RUNS; CPU of the first load)"
 for k in $STORES; do
   for v in $bins; do
     f=$(echo "${first[$v.$k]}" | tr ' ' '\n' | grep . | median)
     r=$(echo "${reload[$v.$k]}" | tr ' ' '\n' | grep . | median)
     label=$k
     [ -n "$base" ] && label="$k ($v)"
-    printf '%-22s %14s %16s\n' "$label" "${f:-failed}" "${r:-failed}"
+    wc=$(echo "${wcpu[$v.$k]:-}" | tr ' ' '\n' | grep . | grep -v -- - | median)
+    pc=$(echo "${pcpu[$v.$k]:-}" | tr ' ' '\n' | grep . | grep -v -- - | median)
+    printf '%-22s %14s %16s %14s %14s\n' "$label" "${f:-failed}" "${r:-failed}" "${wc:--}" "${pc:--}"
   done
   if [ -n "$base" ]; then
     fb=$(echo "${first[base.$k]}" | tr ' ' '\n' | grep . | median)

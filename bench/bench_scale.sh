@@ -145,30 +145,9 @@ print(d)' "$info" "$1"; }
     fi
     put "$n" "$b" "resource versions" "$rows"
     put "$n" "$b" "disk MB per million resources" "$(calc "$bytes / 1048576 / ($rows / 1000000)")"
-    # reads
-    token=$("$weft" client add --db "$db" --name "bench-$$" --org "$(js largest.ods)" 2>/dev/null)
-    la=$(loadavg)
-    API_DB=$db API_TOKEN=$token API_BIG_NHS=$(js largest.nhs) API_MID_NHS=$(js median.nhs) \
-      BENCH_TMP=$w bench/bench_api.sh >"$w/api.out" 2>&1 || { cat "$w/api.out"; echo "$b: bench_api failed"; exit 1; }
-    put "$n" "$b" "load average (reads)" "$la"
-    for c in read search search-max; do
-      read -r rps p50 p99 < <(awk -v c="$c" '$1 == c {print $2, $3, $4}' "$w/api.out")
-      put "$n" "$b" "$c req/s" "$rps"; put "$n" "$b" "$c p50 ms" "$p50"; put "$n" "$b" "$c p99 ms" "$p99"
-    done
-    put "$n" "$b" "everything first page ms" "$(sed -n 's/.*first page of 100 median \([0-9.]*\) ms.*/\1/p' "$w/api.out")"
-    put "$n" "$b" "everything all pages ms" "$(sed -n 's/.*in pages of 100 median \([0-9.]*\) ms.*/\1/p' "$w/api.out")"
-    put "$n" "$b" "serve RSS MB after reads" "$(sed -n 's/^peak RSS weft serve: \([0-9]*\) MB/\1/p' "$w/api.out")"
-    WEB_DB=$db WEB_ORG=$(js largest.ods) WEB_NHS=$(js largest.nhs) BENCH_TMP=$w \
-      bench/bench_web.sh >"$w/web.out" 2>&1 || { cat "$w/web.out"; echo "$b: bench_web failed"; exit 1; }
-    # "| page cache on (default) | H req/s | S pages/s | A avg, P50 p50, P99 p99, M max | ..."
-    for mode in on off; do
-      row=$(grep "page cache $mode" "$w/web.out")
-      put "$n" "$b" "summary page cache $mode pages/s" "$(echo "$row" | awk -F'|' '{print $4}' | awk '{print $1}')"
-      for q in p50 p99; do
-        v=$(echo "$row" | awk -F'|' '{print $5}' | tr ',' '\n' | awk -v q="$q" '$2 == q {print $1}')
-        put "$n" "$b" "summary page cache $mode $q ms" "$(echo "$v" | awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f\n", v}')"
-      done
-    done
+    # reads (bench/bench_scale_reads.sh: the same figures for any kept database)
+    bench/bench_scale_reads.sh "$n" "$b" "$db" "$(js largest.ods)" "$(js largest.nhs)" \
+      "$(js median.nhs)" "$w" >>"$res" || { echo "$b: reads failed"; exit 1; }
     echo "$b $n: done ($(grep -c . "$res") figures so far)" >&2
     if [ -z "${SCALE_KEEP:-}" ]; then
       if [ "$b" = sqlite ]; then rm -f "$db" "$db-wal" "$db-shm"; else
@@ -180,27 +159,4 @@ print(d)' "$info" "$1"; }
 done
 
 echo "scale: sizes $sizes, backends $backends; wrk -c$WRK_CONN -d${WRK_SECS}s x$RUNS (medians); $(nproc) cores"
-/usr/bin/python3 - "$res" <<'EOF'
-import sys, collections
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-sizes = sorted({int(r[0]) for r in rows})
-backends = list(dict.fromkeys(r[1] for r in rows))
-metrics = list(dict.fromkeys(r[2] for r in rows))
-v = {(int(r[0]), r[1], r[2]): r[3] for r in rows}
-cols = [(s, b) for b in backends for s in sizes]
-head = "| figure | " + " | ".join("%s %s" % (b, f"{s:,}") for s, b in cols)
-if len(sizes) > 1:
-    head += " | " + " | ".join("%s %s/%s" % (b, f"{sizes[-1]:,}", f"{sizes[0]:,}") for b in backends)
-print(head + " |")
-print("|---" * (1 + len(cols) + (len(backends) if len(sizes) > 1 else 0)) + "|")
-for m in metrics:
-    line = "| %s | " % m + " | ".join(v.get((s, b, m), "-") for s, b in cols)
-    if len(sizes) > 1:
-        def ratio(b):
-            try:
-                return "%.2fx" % (float(v[(sizes[-1], b, m)]) / float(v[(sizes[0], b, m)]))
-            except (KeyError, ValueError, ZeroDivisionError):
-                return "-"
-        line += " | " + " | ".join(ratio(b) for b in backends)
-    print(line + " |")
-EOF
+/usr/bin/python3 bench/scale_table.py "$res"

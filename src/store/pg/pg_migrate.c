@@ -565,7 +565,7 @@ static const struct store_migration pg_search_index_2 = {
     "    t.v, min(ns[t.r]), array_agg(DISTINCT ns[t.r] ORDER BY ns[t.r])"                          \
     "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                                \
     "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' GROUP BY 1, 2 ON CONFLICT DO NOTHING;"
-#define PG_PUT_SET_FN(CREATE, IX, LOOKUP)                                                          \
+#define PG_PUT_SET_FN_T(CREATE, IX, LOOKUP, TERMS, G1, G1E, G2, G2E)                               \
     CREATE                                                                                         \
     " FUNCTION weft_resource_put_many(p_id text[], p_type text[], p_person text[],"                \
     " p_category text[], p_org text[], p_source_id text[], p_feed text[], p_effective text[],"     \
@@ -576,14 +576,13 @@ static const struct store_migration pg_search_index_2 = {
     " DECLARE n integer := coalesce(cardinality(p_id), 0);"                                        \
     "  o integer[]; v integer[]; ct text[]; os bigint[]; cp text[]; ns bigint[]; x record;"        \
     " BEGIN"                                                                                       \
-    "  IF n = 0 THEN RETURN; END IF;"                                                              \
+    "  IF n = 0 THEN RETURN; END IF;" G1                                                           \
     "  IF (SELECT count(DISTINCT d) FROM unnest(p_id) AS d) < n THEN"                              \
     "   RETURN QUERY SELECT * FROM weft_resource_put_each(p_id, p_type, p_person, p_category,"     \
     "    p_org, p_source_id, p_feed, p_effective, p_code, p_status, p_now, p_hash, p_json,"        \
     "    p_term_row, p_params, p_values);"                                                         \
     "   RETURN;"                                                                                   \
-    "  END IF;"                                                                                    \
-    "  SELECT array_agg(CASE WHEN c.seq IS NULL THEN 1"                                            \
+    "  END IF;" G1E "  SELECT array_agg(CASE WHEN c.seq IS NULL THEN 1"                            \
     "    WHEN NOT c.deleted AND c.hash = u.hash THEN 3 WHEN c.type <> u.type THEN -1"              \
     "    ELSE 2 END ORDER BY u.i), array_agg(coalesce(c.version, 0) ORDER BY u.i),"                \
     "   array_agg(c.type ORDER BY u.i), array_agg(c.seq ORDER BY u.i),"                            \
@@ -593,9 +592,9 @@ static const struct store_migration pg_search_index_2 = {
     "    FROM resource r WHERE r.id = u.id AND r.next_seq IS NULL" LOOKUP ") c ON true;"           \
     "  SELECT array_agg(CASE WHEN w.o IN (1, 2) THEN nextval('resource_seq') END ORDER BY "        \
     "w.i)"                                                                                         \
-    "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);"                                        \
+    "   INTO ns FROM unnest(o) WITH ORDINALITY AS w(o, i);" G2                                     \
     "  UPDATE resource r SET next_seq = w.ns FROM unnest(o, os, ns) AS w(o, os, ns)"               \
-    "   WHERE w.o = 2 AND r.seq = w.os;"                                                           \
+    "   WHERE w.o = 2 AND r.seq = w.os;" G2E                                                       \
     "  INSERT INTO resource (seq, id, type, version, deleted, person_id, category, "               \
     "source_org,"                                                                                  \
     "   source_id, feed, effective, code, status, last_updated, hash, json)"                       \
@@ -609,7 +608,7 @@ static const struct store_migration pg_search_index_2 = {
     "  IF coalesce(cardinality(p_term_row), 0) > 0 THEN"                                           \
     "   INSERT INTO resource_term (param, value, seq) SELECT t.p, t.v, ns[t.r]"                    \
     "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                                \
-    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#' ON CONFLICT DO NOTHING;" IX "  END IF;" \
+    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) <> '#'" TERMS IX "  END IF;" G2                \
     "  FOR x IN SELECT u.id, u.person, u.org, u.cp, u.ns FROM unnest(p_id, p_type, p_person,"      \
     "    p_org, o, cp, ns) AS u(id, type, person, org, o, cp, ns) WHERE u.o = 2"                   \
     "    AND u.type = 'Patient' AND u.cp IS NOT NULL AND u.person IS NOT NULL"                     \
@@ -617,11 +616,16 @@ static const struct store_migration pg_search_index_2 = {
     "   UPDATE resource SET person_id = x.person WHERE person_id = x.cp"                           \
     "    AND source_org = x.org AND next_seq IS NULL AND type <> 'Patient' AND seq < x.ns"         \
     "    AND strpos(json, '\"Patient/' || x.id || '\"') > 0;"                                      \
-    "  END LOOP;"                                                                                  \
+    "  END LOOP;" G2E                                                                              \
     "  RETURN QUERY SELECT w.i::integer, w.o, CASE w.o WHEN 1 THEN 1 WHEN 2 THEN w.v + 1"          \
     "   WHEN 3 THEN w.v ELSE 0 END, CASE WHEN w.o = -1 THEN w.ct END"                              \
     "   FROM unnest(o, v, ct) WITH ORDINALITY AS w(o, v, ct, i);"                                  \
     " END $$;"
+/* put-many-2's function: its terms ON CONFLICT DO NOTHING, its statements
+ * unguarded (pg12i-put-many-4 groups the terms and skips statements with
+ * nothing to do) */
+#define PG_PUT_SET_FN(CREATE, IX, LOOKUP)                                                          \
+    PG_PUT_SET_FN_T(CREATE, IX, LOOKUP, " ON CONFLICT DO NOTHING;", "", "", "", "")
 
 /* put-many-2 (after search-index-2, whose row shape it writes): the batch
  * put set-based.  put-many-1's function ran its
@@ -688,6 +692,40 @@ static const struct store_migration pg_put_many_3 = {
     PG_PUT_SET_FN("CREATE OR REPLACE", PG_PUT_SET_IX_POST, " LIMIT 1"),
 };
 
+/* pg12i-put-many-4 (2026-12-06, docs/BENCHMARKS.md "MLLP and weft load into
+ * PostgreSQL, the server's work per message"):
+ * - the batch put's statements always run their generic plan.  PL/pgSQL
+ *   plans each statement of weft_resource_put_many once per connection, but
+ *   for the lookup of current versions the plan cache kept choosing a
+ *   custom plan (its estimate for unnest() of a one- or two-element array
+ *   is below the generic plan's), so on the MLLP writer, whose calls carry
+ *   one message's one or two resources, that statement was planned again at
+ *   every call: 139 us of planning a call, the largest single cost of the
+ *   server's per message (pg_stat_statements with track_planning).  The
+ *   generic plan is the one wanted anyway: put-many-3's LIMIT 1 keeps the
+ *   lateral lookup one index probe per id whatever the estimate.
+ * - the search-index rows without ON CONFLICT DO NOTHING: each row's key
+ *   (param, value, first_seq) has a first_seq taken from resource_seq in
+ *   this call and the rows are grouped by (param, value), so no row can
+ *   conflict, and the speculative insertion's extra probe of the primary key
+ *   per row (ExecCheckIndexConstraints, 5-8% of the writer backend's CPU in
+ *   perf) is saved. */
+#define PG_PUT_SET_IX_POST_4                                                                       \
+    "   INSERT INTO search_index (param, value, first_seq, seqs) SELECT substr(t.p, 2)::integer,"  \
+    "    t.v, min(ns[t.r]), array_agg(DISTINCT ns[t.r] ORDER BY ns[t.r])"                          \
+    "    FROM unnest(p_term_row, p_params, p_values) AS t(r, p, v)"                                \
+    "    WHERE ns[t.r] IS NOT NULL AND left(t.p, 1) = '#' GROUP BY 1, 2;"
+static const struct store_migration pg_pg12i_put_many_4 = {
+    "pg12i-put-many-4",
+    PG_PUT_SET_FN_T("CREATE OR REPLACE", PG_PUT_SET_IX_POST_4, " LIMIT 1", " GROUP BY 1, 2, 3;",
+                    "  IF n > 1 THEN", "  END IF;", "  IF 2 = ANY (o) THEN",
+                    "  END IF;") "ALTER FUNCTION weft_resource_put_many(text[], text[], text[], "
+                                 "text[], text[], text[],"
+                                 " text[], text[], text[], text[], text, bytea[], text[], "
+                                 "integer[], text[], text[])"
+                                 " SET plan_cache_mode = force_generic_plan;",
+};
+
 /* The list, in order.  Append new lines at the end. */
 /* review-other-1: as SQLite's (sqlite_identity.c): the review queue's
  * second side indexed, for "is this person's record under review". */
@@ -743,6 +781,7 @@ static const struct store_migration *const migrations[] = {
     &pg_search_index_3,
     &pg_client_notify_1,
     &pg_put_many_3,
+    &pg_pg12i_put_many_4,
     &pg12s_access_notify_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

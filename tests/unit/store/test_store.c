@@ -412,6 +412,88 @@ static void test_put_batch_each_once(void **state)
     free(p2);
 }
 
+/* A batch whose puts repeat their own terms and search-index pairs and
+ * share them with each other: one row each, every resource found once
+ * (pg12i-put-many-4 writes them grouped, without ON CONFLICT DO NOTHING).
+ * Then a second batch on the same connection, one resource a call as the
+ * MLLP writer's are, a new version each: found once again, the old versions
+ * not.  On PostgreSQL the batch put runs its generic plans
+ * (plan_cache_mode set on the function: otherwise the lookup of current
+ * versions was planned again at every call of one or two resources). */
+static void test_put_batch_repeated_rows(void **state)
+{
+    struct store *s = *state;
+    const char *terms[] = {"identifier", "https://example.org|R1", "identifier",
+                           "https://example.org|R1"};
+    const char *ix[] = {"code", "38341003", "code", "38341003", "code", "73211009"};
+    struct store_put in[] = {
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "r1",
+         .category = "conditions",
+         .json = "{\"resourceType\":\"Condition\",\"n\":1}",
+         .terms = terms,
+         .nterms = 2,
+         .index = ix,
+         .nindex = 3},
+        {.type = "Condition",
+         .source_org = "A81001",
+         .source_id = "r2",
+         .category = "conditions",
+         .json = "{\"resourceType\":\"Condition\",\"n\":2}",
+         .terms = terms,
+         .nterms = 2,
+         .index = ix,
+         .nindex = 3},
+    };
+    struct store_put_result out[2];
+    struct store_txn t;
+    assert_int_equal(store_txn_begin(&t, s), 0);
+    assert_int_equal(store_resource_put_batch(s, in, 2, out), 0);
+    assert_int_equal(store_txn_commit(&t), 0);
+    assert_int_equal(out[0].rc, 0);
+    assert_int_equal(out[0].outcome, STORE_PUT_CREATED);
+    assert_int_equal(out[1].rc, 0);
+    assert_int_equal(out[1].outcome, STORE_PUT_CREATED);
+    assert_int_equal(ix_count(s, "Condition", "code", STORE_IX_EQ, "38341003", NULL), 2);
+    assert_int_equal(ix_count(s, "Condition", "code", STORE_IX_EQ, "73211009", NULL), 2);
+    struct store_term qt[] = {{"identifier", "https://example.org|r1", false}};
+    struct store_query q = {.type = "Condition", .terms = qt, .nterms = 1, .want_total = true};
+    struct store_result sr;
+    assert_int_equal(store_search(s, &q, &sr), 0);
+    assert_int_equal(sr.total, 2);
+    store_result_clear(&sr);
+    /* one resource a call, more calls than the plan cache's five custom plans */
+    char json[96];
+    for (int i = 0; i < 8; i++) {
+        struct store_put one = in[i % 2];
+        snprintf(json, sizeof json, "{\"resourceType\":\"Condition\",\"n\":%d}", 10 + i);
+        one.json = json;
+        assert_int_equal(store_txn_begin(&t, s), 0);
+        assert_int_equal(store_resource_put_batch(s, &one, 1, out), 0);
+        assert_int_equal(store_txn_commit(&t), 0);
+        assert_int_equal(out[0].rc, 0);
+        assert_int_equal(out[0].outcome, STORE_PUT_UPDATED);
+        assert_int_equal(out[0].version, 2 + i / 2);
+    }
+    assert_int_equal(ix_count(s, "Condition", "code", STORE_IX_EQ, "38341003", NULL), 2);
+    assert_int_equal(store_search(s, &q, &sr), 0);
+    assert_int_equal(sr.total, 2);
+    store_result_clear(&sr);
+    const char *url = testdb_pg();
+    if (url) {
+        PGconn *c = PQconnectdb(url);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, "SELECT array_to_string(proconfig, ',') FROM pg_proc"
+                                " WHERE proname = 'weft_resource_put_many'");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(r), 1);
+        assert_non_null(strstr(PQgetvalue(r, 0, 0), "plan_cache_mode=force_generic_plan"));
+        PQclear(r);
+        PQfinish(c);
+    }
+}
+
 static void test_migrate_idempotent(void **state)
 {
     struct store *s = *state;
@@ -1368,6 +1450,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_batch_each_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_batch_repeated_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_index_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_history, setup, teardown),
