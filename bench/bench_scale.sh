@@ -66,7 +66,6 @@ fi
 now() { date +%s.%N; }
 calc() { awk "BEGIN {printf \"%.${2:-0}f\", $1}"; } # calc EXPR [DECIMALS]
 put() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$res"; } # size backend metric value
-wait_file() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 for n in $sizes; do
@@ -120,22 +119,9 @@ print(d)' "$info" "$1"; }
     put "$n" "$b" "load commands at once" "$jobs"
     put "$n" "$b" "load rejected bundles" "$(awk '/ rejected,/ {for (i = 1; i < NF; i++) if ($(i+1) == "rejected,") r += $i} END {print r + 0}' "$w/load.log")"
     echo "$b $n: loaded $entries entries in $secs s" >&2
-    # the feed sample through the real feed paths
-    rm -f "$w/port" "$w/mport"
-    "$weft" serve --db "$db" --http 127.0.0.1:0 --port-file "$w/port" --mllp 127.0.0.1:0 \
-      --mllp-port-file "$w/mport" --drop-interval 1 --log-level warn 2>"$w/serve.log" &
-    spid=$!
-    wait_file "$w/port" && wait_file "$w/mport" || { echo "$b: serve did not start"; cat "$w/serve.log"; exit 1; }
-    for k in hl7v2 csv fhir; do
-      t0=$(now)
-      "$weft" replay-feeds "$split/sample" --http "http://127.0.0.1:$(cat "$w/port")" \
-        --mllp "127.0.0.1:$(cat "$w/mport")" --credentials "$w/credentials.json" --only "$k" \
-        --quiet >"$w/replay-$k.out" 2>&1
-      secs=$(calc "$(now) - $t0" 1)
-      put "$n" "$b" "feed $k items/s" "$(calc "$(js "sample.$k") / $secs")"
-      put "$n" "$b" "feed $k sent/accepted" "$(sed -n 's/^total: \([0-9]*\) sent, \([0-9]*\) accepted.*/\1\/\2/p' "$w/replay-$k.out")"
-    done
-    kill -TERM "$spid"; wait "$spid" 2>/dev/null
+    # the feed sample through the real feed paths (bench/bench_scale_feeds.sh)
+    bench/bench_scale_feeds.sh "$n" "$b" "$db" "$split/sample" "$w/credentials.json" "$w" >>"$res" ||
+      { echo "$b: feeds failed"; exit 1; }
     if [ "$b" = sqlite ]; then
       bytes=$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))
       rows=$(sqlite3 "$db" 'SELECT count(*) FROM resource')
