@@ -119,8 +119,8 @@ print(d)' "$info" "$1"; }
     put "$n" "$b" "load commands at once" "$jobs"
     put "$n" "$b" "load rejected bundles" "$(awk '/ rejected,/ {for (i = 1; i < NF; i++) if ($(i+1) == "rejected,") r += $i} END {print r + 0}' "$w/load.log")"
     echo "$b $n: loaded $entries entries in $secs s" >&2
-    # the feed sample through the real feed paths (bench/bench_scale_feeds.sh)
-    bench/bench_scale_feeds.sh "$n" "$b" "$db" "$split/sample" "$w/credentials.json" "$w" >>"$res" ||
+    # the feed sample through the real feed paths (bench/scale_feeds.sh)
+    bench/scale_feeds.sh "$n" "$b" "$db" "$split/sample" "$w/credentials.json" "$w" >>"$res" ||
       { echo "$b: feeds failed"; exit 1; }
     if [ "$b" = sqlite ]; then
       bytes=$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))
@@ -131,8 +131,8 @@ print(d)' "$info" "$1"; }
     fi
     put "$n" "$b" "resource versions" "$rows"
     put "$n" "$b" "disk MB per million resources" "$(calc "$bytes / 1048576 / ($rows / 1000000)")"
-    # reads (bench/bench_scale_reads.sh: the same figures for any kept database)
-    bench/bench_scale_reads.sh "$n" "$b" "$db" "$(js largest.ods)" "$(js largest.nhs)" \
+    # reads (bench/scale_reads.sh: the same figures for any kept database)
+    bench/scale_reads.sh "$n" "$b" "$db" "$(js largest.ods)" "$(js largest.nhs)" \
       "$(js median.nhs)" "$w" >>"$res" || { echo "$b: reads failed"; exit 1; }
     echo "$b $n: done ($(grep -c . "$res") figures so far)" >&2
     if [ -z "${SCALE_KEEP:-}" ]; then

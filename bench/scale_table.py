@@ -4,7 +4,7 @@
   python3 bench/scale_table.py RESULTS.tsv
 
 RESULTS.tsv: lines "size<TAB>backend<TAB>figure<TAB>value" (bench_scale.sh,
-bench_scale_reads.sh).  One column per backend and size, and when there is
+scale_reads.sh).  One column per backend and size, and when there is
 more than one size, the ratio of the largest size's figure to the smallest's
 per backend (the issue's target: p99 at 1,000,000 people within 1.5x of p99 at
 10,000).  A figure measured more than once for the same size and backend (the

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bench_scale_reads.sh - the read figures of bench_scale.sh for one database
+# scale_reads.sh - the read figures of bench_scale.sh for one database
 # (issue 12, "Scale"), so kept stores of different sizes can be measured
 # again back to back, alternating, on the same machine state:
 #
-#   bench/bench_scale_reads.sh SIZE BACKEND DB ODS BIG_NHS MID_NHS WORKDIR
+#   bench/scale_reads.sh SIZE BACKEND DB ODS BIG_NHS MID_NHS WORKDIR
 #
 # SIZE and BACKEND only label the output lines; DB is the store (a SQLite
 # path or a postgres:// URL) holding a region loaded as bench_scale.sh loads
@@ -15,7 +15,7 @@
 # lines (bench/scale_table.py makes the table).  Env as bench_scale.sh's:
 # WEFT_BIN, RUNS, WRK_CONN, WRK_SECS, BENCH_WEB_SECONDS.
 set -u
-[ $# -eq 7 ] || { echo "usage: bench_scale_reads.sh SIZE BACKEND DB ODS BIG_NHS MID_NHS WORKDIR" >&2; exit 2; }
+[ $# -eq 7 ] || { echo "usage: scale_reads.sh SIZE BACKEND DB ODS BIG_NHS MID_NHS WORKDIR" >&2; exit 2; }
 n=$1 b=$2 db=$3 ods=$4 big=$5 mid=$6 w=$7
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 1

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bench_scale_feeds.sh - feed files through the real feed paths into one
+# scale_feeds.sh - feed files through the real feed paths into one
 # kept store, as bench_scale.sh's feed step does (issue 12, "Scale": durable
 # ingest through the feeds at 10,000 and at 1,000,000 people):
 #
-#   bench/bench_scale_feeds.sh SIZE BACKEND DB REGION CREDENTIALS WORKDIR [KINDS]
+#   bench/scale_feeds.sh SIZE BACKEND DB REGION CREDENTIALS WORKDIR [KINDS]
 #
 # DB is the store (SQLite path or postgres:// URL) with REGION's feeds
 # registered (`weft synth register`; CREDENTIALS is the file it wrote);
@@ -16,7 +16,7 @@
 # on PostgreSQL, of the database's server processes (from /proc: the server
 # runs on this machine).  WEFT_BIN as bench_scale.sh's.
 set -u
-[ $# -ge 6 ] || { echo "usage: bench_scale_feeds.sh SIZE BACKEND DB REGION CREDENTIALS WORKDIR [KINDS]" >&2; exit 2; }
+[ $# -ge 6 ] || { echo "usage: scale_feeds.sh SIZE BACKEND DB REGION CREDENTIALS WORKDIR [KINDS]" >&2; exit 2; }
 n=$1 b=$2 db=$3 reg=$4 cred=$5 w=$6 kinds=${7:-hl7v2 csv fhir}
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 1
