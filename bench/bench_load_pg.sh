@@ -26,8 +26,8 @@
 # WEFT_BIN_BASE=PATH also runs another build (e.g. main's) on the same data
 # in the same run and prints the ratio: alternating with WEFT_BIN run by run
 # (synthea), or command by command into two databases (region: each build's
-# rate from its own summed wall time), so the shared machine's load changes
-# hit both alike.
+# rate from its own summed wall time, and its CPU per entry), so the shared
+# machine's load changes hit both alike.
 #
 # Env: LOAD_SET, COPIES (default 3: 183 bundles, 57,276 entries, 46,371
 # stored), PEOPLE (default 10000: 72,243 bulk entries), RUNS, WEFT_BIN_BASE,
@@ -121,10 +121,14 @@ load_region() {
 }
 # load_region_ab BIN1 DB1 BIN2 DB2: the region into two databases, GP by GP,
 # the two builds alternating (which goes first alternates too), so that a
-# shared machine's load changes hit both alike; prints "rate1 rate2" from
-# each build's own summed wall time.
+# shared machine's load changes hit both alike; prints "rate1 rate2 weft1
+# weft2 pg1 pg2": entries/s from each build's own summed wall time, and
+# each build's CPU per entry: its commands' (user + system), and on
+# PostgreSQL the cluster's from the start of each of its commands to the
+# start of the next command (so that its backend has been reaped; "-" on
+# SQLite).
 load_region_ab() {
-  local w=$tmp/w.$$ d i=0 t0 t1 ta=0 tb=0 x
+  local w=$tmp/w.$$ d i=0 t0 t1 ta=0 tb=0 x ca=0 cb=0 pa=0 pb=0 p0 pl="" xl=""
   rm -rf "$w" && mkdir -p "$w"
   for x in 1 2; do
     local bin db
@@ -138,15 +142,40 @@ load_region_ab() {
     for x in $([ $((i % 2)) = 0 ] && echo 1 2 || echo 2 1); do
       local bin db
       if [ $x = 1 ]; then bin=$1 db=$2; else bin=$3 db=$4; fi
+      if [[ "$db" != /* ]]; then
+        p0=$(pg_ticks)
+        if [ -n "$xl" ]; then
+          if [ "$xl" = 1 ]; then pa=$((pa + p0 - pl)); else pb=$((pb + p0 - pl)); fi
+        fi
+        pl=$p0 xl=$x
+      fi
       t0=$(date +%s.%N)
-      "$bin" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load.log" 2>&1
+      /usr/bin/time -o "$w/cpu" -f '%U %S' "$bin" load --db "$db" --org "$(basename "$d")" --quiet "$d" >"$w/load.log" 2>&1
       t1=$(date +%s.%N)
       grep -q ' entries in ' "$w/load.log" || { tail -3 "$w/load.log" >&2; return 1; }
-      if [ $x = 1 ]; then ta=$(awk "BEGIN {print $ta + $t1 - $t0}"); else tb=$(awk "BEGIN {print $tb + $t1 - $t0}"); fi
+      local c
+      c=$(awk '{print $1 + $2}' "$w/cpu" | tail -1)
+      if [ $x = 1 ]; then
+        ta=$(awk "BEGIN {print $ta + $t1 - $t0}") ca=$(awk "BEGIN {print $ca + $c}")
+      else
+        tb=$(awk "BEGIN {print $tb + $t1 - $t0}") cb=$(awk "BEGIN {print $cb + $c}")
+      fi
     done
   done
+  if [ -n "$xl" ]; then
+    sleep 1
+    p0=$(pg_ticks)
+    if [ "$xl" = 1 ]; then pa=$((pa + p0 - pl)); else pb=$((pb + p0 - pl)); fi
+  fi
   rm -rf "$w"
-  echo "$(awk "BEGIN {printf \"%.0f\", $entries / $ta}") $(awk "BEGIN {printf \"%.0f\", $entries / $tb}")"
+  local pga=- pgb=-
+  if [ -n "$xl" ]; then
+    pga=$(awk -v t="$pa" -v k="$tck" -v n="$entries" 'BEGIN {printf "%.1f", t / k * 1e6 / n}')
+    pgb=$(awk -v t="$pb" -v k="$tck" -v n="$entries" 'BEGIN {printf "%.1f", t / k * 1e6 / n}')
+  fi
+  echo "$(awk "BEGIN {printf \"%.0f\", $entries / $ta}") $(awk "BEGIN {printf \"%.0f\", $entries / $tb}")" \
+    "$(awk "BEGIN {printf \"%.1f\", $ca * 1e6 / $entries}") $(awk "BEGIN {printf \"%.1f\", $cb * 1e6 / $entries}")" \
+    "$pga $pgb"
 }
 db_for() { # db_for STORE N: a fresh database of that kind
   case $1 in
@@ -175,10 +204,11 @@ n=0
 for run in $(seq 1 "$RUNS"); do
   for k in $STORES; do
     if [ "$LOAD_SET" = region ] && [ -n "$base" ]; then
-      read -r a r < <(load_region_ab "$base" "$(db_for "$k" $((n + 1)))" "$weft" "$(db_for "$k" $((n + 2)))")
+      read -r a r wa wb pa pb < <(load_region_ab "$base" "$(db_for "$k" $((n + 1)))" "$weft" "$(db_for "$k" $((n + 2)))")
       n=$((n + 2))
       rm -f "$tmp"/load-*.db*
       first[base.$k]+="$a "; first[new.$k]+="$r "; reload[base.$k]+="- "; reload[new.$k]+="- "
+      wcpu[base.$k]+="${wa:-} "; wcpu[new.$k]+="${wb:-} "; pcpu[base.$k]+="${pa:-} "; pcpu[new.$k]+="${pb:-} "
       continue
     fi
     for v in $bins; do

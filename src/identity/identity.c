@@ -128,6 +128,98 @@ static int attach(struct store *s, const char *org, const char *system, const ch
     return WEFT_OK;
 }
 
+/*
+ * identity_resolve_patient for a Patient whose first valid NHS number is
+ * nhs: the same steps as below, with the store's reads and writes up to
+ * the matching in one store_person_nhs_link call (one round trip on
+ * PostgreSQL instead of about five).  The identifiers are attached before
+ * the record is scored, not after: scoring reads the candidates' persons
+ * (by their own source ids) and "not the same" decisions, which attaching
+ * this record's identifiers to the NHS number's person does not change,
+ * and with an NHS number the person is that number's whatever the match
+ * decides.
+ */
+static int resolve_with_nhs(struct store *s, const char *org, const char *source_id,
+                            json_t *patient, const char nhs[11], struct identity_outcome *out)
+{
+    json_t *idents = json_object_get(patient, "identifier");
+    size_t n = json_array_size(idents) + 1, na = 0, i;
+    json_t *id;
+    const char **aorg = xcalloc(n, sizeof *aorg), **asys = xcalloc(n, sizeof *asys),
+               **aval = xcalloc(n, sizeof *aval);
+    char(*iorgs)[64] = xcalloc(n, sizeof *iorgs);
+    struct buf locals = BUF_INIT;
+    aorg[0] = org;
+    asys[0] = LINK_SOURCE_ID_SYSTEM;
+    aval[0] = source_id;
+    na = 1;
+    json_array_foreach(idents, i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || !val || !*val || !local_links(sys))
+            continue;
+        identifier_org(sys, org, iorgs[na]);
+        aorg[na] = iorgs[na];
+        asys[na] = sys;
+        aval[na++] = val;
+        buf_addf(&locals, "%s\t%s\t%s\n", iorgs[na - 1], sys, val);
+    }
+    struct demog d;
+    demog_from_patient(patient, &d);
+    char keys[BLOCK_NKEYS][BLOCK_KEYLEN];
+    block_keys(&d, keys);
+    const char *kp[4] = {keys[0], keys[1], keys[2], keys[3]};
+    struct store_person_nhs_link l = {
+        .org = org,
+        .link_system = LINK_SOURCE_ID_SYSTEM,
+        .source_id = source_id,
+        .nhs = nhs,
+        .keys = kp,
+        .cap = BLOCK_FEED_CAP,
+        .nattach = (int)na,
+        .attach_org = aorg,
+        .attach_system = asys,
+        .attach_value = aval,
+    };
+    struct mpi_match mm = {0};
+    int rc = store_person_nhs_link(s, &l);
+    if (rc != 0)
+        goto out;
+    out->person_id = l.person_id;
+    l.person_id = NULL;
+    memcpy(out->nhs, nhs, 11);
+    for (size_t k = 0; k < na; k++)
+        if (strcmp(l.attached[k], out->person_id) != 0)
+            out->conflicts++;
+    bool is_new = !l.source_known;
+    if (is_new) {
+        rc = mpi_match_candidates(s, org, source_id, &d, out->person_id, l.cands, l.ncands, &mm);
+        l.cands = NULL; /* taken */
+        l.ncands = 0;
+        if (rc != 0)
+            goto out;
+        if ((rc = mpi_match_apply(s, org, source_id, out->person_id, &mm)) != 0)
+            goto out;
+    }
+    out->merged = mm.nmerge;
+    rc = mpi_record_put(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys,
+                        locals.len ? locals.data : NULL);
+out:
+    store_person_nhs_link_clear(&l);
+    mpi_match_free(&mm);
+    buf_release(&locals);
+    free(aorg);
+    free(asys);
+    free(aval);
+    free(iorgs);
+    if (rc != 0) {
+        free(out->person_id);
+        out->person_id = NULL;
+    }
+    return rc;
+}
+
 int identity_resolve_patient(struct store *s, const char *org, const char *source_id,
                              json_t *patient, struct identity_outcome *out)
 {
@@ -136,6 +228,30 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
     size_t i;
     json_t *id;
     int rc;
+    /* 1. the first valid NHS number names the person; the invalid ones are
+     * flagged (resolve_with_nhs does the rest of the steps below) */
+    char nhs[11] = "";
+    json_array_foreach(idents, i, id)
+    {
+        const char *sys = json_string_value(json_object_get(id, "system"));
+        const char *val = json_string_value(json_object_get(id, "value"));
+        if (!sys || strcmp(sys, NHS_NUMBER_SYSTEM) != 0)
+            continue;
+        char d[11];
+        if (val && nhs_number_valid(val, d)) {
+            if (!nhs[0])
+                memcpy(nhs, d, sizeof d);
+        } else {
+            out->invalid_nhs++;
+            flag_invalid(patient, id);
+        }
+    }
+    if (nhs[0]) {
+        int invalid = out->invalid_nhs;
+        rc = resolve_with_nhs(s, org, source_id, patient, nhs, out);
+        out->invalid_nhs = invalid;
+        return rc;
+    }
     struct mpi_match mm = {0};
     struct buf locals = BUF_INIT;
     /* 0. a source record seen before keeps its person; only a new one is matched */
@@ -145,25 +261,6 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
         return rc;
     free(known);
     bool is_new = rc == WEFT_ENOTFOUND;
-    /* 1. a valid NHS number */
-    json_array_foreach(idents, i, id)
-    {
-        const char *sys = json_string_value(json_object_get(id, "system"));
-        const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || strcmp(sys, NHS_NUMBER_SYSTEM) != 0)
-            continue;
-        char d[11];
-        if (val && nhs_number_valid(val, d)) {
-            if (!out->person_id) {
-                if ((rc = store_person_by_nhs(s, d, &out->person_id)) != 0)
-                    return rc;
-                memcpy(out->nhs, d, sizeof d);
-            }
-        } else {
-            out->invalid_nhs++;
-            flag_invalid(patient, id);
-        }
-    }
     /* 2. without one, the person already holding one of its local identifiers */
     json_array_foreach(idents, i, id)
     {

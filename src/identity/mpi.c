@@ -280,7 +280,20 @@ int mpi_match_record(struct store *s, const char *org, const char *source_id, co
     /* a record with an NHS number only ever pulls in persons without one */
     int rc = store_idrec_candidates(s, LINK_SOURCE_ID_SYSTEM, kp, BLOCK_FEED_CAP,
                                     nhs_person != NULL, &c, &nc);
-    if (rc != 0 || nc == 0) {
+    if (rc != 0) {
+        store_idrecs_free(c, nc);
+        return rc;
+    }
+    return mpi_match_candidates(s, org, source_id, d, nhs_person, c, nc, out);
+}
+
+int mpi_match_candidates(struct store *s, const char *org, const char *source_id,
+                         const struct demog *d, const char *nhs_person, struct store_idrec *c,
+                         int nc, struct mpi_match *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = WEFT_OK;
+    if (nc == 0) {
         store_idrecs_free(c, nc);
         return rc;
     }

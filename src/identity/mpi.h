@@ -71,6 +71,13 @@ void mpi_match_free(struct mpi_match *m);
 int mpi_match_record(struct store *s, const char *org, const char *source_id, const struct demog *d,
                      const char keys[BLOCK_NKEYS][BLOCK_KEYLEN], const char *nhs_person,
                      struct mpi_match *out);
+/* As mpi_match_record, on candidates c (nc; taken and freed) already read as
+ * it reads them (store_idrec_candidates with BLOCK_FEED_CAP, without_nhs =
+ * nhs_person != NULL), e.g. by store_person_nhs_link. */
+struct store_idrec;
+int mpi_match_candidates(struct store *s, const char *org, const char *source_id,
+                         const struct demog *d, const char *nhs_person, struct store_idrec *c,
+                         int nc, struct mpi_match *out);
 /* Carry out m once the record belongs to person_id: decisions, reviews,
  * merges, audit entries. */
 int mpi_match_apply(struct store *s, const char *org, const char *source_id, const char *person_id,

@@ -42,6 +42,33 @@ int store_idrec_put(struct store *s, const struct store_idrec *r, const char *co
  * record cost thousands of comparisons; the other keys still find them. */
 int store_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                            int cap, bool without_nhs, struct store_idrec **out, int *n);
+/* A source Patient with a valid NHS number, linked in one call (the load's
+ * identity_resolve_patient; on PostgreSQL one round trip instead of about
+ * five).  In: the record (org, link_system, source_id), its NHS number (10
+ * digits), its blocking keys and cap (as store_idrec_candidates), and the
+ * identifiers to attach to the NHS number's person (attach_org/system/value,
+ * nattach; the record's own source id first).  Out, as this sequence of
+ * calls would give:
+ *   store_person_find_local(org, link_system, source_id) -> source_known;
+ *   store_person_by_nhs(nhs) -> person_id (found or created);
+ *   only when !source_known: store_idrec_candidates(..., without_nhs true)
+ *     -> cands/ncands (persons not read);
+ *   store_person_by_local(attach_*[i], person_id) -> attached[i] for each i.
+ * Release with store_person_nhs_link_clear. */
+struct store_person_nhs_link {
+    const char *org, *link_system, *source_id, *nhs;
+    const char *const *keys; /* [4] */
+    int cap;
+    int nattach;
+    const char *const *attach_org, *const *attach_system, *const *attach_value;
+    bool source_known;
+    char *person_id;
+    struct store_idrec *cands;
+    int ncands;
+    char **attached; /* [nattach] */
+};
+int store_person_nhs_link(struct store *s, struct store_person_nhs_link *l);
+void store_person_nhs_link_clear(struct store_person_nhs_link *l);
 /* Fill r->person_id and r->person_nhs (replacing what they held) for record
  * (r->org, r->source_id): the person holding it now, through person_local;
  * both NULL when none does. */

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "core/buf.h"
 #include "store/store_int.h"
 
 void store_idrec_clear(struct store_idrec *r)
@@ -69,6 +70,32 @@ int store_idrec_candidates(struct store *s, const char *link_system, const char 
     *out = NULL;
     *n = 0;
     return STORE_CALL(s, identity, idrec_candidates, link_system, keys, cap, without_nhs, out, n);
+}
+
+int store_person_nhs_link(struct store *s, struct store_person_nhs_link *l)
+{
+    l->source_known = false;
+    l->person_id = NULL;
+    l->cands = NULL;
+    l->ncands = 0;
+    l->attached = xcalloc((size_t)(l->nattach > 0 ? l->nattach : 1), sizeof *l->attached);
+    int rc = STORE_CALL(s, identity, person_nhs_link, l);
+    if (rc != 0)
+        store_person_nhs_link_clear(l);
+    return rc;
+}
+
+void store_person_nhs_link_clear(struct store_person_nhs_link *l)
+{
+    free(l->person_id);
+    l->person_id = NULL;
+    store_idrecs_free(l->cands, l->ncands);
+    l->cands = NULL;
+    l->ncands = 0;
+    for (int i = 0; l->attached && i < l->nattach; i++)
+        free(l->attached[i]);
+    free(l->attached);
+    l->attached = NULL;
 }
 
 int store_idrec_person(struct store *s, const char *link_system, struct store_idrec *r)

@@ -240,6 +240,7 @@ struct store_identity_ops {
     int (*idrec_candidates)(struct store *s, const char *link_system, const char *const keys[4],
                             int cap, bool without_nhs, struct store_idrec **out, int *n);
     int (*idrec_person)(struct store *s, const char *link_system, struct store_idrec *r);
+    int (*person_nhs_link)(struct store *s, struct store_person_nhs_link *l);
     int (*idrec_get)(struct store *s, const char *link_system, const char *org,
                      const char *source_id, struct store_idrec *out);
     int (*idrec_of_person)(struct store *s, const char *link_system, const char *person_id,

@@ -13,7 +13,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 cd "$root" || fail "no repository at $root"
 [ -f src/identity/identity.h ] || fail "src/identity/identity.h (the identity API) is missing"
 
-ops='store_person_by_nhs|store_person_by_local|store_person_merge|store_person_merge_many|store_iddecision_add_many|store_idreview_add_many|store_person_unmerge|store_person_split|store_idrec_put|store_iddecision_add|store_idreview_add|store_idreview_decide|store_idnonmatch_add'
+ops='store_person_by_nhs|store_person_by_local|store_person_nhs_link|store_person_merge|store_person_merge_many|store_iddecision_add_many|store_idreview_add_many|store_person_unmerge|store_person_split|store_idrec_put|store_iddecision_add|store_idreview_add|store_idreview_decide|store_idnonmatch_add'
 # a call is the name followed by "(" (comments naming an operation are fine)
 hits=$(grep -rnE "\\b($ops)[[:space:]]*\\(" src --include='*.c' --include='*.h' |
   grep -vE '^src/(identity|store)/')
@@ -22,7 +22,7 @@ if [ -n "$hits" ]; then
   fail "person-creating or person-linking store operations called outside src/identity"
 fi
 # the check must see what it checks: the operations exist and identity calls them
-for op in store_person_by_nhs store_person_by_local store_person_merge; do
+for op in store_person_by_nhs store_person_by_local store_person_nhs_link store_person_merge; do
   grep -rqE "\\b$op[[:space:]]*\\(" src/identity || fail "src/identity no longer calls $op (update this check)"
   grep -qE "\\b$op[[:space:]]*\\(" src/store/*.h || fail "$op is not a store operation (update this check)"
 done

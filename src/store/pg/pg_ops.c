@@ -113,6 +113,7 @@ static const struct store_identity_ops pg_identity_ops = {
     .idrec_put = pg_idrec_put,
     .idrec_candidates = pg_idrec_candidates,
     .idrec_person = pg_idrec_person,
+    .person_nhs_link = pg_person_nhs_link,
     .idrec_get = pg_idrec_get,
     .idrec_of_person = pg_idrec_of_person,
     .idrec_scan = pg_idrec_scan,

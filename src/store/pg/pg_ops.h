@@ -105,6 +105,7 @@ int pg_idrec_put(struct store *s, const struct store_idrec *r, const char *const
 int pg_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                         int cap, bool without_nhs, struct store_idrec **out, int *n);
 int pg_idrec_person(struct store *s, const char *link_system, struct store_idrec *r);
+int pg_person_nhs_link(struct store *s, struct store_person_nhs_link *l);
 int pg_idrec_get(struct store *s, const char *link_system, const char *org, const char *source_id,
                  struct store_idrec *out);
 int pg_idrec_of_person(struct store *s, const char *link_system, const char *person_id,

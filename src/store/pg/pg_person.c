@@ -192,3 +192,79 @@ int pg_person_version(struct store *s, const char *person_id, int64_t snapshot, 
     PQclear(r);
     return WEFT_OK;
 }
+
+/* store_person_nhs_link: one call of weft_person_nhs_link (pg_migrate.c,
+ * pg12l-person-nhs-link-1), which runs the statements of pg_person_by_nhs,
+ * pg_idrec_candidates and pg_person_by_local in one round trip. */
+int pg_person_nhs_link(struct store *s, struct store_person_nhs_link *l)
+{
+    struct pg_store *ps = pg_of(s);
+    char id[33], now[32];
+    new_person_id(id);
+    pg_now(now);
+    struct buf a[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+    for (int k = 0; k < 3; k++)
+        buf_addc(&a[k], '{');
+    for (int i = 0; i < l->nattach; i++) {
+        pg_array_add(&a[0], l->attach_org[i]);
+        pg_array_add(&a[1], l->attach_system[i]);
+        pg_array_add(&a[2], l->attach_value[i]);
+    }
+    struct pg_params p = {0};
+    pg_p_text(&p, l->org);
+    pg_p_text(&p, l->link_system);
+    pg_p_text(&p, l->source_id);
+    pg_p_text(&p, l->nhs);
+    pg_p_text(&p, id);
+    pg_p_text(&p, now);
+    for (int k = 0; k < 4; k++)
+        pg_p_text(&p, l->keys[k] && *l->keys[k] ? l->keys[k] : NULL);
+    pg_p_int(&p, l->cap);
+    for (int k = 0; k < 3; k++) {
+        buf_addc(&a[k], '}');
+        pg_p_text(&p, a[k].data);
+    }
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "SELECT kind, a, b, c, d, e FROM weft_person_nhs_link($1, $2, $3, $4, $5,"
+                         " $6, $7, $8, $9, $10, $11::integer, $12::text[], $13::text[],"
+                         " $14::text[])",
+                         &p, &rc);
+    for (int k = 0; k < 3; k++)
+        buf_release(&a[k]);
+    if (!r)
+        return rc;
+    int rows = PQntuples(r);
+    rc = WEFT_ENOTFOUND;
+    for (int i = 0; i < rows; i++) {
+        int kind = atoi(PQgetvalue(r, i, 0));
+        if (kind == 0) {
+            if (!PQgetisnull(r, i, 1)) {
+                l->person_id = pg_strdup(r, i, 1);
+                rc = WEFT_OK;
+            }
+            l->source_known = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+        } else if (kind == 1) {
+            l->cands = xrealloc(l->cands, sizeof *l->cands * (size_t)(l->ncands + 1));
+            struct store_idrec *c = &l->cands[l->ncands++];
+            memset(c, 0, sizeof *c);
+            c->org = pg_strdup(r, i, 1);
+            c->source_id = pg_strdup(r, i, 2);
+            c->demog = pg_strdup(r, i, 3);
+            c->nhs = pg_strdup(r, i, 4);
+            c->locals = pg_strdup(r, i, 5);
+        } else if (kind == 2) {
+            int k = atoi(PQgetvalue(r, i, 2)) - 1;
+            if (k >= 0 && k < l->nattach && !l->attached[k] && !PQgetisnull(r, i, 1))
+                l->attached[k] = pg_strdup(r, i, 1);
+        }
+    }
+    PQclear(r);
+    /* an identifier another node attached meanwhile: as pg_person_by_local
+     * finds it */
+    for (int i = 0; rc == 0 && i < l->nattach; i++)
+        if (!l->attached[i])
+            rc = pg_person_by_local(s, l->attach_org[i], l->attach_system[i], l->attach_value[i],
+                                    l->person_id, &l->attached[i]);
+    return rc;
+}

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "core/buf.h"
+#include "store/sqlite/sqlite_core.h"
 #include "store/sqlite/sqlite_identity.h"
 
 const struct store_migration sqlite_migration_identity_1 = {
@@ -238,6 +239,28 @@ int sqlite_idrec_candidates(struct store *s, const char *link_system, const char
     }
     free(ids);
     return rc == SQLITE_DONE ? WEFT_OK : sqlite_fail(ss, "reading identity records");
+}
+
+/* store_person_nhs_link: the calls it stands for, one after another (a
+ * SQLite call is a function call, not a round trip). */
+int sqlite_person_nhs_link(struct store *s, struct store_person_nhs_link *l)
+{
+    char *known = NULL;
+    int rc = sqlite_person_find_local(s, l->org, l->link_system, l->source_id, &known);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    free(known);
+    l->source_known = rc == 0;
+    if ((rc = sqlite_person_by_nhs(s, l->nhs, &l->person_id)) != 0)
+        return rc;
+    if (!l->source_known && (rc = sqlite_idrec_candidates(s, l->link_system, l->keys, l->cap, true,
+                                                          &l->cands, &l->ncands)) != 0)
+        return rc;
+    for (int i = 0; i < l->nattach; i++)
+        if ((rc = sqlite_person_by_local(s, l->attach_org[i], l->attach_system[i],
+                                         l->attach_value[i], l->person_id, &l->attached[i])) != 0)
+            return rc;
+    return WEFT_OK;
 }
 
 int sqlite_idrec_person(struct store *s, const char *link_system, struct store_idrec *r)

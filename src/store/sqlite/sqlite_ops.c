@@ -127,6 +127,7 @@ static const struct store_identity_ops sqlite_identity_ops = {
     .idrec_put = sqlite_idrec_put,
     .idrec_candidates = sqlite_idrec_candidates,
     .idrec_person = sqlite_idrec_person,
+    .person_nhs_link = sqlite_person_nhs_link,
     .idrec_get = sqlite_idrec_get,
     .idrec_of_person = sqlite_idrec_of_person,
     .idrec_scan = sqlite_idrec_scan,
