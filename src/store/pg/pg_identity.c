@@ -90,6 +90,23 @@ static int collect(struct pg_store *ps, const char *sql, const struct pg_params 
     return WEFT_OK;
 }
 
+/* pg_idrec_candidates' statement (without NHS numbers) for record ($6, $7,
+ * $8) only when it is new: nothing when (org, link system, source id) is
+ * in person_local (an uncorrelated test: the planner's one-time filter,
+ * the blocks not read).  For pg_person_nhs_link's pipeline. */
+#define KEY(k)                                                                                     \
+    "(SELECT org, source_id, demog, nhs, locals FROM identity_record WHERE " k " AND nhs IS NULL"  \
+    " AND (SELECT count(*) FROM (SELECT 1 FROM identity_record WHERE " k " AND nhs IS NULL"        \
+    " LIMIT $5 + 1) c) <= $5 LIMIT $5)"
+// clang-format off
+const char pg_candidates_if_new_sql[] =
+    "SELECT org, source_id, demog, nhs, locals FROM ("
+    KEY("k0 = $1") " UNION " KEY("k1 = $2") " UNION " KEY("k2 = $3") " UNION " KEY("k3 = $4")
+    ") u WHERE NOT EXISTS (SELECT 1 FROM person_local WHERE org = $6 AND system = $7"
+    " AND value = $8) ORDER BY org, source_id";
+// clang-format on
+#undef KEY
+
 int pg_idrec_candidates(struct store *s, const char *link_system, const char *const keys[4],
                         int cap, bool without_nhs, struct store_idrec **out, int *n)
 {

@@ -125,6 +125,13 @@ void pg_array_add(struct buf *b, const char *s);
 PGresult *pg_run(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out);
 /* The same for SQL built at run time (matched by text only). */
 PGresult *pg_run_text(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out);
+/* n statements (static SQL, as pg_run) in one pipeline - one round trip,
+ * after the deferred ones - each run as by pg_run, in order, in the
+ * caller's transaction.  0 with out[i] each statement's result (caller
+ * PQclear()s them), or the first failure's code with every out[i] NULL (a
+ * statement after a failed one is not run: the transaction has failed). */
+int pg_run_many(struct pg_store *ps, int n, const char *const *sql,
+                const struct pg_params *const *p, PGresult **out);
 /* pg_run for a statement without rows: 0 or the error code; *affected (may
  * be NULL) gets the number of rows it changed. */
 int pg_cmd(struct pg_store *ps, const char *sql, const struct pg_params *p, int64_t *affected);

@@ -753,70 +753,6 @@ static const struct store_migration pg12s_access_notify_1 = {
     " policy_version FOR EACH STATEMENT EXECUTE FUNCTION weft_access_notify();",
 };
 
-/* pg12l-person-nhs-link-1 (docs/BENCHMARKS.md, "One call for a Patient's
- * identity"): store_person_nhs_link (store/identity.h) as one function,
- * one round trip where a bulk load's Patient with an NHS number took five:
- * the source record's person (is it new?), the person of the NHS number
- * (found, or made as pg_person.c's statement makes it: ON CONFLICT DO
- * NOTHING, then looked up again - a row another node committed meanwhile),
- * the match candidates when the record is new (pg_identity.c's statement),
- * then each identifier attached to that person (pg_person.c's person_local
- * statement with a person to link to).  Rows: kind 0 (a the person, b
- * 't' when the source record was known), kind 1 candidates (a-e org,
- * source_id, demog, nhs, locals, in (org, source_id) order), kind 2 the
- * person holding attached identifier b (1-based) now.  Generic plans: the
- * candidates' custom plans were planned at every call (40 us a call,
- * pg_stat_statements), as the batch put's were (pg12i-put-many-4). */
-// clang-format off
-#define PG_NHS_LINK_KEY(k)                                                                         \
-    " (SELECT r.org, r.source_id, r.demog, r.nhs, r.locals FROM identity_record r WHERE r." k      \
-    " AND r.nhs IS NULL AND (SELECT count(*) FROM (SELECT 1 FROM identity_record q WHERE q." k     \
-    " AND q.nhs IS NULL LIMIT p_cap + 1) c) <= p_cap LIMIT p_cap)"
-static const struct store_migration pg12l_person_nhs_link_1 = {
-    "pg12l-person-nhs-link-1",
-    "CREATE FUNCTION weft_person_nhs_link(p_org text, p_link text, p_src text, p_nhs text,"
-    " p_new_id text, p_now text, p_k0 text, p_k1 text, p_k2 text, p_k3 text, p_cap integer,"
-    " p_aorg text[], p_asys text[], p_aval text[])"
-    " RETURNS TABLE (kind integer, a text, b text, c text, d text, e text)"
-    " LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$"
-    " DECLARE known boolean; pid text;"
-    " BEGIN"
-    "  SELECT EXISTS (SELECT 1 FROM person_local l WHERE l.org = p_org AND l.system = p_link"
-    "   AND l.value = p_src), (SELECT p.id FROM person p WHERE p.nhs = p_nhs) INTO known, pid;"
-    "  IF pid IS NULL THEN"
-    "   INSERT INTO person (id, nhs, created) VALUES (p_new_id, p_nhs, p_now)"
-    "    ON CONFLICT DO NOTHING RETURNING id INTO pid;"
-    "   IF pid IS NULL THEN SELECT p.id INTO pid FROM person p WHERE p.nhs = p_nhs; END IF;"
-    "  END IF;"
-    "  kind := 0; a := pid; b := CASE WHEN known THEN 't' ELSE 'f' END; RETURN NEXT;"
-    "  IF pid IS NULL THEN RETURN; END IF;"
-    "  IF NOT known THEN"
-    "   RETURN QUERY SELECT 1, u.org::text, u.source_id::text, u.demog::text, u.nhs::text,"
-    "    u.locals::text FROM ("
-    PG_NHS_LINK_KEY("k0 = p_k0") " UNION " PG_NHS_LINK_KEY("k1 = p_k1") " UNION "
-    PG_NHS_LINK_KEY("k2 = p_k2") " UNION " PG_NHS_LINK_KEY("k3 = p_k3")
-    "    ) u ORDER BY u.org, u.source_id;"
-    "  END IF;"
-    /* the identifiers: found, else inserted; one another node inserted
-     * meanwhile is in neither (pg_person_nhs_link looks it up again) */
-    "  RETURN QUERY WITH w AS (SELECT * FROM unnest(p_aorg, p_asys, p_aval) WITH ORDINALITY"
-    "    AS w(o, s, v, i)),"
-    "   f AS (SELECT w.i, x.person_id FROM w CROSS JOIN LATERAL (SELECT l.person_id"
-    "    FROM person_local l WHERE l.org = w.o COLLATE \"C\" AND l.system = w.s COLLATE \"C\""
-    "    AND l.value = w.v COLLATE \"C\" LIMIT 1) x),"
-    "   ins AS (INSERT INTO person_local AS t (org, system, value, person_id, created)"
-    "    SELECT w.o, w.s, w.v, pid, p_now FROM w WHERE NOT EXISTS (SELECT 1 FROM f"
-    "    WHERE f.i = w.i) ON CONFLICT DO NOTHING RETURNING t.org, t.system, t.value,"
-    "    t.person_id)"
-    "  SELECT 2, f.person_id::text, f.i::text, NULL::text, NULL::text, NULL::text FROM f"
-    "  UNION ALL SELECT 2, ins.person_id::text, w.i::text, NULL::text, NULL::text, NULL::text"
-    "   FROM ins JOIN w ON ins.org = w.o COLLATE \"C\" AND ins.system = w.s COLLATE \"C\""
-    "   AND ins.value = w.v COLLATE \"C\";"
-    " END $$;",
-};
-// clang-format on
-#undef PG_NHS_LINK_KEY
-
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
     &pg_access_1,
@@ -847,7 +783,6 @@ static const struct store_migration *const migrations[] = {
     &pg_put_many_3,
     &pg_pg12i_put_many_4,
     &pg12s_access_notify_1,
-    &pg12l_person_nhs_link_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -106,6 +106,7 @@ int pg_idrec_candidates(struct store *s, const char *link_system, const char *co
                         int cap, bool without_nhs, struct store_idrec **out, int *n);
 int pg_idrec_person(struct store *s, const char *link_system, struct store_idrec *r);
 int pg_person_nhs_link(struct store *s, struct store_person_nhs_link *l);
+extern const char pg_candidates_if_new_sql[];
 int pg_idrec_get(struct store *s, const char *link_system, const char *org, const char *source_id,
                  struct store_idrec *out);
 int pg_idrec_of_person(struct store *s, const char *link_system, const char *person_id,

@@ -193,78 +193,101 @@ int pg_person_version(struct store *s, const char *person_id, int64_t snapshot, 
     return WEFT_OK;
 }
 
-/* store_person_nhs_link: one call of weft_person_nhs_link (pg_migrate.c,
- * pg12l-person-nhs-link-1), which runs the statements of pg_person_by_nhs,
- * pg_idrec_candidates and pg_person_by_local in one round trip. */
+/* An identifier attached to the person of NHS number $5 (pg_person_nhs_link's
+ * pipeline: that statement made or found the person just before): as
+ * local_or_new_sql with that person; no row when the person is not there
+ * (then the caller attaches it by pg_person_by_local). */
+static const char local_to_nhs_sql[] =
+    "WITH pp AS (SELECT id FROM person WHERE nhs = $5),"
+    " f AS (SELECT person_id FROM person_local WHERE org = $1 AND system = $2 AND value = $3),"
+    " ins AS (INSERT INTO person_local (org, system, value, person_id, created)"
+    "  SELECT $1, $2, $3, pp.id, $4 FROM pp WHERE NOT EXISTS (SELECT 1 FROM f)"
+    "  ON CONFLICT DO NOTHING RETURNING person_id)"
+    " SELECT person_id FROM f UNION ALL SELECT person_id FROM ins";
+
+/*
+ * store_person_nhs_link: the statements of pg_person_find_local,
+ * pg_person_by_nhs, pg_idrec_candidates (only for a new record:
+ * pg_candidates_if_new_sql) and pg_person_by_local for each identifier, in
+ * one pipeline - one round trip where they took 3 + nattach.  Each runs as
+ * its own statement, in order, so each sees what the ones before it wrote.
+ * What another node committed meanwhile (a statement that found nothing and
+ * could insert nothing) is looked up again afterwards, as those calls do.
+ */
 int pg_person_nhs_link(struct store *s, struct store_person_nhs_link *l)
 {
     struct pg_store *ps = pg_of(s);
+    int n = 3 + l->nattach;
+    struct pg_params *p = xcalloc((size_t)n, sizeof *p);
+    const char **sql = xcalloc((size_t)n, sizeof *sql);
+    const struct pg_params **pp = xcalloc((size_t)n, sizeof *pp);
+    PGresult **r = xcalloc((size_t)n, sizeof *r);
     char id[33], now[32];
     new_person_id(id);
     pg_now(now);
-    struct buf a[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
-    for (int k = 0; k < 3; k++)
-        buf_addc(&a[k], '{');
-    for (int i = 0; i < l->nattach; i++) {
-        pg_array_add(&a[0], l->attach_org[i]);
-        pg_array_add(&a[1], l->attach_system[i]);
-        pg_array_add(&a[2], l->attach_value[i]);
-    }
-    struct pg_params p = {0};
-    pg_p_text(&p, l->org);
-    pg_p_text(&p, l->link_system);
-    pg_p_text(&p, l->source_id);
-    pg_p_text(&p, l->nhs);
-    pg_p_text(&p, id);
-    pg_p_text(&p, now);
+    sql[0] = by_local_sql;
+    pg_p_text(&p[0], l->org);
+    pg_p_text(&p[0], l->link_system);
+    pg_p_text(&p[0], l->source_id);
+    sql[1] = nhs_or_new_sql;
+    pg_p_text(&p[1], l->nhs);
+    pg_p_text(&p[1], id);
+    pg_p_text(&p[1], now);
+    sql[2] = pg_candidates_if_new_sql;
     for (int k = 0; k < 4; k++)
-        pg_p_text(&p, l->keys[k] && *l->keys[k] ? l->keys[k] : NULL);
-    pg_p_int(&p, l->cap);
-    for (int k = 0; k < 3; k++) {
-        buf_addc(&a[k], '}');
-        pg_p_text(&p, a[k].data);
+        pg_p_text(&p[2], l->keys[k] && *l->keys[k] ? l->keys[k] : NULL);
+    pg_p_int(&p[2], l->cap);
+    pg_p_text(&p[2], l->org);
+    pg_p_text(&p[2], l->link_system);
+    pg_p_text(&p[2], l->source_id);
+    for (int i = 0; i < l->nattach; i++) {
+        sql[3 + i] = local_to_nhs_sql;
+        pg_p_text(&p[3 + i], l->attach_org[i]);
+        pg_p_text(&p[3 + i], l->attach_system[i]);
+        pg_p_text(&p[3 + i], l->attach_value[i]);
+        pg_p_text(&p[3 + i], now);
+        pg_p_text(&p[3 + i], l->nhs);
     }
-    int rc;
-    PGresult *r = pg_run(ps,
-                         "SELECT kind, a, b, c, d, e FROM weft_person_nhs_link($1, $2, $3, $4, $5,"
-                         " $6, $7, $8, $9, $10, $11::integer, $12::text[], $13::text[],"
-                         " $14::text[])",
-                         &p, &rc);
-    for (int k = 0; k < 3; k++)
-        buf_release(&a[k]);
-    if (!r)
-        return rc;
-    int rows = PQntuples(r);
-    rc = WEFT_ENOTFOUND;
-    for (int i = 0; i < rows; i++) {
-        int kind = atoi(PQgetvalue(r, i, 0));
-        if (kind == 0) {
-            if (!PQgetisnull(r, i, 1)) {
-                l->person_id = pg_strdup(r, i, 1);
-                rc = WEFT_OK;
+    for (int i = 0; i < n; i++)
+        pp[i] = &p[i];
+    int rc = pg_run_many(ps, n, sql, pp, r);
+    if (rc == 0) {
+        l->source_known = PQntuples(r[0]) > 0;
+        if (PQntuples(r[1]))
+            l->person_id = pg_strdup(r[1], 0, 0);
+        int rows = PQntuples(r[2]);
+        if (rows) {
+            l->cands = xcalloc((size_t)rows, sizeof *l->cands);
+            for (int i = 0; i < rows; i++) {
+                struct store_idrec *c = &l->cands[l->ncands++];
+                c->org = pg_strdup(r[2], i, 0);
+                c->source_id = pg_strdup(r[2], i, 1);
+                c->demog = pg_strdup(r[2], i, 2);
+                c->nhs = pg_strdup(r[2], i, 3);
+                c->locals = pg_strdup(r[2], i, 4);
             }
-            l->source_known = strcmp(PQgetvalue(r, i, 2), "t") == 0;
-        } else if (kind == 1) {
-            l->cands = xrealloc(l->cands, sizeof *l->cands * (size_t)(l->ncands + 1));
-            struct store_idrec *c = &l->cands[l->ncands++];
-            memset(c, 0, sizeof *c);
-            c->org = pg_strdup(r, i, 1);
-            c->source_id = pg_strdup(r, i, 2);
-            c->demog = pg_strdup(r, i, 3);
-            c->nhs = pg_strdup(r, i, 4);
-            c->locals = pg_strdup(r, i, 5);
-        } else if (kind == 2) {
-            int k = atoi(PQgetvalue(r, i, 2)) - 1;
-            if (k >= 0 && k < l->nattach && !l->attached[k] && !PQgetisnull(r, i, 1))
-                l->attached[k] = pg_strdup(r, i, 1);
         }
+        for (int i = 0; i < l->nattach; i++)
+            if (PQntuples(r[3 + i]))
+                l->attached[i] = pg_strdup(r[3 + i], 0, 0);
     }
-    PQclear(r);
-    /* an identifier another node attached meanwhile: as pg_person_by_local
-     * finds it */
-    for (int i = 0; rc == 0 && i < l->nattach; i++)
-        if (!l->attached[i])
-            rc = pg_person_by_local(s, l->attach_org[i], l->attach_system[i], l->attach_value[i],
-                                    l->person_id, &l->attached[i]);
-    return rc;
+    for (int i = 0; i < n; i++)
+        PQclear(r[i]);
+    free(r);
+    free(pp);
+    free(sql);
+    free(p);
+    if (rc != 0)
+        return rc;
+    if (!l->person_id) { /* another node's, committed since */
+        const char *k1[] = {l->nhs};
+        if ((rc = lookup1(ps, by_nhs_sql, k1, 1, &l->person_id)) != 0)
+            return rc;
+    }
+    for (int i = 0; i < l->nattach; i++)
+        if (!l->attached[i] &&
+            (rc = pg_person_by_local(s, l->attach_org[i], l->attach_system[i], l->attach_value[i],
+                                     l->person_id, &l->attached[i])) != 0)
+            return rc;
+    return WEFT_OK;
 }

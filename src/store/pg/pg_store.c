@@ -369,6 +369,77 @@ static PGresult *run(struct pg_store *ps, const char *sql, const struct pg_param
     return NULL;
 }
 
+int pg_run_many(struct pg_store *ps, int n, const char *const *sql,
+                const struct pg_params *const *p, PGresult **out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    int rc = pg_ready(ps);
+    if (rc != 0)
+        return rc;
+    char(*names)[24] = xcalloc((size_t)(n > 0 ? n : 1), sizeof *names);
+    for (int i = 0; i < n; i++) {
+        /* prepared on first use (its own round trip, once per connection);
+         * the slots just used are the newest, so none is evicted here */
+        struct pg_stmt_slot *sl = cache_get(ps, sql[i], true, p[i]->n, &rc);
+        if (!sl) {
+            free(names);
+            return rc ? rc : WEFT_EDB;
+        }
+        snprintf(names[i], sizeof names[i], "w%d", sl->n);
+    }
+    int nq = ps->ndeferred;
+    ps->ndeferred = 0;
+    if (!PQenterPipelineMode(ps->conn)) {
+        rc = pg_fail(ps, "entering pipeline mode", NULL);
+        goto out;
+    }
+    bool sent = true;
+    for (int i = 0; i < nq && sent; i++) {
+        const struct pg_deferred *d = &ps->deferred[i];
+        sent = d->sql[0] ? PQsendQueryParams(ps->conn, d->sql, 0, NULL, NULL, NULL, NULL, 0)
+                         : PQsendQueryPrepared(ps->conn, d->name, d->n, (const char *const *)d->v,
+                                               d->len, d->fmt, 0);
+    }
+    for (int i = 0; i < n && sent; i++)
+        sent = PQsendQueryPrepared(ps->conn, names[i], p[i]->n, p[i]->v, p[i]->len, p[i]->fmt, 0);
+    if (!sent || !PQpipelineSync(ps->conn)) {
+        rc = pg_fail(ps, "sending a pipeline", NULL);
+        PQexitPipelineMode(ps->conn);
+        goto out;
+    }
+    for (int q = 0; q < nq + n; q++) {
+        PGresult *r;
+        while ((r = PQgetResult(ps->conn))) {
+            ExecStatusType st = PQresultStatus(r);
+            bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+            if (ok && q >= nq && rc == WEFT_OK && !out[q - nq]) {
+                out[q - nq] = r;
+                continue;
+            }
+            if (!ok && rc == WEFT_OK)
+                rc = pg_fail(ps, q < nq ? "deferred statement" : "running statement", r);
+            PQclear(r);
+        }
+    }
+    PGresult *sync = PQgetResult(ps->conn); /* PGRES_PIPELINE_SYNC */
+    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == WEFT_OK)
+        rc = pg_fail(ps, "ending a pipeline", sync);
+    PQclear(sync);
+    if (!PQexitPipelineMode(ps->conn) && rc == WEFT_OK)
+        rc = pg_fail(ps, "leaving pipeline mode", NULL);
+out:
+    for (int i = 0; i < nq; i++)
+        for (int j = 0; j < ps->deferred[i].n; j++)
+            free(ps->deferred[i].v[j]);
+    free(names);
+    for (int i = 0; rc != WEFT_OK && i < n; i++) {
+        PQclear(out[i]);
+        out[i] = NULL;
+    }
+    return rc;
+}
+
 PGresult *pg_run(struct pg_store *ps, const char *sql, const struct pg_params *p, int *rc_out)
 {
     return run(ps, sql, p, true, rc_out);
