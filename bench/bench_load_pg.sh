@@ -10,9 +10,10 @@
 # asynchronous ones).  A second load of the same files measures the
 # content-hash no-op path (every resource unchanged).  RUNS runs (default 1),
 # medians.  "entries/s" counts every bundle entry, as bench_load.sh does.
-# On the synthea set the first load's CPU per entry is printed too: Weft's
-# command and, on PostgreSQL, the cluster's processes (its backends, live
-# and reaped, from /proc; the cluster should serve nothing else meanwhile).
+# On the synthea set the first load's CPU per entry is printed too, and on
+# the region set with WEFT_BIN_BASE: Weft's command and, on PostgreSQL, the
+# cluster's processes (its backends, live and reaped, from /proc; the
+# cluster should serve nothing else meanwhile).
 #
 # Two data sets (LOAD_SET):
 #   synthea  (default) the Synthea R4 set replicated COPIES times: ~300-entry
