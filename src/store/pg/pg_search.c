@@ -370,10 +370,12 @@ static bool query_utf8_ok(const struct store_query *q)
 #define ROW_NCOLS 15
 
 /* Columns of the statement after the row's: the sort key, the snapshot, the
- * total (NULL when not asked for). */
+ * total (NULL when not asked for), and with q->patient_check the Patient's
+ * person. */
 #define COL_KEY ROW_NCOLS
 #define COL_SNAP (ROW_NCOLS + 1)
 #define COL_TOTAL (ROW_NCOLS + 2)
+#define COL_CHECK (ROW_NCOLS + 3) /* the Patient's person, with patient_check */
 
 int pg_search(struct store *s, const struct store_query *q, struct store_result *out)
 {
@@ -481,6 +483,13 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     } else {
         buf_addf(&w.sql, "(SELECT count(*)%s)", filters);
     }
+    if (q->patient_check) {
+        /* the Patient's current person in this statement's snapshot (the
+         * caller's may be a kept one: store_patient_person_kept) */
+        buf_adds(&w.sql, ", (SELECT c.person_id FROM resource c WHERE c.id = ");
+        arg_text(&w, q->patient_check);
+        buf_adds(&w.sql, " AND c.type = 'Patient' AND c.next_seq IS NULL AND NOT c.deleted)");
+    }
     buf_adds(&w.sql, " FROM (SELECT 1) one LEFT JOIN page ON true");
     if (by_seq)
         buf_adds(&w.sql, " ORDER BY page.seq");
@@ -498,6 +507,12 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     int n = PQntuples(r);
     if (n < 1) {
         rc = store_fail(s, WEFT_EDB, "search returned no snapshot row");
+        goto done;
+    }
+    if (q->patient_check && (PQgetisnull(r, 0, COL_CHECK) || !q->person_id ||
+                             strcmp(PQgetvalue(r, 0, COL_CHECK), q->person_id) != 0)) {
+        pg_patient_forget(ps, q->patient_check);
+        rc = store_fail(s, WEFT_ECONFLICT, "the patient's person has changed");
         goto done;
     }
     out->snapshot = pg_int(r, 0, COL_SNAP);
