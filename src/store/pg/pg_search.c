@@ -377,6 +377,47 @@ static bool query_utf8_ok(const struct store_query *q)
 #define COL_TOTAL (ROW_NCOLS + 2)
 #define COL_CHECK (ROW_NCOLS + 3) /* the Patient's person, with patient_check */
 
+/* The order of a page: by seq, or by the sort key then id, or by id alone
+ * (desc: the other way); text bytewise, as the "C" collation compares. */
+struct page_sort {
+    bool by_seq, by_key, desc;
+};
+
+static int page_cmp(const PGresult *r, int a, int b, const struct page_sort *o)
+{
+    int c = 0;
+    if (o->by_seq) {
+        int64_t x = pg_int(r, a, 0), y = pg_int(r, b, 0);
+        c = x < y ? -1 : x > y;
+    } else {
+        if (o->by_key)
+            c = strcmp(PQgetvalue(r, a, COL_KEY), PQgetvalue(r, b, COL_KEY));
+        if (c == 0)
+            c = strcmp(PQgetvalue(r, a, 1), PQgetvalue(r, b, 1));
+        if (o->desc)
+            c = -c;
+    }
+    return c;
+}
+
+/* The rows of r (n) in the page's order, as indexes (malloc'd): an
+ * insertion sort, one comparison a row when the server sent them in order
+ * (as it does: the page's ORDER BY ... LIMIT is read by a join with one
+ * row), correct whatever order it chose. */
+static int *page_order(const PGresult *r, int n, const struct page_sort *o)
+{
+    int *ord = xcalloc((size_t)n + 1, sizeof *ord);
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        while (j > 0 && page_cmp(r, ord[j - 1], i, o) > 0) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    return ord;
+}
+
 int pg_search(struct store *s, const struct store_query *q, struct store_result *out)
 {
     struct pg_store *ps = pg_of(s);
@@ -447,6 +488,7 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
         }
     }
     const char *dir = desc ? " DESC" : "";
+    struct page_sort ps_sort = {by_seq, sk != NULL, desc};
     if (by_seq)
         buf_adds(&w.sql, " ORDER BY r.seq");
     else if (sk)
@@ -490,13 +532,13 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
         arg_text(&w, q->patient_check);
         buf_adds(&w.sql, " AND c.type = 'Patient' AND c.next_seq IS NULL AND NOT c.deleted)");
     }
+    /* no ORDER BY here: the page is put in order below (page_order), which
+     * costs nothing when the server's order is already that of the page's
+     * own ORDER BY - a sort of the page's whole rows (their JSON) there was
+     * a large share of the statement (pgbench of the median patient's
+     * statement: 1.06-1.45 ms with it, 0.54-0.93 ms without, alternating,
+     * on a loaded machine) */
     buf_adds(&w.sql, " FROM (SELECT 1) one LEFT JOIN page ON true");
-    if (by_seq)
-        buf_adds(&w.sql, " ORDER BY page.seq");
-    else if (sk)
-        buf_addf(&w.sql, " ORDER BY page.k%s, page.id%s", dir, dir);
-    else
-        buf_addf(&w.sql, " ORDER BY page.id%s", dir);
     if (w.overflow) {
         rc = store_fail(s, WEFT_ETOOBIG, "search has too many parameters");
         goto done;
@@ -522,10 +564,13 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
         n = 0; /* the LEFT JOIN's row of an empty page */
     bool more = n > limit;
     int keep = more ? limit : n;
+    int *ord = page_order(r, n, &ps_sort);
     if (keep > 0)
         out->rows = xcalloc((size_t)keep, sizeof *out->rows);
     for (int i = 0; i < keep; i++)
-        pg_row_fill(r, i, &out->rows[out->nrows++]);
+        pg_row_fill(r, ord[i], &out->rows[out->nrows++]);
+    int last = keep > 0 ? ord[keep - 1] : 0;
+    free(ord);
     if (more) {
         char ks[24];
         const char *last_key = "";
@@ -533,7 +578,7 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
             snprintf(ks, sizeof ks, "%lld", (long long)out->rows[keep - 1].seq);
             last_key = ks;
         } else if (sk) {
-            last_key = PQgetvalue(r, keep - 1, COL_KEY);
+            last_key = PQgetvalue(r, last, COL_KEY);
         }
         char *kh = text_hex(last_key);
         struct buf c = BUF_INIT;
