@@ -433,9 +433,25 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     }
     int rc;
     if (!query_utf8_ok(q) || (ckey && !utf8_ok(ckey))) {
-        /* no rows; the snapshot still as a first page reports it */
+        /* no rows; the snapshot still as a first page reports it (and a
+         * kept person is still checked: no rows of the wrong person's
+         * record is not the answer for the right one) */
         int64_t snap = q->snapshot;
-        rc = snap <= 0 ? pg_snapshot_now(ps, &snap) : WEFT_OK;
+        rc = WEFT_OK;
+        if (q->patient_check) {
+            char *now = NULL;
+            rc = pg_resource_person(s, "Patient", q->patient_check, &now);
+            bool same = rc == 0 && now && q->person_id && strcmp(now, q->person_id) == 0;
+            free(now);
+            if (rc == 0 || rc == WEFT_ENOTFOUND)
+                rc = same ? WEFT_OK : WEFT_ECONFLICT;
+            if (rc == WEFT_ECONFLICT) {
+                pg_patient_forget(ps, q->patient_check);
+                rc = store_fail(s, WEFT_ECONFLICT, "the patient's person has changed");
+            }
+        }
+        if (rc == 0 && snap <= 0)
+            rc = pg_snapshot_now(ps, &snap);
         out->snapshot = snap;
         if (q->want_total)
             out->total = 0;

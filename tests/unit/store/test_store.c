@@ -1490,6 +1490,14 @@ static void test_patient_check(void **state)
     assert_int_equal(store_search(s, &q, &r), WEFT_ECONFLICT);
     assert_int_equal(r.nrows, 0);
     store_result_clear(&r);
+    /* also when the query cannot match anything (a value that is not
+     * UTF-8: PostgreSQL answers no rows without asking the server) */
+    const char *bad[] = {"\xff"};
+    struct store_query qb = q;
+    qb.codes = bad;
+    qb.ncodes = 1;
+    assert_int_equal(store_search(s, &qb, &r), WEFT_ECONFLICT);
+    store_result_clear(&r);
     assert_int_equal(store_patient_person_kept(s, pid, &person, &kept), 0);
     assert_string_equal(person, "pp2");
     free(person);
