@@ -7,8 +7,9 @@
  * second, so the HL7 path reuses one parsed-message handle, keeps counters in
  * memory until the batch is flushed, and does per message: one parse, one
  * feed lookup, one agreement lookup, the mapping, one inbox insert, one claim,
- * the load, one outcome update.  Everything that can be refused is refused
- * before the savepoint is opened.
+ * the load, one outcome update - the inserts and claims of a writer's batch
+ * as one statement each (ingest_hl7_batch).  Everything that can be refused
+ * is refused before the savepoint is opened.
  */
 #include <assert.h>
 #include <errno.h>
