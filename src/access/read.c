@@ -340,6 +340,8 @@ static int search_on(struct access_read *r, const struct store_query *sq, struct
         r->data_seen = now;
     }
     int rc = store_search(r->data, sq, out);
+    if (rc == WEFT_ECONFLICT && sq->patient_check)
+        return rc; /* the kept person is stale there: the caller asks again */
     if (rc == 0) {
         metrics_add("weft_db_reads_total", "db=\"standby\"", 1);
         if (out->snapshot > r->data_seen)
@@ -361,8 +363,10 @@ int access_read_search(struct access_read *r, const struct store_query *q, struc
     out->total = q->want_total ? 0 : -1;
     r->scope_empty = false;
     struct store_query sq = *q;
-    if (r->person_id)
+    if (r->person_id) {
         sq.person_id = r->person_id;
+        sq.patient_check = r->patient_check;
+    }
     struct access_qbuf qb = {0};
     /* a type the principal's scopes do not cover (an app token's
      * patient/Type.rs, a client's system/Type.rs) is never fetched, also
@@ -376,6 +380,8 @@ int access_read_search(struct access_read *r, const struct store_query *q, struc
     }
     int rc = search_on(r, &sq, out);
     access_qbuf_clear(&qb);
+    if (rc == WEFT_ECONFLICT && sq.patient_check)
+        r->person_stale = true;
     if (rc < 0)
         return rc;
     r->snapshot = out->snapshot;

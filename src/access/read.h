@@ -103,6 +103,14 @@ struct access_read {
     bool other_valid; /* other holds a decision (for other_person) */
     char *own_person; /* person_id when decided by access_read_row (owned) */
     bool other_ok;    /* other was decided without error */
+    /* The Patient whose person person_id is, when the caller had it from
+     * store_patient_person_kept (may be stale): access_read_search has the
+     * store check the link in the search's own snapshot (store_query
+     * patient_check) and, when it fails, answers WEFT_ECONFLICT with
+     * person_stale set and nothing read: the caller asks for the person
+     * again (store_resource_person) and decides and searches anew. */
+    const char *patient_check;
+    bool person_stale;
 };
 
 /* The read standby's handle when the caller of req may read rows that lag

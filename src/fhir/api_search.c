@@ -685,10 +685,14 @@ done_replied:
  * scoped query and the audit entry are the scoped-read path's
  * (access/read.h); this function turns its verdicts into replies.
  */
-static void run_search(struct http_req *req, const struct api_ctx *ctx, struct store *s,
-                       const char *type, const char *everything_id, const char *link_base,
-                       const struct url_kv *args, int nargs)
+/* One try of run_search; true when nothing was answered because the
+ * Patient's kept person (store_patient_person_kept) turned out stale: the
+ * caller tries again with fresh (the person read, not kept). */
+static bool run_search_try(struct http_req *req, const struct api_ctx *ctx, struct store *s,
+                           const char *type, const char *everything_id, const char *link_base,
+                           const struct url_kv *args, int nargs, bool fresh)
 {
+    bool again = false, kept = false;
     enum fhir_search_mode mode = everything_id ? FHIR_SEARCH_EVERYTHING : FHIR_SEARCH_TYPE;
     struct fhir_search fs;
     struct page pg;
@@ -762,8 +766,14 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     }
     const char *pid = everything_id ? everything_id : fs.patient_id;
     if (pid) {
-        /* only the Patient's person is needed (no JSON read) */
-        rc = store_resource_person(s, "Patient", pid, &person_id);
+        /* only the Patient's person is needed (no JSON read); for a plain
+         * search of the patient's items it may be a kept one, which the
+         * search checks in its own snapshot (struct access_read
+         * patient_check) */
+        if (!fresh && !everything_id && fs.nchains == 0 && fs.nids == 0)
+            rc = store_patient_person_kept(s, pid, &person_id, &kept);
+        else
+            rc = store_resource_person(s, "Patient", pid, &person_id);
         if (rc == WEFT_ENOTFOUND) {
             /* refusals that do not depend on the patient answer as for a
              * known one; otherwise as for one the caller may not open */
@@ -859,6 +869,18 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
         api_read_failed(req, s, rc);
         goto out;
     }
+    if (kept)
+        r.patient_check = pid;
+    if (!r.scope.allowed && kept && person_id) {
+        /* refused for a kept person: the refusal stands only if the Patient
+         * is still that person's (else decided again for the new one) */
+        char *now = NULL;
+        rc = store_resource_person(s, "Patient", pid, &now);
+        again = rc != 0 || !now || strcmp(now, person_id) != 0;
+        free(now);
+        if (again)
+            goto out;
+    }
     if (!r.scope.allowed) {
         if (r.scope.person_refused && person_id)
             reply_unknown_patient(req, &pg, everything_id); /* audited by the decision */
@@ -899,6 +921,10 @@ static void run_search(struct http_req *req, const struct api_ctx *ctx, struct s
     struct search_exec sx = {s, &req->principal, &r.scope, &r};
     struct fhir_search_exec ex = {exec_main, exec_inner, &sx};
     rc = fhir_search_run(&fs, &ex, &res);
+    if (rc != 0 && r.person_stale) {
+        again = true; /* nothing read, audited or answered */
+        goto out;
+    }
     if (rc != 0) {
         store_failed(req, s, rc);
         goto out;
@@ -938,6 +964,15 @@ out:
     store_row_clear(&patient);
     access_read_close(&r);
     fhir_search_free(&fs);
+    return again;
+}
+
+static void run_search(struct http_req *req, const struct api_ctx *ctx, struct store *s,
+                       const char *type, const char *everything_id, const char *link_base,
+                       const struct url_kv *args, int nargs)
+{
+    if (run_search_try(req, ctx, s, type, everything_id, link_base, args, nargs, false))
+        run_search_try(req, ctx, s, type, everything_id, link_base, args, nargs, true);
 }
 
 int api_search(struct http_req *req, void *ctx)

@@ -141,6 +141,17 @@ int store_resource_get(struct store *s, const char *type, const char *id, int ve
  * NULL to skip); WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
 int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
 
+/* store_resource_person of a Patient, possibly answered from this handle's
+ * memory of an earlier answer (*kept true): PostgreSQL keeps the persons of
+ * the Patients it was last asked about on each connection, so a patient's
+ * search needs no round trip of its own.  A kept person may be stale (the
+ * Patient re-linked or deleted since), so it is only for a search that
+ * checks it in its own snapshot (store_query.patient_check) and is asked
+ * again with store_resource_person when the check fails.  A Patient not
+ * linked to a person is never kept.  SQLite reads it each time (*kept
+ * false). */
+int store_patient_person_kept(struct store *s, const char *id, char **person_id_out, bool *kept);
+
 /* The content digest (store_content_hash) of the current version of type/id
  * into hash and its version into *version (may be NULL): 0, or
  * WEFT_ENOTFOUND when absent or deleted.  Cheap: no JSON. */
@@ -219,6 +230,13 @@ struct store_query {
      * (NULL: none of them). */
     bool objections;
     const char *objection_org;
+    /* When set (with person_id): the current version of Patient
+     * patient_check must be linked to person_id, read in the search's own
+     * snapshot; when it is not (re-linked, deleted, gone), the search answers
+     * WEFT_ECONFLICT and no rows - the caller's person came from
+     * store_patient_person_kept and was stale, and the caller asks again
+     * with store_resource_person. */
+    const char *patient_check;
 };
 
 struct store_result {

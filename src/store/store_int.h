@@ -108,6 +108,7 @@ struct store_records_ops {
     int (*resource_get)(struct store *s, const char *type, const char *id, int version,
                         struct store_row *out);
     int (*resource_person)(struct store *s, const char *type, const char *id, char **person_id_out);
+    int (*patient_person_kept)(struct store *s, const char *id, char **person_id_out, bool *kept);
     int (*resource_digest)(struct store *s, const char *type, const char *id,
                            unsigned char hash[STORE_HASH_LEN], int *version);
     int (*resource_delete)(struct store *s, const char *type, const char *id);

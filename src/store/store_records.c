@@ -75,6 +75,12 @@ int store_resource_person(struct store *s, const char *type, const char *id, cha
     return STORE_CALL(s, records, resource_person, type, id, person_id_out);
 }
 
+int store_patient_person_kept(struct store *s, const char *id, char **person_id_out, bool *kept)
+{
+    *kept = false;
+    return STORE_CALL(s, records, patient_person_kept, id, person_id_out, kept);
+}
+
 int store_resource_delete(struct store *s, const char *type, const char *id)
 {
     return STORE_CALL(s, records, resource_delete, type, id);

@@ -40,6 +40,7 @@
 #define PG_ACCESS_CACHE 64              /* decisions' facts kept per connection (pg_access.c) */
 #define PG_ACCESS_TTL_MS 5000           /* the longest kept facts are trusted unasked */
 #define PG_ACCESS_CHANNEL "weft_access" /* NOTIFY channel of changes to the facts' tables */
+#define PG_PATIENT_CACHE 512            /* Patients' persons kept per connection (pg_resource.c) */
 
 struct pg_store {
     struct store base; /* must be first: struct store * casts to this */
@@ -86,6 +87,13 @@ struct pg_store {
     } access[PG_ACCESS_CACHE];
     int access_next;
     bool access_listen;
+    /* the persons of Patients by id, direct-mapped by a hash of the id
+     * (pg_resource.c, "kept persons"): never trusted alone - a search given
+     * one checks it in its own snapshot (store_query.patient_check) */
+    struct pg_patient_slot {
+        char id[72];  /* "" when free */
+        char *person; /* malloc'd */
+    } patients[PG_PATIENT_CACHE];
 };
 
 static inline struct pg_store *pg_of(struct store *s)
@@ -172,6 +180,8 @@ void pg_client_cache_clear(struct pg_store *ps);
 /* Forget the kept facts of decisions (pg_access.c): on a notification on
  * PG_ACCESS_CHANNEL and a change of those facts through this handle. */
 void pg_access_cache_forget(struct pg_store *ps);
+/* The kept person of Patient id forgotten (id NULL: every one). */
+void pg_patient_forget(struct pg_store *ps, const char *id);
 /* Read what the server has sent without waiting and forget what any
  * notification says has changed; false when nothing may be answered from a
  * cache now (inside a transaction, or the connection lost: then everything

@@ -3,6 +3,7 @@
  * hashes are kept).  Each operation is one statement in its own implicit
  * transaction, or part of the caller's.
  */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -197,12 +198,17 @@ bool pg_notes_poll(struct pg_store *ps)
 {
     if (ps->base.txn_depth > 0 || PQstatus(ps->conn) != CONNECTION_OK)
         return false;
-    /* twice: a server that went away sent its last message and then closed
-     * the socket, and the first read may stop before it sees the close; a
-     * connection known to be lost answers nothing from a cache (the query
-     * then reconnects, or fails as every other statement would) */
-    if (!PQconsumeInput(ps->conn) || !PQconsumeInput(ps->conn) ||
-        PQstatus(ps->conn) != CONNECTION_OK) {
+    /* nothing to read (no notification, no close, no error) is the common
+     * case and one poll(2) says so: the socket is read only when it has
+     * something (called before every answer from a cache, twice a request).
+     * Then twice: a server that went away sent its last message and then
+     * closed the socket, and the first read may stop before it sees the
+     * close; a connection known to be lost answers nothing from a cache (the
+     * query then reconnects, or fails as every other statement would) */
+    struct pollfd pf = {.fd = PQsocket(ps->conn), .events = POLLIN};
+    bool readable = pf.fd < 0 || poll(&pf, 1, 0) != 0;
+    if (readable && (!PQconsumeInput(ps->conn) || !PQconsumeInput(ps->conn) ||
+                     PQstatus(ps->conn) != CONNECTION_OK)) {
         pg_client_cache_clear(ps);
         return false;
     }

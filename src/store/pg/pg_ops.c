@@ -25,6 +25,7 @@ static const struct store_records_ops pg_records_ops = {
     .resource_put_batch = pg_resource_put_batch,
     .resource_get = pg_resource_get,
     .resource_person = pg_resource_person,
+    .patient_person_kept = pg_patient_person_kept,
     .resource_digest = pg_resource_digest,
     .resource_delete = pg_resource_delete,
     .search = pg_search,

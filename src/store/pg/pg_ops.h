@@ -47,6 +47,7 @@ int pg_resource_put_batch(struct store *s, const struct store_put *in, int n,
 int pg_resource_get(struct store *s, const char *type, const char *id, int version,
                     struct store_row *out);
 int pg_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
+int pg_patient_person_kept(struct store *s, const char *id, char **person_id_out, bool *kept);
 int pg_resource_digest(struct store *s, const char *type, const char *id,
                        unsigned char hash[STORE_HASH_LEN], int *version);
 int pg_resource_delete(struct store *s, const char *type, const char *id);

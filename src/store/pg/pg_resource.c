@@ -524,6 +524,52 @@ int pg_resource_person(struct store *s, const char *type, const char *id, char *
     return rc;
 }
 
+/* Kept persons: a patient's search (store_query.patient_check) checks the
+ * kept person in the same statement, so a Patient's person costs no round
+ * trip of its own while it stays the same; a failed check forgets it
+ * (pg_search.c) and the caller asks again.  Direct-mapped by a hash of the
+ * id: a newer Patient takes the slot of an older one. */
+static struct pg_patient_slot *patient_slot(struct pg_store *ps, const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return &ps->patients[h % PG_PATIENT_CACHE];
+}
+
+void pg_patient_forget(struct pg_store *ps, const char *id)
+{
+    for (int i = 0; i < PG_PATIENT_CACHE; i++) {
+        struct pg_patient_slot *e = id ? patient_slot(ps, id) : &ps->patients[i];
+        if (!id || strcmp(e->id, id) == 0) {
+            free(e->person);
+            memset(e, 0, sizeof *e);
+        }
+        if (id)
+            break;
+    }
+}
+
+int pg_patient_person_kept(struct store *s, const char *id, char **person_id_out, bool *kept)
+{
+    struct pg_store *ps = pg_of(s);
+    *kept = false;
+    *person_id_out = NULL;
+    struct pg_patient_slot *e = patient_slot(ps, id);
+    if (e->id[0] && strcmp(e->id, id) == 0) {
+        *person_id_out = xstrdup(e->person);
+        *kept = true;
+        return WEFT_OK;
+    }
+    int rc = pg_resource_person(s, "Patient", id, person_id_out);
+    if (rc == 0 && *person_id_out && strlen(id) < sizeof e->id) {
+        free(e->person);
+        snprintf(e->id, sizeof e->id, "%s", id);
+        e->person = xstrdup(*person_id_out);
+    }
+    return rc;
+}
+
 int pg_resource_delete(struct store *s, const char *type, const char *id)
 {
     struct pg_store *ps = pg_of(s);

@@ -210,6 +210,7 @@ static int pg_ready(struct pg_store *ps)
     /* the session's LISTEN went with the connection, and with it whatever
      * client changes were notified meanwhile */
     pg_client_cache_clear(ps);
+    pg_patient_forget(ps, NULL);
     int rc = pg_exec(ps, session_sql);
     if (rc == 0 && ps->bulk)
         rc = pg_exec(ps, "SET synchronous_commit = off");
@@ -578,6 +579,7 @@ void pg_close(struct store *s)
     for (int i = 0; i < PG_STMT_CACHE; i++)
         free(ps->cache[i].sql);
     pg_client_cache_clear(ps);
+    pg_patient_forget(ps, NULL);
     PQfinish(ps->conn); /* releases the jobs' session locks too */
     free(ps->where);
     free(ps);

@@ -32,6 +32,7 @@ static const struct store_records_ops sqlite_records_ops = {
     .resource_put_batch = sqlite_resource_put_batch,
     .resource_get = sqlite_resource_get,
     .resource_person = sqlite_resource_person,
+    .patient_person_kept = sqlite_patient_person_kept,
     .resource_digest = sqlite_resource_digest,
     .resource_delete = sqlite_resource_delete,
     .search = sqlite_search,

@@ -420,6 +420,14 @@ int sqlite_resource_person(struct store *s, const char *type, const char *id, ch
     return rc;
 }
 
+/* SQLite keeps nothing: the lookup is in-process and costs less than a
+ * check would save. */
+int sqlite_patient_person_kept(struct store *s, const char *id, char **person_id_out, bool *kept)
+{
+    *kept = false;
+    return sqlite_resource_person(s, "Patient", id, person_id_out);
+}
+
 int sqlite_resource_delete(struct store *s, const char *type, const char *id)
 {
     struct sqlite_store *ss = sqlite_of(s);

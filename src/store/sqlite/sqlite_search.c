@@ -930,6 +930,17 @@ static int search_in(struct sqlite_store *ss, const struct store_query *q, struc
     if (snap <= 0 && (rc = current_snapshot(ss, &snap)) != 0)
         return rc;
     out->snapshot = snap;
+    if (q->patient_check) {
+        /* in the read transaction of the search: its snapshot */
+        char *person = NULL;
+        rc = sqlite_resource_person(s, "Patient", q->patient_check, &person);
+        bool same = rc == 0 && person && q->person_id && strcmp(person, q->person_id) == 0;
+        free(person);
+        if (rc != 0 && rc != WEFT_ENOTFOUND)
+            return rc;
+        if (!same)
+            return store_fail(s, WEFT_ECONFLICT, "the patient's person has changed");
+    }
 
     /* the term values of both statements (page and total): each binds all
      * q->nterms, so a fixed array shared by the two once dropped the terms

@@ -1442,6 +1442,84 @@ static void test_search_index_postings(void **state)
     assert_int_equal(ix_count(s, "Observation", "code", STORE_IX_EQ, "8867-4", NULL), 0);
 }
 
+/* A search with store_query.patient_check runs only while the Patient is
+ * linked to the query's person, checked in the search's own snapshot:
+ * otherwise WEFT_ECONFLICT and no rows.  store_patient_person_kept may answer
+ * a stale person (PostgreSQL keeps them per connection); after a failed
+ * check it reads the new one. */
+static void test_patient_check(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char pid[STORE_ID_LEN + 1], id[STORE_ID_LEN + 1];
+    assert_int_equal(put(s, "Patient", "pk", "pp1", "demographics", NULL, NULL,
+                         "{\"resourceType\":\"Patient\"}", &oc, pid),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        char sid[16], eff[16];
+        snprintf(sid, sizeof sid, "pk-o%d", i);
+        snprintf(eff, sizeof eff, "2022-01-0%d", i + 1);
+        assert_int_equal(put(s, "Observation", sid, "pp1", "results", eff, NULL,
+                             "{\"resourceType\":\"Observation\"}", &oc, id),
+                         0);
+    }
+    char *person = NULL;
+    bool kept = true;
+    assert_int_equal(store_patient_person_kept(s, pid, &person, &kept), 0);
+    assert_string_equal(person, "pp1");
+    assert_false(kept);
+    free(person);
+    struct store_query q = {.type = "Observation",
+                            .person_id = "pp1",
+                            .patient_check = pid,
+                            .limit = 2,
+                            .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.nrows, 2);
+    assert_int_equal(r.total, 3);
+    store_result_clear(&r);
+    /* the Patient re-linked (its items move with it) */
+    assert_int_equal(put(s, "Patient", "pk", "pp2", "demographics", NULL, NULL,
+                         "{\"resourceType\":\"Patient\",\"x\":1}", &oc, pid),
+                     0);
+    assert_int_equal(store_patient_person_kept(s, pid, &person, &kept), 0);
+    /* a kept person may be the old one, never anything else */
+    assert_string_equal(person, kept ? "pp1" : "pp2");
+    free(person);
+    assert_int_equal(store_search(s, &q, &r), WEFT_ECONFLICT);
+    assert_int_equal(r.nrows, 0);
+    store_result_clear(&r);
+    /* also when the query cannot match anything (a value that is not
+     * UTF-8: PostgreSQL answers no rows without asking the server) */
+    const char *bad[] = {"\xff"};
+    struct store_query qb = q;
+    qb.codes = bad;
+    qb.ncodes = 1;
+    assert_int_equal(store_search(s, &qb, &r), WEFT_ECONFLICT);
+    store_result_clear(&r);
+    assert_int_equal(store_patient_person_kept(s, pid, &person, &kept), 0);
+    assert_string_equal(person, "pp2");
+    free(person);
+    q.person_id = "pp2";
+    assert_int_equal(store_search(s, &q, &r), 0);
+    int64_t snap = r.snapshot;
+    store_result_clear(&r);
+    /* a later page checks too (the snapshot of the first) */
+    q.snapshot = snap;
+    q.person_id = "pp1";
+    assert_int_equal(store_search(s, &q, &r), WEFT_ECONFLICT);
+    store_result_clear(&r);
+    /* deleted: no person to match */
+    assert_int_equal(store_resource_delete(s, "Patient", pid), 0);
+    q.person_id = "pp2";
+    q.snapshot = 0;
+    assert_int_equal(store_search(s, &q, &r), WEFT_ECONFLICT);
+    store_result_clear(&r);
+    assert_int_equal(store_patient_person_kept(s, pid, &person, &kept), WEFT_ENOTFOUND);
+    assert_null(person);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1465,6 +1543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_concurrent_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patient_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_lock, setup, teardown),
