@@ -7,8 +7,9 @@
  * second, so the HL7 path reuses one parsed-message handle, keeps counters in
  * memory until the batch is flushed, and does per message: one parse, one
  * feed lookup, one agreement lookup, the mapping, one inbox insert, one claim,
- * the load, one outcome update.  Everything that can be refused is refused
- * before the savepoint is opened.
+ * the load, one outcome update - the inserts and claims of a writer's batch
+ * as one statement each (ingest_hl7_batch).  Everything that can be refused
+ * is refused before the savepoint is opened.
  */
 #include <assert.h>
 #include <errno.h>
@@ -79,6 +80,9 @@ struct ingest {
     bool prior_set;
     int64_t prior_feed;
     char prior_outcome[16];
+    /* ingest_hl7_batch: a parse handle per message of a batch */
+    struct hl7_msg **bmsgs;
+    size_t nbmsgs;
 };
 
 /* Forget cached feeds: at every batch boundary, so a feed added, disabled or
@@ -148,6 +152,9 @@ void ingest_free(struct ingest *ig)
         return;
     feeds_forget(ig);
     hl7_msg_free(ig->msg);
+    for (size_t i = 0; i < ig->nbmsgs; i++)
+        hl7_msg_free(ig->bmsgs[i]);
+    free(ig->bmsgs);
     free(ig);
 }
 
@@ -398,6 +405,366 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                      const char *arrived, int64_t replay_id, struct ingest_premap *pm,
                      struct ingest_result *r);
 
+/*
+ * One HL7 message's way through, in two halves so that a writer's batch can
+ * keep all its messages and take all their claims in one statement each
+ * (ingest_hl7_batch) between them:
+ *   hl7_decide   parse, find the feed, map, and decide everything that needs
+ *                no writes (refusals, the outcome predicted for the inbox row);
+ *   hl7_finish   with the inbox row kept and the claim taken (or not yet):
+ *                apply in a savepoint, record the outcome, count, ACK.
+ */
+enum hl7_claim {
+    CLAIM_IN_ITEM, /* not taken yet: take it inside the message's savepoint */
+    CLAIM_HELD,    /* taken for this message with its batch's, before its savepoint */
+    CLAIM_DUP,     /* held by another message (st->first) */
+};
+
+struct hl7_st {
+    /* the call's */
+    const char *data;
+    size_t len;
+    const char *peer;
+    const char *arrived;
+    int64_t replay_id;
+    struct ingest_premap *pm;
+    struct ingest_result *r;
+    struct hl7_msg *msg; /* parse handle (the context's) */
+    /* hl7_decide's */
+    char now[32];
+    struct hl7_error perr;
+    int prc;
+    char facility[181], control[200], mtype[40];
+    struct store_feed feed; /* borrowed from the batch's feed cache */
+    bool in_force, have_feed;
+    struct hl7_map_result own; /* mapped here; else pm->mr, which stays the caller's */
+    struct hl7_map_result *mr;
+    struct load_prep *prep; /* pm's, when prepared for this feed */
+    int mrc;
+    const char *event;
+    const char *code;
+    struct hl7_ack_detail det;
+    char why[256];
+    char ip[80];
+    bool will_apply;
+    long predicted_res;
+    int64_t pending_id; /* an accepted message's first application: its row exists already */
+    /* the inbox row and the claim */
+    int64_t id;
+    enum hl7_claim claim;
+    int64_t first;   /* CLAIM_DUP: the message holding the claim */
+    int dup_of_item; /* batch: the earlier message of the batch with the same key, or -1 */
+    int64_t holder;  /* after hl7_finish: who holds the key now (0: nobody) */
+};
+
+static void hl7_st_init(struct hl7_st *st, struct hl7_msg *msg, const char *data, size_t len,
+                        const char *peer, const char *arrived, int64_t replay_id,
+                        struct ingest_premap *pm, struct ingest_result *r)
+{
+    memset(st, 0, sizeof *st);
+    st->data = data;
+    st->len = len;
+    st->peer = peer;
+    st->arrived = arrived;
+    st->replay_id = replay_id;
+    st->pm = pm;
+    st->r = r;
+    st->msg = msg;
+    st->mr = &st->own;
+    st->dup_of_item = -1;
+}
+
+static void hl7_st_clear(struct hl7_st *st)
+{
+    hl7_map_result_clear(&st->own);
+}
+
+/* Whether looking up facility's feed keeps the feed cache (a batch's
+ * decided messages borrow its entries until they are finished). */
+static bool feed_cached_or_room(const struct ingest *ig, const char *facility)
+{
+    if (ig->nfeeds < MAX_FEED_SLOTS || !facility[0])
+        return true;
+    for (int i = 0; i < ig->nfeeds; i++)
+        if (strcmp(ig->feeds[i].facility, facility) == 0)
+            return true;
+    return false;
+}
+
+/* Decide st's message.  0, a store error, or 1 (nothing decided) when
+ * keep_cache and its feed's lookup would empty the feed cache. */
+static int hl7_decide(struct ingest *ig, struct hl7_st *st, bool keep_cache)
+{
+    struct ingest_premap *pm = st->pm;
+    st->pending_id = pm ? pm->pending_id : 0;
+    if (!st->arrived) {
+        inbox_now(st->now);
+        st->arrived = st->now;
+    }
+    st->prc = hl7_msg_parse(st->msg, st->data, st->len, HL7_PARSE_STRICT, &st->perr);
+    if (st->prc == 0) {
+        msg_value(st->msg, 4, 1, st->facility, sizeof st->facility);
+        msg_value(st->msg, 10, 0, st->control, sizeof st->control);
+        char t1[16], t2[16];
+        msg_value(st->msg, 9, 1, t1, sizeof t1);
+        msg_value(st->msg, 9, 2, t2, sizeof t2);
+        snprintf(st->mtype, sizeof st->mtype, "%s%s%s", t1, t2[0] ? "^" : "", t2);
+    } else {
+        raw_msh_field(st->data, st->len, 4, 1, st->facility, sizeof st->facility);
+        raw_msh_field(st->data, st->len, 10, 0, st->control, sizeof st->control);
+        raw_msh_field(st->data, st->len, 9, 2, st->mtype, sizeof st->mtype);
+    }
+    if (keep_cache && !feed_cached_or_room(ig, st->facility))
+        return 1;
+    int rc = feed_lookup(ig, st->facility, &st->feed, &st->in_force);
+    if (rc != 0 && rc != WEFT_ENOTFOUND)
+        return rc;
+    st->have_feed = rc == 0;
+    const struct store_feed *feed = &st->feed;
+    struct hl7_map_result *mr = &st->own;
+    st->mrc = WEFT_EINVAL;
+    if (st->prc == 0 && st->have_feed && pm && pm->mr && pm->org &&
+        strcmp(pm->org, feed->org) == 0) {
+        /* mapped on the connection's thread for this organisation: use it in
+         * place; the connection thread frees it after the ACK, which keeps
+         * freeing the tree (5% of the writer's time) off the writer */
+        mr = pm->mr;
+        st->mrc = pm->rc;
+        if (pm->prep && pm->feed && strcmp(pm->feed, feed->name) == 0)
+            st->prep = pm->prep;
+    } else if (st->prc == 0 && st->have_feed && st->in_force && !feed->disabled) {
+        struct hl7_map_opts mo = {.ods = feed->org};
+        st->mrc = hl7_map_message(st->msg, &mo, &st->own);
+    } else if (st->prc == 0) { /* refused before mapping: its event time is kept */
+        hl7_map_event_only(st->msg, &st->own);
+    }
+    st->mr = mr;
+    st->event = mr->event_time[0] ? mr->event_time : NULL;
+
+    /* decisions that need no writes */
+    st->code = "AA";
+    char *why = st->why;
+    size_t cap = sizeof st->why;
+    peer_ip(st->peer, st->ip, sizeof st->ip);
+    if (st->prc != 0) {
+        st->code = "AR";
+        snprintf(why, cap, "message cannot be parsed: %s", st->perr.text);
+    } else if (!st->have_feed) {
+        st->code = "AR";
+        snprintf(why, cap, "sending facility '%.100s' (MSH-4) is not registered", st->facility);
+        st->det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (feed->disabled) {
+        st->code = "AR";
+        snprintf(why, cap, "feed '%s' is disabled", feed->name);
+        st->det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
+    } else if (feed->from_address && st->peer && strcmp(feed->from_address, st->ip) != 0) {
+        st->code = "AR";
+        snprintf(why, cap, "connection from an address not registered for feed '%s'", feed->name);
+        st->det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (feed->client_cert_sha256 && pm && pm->cert_sha256 &&
+               strcmp(feed->client_cert_sha256, pm->cert_sha256) != 0) {
+        st->code = "AR";
+        if (pm->cert_sha256[0])
+            snprintf(why, cap,
+                     "connection's client certificate (sha256:%.16s...) is not the one "
+                     "registered for feed '%s'",
+                     pm->cert_sha256, feed->name);
+        else
+            snprintf(why, cap,
+                     "connection presented no client certificate: feed '%s' accepts only "
+                     "TLS connections with its registered one",
+                     feed->name);
+        st->det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
+    } else if (!st->in_force) {
+        st->code = "AR";
+        snprintf(why, cap, "organisation %s has no data sharing agreement in force", feed->org);
+        st->det = (struct hl7_ack_detail){
+            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
+    } else if (st->mrc != 0) {
+        st->code = mr->ack_code ? mr->ack_code : "AR";
+        snprintf(why, cap, "%s", mr->reason[0] ? mr->reason : "message cannot be mapped");
+        st->det = mr->err;
+    }
+    /* The message is kept with the outcome it is expected to get (most are
+     * applied): the row is written once, and updated only when the outcome
+     * turns out otherwise.  It commits with the message's resources or not
+     * at all, so "applied" is never seen without them. */
+    st->will_apply = strcmp(st->code, "AA") == 0;
+    st->predicted_res = st->will_apply && mr->kind == HL7_MAP_BUNDLE ? (long)mr->resources : 0;
+    st->id = st->replay_id ? st->replay_id : st->pending_id;
+    return 0;
+}
+
+/* The inbox row of a decided message (pointers into st). */
+static void hl7_row(struct hl7_st *st, struct store_inbox_msg *in)
+{
+    *in = (struct store_inbox_msg){
+        .feed_id = st->feed.id,
+        .kind = "hl7v2",
+        .arrived = (char *)st->arrived,
+        .sender = st->facility[0] ? st->facility : NULL,
+        .peer = (char *)st->peer,
+        .control_id = st->control[0] ? st->control : NULL,
+        .msg_type = st->mtype[0] ? st->mtype : NULL,
+        .event_time = (char *)st->event,
+        .outcome = st->will_apply ? INBOX_APPLIED : INBOX_REJECTED,
+        .error = st->why[0] ? st->why : NULL,
+        .attempts = 1,
+        .resources = st->predicted_res,
+        .body = (char *)st->data,
+        .body_len = st->len,
+    };
+}
+
+/* Apply a decided message whose inbox row (st->id) is kept. */
+static int hl7_finish(struct ingest *ig, struct hl7_st *st)
+{
+    struct store *s = ig->s;
+    struct ingest_result *r = st->r;
+    const struct store_feed *feed = &st->feed;
+    struct hl7_map_result *mr = st->mr;
+    int64_t id = st->id, replay_id = st->replay_id;
+    const char *control = st->control, *arrived = st->arrived;
+    const char *code = st->code;
+    struct hl7_ack_detail det = st->det;
+    char why[256];
+    snprintf(why, sizeof why, "%s", st->why);
+    int64_t dup_of = 0;
+    int rc = 0;
+    if ((replay_id || st->pending_id) && st->have_feed &&
+        (rc = store_inbox_set_feed(s, id, feed->id)) != 0)
+        return rc;
+    r->inbox_id = id;
+    r->feed_id = feed->id;
+    r->resources = 0;
+    r->merged = false;
+    r->reason[0] = 0;
+    st->holder = 0;
+
+    if (st->will_apply) {
+        /* apply, in an item of the batch's transaction so that a failure
+         * leaves the rest of the batch intact */
+        struct store_txn *txn = store_txn_current(s);
+        assert(txn); /* the caller (run_batch, ingest_hl7_one) began it */
+        if ((rc = store_txn_item(txn)) != 0)
+            return rc;
+        int64_t first = 0;
+        bool claimed_here = false;
+        if (st->claim == CLAIM_IN_ITEM) {
+            rc = store_inbox_claim(s, feed->id, control, id, &first);
+            claimed_here = rc == 0;
+        } else if (st->claim == CLAIM_DUP) {
+            rc = WEFT_EEXIST;
+            first = st->first;
+        } /* CLAIM_HELD: rc 0, taken before the savepoint */
+        bool ok = false;
+        if (rc == WEFT_EEXIST && first == id) {
+            ok = true; /* replay of the message that holds the claim: already applied */
+            rc = 0;
+        } else if (rc == WEFT_EEXIST) {
+            dup_of = first;
+            rc = 0;
+        } else if (rc == 0 && mr->kind == HL7_MAP_BUNDLE) {
+            struct load_report rep;
+            load_report_init(&rep);
+            /* ingest_msg is rolled back below unless the load returned 0
+             * with nothing rejected: the bundle needs no savepoint of its own */
+            struct load_ctx lc = {
+                .org = feed->org, .feed = feed->name, .nested = true, .caller_savepoint = true};
+            int lrc = st->prep ? fhir_load_prepared(s, st->prep, &lc, &rep, NULL)
+                               : fhir_load_bundle(s, mr->bundle, &lc, &rep, NULL);
+            if (lrc == 0 && rep.rejected == 0) {
+                ok = true;
+                r->resources = (long)mr->resources;
+            } else if (store_broken(lrc)) {
+                rc = store_txn_check(txn, lrc);
+            } else {
+                load_reason(&rep, s, lrc, why, sizeof why);
+                code = "AE";
+                det = (struct hl7_ack_detail){.code = HL7_ERR_INTERNAL};
+            }
+            load_report_free(&rep);
+        } else if (rc == 0 && mr->kind == HL7_MAP_MERGE) {
+            int m = apply_merge(ig, feed, mr, id, &r->merged, why, sizeof why);
+            if (m < 0) {
+                rc = m;
+            } else if (m == 0) {
+                ok = true;
+            } else {
+                code = "AE";
+                det = (struct hl7_ack_detail){
+                    .segment = "MRG", .seg_seq = 1, .field = 1, .code = HL7_ERR_UNKNOWN_KEY};
+            }
+        }
+        if (rc != 0) {
+            store_txn_item_end(txn, false);
+            return rc;
+        }
+        if ((rc = store_txn_item_end(txn, ok || dup_of)) != 0)
+            return rc;
+        if (dup_of)
+            st->holder = dup_of;
+        else if (ok && (claimed_here || st->claim == CLAIM_HELD || first == id))
+            st->holder = id;
+        /* undone: a claim taken before the savepoint is given back, as the
+         * rollback gives back one taken inside it (a resend is applied) */
+        if (!ok && !dup_of && st->claim == CLAIM_HELD &&
+            (rc = store_inbox_unclaim(s, feed->id, control, id)) != 0)
+            return rc;
+    }
+
+    const char *outcome = dup_of                    ? INBOX_DUPLICATE
+                          : strcmp(code, "AA") == 0 ? INBOX_APPLIED
+                                                    : INBOX_REJECTED;
+    r->outcome = outcome;
+    snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+    bool as_predicted = !replay_id && !st->pending_id && !dup_of && strcmp(why, st->why) == 0 &&
+                        (strcmp(outcome, INBOX_APPLIED) == 0) == st->will_apply &&
+                        r->resources == st->predicted_res;
+    if (!as_predicted && (rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL,
+                                                       r->resources, dup_of, replay_id != 0)) != 0)
+        return rc;
+    struct feed_lag lag = {0};
+    if (st->event)
+        feed_lag_add(&lag, st->event, arrived);
+    if ((rc = count(ig, feed->id, arrived, outcome, &lag, why, replay_id == 0)) != 0)
+        return rc;
+
+    {
+        char fv[160], labels[256];
+        metrics_label_value(fv, sizeof fv, st->have_feed ? feed->name : "unregistered");
+        snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"hl7v2\",outcome=\"%s\"", fv, outcome);
+        metrics_add("weft_feed_messages_total", labels, 1);
+        long long ev_ms, arr_ms;
+        if (!replay_id && strcmp(outcome, INBOX_APPLIED) == 0 && st->event &&
+            feed_lag_epoch_ms(st->event, &ev_ms) && feed_lag_epoch_ms(arrived, &arr_ms)) {
+            snprintf(labels, sizeof labels, "feed=\"%s\"", fv);
+            metrics_observe("weft_feed_lag_seconds", labels, (double)(arr_ms - ev_ms) / 1000.0);
+        }
+    }
+    if (strcmp(code, "AA") != 0) /* a refusal: the sender is told, so is the operator */
+        log_warn("ingest", "hl7 message refused ack=%s control=%.40s facility=%.40s inbox=%lld: %s",
+                 code, control[0] ? control : "-", st->facility[0] ? st->facility : "-",
+                 (long long)id, why);
+    buf_reset(&r->ack);
+    if (st->prc != 0) {
+        hl7_ack_build_nak(st->data, st->len, "AR", why, &st->perr, &r->ack);
+    } else {
+        char text[300];
+        if (dup_of)
+            snprintf(text, sizeof text, "duplicate of a message already applied (control id %s)",
+                     control);
+        hl7_ack_build_ex(st->msg, code, dup_of ? text : (why[0] ? why : NULL),
+                         det.code || det.segment ? &det : NULL, &r->ack);
+    }
+    return 0;
+}
+
 int ingest_hl7(struct ingest *ig, const char *data, size_t len, const char *peer,
                const char *arrived, int64_t replay_id, struct ingest_result *r)
 {
@@ -414,248 +781,127 @@ static int hl7_apply(struct ingest *ig, const char *data, size_t len, const char
                      const char *arrived, int64_t replay_id, struct ingest_premap *pm,
                      struct ingest_result *r)
 {
-    struct store *s = ig->s;
-    /* an accepted message's first application: its row exists already */
-    int64_t pending_id = pm ? pm->pending_id : 0;
-    char now[32], facility[181], control[200], mtype[40];
-    if (!arrived) {
-        inbox_now(now);
-        arrived = now;
+    struct hl7_st *st = xmalloc(sizeof *st);
+    hl7_st_init(st, ig->msg, data, len, peer, arrived, replay_id, pm, r);
+    int rc = hl7_decide(ig, st, false);
+    if (rc == 0 && !st->id) {
+        struct store_inbox_msg in;
+        hl7_row(st, &in);
+        rc = store_inbox_add(ig->s, &in, &st->id);
     }
-    struct hl7_error perr;
-    memset(&perr, 0, sizeof perr);
-    int prc = hl7_msg_parse(ig->msg, data, len, HL7_PARSE_STRICT, &perr);
-    if (prc == 0) {
-        msg_value(ig->msg, 4, 1, facility, sizeof facility);
-        msg_value(ig->msg, 10, 0, control, sizeof control);
-        char t1[16], t2[16];
-        msg_value(ig->msg, 9, 1, t1, sizeof t1);
-        msg_value(ig->msg, 9, 2, t2, sizeof t2);
-        snprintf(mtype, sizeof mtype, "%s%s%s", t1, t2[0] ? "^" : "", t2);
-    } else {
-        raw_msh_field(data, len, 4, 1, facility, sizeof facility);
-        raw_msh_field(data, len, 10, 0, control, sizeof control);
-        raw_msh_field(data, len, 9, 2, mtype, sizeof mtype);
-    }
-    struct store_feed feed; /* borrowed from the batch's feed cache */
-    bool in_force = false;
-    int rc = feed_lookup(ig, facility, &feed, &in_force);
-    if (rc != 0 && rc != WEFT_ENOTFOUND)
-        return rc;
-    bool have_feed = rc == 0;
-    struct hl7_map_result own; /* mapped here; else pm->mr, which stays the caller's */
-    memset(&own, 0, sizeof own);
-    struct hl7_map_result *mr = &own;
-    struct load_prep *prep = NULL; /* pm's, when prepared for this feed */
-    int mrc = WEFT_EINVAL;
-    if (prc == 0 && have_feed && pm && pm->mr && pm->org && strcmp(pm->org, feed.org) == 0) {
-        /* mapped on the connection's thread for this organisation: use it in
-         * place; the connection thread frees it after the ACK, which keeps
-         * freeing the tree (5% of the writer's time) off the writer */
-        mr = pm->mr;
-        mrc = pm->rc;
-        if (pm->prep && pm->feed && strcmp(pm->feed, feed.name) == 0)
-            prep = pm->prep;
-    } else if (prc == 0 && have_feed && in_force && !feed.disabled) {
-        struct hl7_map_opts mo = {.ods = feed.org};
-        mrc = hl7_map_message(ig->msg, &mo, &own);
-    } else if (prc == 0) { /* refused before mapping: its event time is kept */
-        hl7_map_event_only(ig->msg, &own);
-    }
-    const char *event = mr->event_time[0] ? mr->event_time : NULL;
+    if (rc == 0)
+        rc = hl7_finish(ig, st);
+    hl7_st_clear(st);
+    free(st);
+    return rc;
+}
 
-    /* decisions that need no writes */
-    const char *code = "AA";
-    struct hl7_ack_detail det = {0};
-    int64_t dup_of = 0;
-    char why[256] = "";
-    char ip[80];
-    peer_ip(peer, ip, sizeof ip);
-    if (prc != 0) {
-        code = "AR";
-        snprintf(why, sizeof why, "message cannot be parsed: %s", perr.text);
-    } else if (!have_feed) {
-        code = "AR";
-        snprintf(why, sizeof why, "sending facility '%.100s' (MSH-4) is not registered", facility);
-        det = (struct hl7_ack_detail){
-            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
-    } else if (feed.disabled) {
-        code = "AR";
-        snprintf(why, sizeof why, "feed '%s' is disabled", feed.name);
-        det = (struct hl7_ack_detail){
-            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
-    } else if (feed.from_address && peer && strcmp(feed.from_address, ip) != 0) {
-        code = "AR";
-        snprintf(why, sizeof why, "connection from an address not registered for feed '%s'",
-                 feed.name);
-        det = (struct hl7_ack_detail){
-            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
-    } else if (feed.client_cert_sha256 && pm && pm->cert_sha256 &&
-               strcmp(feed.client_cert_sha256, pm->cert_sha256) != 0) {
-        code = "AR";
-        if (pm->cert_sha256[0])
-            snprintf(why, sizeof why,
-                     "connection's client certificate (sha256:%.16s...) is not the one "
-                     "registered for feed '%s'",
-                     pm->cert_sha256, feed.name);
-        else
-            snprintf(why, sizeof why,
-                     "connection presented no client certificate: feed '%s' accepts only "
-                     "TLS connections with its registered one",
-                     feed.name);
-        det = (struct hl7_ack_detail){
-            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_UNKNOWN_KEY};
-    } else if (!in_force) {
-        code = "AR";
-        snprintf(why, sizeof why, "organisation %s has no data sharing agreement in force",
-                 feed.org);
-        det = (struct hl7_ack_detail){
-            .segment = "MSH", .seg_seq = 1, .field = 4, .code = HL7_ERR_INTERNAL};
-    } else if (mrc != 0) {
-        code = mr->ack_code ? mr->ack_code : "AR";
-        snprintf(why, sizeof why, "%s", mr->reason[0] ? mr->reason : "message cannot be mapped");
-        det = mr->err;
+/* Parse handles for a batch's messages, kept for the next batch. */
+static struct hl7_msg *batch_msg(struct ingest *ig, size_t i)
+{
+    if (i >= ig->nbmsgs) {
+        size_t cap = ig->nbmsgs ? ig->nbmsgs * 2 : 64;
+        while (cap <= i)
+            cap *= 2;
+        ig->bmsgs = xrealloc(ig->bmsgs, cap * sizeof *ig->bmsgs);
+        for (size_t k = ig->nbmsgs; k < cap; k++)
+            ig->bmsgs[k] = hl7_msg_new();
+        ig->nbmsgs = cap;
     }
-    /* The message is kept with the outcome it is expected to get (most are
-     * applied): the row is written once, and updated only when the outcome
-     * turns out otherwise.  It commits with the message's resources or not
-     * at all, so "applied" is never seen without them. */
-    bool will_apply = strcmp(code, "AA") == 0;
-    long predicted_res = will_apply && mr->kind == HL7_MAP_BUNDLE ? (long)mr->resources : 0;
-    int64_t id = replay_id ? replay_id : pending_id;
-    if (!id) {
-        struct store_inbox_msg in = {
-            .feed_id = feed.id,
-            .kind = "hl7v2",
-            .arrived = (char *)arrived,
-            .sender = facility[0] ? facility : NULL,
-            .peer = (char *)peer,
-            .control_id = control[0] ? control : NULL,
-            .msg_type = mtype[0] ? mtype : NULL,
-            .event_time = (char *)event,
-            .outcome = will_apply ? INBOX_APPLIED : INBOX_REJECTED,
-            .error = why[0] ? why : NULL,
-            .attempts = 1,
-            .resources = predicted_res,
-            .body = (char *)data,
-            .body_len = len,
-        };
-        if ((rc = store_inbox_add(s, &in, &id)) != 0)
-            goto out;
-    }
-    if ((replay_id || pending_id) && have_feed && (rc = store_inbox_set_feed(s, id, feed.id)) != 0)
-        goto out;
-    r->inbox_id = id;
-    r->feed_id = feed.id;
-    r->resources = 0;
-    r->merged = false;
-    r->reason[0] = 0;
-    char predicted_why[256];
-    snprintf(predicted_why, sizeof predicted_why, "%s", why);
+    return ig->bmsgs[i];
+}
 
-    if (will_apply) {
-        /* apply, in an item of the batch's transaction so that a failure
-         * leaves the rest of the batch intact */
-        struct store_txn *txn = store_txn_current(s);
-        assert(txn); /* the caller (run_batch, ingest_hl7_one) began it */
-        if ((rc = store_txn_item(txn)) != 0)
-            goto out;
-        int64_t first = 0;
-        rc = store_inbox_claim(s, feed.id, control, id, &first);
-        bool ok = false;
-        if (rc == WEFT_EEXIST && first == id) {
-            ok = true; /* replay of the message that holds the claim: already applied */
-            rc = 0;
-        } else if (rc == WEFT_EEXIST) {
-            dup_of = first;
-            rc = 0;
-        } else if (rc == 0 && mr->kind == HL7_MAP_BUNDLE) {
-            struct load_report rep;
-            load_report_init(&rep);
-            /* ingest_msg is rolled back below unless the load returned 0
-             * with nothing rejected: the bundle needs no savepoint of its own */
-            struct load_ctx lc = {
-                .org = feed.org, .feed = feed.name, .nested = true, .caller_savepoint = true};
-            int lrc = prep ? fhir_load_prepared(s, prep, &lc, &rep, NULL)
-                           : fhir_load_bundle(s, mr->bundle, &lc, &rep, NULL);
-            if (lrc == 0 && rep.rejected == 0) {
-                ok = true;
-                r->resources = (long)mr->resources;
-            } else if (store_broken(lrc)) {
-                rc = store_txn_check(txn, lrc);
-            } else {
-                load_reason(&rep, s, lrc, why, sizeof why);
-                code = "AE";
-                det = (struct hl7_ack_detail){.code = HL7_ERR_INTERNAL};
-            }
-            load_report_free(&rep);
-        } else if (rc == 0 && mr->kind == HL7_MAP_MERGE) {
-            int m = apply_merge(ig, &feed, mr, id, &r->merged, why, sizeof why);
-            if (m < 0) {
-                rc = m;
-            } else if (m == 0) {
-                ok = true;
-            } else {
-                code = "AE";
-                det = (struct hl7_ack_detail){
-                    .segment = "MRG", .seg_seq = 1, .field = 1, .code = HL7_ERR_UNKNOWN_KEY};
+/* Keep the inbox rows of sts[0..n) and take their claims: one statement
+ * each for the whole chunk. */
+static int batch_keep_and_claim(struct ingest *ig, struct hl7_st *sts, int n)
+{
+    struct store_inbox_msg *rows = xmalloc(sizeof *rows * (size_t)n);
+    int64_t *ids = xmalloc(sizeof *ids * (size_t)n);
+    int64_t *cfeed = xmalloc(sizeof *cfeed * (size_t)n), *cid = xmalloc(sizeof *cid * (size_t)n);
+    int64_t *cfirst = xmalloc(sizeof *cfirst * (size_t)n);
+    const char **cctl = xmalloc(sizeof *cctl * (size_t)n);
+    int *cst = xmalloc(sizeof *cst * (size_t)n);
+    for (int i = 0; i < n; i++)
+        hl7_row(&sts[i], &rows[i]);
+    int rc = store_inbox_add_many(ig->s, rows, n, ids);
+    int nc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        struct hl7_st *st = &sts[i];
+        st->id = ids[i];
+        if (!st->will_apply)
+            continue;
+        /* the same key earlier in the batch: decided when that one is done */
+        for (int k = 0; k < nc && st->dup_of_item < 0; k++)
+            if (cfeed[k] == st->feed.id && strcmp(cctl[k], st->control) == 0)
+                st->dup_of_item = cst[k];
+        if (st->dup_of_item >= 0)
+            continue;
+        cfeed[nc] = st->feed.id;
+        cctl[nc] = st->control;
+        cid[nc] = st->id;
+        cst[nc] = i;
+        nc++;
+    }
+    if (rc == 0)
+        rc = store_inbox_claim_many(ig->s, nc, cfeed, cctl, cid, cfirst);
+    for (int k = 0; rc == 0 && k < nc; k++) {
+        struct hl7_st *st = &sts[cst[k]];
+        st->claim = cfirst[k] == st->id ? CLAIM_HELD : CLAIM_DUP;
+        st->first = cfirst[k];
+    }
+    free(rows);
+    free(ids);
+    free(cfeed);
+    free(cid);
+    free(cfirst);
+    free(cctl);
+    free(cst);
+    return rc;
+}
+
+int ingest_hl7_batch(struct ingest *ig, struct ingest_hl7_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (items[i].pm.pending_id) {
+            log_error("ingest", "hl7 batch: an accepted message in a batch (they go one by one)");
+            return WEFT_EINVAL;
+        }
+    struct hl7_st *sts = xmalloc(sizeof *sts * (n ? n : 1));
+    int rc = 0;
+    size_t i = 0;
+    while (rc == 0 && i < n) {
+        /* a chunk: as many messages as the feed cache holds the feeds of */
+        size_t c = i;
+        for (; i < n; i++) {
+            struct ingest_hl7_item *it = &items[i];
+            hl7_st_init(&sts[i], batch_msg(ig, i - c), it->data, it->len, it->peer, it->arrived, 0,
+                        &it->pm, it->r);
+            rc = hl7_decide(ig, &sts[i], i > c);
+            if (rc != 0) { /* 1: the next chunk's first */
+                hl7_st_clear(&sts[i]);
+                rc = rc == 1 ? 0 : rc;
+                break;
             }
         }
-        if (rc != 0) {
-            store_txn_item_end(txn, false);
-            goto out;
+        size_t end = i; /* sts[c..end) decided */
+        if (rc == 0)
+            rc = batch_keep_and_claim(ig, &sts[c], (int)(end - c));
+        for (size_t k = c; rc == 0 && k < end; k++) {
+            struct hl7_st *st = &sts[k];
+            if (st->dup_of_item >= 0) {
+                /* its key's earlier message of the batch was applied (or was
+                 * itself a duplicate): a duplicate of the holder; undone: the
+                 * key is free again, claimed as a lone message claims it */
+                int64_t h = sts[c + (size_t)st->dup_of_item].holder;
+                st->claim = h ? CLAIM_DUP : CLAIM_IN_ITEM;
+                st->first = h;
+            }
+            rc = hl7_finish(ig, st);
         }
-        if ((rc = store_txn_item_end(txn, ok || dup_of)) != 0)
-            goto out;
+        for (size_t k = c; k < end; k++)
+            hl7_st_clear(&sts[k]);
     }
-
-    const char *outcome = dup_of                    ? INBOX_DUPLICATE
-                          : strcmp(code, "AA") == 0 ? INBOX_APPLIED
-                                                    : INBOX_REJECTED;
-    r->outcome = outcome;
-    snprintf(r->ack_code, sizeof r->ack_code, "%s", code);
-    snprintf(r->reason, sizeof r->reason, "%s", why);
-    bool as_predicted = !replay_id && !pending_id && !dup_of && strcmp(why, predicted_why) == 0 &&
-                        (strcmp(outcome, INBOX_APPLIED) == 0) == will_apply &&
-                        r->resources == predicted_res;
-    if (!as_predicted && (rc = store_inbox_set_outcome(s, id, outcome, why[0] ? why : NULL,
-                                                       r->resources, dup_of, replay_id != 0)) != 0)
-        goto out;
-    struct feed_lag lag = {0};
-    if (event)
-        feed_lag_add(&lag, event, arrived);
-    if ((rc = count(ig, feed.id, arrived, outcome, &lag, why, replay_id == 0)) != 0)
-        goto out;
-
-    {
-        char fv[160], labels[256];
-        metrics_label_value(fv, sizeof fv, have_feed ? feed.name : "unregistered");
-        snprintf(labels, sizeof labels, "feed=\"%s\",kind=\"hl7v2\",outcome=\"%s\"", fv, outcome);
-        metrics_add("weft_feed_messages_total", labels, 1);
-        long long ev_ms, arr_ms;
-        if (!replay_id && strcmp(outcome, INBOX_APPLIED) == 0 && event &&
-            feed_lag_epoch_ms(event, &ev_ms) && feed_lag_epoch_ms(arrived, &arr_ms)) {
-            snprintf(labels, sizeof labels, "feed=\"%s\"", fv);
-            metrics_observe("weft_feed_lag_seconds", labels, (double)(arr_ms - ev_ms) / 1000.0);
-        }
-    }
-    if (strcmp(code, "AA") != 0) /* a refusal: the sender is told, so is the operator */
-        log_warn("ingest", "hl7 message refused ack=%s control=%.40s facility=%.40s inbox=%lld: %s",
-                 code, control[0] ? control : "-", facility[0] ? facility : "-", (long long)id,
-                 why);
-    buf_reset(&r->ack);
-    if (prc != 0) {
-        hl7_ack_build_nak(data, len, "AR", why, &perr, &r->ack);
-    } else {
-        char text[300];
-        if (dup_of)
-            snprintf(text, sizeof text, "duplicate of a message already applied (control id %s)",
-                     control);
-        hl7_ack_build_ex(ig->msg, code, dup_of ? text : (why[0] ? why : NULL),
-                         det.code || det.segment ? &det : NULL, &r->ack);
-    }
-out:
-    hl7_map_result_clear(&own);
+    free(sts);
     return rc;
 }
 

@@ -114,6 +114,30 @@ struct ingest_premap {
 int ingest_hl7_premapped(struct ingest *ig, const char *data, size_t len, const char *peer,
                          const char *arrived, struct ingest_premap *pm, struct ingest_result *r);
 
+/*
+ * A writer's batch: items[0..n) as ingest_hl7_premapped each, in order, with
+ * the same outcomes and ACKs, inside the caller's open transaction, but the
+ * batch's inbox rows kept in one statement and their claims (feed, MSH-10)
+ * taken in one more, before the messages' savepoints (PostgreSQL: 2 round
+ * trips a batch, not 2 a message).  A message whose application is undone
+ * gives its claim back (a resend of it is applied); a control id repeated
+ * within the batch is a duplicate of its first message when that one was
+ * applied, else claimed as a lone message would claim it.  Messages whose
+ * feeds do not all fit the feed cache go in chunks.  pm.pending_id must be
+ * 0 (accepted messages go one by one).  Returns as ingest_hl7: a store
+ * error leaves the results of the batch unfinished (the caller rolls back
+ * and answers every message AE).
+ */
+struct ingest_hl7_item {
+    const char *data;
+    size_t len;
+    const char *peer;
+    const char *arrived;
+    struct ingest_premap pm;
+    struct ingest_result *r;
+};
+int ingest_hl7_batch(struct ingest *ig, struct ingest_hl7_item *items, size_t n);
+
 /* Write the counters accumulated since the last flush (inside the caller's
  * transaction).  Call before store_txn_commit(). */
 int ingest_flush_counts(struct ingest *ig);

@@ -582,21 +582,31 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
 {
     struct store *s = srv->store;
     struct store_txn txn;
-    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
-    for (struct item *it = batch; rc == 0 && it; it = it->qnext) {
+    struct ingest_hl7_item *items = xcalloc(n ? n : 1, sizeof *items);
+    size_t k = 0;
+    for (struct item *it = batch; it && k < n; it = it->qnext, k++) {
         /* the connection's client certificate goes with every message: a
          * feed that pins one refuses messages without it (ingest.h) */
-        struct ingest_premap pm = {.cert_sha256 = it->conn->cert};
+        items[k] = (struct ingest_hl7_item){.data = it->data,
+                                            .len = it->len,
+                                            .peer = it->conn->peer,
+                                            .arrived = it->arrived,
+                                            .pm = {.cert_sha256 = it->conn->cert},
+                                            .r = &it->res};
         if (it->has_pre) {
-            pm.org = it->pre_org;
-            pm.feed = it->pre_feed;
-            pm.rc = it->pre_rc;
-            pm.mr = &it->pre;
-            pm.prep = it->prep;
+            items[k].pm.org = it->pre_org;
+            items[k].pm.feed = it->pre_feed;
+            items[k].pm.rc = it->pre_rc;
+            items[k].pm.mr = &it->pre;
+            items[k].pm.prep = it->prep;
         }
-        rc =
-            ingest_hl7_premapped(ig, it->data, it->len, it->conn->peer, it->arrived, &pm, &it->res);
     }
+    int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
+    /* the batch's inbox rows and claims in one statement each, then each
+     * message in its savepoint (ingest.h) */
+    if (rc == 0)
+        rc = ingest_hl7_batch(ig, items, k);
+    free(items);
     if (rc == 0)
         rc = ingest_flush_counts(ig);
     if (rc == 0 && FAILPOINT("mllp-ack-before-commit")) /* test build: the broken order */

@@ -139,6 +139,21 @@ int store_inbox_list(struct store *s, const struct store_inbox_filter *f,
  * WEFT_EEXIST with *first the inbox id that claimed it before. */
 int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                       int64_t *first);
+/* The same for a writer's batch, before any of its messages is applied:
+ * keep in[0..n) (each as store_inbox_add would), ids_out[i] getting in[i]'s
+ * inbox id, ascending in the order given (one statement on PostgreSQL). */
+int store_inbox_add_many(struct store *s, const struct store_inbox_msg *in, int n,
+                         int64_t *ids_out);
+/* Claim n distinct keys (feed_ids[i], controls[i]) for inbox messages ids[i]
+ * (one statement on PostgreSQL, plus one to read the holders when any was
+ * taken before): firsts[i] is ids[i] when claimed now, else the inbox id that
+ * claimed it before.  WEFT_EINVAL when a key repeats. */
+int store_inbox_claim_many(struct store *s, int n, const int64_t *feed_ids,
+                           const char *const *controls, const int64_t *ids, int64_t *firsts);
+/* Give back the claim of (feed_id, control_id) held by inbox message id (its
+ * application was undone after the claim was taken with its batch's); no
+ * error when id does not hold it. */
+int store_inbox_unclaim(struct store *s, int64_t feed_id, const char *control_id, int64_t id);
 /* Count of messages of feed_id (0: all) per outcome; out[0..4] = pending,
  * applied, rejected, duplicate, partial. */
 int store_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);

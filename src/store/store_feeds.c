@@ -162,6 +162,33 @@ int store_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, 
     return STORE_CALL(s, feeds, inbox_claim, feed_id, control_id, id, first);
 }
 
+int store_inbox_add_many(struct store *s, const struct store_inbox_msg *in, int n, int64_t *ids_out)
+{
+    for (int i = 0; i < n; i++)
+        if (!in[i].kind || (!in[i].body && in[i].body_len))
+            return store_fail(s, WEFT_EINVAL, "inbox add: kind and body are required");
+    return n > 0 ? STORE_CALL(s, feeds, inbox_add_many, in, n, ids_out) : WEFT_OK;
+}
+
+int store_inbox_claim_many(struct store *s, int n, const int64_t *feed_ids,
+                           const char *const *controls, const int64_t *ids, int64_t *firsts)
+{
+    for (int i = 0; i < n; i++) {
+        if (!controls[i])
+            return store_fail(s, WEFT_EINVAL, "inbox claim: control id required");
+        for (int j = 0; j < i; j++)
+            if (feed_ids[j] == feed_ids[i] && strcmp(controls[j], controls[i]) == 0)
+                return store_fail(s, WEFT_EINVAL, "inbox claim: key repeated in one call");
+    }
+    return n > 0 ? STORE_CALL(s, feeds, inbox_claim_many, n, feed_ids, controls, ids, firsts)
+                 : WEFT_OK;
+}
+
+int store_inbox_unclaim(struct store *s, int64_t feed_id, const char *control_id, int64_t id)
+{
+    return STORE_CALL(s, feeds, inbox_unclaim, feed_id, control_id, id);
+}
+
 int store_inbox_set_resubmit(struct store *s, int64_t id, int64_t resubmit_of, const char *by)
 {
     return STORE_CALL(s, feeds, inbox_set_resubmit, id, resubmit_of, by);

@@ -227,6 +227,11 @@ struct store_feeds_ops {
                       struct store_inbox_msg **out, int *n);
     int (*inbox_claim)(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                        int64_t *first);
+    int (*inbox_add_many)(struct store *s, const struct store_inbox_msg *in, int n,
+                          int64_t *ids_out);
+    int (*inbox_claim_many)(struct store *s, int n, const int64_t *feed_ids,
+                            const char *const *controls, const int64_t *ids, int64_t *firsts);
+    int (*inbox_unclaim)(struct store *s, int64_t feed_id, const char *control_id, int64_t id);
     int (*inbox_outcomes)(struct store *s, int64_t feed_id, int64_t out[5]);
     int (*inbox_pending_count)(struct store *s, int64_t feed_id, const char *kind, int64_t *n);
     int (*inbox_set_resubmit)(struct store *s, int64_t id, int64_t resubmit_of, const char *by);

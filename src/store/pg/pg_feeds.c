@@ -516,6 +516,166 @@ int pg_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int
     return WEFT_EEXIST;
 }
 
+/* One INSERT of the batch's rows from arrays (one row per element, the
+ * bodies concatenated in one binary parameter and cut by offset and
+ * length); the rows are inserted in the order given, so their identity ids
+ * ascend in it: the returned ids, sorted, are the rows' in order. */
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pg_inbox_add_many(struct store *s, const struct store_inbox_msg *in, int n, int64_t *ids_out)
+{
+    char now[32];
+    pg_now(now);
+    enum { NTEXT = 9, NCOL = NTEXT + 5 }; /* text columns, then 5 numbers */
+    struct buf a[NCOL];
+    for (int k = 0; k < NCOL; k++) {
+        a[k] = (struct buf)BUF_INIT;
+        buf_addc(&a[k], '{');
+    }
+    struct buf body = BUF_INIT;
+    for (int i = 0; i < n; i++) {
+        const struct store_inbox_msg *m = &in[i];
+        const char *t[NTEXT] = {m->kind,       m->arrived ? m->arrived : now,
+                                m->sender,     m->peer,
+                                m->control_id, m->msg_type,
+                                m->event_time, m->outcome ? m->outcome : "pending",
+                                m->error};
+        for (int k = 0; k < NTEXT; k++)
+            pg_array_add(&a[k], t[k]);
+        char num[5][24];
+        snprintf(num[0], sizeof num[0], "%lld", (long long)m->feed_id);
+        snprintf(num[1], sizeof num[1], "%d", m->attempts);
+        snprintf(num[2], sizeof num[2], "%lld", (long long)m->resources);
+        snprintf(num[3], sizeof num[3], "%zu", body.len + 1); /* substring counts from 1 */
+        snprintf(num[4], sizeof num[4], "%zu", m->body_len);
+        for (int k = 0; k < 5; k++)
+            pg_array_add(&a[NTEXT + k], num[k]);
+        if (m->body_len)
+            buf_add(&body, m->body, m->body_len);
+    }
+    struct pg_params p = {0};
+    for (int k = 0; k < NCOL; k++) {
+        buf_addc(&a[k], '}');
+        pg_p_text(&p, a[k].data);
+    }
+    pg_p_text(&p, now);
+    pg_p_bytes(&p, body.data ? body.data : "", (int)body.len);
+    int rc;
+    PGresult *r = pg_run(
+        pg_of(s),
+        "INSERT INTO inbox (feed_id, kind, arrived, sender, peer, control_id, msg_type,"
+        " event_time, outcome, error, updated, attempts, resources, body)"
+        " SELECT u.f, u.k, u.a, u.s, u.p, u.c, u.t, u.e, u.o, u.r, $15, u.n, u.res,"
+        " substring($16::bytea FROM u.off::integer FOR u.len::integer)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::text[], $8::text[], $9::text[], $10::bigint[], $11::integer[], $12::bigint[],"
+        " $13::bigint[], $14::bigint[]) WITH ORDINALITY"
+        " AS u(k, a, s, p, c, t, e, o, r, f, n, res, off, len, i) ORDER BY u.i RETURNING id",
+        &p, &rc);
+    for (int k = 0; k < NCOL; k++)
+        buf_release(&a[k]);
+    buf_release(&body);
+    if (!r)
+        return rc;
+    if (PQntuples(r) != n) {
+        PQclear(r);
+        return store_fail(s, WEFT_EDB, "keeping %d inbox messages: %d stored", n, PQntuples(r));
+    }
+    for (int i = 0; i < n; i++)
+        ids_out[i] = pg_int(r, i, 0);
+    PQclear(r);
+    qsort(ids_out, (size_t)n, sizeof *ids_out, cmp_id);
+    return WEFT_OK;
+}
+
+/* One INSERT of the keys (in key order); the keys it did not insert were
+ * claimed before: their holders in a second statement (a new snapshot, as
+ * pg_inbox_claim's, so a claim committed by another node meanwhile is seen). */
+int pg_inbox_claim_many(struct store *s, int n, const int64_t *feed_ids,
+                        const char *const *controls, const int64_t *ids, int64_t *firsts)
+{
+    struct pg_store *ps = pg_of(s);
+    struct buf a[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+    for (int k = 0; k < 3; k++)
+        buf_addc(&a[k], '{');
+    for (int i = 0; i < n; i++) {
+        char f[24], d[24];
+        snprintf(f, sizeof f, "%lld", (long long)feed_ids[i]);
+        snprintf(d, sizeof d, "%lld", (long long)ids[i]);
+        pg_array_add(&a[0], f);
+        pg_array_add(&a[1], controls[i]);
+        pg_array_add(&a[2], d);
+        firsts[i] = 0;
+    }
+    struct pg_params p = {0};
+    for (int k = 0; k < 3; k++) {
+        buf_addc(&a[k], '}');
+        pg_p_text(&p, a[k].data);
+    }
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "INSERT INTO inbox_key (feed_id, control_id, inbox_id)"
+                         " SELECT u.f, u.c, u.i FROM unnest($1::bigint[], $2::text[], $3::bigint[])"
+                         " AS u(f, c, i) ORDER BY u.f, u.c COLLATE \"C\""
+                         " ON CONFLICT DO NOTHING RETURNING inbox_id",
+                         &p, &rc);
+    if (!r)
+        goto out;
+    int got = PQntuples(r);
+    /* ids are distinct inbox ids: match the returned ones back */
+    for (int j = 0; j < got; j++) {
+        int64_t id = pg_int(r, j, 0);
+        for (int i = 0; i < n; i++)
+            if (ids[i] == id) {
+                firsts[i] = id;
+                break;
+            }
+    }
+    PQclear(r);
+    if (got == n)
+        goto out;
+    struct pg_params q = {0};
+    pg_p_text(&q, a[0].data);
+    pg_p_text(&q, a[1].data);
+    r = pg_run(ps,
+               "SELECT u.o, k.inbox_id FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY"
+               " AS u(f, c, o) JOIN inbox_key k ON k.feed_id = u.f AND k.control_id = u.c"
+               " COLLATE \"C\"",
+               &q, &rc);
+    if (!r)
+        goto out;
+    for (int j = 0; j < PQntuples(r); j++) {
+        int64_t o = pg_int(r, j, 0);
+        if (o >= 1 && o <= n && firsts[o - 1] == 0)
+            firsts[o - 1] = pg_int(r, j, 1);
+    }
+    PQclear(r);
+    for (int i = 0; i < n; i++)
+        if (firsts[i] == 0)
+            rc = store_fail(s, WEFT_EDB, "reading control ids: a claim vanished");
+out:
+    for (int k = 0; k < 3; k++)
+        buf_release(&a[k]);
+    return rc;
+}
+
+int pg_inbox_unclaim(struct store *s, int64_t feed_id, const char *control_id, int64_t id)
+{
+    struct pg_params p = {0};
+    pg_p_int(&p, feed_id);
+    pg_p_text(&p, control_id);
+    pg_p_int(&p, id);
+    /* nothing waits for it: it goes with the next statement (the outcome) */
+    return pg_cmd_deferred(pg_of(s),
+                           "DELETE FROM inbox_key WHERE feed_id = $1 AND control_id = $2 AND"
+                           " inbox_id = $3",
+                           &p);
+}
+
 int pg_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5])
 {
     static const char *const names[5] = {"pending", "applied", "rejected", "duplicate", "partial"};

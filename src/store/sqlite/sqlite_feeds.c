@@ -679,6 +679,43 @@ int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id,
     return WEFT_EEXIST;
 }
 
+/* SQLite: a statement is a function call, not a round trip - the batch
+ * forms loop over the single-row ones */
+int sqlite_inbox_add_many(struct store *s, const struct store_inbox_msg *in, int n,
+                          int64_t *ids_out)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = sqlite_inbox_add(s, &in[i], &ids_out[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return WEFT_OK;
+}
+
+int sqlite_inbox_claim_many(struct store *s, int n, const int64_t *feed_ids,
+                            const char *const *controls, const int64_t *ids, int64_t *firsts)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = sqlite_inbox_claim(s, feed_ids[i], controls[i], ids[i], &firsts[i]);
+        if (rc != 0 && rc != WEFT_EEXIST)
+            return rc;
+    }
+    return WEFT_OK;
+}
+
+int sqlite_inbox_unclaim(struct store *s, int64_t feed_id, const char *control_id, int64_t id)
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    sqlite3_stmt *st = sqlite_stmt(
+        ss, "DELETE FROM inbox_key WHERE feed_id = ? AND control_id = ? AND inbox_id = ?");
+    if (!st)
+        return WEFT_EDB;
+    sqlite3_bind_int64(st, 1, feed_id);
+    sqlite_bind_text(st, 2, control_id);
+    sqlite3_bind_int64(st, 3, id);
+    return step_write(ss, st, "giving back a control id's claim");
+}
+
 int sqlite_inbox_pending_count(struct store *s, int64_t feed_id, const char *kind, int64_t *n)
 {
     struct sqlite_store *ss = sqlite_of(s);

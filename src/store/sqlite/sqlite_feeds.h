@@ -39,6 +39,11 @@ int sqlite_inbox_set_outcome(struct store *s, int64_t id, const char *outcome, c
 int sqlite_inbox_set_feed(struct store *s, int64_t id, int64_t feed_id);
 int sqlite_inbox_list(struct store *s, const struct store_inbox_filter *f,
                       struct store_inbox_msg **out, int *n);
+int sqlite_inbox_add_many(struct store *s, const struct store_inbox_msg *in, int n,
+                          int64_t *ids_out);
+int sqlite_inbox_claim_many(struct store *s, int n, const int64_t *feed_ids,
+                            const char *const *controls, const int64_t *ids, int64_t *firsts);
+int sqlite_inbox_unclaim(struct store *s, int64_t feed_id, const char *control_id, int64_t id);
 int sqlite_inbox_claim(struct store *s, int64_t feed_id, const char *control_id, int64_t id,
                        int64_t *first);
 int sqlite_inbox_outcomes(struct store *s, int64_t feed_id, int64_t out[5]);

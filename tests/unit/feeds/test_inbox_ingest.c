@@ -314,6 +314,152 @@ static void test_batch_savepoints(void **state)
     free(c);
 }
 
+/* items[0..n) of msgs as one writer batch (ingest_hl7_batch, the MLLP
+ * writer's call) in one transaction. */
+static void run_batch(struct fx *fx, const char *const *msgs, struct ingest_result *r, int n)
+{
+    struct ingest_hl7_item items[32];
+    assert_true(n <= 32);
+    for (int i = 0; i < n; i++) {
+        ingest_result_init(&r[i]);
+        items[i] = (struct ingest_hl7_item){
+            .data = msgs[i], .len = strlen(msgs[i]), .peer = "127.0.0.1:4000", .r = &r[i]};
+    }
+    assert_int_equal(store_begin(fx->s), 0);
+    int rc = ingest_hl7_batch(fx->ig, items, (size_t)n);
+    if (rc != 0)
+        fprintf(stderr, "batch: %s (%s)\n", weft_strerror(rc), store_errmsg(fx->s));
+    assert_int_equal(rc, 0);
+    assert_int_equal(ingest_flush_counts(fx->ig), 0);
+    assert_int_equal(store_commit(fx->s), 0);
+}
+
+static void assert_inbox(struct fx *fx, int64_t id, const char *outcome, const char *reason_part,
+                         int64_t duplicate_of)
+{
+    struct store_inbox_msg im;
+    assert_int_equal(store_inbox_get(fx->s, id, true, &im), 0);
+    assert_string_equal(im.outcome, outcome);
+    if (reason_part) {
+        assert_non_null(im.error);
+        assert_non_null(strstr(im.error, reason_part));
+    }
+    assert_int_equal(im.duplicate_of, duplicate_of);
+    assert_true(im.body_len > 0);
+    store_inbox_msg_clear(&im);
+}
+
+/* One writer batch: the inbox rows and claims are taken for the whole batch
+ * before any message is applied.  A control id repeated in the batch is
+ * applied once and both are acknowledged AA; a message that fails in the
+ * middle keeps its inbox row with its reason and gives its claim back (a
+ * corrected resend later in the same batch is applied), while its
+ * neighbours are applied; a control id applied by an earlier batch is a
+ * duplicate. */
+static void test_writer_batch_claims(void **state)
+{
+    struct fx *fx = *state;
+    char *old = adt("RVV01", "W0", "600", NULL, "A01");
+    struct ingest_result r0;
+    assert_int_equal(one(fx, old, &r0), 0);
+    assert_string_equal(r0.outcome, INBOX_APPLIED);
+
+    char *a = adt("RVV01", "W1", "601", "9990000018", "A01");
+    char *a2 = adt("RVV01", "W1", "601", "9990000018", "A01"); /* resent within the batch */
+    char *b = adt("RVV01", "W2", "602", "9990000026", "A01");
+    /* two persons with different NHS numbers: merging them fails */
+    const char *bad = "MSH|^~\\&|PAS|RVV01|WEFT|WEFT|20261124101500||ADT^A40^ADT_A39|W3|P|2.5\r"
+                      "EVN|A40|20261124101500\r"
+                      "PID|1||602^^^RVV01^MR||Testpatient^Alex||19700101|M\r"
+                      "MRG|601^^^RVV01^MR\r";
+    char *c = adt("RVV01", "W4", "604", NULL, "A01");
+    char *fixed = adt("RVV01", "W3", "603", NULL, "A01");      /* W3 again, now applicable */
+    char *again = adt("RVV01", "W0", "600", NULL, "A01");      /* applied by an earlier batch */
+    char *b2 = adt("RVV01", "W2", "602", "9990000026", "A08"); /* W2 a second time */
+    const char *msgs[] = {a, a2, b, bad, c, fixed, again, b2};
+    enum { N = 8 };
+    struct ingest_result r[N];
+    run_batch(fx, msgs, r, N);
+    const char *want_ack[N] = {"AA", "AA", "AA", "AE", "AA", "AA", "AA", "AA"};
+    const char *want_out[N] = {INBOX_APPLIED, INBOX_DUPLICATE, INBOX_APPLIED,   INBOX_REJECTED,
+                               INBOX_APPLIED, INBOX_APPLIED,   INBOX_DUPLICATE, INBOX_DUPLICATE};
+    for (int i = 0; i < N; i++) {
+        assert_string_equal(ack_code(&r[i]), want_ack[i]);
+        assert_string_equal(r[i].outcome, want_out[i]);
+        assert_true(r[i].inbox_id > 0);
+        for (int j = 0; j < i; j++)
+            assert_true(r[i].inbox_id != r[j].inbox_id);
+    }
+    assert_non_null(strstr(r[1].ack.data, "duplicate"));
+    assert_inbox(fx, r[0].inbox_id, INBOX_APPLIED, NULL, 0);
+    assert_inbox(fx, r[1].inbox_id, INBOX_DUPLICATE, NULL, r[0].inbox_id);
+    assert_inbox(fx, r[3].inbox_id, INBOX_REJECTED, "different NHS numbers", 0);
+    assert_inbox(fx, r[4].inbox_id, INBOX_APPLIED, NULL, 0);
+    assert_inbox(fx, r[5].inbox_id, INBOX_APPLIED, NULL, 0);
+    assert_inbox(fx, r[6].inbox_id, INBOX_DUPLICATE, NULL, r0.inbox_id);
+    assert_inbox(fx, r[7].inbox_id, INBOX_DUPLICATE, NULL, r[2].inbox_id);
+    /* applied once each: 600, 601, 602, 603, 604, one encounter each */
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 5);
+    assert_int_equal(count_type(fx->s, "Encounter", NULL), 5);
+    /* the claims held now: W3 by the corrected message, the rest by the first */
+    int64_t first = 0;
+    assert_int_equal(store_inbox_claim(fx->s, r[5].feed_id, "W3", 999999, &first), WEFT_EEXIST);
+    assert_int_equal(first, r[5].inbox_id);
+    assert_int_equal(store_inbox_claim(fx->s, r[0].feed_id, "W1", 999999, &first), WEFT_EEXIST);
+    assert_int_equal(first, r[0].inbox_id);
+    /* the day's counters count every message once */
+    struct store_feed_counts today, total;
+    assert_int_equal(store_feed_counts_get(fx->s, r[0].feed_id, NULL, &today, &total), 0);
+    assert_int_equal(total.received, N + 1);
+    assert_int_equal(total.applied, 5);
+    assert_int_equal(total.rejected, 1);
+    assert_int_equal(total.duplicate, 3);
+    for (int i = 0; i < N; i++)
+        ingest_result_release(&r[i]);
+    ingest_result_release(&r0);
+    free(old);
+    free(a);
+    free(a2);
+    free(b);
+    free(c);
+    free(fixed);
+    free(again);
+    free(b2);
+}
+
+/* A batch whose messages come from more sending facilities than the feed
+ * cache holds goes in chunks: every message decided, kept and answered. */
+static void test_writer_batch_many_facilities(void **state)
+{
+    struct fx *fx = *state;
+    enum { N = 20 };
+    char *m[N];
+    for (int i = 0; i < N - 2; i++) {
+        char fac[16], ctl[16], mrn[16];
+        snprintf(fac, sizeof fac, "UNK%02d", i);
+        snprintf(ctl, sizeof ctl, "M%d", i);
+        snprintf(mrn, sizeof mrn, "7%02d", i);
+        m[i] = adt(fac, ctl, mrn, NULL, "A01");
+    }
+    m[N - 2] = adt("RVV01", "M1", "701", NULL, "A01");
+    m[N - 1] = adt("RVV01", "M1", "701", NULL, "A01");
+    struct ingest_result r[N];
+    run_batch(fx, (const char *const *)m, r, N);
+    for (int i = 0; i < N - 2; i++) {
+        assert_string_equal(ack_code(&r[i]), "AR");
+        assert_inbox(fx, r[i].inbox_id, INBOX_REJECTED, "is not registered", 0);
+    }
+    assert_string_equal(r[N - 2].outcome, INBOX_APPLIED);
+    assert_string_equal(r[N - 1].outcome, INBOX_DUPLICATE);
+    assert_string_equal(ack_code(&r[N - 1]), "AA");
+    assert_inbox(fx, r[N - 1].inbox_id, INBOX_DUPLICATE, NULL, r[N - 2].inbox_id);
+    assert_int_equal(count_type(fx->s, "Patient", NULL), 1);
+    for (int i = 0; i < N; i++) {
+        ingest_result_release(&r[i]);
+        free(m[i]);
+    }
+}
+
 /* A message whose mapped Bundle the loader rejects part of (a document over
  * the 8 MB resource limit) is answered AE and leaves nothing of itself in
  * the record - not even its Patient, stored before the rejected entry - while
@@ -637,6 +783,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_rejection_rolls_back_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_batch_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_batch_many_facilities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_unmerge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_unlink, setup, teardown),
         cmocka_unit_test(test_commit_failed_ack),
