@@ -264,6 +264,46 @@ static void keep_memo_key(const unsigned char in[STORE_HASH_LEN],
     buf_release(&b);
 }
 
+int keep_absent_prefetch(struct bundle_ctx *bc)
+{
+    struct store_digest_item *items = NULL;
+    struct entry **of = NULL;
+    int k = 0;
+    for (int i = 0; i < bc->n; i++) {
+        struct entry *e = &bc->ents[i];
+        e->dg_have = false;
+        if (e->state != E_PENDING || !e->prepped || !e->res || e->is_delete ||
+            !json_object_get(e->ent, LOAD_KEEP_ABSENT))
+            continue;
+        /* another entry of the bundle with the same id: its put must be
+         * seen first, so this one reads the store in its turn */
+        bool alone = true;
+        for (int j = 0; j < bc->n && alone; j++)
+            alone = j == i || strcmp(bc->ents[j].id, e->id) != 0;
+        if (!alone)
+            continue;
+        if (!items) {
+            items = xcalloc((size_t)bc->n, sizeof *items);
+            of = xcalloc((size_t)bc->n, sizeof *of);
+        }
+        items[k].type = e->type;
+        items[k].id = e->id;
+        of[k++] = e;
+    }
+    int rc = WEFT_OK;
+    if (k > 0 && (rc = store_resource_digest_many(load_store(bc), items, k)) == 0) {
+        for (int i = 0; i < k; i++) {
+            of[i]->dg_have = true;
+            of[i]->dg_rc = items[i].rc;
+            of[i]->dg_version = items[i].version;
+            memcpy(of[i]->dg_hash, items[i].hash, STORE_HASH_LEN);
+        }
+    }
+    free(items);
+    free(of);
+    return rc;
+}
+
 /*
  * LOAD_KEEP_ABSENT (load.h) for entry e (ent its Bundle.entry object): copy
  * each named element that e->res lacks from the current version of the same
@@ -292,9 +332,14 @@ int keep_absent(struct bundle_ctx *bc, struct entry *e)
     /* prepared as stored already (a repeat): nothing to copy */
     unsigned char digest[STORE_HASH_LEN], mkey[STORE_HASH_LEN];
     int version = 0;
-    int drc = e->prepped && e->res
-                  ? store_resource_digest(load_store(bc), e->type, e->id, digest, &version)
-                  : WEFT_EINVAL;
+    int drc = WEFT_EINVAL;
+    if (e->prepped && e->res && e->dg_have) {
+        drc = e->dg_rc;
+        version = e->dg_version;
+        memcpy(digest, e->dg_hash, STORE_HASH_LEN);
+    } else if (e->prepped && e->res) {
+        drc = store_resource_digest(load_store(bc), e->type, e->id, digest, &version);
+    }
     /* an Encounter's locations follow its status */
     bool follows = keep_absent_follows(e->type, keep);
     json_t *old = NULL;

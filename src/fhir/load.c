@@ -333,6 +333,8 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     bc->put_out = xcalloc((size_t)(n ? n : 1), sizeof *bc->put_out);
     bc->nputs = 0;
     bc->flush_rc = 0;
+    if (rc == 0)
+        rc = keep_absent_prefetch(bc);
     for (int i = 0; i < n && rc == 0; i++) {
         struct entry *e = &bc->ents[i];
         if (e->state == E_PENDING)

@@ -80,6 +80,13 @@ struct entry {
     /* search-index rows (fhir/searchparam.h) and pairs pointing into them */
     struct fhir_sp_ixrows ix;
     const char **ixpairs;
+    /* The stored version's digest, read for the bundle's keep-absent
+     * entries together before pass 3 (keep_absent_prefetch): dg_rc 0 or
+     * WEFT_ENOTFOUND when dg_have. */
+    bool dg_have;
+    int dg_rc;
+    int dg_version;
+    unsigned char dg_hash[STORE_HASH_LEN];
 };
 
 struct bundle_ctx {
@@ -168,6 +175,13 @@ void entry_compute(struct bundle_ctx *bc, struct entry *e);
 void terms_release(struct terms *t);
 
 /* ---- keep_absent.c ---- */
+
+/* Before pass 3: the stored digests of every pending entry carrying
+ * LOAD_KEEP_ABSENT whose id no other entry of the bundle has, read in one
+ * store call (store_resource_digest_many) instead of one each in
+ * keep_absent, which would also send the puts queued before it.  0 or a
+ * store error. */
+int keep_absent_prefetch(struct bundle_ctx *bc);
 
 /* LOAD_KEEP_ABSENT (load.h) for entry e, after pass 2: copy the named
  * elements e->res lacks from the stored version (keep_absent.h), drop the

@@ -158,6 +158,18 @@ int store_patient_person_kept(struct store *s, const char *id, char **person_id_
 int store_resource_digest(struct store *s, const char *type, const char *id,
                           unsigned char hash[STORE_HASH_LEN], int *version);
 
+/* store_resource_digest for n items at once (the loader asks for a
+ * bundle's keep-absent entries together: one round trip on a server
+ * backend).  Fills each item's rc (0 or WEFT_ENOTFOUND), hash and version;
+ * returns 0, or a store error (then no item's answer is meaningful). */
+struct store_digest_item {
+    const char *type, *id; /* in */
+    int rc;                /* out: 0, or WEFT_ENOTFOUND (absent or deleted) */
+    unsigned char hash[STORE_HASH_LEN];
+    int version;
+};
+int store_resource_digest_many(struct store *s, struct store_digest_item *items, int n);
+
 /* Mark type/id deleted (entered in error / retraction): a new version with
  * deleted=true.  History is kept. */
 int store_resource_delete(struct store *s, const char *type, const char *id);

@@ -111,6 +111,8 @@ struct store_records_ops {
     int (*patient_person_kept)(struct store *s, const char *id, char **person_id_out, bool *kept);
     int (*resource_digest)(struct store *s, const char *type, const char *id,
                            unsigned char hash[STORE_HASH_LEN], int *version);
+    /* may be NULL: store_resource_digest_many asks resource_digest per item */
+    int (*resource_digest_many)(struct store *s, struct store_digest_item *items, int n);
     int (*resource_delete)(struct store *s, const char *type, const char *id);
     int (*search)(struct store *s, const struct store_query *q, struct store_result *out);
     int (*search_index_clear)(struct store *s);

@@ -70,6 +70,22 @@ int store_resource_digest(struct store *s, const char *type, const char *id,
     return STORE_CALL(s, records, resource_digest, type, id, hash, version);
 }
 
+int store_resource_digest_many(struct store *s, struct store_digest_item *items, int n)
+{
+    if (n <= 0)
+        return WEFT_OK;
+    if (s->ops->records && s->ops->records->resource_digest_many)
+        return STORE_CALL(s, records, resource_digest_many, items, n);
+    for (int i = 0; i < n; i++) {
+        struct store_digest_item *it = &items[i];
+        it->version = 0;
+        it->rc = store_resource_digest(s, it->type, it->id, it->hash, &it->version);
+        if (it->rc != 0 && it->rc != WEFT_ENOTFOUND)
+            return it->rc;
+    }
+    return WEFT_OK;
+}
+
 int store_resource_person(struct store *s, const char *type, const char *id, char **person_id_out)
 {
     return STORE_CALL(s, records, resource_person, type, id, person_id_out);

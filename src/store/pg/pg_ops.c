@@ -27,6 +27,7 @@ static const struct store_records_ops pg_records_ops = {
     .resource_person = pg_resource_person,
     .patient_person_kept = pg_patient_person_kept,
     .resource_digest = pg_resource_digest,
+    .resource_digest_many = pg_resource_digest_many,
     .resource_delete = pg_resource_delete,
     .search = pg_search,
     .search_index_clear = pg_search_index_clear,

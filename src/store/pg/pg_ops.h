@@ -48,6 +48,7 @@ int pg_resource_get(struct store *s, const char *type, const char *id, int versi
                     struct store_row *out);
 int pg_resource_person(struct store *s, const char *type, const char *id, char **person_id_out);
 int pg_patient_person_kept(struct store *s, const char *id, char **person_id_out, bool *kept);
+int pg_resource_digest_many(struct store *s, struct store_digest_item *items, int n);
 int pg_resource_digest(struct store *s, const char *type, const char *id,
                        unsigned char hash[STORE_HASH_LEN], int *version);
 int pg_resource_delete(struct store *s, const char *type, const char *id);

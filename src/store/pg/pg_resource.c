@@ -99,6 +99,51 @@ int pg_resource_digest(struct store *s, const char *type, const char *id,
     return WEFT_OK;
 }
 
+/* The current digests of n items in one statement: the ids (and types)
+ * sent as two text arrays, each row answered by its position.  An item
+ * whose current version is absent, deleted or of another type is
+ * WEFT_ENOTFOUND, as in pg_resource_digest. */
+int pg_resource_digest_many(struct store *s, struct store_digest_item *items, int n)
+{
+    struct pg_store *ps = pg_of(s);
+    struct buf ids = {0}, types = {0};
+    buf_addc(&ids, '{');
+    buf_addc(&types, '{');
+    for (int i = 0; i < n; i++) {
+        pg_array_add(&ids, items[i].id);
+        pg_array_add(&types, items[i].type);
+        items[i].rc = WEFT_ENOTFOUND;
+        items[i].version = 0;
+    }
+    buf_addc(&ids, '}');
+    buf_addc(&types, '}');
+    struct pg_params p = {0};
+    pg_p_text(&p, ids.data);
+    pg_p_text(&p, types.data);
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "SELECT q.i, r.version, r.hash FROM unnest($1::text[], $2::text[])"
+                         " WITH ORDINALITY AS q(id, type, i)"
+                         " JOIN resource r ON r.id = q.id AND r.next_seq IS NULL"
+                         " AND NOT r.deleted AND r.type = q.type",
+                         &p, &rc);
+    buf_release(&ids);
+    buf_release(&types);
+    if (!r)
+        return rc;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int64_t i = pg_int(r, row, 0) - 1;
+        if (i < 0 || i >= n)
+            continue;
+        items[i].rc = WEFT_OK;
+        items[i].version = (int)pg_int(r, row, 1);
+        memset(items[i].hash, 0, STORE_HASH_LEN);
+        pg_bytes(r, row, 2, items[i].hash, STORE_HASH_LEN);
+    }
+    PQclear(r);
+    return WEFT_OK;
+}
+
 /* Mark version old_seq replaced by a new seq, returned in *new_seq. */
 static int mark_replaced(struct pg_store *ps, int64_t old_seq, int64_t *new_seq)
 {

@@ -556,6 +556,60 @@ static void test_put_versions(void **state)
     assert_int_equal(oc, STORE_PUT_UPDATED);
 }
 
+/* store_resource_digest_many answers each item as store_resource_digest
+ * would, by position: a current version (its digest and version), an
+ * updated one (the new digest), a deleted one, an id of another type and an
+ * unknown id (WEFT_ENOTFOUND), an id asked twice. */
+static void test_digest_many(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char a[STORE_ID_LEN + 1], b[STORE_ID_LEN + 1], c[STORE_ID_LEN + 1];
+    const char *ja = "{\"resourceType\":\"Condition\",\"id\":\"a\"}";
+    const char *jb1 = "{\"resourceType\":\"Encounter\",\"id\":\"b\",\"status\":\"planned\"}";
+    const char *jb2 = "{\"resourceType\":\"Encounter\",\"id\":\"b\",\"status\":\"finished\"}";
+    const char *jc = "{\"resourceType\":\"Condition\",\"id\":\"c\"}";
+    assert_int_equal(put(s, "Condition", "a", NULL, "conditions", NULL, NULL, ja, &oc, a), 0);
+    assert_int_equal(put(s, "Encounter", "b", NULL, "encounters", NULL, NULL, jb1, &oc, b), 0);
+    assert_int_equal(put(s, "Encounter", "b", NULL, "encounters", NULL, NULL, jb2, &oc, b), 0);
+    assert_int_equal(put(s, "Condition", "c", NULL, "conditions", NULL, NULL, jc, &oc, c), 0);
+    assert_int_equal(store_resource_delete(s, "Condition", c), 0);
+    struct store_digest_item it[] = {
+        {.type = "Encounter", .id = b},
+        {.type = "Condition", .id = c},
+        {.type = "Condition", .id = a},
+        {.type = "Condition", .id = b},
+        {.type = "Condition", .id = "0123456789abcdef0123456789abcdef"},
+        {.type = "Encounter", .id = b},
+    };
+    int n = (int)(sizeof it / sizeof it[0]);
+    for (int i = 0; i < n; i++) {
+        it[i].rc = -12345;
+        it[i].version = -1;
+    }
+    assert_int_equal(store_resource_digest_many(s, it, n), 0);
+    for (int i = 0; i < n; i++) {
+        unsigned char h[STORE_HASH_LEN];
+        int v = 0;
+        int rc = store_resource_digest(s, it[i].type, it[i].id, h, &v);
+        assert_int_equal(it[i].rc, rc);
+        if (rc == 0) {
+            assert_int_equal(it[i].version, v);
+            assert_memory_equal(it[i].hash, h, STORE_HASH_LEN);
+        }
+    }
+    assert_int_equal(it[0].rc, 0);
+    assert_int_equal(it[0].version, 2);
+    assert_int_equal(it[1].rc, WEFT_ENOTFOUND);
+    assert_int_equal(it[2].rc, 0);
+    assert_int_equal(it[2].version, 1);
+    assert_int_equal(it[3].rc, WEFT_ENOTFOUND);
+    assert_int_equal(it[4].rc, WEFT_ENOTFOUND);
+    assert_int_equal(it[5].rc, 0);
+    assert_memory_equal(it[5].hash, it[0].hash, STORE_HASH_LEN);
+    assert_memory_not_equal(it[0].hash, it[2].hash, STORE_HASH_LEN);
+}
+
 /* Type-level history: every version of the type (deletion markers too),
  * newest first, cut at the limit; other types' versions never appear. */
 static void test_type_history(void **state)
@@ -1547,6 +1601,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_digest_many, setup, teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
