@@ -15,7 +15,8 @@
 # the Weft server's CPU per message, and on PostgreSQL the server's CPU per
 # message (its backends, live and exited, from /proc: the postmaster's
 # reaped children plus the live ones).  RUNS (2) runs per store, alternating.
-# MLLP_STORES: "sqlite postgres" (default).
+# MLLP_STORES: "sqlite postgres" (default).  MLLP_SERVE_ARGS: extra `weft serve`
+# options (e.g. "--mllp-writers 2", PostgreSQL only).
 set -u
 root=${WEFT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 weft=${WEFT_BIN:-$root/weft}
@@ -68,7 +69,7 @@ one() { # store run
   local journal=()
   [ "$store" = postgres ] && journal=(--mllp-journal "$tmp/journal-$n-$$")
   "$weft" serve --db "$db" --http 127.0.0.1:0 --mllp 127.0.0.1:0 --mllp-port-file "$tmp/port" \
-    --mllp-ack-mode auto "${journal[@]}" --drop-interval 0 --log-level warn >"$tmp/serve-$store-$n.log" 2>&1 &
+    --mllp-ack-mode auto "${journal[@]}" ${MLLP_SERVE_ARGS:-} --drop-interval 0 --log-level warn >"$tmp/serve-$store-$n.log" 2>&1 &
   local pid=$! port w0 w1 p0=0 p1=0 t0 t1 line
   for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
   [ -s "$tmp/port" ] || { echo "$store: weft serve did not start:"; cat "$tmp/serve-$store-$n.log"; return 1; }

@@ -125,13 +125,14 @@ int pg_resource_digest_many(struct store *s, struct store_digest_item *items, in
     pg_p_text(&p, ids.data);
     pg_p_text(&p, types.data);
     int rc;
-    PGresult *r = pg_run(ps,
-                         "SELECT q.i, c.version, c.hash FROM unnest($1::text[], $2::text[])"
-                         " WITH ORDINALITY AS q(id, type, i)"
-                         " JOIN LATERAL (SELECT r.version, r.hash, r.deleted, r.type FROM resource r"
-                         " WHERE r.id = q.id AND r.next_seq IS NULL LIMIT 1) c ON true"
-                         " WHERE NOT c.deleted AND c.type = q.type",
-                         &p, &rc);
+    PGresult *r =
+        pg_run(ps,
+               "SELECT q.i, c.version, c.hash FROM unnest($1::text[], $2::text[])"
+               " WITH ORDINALITY AS q(id, type, i)"
+               " JOIN LATERAL (SELECT r.version, r.hash, r.deleted, r.type FROM resource r"
+               " WHERE r.id = q.id AND r.next_seq IS NULL LIMIT 1) c ON true"
+               " WHERE NOT c.deleted AND c.type = q.type",
+               &p, &rc);
     buf_release(&ids);
     buf_release(&types);
     if (!r)
