@@ -233,15 +233,16 @@ static int pg_ready(struct pg_store *ps)
  * them (what they would mark is rolled back).
  */
 
-/* The deferred statements, then the prepared statement name (when given)
- * with p, in one pipeline.  Returns the prepared statement's result (NULL
- * when none was given or on error, *rc_out set). */
-static PGresult *pipeline(struct pg_store *ps, const char *name, const struct pg_params *p,
-                          int *rc_out)
+/* The deferred statements, then the n prepared statements names[i] with
+ * p[i], in one pipeline.  out[i] gets statement i's result; on an error
+ * every out[i] is NULL and the error is returned. */
+static int pipeline_many(struct pg_store *ps, int n, const char *const *names,
+                         const struct pg_params *const *p, PGresult **out)
 {
     int nq = ps->ndeferred, rc = WEFT_OK;
     ps->ndeferred = 0;
-    PGresult *last = NULL;
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
     if (!PQenterPipelineMode(ps->conn)) {
         rc = pg_fail(ps, "entering pipeline mode", NULL);
         goto out;
@@ -253,21 +254,20 @@ static PGresult *pipeline(struct pg_store *ps, const char *name, const struct pg
                          : PQsendQueryPrepared(ps->conn, d->name, d->n, (const char *const *)d->v,
                                                d->len, d->fmt, 0);
     }
-    if (sent && name)
-        sent = PQsendQueryPrepared(ps->conn, name, p->n, p->v, p->len, p->fmt, 0);
+    for (int i = 0; i < n && sent; i++)
+        sent = PQsendQueryPrepared(ps->conn, names[i], p[i]->n, p[i]->v, p[i]->len, p[i]->fmt, 0);
     if (!sent || !PQpipelineSync(ps->conn)) {
         rc = pg_fail(ps, "sending a pipeline", NULL);
         PQexitPipelineMode(ps->conn);
         goto out;
     }
-    int total = nq + (name ? 1 : 0);
-    for (int q = 0; q < total; q++) {
+    for (int q = 0; q < nq + n; q++) {
         PGresult *r;
         while ((r = PQgetResult(ps->conn))) {
             ExecStatusType st = PQresultStatus(r);
             bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-            if (ok && name && q == total - 1 && rc == WEFT_OK && !last) {
-                last = r;
+            if (ok && q >= nq && rc == WEFT_OK && !out[q - nq]) {
+                out[q - nq] = r;
                 continue;
             }
             if (!ok && rc == WEFT_OK)
@@ -285,10 +285,21 @@ out:
     for (int i = 0; i < nq; i++)
         for (int j = 0; j < ps->deferred[i].n; j++)
             free(ps->deferred[i].v[j]);
-    if (rc != WEFT_OK) {
-        PQclear(last);
-        last = NULL;
+    for (int i = 0; rc != WEFT_OK && i < n; i++) {
+        PQclear(out[i]);
+        out[i] = NULL;
     }
+    return rc;
+}
+
+/* The deferred statements, then the prepared statement name (when given)
+ * with p, in one pipeline.  Returns the prepared statement's result (NULL
+ * when none was given or on error, *rc_out set). */
+static PGresult *pipeline(struct pg_store *ps, const char *name, const struct pg_params *p,
+                          int *rc_out)
+{
+    PGresult *last = NULL;
+    int rc = pipeline_many(ps, name ? 1 : 0, &name, &p, &last);
     if (rc_out)
         *rc_out = rc;
     return last;
@@ -389,55 +400,12 @@ int pg_run_many(struct pg_store *ps, int n, const char *const *sql,
         }
         snprintf(names[i], sizeof names[i], "w%d", sl->n);
     }
-    int nq = ps->ndeferred;
-    ps->ndeferred = 0;
-    if (!PQenterPipelineMode(ps->conn)) {
-        rc = pg_fail(ps, "entering pipeline mode", NULL);
-        goto out;
-    }
-    bool sent = true;
-    for (int i = 0; i < nq && sent; i++) {
-        const struct pg_deferred *d = &ps->deferred[i];
-        sent = d->sql[0] ? PQsendQueryParams(ps->conn, d->sql, 0, NULL, NULL, NULL, NULL, 0)
-                         : PQsendQueryPrepared(ps->conn, d->name, d->n, (const char *const *)d->v,
-                                               d->len, d->fmt, 0);
-    }
-    for (int i = 0; i < n && sent; i++)
-        sent = PQsendQueryPrepared(ps->conn, names[i], p[i]->n, p[i]->v, p[i]->len, p[i]->fmt, 0);
-    if (!sent || !PQpipelineSync(ps->conn)) {
-        rc = pg_fail(ps, "sending a pipeline", NULL);
-        PQexitPipelineMode(ps->conn);
-        goto out;
-    }
-    for (int q = 0; q < nq + n; q++) {
-        PGresult *r;
-        while ((r = PQgetResult(ps->conn))) {
-            ExecStatusType st = PQresultStatus(r);
-            bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-            if (ok && q >= nq && rc == WEFT_OK && !out[q - nq]) {
-                out[q - nq] = r;
-                continue;
-            }
-            if (!ok && rc == WEFT_OK)
-                rc = pg_fail(ps, q < nq ? "deferred statement" : "running statement", r);
-            PQclear(r);
-        }
-    }
-    PGresult *sync = PQgetResult(ps->conn); /* PGRES_PIPELINE_SYNC */
-    if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == WEFT_OK)
-        rc = pg_fail(ps, "ending a pipeline", sync);
-    PQclear(sync);
-    if (!PQexitPipelineMode(ps->conn) && rc == WEFT_OK)
-        rc = pg_fail(ps, "leaving pipeline mode", NULL);
-out:
-    for (int i = 0; i < nq; i++)
-        for (int j = 0; j < ps->deferred[i].n; j++)
-            free(ps->deferred[i].v[j]);
+    const char **np = xcalloc((size_t)(n > 0 ? n : 1), sizeof *np);
+    for (int i = 0; i < n; i++)
+        np[i] = names[i];
+    rc = pipeline_many(ps, n, np, p, out);
+    free(np);
     free(names);
-    for (int i = 0; rc != WEFT_OK && i < n; i++) {
-        PQclear(out[i]);
-        out[i] = NULL;
-    }
     return rc;
 }
 
