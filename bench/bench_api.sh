@@ -94,18 +94,11 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # wrk latency "1.23ms" / "456.00us" / "1.02s" -> milliseconds
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.3f\n", v}'; }
 declare -A RPS P99 P50 CPUW CPUP
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-pg_ticks() { # the cluster's backends: the postmaster's reaped children and the live ones
+. "$root/bench/lib_cpu.sh"
+pg_ticks() { # the cluster's backends (none measured without API_PG_DIR)
   [ -n "${API_PG_DIR:-}" ] || { echo 0; return; }
-  local pm t c
-  pm=$(head -1 "$API_PG_DIR/data/postmaster.pid")
-  t=$(awk '{print $16 + $17}' "/proc/$pm/stat")
-  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
-    t=$((t + $(ticks "$c" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
+  pg_cluster_ticks "$API_PG_DIR"
 }
-tck=$(getconf CLK_TCK)
 run_wrk() { # name url [auth]
   local name=$1 url=$2 out w0 p0 w1 p1 n
   w0=$(ticks "$pid")

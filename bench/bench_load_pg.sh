@@ -74,17 +74,8 @@ port=$(cat "$WEFT_PG_DIR/port")
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 rate() { grep -o 'entries in [0-9.]* s ([0-9]*/s)' | grep -o '([0-9]*' | tr -d '('; }
-tck=$(getconf CLK_TCK)
-# CPU ticks of the cluster's processes: the postmaster's reaped children and the live ones
-pg_ticks() {
-  local pm t c
-  pm=$(head -1 "$WEFT_PG_DIR/data/postmaster.pid")
-  t=$(awk '{print $16 + $17}' "/proc/$pm/stat")
-  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+. "$root/bench/lib_cpu.sh"
+pg_ticks() { pg_cluster_ticks "$WEFT_PG_DIR"; }
 # load_twice BIN DB: prints "first_entries_per_s reload_entries_per_s
 # weft_us_per_entry pg_us_per_entry" (synthea; the CPU of the first load:
 # Weft's command, and on PostgreSQL the cluster's, read a second after the

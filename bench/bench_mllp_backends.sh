@@ -36,18 +36,8 @@ fi
 [ -x "$weft" ] || make -C "$root" -s weft >/dev/null || exit 1
 [ -x "$send" ] || make -C "$root" -s build/rel/bench/bench_feeds_send >/dev/null || exit 1
 mkdir -p "$tmp"
-tck=$(getconf CLK_TCK)
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# CPU ticks of a PostgreSQL cluster: the postmaster's reaped children and the live ones
-pg_ticks() {
-  local pm t=0 c
-  pm=$(head -1 "$pgdir/data/postmaster.pid")
-  t=$(awk '{print $16 + $17}' "/proc/$pm/stat")
-  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do
-    t=$((t + $(ticks "$c" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+. "$root/bench/lib_cpu.sh"
+pg_ticks() { pg_cluster_ticks "$pgdir"; }
 one() { # store run
   local store=$1 n=$2 db
   if [ "$store" = postgres ]; then
