@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import (Server, check, expect_outcome, run, setup_db, wait_log,  # noqa: E402
+from api_harness import (Server, check, expect_outcome, nhs, run, setup_db, wait_log,  # noqa: E402
                          wait_server_read,
                          weft_id)
 
@@ -29,21 +29,6 @@ check(rc == 2 and "--shutdown-grace must be 1-3600 seconds" in err, "shutdown-gr
 # in full, not how fast the sanitizer build loads 10,000 entries on a loaded machine (16-20 s seen,
 # over the default 10 s grace): so the server gets a generous grace.
 srv = Server(db, "--max-body", "20000000", "--shutdown-grace", "300")
-
-
-def nhs_check_digit(nine):
-    s = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1)))
-    c = 11 - s % 11
-    return None if c == 10 else (0 if c == 11 else c)
-
-
-def nhs(n):
-    base = "999%06d" % n
-    while nhs_check_digit(base) is None:
-        n += 1
-        base = "999%06d" % n
-    return base + str(nhs_check_digit(base))
-
 
 GOOD_NHS = nhs(1234)
 BAD_NHS = GOOD_NHS[:-1] + str((int(GOOD_NHS[-1]) + 1) % 10)

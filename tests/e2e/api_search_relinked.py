@@ -23,23 +23,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from api_harness import Server, check, db_rows, setup_db, weft_id  # noqa: E402
+from api_harness import Server, check, db_rows, nhs, setup_db, weft_id  # noqa: E402
 
 ORG = "SYN01"
-
-
-def nhs_check_digit(nine):
-    s = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1)))
-    c = 11 - s % 11
-    return None if c == 10 else (0 if c == 11 else c)
-
-
-def nhs(n):
-    base = "999%06d" % n
-    while nhs_check_digit(base) is None:
-        n += 1
-        base = "999%06d" % n
-    return base + str(nhs_check_digit(base))
 
 
 NHS_A, NHS_B = nhs(4101), nhs(4202)

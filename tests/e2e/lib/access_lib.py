@@ -15,7 +15,7 @@ import subprocess
 import time
 import urllib.parse
 
-from api_harness import TMP, check, run
+from api_harness import TMP, check, nhs, run  # noqa: F401
 
 CATEGORIES = [
     "demographics", "contacts", "social-care-assessment", "services", "safeguarding",
@@ -30,21 +30,6 @@ def b64u(data):
     if isinstance(data, str):
         data = data.encode()
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def nhs_check_digit(nine):
-    s = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1)))
-    c = 11 - s % 11
-    return None if c == 10 else (0 if c == 11 else c)
-
-
-def nhs(n):
-    while True:
-        base = "999%06d" % n
-        c = nhs_check_digit(base)
-        if c is not None:
-            return base + str(c)
-        n += 1
 
 
 def _der_to_raw(der, size=32):

@@ -46,6 +46,18 @@ def weft_id(org, rtype, source_id):
     return h[:32]
 
 
+
+def nhs(n):
+    """The n-th test NHS number: 999 followed by n (the next n whose check
+    digit exists), with its modulus 11 check digit."""
+    while True:
+        base = "999%06d" % n
+        s = sum(int(d) * w for d, w in zip(base, range(10, 1, -1)))
+        c = 11 - s % 11
+        if c != 10:
+            return base + str(0 if c == 11 else c)
+        n += 1
+
 def _tcp_sockets():
     """(local port, remote port, state, rx_queue) of every IPv4/IPv6 TCP socket."""
     out = []

@@ -9,20 +9,9 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from api_harness import TMP, Server, check, fail, new_db_url, run  # noqa: E402
+from api_harness import TMP, Server, check, fail, new_db_url, nhs, run  # noqa: E402,F401
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
-
-
-def nhs(n):
-    """The n-th test NHS number (999 prefix, valid check digit)."""
-    while True:
-        base = "999%06d" % n
-        s = sum(int(d) * w for d, w in zip(base, range(10, 1, -1)))
-        c = 11 - s % 11
-        if c != 10:
-            return base + str(0 if c == 11 else c)
-        n += 1
 
 
 def weft_ok(*args):
