@@ -128,6 +128,20 @@ static int attach(struct store *s, const char *org, const char *system, const ch
     return WEFT_OK;
 }
 
+/* Whether identifier id of a Patient from org links records (local_links):
+ * then its system, value and issuing organisation (identifier_org) in
+ * *sys, *val and iorg. */
+static bool local_identifier(json_t *id, const char *org, const char **sys, const char **val,
+                             char iorg[64])
+{
+    *sys = json_string_value(json_object_get(id, "system"));
+    *val = json_string_value(json_object_get(id, "value"));
+    if (!*sys || !*val || !**val || !local_links(*sys))
+        return false;
+    identifier_org(*sys, org, iorg);
+    return true;
+}
+
 /*
  * identity_resolve_patient for a Patient whose first valid NHS number is
  * nhs: the same steps as below, with the store's reads and writes up to
@@ -155,11 +169,9 @@ static int resolve_with_nhs(struct store *s, const char *org, const char *source
     na = 1;
     json_array_foreach(idents, i, id)
     {
-        const char *sys = json_string_value(json_object_get(id, "system"));
-        const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val || !*val || !local_links(sys))
+        const char *sys, *val;
+        if (!local_identifier(id, org, &sys, &val, iorgs[na]))
             continue;
-        identifier_org(sys, org, iorgs[na]);
         aorg[na] = iorgs[na];
         asys[na] = sys;
         aval[na++] = val;
@@ -266,12 +278,10 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
     {
         if (out->person_id)
             break;
-        const char *sys = json_string_value(json_object_get(id, "system"));
-        const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val || !*val || !local_links(sys))
-            continue;
+        const char *sys, *val;
         char iorg[64];
-        identifier_org(sys, org, iorg);
+        if (!local_identifier(id, org, &sys, &val, iorg))
+            continue;
         rc = store_person_find_local(s, iorg, sys, val, &out->person_id);
         if (rc != 0 && rc != WEFT_ENOTFOUND)
             return rc;
@@ -282,12 +292,11 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
     demog_from_patient(patient, &d);
     char keys[BLOCK_NKEYS][BLOCK_KEYLEN]; /* once, for matching and for the record */
     block_keys(&d, keys);
-    bool by_local = out->person_id && !out->nhs[0];
-    if (is_new && !by_local) {
-        if ((rc = mpi_match_record(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys,
-                                   out->nhs[0] ? out->person_id : NULL, &mm)) != 0)
+    if (is_new && !out->person_id) { /* else linked by a local identifier */
+        if ((rc = mpi_match_record(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys, NULL,
+                                   &mm)) != 0)
             goto fail;
-        if (mm.link_to && !out->person_id) {
+        if (mm.link_to) {
             out->person_id = mm.link_to;
             mm.link_to = xstrdup(out->person_id);
         }
@@ -298,12 +307,10 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
         goto fail;
     json_array_foreach(idents, i, id)
     {
-        const char *sys = json_string_value(json_object_get(id, "system"));
-        const char *val = json_string_value(json_object_get(id, "value"));
-        if (!sys || !val || !*val || !local_links(sys))
-            continue;
+        const char *sys, *val;
         char iorg[64];
-        identifier_org(sys, org, iorg);
+        if (!local_identifier(id, org, &sys, &val, iorg))
+            continue;
         if ((rc = attach(s, iorg, sys, val, out)) != 0)
             goto fail;
         buf_addf(&locals, "%s\t%s\t%s\n", iorg, sys, val);
