@@ -973,8 +973,11 @@ static enum MHD_Result queue_reply(struct http_req *req)
     return r;
 }
 
-/* Count req in flight (what shutdown waits for): from the moment it is
- * answered or its handler is about to run. */
+/* Count req in flight (what shutdown waits for, up to its grace): from the
+ * moment its headers are in.  Counting only once the handler was about to
+ * run left a window in which the whole body had been read from the socket
+ * but not yet handed over, and a SIGTERM then closed the connection with no
+ * answer (seen in CI: e2e/api_errors.py, "in-flight bundle"). */
 static void count_inflight(struct req_private *rp)
 {
     if (!rp->counted) {
@@ -1062,7 +1065,6 @@ static void prepare(struct http_req *req)
 static void dispatch(struct http_req *req)
 {
     struct req_private *rp = (struct req_private *)req;
-    count_inflight(rp);
     if (rp->too_big) {
         reply_too_big(req);
         return;
@@ -1112,6 +1114,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     struct http_req *req = &rp->req;
     if (!rp->started) {
         rp->started = true;
+        count_inflight(rp);
         req->method = method;
         req->mhd_connection = con;
         if (rp->conn && !rp->conn->requested) { /* a whole request: the normal timeout */
@@ -1119,10 +1122,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
             MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)srv->timeout_s);
         }
         prepare(req);
-        if (rp->replied) {
-            count_inflight(rp);
+        if (rp->replied)
             return queue_reply(req);
-        }
         const char *cl =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -1161,7 +1162,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         }
         if (!body_reserve(rp, n)) {
             body_drop(rp);
-            count_inflight(rp);
             http_reply_header(req, "Retry-After", "5");
             http_reply_error(req, 503,
                              "the server is receiving too many request bodies at once; try "
