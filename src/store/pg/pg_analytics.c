@@ -695,7 +695,7 @@ static int marks(struct store *s, int64_t *seq, int64_t *moved)
 {
     int rc;
     PGresult *r = pg_run(pg_of(s),
-                         "SELECT (SELECT COALESCE(MAX(seq), 0) FROM resource),"
+                         "SELECT " PG_SNAP_SQL ","
                          " (SELECT COALESCE(MAX(id), 0) FROM analytics_moved)",
                          NULL, &rc);
     if (!r)

@@ -42,6 +42,13 @@
 #define PG_ACCESS_CHANNEL "weft_access" /* NOTIFY channel of changes to the facts' tables */
 #define PG_PATIENT_CACHE 512            /* Patients' persons kept per connection (pg_resource.c) */
 
+/* The newest seq a reader may take as its snapshot (a scalar subquery):
+ * every seq at or below it is committed or will never be.  The one
+ * definition every reader of "the store's last seq" uses (paging's first
+ * page, a person's snapshot, the analytics watermark); with writers
+ * serialised (PG_WRITE_LOCK) that is max(seq). */
+#define PG_SNAP_SQL "(SELECT COALESCE(max(seq), 0) FROM resource)"
+
 struct pg_store {
     struct store base; /* must be first: struct store * casts to this */
     PGconn *conn;

@@ -159,7 +159,7 @@ int pg_person_nhs_scan(struct store *s, int (*fn)(const char *, const char *, vo
 int pg_snapshot_now(struct pg_store *ps, int64_t *snap)
 {
     int rc;
-    PGresult *r = pg_run(ps, "SELECT COALESCE(max(seq), 0) FROM resource", NULL, &rc);
+    PGresult *r = pg_run(ps, "SELECT " PG_SNAP_SQL, NULL, &rc);
     if (!r)
         return rc;
     *snap = pg_int(r, 0, 0);

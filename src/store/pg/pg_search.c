@@ -478,7 +478,7 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     add_filters(&w, q, snap_sql, owned, &nowned);
     char *filters = buf_detach(&w.sql, NULL); /* w.sql is empty again */
     if (q->snapshot <= 0)
-        buf_adds(&w.sql, "WITH snap AS (SELECT COALESCE(max(seq), 0) AS s FROM resource), ");
+        buf_adds(&w.sql, "WITH snap AS (SELECT " PG_SNAP_SQL " AS s), ");
     else
         buf_adds(&w.sql, "WITH ");
     buf_addf(&w.sql, "page AS (SELECT " ROW_COLS_R ", %s AS k%s", sk ? sk : "NULL::text", filters);
