@@ -56,6 +56,9 @@
 
 #define MAX_SEGS 32
 #define MAX_QUERY_ARGS 256
+/* Shutdown waits for request bodies while some part of one arrived within
+ * this time (struct http_server, receiving). */
+#define HTTP_BODY_IDLE_NS (2000u * 1000000u)
 
 enum seg_kind { SEG_LITERAL = 2, SEG_PARAM = 1, SEG_STAR = 0 };
 
@@ -137,6 +140,15 @@ struct http_server {
      * libmicrohttpd 0.9.75 may not notice for a while that such a client went
      * away, and a cut-off upload is the client's to retry. */
     atomic_int inflight;
+    /* Requests past their headers, still receiving their bodies (not yet
+     * counted in inflight), and when any of them last received a part.
+     * Shutdown also waits while bodies are arriving (HTTP_BODY_IDLE_NS):
+     * libmicrohttpd may have read a whole body from the socket and not yet
+     * handed its last part over, and a SIGTERM then must not close that
+     * request unanswered (a CI failure of e2e/api_errors.py); an upload that
+     * stopped arriving is not waited for. */
+    atomic_int receiving;
+    atomic_uint_fast64_t body_ns;
     pthread_key_t store_key;
     pthread_key_t read_key; /* the standby's handle of this thread (read_url) */
     pthread_mutex_t lock;   /* guards stores */
@@ -164,7 +176,8 @@ struct req_private {
     struct http_req req; /* first: a struct http_req * is a struct req_private * */
     char *uri;           /* raw URI copy; path and query point into it */
     bool started;
-    bool counted; /* in srv->inflight */
+    bool counted;   /* in srv->inflight */
+    bool receiving; /* in srv->receiving */
     bool too_big;
     bool replied;
     bool small_body; /* anonymous request to an open route: HTTP_ANON_MAX_BODY */
@@ -219,6 +232,8 @@ int http_server_init(struct http_server **out, const struct http_server_config *
     srv->id_prefix = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (uint32_t)getpid());
     atomic_init(&srv->next_id, 1);
     atomic_init(&srv->inflight, 0);
+    atomic_init(&srv->receiving, 0);
+    atomic_init(&srv->body_ns, 0);
     atomic_init(&srv->accepting, false);
     srv->listen_fd = -1;
     if (pthread_key_create(&srv->store_key, NULL) != 0 ||
@@ -840,6 +855,8 @@ static void connection_cb(void *cls, struct MHD_Connection *con, void **socket_c
     if (cs->pending) { /* dropped by MHD before it reached us: free it here */
         if (cs->pending->counted)
             atomic_fetch_sub(&srv->inflight, 1);
+        if (cs->pending->receiving)
+            atomic_fetch_sub(&srv->receiving, 1);
         request_free(cs->pending);
     }
     atomic_fetch_sub(&w->conns, 1);
@@ -944,6 +961,8 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
                 req->reason[0] ? " reason=\"" : "", req->reason, req->reason[0] ? "\"" : "");
     if (rp->counted)
         atomic_fetch_sub(&srv->inflight, 1);
+    if (rp->receiving)
+        atomic_fetch_sub(&srv->receiving, 1);
     request_free(rp);
 }
 
@@ -973,13 +992,14 @@ static enum MHD_Result queue_reply(struct http_req *req)
     return r;
 }
 
-/* Count req in flight (what shutdown waits for, up to its grace): from the
- * moment its headers are in.  Counting only once the handler was about to
- * run left a window in which the whole body had been read from the socket
- * but not yet handed over, and a SIGTERM then closed the connection with no
- * answer (seen in CI: e2e/api_errors.py, "in-flight bundle"). */
+/* Count req in flight (what shutdown waits for): from the moment it is
+ * answered or its handler is about to run. */
 static void count_inflight(struct req_private *rp)
 {
+    if (rp->receiving) {
+        rp->receiving = false;
+        atomic_fetch_sub(&rp->req.server->receiving, 1);
+    }
     if (!rp->counted) {
         rp->counted = true;
         atomic_fetch_add(&rp->req.server->inflight, 1);
@@ -1065,6 +1085,7 @@ static void prepare(struct http_req *req)
 static void dispatch(struct http_req *req)
 {
     struct req_private *rp = (struct req_private *)req;
+    count_inflight(rp);
     if (rp->too_big) {
         reply_too_big(req);
         return;
@@ -1114,7 +1135,6 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     struct http_req *req = &rp->req;
     if (!rp->started) {
         rp->started = true;
-        count_inflight(rp);
         req->method = method;
         req->mhd_connection = con;
         if (rp->conn && !rp->conn->requested) { /* a whole request: the normal timeout */
@@ -1122,8 +1142,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
             MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)srv->timeout_s);
         }
         prepare(req);
-        if (rp->replied)
+        if (rp->replied) {
+            count_inflight(rp);
             return queue_reply(req);
+        }
         const char *cl =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -1136,9 +1158,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
                 return queue_reply(req);
             }
         }
+        rp->receiving = true;
+        atomic_fetch_add(&srv->receiving, 1);
+        atomic_store(&srv->body_ns, http_now_ns());
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        atomic_store(&srv->body_ns, http_now_ns());
         if (rp->replied) { /* already answered (413, 503): discard */
             *upload_data_size = 0;
             return MHD_YES;
@@ -1162,6 +1188,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         }
         if (!body_reserve(rp, n)) {
             body_drop(rp);
+            count_inflight(rp);
             http_reply_header(req, "Retry-After", "5");
             http_reply_error(req, 503,
                              "the server is receiving too many request bodies at once; try "
@@ -1454,7 +1481,15 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     srv->stopped = true;
     stop_accepting(srv);
     uint64_t deadline = http_now_ns() + (uint64_t)grace_ms * 1000000u;
-    while (atomic_load(&srv->inflight) > 0 && http_now_ns() < deadline) {
+    for (;;) {
+        uint64_t now = http_now_ns();
+        if (now >= deadline)
+            break;
+        uint64_t last = atomic_load(&srv->body_ns);
+        bool arriving =
+            atomic_load(&srv->receiving) > 0 && (last > now || now - last < HTTP_BODY_IDLE_NS);
+        if (atomic_load(&srv->inflight) == 0 && !arriving)
+            break;
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
