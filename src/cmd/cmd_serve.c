@@ -70,7 +70,8 @@ const struct opt_spec cmd_serve_specs[] = {
     {"threads", "N", "HTTP worker threads (default: number of cores; 4 per core on PostgreSQL)"},
     {"port-file", "FILE", "write the bound HTTP port to FILE once listening"},
     {"shutdown-grace", "SECONDS",
-     "on SIGTERM/SIGINT, how long requests in flight may take to finish (default 10, 1-3600); "
+     "on SIGTERM/SIGINT, how long requests in flight (and request bodies still arriving) may "
+     "take to finish (default 10, 1-3600); "
      "a shutdown still hanging 50 s after that ends the process with status 1"},
     {"base-url", "URL",
      "public base URL of the FHIR API (default http://HOST/fhir from the "
