@@ -466,8 +466,9 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     struct pq w = {.sql = BUF_INIT};
     PGresult *r = NULL;
     rc = WEFT_OK;
-    /* Two forms of the statement.  The plain one (every search of one
-     * person's record, every later page, every search without a total):
+    /* Two forms of the statement.  The plain one (a first page of one
+     * person's items of one type, every later page, every search without a
+     * total):
      *
      *   SELECT page.*, snap.s, snap.total [, check]
      *   FROM (SELECT snap.s, TOTAL AS total
@@ -483,23 +484,32 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
      * filter; the outer one keeps TOTAL in the one-row subquery, evaluated
      * once - pulled up, a count that refers to the snapshot became a
      * subplan of the outer select list, run once per row of the page (a
-     * $everything page of 100: 100 counts, 30 ms).  TOTAL is evaluated
-     * always: a person's items are counted from the person's index rows (or
-     * index-only, only_person_type), which the page has just read too.
-     * The lazy form, for a first page across patients with a total (where a
-     * count may read far more than a page): the page a CTE, counted when it
-     * is full only. */
-    bool lazy = q->want_total && !cid && !q->person_id;
-    char snap_sql[32];
-    if (lazy)
-        snprintf(snap_sql, sizeof snap_sql, "(SELECT s FROM snap)");
-    else
-        snprintf(snap_sql, sizeof snap_sql, "snap.s");
+     * $everything page of 100: 100 counts, 30 ms).  On a first page TOTAL
+     * is evaluated always, so this form is used there only when the count
+     * is the index-only one (only_person_type: a person's items of one type,
+     * nothing else), which costs less than materialising the page.  The
+     * lazy form, for every other first page with a total (a filter such as
+     * a code may pass a few of a person's thousands of items: a count
+     * would read them all again after the page did): the page a CTE,
+     * counted only when it is full. */
     /* the filters first, alone: their text is used twice (page and total),
      * with the same parameters; the snapshot's parameter, if any, after
      * them (only_person_type: $1 and $2 are the type and the person) */
-    add_filters(&w, q, snap_sql, owned, &nowned);
+    add_filters(&w, q, "snap.s", owned, &nowned);
     char *filters = buf_detach(&w.sql, NULL); /* w.sql is empty again */
+    bool index_count = q->want_total && !cid && only_person_type(q, "snap.s", filters);
+    bool lazy = q->want_total && !cid && !index_count;
+    if (lazy) {
+        /* again, naming the CTE's snapshot: the same text and parameters */
+        free(filters);
+        for (int i = 0; i < nowned; i++)
+            free(owned[i]);
+        nowned = 0;
+        w.p.n = 0;
+        w.overflow = false;
+        add_filters(&w, q, "(SELECT s FROM snap)", owned, &nowned);
+        filters = buf_detach(&w.sql, NULL);
+    }
     int snap_param = 0;
     if (q->snapshot > 0) {
         pg_p_int(&w.p, q->snapshot);
@@ -574,7 +584,7 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
         buf_adds(&w.sql, " FROM (SELECT snap.s, ");
         if (!q->want_total) {
             buf_adds(&w.sql, "NULL::bigint");
-        } else if (!cid && only_person_type(q, snap_sql, filters)) {
+        } else if (index_count) {
             /* a person's items of one type, on a first page (the snapshot
              * read by this statement): every version of the person's items
              * counted less those superseded or deleted, both index-only
