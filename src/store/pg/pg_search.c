@@ -12,15 +12,15 @@
  *
  * A search is one statement, so one round trip and one database snapshot
  * (a statement sees one MVCC snapshot even outside a transaction): when the
- * query has no store snapshot yet (a first page), a CTE reads the highest
- * committed seq and the filters use it; the page is the rows whole, ORDER BY
- * key, id LIMIT n + 1 (the extra row says whether there is a next page) -
- * the planner's top-N sort over the person's index does what
- * sqlite_search.c's streamed page does by hand; and the total, when asked
- * for, is a scalar subquery of the same statement with the same filters,
- * evaluated only when the page does not already show it.  The page is LEFT
- * JOINed to one row, so an empty page still returns the snapshot and the
- * total.
+ * query has no store snapshot yet (a first page), the statement reads the
+ * highest committed seq (PG_SNAP_SQL) and the filters use it; the page is
+ * the rows whole, ORDER BY key, id LIMIT n + 1 (the extra row says whether
+ * there is a next page) - the planner's top-N sort over the person's index
+ * does what sqlite_search.c's streamed page does by hand; and the total,
+ * when asked for, is a scalar subquery of the same statement with the same
+ * filters.  The page is LEFT JOINed to the one row of the snapshot, so an
+ * empty page still returns the snapshot and the total.  pg_search explains
+ * the statement's two forms.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -466,26 +466,68 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
     struct pq w = {.sql = BUF_INIT};
     PGresult *r = NULL;
     rc = WEFT_OK;
+    /* Two forms of the statement.  The plain one (a first page of one
+     * person's items of one type, every later page, every search without a
+     * total):
+     *
+     *   SELECT page.*, snap.s, snap.total [, check]
+     *   FROM (SELECT snap.s, TOTAL AS total
+     *         FROM (SELECT SNAPSHOT AS s OFFSET 0) snap OFFSET 0) snap
+     *   LEFT JOIN LATERAL (SELECT ROW, KEY FILTERS ORDER BY .. LIMIT n) page
+     *   ON true
+     *
+     * - no CTE: the page's rows are not materialised and the plan has about
+     * half the nodes of the CTE form, whose set-up was a large share of a
+     * search of a few rows (BENCHMARKS.md, pg12-search3).  Each OFFSET 0
+     * keeps the planner from pulling a subquery up: the inner one keeps the
+     * snapshot a value computed once, not an expression copied into every
+     * filter; the outer one keeps TOTAL in the one-row subquery, evaluated
+     * once - pulled up, a count that refers to the snapshot became a
+     * subplan of the outer select list, run once per row of the page (a
+     * $everything page of 100: 100 counts, 30 ms).  On a first page TOTAL
+     * is evaluated always, so this form is used there only when the count
+     * is the index-only one (only_person_type: a person's items of one type,
+     * nothing else), which costs less than materialising the page.  The
+     * lazy form, for every other first page with a total (a filter such as
+     * a code may pass a few of a person's thousands of items: a count
+     * would read them all again after the page did): the page a CTE,
+     * counted only when it is full. */
     /* the filters first, alone: their text is used twice (page and total),
-     * with the same parameters */
-    char snap_sql[32];
+     * with the same parameters; the snapshot's parameter, if any, after
+     * them (only_person_type: $1 and $2 are the type and the person) */
+    add_filters(&w, q, "snap.s", owned, &nowned);
+    char *filters = buf_detach(&w.sql, NULL); /* w.sql is empty again */
+    bool index_count = q->want_total && !cid && only_person_type(q, "snap.s", filters);
+    bool lazy = q->want_total && !cid && !index_count;
+    if (lazy) {
+        /* again, naming the CTE's snapshot: the same text and parameters */
+        free(filters);
+        for (int i = 0; i < nowned; i++)
+            free(owned[i]);
+        nowned = 0;
+        w.p.n = 0;
+        w.overflow = false;
+        add_filters(&w, q, "(SELECT s FROM snap)", owned, &nowned);
+        filters = buf_detach(&w.sql, NULL);
+    }
+    int snap_param = 0;
     if (q->snapshot > 0) {
         pg_p_int(&w.p, q->snapshot);
-        snprintf(snap_sql, sizeof snap_sql, "$%d::bigint", w.p.n);
-    } else {
-        snprintf(snap_sql, sizeof snap_sql, "(SELECT s FROM snap)");
+        snap_param = w.p.n;
     }
-    add_filters(&w, q, snap_sql, owned, &nowned);
-    char *filters = buf_detach(&w.sql, NULL); /* w.sql is empty again */
-    if (q->snapshot <= 0)
-        buf_adds(&w.sql, "WITH snap AS (SELECT " PG_SNAP_SQL " AS s), ");
+    struct buf snap_val = BUF_INIT; /* the snapshot's SQL */
+    if (snap_param)
+        buf_addf(&snap_val, "$%d::bigint", snap_param);
     else
-        buf_adds(&w.sql, "WITH ");
-    buf_addf(&w.sql, "page AS (SELECT " ROW_COLS_R ", %s AS k%s", sk ? sk : "NULL::text", filters);
+        buf_adds(&snap_val, PG_SNAP_SQL);
+    if (lazy)
+        buf_addf(&w.sql, "WITH snap AS (SELECT %s AS s), page AS (", snap_val.data);
+    buf_addf(&w.sql, "SELECT " ROW_COLS_R ", %s AS k%s", sk ? sk : "NULL::text", filters);
     const char *cmp = desc ? "<" : ">";
     if (cid && by_seq) {
         int64_t after_seq;
         if (!seq_parse(ckey, &after_seq)) {
+            buf_release(&snap_val);
             rc = store_fail(s, WEFT_EINVAL, "malformed paging cursor");
             goto done;
         }
@@ -513,33 +555,15 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
         buf_addf(&w.sql, " ORDER BY r.id%s", dir);
     buf_adds(&w.sql, " LIMIT ");
     arg_int(&w, (int64_t)limit + 1);
-    buf_addf(&w.sql, ") SELECT page.*, %s, ", snap_sql);
-    if (!q->want_total) {
-        buf_adds(&w.sql, "NULL::bigint");
-    } else if (!cid && only_person_type(q, snap_sql, filters)) {
-        /* a person's items of one type, on a first page (the snapshot read
-         * by this statement): every version of the person's items counted
-         * less those superseded or deleted, both index-only scans (no heap
-         * row read where the visibility map allows).  Exactly the rows the
-         * filters pass: in one statement's MVCC snapshot every visible seq
-         * is <= the snapshot, and a next_seq is visible only with the newer
-         * version it names (one transaction), so the snapshot bounds reduce
-         * to next_seq IS NULL; and no other condition applies (checked by
-         * only_person_type).  $1 and $2 are the type and the person there. */
-        buf_addf(&w.sql,
-                 "CASE WHEN (SELECT count(*) FROM page) <= %d THEN (SELECT count(*) FROM page)"
-                 " ELSE (SELECT count(*) FROM resource r WHERE r.type = $1 AND r.person_id = $2)"
-                 " - (SELECT count(*) FROM resource r WHERE r.type = $1 AND r.person_id = $2"
-                 " AND (r.next_seq IS NOT NULL OR r.deleted)) END",
-                 limit);
-    } else if (!cid) {
+    char *page_sql = buf_detach(&w.sql, NULL);
+    if (lazy) {
         /* the first page holds every row there is, or the count */
         buf_addf(&w.sql,
-                 "CASE WHEN (SELECT count(*) FROM page) <= %d THEN (SELECT count(*) FROM page)"
-                 " ELSE (SELECT count(*)%s) END",
-                 limit, filters);
+                 "%s) SELECT page.*, snap.s, CASE WHEN (SELECT count(*) FROM page) <= %d"
+                 " THEN (SELECT count(*) FROM page) ELSE (SELECT count(*)%s) END",
+                 page_sql, limit, filters);
     } else {
-        buf_addf(&w.sql, "(SELECT count(*)%s)", filters);
+        buf_adds(&w.sql, "SELECT page.*, snap.s, snap.total");
     }
     if (q->patient_check) {
         /* the Patient's current person in this statement's snapshot (the
@@ -554,7 +578,38 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
      * a large share of the statement (pgbench of the median patient's
      * statement: 1.06-1.45 ms with it, 0.54-0.93 ms without, alternating,
      * on a loaded machine) */
-    buf_adds(&w.sql, " FROM (SELECT 1) one LEFT JOIN page ON true");
+    if (lazy) {
+        buf_adds(&w.sql, " FROM snap LEFT JOIN page ON true");
+    } else {
+        buf_adds(&w.sql, " FROM (SELECT snap.s, ");
+        if (!q->want_total) {
+            buf_adds(&w.sql, "NULL::bigint");
+        } else if (index_count) {
+            /* a person's items of one type, on a first page (the snapshot
+             * read by this statement): every version of the person's items
+             * counted less those superseded or deleted, both index-only
+             * scans (no heap row read where the visibility map allows).
+             * Exactly the rows the filters pass: in one statement's MVCC
+             * snapshot every visible seq is <= the snapshot, and a next_seq
+             * is visible only with the newer version it names (one
+             * transaction), so the snapshot bounds reduce to next_seq IS
+             * NULL; and no other condition applies (checked by
+             * only_person_type).  $1 and $2 are the type and the person. */
+            buf_adds(&w.sql, "(SELECT count(*) FROM resource r WHERE r.type = $1 AND"
+                             " r.person_id = $2) - (SELECT count(*) FROM resource r WHERE"
+                             " r.type = $1 AND r.person_id = $2 AND (r.next_seq IS NOT NULL"
+                             " OR r.deleted))");
+        } else {
+            buf_addf(&w.sql, "(SELECT count(*)%s)", filters);
+        }
+        buf_addf(&w.sql,
+                 " AS total FROM (SELECT %s AS s OFFSET 0) snap OFFSET 0) snap"
+                 " LEFT JOIN LATERAL (%s)"
+                 " page ON true",
+                 snap_val.data, page_sql);
+    }
+    free(page_sql);
+    buf_release(&snap_val);
     if (w.overflow) {
         rc = store_fail(s, WEFT_ETOOBIG, "search has too many parameters");
         goto done;

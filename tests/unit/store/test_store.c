@@ -1574,6 +1574,176 @@ static void test_patient_check(void **state)
     assert_null(person);
 }
 
+/* Walk q's pages from the first: the rows' ids in order (strdup'd into
+ * ids, at most max), the first page's total and snapshot; every later page
+ * must give the same total.  Returns the number of rows. */
+static int walk_pages(struct store *s, struct store_query q, char **ids, int max, int64_t *total,
+                      int64_t *snap)
+{
+    int n = 0;
+    char *after = NULL;
+    for (int page = 0;; page++) {
+        struct store_result r;
+        q.after = after;
+        assert_int_equal(store_search(s, &q, &r), 0);
+        if (page == 0) {
+            *total = r.total;
+            *snap = r.snapshot;
+            q.snapshot = r.snapshot;
+        }
+        assert_int_equal(r.total, *total);
+        assert_int_equal(r.snapshot, *snap);
+        assert_true(r.nrows <= q.limit);
+        assert_true(r.next == NULL || r.nrows == q.limit);
+        assert_true(page == 0 || r.nrows > 0); /* no next link to an empty page */
+        for (int i = 0; i < r.nrows; i++) {
+            assert_true(n < max);
+            ids[n++] = strdup(r.rows[i].id);
+        }
+        free(after);
+        after = r.next ? strdup(r.next) : NULL;
+        store_result_clear(&r);
+        if (!after)
+            return n;
+    }
+}
+
+/* The statement's forms on PostgreSQL (pg_search.c: one person's items, or
+ * a later page, without a CTE; a first page across patients with its page
+ * counted when full) give the same rows and totals whatever the page size:
+ * a page boundary exactly at the last row (no next link, the total the
+ * rows), one row short of it, a person with no items (total 0, with and
+ * without a scope filter, with the Patient's person checked), a first page
+ * asked at a given snapshot (the rows and total of the one that read it),
+ * and a search across patients. */
+static void test_page_forms(void **state)
+{
+    struct store *s = *state;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1], pid[STORE_ID_LEN + 1], sid[32], eff[32];
+    assert_int_equal(put(s, "Patient", "f-pat", "pf", "demographics", NULL, NULL,
+                         "{\"resourceType\":\"Patient\"}", &oc, pid),
+                     0);
+    assert_int_equal(put(s, "Patient", "f-empty", "pe", "demographics", NULL, NULL,
+                         "{\"resourceType\":\"Patient\"}", &oc, id),
+                     0);
+    for (int i = 0; i < 12; i++) {
+        snprintf(sid, sizeof sid, "f-o%d", i);
+        snprintf(eff, sizeof eff, "2023-%02d-01", i % 5 + 1); /* equal keys on purpose */
+        assert_int_equal(put(s, "Observation", sid, "pf", i % 2 ? "results" : "vitals", eff, NULL,
+                             "{\"resourceType\":\"Observation\"}", &oc, id),
+                         0);
+    }
+    /* one changed, one deleted: 11 current */
+    assert_int_equal(put(s, "Observation", "f-o3", "pf", "results", "2023-04-01", NULL,
+                         "{\"resourceType\":\"Observation\",\"v\":2}", &oc, id),
+                     0);
+    assert_int_equal(oc, STORE_PUT_UPDATED);
+    char gone[STORE_ID_LEN + 1];
+    assert_int_equal(put(s, "Observation", "f-o4", "pf", "vitals", "2023-05-01", NULL,
+                         "{\"resourceType\":\"Observation\"}", &oc, gone),
+                     0);
+    assert_int_equal(store_resource_delete(s, "Observation", gone), 0);
+    const char *const cats[] = {"results", "vitals"};
+    const enum store_sort sorts[] = {STORE_SORT_DATE_DESC, STORE_SORT_ID, STORE_SORT_SEQ};
+    const int limits[] = {11, 10, 1, 100};
+    for (int si = 0; si < 3; si++) {
+        char *want[16];
+        int64_t want_total = -1, snap = 0;
+        /* the reference: everything in one page of a filter that admits
+         * every row (the count of the filters, not the index-only one) */
+        struct store_query all = {.type = "Observation",
+                                  .person_id = "pf",
+                                  .categories = cats,
+                                  .ncategories = 2,
+                                  .sort = sorts[si],
+                                  .limit = 100,
+                                  .want_total = true};
+        int nwant = walk_pages(s, all, want, 16, &want_total, &snap);
+        assert_int_equal(nwant, 11);
+        assert_int_equal(want_total, 11);
+        for (int li = 0; li < 4; li++)
+            for (int scoped = 0; scoped < 2; scoped++)
+                for (int check = 0; check < 2; check++) {
+                    struct store_query q = all;
+                    q.limit = limits[li];
+                    q.ncategories = scoped ? 2 : 0;
+                    q.patient_check = check ? pid : NULL;
+                    char *got[16];
+                    int64_t total = -1, snap2 = 0;
+                    int n = walk_pages(s, q, got, 16, &total, &snap2);
+                    assert_int_equal(total, 11);
+                    assert_int_equal(n, 11);
+                    assert_int_equal(snap2, snap);
+                    for (int i = 0; i < n; i++) {
+                        assert_string_equal(got[i], want[i]);
+                        free(got[i]);
+                    }
+                }
+        /* a first page at a given snapshot: the same page */
+        struct store_query at = all;
+        at.limit = 4;
+        at.snapshot = snap;
+        at.ncategories = 0;
+        struct store_result r;
+        assert_int_equal(store_search(s, &at, &r), 0);
+        assert_int_equal(r.total, 11);
+        assert_int_equal(r.snapshot, snap);
+        assert_int_equal(r.nrows, 4);
+        assert_non_null(r.next);
+        for (int i = 0; i < 4; i++)
+            assert_string_equal(r.rows[i].id, want[i]);
+        store_result_clear(&r);
+        /* without a total */
+        at.want_total = false;
+        assert_int_equal(store_search(s, &at, &r), 0);
+        assert_int_equal(r.total, -1);
+        assert_int_equal(r.nrows, 4);
+        store_result_clear(&r);
+        for (int i = 0; i < nwant; i++)
+            free(want[i]);
+    }
+    /* a person with no items of the type: no rows, total 0, a snapshot */
+    for (int scoped = 0; scoped < 2; scoped++)
+        for (int wt = 0; wt < 2; wt++) {
+            struct store_query q = {.type = "Observation",
+                                    .person_id = "pe",
+                                    .categories = scoped ? cats : NULL,
+                                    .ncategories = scoped ? 2 : 0,
+                                    .limit = 10,
+                                    .want_total = wt};
+            struct store_result r;
+            assert_int_equal(store_search(s, &q, &r), 0);
+            assert_int_equal(r.nrows, 0);
+            assert_null(r.next);
+            assert_int_equal(r.total, wt ? 0 : -1);
+            assert_true(r.snapshot > 0);
+            store_result_clear(&r);
+        }
+    struct store_query qe = {
+        .type = "Observation", .person_id = "pf", .patient_check = pid, .limit = 10};
+    qe.type = "Condition";
+    qe.want_total = true;
+    struct store_result re;
+    assert_int_equal(store_search(s, &qe, &re), 0);
+    assert_int_equal(re.nrows, 0);
+    assert_int_equal(re.total, 0);
+    store_result_clear(&re);
+    /* across patients (the page counted when full): 11 + the two Patients */
+    const char *const types[] = {"Observation", "Patient"};
+    for (int li = 0; li < 4; li++) {
+        struct store_query q = {
+            .types = types, .ntypes = 2, .limit = limits[li] + 2, .want_total = true};
+        char *got[16];
+        int64_t total = -1, snap = 0;
+        int n = walk_pages(s, q, got, 16, &total, &snap);
+        assert_int_equal(total, 13);
+        assert_int_equal(n, 13);
+        for (int i = 0; i < n; i++)
+            free(got[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1598,6 +1768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clients_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_lock, setup, teardown),
