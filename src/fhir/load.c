@@ -45,8 +45,17 @@
  * entries; 0 or the store error (remembered in flush_rc too). */
 static int puts_flush(struct bundle_ctx *bc)
 {
-    if (bc->nputs == 0 || bc->flush_rc != 0)
+    if (bc->flush_rc != 0)
         return bc->flush_rc;
+    /* the held bundles' puts go first: they came before (load_int.h) */
+    struct load_defer *d = bc->ctx ? bc->ctx->defer : NULL;
+    if (d && d->nheld > 0) {
+        int rc = load_defer_flush(d);
+        if (rc != 0)
+            return bc->flush_rc = rc;
+    }
+    if (bc->nputs == 0)
+        return WEFT_OK;
     int n = bc->nputs;
     bc->nputs = 0;
     int rc = store_resource_put_batch(bc->s, bc->puts, n, bc->put_out);
@@ -177,6 +186,37 @@ static json_t *response_entry(const struct entry *e, const char *file)
     return json_pack("{s:o}", "response", resp);
 }
 
+/* The report's counts and rejections for a bundle's entries, once they are
+ * stored (or not). */
+static void report_entries(const struct bundle_ctx *bc, const char *file, struct load_report *rep,
+                           bool labelled)
+{
+    for (int i = 0; i < bc->n; i++) {
+        const struct entry *e = &bc->ents[i];
+        const char *type = e->type;
+        switch (e->state) {
+        case E_REJECTED:
+            add_rejection_at(rep, file, e->label, labelled, type, e->reason);
+            break;
+        case E_NOT_SHAREABLE:
+            type_row(rep, type)->not_shareable++;
+            break;
+        case E_DONE:
+            if (e->is_delete)
+                type_row(rep, type)->deleted++;
+            else if (e->outcome == STORE_PUT_CREATED)
+                type_row(rep, type)->stored++;
+            else if (e->outcome == STORE_PUT_UPDATED)
+                type_row(rep, type)->updated++;
+            else
+                type_row(rep, type)->unchanged++;
+            break;
+        case E_PENDING:
+            break;
+        }
+    }
+}
+
 /* The bundle's transaction: its own (not nested), an item of the caller's
  * transaction (nested), or nothing of its own (the caller's item). */
 struct load_txn {
@@ -284,6 +324,20 @@ static void bundle_ctx_free(struct bundle_ctx *bc)
     bc->n = 0;
 }
 
+/* Before bc's puts join the queue d: the queue is sent first when one of
+ * them names an id it holds (the batch stays set-based and the later put
+ * sees the earlier) or when it would pass LOAD_DEFER_PUTS.  0 or the
+ * error of that flush. */
+static int defer_admit(struct load_defer *d, struct bundle_ctx *bc)
+{
+    if (d->nheld == 0)
+        return WEFT_OK;
+    bool clash = d->nputs + bc->nputs > LOAD_DEFER_PUTS;
+    for (int i = 0; i < bc->nputs && !clash; i++)
+        clash = strmap_get(&d->ids, bc->puts[i].id) >= 0;
+    return clash ? load_defer_flush(d) : WEFT_OK;
+}
+
 /* Passes 2 and 3 (the store): link Patients, store every entry, in one
  * transaction (or the caller's savepoint); the report and response. */
 static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
@@ -313,6 +367,13 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             rep->invalid_nhs += lo.invalid_nhs;
             merged |= lo.merged > 0;
         }
+    }
+    /* a merge moves resources, among them (in the order the bundles came)
+     * those of the held bundles, not yet stored: this bundle is undone and
+     * loaded again once they are (load_int.h) */
+    if (rc == 0 && merged && ctx->defer && ctx->defer->nheld > 0) {
+        ctx->defer->retry = true;
+        rc = WEFT_ECONFLICT;
     }
     /* the master person index merged persons: an earlier Patient of this
      * bundle may now belong to another person (identity/mpi.h) */
@@ -348,10 +409,29 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         if (failed && atomic)
             break;
     }
-    if (rc == 0 && !(failed && atomic)) /* else all is rolled back: no need */
-        rc = puts_flush(bc);
     for (int i = 0; i < n && !failed; i++)
         failed = bc->ents[i].state == E_REJECTED;
+    /* a bundle with nothing rejected may leave its puts (and its report) in
+     * the run's queue (load_int.h) */
+    bool hold = rc == 0 && !failed && bc->may_defer && !response && bc->nputs > 0;
+    if (hold) {
+        rc = defer_admit(ctx->defer, bc);
+        bc->held = rc == 0;
+    } else if (rc == 0 && !(failed && atomic)) { /* else all is rolled back: no need */
+        rc = puts_flush(bc);
+        for (int i = 0; i < n && !failed; i++)
+            failed = bc->ents[i].state == E_REJECTED;
+    }
+    if (bc->held) {
+        rc = load_txn_end(ctx, &lt, true);
+        if (rc != 0) {
+            bc->held = false;
+            load_txn_end(ctx, &lt, false);
+        } else {
+            bc->ctx = NULL; /* the caller's; gone before the queue is sent */
+            return WEFT_OK; /* counted when the queue is sent (report_entries) */
+        }
+    }
     free(bc->puts);
     free(bc->put_ents);
     free(bc->put_out);
@@ -388,31 +468,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         }
     }
 
-    /* report */
-    for (int i = 0; i < n; i++) {
-        struct entry *e = &bc->ents[i];
-        const char *type = e->type;
-        switch (e->state) {
-        case E_REJECTED:
-            add_rejection_at(rep, ctx->file, e->label, labelled, type, e->reason);
-            break;
-        case E_NOT_SHAREABLE:
-            type_row(rep, type)->not_shareable++;
-            break;
-        case E_DONE:
-            if (e->is_delete)
-                type_row(rep, type)->deleted++;
-            else if (e->outcome == STORE_PUT_CREATED)
-                type_row(rep, type)->stored++;
-            else if (e->outcome == STORE_PUT_UPDATED)
-                type_row(rep, type)->updated++;
-            else
-                type_row(rep, type)->unchanged++;
-            break;
-        case E_PENDING:
-            break;
-        }
-    }
+    report_entries(bc, ctx->file, rep, labelled);
     if (response) {
         json_t *rb =
             json_pack("{s:s,s:s,s:[]}", "resourceType", "Bundle", "type", resp_type, "entry");
@@ -422,7 +478,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         *response = rb;
     }
 out:
-    if (rc != 0 && rc != WEFT_EINVAL)
+    if (rc != 0 && rc != WEFT_EINVAL && !(ctx->defer && (ctx->defer->redo || ctx->defer->retry)))
         log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
                  store_errmsg(s), ctx->org, n);
     return rc;
@@ -532,5 +588,110 @@ int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx
     struct load_prep *p = fhir_load_prepare(bundle, ctx);
     int rc = fhir_load_prepared(s, p, ctx, rep, response);
     fhir_load_prep_free(p);
+    return rc;
+}
+
+/* ---- the run's queue of held bundles (load_int.h: struct load_defer) -------------------- */
+
+void load_defer_init(struct load_defer *d, struct store *s, struct load_report *rep)
+{
+    memset(d, 0, sizeof *d);
+    d->s = s;
+    d->rep = rep;
+    strmap_init(&d->ids, 64);
+}
+
+void load_defer_drop(struct load_defer *d)
+{
+    for (int i = 0; i < d->nheld; i++) {
+        struct bundle_ctx *bc = &d->preps[i]->bc;
+        free(bc->puts);
+        free(bc->put_ents);
+        free(bc->put_out);
+        bc->puts = NULL;
+        bc->put_ents = NULL;
+        bc->put_out = NULL;
+        fhir_load_prep_free(d->preps[i]);
+        load_tree_drop(d->docs[i]);
+    }
+    d->nheld = 0;
+    d->nputs = 0;
+    strmap_free(&d->ids);
+    strmap_init(&d->ids, 64);
+}
+
+void load_defer_free(struct load_defer *d)
+{
+    load_defer_drop(d);
+    strmap_free(&d->ids);
+    free(d->preps);
+    free(d->docs);
+    memset(d, 0, sizeof *d);
+}
+
+int load_defer_flush(struct load_defer *d)
+{
+    if (d->nheld == 0)
+        return WEFT_OK;
+    struct store_put *puts = xcalloc((size_t)d->nputs, sizeof *puts);
+    struct store_put_result *out = xcalloc((size_t)d->nputs, sizeof *out);
+    int n = 0;
+    for (int i = 0; i < d->nheld; i++) {
+        const struct bundle_ctx *bc = &d->preps[i]->bc;
+        memcpy(puts + n, bc->puts, sizeof *puts * (size_t)bc->nputs);
+        n += bc->nputs;
+    }
+    assert(n == d->nputs);
+    int rc = store_resource_put_batch(d->s, puts, n, out);
+    d->flushes++;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (out[i].rc != 0) {
+            /* an item refused alone: its bundle must fall alone, which only
+             * loading the run again bundle by bundle can do */
+            d->redo = true;
+            rc = WEFT_ECONFLICT;
+        }
+    if (rc == 0) {
+        n = 0;
+        for (int i = 0; i < d->nheld; i++) {
+            struct bundle_ctx *bc = &d->preps[i]->bc;
+            for (int k = 0; k < bc->nputs; k++, n++) {
+                struct entry *e = bc->put_ents[k];
+                e->outcome = out[n].outcome;
+                e->version = out[n].version;
+                e->state = E_DONE;
+            }
+            report_entries(bc, NULL, d->rep, false);
+        }
+        load_defer_drop(d);
+    }
+    free(puts);
+    free(out);
+    return rc;
+}
+
+int load_bundle_deferred(struct store *s, json_t *doc, const struct load_ctx *ctx,
+                         struct load_report *rep, bool *held)
+{
+    struct load_defer *d = ctx->defer;
+    *held = false;
+    struct load_prep *p = fhir_load_prepare(doc, ctx);
+    p->bc.may_defer = true;
+    int rc = fhir_load_prepared(s, p, ctx, rep, NULL);
+    if (!p->bc.held) {
+        fhir_load_prep_free(p);
+        return rc;
+    }
+    if (d->nheld == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->preps = xrealloc(d->preps, sizeof *d->preps * (size_t)d->cap);
+        d->docs = xrealloc(d->docs, sizeof *d->docs * (size_t)d->cap);
+    }
+    d->preps[d->nheld] = p;
+    d->docs[d->nheld++] = doc;
+    for (int i = 0; i < p->bc.nputs; i++)
+        strmap_put(&d->ids, p->bc.puts[i].id, 1);
+    d->nputs += p->bc.nputs;
+    *held = true;
     return rc;
 }
