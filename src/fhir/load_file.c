@@ -378,6 +378,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
             /* its bundle merged persons while bundles were held, and was
              * rolled back: the held ones stored, it is loaded again */
             d.retry = false;
+            d.retries++;
             load_report_rewind(rep, &file_mark);
             done = file_done;
             rc = load_defer_flush(&d);
@@ -430,7 +431,8 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
     }
     if (run_open) /* a failure left it open: what it holds is not kept */
         store_txn_item_end(&g.txn, false);
-    log_debug("load", "batched puts: %ld batches, %ld runs loaded again", d.flushes, d.redos);
+    log_debug("load", "batched puts: %ld batches, %ld bundles retried, %ld runs loaded again",
+              d.flushes, d.retries, d.redos);
     load_defer_free(&d);
     load_report_mark_free(&run_mark);
     if (g.open)

@@ -146,6 +146,7 @@ struct load_defer {
     struct load_report *rep; /* where the held bundles' counts go */
     long flushes;            /* batches sent (for the debug log) */
     long redos;              /* runs loaded again (for the debug log) */
+    long retries;            /* files loaded again after a merge (debug log) */
     bool redo;               /* the run must be loaded again without the queue */
     bool retry;              /* the file just loaded must be loaded again once the
                                 queue is sent (its bundle merged persons) */
