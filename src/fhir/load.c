@@ -47,12 +47,15 @@ static int puts_flush(struct bundle_ctx *bc)
 {
     if (bc->flush_rc != 0)
         return bc->flush_rc;
-    /* the held bundles' puts go first: they came before (load_int.h) */
+    /* Bundles are held whose puts came before anything this bundle reads
+     * or writes (load_int.h): they cannot be sent from inside this bundle's
+     * savepoint, which would take them along if the bundle is refused, so
+     * the bundle fails with retry set and the caller loads it again once
+     * they are stored. */
     struct load_defer *d = bc->ctx ? bc->ctx->defer : NULL;
     if (d && d->nheld > 0) {
-        int rc = load_defer_flush(d);
-        if (rc != 0)
-            return bc->flush_rc = rc;
+        d->retry = true;
+        return bc->flush_rc = WEFT_ECONFLICT;
     }
     if (bc->nputs == 0)
         return WEFT_OK;
@@ -417,7 +420,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     if (hold) {
         rc = defer_admit(ctx->defer, bc);
         bc->held = rc == 0;
-    } else if (rc == 0 && !(failed && atomic)) { /* else all is rolled back: no need */
+    } else if (rc == 0 && !(failed && atomic) && bc->nputs > 0) { /* else nothing to send */
         rc = puts_flush(bc);
         for (int i = 0; i < n && !failed; i++)
             failed = bc->ents[i].state == E_REJECTED;
