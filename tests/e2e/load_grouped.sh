@@ -27,8 +27,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 if [ -n "${WEFT_TEST_DB:-}" ]; then
   dba=$WEFT_TEST_DB
   dbb=$("$root/tests/pg-cluster.sh" createdb "${WEFT_TEST_PG_DIR:?}" "lg_b_$$") || fail "createdb"
+  dbc=$("$root/tests/pg-cluster.sh" createdb "${WEFT_TEST_PG_DIR:?}" "lg_c_$$") || fail "createdb"
 else
-  dba=$tmp/a.db dbb=$tmp/b.db
+  dba=$tmp/a.db dbb=$tmp/b.db dbc=$tmp/c.db
 fi
 
 "$bin" synth --people 2000 --seed 1 --out "$tmp/region" --quiet 2>/dev/null || fail "synth"
@@ -107,11 +108,24 @@ for d in "$bulk"/*/; do
   fi
 done
 
+# C: the whole region in one command, each folder as its organisation's
+setup_db "$dbc" c
+: >"$tmp/c.rej"
+: >"$tmp/c.counts"
+load "$dbc" "$tmp/c" --org-dirs "$bulk"/*/
+cmp -s "$tmp/a.rej" "$tmp/c.rej" || { diff "$tmp/a.rej" "$tmp/c.rej" | head; fail "--org-dirs: rejections differ"; }
+"$bin" load --db "$dbc" --org-dirs "$tmp/region" >"$tmp/o" 2>&1
+[ $? -eq 2 ] && grep -q "folder '$tmp/region' is not named by an ODS code" "$tmp/o" || fail "--org-dirs, a folder not named by an ODS code: $(cat "$tmp/o")"
+"$bin" load --db "$dbc" --org-dirs --org A81001 "$bulk/$crafted" >"$tmp/o" 2>&1
+[ $? -eq 2 ] && grep -q -- "--org and --org-dirs exclude each other" "$tmp/o" || fail "--org with --org-dirs: $(cat "$tmp/o")"
+
 # the same rejections, in the same order, and the same sums
 cmp -s "$tmp/a.rej" "$tmp/b.rej" || { diff "$tmp/a.rej" "$tmp/b.rej" | head; fail "rejections differ"; }
 sum() { awk '{for (i = 1; i <= NF; i += 2) s[i] += $i} END {for (i = 1; i <= NF; i += 2) printf "%d ", s[i]; print ""}' "$1"; }
 [ "$(sum "$tmp/a.counts")" = "$(sum "$tmp/b.counts")" ] ||
   fail "counts differ: A $(sum "$tmp/a.counts") B $(sum "$tmp/b.counts")"
+[ "$(sum "$tmp/a.counts")" = "$(sum "$tmp/c.counts")" ] ||
+  fail "--org-dirs: counts differ: A $(sum "$tmp/a.counts") C $(sum "$tmp/c.counts")"
 grep -q "${mid}a-refused.json: entry 1 (Observation): .*lg-nobody" "$tmp/a.rej" ||
   fail "the refused transaction's reason: $(grep refused "$tmp/a.rej")"
 grep -q "${mid}a-refused.json: entry 0 (Patient): not stored: the transaction failed at entry 1" "$tmp/a.rej" ||
@@ -121,9 +135,12 @@ grep -q "${mid}a-refused.json: entry 0 (Patient): not stored: the transaction fa
 # the same rows
 $py "$root/bench/region_rows.py" "$dba" "$tmp/rows-a" >"$tmp/a.sum" || fail "rows A"
 $py "$root/bench/region_rows.py" "$dbb" "$tmp/rows-b" >"$tmp/b.sum" || fail "rows B"
+$py "$root/bench/region_rows.py" "$dbc" "$tmp/rows-c" >"$tmp/c.sum" || fail "rows C"
 for t in "$tmp"/rows-a/*.txt; do
-  cmp -s "$t" "$tmp/rows-b/$(basename "$t")" ||
-    { diff "$t" "$tmp/rows-b/$(basename "$t")" | head -5; fail "$(basename "$t" .txt) differs"; }
+  for x in b c; do
+    cmp -s "$t" "$tmp/rows-$x/$(basename "$t")" ||
+      { diff "$t" "$tmp/rows-$x/$(basename "$t")" | head -5; fail "$x: $(basename "$t" .txt) differs"; }
+  done
 done
 grep -q "^person_merge  *0 " "$tmp/a.sum" && fail "no persons merged"
 # the refused bundle left nothing, the partial one its Patient, the next file all of it
