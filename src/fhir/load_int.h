@@ -120,21 +120,23 @@ struct bundle_ctx {
  * starts, the round trip) was most of a GP bundle's put.
  *
  * Why the results are those of sending each bundle's puts at its end:
- * the puts keep their order (one batch, in bundle order, so the same seqs);
- * everything of a later bundle that reads or writes resources goes
- * through load_store, which sends the queue first, and so does any
- * bundle's own batch; the only other store calls a bundle makes before its
- * puts are the identity ones (pass 2), which read and write persons and
- * identity records, never resources - except a merge of persons, which
- * moves resources: a bundle that merges persons while bundles are held
- * is rolled back (its savepoint) and sets retry: the caller sends the
- * queue and loads that bundle's file again.  A bundle
- * that names an id already held sends the queue first (so the batch stays
- * set-based, and its put sees the earlier one).  When the batch refuses an
- * item (out[i].rc: another bundle's entry would be stored alone, breaking
- * that bundle's atomicity), redo is set: the caller
- * rolls the run back to its savepoint, puts the report back as it was at
- * the run's start, and loads the run's files again without the queue.
+ * - the puts keep their order (one batch, in bundle order: the same seqs);
+ * - a bundle naming an id already held sends the queue first (between its
+ *   end and its release: nothing can refuse it then), so the batch stays
+ *   set-based and its put sees the earlier one;
+ * - before its puts, a bundle calls the store for its identity (pass 2:
+ *   persons and identity records, never resources) and, through
+ *   load_store, for anything that reads or writes resources; the held
+ *   puts cannot be sent from inside its savepoint (a refusal of the bundle
+ *   would roll them back with it), so a bundle that needs load_store, or
+ *   that merges persons (a merge moves resources), while bundles are held
+ *   is rolled back to its savepoint and sets retry: the caller sends the
+ *   queue, puts the report back as it was before the file, and loads the
+ *   file again;
+ * - when the batch refuses an item (out[i].rc: the rest of that bundle
+ *   would be stored without it), redo is set: the caller rolls the run
+ *   back to its savepoint, puts the report back as it was at the run's
+ *   start, and loads the run's files again without the queue.
  */
 struct load_defer {
     struct load_prep **preps; /* held bundles, in order, owned */
