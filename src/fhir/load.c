@@ -648,12 +648,12 @@ int load_defer_flush(struct load_defer *d)
     int rc = store_resource_put_batch(d->s, puts, n, out);
     d->flushes++;
     for (int i = 0; i < n && rc == 0; i++)
-        if (out[i].rc != 0) {
-            /* an item refused alone: its bundle must fall alone, which only
-             * loading the run again bundle by bundle can do */
-            d->redo = true;
+        if (out[i].rc != 0) /* an item refused alone: its bundle must fall alone */
             rc = WEFT_ECONFLICT;
-        }
+    /* only loading the run again bundle by bundle tells which bundle a
+     * refusal or a store error belongs to (and stores those before it) */
+    if (rc != 0)
+        d->redo = true;
     if (rc == 0) {
         n = 0;
         for (int i = 0; i < d->nheld; i++) {

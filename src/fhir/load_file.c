@@ -410,10 +410,11 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
             last = i + 1 == nfiles || rc != 0;
             closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
         } else if (rc != 0 && d.nheld > 0) {
-            /* a store error: what came before it is stored, as without the
-             * queue (when the transaction still stands) */
-            if (!store_txn_broken(&g.txn))
-                load_defer_flush(&d);
+            /* a store error in file i (its bundle rolled back): what came
+             * before it is stored, as without the queue, when the
+             * transaction still stands; else the group's commit fails */
+            if (!store_txn_broken(&g.txn) && load_defer_flush(&d) != 0)
+                d.redo = false; /* reported as not stored by group_close */
             load_defer_drop(&d);
         }
         if (run_open && d.nheld == 0) {

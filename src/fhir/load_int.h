@@ -134,7 +134,7 @@ struct bundle_ctx {
  *   queue, puts the report back as it was before the file, and loads the
  *   file again;
  * - when the batch refuses an item (out[i].rc: the rest of that bundle
- *   would be stored without it), redo is set: the caller rolls the run
+ *   would be stored without it) or fails, redo is set: the caller rolls the run
  *   back to its savepoint, puts the report back as it was at the run's
  *   start, and loads the run's files again without the queue.
  */
@@ -160,9 +160,9 @@ struct load_defer {
 
 void load_defer_init(struct load_defer *d, struct store *s, struct load_report *rep);
 /* Send every held put in one batch, then count the held bundles in the
- * report and free them.  Returns 0; WEFT_ECONFLICT with d->redo set when
- * the store refused an item (nothing reported; the caller redoes the run);
- * or the store error (the held bundles stay held: load_defer_drop). */
+ * report and free them.  Returns 0, or with d->redo set (nothing reported,
+ * the bundles still held: the caller drops them and loads the run again)
+ * WEFT_ECONFLICT when the store refused an item, or the store's error. */
 int load_defer_flush(struct load_defer *d);
 /* Free the held bundles without reporting them (a run rolled back). */
 void load_defer_drop(struct load_defer *d);
