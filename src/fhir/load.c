@@ -341,6 +341,24 @@ static int defer_admit(struct load_defer *d, struct bundle_ctx *bc)
     return clash ? load_defer_flush(d) : WEFT_OK;
 }
 
+/* Whether pass 3 will read or write the store for bc other than by its
+ * puts (load_store: deletes, references that need the store, keep-absent
+ * digests, an entry's person outside the bundle), judged before pass 2. */
+static bool bundle_reads_store(const struct bundle_ctx *bc)
+{
+    for (int i = 0; i < bc->n; i++) {
+        const struct entry *e = &bc->ents[i];
+        if (e->state != E_PENDING)
+            continue;
+        if (e->is_delete || e->refs_pending || !e->prepped ||
+            json_object_get(e->ent, LOAD_KEEP_ABSENT))
+            return true;
+        if (strcmp(e->type, "Patient") != 0 && entry_person_needs_store(bc, e))
+            return true;
+    }
+    return false;
+}
+
 /* Passes 2 and 3 (the store): link Patients, store every entry, in one
  * transaction (or the caller's savepoint); the report and response. */
 static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
@@ -353,7 +371,13 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     rep->bundles++;
     rep->entries += n;
     struct load_txn lt;
-    int rc = load_txn_begin(s, ctx, &lt);
+    int rc;
+    /* a bundle that will read the store sends the held puts first, before
+     * its savepoint (else it would be undone and loaded again: puts_flush) */
+    if (ctx->defer && ctx->defer->nheld > 0 && bundle_reads_store(bc) &&
+        (rc = load_defer_flush(ctx->defer)) != 0)
+        goto out;
+    rc = load_txn_begin(s, ctx, &lt);
     if (rc != 0)
         goto out;
     /* pass 2: Patients -> persons */

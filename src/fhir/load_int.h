@@ -240,6 +240,11 @@ bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int depth);
  * Patient (left NULL when none does).  Returns 0 or a store error. */
 int entry_person(struct bundle_ctx *bc, struct entry *e);
 
+/* Whether entry_person would read the store for e (a reference to a
+ * Patient outside the bundle, or by identifier), judged before pass 2 (a
+ * pending Patient of the bundle counts as linked).  No store. */
+bool entry_person_needs_store(const struct bundle_ctx *bc, const struct entry *e);
+
 /* ---- load_index.c ---- */
 
 /* What the store is given for one entry, computed without the store: id and
