@@ -754,6 +754,72 @@ static void test_group_batched_puts(void **state)
     rmdir(dir);
 }
 
+/* A bundle that merges persons while earlier bundles of the group are held
+ * (not yet stored): the merge moves the retired person's items to the
+ * survivor, and the held ones must be among them.  01 stores a Patient
+ * without an NHS number, 02 another person, 03 a Patient with an NHS number
+ * and 01's demographics, which the master person index merges with 01's
+ * person: 01's Patient and Observation must end on 03's person. */
+static void test_group_merge_while_held(void **state)
+{
+    struct store *s = *state;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s.merge", dbpath);
+    mkdir(dir, 0700);
+#define MX_PATIENT(sid, extra)                                                                     \
+    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
+    "\"" extra "}}"
+#define MX_DEMOG                                                                                   \
+    ",\"name\":[{\"family\":\"Wrenhollow\",\"given\":[\"Aldous\",\"James\"]}],\"gender\":"         \
+    "\"male\",\"birthDate\":\"1961-03-14\",\"address\":[{\"line\":[\"12 Orchard Way\"],"           \
+    "\"city\":\"Maidstone\",\"postalCode\":\"ME14 2QT\"}]"
+    write_file(dir, "01.json",
+               GB_TXN(MX_PATIENT("mx-a", MX_DEMOG) "," GB_OBS("mx-oa", "urn:uuid:mx-a", "final")));
+    write_file(dir, "02.json",
+               GB_TXN(GB_PATIENT("mx-b", "") "," GB_OBS("mx-ob", "urn:uuid:mx-b", "final")));
+    write_file(
+        dir, "03.json",
+        GB_TXN(MX_PATIENT("mx-c", ",\"identifier\":[{\"system\":"
+                                  "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":"
+                                  "\"9434765919\"}]" MX_DEMOG) "," GB_OBS("mx-oc", "urn:uuid:mx-c",
+                                                                          "final")));
+#undef MX_DEMOG
+#undef MX_PATIENT
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *paths[] = {dir};
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, NULL, NULL), 0);
+    assert_int_equal(rep.rejected, 0);
+    assert_int_equal(row(&rep, "Patient")->stored, 3);
+    assert_int_equal(row(&rep, "Observation")->stored, 3);
+    assert_int_equal(rep.persons_linked, 3);
+    char *pa, *poa, *pb, *pc, *poc;
+    assert_int_equal(stored_version(s, "Patient", "mx-a", &pa), 1);
+    assert_int_equal(stored_version(s, "Observation", "mx-oa", &poa), 1);
+    assert_int_equal(stored_version(s, "Patient", "mx-b", &pb), 1);
+    assert_int_equal(stored_version(s, "Patient", "mx-c", &pc), 1);
+    assert_int_equal(stored_version(s, "Observation", "mx-oc", &poc), 1);
+    assert_non_null(pc);
+    assert_non_null(pb);
+    assert_string_equal(poc, pc);
+    assert_string_equal(pa, pc); /* merged into the NHS number's person */
+    assert_string_equal(poa, pc);
+    assert_string_not_equal(pb, pc);
+    free(pa);
+    free(poa);
+    free(pb);
+    free(pc);
+    free(poc);
+    load_report_free(&rep);
+    const char *names[] = {"01", "02", "03"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* ---- _keepAbsent: omitted elements keep the stored value ------------------------------ */
 
 static const struct load_ctx PAS = {.org = "RVV", .feed = "rvv-hl7v2"};
@@ -1418,6 +1484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_nhs_kept_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_batched_puts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_merge_while_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_memo, setup, teardown),
