@@ -388,7 +388,11 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
         load_report_mark_free(&file_mark);
         bool last = i + 1 == nfiles || rc != 0;
         bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
-        if (rc == 0 && !d.redo && (closing || d.nputs >= LOAD_DEFER_PUTS))
+        /* the run ends (the queue sent, the arena reset) at the group's end,
+         * at LOAD_DEFER_PUTS held puts, or at LOAD_DEFER_BYTES of files read
+         * since it began: the trees of its files live until then */
+        if (rc == 0 && !d.redo &&
+            (closing || d.nputs >= LOAD_DEFER_PUTS || done - run_done >= LOAD_DEFER_BYTES))
             rc = load_defer_flush(&d);
         if (d.redo) {
             /* the run again, bundle by bundle as without the queue */

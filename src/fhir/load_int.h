@@ -155,8 +155,12 @@ struct load_defer {
 };
 
 /* Puts per batch at most: the caller flushes between files when the queue
- * holds this many (memory: the held files' trees stay alive until then). */
+ * holds this many, or when the run has read LOAD_DEFER_BYTES of files (in
+ * bulk mode every tree parsed since the run began stays in the arena until
+ * the run ends: about ten times the file's size; a 10,000-person region's
+ * GP folder is about 400 KB, a Synthea bundle 430 KB on average). */
 #define LOAD_DEFER_PUTS 1000
+#define LOAD_DEFER_BYTES (2ll << 20)
 
 void load_defer_init(struct load_defer *d, struct store *s, struct load_report *rep);
 /* Send every held put in one batch, then count the held bundles in the
