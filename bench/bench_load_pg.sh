@@ -30,6 +30,11 @@
 # rate from its own summed wall time, and its CPU per entry), so the shared
 # machine's load changes hit both alike.
 #
+# REGION_ONE=1 (region set with WEFT_BIN_BASE) also loads the region with
+# WEFT_BIN in one command, `weft load --org-dirs` of every GP folder, into a
+# third database after each A/B run (its row: "(new, one command)"): what the
+# connection and process per GP command cost.
+#
 # Env: LOAD_SET, COPIES (default 3: 183 bundles, 57,276 entries, 46,371
 # stored), PEOPLE (default 10000: 72,243 bulk entries), RUNS, WEFT_BIN_BASE,
 # BENCH_TMP, BENCH_DATA (replicated bundles kept between runs), WEFT_PG_DIR
@@ -169,6 +174,25 @@ load_region_ab() {
     "$(awk "BEGIN {printf \"%.1f\", $ca * 1e6 / $entries}") $(awk "BEGIN {printf \"%.1f\", $cb * 1e6 / $entries}")" \
     "$pga $pgb"
 }
+# load_region_one BIN DB: the region in one `weft load --org-dirs`; prints
+# "entries_per_s weft_us_per_entry pg_us_per_entry" (as load_region_ab's)
+load_region_one() {
+  local bin=$1 db=$2 w=$tmp/w1.$$ t0 t1 p0=0 p1=0 pg=- c
+  rm -rf "$w" && mkdir -p "$w"
+  "$bin" init --db "$db" >/dev/null || return 1
+  "$bin" synth register --db "$db" --in "$reg" --drop-root "$w/drop" \
+    --credentials "$w/credentials.json" >/dev/null || return 1
+  [[ "$db" == /* ]] || p0=$(pg_ticks)
+  t0=$(date +%s.%N)
+  /usr/bin/time -o "$w/cpu" -f '%U %S' "$bin" load --db "$db" --org-dirs --quiet "$split"/bulk/*/ >"$w/load.log" 2>&1
+  t1=$(date +%s.%N)
+  grep -q ' entries in ' "$w/load.log" || { tail -3 "$w/load.log" >&2; return 1; }
+  [[ "$db" == /* ]] || { sleep 1; p1=$(pg_ticks); }
+  c=$(awk '{print $1 + $2}' "$w/cpu" | tail -1)
+  [[ "$db" == /* ]] || pg=$(awk -v a="$p0" -v b="$p1" -v t="$tck" -v n="$entries" 'BEGIN {printf "%.1f", (b - a) / t * 1e6 / n}')
+  rm -rf "$w"
+  echo "$(awk "BEGIN {printf \"%.0f\", $entries / ($t1 - $t0)}") $(awk "BEGIN {printf \"%.1f\", $c * 1e6 / $entries}") $pg"
+}
 db_for() { # db_for STORE N: a fresh database of that kind
   case $1 in
   sqlite) rm -f "$tmp/load-$2.db"*; echo "$tmp/load-$2.db" ;;
@@ -192,6 +216,7 @@ one() { # one BIN STORE RUN: "first reload"
 declare -A first reload wcpu pcpu
 bins="new"
 [ -n "$base" ] && bins="base new"
+[ -n "$base" ] && [ "$LOAD_SET" = region ] && [ "${REGION_ONE:-0}" = 1 ] && bins="base new one"
 n=0
 for run in $(seq 1 "$RUNS"); do
   for k in $STORES; do
@@ -201,6 +226,12 @@ for run in $(seq 1 "$RUNS"); do
       rm -f "$tmp"/load-*.db*
       first[base.$k]+="$a "; first[new.$k]+="$r "; reload[base.$k]+="- "; reload[new.$k]+="- "
       wcpu[base.$k]+="${wa:-} "; wcpu[new.$k]+="${wb:-} "; pcpu[base.$k]+="${pa:-} "; pcpu[new.$k]+="${pb:-} "
+      if [ "${REGION_ONE:-0}" = 1 ]; then
+        read -r a wa pa < <(load_region_one "$weft" "$(db_for "$k" $((n + 1)))")
+        n=$((n + 1))
+        rm -f "$tmp"/load-*.db*
+        first[one.$k]+="$a "; reload[one.$k]+="- "; wcpu[one.$k]+="${wa:-} "; pcpu[one.$k]+="${pa:-} "
+      fi
       continue
     fi
     for v in $bins; do
@@ -221,21 +252,25 @@ if [ "$LOAD_SET" = region ]; then
 else
   printf '%s bundles (%s copies), load average %s\n' "$(ls "$rep"/*.json | wc -l)" "$COPIES" "$(cut -d' ' -f1-3 /proc/loadavg)"
 fi
-printf '%-22s %14s %16s %14s %14s %s\n' "store" "load entries/s" "reload entries/s" "weft us/entry" "pg us/entry" "(medians of $RUNS; CPU of the first load)"
+printf '%-28s %14s %16s %14s %14s %s\n' "store" "load entries/s" "reload entries/s" "weft us/entry" "pg us/entry" "(medians of $RUNS; CPU of the first load)"
 for k in $STORES; do
   for v in $bins; do
     f=$(echo "${first[$v.$k]}" | tr ' ' '\n' | grep . | median)
     r=$(echo "${reload[$v.$k]}" | tr ' ' '\n' | grep . | median)
     label=$k
     [ -n "$base" ] && label="$k ($v)"
+    [ "$v" = one ] && label="$k (new, one command)"
     wc=$(echo "${wcpu[$v.$k]:-}" | tr ' ' '\n' | grep . | grep -v -- - | median)
     pc=$(echo "${pcpu[$v.$k]:-}" | tr ' ' '\n' | grep . | grep -v -- - | median)
-    printf '%-22s %14s %16s %14s %14s\n' "$label" "${f:-failed}" "${r:-failed}" "${wc:--}" "${pc:--}"
+    printf '%-28s %14s %16s %14s %14s\n' "$label" "${f:-failed}" "${r:-failed}" "${wc:--}" "${pc:--}"
   done
   if [ -n "$base" ]; then
     fb=$(echo "${first[base.$k]}" | tr ' ' '\n' | grep . | median)
     fn=$(echo "${first[new.$k]}" | tr ' ' '\n' | grep . | median)
     [ -n "$fb" ] && [ -n "$fn" ] && [ "$fb" != - ] &&
-      printf '%-22s %14s\n' "$k new/base" "$(awk "BEGIN {printf \"%.2fx\", $fn / $fb}")"
+      printf '%-28s %14s\n' "$k new/base" "$(awk "BEGIN {printf \"%.2fx\", $fn / $fb}")"
+    fo=$(echo "${first[one.$k]:-}" | tr ' ' '\n' | grep . | median)
+    [ -n "$fb" ] && [ -n "$fo" ] && [ "$fb" != - ] &&
+      printf '%-28s %14s\n' "$k one command/base" "$(awk "BEGIN {printf \"%.2fx\", $fo / $fb}")"
   fi
 done

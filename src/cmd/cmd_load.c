@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
@@ -25,7 +26,10 @@ const struct opt_spec cmd_load_specs[] = {
     {"db", "PATH",
      "the database (file path, sqlite:PATH or postgres://USER@HOST:PORT/DB); create it with weft "
      "init"},
-    {"org", "ODS", "ODS code of the organisation that sent the data (required)"},
+    {"org", "ODS", "ODS code of the organisation that sent the data (required, or --org-dirs)"},
+    {"org-dirs", NULL,
+     "each FILE_OR_DIR is a folder named by the ODS code of the organisation that sent what is "
+     "in it (a region's extract, a folder per organisation), loaded in one command"},
     {"feed", "NAME", "feed name recorded with every item (default \"manual\")"},
     {"quiet", NULL, "no progress bar, no table: only rejections and the summary line"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default warn)"},
@@ -33,14 +37,17 @@ const struct opt_spec cmd_load_specs[] = {
 };
 
 static const char usage[] =
-    "usage: weft load --db PATH --org ODS [--feed NAME] FILE_OR_DIR...\n\n"
+    "usage: weft load --db PATH --org ODS [--feed NAME] FILE_OR_DIR...\n"
+    "       weft load --db PATH --org-dirs [--feed NAME] ODS_DIR...\n\n"
     "Load FHIR R4 JSON Bundles (transaction, batch, collection), single resources\n"
     "and NDJSON files (.ndjson/.jsonl, one resource per line) into the record, as\n"
     "sent by the organisation --org.  Directories are read recursively (files\n"
     "ending .json, .ndjson, .jsonl).  Loading the same data again changes nothing.\n"
     "A transaction bundle is stored all or nothing; batch and collection bundles\n"
     "entry by entry.  Types outside the record (billing: Claim, ...) are counted\n"
-    "as not shareable and not stored.\n\n"
+    "as not shareable and not stored.  With --org-dirs each folder's name is the\n"
+    "ODS code of the organisation that sent its files (one command for a region's\n"
+    "per-organisation folders instead of one a folder).\n\n"
     "Exit status: 0 all loaded, 1 something was rejected (listed with file and\n"
     "entry index) or the store failed, 2 usage error.\n";
 
@@ -96,6 +103,13 @@ static void print_table(const struct load_report *rep)
            sum.unchanged, sum.deleted, sum.rejected, sum.not_shareable);
 }
 
+static void orgs_free(char **orgs, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(orgs[i]);
+    free(orgs);
+}
+
 static bool valid_ods(const char *s)
 {
     size_t n = 0;
@@ -116,14 +130,38 @@ int cmd_load(int argc, char **argv)
         return rc ? EXIT_USAGE : 0;
     }
     const char *db = opts_get(&o, "db"), *org = opts_get(&o, "org");
-    const char *problem = !db    ? "--db PATH is required"
-                          : !org ? "--org ODS is required (the organisation that sent the data)"
+    bool org_dirs = opts_flag(&o, "org-dirs");
+    const char *problem = !db               ? "--db PATH is required"
+                          : org && org_dirs ? "--org and --org-dirs exclude each other"
+                          : !org && !org_dirs
+                              ? "--org ODS is required (the organisation that sent the data)"
                           : o.npos == 0 ? "give at least one FILE or DIR to load"
                                         : NULL;
-    if (!problem && !valid_ods(org))
+    if (!problem && org && !valid_ods(org))
         problem = "--org must be an ODS code (3-16 upper-case letters and digits)";
+    /* --org-dirs: each folder's own name (trailing slashes dropped) */
+    char **orgs = xcalloc((size_t)(o.npos ? o.npos : 1), sizeof *orgs);
+    for (int i = 0; i < o.npos && !problem && org_dirs; i++) {
+        size_t n = strlen(o.pos[i]);
+        while (n > 1 && o.pos[i][n - 1] == '/')
+            n--;
+        const char *base = o.pos[i];
+        for (size_t k = 0; k < n; k++)
+            if (o.pos[i][k] == '/')
+                base = o.pos[i] + k + 1;
+        orgs[i] = xstrndup(base, n - (size_t)(base - o.pos[i]));
+        if (!valid_ods(orgs[i])) {
+            fprintf(stderr,
+                    "weft load: --org-dirs: folder '%s' is not named by an ODS code (3-16 "
+                    "upper-case letters and digits)\n",
+                    o.pos[i]);
+            problem = "";
+        }
+    }
     if (problem) {
-        fprintf(stderr, "weft load: %s (see weft load --help)\n", problem);
+        if (*problem)
+            fprintf(stderr, "weft load: %s (see weft load --help)\n", problem);
+        orgs_free(orgs, o.npos);
         opts_free(&o);
         return EXIT_USAGE;
     }
@@ -132,6 +170,7 @@ int cmd_load(int argc, char **argv)
     if (ll && log_level_parse(ll, &lvl) != 0) {
         fprintf(stderr, "weft load: --log-level '%s' is not one of debug, info, warn, error, off\n",
                 ll);
+        orgs_free(orgs, o.npos);
         opts_free(&o);
         return EXIT_USAGE;
     }
@@ -139,12 +178,14 @@ int cmd_load(int argc, char **argv)
 
     struct store *s;
     if (cmd_store_open("load", db, &s) != 0) {
+        orgs_free(orgs, o.npos);
         opts_free(&o);
         return 1;
     }
     if (store_migrate(s, NULL, NULL) != 0) {
         fprintf(stderr, "weft load: %s: cannot upgrade the schema: %s\n", db, store_errmsg(s));
         store_close(s);
+        orgs_free(orgs, o.npos);
         opts_free(&o);
         return 1;
     }
@@ -157,7 +198,15 @@ int cmd_load(int argc, char **argv)
     load_report_init(&rep);
     fhir_load_bulk_begin();
     store_bulk(s, true);
-    rc = fhir_load_paths(s, (const char *const *)o.pos, o.npos, &ctx, &rep, draw, &pr);
+    if (!org_dirs) {
+        rc = fhir_load_paths(s, (const char *const *)o.pos, o.npos, &ctx, &rep, draw, &pr);
+    } else { /* a folder at a time, as its organisation's */
+        rc = 0;
+        for (int i = 0; i < o.npos && rc == 0; i++) {
+            ctx.org = orgs[i];
+            rc = fhir_load_paths(s, (const char *const *)&o.pos[i], 1, &ctx, &rep, draw, &pr);
+        }
+    }
     int sync_rc = store_bulk(s, false); /* durable before we report anything */
     fhir_load_bulk_end();
     if (rc == 0 && sync_rc != 0)
@@ -195,6 +244,7 @@ int cmd_load(int argc, char **argv)
     int status = (rc != 0 || rep.rejected > 0) ? 1 : 0;
     load_report_free(&rep);
     store_close(s);
+    orgs_free(orgs, o.npos);
     opts_free(&o);
     return status;
 }

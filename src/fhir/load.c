@@ -45,8 +45,20 @@
  * entries; 0 or the store error (remembered in flush_rc too). */
 static int puts_flush(struct bundle_ctx *bc)
 {
-    if (bc->nputs == 0 || bc->flush_rc != 0)
+    if (bc->flush_rc != 0)
         return bc->flush_rc;
+    /* Bundles are held whose puts came before anything this bundle reads
+     * or writes (load_int.h): they cannot be sent from inside this bundle's
+     * savepoint, which would take them along if the bundle is refused, so
+     * the bundle fails with retry set and the caller loads it again once
+     * they are stored. */
+    struct load_defer *d = bc->ctx ? bc->ctx->defer : NULL;
+    if (d && d->nheld > 0) {
+        d->retry = true;
+        return bc->flush_rc = WEFT_ECONFLICT;
+    }
+    if (bc->nputs == 0)
+        return WEFT_OK;
     int n = bc->nputs;
     bc->nputs = 0;
     int rc = store_resource_put_batch(bc->s, bc->puts, n, bc->put_out);
@@ -177,6 +189,37 @@ static json_t *response_entry(const struct entry *e, const char *file)
     return json_pack("{s:o}", "response", resp);
 }
 
+/* The report's counts and rejections for a bundle's entries, once they are
+ * stored (or not). */
+static void report_entries(const struct bundle_ctx *bc, const char *file, struct load_report *rep,
+                           bool labelled)
+{
+    for (int i = 0; i < bc->n; i++) {
+        const struct entry *e = &bc->ents[i];
+        const char *type = e->type;
+        switch (e->state) {
+        case E_REJECTED:
+            add_rejection_at(rep, file, e->label, labelled, type, e->reason);
+            break;
+        case E_NOT_SHAREABLE:
+            type_row(rep, type)->not_shareable++;
+            break;
+        case E_DONE:
+            if (e->is_delete)
+                type_row(rep, type)->deleted++;
+            else if (e->outcome == STORE_PUT_CREATED)
+                type_row(rep, type)->stored++;
+            else if (e->outcome == STORE_PUT_UPDATED)
+                type_row(rep, type)->updated++;
+            else
+                type_row(rep, type)->unchanged++;
+            break;
+        case E_PENDING:
+            break;
+        }
+    }
+}
+
 /* The bundle's transaction: its own (not nested), an item of the caller's
  * transaction (nested), or nothing of its own (the caller's item). */
 struct load_txn {
@@ -284,6 +327,38 @@ static void bundle_ctx_free(struct bundle_ctx *bc)
     bc->n = 0;
 }
 
+/* Before bc's puts join the queue d: the queue is sent first when one of
+ * them names an id it holds (the batch stays set-based and the later put
+ * sees the earlier) or when it would pass LOAD_DEFER_PUTS.  0 or the
+ * error of that flush. */
+static int defer_admit(struct load_defer *d, struct bundle_ctx *bc)
+{
+    if (d->nheld == 0)
+        return WEFT_OK;
+    bool clash = d->nputs + bc->nputs > LOAD_DEFER_PUTS;
+    for (int i = 0; i < bc->nputs && !clash; i++)
+        clash = strmap_get(&d->ids, bc->puts[i].id) >= 0;
+    return clash ? load_defer_flush(d) : WEFT_OK;
+}
+
+/* Whether pass 3 will read or write the store for bc other than by its
+ * puts (load_store: deletes, references that need the store, keep-absent
+ * digests, an entry's person outside the bundle), judged before pass 2. */
+static bool bundle_reads_store(const struct bundle_ctx *bc)
+{
+    for (int i = 0; i < bc->n; i++) {
+        const struct entry *e = &bc->ents[i];
+        if (e->state != E_PENDING)
+            continue;
+        if (e->is_delete || e->refs_pending || !e->prepped ||
+            json_object_get(e->ent, LOAD_KEEP_ABSENT))
+            return true;
+        if (strcmp(e->type, "Patient") != 0 && entry_person_needs_store(bc, e))
+            return true;
+    }
+    return false;
+}
+
 /* Passes 2 and 3 (the store): link Patients, store every entry, in one
  * transaction (or the caller's savepoint); the report and response. */
 static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
@@ -296,7 +371,13 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
     rep->bundles++;
     rep->entries += n;
     struct load_txn lt;
-    int rc = load_txn_begin(s, ctx, &lt);
+    int rc;
+    /* a bundle that will read the store sends the held puts first, before
+     * its savepoint (else it would be undone and loaded again: puts_flush) */
+    if (ctx->defer && ctx->defer->nheld > 0 && bundle_reads_store(bc) &&
+        (rc = load_defer_flush(ctx->defer)) != 0)
+        goto out;
+    rc = load_txn_begin(s, ctx, &lt);
     if (rc != 0)
         goto out;
     /* pass 2: Patients -> persons */
@@ -313,6 +394,13 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             rep->invalid_nhs += lo.invalid_nhs;
             merged |= lo.merged > 0;
         }
+    }
+    /* a merge moves resources, among them (in the order the bundles came)
+     * those of the held bundles, not yet stored: this bundle is undone and
+     * loaded again once they are (load_int.h) */
+    if (rc == 0 && merged && ctx->defer && ctx->defer->nheld > 0) {
+        ctx->defer->retry = true;
+        rc = WEFT_ECONFLICT;
     }
     /* the master person index merged persons: an earlier Patient of this
      * bundle may now belong to another person (identity/mpi.h) */
@@ -348,10 +436,29 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         if (failed && atomic)
             break;
     }
-    if (rc == 0 && !(failed && atomic)) /* else all is rolled back: no need */
-        rc = puts_flush(bc);
     for (int i = 0; i < n && !failed; i++)
         failed = bc->ents[i].state == E_REJECTED;
+    /* a bundle with nothing rejected may leave its puts (and its report) in
+     * the run's queue (load_int.h) */
+    bool hold = rc == 0 && !failed && bc->may_defer && !response && bc->nputs > 0;
+    if (hold) {
+        rc = defer_admit(ctx->defer, bc);
+        bc->held = rc == 0;
+    } else if (rc == 0 && !(failed && atomic) && bc->nputs > 0) { /* else nothing to send */
+        rc = puts_flush(bc);
+        for (int i = 0; i < n && !failed; i++)
+            failed = bc->ents[i].state == E_REJECTED;
+    }
+    if (bc->held) {
+        rc = load_txn_end(ctx, &lt, true);
+        if (rc != 0) {
+            bc->held = false;
+            load_txn_end(ctx, &lt, false);
+        } else {
+            bc->ctx = NULL; /* the caller's; gone before the queue is sent */
+            return WEFT_OK; /* counted when the queue is sent (report_entries) */
+        }
+    }
     free(bc->puts);
     free(bc->put_ents);
     free(bc->put_out);
@@ -388,31 +495,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         }
     }
 
-    /* report */
-    for (int i = 0; i < n; i++) {
-        struct entry *e = &bc->ents[i];
-        const char *type = e->type;
-        switch (e->state) {
-        case E_REJECTED:
-            add_rejection_at(rep, ctx->file, e->label, labelled, type, e->reason);
-            break;
-        case E_NOT_SHAREABLE:
-            type_row(rep, type)->not_shareable++;
-            break;
-        case E_DONE:
-            if (e->is_delete)
-                type_row(rep, type)->deleted++;
-            else if (e->outcome == STORE_PUT_CREATED)
-                type_row(rep, type)->stored++;
-            else if (e->outcome == STORE_PUT_UPDATED)
-                type_row(rep, type)->updated++;
-            else
-                type_row(rep, type)->unchanged++;
-            break;
-        case E_PENDING:
-            break;
-        }
-    }
+    report_entries(bc, ctx->file, rep, labelled);
     if (response) {
         json_t *rb =
             json_pack("{s:s,s:s,s:[]}", "resourceType", "Bundle", "type", resp_type, "entry");
@@ -422,7 +505,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         *response = rb;
     }
 out:
-    if (rc != 0 && rc != WEFT_EINVAL)
+    if (rc != 0 && rc != WEFT_EINVAL && !(ctx->defer && (ctx->defer->redo || ctx->defer->retry)))
         log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
                  store_errmsg(s), ctx->org, n);
     return rc;
@@ -532,5 +615,110 @@ int fhir_load_bundle(struct store *s, json_t *bundle, const struct load_ctx *ctx
     struct load_prep *p = fhir_load_prepare(bundle, ctx);
     int rc = fhir_load_prepared(s, p, ctx, rep, response);
     fhir_load_prep_free(p);
+    return rc;
+}
+
+/* ---- the run's queue of held bundles (load_int.h: struct load_defer) -------------------- */
+
+void load_defer_init(struct load_defer *d, struct store *s, struct load_report *rep)
+{
+    memset(d, 0, sizeof *d);
+    d->s = s;
+    d->rep = rep;
+    strmap_init(&d->ids, 64);
+}
+
+void load_defer_drop(struct load_defer *d)
+{
+    for (int i = 0; i < d->nheld; i++) {
+        struct bundle_ctx *bc = &d->preps[i]->bc;
+        free(bc->puts);
+        free(bc->put_ents);
+        free(bc->put_out);
+        bc->puts = NULL;
+        bc->put_ents = NULL;
+        bc->put_out = NULL;
+        fhir_load_prep_free(d->preps[i]);
+        load_tree_drop(d->docs[i]);
+    }
+    d->nheld = 0;
+    d->nputs = 0;
+    strmap_free(&d->ids);
+    strmap_init(&d->ids, 64);
+}
+
+void load_defer_free(struct load_defer *d)
+{
+    load_defer_drop(d);
+    strmap_free(&d->ids);
+    free(d->preps);
+    free(d->docs);
+    memset(d, 0, sizeof *d);
+}
+
+int load_defer_flush(struct load_defer *d)
+{
+    if (d->nheld == 0)
+        return WEFT_OK;
+    struct store_put *puts = xcalloc((size_t)d->nputs, sizeof *puts);
+    struct store_put_result *out = xcalloc((size_t)d->nputs, sizeof *out);
+    int n = 0;
+    for (int i = 0; i < d->nheld; i++) {
+        const struct bundle_ctx *bc = &d->preps[i]->bc;
+        memcpy(puts + n, bc->puts, sizeof *puts * (size_t)bc->nputs);
+        n += bc->nputs;
+    }
+    assert(n == d->nputs);
+    int rc = store_resource_put_batch(d->s, puts, n, out);
+    d->flushes++;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (out[i].rc != 0) /* an item refused alone: its bundle must fall alone */
+            rc = WEFT_ECONFLICT;
+    /* only loading the run again bundle by bundle tells which bundle a
+     * refusal or a store error belongs to (and stores those before it) */
+    if (rc != 0)
+        d->redo = true;
+    if (rc == 0) {
+        n = 0;
+        for (int i = 0; i < d->nheld; i++) {
+            struct bundle_ctx *bc = &d->preps[i]->bc;
+            for (int k = 0; k < bc->nputs; k++, n++) {
+                struct entry *e = bc->put_ents[k];
+                e->outcome = out[n].outcome;
+                e->version = out[n].version;
+                e->state = E_DONE;
+            }
+            report_entries(bc, NULL, d->rep, false);
+        }
+        load_defer_drop(d);
+    }
+    free(puts);
+    free(out);
+    return rc;
+}
+
+int load_bundle_deferred(struct store *s, json_t *doc, const struct load_ctx *ctx,
+                         struct load_report *rep, bool *held)
+{
+    struct load_defer *d = ctx->defer;
+    *held = false;
+    struct load_prep *p = fhir_load_prepare(doc, ctx);
+    p->bc.may_defer = true;
+    int rc = fhir_load_prepared(s, p, ctx, rep, NULL);
+    if (!p->bc.held) {
+        fhir_load_prep_free(p);
+        return rc;
+    }
+    if (d->nheld == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->preps = xrealloc(d->preps, sizeof *d->preps * (size_t)d->cap);
+        d->docs = xrealloc(d->docs, sizeof *d->docs * (size_t)d->cap);
+    }
+    d->preps[d->nheld] = p;
+    d->docs[d->nheld++] = doc;
+    for (int i = 0; i < p->bc.nputs; i++)
+        strmap_put(&d->ids, p->bc.puts[i].id, 1);
+    d->nputs += p->bc.nputs;
+    *held = true;
     return rc;
 }

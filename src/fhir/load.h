@@ -114,6 +114,9 @@ struct load_ctx {
      * rejection (the MLLP ingest does, per message), so the bundle takes no
      * savepoint of its own: two statements fewer per message. */
     bool caller_savepoint;
+    /* Internal to fhir_load_paths (NULL elsewhere): its queue of bundles
+     * whose puts wait to be sent together (load_int.h, struct load_defer). */
+    struct load_defer *defer;
 };
 
 struct load_type_count {

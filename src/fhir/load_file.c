@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "fhir/jload.h"
 #include "fhir/load.h"
 #include "fhir/load_int.h"
@@ -125,7 +126,13 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
     struct stat st;
     long long size = fstat(fileno(f), &st) == 0 ? (long long)st.st_size : 0;
     int rc = WEFT_OK;
-    if (ends_with(path, ".ndjson") || ends_with(path, ".jsonl")) {
+    /* NDJSON resets the arena after each batch: nothing may be held then */
+    bool ndjson = ends_with(path, ".ndjson") || ends_with(path, ".jsonl");
+    if (ndjson && ctx.defer && (rc = load_defer_flush(ctx.defer)) != 0) {
+        fclose(f);
+        return rc;
+    }
+    if (ndjson) {
         rc = load_ndjson(s, f, &ctx, rep, progress, parg, done, total);
         fclose(f);
         return rc;
@@ -154,6 +161,11 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
         if (err.position > 0 && (size_t)err.position < got && got > 0 &&
             strstr(err.text, "end of file expected")) {
             FILE *m = fmemopen(data, got, "rb");
+            if (m && ctx.defer && (rc = load_defer_flush(ctx.defer)) != 0) {
+                fclose(m);
+                free(data);
+                return rc;
+            }
             if (m) {
                 long long d0 = *done;
                 rc = load_ndjson(s, m, &ctx, rep, progress, parg, done, total);
@@ -171,7 +183,10 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
     }
     free(data);
     const char *rt = json_string_value(json_object_get(doc, "resourceType"));
-    if (json_is_object(doc) && rt && strcmp(rt, "Bundle") == 0) {
+    bool held = false; /* doc is the run's queue's (load_int.h) */
+    if (json_is_object(doc) && rt && strcmp(rt, "Bundle") == 0 && ctx.defer) {
+        rc = load_bundle_deferred(s, doc, &ctx, rep, &held);
+    } else if (json_is_object(doc) && rt && strcmp(rt, "Bundle") == 0) {
         rc = fhir_load_bundle(s, doc, &ctx, rep, NULL);
     } else if (json_is_object(doc)) {
         json_t *entries = json_pack("[{s:O}]", "resource", doc);
@@ -180,8 +195,10 @@ static int load_file_at(struct store *s, const char *path, const struct load_ctx
     } else {
         reject_file(rep, path, -1, "not a FHIR resource or Bundle (a JSON object is expected)");
     }
-    load_tree_drop(doc);
-    load_arena_reset();
+    if (!held)
+        load_tree_drop(doc);
+    if (!ctx.defer || ctx.defer->nheld == 0) /* else held trees live in the arena */
+        load_arena_reset();
     if (rc == WEFT_EINVAL) /* the reasons are in the report */
         rc = WEFT_OK;
     *done += size;
@@ -326,17 +343,103 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
     struct load_group g = {.first = 0};
     struct load_ctx gctx = *ctx;
     gctx.nested = true;
+    /* Runs: the files since the queue was last empty between files, in a
+     * savepoint of the group; their bundles' puts wait in the queue d and
+     * go to the store together (load_int.h, struct load_defer).  When d
+     * says redo, the run is rolled back and loaded again without the
+     * queue. */
+    struct load_defer d;
+    load_defer_init(&d, s, rep);
+    gctx.defer = &d;
+    struct load_ctx plain = gctx; /* a run loaded again */
+    plain.defer = NULL;
+    bool run_open = false;
+    int run_first = 0;
+    long long run_done = 0;
+    struct load_report run_mark = {0};
     for (int i = 0; i < nfiles && rc == 0; i++) {
         if (!g.open && (rc = group_open(s, &g, rep, i)) != 0)
             break;
+        if (!run_open) {
+            if ((rc = store_txn_item(&g.txn)) != 0)
+                break;
+            run_open = true;
+            run_first = i;
+            run_done = done;
+            load_report_mark_free(&run_mark);
+            load_report_mark(rep, &run_mark);
+        }
+        struct load_report file_mark = {0};
+        long long file_done = done;
+        if (d.nheld > 0) /* it may have to be loaded again (retry) */
+            load_report_mark(rep, &file_mark);
         rc = load_file_at(s, files[i], &gctx, rep, progress, progress_arg, &done, total);
+        if (d.retry) {
+            /* its bundle merged persons while bundles were held, and was
+             * rolled back: the held ones stored, it is loaded again */
+            d.retry = false;
+            d.retries++;
+            load_report_rewind(rep, &file_mark);
+            done = file_done;
+            rc = load_defer_flush(&d);
+            if (rc == 0)
+                rc = load_file_at(s, files[i], &gctx, rep, progress, progress_arg, &done, total);
+        }
+        load_report_mark_free(&file_mark);
         bool last = i + 1 == nfiles || rc != 0;
-        if (last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES) {
+        bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
+        /* the run ends (the queue sent, the arena reset) at the group's end,
+         * at LOAD_DEFER_PUTS held puts, or at LOAD_DEFER_BYTES of files read
+         * since it began: the trees of its files live until then */
+        if (rc == 0 && !d.redo &&
+            (closing || d.nputs >= LOAD_DEFER_PUTS || done - run_done >= LOAD_DEFER_BYTES))
+            rc = load_defer_flush(&d);
+        if (d.redo) {
+            /* the run again, bundle by bundle as without the queue */
+            log_debug("load", "a run of %d files loaded again without batching its puts",
+                      i + 1 - run_first);
+            load_defer_drop(&d);
+            d.redo = false;
+            d.redos++;
+            rc = store_txn_item_end(&g.txn, false);
+            run_open = false;
+            load_report_rewind(rep, &run_mark);
+            done = run_done;
+            if (rc == 0 && (rc = store_txn_item(&g.txn)) == 0) {
+                run_open = true;
+                for (int k = run_first; k <= i && rc == 0; k++)
+                    rc = load_file_at(s, files[k], &plain, rep, progress, progress_arg, &done,
+                                      total);
+            }
+            last = i + 1 == nfiles || rc != 0;
+            closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
+        } else if (rc != 0 && d.nheld > 0) {
+            /* a store error in file i (its bundle rolled back): what came
+             * before it is stored, as without the queue, when the
+             * transaction still stands; else the group's commit fails */
+            if (!store_txn_broken(&g.txn) && load_defer_flush(&d) != 0)
+                d.redo = false; /* reported as not stored by group_close */
+            load_defer_drop(&d);
+        }
+        if (run_open && d.nheld == 0) {
+            int irc = store_txn_item_end(&g.txn, true);
+            run_open = false;
+            if (rc == 0)
+                rc = irc;
+            load_arena_reset();
+        }
+        if (closing) {
             int crc = group_close(s, &g, rep, (const char *const *)files, i + 1);
             if (rc == 0)
                 rc = crc;
         }
     }
+    if (run_open) /* a failure left it open: what it holds is not kept */
+        store_txn_item_end(&g.txn, false);
+    log_debug("load", "batched puts: %ld batches, %ld bundles retried, %ld runs loaded again",
+              d.flushes, d.retries, d.redos);
+    load_defer_free(&d);
+    load_report_mark_free(&run_mark);
     if (g.open)
         group_close(s, &g, rep, (const char *const *)files, nfiles);
     group_release(&g);

@@ -103,7 +103,88 @@ struct bundle_ctx {
     struct store_put_result *put_out;
     int nputs;
     int flush_rc; /* a failed batch: the bundle fails with it */
+    /* may_defer: the bundle's puts may wait in ctx->defer's queue (set by
+     * load_bundle_deferred); held: they do, and its report waits too */
+    bool may_defer;
+    bool held;
 };
+
+/*
+ * The bundles of a run of files whose puts wait (fhir_load_paths): a
+ * bundle of a group whose every entry passed the loader's own checks keeps
+ * its puts (and its report) here instead of sending them at its end, and
+ * the puts of the whole queue go to the store in one
+ * store_resource_put_batch call (load_defer_flush): on PostgreSQL one
+ * weft_resource_put_many call for a run of small bundles instead of one a
+ * bundle, whose fixed cost (the function's start, its statements' executor
+ * starts, the round trip) was most of a GP bundle's put.
+ *
+ * Why the results are those of sending each bundle's puts at its end:
+ * - the puts keep their order (one batch, in bundle order: the same seqs);
+ * - a bundle naming an id already held sends the queue first (between its
+ *   end and its release: nothing can refuse it then), so the batch stays
+ *   set-based and its put sees the earlier one;
+ * - before its puts, a bundle calls the store for its identity (pass 2:
+ *   persons and identity records, never resources) and, through
+ *   load_store, for anything that reads or writes resources; the held
+ *   puts cannot be sent from inside its savepoint (a refusal of the bundle
+ *   would roll them back with it), so a bundle that needs load_store, or
+ *   that merges persons (a merge moves resources), while bundles are held
+ *   is rolled back to its savepoint and sets retry: the caller sends the
+ *   queue, puts the report back as it was before the file, and loads the
+ *   file again;
+ * - when the batch refuses an item (out[i].rc: the rest of that bundle
+ *   would be stored without it) or fails, redo is set: the caller rolls the run
+ *   back to its savepoint, puts the report back as it was at the run's
+ *   start, and loads the run's files again without the queue.
+ */
+struct load_defer {
+    struct load_prep **preps; /* held bundles, in order, owned */
+    json_t **docs;            /* their parsed files, owned */
+    int nheld, cap;
+    int nputs;         /* puts held, all bundles */
+    struct strmap ids; /* ids of the held puts (keys borrowed from the bundles) */
+    struct store *s;
+    struct load_report *rep; /* where the held bundles' counts go */
+    long flushes;            /* batches sent (for the debug log) */
+    long redos;              /* runs loaded again (for the debug log) */
+    long retries;            /* files loaded again after a merge (debug log) */
+    bool redo;               /* the run must be loaded again without the queue */
+    bool retry;              /* the file just loaded must be loaded again once the
+                                queue is sent (its bundle merged persons) */
+};
+
+/* Puts per batch at most: the caller flushes between files when the queue
+ * holds this many, or when the run has read LOAD_DEFER_BYTES of files (in
+ * bulk mode every tree parsed since the run began stays in the arena until
+ * the run ends: about ten times the file's size; a 10,000-person region's
+ * GP folder is about 400 KB, a Synthea bundle 430 KB on average). */
+#define LOAD_DEFER_PUTS 1000
+#define LOAD_DEFER_BYTES (2ll << 20)
+
+void load_defer_init(struct load_defer *d, struct store *s, struct load_report *rep);
+/* Send every held put in one batch, then count the held bundles in the
+ * report and free them.  Returns 0, or with d->redo set (nothing reported,
+ * the bundles still held: the caller drops them and loads the run again)
+ * WEFT_ECONFLICT when the store refused an item, or the store's error. */
+int load_defer_flush(struct load_defer *d);
+/* Free the held bundles without reporting them (a run rolled back). */
+void load_defer_drop(struct load_defer *d);
+void load_defer_free(struct load_defer *d);
+
+/* Load one parsed Bundle file (doc) as fhir_load_bundle, ctx->defer set:
+ * when its puts are held, *held is set and doc is the queue's (the caller
+ * must not drop it).  Returns as fhir_load_bundle. */
+int load_bundle_deferred(struct store *s, json_t *doc, const struct load_ctx *ctx,
+                         struct load_report *rep, bool *held);
+
+/* The report at a point (load_report_mark: a copy of its counts and type
+ * rows into *mark) and back to it (load_report_rewind: counts and rows as
+ * they were, rejections added since freed); load_report_mark_free releases
+ * the mark. */
+void load_report_mark(const struct load_report *r, struct load_report *mark);
+void load_report_rewind(struct load_report *r, const struct load_report *mark);
+void load_report_mark_free(struct load_report *mark);
 
 /* The store, for pass 3's reads and writes other than the queued puts: the
  * pending puts are sent first (a failure shows in bc->flush_rc, which fails
@@ -162,6 +243,11 @@ bool rewrite_refs(struct bundle_ctx *bc, struct entry *e, json_t *v, int depth);
  * beneficiary or participant actor references that names a linked
  * Patient (left NULL when none does).  Returns 0 or a store error. */
 int entry_person(struct bundle_ctx *bc, struct entry *e);
+
+/* Whether entry_person would read the store for e (a reference to a
+ * Patient outside the bundle, or by identifier), judged before pass 2 (a
+ * pending Patient of the bundle counts as linked).  No store. */
+bool entry_person_needs_store(const struct bundle_ctx *bc, const struct entry *e);
 
 /* ---- load_index.c ---- */
 

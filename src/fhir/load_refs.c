@@ -277,3 +277,46 @@ int entry_person(struct bundle_ctx *bc, struct entry *e)
     }
     return WEFT_OK;
 }
+
+/* Whether person_of_ref would call the store for refobj, before pass 2:
+ * 1 yes, 0 no and it stops there (a Patient of the bundle, which pass 2
+ * links), -1 no and the next reference is tried. */
+static int ref_needs_store(const struct bundle_ctx *bc, const json_t *refobj)
+{
+    const char *ref = json_string_value(json_object_get(refobj, "reference"));
+    if (ref && strncmp(ref, "Patient/", 8) == 0) {
+        int j = strmap_get(&bc->map, ref);
+        if (j < 0)
+            return 1;
+        const struct entry *t = &bc->ents[j];
+        return t->state == E_PENDING && !t->is_delete && strcmp(t->type, "Patient") == 0 ? 0 : -1;
+    }
+    json_t *ident = json_object_get(refobj, "identifier");
+    if (json_string_value(json_object_get(ident, "system")) &&
+        json_string_value(json_object_get(ident, "value")))
+        return 1;
+    return -1;
+}
+
+bool entry_person_needs_store(const struct bundle_ctx *bc, const struct entry *e)
+{
+    if (!e->res || e->person_id)
+        return false;
+    static const char *const keys[] = {"subject", "patient", "individual", "beneficiary"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        json_t *r = json_object_get(e->res, keys[k]);
+        int w = json_is_object(r) ? ref_needs_store(bc, r) : -1;
+        if (w >= 0)
+            return w == 1;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(e->res, "participant"), i, p)
+    {
+        json_t *actor = json_object_get(p, "actor");
+        int w = json_is_object(actor) ? ref_needs_store(bc, actor) : -1;
+        if (w >= 0)
+            return w == 1;
+    }
+    return false;
+}

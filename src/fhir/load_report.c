@@ -91,3 +91,36 @@ void add_rejection(struct load_report *r, const char *file, long entry, const ch
 {
     add_rejection_at(r, file, entry, false, type, reason);
 }
+
+void load_report_mark(const struct load_report *r, struct load_report *mark)
+{
+    *mark = *r;
+    mark->rejections = NULL;
+    mark->types = xmalloc(sizeof *r->types * (size_t)(r->ntypes ? r->ntypes : 1));
+    if (r->ntypes)
+        memcpy(mark->types, r->types, sizeof *r->types * (size_t)r->ntypes);
+}
+
+void load_report_rewind(struct load_report *r, const struct load_report *mark)
+{
+    for (int i = mark->nrejections; i < r->nrejections; i++) {
+        free(r->rejections[i].file);
+        free(r->rejections[i].type);
+        free(r->rejections[i].reason);
+    }
+    /* rows are only appended until load_report_finish sorts them, so the
+     * mark's rows are the first ntypes */
+    if (mark->ntypes)
+        memcpy(r->types, mark->types, sizeof *r->types * (size_t)mark->ntypes);
+    struct load_rejection *rej = r->rejections;
+    struct load_type_count *types = r->types;
+    *r = *mark;
+    r->rejections = rej;
+    r->types = types;
+}
+
+void load_report_mark_free(struct load_report *mark)
+{
+    free(mark->types);
+    mark->types = NULL;
+}

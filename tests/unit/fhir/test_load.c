@@ -576,6 +576,250 @@ static void test_files(void **state)
     rmdir(dir);
 }
 
+/* ---- a group's bundles, their puts sent together (load_int.h, struct load_defer) ---- */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+#define GB_PATIENT(sid, extra)                                                                     \
+    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
+    "\",\"name\":[{\"family\":\"Group\",\"given\":[\"" sid "\"]}]" extra "}}"
+#define GB_OBS(sid, subject, status)                                                               \
+    "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"" sid "\",\"status\":\"" status      \
+    "\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"718-7\"}]},"             \
+    "\"subject\":{\"reference\":\"" subject "\"},\"effectiveDateTime\":\"2024-01-02\"}}"
+#define GB_TXN(...)                                                                                \
+    "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[" __VA_ARGS__ "]}"
+
+/* What the store holds for type/source id of GP: its version (0: nothing)
+ * and its person (caller frees; NULL when none). */
+static int stored_version(struct store *s, const char *type, const char *sid, char **person)
+{
+    char id[STORE_ID_LEN + 1];
+    store_resource_id(GP.org, type, sid, id);
+    struct store_row r;
+    if (store_resource_get(s, type, id, 0, &r) != 0) {
+        if (person)
+            *person = NULL;
+        return 0;
+    }
+    int v = r.version;
+    if (person)
+        *person = r.person_id ? strdup(r.person_id) : NULL;
+    store_row_clear(&r);
+    return v;
+}
+
+/* The bundles of one `weft load` group: their puts wait and go to the store
+ * together, yet each bundle stands or falls alone.  In the middle of the
+ * group a bundle whose Patient the store refuses (its id holds another
+ * type: only the batch put can tell) must be rejected whole - its
+ * Observation not stored - while the bundles before and after it are
+ * stored; a bundle the loader itself refuses likewise; a bundle reading an
+ * earlier bundle's Patient from the store, and one naming an id still
+ * held, see the earlier puts. */
+static void test_group_batched_puts(void **state)
+{
+    struct store *s = *state;
+    /* an Observation stored under the id the Patient "gb-clash" derives to */
+    char clash_id[STORE_ID_LEN + 1];
+    store_resource_id(GP.org, "Patient", "gb-clash", clash_id);
+    char json[128];
+    snprintf(json, sizeof json, "{\"resourceType\":\"Observation\",\"id\":\"%s\"}", clash_id);
+    struct store_put p = {.type = "Observation",
+                          .source_org = "X99999",
+                          .source_id = "x1",
+                          .category = "results",
+                          .json = json,
+                          .json_len = strlen(json),
+                          .id = clash_id};
+    enum store_put_outcome oc;
+    char got[STORE_ID_LEN + 1];
+    assert_int_equal(store_resource_put(s, &p, &oc, got, NULL), 0);
+
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s.group", dbpath);
+    mkdir(dir, 0700);
+    write_file(dir, "01.json",
+               GB_TXN(GB_PATIENT("gb-p1", ",\"identifier\":[{\"system\":"
+                                          "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":"
+                                          "\"9434765919\"}]") "," GB_OBS("gb-o1", "urn:uuid:gb-p1",
+                                                                         "final")));
+    write_file(dir, "02.json",
+               GB_TXN(GB_PATIENT("gb-p2", "") "," GB_OBS("gb-o2", "urn:uuid:gb-p2", "final")));
+    write_file(
+        dir, "03.json",
+        GB_TXN(GB_OBS("gb-o3", "urn:uuid:gb-clash", "final") "," GB_PATIENT("gb-clash", "")));
+    write_file(
+        dir, "04.json",
+        GB_TXN(GB_PATIENT("gb-p4", "") "," GB_OBS("gb-o4", "urn:uuid:gb-p4", "final") "," GB_OBS(
+            "gb-o4b", "Patient/gb-nope", "final")));
+    write_file(dir, "05.json",
+               GB_TXN(GB_PATIENT("gb-p5", "") "," GB_OBS("gb-o5", "urn:uuid:gb-p5", "final")));
+    write_file(dir, "06.json", GB_TXN(GB_OBS("gb-o6", "Patient/gb-p5", "final")));
+    write_file(dir, "07.json",
+               GB_TXN(GB_PATIENT("gb-p7", "") "," GB_OBS("gb-o7", "urn:uuid:gb-p7", "final")));
+    write_file(dir, "08.json",
+               GB_TXN(GB_PATIENT("gb-p7", ",\"gender\":\"female\"") "," GB_OBS(
+                   "gb-o8", "urn:uuid:gb-p7", "final")));
+
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *paths[] = {dir};
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, NULL, NULL), 0);
+    assert_int_equal(rep.files, 8);
+    assert_int_equal(rep.bundles, 8);
+    assert_int_equal(rep.entries, 16);
+    /* 03 (2 entries) and 04 (3 entries) rejected whole */
+    assert_int_equal(rep.rejected, 5);
+    assert_int_equal(row(&rep, "Patient")->stored, 4);       /* p1 p2 p5 p7 */
+    assert_int_equal(row(&rep, "Patient")->updated, 1);      /* p7 again, while held */
+    assert_int_equal(row(&rep, "Observation")->stored, 6);   /* o1 o2 o5 o6 o7 o8 */
+    assert_int_equal(row(&rep, "Patient")->rejected, 2);     /* clash, p4 */
+    assert_int_equal(row(&rep, "Observation")->rejected, 3); /* o3, o4, o4b */
+    /* every Patient resolved, those of refused bundles too (as without
+     * batching: counted in pass 2) */
+    assert_int_equal(rep.persons_linked, 7);
+    bool clash = false, failed_at = false, nope = false;
+    for (int i = 0; i < rep.nrejections; i++) {
+        const struct load_rejection *j = &rep.rejections[i];
+        if (strstr(j->file, "03.json") && j->entry == 1 && strstr(j->reason, "already holds"))
+            clash = true;
+        if (strstr(j->file, "03.json") && j->entry == 0 &&
+            strstr(j->reason, "the transaction failed at entry 1"))
+            failed_at = true;
+        if (strstr(j->file, "04.json") && j->entry == 2 && strstr(j->reason, "gb-nope"))
+            nope = true;
+    }
+    assert_true(clash);
+    assert_true(failed_at);
+    assert_true(nope);
+    /* the refused bundles left nothing; the others are all there */
+    assert_int_equal(stored_version(s, "Observation", "gb-o3", NULL), 0);
+    assert_int_equal(stored_version(s, "Patient", "gb-p4", NULL), 0);
+    assert_int_equal(stored_version(s, "Observation", "gb-o4", NULL), 0);
+    char *pp1, *po1, *pp5, *po6, *pp7, *po8;
+    assert_int_equal(stored_version(s, "Patient", "gb-p1", &pp1), 1);
+    assert_int_equal(stored_version(s, "Observation", "gb-o1", &po1), 1);
+    assert_int_equal(stored_version(s, "Observation", "gb-o2", NULL), 1);
+    assert_int_equal(stored_version(s, "Patient", "gb-p5", &pp5), 1);
+    assert_int_equal(stored_version(s, "Observation", "gb-o5", NULL), 1);
+    assert_int_equal(stored_version(s, "Observation", "gb-o6", &po6), 1);
+    assert_int_equal(stored_version(s, "Patient", "gb-p7", &pp7), 2);
+    assert_int_equal(stored_version(s, "Observation", "gb-o7", NULL), 1);
+    assert_int_equal(stored_version(s, "Observation", "gb-o8", &po8), 1);
+    assert_non_null(pp1);
+    assert_non_null(pp5);
+    assert_non_null(pp7);
+    assert_string_equal(po1, pp1);
+    assert_string_equal(po6, pp5); /* its Patient read from the store */
+    assert_string_equal(po8, pp7);
+    free(pp1);
+    free(po1);
+    free(pp5);
+    free(po6);
+    free(pp7);
+    free(po8);
+    /* the stored Observation under the clashing id is untouched */
+    struct store_row r;
+    assert_int_equal(store_resource_get(s, "Observation", clash_id, 0, &r), 0);
+    assert_int_equal(r.version, 1);
+    store_row_clear(&r);
+    load_report_free(&rep);
+
+    /* again: the same two bundles refused, the rest unchanged but p7, which
+     * 07 and 08 change again */
+    load_report_init(&rep);
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, NULL, NULL), 0);
+    assert_int_equal(rep.rejected, 5);
+    assert_int_equal(row(&rep, "Patient")->unchanged, 3);
+    assert_int_equal(row(&rep, "Patient")->updated, 2);
+    assert_int_equal(row(&rep, "Observation")->unchanged, 6);
+    assert_int_equal(row(&rep, "Observation")->stored + row(&rep, "Observation")->updated, 0);
+    assert_int_equal(stored_version(s, "Patient", "gb-p7", NULL), 4);
+    load_report_free(&rep);
+    const char *names[] = {"01", "02", "03", "04", "05", "06", "07", "08"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+/* A bundle that merges persons while earlier bundles of the group are held
+ * (not yet stored): the merge moves the retired person's items to the
+ * survivor, and the held ones must be among them.  01 stores a Patient
+ * without an NHS number, 02 another person, 03 a Patient with an NHS number
+ * and 01's demographics, which the master person index merges with 01's
+ * person: 01's Patient and Observation must end on 03's person. */
+static void test_group_merge_while_held(void **state)
+{
+    struct store *s = *state;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s.merge", dbpath);
+    mkdir(dir, 0700);
+#define MX_PATIENT(sid, extra)                                                                     \
+    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
+    "\"" extra "}}"
+#define MX_DEMOG                                                                                   \
+    ",\"name\":[{\"family\":\"Wrenhollow\",\"given\":[\"Aldous\",\"James\"]}],\"gender\":"         \
+    "\"male\",\"birthDate\":\"1961-03-14\",\"address\":[{\"line\":[\"12 Orchard Way\"],"           \
+    "\"city\":\"Maidstone\",\"postalCode\":\"ME14 2QT\"}]"
+    write_file(dir, "01.json",
+               GB_TXN(MX_PATIENT("mx-a", MX_DEMOG) "," GB_OBS("mx-oa", "urn:uuid:mx-a", "final")));
+    write_file(dir, "02.json",
+               GB_TXN(GB_PATIENT("mx-b", "") "," GB_OBS("mx-ob", "urn:uuid:mx-b", "final")));
+    write_file(
+        dir, "03.json",
+        GB_TXN(MX_PATIENT("mx-c", ",\"identifier\":[{\"system\":"
+                                  "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":"
+                                  "\"9434765919\"}]" MX_DEMOG) "," GB_OBS("mx-oc", "urn:uuid:mx-c",
+                                                                          "final")));
+#undef MX_DEMOG
+#undef MX_PATIENT
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *paths[] = {dir};
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, NULL, NULL), 0);
+    assert_int_equal(rep.rejected, 0);
+    assert_int_equal(row(&rep, "Patient")->stored, 3);
+    assert_int_equal(row(&rep, "Observation")->stored, 3);
+    assert_int_equal(rep.persons_linked, 3);
+    char *pa, *poa, *pb, *pc, *poc;
+    assert_int_equal(stored_version(s, "Patient", "mx-a", &pa), 1);
+    assert_int_equal(stored_version(s, "Observation", "mx-oa", &poa), 1);
+    assert_int_equal(stored_version(s, "Patient", "mx-b", &pb), 1);
+    assert_int_equal(stored_version(s, "Patient", "mx-c", &pc), 1);
+    assert_int_equal(stored_version(s, "Observation", "mx-oc", &poc), 1);
+    assert_non_null(pc);
+    assert_non_null(pb);
+    assert_string_equal(poc, pc);
+    assert_string_equal(pa, pc); /* merged into the NHS number's person */
+    assert_string_equal(poa, pc);
+    assert_string_not_equal(pb, pc);
+    free(pa);
+    free(poa);
+    free(pb);
+    free(pc);
+    free(poc);
+    load_report_free(&rep);
+    const char *names[] = {"01", "02", "03"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* ---- _keepAbsent: omitted elements keep the stored value ------------------------------ */
 
 static const struct load_ctx PAS = {.org = "RVV", .feed = "rvv-hl7v2"};
@@ -1239,6 +1483,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits_and_bad_bundles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_nhs_kept_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_batched_puts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_merge_while_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_memo, setup, teardown),
