@@ -82,6 +82,7 @@
 #define PG_MAXP_DEFER 16                /* parameters of a deferred statement */
 #define PG_WRITE_LOCK "7700414801"      /* pg_advisory_xact_lock key: "weft writer" */
 #define PG_MOVED_LOCK "7700414803"      /* analytics_moved ids in commit order (pg12-writers-1) */
+#define PG_KEY_LOCK "77004149"          /* first key of store_lock_keys' locks */
 #define PG_JOB_LOCK "77004148"          /* first key of the single-runner jobs' locks */
 #define PG_CLIENT_CACHE 32              /* API clients kept per connection (pg_meta.c) */
 #define PG_CLIENT_TTL_MS 5000           /* the longest a kept client is trusted unasked */
@@ -268,6 +269,7 @@ int pg_commit(struct store *s);
 int pg_rollback(struct store *s);
 int pg_bulk(struct store *s, bool on);
 int pg_job_lock(struct store *s, const char *job, bool *mine);
+int pg_lock_keys(struct store *s, const uint32_t *keys, int n);
 int pg_backup(struct store *s, const char *dest, struct store_backup_info *info);
 int pg_size_bytes(struct store *s, int64_t *bytes);
 int pg_ping(struct store *s);

@@ -40,7 +40,8 @@
  * clients, meta.
  *
  * resource.seq orders every version store-wide and comes from resource_seq
- * under the writer lock (pg_int.h), so seq order is commit order; next_seq
+ * (writers in flight at once commit theirs out of order; readers take the
+ * writers' horizon as their snapshot: pg_int.h, "Writers"); next_seq
  * is the seq of the version that replaced this one (NULL while current): the
  * version visible at snapshot S is seq <= S AND (next_seq IS NULL OR
  * next_seq > S).

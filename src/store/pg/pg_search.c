@@ -4,16 +4,17 @@
  * order, cursors and totals as sqlite_search.c (which explains the snapshot
  * rule and the cursor "KEYHEX.ID").
  *
- * The snapshot is the highest seq committed when the first page is read;
- * with writers serialised (pg_int.h) no version with a lower seq can commit
+ * The snapshot is the writers' horizon when the first page is read
+ * (PG_SNAP_SQL: the highest seq below which nothing is still in flight;
+ * pg_int.h, "Writers"): no version with a seq at or below it can commit
  * later, so later pages see exactly the same set of versions.  Text
  * comparisons are bytewise ("C" collation on the columns, pg_migrate.c),
  * as SQLite's BINARY, so a page boundary falls in the same place.
  *
  * A search is one statement, so one round trip and one database snapshot
  * (a statement sees one MVCC snapshot even outside a transaction): when the
- * query has no store snapshot yet (a first page), a CTE reads the highest
- * committed seq and the filters use it; the page is the rows whole, ORDER BY
+ * query has no store snapshot yet (a first page), a CTE reads the horizon
+ * and the filters use it; the page is the rows whole, ORDER BY
  * key, id LIMIT n + 1 (the extra row says whether there is a next page) -
  * the planner's top-N sort over the person's index does what
  * sqlite_search.c's streamed page does by hand; and the total, when asked
@@ -521,17 +522,22 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
          * by this statement): every version of the person's items counted
          * less those superseded or deleted, both index-only scans (no heap
          * row read where the visibility map allows).  Exactly the rows the
-         * filters pass: in one statement's MVCC snapshot every visible seq
-         * is <= the snapshot, and a next_seq is visible only with the newer
-         * version it names (one transaction), so the snapshot bounds reduce
-         * to next_seq IS NULL; and no other condition applies (checked by
-         * only_person_type).  $1 and $2 are the type and the person there. */
+         * filters pass when the snapshot is the newest seq this statement
+         * sees (no writer in flight holds it lower: pg_int.h, "Writers"):
+         * then every visible seq is <= the snapshot, and a next_seq is
+         * visible only with the newer version it names (one transaction),
+         * so the snapshot bounds reduce to next_seq IS NULL; and no other
+         * condition applies (checked by only_person_type).  When a writer
+         * in flight holds the snapshot lower, versions above it are
+         * visible, and the plain count at the snapshot is taken instead.
+         * $1 and $2 are the type and the person there. */
         buf_addf(&w.sql,
                  "CASE WHEN (SELECT count(*) FROM page) <= %d THEN (SELECT count(*) FROM page)"
+                 " WHEN %s < (SELECT max(seq) FROM resource) THEN (SELECT count(*)%s)"
                  " ELSE (SELECT count(*) FROM resource r WHERE r.type = $1 AND r.person_id = $2)"
                  " - (SELECT count(*) FROM resource r WHERE r.type = $1 AND r.person_id = $2"
                  " AND (r.next_seq IS NOT NULL OR r.deleted)) END",
-                 limit);
+                 limit, snap_sql, filters);
     } else if (!cid) {
         /* the first page holds every row there is, or the count */
         buf_addf(&w.sql,

@@ -114,6 +114,8 @@ int pg_fail(struct pg_store *ps, const char *what, const PGresult *r)
     else if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0 ||
                        strcmp(state, "40001") == 0))
         code = WEFT_EBUSY;
+    if (code != WEFT_EDB)
+        ps->base.raced = true; /* what two writers meeting can cause (store_raced) */
     if (PQstatus(ps->conn) == CONNECTION_BAD)
         return store_fail(&ps->base, WEFT_EDB, "%s: lost the connection to PostgreSQL at %s: %s",
                           what, ps->where, msg);
@@ -653,6 +655,29 @@ int pg_job_lock(struct store *s, const char *job, bool *mine)
     *mine = pg_bool(r, 0, 0);
     PQclear(r);
     return WEFT_OK;
+}
+
+/* store_lock_keys: the keys as one int4 array, locked in the array's order
+ * (a function scan of unnest keeps it; the caller sorted them), deferred to
+ * the transaction's next statement. */
+int pg_lock_keys(struct store *s, const uint32_t *keys, int n)
+{
+    struct pg_store *ps = pg_of(s);
+    if (s->txn_depth == 0)
+        return store_fail(s, WEFT_EINVAL, "store_lock_keys outside a transaction");
+    struct buf b = BUF_INIT;
+    buf_addc(&b, '{');
+    for (int i = 0; i < n; i++)
+        buf_addf(&b, "%s%d", i ? "," : "", (int)(int32_t)keys[i]);
+    buf_addc(&b, '}');
+    struct pg_params p = {0};
+    pg_p_text(&p, b.data);
+    int rc = pg_cmd_deferred(ps,
+                             "SELECT count(pg_advisory_xact_lock(" PG_KEY_LOCK ", k))"
+                             " FROM unnest($1::int4[]) AS k",
+                             &p);
+    buf_release(&b);
+    return rc;
 }
 
 int pg_ping(struct store *s)
