@@ -453,6 +453,8 @@ static void apply_premap(struct mllp_server *srv, struct hl7_msg *hm,
     }
 }
 
+static int msgs_lock(struct store *s, const char *const *msg, const size_t *lens, size_t n);
+
 /* Apply up to max of the backlog's oldest messages in one transaction of
  * store s, then send their application ACKs.  They are read, mapped and
  * prepared before the transaction begins, so that it holds the store's
@@ -497,6 +499,18 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *
     if (rc == 0) {
         rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
         began = rc == 0;
+    }
+    if (rc == 0) { /* the messages' patients, as the writer's (batch_lock) */
+        const char **msg = xcalloc(k ? k : 1, sizeof *msg);
+        size_t *lens = xcalloc(k ? k : 1, sizeof *lens);
+        for (size_t i = 0; i < k; i++)
+            if (have[i]) {
+                msg[i] = ms[i].body;
+                lens[i] = ms[i].body_len;
+            }
+        rc = store_txn_check(&txn, msgs_lock(s, msg, lens, k));
+        free(msg);
+        free(lens);
     }
     for (size_t i = 0; rc == 0 && i < k; i++) {
         if (!have[i])
@@ -684,13 +698,16 @@ static void rep_keys(const char *f, size_t n, char cs, char rs, int auth, const 
     }
 }
 
-static int batch_lock(struct store *s, struct item *batch, size_t n)
+/* Lock the keys of messages msg[0..n) (lens[i] bytes each). */
+static int msgs_lock(struct store *s, const char *const *msg, const size_t *lens, size_t n)
 {
     uint32_t *keys = NULL;
-    size_t nk = 0, cap = 0, k = 0;
-    for (struct item *it = batch; it && k < n; it = it->qnext, k++) {
-        const char *d = it->data;
-        size_t len = it->len;
+    size_t nk = 0, cap = 0;
+    for (size_t m = 0; m < n; m++) {
+        const char *d = msg[m];
+        size_t len = lens[m];
+        if (!d)
+            continue;
         if (len < 8 || memcmp(d, "MSH", 3) != 0)
             continue;
         char fs = d[3], cs = d[4], rs = d[5];
@@ -731,6 +748,21 @@ static int batch_lock(struct store *s, struct item *batch, size_t n)
         rc = store_lock_keys(s, keys, (int)u);
     }
     free(keys);
+    return rc;
+}
+
+static int batch_lock(struct store *s, struct item *batch, size_t n)
+{
+    const char **msg = xcalloc(n ? n : 1, sizeof *msg);
+    size_t *lens = xcalloc(n ? n : 1, sizeof *lens);
+    size_t k = 0;
+    for (struct item *it = batch; it && k < n; it = it->qnext, k++) {
+        msg[k] = it->data;
+        lens[k] = it->len;
+    }
+    int rc = msgs_lock(s, msg, lens, k);
+    free(msg);
+    free(lens);
     return rc;
 }
 

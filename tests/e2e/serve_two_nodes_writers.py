@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # weft-test-backends: sqlite postgres
 """serve_two_nodes_writers.py - two `weft serve` nodes on one PostgreSQL
-database, each with two MLLP writers (--mllp-writers 2) and the writer lock
-off (WEFT_PG_WRITER_LOCK=0 unless the test is told otherwise), receive HL7 v2
+database, each with two MLLP writers (--mllp-writers 2; writers overlap:
+store/pg/pg_int.h, "Writers"), receive HL7 v2
 messages for the SAME patients at once from eight senders, while a ninth
 client pages through the patients' encounters, page by page on alternating
 nodes (issue 12, writers in parallel):
@@ -36,7 +36,6 @@ from feeds_harness import (Mllp, ack_code, adt, check, fail, new_db, nhs, org,  
 if not PG_DIR:
     skip("several nodes share one PostgreSQL database; SQLite's writers take turns")
 
-os.environ.setdefault("WEFT_PG_WRITER_LOCK", "0")
 PATIENTS = 12
 ROUNDS = int(os.environ.get("WRITERS_ROUNDS", "60"))
 PER_ROUND = 4  # patients a round, of PATIENTS: the writers' batches overlap in part

@@ -60,12 +60,21 @@
  * committed row (synchronous_commit off: only visibility matters; a crash
  * ends the writer too) in the same round trip as its BEGIN.
  *
+ * What writers in flight at once can meet, and how each is kept right
+ * (docs/ARCHITECTURE.md): the same patient's rows - a batch locks its
+ * patients' and visits' keys first, in one order (store_lock_keys); the
+ * same new row made by two - unique constraints, and ON CONFLICT where a
+ * writer must go on; hot counter rows - updated in one order (feed_day);
+ * whatever is left (a deadlock, a unique violation, a version replaced
+ * meanwhile) - store_raced, and the batching writers roll back and do the
+ * whole batch again once before answering.
+ *
  * The old rule - every write transaction takes the transaction-scoped
- * advisory lock PG_WRITE_LOCK, so seqs commit in order - is still taken
- * (writer_begin) unless WEFT_PG_WRITER_LOCK=0; it serialises PostgreSQL
- * ingest to about one core (docs/BENCHMARKS.md).  Readers never take it
- * (MVCC).  The audit chain has its own lock (pg_audit.c), migrations take
- * PG_WRITE_LOCK among themselves (pg_migrate.c).
+ * advisory lock PG_WRITE_LOCK, so seqs commit in order - serialised
+ * PostgreSQL ingest to about one core (docs/BENCHMARKS.md).  It is taken
+ * only with WEFT_PG_WRITER_LOCK=1 (a way back; the horizon is kept either
+ * way).  Readers never take it (MVCC).  The audit chain has its own lock (pg_audit.c), migrations
+ * take PG_WRITE_LOCK among themselves (pg_migrate.c).
  */
 #ifndef WEFT_STORE_PG_PG_INT_H
 #define WEFT_STORE_PG_PG_INT_H

@@ -743,11 +743,12 @@ static int64_t mono_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* The serialising writer lock (pg_int.h): on unless WEFT_PG_WRITER_LOCK=0. */
+/* The old serialising writer lock (pg_int.h): off unless
+ * WEFT_PG_WRITER_LOCK=1 (a way back, and for measuring). */
 static bool writer_lock_on(void)
 {
     const char *e = getenv("WEFT_PG_WRITER_LOCK");
-    return !(e && strcmp(e, "0") == 0);
+    return e && strcmp(e, "1") == 0;
 }
 
 /* BEGIN of a write transaction: the horizon row, then BEGIN (and the writer

@@ -1155,6 +1155,79 @@ static void test_pg_horizon(void **state)
     unsetenv("WEFT_PG_WRITER_LOCK");
 }
 
+/* Two writers in flight at once put the same new item (PostgreSQL, the
+ * writer lock off): the second waits for the first's commit, then fails on
+ * the unique version and says it met another writer (store_raced), which
+ * is what makes the batching writers do their batch again; done again, the
+ * put succeeds as a new version or unchanged.  SQLite: its writers take
+ * turns, and store_raced is never set. */
+struct racer {
+    struct store *s;
+    int rc;
+    bool raced;
+};
+
+static void *race_put(void *arg)
+{
+    struct racer *r = arg;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    store_race_clear(r->s);
+    r->rc = put(r->s, "Encounter", "race-1", "rp", "encounters", "2021-02-02", NULL,
+                "{\"resourceType\":\"Encounter\",\"b\":1}", &oc, id);
+    r->raced = store_raced(r->s);
+    return NULL;
+}
+
+static void test_pg_raced(void **state)
+{
+    struct store *s = *state;
+    const char *url = testdb_pg();
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    if (!url) {
+        /* SQLite: never set */
+        store_race_clear(s);
+        assert_int_equal(put(s, "Encounter", "race-1", "rp", "encounters", "2021-02-01", NULL,
+                             "{\"resourceType\":\"Encounter\"}", &oc, id),
+                         0);
+        assert_false(store_raced(s));
+        fprintf(stderr, "test_pg_raced: PostgreSQL only (SQLite writers never overlap)\n");
+        return;
+    }
+    setenv("WEFT_PG_WRITER_LOCK", "0", 1);
+    struct store *a, *b;
+    char *err = NULL;
+    assert_int_equal(store_open(&a, url, false, &err), 0);
+    assert_int_equal(store_open(&b, url, false, &err), 0);
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(put(a, "Encounter", "race-1", "rp", "encounters", "2021-02-01", NULL,
+                         "{\"resourceType\":\"Encounter\",\"a\":1}", &oc, id),
+                     0);
+    struct racer r = {.s = b};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, race_put, &r), 0);
+    usleep(300000); /* b waits on a's version */
+    assert_int_equal(store_commit(a), 0);
+    pthread_join(th, NULL);
+    fprintf(stderr, "raced put: %s (%s)\n", weft_strerror(r.rc), store_errmsg(b));
+    assert_int_not_equal(r.rc, 0);
+    assert_true(r.raced);
+    /* done again, it succeeds: a new version over a's */
+    store_race_clear(b);
+    assert_int_equal(put(b, "Encounter", "race-1", "rp", "encounters", "2021-02-02", NULL,
+                         "{\"resourceType\":\"Encounter\",\"b\":1}", &oc, id),
+                     0);
+    assert_false(store_raced(b));
+    struct store_row row;
+    assert_int_equal(store_resource_get(s, "Encounter", id, 0, &row), 0);
+    assert_int_equal(row.version, 2);
+    store_row_clear(&row);
+    store_close(a);
+    store_close(b);
+    unsetenv("WEFT_PG_WRITER_LOCK");
+}
+
 /* Count the query's rows at a snapshot by paging through all of them. */
 static int64_t count_by_paging(struct store *s, struct store_query q)
 {
@@ -1717,6 +1790,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq_person, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_concurrent_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_horizon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_raced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_check, setup, teardown),
