@@ -804,7 +804,7 @@ static int batch_try(struct mllp_server *srv, struct ingest *ig, struct store *s
      * (store_raced): the whole batch again, below, not committed as it is
      * (the second try commits what it did: a message refused then is
      * answered AE and kept in the inbox, as any refusal) */
-    if (rc == 0 && !last && store_raced(s))
+    if (rc == 0 && !last && (store_raced(s) || FAILPOINT("mllp-batch-raced")))
         rc = WEFT_EBUSY;                                /* the race is the handle's last error */
     if (rc == 0 && FAILPOINT("mllp-ack-before-commit")) /* test build: the broken order */
         complete_batch(*batch, n), *batch = NULL;
@@ -830,7 +830,7 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct store *
 {
     store_race_clear(s);
     int rc = batch_try(srv, ig, s, &batch, n, false);
-    if (rc != 0 && batch && store_raced(s)) {
+    if (rc != 0 && batch && (store_raced(s) || FAILPOINT("mllp-batch-raced"))) {
         log_info("mllp", "batch of %zu messages met another writer (%s); trying it again", n,
                  store_errmsg(s));
         metrics_add("weft_store_retries_total", "writer=\"mllp\"", 1);
