@@ -73,8 +73,10 @@
  * advisory lock PG_WRITE_LOCK, so seqs commit in order - serialised
  * PostgreSQL ingest to about one core (docs/BENCHMARKS.md).  It is taken
  * only with WEFT_PG_WRITER_LOCK=1 (a way back; the horizon is kept either
- * way).  Readers never take it (MVCC).  The audit chain has its own lock (pg_audit.c), migrations
- * take PG_WRITE_LOCK among themselves (pg_migrate.c).
+ * way).  Readers never take it (MVCC).  The audit chain has its own lock
+ * (pg_audit.c); migrations take PG_WRITE_LOCK among themselves
+ * (pg_migrate.c), and one that writes versions must not run beside
+ * serving nodes (it leaves no horizon mark).
  */
 #ifndef WEFT_STORE_PG_PG_INT_H
 #define WEFT_STORE_PG_PG_INT_H
