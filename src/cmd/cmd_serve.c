@@ -114,6 +114,9 @@ const struct opt_spec cmd_serve_specs[] = {
     {"mllp-backlog-max", "N",
      "feeds: HL7 enhanced mode: messages accepted but not yet applied, at most (default "
      "1000000)"},
+    {"mllp-writers", "N",
+     "feeds: MLLP writer threads, each with its own store connection and group commit; a "
+     "connection's messages all go to one (default 2 with PostgreSQL, 1 with SQLite)"},
     {"mllp-tls-cert", "FILE", "feeds: MLLP only: this certificate chain instead of --tls-cert"},
     {"mllp-tls-key", "FILE", "feeds: MLLP only: the private key of --mllp-tls-cert"},
     {"mllp-plain", NULL,

@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *const known[] = {"mllp-ack-before-commit", "store-skip-fsync",
-                                    "feed-status-pause", "accept-journal-slow-mover",
-                                    "bulk-done-pause"};
+                                    "feed-status-pause",      "accept-journal-slow-mover",
+                                    "bulk-done-pause",        "mllp-batch-raced"};
 #define N_KNOWN (sizeof known / sizeof known[0])
 
 static bool on[N_KNOWN];

@@ -33,6 +33,12 @@
  *                           after keeping a job's outcome, before it takes
  *                           the job off as running (src/analytics/bulk_serve.c),
  *                           so that a test's cancel lands in that window
+ *   mllp-batch-raced        not a breakage: the MLLP writer takes the first
+ *                           try of every batch as having met another writer
+ *                           (store_raced), so it is rolled back and done
+ *                           again once (src/feeds/mllp_server.c): the retry
+ *                           path, which overlapping PostgreSQL writers take
+ *                           rarely, tested on both backends
  */
 #ifndef WEFT_CORE_FAILPOINT_H
 #define WEFT_CORE_FAILPOINT_H

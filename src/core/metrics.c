@@ -69,6 +69,10 @@ static const struct {
      "Inbound feed messages and files, by feed, kind and outcome (applied, rejected, "
      "duplicate)",
      NULL, 0},
+    {"weft_store_retries_total", METRIC_COUNTER,
+     "Batches rolled back and done again once because they met another writer (PostgreSQL), "
+     "by writer",
+     NULL, 0},
     {"weft_feed_lag_seconds", METRIC_HISTOGRAM,
      "Feed lag: arrival time minus the event time the message carries, by feed", lag_bounds, 9},
     {"weft_feed_backlog", METRIC_GAUGE,

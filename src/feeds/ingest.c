@@ -174,10 +174,22 @@ void ingest_result_release(struct ingest_result *r)
 
 /* ---- counters --------------------------------------------------------------------- */
 
+/* Counter rows in one order, (feed, day), in every writer: two writers
+ * flushing the same rows in different orders could each hold one the other
+ * waits for (PostgreSQL's writers overlap: store/pg/pg_int.h). */
+static int slot_cmp(const void *a, const void *b)
+{
+    const struct count_slot *x = a, *y = b;
+    if (x->feed_id != y->feed_id)
+        return x->feed_id < y->feed_id ? -1 : 1;
+    return strcmp(x->day, y->day);
+}
+
 static int flush_slots(struct ingest *ig)
 {
     int rc = 0;
     feeds_forget(ig);
+    qsort(ig->slots, (size_t)ig->nslots, sizeof ig->slots[0], slot_cmp);
     for (int i = 0; i < ig->nslots && rc == 0; i++) {
         struct count_slot *sl = &ig->slots[i];
         rc = store_feed_count(ig->s, sl->feed_id, sl->day, &sl->c,
@@ -932,18 +944,32 @@ int ingest_hl7_one(struct ingest *ig, const char *data, size_t len, const char *
                    int64_t replay_id, struct ingest_result *r)
 {
     struct store_txn txn;
-    int rc = store_txn_begin(&txn, ig->s);
-    if (rc != 0)
-        return rc;
-    rc = ingest_hl7(ig, data, len, peer, NULL, replay_id, r);
-    if (rc == 0)
-        rc = ingest_flush_counts(ig);
-    if (rc == 0)
-        rc = store_txn_commit(&txn);
-    if (rc != 0) {
+    int rc;
+    /* a message that met another writer (store_raced: PostgreSQL) is
+     * rolled back and done again once before it is answered */
+    for (int attempt = 0;; attempt++) {
+        store_race_clear(ig->s);
+        rc = store_txn_begin(&txn, ig->s);
+        if (rc != 0)
+            return rc;
+        rc = ingest_hl7(ig, data, len, peer, NULL, replay_id, r);
+        if (rc == 0)
+            rc = ingest_flush_counts(ig);
+        if (rc == 0 && attempt == 0 && store_raced(ig->s))
+            rc = WEFT_EBUSY; /* the race is the handle's last error */
+        if (rc == 0)
+            rc = store_txn_commit(&txn);
+        if (rc == 0)
+            break;
         store_txn_rollback(&txn);
         ingest_discard_counts(ig);
+        if (attempt == 0 && store_raced(ig->s)) {
+            ingest_result_release(r);
+            ingest_result_init(r);
+            continue;
+        }
         ingest_result_commit_failed(r, data, len, weft_strerror(rc));
+        break;
     }
     return rc;
 }

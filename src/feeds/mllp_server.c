@@ -103,6 +103,7 @@ struct waiter {
 struct conn {
     struct mllp_server *srv;
     struct conn *next; /* server's list */
+    int w;             /* its writer: every message of a connection goes to one */
     pthread_t th;
     int fd, efd;
     char peer[96];
@@ -118,17 +119,29 @@ struct conn {
     atomic_bool finished;
 };
 
+/* A writer thread: its queue (under the server's qmu), its store handle,
+ * its group commit.  Several (--mllp-writers) let PostgreSQL's writers
+ * overlap; a connection's messages all go to one, in order. */
+struct writer {
+    struct mllp_server *srv;
+    pthread_t th;
+    pthread_cond_t cv; /* under qmu: items queued, room in the backlog, or stop */
+    struct item *qhead, *qtail;
+    size_t qlen;
+    struct store *store; /* writer 0's is the server's srv->store */
+};
+
 struct mllp_server {
     struct mllp_server_config cfg;
     char *host, *store_url;
     int lfd, port;
-    pthread_t acceptor, writer;
+    pthread_t acceptor;
     atomic_bool stopping; /* acceptor and connections: stop reading */
-    bool writer_stop;     /* under qmu: writer exits when the queue is empty */
+    bool writer_stop;     /* under qmu: writers exit when their queues are empty */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv;
-    struct item *qhead, *qtail;
-    size_t qlen;
+    struct writer w[MLLP_WRITERS_MAX];
+    int nw;              /* writers */
+    unsigned next_w;     /* the next connection's writer (acceptor only) */
     pthread_mutex_t cmu; /* conns list */
     struct conn *conns;
     int nconns;
@@ -440,6 +453,8 @@ static void apply_premap(struct mllp_server *srv, struct hl7_msg *hm,
     }
 }
 
+static int msgs_lock(struct store *s, const char *const *msg, const size_t *lens, size_t n);
+
 /* Apply up to max of the backlog's oldest messages in one transaction of
  * store s, then send their application ACKs.  They are read, mapped and
  * prepared before the transaction begins, so that it holds the store's
@@ -480,9 +495,22 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *
     hl7_msg_free(hm);
     struct store_txn txn;
     bool began = false;
+    store_race_clear(s);
     if (rc == 0) {
         rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
         began = rc == 0;
+    }
+    if (rc == 0) { /* the messages' patients, as the writer's (batch_lock) */
+        const char **msg = xcalloc(k ? k : 1, sizeof *msg);
+        size_t *lens = xcalloc(k ? k : 1, sizeof *lens);
+        for (size_t i = 0; i < k; i++)
+            if (have[i]) {
+                msg[i] = ms[i].body;
+                lens[i] = ms[i].body_len;
+            }
+        rc = store_txn_check(&txn, msgs_lock(s, msg, lens, k));
+        free(msg);
+        free(lens);
     }
     for (size_t i = 0; rc == 0 && i < k; i++) {
         if (!have[i])
@@ -514,6 +542,11 @@ static void run_apply(struct mllp_server *srv, struct ingest *ig, struct store *
     }
     if (rc == 0)
         rc = ingest_flush_counts(ig);
+    /* a failure another writer caused (store_raced) may have been taken for
+     * a message's own: not committed as it is; the messages stay pending
+     * and are applied again below, as after any failure */
+    if (rc == 0 && store_raced(s))
+        rc = WEFT_EBUSY; /* the race is the handle's last error */
     if (rc == 0)
         rc = store_txn_commit(&txn);
     if (rc != 0) {
@@ -578,13 +611,169 @@ static int backlog_load(struct mllp_server *srv)
     return 0;
 }
 
-static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *batch, size_t n)
+/*
+ * What a batch is about, as store_lock_keys keys: every identifier of every
+ * message's patient (PID-3 and MRG-1 repetitions: ID and assigning
+ * authority - the NHS number's authority is NHS, so two organisations'
+ * messages for one NHS number meet on it) and its visit (PV1-19, with the
+ * sending facility).  Taken in one order by every writer before the
+ * batch's work, they keep two writers of the same patient from deadlocking
+ * on its rows (identity record, person, Patient) in different orders or
+ * racing to make the same person or version: the second waits for the
+ * first's commit.  Read from the raw text (the writer's only cheap view of
+ * every message, mapped or not); a message that does not parse has no keys.
+ */
+static uint32_t key_hash(const char *a, size_t an, const char *b, size_t bn)
 {
-    struct store *s = srv->store;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < an; i++)
+        h = (h ^ (unsigned char)a[i]) * 16777619u;
+    h = (h ^ 0x1f) * 16777619u;
+    for (size_t i = 0; i < bn; i++)
+        h = (h ^ (unsigned char)b[i]) * 16777619u;
+    return h;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Field n (0: the segment name) of segment seg[0..len), by separator fs. */
+static bool seg_field(const char *seg, size_t len, char fs, int n, const char **f, size_t *flen)
+{
+    size_t i = 0;
+    for (int k = 0; k < n; k++) {
+        while (i < len && seg[i] != fs)
+            i++;
+        if (i >= len)
+            return false;
+        i++;
+    }
+    size_t j = i;
+    while (j < len && seg[j] != fs)
+        j++;
+    *f = seg + i;
+    *flen = j - i;
+    return true;
+}
+
+/* Keys of each repetition of field f[0..n): component 1 with component
+ * auth (or with other when auth is 0). */
+static void rep_keys(const char *f, size_t n, char cs, char rs, int auth, const char *other,
+                     size_t olen, uint32_t **keys, size_t *nk, size_t *cap)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e < n && f[e] != rs)
+            e++;
+        const char *c1 = f + i, *ca = other;
+        size_t c1n = 0, can = olen;
+        while (i + c1n < e && f[i + c1n] != cs)
+            c1n++;
+        if (auth > 0) {
+            size_t p = i;
+            int comp = 1;
+            while (p < e && comp < auth) {
+                if (f[p] == cs)
+                    comp++;
+                p++;
+            }
+            size_t q = p;
+            while (q < e && f[q] != cs)
+                q++;
+            ca = comp == auth ? f + p : "";
+            can = comp == auth ? q - p : 0;
+        }
+        if (c1n) {
+            if (*nk == *cap) {
+                *cap = *cap ? *cap * 2 : 16;
+                *keys = xrealloc(*keys, sizeof **keys * *cap);
+            }
+            (*keys)[(*nk)++] = key_hash(c1, c1n, ca, can);
+        }
+        i = e + 1;
+    }
+}
+
+/* Lock the keys of messages msg[0..n) (lens[i] bytes each). */
+static int msgs_lock(struct store *s, const char *const *msg, const size_t *lens, size_t n)
+{
+    uint32_t *keys = NULL;
+    size_t nk = 0, cap = 0;
+    for (size_t m = 0; m < n; m++) {
+        const char *d = msg[m];
+        size_t len = lens[m];
+        if (!d)
+            continue;
+        if (len < 8 || memcmp(d, "MSH", 3) != 0)
+            continue;
+        char fs = d[3], cs = d[4], rs = d[5];
+        const char *fac = "";
+        size_t facn = 0;
+        for (size_t i = 0; i < len;) {
+            size_t e = i;
+            while (e < len && d[e] != '\r' && d[e] != '\n')
+                e++;
+            const char *seg = d + i;
+            size_t sl = e - i;
+            const char *f;
+            size_t fl;
+            if (sl > 4 && memcmp(seg, "MSH", 3) == 0 && seg_field(seg, sl, fs, 3, &f, &fl)) {
+                fac = f; /* MSH-4 (the separator is MSH-1: one field fewer) */
+                facn = fl;
+                const char *c = memchr(f, cs, fl);
+                if (c)
+                    facn = (size_t)(c - f);
+            } else if (sl > 4 && memcmp(seg, "PID", 3) == 0 && seg_field(seg, sl, fs, 3, &f, &fl)) {
+                rep_keys(f, fl, cs, rs, 4, NULL, 0, &keys, &nk, &cap);
+            } else if (sl > 4 && memcmp(seg, "MRG", 3) == 0 && seg_field(seg, sl, fs, 1, &f, &fl)) {
+                rep_keys(f, fl, cs, rs, 4, NULL, 0, &keys, &nk, &cap);
+            } else if (sl > 4 && memcmp(seg, "PV1", 3) == 0 &&
+                       seg_field(seg, sl, fs, 19, &f, &fl)) {
+                rep_keys(f, fl, cs, rs, 0, fac, facn, &keys, &nk, &cap);
+            }
+            i = e + 1;
+        }
+    }
+    int rc = 0;
+    if (nk) {
+        qsort(keys, nk, sizeof *keys, key_cmp);
+        size_t u = 1;
+        for (size_t i = 1; i < nk; i++)
+            if (keys[i] != keys[u - 1])
+                keys[u++] = keys[i];
+        rc = store_lock_keys(s, keys, (int)u);
+    }
+    free(keys);
+    return rc;
+}
+
+static int batch_lock(struct store *s, struct item *batch, size_t n)
+{
+    const char **msg = xcalloc(n ? n : 1, sizeof *msg);
+    size_t *lens = xcalloc(n ? n : 1, sizeof *lens);
+    size_t k = 0;
+    for (struct item *it = batch; it && k < n; it = it->qnext, k++) {
+        msg[k] = it->data;
+        lens[k] = it->len;
+    }
+    int rc = msgs_lock(s, msg, lens, k);
+    free(msg);
+    free(lens);
+    return rc;
+}
+
+/* One try at storing a batch in one transaction: 0 once committed. */
+static int batch_try(struct mllp_server *srv, struct ingest *ig, struct store *s,
+                     struct item **batch, size_t n, bool last)
+{
     struct store_txn txn;
     struct ingest_hl7_item *items = xcalloc(n ? n : 1, sizeof *items);
     size_t k = 0;
-    for (struct item *it = batch; it && k < n; it = it->qnext, k++) {
+    for (struct item *it = *batch; it && k < n; it = it->qnext, k++) {
         /* the connection's client certificate goes with every message: a
          * feed that pins one refuses messages without it (ingest.h) */
         items[k] = (struct ingest_hl7_item){.data = it->data,
@@ -602,6 +791,8 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
         }
     }
     int rc = store_txn_begin(&txn, s); /* waits a bounded time while busy */
+    if (rc == 0)
+        rc = store_txn_check(&txn, batch_lock(s, *batch, n));
     /* the batch's inbox rows and claims in one statement each, then each
      * message in its savepoint (ingest.h) */
     if (rc == 0)
@@ -609,15 +800,54 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
     free(items);
     if (rc == 0)
         rc = ingest_flush_counts(ig);
+    /* a failure another writer caused, even one taken for a message's own
+     * (store_raced): the whole batch again, below, not committed as it is
+     * (the second try commits what it did: a message refused then is
+     * answered AE and kept in the inbox, as any refusal) */
+    if (rc == 0 && !last && (store_raced(s) || FAILPOINT("mllp-batch-raced")))
+        rc = WEFT_EBUSY;                                /* the race is the handle's last error */
     if (rc == 0 && FAILPOINT("mllp-ack-before-commit")) /* test build: the broken order */
-        complete_batch(batch, n), batch = NULL;
+        complete_batch(*batch, n), *batch = NULL;
     if (rc == 0)
         rc = store_txn_commit(&txn);
     if (rc != 0) {
-        log_error("mllp", "batch of %zu messages not stored: %s (%s)", n, weft_strerror(rc),
-                  store_errmsg(s));
         store_txn_rollback(&txn);
         ingest_discard_counts(ig);
+    }
+    (void)srv;
+    return rc;
+}
+
+/* A batch in one transaction; a batch that met another writer (PostgreSQL:
+ * a deadlock, a unique violation, a version replaced meanwhile:
+ * store_raced) is rolled back and done again once, whole, from the
+ * messages as received (a prepared bundle is used once: the retry maps and
+ * prepares them on this thread), so no message is answered AE, or the
+ * batch refused, for a race the next try would not meet.  Nothing is
+ * answered before the commit returned. */
+static void run_batch(struct mllp_server *srv, struct ingest *ig, struct store *s,
+                      struct item *batch, size_t n)
+{
+    store_race_clear(s);
+    int rc = batch_try(srv, ig, s, &batch, n, false);
+    if (rc != 0 && batch && (store_raced(s) || FAILPOINT("mllp-batch-raced"))) {
+        log_info("mllp", "batch of %zu messages met another writer (%s); trying it again", n,
+                 store_errmsg(s));
+        metrics_add("weft_store_retries_total", "writer=\"mllp\"", 1);
+        for (struct item *it = batch; it; it = it->qnext) {
+            fhir_load_prep_free(it->prep);
+            it->prep = NULL;
+            hl7_map_result_clear(&it->pre);
+            it->has_pre = false;
+            ingest_result_release(&it->res);
+            ingest_result_init(&it->res);
+        }
+        store_race_clear(s);
+        rc = batch_try(srv, ig, s, &batch, n, true);
+    }
+    if (rc != 0) {
+        log_error("mllp", "batch of %zu messages not stored: %s (%s)", n, weft_strerror(rc),
+                  store_errmsg(s));
         for (struct item *it = batch; it; it = it->qnext)
             ingest_result_commit_failed(&it->res, it->data, it->len, "the record store failed");
         atomic_fetch_add(&srv->n_failed, 1);
@@ -630,37 +860,38 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct item *b
 
 static void *writer_main(void *arg)
 {
-    struct mllp_server *srv = arg;
-    struct ingest *ig = ingest_new(srv->store);
+    struct writer *w = arg;
+    struct mllp_server *srv = w->srv;
+    struct ingest *ig = ingest_new(w->store);
     size_t max = (size_t)srv->cfg.batch_max;
     size_t full = (size_t)srv->cfg.backlog_max;
     for (;;) {
         pthread_mutex_lock(&srv->qmu);
         /* a full backlog stops new messages (their connections stop being
          * read at their window) until the applier has made room */
-        while (!(srv->qhead && srv->bl_len < full) && !(srv->writer_stop && !srv->qhead))
-            pthread_cond_wait(&srv->qcv, &srv->qmu);
-        if (!srv->qhead && srv->writer_stop) {
+        while (!(w->qhead && srv->bl_len < full) && !(srv->writer_stop && !w->qhead))
+            pthread_cond_wait(&w->cv, &srv->qmu);
+        if (!w->qhead && srv->writer_stop) {
             pthread_mutex_unlock(&srv->qmu);
             break; /* a backlog left is kept (pending) for the next start */
         }
         struct item *batch = NULL;
         size_t n = 0;
         {
-            struct item *last = batch = srv->qhead;
+            struct item *last = batch = w->qhead;
             n = 1;
             while (last->qnext && n < max) {
                 last = last->qnext;
                 n++;
             }
-            srv->qhead = last->qnext;
-            if (!srv->qhead)
-                srv->qtail = NULL;
-            srv->qlen -= n;
+            w->qhead = last->qnext;
+            if (!w->qhead)
+                w->qtail = NULL;
+            w->qlen -= n;
             last->qnext = NULL;
         }
         pthread_mutex_unlock(&srv->qmu);
-        run_batch(srv, ig, batch, n);
+        run_batch(srv, ig, w->store, batch, n);
     }
     ingest_free(ig);
     return NULL;
@@ -682,7 +913,8 @@ static void *applier_main(void *arg)
             break; /* what is left stays pending for the next start */
         run_apply(srv, ig, srv->apply_store, 256);
         pthread_mutex_lock(&srv->qmu);
-        pthread_cond_broadcast(&srv->qcv); /* room in the backlog for the writer */
+        for (int i = 0; i < srv->nw; i++) /* room in the backlog for the writers */
+            pthread_cond_signal(&srv->w[i].cv);
         pthread_mutex_unlock(&srv->qmu);
     }
     ingest_free(ig);
@@ -1109,15 +1341,28 @@ static void stop_checkpointer(struct mllp_server *srv)
 
 static void enqueue(struct mllp_server *srv, struct item *it)
 {
+    struct writer *w = &srv->w[it->conn->w];
     pthread_mutex_lock(&srv->qmu);
-    if (srv->qtail)
-        srv->qtail->qnext = it;
+    if (w->qtail)
+        w->qtail->qnext = it;
     else
-        srv->qhead = it;
-    srv->qtail = it;
-    srv->qlen++;
-    pthread_cond_signal(&srv->qcv);
+        w->qhead = it;
+    w->qtail = it;
+    w->qlen++;
+    pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&srv->qmu);
+}
+
+/* Stop the writers (each first empties its queue) and wait for them. */
+static void stop_writers(struct mllp_server *srv, int started)
+{
+    pthread_mutex_lock(&srv->qmu);
+    srv->writer_stop = true;
+    for (int i = 0; i < srv->nw; i++)
+        pthread_cond_signal(&srv->w[i].cv);
+    pthread_mutex_unlock(&srv->qmu);
+    for (int i = 0; i < started; i++)
+        pthread_join(srv->w[i].th, NULL);
 }
 
 /* ---- connections ------------------------------------------------------------------------ */
@@ -1474,6 +1719,7 @@ static void *acceptor_main(void *arg)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct conn *c = xcalloc(1, sizeof *c);
         c->srv = srv;
+        c->w = (int)(srv->next_w++ % (unsigned)srv->nw);
         c->fd = fd;
         c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         bool v6 = strchr(host, ':') != NULL;
@@ -1577,7 +1823,13 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         srv->cfg.window = 256;
     srv->lfd = -1;
     pthread_mutex_init(&srv->qmu, NULL);
-    pthread_cond_init(&srv->qcv, NULL);
+    srv->nw = cfg->writers > 0 ? cfg->writers : 1;
+    if (srv->nw > MLLP_WRITERS_MAX)
+        srv->nw = MLLP_WRITERS_MAX;
+    for (int i = 0; i < srv->nw; i++) {
+        srv->w[i].srv = srv;
+        pthread_cond_init(&srv->w[i].cv, NULL);
+    }
     pthread_mutex_init(&srv->cmu, NULL);
     pthread_mutex_init(&srv->kmu, NULL);
     pthread_cond_init(&srv->kcv, NULL);
@@ -1615,6 +1867,10 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         rc = store_open(&srv->move_store, srv->store_url, false, errmsg);
     if (rc == 0)
         rc = store_writer(srv->store); /* the store checkpoints off this handle's path */
+    srv->w[0].store = srv->store;
+    for (int i = 1; rc == 0 && i < srv->nw; i++)
+        if ((rc = store_open(&srv->w[i].store, srv->store_url, false, errmsg)) == 0)
+            rc = store_writer(srv->w[i].store);
     if (rc == 0)
         fac_refresh(srv);
     if (rc == 0 && journaled)
@@ -1648,16 +1904,17 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
             journal_started = true;
         }
     }
-    if (rc == 0 && pthread_create(&srv->writer, NULL, writer_main, srv) != 0)
-        rc = WEFT_EINTERNAL;
-    else if (rc == 0 && pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
-        pthread_mutex_lock(&srv->qmu);
-        srv->writer_stop = true;
-        pthread_cond_broadcast(&srv->qcv);
-        pthread_mutex_unlock(&srv->qmu);
-        pthread_join(srv->writer, NULL);
-        rc = WEFT_EINTERNAL;
+    int wstarted = 0;
+    while (rc == 0 && wstarted < srv->nw) {
+        if (pthread_create(&srv->w[wstarted].th, NULL, writer_main, &srv->w[wstarted]) != 0)
+            rc = WEFT_EINTERNAL;
+        else
+            wstarted++;
     }
+    if (rc == 0 && pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0)
+        rc = WEFT_EINTERNAL;
+    if (rc != 0 && wstarted)
+        stop_writers(srv, wstarted);
     if (rc != 0 && journal_started)
         stop_journal(srv);
     if (rc != 0 && applier_started)
@@ -1670,6 +1927,8 @@ int mllp_server_start(struct mllp_server **out, const struct mllp_server_config 
         if (srv->lfd >= 0)
             close(srv->lfd);
         store_close(srv->store);
+        for (int i = 1; i < srv->nw; i++)
+            store_close(srv->w[i].store);
         store_close(srv->ckpt_store);
         store_close(srv->apply_store);
         store_close(srv->move_store);
@@ -1719,12 +1978,8 @@ void mllp_server_stop(struct mllp_server *srv)
     atomic_store(&srv->stopping, true);
     pthread_join(srv->acceptor, NULL);
     close(srv->lfd);
-    reap(srv, true); /* connections finish their items first: the writer still runs */
-    pthread_mutex_lock(&srv->qmu);
-    srv->writer_stop = true;
-    pthread_cond_broadcast(&srv->qcv);
-    pthread_mutex_unlock(&srv->qmu);
-    pthread_join(srv->writer, NULL); /* the applier makes room if the backlog is full */
+    reap(srv, true);            /* connections finish their items first: the writer still runs */
+    stop_writers(srv, srv->nw); /* the applier makes room if the backlog is full */
     if (srv->journal)
         stop_journal(srv); /* what is durable is moved into the inbox */
     stop_applier(srv);
@@ -1739,6 +1994,8 @@ void mllp_server_stop(struct mllp_server *srv)
              (unsigned long long)st.idle_closed, (unsigned long long)st.applied,
              (unsigned long long)st.backlog);
     store_close(srv->store);
+    for (int i = 1; i < srv->nw; i++)
+        store_close(srv->w[i].store);
     store_close(srv->ckpt_store);
     store_close(srv->apply_store);
     store_close(srv->move_store);
@@ -1760,7 +2017,8 @@ void mllp_server_stop(struct mllp_server *srv)
     pthread_mutex_destroy(&srv->kmu);
     pthread_cond_destroy(&srv->kcv);
     pthread_mutex_destroy(&srv->qmu);
-    pthread_cond_destroy(&srv->qcv);
+    for (int i = 0; i < srv->nw; i++)
+        pthread_cond_destroy(&srv->w[i].cv);
     pthread_mutex_destroy(&srv->cmu);
     free(srv->host);
     free(srv->store_url);
@@ -1899,8 +2157,20 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
         free(jdir);
         return WEFT_EINVAL;
     }
+    /* writers: PostgreSQL's overlap (store/pg/pg_int.h), SQLite's take
+     * turns (one is all it can use) */
+    bool pg = store_url_is_postgres(ctx->db);
+    long writers = 0;
+    if (opts_get_long(ctx->opts, "mllp-writers", pg ? MLLP_WRITERS_PG_DEFAULT : 1, &writers) != 0 ||
+        writers < 1 || writers > MLLP_WRITERS_MAX) {
+        fprintf(stderr, "weft serve: --mllp-writers must be 1-%d\n", MLLP_WRITERS_MAX);
+        free(host);
+        free(jdir);
+        return WEFT_EINVAL;
+    }
     struct mllp_server_config cfg = {.host = host,
                                      .port = port,
+                                     .writers = (int)writers,
                                      .store_url = ctx->db,
                                      .max_connections = (int)maxc,
                                      .max_per_address = (int)per_addr,
@@ -1927,8 +2197,8 @@ int mllp_serve_start(const struct serve_ctx *ctx, void **state)
     }
     warn_unbound_feeds(ctx->db);
     bool v6 = strchr(host, ':') && host[0] != '[';
-    log_info("serve", "listening mllp=%s%s%s:%d idle_timeout=%ld tls=%s", v6 ? "[" : "", host,
-             v6 ? "]" : "", mllp_server_port(srv), idle,
+    log_info("serve", "listening mllp=%s%s%s:%d writers=%ld idle_timeout=%ld tls=%s", v6 ? "[" : "",
+             host, v6 ? "]" : "", mllp_server_port(srv), writers, idle,
              !cert          ? "off"
              : require_cert ? "on,client-cert-required"
                             : "on");

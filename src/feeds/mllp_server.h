@@ -75,7 +75,15 @@ struct mllp_server_config {
     /* enhanced mode: the accept journal's directory (feeds/accept_journal.h;
      * required unless original_ack_only) */
     const char *journal_dir;
+    /* writer threads, each with its own store connection, queue and group
+     * commit; a connection's messages all go to one (its order is kept).
+     * 0: 1.  At most MLLP_WRITERS_MAX.  PostgreSQL's writers overlap
+     * (store/pg/pg_int.h); SQLite's take turns, so one is enough there. */
+    int writers;
 };
+#define MLLP_WRITERS_MAX 16
+/* `--mllp-writers` when not given, on PostgreSQL (SQLite: 1) */
+#define MLLP_WRITERS_PG_DEFAULT 2
 
 /* `--mllp-backlog-max` when not given. */
 #define MLLP_BACKLOG_MAX_DEFAULT 1000000

@@ -262,8 +262,10 @@ static int collect(const char *path, char ***list, int *n, long long *bytes, int
 struct load_group {
     struct store_txn txn;
     bool open;
-    int first; /* index of the group's first file */
+    bool retried; /* this group met another writer once and is done again */
+    int first;    /* index of the group's first file */
     long entries0;
+    long long done0;         /* the progress's bytes at the group's start */
     struct load_report snap; /* scalars + type rows at the group's start */
 };
 
@@ -284,19 +286,10 @@ static int group_open(struct store *s, struct load_group *g, struct load_report 
     return WEFT_OK;
 }
 
-static int group_close(struct store *s, struct load_group *g, struct load_report *rep,
-                       const char *const *files, int end)
+/* The counts back to the group's start; the types added since stay as rows
+ * of zero. */
+static void group_restore(struct load_group *g, struct load_report *rep)
 {
-    if (!g->open)
-        return WEFT_OK;
-    g->open = false;
-    int rc = store_txn_commit(&g->txn); /* rolled back when it fails */
-    if (rc == 0)
-        return WEFT_OK;
-    char why[256];
-    snprintf(why, sizeof why, "%s", store_errmsg(s));
-    /* back to the counts at the group's start; the types added since stay
-     * as rows of zero */
     for (int i = 0; i < rep->ntypes; i++) {
         struct load_type_count *t = &rep->types[i];
         const struct load_type_count *was = NULL;
@@ -313,9 +306,50 @@ static int group_close(struct store *s, struct load_group *g, struct load_report
     }
     rep->persons_linked = g->snap.persons_linked;
     rep->invalid_nhs = g->snap.invalid_nhs;
+}
+
+static int group_close(struct store *s, struct load_group *g, struct load_report *rep,
+                       const char *const *files, int end)
+{
+    if (!g->open)
+        return WEFT_OK;
+    g->open = false;
+    int rc = store_txn_commit(&g->txn); /* rolled back when it fails */
+    if (rc == 0)
+        return WEFT_OK;
+    char why[256];
+    snprintf(why, sizeof why, "%s", store_errmsg(s));
+    group_restore(g, rep);
     for (int i = g->first; i < end; i++)
         reject_file(rep, files[i], -1, "not stored: the commit failed (%s)", why);
     return rc;
+}
+
+/* A group that met another writer (store_raced: PostgreSQL, whose writers
+ * overlap - a deadlock, a unique violation, a version replaced meanwhile,
+ * which may have been taken for an entry's own fault) is rolled back and
+ * done again once, whole: the report back to the group's start, its
+ * rejections since dropped. */
+static void group_undo(struct store *s, struct load_group *g, struct load_report *rep,
+                       long long *done)
+{
+    store_txn_rollback(&g->txn);
+    g->open = false;
+    group_restore(g, rep);
+    rep->files = g->snap.files;
+    rep->bundles = g->snap.bundles;
+    rep->entries = g->snap.entries;
+    rep->rejected = g->snap.rejected;
+    for (int i = g->snap.nrejections; i < rep->nrejections; i++) {
+        free(rep->rejections[i].file);
+        free(rep->rejections[i].type);
+        free(rep->rejections[i].reason);
+    }
+    if (rep->nrejections > g->snap.nrejections)
+        rep->nrejections = g->snap.nrejections;
+    *done = g->done0;
+    log_info("load", "a group of files met another writer (%s); loading it again", store_errmsg(s));
+    store_race_clear(s);
 }
 
 static void group_release(struct load_group *g)
@@ -358,8 +392,12 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
     long long run_done = 0;
     struct load_report run_mark = {0};
     for (int i = 0; i < nfiles && rc == 0; i++) {
-        if (!g.open && (rc = group_open(s, &g, rep, i)) != 0)
-            break;
+        if (!g.open) {
+            if ((rc = group_open(s, &g, rep, i)) != 0)
+                break;
+            g.done0 = done;
+            store_race_clear(s);
+        }
         if (!run_open) {
             if ((rc = store_txn_item(&g.txn)) != 0)
                 break;
@@ -429,6 +467,18 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
             load_arena_reset();
         }
         if (closing) {
+            if (store_raced(s) && !g.retried) {
+                /* the queue and the run went with the group's rollback */
+                load_defer_drop(&d);
+                run_open = false;
+                load_arena_reset();
+                group_undo(s, &g, rep, &done);
+                g.retried = true;
+                i = g.first - 1; /* the group's files again */
+                rc = 0;
+                continue;
+            }
+            g.retried = false;
             int crc = group_close(s, &g, rep, (const char *const *)files, i + 1);
             if (rc == 0)
                 rc = crc;

@@ -227,6 +227,13 @@ int store_job_lock(struct store *s, const char *job, bool *mine)
     return s->ops->job_lock(s, job, mine);
 }
 
+int store_lock_keys(struct store *s, const uint32_t *keys, int n)
+{
+    if (!s->ops->lock_keys || n <= 0)
+        return WEFT_OK; /* one writer at a time (SQLite) */
+    return s->ops->lock_keys(s, keys, n);
+}
+
 int store_ping(struct store *s)
 {
     if (!s->ops->ping)

@@ -111,6 +111,17 @@ int store_writer(struct store *s);
  * file): always mine. */
 int store_job_lock(struct store *s, const char *job, bool *mine);
 
+/* In the open transaction, lock keys[0..n) - hashes of what a batch of
+ * work is about (a patient's identifiers, a visit), ascending, no
+ * repeats - until it ends.  Writers that lock what they are about to
+ * touch, in that one order, before touching it, never deadlock on those
+ * rows and never race to make the same person or version: a second writer
+ * of the same patient waits for the first to commit.  PostgreSQL, whose
+ * writers overlap (store/pg/pg_int.h): transaction-scoped advisory locks;
+ * SQLite: nothing (its writers take turns).  The locks are sent with the
+ * transaction's next statement (no round trip of their own). */
+int store_lock_keys(struct store *s, const uint32_t *keys, int n);
+
 /* Whether the store answers now: PostgreSQL runs one trivial statement
  * (making a lost connection again first, as every statement does); SQLite
  * (a file) always answers 0.  Used by `weft serve --db-read` to decide

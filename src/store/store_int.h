@@ -400,6 +400,8 @@ struct store_ops {
     int (*writer)(struct store *s); /* NULL: no upkeep to move off the writer */
     /* store_job_lock (store.h); NULL: every job is this handle's */
     int (*job_lock)(struct store *s, const char *job, bool *mine);
+    /* store_lock_keys (store.h); NULL: writers take turns anyway (SQLite) */
+    int (*lock_keys)(struct store *s, const uint32_t *keys, int n);
     int (*size_bytes)(struct store *s, int64_t *bytes); /* store_size_bytes (store.h) */
     int (*ping)(struct store *s); /* store_ping (store.h); NULL: always answers */
     int (*backup)(struct store *s, const char *dest, struct store_backup_info *info);
@@ -430,6 +432,7 @@ struct store {
     char errmsg[512];         /* last error of this handle, see store_errmsg() */
     unsigned long txn_serial; /* the open transaction's number, unique in the process
                                * (store_txn_serial_next); meaningful while txn_depth > 0 */
+    bool raced;               /* an operation met another writer (store_raced) */
 };
 
 /* A new transaction number, unique in the process and never 0: each

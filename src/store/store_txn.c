@@ -46,6 +46,16 @@ int store_rollback(struct store *s)
     return STORE_CALL0(s, txn, rollback);
 }
 
+bool store_raced(const struct store *s)
+{
+    return s->raced;
+}
+
+void store_race_clear(struct store *s)
+{
+    s->raced = false;
+}
+
 bool store_broken(int rc)
 {
     return rc == WEFT_EDB || rc == WEFT_EBUSY || rc == WEFT_EIO || rc == WEFT_ENOMEM ||

@@ -84,6 +84,18 @@ int store_txn_commit(struct store_txn *t);
 /* Roll back whatever of t is open (nothing when closed or broken). */
 void store_txn_rollback(struct store_txn *t);
 
+/* Whether an operation on s failed, since the last store_race_clear(s), in
+ * a way two writers in flight at once can cause - on PostgreSQL, whose
+ * writers overlap (store/pg/pg_int.h): a deadlock, a serialisation
+ * failure, a lock wait given up, a unique violation (two writers made the
+ * same row), a version replaced meanwhile.  Such a failure may have been
+ * taken for the item's own (an item undone, a message answered AE): a
+ * writer that groups work rolls the whole transaction back and does it
+ * again once when this is true, before committing or answering (the MLLP
+ * writer, the loader).  Never set on SQLite, whose writers take turns. */
+bool store_raced(const struct store *s);
+void store_race_clear(struct store *s);
+
 /* ---- the handle's own transaction (the calls store_txn_* make) -----------
  * Writes outside an explicit transaction run in their own.  Prefer the
  * transaction object above wherever work is grouped. */

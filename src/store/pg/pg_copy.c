@@ -54,11 +54,14 @@ static int names_of(struct pg_store *ps, const char *sql, const char *arg, char 
     return WEFT_OK;
 }
 
+/* Every table but the schema's bookkeeping and the writers' horizon (the
+ * sessions writing now: pg_int.h, "Writers"), which are no data and which
+ * SQLite has not. */
 int pg_copy_tables(struct store *s, char ***names, int *n)
 {
     return names_of(pg_of(s),
                     "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()"
-                    " AND tablename <> 'schema_migration' ORDER BY 1",
+                    " AND tablename NOT IN ('schema_migration', 'writer_horizon') ORDER BY 1",
                     NULL, names, n);
 }
 

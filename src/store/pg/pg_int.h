@@ -11,13 +11,72 @@
  * A handle is one connection, used by one thread at a time, like the SQLite
  * handle; servers open one per worker thread.
  *
- * Writers are serialised, as SQLite's are (BEGIN IMMEDIATE): every write
- * transaction first takes the transaction-scoped advisory lock PG_WRITE_LOCK.
- * That is what keeps the store's snapshot rule true on PostgreSQL: seq values
- * come from a sequence, and with one writer at a time every seq a reader
- * cannot see yet is larger than every seq it can, so "the versions with
- * seq <= S" is a stable snapshot for paging (pg_search.c) and the audit
- * chain's head cannot move under an append.  Readers never take it (MVCC).
+ * Writers.  seq values come from the sequence resource_seq; a reader's
+ * snapshot is a seq S ("the versions with seq <= S"), and paging needs S to
+ * be stable: no version with seq <= S may become visible after S was
+ * taken.  With writers in flight at once, seqs do not commit in seq order,
+ * so S is not simply max(seq).  The writers' horizon makes it exact:
+ *
+ *   - Every write transaction (pg_begin, pg_auto_begin: pg_store.c,
+ *     writer_begin), BEFORE it can allocate any seq, commits its session's
+ *     row in writer_horizon (pid, since = the session's start, first_seq =
+ *     resource_seq's last_value + 1, or last_value when is_called is
+ *     false), and its transaction's first statement clears first_seq
+ *     (NULL): the mark disappears exactly when the writer's data becomes
+ *     visible (one commit).  A transaction that rolls back (or whose commit
+ *     fails) clears it afterwards; rows of sessions that are gone are
+ *     deleted by the next writer (HORIZON_CLEAN_SQL).
+ *   - A reader takes S = least(max(seq), min(first_seq) - 1) in ONE
+ *     statement, i.e. one MVCC snapshot: PG_SNAP_SQL below.
+ *
+ * Why S is stable.  Suppose a version with seq q <= S, written by a
+ * transaction T of writer W, is not visible in the reader's snapshot (T is
+ * in flight, or commits later).  Let m = max(seq) visible in the snapshot:
+ * q <= S <= m, and q != m since seqs are unique and m is visible, so q < m.
+ * nextval hands out values in increasing order store-wide (resource_seq has
+ * CACHE 1 - writers-1 sets it; with a per-session cache a session could
+ * hand out a value below the sequence's last_value later, and the argument
+ * fails), so q was allocated before m was.  m's transaction committed before
+ * the reader's snapshot was taken, hence q's allocation precedes the
+ * snapshot too, and W's mark, committed before W's first nextval, is in the
+ * snapshot - and not cleared in it: only T clears it at T's commit
+ * (invisible to the snapshot, by assumption), or W after T rolled back, or
+ * a cleaner after W's session ended (T then rolled back too); W's next
+ * transaction marks again only after T has ended.  Either of the
+ * latter means q never becomes visible.  The row's first_seq was computed
+ * from last_value read before W's first nextval, and nextval returns
+ * last_value + 1 (is_called) or last_value (not yet called) or more, so
+ * first_seq <= q and S <= min(first_seq) - 1 < q: a contradiction.  So every
+ * seq <= S is visible in the snapshot or never will be.  last_value is read
+ * from the sequence's tuple, which nextval updates at once and
+ * non-transactionally (another session sees it immediately, committed or
+ * not); a crash may make the sequence skip values (it logs ahead), which
+ * only makes first_seq smaller than need be, never larger.
+ *
+ * A writer that holds a transaction open holds the horizon at its first_seq
+ * - 1 for that long: a first page, a person's snapshot, the analytics
+ * watermark see the store as it was before that writer began (later commits
+ * of other writers appear when it ends).  Each transaction costs one small
+ * committed row (synchronous_commit off: only visibility matters; a crash
+ * ends the writer too) in the same round trip as its BEGIN.
+ *
+ * What writers in flight at once can meet, and how each is kept right
+ * (docs/ARCHITECTURE.md): the same patient's rows - a batch locks its
+ * patients' and visits' keys first, in one order (store_lock_keys); the
+ * same new row made by two - unique constraints, and ON CONFLICT where a
+ * writer must go on; hot counter rows - updated in one order (feed_day);
+ * whatever is left (a deadlock, a unique violation, a version replaced
+ * meanwhile) - store_raced, and the batching writers roll back and do the
+ * whole batch again once before answering.
+ *
+ * The old rule - every write transaction takes the transaction-scoped
+ * advisory lock PG_WRITE_LOCK, so seqs commit in order - serialised
+ * PostgreSQL ingest to about one core (docs/BENCHMARKS.md).  It is taken
+ * only with WEFT_PG_WRITER_LOCK=1 (a way back; the horizon is kept either
+ * way).  Readers never take it (MVCC).  The audit chain has its own lock
+ * (pg_audit.c); migrations take PG_WRITE_LOCK among themselves
+ * (pg_migrate.c), and one that writes versions must not run beside
+ * serving nodes (it leaves no horizon mark).
  */
 #ifndef WEFT_STORE_PG_PG_INT_H
 #define WEFT_STORE_PG_PG_INT_H
@@ -33,6 +92,8 @@
 #define PG_DEFER_MAX 8
 #define PG_MAXP_DEFER 16                /* parameters of a deferred statement */
 #define PG_WRITE_LOCK "7700414801"      /* pg_advisory_xact_lock key: "weft writer" */
+#define PG_MOVED_LOCK "7700414803"      /* analytics_moved ids in commit order (pg12-writers-1) */
+#define PG_KEY_LOCK "77004149"          /* first key of store_lock_keys' locks */
 #define PG_JOB_LOCK "77004148"          /* first key of the single-runner jobs' locks */
 #define PG_CLIENT_CACHE 32              /* API clients kept per connection (pg_meta.c) */
 #define PG_CLIENT_TTL_MS 5000           /* the longest a kept client is trusted unasked */
@@ -45,9 +106,12 @@
 /* The newest seq a reader may take as its snapshot (a scalar subquery):
  * every seq at or below it is committed or will never be.  The one
  * definition every reader of "the store's last seq" uses (paging's first
- * page, a person's snapshot, the analytics watermark); with writers
- * serialised (PG_WRITE_LOCK) that is max(seq). */
-#define PG_SNAP_SQL "(SELECT COALESCE(max(seq), 0) FROM resource)"
+ * page, a person's snapshot, the analytics watermark): the writers' horizon
+ * (above), in the statement's one snapshot. */
+#define PG_SNAP_SQL                                                                                \
+    "(SELECT LEAST((SELECT COALESCE(max(seq), 0) FROM resource),"                                  \
+    " (SELECT min(first_seq) - 1 FROM writer_horizon)))"
+#define PG_HORIZON_CLEAN_MS 10000 /* rows of gone sessions deleted at most this often */
 
 struct pg_store {
     struct store base; /* must be first: struct store * casts to this */
@@ -74,7 +138,9 @@ struct pg_store {
         int fmt[PG_MAXP_DEFER];
     } deferred[PG_DEFER_MAX];
     int ndeferred;
-    char txn_now[32]; /* time of the open explicit transaction: its lastUpdated */
+    char txn_now[32];         /* time of the open explicit transaction: its lastUpdated */
+    char since[48];           /* this session's backend_start, "" until read (writer_begin) */
+    int64_t horizon_clean_ms; /* when this handle last cleaned writer_horizon */
     /* API clients by token hash (pg_meta.c, "client cache"); valid while
      * client_listen: LISTEN PG_CLIENT_CHANNEL is in force on this session */
     struct pg_client_slot {
@@ -187,6 +253,9 @@ void pg_write_time(struct pg_store *ps, char out[32]);
  * rolls back that own transaction; returns rc, or the commit's error. */
 int pg_auto_begin(struct pg_store *ps, bool *own);
 int pg_auto_end(struct pg_store *ps, bool own, int rc);
+/* After a write transaction that did not commit: clear this session's mark
+ * in the writers' horizon (the comment at the top). */
+void pg_horizon_release(struct pg_store *ps);
 
 /* Forget every kept API client (pg_meta.c): after a reconnect, a
  * notification, a change made through this handle, and at close. */
@@ -211,6 +280,7 @@ int pg_commit(struct store *s);
 int pg_rollback(struct store *s);
 int pg_bulk(struct store *s, bool on);
 int pg_job_lock(struct store *s, const char *job, bool *mine);
+int pg_lock_keys(struct store *s, const uint32_t *keys, int n);
 int pg_backup(struct store *s, const char *dest, struct store_backup_info *info);
 int pg_size_bytes(struct store *s, int64_t *bytes);
 int pg_ping(struct store *s);

@@ -40,7 +40,8 @@
  * clients, meta.
  *
  * resource.seq orders every version store-wide and comes from resource_seq
- * under the writer lock (pg_int.h), so seq order is commit order; next_seq
+ * (writers in flight at once commit theirs out of order; readers take the
+ * writers' horizon as their snapshot: pg_int.h, "Writers"); next_seq
  * is the seq of the version that replaced this one (NULL while current): the
  * version visible at snapshot S is seq <= S AND (next_seq IS NULL OR
  * next_seq > S).
@@ -753,6 +754,34 @@ static const struct store_migration pg12s_access_notify_1 = {
     " policy_version FOR EACH STATEMENT EXECUTE FUNCTION weft_access_notify();",
 };
 
+/* pg12-writers-1: the writers' horizon (pg_int.h, "Writers"): one row a
+ * writing session, its first_seq set while it has a transaction in flight.
+ * resource_seq without a per-session cache, which the horizon's argument
+ * needs (CACHE 1 is the default; said here so it stays so).  The analytics
+ * change list's marks (analytics_moved.id, a watermark read by
+ * pg_analytics.c marks) are handed out under a lock of their own, held to
+ * the writer's commit, so they commit in id order as seqs did under the
+ * writer lock; the rows come from merges, re-links and NHS number changes,
+ * rare beside puts. */
+static const struct store_migration pg12_writers_1 = {
+    "pg12-writers-1",
+    "CREATE TABLE writer_horizon (pid integer PRIMARY KEY, since timestamptz NOT NULL,"
+    " first_seq bigint) WITH (fillfactor = 20);"
+    "ALTER SEQUENCE resource_seq CACHE 1;"
+    "CREATE OR REPLACE FUNCTION weft_analytics_moved_items() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  PERFORM pg_advisory_xact_lock(" PG_MOVED_LOCK ");"
+    "  IF OLD.person_id IS NOT NULL THEN"
+    "   INSERT INTO analytics_moved (person_id) VALUES (OLD.person_id); END IF;"
+    "  IF NEW.person_id IS NOT NULL THEN"
+    "   INSERT INTO analytics_moved (person_id) VALUES (NEW.person_id); END IF;"
+    "  RETURN NULL;"
+    " END $$;"
+    "CREATE OR REPLACE FUNCTION weft_analytics_moved_nhs() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN PERFORM pg_advisory_xact_lock(" PG_MOVED_LOCK ");"
+    " INSERT INTO analytics_moved (person_id) VALUES (NEW.id); RETURN NULL; END $$;",
+};
+
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
     &pg_access_1,
@@ -783,6 +812,7 @@ static const struct store_migration *const migrations[] = {
     &pg_put_many_3,
     &pg_pg12i_put_many_4,
     &pg12s_access_notify_1,
+    &pg12_writers_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -216,6 +216,7 @@ const struct store_ops pg_ops = {
     .bulk = pg_bulk,
     .backup = pg_backup,
     .job_lock = pg_job_lock,
+    .lock_keys = pg_lock_keys,
     .size_bytes = pg_size_bytes,
     .ping = pg_ping,
     .meta_get = pg_meta_get,

@@ -166,6 +166,8 @@ static int mark_replaced(struct pg_store *ps, int64_t old_seq, int64_t *new_seq)
              ? WEFT_OK
              : store_fail(&ps->base, WEFT_ECONFLICT, "resource version %lld was replaced meanwhile",
                           (long long)old_seq);
+    if (rc == WEFT_ECONFLICT)
+        ps->base.raced = true; /* another writer's version (store_raced) */
     if (rc == 0)
         *new_seq = pg_int(r, 0, 0);
     PQclear(r);

@@ -4,8 +4,9 @@
  * order, cursors and totals as sqlite_search.c (which explains the snapshot
  * rule and the cursor "KEYHEX.ID").
  *
- * The snapshot is the highest seq committed when the first page is read;
- * with writers serialised (pg_int.h) no version with a lower seq can commit
+ * The snapshot is the writers' horizon when the first page is read
+ * (PG_SNAP_SQL: the highest seq below which nothing is still in flight;
+ * pg_int.h, "Writers"): no version with a seq at or below it can commit
  * later, so later pages see exactly the same set of versions.  Text
  * comparisons are bytewise ("C" collation on the columns, pg_migrate.c),
  * as SQLite's BINARY, so a page boundary falls in the same place.
@@ -13,7 +14,8 @@
  * A search is one statement, so one round trip and one database snapshot
  * (a statement sees one MVCC snapshot even outside a transaction): when the
  * query has no store snapshot yet (a first page), the statement reads the
- * highest committed seq (PG_SNAP_SQL) and the filters use it; the page is
+ * horizon (PG_SNAP_SQL: no seq at or below it is still uncommitted) and
+ * the filters use it; the page is
  * the rows whole, ORDER BY key, id LIMIT n + 1 (the extra row says whether
  * there is a next page) - the planner's top-N sort over the person's index
  * does what sqlite_search.c's streamed page does by hand; and the total,
@@ -589,16 +591,23 @@ int pg_search(struct store *s, const struct store_query *q, struct store_result 
              * read by this statement): every version of the person's items
              * counted less those superseded or deleted, both index-only
              * scans (no heap row read where the visibility map allows).
-             * Exactly the rows the filters pass: in one statement's MVCC
-             * snapshot every visible seq is <= the snapshot, and a next_seq
-             * is visible only with the newer version it names (one
-             * transaction), so the snapshot bounds reduce to next_seq IS
-             * NULL; and no other condition applies (checked by
-             * only_person_type).  $1 and $2 are the type and the person. */
-            buf_adds(&w.sql, "(SELECT count(*) FROM resource r WHERE r.type = $1 AND"
-                             " r.person_id = $2) - (SELECT count(*) FROM resource r WHERE"
-                             " r.type = $1 AND r.person_id = $2 AND (r.next_seq IS NOT NULL"
-                             " OR r.deleted))");
+             * Exactly the rows the filters pass when the snapshot is the
+             * newest seq this statement sees (no writer in flight holds it
+             * lower: pg_int.h, "Writers"): then every visible seq is <= the
+             * snapshot, and a next_seq is visible only with the newer
+             * version it names (one transaction), so the snapshot bounds
+             * reduce to next_seq IS NULL; and no other condition applies
+             * (checked by only_person_type).  When a writer in flight holds
+             * the snapshot lower, versions above it are visible, and the
+             * plain count at the snapshot is taken instead.  $1 and $2 are
+             * the type and the person. */
+            buf_addf(&w.sql,
+                     "CASE WHEN snap.s < (SELECT max(seq) FROM resource) THEN (SELECT count(*)%s)"
+                     " ELSE (SELECT count(*) FROM resource r WHERE r.type = $1 AND"
+                     " r.person_id = $2) - (SELECT count(*) FROM resource r WHERE"
+                     " r.type = $1 AND r.person_id = $2 AND (r.next_seq IS NOT NULL"
+                     " OR r.deleted)) END",
+                     filters);
         } else {
             buf_addf(&w.sql, "(SELECT count(*)%s)", filters);
         }

@@ -114,6 +114,8 @@ int pg_fail(struct pg_store *ps, const char *what, const PGresult *r)
     else if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "40P01") == 0 ||
                        strcmp(state, "40001") == 0))
         code = WEFT_EBUSY;
+    if (code != WEFT_EDB)
+        ps->base.raced = true; /* what two writers meeting can cause (store_raced) */
     if (PQstatus(ps->conn) == CONNECTION_BAD)
         return store_fail(&ps->base, WEFT_EDB, "%s: lost the connection to PostgreSQL at %s: %s",
                           what, ps->where, msg);
@@ -207,6 +209,7 @@ static int pg_ready(struct pg_store *ps)
         free(ps->cache[i].sql);
         memset(&ps->cache[i], 0, sizeof ps->cache[i]);
     }
+    ps->since[0] = 0; /* a new session (writer_begin) */
     /* the session's LISTEN went with the connection, and with it whatever
      * client changes were notified meanwhile */
     pg_client_cache_clear(ps);
@@ -613,8 +616,10 @@ void pg_close(struct store *s)
 {
     struct pg_store *ps = pg_of(s);
     drop_deferred(ps);
-    if (s->txn_depth > 0)
+    if (s->txn_depth > 0) {
         PQclear(PQexec(ps->conn, "ROLLBACK"));
+        pg_horizon_release(ps);
+    }
     for (int i = 0; i < PG_STMT_CACHE; i++)
         free(ps->cache[i].sql);
     pg_client_cache_clear(ps);
@@ -652,6 +657,29 @@ int pg_job_lock(struct store *s, const char *job, bool *mine)
     return WEFT_OK;
 }
 
+/* store_lock_keys: the keys as one int4 array, locked in the array's order
+ * (a function scan of unnest keeps it; the caller sorted them), deferred to
+ * the transaction's next statement. */
+int pg_lock_keys(struct store *s, const uint32_t *keys, int n)
+{
+    struct pg_store *ps = pg_of(s);
+    if (s->txn_depth == 0)
+        return store_fail(s, WEFT_EINVAL, "store_lock_keys outside a transaction");
+    struct buf b = BUF_INIT;
+    buf_addc(&b, '{');
+    for (int i = 0; i < n; i++)
+        buf_addf(&b, "%s%d", i ? "," : "", (int)(int32_t)keys[i]);
+    buf_addc(&b, '}');
+    struct pg_params p = {0};
+    pg_p_text(&p, b.data);
+    int rc = pg_cmd_deferred(ps,
+                             "SELECT count(pg_advisory_xact_lock(" PG_KEY_LOCK ", k))"
+                             " FROM unnest($1::int4[]) AS k",
+                             &p);
+    buf_release(&b);
+    return rc;
+}
+
 int pg_ping(struct store *s)
 {
     return pg_exec(pg_of(s), "SELECT 1");
@@ -684,18 +712,105 @@ int pg_size_bytes(struct store *s, int64_t *bytes)
 
 /* ---- transactions ------------------------------------------------------------------ */
 
-static const char begin_sql[] = "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ")";
+/*
+ * The writers' horizon (pg_int.h, "Writers"): before its transaction a
+ * writer commits its session's row in writer_horizon with first_seq (the
+ * least seq it can be given) in a small transaction of its own, without
+ * waiting for the flush of its WAL (only visibility matters: a crash ends
+ * the writer too), and clears first_seq (NULL) as its transaction's first
+ * statement, so the mark goes exactly when the writer's data becomes
+ * visible.  All of it one round trip.  A session keeps its one row and
+ * updates it (HOT updates of a row or two a session: the table stays a page
+ * or two, where an insert and a delete a transaction would leave it full of
+ * dead rows between vacuums for every reader to scan).  A transaction that
+ * does not commit clears its mark afterwards (pg_horizon_release).  Rows of sessions that are gone
+ * - a writer killed mid-transaction, a lost connection - are deleted by the next writer of any node
+ * at most every PG_HORIZON_CLEAN_MS, and at a handle's first write: a row whose pid is not a
+ * session any more, or is a later session with the same pid (backend_start differs).  The DELETE
+ * names the stale rows by (pid, since) found first, so a row a new session with a reused pid wrote
+ * meanwhile is never taken for the old one's.
+ */
+#define HORIZON_CLEAN_SQL                                                                          \
+    " DELETE FROM writer_horizon w USING (SELECT h.pid, h.since FROM writer_horizon h"             \
+    "  WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = h.pid"                     \
+    "  AND (a.backend_start IS NULL OR a.backend_start = h.since))) d"                             \
+    "  WHERE w.pid = d.pid AND w.since = d.since;"
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The old serialising writer lock (pg_int.h): off unless
+ * WEFT_PG_WRITER_LOCK=1 (a way back, and for measuring). */
+static bool writer_lock_on(void)
+{
+    const char *e = getenv("WEFT_PG_WRITER_LOCK");
+    return e && strcmp(e, "1") == 0;
+}
+
+/* BEGIN of a write transaction: the horizon row, then BEGIN (and the writer
+ * lock when it is on) and the clearing of the mark, one round trip. */
+static int writer_begin(struct pg_store *ps)
+{
+    int rc;
+    if (!ps->since[0]) {
+        /* this session's start: with the pid, which session a row is of */
+        PGresult *r = pg_run(ps,
+                             "SELECT backend_start::text FROM pg_stat_activity"
+                             " WHERE pid = pg_backend_pid()",
+                             NULL, &rc);
+        if (!r)
+            return rc;
+        if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+            PQclear(r);
+            return store_fail(&ps->base, WEFT_EDB, "cannot read this session's start");
+        }
+        snprintf(ps->since, sizeof ps->since, "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    int64_t now = mono_ms();
+    bool clean = ps->horizon_clean_ms == 0 || now - ps->horizon_clean_ms >= PG_HORIZON_CLEAN_MS;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "BEGIN; SET LOCAL synchronous_commit = off;%s"
+             " INSERT INTO writer_horizon (pid, since, first_seq) SELECT pg_backend_pid(),"
+             " '%s', last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM resource_seq"
+             " ON CONFLICT (pid) DO UPDATE SET since = excluded.since,"
+             " first_seq = excluded.first_seq; COMMIT;"
+             " BEGIN;%s UPDATE writer_horizon SET first_seq = NULL WHERE pid = pg_backend_pid()",
+             clean ? HORIZON_CLEAN_SQL : "", ps->since,
+             writer_lock_on() ? " SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ");" : "");
+    rc = pg_exec(ps, sql);
+    if (rc != 0) {
+        PQclear(PQexec(ps->conn, "ROLLBACK"));
+        pg_horizon_release(ps);
+        return rc;
+    }
+    if (clean)
+        ps->horizon_clean_ms = now;
+    return WEFT_OK;
+}
+
+void pg_horizon_release(struct pg_store *ps)
+{
+    if (PQstatus(ps->conn) != CONNECTION_OK)
+        return; /* the session is gone: its row goes with the next cleaning */
+    PQclear(PQexec(ps->conn, "BEGIN; SET LOCAL synchronous_commit = off;"
+                             " UPDATE writer_horizon SET first_seq = NULL"
+                             " WHERE pid = pg_backend_pid(); COMMIT"));
+}
 
 int pg_begin(struct store *s)
 {
     if (s->txn_depth > 0)
         return store_fail(s, WEFT_EINVAL, "a transaction is already open on this handle");
     struct pg_store *ps = pg_of(s);
-    int rc = pg_exec(ps, begin_sql);
-    if (rc != 0) {
-        PQclear(PQexec(ps->conn, "ROLLBACK"));
+    int rc = writer_begin(ps);
+    if (rc != 0)
         return rc;
-    }
     s->txn_depth = 1;
     s->txn_serial = store_txn_serial_next();
     pg_now(ps->txn_now);
@@ -712,6 +827,7 @@ int pg_commit(struct store *s)
      * check the state first so a failure is never reported as committed. */
     if (PQtransactionStatus(ps->conn) == PQTRANS_INERROR) {
         PQclear(PQexec(ps->conn, "ROLLBACK"));
+        pg_horizon_release(ps);
         s->txn_depth = 0;
         return store_fail(s, WEFT_EDB, "commit: the transaction had failed and was rolled back");
     }
@@ -720,6 +836,8 @@ int pg_commit(struct store *s)
     if (rc == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
         rc = store_fail(s, WEFT_EDB, "commit: the server rolled the transaction back");
     PQclear(r);
+    if (rc != 0)
+        pg_horizon_release(ps);
     s->txn_depth = 0;
     ps->txn_now[0] = 0;
     return rc;
@@ -733,9 +851,13 @@ int pg_rollback(struct store *s)
     s->txn_depth = 0;
     ps->txn_now[0] = 0;
     drop_deferred(ps);
-    if (PQtransactionStatus(ps->conn) == PQTRANS_IDLE)
+    if (PQtransactionStatus(ps->conn) == PQTRANS_IDLE) {
+        pg_horizon_release(ps);
         return WEFT_OK;
-    return pg_exec(ps, "ROLLBACK");
+    }
+    int rc = pg_exec(ps, "ROLLBACK");
+    pg_horizon_release(ps);
+    return rc;
 }
 
 int pg_auto_begin(struct pg_store *ps, bool *own)
@@ -743,10 +865,7 @@ int pg_auto_begin(struct pg_store *ps, bool *own)
     *own = ps->base.txn_depth == 0;
     if (!*own)
         return WEFT_OK;
-    int rc = pg_exec(ps, begin_sql);
-    if (rc != 0)
-        PQclear(PQexec(ps->conn, "ROLLBACK"));
-    return rc;
+    return writer_begin(ps);
 }
 
 int pg_auto_end(struct pg_store *ps, bool own, int rc)
@@ -755,6 +874,7 @@ int pg_auto_end(struct pg_store *ps, bool own, int rc)
         return rc;
     if (rc != 0) {
         PQclear(PQexec(ps->conn, "ROLLBACK"));
+        pg_horizon_release(ps);
         return rc;
     }
     PGresult *r = PQexec(ps->conn, "COMMIT");
@@ -762,6 +882,8 @@ int pg_auto_end(struct pg_store *ps, bool own, int rc)
              ? WEFT_OK
              : pg_fail(ps, "commit", r);
     PQclear(r);
+    if (rc != 0)
+        pg_horizon_release(ps);
     return rc;
 }
 

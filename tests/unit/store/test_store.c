@@ -1034,6 +1034,200 @@ static void test_paging_concurrent_writer(void **state)
             atomic_load(&w.puts));
 }
 
+/* The writers' horizon (PostgreSQL, pg_int.h "Writers"): with the writer
+ * lock off, writer A begins, puts an item (its seq allocated) and stays
+ * open; writer B then commits an item with a larger seq.  A reader's
+ * snapshot - a first page's, a person's - must be below A's seq, or a later
+ * page at that snapshot would show A's item that the first page could not
+ * see.  After A commits, a snapshot covers both.  SQLite has one writer at a
+ * time (BEGIN IMMEDIATE): B would wait for A, so the case cannot arise. */
+static int64_t seq_of(struct store *s, const char *person, const char *id)
+{
+    (void)person;
+    struct store_row r;
+    if (store_resource_get(s, "Encounter", id, 0, &r) != 0)
+        return 0;
+    int64_t seq = r.seq;
+    store_row_clear(&r);
+    return seq;
+}
+
+static void test_pg_horizon(void **state)
+{
+    struct store *s = *state;
+    const char *url = testdb_pg();
+    if (!url) {
+        fprintf(stderr, "test_pg_horizon: PostgreSQL only (SQLite writers never overlap)\n");
+        return;
+    }
+    setenv("WEFT_PG_WRITER_LOCK", "0", 1);
+    enum store_put_outcome oc;
+    char id0[STORE_ID_LEN + 1], ida[STORE_ID_LEN + 1], idb[STORE_ID_LEN + 1];
+    const char *enc = "{\"resourceType\":\"Encounter\"}";
+    assert_int_equal(
+        put(s, "Encounter", "h-0", "hp", "encounters", "2021-01-01", NULL, enc, &oc, id0), 0);
+    struct store *a, *b;
+    char *err = NULL;
+    assert_int_equal(store_open(&a, url, false, &err), 0);
+    assert_int_equal(store_open(&b, url, false, &err), 0);
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(
+        put(a, "Encounter", "h-a", "hp", "encounters", "2021-01-02", NULL, enc, &oc, ida), 0);
+    assert_int_equal(
+        put(b, "Encounter", "h-b", "hp", "encounters", "2021-01-03", NULL, enc, &oc, idb), 0);
+    int64_t sb = seq_of(s, "hp", idb), s0 = seq_of(s, "hp", id0);
+    assert_true(sb > s0);
+    assert_int_equal(seq_of(s, "hp", ida), 0); /* A's item not visible yet */
+    /* while A is open, a failure must not leave A's transaction holding the
+     * next test's database: the checks come after A's commit */
+    /* a first page's snapshot */
+    struct store_query q = {.type = "Encounter", .person_id = "hp", .limit = 1, .want_total = true};
+    struct store_result r;
+    assert_int_equal(store_search(s, &q, &r), 0);
+    int64_t snap = r.snapshot;
+    store_result_clear(&r);
+    /* a person's snapshot */
+    int64_t max_seq = 0, count = 0, psnap = 0;
+    assert_int_equal(store_person_version(s, "hp", 0, &max_seq, &count, &psnap), 0);
+    assert_int_equal(store_commit(a), 0);
+    int64_t sa = seq_of(s, "hp", ida);
+    assert_true(sa > s0 && sa < sb);
+    fprintf(stderr, "horizon: seqs 0 %lld, A %lld, B %lld; snapshots while A open %lld, %lld\n",
+            (long long)s0, (long long)sa, (long long)sb, (long long)snap, (long long)psnap);
+    assert_true(snap >= s0 && snap < sa);
+    assert_true(psnap >= s0 && psnap < sa);
+    /* that snapshot, asked now that A has committed, still holds item 0 alone */
+    struct store_query at = {
+        .type = "Encounter", .person_id = "hp", .snapshot = snap, .limit = 10, .want_total = true};
+    assert_int_equal(store_search(s, &at, &r), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(r.rows[0].id, id0);
+    assert_int_equal(r.total, 1);
+    store_result_clear(&r);
+    /* after A's commit a snapshot covers both */
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_true(r.snapshot >= sb);
+    assert_int_equal(r.total, 3);
+    store_result_clear(&r);
+    /* a rolled-back writer leaves no mark behind */
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(
+        put(a, "Encounter", "h-c", "hp", "encounters", "2021-01-04", NULL, enc, &oc, ida), 0);
+    assert_int_equal(store_rollback(a), 0);
+    assert_int_equal(
+        put(b, "Encounter", "h-d", "hp", "encounters", "2021-01-05", NULL, enc, &oc, idb), 0);
+    int64_t sd = seq_of(s, "hp", idb);
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.snapshot, sd);
+    store_result_clear(&r);
+    /* nor does a writer whose session ended in its transaction: the next
+     * writer's cleaning (its first write on a handle) removes the mark */
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(
+        put(a, "Encounter", "h-e", "hp", "encounters", "2021-01-06", NULL, enc, &oc, ida), 0);
+    PGconn *c = PQconnectdb(url);
+    PGresult *k = PQexec(c, "SELECT pg_terminate_backend(pid) FROM writer_horizon"
+                            " WHERE first_seq IS NOT NULL");
+    assert_int_equal(PQresultStatus(k), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(k), 1);
+    PQclear(k);
+    for (int i = 0; i < 100; i++) { /* until the session is gone */
+        k = PQexec(c, "SELECT count(*) FROM pg_stat_activity a JOIN writer_horizon w"
+                      " ON a.pid = w.pid WHERE w.first_seq IS NOT NULL");
+        bool gone = strcmp(PQgetvalue(k, 0, 0), "0") == 0;
+        PQclear(k);
+        if (gone)
+            break;
+        usleep(20000);
+    }
+    PQfinish(c);
+    store_close(a);
+    struct store *b2;
+    assert_int_equal(store_open(&b2, url, false, &err), 0);
+    assert_int_equal(
+        put(b2, "Encounter", "h-f", "hp", "encounters", "2021-01-07", NULL, enc, &oc, idb), 0);
+    int64_t sf = seq_of(s, "hp", idb);
+    assert_int_equal(store_search(s, &q, &r), 0);
+    assert_int_equal(r.snapshot, sf);
+    store_result_clear(&r);
+    store_close(b2);
+    store_close(b);
+    unsetenv("WEFT_PG_WRITER_LOCK");
+}
+
+/* Two writers in flight at once put the same new item (PostgreSQL, the
+ * writer lock off): the second waits for the first's commit, then fails on
+ * the unique version and says it met another writer (store_raced), which
+ * is what makes the batching writers do their batch again; done again, the
+ * put succeeds as a new version or unchanged.  SQLite: its writers take
+ * turns, and store_raced is never set. */
+struct racer {
+    struct store *s;
+    int rc;
+    bool raced;
+};
+
+static void *race_put(void *arg)
+{
+    struct racer *r = arg;
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    store_race_clear(r->s);
+    r->rc = put(r->s, "Encounter", "race-1", "rp", "encounters", "2021-02-02", NULL,
+                "{\"resourceType\":\"Encounter\",\"b\":1}", &oc, id);
+    r->raced = store_raced(r->s);
+    return NULL;
+}
+
+static void test_pg_raced(void **state)
+{
+    struct store *s = *state;
+    const char *url = testdb_pg();
+    enum store_put_outcome oc;
+    char id[STORE_ID_LEN + 1];
+    if (!url) {
+        /* SQLite: never set */
+        store_race_clear(s);
+        assert_int_equal(put(s, "Encounter", "race-1", "rp", "encounters", "2021-02-01", NULL,
+                             "{\"resourceType\":\"Encounter\"}", &oc, id),
+                         0);
+        assert_false(store_raced(s));
+        fprintf(stderr, "test_pg_raced: PostgreSQL only (SQLite writers never overlap)\n");
+        return;
+    }
+    setenv("WEFT_PG_WRITER_LOCK", "0", 1);
+    struct store *a, *b;
+    char *err = NULL;
+    assert_int_equal(store_open(&a, url, false, &err), 0);
+    assert_int_equal(store_open(&b, url, false, &err), 0);
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(put(a, "Encounter", "race-1", "rp", "encounters", "2021-02-01", NULL,
+                         "{\"resourceType\":\"Encounter\",\"a\":1}", &oc, id),
+                     0);
+    struct racer r = {.s = b};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, race_put, &r), 0);
+    usleep(300000); /* b waits on a's version */
+    assert_int_equal(store_commit(a), 0);
+    pthread_join(th, NULL);
+    fprintf(stderr, "raced put: %s (%s)\n", weft_strerror(r.rc), store_errmsg(b));
+    assert_int_not_equal(r.rc, 0);
+    assert_true(r.raced);
+    /* done again, it succeeds: a new version over a's */
+    store_race_clear(b);
+    assert_int_equal(put(b, "Encounter", "race-1", "rp", "encounters", "2021-02-02", NULL,
+                         "{\"resourceType\":\"Encounter\",\"b\":1}", &oc, id),
+                     0);
+    assert_false(store_raced(b));
+    struct store_row row;
+    assert_int_equal(store_resource_get(s, "Encounter", id, 0, &row), 0);
+    assert_int_equal(row.version, 2);
+    store_row_clear(&row);
+    store_close(a);
+    store_close(b);
+    unsetenv("WEFT_PG_WRITER_LOCK");
+}
+
 /* Count the query's rows at a snapshot by paging through all of them. */
 static int64_t count_by_paging(struct store *s, struct store_query q)
 {
@@ -1765,6 +1959,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq_person, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_concurrent_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_horizon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_raced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patient_check, setup, teardown),
