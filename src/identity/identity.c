@@ -22,6 +22,7 @@
 #include "store/identity.h"
 #include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 /* The organisation a local identifier belongs to: the ODS code inside a
  * Weft local system urn:weft:id:{ODS}:{kind}, else the sender.  Copies into
@@ -232,6 +233,45 @@ out:
     return rc;
 }
 
+/* Lock the blocking keys of a new record about to be matched on
+ * demographics (store_lock_keys), in the open transaction.  Two records
+ * that could match share a blocking key (block.h), so on PostgreSQL, whose
+ * writers overlap, two writers matching records of one person at the same
+ * moment take turns: the second matches with the first's record and person
+ * committed and links to them, as one after the other would - without it
+ * each made a person of its own (test_link.c test_demographic_match_at_once).
+ * Identifiers need nothing here: a person's NHS number and local
+ * identifiers are unique in the store.  A lock taken after a batch's other
+ * locks may deadlock with another writer's; the database then fails one of
+ * them, which redoes its batch (store_raced). */
+static int lock_block_keys(struct store *s, const char (*keys)[BLOCK_KEYLEN])
+{
+    if (store_txn_serial(s) == 0)
+        return WEFT_OK; /* each statement its own transaction: nothing to hold */
+    uint32_t h[BLOCK_NKEYS];
+    int n = 0;
+    for (int i = 0; i < BLOCK_NKEYS; i++) {
+        if (!keys[i][0])
+            continue;
+        uint32_t x = 2166136261u; /* FNV-1a of "mpi-block" US key */
+        for (const char *c = "mpi-block\x1f"; *c; c++)
+            x = (x ^ (unsigned char)*c) * 16777619u;
+        for (const char *c = keys[i]; *c; c++)
+            x = (x ^ (unsigned char)*c) * 16777619u;
+        int k = n++;
+        while (k > 0 && h[k - 1] > x) { /* ascending, no repeats (store.h) */
+            h[k] = h[k - 1];
+            k--;
+        }
+        h[k] = x;
+        if (k > 0 && h[k - 1] == x) {
+            memmove(h + k, h + k + 1, sizeof *h * (size_t)(n - k - 1));
+            n--;
+        }
+    }
+    return store_lock_keys(s, h, n);
+}
+
 int identity_resolve_patient(struct store *s, const char *org, const char *source_id,
                              json_t *patient, struct identity_outcome *out)
 {
@@ -293,6 +333,8 @@ int identity_resolve_patient(struct store *s, const char *org, const char *sourc
     char keys[BLOCK_NKEYS][BLOCK_KEYLEN]; /* once, for matching and for the record */
     block_keys(&d, keys);
     if (is_new && !out->person_id) { /* else linked by a local identifier */
+        if ((rc = lock_block_keys(s, (const char(*)[BLOCK_KEYLEN])keys)) != 0)
+            goto fail;
         if ((rc = mpi_match_record(s, org, source_id, &d, (const char(*)[BLOCK_KEYLEN])keys, NULL,
                                    &mm)) != 0)
             goto fail;

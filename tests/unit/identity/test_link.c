@@ -3,6 +3,7 @@
  * used, one identifier never two people; finding without creating; a person
  * held for an NHS number before their records; the persons of HL7 merge and
  * unlink messages. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "store/identity.h"
 #include "store/records.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 #include "unit/testdb.h"
 
@@ -124,6 +126,85 @@ static void test_no_identifiers(void **state)
     free(b.person_id);
     free(c.person_id);
     json_decref(p);
+}
+
+/* A Patient with demographics and no identifier the store could know. */
+static json_t *demog_patient(void)
+{
+    return json_pack("{s:s,s:[{s:s,s:[s]}],s:s,s:s,s:[{s:[s],s:s}]}", "resourceType", "Patient",
+                     "name", "family", "Racewell", "given", "Demelza", "gender", "female",
+                     "birthDate", "1971-03-04", "address", "line", "1 Orchard Row", "postalCode",
+                     "ME1 4QT");
+}
+
+struct matcher {
+    struct store *s;
+    int rc;
+    struct identity_outcome out;
+};
+
+static void *match_in_txn(void *arg)
+{
+    struct matcher *m = arg;
+    json_t *p = demog_patient();
+    m->rc = store_begin(m->s);
+    if (m->rc == 0)
+        m->rc = identity_resolve_patient(m->s, "A81001", "dr-2", p, &m->out);
+    if (m->rc == 0)
+        m->rc = store_commit(m->s);
+    else
+        store_rollback(m->s);
+    json_decref(p);
+    return NULL;
+}
+
+/* Two records of one person, no identifiers in common, matched on
+ * demographics: one after the other they are one person; on PostgreSQL,
+ * whose writers overlap, two writers matching them at the same moment must
+ * give the same answer (the blocking keys' locks: the second waits for the
+ * first's commit, then links to its person) - without the locks each made
+ * a person of its own. */
+static void test_demographic_match_at_once(void **state)
+{
+    struct store *s = *state;
+    const char *url = testdb_pg();
+    if (!url) {
+        json_t *p = demog_patient();
+        struct identity_outcome a, b;
+        assert_int_equal(identity_resolve_patient(s, "RVV", "dr-1", p, &a), 0);
+        assert_int_equal(identity_resolve_patient(s, "A81001", "dr-2", p, &b), 0);
+        assert_string_equal(a.person_id, b.person_id);
+        free(a.person_id);
+        free(b.person_id);
+        json_decref(p);
+        fprintf(stderr, "test_demographic_match_at_once: one after the other only on SQLite"
+                        " (its writers never overlap)\n");
+        return;
+    }
+    setenv("WEFT_PG_WRITER_LOCK", "0", 1);
+    struct store *a, *b;
+    char *err = NULL;
+    assert_int_equal(store_open(&a, url, false, &err), 0);
+    assert_int_equal(store_open(&b, url, false, &err), 0);
+    json_t *p = demog_patient();
+    struct identity_outcome la;
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(identity_resolve_patient(a, "RVV", "dr-1", p, &la), 0);
+    struct matcher m = {.s = b};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, match_in_txn, &m), 0);
+    usleep(300000); /* b matches while a's person is not yet committed */
+    assert_int_equal(store_commit(a), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(m.rc, 0);
+    fprintf(stderr, "at once: %s and %s\n", la.person_id, m.out.person_id);
+    assert_string_equal(la.person_id, m.out.person_id);
+    free(la.person_id);
+    free(m.out.person_id);
+    json_decref(p);
+    store_close(a);
+    store_close(b);
+    unsetenv("WEFT_PG_WRITER_LOCK");
 }
 
 static void test_identifier_never_two_people(void **state)
@@ -318,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_nhs_flagged_not_linked, setup,
                                         testdb_teardown),
         cmocka_unit_test_setup_teardown(test_no_identifiers, setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_demographic_match_at_once, setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_identifier_never_two_people, setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_find_never_creates, setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_identifiers_and_source_merges, setup, testdb_teardown),
