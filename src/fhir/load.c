@@ -359,6 +359,18 @@ static bool bundle_reads_store(const struct bundle_ctx *bc)
     return false;
 }
 
+/* Drop bc's puts (sent or not). */
+static void puts_free(struct bundle_ctx *bc)
+{
+    free(bc->puts);
+    free(bc->put_ents);
+    free(bc->put_out);
+    bc->puts = NULL;
+    bc->put_ents = NULL;
+    bc->put_out = NULL;
+    bc->nputs = 0;
+}
+
 /* Passes 2 and 3 (the store): link Patients, store every entry, in one
  * transaction (or the caller's savepoint); the report and response. */
 static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
@@ -459,13 +471,7 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
             return WEFT_OK; /* counted when the queue is sent (report_entries) */
         }
     }
-    free(bc->puts);
-    free(bc->put_ents);
-    free(bc->put_out);
-    bc->puts = NULL;
-    bc->put_ents = NULL;
-    bc->put_out = NULL;
-    bc->nputs = 0;
+    puts_free(bc);
     if (rc != 0) {
         load_txn_end(ctx, &lt, false);
         goto out;
@@ -631,13 +637,7 @@ void load_defer_init(struct load_defer *d, struct store *s, struct load_report *
 void load_defer_drop(struct load_defer *d)
 {
     for (int i = 0; i < d->nheld; i++) {
-        struct bundle_ctx *bc = &d->preps[i]->bc;
-        free(bc->puts);
-        free(bc->put_ents);
-        free(bc->put_out);
-        bc->puts = NULL;
-        bc->put_ents = NULL;
-        bc->put_out = NULL;
+        puts_free(&d->preps[i]->bc);
         fhir_load_prep_free(d->preps[i]);
         load_tree_drop(d->docs[i]);
     }
