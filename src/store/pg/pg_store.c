@@ -50,10 +50,17 @@ void pg_array_add(struct buf *b, const char *s)
         return;
     }
     buf_addc(b, '"');
-    for (const char *c = s; *c; c++) {
-        if (*c == '"' || *c == '\\')
+    /* the runs between characters to escape copied whole (a call a
+     * character was ~3.5% of the server's CPU a search: the audit writer's
+     * arrays) */
+    for (const char *c = s; *c;) {
+        size_t n = strcspn(c, "\"\\");
+        buf_add(b, c, n);
+        c += n;
+        if (*c) {
             buf_addc(b, '\\');
-        buf_addc(b, *c);
+            buf_addc(b, *c++);
+        }
     }
     buf_addc(b, '"');
 }

@@ -14,12 +14,14 @@
 #include <stdatomic.h>
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "store/access.h"
 #include "store/meta.h"
 #include "store/records.h"
 #include "store/store.h"
 #include "store/txn.h"
+#include "store/pg/pg_int.h"
 
 #include "unit/testdb.h"
 
@@ -1938,6 +1940,22 @@ static void test_page_forms(void **state)
     }
 }
 
+/* PostgreSQL array literals (pg_array_add): each element quoted, '"' and
+ * '\' escaped, NULL bare; no server needed. */
+static void test_pg_array_literal(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    buf_addc(&b, '{');
+    const char *in[] = {"", "plain", "a\"b", "a\\b", "\"", "\\", "x\"\\\"y\\", NULL};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+        pg_array_add(&b, in[i]);
+    buf_addc(&b, '}');
+    assert_string_equal(b.data, "{\"\",\"plain\",\"a\\\"b\",\"a\\\\b\",\"\\\"\",\"\\\\\","
+                                "\"x\\\"\\\\\\\"y\\\\\",NULL}");
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1970,6 +1988,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest_many, setup, teardown),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_pg_array_literal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
