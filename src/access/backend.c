@@ -97,7 +97,11 @@ out:
     return pk;
 }
 
-/* An EC P-384 public key from x and y, which must be a point on the curve. */
+/* An EC P-384 public key from x and y, which must be a point on the curve.
+ * RFC 7518 6.2.1.2 wants each coordinate at its full 48 bytes, but some
+ * clients drop leading zero bytes (PyJWT 2.6, Debian 12's python3-jwt, about
+ * one key in 128): a shorter coordinate is the same number, left-padded
+ * here. */
 static EVP_PKEY *jwk_ec384(json_t *k, const char **why)
 {
     const char *crv = json_string_value(json_object_get(k, "crv"));
@@ -109,11 +113,12 @@ static EVP_PKEY *jwk_ec384(json_t *k, const char **why)
     unsigned char *x = jwk_bytes(k, "x", &xn), *y = jwk_bytes(k, "y", &yn);
     EVP_PKEY *pk = NULL;
     *why = "an EC P-384 key needs x and y of 48 bytes each (base64url)";
-    if (x && y && xn == EC384_COORD && yn == EC384_COORD) {
+    if (x && y && xn >= 1 && xn <= EC384_COORD && yn >= 1 && yn <= EC384_COORD) {
         unsigned char pub[1 + 2 * EC384_COORD];
+        memset(pub, 0, sizeof pub);
         pub[0] = 0x04; /* uncompressed point */
-        memcpy(pub + 1, x, EC384_COORD);
-        memcpy(pub + 1 + EC384_COORD, y, EC384_COORD);
+        memcpy(pub + 1 + (EC384_COORD - xn), x, xn);
+        memcpy(pub + 1 + EC384_COORD + (EC384_COORD - yn), y, yn);
         char group[] = "secp384r1";
         OSSL_PARAM params[] = {
             OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),

@@ -386,6 +386,35 @@ static void test_jwks_check(void **state)
     assert_int_equal(backend_jwks_check("{not json", &why), WEFT_EINVAL);
 }
 
+/* An EC key whose x or y has a leading zero byte, written as some clients
+ * write it (PyJWT 2.6: the coordinate without its leading zeros, 47 bytes
+ * or fewer - one key in about 128): the same point, accepted. */
+static void test_jwks_short_coordinate(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = NULL;
+    for (int i = 0; i < 5000 && !k; i++) {
+        EVP_PKEY *c = EVP_EC_gen("P-384");
+        BIGNUM *x = NULL, *y = NULL;
+        EVP_PKEY_get_bn_param(c, OSSL_PKEY_PARAM_EC_PUB_X, &x);
+        EVP_PKEY_get_bn_param(c, OSSL_PKEY_PARAM_EC_PUB_Y, &y);
+        if (BN_num_bytes(x) < 48 || BN_num_bytes(y) < 48)
+            k = c;
+        else
+            EVP_PKEY_free(c);
+        BN_free(x);
+        BN_free(y);
+    }
+    assert_non_null(k);
+    const char *why = NULL;
+    char *t = dump(json_pack("{s:[o]}", "keys", jwk_ec(k, "short", "P-384", 0)));
+    int rc = backend_jwks_check(t, &why);
+    if (rc != 1)
+        fail_msg("a coordinate without its leading zeros: %d (%s)", rc, why ? why : "-");
+    free(t);
+    EVP_PKEY_free(k);
+}
+
 static void test_scopes(void **state)
 {
     (void)state;
@@ -453,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_claims_refused),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_keys_and_algs),
+        cmocka_unit_test(test_jwks_short_coordinate),
         cmocka_unit_test(test_clients_refused),
         cmocka_unit_test(test_jwks_check),
         cmocka_unit_test(test_scopes),
