@@ -554,17 +554,6 @@ static int cleared(struct run_state *st, const char *person, bool *yes)
     return 0;
 }
 
-static void now_instant(char out[32])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char ymd[24];
-    strftime(ymd, sizeof ymd, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 32, "%.19s.%03dZ", ymd, ((int)(ts.tv_nsec / 1000000)) % 1000);
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -693,9 +682,13 @@ int bulk_run_job(struct bulk_run *r)
             if (ntl == 0 || strcmp(tlist[ntl - 1], fhir_sp_table[i].type) != 0)
                 tlist[ntl++] = fhir_sp_table[i].type;
     }
-    now_instant(r->transaction_time);
     struct store_query q;
     memset(&q, 0, sizeof q);
+    /* the snapshot and its transactionTime together: whatever the snapshot
+     * leaves out (a writer in flight) has lastUpdated at or after it, so an
+     * export asked with _since = this transactionTime holds it */
+    if (rc == 0 && (rc = store_snapshot_since(r->s, &q.snapshot, r->transaction_time)) != 0)
+        fail(r, rc, "the record could not be read: %s", store_errmsg(r->s));
     q.lastupd_ge = job->since;
     q.sort = STORE_SORT_SEQ;
     q.limit = BULK_PAGE;

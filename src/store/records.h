@@ -326,6 +326,18 @@ int store_person_nhs_scan(struct store *s,
 int store_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
                          int64_t *count, int64_t *snapshot_out);
 
+/* A snapshot for an incremental export, and the time it stands for (a bulk
+ * export's transactionTime): every version not visible at *snapshot has a
+ * lastUpdated at or after time_out, so a later query of lastUpdated >=
+ * time_out (the next export's _since) holds whatever a read at *snapshot
+ * leaves out.  "Now" would not do: a writer's versions carry its
+ * transaction's start time, and a writer that began before the call may
+ * commit after the snapshot.  SQLite takes the snapshot between writers
+ * (waiting for the one in flight, as a writer does); PostgreSQL takes the
+ * earliest start of the writers still in flight (writer_horizon.began).
+ * The nodes' clocks are the writers' clocks: they must agree (NTP). */
+int store_snapshot_since(struct store *s, int64_t *snapshot, char time_out[32]);
+
 /* The person holding local identifier (org, system, value), without creating
  * one; WEFT_ENOTFOUND when none. */
 int store_person_find_local(struct store *s, const char *org, const char *system, const char *value,

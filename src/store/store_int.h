@@ -127,6 +127,7 @@ struct store_records_ops {
                            void *ctx);
     int (*person_version)(struct store *s, const char *person_id, int64_t snapshot,
                           int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
+    int (*snapshot_since)(struct store *s, int64_t *snapshot, char time_out[32]);
     int (*person_find_local)(struct store *s, const char *org, const char *system,
                              const char *value, char **person_id_out);
     int (*person_merge)(struct store *s, const char *survivor, const char *retired,

@@ -159,6 +159,11 @@ int store_person_version(struct store *s, const char *person_id, int64_t snapsho
                       snapshot_out);
 }
 
+int store_snapshot_since(struct store *s, int64_t *snapshot, char time_out[32])
+{
+    return STORE_CALL(s, records, snapshot_since, snapshot, time_out);
+}
+
 void store_row_clear(struct store_row *r)
 {
     if (!r)

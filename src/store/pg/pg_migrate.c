@@ -782,6 +782,16 @@ static const struct store_migration pg12_writers_1 = {
     " INSERT INTO analytics_moved (person_id) VALUES (NEW.id); RETURN NULL; END $$;",
 };
 
+/* pg13-horizon-began-1: a writer's mark also says when its transaction
+ * began (the node's clock, read before the mark is committed; every version
+ * the transaction writes has lastUpdated at or after it), so an incremental
+ * export's transactionTime can stand for what its snapshot leaves out
+ * (pg_snapshot_since). */
+static const struct store_migration pg13_horizon_began_1 = {
+    "pg13-horizon-began-1",
+    "ALTER TABLE writer_horizon ADD COLUMN began text;",
+};
+
 static const struct store_migration *const migrations[] = {
     &pg_core_1,
     &pg_access_1,
@@ -813,6 +823,7 @@ static const struct store_migration *const migrations[] = {
     &pg_pg12i_put_many_4,
     &pg12s_access_notify_1,
     &pg12_writers_1,
+    &pg13_horizon_began_1,
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -38,6 +38,7 @@ static const struct store_records_ops pg_records_ops = {
     .person_get = pg_person_get,
     .person_nhs_scan = pg_person_nhs_scan,
     .person_version = pg_person_version,
+    .snapshot_since = pg_snapshot_since,
     .person_find_local = pg_person_find_local,
     .person_find_nhs = pg_person_find_nhs,
     .person_merge = pg_person_merge,

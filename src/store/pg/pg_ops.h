@@ -34,6 +34,7 @@ int pg_person_version(struct store *s, const char *person_id, int64_t snapshot, 
                       int64_t *count, int64_t *snapshot_out);
 /* The newest committed seq: the snapshot a first page reads at. */
 int pg_snapshot_now(struct pg_store *ps, int64_t *snap);
+int pg_snapshot_since(struct store *s, int64_t *snapshot, char time_out[32]);
 
 /* pg_resource.c */
 /* Fill out from row i of r (columns seq, id, type, version, deleted,

@@ -167,6 +167,30 @@ int pg_snapshot_now(struct pg_store *ps, int64_t *snap)
     return WEFT_OK;
 }
 
+/* store_snapshot_since: now is read before the statement, so a writer
+ * whose mark the statement does not see committed the mark after the
+ * statement began and read its transaction's time later still (pg_begin);
+ * a writer whose mark it sees began at or after its began.  One statement:
+ * one MVCC snapshot for the horizon and the marks. */
+int pg_snapshot_since(struct store *s, int64_t *snapshot, char time_out[32])
+{
+    struct pg_store *ps = pg_of(s);
+    char now[32];
+    pg_now(now);
+    int rc;
+    PGresult *r = pg_run(ps,
+                         "SELECT " PG_SNAP_SQL ", (SELECT min(began) FROM writer_horizon"
+                         " WHERE first_seq IS NOT NULL)",
+                         NULL, &rc);
+    if (!r)
+        return rc;
+    *snapshot = pg_int(r, 0, 0);
+    const char *began = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
+    snprintf(time_out, 32, "%s", began && strcmp(began, now) < 0 ? began : now);
+    PQclear(r);
+    return WEFT_OK;
+}
+
 int pg_person_version(struct store *s, const char *person_id, int64_t snapshot, int64_t *max_seq,
                       int64_t *count, int64_t *snapshot_out)
 {

@@ -780,15 +780,19 @@ static int writer_begin(struct pg_store *ps)
     }
     int64_t now = mono_ms();
     bool clean = ps->horizon_clean_ms == 0 || now - ps->horizon_clean_ms >= PG_HORIZON_CLEAN_MS;
+    /* began: read before the mark commits; the transaction's versions take
+     * their lastUpdated after it (pg_begin, pg_write_time) */
+    char began[32];
+    pg_now(began);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "BEGIN; SET LOCAL synchronous_commit = off;%s"
-             " INSERT INTO writer_horizon (pid, since, first_seq) SELECT pg_backend_pid(),"
-             " '%s', last_value + CASE WHEN is_called THEN 1 ELSE 0 END FROM resource_seq"
+             " INSERT INTO writer_horizon (pid, since, first_seq, began) SELECT pg_backend_pid(),"
+             " '%s', last_value + CASE WHEN is_called THEN 1 ELSE 0 END, '%s' FROM resource_seq"
              " ON CONFLICT (pid) DO UPDATE SET since = excluded.since,"
-             " first_seq = excluded.first_seq; COMMIT;"
+             " first_seq = excluded.first_seq, began = excluded.began; COMMIT;"
              " BEGIN;%s UPDATE writer_horizon SET first_seq = NULL WHERE pid = pg_backend_pid()",
-             clean ? HORIZON_CLEAN_SQL : "", ps->since,
+             clean ? HORIZON_CLEAN_SQL : "", ps->since, began,
              writer_lock_on() ? " SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ");" : "");
     rc = pg_exec(ps, sql);
     if (rc != 0) {

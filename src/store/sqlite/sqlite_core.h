@@ -91,6 +91,7 @@ int sqlite_person_find_local(struct store *s, const char *org, const char *syste
 int sqlite_person_get(struct store *s, const char *person_id, struct store_person *out);
 int sqlite_person_nhs_scan(struct store *s, int (*fn)(const char *, const char *, void *),
                            void *ctx);
+int sqlite_snapshot_since(struct store *s, int64_t *snapshot, char time_out[32]);
 int sqlite_person_version(struct store *s, const char *person_id, int64_t snapshot,
                           int64_t *max_seq, int64_t *count, int64_t *snapshot_out);
 

@@ -44,6 +44,7 @@ static const struct store_records_ops sqlite_records_ops = {
     .person_get = sqlite_person_get,
     .person_nhs_scan = sqlite_person_nhs_scan,
     .person_version = sqlite_person_version,
+    .snapshot_since = sqlite_snapshot_since,
     .person_find_local = sqlite_person_find_local,
     .person_merge = sqlite_person_merge,
     .person_merge_many = sqlite_person_merge_many,

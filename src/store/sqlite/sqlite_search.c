@@ -597,6 +597,26 @@ static int current_snapshot(struct sqlite_store *ss, int64_t *snap)
     return WEFT_OK;
 }
 
+/* store_snapshot_since: the snapshot is taken holding the write lock, so no
+ * writer is in flight; every later writer takes the lock after it is given
+ * back, and its transaction's time (lastUpdated) after that. */
+int sqlite_snapshot_since(struct store *s, int64_t *snapshot, char time_out[32])
+{
+    struct sqlite_store *ss = sqlite_of(s);
+    if (s->txn_depth > 0)
+        return store_fail(s, WEFT_EINVAL, "an export's snapshot is taken outside a transaction");
+    int rc = sqlite_exec(ss, "BEGIN IMMEDIATE");
+    if (rc != 0)
+        return rc;
+    rc = current_snapshot(ss, snapshot);
+    sqlite_now(time_out);
+    if (rc == 0)
+        rc = sqlite_exec(ss, "COMMIT");
+    if (rc != 0)
+        sqlite_exec(ss, "ROLLBACK");
+    return rc;
+}
+
 /* One read transaction for the snapshot, the page and the total: one read
  * lock instead of one per statement, and all three see the same database.
  * Not when the caller has a transaction open (it is then part of that one). */

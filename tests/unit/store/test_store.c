@@ -1157,6 +1157,85 @@ static void test_pg_horizon(void **state)
     unsetenv("WEFT_PG_WRITER_LOCK");
 }
 
+/* store_snapshot_since, an incremental export's snapshot and
+ * transactionTime: writer A begins and puts an item before the call and
+ * commits after it (its item's lastUpdated is its transaction's start,
+ * before the call).  Whatever the snapshot leaves out must carry a
+ * lastUpdated at or after the time given, or an export asked with
+ * _since = that time would miss it forever.  SQLite: the call waits for A
+ * (it takes the write lock), so the item is in the snapshot.  PostgreSQL:
+ * it does not wait, the item is left out, and the time is A's start. */
+struct since_call {
+    struct store *s;
+    int64_t snap;
+    char time[32];
+    int rc;
+};
+
+static void *since_thread(void *arg)
+{
+    struct since_call *c = arg;
+    c->rc = store_snapshot_since(c->s, &c->snap, c->time);
+    return NULL;
+}
+
+static void test_snapshot_since(void **state)
+{
+    struct store *s = *state;
+    const char *url = testdb_pg();
+    setenv("WEFT_PG_WRITER_LOCK", "0", 1);
+    enum store_put_outcome oc;
+    char id0[STORE_ID_LEN + 1], ida[STORE_ID_LEN + 1];
+    const char *enc = "{\"resourceType\":\"Encounter\"}";
+    assert_int_equal(
+        put(s, "Encounter", "x-0", "xp", "encounters", "2021-01-01", NULL, enc, &oc, id0), 0);
+    struct store *a;
+    char *err = NULL;
+    assert_int_equal(store_open(&a, url ? url : dbpath, false, &err), 0);
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(
+        put(a, "Encounter", "x-a", "xp", "encounters", "2021-01-02", NULL, enc, &oc, ida), 0);
+    usleep(20000); /* A's start is clearly before the call */
+    struct since_call c = {.s = s, .rc = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, since_thread, &c), 0);
+    usleep(200000); /* the call is made (and, on SQLite, waits) while A is open */
+    assert_int_equal(store_commit(a), 0);
+    pthread_join(th, NULL);
+    store_close(a);
+    unsetenv("WEFT_PG_WRITER_LOCK");
+    assert_int_equal(c.rc, 0);
+    struct store_row ra, r0;
+    assert_int_equal(store_resource_get(s, "Encounter", ida, 0, &ra), 0);
+    assert_int_equal(store_resource_get(s, "Encounter", id0, 0, &r0), 0);
+    fprintf(stderr, "snapshot_since: snapshot %lld, time %s; item 0 seq %lld; A's seq %lld at %s\n",
+            (long long)c.snap, c.time, (long long)r0.seq, (long long)ra.seq, ra.last_updated);
+    assert_true(r0.seq <= c.snap);
+    if (url)
+        assert_true(ra.seq > c.snap); /* PostgreSQL did not wait for A */
+    else
+        assert_true(ra.seq <= c.snap); /* SQLite waited for A */
+    /* the rule: left out of the snapshot means at or after the time */
+    if (ra.seq > c.snap)
+        assert_true(strcmp(ra.last_updated, c.time) >= 0);
+    /* so the export at the snapshot and the next one from that time hold A's item */
+    struct store_query at = {.type = "Encounter", .snapshot = c.snap, .limit = 100};
+    struct store_query since = {.type = "Encounter", .lastupd_ge = c.time, .limit = 100};
+    struct store_result r1, r2;
+    assert_int_equal(store_search(s, &at, &r1), 0);
+    assert_int_equal(store_search(s, &since, &r2), 0);
+    bool found = false;
+    for (int i = 0; i < r1.nrows; i++)
+        found = found || strcmp(r1.rows[i].id, ida) == 0;
+    for (int i = 0; i < r2.nrows; i++)
+        found = found || strcmp(r2.rows[i].id, ida) == 0;
+    assert_true(found);
+    store_result_clear(&r1);
+    store_result_clear(&r2);
+    store_row_clear(&ra);
+    store_row_clear(&r0);
+}
+
 /* Two writers in flight at once put the same new item (PostgreSQL, the
  * writer lock off): the second waits for the first's commit, then fails on
  * the unique version and says it met another writer (store_raced), which
@@ -1978,6 +2057,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_snapshot_seq_person, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_concurrent_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_horizon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_since, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_raced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_at_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persons, setup, teardown),
