@@ -45,10 +45,10 @@
  *                           again once (src/store/store_txn.c: FHIR API
  *                           Bundles, contributions, objections, policies,
  *                           person commands)
- *   store-unit-raced-twice  not a breakage: store_txn_run takes every
- *                           attempt as raced, so every such unit ends
- *                           WEFT_EBUSY, nothing stored (HTTP 503 with
- *                           Retry-After from the API)
+ *   store-unit-raced-twice  not a breakage: store_txn_run takes both
+ *                           attempts of every FHIR API Bundle (writer
+ *                           "api") as raced, so each ends WEFT_EBUSY,
+ *                           nothing stored: HTTP 503 with Retry-After
  */
 #ifndef WEFT_CORE_FAILPOINT_H
 #define WEFT_CORE_FAILPOINT_H
