@@ -1706,6 +1706,30 @@ out:
 
 /* ---- replay -------------------------------------------------------------------------- */
 
+/* A replayed FHIR message's load as a unit of work (store_txn_run): each
+ * attempt loads the body afresh (the loader rewrites the Bundle), the
+ * first attempt's report dropped. */
+struct replay_unit {
+    const struct store_inbox_msg *m;
+    struct load_ctx lc;
+    struct load_report rep;
+};
+
+static int replay_work(struct store *s, void *arg, int attempt)
+{
+    struct replay_unit *u = arg;
+    if (attempt > 0) {
+        load_report_free(&u->rep);
+        load_report_init(&u->rep);
+    }
+    json_t *bundle = json_loadb(u->m->body, u->m->body_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!bundle) /* it parsed before */
+        return WEFT_ENOMEM;
+    int rc = fhir_load_bundle(s, bundle, &u->lc, &u->rep, NULL);
+    json_decref(bundle);
+    return rc;
+}
+
 static int replay_fhir(struct ingest *ig, const struct store_inbox_msg *m,
                        const struct store_feed *f, struct ingest_result *r)
 {
@@ -1727,13 +1751,17 @@ static int replay_fhir(struct ingest *ig, const struct store_inbox_msg *m,
                  jerr.text, jerr.line, jerr.column);
         return ingest_fhir_done(ig, r, 0, NULL, 400, why);
     }
-    struct load_report rep;
-    load_report_init(&rep);
-    struct load_ctx lc = {.org = f->org, .feed = f->name};
-    int lrc = fhir_load_bundle(ig->s, bundle, &lc, &rep, NULL);
     json_decref(bundle);
-    int rc = ingest_fhir_done(ig, r, lrc, &rep, lrc == 0 ? 200 : 400, NULL);
-    load_report_free(&rep);
+    /* the load one unit of work, as POST /fhir's (store/txn.h) */
+    struct replay_unit u = {.m = m, .lc = {.org = f->org, .feed = f->name, .nested = true}};
+    load_report_init(&u.rep);
+    int lrc = store_txn_run(ig->s, "replay", replay_work, &u);
+    int rc = ingest_fhir_done(ig, r, lrc, &u.rep,
+                              lrc == 0            ? 200
+                              : lrc == WEFT_EBUSY ? 503
+                                                  : 400,
+                              NULL);
+    load_report_free(&u.rep);
     return rc;
 }
 
