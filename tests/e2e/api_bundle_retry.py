@@ -14,7 +14,8 @@ build's failpoints force them on either backend:
                           as without it - the same statuses and entries,
                           one version per write (version 1, then 2: never
                           applied twice), one inbox row each, applied or
-                          partial, one audit entry each;
+                          partial, one audit entry each, each counting
+                          the resources once;
   store-unit-raced-twice  every attempt counts as raced: 503, Retry-After,
                           OperationOutcome "try again", nothing stored, the
                           inbox row kept as rejected with its body (a
@@ -109,6 +110,11 @@ check(inbox() == [("applied",), ("applied",), ("partial",), ("rejected",)],
       "inbox rows %r" % inbox())
 check(writes() == [("success",), ("success",), ("success",), ("failure",)],
       "audit write entries %r" % writes())
+# what each kept: the second attempt's counts, never both attempts' added up
+res = db_rows(db, "SELECT resources FROM inbox ORDER BY id")
+check(res == [(2,), (1,), (1,), (0,)], "inbox resources (counted twice?) %r" % res)
+cnt = db_rows(db, "SELECT count FROM audit_entry WHERE action = ? ORDER BY seq", ("write",))
+check(cnt == [(2,), (1,), (1,), (0,)], "audit counts (counted twice?) %r" % cnt)
 print("ok: each load done twice (%d retries), the same outcomes, each write once" % n)
 
 # both attempts raced: 503 with Retry-After, nothing stored, the inbox row kept
