@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "store/access.h"
 #include "store/citizen.h"
+#include "store/store.h"
 #include "store/txn.h"
 
 void objection_actor(const struct principal *who, char out[256])
@@ -56,6 +57,18 @@ static bool text_ok(const char *t, size_t max)
     for (size_t i = 0; i < n; i++)
         any |= t[i] != ' ' && t[i] != '\t' && t[i] != '\n' && t[i] != '\r';
     return any && n <= max;
+}
+
+/* Lock objection case id in the open transaction (store_lock_keys): two
+ * steps of one case at once (PostgreSQL: writers overlap) take turns, so
+ * the second reads the case as the first left it (decided, withdrawn) and
+ * is refused as one after the other would be, never both applied. */
+static int lock_case(struct store *s, int64_t id)
+{
+    char k[32];
+    int n = snprintf(k, sizeof k, "%lld", (long long)id);
+    uint32_t key = store_lock_key(k, (size_t)n, "objection-case", 14);
+    return store_lock_keys(s, &key, 1);
 }
 
 /* The audit entry of one step: who, whose record, what happened. */
@@ -125,6 +138,13 @@ int objection_lodge(struct store *s, const struct principal *who, const char *pe
     struct store_txn t;
     if ((rc = store_txn_begin(&t, s)) != 0)
         return rc;
+    /* two lodges for one person at once (PostgreSQL: writers overlap) take
+     * turns, so the second sees the first's open case */
+    uint32_t key = store_lock_key(person_id, strlen(person_id), "objection", 9);
+    if ((rc = store_lock_keys(s, &key, 1)) != 0) {
+        store_txn_rollback(&t);
+        return rc;
+    }
     struct store_objection *cases = NULL;
     int n = 0;
     rc = store_objection_list(s, person_id, false, &cases, &n);
@@ -213,9 +233,10 @@ int objection_decide(struct store *s, const struct principal *who, int64_t id, c
         store_objection_clear(&o);
         return rc;
     }
-    /* read again inside the transaction: a concurrent step may have closed it */
+    /* read again inside the transaction, the case locked: a concurrent step
+     * may have closed it */
     store_objection_clear(&o);
-    if ((rc = store_objection_case(s, id, &o)) != 0) {
+    if ((rc = lock_case(s, id)) != 0 || (rc = store_objection_case(s, id, &o)) != 0) {
         store_txn_rollback(&t);
         return rc;
     }
@@ -266,6 +287,10 @@ int objection_withdraw(struct store *s, const struct principal *who, int64_t id,
     if (rc)
         return rc;
     struct store_objection o;
+    if ((rc = lock_case(s, id)) != 0) {
+        store_txn_rollback(&t);
+        return rc;
+    }
     if ((rc = store_objection_case(s, id, &o)) != 0) {
         if (rc == WEFT_ENOTFOUND)
             *why = "there is no objection with that id";

@@ -588,6 +588,36 @@ void policy_cache_release(void)
     pthread_mutex_unlock(&cache_mu);
 }
 
+/* A policy version and its audit entry, one unit of work (store/txn.h):
+ * two installs at once on PostgreSQL may both take the next version
+ * number; the one that loses is done again and takes the one after. */
+struct policy_unit {
+    const struct policy *p;
+    const char *text, *hex, *by;
+    int64_t version;
+};
+
+static int policy_work(struct store *s, void *arg, int attempt)
+{
+    (void)attempt;
+    struct policy_unit *u = arg;
+    int rc = store_policy_put(s, u->text, u->hex, u->by, &u->version);
+    if (rc != 0)
+        return rc;
+    struct buf what = BUF_INIT;
+    buf_addf(&what, "policy version %lld sha256 %s: %d roles, %d profiles", (long long)u->version,
+             u->hex, u->p->nroles, u->p->nprofiles);
+    struct audit_event ev = {.action = AUDIT_POLICY_CHANGE,
+                             .outcome = AUDIT_OK,
+                             .client = u->by,
+                             .what = what.data,
+                             .count = -1,
+                             .reason = "policy loaded"};
+    rc = audit_append(s, &ev, NULL);
+    buf_release(&what);
+    return rc;
+}
+
 int policy_install(struct store *s, const char *text, size_t len, const char *by,
                    int64_t *version_out, char **errmsg)
 {
@@ -601,28 +631,9 @@ int policy_install(struct store *s, const char *text, size_t len, const char *by
     char hex[65];
     hex_encode(md, 32, hex);
     char *copy = xstrndup(text, len);
-    int64_t version = 0;
-    struct store_txn t;
-    if ((rc = store_txn_begin(&t, s)) == 0) {
-        rc = store_policy_put(s, copy, hex, by, &version);
-        if (rc == 0) {
-            struct buf what = BUF_INIT;
-            buf_addf(&what, "policy version %lld sha256 %s: %d roles, %d profiles",
-                     (long long)version, hex, p->nroles, p->nprofiles);
-            struct audit_event ev = {.action = AUDIT_POLICY_CHANGE,
-                                     .outcome = AUDIT_OK,
-                                     .client = by,
-                                     .what = what.data,
-                                     .count = -1,
-                                     .reason = "policy loaded"};
-            rc = audit_append(s, &ev, NULL);
-            buf_release(&what);
-        }
-        if (rc == 0)
-            rc = store_txn_commit(&t);
-        else
-            store_txn_rollback(&t);
-    }
+    struct policy_unit u = {.p = p, .text = copy, .hex = hex, .by = by};
+    rc = store_txn_run(s, "policy", policy_work, &u); /* done again once on a race */
+    int64_t version = u.version;
     free(copy);
     policy_free(p);
     if (rc == 0 && version_out)

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const known[] = {"mllp-ack-before-commit", "store-skip-fsync",
-                                    "feed-status-pause",      "accept-journal-slow-mover",
-                                    "bulk-done-pause",        "mllp-batch-raced"};
+static const char *const known[] = {
+    "mllp-ack-before-commit", "store-skip-fsync", "feed-status-pause", "accept-journal-slow-mover",
+    "bulk-done-pause",        "mllp-batch-raced", "store-unit-raced",  "store-unit-raced-twice"};
 #define N_KNOWN (sizeof known / sizeof known[0])
 
 static bool on[N_KNOWN];

@@ -39,6 +39,16 @@
  *                           again once (src/feeds/mllp_server.c): the retry
  *                           path, which overlapping PostgreSQL writers take
  *                           rarely, tested on both backends
+ *   store-unit-raced        not a breakage: store_txn_run takes the first
+ *                           attempt of every unit of work as having met
+ *                           another writer, so it is rolled back and done
+ *                           again once (src/store/store_txn.c: FHIR API
+ *                           Bundles, contributions, objections, policies,
+ *                           person commands)
+ *   store-unit-raced-twice  not a breakage: store_txn_run takes both
+ *                           attempts of every FHIR API Bundle (writer
+ *                           "api") as raced, so each ends WEFT_EBUSY,
+ *                           nothing stored: HTTP 503 with Retry-After
  */
 #ifndef WEFT_CORE_FAILPOINT_H
 #define WEFT_CORE_FAILPOINT_H

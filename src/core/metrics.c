@@ -70,8 +70,8 @@ static const struct {
      "duplicate)",
      NULL, 0},
     {"weft_store_retries_total", METRIC_COUNTER,
-     "Batches rolled back and done again once because they met another writer (PostgreSQL), "
-     "by writer",
+     "Units of work (MLLP batches, FHIR API Bundles, CSV files, person commands...) rolled back "
+     "and done again once because they met another writer (PostgreSQL), by writer",
      NULL, 0},
     {"weft_feed_lag_seconds", METRIC_HISTOGRAM,
      "Feed lag: arrival time minus the event time the message carries, by feed", lag_bounds, 9},

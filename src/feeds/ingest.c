@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "access/org.h"
+#include "core/failpoint.h"
 #include "core/metrics.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -1096,6 +1097,33 @@ int ingest_fhir_client_arrival(struct ingest *ig, const char *client_name, const
     return 0;
 }
 
+/* ingest_fhir_done's writes as a unit of work (store_txn_run): an attempt
+ * rolled back for a race forgets the counters it added. */
+struct done_unit {
+    struct ingest *ig;
+    struct ingest_result *r;
+    const char *outcome, *why, *arrived;
+    long resources;
+    bool first;
+    bool prior_set; /* a replay's prior outcome, which count() takes once */
+};
+
+static int done_work(struct store *s, void *arg, int attempt)
+{
+    struct done_unit *u = arg;
+    if (attempt > 0) {
+        ingest_discard_counts(u->ig);
+        u->ig->prior_set = u->prior_set;
+    }
+    int rc = store_inbox_set_outcome(s, u->r->inbox_id, u->outcome, u->why, u->resources, 0, true);
+    if (rc == 0)
+        rc = count(u->ig, u->r->feed_id, u->arrived, u->outcome, &u->r->lag, u->why ? u->why : "",
+                   u->first);
+    if (rc == 0)
+        rc = ingest_flush_counts(u->ig);
+    return rc;
+}
+
 int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
                      const struct load_report *rep, int http_status, const char *reason)
 {
@@ -1130,22 +1158,18 @@ int ingest_fhir_done(struct ingest *ig, struct ingest_result *r, int load_rc,
     int rc = store_inbox_get(ig->s, r->inbox_id, false, &m);
     if (rc != 0)
         return rc;
-    bool first = m.attempts == 0;
-    struct store_txn txn;
-    if ((rc = store_txn_begin(&txn, ig->s)) == 0) {
-        rc = store_inbox_set_outcome(ig->s, r->inbox_id, outcome, why[0] ? why : NULL, resources, 0,
-                                     true);
-        if (rc == 0)
-            rc = count(ig, r->feed_id, m.arrived, outcome, &r->lag, why, first);
-        if (rc == 0)
-            rc = ingest_flush_counts(ig);
-        if (rc == 0)
-            rc = store_txn_commit(&txn);
-        if (rc != 0) {
-            store_txn_rollback(&txn);
-            ingest_discard_counts(ig);
-        }
-    }
+    struct done_unit u = {.ig = ig,
+                          .r = r,
+                          .outcome = outcome,
+                          .why = why[0] ? why : NULL,
+                          .resources = resources,
+                          .arrived = m.arrived,
+                          .first = m.attempts == 0,
+                          .prior_set = ig->prior_set};
+    /* the inbox row's outcome and the feed's counters: one unit (txn.h) */
+    rc = store_txn_run(ig->s, "inbox", done_work, &u);
+    if (rc != 0)
+        ingest_discard_counts(ig);
     store_inbox_msg_clear(&m);
     return rc;
 }
@@ -1343,11 +1367,10 @@ static void *lag_sink_prepare(void *ctx, json_t *bundle)
     return socialcare_store_prepare(((struct lag_sink *)ctx)->inner, bundle);
 }
 
-/* Process CSV body of feed f into the record; fills *rep.  lag (may be NULL)
- * receives the lag samples of the rows against arrival time arrived. */
-static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
-                       const char *name, struct feed_lag *lag, const char *arrived,
-                       struct socialcare_report **rep)
+/* One pass of process_csv (below). */
+static int process_csv_once(struct ingest *ig, const struct store_feed *f, const char *body,
+                            size_t len, const char *name, struct feed_lag *lag, const char *arrived,
+                            struct socialcare_report **rep)
 {
     /* 20,000 rows per durable commit, in Bundles of 100 rows loaded nested
      * in it: one 2000-row Bundle cost 3-4x more CPU per row to build and free
@@ -1381,6 +1404,40 @@ static int process_csv(struct ingest *ig, const struct store_feed *f, const char
     if (sink.open) { /* every batch ends with its commit: not reached */
         log_error("ingest", "csv batch left open: rolled back");
         store_txn_rollback(&sink.txn);
+    }
+    return rc;
+}
+
+/* Process CSV body of feed f into the record; fills *rep.  lag (may be NULL)
+ * receives the lag samples of the rows against arrival time arrived.
+ *
+ * A file is committed in batches, so it is no one transaction: a file whose
+ * load met another writer (store_raced: PostgreSQL - a Bundle undone, or a
+ * batch rolled back, for a race, its rows failed) is processed again once,
+ * whole, before its outcome is kept, as `weft feed replay` would: what the
+ * first pass committed comes out unchanged (the store knows each item's
+ * content), what the race failed is loaded now.  The report, lag samples
+ * and outcome are the second pass's; the feed's counters count the file
+ * once (its caller counts after).  The same rule as store_txn_run's (one
+ * retry, counted in weft_store_retries_total{writer="csv"}); rows a second
+ * race fails stay failed in the report, the file in failed/ or done/ as
+ * its outcome says, replayable. */
+static int process_csv(struct ingest *ig, const struct store_feed *f, const char *body, size_t len,
+                       const char *name, struct feed_lag *lag, const char *arrived,
+                       struct socialcare_report **rep)
+{
+    struct feed_lag lag0 = lag ? *lag : (struct feed_lag){0};
+    store_race_clear(ig->s);
+    int rc = process_csv_once(ig, f, body, len, name, lag, arrived, rep);
+    if (*rep && (store_raced(ig->s) || FAILPOINT("store-unit-raced"))) {
+        log_info("ingest", "csv file of feed %s met another writer; processing it again", f->name);
+        metrics_add("weft_store_retries_total", "writer=\"csv\"", 1);
+        socialcare_report_free(*rep);
+        *rep = NULL;
+        if (lag)
+            *lag = lag0;
+        store_race_clear(ig->s);
+        rc = process_csv_once(ig, f, body, len, name, lag, arrived, rep);
     }
     return rc;
 }
@@ -1649,6 +1706,30 @@ out:
 
 /* ---- replay -------------------------------------------------------------------------- */
 
+/* A replayed FHIR message's load as a unit of work (store_txn_run): each
+ * attempt loads the body afresh (the loader rewrites the Bundle), the
+ * first attempt's report dropped. */
+struct replay_unit {
+    const struct store_inbox_msg *m;
+    struct load_ctx lc;
+    struct load_report rep;
+};
+
+static int replay_work(struct store *s, void *arg, int attempt)
+{
+    struct replay_unit *u = arg;
+    if (attempt > 0) {
+        load_report_free(&u->rep);
+        load_report_init(&u->rep);
+    }
+    json_t *bundle = json_loadb(u->m->body, u->m->body_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!bundle) /* it parsed before */
+        return WEFT_ENOMEM;
+    int rc = fhir_load_bundle(s, bundle, &u->lc, &u->rep, NULL);
+    json_decref(bundle);
+    return rc;
+}
+
 static int replay_fhir(struct ingest *ig, const struct store_inbox_msg *m,
                        const struct store_feed *f, struct ingest_result *r)
 {
@@ -1670,13 +1751,17 @@ static int replay_fhir(struct ingest *ig, const struct store_inbox_msg *m,
                  jerr.text, jerr.line, jerr.column);
         return ingest_fhir_done(ig, r, 0, NULL, 400, why);
     }
-    struct load_report rep;
-    load_report_init(&rep);
-    struct load_ctx lc = {.org = f->org, .feed = f->name};
-    int lrc = fhir_load_bundle(ig->s, bundle, &lc, &rep, NULL);
     json_decref(bundle);
-    int rc = ingest_fhir_done(ig, r, lrc, &rep, lrc == 0 ? 200 : 400, NULL);
-    load_report_free(&rep);
+    /* the load one unit of work, as POST /fhir's (store/txn.h) */
+    struct replay_unit u = {.m = m, .lc = {.org = f->org, .feed = f->name, .nested = true}};
+    load_report_init(&u.rep);
+    int lrc = store_txn_run(ig->s, "replay", replay_work, &u);
+    int rc = ingest_fhir_done(ig, r, lrc, &u.rep,
+                              lrc == 0            ? 200
+                              : lrc == WEFT_EBUSY ? 503
+                                                  : 400,
+                              NULL);
+    load_report_free(&u.rep);
     return rc;
 }
 

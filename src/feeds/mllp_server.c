@@ -622,18 +622,9 @@ static int backlog_load(struct mllp_server *srv)
  * racing to make the same person or version: the second waits for the
  * first's commit.  Read from the raw text (the writer's only cheap view of
  * every message, mapped or not); a message that does not parse has no keys.
+ * The FHIR API locks a Bundle's NHS numbers with the same key
+ * (store_lock_key: the number and "NHS", fhir/api_bundle.c).
  */
-static uint32_t key_hash(const char *a, size_t an, const char *b, size_t bn)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < an; i++)
-        h = (h ^ (unsigned char)a[i]) * 16777619u;
-    h = (h ^ 0x1f) * 16777619u;
-    for (size_t i = 0; i < bn; i++)
-        h = (h ^ (unsigned char)b[i]) * 16777619u;
-    return h;
-}
-
 static int key_cmp(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -692,7 +683,7 @@ static void rep_keys(const char *f, size_t n, char cs, char rs, int auth, const 
                 *cap = *cap ? *cap * 2 : 16;
                 *keys = xrealloc(*keys, sizeof **keys * *cap);
             }
-            (*keys)[(*nk)++] = key_hash(c1, c1n, ca, can);
+            (*keys)[(*nk)++] = store_lock_key(c1, c1n, ca, can);
         }
         i = e + 1;
     }

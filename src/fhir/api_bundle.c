@@ -10,6 +10,16 @@
  * well-formed (400 with line and column), a Bundle of type transaction or
  * batch (400).  Then the loader runs; its per-entry outcome becomes the
  * transaction-response / batch-response.
+ *
+ * The load is one unit of work (store_txn_run, store/txn.h): a Bundle that
+ * met another writer (PostgreSQL, whose writers overlap: a deadlock, a
+ * unique violation because two writers made the same row, a version
+ * replaced meanwhile) is rolled back whole and loaded again once from the
+ * body as received, before anything is answered - a transaction stays all
+ * or nothing, a batch's entries get the second attempt's outcomes, and the
+ * inbox row, the feed's counters and the audit entry, written outside the
+ * unit, are written once.  A second race answers 503 with Retry-After,
+ * nothing of the Bundle stored.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -29,6 +39,7 @@
 #include "fhir/load.h"
 #include "fhir/outcome.h"
 #include "store/store.h"
+#include "store/txn.h"
 
 static bool json_content_type(const char *ct)
 {
@@ -108,6 +119,12 @@ static long count_entries(const char *p, size_t n, long stop)
     return count;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Parse and check the request body; replies and returns NULL when unusable. */
 static json_t *read_bundle(struct http_req *req, const char **type_out)
 {
@@ -163,7 +180,8 @@ static json_t *read_bundle(struct http_req *req, const char **type_out)
         json_decref(root);
         return NULL;
     }
-    *type_out = bt;
+    /* not bt itself: a retried load drops this copy of the Bundle */
+    *type_out = strcmp(bt, "transaction") == 0 ? "transaction" : "batch";
     return root;
 }
 
@@ -189,6 +207,90 @@ static void audit_write(struct http_req *req, struct store *s, int64_t inbox_id,
     }
     authz_audit_write(s, &req->principal, outcome, what.data, resources, reason);
     buf_release(&what);
+}
+
+/* What a Bundle is about, as store_lock_keys keys (store.h): each entry's
+ * item (the sender's organisation, type and id) and each Patient's NHS
+ * number (the key the MLLP writer takes for it: the number and "NHS").
+ * Taken, in one order, at the start of each attempt, they make two writers
+ * of the same item or patient take turns - the second waits for the first
+ * to commit - rather than race (a version replaced meanwhile, one person
+ * made twice) and meet again on the retry.  Keys of ids and numbers the
+ * loader later refuses are harmless. */
+static int bundle_lock(struct store *s, const json_t *bundle, const char *org)
+{
+    const json_t *entries = json_object_get(bundle, "entry");
+    size_t n = json_array_size(entries), nk = 0;
+    uint32_t *keys = xcalloc(2 * n + 1, sizeof *keys);
+    struct buf who = BUF_INIT;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        const json_t *r = json_object_get(e, "resource");
+        const char *type = json_string_value(json_object_get(r, "resourceType"));
+        const char *id = json_string_value(json_object_get(r, "id"));
+        if (!type)
+            continue;
+        if (id) {
+            buf_reset(&who);
+            buf_addf(&who, "%s/%s", org ? org : "", type);
+            keys[nk++] = store_lock_key(id, strlen(id), who.data, who.len);
+        }
+        if (strcmp(type, "Patient") != 0)
+            continue;
+        size_t j;
+        const json_t *ident;
+        json_array_foreach(json_object_get(r, "identifier"), j, ident)
+        {
+            const char *sys = json_string_value(json_object_get(ident, "system"));
+            const char *v = json_string_value(json_object_get(ident, "value"));
+            if (sys && v && strcmp(sys, "https://fhir.nhs.uk/Id/nhs-number") == 0) {
+                keys[nk++] = store_lock_key(v, strlen(v), "NHS", 3);
+                break; /* one number a Patient: at most two keys an entry */
+            }
+        }
+    }
+    buf_release(&who);
+    qsort(keys, nk, sizeof *keys, key_cmp);
+    size_t u = 0;
+    for (size_t k = 0; k < nk; k++)
+        if (u == 0 || keys[k] != keys[u - 1])
+            keys[u++] = keys[k];
+    int rc = u ? store_lock_keys(s, keys, (int)u) : 0;
+    free(keys);
+    return rc;
+}
+
+/* The load of one Bundle as a unit of work (store_txn_run): attempt 0 loads
+ * the Bundle read_bundle parsed; a second attempt starts again from the
+ * request's body, the first's report and response dropped (the loader
+ * rewrote the first copy in place). */
+struct bundle_unit {
+    struct http_req *req;
+    json_t *bundle; /* owned */
+    struct load_ctx lc;
+    struct load_report rep;
+    json_t *response;
+};
+
+static int bundle_unit_work(struct store *s, void *arg, int attempt)
+{
+    struct bundle_unit *u = arg;
+    if (attempt > 0) {
+        json_decref(u->response);
+        u->response = NULL;
+        load_report_free(&u->rep);
+        load_report_init(&u->rep);
+        json_decref(u->bundle);
+        u->bundle = json_loadb(u->req->body.data, u->req->body.len, JSON_REJECT_DUPLICATES, NULL);
+        if (!u->bundle) /* it parsed the first time */
+            return WEFT_ENOMEM;
+    }
+    int rc = bundle_lock(s, u->bundle, u->lc.org);
+    if (rc != 0)
+        return rc;
+    return fhir_load_bundle(s, u->bundle, &u->lc, &u->rep, &u->response);
 }
 
 int api_bundle_post(struct http_req *req, void *ctx)
@@ -227,12 +329,23 @@ int api_bundle_post(struct http_req *req, void *ctx)
         return 0;
     }
     hook->bundle(&w, bundle);
-    struct load_ctx lc = {.org = req->principal.org, .feed = w.feed ? w.feed : "api"};
-    struct load_report rep;
-    load_report_init(&rep);
-    json_t *response = NULL;
+    /* the load nested in the unit's transaction (one retry rule: txn.h) */
+    struct bundle_unit u = {
+        .req = req,
+        .bundle = bundle,
+        .lc = {.org = req->principal.org, .feed = w.feed ? w.feed : "api", .nested = true}};
+    load_report_init(&u.rep);
     uint64_t t0 = http_now_ns();
-    int rc = fhir_load_bundle(s, bundle, &lc, &rep, &response);
+    int rc = store_txn_run(s, "api", bundle_unit_work, &u);
+    bundle = u.bundle;
+    json_t *response = u.response;
+    struct load_report rep = u.rep;
+    if (rc != 0 && rc != WEFT_EINVAL) { /* rolled back: nothing of it stored */
+        long entries = rep.entries;
+        load_report_free(&rep);
+        load_report_init(&rep);
+        rep.entries = entries;
+    }
     struct load_type_count sum;
     load_report_total(&rep, &sum);
     log_info("fhir",
@@ -265,6 +378,8 @@ int api_bundle_post(struct http_req *req, void *ctx)
         http_reply(req, 400, FHIR_JSON, text, strlen(text));
         free(text);
     } else if (rc == WEFT_EBUSY) {
+        /* the store busy, or the Bundle met another writer twice */
+        http_reply_header(req, "Retry-After", "1");
         api_outcome(req, 503, "transient",
                     "the record store is busy: nothing from this bundle was stored; try again");
     } else {

@@ -556,21 +556,21 @@ const char *identity_errmsg(struct store *s)
     return err_buf[0] ? err_buf : store_errmsg(s);
 }
 
-/* Run fn in a transaction (or the caller's, when one is open is not known
- * here: commands call these outside one). */
-#define TXN(s, body)                                                                               \
+/* Run body (an expression: its result code) as a unit of work (store/txn.h:
+ * its own transaction, rolled back whole and evaluated again once when it
+ * met another writer - a person command beside serving nodes), the result
+ * into rc.  Commands call these outside a transaction. */
+#define TXN(s, rc, body)                                                                           \
     do {                                                                                           \
-        err_buf[0] = 0;                                                                            \
-        struct store_txn t_;                                                                       \
-        int rc_ = store_txn_begin(&t_, s);                                                         \
-        if (rc_ != 0)                                                                              \
-            return rc_;                                                                            \
-        rc_ = (body);                                                                              \
-        if (rc_ == 0)                                                                              \
-            rc_ = store_txn_commit(&t_);                                                           \
-        else                                                                                       \
-            store_txn_rollback(&t_);                                                               \
-        return rc_;                                                                                \
+        for (int a_ = 0;; a_++) {                                                                  \
+            err_buf[0] = 0;                                                                        \
+            struct store_txn t_;                                                                   \
+            if ((rc = store_txn_unit_begin(&t_, s, a_)) != 0)                                      \
+                break;                                                                             \
+            rc = (body);                                                                           \
+            if ((rc = store_txn_unit_end(&t_, rc, a_, "person")) != STORE_TXN_AGAIN)               \
+                break;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* Whether any record of person a was decided not the same as any of b's. */
@@ -700,7 +700,9 @@ static int link_body(struct store *s, const char *org, const char *source_id, co
 int identity_link(struct store *s, const char *org, const char *source_id, const char *person_id,
                   const char *by, const char *note)
 {
-    TXN(s, link_body(s, org, source_id, person_id, by, note));
+    int rc;
+    TXN(s, rc, link_body(s, org, source_id, person_id, by, note));
+    return rc;
 }
 
 static int unlink_body(struct store *s, const char *org, const char *source_id, const char *by,
@@ -730,10 +732,12 @@ static int unlink_body(struct store *s, const char *org, const char *source_id, 
     for (int i = 0; rc == 0 && i < no; i++)
         if (strcmp(others[i].org, org) != 0 || strcmp(others[i].source_id, source_id) != 0)
             rc = store_idnonmatch_add(s, org, source_id, others[i].org, others[i].source_id, did);
-    if (rc == 0 && new_person_out)
+    if (rc == 0 && new_person_out) {
+        free(*new_person_out); /* a rolled-back attempt's */
         *new_person_out = np;
-    else
+    } else {
         free(np);
+    }
 out:
     store_idrecs_free(others, no);
     free(cur);
@@ -743,15 +747,26 @@ out:
 int identity_unlink(struct store *s, const char *org, const char *source_id, const char *by,
                     const char *note, char **new_person_out)
 {
+    char *np = NULL;
+    int rc;
+    TXN(s, rc, unlink_body(s, org, source_id, by, note, &np));
+    if (rc != 0) { /* a first attempt's person was rolled back with it */
+        free(np);
+        np = NULL;
+    }
     if (new_person_out)
-        *new_person_out = NULL;
-    TXN(s, unlink_body(s, org, source_id, by, note, new_person_out));
+        *new_person_out = np;
+    else
+        free(np);
+    return rc;
 }
 
 int identity_merge(struct store *s, const char *survivor, const char *retired, const char *by,
                    const char *note, int64_t *merge_id_out)
 {
-    TXN(s, do_merge(s, survivor, retired, by, note, "merge", NULL, NULL, merge_id_out));
+    int rc;
+    TXN(s, rc, do_merge(s, survivor, retired, by, note, "merge", NULL, NULL, merge_id_out));
+    return rc;
 }
 
 static int unmerge_body(struct store *s, int64_t merge_id, const char *by, const char *note)
@@ -809,7 +824,9 @@ int mpi_unmerge_source(struct store *s, const char *org, const char *system, con
 
 int identity_unmerge(struct store *s, int64_t merge_id, const char *by, const char *note)
 {
-    TXN(s, unmerge_body(s, merge_id, by, note));
+    int rc;
+    TXN(s, rc, unmerge_body(s, merge_id, by, note));
+    return rc;
 }
 
 static int review_body(struct store *s, int64_t id, int same, const char *by, const char *note)
@@ -867,5 +884,7 @@ out:
 
 int identity_review_decide(struct store *s, int64_t id, int same, const char *by, const char *note)
 {
-    TXN(s, review_body(s, id, same, by, note));
+    int rc;
+    TXN(s, rc, review_body(s, id, same, by, note));
+    return rc;
 }

@@ -234,6 +234,17 @@ int store_lock_keys(struct store *s, const uint32_t *keys, int n)
     return s->ops->lock_keys(s, keys, n);
 }
 
+uint32_t store_lock_key(const char *a, size_t an, const char *b, size_t bn)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < an; i++)
+        h = (h ^ (unsigned char)a[i]) * 16777619u;
+    h = (h ^ 0x1f) * 16777619u;
+    for (size_t i = 0; i < bn; i++)
+        h = (h ^ (unsigned char)b[i]) * 16777619u;
+    return h;
+}
+
 int store_ping(struct store *s)
 {
     if (!s->ops->ping)

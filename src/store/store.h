@@ -122,6 +122,13 @@ int store_job_lock(struct store *s, const char *job, bool *mine);
  * transaction's next statement (no round trip of their own). */
 int store_lock_keys(struct store *s, const uint32_t *keys, int n);
 
+/* The key of a pair of strings a[0..an), b[0..bn) (an identifier and its
+ * assigning authority, an item and its sender...) for store_lock_keys: the
+ * one hash every writer uses, so that two writers about the same thing
+ * (the MLLP writer and the FHIR API on one NHS number: the value and "NHS")
+ * lock the same key. */
+uint32_t store_lock_key(const char *a, size_t an, const char *b, size_t bn);
+
 /* Whether the store answers now: PostgreSQL runs one trivial statement
  * (making a lost connection again first, as every statement does); SQLite
  * (a file) always answers 0.  Used by `weft serve --db-read` to decide

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/failpoint.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "store/store_int.h"
 
 /* The transaction object of s no longer has a transaction under it. */
@@ -182,6 +185,74 @@ void store_txn_rollback(struct store_txn *t)
     }
     t->open = false;
     t->items = 0;
+}
+
+/* ---- a unit of work done again once when it met another writer ---------- */
+
+int store_txn_unit_begin(struct store_txn *t, struct store *s, int attempt)
+{
+    (void)attempt;
+    store_race_clear(s);
+    return store_txn_begin(t, s);
+}
+
+/* Whether attempt met another writer: store_raced, or (test build) the
+ * failpoints that take every unit's first attempt - or both attempts of
+ * the FHIR API's Bundles (writer "api": its 503) - as raced. */
+static bool unit_raced(const struct store *s, int attempt, const char *writer)
+{
+    if (store_raced(s))
+        return true;
+    if (FAILPOINT("store-unit-raced-twice") && writer && strcmp(writer, "api") == 0)
+        return true;
+    return attempt == 0 && FAILPOINT("store-unit-raced");
+}
+
+int store_txn_unit_end(struct store_txn *t, int rc, int attempt, const char *writer)
+{
+    struct store *s = t->s;
+    bool raced = unit_raced(s, attempt, writer);
+    if (rc == 0 && !raced) {
+        rc = store_txn_commit(t); /* rolled back when it fails */
+        if (rc == 0 || !store_raced(s))
+            return rc;
+        raced = true; /* the commit met another writer (a serialisation failure) */
+    }
+    store_txn_rollback(t);
+    if (!raced)
+        return rc;
+    /* the error's kind, not the database's message: a unique violation's
+     * detail names the key's value, which may be a patient's identifier */
+    const char *why = rc ? weft_strerror(rc) : "a failure taken for its own";
+    if (attempt == 0) {
+        char labels[80];
+        char wv[48];
+        metrics_label_value(wv, sizeof wv, writer ? writer : "-");
+        snprintf(labels, sizeof labels, "writer=\"%s\"", wv);
+        metrics_add("weft_store_retries_total", labels, 1);
+        log_info("store", "%s unit met another writer (%s); doing it again", writer, why);
+        return STORE_TXN_AGAIN;
+    }
+    log_warn("store", "%s unit met another writer twice (%s); nothing of it was stored", writer,
+             why);
+    return store_fail(s, WEFT_EBUSY,
+                      "the write met another writer twice: nothing of it was "
+                      "stored; try again");
+}
+
+int store_txn_run(struct store *s, const char *writer, store_txn_work work, void *arg)
+{
+    assert(s && work);
+    for (int attempt = 0;; attempt++) {
+        struct store_txn t;
+        int rc = store_txn_unit_begin(&t, s, attempt);
+        if (rc != 0)
+            return rc;
+        rc = work(s, arg, attempt);
+        rc = store_txn_unit_end(&t, rc, attempt, writer);
+        if (rc != STORE_TXN_AGAIN)
+            return rc;
+    }
 }
 
 /* Savepoint names go into SQL text: keep them to a safe alphabet. */

@@ -96,6 +96,49 @@ void store_txn_rollback(struct store_txn *t);
 bool store_raced(const struct store *s);
 void store_race_clear(struct store *s);
 
+/* ---- a unit of work done again once when it met another writer ----------
+ *
+ * The one retry rule of every writer whose unit of work is one transaction
+ * (a FHIR API Bundle, a citizen's contribution or objection, a policy
+ * version, a person command): begun, done, and - when it met another
+ * writer (store_raced, or the test build's failpoint store-unit-raced)
+ * - rolled back, whole, and done again once from the start, before
+ * anything is answered.  A second race rolls it back too and ends it with
+ * WEFT_EBUSY ("met another writer twice: try again"), so its caller answers
+ * "try again" (HTTP 503 with Retry-After) and nothing of it is stored.
+ * Each retry adds 1 to weft_store_retries_total{writer=...}.
+ *
+ *     static int work(struct store *s, void *arg, int attempt)
+ *     {
+ *         ... attempt > 0: start again from the input (reset the outputs) ...
+ *         return rc; // 0: commit; else roll back and return rc
+ *     }
+ *     rc = store_txn_run(s, "api", work, &state);
+ *
+ * work must write only through s, in the transaction it is given (it must
+ * not commit it), and leave anything it keeps outside the store (counters,
+ * answers, audit entries written on another handle) to its caller, after
+ * store_txn_run returns: what an attempt did is undone whole.  The race
+ * flag is cleared before each attempt.  A failure of work that is not a
+ * race (rc != 0, !store_raced) is returned as it is, the transaction rolled
+ * back.  Code that cannot be a function (mpi.c's expression bodies) uses
+ * the two halves: store_txn_unit_begin / store_txn_unit_end. */
+typedef int (*store_txn_work)(struct store *s, void *arg, int attempt);
+int store_txn_run(struct store *s, const char *writer, store_txn_work work, void *arg);
+
+/* Returned by store_txn_unit_end when the attempt is to be done again (a
+ * positive number: never an error code). */
+#define STORE_TXN_AGAIN 1
+/* Attempt number attempt (0, then 1) of a unit: clears the race flag and
+ * begins t (store_txn_begin). */
+int store_txn_unit_begin(struct store_txn *t, struct store *s, int attempt);
+/* End attempt number attempt whose work returned rc: commit when rc is 0
+ * and it met no other writer; roll back otherwise.  Returns
+ * STORE_TXN_AGAIN (first attempt raced: rolled back, counted for writer -
+ * begin it again), WEFT_EBUSY (the second raced too), the commit's result,
+ * or rc. */
+int store_txn_unit_end(struct store_txn *t, int rc, int attempt, const char *writer);
+
 /* ---- the handle's own transaction (the calls store_txn_* make) -----------
  * Writes outside an explicit transaction run in their own.  Prefer the
  * transaction object above wherever work is grouped. */

@@ -32,6 +32,7 @@
 #include "fhir/load.h"
 #include "http/server.h"
 #include "store/records.h"
+#include "store/txn.h"
 #include "web/fmt.h"
 #include "web/html.h"
 #include "web/my.h"
@@ -203,8 +204,34 @@ static int added_list(struct store *s, const struct my_citizen *c, struct buf *b
     return 0;
 }
 
+/* A contribution's load as a unit of work (store_txn_run, store/txn.h):
+ * rolled back whole and done again once when it met another writer; the
+ * loader rewrites the Bundle in place, so each attempt loads a fresh copy. */
+struct contrib_unit {
+    const json_t *bundle;
+    const struct load_ctx *lc;
+};
+
+static int contrib_work(struct store *s, void *arg, int attempt)
+{
+    (void)attempt;
+    const struct contrib_unit *u = arg;
+    json_t *b = json_deep_copy(u->bundle);
+    if (!b)
+        return WEFT_ENOMEM;
+    struct load_report rep;
+    load_report_init(&rep);
+    int rc = fhir_load_bundle(s, b, u->lc, &rep, NULL);
+    if (rc == 0 && rep.rejected > 0)
+        rc = WEFT_EINVAL;
+    load_report_free(&rep);
+    json_decref(b);
+    return rc;
+}
+
 /* Store res (taken) through the loading pipeline with the person as source,
- * and audit it.  0, or an error (nothing stored). */
+ * and audit it (after the unit: once, whatever the retries).  0, or an
+ * error (nothing stored). */
 static int store_contribution(struct store *s, const struct my_citizen *c, json_t *res,
                               const char *id)
 {
@@ -214,13 +241,9 @@ static int store_contribution(struct store *s, const struct my_citizen *c, json_
     json_t *bundle =
         json_pack("{s:s, s:s, s:[{s:o, s:{s:s, s:s}}]}", "resourceType", "Bundle", "type",
                   "transaction", "entry", "resource", res, "request", "method", "PUT", "url", url);
-    struct load_ctx lc = {.org = CONTRIB_SOURCE, .feed = CONTRIB_FEED};
-    struct load_report rep;
-    load_report_init(&rep);
-    int rc = fhir_load_bundle(s, bundle, &lc, &rep, NULL);
-    if (rc == 0 && rep.rejected > 0)
-        rc = WEFT_EINVAL;
-    load_report_free(&rep);
+    struct load_ctx lc = {.org = CONTRIB_SOURCE, .feed = CONTRIB_FEED, .nested = true};
+    struct contrib_unit u = {.bundle = bundle, .lc = &lc};
+    int rc = store_txn_run(s, "contribution", contrib_work, &u);
     json_decref(bundle);
     struct audit_event ev = {0};
     audit_event_from_principal(&ev, &c->p);

@@ -136,6 +136,11 @@ for feed, want_rc, want in (("rwf-hl7v2", 0, "replayed 1: applied 1, still rejec
                             ("y0001-fhir", 1, "replayed 2: applied 1, still rejected 1, errors 0")):
     rc, out, err = run("feed", "replay", "--db", db, "--feed", feed)
     check(rc == want_rc and want in out, "replay %s: %d %s %s" % (feed, rc, out, err))
+# a replay moves a message's count from its old outcome to its new one, once
+fc = [x for x in json.loads(weft_ok("feed", "status", "--db", db, "--json"))["feeds"]
+      if x["name"] == "y0001-fhir"][0]["total"]
+check((fc["received"], fc["applied"], fc["rejected"]) == (2, 1, 1),
+      "y0001-fhir counters after replay: %r" % fc)
 rc, out, err = run("feed", "messages", "--db", db, "--feed", "rwf-hl7v2", "--json")
 msgs = json.loads(out)
 check(len(msgs) == 1 and msgs[0]["outcome"] == "applied" and msgs[0]["attempts"] == 2,

@@ -1,8 +1,12 @@
 /* test_txn.c - the store's transaction object (src/store/store_txn.c,
  * store/txn.h): items kept and undone, a broken transaction rolled back whole
  * and refusing everything after, commit and rollback closing it, the object
- * of a transaction begun by store_begin(), and store_txn_begin waiting for a
- * store another handle holds busy. */
+ * of a transaction begun by store_begin(), store_txn_begin waiting for a
+ * store another handle holds busy, and store_txn_run's retry rule: a unit
+ * that met another writer rolled back whole and done again once, a second
+ * race ending WEFT_EBUSY with nothing stored, each retry counted in
+ * weft_store_retries_total (on PostgreSQL also a real deadlock between two
+ * handles, redone). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +19,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/err.h"
+#include "core/metrics.h"
 #include "store/meta.h"
 #include "store/store.h"
+#include "store/store_int.h" /* s->raced: a backend meeting another writer */
 #include "store/txn.h"
 
 #include "unit/testdb.h"
@@ -231,6 +238,227 @@ static void test_begin_waits_while_busy(void **state)
     store_close(other);
 }
 
+/* ---- store_txn_run: the retry rule --------------------------------------- */
+
+/* The value weft_store_retries_total{writer="<w>"} has now (0 when absent). */
+static long retries(const char *w)
+{
+    struct buf b = BUF_INIT;
+    metrics_render(&b);
+    char key[96];
+    snprintf(key, sizeof key, "weft_store_retries_total{writer=\"%s\"} ", w);
+    const char *p = b.data ? strstr(b.data, key) : NULL;
+    long v = p ? strtol(p + strlen(key), NULL, 10) : 0;
+    buf_release(&b);
+    return v;
+}
+
+/* A unit of work: writes test.unit = its attempt number, and (as a backend
+ * does when another writer got in the way) marks the handle raced on the
+ * attempts race_on says, returning rc_on_race then. */
+struct unit {
+    int calls;
+    unsigned race_on; /* bit i: attempt i meets another writer */
+    int rc_on_race;   /* what the work returns when it does (0: taken for its own) */
+    int rc;           /* what it returns otherwise */
+    bool in_txn;      /* every call ran inside an open transaction */
+};
+
+static int unit_work(struct store *s, void *arg, int attempt)
+{
+    struct unit *u = arg;
+    assert_int_equal(attempt, u->calls);
+    u->calls++;
+    u->in_txn = u->in_txn && store_txn_current(s) != NULL;
+    assert_false(store_raced(s)); /* cleared before each attempt */
+    char v[8];
+    snprintf(v, sizeof v, "%d", attempt);
+    int rc = store_meta_set(s, "test.unit", v);
+    if (rc != 0)
+        return rc;
+    if (u->race_on & (1u << attempt)) {
+        s->raced = true;
+        return u->rc_on_race;
+    }
+    return u->rc;
+}
+
+static void test_run_commits_once(void **state)
+{
+    struct fx *fx = *state;
+    long before = retries("unit-a");
+    struct unit u = {.in_txn = true};
+    fx->s->raced = true; /* a race before the unit is not the unit's */
+    assert_int_equal(store_txn_run(fx->s, "unit-a", unit_work, &u), 0);
+    assert_int_equal(u.calls, 1);
+    assert_true(u.in_txn);
+    assert_null(store_txn_current(fx->s));
+    assert_value(fx->s, "test.unit", "0");
+    assert_int_equal(retries("unit-a"), before);
+}
+
+/* The first attempt met another writer, once taken for its own failure
+ * (rc 0: an entry undone, the unit went on) and once failing: either way
+ * it is rolled back whole and done again; the second attempt is what is
+ * kept, and the retry is counted once. */
+static void test_run_race_redone(void **state)
+{
+    struct fx *fx = *state;
+    int rcs[] = {0, WEFT_EEXIST, WEFT_EBUSY, WEFT_ECONFLICT};
+    for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
+        assert_int_equal(store_meta_set(fx->s, "test.unit", "before"), 0);
+        long before = retries("unit-b");
+        struct unit u = {.race_on = 1u, .rc_on_race = rcs[i], .in_txn = true};
+        assert_int_equal(store_txn_run(fx->s, "unit-b", unit_work, &u), 0);
+        assert_int_equal(u.calls, 2);
+        assert_true(u.in_txn);
+        assert_value(fx->s, "test.unit", "1");
+        assert_int_equal(retries("unit-b"), before + 1);
+        assert_null(store_txn_current(fx->s));
+    }
+}
+
+/* Both attempts met another writer: nothing of either is stored, and the
+ * answer is "busy, try again" - not the work's own result. */
+static void test_run_race_twice_busy(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(store_meta_set(fx->s, "test.unit", "before"), 0);
+    long before = retries("unit-c");
+    struct unit u = {.race_on = 3u, .rc_on_race = 0, .in_txn = true};
+    assert_int_equal(store_txn_run(fx->s, "unit-c", unit_work, &u), WEFT_EBUSY);
+    assert_int_equal(u.calls, 2);
+    assert_value(fx->s, "test.unit", "before");
+    assert_int_equal(retries("unit-c"), before + 1);
+    assert_null(store_txn_current(fx->s));
+    assert_non_null(strstr(store_errmsg(fx->s), "met another writer twice"));
+    /* the handle is usable after */
+    struct unit ok = {.in_txn = true};
+    assert_int_equal(store_txn_run(fx->s, "unit-c", unit_work, &ok), 0);
+    assert_value(fx->s, "test.unit", "0");
+}
+
+/* A failure that is no race (a refused unit) is rolled back and answered
+ * as it is, never done again. */
+static void test_run_failure_not_retried(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(store_meta_set(fx->s, "test.unit", "before"), 0);
+    long before = retries("unit-d");
+    struct unit u = {.rc = WEFT_EINVAL, .in_txn = true};
+    assert_int_equal(store_txn_run(fx->s, "unit-d", unit_work, &u), WEFT_EINVAL);
+    assert_int_equal(u.calls, 1);
+    assert_value(fx->s, "test.unit", "before");
+    assert_int_equal(retries("unit-d"), before);
+    assert_null(store_txn_current(fx->s));
+}
+
+/* PostgreSQL: a real race.  This handle locks key 1 then key 2; another
+ * locks key 2 then key 1 meanwhile: the database ends one of them with a
+ * deadlock (this one, whose wait began first), which marks it raced; the
+ * unit is rolled back, the other writer finishes, and the second attempt
+ * takes both keys and commits. */
+struct rival {
+    struct store *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stage; /* 1: it holds key 2; 2: this unit waits for key 2 */
+    int rc;
+};
+
+static void rival_wait(struct rival *r, int stage)
+{
+    pthread_mutex_lock(&r->mu);
+    while (r->stage < stage)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void rival_stage(struct rival *r, int stage)
+{
+    pthread_mutex_lock(&r->mu);
+    r->stage = stage;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Lock key k now: the lock is sent with the handle's next statement
+ * (deferred), so one read sends it and waits for it. */
+static int lock_now(struct store *s, uint32_t k)
+{
+    int rc = store_lock_keys(s, &k, 1);
+    char *v = NULL;
+    if (rc == 0)
+        rc = store_meta_get(s, "test.none", &v);
+    free(v);
+    return rc == WEFT_ENOTFOUND ? 0 : rc;
+}
+
+static void *rival_run(void *arg)
+{
+    struct rival *r = arg;
+    struct store_txn t;
+    int rc = store_txn_begin(&t, r->s);
+    if (rc == 0)
+        rc = lock_now(r->s, 2);
+    rival_stage(r, 1);
+    rival_wait(r, 2);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L}; /* the unit is waiting */
+    nanosleep(&ts, NULL);
+    if (rc == 0)
+        rc = lock_now(r->s, 1); /* the cycle: one of the two is ended */
+    if (rc == 0)
+        rc = store_meta_set(r->s, "test.rival", "1");
+    rc = rc == 0 ? store_txn_commit(&t) : (store_txn_rollback(&t), rc);
+    r->rc = rc;
+    return NULL;
+}
+
+static int deadlock_work(struct store *s, void *arg, int attempt)
+{
+    struct rival *r = arg;
+    int rc = lock_now(s, 1);
+    if (rc == 0 && attempt == 0) {
+        rival_wait(r, 1);
+        rival_stage(r, 2);
+    }
+    if (rc == 0)
+        rc = lock_now(s, 2);
+    if (rc == 0)
+        rc = store_meta_set(s, "test.unit", attempt == 0 ? "first" : "second");
+    return rc;
+}
+
+static void test_run_real_deadlock_redone(void **state)
+{
+    struct fx *fx = *state;
+    if (strncmp(url, "postgres", 8) != 0)
+        skip(); /* SQLite's writers take turns: they never meet */
+    struct rival r = {
+        .s = open_handle(), .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    assert_non_null(r.s);
+    long before = retries("unit-e");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, rival_run, &r), 0);
+    int rc = store_txn_run(fx->s, "unit-e", deadlock_work, &r);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    /* whichever the database ended, both writes are in: the unit's by its
+     * second attempt when it was the one */
+    char *v = get(fx->s, "test.unit");
+    assert_non_null(v);
+    if (r.rc == 0) {
+        assert_string_equal(v, "second");
+        assert_int_equal(retries("unit-e"), before + 1);
+        assert_value(fx->s, "test.rival", "1");
+    } else {
+        assert_string_equal(v, "first"); /* the rival was ended: no retry here */
+        assert_int_equal(retries("unit-e"), before);
+    }
+    free(v);
+    store_close(r.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +468,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_and_one_per_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_begin_has_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_begin_waits_while_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_commits_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_race_redone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_race_twice_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_failure_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_real_deadlock_redone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
