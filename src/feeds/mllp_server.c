@@ -822,8 +822,10 @@ static void run_batch(struct mllp_server *srv, struct ingest *ig, struct store *
     store_race_clear(s);
     int rc = batch_try(srv, ig, s, &batch, n, false);
     if (rc != 0 && batch && (store_raced(s) || FAILPOINT("mllp-batch-raced"))) {
+        /* the error's kind, not the database's message: a unique
+         * violation's detail names the key's value (a patient identifier) */
         log_info("mllp", "batch of %zu messages met another writer (%s); trying it again", n,
-                 store_errmsg(s));
+                 weft_strerror(rc));
         metrics_add("weft_store_retries_total", "writer=\"mllp\"", 1);
         for (struct item *it = batch; it; it = it->qnext) {
             fhir_load_prep_free(it->prep);

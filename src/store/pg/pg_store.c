@@ -111,9 +111,17 @@ static void one_line(char *m)
 int pg_fail(struct pg_store *ps, const char *what, const PGresult *r)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char msg[400];
-    snprintf(msg, sizeof msg, "%s",
-             r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(ps->conn));
+    if (state && strncmp(state, "23", 2) == 0 && primary)
+        /* an integrity violation's detail names the key's value or the
+         * failing row ("Key (nhs)=(...)"): a patient's data, which the
+         * message must not carry into logs and answers */
+        snprintf(msg, sizeof msg, "ERROR: %s (SQLSTATE %s)", primary, state);
+    else
+        snprintf(msg, sizeof msg, "%s",
+                 r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r)
+                                               : PQerrorMessage(ps->conn));
     one_line(msg);
     int code = WEFT_EDB;
     if (state && strcmp(state, "23505") == 0)
