@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,11 @@ const struct opt_spec cmd_load_specs[] = {
      "each FILE_OR_DIR is a folder named by the ODS code of the organisation that sent what is "
      "in it (a region's extract, a folder per organisation), loaded in one command"},
     {"feed", "NAME", "feed name recorded with every item (default \"manual\")"},
+    {"jobs", "N",
+     "load in N threads at once, each with its own database connection, taking the work (with "
+     "--org-dirs the folders, else runs of files) in order; the same counts and rejections as "
+     "one (default 2 on PostgreSQL, whose writers run in parallel; 1 on SQLite, whose writers "
+     "take turns)"},
     {"quiet", NULL, "no progress bar, no table: only rejections and the summary line"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default warn)"},
     {NULL, NULL, NULL},
@@ -47,7 +53,10 @@ static const char usage[] =
     "entry by entry.  Types outside the record (billing: Claim, ...) are counted\n"
     "as not shareable and not stored.  With --org-dirs each folder's name is the\n"
     "ODS code of the organisation that sent its files (one command for a region's\n"
-    "per-organisation folders instead of one a folder).\n\n"
+    "per-organisation folders instead of one a folder).  --jobs N loads N folders\n"
+    "(or runs of files) at once, each thread with its own connection; the output\n"
+    "is the same as one thread's.  A store failure stops every thread from taking\n"
+    "more work; what was committed stays, and the folders not loaded are named.\n\n"
     "Exit status: 0 all loaded, 1 something was rejected (listed with file and\n"
     "entry index) or the store failed, 2 usage error.\n";
 
@@ -119,6 +128,124 @@ static bool valid_ods(const char *s)
     return n >= 3 && n <= 16;
 }
 
+/* Threads at most for --jobs (each holds a connection and a parser's arena) */
+#define LOAD_JOBS_MAX 64
+
+/* --jobs N: the extra store handles and the units, kept for the report */
+struct jobs_run {
+    struct store **stores; /* [0] is the command's own handle */
+    int nstores;
+    struct load_unit *units;
+    int nunits;
+    char **files; /* without --org-dirs: every file, the units point into it */
+    int nfiles;
+    int failed; /* the failed unit, or -1 */
+    char errmsg[512];
+};
+
+static void jobs_run_free(struct jobs_run *jr)
+{
+    for (int i = 1; i < jr->nstores; i++)
+        store_close(jr->stores[i]);
+    free(jr->stores);
+    for (int i = 0; i < jr->nunits; i++) {
+        if (!jr->files) { /* --org-dirs: each unit owns its folder's list */
+            for (int k = 0; k < jr->units[i].nfiles; k++)
+                free(jr->units[i].files[k]);
+            free(jr->units[i].files);
+        }
+        load_report_free(&jr->units[i].rep);
+    }
+    free(jr->units);
+    for (int i = 0; i < jr->nfiles; i++)
+        free(jr->files[i]);
+    free(jr->files);
+    memset(jr, 0, sizeof *jr);
+    jr->failed = -1;
+}
+
+/* What a store failure left unloaded: the units no thread took, named. */
+static void jobs_run_report(const struct jobs_run *jr, int rc, bool org_dirs, struct store *s)
+{
+    if (jr->failed < 0) { /* the failure came after the units: making it durable */
+        fprintf(stderr, "weft load: stopped: %s: %s\n", weft_strerror(rc), store_errmsg(s));
+        return;
+    }
+    fprintf(stderr,
+            "weft load: stopped: %s: %s (loading %s; what the counts above show is stored)\n",
+            weft_strerror(rc), jr->errmsg, jr->units[jr->failed].name);
+    int left = 0, shown = 0;
+    for (int i = 0; i < jr->nunits; i++)
+        left += jr->units[i].state == LOAD_UNIT_NOT_LOADED;
+    if (left == 0)
+        return;
+    fprintf(stderr, "weft load: not loaded (not started when the load stopped): %d of %d %s:", left,
+            jr->nunits, org_dirs ? "folders" : "runs of files");
+    for (int i = 0; i < jr->nunits && shown < 20; i++) {
+        const struct load_unit *u = &jr->units[i];
+        if (u->state != LOAD_UNIT_NOT_LOADED)
+            continue;
+        if (org_dirs) {
+            fprintf(stderr, " %s", u->name);
+        } else {
+            for (int k = 0; k < u->nfiles && shown < 20; k++, shown++)
+                fprintf(stderr, " %s", u->files[k]);
+            continue;
+        }
+        shown++;
+    }
+    fprintf(stderr, "%s\n", shown >= 20 ? " ..." : "");
+}
+
+/* The command's work in jobs threads (fhir_load_jobs): a unit a folder with
+ * --org-dirs, else the files of every path in runs, about eight runs a
+ * thread (at most 64 files a run: a commit at least that often). */
+static int load_in_jobs(const char *db, struct store *s, int jobs, bool org_dirs, char **orgs,
+                        char **pos, int npos, const struct load_ctx *ctx, struct load_report *rep,
+                        struct progress *pr, struct jobs_run *jr)
+{
+    jr->stores = xcalloc((size_t)jobs, sizeof *jr->stores);
+    jr->stores[0] = s;
+    jr->nstores = 1;
+    for (int i = 1; i < jobs; i++) {
+        if (cmd_store_open("load", db, &jr->stores[i]) != 0)
+            return WEFT_EDB;
+        jr->nstores++;
+        store_bulk(jr->stores[i], true);
+    }
+    if (org_dirs) {
+        jr->units = xcalloc((size_t)npos, sizeof *jr->units);
+        for (int i = 0; i < npos; i++) {
+            struct load_unit *u = &jr->units[jr->nunits++];
+            u->org = orgs[i];
+            u->name = pos[i];
+            load_report_init(&u->rep);
+            fhir_load_collect((const char *const *)&pos[i], 1, &u->files, &u->nfiles, &u->bytes,
+                              &u->rep);
+        }
+    } else {
+        long long bytes = 0;
+        fhir_load_collect((const char *const *)pos, npos, &jr->files, &jr->nfiles, &bytes, rep);
+        int per = (jr->nfiles + jobs * 8 - 1) / (jobs * 8);
+        per = per < 1 ? 1 : per > 64 ? 64 : per;
+        jr->units = xcalloc((size_t)(jr->nfiles / per + 1), sizeof *jr->units);
+        for (int i = 0; i < jr->nfiles; i += per) {
+            struct load_unit *u = &jr->units[jr->nunits++];
+            u->org = ctx->org;
+            u->name = jr->files[i];
+            u->files = &jr->files[i];
+            u->nfiles = jr->nfiles - i < per ? jr->nfiles - i : per;
+            load_report_init(&u->rep);
+            struct stat st;
+            for (int k = 0; k < u->nfiles; k++)
+                if (stat(u->files[k], &st) == 0)
+                    u->bytes += st.st_size;
+        }
+    }
+    return fhir_load_jobs(jr->stores, jr->nstores, jr->units, jr->nunits, ctx, rep, draw, pr,
+                          &jr->failed, jr->errmsg, sizeof jr->errmsg);
+}
+
 int cmd_load(int argc, char **argv)
 {
     struct opts o;
@@ -175,6 +302,20 @@ int cmd_load(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_set_level(lvl);
+    int jobs = store_url_is_postgres(db) ? 2 : 1;
+    const char *jv = opts_get(&o, "jobs");
+    if (jv) {
+        char *end = NULL;
+        long n = strtol(jv, &end, 10);
+        if (!*jv || *end || n < 1 || n > LOAD_JOBS_MAX) {
+            fprintf(stderr, "weft load: --jobs '%s' is not a number from 1 to %d\n", jv,
+                    LOAD_JOBS_MAX);
+            orgs_free(orgs, o.npos);
+            opts_free(&o);
+            return EXIT_USAGE;
+        }
+        jobs = (int)n;
+    }
 
     struct store *s;
     if (cmd_store_open("load", db, &s) != 0) {
@@ -198,7 +339,10 @@ int cmd_load(int argc, char **argv)
     load_report_init(&rep);
     fhir_load_bulk_begin();
     store_bulk(s, true);
-    if (!org_dirs) {
+    struct jobs_run jr = {.failed = -1};
+    if (jobs > 1) {
+        rc = load_in_jobs(db, s, jobs, org_dirs, orgs, o.pos, o.npos, &ctx, &rep, &pr, &jr);
+    } else if (!org_dirs) {
         rc = fhir_load_paths(s, (const char *const *)o.pos, o.npos, &ctx, &rep, draw, &pr);
     } else { /* a folder at a time, as its organisation's */
         rc = 0;
@@ -208,6 +352,11 @@ int cmd_load(int argc, char **argv)
         }
     }
     int sync_rc = store_bulk(s, false); /* durable before we report anything */
+    for (int i = 1; i < jr.nstores; i++) {
+        int src = store_bulk(jr.stores[i], false);
+        if (sync_rc == 0)
+            sync_rc = src;
+    }
     fhir_load_bulk_end();
     if (rc == 0 && sync_rc != 0)
         rc = sync_rc;
@@ -238,11 +387,14 @@ int cmd_load(int argc, char **argv)
     (void)stored;
     log_info("load", "done files=%ld entries=%ld rejected=%ld ms=%.0f", rep.files, rep.entries,
              rep.rejected, secs * 1000);
-    if (rc != 0)
+    if (rc != 0 && jobs > 1)
+        jobs_run_report(&jr, rc, org_dirs, s);
+    else if (rc != 0)
         fprintf(stderr, "weft load: stopped: %s: %s (everything before is stored)\n",
                 weft_strerror(rc), store_errmsg(s));
     int status = (rc != 0 || rep.rejected > 0) ? 1 : 0;
     load_report_free(&rep);
+    jobs_run_free(&jr);
     store_close(s);
     orgs_free(orgs, o.npos);
     opts_free(&o);
