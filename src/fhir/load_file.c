@@ -345,13 +345,17 @@ static int group_close(struct store *s, struct load_group *g, struct load_report
  * which may have been taken for an entry's own fault) is rolled back and
  * done again, whole: the report back to the group's start, its rejections
  * since dropped.  Up to LOAD_RACE_RETRIES times, each after race_backoff:
- * with several loaders at once (weft load --jobs) a group holds the
- * identity locks of every bundle loaded so far until it commits, taken in
- * bundle order, so two groups about the same persons can deadlock; one of
- * them is refused and the other goes on, but the refused one, started
- * again at once, can meet the same group still running and deadlock again
- * (seen: twice in a row in one of four loads of the 2,000-person region
- * with three loaders).  Waiting lets the other group commit. */
+ * with several loaders at once (weft load --jobs) a group holds every lock
+ * its bundles took until it commits - their identity keys, taken in bundle
+ * order, and, for a bundle that merged persons, the audit chain's and the
+ * analytics change list's locks (store/pg) - so two groups about the same
+ * persons, or merging at once, can deadlock; one is refused and the other
+ * goes on, but the refused one, started again at once, can meet the same
+ * group still running and deadlock again (seen: twice in a row in one of
+ * four loads of the 2,000-person region with three loaders, eight times
+ * with four loaders in the 10,000-person region's hospital folders).
+ * Waiting lets the other group commit, and the raced group's files are
+ * loaded again a file a transaction (small_until in fhir_load_paths). */
 #define LOAD_RACE_RETRIES 8
 
 /* Wait before a group's retry number n (1, 2, ...): about 2^n ms, at most
@@ -423,6 +427,10 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
     int run_first = 0;
     long long run_done = 0;
     struct load_report run_mark = {0};
+    /* after a race, the raced group's files again a file a group, up to
+     * this index: a file's transaction holds only its own bundles' locks,
+     * so it rarely meets the other writer again */
+    int small_until = -1;
     for (int i = 0; i < nfiles && rc == 0; i++) {
         if (!g.open) {
             if ((rc = group_open(s, &g, rep, i)) != 0)
@@ -457,7 +465,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
         }
         load_report_mark_free(&file_mark);
         bool last = i + 1 == nfiles || rc != 0;
-        bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
+        bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES || i <= small_until;
         /* the run ends (the queue sent, the arena reset) at the group's end,
          * at LOAD_DEFER_PUTS held puts, or at LOAD_DEFER_BYTES of files read
          * since it began: the trees of its files live until then */
@@ -482,7 +490,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                                       total);
             }
             last = i + 1 == nfiles || rc != 0;
-            closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
+            closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES || i <= small_until;
         } else if (rc != 0 && d.nheld > 0) {
             /* a store error in file i (its bundle rolled back): what came
              * before it is stored, as without the queue, when the
@@ -507,6 +515,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                 group_undo(s, &g, rep, &done);
                 g.retries++;
                 race_backoff(g.retries);
+                small_until = i;
                 i = g.first - 1; /* the group's files again */
                 rc = 0;
                 continue;
