@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,10 +32,12 @@ const struct opt_spec cmd_load_specs[] = {
      "in it (a region's extract, a folder per organisation), loaded in one command"},
     {"feed", "NAME", "feed name recorded with every item (default \"manual\")"},
     {"jobs", "N",
-     "load in N threads at once, each with its own database connection, taking the work (with "
-     "--org-dirs the folders, else runs of files) in order; the same counts and rejections as "
-     "one (default 2 on PostgreSQL, whose writers run in parallel; 1 on SQLite, whose writers "
-     "take turns)"},
+     "with --org-dirs: load N folders at once, each thread with its own database connection, "
+     "taking the folders in order; the same counts and rejections as one (default 2 on "
+     "PostgreSQL, whose writers run in parallel; 1 on SQLite, whose writers take turns and were "
+     "measured slower with more). Folders of one organisation are loaded in turn; a reference "
+     "to a resource another organisation's folder sends finds it only if that folder was "
+     "loaded first (use --jobs 1 when folders refer to each other's resources)"},
     {"quiet", NULL, "no progress bar, no table: only rejections and the summary line"},
     {"log-level", "LEVEL", "debug, info, warn, error or off (default warn)"},
     {NULL, NULL, NULL},
@@ -53,10 +54,12 @@ static const char usage[] =
     "entry by entry.  Types outside the record (billing: Claim, ...) are counted\n"
     "as not shareable and not stored.  With --org-dirs each folder's name is the\n"
     "ODS code of the organisation that sent its files (one command for a region's\n"
-    "per-organisation folders instead of one a folder).  --jobs N loads N folders\n"
-    "(or runs of files) at once, each thread with its own connection; the output\n"
-    "is the same as one thread's.  A store failure stops every thread from taking\n"
-    "more work; what was committed stays, and the folders not loaded are named.\n\n"
+    "per-organisation folders instead of one a folder).  With --org-dirs, --jobs N\n"
+    "loads N folders at once, each thread with its own connection; the output is\n"
+    "the same as one thread's.  A store failure stops every thread from taking\n"
+    "more folders; what was committed stays, and the folders not loaded are named.\n"
+    "Without --org-dirs the files are loaded in order by one thread (a file may\n"
+    "refer to what an earlier one sent).\n\n"
     "Exit status: 0 all loaded, 1 something was rejected (listed with file and\n"
     "entry index) or the store failed, 2 usage error.\n";
 
@@ -137,8 +140,6 @@ struct jobs_run {
     int nstores;
     struct load_unit *units;
     int nunits;
-    char **files; /* without --org-dirs: every file, the units point into it */
-    int nfiles;
     int failed; /* the failed unit, or -1 */
     char errmsg[512];
 };
@@ -149,23 +150,18 @@ static void jobs_run_free(struct jobs_run *jr)
         store_close(jr->stores[i]);
     free(jr->stores);
     for (int i = 0; i < jr->nunits; i++) {
-        if (!jr->files) { /* --org-dirs: each unit owns its folder's list */
-            for (int k = 0; k < jr->units[i].nfiles; k++)
-                free(jr->units[i].files[k]);
-            free(jr->units[i].files);
-        }
+        for (int k = 0; k < jr->units[i].nfiles; k++)
+            free(jr->units[i].files[k]);
+        free(jr->units[i].files);
         load_report_free(&jr->units[i].rep);
     }
     free(jr->units);
-    for (int i = 0; i < jr->nfiles; i++)
-        free(jr->files[i]);
-    free(jr->files);
     memset(jr, 0, sizeof *jr);
     jr->failed = -1;
 }
 
 /* What a store failure left unloaded: the units no thread took, named. */
-static void jobs_run_report(const struct jobs_run *jr, int rc, bool org_dirs, struct store *s)
+static void jobs_run_report(const struct jobs_run *jr, int rc, struct store *s)
 {
     if (jr->failed < 0) { /* the failure came after the units: making it durable */
         fprintf(stderr, "weft load: stopped: %s: %s\n", weft_strerror(rc), store_errmsg(s));
@@ -179,29 +175,22 @@ static void jobs_run_report(const struct jobs_run *jr, int rc, bool org_dirs, st
         left += jr->units[i].state == LOAD_UNIT_NOT_LOADED;
     if (left == 0)
         return;
-    fprintf(stderr, "weft load: not loaded (not started when the load stopped): %d of %d %s:", left,
-            jr->nunits, org_dirs ? "folders" : "runs of files");
-    for (int i = 0; i < jr->nunits && shown < 20; i++) {
-        const struct load_unit *u = &jr->units[i];
-        if (u->state != LOAD_UNIT_NOT_LOADED)
-            continue;
-        if (org_dirs) {
-            fprintf(stderr, " %s", u->name);
-        } else {
-            for (int k = 0; k < u->nfiles && shown < 20; k++, shown++)
-                fprintf(stderr, " %s", u->files[k]);
-            continue;
+    fprintf(stderr,
+            "weft load: not loaded (not started when the load stopped): %d of %d folders:", left,
+            jr->nunits);
+    for (int i = 0; i < jr->nunits && shown < 20; i++)
+        if (jr->units[i].state == LOAD_UNIT_NOT_LOADED) {
+            fprintf(stderr, " %s", jr->units[i].name);
+            shown++;
         }
-        shown++;
-    }
-    fprintf(stderr, "%s\n", shown >= 20 ? " ..." : "");
+    fprintf(stderr, "%s\n", left > shown ? " ..." : "");
 }
 
-/* The command's work in jobs threads (fhir_load_jobs): a unit a folder with
- * --org-dirs, else the files of every path in runs, about eight runs a
- * thread (at most 64 files a run: a commit at least that often). */
-static int load_in_jobs(const char *db, struct store *s, int jobs, bool org_dirs, char **orgs,
-                        char **pos, int npos, const struct load_ctx *ctx, struct load_report *rep,
+/* --org-dirs in jobs threads (fhir_load_jobs): a unit a folder.  Without
+ * --org-dirs the files are one sender's, and a file may refer to what an
+ * earlier one sent: they are loaded in order by one thread. */
+static int load_in_jobs(const char *db, struct store *s, int jobs, char **orgs, char **pos,
+                        int npos, const struct load_ctx *ctx, struct load_report *rep,
                         struct progress *pr, struct jobs_run *jr)
 {
     jr->stores = xcalloc((size_t)jobs, sizeof *jr->stores);
@@ -213,34 +202,14 @@ static int load_in_jobs(const char *db, struct store *s, int jobs, bool org_dirs
         jr->nstores++;
         store_bulk(jr->stores[i], true);
     }
-    if (org_dirs) {
-        jr->units = xcalloc((size_t)npos, sizeof *jr->units);
-        for (int i = 0; i < npos; i++) {
-            struct load_unit *u = &jr->units[jr->nunits++];
-            u->org = orgs[i];
-            u->name = pos[i];
-            load_report_init(&u->rep);
-            fhir_load_collect((const char *const *)&pos[i], 1, &u->files, &u->nfiles, &u->bytes,
-                              &u->rep);
-        }
-    } else {
-        long long bytes = 0;
-        fhir_load_collect((const char *const *)pos, npos, &jr->files, &jr->nfiles, &bytes, rep);
-        int per = (jr->nfiles + jobs * 8 - 1) / (jobs * 8);
-        per = per < 1 ? 1 : per > 64 ? 64 : per;
-        jr->units = xcalloc((size_t)(jr->nfiles / per + 1), sizeof *jr->units);
-        for (int i = 0; i < jr->nfiles; i += per) {
-            struct load_unit *u = &jr->units[jr->nunits++];
-            u->org = ctx->org;
-            u->name = jr->files[i];
-            u->files = &jr->files[i];
-            u->nfiles = jr->nfiles - i < per ? jr->nfiles - i : per;
-            load_report_init(&u->rep);
-            struct stat st;
-            for (int k = 0; k < u->nfiles; k++)
-                if (stat(u->files[k], &st) == 0)
-                    u->bytes += st.st_size;
-        }
+    jr->units = xcalloc((size_t)npos, sizeof *jr->units);
+    for (int i = 0; i < npos; i++) {
+        struct load_unit *u = &jr->units[jr->nunits++];
+        u->org = orgs[i];
+        u->name = pos[i];
+        load_report_init(&u->rep);
+        fhir_load_collect((const char *const *)&pos[i], 1, &u->files, &u->nfiles, &u->bytes,
+                          &u->rep);
     }
     return fhir_load_jobs(jr->stores, jr->nstores, jr->units, jr->nunits, ctx, rep, draw, pr,
                           &jr->failed, jr->errmsg, sizeof jr->errmsg);
@@ -340,8 +309,8 @@ int cmd_load(int argc, char **argv)
     fhir_load_bulk_begin();
     store_bulk(s, true);
     struct jobs_run jr = {.failed = -1};
-    if (jobs > 1) {
-        rc = load_in_jobs(db, s, jobs, org_dirs, orgs, o.pos, o.npos, &ctx, &rep, &pr, &jr);
+    if (jobs > 1 && org_dirs) {
+        rc = load_in_jobs(db, s, jobs, orgs, o.pos, o.npos, &ctx, &rep, &pr, &jr);
     } else if (!org_dirs) {
         rc = fhir_load_paths(s, (const char *const *)o.pos, o.npos, &ctx, &rep, draw, &pr);
     } else { /* a folder at a time, as its organisation's */
@@ -387,8 +356,8 @@ int cmd_load(int argc, char **argv)
     (void)stored;
     log_info("load", "done files=%ld entries=%ld rejected=%ld ms=%.0f", rep.files, rep.entries,
              rep.rejected, secs * 1000);
-    if (rc != 0 && jobs > 1)
-        jobs_run_report(&jr, rc, org_dirs, s);
+    if (rc != 0 && jobs > 1 && org_dirs)
+        jobs_run_report(&jr, rc, s);
     else if (rc != 0)
         fprintf(stderr, "weft load: stopped: %s: %s (everything before is stored)\n",
                 weft_strerror(rc), store_errmsg(s));

@@ -244,7 +244,12 @@ void load_report_merge(struct load_report *dst, const struct load_report *src);
  * org, into its own report.  fhir_load_jobs starts one thread per store
  * handle given (each handle is used by its thread alone: its own
  * connection); each thread, in bulk mode (fhir_load_bulk_begin), takes the
- * next unit not yet taken, in list order, until none is left.  A unit
+ * next unit not yet taken, in list order, until none is left, and starts
+ * it once every earlier unit of the same org has finished (a file may
+ * refer to what its sender sent before).  Units of different senders run
+ * at once: a reference to another sender's resource (by Weft id, or a
+ * conditional one matching only another sender's) finds it only if its
+ * unit finished first.  A unit
  * whose load returns an error (a store failure) stops the others taking
  * more: units in flight finish (what they commit stays committed), the rest
  * stay LOAD_UNIT_NOT_LOADED.

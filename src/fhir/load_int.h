@@ -292,6 +292,7 @@ void load_queue_init(struct load_queue *q, int n);
 bool load_queue_take(struct load_queue *q, int *i);
 /* No unit is taken after this returns. */
 void load_queue_stop(struct load_queue *q);
+bool load_queue_stopped(struct load_queue *q);
 void load_queue_free(struct load_queue *q);
 
 /* How a thread of fhir_load_jobs loads unit u on its handle s (ctx->org is

@@ -14,9 +14,13 @@
  * What stays as with one loader: each unit is exactly one fhir_load_paths
  * call into a report of its own, and the reports are added up in unit
  * order at the end, so the counts, the table and the rejections (file
- * order, entry index) read as one loader's.  What differs: the order of
- * writes between units (seqs, which unit makes a shared person first),
- * and a commit at least once a unit.
+ * order, entry index) read as one loader's; a unit waits for the earlier
+ * units of its sender (a file may refer to what its sender sent before).
+ * What differs: the order of writes between senders' units (seqs, which
+ * unit makes a shared person first; a reference to another sender's
+ * resource - a conditional one falling back to any sender's, or by Weft
+ * id - finds it only if that unit came first), and a commit at least once
+ * a unit.
  *
  * Workload: a region's 212 GP folders of ~60 small bundles each, or a few
  * hundred Synthea bundles; the queue and the progress lock are taken once
@@ -59,6 +63,14 @@ void load_queue_stop(struct load_queue *q)
     pthread_mutex_unlock(&q->mu);
 }
 
+bool load_queue_stopped(struct load_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool stopped = q->stopped;
+    pthread_mutex_unlock(&q->mu);
+    return stopped;
+}
+
 void load_queue_free(struct load_queue *q)
 {
     pthread_mutex_destroy(&q->mu);
@@ -73,9 +85,11 @@ struct jobs {
     const struct load_ctx *ctx;
     load_progress_fn progress;
     void *progress_arg;
-    pthread_mutex_t mu; /* the fields below */
-    long long total;    /* bytes of every unit */
-    long long done;     /* bytes of finished units */
+    pthread_mutex_t mu;      /* the fields below */
+    pthread_cond_t finished; /* a unit finished */
+    int *after;              /* per unit: the one before it with the same org, or -1 */
+    long long total;         /* bytes of every unit */
+    long long done;          /* bytes of finished units */
     long entries, rejected;
     struct worker *workers;
     int nworkers;
@@ -129,6 +143,15 @@ static void *worker_run(void *arg)
     int i;
     while (load_queue_take(&j->q, &i)) {
         struct load_unit *u = &j->units[i];
+        /* the same sender's earlier unit first: its files may be referred
+         * to ("sent before by the same organisation"); it was taken before
+         * this one, so it finishes without waiting for this */
+        pthread_mutex_lock(&j->mu);
+        while (j->after[i] >= 0 && j->units[j->after[i]].state == LOAD_UNIT_NOT_LOADED)
+            pthread_cond_wait(&j->finished, &j->mu);
+        pthread_mutex_unlock(&j->mu);
+        if (load_queue_stopped(&j->q))
+            break;
         struct load_ctx ctx = *j->ctx;
         ctx.org = u->org;
         int rc = j->load_unit(w->s, u, &ctx, worker_progress, w);
@@ -145,6 +168,7 @@ static void *worker_run(void *arg)
             j->rc = rc;
             snprintf(j->errmsg, sizeof j->errmsg, "%s", store_errmsg(w->s));
         }
+        pthread_cond_broadcast(&j->finished);
         pthread_mutex_unlock(&j->mu);
         if (rc != 0) {
             log_warn("load", "a store failure in work unit %d stops the load: %s", i,
@@ -188,6 +212,14 @@ int load_jobs_run(struct store *const *stores, int njobs, struct load_unit *unit
                      .load_unit = load_unit};
     load_queue_init(&j.q, nunits);
     pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.finished, NULL);
+    j.after = xmalloc(sizeof *j.after * (size_t)(nunits ? nunits : 1));
+    for (int i = 0; i < nunits; i++) {
+        j.after[i] = -1;
+        for (int k = i - 1; k >= 0 && j.after[i] < 0; k--)
+            if (units[k].org && units[i].org && strcmp(units[k].org, units[i].org) == 0)
+                j.after[i] = k;
+    }
     for (int i = 0; i < nunits; i++) {
         units[i].state = LOAD_UNIT_NOT_LOADED;
         j.total += units[i].bytes;
@@ -218,6 +250,8 @@ int load_jobs_run(struct store *const *stores, int njobs, struct load_unit *unit
     if (errmsg_size)
         snprintf(errmsg, errmsg_size, "%s", j.failed >= 0 ? j.errmsg : "");
     free(w);
+    free(j.after);
+    pthread_cond_destroy(&j.finished);
     pthread_mutex_destroy(&j.mu);
     load_queue_free(&j.q);
     return j.failed >= 0 ? j.rc : 0;

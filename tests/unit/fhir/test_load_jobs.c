@@ -1,6 +1,7 @@
 /* test_load_jobs.c - weft load --jobs (fhir/load_jobs.c): the shared queue
  * of work units (each taken once, in order, none after stop), reports
- * added up in unit order whatever order the units finish in, and
+ * added up in unit order whatever order the units finish in, a sender's
+ * units in turn, a failure stopping the rest, and
  * fhir_load_jobs over two store handles reporting as one loader. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -197,8 +198,9 @@ static void test_jobs_report_in_unit_order(void **state)
     assert_int_equal(open_two(s, path, sizeof path), 0);
     struct load_unit u[4];
     const char *names[4] = {"u0", "u1", "u2", "u3"};
+    const char *orgs[4] = {"AAA01", "BBB01", "CCC01", "DDD01"};
     for (int i = 0; i < 4; i++) {
-        u[i] = (struct load_unit){.org = "AAA01", .name = names[i], .bytes = 1};
+        u[i] = (struct load_unit){.org = orgs[i], .name = names[i], .bytes = 1};
         load_report_init(&u[i].rep);
     }
     struct load_ctx ctx = {.org = NULL};
@@ -229,6 +231,40 @@ static void test_jobs_report_in_unit_order(void **state)
     testdb_remove(path);
 }
 
+/* A sender's units in turn: unit 1 (quick) waits for unit 0 (slow, same
+ * org); without the wait it finishes first.  (The waiting thread takes
+ * nothing else meanwhile: another sender's unit 2 waits too.) */
+static void test_jobs_same_org_in_turn(void **state)
+{
+    (void)state;
+    struct store *s[2];
+    char path[256];
+    assert_int_equal(open_two(s, path, sizeof path), 0);
+    struct load_unit u[3] = {
+        {.org = "AAA01", .name = "u0"},
+        {.org = "AAA01", .name = "u1"},
+        {.org = "BBB01", .name = "u2"},
+    };
+    for (int i = 0; i < 3; i++)
+        load_report_init(&u[i].rep);
+    struct load_ctx ctx = {.org = NULL};
+    struct load_report rep;
+    load_report_init(&rep);
+    int failed = 99;
+    char msg[64];
+    fake_ndone = 0;
+    int rc = load_jobs_run(s, 2, u, 3, &ctx, &rep, NULL, NULL, &failed, msg, sizeof msg, fake_unit);
+    assert_int_equal(rc, 0);
+    assert_int_equal(fake_ndone, 3);
+    assert_int_equal(fake_done[0], 0); /* unit 1, quick, waited for unit 0 */
+    for (int i = 0; i < 3; i++)
+        load_report_free(&u[i].rep);
+    load_report_free(&rep);
+    store_close(s[1]);
+    store_close(s[0]);
+    testdb_remove(path);
+}
+
 /* A store failure in unit 1 while unit 0 is still loading: unit 0
  * finishes, no thread takes units 2-4, the report holds units 0 and 1. */
 static void test_jobs_failure_stops(void **state)
@@ -240,7 +276,7 @@ static void test_jobs_failure_stops(void **state)
     struct load_unit u[5];
     const char *names[5] = {"u0", "u1", "u2", "u3", "u4"};
     for (int i = 0; i < 5; i++) {
-        u[i] = (struct load_unit){.org = i == 1 ? "FAIL1" : "AAA01", .name = names[i]};
+        u[i] = (struct load_unit){.org = i == 1 ? "FAIL1" : names[i], .name = names[i]};
         load_report_init(&u[i].rep);
     }
     struct load_ctx ctx = {.org = NULL};
@@ -395,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_report_merge),
         cmocka_unit_test(test_jobs_report_in_unit_order),
         cmocka_unit_test(test_jobs_failure_stops),
+        cmocka_unit_test(test_jobs_same_org_in_turn),
         cmocka_unit_test(test_jobs_ordered_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
