@@ -35,6 +35,13 @@
 # third database after each A/B run (its row: "(new, one command)"): what the
 # connection and process per GP command cost.
 #
+# JOBS="1 2 3 4" (region set) loads the region with WEFT_BIN in one command,
+# `weft load --org-dirs --jobs J` of every GP folder, for each J of JOBS, each
+# into a fresh database, the order of JOBS reversed every other run so the
+# machine's load changes hit them alike; a row per J ("store (jobs J)"), with
+# Weft's CPU and the cluster's per entry, and the load average at each run's
+# end.
+#
 # Env: LOAD_SET, COPIES (default 3: 183 bundles, 57,276 entries, 46,371
 # stored), PEOPLE (default 10000: 72,243 bulk entries), RUNS, WEFT_BIN_BASE,
 # BENCH_TMP, BENCH_DATA (replicated bundles kept between runs), WEFT_PG_DIR
@@ -177,14 +184,15 @@ load_region_ab() {
 # load_region_one BIN DB: the region in one `weft load --org-dirs`; prints
 # "entries_per_s weft_us_per_entry pg_us_per_entry" (as load_region_ab's)
 load_region_one() {
-  local bin=$1 db=$2 w=$tmp/w1.$$ t0 t1 p0=0 p1=0 pg=- c
+  local bin=$1 db=$2 w=$tmp/w1.$$ t0 t1 p0=0 p1=0 pg=- c jobs=()
+  [ -n "${3:-}" ] && jobs=(--jobs "$3")
   rm -rf "$w" && mkdir -p "$w"
   "$bin" init --db "$db" >/dev/null || return 1
   "$bin" synth register --db "$db" --in "$reg" --drop-root "$w/drop" \
     --credentials "$w/credentials.json" >/dev/null || return 1
   [[ "$db" == /* ]] || p0=$(pg_ticks)
   t0=$(date +%s.%N)
-  /usr/bin/time -o "$w/cpu" -f '%U %S' "$bin" load --db "$db" --org-dirs --quiet "$split"/bulk/*/ >"$w/load.log" 2>&1
+  /usr/bin/time -o "$w/cpu" -f '%U %S' "$bin" load --db "$db" --org-dirs "${jobs[@]}" --quiet "$split"/bulk/*/ >"$w/load.log" 2>&1
   t1=$(date +%s.%N)
   grep -q ' entries in ' "$w/load.log" || { tail -3 "$w/load.log" >&2; return 1; }
   [[ "$db" == /* ]] || { sleep 1; p1=$(pg_ticks); }
@@ -217,9 +225,26 @@ declare -A first reload wcpu pcpu
 bins="new"
 [ -n "$base" ] && bins="base new"
 [ -n "$base" ] && [ "$LOAD_SET" = region ] && [ "${REGION_ONE:-0}" = 1 ] && bins="base new one"
+JOBS=${JOBS:-}
+[ "$LOAD_SET" = region ] || JOBS=
+[ -n "$JOBS" ] && bins=$(for j in $JOBS; do printf 'j%s ' "$j"; done)
+loads=""
 n=0
 for run in $(seq 1 "$RUNS"); do
   for k in $STORES; do
+    if [ -n "$JOBS" ]; then
+      order=$JOBS
+      [ $((run % 2)) = 0 ] && order=$(echo "$JOBS" | tr ' ' '\n' | grep . | tac | tr '\n' ' ')
+      for j in $order; do
+        n=$((n + 1))
+        read -r a wa pa < <(load_region_one "$weft" "$(db_for "$k" "$n")" "$j")
+        rm -f "$tmp"/load-*.db*
+        first[j$j.$k]+="${a:-} "; reload[j$j.$k]+="- "; wcpu[j$j.$k]+="${wa:-} "; pcpu[j$j.$k]+="${pa:-} "
+        echo "run $run $k jobs $j: ${a:-failed} entries/s, weft ${wa:-} us, pg ${pa:-} us, load $(cut -d' ' -f1 /proc/loadavg)" >&2
+      done
+      loads+="$(cut -d' ' -f1 /proc/loadavg) "
+      continue
+    fi
     if [ "$LOAD_SET" = region ] && [ -n "$base" ]; then
       read -r a r wa wb pa pb < <(load_region_ab "$base" "$(db_for "$k" $((n + 1)))" "$weft" "$(db_for "$k" $((n + 2)))")
       n=$((n + 2))
@@ -260,6 +285,7 @@ for k in $STORES; do
     label=$k
     [ -n "$base" ] && label="$k ($v)"
     [ "$v" = one ] && label="$k (new, one command)"
+    [ -n "$JOBS" ] && label="$k (jobs ${v#j})"
     wc=$(echo "${wcpu[$v.$k]:-}" | tr ' ' '\n' | grep . | grep -v -- - | median)
     pc=$(echo "${pcpu[$v.$k]:-}" | tr ' ' '\n' | grep . | grep -v -- - | median)
     printf '%-28s %14s %16s %14s %14s\n' "$label" "${f:-failed}" "${r:-failed}" "${wc:--}" "${pc:--}"
@@ -274,3 +300,4 @@ for k in $STORES; do
       printf '%-28s %14s\n' "$k one command/base" "$(awk "BEGIN {printf \"%.2fx\", $fo / $fb}")"
   fi
 done
+[ -n "$JOBS" ] && echo "load average (1 min) at each run's end: $loads"

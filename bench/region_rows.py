@@ -2,7 +2,7 @@
 stored the same (docs/BENCHMARKS.md, "The region's GP bundles in one batch
 put a run"):
 
-    python3 bench/region_rows.py DB OUT_DIR      (SQLite file or postgres:// URL)
+    python3 bench/region_rows.py [--no-seq] DB OUT_DIR   (SQLite file or postgres:// URL)
 
 Writes one file per table into OUT_DIR and prints a line per table with its
 rows and the SHA-256 of its text.  Random person ids are replaced by the
@@ -11,7 +11,12 @@ person's key: its NHS number, else its smallest local identifier
 the same seqs mean the same order of writes.  The search index is compared
 by what it says, (param, value, seq) for every seq of every posting list,
 not by its rows (a load batch's values share one row, so batching bundles
-together makes fewer, longer rows)."""
+together makes fewer, longer rows).
+
+--no-seq: for loads whose writes may come in another order (weft load --jobs
+N, several units at once): every seq is replaced by the item's id and
+version, resources are listed by id and version, a version's next_seq by
+the next version's number."""
 import hashlib
 import os
 import sys
@@ -37,7 +42,11 @@ def varints(first, blob):
 
 
 def main():
-    db, out = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    noseq = bool(args) and args[0] == "--no-seq"
+    if noseq:
+        args = args[1:]
+    db, out = args[0], args[1]
     pg = db.startswith("postgres")
     os.makedirs(out, exist_ok=True)
     hexf = "encode(r.hash, 'hex')" if pg else "hex(r.hash)"
@@ -59,18 +68,31 @@ def main():
             m.source_org, m.moved_nhs from person_merge m order by 1, 2, 3""",
         "resource_term": "select seq, param, value from resource_term order by 1, 2, 3",
     }
+    key = {}  # seq -> "id/version" (--no-seq)
+    if noseq:
+        res = list(rows(db, tables["resource"]))
+        key = {r[0]: f"{r[1]}/{r[3]}" for r in res}
+        res = [(key[r[0]],) + tuple(r[1:14]) + (key.get(r[14], "") if r[14] is not None
+                                                 else None, r[15]) for r in res]
+        res.sort(key=lambda r: (r[1], r[3]))
+        report(out, "resource", "".join("\t".join("" if v is None else str(v) for v in r)
+                                        + "\n" for r in res))
+        terms = sorted((key[q], p, v) for q, p, v in rows(db, tables["resource_term"]))
+        report(out, "resource_term", "".join(f"{q}\t{p}\t{v}\n" for q, p, v in terms))
     for name, sql in tables.items():
+        if noseq and name in ("resource", "resource_term"):
+            continue
         text = "".join("\t".join("" if v is None else str(v) for v in r) + "\n"
                        for r in rows(db, sql))
         report(out, name, text)
     ix = []
     if pg:
         for param, value, seqs in rows(db, "select param, value, seqs from search_index"):
-            ix.extend((param, value, s) for s in seqs)
+            ix.extend((param, value, key.get(s, s)) for s in seqs)
     else:
         for param, value, first, blob in rows(
                 db, "select param, value, first_seq, seqs from search_index"):
-            ix.extend((param, value, s) for s in varints(first, blob))
+            ix.extend((param, value, key.get(s, s)) for s in varints(first, blob))
     ix.sort()
     report(out, "search_index", "".join(f"{p}\t{v}\t{s}\n" for p, v, s in ix))
 

@@ -224,13 +224,74 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                     void *progress_arg);
 
 /*
- * Bulk mode for single-threaded bulk loaders (weft load): from
- * fhir_load_bulk_begin() on, jansson allocates from an arena that the file
- * and path loaders reset after each file / NDJSON batch (all of a file's
- * trees are gone by then).  Process-wide (json_set_alloc_funcs): never in a
- * multi-threaded program, and no jansson value may outlive a file load.
- * fhir_load_bulk_end() frees the arena and restores malloc/free; call it
- * when no jansson value made in bulk mode is alive.
+ * The files fhir_load_paths would load for paths (directories walked
+ * recursively, in name order), appended to *files (malloc'd strings in a
+ * malloc'd array: the caller frees both) and their sizes added to *bytes;
+ * a path that cannot be read or holds no loadable file is a rejection in
+ * rep, as fhir_load_paths reports it.
+ */
+void fhir_load_collect(const char *const *paths, int npaths, char ***files, int *nfiles,
+                       long long *bytes, struct load_report *rep);
+
+/* Add src's counts and rejections to dst as if dst's loader had gone on to
+ * load src's work: counts summed (type rows by name), src's rejections
+ * after dst's, LOAD_MAX_REJECTIONS kept in all.  src is unchanged. */
+void load_report_merge(struct load_report *dst, const struct load_report *src);
+
+/*
+ * Loading in several threads at once (weft load --jobs N).  The work is a
+ * list of units, each one fhir_load_paths call: its files, as organisation
+ * org, into its own report.  fhir_load_jobs starts one thread per store
+ * handle given (each handle is used by its thread alone: its own
+ * connection); each thread, in bulk mode (fhir_load_bulk_begin), takes the
+ * next unit not yet taken, in list order, until none is left, and starts
+ * it once every earlier unit of the same org has finished (a file may
+ * refer to what its sender sent before).  Units of different senders run
+ * at once: a reference to another sender's resource (by Weft id, or a
+ * conditional one matching only another sender's) finds it only if its
+ * unit finished first.  A unit
+ * whose load returns an error (a store failure) stops the others taking
+ * more: units in flight finish (what they commit stays committed), the rest
+ * stay LOAD_UNIT_NOT_LOADED.
+ *
+ * Results: the units' reports are added to rep in list order
+ * (load_report_merge), loaded or failed, so counts and rejections read as
+ * one loader's that loaded the units in turn (and stopped at the failure).
+ * progress (may be NULL) is called, from any thread, one call at a time,
+ * with the totals of every unit (a report holding only entries and
+ * rejected, and bytes done of every unit's bytes).
+ *
+ * Returns 0, or the first failed unit's error (*failed its index, errmsg
+ * its store's message).  Must not be called inside an open transaction.
+ */
+enum load_unit_state { LOAD_UNIT_NOT_LOADED = 0, LOAD_UNIT_LOADED, LOAD_UNIT_FAILED };
+
+struct load_unit {
+    const char *org;  /* the sender, borrowed */
+    const char *name; /* for messages (the folder or first file), borrowed */
+    char **files;     /* borrowed, as fhir_load_paths's paths */
+    int nfiles;
+    long long bytes;        /* the files' sizes (the progress's total) */
+    struct load_report rep; /* initialised by the caller; may hold rejections already */
+    enum load_unit_state state;
+};
+
+int fhir_load_jobs(struct store *const *stores, int njobs, struct load_unit *units, int nunits,
+                   const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
+                   void *progress_arg, int *failed, char *errmsg, size_t errmsg_size);
+
+/*
+ * Bulk mode for bulk loaders (weft load): from fhir_load_bulk_begin() on,
+ * jansson allocates on the calling thread from that thread's arena, which
+ * the file and path loaders reset after each file / NDJSON batch (all of a
+ * file's trees are gone by then).  Per thread (each loader thread calls
+ * both); jansson's allocation functions are process-wide and are installed
+ * while any thread is in bulk mode: a tree made on a bulk thread must not
+ * be used or freed on another thread, no jansson value may outlive a file
+ * load, and no other thread may be starting or ending bulk mode while a
+ * thread outside it uses jansson (weft load's threads all load).
+ * fhir_load_bulk_end() frees the thread's arena (and restores malloc/free
+ * with the last thread); call it when no jansson value it made is alive.
  */
 void fhir_load_bulk_begin(void);
 void fhir_load_bulk_end(void);

@@ -7,8 +7,17 @@
  * when every tree of it is gone.  Parsing a bundle makes hundreds of
  * thousands of small allocations that are all freed together; with malloc
  * that cost more than the parse itself.
+ *
+ * The arena is the calling thread's (`weft load --jobs N` runs N loader
+ * threads, each with its own): jansson's allocation functions are
+ * process-wide, so they are installed while any thread is in bulk mode and
+ * send each allocation to the arena of the thread that makes it, or to
+ * malloc/free on a thread not in bulk mode.  A tree must therefore be made
+ * and released on one thread, which the loader does (a file's trees live on
+ * the thread that loads it).
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -28,12 +37,16 @@ struct arena_block {
     max_align_t data[];
 };
 
-static struct {
+static _Thread_local struct {
     bool on;
     struct arena_block *blocks; /* current first; full ones after */
     struct arena_block *spare;  /* reset blocks, reused */
     struct arena_block *big;    /* single large allocations */
 } arena;
+
+/* Threads in bulk mode: the allocation functions stay installed while any is */
+static pthread_mutex_t bulk_mu = PTHREAD_MUTEX_INITIALIZER;
+static int bulk_threads;
 
 static struct arena_block *block_new(size_t size)
 {
@@ -46,6 +59,8 @@ static struct arena_block *block_new(size_t size)
 
 static void *arena_malloc(size_t n)
 {
+    if (!arena.on)
+        return malloc(n);
     n = (n + 15) & ~(size_t)15;
     if (n >= ARENA_BIG) {
         struct arena_block *b = block_new(n);
@@ -73,7 +88,8 @@ static void *arena_malloc(size_t n)
 
 static void arena_free(void *p)
 {
-    (void)p;
+    if (!arena.on)
+        free(p);
 }
 
 /* Release a tree: in bulk mode the arena reset that follows frees it all at
@@ -106,7 +122,10 @@ void fhir_load_bulk_begin(void)
 {
     if (arena.on)
         return;
-    json_set_alloc_funcs(arena_malloc, arena_free);
+    pthread_mutex_lock(&bulk_mu);
+    if (bulk_threads++ == 0)
+        json_set_alloc_funcs(arena_malloc, arena_free);
+    pthread_mutex_unlock(&bulk_mu);
     arena.on = true;
 }
 
@@ -121,5 +140,8 @@ void fhir_load_bulk_end(void)
         free(b);
     }
     arena.on = false;
-    json_set_alloc_funcs(malloc, free);
+    pthread_mutex_lock(&bulk_mu);
+    if (--bulk_threads == 0)
+        json_set_alloc_funcs(malloc, free);
+    pthread_mutex_unlock(&bulk_mu);
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -249,6 +251,19 @@ static int collect(const char *path, char ***list, int *n, long long *bytes, int
     return 0;
 }
 
+void fhir_load_collect(const char *const *paths, int npaths, char ***files, int *nfiles,
+                       long long *bytes, struct load_report *rep)
+{
+    for (int i = 0; i < npaths; i++) {
+        int before = *nfiles;
+        int e = collect(paths[i], files, nfiles, bytes, 0);
+        if (e < 0)
+            reject_file(rep, paths[i], -1, "cannot read: %s", strerror(-e));
+        else if (*nfiles == before)
+            reject_file(rep, paths[i], -1, "no .json, .ndjson or .jsonl files found");
+    }
+}
+
 /*
  * Groups: fhir_load_paths runs several files in one store transaction, each
  * bundle (or NDJSON batch) in a savepoint of its own, and commits when the
@@ -262,8 +277,8 @@ static int collect(const char *path, char ***list, int *n, long long *bytes, int
 struct load_group {
     struct store_txn txn;
     bool open;
-    bool retried; /* this group met another writer once and is done again */
-    int first;    /* index of the group's first file */
+    int retries; /* times this group met another writer and was done again */
+    int first;   /* index of the group's first file */
     long entries0;
     long long done0;         /* the progress's bytes at the group's start */
     struct load_report snap; /* scalars + type rows at the group's start */
@@ -328,8 +343,36 @@ static int group_close(struct store *s, struct load_group *g, struct load_report
 /* A group that met another writer (store_raced: PostgreSQL, whose writers
  * overlap - a deadlock, a unique violation, a version replaced meanwhile,
  * which may have been taken for an entry's own fault) is rolled back and
- * done again once, whole: the report back to the group's start, its
- * rejections since dropped. */
+ * done again, whole: the report back to the group's start, its rejections
+ * since dropped.  Up to LOAD_RACE_RETRIES times, each after race_backoff:
+ * with several loaders at once (weft load --jobs) a group holds every lock
+ * its bundles took until it commits - their identity keys, taken in bundle
+ * order, and, for a bundle that merged persons, the audit chain's and the
+ * analytics change list's locks (store/pg) - so two groups about the same
+ * persons, or merging at once, can deadlock; one is refused and the other
+ * goes on, but the refused one, started again at once, can meet the same
+ * group still running and deadlock again (seen: twice in a row in one of
+ * four loads of the 2,000-person region with three loaders, eight times
+ * with four loaders in the 10,000-person region's hospital folders).
+ * Waiting lets the other group commit, and the raced group's files are
+ * loaded again a file a transaction (small_until in fhir_load_paths). */
+#define LOAD_RACE_RETRIES 8
+
+/* Wait before a group's retry number n (1, 2, ...): about 2^n ms, at most
+ * about 0.2 s, with jitter so that two refused groups do not restart
+ * together. */
+static void race_backoff(int n)
+{
+    static _Thread_local unsigned seed;
+    if (!seed)
+        seed = (unsigned)(uintptr_t)&seed ^ (unsigned)time(NULL);
+    seed ^= seed << 13;
+    seed ^= seed >> 17;
+    seed ^= seed << 5;
+    long ms = (1L << (n < 7 ? n : 7)) + (long)(seed % 16);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
 static void group_undo(struct store *s, struct load_group *g, struct load_report *rep,
                        long long *done)
 {
@@ -365,14 +408,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
     char **files = NULL;
     int nfiles = 0;
     long long total = 0, done = 0;
-    for (int i = 0; i < npaths; i++) {
-        int before = nfiles;
-        int e = collect(paths[i], &files, &nfiles, &total, 0);
-        if (e < 0)
-            reject_file(rep, paths[i], -1, "cannot read: %s", strerror(-e));
-        else if (nfiles == before)
-            reject_file(rep, paths[i], -1, "no .json, .ndjson or .jsonl files found");
-    }
+    fhir_load_collect(paths, npaths, &files, &nfiles, &total, rep);
     int rc = WEFT_OK;
     struct load_group g = {.first = 0};
     struct load_ctx gctx = *ctx;
@@ -391,6 +427,10 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
     int run_first = 0;
     long long run_done = 0;
     struct load_report run_mark = {0};
+    /* after a race, the raced group's files again a file a group, up to
+     * this index: a file's transaction holds only its own bundles' locks,
+     * so it rarely meets the other writer again */
+    int small_until = -1;
     for (int i = 0; i < nfiles && rc == 0; i++) {
         if (!g.open) {
             if ((rc = group_open(s, &g, rep, i)) != 0)
@@ -425,7 +465,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
         }
         load_report_mark_free(&file_mark);
         bool last = i + 1 == nfiles || rc != 0;
-        bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
+        bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES || i <= small_until;
         /* the run ends (the queue sent, the arena reset) at the group's end,
          * at LOAD_DEFER_PUTS held puts, or at LOAD_DEFER_BYTES of files read
          * since it began: the trees of its files live until then */
@@ -450,7 +490,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                                       total);
             }
             last = i + 1 == nfiles || rc != 0;
-            closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES;
+            closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES || i <= small_until;
         } else if (rc != 0 && d.nheld > 0) {
             /* a store error in file i (its bundle rolled back): what came
              * before it is stored, as without the queue, when the
@@ -467,18 +507,20 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
             load_arena_reset();
         }
         if (closing) {
-            if (store_raced(s) && !g.retried) {
+            if (store_raced(s) && g.retries < LOAD_RACE_RETRIES) {
                 /* the queue and the run went with the group's rollback */
                 load_defer_drop(&d);
                 run_open = false;
                 load_arena_reset();
                 group_undo(s, &g, rep, &done);
-                g.retried = true;
+                g.retries++;
+                race_backoff(g.retries);
+                small_until = i;
                 i = g.first - 1; /* the group's files again */
                 rc = 0;
                 continue;
             }
-            g.retried = false;
+            g.retries = 0;
             int crc = group_close(s, &g, rep, (const char *const *)files, i + 1);
             if (rc == 0)
                 rc = crc;

@@ -23,6 +23,7 @@
 #ifndef WEFT_FHIR_LOAD_INT_H
 #define WEFT_FHIR_LOAD_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "fhir/searchparam.h"
@@ -274,6 +275,37 @@ int keep_absent_prefetch(struct bundle_ctx *bc);
  * member, and prepare e again when it changed.  Returns 0 (a malformed list
  * rejects e) or a store error. */
 int keep_absent(struct bundle_ctx *bc, struct entry *e);
+
+/* ---- load_jobs.c ---- */
+
+/* The units of fhir_load_jobs as a queue the loader threads share: each
+ * take gets the next index in order, none after stop. */
+struct load_queue {
+    pthread_mutex_t mu;
+    int next, n;
+    bool stopped;
+};
+
+void load_queue_init(struct load_queue *q, int n);
+/* The next unit into *i: false when every unit is taken or the queue was
+ * stopped. */
+bool load_queue_take(struct load_queue *q, int *i);
+/* No unit is taken after this returns. */
+void load_queue_stop(struct load_queue *q);
+bool load_queue_stopped(struct load_queue *q);
+void load_queue_free(struct load_queue *q);
+
+/* How a thread of fhir_load_jobs loads unit u on its handle s (ctx->org is
+ * u->org): into u->rep, progress(arg, ...) as it goes; 0 or a store error.
+ * fhir_load_jobs's is one fhir_load_paths call; the unit tests give one
+ * that finishes units in an order of their choosing. */
+typedef int (*load_unit_fn)(struct store *s, struct load_unit *u, const struct load_ctx *ctx,
+                            load_progress_fn progress, void *arg);
+/* fhir_load_jobs with load_unit loading each unit. */
+int load_jobs_run(struct store *const *stores, int njobs, struct load_unit *units, int nunits,
+                  const struct load_ctx *ctx, struct load_report *rep, load_progress_fn progress,
+                  void *progress_arg, int *failed, char *errmsg, size_t errmsg_size,
+                  load_unit_fn load_unit);
 
 /* ---- load_arena.c ---- */
 

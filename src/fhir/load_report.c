@@ -124,3 +124,34 @@ void load_report_mark_free(struct load_report *mark)
     free(mark->types);
     mark->types = NULL;
 }
+
+void load_report_merge(struct load_report *dst, const struct load_report *src)
+{
+    for (int i = 0; i < src->ntypes; i++) {
+        const struct load_type_count *f = &src->types[i];
+        struct load_type_count *t = type_row(dst, f->type);
+        t->stored += f->stored;
+        t->updated += f->updated;
+        t->unchanged += f->unchanged;
+        t->deleted += f->deleted;
+        t->rejected += f->rejected;
+        t->not_shareable += f->not_shareable;
+    }
+    dst->rejected += src->rejected;
+    dst->files += src->files;
+    dst->bundles += src->bundles;
+    dst->entries += src->entries;
+    dst->persons_linked += src->persons_linked;
+    dst->invalid_nhs += src->invalid_nhs;
+    for (int i = 0; i < src->nrejections && dst->nrejections < LOAD_MAX_REJECTIONS; i++) {
+        const struct load_rejection *f = &src->rejections[i];
+        dst->rejections =
+            xrealloc(dst->rejections, sizeof *dst->rejections * (size_t)(dst->nrejections + 1));
+        struct load_rejection *j = &dst->rejections[dst->nrejections++];
+        j->file = f->file ? xstrdup(f->file) : NULL;
+        j->entry = f->entry;
+        j->line = f->line;
+        j->type = f->type ? xstrdup(f->type) : NULL;
+        j->reason = xstrdup(f->reason);
+    }
+}
