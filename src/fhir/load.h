@@ -72,7 +72,12 @@ struct store;
 #define LOAD_MAX_LINE_BYTES (16u << 20)    /* one NDJSON line */
 #define LOAD_NDJSON_BATCH 1000             /* NDJSON lines per savepoint */
 #define LOAD_GROUP_ENTRIES 50000           /* entries per commit in fhir_load_paths */
-#define LOAD_MAX_REJECTIONS 1000           /* rejections kept in detail per report */
+/* ... or fewer: a group also commits once it has locked this many keys
+ * (store_keys_locked: identity's blocking keys, about 4 a new Patient
+ * matched on demographics), whose locks PostgreSQL holds to the commit in a
+ * shared table of 6,400 by default, for every writer of the database */
+#define LOAD_GROUP_KEYS 1000
+#define LOAD_MAX_REJECTIONS 1000 /* rejections kept in detail per report */
 
 /*
  * Omitted elements (HL7 v2 "no information" versus "delete"): a Bundle entry

@@ -356,6 +356,15 @@ static int group_close(struct store *s, struct load_group *g, struct load_report
  * with four loaders in the 10,000-person region's hospital folders).
  * Waiting lets the other group commit, and the raced group's files are
  * loaded again a file a transaction (small_until in fhir_load_paths). */
+/* The group holds enough to commit: LOAD_GROUP_ENTRIES entries, or
+ * LOAD_GROUP_KEYS keys locked (load.h). */
+static bool group_full(const struct store *s, const struct load_group *g,
+                       const struct load_report *rep)
+{
+    return rep->entries - g->entries0 >= LOAD_GROUP_ENTRIES ||
+           store_keys_locked(s) >= LOAD_GROUP_KEYS;
+}
+
 #define LOAD_RACE_RETRIES 8
 
 /* Wait before a group's retry number n (1, 2, ...): about 2^n ms, at most
@@ -465,7 +474,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
         }
         load_report_mark_free(&file_mark);
         bool last = i + 1 == nfiles || rc != 0;
-        bool closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES || i <= small_until;
+        bool closing = last || group_full(s, &g, rep) || i <= small_until;
         /* the run ends (the queue sent, the arena reset) at the group's end,
          * at LOAD_DEFER_PUTS held puts, or at LOAD_DEFER_BYTES of files read
          * since it began: the trees of its files live until then */
@@ -490,7 +499,7 @@ int fhir_load_paths(struct store *s, const char *const *paths, int npaths,
                                       total);
             }
             last = i + 1 == nfiles || rc != 0;
-            closing = last || rep->entries - g.entries0 >= LOAD_GROUP_ENTRIES || i <= small_until;
+            closing = last || group_full(s, &g, rep) || i <= small_until;
         } else if (rc != 0 && d.nheld > 0) {
             /* a store error in file i (its bundle rolled back): what came
              * before it is stored, as without the queue, when the

@@ -231,7 +231,13 @@ int store_lock_keys(struct store *s, const uint32_t *keys, int n)
 {
     if (!s->ops->lock_keys || n <= 0)
         return WEFT_OK; /* one writer at a time (SQLite) */
+    s->keys_locked += n;
     return s->ops->lock_keys(s, keys, n);
+}
+
+long store_keys_locked(const struct store *s)
+{
+    return s->keys_locked;
 }
 
 uint32_t store_lock_key(const char *a, size_t an, const char *b, size_t bn)

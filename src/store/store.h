@@ -121,6 +121,13 @@ int store_job_lock(struct store *s, const char *job, bool *mine);
  * SQLite: nothing (its writers take turns).  The locks are sent with the
  * transaction's next statement (no round trip of their own). */
 int store_lock_keys(struct store *s, const uint32_t *keys, int n);
+/* How many keys store_lock_keys has locked in the open transaction (0 on
+ * SQLite).  PostgreSQL keeps every lock in one shared table of about
+ * max_locks_per_transaction x max_connections entries (6,400 with its
+ * defaults) until the transaction ends, and a transaction that fills it
+ * fails ("out of shared memory"): a writer that groups much work in one
+ * transaction (weft load) ends it before it holds too many. */
+long store_keys_locked(const struct store *s);
 
 /* The key of a pair of strings a[0..an), b[0..bn) (an identifier and its
  * assigning authority, an item and its sender...) for store_lock_keys: the

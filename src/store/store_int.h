@@ -434,6 +434,7 @@ struct store {
     unsigned long txn_serial; /* the open transaction's number, unique in the process
                                * (store_txn_serial_next); meaningful while txn_depth > 0 */
     bool raced;               /* an operation met another writer (store_raced) */
+    long keys_locked;         /* store_lock_keys' keys in the open transaction */
 };
 
 /* A new transaction number, unique in the process and never 0: each

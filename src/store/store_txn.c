@@ -16,6 +16,7 @@
 /* The transaction object of s no longer has a transaction under it. */
 static void detach(struct store *s)
 {
+    s->keys_locked = 0;
     if (s->txn) {
         s->txn->open = false;
         s->txn->items = 0;
@@ -28,6 +29,8 @@ static void detach(struct store *s)
 int store_begin(struct store *s)
 {
     int rc = STORE_CALL0(s, txn, begin);
+    if (rc == 0)
+        s->keys_locked = 0;
     if (rc == 0 && !s->txn) {
         s->own = (struct store_txn){.s = s, .open = true};
         s->txn = &s->own;
@@ -87,6 +90,7 @@ int store_txn_begin(struct store_txn *t, struct store *s)
         return rc;
     t->open = true;
     s->txn = t;
+    s->keys_locked = 0;
     return WEFT_OK;
 }
 

@@ -528,6 +528,95 @@ static void test_invalid_nhs_kept_flagged(void **state)
     load_report_free(&rep);
 }
 
+/* A group of files commits once it has locked LOAD_GROUP_KEYS keys:
+ * PostgreSQL holds advisory locks to the commit in one shared table (6,400
+ * by default), and a 1,000,000-person region's hospital folder, one group
+ * of up to 50,000 entries of new Patients with their identity's blocking
+ * keys locked, filled it ("out of shared memory", the load stopped).
+ * 3,000 new Patients matched on demographics, a bundle a file in one
+ * folder: the loading session is watched from another connection as the
+ * files go by and never holds many more than LOAD_GROUP_KEYS advisory locks
+ * (without the bound it held thousands).  SQLite locks nothing: its writers
+ * take turns. */
+struct lockwatch {
+    PGconn *c;
+    int calls;
+    long max;
+};
+
+static void watch_locks(void *arg, const struct load_report *rep, long long done, long long total)
+{
+    (void)rep, (void)done, (void)total;
+    struct lockwatch *w = arg;
+    if (!w->c || ++w->calls % 50)
+        return;
+    PGresult *r = PQexec(w->c, "SELECT count(*) FROM pg_locks l JOIN pg_database d"
+                               " ON d.oid = l.database WHERE l.locktype = 'advisory'"
+                               " AND d.datname = current_database()"
+                               " AND l.pid <> pg_backend_pid()");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        long n = atol(PQgetvalue(r, 0, 0));
+        if (n > w->max)
+            w->max = n;
+    }
+    PQclear(r);
+}
+
+static void test_group_keys_bounded(void **state)
+{
+    struct store *s = *state;
+    char dir[300], path[400];
+    snprintf(dir, sizeof dir, "%s.keys", dbpath);
+    mkdir(dir, 0700);
+    const char cons[] = "BCDFGKLMNPRSTVZ";
+    int n = 3000;
+    for (int i = 0; i < n; i++) {
+        char fam[8], giv[8];
+        for (int k = 0, v = i; k < 4; k++, v /= 15)
+            fam[k] = cons[v % 15], giv[k] = cons[(v + k + 7) % 15];
+        fam[4] = giv[4] = 0;
+        snprintf(path, sizeof path, "%s/%05d.json", dir, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"fullUrl\":"
+                "\"urn:uuid:%08d-0000-4000-8000-000000000000\",\"resource\":{\"resourceType\":"
+                "\"Patient\",\"id\":\"k%d\",\"name\":[{\"family\":\"A%s\",\"given\":[\"E%s\"]}],"
+                "\"gender\":\"female\",\"birthDate\":\"%04d-%02d-%02d\",\"address\":[{"
+                "\"postalCode\":\"LS%d %d%c%c\"}]},\"request\":{\"method\":\"PUT\",\"url\":"
+                "\"Patient/k%d\"}}]}",
+                i, i, fam, giv, 1920 + i % 86, i / 86 % 12 + 1, i / 1032 % 28 + 1, i % 99, i % 10,
+                'A' + i / 10 % 26, 'A' + i / 260 % 26, i);
+        fclose(f);
+    }
+    const char *url = testdb_pg();
+    struct lockwatch w = {.c = url ? PQconnectdb(url) : NULL};
+    if (w.c)
+        assert_int_equal(PQstatus(w.c), CONNECTION_OK);
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *paths[] = {dir};
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, watch_locks, &w), 0);
+    assert_int_equal(rep.rejected, 0);
+    assert_int_equal(row(&rep, "Patient")->stored, n);
+    load_report_free(&rep);
+    if (w.c) {
+        fprintf(stderr, "group keys: at most %ld advisory locks held while loading (bound %d)\n",
+                w.max, LOAD_GROUP_KEYS);
+        assert_true(w.max > 0); /* the watch sees the loader's locks */
+        assert_true(w.max <= LOAD_GROUP_KEYS + 16);
+        PQfinish(w.c);
+    } else {
+        fprintf(stderr, "test_group_keys_bounded: the lock count is PostgreSQL's (SQLite locks "
+                        "nothing); loaded only\n");
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%05d.json", dir, i);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void test_files(void **state)
 {
     struct store *s = *state;
@@ -1484,6 +1573,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_nhs_kept_flagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_batched_puts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_keys_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_merge_while_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
