@@ -357,12 +357,15 @@ static int group_close(struct store *s, struct load_group *g, struct load_report
  * Waiting lets the other group commit, and the raced group's files are
  * loaded again a file a transaction (small_until in fhir_load_paths). */
 /* The group holds enough to commit: LOAD_GROUP_ENTRIES entries, or
- * LOAD_GROUP_KEYS keys locked (load.h). */
+ * LOAD_GROUP_KEYS keys locked (load.h), or a lock every writer may need (a
+ * bundle merged persons: the audit chain's and the analytics change
+ * list's, which every other loader and every node's audited reads would
+ * wait for until the group's end). */
 static bool group_full(const struct store *s, const struct load_group *g,
                        const struct load_report *rep)
 {
     return rep->entries - g->entries0 >= LOAD_GROUP_ENTRIES ||
-           store_keys_locked(s) >= LOAD_GROUP_KEYS;
+           store_keys_locked(s) >= LOAD_GROUP_KEYS || store_holds_shared(s);
 }
 
 #define LOAD_RACE_RETRIES 8

@@ -240,6 +240,11 @@ long store_keys_locked(const struct store *s)
     return s->keys_locked;
 }
 
+bool store_holds_shared(const struct store *s)
+{
+    return s->holds_shared;
+}
+
 uint32_t store_lock_key(const char *a, size_t an, const char *b, size_t bn)
 {
     uint32_t h = 2166136261u; /* FNV-1a */

@@ -128,6 +128,13 @@ int store_lock_keys(struct store *s, const uint32_t *keys, int n);
  * fails ("out of shared memory"): a writer that groups much work in one
  * transaction (weft load) ends it before it holds too many. */
 long store_keys_locked(const struct store *s);
+/* Whether the open transaction holds a lock that every writer of the
+ * database may need and waits for until it ends (PostgreSQL: the audit
+ * chain's, taken by an audit append; the analytics change list's, taken by
+ * a merge moving a person's items).  Every audited read of every node waits
+ * behind the first: a writer that groups work in a long transaction
+ * (weft load) commits soon after.  Never on SQLite, whose writers take turns. */
+bool store_holds_shared(const struct store *s);
 
 /* The key of a pair of strings a[0..an), b[0..bn) (an identifier and its
  * assigning authority, an item and its sender...) for store_lock_keys: the

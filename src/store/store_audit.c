@@ -11,7 +11,9 @@
 int store_audit_append(struct store *s, struct store_audit_row *rows, int n,
                        store_audit_chain_fn chain, void *ctx)
 {
-    return STORE_CALL(s, audit, audit_append, rows, n, chain, ctx);
+    int rc = STORE_CALL(s, audit, audit_append, rows, n, chain, ctx);
+    store_note_shared(s);
+    return rc;
 }
 
 int store_audit_head(struct store *s, int64_t *seq, unsigned char hash[32], int64_t *rows)

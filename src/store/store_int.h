@@ -435,7 +435,17 @@ struct store {
                                * (store_txn_serial_next); meaningful while txn_depth > 0 */
     bool raced;               /* an operation met another writer (store_raced) */
     long keys_locked;         /* store_lock_keys' keys in the open transaction */
+    bool holds_shared;        /* the open transaction holds a lock every writer may need
+                               * (store_holds_shared) */
 };
+
+/* After a call that took such a lock (an audit append, a merge) in the open
+ * transaction of a backend whose writers overlap. */
+static inline void store_note_shared(struct store *s)
+{
+    if (s->txn_depth > 0 && s->ops->lock_keys)
+        s->holds_shared = true;
+}
 
 /* A new transaction number, unique in the process and never 0: each
  * backend's begin stores one in s->txn_serial, so that a cache may hold

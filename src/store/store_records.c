@@ -346,8 +346,10 @@ char *store_json_with_meta(const char *json, size_t len, int version, const char
 int store_person_merge(struct store *s, const char *survivor, const char *retired,
                        const char *source_org, int64_t inbox_id, int64_t *merge_id_out)
 {
-    return STORE_CALL(s, records, person_merge, survivor, retired, source_org, inbox_id,
-                      merge_id_out);
+    int rc =
+        STORE_CALL(s, records, person_merge, survivor, retired, source_org, inbox_id, merge_id_out);
+    store_note_shared(s);
+    return rc;
 }
 
 int store_person_merge_many(struct store *s, const struct store_merge_pair *v, size_t n,
@@ -355,7 +357,9 @@ int store_person_merge_many(struct store *s, const struct store_merge_pair *v, s
 {
     if (n == 0)
         return WEFT_OK;
-    return STORE_CALL(s, records, person_merge_many, v, n, source_org, merge_ids_out);
+    int rc = STORE_CALL(s, records, person_merge_many, v, n, source_org, merge_ids_out);
+    store_note_shared(s);
+    return rc;
 }
 
 void store_merges_free(struct store_merge *m, int n)
@@ -379,7 +383,9 @@ int store_person_merge_list(struct store *s, int limit, struct store_merge **out
 
 int store_person_unmerge(struct store *s, int64_t merge_id)
 {
-    return STORE_CALL(s, records, person_unmerge, merge_id);
+    int rc = STORE_CALL(s, records, person_unmerge, merge_id);
+    store_note_shared(s);
+    return rc;
 }
 
 int store_person_find_nhs(struct store *s, const char *nhs, char **person_id_out)

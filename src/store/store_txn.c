@@ -17,6 +17,7 @@
 static void detach(struct store *s)
 {
     s->keys_locked = 0;
+    s->holds_shared = false;
     if (s->txn) {
         s->txn->open = false;
         s->txn->items = 0;
@@ -30,7 +31,7 @@ int store_begin(struct store *s)
 {
     int rc = STORE_CALL0(s, txn, begin);
     if (rc == 0)
-        s->keys_locked = 0;
+        s->keys_locked = 0, s->holds_shared = false;
     if (rc == 0 && !s->txn) {
         s->own = (struct store_txn){.s = s, .open = true};
         s->txn = &s->own;
@@ -91,6 +92,7 @@ int store_txn_begin(struct store_txn *t, struct store *s)
     t->open = true;
     s->txn = t;
     s->keys_locked = 0;
+    s->holds_shared = false;
     return WEFT_OK;
 }
 

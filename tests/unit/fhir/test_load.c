@@ -909,6 +909,94 @@ static void test_group_merge_while_held(void **state)
     rmdir(dir);
 }
 
+/* A bundle that merges persons takes the audit chain's lock (its audit
+ * entry) and the analytics change list's (the moved items), which every
+ * other writer and every node's audited reads wait for until the
+ * transaction ends: the group commits after that file, not 50,000 entries
+ * later.  Watched from another connection at each bundle: the loading
+ * session holds the audit chain's lock (advisory key 7700414802: classid
+ * 1, objid 3405447506) at the merging bundle and no longer at the file
+ * after it.  PostgreSQL only (SQLite's writers take turns; it loads). */
+struct chainwatch {
+    PGconn *c;
+    int n;
+    bool held[16];
+};
+
+static void watch_chain(void *arg, const struct load_report *rep, long long done, long long total)
+{
+    (void)rep, (void)done, (void)total;
+    struct chainwatch *w = arg;
+    if (!w->c || w->n >= 16)
+        return;
+    PGresult *r = PQexec(w->c, "SELECT count(*) FROM pg_locks l JOIN pg_database d"
+                               " ON d.oid = l.database WHERE l.locktype = 'advisory'"
+                               " AND l.classid = 1 AND l.objid = 3405447506 AND l.objsubid = 1"
+                               " AND l.granted AND d.datname = current_database()");
+    w->held[w->n++] = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    PQclear(r);
+}
+
+static void test_group_commits_after_merge(void **state)
+{
+    struct store *s = *state;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s.mergecommit", dbpath);
+    mkdir(dir, 0700);
+#define MC_PATIENT(sid, extra)                                                                     \
+    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
+    "\"" extra "}}"
+#define MC_DEMOG                                                                                   \
+    ",\"name\":[{\"family\":\"Wrenhollow\",\"given\":[\"Aldous\",\"James\"]}],\"gender\":"         \
+    "\"male\",\"birthDate\":\"1961-03-14\",\"address\":[{\"line\":[\"12 Orchard Way\"],"           \
+    "\"city\":\"Maidstone\",\"postalCode\":\"ME14 2QT\"}]"
+    write_file(dir, "01.json", GB_TXN(MC_PATIENT("mc-a", MC_DEMOG)));
+    write_file(dir, "02.json",
+               GB_TXN(MC_PATIENT("mc-c", ",\"identifier\":[{\"system\":"
+                                         "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":"
+                                         "\"9434765919\"}]" MC_DEMOG)));
+    write_file(dir, "03.json", GB_TXN(GB_PATIENT("mc-d", "")));
+#undef MC_DEMOG
+#undef MC_PATIENT
+    const char *url = testdb_pg();
+    struct chainwatch w = {.c = url ? PQconnectdb(url) : NULL};
+    struct load_report rep;
+    load_report_init(&rep);
+    const char *paths[] = {dir};
+    assert_int_equal(fhir_load_paths(s, paths, 1, &GP, &rep, watch_chain, &w), 0);
+    assert_int_equal(rep.rejected, 0);
+    assert_int_equal(row(&rep, "Patient")->stored, 3);
+    char *pa, *pc;
+    assert_int_equal(stored_version(s, "Patient", "mc-a", &pa), 1);
+    assert_int_equal(stored_version(s, "Patient", "mc-c", &pc), 1);
+    assert_non_null(pa);
+    assert_non_null(pc);
+    assert_string_equal(pa, pc); /* merged */
+    free(pa);
+    free(pc);
+    load_report_free(&rep);
+    if (w.c) {
+        fprintf(stderr, "audit chain lock at each bundle:");
+        for (int i = 0; i < w.n; i++)
+            fprintf(stderr, " %d", w.held[i]);
+        fprintf(stderr, "\n");
+        assert_true(w.n >= 3);
+        bool seen = false;
+        for (int i = 0; i < w.n - 1; i++)
+            seen = seen || w.held[i];
+        assert_true(seen);             /* the watch sees the merge's lock */
+        assert_false(w.held[w.n - 1]); /* the file after it: committed */
+        PQfinish(w.c);
+    }
+    const char *names[] = {"01", "02", "03"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* ---- _keepAbsent: omitted elements keep the stored value ------------------------------ */
 
 static const struct load_ctx PAS = {.org = "RVV", .feed = "rvv-hl7v2"};
@@ -1574,6 +1662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_batched_puts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_keys_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commits_after_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_merge_while_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_hl7, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_absent_any_feed, setup, teardown),
