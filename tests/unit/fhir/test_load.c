@@ -843,6 +843,16 @@ static void test_group_batched_puts(void **state)
     rmdir(dir);
 }
 
+/* A Patient with demographics (no NHS number), and one of them with one:
+ * matched, and merged, by the master person index. */
+#define MX_PATIENT(sid, extra)                                                                     \
+    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
+    "\"" extra "}}"
+#define MX_DEMOG                                                                                   \
+    ",\"name\":[{\"family\":\"Wrenhollow\",\"given\":[\"Aldous\",\"James\"]}],\"gender\":"         \
+    "\"male\",\"birthDate\":\"1961-03-14\",\"address\":[{\"line\":[\"12 Orchard Way\"],"           \
+    "\"city\":\"Maidstone\",\"postalCode\":\"ME14 2QT\"}]"
+
 /* A bundle that merges persons while earlier bundles of the group are held
  * (not yet stored): the merge moves the retired person's items to the
  * survivor, and the held ones must be among them.  01 stores a Patient
@@ -855,13 +865,6 @@ static void test_group_merge_while_held(void **state)
     char dir[300];
     snprintf(dir, sizeof dir, "%s.merge", dbpath);
     mkdir(dir, 0700);
-#define MX_PATIENT(sid, extra)                                                                     \
-    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
-    "\"" extra "}}"
-#define MX_DEMOG                                                                                   \
-    ",\"name\":[{\"family\":\"Wrenhollow\",\"given\":[\"Aldous\",\"James\"]}],\"gender\":"         \
-    "\"male\",\"birthDate\":\"1961-03-14\",\"address\":[{\"line\":[\"12 Orchard Way\"],"           \
-    "\"city\":\"Maidstone\",\"postalCode\":\"ME14 2QT\"}]"
     write_file(dir, "01.json",
                GB_TXN(MX_PATIENT("mx-a", MX_DEMOG) "," GB_OBS("mx-oa", "urn:uuid:mx-a", "final")));
     write_file(dir, "02.json",
@@ -872,8 +875,6 @@ static void test_group_merge_while_held(void **state)
                                   "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":"
                                   "\"9434765919\"}]" MX_DEMOG) "," GB_OBS("mx-oc", "urn:uuid:mx-c",
                                                                           "final")));
-#undef MX_DEMOG
-#undef MX_PATIENT
     struct load_report rep;
     load_report_init(&rep);
     const char *paths[] = {dir};
@@ -943,21 +944,12 @@ static void test_group_commits_after_merge(void **state)
     char dir[300];
     snprintf(dir, sizeof dir, "%s.mergecommit", dbpath);
     mkdir(dir, 0700);
-#define MC_PATIENT(sid, extra)                                                                     \
-    "{\"fullUrl\":\"urn:uuid:" sid "\",\"resource\":{\"resourceType\":\"Patient\",\"id\":\"" sid   \
-    "\"" extra "}}"
-#define MC_DEMOG                                                                                   \
-    ",\"name\":[{\"family\":\"Wrenhollow\",\"given\":[\"Aldous\",\"James\"]}],\"gender\":"         \
-    "\"male\",\"birthDate\":\"1961-03-14\",\"address\":[{\"line\":[\"12 Orchard Way\"],"           \
-    "\"city\":\"Maidstone\",\"postalCode\":\"ME14 2QT\"}]"
-    write_file(dir, "01.json", GB_TXN(MC_PATIENT("mc-a", MC_DEMOG)));
+    write_file(dir, "01.json", GB_TXN(MX_PATIENT("mc-a", MX_DEMOG)));
     write_file(dir, "02.json",
-               GB_TXN(MC_PATIENT("mc-c", ",\"identifier\":[{\"system\":"
+               GB_TXN(MX_PATIENT("mc-c", ",\"identifier\":[{\"system\":"
                                          "\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":"
-                                         "\"9434765919\"}]" MC_DEMOG)));
+                                         "\"9434765919\"}]" MX_DEMOG)));
     write_file(dir, "03.json", GB_TXN(GB_PATIENT("mc-d", "")));
-#undef MC_DEMOG
-#undef MC_PATIENT
     const char *url = testdb_pg();
     struct chainwatch w = {.c = url ? PQconnectdb(url) : NULL};
     struct load_report rep;
