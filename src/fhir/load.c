@@ -511,9 +511,14 @@ static int run_entries(struct bundle_ctx *bc, struct store *s, bool atomic,
         *response = rb;
     }
 out:
-    if (rc != 0 && rc != WEFT_EINVAL && !(ctx->defer && (ctx->defer->redo || ctx->defer->retry)))
-        log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
-                 store_errmsg(s), ctx->org, n);
+    if (rc != 0 && rc != WEFT_EINVAL && !(ctx->defer && (ctx->defer->redo || ctx->defer->retry))) {
+        if (store_raced(s)) /* its writer does the unit again (OPERATIONS.md) */
+            log_info("load", "bundle met another writer (%s) org=%s entries=%d: loaded again",
+                     weft_strerror(rc), ctx->org, n);
+        else
+            log_warn("load", "bundle not stored: %s (%s) org=%s entries=%d", weft_strerror(rc),
+                     store_errmsg(s), ctx->org, n);
+    }
     return rc;
 }
 
